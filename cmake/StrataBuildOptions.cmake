@@ -1,0 +1,45 @@
+# Compiler settings shared by every target of this build: language level, warnings,
+# ccache, sanitizers, CUDA detection.
+
+set(CMAKE_CXX_STANDARD 20)
+set(CMAKE_CXX_STANDARD_REQUIRED ON)
+set(CMAKE_CXX_EXTENSIONS OFF)
+set(CMAKE_POSITION_INDEPENDENT_CODE ON)
+set(CMAKE_EXPORT_COMPILE_COMMANDS ON)
+
+find_program(STRATA_CCACHE ccache)
+if(STRATA_CCACHE)
+  set(CMAKE_C_COMPILER_LAUNCHER "${STRATA_CCACHE}")
+  set(CMAKE_CXX_COMPILER_LAUNCHER "${STRATA_CCACHE}")
+  set(CMAKE_CUDA_COMPILER_LAUNCHER "${STRATA_CCACHE}")
+endif()
+
+add_compile_options("$<$<COMPILE_LANGUAGE:C,CXX>:-Wall;-Wextra>")
+if(STRATA_WERROR)
+  add_compile_options("$<$<COMPILE_LANGUAGE:C,CXX>:-Werror>")
+endif()
+
+if(STRATA_SANITIZE)
+  add_compile_options("$<$<COMPILE_LANGUAGE:C,CXX>:-fsanitize=address,undefined;-fno-omit-frame-pointer;-fno-sanitize-recover=undefined>")
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
+# CUDA: built whenever nvcc is present (STRATA_WITH_CUDA=AUTO), required with ON.
+set(STRATA_HAVE_CUDA OFF)
+if(NOT STRATA_WITH_CUDA STREQUAL "OFF")
+  if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      set(CMAKE_CUDA_ARCHITECTURES 80 90)
+    endif()
+    enable_language(CUDA)
+    set(STRATA_HAVE_CUDA ON)
+  elseif(STRATA_WITH_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "STRATA_WITH_CUDA=ON but no CUDA compiler was found")
+  endif()
+endif()
+message(STATUS "Strata: CUDA backend ${STRATA_HAVE_CUDA}, sanitizers ${STRATA_SANITIZE}")

@@ -1,0 +1,191 @@
+// The strata command-line tool.
+//
+//   strata --version
+//   strata plugins [--verbose]
+//
+// Every command loads the plugins on the search path first (plus any --plugin FILE).
+// Errors are one line on stderr and exit status 1; usage errors exit with 2.
+#include <boost/program_options.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "strata/strata.hpp"
+
+namespace po = boost::program_options;
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: strata [--plugin FILE]... COMMAND [ARGS]\n"
+    "\n"
+    "commands:\n"
+    "  plugins [--verbose]   list plugins: path, version, ABI, status; --verbose adds what each registered\n"
+    "  version               print the runtime version, plugin ABI and toolchain tag\n"
+    "\n"
+    "options:\n"
+    "  --plugin FILE         load this plugin file before the search path (repeatable)\n"
+    "  --version             same as the version command\n"
+    "  -h, --help            this text\n"
+    "\n"
+    "environment: STRATA_PLUGIN_PATH (':'-separated plugin directories), STRATA_LOG_LEVEL, STRATA_DEVICE\n";
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+void print_version() {
+  std::cout << "strata " << strata::runtime_version() << "\n"
+            << "plugin ABI " << strata::runtime_plugin_abi_major() << "." << strata::runtime_plugin_abi_minor()
+            << "\n"
+            << "toolchain " << strata::runtime_toolchain_tag() << "\n";
+}
+
+std::string pad(std::string s, std::size_t width) {
+  if (s.size() < width) s.append(width - s.size(), ' ');
+  return s;
+}
+
+int cmd_plugins(const std::vector<std::string>& args) {
+  po::options_description desc("plugins");
+  desc.add_options()("verbose,v", "list every registered entry");
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(desc).run(), vm);
+  } catch (const po::error& e) {
+    throw UsageError(std::string("plugins: ") + e.what());
+  }
+  const bool verbose = vm.count("verbose") > 0;
+
+  std::cout << "Plugin search path (in order):\n";
+  const auto path = strata::plugin_search_path();
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    std::cout << "  " << path[i].string() << (i + 1 == path.size() ? "  (default)" : "  (STRATA_PLUGIN_PATH)")
+              << "\n";
+  }
+  std::cout << "\n";
+
+  struct Row {
+    std::string name, version, abi, status, path, description;
+    std::vector<strata::RegistryEntryInfo> entries;
+  };
+  std::vector<Row> rows;
+  const auto abi = std::to_string(strata::runtime_plugin_abi_major()) + "." +
+                   std::to_string(strata::runtime_plugin_abi_minor());
+  rows.push_back({"runtime", strata::runtime_version(), abi, "built-in", strata::runtime_library_path().string(),
+                  "the runtime's own entries", strata::Registry::global().entries_from("runtime")});
+  for (const auto& p : strata::PluginManager::global().plugins()) {
+    Row r;
+    r.name = p.name.empty() ? "?" : p.name;
+    r.version = p.version.empty() ? "?" : p.version;
+    r.abi = p.has_descriptor ? std::to_string(p.abi_major) + "." + std::to_string(p.abi_minor) : "?";
+    r.status = p.status();
+    r.path = p.path.string();
+    r.description = p.description;
+    r.entries = p.entries;
+    rows.push_back(std::move(r));
+  }
+  std::size_t wn = 4, wv = 7, wa = 3;
+  for (const auto& r : rows) {
+    wn = std::max(wn, r.name.size());
+    wv = std::max(wv, r.version.size());
+    wa = std::max(wa, r.abi.size());
+  }
+  std::cout << pad("NAME", wn + 2) << pad("VERSION", wv + 2) << pad("ABI", wa + 2) << "STATUS\n";
+  for (const auto& r : rows) {
+    std::cout << pad(r.name, wn + 2) << pad(r.version, wv + 2) << pad(r.abi, wa + 2) << r.status << "\n";
+    std::cout << pad("", wn + 2) << "path: " << r.path << "\n";
+    if (verbose) {
+      if (!r.description.empty()) std::cout << pad("", wn + 2) << "description: " << r.description << "\n";
+      std::map<std::string, std::vector<std::string>> by_kind;
+      for (const auto& e : r.entries) by_kind[std::string(strata::kind_name(e.kind))].push_back(e.name);
+      for (const auto& [kind, names] : by_kind) {
+        std::cout << pad("", wn + 2) << kind << " (" << names.size() << "):";
+        for (const auto& n : names) std::cout << " " << n;
+        std::cout << "\n";
+      }
+    }
+  }
+  std::cout << "\nDevices:";
+  for (const auto& d : strata::available_devices()) std::cout << " " << d.to_string();
+  std::cout << "\n";
+  return 0;
+}
+
+int run(int argc, char** argv) {
+  po::options_description global("global");
+  global.add_options()("help,h", "")("version", "")("plugin", po::value<std::vector<std::string>>(), "")(
+      "command", po::value<std::string>(), "")("args", po::value<std::vector<std::string>>(), "");
+  po::positional_options_description pos;
+  pos.add("command", 1).add("args", -1);
+
+  po::variables_map vm;
+  std::vector<std::string> rest;
+  try {
+    auto parsed = po::command_line_parser(argc, argv).options(global).positional(pos).allow_unregistered().run();
+    po::store(parsed, vm);
+    rest = po::collect_unrecognized(parsed.options, po::include_positional);
+  } catch (const po::error& e) {
+    throw UsageError(e.what());
+  }
+  if (vm.count("help")) {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (vm.count("version")) {
+    print_version();
+    return 0;
+  }
+  if (!vm.count("command")) throw UsageError("no command given");
+  const std::string command = vm["command"].as<std::string>();
+  // Arguments after the command, minus the command itself.
+  std::vector<std::string> args;
+  bool skipped = false;
+  for (auto& a : rest) {
+    if (!skipped && a == command) {
+      skipped = true;
+      continue;
+    }
+    args.push_back(a);
+  }
+
+  strata::RuntimeOptions options;
+  if (vm.count("plugin")) {
+    for (const auto& f : vm["plugin"].as<std::vector<std::string>>()) options.plugin_files.emplace_back(f);
+  }
+  strata::initialize(options);
+
+  if (command == "plugins") return cmd_plugins(args);
+  if (command == "version") {
+    print_version();
+    return 0;
+  }
+  if (command == "help") {
+    std::cout << kUsage;
+    return 0;
+  }
+  throw UsageError("unknown command '" + command + "'");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const UsageError& e) {
+    std::cerr << "strata: " << e.what() << "\n" << kUsage;
+    return 2;
+  } catch (const strata::Error& e) {
+    std::string text = e.what();
+    std::replace(text.begin(), text.end(), '\n', ' ');
+    std::cerr << "strata: error: " << text << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "strata: error: " << e.what() << "\n";
+    return 1;
+  }
+}

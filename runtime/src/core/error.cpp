@@ -1,0 +1,96 @@
+#include "strata/error.hpp"
+
+#include <utility>
+
+namespace strata {
+namespace {
+
+std::vector<std::string> snapshot_context() {
+  const auto& stack = detail::context_stack();
+  return {stack.rbegin(), stack.rend()};
+}
+
+std::string compose(const std::string& message, const std::vector<std::string>& context) {
+  std::string out = message;
+  for (const auto& frame : context) {
+    out += "\n  while ";
+    out += frame;
+  }
+  return out;
+}
+
+std::string describe_missing(const std::vector<UnknownObject>& missing) {
+  auto one = [](const UnknownObject& m) {
+    std::string s = "Unknown " + m.kind + ": '" + m.name + "'";
+    if (!m.context.empty()) s += " (needed by " + m.context + ")";
+    s += ".";
+    if (!m.suggestions.empty()) {
+      s += " Did you mean ";
+      for (std::size_t i = 0; i < m.suggestions.size(); ++i) {
+        if (i) s += i + 1 == m.suggestions.size() ? " or " : ", ";
+        s += "'" + m.suggestions[i] + "'";
+      }
+      s += "?";
+    }
+    return s;
+  };
+  if (missing.size() == 1) {
+    return one(missing[0]) +
+           " Load a plugin that provides it (`strata plugins` lists what is loaded) or pass "
+           "it in custom_objects.";
+  }
+  std::string out = std::to_string(missing.size()) + " unknown objects:";
+  for (const auto& m : missing) out += "\n  - " + one(m);
+  out +=
+      "\nLoad plugins that provide them (`strata plugins` lists what is loaded) or pass them in "
+      "custom_objects.";
+  return out;
+}
+
+}  // namespace
+
+namespace detail {
+std::vector<std::string>& context_stack() {
+  thread_local std::vector<std::string> stack;
+  return stack;
+}
+}  // namespace detail
+
+Error::Error(std::string message) : Error(std::move(message), "", 0) {}
+
+Error::Error(std::string message, const char* file, int line)
+    : std::runtime_error(std::string()),
+      message_(std::move(message)),
+      context_(snapshot_context()),
+      file_(file),
+      line_(line) {
+  static_cast<std::runtime_error&>(*this) = std::runtime_error(compose(message_, context_));
+}
+
+Error::~Error() = default;
+const char* Error::kind() const noexcept { return "Error"; }
+
+#define STRATA_DEFINE_ERROR_KIND(Name)                    \
+  Name::~Name() = default;                                \
+  const char* Name::kind() const noexcept { return #Name; }
+
+STRATA_DEFINE_ERROR_KIND(ValueError)
+STRATA_DEFINE_ERROR_KIND(ShapeError)
+STRATA_DEFINE_ERROR_KIND(FormatError)
+STRATA_DEFINE_ERROR_KIND(IOError)
+STRATA_DEFINE_ERROR_KIND(PluginError)
+STRATA_DEFINE_ERROR_KIND(BackendError)
+#undef STRATA_DEFINE_ERROR_KIND
+
+UnknownObjectError::UnknownObjectError(std::vector<UnknownObject> missing)
+    : Error(describe_missing(missing)), missing_(std::move(missing)) {}
+UnknownObjectError::~UnknownObjectError() = default;
+const char* UnknownObjectError::kind() const noexcept { return "UnknownObjectError"; }
+
+ErrorContext::Frame::Frame(std::string text) { detail::context_stack().push_back(std::move(text)); }
+ErrorContext::Frame::~Frame() {
+  auto& stack = detail::context_stack();
+  if (!stack.empty()) stack.pop_back();
+}
+
+}  // namespace strata

@@ -1,0 +1,176 @@
+#include "strata/device.hpp"
+
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <vector>
+
+#include "strata/error.hpp"
+#include "strata/plugin/backend.hpp"
+#include "strata/registry.hpp"
+
+namespace strata {
+namespace {
+
+bool valid_type(std::string_view t) {
+  if (t.empty() || !std::islower(static_cast<unsigned char>(t[0]))) return false;
+  for (char c : t) {
+    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_'))
+      return false;
+  }
+  return true;
+}
+
+std::vector<Device>& scope_stack() {
+  thread_local std::vector<Device> stack;
+  return stack;
+}
+
+const Device& env_default_device() {
+  static const Device device = [] {
+    const char* env = std::getenv("STRATA_DEVICE");
+    if (env == nullptr || *env == '\0') return Device();
+    auto frame = ErrorContext::push("reading the STRATA_DEVICE environment variable");
+    return Device(std::string_view(env));
+  }();
+  return device;
+}
+
+// Backends instantiated from the global registry, one per device type, kept for the
+// life of the process (their devices own memory that tensors point into).
+class DeviceManager {
+ public:
+  static DeviceManager& instance() {
+    static DeviceManager* manager = new DeviceManager();
+    return *manager;
+  }
+
+  Backend* backend(const std::string& type) {
+    {
+      std::shared_lock lock(mutex_);
+      auto it = backends_.find(type);
+      if (it != backends_.end()) return it->second.get();
+    }
+    auto factory = Registry::global().find<ObjectKind::kBackend>(type);
+    if (!factory) return nullptr;
+    std::shared_ptr<Backend> created = (*factory)();
+    STRATA_CHECK(created != nullptr, BackendError, "the backend registered for device type '", type,
+                 "' returned no backend");
+    std::unique_lock lock(mutex_);
+    auto [it, inserted] = backends_.emplace(type, std::move(created));
+    return it->second.get();
+  }
+
+ private:
+  std::shared_mutex mutex_;
+  std::map<std::string, std::shared_ptr<Backend>, std::less<>> backends_;
+};
+
+std::string known_device_types() {
+  std::string out;
+  for (const auto& e : Registry::global().entries(ObjectKind::kBackend)) {
+    if (!out.empty()) out += ", ";
+    out += e.name;
+  }
+  return out.empty() ? "none" : out;
+}
+
+}  // namespace
+
+Device::Device() : type_("cpu"), index_(0) {}
+
+Device::Device(std::string type, int index) : type_(std::move(type)), index_(index) {
+  STRATA_CHECK(valid_type(type_), ValueError, "'", type_,
+               "' is not a device type: use a lower-case name such as cpu or cuda");
+  STRATA_CHECK(index_ >= 0, ValueError, "device index ", index_, " of '", type_, "' is negative");
+}
+
+Device::Device(std::string_view spec) {
+  const auto colon = spec.find(':');
+  const std::string_view type = spec.substr(0, colon);
+  int index = 0;
+  if (colon != std::string_view::npos) {
+    const std::string_view digits = spec.substr(colon + 1);
+    const auto* end = digits.data() + digits.size();
+    auto [ptr, ec] = std::from_chars(digits.data(), end, index);
+    STRATA_CHECK(!digits.empty() && ec == std::errc() && ptr == end && index >= 0, ValueError, "'",
+                 spec, "' is not a device: write TYPE or TYPE:INDEX, e.g. cpu or cuda:0");
+  }
+  STRATA_CHECK(valid_type(type), ValueError, "'", spec,
+               "' is not a device: write TYPE or TYPE:INDEX, e.g. cpu or cuda:0");
+  type_ = std::string(type);
+  index_ = index;
+}
+
+std::string Device::to_string() const { return type_ + ":" + std::to_string(index_); }
+
+Device default_device() {
+  const auto& stack = scope_stack();
+  if (!stack.empty()) return stack.back();
+  return env_default_device();
+}
+
+DeviceScope::DeviceScope(Device device) { scope_stack().push_back(std::move(device)); }
+DeviceScope::~DeviceScope() {
+  auto& stack = scope_stack();
+  if (!stack.empty()) stack.pop_back();
+}
+
+BackendDevice::~BackendDevice() = default;
+Backend::~Backend() = default;
+
+void BackendDevice::fill_zero(void* dst, std::size_t bytes) {
+  static const std::vector<unsigned char> zeros(1 << 16, 0);
+  auto* out = static_cast<unsigned char*>(dst);
+  while (bytes > 0) {
+    const std::size_t n = std::min(bytes, zeros.size());
+    copy_from_host(out, zeros.data(), n);
+    out += n;
+    bytes -= n;
+  }
+}
+
+BackendDevice& backend_device(const Device& device) {
+  Backend* backend = DeviceManager::instance().backend(device.type());
+  STRATA_CHECK(backend != nullptr, BackendError, "no loaded backend provides device type '", device.type(),
+               "' (asked for ", device.to_string(), "; device types available: ", known_device_types(),
+               "). Load the plugin that provides it; `strata plugins` lists what is loaded");
+  const std::string reason = backend->unusable_reason();
+  STRATA_CHECK(reason.empty(), BackendError, "device ", device.to_string(), " is not usable: ", reason);
+  const int count = backend->device_count();
+  STRATA_CHECK(device.index() < count, BackendError, "device ", device.to_string(),
+               " does not exist: backend '", device.type(), "' has ", count, " device(s)");
+  return backend->device(device.index());
+}
+
+std::vector<Device> available_devices() {
+  std::vector<Device> out{Device::cpu()};
+  for (const auto& e : Registry::global().entries(ObjectKind::kBackend)) {
+    if (e.name == "cpu") continue;
+    Backend* backend = nullptr;
+    try {
+      backend = DeviceManager::instance().backend(e.name);
+    } catch (const Error&) {
+      continue;
+    }
+    if (backend == nullptr || !backend->unusable_reason().empty()) continue;
+    for (int i = 0; i < backend->device_count(); ++i) out.emplace_back(e.name, i);
+  }
+  return out;
+}
+
+bool is_device_available(const Device& device) {
+  try {
+    backend_device(device);
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+void synchronize(const Device& device) { backend_device(device).synchronize(); }
+
+}  // namespace strata

@@ -1,0 +1,176 @@
+#include "strata/tensor.hpp"
+
+#include <atomic>
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "strata/plugin/backend.hpp"
+
+namespace strata {
+namespace {
+
+std::uint64_t next_tensor_id() {
+  static std::atomic<std::uint64_t> counter{1};
+  return counter.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::size_t checked_bytes(DType dtype, const Shape& shape) {
+  STRATA_CHECK(dtype != DType::kInvalid, ValueError, "a tensor needs a valid dtype");
+  STRATA_CHECK(shape.is_fully_defined(), ShapeError, "a concrete tensor needs a fully defined shape, got ",
+               shape.to_string());
+  const auto n = static_cast<std::uint64_t>(shape.num_elements());
+  const std::uint64_t size = dtype_size(dtype);
+  STRATA_CHECK(n <= (std::uint64_t{1} << 62) / size, ShapeError, "a ", dtype_name(dtype), " tensor of shape ",
+               shape.to_string(), " would need more memory than can be addressed");
+  return static_cast<std::size_t>(n * size);
+}
+
+}  // namespace
+
+Buffer::Buffer(BackendDevice& device, std::size_t bytes)
+    : device_(&device), data_(device.allocate(bytes)), size_(bytes) {}
+
+Buffer::~Buffer() {
+  if (string_count_ > 0) {
+    auto* strings = static_cast<std::string*>(data_);
+    for (std::size_t i = 0; i < string_count_; ++i) strings[i].~basic_string();
+  }
+  device_->deallocate(data_, size_);
+}
+
+Tensor Tensor::make(DType dtype, Shape shape, std::shared_ptr<Buffer> buffer) {
+  auto impl = std::make_shared<Impl>();
+  impl->dtype = dtype;
+  impl->shape = std::move(shape);
+  impl->buffer = std::move(buffer);
+  impl->id = next_tensor_id();
+  return Tensor(std::move(impl));
+}
+
+const Tensor::Impl& Tensor::impl() const {
+  STRATA_CHECK(impl_ != nullptr, ValueError, "this tensor is undefined (default-constructed)");
+  return *impl_;
+}
+
+Tensor Tensor::empty(DType dtype, const Shape& shape, const Device& device) {
+  STRATA_CHECK(dtype != DType::kString, ValueError, "string tensors are made with Tensor::from_strings");
+  const std::size_t bytes = checked_bytes(dtype, shape);
+  return make(dtype, shape, std::make_shared<Buffer>(strata::backend_device(device), bytes));
+}
+
+Tensor Tensor::zeros(DType dtype, const Shape& shape, const Device& device) {
+  Tensor t = empty(dtype, shape, device);
+  t.backend_device().fill_zero(t.mutable_data(), t.nbytes());
+  return t;
+}
+
+Tensor Tensor::from_host(DType dtype, const Shape& shape, const void* data, std::size_t bytes,
+                         const Device& device) {
+  Tensor t = empty(dtype, shape, device);
+  STRATA_CHECK(bytes == t.nbytes(), ValueError, "a ", dtype_name(dtype), " tensor of shape ", shape.to_string(),
+               " needs ", t.nbytes(), " bytes, but ", bytes, " were given");
+  t.backend_device().copy_from_host(t.mutable_data(), data, bytes);
+  return t;
+}
+
+Tensor Tensor::from_bools(const std::vector<std::uint8_t>& values, const Shape& shape, const Device& device) {
+  std::vector<std::uint8_t> normalized(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) normalized[i] = values[i] ? 1 : 0;
+  return from_host(DType::kBool, shape, normalized.data(), normalized.size(), device);
+}
+
+Tensor Tensor::from_strings(const std::vector<std::string>& values, const Shape& shape) {
+  const std::size_t bytes = checked_bytes(DType::kString, shape);
+  STRATA_CHECK(values.size() == static_cast<std::size_t>(shape.num_elements()), ValueError, "a string tensor of shape ",
+               shape.to_string(), " needs ", shape.num_elements(), " strings, but ", values.size(),
+               " were given");
+  auto buffer = std::make_shared<Buffer>(strata::backend_device(Device::cpu()), bytes);
+  auto* out = static_cast<std::string*>(buffer->data());
+  for (const auto& v : values) {
+    new (out + buffer->string_count_) std::string(v);
+    ++buffer->string_count_;
+  }
+  return make(DType::kString, shape, std::move(buffer));
+}
+
+DType Tensor::dtype() const noexcept { return impl_ ? impl_->dtype : DType::kInvalid; }
+const Shape& Tensor::shape() const { return impl().shape; }
+std::int64_t Tensor::num_elements() const { return impl().shape.num_elements(); }
+std::size_t Tensor::nbytes() const { return static_cast<std::size_t>(num_elements()) * dtype_size(dtype()); }
+Device Tensor::device() const { return impl().buffer->device().device(); }
+BackendDevice& Tensor::backend_device() const { return impl().buffer->device(); }
+std::uint64_t Tensor::id() const noexcept { return impl_ ? impl_->id : 0; }
+const std::shared_ptr<Buffer>& Tensor::buffer() const { return impl().buffer; }
+const void* Tensor::data() const { return impl().buffer->data(); }
+void* Tensor::mutable_data() const { return impl().buffer->data(); }
+
+void Tensor::check_dtype(DType expected) const {
+  STRATA_CHECK(dtype() == expected, ValueError, "tensor has dtype ", dtype_name(dtype()), ", not ",
+               dtype_name(expected));
+}
+
+void Tensor::check_host_access(DType expected) const {
+  check_dtype(expected);
+  STRATA_CHECK(backend_device().host_accessible(), BackendError, "tensor lives on ", device().to_string(),
+               ", whose memory is not host memory; copy it with to_vector() or to(Device::cpu()) first");
+}
+
+void Tensor::copy_to_host(void* dst, std::size_t bytes) const {
+  STRATA_CHECK(dtype() != DType::kString, ValueError, "string tensors are read with strings()");
+  STRATA_CHECK(bytes == nbytes(), ValueError, "copy_to_host needs ", nbytes(), " bytes for this tensor, got ", bytes);
+  backend_device().copy_to_host(dst, data(), bytes);
+}
+
+std::span<const std::string> Tensor::strings() const {
+  check_dtype(DType::kString);
+  return {static_cast<const std::string*>(data()), static_cast<std::size_t>(num_elements())};
+}
+
+Tensor Tensor::to(const Device& device) const {
+  if (device == this->device()) return *this;
+  STRATA_CHECK(dtype() != DType::kString, ValueError, "string tensors live on cpu only; cannot move one to ",
+               device.to_string());
+  BackendDevice& src = backend_device();
+  BackendDevice& dst_device = strata::backend_device(device);
+  const std::size_t bytes = nbytes();
+  auto buffer = std::make_shared<Buffer>(dst_device, bytes);
+  if (src.host_accessible()) {
+    dst_device.copy_from_host(buffer->data(), data(), bytes);
+  } else if (dst_device.host_accessible()) {
+    src.copy_to_host(buffer->data(), data(), bytes);
+  } else {
+    std::vector<unsigned char> staging(bytes);
+    src.copy_to_host(staging.data(), data(), bytes);
+    dst_device.copy_from_host(buffer->data(), staging.data(), bytes);
+  }
+  return make(dtype(), shape(), std::move(buffer));
+}
+
+Tensor Tensor::reshape(const Shape& new_shape) const {
+  STRATA_CHECK(new_shape.has_known_rank(), ShapeError, "cannot reshape to a shape of unknown rank");
+  std::vector<std::int64_t> dims = new_shape.dims();
+  std::int64_t known = 1;
+  int inferred = -1;
+  for (std::size_t i = 0; i < dims.size(); ++i) {
+    if (dims[i] == Shape::kUnknown) {
+      STRATA_CHECK(inferred < 0, ShapeError, "reshape to ", new_shape.to_string(),
+                   ": at most one dimension may be inferred");
+      inferred = static_cast<int>(i);
+    } else {
+      known *= dims[i];
+    }
+  }
+  const std::int64_t n = num_elements();
+  if (inferred >= 0) {
+    STRATA_CHECK(known != 0 && n % known == 0, ShapeError, "cannot reshape a tensor of shape ",
+                 shape().to_string(), " into ", new_shape.to_string());
+    dims[static_cast<std::size_t>(inferred)] = n / known;
+  }
+  Shape target(std::move(dims));
+  STRATA_CHECK(target.num_elements() == n, ShapeError, "cannot reshape a tensor of shape ", shape().to_string(),
+               " (", n, " elements) into ", target.to_string(), " (", target.num_elements(), " elements)");
+  return make(dtype(), std::move(target), impl().buffer);
+}
+
+}  // namespace strata

@@ -1,0 +1,117 @@
+// How a plugin introduces itself and registers what it provides.
+//
+// A plugin exports one plain, standard-layout PluginDescriptor through the
+// STRATA_PLUGIN macro. The runtime reads it before running any of the plugin's C++ code
+// and checks, in order: struct size, ABI major (equal), ABI minor (not newer than the
+// runtime's), toolchain tag (equal). Only then does it call register_all with a
+// Registrar, which stages entries and commits them all or none:
+//
+//   void register_all(strata::Registrar& r) {
+//     r.add<strata::ObjectKind::kLayer>("my_package>CustomLayer", make_custom_layer);
+//   }
+//   STRATA_PLUGIN("my-layers", "1.0.0", "Custom layers for ...", register_all)
+//
+// Registration is explicit: no static initialiser ever registers anything.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "strata/registry.hpp"
+#include "strata/version.hpp"
+
+namespace strata {
+
+// Stages registry entries for one provider and commits them all or none.
+class Registrar {
+ public:
+  Registrar(Registry& registry, std::string provider);
+  ~Registrar();
+  Registrar(const Registrar&) = delete;
+  Registrar& operator=(const Registrar&) = delete;
+
+  // Stages one entry. Throws ValueError for an invalid name and PluginError when this
+  // registrar already staged the same (kind, name).
+  template <ObjectKind K>
+  void add(std::string_view name, KindValue<K> value) {
+    stage(K, name, std::make_shared<const KindValue<K>>(std::move(value)));
+  }
+  void stage(ObjectKind kind, std::string_view name, std::shared_ptr<const void> value);
+
+  const std::string& provider() const noexcept { return provider_; }
+  std::vector<RegistryEntryInfo> staged() const;
+
+  // Adds every staged entry to the registry, or none: throws PluginError naming the
+  // (kind, name), this provider and the provider that already holds it. Returns what
+  // was committed and leaves the registrar empty.
+  std::vector<RegistryEntryInfo> commit();
+
+ private:
+  Registry& registry_;
+  std::string provider_;
+  std::vector<Registry::Staged> staged_;
+};
+
+// The descriptor every plugin exports. New fields are only ever appended; struct_size
+// tells the runtime how much of it the plugin knows.
+struct PluginDescriptor {
+  std::uint32_t struct_size;  // sizeof(PluginDescriptor) as the plugin compiled it
+  std::uint32_t abi_major;
+  std::uint32_t abi_minor;
+  const char* toolchain_tag;  // STRATA_TOOLCHAIN_TAG of the plugin's build
+  const char* name;           // unique plugin name, e.g. "format-h5"
+  const char* version;
+  const char* description;
+  void (*register_all)(Registrar& registrar);  // called only after every check passed
+};
+static_assert(std::is_standard_layout_v<PluginDescriptor>);
+
+// The smallest struct_size an ABI-1 runtime accepts: everything up to register_all.
+inline constexpr std::uint32_t kPluginDescriptorMinSize =
+    offsetof(PluginDescriptor, register_all) + sizeof(void (*)(Registrar&));
+
+// Optional probe a plugin may export with STRATA_PLUGIN_PROBE: returns 1 when the plugin
+// can work on this machine, else 0 after writing a NUL-terminated reason of at most
+// `reason_size` bytes ("no CUDA driver: ..."). Must not throw. A plugin that is not
+// usable is still registered (its backend then reports the reason when asked for a
+// device); `strata plugins` shows "present, not usable: <reason>".
+using PluginProbeFn = int (*)(char* reason, std::size_t reason_size);
+
+// Symbol names the loader looks for.
+inline constexpr const char* kPluginEntrySymbol = "strata_plugin_entry";
+inline constexpr const char* kPluginProbeSymbol = "strata_plugin_probe";
+
+}  // namespace strata
+
+// Exports `descriptor` (a PluginDescriptor with static storage) as the plugin entry.
+// The symbol has the shape of a Boost.DLL alias (a `const void*` in section "boostdll")
+// so boost::dll::shared_library::get_alias and library_info see it; it is spelled out
+// here because SDK headers include no third-party header.
+#define STRATA_EXPORT_PLUGIN_DESCRIPTOR(descriptor)                                     \
+  extern "C" __attribute__((visibility("default"))) const void* strata_plugin_entry;    \
+  extern "C" __attribute__((section("boostdll"))) const void* strata_plugin_entry =     \
+      static_cast<const void*>(&(descriptor))
+
+// Declares this shared library a Strata plugin.
+#define STRATA_PLUGIN(plugin_name, plugin_version, plugin_description, register_fn)    \
+  static const ::strata::PluginDescriptor strata_detail_plugin_descriptor = {          \
+      sizeof(::strata::PluginDescriptor),                                              \
+      STRATA_PLUGIN_ABI_MAJOR,                                                         \
+      STRATA_PLUGIN_ABI_MINOR,                                                         \
+      STRATA_TOOLCHAIN_TAG,                                                            \
+      plugin_name,                                                                     \
+      plugin_version,                                                                  \
+      plugin_description,                                                              \
+      &(register_fn)};                                                                 \
+  STRATA_EXPORT_PLUGIN_DESCRIPTOR(strata_detail_plugin_descriptor)
+
+// Exports an optional probe (a function matching strata::PluginProbeFn).
+#define STRATA_PLUGIN_PROBE(probe_fn)                                                   \
+  extern "C" __attribute__((visibility("default"))) const void* strata_plugin_probe;    \
+  extern "C" __attribute__((section("boostdll"))) const void* strata_plugin_probe =     \
+      reinterpret_cast<const void*>(static_cast<::strata::PluginProbeFn>(&(probe_fn)))

@@ -1,0 +1,87 @@
+// Plugin loading. A PluginManager loads shared libraries built against the SDK,
+// checks their descriptor (strata/plugin/registrar.hpp), and lets each register into
+// its Registry. It loads from, in order: explicit load() calls; the directories in
+// STRATA_PLUGIN_PATH (':'-separated; empty entries are ignored, so the current
+// directory is never searched implicitly); the default directory beside libstrata.so
+// (<prefix>/lib/strata/plugins). Loading a model never loads code.
+//
+// A plugin that fails any check, lacks the entry point, cannot be loaded by the dynamic
+// loader (libraries load with RTLD_NOW, so an unresolved symbol fails here with the
+// loader's message) or throws while registering is refused: load() throws a
+// PluginError naming the file and what was wrong, directory loading logs it and goes
+// on; either way the registry is unchanged by it and the refusal is listed by plugins().
+// The same plugin name found twice: the first wins, the other is listed as shadowed.
+// Loaded plugins stay loaded until the process exits.
+//
+// Thread safety: every member may be called concurrently (calls are serialised).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "strata/registry.hpp"
+
+namespace strata {
+
+enum class PluginState { kLoaded, kRefused, kShadowed };
+
+struct PluginInfo {
+  std::filesystem::path path;
+  std::string name;  // from the descriptor; empty when it could not be read
+  std::string version;
+  std::string description;
+  std::string toolchain_tag;
+  unsigned abi_major = 0;
+  unsigned abi_minor = 0;
+  bool has_descriptor = false;
+  PluginState state = PluginState::kRefused;
+  std::string reason;  // refused: why; shadowed: path of the plugin that won
+  bool usable = true;  // from the optional probe
+  std::string unusable_reason;
+  std::vector<RegistryEntryInfo> entries;  // what it registered
+
+  // "loaded", "refused: <reason>", "shadowed by <path>",
+  // "present, not usable: <reason>".
+  std::string status() const;
+};
+
+class PluginManager {
+ public:
+  // Registers into `registry`, which must outlive the manager.
+  explicit PluginManager(Registry& registry);
+  ~PluginManager();
+  PluginManager(const PluginManager&) = delete;
+  PluginManager& operator=(const PluginManager&) = delete;
+
+  // The manager bound to Registry::global().
+  static PluginManager& global();
+
+  // Loads one plugin file. Loading the same file again returns its earlier record.
+  // Returns the record (state kLoaded or kShadowed); throws PluginError when refused.
+  PluginInfo load(const std::filesystem::path& file);
+  // Loads every "*.so" file in `dir` in name order; refusals are logged and recorded,
+  // never thrown. A missing directory is skipped with a debug message.
+  std::vector<PluginInfo> load_directory(const std::filesystem::path& dir);
+  // load_directory() for each entry of plugin_search_path().
+  void load_search_path();
+
+  // Every plugin seen so far, in load order, including refused and shadowed ones.
+  std::vector<PluginInfo> plugins() const;
+  Registry& registry() noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// STRATA_PLUGIN_PATH's directories (relative ones made absolute against the current
+// directory at the time of the call), then default_plugin_directory().
+std::vector<std::filesystem::path> plugin_search_path();
+// <directory of libstrata.so>/strata/plugins.
+std::filesystem::path default_plugin_directory();
+// The file libstrata.so was loaded from.
+std::filesystem::path runtime_library_path();
+
+}  // namespace strata
