@@ -47,6 +47,16 @@ std::string bounded(const char* s, std::size_t max = 4096) {
   return std::string(s, strnlen(s, max));
 }
 
+// Boost.DLL wraps the loader's message as "... (dlerror system message: MSG): <errno text>";
+// keep MSG, which is what the user needs.
+std::string loader_message(const std::string& what) {
+  const std::string marker = "dlerror system message: ";
+  const auto start = what.find(marker);
+  const auto end = what.rfind("): ");
+  if (start == std::string::npos || end == std::string::npos || end < start) return what;
+  return what.substr(start + marker.size(), end - start - marker.size());
+}
+
 struct Refusal {
   std::string reason;
 };
@@ -79,7 +89,7 @@ struct PluginManager::Impl {
     try {
       library.load(info.path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
     } catch (const std::exception& e) {
-      throw Refusal{std::string("the dynamic loader could not load it: ") + e.what()};
+      throw Refusal{"the dynamic loader could not load it: " + loader_message(e.what())};
     }
     if (!library.has(kPluginEntrySymbol)) {
       throw Refusal{std::string("it does not export the entry point '") + kPluginEntrySymbol +

@@ -93,9 +93,10 @@ inline constexpr const char* kPluginProbeSymbol = "strata_plugin_probe";
 // so boost::dll::shared_library::get_alias and library_info see it; it is spelled out
 // here because SDK headers include no third-party header.
 #define STRATA_EXPORT_PLUGIN_DESCRIPTOR(descriptor)                                     \
-  extern "C" __attribute__((visibility("default"))) const void* strata_plugin_entry;    \
-  extern "C" __attribute__((section("boostdll"))) const void* strata_plugin_entry =     \
-      static_cast<const void*>(&(descriptor))
+  extern "C" {                                                                          \
+  __attribute__((visibility("default"), section("boostdll"))) const void*               \
+      strata_plugin_entry = static_cast<const void*>(&(descriptor));                    \
+  }
 
 // Declares this shared library a Strata plugin.
 #define STRATA_PLUGIN(plugin_name, plugin_version, plugin_description, register_fn)    \
@@ -112,6 +113,8 @@ inline constexpr const char* kPluginProbeSymbol = "strata_plugin_probe";
 
 // Exports an optional probe (a function matching strata::PluginProbeFn).
 #define STRATA_PLUGIN_PROBE(probe_fn)                                                   \
-  extern "C" __attribute__((visibility("default"))) const void* strata_plugin_probe;    \
-  extern "C" __attribute__((section("boostdll"))) const void* strata_plugin_probe =     \
-      reinterpret_cast<const void*>(static_cast<::strata::PluginProbeFn>(&(probe_fn)))
+  extern "C" {                                                                          \
+  __attribute__((visibility("default"), section("boostdll"))) const void*               \
+      strata_plugin_probe =                                                             \
+          reinterpret_cast<const void*>(static_cast<::strata::PluginProbeFn>(&(probe_fn))); \
+  }
