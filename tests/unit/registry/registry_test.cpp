@@ -125,25 +125,30 @@ TEST(Registry, GlobalHoldsTheBuiltInCpuBackend) {
 TEST(Registry, ConcurrentLookupsAndRegistrations) {
   Registry r;
   add_layers(r, "base", {"Dense"});
-  std::atomic<bool> stop{false};
-  std::atomic<int> found{0};
+  std::atomic<int> ready{0};
+  std::atomic<int> wrong{0};
   std::vector<std::thread> readers;
-  for (int i = 0; i < 4; ++i) {
+  for (int t = 0; t < 4; ++t) {
     readers.emplace_back([&] {
-      while (!stop) {
-        if (r.find<ObjectKind::kLayer>("Dense")) ++found;
+      ++ready;
+      for (int i = 0; i < 2000; ++i) {
+        if (!r.find<ObjectKind::kLayer>("Dense")) ++wrong;
+        // An entry being registered concurrently is either absent or complete.
+        const int k = i % 200;
+        auto m = r.find_erased(ObjectKind::kLayer, detail::concat("L", k));
+        if (m.value && m.provider != detail::concat("p", k)) ++wrong;
       }
     });
   }
+  while (ready < 4) std::this_thread::yield();
   for (int i = 0; i < 200; ++i) {
     Registrar reg(r, detail::concat("p", i));
     reg.add<ObjectKind::kLayer>(detail::concat("L", i), tagged_layer(i));
     reg.commit();
   }
-  stop = true;
   for (auto& t : readers) t.join();
+  EXPECT_EQ(wrong.load(), 0);
   EXPECT_EQ(r.size(), 201u);
-  EXPECT_GT(found.load(), 0);
 }
 
 // --- custom objects and resolution -----------------------------------------------------

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian 12 machine, builds Strata and runs the whole test suite:
+#   1. build/       Release build, every CTest label (unit, plugin, integration, interop, gpu);
+#   2. build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer build, labels unit and plugin.
+# Benchmarks are built but never run here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+jobs=$(nproc)
+
+scripts/setup.sh
+
+scripts/build.sh build
+ctest --test-dir build --output-on-failure -j "$jobs"
+
+scripts/build.sh build-asan -DSTRATA_SANITIZE=ON -DSTRATA_BUILD_BENCH=OFF
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j "$jobs" -L 'unit|plugin'
+
+echo "test.sh: all tests passed in $(( $(date +%s) - start )) s"
