@@ -26,6 +26,7 @@
 namespace strata {
 
 class BackendDevice;
+struct GraphNode;
 
 // Memory on one device. Owned through shared_ptr by the tensors that use it.
 class Buffer {
@@ -76,7 +77,17 @@ class Tensor {
   // String tensors live on the host (cpu) only.
   static Tensor from_strings(const std::vector<std::string>& values, const Shape& shape);
 
+  // A symbolic tensor: no values, only dtype and a possibly partial shape; the output
+  // `output_index` of graph node `node` (a placeholder, or an op recorded while tracing
+  // or while calling layers on Functional inputs). See strata/graph.hpp.
+  static Tensor symbolic(DType dtype, const Shape& shape, std::shared_ptr<GraphNode> node, int output_index,
+                         const Device& device = default_device());
+
   bool defined() const noexcept { return impl_ != nullptr; }
+  bool is_symbolic() const noexcept { return impl_ != nullptr && impl_->node != nullptr; }
+  // REQUIRES: is_symbolic().
+  const std::shared_ptr<GraphNode>& node() const;
+  int output_index() const;
   DType dtype() const noexcept;
   const Shape& shape() const;
   std::size_t rank() const { return shape().rank(); }
@@ -138,14 +149,18 @@ class Tensor {
   struct Impl {
     DType dtype = DType::kInvalid;
     Shape shape;
-    std::shared_ptr<Buffer> buffer;
+    std::shared_ptr<Buffer> buffer;  // null for symbolic tensors
     std::uint64_t id = 0;
+    std::shared_ptr<GraphNode> node;  // symbolic tensors only
+    int output_index = 0;
+    Device device;  // symbolic tensors only (concrete ones ask their buffer)
   };
   explicit Tensor(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
   static Tensor make(DType dtype, Shape shape, std::shared_ptr<Buffer> buffer);
   void check_dtype(DType expected) const;
   void check_host_access(DType expected) const;
   const Impl& impl() const;
+  const Impl& concrete() const;  // ValueError for symbolic tensors
 
   std::shared_ptr<const Impl> impl_;
 };

@@ -1,0 +1,99 @@
+// Graphs of ops. Symbolic tensors (no values, possibly unknown dimensions) are the
+// outputs of graph nodes; ops applied to them record new nodes instead of computing.
+// That serves the Functional API (calling layers on Input() placeholders) and tracing:
+// trace(fn, specs) runs fn once on placeholders and returns the Graph of what it did —
+// every op, including reads of variables (which stay references to the variables) and
+// random ops (which stay random). A Graph runs on any backend and gives what eager
+// execution gives; run under a GradientTape, it is differentiable like eager code.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "strata/attrs.hpp"
+#include "strata/plugin/op_def.hpp"
+#include "strata/tensor.hpp"
+#include "strata/variable.hpp"
+
+namespace strata {
+
+// One recorded op application. Ops named "Placeholder" (graph inputs), "Const" (an eager
+// tensor captured by the graph, in `value`) and "ReadVariableOp" (a captured variable,
+// in `variable`) have no inputs.
+struct GraphNode {
+  std::string op;
+  std::string name;  // unique within a Graph once the Graph is built; name scope + op
+  Attrs attrs;
+  std::vector<Tensor> inputs;
+  std::vector<TensorMeta> outputs;
+  Tensor value;
+  Variable variable;
+};
+
+struct TensorSpec {
+  Shape shape;
+  DType dtype = DType::kFloat32;
+  std::string name;
+};
+
+// A new placeholder (Functional Input, trace argument).
+Tensor placeholder(const TensorSpec& spec);
+
+// Prefixes the names of nodes recorded on this thread while it lives ("dense/MatMul").
+class NameScope {
+ public:
+  explicit NameScope(std::string name);
+  ~NameScope();
+  NameScope(const NameScope&) = delete;
+  NameScope& operator=(const NameScope&) = delete;
+};
+
+class Graph {
+ public:
+  Graph() = default;
+  // The graph computing `outputs` (symbolic) from `inputs` (placeholders). Throws
+  // ValueError when an output depends on a placeholder not listed in `inputs`.
+  Graph(std::vector<Tensor> inputs, std::vector<Tensor> outputs, std::string name = "graph");
+
+  const std::string& name() const noexcept { return name_; }
+  const std::vector<Tensor>& inputs() const noexcept { return inputs_; }
+  const std::vector<Tensor>& outputs() const noexcept { return outputs_; }
+  // Every node, inputs before the nodes that use them.
+  const std::vector<std::shared_ptr<GraphNode>>& nodes() const noexcept { return nodes_; }
+  std::vector<Variable> captured_variables() const;
+
+  // Runs the graph on `inputs` (concrete tensors matching the placeholders' dtypes and
+  // compatible shapes; ValueError/ShapeError naming the input otherwise). Ops run on the
+  // inputs' device. Thread safety: run may be called from many threads at once.
+  std::vector<Tensor> run(const std::vector<Tensor>& inputs) const;
+
+  // One line per node, for debugging and tests.
+  std::string to_string() const;
+
+ private:
+  std::string name_;
+  std::vector<Tensor> inputs_;
+  std::vector<Tensor> outputs_;
+  std::vector<std::shared_ptr<GraphNode>> nodes_;
+};
+
+// Records every op on this thread into graph nodes while it lives, even ops whose inputs
+// are all concrete (they are captured as Const nodes).
+class TraceScope {
+ public:
+  TraceScope();
+  ~TraceScope();
+  TraceScope(const TraceScope&) = delete;
+  TraceScope& operator=(const TraceScope&) = delete;
+};
+// True while a TraceScope is active on this thread.
+bool is_tracing() noexcept;
+
+// Runs `fn` once on placeholders made from `specs` under a TraceScope and returns the
+// resulting graph.
+Graph trace(const std::function<std::vector<Tensor>(const std::vector<Tensor>&)>& fn,
+            const std::vector<TensorSpec>& specs, std::string name = "traced");
+
+}  // namespace strata

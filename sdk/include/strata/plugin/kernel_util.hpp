@@ -1,0 +1,94 @@
+// Header-only helpers every backend's kernels share, so that all backends agree on the
+// arithmetic of shapes: broadcasting strides, TensorFlow's SAME/VALID window geometry,
+// reduction-axis normalisation. Only standard-library types.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "strata/attrs.hpp"
+#include "strata/error.hpp"
+#include "strata/shape.hpp"
+
+namespace strata::kernel_util {
+
+// Row-major strides (in elements) of `dims`.
+inline std::vector<std::int64_t> strides_of(const std::vector<std::int64_t>& dims) {
+  std::vector<std::int64_t> s(dims.size(), 1);
+  for (std::size_t i = dims.size(); i-- > 1;) s[i - 1] = s[i] * dims[i];
+  return s;
+}
+
+// Strides for reading a tensor of `in_dims` broadcast (NumPy rules, aligned at the right)
+// to `out_dims`: one entry per output dimension, 0 where the input is broadcast.
+inline std::vector<std::int64_t> broadcast_strides(const std::vector<std::int64_t>& in_dims,
+                                                   const std::vector<std::int64_t>& out_dims) {
+  std::vector<std::int64_t> out(out_dims.size(), 0);
+  const auto in_strides = strides_of(in_dims);
+  const std::size_t offset = out_dims.size() - in_dims.size();
+  for (std::size_t i = 0; i < in_dims.size(); ++i) {
+    out[offset + i] = in_dims[i] == 1 ? 0 : in_strides[i];
+  }
+  return out;
+}
+
+// Offset of flat output index `linear` in an input read with `strides` (from
+// broadcast_strides) for an output of `out_dims`.
+inline std::int64_t broadcast_offset(std::int64_t linear, const std::vector<std::int64_t>& out_dims,
+                                     const std::vector<std::int64_t>& strides) {
+  std::int64_t offset = 0;
+  for (std::size_t d = out_dims.size(); d-- > 0;) {
+    const std::int64_t idx = linear % out_dims[d];
+    linear /= out_dims[d];
+    offset += idx * strides[d];
+  }
+  return offset;
+}
+
+// One spatial dimension of a convolution or pooling window, as TensorFlow computes it.
+struct Window {
+  std::int64_t out = 0;        // output size
+  std::int64_t pad_before = 0; // implicit padding before the first input element
+  std::int64_t pad_after = 0;
+};
+
+// SAME: out = ceil(in / stride), padding split with the extra element after.
+// VALID: out = ceil((in - effective_k + 1) / stride); ShapeError when the window does not
+// fit. effective_k = (k - 1) * dilation + 1.
+inline Window window(std::int64_t in, std::int64_t k, std::int64_t stride, std::int64_t dilation, bool same) {
+  STRATA_CHECK(k > 0 && stride > 0 && dilation > 0, ShapeError, "window size ", k, ", stride ", stride,
+               " and dilation ", dilation, " must be positive");
+  const std::int64_t eff = (k - 1) * dilation + 1;
+  Window w;
+  if (same) {
+    w.out = (in + stride - 1) / stride;
+    const std::int64_t total = std::max<std::int64_t>((w.out - 1) * stride + eff - in, 0);
+    w.pad_before = total / 2;
+    w.pad_after = total - w.pad_before;
+  } else {
+    STRATA_CHECK(in >= eff, ShapeError, "a VALID window of effective size ", eff, " does not fit an input of size ",
+                 in);
+    w.out = (in - eff) / stride + 1;
+  }
+  return w;
+}
+
+// Reads a 4-element NHWC attribute list (strides, ksize, dilations) as {h, w}; checks that
+// the batch and channel entries are 1.
+inline std::pair<std::int64_t, std::int64_t> spatial_pair(const Attrs& attrs, const char* name,
+                                                          std::int64_t fallback = 1) {
+  if (!attrs.has(name)) return {fallback, fallback};
+  const auto v = attrs.get<std::vector<std::int64_t>>(name);
+  STRATA_CHECK(v.size() == 4 && v[0] == 1 && v[3] == 1, ValueError, "attribute '", name,
+               "' must be [1, h, w, 1] for NHWC data, got ", v.size(), " values");
+  return {v[1], v[2]};
+}
+
+inline bool is_same_padding(const Attrs& attrs) {
+  const std::string p = attrs.get<std::string>("padding");
+  STRATA_CHECK(p == "SAME" || p == "VALID", ValueError, "padding must be \"SAME\" or \"VALID\", got \"", p, "\"");
+  return p == "SAME";
+}
+
+}  // namespace strata::kernel_util
