@@ -5,6 +5,7 @@
 #include <shared_mutex>
 
 #include "device/cpu_backend.hpp"
+#include "ops/internal.hpp"
 #include "registry/name_table.hpp"
 #include "strata/error.hpp"
 #include "strata/plugin/backend.hpp"
@@ -21,6 +22,7 @@ constexpr std::string_view kKindNames[kObjectKindCount] = {
 void register_builtins(Registry& registry) {
   Registrar registrar(registry, "runtime");
   registrar.add<ObjectKind::kBackend>("cpu", [] { return internal::make_cpu_backend(); });
+  internal::register_builtin_ops(registrar);
   registrar.commit();
 }
 

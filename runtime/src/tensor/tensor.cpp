@@ -53,6 +53,13 @@ const Tensor::Impl& Tensor::impl() const {
   return *impl_;
 }
 
+const Tensor::Impl& Tensor::concrete() const {
+  const Impl& i = impl();
+  STRATA_CHECK(i.buffer != nullptr, ValueError, "this tensor is symbolic (shape ", i.shape.to_string(),
+               "): it has no values until the graph it belongs to is run");
+  return i;
+}
+
 Tensor Tensor::empty(DType dtype, const Shape& shape, const Device& device) {
   STRATA_CHECK(dtype != DType::kString, ValueError, "string tensors are made with Tensor::from_strings");
   const std::size_t bytes = checked_bytes(dtype, shape);
@@ -94,16 +101,42 @@ Tensor Tensor::from_strings(const std::vector<std::string>& values, const Shape&
   return make(DType::kString, shape, std::move(buffer));
 }
 
+Tensor Tensor::symbolic(DType dtype, const Shape& shape, std::shared_ptr<GraphNode> node, int output_index,
+                        const Device& device) {
+  STRATA_CHECK(node != nullptr, ValueError, "a symbolic tensor needs the graph node that produces it");
+  auto impl = std::make_shared<Impl>();
+  impl->dtype = dtype;
+  impl->shape = shape;
+  impl->id = next_tensor_id();
+  impl->node = std::move(node);
+  impl->output_index = output_index;
+  impl->device = device;
+  return Tensor(std::move(impl));
+}
+
+const std::shared_ptr<GraphNode>& Tensor::node() const {
+  STRATA_CHECK(is_symbolic(), ValueError, "node() is only defined for symbolic tensors");
+  return impl_->node;
+}
+
+int Tensor::output_index() const {
+  STRATA_CHECK(is_symbolic(), ValueError, "output_index() is only defined for symbolic tensors");
+  return impl_->output_index;
+}
+
 DType Tensor::dtype() const noexcept { return impl_ ? impl_->dtype : DType::kInvalid; }
 const Shape& Tensor::shape() const { return impl().shape; }
 std::int64_t Tensor::num_elements() const { return impl().shape.num_elements(); }
 std::size_t Tensor::nbytes() const { return static_cast<std::size_t>(num_elements()) * dtype_size(dtype()); }
-Device Tensor::device() const { return impl().buffer->device().device(); }
-BackendDevice& Tensor::backend_device() const { return impl().buffer->device(); }
+Device Tensor::device() const {
+  const Impl& i = impl();
+  return i.buffer ? i.buffer->device().device() : i.device;
+}
+BackendDevice& Tensor::backend_device() const { return concrete().buffer->device(); }
 std::uint64_t Tensor::id() const noexcept { return impl_ ? impl_->id : 0; }
-const std::shared_ptr<Buffer>& Tensor::buffer() const { return impl().buffer; }
-const void* Tensor::data() const { return impl().buffer->data(); }
-void* Tensor::mutable_data() const { return impl().buffer->data(); }
+const std::shared_ptr<Buffer>& Tensor::buffer() const { return concrete().buffer; }
+const void* Tensor::data() const { return concrete().buffer->data(); }
+void* Tensor::mutable_data() const { return concrete().buffer->data(); }
 
 void Tensor::check_dtype(DType expected) const {
   STRATA_CHECK(dtype() == expected, ValueError, "tensor has dtype ", dtype_name(dtype()), ", not ",
@@ -170,7 +203,7 @@ Tensor Tensor::reshape(const Shape& new_shape) const {
   Shape target(std::move(dims));
   STRATA_CHECK(target.num_elements() == n, ShapeError, "cannot reshape a tensor of shape ", shape().to_string(),
                " (", n, " elements) into ", target.to_string(), " (", target.num_elements(), " elements)");
-  return make(dtype(), std::move(target), impl().buffer);
+  return make(dtype(), std::move(target), concrete().buffer);
 }
 
 }  // namespace strata

@@ -91,4 +91,105 @@ inline bool is_same_padding(const Attrs& attrs) {
   return p == "SAME";
 }
 
+// StridedSlice, canonicalised as TensorFlow defines it: for each input dimension, the
+// first index read, the step and the number of elements (1 for a shrunk dimension);
+// and the final output shape (new axes inserted, shrunk dimensions removed). The output
+// holds the selected elements in row-major order of the per-input-dimension lengths.
+// Input dimensions may be unknown (Shape::kUnknown) during shape inference: the
+// corresponding lengths (and output dimensions) are then unknown, except for shrunk ones.
+struct StridedSlicePlan {
+  std::vector<std::int64_t> begin, stride, length;  // per input dimension
+  std::vector<std::int64_t> out_shape;
+};
+
+inline StridedSlicePlan strided_slice_plan(const std::vector<std::int64_t>& in_dims,
+                                           const std::vector<std::int64_t>& begin,
+                                           const std::vector<std::int64_t>& end,
+                                           const std::vector<std::int64_t>& strides, std::int64_t begin_mask,
+                                           std::int64_t end_mask, std::int64_t ellipsis_mask,
+                                           std::int64_t new_axis_mask, std::int64_t shrink_axis_mask) {
+  const std::size_t n = begin.size();
+  STRATA_CHECK(end.size() == n && strides.size() == n, ShapeError,
+               "StridedSlice needs begin, end and strides of one length, got ", n, ", ", end.size(), ", ",
+               strides.size());
+  auto bit = [](std::int64_t mask, std::size_t i) { return ((mask >> i) & 1) != 0; };
+  std::size_t ellipsis_count = 0, consumed = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (bit(ellipsis_mask, i)) {
+      ++ellipsis_count;
+    } else if (!bit(new_axis_mask, i)) {
+      ++consumed;
+    }
+  }
+  STRATA_CHECK(ellipsis_count <= 1, ShapeError, "StridedSlice allows at most one ellipsis");
+  const std::size_t rank = in_dims.size();
+  STRATA_CHECK(consumed <= rank, ShapeError, "StridedSlice indexes ", consumed, " dimensions of a rank-", rank,
+               " tensor");
+  StridedSlicePlan plan;
+  plan.begin.assign(rank, 0);
+  plan.stride.assign(rank, 1);
+  plan.length.assign(rank, 0);
+  std::size_t dim = 0;
+  auto full = [&](std::size_t d) {
+    plan.begin[d] = 0;
+    plan.stride[d] = 1;
+    plan.length[d] = in_dims[d];
+    plan.out_shape.push_back(in_dims[d]);
+  };
+  const bool implicit_ellipsis = ellipsis_count == 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (bit(ellipsis_mask, i)) {
+      const std::size_t cover = rank - consumed;
+      for (std::size_t k = 0; k < cover; ++k) full(dim++);
+      continue;
+    }
+    if (bit(new_axis_mask, i)) {
+      plan.out_shape.push_back(1);
+      continue;
+    }
+    const std::int64_t size = in_dims[dim];
+    const std::int64_t s = strides[i];
+    STRATA_CHECK(s != 0, ShapeError, "StridedSlice stride ", i, " is zero");
+    if (bit(shrink_axis_mask, i)) {
+      std::int64_t b = begin[i];
+      if (size != -1) {
+        if (b < 0) b += size;
+        STRATA_CHECK(b >= 0 && b < size, ShapeError, "StridedSlice index ", begin[i],
+                     " is out of range for a dimension of size ", size);
+      }
+      plan.begin[dim] = b;
+      plan.stride[dim] = 1;
+      plan.length[dim] = 1;
+      ++dim;
+      continue;
+    }
+    if (size == -1) {
+      plan.stride[dim] = s;
+      plan.length[dim] = -1;
+      plan.out_shape.push_back(-1);
+      ++dim;
+      continue;
+    }
+    const std::int64_t lo = s > 0 ? 0 : -1, hi = s > 0 ? size : size - 1;
+    auto canon = [&](std::int64_t v, bool masked, bool is_begin) {
+      if (masked) return is_begin ? (s > 0 ? lo : hi) : (s > 0 ? hi : lo);
+      if (v < 0) v += size;
+      return v < lo ? lo : (v > hi ? hi : v);
+    };
+    const std::int64_t b = canon(begin[i], bit(begin_mask, i), true);
+    const std::int64_t e = canon(end[i], bit(end_mask, i), false);
+    std::int64_t len = s > 0 ? (e - b + s - 1) / s : (b - e + (-s) - 1) / (-s);
+    if (len < 0) len = 0;
+    plan.begin[dim] = b;
+    plan.stride[dim] = s;
+    plan.length[dim] = len;
+    plan.out_shape.push_back(len);
+    ++dim;
+  }
+  if (implicit_ellipsis) {
+    while (dim < rank) full(dim++);
+  }
+  return plan;
+}
+
 }  // namespace strata::kernel_util

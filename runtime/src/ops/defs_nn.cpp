@@ -1,0 +1,377 @@
+// Neural-network ops: matrix products, bias, softmax, convolutions and pooling.
+#include "ops/defs_common.hpp"
+
+namespace strata::internal {
+namespace {
+
+using kernel_util::spatial_pair;
+using kernel_util::window;
+
+std::int64_t merge_dim(std::int64_t a, std::int64_t b, std::string_view op, const char* what) {
+  STRATA_CHECK(a < 0 || b < 0 || a == b, ShapeError, "op ", op, ": ", what, " differ (", a, " vs ", b, ")");
+  return a < 0 ? b : a;
+}
+
+Metas infer_matmul(const InferContext& c) {
+  require_same_dtypes(c, 0, 2);
+  const Shape& a = c.shape(0);
+  const Shape& b = c.shape(1);
+  STRATA_CHECK(a.has_known_rank() && a.rank() == 2 && b.has_known_rank() && b.rank() == 2, ShapeError,
+               "MatMul needs two matrices, got ", a.to_string(), " and ", b.to_string(), " (use BatchMatMulV2 for batches)");
+  const bool ta = c.attrs().get_or<bool>("transpose_a", false), tb = c.attrs().get_or<bool>("transpose_b", false);
+  const std::int64_t m = ta ? a.dims()[1] : a.dims()[0], ka = ta ? a.dims()[0] : a.dims()[1];
+  const std::int64_t kb = tb ? b.dims()[1] : b.dims()[0], n = tb ? b.dims()[0] : b.dims()[1];
+  STRATA_CHECK(ka < 0 || kb < 0 || ka == kb, ShapeError, "MatMul: inner dimensions differ: ", a.to_string(),
+               ta ? "^T" : "", " · ", b.to_string(), tb ? "^T" : "");
+  return {{c.dtype(0), Shape{m, n}}};
+}
+
+Metas infer_batch_matmul(const InferContext& c) {
+  require_same_dtypes(c, 0, 2);
+  const Shape& a = c.shape(0);
+  const Shape& b = c.shape(1);
+  STRATA_CHECK(a.has_known_rank() && a.rank() >= 2 && b.has_known_rank() && b.rank() >= 2, ShapeError,
+               "BatchMatMulV2 needs inputs of rank >= 2, got ", a.to_string(), " and ", b.to_string());
+  const bool ta = c.attrs().get_or<bool>("adj_x", false), tb = c.attrs().get_or<bool>("adj_y", false);
+  const auto& ad = a.dims();
+  const auto& bd = b.dims();
+  const std::int64_t m = ta ? ad[ad.size() - 1] : ad[ad.size() - 2], ka = ta ? ad[ad.size() - 2] : ad[ad.size() - 1];
+  const std::int64_t kb = tb ? bd[bd.size() - 1] : bd[bd.size() - 2], n = tb ? bd[bd.size() - 2] : bd[bd.size() - 1];
+  merge_dim(ka, kb, "BatchMatMulV2", "inner dimensions");
+  const Shape batch = broadcast_shapes(Shape(std::vector<std::int64_t>(ad.begin(), ad.end() - 2)),
+                                       Shape(std::vector<std::int64_t>(bd.begin(), bd.end() - 2)), "BatchMatMulV2");
+  auto dims = batch.dims();
+  dims.push_back(m);
+  dims.push_back(n);
+  return {{c.dtype(0), Shape(std::move(dims))}};
+}
+
+// Spatial output size of a window op on an NHWC input.
+std::pair<std::int64_t, std::int64_t> spatial_out(const Shape& in, std::int64_t kh, std::int64_t kw, const Attrs& a,
+                                                  bool use_dilations) {
+  const auto [sh, sw] = spatial_pair(a, "strides");
+  const auto [dh, dw] = use_dilations ? spatial_pair(a, "dilations") : std::pair<std::int64_t, std::int64_t>{1, 1};
+  const bool same = kernel_util::is_same_padding(a);
+  const std::int64_t h = in.dims()[1], w = in.dims()[2];
+  return {h < 0 || kh < 0 ? Shape::kUnknown : window(h, kh, sh, dh, same).out,
+          w < 0 || kw < 0 ? Shape::kUnknown : window(w, kw, sw, dw, same).out};
+}
+
+void check_nhwc(const InferContext& c, std::size_t i, const char* what) {
+  const Shape& s = c.shape(i);
+  STRATA_CHECK(s.has_known_rank() && s.rank() == 4, ShapeError, "op ", c.op_name(), " needs a rank-4 ", what,
+               ", got ", s.to_string());
+  const std::string fmt = c.attrs().get_or<std::string>("data_format", "NHWC");
+  STRATA_CHECK(fmt == "NHWC", ValueError, "op ", c.op_name(), " supports data_format NHWC only, got ", fmt);
+  const std::string pad = c.attrs().get_or<std::string>("padding", "VALID");
+  STRATA_CHECK(pad == "SAME" || pad == "VALID", ValueError, "op ", c.op_name(),
+               " supports padding SAME and VALID, got ", pad);
+}
+
+Metas infer_conv(const InferContext& c, bool depthwise) {
+  require_same_dtypes(c, 0, 2);
+  check_nhwc(c, 0, "input");
+  const Shape& in = c.shape(0);
+  const Shape& f = c.shape(1);
+  STRATA_CHECK(f.has_known_rank() && f.rank() == 4, ShapeError, "op ", c.op_name(), " needs a rank-4 filter, got ",
+               f.to_string());
+  merge_dim(in.dims()[3], f.dims()[2], c.op_name(), "input channels and filter input channels");
+  const auto [oh, ow] = spatial_out(in, f.dims()[0], f.dims()[1], c.attrs(), true);
+  std::int64_t out_c = f.dims()[3];
+  if (depthwise) out_c = (f.dims()[2] < 0 || f.dims()[3] < 0) ? Shape::kUnknown : f.dims()[2] * f.dims()[3];
+  return {{c.dtype(0), Shape{in.dims()[0], oh, ow, out_c}}};
+}
+
+Metas infer_pool(const InferContext& c) {
+  check_nhwc(c, 0, "input");
+  const auto [kh, kw] = spatial_pair(c.attrs(), "ksize");
+  const Shape& in = c.shape(0);
+  const auto [oh, ow] = spatial_out(in, kh, kw, c.attrs(), false);
+  return {{c.dtype(0), Shape{in.dims()[0], oh, ow, in.dims()[3]}}};
+}
+
+// Output = the shape given by host input `i`.
+Metas shape_from_input(const InferContext& c, std::size_t i, DType dtype) {
+  const auto dims = c.int_values(i);
+  return {{dtype, dims ? Shape(*dims) : Shape{Shape::kUnknown, Shape::kUnknown, Shape::kUnknown, Shape::kUnknown}}};
+}
+
+Tensor shape_tensor(const Tensor& t) { return int_tensor(t.shape().dims()); }
+
+// Sums the broadcast batch dimensions of a BatchMatMulV2 gradient down to `shape`.
+Tensor reduce_batch(const Tensor& g, const Shape& shape) { return unbroadcast(g, shape); }
+
+}  // namespace
+
+void register_nn_ops(Registrar& r) {
+  {
+    OpDef d;
+    d.name = "MatMul";
+    d.num_inputs = 2;
+    d.infer = infer_matmul;
+    d.gradient = [](const GradientContext& c) -> Grads {
+      const bool ta = c.attrs.get_or<bool>("transpose_a", false), tb = c.attrs.get_or<bool>("transpose_b", false);
+      const Tensor& a = c.inputs[0];
+      const Tensor& b = c.inputs[1];
+      const Tensor g = grad_or_zeros(c, 0);
+      Grads out(2);
+      if (c.needs_grad(0)) {
+        out[0] = !ta ? (!tb ? matmul(g, b, false, true) : matmul(g, b)) : (!tb ? matmul(b, g, false, true) : matmul(b, g, true, true));
+      }
+      if (c.needs_grad(1)) {
+        out[1] = !tb ? (!ta ? matmul(a, g, true, false) : matmul(a, g)) : (!ta ? matmul(g, a, true, false) : matmul(g, a, true, true));
+      }
+      return out;
+    };
+    add_op(r, std::move(d));
+  }
+  {
+    OpDef d;
+    d.name = "BatchMatMulV2";
+    d.num_inputs = 2;
+    d.infer = infer_batch_matmul;
+    d.gradient = [](const GradientContext& c) -> Grads {
+      const bool ta = c.attrs.get_or<bool>("adj_x", false), tb = c.attrs.get_or<bool>("adj_y", false);
+      const Tensor& a = c.inputs[0];
+      const Tensor& b = c.inputs[1];
+      const Tensor g = grad_or_zeros(c, 0);
+      Grads out(2);
+      if (c.needs_grad(0)) {
+        const Tensor ga = !ta ? (!tb ? matmul(g, b, false, true) : matmul(g, b))
+                              : (!tb ? matmul(b, g, false, true) : matmul(b, g, true, true));
+        out[0] = reduce_batch(ga, a.shape());
+      }
+      if (c.needs_grad(1)) {
+        const Tensor gb = !tb ? (!ta ? matmul(a, g, true, false) : matmul(a, g))
+                              : (!ta ? matmul(g, a, true, false) : matmul(g, a, true, true));
+        out[1] = reduce_batch(gb, b.shape());
+      }
+      return out;
+    };
+    add_op(r, std::move(d));
+  }
+  {
+    OpDef d;
+    d.name = "BiasAdd";
+    d.num_inputs = 2;
+    d.infer = [](const InferContext& c) -> Metas {
+      require_same_dtypes(c, 0, 2);
+      const Shape& v = c.shape(0);
+      const Shape& b = c.shape(1);
+      STRATA_CHECK(b.has_known_rank() && b.rank() == 1, ShapeError, "BiasAdd needs a 1-D bias, got ", b.to_string());
+      if (v.has_known_rank()) {
+        STRATA_CHECK(v.rank() >= 1, ShapeError, "BiasAdd needs a value of rank >= 1");
+        merge_dim(v.dims().back(), b.dims()[0], "BiasAdd", "the last dimension and the bias size");
+      }
+      return same_as_input(c);
+    };
+    d.gradient = [](const GradientContext& c) -> Grads {
+      const Tensor g = grad_or_zeros(c, 0);
+      return {g, execute1("BiasAddGrad", {g})};
+    };
+    add_op(r, std::move(d));
+  }
+  {
+    OpDef d;
+    d.name = "BiasAddGrad";
+    d.num_inputs = 1;
+    d.infer = [](const InferContext& c) -> Metas {
+      const Shape& s = c.shape(0);
+      STRATA_CHECK(!s.has_known_rank() || s.rank() >= 1, ShapeError, "BiasAddGrad needs rank >= 1");
+      return {{c.dtype(0), Shape{s.has_known_rank() ? s.dims().back() : Shape::kUnknown}}};
+    };
+    d.gradient = [](const GradientContext& c) -> Grads {
+      const Tensor& g = c.inputs[0];
+      std::vector<std::int64_t> dims(g.rank(), 1);
+      dims.back() = g.shape().dims().back();
+      return {broadcast_to(reshape(grad_or_zeros(c, 0), Shape(dims)), g.shape())};
+    };
+    add_op(r, std::move(d));
+  }
+  auto infer_last_axis = [](const InferContext& c) -> Metas {
+    require_dtype(c, 0, is_floating(c.dtype(0)), "a floating-point tensor");
+    STRATA_CHECK(!c.shape(0).has_known_rank() || c.shape(0).rank() >= 1, ShapeError, "op ", c.op_name(),
+                 " needs rank >= 1");
+    return same_as_input(c);
+  };
+  {
+    OpDef d;
+    d.name = "Softmax";
+    d.num_inputs = 1;
+    d.infer = infer_last_axis;
+    d.gradient = [](const GradientContext& c) -> Grads {
+      return {execute1("SoftmaxGrad", {c.outputs[0], grad_or_zeros(c, 0)})};
+    };
+    add_op(r, std::move(d));
+  }
+  {
+    OpDef d;
+    d.name = "LogSoftmax";
+    d.num_inputs = 1;
+    d.infer = infer_last_axis;
+    d.gradient = [](const GradientContext& c) -> Grads {
+      const Tensor g = grad_or_zeros(c, 0);
+      return {sub(g, mul(exp(c.outputs[0]), sum(g, {-1}, true)))};
+    };
+    add_op(r, std::move(d));
+  }
+  {
+    OpDef d;
+    d.name = "SoftmaxGrad";
+    d.num_inputs = 2;
+    d.infer = [](const InferContext& c) -> Metas {
+      require_same_dtypes(c, 0, 2);
+      STRATA_CHECK(c.shape(0).is_compatible_with(c.shape(1)), ShapeError, "SoftmaxGrad needs inputs of one shape");
+      return {{c.dtype(0), c.shape(0).merge_with(c.shape(1))}};
+    };
+    d.gradient = [](const GradientContext& c) -> Grads {
+      // out = (dy - s) * y with s = sum(dy * y, -1)
+      const Tensor& y = c.inputs[0];
+      const Tensor& dy = c.inputs[1];
+      const Tensor gg = grad_or_zeros(c, 0);
+      const Tensor s = sum(mul(dy, y), {-1}, true);
+      const Tensor gy = sub(mul(gg, sub(dy, s)), mul(dy, sum(mul(gg, y), {-1}, true)));
+      return {gy, execute1("SoftmaxGrad", {y, gg})};
+    };
+    add_op(r, std::move(d));
+  }
+  {
+    OpDef d;
+    d.name = "Conv2D";
+    d.num_inputs = 2;
+    d.infer = [](const InferContext& c) { return infer_conv(c, false); };
+    d.gradient = [](const GradientContext& c) -> Grads {
+      const Tensor g = grad_or_zeros(c, 0);
+      Grads out(2);
+      if (c.needs_grad(0)) out[0] = execute1("Conv2DBackpropInput", {shape_tensor(c.inputs[0]), c.inputs[1], g}, c.attrs);
+      if (c.needs_grad(1)) out[1] = execute1("Conv2DBackpropFilter", {c.inputs[0], shape_tensor(c.inputs[1]), g}, c.attrs);
+      return out;
+    };
+    add_op(r, std::move(d));
+  }
+  {
+    OpDef d;
+    d.name = "Conv2DBackpropInput";
+    d.num_inputs = 3;
+    d.host_inputs = {0};
+    d.kernel_dtype_input = 1;
+    d.infer = [](const InferContext& c) { return shape_from_input(c, 0, c.dtype(1)); };
+    d.gradient = [](const GradientContext& c) -> Grads {
+      const Tensor gg = grad_or_zeros(c, 0);
+      Grads out(3);
+      if (c.needs_grad(1)) out[1] = execute1("Conv2DBackpropFilter", {gg, shape_tensor(c.inputs[1]), c.inputs[2]}, c.attrs);
+      if (c.needs_grad(2)) out[2] = execute1("Conv2D", {gg, c.inputs[1]}, c.attrs);
+      return out;
+    };
+    add_op(r, std::move(d));
+  }
+  {
+    OpDef d;
+    d.name = "Conv2DBackpropFilter";
+    d.num_inputs = 3;
+    d.host_inputs = {1};
+    d.infer = [](const InferContext& c) { return shape_from_input(c, 1, c.dtype(0)); };
+    d.gradient = [](const GradientContext& c) -> Grads {
+      const Tensor gg = grad_or_zeros(c, 0);
+      Grads out(3);
+      if (c.needs_grad(0)) out[0] = execute1("Conv2DBackpropInput", {shape_tensor(c.inputs[0]), gg, c.inputs[2]}, c.attrs);
+      if (c.needs_grad(2)) out[2] = execute1("Conv2D", {c.inputs[0], gg}, c.attrs);
+      return out;
+    };
+    add_op(r, std::move(d));
+  }
+  {
+    OpDef d;
+    d.name = "DepthwiseConv2dNative";
+    d.num_inputs = 2;
+    d.infer = [](const InferContext& c) { return infer_conv(c, true); };
+    d.gradient = [](const GradientContext& c) -> Grads {
+      const Tensor g = grad_or_zeros(c, 0);
+      Grads out(2);
+      if (c.needs_grad(0)) {
+        out[0] = execute1("DepthwiseConv2dNativeBackpropInput", {shape_tensor(c.inputs[0]), c.inputs[1], g}, c.attrs);
+      }
+      if (c.needs_grad(1)) {
+        out[1] = execute1("DepthwiseConv2dNativeBackpropFilter", {c.inputs[0], shape_tensor(c.inputs[1]), g}, c.attrs);
+      }
+      return out;
+    };
+    add_op(r, std::move(d));
+  }
+  {
+    OpDef d;
+    d.name = "DepthwiseConv2dNativeBackpropInput";
+    d.num_inputs = 3;
+    d.host_inputs = {0};
+    d.kernel_dtype_input = 1;
+    d.infer = [](const InferContext& c) { return shape_from_input(c, 0, c.dtype(1)); };
+    d.gradient = [](const GradientContext& c) -> Grads {
+      const Tensor gg = grad_or_zeros(c, 0);
+      Grads out(3);
+      if (c.needs_grad(1)) {
+        out[1] = execute1("DepthwiseConv2dNativeBackpropFilter", {gg, shape_tensor(c.inputs[1]), c.inputs[2]}, c.attrs);
+      }
+      if (c.needs_grad(2)) out[2] = execute1("DepthwiseConv2dNative", {gg, c.inputs[1]}, c.attrs);
+      return out;
+    };
+    add_op(r, std::move(d));
+  }
+  {
+    OpDef d;
+    d.name = "DepthwiseConv2dNativeBackpropFilter";
+    d.num_inputs = 3;
+    d.host_inputs = {1};
+    d.infer = [](const InferContext& c) { return shape_from_input(c, 1, c.dtype(0)); };
+    d.gradient = [](const GradientContext& c) -> Grads {
+      const Tensor gg = grad_or_zeros(c, 0);
+      Grads out(3);
+      if (c.needs_grad(0)) {
+        out[0] = execute1("DepthwiseConv2dNativeBackpropInput", {shape_tensor(c.inputs[0]), gg, c.inputs[2]}, c.attrs);
+      }
+      if (c.needs_grad(2)) out[2] = execute1("DepthwiseConv2dNative", {c.inputs[0], gg}, c.attrs);
+      return out;
+    };
+    add_op(r, std::move(d));
+  }
+  {
+    OpDef d;
+    d.name = "MaxPool";
+    d.num_inputs = 1;
+    d.infer = infer_pool;
+    d.gradient = [](const GradientContext& c) -> Grads {
+      return {execute1("MaxPoolGrad", {c.inputs[0], c.outputs[0], grad_or_zeros(c, 0)}, c.attrs)};
+    };
+    add_op(r, std::move(d));
+  }
+  {
+    OpDef d;
+    d.name = "MaxPoolGrad";
+    d.num_inputs = 3;
+    d.infer = [](const InferContext& c) -> Metas { return same_as_input(c); };
+    add_op(r, std::move(d));  // no gradient of its own (MaxPoolGradGrad is not provided)
+  }
+  {
+    OpDef d;
+    d.name = "AvgPool";
+    d.num_inputs = 1;
+    d.infer = infer_pool;
+    d.gradient = [](const GradientContext& c) -> Grads {
+      return {execute1("AvgPoolGrad", {shape_tensor(c.inputs[0]), grad_or_zeros(c, 0)}, c.attrs)};
+    };
+    add_op(r, std::move(d));
+  }
+  {
+    OpDef d;
+    d.name = "AvgPoolGrad";
+    d.num_inputs = 2;
+    d.host_inputs = {0};
+    d.kernel_dtype_input = 1;
+    d.infer = [](const InferContext& c) { return shape_from_input(c, 0, c.dtype(1)); };
+    d.gradient = [](const GradientContext& c) -> Grads {
+      return {Tensor(), execute1("AvgPool", {grad_or_zeros(c, 0)}, c.attrs)};
+    };
+    add_op(r, std::move(d));
+  }
+}
+
+}  // namespace strata::internal

@@ -1,0 +1,234 @@
+// The one dispatch function: every op runs through run_op, which records into a graph
+// when an input is symbolic or a trace is active, and otherwise executes the kernel for
+// (op, device, dtype) and records on the thread's active gradient tapes.
+#include <algorithm>
+#include <array>
+#include <mutex>
+#include <unordered_map>
+
+#include "ops/internal.hpp"
+#include "strata/log.hpp"
+#include "strata/plugin/backend.hpp"
+#include "strata/plugin/kernel.hpp"
+#include "strata/registry.hpp"
+
+namespace strata {
+namespace internal {
+
+ThreadState& thread_state() {
+  thread_local ThreadState state;
+  return state;
+}
+
+namespace {
+
+std::size_t resolve_index(int index, std::size_t n) {
+  return index < 0 ? static_cast<std::size_t>(static_cast<int>(n) + index) : static_cast<std::size_t>(index);
+}
+
+bool is_host_input(const OpDef& def, std::size_t i, std::size_t n) {
+  for (int h : def.host_inputs) {
+    if (resolve_index(h, n) == i) return true;
+  }
+  return false;
+}
+
+void check_arity(const OpDef& def, std::size_t n) {
+  if (def.num_inputs >= 0) {
+    STRATA_CHECK(n == static_cast<std::size_t>(def.num_inputs), ValueError, "op ", def.name, " takes ",
+                 def.num_inputs, " inputs, got ", n);
+  } else {
+    STRATA_CHECK(n >= static_cast<std::size_t>(def.min_inputs), ValueError, "op ", def.name, " takes at least ",
+                 def.min_inputs, " inputs, got ", n);
+  }
+}
+
+std::vector<TensorMeta> infer(const OpDef& def, std::span<const Tensor> inputs, const Attrs& attrs) {
+  STRATA_CHECK(def.infer != nullptr, ValueError, "op ", def.name, " has no shape inference");
+  InferContext ctx(def.name, attrs, inputs);
+  return def.infer(ctx);
+}
+
+// Kernel lookup cache, per thread, keyed by (op, device, dtype) and flushed whenever
+// the registry changes (a plugin registered kernels).
+struct KernelCacheKey {
+  const OpDef* def;
+  const BackendDevice* device;
+  DType dtype;
+  bool operator==(const KernelCacheKey&) const = default;
+};
+struct KernelCacheHash {
+  std::size_t operator()(const KernelCacheKey& k) const noexcept {
+    return std::hash<const void*>()(k.def) * 31 ^ std::hash<const void*>()(k.device) * 17 ^
+           static_cast<std::size_t>(k.dtype);
+  }
+};
+
+const KernelDef& find_kernel(const OpDef& def, BackendDevice& device, DType dtype) {
+  thread_local std::unordered_map<KernelCacheKey, std::shared_ptr<const KernelDef>, KernelCacheHash> cache;
+  thread_local std::uint64_t cache_generation = ~std::uint64_t{0};
+  const Registry& registry = Registry::global();
+  const std::uint64_t generation = registry.generation();
+  if (generation != cache_generation) {
+    cache.clear();
+    cache_generation = generation;
+  }
+  const KernelCacheKey key{&def, &device, dtype};
+  if (auto it = cache.find(key); it != cache.end()) return *it->second;
+
+  const std::string type = device.device().type();
+  std::shared_ptr<const KernelDef> kernel;
+  for (const auto& [t, d] : std::array<std::pair<std::string_view, DType>, 3>{
+           {{type, dtype}, {type, DType::kInvalid}, {"*", DType::kInvalid}}}) {
+    kernel = registry.find<ObjectKind::kKernel>(kernel_key(def.name, t, d));
+    if (kernel) break;
+  }
+  if (!kernel) {
+    std::string available;
+    for (const auto& e : registry.entries(ObjectKind::kKernel)) {
+      if (e.name.rfind(def.name + ":", 0) == 0) available += (available.empty() ? "" : ", ") + e.name;
+    }
+    STRATA_THROW(BackendError, "no kernel for op ", def.name, " on device type '", type, "' for dtype ",
+                 dtype_name(dtype), " (registered kernels of this op: ", available.empty() ? "none" : available,
+                 "). Load a backend plugin that provides it; `strata plugins --verbose` lists kernels");
+  }
+  cache.emplace(key, kernel);
+  return *kernel;
+}
+
+std::vector<Tensor> run_symbolic(const OpDef& def, std::vector<Tensor> inputs, const Attrs& attrs) {
+  for (auto& in : inputs) {
+    STRATA_CHECK(in.defined(), ValueError, "op ", def.name, " was given an undefined tensor");
+    if (!in.is_symbolic()) in = capture_constant(in);
+  }
+  auto metas = infer(def, inputs, attrs);
+  auto node = std::make_shared<GraphNode>();
+  node->op = def.name;
+  const auto& scopes = thread_state().name_scopes;
+  for (const auto& s : scopes) node->name += s + "/";
+  node->name += def.name;
+  node->attrs = attrs;
+  node->outputs = metas;
+  Device device = inputs.empty() ? default_device() : inputs.front().device();
+  node->inputs = std::move(inputs);
+  std::vector<Tensor> outputs;
+  outputs.reserve(metas.size());
+  for (std::size_t i = 0; i < metas.size(); ++i) {
+    outputs.push_back(Tensor::symbolic(metas[i].dtype, metas[i].shape, node, static_cast<int>(i), device));
+  }
+  return outputs;
+}
+
+void record_on_tapes(const OpDef& def, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
+                     const Attrs& attrs) {
+  auto& tapes = thread_state().tapes;
+  if (tapes.empty() || def.not_differentiable) return;
+  for (GradientTape::State* tape : tapes) {
+    if (!tape->recording) continue;
+    const bool relevant = std::any_of(inputs.begin(), inputs.end(), [&](const Tensor& t) { return tape->tracks(t); });
+    if (!relevant) continue;
+    tape->entries.push_back({&def, attrs, inputs, outputs});
+    for (const auto& o : outputs) tape->tracked.insert(o.id());
+  }
+}
+
+}  // namespace
+
+std::vector<Tensor> run_op(const OpDef& def, std::vector<Tensor> inputs, const Attrs& attrs_in) {
+  check_arity(def, inputs.size());
+  const bool symbolic = thread_state().trace_depth > 0 ||
+                        std::any_of(inputs.begin(), inputs.end(), [](const Tensor& t) { return t.is_symbolic(); });
+  if (symbolic) return run_symbolic(def, std::move(inputs), attrs_in);
+
+  const Attrs* attrs = &attrs_in;
+  Attrs seeded;
+  if (def.stateful && attrs_in.has("seed")) {
+    const auto [seed, seed2] = resolve_seeds(attrs_in.get<std::int64_t>("seed"), attrs_in.get_or<std::int64_t>("seed2", 0));
+    seeded = attrs_in;
+    seeded.set("seed", seed);
+    seeded.set("seed2", seed2);
+    attrs = &seeded;
+  }
+
+  // Inputs: host inputs to the cpu; every other input on one device.
+  const std::size_t n = inputs.size();
+  const Tensor* first = nullptr;
+  for (std::size_t i = 0; i < n; ++i) {
+    STRATA_CHECK(inputs[i].defined(), ValueError, "op ", def.name, " was given an undefined tensor as input ", i);
+    if (is_host_input(def, i, n)) {
+      if (!inputs[i].backend_device().host_accessible()) inputs[i] = inputs[i].to(Device::cpu());
+      continue;
+    }
+    if (first == nullptr) {
+      first = &inputs[i];
+    } else if (&inputs[i].backend_device() != &first->backend_device()) {
+      STRATA_THROW(BackendError, "op ", def.name, " got inputs on different devices: ", first->device().to_string(),
+                   " and ", inputs[i].device().to_string(), " (input ", i,
+                   "); move them with Tensor::to or Model::to first");
+    }
+  }
+  BackendDevice& device = first ? first->backend_device() : backend_device(default_device());
+
+  auto metas = infer(def, inputs, *attrs);
+  for (const auto& m : metas) {
+    STRATA_CHECK(m.shape.is_fully_defined(), ShapeError, "op ", def.name, " inferred output shape ",
+                 m.shape.to_string(), " for concrete inputs");
+  }
+  DType key_dtype;
+  if (def.kernel_dtype_input >= 0) {
+    const std::size_t k = resolve_index(def.kernel_dtype_input, n);
+    STRATA_CHECK(k < n, ValueError, "op ", def.name, " selects its kernel by input ", def.kernel_dtype_input,
+                 " but has ", n, " inputs");
+    key_dtype = inputs[k].dtype();
+  } else {
+    key_dtype = attrs->get<DType>(def.kernel_dtype_attr);
+  }
+  const KernelDef& kernel = find_kernel(def, device, key_dtype);
+  std::vector<Tensor> outputs(metas.size());
+  KernelContext ctx(def, *attrs, inputs, metas, outputs, device);
+  kernel.compute(ctx);
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    STRATA_CHECK(outputs[i].defined(), BackendError, "the kernel for ", def.name, " on ", device.device().to_string(),
+                 " did not produce output ", i);
+  }
+  record_on_tapes(def, inputs, outputs, *attrs);
+  return outputs;
+}
+
+}  // namespace internal
+
+const OpDef& op_def(std::string_view name) {
+  auto def = Registry::global().find<ObjectKind::kOp>(name);
+  STRATA_CHECK(def != nullptr, ValueError, "unknown op '", name, "'");
+  return *def;  // registry entries are never removed
+}
+
+std::vector<Tensor> execute(std::string_view op, std::vector<Tensor> inputs, const Attrs& attrs) {
+  return internal::run_op(op_def(op), std::move(inputs), attrs);
+}
+
+Tensor execute1(std::string_view op, std::vector<Tensor> inputs, const Attrs& attrs) {
+  auto out = execute(op, std::move(inputs), attrs);
+  STRATA_CHECK(out.size() == 1, ValueError, "op ", op, " has ", out.size(), " outputs, not one");
+  return std::move(out.front());
+}
+
+std::optional<std::vector<std::int64_t>> InferContext::int_values(std::size_t i) const {
+  const Tensor* t = &inputs_[i];
+  if (t->is_symbolic()) {
+    const auto& node = t->node();
+    if (node->op != "Const" || !node->value.defined()) return std::nullopt;
+    t = &node->value;
+  }
+  std::vector<std::int64_t> out;
+  if (t->dtype() == DType::kInt64) {
+    out = t->to_vector<std::int64_t>();
+  } else if (t->dtype() == DType::kInt32) {
+    for (auto v : t->to_vector<std::int32_t>()) out.push_back(v);
+  } else {
+    STRATA_THROW(ValueError, "op ", op_name_, " needs input ", i, " as int32 or int64, got ", dtype_name(t->dtype()));
+  }
+  return out;
+}
+
+}  // namespace strata

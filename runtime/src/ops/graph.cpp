@@ -1,0 +1,193 @@
+#include "strata/graph.hpp"
+
+#include <algorithm>
+#include <map>
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "ops/internal.hpp"
+
+namespace strata {
+namespace internal {
+
+namespace {
+std::string scoped_name(const std::string& base) {
+  std::string name;
+  for (const auto& s : thread_state().name_scopes) name += s + "/";
+  return name + base;
+}
+}  // namespace
+
+Tensor capture_constant(const Tensor& value) {
+  auto node = std::make_shared<GraphNode>();
+  node->op = "Const";
+  node->name = scoped_name("Const");
+  node->value = value;
+  node->attrs.set("dtype", value.dtype());
+  node->outputs = {{value.dtype(), value.shape()}};
+  return Tensor::symbolic(value.dtype(), value.shape(), node, 0, value.device());
+}
+
+Tensor capture_variable(const Variable& variable) {
+  auto node = std::make_shared<GraphNode>();
+  node->op = "ReadVariableOp";
+  node->name = scoped_name(variable.name());
+  node->variable = variable;
+  node->attrs.set("dtype", variable.dtype());
+  node->outputs = {{variable.dtype(), variable.shape()}};
+  return Tensor::symbolic(variable.dtype(), variable.shape(), node, 0, variable.device());
+}
+
+}  // namespace internal
+
+Tensor placeholder(const TensorSpec& spec) {
+  auto node = std::make_shared<GraphNode>();
+  node->op = "Placeholder";
+  node->name = spec.name.empty() ? std::string("Placeholder") : spec.name;
+  node->attrs.set("dtype", spec.dtype);
+  node->attrs.set("shape", spec.shape);
+  node->outputs = {{spec.dtype, spec.shape}};
+  return Tensor::symbolic(spec.dtype, spec.shape, node, 0);
+}
+
+NameScope::NameScope(std::string name) { internal::thread_state().name_scopes.push_back(std::move(name)); }
+NameScope::~NameScope() {
+  auto& scopes = internal::thread_state().name_scopes;
+  if (!scopes.empty()) scopes.pop_back();
+}
+
+TraceScope::TraceScope() { ++internal::thread_state().trace_depth; }
+TraceScope::~TraceScope() { --internal::thread_state().trace_depth; }
+bool is_tracing() noexcept { return internal::thread_state().trace_depth > 0; }
+
+Graph::Graph(std::vector<Tensor> inputs, std::vector<Tensor> outputs, std::string name)
+    : name_(std::move(name)), inputs_(std::move(inputs)), outputs_(std::move(outputs)) {
+  std::unordered_set<const GraphNode*> placeholders;
+  for (const auto& in : inputs_) {
+    STRATA_CHECK(in.is_symbolic() && in.node()->op == "Placeholder", ValueError, "graph '", name_,
+                 "': every input must be a placeholder");
+    placeholders.insert(in.node().get());
+  }
+  // Post-order walk from the outputs (iterative: graphs may be deep).
+  std::unordered_set<const GraphNode*> visited;
+  for (const auto& out : outputs_) {
+    STRATA_CHECK(out.is_symbolic(), ValueError, "graph '", name_, "': outputs must be symbolic tensors");
+    std::vector<std::pair<std::shared_ptr<GraphNode>, std::size_t>> stack{{out.node(), 0}};
+    while (!stack.empty()) {
+      auto& [node, next] = stack.back();
+      if (visited.count(node.get())) {
+        stack.pop_back();
+        continue;
+      }
+      if (next < node->inputs.size()) {
+        const Tensor& in = node->inputs[next++];
+        if (!visited.count(in.node().get())) stack.emplace_back(in.node(), 0);
+        continue;
+      }
+      if (node->op == "Placeholder") {
+        STRATA_CHECK(placeholders.count(node.get()), ValueError, "graph '", name_, "': an output depends on placeholder '",
+                     node->name, "', which is not among the graph's inputs");
+      }
+      visited.insert(node.get());
+      nodes_.push_back(node);
+      stack.pop_back();
+    }
+  }
+  // Unique names, in order of appearance.
+  std::map<std::string, int> seen;
+  for (auto& node : nodes_) {
+    const int n = seen[node->name]++;
+    if (n > 0) node->name += detail::concat("_", n);
+  }
+}
+
+std::vector<Variable> Graph::captured_variables() const {
+  std::vector<Variable> out;
+  for (const auto& node : nodes_) {
+    if (node->op == "ReadVariableOp" &&
+        std::find(out.begin(), out.end(), node->variable) == out.end()) {
+      out.push_back(node->variable);
+    }
+  }
+  return out;
+}
+
+std::vector<Tensor> Graph::run(const std::vector<Tensor>& inputs) const {
+  STRATA_CHECK(inputs.size() == inputs_.size(), ValueError, "graph '", name_, "' takes ", inputs_.size(),
+               " inputs, got ", inputs.size());
+  std::unordered_map<const GraphNode*, std::vector<Tensor>> values;
+  values.reserve(nodes_.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& spec = inputs_[i];
+    STRATA_CHECK(inputs[i].dtype() == spec.dtype(), ValueError, "graph '", name_, "' input ", i, " ('",
+                 spec.node()->name, "') must be ", dtype_name(spec.dtype()), ", got ", dtype_name(inputs[i].dtype()));
+    STRATA_CHECK(inputs[i].shape().is_compatible_with(spec.shape()), ShapeError, "graph '", name_, "' input ", i,
+                 " ('", spec.node()->name, "') must have shape ", spec.shape().to_string(), ", got ",
+                 inputs[i].shape().to_string());
+    values[spec.node().get()] = {inputs[i]};
+  }
+  const Device device = inputs.empty() ? default_device() : inputs.front().device();
+  for (const auto& node : nodes_) {
+    if (node->op == "Placeholder") continue;
+    if (node->op == "Const") {
+      values[node.get()] = {node->value.device() == device ? node->value : node->value.to(device)};
+      continue;
+    }
+    if (node->op == "ReadVariableOp") {
+      values[node.get()] = {read(node->variable)};
+      continue;
+    }
+    std::vector<Tensor> args;
+    args.reserve(node->inputs.size());
+    for (const auto& in : node->inputs) args.push_back(values.at(in.node().get()).at(in.output_index()));
+    auto frame = ErrorContext::push("running node '", node->name, "' (", node->op, ") of graph '", name_, "'");
+    values[node.get()] = internal::run_op(op_def(node->op), std::move(args), node->attrs);
+  }
+  std::vector<Tensor> out;
+  out.reserve(outputs_.size());
+  for (const auto& o : outputs_) out.push_back(values.at(o.node().get()).at(o.output_index()));
+  return out;
+}
+
+std::string Graph::to_string() const {
+  std::ostringstream s;
+  for (const auto& node : nodes_) {
+    s << node->name << " = " << node->op << "(";
+    for (std::size_t i = 0; i < node->inputs.size(); ++i) {
+      if (i) s << ", ";
+      s << node->inputs[i].node()->name;
+      if (node->inputs[i].output_index()) s << ":" << node->inputs[i].output_index();
+    }
+    s << ")";
+    if (!node->attrs.empty()) s << " " << node->attrs.to_string();
+    s << " -> ";
+    for (std::size_t i = 0; i < node->outputs.size(); ++i) {
+      if (i) s << ", ";
+      s << dtype_name(node->outputs[i].dtype) << node->outputs[i].shape.to_string();
+    }
+    s << "\n";
+  }
+  return s.str();
+}
+
+Graph trace(const std::function<std::vector<Tensor>(const std::vector<Tensor>&)>& fn,
+            const std::vector<TensorSpec>& specs, std::string name) {
+  std::vector<Tensor> inputs;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    TensorSpec spec = specs[i];
+    if (spec.name.empty()) spec.name = detail::concat("input_", i);
+    inputs.push_back(placeholder(spec));
+  }
+  std::vector<Tensor> outputs;
+  {
+    TraceScope scope;
+    outputs = fn(inputs);
+  }
+  for (auto& o : outputs) {
+    if (!o.is_symbolic()) o = internal::capture_constant(o);
+  }
+  return Graph(std::move(inputs), std::move(outputs), std::move(name));
+}
+
+}  // namespace strata

@@ -1,0 +1,73 @@
+// Private to the runtime: per-thread execution state shared by dispatch, tapes and
+// tracing, and the registration of the built-in op definitions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "strata/gradient_tape.hpp"
+#include "strata/graph.hpp"
+#include "strata/ops.hpp"
+#include "strata/plugin/op_def.hpp"
+
+namespace strata {
+class Registrar;
+
+struct GradientTape::State {
+  struct Entry {
+    const OpDef* def;
+    Attrs attrs;
+    std::vector<Tensor> inputs;
+    std::vector<Tensor> outputs;
+  };
+  bool persistent = false;
+  bool watch_accessed_variables = true;
+  bool recording = true;
+  bool used = false;
+  std::unordered_set<std::uint64_t> tracked;                   // tensor ids the tape follows
+  std::unordered_set<std::uint64_t> watched_variables;         // variable ids
+  std::unordered_map<std::uint64_t, std::vector<Tensor>> reads;  // variable id -> values read
+  std::vector<Entry> entries;
+
+  bool tracks(const Tensor& t) const { return t.defined() && tracked.count(t.id()) > 0; }
+};
+
+namespace internal {
+
+struct ThreadState {
+  std::vector<GradientTape::State*> tapes;
+  int trace_depth = 0;
+  std::vector<std::string> name_scopes;
+};
+ThreadState& thread_state();
+
+// Runs one op in the mode the thread is in (graph recording or eager + tapes).
+std::vector<Tensor> run_op(const OpDef& def, std::vector<Tensor> inputs, const Attrs& attrs);
+// Lets active tapes know that `value` was read from `variable`.
+void note_variable_read(const Variable& variable, const Tensor& value);
+// A symbolic tensor for an eager value captured by a graph (a Const node).
+Tensor capture_constant(const Tensor& value);
+// A symbolic tensor reading `variable` (a ReadVariableOp node).
+Tensor capture_variable(const Variable& variable);
+
+// Registers every built-in op definition (runtime/src/ops/defs_*.cpp).
+void register_math_ops(Registrar& r);
+void register_array_ops(Registrar& r);
+void register_reduction_ops(Registrar& r);
+void register_nn_ops(Registrar& r);
+void register_random_ops(Registrar& r);
+void register_builtin_ops(Registrar& r);
+
+// Shared by the op definitions.
+Shape reduce_shape(const Shape& in, const std::optional<std::vector<std::int64_t>>& axes, bool keep_dims,
+                   std::string_view op);
+// Sums `grad` down to `shape` (undoing NumPy broadcasting).
+Tensor unbroadcast(const Tensor& grad, const Shape& shape);
+// Resolves the seeds of a stateful random op for one execution (0, 0 = unseeded).
+std::pair<std::int64_t, std::int64_t> resolve_seeds(std::int64_t seed, std::int64_t seed2);
+
+}  // namespace internal
+}  // namespace strata

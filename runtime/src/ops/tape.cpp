@@ -1,0 +1,175 @@
+#include <algorithm>
+#include <unordered_map>
+
+#include "ops/internal.hpp"
+
+namespace strata {
+
+GradientTape::GradientTape(bool persistent, bool watch_accessed_variables) : state_(std::make_unique<State>()) {
+  state_->persistent = persistent;
+  state_->watch_accessed_variables = watch_accessed_variables;
+  internal::thread_state().tapes.push_back(state_.get());
+}
+
+GradientTape::~GradientTape() {
+  auto& tapes = internal::thread_state().tapes;
+  tapes.erase(std::remove(tapes.begin(), tapes.end(), state_.get()), tapes.end());
+}
+
+void GradientTape::watch(const Tensor& tensor) {
+  STRATA_CHECK(tensor.defined(), ValueError, "cannot watch an undefined tensor");
+  state_->tracked.insert(tensor.id());
+}
+
+void GradientTape::watch(const Variable& variable) { state_->watched_variables.insert(variable.id()); }
+
+GradientTape::StopRecording::StopRecording(GradientTape& tape) : tape_(tape), previous_(tape.state_->recording) {
+  tape_.state_->recording = false;
+}
+GradientTape::StopRecording::~StopRecording() { tape_.state_->recording = previous_; }
+
+namespace internal {
+
+void note_variable_read(const Variable& variable, const Tensor& value) {
+  for (GradientTape::State* tape : thread_state().tapes) {
+    if (!tape->recording) continue;
+    const bool watched = tape->watched_variables.count(variable.id()) > 0 ||
+                         (tape->watch_accessed_variables && variable.trainable());
+    if (!watched) continue;
+    tape->watched_variables.insert(variable.id());
+    auto& reads = tape->reads[variable.id()];
+    if (std::none_of(reads.begin(), reads.end(), [&](const Tensor& t) { return t.id() == value.id(); })) {
+      reads.push_back(value);
+    }
+    tape->tracked.insert(value.id());
+  }
+}
+
+}  // namespace internal
+
+namespace {
+
+void accumulate(std::unordered_map<std::uint64_t, Tensor>& grads, const Tensor& key, const Tensor& g) {
+  auto [it, inserted] = grads.emplace(key.id(), g);
+  if (!inserted) it->second = add(it->second, g);
+}
+
+// Backpropagates from `target` and returns the gradient of each id in `wanted`.
+std::unordered_map<std::uint64_t, Tensor> backprop(GradientTape::State& state, const Tensor& target,
+                                                   const std::unordered_set<std::uint64_t>& sources,
+                                                   const Tensor& output_gradient) {
+  // Ids that depend on a source: only their gradients are worth computing.
+  std::unordered_set<std::uint64_t> depends(sources.begin(), sources.end());
+  for (const auto& e : state.entries) {
+    if (std::any_of(e.inputs.begin(), e.inputs.end(), [&](const Tensor& t) { return depends.count(t.id()); })) {
+      for (const auto& o : e.outputs) depends.insert(o.id());
+    }
+  }
+  std::unordered_map<std::uint64_t, Tensor> grads;
+  if (!depends.count(target.id())) return grads;
+  Tensor seed = output_gradient.defined() ? output_gradient : ones_like(target);
+  STRATA_CHECK(seed.shape() == target.shape(), ShapeError, "output_gradient has shape ", seed.shape().to_string(),
+               " but the target has shape ", target.shape().to_string());
+  grads.emplace(target.id(), seed);
+
+  for (auto it = state.entries.rbegin(); it != state.entries.rend(); ++it) {
+    const auto& e = *it;
+    std::vector<Tensor> out_grads(e.outputs.size());
+    bool any = false;
+    for (std::size_t i = 0; i < e.outputs.size(); ++i) {
+      if (auto g = grads.find(e.outputs[i].id()); g != grads.end()) {
+        out_grads[i] = g->second;
+        any = true;
+      }
+    }
+    if (!any) continue;
+    std::vector<bool> needs_vec(e.inputs.size());
+    bool needed = false;
+    for (std::size_t i = 0; i < e.inputs.size(); ++i) {
+      needs_vec[i] = depends.count(e.inputs[i].id()) > 0;
+      needed = needed || needs_vec[i];
+    }
+    if (!needed) continue;
+    if (e.def->not_differentiable) continue;
+    STRATA_CHECK(e.def->gradient != nullptr, ValueError, "no gradient is defined for op ", e.def->name,
+                 ", which lies between the target and a source of this gradient");
+    std::unique_ptr<bool[]> needs(new bool[e.inputs.size()]);
+    for (std::size_t i = 0; i < e.inputs.size(); ++i) needs[i] = needs_vec[i];
+    GradientContext ctx{e.attrs, e.inputs, e.outputs, out_grads,
+                        std::span<const bool>(needs.get(), e.inputs.size())};
+    std::vector<Tensor> in_grads = e.def->gradient(ctx);
+    STRATA_CHECK(in_grads.size() == e.inputs.size(), ValueError, "the gradient of ", e.def->name, " returned ",
+                 in_grads.size(), " tensors for ", e.inputs.size(), " inputs");
+    for (std::size_t i = 0; i < e.inputs.size(); ++i) {
+      if (!needs_vec[i] || !in_grads[i].defined()) continue;
+      STRATA_CHECK(in_grads[i].shape().is_compatible_with(e.inputs[i].shape()), ShapeError, "the gradient of ",
+                   e.def->name, " for input ", i, " has shape ", in_grads[i].shape().to_string(), ", not ",
+                   e.inputs[i].shape().to_string());
+      accumulate(grads, e.inputs[i], in_grads[i]);
+    }
+  }
+  return grads;
+}
+
+void begin_gradient(GradientTape::State& s, const Tensor& target) {
+  STRATA_CHECK(!s.used || s.persistent, ValueError,
+               "gradient() was already called on this non-persistent GradientTape; create it with persistent=true "
+               "to ask for several gradients");
+  STRATA_CHECK(target.defined(), ValueError, "the gradient target is undefined");
+  s.used = true;
+}
+
+}  // namespace
+
+std::vector<Tensor> GradientTape::gradient(const Tensor& target, const std::vector<Tensor>& sources,
+                                           const Tensor& output_gradient) {
+  State& s = *state_;
+  begin_gradient(s, target);
+  StopRecording pause(*this);
+  std::unordered_set<std::uint64_t> ids;
+  for (const auto& t : sources) {
+    STRATA_CHECK(t.defined(), ValueError, "a gradient source is undefined");
+    ids.insert(t.id());
+  }
+  auto grads = backprop(s, target, ids, output_gradient);
+  std::vector<Tensor> out;
+  out.reserve(sources.size());
+  for (const auto& t : sources) {
+    auto it = grads.find(t.id());
+    out.push_back(it == grads.end() ? Tensor() : it->second);
+  }
+  if (!s.persistent) s.entries.clear();
+  return out;
+}
+
+std::vector<Tensor> GradientTape::gradient(const Tensor& target, const std::vector<Variable>& sources,
+                                           const Tensor& output_gradient) {
+  State& s = *state_;
+  begin_gradient(s, target);
+  StopRecording pause(*this);
+  std::unordered_set<std::uint64_t> ids;
+  for (const auto& v : sources) {
+    if (auto it = s.reads.find(v.id()); it != s.reads.end()) {
+      for (const auto& t : it->second) ids.insert(t.id());
+    }
+  }
+  auto grads = backprop(s, target, ids, output_gradient);
+  std::vector<Tensor> out;
+  out.reserve(sources.size());
+  for (const auto& v : sources) {
+    Tensor total;
+    if (auto it = s.reads.find(v.id()); it != s.reads.end()) {
+      for (const auto& t : it->second) {
+        if (auto g = grads.find(t.id()); g != grads.end()) total = total.defined() ? add(total, g->second) : g->second;
+      }
+    }
+    out.push_back(total);
+  }
+  if (!s.persistent) {
+    s.entries.clear();
+    s.reads.clear();
+  }
+  return out;
+}
+
+}  // namespace strata
