@@ -33,8 +33,10 @@ struct GraphNode {
 };
 
 struct TensorSpec {
+  TensorSpec(Shape shape_in = Shape::unknown_rank(), DType dtype_in = DType::kFloat32, std::string name_in = {})
+      : shape(std::move(shape_in)), dtype(dtype_in), name(std::move(name_in)) {}
   Shape shape;
-  DType dtype = DType::kFloat32;
+  DType dtype;
   std::string name;
 };
 

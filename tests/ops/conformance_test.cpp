@@ -1,0 +1,75 @@
+// The op conformance suite: every case of op_cases() run on each backend device and
+// compared with the same op on the tests' `ref` device (naive reference kernels).
+// Devices without hardware (cuda on CI) are instantiated and skipped with a reason.
+#include <gtest/gtest.h>
+
+#include "op_cases.hpp"
+#include "strata/ops.hpp"
+#include "strata/plugin/backend.hpp"
+
+namespace strata::testing {
+namespace {
+
+struct Param {
+  std::string device;
+  const OpCase* c;
+};
+
+std::string param_name(const ::testing::TestParamInfo<Param>& info) {
+  std::string d = info.param.device;
+  d = d.substr(0, d.find(':'));
+  return d + "_" + info.param.c->name;
+}
+
+std::vector<Param> params_for(const std::string& device) {
+  std::vector<Param> out;
+  for (const auto& c : op_cases()) out.push_back({device, &c});
+  return out;
+}
+
+// Inputs made on the ref device (derived ones computed there), then copied to `device`.
+std::vector<Tensor> reference_inputs(const OpCase& c) {
+  std::vector<Tensor> ins;
+  std::uint64_t salt = std::hash<std::string>()(c.name);
+  for (const auto& in : c.inputs) {
+    ins.push_back(in.derive ? in.derive(ins) : make_input(in, salt++, Device("ref:0")));
+  }
+  return ins;
+}
+
+class OpConformance : public ::testing::TestWithParam<Param> {};
+
+TEST_P(OpConformance, MatchesReferenceKernels) {
+  const Param& p = GetParam();
+  const Device device(p.device);
+  if (!is_device_available(device)) GTEST_SKIP() << "no usable " << p.device << " device on this machine";
+  const OpCase& c = *p.c;
+  const std::vector<Tensor> ref_in = reference_inputs(c);
+  std::vector<Tensor> dut_in;
+  for (std::size_t i = 0; i < ref_in.size(); ++i) dut_in.push_back(c.inputs[i].host ? ref_in[i] : ref_in[i].to(device));
+  const auto expected = execute(c.op, ref_in, c.attrs);
+  const auto got = execute(c.op, dut_in, c.attrs);
+  ASSERT_EQ(got.size(), expected.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    if (c.op != "Shape") {
+      EXPECT_EQ(got[i].device(), device) << "output " << i;
+    }
+    const bool f64 = expected[i].dtype() == DType::kFloat64;
+    const std::string diff = compare_tensors(got[i], expected[i], f64 ? 1e-10 : c.rtol, f64 ? 1e-10 : c.atol);
+    EXPECT_TRUE(diff.empty()) << c.op << " " << c.attrs.to_string() << " output " << i << ": " << diff;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Cpu, OpConformance, ::testing::ValuesIn(params_for("cpu:0")), param_name);
+INSTANTIATE_TEST_SUITE_P(Cuda, OpConformance, ::testing::ValuesIn(params_for("cuda:0")), param_name);
+
+TEST(OpConformanceCoverage, EveryRegisteredOpWithKernelsHasACase) {
+  std::set<std::string> covered;
+  for (const auto& c : op_cases()) covered.insert(c.op);
+  for (const auto& e : Registry::global().entries(ObjectKind::kOp)) {
+    EXPECT_TRUE(covered.count(e.name)) << "op " << e.name << " has no conformance case";
+  }
+}
+
+}  // namespace
+}  // namespace strata::testing

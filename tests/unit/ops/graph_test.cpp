@@ -1,0 +1,119 @@
+// Tracing and graphs on the ref device.
+#include <gtest/gtest.h>
+
+#include "ref_backend.hpp"
+#include "strata/gradient_tape.hpp"
+#include "strata/graph.hpp"
+#include "strata/ops.hpp"
+
+namespace strata {
+namespace {
+
+class GraphTest : public ::testing::Test {
+ protected:
+  void SetUp() override { testing::register_ref_backend(); }
+  DeviceScope scope_{Device("ref:0")};
+};
+
+Tensor dense(const Tensor& x, const Variable& w, const Variable& b) { return relu(matmul(x, read(w)) + read(b)); }
+
+TEST_F(GraphTest, TracedFunctionEqualsEagerAndKeepsUnknownBatch) {
+  Variable w("w", Tensor::from_vector<float>({0.5f, -1.0f, 2.0f, 0.25f, 1.5f, -0.5f}, Shape{3, 2}));
+  Variable b("b", Tensor::from_vector<float>({0.1f, -0.2f}, Shape{2}));
+  Graph g = trace([&](const std::vector<Tensor>& in) { return std::vector<Tensor>{dense(in[0], w, b)}; },
+                  {{Shape{Shape::kUnknown, 3}, DType::kFloat32, "x"}});
+  ASSERT_EQ(g.outputs().size(), 1u);
+  EXPECT_EQ(g.outputs()[0].shape(), (Shape{Shape::kUnknown, 2}));
+  EXPECT_EQ(g.captured_variables().size(), 2u);
+  for (std::int64_t batch : {1, 4}) {
+    std::vector<float> xs;
+    for (std::int64_t i = 0; i < batch * 3; ++i) xs.push_back(static_cast<float>(i % 5) - 2.0f);
+    Tensor x = Tensor::from_vector<float>(xs, Shape{batch, 3});
+    const auto eager = dense(x, w, b).to_vector<float>();
+    const auto traced = g.run({x})[0].to_vector<float>();
+    EXPECT_EQ(traced, eager);
+  }
+}
+
+TEST_F(GraphTest, VariablesStayReferencesAndConstantsAreCaptured) {
+  Variable w("w", Tensor::from_vector<double>({2.0}, Shape{1}));
+  Tensor c = Tensor::from_vector<double>({10.0}, Shape{1});
+  Graph g = trace([&](const std::vector<Tensor>& in) { return std::vector<Tensor>{in[0] * read(w) + c}; },
+                  {{Shape{1}, DType::kFloat64}});
+  Tensor x = Tensor::from_vector<double>({3.0}, Shape{1});
+  EXPECT_EQ(g.run({x})[0].to_vector<double>(), std::vector<double>{16.0});
+  w.assign(Tensor::from_vector<double>({-1.0}, Shape{1}));
+  EXPECT_EQ(g.run({x})[0].to_vector<double>(), std::vector<double>{7.0});  // sees the new value
+  const std::string listing = g.to_string();
+  EXPECT_NE(listing.find("ReadVariableOp"), std::string::npos) << listing;
+  EXPECT_NE(listing.find("Const"), std::string::npos) << listing;
+}
+
+TEST_F(GraphTest, RandomOpsStayRandomUnlessSeeded) {
+  Graph unseeded = trace([](const std::vector<Tensor>& in) {
+    return std::vector<Tensor>{in[0] + random_uniform(Shape{4}, DType::kFloat32, 0, 1, std::nullopt, Device("ref:0"))};
+  }, {{Shape{4}}});
+  Graph seeded = trace([](const std::vector<Tensor>& in) {
+    return std::vector<Tensor>{in[0] + random_uniform(Shape{4}, DType::kFloat32, 0, 1, 7, Device("ref:0"))};
+  }, {{Shape{4}}});
+  Tensor zero = zeros(Shape{4});
+  EXPECT_NE(unseeded.run({zero})[0].to_vector<float>(), unseeded.run({zero})[0].to_vector<float>());
+  EXPECT_EQ(seeded.run({zero})[0].to_vector<float>(), seeded.run({zero})[0].to_vector<float>());
+}
+
+TEST_F(GraphTest, NameScopesNameNodesUniquely) {
+  Graph g = trace([](const std::vector<Tensor>& in) {
+    NameScope outer("dense");
+    Tensor a = in[0] + in[0];
+    Tensor b = a + in[0];
+    return std::vector<Tensor>{b};
+  }, {{Shape{2}, DType::kFloat32, "x"}});
+  std::vector<std::string> names;
+  for (const auto& n : g.nodes()) names.push_back(n->name);
+  EXPECT_EQ(names, (std::vector<std::string>{"x", "dense/AddV2", "dense/AddV2_1"}));
+}
+
+TEST_F(GraphTest, OutputsMustOnlyDependOnGraphInputs) {
+  Tensor p = placeholder({Shape{2}, DType::kFloat32, "other"});
+  Tensor q = placeholder({Shape{2}, DType::kFloat32, "x"});
+  Tensor out = p + q;
+  try {
+    Graph g({q}, {out});
+    FAIL();
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("placeholder 'other'"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(GraphTest, SymbolicShapeInferenceReportsBadShapes) {
+  Tensor x = placeholder({Shape{Shape::kUnknown, 3}});
+  Tensor y = placeholder({Shape{Shape::kUnknown, 4}});
+  EXPECT_THROW(x + y, ShapeError);
+  Tensor w = Tensor::from_vector<float>(std::vector<float>(12, 1.0f), Shape{3, 4});
+  Tensor h = matmul(x, w);
+  EXPECT_TRUE(h.is_symbolic());
+  EXPECT_EQ(h.shape(), (Shape{Shape::kUnknown, 4}));
+  EXPECT_EQ(reshape(h, Shape{-1}).shape(), (Shape{Shape::kUnknown}));
+  EXPECT_EQ(sum(h, {1}).shape(), (Shape{Shape::kUnknown}));
+  EXPECT_THROW(h.to_vector<float>(), ValueError);  // symbolic: no values
+}
+
+TEST_F(GraphTest, RunningAGraphUnderATapeIsDifferentiable) {
+  Variable w("w", Tensor::from_vector<double>({3.0}, Shape{1}));
+  Graph g = trace([&](const std::vector<Tensor>& in) { return std::vector<Tensor>{sum(square(in[0] * read(w)))}; },
+                  {{Shape{1}, DType::kFloat64}});
+  GradientTape tape;
+  Tensor loss = g.run({Tensor::from_vector<double>({2.0}, Shape{1})})[0];  // (2w)^2
+  EXPECT_EQ(tape.gradient(loss, std::vector<Variable>{w})[0].to_vector<double>(), std::vector<double>{24.0});  // 8w
+}
+
+TEST_F(GraphTest, InputsAreChecked) {
+  Graph g = trace([](const std::vector<Tensor>& in) { return std::vector<Tensor>{in[0] * 2.0}; },
+                  {{Shape{Shape::kUnknown, 2}, DType::kFloat32}});
+  EXPECT_THROW(g.run({Tensor::from_vector<double>({1, 2}, Shape{1, 2})}), ValueError);
+  EXPECT_THROW(g.run({Tensor::from_vector<float>({1, 2, 3}, Shape{1, 3})}), ShapeError);
+  EXPECT_THROW(g.run({}), ValueError);
+}
+
+}  // namespace
+}  // namespace strata
