@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "ops/internal.hpp"
+#include "strata/layer.hpp"
 
 namespace strata {
 namespace internal {
@@ -141,6 +142,12 @@ std::vector<Tensor> Graph::run(const std::vector<Tensor>& inputs) const {
     std::vector<Tensor> args;
     args.reserve(node->inputs.size());
     for (const auto& in : node->inputs) args.push_back(values.at(in.node().get()).at(in.output_index()));
+    if (node->op == kLayerCallOp) {
+      CallContext ctx;
+      ctx.training = node->attrs.get_or<bool>("training", false);
+      values[node.get()] = (*node->layer)(args, ctx);
+      continue;
+    }
     auto frame = ErrorContext::push("running node '", node->name, "' (", node->op, ") of graph '", name_, "'");
     values[node.get()] = internal::run_op(op_def(node->op), std::move(args), node->attrs);
   }

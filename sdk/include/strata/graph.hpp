@@ -19,9 +19,13 @@
 
 namespace strata {
 
+class Layer;
+
 // One recorded op application. Ops named "Placeholder" (graph inputs), "Const" (an eager
 // tensor captured by the graph, in `value`) and "ReadVariableOp" (a captured variable,
-// in `variable`) have no inputs.
+// in `variable`) have no inputs. The Functional API records whole layer calls as nodes
+// of op kLayerCallOp whose `layer` is the layer called (an InputLayer's placeholder
+// carries its layer too).
 struct GraphNode {
   std::string op;
   std::string name;  // unique within a Graph once the Graph is built; name scope + op
@@ -30,7 +34,11 @@ struct GraphNode {
   std::vector<TensorMeta> outputs;
   Tensor value;
   Variable variable;
+  std::shared_ptr<Layer> layer;
+  std::vector<bool> output_has_mask;  // layer calls: which outputs carry a mask
 };
+
+inline constexpr const char* kLayerCallOp = "strata.LayerCall";
 
 struct TensorSpec {
   TensorSpec(Shape shape_in = Shape::unknown_rank(), DType dtype_in = DType::kFloat32, std::string name_in = {})

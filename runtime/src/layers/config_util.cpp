@@ -1,0 +1,85 @@
+#include "layers/config_util.hpp"
+
+#include "strata/error.hpp"
+#include "strata/log.hpp"
+
+namespace strata::internal {
+
+Shape shape_from_json(const Config& value, std::string_view what) {
+  if (value.is_object() && value.contains("items")) return shape_from_json(value["items"], what);  // __tuple__
+  STRATA_CHECK(value.is_array(), FormatError, what, " must be a list of dimensions, got ", value.dump());
+  std::vector<std::int64_t> dims;
+  for (const auto& d : value) {
+    if (d.is_null()) {
+      dims.push_back(Shape::kUnknown);
+    } else {
+      STRATA_CHECK(d.is_number_integer() && d.get<std::int64_t>() >= 0, FormatError, what,
+                   " has a dimension that is not a non-negative integer or null: ", d.dump());
+      dims.push_back(d.get<std::int64_t>());
+    }
+  }
+  return Shape(std::move(dims));
+}
+
+Config shape_to_json(const Shape& shape) {
+  Config out = Config::array();
+  for (auto d : shape.dims()) {
+    if (d == Shape::kUnknown) {
+      out.push_back(nullptr);
+    } else {
+      out.push_back(d);
+    }
+  }
+  return out;
+}
+
+DType dtype_from_json(const Config& value, std::string_view what) {
+  std::string name;
+  if (value.is_string()) {
+    name = value.get<std::string>();
+  } else if (value.is_object() && value.contains("config") && value["config"].is_object() &&
+             value["config"].contains("name") && value["config"]["name"].is_string()) {
+    name = value["config"]["name"].get<std::string>();
+  } else {
+    STRATA_THROW(FormatError, what, " is not a dtype or dtype policy: ", value.dump());
+  }
+  if (name.rfind("mixed_", 0) == 0) {
+    log_warning(what, ": dtype policy '", name, "' is not supported; using float32");
+    return DType::kFloat32;
+  }
+  auto frame = ErrorContext::push("reading ", what);
+  return dtype_from_name(name);
+}
+
+bool get_bool(const Config& c, const char* key, bool fallback) {
+  const Config* v = find_key(c, key);
+  if (!v) return fallback;
+  STRATA_CHECK(v->is_boolean(), FormatError, "config key '", key, "' must be true or false, got ", v->dump());
+  return v->get<bool>();
+}
+
+std::int64_t get_int(const Config& c, const char* key, std::int64_t fallback) {
+  const Config* v = find_key(c, key);
+  if (!v) return fallback;
+  if (v->is_number_float() && v->get<double>() == static_cast<double>(static_cast<std::int64_t>(v->get<double>()))) {
+    return static_cast<std::int64_t>(v->get<double>());
+  }
+  STRATA_CHECK(v->is_number_integer(), FormatError, "config key '", key, "' must be an integer, got ", v->dump());
+  return v->get<std::int64_t>();
+}
+
+double get_double(const Config& c, const char* key, double fallback) {
+  const Config* v = find_key(c, key);
+  if (!v) return fallback;
+  STRATA_CHECK(v->is_number(), FormatError, "config key '", key, "' must be a number, got ", v->dump());
+  return v->get<double>();
+}
+
+std::string get_string(const Config& c, const char* key, const std::string& fallback) {
+  const Config* v = find_key(c, key);
+  if (!v) return fallback;
+  STRATA_CHECK(v->is_string(), FormatError, "config key '", key, "' must be a string, got ", v->dump());
+  return v->get<std::string>();
+}
+
+}  // namespace strata::internal

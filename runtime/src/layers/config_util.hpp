@@ -1,0 +1,35 @@
+// Reading and writing the small pieces of Keras configs shared by layers and models:
+// shapes with null dimensions, dtype policies.
+#pragma once
+
+#include <optional>
+
+#include "strata/config.hpp"
+#include "strata/dtype.hpp"
+#include "strata/shape.hpp"
+
+namespace strata::internal {
+
+// [null, 4] <-> Shape{kUnknown, 4}. FormatError naming `what` for anything else.
+Shape shape_from_json(const Config& value, std::string_view what);
+Config shape_to_json(const Shape& shape);
+
+// "float32", {"class_name": "Policy", "config": {"name": "float32"}} or Keras 3's
+// DTypePolicy dict. Mixed policies use their variable dtype (float32), with a warning.
+DType dtype_from_json(const Config& value, std::string_view what);
+
+// config[key] when present and not null.
+inline const Config* find_key(const Config& config, const char* key) {
+  if (!config.is_object()) return nullptr;
+  auto it = config.find(key);
+  if (it == config.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+// Typed reads with defaults; FormatError naming the key on a type mismatch.
+bool get_bool(const Config& c, const char* key, bool fallback);
+std::int64_t get_int(const Config& c, const char* key, std::int64_t fallback);
+double get_double(const Config& c, const char* key, double fallback);
+std::string get_string(const Config& c, const char* key, const std::string& fallback);
+
+}  // namespace strata::internal

@@ -1,0 +1,426 @@
+#include "strata/layer.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <unordered_set>
+
+#include "layers/config_util.hpp"
+#include "ops/internal.hpp"
+#include "strata/activations.hpp"
+#include "strata/graph.hpp"
+#include "strata/log.hpp"
+#include "strata/model.hpp"
+#include "strata/ops.hpp"
+
+namespace strata {
+namespace {
+
+struct NameState {
+  std::mutex mutex;
+  std::map<std::string, int, std::less<>> counts;
+};
+NameState& name_state() {
+  static NameState* state = new NameState();
+  return *state;
+}
+
+std::vector<LossCollector*>& collectors() {
+  thread_local std::vector<LossCollector*> stack;
+  return stack;
+}
+
+std::vector<Shape> shapes_of(const std::vector<Tensor>& tensors) {
+  std::vector<Shape> out;
+  out.reserve(tensors.size());
+  for (const auto& t : tensors) out.push_back(t.shape());
+  return out;
+}
+
+// Mask placeholders for symbolic mask inference: (batch, time) for sequence inputs.
+Tensor mask_placeholder(const Tensor& input) {
+  Shape s = input.shape();
+  if (s.has_known_rank() && s.rank() >= 3) {
+    std::vector<std::int64_t> dims = s.dims();
+    dims.pop_back();
+    s = Shape(dims);
+  }
+  return placeholder(TensorSpec(s, DType::kBool, "mask"));
+}
+
+}  // namespace
+
+// ---- names ---------------------------------------------------------------------------------
+
+std::string to_snake_case(std::string_view class_name) {
+  // Keras: insert '_' before an upper-case letter that starts a lower-case run, then
+  // between a lower-case letter and an upper-case one; lower-case everything.
+  std::string s(class_name);
+  std::string step1;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const bool upper = std::isupper(static_cast<unsigned char>(s[i]));
+    const bool next_lower = i + 1 < s.size() && std::islower(static_cast<unsigned char>(s[i + 1]));
+    if (i > 0 && upper && next_lower) step1 += '_';
+    step1 += s[i];
+  }
+  std::string step2;
+  for (std::size_t i = 0; i < step1.size(); ++i) {
+    if (i > 0 && std::isupper(static_cast<unsigned char>(step1[i])) && std::islower(static_cast<unsigned char>(step1[i - 1]))) {
+      step2 += '_';
+    }
+    step2 += static_cast<char>(std::tolower(static_cast<unsigned char>(step1[i])));
+  }
+  if (!step2.empty() && step2[0] == '_') step2 = "private" + step2;
+  return step2;
+}
+
+std::string unique_layer_name(std::string_view base) {
+  auto& state = name_state();
+  std::lock_guard lock(state.mutex);
+  int& n = state.counts[std::string(base)];
+  const int k = n++;
+  return k == 0 ? std::string(base) : detail::concat(base, "_", k);
+}
+
+void clear_session() {
+  auto& state = name_state();
+  std::lock_guard lock(state.mutex);
+  state.counts.clear();
+}
+
+// ---- Layer ----------------------------------------------------------------------------------
+
+Layer::Layer(std::string class_name, const Config& config) : class_name_(std::move(class_name)) {
+  using namespace internal;
+  auto frame = ErrorContext::push("reading the config of a ", class_name_, " layer");
+  STRATA_CHECK(config.is_object() || config.is_null(), FormatError, "a layer config must be a JSON object, got ",
+               config.dump());
+  const std::string given = get_string(config, "name", "");
+  name_ = given.empty() ? unique_layer_name(to_snake_case(bare_name(class_name_))) : given;
+  trainable_ = get_bool(config, "trainable", true);
+  if (const Config* d = find_key(config, "dtype")) dtype_ = dtype_from_json(*d, "dtype");
+  if (const Config* s = find_key(config, "batch_input_shape")) {
+    batch_input_shape_ = shape_from_json(*s, "batch_input_shape");
+  } else if (const Config* s3 = find_key(config, "batch_shape")) {
+    batch_input_shape_ = shape_from_json(*s3, "batch_shape");
+  } else if (const Config* in = find_key(config, "input_shape")) {
+    std::vector<std::int64_t> dims{get_int(config, "batch_size", Shape::kUnknown)};
+    const Shape rest = shape_from_json(*in, "input_shape");
+    dims.insert(dims.end(), rest.dims().begin(), rest.dims().end());
+    batch_input_shape_ = Shape(dims);
+  }
+}
+
+Layer::~Layer() = default;
+
+void Layer::set_trainable(bool trainable) {
+  trainable_ = trainable;
+  for (auto& c : children()) c.layer->set_trainable(trainable);
+}
+
+void Layer::build(const std::vector<Shape>&) {}
+
+void Layer::set_built(const std::vector<Shape>& input_shapes) {
+  build_shapes_ = input_shapes;
+  built_.store(true, std::memory_order_release);
+}
+
+void Layer::ensure_built(const std::vector<Shape>& input_shapes) const {
+  if (built()) return;
+  std::lock_guard lock(build_mutex_);
+  if (built()) return;
+  auto* self = const_cast<Layer*>(this);  // building is a one-time, synchronised mutation
+  auto frame = ErrorContext::push("building layer '", name_, "' (", class_name_, ")");
+  self->build(input_shapes);
+  self->set_built(input_shapes);
+}
+
+std::vector<Tensor> Layer::compute_mask(const std::vector<Tensor>&, const std::vector<Tensor>& masks) const {
+  if (!supports_masking_ || masks.empty()) return {};
+  return {masks.front()};
+}
+
+std::vector<Shape> Layer::compute_output_shape(const std::vector<Shape>& input_shapes) const {
+  ensure_built(input_shapes);
+  std::vector<Tensor> inputs;
+  for (const auto& s : input_shapes) inputs.push_back(placeholder(TensorSpec(s, dtype_)));
+  TraceScope trace;
+  return shapes_of(call(inputs, CallContext{}));
+}
+
+Layer::Outputs Layer::call_with_masks(const std::vector<Tensor>& inputs, const CallContext& ctx) const {
+  const bool symbolic = std::any_of(inputs.begin(), inputs.end(), [](const Tensor& t) { return t.is_symbolic(); });
+  if (symbolic && !is_tracing()) {
+    // Functional API: record one layer-call node.
+    ensure_built(shapes_of(inputs));
+    std::vector<Tensor> phs;
+    for (const auto& in : inputs) phs.push_back(placeholder(TensorSpec(in.shape(), in.dtype())));
+    std::vector<Tensor> traced, traced_masks;
+    {
+      TraceScope trace;
+      auto frame = ErrorContext::push("calling layer '", name_, "' (", class_name_, ") on symbolic inputs");
+      CallContext sym = ctx;
+      sym.masks.clear();
+      for (std::size_t i = 0; i < inputs.size(); ++i) {
+        const Tensor& in = inputs[i];
+        const bool has_mask = in.node()->output_has_mask.size() > static_cast<std::size_t>(in.output_index()) &&
+                              in.node()->output_has_mask[static_cast<std::size_t>(in.output_index())];
+        sym.masks.push_back(has_mask ? mask_placeholder(in) : Tensor());
+      }
+      traced = call(phs, sym);
+      traced_masks = compute_mask(phs, sym.masks);
+    }
+    auto node = std::make_shared<GraphNode>();
+    node->op = kLayerCallOp;
+    node->name = name_;
+    node->layer = std::const_pointer_cast<Layer>(shared_from_this());
+    node->inputs = inputs;
+    if (ctx.training) node->attrs.set("training", true);
+    for (std::size_t i = 0; i < traced.size(); ++i) {
+      node->outputs.push_back({traced[i].dtype(), traced[i].shape()});
+      node->output_has_mask.push_back(i < traced_masks.size() && traced_masks[i].defined());
+    }
+    note_inbound_node(node);
+    Outputs out;
+    for (std::size_t i = 0; i < traced.size(); ++i) {
+      out.tensors.push_back(Tensor::symbolic(traced[i].dtype(), traced[i].shape(), node, static_cast<int>(i)));
+    }
+    out.masks.assign(out.tensors.size(), Tensor());
+    return out;
+  }
+  ensure_built(shapes_of(inputs));
+  std::optional<NameScope> scope;
+  if (is_tracing()) scope.emplace(name_);
+  Outputs out;
+  out.tensors = call(inputs, ctx);
+  out.masks = compute_mask(inputs, ctx.masks);
+  out.masks.resize(out.tensors.size());
+  return out;
+}
+
+std::vector<Tensor> Layer::operator()(const std::vector<Tensor>& inputs, const CallContext& ctx) const {
+  return call_with_masks(inputs, ctx).tensors;
+}
+
+Tensor Layer::operator()(const Tensor& input, const CallContext& ctx) const {
+  auto out = call_with_masks({input}, ctx).tensors;
+  STRATA_CHECK(out.size() == 1, ValueError, "layer '", name_, "' returns ", out.size(),
+               " outputs; call it with a vector of inputs to get them all");
+  return out.front();
+}
+
+Config Layer::get_config() const {
+  Config c = Config::object();
+  c["name"] = name_;
+  c["trainable"] = trainable_;
+  c["dtype"] = std::string(dtype_name(dtype_));
+  if (batch_input_shape_) c["batch_input_shape"] = internal::shape_to_json(*batch_input_shape_);
+  return c;
+}
+
+// ---- weights -----------------------------------------------------------------------------
+
+Variable Layer::add_weight(const WeightSpec& spec) {
+  STRATA_CHECK(!spec.name.empty(), ValueError, "layer '", name_, "': add_weight needs a name");
+  STRATA_CHECK(spec.shape.is_fully_defined(), ShapeError, "layer '", name_, "': weight '", spec.name,
+               "' needs a fully defined shape, got ", spec.shape.to_string());
+  for (const auto& w : own_weights_) {
+    STRATA_CHECK(w.name != spec.name, ValueError, "layer '", name_, "' already has a weight named '", spec.name, "'");
+  }
+  const DType dtype = spec.dtype == DType::kInvalid ? dtype_ : spec.dtype;
+  std::shared_ptr<Initializer> init = spec.initializer;
+  if (!init) init = get_initializer(Config(is_floating(dtype) ? "glorot_uniform" : "zeros"));
+  Tensor value;
+  {
+    auto frame = ErrorContext::push("initialising weight '", spec.name, "' of layer '", name_, "'");
+    value = (*init)(spec.shape, dtype);
+  }
+  STRATA_CHECK(value.shape() == spec.shape && value.dtype() == dtype, ShapeError, "initializer ", init->class_name(),
+               " made a ", dtype_name(value.dtype()), value.shape().to_string(), " tensor for weight '", spec.name,
+               "' of layer '", name_, "', which is ", dtype_name(dtype), spec.shape.to_string());
+  Variable v(name_ + "/" + spec.name, std::move(value), spec.trainable);
+  own_weights_.push_back({spec.name, v, spec.regularizer, spec.constraint});
+  return v;
+}
+
+void Layer::track(const std::string& name, std::shared_ptr<Layer> child) {
+  STRATA_CHECK(child != nullptr, ValueError, "layer '", name_, "': cannot track a null layer as '", name, "'");
+  for (const auto& c : children_) {
+    STRATA_CHECK(c.name != name, ValueError, "layer '", name_, "' already tracks a child named '", name, "'");
+  }
+  children_.push_back({name, std::move(child)});
+}
+
+void Layer::track(const std::string& name, const std::vector<std::shared_ptr<Layer>>& children) {
+  for (std::size_t i = 0; i < children.size(); ++i) track(detail::concat(name, "/", i), children[i]);
+}
+
+std::vector<Layer::TrackedChild> Layer::children() const { return children_; }
+
+namespace {
+void append_unique(std::vector<Variable>& out, std::unordered_set<std::uint64_t>& seen, const std::vector<Variable>& vs) {
+  for (const auto& v : vs) {
+    if (seen.insert(v.id()).second) out.push_back(v);
+  }
+}
+}  // namespace
+
+std::vector<Variable> Layer::trainable_weights() const {
+  std::vector<Variable> out;
+  if (!trainable_) return out;
+  std::unordered_set<std::uint64_t> seen;
+  for (const auto& w : own_weights_) {
+    if (w.variable.trainable() && seen.insert(w.variable.id()).second) out.push_back(w.variable);
+  }
+  for (const auto& c : children()) append_unique(out, seen, c.layer->trainable_weights());
+  return out;
+}
+
+std::vector<Variable> Layer::non_trainable_weights() const {
+  std::vector<Variable> out;
+  std::unordered_set<std::uint64_t> seen;
+  if (trainable_) {
+    for (const auto& w : own_weights_) {
+      if (!w.variable.trainable() && seen.insert(w.variable.id()).second) out.push_back(w.variable);
+    }
+    for (const auto& c : children()) append_unique(out, seen, c.layer->non_trainable_weights());
+  } else {
+    for (const auto& w : own_weights_) {
+      if (w.variable.trainable() && seen.insert(w.variable.id()).second) out.push_back(w.variable);
+    }
+    for (const auto& w : own_weights_) {
+      if (!w.variable.trainable() && seen.insert(w.variable.id()).second) out.push_back(w.variable);
+    }
+    for (const auto& c : children()) append_unique(out, seen, c.layer->weights());
+  }
+  return out;
+}
+
+std::vector<Variable> Layer::weights() const {
+  std::vector<Variable> out = trainable_weights();
+  std::unordered_set<std::uint64_t> seen;
+  for (const auto& v : out) seen.insert(v.id());
+  append_unique(out, seen, non_trainable_weights());
+  return out;
+}
+
+std::int64_t Layer::count_params() const {
+  std::int64_t n = 0;
+  for (const auto& v : weights()) n += v.shape().num_elements();
+  return n;
+}
+
+std::vector<Tensor> Layer::get_weights() const {
+  std::vector<Tensor> out;
+  for (const auto& v : weights()) out.push_back(v.value().to(Device::cpu()));
+  return out;
+}
+
+void Layer::set_weights(const std::vector<Tensor>& values) {
+  const auto vars = weights();
+  STRATA_CHECK(values.size() == vars.size(), ValueError, "layer '", name_, "' has ", vars.size(),
+               " weights but set_weights was given ", values.size(), " values");
+  for (std::size_t i = 0; i < vars.size(); ++i) {
+    STRATA_CHECK(values[i].defined(), ValueError, "set_weights: value ", i, " for '", vars[i].name(), "' is undefined");
+    STRATA_CHECK(values[i].shape() == vars[i].shape(), ShapeError, "set_weights: weight '", vars[i].name(), "' of layer '",
+                 name_, "' has shape ", vars[i].shape().to_string(), " but the value ", i, " has shape ",
+                 values[i].shape().to_string());
+    STRATA_CHECK(values[i].dtype() == vars[i].dtype(), ValueError, "set_weights: weight '", vars[i].name(),
+                 "' is ", dtype_name(vars[i].dtype()), " but the value ", i, " is ", dtype_name(values[i].dtype()));
+  }
+  for (std::size_t i = 0; i < vars.size(); ++i) {
+    Variable v = vars[i];
+    v.assign(values[i]);
+  }
+}
+
+// ---- losses ------------------------------------------------------------------------------
+
+LossCollector::LossCollector() { collectors().push_back(this); }
+LossCollector::~LossCollector() {
+  auto& stack = collectors();
+  stack.erase(std::remove(stack.begin(), stack.end(), this), stack.end());
+}
+
+void Layer::add_loss(const Tensor& loss) const {
+  STRATA_CHECK(loss.defined(), ValueError, "layer '", name_, "': add_loss was given an undefined tensor");
+  auto& stack = collectors();
+  if (!stack.empty()) stack.back()->losses_.push_back(loss);
+}
+
+std::vector<Tensor> Layer::regularization_losses() const {
+  std::vector<Tensor> out;
+  for (const auto& w : own_weights_) {
+    if (w.regularizer) out.push_back((*w.regularizer)(read(w.variable)));
+  }
+  for (const auto& c : children()) {
+    auto more = c.layer->regularization_losses();
+    out.insert(out.end(), more.begin(), more.end());
+  }
+  return out;
+}
+
+// ---- Functional bookkeeping ---------------------------------------------------------------
+
+void Layer::note_inbound_node(const std::shared_ptr<GraphNode>& node) const {
+  std::lock_guard lock(nodes_mutex_);
+  inbound_nodes_.push_back(node);
+}
+
+std::vector<std::shared_ptr<GraphNode>> Layer::inbound_nodes() const {
+  std::lock_guard lock(nodes_mutex_);
+  std::vector<std::shared_ptr<GraphNode>> out;
+  for (const auto& w : inbound_nodes_) {
+    if (auto n = w.lock()) out.push_back(std::move(n));
+  }
+  return out;
+}
+
+Tensor Layer::input() const {
+  auto nodes = inbound_nodes();
+  STRATA_CHECK(nodes.size() == 1, ValueError, "layer '", name_, "' has ", nodes.size(),
+               " calls on symbolic inputs; input() needs exactly one (use inbound_nodes())");
+  if (nodes[0]->op == "Placeholder") return Tensor::symbolic(nodes[0]->outputs[0].dtype, nodes[0]->outputs[0].shape, nodes[0], 0);
+  STRATA_CHECK(nodes[0]->inputs.size() == 1, ValueError, "layer '", name_, "' has ", nodes[0]->inputs.size(), " inputs");
+  return nodes[0]->inputs[0];
+}
+
+Tensor Layer::output() const {
+  auto nodes = inbound_nodes();
+  STRATA_CHECK(nodes.size() == 1, ValueError, "layer '", name_, "' has ", nodes.size(),
+               " calls on symbolic inputs; output() needs exactly one (use inbound_nodes())");
+  STRATA_CHECK(nodes[0]->outputs.size() == 1, ValueError, "layer '", name_, "' has ", nodes[0]->outputs.size(),
+               " outputs");
+  return Tensor::symbolic(nodes[0]->outputs[0].dtype, nodes[0]->outputs[0].shape, nodes[0], 0);
+}
+
+// ---- construction from configs ---------------------------------------------------------------
+
+std::shared_ptr<Layer> make_layer(std::string_view class_name, const Config& config, const CustomObjects* custom_objects) {
+  ObjectResolver resolver(custom_objects);
+  auto factory = resolver.require<ObjectKind::kLayer>(class_name);
+  auto layer = (*factory)(config.is_null() ? Config::object() : config);
+  STRATA_CHECK(layer != nullptr, ValueError, "the factory of layer class '", class_name, "' returned nothing");
+  return layer;
+}
+
+Config serialize_layer(const Layer& layer) {
+  Config c = Config::object();
+  c["class_name"] = layer.class_name();
+  c["config"] = layer.get_config();
+  return c;
+}
+
+std::shared_ptr<Layer> deserialize_layer(const Config& value, const CustomObjects* custom_objects) {
+  const SerializedObject parsed = parse_serialized(value, "layer");
+  // Models are layers too: Sequential, Functional and registered models are of kind model.
+  ObjectResolver models(custom_objects);
+  if (auto factory = models.find<ObjectKind::kModel>(parsed.class_name)) {
+    auto model = (*factory)(parsed.config);
+    STRATA_CHECK(model != nullptr, ValueError, "the factory of model class '", parsed.class_name, "' returned nothing");
+    return model;
+  }
+  return make_layer(parsed.class_name, parsed.config, custom_objects);
+}
+
+}  // namespace strata

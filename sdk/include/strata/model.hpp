@@ -1,0 +1,106 @@
+// Models: layers with a graph of layers inside, as in Keras.
+//  - Sequential: a stack of layers, each feeding the next.
+//  - Functional: built from Input() placeholders and layers called on symbolic tensors;
+//    multiple inputs and outputs, shared layers, nested models, sub-models.
+//  - Subclassed: a C++ class derived from Model that tracks its layers and overrides
+//    call(); its architecture cannot be saved as a config (as in Keras).
+// Sequential and Functional configs are Keras's JSON configs, key for key.
+//
+// Thread safety: predict() and calling a built model may run on many threads at once.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "strata/layer.hpp"
+
+namespace strata {
+
+class Model : public Layer {
+ public:
+  explicit Model(std::string class_name, const Config& config = Config::object());
+  ~Model() override;
+
+  // model.layers: Sequential - its layers (without the InputLayer); Functional - every
+  // layer of the graph in topological order, InputLayers included; subclassed - the
+  // tracked children.
+  virtual std::vector<std::shared_ptr<Layer>> layers() const;
+  // By name or index; ValueError naming what is available when there is no such layer.
+  std::shared_ptr<Layer> get_layer(std::string_view name) const;
+  std::shared_ptr<Layer> get_layer(std::size_t index) const;
+
+  // Runs the model in inference mode on `inputs` (one per model input), in batches of
+  // `batch_size` along the first dimension, and concatenates the outputs.
+  std::vector<Tensor> predict(const std::vector<Tensor>& inputs, std::int64_t batch_size = 32) const;
+  Tensor predict(const Tensor& input, std::int64_t batch_size = 32) const;
+
+  // Keras's summary table (tf-keras 2.x layout).
+  std::string summary(std::size_t line_length = 65) const;
+
+  // The symbolic inputs/outputs of a graph model (empty for subclassed models).
+  virtual std::vector<Tensor> inputs() const;
+  virtual std::vector<Tensor> outputs() const;
+
+  std::vector<TrackedChild> children() const override;
+};
+
+class Sequential : public Model {
+ public:
+  // An empty stack, or one made of `layers`; a first layer with an input shape (or an
+  // InputLayer) builds the model at once.
+  explicit Sequential(std::vector<std::shared_ptr<Layer>> layers = {}, const std::string& name = "");
+  // From a Keras config ({"name": ..., "layers": [...]} or the legacy bare list).
+  explicit Sequential(const Config& config);
+
+  void add(std::shared_ptr<Layer> layer);
+  // Removes the last layer. ValueError when there is none.
+  void pop();
+  std::vector<std::shared_ptr<Layer>> layers() const override;
+  void build(const std::vector<Shape>& input_shapes) override;
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override;
+  std::vector<Tensor> compute_mask(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks) const override;
+  Config get_config() const override;
+  std::vector<Tensor> inputs() const override;
+  std::vector<Tensor> outputs() const override;
+
+ private:
+  std::vector<std::shared_ptr<Layer>> layers_;
+  std::vector<Tensor> graph_inputs_, graph_outputs_;  // symbolic, once built with a known input shape
+};
+
+// A placeholder for a Functional model: `shape` excludes the batch dimension.
+Tensor Input(const Shape& shape, const std::string& name = "", DType dtype = DType::kFloat32,
+             std::optional<std::int64_t> batch_size = std::nullopt);
+
+class Functional : public Model {
+ public:
+  Functional(std::vector<Tensor> inputs, std::vector<Tensor> outputs, const std::string& name = "");
+  // From a Keras config ({"name", "layers", "input_layers", "output_layers"}), in either
+  // Keras 2 or Keras 3 form.
+  explicit Functional(const Config& config);
+  ~Functional() override;
+
+  std::vector<std::shared_ptr<Layer>> layers() const override;
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override;
+  std::vector<Tensor> compute_mask(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks) const override;
+  Config get_config() const override;
+  std::vector<Tensor> inputs() const override;
+  std::vector<Tensor> outputs() const override;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// A model from {"class_name": "Sequential"|"Functional"|"Model"|<registered model>,
+// "config": ...}. Every class the config names is resolved first; all misses are
+// reported in one UnknownObjectError. The result has fresh weights and no compile state.
+std::shared_ptr<Model> model_from_config(const Config& config, const CustomObjects* custom_objects = nullptr);
+// {"class_name": ..., "config": ...} of a model; ValueError for subclassed models.
+Config model_config(const Model& model);
+// A new model with the same architecture and fresh weights (Keras clone_model).
+std::shared_ptr<Model> clone_model(const Model& model, const CustomObjects* custom_objects = nullptr);
+
+}  // namespace strata
