@@ -74,12 +74,15 @@ std::string to_snake_case(std::string_view class_name) {
   return step2;
 }
 
-std::string unique_layer_name(std::string_view base) {
+std::string unique_layer_name(std::string_view base, bool zero_based) {
   auto& state = name_state();
   std::lock_guard lock(state.mutex);
   int& n = state.counts[std::string(base)];
-  const int k = n++;
-  return k == 0 ? std::string(base) : detail::concat(base, "_", k);
+  if (zero_based) {
+    const int k = n++;
+    return k == 0 ? std::string(base) : detail::concat(base, "_", k);
+  }
+  return detail::concat(base, "_", ++n);
 }
 
 void clear_session() {
@@ -167,8 +170,9 @@ Layer::Outputs Layer::call_with_masks(const std::vector<Tensor>& inputs, const C
                               in.node()->output_has_mask[static_cast<std::size_t>(in.output_index())];
         sym.masks.push_back(has_mask ? mask_placeholder(in) : Tensor());
       }
-      traced = call(phs, sym);
-      traced_masks = compute_mask(phs, sym.masks);
+      auto both = call_and_mask(phs, sym);
+      traced = std::move(both.tensors);
+      traced_masks = std::move(both.masks);
     }
     auto node = std::make_shared<GraphNode>();
     node->op = kLayerCallOp;
@@ -191,10 +195,15 @@ Layer::Outputs Layer::call_with_masks(const std::vector<Tensor>& inputs, const C
   ensure_built(shapes_of(inputs));
   std::optional<NameScope> scope;
   if (is_tracing()) scope.emplace(name_);
+  Outputs out = call_and_mask(inputs, ctx);
+  out.masks.resize(out.tensors.size());
+  return out;
+}
+
+Layer::Outputs Layer::call_and_mask(const std::vector<Tensor>& inputs, const CallContext& ctx) const {
   Outputs out;
   out.tensors = call(inputs, ctx);
   out.masks = compute_mask(inputs, ctx.masks);
-  out.masks.resize(out.tensors.size());
   return out;
 }
 

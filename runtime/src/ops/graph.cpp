@@ -95,12 +95,6 @@ Graph::Graph(std::vector<Tensor> inputs, std::vector<Tensor> outputs, std::strin
       stack.pop_back();
     }
   }
-  // Unique names, in order of appearance.
-  std::map<std::string, int> seen;
-  for (auto& node : nodes_) {
-    const int n = seen[node->name]++;
-    if (n > 0) node->name += detail::concat("_", n);
-  }
 }
 
 std::vector<Variable> Graph::captured_variables() const {

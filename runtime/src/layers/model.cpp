@@ -1,0 +1,273 @@
+// Model base (layers, predict, summary) and the InputLayer.
+#include "strata/model.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <sstream>
+
+#include "layers/config_util.hpp"
+#include "layers/model_internal.hpp"
+#include "strata/graph.hpp"
+#include "strata/ops.hpp"
+
+namespace strata {
+namespace internal {
+
+// ---- InputLayer -------------------------------------------------------------------------------
+
+InputLayer::InputLayer(const Config& config) : Layer("InputLayer", with_default_name(config)) {
+  STRATA_CHECK(batch_input_shape().has_value(), FormatError, "InputLayer '", name(),
+               "' needs batch_input_shape (or batch_shape / input_shape)");
+  sparse_ = get_bool(config, "sparse", false);
+  ragged_ = get_bool(config, "ragged", false);
+  STRATA_CHECK(!sparse_ && !ragged_, ValueError, "InputLayer '", name(), "': sparse and ragged inputs are not supported");
+  set_built({*batch_input_shape()});
+}
+
+Config InputLayer::with_default_name(const Config& config) {
+  if (config.is_object() && config.contains("name") && config["name"].is_string()) return config;
+  Config c = config.is_object() ? config : Config::object();
+  c["name"] = unique_layer_name("input", /*zero_based=*/false);
+  return c;
+}
+
+Tensor InputLayer::tensor() const {
+  std::lock_guard lock(mutex_);
+  if (auto node = node_.lock()) return Tensor::symbolic(dtype(), *batch_input_shape(), node, 0);
+  auto node = std::make_shared<GraphNode>();
+  node->op = "Placeholder";
+  node->name = name();
+  node->attrs.set("dtype", dtype());
+  node->attrs.set("shape", *batch_input_shape());
+  node->outputs = {{dtype(), *batch_input_shape()}};
+  node->output_has_mask = {false};
+  node->layer = std::const_pointer_cast<Layer>(shared_from_this());
+  node_ = node;
+  note_inbound_node(node);
+  return Tensor::symbolic(dtype(), *batch_input_shape(), node, 0);
+}
+
+std::vector<Tensor> InputLayer::call(const std::vector<Tensor>& inputs, const CallContext&) const { return inputs; }
+
+Config InputLayer::get_config() const {
+  Config c = Config::object();
+  c["batch_input_shape"] = shape_to_json(*batch_input_shape());
+  c["dtype"] = std::string(dtype_name(dtype()));
+  c["sparse"] = sparse_;
+  c["ragged"] = ragged_;
+  c["name"] = name();
+  return c;
+}
+
+std::shared_ptr<InputLayer> make_input_layer(const Shape& batch_shape, const std::string& name, DType dtype) {
+  Config c = Config::object();
+  c["batch_input_shape"] = shape_to_json(batch_shape);
+  c["dtype"] = std::string(dtype_name(dtype));
+  if (!name.empty()) c["name"] = name;
+  return std::make_shared<InputLayer>(c);
+}
+
+bool is_graph_model(const Layer& layer) {
+  const auto* model = dynamic_cast<const Model*>(&layer);
+  return model != nullptr && !model->inputs().empty();
+}
+
+}  // namespace internal
+
+Tensor Input(const Shape& shape, const std::string& name, DType dtype, std::optional<std::int64_t> batch_size) {
+  STRATA_CHECK(shape.has_known_rank(), ShapeError, "Input needs a shape of known rank");
+  std::vector<std::int64_t> dims{batch_size.value_or(Shape::kUnknown)};
+  dims.insert(dims.end(), shape.dims().begin(), shape.dims().end());
+  return internal::make_input_layer(Shape(dims), name, dtype)->tensor();
+}
+
+// ---- Model ----------------------------------------------------------------------------------
+
+Model::Model(std::string class_name, const Config& config) : Layer(std::move(class_name), config) {}
+Model::~Model() = default;
+
+std::vector<std::shared_ptr<Layer>> Model::layers() const {
+  std::vector<std::shared_ptr<Layer>> out;
+  for (const auto& c : Layer::children()) out.push_back(c.layer);
+  return out;
+}
+
+std::vector<Layer::TrackedChild> Model::children() const { return Layer::children(); }
+
+std::shared_ptr<Layer> Model::get_layer(std::string_view name) const {
+  std::string available;
+  for (const auto& l : layers()) {
+    if (l->name() == name) return l;
+    available += (available.empty() ? "" : ", ") + l->name();
+  }
+  STRATA_THROW(ValueError, "model '", this->name(), "' has no layer named '", name, "' (layers: ", available, ")");
+}
+
+std::shared_ptr<Layer> Model::get_layer(std::size_t index) const {
+  const auto all = layers();
+  STRATA_CHECK(index < all.size(), ValueError, "model '", name(), "' has ", all.size(), " layers; index ", index,
+               " is out of range");
+  return all[index];
+}
+
+std::vector<Tensor> Model::inputs() const { return {}; }
+std::vector<Tensor> Model::outputs() const { return {}; }
+
+std::vector<Tensor> Model::predict(const std::vector<Tensor>& inputs, std::int64_t batch_size) const {
+  STRATA_CHECK(!inputs.empty(), ValueError, "predict needs at least one input");
+  STRATA_CHECK(batch_size > 0, ValueError, "predict: batch_size must be positive, got ", batch_size);
+  const std::int64_t n = inputs[0].shape().dims().empty() ? 1 : inputs[0].shape()[0];
+  for (const auto& in : inputs) {
+    STRATA_CHECK(in.rank() >= 1 && in.shape()[0] == n, ShapeError, "predict: every input needs the same number of samples (",
+                 n, "), got shape ", in.shape().to_string());
+  }
+  CallContext ctx;
+  if (n <= batch_size) return (*this)(inputs, ctx);
+  std::vector<std::vector<Tensor>> parts;
+  for (std::int64_t start = 0; start < n; start += batch_size) {
+    const std::int64_t len = std::min(batch_size, n - start);
+    std::vector<Tensor> batch;
+    for (const auto& in : inputs) {
+      std::vector<std::int64_t> begin(in.rank(), 0), size = in.shape().dims();
+      begin[0] = start;
+      size[0] = len;
+      batch.push_back(slice(in, begin, size));
+    }
+    parts.push_back((*this)(batch, ctx));
+  }
+  std::vector<Tensor> out;
+  for (std::size_t k = 0; k < parts[0].size(); ++k) {
+    std::vector<Tensor> pieces;
+    for (const auto& p : parts) pieces.push_back(p[k]);
+    out.push_back(concat(pieces, 0));
+  }
+  return out;
+}
+
+Tensor Model::predict(const Tensor& input, std::int64_t batch_size) const {
+  auto out = predict(std::vector<Tensor>{input}, batch_size);
+  STRATA_CHECK(out.size() == 1, ValueError, "model '", name(), "' has ", out.size(),
+               " outputs; use predict with a vector of inputs");
+  return out[0];
+}
+
+// ---- summary -----------------------------------------------------------------------------------
+
+namespace {
+
+std::string py_shape(const Shape& s) {
+  if (!s.has_known_rank()) return "?";
+  std::string out = "(";
+  for (std::size_t i = 0; i < s.rank(); ++i) {
+    if (i) out += ", ";
+    out += s.dims()[i] < 0 ? std::string("None") : std::to_string(s.dims()[i]);
+  }
+  if (s.rank() == 1) out += ",";
+  return out + ")";
+}
+
+std::string readable_size(double bytes) {
+  static const char* kUnits[] = {"Byte", "KB", "MB", "GB", "TB", "PB"};
+  char buf[64];
+  for (const char* unit : kUnits) {
+    if (bytes / 1024 < 1) {
+      std::snprintf(buf, sizeof buf, "%.2f %s", bytes, unit);
+      return buf;
+    }
+    bytes /= 1024;
+  }
+  std::snprintf(buf, sizeof buf, "%.2f PB", bytes);
+  return buf;
+}
+
+struct SummaryWriter {
+  std::ostringstream out;
+  std::vector<std::size_t> positions;
+
+  void row(std::vector<std::string> fields) {
+    auto any_left = [&] {
+      return std::any_of(fields.begin(), fields.end(), [](const std::string& f) { return !f.empty(); });
+    };
+    while (any_left()) {
+      std::string line;
+      for (std::size_t col = 0; col < fields.size(); ++col) {
+        const std::size_t start = col > 0 ? positions[col - 1] : 0;
+        const std::size_t end = positions[col];
+        const bool last = col == positions.size() - 1;
+        const std::size_t space = last ? 0 : 2;
+        std::ptrdiff_t cutoff = static_cast<std::ptrdiff_t>(end - start - space);
+        if (!last) cutoff -= 1;
+        if (cutoff < 0) cutoff = 0;
+        std::string fit = fields[col].substr(0, static_cast<std::size_t>(cutoff));
+        std::size_t best = std::string::npos;
+        for (const char* cond : {"),", "},", "],", "',"}) {
+          const auto pos = fit.find(cond);
+          if (pos != std::string::npos) best = std::min(best, pos + 2);
+        }
+        std::size_t used = static_cast<std::size_t>(cutoff);
+        if (best != std::string::npos) {
+          used = best;
+          fit = fit.substr(0, best);
+        }
+        if (col == 0) line += " ";
+        line += fit;
+        line += std::string(space, ' ');
+        fields[col] = used < fields[col].size() ? fields[col].substr(used) : std::string();
+        if (line.size() < positions[col]) line += std::string(positions[col] - line.size(), ' ');
+      }
+      out << line << "\n";
+    }
+  }
+};
+
+}  // namespace
+
+std::string Model::summary(std::size_t line_length_in) const {
+  const auto all = layers();
+  const auto graph_nodes = internal::model_nodes(*this);  // empty for non-graph models
+  bool sequential_like = internal::summary_is_sequential_like(*this);
+  SummaryWriter w;
+  std::size_t line_length;
+  std::vector<std::string> header;
+  if (sequential_like) {
+    line_length = line_length_in ? line_length_in : 65;
+    for (double p : {0.45, 0.85, 1.0}) w.positions.push_back(static_cast<std::size_t>(static_cast<double>(line_length) * p));
+    header = {"Layer (type)", "Output Shape", "Param #"};
+  } else {
+    line_length = line_length_in ? line_length_in : 98;
+    for (double p : {0.3, 0.6, 0.70, 1.0}) w.positions.push_back(static_cast<std::size_t>(static_cast<double>(line_length) * p));
+    header = {"Layer (type)", "Output Shape", "Param #", "Connected to"};
+  }
+  w.out << "Model: \"" << name() << "\"\n" << std::string(line_length, '_') << "\n";
+  w.row(header);
+  w.out << std::string(line_length, '=') << "\n";
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const auto& layer = *all[i];
+    std::vector<std::string> fields;
+    fields.push_back(layer.name() + " (" + internal::python_class_name(layer) + ")");
+    fields.push_back(internal::summary_output_shape(layer, graph_nodes, py_shape));
+    fields.push_back(layer.built() || internal::is_graph_model(layer) ? std::to_string(layer.count_params())
+                                                                       : std::string("0 (unused)"));
+    if (!sequential_like) fields.push_back(internal::summary_connections(layer, graph_nodes));
+    w.row(fields);
+    if (i + 1 < all.size()) w.out << std::string(line_length, ' ') << "\n";
+  }
+  w.out << std::string(line_length, '=') << "\n";
+  auto count = [](const std::vector<Variable>& vs) {
+    std::int64_t n = 0, bytes = 0;
+    for (const auto& v : vs) {
+      n += v.shape().num_elements();
+      bytes += v.shape().num_elements() * static_cast<std::int64_t>(dtype_size(v.dtype()));
+    }
+    return std::pair<std::int64_t, std::int64_t>{n, bytes};
+  };
+  const auto [tn, tb] = count(trainable_weights());
+  const auto [nn, nb] = count(non_trainable_weights());
+  w.out << "Total params: " << tn + nn << " (" << readable_size(static_cast<double>(tb + nb)) << ")\n";
+  w.out << "Trainable params: " << tn << " (" << readable_size(static_cast<double>(tb)) << ")\n";
+  w.out << "Non-trainable params: " << nn << " (" << readable_size(static_cast<double>(nb)) << ")\n";
+  w.out << std::string(line_length, '_') << "\n";
+  return w.out.str();
+}
+
+}  // namespace strata
