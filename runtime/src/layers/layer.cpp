@@ -162,6 +162,7 @@ Layer::Outputs Layer::call_with_masks(const std::vector<Tensor>& inputs, const C
     {
       TraceScope trace;
       auto frame = ErrorContext::push("calling layer '", name_, "' (", class_name_, ") on symbolic inputs");
+      NameScope scope(name_);
       CallContext sym = ctx;
       sym.masks.clear();
       for (std::size_t i = 0; i < inputs.size(); ++i) {
@@ -193,8 +194,7 @@ Layer::Outputs Layer::call_with_masks(const std::vector<Tensor>& inputs, const C
     return out;
   }
   ensure_built(shapes_of(inputs));
-  std::optional<NameScope> scope;
-  if (is_tracing()) scope.emplace(name_);
+  NameScope scope(name_);  // graph node names when tracing; weight names of children built lazily
   Outputs out = call_and_mask(inputs, ctx);
   out.masks.resize(out.tensors.size());
   return out;
@@ -247,9 +247,27 @@ Variable Layer::add_weight(const WeightSpec& spec) {
   STRATA_CHECK(value.shape() == spec.shape && value.dtype() == dtype, ShapeError, "initializer ", init->class_name(),
                " made a ", dtype_name(value.dtype()), value.shape().to_string(), " tensor for weight '", spec.name,
                "' of layer '", name_, "', which is ", dtype_name(dtype), spec.shape.to_string());
-  Variable v(name_ + "/" + spec.name, std::move(value), spec.trainable);
+  // Keras names weights after the layer scopes active while they are created: a child
+  // built inside its parent's call gets "parent/child/kernel".
+  std::string prefix;
+  for (const auto& scope : internal::thread_state().name_scopes) prefix += scope + "/";
+  Variable v(prefix + name_ + "/" + spec.name, std::move(value), spec.trainable);
   own_weights_.push_back({spec.name, v, spec.regularizer, spec.constraint});
   return v;
+}
+
+Variable Layer::add_weight(const std::string& name, const Shape& shape, std::shared_ptr<Initializer> initializer,
+                           bool trainable, std::shared_ptr<Regularizer> regularizer,
+                           std::shared_ptr<Constraint> constraint, DType dtype) {
+  WeightSpec spec;
+  spec.name = name;
+  spec.shape = shape;
+  spec.initializer = std::move(initializer);
+  spec.trainable = trainable;
+  spec.regularizer = std::move(regularizer);
+  spec.constraint = std::move(constraint);
+  spec.dtype = dtype;
+  return add_weight(spec);
 }
 
 void Layer::track(const std::string& name, std::shared_ptr<Layer> child) {

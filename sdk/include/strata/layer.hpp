@@ -50,7 +50,7 @@ struct CallContext {
 struct WeightSpec {
   std::string name;
   Shape shape;
-  std::shared_ptr<Initializer> initializer;  // null: zeros
+  std::shared_ptr<Initializer> initializer;  // null: glorot_uniform (floats), zeros (others)
   bool trainable = true;
   std::shared_ptr<Regularizer> regularizer;
   std::shared_ptr<Constraint> constraint;
@@ -122,6 +122,10 @@ class Layer : public std::enable_shared_from_this<Layer> {
   // ---- weights ------------------------------------------------------------------------
 
   Variable add_weight(const WeightSpec& spec);
+  // The same with Keras's positional order; null initializer: glorot_uniform for floats.
+  Variable add_weight(const std::string& name, const Shape& shape, std::shared_ptr<Initializer> initializer = nullptr,
+                      bool trainable = true, std::shared_ptr<Regularizer> regularizer = nullptr,
+                      std::shared_ptr<Constraint> constraint = nullptr, DType dtype = DType::kInvalid);
   // Tracks a child layer under `name` (the name checkpoints use); lists become
   // name/0, name/1, ...
   void track(const std::string& name, std::shared_ptr<Layer> child);
