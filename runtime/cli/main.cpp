@@ -105,7 +105,26 @@ int cmd_plugins(const std::vector<std::string>& args) {
       for (const auto& e : r.entries) by_kind[std::string(strata::kind_name(e.kind))].push_back(e.name);
       for (const auto& [kind, names] : by_kind) {
         std::cout << pad("", wn + 2) << kind << " (" << names.size() << "):";
-        for (const auto& n : names) std::cout << " " << n;
+        if (kind == "kernel") {
+          // "Op:device:dtype" entries, grouped: Op[device: dtype,dtype] ...
+          std::map<std::string, std::map<std::string, std::vector<std::string>>> ops;
+          for (const auto& n : names) {
+            const auto a = n.find(':'), b = n.rfind(':');
+            ops[n.substr(0, a)][n.substr(a + 1, b - a - 1)].push_back(n.substr(b + 1));
+          }
+          for (const auto& [op, devices] : ops) {
+            std::cout << " " << op << "[";
+            bool first_device = true;
+            for (const auto& [device, dtypes] : devices) {
+              std::cout << (first_device ? "" : "; ") << device << ":";
+              for (std::size_t i = 0; i < dtypes.size(); ++i) std::cout << (i ? "," : "") << dtypes[i];
+              first_device = false;
+            }
+            std::cout << "]";
+          }
+        } else {
+          for (const auto& n : names) std::cout << " " << n;
+        }
         std::cout << "\n";
       }
     }
