@@ -6,6 +6,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "ref_kernels.hpp"
 #include "strata/error.hpp"
 #include "strata/plugin/backend.hpp"
 #include "strata/plugin/registrar.hpp"
@@ -71,6 +72,7 @@ void register_ref_backend() {
   std::call_once(once, [] {
     Registrar registrar(Registry::global(), "tests-ref");
     registrar.add<ObjectKind::kBackend>("ref", [] { return std::make_shared<RefBackend>(); });
+    register_ref_kernels(registrar);
     registrar.commit();
   });
 }
