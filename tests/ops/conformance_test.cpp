@@ -37,6 +37,9 @@ std::vector<Tensor> reference_inputs(const OpCase& c) {
   return ins;
 }
 
+// Short names in gtest output instead of a byte dump of the parameter.
+void PrintTo(const Param& p, std::ostream* os) { *os << p.device << " " << p.c->name; }
+
 class OpConformance : public ::testing::TestWithParam<Param> {};
 
 TEST_P(OpConformance, MatchesReferenceKernels) {

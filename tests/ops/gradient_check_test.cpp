@@ -42,6 +42,9 @@ double loss(const std::vector<Tensor>& outputs, const std::vector<std::vector<do
   return l;
 }
 
+// Short names in gtest output instead of a byte dump of the parameter.
+void PrintTo(const Param& p, std::ostream* os) { *os << p.device << " " << p.c.name; }
+
 class GradientCheck : public ::testing::TestWithParam<Param> {};
 
 TEST_P(GradientCheck, MatchesFiniteDifferences) {

@@ -72,6 +72,7 @@ Tensor spread(const GradientContext& c, const Reduction& red) {
 // attain the extreme.
 Grads extreme_grad(const GradientContext& c) {
   const Reduction red = reduction_of(c);
+  if (red.axes.empty()) return {grad_or_zeros(c, 0), Tensor()};  // nothing was reduced
   const Tensor& x = c.inputs[0];
   const Tensor mask = cast(equal(x, reshape(c.outputs[0], red.kept)), x.dtype());
   const Tensor count = sum(mask, red.axes, true);

@@ -58,8 +58,12 @@ void accumulate(std::unordered_map<std::uint64_t, Tensor>& grads, const Tensor& 
 std::unordered_map<std::uint64_t, Tensor> backprop(GradientTape::State& state, const Tensor& target,
                                                    const std::unordered_set<std::uint64_t>& sources,
                                                    const Tensor& output_gradient) {
-  // Ids that depend on a source: only their gradients are worth computing.
-  std::unordered_set<std::uint64_t> depends(sources.begin(), sources.end());
+  // Ids that depend on a source: only their gradients are worth computing. A source the
+  // tape does not follow (never watched) gets no gradient, as in TensorFlow.
+  std::unordered_set<std::uint64_t> depends;
+  for (auto id : sources) {
+    if (state.tracked.count(id)) depends.insert(id);
+  }
   for (const auto& e : state.entries) {
     if (std::any_of(e.inputs.begin(), e.inputs.end(), [&](const Tensor& t) { return depends.count(t.id()); })) {
       for (const auto& o : e.outputs) depends.insert(o.id());

@@ -120,6 +120,7 @@ class Tensor {
   // Copies the values to the host, whatever the device.
   template <class T>
   std::vector<T> to_vector() const {
+    check_concrete();
     check_dtype(dtype_of<T>);
     std::vector<T> out(static_cast<std::size_t>(num_elements()));
     copy_to_host(out.data(), out.size() * sizeof(T));
@@ -127,6 +128,7 @@ class Tensor {
   }
   template <class T>
   T item() const {
+    check_concrete();
     check_dtype(dtype_of<T>);
     STRATA_CHECK(num_elements() == 1, ShapeError, "item() needs a tensor with one element, got shape ",
                  shape().to_string());
@@ -158,6 +160,7 @@ class Tensor {
   explicit Tensor(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
   static Tensor make(DType dtype, Shape shape, std::shared_ptr<Buffer> buffer);
   void check_dtype(DType expected) const;
+  void check_concrete() const { (void)concrete(); }
   void check_host_access(DType expected) const;
   const Impl& impl() const;
   const Impl& concrete() const;  // ValueError for symbolic tensors

@@ -1,0 +1,105 @@
+// Optimizers and learning-rate schedules, with Keras's (tf-keras 2.11+) semantics and
+// state layout. An optimizer owns an `iteration` counter and slot variables per trained
+// variable; variables() lists them in the order tf-keras does (iteration first, then the
+// slots in the order the optimizer's build creates them — Adam: m and v interleaved per
+// variable; RMSprop: all velocities, then all momentums, then all average gradients),
+// which is the order H5 files and checkpoints hold them in.
+//
+// Thread safety: an optimizer belongs to one training loop; not for concurrent use.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "strata/serialization.hpp"
+#include "strata/tensor.hpp"
+#include "strata/variable.hpp"
+
+namespace strata {
+
+class LearningRateSchedule : public Serializable {
+ public:
+  ~LearningRateSchedule() override;
+  // The learning rate for 0-based step `step` (the optimizer's iteration count).
+  virtual double operator()(std::int64_t step) const = 0;
+};
+
+std::shared_ptr<LearningRateSchedule> get_learning_rate_schedule(const Config& value,
+                                                                 const CustomObjects* custom_objects = nullptr);
+
+class Optimizer : public Serializable {
+ public:
+  // Reads the keys every optimizer shares: name, learning_rate (a number or a serialised
+  // schedule), weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema (true is
+  // refused), and ignores jit_compile / is_legacy_optimizer / ema settings.
+  Optimizer(std::string class_name, const Config& config, double default_learning_rate);
+  ~Optimizer() override;
+
+  std::string class_name() const override { return class_name_; }
+  const std::string& name() const noexcept { return name_; }
+
+  // The number of steps applied so far (an int64 scalar variable named "iteration").
+  const Variable& iterations() const noexcept { return iterations_; }
+  // The learning rate for the next step.
+  double learning_rate() const;
+  // Sets a constant learning rate (replacing a schedule).
+  void set_learning_rate(double lr);
+  const std::shared_ptr<LearningRateSchedule>& learning_rate_schedule() const noexcept { return schedule_; }
+
+  // Creates the slots of variables not seen before (Keras build). Idempotent.
+  void build(const std::vector<Variable>& variables);
+  // One step: clipping (clipvalue, clipnorm per gradient, global_clipnorm), decoupled
+  // weight decay, the update of each variable whose gradient is defined, then the
+  // variables' constraints are applied by the caller. iteration += 1.
+  void apply_gradients(const std::vector<Tensor>& gradients, const std::vector<Variable>& variables);
+
+  // iteration, then every slot, in tf-keras's order.
+  std::vector<Variable> variables() const;
+  // Assigns variables() in order (H5 optimizer_weights). ValueError on a count mismatch,
+  // ShapeError naming the slot on a shape mismatch.
+  void set_weights(const std::vector<Tensor>& values);
+
+  struct Slot {
+    std::string name;   // "m", "v", "momentum", "velocity", ...
+    Variable variable;  // the trained variable
+    Variable slot;
+  };
+  const std::vector<Slot>& slots() const noexcept { return slots_; }
+
+  // Base keys in tf-keras's order (name, weight_decay, clipnorm, global_clipnorm,
+  // clipvalue, use_ema, ema_momentum, ema_overwrite_frequency, jit_compile,
+  // is_legacy_optimizer, learning_rate), then the subclass's.
+  Config get_config() const override;
+
+ protected:
+  // Create the slots of `variables` (only new ones are passed) with add_slot, in the
+  // order tf-keras's build creates them.
+  virtual void build_slots(const std::vector<Variable>& variables) = 0;
+  // Update one variable. `lr` is a scalar of the variable's dtype on its device; `step`
+  // the 1-based step number (iterations + 1) for bias corrections.
+  virtual void update_step(const Tensor& gradient, const Variable& variable, const Tensor& lr, std::int64_t step) = 0;
+
+  Variable add_slot(const Variable& variable, const std::string& slot_name, double initial_value = 0.0);
+  // The slot `slot_name` of `variable` (ValueError when missing).
+  const Variable& slot(const Variable& variable, const std::string& slot_name) const;
+  // config helpers for subclasses
+  static double config_double(const Config& c, const char* key, double fallback);
+  static bool config_bool(const Config& c, const char* key, bool fallback);
+
+ private:
+  std::string class_name_;
+  std::string name_;
+  double learning_rate_ = 0.001;
+  std::shared_ptr<LearningRateSchedule> schedule_;
+  std::optional<double> weight_decay_, clipnorm_, clipvalue_, global_clipnorm_;
+  Variable iterations_;
+  std::vector<Slot> slots_;
+  std::vector<std::uint64_t> built_ids_;
+};
+
+// "adam", "sgd", {"class_name": "Adam", "config": {...}}, "Custom>Adam", ...
+std::shared_ptr<Optimizer> get_optimizer(const Config& value, const CustomObjects* custom_objects = nullptr);
+
+}  // namespace strata
