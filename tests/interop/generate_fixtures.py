@@ -1,0 +1,876 @@
+#!/usr/bin/env python3
+"""Writes the Keras interop fixtures under tests/data/keras/ using real tf-keras as the oracle.
+
+Run it with the interpreter of the venv that tests/interop/setup_venv.sh creates:
+
+    "$(tests/interop/setup_venv.sh)/bin/python" tests/interop/generate_fixtures.py
+
+For every model of MODELS below it writes
+  <name>.config.json   the JSON that tf-keras stores as the H5 `model_config` attribute
+                       (read back from a real H5 file it saved: the legacy dialect)
+  <name>.to_json.json  model.to_json() (the newer dialect: module/registered_name/build_config)
+  <name>.summary.txt   model.summary() text, one line per print_fn call, each ending in "\\n"
+  <name>.w<i>.npy      model.get_weights()[i]
+  <name>.x<i>.npy      the i-th input (a few samples, fixed seed)
+  <name>.y<i>.npy      model.predict(x)[i] (inference mode)
+and one index.json that lists every model with its files, shapes, parameter counts, the
+layer classes it exercises and the versions used. An array identical (dtype, shape, bytes) to
+one already written is not written again: index.json names the file that holds it (the
+guide's transfer-learning models reuse the 784-64-64 weights; models with inputs of the same
+shape share one input file). Always read file names from index.json.
+
+Also writes nested_weight_order.json: the guide's nested-layer weight order example.
+
+Everything is deterministic: weights and inputs come from numpy RandomState seeded with the
+CRC-32 of the model name, TF runs single-threaded with op determinism, and every file is
+written whole, so a re-run reproduces the directory byte for byte.
+"""
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+import argparse  # noqa: E402
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import shutil  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import zlib  # noqa: E402
+
+import h5py  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+tf.get_logger().setLevel("ERROR")
+tf.config.threading.set_intra_op_parallelism_threads(1)
+tf.config.threading.set_inter_op_parallelism_threads(1)
+tf.config.experimental.enable_op_determinism()
+
+import tf_keras as keras  # noqa: E402
+from tf_keras import layers as L  # noqa: E402
+
+EXPECTED_TF = "2.17.1"
+EXPECTED_TF_KERAS = "2.17.0"
+BATCH = 3
+OUT_DIR_DEFAULT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "keras"))
+
+MODELS = []  # (name, builder, description)
+
+
+def fixture(name, description):
+    def register(builder):
+        MODELS.append((name, builder, description))
+        return builder
+
+    return register
+
+
+def seed_of(name):
+    return zlib.crc32(name.encode("utf-8")) & 0x7FFFFFFF
+
+
+# ---- inputs and weights ------------------------------------------------------------------
+
+
+def floats(rng, shape, low=-1.0, high=1.0):
+    return rng.uniform(low, high, size=shape).astype(np.float32)
+
+
+def x_floats(shape, index=0, low=-1.0, high=1.0):
+    """An input array that depends only on its shape, position and range, so models with the
+    same input share one file."""
+    rng = np.random.RandomState(seed_of("x%d:%s:%g:%g" % (index, tuple(shape), low, high)))
+    return floats(rng, shape, low, high)
+
+
+def randomize_weights(model, rng, keep=()):
+    """Replaces every float weight with numpy values chosen so that outputs depend on each of
+    them: kernels ~ U(+-sqrt(3/fan_in)), biases/betas/means ~ U(-0.5, 0.5), gammas ~
+    U(0.5, 1.5), variances ~ U(0.5, 2.0). Weights of the layers in `keep` stay as they are
+    (adapted statistics)."""
+    kept = {id(v) for layer in keep for v in layer.weights}
+    values = []
+    for layer_weight, current in zip(model.weights, model.get_weights()):
+        name = layer_weight.name
+        if id(layer_weight) in kept or current.dtype.kind != "f":
+            values.append(current)
+            continue
+        leaf = name.rsplit("/", 1)[-1].split(":")[0]
+        shape = current.shape
+        if leaf in ("moving_variance", "variance"):
+            v = rng.uniform(0.5, 2.0, size=shape)
+        elif leaf == "gamma":
+            v = rng.uniform(0.5, 1.5, size=shape)
+        elif leaf == "embeddings":
+            v = rng.uniform(-1.0, 1.0, size=shape)
+        elif len(shape) >= 2:
+            fan_in = int(np.prod(shape[:-1]))
+            limit = float(np.sqrt(3.0 / max(fan_in, 1)))
+            v = rng.uniform(-limit, limit, size=shape)
+        else:
+            v = rng.uniform(-0.5, 0.5, size=shape)
+        values.append(v.astype(current.dtype))
+    model.set_weights(values)
+
+
+# ---- the models -------------------------------------------------------------------------
+# Each builder gets (rng, shared) and returns (model, inputs) where inputs is a list of numpy
+# arrays (one per model input). `shared` carries state between builders (the guide's models).
+# A model with several outputs names each output layer after what it checks, so a mismatch
+# in output i points at one layer.
+
+
+def seq(layers, name=None):
+    return keras.Sequential(layers, name=name)
+
+
+def xs_for(model, low=-1.0, high=1.0):
+    return [x_floats((BATCH,) + tuple(t.shape[1:]), i, low, high) for i, t in enumerate(model.inputs)]
+
+
+def single_layer(layer, in_shape, rng, randomize=True, low=-1.0, high=1.0):
+    inp = keras.Input(in_shape)
+    model = keras.Model(inp, layer(inp))
+    if randomize:
+        randomize_weights(model, rng)
+    return model, xs_for(model, low, high)
+
+
+def branches(in_shape, rng, layers, low=-1.0, high=1.0):
+    """One input feeding each of `layers`; one output per layer."""
+    inp = keras.Input(in_shape)
+    model = keras.Model(inp, [layer(inp) for layer in layers])
+    randomize_weights(model, rng)
+    return model, xs_for(model, low, high)
+
+
+# Model structures.
+
+
+@fixture("sequential_with_input", "Sequential with an explicit Input")
+def _(rng, shared):
+    model = seq([keras.Input((4,)), L.Dense(5, activation="relu"), L.Dense(3)])
+    randomize_weights(model, rng)
+    return model, xs_for(model)
+
+
+@fixture("sequential_input_shape", "Sequential without an Input: the first layer has input_shape")
+def _(rng, shared):
+    model = seq([L.Dense(5, activation="tanh", input_shape=(4,)), L.Dense(2)])
+    randomize_weights(model, rng)
+    return model, xs_for(model)
+
+
+@fixture("sequential_deferred_build", "Sequential without any input shape, built with build((None, 4))")
+def _(rng, shared):
+    model = seq([L.Dense(5, activation="sigmoid"), L.Dense(2)])
+    model.build((None, 4))
+    randomize_weights(model, rng)
+    return model, xs_for(model)
+
+
+@fixture("functional_two_inputs_shared", "Functional with two inputs, a shared layer and two outputs")
+def _(rng, shared):
+    a = keras.Input((4,), name="a")
+    b = keras.Input((4,), name="b")
+    shared_dense = L.Dense(3, activation="tanh", name="shared")
+    merged = L.Concatenate(name="concat")([shared_dense(a), shared_dense(b)])
+    out = L.Dense(2, activation="softmax", name="head")(merged)
+    score = L.Dense(1, activation="sigmoid", name="score")(merged)
+    model = keras.Model([a, b], [out, score], name="two_inputs")
+    randomize_weights(model, rng)
+    return model, xs_for(model)
+
+
+@fixture("nested_sequential_in_functional", "a Sequential model used as a layer of a Functional model")
+def _(rng, shared):
+    inner = seq([keras.Input((4,)), L.Dense(3, activation="relu"), L.Dense(3)], name="inner_seq")
+    inp = keras.Input((4,))
+    out = L.Dense(2)(inner(inp))
+    model = keras.Model(inp, out, name="outer")
+    randomize_weights(model, rng)
+    return model, xs_for(model)
+
+
+@fixture("nested_functional_in_sequential", "a Functional model used as a layer of a Sequential model")
+def _(rng, shared):
+    i = keras.Input((4,))
+    inner = keras.Model(i, L.Dense(3, activation="elu")(i), name="inner_fn")
+    model = seq([keras.Input((4,)), inner, L.Dense(2)], name="outer_seq")
+    randomize_weights(model, rng)
+    return model, xs_for(model)
+
+
+@fixture("nested_model_shared", "one Functional model called on two inputs inside another (node indices 1, 2)")
+def _(rng, shared):
+    i = keras.Input((3,))
+    inner = keras.Model(i, L.Dense(2, activation="tanh")(i), name="encoder")
+    a = keras.Input((3,), name="left")
+    b = keras.Input((3,), name="right")
+    out = L.Subtract()([inner(a), inner(b)])
+    model = keras.Model([a, b], out, name="siamese")
+    randomize_weights(model, rng)
+    return model, xs_for(model)
+
+
+@fixture("sub_model", "Model(inputs, some_layer.output): a sub-model of a larger Functional model")
+def _(rng, shared):
+    inp = keras.Input((5,), name="in")
+    h = L.Dense(4, activation="relu", name="hidden")(inp)
+    L.Dense(3, name="out")(h)
+    model = keras.Model(inp, h, name="sub_model")
+    randomize_weights(model, rng)
+    return model, xs_for(model)
+
+
+# The Keras saving guide's models.
+
+
+def guide_mlp():
+    inputs = keras.Input(shape=(784,), name="digits")
+    x = L.Dense(64, activation="relu", name="dense_1")(inputs)
+    x = L.Dense(64, activation="relu", name="dense_2")(x)
+    outputs = L.Dense(10, name="predictions")(x)
+    return keras.Model(inputs=inputs, outputs=outputs, name="3_layer_mlp")
+
+
+def guide_pretrained(shared):
+    inputs = keras.Input(shape=(784,), name="digits")
+    x = L.Dense(64, activation="relu", name="dense_1")(inputs)
+    x = L.Dense(64, activation="relu", name="dense_2")(x)
+    model = keras.Model(inputs=inputs, outputs=x, name="pretrained")
+    model.set_weights(shared["mlp_weights"][:4])  # the guide loads the pretrained weights
+    return model
+
+
+def digits():
+    return x_floats((BATCH, 784), 0, 0.0, 1.0)  # pixel-like values
+
+
+def new_head(model, name, rng):
+    model.get_layer(name).set_weights([floats(rng, (64, 5), -0.2, 0.2), floats(rng, (5,), -0.5, 0.5)])
+
+
+@fixture("3_layer_mlp", "the guide's 784-64-64-10 Functional MLP (55,050 params)")
+def _(rng, shared):
+    model = guide_mlp()
+    randomize_weights(model, rng)
+    shared["mlp_weights"] = model.get_weights()
+    return model, [digits()]
+
+
+@fixture("pretrained_model", "the guide's sub-model of 3_layer_mlp without its output layer")
+def _(rng, shared):
+    functional_model = guide_mlp()
+    functional_model.set_weights(shared["mlp_weights"])
+    model = keras.Model(functional_model.inputs, functional_model.layers[-1].input, name="pretrained_model")
+    return model, [digits()]
+
+
+@fixture("pretrained", "the guide's stand-in for the pretrained model: 784-64-64 (54,400 params)")
+def _(rng, shared):
+    return guide_pretrained(shared), [digits()]
+
+
+@fixture("transfer_learning", "the guide's Sequential([pretrained, Dense(5)]) (54,725 params)")
+def _(rng, shared):
+    model = seq([guide_pretrained(shared), L.Dense(5, name="predictions")])
+    new_head(model, "predictions", rng)
+    return model, [digits()]
+
+
+@fixture("transfer_frozen", "transfer_learning with the pretrained model frozen (trainable=False)")
+def _(rng, shared):
+    pretrained_model = guide_pretrained(shared)
+    pretrained_model.trainable = False
+    model = seq([pretrained_model, L.Dense(5, name="predictions")])
+    new_head(model, "predictions", rng)
+    return model, [digits()]
+
+
+@fixture("transfer_extracted", "the guide's H5 transfer example: layers[:-1] of 3_layer_mlp plus Dense(5)")
+def _(rng, shared):
+    pretrained_model = guide_mlp()
+    pretrained_model.set_weights(shared["mlp_weights"])
+    extracted_layers = pretrained_model.layers[:-1]
+    extracted_layers.append(L.Dense(5, name="dense_3"))
+    model = seq(extracted_layers)
+    new_head(model, "dense_3", rng)
+    return model, [digits()]
+
+
+# Layers.
+
+ACTIVATIONS = ["linear", "relu", "sigmoid", "tanh", "softmax", "softplus", "softsign", "elu", "selu", "gelu",
+               "swish", "silu", "exponential", "hard_sigmoid", "relu6"]
+
+
+@fixture("activations", "Activation(name) for every activation name, one output each (output layer = name)")
+def _(rng, shared):
+    inp = keras.Input((12,))
+    model = keras.Model(inp, [L.Activation(act, name=act)(inp) for act in ACTIVATIONS])
+    # Inputs span [-8, 8] so relu6, hard_sigmoid and the saturating ones hit every branch.
+    x = x_floats((BATCH, 12), 0, -8.0, 8.0)
+    x[0, :] = np.linspace(-8.0, 8.0, 12, dtype=np.float32)
+    return model, [x]
+
+
+@fixture("dense_activations", "Dense(activation=...) with gelu, selu, softplus, swish, exponential")
+def _(rng, shared):
+    return branches((4,), rng, [L.Dense(3, activation=a, name="dense_" + a)
+                                for a in ("gelu", "selu", "softplus", "swish", "exponential")], -2.0, 2.0)
+
+
+@fixture("dropout", "Dropout is the identity in inference")
+def _(rng, shared):
+    model = seq([keras.Input((6,)), L.Dense(4), L.Dropout(0.5, seed=3), L.Dense(3)])
+    randomize_weights(model, rng)
+    return model, xs_for(model)
+
+
+@fixture("flatten", "Flatten of a (3, 4) input")
+def _(rng, shared):
+    model = seq([keras.Input((3, 4)), L.Flatten(), L.Dense(2)])
+    randomize_weights(model, rng)
+    return model, xs_for(model)
+
+
+@fixture("reshape", "Reshape to (3, 4) and to (-1, 2)")
+def _(rng, shared):
+    model = seq([keras.Input((12,)), L.Reshape((3, 4)), L.Reshape((-1, 2))])
+    return model, xs_for(model)
+
+
+@fixture("permute", "Permute((3, 1, 2))")
+def _(rng, shared):
+    model = seq([keras.Input((2, 3, 4)), L.Permute((3, 1, 2))])
+    return model, xs_for(model)
+
+
+@fixture("repeat_vector", "RepeatVector(4)")
+def _(rng, shared):
+    model = seq([keras.Input((3,)), L.RepeatVector(4)])
+    return model, xs_for(model)
+
+
+@fixture("conv1d_valid", "Conv1D valid padding, strides 2, relu")
+def _(rng, shared):
+    return single_layer(L.Conv1D(4, 3, strides=2, padding="valid", activation="relu"), (11, 3), rng)
+
+
+@fixture("conv1d_same", "Conv1D same padding, dilation 2")
+def _(rng, shared):
+    return single_layer(L.Conv1D(4, 3, padding="same", dilation_rate=2), (10, 3), rng)
+
+
+@fixture("conv1d_causal", "Conv1D causal padding, dilation 2")
+def _(rng, shared):
+    return single_layer(L.Conv1D(2, 2, padding="causal", dilation_rate=2), (9, 3), rng)
+
+
+@fixture("conv2d_valid_strides", "Conv2D valid padding, strides 2")
+def _(rng, shared):
+    return single_layer(L.Conv2D(3, (3, 3), strides=2, padding="valid"), (7, 7, 2), rng)
+
+
+@fixture("conv2d_same_strides", "Conv2D 3x2 kernel, same padding, strides 2 on odd sizes (asymmetric padding), tanh")
+def _(rng, shared):
+    return single_layer(L.Conv2D(3, (3, 2), strides=(2, 2), padding="same", activation="tanh"), (7, 5, 2), rng)
+
+
+@fixture("conv2d_dilation", "Conv2D same padding, dilation 2, no bias")
+def _(rng, shared):
+    return single_layer(L.Conv2D(2, (3, 3), padding="same", dilation_rate=2, use_bias=False), (6, 6, 3), rng)
+
+
+@fixture("depthwise_conv2d", "DepthwiseConv2D depth_multiplier 2, same padding")
+def _(rng, shared):
+    return single_layer(L.DepthwiseConv2D((3, 3), depth_multiplier=2, padding="same"), (5, 5, 3), rng)
+
+
+@fixture("depthwise_conv2d_strides", "DepthwiseConv2D valid padding, strides 2, relu")
+def _(rng, shared):
+    return single_layer(L.DepthwiseConv2D((2, 2), strides=2, activation="relu"), (6, 5, 2), rng)
+
+
+@fixture("pooling1d", "MaxPooling1D and AveragePooling1D: valid pool 2; same pool 3 strides 2 (pads excluded)")
+def _(rng, shared):
+    return branches((9, 2), rng, [
+        L.MaxPooling1D(2, name="max_valid"),
+        L.MaxPooling1D(3, strides=2, padding="same", name="max_same"),
+        L.AveragePooling1D(2, name="avg_valid"),
+        L.AveragePooling1D(3, strides=2, padding="same", name="avg_same"),
+    ])
+
+
+@fixture("pooling2d", "MaxPooling2D and AveragePooling2D: valid 2x2; same 3x3 strides 2 (pads excluded)")
+def _(rng, shared):
+    return branches((5, 6, 2), rng, [
+        L.MaxPooling2D((2, 2), name="max_valid"),
+        L.MaxPooling2D((3, 3), strides=2, padding="same", name="max_same"),
+        L.AveragePooling2D((2, 2), name="avg_valid"),
+        L.AveragePooling2D((3, 3), strides=2, padding="same", name="avg_same"),
+    ])
+
+
+@fixture("global_pooling", "GlobalAverage/MaxPooling1D/2D (keepdims on two of them)")
+def _(rng, shared):
+    a = keras.Input((5, 3))
+    b = keras.Input((4, 3, 2))
+    model = keras.Model([a, b], [
+        L.GlobalAveragePooling1D(name="gap1d")(a),
+        L.GlobalMaxPooling1D(keepdims=True, name="gmp1d_keepdims")(a),
+        L.GlobalAveragePooling2D(keepdims=True, name="gap2d_keepdims")(b),
+        L.GlobalMaxPooling2D(name="gmp2d")(b),
+    ])
+    return model, xs_for(model)
+
+
+@fixture("zero_padding2d", "ZeroPadding2D(((1, 2), (0, 1)))")
+def _(rng, shared):
+    model = seq([keras.Input((3, 2, 2)), L.ZeroPadding2D(((1, 2), (0, 1)))])
+    return model, xs_for(model)
+
+
+@fixture("batch_normalization_dense", "BatchNormalization after Dense, non-trivial moving statistics")
+def _(rng, shared):
+    model = seq([keras.Input((5,)), L.Dense(4), L.BatchNormalization(), L.Dense(2)])
+    randomize_weights(model, rng)
+    return model, xs_for(model)
+
+
+@fixture("batch_normalization_conv", "BatchNormalization of Conv2D channels, epsilon 0.01, momentum 0.9")
+def _(rng, shared):
+    model = seq([keras.Input((4, 4, 2)), L.Conv2D(3, 2), L.BatchNormalization(epsilon=0.01, momentum=0.9)])
+    randomize_weights(model, rng)
+    return model, xs_for(model)
+
+
+@fixture("batch_normalization_no_scale", "BatchNormalization(axis=1, center=False, scale=False) on a sequence")
+def _(rng, shared):
+    model = seq([keras.Input((3, 4)), L.BatchNormalization(axis=1, center=False, scale=False)])
+    randomize_weights(model, rng)
+    return model, xs_for(model)
+
+
+@fixture("layer_normalization", "LayerNormalization over the last axis; over axes [1, 2] with epsilon 0.1")
+def _(rng, shared):
+    return branches((3, 4), rng, [L.LayerNormalization(name="last_axis"),
+                                  L.LayerNormalization(axis=[1, 2], epsilon=0.1, name="axes_1_2")], -2.0, 2.0)
+
+
+def padded_ids(vocab, steps):
+    ids = np.random.RandomState(seed_of("ids%d:%d" % (vocab, steps))).randint(1, vocab, size=(BATCH, steps))
+    ids = ids.astype(np.int32)
+    for row in range(BATCH):
+        ids[row, steps - row:] = 0  # row r ends with r pads
+    ids[2, 1] = 0  # and one in the middle
+    return ids
+
+
+@fixture("embedding_mask_zero", "Embedding(mask_zero=True) then masked GlobalAveragePooling1D")
+def _(rng, shared):
+    inp = keras.Input((6,), dtype="int32", name="ids")
+    e = L.Embedding(10, 4, mask_zero=True)(inp)
+    out = L.Dense(2)(L.GlobalAveragePooling1D()(e))
+    model = keras.Model(inp, out)
+    randomize_weights(model, rng)
+    return model, [padded_ids(10, 6)]
+
+
+@fixture("embedding_lstm", "Embedding(mask_zero=True) feeding an LSTM (masked steps carry the state)")
+def _(rng, shared):
+    model = seq([keras.Input((6,), dtype="int32"), L.Embedding(8, 3, mask_zero=True), L.LSTM(4)])
+    randomize_weights(model, rng)
+    return model, [padded_ids(8, 6)]
+
+
+def masked_sequence(steps, features):
+    x = x_floats((BATCH, steps, features))
+    x[0, -1, :] = 0.0
+    x[1, -2:, :] = 0.0
+    x[2, 1, :] = 0.0
+    return x
+
+
+@fixture("masking_simple_rnn", "Masking(0.0) then SimpleRNN(return_sequences=True)")
+def _(rng, shared):
+    model = seq([keras.Input((5, 3)), L.Masking(0.0), L.SimpleRNN(4, return_sequences=True)])
+    randomize_weights(model, rng)
+    return model, [masked_sequence(5, 3)]
+
+
+@fixture("merges", "Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate (axis -1 and 1) of two inputs")
+def _(rng, shared):
+    a = keras.Input((3, 4), name="a")
+    b = keras.Input((3, 4), name="b")
+    model = keras.Model([a, b], [
+        L.Add(name="add")([a, b]),
+        L.Subtract(name="subtract")([a, b]),
+        L.Multiply(name="multiply")([a, b]),
+        L.Average(name="average")([a, b]),
+        L.Maximum(name="maximum")([a, b]),
+        L.Minimum(name="minimum")([a, b]),
+        L.Concatenate(name="concatenate")([a, b]),
+        L.Concatenate(axis=1, name="concatenate_axis1")([a, b]),
+    ])
+    return model, xs_for(model)
+
+
+@fixture("merge_three_inputs", "Add and Concatenate of three inputs of different widths")
+def _(rng, shared):
+    ins = [keras.Input((w,)) for w in (2, 3, 2)]
+    out = L.Concatenate(name="concat3")(ins)
+    total = L.Add(name="add3")([ins[0], ins[2], L.Dense(2)(ins[1])])
+    model = keras.Model(ins, [out, total])
+    randomize_weights(model, rng)
+    return model, xs_for(model)
+
+
+def rnn_fixture(make_layer, steps=5, features=3, masked=False, initial_states=0, units=4):
+    def build(rng, shared):
+        x_in = keras.Input((steps, features), name="sequence")
+        t = L.Masking(0.0)(x_in) if masked else x_in
+        state_in = [keras.Input((units,), name="state_%d" % i) for i in range(initial_states)]
+        layer = make_layer()
+        out = layer(t, initial_state=state_in) if state_in else layer(t)
+        model = keras.Model([x_in] + state_in, out)
+        randomize_weights(model, rng)
+        x = masked_sequence(steps, features) if masked else x_floats((BATCH, steps, features))
+        return model, [x] + [x_floats((BATCH, units), i + 1) for i in range(initial_states)]
+
+    return build
+
+
+RNNS = [
+    ("simple_rnn", "SimpleRNN(return_sequences=True)", lambda: L.SimpleRNN(4, return_sequences=True), {}),
+    ("simple_rnn_state_backwards", "SimpleRNN(return_state=True, go_backwards=True, activation='relu')",
+     lambda: L.SimpleRNN(4, return_state=True, go_backwards=True, activation="relu"), {}),
+    ("simple_rnn_initial_state", "SimpleRNN with initial_state as an extra input",
+     lambda: L.SimpleRNN(4), {"initial_states": 1}),
+    ("lstm", "LSTM(4)", lambda: L.LSTM(4), {}),
+    ("lstm_sequences_state", "LSTM(return_sequences=True, return_state=True)",
+     lambda: L.LSTM(4, return_sequences=True, return_state=True), {}),
+    ("lstm_go_backwards", "LSTM(go_backwards=True, return_sequences=True)",
+     lambda: L.LSTM(4, go_backwards=True, return_sequences=True), {}),
+    ("lstm_initial_state", "LSTM with initial_state [h, c] as extra inputs",
+     lambda: L.LSTM(4, return_sequences=True), {"initial_states": 2}),
+    ("lstm_masked", "Masking then LSTM(return_sequences=True)",
+     lambda: L.LSTM(4, return_sequences=True), {"masked": True}),
+    ("lstm_activations", "LSTM(activation='relu', recurrent_activation='hard_sigmoid', unit_forget_bias=False)",
+     lambda: L.LSTM(4, activation="relu", recurrent_activation="hard_sigmoid", unit_forget_bias=False), {}),
+    ("gru_reset_after", "GRU(reset_after=True) (the default)", lambda: L.GRU(4), {}),
+    ("gru_reset_before", "GRU(reset_after=False, return_sequences=True)",
+     lambda: L.GRU(4, reset_after=False, return_sequences=True), {}),
+    ("gru_sequences_state", "GRU(return_sequences=True, return_state=True)",
+     lambda: L.GRU(4, return_sequences=True, return_state=True), {}),
+    ("gru_go_backwards", "GRU(go_backwards=True, reset_after=False)",
+     lambda: L.GRU(4, go_backwards=True, reset_after=False), {}),
+    ("gru_initial_state", "GRU with initial_state as an extra input",
+     lambda: L.GRU(4, return_sequences=True), {"initial_states": 1}),
+    ("gru_masked", "Masking then GRU(return_sequences=True, return_state=True)",
+     lambda: L.GRU(4, return_sequences=True, return_state=True), {"masked": True}),
+    ("gru_masked_reset_before", "Masking then GRU(reset_after=False, go_backwards=True)",
+     lambda: L.GRU(4, reset_after=False, go_backwards=True), {"masked": True}),
+]
+
+for _rnn_name, _rnn_desc, _rnn_make, _rnn_kwargs in RNNS:
+    fixture(_rnn_name, _rnn_desc)(rnn_fixture(_rnn_make, **_rnn_kwargs))
+
+
+@fixture("stacked_rnn", "LSTM(return_sequences=True) then GRU then Dense")
+def _(rng, shared):
+    model = seq([keras.Input((5, 3)), L.LSTM(4, return_sequences=True), L.GRU(3), L.Dense(2)])
+    randomize_weights(model, rng)
+    return model, xs_for(model)
+
+
+@fixture("rescaling", "Rescaling(1/127.5, offset=-1)")
+def _(rng, shared):
+    model = seq([keras.Input((2, 3)), L.Rescaling(1.0 / 127.5, offset=-1.0)])
+    return model, xs_for(model, 0.0, 255.0)
+
+
+@fixture("normalization_adapted", "Normalization adapted to data (mean, variance, int64 count weights)")
+def _(rng, shared):
+    norm = L.Normalization(axis=-1)
+    model = seq([keras.Input((3,)), norm, L.Dense(2)])  # built in the model: weights named normalization/...
+    norm.adapt(rng.normal(2.0, 3.0, size=(40, 3)).astype(np.float32))
+    randomize_weights(model, rng, keep=(norm,))
+    return model, xs_for(model, -4.0, 8.0)
+
+
+@fixture("initializers", "every initializer in layer configs (kernel and bias)")
+def _(rng, shared):
+    I = keras.initializers  # noqa: E741
+    inits = [
+        (I.Zeros(), I.Ones()),
+        (I.Ones(), I.Constant(0.25)),
+        (I.Constant(-0.5), I.Zeros()),
+        (I.RandomNormal(mean=0.1, stddev=0.2, seed=1), I.RandomUniform(-0.3, 0.4, seed=2)),
+        (I.RandomUniform(minval=-0.1, maxval=0.2, seed=3), I.TruncatedNormal(mean=0.0, stddev=0.3, seed=4)),
+        (I.TruncatedNormal(stddev=0.5, seed=5), I.RandomNormal()),
+        (I.GlorotUniform(seed=6), I.Zeros()),
+        (I.GlorotNormal(seed=7), I.Zeros()),
+        (I.HeNormal(seed=8), I.Zeros()),
+        (I.HeUniform(seed=9), I.Zeros()),
+        (I.LecunNormal(seed=10), I.Zeros()),
+        (I.LecunUniform(seed=11), I.Zeros()),
+        (I.Orthogonal(gain=1.5, seed=12), I.Zeros()),
+        (I.Identity(gain=0.5), I.Zeros()),
+        (I.VarianceScaling(scale=2.0, mode="fan_avg", distribution="uniform", seed=13), I.Zeros()),
+    ]
+    layers = [keras.Input((4,))]
+    for k, b in inits:
+        layers.append(L.Dense(2 if len(layers) == len(inits) else 4, kernel_initializer=k, bias_initializer=b))
+    model = seq(layers)
+    randomize_weights(model, rng)
+    return model, xs_for(model)
+
+
+@fixture("regularizers_constraints", "L1/L2/L1L2 regularizers and MaxNorm/NonNeg/UnitNorm/MinMaxNorm constraints")
+def _(rng, shared):
+    R = keras.regularizers
+    C = keras.constraints
+    model = seq([
+        keras.Input((4,)),
+        L.Dense(4, kernel_regularizer=R.L1(0.01), bias_regularizer=R.L2(0.02),
+                activity_regularizer=R.L1L2(l1=0.001, l2=0.002),
+                kernel_constraint=C.MaxNorm(max_value=2.0, axis=0), bias_constraint=C.NonNeg()),
+        L.Dense(3, kernel_regularizer=R.L1L2(l1=0.0, l2=0.0005),
+                kernel_constraint=C.UnitNorm(axis=0),
+                bias_constraint=C.MinMaxNorm(min_value=0.1, max_value=1.5, rate=0.9, axis=0)),
+        L.Reshape((3, 1)),
+        L.Conv1D(2, 1, kernel_regularizer=R.L2(0.1), kernel_constraint=C.NonNeg()),
+    ])
+    randomize_weights(model, rng)
+    return model, xs_for(model)
+
+
+# ---- writing ----------------------------------------------------------------------------
+
+
+class Writer:
+    def __init__(self, out_dir):
+        self.out_dir = out_dir
+        self.by_digest = {}
+        self.written = []
+
+    def _write_bytes(self, filename, data):
+        with open(os.path.join(self.out_dir, filename), "wb") as f:
+            f.write(data)
+        self.written.append(filename)
+
+    def text(self, filename, text):
+        self._write_bytes(filename, text.encode("utf-8"))
+
+    def array(self, filename, array):
+        """Writes `array` as a version 1.0 .npy file unless an identical one (dtype, shape,
+        bytes) was written before; returns the name of the file that holds it."""
+        array = np.ascontiguousarray(array)
+        if array.dtype.byteorder == ">":
+            array = array.astype(array.dtype.newbyteorder("<"))
+        digest = hashlib.sha256(
+            (str(array.dtype.str) + str(array.shape)).encode("ascii") + array.tobytes()).hexdigest()
+        if digest in self.by_digest:
+            return self.by_digest[digest]
+        path = os.path.join(self.out_dir, filename)
+        with open(path, "wb") as f:
+            np.lib.format.write_array(f, array, version=(1, 0), allow_pickle=False)
+        self.written.append(filename)
+        self.by_digest[digest] = filename
+        return filename
+
+
+def h5_model_config(model, tmp_dir):
+    """The `model_config` attribute of a real H5 file that tf-keras writes for `model`."""
+    path = os.path.join(tmp_dir, "model.h5")
+    model.save(path, save_format="h5", include_optimizer=False)
+    with h5py.File(path, "r") as f:
+        raw = f.attrs["model_config"]
+    os.remove(path)
+    return raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
+
+
+def summary_text(model):
+    lines = []
+    model.summary(print_fn=lambda line, **kwargs: lines.append(line))
+    return "".join(line + "\n" for line in lines)
+
+
+def layer_classes(config):
+    """The layer classes a model config names, nested models included (sorted)."""
+    found = set()
+
+    def walk(model_config):
+        for layer in model_config["config"]["layers"]:
+            found.add(layer["class_name"])
+            if layer["class_name"] in ("Sequential", "Functional", "Model"):
+                walk(layer)
+
+    walk(config)
+    return sorted(found)
+
+
+def tensor_entry(filename, array):
+    return {"file": filename, "dtype": str(array.dtype), "shape": list(array.shape)}
+
+
+def count(weights):
+    return int(sum(int(np.prod(w.shape)) for w in weights))
+
+
+def generate(out_dir):
+    if tf.__version__ != EXPECTED_TF or keras.__version__ != EXPECTED_TF_KERAS:
+        sys.exit("generate_fixtures.py: expected tensorflow %s and tf-keras %s, found %s and %s; "
+                 "run it with the venv made by tests/interop/setup_venv.sh"
+                 % (EXPECTED_TF, EXPECTED_TF_KERAS, tf.__version__, keras.__version__))
+    if os.path.isdir(out_dir):
+        for entry in os.listdir(out_dir):
+            full = os.path.join(out_dir, entry)
+            if os.path.isfile(full):
+                os.remove(full)
+    os.makedirs(out_dir, exist_ok=True)
+    writer = Writer(out_dir)
+    shared = {}
+    entries = []
+    tmp_dir = tempfile.mkdtemp(prefix="strata-fixtures-")
+    try:
+        for name, builder, description in MODELS:
+            keras.backend.clear_session()
+            seed = seed_of(name)
+            keras.utils.set_random_seed(seed)
+            rng = np.random.RandomState(seed)
+            model, inputs = builder(rng, shared)
+            print("  %s" % name, file=sys.stderr)
+            entries.append(write_model(writer, name, description, model, inputs, tmp_dir))
+        writer.text("nested_weight_order.json", index_text(nested_weight_order()))
+    finally:
+        shutil.rmtree(tmp_dir)
+    index = {
+        "generator": "tests/interop/generate_fixtures.py",
+        "versions": {
+            "tensorflow": tf.__version__,
+            "tf_keras": keras.__version__,
+            "numpy": np.__version__,
+            "h5py": h5py.__version__,
+            "python": platform.python_version(),
+        },
+        "comparison": {"rtol": 1e-5, "atol": 1e-5},
+        "models": entries,
+        "extra_fixtures": ["nested_weight_order.json"],
+    }
+    writer.text("index.json", index_text(index))
+
+
+def index_text(index):
+    """index.json: indented down to each model's keys; shorter values (a tensor entry, a list
+    of class names) on one line, so the file stays small and diffs stay readable."""
+
+    def dump(value, indent):
+        flat = json.dumps(value)
+        if len(flat) + indent <= 140 or not isinstance(value, (dict, list)) or not value:
+            return flat
+        pad = " " * (indent + 1)
+        if isinstance(value, dict):
+            items = ["%s%s: %s" % (pad, json.dumps(k), dump(v, indent + 1)) for k, v in value.items()]
+            return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
+        items = [pad + dump(v, indent + 1) for v in value]
+        return "[\n" + ",\n".join(items) + "\n" + " " * indent + "]"
+
+    return dump(index, 0) + "\n"
+
+
+def write_model(writer, name, description, model, inputs, tmp_dir):
+    outputs = model.predict(inputs if len(inputs) > 1 else inputs[0], verbose=0, batch_size=BATCH)
+    if not isinstance(outputs, (list, tuple)):
+        outputs = [outputs]
+    h5_config = h5_model_config(model, tmp_dir)
+    writer.text(name + ".config.json", h5_config)
+    writer.text(name + ".to_json.json", model.to_json())
+    writer.text(name + ".summary.txt", summary_text(model))
+    weights = []
+    trainable_ids = {id(v) for v in model.trainable_weights}  # a frozen layer's variables stay trainable
+    for i, (variable, value) in enumerate(zip(model.weights, model.get_weights())):
+        entry = tensor_entry(writer.array("%s.w%d.npy" % (name, i), value), value)
+        entry["name"] = variable.name
+        entry["trainable"] = id(variable) in trainable_ids
+        weights.append(entry)
+    xs = [tensor_entry(writer.array("%s.x%d.npy" % (name, i), x), x) for i, x in enumerate(inputs)]
+    ys = [tensor_entry(writer.array("%s.y%d.npy" % (name, i), np.asarray(y)), np.asarray(y))
+          for i, y in enumerate(outputs)]
+    return {
+        "name": name,
+        "description": description,
+        "class_name": json.loads(h5_config)["class_name"],
+        "model_name": model.name,
+        "config": name + ".config.json",
+        "to_json": name + ".to_json.json",
+        "summary": name + ".summary.txt",
+        "num_inputs": len(xs),
+        "num_outputs": len(ys),
+        "num_weights": len(weights),
+        "params": {
+            "total": model.count_params(),
+            "trainable": count(model.trainable_weights),
+            "non_trainable": count(model.non_trainable_weights),
+        },
+        "layer_classes": layer_classes(json.loads(h5_config)),
+        "inputs": xs,
+        "outputs": ys,
+        "weights": weights,
+    }
+
+
+def nested_weight_order():
+    """The guide's "trainable-flag ordering in nested layers" example, names as tf-keras gives them."""
+
+    class NestedDenseLayer(keras.layers.Layer):
+        def __init__(self, units, name=None):
+            super().__init__(name=name)
+            self.dense_1 = keras.layers.Dense(units, name="dense_1")
+            self.dense_2 = keras.layers.Dense(units, name="dense_2")
+
+        def call(self, inputs):
+            return self.dense_2(self.dense_1(inputs))
+
+    keras.backend.clear_session()
+    nested_model = keras.Sequential([keras.Input((784,)), NestedDenseLayer(10, "nested")])
+    before = [v.name for v in nested_model.weights]
+    nested_model.get_layer("nested").dense_1.trainable = False
+    after = [v.name for v in nested_model.weights]
+    return {
+        "description": "Sequential([Input((784,)), NestedDenseLayer(10, 'nested')]); then "
+                       "get_layer('nested').dense_1.trainable = False (the Keras saving guide)",
+        "layer": {"class_name": "NestedDenseLayer", "config": {"units": 10, "name": "nested"}},
+        "input_shape": [None, 784],
+        "weights_before": before,
+        "weights_after": after,
+        "trainable_weights_after": [v.name for v in nested_model.trainable_weights],
+        "non_trainable_weights_after": [v.name for v in nested_model.non_trainable_weights],
+        "shapes_after": [list(v.shape) for v in nested_model.weights],
+        "ordering_changed": before != after,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", default=OUT_DIR_DEFAULT, help="output directory (default: %(default)s)")
+    parser.add_argument("--list", action="store_true", help="list the models and exit")
+    args = parser.parse_args()
+    if args.list:
+        for name, _, description in MODELS:
+            print("%-32s %s" % (name, description))
+        return
+    generate(args.out)
+    total = sum(os.path.getsize(os.path.join(args.out, f)) for f in os.listdir(args.out))
+    print("wrote %d models, %d files, %.1f KiB to %s" % (len(MODELS), len(os.listdir(args.out)), total / 1024.0,
+                                                        args.out))
+
+
+if __name__ == "__main__":
+    main()
