@@ -14,6 +14,10 @@
 #include <vector>
 
 #include "strata/layer.hpp"
+#include "strata/losses.hpp"
+#include "strata/metrics.hpp"
+#include "strata/optimizer.hpp"
+#include "strata/training.hpp"
 
 namespace strata {
 
@@ -46,6 +50,50 @@ class Model : public Layer {
   std::vector<TrackedChild> children() const override;
   // Subclassed models cannot describe their architecture: ValueError naming the class.
   Config get_config() const override;
+
+  // ---- training (Keras compile / fit / evaluate) -------------------------------------
+
+  // `losses`: one per output, or one for every output. `metrics`: per output (a single
+  // inner list applies to every output). `loss_weights`: per output (default 1).
+  void compile(std::shared_ptr<Optimizer> optimizer, std::vector<std::shared_ptr<Loss>> losses,
+               std::vector<std::vector<std::shared_ptr<Metric>>> metrics = {}, std::vector<double> loss_weights = {});
+  // Keras-style: names or serialised dicts ("adam", "mse", ["accuracy"]); a loss or
+  // metric list may also be a dict keyed by output name. Throws UnknownObjectError.
+  void compile(const Config& optimizer, const Config& loss, const Config& metrics = Config(),
+               const Config& loss_weights = Config());
+  bool is_compiled() const noexcept;
+  const std::shared_ptr<Optimizer>& optimizer() const;
+  // The H5 training_config (loss, metrics, weighted_metrics, loss_weights,
+  // optimizer_config) as tf-keras writes it. ValueError when not compiled.
+  Config training_config() const;
+
+  // One gradient step on a batch: forward in training mode, loss (compiled losses +
+  // add_loss terms + weight regularization), gradients, optimizer update, constraints,
+  // metrics. Returns the logs (loss and metrics so far). Override to customise.
+  virtual Logs train_step(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sample_weight);
+  // Forward in inference mode, loss and metrics, no update.
+  virtual Logs test_step(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sample_weight);
+
+  History fit(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const FitOptions& options = {});
+  History fit(const Tensor& x, const Tensor& y, const FitOptions& options = {});
+  Logs evaluate(const std::vector<Tensor>& x, const std::vector<Tensor>& y, std::int64_t batch_size = 32,
+                int verbose = 0);
+  Logs evaluate(const Tensor& x, const Tensor& y, std::int64_t batch_size = 32, int verbose = 0);
+  // One step on exactly this batch (metrics are reset first, as Keras does by default).
+  Logs train_on_batch(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sample_weight = Tensor());
+  Logs test_on_batch(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sample_weight = Tensor());
+  std::vector<Tensor> predict_on_batch(const std::vector<Tensor>& x) const;
+
+  // The loss tracker ("loss") and every compiled metric, in the order logs list them.
+  std::vector<std::shared_ptr<Metric>> metrics() const;
+  void reset_metrics();
+  // Set by callbacks (EarlyStopping) to end fit after the current epoch.
+  bool stop_training = false;
+
+  struct TrainingState;
+
+ private:
+  std::shared_ptr<TrainingState> training_;
 };
 
 class Sequential : public Model {

@@ -1,0 +1,665 @@
+// Model::compile / fit / evaluate: Keras's training loop.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <numeric>
+#include <random>
+#include <sstream>
+
+#include "layers/config_util.hpp"
+#include "ops/internal.hpp"
+#include "strata/gradient_tape.hpp"
+#include "strata/model.hpp"
+#include "strata/ops.hpp"
+
+namespace strata {
+
+// ---- Logs ---------------------------------------------------------------------------------------
+
+void Logs::set(const std::string& name, double value) {
+  for (auto& [k, v] : items_) {
+    if (k == name) {
+      v = value;
+      return;
+    }
+  }
+  items_.emplace_back(name, value);
+}
+
+std::optional<double> Logs::get(const std::string& name) const {
+  for (const auto& [k, v] : items_) {
+    if (k == name) return v;
+  }
+  return std::nullopt;
+}
+
+double Logs::at(const std::string& name) const {
+  auto v = get(name);
+  if (!v) {
+    std::string keys;
+    for (const auto& [k, _] : items_) keys += (keys.empty() ? "" : ", ") + k;
+    STRATA_THROW(ValueError, "no log entry '", name, "' (entries: ", keys.empty() ? "none" : keys, ")");
+  }
+  return *v;
+}
+
+Callback::~Callback() = default;
+
+namespace {
+
+// A weighted running mean whose state is variables (Keras's Mean): the loss trackers.
+class MeanTracker final : public Metric {
+ public:
+  explicit MeanTracker(const std::string& name) : Metric("Mean", Config{{"name", name}}, name) {
+    total_ = add_state("total");
+    count_ = add_state("count");
+  }
+  void update(const Tensor& value, double weight) {
+    const Tensor v = cast(value, DType::kFloat32).to(total_.device());
+    total_.assign(total_.value() + sum(v) * weight);
+    count_.assign(count_.value() + scalar_like(count_.value(), weight * static_cast<double>(v.num_elements())));
+  }
+  void update_state(const Tensor& values, const Tensor&, const Tensor& sample_weight) override {
+    update(values, sample_weight.defined() ? sample_weight.to(Device::cpu()).item<float>() : 1.0);
+  }
+  Tensor result() const override {
+    const float count = count_.value().item<float>();
+    return Tensor::scalar<float>(count == 0 ? 0.0f : total_.value().item<float>() / count);
+  }
+
+ private:
+  Variable total_, count_;
+};
+
+double scalar_of(const Tensor& t) {
+  const Tensor host = t.to(Device::cpu());
+  switch (host.dtype()) {
+    case DType::kFloat32: return host.item<float>();
+    case DType::kFloat64: return host.item<double>();
+    case DType::kInt64: return static_cast<double>(host.item<std::int64_t>());
+    case DType::kInt32: return host.item<std::int32_t>();
+    default: break;
+  }
+  STRATA_THROW(ValueError, "a metric result must be a number, got ", dtype_name(host.dtype()));
+}
+
+bool has_upper(const std::string& s) {
+  return std::any_of(s.begin(), s.end(), [](char c) { return std::isupper(static_cast<unsigned char>(c)) != 0; });
+}
+
+// Keras's resolution of "accuracy"/"acc"/"crossentropy"/"ce" by the shapes of the
+// targets and predictions.
+std::string resolve_metric_name(const std::string& name, const Shape& y_true, const Shape& y_pred) {
+  const bool known = y_true.has_known_rank() && y_pred.has_known_rank() && y_pred.rank() > 0;
+  const std::int64_t pred_last = known ? y_pred.dims().back() : -1;
+  const std::int64_t true_last = known && y_true.rank() > 0 ? y_true.dims().back() : -1;
+  const bool binary = pred_last == 1;
+  const bool sparse = known && (y_true.rank() < y_pred.rank() || (true_last == 1 && pred_last > 1));
+  if (name == "accuracy" || name == "acc") {
+    return binary ? "binary_accuracy" : sparse ? "sparse_categorical_accuracy" : "categorical_accuracy";
+  }
+  if (name == "crossentropy" || name == "ce") {
+    return binary ? "binary_crossentropy" : sparse ? "sparse_categorical_crossentropy" : "categorical_crossentropy";
+  }
+  return {};
+}
+
+std::shared_ptr<Metric> build_metric(const Config& spec, const Shape& y_true, const Shape& y_pred) {
+  if (spec.is_string()) {
+    const std::string name = spec.get<std::string>();
+    const std::string fn = resolve_metric_name(name, y_true, y_pred);
+    if (!fn.empty()) return get_metric(Config{{"class_name", "MeanMetricWrapper"}, {"config", {{"name", name}, {"fn", fn}}}});
+    if (has_upper(name)) return get_metric(spec);
+    return get_metric(Config{{"class_name", name}, {"config", {{"name", name}}}});
+  }
+  return get_metric(spec);
+}
+
+// Serialises `value` (a compile argument) the way tf-keras writes it in training_config.
+Config legacy_object(const Serializable& s) {
+  return Config{{"class_name", s.class_name()}, {"config", s.get_config()}};
+}
+
+}  // namespace
+
+struct Model::TrainingState {
+  std::shared_ptr<Optimizer> optimizer;
+  std::vector<std::shared_ptr<Loss>> losses;  // one per output
+  std::vector<double> loss_weights;
+  std::vector<std::vector<Config>> metric_specs;  // per output, resolved on the first batch
+  std::vector<std::vector<std::shared_ptr<Metric>>> metrics;
+  bool metrics_built = false;
+  std::shared_ptr<MeanTracker> loss_tracker = std::make_shared<MeanTracker>("loss");
+  std::vector<std::shared_ptr<MeanTracker>> output_loss_trackers;
+  // What compile was given, for training_config.
+  Config loss_arg, loss_weights_arg;
+  bool metrics_given = false;
+};
+
+namespace {
+
+std::vector<std::string> output_names(const Model& model, std::size_t count) {
+  std::vector<std::string> names;
+  const auto outs = model.outputs();
+  for (std::size_t i = 0; i < count; ++i) {
+    if (i < outs.size() && outs[i].node()->layer) {
+      names.push_back(outs[i].node()->layer->name());
+    } else {
+      names.push_back(detail::concat("output_", i + 1));
+    }
+  }
+  return names;
+}
+
+std::size_t output_count(const Model& model) {
+  const auto outs = model.outputs();
+  return outs.empty() ? 1 : outs.size();
+}
+
+// Per-output lists from a loss/metric argument: a single entry, a list per output, or a
+// dict keyed by output name.
+std::vector<Config> per_output(const Config& value, const std::vector<std::string>& names, const char* what) {
+  const std::size_t n = names.size();
+  if (value.is_object() && !value.contains("class_name")) {
+    std::vector<Config> out(n, Config());
+    for (auto it = value.begin(); it != value.end(); ++it) {
+      auto pos = std::find(names.begin(), names.end(), it.key());
+      STRATA_CHECK(pos != names.end(), ValueError, "compile: ", what, " names output '", it.key(),
+                   "', which the model does not have");
+      out[static_cast<std::size_t>(pos - names.begin())] = *it;
+    }
+    return out;
+  }
+  if (value.is_array() && n > 1) {
+    STRATA_CHECK(value.size() == n, ValueError, "compile: ", what, " lists ", value.size(), " entries for ", n, " outputs");
+    return std::vector<Config>(value.begin(), value.end());
+  }
+  return std::vector<Config>(n, value);
+}
+
+// (variable, constraint) pairs of every layer of `layer`.
+void collect_constraints(const Layer& layer, std::vector<std::pair<Variable, std::shared_ptr<Constraint>>>& out) {
+  for (const auto& w : layer.own_weights()) {
+    if (w.constraint) out.emplace_back(w.variable, w.constraint);
+  }
+  for (const auto& c : layer.children()) collect_constraints(*c.layer, out);
+}
+
+}  // namespace
+
+// ---- compile --------------------------------------------------------------------------------------
+
+void Model::compile(std::shared_ptr<Optimizer> optimizer, std::vector<std::shared_ptr<Loss>> losses,
+                    std::vector<std::vector<std::shared_ptr<Metric>>> metrics, std::vector<double> loss_weights) {
+  STRATA_CHECK(optimizer != nullptr, ValueError, "compile needs an optimizer");
+  STRATA_CHECK(!losses.empty(), ValueError, "compile needs a loss");
+  const std::size_t n = output_count(*this);
+  auto state = std::make_shared<TrainingState>();
+  state->optimizer = std::move(optimizer);
+  if (losses.size() == 1 && n > 1) losses.assign(n, losses[0]);
+  STRATA_CHECK(losses.size() == n, ValueError, "compile got ", losses.size(), " losses for ", n, " outputs");
+  state->losses = std::move(losses);
+  state->loss_weights = loss_weights.empty() ? std::vector<double>(n, 1.0) : std::move(loss_weights);
+  STRATA_CHECK(state->loss_weights.size() == n, ValueError, "compile got ", state->loss_weights.size(),
+               " loss weights for ", n, " outputs");
+  if (metrics.size() == 1 && n > 1) metrics.assign(n, metrics[0]);
+  metrics.resize(n);
+  state->metrics = std::move(metrics);
+  state->metric_specs.assign(n, {});
+  state->metrics_built = true;
+  state->metrics_given = std::any_of(state->metrics.begin(), state->metrics.end(), [](const auto& m) { return !m.empty(); });
+  Config loss_arg = Config::array();
+  for (const auto& l : state->losses) loss_arg.push_back(legacy_object(*l));
+  state->loss_arg = n == 1 ? loss_arg[0] : loss_arg;
+  state->loss_weights_arg = loss_weights.empty() ? Config(nullptr) : Config(state->loss_weights);
+  training_ = std::move(state);
+}
+
+void Model::compile(const Config& optimizer, const Config& loss, const Config& metrics, const Config& loss_weights) {
+  auto frame = ErrorContext::push("compiling model '", name(), "'");
+  const std::size_t n = output_count(*this);
+  const auto names = output_names(*this, n);
+  auto state = std::make_shared<TrainingState>();
+  state->optimizer = get_optimizer(optimizer);
+  for (const auto& l : per_output(loss, names, "loss")) state->losses.push_back(get_loss(l));
+  state->loss_arg = loss;
+  state->loss_weights.assign(n, 1.0);
+  if (!loss_weights.is_null()) {
+    const auto w = per_output(loss_weights, names, "loss_weights");
+    for (std::size_t i = 0; i < n; ++i) state->loss_weights[i] = w[i].is_null() ? 1.0 : w[i].get<double>();
+  }
+  state->loss_weights_arg = loss_weights;
+  state->metric_specs.assign(n, {});
+  if (!metrics.is_null()) {
+    const auto per = per_output(metrics, names, "metrics");
+    for (std::size_t i = 0; i < n; ++i) {
+      if (per[i].is_array()) {
+        for (const auto& m : per[i]) state->metric_specs[i].push_back(m);
+      } else if (!per[i].is_null()) {
+        state->metric_specs[i].push_back(per[i]);
+      }
+    }
+    state->metrics_given = true;
+  }
+  // Resolve metric classes now so unknown names fail at compile, as in Keras.
+  {
+    ObjectResolver resolver;
+    for (const auto& specs : state->metric_specs) {
+      for (const auto& m : specs) {
+        if (m.is_string() && resolve_metric_name(m.get<std::string>(), Shape{}, Shape{1}).empty()) {
+          resolver.find<ObjectKind::kMetric>(m.get<std::string>(), "compile metrics");
+        }
+      }
+    }
+    resolver.raise_if_missing();
+  }
+  training_ = std::move(state);
+}
+
+bool Model::is_compiled() const noexcept { return training_ != nullptr; }
+
+const std::shared_ptr<Optimizer>& Model::optimizer() const {
+  STRATA_CHECK(training_ != nullptr, ValueError, "model '", name(), "' is not compiled");
+  return training_->optimizer;
+}
+
+namespace {
+
+void ensure_metrics(Model::TrainingState& s, const std::vector<Tensor>& y, const std::vector<Tensor>& y_pred) {
+  if (s.metrics_built) return;
+  s.metrics.assign(s.metric_specs.size(), {});
+  for (std::size_t i = 0; i < s.metric_specs.size(); ++i) {
+    const Shape t = i < y.size() ? y[i].shape() : Shape::unknown_rank();
+    const Shape p = i < y_pred.size() ? y_pred[i].shape() : Shape::unknown_rank();
+    for (const auto& spec : s.metric_specs[i]) s.metrics[i].push_back(build_metric(spec, t, p));
+  }
+  s.metrics_built = true;
+}
+
+}  // namespace
+
+Config Model::training_config() const {
+  STRATA_CHECK(training_ != nullptr, ValueError, "model '", name(), "' is not compiled: it has no training config");
+  TrainingState& s = *training_;
+  if (!s.metrics_built) {
+    // Resolve "accuracy" and friends assuming targets shaped like the outputs, as Keras
+    // does when the model was never trained.
+    std::vector<Tensor> shapes;
+    for (const auto& o : outputs()) shapes.push_back(o);
+    ensure_metrics(s, shapes, shapes);
+  }
+  Config metrics = Config::array();
+  for (const auto& per : s.metrics) {
+    Config list = Config::array();
+    for (const auto& m : per) list.push_back(legacy_object(*m));
+    metrics.push_back(list);
+  }
+  Config c = Config::object();
+  c["loss"] = s.loss_arg;
+  c["metrics"] = s.metrics_given ? metrics : Config(nullptr);
+  c["weighted_metrics"] = nullptr;
+  c["loss_weights"] = s.loss_weights_arg;
+  c["optimizer_config"] = legacy_object(*s.optimizer);
+  return c;
+}
+
+std::vector<std::shared_ptr<Metric>> Model::metrics() const {
+  std::vector<std::shared_ptr<Metric>> out;
+  if (!training_) return out;
+  out.push_back(training_->loss_tracker);
+  for (const auto& t : training_->output_loss_trackers) out.push_back(t);
+  for (const auto& per : training_->metrics) out.insert(out.end(), per.begin(), per.end());
+  return out;
+}
+
+void Model::reset_metrics() {
+  for (auto& m : metrics()) m->reset_state();
+}
+
+// ---- steps --------------------------------------------------------------------------------------
+
+namespace {
+
+struct StepResult {
+  Tensor total;
+  std::vector<Tensor> per_output;
+  std::vector<Tensor> y_pred;
+};
+
+StepResult forward_and_loss(Model& model, Model::TrainingState& s, const std::vector<Tensor>& x,
+                            const std::vector<Tensor>& y, const Tensor& sample_weight, bool training) {
+  StepResult r;
+  LossCollector collector;
+  CallContext ctx;
+  ctx.training = training;
+  r.y_pred = model(x, ctx);
+  STRATA_CHECK(r.y_pred.size() == y.size(), ValueError, "model '", model.name(), "' has ", r.y_pred.size(),
+               " outputs but ", y.size(), " targets were given");
+  for (std::size_t i = 0; i < r.y_pred.size(); ++i) {
+    // Losses cast targets themselves (sparse losses keep integer labels).
+    Tensor l = (*s.losses[i])(y[i], r.y_pred[i], sample_weight);
+    r.per_output.push_back(l);
+    Tensor weighted = s.loss_weights[i] == 1.0 ? l : l * s.loss_weights[i];
+    r.total = r.total.defined() ? r.total + weighted : weighted;
+  }
+  std::vector<Tensor> extra = collector.losses();
+  if (training) {
+    auto reg = model.regularization_losses();
+    extra.insert(extra.end(), reg.begin(), reg.end());
+  }
+  for (const auto& e : extra) r.total = r.total + cast(e, r.total.dtype());
+  return r;
+}
+
+Logs collect_logs(Model& model, Model::TrainingState& s) {
+  Logs logs;
+  logs.set("loss", s.loss_tracker->result().item<float>());
+  const auto names = output_names(model, s.losses.size());
+  for (std::size_t i = 0; i < s.output_loss_trackers.size(); ++i) {
+    logs.set(names[i] + "_loss", s.output_loss_trackers[i]->result().item<float>());
+  }
+  for (std::size_t i = 0; i < s.metrics.size(); ++i) {
+    for (const auto& m : s.metrics[i]) {
+      const std::string key = s.metrics.size() > 1 ? names[i] + "_" + m->name() : m->name();
+      logs.set(key, scalar_of(m->result()));
+    }
+  }
+  return logs;
+}
+
+void update_trackers(Model::TrainingState& s, const StepResult& r, const std::vector<Tensor>& y, const Tensor& sw,
+                     std::int64_t batch) {
+  s.loss_tracker->update(r.total, static_cast<double>(batch));
+  if (s.losses.size() > 1 && s.output_loss_trackers.empty()) {
+    for (std::size_t i = 0; i < s.losses.size(); ++i) {
+      s.output_loss_trackers.push_back(std::make_shared<MeanTracker>(detail::concat("output_", i, "_loss")));
+    }
+  }
+  for (std::size_t i = 0; i < s.output_loss_trackers.size(); ++i) {
+    s.output_loss_trackers[i]->update(r.per_output[i], static_cast<double>(batch));
+  }
+  ensure_metrics(s, y, r.y_pred);
+  for (std::size_t i = 0; i < s.metrics.size(); ++i) {
+    for (const auto& m : s.metrics[i]) m->update_state(y[i], r.y_pred[i], sw);
+  }
+}
+
+}  // namespace
+
+Logs Model::train_step(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sample_weight) {
+  STRATA_CHECK(training_ != nullptr, ValueError, "model '", name(), "' must be compiled before training (call compile)");
+  TrainingState& s = *training_;
+  StepResult r;
+  std::vector<Variable> vars;
+  std::vector<Tensor> grads;
+  {
+    GradientTape tape;
+    r = forward_and_loss(*this, s, x, y, sample_weight, /*training=*/true);
+    vars = trainable_weights();
+    grads = tape.gradient(r.total, vars);
+  }
+  s.optimizer->apply_gradients(grads, vars);
+  std::vector<std::pair<Variable, std::shared_ptr<Constraint>>> constraints;
+  collect_constraints(*this, constraints);
+  for (auto& [v, c] : constraints) {
+    if (v.trainable()) v.assign((*c)(v.value()));
+  }
+  const std::int64_t batch = x.empty() ? 1 : x[0].shape()[0];
+  update_trackers(s, r, y, sample_weight, batch);
+  return collect_logs(*this, s);
+}
+
+Logs Model::test_step(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sample_weight) {
+  STRATA_CHECK(training_ != nullptr, ValueError, "model '", name(), "' must be compiled before evaluation (call compile)");
+  TrainingState& s = *training_;
+  const StepResult r = forward_and_loss(*this, s, x, y, sample_weight, /*training=*/false);
+  const std::int64_t batch = x.empty() ? 1 : x[0].shape()[0];
+  update_trackers(s, r, y, sample_weight, batch);
+  return collect_logs(*this, s);
+}
+
+Logs Model::train_on_batch(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sample_weight) {
+  reset_metrics();
+  return train_step(x, y, sample_weight);
+}
+
+Logs Model::test_on_batch(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sample_weight) {
+  reset_metrics();
+  return test_step(x, y, sample_weight);
+}
+
+std::vector<Tensor> Model::predict_on_batch(const std::vector<Tensor>& x) const { return (*this)(x); }
+
+// ---- fit / evaluate ----------------------------------------------------------------------------------
+
+namespace {
+
+std::int64_t sample_count(const std::vector<Tensor>& x, const std::vector<Tensor>& y) {
+  STRATA_CHECK(!x.empty(), ValueError, "fit/evaluate need at least one input");
+  const std::int64_t n = x[0].rank() ? x[0].shape()[0] : 1;
+  for (const auto* group : {&x, &y}) {
+    for (const auto& t : *group) {
+      STRATA_CHECK(t.rank() >= 1 && t.shape()[0] == n, ShapeError, "every input and target needs ", n,
+                   " samples along the first dimension, got shape ", t.shape().to_string());
+    }
+  }
+  return n;
+}
+
+Tensor take(const Tensor& t, const Tensor& indices) { return gather(t, indices.to(t.device()), 0); }
+
+Tensor rows(const Tensor& t, std::int64_t start, std::int64_t len) {
+  std::vector<std::int64_t> begin(t.rank(), 0), size = t.shape().dims();
+  begin[0] = start;
+  size[0] = len;
+  return slice(t, begin, size);
+}
+
+std::string format_value(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, std::abs(v) > 1e-3 ? "%.4f" : "%.4e", v);
+  return buf;
+}
+
+std::string format_time(double seconds, const char* unit) {
+  char buf[64];
+  if (seconds >= 1 || seconds == 0) {
+    std::snprintf(buf, sizeof buf, " %.0fs/%s", seconds, unit);
+  } else if (seconds >= 1e-3) {
+    std::snprintf(buf, sizeof buf, " %.0fms/%s", seconds * 1e3, unit);
+  } else {
+    std::snprintf(buf, sizeof buf, " %.0fus/%s", seconds * 1e6, unit);
+  }
+  return buf;
+}
+
+// Keras's Progbar: "32/32 [==============================] - 0s 2ms/step - loss: 0.1234".
+class Progbar {
+ public:
+  Progbar(std::ostream& out, std::int64_t target, int verbose, bool dynamic)
+      : out_(out), target_(target), verbose_(verbose), dynamic_(dynamic), start_(clock::now()) {}
+
+  void update(std::int64_t current, const Logs& logs, bool finalize) {
+    const auto now = clock::now();
+    const double elapsed = seconds(now - start_);
+    const double per_step = current > 0 ? elapsed / static_cast<double>(current) : 0.0;
+    std::string values;
+    for (const auto& [k, v] : logs.items()) values += " - " + k + ": " + format_value(v);
+    const std::string total = std::to_string(target_);
+    std::string done = std::to_string(current);
+    if (done.size() < total.size()) done.insert(0, total.size() - done.size(), ' ');
+    const std::string count = done + "/" + total;
+    if (verbose_ == 1) {
+      if (!finalize && (!dynamic_ || seconds(now - last_) < 0.05)) return;
+      last_ = now;
+      std::string bar = count + " [";
+      const int width = 30;
+      const int prog = static_cast<int>(width * static_cast<double>(current) / static_cast<double>(std::max<std::int64_t>(target_, 1)));
+      if (prog > 0) {
+        bar += std::string(static_cast<std::size_t>(prog - 1), '=');
+        bar += current < target_ ? '>' : '=';
+      }
+      bar += std::string(static_cast<std::size_t>(width - prog), '.') + "]";
+      char elapsed_text[32];
+      std::snprintf(elapsed_text, sizeof elapsed_text, " - %.0fs", elapsed);
+      std::string info = finalize ? std::string(elapsed_text) + format_time(per_step, "step") : std::string();
+      if (!finalize) {
+        char eta[48];
+        std::snprintf(eta, sizeof eta, " - ETA: %.0fs", per_step * static_cast<double>(target_ - current));
+        info = eta;
+      }
+      const std::string line = bar + info + values;
+      if (dynamic_) {
+        out_ << "\r" << line;
+        if (line.size() < width_) out_ << std::string(width_ - line.size(), ' ');
+        width_ = line.size();
+        if (finalize) out_ << "\n";
+      } else if (finalize) {
+        out_ << line << "\n";
+      }
+      out_.flush();
+    } else if (verbose_ == 2 && finalize) {
+      char secs[32];
+      std::snprintf(secs, sizeof secs, " - %.0fs", elapsed);
+      out_ << count << secs << values << " -" << format_time(elapsed, "epoch").substr(1) << " -" << format_time(per_step, "step")
+           << "\n";
+      out_.flush();
+    }
+  }
+
+ private:
+  using clock = std::chrono::steady_clock;
+  static double seconds(clock::duration d) { return std::chrono::duration<double>(d).count(); }
+  std::ostream& out_;
+  std::int64_t target_;
+  int verbose_;
+  bool dynamic_;
+  clock::time_point start_;
+  clock::time_point last_{};
+  std::size_t width_ = 0;
+};
+
+bool is_terminal(const std::ostream& out) { return &out == &std::cout && isatty(STDOUT_FILENO) != 0; }
+
+}  // namespace
+
+History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) {
+  return fit(std::vector<Tensor>{x}, std::vector<Tensor>{y}, options);
+}
+
+History Model::fit(const std::vector<Tensor>& x_in, const std::vector<Tensor>& y_in, const FitOptions& options) {
+  STRATA_CHECK(training_ != nullptr, ValueError, "model '", name(), "' must be compiled before fit (call compile)");
+  STRATA_CHECK(options.batch_size > 0 && options.epochs >= 0, ValueError, "fit needs batch_size > 0 and epochs >= 0");
+  STRATA_CHECK(options.validation_split >= 0.0 && options.validation_split < 1.0, ValueError,
+               "validation_split must be in [0, 1), got ", options.validation_split);
+  std::ostream& out = options.out ? *options.out : std::cout;
+  std::vector<Tensor> x = x_in, y = y_in;
+  Tensor sw = options.sample_weight;
+  std::int64_t n = sample_count(x, y);
+  std::optional<std::pair<std::vector<Tensor>, std::vector<Tensor>>> validation = options.validation_data;
+  if (!validation && options.validation_split > 0.0) {
+    const auto split = static_cast<std::int64_t>(static_cast<double>(n) * (1.0 - options.validation_split));
+    std::vector<Tensor> vx, vy;
+    for (auto& t : x) {
+      vx.push_back(rows(t, split, n - split));
+      t = rows(t, 0, split);
+    }
+    for (auto& t : y) {
+      vy.push_back(rows(t, split, n - split));
+      t = rows(t, 0, split);
+    }
+    if (sw.defined()) sw = rows(sw, 0, split);
+    validation.emplace(std::move(vx), std::move(vy));
+    n = split;
+  }
+  const std::int64_t steps = (n + options.batch_size - 1) / options.batch_size;
+
+  // Shuffling follows set_random_seed (Keras's global seed).
+  const auto [seed1, seed2] = internal::resolve_seeds(0, 0);
+  std::mt19937_64 rng(static_cast<std::uint64_t>(seed1) * 0x9E3779B97F4A7C15ull ^ static_cast<std::uint64_t>(seed2));
+
+  std::vector<std::shared_ptr<Callback>> callbacks = options.callbacks;
+  for (auto& cb : callbacks) cb->set_model(this);
+  History history;
+  stop_training = false;
+  Logs logs;
+  for (auto& cb : callbacks) cb->on_train_begin(logs);
+  for (int epoch = options.initial_epoch; epoch < options.epochs; ++epoch) {
+    reset_metrics();
+    for (auto& cb : callbacks) cb->on_epoch_begin(epoch, logs);
+    if (options.verbose == 1 && options.epochs > 1) out << "Epoch " << epoch + 1 << "/" << options.epochs << "\n";
+    Progbar bar(out, steps, options.verbose, is_terminal(out));
+    std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+    std::iota(order.begin(), order.end(), 0);
+    if (options.shuffle) std::shuffle(order.begin(), order.end(), rng);
+    for (std::int64_t step = 0; step < steps; ++step) {
+      const std::int64_t start = step * options.batch_size;
+      const std::int64_t len = std::min(options.batch_size, n - start);
+      std::vector<Tensor> bx, by;
+      Tensor bsw;
+      if (options.shuffle) {
+        std::vector<std::int64_t> idx(order.begin() + start, order.begin() + start + len);
+        const Tensor indices = int_tensor(idx);
+        for (const auto& t : x) bx.push_back(take(t, indices));
+        for (const auto& t : y) by.push_back(take(t, indices));
+        if (sw.defined()) bsw = take(sw, indices);
+      } else {
+        for (const auto& t : x) bx.push_back(rows(t, start, len));
+        for (const auto& t : y) by.push_back(rows(t, start, len));
+        if (sw.defined()) bsw = rows(sw, start, len);
+      }
+      for (auto& cb : callbacks) cb->on_train_batch_begin(static_cast<int>(step), logs);
+      logs = train_step(bx, by, bsw);
+      for (auto& cb : callbacks) cb->on_train_batch_end(static_cast<int>(step), logs);
+      bar.update(step + 1, logs, step + 1 == steps);
+    }
+    Logs epoch_logs = logs;
+    if (validation) {
+      const Logs val = evaluate(validation->first, validation->second, options.batch_size, 0);
+      for (const auto& [k, v] : val.items()) epoch_logs.set("val_" + k, v);
+      if (options.verbose == 1) {
+        // Keras prints the validation results on the epoch's progress line; with the
+        // final line already written, they follow on their own line.
+        std::string text;
+        for (const auto& [k, v] : val.items()) text += std::string(text.empty() ? "" : " - ") + "val_" + k + ": " + format_value(v);
+        out << "  " << text << "\n";
+      }
+    }
+    for (auto& cb : callbacks) cb->on_epoch_end(epoch, epoch_logs);
+    history.epoch.push_back(epoch);
+    for (const auto& [k, v] : epoch_logs.items()) history.history[k].push_back(v);
+    if (stop_training) break;
+  }
+  for (auto& cb : callbacks) cb->on_train_end(logs);
+  return history;
+}
+
+Logs Model::evaluate(const Tensor& x, const Tensor& y, std::int64_t batch_size, int verbose) {
+  return evaluate(std::vector<Tensor>{x}, std::vector<Tensor>{y}, batch_size, verbose);
+}
+
+Logs Model::evaluate(const std::vector<Tensor>& x, const std::vector<Tensor>& y, std::int64_t batch_size, int verbose) {
+  STRATA_CHECK(training_ != nullptr, ValueError, "model '", name(), "' must be compiled before evaluate (call compile)");
+  STRATA_CHECK(batch_size > 0, ValueError, "evaluate needs batch_size > 0");
+  const std::int64_t n = sample_count(x, y);
+  const std::int64_t steps = (n + batch_size - 1) / batch_size;
+  reset_metrics();
+  Progbar bar(std::cout, steps, verbose, is_terminal(std::cout));
+  Logs logs;
+  for (std::int64_t step = 0; step < steps; ++step) {
+    const std::int64_t start = step * batch_size;
+    const std::int64_t len = std::min(batch_size, n - start);
+    std::vector<Tensor> bx, by;
+    for (const auto& t : x) bx.push_back(rows(t, start, len));
+    for (const auto& t : y) by.push_back(rows(t, start, len));
+    logs = test_step(bx, by, Tensor());
+    bar.update(step + 1, logs, step + 1 == steps);
+  }
+  return logs;
+}
+
+}  // namespace strata
