@@ -1,0 +1,13 @@
+// Registration of the recurrent and masking layers.
+#include "recurrent.hpp"
+
+#include "recurrent_internal.hpp"
+
+void register_recurrent_layers(strata::Registrar& registrar) {
+  using namespace strata::recurrent;
+  strata::register_layer<Embedding>(registrar, "Embedding");
+  strata::register_layer<Masking>(registrar, "Masking");
+  strata::register_layer<SimpleRNN>(registrar, "SimpleRNN");
+  strata::register_layer<LSTM>(registrar, "LSTM");
+  strata::register_layer<GRU>(registrar, "GRU");
+}

@@ -1,0 +1,205 @@
+// Private to the recurrent layers of the layers plugin: their classes and the config
+// helpers they share. Nothing outside src/recurrent*.cpp includes this header; hosts
+// reach these layers through the registry (make_layer("LSTM", config)).
+//
+// The recurrent layers follow tf-keras 2.17: an RNN layer (SimpleRNN, LSTM, GRU) owns a
+// cell, a child layer named "simple_rnn_cell" / "lstm_cell" / "gru_cell" tracked as
+// "cell", which owns the weights kernel, recurrent_kernel and bias (Keras's variable
+// names "lstm/lstm_cell/kernel"). The time loop is a C++ loop over the steps of a
+// sequence whose length is known when the layer runs; on symbolic inputs of unknown
+// length the layer records one deferred call instead (see RecurrentLayer::call_and_mask).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "strata/activations.hpp"
+#include "strata/config.hpp"
+#include "strata/constraints.hpp"
+#include "strata/initializers.hpp"
+#include "strata/layer.hpp"
+#include "strata/regularizers.hpp"
+
+namespace strata::recurrent {
+
+// ---- config helpers ----------------------------------------------------------------------
+// Typed reads of the key `key` of a layer config, `fallback` when the key is absent or
+// null. FormatError naming the class and the key when the value has another type.
+
+bool config_bool(const Config& config, std::string_view cls, const char* key, bool fallback);
+std::int64_t config_int(const Config& config, std::string_view cls, const char* key, std::int64_t fallback);
+double config_double(const Config& config, std::string_view cls, const char* key, double fallback);
+// `fallback` (a Keras name such as "tanh") when the key is absent; null means linear.
+std::shared_ptr<Activation> config_activation(const Config& config, const char* key, const char* fallback);
+// `fallback` when absent (nullptr for none); a JSON null gives nullptr (Keras's None).
+std::shared_ptr<Initializer> config_initializer(const Config& config, const char* key, const char* fallback);
+std::shared_ptr<Regularizer> config_regularizer(const Config& config, const char* key);
+std::shared_ptr<Constraint> config_constraint(const Config& config, const char* key);
+// The Keras form of a nested object ({"module", "class_name", "config",
+// "registered_name"}), or null.
+Config serialized_or_null(const Serializable* object, ObjectKind kind);
+
+// The per-sample mean of `regularizer(output)` for each output, added with add_loss as
+// Keras's activity regularization does (outputs of unknown batch size are skipped).
+void add_activity_losses(const Layer& layer, const Regularizer& regularizer, const std::vector<Tensor>& outputs);
+
+// ---- Embedding and Masking -----------------------------------------------------------------
+
+class Embedding : public Layer {
+ public:
+  explicit Embedding(const Config& config);
+  void build(const std::vector<Shape>& input_shapes) override;
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override;
+  std::vector<Tensor> compute_mask(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks) const override;
+  std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) const override;
+  Config get_config() const override;
+
+ private:
+  std::int64_t input_dim_ = 0;
+  std::int64_t output_dim_ = 0;
+  std::shared_ptr<Initializer> embeddings_initializer_;
+  std::shared_ptr<Regularizer> embeddings_regularizer_;
+  std::shared_ptr<Regularizer> activity_regularizer_;
+  std::shared_ptr<Constraint> embeddings_constraint_;
+  bool mask_zero_ = false;
+  Config input_length_;  // as given: null, an integer or a list
+  Variable embeddings_;
+};
+
+class Masking : public Layer {
+ public:
+  explicit Masking(const Config& config);
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override;
+  std::vector<Tensor> compute_mask(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks) const override;
+  Outputs call_and_mask(const std::vector<Tensor>& inputs, const CallContext& ctx) const override;
+  std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) const override;
+  Config get_config() const override;
+
+ private:
+  double mask_value_ = 0.0;
+};
+
+// ---- recurrent cells -------------------------------------------------------------------------
+
+enum class CellKind { kSimpleRNN, kLSTM, kGRU };
+
+// One step of a recurrence, with its weights. Not registered and never called as a
+// layer: the RNN layer that owns it drives it through project() and make_step().
+class RecurrentCell : public Layer {
+ public:
+  // Reads the cell's keys from the RNN layer's config (`layer_config`); `cell_base` holds
+  // the cell's own name, trainable flag and dtype.
+  RecurrentCell(CellKind kind, const Config& layer_config, const Config& cell_base);
+
+  CellKind kind() const noexcept { return kind_; }
+  std::int64_t units() const noexcept { return units_; }
+  // Gates whose input projections are stacked along the last axis: 1, 4 (i, f, c, o) or
+  // 3 (z, r, h).
+  int gates() const noexcept;
+  // State tensors carried between steps (LSTM: h, c).
+  int num_states() const noexcept { return kind_ == CellKind::kLSTM ? 2 : 1; }
+  int implementation() const noexcept { return implementation_; }
+  double dropout() const noexcept { return dropout_; }
+  double recurrent_dropout() const noexcept { return recurrent_dropout_; }
+  // How many dropout masks one call draws for the inputs / the recurrent state (one per
+  // gate in implementation 1, as Keras's cells; SimpleRNN has one).
+  int input_mask_count() const noexcept;
+  int recurrent_mask_count() const noexcept;
+
+  void build(const std::vector<Shape>& input_shapes) override;
+  // Throws ValueError: a cell runs only inside its RNN layer.
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override;
+
+  // The input projections of every step at once: `steps` [T*B, F] (time-major rows)
+  // times the kernel, plus the input bias, giving [T*B, gates*units]. `input_masks`
+  // (empty, or input_mask_count() masks [T*B, F]) are the dropout masks.
+  Tensor project(const Tensor& steps, const std::vector<Tensor>& input_masks) const;
+
+  // One step: (projected inputs of this step [B, gates*units], states) -> new states;
+  // the step's output is new_states[0]. The function holds the weights read for this call
+  // and the recurrent dropout masks (empty, or recurrent_mask_count() masks [B, units]).
+  using Step = std::function<std::vector<Tensor>(const Tensor& projected, const std::vector<Tensor>& states)>;
+  Step make_step(const std::vector<Tensor>& recurrent_masks) const;
+
+  // Appends the cell's keys to an RNN layer config in Keras's order;
+  // `activity_regularizer` is the layer's (Keras writes it among the cell's keys).
+  void write_config(Config& config, const Regularizer* activity_regularizer) const;
+
+ private:
+  Step make_simple_step(const std::vector<Tensor>& recurrent_masks) const;
+  Step make_lstm_step(const std::vector<Tensor>& recurrent_masks) const;
+  Step make_gru_step(const std::vector<Tensor>& recurrent_masks) const;
+
+  CellKind kind_;
+  std::int64_t units_ = 0;
+  std::shared_ptr<Activation> activation_;
+  std::shared_ptr<Activation> recurrent_activation_;  // LSTM and GRU
+  bool use_bias_ = true;
+  std::shared_ptr<Initializer> kernel_initializer_, recurrent_initializer_, bias_initializer_;
+  bool unit_forget_bias_ = true;  // LSTM
+  std::shared_ptr<Regularizer> kernel_regularizer_, recurrent_regularizer_, bias_regularizer_;
+  std::shared_ptr<Constraint> kernel_constraint_, recurrent_constraint_, bias_constraint_;
+  double dropout_ = 0.0;
+  double recurrent_dropout_ = 0.0;
+  int implementation_ = 2;  // LSTM and GRU
+  bool reset_after_ = true;  // GRU
+  std::optional<bool> enable_caching_device_;  // written back only when a config had it
+  Variable kernel_, recurrent_kernel_, bias_;
+};
+
+// ---- RNN layers ------------------------------------------------------------------------------
+
+// Keras's RNN layer specialised to the built-in cells. Inputs: [sequence, *initial_states]
+// (Keras's initial_state, recorded by Functional configs as extra inbound tensors);
+// outputs: the last output or the whole sequence, then (return_state) the final states.
+class RecurrentLayer : public Layer {
+ public:
+  RecurrentLayer(CellKind kind, const Config& config);
+
+  void build(const std::vector<Shape>& input_shapes) override;
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override;
+  std::vector<Tensor> compute_mask(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks) const override;
+  // Runs the recurrence. On symbolic inputs of known length it records the unrolled
+  // ops; when the length (or, for dropout in training, the batch size) is unknown it
+  // records one deferred layer call whose execution runs the recurrence on the concrete
+  // inputs.
+  Outputs call_and_mask(const std::vector<Tensor>& inputs, const CallContext& ctx) const override;
+  std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) const override;
+  Config get_config() const override;
+
+  const RecurrentCell& cell() const noexcept { return *cell_; }
+
+ private:
+  Outputs run(const std::vector<Tensor>& inputs, const Tensor& mask, bool training) const;
+  Outputs defer(const std::vector<Tensor>& inputs, const Tensor& mask, bool training) const;
+  std::vector<Tensor> output_masks(const Tensor& mask) const;
+
+  std::shared_ptr<RecurrentCell> cell_;
+  bool return_sequences_ = false;
+  bool return_state_ = false;
+  bool go_backwards_ = false;
+  bool stateful_ = false;
+  bool unroll_ = false;
+  bool time_major_ = false;
+  bool zero_output_for_mask_ = false;
+  std::shared_ptr<Regularizer> activity_regularizer_;
+};
+
+class SimpleRNN : public RecurrentLayer {
+ public:
+  explicit SimpleRNN(const Config& config) : RecurrentLayer(CellKind::kSimpleRNN, config) {}
+};
+class LSTM : public RecurrentLayer {
+ public:
+  explicit LSTM(const Config& config) : RecurrentLayer(CellKind::kLSTM, config) {}
+};
+class GRU : public RecurrentLayer {
+ public:
+  explicit GRU(const Config& config) : RecurrentLayer(CellKind::kGRU, config) {}
+};
+
+}  // namespace strata::recurrent
