@@ -46,8 +46,12 @@ void transpose(KernelContext& ctx) {
   STRATA_CHECK(static_cast<std::int64_t>(perm.size()) == rank, BackendError, "Transpose: permutation of ",
                perm.size(), " entries for rank ", rank);
   Dims od;
+  std::vector<bool> seen(dims.size(), false);
   for (auto& p : perm) {
     p = normalize_axis(ctx, p, rank);
+    STRATA_CHECK(!seen[static_cast<std::size_t>(p)], BackendError, "Transpose: axis ", p,
+                 " appears twice in the permutation");
+    seen[static_cast<std::size_t>(p)] = true;
     od.push_back(dims[static_cast<std::size_t>(p)]);
   }
   check_out_dims(ctx, 0, od);

@@ -1200,6 +1200,10 @@ TEST(RefKernelPlumbing, RejectsInputsOffTheRefDevice) {
 TEST(RefKernelPlumbing, RejectsAnInferredShapeItDisagreesWith) {
   EXPECT_THROW(run1("AddV2", kF32, {R<float>({1, 2}, {2}), R<float>({1, 2}, {2})}, {kF32, {3}}), BackendError);
   EXPECT_THROW(run1("MatMul", kF32, {R<float>({1, 2}, {1, 2}), R<float>({1, 2}, {2, 1})}, {kF32, {2, 2}}), BackendError);
+  EXPECT_THROW(run1("Transpose", kF32, {Iota<float>({2, 2}), H({0, 0})}, {kF32, {2, 2}}), BackendError);
+  // A shrunk dimension needs a positive stride (TensorFlow: "only stride 1 allowed on
+  // non-range indexing").
+  EXPECT_THROW(strided(Iota<float>({3}), {1}, {2}, {-1}, {}, 0, 0, 0, 0, 1), BackendError);
 }
 
 // Every op of docs/OPS.md that has kernels, with the dtypes its table lists.
