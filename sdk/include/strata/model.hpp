@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "strata/format.hpp"
 #include "strata/layer.hpp"
 #include "strata/losses.hpp"
 #include "strata/metrics.hpp"
@@ -38,6 +39,12 @@ class Model : public Layer {
   // `batch_size` along the first dimension, and concatenates the outputs.
   std::vector<Tensor> predict(const std::vector<Tensor>& inputs, std::int64_t batch_size = 32) const;
   Tensor predict(const Tensor& input, std::int64_t batch_size = 32) const;
+
+  // Keras's model.save / save_weights / load_weights (see strata/saving.hpp for the
+  // format rules).
+  void save(const std::filesystem::path& path, const SaveOptions& options = {}) const;
+  void save_weights(const std::filesystem::path& path, const SaveOptions& options = {}) const;
+  LoadStatus load_weights(const std::filesystem::path& path, const LoadOptions& options = {});
 
   // Keras's summary table (tf-keras 2.x layout); line_length 0: Keras's default (65 for
   // sequential-like models, 98 with a "Connected to" column otherwise).

@@ -1,0 +1,155 @@
+#include "strata/plugin/file_system.hpp"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <random>
+
+#include "strata/error.hpp"
+
+namespace fs = std::filesystem;
+
+namespace strata {
+namespace {
+
+std::string errno_text() { return std::strerror(errno); }
+
+class RealFileSystem final : public FileSystem {
+ public:
+  void write_file(const fs::path& path, std::string_view data) override {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    STRATA_CHECK(fd >= 0, IOError, "cannot create '", path.string(), "': ", errno_text());
+    std::size_t written = 0;
+    while (written < data.size()) {
+      const ssize_t n = ::write(fd, data.data() + written, data.size() - written);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        const std::string why = errno_text();
+        ::close(fd);
+        STRATA_THROW(IOError, "cannot write '", path.string(), "': ", why);
+      }
+      written += static_cast<std::size_t>(n);
+    }
+    if (::fsync(fd) != 0) {
+      const std::string why = errno_text();
+      ::close(fd);
+      STRATA_THROW(IOError, "cannot fsync '", path.string(), "': ", why);
+    }
+    STRATA_CHECK(::close(fd) == 0, IOError, "cannot close '", path.string(), "': ", errno_text());
+  }
+  void rename(const fs::path& from, const fs::path& to) override {
+    STRATA_CHECK(::rename(from.c_str(), to.c_str()) == 0, IOError, "cannot rename '", from.string(), "' to '",
+                 to.string(), "': ", errno_text());
+  }
+  void exchange(const fs::path& a, const fs::path& b) override {
+#ifdef SYS_renameat2
+    const long rc = ::syscall(SYS_renameat2, AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE);
+    STRATA_CHECK(rc == 0, IOError, "cannot exchange '", a.string(), "' and '", b.string(), "': ", errno_text());
+#else
+    STRATA_THROW(IOError, "atomic directory exchange (renameat2) is not available on this system");
+#endif
+  }
+  void remove_all(const fs::path& path) override {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+    STRATA_CHECK(!ec, IOError, "cannot remove '", path.string(), "': ", ec.message());
+  }
+  void create_directories(const fs::path& path) override {
+    std::error_code ec;
+    fs::create_directories(path, ec);
+    STRATA_CHECK(!ec, IOError, "cannot create directory '", path.string(), "': ", ec.message());
+  }
+  void sync_directory(const fs::path& dir) override {
+    const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    STRATA_CHECK(fd >= 0, IOError, "cannot open directory '", dir.string(), "': ", errno_text());
+    const int rc = ::fsync(fd);
+    ::close(fd);
+    STRATA_CHECK(rc == 0, IOError, "cannot fsync directory '", dir.string(), "': ", errno_text());
+  }
+};
+
+std::mutex g_fs_mutex;
+std::shared_ptr<FileSystem>& current() {
+  static auto* fs = new std::shared_ptr<FileSystem>(std::make_shared<RealFileSystem>());
+  return *fs;
+}
+
+std::string temp_suffix() {
+  static std::atomic<unsigned> counter{0};
+  thread_local std::mt19937 rng{std::random_device{}()};
+  return ".strata-tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" + std::to_string(rng() % 100000);
+}
+
+}  // namespace
+
+FileSystem::~FileSystem() = default;
+
+FileSystem& file_system() {
+  std::lock_guard lock(g_fs_mutex);
+  return *current();
+}
+
+ScopedFileSystem::ScopedFileSystem(std::shared_ptr<FileSystem> fs) {
+  std::lock_guard lock(g_fs_mutex);
+  previous_ = current();
+  current() = std::move(fs);
+}
+
+ScopedFileSystem::~ScopedFileSystem() {
+  std::lock_guard lock(g_fs_mutex);
+  current() = previous_;
+}
+
+void write_file_atomically(const fs::path& path, std::string_view data, bool overwrite) {
+  std::error_code ec;
+  STRATA_CHECK(overwrite || !fs::exists(path, ec), IOError, "'", path.string(),
+               "' already exists and overwrite is false");
+  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  STRATA_CHECK(fs::is_directory(dir, ec), IOError, "cannot save '", path.string(), "': directory '", dir.string(),
+               "' does not exist");
+  const fs::path temp = fs::path(path.string() + temp_suffix());
+  FileSystem& files = file_system();
+  try {
+    files.write_file(temp, data);
+    files.rename(temp, path);  // the commit point
+  } catch (...) {
+    fs::remove(temp, ec);
+    throw;
+  }
+  files.sync_directory(dir);
+}
+
+std::string read_file(const fs::path& path, std::size_t max_bytes) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  STRATA_CHECK(fd >= 0, IOError, "cannot open '", path.string(), "': ", errno_text());
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    STRATA_THROW(IOError, "'", path.string(), "' is not a regular file");
+  }
+  if (static_cast<std::size_t>(st.st_size) > max_bytes) {
+    ::close(fd);
+    STRATA_THROW(FormatError, "'", path.string(), "' is ", st.st_size, " bytes, more than the ", max_bytes,
+                 " this reader accepts");
+  }
+  std::string data(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t got = 0;
+  while (got < data.size()) {
+    const ssize_t n = ::read(fd, data.data() + got, data.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  data.resize(got);
+  return data;
+}
+
+}  // namespace strata

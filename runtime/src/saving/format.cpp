@@ -1,0 +1,153 @@
+#include "strata/format.hpp"
+
+#include <map>
+#include <mutex>
+
+#include "strata/log.hpp"
+#include "strata/model.hpp"
+
+namespace strata {
+
+// ---- LoadStatus ---------------------------------------------------------------------------------
+
+LoadStatus::LoadStatus(std::string source, std::vector<std::string> unused_values, std::vector<std::string> unset_weights,
+                       std::size_t restored)
+    : source_(std::move(source)), unused_(std::move(unused_values)), unset_(std::move(unset_weights)), restored_(restored) {}
+
+LoadStatus::~LoadStatus() {
+  if (!checked_ && (!unused_.empty() || !unset_.empty())) {
+    log_warning("restoring from '", source_, "' was incomplete and never checked: ", unused_.size(),
+                " value(s) in the file were not used and ", unset_.size(),
+                " weight(s) were not set. Call assert_consumed() or assert_existing_objects_matched() on the "
+                "status to check, or expect_partial() to silence this");
+  }
+}
+
+LoadStatus::LoadStatus(LoadStatus&& other) noexcept
+    : source_(std::move(other.source_)), unused_(std::move(other.unused_)), unset_(std::move(other.unset_)),
+      restored_(other.restored_), checked_(other.checked_) {
+  other.checked_ = true;
+}
+
+LoadStatus& LoadStatus::operator=(LoadStatus&& other) noexcept {
+  source_ = std::move(other.source_);
+  unused_ = std::move(other.unused_);
+  unset_ = std::move(other.unset_);
+  restored_ = other.restored_;
+  checked_ = other.checked_;
+  other.checked_ = true;
+  return *this;
+}
+
+namespace {
+std::string list(const std::vector<std::string>& names) {
+  std::string out;
+  const std::size_t shown = std::min<std::size_t>(names.size(), 20);
+  for (std::size_t i = 0; i < shown; ++i) out += (i ? ", " : "") + names[i];
+  if (names.size() > shown) out += detail::concat(", ... (", names.size() - shown, " more)");
+  return out;
+}
+}  // namespace
+
+const LoadStatus& LoadStatus::assert_consumed() const {
+  checked_ = true;
+  STRATA_CHECK(unused_.empty() && unset_.empty(), ValueError, "restoring from '", source_, "' did not match: ",
+               unused_.size(), " value(s) in the file were not used [", list(unused_), "] and ", unset_.size(),
+               " weight(s) of the model were not set [", list(unset_), "]");
+  return *this;
+}
+
+const LoadStatus& LoadStatus::assert_existing_objects_matched() const {
+  checked_ = true;
+  STRATA_CHECK(unset_.empty(), ValueError, "restoring from '", source_, "' left ", unset_.size(),
+               " weight(s) of the model unset: ", list(unset_));
+  return *this;
+}
+
+const LoadStatus& LoadStatus::expect_partial() const {
+  checked_ = true;
+  return *this;
+}
+
+// ---- Format defaults ------------------------------------------------------------------------------
+
+Format::~Format() = default;
+
+namespace {
+[[noreturn]] void unsupported(const Format& f, const char* what) {
+  STRATA_THROW(ValueError, "format '", f.name(), "' cannot ", what);
+}
+}  // namespace
+
+void Format::save_model(const Model&, const std::filesystem::path&, const SaveOptions&) const {
+  unsupported(*this, "save whole models");
+}
+std::shared_ptr<Model> Format::load_model(const std::filesystem::path&, const LoadOptions&) const {
+  unsupported(*this, "load whole models");
+}
+void Format::save_weights(const Model&, const std::filesystem::path&, const SaveOptions&) const {
+  unsupported(*this, "save weights");
+}
+LoadStatus Format::load_weights(Model&, const std::filesystem::path&, const LoadOptions&) const {
+  unsupported(*this, "load weights");
+}
+void Format::save_architecture(const Model&, const std::filesystem::path&, const SaveOptions&) const {
+  unsupported(*this, "save architectures");
+}
+std::shared_ptr<Model> Format::load_architecture(const std::filesystem::path&, const LoadOptions&) const {
+  unsupported(*this, "load architectures");
+}
+std::string Format::describe(const std::filesystem::path& path) const {
+  return detail::concat("format: ", name(), "\npath: ", path.string(), "\n");
+}
+
+// ---- registry access -----------------------------------------------------------------------------
+
+namespace {
+
+// Which plugin provides the formats Strata ships, for the "not loaded" message.
+const char* plugin_for(std::string_view name) {
+  if (name == "h5") return "format-h5";
+  if (name == "json") return "format-json";
+  if (name == "checkpoint") return "format-checkpoint";
+  if (name == "savedmodel") return "format-savedmodel";
+  return nullptr;
+}
+
+struct FormatCache {
+  std::mutex mutex;
+  std::map<std::string, std::shared_ptr<Format>, std::less<>> made;
+};
+FormatCache& cache() {
+  static auto* c = new FormatCache();
+  return *c;
+}
+
+}  // namespace
+
+std::shared_ptr<Format> get_format(std::string_view name) {
+  auto& c = cache();
+  std::lock_guard lock(c.mutex);
+  if (auto it = c.made.find(name); it != c.made.end()) return it->second;
+  auto factory = Registry::global().find<ObjectKind::kFormat>(name);
+  if (!factory) {
+    const char* plugin = plugin_for(name);
+    std::string loaded;
+    for (const auto& e : Registry::global().entries(ObjectKind::kFormat)) loaded += (loaded.empty() ? "" : ", ") + e.name;
+    STRATA_THROW(ValueError, "format '", name, "' is not available",
+                 plugin ? detail::concat(": load the ", plugin, " plugin") : std::string(),
+                 " (formats loaded: ", loaded.empty() ? "none" : loaded, "; `strata plugins` lists what is loaded)");
+  }
+  auto format = (*factory)();
+  STRATA_CHECK(format != nullptr, ValueError, "the factory of format '", name, "' returned nothing");
+  c.made.emplace(std::string(name), format);
+  return format;
+}
+
+std::vector<std::shared_ptr<Format>> available_formats() {
+  std::vector<std::shared_ptr<Format>> out;
+  for (const auto& e : Registry::global().entries(ObjectKind::kFormat)) out.push_back(get_format(e.name));
+  return out;
+}
+
+}  // namespace strata

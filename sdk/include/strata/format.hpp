@@ -1,0 +1,115 @@
+// File formats (serializers). A Format plugin declares its name, its file extensions,
+// a content sniffer, and which of these it can do: save/load a whole model, save/load
+// weights, save/load the architecture. The runtime picks a format for each call
+// (strata/saving.hpp) and never reads or writes a file format itself.
+//
+// Rules every format follows (DESIGN.md §6):
+//  - writes are atomic, with one commit point (write_file_atomically for single files);
+//  - untrusted input: sizes, shapes, offsets and counts are checked against the file
+//    before anything is allocated; corrupt input raises FormatError naming the file;
+//  - weight loading reports what matched (LoadStatus), never a silent no-op.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "strata/custom_objects.hpp"
+#include "strata/registry.hpp"
+
+namespace strata {
+
+class Model;
+
+struct SaveOptions {
+  std::string format;              // explicit format name ("h5", "json", ...); empty: by extension
+  bool include_optimizer = true;   // whole-model saves
+  bool save_traces = true;         // SavedModel
+  bool overwrite = true;           // false: an existing file is an IOError
+};
+
+struct LoadOptions {
+  std::string format;              // explicit format name; empty: by content, then extension
+  const CustomObjects* custom_objects = nullptr;
+  bool compile = true;             // restore the training configuration and optimizer state
+  bool by_name = false;            // H5 weights: match layers by name instead of position
+  bool skip_mismatch = false;      // with by_name: skip layers whose weights do not fit
+};
+
+// What a weight load matched. Formats fill it; strict loads throw instead of returning an
+// incomplete status (see each format's rules).
+class LoadStatus {
+ public:
+  LoadStatus() = default;
+  LoadStatus(std::string source, std::vector<std::string> unused_values, std::vector<std::string> unset_weights,
+             std::size_t restored);
+  ~LoadStatus();
+  LoadStatus(LoadStatus&&) noexcept;
+  LoadStatus& operator=(LoadStatus&&) noexcept;
+  LoadStatus(const LoadStatus&) = delete;
+  LoadStatus& operator=(const LoadStatus&) = delete;
+
+  std::size_t restored() const noexcept { return restored_; }
+  // Values in the file that no weight took.
+  const std::vector<std::string>& unused_values() const noexcept { return unused_; }
+  // Weights of the model that no value set.
+  const std::vector<std::string>& unset_weights() const noexcept { return unset_; }
+
+  // Throws ValueError listing them unless every file value and every weight matched.
+  const LoadStatus& assert_consumed() const;
+  // Throws ValueError unless every weight of the model was set (file values may remain).
+  const LoadStatus& assert_existing_objects_matched() const;
+  // Silences the warning an unchecked, incomplete status logs when destroyed.
+  const LoadStatus& expect_partial() const;
+
+ private:
+  std::string source_;
+  std::vector<std::string> unused_;
+  std::vector<std::string> unset_;
+  std::size_t restored_ = 0;
+  mutable bool checked_ = false;
+};
+
+// Capabilities a format declares.
+enum FormatCapability : unsigned {
+  kSaveModel = 1u << 0,
+  kLoadModel = 1u << 1,
+  kSaveWeights = 1u << 2,
+  kLoadWeights = 1u << 3,
+  kSaveArchitecture = 1u << 4,
+  kLoadArchitecture = 1u << 5,
+};
+
+class Format {
+ public:
+  virtual ~Format();
+  // The name used in SaveOptions/LoadOptions::format and by `strata convert --format`.
+  virtual std::string name() const = 0;
+  // Lower-case extensions with the dot (".h5"); "" stands for "no extension".
+  virtual std::vector<std::string> extensions() const = 0;
+  virtual unsigned capabilities() const = 0;
+  // True if `path` looks like this format. Reads at most a few KiB; never throws for
+  // unreadable or foreign files. Thread safety: may be called concurrently.
+  virtual bool sniff(const std::filesystem::path& path) const = 0;
+
+  // Each throws ValueError("format X cannot ...") unless overridden.
+  virtual void save_model(const Model& model, const std::filesystem::path& path, const SaveOptions& options) const;
+  virtual std::shared_ptr<Model> load_model(const std::filesystem::path& path, const LoadOptions& options) const;
+  virtual void save_weights(const Model& model, const std::filesystem::path& path, const SaveOptions& options) const;
+  virtual LoadStatus load_weights(Model& model, const std::filesystem::path& path, const LoadOptions& options) const;
+  virtual void save_architecture(const Model& model, const std::filesystem::path& path, const SaveOptions& options) const;
+  virtual std::shared_ptr<Model> load_architecture(const std::filesystem::path& path, const LoadOptions& options) const;
+  // A human-readable description of the file for `strata info` (format, versions,
+  // contents). Default: the format's name.
+  virtual std::string describe(const std::filesystem::path& path) const;
+};
+
+// The format registered under `name`, made once per process. Throws ValueError naming
+// the plugin that would provide it when none is registered.
+std::shared_ptr<Format> get_format(std::string_view name);
+// Every registered format (made on first use).
+std::vector<std::shared_ptr<Format>> available_formats();
+
+}  // namespace strata

@@ -1,0 +1,46 @@
+// Saving and loading, as the Keras saving guide does it. The format of each call comes
+// from an explicit option, else (saving) the extension: ".h5", ".hdf5" and ".keras" → H5,
+// ".json" → architecture only, no extension → SavedModel for a model and a TensorFlow
+// checkpoint for weights; else (loading) the content, then the extension. A format whose
+// plugin is not loaded is a clear error naming that plugin.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "strata/format.hpp"
+#include "strata/model.hpp"
+
+namespace strata {
+
+// Whole model: architecture, weights, and (include_optimizer) compile state + optimizer.
+void save_model(const Model& model, const std::filesystem::path& path, const SaveOptions& options = {});
+std::shared_ptr<Model> load_model(const std::filesystem::path& path, const LoadOptions& options = {});
+
+// Weights only.
+void save_weights(const Model& model, const std::filesystem::path& path, const SaveOptions& options = {});
+LoadStatus load_weights(Model& model, const std::filesystem::path& path, const LoadOptions& options = {});
+
+// Architecture only: the Keras JSON ({"class_name", "config", "keras_version", "backend"}).
+std::string model_to_json(const Model& model);
+std::shared_ptr<Model> model_from_json(const std::string& json, const CustomObjects* custom_objects = nullptr);
+
+// Which format a call would use (the same rules as above). Throws ValueError when none
+// applies.
+std::shared_ptr<Format> format_for_saving(const std::filesystem::path& path, const std::string& explicit_format,
+                                          bool weights_only);
+std::shared_ptr<Format> format_for_loading(const std::filesystem::path& path, const std::string& explicit_format,
+                                           bool weights_only);
+
+// The Keras version string written into files ("2.17.0": the tf-keras version Strata's
+// files are tested against) and Strata's own version attribute name.
+inline constexpr const char* kKerasVersion = "2.17.0";
+inline constexpr const char* kKerasBackend = "tensorflow";
+
+// Keras's JSON: Python's json.dumps output (", " and ": " separators, non-ASCII escaped),
+// and a parser that accepts Python's NaN, Infinity and -Infinity tokens.
+std::string to_python_json(const Config& value);
+Config parse_python_json(std::string_view text, std::string_view what);
+
+}  // namespace strata
