@@ -1,0 +1,66 @@
+// Keras's activation functions, registered under the names layer configs use
+// ("relu", "softmax", ...). Each is written in ops, so gradients come from the ops.
+#include <utility>
+
+#include "common.hpp"
+
+namespace strata::layers {
+namespace {
+
+using Fn = Tensor (*)(const Tensor&);
+
+class FunctionActivation final : public Activation {
+ public:
+  // `config_name` is what configs say for this function (silu is written "swish").
+  FunctionActivation(std::string config_name, Fn fn) : name_(std::move(config_name)), fn_(fn) {}
+  std::string class_name() const override { return name_; }
+  Tensor operator()(const Tensor& x) const override { return fn_(x); }
+
+ private:
+  std::string name_;
+  Fn fn_;
+};
+
+Tensor linear_fn(const Tensor& x) { return x; }
+Tensor relu_fn(const Tensor& x) { return relu(x); }
+Tensor sigmoid_fn(const Tensor& x) { return sigmoid(x); }
+Tensor tanh_fn(const Tensor& x) { return tanh(x); }
+Tensor softmax_fn(const Tensor& x) { return softmax(x, -1); }
+Tensor log_softmax_fn(const Tensor& x) { return log_softmax(x, -1); }
+Tensor softplus_fn(const Tensor& x) { return softplus(x); }
+Tensor softsign_fn(const Tensor& x) { return softsign(x); }
+Tensor elu_fn(const Tensor& x) { return elu(x); }
+Tensor selu_fn(const Tensor& x) { return selu(x); }
+Tensor gelu_fn(const Tensor& x) { return gelu(x, /*approximate=*/false); }
+Tensor swish_fn(const Tensor& x) { return x * sigmoid(x); }
+Tensor exponential_fn(const Tensor& x) { return exp(x); }
+// tf-keras's backend.hard_sigmoid: clip(0.2 x + 0.5, 0, 1).
+Tensor hard_sigmoid_fn(const Tensor& x) { return minimum(maximum(x * 0.2 + 0.5, scalar_like(x, 0.0)), scalar_like(x, 1.0)); }
+Tensor relu6_fn(const Tensor& x) { return relu6(x); }
+Tensor mish_fn(const Tensor& x) { return x * tanh(softplus(x)); }
+// tf.nn.leaky_relu with Keras's default alpha of 0.2.
+Tensor leaky_relu_fn(const Tensor& x) { return maximum(x, x * 0.2); }
+
+}  // namespace
+
+void register_activations(Registrar& registrar) {
+  const std::pair<const char*, Fn> table[] = {
+      {"linear", linear_fn},       {"relu", relu_fn},         {"sigmoid", sigmoid_fn},
+      {"tanh", tanh_fn},           {"softmax", softmax_fn},   {"log_softmax", log_softmax_fn},
+      {"softplus", softplus_fn},   {"softsign", softsign_fn}, {"elu", elu_fn},
+      {"selu", selu_fn},           {"gelu", gelu_fn},         {"swish", swish_fn},
+      {"exponential", exponential_fn}, {"hard_sigmoid", hard_sigmoid_fn}, {"relu6", relu6_fn},
+      {"mish", mish_fn},           {"leaky_relu", leaky_relu_fn},
+  };
+  for (const auto& [name, fn] : table) {
+    const std::string config_name = name;
+    const Fn f = fn;
+    registrar.add<ObjectKind::kActivation>(
+        name, [config_name, f](const Config&) { return std::make_shared<FunctionActivation>(config_name, f); });
+  }
+  // tf-keras resolves "silu" to its swish function and writes it back as "swish".
+  registrar.add<ObjectKind::kActivation>(
+      "silu", [](const Config&) { return std::make_shared<FunctionActivation>("swish", swish_fn); });
+}
+
+}  // namespace strata::layers

@@ -1,0 +1,112 @@
+// Helpers shared by the sources of the layers plugin (recurrent layers included):
+// reading Keras config keys with Keras's defaults, writing nested objects the way
+// tf-keras writes them in layer configs, and a few op compositions several layers need.
+//
+// Config readers treat a missing key and a JSON null alike (the default applies) and
+// ignore keys they are not asked about, so configs from Keras 3 and older Keras 2 read
+// too. A present key of the wrong type is a FormatError naming the key.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "strata/activations.hpp"
+#include "strata/constraints.hpp"
+#include "strata/initializers.hpp"
+#include "strata/layer.hpp"
+#include "strata/ops.hpp"
+#include "strata/plugin/registrar.hpp"
+#include "strata/regularizers.hpp"
+
+namespace strata::layers {
+
+// ---- registration (one function per source file) ---------------------------------------
+
+void register_activations(Registrar& registrar);
+void register_initializers(Registrar& registrar);
+void register_regularizers(Registrar& registrar);
+void register_constraints(Registrar& registrar);
+void register_core_layers(Registrar& registrar);
+void register_reshaping_layers(Registrar& registrar);
+void register_conv_layers(Registrar& registrar);
+void register_pooling_layers(Registrar& registrar);
+void register_normalization_layers(Registrar& registrar);
+void register_merge_layers(Registrar& registrar);
+void register_preprocessing_layers(Registrar& registrar);
+
+// ---- reading config keys ----------------------------------------------------------------
+
+// config[key] when present and not null, else null.
+const Config* find_key(const Config& config, const char* key);
+bool get_bool(const Config& config, const char* key, bool fallback);
+// Integers; a float with an integral value (3.0) is accepted.
+std::int64_t get_int(const Config& config, const char* key, std::int64_t fallback);
+double get_double(const Config& config, const char* key, double fallback);
+std::string get_string(const Config& config, const char* key, const std::string& fallback);
+// A number kept exactly as written (an int stays an int), for keys Keras echoes back
+// unchanged (Dropout's rate, Constant's value, MaxNorm's max_value).
+Config get_number(const Config& config, const char* key, const Config& fallback);
+// An int or a list of `n` ints (Keras's normalize_tuple): 3 -> {3, 3} for n = 2.
+std::vector<std::int64_t> get_int_tuple(const Config& config, const char* key, std::size_t n,
+                                        const std::vector<std::int64_t>& fallback);
+// An int or a list of ints of any length (axes). Null/missing: fallback.
+std::vector<std::int64_t> get_int_or_list(const Config& config, const char* key,
+                                          const std::vector<std::int64_t>& fallback);
+// A list of ints, or nullopt when missing/null (Dropout's noise_shape keeps nulls as -1).
+std::optional<std::vector<std::int64_t>> get_optional_dims(const Config& config, const char* key);
+// "channels_last" (the default) or "channels_first"; FormatError otherwise.
+std::string get_data_format(const Config& config);
+// Lower-cased padding name, checked against `allowed`.
+std::string get_padding(const Config& config, const std::vector<std::string>& allowed);
+
+// ---- nested objects ---------------------------------------------------------------------
+
+// The object a config key names, in any form get_initializer & co. accept; a missing
+// key gives `fallback` (a Keras alias such as "glorot_uniform"); a JSON null gives null
+// for regularizers and constraints and the fallback for initializers.
+std::shared_ptr<Initializer> initializer_at(const Config& config, const char* key, const char* fallback);
+std::shared_ptr<Regularizer> regularizer_at(const Config& config, const char* key);
+std::shared_ptr<Constraint> constraint_at(const Config& config, const char* key);
+// Missing or null: "linear".
+std::shared_ptr<Activation> activation_at(const Config& config, const char* key);
+
+// {"module", "class_name", "config", "registered_name"} or null, as tf-keras writes
+// nested objects in layer configs.
+Config serialized_or_null(const std::shared_ptr<Initializer>& object);
+Config serialized_or_null(const std::shared_ptr<Regularizer>& object);
+Config serialized_or_null(const std::shared_ptr<Constraint>& object);
+
+Config int_list(const std::vector<std::int64_t>& values);
+// The double nearest to `value` rounded to float32 (tf-keras casts regularization
+// factors to floatx: 0.01 is written 0.009999999776482582).
+double round_to_float32(double value);
+
+// ---- shapes -----------------------------------------------------------------------------
+
+// Keras's conv_utils.conv_output_length; kUnknown in, kUnknown out. padding is "valid",
+// "same", "causal" or "full".
+std::int64_t conv_output_length(std::int64_t length, std::int64_t kernel, const std::string& padding,
+                                std::int64_t stride, std::int64_t dilation = 1);
+// The single input of a one-input layer; ValueError naming the layer otherwise.
+const Tensor& single_input(const Layer& layer, const std::vector<Tensor>& inputs);
+const Shape& single_shape(const Layer& layer, const std::vector<Shape>& shapes);
+// ShapeError naming the layer unless `shape` has rank `rank` (or, with at_least, >= rank).
+void require_rank(const Layer& layer, const Shape& shape, std::size_t rank, bool at_least = false);
+
+// ---- op compositions --------------------------------------------------------------------
+
+// Reduces a bool tensor with logical AND over `axes` (Keras backend.all).
+Tensor reduce_all(const Tensor& x, const std::vector<std::int64_t>& axes, bool keepdims = false);
+// Uniform [0, 1) noise of `shape` on x's device and dtype; dimensions of `shape` that
+// are unknown are taken from x at run time (symbolic calls).
+Tensor uniform_noise_like(const Tensor& x, const Shape& shape, std::optional<std::int64_t> seed);
+// Adds regularizer(output) / batch size to the layer's losses (Keras's activity
+// regularization), when `regularizer` is set.
+void add_activity_regularization(const Layer& layer, const std::shared_ptr<Regularizer>& regularizer,
+                                 const Tensor& output);
+
+}  // namespace strata::layers

@@ -1,0 +1,179 @@
+// Core layers: Dense, Activation, Dropout.
+#include <atomic>
+
+#include "common.hpp"
+
+namespace strata::layers {
+namespace {
+
+// The input shape with its last dimension replaced by `last`, -1 standing for the one
+// unknown dimension (the caller checks there is at most one).
+Shape with_last(const Shape& s, std::int64_t last) {
+  std::vector<std::int64_t> dims = s.dims();
+  dims.back() = last;
+  return Shape(dims);
+}
+
+class Dense final : public Layer {
+ public:
+  explicit Dense(const Config& c) : Layer("Dense", c) {
+    auto frame = ErrorContext::push("reading the config of Dense layer '", name(), "'");
+    STRATA_CHECK(find_key(c, "units"), FormatError, "Dense needs \"units\"");
+    units_ = get_int(c, "units", 0);
+    STRATA_CHECK(units_ > 0, ValueError, "Dense: units must be positive, got ", units_);
+    activation_ = activation_at(c, "activation");
+    use_bias_ = get_bool(c, "use_bias", true);
+    kernel_initializer_ = initializer_at(c, "kernel_initializer", "glorot_uniform");
+    bias_initializer_ = initializer_at(c, "bias_initializer", "zeros");
+    kernel_regularizer_ = regularizer_at(c, "kernel_regularizer");
+    bias_regularizer_ = regularizer_at(c, "bias_regularizer");
+    activity_regularizer_ = regularizer_at(c, "activity_regularizer");
+    kernel_constraint_ = constraint_at(c, "kernel_constraint");
+    bias_constraint_ = constraint_at(c, "bias_constraint");
+    set_supports_masking(true);
+  }
+
+  void build(const std::vector<Shape>& shapes) override {
+    const Shape& s = single_shape(*this, shapes);
+    require_rank(*this, s, 2, /*at_least=*/true);
+    const std::int64_t in = s.dims().back();
+    STRATA_CHECK(in != Shape::kUnknown, ShapeError, "Dense layer '", name(),
+                 "': the last dimension of the inputs must be known, got ", s.to_string());
+    kernel_ = add_weight("kernel", Shape{in, units_}, kernel_initializer_, true, kernel_regularizer_, kernel_constraint_);
+    if (use_bias_) bias_ = add_weight("bias", Shape{units_}, bias_initializer_, true, bias_regularizer_, bias_constraint_);
+  }
+
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext&) const override {
+    const Tensor& x = single_input(*this, inputs);
+    const Tensor kernel = read(kernel_);
+    Tensor y;
+    if (x.rank() == 2) {
+      y = matmul(x, kernel);
+    } else {
+      // Keras's tensordot: fold the leading dimensions into one, multiply, unfold.
+      const auto& dims = x.shape().dims();
+      const auto unknown = std::count(dims.begin(), dims.end() - 1, Shape::kUnknown);
+      if (unknown <= 1 && x.rank() > 2) {
+        const Tensor flat = reshape(x, Shape{Shape::kUnknown, dims.back()});
+        y = reshape(matmul(flat, kernel), with_last(x.shape(), units_));
+      } else {
+        y = matmul(x, kernel);
+      }
+    }
+    if (use_bias_) y = bias_add(y, read(bias_));
+    y = (*activation_)(y);
+    add_activity_regularization(*this, activity_regularizer_, y);
+    return {y};
+  }
+
+  Config get_config() const override {
+    Config c = Layer::get_config();
+    c["units"] = units_;
+    c["activation"] = activation_config(activation_);
+    c["use_bias"] = use_bias_;
+    c["kernel_initializer"] = serialized_or_null(kernel_initializer_);
+    c["bias_initializer"] = serialized_or_null(bias_initializer_);
+    c["kernel_regularizer"] = serialized_or_null(kernel_regularizer_);
+    c["bias_regularizer"] = serialized_or_null(bias_regularizer_);
+    c["activity_regularizer"] = serialized_or_null(activity_regularizer_);
+    c["kernel_constraint"] = serialized_or_null(kernel_constraint_);
+    c["bias_constraint"] = serialized_or_null(bias_constraint_);
+    return c;
+  }
+
+ private:
+  std::int64_t units_ = 0;
+  std::shared_ptr<Activation> activation_;
+  bool use_bias_ = true;
+  std::shared_ptr<Initializer> kernel_initializer_, bias_initializer_;
+  std::shared_ptr<Regularizer> kernel_regularizer_, bias_regularizer_, activity_regularizer_;
+  std::shared_ptr<Constraint> kernel_constraint_, bias_constraint_;
+  Variable kernel_, bias_;
+};
+
+class ActivationLayer final : public Layer {
+ public:
+  explicit ActivationLayer(const Config& c) : Layer("Activation", c) {
+    auto frame = ErrorContext::push("reading the config of Activation layer '", name(), "'");
+    activation_ = activation_at(c, "activation");
+    set_supports_masking(true);
+  }
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext&) const override {
+    return {(*activation_)(single_input(*this, inputs))};
+  }
+  Config get_config() const override {
+    Config c = Layer::get_config();
+    c["activation"] = activation_config(activation_);
+    return c;
+  }
+
+ private:
+  std::shared_ptr<Activation> activation_;
+};
+
+class Dropout final : public Layer {
+ public:
+  explicit Dropout(const Config& c) : Layer("Dropout", c) {
+    auto frame = ErrorContext::push("reading the config of Dropout layer '", name(), "'");
+    STRATA_CHECK(find_key(c, "rate"), FormatError, "Dropout needs \"rate\"");
+    rate_ = get_number(c, "rate", 0.0);
+    const double r = rate_.get<double>();
+    STRATA_CHECK(r >= 0.0 && r <= 1.0, ValueError, "Dropout: rate must be between 0 and 1, got ", rate_.dump());
+    noise_shape_ = get_optional_dims(c, "noise_shape");
+    if (find_key(c, "seed")) seed_ = get_int(c, "seed", 0);
+    set_supports_masking(true);
+  }
+
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override {
+    const Tensor& x = single_input(*this, inputs);
+    const double rate = rate_.get<double>();
+    if (!ctx.training || rate == 0.0) return {x};
+    if (rate >= 1.0) return {zeros_like(x)};
+    Shape noise = x.shape();
+    if (noise_shape_) {
+      STRATA_CHECK(noise_shape_->size() == x.rank(), ShapeError, "Dropout layer '", name(), "': noise_shape has ",
+                   noise_shape_->size(), " dimensions but the input has shape ", x.shape().to_string());
+      std::vector<std::int64_t> dims = *noise_shape_;
+      for (std::size_t i = 0; i < dims.size(); ++i) {
+        if (dims[i] == Shape::kUnknown) dims[i] = x.shape().dims()[i];
+      }
+      noise = Shape(dims);
+    }
+    // Like tf-keras's legacy seeding, a seeded layer uses seed, seed + 1, ... on
+    // successive calls: reproducible, yet a different mask per step.
+    std::optional<std::int64_t> seed;
+    if (seed_) seed = *seed_ + calls_.fetch_add(1, std::memory_order_relaxed);
+    const Tensor keep = cast(greater_equal(uniform_noise_like(x, noise, seed), scalar_like(x, rate)), x.dtype());
+    return {(x * (1.0 / (1.0 - rate))) * keep};
+  }
+
+  Config get_config() const override {
+    Config c = Layer::get_config();
+    c["rate"] = rate_;
+    if (noise_shape_) {
+      Config dims = Config::array();
+      for (auto d : *noise_shape_) dims.push_back(d == Shape::kUnknown ? Config(nullptr) : Config(d));
+      c["noise_shape"] = dims;
+    } else {
+      c["noise_shape"] = nullptr;
+    }
+    c["seed"] = seed_ ? Config(*seed_) : Config(nullptr);
+    return c;
+  }
+
+ private:
+  Config rate_;
+  std::optional<std::vector<std::int64_t>> noise_shape_;
+  std::optional<std::int64_t> seed_;
+  mutable std::atomic<std::int64_t> calls_{0};
+};
+
+}  // namespace
+
+void register_core_layers(Registrar& registrar) {
+  register_layer<Dense>(registrar, "Dense");
+  register_layer<ActivationLayer>(registrar, "Activation");
+  register_layer<Dropout>(registrar, "Dropout");
+}
+
+}  // namespace strata::layers

@@ -1,0 +1,270 @@
+// BatchNormalization and LayerNormalization, as tf-keras 2.17 computes them.
+//
+// BatchNormalization in training uses the batch's statistics and moves the moving ones
+// toward them: moving -= (moving - batch) * (1 - momentum). Where tf-keras takes its
+// fused kernel (rank-4/5 inputs normalised over the channel axis, 1 or the last one),
+// the variance that enters the moving average carries Bessel's correction n/(n-1);
+// elsewhere it is the plain batch variance. Inference (and a layer that is not
+// trainable, as in Keras) uses the moving statistics.
+#include "common.hpp"
+#include "strata/graph.hpp"
+
+namespace strata::layers {
+namespace {
+
+// Sorted, non-negative axes of a rank-`rank` input; ValueError on duplicates/range.
+std::vector<std::int64_t> validate_axes(const Layer& layer, std::vector<std::int64_t> axes, std::size_t rank) {
+  const auto r = static_cast<std::int64_t>(rank);
+  for (auto& a : axes) {
+    STRATA_CHECK(a >= -r && a < r, ValueError, "layer '", layer.name(), "': axis ", a, " is out of range for an input of rank ",
+                 rank);
+    if (a < 0) a += r;
+  }
+  std::vector<std::int64_t> sorted = axes;
+  std::sort(sorted.begin(), sorted.end());
+  STRATA_CHECK(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end(), ValueError, "layer '", layer.name(),
+               "': axis holds duplicates: ", int_list(axes).dump());
+  return axes;
+}
+
+// tf.nn.batch_normalization: x * inv + (beta - mean * inv), inv = rsqrt(var + eps) * gamma.
+Tensor normalize(const Tensor& x, const Tensor& mean, const Tensor& variance, const Tensor& gamma, const Tensor& beta,
+                 double epsilon) {
+  Tensor inv = rsqrt(variance + epsilon);
+  if (gamma.defined()) inv = inv * gamma;
+  const Tensor shift = beta.defined() ? beta - mean * inv : -(mean * inv);
+  return x * inv + shift;
+}
+
+class BatchNormalization final : public Layer {
+ public:
+  explicit BatchNormalization(const Config& c) : Layer("BatchNormalization", c) {
+    auto frame = ErrorContext::push("reading the config of BatchNormalization layer '", name(), "'");
+    const Config* axis = find_key(c, "axis");
+    axis_config_ = axis ? *axis : Config(-1);
+    axes_ = get_int_or_list(c, "axis", {-1});
+    STRATA_CHECK(!axes_.empty(), ValueError, "BatchNormalization: axis must not be empty");
+    momentum_ = get_number(c, "momentum", 0.99);
+    epsilon_ = get_number(c, "epsilon", 1e-3);
+    center_ = get_bool(c, "center", true);
+    scale_ = get_bool(c, "scale", true);
+    beta_initializer_ = initializer_at(c, "beta_initializer", "zeros");
+    gamma_initializer_ = initializer_at(c, "gamma_initializer", "ones");
+    moving_mean_initializer_ = initializer_at(c, "moving_mean_initializer", "zeros");
+    moving_variance_initializer_ = initializer_at(c, "moving_variance_initializer", "ones");
+    beta_regularizer_ = regularizer_at(c, "beta_regularizer");
+    gamma_regularizer_ = regularizer_at(c, "gamma_regularizer");
+    beta_constraint_ = constraint_at(c, "beta_constraint");
+    gamma_constraint_ = constraint_at(c, "gamma_constraint");
+    STRATA_CHECK(!get_bool(c, "renorm", false), ValueError, "BatchNormalization layer '", name(),
+                 "': batch renormalization (renorm=true) is not supported");
+    STRATA_CHECK(!find_key(c, "virtual_batch_size"), ValueError, "BatchNormalization layer '", name(),
+                 "': virtual_batch_size (ghost batch normalization) is not supported");
+    STRATA_CHECK(!get_bool(c, "synchronized", false), ValueError, "BatchNormalization layer '", name(),
+                 "': synchronized batch normalization is not supported");
+    fused_allowed_ = get_bool(c, "fused", true);
+    set_supports_masking(true);
+  }
+
+  void build(const std::vector<Shape>& shapes) override {
+    const Shape& s = single_shape(*this, shapes);
+    require_rank(*this, s, 1, /*at_least=*/true);
+    rank_ = s.rank();
+    axes_ = validate_axes(*this, axes_, rank_);
+    for (auto a : axes_) {
+      STRATA_CHECK(s.dims()[static_cast<std::size_t>(a)] != Shape::kUnknown, ShapeError, "BatchNormalization layer '",
+                   name(), "': the input dimension at axis ", a, " must be known, got ", s.to_string());
+    }
+    fused_ = fused_allowed_ && axes_.size() == 1 && (rank_ == 4 || rank_ == 5) &&
+             (axes_[0] == 1 || axes_[0] == static_cast<std::int64_t>(rank_) - 1);
+    std::vector<std::int64_t> param;
+    if (axes_.size() == 1) {
+      param = {s.dims()[static_cast<std::size_t>(axes_[0])]};
+    } else {
+      param.assign(rank_, 1);
+      for (auto a : axes_) param[static_cast<std::size_t>(a)] = s.dims()[static_cast<std::size_t>(a)];
+    }
+    broadcast_.assign(rank_, 1);
+    for (auto a : axes_) broadcast_[static_cast<std::size_t>(a)] = s.dims()[static_cast<std::size_t>(a)];
+    const Shape param_shape(param);
+    if (scale_) gamma_ = add_weight("gamma", param_shape, gamma_initializer_, true, gamma_regularizer_, gamma_constraint_);
+    if (center_) beta_ = add_weight("beta", param_shape, beta_initializer_, true, beta_regularizer_, beta_constraint_);
+    moving_mean_ = add_weight("moving_mean", param_shape, moving_mean_initializer_, false);
+    moving_variance_ = add_weight("moving_variance", param_shape, moving_variance_initializer_, false);
+  }
+
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override {
+    const Tensor& x = single_input(*this, inputs);
+    require_rank(*this, x.shape(), rank_);
+    const double epsilon = epsilon_.get<double>();
+    Tensor gamma = scale_ ? broadcast(read(gamma_)) : Tensor();
+    Tensor beta = center_ ? broadcast(read(beta_)) : Tensor();
+    if (!ctx.training || !trainable()) {
+      return {normalize(x, broadcast(read(moving_mean_)), broadcast(read(moving_variance_)), gamma, beta, epsilon)};
+    }
+    std::vector<std::int64_t> reduction;
+    for (std::size_t i = 0; i < rank_; ++i) {
+      if (std::find(axes_.begin(), axes_.end(), static_cast<std::int64_t>(i)) == axes_.end()) {
+        reduction.push_back(static_cast<std::int64_t>(i));
+      }
+    }
+    const Tensor mask = ctx.masks.empty() || fused_ ? Tensor() : ctx.masks[0];
+    Tensor mean_b, var_b;  // keepdims: shaped like the broadcast shape
+    if (reduction.empty()) {  // nothing to reduce over (an empty list would mean "every axis")
+      mean_b = x;
+      var_b = zeros_like(x);
+    } else if (mask.defined()) {
+      // tf.nn.weighted_moments with the mask as frequency weights.
+      const Tensor w = expand_dims(cast(mask, x.dtype()), -1);
+      const Tensor total = sum(w * ones_like(x), reduction, true);
+      mean_b = sum(w * x, reduction, true) / total;
+      var_b = sum(w * squared_difference(x, stop_gradient(mean_b)), reduction, true) / total;
+    } else {
+      mean_b = mean(x, reduction, true);
+      var_b = mean(squared_difference(x, stop_gradient(mean_b)), reduction, true);
+    }
+    update_moving_statistics(x, mean_b, var_b);
+    return {normalize(x, mean_b, var_b, gamma, beta, epsilon)};
+  }
+
+  Config get_config() const override {
+    Config c = Layer::get_config();
+    // tf-keras replaces axis by the list of resolved axes when it builds.
+    c["axis"] = built() ? int_list(axes_) : axis_config_;
+    c["momentum"] = momentum_;
+    c["epsilon"] = epsilon_;
+    c["center"] = center_;
+    c["scale"] = scale_;
+    c["beta_initializer"] = serialized_or_null(beta_initializer_);
+    c["gamma_initializer"] = serialized_or_null(gamma_initializer_);
+    c["moving_mean_initializer"] = serialized_or_null(moving_mean_initializer_);
+    c["moving_variance_initializer"] = serialized_or_null(moving_variance_initializer_);
+    c["beta_regularizer"] = serialized_or_null(beta_regularizer_);
+    c["gamma_regularizer"] = serialized_or_null(gamma_regularizer_);
+    c["beta_constraint"] = serialized_or_null(beta_constraint_);
+    c["gamma_constraint"] = serialized_or_null(gamma_constraint_);
+    return c;
+  }
+
+ private:
+  // Parameters and statistics in the shape that broadcasts against the input.
+  Tensor broadcast(const Tensor& v) const { return v.shape().dims() == broadcast_ ? v : reshape(v, Shape(broadcast_)); }
+
+  void update_moving_statistics(const Tensor& x, const Tensor& mean_b, const Tensor& var_b) const {
+    // Symbolic calls (tracing) cannot assign: the runtime has no assign op to record.
+    if (mean_b.is_symbolic() || is_tracing()) return;
+    const Shape param = moving_mean_.shape();
+    Tensor new_mean = reshape(stop_gradient(mean_b), param);
+    Tensor new_var = reshape(stop_gradient(var_b), param);
+    if (fused_) {
+      double n = 1.0;
+      for (std::size_t i = 0; i < rank_; ++i) {
+        if (i != static_cast<std::size_t>(axes_[0])) n *= static_cast<double>(x.shape().dims()[i]);
+      }
+      if (n > 1.0) new_var = new_var * (n / (n - 1.0));
+    }
+    const double decay = 1.0 - momentum_.get<double>();
+    Variable mm = moving_mean_, mv = moving_variance_;
+    const Tensor old_mean = mm.value(), old_var = mv.value();
+    mm.assign(old_mean - (old_mean - new_mean) * decay);
+    mv.assign(old_var - (old_var - new_var) * decay);
+  }
+
+  Config axis_config_;
+  std::vector<std::int64_t> axes_;
+  Config momentum_, epsilon_;
+  bool center_ = true, scale_ = true, fused_allowed_ = true, fused_ = false;
+  std::size_t rank_ = 0;
+  std::vector<std::int64_t> broadcast_;
+  std::shared_ptr<Initializer> beta_initializer_, gamma_initializer_, moving_mean_initializer_, moving_variance_initializer_;
+  std::shared_ptr<Regularizer> beta_regularizer_, gamma_regularizer_;
+  std::shared_ptr<Constraint> beta_constraint_, gamma_constraint_;
+  Variable gamma_, beta_, moving_mean_, moving_variance_;
+};
+
+class LayerNormalization final : public Layer {
+ public:
+  explicit LayerNormalization(const Config& c) : Layer("LayerNormalization", c) {
+    auto frame = ErrorContext::push("reading the config of LayerNormalization layer '", name(), "'");
+    const Config* axis = find_key(c, "axis");
+    axis_config_ = axis ? *axis : Config(-1);
+    axes_ = get_int_or_list(c, "axis", {-1});
+    STRATA_CHECK(!axes_.empty(), ValueError, "LayerNormalization: axis must not be empty");
+    epsilon_ = get_number(c, "epsilon", 1e-3);
+    center_ = get_bool(c, "center", true);
+    scale_ = get_bool(c, "scale", true);
+    beta_initializer_ = initializer_at(c, "beta_initializer", "zeros");
+    gamma_initializer_ = initializer_at(c, "gamma_initializer", "ones");
+    beta_regularizer_ = regularizer_at(c, "beta_regularizer");
+    gamma_regularizer_ = regularizer_at(c, "gamma_regularizer");
+    beta_constraint_ = constraint_at(c, "beta_constraint");
+    gamma_constraint_ = constraint_at(c, "gamma_constraint");
+    set_supports_masking(true);
+  }
+
+  void build(const std::vector<Shape>& shapes) override {
+    const Shape& s = single_shape(*this, shapes);
+    require_rank(*this, s, 1, /*at_least=*/true);
+    rank_ = s.rank();
+    axes_ = validate_axes(*this, axes_, rank_);
+    std::vector<std::int64_t> param;
+    broadcast_.assign(rank_, 1);
+    for (auto a : axes_) {
+      const std::int64_t d = s.dims()[static_cast<std::size_t>(a)];
+      STRATA_CHECK(d != Shape::kUnknown, ShapeError, "LayerNormalization layer '", name(),
+                   "': the input dimension at axis ", a, " must be known, got ", s.to_string());
+      param.push_back(d);
+      broadcast_[static_cast<std::size_t>(a)] = d;
+    }
+    if (scale_) gamma_ = add_weight("gamma", Shape(param), gamma_initializer_, true, gamma_regularizer_, gamma_constraint_);
+    if (center_) beta_ = add_weight("beta", Shape(param), beta_initializer_, true, beta_regularizer_, beta_constraint_);
+  }
+
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext&) const override {
+    const Tensor& x = single_input(*this, inputs);
+    require_rank(*this, x.shape(), rank_);
+    const Tensor m = mean(x, axes_, true);
+    const Tensor v = mean(squared_difference(x, stop_gradient(m)), axes_, true);
+    const bool last_only = axes_.size() == 1 && axes_[0] == static_cast<std::int64_t>(rank_) - 1;
+    auto shaped = [&](const Variable& w) { return last_only ? read(w) : reshape(read(w), Shape(broadcast_)); };
+    const Tensor gamma = scale_ ? shaped(gamma_) : Tensor();
+    const Tensor beta = center_ ? shaped(beta_) : Tensor();
+    return {normalize(x, m, v, gamma, beta, epsilon_.get<double>())};
+  }
+
+  Config get_config() const override {
+    Config c = Layer::get_config();
+    c["axis"] = built() ? int_list(axes_) : axis_config_;
+    c["epsilon"] = epsilon_;
+    c["center"] = center_;
+    c["scale"] = scale_;
+    c["beta_initializer"] = serialized_or_null(beta_initializer_);
+    c["gamma_initializer"] = serialized_or_null(gamma_initializer_);
+    c["beta_regularizer"] = serialized_or_null(beta_regularizer_);
+    c["gamma_regularizer"] = serialized_or_null(gamma_regularizer_);
+    c["beta_constraint"] = serialized_or_null(beta_constraint_);
+    c["gamma_constraint"] = serialized_or_null(gamma_constraint_);
+    return c;
+  }
+
+ private:
+  Config axis_config_;
+  std::vector<std::int64_t> axes_;
+  Config epsilon_;
+  bool center_ = true, scale_ = true;
+  std::size_t rank_ = 0;
+  std::vector<std::int64_t> broadcast_;
+  std::shared_ptr<Initializer> beta_initializer_, gamma_initializer_;
+  std::shared_ptr<Regularizer> beta_regularizer_, gamma_regularizer_;
+  std::shared_ptr<Constraint> beta_constraint_, gamma_constraint_;
+  Variable gamma_, beta_;
+};
+
+}  // namespace
+
+void register_normalization_layers(Registrar& registrar) {
+  register_layer<BatchNormalization>(registrar, "BatchNormalization");
+  register_layer<LayerNormalization>(registrar, "LayerNormalization");
+}
+
+}  // namespace strata::layers

@@ -1,0 +1,353 @@
+// Behaviour beyond single outputs: Dropout in training and inference, BatchNormalization's
+// modes, masks through layers, Normalization.adapt (against tf-keras), gradients of the
+// layers against finite differences, and concurrent inference.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "keras_expected.inc"
+#include "preprocessing.hpp"
+#include "strata/gradient_tape.hpp"
+#include "strata/graph.hpp"
+#include "strata/model.hpp"
+#include "test_util.hpp"
+
+namespace strata::layer_tests {
+namespace {
+
+class LayerBehaviorTest : public ::testing::Test {
+ protected:
+  void SetUp() override { clear_session(); }
+  DeviceScope device_{Device("ref:0")};
+};
+
+Tensor bools(const std::vector<std::uint8_t>& v, const Shape& s) { return Tensor::from_bools(v, s); }
+
+std::vector<std::uint8_t> bool_values(const Tensor& t) {
+  const auto f = cast(t, DType::kFloat32).to_vector<float>();
+  std::vector<std::uint8_t> out;
+  for (float v : f) out.push_back(v != 0.0f ? 1 : 0);
+  return out;
+}
+
+// ---- Dropout -----------------------------------------------------------------------------
+
+TEST_F(LayerBehaviorTest, DropoutIsIdentityInInferenceAndScalesKeptUnitsInTraining) {
+  auto dropout = make_layer("Dropout", Config{{"rate", 0.25}});
+  const Tensor x = ones(Shape{200, 50});
+  EXPECT_EQ(values((*dropout)(x)), values(x));
+  CallContext training{true, {}};
+  const auto y = values((*dropout)(x, training));
+  std::size_t dropped = 0;
+  for (float v : y) {
+    ASSERT_TRUE(v == 0.0f || std::fabs(v - 1.0f / 0.75f) < 1e-6f) << v;
+    dropped += v == 0.0f;
+  }
+  EXPECT_NEAR(static_cast<double>(dropped) / static_cast<double>(y.size()), 0.25, 0.02);
+  // Unseeded: a new mask every call.
+  EXPECT_NE(values((*dropout)(x, training)), y);
+  // rate 0 drops nothing even in training.
+  EXPECT_EQ(values((*make_layer("Dropout", Config{{"rate", 0}}))(x, training)), values(x));
+}
+
+TEST_F(LayerBehaviorTest, SeededDropoutIsReproducibleAndChangesFromCallToCall) {
+  const Config config{{"rate", 0.5}, {"seed", 1234}};
+  auto a = make_layer("Dropout", config);
+  auto b = make_layer("Dropout", config);
+  const Tensor x = ones(Shape{8, 16});
+  CallContext training{true, {}};
+  const auto a1 = values((*a)(x, training)), a2 = values((*a)(x, training));
+  const auto b1 = values((*b)(x, training)), b2 = values((*b)(x, training));
+  EXPECT_EQ(a1, b1);
+  EXPECT_EQ(a2, b2);
+  EXPECT_NE(a1, a2);
+}
+
+TEST_F(LayerBehaviorTest, DropoutNoiseShapeSharesTheMaskAlongBroadcastAxes) {
+  auto dropout = make_layer("Dropout", Config::parse(R"({"rate": 0.5, "noise_shape": [null, 1, 6]})"));
+  const Tensor x = ones(Shape{4, 5, 6});
+  const auto y = values((*dropout)(x, CallContext{true, {}}));
+  for (int b = 0; b < 4; ++b) {
+    for (int t = 1; t < 5; ++t) {
+      for (int f = 0; f < 6; ++f) EXPECT_EQ(y[(b * 5 + t) * 6 + f], y[(b * 5) * 6 + f]);
+    }
+  }
+}
+
+TEST_F(LayerBehaviorTest, DropoutInAFunctionalModelFollowsTheTrainingFlag) {
+  Tensor in = Input(Shape{6});
+  Tensor out = (*make_layer("Dropout", Config{{"rate", 0.5}}))(in);
+  Functional model({in}, {out});
+  const Tensor x = ones(Shape{3, 6});
+  EXPECT_EQ(values(model.predict(x)), values(x));
+  const auto trained = values(model(std::vector<Tensor>{x}, CallContext{true, {}})[0]);
+  EXPECT_NE(trained, values(x));
+}
+
+// ---- BatchNormalization ---------------------------------------------------------------------
+
+TEST_F(LayerBehaviorTest, BatchNormalizationTrainingUsesBatchStatisticsAndInferenceMovingOnes) {
+  auto bn = make_layer("BatchNormalization", Config{{"momentum", 0.5}, {"epsilon", 0.0}});
+  // Column 0: 1, 3 (mean 2, variance 1); column 1: 10, 14 (mean 12, variance 4).
+  const Tensor x = Tensor::from_vector<float>({1, 10, 3, 14}, Shape{2, 2});
+  bn->ensure_built({x.shape()});
+  const auto trained = values((*bn)(x, CallContext{true, {}}));
+  // Batch statistics: mean (2, 12), biased variance (1, 4): outputs are +-1.
+  EXPECT_TRUE(mismatch(trained, {-1, -1, 1, 1}).empty()) << mismatch(trained, {-1, -1, 1, 1});
+  // Moving statistics moved half way from (0, 1) / (1, 1).
+  const auto w = bn->get_weights();  // gamma, beta, moving_mean, moving_variance
+  EXPECT_EQ(values(w[2]), (std::vector<float>{1.0f, 6.0f}));
+  EXPECT_EQ(values(w[3]), (std::vector<float>{1.0f, 2.5f}));
+  // Inference: the moving statistics.
+  const auto inferred = values((*bn)(x));
+  EXPECT_TRUE(mismatch(inferred, {0.0f, 4.0f / std::sqrt(2.5f), 2.0f, 8.0f / std::sqrt(2.5f)}).empty());
+  EXPECT_EQ(values(bn->get_weights()[2]), (std::vector<float>{1.0f, 6.0f}));  // unchanged by inference
+}
+
+TEST_F(LayerBehaviorTest, FrozenBatchNormalizationRunsInInferenceModeEvenWhenTraining) {
+  auto bn = make_layer("BatchNormalization", Config::object());
+  const Tensor x = pattern_tensor(Shape{4, 3}, 100);
+  bn->ensure_built({x.shape()});
+  bn->set_trainable(false);
+  const auto before = values(bn->get_weights()[2]);
+  EXPECT_EQ(values((*bn)(x, CallContext{true, {}})), values((*bn)(x)));
+  EXPECT_EQ(values(bn->get_weights()[2]), before);
+  EXPECT_EQ(bn->trainable_weights().size(), 0u);
+  EXPECT_EQ(bn->non_trainable_weights().size(), 4u);
+}
+
+TEST_F(LayerBehaviorTest, BatchNormalizationWithAMaskUsesTheUnmaskedSteps) {
+  auto bn = make_layer("BatchNormalization", Config{{"momentum", 0.5}});
+  const Tensor x = pattern_tensor(Shape{2, 4, 3}, 100);
+  bn->ensure_built({x.shape()});
+  bn->set_weights({pattern_tensor(Shape{3}, 1), pattern_tensor(Shape{3}, 2), pattern_tensor(Shape{3}, 3),
+                   pattern_tensor(Shape{3}, 4, true)});
+  const Tensor mask = bools({1, 1, 0, 1, 0, 1, 1, 0}, Shape{2, 4});
+  const auto out = bn->call_with_masks({x}, CallContext{true, {mask}});
+  EXPECT_TRUE(mismatch(values(out.tensors[0]), floats_of_json(Config::parse(kMaskedBatchNormOutput)), 1e-5, 2e-5).empty());
+  const Config after = Config::parse(kMaskedBatchNormWeights);
+  const auto w = bn->get_weights();
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    EXPECT_TRUE(mismatch(values(w[i]), floats_of_json(after[i])).empty()) << i;
+  }
+  EXPECT_EQ(bool_values(out.masks[0]), bool_values(mask));  // passed through
+}
+
+// ---- masks -----------------------------------------------------------------------------------
+
+TEST_F(LayerBehaviorTest, ElementwiseMergesAndTheirMasks) {
+  const Tensor a = pattern_tensor(Shape{2, 3, 2}, 1), b = pattern_tensor(Shape{2, 3, 2}, 2);
+  const Tensor ma = bools({1, 1, 0, 1, 0, 1}, Shape{2, 3}), mb = bools({1, 0, 0, 1, 1, 1}, Shape{2, 3});
+  for (const char* cls : {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"}) {
+    auto layer = make_layer(cls);
+    const auto both = layer->call_with_masks({a, b}, CallContext{false, {ma, mb}});
+    EXPECT_EQ(bool_values(both.masks[0]), (std::vector<std::uint8_t>{1, 0, 0, 1, 0, 1})) << cls;
+    const auto one = layer->call_with_masks({a, b}, CallContext{false, {Tensor(), mb}});
+    EXPECT_EQ(bool_values(one.masks[0]), bool_values(mb)) << cls;
+    const auto none = layer->call_with_masks({a, b}, CallContext{false, {}});
+    EXPECT_FALSE(none.masks[0].defined()) << cls;
+  }
+  EXPECT_THROW((*make_layer("Subtract"))({a, b, a}), ValueError);
+  EXPECT_THROW((*make_layer("Add"))({a, pattern_tensor(Shape{2, 4, 2}, 3)}), Error);
+}
+
+TEST_F(LayerBehaviorTest, ConcatenateMasks) {
+  const Tensor a = pattern_tensor(Shape{2, 3, 2}, 1), b = pattern_tensor(Shape{2, 3, 4}, 2);
+  const Tensor ma = bools({1, 1, 0, 1, 0, 1}, Shape{2, 3}), mb = bools({1, 0, 1, 1, 1, 0}, Shape{2, 3});
+  auto features = make_layer("Concatenate");  // axis -1: a step is valid when valid in every input
+  auto out = features->call_with_masks({a, b}, CallContext{false, {ma, mb}});
+  EXPECT_EQ(out.tensors[0].shape(), (Shape{2, 3, 6}));
+  EXPECT_EQ(bool_values(out.masks[0]), (std::vector<std::uint8_t>{1, 0, 0, 1, 0, 0}));
+  out = features->call_with_masks({a, b}, CallContext{false, {ma, Tensor()}});
+  EXPECT_EQ(bool_values(out.masks[0]), bool_values(ma));
+  // axis 1 (time): the masks are concatenated, inputs without one count as all valid.
+  auto time = make_layer("Concatenate", Config{{"axis", 1}});
+  const Tensor c = pattern_tensor(Shape{2, 2, 2}, 3);
+  out = time->call_with_masks({a, c}, CallContext{false, {ma, Tensor()}});
+  EXPECT_EQ(out.tensors[0].shape(), (Shape{2, 5, 2}));
+  EXPECT_EQ(bool_values(out.masks[0]), (std::vector<std::uint8_t>{1, 1, 0, 1, 1, 1, 0, 1, 1, 1}));
+}
+
+TEST_F(LayerBehaviorTest, MasksPassThroughMaskingLayersAndStopElsewhere) {
+  const Tensor x = pattern_tensor(Shape{2, 3, 4}, 1);
+  const Tensor m = bools({1, 0, 1, 1, 1, 0}, Shape{2, 3});
+  for (const char* cls : {"Activation", "Dropout", "Dense", "LayerNormalization", "BatchNormalization"}) {
+    Config c = Config::object();
+    if (std::string(cls) == "Activation") c["activation"] = "relu";
+    if (std::string(cls) == "Dropout") c["rate"] = 0.5;
+    if (std::string(cls) == "Dense") c["units"] = 2;
+    auto layer = make_layer(cls, c);
+    EXPECT_TRUE(layer->supports_masking()) << cls;
+    EXPECT_EQ(bool_values(layer->call_with_masks({x}, CallContext{false, {m}}).masks[0]), bool_values(m)) << cls;
+  }
+  for (const char* cls : {"Flatten", "GlobalMaxPooling1D", "GlobalAveragePooling1D"}) {
+    auto layer = make_layer(cls);
+    EXPECT_FALSE(layer->call_with_masks({x}, CallContext{false, {m}}).masks[0].defined()) << cls;
+  }
+}
+
+TEST_F(LayerBehaviorTest, GlobalAveragePooling1DAveragesOnlyUnmaskedSteps) {
+  const Tensor x = Tensor::from_vector<float>({1, 2, 3, 4, 5, 6, 10, 20, 30, 40, 50, 60}, Shape{2, 3, 2});
+  const Tensor m = bools({1, 0, 1, 0, 1, 1}, Shape{2, 3});
+  const auto y = make_layer("GlobalAveragePooling1D")->call_with_masks({x}, CallContext{false, {m}}).tensors[0];
+  EXPECT_EQ(values(y), (std::vector<float>{3, 4, 40, 50}));
+}
+
+// ---- Normalization.adapt ---------------------------------------------------------------------
+
+TEST_F(LayerBehaviorTest, NormalizationAdaptMatchesTfKeras) {
+  for (const auto& c : kKerasAdaptCases) {
+    clear_session();
+    layers::Normalization layer(Config::parse(c.kwargs));
+    const Shape shape = shape_of_json(Config::parse(c.data_shape));
+    std::vector<float> data = pattern(shape.num_elements(), 3);
+    for (auto& v : data) v = v * 2.0f + 1.0f;
+    const Tensor x = Tensor::from_vector<float>(data, shape);
+    layer.adapt(x, c.batch_size);
+    const auto w = layer.get_weights();
+    ASSERT_EQ(w.size(), 3u);
+    EXPECT_TRUE(mismatch(values(w[0]), floats_of_json(Config::parse(c.mean)), 1e-5, 1e-6).empty()) << c.label;
+    EXPECT_TRUE(mismatch(values(w[1]), floats_of_json(Config::parse(c.variance)), 1e-5, 1e-6).empty()) << c.label;
+    EXPECT_EQ(w[2].dtype(), DType::kInt64);
+    EXPECT_EQ(w[2].item<std::int64_t>(), c.count) << c.label;
+    EXPECT_EQ(layer.weights()[0].name(), "normalization/mean");
+    EXPECT_FALSE(layer.weights()[0].trainable());
+    const auto y = values(layer(x));
+    EXPECT_TRUE(mismatch(y, floats_of_json(Config::parse(c.output)), 1e-5, 1e-5).empty()) << c.label;
+    EXPECT_EQ(layer.get_config().dump(), Config::parse(c.config).dump()) << c.label;
+    // Adapting again starts over (Keras resets the state first).
+    layer.adapt(x, c.batch_size);
+    EXPECT_EQ(layer.get_weights()[2].item<std::int64_t>(), c.count);
+  }
+}
+
+TEST_F(LayerBehaviorTest, NormalizationAdaptedStateIsSavedAsWeights) {
+  layers::Normalization adapted(Config::object());
+  adapted.adapt(Tensor::from_vector<float>({1, 10, 3, 30}, Shape{2, 2}));
+  auto fresh = make_layer("Normalization", adapted.get_config());
+  fresh->ensure_built({Shape{Shape::kUnknown, 2}});
+  fresh->set_weights(adapted.get_weights());
+  const Tensor x = Tensor::from_vector<float>({2, 20}, Shape{1, 2});
+  EXPECT_EQ(values((*fresh)(x)), values(adapted(x)));
+  EXPECT_TRUE(mismatch(values(adapted(x)), {0.0f, 0.0f}).empty());
+  layers::Normalization given(Config{{"mean", 1.0}, {"variance", 1.0}});
+  EXPECT_THROW(given.adapt(x), ValueError);
+}
+
+// ---- gradients ---------------------------------------------------------------------------------
+
+// d sum(layer(x) * probe) / d w by the tape against central differences, in float64.
+void check_gradients(const std::string& cls, Config config, const std::vector<Shape>& shapes, bool training = false) {
+  SCOPED_TRACE(cls + " " + config.dump());
+  config["dtype"] = "float64";
+  auto layer = make_layer(cls, config);
+  layer->ensure_built(shapes);
+  std::vector<Tensor> inputs;
+  for (std::size_t k = 0; k < shapes.size(); ++k) {
+    inputs.push_back(cast(pattern_tensor(shapes[k], 100 + static_cast<std::int64_t>(k)), DType::kFloat64) * 0.7 + 0.05);
+  }
+  std::vector<Tensor> init;
+  const auto vars = layer->weights();
+  for (std::size_t i = 0; i < vars.size(); ++i) {
+    const bool positive = vars[i].name().find("variance") != std::string::npos;
+    init.push_back(cast(pattern_tensor(vars[i].shape(), static_cast<std::int64_t>(i + 1), positive), DType::kFloat64));
+  }
+  auto objective = [&](const std::vector<Tensor>& xs) {
+    layer->set_weights(init);  // BatchNormalization's training call moves its statistics
+    const Tensor y = (*layer)(xs, CallContext{training, {}})[0];
+    const Tensor probe = cast(pattern_tensor(y.shape(), 7), DType::kFloat64);
+    return sum(y * probe);
+  };
+  GradientTape tape(/*persistent=*/true);
+  for (const auto& in : inputs) tape.watch(in);
+  const Tensor loss = objective(inputs);
+  const auto dx = tape.gradient(loss, inputs);
+  const auto dw = tape.gradient(loss, layer->trainable_weights());
+  const double h = 1e-6;
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    ASSERT_TRUE(dx[k].defined());
+    const auto base = inputs[k].to_vector<double>();
+    const auto got = dx[k].to_vector<double>();
+    for (std::size_t i = 0; i < base.size(); i += 1 + base.size() / 7) {
+      auto plus = base, minus = base;
+      plus[i] += h;
+      minus[i] -= h;
+      auto with = [&](const std::vector<double>& v) {
+        std::vector<Tensor> xs = inputs;
+        xs[k] = Tensor::from_vector<double>(v, inputs[k].shape());
+        return objective(xs).item<double>();
+      };
+      const double fd = (with(plus) - with(minus)) / (2 * h);
+      EXPECT_NEAR(got[i], fd, 1e-5 + 1e-5 * std::fabs(fd)) << "input " << k << " element " << i;
+    }
+  }
+  const auto trainable = layer->trainable_weights();
+  for (std::size_t j = 0; j < trainable.size(); ++j) {
+    ASSERT_TRUE(dw[j].defined()) << trainable[j].name();
+    const auto got = dw[j].to_vector<double>();
+    Variable v = trainable[j];
+    std::size_t index = 0;
+    for (std::size_t i = 0; i < vars.size(); ++i) {
+      if (vars[i] == v) index = i;
+    }
+    const auto base = init[index].to_vector<double>();
+    for (std::size_t i = 0; i < base.size(); i += 1 + base.size() / 5) {
+      auto eval = [&](double delta) {
+        auto changed = init;
+        auto p = base;
+        p[i] += delta;
+        changed[index] = Tensor::from_vector<double>(p, v.shape());
+        layer->set_weights(changed);
+        const Tensor y = (*layer)(inputs, CallContext{training, {}})[0];
+        return sum(y * cast(pattern_tensor(y.shape(), 7), DType::kFloat64)).item<double>();
+      };
+      const double fd = (eval(h) - eval(-h)) / (2 * h);
+      EXPECT_NEAR(got[i], fd, 1e-5 + 1e-5 * std::fabs(fd)) << trainable[j].name() << " element " << i;
+    }
+  }
+}
+
+TEST_F(LayerBehaviorTest, GradientsMatchFiniteDifferences) {
+  check_gradients("Dense", Config{{"units", 3}, {"activation", "tanh"}}, {Shape{2, 4}});
+  check_gradients("Dense", Config{{"units", 2}}, {Shape{2, 3, 4}});
+  check_gradients("Conv1D", Config{{"filters", 2}, {"kernel_size", 3}, {"padding", "causal"}, {"dilation_rate", 2}},
+                  {Shape{2, 6, 3}});
+  check_gradients("Conv2D", Config{{"filters", 4}, {"kernel_size", 2}, {"groups", 2}, {"strides", 2}, {"padding", "same"}},
+                  {Shape{1, 5, 5, 4}});
+  check_gradients("DepthwiseConv2D", Config{{"kernel_size", 3}, {"depth_multiplier", 2}, {"padding", "same"}},
+                  {Shape{1, 4, 4, 2}});
+  check_gradients("BatchNormalization", Config::object(), {Shape{4, 3}}, /*training=*/true);
+  check_gradients("BatchNormalization", Config::object(), {Shape{2, 2, 2, 3}}, /*training=*/false);
+  check_gradients("LayerNormalization", Config{{"axis", {1, 2}}}, {Shape{2, 3, 4}});
+  check_gradients("AveragePooling1D", Config{{"pool_size", 3}, {"strides", 2}, {"padding", "same"}}, {Shape{2, 7, 3}});
+  check_gradients("GlobalAveragePooling2D", Config::object(), {Shape{2, 3, 3, 2}});
+  check_gradients("Multiply", Config::object(), {Shape{2, 3}, Shape{2, 3}});
+  check_gradients("Concatenate", Config{{"axis", 1}}, {Shape{2, 2, 3}, Shape{2, 1, 3}});
+  check_gradients("Permute", Config{{"dims", {2, 1}}}, {Shape{2, 3, 4}});
+  check_gradients("RepeatVector", Config{{"n", 3}}, {Shape{2, 3}});
+}
+
+// ---- threads ---------------------------------------------------------------------------------
+
+TEST_F(LayerBehaviorTest, ConcurrentInferenceIsBitIdentical) {
+  Sequential model({make_layer("Conv2D", Config{{"filters", 4}, {"kernel_size", 3}, {"padding", "same"}}),
+                    make_layer("BatchNormalization"), make_layer("Activation", Config{{"activation", "relu"}}),
+                    make_layer("MaxPooling2D"), make_layer("Flatten"), make_layer("Dropout", Config{{"rate", 0.5}}),
+                    make_layer("Dense", Config{{"units", 3}, {"activation", "softmax"}})});
+  model.build({Shape{Shape::kUnknown, 6, 6, 2}});
+  const Tensor x = pattern_tensor(Shape{4, 6, 6, 2}, 100);
+  const auto expected = values(model.predict(x));
+  std::vector<std::vector<float>> results(4);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      DeviceScope scope(Device("ref:0"));
+      for (int rep = 0; rep < 5; ++rep) results[static_cast<std::size_t>(t)] = values(model.predict(x));
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (const auto& r : results) EXPECT_EQ(r, expected);
+}
+
+}  // namespace
+}  // namespace strata::layer_tests
