@@ -94,6 +94,19 @@ std::vector<std::shared_ptr<Layer>> Model::layers() const {
 
 std::vector<Layer::TrackedChild> Model::children() const { return Layer::children(); }
 
+namespace {
+// Graph models own their layers: they are the children that weights, trainability and
+// checkpoints walk, in model.layers order.
+std::vector<Layer::TrackedChild> layers_as_children(const std::vector<std::shared_ptr<Layer>>& layers) {
+  std::vector<Layer::TrackedChild> out;
+  for (std::size_t i = 0; i < layers.size(); ++i) out.push_back({detail::concat("layers/", i), layers[i]});
+  return out;
+}
+}  // namespace
+
+std::vector<Layer::TrackedChild> Sequential::children() const { return layers_as_children(layers_); }
+std::vector<Layer::TrackedChild> Functional::children() const { return layers_as_children(layers()); }
+
 std::shared_ptr<Layer> Model::get_layer(std::string_view name) const {
   std::string available;
   for (const auto& l : layers()) {
@@ -250,7 +263,7 @@ std::string Model::summary(std::size_t line_length_in) const {
                                                                        : std::string("0 (unused)"));
     if (!sequential_like) fields.push_back(internal::summary_connections(layer, graph_nodes));
     w.row(fields);
-    if (i + 1 < all.size()) w.out << std::string(line_length, ' ') << "\n";
+    w.out << std::string(line_length, ' ') << "\n";
   }
   w.out << std::string(line_length, '=') << "\n";
   auto count = [](const std::vector<Variable>& vs) {

@@ -115,6 +115,7 @@ class Sequential : public Model {
   // Removes the last layer. ValueError when there is none.
   void pop();
   std::vector<std::shared_ptr<Layer>> layers() const override;
+  std::vector<TrackedChild> children() const override;
   void build(const std::vector<Shape>& input_shapes) override;
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override;
   Outputs call_and_mask(const std::vector<Tensor>& inputs, const CallContext& ctx) const override;
@@ -140,6 +141,7 @@ class Functional : public Model {
   ~Functional() override;
 
   std::vector<std::shared_ptr<Layer>> layers() const override;
+  std::vector<TrackedChild> children() const override;
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override;
   Outputs call_and_mask(const std::vector<Tensor>& inputs, const CallContext& ctx) const override;
   Config get_config() const override;
