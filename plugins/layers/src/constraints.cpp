@@ -1,5 +1,7 @@
 // Keras's weight constraints MaxNorm, NonNeg, UnitNorm and MinMaxNorm (with tf-keras's
 // aliases). Norms are taken over `axis` (an int or a list), with Keras's epsilon 1e-7.
+#include <algorithm>
+
 #include "common.hpp"
 
 namespace strata::layers {

@@ -1,4 +1,5 @@
 // Core layers: Dense, Activation, Dropout.
+#include <algorithm>
 #include <atomic>
 
 #include "common.hpp"

@@ -6,6 +6,8 @@
 // the variance that enters the moving average carries Bessel's correction n/(n-1);
 // elsewhere it is the plain batch variance. Inference (and a layer that is not
 // trainable, as in Keras) uses the moving statistics.
+#include <algorithm>
+
 #include "common.hpp"
 #include "strata/graph.hpp"
 
