@@ -1,0 +1,668 @@
+// Convolutions and pooling, NHWC, with TensorFlow's SAME/VALID geometry from
+// kernel_util::window.
+//
+// float32: oneDNN convolution forward / backward data / backward weights (Conv2D and its
+// backprops; DepthwiseConv2dNative and its backprops as a grouped convolution with one
+// input channel per group), and oneDNN pooling (MaxPool, AvgPool with
+// pooling_avg_exclude_padding, AvgPoolGrad). Tensors keep their TensorFlow layouts
+// (NHWC data, HWIO / HWCM filters), described to oneDNN by strides, so nothing is
+// reordered. oneDNN's dilation is TensorFlow's minus one.
+//
+// MaxPoolGrad is C++ for every dtype: OPS.md routes each gradient to the first maximum
+// of its window in row-major window order, which a plain loop states exactly. float64
+// convolutions and pooling are C++ too.
+#include <cmath>
+
+#include "common.hpp"
+#include "dnnl_util.hpp"
+#include "kernels.hpp"
+
+namespace strata::onednn {
+namespace {
+
+void check_nhwc(const KernelContext& ctx) {
+  const std::string fmt = ctx.attrs().get_or<std::string>("data_format", "NHWC");
+  STRATA_CHECK(fmt == "NHWC", BackendError, "op ", ctx.op_name(),
+               " on the cpu supports data_format NHWC (channels last) only, got ", fmt);
+}
+
+// One NHWC window op: input [N, H, W, C], window KH x KW, output [N, OH, OW, ...].
+struct Geometry {
+  std::int64_t N = 0, H = 0, W = 0, C = 0;
+  std::int64_t KH = 0, KW = 0;
+  std::int64_t OH = 0, OW = 0;
+  std::int64_t SH = 1, SW = 1, DH = 1, DW = 1;
+  std::int64_t PT = 0, PL = 0, PB = 0, PR = 0;
+
+  std::int64_t row(std::int64_t oh, std::int64_t kh) const { return oh * SH + kh * DH - PT; }
+  std::int64_t col(std::int64_t ow, std::int64_t kw) const { return ow * SW + kw * DW - PL; }
+  bool inside(std::int64_t ih, std::int64_t iw) const { return ih >= 0 && ih < H && iw >= 0 && iw < W; }
+};
+
+Geometry geometry(const KernelContext& ctx, const Dims& input, std::int64_t kh, std::int64_t kw, bool dilations) {
+  check_nhwc(ctx);
+  STRATA_CHECK(input.size() == 4, BackendError, "op ", ctx.op_name(), " needs a rank-4 NHWC input, got ",
+               Shape(input).to_string());
+  Geometry g;
+  g.N = input[0];
+  g.H = input[1];
+  g.W = input[2];
+  g.C = input[3];
+  g.KH = kh;
+  g.KW = kw;
+  std::tie(g.SH, g.SW) = kernel_util::spatial_pair(ctx.attrs(), "strides");
+  if (dilations) std::tie(g.DH, g.DW) = kernel_util::spatial_pair(ctx.attrs(), "dilations");
+  const bool same = kernel_util::is_same_padding(ctx.attrs());
+  const kernel_util::Window wh = kernel_util::window(g.H, kh, g.SH, g.DH, same);
+  const kernel_util::Window ww = kernel_util::window(g.W, kw, g.SW, g.DW, same);
+  g.OH = wh.out;
+  g.OW = ww.out;
+  g.PT = wh.pad_before;
+  g.PB = wh.pad_after;
+  g.PL = ww.pad_before;
+  g.PR = ww.pad_after;
+  return g;
+}
+
+// ---- oneDNN descriptors -------------------------------------------------------------------
+
+// NHWC data of logical dims {N, C, H, W}.
+dnnl::memory::desc nhwc(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w) {
+  return strided_f32({n, c, h, w}, {h * w * c, 1, w * c, c});
+}
+
+// The filter: HWIO [KH, KW, C, OC] as {OC, C, KH, KW}, or, for a depthwise convolution,
+// [KH, KW, C, M] as the grouped {C, M, 1, KH, KW}.
+dnnl::memory::desc filter_md(const Geometry& g, std::int64_t oc, bool depthwise) {
+  if (depthwise) {
+    const std::int64_t M = oc / g.C;
+    return strided_f32({g.C, M, 1, g.KH, g.KW}, {M, 1, 1, g.KW * g.C * M, g.C * M});
+  }
+  return strided_f32({oc, g.C, g.KH, g.KW}, {1, oc, g.KW * g.C * oc, g.C * oc});
+}
+
+enum class ConvPass : std::int64_t { kForward, kBackwardData, kBackwardWeights };
+
+// Runs one convolution pass. Buffers, in order: forward (x, filter, y); backward data
+// (dy, filter, dx); backward weights (x, dy, dfilter).
+void dnnl_conv(KernelContext& ctx, ConvPass pass, const Geometry& g, std::int64_t oc, bool depthwise, const void* a,
+               const void* b, void* out) {
+  KeyBuilder key("conv");
+  key.add(static_cast<std::int64_t>(pass)).add(std::int64_t{depthwise ? 1 : 0});
+  key.add(Dims{g.N, g.H, g.W, g.C, g.KH, g.KW, oc, g.OH, g.OW, g.SH, g.SW, g.DH, g.DW, g.PT, g.PL, g.PB, g.PR});
+  auto prim = cached_primitive(ctx.op_name(), key.str(), [&] {
+    const auto src = nhwc(g.N, g.C, g.H, g.W), dst = nhwc(g.N, oc, g.OH, g.OW), wei = filter_md(g, oc, depthwise);
+    const dnnl::memory::dims strides{g.SH, g.SW}, dilates{g.DH - 1, g.DW - 1}, pad_l{g.PT, g.PL},
+        pad_r{g.PB, g.PR};
+    const auto alg = dnnl::algorithm::convolution_direct;
+    if (pass == ConvPass::kForward) {
+      const dnnl::convolution_forward::primitive_desc pd(
+          dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, alg, src, wei, dst, strides, dilates,
+                                          pad_l, pad_r),
+          user_scratchpad(), engine());
+      return PrimitiveSpec{dnnl::convolution_forward(pd),
+                           {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}},
+                           pd.scratchpad_desc()};
+    }
+    const dnnl::convolution_forward::primitive_desc hint(
+        dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, alg, src, wei, dst, strides, dilates, pad_l,
+                                        pad_r),
+        engine());
+    if (pass == ConvPass::kBackwardData) {
+      const dnnl::convolution_backward_data::primitive_desc pd(
+          dnnl::convolution_backward_data::desc(alg, src, wei, dst, strides, dilates, pad_l, pad_r),
+          user_scratchpad(), engine(), hint);
+      return PrimitiveSpec{dnnl::convolution_backward_data(pd),
+                           {{DNNL_ARG_DIFF_DST, dst}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DIFF_SRC, src}},
+                           pd.scratchpad_desc()};
+    }
+    const dnnl::convolution_backward_weights::primitive_desc pd(
+        dnnl::convolution_backward_weights::desc(alg, src, wei, dst, strides, dilates, pad_l, pad_r),
+        user_scratchpad(), engine(), hint);
+    return PrimitiveSpec{dnnl::convolution_backward_weights(pd),
+                         {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, dst}, {DNNL_ARG_DIFF_WEIGHTS, wei}},
+                         pd.scratchpad_desc()};
+  });
+  prim->execute({a, b, out});
+}
+
+// Pooling forward (max or average excluding padding), or the average's backward pass.
+void dnnl_pool(KernelContext& ctx, dnnl::algorithm alg, bool backward, const Geometry& g, const void* in, void* out) {
+  KeyBuilder key("pool");
+  key.add(static_cast<std::int64_t>(alg)).add(std::int64_t{backward ? 1 : 0});
+  key.add(Dims{g.N, g.H, g.W, g.C, g.KH, g.KW, g.OH, g.OW, g.SH, g.SW, g.PT, g.PL, g.PB, g.PR});
+  auto prim = cached_primitive(ctx.op_name(), key.str(), [&] {
+    const auto src = nhwc(g.N, g.C, g.H, g.W), dst = nhwc(g.N, g.C, g.OH, g.OW);
+    const dnnl::memory::dims strides{g.SH, g.SW}, kernel{g.KH, g.KW}, pad_l{g.PT, g.PL}, pad_r{g.PB, g.PR};
+    if (!backward) {
+      const dnnl::pooling_forward::primitive_desc pd(
+          dnnl::pooling_forward::desc(dnnl::prop_kind::forward_inference, alg, src, dst, strides, kernel, pad_l,
+                                      pad_r),
+          user_scratchpad(), engine());
+      return PrimitiveSpec{dnnl::pooling_forward(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}},
+                           pd.scratchpad_desc()};
+    }
+    const dnnl::pooling_forward::primitive_desc hint(
+        dnnl::pooling_forward::desc(dnnl::prop_kind::forward_training, alg, src, dst, strides, kernel, pad_l, pad_r),
+        engine());
+    const dnnl::pooling_backward::primitive_desc pd(
+        dnnl::pooling_backward::desc(alg, src, dst, strides, kernel, pad_l, pad_r), user_scratchpad(), engine(), hint);
+    return PrimitiveSpec{dnnl::pooling_backward(pd), {{DNNL_ARG_DIFF_DST, dst}, {DNNL_ARG_DIFF_SRC, src}},
+                         pd.scratchpad_desc()};
+  });
+  prim->execute({in, out});
+}
+
+// ---- C++ convolutions ---------------------------------------------------------------------
+
+// The C++ loops below split rows (or filter taps) over threads; a row is worth a thread
+// when it holds at least this much work. Returns the grain for parallel_for.
+std::int64_t row_grain(std::int64_t rows, std::int64_t work_per_row) {
+  return work_per_row >= kGrainExpensive ? 1 : rows;
+}
+
+// Accumulator of one output element: double for float32 and float64.
+using Acc = double;
+
+template <class T>
+void store(T* o, const std::vector<Acc>& acc) {
+  for (std::size_t i = 0; i < acc.size(); ++i) o[i] = static_cast<T>(acc[i]);
+}
+
+// Conv2D: y[n, oh, ow, co] = Σ x[n, ih, iw, ci] · f[kh, kw, ci, co].
+template <class T>
+void conv_forward_cpp(const Geometry& g, std::int64_t CO, const T* x, const T* f, T* y) {
+  parallel_for(g.N * g.OH, row_grain(g.N * g.OH, g.OW * g.KH * g.KW * g.C * CO), [&](std::int64_t begin, std::int64_t end) {
+    std::vector<Acc> acc(static_cast<std::size_t>(CO));
+    for (std::int64_t r = begin; r < end; ++r) {
+      const std::int64_t n = r / g.OH, oh = r % g.OH;
+      for (std::int64_t ow = 0; ow < g.OW; ++ow) {
+        std::fill(acc.begin(), acc.end(), 0.0);
+        for (std::int64_t kh = 0; kh < g.KH; ++kh)
+          for (std::int64_t kw = 0; kw < g.KW; ++kw) {
+            const std::int64_t ih = g.row(oh, kh), iw = g.col(ow, kw);
+            if (!g.inside(ih, iw)) continue;
+            const T* xr = x + ((n * g.H + ih) * g.W + iw) * g.C;
+            const T* fr = f + (kh * g.KW + kw) * g.C * CO;
+            for (std::int64_t ci = 0; ci < g.C; ++ci) {
+              const Acc xv = xr[ci];
+              const T* fc = fr + ci * CO;
+              for (std::int64_t co = 0; co < CO; ++co) acc[co] += xv * static_cast<Acc>(fc[co]);
+            }
+          }
+        store(y + ((n * g.OH + oh) * g.OW + ow) * CO, acc);
+      }
+    }
+  });
+}
+
+// The output rows / columns that tap k of input position i feeds: o with
+// o·stride + k·dilation − pad = i.
+inline bool source_of(std::int64_t i, std::int64_t k, std::int64_t stride, std::int64_t dilation, std::int64_t pad,
+                      std::int64_t out, std::int64_t* o) {
+  const std::int64_t t = i + pad - k * dilation;
+  if (t < 0 || t % stride != 0) return false;
+  *o = t / stride;
+  return *o < out;
+}
+
+// dx[n, ih, iw, ci] = Σ dy[n, oh, ow, co] · f[kh, kw, ci, co] over the taps reaching it.
+template <class T>
+void conv_backward_data_cpp(const Geometry& g, std::int64_t CO, const T* f, const T* dy, T* dx) {
+  parallel_for(g.N * g.H, row_grain(g.N * g.H, g.W * g.KH * g.KW * g.C * CO), [&](std::int64_t begin, std::int64_t end) {
+    std::vector<Acc> acc(static_cast<std::size_t>(g.C));
+    for (std::int64_t r = begin; r < end; ++r) {
+      const std::int64_t n = r / g.H, ih = r % g.H;
+      for (std::int64_t iw = 0; iw < g.W; ++iw) {
+        std::fill(acc.begin(), acc.end(), 0.0);
+        for (std::int64_t kh = 0; kh < g.KH; ++kh) {
+          std::int64_t oh;
+          if (!source_of(ih, kh, g.SH, g.DH, g.PT, g.OH, &oh)) continue;
+          for (std::int64_t kw = 0; kw < g.KW; ++kw) {
+            std::int64_t ow;
+            if (!source_of(iw, kw, g.SW, g.DW, g.PL, g.OW, &ow)) continue;
+            const T* dyr = dy + ((n * g.OH + oh) * g.OW + ow) * CO;
+            const T* fr = f + (kh * g.KW + kw) * g.C * CO;
+            for (std::int64_t ci = 0; ci < g.C; ++ci) {
+              const T* fc = fr + ci * CO;
+              Acc s = 0;
+              for (std::int64_t co = 0; co < CO; ++co) s += static_cast<Acc>(dyr[co]) * static_cast<Acc>(fc[co]);
+              acc[ci] += s;
+            }
+          }
+        }
+        store(dx + ((n * g.H + ih) * g.W + iw) * g.C, acc);
+      }
+    }
+  });
+}
+
+// df[kh, kw, ci, co] = Σ x[n, ih, iw, ci] · dy[n, oh, ow, co]; threads own filter taps.
+template <class T>
+void conv_backward_weights_cpp(const Geometry& g, std::int64_t CO, const T* x, const T* dy, T* df) {
+  parallel_for(g.KH * g.KW, row_grain(g.KH * g.KW, g.N * g.OH * g.OW * g.C * CO), [&](std::int64_t begin, std::int64_t end) {
+    std::vector<Acc> acc(static_cast<std::size_t>(g.C * CO));
+    for (std::int64_t tap = begin; tap < end; ++tap) {
+      const std::int64_t kh = tap / g.KW, kw = tap % g.KW;
+      std::fill(acc.begin(), acc.end(), 0.0);
+      for (std::int64_t n = 0; n < g.N; ++n)
+        for (std::int64_t oh = 0; oh < g.OH; ++oh)
+          for (std::int64_t ow = 0; ow < g.OW; ++ow) {
+            const std::int64_t ih = g.row(oh, kh), iw = g.col(ow, kw);
+            if (!g.inside(ih, iw)) continue;
+            const T* xr = x + ((n * g.H + ih) * g.W + iw) * g.C;
+            const T* dyr = dy + ((n * g.OH + oh) * g.OW + ow) * CO;
+            for (std::int64_t ci = 0; ci < g.C; ++ci) {
+              const Acc xv = xr[ci];
+              Acc* a = acc.data() + ci * CO;
+              for (std::int64_t co = 0; co < CO; ++co) a[co] += xv * static_cast<Acc>(dyr[co]);
+            }
+          }
+      store(df + tap * g.C * CO, acc);
+    }
+  });
+}
+
+// Depthwise: y[n, oh, ow, c·M + m] = Σ x[n, ih, iw, c] · f[kh, kw, c, m].
+template <class T>
+void depthwise_forward_cpp(const Geometry& g, std::int64_t M, const T* x, const T* f, T* y) {
+  const std::int64_t CM = g.C * M;
+  parallel_for(g.N * g.OH, row_grain(g.N * g.OH, g.OW * g.KH * g.KW * CM), [&](std::int64_t begin, std::int64_t end) {
+    std::vector<Acc> acc(static_cast<std::size_t>(CM));
+    for (std::int64_t r = begin; r < end; ++r) {
+      const std::int64_t n = r / g.OH, oh = r % g.OH;
+      for (std::int64_t ow = 0; ow < g.OW; ++ow) {
+        std::fill(acc.begin(), acc.end(), 0.0);
+        for (std::int64_t kh = 0; kh < g.KH; ++kh)
+          for (std::int64_t kw = 0; kw < g.KW; ++kw) {
+            const std::int64_t ih = g.row(oh, kh), iw = g.col(ow, kw);
+            if (!g.inside(ih, iw)) continue;
+            const T* xr = x + ((n * g.H + ih) * g.W + iw) * g.C;
+            const T* fr = f + (kh * g.KW + kw) * CM;
+            for (std::int64_t c = 0; c < g.C; ++c) {
+              const Acc xv = xr[c];
+              for (std::int64_t m = 0; m < M; ++m) acc[c * M + m] += xv * static_cast<Acc>(fr[c * M + m]);
+            }
+          }
+        store(y + ((n * g.OH + oh) * g.OW + ow) * CM, acc);
+      }
+    }
+  });
+}
+
+template <class T>
+void depthwise_backward_data_cpp(const Geometry& g, std::int64_t M, const T* f, const T* dy, T* dx) {
+  const std::int64_t CM = g.C * M;
+  parallel_for(g.N * g.H, row_grain(g.N * g.H, g.W * g.KH * g.KW * CM), [&](std::int64_t begin, std::int64_t end) {
+    std::vector<Acc> acc(static_cast<std::size_t>(g.C));
+    for (std::int64_t r = begin; r < end; ++r) {
+      const std::int64_t n = r / g.H, ih = r % g.H;
+      for (std::int64_t iw = 0; iw < g.W; ++iw) {
+        std::fill(acc.begin(), acc.end(), 0.0);
+        for (std::int64_t kh = 0; kh < g.KH; ++kh) {
+          std::int64_t oh;
+          if (!source_of(ih, kh, g.SH, g.DH, g.PT, g.OH, &oh)) continue;
+          for (std::int64_t kw = 0; kw < g.KW; ++kw) {
+            std::int64_t ow;
+            if (!source_of(iw, kw, g.SW, g.DW, g.PL, g.OW, &ow)) continue;
+            const T* dyr = dy + ((n * g.OH + oh) * g.OW + ow) * CM;
+            const T* fr = f + (kh * g.KW + kw) * CM;
+            for (std::int64_t c = 0; c < g.C; ++c) {
+              Acc s = 0;
+              for (std::int64_t m = 0; m < M; ++m) s += static_cast<Acc>(dyr[c * M + m]) * static_cast<Acc>(fr[c * M + m]);
+              acc[c] += s;
+            }
+          }
+        }
+        store(dx + ((n * g.H + ih) * g.W + iw) * g.C, acc);
+      }
+    }
+  });
+}
+
+template <class T>
+void depthwise_backward_weights_cpp(const Geometry& g, std::int64_t M, const T* x, const T* dy, T* df) {
+  const std::int64_t CM = g.C * M;
+  parallel_for(g.KH * g.KW, row_grain(g.KH * g.KW, g.N * g.OH * g.OW * CM), [&](std::int64_t begin, std::int64_t end) {
+    std::vector<Acc> acc(static_cast<std::size_t>(CM));
+    for (std::int64_t tap = begin; tap < end; ++tap) {
+      const std::int64_t kh = tap / g.KW, kw = tap % g.KW;
+      std::fill(acc.begin(), acc.end(), 0.0);
+      for (std::int64_t n = 0; n < g.N; ++n)
+        for (std::int64_t oh = 0; oh < g.OH; ++oh)
+          for (std::int64_t ow = 0; ow < g.OW; ++ow) {
+            const std::int64_t ih = g.row(oh, kh), iw = g.col(ow, kw);
+            if (!g.inside(ih, iw)) continue;
+            const T* xr = x + ((n * g.H + ih) * g.W + iw) * g.C;
+            const T* dyr = dy + ((n * g.OH + oh) * g.OW + ow) * CM;
+            for (std::int64_t c = 0; c < g.C; ++c) {
+              const Acc xv = xr[c];
+              for (std::int64_t m = 0; m < M; ++m) acc[c * M + m] += xv * static_cast<Acc>(dyr[c * M + m]);
+            }
+          }
+      store(df + tap * CM, acc);
+    }
+  });
+}
+
+// ---- convolution kernels ------------------------------------------------------------------
+
+template <class T>
+void conv2d(KernelContext& ctx) {
+  check_num_inputs(ctx, 2);
+  const Dims& xd = in_dims(ctx, 0);
+  const Dims& fd = in_dims(ctx, 1);
+  STRATA_CHECK(fd.size() == 4, BackendError, "Conv2D needs a rank-4 filter, got ", ctx.input(1).shape().to_string());
+  const Geometry g = geometry(ctx, xd, fd[0], fd[1], true);
+  STRATA_CHECK(fd[2] == g.C, BackendError, "Conv2D: the filter has ", fd[2], " input channels, the input ", g.C);
+  const std::int64_t CO = fd[3];
+  check_out_dims(ctx, 0, {g.N, g.OH, g.OW, CO});
+  const T* x = in<T>(ctx, 0);
+  const T* f = in<T>(ctx, 1);
+  T* y = out<T>(ctx, 0);
+  if (g.N * g.OH * g.OW * CO == 0) return;
+  if (g.C == 0) {
+    std::fill(y, y + g.N * g.OH * g.OW * CO, T(0));
+    return;
+  }
+  if constexpr (std::is_same_v<T, float>) return dnnl_conv(ctx, ConvPass::kForward, g, CO, false, x, f, y);
+  conv_forward_cpp(g, CO, x, f, y);
+}
+
+template <class T>
+void conv2d_backprop_input(KernelContext& ctx, bool depthwise) {
+  check_num_inputs(ctx, 3);
+  const Dims xd = host_ints(ctx, 0);
+  const Dims& fd = in_dims(ctx, 1);
+  const Dims& dyd = in_dims(ctx, 2);
+  check_out_dims(ctx, 0, xd);
+  STRATA_CHECK(fd.size() == 4, BackendError, ctx.op_name(), " needs a rank-4 filter");
+  const Geometry g = geometry(ctx, xd, fd[0], fd[1], true);
+  const std::int64_t OC = depthwise ? g.C * fd[3] : fd[3];
+  STRATA_CHECK(fd[2] == g.C && dyd == Dims({g.N, g.OH, g.OW, OC}), BackendError, ctx.op_name(), ": filter ",
+               ctx.input(1).shape().to_string(), " and out_backprop ", ctx.input(2).shape().to_string(),
+               " do not fit input_sizes ", Shape(xd).to_string());
+  const T* f = in<T>(ctx, 1);
+  const T* dy = in<T>(ctx, 2);
+  T* dx = out<T>(ctx, 0);
+  const std::int64_t n_dx = product(xd);
+  if (n_dx == 0) return;
+  if (product(dyd) == 0 || product(fd) == 0) {
+    std::fill(dx, dx + n_dx, T(0));
+    return;
+  }
+  if constexpr (std::is_same_v<T, float>) return dnnl_conv(ctx, ConvPass::kBackwardData, g, OC, depthwise, dy, f, dx);
+  if (depthwise) {
+    depthwise_backward_data_cpp(g, fd[3], f, dy, dx);
+  } else {
+    conv_backward_data_cpp(g, OC, f, dy, dx);
+  }
+}
+
+template <class T>
+void conv2d_backprop_filter(KernelContext& ctx, bool depthwise) {
+  check_num_inputs(ctx, 3);
+  const Dims& xd = in_dims(ctx, 0);
+  const Dims fd = host_ints(ctx, 1);
+  const Dims& dyd = in_dims(ctx, 2);
+  check_out_dims(ctx, 0, fd);
+  STRATA_CHECK(fd.size() == 4, BackendError, ctx.op_name(), " needs a rank-4 filter_sizes");
+  const Geometry g = geometry(ctx, xd, fd[0], fd[1], true);
+  const std::int64_t OC = depthwise ? g.C * fd[3] : fd[3];
+  STRATA_CHECK(fd[2] == g.C && dyd == Dims({g.N, g.OH, g.OW, OC}), BackendError, ctx.op_name(), ": input ",
+               ctx.input(0).shape().to_string(), " and out_backprop ", ctx.input(2).shape().to_string(),
+               " do not fit filter_sizes ", Shape(fd).to_string());
+  const T* x = in<T>(ctx, 0);
+  const T* dy = in<T>(ctx, 2);
+  T* df = out<T>(ctx, 0);
+  const std::int64_t n_df = product(fd);
+  if (n_df == 0) return;
+  if (product(dyd) == 0 || product(xd) == 0) {
+    std::fill(df, df + n_df, T(0));
+    return;
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    return dnnl_conv(ctx, ConvPass::kBackwardWeights, g, OC, depthwise, x, dy, df);
+  }
+  if (depthwise) {
+    depthwise_backward_weights_cpp(g, fd[3], x, dy, df);
+  } else {
+    conv_backward_weights_cpp(g, OC, x, dy, df);
+  }
+}
+
+template <class T>
+void depthwise(KernelContext& ctx) {
+  check_num_inputs(ctx, 2);
+  const Dims& xd = in_dims(ctx, 0);
+  const Dims& fd = in_dims(ctx, 1);
+  STRATA_CHECK(fd.size() == 4, BackendError, "DepthwiseConv2dNative needs a rank-4 filter");
+  const Geometry g = geometry(ctx, xd, fd[0], fd[1], true);
+  STRATA_CHECK(fd[2] == g.C, BackendError, "DepthwiseConv2dNative: the filter has ", fd[2], " channels, the input ",
+               g.C);
+  const std::int64_t M = fd[3];
+  check_out_dims(ctx, 0, {g.N, g.OH, g.OW, g.C * M});
+  const T* x = in<T>(ctx, 0);
+  const T* f = in<T>(ctx, 1);
+  T* y = out<T>(ctx, 0);
+  if (g.N * g.OH * g.OW * g.C * M == 0) return;
+  if constexpr (std::is_same_v<T, float>) return dnnl_conv(ctx, ConvPass::kForward, g, g.C * M, true, x, f, y);
+  depthwise_forward_cpp(g, M, x, f, y);
+}
+
+// ---- pooling ------------------------------------------------------------------------------
+
+Geometry pool_geometry(const KernelContext& ctx, const Dims& input) {
+  const auto [kh, kw] = kernel_util::spatial_pair(ctx.attrs(), "ksize");
+  return geometry(ctx, input, kh, kw, false);
+}
+
+// For output (n, oh, ow): per channel, the input offset (h·W + w)·C + c of the first
+// maximum of the window's real elements, or -1 when the window has none.
+template <class T>
+void window_argmax(const Geometry& g, const T* xn, std::int64_t oh, std::int64_t ow, std::vector<T>& best,
+                   std::vector<std::int64_t>& where) {
+  std::fill(where.begin(), where.end(), -1);
+  for (std::int64_t kh = 0; kh < g.KH; ++kh)
+    for (std::int64_t kw = 0; kw < g.KW; ++kw) {
+      const std::int64_t ih = g.row(oh, kh), iw = g.col(ow, kw);
+      if (!g.inside(ih, iw)) continue;
+      const std::int64_t base = (ih * g.W + iw) * g.C;
+      const T* xr = xn + base;
+      for (std::int64_t c = 0; c < g.C; ++c) {
+        const bool take = where[c] < 0 || xr[c] > best[c];
+        best[c] = take ? xr[c] : best[c];
+        where[c] = take ? base + c : where[c];
+      }
+    }
+}
+
+template <class T>
+void max_pool(KernelContext& ctx) {
+  check_num_inputs(ctx, 1);
+  const Dims& xd = in_dims(ctx, 0);
+  const Geometry g = pool_geometry(ctx, xd);
+  check_out_dims(ctx, 0, {g.N, g.OH, g.OW, g.C});
+  const T* x = in<T>(ctx, 0);
+  T* y = out<T>(ctx, 0);
+  if (g.N * g.OH * g.OW * g.C == 0) return;
+  if constexpr (std::is_same_v<T, float>) return dnnl_pool(ctx, dnnl::algorithm::pooling_max, false, g, x, y);
+  parallel_for(g.N * g.OH, row_grain(g.N * g.OH, g.OW * g.C * g.KH * g.KW),
+               [&](std::int64_t begin, std::int64_t end) {
+                 std::vector<T> best(static_cast<std::size_t>(g.C));
+                 std::vector<std::int64_t> where(static_cast<std::size_t>(g.C));
+                 for (std::int64_t r = begin; r < end; ++r) {
+                   const std::int64_t n = r / g.OH, oh = r % g.OH;
+                   const T* xn = x + n * g.H * g.W * g.C;
+                   for (std::int64_t ow = 0; ow < g.OW; ++ow) {
+                     window_argmax(g, xn, oh, ow, best, where);
+                     T* yr = y + ((n * g.OH + oh) * g.OW + ow) * g.C;
+                     for (std::int64_t c = 0; c < g.C; ++c) {
+                       yr[c] = where[c] < 0 ? -std::numeric_limits<T>::infinity() : best[c];
+                     }
+                   }
+                 }
+               });
+}
+
+template <class T>
+void max_pool_grad(KernelContext& ctx) {
+  check_num_inputs(ctx, 3);
+  const Dims& xd = in_dims(ctx, 0);
+  const Geometry g = pool_geometry(ctx, xd);
+  const Dims pd{g.N, g.OH, g.OW, g.C};
+  STRATA_CHECK(in_dims(ctx, 1) == pd && in_dims(ctx, 2) == pd, BackendError, "MaxPoolGrad: orig_output ",
+               ctx.input(1).shape().to_string(), " and grad ", ctx.input(2).shape().to_string(), " must have shape ",
+               Shape(pd).to_string());
+  check_out_dims(ctx, 0, xd);
+  const T* x = in<T>(ctx, 0);
+  const T* dy = in<T>(ctx, 2);
+  T* dx = out<T>(ctx, 0);
+  const std::int64_t image = g.H * g.W * g.C;
+  if (g.N * image == 0) return;
+  // Threads own whole images, so the scatter never races.
+  parallel_for(g.N, row_grain(g.N, image * g.KH * g.KW), [&](std::int64_t begin, std::int64_t end) {
+    std::vector<T> best(static_cast<std::size_t>(g.C));
+    std::vector<std::int64_t> where(static_cast<std::size_t>(g.C));
+    std::vector<Acc> acc(static_cast<std::size_t>(image));
+    for (std::int64_t n = begin; n < end; ++n) {
+      std::fill(acc.begin(), acc.end(), 0.0);
+      const T* xn = x + n * image;
+      for (std::int64_t oh = 0; oh < g.OH; ++oh)
+        for (std::int64_t ow = 0; ow < g.OW; ++ow) {
+          window_argmax(g, xn, oh, ow, best, where);
+          const T* dyr = dy + ((n * g.OH + oh) * g.OW + ow) * g.C;
+          for (std::int64_t c = 0; c < g.C; ++c) {
+            if (where[c] >= 0) acc[static_cast<std::size_t>(where[c])] += static_cast<Acc>(dyr[c]);
+          }
+        }
+      store(dx + n * image, acc);
+    }
+  });
+}
+
+template <class T>
+void avg_pool(KernelContext& ctx) {
+  check_num_inputs(ctx, 1);
+  const Dims& xd = in_dims(ctx, 0);
+  const Geometry g = pool_geometry(ctx, xd);
+  check_out_dims(ctx, 0, {g.N, g.OH, g.OW, g.C});
+  const T* x = in<T>(ctx, 0);
+  T* y = out<T>(ctx, 0);
+  if (g.N * g.OH * g.OW * g.C == 0) return;
+  if constexpr (std::is_same_v<T, float>) {
+    return dnnl_pool(ctx, dnnl::algorithm::pooling_avg_exclude_padding, false, g, x, y);
+  }
+  parallel_for(g.N * g.OH, row_grain(g.N * g.OH, g.OW * g.C * g.KH * g.KW),
+               [&](std::int64_t begin, std::int64_t end) {
+                 std::vector<Acc> acc(static_cast<std::size_t>(g.C));
+                 for (std::int64_t r = begin; r < end; ++r) {
+                   const std::int64_t n = r / g.OH, oh = r % g.OH;
+                   for (std::int64_t ow = 0; ow < g.OW; ++ow) {
+                     std::fill(acc.begin(), acc.end(), 0.0);
+                     std::int64_t count = 0;
+                     for (std::int64_t kh = 0; kh < g.KH; ++kh)
+                       for (std::int64_t kw = 0; kw < g.KW; ++kw) {
+                         const std::int64_t ih = g.row(oh, kh), iw = g.col(ow, kw);
+                         if (!g.inside(ih, iw)) continue;
+                         ++count;
+                         const T* xr = x + ((n * g.H + ih) * g.W + iw) * g.C;
+                         for (std::int64_t c = 0; c < g.C; ++c) acc[c] += static_cast<Acc>(xr[c]);
+                       }
+                     T* yr = y + ((n * g.OH + oh) * g.OW + ow) * g.C;
+                     for (std::int64_t c = 0; c < g.C; ++c) yr[c] = static_cast<T>(acc[c] / static_cast<Acc>(count));
+                   }
+                 }
+               });
+}
+
+template <class T>
+void avg_pool_grad(KernelContext& ctx) {
+  check_num_inputs(ctx, 2);
+  const Dims xd = host_ints(ctx, 0);
+  check_out_dims(ctx, 0, xd);
+  const Geometry g = pool_geometry(ctx, xd);
+  const Dims pd{g.N, g.OH, g.OW, g.C};
+  STRATA_CHECK(in_dims(ctx, 1) == pd, BackendError, "AvgPoolGrad: grad ", ctx.input(1).shape().to_string(),
+               " must have shape ", Shape(pd).to_string());
+  const T* dy = in<T>(ctx, 1);
+  T* dx = out<T>(ctx, 0);
+  const std::int64_t image = g.H * g.W * g.C;
+  if (g.N * image == 0) return;
+  if (product(pd) == 0) {
+    std::fill(dx, dx + g.N * image, T(0));
+    return;
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    return dnnl_pool(ctx, dnnl::algorithm::pooling_avg_exclude_padding, true, g, dy, dx);
+  }
+  parallel_for(g.N, row_grain(g.N, image * g.KH * g.KW), [&](std::int64_t begin, std::int64_t end) {
+    std::vector<Acc> acc(static_cast<std::size_t>(image));
+    for (std::int64_t n = begin; n < end; ++n) {
+      std::fill(acc.begin(), acc.end(), 0.0);
+      for (std::int64_t oh = 0; oh < g.OH; ++oh)
+        for (std::int64_t ow = 0; ow < g.OW; ++ow) {
+          std::int64_t count = 0;
+          for (std::int64_t kh = 0; kh < g.KH; ++kh)
+            for (std::int64_t kw = 0; kw < g.KW; ++kw) count += g.inside(g.row(oh, kh), g.col(ow, kw)) ? 1 : 0;
+          if (count == 0) continue;
+          const T* dyr = dy + ((n * g.OH + oh) * g.OW + ow) * g.C;
+          for (std::int64_t kh = 0; kh < g.KH; ++kh)
+            for (std::int64_t kw = 0; kw < g.KW; ++kw) {
+              const std::int64_t ih = g.row(oh, kh), iw = g.col(ow, kw);
+              if (!g.inside(ih, iw)) continue;
+              Acc* a = acc.data() + (ih * g.W + iw) * g.C;
+              for (std::int64_t c = 0; c < g.C; ++c) a[c] += static_cast<Acc>(dyr[c]) / static_cast<Acc>(count);
+            }
+        }
+      store(dx + n * image, acc);
+    }
+  });
+}
+
+}  // namespace
+
+void register_conv_kernels(Registrar& r) {
+  add_f(r, "Conv2D", [](auto tag) {
+    using T = typename decltype(tag)::type;
+    return [](KernelContext& ctx) { conv2d<T>(ctx); };
+  });
+  add_f(r, "Conv2DBackpropInput", [](auto tag) {
+    using T = typename decltype(tag)::type;
+    return [](KernelContext& ctx) { conv2d_backprop_input<T>(ctx, false); };
+  });
+  add_f(r, "Conv2DBackpropFilter", [](auto tag) {
+    using T = typename decltype(tag)::type;
+    return [](KernelContext& ctx) { conv2d_backprop_filter<T>(ctx, false); };
+  });
+  add_f(r, "DepthwiseConv2dNative", [](auto tag) {
+    using T = typename decltype(tag)::type;
+    return [](KernelContext& ctx) { depthwise<T>(ctx); };
+  });
+  add_f(r, "DepthwiseConv2dNativeBackpropInput", [](auto tag) {
+    using T = typename decltype(tag)::type;
+    return [](KernelContext& ctx) { conv2d_backprop_input<T>(ctx, true); };
+  });
+  add_f(r, "DepthwiseConv2dNativeBackpropFilter", [](auto tag) {
+    using T = typename decltype(tag)::type;
+    return [](KernelContext& ctx) { conv2d_backprop_filter<T>(ctx, true); };
+  });
+  add_f(r, "MaxPool", [](auto tag) {
+    using T = typename decltype(tag)::type;
+    return [](KernelContext& ctx) { max_pool<T>(ctx); };
+  });
+  add_f(r, "MaxPoolGrad", [](auto tag) {
+    using T = typename decltype(tag)::type;
+    return [](KernelContext& ctx) { max_pool_grad<T>(ctx); };
+  });
+  add_f(r, "AvgPool", [](auto tag) {
+    using T = typename decltype(tag)::type;
+    return [](KernelContext& ctx) { avg_pool<T>(ctx); };
+  });
+  add_f(r, "AvgPoolGrad", [](auto tag) {
+    using T = typename decltype(tag)::type;
+    return [](KernelContext& ctx) { avg_pool_grad<T>(ctx); };
+  });
+}
+
+}  // namespace strata::onednn

@@ -1,0 +1,236 @@
+#include "dnnl_util.hpp"
+
+#include <oneapi/dnnl/dnnl_debug.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <shared_mutex>
+#include <unordered_map>
+
+#include "strata/error.hpp"
+
+namespace strata::onednn {
+
+dnnl::engine& engine() {
+  // Leaked on purpose: kernels may run during static destruction of other libraries.
+  static dnnl::engine* e = [] {
+    try {
+      return new dnnl::engine(dnnl::engine::kind::cpu, 0);
+    } catch (const dnnl::error& err) {
+      throw_dnnl_error(err, "creating the CPU engine");
+    }
+  }();
+  return *e;
+}
+
+void throw_dnnl_error(const dnnl::error& e, std::string_view what) {
+  STRATA_THROW(BackendError, "oneDNN failed while ", what, ": ", e.what(), " (status ", dnnl_status2str(e.status),
+               ")");
+}
+
+namespace {
+
+dnnl::stream& thread_stream() {
+  thread_local dnnl::stream s(engine());
+  return s;
+}
+
+// A per-thread, 64-byte aligned scratch area for primitives' scratchpads.
+class ScratchBuffer {
+ public:
+  ~ScratchBuffer() { std::free(data_); }
+  void* get(std::size_t bytes) {
+    if (bytes > size_) {
+      std::free(data_);
+      data_ = nullptr;
+      size_ = 0;
+      const std::size_t rounded = (bytes + 63) / 64 * 64;
+      data_ = std::aligned_alloc(64, rounded);
+      STRATA_CHECK(data_ != nullptr, BackendError, "out of host memory allocating a ", bytes,
+                   "-byte oneDNN scratchpad");
+      size_ = rounded;
+    }
+    return data_;
+  }
+
+ private:
+  void* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+ScratchBuffer& thread_scratch() {
+  thread_local ScratchBuffer b;
+  return b;
+}
+
+std::atomic<std::uint64_t>& use_clock() {
+  static std::atomic<std::uint64_t> c{0};
+  return c;
+}
+
+}  // namespace
+
+// Memory objects bound to one execution at a time: taken from the pool, pointed at the
+// call's buffers with set_data_handle, returned afterwards.
+struct CachedPrimitive::Binding {
+  std::vector<dnnl::memory> memories;  // one per argument, in order
+  dnnl::memory scratchpad;
+  std::unordered_map<int, dnnl::memory> args;
+};
+
+CachedPrimitive::CachedPrimitive(dnnl::primitive primitive, std::vector<std::pair<int, dnnl::memory::desc>> args,
+                                 dnnl::memory::desc scratchpad)
+    : primitive_(std::move(primitive)), args_(std::move(args)), scratchpad_(std::move(scratchpad)) {
+  scratchpad_bytes_ = scratchpad_.get_size();
+}
+
+CachedPrimitive::~CachedPrimitive() = default;
+
+std::unique_ptr<CachedPrimitive::Binding> CachedPrimitive::acquire() const {
+  {
+    std::lock_guard lock(mutex_);
+    if (!free_.empty()) {
+      auto b = std::move(free_.back());
+      free_.pop_back();
+      return b;
+    }
+  }
+  auto b = std::make_unique<Binding>();
+  b->memories.reserve(args_.size());
+  for (const auto& [id, md] : args_) {
+    b->memories.emplace_back(md, engine(), static_cast<void*>(nullptr));
+    b->args.emplace(id, b->memories.back());
+  }
+  if (scratchpad_bytes_ > 0) {
+    b->scratchpad = dnnl::memory(scratchpad_, engine(), static_cast<void*>(nullptr));
+    b->args.emplace(DNNL_ARG_SCRATCHPAD, b->scratchpad);
+  }
+  return b;
+}
+
+void CachedPrimitive::release(std::unique_ptr<Binding> b) const {
+  std::lock_guard lock(mutex_);
+  free_.push_back(std::move(b));
+}
+
+void CachedPrimitive::run(const void* const* handles, std::size_t n) const {
+  STRATA_CHECK(n == args_.size(), BackendError, "internal error: a oneDNN primitive takes ", args_.size(),
+               " buffers, got ", n);
+  last_use.store(use_clock().fetch_add(1, std::memory_order_relaxed), std::memory_order_relaxed);
+  std::unique_ptr<Binding> b;
+  try {
+    b = acquire();
+    for (std::size_t i = 0; i < n; ++i) b->memories[i].set_data_handle(const_cast<void*>(handles[i]));
+    if (scratchpad_bytes_ > 0) b->scratchpad.set_data_handle(thread_scratch().get(scratchpad_bytes_));
+    dnnl::stream& s = thread_stream();
+    primitive_.execute(s, b->args);
+    s.wait();
+  } catch (const dnnl::error& e) {
+    if (b) release(std::move(b));
+    throw_dnnl_error(e, "executing a primitive");
+  } catch (...) {
+    if (b) release(std::move(b));
+    throw;
+  }
+  release(std::move(b));
+}
+
+void CachedPrimitive::execute(std::initializer_list<const void*> handles) const {
+  run(handles.begin(), handles.size());
+}
+
+void CachedPrimitive::execute(const std::vector<const void*>& handles) const { run(handles.data(), handles.size()); }
+
+std::size_t primitive_cache_capacity() {
+  static const std::size_t capacity = [] {
+    std::size_t c = 1024;
+    if (const char* env = std::getenv("STRATA_ONEDNN_CACHE_CAPACITY")) {
+      char* end = nullptr;
+      const unsigned long long v = std::strtoull(env, &end, 10);
+      if (end != env && *end == '\0' && v > 0) c = static_cast<std::size_t>(v);
+    }
+    return c;
+  }();
+  return capacity;
+}
+
+namespace {
+
+// The process-wide primitive cache: lookups share a reader lock; a miss builds the
+// primitive without any lock (two threads may build the same one; the first insert
+// wins) and inserts under the writer lock, evicting the least recently used half when
+// full. Entries are shared_ptrs, so an evicted primitive finishes its running calls.
+class PrimitiveCache {
+ public:
+  std::shared_ptr<const CachedPrimitive> find(const std::string& key) const {
+    std::shared_lock lock(mutex_);
+    auto it = map_.find(key);
+    return it == map_.end() ? nullptr : it->second;
+  }
+
+  std::shared_ptr<const CachedPrimitive> insert(const std::string& key, std::shared_ptr<const CachedPrimitive> p) {
+    std::unique_lock lock(mutex_);
+    auto [it, inserted] = map_.emplace(key, std::move(p));
+    if (inserted && map_.size() > primitive_cache_capacity()) evict_locked(it->first);
+    return it->second;
+  }
+
+ private:
+  void evict_locked(const std::string& keep) {
+    std::vector<std::pair<std::uint64_t, const std::string*>> ages;
+    ages.reserve(map_.size());
+    for (const auto& [k, v] : map_) {
+      if (k != keep) ages.emplace_back(v->last_use.load(std::memory_order_relaxed), &k);
+    }
+    const std::size_t drop = ages.size() / 2;
+    std::nth_element(ages.begin(), ages.begin() + static_cast<std::ptrdiff_t>(drop), ages.end());
+    std::vector<std::string> victims;
+    for (std::size_t i = 0; i < drop; ++i) victims.push_back(*ages[i].second);
+    for (const auto& k : victims) map_.erase(k);
+  }
+
+  mutable std::shared_mutex mutex_;
+  std::unordered_map<std::string, std::shared_ptr<const CachedPrimitive>> map_;
+};
+
+PrimitiveCache& cache() {
+  static PrimitiveCache* c = new PrimitiveCache();  // leaked: see engine()
+  return *c;
+}
+
+}  // namespace
+
+std::shared_ptr<const CachedPrimitive> cached_primitive(std::string_view op, const std::string& key,
+                                                         const std::function<PrimitiveSpec()>& make) {
+  if (auto hit = cache().find(key)) return hit;
+  PrimitiveSpec spec;
+  try {
+    spec = make();
+  } catch (const dnnl::error& e) {
+    throw_dnnl_error(e, std::string("creating the primitive of op ") + std::string(op));
+  }
+  auto p = std::make_shared<const CachedPrimitive>(std::move(spec.primitive), std::move(spec.args),
+                                                   std::move(spec.scratchpad));
+  return cache().insert(key, std::move(p));
+}
+
+dnnl::primitive_attr user_scratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+dnnl::memory::desc strided_f32(const std::vector<std::int64_t>& dims, const std::vector<std::int64_t>& strides,
+                               dnnl::memory::data_type type) {
+  return dnnl::memory::desc(dnnl::memory::dims(dims.begin(), dims.end()), type,
+                            dnnl::memory::dims(strides.begin(), strides.end()));
+}
+
+dnnl::memory::desc plain(const std::vector<std::int64_t>& dims, dnnl::memory::data_type type) {
+  std::vector<std::int64_t> d = dims.empty() ? std::vector<std::int64_t>{1} : dims;
+  std::vector<std::int64_t> strides(d.size(), 1);
+  for (std::size_t i = d.size(); i-- > 1;) strides[i - 1] = strides[i] * d[i];
+  return strided_f32(d, strides, type);
+}
+
+}  // namespace strata::onednn

@@ -1,0 +1,123 @@
+// oneDNN plumbing of the backend-onednn plugin: the one CPU engine, a stream per
+// thread, and the primitive cache.
+//
+// The cache maps a key (op, shapes, attributes: everything a primitive descriptor is
+// built from) to a ready primitive, so that repeated calls with the same shapes (the
+// batch-1 MLP, a training loop) never rebuild one. A cached primitive runs with a
+// user-provided scratchpad from a per-thread buffer and binds its arguments through
+// memory objects taken from a small per-primitive pool, so one primitive may execute on
+// many threads at once. oneDNN types stay inside this plugin; oneDNN errors become
+// strata::BackendError carrying oneDNN's status text.
+//
+// Thread safety: everything here may be called from many threads at once.
+#pragma once
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace strata::onednn {
+
+// The CPU engine (created on first use, never destroyed).
+dnnl::engine& engine();
+
+// [[noreturn]] Throws BackendError for a oneDNN error raised while `what`.
+[[noreturn]] void throw_dnnl_error(const dnnl::error& e, std::string_view what);
+
+// Builds a cache key from raw values.
+class KeyBuilder {
+ public:
+  explicit KeyBuilder(std::string_view op) {
+    key_.reserve(128);
+    key_.append(op);
+    key_.push_back('\0');
+  }
+  KeyBuilder& add(std::int64_t v) {
+    key_.append(reinterpret_cast<const char*>(&v), sizeof v);
+    return *this;
+  }
+  KeyBuilder& add(const std::vector<std::int64_t>& v) {
+    add(static_cast<std::int64_t>(v.size()));
+    key_.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(std::int64_t));
+    return *this;
+  }
+  KeyBuilder& add(float v) {
+    key_.append(reinterpret_cast<const char*>(&v), sizeof v);
+    return *this;
+  }
+  const std::string& str() const noexcept { return key_; }
+
+ private:
+  std::string key_;
+};
+
+// A ready primitive with the memory descriptors of its arguments, in a fixed order.
+class CachedPrimitive {
+ public:
+  CachedPrimitive(dnnl::primitive primitive, std::vector<std::pair<int, dnnl::memory::desc>> args,
+                  dnnl::memory::desc scratchpad);
+  ~CachedPrimitive();
+  CachedPrimitive(const CachedPrimitive&) = delete;
+  CachedPrimitive& operator=(const CachedPrimitive&) = delete;
+
+  // Runs the primitive on this thread's stream with the given host addresses, one per
+  // argument in the order given at construction, and waits for it. Throws BackendError
+  // when oneDNN fails.
+  void execute(std::initializer_list<const void*> handles) const;
+  void execute(const std::vector<const void*>& handles) const;
+
+  // Last use, for the cache's eviction (a logical clock).
+  mutable std::atomic<std::uint64_t> last_use{0};
+
+ private:
+  struct Binding;
+  std::unique_ptr<Binding> acquire() const;
+  void release(std::unique_ptr<Binding> b) const;
+  void run(const void* const* handles, std::size_t n) const;
+
+  dnnl::primitive primitive_;
+  std::vector<std::pair<int, dnnl::memory::desc>> args_;
+  dnnl::memory::desc scratchpad_;
+  std::size_t scratchpad_bytes_ = 0;
+  mutable std::mutex mutex_;
+  mutable std::vector<std::unique_ptr<Binding>> free_;
+};
+
+// What a cache miss builds: the primitive, its arguments (id, descriptor) in the order
+// execute() takes their addresses, and its scratchpad descriptor.
+struct PrimitiveSpec {
+  dnnl::primitive primitive;
+  std::vector<std::pair<int, dnnl::memory::desc>> args;
+  dnnl::memory::desc scratchpad;
+};
+
+// The cached primitive for `key`, building it with `make` on a miss. `make` should set
+// scratchpad_mode::user on the attributes it builds with (see user_scratchpad()).
+// oneDNN errors (e.g. an unsupported configuration) become BackendError naming `op`.
+std::shared_ptr<const CachedPrimitive> cached_primitive(std::string_view op, const std::string& key,
+                                                         const std::function<PrimitiveSpec()>& make);
+
+// Attributes with a user-managed scratchpad (the one every cached primitive uses).
+dnnl::primitive_attr user_scratchpad();
+
+// Memory descriptor for float32 data of `dims` with explicit element `strides`.
+dnnl::memory::desc strided_f32(const std::vector<std::int64_t>& dims, const std::vector<std::int64_t>& strides,
+                               dnnl::memory::data_type type = dnnl::memory::data_type::f32);
+// Row-major (plain) descriptor.
+dnnl::memory::desc plain(const std::vector<std::int64_t>& dims,
+                         dnnl::memory::data_type type = dnnl::memory::data_type::f32);
+
+// Number of entries the cache keeps before evicting the least recently used; default
+// 1024, STRATA_ONEDNN_CACHE_CAPACITY overrides it.
+std::size_t primitive_cache_capacity();
+
+}  // namespace strata::onednn
