@@ -671,7 +671,7 @@ class Writer:
     def array(self, filename, array):
         """Writes `array` as a version 1.0 .npy file unless an identical one (dtype, shape,
         bytes) was written before; returns the name of the file that holds it."""
-        array = np.ascontiguousarray(array)
+        array = np.array(array, order="C", copy=True)  # (np.ascontiguousarray would make a scalar 1-D)
         if array.dtype.byteorder == ">":
             array = array.astype(array.dtype.newbyteorder("<"))
         digest = hashlib.sha256(

@@ -26,6 +26,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <iterator>
 #include <sstream>
 #include <string>
@@ -207,7 +208,14 @@ class KerasModel : public ::testing::TestWithParam<ModelCase> {
   std::vector<Tensor> read_list(const char* key) const {
     std::vector<Tensor> out;
     for (const auto& item : entry().at(key)) {
-      out.push_back(testing::read_npy(kFixtureDir / item.at("file").get<std::string>()).to(default_device()));
+      const fs::path path = kFixtureDir / item.at("file").get<std::string>();
+      Tensor t = testing::read_npy(path);
+      const Shape listed(item.at("shape").get<std::vector<std::int64_t>>());
+      STRATA_CHECK(t.shape() == listed && dtype_name(t.dtype()) == item.at("dtype").get<std::string>(), FormatError,
+                   "fixture '", path.string(), "' holds ", dtype_name(t.dtype()), " ", t.shape().to_string(),
+                   " but index.json lists ", item.at("dtype").get<std::string>(), " ", listed.to_string(),
+                   "; regenerate the fixtures");
+      out.push_back(t.to(default_device()));
     }
     return out;
   }
@@ -331,9 +339,11 @@ void KerasModel::check_predict() {
         }
         std::ostringstream at;
         for (std::size_t k = 0; k < index.size(); ++k) at << (k ? ", " : "") << index[k];
-        ADD_FAILURE() << what << " shape " << refs[o].shape().to_string() << ": " << bad << " of " << ref.size()
-                      << " elements differ (rtol " << rtol << ", atol " << atol << "); max |got - ref| = " << max_abs
-                      << "; worst at [" << at.str() << "]: got " << got[worst] << ", ref " << ref[worst];
+        std::ostringstream msg;
+        msg << std::setprecision(9) << what << " shape " << refs[o].shape().to_string() << ": " << bad << " of "
+            << ref.size() << " elements differ (rtol 1e-5, atol 1e-5); max |got - ref| = " << max_abs << "; worst at ["
+            << at.str() << "]: got " << got[worst] << ", ref " << ref[worst];
+        ADD_FAILURE() << msg.str();
       }
     }
   });
