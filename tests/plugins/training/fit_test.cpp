@@ -1,0 +1,2 @@
+// End-to-end training tests (written below).
+#include <gtest/gtest.h>

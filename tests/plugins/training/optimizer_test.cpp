@@ -1,0 +1,200 @@
+// Optimizers and learning-rate schedules against tf-keras 2.17 (optimizers.json,
+// schedules.json): five apply_gradients steps on two variables with a different gradient
+// each step — the variables and every optimizer variable (iteration, then the slots in
+// tf-keras's order and under its names) after each step — and get_config key for key.
+#include <gtest/gtest.h>
+
+#include "strata/optimizer.hpp"
+#include "training_test_util.hpp"
+
+namespace strata::training_tests {
+namespace {
+
+const Config& optimizer_fixture() {
+  static const Config fixture = load_fixture("optimizers.json");
+  return fixture;
+}
+
+std::vector<std::string> optimizer_case_names() {
+  std::vector<std::string> names;
+  for (const auto& c : optimizer_fixture()["cases"]) names.push_back(c["name"].get<std::string>());
+  return names;
+}
+
+struct OptimizerParam {
+  std::string device;
+  std::string name;
+};
+
+class OptimizerTest : public ::testing::TestWithParam<OptimizerParam> {
+ protected:
+  void SetUp() override {
+    const std::string reason = skip_reason(GetParam().device);
+    if (!reason.empty()) GTEST_SKIP() << reason;
+  }
+  static const Config& fixture_case() {
+    for (const auto& c : optimizer_fixture()["cases"]) {
+      if (c["name"] == GetParam().name) return c;
+    }
+    throw std::runtime_error("no optimizer case " + GetParam().name);
+  }
+};
+
+TEST_P(OptimizerTest, MatchesTfKerasStepByStep) {
+  const Config& fx = optimizer_fixture();
+  const Config& c = fixture_case();
+  DeviceScope scope{Device(GetParam().device)};
+  Variable a("a", tensor_of(fx["initial"][0]));
+  Variable b("b", tensor_of(fx["initial"][1]));
+  auto opt = get_optimizer(Config{{"class_name", c["class_name"]}, {"config", c["config_in"]}});
+  ASSERT_NE(opt, nullptr);
+  EXPECT_EQ(opt->class_name(), c["class_name"].get<std::string>());
+  for (std::size_t s = 0; s < c["steps"].size(); ++s) {
+    SCOPED_TRACE("step " + std::to_string(s + 1));
+    const Config& step = c["steps"][s];
+    EXPECT_EQ(differ({opt->learning_rate()}, {step["learning_rate"].get<double>()}, 1e-6, 0), "") << "learning rate";
+    opt->apply_gradients({tensor_of(fx["gradients"][s][0]), tensor_of(fx["gradients"][s][1])}, {a, b});
+    EXPECT_EQ(differ(values(a.value()), ref_values(step["variables"][0])), "") << "variable a";
+    EXPECT_EQ(differ(values(b.value()), ref_values(step["variables"][1])), "") << "variable b";
+    const auto vars = opt->variables();
+    ASSERT_EQ(vars.size(), step["optimizer_variables"].size());
+    for (std::size_t i = 0; i < vars.size(); ++i) {
+      EXPECT_EQ(differ(values(vars[i].value()), ref_values(step["optimizer_variables"][i])), "")
+          << "optimizer variable " << vars[i].name();
+    }
+  }
+  // Names and order: "iteration:0", "Adam/m/a:0", "Adam/v/a:0", ...
+  const auto vars = opt->variables();
+  ASSERT_EQ(vars.size(), c["variable_names"].size());
+  for (std::size_t i = 0; i < vars.size(); ++i) {
+    std::string want = c["variable_names"][i].get<std::string>();
+    want = want.substr(0, want.rfind(':'));
+    EXPECT_EQ(vars[i].name(), want) << "optimizer variable " << i;
+  }
+  EXPECT_EQ(vars[0].dtype(), DType::kInt64);
+  EXPECT_EQ(vars[0].value().to(Device::cpu()).item<std::int64_t>(), static_cast<std::int64_t>(c["steps"].size()));
+  expect_same_config(opt->get_config(), c["config"]);
+}
+
+std::vector<OptimizerParam> optimizer_params() {
+  std::vector<OptimizerParam> out;
+  for (const auto& d : test_devices()) {
+    for (const auto& n : optimizer_case_names()) out.push_back({d, n});
+  }
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(TfKeras, OptimizerTest, ::testing::ValuesIn(optimizer_params()),
+                         [](const ::testing::TestParamInfo<OptimizerParam>& info) {
+                           return info.param.name + "_" + info.param.device.substr(0, info.param.device.find(':'));
+                         });
+
+// A fresh optimizer built from another's get_config continues identically, and one
+// whose state is restored with set_weights continues as if never rebuilt.
+TEST(OptimizerRoundTrip, FromConfigAndSetWeightsContinueIdentically) {
+  DeviceScope scope{Device("ref:0")};
+  const Config& fx = optimizer_fixture();
+  for (const char* cls : {"SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Ftrl"}) {
+    SCOPED_TRACE(cls);
+    Variable a("a", tensor_of(fx["initial"][0])), b("b", tensor_of(fx["initial"][1]));
+    Variable a2("a", tensor_of(fx["initial"][0])), b2("b", tensor_of(fx["initial"][1]));
+    auto opt = get_optimizer(Config{{"class_name", cls}, {"config", {{"learning_rate", 0.05}}}});
+    for (int s = 0; s < 2; ++s) {
+      opt->apply_gradients({tensor_of(fx["gradients"][s][0]), tensor_of(fx["gradients"][s][1])}, {a, b});
+    }
+    auto copy = get_optimizer(Config{{"class_name", opt->class_name()}, {"config", opt->get_config()}});
+    expect_same_config(copy->get_config(), opt->get_config());
+    a2.assign(a.value());
+    b2.assign(b.value());
+    copy->build({a2, b2});
+    std::vector<Tensor> state;
+    for (const auto& v : opt->variables()) state.push_back(v.value());
+    copy->set_weights(state);
+    for (int s = 2; s < 5; ++s) {
+      opt->apply_gradients({tensor_of(fx["gradients"][s][0]), tensor_of(fx["gradients"][s][1])}, {a, b});
+      copy->apply_gradients({tensor_of(fx["gradients"][s][0]), tensor_of(fx["gradients"][s][1])}, {a2, b2});
+    }
+    EXPECT_EQ(differ(values(a2.value()), values(a.value()), 0, 0), "");
+    EXPECT_EQ(differ(values(b2.value()), values(b.value()), 0, 0), "");
+  }
+}
+
+// ---- names ----------------------------------------------------------------------------------
+
+// The registered names are contracts: class names, the lowercase aliases compile()
+// accepts, and the "Custom>Name" form tf-keras 2.11-2.17 write in H5 training_config.
+TEST(OptimizerNames, ClassNamesAliasesAndCustomPrefix) {
+  const std::vector<std::pair<std::string, std::string>> names = {
+      {"SGD", "sgd"},       {"Adam", "adam"},       {"AdamW", "adamw"},   {"RMSprop", "rmsprop"}, {"Adagrad", "adagrad"},
+      {"Adadelta", "adadelta"}, {"Adamax", "adamax"}, {"Nadam", "nadam"}, {"Ftrl", "ftrl"}};
+  for (const auto& [cls, alias] : names) {
+    for (const std::string& n : {cls, alias, "Custom>" + cls}) {
+      EXPECT_TRUE(Registry::global().contains(ObjectKind::kOptimizer, n)) << n;
+      auto opt = get_optimizer(Config(n));
+      EXPECT_EQ(opt->class_name(), cls) << n;
+      EXPECT_EQ(opt->name(), cls) << n;
+    }
+  }
+}
+
+TEST(OptimizerNames, CustomAdamFromH5TrainingConfig) {
+  DeviceScope scope{Device("ref:0")};
+  // optimizer_config as tf-keras 2.12 writes it into an H5 file's training_config.
+  const Config config = Config::parse(R"({"class_name": "Custom>Adam", "config": {
+      "name": "Adam", "weight_decay": null, "clipnorm": null, "global_clipnorm": null, "clipvalue": null,
+      "use_ema": false, "ema_momentum": 0.99, "ema_overwrite_frequency": null, "jit_compile": true,
+      "is_legacy_optimizer": false, "learning_rate": 0.0010000000474974513, "beta_1": 0.8, "beta_2": 0.99,
+      "epsilon": 1e-07, "amsgrad": true}})");
+  auto opt = get_optimizer(config);
+  EXPECT_EQ(opt->class_name(), "Adam");
+  EXPECT_EQ(opt->name(), "Adam");
+  EXPECT_NEAR(opt->learning_rate(), 0.001, 1e-9);
+  const Config c = opt->get_config();
+  EXPECT_EQ(c["beta_1"], 0.8);
+  EXPECT_EQ(c["beta_2"], 0.99);
+  EXPECT_EQ(c["amsgrad"], true);
+  EXPECT_EQ(c["jit_compile"], false);
+  Variable w("w", Tensor::from_vector<float>({1.0f, 2.0f}, Shape{2}));
+  opt->apply_gradients({Tensor::from_vector<float>({0.5f, -0.5f}, Shape{2})}, {w});
+  ASSERT_EQ(opt->variables().size(), 4u);  // iteration, m, v, vhat
+  EXPECT_EQ(opt->variables()[3].name(), "Adam/vhat/w");
+  // A legacy-named learning rate and a serialised schedule read too.
+  auto legacy = get_optimizer(Config::parse(R"({"class_name": "Custom>SGD", "config": {"lr": 0.5}})"));
+  EXPECT_NEAR(legacy->learning_rate(), 0.5, 1e-9);
+  auto scheduled = get_optimizer(Config::parse(R"({"class_name": "Custom>RMSprop", "config": {"learning_rate":
+      {"class_name": "ExponentialDecay", "config": {"initial_learning_rate": 0.1, "decay_steps": 1,
+       "decay_rate": 0.5}}}})"));
+  EXPECT_NEAR(scheduled->learning_rate(), 0.1, 1e-7);
+  EXPECT_EQ(scheduled->get_config()["ema_overwrite_frequency"], 100);
+}
+
+TEST(OptimizerNames, InvalidArgumentsAreRefused) {
+  EXPECT_THROW(get_optimizer(Config::parse(R"({"class_name": "SGD", "config": {"momentum": 1.5}})")), ValueError);
+  EXPECT_THROW(get_optimizer(Config::parse(R"({"class_name": "Ftrl", "config": {"learning_rate_power": 0.5}})")),
+               ValueError);
+  EXPECT_THROW(get_optimizer(Config::parse(R"({"class_name": "Adam", "config": {"use_ema": true}})")), ValueError);
+  EXPECT_THROW(get_optimizer(Config("NoSuchOptimizer")), UnknownObjectError);
+}
+
+// ---- schedules --------------------------------------------------------------------------------
+
+TEST(LearningRateSchedules, MatchTfKeras) {
+  for (const auto& c : load_fixture("schedules.json")["cases"]) {
+    SCOPED_TRACE(c["name"].get<std::string>());
+    auto s = get_learning_rate_schedule(c["serialized"]);
+    ASSERT_NE(s, nullptr);
+    std::vector<double> got;
+    for (std::int64_t step = 0; step < static_cast<std::int64_t>(c["values"].size()); ++step) got.push_back((*s)(step));
+    EXPECT_EQ(differ(got, c["values"].get<std::vector<double>>(), 1e-6, 0), "");
+    expect_same_config(serialize(*s, ObjectKind::kLearningRateSchedule), c["serialized"]);
+  }
+}
+
+TEST(LearningRateSchedules, PiecewiseNeedsOneMoreValueThanBoundaries) {
+  EXPECT_THROW(get_learning_rate_schedule(Config::parse(
+                   R"({"class_name": "PiecewiseConstantDecay", "config": {"boundaries": [1, 2], "values": [0.1]}})")),
+               ValueError);
+}
+
+}  // namespace
+}  // namespace strata::training_tests
