@@ -194,9 +194,11 @@ Config tensor_ref(const Tensor& t, const std::map<std::pair<const Layer*, const 
 
 Config Functional::get_config() const {
   const auto numbers = node_numbers(*impl_);
+  const bool legacy = internal::legacy_children();
   Config layers = Config::array();
   for (const auto& layer : impl_->layers) {
-    Config entry = serialize_layer(*layer);
+    // A Functional model passes the legacy dialect on to nested graph models.
+    Config entry = internal::serialize_child_layer(*layer, legacy, legacy && internal::is_graph_model(*layer));
     entry["name"] = layer->name();
     Config inbound = Config::array();
     for (const auto& node : layer->inbound_nodes()) {
@@ -527,6 +529,7 @@ std::shared_ptr<Model> model_from_config(const Config& config, const CustomObjec
 }
 
 Config model_config(const Model& model) {
+  internal::ChildrenDialectScope legacy(true);
   Config c = Config::object();
   c["class_name"] = model.class_name();
   c["config"] = model.get_config();

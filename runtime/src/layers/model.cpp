@@ -67,6 +67,55 @@ std::shared_ptr<InputLayer> make_input_layer(const Shape& batch_shape, const std
   return std::make_shared<InputLayer>(c);
 }
 
+namespace {
+std::vector<bool>& dialect_stack() {
+  thread_local std::vector<bool> stack;
+  return stack;
+}
+}  // namespace
+
+bool legacy_children() {
+  const auto& stack = dialect_stack();
+  return stack.empty() ? true : stack.back();
+}
+
+ChildrenDialectScope::ChildrenDialectScope(bool legacy) { dialect_stack().push_back(legacy); }
+ChildrenDialectScope::~ChildrenDialectScope() { dialect_stack().pop_back(); }
+
+Config serialize_child_layer(const Layer& layer, bool legacy, bool children_legacy) {
+  ChildrenDialectScope scope(children_legacy);
+  if (legacy) return serialize_layer(layer);
+  const std::string& cls = layer.class_name();
+  const std::string provider = Registry::global().find_erased(ObjectKind::kLayer, cls).provider;
+  Config c = Config::object();
+  if (cls == "Functional") {
+    c["module"] = "tf_keras.src.engine.functional";
+    c["class_name"] = cls;
+    c["config"] = layer.get_config();
+    c["registered_name"] = "Functional";
+  } else if (cls == "Sequential") {
+    c["module"] = "keras";
+    c["class_name"] = cls;
+    c["config"] = layer.get_config();
+    c["registered_name"] = nullptr;
+  } else {
+    const bool builtin = provider == "runtime" || provider == "layers";
+    c["module"] = builtin ? "keras.layers" : "strata.custom";
+    c["class_name"] = std::string(bare_name(cls));
+    c["config"] = layer.get_config();
+    c["registered_name"] = builtin ? Config(nullptr) : Config(cls);
+  }
+  const auto& shapes = layer.build_input_shapes();
+  if (layer.built() && !shapes.empty() && cls != "InputLayer") {
+    Config input_shape = shapes.size() == 1 ? shape_to_json(shapes[0]) : Config::array();
+    if (shapes.size() > 1) {
+      for (const auto& s : shapes) input_shape.push_back(shape_to_json(s));
+    }
+    c["build_config"] = Config{{"input_shape", input_shape}};
+  }
+  return c;
+}
+
 bool is_graph_model(const Layer& layer) {
   const auto* model = dynamic_cast<const Model*>(&layer);
   return model != nullptr && !model->inputs().empty();
@@ -93,6 +142,50 @@ std::vector<std::shared_ptr<Layer>> Model::layers() const {
 }
 
 std::vector<Layer::TrackedChild> Model::children() const { return Layer::children(); }
+
+namespace {
+void append_new(std::vector<Variable>& out, const std::vector<Variable>& more) {
+  for (const auto& v : more) {
+    if (std::find(out.begin(), out.end(), v) == out.end()) out.push_back(v);
+  }
+}
+}  // namespace
+
+std::vector<Variable> Model::weights() const {
+  std::vector<Variable> out;
+  for (const auto& c : children()) append_new(out, c.layer->weights());
+  for (const auto& w : own_weights()) {
+    if (w.variable.trainable()) append_new(out, {w.variable});
+  }
+  for (const auto& w : own_weights()) {
+    if (!w.variable.trainable()) append_new(out, {w.variable});
+  }
+  return out;
+}
+
+std::vector<Variable> Model::trainable_weights() const {
+  std::vector<Variable> out;
+  if (!trainable()) return out;
+  for (const auto& c : children()) append_new(out, c.layer->trainable_weights());
+  for (const auto& w : own_weights()) {
+    if (w.variable.trainable()) append_new(out, {w.variable});
+  }
+  return out;
+}
+
+std::vector<Variable> Model::non_trainable_weights() const {
+  std::vector<Variable> out;
+  for (const auto& c : children()) append_new(out, trainable() ? c.layer->non_trainable_weights() : c.layer->weights());
+  if (!trainable()) {
+    for (const auto& w : own_weights()) {
+      if (w.variable.trainable()) append_new(out, {w.variable});
+    }
+  }
+  for (const auto& w : own_weights()) {
+    if (!w.variable.trainable()) append_new(out, {w.variable});
+  }
+  return out;
+}
 
 namespace {
 // Graph models own their layers: they are the children that weights, trainability and

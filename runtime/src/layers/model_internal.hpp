@@ -40,6 +40,23 @@ std::string summary_output_shape(const Layer& layer, const std::unordered_set<co
                                  const std::function<std::string(const Shape&)>& fmt);
 std::string summary_connections(const Layer& layer, const std::unordered_set<const GraphNode*>& model_nodes);
 
+// Keras's H5 config dialects. The top-level model writes its layers in the legacy
+// {"class_name", "config"} form; a Functional model passes that on to the graph models
+// nested in it, a Sequential model does not, and every other nested model writes its
+// layers in the newer form {"module", "class_name", "config", "registered_name",
+// "build_config"} — which is what tf-keras 2.x's H5 files contain.
+bool legacy_children();
+class ChildrenDialectScope {
+ public:
+  explicit ChildrenDialectScope(bool legacy);
+  ~ChildrenDialectScope();
+  ChildrenDialectScope(const ChildrenDialectScope&) = delete;
+  ChildrenDialectScope& operator=(const ChildrenDialectScope&) = delete;
+};
+// One layer entry of a model config, in the legacy or the newer form; `children_legacy`
+// is the dialect the layer itself (when it is a model) uses for its own layers.
+Config serialize_child_layer(const Layer& layer, bool legacy, bool children_legacy);
+
 // Registers InputLayer, Sequential, Functional (and "Model", the pre-2.4 name).
 void register_model_classes(Registrar& r);
 

@@ -107,9 +107,13 @@ Layer::Outputs Sequential::call_and_mask(const std::vector<Tensor>& inputs, cons
 }
 
 Config Sequential::get_config() const {
+  // A Sequential model does not pass the legacy dialect on to nested models (tf-keras).
+  const bool legacy = internal::legacy_children();
   Config layers = Config::array();
-  if (!graph_inputs_.empty()) layers.push_back(serialize_layer(*graph_inputs_[0].node()->layer));
-  for (const auto& l : layers_) layers.push_back(serialize_layer(*l));
+  if (!graph_inputs_.empty()) {
+    layers.push_back(internal::serialize_child_layer(*graph_inputs_[0].node()->layer, legacy, false));
+  }
+  for (const auto& l : layers_) layers.push_back(internal::serialize_child_layer(*l, legacy, false));
   Config c = Config::object();
   c["name"] = name();
   c["layers"] = std::move(layers);

@@ -1,6 +1,7 @@
 #include "strata/shape.hpp"
 
 #include <limits>
+#include <ostream>
 
 #include "strata/error.hpp"
 
@@ -90,5 +91,7 @@ std::string Shape::to_string() const {
   out += ")";
   return out;
 }
+
+std::ostream& operator<<(std::ostream& out, const Shape& shape) { return out << shape.to_string(); }
 
 }  // namespace strata

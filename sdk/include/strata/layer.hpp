@@ -145,9 +145,11 @@ class Layer : public std::enable_shared_from_this<Layer> {
   const std::vector<TrackedWeight>& own_weights() const noexcept { return own_weights_; }
   virtual std::vector<TrackedChild> children() const;
 
-  std::vector<Variable> weights() const;
-  std::vector<Variable> trainable_weights() const;
-  std::vector<Variable> non_trainable_weights() const;
+  // Layers: trainable then non-trainable. Models (Keras's Model.weights): each layer's
+  // weights in model.layers order, then the model's own.
+  virtual std::vector<Variable> weights() const;
+  virtual std::vector<Variable> trainable_weights() const;
+  virtual std::vector<Variable> non_trainable_weights() const;
   std::int64_t count_params() const;
   // Values of weights(), copied to the host.
   std::vector<Tensor> get_weights() const;

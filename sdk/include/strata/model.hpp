@@ -55,6 +55,9 @@ class Model : public Layer {
   virtual std::vector<Tensor> outputs() const;
 
   std::vector<TrackedChild> children() const override;
+  std::vector<Variable> weights() const override;
+  std::vector<Variable> trainable_weights() const override;
+  std::vector<Variable> non_trainable_weights() const override;
   // Subclassed models cannot describe their architecture: ValueError naming the class.
   Config get_config() const override;
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -55,5 +56,8 @@ class Shape {
   std::vector<std::int64_t> dims_;
   bool known_rank_ = true;
 };
+
+// Prints to_string() (also makes test failures readable).
+std::ostream& operator<<(std::ostream& out, const Shape& shape);
 
 }  // namespace strata
