@@ -71,11 +71,12 @@ std::atomic<std::uint64_t>& use_clock() {
 }  // namespace
 
 // Memory objects bound to one execution at a time: taken from the pool, pointed at the
-// call's buffers with set_data_handle, returned afterwards.
+// call's buffers with set_data_handle, returned afterwards. The C argument array is
+// built once, so an execution allocates nothing.
 struct CachedPrimitive::Binding {
   std::vector<dnnl::memory> memories;  // one per argument, in order
   dnnl::memory scratchpad;
-  std::unordered_map<int, dnnl::memory> args;
+  std::vector<dnnl_exec_arg_t> args;
 };
 
 CachedPrimitive::CachedPrimitive(dnnl::primitive primitive, std::vector<std::pair<int, dnnl::memory::desc>> args,
@@ -99,11 +100,11 @@ std::unique_ptr<CachedPrimitive::Binding> CachedPrimitive::acquire() const {
   b->memories.reserve(args_.size());
   for (const auto& [id, md] : args_) {
     b->memories.emplace_back(md, engine(), static_cast<void*>(nullptr));
-    b->args.emplace(id, b->memories.back());
+    b->args.push_back({id, b->memories.back().get()});
   }
   if (scratchpad_bytes_ > 0) {
     b->scratchpad = dnnl::memory(scratchpad_, engine(), static_cast<void*>(nullptr));
-    b->args.emplace(DNNL_ARG_SCRATCHPAD, b->scratchpad);
+    b->args.push_back({DNNL_ARG_SCRATCHPAD, b->scratchpad.get()});
   }
   return b;
 }
@@ -123,7 +124,9 @@ void CachedPrimitive::run(const void* const* handles, std::size_t n) const {
     for (std::size_t i = 0; i < n; ++i) b->memories[i].set_data_handle(const_cast<void*>(handles[i]));
     if (scratchpad_bytes_ > 0) b->scratchpad.set_data_handle(thread_scratch().get(scratchpad_bytes_));
     dnnl::stream& s = thread_stream();
-    primitive_.execute(s, b->args);
+    dnnl::error::wrap_c_api(dnnl_primitive_execute(primitive_.get(), s.get(), static_cast<int>(b->args.size()),
+                                                   b->args.data()),
+                            "could not execute a primitive");
     s.wait();
   } catch (const dnnl::error& e) {
     if (b) release(std::move(b));
@@ -156,21 +159,27 @@ std::size_t primitive_cache_capacity() {
 
 namespace {
 
+// Hash and equality that accept std::string_view, so lookups build no std::string.
+struct KeyHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view k) const noexcept { return std::hash<std::string_view>()(k); }
+};
+
 // The process-wide primitive cache: lookups share a reader lock; a miss builds the
 // primitive without any lock (two threads may build the same one; the first insert
 // wins) and inserts under the writer lock, evicting the least recently used half when
 // full. Entries are shared_ptrs, so an evicted primitive finishes its running calls.
 class PrimitiveCache {
  public:
-  std::shared_ptr<const CachedPrimitive> find(const std::string& key) const {
+  std::shared_ptr<const CachedPrimitive> find(std::string_view key) const {
     std::shared_lock lock(mutex_);
     auto it = map_.find(key);
     return it == map_.end() ? nullptr : it->second;
   }
 
-  std::shared_ptr<const CachedPrimitive> insert(const std::string& key, std::shared_ptr<const CachedPrimitive> p) {
+  std::shared_ptr<const CachedPrimitive> insert(std::string_view key, std::shared_ptr<const CachedPrimitive> p) {
     std::unique_lock lock(mutex_);
-    auto [it, inserted] = map_.emplace(key, std::move(p));
+    auto [it, inserted] = map_.emplace(std::string(key), std::move(p));
     if (inserted && map_.size() > primitive_cache_capacity()) evict_locked(it->first);
     return it->second;
   }
@@ -190,7 +199,7 @@ class PrimitiveCache {
   }
 
   mutable std::shared_mutex mutex_;
-  std::unordered_map<std::string, std::shared_ptr<const CachedPrimitive>> map_;
+  std::unordered_map<std::string, std::shared_ptr<const CachedPrimitive>, KeyHash, std::equal_to<>> map_;
 };
 
 PrimitiveCache& cache() {
@@ -200,15 +209,9 @@ PrimitiveCache& cache() {
 
 }  // namespace
 
-std::shared_ptr<const CachedPrimitive> cached_primitive(std::string_view op, const std::string& key,
-                                                         const std::function<PrimitiveSpec()>& make) {
-  if (auto hit = cache().find(key)) return hit;
-  PrimitiveSpec spec;
-  try {
-    spec = make();
-  } catch (const dnnl::error& e) {
-    throw_dnnl_error(e, std::string("creating the primitive of op ") + std::string(op));
-  }
+std::shared_ptr<const CachedPrimitive> find_cached_primitive(std::string_view key) { return cache().find(key); }
+
+std::shared_ptr<const CachedPrimitive> insert_cached_primitive(std::string_view key, PrimitiveSpec spec) {
   auto p = std::make_shared<const CachedPrimitive>(std::move(spec.primitive), std::move(spec.args),
                                                    std::move(spec.scratchpad));
   return cache().insert(key, std::move(p));

@@ -15,8 +15,8 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <atomic>
+#include <cstring>
 #include <cstdint>
-#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <mutex>
@@ -33,31 +33,48 @@ dnnl::engine& engine();
 // [[noreturn]] Throws BackendError for a oneDNN error raised while `what`.
 [[noreturn]] void throw_dnnl_error(const dnnl::error& e, std::string_view what);
 
-// Builds a cache key from raw values.
+// Builds a cache key from raw values, in an inline buffer (no allocation for keys up to
+// kInline bytes, which covers every key but those of concatenations of many inputs).
 class KeyBuilder {
  public:
   explicit KeyBuilder(std::string_view op) {
-    key_.reserve(128);
-    key_.append(op);
-    key_.push_back('\0');
+    append(op.data(), op.size());
+    append("", 1);
   }
+  KeyBuilder(const KeyBuilder&) = delete;
+  KeyBuilder& operator=(const KeyBuilder&) = delete;
+
   KeyBuilder& add(std::int64_t v) {
-    key_.append(reinterpret_cast<const char*>(&v), sizeof v);
+    append(&v, sizeof v);
     return *this;
   }
   KeyBuilder& add(const std::vector<std::int64_t>& v) {
     add(static_cast<std::int64_t>(v.size()));
-    key_.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(std::int64_t));
+    append(v.data(), v.size() * sizeof(std::int64_t));
     return *this;
   }
   KeyBuilder& add(float v) {
-    key_.append(reinterpret_cast<const char*>(&v), sizeof v);
+    append(&v, sizeof v);
     return *this;
   }
-  const std::string& str() const noexcept { return key_; }
+  std::string_view str() const noexcept {
+    return overflow_.empty() ? std::string_view(inline_, size_) : std::string_view(overflow_);
+  }
 
  private:
-  std::string key_;
+  static constexpr std::size_t kInline = 384;
+  void append(const void* p, std::size_t n) {
+    if (overflow_.empty() && size_ + n <= kInline) {
+      std::memcpy(inline_ + size_, p, n);
+      size_ += n;
+      return;
+    }
+    if (overflow_.empty()) overflow_.assign(inline_, size_);
+    overflow_.append(static_cast<const char*>(p), n);
+  }
+  char inline_[kInline];
+  std::size_t size_ = 0;
+  std::string overflow_;
 };
 
 // A ready primitive with the memory descriptors of its arguments, in a fixed order.
@@ -100,11 +117,24 @@ struct PrimitiveSpec {
   dnnl::memory::desc scratchpad;
 };
 
-// The cached primitive for `key`, building it with `make` on a miss. `make` should set
-// scratchpad_mode::user on the attributes it builds with (see user_scratchpad()).
-// oneDNN errors (e.g. an unsupported configuration) become BackendError naming `op`.
-std::shared_ptr<const CachedPrimitive> cached_primitive(std::string_view op, const std::string& key,
-                                                         const std::function<PrimitiveSpec()>& make);
+// The cache's two halves; use cached_primitive().
+std::shared_ptr<const CachedPrimitive> find_cached_primitive(std::string_view key);
+std::shared_ptr<const CachedPrimitive> insert_cached_primitive(std::string_view key, PrimitiveSpec spec);
+
+// The cached primitive for `key`, building it with `make()` (returning a PrimitiveSpec)
+// on a miss. `make` should build with user_scratchpad() attributes. oneDNN errors (an
+// unsupported configuration) become BackendError naming `op`.
+template <class Make>
+std::shared_ptr<const CachedPrimitive> cached_primitive(std::string_view op, std::string_view key, Make&& make) {
+  if (auto hit = find_cached_primitive(key)) return hit;
+  PrimitiveSpec spec;
+  try {
+    spec = make();
+  } catch (const dnnl::error& e) {
+    throw_dnnl_error(e, std::string("creating the oneDNN primitive of op ").append(op));
+  }
+  return insert_cached_primitive(key, std::move(spec));
+}
 
 // Attributes with a user-managed scratchpad (the one every cached primitive uses).
 dnnl::primitive_attr user_scratchpad();

@@ -88,9 +88,23 @@ void dnnl_matmul(KernelContext& ctx, const Operand& a, const Operand& b, const D
                          {{DNNL_ARG_SRC, a_md}, {DNNL_ARG_WEIGHTS, b_md}, {DNNL_ARG_DST, c_md}},
                          pd.scratchpad_desc()};
   });
-  const void* x = ctx.input(0).data();
-  const void* y = ctx.input(1).data();
-  prim->execute({x, y, o});
+  prim->execute({ctx.input(0).data(), ctx.input(1).data(), o});
+}
+
+// The 2-D case keyed by (M, K, N, transposes) alone: the hot path of small MLPs, so the
+// operand descriptions are only built on a cache miss.
+void dnnl_matmul_2d(KernelContext& ctx, std::int64_t M, std::int64_t K, std::int64_t N, bool ta, bool tb, void* o) {
+  KeyBuilder key("matmul2d");
+  key.add(M).add(K).add(N).add(std::int64_t{ta ? 1 : 0}).add(std::int64_t{tb ? 1 : 0});
+  auto prim = cached_primitive(ctx.op_name(), key.str(), [&] {
+    const Operand a = operand(in_dims(ctx, 0), 0, M, K, ta), b = operand(in_dims(ctx, 1), 0, K, N, tb);
+    const auto a_md = strided_f32(a.dims, a.strides), b_md = strided_f32(b.dims, b.strides), c_md = plain({M, N});
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), user_scratchpad(), engine());
+    return PrimitiveSpec{dnnl::matmul(pd),
+                         {{DNNL_ARG_SRC, a_md}, {DNNL_ARG_WEIGHTS, b_md}, {DNNL_ARG_DST, c_md}},
+                         pd.scratchpad_desc()};
+  });
+  prim->execute({ctx.input(0).data(), ctx.input(1).data(), o});
 }
 
 template <class T>
@@ -105,14 +119,13 @@ void matmul(KernelContext& ctx) {
   const std::int64_t M = ta ? ad[1] : ad[0], K = ta ? ad[0] : ad[1];
   const std::int64_t Kb = tb ? bd[1] : bd[0], N = tb ? bd[0] : bd[1];
   STRATA_CHECK(K == Kb, BackendError, "MatMul: inner dimensions ", K, " and ", Kb, " differ");
-  const Dims od{M, N};
-  check_out_dims(ctx, 0, od);
+  const Dims& od = out_dims(ctx, 0);
+  STRATA_CHECK(od.size() == 2 && od[0] == M && od[1] == N, BackendError, "MatMul computes [", M, ", ", N, "] but ",
+               ctx.output_meta(0).shape.to_string(), " was inferred");
   T* c = static_cast<T*>(ctx.allocate_output(0).mutable_data());
   if (M == 0 || N == 0) return;
   if constexpr (std::is_same_v<T, float>) {
-    if (K > 0) {
-      return dnnl_matmul(ctx, operand(ad, 0, M, K, ta), operand(bd, 0, K, N, tb), od, c);
-    }
+    if (K > 0) return dnnl_matmul_2d(ctx, M, K, N, ta, tb, c);
   }
   const T* a = in<T>(ctx, 0);
   const T* b = in<T>(ctx, 1);
