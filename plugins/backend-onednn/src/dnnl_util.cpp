@@ -63,9 +63,12 @@ ScratchBuffer& thread_scratch() {
   return b;
 }
 
-std::atomic<std::uint64_t>& use_clock() {
-  static std::atomic<std::uint64_t> c{0};
-  return c;
+// The cache's logical clock: advanced by every insertion (a miss), so "last used at
+// epoch e" orders entries by recency closely enough for eviction, while an execution
+// only reads it (no shared read-modify-write per call).
+std::atomic<std::uint64_t>& epoch() {
+  static std::atomic<std::uint64_t> e{0};
+  return e;
 }
 
 }  // namespace
@@ -117,7 +120,8 @@ void CachedPrimitive::release(std::unique_ptr<Binding> b) const {
 void CachedPrimitive::run(const void* const* handles, std::size_t n) const {
   STRATA_CHECK(n == args_.size(), BackendError, "internal error: a oneDNN primitive takes ", args_.size(),
                " buffers, got ", n);
-  last_use.store(use_clock().fetch_add(1, std::memory_order_relaxed), std::memory_order_relaxed);
+  const std::uint64_t now = epoch().load(std::memory_order_relaxed);
+  if (last_use.load(std::memory_order_relaxed) != now) last_use.store(now, std::memory_order_relaxed);
   std::unique_ptr<Binding> b;
   try {
     b = acquire();
@@ -179,6 +183,7 @@ class PrimitiveCache {
 
   std::shared_ptr<const CachedPrimitive> insert(std::string_view key, std::shared_ptr<const CachedPrimitive> p) {
     std::unique_lock lock(mutex_);
+    p->last_use.store(epoch().fetch_add(1, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     auto [it, inserted] = map_.emplace(std::string(key), std::move(p));
     if (inserted && map_.size() > primitive_cache_capacity()) evict_locked(it->first);
     return it->second;

@@ -92,7 +92,7 @@ class CachedPrimitive {
   void execute(std::initializer_list<const void*> handles) const;
   void execute(const std::vector<const void*>& handles) const;
 
-  // Last use, for the cache's eviction (a logical clock).
+  // Cache epoch of the last use, for eviction.
   mutable std::atomic<std::uint64_t> last_use{0};
 
  private:

@@ -1,11 +1,11 @@
 // Element-wise kernels: binary arithmetic and comparisons with NumPy broadcasting, the
 // unary math and activations, and the activation gradient helpers.
 //
-// float32 tensors of at least kDnnlMinElements elements go through oneDNN's binary and
-// eltwise primitives where oneDNN has the operation with the exact semantics of
+// float32 tensors of at least kDnnlMinElements elements (kDnnlMinTranscendental for
+// exp, tanh, sigmoid, elu, gelu, sqrt) go through oneDNN's binary and eltwise primitives where oneDNN has the operation with the exact semantics of
 // docs/OPS.md and within its float32 tolerance. Everything else is plain C++: smaller
 // tensors, float64 and integers, the operations oneDNN lacks (Selu, Softsign, Erf, ...),
-// Maximum/Minimum (oneDNN's do not propagate NaN), and Log, Softplus and the
+// Maximum/Minimum, Relu and Relu6 (oneDNN's lose NaNs), and Log, Softplus and the
 // tanh-approximated GeluGrad (oneDNN 2.6's versions miss rtol 1e-5). Floating-point math
 // of float32 is evaluated in double and rounded once.
 #include <atomic>
@@ -27,10 +27,12 @@ constexpr double kInvSqrt2Pi = 0.39894228040143267793994605993438;
 
 // ---- oneDNN paths ----------------------------------------------------------------------
 
-bool use_dnnl_elementwise(std::int64_t n) { return n >= kDnnlMinElements; }
+bool use_dnnl_elementwise(std::int64_t n, std::int64_t min_elements = kDnnlMinElements) { return n >= min_elements; }
 
-// y = eltwise(x) over the whole (contiguous) tensor.
-void dnnl_eltwise_forward(KernelContext& ctx, dnnl::algorithm alg, float alpha, float beta) {
+// y = eltwise(x) over the whole (contiguous) tensor; with restore_nan, y[i] = x[i] where
+// x[i] is NaN afterwards (for algorithms that lose NaNs).
+void dnnl_eltwise_forward(KernelContext& ctx, dnnl::algorithm alg, float alpha, float beta,
+                          bool restore_nan = false) {
   const std::int64_t n = ctx.input(0).num_elements();
   KeyBuilder key("eltwise_fwd");
   key.add(static_cast<std::int64_t>(alg)).add(alpha).add(beta).add(n);
@@ -41,9 +43,14 @@ void dnnl_eltwise_forward(KernelContext& ctx, dnnl::algorithm alg, float alpha, 
         engine());
     return PrimitiveSpec{dnnl::eltwise_forward(pd), {{DNNL_ARG_SRC, md}, {DNNL_ARG_DST, md}}, pd.scratchpad_desc()};
   });
-  const void* x = ctx.input(0).data();
+  const float* x = in<float>(ctx, 0);
   float* y = out<float>(ctx, 0);
   prim->execute({x, y});
+  if (restore_nan) {
+    parallel_for(n, kGrainCheap, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t i = begin; i < end; ++i) y[i] = x[i] != x[i] ? x[i] : y[i];
+    });
+  }
 }
 
 // diff_src = eltwise_backward(data, diff_dst), where data is the forward input (or the
@@ -301,12 +308,16 @@ void unary_math(KernelContext& ctx, F f) {
   unary_loop<T, T>(ctx, [&](T x) { return static_cast<T>(f(static_cast<double>(x))); }, kGrainExpensive);
 }
 
-// A unary op with a oneDNN eltwise algorithm for large float32 tensors.
+// A transcendental unary op with a oneDNN eltwise algorithm for float32 tensors of at
+// least kDnnlMinTranscendental elements.
 template <class T, class F>
-void activation(KernelContext& ctx, F f, dnnl::algorithm alg, float alpha = 0.f, float beta = 0.f) {
+void activation(KernelContext& ctx, F f, dnnl::algorithm alg, float alpha = 0.f, float beta = 0.f,
+                bool restore_nan = false) {
   if constexpr (std::is_same_v<T, float>) {
     check_num_inputs(ctx, 1);
-    if (use_dnnl_elementwise(ctx.input(0).num_elements())) return dnnl_eltwise_forward(ctx, alg, alpha, beta);
+    if (use_dnnl_elementwise(ctx.input(0).num_elements(), kDnnlMinTranscendental)) {
+      return dnnl_eltwise_forward(ctx, alg, alpha, beta, restore_nan);
+    }
   }
   unary_math<T>(ctx, f);
 }
@@ -359,11 +370,12 @@ void pair_math(KernelContext& ctx, F f, std::int64_t grain = kGrainCheap) {
 // A gradient helper with a oneDNN eltwise backward for large float32 tensors.
 template <class T, class F>
 void activation_grad(KernelContext& ctx, F f, dnnl::algorithm alg, float alpha, float beta, std::size_t data_input,
-                     std::size_t diff_input, bool use_dst, std::int64_t grain = kGrainCheap) {
+                     std::size_t diff_input, bool use_dst, bool transcendental = false) {
+  const std::int64_t grain = transcendental ? kGrainExpensive : kGrainCheap;
   if constexpr (std::is_same_v<T, float>) {
     check_num_inputs(ctx, 2);
     check_same_dims(ctx, 0, 1);
-    if (use_dnnl_elementwise(ctx.input(0).num_elements())) {
+    if (use_dnnl_elementwise(ctx.input(0).num_elements(), transcendental ? kDnnlMinTranscendental : kDnnlMinElements)) {
       return dnnl_eltwise_backward(ctx, alg, alpha, beta, data_input, diff_input, use_dst);
     }
   }
@@ -502,17 +514,11 @@ void register_unary(Registrar& r) {
       unary_loop<T, T>(ctx, [](T x) { return mul_wrap(x, x); });
     };
   });
+  // Relu and Relu6 stay in C++ at every size: oneDNN's relu and clip map NaN to 0, where
+  // max(x, 0) propagates it; a vectorised loop is as fast as the primitive anyway.
   add_n(r, "Relu", [](auto tag) {
     using T = STRATA_T;
-    return [](KernelContext& ctx) {
-      if constexpr (std::is_same_v<T, float>) {
-        check_num_inputs(ctx, 1);
-        if (use_dnnl_elementwise(ctx.input(0).num_elements())) {
-          return dnnl_eltwise_forward(ctx, algorithm::eltwise_relu, 0.f, 0.f);
-        }
-      }
-      unary_loop<T, T>(ctx, [](T x) { return Max{}(x, T(0)); });
-    };
+    return [](KernelContext& ctx) { unary_loop<T, T>(ctx, [](T x) { return Max{}(x, T(0)); }); };
   });
 
   add_f(r, "Sqrt", [](auto tag) {
@@ -529,7 +535,10 @@ void register_unary(Registrar& r) {
   });
   add_f(r, "Exp", [](auto tag) {
     using T = STRATA_T;
-    return [](KernelContext& ctx) { activation<T>(ctx, [](double x) { return std::exp(x); }, algorithm::eltwise_exp); };
+    // oneDNN's exp maps NaN to inf: the NaNs are put back after it.
+    return [](KernelContext& ctx) {
+      activation<T>(ctx, [](double x) { return std::exp(x); }, algorithm::eltwise_exp, 0.f, 0.f, true);
+    };
   });
   add_f(r, "Log", [](auto tag) {
     using T = STRATA_T;
@@ -550,15 +559,7 @@ void register_unary(Registrar& r) {
   });
   add_f(r, "Relu6", [](auto tag) {
     using T = STRATA_T;
-    return [](KernelContext& ctx) {
-      if constexpr (std::is_same_v<T, float>) {
-        check_num_inputs(ctx, 1);
-        if (use_dnnl_elementwise(ctx.input(0).num_elements())) {
-          return dnnl_eltwise_forward(ctx, algorithm::eltwise_clip_v2, 0.f, 6.f);
-        }
-      }
-      unary_loop<T, T>(ctx, [](T x) { return Min{}(Max{}(x, T(0)), T(6)); });
-    };
+    return [](KernelContext& ctx) { unary_loop<T, T>(ctx, [](T x) { return Min{}(Max{}(x, T(0)), T(6)); }); };
   });
   add_f(r, "Elu", [](auto tag) {
     using T = STRATA_T;
@@ -605,18 +606,17 @@ void register_unary(Registrar& r) {
 
 void register_gradient_helpers(Registrar& r) {
   using dnnl::algorithm;
+  // ReluGrad and Relu6Grad select (features > 0 ? gradients : 0) like the ref kernels, so
+  // a NaN or infinite gradient where the feature is off gives 0; oneDNN multiplies by the
+  // mask (NaN). Plain loops at every size.
   add_f(r, "ReluGrad", [](auto tag) {
     using T = STRATA_T;
-    return [](KernelContext& ctx) {
-      activation_grad<T>(ctx, [](double g, double f) { return f > 0 ? g : 0.0; }, algorithm::eltwise_relu, 0.f, 0.f, 1,
-                         0, false);
-    };
+    return [](KernelContext& ctx) { pair_math<T>(ctx, [](double g, double f) { return f > 0 ? g : 0.0; }); };
   });
   add_f(r, "Relu6Grad", [](auto tag) {
     using T = STRATA_T;
     return [](KernelContext& ctx) {
-      activation_grad<T>(ctx, [](double g, double f) { return (f > 0 && f < 6) ? g : 0.0; },
-                         algorithm::eltwise_clip_v2, 0.f, 6.f, 1, 0, false);
+      pair_math<T>(ctx, [](double g, double f) { return (f > 0 && f < 6) ? g : 0.0; });
     };
   });
   add_f(r, "EluGrad", [](auto tag) {
@@ -650,7 +650,7 @@ void register_gradient_helpers(Registrar& r) {
     using T = STRATA_T;
     return [](KernelContext& ctx) {
       activation_grad<T>(ctx, [](double g, double f) { return g * sigmoid(f); }, algorithm::eltwise_soft_relu, 0.f,
-                         0.f, 1, 0, false, kGrainExpensive);
+                         0.f, 1, 0, false, true);
     };
   });
   add_f(r, "SoftsignGrad", [](auto tag) {
@@ -680,7 +680,7 @@ void register_gradient_helpers(Registrar& r) {
       auto f = [approximate](double g, double x) { return g * gelu_derivative(x, approximate); };
       // oneDNN 2.6's gelu_tanh backward misses rtol 1e-5 around x = -4; its erf one is fine.
       if (approximate) return pair_math<T>(ctx, f, kGrainExpensive);
-      activation_grad<T>(ctx, f, algorithm::eltwise_gelu_erf, 0.f, 0.f, 1, 0, false, kGrainExpensive);
+      activation_grad<T>(ctx, f, algorithm::eltwise_gelu_erf, 0.f, 0.f, 1, 0, false, true);
     };
   });
 }

@@ -10,12 +10,14 @@ class Registrar;
 
 namespace strata::onednn {
 
-// float32 element-wise ops, softmax, reductions, bias, transpose, concat and casts use
-// oneDNN primitives from this many elements on; below it a oneDNN call's fixed cost
-// (about 1.5 µs for an OpenMP fork/join and argument binding) exceeds the work, so a plain
-// loop runs instead. Matrix products, convolutions and pooling always use oneDNN for
-// float32.
+// float32 element-wise ops, reductions, bias, transpose, concat and casts use oneDNN
+// primitives from this many elements on; below it a oneDNN call's fixed cost (about
+// 0.3 µs, 1.5 µs once OpenMP forks threads) is more than a vectorised loop takes.
 inline constexpr std::int64_t kDnnlMinElements = 1 << 14;
+// Transcendental activations (exp, tanh, sigmoid, elu, gelu, softmax, ...) cost the C++
+// loops 5-20 ns per element through libm, so oneDNN's vectorised versions win much
+// earlier. Matrix products, convolutions and pooling always use oneDNN for float32.
+inline constexpr std::int64_t kDnnlMinTranscendental = 256;
 
 void register_elementwise_kernels(Registrar& r);
 void register_cast_kernels(Registrar& r);
