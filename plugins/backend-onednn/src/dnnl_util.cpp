@@ -58,9 +58,11 @@ class ScratchBuffer {
   std::size_t size_ = 0;
 };
 
-ScratchBuffer& thread_scratch() {
-  thread_local ScratchBuffer b;
-  return b;
+constexpr std::size_t kThreadBuffers = 4;
+
+ScratchBuffer& thread_scratch(std::size_t slot = 0) {
+  thread_local ScratchBuffer buffers[kThreadBuffers];
+  return buffers[slot];
 }
 
 // The cache's logical clock: advanced by every insertion (a miss), so "last used at
@@ -220,6 +222,11 @@ std::shared_ptr<const CachedPrimitive> insert_cached_primitive(std::string_view 
   auto p = std::make_shared<const CachedPrimitive>(std::move(spec.primitive), std::move(spec.args),
                                                    std::move(spec.scratchpad));
   return cache().insert(key, std::move(p));
+}
+
+void* thread_buffer(std::size_t slot, std::size_t bytes) {
+  STRATA_CHECK(slot > 0 && slot < kThreadBuffers, BackendError, "internal error: thread buffer slot ", slot);
+  return thread_scratch(slot).get(bytes);
 }
 
 dnnl::primitive_attr user_scratchpad() {

@@ -53,6 +53,11 @@ class KeyBuilder {
     append(v.data(), v.size() * sizeof(std::int64_t));
     return *this;
   }
+  KeyBuilder& add(std::string_view bytes) {
+    add(static_cast<std::int64_t>(bytes.size()));
+    append(bytes.data(), bytes.size());
+    return *this;
+  }
   KeyBuilder& add(float v) {
     append(&v, sizeof v);
     return *this;
@@ -91,6 +96,9 @@ class CachedPrimitive {
   // when oneDNN fails.
   void execute(std::initializer_list<const void*> handles) const;
   void execute(const std::vector<const void*>& handles) const;
+
+  // The memory descriptor of argument i (in the order given at construction).
+  const dnnl::memory::desc& arg_desc(std::size_t i) const { return args_[i].second; }
 
   // Cache epoch of the last use, for eviction.
   mutable std::atomic<std::uint64_t> last_use{0};
@@ -135,6 +143,11 @@ std::shared_ptr<const CachedPrimitive> cached_primitive(std::string_view op, std
   }
   return insert_cached_primitive(key, std::move(spec));
 }
+
+// A 64-byte aligned buffer of at least `bytes` owned by the calling thread, one per
+// slot (slot 0 holds primitives' scratchpads; kernels use slots 1 and up for staging,
+// e.g. reordered weights). Valid until the next call for the same slot on this thread.
+void* thread_buffer(std::size_t slot, std::size_t bytes);
 
 // Attributes with a user-managed scratchpad (the one every cached primitive uses).
 dnnl::primitive_attr user_scratchpad();

@@ -5,7 +5,8 @@
 // vectorisable loops over rows or columns, threaded over the outer dimension or, for a
 // full reduction, over chunks of the input; several reduced groups fall back to an
 // odometer walk. Float sums and products accumulate in double, integer ones in wrapping
-// uint64 (TensorFlow's overflow behaviour). Large float32 Sum/Mean/Prod use oneDNN.
+// uint64 (TensorFlow's overflow behaviour). Large float32 Sum/Mean/Prod over the
+// innermost dimensions use oneDNN.
 #include "reduce.hpp"
 
 #include "dnnl_util.hpp"
@@ -239,7 +240,13 @@ void reduce_typed(std::string_view op, const T* x, const Dims& dims, const std::
     return;
   }
   if constexpr (std::is_same_v<T, float> && F::kSumLike) {
-    if (n_out * count >= kDnnlMinElements && g.size.size() <= DNNL_MAX_NDIMS) return reduce_dnnl(op, x, g, K, o);
+    // oneDNN 2.6 has a jit reduction only over the innermost dimensions; it runs its
+    // naive reference code for any other pattern, which the loops below beat easily.
+    std::size_t reduced_groups = 0;
+    for (bool r : g.reduced) reduced_groups += r ? 1 : 0;
+    if (n_out * count >= kDnnlMinElements && reduced_groups == 1 && g.reduced.back()) {
+      return reduce_dnnl(op, x, g, K, o);
+    }
   }
   reduce_cpp<T, K>(x, g, n_out, count, o);
 }
