@@ -133,6 +133,7 @@ void elementwise(Builder& b) {
       {"Relu", -3, 3, 0.05, kN},     {"Relu6", -2, 8, 0.05, kF},   {"Elu", -3, 3, 0.05, kF},
       {"Selu", -3, 3, 0.05, kF},     {"Sigmoid", -20, 20, 0, kF},  {"Tanh", -5, 5, 0, kF},
       {"Softplus", -30, 30, 0, kF},  {"Softsign", -3, 3, 0.05, kF}, {"Identity", -3, 3, 0, kN},
+      {"StopGradient", -3, 3, 0, kN},
   };
   for (const auto& u : uns) {
     for (DType d : u.dtypes) {

@@ -1,7 +1,4 @@
-// The preprocessing layers Rescaling and Normalization. Normalization is declared here
-// because of adapt(): the Layer interface has no generic way to reach it yet (see the
-// layers plugin notes), so the tests compile this file's source into their executable
-// to exercise it.
+// The preprocessing layers Rescaling and Normalization (adapt() overrides Layer::adapt).
 #pragma once
 
 #include <optional>
@@ -28,7 +25,7 @@ class Normalization final : public Layer {
   // and assigns them (and count) to the layer's weights. Builds the layer from
   // data's shape when needed. ValueError when the layer was given mean and variance.
   // Not thread-safe: needs exclusive access, like training.
-  void adapt(const Tensor& data, std::int64_t batch_size = 32);
+  void adapt(const Tensor& data, std::int64_t batch_size = 32) override;
 
  private:
   std::vector<std::int64_t> axis_;     // as configured (negative axes kept)

@@ -123,6 +123,11 @@ void Layer::set_trainable(bool trainable) {
 
 void Layer::build(const std::vector<Shape>&) {}
 
+void Layer::adapt(const Tensor&, std::int64_t) {
+  STRATA_THROW(ValueError, "layer '", name_, "' (", class_name_, ") has no state to adapt; adapt() is for preprocessing "
+               "layers such as Normalization");
+}
+
 void Layer::set_built(const std::vector<Shape>& input_shapes) {
   build_shapes_ = input_shapes;
   built_.store(true, std::memory_order_release);

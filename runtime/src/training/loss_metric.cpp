@@ -23,7 +23,8 @@ Reduction reduction_from_name(std::string_view name) {
 
 Loss::Loss(std::string class_name, const Config& config, std::string default_name)
     : class_name_(std::move(class_name)), name_(internal::get_string(config, "name", default_name)),
-      reduction_(reduction_from_name(internal::get_string(config, "reduction", "auto"))) {}
+      reduction_(reduction_from_name(internal::get_string(config, "reduction", "auto"))),
+      reduction_text_(internal::get_string(config, "reduction", "auto")) {}
 
 Loss::~Loss() = default;
 
@@ -49,7 +50,7 @@ Tensor Loss::operator()(const Tensor& y_true, const Tensor& y_pred, const Tensor
 
 Config Loss::get_config() const {
   Config c = Config::object();
-  c["reduction"] = std::string(reduction_ == Reduction::kSumOverBatchSize ? "auto" : reduction_name(reduction_));
+  c["reduction"] = reduction_text_;
   c["name"] = name_;
   return c;
 }

@@ -26,7 +26,7 @@ std::optional<double> optional_double(const Config& c, const char* key) {
 
 // Keras writes float32 hyper-parameters as the double nearest to their float32 value.
 Config as_float32(double v) { return static_cast<double>(static_cast<float>(v)); }
-Config optional_json(const std::optional<double>& v) { return v ? as_float32(*v) : Config(nullptr); }
+Config optional_json(const std::optional<double>& v) { return v ? Config(*v) : Config(nullptr); }
 
 }  // namespace
 

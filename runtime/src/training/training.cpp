@@ -328,7 +328,22 @@ struct StepResult {
   Tensor total;
   std::vector<Tensor> per_output;
   std::vector<Tensor> y_pred;
+  std::vector<Tensor> y_true;          // matched to the outputs' rank and dtype
+  std::vector<Tensor> sample_weights;  // per output, matched likewise
 };
+
+// Keras's match_dtype_and_rank: a 1-D target or sample weight gets a trailing axis when
+// the output is [N, 1]; a target of the output's kind (floating / integer) takes its dtype.
+void match_target(Tensor& y_true, const Tensor& y_pred, Tensor& sample_weight) {
+  if (y_true.rank() == 1 && y_pred.rank() == 2) y_true = expand_dims(y_true, -1);
+  if (sample_weight.defined()) {
+    if (sample_weight.rank() == 1 && y_pred.rank() == 2) sample_weight = expand_dims(sample_weight, -1);
+    sample_weight = cast(sample_weight, y_pred.dtype());
+  }
+  const bool both_float = is_floating(y_true.dtype()) && is_floating(y_pred.dtype());
+  const bool both_int = is_integer(y_true.dtype()) && is_integer(y_pred.dtype());
+  if (both_float || both_int) y_true = cast(y_true, y_pred.dtype());
+}
 
 StepResult forward_and_loss(Model& model, Model::TrainingState& s, const std::vector<Tensor>& x,
                             const std::vector<Tensor>& y, const Tensor& sample_weight, bool training) {
@@ -339,9 +354,11 @@ StepResult forward_and_loss(Model& model, Model::TrainingState& s, const std::ve
   r.y_pred = model(x, ctx);
   STRATA_CHECK(r.y_pred.size() == y.size(), ValueError, "model '", model.name(), "' has ", r.y_pred.size(),
                " outputs but ", y.size(), " targets were given");
+  r.y_true = y;
+  r.sample_weights.assign(y.size(), sample_weight);
   for (std::size_t i = 0; i < r.y_pred.size(); ++i) {
-    // Losses cast targets themselves (sparse losses keep integer labels).
-    Tensor l = (*s.losses[i])(y[i], r.y_pred[i], sample_weight);
+    match_target(r.y_true[i], r.y_pred[i], r.sample_weights[i]);
+    Tensor l = (*s.losses[i])(r.y_true[i], r.y_pred[i], r.sample_weights[i]);
     r.per_output.push_back(l);
     Tensor weighted = s.loss_weights[i] == 1.0 ? l : l * s.loss_weights[i];
     r.total = r.total.defined() ? r.total + weighted : weighted;
@@ -371,8 +388,7 @@ Logs collect_logs(Model& model, Model::TrainingState& s) {
   return logs;
 }
 
-void update_trackers(Model::TrainingState& s, const StepResult& r, const std::vector<Tensor>& y, const Tensor& sw,
-                     std::int64_t batch) {
+void update_trackers(Model::TrainingState& s, const StepResult& r, std::int64_t batch) {
   s.loss_tracker->update(r.total, static_cast<double>(batch));
   if (s.losses.size() > 1 && s.output_loss_trackers.empty()) {
     for (std::size_t i = 0; i < s.losses.size(); ++i) {
@@ -382,9 +398,9 @@ void update_trackers(Model::TrainingState& s, const StepResult& r, const std::ve
   for (std::size_t i = 0; i < s.output_loss_trackers.size(); ++i) {
     s.output_loss_trackers[i]->update(r.per_output[i], static_cast<double>(batch));
   }
-  ensure_metrics(s, y, r.y_pred);
+  ensure_metrics(s, r.y_true, r.y_pred);
   for (std::size_t i = 0; i < s.metrics.size(); ++i) {
-    for (const auto& m : s.metrics[i]) m->update_state(y[i], r.y_pred[i], sw);
+    for (const auto& m : s.metrics[i]) m->update_state(r.y_true[i], r.y_pred[i], r.sample_weights[i]);
   }
 }
 
@@ -409,7 +425,7 @@ Logs Model::train_step(const std::vector<Tensor>& x, const std::vector<Tensor>& 
     if (v.trainable()) v.assign((*c)(v.value()));
   }
   const std::int64_t batch = x.empty() ? 1 : x[0].shape()[0];
-  update_trackers(s, r, y, sample_weight, batch);
+  update_trackers(s, r, batch);
   return collect_logs(*this, s);
 }
 
@@ -418,7 +434,7 @@ Logs Model::test_step(const std::vector<Tensor>& x, const std::vector<Tensor>& y
   TrainingState& s = *training_;
   const StepResult r = forward_and_loss(*this, s, x, y, sample_weight, /*training=*/false);
   const std::int64_t batch = x.empty() ? 1 : x[0].shape()[0];
-  update_trackers(s, r, y, sample_weight, batch);
+  update_trackers(s, r, batch);
   return collect_logs(*this, s);
 }
 

@@ -110,6 +110,10 @@ class Layer : public std::enable_shared_from_this<Layer> {
   // given) followed by the layer's own. A layer whose class cannot be rebuilt from a
   // config (a subclassed model) throws ValueError naming the class.
   virtual Config get_config() const;
+  // Preprocessing layers (Normalization, ...): computes the layer's state from `data`
+  // in batches of `batch_size` samples, as Keras's adapt(). Default: ValueError (the
+  // layer has nothing to adapt). Needs exclusive access, like training.
+  virtual void adapt(const Tensor& data, std::int64_t batch_size = 32);
   // Whether masks pass through this layer unchanged (Keras supports_masking).
   bool supports_masking() const noexcept { return supports_masking_; }
 

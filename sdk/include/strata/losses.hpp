@@ -37,6 +37,7 @@ class Loss : public Serializable {
   std::string class_name_;
   std::string name_;
   Reduction reduction_ = Reduction::kSumOverBatchSize;
+  std::string reduction_text_ = "auto";  // as given, for get_config
 };
 
 // A class ("MeanSquaredError"), a function name ("mse", "mean_squared_error",

@@ -6,7 +6,6 @@
 #include <thread>
 
 #include "keras_expected.inc"
-#include "preprocessing.hpp"
 #include "strata/gradient_tape.hpp"
 #include "strata/graph.hpp"
 #include "strata/model.hpp"
@@ -198,7 +197,8 @@ TEST_F(LayerBehaviorTest, GlobalAveragePooling1DAveragesOnlyUnmaskedSteps) {
 TEST_F(LayerBehaviorTest, NormalizationAdaptMatchesTfKeras) {
   for (const auto& c : kKerasAdaptCases) {
     clear_session();
-    layers::Normalization layer(Config::parse(c.kwargs));
+    auto layer_ptr = make_layer("Normalization", Config::parse(c.kwargs));
+    Layer& layer = *layer_ptr;
     const Shape shape = shape_of_json(Config::parse(c.data_shape));
     std::vector<float> data = pattern(shape.num_elements(), 3);
     for (auto& v : data) v = v * 2.0f + 1.0f;
@@ -222,7 +222,8 @@ TEST_F(LayerBehaviorTest, NormalizationAdaptMatchesTfKeras) {
 }
 
 TEST_F(LayerBehaviorTest, NormalizationAdaptedStateIsSavedAsWeights) {
-  layers::Normalization adapted(Config::object());
+  auto adapted_ptr = make_layer("Normalization", Config::object());
+  Layer& adapted = *adapted_ptr;
   adapted.adapt(Tensor::from_vector<float>({1, 10, 3, 30}, Shape{2, 2}));
   auto fresh = make_layer("Normalization", adapted.get_config());
   fresh->ensure_built({Shape{Shape::kUnknown, 2}});
@@ -230,8 +231,9 @@ TEST_F(LayerBehaviorTest, NormalizationAdaptedStateIsSavedAsWeights) {
   const Tensor x = Tensor::from_vector<float>({2, 20}, Shape{1, 2});
   EXPECT_EQ(values((*fresh)(x)), values(adapted(x)));
   EXPECT_TRUE(mismatch(values(adapted(x)), {0.0f, 0.0f}).empty());
-  layers::Normalization given(Config{{"mean", 1.0}, {"variance", 1.0}});
-  EXPECT_THROW(given.adapt(x), ValueError);
+  auto given = make_layer("Normalization", Config{{"mean", 1.0}, {"variance", 1.0}});
+  EXPECT_THROW(given->adapt(x), ValueError);
+  EXPECT_THROW(make_layer("Dense", Config{{"units", 2}})->adapt(x), ValueError);  // nothing to adapt
 }
 
 // ---- gradients ---------------------------------------------------------------------------------

@@ -1,0 +1,66 @@
+// The "json" format: a model's architecture as Keras's JSON
+// ({"class_name", "config", "keras_version", "backend"}, Python's json.dumps layout).
+// Saving writes the architecture only (no weights), atomically; loading builds a model
+// with fresh weights through the registry and custom objects.
+#include <cstdio>
+#include <fstream>
+
+#include "strata/error.hpp"
+#include "strata/format.hpp"
+#include "strata/model.hpp"
+#include "strata/plugin/file_system.hpp"
+#include "strata/plugin/registrar.hpp"
+#include "strata/saving.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using strata::Config;
+
+constexpr std::size_t kMaxJsonBytes = std::size_t{256} << 20;  // 256 MiB: far above any real config
+
+class JsonFormat final : public strata::Format {
+ public:
+  std::string name() const override { return "json"; }
+  std::vector<std::string> extensions() const override { return {".json"}; }
+  unsigned capabilities() const override { return strata::kSaveArchitecture | strata::kLoadArchitecture; }
+
+  bool sniff(const fs::path& path) const override {
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) return false;
+    std::ifstream in(path, std::ios::binary);
+    char head[512] = {};
+    in.read(head, sizeof head);
+    const std::string text(head, static_cast<std::size_t>(in.gcount()));
+    const auto first = text.find_first_not_of(" \t\r\n");
+    return first != std::string::npos && text[first] == '{' && text.find("\"class_name\"") != std::string::npos;
+  }
+
+  void save_architecture(const strata::Model& model, const fs::path& path, const strata::SaveOptions& options) const override {
+    strata::write_file_atomically(path, strata::model_to_json(model), options.overwrite);
+  }
+
+  std::shared_ptr<strata::Model> load_architecture(const fs::path& path, const strata::LoadOptions& options) const override {
+    auto frame = strata::ErrorContext::push("reading the model JSON '", path.string(), "'");
+    const std::string text = strata::read_file(path, kMaxJsonBytes);
+    return strata::model_from_json(text, options.custom_objects);
+  }
+
+  std::string describe(const fs::path& path) const override {
+    const Config c = strata::parse_python_json(strata::read_file(path, kMaxJsonBytes), path.string());
+    std::string out = "format: json (architecture only, no weights)\n";
+    out += "class: " + c.value("class_name", std::string("?")) + "\n";
+    if (c.contains("keras_version") && c["keras_version"].is_string()) {
+      out += "keras_version: " + c["keras_version"].get<std::string>() + "\n";
+    }
+    return out;
+  }
+};
+
+void register_all(strata::Registrar& r) {
+  r.add<strata::ObjectKind::kFormat>("json", [] { return std::make_shared<JsonFormat>(); });
+}
+
+}  // namespace
+
+STRATA_PLUGIN("format-json", "0.1.0", "Keras JSON model architectures (model_to_json / model_from_json)", register_all);
