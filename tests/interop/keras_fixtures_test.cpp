@@ -287,7 +287,7 @@ TEST_P(KerasModel, Weights) {
         keras_name.resize(keras_name.size() - 2);
       }
       EXPECT_EQ(weights[i].name(), keras_name) << "weight " << i;
-      EXPECT_EQ(weights[i].shape(), Shape(w.at("shape").get<std::vector<std::int64_t>>()))
+      EXPECT_EQ(weights[i].shape().to_string(), Shape(w.at("shape").get<std::vector<std::int64_t>>()).to_string())
           << "weight " << i << " (" << keras_name << ")";
       EXPECT_EQ(std::string(dtype_name(weights[i].dtype())), w.at("dtype").get<std::string>())
           << "weight " << i << " (" << keras_name << ")";
@@ -314,7 +314,7 @@ void KerasModel::check_predict() {
     for (std::size_t o = 0; o < refs.size(); ++o) {
       const std::string what = "output " + std::to_string(o) + " (layer '" + output_layer(o) + "') on " +
                                default_device().to_string();
-      ASSERT_EQ(outputs[o].shape(), refs[o].shape()) << what;
+      ASSERT_EQ(outputs[o].shape().to_string(), refs[o].shape().to_string()) << what;
       ASSERT_EQ(outputs[o].dtype(), DType::kFloat32) << what;
       const auto got = outputs[o].to_vector<float>();
       const auto ref = refs[o].to_vector<float>();
