@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "demo.hpp"
 #include "strata/strata.hpp"
 
 namespace po = boost::program_options;
@@ -24,6 +25,7 @@ constexpr const char* kUsage =
     "usage: strata [--plugin FILE]... COMMAND [ARGS]\n"
     "\n"
     "commands:\n"
+    "  demo [--dir DIR]      build, train, save and reload the Keras saving guide's models (the main job)\n"
     "  plugins [--verbose]   list plugins: path, version, ABI, status; --verbose adds what each registered\n"
     "  version               print the runtime version, plugin ABI and toolchain tag\n"
     "\n"
@@ -179,6 +181,17 @@ int run(int argc, char** argv) {
   strata::initialize(options);
 
   if (command == "plugins") return cmd_plugins(args);
+  if (command == "demo") {
+    po::options_description desc("demo");
+    desc.add_options()("dir", po::value<std::string>()->default_value(""), "");
+    po::variables_map dvm;
+    try {
+      po::store(po::command_line_parser(args).options(desc).run(), dvm);
+    } catch (const po::error& e) {
+      throw UsageError(std::string("demo: ") + e.what());
+    }
+    return strata::cli::run_demo(dvm["dir"].as<std::string>());
+  }
   if (command == "version") {
     print_version();
     return 0;

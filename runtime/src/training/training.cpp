@@ -631,19 +631,15 @@ History Model::fit(const std::vector<Tensor>& x_in, const std::vector<Tensor>& y
       for (auto& cb : callbacks) cb->on_train_batch_begin(static_cast<int>(step), logs);
       logs = train_step(bx, by, bsw);
       for (auto& cb : callbacks) cb->on_train_batch_end(static_cast<int>(step), logs);
-      bar.update(step + 1, logs, step + 1 == steps);
+      // With validation, the epoch's last line waits for the validation results (Keras
+      // prints them on the same line).
+      if (step + 1 < steps || !validation) bar.update(step + 1, logs, step + 1 == steps);
     }
     Logs epoch_logs = logs;
     if (validation) {
       const Logs val = evaluate(validation->first, validation->second, options.batch_size, 0);
       for (const auto& [k, v] : val.items()) epoch_logs.set("val_" + k, v);
-      if (options.verbose == 1) {
-        // Keras prints the validation results on the epoch's progress line; with the
-        // final line already written, they follow on their own line.
-        std::string text;
-        for (const auto& [k, v] : val.items()) text += std::string(text.empty() ? "" : " - ") + "val_" + k + ": " + format_value(v);
-        out << "  " << text << "\n";
-      }
+      bar.update(steps, epoch_logs, true);
     }
     for (auto& cb : callbacks) cb->on_epoch_end(epoch, epoch_logs);
     history.epoch.push_back(epoch);
