@@ -22,6 +22,9 @@
 namespace strata {
 
 class Model;
+struct CheckpointContents;
+struct CheckpointState;
+class CheckpointReader;
 
 struct SaveOptions {
   std::string format;              // explicit format name ("h5", "json", ...); empty: by extension
@@ -104,6 +107,19 @@ class Format {
   // A human-readable description of the file for `strata info` (format, versions,
   // contents). Default: the format's name.
   virtual std::string describe(const std::filesystem::path& path) const;
+
+  // ---- object-based checkpoints (strata/checkpoint.hpp; the "checkpoint" format) ------
+  // Writes the tensor bundle PREFIX.index + PREFIX.data-* holding `contents.tensors`
+  // (and the object graph), then rewrites the directory's `checkpoint` state file when
+  // `contents.state` is set. Commit points (DESIGN.md §6): data shards and index under
+  // temporary names, shards renamed, then the index (the commit), then the state file.
+  // Default: ValueError("format X cannot write checkpoints").
+  virtual void write_checkpoint(const std::filesystem::path& prefix, const CheckpointContents& contents) const;
+  // Opens the checkpoint at PREFIX (its whole index is checked). Default: ValueError.
+  virtual std::shared_ptr<CheckpointReader> open_checkpoint(const std::filesystem::path& prefix) const;
+  // Reads DIRECTORY/checkpoint into `state`; false when the file does not exist.
+  // FormatError when it cannot be parsed. Default: ValueError.
+  virtual bool read_checkpoint_state(const std::filesystem::path& directory, CheckpointState& state) const;
 };
 
 // The format registered under `name`, made once per process. Throws ValueError naming

@@ -1,0 +1,24 @@
+// The pieces of the "checkpoint" format that tests and fuzzers use without loading the
+// plugin: writing a bundle with its commit points, the state file, `strata info` text.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "strata/checkpoint.hpp"
+
+namespace strata::ckpt {
+
+// Writes PREFIX.index and its data shards through strata::file_system() with
+// DESIGN.md §6's commit points, then the state file when contents.state is set.
+void write_bundle(const std::filesystem::path& prefix, const CheckpointContents& contents);
+// DIRECTORY/checkpoint: false when absent, FormatError when unparsable.
+bool read_state(const std::filesystem::path& directory, CheckpointState& state);
+// CheckpointState as protobuf text format, and back.
+std::string state_to_text(const CheckpointState& state);
+CheckpointState state_from_text(const std::string& text, std::string_view what);
+// The `strata info` description of a checkpoint: keys with dtype and shape, the graph.
+std::string describe_bundle(const std::filesystem::path& prefix);
+
+}  // namespace strata::ckpt

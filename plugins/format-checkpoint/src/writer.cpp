@@ -1,0 +1,203 @@
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <deque>
+#include <set>
+
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/text_format.h>
+
+#include "bundle.hpp"
+#include "format_checkpoint.hpp"
+#include "object_graph.hpp"
+#include "strata/checkpoint.hpp"
+#include "strata/error.hpp"
+#include "strata/log.hpp"
+#include "strata/model.hpp"
+#include "strata/plugin/file_system.hpp"
+#include "strata/plugin/registrar.hpp"
+#include "strata/tf/checkpoint_state.pb.h"
+#include "table.hpp"
+
+namespace fs = std::filesystem;
+
+namespace strata::ckpt {
+namespace {
+
+constexpr std::size_t kMaxStateBytes = std::size_t{16} << 20;
+
+std::string temp_suffix() {
+  static std::atomic<unsigned> counter{0};
+  return detail::concat(".strata-tmp-", ::getpid(), "-", counter++);
+}
+
+fs::path directory_of(const fs::path& prefix) { return prefix.has_parent_path() ? prefix.parent_path() : fs::path("."); }
+
+// Data shard files of `prefix` other than those of a `num_shards` layout.
+std::vector<fs::path> stale_shards(const fs::path& prefix, int num_shards) {
+  std::vector<fs::path> out;
+  const std::string stem = prefix.filename().string() + ".data-";
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(directory_of(prefix), ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(stem, 0) != 0) continue;
+    const std::string rest = name.substr(stem.size());  // "00000-of-00001"
+    if (rest.size() != 14 || rest.compare(5, 4, "-of-") != 0) continue;
+    if (rest.substr(9) == shard_path("", 0, num_shards).string().substr(15)) continue;
+    out.push_back(entry.path());
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string state_to_text(const CheckpointState& state) {
+  tf::CheckpointState proto;
+  proto.set_model_checkpoint_path(state.model_checkpoint_path);
+  for (const auto& p : state.all_model_checkpoint_paths) proto.add_all_model_checkpoint_paths(p);
+  for (const double t : state.all_model_checkpoint_timestamps) proto.add_all_model_checkpoint_timestamps(t);
+  if (state.last_preserved_timestamp) proto.set_last_preserved_timestamp(*state.last_preserved_timestamp);
+  std::string text;
+  google::protobuf::TextFormat::PrintToString(proto, &text);
+  return text;
+}
+
+namespace {
+// Keeps protobuf's parse errors for our message instead of letting it log them.
+class CollectErrors final : public google::protobuf::io::ErrorCollector {
+ public:
+  void AddError(int line, int column, const std::string& message) override {
+    if (first.empty()) first = detail::concat("line ", line + 1, ", column ", column + 1, ": ", message);
+  }
+  void AddWarning(int, int, const std::string&) override {}
+  std::string first;
+};
+}  // namespace
+
+CheckpointState state_from_text(const std::string& text, std::string_view what) {
+  tf::CheckpointState proto;
+  google::protobuf::TextFormat::Parser parser;
+  CollectErrors errors;
+  parser.RecordErrorsTo(&errors);
+  STRATA_CHECK(parser.ParseFromString(text, &proto), FormatError, what, " is not a valid CheckpointState text file (",
+               errors.first, ")");
+  CheckpointState state;
+  state.model_checkpoint_path = proto.model_checkpoint_path();
+  state.all_model_checkpoint_paths.assign(proto.all_model_checkpoint_paths().begin(), proto.all_model_checkpoint_paths().end());
+  state.all_model_checkpoint_timestamps.assign(proto.all_model_checkpoint_timestamps().begin(),
+                                               proto.all_model_checkpoint_timestamps().end());
+  if (proto.last_preserved_timestamp() != 0) state.last_preserved_timestamp = proto.last_preserved_timestamp();
+  return state;
+}
+
+void write_bundle(const fs::path& prefix, const CheckpointContents& contents) {
+  const fs::path dir = directory_of(prefix);
+  std::error_code ec;
+  STRATA_CHECK(fs::is_directory(dir, ec), IOError, "cannot save the checkpoint '", prefix.string(), "': directory '",
+               dir.string(), "' does not exist");
+  const fs::path index = index_path(prefix);
+  STRATA_CHECK(contents.overwrite || !fs::exists(index, ec), IOError, "'", index.string(),
+               "' already exists and overwrite is false");
+  // Overwriting a prefix must leave the old checkpoint loadable until the new index is in
+  // place, but shard names are fixed by the format. So a rewrite alternates between a
+  // one-shard and a two-shard layout: the new shards never replace the files the old
+  // index refers to, and the stale ones are removed after the commit.
+  const int num_shards = fs::exists(shard_path(prefix, 0, 1), ec) ? 2 : 1;
+  const std::string graph_bytes = contents.object_graph ? serialize_object_graph(*contents.object_graph) : std::string();
+  const EncodedBundle bundle =
+      encode_bundle(contents.tensors, contents.object_graph ? &graph_bytes : nullptr, num_shards, 0);
+
+  FileSystem& files = file_system();
+  const std::string suffix = temp_suffix();
+  std::vector<fs::path> temps, placed;
+  const fs::path index_temp(index.string() + suffix);
+  try {
+    for (int s = 0; s < num_shards; ++s) {
+      const fs::path temp(shard_path(prefix, s, num_shards).string() + suffix);
+      temps.push_back(temp);
+      files.write_file(temp, bundle.shards[static_cast<std::size_t>(s)]);
+    }
+    temps.push_back(index_temp);
+    files.write_file(index_temp, bundle.index);
+    for (int s = 0; s < num_shards; ++s) {
+      const fs::path final_name = shard_path(prefix, s, num_shards);
+      files.rename(temps[static_cast<std::size_t>(s)], final_name);
+      placed.push_back(final_name);
+    }
+    files.rename(index_temp, index);  // the commit point
+  } catch (...) {
+    for (const auto& p : temps) fs::remove(p, ec);
+    // Placed shards have names the previous index (if any) does not use: remove them too.
+    for (const auto& p : placed) fs::remove(p, ec);
+    throw;
+  }
+  files.sync_directory(dir);
+  for (const auto& p : stale_shards(prefix, num_shards)) {
+    try {
+      files.remove_all(p);
+    } catch (const Error& e) {
+      log_warning("could not remove the stale data shard '", p.string(), "': ", e.message());
+    }
+  }
+  if (contents.state) write_file_atomically(dir / "checkpoint", state_to_text(*contents.state));
+}
+
+bool read_state(const fs::path& directory, CheckpointState& state) {
+  const fs::path file = directory / "checkpoint";
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec)) return false;
+  state = state_from_text(read_file(file, kMaxStateBytes), detail::concat("the checkpoint state file '", file.string(), "'"));
+  return true;
+}
+
+std::string describe_bundle(const fs::path& prefix) {
+  BundleReader reader(prefix);
+  std::string out = detail::concat("format: checkpoint (TensorFlow tensor bundle)\nprefix: ", prefix.string(),
+                                   "\ndata shards: ", reader.index().header.num_shards, "\n");
+  const auto keys = reader.keys();
+  out += detail::concat("tensors: ", keys.size(), "\n");
+  for (const auto& k : keys) {
+    const auto& e = reader.index().entries.find(k)->second;
+    out += detail::concat("  ", k, "  ", dtype_name(e.dtype), " ", Shape(e.shape).to_string(), "\n");
+  }
+  const auto graph = reader.object_graph();
+  if (!graph) {
+    out += "object graph: none (a name-based checkpoint)\n";
+    return out;
+  }
+  out += detail::concat("object graph: ", graph->nodes.size(), " nodes (breadth-first from the root)\n");
+  std::vector<std::string> path(graph->nodes.size());
+  std::vector<bool> seen(graph->nodes.size(), false);
+  std::deque<int> queue{0};
+  seen[0] = true;
+  path[0] = "(root)";
+  while (!queue.empty()) {
+    const int n = queue.front();
+    queue.pop_front();
+    const auto& node = graph->nodes[static_cast<std::size_t>(n)];
+    out += detail::concat("  [", n, "] ", path[static_cast<std::size_t>(n)]);
+    if (!node.children.empty()) {
+      out += " ->";
+      for (const auto& c : node.children) out += detail::concat(" ", c.local_name, "=[", c.node_id, "]");
+    }
+    for (const auto& a : node.attributes) out += detail::concat("  {", a.name, ": ", a.checkpoint_key, "}");
+    for (const auto& s : node.slot_variables) {
+      out += detail::concat("  {slot ", s.slot_name, " of [", s.original_variable_node_id, "]: [", s.slot_variable_node_id, "]}");
+    }
+    out += "\n";
+    for (const auto& c : node.children) {
+      const auto id = static_cast<std::size_t>(c.node_id);
+      if (seen[id]) continue;
+      seen[id] = true;
+      path[id] = n == 0 ? c.local_name : path[static_cast<std::size_t>(n)] + "/" + c.local_name;
+      queue.push_back(c.node_id);
+    }
+  }
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    if (!seen[i]) out += detail::concat("  [", i, "] (not reachable from the root: a slot variable or unused)\n");
+  }
+  return out;
+}
+
+}  // namespace strata::ckpt
