@@ -9,7 +9,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <limits>
+#include <thread>
+#include <utility>
 
 #include "crc32c.hpp"
 #include "object_graph.hpp"
@@ -28,6 +31,9 @@ constexpr int kMaxShards = 1 << 16;
 constexpr std::size_t kMaxRank = 64;
 constexpr std::size_t kMaxIndexBytes = std::size_t{1} << 31;
 constexpr std::size_t kCopyChunk = std::size_t{1} << 20;
+constexpr std::uint64_t kMapWindow = std::uint64_t{16} << 20;
+constexpr std::uint64_t kParallelFillBytes = std::uint64_t{64} << 20;
+
 
 // Checked a * b for non-negative values.
 bool mul_overflows(std::uint64_t a, std::uint64_t b, std::uint64_t& out) {
@@ -230,30 +236,43 @@ void BundleReader::read_into(const BundleEntry& e, std::string_view key, void* d
   const fs::path shard = shard_path(prefix_, e.shard_id, index_.header.num_shards);
   auto* out = static_cast<char*>(dst);
   std::uint32_t crc = 0;
+  auto truncated = [&] {
+    STRATA_THROW(FormatError, "checkpoint '", prefix_.string(), "': data shard '", shard.string(),
+                 "' ended while reading '", key, "' (the file is truncated)");
+  };
   if (e.size >= kMmapThreshold) {
+    // Large tensors: the shard is mapped window by window (pre-faulted), each window copied
+    // and checksummed chunk by chunk while the chunk is in cache, then unmapped, so the
+    // mapping never adds more than a window to the process's memory.
     const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
-    const std::uint64_t start = e.offset - e.offset % page;
-    const std::size_t length = static_cast<std::size_t>(e.offset + e.size - start);
-    void* map = ::mmap(nullptr, length, PROT_READ, MAP_PRIVATE, fd, static_cast<off_t>(start));
-    STRATA_CHECK(map != MAP_FAILED, IOError, "cannot map data shard '", shard.string(), "': ", std::strerror(errno));
-    ::madvise(map, length, MADV_SEQUENTIAL);
-    const char* src = static_cast<const char*>(map) + (e.offset - start);
     for (std::uint64_t done = 0; done < e.size;) {
-      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(kCopyChunk, e.size - done));
-      std::memcpy(out + done, src + done, n);
-      crc = crc32c_extend(crc, out + done, n);
-      done += n;
+      const std::uint64_t at = e.offset + done;
+      const std::uint64_t start = at - at % page;
+      const std::uint64_t take = std::min<std::uint64_t>(kMapWindow, e.size - done);
+      const auto length = static_cast<std::size_t>(at + take - start);
+      void* map = ::mmap(nullptr, length, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, static_cast<off_t>(start));
+      STRATA_CHECK(map != MAP_FAILED, IOError, "cannot map data shard '", shard.string(), "': ", std::strerror(errno));
+      const char* src = static_cast<const char*>(map) + (at - start);
+      for (std::uint64_t w = 0; w < take;) {
+        const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(kCopyChunk, take - w));
+        std::memcpy(out + done + w, src + w, n);
+        crc = crc32c_extend(crc, out + done + w, n);
+        w += n;
+      }
+      ::munmap(map, length);
+      done += take;
     }
-    ::munmap(map, length);
   } else {
+    // Small tensors: pread straight into the destination, checksumming each chunk while it
+    // is still in cache.
     for (std::uint64_t done = 0; done < e.size;) {
-      const ssize_t n = ::pread(fd, out + done, static_cast<std::size_t>(e.size - done), static_cast<off_t>(e.offset + done));
+      const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(kCopyChunk, e.size - done));
+      const ssize_t n = ::pread(fd, out + done, want, static_cast<off_t>(e.offset + done));
       if (n < 0 && errno == EINTR) continue;
-      STRATA_CHECK(n > 0, FormatError, "checkpoint '", prefix_.string(), "': data shard '", shard.string(),
-                   "' ended while reading '", key, "' (the file is truncated)");
+      if (n <= 0) truncated();
+      crc = crc32c_extend(crc, out + done, static_cast<std::size_t>(n));
       done += static_cast<std::uint64_t>(n);
     }
-    crc = crc32c(out, static_cast<std::size_t>(e.size));
   }
   // String entries carry a checksum of another shape; decode_strings checks it.
   STRATA_CHECK(e.dtype == DType::kString || crc == unmask_crc(e.masked_crc), FormatError, "checkpoint '", prefix_.string(), "': the bytes of '", key,
@@ -304,6 +323,43 @@ std::optional<CheckpointObjectGraph> BundleReader::object_graph() const {
 }
 
 // ---- writer ----------------------------------------------------------------------------------------
+
+ShardBytes::ShardBytes(std::size_t capacity) : capacity_(capacity) {
+  if (capacity == 0) return;
+  void* p = ::mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  STRATA_CHECK(p != MAP_FAILED, IOError, "cannot allocate ", capacity, " bytes for a checkpoint data shard: ",
+               std::strerror(errno));
+  data_ = static_cast<char*>(p);
+}
+
+ShardBytes::~ShardBytes() {
+  if (data_ != nullptr) ::munmap(data_, capacity_);
+}
+
+ShardBytes::ShardBytes(ShardBytes&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)),
+      capacity_(std::exchange(other.capacity_, 0)) {}
+
+ShardBytes& ShardBytes::operator=(ShardBytes&& other) noexcept {
+  if (this != &other) {
+    if (data_ != nullptr) ::munmap(data_, capacity_);
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+    capacity_ = std::exchange(other.capacity_, 0);
+  }
+  return *this;
+}
+
+char* ShardBytes::extend(std::size_t n) {
+  STRATA_CHECK(n <= capacity_ - size_, ValueError, "internal error: data shard buffer overflow");
+  char* at = data_ + size_;
+  size_ += n;
+  return at;
+}
+
+void ShardBytes::append(const void* data, std::size_t n) {
+  if (n > 0) std::memcpy(extend(n), data, n);
+}
 
 namespace {
 
@@ -383,31 +439,74 @@ EncodedBundle encode_bundle(const std::vector<std::pair<std::string, Tensor>>& t
 
   EncodedBundle out;
   out.shards.resize(static_cast<std::size_t>(num_shards));
-  std::string& data = out.shards[static_cast<std::size_t>(data_shard)];
-  data.reserve(static_cast<std::size_t>(total));
-  for (auto& p : pending) {
+  ShardBytes& data = out.shards[static_cast<std::size_t>(data_shard)];
+  data = ShardBytes(static_cast<std::size_t>(total));
+  char* base = data.extend(static_cast<std::size_t>(total));
+  // Copies one tensor into place and checksums it, chunk by chunk while the chunk is in
+  // cache.
+  auto fill = [base](Pending& p) {
+    char* dst = base + p.offset;
     if (p.is_string) {
-      data += p.encoded;
-      continue;
+      std::memcpy(dst, p.encoded.data(), p.encoded.size());
+      return;
     }
     const Tensor& t = *p.tensor;
-    const std::size_t at = data.size();
     std::uint32_t crc = 0;
-    if (t.backend_device().host_accessible()) {
+    if (p.size == 0) {
+    } else if (t.backend_device().host_accessible()) {
       const char* src = static_cast<const char*>(t.data());
       for (std::uint64_t done = 0; done < p.size;) {
         const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(kCopyChunk, p.size - done));
-        data.append(src + done, n);
-        crc = crc32c_extend(crc, src + done, n);
+        std::memcpy(dst + done, src + done, n);
+        crc = crc32c_extend(crc, dst + done, n);
         done += n;
       }
     } else {
-      data.resize(at + static_cast<std::size_t>(p.size));
-      t.copy_to_host(data.data() + at, static_cast<std::size_t>(p.size));
-      crc = crc32c(data.data() + at, static_cast<std::size_t>(p.size));
+      t.copy_to_host(dst, static_cast<std::size_t>(p.size));
+      crc = crc32c(dst, static_cast<std::size_t>(p.size));
     }
     p.masked_crc = mask_crc(crc);
+  };
+  // Large host tensors are split between this thread and one helper (memory bandwidth and
+  // checksumming both scale with a second core); device tensors are copied here.
+  std::vector<Pending*> helper_share;
+  std::uint64_t mine = 0, theirs = 0;
+  if (total >= kParallelFillBytes && std::thread::hardware_concurrency() > 1) {
+    std::vector<Pending*> large;
+    for (auto& p : pending) {
+      if (!p.is_string && p.size >= kCopyChunk && p.tensor->backend_device().host_accessible()) large.push_back(&p);
+    }
+    std::sort(large.begin(), large.end(), [](const Pending* a, const Pending* b) { return a->size > b->size; });
+    for (Pending* p : large) {
+      if (theirs < mine) {
+        helper_share.push_back(p);
+        theirs += p->size;
+      } else {
+        mine += p->size;
+      }
+    }
   }
+  std::exception_ptr helper_error;
+  std::thread helper;
+  if (!helper_share.empty()) {
+    helper = std::thread([&] {
+      try {
+        for (Pending* p : helper_share) fill(*p);
+      } catch (...) {
+        helper_error = std::current_exception();
+      }
+    });
+  }
+  try {
+    for (auto& p : pending) {
+      if (std::find(helper_share.begin(), helper_share.end(), &p) == helper_share.end()) fill(p);
+    }
+  } catch (...) {
+    if (helper.joinable()) helper.join();
+    throw;
+  }
+  if (helper.joinable()) helper.join();
+  if (helper_error) std::rethrow_exception(helper_error);
 
   std::map<std::string_view, const Pending*> sorted;
   for (const auto& p : pending) {

@@ -486,7 +486,14 @@ LoadStatus Checkpoint::Impl::restore(const fs::path& prefix) {
                  for (const auto& c : graph.nodes[0].children) names += (names.empty() ? "" : ", ") + c.local_name;
                  return names.empty() ? std::string("none") : names;
                }(),
-               "). Restore into the objects the checkpoint was written from, named the same way");
+               "). Restore into the objects the checkpoint was written from, named the same way",
+               [&] {
+                 std::size_t unbuilt = 0;
+                 for (const auto& o : table.objects()) unbuilt += o.kind == Kind::kLayer && !o.layer->built();
+                 return unbuilt == 0 ? std::string()
+                                     : detail::concat("; ", unbuilt, " layer(s) here are not built yet and have no "
+                                                      "weights: build the model (call it once) before restoring");
+               }());
 
   for (auto& [obj, value] : assignments) {
     const auto& o = table.objects()[static_cast<std::size_t>(obj)];

@@ -140,6 +140,28 @@ TEST(Bundle, ObjectGraphBytesRoundTripTensorFlows) {
   }
 }
 
+TEST(Bundle, LargeTensorsRoundTripAndAreChecksummed) {
+  // Above kMmapThreshold the reader maps the shard window by window (two windows here).
+  const fs::path dir = fresh_dir("large");
+  std::vector<float> big(static_cast<std::size_t>(5) << 20);  // 20 MiB: two 16 MiB windows
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<float>(i % 1000) * 0.5f;
+  CheckpointContents c;
+  c.tensors = {{"big", Tensor::from_vector<float>(big, Shape{static_cast<std::int64_t>(big.size())})},
+               {"small", Tensor::scalar<float>(1.5f)}};
+  write_bundle(dir / "ckpt", c);
+  {
+    BundleReader r(dir / "ckpt");
+    EXPECT_EQ(r.get_tensor("big", Device::cpu()).to_vector<float>(), big);
+  }
+  const fs::path shard = dir / "ckpt.data-00000-of-00001";
+  std::string data = strata::read_file(shard);
+  data[data.size() / 2] = static_cast<char>(data[data.size() / 2] ^ 0x40);
+  write_bytes(shard, data);
+  BundleReader r(dir / "ckpt");
+  EXPECT_NE(format_error_of([&] { (void)r.get_tensor("big", Device::cpu()); }).find("checksum"), std::string::npos);
+  EXPECT_EQ(r.get_tensor("small", Device::cpu()).item<float>(), 1.5f);
+}
+
 // ---- bad input --------------------------------------------------------------------------------
 
 TEST(BadInput, EveryTruncationOfTheIndexIsAFormatError) {

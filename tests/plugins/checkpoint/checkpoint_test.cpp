@@ -194,6 +194,15 @@ TEST_F(CheckpointTest, RestoringIntoTheWrongObjectsIsAnError) {
   // A model with a different structure: nothing of it is in the checkpoint.
   auto model = guide_mlp();
   EXPECT_THROW(model->load_weights(path), ValueError);
+  // A model that is not built yet has no weights to restore into: the error says so.
+  model->save_weights(dir / "mlp");
+  auto unbuilt = std::make_shared<Sequential>(std::vector<std::shared_ptr<Layer>>{dense(64, "a"), dense(10, "b")});
+  try {
+    unbuilt->load_weights(dir / "mlp");
+    FAIL() << "restoring into an unbuilt model must throw";
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("not built"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(CheckpointTest, ShapeMismatchIsAnErrorAndChangesNothing) {

@@ -50,6 +50,19 @@ TEST(Crc32c, ExtendingEqualsOneShotAtEveryAlignment) {
   }
 }
 
+TEST(Crc32c, LongBuffersTakeTheInterleavedPathAndAgree) {
+  std::string data(100000, '\0');
+  std::uint32_t x = 12345;
+  for (auto& c : data) c = static_cast<char>((x = x * 1103515245u + 12345u) >> 24);
+  for (std::size_t start : {0u, 1u, 3u, 8u}) {
+    for (std::size_t len : {12288u, 12289u, 24576u + 17u, 99000u}) {
+      std::uint32_t bytewise = 0;
+      for (std::size_t i = 0; i < len; ++i) bytewise = crc32c_extend(bytewise, data.data() + start + i, 1);
+      EXPECT_EQ(crc32c(data.data() + start, len), bytewise) << start << " " << len;
+    }
+  }
+}
+
 TEST(Crc32c, MaskIsRotateRight15PlusDelta) {
   EXPECT_EQ(mask_crc(0), 0xa282ead8u);
   EXPECT_EQ(mask_crc(0xe3069283u), 0xc78ab0e5u);     // hand computed: ror15 = 0x2506c60d; + delta
