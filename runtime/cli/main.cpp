@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "commands.hpp"
 #include "demo.hpp"
 #include "strata/strata.hpp"
 
@@ -27,6 +28,11 @@ constexpr const char* kUsage =
     "commands:\n"
     "  demo [--dir DIR]      build, train, save and reload the Keras saving guide's models (the main job)\n"
     "  plugins [--verbose]   list plugins: path, version, ABI, status; --verbose adds what each registered\n"
+    "  info PATH             format, versions, summary, optimizer state of any loadable file\n"
+    "  predict MODEL --input X.npy [--input X2.npy]... --output Y.npy [--device cpu] [--batch-size N]\n"
+    "                        run the model on .npy inputs; one output file per model output (Y.npy, Y_1.npy, ...)\n"
+    "  convert IN OUT [--format NAME] [--weights-into ARCH]\n"
+    "                        re-save a model (or, with --weights-into, weights) in the format of OUT\n"
     "  version               print the runtime version, plugin ABI and toolchain tag\n"
     "\n"
     "options:\n"
@@ -36,9 +42,7 @@ constexpr const char* kUsage =
     "\n"
     "environment: STRATA_PLUGIN_PATH (':'-separated plugin directories), STRATA_LOG_LEVEL, STRATA_DEVICE\n";
 
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+using strata::cli::UsageError;
 
 void print_version() {
   std::cout << "strata " << strata::runtime_version() << "\n"
@@ -181,6 +185,9 @@ int run(int argc, char** argv) {
   strata::initialize(options);
 
   if (command == "plugins") return cmd_plugins(args);
+  if (command == "info") return strata::cli::cmd_info(args);
+  if (command == "predict") return strata::cli::cmd_predict(args);
+  if (command == "convert") return strata::cli::cmd_convert(args);
   if (command == "demo") {
     po::options_description desc("demo");
     desc.add_options()("dir", po::value<std::string>()->default_value(""), "");

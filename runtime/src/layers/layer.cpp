@@ -12,6 +12,7 @@
 #include "strata/log.hpp"
 #include "strata/model.hpp"
 #include "strata/ops.hpp"
+#include "strata/plugin/backend.hpp"
 
 namespace strata {
 namespace {
@@ -340,6 +341,11 @@ std::int64_t Layer::count_params() const {
   std::int64_t n = 0;
   for (const auto& v : weights()) n += v.shape().num_elements();
   return n;
+}
+
+void Layer::to(const Device& device) {
+  backend_device(device);  // fails early, naming the device, when it does not exist
+  for (auto v : weights()) v.to(device);
 }
 
 std::vector<Tensor> Layer::get_weights() const {

@@ -3,7 +3,7 @@
 // then the header - a Python dict literal {'descr': ..., 'fortran_order': ..., 'shape': (...)}
 // padded with spaces and a final '\n' so the data starts at a multiple of 64 - then the raw
 // elements.
-#include "npy.hpp"
+#include "strata/npy.hpp"
 
 #include <cctype>
 #include <cstring>
@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-namespace strata::testing {
+namespace strata {
 namespace {
 
 constexpr char kMagic[] = "\x93NUMPY";
@@ -266,4 +266,4 @@ void write_npy(const std::filesystem::path& path, const Tensor& tensor) {
   STRATA_CHECK(out, IOError, "error while writing '", path.string(), "'");
 }
 
-}  // namespace strata::testing
+}  // namespace strata

@@ -1,0 +1,136 @@
+// `strata info`, `strata predict`, `strata convert`.
+#include "commands.hpp"
+
+#include <boost/program_options.hpp>
+
+#include <iostream>
+
+#include "strata/npy.hpp"
+#include "strata/ops.hpp"
+#include "strata/saving.hpp"
+#include "strata/strata.hpp"
+
+namespace fs = std::filesystem;
+namespace po = boost::program_options;
+
+namespace strata::cli {
+namespace {
+
+po::variables_map parse(const std::vector<std::string>& args, const po::options_description& desc,
+                        const po::positional_options_description& pos, const char* command) {
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(std::string(command) + ": " + e.what());
+  }
+  return vm;
+}
+
+// The first format whose sniffer recognises `path`.
+std::shared_ptr<Format> sniff_any(const fs::path& path) {
+  for (const auto& f : available_formats()) {
+    if (f->sniff(path)) return f;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+int cmd_info(const std::vector<std::string>& args) {
+  po::options_description desc("info");
+  desc.add_options()("path", po::value<std::string>()->required(), "");
+  po::positional_options_description pos;
+  pos.add("path", 1);
+  const auto vm = parse(args, desc, pos, "info");
+  const fs::path path = vm["path"].as<std::string>();
+  std::error_code ec;
+  STRATA_CHECK(fs::exists(path, ec) || fs::exists(path.string() + ".index", ec), IOError, "'", path.string(),
+               "' does not exist");
+  auto format = sniff_any(path);
+  STRATA_CHECK(format != nullptr, FormatError, "'", path.string(),
+               "' is not in any format the loaded plugins recognise (`strata plugins` lists them)");
+  std::cout << format->describe(path);
+  if (format->capabilities() & (kLoadModel | kLoadArchitecture)) {
+    LoadOptions options;
+    options.format = format->name();
+    auto model = load_model(path, options);
+    std::cout << "\n" << model->summary();
+    if (model->is_compiled()) {
+      const auto& opt = model->optimizer();
+      std::cout << "optimizer: " << opt->class_name() << " " << to_python_json(opt->get_config()) << "\n";
+      std::int64_t values = 0;
+      for (const auto& v : opt->variables()) values += v.shape().num_elements();
+      std::cout << "optimizer state: " << opt->variables().size() << " variables, " << values << " values, "
+                << opt->iterations().value().item<std::int64_t>() << " steps taken\n";
+    } else {
+      std::cout << "not compiled (no training configuration)\n";
+    }
+  }
+  return 0;
+}
+
+int cmd_predict(const std::vector<std::string>& args) {
+  po::options_description desc("predict");
+  desc.add_options()("model", po::value<std::string>()->required(), "")(
+      "input", po::value<std::vector<std::string>>()->required(), "")("output", po::value<std::string>()->required(), "")(
+      "device", po::value<std::string>()->default_value("cpu"), "")("batch-size", po::value<std::int64_t>()->default_value(32), "");
+  po::positional_options_description pos;
+  pos.add("model", 1);
+  const auto vm = parse(args, desc, pos, "predict");
+  const Device device(vm["device"].as<std::string>());
+  LoadOptions options;
+  options.compile = false;
+  auto model = load_model(vm["model"].as<std::string>(), options);
+  model->to(device);
+  const auto input_specs = model->inputs();
+  std::vector<Tensor> inputs;
+  const auto files = vm["input"].as<std::vector<std::string>>();
+  STRATA_CHECK(input_specs.empty() || files.size() == input_specs.size(), ValueError, "the model takes ",
+               input_specs.size(), " inputs but ", files.size(), " --input files were given");
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    auto frame = ErrorContext::push("reading input '", files[i], "'");
+    Tensor x = read_npy(files[i]);
+    if (i < input_specs.size() && is_floating(x.dtype()) && is_floating(input_specs[i].dtype())) {
+      x = cast(x, input_specs[i].dtype());
+    }
+    inputs.push_back(x.to(device));
+  }
+  const auto outputs = model->predict(inputs, vm["batch-size"].as<std::int64_t>());
+  const fs::path out = vm["output"].as<std::string>();
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    fs::path file = out;
+    if (i > 0) file = out.parent_path() / detail::concat(out.stem().string(), "_", i, out.extension().string());
+    write_npy(file, outputs[i]);
+    std::cout << "wrote " << file.string() << " " << dtype_name(outputs[i].dtype()) << outputs[i].shape().to_string() << "\n";
+  }
+  return 0;
+}
+
+int cmd_convert(const std::vector<std::string>& args) {
+  po::options_description desc("convert");
+  desc.add_options()("in", po::value<std::string>()->required(), "")("out", po::value<std::string>()->required(), "")(
+      "format", po::value<std::string>()->default_value(""), "")("weights-into", po::value<std::string>()->default_value(""), "");
+  po::positional_options_description pos;
+  pos.add("in", 1).add("out", 1);
+  const auto vm = parse(args, desc, pos, "convert");
+  const fs::path in = vm["in"].as<std::string>(), out = vm["out"].as<std::string>();
+  SaveOptions save;
+  save.format = vm["format"].as<std::string>();
+  const std::string arch = vm["weights-into"].as<std::string>();
+  if (!arch.empty()) {
+    // Weights only: load them into the architecture given, then write them out.
+    auto model = load_model(arch);
+    model->load_weights(in).assert_consumed();
+    save_weights(*model, out, save);
+    std::cout << "converted the weights of '" << in.string() << "' to '" << out.string() << "'\n";
+    return 0;
+  }
+  auto model = load_model(in);
+  save_model(*model, out, save);
+  std::cout << "converted '" << in.string() << "' to '" << out.string() << "'\n";
+  return 0;
+}
+
+}  // namespace strata::cli

@@ -1,0 +1,23 @@
+// The model commands of the strata CLI. Each takes the arguments after the command name,
+// returns the exit status, and throws UsageError for bad arguments (exit 2) and
+// strata::Error for everything else (one line on stderr, exit 1).
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace strata::cli {
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// info MODEL: format, versions, summary, optimizer and its state.
+int cmd_info(const std::vector<std::string>& args);
+// predict MODEL --input X.npy [--input X2.npy ...] --output Y.npy [--device D] [--batch-size N]
+int cmd_predict(const std::vector<std::string>& args);
+// convert IN OUT [--format NAME] [--weights-into ARCHITECTURE]
+int cmd_convert(const std::vector<std::string>& args);
+
+}  // namespace strata::cli

@@ -1,0 +1,24 @@
+// NumPy .npy files: what `strata predict` reads and writes, and the format the interop
+// fixtures (tests/data/keras) keep real TensorFlow/Keras arrays in. Only what numpy.save writes for plain
+// arrays is supported: format versions 1.0, 2.0 and 3.0, C order, little-endian (or
+// byte-order-free) float32, float64, int32, int64, bool and uint8. Anything else - a
+// Fortran-order array, big-endian data, another dtype, a pickled object array, a truncated
+// or oversized file - is a FormatError naming the file and what is wrong.
+#pragma once
+
+#include <filesystem>
+
+#include "strata/tensor.hpp"
+
+namespace strata {
+
+// Reads the array in `path` into a new tensor on the cpu device. Throws IOError when the
+// file cannot be opened, FormatError as above.
+Tensor read_npy(const std::filesystem::path& path);
+
+// Writes `tensor` (copied from whatever device it is on) as a version 1.0 .npy file, the
+// bytes numpy.save writes for the same array. Throws ValueError for a dtype outside the
+// list above or a symbolic tensor, IOError when the file cannot be written.
+void write_npy(const std::filesystem::path& path, const Tensor& tensor);
+
+}  // namespace strata
