@@ -71,3 +71,19 @@ TEST(BackendDevice, RefDeviceIsListedOnceRegistered) {
 
 }  // namespace
 }  // namespace strata
+
+namespace strata {
+namespace {
+
+TEST(CpuDevice, LargeBlocksAreReusedSmallOnesAreNot) {
+  BackendDevice& cpu = backend_device(Device::cpu());
+  void* big = cpu.allocate(1 << 20);
+  cpu.deallocate(big, 1 << 20);
+  void* again = cpu.allocate((1 << 20) - 100);  // rounds to the same page-multiple size
+  EXPECT_EQ(again, big);
+  cpu.deallocate(again, (1 << 20) - 100);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(again) % 64, 0u);
+}
+
+}  // namespace
+}  // namespace strata
