@@ -22,6 +22,9 @@ endif()
 if(STRATA_SANITIZE)
   add_compile_options("$<$<COMPILE_LANGUAGE:C,CXX>:-fsanitize=address,undefined;-fno-omit-frame-pointer;-fno-sanitize-recover=undefined>")
   add_link_options(-fsanitize=address,undefined)
+  # -O1: the sanitized build is for finding bugs; it compiles about twice as fast as -O3.
+  set(CMAKE_C_FLAGS_RELEASE "-O1 -DNDEBUG")
+  set(CMAKE_CXX_FLAGS_RELEASE "-O1 -DNDEBUG")
 endif()
 
 # CUDA: built whenever nvcc is present (STRATA_WITH_CUDA=AUTO), required with ON.

@@ -20,6 +20,8 @@ function(strata_add_plugin name)
   set(target "strata_plugin_${name}")
   add_library(${target} MODULE ${ARG_SOURCES})
   target_link_libraries(${target} PRIVATE Strata::runtime ${ARG_LIBRARIES})
+  # The C++ standard is part of the plugin ABI tag: plugins use the runtime's (C++20).
+  target_compile_features(${target} PRIVATE cxx_std_20)
   if(NOT ARG_OUTPUT_DIRECTORY)
     if(DEFINED STRATA_PLUGIN_OUTPUT_DIRECTORY)
       set(ARG_OUTPUT_DIRECTORY "${STRATA_PLUGIN_OUTPUT_DIRECTORY}")

@@ -5,6 +5,8 @@
 // elements.
 #include "strata/npy.hpp"
 
+#include "strata/plugin/file_system.hpp"
+
 #include <cctype>
 #include <cstring>
 #include <fstream>
@@ -54,7 +56,7 @@ const char* descr_of(DType dtype) {
 // tuple of non-negative integers. Python's literal syntax, as much as numpy writes.
 class HeaderParser {
  public:
-  HeaderParser(std::string_view text, const std::filesystem::path& path) : text_(text), path_(path) {}
+  HeaderParser(std::string_view text, std::string_view source) : text_(text), source_(source) {}
 
   struct Header {
     std::optional<std::string> descr;
@@ -97,7 +99,7 @@ class HeaderParser {
 
  private:
   [[noreturn]] void fail(const std::string& what) const {
-    STRATA_THROW(FormatError, "'", path_.string(), "': bad .npy header (", what, " at offset ", pos_, "): ",
+    STRATA_THROW(FormatError, "'", source_, "': bad .npy header (", what, " at offset ", pos_, "): ",
                  std::string(text_));
   }
   char peek() const { return pos_ < text_.size() ? text_[pos_] : '\0'; }
@@ -159,7 +161,7 @@ class HeaderParser {
   }
 
   std::string_view text_;
-  const std::filesystem::path& path_;
+  std::string_view source_;
   std::size_t pos_ = 0;
 };
 
@@ -182,42 +184,43 @@ std::string python_tuple(const std::vector<std::int64_t>& dims) {
 }  // namespace
 
 Tensor read_npy(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  STRATA_CHECK(in, IOError, "cannot open '", path.string(), "' for reading");
-  const std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  STRATA_CHECK(!in.bad(), IOError, "error while reading '", path.string(), "'");
+  const std::string bytes = read_file(path);
+  return parse_npy(bytes, path.string());
+}
 
+Tensor parse_npy(std::string_view text, std::string_view source) {
+  const std::basic_string_view<unsigned char> bytes(reinterpret_cast<const unsigned char*>(text.data()), text.size());
   STRATA_CHECK(bytes.size() >= kMagicLen + 4 && std::memcmp(bytes.data(), kMagic, kMagicLen) == 0, FormatError, "'",
-               path.string(), "' is not a .npy file (no \\x93NUMPY magic)");
+               source, "' is not a .npy file (no \\x93NUMPY magic)");
   const int major = bytes[6], minor = bytes[7];
-  STRATA_CHECK((major == 1 || major == 2 || major == 3) && minor == 0, FormatError, "'", path.string(),
+  STRATA_CHECK((major == 1 || major == 2 || major == 3) && minor == 0, FormatError, "'", source,
                "' has .npy format version ", major, ".", minor, "; supported: 1.0, 2.0, 3.0");
   const std::size_t len_bytes = major == 1 ? 2 : 4;
   const std::size_t prefix = kMagicLen + 2 + len_bytes;
-  STRATA_CHECK(bytes.size() >= prefix, FormatError, "'", path.string(), "' is truncated inside the .npy preamble");
+  STRATA_CHECK(bytes.size() >= prefix, FormatError, "'", source, "' is truncated inside the .npy preamble");
   const std::size_t header_len = read_le(bytes.data() + 8, len_bytes);
-  STRATA_CHECK(header_len <= bytes.size() - prefix, FormatError, "'", path.string(), "' declares a ", header_len,
+  STRATA_CHECK(header_len <= bytes.size() - prefix, FormatError, "'", source, "' declares a ", header_len,
                "-byte header but only ", bytes.size() - prefix, " bytes follow");
   const std::string_view header_text(reinterpret_cast<const char*>(bytes.data() + prefix), header_len);
-  const auto header = HeaderParser(header_text, path).parse();
+  const auto header = HeaderParser(header_text, source).parse();
 
   const auto dtype = dtype_from_descr(*header.descr);
-  STRATA_CHECK(dtype.has_value(), FormatError, "'", path.string(), "' holds dtype '", *header.descr,
+  STRATA_CHECK(dtype.has_value(), FormatError, "'", source, "' holds dtype '", *header.descr,
                "'; supported: little-endian float32 '<f4', float64 '<f8', int32 '<i4', int64 '<i8', bool '|b1', "
                "uint8 '|u1'");
-  STRATA_CHECK(!*header.fortran_order, FormatError, "'", path.string(),
+  STRATA_CHECK(!*header.fortran_order, FormatError, "'", source,
                "' is in Fortran order; only C order is supported (save np.ascontiguousarray(a))");
 
   const std::size_t item = dtype_size(*dtype);
   std::size_t count = 1;
   for (const auto d : *header.shape) {
     STRATA_CHECK(d == 0 || count <= std::numeric_limits<std::size_t>::max() / item / static_cast<std::size_t>(d),
-                 FormatError, "'", path.string(), "' has a shape too large to address: ", python_tuple(*header.shape));
+                 FormatError, "'", source, "' has a shape too large to address: ", python_tuple(*header.shape));
     count *= static_cast<std::size_t>(d);
   }
   const std::size_t data_offset = prefix + header_len;
   const std::size_t available = bytes.size() - data_offset;
-  STRATA_CHECK(available == count * item, FormatError, "'", path.string(), "' should hold ", count * item,
+  STRATA_CHECK(available == count * item, FormatError, "'", source, "' should hold ", count * item,
                " data bytes for shape ", python_tuple(*header.shape), " and dtype ", dtype_name(*dtype), ", found ",
                available);
   const unsigned char* data = bytes.data() + data_offset;
@@ -225,7 +228,7 @@ Tensor read_npy(const std::filesystem::path& path) {
   if (*dtype == DType::kBool) {
     std::vector<std::uint8_t> values(data, data + count);
     for (std::size_t i = 0; i < count; ++i) {
-      STRATA_CHECK(values[i] <= 1, FormatError, "'", path.string(), "' has bool element ", i, " = ",
+      STRATA_CHECK(values[i] <= 1, FormatError, "'", source, "' has bool element ", i, " = ",
                    static_cast<int>(values[i]), " (not 0 or 1)");
     }
     return Tensor::from_bools(values, shape, Device::cpu());
@@ -233,7 +236,7 @@ Tensor read_npy(const std::filesystem::path& path) {
   return Tensor::from_host(*dtype, shape, data, count * item, Device::cpu());
 }
 
-void write_npy(const std::filesystem::path& path, const Tensor& tensor) {
+std::string npy_bytes(const Tensor& tensor) {
   STRATA_CHECK(tensor.defined() && !tensor.is_symbolic(), ValueError,
                "write_npy needs a concrete tensor, not an undefined or symbolic one");
   const char* descr = descr_of(tensor.dtype());
@@ -249,21 +252,20 @@ void write_npy(const std::filesystem::path& path, const Tensor& tensor) {
   header.push_back('\n');
   STRATA_CHECK(header.size() <= 0xffff, ValueError, "write_npy: shape ", python_tuple(dims),
                " needs a header longer than format 1.0 allows");
+  std::string out(kMagic, kMagicLen);
+  out.push_back(1);
+  out.push_back(0);
+  out.push_back(static_cast<char>(header.size() & 0xff));
+  out.push_back(static_cast<char>(header.size() >> 8));
+  out += header;
+  const std::size_t offset = out.size();
+  out.resize(offset + tensor.nbytes());
+  if (tensor.nbytes()) tensor.copy_to_host(out.data() + offset, tensor.nbytes());
+  return out;
+}
 
-  std::vector<unsigned char> data(tensor.nbytes());
-  if (!data.empty()) tensor.copy_to_host(data.data(), data.size());
-
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  STRATA_CHECK(out, IOError, "cannot open '", path.string(), "' for writing");
-  out.write(kMagic, kMagicLen);
-  const char version[2] = {1, 0};
-  out.write(version, 2);
-  const char len[2] = {static_cast<char>(header.size() & 0xff), static_cast<char>(header.size() >> 8)};
-  out.write(len, 2);
-  out.write(header.data(), static_cast<std::streamsize>(header.size()));
-  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
-  out.close();
-  STRATA_CHECK(out, IOError, "error while writing '", path.string(), "'");
+void write_npy(const std::filesystem::path& path, const Tensor& tensor) {
+  write_file_atomically(path, npy_bytes(tensor));
 }
 
 }  // namespace strata

@@ -244,7 +244,8 @@ Registry& PluginManager::registry() noexcept { return impl_->registry; }
 
 std::filesystem::path runtime_library_path() {
   std::error_code ec;
-  return boost::dll::this_line_location(ec);
+  const fs::path path = boost::dll::this_line_location(ec);
+  return fs::weakly_canonical(path, ec);
 }
 
 std::filesystem::path default_plugin_directory() {

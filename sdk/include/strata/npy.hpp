@@ -7,6 +7,8 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
+#include <string_view>
 
 #include "strata/tensor.hpp"
 
@@ -20,5 +22,10 @@ Tensor read_npy(const std::filesystem::path& path);
 // bytes numpy.save writes for the same array. Throws ValueError for a dtype outside the
 // list above or a symbolic tensor, IOError when the file cannot be written.
 void write_npy(const std::filesystem::path& path, const Tensor& tensor);
+
+// The same from and to bytes in memory (.npz members, network buffers). `source` names
+// the bytes in error messages.
+Tensor parse_npy(std::string_view bytes, std::string_view source);
+std::string npy_bytes(const Tensor& tensor);
 
 }  // namespace strata

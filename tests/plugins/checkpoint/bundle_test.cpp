@@ -316,6 +316,41 @@ TEST(BadInput, EntrySizesMustMatchShapeAndDtype) {
   EXPECT_NE(format_error_of([&] { BundleReader r(prefix); }).find("partitioned"), std::string::npos);
 }
 
+TEST(Bundle, EntriesAreReadFromTheirShard) {
+  // As TensorFlow writes a model whose variables live on a GPU: the object graph in shard 0,
+  // the variables in shard 1 (FORMATS.md §3.7).
+  const fs::path dir = fresh_dir("twoshards");
+  const fs::path prefix = dir / "ckpt";
+  const std::string a("\x00\x00\x80\x3f", 4), b("\x00\x00\x00\x40\x00\x00\x40\x40", 8);  // 1.0f; 2.0f, 3.0f
+  write_bytes(prefix.string() + ".data-00000-of-00002", "junk" + a);
+  write_bytes(prefix.string() + ".data-00001-of-00002", b);
+  TableBuilder t;
+  tf::BundleHeaderProto h;
+  h.set_num_shards(2);
+  h.mutable_version()->set_producer(1);
+  t.add("", h.SerializeAsString());
+  tf::BundleEntryProto ea;
+  ea.set_dtype(tf::DT_FLOAT);
+  ea.mutable_shape();
+  ea.set_offset(4);
+  ea.set_size(4);
+  ea.set_crc32c(mask_crc(crc32c(a)));
+  t.add("a", ea.SerializeAsString());
+  tf::BundleEntryProto eb;
+  eb.set_dtype(tf::DT_FLOAT);
+  eb.mutable_shape()->add_dim()->set_size(2);
+  eb.set_shard_id(1);
+  eb.set_size(8);
+  eb.set_crc32c(mask_crc(crc32c(b)));
+  t.add("b", eb.SerializeAsString());
+  write_bytes(prefix.string() + ".index", t.finish());
+  BundleReader r(prefix);
+  EXPECT_EQ(r.get_tensor("a", Device::cpu()).item<float>(), 1.0f);
+  EXPECT_EQ(r.get_tensor("b", Device::cpu()).to_vector<float>(), (std::vector<float>{2.0f, 3.0f}));
+  fs::remove(prefix.string() + ".data-00001-of-00002");
+  EXPECT_NE(format_error_of([&] { BundleReader again(prefix); }).find("data-00001-of-00002"), std::string::npos);
+}
+
 TEST(BadInput, MissingAndTruncatedShards) {
   const fs::path dir = fresh_dir("shards");
   const fs::path prefix = write_sample(dir);

@@ -179,7 +179,8 @@ TEST(OptimizerNames, InvalidArgumentsAreRefused) {
 // ---- schedules --------------------------------------------------------------------------------
 
 TEST(LearningRateSchedules, MatchTfKeras) {
-  for (const auto& c : load_fixture("schedules.json")["cases"]) {
+  const auto fixture = load_fixture("schedules.json");  // kept alive: the loop walks into it
+  for (const auto& c : fixture["cases"]) {
     SCOPED_TRACE(c["name"].get<std::string>());
     auto s = get_learning_rate_schedule(c["serialized"]);
     ASSERT_NE(s, nullptr);
