@@ -18,8 +18,8 @@ void append_string(std::string& out, const std::string& s) {
   for (std::size_t i = 0; i < s.size();) {
     const auto c = static_cast<unsigned char>(s[i]);
     auto esc = [&](unsigned cp) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", cp);
+      char buf[16];  // cp <= 0xffff ("\\uXXXX"); room for any unsigned keeps -Wformat-truncation quiet at -O1
+      std::snprintf(buf, sizeof buf, "\\u%04x", cp & 0xffffu);
       out += buf;
     };
     if (c == '"') out += "\\\"", ++i;

@@ -99,10 +99,25 @@ std::vector<Variable> Optimizer::variables() const {
   return out;
 }
 
-void Optimizer::set_weights(const std::vector<Tensor>& values) {
+void Optimizer::set_weights(const std::vector<Tensor>& values_in, WeightLayout layout) {
   const auto vars = variables();
-  STRATA_CHECK(values.size() == vars.size(), ValueError, "optimizer '", name_, "' has ", vars.size(),
-               " variables (iteration + slots) but ", values.size(), " values were given");
+  STRATA_CHECK(values_in.size() == vars.size(), ValueError, "optimizer '", name_, "' has ", vars.size(),
+               " variables (iteration + slots) but ", values_in.size(), " values were given");
+  std::vector<Tensor> values = values_in;
+  if (layout == WeightLayout::kLegacy) {
+    // Slot kinds in order of first appearance; the legacy list holds each kind for every
+    // variable before the next kind.
+    std::vector<std::string> kinds;
+    for (const auto& s : slots_) {
+      if (std::find(kinds.begin(), kinds.end(), s.name) == kinds.end()) kinds.push_back(s.name);
+    }
+    std::size_t next = 1;
+    for (const auto& kind : kinds) {
+      for (std::size_t i = 0; i < slots_.size(); ++i) {
+        if (slots_[i].name == kind) values[1 + i] = values_in[next++];
+      }
+    }
+  }
   for (std::size_t i = 0; i < vars.size(); ++i) {
     STRATA_CHECK(values[i].shape() == vars[i].shape(), ShapeError, "optimizer variable '", vars[i].name(), "' has shape ",
                  vars[i].shape().to_string(), ", the value given has ", values[i].shape().to_string());

@@ -57,9 +57,16 @@ class Optimizer : public Serializable {
 
   // iteration, then every slot, in tf-keras's order.
   std::vector<Variable> variables() const;
-  // Assigns variables() in order (H5 optimizer_weights). ValueError on a count mismatch,
-  // ShapeError naming the slot on a shape mismatch.
-  void set_weights(const std::vector<Tensor>& values);
+  // How a list of optimizer weights is ordered. kCurrent: tf-keras 2.11+ optimizers, what
+  // variables() returns and what Strata writes (iteration, then each variable's slots in
+  // turn: m0 v0 m1 v1 ...). kLegacy: tf-keras's legacy OptimizerV2 (iterations, then one slot
+  // kind for every variable, then the next kind: m0 m1 ... v0 v1 ...), as files written by
+  // Keras before 2.11 or with is_legacy_optimizer=True hold them.
+  enum class WeightLayout { kCurrent, kLegacy };
+  // Assigns variables() from `values` given in `layout` order (H5 optimizer_weights).
+  // ValueError on a count mismatch, ShapeError naming the slot on a shape mismatch; nothing
+  // is assigned unless everything matches.
+  void set_weights(const std::vector<Tensor>& values, WeightLayout layout = WeightLayout::kCurrent);
 
   struct Slot {
     std::string name;   // "m", "v", "momentum", "velocity", ...

@@ -182,6 +182,49 @@ def optimizer_fixture():
     }
 
 
+# Legacy OptimizerV2 classes (tf.keras.optimizers.legacy): their get_weights() order is the
+# "legacy layout" files written before Keras 2.11 carry. Three steps with the legacy class,
+# its weights, then the fourth step; Strata loads the weights into the current class and
+# must take the same fourth step.
+LEGACY_CASES = [
+    ("sgd_momentum", "SGD", dict(learning_rate=0.05, momentum=0.9)),
+    ("adam_amsgrad", "Adam", dict(learning_rate=0.01, amsgrad=True)),
+    ("rmsprop_centered_momentum", "RMSprop", dict(learning_rate=0.01, momentum=0.5, centered=True)),
+    ("adadelta", "Adadelta", dict(learning_rate=1.0)),
+    ("adamax", "Adamax", dict(learning_rate=0.02)),
+]
+
+
+def legacy_optimizer_fixture():
+    rng = np.random.RandomState(4321)
+    init = [f32(rng, (3,)), f32(rng, (2, 2))]
+    grads = [[f32(rng, (3,), -2, 2), f32(rng, (2, 2), -2, 2)] for _ in range(4)]
+    cases = []
+    for name, cls, kwargs in LEGACY_CASES:
+        opt = getattr(keras.optimizers.legacy, cls)(**kwargs)
+        a = tf.Variable(init[0], name="a")
+        b = tf.Variable(init[1], name="b")
+        for s in range(3):
+            opt.apply_gradients(zip([tf.constant(grads[s][0]), tf.constant(grads[s][1])], [a, b]))
+        before = [tensor(a.numpy()), tensor(b.numpy())]
+        weights = [tensor(w, w.dtype.name) for w in opt.get_weights()]
+        names = [w.name for w in opt.weights]
+        opt.apply_gradients(zip([tf.constant(grads[3][0]), tf.constant(grads[3][1])], [a, b]))
+        cases.append(
+            {
+                "name": name,
+                "class_name": cls,
+                "config_in": plain(kwargs),
+                "variables_before": before,
+                "legacy_weight_names": names,
+                "legacy_weights": weights,
+                "gradient": [tensor(grads[3][0]), tensor(grads[3][1])],
+                "variables_after": [tensor(a.numpy()), tensor(b.numpy())],
+            }
+        )
+    return {"cases": cases}
+
+
 def schedule_fixture():
     out = []
     for key in sorted(SCHEDULES):
@@ -498,6 +541,7 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     tf.random.set_seed(0)
     write("optimizers.json", optimizer_fixture())
+    write("legacy_optimizers.json", legacy_optimizer_fixture())
     write("schedules.json", schedule_fixture())
     write("losses.json", loss_fixture())
     write("metrics.json", metric_fixture())
