@@ -14,7 +14,9 @@ scripts/build.sh build
 ctest --test-dir build --output-on-failure -j "$jobs"
 
 scripts/build.sh build-asan -DSTRATA_SANITIZE=ON -DSTRATA_BUILD_BENCH=OFF
+# use_tls=0 and the suppressions: see tests/sanitizers/lsan.supp.
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  LSAN_OPTIONS="use_tls=0:suppressions=$PWD/tests/sanitizers/lsan.supp" \
   ctest --test-dir build-asan --output-on-failure -j "$jobs" -L 'unit|plugin'
 
 echo "test.sh: all tests passed in $(( $(date +%s) - start )) s"
