@@ -89,7 +89,7 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
 }
 
 struct Row {
-  std::string model, what, format, path, predictions, resumed;
+  std::string model, what, format, path, predictions, resumed, error;
 };
 
 std::string fmt_diff(double d) {
@@ -102,7 +102,7 @@ std::string fmt_diff(double d) {
 // next training step of the original and of the reloaded model give the same loss.
 Row save_and_reload(const std::string& label, const std::shared_ptr<Model>& model, const std::string& what,
                     const std::string& format, const fs::path& path, const Tensor& x, const Tensor& y) {
-  Row row{label, what, format, path.string(), "", ""};
+  Row row{label, what, format, path.string(), "", "", ""};
   try {
     get_format(format);
   } catch (const Error&) {
@@ -122,10 +122,18 @@ Row save_and_reload(const std::string& label, const std::shared_ptr<Model>& mode
     } else {
       save_weights(*model, path, SaveOptions{format});
       reloaded = clone_model(*model);
-      reloaded->load_weights(path, LoadOptions{format}).assert_consumed();
+      // As in the guide: rebuild the model in code, compile it the same way, then load the
+      // weights. A TF checkpoint also holds the optimizer's state, which the compiled
+      // model's optimizer takes, so every value in the file must be used.
+      const Config tc = model->training_config();
+      reloaded->compile(tc["optimizer_config"], tc["loss"]);
+      const LoadStatus status = reloaded->load_weights(path, LoadOptions{format});
+      if (format == "checkpoint") status.assert_consumed();
+      else status.assert_existing_objects_matched();
     }
     row.predictions = fmt_diff(max_abs_diff(model->predict(x), reloaded->predict(x)));
-    if (what == "whole model" && reloaded->is_compiled()) {
+    const bool holds_optimizer = what == "whole model" || format == "checkpoint";
+    if (holds_optimizer && reloaded->is_compiled()) {
       // Resume: the next step of the original and of the reloaded model, on one batch.
       const double a = model->train_on_batch({x}, {y}).at("loss");
       const double b = reloaded->train_on_batch({x}, {y}).at("loss");
@@ -133,11 +141,14 @@ Row save_and_reload(const std::string& label, const std::shared_ptr<Model>& mode
       std::snprintf(buf, sizeof buf, "%s (loss %.9g vs %.9g)", a == b ? "bit-identical" : "DIFFERS", a, b);
       row.resumed = buf;
     } else {
-      row.resumed = what == "whole model" ? std::string("n/a (not compiled)") : detail::concat("n/a (", what, ")");
+      row.resumed = what == "whole model" ? std::string("n/a (not compiled)")
+                    : what == "weights"   ? std::string("n/a (no optimizer state in the file)")
+                                          : detail::concat("n/a (", what, ")");
     }
   } catch (const Error& e) {
     std::string text = e.what();
-    row.predictions = detail::concat("FAILED: ", text.substr(0, text.find('\n')));
+    row.predictions = "FAILED";
+    row.error = text.substr(0, text.find('\n'));
   }
   return row;
 }
@@ -207,6 +218,7 @@ int run_demo(const std::string& dir_arg) {
     std::cout << pad(r.model, w[0] + 2) << pad(r.what, w[1] + 2) << pad(r.format, w[2] + 2) << pad(r.predictions, w[3] + 2)
               << r.resumed << "\n";
     if (r.path != "-") std::cout << pad("", w[0] + 2) << "at " << r.path << "\n";
+    if (!r.error.empty()) std::cout << pad("", w[0] + 2) << "error: " << r.error << "\n";
     if (r.predictions.rfind("FAILED", 0) == 0 || r.resumed.rfind("DIFFERS", 0) == 0) ok = false;
     if (r.predictions.find("max |diff|") != std::string::npos) ok = false;
   }
