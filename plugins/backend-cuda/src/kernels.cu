@@ -1,0 +1,362 @@
+// The backend-cuda plugin's own CUDA kernels: element-wise with broadcasting, unary math
+// and activations, gradient helpers, casts, reductions, bias, softmax and transpose.
+// Simple, one thread per output element with grid-stride loops; transcendental functions
+// and accumulations in double so results stay within the float32 conformance tolerance
+// of the ref kernels (docs/OPS.md). Launchers are declared in launch.hpp.
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
+
+#include "launch.hpp"
+
+namespace strata::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+unsigned blocks_for(std::int64_t n) {
+  const std::int64_t b = (n + kThreads - 1) / kThreads;
+  return static_cast<unsigned>(b < 1 ? 1 : (b > 65535 * 16 ? 65535 * 16 : b));
+}
+
+#define STRATA_GRID_LOOP(i, n) \
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < (n); \
+       i += static_cast<std::int64_t>(blockDim.x) * gridDim.x)
+
+int status() { return static_cast<int>(cudaGetLastError()); }
+
+__device__ std::int64_t bcast_offset(std::int64_t linear, const Bcast& b, int input) {
+  std::int64_t off = 0;
+  for (int d = b.rank - 1; d >= 0; --d) {
+    const std::int64_t dim = b.dims[d];
+    off += (linear % dim) * b.strides[input][d];
+    linear /= dim;
+  }
+  return off;
+}
+
+__device__ std::int64_t count_of(const Bcast& b) {
+  std::int64_t n = 1;
+  for (int d = 0; d < b.rank; ++d) n *= b.dims[d];
+  return n;
+}
+
+__device__ float nan_f() { return __int_as_float(0x7fc00000); }
+
+__device__ float binary_op(Binary op, float x, float y) {
+  switch (op) {
+    case Binary::kAdd: return x + y;
+    case Binary::kSub: return x - y;
+    case Binary::kMul: return x * y;
+    case Binary::kDiv: return x / y;
+    case Binary::kMax: return (isnan(x) || isnan(y)) ? nan_f() : (x > y ? x : y);
+    case Binary::kMin: return (isnan(x) || isnan(y)) ? nan_f() : (x < y ? x : y);
+    case Binary::kPow: return static_cast<float>(pow(static_cast<double>(x), static_cast<double>(y)));
+    case Binary::kSquaredDifference: {
+      const float d = x - y;
+      return d * d;
+    }
+  }
+  return nan_f();
+}
+
+__global__ void binary_kernel(Binary op, Bcast b, const float* x, const float* y, float* out) {
+  const std::int64_t n = count_of(b);
+  STRATA_GRID_LOOP(i, n) { out[i] = binary_op(op, x[bcast_offset(i, b, 0)], y[bcast_offset(i, b, 1)]); }
+}
+
+__global__ void compare_kernel(Compare op, Bcast b, const float* x, const float* y, bool* out) {
+  const std::int64_t n = count_of(b);
+  STRATA_GRID_LOOP(i, n) {
+    const float u = x[bcast_offset(i, b, 0)], v = y[bcast_offset(i, b, 1)];
+    bool r = false;
+    switch (op) {
+      case Compare::kEqual: r = u == v; break;
+      case Compare::kNotEqual: r = u != v; break;
+      case Compare::kGreater: r = u > v; break;
+      case Compare::kGreaterEqual: r = u >= v; break;
+      case Compare::kLess: r = u < v; break;
+      case Compare::kLessEqual: r = u <= v; break;
+    }
+    out[i] = r;
+  }
+}
+
+__global__ void select_kernel(Bcast b, const bool* c, const float* t, const float* e, float* out) {
+  const std::int64_t n = count_of(b);
+  STRATA_GRID_LOOP(i, n) { out[i] = c[bcast_offset(i, b, 0)] ? t[bcast_offset(i, b, 1)] : e[bcast_offset(i, b, 2)]; }
+}
+
+constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
+constexpr double kSeluScale = 1.0507009873554804934193349852946;
+constexpr double kPi = 3.141592653589793238462643383279502884;
+
+__device__ double sigmoid_d(double x) {
+  if (x >= 0) return 1.0 / (1.0 + exp(-x));
+  const double e = exp(x);
+  return e / (1.0 + e);
+}
+
+__device__ float unary_op(Unary op, float xf) {
+  const double x = xf;
+  switch (op) {
+    case Unary::kNeg: return -xf;
+    case Unary::kAbs: return fabsf(xf);
+    case Unary::kSign: return isnan(xf) ? xf : static_cast<float>((xf > 0) - (xf < 0));
+    case Unary::kSquare: return xf * xf;
+    case Unary::kSqrt: return static_cast<float>(sqrt(x));
+    case Unary::kRsqrt: return static_cast<float>(1.0 / sqrt(x));
+    case Unary::kReciprocal: return static_cast<float>(1.0 / x);
+    case Unary::kExp: return static_cast<float>(exp(x));
+    case Unary::kLog: return static_cast<float>(log(x));
+    case Unary::kLog1p: return static_cast<float>(log1p(x));
+    case Unary::kErf: return static_cast<float>(erf(x));
+    case Unary::kFloor: return floorf(xf);
+    case Unary::kRelu: return xf < 0 ? 0.0f : xf;
+    case Unary::kRelu6: return xf < 0 ? 0.0f : (xf > 6 ? 6.0f : xf);
+    case Unary::kElu: return xf > 0 ? xf : static_cast<float>(expm1(x));
+    case Unary::kSelu: return static_cast<float>(kSeluScale * (x > 0 ? x : kSeluAlpha * expm1(x)));
+    case Unary::kSigmoid: return static_cast<float>(sigmoid_d(x));
+    case Unary::kTanh: return static_cast<float>(tanh(x));
+    case Unary::kSoftplus: return static_cast<float>(x > 20 ? x : (x < -20 ? exp(x) : log1p(exp(x))));
+    case Unary::kSoftsign: return static_cast<float>(x / (1.0 + fabs(x)));
+    case Unary::kGelu: return static_cast<float>(0.5 * x * (1.0 + erf(x / sqrt(2.0))));
+    case Unary::kGeluApprox:
+      return static_cast<float>(0.5 * x * (1.0 + tanh(sqrt(2.0 / kPi) * (x + 0.044715 * x * x * x))));
+  }
+  return nan_f();
+}
+
+__global__ void unary_kernel(Unary op, std::int64_t n, const float* x, float* out) {
+  STRATA_GRID_LOOP(i, n) { out[i] = unary_op(op, x[i]); }
+}
+
+__device__ float pair_op(Pair op, float af, float bf) {
+  const double a = af, b = bf;
+  switch (op) {
+    case Pair::kReluGrad: return bf > 0 ? af : 0.0f;
+    case Pair::kRelu6Grad: return (bf > 0 && bf < 6) ? af : 0.0f;
+    case Pair::kEluGrad: return bf > 0 ? af : static_cast<float>(a * (b + 1.0));
+    case Pair::kSeluGrad:
+      return static_cast<float>(bf > 0 ? a * kSeluScale : a * (b + kSeluScale * kSeluAlpha));
+    case Pair::kSigmoidGrad: return static_cast<float>(b * a * (1.0 - a));   // (y, dy)
+    case Pair::kTanhGrad: return static_cast<float>(b * (1.0 - a * a));      // (y, dy)
+    case Pair::kSoftplusGrad: return static_cast<float>(a * sigmoid_d(b));
+    case Pair::kSoftsignGrad: {
+      const double d = 1.0 + fabs(b);
+      return static_cast<float>(a / (d * d));
+    }
+    case Pair::kRsqrtGrad: return static_cast<float>(b * -0.5 * a * a * a);  // (y, dy)
+    case Pair::kSqrtGrad: return static_cast<float>(b * 0.5 / a);            // (y, dy)
+  }
+  return nan_f();
+}
+
+__global__ void pair_kernel(Pair op, std::int64_t n, const float* a, const float* b, float* out) {
+  STRATA_GRID_LOOP(i, n) { out[i] = pair_op(op, a[i], b[i]); }
+}
+
+__global__ void fill_kernel(std::int64_t n, float value, float* out) {
+  STRATA_GRID_LOOP(i, n) { out[i] = value; }
+}
+
+template <class From, class To>
+__global__ void cast_kernel(std::int64_t n, const From* in, To* out) {
+  STRATA_GRID_LOOP(i, n) {
+    if constexpr (std::is_same_v<To, bool>) {
+      out[i] = in[i] != From(0);
+    } else {
+      out[i] = static_cast<To>(in[i]);
+    }
+  }
+}
+
+template <class From>
+int cast_from(cudaStream_t s, Elem to, std::int64_t n, const From* in, void* out) {
+  switch (to) {
+    case Elem::kFloat32: cast_kernel<<<blocks_for(n), kThreads, 0, s>>>(n, in, static_cast<float*>(out)); break;
+    case Elem::kFloat64: cast_kernel<<<blocks_for(n), kThreads, 0, s>>>(n, in, static_cast<double*>(out)); break;
+    case Elem::kInt32: cast_kernel<<<blocks_for(n), kThreads, 0, s>>>(n, in, static_cast<std::int32_t*>(out)); break;
+    case Elem::kInt64: cast_kernel<<<blocks_for(n), kThreads, 0, s>>>(n, in, static_cast<std::int64_t*>(out)); break;
+    case Elem::kBool: cast_kernel<<<blocks_for(n), kThreads, 0, s>>>(n, in, static_cast<bool*>(out)); break;
+  }
+  return status();
+}
+
+__global__ void reduce_kernel(Reduce op, ReducePlan p, const float* in, float* out) {
+  STRATA_GRID_LOOP(o, p.outputs) {
+    std::int64_t base = 0, rest = o;
+    for (int d = p.kept_rank - 1; d >= 0; --d) {
+      base += (rest % p.kept_dims[d]) * p.kept_strides[d];
+      rest /= p.kept_dims[d];
+    }
+    double acc = op == Reduce::kProd ? 1.0 : op == Reduce::kMax ? -INFINITY : op == Reduce::kMin ? INFINITY : 0.0;
+    for (std::int64_t r = 0; r < p.reduced_count; ++r) {
+      std::int64_t off = base, k = r;
+      for (int d = p.reduced_rank - 1; d >= 0; --d) {
+        off += (k % p.reduced_dims[d]) * p.reduced_strides[d];
+        k /= p.reduced_dims[d];
+      }
+      const double v = in[off];
+      switch (op) {
+        case Reduce::kSum:
+        case Reduce::kMean: acc += v; break;
+        case Reduce::kProd: acc *= v; break;
+        case Reduce::kMax: acc = (isnan(v) || isnan(acc)) ? v + acc : (v > acc ? v : acc); break;
+        case Reduce::kMin: acc = (isnan(v) || isnan(acc)) ? v + acc : (v < acc ? v : acc); break;
+      }
+    }
+    if (op == Reduce::kMean) acc /= static_cast<double>(p.reduced_count);
+    out[o] = static_cast<float>(acc);
+  }
+}
+
+__global__ void bias_add_kernel(std::int64_t rows, std::int64_t c, const float* x, const float* bias, float* out) {
+  STRATA_GRID_LOOP(i, rows * c) { out[i] = x[i] + bias[i % c]; }
+}
+
+__global__ void bias_add_grad_kernel(std::int64_t rows, std::int64_t c, const float* g, float* out) {
+  STRATA_GRID_LOOP(j, c) {
+    double acc = 0;
+    for (std::int64_t r = 0; r < rows; ++r) acc += g[r * c + j];
+    out[j] = static_cast<float>(acc);
+  }
+}
+
+__global__ void softmax_kernel(bool log_softmax, std::int64_t rows, std::int64_t cols, const float* x, float* out) {
+  STRATA_GRID_LOOP(r, rows) {
+    const float* row = x + r * cols;
+    float* o = out + r * cols;
+    double m = -INFINITY;
+    for (std::int64_t j = 0; j < cols; ++j) m = row[j] > m ? row[j] : m;
+    double sum = 0;
+    for (std::int64_t j = 0; j < cols; ++j) sum += exp(row[j] - m);
+    for (std::int64_t j = 0; j < cols; ++j) {
+      o[j] = static_cast<float>(log_softmax ? (row[j] - m) - log(sum) : exp(row[j] - m) / sum);
+    }
+  }
+}
+
+__global__ void softmax_grad_kernel(std::int64_t rows, std::int64_t cols, const float* s, const float* g, float* out) {
+  STRATA_GRID_LOOP(r, rows) {
+    double dot = 0;
+    for (std::int64_t j = 0; j < cols; ++j) dot += static_cast<double>(g[r * cols + j]) * s[r * cols + j];
+    for (std::int64_t j = 0; j < cols; ++j) {
+      out[r * cols + j] = static_cast<float>((g[r * cols + j] - dot) * s[r * cols + j]);
+    }
+  }
+}
+
+struct Perm {
+  int rank;
+  std::int64_t dims[kMaxRank], strides[kMaxRank];
+};
+
+template <class T>
+__global__ void transpose_kernel(Perm p, std::int64_t n, const T* in, T* out) {
+  STRATA_GRID_LOOP(i, n) {
+    std::int64_t off = 0, rest = i;
+    for (int d = p.rank - 1; d >= 0; --d) {
+      off += (rest % p.dims[d]) * p.strides[d];
+      rest /= p.dims[d];
+    }
+    out[i] = in[off];
+  }
+}
+
+cudaStream_t as_stream(void* s) { return static_cast<cudaStream_t>(s); }
+
+}  // namespace
+
+int binary_f32(void* s, Binary op, const Bcast& b, const float* x, const float* y, float* out) {
+  std::int64_t n = 1;
+  for (int d = 0; d < b.rank; ++d) n *= b.dims[d];
+  binary_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(op, b, x, y, out);
+  return status();
+}
+
+int compare_f32(void* s, Compare op, const Bcast& b, const float* x, const float* y, bool* out) {
+  std::int64_t n = 1;
+  for (int d = 0; d < b.rank; ++d) n *= b.dims[d];
+  compare_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(op, b, x, y, out);
+  return status();
+}
+
+int select_f32(void* s, const Bcast& b, const bool* c, const float* t, const float* e, float* out) {
+  std::int64_t n = 1;
+  for (int d = 0; d < b.rank; ++d) n *= b.dims[d];
+  select_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(b, c, t, e, out);
+  return status();
+}
+
+int unary_f32(void* s, Unary op, std::int64_t n, const float* x, float* out) {
+  unary_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(op, n, x, out);
+  return status();
+}
+
+int pair_f32(void* s, Pair op, std::int64_t n, const float* a, const float* b, float* out) {
+  pair_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(op, n, a, b, out);
+  return status();
+}
+
+int fill_f32(void* s, std::int64_t n, float value, float* out) {
+  fill_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(n, value, out);
+  return status();
+}
+
+int cast(void* s, Elem from, Elem to, std::int64_t n, const void* in, void* out) {
+  switch (from) {
+    case Elem::kFloat32: return cast_from(as_stream(s), to, n, static_cast<const float*>(in), out);
+    case Elem::kFloat64: return cast_from(as_stream(s), to, n, static_cast<const double*>(in), out);
+    case Elem::kInt32: return cast_from(as_stream(s), to, n, static_cast<const std::int32_t*>(in), out);
+    case Elem::kInt64: return cast_from(as_stream(s), to, n, static_cast<const std::int64_t*>(in), out);
+    case Elem::kBool: return cast_from(as_stream(s), to, n, static_cast<const bool*>(in), out);
+  }
+  return static_cast<int>(cudaErrorInvalidValue);
+}
+
+int reduce_f32(void* s, Reduce op, const ReducePlan& plan, const float* in, float* out) {
+  reduce_kernel<<<blocks_for(plan.outputs), kThreads, 0, as_stream(s)>>>(op, plan, in, out);
+  return status();
+}
+
+int bias_add_f32(void* s, std::int64_t rows, std::int64_t c, const float* x, const float* bias, float* out) {
+  bias_add_kernel<<<blocks_for(rows * c), kThreads, 0, as_stream(s)>>>(rows, c, x, bias, out);
+  return status();
+}
+
+int bias_add_grad_f32(void* s, std::int64_t rows, std::int64_t c, const float* g, float* out) {
+  bias_add_grad_kernel<<<blocks_for(c), kThreads, 0, as_stream(s)>>>(rows, c, g, out);
+  return status();
+}
+
+int softmax_f32(void* s, bool log, std::int64_t rows, std::int64_t cols, const float* x, float* out) {
+  softmax_kernel<<<blocks_for(rows), kThreads, 0, as_stream(s)>>>(log, rows, cols, x, out);
+  return status();
+}
+
+int softmax_grad_f32(void* s, std::int64_t rows, std::int64_t cols, const float* sm, const float* g, float* out) {
+  softmax_grad_kernel<<<blocks_for(rows), kThreads, 0, as_stream(s)>>>(rows, cols, sm, g, out);
+  return status();
+}
+
+int transpose(void* s, int element_bytes, int rank, const std::int64_t* dims, const std::int64_t* strides,
+              std::int64_t n, const void* in, void* out) {
+  Perm p{};
+  p.rank = rank;
+  for (int d = 0; d < rank; ++d) {
+    p.dims[d] = dims[d];
+    p.strides[d] = strides[d];
+  }
+  switch (element_bytes) {
+    case 1: transpose_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(p, n, static_cast<const std::uint8_t*>(in), static_cast<std::uint8_t*>(out)); break;
+    case 4: transpose_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(p, n, static_cast<const std::uint32_t*>(in), static_cast<std::uint32_t*>(out)); break;
+    case 8: transpose_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(p, n, static_cast<const std::uint64_t*>(in), static_cast<std::uint64_t*>(out)); break;
+    default: return static_cast<int>(cudaErrorInvalidValue);
+  }
+  return status();
+}
+
+}  // namespace strata::cuda

@@ -1,0 +1,64 @@
+// Launchers of the backend-cuda plugin's own CUDA kernels (kernels.cu). Plain types only:
+// kernels.cu is compiled by nvcc without Strata's C++20 headers, the kernel glue
+// (kernels.cpp) by the host compiler. Every launcher enqueues on `stream` and returns the
+// launch status (cudaError_t as int); nothing synchronises.
+#pragma once
+
+#include <cstdint>
+
+namespace strata::cuda {
+
+inline constexpr int kMaxRank = 8;
+
+// Output dims and, per input, the element strides to read it broadcast (0 on broadcast dims).
+struct Bcast {
+  int rank = 0;
+  std::int64_t dims[kMaxRank] = {};
+  std::int64_t strides[3][kMaxRank] = {};
+};
+
+enum class Binary : int { kAdd, kSub, kMul, kDiv, kMax, kMin, kPow, kSquaredDifference };
+enum class Compare : int { kEqual, kNotEqual, kGreater, kGreaterEqual, kLess, kLessEqual };
+enum class Unary : int {
+  kNeg, kAbs, kSign, kSquare, kSqrt, kRsqrt, kReciprocal, kExp, kLog, kLog1p, kErf, kFloor,
+  kRelu, kRelu6, kElu, kSelu, kSigmoid, kTanh, kSoftplus, kSoftsign, kGelu, kGeluApprox
+};
+// Same-shape pairs (a, b) as docs/OPS.md "Gradient helpers" lists their inputs.
+enum class Pair : int {
+  kReluGrad, kRelu6Grad, kEluGrad, kSeluGrad, kSigmoidGrad, kTanhGrad, kSoftplusGrad, kSoftsignGrad,
+  kRsqrtGrad, kSqrtGrad
+};
+enum class Reduce : int { kSum, kMean, kMax, kMin, kProd };
+enum class Elem : int { kFloat32, kFloat64, kInt32, kInt64, kBool };
+
+int binary_f32(void* stream, Binary op, const Bcast& b, const float* x, const float* y, float* out);
+int compare_f32(void* stream, Compare op, const Bcast& b, const float* x, const float* y, bool* out);
+int select_f32(void* stream, const Bcast& b, const bool* cond, const float* t, const float* e, float* out);
+int unary_f32(void* stream, Unary op, std::int64_t n, const float* x, float* out);
+int pair_f32(void* stream, Pair op, std::int64_t n, const float* a, const float* b, float* out);
+int fill_f32(void* stream, std::int64_t n, float value, float* out);
+int cast(void* stream, Elem from, Elem to, std::int64_t n, const void* in, void* out);
+
+// Reduces an input viewed as [outer, reduced, inner]-like index spaces: `kept` describes
+// the output's dims with the input strides of those dims, `reduced` the reduced dims with
+// their input strides.
+struct ReducePlan {
+  int kept_rank = 0, reduced_rank = 0;
+  std::int64_t kept_dims[kMaxRank] = {}, kept_strides[kMaxRank] = {};
+  std::int64_t reduced_dims[kMaxRank] = {}, reduced_strides[kMaxRank] = {};
+  std::int64_t outputs = 1, reduced_count = 1;
+};
+int reduce_f32(void* stream, Reduce op, const ReducePlan& plan, const float* in, float* out);
+
+// y[..., c] = x[..., c] + bias[c]; d bias[c] = sum over rows of g[..., c].
+int bias_add_f32(void* stream, std::int64_t rows, std::int64_t channels, const float* x, const float* bias, float* out);
+int bias_add_grad_f32(void* stream, std::int64_t rows, std::int64_t channels, const float* g, float* out);
+// Row-wise over the last axis.
+int softmax_f32(void* stream, bool log, std::int64_t rows, std::int64_t cols, const float* x, float* out);
+int softmax_grad_f32(void* stream, std::int64_t rows, std::int64_t cols, const float* softmax, const float* grad,
+                     float* out);
+// out[j] = in[offset(j)] with out dims `dims` and permuted input strides `strides`.
+int transpose(void* stream, int element_bytes, int rank, const std::int64_t* dims, const std::int64_t* strides,
+              std::int64_t n, const void* in, void* out);
+
+}  // namespace strata::cuda
