@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The CUDA backend's checks on a lent GPU machine, in two steps:
+#
+#   scripts/gpu-check.sh pack [BUILD_DIR]   here: builds what the GPU machine needs and
+#                                           copies it into build-gpu-pack/ (~7 MB): the
+#                                           op test program (GoogleTest and the ref kernels
+#                                           linked in), the CUDA benchmark, libstrata, the
+#                                           CUDA plugin, and this machine's libstdc++/libgcc_s.
+#                                           No oneDNN, no cuBLAS: the GPU machine has its
+#                                           own CUDA libraries.
+#   scripts/gpu-check.sh run [OUT_DIR]      there (the device tool carries build-gpu-pack/):
+#                                           runs the CUDA conformance and gradient suites
+#                                           against the ref kernels, the CUDA backend tests
+#                                           and the GPU benchmark, and writes
+#                                           OUT_DIR/gpu-report.md (+ the raw outputs).
+#
+# Example with the device tool: pack here, then
+#   run(command="scripts/gpu-check.sh run \"$OUT\"", carry=["build-gpu-pack"], timeout_s=420)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+pack=build-gpu-pack
+
+case "${1:-}" in
+  pack)
+    build="${2:-build}"
+    cmake --build "$build" --target strata_op_tests strata_plugin_backend-cuda strata_bench_cuda
+    rm -rf "$pack"
+    mkdir -p "$pack/bin" "$pack/lib/strata/plugins" "$pack/deps"
+    cp "$build/bin/strata_op_tests" "$build/bin/strata_bench_cuda" "$pack/bin/"
+    cp -P "$build"/lib/libstrata.so* "$pack/lib/"
+    cp "$build/lib/strata/plugins/strata-backend-cuda.so" "$pack/lib/strata/plugins/"
+    for lib in libstdc++.so.6 libgcc_s.so.1; do
+      cp -L "$(ldd "$pack/bin/strata_op_tests" | awk -v l="$lib" '$1 == l {print $3}')" "$pack/deps/"
+    done
+    du -sh "$pack"
+    ;;
+  run)
+    out="${2:-${OUT:-gpu-out}}"
+    mkdir -p "$out"
+    here=$PWD
+    export LD_LIBRARY_PATH="$here/$pack/lib:$here/$pack/deps${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    export STRATA_PLUGIN_PATH="$here/$pack/lib/strata/plugins"
+    {
+      echo "# GPU check $(date -u +%FT%TZ)"
+      echo
+      echo '```'
+      nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 || true
+      "$pack/bin/strata_op_tests" --gtest_list_tests >/dev/null && echo "test program starts"
+      echo '```'
+    } > "$out/gpu-report.md"
+    set +e
+    timeout 300 "$pack/bin/strata_op_tests" --gtest_filter='Cuda*:CudaBackend*' \
+      --gtest_output="xml:$out/cuda-tests.xml" > "$out/cuda-tests.txt" 2>&1
+    tests_rc=$?
+    timeout 180 "$pack/bin/strata_bench_cuda" --benchmark_min_time=0.2 > "$out/cuda-bench.txt" 2>&1
+    bench_rc=$?
+    set -e
+    {
+      echo
+      echo "## Tests (exit $tests_rc): Cuda/OpConformance, Cuda/GradientCheck, CudaBackend"
+      echo '```'
+      grep -E '^\[  (PASSED|FAILED|SKIPPED) \]|tests? from .* ran' "$out/cuda-tests.txt" | head -60 || true
+      echo '```'
+      echo "Failed ops (first message line each):"
+      echo '```'
+      grep -E -A3 '^\[ RUN' "$out/cuda-tests.txt" | grep -E 'no kernel|Error|error' | sort | uniq -c | sort -rn | head -40 || true
+      echo '```'
+      echo
+      echo "## Benchmark (exit $bench_rc)"
+      echo '```'
+      cat "$out/cuda-bench.txt"
+      echo '```'
+    } >> "$out/gpu-report.md"
+    cat "$out/gpu-report.md"
+    ;;
+  *)
+    echo "usage: scripts/gpu-check.sh pack [BUILD_DIR] | run [OUT_DIR]" >&2
+    exit 2
+    ;;
+esac
