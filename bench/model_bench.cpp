@@ -2,8 +2,8 @@
 //   fit throughput (samples/s) at batch 32 and 256 (one train_step per iteration),
 //   predict latency at batch 1 and throughput at batch 1024.
 // Reusable: --batch=N and --steps=N run one extra fit and predict measurement with
-// those values (printed as plain lines), besides the Google Benchmark cases; other
-// peers (tf-keras, ONNX Runtime) are compared against these programs in bench/peers/.
+// those values (printed as plain lines), besides the Google Benchmark cases, so that a
+// comparison with tf-keras and ONNX Runtime can drive this program with the same settings.
 #include <benchmark/benchmark.h>
 
 #include <chrono>

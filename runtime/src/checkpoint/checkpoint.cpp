@@ -144,7 +144,9 @@ Checkpoint::Checkpoint(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Checkpoint::Checkpoint(std::vector<std::pair<std::string, Trackable>> pieces) : impl_(std::make_shared<Impl>()) {
   std::set<std::string> names;
-  for (const auto& [name, piece] : pieces) {
+  for (const auto& entry : pieces) {
+    const std::string& name = entry.first;  // not a structured binding: lambdas capture it (clang 14)
+    const Trackable& piece = entry.second;
     STRATA_CHECK(!name.empty(), ValueError, "checkpoint pieces need non-empty names");
     STRATA_CHECK(name != "save_counter", ValueError, "'save_counter' is reserved for the checkpoint's own counter");
     STRATA_CHECK(names.insert(name).second, ValueError, "checkpoint piece '", name, "' is given twice");

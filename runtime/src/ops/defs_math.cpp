@@ -4,8 +4,6 @@
 namespace strata::internal {
 namespace {
 
-constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
-constexpr double kSeluScale = 1.0507009873554804934193349852946;
 constexpr double kPi = 3.14159265358979323846;
 
 Metas infer_binary(const InferContext& c) {
