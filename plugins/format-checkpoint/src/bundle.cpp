@@ -324,43 +324,6 @@ std::optional<CheckpointObjectGraph> BundleReader::object_graph() const {
 
 // ---- writer ----------------------------------------------------------------------------------------
 
-ShardBytes::ShardBytes(std::size_t capacity) : capacity_(capacity) {
-  if (capacity == 0) return;
-  void* p = ::mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-  STRATA_CHECK(p != MAP_FAILED, IOError, "cannot allocate ", capacity, " bytes for a checkpoint data shard: ",
-               std::strerror(errno));
-  data_ = static_cast<char*>(p);
-}
-
-ShardBytes::~ShardBytes() {
-  if (data_ != nullptr) ::munmap(data_, capacity_);
-}
-
-ShardBytes::ShardBytes(ShardBytes&& other) noexcept
-    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)),
-      capacity_(std::exchange(other.capacity_, 0)) {}
-
-ShardBytes& ShardBytes::operator=(ShardBytes&& other) noexcept {
-  if (this != &other) {
-    if (data_ != nullptr) ::munmap(data_, capacity_);
-    data_ = std::exchange(other.data_, nullptr);
-    size_ = std::exchange(other.size_, 0);
-    capacity_ = std::exchange(other.capacity_, 0);
-  }
-  return *this;
-}
-
-char* ShardBytes::extend(std::size_t n) {
-  STRATA_CHECK(n <= capacity_ - size_, ValueError, "internal error: data shard buffer overflow");
-  char* at = data_ + size_;
-  size_ += n;
-  return at;
-}
-
-void ShardBytes::append(const void* data, std::size_t n) {
-  if (n > 0) std::memcpy(extend(n), data, n);
-}
-
 namespace {
 
 std::string encode_string_tensor(const std::vector<std::string>& values, std::uint32_t& masked_crc) {
@@ -439,36 +402,31 @@ EncodedBundle encode_bundle(const std::vector<std::pair<std::string, Tensor>>& t
 
   EncodedBundle out;
   out.shards.resize(static_cast<std::size_t>(num_shards));
-  ShardBytes& data = out.shards[static_cast<std::size_t>(data_shard)];
-  data = ShardBytes(static_cast<std::size_t>(total));
-  char* base = data.extend(static_cast<std::size_t>(total));
-  // Copies one tensor into place and checksums it, chunk by chunk while the chunk is in
-  // cache.
-  auto fill = [base](Pending& p) {
-    char* dst = base + p.offset;
+  ShardPieces& data = out.shards[static_cast<std::size_t>(data_shard)];
+  // Where each value's bytes are: a host tensor's own memory, or a host copy owned by the
+  // shard (device tensors; strings are already encoded in their Pending).
+  std::vector<std::string_view> views(pending.size());
+  for (std::size_t i = 0; i < pending.size(); ++i) {
+    Pending& p = pending[i];
     if (p.is_string) {
-      std::memcpy(dst, p.encoded.data(), p.encoded.size());
-      return;
-    }
-    const Tensor& t = *p.tensor;
-    std::uint32_t crc = 0;
-    if (p.size == 0) {
-    } else if (t.backend_device().host_accessible()) {
-      const char* src = static_cast<const char*>(t.data());
-      for (std::uint64_t done = 0; done < p.size;) {
-        const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(kCopyChunk, p.size - done));
-        std::memcpy(dst + done, src + done, n);
-        crc = crc32c_extend(crc, dst + done, n);
-        done += n;
-      }
+      views[i] = p.encoded;
+    } else if (p.size == 0) {
+      views[i] = {};
+    } else if (p.tensor->backend_device().host_accessible()) {
+      views[i] = std::string_view(static_cast<const char*>(p.tensor->data()), static_cast<std::size_t>(p.size));
     } else {
-      t.copy_to_host(dst, static_cast<std::size_t>(p.size));
-      crc = crc32c(dst, static_cast<std::size_t>(p.size));
+      std::string& host = data.owned.emplace_back(static_cast<std::size_t>(p.size), '\0');
+      p.tensor->copy_to_host(host.data(), host.size());
+      views[i] = host;
     }
-    p.masked_crc = mask_crc(crc);
+  }
+  // Checksums one value (strings were checksummed while encoding).
+  auto fill = [&](Pending& p) {
+    if (p.is_string) return;
+    const std::string_view v = views[static_cast<std::size_t>(&p - pending.data())];
+    p.masked_crc = mask_crc(v.empty() ? 0 : crc32c(v.data(), v.size()));
   };
-  // Large host tensors are split between this thread and one helper (memory bandwidth and
-  // checksumming both scale with a second core); device tensors are copied here.
+  // Large host tensors are checksummed by this thread and one helper.
   std::vector<Pending*> helper_share;
   std::uint64_t mine = 0, theirs = 0;
   if (total >= kParallelFillBytes && std::thread::hardware_concurrency() > 1) {
@@ -507,6 +465,11 @@ EncodedBundle encode_bundle(const std::vector<std::pair<std::string, Tensor>>& t
   }
   if (helper.joinable()) helper.join();
   if (helper_error) std::rethrow_exception(helper_error);
+  for (std::size_t i = 0; i < pending.size(); ++i) {
+    if (pending[i].is_string) data.owned.push_back(std::move(pending[i].encoded));  // keep the bytes alive
+    if (!views[i].empty()) data.pieces.push_back(pending[i].is_string ? std::string_view(data.owned.back()) : views[i]);
+  }
+  data.size = total;
 
   std::map<std::string_view, const Pending*> sorted;
   for (const auto& p : pending) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -86,36 +87,21 @@ class BundleReader final : public CheckpointReader {
   mutable std::vector<int> fds_;
 };
 
-// Serialises `tensors` (and the graph) as a bundle: returns the index bytes and the data
-// shard bytes (all tensors in shard `data_shard` of `num_shards`; the others empty).
-// Bytes of one data shard, in anonymous memory of exactly the shard's size (filled in
-// place, never zero-initialised first). Not backed by huge pages on purpose: writing from
-// freshly faulted huge pages was measured up to 5x slower (kernel 6.x, ext4).
-class ShardBytes {
- public:
-  ShardBytes() = default;
-  explicit ShardBytes(std::size_t capacity);
-  ~ShardBytes();
-  ShardBytes(ShardBytes&& other) noexcept;
-  ShardBytes& operator=(ShardBytes&& other) noexcept;
-  ShardBytes(const ShardBytes&) = delete;
-  ShardBytes& operator=(const ShardBytes&) = delete;
-
-  // Appends `n` bytes. REQUIRES: size() + n <= the capacity given.
-  void append(const void* data, std::size_t n);
-  // Reserves `n` bytes at the end and returns them for the caller to fill.
-  char* extend(std::size_t n);
-  std::size_t size() const noexcept { return size_; }
-  std::string_view view() const noexcept { return {data_, size_}; }
-
- private:
-  char* data_ = nullptr;
-  std::size_t size_ = 0, capacity_ = 0;
+// The bytes of one data shard as pieces written in order (write_file_pieces): views of the
+// memory of host tensors (alive as long as the tensors passed to encode_bundle) and buffers
+// owned here (device tensors copied to the host, encoded strings). No copy of the model is
+// assembled: a save reads each host tensor twice (checksum, write) and copies nothing.
+struct ShardPieces {
+  std::vector<std::string_view> pieces;
+  std::deque<std::string> owned;
+  std::uint64_t size = 0;
 };
 
+// Serialises `tensors` (and the graph) as a bundle: returns the index bytes and the data
+// shard pieces (all tensors in shard `data_shard` of `num_shards`; the others empty).
 struct EncodedBundle {
   std::string index;
-  std::vector<ShardBytes> shards;
+  std::vector<ShardPieces> shards;
 };
 EncodedBundle encode_bundle(const std::vector<std::pair<std::string, Tensor>>& tensors,
                             const std::string* object_graph_bytes, int num_shards, int data_shard);

@@ -116,7 +116,7 @@ void write_bundle(const fs::path& prefix, const CheckpointContents& contents) {
     for (int s = 0; s < num_shards; ++s) {
       const fs::path temp(shard_path(prefix, s, num_shards).string() + suffix);
       temps.push_back(temp);
-      files.write_file(temp, bundle.shards[static_cast<std::size_t>(s)].view());
+      write_file_pieces(temp, bundle.shards[static_cast<std::size_t>(s)].pieces);
     }
     temps.push_back(index_temp);
     files.write_file(index_temp, bundle.index);

@@ -24,18 +24,24 @@ std::string errno_text() { return std::strerror(errno); }
 class RealFileSystem final : public FileSystem {
  public:
   void write_file(const fs::path& path, std::string_view data) override {
+    const std::string_view one[] = {data};
+    write_pieces(path, one);
+  }
+  void write_pieces(const fs::path& path, std::span<const std::string_view> pieces) {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     STRATA_CHECK(fd >= 0, IOError, "cannot create '", path.string(), "': ", errno_text());
-    std::size_t written = 0;
-    while (written < data.size()) {
-      const ssize_t n = ::write(fd, data.data() + written, data.size() - written);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        const std::string why = errno_text();
-        ::close(fd);
-        STRATA_THROW(IOError, "cannot write '", path.string(), "': ", why);
+    for (const std::string_view data : pieces) {
+      std::size_t written = 0;
+      while (written < data.size()) {
+        const ssize_t n = ::write(fd, data.data() + written, data.size() - written);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          const std::string why = errno_text();
+          ::close(fd);
+          STRATA_THROW(IOError, "cannot write '", path.string(), "': ", why);
+        }
+        written += static_cast<std::size_t>(n);
       }
-      written += static_cast<std::size_t>(n);
     }
     if (::fsync(fd) != 0) {
       const std::string why = errno_text();
@@ -105,6 +111,17 @@ ScopedFileSystem::ScopedFileSystem(std::shared_ptr<FileSystem> fs) {
 ScopedFileSystem::~ScopedFileSystem() {
   std::lock_guard lock(g_fs_mutex);
   current() = previous_;
+}
+
+void write_file_pieces(const fs::path& path, std::span<const std::string_view> pieces) {
+  FileSystem& files = file_system();
+  if (auto* real = dynamic_cast<RealFileSystem*>(&files)) return real->write_pieces(path, pieces);
+  std::string all;
+  std::size_t total = 0;
+  for (const auto p : pieces) total += p.size();
+  all.reserve(total);
+  for (const auto p : pieces) all += p;
+  files.write_file(path, all);
 }
 
 void write_file_atomically(const fs::path& path, std::string_view data, bool overwrite) {

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -38,6 +39,12 @@ class ScopedFileSystem {
  private:
   std::shared_ptr<FileSystem> previous_;
 };
+
+// FileSystem::write_file of the concatenation of `pieces` (create, write, fsync). The real
+// file system writes the pieces one after another without concatenating them (a save of a
+// large model then holds no second copy); a replaced one (tests) receives one write_file
+// call with the concatenation, so fault injection sees the same calls either way.
+void write_file_pieces(const std::filesystem::path& path, std::span<const std::string_view> pieces);
 
 // Writes `data` to a temporary sibling of `path`, fsyncs it, renames it over `path` and
 // fsyncs the directory: the one commit point of a single-file save. On failure the
