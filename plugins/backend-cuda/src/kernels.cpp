@@ -334,9 +334,197 @@ void register_nn(Registrar& r) {
   });
 }
 
+// ---- shapes and indexing (strided copies) --------------------------------------------------
+
+constexpr DType kAllTypes[] = {DType::kFloat32, DType::kFloat64, DType::kInt32, DType::kInt64, DType::kBool};
+
+int bytes_of(const Tensor& t) { return static_cast<int>(dtype_size(t.dtype())); }
+
+std::int64_t count(const Dims& d) {
+  std::int64_t n = 1;
+  for (auto v : d) n *= v;
+  return n;
+}
+
+std::int64_t axis_of(const KernelContext& ctx, std::int64_t a, std::size_t rank) {
+  const std::int64_t r = static_cast<std::int64_t>(rank), axis = a < 0 ? a + r : a;
+  STRATA_CHECK(axis >= 0 && axis < r, BackendError, "op ", ctx.op_name(), ": axis ", a, " is out of range for rank ", r);
+  return axis;
+}
+
+// Copies `dims` elements from `in` (starting at src_base, steps src_steps) into contiguous
+// or strided `out` (dst_base, dst_steps).
+void copy_view(KernelContext& ctx, const Tensor& in, void* out, const Dims& dims, std::int64_t src_base,
+               const Dims& src_steps, std::int64_t dst_base, const Dims& dst_steps, const Dims& src_mod = {}) {
+  check_rank(ctx, dims.size());
+  if (count(dims) == 0) return;
+  StridedCopy p;
+  p.rank = static_cast<int>(dims.size());
+  p.src_base = src_base;
+  p.dst_base = dst_base;
+  for (std::size_t d = 0; d < dims.size(); ++d) {
+    p.dims[d] = dims[d];
+    p.src_strides[d] = src_steps[d];
+    p.dst_strides[d] = dst_steps[d];
+    p.src_mod[d] = src_mod.empty() ? 0 : src_mod[d];
+  }
+  check_launch(strided_copy(stream_of(ctx), bytes_of(in), p, in.data(), out), ctx.op_name());
+}
+
+void concat_like(KernelContext& ctx, std::size_t n_values, std::size_t axis, const Dims& od, bool new_axis) {
+  Tensor& o = ctx.allocate_output(0);
+  if (o.num_elements() == 0) return;
+  const Dims os = kernel_util::strides_of(od);
+  std::int64_t at = 0;
+  for (std::size_t v = 0; v < n_values; ++v) {
+    Dims d = in_dims(ctx, v);
+    if (new_axis) d.insert(d.begin() + static_cast<std::ptrdiff_t>(axis), 1);
+    copy_view(ctx, ctx.input(v), o.mutable_data(), d, 0, kernel_util::strides_of(d), at * os[axis], os);
+    at += d[axis];
+  }
+}
+
+void register_shapes(Registrar& r) {
+  for (DType t : kAllTypes) {
+    add_kernel(r, "ConcatV2", kCuda, t, [](KernelContext& ctx) {
+      const std::size_t n_values = ctx.num_inputs() - 1;
+      const Dims& first = in_dims(ctx, 0);
+      const auto axis = static_cast<std::size_t>(axis_of(ctx, host_ints(ctx, n_values).at(0), first.size()));
+      concat_like(ctx, n_values, axis, out_dims(ctx, 0), false);
+    });
+    add_kernel(r, "Pack", kCuda, t, [](KernelContext& ctx) {
+      const Dims& od = out_dims(ctx, 0);
+      const auto axis = static_cast<std::size_t>(axis_of(ctx, ctx.attrs().get_or<std::int64_t>("axis", 0), od.size()));
+      concat_like(ctx, ctx.num_inputs(), axis, od, true);
+    });
+    add_kernel(r, "Split", kCuda, t, [](KernelContext& ctx) {
+      const Dims& d = in_dims(ctx, 1);
+      const auto axis = static_cast<std::size_t>(axis_of(ctx, host_ints(ctx, 0).at(0), d.size()));
+      const Dims is = kernel_util::strides_of(d);
+      for (std::size_t k = 0; k < ctx.num_outputs(); ++k) {
+        Tensor& o = ctx.allocate_output(k);
+        const Dims& pd = out_dims(ctx, k);
+        copy_view(ctx, ctx.input(1), o.mutable_data(), pd, static_cast<std::int64_t>(k) * pd[axis] * is[axis], is, 0,
+                  kernel_util::strides_of(pd));
+      }
+    });
+    add_kernel(r, "Slice", kCuda, t, [](KernelContext& ctx) {
+      const Dims& d = in_dims(ctx, 0);
+      const Dims begin = host_ints(ctx, 1);
+      const Dims is = kernel_util::strides_of(d);
+      const Dims& od = out_dims(ctx, 0);
+      STRATA_CHECK(begin.size() == d.size(), BackendError, "Slice: begin needs ", d.size(), " entries");
+      std::int64_t base = 0;
+      for (std::size_t k = 0; k < d.size(); ++k) {
+        STRATA_CHECK(begin[k] >= 0 && begin[k] + od[k] <= d[k], BackendError, "Slice: begin ", begin[k],
+                     " is outside dimension ", k, " of ", ctx.input(0).shape().to_string());
+        base += begin[k] * is[k];
+      }
+      Tensor& o = ctx.allocate_output(0);
+      copy_view(ctx, ctx.input(0), o.mutable_data(), od, base, is, 0, kernel_util::strides_of(od));
+    });
+    add_kernel(r, "StridedSlice", kCuda, t, [](KernelContext& ctx) {
+      const Dims& d = in_dims(ctx, 0);
+      const Attrs& a = ctx.attrs();
+      const auto plan = kernel_util::strided_slice_plan(
+          d, host_ints(ctx, 1), host_ints(ctx, 2), host_ints(ctx, 3), a.get_or<std::int64_t>("begin_mask", 0),
+          a.get_or<std::int64_t>("end_mask", 0), a.get_or<std::int64_t>("ellipsis_mask", 0),
+          a.get_or<std::int64_t>("new_axis_mask", 0), a.get_or<std::int64_t>("shrink_axis_mask", 0));
+      const Dims is = kernel_util::strides_of(d);
+      std::int64_t base = 0;
+      Dims steps(d.size());
+      for (std::size_t k = 0; k < d.size(); ++k) {
+        base += plan.begin[k] * is[k];
+        steps[k] = plan.stride[k] * is[k];
+      }
+      Tensor& o = ctx.allocate_output(0);
+      copy_view(ctx, ctx.input(0), o.mutable_data(), plan.length, base, steps, 0, kernel_util::strides_of(plan.length));
+    });
+    add_kernel(r, "Tile", kCuda, t, [](KernelContext& ctx) {
+      const Dims& d = in_dims(ctx, 0);
+      const Dims& od = out_dims(ctx, 0);
+      Tensor& o = ctx.allocate_output(0);
+      copy_view(ctx, ctx.input(0), o.mutable_data(), od, 0, kernel_util::strides_of(d), 0, kernel_util::strides_of(od), d);
+    });
+    add_kernel(r, "BroadcastTo", kCuda, t, [](KernelContext& ctx) {
+      const Dims& od = out_dims(ctx, 0);
+      Tensor& o = ctx.allocate_output(0);
+      copy_view(ctx, ctx.input(0), o.mutable_data(), od, 0, kernel_util::broadcast_strides(in_dims(ctx, 0), od), 0,
+                kernel_util::strides_of(od));
+    });
+    add_kernel(r, "Pad", kCuda, t, [](KernelContext& ctx) {
+      const Dims& d = in_dims(ctx, 0);
+      const Dims p = host_ints(ctx, 1);
+      const Dims& od = out_dims(ctx, 0);
+      STRATA_CHECK(p.size() == 2 * d.size(), BackendError, "Pad: paddings must have shape [", d.size(), ", 2]");
+      Tensor& o = ctx.allocate_output(0);
+      ctx.device().fill_zero(o.mutable_data(), o.nbytes());
+      const Dims os = kernel_util::strides_of(od);
+      std::int64_t base = 0;
+      for (std::size_t k = 0; k < d.size(); ++k) base += p[2 * k] * os[k];
+      copy_view(ctx, ctx.input(0), o.mutable_data(), d, 0, kernel_util::strides_of(d), base, os);
+    });
+    add_kernel(r, "GatherV2", kCuda, t, [](KernelContext& ctx) {
+      STRATA_CHECK(ctx.attrs().get_or<std::int64_t>("batch_dims", 0) == 0, BackendError,
+                   "GatherV2 on cuda supports batch_dims 0 only");
+      const Dims& pd = in_dims(ctx, 0);
+      const auto axis = static_cast<std::size_t>(axis_of(ctx, host_ints(ctx, 2).at(0), pd.size()));
+      const Tensor& indices = ctx.input(1);
+      STRATA_CHECK(indices.dtype() == DType::kInt32 || indices.dtype() == DType::kInt64, BackendError,
+                   "GatherV2: indices must be int32 or int64");
+      Tensor& o = ctx.allocate_output(0);
+      if (o.num_elements() == 0) return;
+      std::int64_t outer = 1, inner = 1;
+      for (std::size_t k = 0; k < axis; ++k) outer *= pd[k];
+      for (std::size_t k = axis + 1; k < pd.size(); ++k) inner *= pd[k];
+      CudaDevice& dev = cuda_device(ctx);
+      auto* bad = static_cast<std::int64_t*>(dev.allocate(sizeof(std::int64_t)));
+      struct Release {
+        CudaDevice& dev;
+        void* p;
+        ~Release() { dev.deallocate(p, sizeof(std::int64_t)); }
+      } release{dev, bad};
+      dev.fill_zero(bad, sizeof(std::int64_t));
+      check_launch(gather(dev.stream(), bytes_of(o), indices.dtype() == DType::kInt64, outer, pd[axis], inner,
+                          indices.num_elements(), ctx.input(0).data(), indices.data(), o.mutable_data(), bad),
+                   "GatherV2");
+      std::int64_t flag = 0;
+      dev.copy_to_host(&flag, bad, sizeof flag);
+      STRATA_CHECK(flag == 0, BackendError, "GatherV2: index at position ", flag - 1, " is outside [0, ", pd[axis],
+                   ") of params ", ctx.input(0).shape().to_string());
+    });
+  }
+  add_kernel(r, "OneHot", kCuda, DType::kFloat32, [](KernelContext& ctx) {
+    const Tensor& indices = ctx.input(0);
+    const Dims& od = out_dims(ctx, 0);
+    const auto axis = static_cast<std::size_t>(axis_of(ctx, ctx.attrs().get_or<std::int64_t>("axis", -1), od.size()));
+    Tensor& o = ctx.allocate_output(0);
+    if (o.num_elements() == 0) return;
+    std::int64_t outer = 1, inner = 1;
+    for (std::size_t k = 0; k < axis; ++k) outer *= od[k];
+    for (std::size_t k = axis + 1; k < od.size(); ++k) inner *= od[k];
+    check_launch(one_hot_f32(stream_of(ctx), indices.dtype() == DType::kInt64, outer, od[axis], inner, indices.data(),
+                             in<float>(ctx, 2), in<float>(ctx, 3), out<float>(o)),
+                 "OneHot");
+  });
+  add_f32(r, "ArgMax", [](KernelContext& ctx) {
+    const Dims& d = in_dims(ctx, 0);
+    const auto axis = static_cast<std::size_t>(axis_of(ctx, host_ints(ctx, 1).at(0), d.size()));
+    Tensor& o = ctx.allocate_output(0);
+    if (o.num_elements() == 0) return;
+    std::int64_t outer = 1, inner = 1;
+    for (std::size_t k = 0; k < axis; ++k) outer *= d[k];
+    for (std::size_t k = axis + 1; k < d.size(); ++k) inner *= d[k];
+    check_launch(arg_max_f32(stream_of(ctx), o.dtype() == DType::kInt64, outer, d[axis], inner, in<float>(ctx, 0),
+                             o.mutable_data()),
+                 "ArgMax");
+  });
+}
+
 }  // namespace
 
 void register_kernels(Registrar& r) {
+  register_shapes(r);
   register_elementwise(r);
   register_array(r);
   register_reductions(r);

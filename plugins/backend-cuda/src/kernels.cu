@@ -266,6 +266,61 @@ __global__ void transpose_kernel(Perm p, std::int64_t n, const T* in, T* out) {
   }
 }
 
+template <class T>
+__global__ void strided_copy_kernel(StridedCopy p, std::int64_t n, const T* in, T* out) {
+  STRATA_GRID_LOOP(i, n) {
+    std::int64_t src = p.src_base, dst = p.dst_base, rest = i;
+    for (int d = p.rank - 1; d >= 0; --d) {
+      const std::int64_t c = rest % p.dims[d];
+      rest /= p.dims[d];
+      src += (p.src_mod[d] > 0 ? c % p.src_mod[d] : c) * p.src_strides[d];
+      dst += c * p.dst_strides[d];
+    }
+    out[dst] = in[src];
+  }
+}
+
+template <class T, class I>
+__global__ void gather_kernel(std::int64_t outer, std::int64_t limit, std::int64_t inner, std::int64_t m,
+                              const T* params, const I* indices, T* out, std::int64_t* bad) {
+  STRATA_GRID_LOOP(i, outer * m * inner) {
+    const std::int64_t n = i % inner, k = (i / inner) % m, o = i / (inner * m);
+    const std::int64_t idx = static_cast<std::int64_t>(indices[k]);
+    if (idx < 0 || idx >= limit) {
+      *bad = k + 1;
+      out[i] = T{};
+    } else {
+      out[i] = params[(o * limit + idx) * inner + n];
+    }
+  }
+}
+
+template <class I>
+__global__ void one_hot_kernel(std::int64_t outer, std::int64_t depth, std::int64_t inner, const I* indices,
+                               const float* on, const float* off, float* out) {
+  STRATA_GRID_LOOP(i, outer * depth * inner) {
+    const std::int64_t n = i % inner, d = (i / inner) % depth, o = i / (inner * depth);
+    out[i] = static_cast<std::int64_t>(indices[o * inner + n]) == d ? *on : *off;
+  }
+}
+
+template <class O>
+__global__ void arg_max_kernel(std::int64_t outer, std::int64_t n, std::int64_t inner, const float* in, O* out) {
+  STRATA_GRID_LOOP(i, outer * inner) {
+    const std::int64_t o = i / inner, k = i % inner;
+    std::int64_t best = 0;
+    float best_v = n > 0 ? in[o * n * inner + k] : 0.0f;
+    for (std::int64_t j = 1; j < n; ++j) {
+      const float v = in[(o * n + j) * inner + k];
+      if (v > best_v || (isnan(v) && !isnan(best_v))) {
+        best_v = v;
+        best = j;
+      }
+    }
+    out[i] = static_cast<O>(best);
+  }
+}
+
 cudaStream_t as_stream(void* s) { return static_cast<cudaStream_t>(s); }
 
 }  // namespace
@@ -355,6 +410,67 @@ int transpose(void* s, int element_bytes, int rank, const std::int64_t* dims, co
     case 4: transpose_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(p, n, static_cast<const std::uint32_t*>(in), static_cast<std::uint32_t*>(out)); break;
     case 8: transpose_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(p, n, static_cast<const std::uint64_t*>(in), static_cast<std::uint64_t*>(out)); break;
     default: return static_cast<int>(cudaErrorInvalidValue);
+  }
+  return status();
+}
+
+int strided_copy(void* s, int element_bytes, const StridedCopy& plan, const void* in, void* out) {
+  std::int64_t n = 1;
+  for (int d = 0; d < plan.rank; ++d) n *= plan.dims[d];
+  if (n == 0) return 0;
+  const unsigned blocks = blocks_for(n);
+  switch (element_bytes) {
+    case 1: strided_copy_kernel<<<blocks, kThreads, 0, as_stream(s)>>>(plan, n, static_cast<const std::uint8_t*>(in), static_cast<std::uint8_t*>(out)); break;
+    case 4: strided_copy_kernel<<<blocks, kThreads, 0, as_stream(s)>>>(plan, n, static_cast<const std::uint32_t*>(in), static_cast<std::uint32_t*>(out)); break;
+    case 8: strided_copy_kernel<<<blocks, kThreads, 0, as_stream(s)>>>(plan, n, static_cast<const std::uint64_t*>(in), static_cast<std::uint64_t*>(out)); break;
+    default: return static_cast<int>(cudaErrorInvalidValue);
+  }
+  return status();
+}
+
+template <class T>
+int gather_typed(cudaStream_t s, bool i64, std::int64_t outer, std::int64_t limit, std::int64_t inner, std::int64_t m,
+                 const void* params, const void* indices, void* out, std::int64_t* bad) {
+  const unsigned blocks = blocks_for(outer * m * inner);
+  if (i64) {
+    gather_kernel<<<blocks, kThreads, 0, s>>>(outer, limit, inner, m, static_cast<const T*>(params),
+                                              static_cast<const std::int64_t*>(indices), static_cast<T*>(out), bad);
+  } else {
+    gather_kernel<<<blocks, kThreads, 0, s>>>(outer, limit, inner, m, static_cast<const T*>(params),
+                                              static_cast<const std::int32_t*>(indices), static_cast<T*>(out), bad);
+  }
+  return status();
+}
+
+int gather(void* s, int element_bytes, bool i64, std::int64_t outer, std::int64_t limit, std::int64_t inner,
+           std::int64_t m, const void* params, const void* indices, void* out, std::int64_t* bad) {
+  if (outer * m * inner == 0) return 0;
+  switch (element_bytes) {
+    case 1: return gather_typed<std::uint8_t>(as_stream(s), i64, outer, limit, inner, m, params, indices, out, bad);
+    case 4: return gather_typed<std::uint32_t>(as_stream(s), i64, outer, limit, inner, m, params, indices, out, bad);
+    case 8: return gather_typed<std::uint64_t>(as_stream(s), i64, outer, limit, inner, m, params, indices, out, bad);
+    default: return static_cast<int>(cudaErrorInvalidValue);
+  }
+}
+
+int one_hot_f32(void* s, bool i64, std::int64_t outer, std::int64_t depth, std::int64_t inner, const void* indices,
+                const float* on, const float* off, float* out) {
+  const std::int64_t n = outer * depth * inner;
+  if (n == 0) return 0;
+  if (i64) {
+    one_hot_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(outer, depth, inner, static_cast<const std::int64_t*>(indices), on, off, out);
+  } else {
+    one_hot_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(outer, depth, inner, static_cast<const std::int32_t*>(indices), on, off, out);
+  }
+  return status();
+}
+
+int arg_max_f32(void* s, bool out_int64, std::int64_t outer, std::int64_t n, std::int64_t inner, const float* in, void* out) {
+  if (outer * inner == 0) return 0;
+  if (out_int64) {
+    arg_max_kernel<<<blocks_for(outer * inner), kThreads, 0, as_stream(s)>>>(outer, n, inner, in, static_cast<std::int64_t*>(out));
+  } else {
+    arg_max_kernel<<<blocks_for(outer * inner), kThreads, 0, as_stream(s)>>>(outer, n, inner, in, static_cast<std::int32_t*>(out));
   }
   return status();
 }

@@ -61,4 +61,28 @@ int softmax_grad_f32(void* stream, std::int64_t rows, std::int64_t cols, const f
 int transpose(void* stream, int element_bytes, int rank, const std::int64_t* dims, const std::int64_t* strides,
               std::int64_t n, const void* in, void* out);
 
+// out[dst_base + sum c_d * dst_strides_d] = in[src_base + sum s_d * src_strides_d] for every
+// coordinate c of `dims`, with s_d = c_d % src_mod_d when src_mod_d > 0, else c_d. Covers
+// slices (strides may be negative), concatenation, tiling, broadcasting and padding.
+struct StridedCopy {
+  int rank = 0;
+  std::int64_t dims[kMaxRank] = {}, src_strides[kMaxRank] = {}, dst_strides[kMaxRank] = {},
+               src_mod[kMaxRank] = {};
+  std::int64_t src_base = 0, dst_base = 0;
+};
+int strided_copy(void* stream, int element_bytes, const StridedCopy& plan, const void* in, void* out);
+
+// GatherV2 with batch_dims 0: out[o, i, n] = params[o, indices[i], n] for params viewed as
+// [outer, limit, inner]. An index outside [0, limit) sets *bad (device memory) to its
+// position + 1 and writes zeros.
+int gather(void* stream, int element_bytes, bool indices_int64, std::int64_t outer, std::int64_t limit,
+           std::int64_t inner, std::int64_t num_indices, const void* params, const void* indices, void* out,
+           std::int64_t* bad);
+// OneHot: out[o, d, n] = indices[o, n] == d ? *on : *off, out viewed as [outer, depth, inner].
+int one_hot_f32(void* stream, bool indices_int64, std::int64_t outer, std::int64_t depth, std::int64_t inner,
+                const void* indices, const float* on, const float* off, float* out);
+// ArgMax over the middle axis of [outer, n, inner] (first maximum), int32 or int64 output.
+int arg_max_f32(void* stream, bool out_int64, std::int64_t outer, std::int64_t n, std::int64_t inner, const float* in,
+                void* out);
+
 }  // namespace strata::cuda
