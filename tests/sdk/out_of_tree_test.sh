@@ -1,0 +1,50 @@
+#!/bin/sh
+# The SDK from a third party's side, against an installed Strata:
+#   out_of_tree_test.sh SOURCE_DIR BUILD_DIR WORKDIR
+# 1. cmake --install BUILD_DIR into WORKDIR/prefix;
+# 2. pkg-config --cflags --libs strata works with PKG_CONFIG_PATH=prefix/lib/pkgconfig, and
+#    a C++ file compiles and links with those flags alone;
+# 3. sdk/template, examples/custom_format_plugin and tests/sdk/consumer are configured and
+#    built with find_package(Strata) (CMAKE_PREFIX_PATH=prefix), with ccache when present;
+# 4. run_checks.sh with the installed CLI and those plugins on STRATA_PLUGIN_PATH.
+set -eu
+src=$1 build=$2 work=$3
+prefix="$work/prefix"
+mkdir -p "$work"
+rm -rf "$prefix"
+
+echo "== install into $prefix"
+cmake --install "$build" --prefix "$prefix" > "$work/install.log"
+test -x "$prefix/bin/strata" || { echo "FAILED: no bin/strata in the prefix"; exit 1; }
+test -f "$prefix/lib/cmake/Strata/StrataConfig.cmake" || { echo "FAILED: no StrataConfig.cmake"; exit 1; }
+
+echo "== pkg-config"
+export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+flags=$(pkg-config --cflags --libs strata)
+echo "pkg-config --cflags --libs strata: $flags"
+cat > "$work/pc_check.cpp" <<'CPP'
+#include <strata/strata.hpp>
+#include <iostream>
+int main() { std::cout << "strata " << strata::runtime_version() << "\n"; }
+CPP
+# shellcheck disable=SC2086 # the flags are words
+c++ "$work/pc_check.cpp" -o "$work/pc_check" $flags
+"$work/pc_check"
+
+launcher=""
+if command -v ccache > /dev/null; then launcher="-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"; fi
+for project in template:"$src/sdk/template" npz:"$src/examples/custom_format_plugin" consumer:"$src/tests/sdk/consumer"; do
+  name=${project%%:*} dir=${project#*:}
+  echo "== configure and build $dir (find_package(Strata))"
+  # Configured once per work directory: later runs only rebuild what changed.
+  if [ ! -f "$work/$name-build/CMakeCache.txt" ]; then
+    cmake -S "$dir" -B "$work/$name-build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
+      -DCMAKE_CXX_FLAGS="-Wall -Wextra -Werror" $launcher > "$work/$name-configure.log" ||
+      { cat "$work/$name-configure.log"; echo "FAILED: configuring $dir"; exit 1; }
+  fi
+  cmake --build "$work/$name-build" || { echo "FAILED: building $dir"; exit 1; }
+done
+
+echo "== checks with the installed strata and the out-of-tree plugins"
+sh "$src/tests/sdk/run_checks.sh" "$prefix/bin/strata" "$work/consumer-build/strata_sdk_check" "$work/checks" \
+  "$work/template-build" "$work/npz-build"
