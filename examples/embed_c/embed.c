@@ -1,0 +1,137 @@
+/* A host application in plain C embedding Strata through strata/c_api.h: start the
+ * runtime with a plugin directory, list the plugins, load a model, describe its inputs and
+ * outputs, predict into buffers the caller owns, and release everything.
+ *
+ * usage: embed_c MODEL [PLUGIN_DIR]
+ * MODEL is the file examples/embed_cpp/make_model.cpp writes (expected outputs there). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <strata/c_api.h>
+
+/* Prints the message of a failed call, releases the status, and returns 1. */
+static int failed(strata_status* status, const char* what) {
+  fprintf(stderr, "FAILED: %s: %s (code %d)\n", what, strata_status_message(status), (int)strata_status_code(status));
+  strata_status_release(status);
+  return 1;
+}
+
+static void print_shape(const int64_t* shape, int32_t rank) {
+  printf("(");
+  for (int32_t i = 0; i < rank; ++i) {
+    if (shape[i] < 0) printf("None");
+    else printf("%lld", (long long)shape[i]);
+    printf(i + 1 < rank ? ", " : (rank == 1 ? "," : ""));
+  }
+  printf(")");
+}
+
+int main(int argc, char** argv) {
+  strata_status* s;
+  strata_model* model = NULL;
+  char* plugins = NULL;
+  size_t n_in = 0, n_out = 0, i;
+  int rc = 1;
+
+  if (argc < 2) {
+    fprintf(stderr, "usage: embed_c MODEL [PLUGIN_DIR]\n");
+    return 2;
+  }
+  {
+    const char* paths[1];
+    paths[0] = argc > 2 ? argv[2] : NULL;
+    s = strata_init(paths, argc > 2 ? 1 : 0);
+    if (s) return failed(s, "strata_init");
+  }
+  printf("Strata %s\n", strata_version());
+  s = strata_list_plugins(&plugins);
+  if (s) return failed(s, "strata_list_plugins");
+  printf("plugins:\n%s", plugins);
+  strata_string_release(plugins);
+
+  s = strata_model_load(argv[1], NULL, &model);
+  if (s) return failed(s, "strata_model_load");
+
+  if ((s = strata_model_input_count(model, &n_in)) || (s = strata_model_output_count(model, &n_out))) {
+    rc = failed(s, "counting inputs and outputs");
+    goto done;
+  }
+  for (i = 0; i < n_in + n_out; ++i) {
+    const char* name = NULL;
+    strata_dtype dtype;
+    int64_t shape[8];
+    int32_t rank = 0;
+    s = i < n_in ? strata_model_input_info(model, i, &name, &dtype, shape, &rank)
+                 : strata_model_output_info(model, i - n_in, &name, &dtype, shape, &rank);
+    if (s) {
+      rc = failed(s, "describing the model");
+      goto done;
+    }
+    printf("%s %s: dtype %d, shape ", i < n_in ? "input" : "output", name, (int)dtype);
+    print_shape(shape, rank);
+    printf("\n");
+  }
+
+  {
+    /* Two rows of four features in, two rows of two scores out, all in our memory. */
+    float x[8] = {1, 2, 3, 4, -1, -2, -3, -4};
+    float y[4] = {0};
+    const float want[4] = {15.3f, 15.3f, 0.0f, 0.0f}; /* by hand: see make_model.cpp */
+    strata_buffer in, out;
+    memset(&in, 0, sizeof in);
+    memset(&out, 0, sizeof out);
+    in.dtype = STRATA_FLOAT32;
+    in.rank = 2;
+    in.shape[0] = 2;
+    in.shape[1] = 4;
+    in.data = x;
+    in.capacity = in.size = sizeof x;
+    out.dtype = STRATA_FLOAT32;
+    out.data = y;
+
+    /* Too small a buffer is refused with STRATA_SHAPE_ERROR, and nothing is written. */
+    out.capacity = sizeof y - 1;
+    s = strata_model_predict(model, &in, 1, &out, 1);
+    if (strata_status_code(s) != STRATA_SHAPE_ERROR) {
+      rc = failed(s, "a too small output buffer was not refused");
+      goto done;
+    }
+    printf("too small a buffer: %s\n", strata_status_message(s));
+    strata_status_release(s);
+
+    out.capacity = sizeof y;
+    s = strata_model_predict(model, &in, 1, &out, 1);
+    if (s) {
+      rc = failed(s, "strata_model_predict");
+      goto done;
+    }
+    printf("predictions, shape ");
+    print_shape(out.shape, out.rank);
+    printf(", %zu bytes:", out.size);
+    rc = out.rank == 2 && out.shape[0] == 2 && out.shape[1] == 2 && out.size == sizeof y ? 0 : 1;
+    for (i = 0; i < 4; ++i) {
+      printf(" %g", (double)y[i]);
+      if (fabsf(y[i] - want[i]) > 1e-5f) rc = 1;
+    }
+    printf(rc == 0 ? "  (as computed by hand)\n" : "  FAILED: expected shape (2, 2) and 15.3 15.3 0 0\n");
+  }
+
+  /* An error carries a message and a code; here, a file that does not exist. */
+  {
+    strata_model* missing = NULL;
+    s = strata_model_load("no-such-model.h5", NULL, &missing);
+    if (s == NULL || missing != NULL || strata_status_code(s) != STRATA_IO_ERROR) {
+      fprintf(stderr, "FAILED: loading a missing file did not fail with STRATA_IO_ERROR\n");
+      rc = 1;
+    } else {
+      printf("missing file: %s\n", strata_status_message(s));
+    }
+    strata_status_release(s);
+    strata_model_release(missing);
+  }
+
+done:
+  strata_model_release(model);
+  return rc;
+}
