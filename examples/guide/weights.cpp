@@ -1,0 +1,107 @@
+// The guide's "Transferring weights in memory" and nested-weight-order sections:
+// get_weights / set_weights from layer to layer, from a Functional model to a subclassed
+// one with the same weights, across a stateless Dropout, and the order of the weights of
+// nested layers before and after one of them is frozen.
+#include "guide.hpp"
+
+using namespace guide;
+
+namespace {
+
+// The guide's subclassed 784-64-64-N model: it tracks three Dense layers.
+class SubclassedModel final : public strata::Model {
+ public:
+  explicit SubclassedModel(std::int64_t output_dim) : Model("SubclassedModel") {
+    dense_1_ = dense(64, "dense_1", "relu");
+    dense_2_ = dense(64, "dense_2", "relu");
+    dense_3_ = dense(output_dim, "predictions");
+    track("dense_1", dense_1_);
+    track("dense_2", dense_2_);
+    track("dense_3", dense_3_);
+  }
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const strata::CallContext& ctx) const override {
+    return (*dense_3_)((*dense_2_)((*dense_1_)(inputs, ctx), ctx), ctx);
+  }
+
+ private:
+  std::shared_ptr<strata::Layer> dense_1_, dense_2_, dense_3_;
+};
+
+// The guide's NestedDenseLayer: two tracked Dense layers named dense_1 and dense_2.
+class NestedDenseLayer final : public strata::Layer {
+ public:
+  NestedDenseLayer(std::int64_t units, const std::string& name)
+      : Layer("NestedDenseLayer", Config{{"name", name}}) {
+    dense_1_ = dense(units, "dense_1");
+    dense_2_ = dense(units, "dense_2");
+    track("dense_1", dense_1_);
+    track("dense_2", dense_2_);
+  }
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const strata::CallContext& ctx) const override {
+    return (*dense_2_)((*dense_1_)(inputs, ctx), ctx);
+  }
+  const std::shared_ptr<strata::Layer>& dense_1() const { return dense_1_; }
+
+ private:
+  std::shared_ptr<strata::Layer> dense_1_, dense_2_;
+};
+
+std::vector<std::string> weight_names(const strata::Model& model) {
+  std::vector<std::string> out;
+  for (const auto& v : model.weights()) out.push_back(v.name());
+  return out;
+}
+
+}  // namespace
+
+int main() {
+  strata::initialize();
+  const Tensor x = strata::random_normal(Shape{4, 784});
+
+  std::cout << "== layer to layer\n";
+  auto layer_1 = dense(64, "dense_1", "relu");
+  auto layer_2 = dense(64, "dense_1", "relu");
+  (*layer_1)(strata::ones(Shape{1, 784}));
+  (*layer_2)(strata::ones(Shape{1, 784}));
+  check(!same(layer_1->get_weights(), layer_2->get_weights()), "two fresh Dense layers have different weights");
+  layer_2->set_weights(layer_1->get_weights());
+  check(same(layer_1->get_weights(), layer_2->get_weights()), "after set_weights they are equal");
+  check(layer_1->count_params() == 50240, "a Dense(64) on 784 inputs has 50240 parameters");
+
+  std::cout << "== Functional model to subclassed model\n";
+  auto functional = mlp();
+  auto subclassed = std::make_shared<SubclassedModel>(10);
+  (*subclassed)(strata::ones(Shape{1, 784}));  // builds its layers
+  subclassed->set_weights(functional->get_weights());
+  check(same(subclassed->predict(x), functional->predict(x)), "the subclassed model predicts what the Functional one does");
+  check(subclassed->count_params() == 55050, "both have 55050 parameters (50240 + 4160 + 650)");
+
+  std::cout << "== across a stateless Dropout\n";
+  Tensor inputs = strata::Input(Shape{784}, "digits");
+  Tensor h = (*dense(64, "dense_1", "relu"))(inputs);
+  h = (*dense(64, "dense_2", "relu"))(h);
+  h = (*strata::make_layer("Dropout", Config{{"rate", 0.5}}))(h);  // no weights
+  Tensor outputs = (*dense(10, "predictions"))(h);
+  strata::Functional with_dropout({inputs}, {outputs}, "3_layer_mlp_with_dropout");
+  check(with_dropout.get_weights().size() == functional->get_weights().size(), "Dropout adds no weights (6 either way)");
+  with_dropout.set_weights(functional->get_weights());
+  check(same(with_dropout.predict(x), functional->predict(x)), "set_weights works and inference predictions agree");
+
+  std::cout << "== the order of nested weights\n";
+  auto nested = std::make_shared<NestedDenseLayer>(10, "nested");
+  strata::Sequential nested_model({strata::make_layer("InputLayer", Config{{"batch_input_shape", {nullptr, 784}}}), nested});
+  const std::vector<std::string> before = weight_names(nested_model);
+  for (const auto& n : before) std::cout << "    " << n << "\n";
+  check(before == std::vector<std::string>{"nested/dense_1/kernel", "nested/dense_1/bias", "nested/dense_2/kernel",
+                                           "nested/dense_2/bias"},
+        "dense_1's weights come first");
+  nested->dense_1()->set_trainable(false);
+  const std::vector<std::string> after = weight_names(nested_model);
+  for (const auto& n : after) std::cout << "    " << n << "\n";
+  check(after == std::vector<std::string>{"nested/dense_2/kernel", "nested/dense_2/bias", "nested/dense_1/kernel",
+                                          "nested/dense_1/bias"},
+        "after dense_1.trainable = false its weights move behind dense_2's (trainable first)");
+  check(nested_model.trainable_weights().size() == 2 && nested_model.non_trainable_weights().size() == 2,
+        "2 trainable and 2 non-trainable weights");
+  return finish();
+}
