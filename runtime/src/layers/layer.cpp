@@ -4,6 +4,7 @@
 #include <cctype>
 #include <map>
 #include <unordered_set>
+#include <utility>
 
 #include "layers/config_util.hpp"
 #include "ops/internal.hpp"
@@ -140,6 +141,12 @@ void Layer::ensure_built(const std::vector<Shape>& input_shapes) const {
   if (built()) return;
   auto* self = const_cast<Layer*>(this);  // building is a one-time, synchronised mutation
   auto frame = ErrorContext::push("building layer '", name_, "' (", class_name_, ")");
+  // Weights are made eagerly even when the first call is traced (a child layer first
+  // called inside its parent's symbolic call): their initial values must be concrete.
+  struct PauseTrace {
+    int depth = std::exchange(internal::thread_state().trace_depth, 0);
+    ~PauseTrace() { internal::thread_state().trace_depth = depth; }
+  } pause;
   self->build(input_shapes);
   self->set_built(input_shapes);
 }
