@@ -5,6 +5,7 @@
  * usage: embed_c MODEL [PLUGIN_DIR]
  * MODEL is the file examples/embed_cpp/make_model.cpp writes (expected outputs there). */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,6 +26,50 @@ static void print_shape(const int64_t* shape, int32_t rank) {
     printf(i + 1 < rank ? ", " : (rank == 1 ? "," : ""));
   }
   printf(")");
+}
+
+/* Predicts the two hand-computed rows; returns 0 when the result is right. */
+static int predict_once(const strata_model* model) {
+  float x[8] = {1, 2, 3, 4, -1, -2, -3, -4};
+  float y[4] = {0};
+  const float want[4] = {15.3f, 15.3f, 0.0f, 0.0f}; /* by hand: see make_model.cpp */
+  strata_buffer in, out;
+  int i;
+  memset(&in, 0, sizeof in);
+  memset(&out, 0, sizeof out);
+  in.dtype = STRATA_FLOAT32;
+  in.rank = 2;
+  in.shape[0] = 2;
+  in.shape[1] = 4;
+  in.data = x;
+  in.capacity = in.size = sizeof x;
+  out.dtype = STRATA_FLOAT32;
+  out.data = y;
+  out.capacity = sizeof y;
+  {
+    strata_status* s = strata_model_predict(model, &in, 1, &out, 1);
+    if (s) {
+      fprintf(stderr, "FAILED: predict in a thread: %s\n", strata_status_message(s));
+      strata_status_release(s);
+      return 1;
+    }
+  }
+  for (i = 0; i < 4; ++i) {
+    if (fabsf(y[i] - want[i]) > 1e-5f) return 1;
+  }
+  return 0;
+}
+
+struct worker {
+  const strata_model* model;
+  int failures;
+};
+
+static void* predict_many(void* arg) {
+  struct worker* w = (struct worker*)arg;
+  int i;
+  for (i = 0; i < 50; ++i) w->failures += predict_once(w->model);
+  return NULL;
 }
 
 int main(int argc, char** argv) {
@@ -115,6 +160,27 @@ int main(int argc, char** argv) {
       if (fabsf(y[i] - want[i]) > 1e-5f) rc = 1;
     }
     printf(rc == 0 ? "  (as computed by hand)\n" : "  FAILED: expected shape (2, 2) and 15.3 15.3 0 0\n");
+  }
+
+  /* strata_model_predict may run on many threads at once on one model. */
+  {
+    pthread_t threads[4];
+    struct worker workers[4];
+    int t, bad = 0;
+    for (t = 0; t < 4; ++t) {
+      workers[t].model = model;
+      workers[t].failures = 0;
+      pthread_create(&threads[t], NULL, predict_many, &workers[t]);
+    }
+    for (t = 0; t < 4; ++t) {
+      pthread_join(threads[t], NULL);
+      bad += workers[t].failures;
+    }
+    printf("4 threads x 50 concurrent predictions: %d wrong\n", bad);
+    if (bad) {
+      fprintf(stderr, "FAILED: concurrent predictions\n");
+      rc = 1;
+    }
   }
 
   /* An error carries a message and a code; here, a file that does not exist. */
