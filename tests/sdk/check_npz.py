@@ -3,7 +3,8 @@ when NumPy is importable, with numpy.load, and re-saves the arrays with numpy.sa
 DIR/numpy.npz so that Strata can prove it reads NumPy's own files.
 
 usage: check_npz.py DIR      (DIR as written by `strata_sdk_check save DIR`)
-Exit status: 0 all checks passed; 1 a check failed; 77 zipfile checks passed, NumPy absent.
+Also writes DIR/deflated.npz (the same members, deflated). Exit status: 0 all checks
+passed; 1 a check failed; 77 zipfile checks passed, NumPy absent.
 """
 import sys
 import zipfile
@@ -20,6 +21,12 @@ with zipfile.ZipFile(path) as z:
     assert names == sorted(k + ".npy" for k in expected), names
     assert all(i.compress_type == zipfile.ZIP_STORED for i in z.infolist())
 print("ok: zipfile reads", path, "members", names)
+
+# The same members deflated, as numpy.savez_compressed writes them: Strata must refuse it.
+with zipfile.ZipFile(path) as z, zipfile.ZipFile(directory + "/deflated.npz", "w", zipfile.ZIP_DEFLATED) as out:
+    for info in z.infolist():
+        out.writestr(info.filename, z.read(info.filename))
+print("ok: wrote", directory + "/deflated.npz")
 
 try:
     import numpy as np

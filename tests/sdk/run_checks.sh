@@ -42,6 +42,23 @@ fi
 grep -q "template>Scale" "$work/missing.txt" || { cat "$work/missing.txt"; echo "FAILED: the error does not name template>Scale"; exit 1; }
 echo "ok: $(grep -m1 -o "Unknown[^.]*" "$work/missing.txt" || head -c 200 "$work/missing.txt")"
 
+# expect_failure WHAT FILE TEXT: loading FILE as weights fails, with TEXT in the message.
+expect_failure() {
+  if "$check" load "$work" "$2" > "$work/failure.txt" 2>&1; then
+    cat "$work/failure.txt"; echo "FAILED: $1 loaded"; exit 1
+  fi
+  grep -q "$3" "$work/failure.txt" || { cat "$work/failure.txt"; echo "FAILED: $1: no '$3' in the error"; exit 1; }
+  echo "ok: $1 is refused: $(grep -m1 -o "is not a valid .npz[^(]*" "$work/failure.txt" || true)"
+}
+
+step "a damaged .npz is a FormatError naming the file"
+head -c 300 "$work/w.npz" > "$work/truncated.npz"
+expect_failure "a truncated archive" "$work/truncated.npz" "truncated.npz' is not a valid .npz"
+cp "$work/w.npz" "$work/flipped.npz"
+# Flip one byte of the first member's data (after its 30-byte header and name): CRC mismatch.
+printf '\377' | dd of="$work/flipped.npz" bs=1 seek=200 conv=notrunc 2> /dev/null
+expect_failure "a corrupted member" "$work/flipped.npz" "CRC-32"
+
 step "Python reads w.npz; NumPy's own .npz loads into Strata"
 # The first Python that has NumPy, else any Python (zipfile checks only).
 py=""
@@ -57,6 +74,7 @@ if [ -n "$py" ]; then
   elif [ "$rc" != 77 ]; then
     echo "FAILED: check_npz.py"; exit 1
   fi
+  expect_failure "a deflated archive (numpy.savez_compressed)" "$work/deflated.npz" "only stored members are supported"
 else
   echo "SKIPPED: no python3"
 fi
