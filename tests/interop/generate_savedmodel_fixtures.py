@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Writes the SavedModel interop fixtures under tests/data/savedmodel/ with real tf-keras.
+
+Run it with the interpreter of the venv that tests/interop/setup_venv.sh creates:
+
+    "$(tests/interop/setup_venv.sh)/bin/python" tests/interop/generate_savedmodel_fixtures.py
+
+For every tiny model of MODELS it builds the model with tf-keras 2.17, compiles it with
+Adam, trains two steps (so the optimizer has slot variables), and writes
+  <name>/              model.save(<name>, save_format="tf")  (SavedModel directory)
+  <name>.x.npy         inputs; <name>.y.npy: model.predict(x) (inference mode)
+  <name>.tx.npy / <name>.ty.npy   a training batch
+and records in index.json the loss train_on_batch gives on that batch right after the
+save: a model reloaded with its optimizer state must reproduce it.
+Deterministic: numpy RandomState seeds, op determinism, one thread.
+"""
+
+import os
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+import json  # noqa: E402
+import shutil  # noqa: E402
+import zlib  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.normpath(os.path.join(HERE, "..", "data", "savedmodel"))
+
+
+def rng(name):
+    return np.random.RandomState(zlib.crc32(name.encode()) & 0x7FFFFFFF)
+
+
+def setup_tf():
+    import tensorflow as tf
+
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.experimental.enable_op_determinism()
+    tf.random.set_seed(1234)
+    return tf
+
+
+def dense_sequential(keras):
+    m = keras.Sequential([
+        keras.layers.Dense(5, activation="relu", input_shape=(4,)),
+        keras.layers.Dense(3, activation="softmax"),
+    ])
+    m.compile(optimizer=keras.optimizers.Adam(0.01), loss="categorical_crossentropy",
+              metrics=["accuracy"])
+    return m, (4,), 3
+
+
+def conv_bn_functional(keras):
+    inp = keras.Input((6, 6, 2), name="image")
+    x = keras.layers.Conv2D(3, 3, padding="same")(inp)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.Activation("relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    out = keras.layers.Dense(2, name="logits")(x)
+    m = keras.Model(inp, out)
+    m.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    return m, (6, 6, 2), 2
+
+
+def lstm_sequential(keras):
+    m = keras.Sequential([
+        keras.layers.LSTM(4, input_shape=(5, 3)),
+        keras.layers.Dense(2),
+    ])
+    m.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    return m, (5, 3), 2
+
+
+MODELS = {
+    "dense_sequential": dense_sequential,
+    "conv_bn_functional": conv_bn_functional,
+    "lstm_sequential": lstm_sequential,
+}
+
+
+def main():
+    tf = setup_tf()
+    import tf_keras as keras
+
+    os.makedirs(OUT, exist_ok=True)
+    index = {"tensorflow": tf.__version__, "tf_keras": keras.__version__, "models": {}}
+    for name, make in MODELS.items():
+        r = rng(name)
+        model, in_shape, out_dim = make(keras)
+        tx = r.rand(4, *in_shape).astype("float32")
+        ty = r.rand(4, out_dim).astype("float32")
+        if name == "dense_sequential":
+            ty = np.eye(out_dim, dtype="float32")[r.randint(0, out_dim, 4)]
+        model.train_on_batch(tx, ty)
+        model.train_on_batch(tx, ty)
+        x = r.rand(3, *in_shape).astype("float32")
+        y = model.predict(x, verbose=0)
+        d = os.path.join(OUT, name)
+        shutil.rmtree(d, ignore_errors=True)
+        model.save(d, save_format="tf")
+        np.save(os.path.join(OUT, name + ".x.npy"), x)
+        np.save(os.path.join(OUT, name + ".y.npy"), y)
+        np.save(os.path.join(OUT, name + ".tx.npy"), tx)
+        np.save(os.path.join(OUT, name + ".ty.npy"), ty)
+        loss = model.train_on_batch(tx, ty)
+        loss = loss[0] if isinstance(loss, list) else loss
+        index["models"][name] = {"loss_after_save": float(loss),
+                                 "optimizer_iterations": 2}
+    with open(os.path.join(OUT, "index.json"), "w") as f:
+        json.dump(index, f, indent=1, sort_keys=True)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
