@@ -1,0 +1,165 @@
+// The "savedmodel" format: TensorFlow SavedModel directories (docs FORMATS.md §4).
+// Reading revives tf-keras models from their Keras metadata (keras_metadata.pb, or the
+// SavedUserObject metadata of TF <= 2.4 files): the root's model_config is built with
+// model_from_config, the weights and optimizer slots come from variables/ through the
+// checkpoint format, and the training_config compiles the model. Traced functions are
+// never executed, so a model whose classes Strata lacks cannot be loaded.
+#include <fstream>
+
+#include "strata/error.hpp"
+#include "strata/format.hpp"
+#include "strata/model.hpp"
+#include "strata/plugin/file_system.hpp"
+#include "strata/plugin/registrar.hpp"
+#include "strata/saving.hpp"
+#include "strata/tf/keras_saved_metadata.pb.h"
+#include "strata/tf/saved_model.pb.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using strata::Config;
+
+constexpr std::size_t kMaxProtoBytes = std::size_t{1} << 31;  // protobuf's own message limit
+
+struct Metadata {
+  Config root;            // the root's Keras metadata JSON
+  std::string source;     // which file it came from
+};
+
+strata::tf::SavedModel read_saved_model(const fs::path& dir) {
+  const fs::path file = dir / "saved_model.pb";
+  std::error_code ec;
+  if (!fs::exists(file, ec)) {
+    STRATA_CHECK(!fs::exists(dir / "saved_model.pbtxt", ec), FormatError, "'", dir.string(),
+                 "' holds saved_model.pbtxt (text format), which Strata does not read");
+    STRATA_THROW(FormatError, "'", dir.string(), "' is not a SavedModel: it has no saved_model.pb");
+  }
+  const std::string bytes = strata::read_file(file, kMaxProtoBytes);
+  strata::tf::SavedModel sm;
+  STRATA_CHECK(sm.ParseFromString(bytes), FormatError, "'", file.string(), "' is not a valid SavedModel protobuf");
+  STRATA_CHECK(sm.meta_graphs_size() >= 1, FormatError, "'", file.string(), "' has no MetaGraphDef");
+  return sm;
+}
+
+Config parse_metadata(const std::string& json, const std::string& where) {
+  Config c = strata::parse_python_json(json, where);
+  STRATA_CHECK(c.is_object(), FormatError, where, ": the Keras metadata is not a JSON object");
+  return c;
+}
+
+Metadata read_metadata(const fs::path& dir, const strata::tf::SavedModel& sm) {
+  const fs::path file = dir / "keras_metadata.pb";
+  std::error_code ec;
+  if (fs::exists(file, ec)) {
+    strata::keras::SavedMetadata md;
+    STRATA_CHECK(md.ParseFromString(strata::read_file(file, kMaxProtoBytes)), FormatError, "'", file.string(),
+                 "' is not a valid Keras SavedMetadata protobuf");
+    for (const auto& node : md.nodes()) {
+      if (node.node_id() == 0 || node.node_path() == "root") {
+        std::string where = "'";
+        where.append(file.string()).append("' node 0 (").append(node.identifier()).append(")");
+        return {parse_metadata(node.metadata(), where), file.string()};
+      }
+    }
+    STRATA_THROW(FormatError, "'", file.string(), "' has no metadata for the root object (node 0)");
+  }
+  // TF <= 2.4: the JSON lives in the object graph's SavedUserObject.metadata.
+  const auto& graph = sm.meta_graphs(0).object_graph_def();
+  STRATA_CHECK(graph.nodes_size() > 0 && graph.nodes(0).has_user_object() &&
+                   !graph.nodes(0).user_object().metadata().empty(),
+               FormatError, "'", dir.string(),
+               "' has no keras_metadata.pb and no Keras metadata in saved_model.pb: it was not written by "
+               "tf-keras (plain tf.Module SavedModels need their traced functions, which Strata does not run)");
+  std::string where = "'";
+  where.append((dir / "saved_model.pb").string()).append("' object 0 (").append(graph.nodes(0).user_object().identifier()).append(")");
+  return {parse_metadata(graph.nodes(0).user_object().metadata(), where), (dir / "saved_model.pb").string()};
+}
+
+class SavedModelFormat final : public strata::Format {
+ public:
+  std::string name() const override { return "savedmodel"; }
+  std::vector<std::string> extensions() const override { return {}; }
+  unsigned capabilities() const override { return strata::kLoadModel; }
+
+  bool sniff(const fs::path& path) const override {
+    std::error_code ec;
+    return fs::is_directory(path, ec) &&
+           (fs::exists(path / "saved_model.pb", ec) || fs::exists(path / "keras_metadata.pb", ec));
+  }
+
+  std::shared_ptr<strata::Model> load_model(const fs::path& dir, const strata::LoadOptions& options) const override {
+    const strata::tf::SavedModel sm = read_saved_model(dir);
+    const Metadata md = read_metadata(dir, sm);
+    STRATA_CHECK(md.root.contains("model_config") && md.root["model_config"].is_object(), FormatError, md.source,
+                 ": the root object (", md.root.value("class_name", std::string("?")),
+                 ") has no model_config: it is a subclassed model or layer, which can only be revived from its "
+                 "traced functions (not supported by Strata)");
+    const Config& mc = md.root["model_config"];
+    STRATA_CHECK(mc.contains("class_name") && mc.contains("config"), FormatError, md.source,
+                 ": the root's model_config must have 'class_name' and 'config'");
+    std::shared_ptr<strata::Model> model = strata::model_from_config(mc, options.custom_objects);
+
+    const bool compile = options.compile && md.root.contains("training_config") &&
+                         md.root["training_config"].is_object() &&
+                         md.root["training_config"].contains("optimizer_config") &&
+                         !md.root["training_config"]["optimizer_config"].is_null();
+    if (compile) {
+      auto frame = strata::ErrorContext::push("compiling the model from the training_config of ", md.source);
+      const Config& tc = md.root["training_config"];
+      Config metrics = tc.value("metrics", Config());
+      if (model->outputs().size() == 1 && metrics.is_array() && metrics.size() == 1 && metrics[0].is_array()) {
+        metrics = Config(metrics[0]);
+      }
+      model->compile(tc["optimizer_config"], tc.value("loss", Config()), metrics, tc.value("loss_weights", Config()));
+    }
+
+    const fs::path prefix = dir / "variables" / "variables";
+    std::error_code ec;
+    STRATA_CHECK(fs::exists(prefix.string() + ".index", ec), FormatError, "'", dir.string(),
+                 "' has no variables/variables.index: the SavedModel's weights are missing");
+    strata::LoadOptions lo;
+    lo.format = "checkpoint";
+    auto frame = strata::ErrorContext::push("restoring the variables of '", dir.string(), "'");
+    strata::load_weights(*model, prefix, lo).expect_partial();
+    return model;
+  }
+
+  std::string describe(const fs::path& dir) const override {
+    const strata::tf::SavedModel sm = read_saved_model(dir);
+    std::string out = "format: savedmodel\n";
+    const auto line = [&out](std::string_view key, const std::string& value) {
+      out.append(key).append(": ").append(value).append("\n");
+    };
+    const auto& mg = sm.meta_graphs(0);
+    line("schema_version", std::to_string(sm.saved_model_schema_version()));
+    line("tensorflow_version", mg.meta_info_def().tensorflow_version());
+    line("objects", std::to_string(mg.object_graph_def().nodes_size()));
+    for (const auto& [key, sig] : mg.signature_def()) {
+      if (key.rfind("__", 0) == 0) continue;
+      line("signature " + key, std::to_string(sig.inputs_size()) + " input(s), " +
+                                   std::to_string(sig.outputs_size()) + " output(s)");
+    }
+    try {
+      const Metadata md = read_metadata(dir, sm);
+      if (md.root.contains("model_config")) {
+        line("class", md.root["model_config"].value("class_name", std::string("?")));
+      }
+      if (md.root.contains("keras_version") && md.root["keras_version"].is_string()) {
+        line("keras_version", md.root["keras_version"].get<std::string>());
+      }
+    } catch (const strata::Error& e) {
+      line("keras metadata", std::string("unreadable: ") + e.what());
+    }
+    return out;
+  }
+};
+
+void register_all(strata::Registrar& r) {
+  r.add<strata::ObjectKind::kFormat>("savedmodel", [] { return std::make_shared<SavedModelFormat>(); });
+}
+
+}  // namespace
+
+STRATA_PLUGIN("format-savedmodel", "0.1.0", "TensorFlow SavedModel directories written by tf-keras (read)",
+              register_all);
