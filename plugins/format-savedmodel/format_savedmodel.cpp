@@ -6,6 +6,8 @@
 // never executed, so a model whose classes Strata lacks cannot be loaded.
 #include <fstream>
 
+#include "strata/checkpoint.hpp"
+
 #include "strata/error.hpp"
 #include "strata/format.hpp"
 #include "strata/model.hpp"
@@ -80,7 +82,143 @@ class SavedModelFormat final : public strata::Format {
  public:
   std::string name() const override { return "savedmodel"; }
   std::vector<std::string> extensions() const override { return {}; }
-  unsigned capabilities() const override { return strata::kLoadModel; }
+  unsigned capabilities() const override { return strata::kLoadModel | strata::kSaveModel; }
+
+  // Keras's save_traces=False layout: no traced functions, revival needs the classes.
+  void save_model(const strata::Model& model, const fs::path& dir, const strata::SaveOptions& options) const override {
+    std::error_code ec;
+    STRATA_CHECK(options.overwrite || !fs::exists(dir, ec), IOError, "'", dir.string(), "' already exists");
+    const fs::path parent = dir.has_parent_path() ? dir.parent_path() : fs::path(".");
+    const fs::path tmp = parent / ("." + dir.filename().string() + ".strata-tmp");
+    fs::remove_all(tmp, ec);
+    fs::create_directories(tmp / "variables");
+    fs::create_directories(tmp / "assets");
+    try {
+      write_contents(model, tmp, options);
+      // Swap: the old directory stays loadable until the new one is complete.
+      const fs::path old = parent / ("." + dir.filename().string() + ".strata-old");
+      fs::remove_all(old, ec);
+      if (fs::exists(dir, ec)) fs::rename(dir, old);
+      fs::rename(tmp, dir);
+      fs::remove_all(old, ec);
+    } catch (...) {
+      fs::remove_all(tmp, ec);
+      throw;
+    }
+  }
+
+  static void write_contents(const strata::Model& model, const fs::path& tmp, const strata::SaveOptions& options) {
+    const fs::path prefix = tmp / "variables" / "variables";
+    strata::SaveOptions wo;
+    wo.format = "checkpoint";
+    strata::save_weights(model, prefix, wo);
+    // The SavedObjectGraph mirrors the checkpoint's object graph node for node (same ids).
+    const auto reader = strata::load_checkpoint(prefix);
+    const auto graph = reader->object_graph();
+    STRATA_CHECK(graph.has_value(), FormatError, "the checkpoint written to '", prefix.string(), "' has no object graph");
+
+    strata::tf::SavedModel sm;
+    sm.set_saved_model_schema_version(1);
+    auto* mg = sm.add_meta_graphs();
+    auto* info = mg->mutable_meta_info_def();
+    info->add_tags("serve");
+    info->set_tensorflow_version("2.17.1");
+    info->set_tensorflow_git_version("strata");
+    info->set_stripped_default_attrs(true);
+    mg->mutable_graph_def()->mutable_versions()->set_producer(1);
+    auto* saver = mg->mutable_saver_def();
+    saver->set_filename_tensor_name("saver_filename:0");
+    saver->set_version(strata::tf::SaverDef::V2);
+
+    auto& sig = (*mg->mutable_signature_def())["serving_default"];
+    sig.set_method_name("tensorflow/serving/predict");
+    const auto add_info = [](strata::tf::TensorInfo& ti, const std::string& name, const strata::Shape& shape) {
+      ti.set_name(name);
+      ti.set_dtype(strata::tf::DT_FLOAT);
+      if (!shape.has_known_rank()) {
+        ti.mutable_tensor_shape()->set_unknown_rank(true);
+        return;
+      }
+      for (const std::int64_t d : shape.dims()) ti.mutable_tensor_shape()->add_dim()->set_size(d < 0 ? -1 : d);
+    };
+    const auto ins = model.inputs();
+    for (std::size_t i = 0; i < ins.size(); ++i) {
+      const std::string key = "input_" + std::to_string(i + 1);
+      add_info((*sig.mutable_inputs())[key], "serving_default_" + key + ":0", ins[i].shape());
+    }
+    const auto outs = model.outputs();
+    for (std::size_t i = 0; i < outs.size(); ++i) {
+      const std::string key = "output_" + std::to_string(i + 1);
+      add_info((*sig.mutable_outputs())[key], "StatefulPartitionedCall:" + std::to_string(i), outs[i].shape());
+    }
+
+    auto* og = mg->mutable_object_graph_def();
+    for (std::size_t id = 0; id < graph->nodes.size(); ++id) {
+      const auto& node = graph->nodes[id];
+      auto* so = og->add_nodes();
+      for (const auto& c : node.children) {
+        auto* ref = so->add_children();
+        ref->set_node_id(c.node_id);
+        ref->set_local_name(c.local_name);
+      }
+      for (const auto& sv : node.slot_variables) {
+        auto* ref = so->add_slot_variables();
+        ref->set_original_variable_node_id(sv.original_variable_node_id);
+        ref->set_slot_name(sv.slot_name);
+        ref->set_slot_variable_node_id(sv.slot_variable_node_id);
+      }
+      const bool is_variable = node.children.empty() && node.attributes.size() == 1 &&
+                               node.attributes[0].name == "VARIABLE_VALUE";
+      if (is_variable) {
+        auto* v = so->mutable_variable();
+        const std::string& key = node.attributes[0].checkpoint_key;
+        v->set_dtype(strata::tf::DT_FLOAT);
+        const strata::Shape vshape = reader->shape(key);
+        for (const std::int64_t d : vshape.dims()) v->mutable_shape()->add_dim()->set_size(d);
+        v->set_name(node.attributes[0].full_name);
+        v->set_trainable(true);
+      } else {
+        auto* uo = so->mutable_user_object();
+        uo->set_identifier(id == 0 ? "_tf_keras_network" : "_generic_user_object");
+        uo->mutable_version()->set_producer(1);
+        uo->mutable_version()->set_min_consumer(1);
+      }
+    }
+
+    // keras_metadata.pb: the root's metadata (what load_model needs to revive the model).
+    Config root = Config::object();
+    const Config config = model.get_config();
+    const std::string class_name = strata::parse_python_json(strata::model_to_json(model), "model JSON")["class_name"];
+    root["class_name"] = class_name;
+    root["name"] = model.name();
+    root["trainable"] = true;
+    root["dtype"] = "float32";
+    root["config"] = config;
+    root["is_graph_network"] = true;
+    root["keras_version"] = strata::kKerasVersion;
+    root["backend"] = strata::kKerasBackend;
+    Config mc = Config::object();
+    mc["class_name"] = class_name;
+    mc["config"] = config;
+    root["model_config"] = mc;
+    if (options.include_optimizer && model.is_compiled()) root["training_config"] = model.training_config();
+    strata::keras::SavedMetadata md;
+    auto* n = md.add_nodes();
+    n->set_node_id(0);
+    n->set_node_path("root");
+    n->set_identifier(class_name == "Sequential" ? "_tf_keras_sequential" : "_tf_keras_network");
+    n->set_metadata(strata::to_python_json(root));
+    n->mutable_version()->set_producer(2);
+    n->mutable_version()->set_min_consumer(1);
+    og->mutable_nodes(0)->mutable_user_object()->set_identifier(n->identifier());
+
+    std::string bytes;
+    STRATA_CHECK(md.SerializeToString(&bytes), IOError, "cannot serialize keras_metadata.pb");
+    strata::write_file_atomically(tmp / "keras_metadata.pb", bytes);
+    bytes.clear();
+    STRATA_CHECK(sm.SerializeToString(&bytes), IOError, "cannot serialize saved_model.pb");
+    strata::write_file_atomically(tmp / "saved_model.pb", bytes);
+  }
 
   bool sniff(const fs::path& path) const override {
     std::error_code ec;

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
 #include "strata/error.hpp"
 #include "strata/model.hpp"
@@ -52,5 +53,88 @@ TEST_P(KerasSavedModel, ResumesTrainingWithKerasOptimizerState) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, KerasSavedModel,
                          ::testing::Values("dense_sequential", "conv_bn_functional", "lstm_sequential"));
+
+fs::path fresh_dir(const std::string& name) {
+  const fs::path d = fs::temp_directory_path() / ("strata_savedmodel_test_" + std::to_string(::getpid())) / name;
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+fs::path copy_fixture(const std::string& fixture, const std::string& name) {
+  const fs::path d = fresh_dir(name) / fixture;
+  fs::copy(kFixtures / fixture, d, fs::copy_options::recursive);
+  return d;
+}
+
+void write_bytes(const fs::path& p, const std::string& bytes) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out << bytes;
+}
+
+// The loader's message must name the directory or file and must not crash.
+void expect_format_error(const fs::path& dir, const std::string& must_mention) {
+  try {
+    strata::load_model(dir);
+    ADD_FAILURE() << "loading " << dir << " did not fail";
+  } catch (const strata::FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find(must_mention), std::string::npos) << e.what();
+  }
+}
+
+TEST_P(KerasSavedModel, StrataRoundTripPredictsAndResumesIdentically) {
+  auto original = strata::load_model(kFixtures / GetParam());
+  const fs::path dir = fresh_dir("roundtrip_" + GetParam()) / "model";
+  strata::save_model(*original, dir);
+  EXPECT_TRUE(fs::exists(dir / "saved_model.pb"));
+  EXPECT_TRUE(fs::exists(dir / "keras_metadata.pb"));
+  EXPECT_TRUE(fs::exists(dir / "variables" / "variables.index"));
+  EXPECT_TRUE(fs::is_directory(dir / "assets"));
+  auto reloaded = strata::load_model(dir);
+  const auto x = npy(GetParam() + ".x.npy");
+  EXPECT_EQ(original->predict(x).to_vector<float>(), reloaded->predict(x).to_vector<float>());
+  ASSERT_TRUE(reloaded->is_compiled());
+  const auto tx = npy(GetParam() + ".tx.npy"), ty = npy(GetParam() + ".ty.npy");
+  for (int step = 0; step < 2; ++step) {
+    EXPECT_EQ(original->train_on_batch({tx}, {ty}).at("loss"), reloaded->train_on_batch({tx}, {ty}).at("loss"))
+        << "step " << step;
+  }
+  // Saving again over the existing directory replaces it (and leaves no temp dirs behind).
+  strata::save_model(*reloaded, dir);
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.parent_path()), fs::directory_iterator()), 1);
+  EXPECT_EQ(strata::load_model(dir)->predict(x).to_vector<float>(), reloaded->predict(x).to_vector<float>());
+}
+
+TEST(SavedModelBadInput, MissingSavedModelPb) {
+  const fs::path d = copy_fixture("dense_sequential", "missing_pb");
+  fs::remove(d / "saved_model.pb");
+  expect_format_error(d, "saved_model.pb");
+}
+
+TEST(SavedModelBadInput, CorruptSavedModelPb) {
+  const fs::path d = copy_fixture("dense_sequential", "corrupt_pb");
+  write_bytes(d / "saved_model.pb", std::string("\xff\xff\xff\xff garbage", 12));
+  expect_format_error(d, "saved_model.pb");
+}
+
+TEST(SavedModelBadInput, CorruptKerasMetadata) {
+  const fs::path d = copy_fixture("dense_sequential", "corrupt_md");
+  write_bytes(d / "keras_metadata.pb", std::string("\x0a\xff\xff\xff\x0f", 5));
+  expect_format_error(d, "keras_metadata.pb");
+}
+
+TEST(SavedModelBadInput, BadMetadataJson) {
+  const fs::path d = copy_fixture("dense_sequential", "bad_json");
+  // One node 0 whose metadata is not JSON: field 2 (node_id) = 0, field 5 (metadata).
+  const std::string md = std::string("\x0a\x0b\x10\x00\x2a\x07{broken", 13);
+  write_bytes(d / "keras_metadata.pb", md);
+  expect_format_error(d, "node 0");
+}
+
+TEST(SavedModelBadInput, MissingVariables) {
+  const fs::path d = copy_fixture("dense_sequential", "no_vars");
+  fs::remove_all(d / "variables");
+  expect_format_error(d, "variables");
+}
 
 }  // namespace
