@@ -2,7 +2,8 @@
 # Sets up a fresh Debian 12 machine, builds Strata and runs the whole test suite:
 #   0. the cached tf-keras environment for the interop checks (tests/interop/setup_venv.sh);
 #   1. build/       Release build, every CTest label (unit, plugin, integration, interop, gpu);
-#   2. build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer build (clang), labels unit and plugin;
+#   2. build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer build (clang), labels unit, plugin and
+#                   integration (the examples, the demo, the SDK checks);
 #   3. the libFuzzer targets of that build, 60 s each (scripts/fuzz.sh).
 # Benchmarks are built but never run here.
 set -euo pipefail
@@ -37,7 +38,7 @@ fi
 CC=clang CXX=clang++ scripts/build.sh build-asan -DSTRATA_SANITIZE=ON -DSTRATA_BUILD_BENCH=OFF -DSTRATA_BUILD_FUZZERS=ON
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS="use_tls=0:suppressions=$PWD/tests/sanitizers/lsan.supp"
-ctest --test-dir build-asan --output-on-failure -j "$jobs" -L 'unit|plugin'
+ctest --test-dir build-asan --output-on-failure -j "$jobs" -L 'unit|plugin|integration'
 
 # 3. every file-format reader's libFuzzer target, 60 s each, seeded from the fixtures.
 scripts/fuzz.sh build-asan 60
