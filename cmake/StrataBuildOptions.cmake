@@ -22,6 +22,11 @@ endif()
 if(STRATA_SANITIZE)
   add_compile_options("$<$<COMPILE_LANGUAGE:C,CXX>:-fsanitize=address,undefined;-fno-omit-frame-pointer;-fno-sanitize-recover=undefined>")
   add_link_options(-fsanitize=address,undefined)
+  # A C program (examples/embed_c) linking the C++ runtime needs UBSan's C++ part too, which
+  # clang's C driver leaves out.
+  if(CMAKE_C_COMPILER_ID MATCHES "Clang")
+    add_link_options("$<$<LINK_LANGUAGE:C>:-fsanitize-link-c++-runtime;-lstdc++>")
+  endif()
   # -O1: the sanitized build is for finding bugs; it compiles about twice as fast as -O3.
   set(CMAKE_C_FLAGS_RELEASE "-O1 -DNDEBUG")
   set(CMAKE_CXX_FLAGS_RELEASE "-O1 -DNDEBUG")
