@@ -113,5 +113,37 @@ int main() {
         "after dense_1.trainable = false its weights move behind dense_2's (trainable first)");
   check(nested_model.trainable_weights().size() == 2 && nested_model.non_trainable_weights().size() == 2,
         "2 trainable and 2 non-trainable weights");
+
+  std::cout << "== H5 weights are saved in that order\n";
+  try {
+    strata::get_format("h5");
+  } catch (const strata::Error& e) {
+    std::cout << "  skipped (needs the h5 format): " << e.what() << "\n";
+    return finish();
+  }
+  const auto dir = work_dir("weights");
+  nested_model.save_weights(dir / "nested.h5");
+  auto twin = [](bool freeze_dense_1) {
+    auto layer = std::make_shared<NestedDenseLayer>(10, "nested");
+    auto model = std::make_shared<strata::Sequential>(std::vector<std::shared_ptr<strata::Layer>>{
+        strata::make_layer("InputLayer", Config{{"batch_input_shape", {nullptr, 784}}}), layer});
+    if (freeze_dense_1) layer->dense_1()->set_trainable(false);
+    return model;
+  };
+  auto frozen = twin(true);
+  frozen->load_weights(dir / "nested.h5").assert_consumed();
+  const auto want = nested_model.get_weights(), got = frozen->get_weights();
+  bool equal = want.size() == got.size();
+  for (std::size_t i = 0; equal && i < want.size(); ++i) equal = want[i].to_vector<float>() == got[i].to_vector<float>();
+  check(equal, "loaded into a model with the same trainable flags, every weight comes back");
+  bool refused = false;
+  try {
+    twin(false)->load_weights(dir / "nested.h5");
+  } catch (const strata::Error& e) {
+    refused = true;
+    std::cout << "    " << std::string(e.what()).substr(0, 160) << "\n";
+  }
+  check(refused, "into a model whose dense_1 is still trainable the order differs and the load is refused");
+  std::filesystem::remove_all(dir);
   return finish();
 }
