@@ -1,5 +1,7 @@
 #include "h5_file.hpp"
 
+#include "h5_vfd.hpp"
+
 #include <H5PLpublic.h>
 
 #include <algorithm>
@@ -91,6 +93,7 @@ Session::Session() : lock_(session_mutex()) {
 Session::~Session() {
   if (--t_session_depth > 0) return;
   H5Eclear2(H5E_DEFAULT);
+  take_checked_driver_problem();
   if (restore_plugins_) H5PLset_loading_state(old_plugin_state_);
   H5Eset_auto2(H5E_DEFAULT, old_func_, old_data_);
 }
@@ -123,8 +126,10 @@ std::string take_error_stack() {
 }
 
 std::string hdf5_detail() {
+  const std::string problem = take_checked_driver_problem();
   const std::string stack = take_error_stack();
-  return stack.empty() ? std::string() : " (HDF5: " + stack + ")";
+  if (stack.empty() && problem.empty()) return {};
+  return " (" + (problem.empty() ? std::string() : problem + "; ") + "HDF5: " + stack + ")";
 }
 
 // ---- File --------------------------------------------------------------------------------------
@@ -138,26 +143,42 @@ File File::open(const std::filesystem::path& path) {
   STRATA_CHECK(std::filesystem::exists(path, ec), IOError, "'", path.string(), "' does not exist");
   STRATA_CHECK(!std::filesystem::is_directory(path, ec), IOError, "'", path.string(),
                "' is a directory, not an H5 file (a SavedModel directory? load it with the savedmodel format)");
-  Handle fapl(H5Pcreate(H5P_FILE_ACCESS));
+  Handle fapl(checked_read_fapl(nullptr, 0));
   STRATA_CHECK(fapl.valid(), IOError, "cannot open '", path.string(), "'", hdf5_detail());
   Handle f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()));
   STRATA_CHECK(f.valid(), FormatError, "'", path.string(),
                "' is not a readable HDF5 file (not HDF5, truncated or damaged)", hdf5_detail());
-  return File(std::move(f), path.string());
+  File file(std::move(f), path.string());
+  file.attach_raw(RawBytes::of_file(path));
+  return file;
+}
+
+void File::attach_raw(std::shared_ptr<const RawBytes> raw) {
+  raw_ = std::move(raw);
+  Handle fcpl(H5Fget_create_plist(file_.get()));
+  size_t offsets = 0, lengths = 0;
+  hsize_t userblock = 0;
+  STRATA_CHECK(fcpl.valid() && H5Pget_sizes(fcpl.get(), &offsets, &lengths) >= 0 &&
+                   H5Pget_userblock(fcpl.get(), &userblock) >= 0,
+               FormatError, where(), ": cannot read the superblock's address sizes", hdf5_detail());
+  STRATA_CHECK((offsets == 2 || offsets == 4 || offsets == 8) && (lengths == 2 || lengths == 4 || lengths == 8),
+               FormatError, where(), ": unsupported HDF5 address sizes (offsets ", offsets, ", lengths ", lengths,
+               " bytes)");
+  layout_ = RawLayout{userblock, static_cast<unsigned>(offsets), static_cast<unsigned>(lengths)};
 }
 
 File File::open_image(std::string_view bytes, std::string label) {
   STRATA_CHECK(!bytes.empty(), FormatError, "'", label, "' is empty (0 bytes): not an HDF5 file");
-  Handle fapl(H5Pcreate(H5P_FILE_ACCESS));
-  STRATA_CHECK(fapl.valid() && H5Pset_fapl_core(fapl.get(), 1 << 16, false) >= 0 &&
-                   H5Pset_file_image(fapl.get(), const_cast<char*>(bytes.data()), bytes.size()) >= 0,
-               IOError, "cannot prepare to read '", label, "'", hdf5_detail());
+  Handle fapl(checked_read_fapl(bytes.data(), bytes.size()));
+  STRATA_CHECK(fapl.valid(), IOError, "cannot prepare to read '", label, "'", hdf5_detail());
   static std::atomic<unsigned long> counter{0};
   const std::string name = "strata-h5-image-" + std::to_string(counter.fetch_add(1));
   Handle f(H5Fopen(name.c_str(), H5F_ACC_RDONLY, fapl.get()));
   STRATA_CHECK(f.valid(), FormatError, "'", label, "' is not a readable HDF5 file (not HDF5, truncated or damaged)",
                hdf5_detail());
-  return File(std::move(f), std::move(label));
+  File file(std::move(f), std::move(label));
+  file.attach_raw(RawBytes::of_memory(bytes));
+  return file;
 }
 
 File File::create_in_memory(std::string label) {
@@ -325,6 +346,9 @@ bool has_attribute(const File& file, hid_t obj, const std::string& name) {
 namespace {
 
 struct AttrData {
+  const File* file = nullptr;
+  hid_t obj = H5I_INVALID_HID;
+  std::string name;
   Handle attr, type, space;
   H5T_class_t type_class = H5T_NO_CLASS;
   H5S_class_t space_class = H5S_NO_CLASS;
@@ -334,6 +358,9 @@ struct AttrData {
 
 AttrData open_attribute(const File& file, hid_t obj, const std::string& name) {
   AttrData a;
+  a.file = &file;
+  a.obj = obj;
+  a.name = name;
   a.where = "attribute '" + printable(name) + "' of " + object_path(obj) + " in " + file.where();
   a.attr = Handle(H5Aopen(obj, name.c_str(), H5P_DEFAULT));
   STRATA_CHECK(a.attr.valid(), FormatError, "cannot open ", a.where, hdf5_detail());
@@ -377,6 +404,14 @@ std::vector<std::string> read_strings(const AttrData& a) {
   STRATA_CHECK(cset == H5T_CSET_ASCII || cset == H5T_CSET_UTF8, FormatError, a.where,
                " has an unknown character set (", static_cast<int>(cset), ")");
   out.reserve(a.count);
+  if (is_vlen > 0 && a.file->raw()) {
+    // Untrusted file: decoded by h5_raw, never by HDF5's unchecked vlen conversion.
+    H5O_info_t info;
+    STRATA_CHECK(H5Oget_info2(a.obj, &info, H5O_INFO_BASIC) >= 0, FormatError, "cannot locate ", a.where,
+                 hdf5_detail());
+    return read_vlen_string_attribute(*a.file->raw(), a.file->layout(), info.addr, a.name, a.count, a.where,
+                                      a.file->label());
+  }
   if (is_vlen > 0) {
     Handle mem(H5Tcopy(H5T_C_S1));
     STRATA_CHECK(mem.valid() && H5Tset_size(mem.get(), H5T_VARIABLE) >= 0 && H5Tset_cset(mem.get(), cset) >= 0,

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "h5_raw.hpp"
 #include "strata/dtype.hpp"
 #include "strata/error.hpp"
 #include "strata/shape.hpp"
@@ -114,10 +115,18 @@ class File {
   // "'<label>'": for messages.
   std::string where() const;
 
+  // The stored bytes and address layout, for what is decoded without HDF5 (h5_raw.hpp);
+  // null for files created in memory (ours, trusted).
+  const RawBytes* raw() const noexcept { return raw_.get(); }
+  const RawLayout& layout() const noexcept { return layout_; }
+
  private:
   File(Handle file, std::string label) : file_(std::move(file)), label_(std::move(label)) {}
+  void attach_raw(std::shared_ptr<const RawBytes> raw);
   Handle file_;
   std::string label_;
+  std::shared_ptr<const RawBytes> raw_;
+  RawLayout layout_;
 };
 
 // ---- reading: objects ---------------------------------------------------------------------
