@@ -3,7 +3,11 @@
 #include <fstream>
 #include <limits>
 
+#include <charconv>
+
+#include "strata/log.hpp"
 #include "strata/model.hpp"
+#include "strata/saving.hpp"
 
 namespace strata {
 namespace {
@@ -62,6 +66,137 @@ void EarlyStopping::on_epoch_end(int epoch, const Logs& logs) {
 }
 
 void EarlyStopping::on_train_end(const Logs&) {}
+
+// ---- ModelCheckpoint -------------------------------------------------------------------------------
+
+ModelCheckpoint::ModelCheckpoint(std::string filepath, Options options)
+    : filepath_(std::move(filepath)), options_(std::move(options)) {
+  STRATA_CHECK(!filepath_.empty(), ValueError, "ModelCheckpoint needs a file path");
+  // Keras's ModelCheckpoint: "auto" maximises accuracy-like names and fmeasure.
+  maximize_ = options_.mode == "auto" ? (options_.monitor.find("acc") != std::string::npos ||
+                                         options_.monitor.rfind("fmeasure", 0) == 0)
+                                      : maximize_for(options_.mode, options_.monitor);
+  best_ = options_.initial_value_threshold ? *options_.initial_value_threshold : worst(maximize_);
+}
+
+namespace {
+
+// One Python format field with a spec ("02d", ".2f", ".4e", "") applied to a number.
+std::string format_number(double value, bool is_integer, const std::string& spec, const std::string& field) {
+  if (spec.empty()) {
+    if (is_integer) return std::to_string(static_cast<long long>(value));
+    char buf[64];
+    const auto r = std::to_chars(buf, buf + sizeof buf, value);  // shortest round trip, like Python's repr
+    std::string out(buf, r.ptr);
+    if (std::isfinite(value) && out.find_first_of(".eE") == std::string::npos) out += ".0";
+    return out;
+  }
+  // [0][width][.precision][type] — the subset of Python's mini-language file names use.
+  std::size_t i = 0;
+  std::string flags, width, precision;
+  if (i < spec.size() && spec[i] == '0') flags = "0", ++i;
+  while (i < spec.size() && std::isdigit(static_cast<unsigned char>(spec[i]))) width += spec[i++];
+  if (i < spec.size() && spec[i] == '.') {
+    ++i;
+    while (i < spec.size() && std::isdigit(static_cast<unsigned char>(spec[i]))) precision += spec[i++];
+  }
+  const char type = i < spec.size() ? spec[i++] : (is_integer ? 'd' : 'g');
+  STRATA_CHECK(i == spec.size() && std::string("dfFeEgG").find(type) != std::string::npos, ValueError,
+               "ModelCheckpoint: unsupported format spec '", spec, "' for field '", field, "'");
+  char buf[128];
+  if (type == 'd') {
+    STRATA_CHECK(is_integer || value == std::floor(value), ValueError, "ModelCheckpoint: field '", field,
+                 "' is not an integer, it cannot be formatted with 'd'");
+    const std::string f = "%" + flags + width + "lld";
+    std::snprintf(buf, sizeof buf, f.c_str(), static_cast<long long>(value));
+  } else {
+    const std::string f = "%" + flags + width + (precision.empty() ? "" : "." + precision) + type;
+    std::snprintf(buf, sizeof buf, f.c_str(), value);
+  }
+  return buf;
+}
+
+}  // namespace
+
+std::string ModelCheckpoint::format_filepath(int epoch, const Logs& logs) const {
+  std::string out;
+  for (std::size_t i = 0; i < filepath_.size(); ++i) {
+    const char c = filepath_[i];
+    if ((c == '{' || c == '}') && i + 1 < filepath_.size() && filepath_[i + 1] == c) {
+      out += c;
+      ++i;
+      continue;
+    }
+    if (c != '{') {
+      out += c;
+      continue;
+    }
+    const std::size_t end = filepath_.find('}', i);
+    STRATA_CHECK(end != std::string::npos, ValueError, "ModelCheckpoint: unbalanced '{' in '", filepath_, "'");
+    const std::string field = filepath_.substr(i + 1, end - i - 1);
+    const std::size_t colon = field.find(':');
+    const std::string key = field.substr(0, colon);
+    const std::string spec = colon == std::string::npos ? std::string() : field.substr(colon + 1);
+    if (key == "epoch") {
+      out += format_number(epoch + 1, true, spec, key);
+    } else {
+      const auto v = logs.get(key);
+      STRATA_CHECK(v.has_value(), ValueError, "ModelCheckpoint: the file path '", filepath_, "' names '", key,
+                   "', which is neither 'epoch' nor a key of the logs");
+      out += format_number(*v, false, spec, key);
+    }
+    i = end;
+  }
+  return out;
+}
+
+void ModelCheckpoint::on_epoch_end(int epoch, const Logs& logs) {
+  if (options_.save_best_only) {
+    const auto current = logs.get(options_.monitor);
+    if (!current) {
+      log_warning("ModelCheckpoint: can save the best model only with '", options_.monitor,
+                  "' in the logs; skipping epoch ", epoch + 1);
+      return;
+    }
+    if (!improved(*current, best_, 0.0, maximize_)) {
+      if (options_.verbose > 0) {
+        log_info("Epoch ", epoch + 1, ": ", options_.monitor, " did not improve from ", best_);
+      }
+      return;
+    }
+    if (options_.verbose > 0) {
+      log_info("Epoch ", epoch + 1, ": ", options_.monitor, " improved from ", best_, " to ", *current);
+    }
+    best_ = *current;
+  }
+  const std::string path = format_filepath(epoch, logs);
+  if (options_.save_weights_only) {
+    save_weights(*model(), path);
+  } else {
+    save_model(*model(), path);
+  }
+  saved_.push_back(path);
+  if (options_.verbose > 0) log_info("Epoch ", epoch + 1, ": saving model to ", path);
+}
+
+Config ModelCheckpoint::get_state() const {
+  Config c = Config::object();
+  c["best"] = std::isfinite(best_) ? Config(best_) : Config(nullptr);
+  c["monitor"] = options_.monitor;
+  c["mode"] = maximize_ ? "max" : "min";
+  return c;
+}
+
+void ModelCheckpoint::set_state(const Config& state) {
+  STRATA_CHECK(state.is_object() && state.contains("best"), ValueError,
+               "ModelCheckpoint::set_state needs an object with 'best' (from get_state)");
+  const std::string monitor = state.value("monitor", options_.monitor);
+  const std::string mode = state.value("mode", std::string(maximize_ ? "max" : "min"));
+  STRATA_CHECK(monitor == options_.monitor && mode == (maximize_ ? "max" : "min"), ValueError,
+               "ModelCheckpoint::set_state: the state is for monitor '", monitor, "' (", mode,
+               "), this callback monitors '", options_.monitor, "' (", maximize_ ? "max" : "min", ")");
+  best_ = state["best"].is_number() ? state["best"].get<double>() : worst(maximize_);
+}
 
 // ---- LearningRateScheduler ---------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "strata/config.hpp"
 #include "strata/tensor.hpp"
 
 namespace strata {
@@ -135,6 +136,47 @@ class ReduceLROnPlateau final : public Callback {
   double best_ = 0;
   int wait_ = 0;
   int cooldown_counter_ = 0;
+};
+
+// Saves the model (or its weights) at the end of each epoch through the format plugins
+// (strata/saving.hpp: the format comes from the extension, e.g. ".h5"), as Keras's
+// ModelCheckpoint does. `filepath` may hold Python format fields: {epoch} (1-based),
+// {epoch:02d}, and any log key, e.g. {val_loss:.2f} or {loss}. With save_best_only a file
+// is written only when `monitor` improves on the best value seen so far (missing from the
+// logs: a warning, nothing saved). The best value lives in the callback, not in fit(): to
+// keep it across a resumed run, copy get_state() of the old callback into set_state() of
+// the new one. Errors of a save (IOError, ValueError) propagate out of fit().
+class ModelCheckpoint final : public Callback {
+ public:
+  struct Options {
+    std::string monitor = "val_loss";
+    bool save_best_only = false;
+    bool save_weights_only = false;
+    std::string mode = "auto";  // "min", "max", "auto" (max for accuracy-like names)
+    std::optional<double> initial_value_threshold;  // the best value to beat at the start
+    int verbose = 0;  // 1: log a line (info level) for each save or skipped save
+  };
+  ModelCheckpoint(std::string filepath, Options options);
+  explicit ModelCheckpoint(std::string filepath) : ModelCheckpoint(std::move(filepath), Options()) {}
+  void on_epoch_end(int epoch, const Logs& logs) override;
+
+  // The best monitored value so far (±infinity before any), and the files written.
+  double best() const noexcept { return best_; }
+  const std::vector<std::string>& saved_files() const noexcept { return saved_; }
+  // {"best": <number or null>, "monitor": ..., "mode": "min"|"max"}: what a resumed run
+  // needs. set_state throws ValueError when monitor or mode differ from this callback's.
+  Config get_state() const;
+  void set_state(const Config& state);
+  // The path for `epoch` (0-based, written 1-based as Keras does) and these logs.
+  // ValueError naming a field that is neither "epoch" nor a log key.
+  std::string format_filepath(int epoch, const Logs& logs) const;
+
+ private:
+  std::string filepath_;
+  Options options_;
+  bool maximize_ = false;
+  double best_ = 0;
+  std::vector<std::string> saved_;
 };
 
 // Writes one CSV row per epoch: epoch,<log keys...> (Keras's CSVLogger).
