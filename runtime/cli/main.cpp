@@ -221,7 +221,7 @@ int main(int argc, char** argv) {
   } catch (const strata::Error& e) {
     std::string text = e.what();
     std::replace(text.begin(), text.end(), '\n', ' ');
-    std::cerr << "strata: error: " << text << "\n";
+    std::cerr << "strata: error: " << e.kind() << ": " << text << "\n";
     return 1;
   } catch (const std::exception& e) {
     std::cerr << "strata: error: " << e.what() << "\n";

@@ -345,7 +345,7 @@ TEST(Cli, ExplicitRefusedPluginIsOneLineErrorAndNonZeroExit) {
   const std::string cmd = std::string(STRATA_CLI_PATH) + " --plugin " + plugin_file("abi_major").string() +
                           " plugins 2>&1 >/dev/null; echo \"rc=$?\"";
   const std::string out = run(cmd);
-  EXPECT_TRUE(contains(out, "strata: error: cannot load plugin '" + plugin_file("abi_major").string())) << out;
+  EXPECT_TRUE(contains(out, "strata: error: PluginError: cannot load plugin '" + plugin_file("abi_major").string())) << out;
   EXPECT_TRUE(contains(out, "rc=1")) << out;
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 2) << out;
 }
