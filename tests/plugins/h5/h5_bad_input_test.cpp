@@ -1,0 +1,308 @@
+// Bad input: every malformed file gives a FormatError (or UnknownObjectError) that names
+// the file and the problem, never a crash or a huge allocation. Malformed files are made
+// from a real tf-keras fixture, edited with the HDF5 C library.
+#include <gtest/gtest.h>
+#include <hdf5.h>
+
+#include <fstream>
+
+#include "h5_test_util.hpp"
+
+namespace strata::h5test {
+namespace {
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void spit(const fs::path& p, std::string_view bytes) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// A copy of a fixture, opened read-write; closes on destruction.
+class Edit {
+ public:
+  Edit(const std::string& fixture_name, const fs::path& to) : path_(to) {
+    fs::copy_file(fixture(fixture_name), to, fs::copy_options::overwrite_existing);
+    file_ = H5Fopen(to.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    EXPECT_GE(file_, 0);
+  }
+  ~Edit() { H5Fclose(file_); }
+  hid_t id() const { return file_; }
+
+  void set_string_attr(const char* object, const char* name, const std::string& value) {
+    hid_t obj = H5Oopen(file_, object, H5P_DEFAULT);
+    if (H5Aexists(obj, name) > 0) H5Adelete(obj, name);
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    const char* p = value.c_str();
+    H5Awrite(attr, type, &p);
+    H5Aclose(attr);
+    H5Sclose(space);
+    H5Tclose(type);
+    H5Oclose(obj);
+  }
+  std::string get_string_attr(const char* name) {
+    hid_t attr = H5Aopen(file_, name, H5P_DEFAULT);
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    char* p = nullptr;
+    H5Aread(attr, type, &p);
+    std::string s = p ? p : "";
+    H5free_memory(p);
+    H5Tclose(type);
+    H5Aclose(attr);
+    return s;
+  }
+  void remove(const char* link) { EXPECT_GE(H5Ldelete(file_, link, H5P_DEFAULT), 0) << link; }
+
+ private:
+  fs::path path_;
+  hid_t file_ = -1;
+};
+
+constexpr const char* kKernel = "/model_weights/dense/dense/kernel:0";  // (4, 8) in sequential.h5
+
+void expect_load_model_fails(const fs::path& path, const std::vector<std::string>& needles) {
+  std::vector<std::string> all = needles;
+  all.push_back(path.filename().string());
+  expect_error<FormatError>([&] { load_model(path); }, all);
+}
+
+TEST(H5BadInput, ZeroByteFile) {
+  const fs::path p = fresh_dir("bad") / "empty.h5";
+  spit(p, "");
+  expect_load_model_fails(p, {"empty"});
+}
+
+TEST(H5BadInput, NotHdf5) {
+  const fs::path p = fresh_dir("bad") / "text.h5";
+  spit(p, "this is not an HDF5 file, just some text that is long enough to look like something");
+  expect_load_model_fails(p, {"not an HDF5 file"});
+}
+
+TEST(H5BadInput, ZipArchiveNamedKeras) {
+  const fs::path p = fresh_dir("bad") / "model.keras";
+  spit(p, std::string("PK\x03\x04", 4) + std::string(100, '\0'));
+  expect_load_model_fails(p, {"zip"});
+}
+
+TEST(H5BadInput, TruncatedFilesAtManyLengths) {
+  const std::string bytes = slurp(fixture("sequential.h5"));
+  const fs::path dir = fresh_dir("truncated");
+  for (std::size_t len : {std::size_t{8}, std::size_t{100}, std::size_t{600}, bytes.size() / 4, bytes.size() / 2,
+                          bytes.size() - 100, bytes.size() - 1}) {
+    const fs::path p = dir / ("t" + std::to_string(len) + ".h5");
+    spit(p, std::string_view(bytes).substr(0, len));
+    try {
+      load_model(p);
+      ADD_FAILURE() << "a file truncated to " << len << " of " << bytes.size() << " bytes loaded";
+    } catch (const FormatError& e) {
+      EXPECT_NE(std::string(e.what()).find(p.filename().string()), std::string::npos) << e.what();
+    }
+  }
+}
+
+// DISABLED: HDF5 1.10.8 itself segfaults (H5HG_read, memcpy) reading a variable-length
+// string attribute whose global-heap entry is damaged; see plugins/format-h5/README.md.
+TEST(H5BadInput, CorruptedBytesNeverCrash) {
+  // Flip bytes all over the file: each load either works (the byte was padding or data)
+  // or raises a Strata error; never a crash, never another exception type.
+  const std::string bytes = slurp(fixture("sequential.h5"));
+  const fs::path dir = fresh_dir("corrupt");
+  int errors = 0;
+  for (std::size_t off = 0; off < bytes.size(); off += 97) {
+    std::string b = bytes;
+    b[off] = static_cast<char>(b[off] ^ 0x5a);
+    const fs::path p = dir / "c.h5";
+    spit(p, b);
+    try {
+      load_model(p);
+    } catch (const Error&) {
+      ++errors;
+    }
+  }
+  EXPECT_GT(errors, 0);
+}
+
+TEST(H5BadInput, ModelConfigThatIsNotJson) {
+  const fs::path p = fresh_dir("bad") / "badjson.h5";
+  { Edit(  "sequential.h5", p).set_string_attr("/", "model_config", "{\"class_name\": \"Sequential\", \"config\": {"); }
+  expect_load_model_fails(p, {"model_config"});
+}
+
+TEST(H5BadInput, UnknownClassIsAnUnknownObjectError) {
+  const fs::path p = fresh_dir("bad") / "unknown.h5";
+  {
+    Edit e("sequential.h5", p);
+    std::string config = e.get_string_attr("model_config");
+    const auto at = config.find("\"Dense\"");
+    ASSERT_NE(at, std::string::npos);
+    config.replace(at, 7, "\"NoSuchLayerClass\"");
+    e.set_string_attr("/", "model_config", config);
+  }
+  expect_error<UnknownObjectError>([&] { load_model(p); }, {"NoSuchLayerClass", "unknown.h5"});
+}
+
+TEST(H5BadInput, DanglingInboundNode) {
+  const fs::path p = fresh_dir("bad") / "dangling.h5";
+  {
+    Edit e("functional_shared.h5", p);
+    std::string config = e.get_string_attr("model_config");
+    const auto at = config.find("[[[\"concat\"");
+    ASSERT_NE(at, std::string::npos);
+    config.replace(at, 11, "[[[\"nowhere\"");
+    e.set_string_attr("/", "model_config", config);
+  }
+  try {
+    load_model(p);
+    ADD_FAILURE() << "loaded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("dangling.h5"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("nowhere"), std::string::npos) << e.what();
+  }
+}
+
+TEST(H5BadInput, WeightWithAnotherShape) {
+  const fs::path p = fresh_dir("bad") / "shape.h5";
+  {
+    Edit e("sequential.h5", p);
+    e.remove(kKernel);
+    const hsize_t dims[2] = {4, 9};
+    hid_t space = H5Screate_simple(2, dims, nullptr);
+    hid_t ds = H5Dcreate2(e.id(), kKernel, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dclose(ds);
+    H5Sclose(space);
+  }
+  expect_load_model_fails(p, {"(4, 9)", "(4, 8)", "dense"});
+}
+
+TEST(H5BadInput, AbsurdDatasetShapeIsRefusedBeforeAllocating) {
+  const fs::path p = fresh_dir("bad") / "huge.h5";
+  {
+    Edit e("sequential.h5", p);
+    e.remove(kKernel);
+    const hsize_t dims[2] = {hsize_t{1} << 30, hsize_t{1} << 20};  // 2^50 floats, chunked, never written
+    const hsize_t chunk[2] = {1, 1024};
+    hid_t space = H5Screate_simple(2, dims, nullptr);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 2, chunk);
+    hid_t ds = H5Dcreate2(e.id(), kKernel, H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    EXPECT_GE(ds, 0);
+    H5Dclose(ds);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+  }
+  expect_load_model_fails(p, {"kernel"});
+}
+
+TEST(H5BadInput, WeightCountMismatch) {
+  const fs::path p = fresh_dir("bad") / "count.h5";
+  {
+    Edit e("sequential.h5", p);
+    hid_t g = H5Gopen2(e.id(), "/model_weights/dense", H5P_DEFAULT);
+    H5Adelete(g, "weight_names");
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, 14);
+    const hsize_t n = 1;
+    hid_t space = H5Screate_simple(1, &n, nullptr);
+    hid_t a = H5Acreate2(g, "weight_names", type, space, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, type, "dense/kernel:0");
+    H5Aclose(a);
+    H5Sclose(space);
+    H5Tclose(type);
+    H5Gclose(g);
+  }
+  expect_load_model_fails(p, {"1 weights", "dense"});
+}
+
+TEST(H5BadInput, MissingWeightDataset) {
+  const fs::path p = fresh_dir("bad") / "missing.h5";
+  { Edit("sequential.h5", p).remove(kKernel); }
+  expect_load_model_fails(p, {"kernel:0", "does not exist"});
+}
+
+TEST(H5BadInput, AbsurdNameListIsRefused) {
+  // layer_names declaring 2^21 names (each 1 byte, so HDF5 can hold it in dense storage).
+  const fs::path p = fresh_dir("bad") / "names.h5";
+  {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
+    hid_t f = H5Fcreate(p.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, 1);
+    const hsize_t n = hsize_t{1} << 21;
+    hid_t space = H5Screate_simple(1, &n, nullptr);
+    hid_t a = H5Acreate2(f, "layer_names", type, space, H5P_DEFAULT, H5P_DEFAULT);
+    std::string data(n, 'a');
+    H5Awrite(a, type, data.data());
+    H5Aclose(a);
+    H5Sclose(space);
+    H5Tclose(type);
+    H5Fclose(f);
+    H5Pclose(fapl);
+  }
+  auto model = load_model(fixture("sequential.noopt.h5"));
+  expect_error<FormatError>([&] { model->load_weights(p); }, {"names.h5", "layer_names", "elements"});
+}
+
+TEST(H5BadInput, ExternalLinkIsRefused) {
+  const fs::path p = fresh_dir("bad") / "external.h5";
+  {
+    Edit e("sequential.h5", p);
+    e.remove(kKernel);
+    H5Lcreate_external("/etc/passwd", "/x", e.id(), kKernel, H5P_DEFAULT, H5P_DEFAULT);
+  }
+  expect_load_model_fails(p, {"external link", "/etc/passwd"});
+}
+
+TEST(H5BadInput, SoftLinkToNowhereIsRefused) {
+  const fs::path p = fresh_dir("bad") / "soft.h5";
+  {
+    Edit e("sequential.h5", p);
+    e.remove(kKernel);
+    H5Lcreate_soft("/no/such/object", e.id(), kKernel, H5P_DEFAULT, H5P_DEFAULT);
+  }
+  expect_load_model_fails(p, {"soft link", "/no/such/object"});
+}
+
+TEST(H5BadInput, SoftLinkInsideTheFileIsFollowed) {
+  // A soft link that stays inside the file is legitimate HDF5 (h5py can write one).
+  const fs::path p = fresh_dir("bad") / "soft_ok.h5";
+  {
+    Edit e("sequential.h5", p);
+    H5Lmove(e.id(), kKernel, e.id(), "/moved_kernel", H5P_DEFAULT, H5P_DEFAULT);
+    H5Lcreate_soft("/moved_kernel", e.id(), kKernel, H5P_DEFAULT, H5P_DEFAULT);
+  }
+  expect_predicts(*load_model(p), index()["models"]["sequential"]);
+}
+
+TEST(H5BadInput, VirtualDatasetIsRefused) {
+  const fs::path p = fresh_dir("bad") / "virtual.h5";
+  {
+    Edit e("sequential.h5", p);
+    e.remove(kKernel);
+    const hsize_t dims[2] = {4, 8};
+    hid_t space = H5Screate_simple(2, dims, nullptr);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_virtual(dcpl, space, "other.h5", "/data", space);
+    hid_t ds = H5Dcreate2(e.id(), kKernel, H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    EXPECT_GE(ds, 0);
+    H5Dclose(ds);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+  }
+  expect_load_model_fails(p, {"virtual"});
+}
+
+TEST(H5BadInput, WeightsFileIsNotAModel) {
+  expect_error<FormatError>([&] { load_model(fixture("sequential_weights.h5")); },
+                            {"sequential_weights.h5", "model_config", "load_weights"});
+}
+
+}  // namespace
+}  // namespace strata::h5test

@@ -1,0 +1,298 @@
+// Tests of the format-h5 plugin through the public API (save_model / load_model /
+// save_weights / load_weights), against files written by real tf-keras 2.17 and Keras 3
+// (tests/data/h5, made by tests/interop/generate_h5_fixtures.py; expected predictions and
+// losses come from Keras, not from Strata).
+#include <gtest/gtest.h>
+#include <hdf5.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "h5_test_util.hpp"
+#include "strata/log.hpp"
+#include "strata/plugin/file_system.hpp"
+
+namespace strata::h5test {
+namespace {
+
+// ---- tf-keras fixtures -> Strata -------------------------------------------------------------
+
+class KerasH5 : public ::testing::TestWithParam<std::string> {
+ protected:
+  const nlohmann::json& entry() const { return index()["models"][GetParam()]; }
+};
+
+TEST_P(KerasH5, WholeModelPredictsWhatKerasPredicted) {
+  auto model = load_model(fixture(entry()["files"]["whole"].get<std::string>()));
+  expect_predicts(*model, entry());
+  EXPECT_TRUE(model->is_compiled()) << "training_config was not restored";
+}
+
+TEST_P(KerasH5, ResumesTrainingWithKerasOptimizerState) {
+  // The two train_on_batch losses after loading equal Keras's after saving: the second
+  // one depends on the restored optimizer state (iteration and slots).
+  auto model = load_model(fixture(entry()["files"]["whole"].get<std::string>()));
+  const auto x = read_all(entry()["train_x"]);
+  const auto y = read_all(entry()["train_y"]);
+  const auto& want = entry()["next_losses"];
+  for (std::size_t step = 0; step < 2; ++step) {
+    const double got = model->train_on_batch(x, y).at("loss");
+    const double ref = want[step].get<double>();
+    EXPECT_LE(std::abs(got - ref), 1e-5 + 1e-4 * std::abs(ref)) << "step " << step << ": Strata " << got << ", Keras " << ref;
+  }
+}
+
+TEST_P(KerasH5, ModelWithoutOptimizerAndWeightsOnlyFile) {
+  if (!entry()["files"].contains("noopt")) GTEST_SKIP() << "this fixture has only a whole-model file";
+  auto model = load_model(fixture(entry()["files"]["noopt"].get<std::string>()));
+  EXPECT_FALSE(model->is_compiled()) << "include_optimizer=False writes no training_config";
+  expect_predicts(*model, entry());
+  // Weights only, into a fresh model of the same architecture (the guide's workflow).
+  auto fresh = clone_model(*model);
+  const LoadStatus status = fresh->load_weights(fixture(entry()["files"]["weights"].get<std::string>()));
+  status.assert_consumed();
+  EXPECT_EQ(status.restored(), model->weights().size());
+  expect_predicts(*fresh, entry());
+}
+
+TEST_P(KerasH5, StrataRoundTripResumesBitExactly) {
+  auto original = load_model(fixture(entry()["files"]["whole"].get<std::string>()));
+  const fs::path dir = fresh_dir("roundtrip_" + GetParam());
+  const fs::path path = dir / "m.h5";
+  save_model(*original, path);
+  auto reloaded = load_model(path);
+  const auto x = read_all(entry()["inputs"]);
+  const auto a = original->predict(x), b = reloaded->predict(x);
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].to_vector<float>(), b[i].to_vector<float>());
+  const auto tx = read_all(entry()["train_x"]);
+  const auto ty = read_all(entry()["train_y"]);
+  for (int step = 0; step < 3; ++step) {
+    const double la = original->train_on_batch(tx, ty).at("loss");
+    const double lb = reloaded->train_on_batch(tx, ty).at("loss");
+    EXPECT_EQ(la, lb) << "step " << step;
+  }
+  const auto wa = original->get_weights(), wb = reloaded->get_weights();
+  ASSERT_EQ(wa.size(), wb.size());
+  for (std::size_t i = 0; i < wa.size(); ++i) {
+    EXPECT_EQ(npy_bytes(wa[i]), npy_bytes(wb[i])) << "weight " << i;
+  }
+}
+
+std::vector<std::string> fixture_models() {
+  std::vector<std::string> out;
+  for (auto it = index()["models"].begin(); it != index()["models"].end(); ++it) out.push_back(it.key());
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, KerasH5, ::testing::ValuesIn(fixture_models()),
+                         [](const auto& info) { return info.param; });
+
+TEST(H5Dialects, EveryDialectIsInTheFixtures) {
+  // Keras <= 2.12 (no module/registered_name, Custom>Adam), the legacy OptimizerV2 layout,
+  // and Keras 3's legacy H5 writer: each must be covered by the parameterised tests above.
+  for (const char* name : {"sequential_keras212", "sequential_legacy_opt", "keras3_sequential"}) {
+    EXPECT_TRUE(index()["models"].contains(name)) << name;
+  }
+  EXPECT_EQ(index()["models"]["keras3_sequential"]["keras_version"].get<std::string>().substr(0, 2), "3.");
+}
+
+// ---- by_name / topological policy ---------------------------------------------------------------
+
+std::shared_ptr<Model> sequential_like(std::int64_t head_units, const std::string& head_name) {
+  auto m = std::make_shared<Sequential>(std::vector<std::shared_ptr<Layer>>{
+      make_layer("InputLayer", Config{{"batch_input_shape", {nullptr, 4}}, {"name", "input"}}),
+      make_layer("Dense", Config{{"units", 8}, {"activation", "relu"}, {"name", "dense"}}),
+      make_layer("Dense", Config{{"units", head_units}, {"name", head_name}})});
+  return m;
+}
+
+struct CapturedLog {
+  CapturedLog() {
+    previous = set_log_sink([this](LogLevel, std::string_view text) { lines += std::string(text) + "\n"; });
+  }
+  ~CapturedLog() { set_log_sink(previous); }
+  std::string lines;
+  LogSink previous;
+};
+
+TEST(H5LoadWeights, ByNameTransferLearningLoadsWhatMatchesAndSaysWhatDidNot) {
+  auto keras = load_model(fixture("sequential.noopt.h5"));
+  auto model = sequential_like(5, "new_head");
+  CapturedLog log;
+  LoadOptions opts;
+  opts.by_name = true;
+  const LoadStatus status = model->load_weights(fixture("sequential_weights.h5"), opts);
+  EXPECT_EQ(status.restored(), 2u);
+  ASSERT_EQ(status.unused_values().size(), 1u);
+  EXPECT_NE(status.unused_values()[0].find("dense_1"), std::string::npos);
+  ASSERT_EQ(status.unset_weights().size(), 1u);
+  EXPECT_NE(status.unset_weights()[0].find("new_head"), std::string::npos);
+  EXPECT_NE(log.lines.find("new_head"), std::string::npos) << log.lines;
+  // The matched layer holds Keras's values.
+  EXPECT_EQ(npy_bytes(model->get_layer("dense")->get_weights()[0]), npy_bytes(keras->get_layer("dense")->get_weights()[0]));
+  EXPECT_THROW(status.assert_consumed(), ValueError);
+}
+
+TEST(H5LoadWeights, ByNameShapeMismatchIsAnErrorUnlessSkipped) {
+  auto model = sequential_like(5, "dense_1");  // the file's dense_1 has 3 units
+  LoadOptions opts;
+  opts.by_name = true;
+  const auto before = model->get_layer("dense")->get_weights();
+  try {
+    model->load_weights(fixture("sequential_weights.h5"), opts);
+    FAIL() << "expected FormatError";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("sequential_weights.h5"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("dense_1"), std::string::npos) << e.what();
+  }
+  // Nothing was assigned by the failed load.
+  EXPECT_EQ(npy_bytes(model->get_layer("dense")->get_weights()[0]), npy_bytes(before[0]));
+  opts.skip_mismatch = true;
+  CapturedLog log;
+  const LoadStatus status = model->load_weights(fixture("sequential_weights.h5"), opts);
+  EXPECT_EQ(status.restored(), 2u);
+  EXPECT_NE(log.lines.find("dense_1"), std::string::npos) << log.lines;
+}
+
+TEST(H5LoadWeights, TopologicalLayerCountMismatchIsAnError) {
+  auto model = std::make_shared<Sequential>(std::vector<std::shared_ptr<Layer>>{
+      make_layer("InputLayer", Config{{"batch_input_shape", {nullptr, 4}}, {"name", "input"}}),
+      make_layer("Dense", Config{{"units", 8}, {"name", "a"}})});
+  expect_error<FormatError>([&] { model->load_weights(fixture("sequential_weights.h5")); },
+                            {"sequential_weights.h5", "2 layers", "by_name"});
+}
+
+TEST(H5LoadWeights, WholeModelFileWorksWithLoadWeights) {
+  auto model = clone_model(*load_model(fixture("cnn.noopt.h5")));
+  model->load_weights(fixture("cnn.h5")).assert_consumed();
+  expect_predicts(*model, index()["models"]["cnn"]);
+}
+
+TEST(H5LoadWeights, NestedModelGroupsAreReadByPosition) {
+  // The nested model's group lists inner_dense/... and inner_bn/... weights; a model whose
+  // inner layers carry other names still takes them in order.
+  auto keras = load_model(fixture("nested.noopt.h5"));
+  Config c = model_config(*keras);
+  for (auto& l : c["config"]["layers"]) {
+    if (l["class_name"] == "Sequential") {
+      for (auto& inner : l["config"]["layers"]) {
+        if (inner["config"].contains("name") && inner["class_name"] != "InputLayer") {
+          inner["config"]["name"] = "renamed_" + inner["config"]["name"].get<std::string>();
+        }
+      }
+    }
+  }
+  auto renamed = model_from_config(c);
+  renamed->load_weights(fixture("nested_weights.h5")).assert_consumed();
+  expect_predicts(*renamed, index()["models"]["nested"]);
+}
+
+// ---- files Strata writes -----------------------------------------------------------------------
+
+TEST(H5Save, ChunkedNameAttributesRoundTrip) {
+  // 360 layers with 190-character names: layer_names is ~68 KB, more than one attribute
+  // may hold, so it is split into layer_names0, layer_names1 (FORMATS §1.6).
+  std::vector<std::shared_ptr<Layer>> layers = {
+      make_layer("InputLayer", Config{{"batch_input_shape", {nullptr, 2}}, {"name", "in"}})};
+  for (int i = 0; i < 360; ++i) {
+    layers.push_back(make_layer("Dense", Config{{"units", 2}, {"name", std::string(185, 'n') + std::to_string(1000 + i)}}));
+  }
+  auto model = std::make_shared<Sequential>(layers, "long_names");
+  const fs::path path = fresh_dir("chunked") / "long.h5";
+  save_model(*model, path);
+  const std::string dump = h5dump_attributes(path, "/model_weights");
+  if (!dump.empty()) {
+    EXPECT_NE(dump.find("ATTRIBUTE \"layer_names0\""), std::string::npos);
+    EXPECT_NE(dump.find("ATTRIBUTE \"layer_names1\""), std::string::npos);
+    EXPECT_EQ(dump.find("ATTRIBUTE \"layer_names\""), std::string::npos);
+  }
+  auto back = load_model(path);
+  ASSERT_EQ(back->layers().size(), 360u);
+  EXPECT_EQ(back->layers()[359]->name(), model->layers()[359]->name());
+  const Tensor x = Tensor::from_vector<float>({0.5f, -1.0f}, Shape{1, 2});
+  EXPECT_EQ(model->predict(x).to_vector<float>(), back->predict(x).to_vector<float>());
+}
+
+TEST(H5Save, StringTypesAreKerasOnes) {
+  auto model = load_model(fixture("cnn.h5"));
+  const fs::path path = fresh_dir("types") / "cnn.h5";
+  save_model(*model, path);
+  const std::string pool = h5dump_attributes(path, "/model_weights/pool");
+  if (pool.empty()) GTEST_SKIP() << "h5dump is not installed (apt-get install hdf5-tools)";
+  // A weightless layer: weight_names is an empty float64 array.
+  EXPECT_NE(pool.find("H5T_IEEE_F64LE"), std::string::npos) << pool;
+  EXPECT_NE(pool.find("SIMPLE { ( 0 ) / ( 0 ) }"), std::string::npos) << pool;
+  const std::string conv = h5dump_attributes(path, "/model_weights/conv");
+  EXPECT_NE(conv.find("STRPAD H5T_STR_NULLPAD"), std::string::npos) << conv;
+  EXPECT_NE(conv.find("STRSIZE 13;"), std::string::npos) << conv;  // "conv/kernel:0"
+  const std::string root = h5dump_attributes(path, "/");
+  EXPECT_NE(root.find("\"2.17.0\""), std::string::npos);
+  EXPECT_NE(root.find("ATTRIBUTE \"strata_version\""), std::string::npos);
+  EXPECT_NE(root.find("ATTRIBUTE \"training_config\""), std::string::npos);
+}
+
+// ---- commit point ------------------------------------------------------------------------------
+
+class FailingFileSystem final : public FileSystem {
+ public:
+  FailingFileSystem(FileSystem& real, int fail_at) : real_(real), fail_at_(fail_at) {}
+  void write_file(const fs::path& p, std::string_view data) override {
+    tick("write_file");
+    if (calls_ == truncate_at_) data = data.substr(0, data.size() / 2);
+    real_.write_file(p, data);
+  }
+  void rename(const fs::path& a, const fs::path& b) override { tick("rename"); real_.rename(a, b); }
+  void exchange(const fs::path& a, const fs::path& b) override { tick("exchange"); real_.exchange(a, b); }
+  void remove_all(const fs::path& p) override { tick("remove_all"); real_.remove_all(p); }
+  void create_directories(const fs::path& p) override { tick("create_directories"); real_.create_directories(p); }
+  void sync_directory(const fs::path& d) override { tick("sync_directory"); real_.sync_directory(d); }
+  int truncate_at_ = -1;
+
+ private:
+  void tick(const char* what) {
+    if (++calls_ == fail_at_) STRATA_THROW(IOError, "injected failure at call ", calls_, " (", what, ")");
+  }
+  FileSystem& real_;
+  int fail_at_;
+  int calls_ = 0;
+};
+
+TEST(H5Save, AFailedSaveLeavesThePreviousFileLoadable) {
+  const fs::path path = fresh_dir("commit") / "m.h5";
+  auto first = load_model(fixture("sequential.h5"));
+  save_model(*first, path);
+  auto second = load_model(fixture("functional_shared.h5"));
+  FileSystem& real = file_system();
+  bool succeeded = false;
+  int failures = 0;
+  for (int n = 1; !succeeded && n < 20; ++n) {
+    auto failing = std::make_shared<FailingFileSystem>(real, n);
+    {
+      ScopedFileSystem scope(failing);
+      try {
+        save_model(*second, path);
+        succeeded = true;
+      } catch (const IOError&) {
+        ++failures;
+      }
+    }
+    if (!succeeded) {
+      // Before the rename (the commit point) the old file is there; after it, the new one.
+      // Either way the file is whole and loads.
+      auto still = load_model(path);
+      if (n == 1) {
+        EXPECT_EQ(still->name(), first->name());
+      }
+      EXPECT_TRUE(still->name() == first->name() || still->name() == second->name()) << "failure at call " << n;
+    }
+  }
+  EXPECT_TRUE(succeeded);
+  EXPECT_GE(failures, 1);
+  EXPECT_EQ(load_model(path)->name(), second->name());
+}
+
+}  // namespace
+}  // namespace strata::h5test
