@@ -350,7 +350,7 @@ void restore_optimizer(const File& file, hid_t group, Model& model, const Config
 
 }  // namespace
 
-std::string model_image(const Model& model, const SaveOptions& options, const std::string& label) {
+Image model_image(const Model& model, const SaveOptions& options, const std::string& label) {
   Session session;
   const Config config = model_config(model);
   File file = File::create_in_memory(label);
@@ -376,16 +376,16 @@ std::string model_image(const Model& model, const SaveOptions& options, const st
     }
   }
   root.reset();
-  return file.image();
+  return file.take_image();
 }
 
-std::string weights_image(const Model& model, const std::string& label) {
+Image weights_image(const Model& model, const std::string& label) {
   Session session;
   File file = File::create_in_memory(label);
   Handle root = open_root(file);
   write_model_weights(file, root.get(), model);
   root.reset();
-  return file.image();
+  return file.take_image();
 }
 
 std::shared_ptr<Model> read_model(const File& file, const LoadOptions& options) {
@@ -396,7 +396,13 @@ std::shared_ptr<Model> read_model(const File& file, const LoadOptions& options) 
   const Config config = read_json_attribute(file, root.get(), "model_config");
   STRATA_CHECK(config.is_object() && config.contains("class_name") && config.contains("config"), FormatError,
                file.where(), ": model_config must be an object with 'class_name' and 'config'");
-  std::shared_ptr<Model> model = model_from_config(config, options.custom_objects);
+  std::shared_ptr<Model> model;
+  {
+    // The file holds every weight of its model (float16 at the smallest, read into at
+    // most float64: 4x), so a config that asks for more is refused before allocating.
+    WeightBudget budget(4 * file.size() + (std::uint64_t{16} << 20), "the model_config of " + file.where());
+    model = model_from_config(config, options.custom_objects);
+  }
   Handle mw = open_object(file, root.get(), "model_weights", ObjectKind::kGroup, "the model_weights group");
   STRATA_CHECK(mw.valid(), FormatError, file.where(), " has a model_config but no 'model_weights' group");
   load_topological(file, mw.get(), *model).expect_partial();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <limits>
 #include <map>
 #include <unordered_set>
 #include <utility>
@@ -242,6 +243,26 @@ Config Layer::get_config() const {
 
 // ---- weights -----------------------------------------------------------------------------
 
+namespace {
+thread_local WeightBudget* t_weight_budget = nullptr;
+}  // namespace
+
+WeightBudget::WeightBudget(std::uint64_t max_bytes, std::string source)
+    : max_(max_bytes), source_(std::move(source)), previous_(t_weight_budget) {
+  t_weight_budget = this;
+}
+
+WeightBudget::~WeightBudget() { t_weight_budget = previous_; }
+
+WeightBudget* WeightBudget::current() noexcept { return t_weight_budget; }
+
+void WeightBudget::charge(std::uint64_t bytes, const std::string& what) {
+  STRATA_CHECK(bytes <= max_ && used_ <= max_ - bytes, FormatError, source_, ": ", what, " needs ", bytes,
+               " bytes of weights, which with the ", used_, " bytes created before it exceeds the ", max_,
+               " bytes this load allows (the model's config asks for more weights than its file can hold)");
+  used_ += bytes;
+}
+
 Variable Layer::add_weight(const WeightSpec& spec) {
   STRATA_CHECK(!spec.name.empty(), ValueError, "layer '", name_, "': add_weight needs a name");
   STRATA_CHECK(spec.shape.is_fully_defined(), ShapeError, "layer '", name_, "': weight '", spec.name,
@@ -250,6 +271,16 @@ Variable Layer::add_weight(const WeightSpec& spec) {
     STRATA_CHECK(w.name != spec.name, ValueError, "layer '", name_, "' already has a weight named '", spec.name, "'");
   }
   const DType dtype = spec.dtype == DType::kInvalid ? dtype_ : spec.dtype;
+  if (WeightBudget* budget = WeightBudget::current()) {
+    // Overflow-safe size: dimensions of an untrusted config can be anything.
+    std::uint64_t bytes = dtype_size(dtype);
+    const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max();
+    for (const auto d : spec.shape.dims()) {
+      const auto n = static_cast<std::uint64_t>(d);
+      bytes = (n != 0 && bytes > limit / n) ? limit : bytes * n;
+    }
+    budget->charge(bytes, "weight '" + spec.name + "' " + spec.shape.to_string() + " of layer '" + name_ + "'");
+  }
   std::shared_ptr<Initializer> init = spec.initializer;
   if (!init) init = get_initializer(Config(is_floating(dtype) ? "glorot_uniform" : "zeros"));
   Tensor value;

@@ -23,6 +23,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -228,6 +229,30 @@ void register_layer(Registrar& registrar, std::string_view name) {
 // Builds a registered layer from its class name and config (through custom objects).
 std::shared_ptr<Layer> make_layer(std::string_view class_name, const Config& config = Config::object(),
                                   const CustomObjects* custom_objects = nullptr);
+// A limit on the bytes of weights add_weight may create on this thread while the scope is
+// alive, for models built from untrusted files: a config that asks for more is refused
+// with a FormatError naming `source` *before* anything is allocated, so a 20-byte
+// "Dense(units=10**12)" cannot make a load allocate terabytes. Format plugins open one
+// around building a model from a file (format-h5: a file must hold every weight of its
+// model, so its budget follows from the file size). Scopes nest; the innermost applies.
+class WeightBudget {
+ public:
+  WeightBudget(std::uint64_t max_bytes, std::string source);
+  ~WeightBudget();
+  WeightBudget(const WeightBudget&) = delete;
+  WeightBudget& operator=(const WeightBudget&) = delete;
+  std::uint64_t used() const noexcept { return used_; }
+  // Counts `bytes` against the budget; FormatError when it would be exceeded.
+  void charge(std::uint64_t bytes, const std::string& what);
+  static WeightBudget* current() noexcept;
+
+ private:
+  std::uint64_t max_;
+  std::uint64_t used_ = 0;
+  std::string source_;
+  WeightBudget* previous_;
+};
+
 // {"class_name": ..., "config": ...} of a layer (Keras's layers.serialize), and back.
 Config serialize_layer(const Layer& layer);
 std::shared_ptr<Layer> deserialize_layer(const Config& value, const CustomObjects* custom_objects = nullptr);

@@ -148,6 +148,22 @@ TEST(H5BadInput, UnknownClassIsAnUnknownObjectError) {
   expect_error<UnknownObjectError>([&] { load_model(p); }, {"NoSuchLayerClass", "unknown.h5"});
 }
 
+// A config may declare any size; the file cannot hold those weights, so the load is refused
+// before anything is allocated (not a bad_alloc, not terabytes of memory).
+TEST(H5BadInput, AbsurdLayerSizeIsRefusedBeforeAllocating) {
+  const fs::path p = fresh_dir("bad") / "absurd.h5";
+  {
+    Edit e("sequential.h5", p);
+    std::string config = e.get_string_attr("model_config");
+    const auto at = config.find("\"units\": ");
+    ASSERT_NE(at, std::string::npos);
+    const auto end = config.find_first_of(",}", at);
+    config.replace(at, end - at, "\"units\": 1000000000000");
+    e.set_string_attr("/", "model_config", config);
+  }
+  expect_error<FormatError>([&] { load_model(p); }, {"absurd.h5", "more weights than its file can hold"});
+}
+
 TEST(H5BadInput, DanglingInboundNode) {
   const fs::path p = fresh_dir("bad") / "dangling.h5";
   {
