@@ -1,8 +1,14 @@
 #include "strata/saving.hpp"
 
+#include <cxxabi.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
+#include <memory>
+#include <typeinfo>
 
+#include "strata/log.hpp"
 #include "strata/runtime.hpp"
 
 namespace fs = std::filesystem;
@@ -59,9 +65,31 @@ std::shared_ptr<Format> format_for_loading(const fs::path& path, const std::stri
   return by_extension(path, weights_only);
 }
 
+namespace {
+
+// Config-based formats store a model as its class name and config. A C++ subclass of
+// Sequential or Functional that keeps that class name (it did not register a class of its
+// own) saves as the plain class: its overrides (train_step, call, ...) are not in the
+// file. Keras says the same of a custom train_step in H5; Strata says it when saving.
+void warn_what_the_file_cannot_hold(const Model& model, const Format& format) {
+  const std::type_info& type = typeid(model);
+  if (type == typeid(Sequential) || type == typeid(Functional)) return;
+  const std::string& cls = model.class_name();
+  if (cls != "Sequential" && cls != "Functional" && cls != "Model") return;
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> name(abi::__cxa_demangle(type.name(), nullptr, nullptr, &status), std::free);
+  log_warning("model '", model.name(), "' is a C++ subclass (", status == 0 && name ? name.get() : type.name(),
+              ") saved as a plain '", cls, "' by format ", format.name(),
+              ": its overridden members (a custom train_step, call, ...) are not saved, and a load gives a '", cls,
+              "'. Register the class under its own name to load it as itself.");
+}
+
+}  // namespace
+
 void save_model(const Model& model, const fs::path& path, const SaveOptions& options) {
   auto format = format_for_saving(path, options.format, false);
   auto frame = ErrorContext::push("saving model '", model.name(), "' to '", path.string(), "' as ", format->name());
+  warn_what_the_file_cannot_hold(model, *format);
   if (format->capabilities() & kSaveModel) {
     format->save_model(model, path, options);
   } else if (format->capabilities() & kSaveArchitecture) {

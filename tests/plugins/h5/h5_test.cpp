@@ -234,6 +234,37 @@ TEST(H5Save, StringTypesAreKerasOnes) {
   EXPECT_NE(root.find("ATTRIBUTE \"training_config\""), std::string::npos);
 }
 
+// ---- what H5 cannot hold ------------------------------------------------------------------
+
+class CustomStepModel final : public Sequential {
+ public:
+  using Sequential::Sequential;
+  Logs train_step(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sw) override {
+    return Sequential::train_step(x, y, sw);
+  }
+};
+
+TEST(H5Save, ACustomTrainStepIsAWarningNamingWhatIsLost) {
+  std::vector<std::string> warnings;
+  LogSink previous = set_log_sink([&](LogLevel level, std::string_view text) {
+    if (level == LogLevel::kWarning) warnings.emplace_back(text);
+  });
+  const fs::path dir = fresh_dir("subclass");
+  auto layers = [] {
+    return std::vector<std::shared_ptr<Layer>>{
+        make_layer("InputLayer", Config{{"batch_input_shape", {nullptr, 3}}, {"name", "in"}}),
+        make_layer("Dense", Config{{"units", 2}, {"name", "d"}})};
+  };
+  save_model(Sequential(layers()), dir / "plain.h5");
+  EXPECT_TRUE(warnings.empty()) << warnings.front();
+  save_model(CustomStepModel(layers()), dir / "custom.h5");
+  set_log_sink(previous);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("CustomStepModel"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[0].find("train_step"), std::string::npos) << warnings[0];
+  EXPECT_EQ(load_model(dir / "custom.h5")->class_name(), "Sequential");
+}
+
 // ---- commit point ------------------------------------------------------------------------------
 
 class FailingFileSystem final : public FileSystem {
