@@ -74,8 +74,8 @@ class H5Format final : public strata::Format {
   }
 
   void save_model(const strata::Model& model, const fs::path& path, const strata::SaveOptions& options) const override {
-    const std::string image = strata::h5::model_image(model, options, path.string());
-    strata::write_file_atomically(path, image, options.overwrite);
+    const strata::h5::Image image = strata::h5::model_image(model, options, path.string());
+    strata::write_file_atomically(path, image.view(), options.overwrite);
   }
 
   std::shared_ptr<strata::Model> load_model(const fs::path& path, const strata::LoadOptions& options) const override {
@@ -87,8 +87,8 @@ class H5Format final : public strata::Format {
 
   void save_weights(const strata::Model& model, const fs::path& path,
                     const strata::SaveOptions& options) const override {
-    const std::string image = strata::h5::weights_image(model, path.string());
-    strata::write_file_atomically(path, image, options.overwrite);
+    const strata::h5::Image image = strata::h5::weights_image(model, path.string());
+    strata::write_file_atomically(path, image.view(), options.overwrite);
   }
 
   strata::LoadStatus load_weights(strata::Model& model, const fs::path& path,

@@ -134,7 +134,41 @@ std::string hdf5_detail() {
 
 // ---- File --------------------------------------------------------------------------------------
 
-File::~File() = default;
+namespace {
+
+H5FD_file_image_callbacks_t image_callbacks(ImageSink* sink) {
+  H5FD_file_image_callbacks_t cb{};
+  cb.image_malloc = [](size_t size, H5FD_file_image_op_t, void*) -> void* { return std::malloc(size); };
+  cb.image_memcpy = [](void* dest, const void* src, size_t size, H5FD_file_image_op_t, void*) -> void* {
+    return std::memcpy(dest, src, size);
+  };
+  cb.image_realloc = [](void* ptr, size_t size, H5FD_file_image_op_t, void*) -> void* {
+    return std::realloc(ptr, size);
+  };
+  cb.image_free = [](void* ptr, H5FD_file_image_op_t op, void* udata) -> herr_t {
+    auto* s = static_cast<ImageSink*>(udata);
+    if (op == H5FD_FILE_IMAGE_OP_FILE_CLOSE && s->keep && !s->kept) {
+      s->kept = ptr;
+    } else {
+      std::free(ptr);
+    }
+    return 0;
+  };
+  cb.udata_copy = [](void* udata) -> void* { return udata; };  // shared: the File owns it
+  cb.udata_free = [](void*) -> herr_t { return 0; };
+  cb.udata = sink;
+  return cb;
+}
+
+}  // namespace
+
+File::File(File&&) noexcept = default;
+File& File::operator=(File&&) noexcept = default;
+
+File::~File() {
+  file_.reset();  // before the sink the core driver may still use
+  if (sink_) std::free(sink_->kept);
+}
 
 std::string File::where() const { return "'" + label_ + "'"; }
 
@@ -182,14 +216,20 @@ File File::open_image(std::string_view bytes, std::string label) {
 }
 
 File File::create_in_memory(std::string label) {
+  auto sink = std::make_unique<ImageSink>();
   Handle fapl(H5Pcreate(H5P_FILE_ACCESS));
-  STRATA_CHECK(fapl.valid() && H5Pset_fapl_core(fapl.get(), 1 << 20, false) >= 0, IOError,
-               "cannot set up an in-memory HDF5 file for '", label, "'", hdf5_detail());
+  H5FD_file_image_callbacks_t callbacks = image_callbacks(sink.get());
+  // 16 MiB increments: a 400 MB model grows its buffer 25 times, not 400.
+  STRATA_CHECK(fapl.valid() && H5Pset_fapl_core(fapl.get(), std::size_t{16} << 20, false) >= 0 &&
+                   H5Pset_file_image_callbacks(fapl.get(), &callbacks) >= 0,
+               IOError, "cannot set up an in-memory HDF5 file for '", label, "'", hdf5_detail());
   static std::atomic<unsigned long> counter{0};
   const std::string name = "strata-h5-new-" + std::to_string(counter.fetch_add(1));
   Handle f(H5Fcreate(name.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()));
   STRATA_CHECK(f.valid(), IOError, "cannot create an in-memory HDF5 file for '", label, "'", hdf5_detail());
-  return File(std::move(f), std::move(label));
+  File file(std::move(f), std::move(label));
+  file.sink_ = std::move(sink);
+  return file;
 }
 
 std::uint64_t File::size() const {
@@ -198,15 +238,20 @@ std::uint64_t File::size() const {
   return size;
 }
 
-std::string File::image() const {
+Image File::take_image() {
+  STRATA_CHECK(sink_ != nullptr, ValueError, where(), " was not made in memory");
   STRATA_CHECK(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL) >= 0, IOError, "cannot finish the HDF5 image of ", where(),
                hdf5_detail());
-  const ssize_t n = H5Fget_file_image(file_.get(), nullptr, 0);
+  const ssize_t n = H5Fget_file_image(file_.get(), nullptr, 0);  // the size only: no copy
   STRATA_CHECK(n > 0, IOError, "cannot get the HDF5 image of ", where(), hdf5_detail());
-  std::string bytes(static_cast<std::size_t>(n), '\0');
-  const ssize_t got = H5Fget_file_image(file_.get(), bytes.data(), bytes.size());
-  STRATA_CHECK(got == n, IOError, "cannot get the HDF5 image of ", where(), hdf5_detail());
-  return bytes;
+  sink_->keep = true;
+  const herr_t closed = H5Fclose(file_.get());
+  file_ = Handle();
+  STRATA_CHECK(closed >= 0 && sink_->kept != nullptr, IOError, "cannot finish the HDF5 image of ", where(),
+               " (an object of the file is still open)", hdf5_detail());
+  Image image(sink_->kept, static_cast<std::size_t>(n));
+  sink_->kept = nullptr;
+  return image;
 }
 
 // ---- objects -----------------------------------------------------------------------------------

@@ -14,6 +14,8 @@
 #include <hdf5.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <filesystem>
 #include <mutex>
 #include <optional>
@@ -89,6 +91,27 @@ std::string take_error_stack();
 // " (HDF5: <stack>)" or "" when the stack is empty.
 std::string hdf5_detail();
 
+// The bytes of a file built in memory, taken over from HDF5's core driver (no copy).
+class Image {
+ public:
+  Image() = default;
+  Image(void* data, std::size_t size) : data_(static_cast<char*>(data), &std::free), size_(size) {}
+  std::string_view view() const noexcept { return {data_.get(), size_}; }
+  std::size_t size() const noexcept { return size_; }
+
+ private:
+  std::unique_ptr<char, void (*)(void*)> data_{nullptr, &std::free};
+  std::size_t size_ = 0;
+};
+
+// The core driver's buffer of a file made in memory: allocated and grown with
+// malloc/realloc through HDF5's file image callbacks, kept here instead of freed when the
+// file closes (File::take_image).
+struct ImageSink {
+  void* kept = nullptr;
+  bool keep = false;
+};
+
 // An open HDF5 file. `label` (the path as the user gave it) prefixes every message.
 class File {
  public:
@@ -101,16 +124,18 @@ class File {
   // old-style groups as h5py writes by default.
   static File create_in_memory(std::string label);
 
-  File(File&&) noexcept = default;
-  File& operator=(File&&) noexcept = default;
+  File(File&&) noexcept;
+  File& operator=(File&&) noexcept;
   ~File();
 
   hid_t id() const noexcept { return file_.get(); }
   const std::string& label() const noexcept { return label_; }
   // The size of the file in bytes (its end of file).
   std::uint64_t size() const;
-  // Flushes and returns the file's bytes (files made by create_in_memory).
-  std::string image() const;
+  // Flushes and closes a file made by create_in_memory and hands over its bytes: the
+  // core driver's own buffer, not a copy (a save holds the weights once more, not twice).
+  // Every object of the file must be closed before. The File is closed afterwards.
+  Image take_image();
 
   // "'<label>'": for messages.
   std::string where() const;
@@ -125,6 +150,7 @@ class File {
   void attach_raw(std::shared_ptr<const RawBytes> raw);
   Handle file_;
   std::string label_;
+  std::unique_ptr<ImageSink> sink_;
   std::shared_ptr<const RawBytes> raw_;
   RawLayout layout_;
 };

@@ -18,9 +18,9 @@ namespace strata::h5 {
 // strata_version, model_config, training_config when compiled and include_optimizer),
 // model_weights/, optimizer_weights/ (include_optimizer and the optimizer has variables).
 // ValueError for models that have no config (subclassed) or names HDF5 cannot hold.
-std::string model_image(const Model& model, const SaveOptions& options, const std::string& label);
+Image model_image(const Model& model, const SaveOptions& options, const std::string& label);
 // The bytes of a weights-only file (the model_weights layout at the root).
-std::string weights_image(const Model& model, const std::string& label);
+Image weights_image(const Model& model, const std::string& label);
 
 // Builds the model of a whole-model file, loads its weights and (options.compile) its
 // training configuration and optimizer state. FormatError / UnknownObjectError naming

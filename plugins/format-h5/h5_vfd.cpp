@@ -219,14 +219,23 @@ H5FD_class_t make_class() {
   return c;
 }
 
+// The driver's registration. HDF5 keeps a pointer to the class and calls into it until the
+// ID is released, so the plugin unregisters it when it is unloaded (its code goes away).
+struct Registration {
+  H5FD_class_t cls = make_class();
+  std::mutex m;
+  hid_t id = H5I_INVALID_HID;
+  ~Registration() {
+    if (id >= 0 && H5Iis_valid(id) > 0) H5FDunregister(id);
+  }
+};
+Registration registration;
+
 hid_t driver_id() {
-  static const H5FD_class_t cls = make_class();
-  static std::mutex m;
-  static hid_t id = H5I_INVALID_HID;
-  std::lock_guard<std::mutex> lock(m);
+  std::lock_guard<std::mutex> lock(registration.m);
   // Registered once; again if HDF5 was closed and reopened in between.
-  if (id < 0 || H5Iis_valid(id) <= 0) id = H5FDregister(&cls);
-  return id;
+  if (registration.id < 0 || H5Iis_valid(registration.id) <= 0) registration.id = H5FDregister(&registration.cls);
+  return registration.id;
 }
 
 }  // namespace
