@@ -9,7 +9,7 @@ packages=(
   libdnnl-dev libhdf5-dev hdf5-tools libprotobuf-dev protobuf-compiler
   nlohmann-json3-dev libboost-dev libboost-program-options-dev
   libboost-filesystem-dev googletest libgtest-dev libgmock-dev libbenchmark-dev
-  binutils python3-snappy python3-numpy clang libclang-rt-14-dev
+  binutils python3-snappy python3-numpy python3-h5py clang libclang-rt-14-dev
 )
 
 missing=()

@@ -1,0 +1,28 @@
+// libFuzzer target: Keras JSON model configs — the Python-flavoured JSON parser (bare NaN
+// and Infinity), model_from_json for Sequential and Functional models (layers, nested
+// models, inbound nodes, shared layers) under a 64 MiB weight budget. Any outcome other
+// than a model or a strata::Error is a bug.
+// Seeds: the JSON configs of the fixtures (tests/fuzz/h5_seeds.py).
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "strata/error.hpp"
+#include "strata/layer.hpp"
+#include "strata/runtime.hpp"
+#include "strata/saving.hpp"
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  strata::initialize();
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string text(reinterpret_cast<const char*>(data), size);
+  try {
+    strata::WeightBudget budget(std::uint64_t{64} << 20, "fuzz.json");
+    (void)strata::model_from_json(text);
+  } catch (const strata::Error&) {
+  }
+  return 0;
+}
