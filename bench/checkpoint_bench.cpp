@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_io.hpp"
 #include "strata/checkpoint.hpp"
 #include "strata/plugin/file_system.hpp"
 #include "strata/runtime.hpp"
@@ -28,23 +29,16 @@
 namespace {
 
 namespace fs = std::filesystem;
+using namespace strata::bench;
 
 constexpr std::int64_t kDim = 5000;
 constexpr int kVariables = 4;
-
-fs::path bench_dir() {
-  const char* env = std::getenv("STRATA_BENCH_DIR");
-  const fs::path dir = fs::path(env && *env ? env : fs::temp_directory_path().string()) /
-                       ("strata_bench_checkpoint_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir;
-}
 
 struct Setup {
   std::vector<strata::Variable> variables;
   std::vector<std::pair<std::string, strata::Trackable>> pieces;
   std::size_t bytes = 0;
-  fs::path dir = bench_dir();
+  fs::path dir = strata::bench::bench_dir("checkpoint");
 
   Setup() {
     strata::initialize();
@@ -66,56 +60,6 @@ struct Setup {
 Setup& setup() {
   static Setup s;
   return s;
-}
-
-long peak_rss_kib() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
-  }
-  return -1;
-}
-long current_rss_kib() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
-  }
-  return -1;
-}
-// Resets VmHWM to the current RSS (Linux >= 4.0).
-void reset_peak_rss() { std::ofstream("/proc/self/clear_refs") << "5"; }
-
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-// The plain baseline: write(2) the model's bytes, straight from the variables' memory (the
-// same source the checkpoint reads), to a file and fsync it, as every Strata save does.
-void plain_write(const fs::path& file, const std::vector<std::string_view>& pieces) {
-  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  for (const auto piece : pieces) {
-    for (std::size_t done = 0; done < piece.size();) {
-      const ssize_t n = ::write(fd, piece.data() + done, piece.size() - done);
-      if (n <= 0) break;
-      done += static_cast<std::size_t>(n);
-    }
-  }
-  ::fsync(fd);
-  ::close(fd);
-}
-
-// The plain baseline: pread(2) all bytes into new memory, as a restore reads into new tensors.
-void plain_read(const fs::path& file, std::size_t size) {
-  std::unique_ptr<char[]> buffer(new char[size]);
-  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  for (std::size_t done = 0; done < size;) {
-    const ssize_t n = ::pread(fd, buffer.get() + done, size - done, static_cast<off_t>(done));
-    if (n <= 0) break;
-    done += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
-  benchmark::DoNotOptimize(buffer.get());
 }
 
 // Each iteration times a plain write of the model's bytes (truncate, write, fsync), an
