@@ -75,7 +75,7 @@ class H5Format final : public strata::Format {
 
   void save_model(const strata::Model& model, const fs::path& path, const strata::SaveOptions& options) const override {
     const strata::h5::Image image = strata::h5::model_image(model, options, path.string());
-    strata::write_file_atomically(path, image.view(), options.overwrite);
+    strata::write_file_atomically(path, image.pieces(), options.overwrite);
   }
 
   std::shared_ptr<strata::Model> load_model(const fs::path& path, const strata::LoadOptions& options) const override {
@@ -88,7 +88,7 @@ class H5Format final : public strata::Format {
   void save_weights(const strata::Model& model, const fs::path& path,
                     const strata::SaveOptions& options) const override {
     const strata::h5::Image image = strata::h5::weights_image(model, path.string());
-    strata::write_file_atomically(path, image.view(), options.overwrite);
+    strata::write_file_atomically(path, image.pieces(), options.overwrite);
   }
 
   strata::LoadStatus load_weights(strata::Model& model, const fs::path& path,

@@ -134,40 +134,15 @@ std::string hdf5_detail() {
 
 // ---- File --------------------------------------------------------------------------------------
 
-namespace {
-
-H5FD_file_image_callbacks_t image_callbacks(ImageSink* sink) {
-  H5FD_file_image_callbacks_t cb{};
-  cb.image_malloc = [](size_t size, H5FD_file_image_op_t, void*) -> void* { return std::malloc(size); };
-  cb.image_memcpy = [](void* dest, const void* src, size_t size, H5FD_file_image_op_t, void*) -> void* {
-    return std::memcpy(dest, src, size);
-  };
-  cb.image_realloc = [](void* ptr, size_t size, H5FD_file_image_op_t, void*) -> void* {
-    return std::realloc(ptr, size);
-  };
-  cb.image_free = [](void* ptr, H5FD_file_image_op_t op, void* udata) -> herr_t {
-    auto* s = static_cast<ImageSink*>(udata);
-    if (op == H5FD_FILE_IMAGE_OP_FILE_CLOSE && s->keep && !s->kept) {
-      s->kept = ptr;
-    } else {
-      std::free(ptr);
-    }
-    return 0;
-  };
-  cb.udata_copy = [](void* udata) -> void* { return udata; };  // shared: the File owns it
-  cb.udata_free = [](void*) -> herr_t { return 0; };
-  cb.udata = sink;
-  return cb;
-}
-
-}  // namespace
-
 File::File(File&&) noexcept = default;
 File& File::operator=(File&&) noexcept = default;
 
 File::~File() {
-  file_.reset();  // before the sink the core driver may still use
-  if (sink_) std::free(sink_->kept);
+  file_.reset();  // before the sink the piece driver writes into
+}
+
+void File::lend(const Tensor& t) const {
+  if (sink_) sink_->lend(t);
 }
 
 std::string File::where() const { return "'" + label_ + "'"; }
@@ -216,13 +191,9 @@ File File::open_image(std::string_view bytes, std::string label) {
 }
 
 File File::create_in_memory(std::string label) {
-  auto sink = std::make_unique<ImageSink>();
-  Handle fapl(H5Pcreate(H5P_FILE_ACCESS));
-  H5FD_file_image_callbacks_t callbacks = image_callbacks(sink.get());
-  // 16 MiB increments: a 400 MB model grows its buffer 25 times, not 400.
-  STRATA_CHECK(fapl.valid() && H5Pset_fapl_core(fapl.get(), std::size_t{16} << 20, false) >= 0 &&
-                   H5Pset_file_image_callbacks(fapl.get(), &callbacks) >= 0,
-               IOError, "cannot set up an in-memory HDF5 file for '", label, "'", hdf5_detail());
+  auto sink = std::make_unique<PieceSink>();
+  Handle fapl(piece_write_fapl(sink.get()));
+  STRATA_CHECK(fapl.valid(), IOError, "cannot set up an in-memory HDF5 file for '", label, "'", hdf5_detail());
   static std::atomic<unsigned long> counter{0};
   const std::string name = "strata-h5-new-" + std::to_string(counter.fetch_add(1));
   Handle f(H5Fcreate(name.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()));
@@ -240,18 +211,12 @@ std::uint64_t File::size() const {
 
 Image File::take_image() {
   STRATA_CHECK(sink_ != nullptr, ValueError, where(), " was not made in memory");
-  STRATA_CHECK(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL) >= 0, IOError, "cannot finish the HDF5 image of ", where(),
-               hdf5_detail());
-  const ssize_t n = H5Fget_file_image(file_.get(), nullptr, 0);  // the size only: no copy
-  STRATA_CHECK(n > 0, IOError, "cannot get the HDF5 image of ", where(), hdf5_detail());
-  sink_->keep = true;
   const herr_t closed = H5Fclose(file_.get());
   file_ = Handle();
-  STRATA_CHECK(closed >= 0 && sink_->kept != nullptr, IOError, "cannot finish the HDF5 image of ", where(),
+  STRATA_CHECK(closed >= 0 && sink_->closed, IOError, "cannot finish the HDF5 file ", where(),
                " (an object of the file is still open)", hdf5_detail());
-  Image image(sink_->kept, static_cast<std::size_t>(n));
-  sink_->kept = nullptr;
-  return image;
+  sink_->finish();
+  return Image(std::move(sink_));
 }
 
 // ---- objects -----------------------------------------------------------------------------------
@@ -780,11 +745,11 @@ Tensor read_dataset(const File& file, hid_t dataset, const DatasetInfo& info, DT
     }
   }
   Handle mem = type_for(dtype, /*file=*/false);
-  const std::size_t bytes = count * dtype_size(dtype);
-  std::vector<unsigned char> buf(bytes);
-  STRATA_CHECK(H5Dread(dataset, mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) >= 0, FormatError,
+  // Straight into the tensor's memory: no staging buffer, no second copy.
+  Tensor out = Tensor::empty(dtype, info.shape, Device::cpu());
+  STRATA_CHECK(H5Dread(dataset, mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.mutable_data()) >= 0, FormatError,
                "cannot read ", where, " as ", dtype_name(dtype), hdf5_detail());
-  return Tensor::from_host(dtype, info.shape, buf.data(), buf.size(), Device::cpu());
+  return out;
 }
 
 // ---- writing -----------------------------------------------------------------------------------
@@ -901,6 +866,7 @@ void write_dataset(const File& file, hid_t parent, const std::string& path, cons
   STRATA_CHECK(ds.valid(), IOError, "cannot create dataset '", path, "' in ", object_path(parent), " of ",
                file.where(), hdf5_detail());
   if (value.num_elements() == 0) return;
+  file.lend(value);
   STRATA_CHECK(H5Dwrite(ds.get(), mtype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, value.data()) >= 0, IOError,
                "cannot write dataset '", path, "' in ", file.where(), hdf5_detail());
 }

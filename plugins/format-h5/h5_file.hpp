@@ -19,11 +19,13 @@
 #include <filesystem>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "h5_raw.hpp"
+#include "h5_vfd.hpp"
 #include "strata/dtype.hpp"
 #include "strata/error.hpp"
 #include "strata/shape.hpp"
@@ -91,25 +93,26 @@ std::string take_error_stack();
 // " (HDF5: <stack>)" or "" when the stack is empty.
 std::string hdf5_detail();
 
-// The bytes of a file built in memory, taken over from HDF5's core driver (no copy).
+// A file built in memory (File::create_in_memory), laid out as pieces: metadata copied,
+// large weights borrowed from the model's tensors (kept alive here). Write it with
+// write_file_atomically(path, image.pieces()).
 class Image {
  public:
   Image() = default;
-  Image(void* data, std::size_t size) : data_(static_cast<char*>(data), &std::free), size_(size) {}
-  std::string_view view() const noexcept { return {data_.get(), size_}; }
-  std::size_t size() const noexcept { return size_; }
+  explicit Image(std::unique_ptr<PieceSink> sink) : sink_(std::move(sink)) {}
+  std::span<const std::string_view> pieces() const noexcept {
+    return sink_ ? std::span<const std::string_view>(sink_->pieces) : std::span<const std::string_view>();
+  }
+  std::uint64_t size() const noexcept { return sink_ ? sink_->eof : 0; }
+  // The pieces concatenated (fuzzers and tests that need one buffer).
+  std::string bytes() const {
+    std::string out;
+    for (const auto p : pieces()) out += p;
+    return out;
+  }
 
  private:
-  std::unique_ptr<char, void (*)(void*)> data_{nullptr, &std::free};
-  std::size_t size_ = 0;
-};
-
-// The core driver's buffer of a file made in memory: allocated and grown with
-// malloc/realloc through HDF5's file image callbacks, kept here instead of freed when the
-// file closes (File::take_image).
-struct ImageSink {
-  void* kept = nullptr;
-  bool keep = false;
+  std::unique_ptr<PieceSink> sink_;
 };
 
 // An open HDF5 file. `label` (the path as the user gave it) prefixes every message.
@@ -132,10 +135,12 @@ class File {
   const std::string& label() const noexcept { return label_; }
   // The size of the file in bytes (its end of file).
   std::uint64_t size() const;
-  // Flushes and closes a file made by create_in_memory and hands over its bytes: the
-  // core driver's own buffer, not a copy (a save holds the weights once more, not twice).
-  // Every object of the file must be closed before. The File is closed afterwards.
+  // Closes a file made by create_in_memory and hands over its bytes as pieces. Every
+  // object of the file must be closed before. The File is closed afterwards.
   Image take_image();
+  // For files made by create_in_memory: the dataset about to be written from `t` may be
+  // borrowed from `t`'s memory instead of copied (`t` is kept alive by the Image).
+  void lend(const Tensor& t) const;
 
   // "'<label>'": for messages.
   std::string where() const;
@@ -150,7 +155,7 @@ class File {
   void attach_raw(std::shared_ptr<const RawBytes> raw);
   Handle file_;
   std::string label_;
-  std::unique_ptr<ImageSink> sink_;
+  std::unique_ptr<PieceSink> sink_;
   std::shared_ptr<const RawBytes> raw_;
   RawLayout layout_;
 };

@@ -396,16 +396,27 @@ std::shared_ptr<Model> read_model(const File& file, const LoadOptions& options) 
   const Config config = read_json_attribute(file, root.get(), "model_config");
   STRATA_CHECK(config.is_object() && config.contains("class_name") && config.contains("config"), FormatError,
                file.where(), ": model_config must be an object with 'class_name' and 'config'");
-  std::shared_ptr<Model> model;
-  {
-    // The file holds every weight of its model (float16 at the smallest, read into at
-    // most float64: 4x), so a config that asks for more is refused before allocating.
-    WeightBudget budget(4 * file.size() + (std::uint64_t{16} << 20), "the model_config of " + file.where());
-    model = model_from_config(config, options.custom_objects);
-  }
   Handle mw = open_object(file, root.get(), "model_weights", ObjectKind::kGroup, "the model_weights group");
   STRATA_CHECK(mw.valid(), FormatError, file.where(), " has a model_config but no 'model_weights' group");
-  load_topological(file, mw.get(), *model).expect_partial();
+  // The file holds every weight of its model (float16 at the smallest, read into at most
+  // float64: 4x), so a config that asks for more is refused before allocating.
+  const std::uint64_t budget_bytes = 4 * file.size() + (std::uint64_t{16} << 20);
+  std::shared_ptr<Model> model;
+  {
+    // Every weight is about to be read from the file: skip the initializers (for a
+    // 100M-parameter model they cost more than the read).
+    WeightBudget budget(budget_bytes, "the model_config of " + file.where());
+    SkipWeightInitializers skip;
+    model = model_from_config(config, options.custom_objects);
+  }
+  const LoadStatus status = load_topological(file, mw.get(), *model);
+  if (status.restored() != model->weights().size()) {
+    // Some weight is not in the file (it would hold whatever its memory held): build
+    // again with initializers.
+    WeightBudget budget(budget_bytes, "the model_config of " + file.where());
+    model = model_from_config(config, options.custom_objects);
+    load_topological(file, mw.get(), *model);
+  }
   if (options.compile && has_attribute(file, root.get(), "training_config")) {
     const Config tc = read_json_attribute(file, root.get(), "training_config");
     STRATA_CHECK(tc.is_object(), FormatError, file.where(), ": training_config is not a JSON object");

@@ -238,7 +238,200 @@ hid_t driver_id() {
   return registration.id;
 }
 
+// ---- the piece driver (writing) ----------------------------------------------------------
+
+struct PieceFile {
+  H5FD_t pub;
+  PieceSink* sink = nullptr;
+};
+
+// Raw data writes at least this large are borrowed when they come from a lent tensor.
+constexpr std::size_t kBorrowMin = std::size_t{64} << 10;
+
+void* piece_fapl_copy(const void* info) { return new (std::nothrow) PieceSink*(*static_cast<PieceSink* const*>(info)); }
+herr_t piece_fapl_free(void* info) {
+  delete static_cast<PieceSink**>(info);
+  return 0;
+}
+
+H5FD_t* piece_open(const char*, unsigned, hid_t fapl, haddr_t) {
+  const auto* info = static_cast<PieceSink* const*>(H5Pget_driver_info(fapl));
+  if (!info || !*info) return nullptr;
+  auto* f = new (std::nothrow) PieceFile();
+  if (!f) return nullptr;
+  f->sink = *info;
+  return &f->pub;
+}
+
+herr_t piece_close(H5FD_t* file) {
+  auto* f = reinterpret_cast<PieceFile*>(file);
+  f->sink->closed = true;
+  delete f;
+  return 0;
+}
+
+herr_t piece_query(const H5FD_t*, unsigned long* flags) {
+  // As HDF5's core driver: metadata aggregated and accumulated, small raw data aggregated.
+  if (flags) {
+    *flags = H5FD_FEAT_AGGREGATE_METADATA | H5FD_FEAT_ACCUMULATE_METADATA | H5FD_FEAT_AGGREGATE_SMALLDATA;
+  }
+  return 0;
+}
+
+haddr_t piece_get_eoa(const H5FD_t* file, H5FD_mem_t) { return reinterpret_cast<const PieceFile*>(file)->sink->eoa; }
+herr_t piece_set_eoa(H5FD_t* file, H5FD_mem_t, haddr_t addr) {
+  reinterpret_cast<PieceFile*>(file)->sink->eoa = addr;
+  return 0;
+}
+haddr_t piece_get_eof(const H5FD_t* file, H5FD_mem_t) { return reinterpret_cast<const PieceFile*>(file)->sink->eof; }
+
+herr_t piece_read(H5FD_t* file, H5FD_mem_t, hid_t, haddr_t addr, size_t size, void* buffer) {
+  reinterpret_cast<PieceFile*>(file)->sink->read(addr, size, static_cast<unsigned char*>(buffer));
+  return 0;
+}
+
+herr_t piece_write(H5FD_t* file, H5FD_mem_t type, hid_t, haddr_t addr, size_t size, const void* buffer) {
+  PieceSink& sink = *reinterpret_cast<PieceFile*>(file)->sink;
+  const auto* p = static_cast<const char*>(buffer);
+  PieceSink::Write w;
+  w.addr = addr;
+  w.size = size;
+  if (type == H5FD_MEM_DRAW && size >= kBorrowMin) {
+    for (const Tensor& t : sink.lent) {
+      const auto* begin = static_cast<const char*>(t.data());
+      if (p >= begin && size <= t.nbytes() && p - begin <= static_cast<std::ptrdiff_t>(t.nbytes() - size)) {
+        w.borrowed = p;
+        break;
+      }
+    }
+  }
+  try {
+    if (!w.borrowed) w.owned.assign(p, size);
+    sink.writes.push_back(std::move(w));
+  } catch (...) {
+    return refuse("out of memory while building the file");
+  }
+  sink.eof = std::max<haddr_t>(sink.eof, addr + size);
+  return 0;
+}
+
+herr_t piece_truncate(H5FD_t* file, hid_t, hbool_t) {
+  PieceSink& sink = *reinterpret_cast<PieceFile*>(file)->sink;
+  sink.eof = sink.eoa;
+  return 0;
+}
+
+H5FD_class_t make_piece_class() {
+  H5FD_class_t c;
+  std::memset(&c, 0, sizeof c);
+  c.name = "strata_piece_write";
+  c.maxaddr = (static_cast<haddr_t>(1) << 62) - 1;
+  c.fc_degree = H5F_CLOSE_WEAK;
+  c.fapl_size = sizeof(PieceSink*);
+  c.fapl_copy = piece_fapl_copy;
+  c.fapl_free = piece_fapl_free;
+  c.open = piece_open;
+  c.close = piece_close;
+  c.query = piece_query;
+  c.get_eoa = piece_get_eoa;
+  c.set_eoa = piece_set_eoa;
+  c.get_eof = piece_get_eof;
+  c.read = piece_read;
+  c.write = piece_write;
+  c.truncate = piece_truncate;
+  for (auto& m : c.fl_map) m = H5FD_MEM_DEFAULT;
+  return c;
+}
+
+struct PieceRegistration {
+  H5FD_class_t cls = make_piece_class();
+  std::mutex m;
+  hid_t id = H5I_INVALID_HID;
+  ~PieceRegistration() {
+    if (id >= 0 && H5Iis_valid(id) > 0) H5FDunregister(id);
+  }
+};
+PieceRegistration piece_registration;
+
+hid_t piece_driver_id() {
+  std::lock_guard<std::mutex> lock(piece_registration.m);
+  if (piece_registration.id < 0 || H5Iis_valid(piece_registration.id) <= 0) {
+    piece_registration.id = H5FDregister(&piece_registration.cls);
+  }
+  return piece_registration.id;
+}
+
 }  // namespace
+
+void PieceSink::read(haddr_t addr, std::size_t size, unsigned char* out) const {
+  std::memset(out, 0, size);
+  const haddr_t end = addr + size;
+  for (const Write& w : writes) {
+    const haddr_t lo = std::max<haddr_t>(addr, w.addr), hi = std::min<haddr_t>(end, w.addr + w.size);
+    if (lo >= hi) continue;
+    const char* src = w.borrowed ? w.borrowed : w.owned.data();
+    std::memcpy(out + (lo - addr), src + (lo - w.addr), hi - lo);
+  }
+}
+
+void PieceSink::finish() {
+  // A borrowed write stays a piece of its own unless a later write overlaps it.
+  std::vector<std::size_t> live;
+  for (std::size_t i = 0; i < writes.size(); ++i) {
+    const Write& w = writes[i];
+    if (!w.borrowed || w.addr + w.size > eof) continue;
+    bool overlapped = false;
+    for (std::size_t j = i + 1; j < writes.size() && !overlapped; ++j) {
+      overlapped = writes[j].addr < w.addr + w.size && w.addr < writes[j].addr + writes[j].size;
+    }
+    if (!overlapped) live.push_back(i);
+  }
+  std::sort(live.begin(), live.end(), [&](std::size_t a, std::size_t b) { return writes[a].addr < writes[b].addr; });
+  // The gaps between live borrowed writes, filled from every other write in order.
+  struct Gap {
+    haddr_t begin, end;
+  };
+  std::vector<Gap> spans;
+  haddr_t at = 0;
+  for (std::size_t k : live) {
+    spans.push_back({at, writes[k].addr});
+    at = writes[k].addr + writes[k].size;
+  }
+  spans.push_back({at, eof});
+  gaps.clear();
+  for (const Gap& g : spans) gaps.emplace_back(static_cast<std::size_t>(g.end - g.begin), '\0');
+  std::vector<bool> is_live(writes.size(), false);
+  for (std::size_t k : live) is_live[k] = true;
+  for (std::size_t i = 0; i < writes.size(); ++i) {
+    if (is_live[i]) continue;
+    const Write& w = writes[i];
+    const char* src = w.borrowed ? w.borrowed : w.owned.data();
+    // The first gap that ends after the write begins.
+    auto it = std::upper_bound(spans.begin(), spans.end(), w.addr, [](haddr_t a, const Gap& g) { return a < g.end; });
+    for (; it != spans.end() && it->begin < w.addr + w.size; ++it) {
+      const haddr_t lo = std::max(it->begin, w.addr), hi = std::min(it->end, w.addr + w.size);
+      if (lo < hi) std::memcpy(gaps[it - spans.begin()].data() + (lo - it->begin), src + (lo - w.addr), hi - lo);
+    }
+  }
+  pieces.clear();
+  for (std::size_t k = 0; k < live.size(); ++k) {
+    pieces.emplace_back(gaps[k]);
+    pieces.emplace_back(writes[live[k]].borrowed, writes[live[k]].size);
+  }
+  pieces.emplace_back(gaps.back());
+}
+
+hid_t piece_write_fapl(PieceSink* sink) {
+  const hid_t driver = piece_driver_id();
+  if (driver < 0) return H5I_INVALID_HID;
+  const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  if (fapl < 0) return fapl;
+  if (H5Pset_driver(fapl, driver, &sink) < 0) {
+    H5Pclose(fapl);
+    return H5I_INVALID_HID;
+  }
+  return fapl;
+}
 
 hid_t checked_read_fapl(const void* memory, std::size_t size) {
   const hid_t driver = driver_id();

@@ -17,6 +17,10 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
+#include <vector>
+
+#include "strata/tensor.hpp"
 
 namespace strata::h5 {
 
@@ -27,6 +31,39 @@ hid_t checked_read_fapl(const void* memory, std::size_t size);
 
 // Why the driver refused the last read on this thread ("" when it did not), and clears it.
 std::string take_checked_driver_problem();
+
+// The state of a file written through the piece driver: an HDF5 file built in memory in
+// which large raw-data writes are not copied but kept as references into tensors the file
+// borrowed (their memory is what H5Dwrite passed down). Metadata and small datasets are
+// copied. finish() lays the file out as pieces — owned metadata strings between borrowed
+// tensor bytes — for write_file_atomically, so a save holds no copy of the weights.
+struct PieceSink {
+  struct Write {
+    haddr_t addr = 0;
+    std::size_t size = 0;
+    const char* borrowed = nullptr;  // non-null: bytes live in a lent tensor
+    std::string owned;
+  };
+  std::vector<Write> writes;  // in order: a later write wins where two overlap
+  std::vector<Tensor> lent;   // kept alive until the pieces are written
+  haddr_t eoa = 0;
+  haddr_t eof = 0;
+  bool closed = false;  // HDF5 closed the file (every object of it was closed first)
+  // After finish(): the file, in order.
+  std::vector<std::string> gaps;
+  std::vector<std::string_view> pieces;
+
+  // H5Dwrite may pass `t`'s memory down; raw writes from it are then borrowed, not copied.
+  void lend(const Tensor& t) { lent.push_back(t); }
+  // Fills `out` with the bytes at [addr, addr+size) as written so far (zeros elsewhere).
+  void read(haddr_t addr, std::size_t size, unsigned char* out) const;
+  // Builds `pieces` covering [0, eof).
+  void finish();
+};
+
+// A file-access property list writing through the piece driver into `sink` (which must
+// outlive the file). Returns a negative id on failure.
+hid_t piece_write_fapl(PieceSink* sink);
 
 // Checks one global heap collection (FORMATS §1: "GCOL", version 1, the collection size,
 // then objects of 16-byte headers and 8-byte aligned data). `bytes` holds `size` bytes

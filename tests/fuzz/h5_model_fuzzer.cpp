@@ -24,8 +24,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (d.is_discarded()) return 0;
   strata::h5::Session session;
   try {
-    const strata::h5::Image image = strata::h5fuzz::build(d);
-    const strata::h5::File file = strata::h5::File::open_image(image.view(), "fuzz.h5");
+    const std::string bytes = strata::h5fuzz::build(d).bytes();
+    const strata::h5::File file = strata::h5::File::open_image(bytes, "fuzz.h5");
     try {
       (void)strata::h5::describe_file(file);
     } catch (const strata::Error&) {

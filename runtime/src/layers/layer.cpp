@@ -245,7 +245,12 @@ Config Layer::get_config() const {
 
 namespace {
 thread_local WeightBudget* t_weight_budget = nullptr;
+thread_local int t_skip_initializers = 0;
 }  // namespace
+
+SkipWeightInitializers::SkipWeightInitializers() { ++t_skip_initializers; }
+SkipWeightInitializers::~SkipWeightInitializers() { --t_skip_initializers; }
+bool SkipWeightInitializers::active() noexcept { return t_skip_initializers > 0; }
 
 WeightBudget::WeightBudget(std::uint64_t max_bytes, std::string source)
     : max_(max_bytes), source_(std::move(source)), previous_(t_weight_budget) {
@@ -284,7 +289,9 @@ Variable Layer::add_weight(const WeightSpec& spec) {
   std::shared_ptr<Initializer> init = spec.initializer;
   if (!init) init = get_initializer(Config(is_floating(dtype) ? "glorot_uniform" : "zeros"));
   Tensor value;
-  {
+  if (SkipWeightInitializers::active()) {
+    value = Tensor::empty(dtype, spec.shape);
+  } else {
     auto frame = ErrorContext::push("initialising weight '", spec.name, "' of layer '", name_, "'");
     value = (*init)(spec.shape, dtype);
   }

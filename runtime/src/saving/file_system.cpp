@@ -124,7 +124,7 @@ void write_file_pieces(const fs::path& path, std::span<const std::string_view> p
   files.write_file(path, all);
 }
 
-void write_file_atomically(const fs::path& path, std::string_view data, bool overwrite) {
+void write_file_atomically(const fs::path& path, std::span<const std::string_view> pieces, bool overwrite) {
   std::error_code ec;
   STRATA_CHECK(overwrite || !fs::exists(path, ec), IOError, "'", path.string(),
                "' already exists and overwrite is false");
@@ -134,13 +134,17 @@ void write_file_atomically(const fs::path& path, std::string_view data, bool ove
   const fs::path temp = fs::path(path.string() + temp_suffix());
   FileSystem& files = file_system();
   try {
-    files.write_file(temp, data);
+    write_file_pieces(temp, pieces);
     files.rename(temp, path);  // the commit point
   } catch (...) {
     fs::remove(temp, ec);
     throw;
   }
   files.sync_directory(dir);
+}
+
+void write_file_atomically(const fs::path& path, std::string_view data, bool overwrite) {
+  write_file_atomically(path, std::span<const std::string_view>(&data, 1), overwrite);
 }
 
 std::string read_file(const fs::path& path, std::size_t max_bytes) {

@@ -253,6 +253,21 @@ class WeightBudget {
   WeightBudget* previous_;
 };
 
+// While alive on this thread, add_weight does not run initializers: new weights are
+// allocated but not written (their contents are unspecified). Only for loaders that replace
+// every weight right after building the model (an H5 whole-model load): random
+// initialization of a 100M-parameter model costs more than reading it, and untouched
+// memory costs nothing. A loader that then finds a weight it did not set must discard the
+// model and build it again without the scope (format-h5 does). Scopes nest.
+class SkipWeightInitializers {
+ public:
+  SkipWeightInitializers();
+  ~SkipWeightInitializers();
+  SkipWeightInitializers(const SkipWeightInitializers&) = delete;
+  SkipWeightInitializers& operator=(const SkipWeightInitializers&) = delete;
+  static bool active() noexcept;
+};
+
 // {"class_name": ..., "config": ...} of a layer (Keras's layers.serialize), and back.
 Config serialize_layer(const Layer& layer);
 std::shared_ptr<Layer> deserialize_layer(const Config& value, const CustomObjects* custom_objects = nullptr);

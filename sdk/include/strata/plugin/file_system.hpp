@@ -51,6 +51,10 @@ void write_file_pieces(const std::filesystem::path& path, std::span<const std::s
 // temporary is removed and `path` is untouched. With overwrite false an existing `path`
 // is an IOError.
 void write_file_atomically(const std::filesystem::path& path, std::string_view data, bool overwrite = true);
+// The same for the concatenation of `pieces`, written without concatenating them
+// (write_file_pieces): a large file made of borrowed buffers costs no copy.
+void write_file_atomically(const std::filesystem::path& path, std::span<const std::string_view> pieces,
+                           bool overwrite = true);
 
 // Reads a whole file (at most `max_bytes`; FormatError naming the file when larger).
 // IOError naming the file when it cannot be read.
