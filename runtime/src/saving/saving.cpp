@@ -109,6 +109,18 @@ std::shared_ptr<Model> load_model(const fs::path& path, const LoadOptions& optio
   STRATA_THROW(ValueError, "format '", format->name(), "' cannot load models");
 }
 
+void save_model_hdf5(const Model& model, const fs::path& path, const SaveOptions& options) {
+  SaveOptions h5 = options;
+  h5.format = "h5";
+  save_model(model, path, h5);
+}
+
+std::shared_ptr<Model> load_model_hdf5(const fs::path& path, const LoadOptions& options) {
+  LoadOptions h5 = options;
+  h5.format = "h5";
+  return load_model(path, h5);
+}
+
 void save_weights(const Model& model, const fs::path& path, const SaveOptions& options) {
   auto format = format_for_saving(path, options.format, true);
   auto frame = ErrorContext::push("saving the weights of model '", model.name(), "' to '", path.string(), "' as ",

@@ -18,6 +18,11 @@ namespace strata {
 void save_model(const Model& model, const std::filesystem::path& path, const SaveOptions& options = {});
 std::shared_ptr<Model> load_model(const std::filesystem::path& path, const LoadOptions& options = {});
 
+// The H5 format whatever the extension (Keras's save_model(..., save_format="h5") and
+// load_model of an H5 file); `options.format` is ignored.
+void save_model_hdf5(const Model& model, const std::filesystem::path& path, const SaveOptions& options = {});
+std::shared_ptr<Model> load_model_hdf5(const std::filesystem::path& path, const LoadOptions& options = {});
+
 // Weights only.
 void save_weights(const Model& model, const std::filesystem::path& path, const SaveOptions& options = {});
 LoadStatus load_weights(Model& model, const std::filesystem::path& path, const LoadOptions& options = {});

@@ -234,6 +234,46 @@ TEST(H5Save, StringTypesAreKerasOnes) {
   EXPECT_NE(root.find("ATTRIBUTE \"training_config\""), std::string::npos);
 }
 
+// The guide notes that Keras's H5 cannot hold preprocessing layers; Strata's can, since
+// Rescaling is config and Normalization's state is weights. A loss created inside a layer
+// (an activity regularizer) is code and comes back with the layer.
+TEST(H5Save, PreprocessingStateAndLayerLossesSurvive) {
+  auto model = std::make_shared<Sequential>(std::vector<std::shared_ptr<Layer>>{
+      make_layer("InputLayer", Config{{"batch_input_shape", {nullptr, 3}}, {"name", "in"}}),
+      make_layer("Rescaling", Config{{"scale", 0.5}, {"offset", 1.0}, {"name", "rescale"}}),
+      make_layer("Normalization", Config{{"axis", -1}, {"name", "norm"}}),
+      make_layer("Dense", Config{{"units", 2},
+                                 {"name", "d"},
+                                 {"activity_regularizer", {{"class_name", "L2"}, {"config", {{"l2", 0.05}}}}}})});
+  // What adapt() would have computed, set directly: mean, variance, count.
+  auto norm = model->get_layer("norm");
+  auto state = norm->get_weights();
+  ASSERT_EQ(state.size(), 3u);
+  norm->set_weights({Tensor::from_vector<float>({1, 2, 3}, state[0].shape()),
+                     Tensor::from_vector<float>({4, 5, 6}, state[1].shape()), Tensor::scalar<std::int64_t>(10)});
+  model->compile(Config{{"class_name", "SGD"}, {"config", {{"learning_rate", 0.1}}}}, Config("mse"));
+  const fs::path path = fresh_dir("preprocessing") / "m.h5";
+  save_model(*model, path);
+  auto back = load_model(path);
+  const Tensor x = Tensor::from_vector<float>({0.5f, -1.f, 2.f, 3.f, 0.f, 1.f}, Shape{2, 3});
+  const Tensor y = Tensor::from_vector<float>({1.f, 0.f, 0.f, 1.f}, Shape{2, 2});
+  EXPECT_EQ(model->predict(x).to_vector<float>(), back->predict(x).to_vector<float>());
+  const auto restored = back->get_layer("norm")->get_weights();
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(npy_bytes(restored[i]), npy_bytes(norm->get_weights()[i])) << i;
+  // The regularization term is part of the loss in both: the same loss, bit for bit.
+  EXPECT_EQ(model->train_on_batch({x}, {y}).at("loss"), back->train_on_batch({x}, {y}).at("loss"));
+}
+
+TEST(H5Save, ExplicitHdf5CallsIgnoreTheExtension) {
+  auto model = load_model(fixture("sequential.h5"));
+  const fs::path path = fresh_dir("explicit") / "model.bin";
+  save_model_hdf5(*model, path);
+  auto back = load_model_hdf5(path);
+  const auto x = read_all(index()["models"]["sequential"]["inputs"]);
+  EXPECT_EQ(model->predict(x)[0].to_vector<float>(), back->predict(x)[0].to_vector<float>());
+  EXPECT_EQ(load_model(path)->name(), model->name());  // found by content, too
+}
+
 // ---- what H5 cannot hold ------------------------------------------------------------------
 
 class CustomStepModel final : public Sequential {
