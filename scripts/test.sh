@@ -37,7 +37,7 @@ if [ -f build-asan/CMakeCache.txt ] && ! grep -q '^CMAKE_CXX_COMPILER:.*clang' b
 fi
 CC=clang CXX=clang++ scripts/build.sh build-asan -DSTRATA_SANITIZE=ON -DSTRATA_BUILD_BENCH=OFF -DSTRATA_BUILD_FUZZERS=ON
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-export LSAN_OPTIONS="use_tls=0:suppressions=$PWD/tests/sanitizers/lsan.supp"
+export LSAN_OPTIONS="use_tls=0:print_suppressions=0:suppressions=$PWD/tests/sanitizers/lsan.supp"
 ctest --test-dir build-asan --output-on-failure -j "$jobs" -L 'unit|plugin|integration'
 
 # 3. every file-format reader's libFuzzer target, 60 s each, seeded from the fixtures.
