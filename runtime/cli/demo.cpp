@@ -203,7 +203,7 @@ int run_demo(const std::string& dir_arg) {
            {"regression", regression, rx, ry}, {"3_layer_mlp", mlp, mx, my}}) {
     for (const auto& p : plans) rows.push_back(save_and_reload(label, model, p.what, p.format, dir / (label + "_" + p.file), x, y));
   }
-  std::size_t w[4] = {5, 4, 6, 4};
+  std::size_t w[4] = {5, 5, 6, 11};  // at least the headers
   for (const auto& r : rows) {
     w[0] = std::max(w[0], r.model.size());
     w[1] = std::max(w[1], r.what.size());
