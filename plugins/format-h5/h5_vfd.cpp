@@ -93,8 +93,6 @@ herr_t fapl_free(void* info) {
   return 0;
 }
 
-hid_t driver_id();
-
 H5FD_t* open_file(const char* name, unsigned flags, hid_t fapl, haddr_t /*maxaddr*/) {
   if (flags & (H5F_ACC_RDWR | H5F_ACC_TRUNC | H5F_ACC_CREAT)) {
     refuse("the checked reader opens files read-only");
@@ -196,12 +194,20 @@ herr_t write_file(H5FD_t*, H5FD_mem_t, hid_t, haddr_t, size_t, const void*) {
 
 herr_t truncate_file(H5FD_t*, hid_t, hbool_t) { return 0; }
 
-H5FD_class_t make_class() {
+// What both drivers share: a name, the address range, HDF5's default close degree and
+// free-list map, no property-list copies beyond their own info.
+H5FD_class_t driver_class(const char* name) {
   H5FD_class_t c;
   std::memset(&c, 0, sizeof c);
-  c.name = "strata_checked_read";
+  c.name = name;
   c.maxaddr = (static_cast<haddr_t>(1) << 62) - 1;
   c.fc_degree = H5F_CLOSE_WEAK;
+  for (auto& m : c.fl_map) m = H5FD_MEM_DEFAULT;
+  return c;
+}
+
+H5FD_class_t make_checked_class() {
+  H5FD_class_t c = driver_class("strata_checked_read");
   c.fapl_size = sizeof(DriverInfo);
   c.fapl_copy = fapl_copy;
   c.fapl_free = fapl_free;
@@ -215,28 +221,31 @@ H5FD_class_t make_class() {
   c.read = read_file;
   c.write = write_file;
   c.truncate = truncate_file;
-  for (auto& m : c.fl_map) m = H5FD_MEM_DEFAULT;
   return c;
 }
 
-// The driver's registration. HDF5 keeps a pointer to the class and calls into it until the
+// A driver's registration. HDF5 keeps a pointer to the class and calls into it until the
 // ID is released, so the plugin unregisters it when it is unloaded (its code goes away).
-struct Registration {
-  H5FD_class_t cls = make_class();
-  std::mutex m;
-  hid_t id = H5I_INVALID_HID;
-  ~Registration() {
-    if (id >= 0 && H5Iis_valid(id) > 0) H5FDunregister(id);
+class DriverRegistration {
+ public:
+  explicit DriverRegistration(H5FD_class_t cls) : cls_(cls) {}
+  ~DriverRegistration() {
+    if (id_ >= 0 && H5Iis_valid(id_) > 0) H5FDunregister(id_);
   }
-};
-Registration registration;
-
-hid_t driver_id() {
-  std::lock_guard<std::mutex> lock(registration.m);
   // Registered once; again if HDF5 was closed and reopened in between.
-  if (registration.id < 0 || H5Iis_valid(registration.id) <= 0) registration.id = H5FDregister(&registration.cls);
-  return registration.id;
-}
+  hid_t id() {
+    std::lock_guard<std::mutex> lock(m_);
+    if (id_ < 0 || H5Iis_valid(id_) <= 0) id_ = H5FDregister(&cls_);
+    return id_;
+  }
+
+ private:
+  H5FD_class_t cls_;
+  std::mutex m_;
+  hid_t id_ = H5I_INVALID_HID;
+};
+
+DriverRegistration checked_driver(make_checked_class());
 
 // ---- the piece driver (writing) ----------------------------------------------------------
 
@@ -322,11 +331,7 @@ herr_t piece_truncate(H5FD_t* file, hid_t, hbool_t) {
 }
 
 H5FD_class_t make_piece_class() {
-  H5FD_class_t c;
-  std::memset(&c, 0, sizeof c);
-  c.name = "strata_piece_write";
-  c.maxaddr = (static_cast<haddr_t>(1) << 62) - 1;
-  c.fc_degree = H5F_CLOSE_WEAK;
+  H5FD_class_t c = driver_class("strata_piece_write");
   c.fapl_size = sizeof(PieceSink*);
   c.fapl_copy = piece_fapl_copy;
   c.fapl_free = piece_fapl_free;
@@ -339,27 +344,10 @@ H5FD_class_t make_piece_class() {
   c.read = piece_read;
   c.write = piece_write;
   c.truncate = piece_truncate;
-  for (auto& m : c.fl_map) m = H5FD_MEM_DEFAULT;
   return c;
 }
 
-struct PieceRegistration {
-  H5FD_class_t cls = make_piece_class();
-  std::mutex m;
-  hid_t id = H5I_INVALID_HID;
-  ~PieceRegistration() {
-    if (id >= 0 && H5Iis_valid(id) > 0) H5FDunregister(id);
-  }
-};
-PieceRegistration piece_registration;
-
-hid_t piece_driver_id() {
-  std::lock_guard<std::mutex> lock(piece_registration.m);
-  if (piece_registration.id < 0 || H5Iis_valid(piece_registration.id) <= 0) {
-    piece_registration.id = H5FDregister(&piece_registration.cls);
-  }
-  return piece_registration.id;
-}
+DriverRegistration piece_driver(make_piece_class());
 
 }  // namespace
 
@@ -422,7 +410,7 @@ void PieceSink::finish() {
 }
 
 hid_t piece_write_fapl(PieceSink* sink) {
-  const hid_t driver = piece_driver_id();
+  const hid_t driver = piece_driver.id();
   if (driver < 0) return H5I_INVALID_HID;
   const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   if (fapl < 0) return fapl;
@@ -434,7 +422,7 @@ hid_t piece_write_fapl(PieceSink* sink) {
 }
 
 hid_t checked_read_fapl(const void* memory, std::size_t size) {
-  const hid_t driver = driver_id();
+  const hid_t driver = checked_driver.id();
   if (driver < 0) return H5I_INVALID_HID;
   const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   if (fapl < 0) return fapl;
