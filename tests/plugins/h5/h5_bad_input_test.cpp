@@ -73,6 +73,73 @@ void expect_load_model_fails(const fs::path& path, const std::vector<std::string
   expect_error<FormatError>([&] { load_model(path); }, all);
 }
 
+// Strata decodes variable-length string attributes itself (plugins/format-h5/h5_raw.cpp).
+// Real files put them in places Keras's own files rarely do: a continuation chunk of a
+// version 1 object header, and version 2 headers (h5py with libver='latest').
+void add_vlen_attr(hid_t obj, const std::string& name, const std::string& value) {
+  hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, H5T_VARIABLE);
+  hid_t space = H5Screate(H5S_SCALAR);
+  hid_t attr = H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT);
+  const char* p = value.c_str();
+  EXPECT_GE(H5Awrite(attr, type, &p), 0) << name;
+  H5Aclose(attr);
+  H5Sclose(space);
+  H5Tclose(type);
+}
+
+TEST(H5VlenAttributes, InAContinuationChunkOfAVersion1Header) {
+  const fs::path p = fresh_dir("vlen") / "continued.h5";
+  {
+    Edit e("sequential.h5", p);
+    const std::string config = e.get_string_attr("model_config");
+    hid_t root = H5Oopen(e.id(), "/", H5P_DEFAULT);
+    for (int i = 0; i < 40; ++i) add_vlen_attr(root, "extra_" + std::to_string(i), std::string(100, 'x'));
+    H5Oclose(root);
+    e.set_string_attr("/", "model_config", config);  // re-created after the others: in a later chunk
+  }
+  expect_predicts(*load_model(p), index()["models"]["sequential"]);
+}
+
+// Copies the root attributes and groups of a fixture into a file with version 2 object
+// headers; `extra` more string attributes on the root (more than 8 make them dense).
+fs::path latest_format_copy(const std::string& fixture_name, const std::string& name, int extra) {
+  const fs::path p = fresh_dir("vlen_" + name) / name;
+  hid_t src = H5Fopen(fixture(fixture_name).c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
+  hid_t dst = H5Fcreate(p.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  for (const char* group : {"model_weights", "optimizer_weights"}) {
+    if (H5Lexists(src, group, H5P_DEFAULT) > 0) {
+      EXPECT_GE(H5Ocopy(src, group, dst, group, H5P_DEFAULT, H5P_DEFAULT), 0);
+    }
+  }
+  hid_t root = H5Oopen(dst, "/", H5P_DEFAULT);
+  for (int i = 0; i < extra; ++i) add_vlen_attr(root, "extra_" + std::to_string(i), "x");
+  for (const char* attr : {"keras_version", "backend", "model_config", "training_config"}) {
+    hid_t a = H5Aopen(src, attr, H5P_DEFAULT);
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    char* value = nullptr;
+    H5Aread(a, type, &value);
+    add_vlen_attr(root, attr, value ? value : "");
+    H5free_memory(value);
+    H5Tclose(type);
+    H5Aclose(a);
+  }
+  H5Oclose(root);
+  H5Fclose(dst);
+  H5Pclose(fapl);
+  H5Fclose(src);
+  return p;
+}
+
+TEST(H5VlenAttributes, InVersion2HeadersAndRefusedInDenseStorage) {
+  expect_predicts(*load_model(latest_format_copy("sequential.h5", "v2.h5", 0)), index()["models"]["sequential"]);
+  expect_error<FormatError>([&] { load_model(latest_format_copy("sequential.h5", "dense.h5", 12)); },
+                            {"dense.h5", "dense attribute storage"});
+}
+
 TEST(H5BadInput, ZeroByteFile) {
   const fs::path p = fresh_dir("bad") / "empty.h5";
   spit(p, "");
