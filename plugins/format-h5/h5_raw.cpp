@@ -7,6 +7,7 @@
 #include <cstring>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "h5_file.hpp"
 #include "strata/error.hpp"
@@ -144,10 +145,16 @@ class HeaderWalker {
     return raw_.read(layout_.base + relative, static_cast<std::size_t>(n), what, label_);
   }
 
-  void add_chunk(std::string bytes) {
+  // Reads the chunk at `at` once: a continuation that points back at a chunk already read
+  // (a loop) is refused, and all chunks together stay within the file's size.
+  void add_chunk(std::uint64_t at, std::uint64_t length) {
     STRATA_CHECK(chunks_.size() < kMaxChunks, FormatError, where_, ": the object header has more than ", kMaxChunks,
                  " continuation chunks");
-    chunks_.push_back(std::make_unique<std::string>(std::move(bytes)));
+    STRATA_CHECK(visited_.insert(at).second, FormatError, where_,
+                 ": the object header's continuation chunks form a loop (address ", at, ")");
+    total_ += length;
+    STRATA_CHECK(total_ <= raw_.size(), FormatError, where_, ": the object header's chunks add up to more than the file");
+    chunks_.push_back(std::make_unique<std::string>(read_at(at, length, "an object header chunk")));
   }
 
   // Version 1: 16-byte prefix, then messages of an 8-byte header and 8-aligned data.
@@ -164,7 +171,7 @@ class HeaderWalker {
     while (!pending.empty()) {
       const auto [at, length] = pending.front();
       pending.erase(pending.begin());
-      add_chunk(read_at(at, length, "an object header chunk"));
+      add_chunk(at, length);
       const std::string& chunk = *chunks_.back();
       Cursor m(chunk, 0, chunk.size(), where_);
       while (m.left() >= 8) {
@@ -199,7 +206,7 @@ class HeaderWalker {
       // its signature and checksum too. Both end with a 4-byte checksum.
       const std::size_t skip = first ? 0 : 4;
       STRATA_CHECK(first || length >= 8, FormatError, where_, ": an object header continuation chunk is too short");
-      add_chunk(read_at(at, first ? length + 4 : length, "an object header chunk"));
+      add_chunk(at, first ? length + 4 : length);
       first = false;
       const std::string& chunk = *chunks_.back();
       if (skip) {
@@ -234,6 +241,8 @@ class HeaderWalker {
   const std::string& label_;
   std::vector<std::unique_ptr<std::string>> chunks_;
   std::vector<Message> messages_;
+  std::set<std::uint64_t> visited_;
+  std::uint64_t total_ = 0;
 
  public:
   // Keeps the chunk buffers that messages() points into alive.
@@ -396,7 +405,7 @@ std::vector<std::string> read_vlen_string_attribute(const RawBytes& raw, const R
   std::vector<std::string> out;
   out.reserve(static_cast<std::size_t>(count));
   std::map<std::uint64_t, Collection> collections;
-  std::uint64_t total = 0;
+  std::uint64_t total = 0, collection_bytes = 0;
   for (std::uint64_t i = 0; i < count; ++i) {
     const std::uint32_t length = c.u32();
     const std::uint64_t address = c.uint(layout.offset_size);
@@ -412,8 +421,11 @@ std::vector<std::string> read_vlen_string_attribute(const RawBytes& raw, const R
                  " bytes of strings");
     auto it = collections.find(address);
     if (it == collections.end()) {
-      STRATA_CHECK(collections.size() < 4096, FormatError, where, " refers to more than 4096 global heap collections");
       it = collections.emplace(address, read_collection(raw, layout, address, where, label)).first;
+      // Distinct collections of a real file do not overlap: together they fit in it.
+      collection_bytes += it->second.bytes.size();
+      STRATA_CHECK(collection_bytes <= raw.size(), FormatError, where,
+                   " refers to global heap collections larger than the file together");
     }
     const Collection& col = it->second;
     const auto obj = col.objects.find(index);
