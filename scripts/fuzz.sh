@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every libFuzzer target of a fuzzer build for SECONDS each (default 60), seeded from
-# the committed fixtures, and fails on the first crash, leak or sanitizer report.
+# Runs every libFuzzer target of a fuzzer build for SECONDS each (default 60; as many at once
+# as there are cores), seeded from the committed fixtures, and fails when any of them finds a
+# crash, leak or sanitizer report.
 #   scripts/fuzz.sh BUILD_DIR [SECONDS]
 # BUILD_DIR must be configured with CC=clang CXX=clang++ -DSTRATA_BUILD_FUZZERS=ON
 # (scripts/test.sh uses its ASan+UBSan build). Seeds: every tests/fuzz/*_seeds.py writes
@@ -26,10 +27,12 @@ if [ ${#fuzzers[@]} -eq 0 ]; then
   echo "fuzz.sh: no *_fuzzer programs in $build/bin (configure with -DSTRATA_BUILD_FUZZERS=ON and clang)" >&2
   exit 1
 fi
-for fuzzer in "${fuzzers[@]}"; do
+# One fuzzer: its options, its run, its log. Prints a summary line; returns non-zero on a
+# finding (the log's tail is printed).
+run_one() {
+  local fuzzer="$1" name malloc_limit asan_options
   name=$(basename "$fuzzer" _fuzzer)
   mkdir -p "$corpus/$name" "$seeds/$name"
-  echo "fuzz.sh: $name for ${seconds}s (seeds: $(ls "$seeds/$name" | wc -l))"
   # -rss_limit_mb / -malloc_limit_mb: an input may not make a reader allocate without bound.
   malloc_limit=1024 asan_options="${ASAN_OPTIONS:-}"
   case "$name" in
@@ -47,11 +50,35 @@ for fuzzer in "${fuzzers[@]}"; do
       # reports), and bound what is really used with the RSS limit.
       malloc_limit=1048576 asan_options="$asan_options:allocator_may_return_null=1" ;;
   esac
-  ASAN_OPTIONS="$asan_options" \
-  "$fuzzer" -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb="$malloc_limit" -timeout=10 \
-    -artifact_prefix="$artifacts/${name}-" -print_final_stats=1 "$corpus/$name" "$seeds/$name" \
-    > "$build/fuzz/$name.log" 2>&1 || { tail -50 "$build/fuzz/$name.log"; echo "fuzz.sh: $name FAILED" >&2; exit 1; }
-  grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$build/fuzz/$name.log" | tr '\n' ' '
-  echo
+  if ! ASAN_OPTIONS="$asan_options" OMP_NUM_THREADS=1 \
+    "$fuzzer" -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb="$malloc_limit" -timeout=10 \
+      -artifact_prefix="$artifacts/${name}-" -print_final_stats=1 "$corpus/$name" "$seeds/$name" \
+      > "$build/fuzz/$name.log" 2>&1; then
+    tail -50 "$build/fuzz/$name.log"
+    echo "fuzz.sh: $name FAILED (log: $build/fuzz/$name.log)" >&2
+    return 1
+  fi
+  echo "fuzz.sh: $name ${seconds}s, seeds $(ls "$seeds/$name" | wc -l): $(grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$build/fuzz/$name.log" | tr -s ' ' | tr '\n' ' ')"
+}
+
+# As many fuzzers at once as there are cores (each is one process, one thread).
+jobs_max=$(nproc)
+failed=0
+running=0
+for fuzzer in "${fuzzers[@]}"; do
+  if [ "$running" -ge "$jobs_max" ]; then
+    wait -n || failed=1
+    running=$((running - 1))
+  fi
+  run_one "$fuzzer" &
+  running=$((running + 1))
 done
+while [ "$running" -gt 0 ]; do
+  wait -n || failed=1
+  running=$((running - 1))
+done
+if [ "$failed" -ne 0 ]; then
+  echo "fuzz.sh: a fuzzer found something (reproducers in $artifacts)" >&2
+  exit 1
+fi
 echo "fuzz.sh: ${#fuzzers[@]} fuzzers ran ${seconds}s each without a finding"
