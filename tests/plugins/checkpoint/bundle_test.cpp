@@ -7,6 +7,7 @@
 #include <fstream>
 #include <random>
 
+#include "failing_file_system.hpp"
 #include "bundle.hpp"
 #include "crc32c.hpp"
 #include "format_checkpoint.hpp"
@@ -403,26 +404,7 @@ TEST(BadInput, ObjectGraphs) {
 
 // ---- commit points ------------------------------------------------------------------------------
 
-// Delegates to the real file system and throws on the Nth call.
-class FailingFileSystem final : public FileSystem {
- public:
-  FailingFileSystem(FileSystem& real, int fail_at) : real_(real), fail_at_(fail_at) {}
-  void write_file(const fs::path& p, std::string_view data) override { tick("write_file"); real_.write_file(p, data); }
-  void rename(const fs::path& a, const fs::path& b) override { tick("rename"); real_.rename(a, b); }
-  void exchange(const fs::path& a, const fs::path& b) override { tick("exchange"); real_.exchange(a, b); }
-  void remove_all(const fs::path& p) override { tick("remove_all"); real_.remove_all(p); }
-  void create_directories(const fs::path& p) override { tick("create_directories"); real_.create_directories(p); }
-  void sync_directory(const fs::path& d) override { tick("sync_directory"); real_.sync_directory(d); }
-  int calls() const { return calls_; }
-
- private:
-  void tick(const char* what) {
-    if (++calls_ == fail_at_) STRATA_THROW(IOError, "injected failure at call ", calls_, " (", what, ")");
-  }
-  FileSystem& real_;
-  int fail_at_;
-  int calls_ = 0;
-};
+using strata::test_support::FailingFileSystem;
 
 float first_value(const fs::path& prefix) {
   BundleReader r(prefix);

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "failing_file_system.hpp"
 #include "h5_test_util.hpp"
 #include "strata/log.hpp"
 #include "strata/plugin/file_system.hpp"
@@ -307,29 +308,7 @@ TEST(H5Save, ACustomTrainStepIsAWarningNamingWhatIsLost) {
 
 // ---- commit point ------------------------------------------------------------------------------
 
-class FailingFileSystem final : public FileSystem {
- public:
-  FailingFileSystem(FileSystem& real, int fail_at) : real_(real), fail_at_(fail_at) {}
-  void write_file(const fs::path& p, std::string_view data) override {
-    tick("write_file");
-    if (calls_ == truncate_at_) data = data.substr(0, data.size() / 2);
-    real_.write_file(p, data);
-  }
-  void rename(const fs::path& a, const fs::path& b) override { tick("rename"); real_.rename(a, b); }
-  void exchange(const fs::path& a, const fs::path& b) override { tick("exchange"); real_.exchange(a, b); }
-  void remove_all(const fs::path& p) override { tick("remove_all"); real_.remove_all(p); }
-  void create_directories(const fs::path& p) override { tick("create_directories"); real_.create_directories(p); }
-  void sync_directory(const fs::path& d) override { tick("sync_directory"); real_.sync_directory(d); }
-  int truncate_at_ = -1;
-
- private:
-  void tick(const char* what) {
-    if (++calls_ == fail_at_) STRATA_THROW(IOError, "injected failure at call ", calls_, " (", what, ")");
-  }
-  FileSystem& real_;
-  int fail_at_;
-  int calls_ = 0;
-};
+using strata::test_support::FailingFileSystem;
 
 TEST(H5Save, AFailedSaveLeavesThePreviousFileLoadable) {
   const fs::path path = fresh_dir("commit") / "m.h5";
