@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <limits>
 
 #include "strata/graph.hpp"
 
@@ -26,11 +27,17 @@ bool get_bool(const Config& config, const char* key, bool fallback) {
 namespace {
 
 std::int64_t as_int(const Config& v, const char* key) {
+  if (v.is_number_unsigned()) {
+    STRATA_CHECK(v.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()),
+                 FormatError, "config key '", key, "' holds ", v.dump(), ", larger than any size");
+    return v.get<std::int64_t>();
+  }
   if (v.is_number_integer()) return v.get<std::int64_t>();
   if (v.is_number_float()) {
     const double d = v.get<double>();
-    STRATA_CHECK(d == static_cast<double>(static_cast<std::int64_t>(d)), FormatError, "config key '", key,
-                 "' must hold integers, got ", v.dump());
+    // Range first: converting a double outside int64's range is undefined behaviour.
+    STRATA_CHECK(d >= -9.2e18 && d <= 9.2e18 && d == static_cast<double>(static_cast<std::int64_t>(d)), FormatError,
+                 "config key '", key, "' must hold integers, got ", v.dump());
     return static_cast<std::int64_t>(d);
   }
   STRATA_THROW(FormatError, "config key '", key, "' must hold integers, got ", v.dump());

@@ -231,6 +231,17 @@ TEST(H5BadInput, AbsurdLayerSizeIsRefusedBeforeAllocating) {
   expect_error<FormatError>([&] { load_model(p); }, {"absurd.h5", "more weights than its file can hold"});
 }
 
+// Found by the JSON config fuzzer: a float far outside int64 ("units": 8.9e35) was cast to an
+// integer (undefined behaviour); it is a FormatError naming the key.
+TEST(JsonConfig, IntegerKeysOutsideInt64AreFormatErrors) {
+  for (const char* units : {"888888888888888888888888888888888885", "1e300", "18446744073709551615"}) {
+    const std::string json = std::string(R"({"class_name": "Sequential", "config": {"name": "s", "layers": [)") +
+                             R"({"class_name": "InputLayer", "config": {"batch_input_shape": [null, 3], "name": "i"}},)" +
+                             R"({"class_name": "Dense", "config": {"name": "d", "units": )" + units + "}}]}}";
+    expect_error<FormatError>([&] { model_from_json(json); }, {"units"});
+  }
+}
+
 TEST(H5BadInput, DanglingInboundNode) {
   const fs::path p = fresh_dir("bad") / "dangling.h5";
   {
