@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -46,6 +47,18 @@ inline long current_rss_kib() {
 inline void reset_peak_rss() { std::ofstream("/proc/self/clear_refs") << "5"; }
 
 using Clock = std::chrono::steady_clock;
+inline double sum(const std::vector<double>& xs) {
+  double total = 0;
+  for (const double x : xs) total += x;
+  return total;
+}
+// The median of per-iteration times (the mean of the middle two for an even count).
+inline double median(std::vector<double> xs) {
+  if (xs.empty()) return 0;
+  std::sort(xs.begin(), xs.end());
+  const std::size_t n = xs.size();
+  return n % 2 ? xs[n / 2] : (xs[n / 2 - 1] + xs[n / 2]) / 2;
+}
 inline double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 // The plain baseline: write(2) the model's bytes, straight from the variables' memory (the

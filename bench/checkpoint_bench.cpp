@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -64,9 +65,13 @@ Setup& setup() {
 
 // Each iteration times a plain write of the model's bytes (truncate, write, fsync), an
 // atomic write of them (temporary file, fsync, rename - what every single-file Strata save
-// does), then a checkpoint save of the model, back to back,
-// so all see the same disk and page-cache conditions. The reported time is the
-// checkpoint's; the counters give the throughputs and ratios.
+// does) and a checkpoint save of the model, back to back, so all see the same disk and
+// page-cache conditions. The order rotates from one iteration to the next: on this VM a
+// write that follows the release of 400 MB of page cache is sometimes 3x slower, and a
+// fixed order would always hand that penalty to the same contender. The reported time is
+// the checkpoint's; the counters give the throughputs and two ratios: of the total times
+// (`*_vs_plain`) and of the per-iteration medians (`*_vs_plain_median`, robust to the
+// occasional slow write).
 void BM_Save(benchmark::State& state) {
   auto& s = setup();
   // All three write the same bytes from the same memory: the variables' own. (A copy made
@@ -81,31 +86,40 @@ void BM_Save(benchmark::State& state) {
   // page-cache and huge-page set-up that later ones do not.
   plain_write(s.dir / "plain.bin", pieces);
   ckpt.write(s.dir / "ckpt");
-  double plain = 0, atomic = 0, strata_total = 0;
-  for (auto _ : state) {
-    auto t0 = Clock::now();
+  std::vector<double> plain, atomic, checkpoint;
+  const auto run_plain = [&] {
+    const auto t0 = Clock::now();
     plain_write(s.dir / "plain.bin", pieces);
-    plain += seconds_since(t0);
-    t0 = Clock::now();
-    {
-      // What write_file_atomically does, from the same pieces: temporary, fsync, rename.
-      const fs::path temp = s.dir / "atomic.bin.new";
-      strata::write_file_pieces(temp, pieces);
-      fs::rename(temp, s.dir / "atomic.bin");
-    }
-    atomic += seconds_since(t0);
-    t0 = Clock::now();
+    plain.push_back(seconds_since(t0));
+  };
+  const auto run_atomic = [&] {
+    const auto t0 = Clock::now();
+    // What write_file_atomically does, from the same pieces: temporary, fsync, rename.
+    const fs::path temp = s.dir / "atomic.bin.new";
+    strata::write_file_pieces(temp, pieces);
+    fs::rename(temp, s.dir / "atomic.bin");
+    atomic.push_back(seconds_since(t0));
+  };
+  const auto run_checkpoint = [&] {
+    const auto t0 = Clock::now();
     ckpt.write(s.dir / "ckpt");
-    const double t = seconds_since(t0);
-    strata_total += t;
-    state.SetIterationTime(t);
+    checkpoint.push_back(seconds_since(t0));
+  };
+  const std::function<void()> contenders[] = {run_plain, run_atomic, run_checkpoint};
+  std::size_t round = 0;
+  for (auto _ : state) {
+    for (std::size_t k = 0; k < 3; ++k) contenders[(round + k) % 3]();
+    ++round;
+    state.SetIterationTime(checkpoint.back());
   }
-  const double n = static_cast<double>(state.iterations());
-  state.counters["plain_MB_per_s"] = static_cast<double>(s.bytes) * n / plain / 1e6;
-  state.counters["atomic_MB_per_s"] = static_cast<double>(s.bytes) * n / atomic / 1e6;
-  state.counters["checkpoint_MB_per_s"] = static_cast<double>(s.bytes) * n / strata_total / 1e6;
-  state.counters["checkpoint_vs_plain"] = plain / strata_total;
-  state.counters["checkpoint_vs_atomic"] = atomic / strata_total;
+  const double bytes = static_cast<double>(s.bytes) * static_cast<double>(state.iterations());
+  state.counters["plain_MB_per_s"] = bytes / sum(plain) / 1e6;
+  state.counters["atomic_MB_per_s"] = bytes / sum(atomic) / 1e6;
+  state.counters["checkpoint_MB_per_s"] = bytes / sum(checkpoint) / 1e6;
+  state.counters["checkpoint_vs_plain"] = sum(plain) / sum(checkpoint);
+  state.counters["checkpoint_vs_atomic"] = sum(atomic) / sum(checkpoint);
+  state.counters["checkpoint_vs_plain_median"] = median(plain) / median(checkpoint);
+  state.counters["checkpoint_vs_atomic_median"] = median(atomic) / median(checkpoint);
   state.counters["model_MB"] = static_cast<double>(s.bytes) / 1e6;
 }
 
@@ -142,7 +156,7 @@ void BM_Restore(benchmark::State& state) {
   state.counters["peak_extra_copies"] = extra_copies;
 }
 
-BENCHMARK(BM_Save)->Unit(benchmark::kMillisecond)->Iterations(6)->UseManualTime();
+BENCHMARK(BM_Save)->Unit(benchmark::kMillisecond)->Iterations(9)->UseManualTime();
 BENCHMARK(BM_Restore)->Unit(benchmark::kMillisecond)->Iterations(6)->UseManualTime();
 
 }  // namespace

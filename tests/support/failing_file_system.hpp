@@ -2,6 +2,7 @@
 // its Nth call, so a test can fail a save at every step and check what is left on disk.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <string_view>
 
@@ -38,15 +39,16 @@ class FailingFileSystem final : public FileSystem {
     real_.sync_directory(d);
   }
   // Calls made so far (the failing one included).
-  int calls() const { return calls_; }
+  int calls() const { return calls_.load(); }
 
  private:
   void tick(const char* what) {
-    if (++calls_ == fail_at_) STRATA_THROW(IOError, "injected failure at call ", calls_, " (", what, ")");
+    const int call = ++calls_;
+    if (call == fail_at_) STRATA_THROW(IOError, "injected failure at call ", call, " (", what, ")");
   }
   FileSystem& real_;
   int fail_at_;
-  int calls_ = 0;
+  std::atomic<int> calls_{0};  // parallel shard writes call in from several threads
 };
 
 }  // namespace strata::test_support

@@ -357,6 +357,7 @@ struct Pending {
   std::string encoded;  // strings
   bool is_string = false;
   std::uint64_t offset = 0, size = 0;
+  int shard = 0;
   std::uint32_t masked_crc = 0;
 };
 
@@ -367,7 +368,9 @@ void fill_shape(tf::TensorShapeProto* shape, const Shape& s) {
 }  // namespace
 
 EncodedBundle encode_bundle(const std::vector<std::pair<std::string, Tensor>>& tensors,
-                            const std::string* object_graph_bytes, int num_shards, int data_shard) {
+                            const std::string* object_graph_bytes, int num_shards, int data_shards) {
+  STRATA_CHECK(data_shards >= 1 && data_shards <= num_shards, ValueError, "a bundle of ", num_shards,
+               " shards cannot hold its data in ", data_shards);
   std::vector<Pending> pending;
   pending.reserve(tensors.size() + 1);
   std::uint64_t total = 0;
@@ -384,7 +387,6 @@ EncodedBundle encode_bundle(const std::vector<std::pair<std::string, Tensor>>& t
     } else {
       p.size = t.nbytes();
     }
-    p.offset = total;
     total += p.size;
     pending.push_back(std::move(p));
   }
@@ -395,14 +397,32 @@ EncodedBundle encode_bundle(const std::vector<std::pair<std::string, Tensor>>& t
     p.is_string = true;
     p.encoded = encode_string_tensor({*object_graph_bytes}, p.masked_crc);
     p.size = p.encoded.size();
-    p.offset = total;
     total += p.size;
     pending.push_back(std::move(p));
   }
 
   EncodedBundle out;
   out.shards.resize(static_cast<std::size_t>(num_shards));
-  ShardPieces& data = out.shards[static_cast<std::size_t>(data_shard)];
+  // Values go to the data shards largest first, each to the shard holding the fewest bytes
+  // so far (so shards written in parallel finish together); within a shard they keep their
+  // order. With one data shard this is the plain concatenation.
+  {
+    std::vector<std::size_t> by_size(pending.size());
+    for (std::size_t i = 0; i < by_size.size(); ++i) by_size[i] = i;
+    std::stable_sort(by_size.begin(), by_size.end(),
+                     [&](std::size_t a, std::size_t b) { return pending[a].size > pending[b].size; });
+    std::vector<std::uint64_t> load(static_cast<std::size_t>(data_shards), 0);
+    for (const std::size_t i : by_size) {
+      const auto lightest = static_cast<int>(std::min_element(load.begin(), load.end()) - load.begin());
+      pending[i].shard = lightest;
+      load[static_cast<std::size_t>(lightest)] += pending[i].size;
+    }
+    for (auto& p : pending) {
+      ShardPieces& shard = out.shards[static_cast<std::size_t>(p.shard)];
+      p.offset = shard.size;
+      shard.size += p.size;
+    }
+  }
   // Where each value's bytes are: a host tensor's own memory, or a host copy owned by the
   // shard (device tensors; strings are already encoded in their Pending).
   std::vector<std::string_view> views(pending.size());
@@ -415,7 +435,7 @@ EncodedBundle encode_bundle(const std::vector<std::pair<std::string, Tensor>>& t
     } else if (p.tensor->backend_device().host_accessible()) {
       views[i] = std::string_view(static_cast<const char*>(p.tensor->data()), static_cast<std::size_t>(p.size));
     } else {
-      std::string& host = data.owned.emplace_back(static_cast<std::size_t>(p.size), '\0');
+      std::string& host = out.shards[static_cast<std::size_t>(p.shard)].owned.emplace_back(static_cast<std::size_t>(p.size), '\0');
       p.tensor->copy_to_host(host.data(), host.size());
       views[i] = host;
     }
@@ -466,10 +486,10 @@ EncodedBundle encode_bundle(const std::vector<std::pair<std::string, Tensor>>& t
   if (helper.joinable()) helper.join();
   if (helper_error) std::rethrow_exception(helper_error);
   for (std::size_t i = 0; i < pending.size(); ++i) {
+    ShardPieces& data = out.shards[static_cast<std::size_t>(pending[i].shard)];
     if (pending[i].is_string) data.owned.push_back(std::move(pending[i].encoded));  // keep the bytes alive
     if (!views[i].empty()) data.pieces.push_back(pending[i].is_string ? std::string_view(data.owned.back()) : views[i]);
   }
-  data.size = total;
 
   std::map<std::string_view, const Pending*> sorted;
   for (const auto& p : pending) {
@@ -490,7 +510,7 @@ EncodedBundle encode_bundle(const std::vector<std::pair<std::string, Tensor>>& t
       e.set_dtype(tf::DT_STRING);
       e.mutable_shape();
     }
-    e.set_shard_id(data_shard);
+    e.set_shard_id(p->shard);
     e.set_offset(static_cast<std::int64_t>(p->offset));
     e.set_size(static_cast<std::int64_t>(p->size));
     e.set_crc32c(p->masked_crc);

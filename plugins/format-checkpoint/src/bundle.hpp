@@ -97,13 +97,14 @@ struct ShardPieces {
   std::uint64_t size = 0;
 };
 
-// Serialises `tensors` (and the graph) as a bundle: returns the index bytes and the data
-// shard pieces (all tensors in shard `data_shard` of `num_shards`; the others empty).
+// Serialises `tensors` (and the graph) as a bundle of `num_shards` shards: returns the index
+// bytes and each shard's pieces. The values are spread over shards 0..data_shards-1,
+// balanced by bytes; shards from `data_shards` on are empty.
 struct EncodedBundle {
   std::string index;
   std::vector<ShardPieces> shards;
 };
 EncodedBundle encode_bundle(const std::vector<std::pair<std::string, Tensor>>& tensors,
-                            const std::string* object_graph_bytes, int num_shards, int data_shard);
+                            const std::string* object_graph_bytes, int num_shards, int data_shards);
 
 }  // namespace strata::ckpt

@@ -12,7 +12,18 @@ namespace strata::ckpt {
 
 // Writes PREFIX.index and its data shards through strata::file_system() with
 // DESIGN.md §6's commit points, then the state file when contents.state is set.
-void write_bundle(const std::filesystem::path& prefix, const CheckpointContents& contents);
+// How a save spreads its bytes over data shards written in parallel (one thread each): a
+// checkpoint of at least `parallel_from_bytes` uses min(max_data_shards, cores, values)
+// data shards, a smaller one a single shard. `cores` 0 means the machine's.
+struct BundleWriteOptions {
+  std::uint64_t parallel_from_bytes = std::uint64_t{64} << 20;
+  int max_data_shards = 4;
+  int cores = 0;
+};
+// Writes PREFIX.index and its data shards atomically (the index rename is the commit point)
+// and, when `contents.state` is set, the `checkpoint` state file after it.
+void write_bundle(const std::filesystem::path& prefix, const CheckpointContents& contents,
+                  const BundleWriteOptions& options = {});
 // DIRECTORY/checkpoint: false when absent, FormatError when unparsable.
 bool read_state(const std::filesystem::path& directory, CheckpointState& state);
 // CheckpointState as protobuf text format, and back.

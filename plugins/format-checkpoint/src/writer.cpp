@@ -1,9 +1,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <set>
+#include <thread>
 
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
@@ -91,7 +93,38 @@ CheckpointState state_from_text(const std::string& text, std::string_view what) 
   return state;
 }
 
-void write_bundle(const fs::path& prefix, const CheckpointContents& contents) {
+namespace {
+
+// The number of data shards a save of `tensors` writes in parallel.
+int data_shards_for(const std::vector<std::pair<std::string, Tensor>>& tensors, const BundleWriteOptions& options) {
+  std::uint64_t bytes = 0;
+  int values = 0;
+  for (const auto& [key, t] : tensors) {
+    if (!t.defined() || t.is_symbolic() || t.dtype() == DType::kString || t.nbytes() == 0) continue;
+    bytes += t.nbytes();
+    ++values;
+  }
+  if (bytes < options.parallel_from_bytes) return 1;
+  const int cores = options.cores > 0 ? options.cores : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(1, std::min({options.max_data_shards, cores, values}));
+}
+
+// The shard count the index at `prefix` names, or 0 when there is none (or it is unreadable:
+// then no old checkpoint can be broken by reusing its file names).
+int current_num_shards(const fs::path& prefix) {
+  std::error_code ec;
+  const fs::path index = index_path(prefix);
+  if (!fs::is_regular_file(index, ec)) return 0;
+  try {
+    return parse_index(read_file(index, std::size_t{1} << 30), index.string()).header.num_shards;
+  } catch (const Error&) {
+    return 0;
+  }
+}
+
+}  // namespace
+
+void write_bundle(const fs::path& prefix, const CheckpointContents& contents, const BundleWriteOptions& options) {
   const fs::path dir = directory_of(prefix);
   std::error_code ec;
   STRATA_CHECK(fs::is_directory(dir, ec), IOError, "cannot save the checkpoint '", prefix.string(), "': directory '",
@@ -99,24 +132,42 @@ void write_bundle(const fs::path& prefix, const CheckpointContents& contents) {
   const fs::path index = index_path(prefix);
   STRATA_CHECK(contents.overwrite || !fs::exists(index, ec), IOError, "'", index.string(),
                "' already exists and overwrite is false");
+  // Large checkpoints spread their values over data shards written in parallel: on Linux a
+  // buffered write is bound by the copy into the page cache, one core per file.
+  const int data_shards = data_shards_for(contents.tensors, options);
   // Overwriting a prefix must leave the old checkpoint loadable until the new index is in
-  // place, but shard names are fixed by the format. So a rewrite alternates between a
-  // one-shard and a two-shard layout: the new shards never replace the files the old
-  // index refers to, and the stale ones are removed after the commit.
-  const int num_shards = fs::exists(shard_path(prefix, 0, 1), ec) ? 2 : 1;
+  // place, but shard names are fixed by the format. So when the old index uses the layout
+  // this save would use, this save takes one more (empty) shard: the new shards never
+  // replace the files the old index refers to, and the stale ones are removed after the
+  // commit.
+  const int num_shards = current_num_shards(prefix) == data_shards ? data_shards + 1 : data_shards;
   const std::string graph_bytes = contents.object_graph ? serialize_object_graph(*contents.object_graph) : std::string();
   const EncodedBundle bundle =
-      encode_bundle(contents.tensors, contents.object_graph ? &graph_bytes : nullptr, num_shards, 0);
+      encode_bundle(contents.tensors, contents.object_graph ? &graph_bytes : nullptr, num_shards, data_shards);
 
   FileSystem& files = file_system();
   const std::string suffix = temp_suffix();
   std::vector<fs::path> temps, placed;
   const fs::path index_temp(index.string() + suffix);
   try {
-    for (int s = 0; s < num_shards; ++s) {
-      const fs::path temp(shard_path(prefix, s, num_shards).string() + suffix);
-      temps.push_back(temp);
-      write_file_pieces(temp, bundle.shards[static_cast<std::size_t>(s)].pieces);
+    for (int s = 0; s < num_shards; ++s) temps.emplace_back(shard_path(prefix, s, num_shards).string() + suffix);
+    // Data shards 1.. on helper threads, shard 0 and the empty ones on this one.
+    std::vector<std::exception_ptr> errors(static_cast<std::size_t>(num_shards));
+    const auto write_shard = [&](int s) {
+      try {
+        write_file_pieces(temps[static_cast<std::size_t>(s)], bundle.shards[static_cast<std::size_t>(s)].pieces);
+      } catch (...) {
+        errors[static_cast<std::size_t>(s)] = std::current_exception();
+      }
+    };
+    {
+      std::vector<std::jthread> helpers;
+      for (int s = 1; s < data_shards; ++s) helpers.emplace_back(write_shard, s);
+      write_shard(0);
+      for (int s = data_shards; s < num_shards; ++s) write_shard(s);
+    }
+    for (const auto& e : errors) {
+      if (e) std::rethrow_exception(e);
     }
     temps.push_back(index_temp);
     files.write_file(index_temp, bundle.index);

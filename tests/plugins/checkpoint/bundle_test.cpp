@@ -3,6 +3,7 @@
 // points of a save under a file system that fails on the Nth call.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -161,6 +162,74 @@ TEST(Bundle, LargeTensorsRoundTripAndAreChecksummed) {
   BundleReader r(dir / "ckpt");
   EXPECT_NE(format_error_of([&] { (void)r.get_tensor("big", Device::cpu()); }).find("checksum"), std::string::npos);
   EXPECT_EQ(r.get_tensor("small", Device::cpu()).item<float>(), 1.5f);
+}
+
+// Large saves spread their values over data shards written in parallel (balanced by bytes,
+// largest first); a rewrite of the prefix takes one more (empty) shard so that it never
+// replaces a file the old index refers to.
+TEST(Bundle, LargeSavesSpreadOverShardsWrittenInParallel) {
+  const fs::path dir = fresh_dir("parallel");
+  const auto values = [](float base) {
+    std::vector<std::pair<std::string, Tensor>> t = sample_tensors(base);
+    t.emplace_back("big/.ATTRIBUTES/VARIABLE_VALUE", Tensor::from_vector<float>(std::vector<float>(3000, base), Shape{3000}));
+    t.emplace_back("mid/.ATTRIBUTES/VARIABLE_VALUE", Tensor::from_vector<float>(std::vector<float>(2000, base + 1), Shape{2000}));
+    t.emplace_back("low/.ATTRIBUTES/VARIABLE_VALUE", Tensor::from_vector<float>(std::vector<float>(1000, base + 2), Shape{1000}));
+    return t;
+  };
+  const BundleWriteOptions parallel{.parallel_from_bytes = 0, .max_data_shards = 4, .cores = 3};
+  const auto graph = sample_graph();
+  const auto save = [&](float base) {
+    CheckpointContents c;
+    c.tensors = values(base);
+    c.object_graph = &graph;
+    write_bundle(dir / "ckpt", c, parallel);
+  };
+  const auto shard_files = [&] {
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(dir)) {
+      if (e.path().filename().string().find(".data-") != std::string::npos) names.push_back(e.path().filename().string());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  const auto check = [&](float base, int num_shards) {
+    BundleReader r(dir / "ckpt");
+    EXPECT_EQ(r.index().header.num_shards, num_shards);
+    for (const auto& [key, t] : values(base)) {
+      if (t.dtype() == DType::kString) {
+        EXPECT_EQ(r.get_tensor(key, Device::cpu()).strings().size(), t.strings().size()) << key;
+      } else if (t.dtype() == DType::kFloat32) {
+        EXPECT_EQ(r.get_tensor(key, Device::cpu()).to_vector<float>(), t.to_vector<float>()) << key;
+      }
+    }
+    // The three large values each lead one of the three data shards.
+    EXPECT_EQ(r.index().entries.at("big/.ATTRIBUTES/VARIABLE_VALUE").shard_id, 0);
+    EXPECT_EQ(r.index().entries.at("mid/.ATTRIBUTES/VARIABLE_VALUE").shard_id, 1);
+    EXPECT_EQ(r.index().entries.at("low/.ATTRIBUTES/VARIABLE_VALUE").shard_id, 2);
+    std::vector<std::uint64_t> used(static_cast<std::size_t>(num_shards), 0);
+    for (const auto& [key, e] : r.index().entries) used[static_cast<std::size_t>(e.shard_id)] += e.size;
+    for (int s = 0; s < num_shards; ++s) {
+      EXPECT_EQ(fs::file_size(shard_path(dir / "ckpt", s, num_shards)), used[static_cast<std::size_t>(s)]) << s;
+    }
+  };
+  save(1.0f);
+  check(1.0f, 3);
+  EXPECT_EQ(shard_files(), (std::vector<std::string>{"ckpt.data-00000-of-00003", "ckpt.data-00001-of-00003",
+                                                     "ckpt.data-00002-of-00003"}));
+  save(2.0f);  // the old index uses three shards: this save uses four, the last one empty
+  check(2.0f, 4);
+  EXPECT_EQ(fs::file_size(shard_path(dir / "ckpt", 3, 4)), 0u);
+  EXPECT_EQ(shard_files().size(), 4u);
+  save(3.0f);
+  check(3.0f, 3);
+  EXPECT_EQ(shard_files().size(), 3u);
+  // Below the threshold, or on one core, one shard.
+  CheckpointContents c;
+  c.tensors = values(4.0f);
+  write_bundle(dir / "small", c, {.parallel_from_bytes = 1 << 20, .max_data_shards = 4, .cores = 3});
+  EXPECT_EQ(BundleReader(dir / "small").index().header.num_shards, 1);
+  write_bundle(dir / "one_core", c, {.parallel_from_bytes = 0, .max_data_shards = 4, .cores = 1});
+  EXPECT_EQ(BundleReader(dir / "one_core").index().header.num_shards, 1);
 }
 
 // ---- bad input --------------------------------------------------------------------------------
@@ -411,8 +480,14 @@ float first_value(const fs::path& prefix) {
   return r.get_tensor("a/kernel/.ATTRIBUTES/VARIABLE_VALUE", Device::cpu()).to_vector<float>()[0];
 }
 
-TEST(CommitPoints, AFailedSaveLeavesThePreviousCheckpointLoadable) {
-  const fs::path dir = fresh_dir("commit");
+class CommitPoints : public ::testing::TestWithParam<bool> {};
+
+// Every file-system call of a save fails in turn, with one data shard and with shards
+// written in parallel by several threads.
+TEST_P(CommitPoints, AFailedSaveLeavesThePreviousCheckpointLoadable) {
+  const fs::path dir = fresh_dir(GetParam() ? "commit_parallel" : "commit");
+  const BundleWriteOptions options =
+      GetParam() ? BundleWriteOptions{.parallel_from_bytes = 0, .max_data_shards = 4, .cores = 3} : BundleWriteOptions{};
   float current = 1.0f;
   const fs::path prefix = write_sample(dir, current);
   FileSystem& real = file_system();
@@ -429,7 +504,7 @@ TEST(CommitPoints, AFailedSaveLeavesThePreviousCheckpointLoadable) {
       CheckpointState state;
       state.model_checkpoint_path = "ckpt";
       c.state = state;
-      write_bundle(prefix, c);
+      write_bundle(prefix, c, options);
       succeeded = failing->calls() < n;
       current = next;
     } catch (const IOError& e) {
@@ -451,5 +526,8 @@ TEST(CommitPoints, AFailedSaveLeavesThePreviousCheckpointLoadable) {
   BundleReader r(prefix);
   EXPECT_EQ(shards, r.index().header.num_shards);
 }
+
+INSTANTIATE_TEST_SUITE_P(Shards, CommitPoints, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "ParallelShards" : "OneShard"; });
 
 }  // namespace

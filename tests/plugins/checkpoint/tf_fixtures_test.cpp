@@ -7,7 +7,9 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "bundle.hpp"
 #include "checkpoint_test_util.hpp"
+#include "format_checkpoint.hpp"
 #include "npy.hpp"
 #include "strata/plugin/file_system.hpp"
 
@@ -207,6 +209,23 @@ fs::path interop_venv() {
   return fs::path(home ? home : "/root") / ".cache/strata/interop-venv";
 }
 
+// Rewrites a checkpoint Strata wrote through the writer's parallel path: its values spread
+// over two data shards written by two threads, as a save of a large model does.
+void rewrite_in_parallel_shards(const fs::path& prefix) {
+  CheckpointContents c;
+  std::optional<CheckpointObjectGraph> graph;
+  {
+    ckpt::BundleReader r(prefix);
+    for (const auto& key : r.keys()) {
+      if (key != ckpt::kObjectGraphKey) c.tensors.emplace_back(key, r.get_tensor(key, Device::cpu()));
+    }
+    graph = r.object_graph();
+  }
+  c.object_graph = graph ? &*graph : nullptr;
+  ckpt::write_bundle(prefix, c, {.parallel_from_bytes = 0, .max_data_shards = 2, .cores = 2});
+  ASSERT_GE(ckpt::BundleReader(prefix).index().header.num_shards, 2);
+}
+
 TEST_F(TfFixtures, InteropTensorFlowReadsStrataCheckpoints) {
   const fs::path python = interop_venv() / "bin/python";
   if (!fs::exists(python)) GTEST_SKIP() << "no TensorFlow venv at " << interop_venv() << " (tests/interop/setup_venv.sh makes it)";
@@ -228,6 +247,9 @@ TEST_F(TfFixtures, InteropTensorFlowReadsStrataCheckpoints) {
     // Saved twice, a prefix switches to the two-shard layout (DECISIONS.md): TensorFlow must
     // read that too.
     if (name == "functional" || name == "adam") model->save_weights(dir / name / "ckpt");
+    // Values spread over data shards written in parallel (large saves): TensorFlow must read
+    // those too, the adam one with an empty third shard (the layout after two shards).
+    if (name == "nested" || name == "adam") rewrite_in_parallel_shards(dir / name / "ckpt");
     testing::write_npy(dir / name / "strata_y.npy", model->predict(read_npy(kFixtures / name / "x.npy")));
   }
   auto layer = std::make_shared<VarLayer>(5);
