@@ -4,12 +4,18 @@
 // model_from_config, the weights and optimizer slots come from variables/ through the
 // checkpoint format, and the training_config compiles the model. Traced functions are
 // never executed, so a model whose classes Strata lacks cannot be loaded.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
 #include <fstream>
 
 #include "strata/checkpoint.hpp"
 
 #include "strata/error.hpp"
 #include "strata/format.hpp"
+#include "strata/log.hpp"
 #include "strata/model.hpp"
 #include "strata/plugin/file_system.hpp"
 #include "strata/plugin/registrar.hpp"
@@ -84,26 +90,64 @@ class SavedModelFormat final : public strata::Format {
   std::vector<std::string> extensions() const override { return {}; }
   unsigned capabilities() const override { return strata::kLoadModel | strata::kSaveModel; }
 
-  // Keras's save_traces=False layout: no traced functions, revival needs the classes.
+  // Atomic (DESIGN.md §6): the new SavedModel is built in a sibling directory, then
+  // swapped in with one renameat2(RENAME_EXCHANGE), so the path always names a complete
+  // SavedModel, old or new, even if the process dies at any point.
   void save_model(const strata::Model& model, const fs::path& dir, const strata::SaveOptions& options) const override {
     std::error_code ec;
     STRATA_CHECK(options.overwrite || !fs::exists(dir, ec), IOError, "'", dir.string(), "' already exists");
     const fs::path parent = dir.has_parent_path() ? dir.parent_path() : fs::path(".");
-    const fs::path tmp = parent / ("." + dir.filename().string() + ".strata-tmp");
+    STRATA_CHECK(fs::is_directory(parent, ec), IOError, "cannot save '", dir.string(), "': directory '",
+                 parent.string(), "' does not exist");
+    STRATA_CHECK(!fs::exists(dir, ec) || fs::is_directory(dir, ec), IOError, "cannot save a SavedModel to '",
+                 dir.string(), "': it exists and is not a directory");
+    remove_abandoned_temporaries(parent, dir.filename().string());
+    const std::string stem = "." + dir.filename().string() + ".strata-tmp-" + std::to_string(::getpid()) + "-";
+    static std::atomic<unsigned> counter{0};
+    const fs::path tmp = parent / (stem + std::to_string(counter++));
+    strata::FileSystem& files = strata::file_system();
     fs::remove_all(tmp, ec);
-    fs::create_directories(tmp / "variables");
-    fs::create_directories(tmp / "assets");
     try {
+      files.create_directories(tmp / "variables");
+      files.create_directories(tmp / "assets");
       write_contents(model, tmp, options);
-      // Swap: the old directory stays loadable until the new one is complete.
-      const fs::path old = parent / ("." + dir.filename().string() + ".strata-old");
-      fs::remove_all(old, ec);
-      if (fs::exists(dir, ec)) fs::rename(dir, old);
-      fs::rename(tmp, dir);
-      fs::remove_all(old, ec);
+      files.sync_directory(tmp / "variables");
+      files.sync_directory(tmp);
+      if (fs::exists(dir, ec)) {
+        files.exchange(tmp, dir);  // the commit point; tmp now holds the old SavedModel
+        files.sync_directory(parent);
+        try {
+          files.remove_all(tmp);
+        } catch (const strata::Error& e) {
+          strata::log_warning("the previous SavedModel, now at '", tmp.string(), "', could not be removed: ", e.message());
+        }
+        return;
+      }
+      files.rename(tmp, dir);  // the commit point
     } catch (...) {
       fs::remove_all(tmp, ec);
       throw;
+    }
+    files.sync_directory(parent);
+  }
+
+  // Temporaries of saves to `name` whose process no longer exists (killed mid-save).
+  static void remove_abandoned_temporaries(const fs::path& parent, const std::string& name) {
+    const std::string stem = "." + name + ".strata-tmp-";
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(parent, ec)) {
+      const std::string file = entry.path().filename().string();
+      if (file.rfind(stem, 0) != 0) continue;
+      const std::string rest = file.substr(stem.size());  // "<pid>-<n>"
+      const auto dash = rest.find('-');
+      if (dash == std::string::npos || dash == 0) continue;
+      pid_t pid = 0;
+      try {
+        pid = static_cast<pid_t>(std::stol(rest.substr(0, dash)));
+      } catch (const std::exception&) {
+        continue;
+      }
+      if (pid > 0 && pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH) fs::remove_all(entry.path(), ec);
     }
   }
 

@@ -5,9 +5,16 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <thread>
 
 #include "strata/error.hpp"
 #include "strata/model.hpp"
@@ -136,6 +143,74 @@ TEST(SavedModelBadInput, MissingVariables) {
   const fs::path d = copy_fixture("dense_sequential", "no_vars");
   fs::remove_all(d / "variables");
   expect_format_error(d, "variables");
+}
+
+// ---- a crash mid-save ---------------------------------------------------------------------------
+
+// Sets every weight of `model` to `value`.
+void fill_weights(strata::Model& model, float value) {
+  std::vector<strata::Tensor> w;
+  for (const auto& t : model.get_weights()) w.push_back(strata::Tensor::from_vector<float>(std::vector<float>(static_cast<std::size_t>(t.num_elements()), value), t.shape()));
+  model.set_weights(w);
+}
+
+// The child of KilledMidSaveLeavesALoadableSavedModel: saves over $STRATA_CRASH_CHILD_DIR
+// forever, save k with every weight equal to k.
+TEST(SavedModelCrash, ChildSavesForever) {
+  const char* dir = std::getenv("STRATA_CRASH_CHILD_DIR");
+  if (dir == nullptr) GTEST_SKIP() << "runs as the child of SavedModelCrash.KilledMidSaveLeavesALoadableSavedModel";
+  auto model = strata::load_model(kFixtures / "dense_sequential");
+  for (int k = 1;; ++k) {
+    fill_weights(*model, static_cast<float>(k));
+    strata::save_model(*model, dir);
+  }
+}
+
+// A process killed (SIGKILL) at arbitrary points of saving over an existing SavedModel
+// leaves a complete one behind: the previous save or the new one, never a mix or nothing.
+TEST(SavedModelCrash, KilledMidSaveLeavesALoadableSavedModel) {
+  const fs::path dir = fresh_dir("crash") / "model";
+  auto model = strata::load_model(kFixtures / "dense_sequential");
+  fill_weights(*model, 0.0f);
+  strata::save_model(*model, dir);
+  const std::string exe = fs::read_symlink("/proc/self/exe").string();
+  const std::string env_dir = "STRATA_CRASH_CHILD_DIR=" + dir.string();
+  std::vector<char*> envp;
+  for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+  envp.push_back(const_cast<char*>(env_dir.c_str()));
+  envp.push_back(nullptr);
+  std::string filter = "--gtest_filter=SavedModelCrash.ChildSavesForever";
+  char* argv[] = {const_cast<char*>(exe.c_str()), filter.data(), nullptr};
+  float previous = 0.0f;
+  int advanced = 0;
+  std::string seen;
+  for (int round = 0; round < 12; ++round) {
+    pid_t pid = 0;
+    ASSERT_EQ(::posix_spawn(&pid, exe.c_str(), nullptr, nullptr, argv, envp.data()), 0);
+    // Kill times spread over start-up and many saves (each save takes a few ms here).
+    std::this_thread::sleep_for(std::chrono::milliseconds(150 + 37 * round));
+    ASSERT_EQ(::kill(pid, SIGKILL), 0);
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "the child ended on its own (status " << status << ")";
+    auto loaded = strata::load_model(dir);  // must not throw
+    const auto weights = loaded->get_weights();
+    const float value = weights.front().to_vector<float>().front();
+    for (const auto& w : weights) {
+      for (const float v : w.to_vector<float>()) ASSERT_EQ(v, value) << "round " << round << ": weights of two saves mixed";
+    }
+    EXPECT_EQ(value, std::floor(value));
+    advanced += value != previous;
+    previous = value;
+    seen += " " + std::to_string(static_cast<int>(value));
+  }
+  std::cout << "save counter found after each kill:" << seen << "\n";
+  EXPECT_GT(advanced, 0) << "no child got a save done before it was killed: the test exercised nothing";
+  // The next save removes what killed saves left behind.
+  strata::save_model(*model, dir);
+  for (const auto& entry : fs::directory_iterator(dir.parent_path())) {
+    EXPECT_EQ(entry.path().filename().string().find("strata-tmp"), std::string::npos) << entry.path();
+  }
 }
 
 }  // namespace
