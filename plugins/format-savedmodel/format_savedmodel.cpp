@@ -97,8 +97,8 @@ class SavedModelFormat final : public strata::Format {
     std::error_code ec;
     STRATA_CHECK(options.overwrite || !fs::exists(dir, ec), IOError, "'", dir.string(), "' already exists");
     const fs::path parent = dir.has_parent_path() ? dir.parent_path() : fs::path(".");
-    STRATA_CHECK(fs::is_directory(parent, ec), IOError, "cannot save '", dir.string(), "': directory '",
-                 parent.string(), "' does not exist");
+    // Like tf.saved_model.save, missing parent directories are created.
+    if (!fs::is_directory(parent, ec)) strata::file_system().create_directories(parent);
     STRATA_CHECK(!fs::exists(dir, ec) || fs::is_directory(dir, ec), IOError, "cannot save a SavedModel to '",
                  dir.string(), "': it exists and is not a directory");
     remove_abandoned_temporaries(parent, dir.filename().string());
