@@ -7,13 +7,20 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <fstream>
+#include <map>
+#include <optional>
+#include <set>
 
+#include "function_graph.hpp"
 #include "strata/checkpoint.hpp"
-
 #include "strata/error.hpp"
+#include "strata/graph.hpp"
+#include "strata/initializers.hpp"
+#include "strata/ops.hpp"
 #include "strata/format.hpp"
 #include "strata/log.hpp"
 #include "strata/model.hpp"
@@ -83,6 +90,176 @@ Metadata read_metadata(const fs::path& dir, const strata::tf::SavedModel& sm) {
   where.append((dir / "saved_model.pb").string()).append("' object 0 (").append(graph.nodes(0).user_object().identifier()).append(")");
   return {parse_metadata(graph.nodes(0).user_object().metadata(), where), (dir / "saved_model.pb").string()};
 }
+
+constexpr const char* kCallFunction = "__inference_call";
+constexpr const char* kTrainingCallFunction = "__inference_call_training";
+
+// The specs a model's call is traced with: its symbolic inputs (Functional, Sequential with
+// an input shape) or the shapes it was built with (subclassed), batch dimension unknown.
+std::vector<strata::TensorSpec> input_specs(const strata::Model& model) {
+  std::vector<strata::TensorSpec> specs;
+  const auto batch_free = [](strata::Shape shape) {
+    if (!shape.has_known_rank() || shape.rank() == 0) return shape;
+    std::vector<std::int64_t> dims = shape.dims();
+    dims[0] = strata::Shape::kUnknown;
+    return strata::Shape(std::move(dims));
+  };
+  const auto ins = model.inputs();
+  for (std::size_t i = 0; i < ins.size(); ++i) {
+    specs.emplace_back(batch_free(ins[i].shape()), ins[i].dtype(), "input_" + std::to_string(i + 1));
+  }
+  if (specs.empty() && model.built()) {
+    const auto& shapes = model.build_input_shapes();
+    for (std::size_t i = 0; i < shapes.size(); ++i) {
+      specs.emplace_back(batch_free(shapes[i]), model.dtype(), "input_" + std::to_string(i + 1));
+    }
+  }
+  return specs;
+}
+
+bool is_variable_node(const strata::CheckpointObjectGraph::Node& node) {
+  return node.children.empty() && node.attributes.size() == 1 && node.attributes[0].name == "VARIABLE_VALUE";
+}
+
+void spec_to_proto(const strata::TensorSpec& spec, strata::tf::TensorSpecProto& out) {
+  out.set_name(spec.name);
+  out.set_dtype(static_cast<strata::tf::DataType>(strata::dtype_to_tf(spec.dtype)));
+  if (!spec.shape.has_known_rank()) {
+    out.mutable_shape()->set_unknown_rank(true);
+    return;
+  }
+  for (const std::int64_t d : spec.shape.dims()) out.mutable_shape()->add_dim()->set_size(d < 0 ? -1 : d);
+}
+
+// Traces the model's call (inference, then training mode when that traces too) into the
+// MetaGraph's function library, binds each function's variables to their object-graph
+// nodes (SavedConcreteFunction.bound_inputs) and gives the root a `__call__` function
+// object listing them. Anything that cannot be traced is a warning naming it, and the
+// SavedModel is written without traces (loading it then needs the classes).
+void add_traces(const strata::Model& model, const strata::CheckpointObjectGraph& ckpt, strata::tf::MetaGraphDef& mg) {
+  const auto specs = input_specs(model);
+  if (specs.empty()) {
+    strata::log_warning("model '", model.name(), "' is not built, so it is saved without traced functions (call or "
+                        "build it before saving, or loading it will need its classes)");
+    return;
+  }
+  std::map<std::string, int> node_of;
+  std::set<std::string> ambiguous;
+  for (std::size_t id = 0; id < ckpt.nodes.size(); ++id) {
+    if (!is_variable_node(ckpt.nodes[id])) continue;
+    if (!node_of.emplace(ckpt.nodes[id].attributes[0].full_name, static_cast<int>(id)).second) {
+      ambiguous.insert(ckpt.nodes[id].attributes[0].full_name);
+    }
+  }
+  auto* og = mg.mutable_object_graph_def();
+  std::vector<std::string> saved;
+  for (const bool training : {false, true}) {
+    const std::string fname = training ? kTrainingCallFunction : kCallFunction;
+    std::string problem;
+    strata::Graph graph;
+    try {
+      graph = strata::trace(
+          [&](const std::vector<strata::Tensor>& in) {
+            strata::CallContext ctx;
+            ctx.training = training;
+            return model(in, ctx);
+          },
+          specs, fname);
+    } catch (const strata::Error& e) {
+      problem = strata::detail::concat("its call cannot be traced", training ? " in training mode" : "", ": ",
+                                       e.message());
+    }
+    std::vector<int> bound;
+    if (problem.empty()) {
+      for (const auto& v : graph.captured_variables()) {
+        const auto it = node_of.find(v.name());
+        if (it == node_of.end() || ambiguous.count(v.name())) {
+          problem = strata::detail::concat("its call reads variable '", v.name(), "', which the model does not track ",
+                                           "under a unique name");
+          break;
+        }
+        bound.push_back(it->second);
+      }
+    }
+    if (problem.empty()) {
+      try {
+        strata::savedmodel::add_function(graph, fname, *mg.mutable_graph_def()->mutable_library());
+      } catch (const strata::Error& e) {
+        problem = e.message();
+      }
+    }
+    if (!problem.empty()) {
+      if (!training) {
+        strata::log_warning("model '", model.name(), "' is saved without traced functions: ", problem,
+                            ". Loading it will need its classes (plugins or custom_objects).");
+        return;
+      }
+      strata::log_info("model '", model.name(), "': no training-mode trace (", problem,
+                       "); a model revived from this SavedModel trains with its inference trace");
+      break;
+    }
+    auto& cf = (*og->mutable_concrete_functions())[fname];
+    for (const int b : bound) cf.add_bound_inputs(b);
+    // TensorFlow's convention: ((positional args...), {keyword args}).
+    auto* sig = cf.mutable_canonicalized_input_signature()->mutable_tuple_value();
+    auto* args = sig->add_values()->mutable_tuple_value();
+    for (const auto& spec : specs) spec_to_proto(spec, *args->add_values()->mutable_tensor_spec_value());
+    (*sig->add_values()->mutable_dict_value()->mutable_fields())["training"].set_bool_value(training);
+    auto* outs = cf.mutable_output_signature()->mutable_tuple_value();
+    for (std::size_t o = 0; o < graph.outputs().size(); ++o) {
+      const auto& t = graph.outputs()[o];
+      spec_to_proto(strata::TensorSpec(t.shape(), t.dtype(), "output_" + std::to_string(o + 1)),
+                    *outs->add_values()->mutable_tensor_spec_value());
+    }
+    saved.push_back(fname);
+  }
+  const int fn_node = og->nodes_size();
+  auto* fn = og->add_nodes()->mutable_function();
+  for (const auto& name : saved) fn->add_concrete_functions(name);
+  auto* child = og->mutable_nodes(0)->add_children();
+  child->set_node_id(fn_node);
+  child->set_local_name("__call__");
+}
+
+// A model revived from its traced functions (its class is not needed): call() runs the
+// saved graph of the mode asked for (training falls back to the inference graph when no
+// training trace was saved) on the restored variables, so it predicts, and trains through
+// the ops' gradients, like the original.
+class RevivedModel final : public strata::Model {
+ public:
+  RevivedModel(const std::string& class_name, const std::string& name)
+      : Model(class_name, Config{{"name", name}}) {}
+
+  strata::Variable add_variable(const std::string& name, const strata::Tensor& value, bool trainable) {
+    strata::WeightSpec spec;
+    spec.name = name;
+    spec.shape = value.shape();
+    spec.dtype = value.dtype();
+    spec.trainable = trainable;
+    spec.initializer = strata::get_initializer(Config("zeros"));
+    strata::Variable v = add_weight(spec);
+    v.assign(value);
+    return v;
+  }
+  void set_graphs(strata::Graph inference, std::optional<strata::Graph> training) {
+    std::vector<strata::Shape> shapes;
+    for (const auto& in : inference.inputs()) shapes.push_back(in.shape());
+    inference_ = std::move(inference);
+    training_ = std::move(training);
+    set_built(shapes);
+  }
+  std::vector<strata::Tensor> call(const std::vector<strata::Tensor>& inputs, const strata::CallContext& ctx) const override {
+    return (ctx.training && training_ ? *training_ : inference_).run(inputs);
+  }
+  // Like a subclassed model: saved again, it is revived from its traces again.
+  Config get_config() const override {
+    STRATA_THROW(ValueError, "model '", name(), "' was revived from traced functions and has no config");
+  }
+
+ private:
+  strata::Graph inference_;
+  std::optional<strata::Graph> training_;
+};
 
 class SavedModelFormat final : public strata::Format {
  public:
@@ -196,6 +373,8 @@ class SavedModelFormat final : public strata::Format {
       add_info((*sig.mutable_outputs())[key], "StatefulPartitionedCall:" + std::to_string(i), outs[i].shape());
     }
 
+    std::map<std::string, bool> trainable;
+    for (const auto& w : model.weights()) trainable[w.name()] = w.trainable();
     auto* og = mg->mutable_object_graph_def();
     for (std::size_t id = 0; id < graph->nodes.size(); ++id) {
       const auto& node = graph->nodes[id];
@@ -211,16 +390,15 @@ class SavedModelFormat final : public strata::Format {
         ref->set_slot_name(sv.slot_name);
         ref->set_slot_variable_node_id(sv.slot_variable_node_id);
       }
-      const bool is_variable = node.children.empty() && node.attributes.size() == 1 &&
-                               node.attributes[0].name == "VARIABLE_VALUE";
-      if (is_variable) {
+      if (is_variable_node(node)) {
         auto* v = so->mutable_variable();
         const std::string& key = node.attributes[0].checkpoint_key;
         v->set_dtype(strata::tf::DT_FLOAT);
         const strata::Shape vshape = reader->shape(key);
         for (const std::int64_t d : vshape.dims()) v->mutable_shape()->add_dim()->set_size(d);
         v->set_name(node.attributes[0].full_name);
-        v->set_trainable(true);
+        const auto t = trainable.find(node.attributes[0].full_name);
+        v->set_trainable(t == trainable.end() || t->second);
       } else {
         auto* uo = so->mutable_user_object();
         uo->set_identifier(id == 0 ? "_tf_keras_network" : "_generic_user_object");
@@ -231,26 +409,49 @@ class SavedModelFormat final : public strata::Format {
 
     // keras_metadata.pb: the root's metadata (what load_model needs to revive the model).
     Config root = Config::object();
-    const Config config = model.get_config();
-    const std::string class_name = strata::parse_python_json(strata::model_to_json(model), "model JSON")["class_name"];
+    // A subclassed model has no config (get_config throws, as in Keras): its metadata then
+    // holds the class name and build input shape only, and loading needs either the class
+    // (plugin, custom_objects) or the traced functions.
+    std::optional<Config> config;
+    std::string class_name = model.class_name();
+    try {
+      config = model.get_config();
+      class_name = strata::parse_python_json(strata::model_to_json(model), "model JSON")["class_name"];
+    } catch (const strata::ValueError&) {
+      config.reset();
+    }
     root["class_name"] = class_name;
     root["name"] = model.name();
-    root["trainable"] = true;
-    root["dtype"] = "float32";
-    root["config"] = config;
-    root["is_graph_network"] = true;
+    root["trainable"] = model.trainable();
+    root["dtype"] = std::string(strata::dtype_name(model.dtype()));
+    if (config) root["config"] = *config;
+    root["is_graph_network"] = config.has_value() && !model.inputs().empty();
+    if (model.built() && !model.build_input_shapes().empty()) {
+      Config shapes = Config::array();
+      for (const auto& shape : model.build_input_shapes()) {
+        Config dims = Config::array();
+        for (const std::int64_t d : shape.dims()) dims.push_back(d < 0 ? Config() : Config(d));
+        shapes.push_back(dims);
+      }
+      root["build_input_shape"] = shapes.size() == 1 ? Config(shapes[0]) : shapes;
+    }
     root["keras_version"] = strata::kKerasVersion;
     root["backend"] = strata::kKerasBackend;
-    Config mc = Config::object();
-    mc["class_name"] = class_name;
-    mc["config"] = config;
-    root["model_config"] = mc;
+    if (config) {
+      Config mc = Config::object();
+      mc["class_name"] = class_name;
+      mc["config"] = *config;
+      root["model_config"] = mc;
+    }
     if (options.include_optimizer && model.is_compiled()) root["training_config"] = model.training_config();
     strata::keras::SavedMetadata md;
     auto* n = md.add_nodes();
     n->set_node_id(0);
     n->set_node_path("root");
-    n->set_identifier(class_name == "Sequential" ? "_tf_keras_sequential" : "_tf_keras_network");
+    n->set_identifier(class_name == "Sequential" ? "_tf_keras_sequential"
+                      : config                   ? "_tf_keras_network"
+                                                 : "_tf_keras_model");
+    if (options.save_traces) add_traces(model, *graph, *mg);
     n->set_metadata(strata::to_python_json(root));
     n->mutable_version()->set_producer(2);
     n->mutable_version()->set_min_consumer(1);
@@ -270,40 +471,191 @@ class SavedModelFormat final : public strata::Format {
            (fs::exists(path / "saved_model.pb", ec) || fs::exists(path / "keras_metadata.pb", ec));
   }
 
+  // With the classes available (built-in, plugin, custom_objects) the model is built from
+  // its config (or, for a subclassed model, from its class and build input shape) and its
+  // variables restored; otherwise, or when options.revive_from_traces asks for it, it is
+  // revived from its traced functions.
   std::shared_ptr<strata::Model> load_model(const fs::path& dir, const strata::LoadOptions& options) const override {
     const strata::tf::SavedModel sm = read_saved_model(dir);
     const Metadata md = read_metadata(dir, sm);
-    STRATA_CHECK(md.root.contains("model_config") && md.root["model_config"].is_object(), FormatError, md.source,
-                 ": the root object (", md.root.value("class_name", std::string("?")),
-                 ") has no model_config: it is a subclassed model or layer, which can only be revived from its "
-                 "traced functions (not supported by Strata)");
-    const Config& mc = md.root["model_config"];
-    STRATA_CHECK(mc.contains("class_name") && mc.contains("config"), FormatError, md.source,
-                 ": the root's model_config must have 'class_name' and 'config'");
-    std::shared_ptr<strata::Model> model = strata::model_from_config(mc, options.custom_objects);
-
-    const bool compile = options.compile && md.root.contains("training_config") &&
-                         md.root["training_config"].is_object() &&
-                         md.root["training_config"].contains("optimizer_config") &&
-                         !md.root["training_config"]["optimizer_config"].is_null();
-    if (compile) {
-      auto frame = strata::ErrorContext::push("compiling the model from the training_config of ", md.source);
-      const Config& tc = md.root["training_config"];
-      Config metrics = tc.value("metrics", Config());
-      if (model->outputs().size() == 1 && metrics.is_array() && metrics.size() == 1 && metrics[0].is_array()) {
-        metrics = Config(metrics[0]);
-      }
-      model->compile(tc["optimizer_config"], tc.value("loss", Config()), metrics, tc.value("loss_weights", Config()));
-    }
-
     const fs::path prefix = dir / "variables" / "variables";
     std::error_code ec;
     STRATA_CHECK(fs::exists(prefix.string() + ".index", ec), FormatError, "'", dir.string(),
                  "' has no variables/variables.index: the SavedModel's weights are missing");
+    const std::string root_class = md.root.value("class_name", std::string());
+    const bool container_without_config = !md.root.contains("model_config") &&
+                                          (root_class == "Functional" || root_class == "Sequential" || root_class == "Model");
+    // A Sequential/Functional without a config was itself revived from traces: no class can
+    // rebuild it.
+    if (options.revive_from_traces || container_without_config) return revive_from_traces(dir, sm, md, options, "");
+    try {
+      return revive_from_classes(dir, md, options);
+    } catch (const strata::UnknownObjectError& e) {
+      if (!has_traces(sm)) {
+        auto missing = e.missing();
+        for (auto& m : missing) {
+          m.context += strata::detail::concat(m.context.empty() ? "" : "; ", "'", dir.string(),
+                                              "' was saved without traced functions (save_traces=false), so loading it "
+                                              "needs its classes");
+        }
+        throw strata::UnknownObjectError(std::move(missing));
+      }
+      strata::log_info("'", dir.string(), "': ", e.message(), "; reviving the model from its traced functions");
+      return revive_from_traces(dir, sm, md, options, e.message());
+    }
+  }
+
+  static bool has_traces(const strata::tf::SavedModel& sm) {
+    return !sm.meta_graphs(0).object_graph_def().concrete_functions().empty() &&
+           sm.meta_graphs(0).graph_def().library().function_size() > 0;
+  }
+
+  static void compile_from_metadata(strata::Model& model, const Metadata& md, const strata::LoadOptions& options) {
+    const bool compile = options.compile && md.root.contains("training_config") &&
+                         md.root["training_config"].is_object() &&
+                         md.root["training_config"].contains("optimizer_config") &&
+                         !md.root["training_config"]["optimizer_config"].is_null();
+    if (!compile) return;
+    auto frame = strata::ErrorContext::push("compiling the model from the training_config of ", md.source);
+    const Config& tc = md.root["training_config"];
+    Config metrics = tc.value("metrics", Config());
+    if (model.outputs().size() <= 1 && metrics.is_array() && metrics.size() == 1 && metrics[0].is_array()) {
+      metrics = Config(metrics[0]);
+    }
+    model.compile(tc["optimizer_config"], tc.value("loss", Config()), metrics, tc.value("loss_weights", Config()));
+  }
+
+  static std::shared_ptr<strata::Model> revive_from_classes(const fs::path& dir, const Metadata& md,
+                                                           const strata::LoadOptions& options) {
+    std::shared_ptr<strata::Model> model;
+    const bool subclassed = !(md.root.contains("model_config") && md.root["model_config"].is_object());
+    if (!subclassed) {
+      const Config& mc = md.root["model_config"];
+      STRATA_CHECK(mc.contains("class_name") && mc.contains("config"), FormatError, md.source,
+                   ": the root's model_config must have 'class_name' and 'config'");
+      model = strata::model_from_config(mc, options.custom_objects);
+    } else {
+      // A subclassed model: its class (registered by a plugin or given in custom_objects)
+      // rebuilds it; the build input shape builds its weights.
+      STRATA_CHECK(md.root.contains("class_name") && md.root["class_name"].is_string(), FormatError, md.source,
+                   ": the root object has neither a model_config nor a class_name");
+      Config mc = Config::object();
+      mc["class_name"] = md.root["class_name"];
+      mc["config"] = md.root.contains("config") && md.root["config"].is_object() ? md.root["config"] : Config::object();
+      if (!mc["config"].contains("name") && md.root.contains("name")) mc["config"]["name"] = md.root["name"];
+      model = strata::model_from_config(mc, options.custom_objects);
+      STRATA_CHECK(md.root.contains("build_input_shape"), FormatError, md.source, ": subclassed model '",
+                   md.root["class_name"].get<std::string>(), "' has no build_input_shape, so its weights cannot be built");
+      build_from_shape(*model, md.root["build_input_shape"], md.source);
+    }
+    compile_from_metadata(*model, md, options);
     strata::LoadOptions lo;
     lo.format = "checkpoint";
     auto frame = strata::ErrorContext::push("restoring the variables of '", dir.string(), "'");
-    strata::load_weights(*model, prefix, lo).expect_partial();
+    strata::LoadStatus status = strata::load_weights(*model, dir / "variables" / "variables", lo);
+    if (subclassed) status.assert_existing_objects_matched();  // the class must be the one saved
+    status.expect_partial();
+    return model;
+  }
+
+  // Calls a subclassed model once on zeros of its build input shape (unknown dimensions: 1).
+  static void build_from_shape(strata::Model& model, const Config& shape_json, const std::string& source) {
+    const auto one_shape = [&](const Config& dims) {
+      STRATA_CHECK(dims.is_array() && dims.size() <= 16, FormatError, source, ": build_input_shape is not a list of dimensions");
+      std::vector<std::int64_t> out;
+      for (const auto& d : dims) {
+        STRATA_CHECK(d.is_null() || (d.is_number_integer() && d.get<std::int64_t>() >= 0 && d.get<std::int64_t>() <= (1 << 20)),
+                     FormatError, source, ": build_input_shape has dimension ", d.dump());
+        out.push_back(d.is_null() ? 1 : d.get<std::int64_t>());
+      }
+      return strata::Shape(std::move(out));
+    };
+    std::vector<strata::Tensor> zeros;
+    if (shape_json.is_array() && !shape_json.empty() && shape_json[0].is_array()) {
+      for (const auto& s : shape_json) zeros.push_back(strata::zeros(one_shape(s)));
+    } else {
+      zeros.push_back(strata::zeros(one_shape(shape_json)));
+    }
+    (void)model(zeros);
+  }
+
+  // Keras's revived model: the saved traced functions run with the restored variables.
+  static std::shared_ptr<strata::Model> revive_from_traces(const fs::path& dir, const strata::tf::SavedModel& sm,
+                                                          const Metadata& md, const strata::LoadOptions& options,
+                                                          const std::string& why) {
+    const auto& mg = sm.meta_graphs(0);
+    const auto& og = mg.object_graph_def();
+    const std::string what = "'" + (dir / "saved_model.pb").string() + "'";
+    const std::string class_name = md.root.value("class_name", std::string("Model"));
+    STRATA_CHECK(has_traces(sm), FormatError, "'", dir.string(), "' has no traced functions (it was saved with ",
+                 "save_traces=false), so it cannot be loaded without its classes");
+    // The root's __call__ function object lists the concrete functions.
+    const strata::tf::SavedFunction* call = nullptr;
+    STRATA_CHECK(og.nodes_size() > 0, FormatError, what, ": the object graph is empty");
+    for (const auto& child : og.nodes(0).children()) {
+      STRATA_CHECK(child.node_id() >= 0 && child.node_id() < og.nodes_size(), FormatError, what, ": child '",
+                   child.local_name(), "' of the root refers to node ", child.node_id(), " of ", og.nodes_size());
+      if (child.local_name() == "__call__" && og.nodes(child.node_id()).has_function()) {
+        call = &og.nodes(child.node_id()).function();
+      }
+    }
+    STRATA_CHECK(call != nullptr, FormatError, what, ": the root object has no traced __call__ function",
+                 why.empty() ? "" : " (and ", why, why.empty() ? "" : ")");
+    std::string inference, training;
+    for (const auto& name : call->concrete_functions()) {
+      const auto it = og.concrete_functions().find(name);
+      STRATA_CHECK(it != og.concrete_functions().end(), FormatError, what, ": __call__ names concrete function '", name,
+                   "', which the object graph does not describe");
+      bool is_training = false;
+      const auto& sig = it->second.canonicalized_input_signature();
+      if (sig.has_tuple_value() && sig.tuple_value().values_size() == 2 && sig.tuple_value().values(1).has_dict_value()) {
+        const auto& fields = sig.tuple_value().values(1).dict_value().fields();
+        const auto t = fields.find("training");
+        is_training = t != fields.end() && t->second.kind_case() == strata::tf::StructuredValue::kBoolValue &&
+                      t->second.bool_value();
+      }
+      (is_training ? training : inference) = name;
+    }
+    STRATA_CHECK(!inference.empty(), FormatError, what, ": __call__ has no inference-mode (training=False) function");
+
+    // The variables every function is bound to, restored from variables/ through the
+    // checkpoint's object graph (same node ids as the SavedObjectGraph).
+    const fs::path prefix = dir / "variables" / "variables";
+    const auto reader = strata::load_checkpoint(prefix);
+    const auto ckpt = reader->object_graph();
+    STRATA_CHECK(ckpt.has_value(), FormatError, "'", prefix.string(), "' has no object graph");
+    auto model = std::make_shared<RevivedModel>(class_name, md.root.value("name", std::string("model")));
+    std::map<int, strata::Variable> variables;
+    const auto bind = [&](const std::string& fname) {
+      strata::savedmodel::ImportedArguments args;
+      for (const int id : og.concrete_functions().at(fname).bound_inputs()) {
+        STRATA_CHECK(id >= 0 && id < og.nodes_size() && og.nodes(id).has_variable(), FormatError, what,
+                     ": concrete function '", fname, "' is bound to node ", id, ", which is not a variable");
+        if (!variables.count(id)) {
+          STRATA_CHECK(static_cast<std::size_t>(id) < ckpt->nodes.size() && is_variable_node(ckpt->nodes[static_cast<std::size_t>(id)]),
+                       FormatError, "'", prefix.string(), "': object ", id, " (variable '", og.nodes(id).variable().name(),
+                       "' in saved_model.pb) has no value in the checkpoint");
+          const std::string& key = ckpt->nodes[static_cast<std::size_t>(id)].attributes[0].checkpoint_key;
+          const strata::Tensor value = reader->get_tensor(key);
+          const auto& sv = og.nodes(id).variable();
+          if (sv.has_shape() && !sv.shape().unknown_rank()) {
+            std::vector<std::int64_t> dims;
+            for (const auto& d : sv.shape().dim()) dims.push_back(d.size());
+            STRATA_CHECK(strata::Shape(dims) == value.shape() || std::any_of(dims.begin(), dims.end(), [](auto d) { return d < 0; }),
+                         FormatError, what, ": variable '", sv.name(), "' has shape ", value.shape().to_string(),
+                         " in the checkpoint but ", strata::Shape(dims).to_string(), " in saved_model.pb");
+          }
+          variables.emplace(id, model->add_variable(sv.name().empty() ? key : sv.name(), value, sv.trainable()));
+        }
+        args.captured.push_back(variables.at(id));
+      }
+      return strata::savedmodel::import_function(mg.graph_def().library(), fname, args, what);
+    };
+    strata::Graph inference_graph = bind(inference);
+    std::optional<strata::Graph> training_graph;
+    if (!training.empty()) training_graph = bind(training);
+    model->set_graphs(std::move(inference_graph), std::move(training_graph));
+    compile_from_metadata(*model, md, options);
     return model;
   }
 

@@ -152,24 +152,37 @@ class BatchNormalization final : public Layer {
   // Parameters and statistics in the shape that broadcasts against the input.
   Tensor broadcast(const Tensor& v) const { return v.shape().dims() == broadcast_ ? v : reshape(v, Shape(broadcast_)); }
 
+  // Moves the moving statistics towards the batch's. Eagerly it assigns; while tracing the
+  // assignments are recorded into the graph (so a traced training step updates them too);
+  // a symbolic Functional-API call only builds the model and assigns nothing.
   void update_moving_statistics(const Tensor& x, const Tensor& mean_b, const Tensor& var_b) const {
-    // Symbolic calls (tracing) cannot assign: the runtime has no assign op to record.
-    if (mean_b.is_symbolic() || is_tracing()) return;
+    if (mean_b.is_symbolic() && !is_tracing()) return;
     const Shape param = moving_mean_.shape();
     Tensor new_mean = reshape(stop_gradient(mean_b), param);
     Tensor new_var = reshape(stop_gradient(var_b), param);
     if (fused_) {
+      // Bessel's correction over the n values each statistic was computed from.
+      bool known = x.shape().has_known_rank();
       double n = 1.0;
-      for (std::size_t i = 0; i < rank_; ++i) {
-        if (i != static_cast<std::size_t>(axes_[0])) n *= static_cast<double>(x.shape().dims()[i]);
+      for (std::size_t i = 0; known && i < rank_; ++i) {
+        const std::int64_t d = x.shape().dims()[i];
+        if (d < 0) known = false;
+        if (i != static_cast<std::size_t>(axes_[0])) n *= static_cast<double>(d);
       }
-      if (n > 1.0) new_var = new_var * (n / (n - 1.0));
+      if (known) {
+        if (n > 1.0) new_var = new_var * (n / (n - 1.0));
+      } else {  // a trace with an unknown batch size: n from the runtime shape
+        const Tensor dims = cast(shape_of(x), x.dtype());
+        const Tensor channels = cast(gather(shape_of(x), int_tensor({axes_[0]})), x.dtype());
+        const Tensor count = prod(dims) / sum(channels);
+        const Tensor one = scalar_like(count, 1.0);
+        new_var = new_var * (count / maximum(count - one, one));
+      }
     }
     const double decay = 1.0 - momentum_.get<double>();
-    Variable mm = moving_mean_, mv = moving_variance_;
-    const Tensor old_mean = mm.value(), old_var = mv.value();
-    mm.assign(old_mean - (old_mean - new_mean) * decay);
-    mv.assign(old_var - (old_var - new_var) * decay);
+    const Tensor old_mean = read(moving_mean_), old_var = read(moving_variance_);
+    assign_variable(moving_mean_, old_mean - (old_mean - new_mean) * decay);
+    assign_variable(moving_variance_, old_var - (old_var - new_var) * decay);
   }
 
   Config axis_config_;

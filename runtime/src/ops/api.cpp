@@ -379,4 +379,12 @@ Tensor read(const Variable& variable) {
   return value;
 }
 
+void assign_variable(const Variable& variable, const Tensor& value) {
+  if (is_tracing()) return internal::record_assign(variable, value);
+  STRATA_CHECK(!value.is_symbolic(), ValueError, "cannot assign a symbolic tensor to variable '", variable.name(),
+               "' outside a trace");
+  Variable v = variable;
+  v.assign(value);
+}
+
 }  // namespace strata

@@ -40,6 +40,16 @@ Tensor capture_variable(const Variable& variable) {
   return Tensor::symbolic(variable.dtype(), variable.shape(), node, 0, variable.device());
 }
 
+void record_assign(const Variable& variable, const Tensor& value) {
+  auto node = std::make_shared<GraphNode>();
+  node->op = "AssignVariableOp";
+  node->name = scoped_name("AssignVariableOp");
+  node->variable = variable;
+  node->attrs.set("dtype", variable.dtype());
+  node->inputs = {value.is_symbolic() ? value : capture_constant(value)};
+  thread_state().side_effects.push_back(std::move(node));
+}
+
 }  // namespace internal
 
 Tensor placeholder(const TensorSpec& spec) {
@@ -62,8 +72,9 @@ TraceScope::TraceScope() { ++internal::thread_state().trace_depth; }
 TraceScope::~TraceScope() { --internal::thread_state().trace_depth; }
 bool is_tracing() noexcept { return internal::thread_state().trace_depth > 0; }
 
-Graph::Graph(std::vector<Tensor> inputs, std::vector<Tensor> outputs, std::string name)
-    : name_(std::move(name)), inputs_(std::move(inputs)), outputs_(std::move(outputs)) {
+Graph::Graph(std::vector<Tensor> inputs, std::vector<Tensor> outputs, std::string name,
+             std::vector<std::shared_ptr<GraphNode>> side_effects)
+    : name_(std::move(name)), inputs_(std::move(inputs)), outputs_(std::move(outputs)), side_effects_(std::move(side_effects)) {
   std::unordered_set<const GraphNode*> placeholders;
   for (const auto& in : inputs_) {
     STRATA_CHECK(in.is_symbolic() && in.node()->op == "Placeholder", ValueError, "graph '", name_,
@@ -72,9 +83,14 @@ Graph::Graph(std::vector<Tensor> inputs, std::vector<Tensor> outputs, std::strin
   }
   // Post-order walk from the outputs (iterative: graphs may be deep).
   std::unordered_set<const GraphNode*> visited;
+  std::vector<std::shared_ptr<GraphNode>> roots;
   for (const auto& out : outputs_) {
     STRATA_CHECK(out.is_symbolic(), ValueError, "graph '", name_, "': outputs must be symbolic tensors");
-    std::vector<std::pair<std::shared_ptr<GraphNode>, std::size_t>> stack{{out.node(), 0}};
+    roots.push_back(out.node());
+  }
+  roots.insert(roots.end(), side_effects_.begin(), side_effects_.end());
+  for (const auto& root : roots) {
+    std::vector<std::pair<std::shared_ptr<GraphNode>, std::size_t>> stack{{root, 0}};
     while (!stack.empty()) {
       auto& [node, next] = stack.back();
       if (visited.count(node.get())) {
@@ -100,7 +116,7 @@ Graph::Graph(std::vector<Tensor> inputs, std::vector<Tensor> outputs, std::strin
 std::vector<Variable> Graph::captured_variables() const {
   std::vector<Variable> out;
   for (const auto& node : nodes_) {
-    if (node->op == "ReadVariableOp" &&
+    if ((node->op == "ReadVariableOp" || node->op == "AssignVariableOp") &&
         std::find(out.begin(), out.end(), node->variable) == out.end()) {
       out.push_back(node->variable);
     }
@@ -131,6 +147,10 @@ std::vector<Tensor> Graph::run(const std::vector<Tensor>& inputs) const {
     }
     if (node->op == "ReadVariableOp") {
       values[node.get()] = {read(node->variable)};
+      continue;
+    }
+    if (node->op == "AssignVariableOp") {
+      assign_variable(node->variable, values.at(node->inputs[0].node().get()).at(node->inputs[0].output_index()));
       continue;
     }
     std::vector<Tensor> args;
@@ -181,14 +201,22 @@ Graph trace(const std::function<std::vector<Tensor>(const std::vector<Tensor>&)>
     inputs.push_back(placeholder(spec));
   }
   std::vector<Tensor> outputs;
-  {
+  // This trace's assignments; an enclosing trace's are set aside until it ends.
+  std::vector<std::shared_ptr<GraphNode>> side_effects, outer = std::move(internal::thread_state().side_effects);
+  internal::thread_state().side_effects.clear();
+  try {
     TraceScope scope;
     outputs = fn(inputs);
+  } catch (...) {
+    internal::thread_state().side_effects = std::move(outer);
+    throw;
   }
+  side_effects = std::move(internal::thread_state().side_effects);
+  internal::thread_state().side_effects = std::move(outer);
   for (auto& o : outputs) {
     if (!o.is_symbolic()) o = internal::capture_constant(o);
   }
-  return Graph(std::move(inputs), std::move(outputs), std::move(name));
+  return Graph(std::move(inputs), std::move(outputs), std::move(name), std::move(side_effects));
 }
 
 }  // namespace strata

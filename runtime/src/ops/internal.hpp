@@ -41,6 +41,9 @@ struct ThreadState {
   std::vector<GradientTape::State*> tapes;
   int trace_depth = 0;
   std::vector<std::string> name_scopes;
+  // Assignments recorded while tracing (AssignVariableOp nodes): they have no outputs, so
+  // trace() keeps them as the graph's side effects.
+  std::vector<std::shared_ptr<GraphNode>> side_effects;
 };
 ThreadState& thread_state();
 
@@ -52,6 +55,8 @@ void note_variable_read(const Variable& variable, const Tensor& value);
 Tensor capture_constant(const Tensor& value);
 // A symbolic tensor reading `variable` (a ReadVariableOp node).
 Tensor capture_variable(const Variable& variable);
+// Records `variable = value` (an AssignVariableOp node) as a side effect of the trace.
+void record_assign(const Variable& variable, const Tensor& value);
 
 // Registers every built-in op definition (runtime/src/ops/defs_*.cpp).
 void register_math_ops(Registrar& r);

@@ -76,6 +76,11 @@ void warn_what_the_file_cannot_hold(const Model& model, const Format& format) {
   if (type == typeid(Sequential) || type == typeid(Functional)) return;
   const std::string& cls = model.class_name();
   if (cls != "Sequential" && cls != "Functional" && cls != "Model") return;
+  try {
+    (void)model.get_config();
+  } catch (const ValueError&) {
+    return;  // no config (a model revived from traced functions): not saved as the plain class
+  }
   int status = 0;
   std::unique_ptr<char, void (*)(void*)> name(abi::__cxa_demangle(type.name(), nullptr, nullptr, &status), std::free);
   log_warning("model '", model.name(), "' is a C++ subclass (", status == 0 && name ? name.get() : type.name(),

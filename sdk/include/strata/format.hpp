@@ -39,6 +39,9 @@ struct LoadOptions {
   bool compile = true;             // restore the training configuration and optimizer state
   bool by_name = false;            // H5 weights: match layers by name instead of position
   bool skip_mismatch = false;      // with by_name: skip layers whose weights do not fit
+  // SavedModel: build the model from its traced functions even when its classes are
+  // available (what saved_model::load does; Keras's "loading the graph only").
+  bool revive_from_traces = false;
 };
 
 // What a weight load matched. Formats fill it; strict loads throw instead of returning an

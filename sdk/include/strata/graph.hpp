@@ -23,7 +23,8 @@ class Layer;
 
 // One recorded op application. Ops named "Placeholder" (graph inputs), "Const" (an eager
 // tensor captured by the graph, in `value`) and "ReadVariableOp" (a captured variable,
-// in `variable`) have no inputs. The Functional API records whole layer calls as nodes
+// in `variable`) have no inputs; "AssignVariableOp" (an assignment to `variable` of its
+// one input) has no outputs. The Functional API records whole layer calls as nodes
 // of op kLayerCallOp whose `layer` is the layer called (an InputLayer's placeholder
 // carries its layer too).
 struct GraphNode {
@@ -63,15 +64,20 @@ class NameScope {
 class Graph {
  public:
   Graph() = default;
-  // The graph computing `outputs` (symbolic) from `inputs` (placeholders). Throws
+  // The graph computing `outputs` (symbolic) from `inputs` (placeholders), and performing
+  // `side_effects` (AssignVariableOp nodes recorded by a trace) each time it runs. Throws
   // ValueError when an output depends on a placeholder not listed in `inputs`.
-  Graph(std::vector<Tensor> inputs, std::vector<Tensor> outputs, std::string name = "graph");
+  Graph(std::vector<Tensor> inputs, std::vector<Tensor> outputs, std::string name = "graph",
+        std::vector<std::shared_ptr<GraphNode>> side_effects = {});
 
   const std::string& name() const noexcept { return name_; }
   const std::vector<Tensor>& inputs() const noexcept { return inputs_; }
   const std::vector<Tensor>& outputs() const noexcept { return outputs_; }
   // Every node, inputs before the nodes that use them.
   const std::vector<std::shared_ptr<GraphNode>>& nodes() const noexcept { return nodes_; }
+  // The assignments the graph performs (nodes of op "AssignVariableOp", input: the value).
+  const std::vector<std::shared_ptr<GraphNode>>& side_effects() const noexcept { return side_effects_; }
+  // The variables the graph reads or assigns, in the order it first uses them.
   std::vector<Variable> captured_variables() const;
 
   // Runs the graph on `inputs` (concrete tensors matching the placeholders' dtypes and
@@ -87,6 +93,7 @@ class Graph {
   std::vector<Tensor> inputs_;
   std::vector<Tensor> outputs_;
   std::vector<std::shared_ptr<GraphNode>> nodes_;
+  std::vector<std::shared_ptr<GraphNode>> side_effects_;
 };
 
 // Records every op on this thread into graph nodes while it lives, even ops whose inputs

@@ -200,5 +200,8 @@ Tensor truncated_normal(const Shape& shape, DType dtype = DType::kFloat32, doubl
 // accessed variables, and recorded as a reference to the variable when tracing, so a
 // traced graph sees later assignments. Layers read their weights with read().
 Tensor read(const Variable& variable);
+// variable = value (TensorFlow's AssignVariableOp). Eagerly it assigns; while tracing it is
+// recorded as a side effect of the graph, which assigns each time the graph runs.
+void assign_variable(const Variable& variable, const Tensor& value);
 
 }  // namespace strata

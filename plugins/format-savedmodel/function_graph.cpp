@@ -1,0 +1,568 @@
+#include "function_graph.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include "strata/error.hpp"
+#include "strata/layer.hpp"
+#include "strata/ops.hpp"
+#include "strata/plugin/op_def.hpp"
+
+namespace strata::savedmodel {
+namespace {
+
+// Bounds on what an imported function may ask for (a SavedModel is untrusted input).
+constexpr int kMaxCallDepth = 32;
+constexpr std::size_t kMaxNodes = std::size_t{1} << 20;
+constexpr std::int64_t kMaxConstElements = std::int64_t{1} << 26;
+
+// TensorFlow's output argument names, needed in FunctionDef input references
+// ("node:arg:index"). Ops with one output argument list it here (default "output"); ops
+// with several name them all, in order.
+const std::map<std::string, std::vector<std::string>, std::less<>>& output_args() {
+  static const std::map<std::string, std::vector<std::string>, std::less<>> table = {
+      {"MatMul", {"product"}},       {"BatchMatMulV2", {"output"}},  {"AddV2", {"z"}},
+      {"Add", {"z"}},                {"Sub", {"z"}},                 {"Mul", {"z"}},
+      {"RealDiv", {"z"}},            {"Maximum", {"z"}},             {"Minimum", {"z"}},
+      {"Pow", {"z"}},                {"SquaredDifference", {"z"}},   {"Relu", {"activations"}},
+      {"Relu6", {"activations"}},    {"Elu", {"activations"}},       {"Selu", {"activations"}},
+      {"LeakyRelu", {"activations"}}, {"Softplus", {"activations"}}, {"Softsign", {"activations"}},
+      {"Softmax", {"softmax"}},      {"LogSoftmax", {"logsoftmax"}}, {"Sigmoid", {"y"}},
+      {"Tanh", {"y"}},               {"Exp", {"y"}},                 {"Log", {"y"}},
+      {"Neg", {"y"}},                {"Abs", {"y"}},                 {"Sqrt", {"y"}},
+      {"Rsqrt", {"y"}},              {"Square", {"y"}},              {"Cast", {"y"}},
+      {"Transpose", {"y"}},          {"ReadVariableOp", {"value"}},  {"Erf", {"y"}},
+      {"FusedBatchNorm", {"y", "batch_mean", "batch_variance", "reserve_space_1", "reserve_space_2"}},
+      {"FusedBatchNormV3",
+       {"y", "batch_mean", "batch_variance", "reserve_space_1", "reserve_space_2", "reserve_space_3"}},
+      {"Unique", {"y", "idx"}},      {"TopKV2", {"values", "indices"}},
+  };
+  return table;
+}
+
+// "arg:index" naming output `index` of an `op` node.
+std::string output_ref(const std::string& op, int index) {
+  const auto it = output_args().find(op);
+  if (it == output_args().end()) return "output:" + std::to_string(index);
+  if (it->second.size() == 1) return it->second[0] + ":" + std::to_string(index);
+  if (index < static_cast<int>(it->second.size())) return it->second[static_cast<std::size_t>(index)] + ":0";
+  return "output:" + std::to_string(index);
+}
+
+// The output index "arg:index" refers to on an `op` node; -1 when `arg` is not one of its
+// output arguments.
+int output_index(const std::string& op, std::string_view arg, int index) {
+  const auto it = output_args().find(op);
+  if (it == output_args().end() || it->second.size() == 1) return index;
+  for (std::size_t k = 0; k < it->second.size(); ++k) {
+    if (it->second[k] == arg) return static_cast<int>(k) + index;
+  }
+  return -1;
+}
+
+void shape_to_proto(const Shape& shape, tf::TensorShapeProto& out) {
+  if (!shape.has_known_rank()) {
+    out.set_unknown_rank(true);
+    return;
+  }
+  for (const std::int64_t d : shape.dims()) out.add_dim()->set_size(d < 0 ? -1 : d);
+}
+
+Shape shape_from_proto(const tf::TensorShapeProto& p, std::string_view what) {
+  if (p.unknown_rank()) return Shape::unknown_rank();
+  STRATA_CHECK(p.dim_size() <= 64, FormatError, what, ": a shape of rank ", p.dim_size(), " (at most 64)");
+  std::vector<std::int64_t> dims;
+  for (const auto& d : p.dim()) {
+    STRATA_CHECK(d.size() >= -1, FormatError, what, ": a shape with dimension ", d.size());
+    dims.push_back(d.size() < 0 ? Shape::kUnknown : d.size());
+  }
+  return Shape(std::move(dims));
+}
+
+void tensor_to_proto(const Tensor& value, tf::TensorProto& out) {
+  out.set_dtype(static_cast<tf::DataType>(dtype_to_tf(value.dtype())));
+  shape_to_proto(value.shape(), *out.mutable_tensor_shape());
+  if (value.dtype() == DType::kString) {
+    for (const auto& s : value.strings()) out.add_string_val(s);
+    return;
+  }
+  std::string bytes(value.nbytes(), '\0');
+  if (!bytes.empty()) value.copy_to_host(bytes.data(), bytes.size());
+  out.set_tensor_content(std::move(bytes));
+}
+
+// TensorProto → Tensor: tensor_content, or the typed value fields where TensorFlow repeats
+// the last value to fill the shape (and zeros when there is none).
+Tensor tensor_from_proto(const tf::TensorProto& p, std::string_view what) {
+  const DType dtype = dtype_from_tf(static_cast<int>(p.dtype()));
+  const Shape shape = shape_from_proto(p.tensor_shape(), what);
+  STRATA_CHECK(shape.has_known_rank(), FormatError, what, ": a constant of unknown rank");
+  std::int64_t n = 1;
+  for (const std::int64_t d : shape.dims()) {
+    STRATA_CHECK(d >= 0 && (d == 0 || n <= kMaxConstElements / d), FormatError, what, ": a constant of shape ",
+                 shape.to_string(), " (more than ", kMaxConstElements, " elements, or unknown dimensions)");
+    n *= d;
+  }
+  const auto count = static_cast<std::size_t>(n);
+  if (dtype == DType::kString) {
+    std::vector<std::string> values(count);
+    STRATA_CHECK(static_cast<std::size_t>(p.string_val_size()) <= count, FormatError, what, ": ",
+                 p.string_val_size(), " strings for a constant of ", count, " elements");
+    for (std::size_t i = 0; i < count; ++i) {
+      if (p.string_val_size() > 0) values[i] = p.string_val(std::min<int>(static_cast<int>(i), p.string_val_size() - 1));
+    }
+    return Tensor::from_strings(values, shape);
+  }
+  const std::size_t width = dtype_size(dtype);
+  if (!p.tensor_content().empty()) {
+    STRATA_CHECK(p.tensor_content().size() == count * width, FormatError, what, ": the constant's content has ",
+                 p.tensor_content().size(), " bytes, its shape ", shape.to_string(), " and dtype ", dtype_name(dtype),
+                 " need ", count * width);
+    return Tensor::from_host(dtype, shape, p.tensor_content().data(), p.tensor_content().size());
+  }
+  std::string bytes(count * width, '\0');
+  const auto fill = [&](const auto& field, auto convert) {
+    STRATA_CHECK(static_cast<std::size_t>(field.size()) <= count, FormatError, what, ": ", field.size(),
+                 " values for a constant of ", count, " elements");
+    for (std::size_t i = 0; i < count && field.size() > 0; ++i) {
+      const auto v = convert(field.Get(std::min<int>(static_cast<int>(i), field.size() - 1)));
+      std::memcpy(bytes.data() + i * width, &v, width);
+    }
+  };
+  switch (dtype) {
+    case DType::kFloat32: fill(p.float_val(), [](float v) { return v; }); break;
+    case DType::kFloat64: fill(p.double_val(), [](double v) { return v; }); break;
+    case DType::kInt32: fill(p.int_val(), [](std::int32_t v) { return v; }); break;
+    case DType::kInt64: fill(p.int64_val(), [](std::int64_t v) { return v; }); break;
+    case DType::kInt8: fill(p.int_val(), [](std::int32_t v) { return static_cast<std::int8_t>(v); }); break;
+    case DType::kUInt8: fill(p.int_val(), [](std::int32_t v) { return static_cast<std::uint8_t>(v); }); break;
+    case DType::kBool: fill(p.bool_val(), [](bool v) { return static_cast<std::uint8_t>(v); }); break;
+    case DType::kFloat16:
+    case DType::kBFloat16: fill(p.half_val(), [](std::int32_t v) { return static_cast<std::uint16_t>(v); }); break;
+    default: STRATA_THROW(FormatError, what, ": constants of dtype ", dtype_name(dtype), " are not supported");
+  }
+  return Tensor::from_host(dtype, shape, bytes.data(), bytes.size());
+}
+
+void attr_to_proto(const AttrValue& value, tf::AttrValue& out) {
+  std::visit(
+      [&](const auto& v) {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, bool>) out.set_b(v);
+        else if constexpr (std::is_same_v<T, std::int64_t>) out.set_i(v);
+        else if constexpr (std::is_same_v<T, double>) out.set_f(static_cast<float>(v));
+        else if constexpr (std::is_same_v<T, std::string>) out.set_s(v);
+        else if constexpr (std::is_same_v<T, DType>) out.set_type(static_cast<tf::DataType>(dtype_to_tf(v)));
+        else if constexpr (std::is_same_v<T, Shape>) shape_to_proto(v, *out.mutable_shape());
+        else if constexpr (std::is_same_v<T, std::vector<std::int64_t>>) {
+          auto* list = out.mutable_list();
+          for (const auto i : v) list->add_i(i);
+        } else if constexpr (std::is_same_v<T, std::vector<double>>) {
+          auto* list = out.mutable_list();
+          for (const auto f : v) list->add_f(static_cast<float>(f));
+        } else {
+          auto* list = out.mutable_list();
+          for (const auto& s : v) list->add_s(s);
+        }
+      },
+      value);
+}
+
+// nullopt for attr kinds Strata's ops never take (functions, tensors, lists of types or
+// shapes); the op then reports the attribute as missing if it needs it.
+std::optional<AttrValue> attr_from_proto(const tf::AttrValue& p, std::string_view what) {
+  switch (p.value_case()) {
+    case tf::AttrValue::kB: return AttrValue(p.b());
+    case tf::AttrValue::kI: return AttrValue(static_cast<std::int64_t>(p.i()));
+    case tf::AttrValue::kF: return AttrValue(static_cast<double>(p.f()));
+    case tf::AttrValue::kS: return AttrValue(p.s());
+    case tf::AttrValue::kType: return AttrValue(dtype_from_tf(static_cast<int>(p.type())));
+    case tf::AttrValue::kShape: return AttrValue(shape_from_proto(p.shape(), what));
+    case tf::AttrValue::kList: {
+      const auto& l = p.list();
+      if (l.f_size() > 0) return AttrValue(std::vector<double>(l.f().begin(), l.f().end()));
+      if (l.s_size() > 0) return AttrValue(std::vector<std::string>(l.s().begin(), l.s().end()));
+      if (l.type_size() > 0 || l.shape_size() > 0 || l.func_size() > 0 || l.tensor_size() > 0 || l.b_size() > 0) {
+        return std::nullopt;
+      }
+      return AttrValue(std::vector<std::int64_t>(l.i().begin(), l.i().end()));
+    }
+    case tf::AttrValue::kPlaceholder:
+      STRATA_THROW(FormatError, what, ": an attr refers to function attr placeholder '", p.placeholder(),
+                   "', which only polymorphic library functions use");
+    default: return std::nullopt;
+  }
+}
+
+std::string sanitize(std::string_view name) {
+  std::string out;
+  for (const char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                    c == '.' || c == '/' || c == '-';
+    out += ok ? c : '_';
+  }
+  if (out.empty() || out[0] == '_' || out[0] == '/' || out[0] == '-') out.insert(out.begin(), 'n');
+  return out;
+}
+
+// ---- import -----------------------------------------------------------------------------------
+
+// A value flowing through an imported function: a tensor (symbolic or constant) or a
+// variable handle (DT_RESOURCE).
+struct Value {
+  Tensor tensor;
+  Variable variable;
+  bool resource = false;
+};
+
+class Importer {
+ public:
+  Importer(const tf::FunctionDefLibrary& library, std::string_view what) : what_(what) {
+    for (const auto& f : library.function()) functions_.emplace(f.signature().name(), &f);
+  }
+
+  const tf::FunctionDef& function(const std::string& name) const {
+    const auto it = functions_.find(name);
+    STRATA_CHECK(it != functions_.end(), FormatError, what_, ": the function library has no function '", name, "'");
+    return *it->second;
+  }
+
+  // Runs the body of `f` on `args` (one per input_arg) and returns its outputs.
+  std::vector<Value> call(const tf::FunctionDef& f, const std::vector<Value>& args) {
+    const std::string& fname = f.signature().name();
+    STRATA_CHECK(static_cast<int>(stack_.size()) < kMaxCallDepth, FormatError, what_, ": function calls nest deeper than ",
+                 kMaxCallDepth, " (at '", fname, "')");
+    STRATA_CHECK(std::find(stack_.begin(), stack_.end(), fname) == stack_.end(), FormatError, what_, ": function '",
+                 fname, "' calls itself (recursion)");
+    STRATA_CHECK(static_cast<int>(args.size()) == f.signature().input_arg_size(), FormatError, what_, ": function '",
+                 fname, "' takes ", f.signature().input_arg_size(), " arguments, it is called with ", args.size());
+    stack_.push_back(fname);
+    Frame frame{f, {}, {}};
+    for (int i = 0; i < f.signature().input_arg_size(); ++i) {
+      frame.args.emplace(f.signature().input_arg(i).name(), args[static_cast<std::size_t>(i)]);
+    }
+    std::unordered_map<std::string, const tf::NodeDef*> by_name;
+    for (const auto& n : f.node_def()) {
+      STRATA_CHECK(by_name.emplace(n.name(), &n).second, FormatError, where(fname, n.name()), ": two nodes have this name");
+    }
+    // Depth-first over the inputs, iteratively (deep graphs), with cycle detection.
+    std::unordered_map<std::string, int> state;  // 1: on the stack, 2: done
+    const auto visit = [&](const tf::NodeDef& root) {
+      std::vector<std::pair<const tf::NodeDef*, int>> todo{{&root, 0}};
+      state[root.name()] = 1;
+      while (!todo.empty()) {
+        auto& [node, next] = todo.back();
+        if (next < node->input_size()) {
+          const std::string dep = dependency(node->input(next++), frame);
+          if (dep.empty()) continue;
+          const auto it = by_name.find(dep);
+          STRATA_CHECK(it != by_name.end(), FormatError, where(fname, node->name()), ": input '",
+                       node->input(next - 1), "' names no node or argument of the function");
+          const int s = state[dep];
+          STRATA_CHECK(s != 1, FormatError, where(fname, node->name()), ": the graph has a cycle through node '", dep,
+                       "'");
+          if (s == 0) {
+            state[dep] = 1;
+            todo.emplace_back(it->second, 0);
+          }
+          continue;
+        }
+        run_node(*node, frame);
+        state[node->name()] = 2;
+        todo.pop_back();
+      }
+    };
+    for (int o = 0; o < f.signature().output_arg_size(); ++o) {
+      const std::string& out_name = f.signature().output_arg(o).name();
+      const auto r = f.ret().find(out_name);
+      STRATA_CHECK(r != f.ret().end(), FormatError, what_, ": function '", fname, "' does not say what its output '",
+                   out_name, "' is (no ret entry)");
+      const std::string dep = dependency(r->second, frame);
+      if (dep.empty() || state[dep] != 0) continue;
+      const auto it = by_name.find(dep);
+      STRATA_CHECK(it != by_name.end(), FormatError, what_, ": function '", fname, "' returns '", r->second,
+                   "', which names no node");
+      visit(*it->second);
+    }
+    // Nodes kept for their effects (assignments), in name order for a stable graph.
+    std::map<std::string, std::string> control(f.control_ret().begin(), f.control_ret().end());
+    for (const auto& [key, node_name] : control) {
+      const auto it = by_name.find(node_name);
+      STRATA_CHECK(it != by_name.end(), FormatError, what_, ": function '", fname, "' control output '", key,
+                   "' names no node");
+      if (state[node_name] == 0) visit(*it->second);
+    }
+    std::vector<Value> outs;
+    for (int o = 0; o < f.signature().output_arg_size(); ++o) {
+      outs.push_back(resolve(f.ret().at(f.signature().output_arg(o).name()), frame, fname, "(return)"));
+    }
+    stack_.pop_back();
+    return outs;
+  }
+
+ private:
+  struct Frame {
+    const tf::FunctionDef& f;
+    std::unordered_map<std::string, Value> args;
+    std::unordered_map<std::string, std::vector<Value>> nodes;
+  };
+
+  std::string where(const std::string& fname, const std::string& node) const {
+    return detail::concat(what_, ": function '", fname, "' node '", node, "'");
+  }
+
+  // The node an input reference depends on ("" for a function argument).
+  static std::string dependency(const std::string& ref, const Frame& frame) {
+    std::string_view r = ref;
+    if (!r.empty() && r[0] == '^') r.remove_prefix(1);
+    const auto colon = r.find(':');
+    const std::string head(r.substr(0, colon));
+    if (colon == std::string_view::npos && frame.args.count(head)) return "";
+    return head;
+  }
+
+  Value resolve(const std::string& ref, const Frame& frame, const std::string& fname, const std::string& node) const {
+    const auto colon = ref.find(':');
+    const std::string head = ref.substr(0, colon);
+    if (colon == std::string::npos) {
+      if (const auto a = frame.args.find(head); a != frame.args.end()) return a->second;
+    }
+    const auto n = frame.nodes.find(head);
+    STRATA_CHECK(n != frame.nodes.end(), FormatError, where(fname, node), ": input '", ref, "' is not computed");
+    int index = 0;
+    if (colon != std::string::npos) {
+      const std::string rest = ref.substr(colon + 1);
+      const auto second = rest.find(':');
+      const std::string arg = second == std::string::npos ? std::string() : rest.substr(0, second);
+      const std::string idx = second == std::string::npos ? rest : rest.substr(second + 1);
+      STRATA_CHECK(!idx.empty() && idx.size() < 8 && std::all_of(idx.begin(), idx.end(), [](char c) { return c >= '0' && c <= '9'; }),
+                   FormatError, where(fname, node), ": input '", ref, "' is not 'node:output:index'");
+      index = std::stoi(idx);
+      const auto* producer = producer_op(frame, head);
+      if (!arg.empty() && producer != nullptr) index = output_index(*producer, arg, index);
+    }
+    STRATA_CHECK(index >= 0 && index < static_cast<int>(n->second.size()), FormatError, where(fname, node), ": input '",
+                 ref, "' names an output the node does not have (it has ", n->second.size(), ")");
+    return n->second[static_cast<std::size_t>(index)];
+  }
+
+  static const std::string* producer_op(const Frame& frame, const std::string& name) {
+    for (const auto& n : frame.f.node_def()) {
+      if (n.name() == name) return &n.op();
+    }
+    return nullptr;
+  }
+
+  void run_node(const tf::NodeDef& node, Frame& frame) {
+    const std::string& fname = frame.f.signature().name();
+    STRATA_CHECK(++nodes_run_ <= kMaxNodes, FormatError, what_, ": the functions run more than ", kMaxNodes, " nodes");
+    const std::string here = where(fname, node.name());
+    std::vector<Value> inputs;
+    for (const auto& ref : node.input()) {
+      if (!ref.empty() && ref[0] == '^') continue;  // control dependency: order only
+      inputs.push_back(resolve(ref, frame, fname, node.name()));
+    }
+    const std::string& op = node.op();
+    std::vector<Value>& out = frame.nodes[node.name()];
+    if (op == "NoOp") return;
+    if (op == "Identity" || op == "IdentityN" || op == "StopGradient" || op == "Snapshot") {
+      out = inputs;
+      return;
+    }
+    if (op == "Const") {
+      const auto it = node.attr().find("value");
+      STRATA_CHECK(it != node.attr().end() && it->second.has_tensor(), FormatError, here, ": Const without a tensor 'value'");
+      out.push_back({tensor_from_proto(it->second.tensor(), here), {}, false});
+      return;
+    }
+    if (op == "ReadVariableOp") {
+      STRATA_CHECK(inputs.size() == 1 && inputs[0].resource, FormatError, here, ": ReadVariableOp must read a variable handle");
+      const auto it = node.attr().find("dtype");
+      if (it != node.attr().end() && it->second.value_case() == tf::AttrValue::kType) {
+        STRATA_CHECK(dtype_from_tf(static_cast<int>(it->second.type())) == inputs[0].variable.dtype(), FormatError, here,
+                     ": reads ", dtype_name(dtype_from_tf(static_cast<int>(it->second.type()))), " from variable '",
+                     inputs[0].variable.name(), "', which is ", dtype_name(inputs[0].variable.dtype()));
+      }
+      out.push_back({read(inputs[0].variable), {}, false});
+      return;
+    }
+    if (op == "AssignVariableOp") {
+      STRATA_CHECK(inputs.size() == 2 && inputs[0].resource && !inputs[1].resource, FormatError, here,
+                   ": AssignVariableOp must assign a tensor to a variable handle");
+      STRATA_CHECK(inputs[1].tensor.dtype() == inputs[0].variable.dtype(), FormatError, here, ": assigns ",
+                   dtype_name(inputs[1].tensor.dtype()), " to variable '", inputs[0].variable.name(), "', which is ",
+                   dtype_name(inputs[0].variable.dtype()));
+      assign_variable(inputs[0].variable, inputs[1].tensor);
+      return;
+    }
+    if (op == "PartitionedCall" || op == "StatefulPartitionedCall") {
+      const auto it = node.attr().find("f");
+      STRATA_CHECK(it != node.attr().end() && it->second.has_func(), FormatError, here, ": ", op, " without a function 'f'");
+      out = call(function(it->second.func().name()), inputs);
+      return;
+    }
+    std::vector<Tensor> tensors;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      STRATA_CHECK(!inputs[i].resource, FormatError, here, ": input ", i, " of ", op,
+                   " is a variable handle (only ReadVariableOp, Identity and function calls take handles)");
+      tensors.push_back(inputs[i].tensor);
+    }
+    try {
+      (void)op_def(op);
+    } catch (const Error&) {
+      STRATA_THROW(FormatError, here, ": op '", op, "' is not one Strata has (no op, kernel or plugin registers it)");
+    }
+    Attrs attrs;
+    for (const auto& [key, value] : node.attr()) {
+      if (key.empty() || key[0] == '_') continue;  // TensorFlow-internal annotations
+      if (auto v = attr_from_proto(value, here)) attrs.set(key, std::move(*v));
+    }
+    std::vector<Tensor> results;
+    try {
+      results = execute(op, std::move(tensors), attrs);
+    } catch (const FormatError&) {
+      throw;
+    } catch (const Error& e) {
+      STRATA_THROW(FormatError, here, " (", op, "): ", e.message());
+    }
+    for (auto& r : results) out.push_back({std::move(r), {}, false});
+  }
+
+  std::string what_;
+  std::unordered_map<std::string, const tf::FunctionDef*> functions_;
+  std::vector<std::string> stack_;
+  std::size_t nodes_run_ = 0;
+};
+
+}  // namespace
+
+const tf::FunctionDef* find_function(const tf::FunctionDefLibrary& library, std::string_view name) {
+  for (const auto& f : library.function()) {
+    if (f.signature().name() == name) return &f;
+  }
+  return nullptr;
+}
+
+std::vector<TensorSpec> function_input_specs(const tf::FunctionDef& function) {
+  std::vector<TensorSpec> specs;
+  for (int i = 0; i < function.signature().input_arg_size(); ++i) {
+    const auto& arg = function.signature().input_arg(i);
+    if (arg.type() == tf::DT_RESOURCE) continue;
+    Shape shape = Shape::unknown_rank();
+    const auto a = function.arg_attr().find(static_cast<std::uint32_t>(i));
+    if (a != function.arg_attr().end()) {
+      const auto s = a->second.attr().find("_output_shapes");
+      if (s != a->second.attr().end() && s->second.list().shape_size() == 1) {
+        shape = shape_from_proto(s->second.list().shape(0), "function '" + function.signature().name() + "'");
+      }
+    }
+    specs.emplace_back(shape, dtype_from_tf(static_cast<int>(arg.type())), arg.name());
+  }
+  return specs;
+}
+
+void add_function(const Graph& graph, const std::string& name, tf::FunctionDefLibrary& library) {
+  tf::FunctionDef& f = *library.add_function();
+  auto* sig = f.mutable_signature();
+  sig->set_name(name);
+  std::unordered_map<const GraphNode*, std::string> names;  // node → node name or argument name
+  std::set<std::string> used;
+  for (std::size_t i = 0; i < graph.inputs().size(); ++i) {
+    const Tensor& in = graph.inputs()[i];
+    auto* arg = sig->add_input_arg();
+    arg->set_name("input_" + std::to_string(i));
+    arg->set_type(static_cast<tf::DataType>(dtype_to_tf(in.dtype())));
+    auto& shapes = (*(*f.mutable_arg_attr())[static_cast<std::uint32_t>(i)].mutable_attr())["_output_shapes"];
+    shape_to_proto(in.shape(), *shapes.mutable_list()->add_shape());
+    names[in.node().get()] = arg->name();
+    used.insert(arg->name());
+  }
+  const std::vector<Variable> captured = graph.captured_variables();
+  for (std::size_t j = 0; j < captured.size(); ++j) {
+    auto* arg = sig->add_input_arg();
+    arg->set_name("resource_" + std::to_string(j));
+    arg->set_type(tf::DT_RESOURCE);
+    used.insert(arg->name());
+  }
+  const auto ref = [&](const Tensor& t) {
+    const GraphNode* node = t.node().get();
+    if (node->op == "Placeholder") return names.at(node);
+    return names.at(node) + ":" + output_ref(node->op, t.output_index());
+  };
+  for (const auto& node : graph.nodes()) {
+    if (node->op == "Placeholder") continue;
+    STRATA_CHECK(node->op != kLayerCallOp, ValueError, "graph '", graph.name(), "' holds a call of layer '",
+                 node->layer ? node->layer->name() : std::string("?"), "' as one node; only op-level traces can be saved");
+    std::string node_name = sanitize(node->name.empty() ? node->op : node->name);
+    for (int k = 1; used.count(node_name); ++k) node_name = sanitize(node->name) + "_" + std::to_string(k);
+    used.insert(node_name);
+    names[node.get()] = node_name;
+    tf::NodeDef& nd = *f.add_node_def();
+    nd.set_name(node_name);
+    nd.set_op(node->op);
+    if (node->op == "ReadVariableOp" || node->op == "AssignVariableOp") {
+      const auto j = std::find(captured.begin(), captured.end(), node->variable) - captured.begin();
+      nd.add_input("resource_" + std::to_string(j));
+      (*nd.mutable_attr())["dtype"].set_type(static_cast<tf::DataType>(dtype_to_tf(node->variable.dtype())));
+      if (node->op == "AssignVariableOp") {
+        // No outputs: kept by naming it a control output, as TensorFlow does.
+        nd.add_input(ref(node->inputs[0]));
+        sig->add_control_output(node_name);
+        (*f.mutable_control_ret())[node_name] = node_name;
+      }
+      continue;
+    }
+    if (node->op == "Const") {
+      auto& value = (*nd.mutable_attr())["value"];
+      tensor_to_proto(node->value, *value.mutable_tensor());
+      (*nd.mutable_attr())["dtype"].set_type(static_cast<tf::DataType>(dtype_to_tf(node->value.dtype())));
+      continue;
+    }
+    for (const auto& in : node->inputs) nd.add_input(ref(in));
+    for (const auto& [key, value] : node->attrs.items()) attr_to_proto(value, (*nd.mutable_attr())[key]);
+  }
+  for (std::size_t o = 0; o < graph.outputs().size(); ++o) {
+    const Tensor& out = graph.outputs()[o];
+    auto* arg = sig->add_output_arg();
+    arg->set_name("output_" + std::to_string(o));
+    arg->set_type(static_cast<tf::DataType>(dtype_to_tf(out.dtype())));
+    (*f.mutable_ret())[arg->name()] = ref(out);
+  }
+}
+
+Graph import_function(const tf::FunctionDefLibrary& library, const std::string& name, const ImportedArguments& args,
+                      std::string_view what) {
+  Importer importer(library, what);
+  const tf::FunctionDef& f = importer.function(name);
+  std::size_t resources = 0;
+  for (const auto& arg : f.signature().input_arg()) resources += arg.type() == tf::DT_RESOURCE;
+  STRATA_CHECK(resources == args.captured.size(), FormatError, what, ": function '", name, "' takes ", resources,
+               " variables, the SavedModel binds ", args.captured.size(), " to it");
+  // Traced like any Strata function: the assignments the body records become the graph's
+  // side effects.
+  return trace(
+      [&](const std::vector<Tensor>& placeholders) {
+        std::vector<Value> values;
+        std::size_t next_placeholder = 0, next_capture = 0;
+        for (const auto& arg : f.signature().input_arg()) {
+          if (arg.type() == tf::DT_RESOURCE) {
+            values.push_back({{}, args.captured[next_capture++], true});
+          } else {
+            values.push_back({placeholders[next_placeholder++], {}, false});
+          }
+        }
+        std::vector<Tensor> outputs;
+        for (auto& v : importer.call(f, values)) {
+          STRATA_CHECK(!v.resource, FormatError, what, ": function '", name, "' returns a variable handle");
+          // A constant output becomes a graph node.
+          outputs.push_back(v.tensor.is_symbolic() ? v.tensor : execute1("Identity", {v.tensor}));
+        }
+        return outputs;
+      },
+      function_input_specs(f), name);
+}
+
+}  // namespace strata::savedmodel

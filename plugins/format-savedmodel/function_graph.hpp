@@ -1,0 +1,41 @@
+// Traced functions in a SavedModel (docs FORMATS.md §5): a Strata Graph written as a
+// TensorFlow FunctionDef (op names and attrs are already TensorFlow's, DESIGN.md §3), and a
+// FunctionDef of the library turned back into a Graph that runs on Strata's ops.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "strata/graph.hpp"
+#include "strata/tf/graph.pb.h"
+
+namespace strata::savedmodel {
+
+// Adds `graph` to `library` as FunctionDef `name`. Its arguments are the graph's inputs
+// ("input_<i>", with their shapes in arg_attr `_output_shapes`) followed by one DT_RESOURCE
+// argument per captured variable, in the order of `graph.captured_variables()` (TensorFlow's
+// convention for captures: the SavedConcreteFunction's bound_inputs list them in that order).
+// Outputs are "output_<i>". Throws ValueError when a node cannot be written (a whole-layer
+// call node, a string constant too large).
+void add_function(const Graph& graph, const std::string& name, tf::FunctionDefLibrary& library);
+
+// What a function's arguments are bound to when it is imported.
+struct ImportedArguments {
+  std::vector<Variable> captured;  // the DT_RESOURCE arguments, in order
+};
+
+// Builds the Graph of FunctionDef `name` of `library`: placeholders for its non-resource
+// arguments, the captured variables bound to its resource arguments, every node executed
+// symbolically through Strata's op registry (PartitionedCall / StatefulPartitionedCall of
+// library functions are inlined). FormatError naming `what`, the function and the node for:
+// a missing function, unknown ops (with the op name), inputs naming missing nodes or outputs,
+// cycles, recursion, attrs of the wrong type, argument counts that do not match.
+Graph import_function(const tf::FunctionDefLibrary& library, const std::string& name, const ImportedArguments& args,
+                      std::string_view what);
+
+// The input shapes a function declares (arg_attr `_output_shapes`), unknown rank where absent.
+std::vector<TensorSpec> function_input_specs(const tf::FunctionDef& function);
+const tf::FunctionDef* find_function(const tf::FunctionDefLibrary& library, std::string_view name);
+
+}  // namespace strata::savedmodel

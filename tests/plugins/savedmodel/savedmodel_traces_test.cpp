@@ -1,0 +1,269 @@
+// Traced functions in SavedModels: Strata writes each model's call as a FunctionDef
+// library (inference and training mode) bound to its variables; a model whose class is not
+// available is revived from them, predicts what the original predicted and keeps training;
+// saved_model::load gives the signatures as plain callables; a model whose classes exist
+// is still built from them. Bad graphs are FormatErrors naming the function and node.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "strata/error.hpp"
+#include "strata/model.hpp"
+#include "strata/npy.hpp"
+#include "strata/ops.hpp"
+#include "strata/plugins.hpp"
+#include "strata/saved_model.hpp"
+#include "strata/saving.hpp"
+#include "strata/tf/saved_model.pb.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kFixtures = STRATA_SAVEDMODEL_FIXTURES;
+
+fs::path fresh_dir(const std::string& name) {
+  const fs::path d = fs::temp_directory_path() / ("strata_smtrace_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+strata::Tensor npy(const std::string& name) { return strata::read_npy(kFixtures / name); }
+
+std::shared_ptr<strata::Model> revive(const fs::path& dir) {
+  strata::LoadOptions o;
+  o.revive_from_traces = true;
+  return strata::load_model(dir, o);
+}
+
+void expect_close(const strata::Tensor& got, const strata::Tensor& want, float tol, const std::string& what) {
+  ASSERT_EQ(got.shape(), want.shape()) << what;
+  const auto g = got.to_vector<float>(), w = want.to_vector<float>();
+  for (std::size_t i = 0; i < g.size(); ++i) ASSERT_NEAR(g[i], w[i], tol) << what << " element " << i;
+}
+
+class Traced : public ::testing::TestWithParam<std::string> {};
+
+// Saved by Strata, revived without its classes: same predictions, bit for bit (the same ops
+// run), and the revived model trains like the original does from the same optimizer state.
+TEST_P(Traced, RevivedModelPredictsAndTrainsLikeTheOriginal) {
+  auto original = strata::load_model(kFixtures / GetParam());
+  const fs::path dir = fresh_dir("revive_" + GetParam()) / "model";
+  strata::save_model(*original, dir);
+  auto revived = revive(dir);
+  EXPECT_TRUE(revived->layers().empty()) << "the revived model must not be built from its classes";
+  const auto x = npy(GetParam() + ".x.npy");
+  EXPECT_EQ(revived->predict(x).to_vector<float>(), original->predict(x).to_vector<float>());
+
+  // Both start from the same weights and a fresh optimizer of the saved training config.
+  strata::LoadOptions no_compile;
+  no_compile.compile = false;
+  auto reference = strata::load_model(dir, no_compile);
+  ASSERT_TRUE(revived->is_compiled());
+  reference->compile(original->training_config()["optimizer_config"], original->training_config()["loss"]);
+  const auto tx = npy(GetParam() + ".tx.npy"), ty = npy(GetParam() + ".ty.npy");
+  for (int step = 0; step < 3; ++step) {
+    const double want = reference->train_on_batch({tx}, {ty}).at("loss");
+    const double got = revived->train_on_batch({tx}, {ty}).at("loss");
+    EXPECT_NEAR(got, want, 1e-5 * std::max(1.0, std::abs(want))) << "step " << step;
+  }
+  // BatchNormalization's moving statistics moved in both (the revived one through the
+  // assignments its training trace records); the traced Bessel factor is computed in float.
+  expect_close(revived->predict(x), reference->predict(x), 1e-4f, "after training");
+  // A revived model saves again, and that SavedModel revives too.
+  const fs::path again = dir.parent_path() / "again";
+  strata::save_model(*revived, again);
+  EXPECT_EQ(revive(again)->predict(x).to_vector<float>(), revived->predict(x).to_vector<float>());
+  EXPECT_EQ(strata::load_model(again)->predict(x).to_vector<float>(), revived->predict(x).to_vector<float>());
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, Traced, ::testing::Values("dense_sequential", "conv_bn_functional"));
+
+TEST(Traces, SavedModelLoadGivesTheServingSignatureAsACallable) {
+  auto original = strata::load_model(kFixtures / "dense_sequential");
+  const fs::path dir = fresh_dir("signatures") / "model";
+  strata::save_model(*original, dir);
+  const strata::saved_model::LoadedSavedModel loaded = strata::saved_model::load(dir);
+  ASSERT_TRUE(loaded.signatures.count("serving_default"));
+  const auto& serve = loaded.signatures.at("serving_default");
+  ASSERT_EQ(serve.inputs.size(), 1u);
+  EXPECT_FALSE(serve.inputs[0].shape.dims().empty());
+  EXPECT_EQ(serve.inputs[0].shape.dims()[0], strata::Shape::kUnknown);
+  const auto x = npy("dense_sequential.x.npy");
+  const auto y = serve({x});
+  ASSERT_EQ(y.size(), 1u);
+  EXPECT_EQ(y[0].to_vector<float>(), original->predict(x).to_vector<float>());
+  EXPECT_FALSE(loaded.variables.empty());
+}
+
+TEST(Traces, WithoutTracesAMissingClassIsAnUnknownObjectErrorSayingSo) {
+  strata::PluginManager::global().load(STRATA_TEST_CUSTOM_PLUGIN);
+  auto model = strata::model_from_config(strata::Config{{"class_name", "SubclassedModel"}, {"config", strata::Config::object()}});
+  (void)(*model)({strata::zeros(strata::Shape{2, 784})});
+  const fs::path dir = fresh_dir("no_traces") / "model";
+  strata::SaveOptions o;
+  o.save_traces = false;
+  strata::save_model(*model, dir, o);
+  try {
+    (void)revive(dir);
+    ADD_FAILURE() << "revived without traces";
+  } catch (const strata::FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("save_traces=false"), std::string::npos) << e.what();
+  }
+  // With the class registered the class path still works.
+  const auto x = strata::ones(strata::Shape{3, 784});
+  EXPECT_EQ(strata::load_model(dir)->predict(x).to_vector<float>(), model->predict(x).to_vector<float>());
+}
+
+// ---- the guide's subclassed model from a plugin, in processes with and without the plugin ---------
+
+int run(const std::string& command, std::string& output) {
+  output.clear();
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return -1;
+  std::array<char, 4096> buf{};
+  while (std::fgets(buf.data(), buf.size(), pipe) != nullptr) output += buf.data();
+  const int status = ::pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(Traces, SubclassedModelFromAPluginLoadsInAFreshProcessWithAndWithoutThePlugin) {
+  strata::PluginManager::global().load(STRATA_TEST_CUSTOM_PLUGIN);
+  auto model = strata::model_from_config(strata::Config{{"class_name", "SubclassedModel"}, {"config", strata::Config::object()}});
+  std::vector<float> xs(5 * 784);
+  for (std::size_t i = 0; i < xs.size(); ++i) xs[i] = static_cast<float>(i % 17) * 0.05f - 0.4f;
+  const auto x = strata::Tensor::from_vector<float>(xs, strata::Shape{5, 784});
+  const auto want = model->predict(x);
+  const fs::path root = fresh_dir("plugin_process");
+  strata::save_model(*model, root / "model");
+  strata::write_npy(root / "x.npy", x);
+  const std::string cli = std::string("'") + STRATA_CLI_PATH + "'";
+  const std::string plugin_dir = fs::path(STRATA_TEST_CUSTOM_PLUGIN).parent_path().string();
+  std::string out;
+  // Without the plugin: the class lookup really fails there (save_traces=false copy) ...
+  strata::SaveOptions no_traces;
+  no_traces.save_traces = false;
+  strata::save_model(*model, root / "model_no_traces", no_traces);
+  EXPECT_NE(run("env -u STRATA_PLUGIN_PATH " + cli + " predict '" + (root / "model_no_traces").string() + "' --input '" +
+                    (root / "x.npy").string() + "' --output '" + (root / "y_fail.npy").string() + "'",
+                out),
+            0);
+  EXPECT_NE(out.find("SubclassedModel"), std::string::npos) << out;
+  // ... and the traced SavedModel still predicts what the original did.
+  ASSERT_EQ(run("env -u STRATA_PLUGIN_PATH " + cli + " predict '" + (root / "model").string() + "' --input '" +
+                    (root / "x.npy").string() + "' --output '" + (root / "y_without.npy").string() + "'",
+                out),
+            0)
+      << out;
+  expect_close(strata::read_npy(root / "y_without.npy"), want, 1e-6f, "without the plugin");
+  // With the plugin on the search path: built from its class.
+  ASSERT_EQ(run("STRATA_PLUGIN_PATH='" + plugin_dir + "' " + cli + " predict '" + (root / "model").string() +
+                    "' --input '" + (root / "x.npy").string() + "' --output '" + (root / "y_with.npy").string() + "'",
+                out),
+            0)
+      << out;
+  expect_close(strata::read_npy(root / "y_with.npy"), want, 1e-6f, "with the plugin");
+}
+
+// ---- bad graphs -------------------------------------------------------------------------------------
+
+// A Strata SavedModel of the dense fixture whose saved_model.pb `edit` changes.
+template <class Edit>
+fs::path edited(const std::string& name, Edit edit) {
+  auto model = strata::load_model(kFixtures / "dense_sequential");
+  const fs::path dir = fresh_dir("bad_" + name) / "model";
+  strata::save_model(*model, dir);
+  strata::tf::SavedModel sm;
+  {
+    std::ifstream in(dir / "saved_model.pb", std::ios::binary);
+    EXPECT_TRUE(sm.ParseFromIstream(&in));
+  }
+  auto* lib = sm.mutable_meta_graphs(0)->mutable_graph_def()->mutable_library();
+  for (auto& f : *lib->mutable_function()) {
+    if (f.signature().name() == "__inference_call") edit(f, *lib);
+  }
+  std::ofstream out(dir / "saved_model.pb", std::ios::binary | std::ios::trunc);
+  EXPECT_TRUE(sm.SerializeToOstream(&out));
+  return dir;
+}
+
+void expect_revive_error(const fs::path& dir, const std::vector<std::string>& needles) {
+  try {
+    (void)revive(dir);
+    ADD_FAILURE() << "reviving " << dir << " did not fail";
+  } catch (const strata::FormatError& e) {
+    for (const auto& n : needles) EXPECT_NE(std::string(e.what()).find(n), std::string::npos) << n << " in: " << e.what();
+  }
+}
+
+strata::tf::NodeDef* node_with_op(strata::tf::FunctionDef& f, const std::string& op) {
+  for (auto& n : *f.mutable_node_def()) {
+    if (n.op() == op) return &n;
+  }
+  return nullptr;
+}
+
+TEST(TracesBadInput, UnknownOpIsNamed) {
+  const auto dir = edited("unknown_op", [](strata::tf::FunctionDef& f, auto&) { node_with_op(f, "MatMul")->set_op("FancyMatMulV9"); });
+  expect_revive_error(dir, {"FancyMatMulV9", "__inference_call", "saved_model.pb"});
+}
+
+TEST(TracesBadInput, InputNamingAMissingNode) {
+  const auto dir = edited("missing_input", [](strata::tf::FunctionDef& f, auto&) {
+    node_with_op(f, "MatMul")->set_input(0, "no_such_node:output:0");
+  });
+  expect_revive_error(dir, {"no_such_node", "names no node"});
+}
+
+TEST(TracesBadInput, Cycle) {
+  const auto dir = edited("cycle", [](strata::tf::FunctionDef& f, auto&) {
+    auto* matmul = node_with_op(f, "MatMul");
+    auto* bias = node_with_op(f, "BiasAdd");
+    matmul->set_input(0, bias->name() + ":output:0");
+  });
+  expect_revive_error(dir, {"cycle"});
+}
+
+TEST(TracesBadInput, RecursiveFunctionCall) {
+  const auto dir = edited("recursion", [](strata::tf::FunctionDef& f, auto&) {
+    auto* call = f.add_node_def();
+    call->set_name("again");
+    call->set_op("PartitionedCall");
+    for (int i = 0; i < f.signature().input_arg_size(); ++i) call->add_input(f.signature().input_arg(i).name());
+    (*call->mutable_attr())["f"].mutable_func()->set_name(f.signature().name());
+    (*f.mutable_ret())[f.signature().output_arg(0).name()] = "again:output:0";
+  });
+  expect_revive_error(dir, {"calls itself"});
+}
+
+TEST(TracesBadInput, WrongAttrType) {
+  const auto dir = edited("attr_type", [](strata::tf::FunctionDef& f, auto&) {
+    (*node_with_op(f, "MatMul")->mutable_attr())["transpose_a"].set_s("yes");
+  });
+  expect_revive_error(dir, {"transpose_a", "MatMul"});
+}
+
+TEST(TracesBadInput, HugeConstant) {
+  const auto dir = edited("huge_const", [](strata::tf::FunctionDef& f, auto&) {
+    auto* c = f.add_node_def();
+    c->set_name("huge");
+    c->set_op("Const");
+    auto* t = (*c->mutable_attr())["value"].mutable_tensor();
+    t->set_dtype(strata::tf::DT_FLOAT);
+    for (int i = 0; i < 3; ++i) t->mutable_tensor_shape()->add_dim()->set_size(1 << 20);
+    t->add_float_val(1.0f);
+    (*f.mutable_ret())[f.signature().output_arg(0).name()] = "huge:output:0";
+  });
+  expect_revive_error(dir, {"huge", "elements"});
+}
+
+TEST(TracesBadInput, MissingFunction) {
+  const auto dir = edited("missing_fn", [](strata::tf::FunctionDef& f, auto&) { f.mutable_signature()->set_name("renamed"); });
+  expect_revive_error(dir, {"__inference_call"});
+}
+
+}  // namespace
