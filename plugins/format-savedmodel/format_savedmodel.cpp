@@ -16,6 +16,7 @@
 #include <set>
 
 #include "function_graph.hpp"
+#include "savedmodel_format.hpp"
 #include "strata/checkpoint.hpp"
 #include "strata/error.hpp"
 #include "strata/graph.hpp"
@@ -25,7 +26,6 @@
 #include "strata/log.hpp"
 #include "strata/model.hpp"
 #include "strata/plugin/file_system.hpp"
-#include "strata/plugin/registrar.hpp"
 #include "strata/saving.hpp"
 #include "strata/tf/keras_saved_metadata.pb.h"
 #include "strata/tf/saved_model.pb.h"
@@ -689,11 +689,6 @@ class SavedModelFormat final : public strata::Format {
   }
 };
 
-void register_all(strata::Registrar& r) {
-  r.add<strata::ObjectKind::kFormat>("savedmodel", [] { return std::make_shared<SavedModelFormat>(); });
-}
-
 }  // namespace
 
-STRATA_PLUGIN("format-savedmodel", "0.1.0", "TensorFlow SavedModel directories written by tf-keras (read)",
-              register_all);
+std::shared_ptr<strata::Format> strata::savedmodel::make_format() { return std::make_shared<SavedModelFormat>(); }

@@ -17,7 +17,7 @@ namespace {
 // Bounds on what an imported function may ask for (a SavedModel is untrusted input).
 constexpr int kMaxCallDepth = 32;
 constexpr std::size_t kMaxNodes = std::size_t{1} << 20;
-constexpr std::int64_t kMaxConstElements = std::int64_t{1} << 26;
+constexpr std::int64_t kMaxConstElements = std::int64_t{1} << 24;  // all constants of one import
 
 // TensorFlow's output argument names, needed in FunctionDef input references
 // ("node:arg:index"). Ops with one output argument list it here (default "output"); ops
@@ -96,7 +96,7 @@ void tensor_to_proto(const Tensor& value, tf::TensorProto& out) {
 
 // TensorProto → Tensor: tensor_content, or the typed value fields where TensorFlow repeats
 // the last value to fill the shape (and zeros when there is none).
-Tensor tensor_from_proto(const tf::TensorProto& p, std::string_view what) {
+Tensor tensor_from_proto(const tf::TensorProto& p, std::string_view what, std::int64_t& budget) {
   const DType dtype = dtype_from_tf(static_cast<int>(p.dtype()));
   const Shape shape = shape_from_proto(p.tensor_shape(), what);
   STRATA_CHECK(shape.has_known_rank(), FormatError, what, ": a constant of unknown rank");
@@ -106,6 +106,9 @@ Tensor tensor_from_proto(const tf::TensorProto& p, std::string_view what) {
                  shape.to_string(), " (more than ", kMaxConstElements, " elements, or unknown dimensions)");
     n *= d;
   }
+  STRATA_CHECK(n <= budget, FormatError, what, ": the constants of this function have more than ", kMaxConstElements,
+               " elements together");
+  budget -= n;
   const auto count = static_cast<std::size_t>(n);
   if (dtype == DType::kString) {
     std::vector<std::string> values(count);
@@ -375,7 +378,7 @@ class Importer {
     if (op == "Const") {
       const auto it = node.attr().find("value");
       STRATA_CHECK(it != node.attr().end() && it->second.has_tensor(), FormatError, here, ": Const without a tensor 'value'");
-      out.push_back({tensor_from_proto(it->second.tensor(), here), {}, false});
+      out.push_back({tensor_from_proto(it->second.tensor(), here, const_budget_), {}, false});
       return;
     }
     if (op == "ReadVariableOp") {
@@ -435,6 +438,7 @@ class Importer {
   std::unordered_map<std::string, const tf::FunctionDef*> functions_;
   std::vector<std::string> stack_;
   std::size_t nodes_run_ = 0;
+  std::int64_t const_budget_ = kMaxConstElements;
 };
 
 }  // namespace
