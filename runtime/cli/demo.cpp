@@ -5,6 +5,7 @@
 // training exactly.
 #include "demo.hpp"
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -14,7 +15,9 @@
 #include <random>
 #include <sstream>
 
+#include "strata/npy.hpp"
 #include "strata/ops.hpp"
+#include "strata/plugins.hpp"
 #include "strata/saving.hpp"
 #include "strata/strata.hpp"
 
@@ -153,6 +156,85 @@ Row save_and_reload(const std::string& label, const std::shared_ptr<Model>& mode
   return row;
 }
 
+// Runs `command` through the shell and returns its exit status and output.
+int run_process(const std::string& command, std::string& output) {
+  output.clear();
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return -1;
+  char buf[4096];
+  while (std::fgets(buf, sizeof buf, pipe) != nullptr) output += buf;
+  const int status = ::pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string quoted(const fs::path& p) { return "'" + p.string() + "'"; }
+
+// Part 4: the guide's subclassed model, shipped in a plugin (the test plugin
+// test-custom-objects), saved as a SavedModel and predicted by fresh `strata predict`
+// processes with the plugin on STRATA_PLUGIN_PATH and without it. Returns false when a
+// check fails.
+bool custom_model_in_fresh_processes(const fs::path& dir, const Tensor& x, const Tensor& y) {
+  std::cout << "\n== 4. The guide's custom model from a plugin, reloaded in fresh processes ==\n";
+#ifndef STRATA_GUIDE_PLUGIN
+  std::cout << "skipped: the guide's custom-objects plugin (tests/plugins/custom) is not part of this build\n";
+  return true;
+#else
+  const fs::path plugin = STRATA_GUIDE_PLUGIN;
+  std::error_code ec;
+  if (!fs::exists(plugin, ec)) {
+    std::cout << "skipped: " << plugin.string() << " was not built\n";
+    return true;
+  }
+  PluginManager::global().load(plugin);  // a second load of the same file returns its record
+  auto model = model_from_config(Config{{"class_name", "SubclassedModel"}, {"config", Config::object()}});
+  model->compile(Config("rmsprop"), Config{{"class_name", "SparseCategoricalCrossentropy"}, {"config", {{"from_logits", true}}}});
+  FitOptions fit;
+  fit.epochs = 1;
+  fit.batch_size = 64;
+  fit.verbose = 0;
+  model->fit(x, y, fit);
+  const Tensor probe = slice(x, {0, 0}, {8, 784});
+  const Tensor want = model->predict(probe);
+  const fs::path saved = dir / "custom_model_savedmodel", no_traces = dir / "custom_model_no_traces";
+  save_model(*model, saved);
+  SaveOptions plain;
+  plain.save_traces = false;
+  save_model(*model, no_traces, plain);
+  write_npy(dir / "custom_probe.npy", probe);
+  std::cout << "SubclassedModel (plugin " << plugin.filename().string() << ") trained 1 epoch, saved to "
+            << saved.string() << "\n";
+  const std::string self = quoted(fs::read_symlink("/proc/self/exe", ec));
+  const auto predict = [&](const std::string& env, const fs::path& model_dir, const fs::path& out, std::string& log) {
+    return run_process(env + " " + self + " predict " + quoted(model_dir) + " --input " +
+                           quoted(dir / "custom_probe.npy") + " --output " + quoted(out),
+                       log);
+  };
+  const std::string without = "env -u STRATA_PLUGIN_PATH";
+  const std::string with = "env STRATA_PLUGIN_PATH=" + quoted(plugin.parent_path());
+  bool ok = true;
+  std::string log;
+  // First: without the plugin the class really cannot be found.
+  const int rc = predict(without, no_traces, dir / "custom_fail.npy", log);
+  const bool lookup_failed = rc != 0 && log.find("SubclassedModel") != std::string::npos;
+  std::cout << "  without the plugin, save_traces=false copy:  "
+            << (lookup_failed ? "fails as it must: " + log.substr(0, log.find('\n')) : std::string("LOADED (the class was found)"))
+            << "\n";
+  ok = ok && lookup_failed;
+  for (const auto& [label, env, file] : {std::tuple<std::string, std::string, std::string>{"without the plugin (traced graph)", without, "custom_without.npy"},
+                                          {"with the plugin (its class)", with, "custom_with.npy"}}) {
+    if (predict(env, saved, dir / file, log) != 0) {
+      std::cout << "  " << label << ": FAILED: " << log.substr(0, log.find('\n')) << "\n";
+      ok = false;
+      continue;
+    }
+    const double d = max_abs_diff(read_npy(dir / file), want);
+    std::cout << "  " << label << ": predictions " << fmt_diff(d) << "\n";
+    ok = ok && d <= 1e-6;
+  }
+  return ok;
+#endif
+}
+
 }  // namespace
 
 int run_demo(const std::string& dir_arg) {
@@ -223,6 +305,10 @@ int run_demo(const std::string& dir_arg) {
     if (r.predictions.find("max |diff|") != std::string::npos) ok = false;
   }
   std::cout << (ok ? "\nEvery save that ran reloaded to the same predictions.\n" : "\nSome saves did not round-trip.\n");
+  if (!custom_model_in_fresh_processes(dir, mx, my)) {
+    std::cout << "The custom model did not reload in a fresh process as it must.\n";
+    ok = false;
+  }
   return ok ? 0 : 1;
 }
 
