@@ -606,13 +606,27 @@ class SavedModelFormat final : public strata::Format {
       const auto it = og.concrete_functions().find(name);
       STRATA_CHECK(it != og.concrete_functions().end(), FormatError, what, ": __call__ names concrete function '", name,
                    "', which the object graph does not describe");
+      // The training flag: a keyword argument `training` (Strata), or the positional bool
+      // after the inputs (Keras's `call(inputs, training, mask)` traces).
       bool is_training = false;
       const auto& sig = it->second.canonicalized_input_signature();
-      if (sig.has_tuple_value() && sig.tuple_value().values_size() == 2 && sig.tuple_value().values(1).has_dict_value()) {
-        const auto& fields = sig.tuple_value().values(1).dict_value().fields();
-        const auto t = fields.find("training");
-        is_training = t != fields.end() && t->second.kind_case() == strata::tf::StructuredValue::kBoolValue &&
-                      t->second.bool_value();
+      if (sig.has_tuple_value() && sig.tuple_value().values_size() == 2) {
+        const auto& positional = sig.tuple_value().values(0);
+        const auto& keywords = sig.tuple_value().values(1);
+        if (keywords.has_dict_value()) {
+          const auto t = keywords.dict_value().fields().find("training");
+          if (t != keywords.dict_value().fields().end() && t->second.kind_case() == strata::tf::StructuredValue::kBoolValue) {
+            is_training = t->second.bool_value();
+          }
+        }
+        if (positional.has_tuple_value()) {
+          for (const auto& v : positional.tuple_value().values()) {
+            if (v.kind_case() == strata::tf::StructuredValue::kBoolValue) {
+              is_training = v.bool_value();
+              break;
+            }
+          }
+        }
       }
       (is_training ? training : inference) = name;
     }

@@ -401,6 +401,18 @@ class Importer {
       assign_variable(inputs[0].variable, inputs[1].tensor);
       return;
     }
+    if (op == "AssignAddVariableOp" || op == "AssignSubVariableOp") {
+      STRATA_CHECK(inputs.size() == 2 && inputs[0].resource && !inputs[1].resource, FormatError, here, ": ", op,
+                   " must update a variable handle with a tensor");
+      const Tensor current = read(inputs[0].variable);
+      assign_variable(inputs[0].variable,
+                      op == "AssignAddVariableOp" ? add(current, inputs[1].tensor) : sub(current, inputs[1].tensor));
+      return;
+    }
+    if (op == "FusedBatchNormV3" || op == "FusedBatchNormV2" || op == "FusedBatchNorm") {
+      out = fused_batch_norm(node, inputs, here);
+      return;
+    }
     if (op == "PartitionedCall" || op == "StatefulPartitionedCall") {
       const auto it = node.attr().find("f");
       STRATA_CHECK(it != node.attr().end() && it->second.has_func(), FormatError, here, ": ", op, " without a function 'f'");
@@ -432,6 +444,50 @@ class Importer {
       STRATA_THROW(FormatError, here, " (", op, "): ", e.message());
     }
     for (auto& r : results) out.push_back({std::move(r), {}, false});
+  }
+
+  // TensorFlow's fused batch normalization (NHWC), written in Strata's ops: outputs y,
+  // batch_mean, batch_variance (blended with the inputs by exponential_avg_factor in
+  // training; Bessel-corrected), and the three reserve spaces.
+  static std::vector<Value> fused_batch_norm(const tf::NodeDef& node, const std::vector<Value>& inputs,
+                                             const std::string& here) {
+    STRATA_CHECK(inputs.size() == 5, FormatError, here, ": ", node.op(), " takes 5 inputs, it has ", inputs.size());
+    for (const auto& v : inputs) STRATA_CHECK(!v.resource, FormatError, here, ": a variable handle as a tensor input");
+    const auto attr = [&](const char* name) -> const tf::AttrValue* {
+      const auto it = node.attr().find(name);
+      return it == node.attr().end() ? nullptr : &it->second;
+    };
+    const double epsilon = attr("epsilon") ? attr("epsilon")->f() : 1e-4;
+    const bool training = attr("is_training") ? attr("is_training")->b() : true;
+    const double factor = attr("exponential_avg_factor") ? attr("exponential_avg_factor")->f() : 1.0;
+    const std::string format = attr("data_format") ? attr("data_format")->s() : "NHWC";
+    STRATA_CHECK(format == "NHWC" || format == "NDHWC", FormatError, here, ": ", node.op(), " with data_format '", format,
+                 "' (Strata reads channels-last batch normalization only)");
+    const Tensor &x = inputs[0].tensor, &scale = inputs[1].tensor, &offset = inputs[2].tensor;
+    const Tensor &mean_in = inputs[3].tensor, &var_in = inputs[4].tensor;
+    STRATA_CHECK(x.shape().has_known_rank(), FormatError, here, ": ", node.op(), " on an input of unknown rank");
+    const auto rank = static_cast<std::int64_t>(x.shape().rank());
+    const Tensor eps = scalar_like(x, epsilon);
+    if (!training) {
+      const Tensor y = (x - mean_in) * rsqrt(var_in + eps) * scale + offset;
+      return {{y, {}, false}, {mean_in, {}, false}, {var_in, {}, false},
+              {mean_in, {}, false}, {var_in, {}, false}, {mean_in, {}, false}};
+    }
+    std::vector<std::int64_t> axes;
+    for (std::int64_t a = 0; a + 1 < rank; ++a) axes.push_back(a);
+    const Tensor batch_mean = mean(x, axes);
+    const Tensor batch_var = mean(squared_difference(x, stop_gradient(batch_mean)), axes);
+    const Tensor y = (x - batch_mean) * rsqrt(batch_var + eps) * scale + offset;
+    const Tensor count = cast(prod(shape_of(x)), x.dtype()) / cast(gather(shape_of(x), int_tensor({rank - 1})), x.dtype());
+    const Tensor one = scalar_like(count, 1.0);
+    const Tensor unbiased = batch_var * sum(count / maximum(count - one, one));
+    Tensor out_mean = stop_gradient(batch_mean), out_var = stop_gradient(unbiased);
+    if (factor != 1.0) {
+      out_mean = mean_in * (1.0 - factor) + out_mean * factor;
+      out_var = var_in * (1.0 - factor) + out_var * factor;
+    }
+    return {{y, {}, false}, {out_mean, {}, false}, {out_var, {}, false},
+            {batch_mean, {}, false}, {batch_var, {}, false}, {batch_mean, {}, false}};
   }
 
   std::string what_;

@@ -76,20 +76,60 @@ def lstm_sequential(keras):
     return m, (5, 3), 2
 
 
+def custom_layer_functional(keras):
+    """A Functional model with a layer class only this script has: Strata loads it from the
+    traced functions TensorFlow wrote (there is no CustomDense class in Strata)."""
+    import tensorflow as tf
+
+    class CustomDense(keras.layers.Layer):
+        def __init__(self, units=5, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+
+        def build(self, input_shape):
+            self.w = self.add_weight(name="w", shape=(input_shape[-1], self.units),
+                                     initializer="random_normal")
+            self.b = self.add_weight(name="b", shape=(self.units,), initializer="random_normal")
+
+        def call(self, inputs):
+            return tf.nn.relu(tf.matmul(inputs, self.w) + self.b)
+
+        def get_config(self):
+            return {**super().get_config(), "units": self.units}
+
+    inp = keras.Input((4,), name="features")
+    x = CustomDense(5, name="custom")(inp)
+    out = keras.layers.Dense(3, activation="softmax", name="probs")(x)
+    m = keras.Model(inp, out)
+    m.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    return m, (4,), 3
+
+
 MODELS = {
     "dense_sequential": dense_sequential,
     "conv_bn_functional": conv_bn_functional,
     "lstm_sequential": lstm_sequential,
+    "custom_layer_functional": custom_layer_functional,
 }
 
 
 def main():
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", nargs="*", help="regenerate only these models (others keep their files)")
+    args = ap.parse_args()
     tf = setup_tf()
     import tf_keras as keras
 
     os.makedirs(OUT, exist_ok=True)
     index = {"tensorflow": tf.__version__, "tf_keras": keras.__version__, "models": {}}
+    if args.only and os.path.exists(os.path.join(OUT, "index.json")):
+        with open(os.path.join(OUT, "index.json")) as f:
+            index["models"] = json.load(f)["models"]
     for name, make in MODELS.items():
+        if args.only and name not in args.only:
+            continue
         r = rng(name)
         model, in_shape, out_dim = make(keras)
         tx = r.rand(4, *in_shape).astype("float32")

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 
 #include "strata/error.hpp"
 #include "strata/model.hpp"
@@ -266,4 +267,65 @@ TEST(TracesBadInput, MissingFunction) {
   expect_revive_error(dir, {"__inference_call"});
 }
 
+
+// ---- graphs TensorFlow traced -------------------------------------------------------------------
+
+namespace tf_traced {
+
+// tf-keras wrote this Functional model with a CustomDense layer Strata has no class for:
+// loading it revives the model from TensorFlow's traced functions (StatefulPartitionedCall,
+// ReadVariableOp, MatMul, AddV2, Relu, BiasAdd, Softmax, Identity ...), which predict what
+// Keras predicted and train.
+TEST(KerasTraced, ModelWithAnUnknownLayerClassRevivesFromTensorFlowsTraces) {
+  auto model = strata::load_model(kFixtures / "custom_layer_functional");
+  EXPECT_TRUE(model->layers().empty()) << "there is no CustomDense class: the model must come from the traces";
+  expect_close(model->predict(npy("custom_layer_functional.x.npy")), npy("custom_layer_functional.y.npy"), 1e-5f,
+               "custom_layer_functional");
+  ASSERT_TRUE(model->is_compiled());
+  EXPECT_EQ(model->weights().size(), 4u);
+  const auto tx = npy("custom_layer_functional.tx.npy"), ty = npy("custom_layer_functional.ty.npy");
+  const double first = model->train_on_batch({tx}, {ty}).at("loss");
+  double last = first;
+  for (int step = 0; step < 20; ++step) last = model->train_on_batch({tx}, {ty}).at("loss");
+  EXPECT_LT(last, first) << "gradients must flow through TensorFlow's graph";
+}
+
+class KerasTracedFixture : public ::testing::TestWithParam<std::string> {};
+
+// The other tf-keras fixtures, revived from their traces although Strata has their classes.
+TEST_P(KerasTracedFixture, ForcedRevivalPredictsWhatKerasPredicted) {
+  auto model = revive(kFixtures / GetParam());
+  expect_close(model->predict(npy(GetParam() + ".x.npy")), npy(GetParam() + ".y.npy"), 1e-5f, GetParam());
+  // Training runs TensorFlow's training-mode trace: the loss falls, and BatchNormalization's
+  // moving statistics move (AssignMovingAvg: Sub, Mul, AssignSubVariableOp).
+  std::vector<std::vector<float>> frozen;
+  for (const auto& v : model->non_trainable_weights()) frozen.push_back(v.value().to_vector<float>());
+  const auto tx = npy(GetParam() + ".tx.npy"), ty = npy(GetParam() + ".ty.npy");
+  const double first = model->train_on_batch({tx}, {ty}).at("loss");
+  double last = first;
+  for (int step = 0; step < 20; ++step) last = model->train_on_batch({tx}, {ty}).at("loss");
+  EXPECT_LT(last, first);
+  const auto after = model->non_trainable_weights();
+  for (std::size_t i = 0; i < frozen.size(); ++i) {
+    EXPECT_NE(after[i].value().to_vector<float>(), frozen[i]) << "non-trainable weight " << after[i].name() << " did not move";
+  }
+  if (GetParam() == "conv_bn_functional") {
+    EXPECT_EQ(frozen.size(), 2u);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, KerasTracedFixture, ::testing::Values("dense_sequential", "conv_bn_functional"));
+
+// An op outside Strata's set is named in the error (tf-keras's LSTM is a While loop).
+TEST(KerasTraced, UnsupportedOpsAreNamed) {
+  try {
+    (void)revive(kFixtures / "lstm_sequential");
+    ADD_FAILURE() << "the LSTM revived";
+  } catch (const strata::FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("op '"), std::string::npos) << e.what();
+    std::cout << "lstm_sequential: " << e.what() << "\n";
+  }
+}
+
+}  // namespace tf_traced
 }  // namespace
