@@ -246,10 +246,16 @@ class RevivedModel final : public strata::Model {
     for (const auto& in : inference.inputs()) shapes.push_back(in.shape());
     inference_ = std::move(inference);
     training_ = std::move(training);
+    // Inference runs the graph the device's passes optimised (the oneDNN backend fuses
+    // MatMul + BiasAdd + activation); training and other devices run the traced one.
+    const strata::Device cpu = strata::Device::cpu();
+    optimized_ = strata::optimize_graph(inference_, cpu, true);
     set_built(shapes);
   }
   std::vector<strata::Tensor> call(const std::vector<strata::Tensor>& inputs, const strata::CallContext& ctx) const override {
-    return (ctx.training && training_ ? *training_ : inference_).run(inputs);
+    if (ctx.training) return (training_ ? *training_ : inference_).run(inputs);
+    const bool on_cpu = !inputs.empty() && inputs.front().device().type() == "cpu";
+    return (on_cpu ? optimized_ : inference_).run(inputs);
   }
   // Like a subclassed model: saved again, it is revived from its traces again.
   Config get_config() const override {
@@ -257,7 +263,7 @@ class RevivedModel final : public strata::Model {
   }
 
  private:
-  strata::Graph inference_;
+  strata::Graph inference_, optimized_;
   std::optional<strata::Graph> training_;
 };
 

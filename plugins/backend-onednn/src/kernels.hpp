@@ -27,5 +27,7 @@ void register_matmul_kernels(Registrar& r);
 void register_nn_kernels(Registrar& r);
 void register_conv_kernels(Registrar& r);
 void register_random_kernels(Registrar& r);
+// _FusedMatMul (op and kernel) and the inference fusion graph pass (fusion.cpp).
+void register_fusion(Registrar& r);
 
 }  // namespace strata::onednn

@@ -15,6 +15,7 @@ void register_all(strata::Registrar& r) {
   strata::onednn::register_nn_kernels(r);
   strata::onednn::register_conv_kernels(r);
   strata::onednn::register_random_kernels(r);
+  strata::onednn::register_fusion(r);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <mutex>
 #include <sstream>
 #include <unordered_map>
 #include <unordered_set>
@@ -217,6 +218,101 @@ Graph trace(const std::function<std::vector<Tensor>(const std::vector<Tensor>&)>
     if (!o.is_symbolic()) o = internal::capture_constant(o);
   }
   return Graph(std::move(inputs), std::move(outputs), std::move(name), std::move(side_effects));
+}
+
+// ---- passes -----------------------------------------------------------------------------------
+
+Graph rewrite_graph(const Graph& graph, const NodeRewrite& rewrite) {
+  std::unordered_map<const GraphNode*, std::size_t> uses;
+  for (const auto& node : graph.nodes()) {
+    for (const auto& in : node->inputs) ++uses[in.node().get()];
+  }
+  for (const auto& out : graph.outputs()) ++uses[out.node().get()];
+  std::vector<TensorSpec> specs;
+  for (const auto& in : graph.inputs()) specs.emplace_back(in.shape(), in.dtype(), in.node()->name);
+  return trace(
+      [&](const std::vector<Tensor>& placeholders) {
+        std::unordered_map<const GraphNode*, std::vector<Tensor>> values;
+        for (std::size_t i = 0; i < placeholders.size(); ++i) values[graph.inputs()[i].node().get()] = {placeholders[i]};
+        RewriteContext ctx;
+        ctx.value_of = [&](const Tensor& t) { return values.at(t.node().get()).at(static_cast<std::size_t>(t.output_index())); };
+        ctx.uses = [&](const GraphNode& n) {
+          const auto it = uses.find(&n);
+          return it == uses.end() ? std::size_t{0} : it->second;
+        };
+        for (const auto& node : graph.nodes()) {
+          if (node->op == "Placeholder") continue;
+          if (auto replaced = rewrite(*node, ctx)) {
+            values[node.get()] = std::move(*replaced);
+            continue;
+          }
+          std::vector<Tensor> args;
+          for (const auto& in : node->inputs) args.push_back(ctx.value_of(in));
+          if (node->op == "Const") {
+            values[node.get()] = {node->value};
+          } else if (node->op == "ReadVariableOp") {
+            values[node.get()] = {read(node->variable)};
+          } else if (node->op == "AssignVariableOp") {
+            assign_variable(node->variable, args.at(0));
+            values[node.get()] = {};
+          } else if (node->op == kLayerCallOp) {
+            CallContext call;
+            call.training = node->attrs.get_or<bool>("training", false);
+            values[node.get()] = (*node->layer)(args, call);
+          } else {
+            values[node.get()] = execute(node->op, std::move(args), node->attrs);
+          }
+        }
+        std::vector<Tensor> outputs;
+        for (const auto& out : graph.outputs()) outputs.push_back(ctx.value_of(out));
+        return outputs;
+      },
+      specs, graph.name());
+}
+
+namespace {
+std::mutex g_passes_mutex;
+std::vector<GraphPass>& passes() {
+  static auto* p = new std::vector<GraphPass>();
+  return *p;
+}
+}  // namespace
+
+void register_graph_pass(GraphPass pass) {
+  STRATA_CHECK(!pass.name.empty() && pass.run, ValueError, "a graph pass needs a name and a function");
+  std::lock_guard lock(g_passes_mutex);
+  for (auto& p : passes()) {
+    if (p.name == pass.name && p.device_type == pass.device_type) {
+      p = std::move(pass);  // a reloaded plugin replaces its pass
+      return;
+    }
+  }
+  passes().push_back(std::move(pass));
+}
+
+std::vector<std::string> graph_passes(std::string_view device_type) {
+  std::lock_guard lock(g_passes_mutex);
+  std::vector<std::string> out;
+  for (const auto& p : passes()) {
+    if (p.device_type == device_type) out.push_back(p.name);
+  }
+  return out;
+}
+
+Graph optimize_graph(const Graph& graph, const Device& device, bool for_inference) {
+  std::vector<GraphPass> todo;
+  {
+    std::lock_guard lock(g_passes_mutex);
+    for (const auto& p : passes()) {
+      if (p.device_type == device.type() && (for_inference || !p.inference_only)) todo.push_back(p);
+    }
+  }
+  Graph g = graph;
+  for (const auto& p : todo) {
+    auto frame = ErrorContext::push("running graph pass '", p.name, "' on graph '", graph.name(), "'");
+    g = p.run(g);
+  }
+  return g;
 }
 
 }  // namespace strata

@@ -9,10 +9,13 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "strata/attrs.hpp"
+#include "strata/device.hpp"
 #include "strata/plugin/op_def.hpp"
 #include "strata/tensor.hpp"
 #include "strata/variable.hpp"
@@ -112,5 +115,39 @@ bool is_tracing() noexcept;
 // resulting graph.
 Graph trace(const std::function<std::vector<Tensor>(const std::vector<Tensor>&)>& fn,
             const std::vector<TensorSpec>& specs, std::string name = "traced");
+
+// ---- graph optimisation passes ---------------------------------------------------------------
+
+// What a NodeRewrite sees besides the node: the rewritten value of any tensor of the
+// original graph computed before the node, and how many times a node's outputs are used
+// (by other nodes, graph outputs and side effects).
+struct RewriteContext {
+  std::function<Tensor(const Tensor&)> value_of;
+  std::function<std::size_t(const GraphNode&)> uses;
+};
+// Returns the node's outputs computed another way (with any ops, on ctx.value_of of the
+// original inputs), or nullopt to keep the node.
+using NodeRewrite = std::function<std::optional<std::vector<Tensor>>(const GraphNode& node, const RewriteContext& ctx)>;
+// Re-traces `graph` node by node, letting `rewrite` replace nodes; nodes nothing uses any
+// more are dropped. The result computes the same outputs and performs the same assignments
+// when every replacement is equivalent.
+Graph rewrite_graph(const Graph& graph, const NodeRewrite& rewrite);
+
+// A pass rewrites a graph into an equivalent one for one device type (a fusion, a
+// folding). Backends register theirs when they load: the oneDNN backend fuses MatMul +
+// BiasAdd + activation into one primitive. Inference-only passes may produce ops without
+// gradients.
+struct GraphPass {
+  std::string name;
+  std::string device_type;  // "cpu", "cuda"
+  bool inference_only = true;
+  std::function<Graph(const Graph&)> run;
+};
+void register_graph_pass(GraphPass pass);
+// The names of the passes registered for `device_type`, in the order they run.
+std::vector<std::string> graph_passes(std::string_view device_type);
+// Applies the passes of `device`'s type in registration order (inference_only ones only
+// when `for_inference`).
+Graph optimize_graph(const Graph& graph, const Device& device, bool for_inference = true);
 
 }  // namespace strata

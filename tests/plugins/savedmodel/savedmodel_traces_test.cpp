@@ -5,6 +5,7 @@
 // is still built from them. Bad graphs are FormatErrors naming the function and node.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include <iostream>
 
 #include "strata/error.hpp"
+#include "strata/graph.hpp"
 #include "strata/model.hpp"
 #include "strata/npy.hpp"
 #include "strata/ops.hpp"
@@ -328,4 +330,61 @@ TEST(KerasTraced, UnsupportedOpsAreNamed) {
 }
 
 }  // namespace tf_traced
+
+// ---- graph passes ------------------------------------------------------------------------------------
+
+namespace passes {
+
+std::size_t count_ops(const strata::Graph& g, const std::string& op) {
+  std::size_t n = 0;
+  for (const auto& node : g.nodes()) n += node->op == op;
+  return n;
+}
+
+strata::Tensor random_input(std::int64_t rows, std::int64_t cols) {
+  std::vector<float> v(static_cast<std::size_t>(rows * cols));
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>((i * 2654435761u) % 1000) * 0.002f - 1.0f;
+  return strata::Tensor::from_vector<float>(v, strata::Shape{rows, cols});
+}
+
+// The oneDNN backend's pass: the guide's MLP (Dense relu, Dense relu, Dense) becomes three
+// _FusedMatMul nodes and computes the same outputs.
+TEST(GraphPasses, OneDnnFusesMatMulBiasAddActivation) {
+  const auto names = strata::graph_passes("cpu");
+  ASSERT_NE(std::find(names.begin(), names.end(), "onednn.fuse_matmul_bias_activation"), names.end());
+  auto mlp = strata::model_from_json(R"({"class_name": "Sequential", "config": {"name": "mlp", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 784], "dtype": "float32", "name": "in"}},
+      {"class_name": "Dense", "config": {"name": "d1", "units": 64, "activation": "relu"}},
+      {"class_name": "Dense", "config": {"name": "d2", "units": 64, "activation": "tanh"}},
+      {"class_name": "Dense", "config": {"name": "d3", "units": 10}}]}})");
+  const strata::Graph g = strata::trace(
+      [&](const std::vector<strata::Tensor>& in) { return (*mlp)(in); },
+      {strata::TensorSpec(strata::Shape{strata::Shape::kUnknown, 784})});
+  const strata::Graph fused = strata::optimize_graph(g, strata::Device::cpu());
+  EXPECT_EQ(count_ops(g, "MatMul"), 3u);
+  EXPECT_EQ(count_ops(fused, "_FusedMatMul"), 3u) << fused.to_string();
+  EXPECT_EQ(count_ops(fused, "MatMul") + count_ops(fused, "BiasAdd") + count_ops(fused, "Relu") + count_ops(fused, "Tanh"), 0u)
+      << fused.to_string();
+  for (const std::int64_t batch : {1, 7, 256}) {
+    const auto x = random_input(batch, 784);
+    expect_close(fused.run({x})[0], g.run({x})[0], 1e-5f, "batch " + std::to_string(batch));
+  }
+}
+
+// A MatMul whose product is used elsewhere too is left alone (fusing would compute it twice).
+TEST(GraphPasses, SharedIntermediateValuesAreNotFused) {
+  strata::Variable w("w", random_input(4, 3)), b("b", strata::Tensor::from_vector<float>({0.1f, -0.2f, 0.3f}, strata::Shape{3}));
+  const strata::Graph g = strata::trace(
+      [&](const std::vector<strata::Tensor>& in) {
+        const strata::Tensor product = strata::matmul(in[0], strata::read(w));
+        return std::vector<strata::Tensor>{strata::relu(strata::bias_add(product, strata::read(b))), product};
+      },
+      {strata::TensorSpec(strata::Shape{strata::Shape::kUnknown, 4})});
+  const strata::Graph fused = strata::optimize_graph(g, strata::Device::cpu());
+  EXPECT_EQ(count_ops(fused, "_FusedMatMul"), 0u) << fused.to_string();
+  const auto x = random_input(5, 4);
+  expect_close(fused.run({x})[0], g.run({x})[0], 0.0f, "relu output");
+}
+
+}  // namespace passes
 }  // namespace

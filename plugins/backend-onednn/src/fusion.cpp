@@ -1,0 +1,123 @@
+// Inference fusion for the cpu device: the graph pass "onednn.fuse_matmul_bias_activation"
+// turns MatMul → BiasAdd (→ Relu | Tanh | Sigmoid | Elu) chains of float32 matrices, whose
+// intermediate results nothing else uses, into one _FusedMatMul node (TensorFlow's op name
+// and attrs: transpose_a, transpose_b, fused_ops), which runs as one oneDNN matmul
+// primitive with a bias and an eltwise post-op: one pass over the output instead of three.
+// _FusedMatMul has no gradient: the pass is for inference graphs only.
+#include <optional>
+
+#include "common.hpp"
+#include "dnnl_util.hpp"
+#include "kernels.hpp"
+#include "strata/graph.hpp"
+#include "strata/ops.hpp"
+#include "strata/plugin/op_def.hpp"
+
+namespace strata::onednn {
+namespace {
+
+constexpr const char* kFusedMatMul = "_FusedMatMul";
+
+// The oneDNN eltwise algorithm (and alpha) of an activation op; nullopt when none fits.
+std::optional<std::pair<dnnl::algorithm, float>> eltwise_of(std::string_view op) {
+  if (op == "Relu") return std::make_pair(dnnl::algorithm::eltwise_relu, 0.0f);
+  if (op == "Tanh") return std::make_pair(dnnl::algorithm::eltwise_tanh, 0.0f);
+  if (op == "Sigmoid") return std::make_pair(dnnl::algorithm::eltwise_logistic, 0.0f);
+  if (op == "Elu") return std::make_pair(dnnl::algorithm::eltwise_elu, 1.0f);
+  return std::nullopt;
+}
+
+OpDef fused_matmul_def() {
+  OpDef d;
+  d.name = kFusedMatMul;
+  d.num_inputs = 3;
+  d.infer = [](const InferContext& c) -> std::vector<TensorMeta> {
+    STRATA_CHECK(c.dtype(0) == DType::kFloat32 && c.dtype(1) == DType::kFloat32 && c.dtype(2) == DType::kFloat32,
+                 ValueError, "_FusedMatMul takes float32 inputs");
+    const Shape &a = c.shape(0), &b = c.shape(1);
+    STRATA_CHECK(a.has_known_rank() && a.rank() == 2 && b.has_known_rank() && b.rank() == 2, ShapeError,
+                 "_FusedMatMul needs two matrices, got ", a.to_string(), " and ", b.to_string());
+    const bool ta = c.attrs().get_or<bool>("transpose_a", false), tb = c.attrs().get_or<bool>("transpose_b", false);
+    const auto fused = c.attrs().get_or<std::vector<std::string>>("fused_ops", {});
+    STRATA_CHECK(!fused.empty() && fused[0] == "BiasAdd" && fused.size() <= 2 && (fused.size() == 1 || eltwise_of(fused[1])),
+                 ValueError, "_FusedMatMul supports fused_ops [BiasAdd] and [BiasAdd, Relu|Tanh|Sigmoid|Elu]");
+    return {{DType::kFloat32, Shape{a.dims()[ta ? 1 : 0], b.dims()[tb ? 0 : 1]}}};
+  };
+  return d;  // no gradient: an inference-only op
+}
+
+void fused_matmul(KernelContext& ctx) {
+  check_num_inputs(ctx, 3);
+  const Dims &ad = in_dims(ctx, 0), &bd = in_dims(ctx, 1);
+  const Attrs& attrs = ctx.attrs();
+  const bool ta = attrs.get_or<bool>("transpose_a", false), tb = attrs.get_or<bool>("transpose_b", false);
+  const std::int64_t M = ta ? ad[1] : ad[0], K = ta ? ad[0] : ad[1];
+  const std::int64_t Kb = tb ? bd[1] : bd[0], N = tb ? bd[0] : bd[1];
+  STRATA_CHECK(K == Kb, BackendError, "_FusedMatMul: inner dimensions ", K, " and ", Kb, " differ");
+  STRATA_CHECK(in_dims(ctx, 2).size() == 1 && in_dims(ctx, 2)[0] == N, BackendError, "_FusedMatMul: a bias of shape ",
+               ctx.input(2).shape().to_string(), " for ", N, " columns");
+  const auto fused = attrs.get_or<std::vector<std::string>>("fused_ops", {});
+  const auto act = fused.size() == 2 ? eltwise_of(fused[1]) : std::nullopt;
+  float* c = static_cast<float*>(ctx.allocate_output(0).mutable_data());
+  if (M == 0 || N == 0) return;
+  KeyBuilder key("fused_matmul");
+  key.add(M).add(K).add(N).add(std::int64_t{ta}).add(std::int64_t{tb}).add(std::int64_t{act ? static_cast<int>(act->first) : -1});
+  auto prim = cached_primitive(ctx.op_name(), key.str(), [&] {
+    const auto a_md = strided_f32({M, K}, ta ? Dims{1, M} : Dims{K, 1});
+    const auto b_md = strided_f32({K, N}, tb ? Dims{1, K} : Dims{N, 1});
+    const auto bias_md = plain({1, N}), c_md = plain({M, N});
+    dnnl::primitive_attr attr = user_scratchpad();
+    if (act) {
+      dnnl::post_ops ops;
+      ops.append_eltwise(1.0f, act->first, act->second, 0.0f);
+      attr.set_post_ops(ops);
+    }
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, bias_md, c_md), attr, engine());
+    return PrimitiveSpec{dnnl::matmul(pd),
+                         {{DNNL_ARG_SRC, a_md}, {DNNL_ARG_WEIGHTS, b_md}, {DNNL_ARG_BIAS, bias_md}, {DNNL_ARG_DST, c_md}},
+                         pd.scratchpad_desc()};
+  });
+  prim->execute({ctx.input(0).data(), ctx.input(1).data(), ctx.input(2).data(), c});
+}
+
+bool is_2d_f32(const TensorMeta& m) {
+  return m.dtype == DType::kFloat32 && m.shape.has_known_rank() && m.shape.rank() == 2;
+}
+
+// The pass: at a BiasAdd fed by a MatMul, or at an activation fed by such a BiasAdd, when
+// the intermediate values have no other use.
+Graph fuse_matmul_bias_activation(const Graph& graph) {
+  return rewrite_graph(graph, [](const GraphNode& node, const RewriteContext& ctx) -> std::optional<std::vector<Tensor>> {
+    const GraphNode* act = nullptr;
+    const GraphNode* bias = &node;
+    if (eltwise_of(node.op)) {
+      if (node.inputs.size() != 1 || node.inputs[0].node()->op != "BiasAdd" || ctx.uses(*node.inputs[0].node()) != 1) {
+        return std::nullopt;
+      }
+      act = &node;
+      bias = node.inputs[0].node().get();
+    }
+    if (bias->op != "BiasAdd" || bias->inputs.size() != 2) return std::nullopt;
+    if (bias->attrs.get_or<std::string>("data_format", "NHWC") != "NHWC") return std::nullopt;
+    const GraphNode* mm = bias->inputs[0].node().get();
+    if (mm->op != "MatMul" || mm->inputs.size() != 2 || ctx.uses(*mm) != 1 || mm->outputs.size() != 1) return std::nullopt;
+    if (!is_2d_f32(mm->outputs[0]) || bias->inputs[1].dtype() != DType::kFloat32) return std::nullopt;
+    std::vector<std::string> fused{"BiasAdd"};
+    if (act) fused.push_back(act->op);
+    Attrs attrs{{"transpose_a", mm->attrs.get_or<bool>("transpose_a", false)},
+                {"transpose_b", mm->attrs.get_or<bool>("transpose_b", false)},
+                {"fused_ops", fused}};
+    return execute(kFusedMatMul, {ctx.value_of(mm->inputs[0]), ctx.value_of(mm->inputs[1]), ctx.value_of(bias->inputs[1])},
+                   attrs);
+  });
+}
+
+}  // namespace
+
+void register_fusion(Registrar& r) {
+  r.add<ObjectKind::kOp>(kFusedMatMul, fused_matmul_def());
+  add_kernel(r, kFusedMatMul, kDevice, DType::kFloat32, fused_matmul);
+  register_graph_pass({"onednn.fuse_matmul_bias_activation", std::string(kDevice), true, fuse_matmul_bias_activation});
+}
+
+}  // namespace strata::onednn
