@@ -15,6 +15,7 @@
 
 #include "common.hpp"
 #include "dnnl_util.hpp"
+#include "fusion.hpp"
 #include "kernels.hpp"
 
 namespace strata::onednn {
@@ -642,6 +643,56 @@ void avg_pool_grad(KernelContext& ctx) {
 }
 
 }  // namespace
+
+void fused_conv2d(KernelContext& ctx) {
+  check_num_inputs(ctx, 3);
+  const Dims& xd = in_dims(ctx, 0);
+  const Dims& fd = in_dims(ctx, 1);
+  STRATA_CHECK(fd.size() == 4, BackendError, "_FusedConv2D needs a rank-4 filter, got ", ctx.input(1).shape().to_string());
+  const Geometry g = geometry(ctx, xd, fd[0], fd[1], true);
+  STRATA_CHECK(fd[2] == g.C, BackendError, "_FusedConv2D: the filter has ", fd[2], " input channels, the input ", g.C);
+  const std::int64_t oc = fd[3];
+  STRATA_CHECK(in_dims(ctx, 2).size() == 1 && in_dims(ctx, 2)[0] == oc, BackendError, "_FusedConv2D: a bias of shape ",
+               ctx.input(2).shape().to_string(), " for ", oc, " channels");
+  check_out_dims(ctx, 0, {g.N, g.OH, g.OW, oc});
+  const auto act = fused_activation(ctx.op_name(), ctx.attrs().get_or<std::vector<std::string>>("fused_ops", {}));
+  float* y = static_cast<float*>(ctx.allocate_output(0).mutable_data());
+  if (g.N * g.OH * g.OW * oc == 0) return;
+  STRATA_CHECK(g.C > 0, BackendError, "_FusedConv2D on an input without channels");
+  KeyBuilder key("fused_conv");
+  key.add(Dims{g.N, g.H, g.W, g.C, g.KH, g.KW, oc, g.OH, g.OW, g.SH, g.SW, g.DH, g.DW, g.PT, g.PL, g.PB, g.PR});
+  key.add(std::int64_t{act ? static_cast<int>(act->first) : -1});
+  auto prim = cached_primitive(ctx.op_name(), key.str(), [&] {
+    const auto src = nhwc(g.N, g.C, g.H, g.W), dst = nhwc(g.N, oc, g.OH, g.OW), wei = filter_md(g, oc, false);
+    const auto bias = plain({oc});
+    const dnnl::memory::dims strides{g.SH, g.SW}, dilates{g.DH - 1, g.DW - 1}, pad_l{g.PT, g.PL}, pad_r{g.PB, g.PR};
+    const dnnl::memory::desc any(wei.dims(), dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
+    const dnnl::convolution_forward::primitive_desc pd(
+        dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src, any,
+                                        bias, dst, strides, dilates, pad_l, pad_r),
+        fused_attr(act), engine());
+    return PrimitiveSpec{dnnl::convolution_forward(pd),
+                         {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, pd.weights_desc()}, {DNNL_ARG_BIAS, bias}, {DNNL_ARG_DST, dst}},
+                         pd.scratchpad_desc()};
+  });
+  const void* x = ctx.input(0).data();
+  const void* f = ctx.input(1).data();
+  const dnnl::memory::desc& chosen = prim->arg_desc(1);
+  const dnnl::memory::desc given = filter_md(g, oc, false);
+  if (chosen != given) {
+    KeyBuilder reorder_key("fused_conv_weights");
+    reorder_key.add(key.str());
+    auto reorder = cached_primitive(ctx.op_name(), reorder_key.str(), [&] {
+      const dnnl::reorder::primitive_desc pd(engine(), given, engine(), chosen, user_scratchpad());
+      return PrimitiveSpec{dnnl::reorder(pd), {{DNNL_ARG_FROM, given}, {DNNL_ARG_TO, chosen}}, pd.scratchpad_desc()};
+    });
+    void* staged = thread_buffer(1, chosen.get_size());
+    reorder->execute({f, staged});
+    prim->execute({x, staged, ctx.input(2).data(), y});
+    return;
+  }
+  prim->execute({x, f, ctx.input(2).data(), y});
+}
 
 void register_conv_kernels(Registrar& r) {
   add_f(r, "Conv2D", [](auto tag) {

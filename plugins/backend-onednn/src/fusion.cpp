@@ -1,24 +1,21 @@
 // Inference fusion for the cpu device: the graph pass "onednn.fuse_matmul_bias_activation"
-// turns MatMul → BiasAdd (→ Relu | Tanh | Sigmoid | Elu) chains of float32 matrices, whose
-// intermediate results nothing else uses, into one _FusedMatMul node (TensorFlow's op name
-// and attrs: transpose_a, transpose_b, fused_ops), which runs as one oneDNN matmul
-// primitive with a bias and an eltwise post-op: one pass over the output instead of three.
-// _FusedMatMul has no gradient: the pass is for inference graphs only.
+// turns MatMul|Conv2D → BiasAdd (→ Relu | Tanh | Sigmoid | Elu) chains of float32 values,
+// whose intermediate results nothing else uses, into one _FusedMatMul / _FusedConv2D node
+// (TensorFlow's op names and attrs: the MatMul's or Conv2D's, plus fused_ops), which runs as
+// one oneDNN primitive with a bias and an eltwise post-op: one pass over the output instead
+// of three. The fused ops have no gradient: the pass is for inference graphs only.
 #include <optional>
 
 #include "common.hpp"
 #include "dnnl_util.hpp"
+#include "fusion.hpp"
 #include "kernels.hpp"
 #include "strata/graph.hpp"
 #include "strata/ops.hpp"
 #include "strata/plugin/op_def.hpp"
 
 namespace strata::onednn {
-namespace {
 
-constexpr const char* kFusedMatMul = "_FusedMatMul";
-
-// The oneDNN eltwise algorithm (and alpha) of an activation op; nullopt when none fits.
 std::optional<std::pair<dnnl::algorithm, float>> eltwise_of(std::string_view op) {
   if (op == "Relu") return std::make_pair(dnnl::algorithm::eltwise_relu, 0.0f);
   if (op == "Tanh") return std::make_pair(dnnl::algorithm::eltwise_tanh, 0.0f);
@@ -26,6 +23,27 @@ std::optional<std::pair<dnnl::algorithm, float>> eltwise_of(std::string_view op)
   if (op == "Elu") return std::make_pair(dnnl::algorithm::eltwise_elu, 1.0f);
   return std::nullopt;
 }
+
+std::optional<std::pair<dnnl::algorithm, float>> fused_activation(std::string_view op, const std::vector<std::string>& fused) {
+  STRATA_CHECK(!fused.empty() && fused[0] == "BiasAdd" && fused.size() <= 2 && (fused.size() == 1 || eltwise_of(fused[1])),
+               BackendError, op, " supports fused_ops [BiasAdd] and [BiasAdd, Relu|Tanh|Sigmoid|Elu]");
+  return fused.size() == 2 ? eltwise_of(fused[1]) : std::nullopt;
+}
+
+dnnl::primitive_attr fused_attr(const std::optional<std::pair<dnnl::algorithm, float>>& act) {
+  dnnl::primitive_attr attr = user_scratchpad();
+  if (act) {
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.0f, act->first, act->second, 0.0f);
+    attr.set_post_ops(ops);
+  }
+  return attr;
+}
+
+namespace {
+
+constexpr const char* kFusedMatMul = "_FusedMatMul";
+constexpr const char* kFusedConv2D = "_FusedConv2D";
 
 OpDef fused_matmul_def() {
   OpDef d;
@@ -46,6 +64,22 @@ OpDef fused_matmul_def() {
   return d;  // no gradient: an inference-only op
 }
 
+// _FusedConv2D: Conv2D's attrs and shape rule, plus the bias.
+OpDef fused_conv2d_def() {
+  OpDef d;
+  d.name = kFusedConv2D;
+  d.num_inputs = 3;
+  d.infer = [](const InferContext& c) -> std::vector<TensorMeta> {
+    STRATA_CHECK(c.dtype(0) == DType::kFloat32 && c.dtype(1) == DType::kFloat32 && c.dtype(2) == DType::kFloat32,
+                 ValueError, "_FusedConv2D takes float32 inputs");
+    // Conv2D's own inference on the first two inputs.
+    const std::vector<Tensor> conv_inputs{c.input(0), c.input(1)};
+    const InferContext conv(std::string_view("Conv2D"), c.attrs(), conv_inputs);
+    return op_def("Conv2D").infer(conv);
+  };
+  return d;
+}
+
 void fused_matmul(KernelContext& ctx) {
   check_num_inputs(ctx, 3);
   const Dims &ad = in_dims(ctx, 0), &bd = in_dims(ctx, 1);
@@ -56,8 +90,7 @@ void fused_matmul(KernelContext& ctx) {
   STRATA_CHECK(K == Kb, BackendError, "_FusedMatMul: inner dimensions ", K, " and ", Kb, " differ");
   STRATA_CHECK(in_dims(ctx, 2).size() == 1 && in_dims(ctx, 2)[0] == N, BackendError, "_FusedMatMul: a bias of shape ",
                ctx.input(2).shape().to_string(), " for ", N, " columns");
-  const auto fused = attrs.get_or<std::vector<std::string>>("fused_ops", {});
-  const auto act = fused.size() == 2 ? eltwise_of(fused[1]) : std::nullopt;
+  const auto act = fused_activation(ctx.op_name(), attrs.get_or<std::vector<std::string>>("fused_ops", {}));
   float* c = static_cast<float*>(ctx.allocate_output(0).mutable_data());
   if (M == 0 || N == 0) return;
   KeyBuilder key("fused_matmul");
@@ -66,13 +99,7 @@ void fused_matmul(KernelContext& ctx) {
     const auto a_md = strided_f32({M, K}, ta ? Dims{1, M} : Dims{K, 1});
     const auto b_md = strided_f32({K, N}, tb ? Dims{1, K} : Dims{N, 1});
     const auto bias_md = plain({1, N}), c_md = plain({M, N});
-    dnnl::primitive_attr attr = user_scratchpad();
-    if (act) {
-      dnnl::post_ops ops;
-      ops.append_eltwise(1.0f, act->first, act->second, 0.0f);
-      attr.set_post_ops(ops);
-    }
-    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, bias_md, c_md), attr, engine());
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, bias_md, c_md), fused_attr(act), engine());
     return PrimitiveSpec{dnnl::matmul(pd),
                          {{DNNL_ARG_SRC, a_md}, {DNNL_ARG_WEIGHTS, b_md}, {DNNL_ARG_BIAS, bias_md}, {DNNL_ARG_DST, c_md}},
                          pd.scratchpad_desc()};
@@ -100,15 +127,24 @@ Graph fuse_matmul_bias_activation(const Graph& graph) {
     if (bias->op != "BiasAdd" || bias->inputs.size() != 2) return std::nullopt;
     if (bias->attrs.get_or<std::string>("data_format", "NHWC") != "NHWC") return std::nullopt;
     const GraphNode* mm = bias->inputs[0].node().get();
-    if (mm->op != "MatMul" || mm->inputs.size() != 2 || ctx.uses(*mm) != 1 || mm->outputs.size() != 1) return std::nullopt;
-    if (!is_2d_f32(mm->outputs[0]) || bias->inputs[1].dtype() != DType::kFloat32) return std::nullopt;
+    if ((mm->op != "MatMul" && mm->op != "Conv2D") || mm->inputs.size() != 2 || ctx.uses(*mm) != 1 ||
+        mm->outputs.size() != 1 || bias->inputs[1].dtype() != DType::kFloat32 || mm->outputs[0].dtype != DType::kFloat32) {
+      return std::nullopt;
+    }
     std::vector<std::string> fused{"BiasAdd"};
     if (act) fused.push_back(act->op);
+    const std::vector<Tensor> inputs{ctx.value_of(mm->inputs[0]), ctx.value_of(mm->inputs[1]), ctx.value_of(bias->inputs[1])};
+    if (mm->op == "Conv2D") {
+      if (mm->attrs.get_or<std::string>("data_format", "NHWC") != "NHWC") return std::nullopt;
+      Attrs attrs = mm->attrs;
+      attrs.set("fused_ops", fused);
+      return execute(kFusedConv2D, inputs, attrs);
+    }
+    if (!is_2d_f32(mm->outputs[0])) return std::nullopt;
     Attrs attrs{{"transpose_a", mm->attrs.get_or<bool>("transpose_a", false)},
                 {"transpose_b", mm->attrs.get_or<bool>("transpose_b", false)},
                 {"fused_ops", fused}};
-    return execute(kFusedMatMul, {ctx.value_of(mm->inputs[0]), ctx.value_of(mm->inputs[1]), ctx.value_of(bias->inputs[1])},
-                   attrs);
+    return execute(kFusedMatMul, inputs, attrs);
   });
 }
 
@@ -117,6 +153,8 @@ Graph fuse_matmul_bias_activation(const Graph& graph) {
 void register_fusion(Registrar& r) {
   r.add<ObjectKind::kOp>(kFusedMatMul, fused_matmul_def());
   add_kernel(r, kFusedMatMul, kDevice, DType::kFloat32, fused_matmul);
+  r.add<ObjectKind::kOp>(kFusedConv2D, fused_conv2d_def());
+  add_kernel(r, kFusedConv2D, kDevice, DType::kFloat32, fused_conv2d);
   register_graph_pass({"onednn.fuse_matmul_bias_activation", std::string(kDevice), true, fuse_matmul_bias_activation});
 }
 

@@ -7,7 +7,10 @@ namespace {
 
 std::vector<std::string> snapshot_context() {
   const auto& stack = detail::context_stack();
-  return {stack.rbegin(), stack.rend()};
+  std::vector<std::string> out;
+  out.reserve(stack.size());
+  for (auto it = stack.rbegin(); it != stack.rend(); ++it) out.push_back(it->describe ? it->describe(it->data) : it->text);
+  return out;
 }
 
 std::string compose(const std::string& message, const std::vector<std::string>& context) {
@@ -50,8 +53,8 @@ std::string describe_missing(const std::vector<UnknownObject>& missing) {
 }  // namespace
 
 namespace detail {
-std::vector<std::string>& context_stack() {
-  thread_local std::vector<std::string> stack;
+std::vector<ContextEntry>& context_stack() {
+  thread_local std::vector<ContextEntry> stack;
   return stack;
 }
 }  // namespace detail
@@ -87,7 +90,14 @@ UnknownObjectError::UnknownObjectError(std::vector<UnknownObject> missing)
 UnknownObjectError::~UnknownObjectError() = default;
 const char* UnknownObjectError::kind() const noexcept { return "UnknownObjectError"; }
 
-ErrorContext::Frame::Frame(std::string text) { detail::context_stack().push_back(std::move(text)); }
+ErrorContext::Frame::Frame(std::string text) { detail::context_stack().push_back({std::move(text), nullptr, nullptr}); }
+ErrorContext::LazyFrame::LazyFrame(std::string (*describe)(const void*), const void* data) {
+  detail::context_stack().push_back({std::string(), describe, data});
+}
+ErrorContext::LazyFrame::~LazyFrame() {
+  auto& stack = detail::context_stack();
+  if (!stack.empty()) stack.pop_back();
+}
 ErrorContext::Frame::~Frame() {
   auto& stack = detail::context_stack();
   if (!stack.empty()) stack.pop_back();

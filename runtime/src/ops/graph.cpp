@@ -112,6 +112,7 @@ Graph::Graph(std::vector<Tensor> inputs, std::vector<Tensor> outputs, std::strin
       stack.pop_back();
     }
   }
+  index_slots();
 }
 
 std::vector<Variable> Graph::captured_variables() const {
@@ -125,11 +126,36 @@ std::vector<Variable> Graph::captured_variables() const {
   return out;
 }
 
+namespace {
+struct NodeWhere {
+  const GraphNode* node;
+  const std::string* graph;
+};
+std::string describe_node(const void* data) {
+  const auto* w = static_cast<const NodeWhere*>(data);
+  return detail::concat("running node '", w->node->name, "' (", w->node->op, ") of graph '", *w->graph, "'");
+}
+}  // namespace
+
+// Where each node's inputs and the graph's outputs come from, as (node index, output)
+// pairs, so that run() indexes vectors instead of hashing nodes.
+void Graph::index_slots() {
+  std::unordered_map<const GraphNode*, int> index;
+  for (std::size_t i = 0; i < nodes_.size(); ++i) index[nodes_[i].get()] = static_cast<int>(i);
+  input_slots_.assign(nodes_.size(), {});
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    for (const auto& in : nodes_[i]->inputs) input_slots_[i].push_back({index.at(in.node().get()), in.output_index()});
+  }
+  output_slots_.clear();
+  for (const auto& out : outputs_) output_slots_.push_back({index.at(out.node().get()), out.output_index()});
+  input_nodes_.clear();
+  for (const auto& in : inputs_) input_nodes_.push_back(index.count(in.node().get()) ? index.at(in.node().get()) : -1);
+}
+
 std::vector<Tensor> Graph::run(const std::vector<Tensor>& inputs) const {
   STRATA_CHECK(inputs.size() == inputs_.size(), ValueError, "graph '", name_, "' takes ", inputs_.size(),
                " inputs, got ", inputs.size());
-  std::unordered_map<const GraphNode*, std::vector<Tensor>> values;
-  values.reserve(nodes_.size());
+  std::vector<std::vector<Tensor>> values(nodes_.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const Tensor& spec = inputs_[i];
     STRATA_CHECK(inputs[i].dtype() == spec.dtype(), ValueError, "graph '", name_, "' input ", i, " ('",
@@ -137,38 +163,43 @@ std::vector<Tensor> Graph::run(const std::vector<Tensor>& inputs) const {
     STRATA_CHECK(inputs[i].shape().is_compatible_with(spec.shape()), ShapeError, "graph '", name_, "' input ", i,
                  " ('", spec.node()->name, "') must have shape ", spec.shape().to_string(), ", got ",
                  inputs[i].shape().to_string());
-    values[spec.node().get()] = {inputs[i]};
+    if (input_nodes_[i] >= 0) values[static_cast<std::size_t>(input_nodes_[i])] = {inputs[i]};
   }
+  const auto value = [&](const std::pair<int, int>& slot) -> const Tensor& {
+    return values[static_cast<std::size_t>(slot.first)].at(static_cast<std::size_t>(slot.second));
+  };
   const Device device = inputs.empty() ? default_device() : inputs.front().device();
-  for (const auto& node : nodes_) {
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    const auto& node = nodes_[i];
     if (node->op == "Placeholder") continue;
     if (node->op == "Const") {
-      values[node.get()] = {node->value.device() == device ? node->value : node->value.to(device)};
+      values[i] = {node->value.device() == device ? node->value : node->value.to(device)};
       continue;
     }
     if (node->op == "ReadVariableOp") {
-      values[node.get()] = {read(node->variable)};
+      values[i] = {read(node->variable)};
       continue;
     }
     if (node->op == "AssignVariableOp") {
-      assign_variable(node->variable, values.at(node->inputs[0].node().get()).at(node->inputs[0].output_index()));
+      assign_variable(node->variable, value(input_slots_[i].at(0)));
       continue;
     }
     std::vector<Tensor> args;
-    args.reserve(node->inputs.size());
-    for (const auto& in : node->inputs) args.push_back(values.at(in.node().get()).at(in.output_index()));
+    args.reserve(input_slots_[i].size());
+    for (const auto& slot : input_slots_[i]) args.push_back(value(slot));
     if (node->op == kLayerCallOp) {
       CallContext ctx;
       ctx.training = node->attrs.get_or<bool>("training", false);
-      values[node.get()] = (*node->layer)(args, ctx);
+      values[i] = (*node->layer)(args, ctx);
       continue;
     }
-    auto frame = ErrorContext::push("running node '", node->name, "' (", node->op, ") of graph '", name_, "'");
-    values[node.get()] = internal::run_op(op_def(node->op), std::move(args), node->attrs);
+    const NodeWhere where{node.get(), &name_};
+    ErrorContext::LazyFrame frame(describe_node, &where);
+    values[i] = internal::run_op(op_def(node->op), std::move(args), node->attrs);
   }
   std::vector<Tensor> out;
   out.reserve(outputs_.size());
-  for (const auto& o : outputs_) out.push_back(values.at(o.node().get()).at(o.output_index()));
+  for (const auto& slot : output_slots_) out.push_back(value(slot));
   return out;
 }
 

@@ -111,9 +111,16 @@ template <class E>
   throw E(std::move(message), file, line);
 }
 
+// One context frame: its text, or a function that makes the text from `data` when an
+// error is made (lazy frames of hot paths).
+struct ContextEntry {
+  std::string text;
+  std::string (*describe)(const void* data) = nullptr;
+  const void* data = nullptr;
+};
 // The thread's context frames, innermost last. Lives in libstrata.so so that every
 // plugin shares one stack per thread.
-std::vector<std::string>& context_stack();
+std::vector<ContextEntry>& context_stack();
 
 }  // namespace detail
 
@@ -133,6 +140,17 @@ class ErrorContext {
   [[nodiscard]] static Frame push(const Args&... args) {
     return Frame(detail::concat(args...));
   }
+
+  // A frame whose text `describe(data)` is only made if an error is made while it is
+  // alive: for hot paths (a graph's nodes), where building the text each time would cost
+  // more than the work. `data` must outlive the frame.
+  class LazyFrame {
+   public:
+    LazyFrame(std::string (*describe)(const void* data), const void* data);
+    ~LazyFrame();
+    LazyFrame(const LazyFrame&) = delete;
+    LazyFrame& operator=(const LazyFrame&) = delete;
+  };
 };
 
 }  // namespace strata

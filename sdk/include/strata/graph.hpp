@@ -97,6 +97,10 @@ class Graph {
   std::vector<Tensor> outputs_;
   std::vector<std::shared_ptr<GraphNode>> nodes_;
   std::vector<std::shared_ptr<GraphNode>> side_effects_;
+  void index_slots();
+  std::vector<std::vector<std::pair<int, int>>> input_slots_;  // per node: (node index, output)
+  std::vector<std::pair<int, int>> output_slots_;
+  std::vector<int> input_nodes_;  // per graph input: its node's index (-1: unused)
 };
 
 // Records every op on this thread into graph nodes while it lives, even ops whose inputs

@@ -371,6 +371,29 @@ TEST(GraphPasses, OneDnnFusesMatMulBiasAddActivation) {
   }
 }
 
+// Conv2D + BiasAdd + Relu of a small CNN becomes one _FusedConv2D (oneDNN convolution with
+// bias and a relu post-op), and the CNN computes the same outputs.
+TEST(GraphPasses, OneDnnFusesConv2DBiasAddRelu) {
+  auto cnn = strata::model_from_json(R"({"class_name": "Sequential", "config": {"name": "cnn", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 12, 12, 3], "dtype": "float32", "name": "in"}},
+      {"class_name": "Conv2D", "config": {"name": "c1", "filters": 8, "kernel_size": [3, 3], "activation": "relu", "padding": "same"}},
+      {"class_name": "Conv2D", "config": {"name": "c2", "filters": 4, "kernel_size": [3, 3], "strides": [2, 2]}},
+      {"class_name": "Flatten", "config": {"name": "f"}},
+      {"class_name": "Dense", "config": {"name": "d", "units": 5, "activation": "sigmoid"}}]}})");
+  const strata::Graph g = strata::trace(
+      [&](const std::vector<strata::Tensor>& in) { return (*cnn)(in); },
+      {strata::TensorSpec(strata::Shape{strata::Shape::kUnknown, 12, 12, 3})});
+  const strata::Graph fused = strata::optimize_graph(g, strata::Device::cpu());
+  EXPECT_EQ(count_ops(fused, "_FusedConv2D"), 2u) << fused.to_string();
+  EXPECT_EQ(count_ops(fused, "_FusedMatMul"), 1u) << fused.to_string();
+  EXPECT_EQ(count_ops(fused, "Conv2D") + count_ops(fused, "BiasAdd"), 0u) << fused.to_string();
+  for (const std::int64_t batch : {1, 9}) {
+    const auto flat = random_input(batch, 12 * 12 * 3);
+    const auto x = strata::reshape(flat, strata::Shape{batch, 12, 12, 3});
+    expect_close(fused.run({x})[0], g.run({x})[0], 1e-5f, "batch " + std::to_string(batch));
+  }
+}
+
 // A MatMul whose product is used elsewhere too is left alone (fusing would compute it twice).
 TEST(GraphPasses, SharedIntermediateValuesAreNotFused) {
   strata::Variable w("w", random_input(4, 3)), b("b", strata::Tensor::from_vector<float>({0.1f, -0.2f, 0.3f}, strata::Shape{3}));
