@@ -70,6 +70,10 @@ TEST(OpConformanceCoverage, EveryRegisteredOpWithKernelsHasACase) {
   std::set<std::string> covered;
   for (const auto& c : op_cases()) covered.insert(c.op);
   for (const auto& e : Registry::global().entries(ObjectKind::kOp)) {
+    // Backend-internal fused ops ("_FusedMatMul", TensorFlow's naming) exist only on the
+    // backend whose graph pass makes them; they are checked against the ops they fuse
+    // (tests/plugins/savedmodel, GraphPasses).
+    if (e.name.rfind('_', 0) == 0) continue;
     EXPECT_TRUE(covered.count(e.name)) << "op " << e.name << " has no conformance case";
   }
 }

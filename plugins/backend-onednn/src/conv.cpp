@@ -655,7 +655,7 @@ void fused_conv2d(KernelContext& ctx) {
   STRATA_CHECK(in_dims(ctx, 2).size() == 1 && in_dims(ctx, 2)[0] == oc, BackendError, "_FusedConv2D: a bias of shape ",
                ctx.input(2).shape().to_string(), " for ", oc, " channels");
   check_out_dims(ctx, 0, {g.N, g.OH, g.OW, oc});
-  const auto act = fused_activation(ctx.op_name(), ctx.attrs().get_or<std::vector<std::string>>("fused_ops", {}));
+  const auto act = fused_activation(ctx.op_name(), ctx.attrs());
   float* y = static_cast<float*>(ctx.allocate_output(0).mutable_data());
   if (g.N * g.OH * g.OW * oc == 0) return;
   STRATA_CHECK(g.C > 0, BackendError, "_FusedConv2D on an input without channels");

@@ -24,7 +24,11 @@ std::optional<std::pair<dnnl::algorithm, float>> eltwise_of(std::string_view op)
   return std::nullopt;
 }
 
-std::optional<std::pair<dnnl::algorithm, float>> fused_activation(std::string_view op, const std::vector<std::string>& fused) {
+std::optional<std::pair<dnnl::algorithm, float>> fused_activation(std::string_view op, const Attrs& attrs) {
+  static const std::vector<std::string> kNone;
+  const AttrValue* value = attrs.find("fused_ops");
+  const auto* list = value ? std::get_if<std::vector<std::string>>(value) : nullptr;
+  const std::vector<std::string>& fused = list ? *list : kNone;
   STRATA_CHECK(!fused.empty() && fused[0] == "BiasAdd" && fused.size() <= 2 && (fused.size() == 1 || eltwise_of(fused[1])),
                BackendError, op, " supports fused_ops [BiasAdd] and [BiasAdd, Relu|Tanh|Sigmoid|Elu]");
   return fused.size() == 2 ? eltwise_of(fused[1]) : std::nullopt;
@@ -56,9 +60,7 @@ OpDef fused_matmul_def() {
     STRATA_CHECK(a.has_known_rank() && a.rank() == 2 && b.has_known_rank() && b.rank() == 2, ShapeError,
                  "_FusedMatMul needs two matrices, got ", a.to_string(), " and ", b.to_string());
     const bool ta = c.attrs().get_or<bool>("transpose_a", false), tb = c.attrs().get_or<bool>("transpose_b", false);
-    const auto fused = c.attrs().get_or<std::vector<std::string>>("fused_ops", {});
-    STRATA_CHECK(!fused.empty() && fused[0] == "BiasAdd" && fused.size() <= 2 && (fused.size() == 1 || eltwise_of(fused[1])),
-                 ValueError, "_FusedMatMul supports fused_ops [BiasAdd] and [BiasAdd, Relu|Tanh|Sigmoid|Elu]");
+    (void)fused_activation("_FusedMatMul", c.attrs());  // checks fused_ops
     return {{DType::kFloat32, Shape{a.dims()[ta ? 1 : 0], b.dims()[tb ? 0 : 1]}}};
   };
   return d;  // no gradient: an inference-only op
@@ -90,7 +92,7 @@ void fused_matmul(KernelContext& ctx) {
   STRATA_CHECK(K == Kb, BackendError, "_FusedMatMul: inner dimensions ", K, " and ", Kb, " differ");
   STRATA_CHECK(in_dims(ctx, 2).size() == 1 && in_dims(ctx, 2)[0] == N, BackendError, "_FusedMatMul: a bias of shape ",
                ctx.input(2).shape().to_string(), " for ", N, " columns");
-  const auto act = fused_activation(ctx.op_name(), attrs.get_or<std::vector<std::string>>("fused_ops", {}));
+  const auto act = fused_activation(ctx.op_name(), attrs);
   float* c = static_cast<float*>(ctx.allocate_output(0).mutable_data());
   if (M == 0 || N == 0) return;
   KeyBuilder key("fused_matmul");

@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "strata/attrs.hpp"
+
 namespace strata {
 class KernelContext;
 }
@@ -19,7 +21,7 @@ namespace strata::onednn {
 std::optional<std::pair<dnnl::algorithm, float>> eltwise_of(std::string_view op);
 // Checks fused_ops ([BiasAdd] or [BiasAdd, activation]) and returns the activation's
 // post-op, if any; BackendError naming `op` otherwise.
-std::optional<std::pair<dnnl::algorithm, float>> fused_activation(std::string_view op, const std::vector<std::string>& fused);
+std::optional<std::pair<dnnl::algorithm, float>> fused_activation(std::string_view op, const Attrs& attrs);
 // Primitive attributes (user scratchpad) with the activation as an eltwise post-op.
 dnnl::primitive_attr fused_attr(const std::optional<std::pair<dnnl::algorithm, float>>& act);
 

@@ -150,6 +150,25 @@ void Graph::index_slots() {
   for (const auto& out : outputs_) output_slots_.push_back({index.at(out.node().get()), out.output_index()});
   input_nodes_.clear();
   for (const auto& in : inputs_) input_nodes_.push_back(index.count(in.node().get()) ? index.at(in.node().get()) : -1);
+  // Op definitions looked up once (by name, in the registry); one not registered yet is
+  // looked up again when the graph runs.
+  op_defs_.assign(nodes_.size(), nullptr);
+  kinds_.assign(nodes_.size(), NodeKind::kOp);
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    const std::string& op = nodes_[i]->op;
+    NodeKind& kind = kinds_[i];
+    if (op == "Placeholder") kind = NodeKind::kPlaceholder;
+    else if (op == "Const") kind = NodeKind::kConst;
+    else if (op == "ReadVariableOp") kind = NodeKind::kRead;
+    else if (op == "AssignVariableOp") kind = NodeKind::kAssign;
+    else if (op == kLayerCallOp) kind = NodeKind::kLayerCall;
+    if (kind != NodeKind::kOp) continue;
+    try {
+      op_defs_[i] = &op_def(op);
+    } catch (const Error&) {
+      op_defs_[i] = nullptr;
+    }
+  }
 }
 
 std::vector<Tensor> Graph::run(const std::vector<Tensor>& inputs) const {
@@ -171,23 +190,24 @@ std::vector<Tensor> Graph::run(const std::vector<Tensor>& inputs) const {
   const Device device = inputs.empty() ? default_device() : inputs.front().device();
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     const auto& node = nodes_[i];
-    if (node->op == "Placeholder") continue;
-    if (node->op == "Const") {
+    const NodeKind kind = kinds_[i];
+    if (kind == NodeKind::kPlaceholder) continue;
+    if (kind == NodeKind::kConst) {
       values[i] = {node->value.device() == device ? node->value : node->value.to(device)};
       continue;
     }
-    if (node->op == "ReadVariableOp") {
+    if (kind == NodeKind::kRead) {
       values[i] = {read(node->variable)};
       continue;
     }
-    if (node->op == "AssignVariableOp") {
+    if (kind == NodeKind::kAssign) {
       assign_variable(node->variable, value(input_slots_[i].at(0)));
       continue;
     }
     std::vector<Tensor> args;
     args.reserve(input_slots_[i].size());
     for (const auto& slot : input_slots_[i]) args.push_back(value(slot));
-    if (node->op == kLayerCallOp) {
+    if (kind == NodeKind::kLayerCall) {
       CallContext ctx;
       ctx.training = node->attrs.get_or<bool>("training", false);
       values[i] = (*node->layer)(args, ctx);
@@ -195,7 +215,7 @@ std::vector<Tensor> Graph::run(const std::vector<Tensor>& inputs) const {
     }
     const NodeWhere where{node.get(), &name_};
     ErrorContext::LazyFrame frame(describe_node, &where);
-    values[i] = internal::run_op(op_def(node->op), std::move(args), node->attrs);
+    values[i] = internal::run_op(op_defs_[i] ? *op_defs_[i] : op_def(node->op), std::move(args), node->attrs);
   }
   std::vector<Tensor> out;
   out.reserve(outputs_.size());

@@ -101,6 +101,9 @@ class Graph {
   std::vector<std::vector<std::pair<int, int>>> input_slots_;  // per node: (node index, output)
   std::vector<std::pair<int, int>> output_slots_;
   std::vector<int> input_nodes_;  // per graph input: its node's index (-1: unused)
+  std::vector<const OpDef*> op_defs_;  // per node, when registered at construction
+  enum class NodeKind : std::uint8_t { kOp, kPlaceholder, kConst, kRead, kAssign, kLayerCall };
+  std::vector<NodeKind> kinds_;
 };
 
 // Records every op on this thread into graph nodes while it lives, even ops whose inputs
