@@ -131,6 +131,78 @@ void spec_to_proto(const strata::TensorSpec& spec, strata::tf::TensorSpecProto& 
   for (const std::int64_t d : spec.shape.dims()) out.mutable_shape()->add_dim()->set_size(d < 0 ? -1 : d);
 }
 
+constexpr const char* kServingFunction = "__inference_signature_wrapper";
+
+// One output: its TensorSpec; several: a tuple of them.
+void set_output_signature(const strata::Graph& graph, strata::tf::SavedConcreteFunction& cf) {
+  const auto spec_of = [](const strata::Tensor& t, std::size_t o) {
+    return strata::TensorSpec(t.shape(), t.dtype(), "output_" + std::to_string(o + 1));
+  };
+  if (graph.outputs().size() == 1) {
+    spec_to_proto(spec_of(graph.outputs()[0], 0), *cf.mutable_output_signature()->mutable_tensor_spec_value());
+    return;
+  }
+  auto* outs = cf.mutable_output_signature()->mutable_tuple_value();
+  for (std::size_t o = 0; o < graph.outputs().size(); ++o) {
+    spec_to_proto(spec_of(graph.outputs()[o], o), *outs->add_values()->mutable_tensor_spec_value());
+  }
+}
+
+// The root's `signatures` (a signature_map) with `serving_default`: a bare concrete function
+// of keyword arguments input_<i> returning {output_<i>: ...} (TensorFlow orders both by key).
+void add_serving_signature(const strata::Graph& graph, const std::vector<strata::TensorSpec>& specs,
+                           const std::vector<int>& bound, strata::tf::SavedObjectGraph& og) {
+  auto& cf = (*og.mutable_concrete_functions())[kServingFunction];
+  for (const int b : bound) cf.add_bound_inputs(b);
+  auto* sig = cf.mutable_canonicalized_input_signature()->mutable_tuple_value();
+  sig->add_values()->mutable_tuple_value();
+  auto* kwargs = sig->add_values()->mutable_dict_value()->mutable_fields();
+  std::vector<std::string> keys;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    keys.push_back("input_" + std::to_string(i + 1));
+    strata::TensorSpec named = specs[i];
+    named.name = keys.back();
+    spec_to_proto(named, *(*kwargs)[keys.back()].mutable_tensor_spec_value());
+  }
+  auto* outs = cf.mutable_output_signature()->mutable_dict_value()->mutable_fields();
+  for (std::size_t o = 0; o < graph.outputs().size(); ++o) {
+    const std::string key = "output_" + std::to_string(o + 1);
+    spec_to_proto(strata::TensorSpec(graph.outputs()[o].shape(), graph.outputs()[o].dtype(), key),
+                  *(*outs)[key].mutable_tensor_spec_value());
+  }
+  const int map_node = og.nodes_size();
+  auto* map = og.add_nodes()->mutable_user_object();
+  map->set_identifier("signature_map");
+  map->mutable_version()->set_producer(1);
+  map->mutable_version()->set_min_consumer(1);
+  const int fn_node = og.nodes_size();
+  auto* bare = og.add_nodes()->mutable_bare_concrete_function();
+  bare->set_concrete_function_name(kServingFunction);
+  for (const auto& k : keys) bare->add_argument_keywords(k);
+  auto* spec = bare->mutable_function_spec()->mutable_fullargspec()->mutable_named_tuple_value();
+  spec->set_name("FullArgSpec");
+  const auto field = [&](const char* key) {
+    auto* pair = spec->add_values();
+    pair->set_key(key);
+    return pair->mutable_value();
+  };
+  field("args")->mutable_list_value();
+  field("varargs")->mutable_none_value();
+  field("varkw")->mutable_none_value();
+  field("defaults")->mutable_none_value();
+  auto* kwonly = field("kwonlyargs")->mutable_list_value();
+  for (const auto& k : keys) kwonly->add_values()->set_string_value(k);
+  field("kwonlydefaults")->mutable_none_value();
+  field("annotations")->mutable_dict_value();
+  bare->mutable_function_spec()->mutable_input_signature()->mutable_none_value();
+  auto* to_fn = og.mutable_nodes(map_node)->add_children();
+  to_fn->set_node_id(fn_node);
+  to_fn->set_local_name("serving_default");
+  auto* to_map = og.mutable_nodes(0)->add_children();
+  to_map->set_node_id(map_node);
+  to_map->set_local_name("signatures");
+}
+
 // Traces the model's call (inference, then training mode when that traces too) into the
 // MetaGraph's function library, binds each function's variables to their object-graph
 // nodes (SavedConcreteFunction.bound_inputs) and gives the root a `__call__` function
@@ -200,22 +272,52 @@ void add_traces(const strata::Model& model, const strata::CheckpointObjectGraph&
     }
     auto& cf = (*og->mutable_concrete_functions())[fname];
     for (const int b : bound) cf.add_bound_inputs(b);
-    // TensorFlow's convention: ((positional args...), {keyword args}).
+    // Keras's layout of a call: ((inputs, training, mask), {}), inputs a TensorSpec or, for
+    // several inputs, a list of them.
     auto* sig = cf.mutable_canonicalized_input_signature()->mutable_tuple_value();
     auto* args = sig->add_values()->mutable_tuple_value();
-    for (const auto& spec : specs) spec_to_proto(spec, *args->add_values()->mutable_tensor_spec_value());
-    (*sig->add_values()->mutable_dict_value()->mutable_fields())["training"].set_bool_value(training);
-    auto* outs = cf.mutable_output_signature()->mutable_tuple_value();
-    for (std::size_t o = 0; o < graph.outputs().size(); ++o) {
-      const auto& t = graph.outputs()[o];
-      spec_to_proto(strata::TensorSpec(t.shape(), t.dtype(), "output_" + std::to_string(o + 1)),
-                    *outs->add_values()->mutable_tensor_spec_value());
+    if (specs.size() == 1) {
+      spec_to_proto(specs[0], *args->add_values()->mutable_tensor_spec_value());
+    } else {
+      auto* list = args->add_values()->mutable_list_value();
+      for (const auto& spec : specs) spec_to_proto(spec, *list->add_values()->mutable_tensor_spec_value());
     }
+    args->add_values()->set_bool_value(training);
+    args->add_values()->mutable_none_value();
+    sig->add_values()->mutable_dict_value();
+    set_output_signature(graph, cf);
     saved.push_back(fname);
+    if (!training) {
+      // The serving signature: the same graph as a function of keyword arguments input_<i>
+      // returning {output_<i>: ...}, as tf.saved_model.load's `signatures` expects.
+      if (specs.size() < 10 && graph.outputs().size() < 10) {
+        strata::savedmodel::add_function(graph, kServingFunction, *mg.mutable_graph_def()->mutable_library());
+        add_serving_signature(graph, specs, bound, *og);
+      }
+    }
   }
   const int fn_node = og->nodes_size();
   auto* fn = og->add_nodes()->mutable_function();
   for (const auto& name : saved) fn->add_concrete_functions(name);
+  // Python's FullArgSpec of call(inputs, training=False, mask=None).
+  auto* spec = fn->mutable_function_spec()->mutable_fullargspec()->mutable_named_tuple_value();
+  spec->set_name("FullArgSpec");
+  const auto field = [&](const char* key) {
+    auto* pair = spec->add_values();
+    pair->set_key(key);
+    return pair->mutable_value();
+  };
+  auto* arg_names = field("args")->mutable_list_value();
+  for (const char* a : {"inputs", "training", "mask"}) arg_names->add_values()->set_string_value(a);
+  field("varargs")->mutable_none_value();
+  field("varkw")->mutable_none_value();
+  auto* defaults = field("defaults")->mutable_tuple_value();
+  defaults->add_values()->set_bool_value(false);
+  defaults->add_values()->mutable_none_value();
+  field("kwonlyargs")->mutable_list_value();
+  field("kwonlydefaults")->mutable_none_value();
+  field("annotations")->mutable_dict_value();
+  fn->mutable_function_spec()->mutable_input_signature()->mutable_none_value();
   auto* child = og->mutable_nodes(0)->add_children();
   child->set_node_id(fn_node);
   child->set_local_name("__call__");
@@ -399,7 +501,7 @@ class SavedModelFormat final : public strata::Format {
       if (is_variable_node(node)) {
         auto* v = so->mutable_variable();
         const std::string& key = node.attributes[0].checkpoint_key;
-        v->set_dtype(strata::tf::DT_FLOAT);
+        v->set_dtype(static_cast<strata::tf::DataType>(strata::dtype_to_tf(reader->dtype(node.attributes[0].checkpoint_key))));
         const strata::Shape vshape = reader->shape(key);
         for (const std::int64_t d : vshape.dims()) v->mutable_shape()->add_dim()->set_size(d);
         v->set_name(node.attributes[0].full_name);

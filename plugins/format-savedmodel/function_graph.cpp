@@ -200,6 +200,51 @@ std::optional<AttrValue> attr_from_proto(const tf::AttrValue& p, std::string_vie
   }
 }
 
+// The type attrs TensorFlow's op definitions require and Strata's ops infer from their
+// inputs: T (the first input's dtype) for every op that has inputs, and the index / shape
+// type attrs of the ops that take them. Strata ignores them when it reads a graph back.
+void add_type_attrs(const GraphNode& node, tf::NodeDef& nd) {
+  auto& attrs = *nd.mutable_attr();
+  const auto set_type = [&](const char* name, std::size_t input) {
+    if (input < node.inputs.size() && !attrs.count(name)) {
+      attrs[name].set_type(static_cast<tf::DataType>(dtype_to_tf(node.inputs[input].dtype())));
+    }
+  };
+  const std::string& op = node.op;
+  if (op == "Cast") {
+    set_type("SrcT", 0);
+    return;
+  }
+  if (op == "Shape") {
+    set_type("T", 0);
+    if (!attrs.count("out_type") && !node.outputs.empty()) {
+      attrs["out_type"].set_type(static_cast<tf::DataType>(dtype_to_tf(node.outputs[0].dtype)));
+    }
+    return;
+  }
+  set_type("T", 0);
+  if (op == "Reshape") set_type("Tshape", 1);
+  if (op == "Mean" || op == "Sum" || op == "Max" || op == "Min" || op == "Prod" || op == "ArgMax" || op == "ArgMin" ||
+      op == "ExpandDims" || op == "Cumsum") {
+    set_type(op == "ExpandDims" ? "Tdim" : "Tidx", 1);
+  }
+  if (op == "Transpose") set_type("Tperm", 1);
+  if (op == "Tile") set_type("Tmultiples", 1);
+  if (op == "Pad" || op == "PadV2" || op == "MirrorPad") set_type("Tpaddings", 1);
+  if (op == "StridedSlice" || op == "Slice") set_type("Index", 1);
+  if (op == "GatherV2") {
+    set_type("Tparams", 0);
+    set_type("Tindices", 1);
+    set_type("Taxis", 2);
+    attrs.erase("T");
+  }
+  if (op == "ConcatV2") {
+    set_type("Tidx", node.inputs.size() - 1);
+    if (!attrs.count("N")) attrs["N"].set_i(static_cast<std::int64_t>(node.inputs.size()) - 1);
+  }
+  if ((op == "AddN" || op == "Pack") && !attrs.count("N")) attrs["N"].set_i(static_cast<std::int64_t>(node.inputs.size()));
+}
+
 std::string sanitize(std::string_view name) {
   std::string out;
   for (const char c : name) {
@@ -583,6 +628,7 @@ void add_function(const Graph& graph, const std::string& name, tf::FunctionDefLi
     }
     for (const auto& in : node->inputs) nd.add_input(ref(in));
     for (const auto& [key, value] : node->attrs.items()) attr_to_proto(value, (*nd.mutable_attr())[key]);
+    add_type_attrs(*node, nd);
   }
   for (std::size_t o = 0; o < graph.outputs().size(); ++o) {
     const Tensor& out = graph.outputs()[o];

@@ -1,15 +1,20 @@
 #!/usr/bin/env python3
-"""Loads a SavedModel directory with tf-keras and prints what TF says.
+"""What TensorFlow 2.17 / tf-keras 2.17 make of a SavedModel directory Strata wrote.
 
-    savedmodel_load_in_keras.py DIR X.npy [Y.npy]
+    savedmodel_load_in_keras.py DIR X.npy STRATA_Y.npy
 
-Prints "keras-load: ok" plus the max abs difference to Y when tf.keras.models.load_model
-works; otherwise "keras-load: FAILED <exception type>: <message>" and then tries
-tf.train.load_checkpoint(DIR/variables/variables), printing "checkpoint: ok <n keys>".
-Exit status 0 when Keras loaded and matched within 1e-5, 2 when only the checkpoint
-level worked, 1 otherwise.
+Prints one line per level, each "ok ..." or "FAILED <exception type>: <message>":
+  tf-load:    tf.saved_model.load(DIR).signatures["serving_default"](input_1=X)["output_1"],
+              compared with Strata's predictions STRATA_Y (max abs difference <= 1e-5)
+  call:       the loaded object's __call__(X) (Keras's traced call, training=False)
+  cli:        saved_model_cli show --all lists serving_default with input_1's shape
+  keras-load: tf_keras.models.load_model(DIR).predict(X) against STRATA_Y
+  checkpoint: tf.train.load_checkpoint(DIR/variables/variables)
+Exit status: 0 when tf-load, call, cli and checkpoint are ok (keras-load is reported, not
+required); 1 otherwise.
 """
 import os
+import subprocess
 import sys
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
@@ -21,24 +26,46 @@ import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
 
+def first_line(e):
+    text = str(e)
+    return "%s: %s" % (type(e).__name__, text.splitlines()[0] if text else "")
+
+
 def main():
-    d, xpath = sys.argv[1], sys.argv[2]
-    x = np.load(xpath)
+    d, x, want = sys.argv[1], np.load(sys.argv[2]), np.load(sys.argv[3])
+    ok = True
+    try:
+        loaded = tf.saved_model.load(d)
+        y = loaded.signatures["serving_default"](input_1=tf.constant(x))["output_1"].numpy()
+        diff = float(np.max(np.abs(y - want)))
+        print("tf-load: %s max_abs_diff %g" % ("ok" if diff <= 1e-5 else "DIFFERS", diff))
+        ok = ok and diff <= 1e-5
+        y = loaded(tf.constant(x)).numpy()
+        diff = float(np.max(np.abs(y - want)))
+        print("call: %s max_abs_diff %g" % ("ok" if diff <= 1e-5 else "DIFFERS", diff))
+        ok = ok and diff <= 1e-5
+    except Exception as e:  # noqa: BLE001 - we report whatever TF says
+        print("tf-load: FAILED " + first_line(e))
+        ok = False
+    cli = subprocess.run([sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "show", "--dir", d, "--all"],
+                         capture_output=True, text=True)
+    shape = "shape: (-1, " + ", ".join(str(s) for s in x.shape[1:]) + ")"
+    listed = cli.returncode == 0 and "signature_def['serving_default']" in cli.stdout and shape in cli.stdout
+    print("cli: " + ("ok serving_default, input_1 " + shape if listed else "FAILED " + cli.stdout[-300:] + cli.stderr[-300:]))
+    ok = ok and listed
     try:
         m = keras.models.load_model(d)
-        y = m.predict(x, verbose=0)
-        diff = float(np.max(np.abs(y - np.load(sys.argv[3])))) if len(sys.argv) > 3 else 0.0
-        print("keras-load: ok max_abs_diff", diff)
-        return 0 if diff <= 1e-5 else 1
-    except Exception as e:  # noqa: BLE001 - we report whatever TF says
-        print("keras-load: FAILED %s: %s" % (type(e).__name__, str(e).splitlines()[0] if str(e) else ""))
+        diff = float(np.max(np.abs(m.predict(x, verbose=0) - want)))
+        print("keras-load: %s max_abs_diff %g" % ("ok" if diff <= 1e-5 else "DIFFERS", diff))
+    except Exception as e:  # noqa: BLE001
+        print("keras-load: FAILED " + first_line(e))
     try:
         r = tf.train.load_checkpoint(os.path.join(d, "variables", "variables"))
         print("checkpoint: ok", len(r.get_variable_to_shape_map()), "keys")
-        return 2
     except Exception as e:  # noqa: BLE001
-        print("checkpoint: FAILED %s: %s" % (type(e).__name__, e))
-        return 1
+        print("checkpoint: FAILED " + first_line(e))
+        ok = False
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
