@@ -470,15 +470,27 @@ class SavedModelFormat final : public strata::Format {
       }
       for (const std::int64_t d : shape.dims()) ti.mutable_tensor_shape()->add_dim()->set_size(d < 0 ? -1 : d);
     };
-    const auto ins = model.inputs();
-    for (std::size_t i = 0; i < ins.size(); ++i) {
+    // Inputs: the model's (or, subclassed, the shapes it was built with), batch dimension
+    // unknown; outputs: the model's, or what its call makes of those shapes.
+    const auto in_specs = input_specs(model);
+    for (std::size_t i = 0; i < in_specs.size(); ++i) {
       const std::string key = "input_" + std::to_string(i + 1);
-      add_info((*sig.mutable_inputs())[key], "serving_default_" + key + ":0", ins[i].shape());
+      add_info((*sig.mutable_inputs())[key], "serving_default_" + key + ":0", in_specs[i].shape);
     }
-    const auto outs = model.outputs();
-    for (std::size_t i = 0; i < outs.size(); ++i) {
+    std::vector<strata::Shape> out_shapes;
+    for (const auto& o : model.outputs()) out_shapes.push_back(o.shape());
+    if (out_shapes.empty() && !in_specs.empty()) {
+      std::vector<strata::Shape> shapes;
+      for (const auto& spec : in_specs) shapes.push_back(spec.shape);
+      try {
+        out_shapes = model.compute_output_shape(shapes);
+      } catch (const strata::Error&) {
+        out_shapes.clear();  // the signature then lists no outputs
+      }
+    }
+    for (std::size_t i = 0; i < out_shapes.size(); ++i) {
       const std::string key = "output_" + std::to_string(i + 1);
-      add_info((*sig.mutable_outputs())[key], "StatefulPartitionedCall:" + std::to_string(i), outs[i].shape());
+      add_info((*sig.mutable_outputs())[key], "StatefulPartitionedCall:" + std::to_string(i), out_shapes[i]);
     }
 
     std::map<std::string, bool> trainable;
@@ -506,7 +518,7 @@ class SavedModelFormat final : public strata::Format {
         for (const std::int64_t d : vshape.dims()) v->mutable_shape()->add_dim()->set_size(d);
         v->set_name(node.attributes[0].full_name);
         const auto t = trainable.find(node.attributes[0].full_name);
-        v->set_trainable(t == trainable.end() || t->second);
+        v->set_trainable(t != trainable.end() && t->second);  // optimizer state is not trainable
       } else {
         auto* uo = so->mutable_user_object();
         uo->set_identifier(id == 0 ? "_tf_keras_network" : "_generic_user_object");
@@ -778,6 +790,14 @@ class SavedModelFormat final : public strata::Format {
     if (!training.empty()) training_graph = bind(training);
     model->set_graphs(std::move(inference_graph), std::move(training_graph));
     compile_from_metadata(*model, md, options);
+    // What the traces cannot hold (Keras's guide: an overridden train_step, ops run on a
+    // mask argument): a subclassed model's own members are gone, only its call remains.
+    if (class_name != "Functional" && class_name != "Sequential" && class_name != "Model") {
+      strata::log_warning("model '", model->name(), "' of class '", class_name,
+                          "' was revived from its traced call: members its class overrides besides call (a custom "
+                          "train_step or test_step) are not in a SavedModel. Load the plugin that provides '",
+                          class_name, "' (or pass it in custom_objects) to get them.");
+    }
     return model;
   }
 
@@ -791,15 +811,53 @@ class SavedModelFormat final : public strata::Format {
     line("schema_version", std::to_string(sm.saved_model_schema_version()));
     line("tensorflow_version", mg.meta_info_def().tensorflow_version());
     line("objects", std::to_string(mg.object_graph_def().nodes_size()));
+    const auto info = [](const std::string& key, const strata::tf::TensorInfo& ti) {
+      std::string text = key + " " + std::string(strata::dtype_name(strata::dtype_from_tf(static_cast<int>(ti.dtype()))));
+      if (ti.tensor_shape().unknown_rank()) return text + "(?)";
+      text += "(";
+      for (int d = 0; d < ti.tensor_shape().dim_size(); ++d) {
+        const auto size = ti.tensor_shape().dim(d).size();
+        text += (d ? ", " : "") + (size < 0 ? std::string("None") : std::to_string(size));
+      }
+      return text + ")";
+    };
     for (const auto& [key, sig] : mg.signature_def()) {
       if (key.rfind("__", 0) == 0) continue;
-      line("signature " + key, std::to_string(sig.inputs_size()) + " input(s), " +
-                                   std::to_string(sig.outputs_size()) + " output(s)");
+      std::string text = std::to_string(sig.inputs_size()) + " input(s), " + std::to_string(sig.outputs_size()) + " output(s):";
+      for (const auto& [k, ti] : sig.inputs()) text += " in " + info(k, ti) + ";";
+      for (const auto& [k, ti] : sig.outputs()) text += " out " + info(k, ti) + ";";
+      text.pop_back();
+      line("signature " + key, text);
+    }
+    const auto& og = mg.object_graph_def();
+    std::string traced;
+    for (int c = 0; og.nodes_size() > 0 && c < og.nodes(0).children_size(); ++c) {
+      const auto& child = og.nodes(0).children(c);
+      if (child.local_name() != "__call__" || child.node_id() < 0 || child.node_id() >= og.nodes_size()) continue;
+      for (const auto& f : og.nodes(child.node_id()).function().concrete_functions()) traced += (traced.empty() ? "" : ", ") + f;
+    }
+    line("traced functions", traced.empty() ? std::string("none (saved with save_traces=false): loading needs the classes")
+                                            : traced + " (" + std::to_string(mg.graph_def().library().function_size()) +
+                                                  " in the function library)");
+    std::size_t variables = 0;
+    for (const auto& node : og.nodes()) variables += node.has_variable();
+    line("variables", std::to_string(variables));
+    for (const auto& node : og.nodes()) {
+      if (!node.has_variable()) continue;
+      std::string shape;
+      for (int d = 0; d < node.variable().shape().dim_size(); ++d) {
+        shape += (d ? ", " : "") + std::to_string(node.variable().shape().dim(d).size());
+      }
+      out += "  " + node.variable().name() + " " +
+             std::string(strata::dtype_name(strata::dtype_from_tf(static_cast<int>(node.variable().dtype())))) + "(" +
+             shape + ")" + (node.variable().trainable() ? "" : " non-trainable") + "\n";
     }
     try {
       const Metadata md = read_metadata(dir, sm);
       if (md.root.contains("model_config")) {
         line("class", md.root["model_config"].value("class_name", std::string("?")));
+      } else if (md.root.contains("class_name") && md.root["class_name"].is_string()) {
+        line("class", md.root["class_name"].get<std::string>() + " (subclassed: no config)");
       }
       if (md.root.contains("keras_version") && md.root["keras_version"].is_string()) {
         line("keras_version", md.root["keras_version"].get<std::string>());

@@ -170,6 +170,17 @@ TEST(Traces, SubclassedModelFromAPluginLoadsInAFreshProcessWithAndWithoutThePlug
             0)
       << out;
   expect_close(strata::read_npy(root / "y_with.npy"), want, 1e-6f, "with the plugin");
+  // `strata info DIR`: signatures with shapes, traced functions, variables; without traces
+  // it says that loading needs the classes.
+  ASSERT_EQ(run("env -u STRATA_PLUGIN_PATH " + cli + " info '" + (root / "model").string() + "'", out), 0) << out;
+  for (const char* needle : {"signature serving_default: 1 input(s), 1 output(s): in input_1 float32(None, 784); out "
+                             "output_1 float32(None, 10)",
+                             "traced functions: __inference_call", "variables: 6", "dense_1/kernel float32(784, 64)",
+                             "class: SubclassedModel (subclassed: no config)"}) {
+    EXPECT_NE(out.find(needle), std::string::npos) << needle << " missing in:\n" << out;
+  }
+  ASSERT_NE(run("env -u STRATA_PLUGIN_PATH " + cli + " info '" + (root / "model_no_traces").string() + "'", out), 0);
+  EXPECT_NE(out.find("SubclassedModel"), std::string::npos) << out;
 }
 
 // ---- bad graphs -------------------------------------------------------------------------------------
