@@ -84,6 +84,24 @@ dnnl::memory::desc filter_md(const Geometry& g, std::int64_t oc, bool depthwise)
 
 enum class ConvPass : std::int64_t { kForward, kBackwardData, kBackwardWeights };
 
+// The filter of a forward convolution in the layout oneDNN chose for `prim` (argument 1):
+// `filter` itself when that is its own layout `given`, otherwise `filter` reordered into a
+// per-thread staging buffer. `key` is the convolution's cache key.
+const void* forward_weights(KernelContext& ctx, const CachedPrimitive& prim, std::string_view key,
+                            const dnnl::memory::desc& given, const void* filter) {
+  const dnnl::memory::desc& chosen = prim.arg_desc(1);
+  if (chosen == given) return filter;
+  KeyBuilder reorder_key("conv_weights");
+  reorder_key.add(key);
+  auto reorder = cached_primitive(ctx.op_name(), reorder_key.str(), [&] {
+    const dnnl::reorder::primitive_desc pd(engine(), given, engine(), chosen, user_scratchpad());
+    return PrimitiveSpec{dnnl::reorder(pd), {{DNNL_ARG_FROM, given}, {DNNL_ARG_TO, chosen}}, pd.scratchpad_desc()};
+  });
+  void* staged = thread_buffer(1, chosen.get_size());
+  reorder->execute({filter, staged});
+  return staged;
+}
+
 // Runs one convolution pass. Buffers, in order: forward (x, filter, y); backward data
 // (dy, filter, dx); backward weights (x, dy, dfilter).
 void dnnl_conv(KernelContext& ctx, ConvPass pass, const Geometry& g, std::int64_t oc, bool depthwise, const void* a,
@@ -127,24 +145,7 @@ void dnnl_conv(KernelContext& ctx, ConvPass pass, const Geometry& g, std::int64_
                          {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, dst}, {DNNL_ARG_DIFF_WEIGHTS, wei}},
                          pd.scratchpad_desc()};
   });
-  if (pass == ConvPass::kForward) {
-    const dnnl::memory::desc& chosen = prim->arg_desc(1);
-    const dnnl::memory::desc given = filter_md(g, oc, depthwise);
-    if (chosen != given) {
-      // The filter, reordered into a per-thread staging buffer.
-      KeyBuilder reorder_key("conv_weights");
-      reorder_key.add(key.str());
-      auto reorder = cached_primitive(ctx.op_name(), reorder_key.str(), [&] {
-        const dnnl::reorder::primitive_desc pd(engine(), given, engine(), chosen, user_scratchpad());
-        return PrimitiveSpec{dnnl::reorder(pd), {{DNNL_ARG_FROM, given}, {DNNL_ARG_TO, chosen}},
-                             pd.scratchpad_desc()};
-      });
-      void* staged = thread_buffer(1, chosen.get_size());
-      reorder->execute({b, staged});
-      prim->execute({a, staged, out});
-      return;
-    }
-  }
+  if (pass == ConvPass::kForward) return prim->execute({a, forward_weights(ctx, *prim, key.str(), filter_md(g, oc, depthwise), b), out});
   prim->execute({a, b, out});
 }
 
@@ -675,23 +676,8 @@ void fused_conv2d(KernelContext& ctx) {
                          {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, pd.weights_desc()}, {DNNL_ARG_BIAS, bias}, {DNNL_ARG_DST, dst}},
                          pd.scratchpad_desc()};
   });
-  const void* x = ctx.input(0).data();
-  const void* f = ctx.input(1).data();
-  const dnnl::memory::desc& chosen = prim->arg_desc(1);
-  const dnnl::memory::desc given = filter_md(g, oc, false);
-  if (chosen != given) {
-    KeyBuilder reorder_key("fused_conv_weights");
-    reorder_key.add(key.str());
-    auto reorder = cached_primitive(ctx.op_name(), reorder_key.str(), [&] {
-      const dnnl::reorder::primitive_desc pd(engine(), given, engine(), chosen, user_scratchpad());
-      return PrimitiveSpec{dnnl::reorder(pd), {{DNNL_ARG_FROM, given}, {DNNL_ARG_TO, chosen}}, pd.scratchpad_desc()};
-    });
-    void* staged = thread_buffer(1, chosen.get_size());
-    reorder->execute({f, staged});
-    prim->execute({x, staged, ctx.input(2).data(), y});
-    return;
-  }
-  prim->execute({x, f, ctx.input(2).data(), y});
+  prim->execute({ctx.input(0).data(), forward_weights(ctx, *prim, key.str(), filter_md(g, oc, false), ctx.input(1).data()),
+                 ctx.input(2).data(), y});
 }
 
 void register_conv_kernels(Registrar& r) {
