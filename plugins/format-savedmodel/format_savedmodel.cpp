@@ -133,6 +133,35 @@ void spec_to_proto(const strata::TensorSpec& spec, strata::tf::TensorSpecProto& 
 
 constexpr const char* kServingFunction = "__inference_signature_wrapper";
 
+// Python's inspect.FullArgSpec, as TensorFlow's FunctionSpec stores it, of a function with
+// positional `args` (the last defaults.size() of them defaulted) and keyword-only `kwonly`;
+// no input_signature.
+void set_function_spec(strata::tf::FunctionSpec& out, const std::vector<std::string>& args,
+                       const std::vector<strata::tf::StructuredValue>& defaults, const std::vector<std::string>& kwonly) {
+  auto* spec = out.mutable_fullargspec()->mutable_named_tuple_value();
+  spec->set_name("FullArgSpec");
+  const auto field = [&](const char* key) {
+    auto* pair = spec->add_values();
+    pair->set_key(key);
+    return pair->mutable_value();
+  };
+  auto* arg_list = field("args")->mutable_list_value();
+  for (const auto& a : args) arg_list->add_values()->set_string_value(a);
+  field("varargs")->mutable_none_value();
+  field("varkw")->mutable_none_value();
+  auto* d = field("defaults");
+  if (defaults.empty()) {
+    d->mutable_none_value();
+  } else {
+    for (const auto& v : defaults) *d->mutable_tuple_value()->add_values() = v;
+  }
+  auto* kw = field("kwonlyargs")->mutable_list_value();
+  for (const auto& k : kwonly) kw->add_values()->set_string_value(k);
+  field("kwonlydefaults")->mutable_none_value();
+  field("annotations")->mutable_dict_value();
+  out.mutable_input_signature()->mutable_none_value();
+}
+
 // One output: its TensorSpec; several: a tuple of them.
 void set_output_signature(const strata::Graph& graph, strata::tf::SavedConcreteFunction& cf) {
   const auto spec_of = [](const strata::Tensor& t, std::size_t o) {
@@ -179,22 +208,7 @@ void add_serving_signature(const strata::Graph& graph, const std::vector<strata:
   auto* bare = og.add_nodes()->mutable_bare_concrete_function();
   bare->set_concrete_function_name(kServingFunction);
   for (const auto& k : keys) bare->add_argument_keywords(k);
-  auto* spec = bare->mutable_function_spec()->mutable_fullargspec()->mutable_named_tuple_value();
-  spec->set_name("FullArgSpec");
-  const auto field = [&](const char* key) {
-    auto* pair = spec->add_values();
-    pair->set_key(key);
-    return pair->mutable_value();
-  };
-  field("args")->mutable_list_value();
-  field("varargs")->mutable_none_value();
-  field("varkw")->mutable_none_value();
-  field("defaults")->mutable_none_value();
-  auto* kwonly = field("kwonlyargs")->mutable_list_value();
-  for (const auto& k : keys) kwonly->add_values()->set_string_value(k);
-  field("kwonlydefaults")->mutable_none_value();
-  field("annotations")->mutable_dict_value();
-  bare->mutable_function_spec()->mutable_input_signature()->mutable_none_value();
+  set_function_spec(*bare->mutable_function_spec(), {}, {}, keys);
   auto* to_fn = og.mutable_nodes(map_node)->add_children();
   to_fn->set_node_id(fn_node);
   to_fn->set_local_name("serving_default");
@@ -299,25 +313,11 @@ void add_traces(const strata::Model& model, const strata::CheckpointObjectGraph&
   const int fn_node = og->nodes_size();
   auto* fn = og->add_nodes()->mutable_function();
   for (const auto& name : saved) fn->add_concrete_functions(name);
-  // Python's FullArgSpec of call(inputs, training=False, mask=None).
-  auto* spec = fn->mutable_function_spec()->mutable_fullargspec()->mutable_named_tuple_value();
-  spec->set_name("FullArgSpec");
-  const auto field = [&](const char* key) {
-    auto* pair = spec->add_values();
-    pair->set_key(key);
-    return pair->mutable_value();
-  };
-  auto* arg_names = field("args")->mutable_list_value();
-  for (const char* a : {"inputs", "training", "mask"}) arg_names->add_values()->set_string_value(a);
-  field("varargs")->mutable_none_value();
-  field("varkw")->mutable_none_value();
-  auto* defaults = field("defaults")->mutable_tuple_value();
-  defaults->add_values()->set_bool_value(false);
-  defaults->add_values()->mutable_none_value();
-  field("kwonlyargs")->mutable_list_value();
-  field("kwonlydefaults")->mutable_none_value();
-  field("annotations")->mutable_dict_value();
-  fn->mutable_function_spec()->mutable_input_signature()->mutable_none_value();
+  // call(inputs, training=False, mask=None).
+  std::vector<strata::tf::StructuredValue> defaults(2);
+  defaults[0].set_bool_value(false);
+  defaults[1].mutable_none_value();
+  set_function_spec(*fn->mutable_function_spec(), {"inputs", "training", "mask"}, defaults, {});
   auto* child = og->mutable_nodes(0)->add_children();
   child->set_node_id(fn_node);
   child->set_local_name("__call__");
