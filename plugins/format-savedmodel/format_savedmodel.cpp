@@ -16,6 +16,7 @@
 #include <set>
 
 #include "function_graph.hpp"
+#include "layer_metadata.hpp"
 #include "savedmodel_format.hpp"
 #include "strata/checkpoint.hpp"
 #include "strata/error.hpp"
@@ -500,6 +501,9 @@ class SavedModelFormat final : public strata::Format {
       const auto& node = graph->nodes[id];
       auto* so = og->add_nodes();
       for (const auto& c : node.children) {
+        // The checkpoint's root names itself "root" (tf-keras's load_weights looks for it);
+        // in the object graph that edge would make the model its own attribute.
+        if (id == 0 && c.node_id == 0) continue;
         auto* ref = so->add_children();
         ref->set_node_id(c.node_id);
         ref->set_local_name(c.local_name);
@@ -576,6 +580,7 @@ class SavedModelFormat final : public strata::Format {
     n->mutable_version()->set_producer(2);
     n->mutable_version()->set_min_consumer(1);
     og->mutable_nodes(0)->mutable_user_object()->set_identifier(n->identifier());
+    strata::savedmodel::add_layer_metadata(model, *graph, *og, md);
 
     std::string bytes;
     STRATA_CHECK(md.SerializeToString(&bytes), IOError, "cannot serialize keras_metadata.pb");

@@ -23,23 +23,30 @@ constexpr std::int64_t kMaxConstElements = std::int64_t{1} << 24;  // all consta
 // ("node:arg:index"). Ops with one output argument list it here (default "output"); ops
 // with several name them all, in order.
 const std::map<std::string, std::vector<std::string>, std::less<>>& output_args() {
-  static const std::map<std::string, std::vector<std::string>, std::less<>> table = {
-      {"MatMul", {"product"}},       {"BatchMatMulV2", {"output"}},  {"AddV2", {"z"}},
-      {"Add", {"z"}},                {"Sub", {"z"}},                 {"Mul", {"z"}},
-      {"RealDiv", {"z"}},            {"Maximum", {"z"}},             {"Minimum", {"z"}},
-      {"Pow", {"z"}},                {"SquaredDifference", {"z"}},   {"Relu", {"activations"}},
-      {"Relu6", {"activations"}},    {"Elu", {"activations"}},       {"Selu", {"activations"}},
-      {"LeakyRelu", {"activations"}}, {"Softplus", {"activations"}}, {"Softsign", {"activations"}},
-      {"Softmax", {"softmax"}},      {"LogSoftmax", {"logsoftmax"}}, {"Sigmoid", {"y"}},
-      {"Tanh", {"y"}},               {"Exp", {"y"}},                 {"Log", {"y"}},
-      {"Neg", {"y"}},                {"Abs", {"y"}},                 {"Sqrt", {"y"}},
-      {"Rsqrt", {"y"}},              {"Square", {"y"}},              {"Cast", {"y"}},
-      {"Transpose", {"y"}},          {"ReadVariableOp", {"value"}},  {"Erf", {"y"}},
-      {"FusedBatchNorm", {"y", "batch_mean", "batch_variance", "reserve_space_1", "reserve_space_2"}},
-      {"FusedBatchNormV3",
-       {"y", "batch_mean", "batch_variance", "reserve_space_1", "reserve_space_2", "reserve_space_3"}},
-      {"Unique", {"y", "idx"}},      {"TopKV2", {"values", "indices"}},
-  };
+  static const std::map<std::string, std::vector<std::string>, std::less<>> table = [] {
+    std::map<std::string, std::vector<std::string>, std::less<>> t;
+    const auto one = [&t](const char* arg, std::initializer_list<const char*> ops) {
+      for (const char* op : ops) t[op] = {arg};
+    };
+    one("product", {"MatMul"});
+    one("sum", {"AddN"});
+    one("out", {"Cumprod", "Cumsum"});
+    one("z", {"AddV2", "Add", "Sub", "Mul", "RealDiv", "Maximum", "Minimum", "Pow", "SquaredDifference", "Equal",
+              "NotEqual", "Greater", "GreaterEqual", "Less", "LessEqual", "LogicalAnd", "LogicalOr", "RsqrtGrad",
+              "SigmoidGrad", "SqrtGrad", "TanhGrad"});
+    one("activations", {"Relu", "Relu6", "Elu", "Selu", "LeakyRelu", "Softplus", "Softsign"});
+    one("backprops", {"ReluGrad", "Relu6Grad", "EluGrad", "SeluGrad", "SoftplusGrad", "SoftsignGrad"});
+    one("softmax", {"Softmax"});
+    one("logsoftmax", {"LogSoftmax"});
+    one("y", {"Sigmoid", "Tanh", "Exp", "Log", "Log1p", "Neg", "Abs", "Sqrt", "Rsqrt", "Square", "Cast", "Transpose",
+              "Erf", "Floor", "Reciprocal", "Sign", "LogicalNot", "OnesLike", "ZerosLike"});
+    one("value", {"ReadVariableOp"});
+    t["FusedBatchNorm"] = {"y", "batch_mean", "batch_variance", "reserve_space_1", "reserve_space_2"};
+    t["FusedBatchNormV3"] = {"y", "batch_mean", "batch_variance", "reserve_space_1", "reserve_space_2", "reserve_space_3"};
+    t["Unique"] = {"y", "idx"};
+    t["TopKV2"] = {"values", "indices"};
+    return t;
+  }();
   return table;
 }
 
@@ -222,16 +229,32 @@ void add_type_attrs(const GraphNode& node, tf::NodeDef& nd) {
     }
     return;
   }
-  set_type("T", 0);
+  // Ops without a T attr, and those whose T is not the first input's dtype.
+  if (op == "LogicalAnd" || op == "LogicalOr" || op == "LogicalNot") return;
+  static const std::map<std::string, std::size_t, std::less<>> t_input = {
+      {"SelectV2", 1}, {"Fill", 1}, {"Split", 1}, {"OneHot", 2}, {"Conv2DBackpropInput", 1},
+      {"DepthwiseConv2dNativeBackpropInput", 1}, {"AvgPoolGrad", 1}, {"StridedSliceGrad", 4}};
+  const auto t = t_input.find(op);
+  set_type("T", t == t_input.end() ? 0 : t->second);
   if (op == "Reshape") set_type("Tshape", 1);
   if (op == "Mean" || op == "Sum" || op == "Max" || op == "Min" || op == "Prod" || op == "ArgMax" || op == "ArgMin" ||
-      op == "ExpandDims" || op == "Cumsum") {
+      op == "ExpandDims" || op == "Cumsum" || op == "Cumprod" || op == "BroadcastTo") {
     set_type(op == "ExpandDims" ? "Tdim" : "Tidx", 1);
+  }
+  if (op == "ArgMax" && !attrs.count("output_type") && !node.outputs.empty()) {
+    attrs["output_type"].set_type(static_cast<tf::DataType>(dtype_to_tf(node.outputs[0].dtype)));
   }
   if (op == "Transpose") set_type("Tperm", 1);
   if (op == "Tile") set_type("Tmultiples", 1);
   if (op == "Pad" || op == "PadV2" || op == "MirrorPad") set_type("Tpaddings", 1);
   if (op == "StridedSlice" || op == "Slice") set_type("Index", 1);
+  if (op == "StridedSliceGrad") set_type("Index", 0);
+  if (op == "Fill") set_type("index_type", 0);
+  if (op == "OneHot") set_type("TI", 0);
+  if (op == "UnsortedSegmentSum") {
+    set_type("Tindices", 1);
+    set_type("Tnumsegments", 2);
+  }
   if (op == "GatherV2") {
     set_type("Tparams", 0);
     set_type("Tindices", 1);
@@ -243,6 +266,16 @@ void add_type_attrs(const GraphNode& node, tf::NodeDef& nd) {
     if (!attrs.count("N")) attrs["N"].set_i(static_cast<std::int64_t>(node.inputs.size()) - 1);
   }
   if ((op == "AddN" || op == "Pack") && !attrs.count("N")) attrs["N"].set_i(static_cast<std::int64_t>(node.inputs.size()));
+}
+
+// Inputs TensorFlow's op definitions fix to int32 (shapes and sizes of gradient ops,
+// split_dim, depth).
+bool requires_int32(std::string_view op, std::size_t input) {
+  static const std::map<std::string, std::size_t, std::less<>> fixed = {
+      {"AvgPoolGrad", 0}, {"Conv2DBackpropFilter", 1}, {"Conv2DBackpropInput", 0},
+      {"DepthwiseConv2dNativeBackpropFilter", 1}, {"DepthwiseConv2dNativeBackpropInput", 0}, {"OneHot", 1}, {"Split", 0}};
+  const auto it = fixed.find(op);
+  return it != fixed.end() && it->second == input;
 }
 
 std::string sanitize(std::string_view name) {
@@ -626,7 +659,25 @@ void add_function(const Graph& graph, const std::string& name, tf::FunctionDefLi
       (*nd.mutable_attr())["dtype"].set_type(static_cast<tf::DataType>(dtype_to_tf(node->value.dtype())));
       continue;
     }
-    for (const auto& in : node->inputs) nd.add_input(ref(in));
+    for (std::size_t i = 0; i < node->inputs.size(); ++i) {
+      const Tensor& in = node->inputs[i];
+      if (in.dtype() != DType::kInt64 || !requires_int32(node->op, i)) {
+        nd.add_input(ref(in));
+        continue;
+      }
+      // TensorFlow types this input int32 (Split's split_dim, OneHot's depth, ...); Strata's
+      // trace holds an int64: a Cast in between keeps the function valid.
+      std::string cast_name = node_name + "/ToInt32_" + std::to_string(i);
+      for (int k = 1; used.count(cast_name); ++k) cast_name = node_name + "/ToInt32_" + std::to_string(i) + "_" + std::to_string(k);
+      used.insert(cast_name);
+      tf::NodeDef& cast = *f.add_node_def();
+      cast.set_name(cast_name);
+      cast.set_op("Cast");
+      cast.add_input(ref(in));
+      (*cast.mutable_attr())["SrcT"].set_type(tf::DT_INT64);
+      (*cast.mutable_attr())["DstT"].set_type(tf::DT_INT32);
+      nd.add_input(cast_name + ":y:0");
+    }
     for (const auto& [key, value] : node->attrs.items()) attr_to_proto(value, (*nd.mutable_attr())[key]);
     add_type_attrs(*node, nd);
   }

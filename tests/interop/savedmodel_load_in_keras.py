@@ -1,17 +1,19 @@
 #!/usr/bin/env python3
 """What TensorFlow 2.17 / tf-keras 2.17 make of a SavedModel directory Strata wrote.
 
-    savedmodel_load_in_keras.py DIR X.npy STRATA_Y.npy
+    savedmodel_load_in_keras.py DIR X.npy STRATA_Y.npy [TX.npy TY.npy]
 
 Prints one line per level, each "ok ..." or "FAILED <exception type>: <message>":
   tf-load:    tf.saved_model.load(DIR).signatures["serving_default"](input_1=X)["output_1"],
               compared with Strata's predictions STRATA_Y (max abs difference <= 1e-5)
   call:       the loaded object's __call__(X) (Keras's traced call, training=False)
   cli:        saved_model_cli show --all lists serving_default with input_1's shape
-  keras-load: tf_keras.models.load_model(DIR).predict(X) against STRATA_Y
+  keras-load: tf_keras.models.load_model(DIR).predict(X) against STRATA_Y, and the
+              optimizer the loaded model was compiled with (from the training config)
+  keras-fit:  (with TX, TY) that model's fit(TX, TY) for 2 epochs: the loss is finite and,
+              evaluated again, lower than before (the guide's "fit after load_model")
   checkpoint: tf.train.load_checkpoint(DIR/variables/variables)
-Exit status: 0 when tf-load, call, cli and checkpoint are ok (keras-load is reported, not
-required); 1 otherwise.
+Exit status: 0 when every level is ok; 1 otherwise.
 """
 import os
 import subprocess
@@ -53,12 +55,30 @@ def main():
     listed = cli.returncode == 0 and "signature_def['serving_default']" in cli.stdout and shape in cli.stdout
     print("cli: " + ("ok serving_default, input_1 " + shape if listed else "FAILED " + cli.stdout[-300:] + cli.stderr[-300:]))
     ok = ok and listed
+    m = None
     try:
         m = keras.models.load_model(d)
         diff = float(np.max(np.abs(m.predict(x, verbose=0) - want)))
-        print("keras-load: %s max_abs_diff %g" % ("ok" if diff <= 1e-5 else "DIFFERS", diff))
+        optimizer = type(m.optimizer).__name__ if m.optimizer is not None else "none"
+        print("keras-load: %s max_abs_diff %g optimizer %s" % ("ok" if diff <= 1e-5 else "DIFFERS", diff, optimizer))
+        ok = ok and diff <= 1e-5
     except Exception as e:  # noqa: BLE001
         print("keras-load: FAILED " + first_line(e))
+        ok = False
+    if m is not None and len(sys.argv) > 5:
+        try:
+            tx, ty = np.load(sys.argv[4]), np.load(sys.argv[5])
+            before = m.evaluate(tx, ty, verbose=0)
+            before = before[0] if isinstance(before, list) else before
+            m.fit(tx, ty, epochs=2, verbose=0)
+            after = m.evaluate(tx, ty, verbose=0)
+            after = after[0] if isinstance(after, list) else after
+            good = bool(np.isfinite(after)) and after < before
+            print("keras-fit: %s loss %.6g -> %.6g" % ("ok" if good else "NOT-LEARNING", before, after))
+            ok = ok and good
+        except Exception as e:  # noqa: BLE001
+            print("keras-fit: FAILED " + first_line(e))
+            ok = False
     try:
         r = tf.train.load_checkpoint(os.path.join(d, "variables", "variables"))
         print("checkpoint: ok", len(r.get_variable_to_shape_map()), "keys")
