@@ -94,6 +94,10 @@ Metadata read_metadata(const fs::path& dir, const strata::tf::SavedModel& sm) {
 
 constexpr const char* kCallFunction = "__inference_call";
 constexpr const char* kTrainingCallFunction = "__inference_call_training";
+// The call followed by its loss terms (written only when the call adds losses or, in
+// training mode, weights have regularizers).
+constexpr const char* kLossesFunction = "__inference_call_and_return_conditional_losses";
+constexpr const char* kTrainingLossesFunction = "__inference_call_and_return_conditional_losses_training";
 
 // The specs a model's call is traced with: its symbolic inputs (Functional, Sequential with
 // an input shape) or the shapes it was built with (subclassed), batch dimension unknown.
@@ -239,51 +243,22 @@ void add_traces(const strata::Model& model, const strata::CheckpointObjectGraph&
     }
   }
   auto* og = mg.mutable_object_graph_def();
-  std::vector<std::string> saved;
-  for (const bool training : {false, true}) {
-    const std::string fname = training ? kTrainingCallFunction : kCallFunction;
-    std::string problem;
-    strata::Graph graph;
+  // Writes `graph` as concrete function `fname` bound to the variable nodes it reads; the
+  // problem (untraceable, unbound variable) when it cannot.
+  const auto write = [&](const strata::Graph& graph, const std::string& fname, bool training,
+                         std::vector<int>& bound) -> std::string {
+    for (const auto& v : graph.captured_variables()) {
+      const auto it = node_of.find(v.name());
+      if (it == node_of.end() || ambiguous.count(v.name())) {
+        return strata::detail::concat("its call reads variable '", v.name(), "', which the model does not track ",
+                                      "under a unique name");
+      }
+      bound.push_back(it->second);
+    }
     try {
-      graph = strata::trace(
-          [&](const std::vector<strata::Tensor>& in) {
-            strata::CallContext ctx;
-            ctx.training = training;
-            return model(in, ctx);
-          },
-          specs, fname);
+      strata::savedmodel::add_function(graph, fname, *mg.mutable_graph_def()->mutable_library());
     } catch (const strata::Error& e) {
-      problem = strata::detail::concat("its call cannot be traced", training ? " in training mode" : "", ": ",
-                                       e.message());
-    }
-    std::vector<int> bound;
-    if (problem.empty()) {
-      for (const auto& v : graph.captured_variables()) {
-        const auto it = node_of.find(v.name());
-        if (it == node_of.end() || ambiguous.count(v.name())) {
-          problem = strata::detail::concat("its call reads variable '", v.name(), "', which the model does not track ",
-                                           "under a unique name");
-          break;
-        }
-        bound.push_back(it->second);
-      }
-    }
-    if (problem.empty()) {
-      try {
-        strata::savedmodel::add_function(graph, fname, *mg.mutable_graph_def()->mutable_library());
-      } catch (const strata::Error& e) {
-        problem = e.message();
-      }
-    }
-    if (!problem.empty()) {
-      if (!training) {
-        strata::log_warning("model '", model.name(), "' is saved without traced functions: ", problem,
-                            ". Loading it will need its classes (plugins or custom_objects).");
-        return;
-      }
-      strata::log_info("model '", model.name(), "': no training-mode trace (", problem,
-                       "); a model revived from this SavedModel trains with its inference trace");
-      break;
+      return e.message();
     }
     auto& cf = (*og->mutable_concrete_functions())[fname];
     for (const int b : bound) cf.add_bound_inputs(b);
@@ -301,6 +276,61 @@ void add_traces(const strata::Model& model, const strata::CheckpointObjectGraph&
     args->add_values()->mutable_none_value();
     sig->add_values()->mutable_dict_value();
     set_output_signature(graph, cf);
+    return {};
+  };
+  std::vector<std::string> saved, saved_with_losses;
+  for (const bool training : {false, true}) {
+    const std::string fname = training ? kTrainingCallFunction : kCallFunction;
+    std::string problem;
+    strata::Graph graph;
+    std::size_t num_outputs = 0;
+    try {
+      // The call's add_loss terms (and, in training mode, the weights' regularization
+      // penalties) are traced too, as extra outputs after the model's.
+      graph = strata::trace(
+          [&](const std::vector<strata::Tensor>& in) {
+            strata::LossCollector collector;
+            strata::CallContext ctx;
+            ctx.training = training;
+            std::vector<strata::Tensor> out = model(in, ctx);
+            num_outputs = out.size();
+            std::vector<strata::Tensor> losses = collector.losses();
+            if (training) {
+              for (const auto& r : model.regularization_losses()) losses.push_back(r);
+            }
+            for (const auto& l : losses) out.push_back(l.is_symbolic() ? l : strata::execute1("Identity", {l}));
+            return out;
+          },
+          specs, fname);
+    } catch (const strata::Error& e) {
+      problem = strata::detail::concat("its call cannot be traced", training ? " in training mode" : "", ": ",
+                                       e.message());
+    }
+    std::vector<int> bound;
+    if (problem.empty() && graph.outputs().size() > num_outputs) {
+      // __call__ returns the outputs only; call_and_return_conditional_losses (Keras's name)
+      // the outputs and then the loss terms.
+      const std::string lname = training ? kTrainingLossesFunction : kLossesFunction;
+      std::vector<int> lbound;
+      problem = write(graph, lname, training, lbound);
+      if (problem.empty()) saved_with_losses.push_back(lname);
+      const std::vector<strata::Tensor> outputs(graph.outputs().begin(),
+                                                graph.outputs().begin() + static_cast<std::ptrdiff_t>(num_outputs));
+      graph = strata::Graph(graph.inputs(), outputs, fname, graph.side_effects());
+    }
+    if (problem.empty()) problem = write(graph, fname, training, bound);
+    if (!problem.empty()) {
+      if (!training) {
+        strata::log_warning("model '", model.name(), "' is saved without traced functions: ", problem,
+                            ". Loading it will need its classes (plugins or custom_objects).");
+        mg.mutable_graph_def()->mutable_library()->Clear();
+        og->mutable_concrete_functions()->clear();
+        return;
+      }
+      strata::log_info("model '", model.name(), "': no training-mode trace (", problem,
+                       "); a model revived from this SavedModel trains with its inference trace");
+      break;
+    }
     saved.push_back(fname);
     if (!training) {
       // The serving signature: the same graph as a function of keyword arguments input_<i>
@@ -311,17 +341,48 @@ void add_traces(const strata::Model& model, const strata::CheckpointObjectGraph&
       }
     }
   }
-  const int fn_node = og->nodes_size();
-  auto* fn = og->add_nodes()->mutable_function();
-  for (const auto& name : saved) fn->add_concrete_functions(name);
   // call(inputs, training=False, mask=None).
   std::vector<strata::tf::StructuredValue> defaults(2);
   defaults[0].set_bool_value(false);
   defaults[1].mutable_none_value();
-  set_function_spec(*fn->mutable_function_spec(), {"inputs", "training", "mask"}, defaults, {});
-  auto* child = og->mutable_nodes(0)->add_children();
-  child->set_node_id(fn_node);
-  child->set_local_name("__call__");
+  const auto add_function_node = [&](const std::vector<std::string>& names, const char* child_name) {
+    if (names.empty()) return;
+    const int fn_node = og->nodes_size();
+    auto* fn = og->add_nodes()->mutable_function();
+    for (const auto& name : names) fn->add_concrete_functions(name);
+    set_function_spec(*fn->mutable_function_spec(), {"inputs", "training", "mask"}, defaults, {});
+    auto* child = og->mutable_nodes(0)->add_children();
+    child->set_node_id(fn_node);
+    child->set_local_name(child_name);
+  };
+  add_function_node(saved, "__call__");
+  add_function_node(saved_with_losses, "call_and_return_conditional_losses");
+}
+
+// The training flag a concrete function was traced with: a keyword argument `training`
+// (Strata), or the positional bool after the inputs (Keras's `call(inputs, training, mask)`).
+bool training_flag(const strata::tf::SavedConcreteFunction& cf) {
+  bool is_training = false;
+  const auto& sig = cf.canonicalized_input_signature();
+  if (sig.has_tuple_value() && sig.tuple_value().values_size() == 2) {
+    const auto& positional = sig.tuple_value().values(0);
+    const auto& keywords = sig.tuple_value().values(1);
+    if (keywords.has_dict_value()) {
+      const auto t = keywords.dict_value().fields().find("training");
+      if (t != keywords.dict_value().fields().end() && t->second.kind_case() == strata::tf::StructuredValue::kBoolValue) {
+        is_training = t->second.bool_value();
+      }
+    }
+    if (positional.has_tuple_value()) {
+      for (const auto& v : positional.tuple_value().values()) {
+        if (v.kind_case() == strata::tf::StructuredValue::kBoolValue) {
+          is_training = v.bool_value();
+          break;
+        }
+      }
+    }
+  }
+  return is_training;
 }
 
 // A model revived from its traced functions (its class is not needed): call() runs the
@@ -355,7 +416,26 @@ class RevivedModel final : public strata::Model {
     optimized_ = strata::optimize_graph(inference_, cpu, true);
     set_built(shapes);
   }
+  // The calls that also return their loss terms (add_loss, and in training mode the
+  // weights' regularization penalties), after the outputs.
+  void set_loss_graphs(std::optional<strata::Graph> inference, std::optional<strata::Graph> training) {
+    for (const auto* g : {&inference, &training}) {
+      STRATA_CHECK(!*g || (*g)->outputs().size() >= inference_.outputs().size(), FormatError, "model '", name(),
+                   "': call_and_return_conditional_losses returns fewer values than __call__");
+    }
+    inference_losses_ = std::move(inference);
+    training_losses_ = std::move(training);
+  }
   std::vector<strata::Tensor> call(const std::vector<strata::Tensor>& inputs, const strata::CallContext& ctx) const override {
+    // Loss terms are computed only where someone collects them (fit, evaluate).
+    const auto& with_losses = ctx.training ? training_losses_ : inference_losses_;
+    if (with_losses && strata::LossCollector::active()) {
+      std::vector<strata::Tensor> out = with_losses->run(inputs);
+      const std::size_t n = inference_.outputs().size();
+      for (std::size_t i = n; i < out.size(); ++i) add_loss(out[i]);
+      out.resize(n);
+      return out;
+    }
     if (ctx.training) return (training_ ? *training_ : inference_).run(inputs);
     const bool on_cpu = !inputs.empty() && inputs.front().device().type() == "cpu";
     return (on_cpu ? optimized_ : inference_).run(inputs);
@@ -367,7 +447,7 @@ class RevivedModel final : public strata::Model {
 
  private:
   strata::Graph inference_, optimized_;
-  std::optional<strata::Graph> training_;
+  std::optional<strata::Graph> training_, inference_losses_, training_losses_;
 };
 
 class SavedModelFormat final : public strata::Format {
@@ -714,47 +794,35 @@ class SavedModelFormat final : public strata::Format {
     const std::string class_name = md.root.value("class_name", std::string("Model"));
     STRATA_CHECK(has_traces(sm), FormatError, "'", dir.string(), "' has no traced functions (it was saved with ",
                  "save_traces=false), so it cannot be loaded without its classes");
-    // The root's __call__ function object lists the concrete functions.
+    // The root's __call__ function object lists the concrete functions;
+    // call_and_return_conditional_losses, when present, the same calls returning their
+    // loss terms after the outputs.
     const strata::tf::SavedFunction* call = nullptr;
+    const strata::tf::SavedFunction* call_with_losses = nullptr;
     STRATA_CHECK(og.nodes_size() > 0, FormatError, what, ": the object graph is empty");
     for (const auto& child : og.nodes(0).children()) {
       STRATA_CHECK(child.node_id() >= 0 && child.node_id() < og.nodes_size(), FormatError, what, ": child '",
                    child.local_name(), "' of the root refers to node ", child.node_id(), " of ", og.nodes_size());
-      if (child.local_name() == "__call__" && og.nodes(child.node_id()).has_function()) {
-        call = &og.nodes(child.node_id()).function();
+      if (!og.nodes(child.node_id()).has_function()) continue;
+      if (child.local_name() == "__call__") call = &og.nodes(child.node_id()).function();
+      if (child.local_name() == "call_and_return_conditional_losses") {
+        call_with_losses = &og.nodes(child.node_id()).function();
       }
     }
     STRATA_CHECK(call != nullptr, FormatError, what, ": the root object has no traced __call__ function",
                  why.empty() ? "" : " (and ", why, why.empty() ? "" : ")");
-    std::string inference, training;
-    for (const auto& name : call->concrete_functions()) {
-      const auto it = og.concrete_functions().find(name);
-      STRATA_CHECK(it != og.concrete_functions().end(), FormatError, what, ": __call__ names concrete function '", name,
-                   "', which the object graph does not describe");
-      // The training flag: a keyword argument `training` (Strata), or the positional bool
-      // after the inputs (Keras's `call(inputs, training, mask)` traces).
-      bool is_training = false;
-      const auto& sig = it->second.canonicalized_input_signature();
-      if (sig.has_tuple_value() && sig.tuple_value().values_size() == 2) {
-        const auto& positional = sig.tuple_value().values(0);
-        const auto& keywords = sig.tuple_value().values(1);
-        if (keywords.has_dict_value()) {
-          const auto t = keywords.dict_value().fields().find("training");
-          if (t != keywords.dict_value().fields().end() && t->second.kind_case() == strata::tf::StructuredValue::kBoolValue) {
-            is_training = t->second.bool_value();
-          }
-        }
-        if (positional.has_tuple_value()) {
-          for (const auto& v : positional.tuple_value().values()) {
-            if (v.kind_case() == strata::tf::StructuredValue::kBoolValue) {
-              is_training = v.bool_value();
-              break;
-            }
-          }
-        }
+    // The inference and training concrete functions of a function object.
+    const auto by_mode = [&](const strata::tf::SavedFunction& fn, const char* fn_name) {
+      std::pair<std::string, std::string> names;  // inference, training
+      for (const auto& name : fn.concrete_functions()) {
+        const auto it = og.concrete_functions().find(name);
+        STRATA_CHECK(it != og.concrete_functions().end(), FormatError, what, ": ", fn_name, " names concrete function '",
+                     name, "', which the object graph does not describe");
+        (training_flag(it->second) ? names.second : names.first) = name;
       }
-      (is_training ? training : inference) = name;
-    }
+      return names;
+    };
+    const auto [inference, training] = by_mode(*call, "__call__");
     STRATA_CHECK(!inference.empty(), FormatError, what, ": __call__ has no inference-mode (training=False) function");
 
     // The variables every function is bound to, restored from variables/ through the
@@ -794,6 +862,13 @@ class SavedModelFormat final : public strata::Format {
     std::optional<strata::Graph> training_graph;
     if (!training.empty()) training_graph = bind(training);
     model->set_graphs(std::move(inference_graph), std::move(training_graph));
+    if (call_with_losses != nullptr) {
+      const auto [inference_losses, training_losses] = by_mode(*call_with_losses, "call_and_return_conditional_losses");
+      std::optional<strata::Graph> a, b;
+      if (!inference_losses.empty()) a = bind(inference_losses);
+      if (!training_losses.empty()) b = bind(training_losses);
+      model->set_loss_graphs(std::move(a), std::move(b));
+    }
     compile_from_metadata(*model, md, options);
     // What the traces cannot hold (Keras's guide: an overridden train_step, ops run on a
     // mask argument): a subclassed model's own members are gone, only its call remains.

@@ -420,6 +420,7 @@ void Layer::set_weights(const std::vector<Tensor>& values) {
 // ---- losses ------------------------------------------------------------------------------
 
 LossCollector::LossCollector() { collectors().push_back(this); }
+bool LossCollector::active() noexcept { return !collectors().empty(); }
 LossCollector::~LossCollector() {
   auto& stack = collectors();
   stack.erase(std::remove(stack.begin(), stack.end(), this), stack.end());

@@ -1,5 +1,6 @@
 #include "strata/saved_model.hpp"
 
+#include "strata/layer.hpp"
 #include "strata/model.hpp"
 #include "strata/saving.hpp"
 
@@ -21,6 +22,18 @@ LoadedSavedModel load(const std::filesystem::path& dir) {
     ctx.training = false;
     return (*model)(args, ctx);
   };
+  for (const bool training : {false, true}) {
+    ConcreteFunction with_losses{serve.inputs, [model, training](const std::vector<Tensor>& args) {
+                                   LossCollector collector;
+                                   CallContext ctx;
+                                   ctx.training = training;
+                                   std::vector<Tensor> out = (*model)(args, ctx);
+                                   out.insert(out.end(), collector.losses().begin(), collector.losses().end());
+                                   return out;
+                                 }};
+    out.functions.emplace(training ? "call_and_return_conditional_losses_training" : "call_and_return_conditional_losses",
+                          std::move(with_losses));
+  }
   out.signatures.emplace("serving_default", std::move(serve));
   out.variables = model->weights();
   return out;

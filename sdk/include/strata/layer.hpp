@@ -214,6 +214,8 @@ class LossCollector {
   LossCollector(const LossCollector&) = delete;
   LossCollector& operator=(const LossCollector&) = delete;
   const std::vector<Tensor>& losses() const noexcept { return losses_; }
+  // Whether one is alive on this thread (add_loss terms are kept, not dropped).
+  static bool active() noexcept;
 
  private:
   friend class Layer;

@@ -25,7 +25,12 @@ struct ConcreteFunction {
 
 struct LoadedSavedModel {
   std::map<std::string, ConcreteFunction> signatures;  // "serving_default"
-  std::vector<Variable> variables;                     // what the functions read
+  // Keras's call_and_return_conditional_losses: the model's call (training=False; the
+  // "_training" entry: training=True) returning its outputs followed by its loss terms:
+  // the add_loss terms of the call and, in training mode, the weights' regularization
+  // penalties, as the SavedModel's traces hold them (none when it holds none).
+  std::map<std::string, ConcreteFunction> functions;
+  std::vector<Variable> variables;  // what the functions read
 };
 
 // FormatError naming the directory when it is not a SavedModel with traced functions.

@@ -95,7 +95,8 @@ INSTANTIATE_TEST_SUITE_P(Models, SavedModelInterop,
 
 // A model built and trained in Strata, with layers of many kinds (convolution, batch
 // normalization, pooling, a nested Sequential with dropout, a GRU over the image's rows,
-// concatenation, layer normalization): every level above holds for it too.
+// concatenation, layer normalization, kernel and activity regularizers, so its traces carry
+// loss terms): every level above holds for it too.
 TEST(SavedModelInteropZoo, TensorFlowRunsAStrataTrainedModelOfManyLayerKinds) {
   const fs::path py = venv_python();
   if (!fs::exists(py)) GTEST_SKIP() << "no interop venv at " << py << " (run tests/interop/setup_venv.sh)";
@@ -107,7 +108,9 @@ TEST(SavedModelInteropZoo, TensorFlowRunsAStrataTrainedModelOfManyLayerKinds) {
   h = (*make_layer("Activation", Config{{"activation", "relu"}}))(h);
   h = (*make_layer("MaxPooling2D", Config{{"pool_size", 2}}))(h);
   strata::Tensor a = (*make_layer("Flatten"))(h);
-  a = (*make_layer("Dense", Config{{"units", 8}, {"activation", "relu"}}))(a);
+  const Config l2{{"class_name", "L2"}, {"config", Config{{"l2", 0.01}}}};
+  a = (*make_layer("Dense", Config{{"units", 8}, {"activation", "relu"}, {"kernel_regularizer", l2},
+                                   {"activity_regularizer", l2}}))(a);
   strata::Tensor b = (*make_layer("GlobalAveragePooling2D"))(h);
   auto head = std::make_shared<strata::Sequential>(
       std::vector<std::shared_ptr<strata::Layer>>{make_layer("Dense", Config{{"units", 6}, {"activation", "tanh"}}),

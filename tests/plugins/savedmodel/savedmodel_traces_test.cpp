@@ -14,6 +14,7 @@
 
 #include "strata/error.hpp"
 #include "strata/graph.hpp"
+#include "strata/layer.hpp"
 #include "strata/model.hpp"
 #include "strata/npy.hpp"
 #include "strata/ops.hpp"
@@ -101,6 +102,75 @@ TEST(Traces, SavedModelLoadGivesTheServingSignatureAsACallable) {
   ASSERT_EQ(y.size(), 1u);
   EXPECT_EQ(y[0].to_vector<float>(), original->predict(x).to_vector<float>());
   EXPECT_FALSE(loaded.variables.empty());
+}
+
+// add_loss terms (here an activity regularizer's) and the weights' regularization penalties
+// travel with the traces, as Keras's call_and_return_conditional_losses: a model revived
+// without its classes evaluates and trains to the losses the class-built model gives.
+TEST(Traces, AddLossTermsAndRegularizationPenaltiesTravelWithTheTraces) {
+  auto original = strata::model_from_json(R"({"class_name": "Sequential", "config": {"name": "reg", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 3], "dtype": "float32", "name": "x"}},
+      {"class_name": "Dense", "config": {"name": "hidden", "units": 4, "activation": "tanh",
+        "activity_regularizer": {"class_name": "L2", "config": {"l2": 0.5}},
+        "kernel_regularizer": {"class_name": "L2", "config": {"l2": 0.1}}}},
+      {"class_name": "Dense", "config": {"name": "out", "units": 2}}]}})");
+  original->compile(strata::Config{{"class_name", "SGD"}, {"config", strata::Config{{"learning_rate", 0.1}}}},
+                    strata::Config("mse"));
+  const fs::path dir = fresh_dir("losses") / "model";
+  strata::save_model(*original, dir);
+  const auto sm_proto = [&] {
+    strata::tf::SavedModel sm;
+    std::ifstream in(dir / "saved_model.pb", std::ios::binary);
+    EXPECT_TRUE(sm.ParseFromIstream(&in));
+    return sm;
+  }();
+  const auto& cfs = sm_proto.meta_graphs(0).object_graph_def().concrete_functions();
+  EXPECT_TRUE(cfs.count("__inference_call_and_return_conditional_losses"));
+  EXPECT_TRUE(cfs.count("__inference_call_and_return_conditional_losses_training"));
+
+  auto revived = revive(dir);
+  ASSERT_TRUE(revived->layers().empty());
+  EXPECT_TRUE(revived->regularization_losses().empty()) << "the penalties come from the traces, not from regularizers";
+  strata::LoadOptions no_compile;
+  no_compile.compile = false;
+  auto reference = strata::load_model(dir, no_compile);
+  ASSERT_FALSE(reference->layers().empty());
+  reference->compile(original->training_config()["optimizer_config"], original->training_config()["loss"]);
+  const auto x = strata::random_normal(strata::Shape{6, 3}, strata::DType::kFloat32, 0, 1, 3);
+  const auto y = strata::random_normal(strata::Shape{6, 2}, strata::DType::kFloat32, 0, 1, 4);
+  // Without the activity term the evaluation loss would be the plain MSE.
+  const double plain = strata::mean(strata::square(reference->predict(x) - y)).item<float>();
+  const double want_eval = reference->test_on_batch({x}, {y}).at("loss");
+  ASSERT_GT(want_eval, plain + 1e-3) << "the activity regularizer adds to the loss";
+  EXPECT_NEAR(revived->test_on_batch({x}, {y}).at("loss"), want_eval, 1e-5 * std::max(1.0, want_eval));
+  for (int step = 0; step < 3; ++step) {
+    const double want = reference->train_on_batch({x}, {y}).at("loss");
+    const double got = revived->train_on_batch({x}, {y}).at("loss");
+    EXPECT_NEAR(got, want, 1e-5 * std::max(1.0, std::abs(want))) << "step " << step;
+  }
+  expect_close(revived->predict(x), reference->predict(x), 1e-5f, "after training");
+
+  // Graph only: outputs, then the loss terms (activity; in training mode also the kernel's).
+  const auto loaded = strata::saved_model::load(dir);
+  const auto inference = loaded.functions.at("call_and_return_conditional_losses")({x});
+  const auto training = loaded.functions.at("call_and_return_conditional_losses_training")({x});
+  ASSERT_EQ(inference.size(), 2u);
+  ASSERT_EQ(training.size(), 3u);
+  strata::LossCollector eager;
+  strata::CallContext ctx;
+  const auto outputs = (*original)({x}, ctx);
+  ASSERT_EQ(eager.losses().size(), 1u);
+  EXPECT_NEAR(inference[1].item<float>(), eager.losses()[0].item<float>(), 1e-6);
+  EXPECT_NEAR(training[2].item<float>(), original->regularization_losses().at(0).item<float>(), 1e-6);
+
+  // A model without loss terms writes no such function.
+  auto plain_model = strata::load_model(kFixtures / "dense_sequential");
+  const fs::path plain_dir = dir.parent_path() / "plain";
+  strata::save_model(*plain_model, plain_dir);
+  strata::tf::SavedModel p;
+  std::ifstream in(plain_dir / "saved_model.pb", std::ios::binary);
+  ASSERT_TRUE(p.ParseFromIstream(&in));
+  EXPECT_FALSE(p.meta_graphs(0).object_graph_def().concrete_functions().count("__inference_call_and_return_conditional_losses"));
 }
 
 TEST(Traces, WithoutTracesAMissingClassIsAnUnknownObjectErrorSayingSo) {
