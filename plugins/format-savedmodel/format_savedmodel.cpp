@@ -1,17 +1,22 @@
 // The "savedmodel" format: TensorFlow SavedModel directories (docs FORMATS.md §4).
-// Reading revives tf-keras models from their Keras metadata (keras_metadata.pb, or the
-// SavedUserObject metadata of TF <= 2.4 files): the root's model_config is built with
-// model_from_config, the weights and optimizer slots come from variables/ through the
-// checkpoint format, and the training_config compiles the model. Traced functions are
-// never executed, so a model whose classes Strata lacks cannot be loaded.
+// Reading builds the model from its classes when they are available (the root's Keras
+// metadata: model_config through model_from_config, or a subclassed model's registered class
+// and build_input_shape), restores variables/ through the checkpoint format and compiles
+// from training_config; when a class is missing it revives the model from the traced
+// functions (RevivedModel). Writing traces the model's call (function_graph.cpp) and writes
+// Keras metadata for every layer (layer_metadata.cpp), so TensorFlow and tf-keras load the
+// result. See README.md next to this file.
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 
@@ -222,18 +227,141 @@ void add_serving_signature(const strata::Graph& graph, const std::vector<strata:
   to_map->set_local_name("signatures");
 }
 
+// Itanium C++ ABI (GCC and Clang on Linux): the function a virtual member resolves to for
+// `object`'s dynamic type, read from its vtable. A pointer to a virtual member function
+// holds the slot's byte offset: x86-64 and others store 1 + offset in `ptr`; ARM stores
+// the offset in `ptr` and marks virtual with the low bit of `adj`. nullptr when `member`
+// is not virtual.
+template <class Member>
+const void* resolved_virtual(const strata::Model& object, Member member) {
+  struct Representation {
+    std::ptrdiff_t ptr;
+    std::ptrdiff_t adj;
+  };
+  static_assert(sizeof(Member) == sizeof(Representation), "not the Itanium C++ ABI");
+  Representation r{};
+  std::memcpy(&r, &member, sizeof r);
+#if defined(__arm__) || defined(__aarch64__)
+  if ((r.adj & 1) == 0) return nullptr;
+  const std::ptrdiff_t offset = r.ptr, adjust = r.adj >> 1;
+#else
+  if ((r.ptr & 1) == 0) return nullptr;
+  const std::ptrdiff_t offset = r.ptr - 1, adjust = r.adj;
+#endif
+  const char* self = reinterpret_cast<const char*>(&object) + adjust;
+  const char* vtable = nullptr;
+  std::memcpy(&vtable, self, sizeof vtable);
+  const void* fn = nullptr;
+  std::memcpy(&fn, vtable + offset, sizeof fn);
+  return fn;
+}
+
+// A model class that overrides nothing of Model's training API: the reference the
+// vtable comparison needs.
+class PlainModel final : public strata::Model {
+ public:
+  PlainModel() : Model("PlainModel", Config{{"name", "plain_model_probe"}}) {}
+  std::vector<strata::Tensor> call(const std::vector<strata::Tensor>& inputs, const strata::CallContext&) const override {
+    return inputs;
+  }
+};
+
+// What a SavedModel's traces cannot hold (Keras's guide): the model's overridden training
+// members (train_step, test_step: code that only a class provides) and ops that run on a
+// mask passed to the model's call (the traces take no mask). Each found is a warning naming
+// the class or the layers; loading the SavedModel without the class then revives a model
+// that lacks them. Returns {"overridden": [...], "mask_readers": [...]}, which the root's
+// metadata keeps as "strata_traces_lack" so a revived model can ask for the class when it
+// is needed.
+Config warn_what_traces_cannot_hold(const strata::Model& model, const std::vector<strata::TensorSpec>& specs) {
+  Config lack = Config::object();
+  lack["overridden"] = Config::array();
+  lack["mask_readers"] = Config::array();
+  static const PlainModel plain;
+  std::vector<std::string> overridden;
+  if (resolved_virtual(model, &strata::Model::train_step) != resolved_virtual(plain, &strata::Model::train_step)) {
+    overridden.emplace_back("train_step");
+  }
+  if (resolved_virtual(model, &strata::Model::test_step) != resolved_virtual(plain, &strata::Model::test_step)) {
+    overridden.emplace_back("test_step");
+  }
+  for (const auto& n : overridden) lack["overridden"].push_back(n);
+  if (!overridden.empty()) {
+    std::string names;
+    for (const auto& n : overridden) names += (names.empty() ? "" : " and ") + n;
+    strata::log_warning("model '", model.name(), "' (class '", model.class_name(), "') overrides ", names,
+                        ": a SavedModel holds its traced call only, so a model revived from it without the class "
+                        "trains with the standard ", names, ". Load the class (plugin or custom_objects) with the "
+                        "SavedModel to keep them.");
+  }
+  // Trace the call once more with a mask placeholder per input of rank >= 2 ([batch, steps]):
+  // the layers whose ops read a mask are the ones the saved traces (traced without) lose.
+  std::vector<strata::TensorSpec> with_masks = specs;
+  std::size_t masked = 0;
+  for (const auto& spec : specs) {
+    if (spec.shape.has_known_rank() && spec.shape.rank() >= 2) {
+      with_masks.emplace_back(strata::Shape{strata::Shape::kUnknown, spec.shape.dims()[1]}, strata::DType::kBool,
+                              "mask_" + std::to_string(masked++));
+    }
+  }
+  if (masked == 0) return lack;
+  strata::Graph graph;
+  try {
+    graph = strata::trace(
+        [&](const std::vector<strata::Tensor>& in) {
+          strata::CallContext ctx;
+          std::size_t m = specs.size();
+          for (std::size_t i = 0; i < specs.size(); ++i) {
+            const bool has = specs[i].shape.has_known_rank() && specs[i].shape.rank() >= 2;
+            ctx.masks.push_back(has ? in[m++] : strata::Tensor());
+          }
+          const std::vector<strata::Tensor> inputs(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(specs.size()));
+          return model(inputs, ctx);
+        },
+        with_masks, "mask_probe");
+  } catch (const strata::Error&) {
+    return lack;  // a call that refuses masks loses nothing
+  }
+  std::set<const strata::GraphNode*> mask_nodes;
+  for (std::size_t i = specs.size(); i < graph.inputs().size(); ++i) mask_nodes.insert(graph.inputs()[i].node().get());
+  std::set<std::string> readers;
+  for (const auto& node : graph.nodes()) {
+    for (const auto& in : node->inputs) {
+      if (!in.is_symbolic() || mask_nodes.count(in.node().get()) == 0) continue;
+      // The layer is the first name scope below the model's ("seq/lstm/Cast" -> "lstm").
+      std::string name = node->name;
+      const std::string model_scope = model.name() + "/";
+      if (name.rfind(model_scope, 0) == 0) name.erase(0, model_scope.size());
+      const auto slash = name.find('/');
+      readers.insert(slash == std::string::npos ? name : name.substr(0, slash));
+    }
+  }
+  if (readers.empty()) return lack;
+  std::string names;
+  for (const auto& r : readers) {
+    names += (names.empty() ? "'" : ", '") + r + "'";
+    lack["mask_readers"].push_back(r);
+  }
+  strata::log_warning("model '", model.name(), "': ", names, " use", readers.size() == 1 ? "s" : "",
+                      " a mask passed to the model's call; the SavedModel's traced call takes no mask, so a model "
+                      "revived from it without its classes ignores such masks (masks the model computes itself, "
+                      "e.g. with Masking or Embedding(mask_zero=True), are traced)");
+  return lack;
+}
+
 // Traces the model's call (inference, then training mode when that traces too) into the
 // MetaGraph's function library, binds each function's variables to their object-graph
 // nodes (SavedConcreteFunction.bound_inputs) and gives the root a `__call__` function
 // object listing them. Anything that cannot be traced is a warning naming it, and the
 // SavedModel is written without traces (loading it then needs the classes).
-void add_traces(const strata::Model& model, const strata::CheckpointObjectGraph& ckpt, strata::tf::MetaGraphDef& mg) {
+Config add_traces(const strata::Model& model, const strata::CheckpointObjectGraph& ckpt, strata::tf::MetaGraphDef& mg) {
   const auto specs = input_specs(model);
   if (specs.empty()) {
     strata::log_warning("model '", model.name(), "' is not built, so it is saved without traced functions (call or "
                         "build it before saving, or loading it will need its classes)");
-    return;
+    return Config();
   }
+  Config lack = warn_what_traces_cannot_hold(model, specs);
   std::map<std::string, int> node_of;
   std::set<std::string> ambiguous;
   for (std::size_t id = 0; id < ckpt.nodes.size(); ++id) {
@@ -325,7 +453,7 @@ void add_traces(const strata::Model& model, const strata::CheckpointObjectGraph&
                             ". Loading it will need its classes (plugins or custom_objects).");
         mg.mutable_graph_def()->mutable_library()->Clear();
         og->mutable_concrete_functions()->clear();
-        return;
+        return Config();
       }
       strata::log_info("model '", model.name(), "': no training-mode trace (", problem,
                        "); a model revived from this SavedModel trains with its inference trace");
@@ -357,6 +485,7 @@ void add_traces(const strata::Model& model, const strata::CheckpointObjectGraph&
   };
   add_function_node(saved, "__call__");
   add_function_node(saved_with_losses, "call_and_return_conditional_losses");
+  return lack;
 }
 
 // The training flag a concrete function was traced with: a keyword argument `training`
@@ -426,7 +555,31 @@ class RevivedModel final : public strata::Model {
     inference_losses_ = std::move(inference);
     training_losses_ = std::move(training);
   }
+  // What the saving model's class had that the traces lack (root metadata
+  // "strata_traces_lack"): overridden training members, layers reading a caller's mask.
+  void set_lacking(std::vector<std::string> overridden, std::vector<std::string> mask_readers) {
+    overridden_ = std::move(overridden);
+    mask_readers_ = std::move(mask_readers);
+  }
+  strata::Logs train_step(const std::vector<strata::Tensor>& x, const std::vector<strata::Tensor>& y,
+                          const strata::Tensor& sample_weight) override {
+    warn_standard_step("train_step");
+    return Model::train_step(x, y, sample_weight);
+  }
+  strata::Logs test_step(const std::vector<strata::Tensor>& x, const std::vector<strata::Tensor>& y,
+                         const strata::Tensor& sample_weight) override {
+    warn_standard_step("test_step");
+    return Model::test_step(x, y, sample_weight);
+  }
   std::vector<strata::Tensor> call(const std::vector<strata::Tensor>& inputs, const strata::CallContext& ctx) const override {
+    if (!mask_readers_.empty() &&
+        std::any_of(ctx.masks.begin(), ctx.masks.end(), [](const strata::Tensor& m) { return m.defined(); })) {
+      std::string names;
+      for (const auto& r : mask_readers_) names += (names.empty() ? "'" : ", '") + r + "'";
+      STRATA_THROW(ValueError, "model '", name(), "' (class '", class_name(), "') was revived from its traced call",
+                   ", which takes no mask, but a mask was passed and its layers ", names,
+                   " read it. Load the classes (plugins or custom_objects) with the SavedModel to call it with a mask");
+    }
     // Loss terms are computed only where someone collects them (fit, evaluate).
     const auto& with_losses = ctx.training ? training_losses_ : inference_losses_;
     if (with_losses && strata::LossCollector::active()) {
@@ -446,8 +599,20 @@ class RevivedModel final : public strata::Model {
   }
 
  private:
+  void warn_standard_step(const char* member) {
+    if (std::find(overridden_.begin(), overridden_.end(), member) == overridden_.end()) return;
+    std::call_once(*warned_, [&] {
+      strata::log_warning("model '", name(), "' (class '", class_name(), "') was revived from its traced call",
+                          ": its class overrides ", member, ", which a SavedModel cannot hold, so the standard ",
+                          member, " runs. Load the plugin that provides '", class_name(),
+                          "' (or pass it in custom_objects) to get the class's own.");
+    });
+  }
+
   strata::Graph inference_, optimized_;
   std::optional<strata::Graph> training_, inference_losses_, training_losses_;
+  std::vector<std::string> overridden_, mask_readers_;
+  std::unique_ptr<std::once_flag> warned_ = std::make_unique<std::once_flag>();
 };
 
 class SavedModelFormat final : public strata::Format {
@@ -655,7 +820,10 @@ class SavedModelFormat final : public strata::Format {
     n->set_identifier(class_name == "Sequential" ? "_tf_keras_sequential"
                       : config                   ? "_tf_keras_network"
                                                  : "_tf_keras_model");
-    if (options.save_traces) add_traces(model, *graph, *mg);
+    if (options.save_traces) {
+      const Config lack = add_traces(model, *graph, *mg);
+      if (!lack.is_null()) root["strata_traces_lack"] = lack;
+    }
     n->set_metadata(strata::to_python_json(root));
     n->mutable_version()->set_producer(2);
     n->mutable_version()->set_min_consumer(1);
@@ -871,8 +1039,20 @@ class SavedModelFormat final : public strata::Format {
     }
     compile_from_metadata(*model, md, options);
     // What the traces cannot hold (Keras's guide: an overridden train_step, ops run on a
-    // mask argument): a subclassed model's own members are gone, only its call remains.
-    if (class_name != "Functional" && class_name != "Sequential" && class_name != "Model") {
+    // mask argument). Strata's SavedModels say what the saving model had; for others, a
+    // subclassed model's own members are unknown and may be gone.
+    if (md.root.contains("strata_traces_lack") && md.root["strata_traces_lack"].is_object()) {
+      const Config& lack = md.root["strata_traces_lack"];
+      const auto strings = [&](const char* key) {
+        std::vector<std::string> out;
+        if (!lack.contains(key) || !lack[key].is_array()) return out;
+        for (const auto& v : lack[key]) {
+          if (v.is_string()) out.push_back(v.get<std::string>());
+        }
+        return out;
+      };
+      model->set_lacking(strings("overridden"), strings("mask_readers"));
+    } else if (class_name != "Functional" && class_name != "Sequential" && class_name != "Model") {
       strata::log_warning("model '", model->name(), "' of class '", class_name,
                           "' was revived from its traced call: members its class overrides besides call (a custom "
                           "train_step or test_step) are not in a SavedModel. Load the plugin that provides '",

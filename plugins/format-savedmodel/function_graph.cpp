@@ -666,16 +666,25 @@ void add_function(const Graph& graph, const std::string& name, tf::FunctionDefLi
         continue;
       }
       // TensorFlow types this input int32 (Split's split_dim, OneHot's depth, ...); Strata's
-      // trace holds an int64: a Cast in between keeps the function valid.
+      // trace holds an int64: an int32 copy of a constant (so readers still see its value
+      // while inferring shapes), a Cast of anything else.
       std::string cast_name = node_name + "/ToInt32_" + std::to_string(i);
       for (int k = 1; used.count(cast_name); ++k) cast_name = node_name + "/ToInt32_" + std::to_string(i) + "_" + std::to_string(k);
       used.insert(cast_name);
-      tf::NodeDef& cast = *f.add_node_def();
-      cast.set_name(cast_name);
-      cast.set_op("Cast");
-      cast.add_input(ref(in));
-      (*cast.mutable_attr())["SrcT"].set_type(tf::DT_INT64);
-      (*cast.mutable_attr())["DstT"].set_type(tf::DT_INT32);
+      tf::NodeDef& to_int32 = *f.add_node_def();
+      to_int32.set_name(cast_name);
+      const GraphNode* source = in.node().get();
+      if (source->op == "Const" && source->value.defined()) {
+        to_int32.set_op("Const");
+        tensor_to_proto(strata::cast(source->value, DType::kInt32), *(*to_int32.mutable_attr())["value"].mutable_tensor());
+        (*to_int32.mutable_attr())["dtype"].set_type(tf::DT_INT32);
+        nd.add_input(cast_name + ":output:0");
+        continue;
+      }
+      to_int32.set_op("Cast");
+      to_int32.add_input(ref(in));
+      (*to_int32.mutable_attr())["SrcT"].set_type(tf::DT_INT64);
+      (*to_int32.mutable_attr())["DstT"].set_type(tf::DT_INT32);
       nd.add_input(cast_name + ":y:0");
     }
     for (const auto& [key, value] : node->attrs.items()) attr_to_proto(value, (*nd.mutable_attr())[key]);

@@ -15,6 +15,7 @@
 #include "strata/error.hpp"
 #include "strata/graph.hpp"
 #include "strata/layer.hpp"
+#include "strata/log.hpp"
 #include "strata/model.hpp"
 #include "strata/npy.hpp"
 #include "strata/ops.hpp"
@@ -85,7 +86,7 @@ TEST_P(Traced, RevivedModelPredictsAndTrainsLikeTheOriginal) {
   EXPECT_EQ(strata::load_model(again)->predict(x).to_vector<float>(), revived->predict(x).to_vector<float>());
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, Traced, ::testing::Values("dense_sequential", "conv_bn_functional"));
+INSTANTIATE_TEST_SUITE_P(Fixtures, Traced, ::testing::Values("dense_sequential", "conv_bn_functional", "lstm_sequential"));
 
 TEST(Traces, SavedModelLoadGivesTheServingSignatureAsACallable) {
   auto original = strata::load_model(kFixtures / "dense_sequential");
@@ -171,6 +172,89 @@ TEST(Traces, AddLossTermsAndRegularizationPenaltiesTravelWithTheTraces) {
   std::ifstream in(plain_dir / "saved_model.pb", std::ios::binary);
   ASSERT_TRUE(p.ParseFromIstream(&in));
   EXPECT_FALSE(p.meta_graphs(0).object_graph_def().concrete_functions().count("__inference_call_and_return_conditional_losses"));
+}
+
+// What the traces cannot hold is a warning at save time naming it: an overridden train_step
+// (the class, found through its vtable) and the layers whose ops read a mask passed to the
+// model's call (found by tracing the call once more with mask placeholders).
+TEST(Traces, SavingWarnsAboutAnOverriddenTrainStepAndLayersReadingACallerMask) {
+  class CustomStep final : public strata::Sequential {
+   public:
+    using Sequential::Sequential;
+    strata::Logs train_step(const std::vector<strata::Tensor>& x, const std::vector<strata::Tensor>& y,
+                            const strata::Tensor& sample_weight) override {
+      return Sequential::train_step(x, y, sample_weight);
+    }
+  };
+  const auto saved_warnings = [](const strata::Model& model, const std::string& name) {
+    std::string logged;
+    auto previous = strata::set_log_sink([&](strata::LogLevel, std::string_view text) { logged += std::string(text) + "\n"; });
+    strata::save_model(model, fresh_dir(name) / "model");
+    strata::set_log_sink(previous);
+    return logged;
+  };
+  const strata::Config dense_config = strata::Config::parse(R"({"name": "dense_seq", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 3], "dtype": "float32", "name": "x"}},
+      {"class_name": "Dense", "config": {"name": "d", "units": 2}}]})");
+  const std::string custom = saved_warnings(CustomStep(dense_config), "custom_step");
+  EXPECT_NE(custom.find("overrides train_step"), std::string::npos) << custom;
+  EXPECT_EQ(custom.find("test_step"), std::string::npos) << custom;
+  const std::string plain = saved_warnings(strata::Sequential(dense_config), "plain_step");
+  EXPECT_EQ(plain.find("overrides"), std::string::npos) << plain;
+  EXPECT_EQ(plain.find("mask"), std::string::npos) << plain;
+
+  // An LSTM on the model's input reads the caller's mask; a Dense on a sequence only passes
+  // it on.
+  auto lstm = strata::model_from_json(R"({"class_name": "Sequential", "config": {"name": "seq", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 5, 3], "dtype": "float32", "name": "s"}},
+      {"class_name": "LSTM", "config": {"name": "reads_mask", "units": 2}}]}})");
+  const std::string masked = saved_warnings(*lstm, "mask_lstm");
+  EXPECT_NE(masked.find("'reads_mask"), std::string::npos) << masked;
+  EXPECT_NE(masked.find("mask passed to the model's call"), std::string::npos) << masked;
+  auto dense_seq = strata::model_from_json(R"({"class_name": "Sequential", "config": {"name": "seq2", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 5, 3], "dtype": "float32", "name": "s"}},
+      {"class_name": "Dense", "config": {"name": "passes_mask", "units": 2}}]}})");
+  const std::string passed = saved_warnings(*dense_seq, "mask_dense");
+  EXPECT_EQ(passed.find("mask"), std::string::npos) << passed;
+
+  // Revived without the class, the model asks for it where it is needed: training warns
+  // once that the standard train_step runs; a call with a mask is refused when a layer
+  // read masks, and accepted when none did.
+  const fs::path custom_dir = fresh_dir("custom_step_revive") / "model";
+  CustomStep with_step(dense_config);
+  with_step.compile(strata::Config("sgd"), strata::Config("mse"));
+  strata::save_model(with_step, custom_dir);
+  auto revived = revive(custom_dir);
+  const auto x = strata::random_normal(strata::Shape{4, 3}, strata::DType::kFloat32, 0, 1, 5);
+  const auto y = strata::random_normal(strata::Shape{4, 2}, strata::DType::kFloat32, 0, 1, 6);
+  std::string logged;
+  auto previous = strata::set_log_sink([&](strata::LogLevel, std::string_view text) { logged += std::string(text) + "\n"; });
+  revived->train_on_batch({x}, {y});
+  revived->train_on_batch({x}, {y});
+  strata::set_log_sink(previous);
+  EXPECT_NE(logged.find("overrides train_step"), std::string::npos) << logged;
+  EXPECT_EQ(logged.find("overrides train_step"), logged.rfind("overrides train_step")) << "warned once:\n" << logged;
+
+  const fs::path lstm_dir = fresh_dir("mask_revive") / "model";
+  strata::save_model(*lstm, lstm_dir);
+  auto revived_lstm = revive(lstm_dir);
+  const auto seq = strata::random_normal(strata::Shape{2, 5, 3}, strata::DType::kFloat32, 0, 1, 7);
+  strata::CallContext with_mask;
+  with_mask.masks.push_back(strata::greater(strata::random_uniform(strata::Shape{2, 5}, strata::DType::kFloat32, 0, 1, 8),
+                                            strata::Tensor::scalar<float>(0.3f)));
+  try {
+    (void)(*revived_lstm)(seq, with_mask);
+    ADD_FAILURE() << "a mask reaching a revived model whose LSTM read masks must be refused";
+  } catch (const strata::ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("'reads_mask'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("Load the classes"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE((*revived_lstm)(seq, strata::CallContext{}).defined());
+  const fs::path dense_dir = fresh_dir("mask_dense_revive") / "model";
+  strata::save_model(*dense_seq, dense_dir);
+  strata::CallContext dense_mask;
+  dense_mask.masks = with_mask.masks;
+  EXPECT_TRUE((*revive(dense_dir))(seq, dense_mask).defined());
 }
 
 TEST(Traces, WithoutTracesAMissingClassIsAnUnknownObjectErrorSayingSo) {
