@@ -8,6 +8,8 @@ Prints one line per level, each "ok ..." or "FAILED <exception type>: <message>"
               compared with Strata's predictions STRATA_Y (max abs difference <= 1e-5)
   call:       the loaded object's __call__(X) (Keras's traced call, training=False)
   cli:        saved_model_cli show --all lists serving_default with input_1's shape
+  cli-run:    saved_model_cli run (TF1 session loader: the graph_def's placeholders,
+              variable handles, restore op and StatefulPartitionedCall) on X, against STRATA_Y
   keras-load: tf_keras.models.load_model(DIR).predict(X) against STRATA_Y, and the
               optimizer the loaded model was compiled with (from the training config)
   keras-fit:  (with TX, TY) that model's fit(TX, TY) for 2 epochs: the loss is finite and,
@@ -18,6 +20,7 @@ Exit status: 0 when every level is ok; 1 otherwise.
 import os
 import subprocess
 import sys
+import tempfile
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -55,6 +58,21 @@ def main():
     listed = cli.returncode == 0 and "signature_def['serving_default']" in cli.stdout and shape in cli.stdout
     print("cli: " + ("ok serving_default, input_1 " + shape if listed else "FAILED " + cli.stdout[-300:] + cli.stderr[-300:]))
     ok = ok and listed
+    with tempfile.TemporaryDirectory() as out_dir:
+        x_file = os.path.join(out_dir, "x.npy")
+        np.save(x_file, x)
+        run = subprocess.run([sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "run", "--dir", d,
+                              "--tag_set", "serve", "--signature_def", "serving_default", "--inputs",
+                              "input_1=" + x_file, "--outdir", os.path.join(out_dir, "y")],
+                             capture_output=True, text=True)
+        y_file = os.path.join(out_dir, "y", "output_1.npy")
+        if run.returncode == 0 and os.path.exists(y_file):
+            diff = float(np.max(np.abs(np.load(y_file) - want)))
+            print("cli-run: %s max_abs_diff %g" % ("ok" if diff <= 1e-5 else "DIFFERS", diff))
+            ok = ok and diff <= 1e-5
+        else:
+            print("cli-run: FAILED " + (run.stderr.strip().splitlines() or ["(no output)"])[-1])
+            ok = False
     m = None
     try:
         m = keras.models.load_model(d)

@@ -63,14 +63,15 @@ std::string tensorflow_verdict(const strata::Model& model, const std::string& na
 
 void expect_all_levels_ok(const std::string& out, int rc) {
   EXPECT_EQ(rc, 0) << out;
-  for (const char* level : {"tf-load: ok", "call: ok", "cli: ok", "keras-load: ok", "keras-fit: ok", "checkpoint: ok"}) {
+  for (const char* level : {"tf-load: ok", "call: ok", "cli: ok", "cli-run: ok", "keras-load: ok", "keras-fit: ok",
+                            "checkpoint: ok"}) {
     EXPECT_NE(out.find(level), std::string::npos) << level << " missing in:\n" << out;
   }
 }
 
 // TensorFlow runs Strata's SavedModels: tf.saved_model.load's serving_default signature and
 // its __call__ return what Strata predicts, saved_model_cli lists the signature and its
-// shapes, tf-keras's load_model rebuilds the model from the per-layer Keras metadata,
+// shapes and runs it through TF1's session loader, tf-keras's load_model rebuilds the model from the per-layer Keras metadata,
 // predicts the same, comes back compiled with the saved optimizer and trains on, and the
 // variables read as a checkpoint. The models: tf-keras's fixtures, loaded in Strata and
 // saved again.
