@@ -215,11 +215,24 @@ Tensor execute1(std::string_view op, std::vector<Tensor> inputs, const Attrs& at
 
 std::optional<std::vector<std::int64_t>> InferContext::int_values(std::size_t i) const {
   const Tensor* t = &inputs_[i];
-  if (t->is_symbolic()) {
-    const auto& node = t->node();
-    if (node->op != "Const" || !node->value.defined()) return std::nullopt;
-    t = &node->value;
+  // A constant, possibly behind Identity / StopGradient / integer Cast nodes (graphs
+  // TensorFlow writes, and Strata's own exports, put an int32 Cast before Split's axis).
+  for (int hops = 0; t->is_symbolic() && hops < 8; ++hops) {
+    const GraphNode& node = *t->node();
+    if (node.op == "Const") {
+      if (!node.value.defined()) return std::nullopt;
+      t = &node.value;
+      break;
+    }
+    const bool pass_through = node.op == "Identity" || node.op == "StopGradient" ||
+                              (node.op == "Cast" && node.outputs.size() == 1 &&
+                               (node.outputs[0].dtype == DType::kInt32 || node.outputs[0].dtype == DType::kInt64));
+    if (!pass_through || node.inputs.size() != 1) return std::nullopt;
+    const Tensor& source = node.inputs[0];
+    if (source.dtype() != DType::kInt32 && source.dtype() != DType::kInt64) return std::nullopt;
+    t = &source;
   }
+  if (t->is_symbolic()) return std::nullopt;
   std::vector<std::int64_t> out;
   if (t->dtype() == DType::kInt64) {
     out = t->to_vector<std::int64_t>();

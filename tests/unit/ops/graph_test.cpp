@@ -35,6 +35,26 @@ TEST_F(GraphTest, TracedFunctionEqualsEagerAndKeepsUnknownBatch) {
   }
 }
 
+// Shape inference sees a constant behind an integer Cast (TensorFlow's graphs and Strata's
+// exports put one before Split's int32 axis): the outputs keep known shapes.
+TEST_F(GraphTest, ShapeInferenceReadsConstantsThroughIntegerCasts) {
+  Graph g = trace(
+      [](const std::vector<Tensor>& in) {
+        const Tensor axis = cast(Tensor::scalar<std::int64_t>(1), DType::kInt32);
+        Attrs attrs;
+        attrs.set("num_split", std::int64_t{3});
+        return execute("Split", {axis, in[0]}, attrs);
+      },
+      {{Shape{Shape::kUnknown, 6}, DType::kFloat32, "x"}});
+  ASSERT_EQ(g.outputs().size(), 3u);
+  bool cast_recorded = false;
+  for (const auto& node : g.nodes()) cast_recorded = cast_recorded || node->op == "Cast";
+  EXPECT_TRUE(cast_recorded) << g.to_string();
+  for (const auto& o : g.outputs()) EXPECT_EQ(o.shape(), (Shape{Shape::kUnknown, 2})) << g.to_string();
+  const auto parts = g.run({Tensor::from_vector<float>({0, 1, 2, 3, 4, 5}, Shape{1, 6})});
+  EXPECT_EQ(parts[2].to_vector<float>(), (std::vector<float>{4, 5}));
+}
+
 TEST_F(GraphTest, VariablesStayReferencesAndConstantsAreCaptured) {
   Variable w("w", Tensor::from_vector<double>({2.0}, Shape{1}));
   Tensor c = Tensor::from_vector<double>({10.0}, Shape{1});
