@@ -20,7 +20,8 @@ Shape reshape_target(const Shape& in, std::vector<std::int64_t> target, std::str
       inferred = static_cast<int>(i);
     } else {
       STRATA_CHECK(target[i] >= 0, ShapeError, "op ", op, ": dimension ", target[i], " is negative");
-      known *= target[i];
+      STRATA_CHECK(!__builtin_mul_overflow(known, target[i], &known), ShapeError, "op ", op, ": the new shape ",
+                   Shape(target).to_string(), " has more elements than an int64 counts");
     }
   }
   if (in.is_fully_defined()) {

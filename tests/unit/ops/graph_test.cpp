@@ -55,6 +55,17 @@ TEST_F(GraphTest, ShapeInferenceReadsConstantsThroughIntegerCasts) {
   EXPECT_EQ(parts[2].to_vector<float>(), (std::vector<float>{4, 5}));
 }
 
+// A Reshape target whose element count overflows int64 (found by the SavedModel fuzzer, a
+// Const shape of a traced graph) is a ShapeError, also while tracing.
+TEST_F(GraphTest, ReshapeTargetsThatOverflowAreShapeErrors) {
+  const std::int64_t big = std::int64_t{1} << 40;
+  EXPECT_THROW(
+      trace([&](const std::vector<Tensor>& in) { return std::vector<Tensor>{reshape(in[0], Shape{big, big, -1})}; },
+            {{Shape{Shape::kUnknown, 6}, DType::kFloat32, "x"}}),
+      ShapeError);
+  EXPECT_THROW(reshape(Tensor::from_vector<float>({1, 2, 3, 4}, Shape{4}), Shape{big, big}), ShapeError);
+}
+
 TEST_F(GraphTest, VariablesStayReferencesAndConstantsAreCaptured) {
   Variable w("w", Tensor::from_vector<double>({2.0}, Shape{1}));
   Tensor c = Tensor::from_vector<double>({10.0}, Shape{1});
