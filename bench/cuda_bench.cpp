@@ -113,6 +113,34 @@ void bm_mlp_forward(benchmark::State& state, const char* device_name) try {
   state.SkipWithError(e.what());
 }
 
+// A small CNN's inference (28x28x1 -> conv 3x3x32, relu, max-pool 2 -> conv 3x3x64, relu,
+// max-pool 2 -> dense 10, softmax): cuDNN convolutions and the pooling kernels on cuda,
+// oneDNN on the cpu.
+void bm_cnn_forward(benchmark::State& state, const char* device_name) try {
+  const strata::Device device(device_name);
+  if (device.type() == "cuda" && !have_cuda(state)) return;
+  const std::int64_t batch = state.range(0);
+  const auto t = [&](strata::Shape shape, int seed) {
+    return strata::Tensor::from_vector(random_values(shape.num_elements(), seed), shape, device);
+  };
+  const auto f1 = t({3, 3, 1, 32}, 30), b1 = t({32}, 31), f2 = t({3, 3, 32, 64}, 32), b2 = t({64}, 33);
+  const auto w = t({7 * 7 * 64, 10}, 34), b3 = t({10}, 35);
+  const auto x = t({batch, 28, 28, 1}, 36);
+  auto& dev = strata::backend_device(device);
+  for (auto _ : state) {
+    strata::Tensor h = strata::relu(strata::bias_add(strata::conv2d(x, f1, {1, 1}, strata::Padding::kSame), b1));
+    h = strata::max_pool2d(h, {2, 2}, {2, 2}, strata::Padding::kValid);
+    h = strata::relu(strata::bias_add(strata::conv2d(h, f2, {1, 1}, strata::Padding::kSame), b2));
+    h = strata::max_pool2d(h, {2, 2}, {2, 2}, strata::Padding::kValid);
+    h = strata::softmax(strata::bias_add(strata::matmul(strata::reshape(h, strata::Shape{batch, 7 * 7 * 64}), w), b3));
+    dev.synchronize();
+    benchmark::DoNotOptimize(h.data());
+  }
+  state.SetItemsProcessed(state.iterations() * batch);
+} catch (const strata::Error& e) {
+  state.SkipWithError(e.what());
+}
+
 void shapes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"M", "K", "N"});
   b->Args({1024, 1024, 1024});
@@ -123,6 +151,8 @@ BENCHMARK(bm_strata_matmul)->Apply(shapes)->UseRealTime()->Unit(benchmark::kMicr
 BENCHMARK(bm_cublas)->Apply(shapes)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(bm_mlp_forward, cuda, "cuda:0")->Arg(256)->Arg(1024)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(bm_mlp_forward, cpu, "cpu:0")->Arg(256)->Arg(1024)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(bm_cnn_forward, cuda, "cuda:0")->Arg(256)->Arg(1024)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(bm_cnn_forward, cpu, "cpu:0")->Arg(256)->Arg(1024)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

@@ -75,5 +75,7 @@ class CudaDevice final : public BackendDevice {
 CudaDevice& cuda_device(KernelContext& ctx);
 
 void register_kernels(Registrar& r);
+// Pooling (own kernels) and, when built with cuDNN, convolutions (window_ops.cpp).
+void register_window_ops(Registrar& r);
 
 }  // namespace strata::cuda

@@ -529,6 +529,7 @@ void register_kernels(Registrar& r) {
   register_array(r);
   register_reductions(r);
   register_nn(r);
+  register_window_ops(r);
 }
 
 }  // namespace strata::cuda

@@ -85,4 +85,17 @@ int one_hot_f32(void* stream, bool indices_int64, std::int64_t outer, std::int64
 int arg_max_f32(void* stream, bool out_int64, std::int64_t outer, std::int64_t n, std::int64_t inner, const float* in,
                 void* out);
 
+// An NHWC pooling window (pool.cu): input [n, h, w, c], output [n, oh, ow, c], window
+// kh x kw moved by sh, sw, with TensorFlow's SAME/VALID padding (pad_top/pad_left before
+// the first input element; padding never takes part).
+struct PoolWindow {
+  std::int64_t n = 0, h = 0, w = 0, c = 0, oh = 0, ow = 0;
+  std::int64_t kh = 1, kw = 1, sh = 1, sw = 1, pad_top = 0, pad_left = 0;
+};
+int max_pool_f32(void* stream, const PoolWindow& p, const float* x, float* y);
+// dx (zeroed here) gets each output's gradient at its window's first maximum of x.
+int max_pool_grad_f32(void* stream, const PoolWindow& p, const float* x, const float* g, float* dx);
+int avg_pool_f32(void* stream, const PoolWindow& p, const float* x, float* y);
+int avg_pool_grad_f32(void* stream, const PoolWindow& p, const float* g, float* dx);
+
 }  // namespace strata::cuda

@@ -1,0 +1,411 @@
+// Window ops of the backend-cuda plugin (NHWC, float32): pooling on the plugin's own
+// kernels (pool.cu) and, when cuDNN was found at configure time, convolutions on cuDNN:
+// Conv2D, DepthwiseConv2dNative and their input/filter gradients.
+//
+// cuDNN takes the filter as KRSC (output channel first) and pads symmetrically; TensorFlow's
+// filter is HWIO and SAME padding puts the odd element after. So the filter is transposed
+// into a scratch buffer (and a filter gradient back), and when the padding is asymmetric
+// the input is copied into a zero-padded scratch tensor carrying the extra rows/columns
+// (an input gradient is computed for that tensor and its inside copied out). A depthwise
+// convolution is a grouped one (groups = input channels, filter [KH, KW, 1, C*M]).
+// cuDNN's math is FMA (no TF32) unless STRATA_CUDA_TF32=1.
+#include <array>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
+#include "cuda_device.hpp"
+#include "launch.hpp"
+#include "strata/plugin/kernel_util.hpp"
+#include "strata/plugin/registrar.hpp"
+
+#if STRATA_CUDA_WITH_CUDNN
+#include <cudnn.h>
+#endif
+
+namespace strata::cuda {
+namespace {
+
+using Dims = std::vector<std::int64_t>;
+constexpr std::string_view kCuda = "cuda";
+
+const Dims& in_dims(const KernelContext& ctx, std::size_t i) { return ctx.input(i).shape().dims(); }
+const float* in_f32(const KernelContext& ctx, std::size_t i) { return static_cast<const float*>(ctx.input(i).data()); }
+float* out_f32(Tensor& t) { return static_cast<float*>(t.mutable_data()); }
+
+void check_nhwc(const KernelContext& ctx, const Dims& input) {
+  const std::string fmt = ctx.attrs().get_or<std::string>("data_format", "NHWC");
+  STRATA_CHECK(fmt == "NHWC", BackendError, "op ", ctx.op_name(),
+               " on cuda supports data_format NHWC (channels last) only, got ", fmt);
+  STRATA_CHECK(input.size() == 4, BackendError, "op ", ctx.op_name(), " needs a rank-4 NHWC input, got ",
+               Shape(input).to_string());
+}
+
+std::vector<std::int64_t> host_ints(const KernelContext& ctx, std::size_t i) {
+  const Tensor& t = ctx.input(i);
+  const auto n = static_cast<std::size_t>(t.num_elements());
+  std::vector<std::int64_t> v(n);
+  for (std::size_t k = 0; k < n; ++k) {
+    v[k] = t.dtype() == DType::kInt32 ? t.host_data<std::int32_t>()[k] : t.host_data<std::int64_t>()[k];
+  }
+  return v;
+}
+
+// ---- pooling ------------------------------------------------------------------------------
+
+PoolWindow pool_window(const KernelContext& ctx, const Dims& input) {
+  check_nhwc(ctx, input);
+  PoolWindow p;
+  p.n = input[0];
+  p.h = input[1];
+  p.w = input[2];
+  p.c = input[3];
+  std::tie(p.kh, p.kw) = kernel_util::spatial_pair(ctx.attrs(), "ksize");
+  std::tie(p.sh, p.sw) = kernel_util::spatial_pair(ctx.attrs(), "strides");
+  const bool same = kernel_util::is_same_padding(ctx.attrs());
+  const kernel_util::Window wh = kernel_util::window(p.h, p.kh, p.sh, 1, same);
+  const kernel_util::Window ww = kernel_util::window(p.w, p.kw, p.sw, 1, same);
+  p.oh = wh.out;
+  p.ow = ww.out;
+  p.pad_top = wh.pad_before;
+  p.pad_left = ww.pad_before;
+  return p;
+}
+
+void register_pooling(Registrar& r) {
+  add_kernel(r, "MaxPool", kCuda, DType::kFloat32, [](KernelContext& ctx) {
+    Tensor& o = ctx.allocate_output(0);
+    const PoolWindow p = pool_window(ctx, in_dims(ctx, 0));
+    check_launch(max_pool_f32(cuda_device(ctx).stream(), p, in_f32(ctx, 0), out_f32(o)), "MaxPool");
+  });
+  add_kernel(r, "AvgPool", kCuda, DType::kFloat32, [](KernelContext& ctx) {
+    Tensor& o = ctx.allocate_output(0);
+    const PoolWindow p = pool_window(ctx, in_dims(ctx, 0));
+    check_launch(avg_pool_f32(cuda_device(ctx).stream(), p, in_f32(ctx, 0), out_f32(o)), "AvgPool");
+  });
+  // MaxPoolGrad(orig_input, orig_output, grad).
+  add_kernel(r, "MaxPoolGrad", kCuda, DType::kFloat32, [](KernelContext& ctx) {
+    Tensor& o = ctx.allocate_output(0);
+    const PoolWindow p = pool_window(ctx, in_dims(ctx, 0));
+    const Dims pooled{p.n, p.oh, p.ow, p.c};
+    STRATA_CHECK(in_dims(ctx, 1) == pooled && in_dims(ctx, 2) == pooled, BackendError, "MaxPoolGrad: orig_output ",
+                 ctx.input(1).shape().to_string(), " and grad ", ctx.input(2).shape().to_string(), " must be ",
+                 Shape(pooled).to_string());
+    check_launch(max_pool_grad_f32(cuda_device(ctx).stream(), p, in_f32(ctx, 0), in_f32(ctx, 2), out_f32(o)),
+                 "MaxPoolGrad");
+  });
+  // AvgPoolGrad(orig_input_shape (host), grad).
+  add_kernel(r, "AvgPoolGrad", kCuda, DType::kFloat32, [](KernelContext& ctx) {
+    Tensor& o = ctx.allocate_output(0);
+    const PoolWindow p = pool_window(ctx, host_ints(ctx, 0));
+    const Dims pooled{p.n, p.oh, p.ow, p.c};
+    STRATA_CHECK(in_dims(ctx, 1) == pooled, BackendError, "AvgPoolGrad: grad ", ctx.input(1).shape().to_string(),
+                 " must be ", Shape(pooled).to_string());
+    check_launch(avg_pool_grad_f32(cuda_device(ctx).stream(), p, in_f32(ctx, 1), out_f32(o)), "AvgPoolGrad");
+  });
+}
+
+#if STRATA_CUDA_WITH_CUDNN
+
+// ---- cuDNN ---------------------------------------------------------------------------------
+
+void check(cudnnStatus_t status, std::string_view what) {
+  if (status == CUDNN_STATUS_SUCCESS) return;
+  STRATA_THROW(BackendError, "cuDNN error in ", what, ": ", cudnnGetErrorString(status));
+}
+
+// One cuDNN handle per device, bound to its stream, used under a lock. Handles live as long
+// as the process (destroying them after the CUDA context at exit is worse than keeping them).
+std::unique_lock<std::mutex> dnn(CudaDevice& dev, cudnnHandle_t& handle) {
+  struct Slot {
+    std::mutex mutex;
+    cudnnHandle_t handle = nullptr;
+  };
+  static std::array<Slot, 64> slots;
+  const int index = dev.device().index();
+  STRATA_CHECK(index >= 0 && index < static_cast<int>(slots.size()), BackendError, "cuda:", index,
+               " is beyond the 64 devices the cuDNN kernels handle");
+  Slot& slot = slots[static_cast<std::size_t>(index)];
+  std::unique_lock lock(slot.mutex);
+  if (slot.handle == nullptr) {
+    dev.activate();
+    check(cudnnCreate(&slot.handle), "cudnnCreate");
+    check(cudnnSetStream(slot.handle, dev.stream()), "cudnnSetStream");
+  }
+  handle = slot.handle;
+  return lock;
+}
+
+bool tf32_enabled() {
+  const char* tf32 = std::getenv("STRATA_CUDA_TF32");
+  return tf32 != nullptr && std::strcmp(tf32, "1") == 0;
+}
+
+template <class T, cudnnStatus_t (*Create)(T*), cudnnStatus_t (*Destroy)(T)>
+struct Descriptor {
+  T d = nullptr;
+  Descriptor() { check(Create(&d), "creating a descriptor"); }
+  ~Descriptor() { Destroy(d); }
+  Descriptor(const Descriptor&) = delete;
+  Descriptor& operator=(const Descriptor&) = delete;
+};
+using TensorDesc = Descriptor<cudnnTensorDescriptor_t, cudnnCreateTensorDescriptor, cudnnDestroyTensorDescriptor>;
+using FilterDesc = Descriptor<cudnnFilterDescriptor_t, cudnnCreateFilterDescriptor, cudnnDestroyFilterDescriptor>;
+using ConvDesc =
+    Descriptor<cudnnConvolutionDescriptor_t, cudnnCreateConvolutionDescriptor, cudnnDestroyConvolutionDescriptor>;
+
+// Device memory from the device's caching allocator for the duration of one kernel (the
+// stream orders its reuse after the work queued on it).
+class Scratch {
+ public:
+  Scratch(CudaDevice& dev, std::size_t bytes) : dev_(dev), bytes_(bytes) {
+    if (bytes_ > 0) data_ = dev_.allocate(bytes_);
+  }
+  ~Scratch() {
+    if (data_ != nullptr) dev_.deallocate(data_, bytes_);
+  }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  void* data() const noexcept { return data_; }
+  float* f32() const noexcept { return static_cast<float*>(data_); }
+
+ private:
+  CudaDevice& dev_;
+  std::size_t bytes_;
+  void* data_ = nullptr;
+};
+
+// A convolution as TensorFlow defines it, and what cuDNN needs to run it.
+struct Conv {
+  std::int64_t n = 0, h = 0, w = 0, c = 0;   // input
+  std::int64_t kh = 0, kw = 0, ci = 0, o = 0; // filter as HWIO (depthwise: [KH, KW, 1, C*M])
+  std::int64_t oh = 0, ow = 0;
+  std::int64_t sh = 1, sw = 1, dh = 1, dw = 1;
+  std::int64_t pad_top = 0, pad_left = 0, extra_h = 0, extra_w = 0;  // extra: asymmetric rest, after
+  std::int64_t groups = 1;
+  std::int64_t ph() const { return h + extra_h; }  // the (possibly padded) input cuDNN sees
+  std::int64_t pw() const { return w + extra_w; }
+  bool padded() const { return extra_h > 0 || extra_w > 0; }
+};
+
+Conv conv_geometry(const KernelContext& ctx, const Dims& input, const Dims& filter, bool depthwise) {
+  check_nhwc(ctx, input);
+  STRATA_CHECK(filter.size() == 4, BackendError, "op ", ctx.op_name(), " needs a rank-4 filter, got ",
+               Shape(filter).to_string());
+  Conv g;
+  g.n = input[0];
+  g.h = input[1];
+  g.w = input[2];
+  g.c = input[3];
+  g.kh = filter[0];
+  g.kw = filter[1];
+  if (depthwise) {
+    STRATA_CHECK(filter[2] == g.c, BackendError, "op ", ctx.op_name(), ": filter ", Shape(filter).to_string(),
+                 " does not match ", g.c, " input channels");
+    g.ci = 1;
+    g.o = filter[2] * filter[3];
+    g.groups = g.c;
+  } else {
+    g.ci = filter[2];
+    g.o = filter[3];
+    STRATA_CHECK(g.ci > 0 && g.c % g.ci == 0 && g.o % (g.c / g.ci) == 0, BackendError, "op ", ctx.op_name(),
+                 ": filter ", Shape(filter).to_string(), " does not match ", g.c, " input channels");
+    g.groups = g.c / g.ci;
+  }
+  std::tie(g.sh, g.sw) = kernel_util::spatial_pair(ctx.attrs(), "strides");
+  std::tie(g.dh, g.dw) = kernel_util::spatial_pair(ctx.attrs(), "dilations");
+  const bool same = kernel_util::is_same_padding(ctx.attrs());
+  const kernel_util::Window wh = kernel_util::window(g.h, g.kh, g.sh, g.dh, same);
+  const kernel_util::Window ww = kernel_util::window(g.w, g.kw, g.sw, g.dw, same);
+  g.oh = wh.out;
+  g.ow = ww.out;
+  g.pad_top = wh.pad_before;
+  g.pad_left = ww.pad_before;
+  g.extra_h = wh.pad_after - wh.pad_before;
+  g.extra_w = ww.pad_after - ww.pad_before;
+  return g;
+}
+
+// The descriptors of one convolution, and its handle.
+struct ConvSetup {
+  TensorDesc x, y;
+  FilterDesc f;
+  ConvDesc conv;
+  ConvSetup(const Conv& g) {
+    check(cudnnSetTensor4dDescriptor(x.d, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, static_cast<int>(g.n),
+                                     static_cast<int>(g.c), static_cast<int>(g.ph()), static_cast<int>(g.pw())),
+          "cudnnSetTensor4dDescriptor(input)");
+    check(cudnnSetTensor4dDescriptor(y.d, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, static_cast<int>(g.n),
+                                     static_cast<int>(g.o), static_cast<int>(g.oh), static_cast<int>(g.ow)),
+          "cudnnSetTensor4dDescriptor(output)");
+    check(cudnnSetFilter4dDescriptor(f.d, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC, static_cast<int>(g.o),
+                                     static_cast<int>(g.ci), static_cast<int>(g.kh), static_cast<int>(g.kw)),
+          "cudnnSetFilter4dDescriptor");
+    check(cudnnSetConvolution2dDescriptor(conv.d, static_cast<int>(g.pad_top), static_cast<int>(g.pad_left),
+                                          static_cast<int>(g.sh), static_cast<int>(g.sw), static_cast<int>(g.dh),
+                                          static_cast<int>(g.dw), CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
+          "cudnnSetConvolution2dDescriptor");
+    check(cudnnSetConvolutionGroupCount(conv.d, static_cast<int>(g.groups)), "cudnnSetConvolutionGroupCount");
+    check(cudnnSetConvolutionMathType(conv.d, tf32_enabled() ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH),
+          "cudnnSetConvolutionMathType");
+  }
+};
+
+// The first algorithm cuDNN ranks best that ran, honours the math type (no TF32 unless
+// asked) and needs at most 1 GiB of workspace.
+template <class Perf>
+Perf pick(const Perf* perf, int count, std::string_view what) {
+  const bool tf32 = tf32_enabled();
+  for (int i = 0; i < count; ++i) {
+    if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > (std::size_t{1} << 30)) continue;
+    if (!tf32 && perf[i].mathType == CUDNN_TENSOR_OP_MATH) continue;
+    return perf[i];
+  }
+  STRATA_THROW(BackendError, "cuDNN has no usable ", what, " algorithm for this convolution");
+}
+
+// HWIO filter -> KRSC [O, KH, KW, I] (and back for a filter gradient).
+void filter_to_krsc(CudaDevice& dev, const Conv& g, const float* hwio, float* krsc) {
+  const std::int64_t dims[4] = {g.o, g.kh, g.kw, g.ci};
+  const std::int64_t strides[4] = {1, g.kw * g.ci * g.o, g.ci * g.o, g.o};
+  check_launch(transpose(dev.stream(), 4, 4, dims, strides, g.o * g.kh * g.kw * g.ci, hwio, krsc), "filter layout");
+}
+void filter_to_hwio(CudaDevice& dev, const Conv& g, const float* krsc, float* hwio) {
+  const std::int64_t dims[4] = {g.kh, g.kw, g.ci, g.o};
+  const std::int64_t strides[4] = {g.kw * g.ci, g.ci, 1, g.kh * g.kw * g.ci};
+  check_launch(transpose(dev.stream(), 4, 4, dims, strides, g.o * g.kh * g.kw * g.ci, krsc, hwio), "filter layout");
+}
+
+// Copies the [n, h, w, c] input into (into_padded) or out of the [n, ph, pw, c] tensor.
+void pad_copy(CudaDevice& dev, const Conv& g, const float* src, float* dst, bool into_padded) {
+  StridedCopy p;
+  p.rank = 4;
+  const std::int64_t dims[4] = {g.n, g.h, g.w, g.c};
+  const std::int64_t small[4] = {g.h * g.w * g.c, g.w * g.c, g.c, 1};
+  const std::int64_t big[4] = {g.ph() * g.pw() * g.c, g.pw() * g.c, g.c, 1};
+  for (int d = 0; d < 4; ++d) {
+    p.dims[d] = dims[d];
+    p.src_strides[d] = into_padded ? small[d] : big[d];
+    p.dst_strides[d] = into_padded ? big[d] : small[d];
+  }
+  check_launch(strided_copy(dev.stream(), 4, p, src, dst), "convolution padding");
+}
+
+std::size_t bytes_of(std::int64_t elements) { return static_cast<std::size_t>(elements) * sizeof(float); }
+
+// The input as cuDNN reads it: itself, or a zero-padded copy in `scratch`.
+const float* padded_input(CudaDevice& dev, const Conv& g, const float* x, Scratch& scratch) {
+  if (!g.padded()) return x;
+  dev.fill_zero(scratch.data(), bytes_of(g.n * g.ph() * g.pw() * g.c));
+  pad_copy(dev, g, x, scratch.f32(), true);
+  return scratch.f32();
+}
+
+void conv_forward(KernelContext& ctx, bool depthwise) {
+  Tensor& o = ctx.allocate_output(0);
+  const Conv g = conv_geometry(ctx, in_dims(ctx, 0), in_dims(ctx, 1), depthwise);
+  if (o.num_elements() == 0) return;
+  CudaDevice& dev = cuda_device(ctx);
+  if (g.n * g.h * g.w * g.c == 0 || g.kh * g.kw * g.ci == 0) return dev.fill_zero(o.mutable_data(), o.nbytes());
+  Scratch padded(dev, g.padded() ? bytes_of(g.n * g.ph() * g.pw() * g.c) : 0);
+  Scratch filter(dev, bytes_of(g.o * g.kh * g.kw * g.ci));
+  const float* x = padded_input(dev, g, in_f32(ctx, 0), padded);
+  filter_to_krsc(dev, g, in_f32(ctx, 1), filter.f32());
+  ConvSetup s(g);
+  cudnnHandle_t h = nullptr;
+  const auto lock = dnn(dev, h);
+  cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+  int count = 0;
+  check(cudnnGetConvolutionForwardAlgorithm_v7(h, s.x.d, s.f.d, s.conv.d, s.y.d, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
+                                               &count, perf),
+        "cudnnGetConvolutionForwardAlgorithm_v7");
+  const auto best = pick(perf, count, "forward");
+  Scratch workspace(dev, best.memory);
+  const float one = 1.0f, zero = 0.0f;
+  check(cudnnConvolutionForward(h, &one, s.x.d, x, s.f.d, filter.data(), s.conv.d, best.algo, workspace.data(),
+                                best.memory, &zero, s.y.d, o.mutable_data()),
+        "cudnnConvolutionForward");
+}
+
+// Conv2DBackpropInput(input_sizes (host), filter, out_backprop).
+void conv_backprop_input(KernelContext& ctx, bool depthwise) {
+  Tensor& o = ctx.allocate_output(0);
+  const Conv g = conv_geometry(ctx, host_ints(ctx, 0), in_dims(ctx, 1), depthwise);
+  if (o.num_elements() == 0) return;
+  CudaDevice& dev = cuda_device(ctx);
+  if (g.oh * g.ow * g.o == 0 || g.kh * g.kw * g.ci == 0) return dev.fill_zero(o.mutable_data(), o.nbytes());
+  Scratch padded(dev, g.padded() ? bytes_of(g.n * g.ph() * g.pw() * g.c) : 0);
+  Scratch filter(dev, bytes_of(g.o * g.kh * g.kw * g.ci));
+  filter_to_krsc(dev, g, in_f32(ctx, 1), filter.f32());
+  ConvSetup s(g);
+  cudnnHandle_t h = nullptr;
+  const auto lock = dnn(dev, h);
+  cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+  int count = 0;
+  check(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, s.f.d, s.y.d, s.conv.d, s.x.d,
+                                                    CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &count, perf),
+        "cudnnGetConvolutionBackwardDataAlgorithm_v7");
+  const auto best = pick(perf, count, "backward-data");
+  Scratch workspace(dev, best.memory);
+  const float one = 1.0f, zero = 0.0f;
+  float* dx = g.padded() ? padded.f32() : out_f32(o);
+  check(cudnnConvolutionBackwardData(h, &one, s.f.d, filter.data(), s.y.d, in_f32(ctx, 2), s.conv.d, best.algo,
+                                     workspace.data(), best.memory, &zero, s.x.d, dx),
+        "cudnnConvolutionBackwardData");
+  if (g.padded()) pad_copy(dev, g, padded.f32(), out_f32(o), false);
+}
+
+// Conv2DBackpropFilter(input, filter_sizes (host), out_backprop).
+void conv_backprop_filter(KernelContext& ctx, bool depthwise) {
+  Tensor& o = ctx.allocate_output(0);
+  const Conv g = conv_geometry(ctx, in_dims(ctx, 0), host_ints(ctx, 1), depthwise);
+  if (o.num_elements() == 0) return;
+  CudaDevice& dev = cuda_device(ctx);
+  if (g.n * g.oh * g.ow == 0 || g.h * g.w == 0) return dev.fill_zero(o.mutable_data(), o.nbytes());
+  Scratch padded(dev, g.padded() ? bytes_of(g.n * g.ph() * g.pw() * g.c) : 0);
+  Scratch filter(dev, bytes_of(g.o * g.kh * g.kw * g.ci));
+  const float* x = padded_input(dev, g, in_f32(ctx, 0), padded);
+  ConvSetup s(g);
+  cudnnHandle_t h = nullptr;
+  const auto lock = dnn(dev, h);
+  cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+  int count = 0;
+  check(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, s.x.d, s.y.d, s.conv.d, s.f.d,
+                                                      CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &count, perf),
+        "cudnnGetConvolutionBackwardFilterAlgorithm_v7");
+  const auto best = pick(perf, count, "backward-filter");
+  Scratch workspace(dev, best.memory);
+  const float one = 1.0f, zero = 0.0f;
+  check(cudnnConvolutionBackwardFilter(h, &one, s.x.d, x, s.y.d, in_f32(ctx, 2), s.conv.d, best.algo,
+                                       workspace.data(), best.memory, &zero, s.f.d, filter.data()),
+        "cudnnConvolutionBackwardFilter");
+  filter_to_hwio(dev, g, filter.f32(), out_f32(o));
+}
+
+void register_convolutions(Registrar& r) {
+  for (const bool depthwise : {false, true}) {
+    const std::string base = depthwise ? "DepthwiseConv2dNative" : "Conv2D";
+    add_kernel(r, base, kCuda, DType::kFloat32, [depthwise](KernelContext& ctx) { conv_forward(ctx, depthwise); });
+    add_kernel(r, base + "BackpropInput", kCuda, DType::kFloat32,
+               [depthwise](KernelContext& ctx) { conv_backprop_input(ctx, depthwise); });
+    add_kernel(r, base + "BackpropFilter", kCuda, DType::kFloat32,
+               [depthwise](KernelContext& ctx) { conv_backprop_filter(ctx, depthwise); });
+  }
+}
+
+#endif  // STRATA_CUDA_WITH_CUDNN
+
+}  // namespace
+
+void register_window_ops(Registrar& r) {
+  register_pooling(r);
+#if STRATA_CUDA_WITH_CUDNN
+  register_convolutions(r);
+#endif
+}
+
+}  // namespace strata::cuda
