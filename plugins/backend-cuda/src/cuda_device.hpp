@@ -74,6 +74,14 @@ class CudaDevice final : public BackendDevice {
 // The CudaDevice a kernel runs on.
 CudaDevice& cuda_device(KernelContext& ctx);
 
+// Registers `f` (a lambda templated on the element type: []<class T>(KernelContext&)) as
+// the "cuda" kernel of `op` for float32 and float64.
+template <class F>
+void add_floats(Registrar& r, std::string_view op, F f) {
+  add_kernel(r, op, "cuda", DType::kFloat32, [f](KernelContext& ctx) { f.template operator()<float>(ctx); });
+  add_kernel(r, op, "cuda", DType::kFloat64, [f](KernelContext& ctx) { f.template operator()<double>(ctx); });
+}
+
 void register_kernels(Registrar& r);
 // Pooling (own kernels) and, when built with cuDNN, convolutions (window_ops.cpp).
 void register_window_ops(Registrar& r);

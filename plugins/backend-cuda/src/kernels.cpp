@@ -1,12 +1,13 @@
 // Kernel glue of the backend-cuda plugin: checks shapes and attributes on the host, then
-// calls cuBLAS or the plugin's own kernels (launch.hpp) on the device's stream. float32
-// only (plus casts between the numeric types); ops without a cuda kernel fail at dispatch
-// with an error naming the op and the device.
+// calls cuBLAS or the plugin's own kernels (launch.hpp) on the device's stream. float32 and
+// float64 (plus casts between the numeric types); ops without a cuda kernel fail at
+// dispatch with an error naming the op and the device.
 #include <cublas_v2.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "cuda_device.hpp"
@@ -68,9 +69,7 @@ std::vector<std::int64_t> host_ints(const KernelContext& ctx, std::size_t i) {
 
 void* stream_of(KernelContext& ctx) { return cuda_device(ctx).stream(); }
 
-void add_f32(Registrar& r, std::string_view op, std::function<void(KernelContext&)> f) {
-  add_kernel(r, op, kCuda, DType::kFloat32, std::move(f));
-}
+
 
 // ---- element-wise ------------------------------------------------------------------------
 
@@ -80,10 +79,10 @@ void register_elementwise(Registrar& r) {
       {"RealDiv", Binary::kDiv}, {"Maximum", Binary::kMax}, {"Minimum", Binary::kMin},
       {"Pow", Binary::kPow},     {"SquaredDifference", Binary::kSquaredDifference}};
   for (const auto& [name, op] : binaries) {
-    add_f32(r, name, [op = op](KernelContext& ctx) {
+    add_floats(r, name, [op = op]<class T>(KernelContext& ctx) {
       Tensor& o = ctx.allocate_output(0);
       if (o.num_elements() == 0) return;
-      check_launch(binary_f32(stream_of(ctx), op, bcast_plan(ctx, 2), in<float>(ctx, 0), in<float>(ctx, 1), out<float>(o)),
+      check_launch(binary(stream_of(ctx), op, bcast_plan(ctx, 2), in<T>(ctx, 0), in<T>(ctx, 1), out<T>(o)),
                    ctx.op_name());
     });
   }
@@ -91,21 +90,21 @@ void register_elementwise(Registrar& r) {
       {"Equal", Compare::kEqual}, {"NotEqual", Compare::kNotEqual}, {"Greater", Compare::kGreater},
       {"GreaterEqual", Compare::kGreaterEqual}, {"Less", Compare::kLess}, {"LessEqual", Compare::kLessEqual}};
   for (const auto& [name, op] : compares) {
-    add_f32(r, name, [op = op](KernelContext& ctx) {
+    add_floats(r, name, [op = op]<class T>(KernelContext& ctx) {
       Tensor& o = ctx.allocate_output(0);
       if (o.num_elements() == 0) return;
-      check_launch(compare_f32(stream_of(ctx), op, bcast_plan(ctx, 2), in<float>(ctx, 0), in<float>(ctx, 1), out<bool>(o)),
+      check_launch(compare(stream_of(ctx), op, bcast_plan(ctx, 2), in<T>(ctx, 0), in<T>(ctx, 1), out<bool>(o)),
                    ctx.op_name());
     });
   }
-  add_f32(r, "SelectV2", [](KernelContext& ctx) {
+  add_floats(r, "SelectV2", []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     if (o.num_elements() == 0) return;
-    check_launch(select_f32(stream_of(ctx), bcast_plan(ctx, 3), in<bool>(ctx, 0), in<float>(ctx, 1), in<float>(ctx, 2),
-                            out<float>(o)),
+    check_launch(select(stream_of(ctx), bcast_plan(ctx, 3), in<bool>(ctx, 0), in<T>(ctx, 1), in<T>(ctx, 2),
+                            out<T>(o)),
                  ctx.op_name());
   });
-  add_f32(r, "AddN", [](KernelContext& ctx) {
+  add_floats(r, "AddN", []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     const std::int64_t n = o.num_elements();
     if (n == 0) return;
@@ -117,9 +116,9 @@ void register_elementwise(Registrar& r) {
     b.rank = 1;
     b.dims[0] = n;
     b.strides[0][0] = b.strides[1][0] = 1;
-    check_launch(binary_f32(stream_of(ctx), Binary::kAdd, b, in<float>(ctx, 0), in<float>(ctx, 1), out<float>(o)), "AddN");
+    check_launch(binary(stream_of(ctx), Binary::kAdd, b, in<T>(ctx, 0), in<T>(ctx, 1), out<T>(o)), "AddN");
     for (std::size_t i = 2; i < ctx.num_inputs(); ++i) {
-      check_launch(binary_f32(stream_of(ctx), Binary::kAdd, b, out<float>(o), in<float>(ctx, i), out<float>(o)), "AddN");
+      check_launch(binary(stream_of(ctx), Binary::kAdd, b, out<T>(o), in<T>(ctx, i), out<T>(o)), "AddN");
     }
   });
 
@@ -132,17 +131,17 @@ void register_elementwise(Registrar& r) {
       {"Selu", Unary::kSelu},       {"Sigmoid", Unary::kSigmoid},   {"Tanh", Unary::kTanh},
       {"Softplus", Unary::kSoftplus}, {"Softsign", Unary::kSoftsign}};
   for (const auto& [name, op] : unaries) {
-    add_f32(r, name, [op = op](KernelContext& ctx) {
+    add_floats(r, name, [op = op]<class T>(KernelContext& ctx) {
       Tensor& o = ctx.allocate_output(0);
       if (o.num_elements() == 0) return;
-      check_launch(unary_f32(stream_of(ctx), op, o.num_elements(), in<float>(ctx, 0), out<float>(o)), ctx.op_name());
+      check_launch(unary(stream_of(ctx), op, o.num_elements(), in<T>(ctx, 0), out<T>(o)), ctx.op_name());
     });
   }
-  add_f32(r, "Gelu", [](KernelContext& ctx) {
+  add_floats(r, "Gelu", []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     if (o.num_elements() == 0) return;
     const Unary op = ctx.attrs().get_or<bool>("approximate", false) ? Unary::kGeluApprox : Unary::kGelu;
-    check_launch(unary_f32(stream_of(ctx), op, o.num_elements(), in<float>(ctx, 0), out<float>(o)), "Gelu");
+    check_launch(unary(stream_of(ctx), op, o.num_elements(), in<T>(ctx, 0), out<T>(o)), "Gelu");
   });
   const std::pair<const char*, Pair> pairs[] = {
       {"ReluGrad", Pair::kReluGrad},       {"Relu6Grad", Pair::kRelu6Grad},   {"EluGrad", Pair::kEluGrad},
@@ -150,12 +149,12 @@ void register_elementwise(Registrar& r) {
       {"SoftplusGrad", Pair::kSoftplusGrad}, {"SoftsignGrad", Pair::kSoftsignGrad}, {"RsqrtGrad", Pair::kRsqrtGrad},
       {"SqrtGrad", Pair::kSqrtGrad}};
   for (const auto& [name, op] : pairs) {
-    add_f32(r, name, [op = op](KernelContext& ctx) {
+    add_floats(r, name, [op = op]<class T>(KernelContext& ctx) {
       STRATA_CHECK(in_dims(ctx, 0) == in_dims(ctx, 1), BackendError, "op ", ctx.op_name(),
                    " needs two inputs of one shape");
       Tensor& o = ctx.allocate_output(0);
       if (o.num_elements() == 0) return;
-      check_launch(pair_f32(stream_of(ctx), op, o.num_elements(), in<float>(ctx, 0), in<float>(ctx, 1), out<float>(o)),
+      check_launch(pair(stream_of(ctx), op, o.num_elements(), in<T>(ctx, 0), in<T>(ctx, 1), out<T>(o)),
                    ctx.op_name());
     });
   }
@@ -185,21 +184,21 @@ void register_array(Registrar& r) {
                    "Cast");
     });
   }
-  add_f32(r, "ZerosLike", [](KernelContext& ctx) {
+  add_floats(r, "ZerosLike", []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     ctx.device().fill_zero(o.mutable_data(), o.nbytes());
   });
-  add_f32(r, "OnesLike", [](KernelContext& ctx) {
+  add_floats(r, "OnesLike", []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     if (o.num_elements() == 0) return;
-    check_launch(fill_f32(stream_of(ctx), o.num_elements(), 1.0f, out<float>(o)), "OnesLike");
+    check_launch(fill(stream_of(ctx), o.num_elements(), T(1), out<T>(o)), "OnesLike");
   });
-  add_f32(r, "Fill", [](KernelContext& ctx) {
+  add_floats(r, "Fill", []<class T>(KernelContext& ctx) {
     // value (input 1) is a scalar on the device: every output element reads element 0.
     Tensor& o = ctx.allocate_output(0);
     if (o.num_elements() == 0) return;
     const std::int64_t n = o.num_elements(), zero = 0;
-    check_launch(transpose(stream_of(ctx), 4, 1, &n, &zero, n, ctx.input(1).data(), o.mutable_data()), "Fill");
+    check_launch(transpose(stream_of(ctx), sizeof(T), 1, &n, &zero, n, ctx.input(1).data(), o.mutable_data()), "Fill");
   });
   for (DType t : {DType::kFloat32, DType::kFloat64, DType::kInt32, DType::kInt64, DType::kBool}) {
     add_kernel(r, "Transpose", kCuda, t, [](KernelContext& ctx) {
@@ -227,7 +226,7 @@ void register_reductions(Registrar& r) {
   const std::pair<const char*, Reduce> reductions[] = {
       {"Sum", Reduce::kSum}, {"Mean", Reduce::kMean}, {"Max", Reduce::kMax}, {"Min", Reduce::kMin}, {"Prod", Reduce::kProd}};
   for (const auto& [name, op] : reductions) {
-    add_f32(r, name, [op = op](KernelContext& ctx) {
+    add_floats(r, name, [op = op]<class T>(KernelContext& ctx) {
       Tensor& o = ctx.allocate_output(0);
       if (o.num_elements() == 0) return;
       const Dims& id = in_dims(ctx, 0);
@@ -252,7 +251,7 @@ void register_reductions(Registrar& r) {
           p.outputs *= id[d];
         }
       }
-      check_launch(reduce_f32(stream_of(ctx), op, p, in<float>(ctx, 0), out<float>(o)), ctx.op_name());
+      check_launch(reduce(stream_of(ctx), op, p, in<T>(ctx, 0), out<T>(o)), ctx.op_name());
     });
   }
 }
@@ -260,28 +259,33 @@ void register_reductions(Registrar& r) {
 // ---- neural network ------------------------------------------------------------------------
 
 // Row-major C[M,N] = op(A)·op(B) as the column-major C^T = op(B)^T·op(A)^T.
-void gemm(CudaDevice& dev, bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const float* a,
-          const float* b, float* c) {
+template <class T>
+void gemm(CudaDevice& dev, bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a, const T* b,
+          T* c) {
   cublasHandle_t h;
   auto lock = dev.blas(h);
-  const float one = 1.0f, zero = 0.0f;
-  check(cublasSgemm(h, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, static_cast<int>(n),
-                    static_cast<int>(m), static_cast<int>(k), &one, b, static_cast<int>(tb ? k : n), a,
-                    static_cast<int>(ta ? m : k), &zero, c, static_cast<int>(n)),
-        "cublasSgemm");
+  const T one = 1, zero = 0;
+  const auto op_b = tb ? CUBLAS_OP_T : CUBLAS_OP_N, op_a = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const int M = static_cast<int>(n), N = static_cast<int>(m), K = static_cast<int>(k);
+  const int ldb = static_cast<int>(tb ? k : n), lda = static_cast<int>(ta ? m : k), ldc = static_cast<int>(n);
+  if constexpr (std::is_same_v<T, float>) {
+    check(cublasSgemm(h, op_b, op_a, M, N, K, &one, b, ldb, a, lda, &zero, c, ldc), "cublasSgemm");
+  } else {
+    check(cublasDgemm(h, op_b, op_a, M, N, K, &one, b, ldb, a, lda, &zero, c, ldc), "cublasDgemm");
+  }
 }
 
 void register_nn(Registrar& r) {
-  add_f32(r, "MatMul", [](KernelContext& ctx) {
+  add_floats(r, "MatMul", []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     const bool ta = ctx.attrs().get_or<bool>("transpose_a", false), tb = ctx.attrs().get_or<bool>("transpose_b", false);
     const Dims& ad = in_dims(ctx, 0);
     const std::int64_t m = out_dims(ctx, 0)[0], n = out_dims(ctx, 0)[1], k = ta ? ad[0] : ad[1];
     if (o.num_elements() == 0) return;
     if (k == 0) return ctx.device().fill_zero(o.mutable_data(), o.nbytes());
-    gemm(cuda_device(ctx), ta, tb, m, n, k, in<float>(ctx, 0), in<float>(ctx, 1), out<float>(o));
+    gemm(cuda_device(ctx), ta, tb, m, n, k, in<T>(ctx, 0), in<T>(ctx, 1), out<T>(o));
   });
-  add_f32(r, "BatchMatMulV2", [](KernelContext& ctx) {
+  add_floats(r, "BatchMatMulV2", []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     const bool ax = ctx.attrs().get_or<bool>("adj_x", false), ay = ctx.attrs().get_or<bool>("adj_y", false);
     const Dims &xd = in_dims(ctx, 0), &yd = in_dims(ctx, 1), &od = out_dims(ctx, 0);
@@ -297,39 +301,39 @@ void register_nn(Registrar& r) {
     const std::int64_t xm = xd[xd.size() - 2] * xd.back(), ym = yd[yd.size() - 2] * yd.back();
     CudaDevice& dev = cuda_device(ctx);
     for (std::int64_t i = 0; i < batches; ++i) {
-      gemm(dev, ax, ay, m, n, k, in<float>(ctx, 0) + kernel_util::broadcast_offset(i, ob, sx) * xm,
-           in<float>(ctx, 1) + kernel_util::broadcast_offset(i, ob, sy) * ym, out<float>(o) + i * m * n);
+      gemm(dev, ax, ay, m, n, k, in<T>(ctx, 0) + kernel_util::broadcast_offset(i, ob, sx) * xm,
+           in<T>(ctx, 1) + kernel_util::broadcast_offset(i, ob, sy) * ym, out<T>(o) + i * m * n);
     }
   });
-  add_f32(r, "BiasAdd", [](KernelContext& ctx) {
+  add_floats(r, "BiasAdd", []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     if (o.num_elements() == 0) return;
     const std::int64_t c = in_dims(ctx, 0).back();
-    check_launch(bias_add_f32(stream_of(ctx), o.num_elements() / c, c, in<float>(ctx, 0), in<float>(ctx, 1), out<float>(o)),
+    check_launch(bias_add(stream_of(ctx), o.num_elements() / c, c, in<T>(ctx, 0), in<T>(ctx, 1), out<T>(o)),
                  "BiasAdd");
   });
-  add_f32(r, "BiasAddGrad", [](KernelContext& ctx) {
+  add_floats(r, "BiasAddGrad", []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     if (o.num_elements() == 0) return;
     const std::int64_t c = in_dims(ctx, 0).back();
     const std::int64_t rows = c == 0 ? 0 : ctx.input(0).num_elements() / c;
-    check_launch(bias_add_grad_f32(stream_of(ctx), rows, c, in<float>(ctx, 0), out<float>(o)), "BiasAddGrad");
+    check_launch(bias_add_grad(stream_of(ctx), rows, c, in<T>(ctx, 0), out<T>(o)), "BiasAddGrad");
   });
   for (const char* name : {"Softmax", "LogSoftmax"}) {
-    add_f32(r, name, [log = std::string_view(name) == "LogSoftmax"](KernelContext& ctx) {
+    add_floats(r, name, [log = std::string_view(name) == "LogSoftmax"]<class T>(KernelContext& ctx) {
       Tensor& o = ctx.allocate_output(0);
       if (o.num_elements() == 0) return;
       const std::int64_t c = in_dims(ctx, 0).back();
-      check_launch(softmax_f32(stream_of(ctx), log, o.num_elements() / c, c, in<float>(ctx, 0), out<float>(o)),
+      check_launch(softmax(stream_of(ctx), log, o.num_elements() / c, c, in<T>(ctx, 0), out<T>(o)),
                    ctx.op_name());
     });
   }
-  add_f32(r, "SoftmaxGrad", [](KernelContext& ctx) {
+  add_floats(r, "SoftmaxGrad", []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     if (o.num_elements() == 0) return;
     const std::int64_t c = in_dims(ctx, 0).back();
-    check_launch(softmax_grad_f32(stream_of(ctx), o.num_elements() / c, c, in<float>(ctx, 0), in<float>(ctx, 1),
-                                  out<float>(o)),
+    check_launch(softmax_grad(stream_of(ctx), o.num_elements() / c, c, in<T>(ctx, 0), in<T>(ctx, 1),
+                                  out<T>(o)),
                  "SoftmaxGrad");
   });
 }
@@ -507,7 +511,7 @@ void register_shapes(Registrar& r) {
                              in<float>(ctx, 2), in<float>(ctx, 3), out<float>(o)),
                  "OneHot");
   });
-  add_f32(r, "ArgMax", [](KernelContext& ctx) {
+  add_floats(r, "ArgMax", []<class T>(KernelContext& ctx) {
     const Dims& d = in_dims(ctx, 0);
     const auto axis = static_cast<std::size_t>(axis_of(ctx, host_ints(ctx, 1).at(0), d.size()));
     Tensor& o = ctx.allocate_output(0);
@@ -515,7 +519,7 @@ void register_shapes(Registrar& r) {
     std::int64_t outer = 1, inner = 1;
     for (std::size_t k = 0; k < axis; ++k) outer *= d[k];
     for (std::size_t k = axis + 1; k < d.size(); ++k) inner *= d[k];
-    check_launch(arg_max_f32(stream_of(ctx), o.dtype() == DType::kInt64, outer, d[axis], inner, in<float>(ctx, 0),
+    check_launch(arg_max(stream_of(ctx), o.dtype() == DType::kInt64, outer, d[axis], inner, in<T>(ctx, 0),
                              o.mutable_data()),
                  "ArgMax");
   });

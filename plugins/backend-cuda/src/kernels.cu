@@ -44,33 +44,40 @@ __device__ std::int64_t count_of(const Bcast& b) {
 }
 
 __device__ float nan_f() { return __int_as_float(0x7fc00000); }
+template <class T>
+__device__ T nan_of() {
+  return static_cast<T>(nan_f());
+}
 
-__device__ float binary_op(Binary op, float x, float y) {
+template <class T>
+__device__ T binary_op(Binary op, T x, T y) {
   switch (op) {
     case Binary::kAdd: return x + y;
     case Binary::kSub: return x - y;
     case Binary::kMul: return x * y;
     case Binary::kDiv: return x / y;
-    case Binary::kMax: return (isnan(x) || isnan(y)) ? nan_f() : (x > y ? x : y);
-    case Binary::kMin: return (isnan(x) || isnan(y)) ? nan_f() : (x < y ? x : y);
-    case Binary::kPow: return static_cast<float>(pow(static_cast<double>(x), static_cast<double>(y)));
+    case Binary::kMax: return (isnan(x) || isnan(y)) ? nan_of<T>() : (x > y ? x : y);
+    case Binary::kMin: return (isnan(x) || isnan(y)) ? nan_of<T>() : (x < y ? x : y);
+    case Binary::kPow: return static_cast<T>(pow(static_cast<double>(x), static_cast<double>(y)));
     case Binary::kSquaredDifference: {
-      const float d = x - y;
+      const T d = x - y;
       return d * d;
     }
   }
-  return nan_f();
+  return nan_of<T>();
 }
 
-__global__ void binary_kernel(Binary op, Bcast b, const float* x, const float* y, float* out) {
+template <class T>
+__global__ void binary_kernel(Binary op, Bcast b, const T* x, const T* y, T* out) {
   const std::int64_t n = count_of(b);
   STRATA_GRID_LOOP(i, n) { out[i] = binary_op(op, x[bcast_offset(i, b, 0)], y[bcast_offset(i, b, 1)]); }
 }
 
-__global__ void compare_kernel(Compare op, Bcast b, const float* x, const float* y, bool* out) {
+template <class T>
+__global__ void compare_kernel(Compare op, Bcast b, const T* x, const T* y, bool* out) {
   const std::int64_t n = count_of(b);
   STRATA_GRID_LOOP(i, n) {
-    const float u = x[bcast_offset(i, b, 0)], v = y[bcast_offset(i, b, 1)];
+    const T u = x[bcast_offset(i, b, 0)], v = y[bcast_offset(i, b, 1)];
     bool r = false;
     switch (op) {
       case Compare::kEqual: r = u == v; break;
@@ -84,7 +91,8 @@ __global__ void compare_kernel(Compare op, Bcast b, const float* x, const float*
   }
 }
 
-__global__ void select_kernel(Bcast b, const bool* c, const float* t, const float* e, float* out) {
+template <class T>
+__global__ void select_kernel(Bcast b, const bool* c, const T* t, const T* e, T* out) {
   const std::int64_t n = count_of(b);
   STRATA_GRID_LOOP(i, n) { out[i] = c[bcast_offset(i, b, 0)] ? t[bcast_offset(i, b, 1)] : e[bcast_offset(i, b, 2)]; }
 }
@@ -99,66 +107,71 @@ __device__ double sigmoid_d(double x) {
   return e / (1.0 + e);
 }
 
-__device__ float unary_op(Unary op, float xf) {
-  const double x = xf;
+template <class T>
+__device__ T unary_op(Unary op, T xf) {
+  const double x = static_cast<double>(xf);
   switch (op) {
     case Unary::kNeg: return -xf;
-    case Unary::kAbs: return fabsf(xf);
-    case Unary::kSign: return isnan(xf) ? xf : static_cast<float>((xf > 0) - (xf < 0));
+    case Unary::kAbs: return static_cast<T>(fabs(x));
+    case Unary::kSign: return isnan(xf) ? xf : static_cast<T>((xf > 0) - (xf < 0));
     case Unary::kSquare: return xf * xf;
-    case Unary::kSqrt: return static_cast<float>(sqrt(x));
-    case Unary::kRsqrt: return static_cast<float>(1.0 / sqrt(x));
-    case Unary::kReciprocal: return static_cast<float>(1.0 / x);
-    case Unary::kExp: return static_cast<float>(exp(x));
-    case Unary::kLog: return static_cast<float>(log(x));
-    case Unary::kLog1p: return static_cast<float>(log1p(x));
-    case Unary::kErf: return static_cast<float>(erf(x));
-    case Unary::kFloor: return floorf(xf);
-    case Unary::kRelu: return xf < 0 ? 0.0f : xf;
-    case Unary::kRelu6: return xf < 0 ? 0.0f : (xf > 6 ? 6.0f : xf);
-    case Unary::kElu: return xf > 0 ? xf : static_cast<float>(expm1(x));
-    case Unary::kSelu: return static_cast<float>(kSeluScale * (x > 0 ? x : kSeluAlpha * expm1(x)));
-    case Unary::kSigmoid: return static_cast<float>(sigmoid_d(x));
-    case Unary::kTanh: return static_cast<float>(tanh(x));
-    case Unary::kSoftplus: return static_cast<float>(x > 20 ? x : (x < -20 ? exp(x) : log1p(exp(x))));
-    case Unary::kSoftsign: return static_cast<float>(x / (1.0 + fabs(x)));
-    case Unary::kGelu: return static_cast<float>(0.5 * x * (1.0 + erf(x / sqrt(2.0))));
+    case Unary::kSqrt: return static_cast<T>(sqrt(x));
+    case Unary::kRsqrt: return static_cast<T>(1.0 / sqrt(x));
+    case Unary::kReciprocal: return static_cast<T>(1.0 / x);
+    case Unary::kExp: return static_cast<T>(exp(x));
+    case Unary::kLog: return static_cast<T>(log(x));
+    case Unary::kLog1p: return static_cast<T>(log1p(x));
+    case Unary::kErf: return static_cast<T>(erf(x));
+    case Unary::kFloor: return static_cast<T>(floor(x));
+    case Unary::kRelu: return xf < 0 ? T(0) : xf;
+    case Unary::kRelu6: return xf < 0 ? T(0) : (xf > 6 ? T(6) : xf);
+    case Unary::kElu: return xf > 0 ? xf : static_cast<T>(expm1(x));
+    case Unary::kSelu: return static_cast<T>(kSeluScale * (x > 0 ? x : kSeluAlpha * expm1(x)));
+    case Unary::kSigmoid: return static_cast<T>(sigmoid_d(x));
+    case Unary::kTanh: return static_cast<T>(tanh(x));
+    case Unary::kSoftplus: return static_cast<T>(x > 20 ? x : (x < -20 ? exp(x) : log1p(exp(x))));
+    case Unary::kSoftsign: return static_cast<T>(x / (1.0 + fabs(x)));
+    case Unary::kGelu: return static_cast<T>(0.5 * x * (1.0 + erf(x / sqrt(2.0))));
     case Unary::kGeluApprox:
-      return static_cast<float>(0.5 * x * (1.0 + tanh(sqrt(2.0 / kPi) * (x + 0.044715 * x * x * x))));
+      return static_cast<T>(0.5 * x * (1.0 + tanh(sqrt(2.0 / kPi) * (x + 0.044715 * x * x * x))));
   }
-  return nan_f();
+  return nan_of<T>();
 }
 
-__global__ void unary_kernel(Unary op, std::int64_t n, const float* x, float* out) {
+template <class T>
+__global__ void unary_kernel(Unary op, std::int64_t n, const T* x, T* out) {
   STRATA_GRID_LOOP(i, n) { out[i] = unary_op(op, x[i]); }
 }
 
-__device__ float pair_op(Pair op, float af, float bf) {
-  const double a = af, b = bf;
+template <class T>
+__device__ T pair_op(Pair op, T af, T bf) {
+  const double a = static_cast<double>(af), b = static_cast<double>(bf);
   switch (op) {
-    case Pair::kReluGrad: return bf > 0 ? af : 0.0f;
-    case Pair::kRelu6Grad: return (bf > 0 && bf < 6) ? af : 0.0f;
-    case Pair::kEluGrad: return bf > 0 ? af : static_cast<float>(a * (b + 1.0));
+    case Pair::kReluGrad: return bf > 0 ? af : T(0);
+    case Pair::kRelu6Grad: return (bf > 0 && bf < 6) ? af : T(0);
+    case Pair::kEluGrad: return bf > 0 ? af : static_cast<T>(a * (b + 1.0));
     case Pair::kSeluGrad:
-      return static_cast<float>(bf > 0 ? a * kSeluScale : a * (b + kSeluScale * kSeluAlpha));
-    case Pair::kSigmoidGrad: return static_cast<float>(b * a * (1.0 - a));   // (y, dy)
-    case Pair::kTanhGrad: return static_cast<float>(b * (1.0 - a * a));      // (y, dy)
-    case Pair::kSoftplusGrad: return static_cast<float>(a * sigmoid_d(b));
+      return static_cast<T>(bf > 0 ? a * kSeluScale : a * (b + kSeluScale * kSeluAlpha));
+    case Pair::kSigmoidGrad: return static_cast<T>(b * a * (1.0 - a));   // (y, dy)
+    case Pair::kTanhGrad: return static_cast<T>(b * (1.0 - a * a));      // (y, dy)
+    case Pair::kSoftplusGrad: return static_cast<T>(a * sigmoid_d(b));
     case Pair::kSoftsignGrad: {
       const double d = 1.0 + fabs(b);
-      return static_cast<float>(a / (d * d));
+      return static_cast<T>(a / (d * d));
     }
-    case Pair::kRsqrtGrad: return static_cast<float>(b * -0.5 * a * a * a);  // (y, dy)
-    case Pair::kSqrtGrad: return static_cast<float>(b * 0.5 / a);            // (y, dy)
+    case Pair::kRsqrtGrad: return static_cast<T>(b * -0.5 * a * a * a);  // (y, dy)
+    case Pair::kSqrtGrad: return static_cast<T>(b * 0.5 / a);            // (y, dy)
   }
-  return nan_f();
+  return nan_of<T>();
 }
 
-__global__ void pair_kernel(Pair op, std::int64_t n, const float* a, const float* b, float* out) {
+template <class T>
+__global__ void pair_kernel(Pair op, std::int64_t n, const T* a, const T* b, T* out) {
   STRATA_GRID_LOOP(i, n) { out[i] = pair_op(op, a[i], b[i]); }
 }
 
-__global__ void fill_kernel(std::int64_t n, float value, float* out) {
+template <class T>
+__global__ void fill_kernel(std::int64_t n, T value, T* out) {
   STRATA_GRID_LOOP(i, n) { out[i] = value; }
 }
 
@@ -185,7 +198,8 @@ int cast_from(cudaStream_t s, Elem to, std::int64_t n, const From* in, void* out
   return status();
 }
 
-__global__ void reduce_kernel(Reduce op, ReducePlan p, const float* in, float* out) {
+template <class T>
+__global__ void reduce_kernel(Reduce op, ReducePlan p, const T* in, T* out) {
   STRATA_GRID_LOOP(o, p.outputs) {
     std::int64_t base = 0, rest = o;
     for (int d = p.kept_rank - 1; d >= 0; --d) {
@@ -199,7 +213,7 @@ __global__ void reduce_kernel(Reduce op, ReducePlan p, const float* in, float* o
         off += (k % p.reduced_dims[d]) * p.reduced_strides[d];
         k /= p.reduced_dims[d];
       }
-      const double v = in[off];
+      const double v = static_cast<double>(in[off]);
       switch (op) {
         case Reduce::kSum:
         case Reduce::kMean: acc += v; break;
@@ -209,42 +223,48 @@ __global__ void reduce_kernel(Reduce op, ReducePlan p, const float* in, float* o
       }
     }
     if (op == Reduce::kMean) acc /= static_cast<double>(p.reduced_count);
-    out[o] = static_cast<float>(acc);
+    out[o] = static_cast<T>(acc);
   }
 }
 
-__global__ void bias_add_kernel(std::int64_t rows, std::int64_t c, const float* x, const float* bias, float* out) {
+template <class T>
+__global__ void bias_add_kernel(std::int64_t rows, std::int64_t c, const T* x, const T* bias, T* out) {
   STRATA_GRID_LOOP(i, rows * c) { out[i] = x[i] + bias[i % c]; }
 }
 
-__global__ void bias_add_grad_kernel(std::int64_t rows, std::int64_t c, const float* g, float* out) {
+template <class T>
+__global__ void bias_add_grad_kernel(std::int64_t rows, std::int64_t c, const T* g, T* out) {
   STRATA_GRID_LOOP(j, c) {
     double acc = 0;
-    for (std::int64_t r = 0; r < rows; ++r) acc += g[r * c + j];
-    out[j] = static_cast<float>(acc);
+    for (std::int64_t r = 0; r < rows; ++r) acc += static_cast<double>(g[r * c + j]);
+    out[j] = static_cast<T>(acc);
   }
 }
 
-__global__ void softmax_kernel(bool log_softmax, std::int64_t rows, std::int64_t cols, const float* x, float* out) {
+template <class T>
+__global__ void softmax_kernel(bool log_softmax, std::int64_t rows, std::int64_t cols, const T* x, T* out) {
   STRATA_GRID_LOOP(r, rows) {
-    const float* row = x + r * cols;
-    float* o = out + r * cols;
+    const T* row = x + r * cols;
+    T* o = out + r * cols;
     double m = -INFINITY;
-    for (std::int64_t j = 0; j < cols; ++j) m = row[j] > m ? row[j] : m;
+    for (std::int64_t j = 0; j < cols; ++j) m = static_cast<double>(row[j]) > m ? static_cast<double>(row[j]) : m;
     double sum = 0;
-    for (std::int64_t j = 0; j < cols; ++j) sum += exp(row[j] - m);
+    for (std::int64_t j = 0; j < cols; ++j) sum += exp(static_cast<double>(row[j]) - m);
     for (std::int64_t j = 0; j < cols; ++j) {
-      o[j] = static_cast<float>(log_softmax ? (row[j] - m) - log(sum) : exp(row[j] - m) / sum);
+      const double v = static_cast<double>(row[j]);
+      o[j] = static_cast<T>(log_softmax ? (v - m) - log(sum) : exp(v - m) / sum);
     }
   }
 }
 
-__global__ void softmax_grad_kernel(std::int64_t rows, std::int64_t cols, const float* s, const float* g, float* out) {
+template <class T>
+__global__ void softmax_grad_kernel(std::int64_t rows, std::int64_t cols, const T* s, const T* g, T* out) {
   STRATA_GRID_LOOP(r, rows) {
     double dot = 0;
-    for (std::int64_t j = 0; j < cols; ++j) dot += static_cast<double>(g[r * cols + j]) * s[r * cols + j];
+    for (std::int64_t j = 0; j < cols; ++j) dot += static_cast<double>(g[r * cols + j]) * static_cast<double>(s[r * cols + j]);
     for (std::int64_t j = 0; j < cols; ++j) {
-      out[r * cols + j] = static_cast<float>((g[r * cols + j] - dot) * s[r * cols + j]);
+      out[r * cols + j] =
+          static_cast<T>((static_cast<double>(g[r * cols + j]) - dot) * static_cast<double>(s[r * cols + j]));
     }
   }
 }
@@ -304,14 +324,14 @@ __global__ void one_hot_kernel(std::int64_t outer, std::int64_t depth, std::int6
   }
 }
 
-template <class O>
-__global__ void arg_max_kernel(std::int64_t outer, std::int64_t n, std::int64_t inner, const float* in, O* out) {
+template <class T, class O>
+__global__ void arg_max_kernel(std::int64_t outer, std::int64_t n, std::int64_t inner, const T* in, O* out) {
   STRATA_GRID_LOOP(i, outer * inner) {
     const std::int64_t o = i / inner, k = i % inner;
     std::int64_t best = 0;
-    float best_v = n > 0 ? in[o * n * inner + k] : 0.0f;
+    T best_v = n > 0 ? in[o * n * inner + k] : T(0);
     for (std::int64_t j = 1; j < n; ++j) {
-      const float v = in[(o * n + j) * inner + k];
+      const T v = in[(o * n + j) * inner + k];
       if (v > best_v || (isnan(v) && !isnan(best_v))) {
         best_v = v;
         best = j;
@@ -325,41 +345,66 @@ cudaStream_t as_stream(void* s) { return static_cast<cudaStream_t>(s); }
 
 }  // namespace
 
-int binary_f32(void* s, Binary op, const Bcast& b, const float* x, const float* y, float* out) {
+namespace {
+
+std::int64_t count_host(const Bcast& b) {
   std::int64_t n = 1;
   for (int d = 0; d < b.rank; ++d) n *= b.dims[d];
+  return n;
+}
+
+template <class T>
+int binary_t(void* s, Binary op, const Bcast& b, const T* x, const T* y, T* out) {
+  const std::int64_t n = count_host(b);
   binary_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(op, b, x, y, out);
   return status();
 }
-
-int compare_f32(void* s, Compare op, const Bcast& b, const float* x, const float* y, bool* out) {
-  std::int64_t n = 1;
-  for (int d = 0; d < b.rank; ++d) n *= b.dims[d];
+template <class T>
+int compare_t(void* s, Compare op, const Bcast& b, const T* x, const T* y, bool* out) {
+  const std::int64_t n = count_host(b);
   compare_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(op, b, x, y, out);
   return status();
 }
-
-int select_f32(void* s, const Bcast& b, const bool* c, const float* t, const float* e, float* out) {
-  std::int64_t n = 1;
-  for (int d = 0; d < b.rank; ++d) n *= b.dims[d];
+template <class T>
+int select_t(void* s, const Bcast& b, const bool* c, const T* t, const T* e, T* out) {
+  const std::int64_t n = count_host(b);
   select_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(b, c, t, e, out);
   return status();
 }
-
-int unary_f32(void* s, Unary op, std::int64_t n, const float* x, float* out) {
+template <class T>
+int unary_t(void* s, Unary op, std::int64_t n, const T* x, T* out) {
   unary_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(op, n, x, out);
   return status();
 }
-
-int pair_f32(void* s, Pair op, std::int64_t n, const float* a, const float* b, float* out) {
+template <class T>
+int pair_t(void* s, Pair op, std::int64_t n, const T* a, const T* b, T* out) {
   pair_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(op, n, a, b, out);
   return status();
 }
-
-int fill_f32(void* s, std::int64_t n, float value, float* out) {
+template <class T>
+int fill_t(void* s, std::int64_t n, T value, T* out) {
   fill_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(n, value, out);
   return status();
 }
+
+}  // namespace
+
+#define STRATA_CUDA_FLOAT_LAUNCHERS(T)                                                                          \
+  int binary(void* s, Binary op, const Bcast& b, const T* x, const T* y, T* out) {                              \
+    return binary_t(s, op, b, x, y, out);                                                                       \
+  }                                                                                                             \
+  int compare(void* s, Compare op, const Bcast& b, const T* x, const T* y, bool* out) {                         \
+    return compare_t(s, op, b, x, y, out);                                                                      \
+  }                                                                                                             \
+  int select(void* s, const Bcast& b, const bool* c, const T* t, const T* e, T* out) {                          \
+    return select_t(s, b, c, t, e, out);                                                                        \
+  }                                                                                                             \
+  int unary(void* s, Unary op, std::int64_t n, const T* x, T* out) { return unary_t(s, op, n, x, out); }        \
+  int pair(void* s, Pair op, std::int64_t n, const T* a, const T* b, T* out) { return pair_t(s, op, n, a, b, out); } \
+  int fill(void* s, std::int64_t n, T value, T* out) { return fill_t(s, n, value, out); }
+
+STRATA_CUDA_FLOAT_LAUNCHERS(float)
+STRATA_CUDA_FLOAT_LAUNCHERS(double)
 
 int cast(void* s, Elem from, Elem to, std::int64_t n, const void* in, void* out) {
   switch (from) {
@@ -372,30 +417,66 @@ int cast(void* s, Elem from, Elem to, std::int64_t n, const void* in, void* out)
   return static_cast<int>(cudaErrorInvalidValue);
 }
 
-int reduce_f32(void* s, Reduce op, const ReducePlan& plan, const float* in, float* out) {
+namespace {
+
+template <class T>
+int reduce_t(void* s, Reduce op, const ReducePlan& plan, const T* in, T* out) {
   reduce_kernel<<<blocks_for(plan.outputs), kThreads, 0, as_stream(s)>>>(op, plan, in, out);
   return status();
 }
-
-int bias_add_f32(void* s, std::int64_t rows, std::int64_t c, const float* x, const float* bias, float* out) {
+template <class T>
+int bias_add_t(void* s, std::int64_t rows, std::int64_t c, const T* x, const T* bias, T* out) {
   bias_add_kernel<<<blocks_for(rows * c), kThreads, 0, as_stream(s)>>>(rows, c, x, bias, out);
   return status();
 }
-
-int bias_add_grad_f32(void* s, std::int64_t rows, std::int64_t c, const float* g, float* out) {
+template <class T>
+int bias_add_grad_t(void* s, std::int64_t rows, std::int64_t c, const T* g, T* out) {
   bias_add_grad_kernel<<<blocks_for(c), kThreads, 0, as_stream(s)>>>(rows, c, g, out);
   return status();
 }
-
-int softmax_f32(void* s, bool log, std::int64_t rows, std::int64_t cols, const float* x, float* out) {
+template <class T>
+int softmax_t(void* s, bool log, std::int64_t rows, std::int64_t cols, const T* x, T* out) {
   softmax_kernel<<<blocks_for(rows), kThreads, 0, as_stream(s)>>>(log, rows, cols, x, out);
   return status();
 }
-
-int softmax_grad_f32(void* s, std::int64_t rows, std::int64_t cols, const float* sm, const float* g, float* out) {
+template <class T>
+int softmax_grad_t(void* s, std::int64_t rows, std::int64_t cols, const T* sm, const T* g, T* out) {
   softmax_grad_kernel<<<blocks_for(rows), kThreads, 0, as_stream(s)>>>(rows, cols, sm, g, out);
   return status();
 }
+template <class T>
+int arg_max_t(void* s, bool out_int64, std::int64_t outer, std::int64_t n, std::int64_t inner, const T* in, void* out) {
+  if (outer * inner == 0) return 0;
+  if (out_int64) {
+    arg_max_kernel<<<blocks_for(outer * inner), kThreads, 0, as_stream(s)>>>(outer, n, inner, in, static_cast<std::int64_t*>(out));
+  } else {
+    arg_max_kernel<<<blocks_for(outer * inner), kThreads, 0, as_stream(s)>>>(outer, n, inner, in, static_cast<std::int32_t*>(out));
+  }
+  return status();
+}
+
+}  // namespace
+
+#define STRATA_CUDA_FLOAT_NN_LAUNCHERS(T)                                                                       \
+  int reduce(void* s, Reduce op, const ReducePlan& plan, const T* in, T* out) { return reduce_t(s, op, plan, in, out); } \
+  int bias_add(void* s, std::int64_t rows, std::int64_t c, const T* x, const T* bias, T* out) {                 \
+    return bias_add_t(s, rows, c, x, bias, out);                                                                \
+  }                                                                                                             \
+  int bias_add_grad(void* s, std::int64_t rows, std::int64_t c, const T* g, T* out) {                           \
+    return bias_add_grad_t(s, rows, c, g, out);                                                                 \
+  }                                                                                                             \
+  int softmax(void* s, bool log, std::int64_t rows, std::int64_t cols, const T* x, T* out) {                    \
+    return softmax_t(s, log, rows, cols, x, out);                                                               \
+  }                                                                                                             \
+  int softmax_grad(void* s, std::int64_t rows, std::int64_t cols, const T* sm, const T* g, T* out) {            \
+    return softmax_grad_t(s, rows, cols, sm, g, out);                                                           \
+  }                                                                                                             \
+  int arg_max(void* s, bool out_int64, std::int64_t outer, std::int64_t n, std::int64_t inner, const T* in, void* out) { \
+    return arg_max_t(s, out_int64, outer, n, inner, in, out);                                                   \
+  }
+
+STRATA_CUDA_FLOAT_NN_LAUNCHERS(float)
+STRATA_CUDA_FLOAT_NN_LAUNCHERS(double)
 
 int transpose(void* s, int element_bytes, int rank, const std::int64_t* dims, const std::int64_t* strides,
               std::int64_t n, const void* in, void* out) {
@@ -461,16 +542,6 @@ int one_hot_f32(void* s, bool i64, std::int64_t outer, std::int64_t depth, std::
     one_hot_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(outer, depth, inner, static_cast<const std::int64_t*>(indices), on, off, out);
   } else {
     one_hot_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(outer, depth, inner, static_cast<const std::int32_t*>(indices), on, off, out);
-  }
-  return status();
-}
-
-int arg_max_f32(void* s, bool out_int64, std::int64_t outer, std::int64_t n, std::int64_t inner, const float* in, void* out) {
-  if (outer * inner == 0) return 0;
-  if (out_int64) {
-    arg_max_kernel<<<blocks_for(outer * inner), kThreads, 0, as_stream(s)>>>(outer, n, inner, in, static_cast<std::int64_t*>(out));
-  } else {
-    arg_max_kernel<<<blocks_for(outer * inner), kThreads, 0, as_stream(s)>>>(outer, n, inner, in, static_cast<std::int32_t*>(out));
   }
   return status();
 }

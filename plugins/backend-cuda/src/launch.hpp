@@ -31,12 +31,23 @@ enum class Pair : int {
 enum class Reduce : int { kSum, kMean, kMax, kMin, kProd };
 enum class Elem : int { kFloat32, kFloat64, kInt32, kInt64, kBool };
 
-int binary_f32(void* stream, Binary op, const Bcast& b, const float* x, const float* y, float* out);
-int compare_f32(void* stream, Compare op, const Bcast& b, const float* x, const float* y, bool* out);
-int select_f32(void* stream, const Bcast& b, const bool* cond, const float* t, const float* e, float* out);
-int unary_f32(void* stream, Unary op, std::int64_t n, const float* x, float* out);
-int pair_f32(void* stream, Pair op, std::int64_t n, const float* a, const float* b, float* out);
-int fill_f32(void* stream, std::int64_t n, float value, float* out);
+// Floating-point launchers, float32 and float64 (overloaded on the element type).
+#define STRATA_CUDA_DECLARE_FLOAT_LAUNCHERS(T)                                                         \
+  int binary(void* stream, Binary op, const Bcast& b, const T* x, const T* y, T* out);                 \
+  int compare(void* stream, Compare op, const Bcast& b, const T* x, const T* y, bool* out);            \
+  int select(void* stream, const Bcast& b, const bool* cond, const T* t, const T* e, T* out);          \
+  int unary(void* stream, Unary op, std::int64_t n, const T* x, T* out);                               \
+  int pair(void* stream, Pair op, std::int64_t n, const T* a, const T* b, T* out);                     \
+  int fill(void* stream, std::int64_t n, T value, T* out);                                             \
+  int reduce(void* stream, Reduce op, const ReducePlan& plan, const T* in, T* out);                    \
+  /* y[..., c] = x[..., c] + bias[c]; d bias[c] = sum over rows of g[..., c]. */                        \
+  int bias_add(void* stream, std::int64_t rows, std::int64_t channels, const T* x, const T* bias, T* out); \
+  int bias_add_grad(void* stream, std::int64_t rows, std::int64_t channels, const T* g, T* out);       \
+  /* Row-wise over the last axis. */                                                                    \
+  int softmax(void* stream, bool log, std::int64_t rows, std::int64_t cols, const T* x, T* out);       \
+  int softmax_grad(void* stream, std::int64_t rows, std::int64_t cols, const T* softmax, const T* grad, T* out); \
+  /* ArgMax over the middle axis of [outer, n, inner] (first maximum), int32 or int64 output. */       \
+  int arg_max(void* stream, bool out_int64, std::int64_t outer, std::int64_t n, std::int64_t inner, const T* in, void* out);
 int cast(void* stream, Elem from, Elem to, std::int64_t n, const void* in, void* out);
 
 // Reduces an input viewed as [outer, reduced, inner]-like index spaces: `kept` describes
@@ -48,15 +59,8 @@ struct ReducePlan {
   std::int64_t reduced_dims[kMaxRank] = {}, reduced_strides[kMaxRank] = {};
   std::int64_t outputs = 1, reduced_count = 1;
 };
-int reduce_f32(void* stream, Reduce op, const ReducePlan& plan, const float* in, float* out);
-
-// y[..., c] = x[..., c] + bias[c]; d bias[c] = sum over rows of g[..., c].
-int bias_add_f32(void* stream, std::int64_t rows, std::int64_t channels, const float* x, const float* bias, float* out);
-int bias_add_grad_f32(void* stream, std::int64_t rows, std::int64_t channels, const float* g, float* out);
-// Row-wise over the last axis.
-int softmax_f32(void* stream, bool log, std::int64_t rows, std::int64_t cols, const float* x, float* out);
-int softmax_grad_f32(void* stream, std::int64_t rows, std::int64_t cols, const float* softmax, const float* grad,
-                     float* out);
+STRATA_CUDA_DECLARE_FLOAT_LAUNCHERS(float)
+STRATA_CUDA_DECLARE_FLOAT_LAUNCHERS(double)
 // out[j] = in[offset(j)] with out dims `dims` and permuted input strides `strides`.
 int transpose(void* stream, int element_bytes, int rank, const std::int64_t* dims, const std::int64_t* strides,
               std::int64_t n, const void* in, void* out);
@@ -81,9 +85,6 @@ int gather(void* stream, int element_bytes, bool indices_int64, std::int64_t out
 // OneHot: out[o, d, n] = indices[o, n] == d ? *on : *off, out viewed as [outer, depth, inner].
 int one_hot_f32(void* stream, bool indices_int64, std::int64_t outer, std::int64_t depth, std::int64_t inner,
                 const void* indices, const float* on, const float* off, float* out);
-// ArgMax over the middle axis of [outer, n, inner] (first maximum), int32 or int64 output.
-int arg_max_f32(void* stream, bool out_int64, std::int64_t outer, std::int64_t n, std::int64_t inner, const float* in,
-                void* out);
 
 // An NHWC pooling window (pool.cu): input [n, h, w, c], output [n, oh, ow, c], window
 // kh x kw moved by sh, sw, with TensorFlow's SAME/VALID padding (pad_top/pad_left before
@@ -92,10 +93,14 @@ struct PoolWindow {
   std::int64_t n = 0, h = 0, w = 0, c = 0, oh = 0, ow = 0;
   std::int64_t kh = 1, kw = 1, sh = 1, sw = 1, pad_top = 0, pad_left = 0;
 };
-int max_pool_f32(void* stream, const PoolWindow& p, const float* x, float* y);
-// dx (zeroed here) gets each output's gradient at its window's first maximum of x.
-int max_pool_grad_f32(void* stream, const PoolWindow& p, const float* x, const float* g, float* dx);
-int avg_pool_f32(void* stream, const PoolWindow& p, const float* x, float* y);
-int avg_pool_grad_f32(void* stream, const PoolWindow& p, const float* g, float* dx);
+// dx (zeroed here) gets each output's gradient at its window's first maximum of x, or its
+// share of each window's average.
+#define STRATA_CUDA_DECLARE_POOL_LAUNCHERS(T)                                           \
+  int max_pool(void* stream, const PoolWindow& p, const T* x, T* y);                    \
+  int max_pool_grad(void* stream, const PoolWindow& p, const T* x, const T* g, T* dx);  \
+  int avg_pool(void* stream, const PoolWindow& p, const T* x, T* y);                    \
+  int avg_pool_grad(void* stream, const PoolWindow& p, const T* g, T* dx);
+STRATA_CUDA_DECLARE_POOL_LAUNCHERS(float)
+STRATA_CUDA_DECLARE_POOL_LAUNCHERS(double)
 
 }  // namespace strata::cuda

@@ -1,4 +1,4 @@
-// Pooling kernels of the backend-cuda plugin (NHWC, float32), with TensorFlow's window
+// Pooling kernels of the backend-cuda plugin (NHWC, float32 and float64), with TensorFlow's window
 // semantics: SAME padding never takes part (max ignores it, the average divides by the
 // window elements inside the input), gradients route to the first maximum of a window.
 // Own kernels rather than cuDNN's because cuDNN pools only with symmetric padding and SAME
@@ -43,9 +43,10 @@ __device__ At at(const PoolWindow& p, std::int64_t i) {
 }
 
 // The first maximum's input offset, or -1 when the window holds no input element.
-__device__ std::int64_t first_max(const PoolWindow& p, const float* x, const At& a, float* value) {
+template <class T>
+__device__ std::int64_t first_max(const PoolWindow& p, const T* x, const At& a, T* value) {
   std::int64_t best = -1;
-  float v = 0.0f;
+  T v = 0;
   for (std::int64_t kh = 0; kh < p.kh; ++kh) {
     const std::int64_t ih = a.oh * p.sh + kh - p.pad_top;
     if (ih < 0 || ih >= p.h) continue;
@@ -53,7 +54,7 @@ __device__ std::int64_t first_max(const PoolWindow& p, const float* x, const At&
       const std::int64_t iw = a.ow * p.sw + kw - p.pad_left;
       if (iw < 0 || iw >= p.w) continue;
       const std::int64_t off = ((a.n * p.h + ih) * p.w + iw) * p.c + a.c;
-      const float e = x[off];
+      const T e = x[off];
       // NaN wins, as in TensorFlow's max (a NaN is never "not greater").
       if (best < 0 || e > v || (isnan(e) && !isnan(v))) {
         best = off;
@@ -65,17 +66,19 @@ __device__ std::int64_t first_max(const PoolWindow& p, const float* x, const At&
   return best;
 }
 
-__global__ void max_pool_kernel(PoolWindow p, std::int64_t n, const float* x, float* y) {
+template <class T>
+__global__ void max_pool_kernel(PoolWindow p, std::int64_t n, const T* x, T* y) {
   STRATA_POOL_LOOP(i, n) {
-    float v = 0.0f;
+    T v = 0;
     first_max(p, x, at(p, i), &v);
     y[i] = v;
   }
 }
 
-__global__ void max_pool_grad_kernel(PoolWindow p, std::int64_t n, const float* x, const float* g, float* dx) {
+template <class T>
+__global__ void max_pool_grad_kernel(PoolWindow p, std::int64_t n, const T* x, const T* g, T* dx) {
   STRATA_POOL_LOOP(i, n) {
-    float v = 0.0f;
+    T v = 0;
     const std::int64_t off = first_max(p, x, at(p, i), &v);
     if (off >= 0) atomicAdd(dx + off, g[i]);
   }
@@ -96,66 +99,83 @@ __device__ Clip clip(const PoolWindow& p, const At& a) {
   return c;
 }
 
-__global__ void avg_pool_kernel(PoolWindow p, std::int64_t n, const float* x, float* y) {
+template <class T>
+__global__ void avg_pool_kernel(PoolWindow p, std::int64_t n, const T* x, T* y) {
   STRATA_POOL_LOOP(i, n) {
     const At a = at(p, i);
     const Clip c = clip(p, a);
     double sum = 0.0;
     for (std::int64_t ih = c.h0; ih < c.h1; ++ih) {
-      for (std::int64_t iw = c.w0; iw < c.w1; ++iw) sum += x[((a.n * p.h + ih) * p.w + iw) * p.c + a.c];
+      for (std::int64_t iw = c.w0; iw < c.w1; ++iw) sum += static_cast<double>(x[((a.n * p.h + ih) * p.w + iw) * p.c + a.c]);
     }
     const std::int64_t count = (c.h1 - c.h0) * (c.w1 - c.w0);
-    y[i] = count > 0 ? static_cast<float>(sum / static_cast<double>(count)) : 0.0f;
+    y[i] = count > 0 ? static_cast<T>(sum / static_cast<double>(count)) : T(0);
   }
 }
 
-__global__ void avg_pool_grad_kernel(PoolWindow p, std::int64_t n, const float* g, float* dx) {
+template <class T>
+__global__ void avg_pool_grad_kernel(PoolWindow p, std::int64_t n, const T* g, T* dx) {
   STRATA_POOL_LOOP(i, n) {
     const At a = at(p, i);
     const Clip c = clip(p, a);
     const std::int64_t count = (c.h1 - c.h0) * (c.w1 - c.w0);
     if (count == 0) continue;
-    const float share = g[i] / static_cast<float>(count);
+    const T share = g[i] / static_cast<T>(count);
     for (std::int64_t ih = c.h0; ih < c.h1; ++ih) {
       for (std::int64_t iw = c.w0; iw < c.w1; ++iw) atomicAdd(dx + ((a.n * p.h + ih) * p.w + iw) * p.c + a.c, share);
     }
   }
 }
 
-}  // namespace
-
-int max_pool_f32(void* s, const PoolWindow& p, const float* x, float* y) {
+template <class T>
+int max_pool_t(void* s, const PoolWindow& p, const T* x, T* y) {
   const std::int64_t n = p.n * p.oh * p.ow * p.c;
   if (n == 0) return 0;
   max_pool_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(p, n, x, y);
   return static_cast<int>(cudaGetLastError());
 }
 
-int max_pool_grad_f32(void* s, const PoolWindow& p, const float* x, const float* g, float* dx) {
+template <class T>
+int max_pool_grad_t(void* s, const PoolWindow& p, const T* x, const T* g, T* dx) {
   const std::int64_t n = p.n * p.oh * p.ow * p.c;
   const std::int64_t in = p.n * p.h * p.w * p.c;
   if (in == 0) return 0;
-  const int cleared = static_cast<int>(cudaMemsetAsync(dx, 0, static_cast<std::size_t>(in) * sizeof(float), as_stream(s)));
+  const int cleared = static_cast<int>(cudaMemsetAsync(dx, 0, static_cast<std::size_t>(in) * sizeof(T), as_stream(s)));
   if (cleared != 0 || n == 0) return cleared;
   max_pool_grad_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(p, n, x, g, dx);
   return static_cast<int>(cudaGetLastError());
 }
 
-int avg_pool_f32(void* s, const PoolWindow& p, const float* x, float* y) {
+template <class T>
+int avg_pool_t(void* s, const PoolWindow& p, const T* x, T* y) {
   const std::int64_t n = p.n * p.oh * p.ow * p.c;
   if (n == 0) return 0;
   avg_pool_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(p, n, x, y);
   return static_cast<int>(cudaGetLastError());
 }
 
-int avg_pool_grad_f32(void* s, const PoolWindow& p, const float* g, float* dx) {
+template <class T>
+int avg_pool_grad_t(void* s, const PoolWindow& p, const T* g, T* dx) {
   const std::int64_t n = p.n * p.oh * p.ow * p.c;
   const std::int64_t in = p.n * p.h * p.w * p.c;
   if (in == 0) return 0;
-  const int cleared = static_cast<int>(cudaMemsetAsync(dx, 0, static_cast<std::size_t>(in) * sizeof(float), as_stream(s)));
+  const int cleared = static_cast<int>(cudaMemsetAsync(dx, 0, static_cast<std::size_t>(in) * sizeof(T), as_stream(s)));
   if (cleared != 0 || n == 0) return cleared;
   avg_pool_grad_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(p, n, g, dx);
   return static_cast<int>(cudaGetLastError());
 }
+
+}  // namespace
+
+#define STRATA_CUDA_POOL_LAUNCHERS(T)                                                                      \
+  int max_pool(void* s, const PoolWindow& p, const T* x, T* y) { return max_pool_t(s, p, x, y); }           \
+  int max_pool_grad(void* s, const PoolWindow& p, const T* x, const T* g, T* dx) {                          \
+    return max_pool_grad_t(s, p, x, g, dx);                                                                 \
+  }                                                                                                         \
+  int avg_pool(void* s, const PoolWindow& p, const T* x, T* y) { return avg_pool_t(s, p, x, y); }           \
+  int avg_pool_grad(void* s, const PoolWindow& p, const T* g, T* dx) { return avg_pool_grad_t(s, p, g, dx); }
+
+STRATA_CUDA_POOL_LAUNCHERS(float)
+STRATA_CUDA_POOL_LAUNCHERS(double)
 
 }  // namespace strata::cuda

@@ -1,4 +1,4 @@
-// Window ops of the backend-cuda plugin (NHWC, float32): pooling on the plugin's own
+// Window ops of the backend-cuda plugin (NHWC, float32 and float64): pooling on the plugin's own
 // kernels (pool.cu) and, when cuDNN was found at configure time, convolutions on cuDNN:
 // Conv2D, DepthwiseConv2dNative and their input/filter gradients.
 //
@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <type_traits>
 #include <vector>
 
 #include "cuda_device.hpp"
@@ -31,11 +32,16 @@ namespace strata::cuda {
 namespace {
 
 using Dims = std::vector<std::int64_t>;
-constexpr std::string_view kCuda = "cuda";
 
 const Dims& in_dims(const KernelContext& ctx, std::size_t i) { return ctx.input(i).shape().dims(); }
-const float* in_f32(const KernelContext& ctx, std::size_t i) { return static_cast<const float*>(ctx.input(i).data()); }
-float* out_f32(Tensor& t) { return static_cast<float*>(t.mutable_data()); }
+template <class T>
+const T* in(const KernelContext& ctx, std::size_t i) {
+  return static_cast<const T*>(ctx.input(i).data());
+}
+template <class T>
+T* out(Tensor& t) {
+  return static_cast<T*>(t.mutable_data());
+}
 
 void check_nhwc(const KernelContext& ctx, const Dims& input) {
   const std::string fmt = ctx.attrs().get_or<std::string>("data_format", "NHWC");
@@ -77,35 +83,35 @@ PoolWindow pool_window(const KernelContext& ctx, const Dims& input) {
 }
 
 void register_pooling(Registrar& r) {
-  add_kernel(r, "MaxPool", kCuda, DType::kFloat32, [](KernelContext& ctx) {
+  add_floats(r, "MaxPool", []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     const PoolWindow p = pool_window(ctx, in_dims(ctx, 0));
-    check_launch(max_pool_f32(cuda_device(ctx).stream(), p, in_f32(ctx, 0), out_f32(o)), "MaxPool");
+    check_launch(max_pool(cuda_device(ctx).stream(), p, in<T>(ctx, 0), out<T>(o)), "MaxPool");
   });
-  add_kernel(r, "AvgPool", kCuda, DType::kFloat32, [](KernelContext& ctx) {
+  add_floats(r, "AvgPool", []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     const PoolWindow p = pool_window(ctx, in_dims(ctx, 0));
-    check_launch(avg_pool_f32(cuda_device(ctx).stream(), p, in_f32(ctx, 0), out_f32(o)), "AvgPool");
+    check_launch(avg_pool(cuda_device(ctx).stream(), p, in<T>(ctx, 0), out<T>(o)), "AvgPool");
   });
   // MaxPoolGrad(orig_input, orig_output, grad).
-  add_kernel(r, "MaxPoolGrad", kCuda, DType::kFloat32, [](KernelContext& ctx) {
+  add_floats(r, "MaxPoolGrad", []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     const PoolWindow p = pool_window(ctx, in_dims(ctx, 0));
     const Dims pooled{p.n, p.oh, p.ow, p.c};
     STRATA_CHECK(in_dims(ctx, 1) == pooled && in_dims(ctx, 2) == pooled, BackendError, "MaxPoolGrad: orig_output ",
                  ctx.input(1).shape().to_string(), " and grad ", ctx.input(2).shape().to_string(), " must be ",
                  Shape(pooled).to_string());
-    check_launch(max_pool_grad_f32(cuda_device(ctx).stream(), p, in_f32(ctx, 0), in_f32(ctx, 2), out_f32(o)),
+    check_launch(max_pool_grad(cuda_device(ctx).stream(), p, in<T>(ctx, 0), in<T>(ctx, 2), out<T>(o)),
                  "MaxPoolGrad");
   });
   // AvgPoolGrad(orig_input_shape (host), grad).
-  add_kernel(r, "AvgPoolGrad", kCuda, DType::kFloat32, [](KernelContext& ctx) {
+  add_floats(r, "AvgPoolGrad", []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     const PoolWindow p = pool_window(ctx, host_ints(ctx, 0));
     const Dims pooled{p.n, p.oh, p.ow, p.c};
     STRATA_CHECK(in_dims(ctx, 1) == pooled, BackendError, "AvgPoolGrad: grad ", ctx.input(1).shape().to_string(),
                  " must be ", Shape(pooled).to_string());
-    check_launch(avg_pool_grad_f32(cuda_device(ctx).stream(), p, in_f32(ctx, 1), out_f32(o)), "AvgPoolGrad");
+    check_launch(avg_pool_grad(cuda_device(ctx).stream(), p, in<T>(ctx, 1), out<T>(o)), "AvgPoolGrad");
   });
 }
 
@@ -171,7 +177,10 @@ class Scratch {
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
   void* data() const noexcept { return data_; }
-  float* f32() const noexcept { return static_cast<float*>(data_); }
+  template <class T>
+  T* as() const noexcept {
+    return static_cast<T*>(data_);
+  }
 
  private:
   CudaDevice& dev_;
@@ -235,22 +244,23 @@ struct ConvSetup {
   TensorDesc x, y;
   FilterDesc f;
   ConvDesc conv;
-  ConvSetup(const Conv& g) {
-    check(cudnnSetTensor4dDescriptor(x.d, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, static_cast<int>(g.n),
+  ConvSetup(const Conv& g, cudnnDataType_t type) {
+    check(cudnnSetTensor4dDescriptor(x.d, CUDNN_TENSOR_NHWC, type, static_cast<int>(g.n),
                                      static_cast<int>(g.c), static_cast<int>(g.ph()), static_cast<int>(g.pw())),
           "cudnnSetTensor4dDescriptor(input)");
-    check(cudnnSetTensor4dDescriptor(y.d, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, static_cast<int>(g.n),
+    check(cudnnSetTensor4dDescriptor(y.d, CUDNN_TENSOR_NHWC, type, static_cast<int>(g.n),
                                      static_cast<int>(g.o), static_cast<int>(g.oh), static_cast<int>(g.ow)),
           "cudnnSetTensor4dDescriptor(output)");
-    check(cudnnSetFilter4dDescriptor(f.d, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC, static_cast<int>(g.o),
+    check(cudnnSetFilter4dDescriptor(f.d, type, CUDNN_TENSOR_NHWC, static_cast<int>(g.o),
                                      static_cast<int>(g.ci), static_cast<int>(g.kh), static_cast<int>(g.kw)),
           "cudnnSetFilter4dDescriptor");
     check(cudnnSetConvolution2dDescriptor(conv.d, static_cast<int>(g.pad_top), static_cast<int>(g.pad_left),
                                           static_cast<int>(g.sh), static_cast<int>(g.sw), static_cast<int>(g.dh),
-                                          static_cast<int>(g.dw), CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
+                                          static_cast<int>(g.dw), CUDNN_CROSS_CORRELATION, type),
           "cudnnSetConvolution2dDescriptor");
     check(cudnnSetConvolutionGroupCount(conv.d, static_cast<int>(g.groups)), "cudnnSetConvolutionGroupCount");
-    check(cudnnSetConvolutionMathType(conv.d, tf32_enabled() ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH),
+    const bool tf32 = type == CUDNN_DATA_FLOAT && tf32_enabled();
+    check(cudnnSetConvolutionMathType(conv.d, tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH),
           "cudnnSetConvolutionMathType");
   }
 };
@@ -269,19 +279,22 @@ Perf pick(const Perf* perf, int count, std::string_view what) {
 }
 
 // HWIO filter -> KRSC [O, KH, KW, I] (and back for a filter gradient).
-void filter_to_krsc(CudaDevice& dev, const Conv& g, const float* hwio, float* krsc) {
+template <class T>
+void filter_to_krsc(CudaDevice& dev, const Conv& g, const T* hwio, T* krsc) {
   const std::int64_t dims[4] = {g.o, g.kh, g.kw, g.ci};
   const std::int64_t strides[4] = {1, g.kw * g.ci * g.o, g.ci * g.o, g.o};
-  check_launch(transpose(dev.stream(), 4, 4, dims, strides, g.o * g.kh * g.kw * g.ci, hwio, krsc), "filter layout");
+  check_launch(transpose(dev.stream(), sizeof(T), 4, dims, strides, g.o * g.kh * g.kw * g.ci, hwio, krsc), "filter layout");
 }
-void filter_to_hwio(CudaDevice& dev, const Conv& g, const float* krsc, float* hwio) {
+template <class T>
+void filter_to_hwio(CudaDevice& dev, const Conv& g, const T* krsc, T* hwio) {
   const std::int64_t dims[4] = {g.kh, g.kw, g.ci, g.o};
   const std::int64_t strides[4] = {g.kw * g.ci, g.ci, 1, g.kh * g.kw * g.ci};
-  check_launch(transpose(dev.stream(), 4, 4, dims, strides, g.o * g.kh * g.kw * g.ci, krsc, hwio), "filter layout");
+  check_launch(transpose(dev.stream(), sizeof(T), 4, dims, strides, g.o * g.kh * g.kw * g.ci, krsc, hwio), "filter layout");
 }
 
 // Copies the [n, h, w, c] input into (into_padded) or out of the [n, ph, pw, c] tensor.
-void pad_copy(CudaDevice& dev, const Conv& g, const float* src, float* dst, bool into_padded) {
+template <class T>
+void pad_copy(CudaDevice& dev, const Conv& g, const T* src, T* dst, bool into_padded) {
   StridedCopy p;
   p.rank = 4;
   const std::int64_t dims[4] = {g.n, g.h, g.w, g.c};
@@ -292,30 +305,35 @@ void pad_copy(CudaDevice& dev, const Conv& g, const float* src, float* dst, bool
     p.src_strides[d] = into_padded ? small[d] : big[d];
     p.dst_strides[d] = into_padded ? big[d] : small[d];
   }
-  check_launch(strided_copy(dev.stream(), 4, p, src, dst), "convolution padding");
+  check_launch(strided_copy(dev.stream(), sizeof(T), p, src, dst), "convolution padding");
 }
 
-std::size_t bytes_of(std::int64_t elements) { return static_cast<std::size_t>(elements) * sizeof(float); }
+template <class T>
+std::size_t bytes_of(std::int64_t elements) {
+  return static_cast<std::size_t>(elements) * sizeof(T);
+}
 
 // The input as cuDNN reads it: itself, or a zero-padded copy in `scratch`.
-const float* padded_input(CudaDevice& dev, const Conv& g, const float* x, Scratch& scratch) {
+template <class T>
+const T* padded_input(CudaDevice& dev, const Conv& g, const T* x, Scratch& scratch) {
   if (!g.padded()) return x;
-  dev.fill_zero(scratch.data(), bytes_of(g.n * g.ph() * g.pw() * g.c));
-  pad_copy(dev, g, x, scratch.f32(), true);
-  return scratch.f32();
+  dev.fill_zero(scratch.data(), bytes_of<T>(g.n * g.ph() * g.pw() * g.c));
+  pad_copy(dev, g, x, scratch.as<T>(), true);
+  return scratch.as<T>();
 }
 
+template <class T>
 void conv_forward(KernelContext& ctx, bool depthwise) {
   Tensor& o = ctx.allocate_output(0);
   const Conv g = conv_geometry(ctx, in_dims(ctx, 0), in_dims(ctx, 1), depthwise);
   if (o.num_elements() == 0) return;
   CudaDevice& dev = cuda_device(ctx);
   if (g.n * g.h * g.w * g.c == 0 || g.kh * g.kw * g.ci == 0) return dev.fill_zero(o.mutable_data(), o.nbytes());
-  Scratch padded(dev, g.padded() ? bytes_of(g.n * g.ph() * g.pw() * g.c) : 0);
-  Scratch filter(dev, bytes_of(g.o * g.kh * g.kw * g.ci));
-  const float* x = padded_input(dev, g, in_f32(ctx, 0), padded);
-  filter_to_krsc(dev, g, in_f32(ctx, 1), filter.f32());
-  ConvSetup s(g);
+  Scratch padded(dev, g.padded() ? bytes_of<T>(g.n * g.ph() * g.pw() * g.c) : 0);
+  Scratch filter(dev, bytes_of<T>(g.o * g.kh * g.kw * g.ci));
+  const T* x = padded_input(dev, g, in<T>(ctx, 0), padded);
+  filter_to_krsc(dev, g, in<T>(ctx, 1), filter.as<T>());
+  ConvSetup s(g, std::is_same_v<T, float> ? CUDNN_DATA_FLOAT : CUDNN_DATA_DOUBLE);
   cudnnHandle_t h = nullptr;
   const auto lock = dnn(dev, h);
   cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
@@ -325,23 +343,24 @@ void conv_forward(KernelContext& ctx, bool depthwise) {
         "cudnnGetConvolutionForwardAlgorithm_v7");
   const auto best = pick(perf, count, "forward");
   Scratch workspace(dev, best.memory);
-  const float one = 1.0f, zero = 0.0f;
+  const T one = 1, zero = 0;
   check(cudnnConvolutionForward(h, &one, s.x.d, x, s.f.d, filter.data(), s.conv.d, best.algo, workspace.data(),
                                 best.memory, &zero, s.y.d, o.mutable_data()),
         "cudnnConvolutionForward");
 }
 
 // Conv2DBackpropInput(input_sizes (host), filter, out_backprop).
+template <class T>
 void conv_backprop_input(KernelContext& ctx, bool depthwise) {
   Tensor& o = ctx.allocate_output(0);
   const Conv g = conv_geometry(ctx, host_ints(ctx, 0), in_dims(ctx, 1), depthwise);
   if (o.num_elements() == 0) return;
   CudaDevice& dev = cuda_device(ctx);
   if (g.oh * g.ow * g.o == 0 || g.kh * g.kw * g.ci == 0) return dev.fill_zero(o.mutable_data(), o.nbytes());
-  Scratch padded(dev, g.padded() ? bytes_of(g.n * g.ph() * g.pw() * g.c) : 0);
-  Scratch filter(dev, bytes_of(g.o * g.kh * g.kw * g.ci));
-  filter_to_krsc(dev, g, in_f32(ctx, 1), filter.f32());
-  ConvSetup s(g);
+  Scratch padded(dev, g.padded() ? bytes_of<T>(g.n * g.ph() * g.pw() * g.c) : 0);
+  Scratch filter(dev, bytes_of<T>(g.o * g.kh * g.kw * g.ci));
+  filter_to_krsc(dev, g, in<T>(ctx, 1), filter.as<T>());
+  ConvSetup s(g, std::is_same_v<T, float> ? CUDNN_DATA_FLOAT : CUDNN_DATA_DOUBLE);
   cudnnHandle_t h = nullptr;
   const auto lock = dnn(dev, h);
   cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
@@ -351,25 +370,26 @@ void conv_backprop_input(KernelContext& ctx, bool depthwise) {
         "cudnnGetConvolutionBackwardDataAlgorithm_v7");
   const auto best = pick(perf, count, "backward-data");
   Scratch workspace(dev, best.memory);
-  const float one = 1.0f, zero = 0.0f;
-  float* dx = g.padded() ? padded.f32() : out_f32(o);
-  check(cudnnConvolutionBackwardData(h, &one, s.f.d, filter.data(), s.y.d, in_f32(ctx, 2), s.conv.d, best.algo,
+  const T one = 1, zero = 0;
+  T* dx = g.padded() ? padded.as<T>() : out<T>(o);
+  check(cudnnConvolutionBackwardData(h, &one, s.f.d, filter.data(), s.y.d, in<T>(ctx, 2), s.conv.d, best.algo,
                                      workspace.data(), best.memory, &zero, s.x.d, dx),
         "cudnnConvolutionBackwardData");
-  if (g.padded()) pad_copy(dev, g, padded.f32(), out_f32(o), false);
+  if (g.padded()) pad_copy(dev, g, padded.as<T>(), out<T>(o), false);
 }
 
 // Conv2DBackpropFilter(input, filter_sizes (host), out_backprop).
+template <class T>
 void conv_backprop_filter(KernelContext& ctx, bool depthwise) {
   Tensor& o = ctx.allocate_output(0);
   const Conv g = conv_geometry(ctx, in_dims(ctx, 0), host_ints(ctx, 1), depthwise);
   if (o.num_elements() == 0) return;
   CudaDevice& dev = cuda_device(ctx);
   if (g.n * g.oh * g.ow == 0 || g.h * g.w == 0) return dev.fill_zero(o.mutable_data(), o.nbytes());
-  Scratch padded(dev, g.padded() ? bytes_of(g.n * g.ph() * g.pw() * g.c) : 0);
-  Scratch filter(dev, bytes_of(g.o * g.kh * g.kw * g.ci));
-  const float* x = padded_input(dev, g, in_f32(ctx, 0), padded);
-  ConvSetup s(g);
+  Scratch padded(dev, g.padded() ? bytes_of<T>(g.n * g.ph() * g.pw() * g.c) : 0);
+  Scratch filter(dev, bytes_of<T>(g.o * g.kh * g.kw * g.ci));
+  const T* x = padded_input(dev, g, in<T>(ctx, 0), padded);
+  ConvSetup s(g, std::is_same_v<T, float> ? CUDNN_DATA_FLOAT : CUDNN_DATA_DOUBLE);
   cudnnHandle_t h = nullptr;
   const auto lock = dnn(dev, h);
   cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
@@ -379,21 +399,21 @@ void conv_backprop_filter(KernelContext& ctx, bool depthwise) {
         "cudnnGetConvolutionBackwardFilterAlgorithm_v7");
   const auto best = pick(perf, count, "backward-filter");
   Scratch workspace(dev, best.memory);
-  const float one = 1.0f, zero = 0.0f;
-  check(cudnnConvolutionBackwardFilter(h, &one, s.x.d, x, s.y.d, in_f32(ctx, 2), s.conv.d, best.algo,
+  const T one = 1, zero = 0;
+  check(cudnnConvolutionBackwardFilter(h, &one, s.x.d, x, s.y.d, in<T>(ctx, 2), s.conv.d, best.algo,
                                        workspace.data(), best.memory, &zero, s.f.d, filter.data()),
         "cudnnConvolutionBackwardFilter");
-  filter_to_hwio(dev, g, filter.f32(), out_f32(o));
+  filter_to_hwio(dev, g, filter.as<T>(), out<T>(o));
 }
 
 void register_convolutions(Registrar& r) {
   for (const bool depthwise : {false, true}) {
     const std::string base = depthwise ? "DepthwiseConv2dNative" : "Conv2D";
-    add_kernel(r, base, kCuda, DType::kFloat32, [depthwise](KernelContext& ctx) { conv_forward(ctx, depthwise); });
-    add_kernel(r, base + "BackpropInput", kCuda, DType::kFloat32,
-               [depthwise](KernelContext& ctx) { conv_backprop_input(ctx, depthwise); });
-    add_kernel(r, base + "BackpropFilter", kCuda, DType::kFloat32,
-               [depthwise](KernelContext& ctx) { conv_backprop_filter(ctx, depthwise); });
+    add_floats(r, base, [depthwise]<class T>(KernelContext& ctx) { conv_forward<T>(ctx, depthwise); });
+    add_floats(r, base + "BackpropInput",
+               [depthwise]<class T>(KernelContext& ctx) { conv_backprop_input<T>(ctx, depthwise); });
+    add_floats(r, base + "BackpropFilter",
+               [depthwise]<class T>(KernelContext& ctx) { conv_backprop_filter<T>(ctx, depthwise); });
   }
 }
 
