@@ -8,6 +8,7 @@
 #include <cuda_runtime.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <string>
@@ -80,6 +81,14 @@ template <class F>
 void add_floats(Registrar& r, std::string_view op, F f) {
   add_kernel(r, op, "cuda", DType::kFloat32, [f](KernelContext& ctx) { f.template operator()<float>(ctx); });
   add_kernel(r, op, "cuda", DType::kFloat64, [f](KernelContext& ctx) { f.template operator()<double>(ctx); });
+}
+
+// The same for float32, float64, int32 and int64.
+template <class F>
+void add_numbers(Registrar& r, std::string_view op, F f) {
+  add_floats(r, op, f);
+  add_kernel(r, op, "cuda", DType::kInt32, [f](KernelContext& ctx) { f.template operator()<std::int32_t>(ctx); });
+  add_kernel(r, op, "cuda", DType::kInt64, [f](KernelContext& ctx) { f.template operator()<std::int64_t>(ctx); });
 }
 
 void register_kernels(Registrar& r);

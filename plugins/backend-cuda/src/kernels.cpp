@@ -79,25 +79,32 @@ void register_elementwise(Registrar& r) {
       {"RealDiv", Binary::kDiv}, {"Maximum", Binary::kMax}, {"Minimum", Binary::kMin},
       {"Pow", Binary::kPow},     {"SquaredDifference", Binary::kSquaredDifference}};
   for (const auto& [name, op] : binaries) {
-    add_floats(r, name, [op = op]<class T>(KernelContext& ctx) {
+    // Integer division and powers are not here (division by zero, exactness): cpu only.
+    const bool ints = op != Binary::kDiv && op != Binary::kPow;
+    const auto kernel = [op = op]<class T>(KernelContext& ctx) {
       Tensor& o = ctx.allocate_output(0);
       if (o.num_elements() == 0) return;
       check_launch(binary(stream_of(ctx), op, bcast_plan(ctx, 2), in<T>(ctx, 0), in<T>(ctx, 1), out<T>(o)),
                    ctx.op_name());
-    });
+    };
+    if (ints) {
+      add_numbers(r, name, kernel);
+    } else {
+      add_floats(r, name, kernel);
+    }
   }
   const std::pair<const char*, Compare> compares[] = {
       {"Equal", Compare::kEqual}, {"NotEqual", Compare::kNotEqual}, {"Greater", Compare::kGreater},
       {"GreaterEqual", Compare::kGreaterEqual}, {"Less", Compare::kLess}, {"LessEqual", Compare::kLessEqual}};
   for (const auto& [name, op] : compares) {
-    add_floats(r, name, [op = op]<class T>(KernelContext& ctx) {
+    add_numbers(r, name, [op = op]<class T>(KernelContext& ctx) {
       Tensor& o = ctx.allocate_output(0);
       if (o.num_elements() == 0) return;
       check_launch(compare(stream_of(ctx), op, bcast_plan(ctx, 2), in<T>(ctx, 0), in<T>(ctx, 1), out<bool>(o)),
                    ctx.op_name());
     });
   }
-  add_floats(r, "SelectV2", []<class T>(KernelContext& ctx) {
+  add_numbers(r, "SelectV2", []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     if (o.num_elements() == 0) return;
     check_launch(select(stream_of(ctx), bcast_plan(ctx, 3), in<bool>(ctx, 0), in<T>(ctx, 1), in<T>(ctx, 2),
@@ -131,11 +138,17 @@ void register_elementwise(Registrar& r) {
       {"Selu", Unary::kSelu},       {"Sigmoid", Unary::kSigmoid},   {"Tanh", Unary::kTanh},
       {"Softplus", Unary::kSoftplus}, {"Softsign", Unary::kSoftsign}};
   for (const auto& [name, op] : unaries) {
-    add_floats(r, name, [op = op]<class T>(KernelContext& ctx) {
+    const auto kernel = [op = op]<class T>(KernelContext& ctx) {
       Tensor& o = ctx.allocate_output(0);
       if (o.num_elements() == 0) return;
       check_launch(unary(stream_of(ctx), op, o.num_elements(), in<T>(ctx, 0), out<T>(o)), ctx.op_name());
-    });
+    };
+    // Integers: the exact ones.
+    if (op == Unary::kNeg || op == Unary::kAbs || op == Unary::kSign || op == Unary::kSquare) {
+      add_numbers(r, name, kernel);
+    } else {
+      add_floats(r, name, kernel);
+    }
   }
   add_floats(r, "Gelu", []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
@@ -184,16 +197,16 @@ void register_array(Registrar& r) {
                    "Cast");
     });
   }
-  add_floats(r, "ZerosLike", []<class T>(KernelContext& ctx) {
+  add_numbers(r, "ZerosLike", []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     ctx.device().fill_zero(o.mutable_data(), o.nbytes());
   });
-  add_floats(r, "OnesLike", []<class T>(KernelContext& ctx) {
+  add_numbers(r, "OnesLike", []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     if (o.num_elements() == 0) return;
     check_launch(fill(stream_of(ctx), o.num_elements(), T(1), out<T>(o)), "OnesLike");
   });
-  add_floats(r, "Fill", []<class T>(KernelContext& ctx) {
+  add_numbers(r, "Fill", []<class T>(KernelContext& ctx) {
     // value (input 1) is a scalar on the device: every output element reads element 0.
     Tensor& o = ctx.allocate_output(0);
     if (o.num_elements() == 0) return;
@@ -226,7 +239,7 @@ void register_reductions(Registrar& r) {
   const std::pair<const char*, Reduce> reductions[] = {
       {"Sum", Reduce::kSum}, {"Mean", Reduce::kMean}, {"Max", Reduce::kMax}, {"Min", Reduce::kMin}, {"Prod", Reduce::kProd}};
   for (const auto& [name, op] : reductions) {
-    add_floats(r, name, [op = op]<class T>(KernelContext& ctx) {
+    add_numbers(r, name, [op = op]<class T>(KernelContext& ctx) {
       Tensor& o = ctx.allocate_output(0);
       if (o.num_elements() == 0) return;
       const Dims& id = in_dims(ctx, 0);
@@ -444,6 +457,28 @@ void register_shapes(Registrar& r) {
       Tensor& o = ctx.allocate_output(0);
       copy_view(ctx, ctx.input(0), o.mutable_data(), plan.length, base, steps, 0, kernel_util::strides_of(plan.length));
     });
+    // StridedSliceGrad(shape (host), begin, end, strides, dy): zeros, then dy copied into
+    // the selected elements (the StridedSlice copy run backwards).
+    add_kernel(r, "StridedSliceGrad", kCuda, t, [](KernelContext& ctx) {
+      const Dims shape = host_ints(ctx, 0);
+      const Attrs& a = ctx.attrs();
+      const auto plan = kernel_util::strided_slice_plan(
+          shape, host_ints(ctx, 1), host_ints(ctx, 2), host_ints(ctx, 3), a.get_or<std::int64_t>("begin_mask", 0),
+          a.get_or<std::int64_t>("end_mask", 0), a.get_or<std::int64_t>("ellipsis_mask", 0),
+          a.get_or<std::int64_t>("new_axis_mask", 0), a.get_or<std::int64_t>("shrink_axis_mask", 0));
+      STRATA_CHECK(in_dims(ctx, 4) == plan.out_shape, BackendError, "StridedSliceGrad: dy has shape ",
+                   ctx.input(4).shape().to_string(), ", the slice has shape ", Shape(plan.out_shape).to_string());
+      Tensor& o = ctx.allocate_output(0);
+      ctx.device().fill_zero(o.mutable_data(), o.nbytes());
+      const Dims os = kernel_util::strides_of(shape);
+      std::int64_t base = 0;
+      Dims steps(shape.size());
+      for (std::size_t k = 0; k < shape.size(); ++k) {
+        base += plan.begin[k] * os[k];
+        steps[k] = plan.stride[k] * os[k];
+      }
+      copy_view(ctx, ctx.input(4), o.mutable_data(), plan.length, 0, kernel_util::strides_of(plan.length), base, steps);
+    });
     add_kernel(r, "Tile", kCuda, t, [](KernelContext& ctx) {
       const Dims& d = in_dims(ctx, 0);
       const Dims& od = out_dims(ctx, 0);
@@ -511,7 +546,38 @@ void register_shapes(Registrar& r) {
                              in<float>(ctx, 2), in<float>(ctx, 3), out<float>(o)),
                  "OneHot");
   });
-  add_floats(r, "ArgMax", []<class T>(KernelContext& ctx) {
+  // UnsortedSegmentSum(data, segment_ids, num_segments (host)): ids outside
+  // [0, num_segments) are dropped, as on the cpu.
+  add_floats(r, "UnsortedSegmentSum", []<class T>(KernelContext& ctx) {
+    const Dims& dd = in_dims(ctx, 0);
+    const Dims& id = in_dims(ctx, 1);
+    STRATA_CHECK(id.size() <= dd.size() && std::equal(id.begin(), id.end(), dd.begin()), BackendError,
+                 "UnsortedSegmentSum: segment_ids ", ctx.input(1).shape().to_string(),
+                 " must be a prefix of the data shape ", ctx.input(0).shape().to_string());
+    const std::int64_t segments = host_ints(ctx, 2).at(0);
+    STRATA_CHECK(segments >= 0, BackendError, "UnsortedSegmentSum: num_segments must be non-negative");
+    std::int64_t inner = 1;
+    for (std::size_t k = id.size(); k < dd.size(); ++k) inner *= dd[k];
+    Tensor& o = ctx.allocate_output(0);
+    ctx.device().fill_zero(o.mutable_data(), o.nbytes());
+    check_launch(segment_sum(stream_of(ctx), ctx.input(1).dtype() == DType::kInt64, count(id), inner, segments,
+                             in<T>(ctx, 0), ctx.input(1).data(), out<T>(o)),
+                 "UnsortedSegmentSum");
+  });
+  // Cumprod(x, axis (host)) with exclusive/reverse.
+  add_floats(r, "Cumprod", []<class T>(KernelContext& ctx) {
+    const Dims& d = in_dims(ctx, 0);
+    const auto axis = static_cast<std::size_t>(axis_of(ctx, host_ints(ctx, 1).at(0), d.size()));
+    Tensor& o = ctx.allocate_output(0);
+    if (o.num_elements() == 0) return;
+    std::int64_t outer = 1, inner = 1;
+    for (std::size_t k = 0; k < axis; ++k) outer *= d[k];
+    for (std::size_t k = axis + 1; k < d.size(); ++k) inner *= d[k];
+    check_launch(cumprod(stream_of(ctx), ctx.attrs().get_or<bool>("exclusive", false),
+                         ctx.attrs().get_or<bool>("reverse", false), outer, d[axis], inner, in<T>(ctx, 0), out<T>(o)),
+                 "Cumprod");
+  });
+  add_numbers(r, "ArgMax", []<class T>(KernelContext& ctx) {
     const Dims& d = in_dims(ctx, 0);
     const auto axis = static_cast<std::size_t>(axis_of(ctx, host_ints(ctx, 1).at(0), d.size()));
     Tensor& o = ctx.allocate_output(0);

@@ -46,22 +46,62 @@ __device__ std::int64_t count_of(const Bcast& b) {
 __device__ float nan_f() { return __int_as_float(0x7fc00000); }
 template <class T>
 __device__ T nan_of() {
-  return static_cast<T>(nan_f());
+  if constexpr (std::is_floating_point_v<T>) {
+    return static_cast<T>(nan_f());
+  } else {
+    return T(0);
+  }
+}
+template <class T>
+__device__ bool is_nan(T v) {
+  if constexpr (std::is_floating_point_v<T>) {
+    return isnan(v);
+  } else {
+    return false;
+  }
+}
+// Integer + - * and negation wrap around (two's complement), as on the cpu.
+template <class T>
+__device__ T wrap_add(T x, T y) {
+  if constexpr (std::is_integral_v<T>) {
+    using U = std::make_unsigned_t<T>;
+    return static_cast<T>(static_cast<U>(x) + static_cast<U>(y));
+  } else {
+    return x + y;
+  }
+}
+template <class T>
+__device__ T wrap_sub(T x, T y) {
+  if constexpr (std::is_integral_v<T>) {
+    using U = std::make_unsigned_t<T>;
+    return static_cast<T>(static_cast<U>(x) - static_cast<U>(y));
+  } else {
+    return x - y;
+  }
+}
+template <class T>
+__device__ T wrap_mul(T x, T y) {
+  if constexpr (std::is_integral_v<T>) {
+    using U = std::make_unsigned_t<T>;
+    return static_cast<T>(static_cast<U>(x) * static_cast<U>(y));
+  } else {
+    return x * y;
+  }
 }
 
 template <class T>
 __device__ T binary_op(Binary op, T x, T y) {
   switch (op) {
-    case Binary::kAdd: return x + y;
-    case Binary::kSub: return x - y;
-    case Binary::kMul: return x * y;
-    case Binary::kDiv: return x / y;
-    case Binary::kMax: return (isnan(x) || isnan(y)) ? nan_of<T>() : (x > y ? x : y);
-    case Binary::kMin: return (isnan(x) || isnan(y)) ? nan_of<T>() : (x < y ? x : y);
+    case Binary::kAdd: return wrap_add(x, y);
+    case Binary::kSub: return wrap_sub(x, y);
+    case Binary::kMul: return wrap_mul(x, y);
+    case Binary::kDiv: return y == T(0) && std::is_integral_v<T> ? T(0) : x / y;  // ints: not registered
+    case Binary::kMax: return (is_nan(x) || is_nan(y)) ? nan_of<T>() : (x > y ? x : y);
+    case Binary::kMin: return (is_nan(x) || is_nan(y)) ? nan_of<T>() : (x < y ? x : y);
     case Binary::kPow: return static_cast<T>(pow(static_cast<double>(x), static_cast<double>(y)));
     case Binary::kSquaredDifference: {
-      const T d = x - y;
-      return d * d;
+      const T d = wrap_sub(x, y);
+      return wrap_mul(d, d);
     }
   }
   return nan_of<T>();
@@ -111,10 +151,10 @@ template <class T>
 __device__ T unary_op(Unary op, T xf) {
   const double x = static_cast<double>(xf);
   switch (op) {
-    case Unary::kNeg: return -xf;
-    case Unary::kAbs: return static_cast<T>(fabs(x));
-    case Unary::kSign: return isnan(xf) ? xf : static_cast<T>((xf > 0) - (xf < 0));
-    case Unary::kSquare: return xf * xf;
+    case Unary::kNeg: return wrap_sub(T(0), xf);
+    case Unary::kAbs: return xf < T(0) ? wrap_sub(T(0), xf) : xf;
+    case Unary::kSign: return is_nan(xf) ? xf : static_cast<T>((xf > T(0)) - (xf < T(0)));
+    case Unary::kSquare: return wrap_mul(xf, xf);
     case Unary::kSqrt: return static_cast<T>(sqrt(x));
     case Unary::kRsqrt: return static_cast<T>(1.0 / sqrt(x));
     case Unary::kReciprocal: return static_cast<T>(1.0 / x);
@@ -200,29 +240,50 @@ int cast_from(cudaStream_t s, Elem to, std::int64_t n, const From* in, void* out
 
 template <class T>
 __global__ void reduce_kernel(Reduce op, ReducePlan p, const T* in, T* out) {
+  // Floats accumulate in double; integers in their own type, wrapping like the cpu.
+  using Acc = std::conditional_t<std::is_floating_point_v<T>, double, T>;
   STRATA_GRID_LOOP(o, p.outputs) {
     std::int64_t base = 0, rest = o;
     for (int d = p.kept_rank - 1; d >= 0; --d) {
       base += (rest % p.kept_dims[d]) * p.kept_strides[d];
       rest /= p.kept_dims[d];
     }
-    double acc = op == Reduce::kProd ? 1.0 : op == Reduce::kMax ? -INFINITY : op == Reduce::kMin ? INFINITY : 0.0;
+    Acc acc = Acc(0);
+    if (op == Reduce::kProd) acc = Acc(1);
+    bool first = true;
     for (std::int64_t r = 0; r < p.reduced_count; ++r) {
       std::int64_t off = base, k = r;
       for (int d = p.reduced_rank - 1; d >= 0; --d) {
         off += (k % p.reduced_dims[d]) * p.reduced_strides[d];
         k /= p.reduced_dims[d];
       }
-      const double v = static_cast<double>(in[off]);
+      const Acc v = static_cast<Acc>(in[off]);
       switch (op) {
         case Reduce::kSum:
-        case Reduce::kMean: acc += v; break;
-        case Reduce::kProd: acc *= v; break;
-        case Reduce::kMax: acc = (isnan(v) || isnan(acc)) ? v + acc : (v > acc ? v : acc); break;
-        case Reduce::kMin: acc = (isnan(v) || isnan(acc)) ? v + acc : (v < acc ? v : acc); break;
+        case Reduce::kMean: acc = wrap_add(acc, v); break;
+        case Reduce::kProd: acc = wrap_mul(acc, v); break;
+        case Reduce::kMax: acc = first ? v : ((is_nan(v) || is_nan(acc)) ? v + acc : (v > acc ? v : acc)); break;
+        case Reduce::kMin: acc = first ? v : ((is_nan(v) || is_nan(acc)) ? v + acc : (v < acc ? v : acc)); break;
+      }
+      first = false;
+    }
+    if (first && (op == Reduce::kMax || op == Reduce::kMin)) {
+      // An empty reduction: the identity (infinities for floats, the type's limits for ints).
+      if constexpr (std::is_floating_point_v<T>) {
+        acc = op == Reduce::kMax ? -INFINITY : INFINITY;
+      } else {
+        using U = std::make_unsigned_t<T>;
+        const T lowest = static_cast<T>(U(1) << (sizeof(T) * 8 - 1));
+        acc = op == Reduce::kMax ? lowest : static_cast<T>(~static_cast<U>(lowest));
       }
     }
-    if (op == Reduce::kMean) acc /= static_cast<double>(p.reduced_count);
+    if (op == Reduce::kMean) {
+      if constexpr (std::is_floating_point_v<T>) {
+        acc /= static_cast<double>(p.reduced_count);  // empty: NaN, as TensorFlow
+      } else if (p.reduced_count > 0) {
+        acc = static_cast<Acc>(acc / static_cast<Acc>(p.reduced_count));
+      }
+    }
     out[o] = static_cast<T>(acc);
   }
 }
@@ -265,6 +326,36 @@ __global__ void softmax_grad_kernel(std::int64_t rows, std::int64_t cols, const 
     for (std::int64_t j = 0; j < cols; ++j) {
       out[r * cols + j] =
           static_cast<T>((static_cast<double>(g[r * cols + j]) - dot) * static_cast<double>(s[r * cols + j]));
+    }
+  }
+}
+
+template <class T, class I>
+__global__ void segment_sum_kernel(std::int64_t n, std::int64_t inner, std::int64_t segments, const T* data,
+                                   const I* ids, T* out) {
+  STRATA_GRID_LOOP(i, n * inner) {
+    const std::int64_t row = i / inner, c = i % inner;
+    const std::int64_t id = static_cast<std::int64_t>(ids[row]);
+    if (id >= 0 && id < segments) atomicAdd(out + id * inner + c, data[i]);
+  }
+}
+
+template <class T>
+__global__ void cumprod_kernel(bool exclusive, bool reverse, std::int64_t outer, std::int64_t len, std::int64_t inner,
+                               const T* in, T* out) {
+  STRATA_GRID_LOOP(line, outer * inner) {
+    const std::int64_t o = line / inner, k = line % inner;
+    double p = 1.0;
+    for (std::int64_t step = 0; step < len; ++step) {
+      const std::int64_t j = reverse ? len - 1 - step : step;
+      const std::int64_t at = (o * len + j) * inner + k;
+      if (exclusive) {
+        out[at] = static_cast<T>(p);
+        p *= static_cast<double>(in[at]);
+      } else {
+        p *= static_cast<double>(in[at]);
+        out[at] = static_cast<T>(p);
+      }
     }
   }
 }
@@ -332,7 +423,7 @@ __global__ void arg_max_kernel(std::int64_t outer, std::int64_t n, std::int64_t 
     T best_v = n > 0 ? in[o * n * inner + k] : T(0);
     for (std::int64_t j = 1; j < n; ++j) {
       const T v = in[(o * n + j) * inner + k];
-      if (v > best_v || (isnan(v) && !isnan(best_v))) {
+      if (v > best_v || (is_nan(v) && !is_nan(best_v))) {
         best_v = v;
         best = j;
       }
@@ -445,6 +536,26 @@ int softmax_grad_t(void* s, std::int64_t rows, std::int64_t cols, const T* sm, c
   return status();
 }
 template <class T>
+int segment_sum_t(void* s, bool ids_int64, std::int64_t n, std::int64_t inner, std::int64_t segments, const T* data,
+                  const void* ids, T* out) {
+  if (n * inner == 0) return 0;
+  if (ids_int64) {
+    segment_sum_kernel<<<blocks_for(n * inner), kThreads, 0, as_stream(s)>>>(n, inner, segments, data,
+                                                                             static_cast<const std::int64_t*>(ids), out);
+  } else {
+    segment_sum_kernel<<<blocks_for(n * inner), kThreads, 0, as_stream(s)>>>(n, inner, segments, data,
+                                                                             static_cast<const std::int32_t*>(ids), out);
+  }
+  return status();
+}
+template <class T>
+int cumprod_t(void* s, bool exclusive, bool reverse, std::int64_t outer, std::int64_t len, std::int64_t inner,
+              const T* in, T* out) {
+  if (outer * inner == 0) return 0;
+  cumprod_kernel<<<blocks_for(outer * inner), kThreads, 0, as_stream(s)>>>(exclusive, reverse, outer, len, inner, in, out);
+  return status();
+}
+template <class T>
 int arg_max_t(void* s, bool out_int64, std::int64_t outer, std::int64_t n, std::int64_t inner, const T* in, void* out) {
   if (outer * inner == 0) return 0;
   if (out_int64) {
@@ -471,12 +582,41 @@ int arg_max_t(void* s, bool out_int64, std::int64_t outer, std::int64_t n, std::
   int softmax_grad(void* s, std::int64_t rows, std::int64_t cols, const T* sm, const T* g, T* out) {            \
     return softmax_grad_t(s, rows, cols, sm, g, out);                                                           \
   }                                                                                                             \
+  int segment_sum(void* s, bool ids_int64, std::int64_t n, std::int64_t inner, std::int64_t segments, const T* data, \
+                  const void* ids, T* out) {                                                            \
+    return segment_sum_t(s, ids_int64, n, inner, segments, data, ids, out);                             \
+  }                                                                                                     \
+  int cumprod(void* s, bool exclusive, bool reverse, std::int64_t outer, std::int64_t len, std::int64_t inner, \
+              const T* in, T* out) {                                                                    \
+    return cumprod_t(s, exclusive, reverse, outer, len, inner, in, out);                                \
+  }                                                                                                     \
   int arg_max(void* s, bool out_int64, std::int64_t outer, std::int64_t n, std::int64_t inner, const T* in, void* out) { \
     return arg_max_t(s, out_int64, outer, n, inner, in, out);                                                   \
   }
 
 STRATA_CUDA_FLOAT_NN_LAUNCHERS(float)
 STRATA_CUDA_FLOAT_NN_LAUNCHERS(double)
+
+// Integers: arithmetic that cannot fail (no division, no transcendental math).
+#define STRATA_CUDA_INT_LAUNCHERS(T)                                                                            \
+  int binary(void* s, Binary op, const Bcast& b, const T* x, const T* y, T* out) {                              \
+    return binary_t(s, op, b, x, y, out);                                                                       \
+  }                                                                                                             \
+  int compare(void* s, Compare op, const Bcast& b, const T* x, const T* y, bool* out) {                         \
+    return compare_t(s, op, b, x, y, out);                                                                      \
+  }                                                                                                             \
+  int select(void* s, const Bcast& b, const bool* c, const T* t, const T* e, T* out) {                          \
+    return select_t(s, b, c, t, e, out);                                                                        \
+  }                                                                                                             \
+  int unary(void* s, Unary op, std::int64_t n, const T* x, T* out) { return unary_t(s, op, n, x, out); }        \
+  int fill(void* s, std::int64_t n, T value, T* out) { return fill_t(s, n, value, out); }                      \
+  int reduce(void* s, Reduce op, const ReducePlan& plan, const T* in, T* out) { return reduce_t(s, op, plan, in, out); } \
+  int arg_max(void* s, bool out_int64, std::int64_t outer, std::int64_t n, std::int64_t inner, const T* in, void* out) { \
+    return arg_max_t(s, out_int64, outer, n, inner, in, out);                                                   \
+  }
+
+STRATA_CUDA_INT_LAUNCHERS(std::int32_t)
+STRATA_CUDA_INT_LAUNCHERS(std::int64_t)
 
 int transpose(void* s, int element_bytes, int rank, const std::int64_t* dims, const std::int64_t* strides,
               std::int64_t n, const void* in, void* out) {

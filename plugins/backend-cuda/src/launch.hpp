@@ -46,6 +46,12 @@ enum class Elem : int { kFloat32, kFloat64, kInt32, kInt64, kBool };
   /* Row-wise over the last axis. */                                                                    \
   int softmax(void* stream, bool log, std::int64_t rows, std::int64_t cols, const T* x, T* out);       \
   int softmax_grad(void* stream, std::int64_t rows, std::int64_t cols, const T* softmax, const T* grad, T* out); \
+  /* out[ids[i], c] += data[i, c] for data [n, inner], ids int32/int64 (outside [0, segments): dropped); out zeroed by the caller. */ \
+  int segment_sum(void* stream, bool ids_int64, std::int64_t n, std::int64_t inner, std::int64_t segments,      \
+                  const T* data, const void* ids, T* out);                                             \
+  /* Running product along the middle axis of [outer, len, inner]. */                                  \
+  int cumprod(void* stream, bool exclusive, bool reverse, std::int64_t outer, std::int64_t len, std::int64_t inner, \
+              const T* in, T* out);                                                                    \
   /* ArgMax over the middle axis of [outer, n, inner] (first maximum), int32 or int64 output. */       \
   int arg_max(void* stream, bool out_int64, std::int64_t outer, std::int64_t n, std::int64_t inner, const T* in, void* out);
 int cast(void* stream, Elem from, Elem to, std::int64_t n, const void* in, void* out);
@@ -61,6 +67,18 @@ struct ReducePlan {
 };
 STRATA_CUDA_DECLARE_FLOAT_LAUNCHERS(float)
 STRATA_CUDA_DECLARE_FLOAT_LAUNCHERS(double)
+// int32 and int64: Add/Sub/Mul/Maximum/Minimum/SquaredDifference (wrapping), comparisons,
+// select, Neg/Abs/Sign/Square, fills, reductions, ArgMax.
+#define STRATA_CUDA_DECLARE_INT_LAUNCHERS(T)                                                           \
+  int binary(void* stream, Binary op, const Bcast& b, const T* x, const T* y, T* out);                 \
+  int compare(void* stream, Compare op, const Bcast& b, const T* x, const T* y, bool* out);            \
+  int select(void* stream, const Bcast& b, const bool* cond, const T* t, const T* e, T* out);          \
+  int unary(void* stream, Unary op, std::int64_t n, const T* x, T* out);                               \
+  int fill(void* stream, std::int64_t n, T value, T* out);                                             \
+  int reduce(void* stream, Reduce op, const ReducePlan& plan, const T* in, T* out);                    \
+  int arg_max(void* stream, bool out_int64, std::int64_t outer, std::int64_t n, std::int64_t inner, const T* in, void* out);
+STRATA_CUDA_DECLARE_INT_LAUNCHERS(std::int32_t)
+STRATA_CUDA_DECLARE_INT_LAUNCHERS(std::int64_t)
 // out[j] = in[offset(j)] with out dims `dims` and permuted input strides `strides`.
 int transpose(void* stream, int element_bytes, int rank, const std::int64_t* dims, const std::int64_t* strides,
               std::int64_t n, const void* in, void* out);
