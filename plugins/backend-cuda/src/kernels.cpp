@@ -591,9 +591,26 @@ void register_shapes(Registrar& r) {
   });
 }
 
+// ---- random ------------------------------------------------------------------------------
+
+void register_random(Registrar& r) {
+  const std::pair<const char*, RandomKind> ops[] = {{"RandomUniform", RandomKind::kUniform},
+                                                    {"RandomStandardNormal", RandomKind::kNormal},
+                                                    {"TruncatedNormal", RandomKind::kTruncatedNormal}};
+  for (const auto& [name, kind] : ops) {
+    add_floats(r, name, [kind = kind]<class T>(KernelContext& ctx) {
+      Tensor& o = ctx.allocate_output(0);
+      check_launch(random_values(stream_of(ctx), kind, ctx.attrs().get_or<std::int64_t>("seed", 0),
+                                 ctx.attrs().get_or<std::int64_t>("seed2", 0), o.num_elements(), out<T>(o)),
+                   ctx.op_name());
+    });
+  }
+}
+
 }  // namespace
 
 void register_kernels(Registrar& r) {
+  register_random(r);
   register_shapes(r);
   register_elementwise(r);
   register_array(r);

@@ -121,4 +121,10 @@ struct PoolWindow {
 STRATA_CUDA_DECLARE_POOL_LAUNCHERS(float)
 STRATA_CUDA_DECLARE_POOL_LAUNCHERS(double)
 
+// Element i of a random op from (seed, seed2, i), as strata/plugin/philox.hpp defines it
+// (random.cu): the same values as every other backend.
+enum class RandomKind : int { kUniform, kNormal, kTruncatedNormal };
+int random_values(void* stream, RandomKind kind, std::int64_t seed, std::int64_t seed2, std::int64_t n, float* out);
+int random_values(void* stream, RandomKind kind, std::int64_t seed, std::int64_t seed2, std::int64_t n, double* out);
+
 }  // namespace strata::cuda
