@@ -369,6 +369,41 @@ std::int64_t axis_of(const KernelContext& ctx, std::int64_t a, std::size_t rank)
   return axis;
 }
 
+// dims viewed as [outer, len, inner] around `axis` (negative counts from the end).
+struct AxisSplit {
+  std::int64_t outer = 1, len = 1, inner = 1;
+};
+AxisSplit split_at(const KernelContext& ctx, const Dims& dims, std::int64_t axis) {
+  const auto at = static_cast<std::size_t>(axis_of(ctx, axis, dims.size()));
+  AxisSplit s;
+  for (std::size_t k = 0; k < at; ++k) s.outer *= dims[k];
+  s.len = dims[at];
+  for (std::size_t k = at + 1; k < dims.size(); ++k) s.inner *= dims[k];
+  return s;
+}
+
+// A StridedSlice of `dims` (inputs 1-3 and the mask attrs) and where its elements sit in a
+// row-major tensor of `dims`: the first element's offset and each dimension's step.
+struct SliceView {
+  kernel_util::StridedSlicePlan plan;
+  std::int64_t base = 0;
+  Dims steps;
+};
+SliceView strided_slice_view(const KernelContext& ctx, const Dims& dims) {
+  const Attrs& a = ctx.attrs();
+  SliceView v{kernel_util::strided_slice_plan(
+                  dims, host_ints(ctx, 1), host_ints(ctx, 2), host_ints(ctx, 3), a.get_or<std::int64_t>("begin_mask", 0),
+                  a.get_or<std::int64_t>("end_mask", 0), a.get_or<std::int64_t>("ellipsis_mask", 0),
+                  a.get_or<std::int64_t>("new_axis_mask", 0), a.get_or<std::int64_t>("shrink_axis_mask", 0)),
+              0, Dims(dims.size())};
+  const Dims strides = kernel_util::strides_of(dims);
+  for (std::size_t k = 0; k < dims.size(); ++k) {
+    v.base += v.plan.begin[k] * strides[k];
+    v.steps[k] = v.plan.stride[k] * strides[k];
+  }
+  return v;
+}
+
 // Copies `dims` elements from `in` (starting at src_base, steps src_steps) into contiguous
 // or strided `out` (dst_base, dst_steps).
 void copy_view(KernelContext& ctx, const Tensor& in, void* out, const Dims& dims, std::int64_t src_base,
@@ -441,43 +476,21 @@ void register_shapes(Registrar& r) {
       copy_view(ctx, ctx.input(0), o.mutable_data(), od, base, is, 0, kernel_util::strides_of(od));
     });
     add_kernel(r, "StridedSlice", kCuda, t, [](KernelContext& ctx) {
-      const Dims& d = in_dims(ctx, 0);
-      const Attrs& a = ctx.attrs();
-      const auto plan = kernel_util::strided_slice_plan(
-          d, host_ints(ctx, 1), host_ints(ctx, 2), host_ints(ctx, 3), a.get_or<std::int64_t>("begin_mask", 0),
-          a.get_or<std::int64_t>("end_mask", 0), a.get_or<std::int64_t>("ellipsis_mask", 0),
-          a.get_or<std::int64_t>("new_axis_mask", 0), a.get_or<std::int64_t>("shrink_axis_mask", 0));
-      const Dims is = kernel_util::strides_of(d);
-      std::int64_t base = 0;
-      Dims steps(d.size());
-      for (std::size_t k = 0; k < d.size(); ++k) {
-        base += plan.begin[k] * is[k];
-        steps[k] = plan.stride[k] * is[k];
-      }
+      const SliceView v = strided_slice_view(ctx, in_dims(ctx, 0));
       Tensor& o = ctx.allocate_output(0);
-      copy_view(ctx, ctx.input(0), o.mutable_data(), plan.length, base, steps, 0, kernel_util::strides_of(plan.length));
+      copy_view(ctx, ctx.input(0), o.mutable_data(), v.plan.length, v.base, v.steps, 0,
+                kernel_util::strides_of(v.plan.length));
     });
     // StridedSliceGrad(shape (host), begin, end, strides, dy): zeros, then dy copied into
     // the selected elements (the StridedSlice copy run backwards).
     add_kernel(r, "StridedSliceGrad", kCuda, t, [](KernelContext& ctx) {
-      const Dims shape = host_ints(ctx, 0);
-      const Attrs& a = ctx.attrs();
-      const auto plan = kernel_util::strided_slice_plan(
-          shape, host_ints(ctx, 1), host_ints(ctx, 2), host_ints(ctx, 3), a.get_or<std::int64_t>("begin_mask", 0),
-          a.get_or<std::int64_t>("end_mask", 0), a.get_or<std::int64_t>("ellipsis_mask", 0),
-          a.get_or<std::int64_t>("new_axis_mask", 0), a.get_or<std::int64_t>("shrink_axis_mask", 0));
-      STRATA_CHECK(in_dims(ctx, 4) == plan.out_shape, BackendError, "StridedSliceGrad: dy has shape ",
-                   ctx.input(4).shape().to_string(), ", the slice has shape ", Shape(plan.out_shape).to_string());
+      const SliceView v = strided_slice_view(ctx, host_ints(ctx, 0));
+      STRATA_CHECK(in_dims(ctx, 4) == v.plan.out_shape, BackendError, "StridedSliceGrad: dy has shape ",
+                   ctx.input(4).shape().to_string(), ", the slice has shape ", Shape(v.plan.out_shape).to_string());
       Tensor& o = ctx.allocate_output(0);
       ctx.device().fill_zero(o.mutable_data(), o.nbytes());
-      const Dims os = kernel_util::strides_of(shape);
-      std::int64_t base = 0;
-      Dims steps(shape.size());
-      for (std::size_t k = 0; k < shape.size(); ++k) {
-        base += plan.begin[k] * os[k];
-        steps[k] = plan.stride[k] * os[k];
-      }
-      copy_view(ctx, ctx.input(4), o.mutable_data(), plan.length, 0, kernel_util::strides_of(plan.length), base, steps);
+      copy_view(ctx, ctx.input(4), o.mutable_data(), v.plan.length, 0, kernel_util::strides_of(v.plan.length), v.base,
+                v.steps);
     });
     add_kernel(r, "Tile", kCuda, t, [](KernelContext& ctx) {
       const Dims& d = in_dims(ctx, 0);
@@ -536,13 +549,10 @@ void register_shapes(Registrar& r) {
   add_kernel(r, "OneHot", kCuda, DType::kFloat32, [](KernelContext& ctx) {
     const Tensor& indices = ctx.input(0);
     const Dims& od = out_dims(ctx, 0);
-    const auto axis = static_cast<std::size_t>(axis_of(ctx, ctx.attrs().get_or<std::int64_t>("axis", -1), od.size()));
+    const AxisSplit a = split_at(ctx, od, ctx.attrs().get_or<std::int64_t>("axis", -1));
     Tensor& o = ctx.allocate_output(0);
     if (o.num_elements() == 0) return;
-    std::int64_t outer = 1, inner = 1;
-    for (std::size_t k = 0; k < axis; ++k) outer *= od[k];
-    for (std::size_t k = axis + 1; k < od.size(); ++k) inner *= od[k];
-    check_launch(one_hot_f32(stream_of(ctx), indices.dtype() == DType::kInt64, outer, od[axis], inner, indices.data(),
+    check_launch(one_hot_f32(stream_of(ctx), indices.dtype() == DType::kInt64, a.outer, a.len, a.inner, indices.data(),
                              in<float>(ctx, 2), in<float>(ctx, 3), out<float>(o)),
                  "OneHot");
   });
@@ -567,25 +577,19 @@ void register_shapes(Registrar& r) {
   // Cumprod(x, axis (host)) with exclusive/reverse.
   add_floats(r, "Cumprod", []<class T>(KernelContext& ctx) {
     const Dims& d = in_dims(ctx, 0);
-    const auto axis = static_cast<std::size_t>(axis_of(ctx, host_ints(ctx, 1).at(0), d.size()));
+    const AxisSplit a = split_at(ctx, d, host_ints(ctx, 1).at(0));
     Tensor& o = ctx.allocate_output(0);
     if (o.num_elements() == 0) return;
-    std::int64_t outer = 1, inner = 1;
-    for (std::size_t k = 0; k < axis; ++k) outer *= d[k];
-    for (std::size_t k = axis + 1; k < d.size(); ++k) inner *= d[k];
     check_launch(cumprod(stream_of(ctx), ctx.attrs().get_or<bool>("exclusive", false),
-                         ctx.attrs().get_or<bool>("reverse", false), outer, d[axis], inner, in<T>(ctx, 0), out<T>(o)),
+                         ctx.attrs().get_or<bool>("reverse", false), a.outer, a.len, a.inner, in<T>(ctx, 0), out<T>(o)),
                  "Cumprod");
   });
   add_numbers(r, "ArgMax", []<class T>(KernelContext& ctx) {
     const Dims& d = in_dims(ctx, 0);
-    const auto axis = static_cast<std::size_t>(axis_of(ctx, host_ints(ctx, 1).at(0), d.size()));
+    const AxisSplit a = split_at(ctx, d, host_ints(ctx, 1).at(0));
     Tensor& o = ctx.allocate_output(0);
     if (o.num_elements() == 0) return;
-    std::int64_t outer = 1, inner = 1;
-    for (std::size_t k = 0; k < axis; ++k) outer *= d[k];
-    for (std::size_t k = axis + 1; k < d.size(); ++k) inner *= d[k];
-    check_launch(arg_max(stream_of(ctx), o.dtype() == DType::kInt64, outer, d[axis], inner, in<T>(ctx, 0),
+    check_launch(arg_max(stream_of(ctx), o.dtype() == DType::kInt64, a.outer, a.len, a.inner, in<T>(ctx, 0),
                              o.mutable_data()),
                  "ArgMax");
   });

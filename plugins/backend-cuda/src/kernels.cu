@@ -9,23 +9,11 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "grid.cuh"
 #include "launch.hpp"
 
 namespace strata::cuda {
 namespace {
-
-constexpr int kThreads = 256;
-
-unsigned blocks_for(std::int64_t n) {
-  const std::int64_t b = (n + kThreads - 1) / kThreads;
-  return static_cast<unsigned>(b < 1 ? 1 : (b > 65535 * 16 ? 65535 * 16 : b));
-}
-
-#define STRATA_GRID_LOOP(i, n) \
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < (n); \
-       i += static_cast<std::int64_t>(blockDim.x) * gridDim.x)
-
-int status() { return static_cast<int>(cudaGetLastError()); }
 
 __device__ std::int64_t bcast_offset(std::int64_t linear, const Bcast& b, int input) {
   std::int64_t off = 0;
@@ -432,8 +420,6 @@ __global__ void arg_max_kernel(std::int64_t outer, std::int64_t n, std::int64_t 
   }
 }
 
-cudaStream_t as_stream(void* s) { return static_cast<cudaStream_t>(s); }
-
 }  // namespace
 
 namespace {
@@ -480,22 +466,6 @@ int fill_t(void* s, std::int64_t n, T value, T* out) {
 
 }  // namespace
 
-#define STRATA_CUDA_FLOAT_LAUNCHERS(T)                                                                          \
-  int binary(void* s, Binary op, const Bcast& b, const T* x, const T* y, T* out) {                              \
-    return binary_t(s, op, b, x, y, out);                                                                       \
-  }                                                                                                             \
-  int compare(void* s, Compare op, const Bcast& b, const T* x, const T* y, bool* out) {                         \
-    return compare_t(s, op, b, x, y, out);                                                                      \
-  }                                                                                                             \
-  int select(void* s, const Bcast& b, const bool* c, const T* t, const T* e, T* out) {                          \
-    return select_t(s, b, c, t, e, out);                                                                        \
-  }                                                                                                             \
-  int unary(void* s, Unary op, std::int64_t n, const T* x, T* out) { return unary_t(s, op, n, x, out); }        \
-  int pair(void* s, Pair op, std::int64_t n, const T* a, const T* b, T* out) { return pair_t(s, op, n, a, b, out); } \
-  int fill(void* s, std::int64_t n, T value, T* out) { return fill_t(s, n, value, out); }
-
-STRATA_CUDA_FLOAT_LAUNCHERS(float)
-STRATA_CUDA_FLOAT_LAUNCHERS(double)
 
 int cast(void* s, Elem from, Elem to, std::int64_t n, const void* in, void* out) {
   switch (from) {
@@ -568,37 +538,10 @@ int arg_max_t(void* s, bool out_int64, std::int64_t outer, std::int64_t n, std::
 
 }  // namespace
 
-#define STRATA_CUDA_FLOAT_NN_LAUNCHERS(T)                                                                       \
-  int reduce(void* s, Reduce op, const ReducePlan& plan, const T* in, T* out) { return reduce_t(s, op, plan, in, out); } \
-  int bias_add(void* s, std::int64_t rows, std::int64_t c, const T* x, const T* bias, T* out) {                 \
-    return bias_add_t(s, rows, c, x, bias, out);                                                                \
-  }                                                                                                             \
-  int bias_add_grad(void* s, std::int64_t rows, std::int64_t c, const T* g, T* out) {                           \
-    return bias_add_grad_t(s, rows, c, g, out);                                                                 \
-  }                                                                                                             \
-  int softmax(void* s, bool log, std::int64_t rows, std::int64_t cols, const T* x, T* out) {                    \
-    return softmax_t(s, log, rows, cols, x, out);                                                               \
-  }                                                                                                             \
-  int softmax_grad(void* s, std::int64_t rows, std::int64_t cols, const T* sm, const T* g, T* out) {            \
-    return softmax_grad_t(s, rows, cols, sm, g, out);                                                           \
-  }                                                                                                             \
-  int segment_sum(void* s, bool ids_int64, std::int64_t n, std::int64_t inner, std::int64_t segments, const T* data, \
-                  const void* ids, T* out) {                                                            \
-    return segment_sum_t(s, ids_int64, n, inner, segments, data, ids, out);                             \
-  }                                                                                                     \
-  int cumprod(void* s, bool exclusive, bool reverse, std::int64_t outer, std::int64_t len, std::int64_t inner, \
-              const T* in, T* out) {                                                                    \
-    return cumprod_t(s, exclusive, reverse, outer, len, inner, in, out);                                \
-  }                                                                                                     \
-  int arg_max(void* s, bool out_int64, std::int64_t outer, std::int64_t n, std::int64_t inner, const T* in, void* out) { \
-    return arg_max_t(s, out_int64, outer, n, inner, in, out);                                                   \
-  }
 
-STRATA_CUDA_FLOAT_NN_LAUNCHERS(float)
-STRATA_CUDA_FLOAT_NN_LAUNCHERS(double)
-
-// Integers: arithmetic that cannot fail (no division, no transcendental math).
-#define STRATA_CUDA_INT_LAUNCHERS(T)                                                                            \
+// Every numeric type: arithmetic that cannot fault (integer division and powers are not
+// registered for integers).
+#define STRATA_CUDA_NUMBER_LAUNCHERS(T)                                                                         \
   int binary(void* s, Binary op, const Bcast& b, const T* x, const T* y, T* out) {                              \
     return binary_t(s, op, b, x, y, out);                                                                       \
   }                                                                                                             \
@@ -615,8 +558,36 @@ STRATA_CUDA_FLOAT_NN_LAUNCHERS(double)
     return arg_max_t(s, out_int64, outer, n, inner, in, out);                                                   \
   }
 
-STRATA_CUDA_INT_LAUNCHERS(std::int32_t)
-STRATA_CUDA_INT_LAUNCHERS(std::int64_t)
+// Floating point only.
+#define STRATA_CUDA_FLOAT_LAUNCHERS(T)                                                                          \
+  int pair(void* s, Pair op, std::int64_t n, const T* a, const T* b, T* out) { return pair_t(s, op, n, a, b, out); } \
+  int bias_add(void* s, std::int64_t rows, std::int64_t c, const T* x, const T* bias, T* out) {                 \
+    return bias_add_t(s, rows, c, x, bias, out);                                                                \
+  }                                                                                                             \
+  int bias_add_grad(void* s, std::int64_t rows, std::int64_t c, const T* g, T* out) {                           \
+    return bias_add_grad_t(s, rows, c, g, out);                                                                 \
+  }                                                                                                             \
+  int softmax(void* s, bool log, std::int64_t rows, std::int64_t cols, const T* x, T* out) {                    \
+    return softmax_t(s, log, rows, cols, x, out);                                                               \
+  }                                                                                                             \
+  int softmax_grad(void* s, std::int64_t rows, std::int64_t cols, const T* sm, const T* g, T* out) {            \
+    return softmax_grad_t(s, rows, cols, sm, g, out);                                                           \
+  }                                                                                                             \
+  int segment_sum(void* s, bool ids_int64, std::int64_t n, std::int64_t inner, std::int64_t segments, const T* data, \
+                  const void* ids, T* out) {                                                                    \
+    return segment_sum_t(s, ids_int64, n, inner, segments, data, ids, out);                                     \
+  }                                                                                                             \
+  int cumprod(void* s, bool exclusive, bool reverse, std::int64_t outer, std::int64_t len, std::int64_t inner,   \
+              const T* in, T* out) {                                                                            \
+    return cumprod_t(s, exclusive, reverse, outer, len, inner, in, out);                                        \
+  }
+
+STRATA_CUDA_NUMBER_LAUNCHERS(float)
+STRATA_CUDA_NUMBER_LAUNCHERS(double)
+STRATA_CUDA_NUMBER_LAUNCHERS(std::int32_t)
+STRATA_CUDA_NUMBER_LAUNCHERS(std::int64_t)
+STRATA_CUDA_FLOAT_LAUNCHERS(float)
+STRATA_CUDA_FLOAT_LAUNCHERS(double)
 
 int transpose(void* s, int element_bytes, int rank, const std::int64_t* dims, const std::int64_t* strides,
               std::int64_t n, const void* in, void* out) {

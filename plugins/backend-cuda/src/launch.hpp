@@ -31,15 +31,21 @@ enum class Pair : int {
 enum class Reduce : int { kSum, kMean, kMax, kMin, kProd };
 enum class Elem : int { kFloat32, kFloat64, kInt32, kInt64, kBool };
 
-// Floating-point launchers, float32 and float64 (overloaded on the element type).
-#define STRATA_CUDA_DECLARE_FLOAT_LAUNCHERS(T)                                                         \
+// Launchers overloaded on the element type. Every numeric type (float32, float64, int32,
+// int64; integers: wrapping Add/Sub/Mul, Maximum/Minimum/SquaredDifference, comparisons,
+// select, Neg/Abs/Sign/Square, fills, reductions accumulated in the integer type, ArgMax):
+#define STRATA_CUDA_DECLARE_NUMBER_LAUNCHERS(T)                                                        \
   int binary(void* stream, Binary op, const Bcast& b, const T* x, const T* y, T* out);                 \
   int compare(void* stream, Compare op, const Bcast& b, const T* x, const T* y, bool* out);            \
   int select(void* stream, const Bcast& b, const bool* cond, const T* t, const T* e, T* out);          \
   int unary(void* stream, Unary op, std::int64_t n, const T* x, T* out);                               \
-  int pair(void* stream, Pair op, std::int64_t n, const T* a, const T* b, T* out);                     \
   int fill(void* stream, std::int64_t n, T value, T* out);                                             \
   int reduce(void* stream, Reduce op, const ReducePlan& plan, const T* in, T* out);                    \
+  /* ArgMax over the middle axis of [outer, n, inner] (first maximum), int32 or int64 output. */       \
+  int arg_max(void* stream, bool out_int64, std::int64_t outer, std::int64_t n, std::int64_t inner, const T* in, void* out);
+// Floating point only (float32, float64):
+#define STRATA_CUDA_DECLARE_FLOAT_LAUNCHERS(T)                                                         \
+  int pair(void* stream, Pair op, std::int64_t n, const T* a, const T* b, T* out);                     \
   /* y[..., c] = x[..., c] + bias[c]; d bias[c] = sum over rows of g[..., c]. */                        \
   int bias_add(void* stream, std::int64_t rows, std::int64_t channels, const T* x, const T* bias, T* out); \
   int bias_add_grad(void* stream, std::int64_t rows, std::int64_t channels, const T* g, T* out);       \
@@ -51,9 +57,8 @@ enum class Elem : int { kFloat32, kFloat64, kInt32, kInt64, kBool };
                   const T* data, const void* ids, T* out);                                             \
   /* Running product along the middle axis of [outer, len, inner]. */                                  \
   int cumprod(void* stream, bool exclusive, bool reverse, std::int64_t outer, std::int64_t len, std::int64_t inner, \
-              const T* in, T* out);                                                                    \
-  /* ArgMax over the middle axis of [outer, n, inner] (first maximum), int32 or int64 output. */       \
-  int arg_max(void* stream, bool out_int64, std::int64_t outer, std::int64_t n, std::int64_t inner, const T* in, void* out);
+              const T* in, T* out);
+
 int cast(void* stream, Elem from, Elem to, std::int64_t n, const void* in, void* out);
 
 // Reduces an input viewed as [outer, reduced, inner]-like index spaces: `kept` describes
@@ -65,20 +70,13 @@ struct ReducePlan {
   std::int64_t reduced_dims[kMaxRank] = {}, reduced_strides[kMaxRank] = {};
   std::int64_t outputs = 1, reduced_count = 1;
 };
+STRATA_CUDA_DECLARE_NUMBER_LAUNCHERS(float)
+STRATA_CUDA_DECLARE_NUMBER_LAUNCHERS(double)
+STRATA_CUDA_DECLARE_NUMBER_LAUNCHERS(std::int32_t)
+STRATA_CUDA_DECLARE_NUMBER_LAUNCHERS(std::int64_t)
 STRATA_CUDA_DECLARE_FLOAT_LAUNCHERS(float)
 STRATA_CUDA_DECLARE_FLOAT_LAUNCHERS(double)
-// int32 and int64: Add/Sub/Mul/Maximum/Minimum/SquaredDifference (wrapping), comparisons,
-// select, Neg/Abs/Sign/Square, fills, reductions, ArgMax.
-#define STRATA_CUDA_DECLARE_INT_LAUNCHERS(T)                                                           \
-  int binary(void* stream, Binary op, const Bcast& b, const T* x, const T* y, T* out);                 \
-  int compare(void* stream, Compare op, const Bcast& b, const T* x, const T* y, bool* out);            \
-  int select(void* stream, const Bcast& b, const bool* cond, const T* t, const T* e, T* out);          \
-  int unary(void* stream, Unary op, std::int64_t n, const T* x, T* out);                               \
-  int fill(void* stream, std::int64_t n, T value, T* out);                                             \
-  int reduce(void* stream, Reduce op, const ReducePlan& plan, const T* in, T* out);                    \
-  int arg_max(void* stream, bool out_int64, std::int64_t outer, std::int64_t n, std::int64_t inner, const T* in, void* out);
-STRATA_CUDA_DECLARE_INT_LAUNCHERS(std::int32_t)
-STRATA_CUDA_DECLARE_INT_LAUNCHERS(std::int64_t)
+
 // out[j] = in[offset(j)] with out dims `dims` and permuted input strides `strides`.
 int transpose(void* stream, int element_bytes, int rank, const std::int64_t* dims, const std::int64_t* strides,
               std::int64_t n, const void* in, void* out);

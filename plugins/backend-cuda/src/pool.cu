@@ -9,23 +9,11 @@
 
 #include <cstdint>
 
+#include "grid.cuh"
 #include "launch.hpp"
 
 namespace strata::cuda {
 namespace {
-
-constexpr int kThreads = 256;
-
-unsigned blocks_for(std::int64_t n) {
-  const std::int64_t b = (n + kThreads - 1) / kThreads;
-  return static_cast<unsigned>(b < 1 ? 1 : (b > 65535 * 16 ? 65535 * 16 : b));
-}
-
-#define STRATA_POOL_LOOP(i, n) \
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < (n); \
-       i += static_cast<std::int64_t>(blockDim.x) * gridDim.x)
-
-cudaStream_t as_stream(void* s) { return static_cast<cudaStream_t>(s); }
 
 // Output element i of [N, OH, OW, C] -> its coordinates.
 struct At {
@@ -68,7 +56,7 @@ __device__ std::int64_t first_max(const PoolWindow& p, const T* x, const At& a, 
 
 template <class T>
 __global__ void max_pool_kernel(PoolWindow p, std::int64_t n, const T* x, T* y) {
-  STRATA_POOL_LOOP(i, n) {
+  STRATA_GRID_LOOP(i, n) {
     T v = 0;
     first_max(p, x, at(p, i), &v);
     y[i] = v;
@@ -77,7 +65,7 @@ __global__ void max_pool_kernel(PoolWindow p, std::int64_t n, const T* x, T* y) 
 
 template <class T>
 __global__ void max_pool_grad_kernel(PoolWindow p, std::int64_t n, const T* x, const T* g, T* dx) {
-  STRATA_POOL_LOOP(i, n) {
+  STRATA_GRID_LOOP(i, n) {
     T v = 0;
     const std::int64_t off = first_max(p, x, at(p, i), &v);
     if (off >= 0) atomicAdd(dx + off, g[i]);
@@ -101,7 +89,7 @@ __device__ Clip clip(const PoolWindow& p, const At& a) {
 
 template <class T>
 __global__ void avg_pool_kernel(PoolWindow p, std::int64_t n, const T* x, T* y) {
-  STRATA_POOL_LOOP(i, n) {
+  STRATA_GRID_LOOP(i, n) {
     const At a = at(p, i);
     const Clip c = clip(p, a);
     double sum = 0.0;
@@ -115,7 +103,7 @@ __global__ void avg_pool_kernel(PoolWindow p, std::int64_t n, const T* x, T* y) 
 
 template <class T>
 __global__ void avg_pool_grad_kernel(PoolWindow p, std::int64_t n, const T* g, T* dx) {
-  STRATA_POOL_LOOP(i, n) {
+  STRATA_GRID_LOOP(i, n) {
     const At a = at(p, i);
     const Clip c = clip(p, a);
     const std::int64_t count = (c.h1 - c.h0) * (c.w1 - c.w0);
@@ -132,7 +120,7 @@ int max_pool_t(void* s, const PoolWindow& p, const T* x, T* y) {
   const std::int64_t n = p.n * p.oh * p.ow * p.c;
   if (n == 0) return 0;
   max_pool_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(p, n, x, y);
-  return static_cast<int>(cudaGetLastError());
+  return status();
 }
 
 template <class T>
@@ -143,7 +131,7 @@ int max_pool_grad_t(void* s, const PoolWindow& p, const T* x, const T* g, T* dx)
   const int cleared = static_cast<int>(cudaMemsetAsync(dx, 0, static_cast<std::size_t>(in) * sizeof(T), as_stream(s)));
   if (cleared != 0 || n == 0) return cleared;
   max_pool_grad_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(p, n, x, g, dx);
-  return static_cast<int>(cudaGetLastError());
+  return status();
 }
 
 template <class T>
@@ -151,7 +139,7 @@ int avg_pool_t(void* s, const PoolWindow& p, const T* x, T* y) {
   const std::int64_t n = p.n * p.oh * p.ow * p.c;
   if (n == 0) return 0;
   avg_pool_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(p, n, x, y);
-  return static_cast<int>(cudaGetLastError());
+  return status();
 }
 
 template <class T>
@@ -162,7 +150,7 @@ int avg_pool_grad_t(void* s, const PoolWindow& p, const T* g, T* dx) {
   const int cleared = static_cast<int>(cudaMemsetAsync(dx, 0, static_cast<std::size_t>(in) * sizeof(T), as_stream(s)));
   if (cleared != 0 || n == 0) return cleared;
   avg_pool_grad_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(p, n, g, dx);
-  return static_cast<int>(cudaGetLastError());
+  return status();
 }
 
 }  // namespace

@@ -6,23 +6,16 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "grid.cuh"
 #include "launch.hpp"
 #include "strata/plugin/philox.hpp"
 
 namespace strata::cuda {
 namespace {
 
-constexpr int kThreads = 256;
-
-unsigned blocks_for(std::int64_t n) {
-  const std::int64_t b = (n + kThreads - 1) / kThreads;
-  return static_cast<unsigned>(b < 1 ? 1 : (b > 65535 * 16 ? 65535 * 16 : b));
-}
-
 template <class T>
 __global__ void random_kernel(RandomKind kind, std::int64_t seed, std::int64_t seed2, std::int64_t n, T* out) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(blockDim.x) * gridDim.x) {
+  STRATA_GRID_LOOP(i, n) {
     const auto index = static_cast<std::uint64_t>(i);
     switch (kind) {
       case RandomKind::kUniform:
@@ -41,8 +34,8 @@ __global__ void random_kernel(RandomKind kind, std::int64_t seed, std::int64_t s
 template <class T>
 int random_t(void* s, RandomKind kind, std::int64_t seed, std::int64_t seed2, std::int64_t n, T* out) {
   if (n == 0) return 0;
-  random_kernel<<<blocks_for(n), kThreads, 0, static_cast<cudaStream_t>(s)>>>(kind, seed, seed2, n, out);
-  return static_cast<int>(cudaGetLastError());
+  random_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(kind, seed, seed2, n, out);
+  return status();
 }
 
 }  // namespace
