@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cuda_device.hpp"
+#include "glue.hpp"
 #include "launch.hpp"
 #include "strata/plugin/kernel_util.hpp"
 #include "strata/plugin/registrar.hpp"
@@ -18,20 +19,7 @@
 namespace strata::cuda {
 namespace {
 
-using Dims = std::vector<std::int64_t>;
 constexpr std::string_view kCuda = "cuda";
-
-const Dims& in_dims(const KernelContext& ctx, std::size_t i) { return ctx.input(i).shape().dims(); }
-const Dims& out_dims(const KernelContext& ctx, std::size_t i) { return ctx.output_meta(i).shape.dims(); }
-
-template <class T>
-const T* in(const KernelContext& ctx, std::size_t i) {
-  return static_cast<const T*>(ctx.input(i).data());
-}
-template <class T>
-T* out(Tensor& t) {
-  return static_cast<T*>(t.mutable_data());
-}
 
 void check_rank(const KernelContext& ctx, std::size_t rank) {
   STRATA_CHECK(rank <= static_cast<std::size_t>(kMaxRank), BackendError, "op ", ctx.op_name(),
@@ -51,23 +39,6 @@ Bcast bcast_plan(const KernelContext& ctx, std::size_t inputs) {
   return b;
 }
 
-std::vector<std::int64_t> host_ints(const KernelContext& ctx, std::size_t i) {
-  const Tensor& t = ctx.input(i);
-  const auto n = static_cast<std::size_t>(t.num_elements());
-  std::vector<std::int64_t> v(n);
-  if (t.dtype() == DType::kInt32) {
-    const auto* p = t.host_data<std::int32_t>();
-    std::copy(p, p + n, v.begin());
-  } else {
-    STRATA_CHECK(t.dtype() == DType::kInt64, BackendError, "op ", ctx.op_name(), ": input ", i,
-                 " must be int32 or int64");
-    const auto* p = t.host_data<std::int64_t>();
-    std::copy(p, p + n, v.begin());
-  }
-  return v;
-}
-
-void* stream_of(KernelContext& ctx) { return cuda_device(ctx).stream(); }
 
 
 

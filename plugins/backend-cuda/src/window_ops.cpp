@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "cuda_device.hpp"
+#include "glue.hpp"
 #include "launch.hpp"
 #include "strata/plugin/kernel_util.hpp"
 #include "strata/plugin/registrar.hpp"
@@ -31,34 +32,12 @@
 namespace strata::cuda {
 namespace {
 
-using Dims = std::vector<std::int64_t>;
-
-const Dims& in_dims(const KernelContext& ctx, std::size_t i) { return ctx.input(i).shape().dims(); }
-template <class T>
-const T* in(const KernelContext& ctx, std::size_t i) {
-  return static_cast<const T*>(ctx.input(i).data());
-}
-template <class T>
-T* out(Tensor& t) {
-  return static_cast<T*>(t.mutable_data());
-}
-
 void check_nhwc(const KernelContext& ctx, const Dims& input) {
   const std::string fmt = ctx.attrs().get_or<std::string>("data_format", "NHWC");
   STRATA_CHECK(fmt == "NHWC", BackendError, "op ", ctx.op_name(),
                " on cuda supports data_format NHWC (channels last) only, got ", fmt);
   STRATA_CHECK(input.size() == 4, BackendError, "op ", ctx.op_name(), " needs a rank-4 NHWC input, got ",
                Shape(input).to_string());
-}
-
-std::vector<std::int64_t> host_ints(const KernelContext& ctx, std::size_t i) {
-  const Tensor& t = ctx.input(i);
-  const auto n = static_cast<std::size_t>(t.num_elements());
-  std::vector<std::int64_t> v(n);
-  for (std::size_t k = 0; k < n; ++k) {
-    v[k] = t.dtype() == DType::kInt32 ? t.host_data<std::int32_t>()[k] : t.host_data<std::int64_t>()[k];
-  }
-  return v;
 }
 
 // ---- pooling ------------------------------------------------------------------------------
