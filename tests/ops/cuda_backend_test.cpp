@@ -6,11 +6,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "strata/ops.hpp"
 #include "strata/plugin/backend.hpp"
+#include "strata/plugin/kernel.hpp"
 #include "strata/plugins.hpp"
+#include "strata/registry.hpp"
 #include "strata/tensor.hpp"
 
 namespace strata {
@@ -69,6 +72,61 @@ TEST(CudaBackend, RoundTripAndMatMulOnADevice) {
   const auto got = matmul(ha.to(cuda), hb.to(cuda)).to(Device::cpu()).to_vector<float>();
   ASSERT_EQ(got.size(), want.size());
   for (std::size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5f * (1 + std::abs(want[i]))) << i;
+}
+
+// The fused optimizer updates (plugins/training's Adam and SGD use them for cuda variables)
+// are registered with the plugin, for float32 and float64, device or not.
+TEST(CudaBackend, FusedOptimizerUpdatesAreRegistered) {
+#if STRATA_TEST_HAVE_CUDA
+  for (const char* op : {"_CudaAdamUpdate", "_CudaSGDUpdate"}) {
+    EXPECT_TRUE(Registry::global().contains(ObjectKind::kOp, op)) << op;
+    for (const DType t : {DType::kFloat32, DType::kFloat64}) {
+      EXPECT_TRUE(Registry::global().contains(ObjectKind::kKernel, kernel_key(op, "cuda", t))) << op << " " << dtype_name(t);
+    }
+  }
+  EXPECT_FALSE(Registry::global().contains(ObjectKind::kKernel, kernel_key("_CudaAdamUpdate", "cpu", DType::kFloat32)));
+#else
+  GTEST_SKIP() << "the CUDA backend is not built: nvcc was not found at configure time";
+#endif
+}
+
+// With a device: one fused Adam and SGD (Nesterov) update equals the composed update (the
+// element-wise ops plugins/training runs elsewhere) computed on the cpu.
+TEST(CudaBackend, FusedOptimizerUpdatesEqualTheComposedOnes) {
+  const PluginInfo* p = cuda_plugin();
+  if (p == nullptr || !p->usable) GTEST_SKIP() << "no usable cuda:0 device on this machine";
+  const Device cuda("cuda:0"), cpu = Device::cpu();
+  const auto values = [&](int seed) {
+    std::vector<float> v(37);
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>((i * 7 + seed * 13) % 11) / 5.0f - 1.0f;
+    return Tensor::from_vector<float>(v, Shape{37}, cpu);
+  };
+  const Tensor var = values(1), m = values(2), v = square(values(3)), g = values(4);
+  const Tensor alpha = Tensor::scalar<float>(0.0123f), lr = Tensor::scalar<float>(0.05f);
+  const double beta_1 = 0.9, beta_2 = 0.999, eps = 1e-7, momentum = 0.8;
+  const auto expect_close = [](const Tensor& got, const Tensor& want, const char* what) {
+    const auto a = got.to(Device::cpu()).to_vector<float>(), b = want.to_vector<float>();
+    ASSERT_EQ(a.size(), b.size()) << what;
+    for (std::size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-6f * (1 + std::abs(b[i]))) << what << " " << i;
+  };
+  Attrs adam;
+  adam.set("c1", 1.0 - beta_1);
+  adam.set("c2", 1.0 - beta_2);
+  adam.set("epsilon", eps);
+  const auto fused = execute("_CudaAdamUpdate", {var.to(cuda), m.to(cuda), v.to(cuda), g.to(cuda), alpha.to(cuda)}, adam);
+  const Tensor new_m = m + (g - m) * (1.0 - beta_1);
+  const Tensor new_v = v + (square(g) - v) * (1.0 - beta_2);
+  expect_close(fused[1], new_m, "Adam m");
+  expect_close(fused[2], new_v, "Adam v");
+  expect_close(fused[0], var - (new_m * alpha) / (sqrt(new_v) + eps), "Adam var");
+  Attrs sgd;
+  sgd.set("momentum", momentum);
+  sgd.set("nesterov", true);
+  const auto fused_sgd = execute("_CudaSGDUpdate", {var.to(cuda), m.to(cuda), g.to(cuda), lr.to(cuda)}, sgd);
+  const Tensor mom = Tensor::scalar<float>(static_cast<float>(momentum));
+  const Tensor sgd_m = neg(g) * lr + m * mom;
+  expect_close(fused_sgd[1], sgd_m, "SGD m");
+  expect_close(fused_sgd[0], var + (neg(g) * lr + sgd_m * mom), "SGD var");
 }
 
 }  // namespace

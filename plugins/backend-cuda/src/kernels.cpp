@@ -592,6 +592,7 @@ void register_kernels(Registrar& r) {
   register_reductions(r);
   register_nn(r);
   register_window_ops(r);
+  register_optimizer_ops(r);
 }
 
 }  // namespace strata::cuda

@@ -125,4 +125,14 @@ enum class RandomKind : int { kUniform, kNormal, kTruncatedNormal };
 int random_values(void* stream, RandomKind kind, std::int64_t seed, std::int64_t seed2, std::int64_t n, float* out);
 int random_values(void* stream, RandomKind kind, std::int64_t seed, std::int64_t seed2, std::int64_t n, double* out);
 
+// Fused optimizer updates (optimizer_update.cu): the composed updates of plugins/training's
+// Adam and SGD, one kernel per variable. alpha / lr are device scalars.
+#define STRATA_CUDA_DECLARE_OPTIMIZER_LAUNCHERS(T)                                                         \
+  int adam_update(void* stream, std::int64_t n, const T* var, const T* m, const T* v, const T* g,          \
+                  const T* alpha, T c1, T c2, T eps, T* new_var, T* new_m, T* new_v);                      \
+  int sgd_update(void* stream, std::int64_t n, const T* var, const T* m, const T* g, const T* lr, T momentum, \
+                 bool nesterov, T* new_var, T* new_m);
+STRATA_CUDA_DECLARE_OPTIMIZER_LAUNCHERS(float)
+STRATA_CUDA_DECLARE_OPTIMIZER_LAUNCHERS(double)
+
 }  // namespace strata::cuda

@@ -12,6 +12,8 @@
 
 #include "common.hpp"
 #include "strata/optimizer.hpp"
+#include "strata/plugin/kernel.hpp"
+#include "strata/registry.hpp"
 
 namespace strata::training {
 namespace {
@@ -32,6 +34,15 @@ struct Precision {
 };
 
 void set(const Variable& variable, const Tensor& value) { Variable(variable).assign(value); }
+
+// Whether a backend provides the fused update `op` (the cuda backend's _CudaAdamUpdate,
+// _CudaSGDUpdate) for this variable's device and dtype. The fused ops compute the composed
+// update's operations in the same order and precision, in one kernel.
+bool has_fused_update(const char* op, const Variable& var) {
+  const Device device = var.device();
+  return device.type() == "cuda" &&
+         Registry::global().contains(ObjectKind::kKernel, kernel_key(op, device.type(), var.dtype()));
+}
 
 // The keys every tf-keras optimizer writes, echoed as they were given, and the
 // subclass's own keys after them.
@@ -85,6 +96,15 @@ class SGD final : public KerasOptimizer {
   }
   void update_step(const Tensor& g, const Variable& var, const Tensor& lr, std::int64_t) override {
     const Variable& m = slot(var, "m");
+    if (has_fused_update("_CudaSGDUpdate", var)) {
+      Attrs attrs;
+      attrs.set("momentum", momentum_.get<double>());
+      attrs.set("nesterov", nesterov_);
+      const auto out = execute("_CudaSGDUpdate", {var.value(), m.value(), g, lr}, attrs);
+      set(m, out[1]);
+      set(var, out[0]);
+      return;
+    }
     const Tensor momentum = scalar_like(lr, momentum_.get<double>());
     const Tensor new_m = neg(g) * lr + m.value() * momentum;
     set(m, new_m);
@@ -133,6 +153,17 @@ class Adam : public KerasOptimizer {
     const Tensor alpha = lr * scalar_like(lr, p(std::sqrt(p(1.0 - beta_2_power)))) / scalar_like(lr, p(1.0 - beta_1_power));
     const Variable& m = slot(var, "m");
     const Variable& v = slot(var, "v");
+    if (!amsgrad_ && has_fused_update("_CudaAdamUpdate", var)) {
+      Attrs attrs;
+      attrs.set("c1", 1.0 - beta_1);
+      attrs.set("c2", 1.0 - beta_2);
+      attrs.set("epsilon", epsilon_.get<double>());
+      const auto out = execute("_CudaAdamUpdate", {var.value(), m.value(), v.value(), g, alpha}, attrs);
+      set(m, out[1]);
+      set(v, out[2]);
+      set(var, out[0]);
+      return;
+    }
     const Tensor new_m = m.value() + (g - m.value()) * (1.0 - beta_1);
     Tensor new_v = v.value() + (square(g) - v.value()) * (1.0 - beta_2);
     set(m, new_m);
