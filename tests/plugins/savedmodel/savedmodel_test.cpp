@@ -20,6 +20,8 @@
 #include "strata/model.hpp"
 #include "strata/npy.hpp"
 #include "strata/saving.hpp"
+#include "strata/tf/keras_saved_metadata.pb.h"
+#include "strata/tf/saved_model.pb.h"
 
 namespace {
 
@@ -111,6 +113,42 @@ TEST_P(KerasSavedModel, StrataRoundTripPredictsAndResumesIdentically) {
   strata::save_model(*reloaded, dir);
   EXPECT_EQ(std::distance(fs::directory_iterator(dir.parent_path()), fs::directory_iterator()), 1);
   EXPECT_EQ(strata::load_model(dir)->predict(x).to_vector<float>(), reloaded->predict(x).to_vector<float>());
+}
+
+// TF <= 2.4 (the guide's TF 2.2 era) wrote no keras_metadata.pb: each Keras object's
+// metadata JSON sat in its SavedUserObject.metadata. The tf-keras fixtures rewritten into
+// that layout load, predict what Keras predicted and resume training as before.
+TEST_P(KerasSavedModel, LoadsFromTheTf22LayoutWithMetadataInTheObjectGraph) {
+  const fs::path d = copy_fixture(GetParam(), "tf22_" + GetParam());
+  strata::keras::SavedMetadata md;
+  {
+    std::ifstream in(d / "keras_metadata.pb", std::ios::binary);
+    ASSERT_TRUE(md.ParseFromIstream(&in));
+  }
+  strata::tf::SavedModel sm;
+  {
+    std::ifstream in(d / "saved_model.pb", std::ios::binary);
+    ASSERT_TRUE(sm.ParseFromIstream(&in));
+  }
+  auto* objects = sm.mutable_meta_graphs(0)->mutable_object_graph_def();
+  for (const auto& node : md.nodes()) {
+    ASSERT_LT(node.node_id(), objects->nodes_size());
+    objects->mutable_nodes(node.node_id())->mutable_user_object()->set_metadata(node.metadata());
+  }
+  std::string bytes;
+  ASSERT_TRUE(sm.SerializeToString(&bytes));
+  write_bytes(d / "saved_model.pb", bytes);
+  fs::remove(d / "keras_metadata.pb");
+
+  auto model = strata::load_model(d);
+  const auto got = model->predict(npy(GetParam() + ".x.npy")).to_vector<float>();
+  const auto want = npy(GetParam() + ".y.npy").to_vector<float>();
+  ASSERT_EQ(got.size(), want.size());
+  for (std::size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5) << "element " << i;
+  ASSERT_TRUE(model->is_compiled());
+  const double loss = model->train_on_batch({npy(GetParam() + ".tx.npy")}, {npy(GetParam() + ".ty.npy")}).at("loss");
+  const double ref = index_json()["models"][GetParam()]["loss_after_save"].get<double>();
+  EXPECT_LE(std::abs(loss - ref), 1e-5 + 1e-4 * std::abs(ref)) << "Strata " << loss << ", Keras " << ref;
 }
 
 TEST(SavedModelBadInput, MissingSavedModelPb) {
