@@ -301,6 +301,24 @@ const T* padded_input(CudaDevice& dev, const Conv& g, const T* x, Scratch& scrat
   return scratch.as<T>();
 }
 
+// What every convolution kernel holds while cuDNN runs: scratch for the padded input and
+// the KRSC filter, the descriptors, and the device's cuDNN handle (locked).
+template <class T>
+struct ConvCall {
+  ConvCall(CudaDevice& dev, const Conv& g)
+      : padded(dev, g.padded() ? bytes_of<T>(g.n * g.ph() * g.pw() * g.c) : 0),
+        filter(dev, bytes_of<T>(g.o * g.kh * g.kw * g.ci)),
+        s(g, std::is_same_v<T, float> ? CUDNN_DATA_FLOAT : CUDNN_DATA_DOUBLE),
+        lock(dnn(dev, h)) {}
+  T* padded_data() const { return padded.as<T>(); }
+  T* filter_data() const { return filter.as<T>(); }
+  Scratch padded, filter;
+  ConvSetup s;
+  cudnnHandle_t h = nullptr;
+  std::unique_lock<std::mutex> lock;
+  const T one = 1, zero = 0;
+};
+
 template <class T>
 void conv_forward(KernelContext& ctx, bool depthwise) {
   Tensor& o = ctx.allocate_output(0);
@@ -308,23 +326,18 @@ void conv_forward(KernelContext& ctx, bool depthwise) {
   if (o.num_elements() == 0) return;
   CudaDevice& dev = cuda_device(ctx);
   if (g.n * g.h * g.w * g.c == 0 || g.kh * g.kw * g.ci == 0) return dev.fill_zero(o.mutable_data(), o.nbytes());
-  Scratch padded(dev, g.padded() ? bytes_of<T>(g.n * g.ph() * g.pw() * g.c) : 0);
-  Scratch filter(dev, bytes_of<T>(g.o * g.kh * g.kw * g.ci));
-  const T* x = padded_input(dev, g, in<T>(ctx, 0), padded);
-  filter_to_krsc(dev, g, in<T>(ctx, 1), filter.as<T>());
-  ConvSetup s(g, std::is_same_v<T, float> ? CUDNN_DATA_FLOAT : CUDNN_DATA_DOUBLE);
-  cudnnHandle_t h = nullptr;
-  const auto lock = dnn(dev, h);
+  ConvCall<T> c(dev, g);
+  const T* x = padded_input(dev, g, in<T>(ctx, 0), c.padded);
+  filter_to_krsc(dev, g, in<T>(ctx, 1), c.filter_data());
   cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
   int count = 0;
-  check(cudnnGetConvolutionForwardAlgorithm_v7(h, s.x.d, s.f.d, s.conv.d, s.y.d, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
+  check(cudnnGetConvolutionForwardAlgorithm_v7(c.h, c.s.x.d, c.s.f.d, c.s.conv.d, c.s.y.d, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
                                                &count, perf),
         "cudnnGetConvolutionForwardAlgorithm_v7");
   const auto best = pick(perf, count, "forward");
   Scratch workspace(dev, best.memory);
-  const T one = 1, zero = 0;
-  check(cudnnConvolutionForward(h, &one, s.x.d, x, s.f.d, filter.data(), s.conv.d, best.algo, workspace.data(),
-                                best.memory, &zero, s.y.d, o.mutable_data()),
+  check(cudnnConvolutionForward(c.h, &c.one, c.s.x.d, x, c.s.f.d, c.filter.data(), c.s.conv.d, best.algo,
+                                workspace.data(), best.memory, &c.zero, c.s.y.d, o.mutable_data()),
         "cudnnConvolutionForward");
 }
 
@@ -336,25 +349,20 @@ void conv_backprop_input(KernelContext& ctx, bool depthwise) {
   if (o.num_elements() == 0) return;
   CudaDevice& dev = cuda_device(ctx);
   if (g.oh * g.ow * g.o == 0 || g.kh * g.kw * g.ci == 0) return dev.fill_zero(o.mutable_data(), o.nbytes());
-  Scratch padded(dev, g.padded() ? bytes_of<T>(g.n * g.ph() * g.pw() * g.c) : 0);
-  Scratch filter(dev, bytes_of<T>(g.o * g.kh * g.kw * g.ci));
-  filter_to_krsc(dev, g, in<T>(ctx, 1), filter.as<T>());
-  ConvSetup s(g, std::is_same_v<T, float> ? CUDNN_DATA_FLOAT : CUDNN_DATA_DOUBLE);
-  cudnnHandle_t h = nullptr;
-  const auto lock = dnn(dev, h);
+  ConvCall<T> c(dev, g);
+  filter_to_krsc(dev, g, in<T>(ctx, 1), c.filter_data());
   cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
   int count = 0;
-  check(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, s.f.d, s.y.d, s.conv.d, s.x.d,
+  check(cudnnGetConvolutionBackwardDataAlgorithm_v7(c.h, c.s.f.d, c.s.y.d, c.s.conv.d, c.s.x.d,
                                                     CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &count, perf),
         "cudnnGetConvolutionBackwardDataAlgorithm_v7");
   const auto best = pick(perf, count, "backward-data");
   Scratch workspace(dev, best.memory);
-  const T one = 1, zero = 0;
-  T* dx = g.padded() ? padded.as<T>() : out<T>(o);
-  check(cudnnConvolutionBackwardData(h, &one, s.f.d, filter.data(), s.y.d, in<T>(ctx, 2), s.conv.d, best.algo,
-                                     workspace.data(), best.memory, &zero, s.x.d, dx),
+  T* dx = g.padded() ? c.padded_data() : out<T>(o);
+  check(cudnnConvolutionBackwardData(c.h, &c.one, c.s.f.d, c.filter.data(), c.s.y.d, in<T>(ctx, 2), c.s.conv.d,
+                                     best.algo, workspace.data(), best.memory, &c.zero, c.s.x.d, dx),
         "cudnnConvolutionBackwardData");
-  if (g.padded()) pad_copy(dev, g, padded.as<T>(), out<T>(o), false);
+  if (g.padded()) pad_copy(dev, g, c.padded_data(), out<T>(o), false);
 }
 
 // Conv2DBackpropFilter(input, filter_sizes (host), out_backprop).
@@ -365,24 +373,19 @@ void conv_backprop_filter(KernelContext& ctx, bool depthwise) {
   if (o.num_elements() == 0) return;
   CudaDevice& dev = cuda_device(ctx);
   if (g.n * g.oh * g.ow == 0 || g.h * g.w == 0) return dev.fill_zero(o.mutable_data(), o.nbytes());
-  Scratch padded(dev, g.padded() ? bytes_of<T>(g.n * g.ph() * g.pw() * g.c) : 0);
-  Scratch filter(dev, bytes_of<T>(g.o * g.kh * g.kw * g.ci));
-  const T* x = padded_input(dev, g, in<T>(ctx, 0), padded);
-  ConvSetup s(g, std::is_same_v<T, float> ? CUDNN_DATA_FLOAT : CUDNN_DATA_DOUBLE);
-  cudnnHandle_t h = nullptr;
-  const auto lock = dnn(dev, h);
+  ConvCall<T> c(dev, g);
+  const T* x = padded_input(dev, g, in<T>(ctx, 0), c.padded);
   cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
   int count = 0;
-  check(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, s.x.d, s.y.d, s.conv.d, s.f.d,
+  check(cudnnGetConvolutionBackwardFilterAlgorithm_v7(c.h, c.s.x.d, c.s.y.d, c.s.conv.d, c.s.f.d,
                                                       CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &count, perf),
         "cudnnGetConvolutionBackwardFilterAlgorithm_v7");
   const auto best = pick(perf, count, "backward-filter");
   Scratch workspace(dev, best.memory);
-  const T one = 1, zero = 0;
-  check(cudnnConvolutionBackwardFilter(h, &one, s.x.d, x, s.y.d, in<T>(ctx, 2), s.conv.d, best.algo,
-                                       workspace.data(), best.memory, &zero, s.f.d, filter.data()),
+  check(cudnnConvolutionBackwardFilter(c.h, &c.one, c.s.x.d, x, c.s.y.d, in<T>(ctx, 2), c.s.conv.d, best.algo,
+                                       workspace.data(), best.memory, &c.zero, c.s.f.d, c.filter.data()),
         "cudnnConvolutionBackwardFilter");
-  filter_to_hwio(dev, g, filter.as<T>(), out<T>(o));
+  filter_to_hwio(dev, g, c.filter_data(), out<T>(o));
 }
 
 void register_convolutions(Registrar& r) {
