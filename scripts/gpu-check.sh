@@ -2,12 +2,14 @@
 # The CUDA backend's checks on a lent GPU machine, in two steps:
 #
 #   scripts/gpu-check.sh pack [BUILD_DIR]   here: builds what the GPU machine needs and
-#                                           copies it into build-gpu-pack/ (~7 MB): the
+#                                           copies it into build-gpu-pack/ (~20 MB): the
 #                                           op test program (GoogleTest and the ref kernels
 #                                           linked in), the CUDA benchmark, libstrata, the
-#                                           CUDA plugin, and this machine's libstdc++/libgcc_s.
-#                                           No oneDNN, no cuBLAS: the GPU machine has its
-#                                           own CUDA libraries.
+#                                           CUDA, layers, training and checkpoint plugins
+#                                           (the model-level conformance cases), and this
+#                                           machine's libstdc++/libgcc_s/libprotobuf/libz.
+#                                           No oneDNN, no HDF5, no cuBLAS: the GPU machine
+#                                           has its own CUDA libraries.
 #   scripts/gpu-check.sh run [OUT_DIR]      there (the device tool carries build-gpu-pack/):
 #                                           runs the CUDA conformance and gradient suites
 #                                           against the ref kernels, the CUDA backend tests
@@ -23,14 +25,21 @@ pack=build-gpu-pack
 case "${1:-}" in
   pack)
     build="${2:-build}"
-    cmake --build "$build" --target strata_op_tests strata_plugin_backend-cuda strata_bench_cuda
+    plugins=(backend-cuda layers training format-checkpoint)
+    cmake --build "$build" --target strata_op_tests strata_bench_cuda "${plugins[@]/#/strata_plugin_}"
     rm -rf "$pack"
     mkdir -p "$pack/bin" "$pack/lib/strata/plugins" "$pack/deps"
     cp "$build/bin/strata_op_tests" "$build/bin/strata_bench_cuda" "$pack/bin/"
-    cp -P "$build"/lib/libstrata.so* "$pack/lib/"
-    cp "$build/lib/strata/plugins/strata-backend-cuda.so" "$pack/lib/strata/plugins/"
-    for lib in libstdc++.so.6 libgcc_s.so.1; do
-      cp -L "$(ldd "$pack/bin/strata_op_tests" | awk -v l="$lib" '$1 == l {print $3}')" "$pack/deps/"
+    cp -P "$build"/lib/libstrata.so* "$build"/lib/libstrata_proto.so* "$pack/lib/"
+    for plugin in "${plugins[@]}"; do
+      cp "$build/lib/strata/plugins/strata-$plugin.so" "$pack/lib/strata/plugins/"
+    done
+    # The C++ runtime and the checkpoint plugin's libraries, as this machine has them.
+    for lib in libstdc++.so.6 libgcc_s.so.1 libprotobuf.so.32 libz.so.1; do
+      path="$(ldd "$pack/bin/strata_op_tests" "$pack/lib/strata/plugins/strata-format-checkpoint.so" |
+        awk -v l="$lib" '$1 == l {print $3; exit}')"
+      [ -n "$path" ] || { echo "gpu-check: $lib not found by ldd" >&2; exit 1; }
+      cp -L "$path" "$pack/deps/"
     done
     du -sh "$pack"
     ;;
@@ -57,9 +66,13 @@ case "${1:-}" in
     set -e
     {
       echo
-      echo "## Tests (exit $tests_rc): Cuda/OpConformance, Cuda/GradientCheck, CudaBackend"
+      echo "## Tests (exit $tests_rc): Cuda/OpConformance, Cuda/GradientCheck, Cuda/ModelConformance, CudaBackend"
       echo '```'
       grep -E '^\[  (PASSED|FAILED|SKIPPED) \]|tests? from .* ran' "$out/cuda-tests.txt" | head -60 || true
+      echo '```'
+      echo "Model-level deviations from the ref device:"
+      echo '```'
+      grep -E '^\[ conform  \]' "$out/cuda-tests.txt" | head -80 || true
       echo '```'
       echo "Failed ops (first message line each):"
       echo '```'

@@ -48,14 +48,16 @@ TEST(CudaBackend, PluginIsBuiltAndLoadedWhenNvccIs) {
 }
 
 TEST(CudaBackend, ConformanceSuiteIsInstantiated) {
-  int cuda_cases = 0;
+  int cuda_cases = 0, cuda_model_cases = 0;
   const auto* unit = ::testing::UnitTest::GetInstance();
   for (int i = 0; i < unit->total_test_suite_count(); ++i) {
     const auto* suite = unit->GetTestSuite(i);
     const std::string name = suite->name();
     if (name.rfind("Cuda/", 0) == 0) cuda_cases += suite->total_test_count();
+    if (name == "Cuda/ModelConformance") cuda_model_cases += suite->total_test_count();
   }
   EXPECT_GT(cuda_cases, 100) << "the Cuda/ instances of the conformance and gradient suites are missing";
+  EXPECT_GT(cuda_model_cases, 0) << "the Cuda/ instances of the model-level conformance suite are missing";
 }
 
 TEST(CudaBackend, RoundTripAndMatMulOnADevice) {
