@@ -9,6 +9,7 @@
 #include "ref_kernels.hpp"
 #include "strata/error.hpp"
 #include "strata/plugin/backend.hpp"
+#include "strata/plugin/kernel.hpp"
 #include "strata/plugin/registrar.hpp"
 
 namespace strata::testing {
@@ -16,6 +17,16 @@ namespace {
 
 constexpr std::uintptr_t kScramble = std::uintptr_t{1} << 62;  // makes x86-64 addresses non-canonical
 std::atomic<std::size_t> g_live_bytes{0};
+
+struct KernelLog {
+  std::atomic<bool> on{false};
+  std::mutex mutex;
+  std::set<std::pair<std::string, DType>> kernels;
+};
+KernelLog& kernel_log() {
+  static KernelLog log;
+  return log;
+}
 
 void* to_device(void* host) { return reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(host) ^ kScramble); }
 
@@ -66,6 +77,31 @@ void* ref_host_pointer(const void* device_address) {
 }
 
 std::size_t ref_live_bytes() { return g_live_bytes.load(); }
+
+void add_ref_kernel(Registrar& registrar, std::string_view op, DType dtype, std::function<void(KernelContext&)> compute) {
+  add_kernel(registrar, op, "ref", dtype, [name = std::string(op), dtype, compute = std::move(compute)](KernelContext& ctx) {
+    if (KernelLog& log = kernel_log(); log.on.load(std::memory_order_relaxed)) {
+      std::lock_guard lock(log.mutex);
+      log.kernels.emplace(name, dtype);
+    }
+    compute(ctx);
+  });
+}
+
+RefKernelLog::RefKernelLog() {
+  KernelLog& log = kernel_log();
+  STRATA_CHECK(!log.on.exchange(true), ValueError, "only one RefKernelLog may live at a time");
+  std::lock_guard lock(log.mutex);
+  log.kernels.clear();
+}
+
+RefKernelLog::~RefKernelLog() { kernel_log().on.store(false); }
+
+std::set<std::pair<std::string, DType>> RefKernelLog::kernels() const {
+  KernelLog& log = kernel_log();
+  std::lock_guard lock(log.mutex);
+  return log.kernels;
+}
 
 void register_ref_backend() {
   static std::once_flag once;

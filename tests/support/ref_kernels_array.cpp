@@ -514,8 +514,8 @@ void constant_like(KernelContext& ctx, T value) {
 }  // namespace
 
 void register_array_kernels(Registrar& r) {
-  for (const char* op : {"Reshape", "ExpandDims", "Squeeze"}) add_kernel(r, op, "ref", DType::kInvalid, alias_reshaped);
-  add_kernel(r, "Shape", "ref", DType::kInvalid, shape_kernel);
+  for (const char* op : {"Reshape", "ExpandDims", "Squeeze"}) add_ref_kernel(r, op, DType::kInvalid, alias_reshaped);
+  add_ref_kernel(r, "Shape", DType::kInvalid, shape_kernel);
 
   add_nb(r, "Transpose", [](auto t) {
     using T = typename decltype(t)::type;

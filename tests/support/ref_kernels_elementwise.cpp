@@ -414,7 +414,7 @@ void register_unary(Registrar& r) {
 
   // Identity and StopGradient (and the reshapes, in ref_kernels_array.cpp) alias the input.
   for (const char* op : {"Identity", "StopGradient"}) {
-    add_kernel(r, op, "ref", DType::kInvalid, [](KernelContext& ctx) {
+    add_ref_kernel(r, op, DType::kInvalid, [](KernelContext& ctx) {
       check_num_inputs(ctx, 1);
       ctx.set_output(0, ctx.input(0).reshape(ctx.output_meta(0).shape));
     });

@@ -32,7 +32,7 @@ struct Tag {
 // Registers make(Tag<T>{}) as the ref kernel of `op` for every T in Ts.
 template <class... Ts, class Make>
 void add_typed(Registrar& r, std::string_view op, Make make) {
-  (add_kernel(r, op, "ref", dtype_of<Ts>, make(Tag<Ts>{})), ...);
+  (add_ref_kernel(r, op, dtype_of<Ts>, make(Tag<Ts>{})), ...);
 }
 // F = float32, float64; N = F + int32, int64; NB = N + bool.
 template <class Make>
