@@ -92,6 +92,34 @@ TEST(CudaBackend, FusedOptimizerUpdatesAreRegistered) {
 #endif
 }
 
+// Every kernel the cpu backend registers (op and dtype) has one on cuda, so a model that
+// runs on the cpu finds its kernels on the GPU; backend-internal fused ops ("_Fused*",
+// made by the cpu backend's own graph pass) excepted. Registrations only: no device needed.
+TEST(CudaBackend, EveryCpuKernelHasACudaKernel) {
+#if STRATA_TEST_HAVE_CUDA
+  const auto& registry = Registry::global();
+  if (!registry.contains(ObjectKind::kKernel, kernel_key("MatMul", "cpu", DType::kFloat32))) {
+    GTEST_SKIP() << "the cpu backend plugin is not loaded";
+  }
+  int checked = 0;
+  for (const auto& e : registry.entries(ObjectKind::kKernel)) {
+    // Keys are "Op:device:dtype" (kernel_key).
+    const auto first = e.name.find(':'), second = e.name.rfind(':');
+    const std::string op = e.name.substr(0, first), device = e.name.substr(first + 1, second - first - 1);
+    const std::string dtype = e.name.substr(second + 1);
+    if (device != "cpu" || op.rfind('_', 0) == 0) continue;
+    ++checked;
+    const bool found = registry.contains(ObjectKind::kKernel, op + ":cuda:" + dtype) ||
+                       registry.contains(ObjectKind::kKernel, kernel_key(op, "cuda", DType::kInvalid)) ||
+                       registry.contains(ObjectKind::kKernel, kernel_key(op, "", DType::kInvalid));
+    EXPECT_TRUE(found) << "the cpu has " << e.name << ", cuda has no kernel for " << op << " on " << dtype;
+  }
+  EXPECT_GT(checked, 200);
+#else
+  GTEST_SKIP() << "the CUDA backend is not built: nvcc was not found at configure time";
+#endif
+}
+
 // With a device: one fused Adam and SGD (Nesterov) update equals the composed update (the
 // element-wise ops plugins/training runs elsewhere) computed on the cpu.
 TEST(CudaBackend, FusedOptimizerUpdatesEqualTheComposedOnes) {
@@ -129,6 +157,29 @@ TEST(CudaBackend, FusedOptimizerUpdatesEqualTheComposedOnes) {
   const Tensor sgd_m = neg(g) * lr + m * mom;
   expect_close(fused_sgd[1], sgd_m, "SGD m");
   expect_close(fused_sgd[0], var + (neg(g) * lr + sgd_m * mom), "SGD var");
+}
+
+// With a device: integer division by zero and 0 to a negative power are BackendErrors
+// naming the op (the kernel flags the element), as on the cpu; the device stays usable.
+TEST(CudaBackend, IntegerDivisionByZeroIsABackendError) {
+  const PluginInfo* p = cuda_plugin();
+  if (p == nullptr || !p->usable) GTEST_SKIP() << "no usable cuda:0 device on this machine";
+  const Device cuda("cuda:0");
+  const Tensor x = Tensor::from_vector<std::int32_t>({7, -7, 9, 4}, Shape{4}).to(cuda);
+  const Tensor fine = Tensor::from_vector<std::int32_t>({2, 2, -3, 1}, Shape{4}).to(cuda);
+  const Tensor zero = Tensor::from_vector<std::int32_t>({2, 0, -3, 1}, Shape{4}).to(cuda);
+  EXPECT_EQ(div(x, fine).to(Device::cpu()).to_vector<std::int32_t>(), (std::vector<std::int32_t>{3, -3, -3, 4}));
+  try {
+    div(x, zero);
+    FAIL() << "integer division by zero on cuda did not throw";
+  } catch (const BackendError& e) {
+    EXPECT_NE(std::string(e.what()).find("RealDiv"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("division by zero at output element 1"), std::string::npos) << e.what();
+  }
+  const Tensor base = Tensor::from_vector<std::int64_t>({0, 2}, Shape{2}).to(cuda);
+  const Tensor exponent = Tensor::from_vector<std::int64_t>({-1, 3}, Shape{2}).to(cuda);
+  EXPECT_THROW(pow(base, exponent), BackendError);
+  EXPECT_EQ(pow(exponent, base).to(Device::cpu()).to_vector<std::int64_t>(), (std::vector<std::int64_t>{1, 9}));
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include <random>
 
 #include "op_cases.hpp"
+#include "ref_backend.hpp"
 #include "strata/gradient_tape.hpp"
 #include "strata/model.hpp"
 #include "strata/ops.hpp"
@@ -165,6 +166,37 @@ double worst_ratio(const Tensor& got, const Tensor& ref, double rtol, double ato
   return worst;
 }
 
+std::shared_ptr<Model> build_on(const ModelCase& c, const Device& d) {
+  clear_session();
+  set_random_seed(1234);
+  DeviceScope scope(d);
+  return c.build();
+}
+
+// The gradients of a scalar that weighs every output differently (so that no gradient
+// cancels by symmetry) with respect to the trainable weights, in inference mode.
+std::vector<Tensor> gradients(const ModelCase& c, Model& m, const Device& d) {
+  DeviceScope scope(d);
+  GradientTape tape;
+  const Tensor y = m(on(c.inputs(), d))[0];
+  const Tensor target = sum(mul(y, uniform(y.shape(), 99).to(d)));
+  return tape.gradient(target, m.trainable_weights());
+}
+
+// Compiles `m` with the case's optimizer and loss and runs `steps` training steps on one
+// batch; returns the losses (host scalars).
+std::vector<Tensor> train(const ModelCase& c, Model& m, const Device& d, int steps = 3) {
+  DeviceScope scope(d);
+  m.compile(c.optimizer, c.loss);
+  const auto x = on(c.inputs(), d);
+  const Tensor y = c.targets().to(d);
+  std::vector<Tensor> losses;
+  for (int step = 0; step < steps; ++step) {
+    losses.push_back(Tensor::scalar<float>(static_cast<float>(m.train_on_batch(x, {y}).at("loss")), Device::cpu()));
+  }
+  return losses;
+}
+
 class ModelConformance : public ::testing::TestWithParam<Param> {
  protected:
   void SetUp() override {
@@ -177,15 +209,8 @@ class ModelConformance : public ::testing::TestWithParam<Param> {
         !Registry::global().contains(ObjectKind::kOptimizer, "adam")) {
       GTEST_SKIP() << "the layers and training plugins are not loaded";
     }
-    ref_ = make(kRef);
-    dut_ = make(device_);
-  }
-
-  std::shared_ptr<Model> make(const Device& d) {
-    clear_session();
-    set_random_seed(1234);
-    DeviceScope scope(d);
-    return GetParam().c.build();
+    ref_ = build_on(GetParam().c, kRef);
+    dut_ = build_on(GetParam().c, device_);
   }
 
   // Expects every pair of tensors equal within the tolerance; records the worst ratio.
@@ -227,17 +252,8 @@ TEST_P(ModelConformance, InferenceMatchesTheReferenceDevice) {
 TEST_P(ModelConformance, GradientsMatchTheReferenceDevice) {
   const ModelCase& c = GetParam().c;
   dut_->set_weights(ref_->get_weights());
-  const auto x = c.inputs();
-  const auto gradients = [&](Model& m, const Device& d) {
-    DeviceScope scope(d);
-    GradientTape tape;
-    const Tensor y = m(on(x, d))[0];
-    // A scalar that weighs every output differently, so no gradient cancels by symmetry.
-    const Tensor target = sum(mul(y, uniform(y.shape(), 99).to(d)));
-    return tape.gradient(target, m.trainable_weights());
-  };
-  const auto want = gradients(*ref_, kRef);
-  const auto got = gradients(*dut_, device_);
+  const auto want = gradients(c, *ref_, kRef);
+  const auto got = gradients(c, *dut_, device_);
   for (const auto& g : got) {
     if (g.defined()) {
       EXPECT_EQ(g.device(), device_);
@@ -249,19 +265,8 @@ TEST_P(ModelConformance, GradientsMatchTheReferenceDevice) {
 TEST_P(ModelConformance, TrainingStepsMatchTheReferenceDevice) {
   const ModelCase& c = GetParam().c;
   dut_->set_weights(ref_->get_weights());
-  const auto x = c.inputs();
-  const Tensor y = c.targets();
-  const auto train = [&](Model& m, const Device& d) {
-    DeviceScope scope(d);
-    m.compile(c.optimizer, c.loss);
-    std::vector<Tensor> losses;
-    for (int step = 0; step < 3; ++step) {
-      losses.push_back(Tensor::scalar<float>(static_cast<float>(m.train_on_batch(on(x, d), {y.to(d)}).at("loss")), Device::cpu()));
-    }
-    return losses;
-  };
-  const auto want = train(*ref_, kRef);
-  const auto got = train(*dut_, device_);
+  const auto want = train(c, *ref_, kRef);
+  const auto got = train(c, *dut_, device_);
   expect_close(got, want, c.train_rtol, c.train_atol, "training losses");
   for (const auto& w : dut_->weights()) EXPECT_EQ(w.value().device(), device_) << w.name();
   expect_close(dut_->get_weights(), ref_->get_weights(), c.train_rtol, c.train_atol, "weights after 3 steps");
@@ -290,18 +295,14 @@ TEST_P(ModelConformance, WeightsSavedFromTheDeviceLoadOnTheHost) {
   if (suffixes.empty()) GTEST_SKIP() << "no weights format plugin (h5, checkpoint) is loaded";
   const ModelCase& c = GetParam().c;
   // Weights the device computed, not copies of the ref model's.
-  {
-    DeviceScope scope(device_);
-    dut_->compile(c.optimizer, c.loss);
-    dut_->train_on_batch(on(c.inputs(), device_), {c.targets().to(device_)});
-  }
+  train(c, *dut_, device_, 1);
   const auto dir = std::filesystem::temp_directory_path() /
                    ("strata-model-conformance-" + std::to_string(::getpid()) + "-" + param_name({GetParam(), 0}));
   std::filesystem::create_directories(dir);
   for (const auto& suffix : suffixes) {
     const auto path = dir / ("model" + suffix);
     dut_->save_weights(path);
-    auto host = make(kRef);
+    auto host = build_on(c, kRef);
     // The checkpoint also holds the optimizer's slots, which the host model has no use for.
     EXPECT_NO_THROW(host->load_weights(path).assert_existing_objects_matched()) << suffix;
     expect_close(host->get_weights(), dut_->get_weights(), 0.0, 0.0, "weights saved from the device as " + suffix);
@@ -311,6 +312,38 @@ TEST_P(ModelConformance, WeightsSavedFromTheDeviceLoadOnTheHost) {
 
 INSTANTIATE_TEST_SUITE_P(Cpu, ModelConformance, ::testing::ValuesIn(params_for("cpu:0")), param_name);
 INSTANTIATE_TEST_SUITE_P(Cuda, ModelConformance, ::testing::ValuesIn(params_for("cuda:0")), param_name);
+
+// Without a GPU (CI) the Cuda/ instances above skip, so a model case needing an op the
+// CUDA plugin lacks would go unnoticed until a GPU machine ran them. This runs every case
+// on the ref device, notes each (op, dtype) kernel it used, and asks the registry for the
+// kernel the dispatcher would pick on cuda (the fused optimizer updates cuda uses instead
+// of the composed ones only make the check stricter).
+TEST(CudaKernelCoverage, EveryKernelTheModelCasesRunHasACudaKernel) {
+  if (!Registry::global().contains(ObjectKind::kKernel, kernel_key("MatMul", "cuda", DType::kFloat32))) {
+    GTEST_SKIP() << "the CUDA backend plugin is not loaded";
+  }
+  if (!Registry::global().contains(ObjectKind::kLayer, "Dense")) GTEST_SKIP() << "the layers plugin is not loaded";
+  const auto& registry = Registry::global();
+  for (const auto& c : model_cases()) {
+    std::set<std::pair<std::string, DType>> used;
+    {
+      RefKernelLog log;
+      auto m = build_on(c, kRef);
+      m->predict(on(c.inputs(), kRef), kBatch);
+      gradients(c, *m, kRef);
+      train(c, *m, kRef);
+      used = log.kernels();
+    }
+    EXPECT_GT(used.size(), 10u) << c.name << ": the ref kernels were not logged";
+    for (const auto& [op, dtype] : used) {
+      const bool found = registry.contains(ObjectKind::kKernel, kernel_key(op, "cuda", dtype)) ||
+                         registry.contains(ObjectKind::kKernel, kernel_key(op, "cuda", DType::kInvalid)) ||
+                         registry.contains(ObjectKind::kKernel, kernel_key(op, "", DType::kInvalid));
+      EXPECT_TRUE(found) << c.name << " runs " << op << " on " << (dtype == DType::kInvalid ? "any dtype" : dtype_name(dtype))
+                         << ", which has no cuda kernel";
+    }
+  }
+}
 
 }  // namespace
 }  // namespace strata::testing

@@ -91,6 +91,13 @@ void add_numbers(Registrar& r, std::string_view op, F f) {
   add_kernel(r, op, "cuda", DType::kInt64, [f](KernelContext& ctx) { f.template operator()<std::int64_t>(ctx); });
 }
 
+// The same for float32, float64, int32, int64 and bool.
+template <class F>
+void add_numbers_and_bool(Registrar& r, std::string_view op, F f) {
+  add_numbers(r, op, f);
+  add_kernel(r, op, "cuda", DType::kBool, [f](KernelContext& ctx) { f.template operator()<bool>(ctx); });
+}
+
 void register_kernels(Registrar& r);
 // Pooling (own kernels) and, when built with cuDNN, convolutions (window_ops.cpp).
 void register_window_ops(Registrar& r);

@@ -39,8 +39,27 @@ Bcast bcast_plan(const KernelContext& ctx, std::size_t inputs) {
   return b;
 }
 
+// A zeroed int64 in device memory that kernels set to report a bad element (its position
+// + 1); read() waits for the stream and returns it.
+class DeviceFlag {
+ public:
+  explicit DeviceFlag(CudaDevice& dev) : dev_(dev), p_(static_cast<std::int64_t*>(dev.allocate(sizeof(std::int64_t)))) {
+    dev_.fill_zero(p_, sizeof(std::int64_t));
+  }
+  ~DeviceFlag() { dev_.deallocate(p_, sizeof(std::int64_t)); }
+  DeviceFlag(const DeviceFlag&) = delete;
+  DeviceFlag& operator=(const DeviceFlag&) = delete;
+  std::int64_t* get() const { return p_; }
+  std::int64_t read() const {
+    std::int64_t v = 0;
+    dev_.copy_to_host(&v, p_, sizeof v);
+    return v;
+  }
 
-
+ private:
+  CudaDevice& dev_;
+  std::int64_t* p_;
+};
 
 // ---- element-wise ------------------------------------------------------------------------
 
@@ -50,19 +69,28 @@ void register_elementwise(Registrar& r) {
       {"RealDiv", Binary::kDiv}, {"Maximum", Binary::kMax}, {"Minimum", Binary::kMin},
       {"Pow", Binary::kPow},     {"SquaredDifference", Binary::kSquaredDifference}};
   for (const auto& [name, op] : binaries) {
-    // Integer division and powers are not here (division by zero, exactness): cpu only.
-    const bool ints = op != Binary::kDiv && op != Binary::kPow;
-    const auto kernel = [op = op]<class T>(KernelContext& ctx) {
+    const bool checked = op == Binary::kDiv || op == Binary::kPow;
+    add_numbers(r, name, [op = op, checked]<class T>(KernelContext& ctx) {
       Tensor& o = ctx.allocate_output(0);
       if (o.num_elements() == 0) return;
+      if constexpr (std::is_integral_v<T>) {
+        if (checked) {
+          // Integer division and powers can fault (a zero divisor, 0 to a negative power):
+          // the kernel flags the element and the error is raised here, as on the cpu.
+          const DeviceFlag bad(cuda_device(ctx));
+          check_launch(checked_binary(stream_of(ctx), op, bcast_plan(ctx, 2), in<T>(ctx, 0), in<T>(ctx, 1), out<T>(o),
+                                      bad.get()),
+                       ctx.op_name());
+          const std::int64_t at = bad.read();
+          STRATA_CHECK(at == 0, BackendError, "op ", ctx.op_name(), ": ",
+                       op == Binary::kDiv ? "integer division by zero" : "integer 0 to a negative power",
+                       " at output element ", at - 1);
+          return;
+        }
+      }
       check_launch(binary(stream_of(ctx), op, bcast_plan(ctx, 2), in<T>(ctx, 0), in<T>(ctx, 1), out<T>(o)),
                    ctx.op_name());
-    };
-    if (ints) {
-      add_numbers(r, name, kernel);
-    } else {
-      add_floats(r, name, kernel);
-    }
+    });
   }
   const std::pair<const char*, Compare> compares[] = {
       {"Equal", Compare::kEqual}, {"NotEqual", Compare::kNotEqual}, {"Greater", Compare::kGreater},
@@ -75,14 +103,32 @@ void register_elementwise(Registrar& r) {
                    ctx.op_name());
     });
   }
-  add_numbers(r, "SelectV2", []<class T>(KernelContext& ctx) {
+  // bool: Equal/NotEqual and the logical ops.
+  const std::pair<const char*, Logical> logicals[] = {{"Equal", Logical::kEqual},
+                                                      {"NotEqual", Logical::kNotEqual},
+                                                      {"LogicalAnd", Logical::kAnd},
+                                                      {"LogicalOr", Logical::kOr}};
+  for (const auto& [name, op] : logicals) {
+    add_kernel(r, name, kCuda, DType::kBool, [op = op](KernelContext& ctx) {
+      Tensor& o = ctx.allocate_output(0);
+      if (o.num_elements() == 0) return;
+      check_launch(logical(stream_of(ctx), op, bcast_plan(ctx, 2), in<bool>(ctx, 0), in<bool>(ctx, 1), out<bool>(o)),
+                   ctx.op_name());
+    });
+  }
+  add_kernel(r, "LogicalNot", kCuda, DType::kBool, [](KernelContext& ctx) {
+    Tensor& o = ctx.allocate_output(0);
+    if (o.num_elements() == 0) return;
+    check_launch(logical_not(stream_of(ctx), o.num_elements(), in<bool>(ctx, 0), out<bool>(o)), "LogicalNot");
+  });
+  add_numbers_and_bool(r, "SelectV2", []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     if (o.num_elements() == 0) return;
     check_launch(select(stream_of(ctx), bcast_plan(ctx, 3), in<bool>(ctx, 0), in<T>(ctx, 1), in<T>(ctx, 2),
                             out<T>(o)),
                  ctx.op_name());
   });
-  add_floats(r, "AddN", []<class T>(KernelContext& ctx) {
+  add_numbers(r, "AddN", []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     const std::int64_t n = o.num_elements();
     if (n == 0) return;
@@ -115,7 +161,7 @@ void register_elementwise(Registrar& r) {
       check_launch(unary(stream_of(ctx), op, o.num_elements(), in<T>(ctx, 0), out<T>(o)), ctx.op_name());
     };
     // Integers: the exact ones.
-    if (op == Unary::kNeg || op == Unary::kAbs || op == Unary::kSign || op == Unary::kSquare) {
+    if (op == Unary::kNeg || op == Unary::kAbs || op == Unary::kSign || op == Unary::kSquare || op == Unary::kRelu) {
       add_numbers(r, name, kernel);
     } else {
       add_floats(r, name, kernel);
@@ -131,14 +177,16 @@ void register_elementwise(Registrar& r) {
       {"ReluGrad", Pair::kReluGrad},       {"Relu6Grad", Pair::kRelu6Grad},   {"EluGrad", Pair::kEluGrad},
       {"SeluGrad", Pair::kSeluGrad},       {"SigmoidGrad", Pair::kSigmoidGrad}, {"TanhGrad", Pair::kTanhGrad},
       {"SoftplusGrad", Pair::kSoftplusGrad}, {"SoftsignGrad", Pair::kSoftsignGrad}, {"RsqrtGrad", Pair::kRsqrtGrad},
-      {"SqrtGrad", Pair::kSqrtGrad}};
-  for (const auto& [name, op] : pairs) {
-    add_floats(r, name, [op = op]<class T>(KernelContext& ctx) {
+      {"SqrtGrad", Pair::kSqrtGrad},       {"GeluGrad", Pair::kGeluGrad}};
+  for (const auto& [name, pair_op] : pairs) {
+    add_floats(r, name, [pair_op = pair_op]<class T>(KernelContext& ctx) {
       STRATA_CHECK(in_dims(ctx, 0) == in_dims(ctx, 1), BackendError, "op ", ctx.op_name(),
                    " needs two inputs of one shape");
       Tensor& o = ctx.allocate_output(0);
       if (o.num_elements() == 0) return;
-      check_launch(pair(stream_of(ctx), op, o.num_elements(), in<T>(ctx, 0), in<T>(ctx, 1), out<T>(o)),
+      const bool approximate = pair_op == Pair::kGeluGrad && ctx.attrs().get_or<bool>("approximate", false);
+      check_launch(pair(stream_of(ctx), approximate ? Pair::kGeluApproxGrad : pair_op, o.num_elements(), in<T>(ctx, 0),
+                        in<T>(ctx, 1), out<T>(o)),
                    ctx.op_name());
     });
   }
@@ -153,13 +201,18 @@ Elem elem_of(const KernelContext& ctx, DType t) {
     case DType::kInt32: return Elem::kInt32;
     case DType::kInt64: return Elem::kInt64;
     case DType::kBool: return Elem::kBool;
+    case DType::kFloat16: return Elem::kFloat16;
+    case DType::kBFloat16: return Elem::kBFloat16;
+    case DType::kInt8: return Elem::kInt8;
+    case DType::kUInt8: return Elem::kUInt8;
     default: break;
   }
   STRATA_THROW(BackendError, "op ", ctx.op_name(), " on cuda does not support dtype ", dtype_name(t));
 }
 
 void register_array(Registrar& r) {
-  for (DType from : {DType::kFloat32, DType::kFloat64, DType::kInt32, DType::kInt64, DType::kBool}) {
+  for (DType from : {DType::kFloat32, DType::kFloat64, DType::kInt32, DType::kInt64, DType::kBool, DType::kFloat16,
+                     DType::kBFloat16, DType::kInt8, DType::kUInt8}) {
     add_kernel(r, "Cast", kCuda, from, [](KernelContext& ctx) {
       Tensor& o = ctx.allocate_output(0);
       if (o.num_elements() == 0) return;
@@ -168,16 +221,16 @@ void register_array(Registrar& r) {
                    "Cast");
     });
   }
-  add_numbers(r, "ZerosLike", []<class T>(KernelContext& ctx) {
+  add_numbers_and_bool(r, "ZerosLike", []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     ctx.device().fill_zero(o.mutable_data(), o.nbytes());
   });
-  add_numbers(r, "OnesLike", []<class T>(KernelContext& ctx) {
+  add_numbers_and_bool(r, "OnesLike", []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     if (o.num_elements() == 0) return;
     check_launch(fill(stream_of(ctx), o.num_elements(), T(1), out<T>(o)), "OnesLike");
   });
-  add_numbers(r, "Fill", []<class T>(KernelContext& ctx) {
+  add_numbers_and_bool(r, "Fill", []<class T>(KernelContext& ctx) {
     // value (input 1) is a scalar on the device: every output element reads element 0.
     Tensor& o = ctx.allocate_output(0);
     if (o.num_elements() == 0) return;
@@ -260,14 +313,19 @@ void gemm(CudaDevice& dev, bool ta, bool tb, std::int64_t m, std::int64_t n, std
 }
 
 void register_nn(Registrar& r) {
-  add_floats(r, "MatMul", []<class T>(KernelContext& ctx) {
+  add_numbers(r, "MatMul", []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     const bool ta = ctx.attrs().get_or<bool>("transpose_a", false), tb = ctx.attrs().get_or<bool>("transpose_b", false);
     const Dims& ad = in_dims(ctx, 0);
     const std::int64_t m = out_dims(ctx, 0)[0], n = out_dims(ctx, 0)[1], k = ta ? ad[0] : ad[1];
     if (o.num_elements() == 0) return;
     if (k == 0) return ctx.device().fill_zero(o.mutable_data(), o.nbytes());
-    gemm(cuda_device(ctx), ta, tb, m, n, k, in<T>(ctx, 0), in<T>(ctx, 1), out<T>(o));
+    if constexpr (std::is_integral_v<T>) {
+      // cuBLAS has no wrapping integer GEMM: one thread per output element.
+      check_launch(matmul(stream_of(ctx), ta, tb, m, n, k, in<T>(ctx, 0), in<T>(ctx, 1), out<T>(o)), "MatMul");
+    } else {
+      gemm(cuda_device(ctx), ta, tb, m, n, k, in<T>(ctx, 0), in<T>(ctx, 1), out<T>(o));
+    }
   });
   add_floats(r, "BatchMatMulV2", []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
@@ -500,36 +558,30 @@ void register_shapes(Registrar& r) {
       std::int64_t outer = 1, inner = 1;
       for (std::size_t k = 0; k < axis; ++k) outer *= pd[k];
       for (std::size_t k = axis + 1; k < pd.size(); ++k) inner *= pd[k];
-      CudaDevice& dev = cuda_device(ctx);
-      auto* bad = static_cast<std::int64_t*>(dev.allocate(sizeof(std::int64_t)));
-      struct Release {
-        CudaDevice& dev;
-        void* p;
-        ~Release() { dev.deallocate(p, sizeof(std::int64_t)); }
-      } release{dev, bad};
-      dev.fill_zero(bad, sizeof(std::int64_t));
-      check_launch(gather(dev.stream(), bytes_of(o), indices.dtype() == DType::kInt64, outer, pd[axis], inner,
-                          indices.num_elements(), ctx.input(0).data(), indices.data(), o.mutable_data(), bad),
+      const DeviceFlag bad(cuda_device(ctx));
+      check_launch(gather(stream_of(ctx), bytes_of(o), indices.dtype() == DType::kInt64, outer, pd[axis], inner,
+                          indices.num_elements(), ctx.input(0).data(), indices.data(), o.mutable_data(), bad.get()),
                    "GatherV2");
-      std::int64_t flag = 0;
-      dev.copy_to_host(&flag, bad, sizeof flag);
+      const std::int64_t flag = bad.read();
       STRATA_CHECK(flag == 0, BackendError, "GatherV2: index at position ", flag - 1, " is outside [0, ", pd[axis],
                    ") of params ", ctx.input(0).shape().to_string());
     });
   }
-  add_kernel(r, "OneHot", kCuda, DType::kFloat32, [](KernelContext& ctx) {
-    const Tensor& indices = ctx.input(0);
-    const Dims& od = out_dims(ctx, 0);
-    const AxisSplit a = split_at(ctx, od, ctx.attrs().get_or<std::int64_t>("axis", -1));
-    Tensor& o = ctx.allocate_output(0);
-    if (o.num_elements() == 0) return;
-    check_launch(one_hot_f32(stream_of(ctx), indices.dtype() == DType::kInt64, a.outer, a.len, a.inner, indices.data(),
-                             in<float>(ctx, 2), in<float>(ctx, 3), out<float>(o)),
-                 "OneHot");
-  });
+  for (DType t : kAllTypes) {
+    add_kernel(r, "OneHot", kCuda, t, [](KernelContext& ctx) {
+      const Tensor& indices = ctx.input(0);
+      const Dims& od = out_dims(ctx, 0);
+      const AxisSplit a = split_at(ctx, od, ctx.attrs().get_or<std::int64_t>("axis", -1));
+      Tensor& o = ctx.allocate_output(0);
+      if (o.num_elements() == 0) return;
+      check_launch(one_hot(stream_of(ctx), bytes_of(o), indices.dtype() == DType::kInt64, a.outer, a.len, a.inner,
+                           indices.data(), ctx.input(2).data(), ctx.input(3).data(), o.mutable_data()),
+                   "OneHot");
+    });
+  }
   // UnsortedSegmentSum(data, segment_ids, num_segments (host)): ids outside
-  // [0, num_segments) are dropped, as on the cpu.
-  add_floats(r, "UnsortedSegmentSum", []<class T>(KernelContext& ctx) {
+  // [0, num_segments) are dropped, as on the cpu; integers wrap, bool sums are logical or.
+  add_numbers_and_bool(r, "UnsortedSegmentSum", []<class T>(KernelContext& ctx) {
     const Dims& dd = in_dims(ctx, 0);
     const Dims& id = in_dims(ctx, 1);
     STRATA_CHECK(id.size() <= dd.size() && std::equal(id.begin(), id.end(), dd.begin()), BackendError,

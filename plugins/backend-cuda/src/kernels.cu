@@ -1,5 +1,6 @@
 // The backend-cuda plugin's own CUDA kernels: element-wise with broadcasting, unary math
-// and activations, gradient helpers, casts, reductions, bias, softmax and transpose.
+// and activations, gradient helpers, fills, reductions, bias, softmax and transpose (casts,
+// integer and bool ops: exact.cu).
 // Simple, one thread per output element with grid-stride loops; transcendental functions
 // and accumulations in double so results stay within the float32 conformance tolerance
 // of the ref kernels (docs/OPS.md). Launchers are declared in launch.hpp.
@@ -14,22 +15,6 @@
 
 namespace strata::cuda {
 namespace {
-
-__device__ std::int64_t bcast_offset(std::int64_t linear, const Bcast& b, int input) {
-  std::int64_t off = 0;
-  for (int d = b.rank - 1; d >= 0; --d) {
-    const std::int64_t dim = b.dims[d];
-    off += (linear % dim) * b.strides[input][d];
-    linear /= dim;
-  }
-  return off;
-}
-
-__device__ std::int64_t count_of(const Bcast& b) {
-  std::int64_t n = 1;
-  for (int d = 0; d < b.rank; ++d) n *= b.dims[d];
-  return n;
-}
 
 __device__ float nan_f() { return __int_as_float(0x7fc00000); }
 template <class T>
@@ -97,13 +82,13 @@ __device__ T binary_op(Binary op, T x, T y) {
 
 template <class T>
 __global__ void binary_kernel(Binary op, Bcast b, const T* x, const T* y, T* out) {
-  const std::int64_t n = count_of(b);
+  const std::int64_t n = bcast_count(b);
   STRATA_GRID_LOOP(i, n) { out[i] = binary_op(op, x[bcast_offset(i, b, 0)], y[bcast_offset(i, b, 1)]); }
 }
 
 template <class T>
 __global__ void compare_kernel(Compare op, Bcast b, const T* x, const T* y, bool* out) {
-  const std::int64_t n = count_of(b);
+  const std::int64_t n = bcast_count(b);
   STRATA_GRID_LOOP(i, n) {
     const T u = x[bcast_offset(i, b, 0)], v = y[bcast_offset(i, b, 1)];
     bool r = false;
@@ -121,7 +106,7 @@ __global__ void compare_kernel(Compare op, Bcast b, const T* x, const T* y, bool
 
 template <class T>
 __global__ void select_kernel(Bcast b, const bool* c, const T* t, const T* e, T* out) {
-  const std::int64_t n = count_of(b);
+  const std::int64_t n = bcast_count(b);
   STRATA_GRID_LOOP(i, n) { out[i] = c[bcast_offset(i, b, 0)] ? t[bcast_offset(i, b, 1)] : e[bcast_offset(i, b, 2)]; }
 }
 
@@ -189,6 +174,16 @@ __device__ T pair_op(Pair op, T af, T bf) {
     }
     case Pair::kRsqrtGrad: return static_cast<T>(b * -0.5 * a * a * a);  // (y, dy)
     case Pair::kSqrtGrad: return static_cast<T>(b * 0.5 / a);            // (y, dy)
+    case Pair::kGeluGrad: {  // (gradients, features): 0.5 (1 + erf(x/√2)) + x φ(x)
+      const double phi = exp(-0.5 * b * b) / sqrt(2.0 * kPi);
+      return static_cast<T>(a * (0.5 * (1.0 + erf(b / sqrt(2.0))) + b * phi));
+    }
+    case Pair::kGeluApproxGrad: {  // u = √(2/π)(x + 0.044715 x³)
+      const double k = sqrt(2.0 / kPi);
+      const double u = k * (b + 0.044715 * b * b * b), du = k * (1.0 + 3.0 * 0.044715 * b * b);
+      const double t = tanh(u);
+      return static_cast<T>(a * (0.5 * (1.0 + t) + 0.5 * b * (1.0 - t * t) * du));
+    }
   }
   return nan_of<T>();
 }
@@ -201,29 +196,6 @@ __global__ void pair_kernel(Pair op, std::int64_t n, const T* a, const T* b, T* 
 template <class T>
 __global__ void fill_kernel(std::int64_t n, T value, T* out) {
   STRATA_GRID_LOOP(i, n) { out[i] = value; }
-}
-
-template <class From, class To>
-__global__ void cast_kernel(std::int64_t n, const From* in, To* out) {
-  STRATA_GRID_LOOP(i, n) {
-    if constexpr (std::is_same_v<To, bool>) {
-      out[i] = in[i] != From(0);
-    } else {
-      out[i] = static_cast<To>(in[i]);
-    }
-  }
-}
-
-template <class From>
-int cast_from(cudaStream_t s, Elem to, std::int64_t n, const From* in, void* out) {
-  switch (to) {
-    case Elem::kFloat32: cast_kernel<<<blocks_for(n), kThreads, 0, s>>>(n, in, static_cast<float*>(out)); break;
-    case Elem::kFloat64: cast_kernel<<<blocks_for(n), kThreads, 0, s>>>(n, in, static_cast<double*>(out)); break;
-    case Elem::kInt32: cast_kernel<<<blocks_for(n), kThreads, 0, s>>>(n, in, static_cast<std::int32_t*>(out)); break;
-    case Elem::kInt64: cast_kernel<<<blocks_for(n), kThreads, 0, s>>>(n, in, static_cast<std::int64_t*>(out)); break;
-    case Elem::kBool: cast_kernel<<<blocks_for(n), kThreads, 0, s>>>(n, in, static_cast<bool*>(out)); break;
-  }
-  return status();
 }
 
 template <class T>
@@ -394,15 +366,6 @@ __global__ void gather_kernel(std::int64_t outer, std::int64_t limit, std::int64
   }
 }
 
-template <class I>
-__global__ void one_hot_kernel(std::int64_t outer, std::int64_t depth, std::int64_t inner, const I* indices,
-                               const float* on, const float* off, float* out) {
-  STRATA_GRID_LOOP(i, outer * depth * inner) {
-    const std::int64_t n = i % inner, d = (i / inner) % depth, o = i / (inner * depth);
-    out[i] = static_cast<std::int64_t>(indices[o * inner + n]) == d ? *on : *off;
-  }
-}
-
 template <class T, class O>
 __global__ void arg_max_kernel(std::int64_t outer, std::int64_t n, std::int64_t inner, const T* in, O* out) {
   STRATA_GRID_LOOP(i, outer * inner) {
@@ -424,27 +387,22 @@ __global__ void arg_max_kernel(std::int64_t outer, std::int64_t n, std::int64_t 
 
 namespace {
 
-std::int64_t count_host(const Bcast& b) {
-  std::int64_t n = 1;
-  for (int d = 0; d < b.rank; ++d) n *= b.dims[d];
-  return n;
-}
 
 template <class T>
 int binary_t(void* s, Binary op, const Bcast& b, const T* x, const T* y, T* out) {
-  const std::int64_t n = count_host(b);
+  const std::int64_t n = bcast_count(b);
   binary_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(op, b, x, y, out);
   return status();
 }
 template <class T>
 int compare_t(void* s, Compare op, const Bcast& b, const T* x, const T* y, bool* out) {
-  const std::int64_t n = count_host(b);
+  const std::int64_t n = bcast_count(b);
   compare_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(op, b, x, y, out);
   return status();
 }
 template <class T>
 int select_t(void* s, const Bcast& b, const bool* c, const T* t, const T* e, T* out) {
-  const std::int64_t n = count_host(b);
+  const std::int64_t n = bcast_count(b);
   select_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(b, c, t, e, out);
   return status();
 }
@@ -466,17 +424,6 @@ int fill_t(void* s, std::int64_t n, T value, T* out) {
 
 }  // namespace
 
-
-int cast(void* s, Elem from, Elem to, std::int64_t n, const void* in, void* out) {
-  switch (from) {
-    case Elem::kFloat32: return cast_from(as_stream(s), to, n, static_cast<const float*>(in), out);
-    case Elem::kFloat64: return cast_from(as_stream(s), to, n, static_cast<const double*>(in), out);
-    case Elem::kInt32: return cast_from(as_stream(s), to, n, static_cast<const std::int32_t*>(in), out);
-    case Elem::kInt64: return cast_from(as_stream(s), to, n, static_cast<const std::int64_t*>(in), out);
-    case Elem::kBool: return cast_from(as_stream(s), to, n, static_cast<const bool*>(in), out);
-  }
-  return static_cast<int>(cudaErrorInvalidValue);
-}
 
 namespace {
 
@@ -588,6 +535,10 @@ STRATA_CUDA_NUMBER_LAUNCHERS(std::int32_t)
 STRATA_CUDA_NUMBER_LAUNCHERS(std::int64_t)
 STRATA_CUDA_FLOAT_LAUNCHERS(float)
 STRATA_CUDA_FLOAT_LAUNCHERS(double)
+int select(void* s, const Bcast& b, const bool* c, const bool* t, const bool* e, bool* out) {
+  return select_t(s, b, c, t, e, out);
+}
+int fill(void* s, std::int64_t n, bool value, bool* out) { return fill_t(s, n, value, out); }
 
 int transpose(void* s, int element_bytes, int rank, const std::int64_t* dims, const std::int64_t* strides,
               std::int64_t n, const void* in, void* out) {
@@ -643,18 +594,6 @@ int gather(void* s, int element_bytes, bool i64, std::int64_t outer, std::int64_
     case 8: return gather_typed<std::uint64_t>(as_stream(s), i64, outer, limit, inner, m, params, indices, out, bad);
     default: return static_cast<int>(cudaErrorInvalidValue);
   }
-}
-
-int one_hot_f32(void* s, bool i64, std::int64_t outer, std::int64_t depth, std::int64_t inner, const void* indices,
-                const float* on, const float* off, float* out) {
-  const std::int64_t n = outer * depth * inner;
-  if (n == 0) return 0;
-  if (i64) {
-    one_hot_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(outer, depth, inner, static_cast<const std::int64_t*>(indices), on, off, out);
-  } else {
-    one_hot_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(outer, depth, inner, static_cast<const std::int32_t*>(indices), on, off, out);
-  }
-  return status();
 }
 
 }  // namespace strata::cuda

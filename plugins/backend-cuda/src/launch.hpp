@@ -26,10 +26,12 @@ enum class Unary : int {
 // Same-shape pairs (a, b) as docs/OPS.md "Gradient helpers" lists their inputs.
 enum class Pair : int {
   kReluGrad, kRelu6Grad, kEluGrad, kSeluGrad, kSigmoidGrad, kTanhGrad, kSoftplusGrad, kSoftsignGrad,
-  kRsqrtGrad, kSqrtGrad
+  kRsqrtGrad, kSqrtGrad, kGeluGrad, kGeluApproxGrad  // Gelu*Grad: (gradients, features)
 };
 enum class Reduce : int { kSum, kMean, kMax, kMin, kProd };
-enum class Elem : int { kFloat32, kFloat64, kInt32, kInt64, kBool };
+enum class Elem : int { kFloat32, kFloat64, kInt32, kInt64, kBool, kFloat16, kBFloat16, kInt8, kUInt8 };
+// Element-wise ops on bool: And, Or, Equal, NotEqual (broadcasting).
+enum class Logical : int { kAnd, kOr, kEqual, kNotEqual };
 
 // Launchers overloaded on the element type. Every numeric type (float32, float64, int32,
 // int64; integers: wrapping Add/Sub/Mul, Maximum/Minimum/SquaredDifference, comparisons,
@@ -59,7 +61,32 @@ enum class Elem : int { kFloat32, kFloat64, kInt32, kInt64, kBool };
   int cumprod(void* stream, bool exclusive, bool reverse, std::int64_t outer, std::int64_t len, std::int64_t inner, \
               const T* in, T* out);
 
+// Cast between any pair of Elem types with the cpu's rules: float -> integer truncates
+// toward zero, saturates and maps NaN to 0; integers wrap; -> float16/bfloat16 rounds once
+// to nearest even; -> bool is x != 0.
 int cast(void* stream, Elem from, Elem to, std::int64_t n, const void* in, void* out);
+
+// bool element-wise ops, select and fill.
+int logical(void* stream, Logical op, const Bcast& b, const bool* x, const bool* y, bool* out);
+int logical_not(void* stream, std::int64_t n, const bool* x, bool* out);
+int select(void* stream, const Bcast& b, const bool* cond, const bool* t, const bool* e, bool* out);
+int fill(void* stream, std::int64_t n, bool value, bool* out);
+
+// Integer RealDiv (truncating; lowest / -1 wraps) and Pow (exact, wrapping; a negative
+// exponent gives what truncating std::pow gives), int32 and int64. An element that has no
+// integer result (a zero divisor, 0 to a negative power) sets *bad (device memory) to its
+// position + 1.
+#define STRATA_CUDA_DECLARE_INTEGER_LAUNCHERS(T)                                                       \
+  int checked_binary(void* stream, Binary op, const Bcast& b, const T* x, const T* y, T* out, std::int64_t* bad); \
+  /* Row-major C[m, n] = op(A) op(B), products and sums wrapping. */                                   \
+  int matmul(void* stream, bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a, const T* b, T* c); \
+  int segment_sum(void* stream, bool ids_int64, std::int64_t n, std::int64_t inner, std::int64_t segments, \
+                  const T* data, const void* ids, T* out);
+STRATA_CUDA_DECLARE_INTEGER_LAUNCHERS(std::int32_t)
+STRATA_CUDA_DECLARE_INTEGER_LAUNCHERS(std::int64_t)
+// bool UnsortedSegmentSum: logical or (out zeroed by the caller).
+int segment_sum(void* stream, bool ids_int64, std::int64_t n, std::int64_t inner, std::int64_t segments,
+                const bool* data, const void* ids, bool* out);
 
 // Reduces an input viewed as [outer, reduced, inner]-like index spaces: `kept` describes
 // the output's dims with the input strides of those dims, `reduced` the reduced dims with
@@ -98,9 +125,10 @@ int strided_copy(void* stream, int element_bytes, const StridedCopy& plan, const
 int gather(void* stream, int element_bytes, bool indices_int64, std::int64_t outer, std::int64_t limit,
            std::int64_t inner, std::int64_t num_indices, const void* params, const void* indices, void* out,
            std::int64_t* bad);
-// OneHot: out[o, d, n] = indices[o, n] == d ? *on : *off, out viewed as [outer, depth, inner].
-int one_hot_f32(void* stream, bool indices_int64, std::int64_t outer, std::int64_t depth, std::int64_t inner,
-                const void* indices, const float* on, const float* off, float* out);
+// OneHot: out[o, d, n] = indices[o, n] == d ? *on : *off, out viewed as [outer, depth, inner];
+// on/off are device scalars of the output's type (1, 4 or 8 bytes: copied, not interpreted).
+int one_hot(void* stream, int element_bytes, bool indices_int64, std::int64_t outer, std::int64_t depth,
+            std::int64_t inner, const void* indices, const void* on, const void* off, void* out);
 
 // An NHWC pooling window (pool.cu): input [n, h, w, c], output [n, oh, ow, c], window
 // kh x kw moved by sh, sw, with TensorFlow's SAME/VALID padding (pad_top/pad_left before

@@ -1,0 +1,303 @@
+// The backend-cuda plugin's kernels whose results are exact or rule-bound rather than
+// rounded arithmetic: casts between every dtype the cpu casts (float16, bfloat16, int8
+// and uint8 included), bool logic, integer division, powers and matrix products, integer
+// and bool segment sums, and OneHot of any element type. Each follows the rule docs/OPS.md
+// gives and the ref kernels implement (tests/support/ref_kernels_*.cpp), so results are
+// bit-equal to the cpu's. Launchers are declared in launch.hpp.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <type_traits>
+
+#include "grid.cuh"
+#include "launch.hpp"
+
+namespace strata::cuda {
+namespace {
+
+// ---- casts --------------------------------------------------------------------------------
+
+// One source value: floating (exactly, as a double: every float16, bfloat16, float and
+// double is one) or an integer (bool as 0/1).
+struct Num {
+  bool floating;
+  double f;
+  long long i;
+};
+
+template <class S>
+__device__ Num read_num(S v) {
+  if constexpr (std::is_same_v<S, __half>) {
+    return {true, static_cast<double>(__half2float(v)), 0};
+  } else if constexpr (std::is_same_v<S, __nv_bfloat16>) {
+    return {true, static_cast<double>(__bfloat162float(v)), 0};
+  } else if constexpr (std::is_floating_point_v<S>) {
+    return {true, static_cast<double>(v), 0};
+  } else if constexpr (std::is_same_v<S, bool>) {
+    return {false, 0.0, v ? 1 : 0};
+  } else {
+    return {false, 0.0, static_cast<long long>(v)};
+  }
+}
+
+// Float -> integer: toward zero, saturating, NaN -> 0.
+template <class D>
+__device__ D float_to_int(double x) {
+  using U = std::make_unsigned_t<D>;
+  constexpr bool is_signed = std::is_signed_v<D>;
+  const D lowest = is_signed ? static_cast<D>(U(1) << (sizeof(D) * 8 - 1)) : D(0);
+  const D highest = is_signed ? static_cast<D>(~static_cast<U>(lowest)) : static_cast<D>(~U(0));
+  if (isnan(x)) return D(0);
+  const double t = trunc(x);
+  if (t <= static_cast<double>(lowest)) return lowest;
+  if (t >= static_cast<double>(highest)) return highest;
+  return static_cast<D>(t);
+}
+
+template <class D>
+__device__ D write_num(const Num& n) {
+  // Each branch rounds once: a double holds every source value exactly except int64
+  // beyond 2^53, which goes to float16/bfloat16 through the integer conversions.
+  if constexpr (std::is_same_v<D, __half>) {
+    return n.floating ? __double2half(n.f) : __ll2half_rn(n.i);
+  } else if constexpr (std::is_same_v<D, __nv_bfloat16>) {
+    return n.floating ? __double2bfloat16(n.f) : __ll2bfloat16_rn(n.i);
+  } else if constexpr (std::is_floating_point_v<D>) {
+    return n.floating ? static_cast<D>(n.f) : static_cast<D>(n.i);
+  } else if constexpr (std::is_same_v<D, bool>) {
+    return n.floating ? n.f != 0.0 : n.i != 0;
+  } else {
+    // Integers wrap (modular), floats saturate.
+    return n.floating ? float_to_int<D>(n.f) : static_cast<D>(static_cast<std::make_unsigned_t<D>>(n.i));
+  }
+}
+
+template <class From, class To>
+__global__ void cast_kernel(std::int64_t n, const From* in, To* out) {
+  STRATA_GRID_LOOP(i, n) { out[i] = write_num<To>(read_num(in[i])); }
+}
+
+template <class From>
+int cast_from(cudaStream_t s, Elem to, std::int64_t n, const From* in, void* out) {
+  const unsigned blocks = blocks_for(n);
+  switch (to) {
+    case Elem::kFloat32: cast_kernel<<<blocks, kThreads, 0, s>>>(n, in, static_cast<float*>(out)); break;
+    case Elem::kFloat64: cast_kernel<<<blocks, kThreads, 0, s>>>(n, in, static_cast<double*>(out)); break;
+    case Elem::kInt32: cast_kernel<<<blocks, kThreads, 0, s>>>(n, in, static_cast<std::int32_t*>(out)); break;
+    case Elem::kInt64: cast_kernel<<<blocks, kThreads, 0, s>>>(n, in, static_cast<std::int64_t*>(out)); break;
+    case Elem::kBool: cast_kernel<<<blocks, kThreads, 0, s>>>(n, in, static_cast<bool*>(out)); break;
+    case Elem::kFloat16: cast_kernel<<<blocks, kThreads, 0, s>>>(n, in, static_cast<__half*>(out)); break;
+    case Elem::kBFloat16: cast_kernel<<<blocks, kThreads, 0, s>>>(n, in, static_cast<__nv_bfloat16*>(out)); break;
+    case Elem::kInt8: cast_kernel<<<blocks, kThreads, 0, s>>>(n, in, static_cast<std::int8_t*>(out)); break;
+    case Elem::kUInt8: cast_kernel<<<blocks, kThreads, 0, s>>>(n, in, static_cast<std::uint8_t*>(out)); break;
+  }
+  return status();
+}
+
+// ---- bool ---------------------------------------------------------------------------------
+
+__global__ void logical_kernel(Logical op, Bcast b, const bool* x, const bool* y, bool* out) {
+  const std::int64_t n = bcast_count(b);
+  STRATA_GRID_LOOP(i, n) {
+    const bool u = x[bcast_offset(i, b, 0)], v = y[bcast_offset(i, b, 1)];
+    switch (op) {
+      case Logical::kAnd: out[i] = u && v; break;
+      case Logical::kOr: out[i] = u || v; break;
+      case Logical::kEqual: out[i] = u == v; break;
+      case Logical::kNotEqual: out[i] = u != v; break;
+    }
+  }
+}
+
+__global__ void logical_not_kernel(std::int64_t n, const bool* x, bool* out) {
+  STRATA_GRID_LOOP(i, n) { out[i] = !x[i]; }
+}
+
+// ---- integers -----------------------------------------------------------------------------
+
+template <class T>
+__device__ T wrapping(unsigned long long v) {
+  return static_cast<T>(static_cast<std::make_unsigned_t<T>>(v));
+}
+
+// x / y truncating, lowest / -1 wrapping; false for a zero divisor.
+template <class T>
+__device__ bool int_divide(T x, T y, T& r) {
+  if (y == T(0)) return false;
+  r = y == T(-1) ? wrapping<T>(0ull - static_cast<unsigned long long>(x)) : static_cast<T>(x / y);
+  return true;
+}
+
+// x^y: exact and wrapping for y >= 0; for y < 0 what truncating pow gives (1 for x = 1,
+// ±1 for x = -1, else 0); false for 0 to a negative power.
+template <class T>
+__device__ bool int_power(T x, T y, T& r) {
+  if (y < T(0)) {
+    if (x == T(0)) return false;
+    r = x == T(1) ? T(1) : (x == T(-1) ? ((y % 2 == 0) ? T(1) : T(-1)) : T(0));
+    return true;
+  }
+  unsigned long long result = 1, base = static_cast<unsigned long long>(static_cast<long long>(x));
+  for (long long e = y; e > 0; e /= 2) {
+    if (e % 2 == 1) result *= base;
+    base *= base;
+  }
+  r = wrapping<T>(result);
+  return true;
+}
+
+template <class T>
+__global__ void checked_binary_kernel(Binary op, Bcast b, const T* x, const T* y, T* out, std::int64_t* bad) {
+  const std::int64_t n = bcast_count(b);
+  STRATA_GRID_LOOP(i, n) {
+    const T u = x[bcast_offset(i, b, 0)], v = y[bcast_offset(i, b, 1)];
+    T r = T(0);
+    const bool ok = op == Binary::kPow ? int_power(u, v, r) : int_divide(u, v, r);
+    if (!ok) *bad = i + 1;
+    out[i] = r;
+  }
+}
+
+template <class T>
+__global__ void matmul_kernel(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a,
+                              const T* b, T* c) {
+  STRATA_GRID_LOOP(i, m * n) {
+    const std::int64_t row = i / n, col = i % n;
+    unsigned long long acc = 0;
+    for (std::int64_t j = 0; j < k; ++j) {
+      const T av = ta ? a[j * m + row] : a[row * k + j];
+      const T bv = tb ? b[col * k + j] : b[j * n + col];
+      acc += static_cast<unsigned long long>(static_cast<long long>(av)) *
+             static_cast<unsigned long long>(static_cast<long long>(bv));
+    }
+    c[i] = wrapping<T>(acc);
+  }
+}
+
+// out[ids[row], c] += data[row, c]: integers by wrapping atomic adds, bool as logical or.
+template <class T, class I>
+__global__ void segment_sum_kernel(std::int64_t n, std::int64_t inner, std::int64_t segments, const T* data,
+                                   const I* ids, T* out) {
+  STRATA_GRID_LOOP(i, n * inner) {
+    const std::int64_t row = i / inner, c = i % inner;
+    const std::int64_t id = static_cast<std::int64_t>(ids[row]);
+    if (id < 0 || id >= segments) continue;
+    T* at = out + id * inner + c;
+    if constexpr (std::is_same_v<T, bool>) {
+      if (data[i]) *at = true;  // every writer stores the same value
+    } else if constexpr (sizeof(T) == 4) {
+      atomicAdd(reinterpret_cast<unsigned int*>(at), static_cast<unsigned int>(data[i]));
+    } else {
+      atomicAdd(reinterpret_cast<unsigned long long*>(at), static_cast<unsigned long long>(data[i]));
+    }
+  }
+}
+
+template <class T>
+int segment_sum_t(void* s, bool ids_int64, std::int64_t n, std::int64_t inner, std::int64_t segments, const T* data,
+                  const void* ids, T* out) {
+  if (n * inner == 0) return 0;
+  const unsigned blocks = blocks_for(n * inner);
+  if (ids_int64) {
+    segment_sum_kernel<<<blocks, kThreads, 0, as_stream(s)>>>(n, inner, segments, data,
+                                                             static_cast<const std::int64_t*>(ids), out);
+  } else {
+    segment_sum_kernel<<<blocks, kThreads, 0, as_stream(s)>>>(n, inner, segments, data,
+                                                             static_cast<const std::int32_t*>(ids), out);
+  }
+  return status();
+}
+
+// ---- OneHot -------------------------------------------------------------------------------
+
+template <class T, class I>
+__global__ void one_hot_kernel(std::int64_t outer, std::int64_t depth, std::int64_t inner, const I* indices,
+                               const T* on, const T* off, T* out) {
+  STRATA_GRID_LOOP(i, outer * depth * inner) {
+    const std::int64_t n = i % inner, d = (i / inner) % depth, o = i / (inner * depth);
+    out[i] = static_cast<std::int64_t>(indices[o * inner + n]) == d ? *on : *off;
+  }
+}
+
+template <class T>
+int one_hot_t(cudaStream_t s, bool i64, std::int64_t outer, std::int64_t depth, std::int64_t inner,
+              const void* indices, const void* on, const void* off, void* out) {
+  const unsigned blocks = blocks_for(outer * depth * inner);
+  const auto* on_v = static_cast<const T*>(on);
+  const auto* off_v = static_cast<const T*>(off);
+  if (i64) {
+    one_hot_kernel<<<blocks, kThreads, 0, s>>>(outer, depth, inner, static_cast<const std::int64_t*>(indices), on_v,
+                                               off_v, static_cast<T*>(out));
+  } else {
+    one_hot_kernel<<<blocks, kThreads, 0, s>>>(outer, depth, inner, static_cast<const std::int32_t*>(indices), on_v,
+                                               off_v, static_cast<T*>(out));
+  }
+  return status();
+}
+
+}  // namespace
+
+int cast(void* s, Elem from, Elem to, std::int64_t n, const void* in, void* out) {
+  const cudaStream_t st = as_stream(s);
+  switch (from) {
+    case Elem::kFloat32: return cast_from(st, to, n, static_cast<const float*>(in), out);
+    case Elem::kFloat64: return cast_from(st, to, n, static_cast<const double*>(in), out);
+    case Elem::kInt32: return cast_from(st, to, n, static_cast<const std::int32_t*>(in), out);
+    case Elem::kInt64: return cast_from(st, to, n, static_cast<const std::int64_t*>(in), out);
+    case Elem::kBool: return cast_from(st, to, n, static_cast<const bool*>(in), out);
+    case Elem::kFloat16: return cast_from(st, to, n, static_cast<const __half*>(in), out);
+    case Elem::kBFloat16: return cast_from(st, to, n, static_cast<const __nv_bfloat16*>(in), out);
+    case Elem::kInt8: return cast_from(st, to, n, static_cast<const std::int8_t*>(in), out);
+    case Elem::kUInt8: return cast_from(st, to, n, static_cast<const std::uint8_t*>(in), out);
+  }
+  return static_cast<int>(cudaErrorInvalidValue);
+}
+
+int logical(void* s, Logical op, const Bcast& b, const bool* x, const bool* y, bool* out) {
+  const std::int64_t n = bcast_count(b);
+  logical_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(op, b, x, y, out);
+  return status();
+}
+
+int logical_not(void* s, std::int64_t n, const bool* x, bool* out) {
+  logical_not_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(n, x, out);
+  return status();
+}
+
+#define STRATA_CUDA_INTEGER_LAUNCHERS(T)                                                                          \
+  int checked_binary(void* s, Binary op, const Bcast& b, const T* x, const T* y, T* out, std::int64_t* bad) {    \
+    const std::int64_t n = bcast_count(b);                                                                        \
+    checked_binary_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(op, b, x, y, out, bad);                  \
+    return status();                                                                                              \
+  }                                                                                                               \
+  int matmul(void* s, bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a, const T* b, T* c) { \
+    matmul_kernel<<<blocks_for(m * n), kThreads, 0, as_stream(s)>>>(ta, tb, m, n, k, a, b, c);                   \
+    return status();                                                                                              \
+  }                                                                                                               \
+  int segment_sum(void* s, bool ids_int64, std::int64_t n, std::int64_t inner, std::int64_t segments, const T* data, \
+                  const void* ids, T* out) {                                                                      \
+    return segment_sum_t(s, ids_int64, n, inner, segments, data, ids, out);                                       \
+  }
+STRATA_CUDA_INTEGER_LAUNCHERS(std::int32_t)
+STRATA_CUDA_INTEGER_LAUNCHERS(std::int64_t)
+
+int segment_sum(void* s, bool ids_int64, std::int64_t n, std::int64_t inner, std::int64_t segments, const bool* data,
+                const void* ids, bool* out) {
+  return segment_sum_t(s, ids_int64, n, inner, segments, data, ids, out);
+}
+
+int one_hot(void* s, int element_bytes, bool indices_int64, std::int64_t outer, std::int64_t depth, std::int64_t inner,
+            const void* indices, const void* on, const void* off, void* out) {
+  if (outer * depth * inner == 0) return 0;
+  const cudaStream_t st = as_stream(s);
+  switch (element_bytes) {
+    case 1: return one_hot_t<std::uint8_t>(st, indices_int64, outer, depth, inner, indices, on, off, out);
+    case 4: return one_hot_t<std::uint32_t>(st, indices_int64, outer, depth, inner, indices, on, off, out);
+    case 8: return one_hot_t<std::uint64_t>(st, indices_int64, outer, depth, inner, indices, on, off, out);
+    default: return static_cast<int>(cudaErrorInvalidValue);
+  }
+}
+
+}  // namespace strata::cuda
