@@ -182,5 +182,39 @@ TEST(CudaBackend, IntegerDivisionByZeroIsABackendError) {
   EXPECT_EQ(pow(exponent, base).to(Device::cpu()).to_vector<std::int64_t>(), (std::vector<std::int64_t>{1, 9}));
 }
 
+// With a device: float16 and bfloat16 MatMul / BatchMatMulV2 (cublasGemmEx, float32
+// accumulation) equal the float32 product of the same values rounded once to the type.
+// The inputs are multiples of 1/8 (exact in both types) and the float32 sums of their
+// products are exact in any order, so only the final rounding can differ: it must not.
+TEST(CudaBackend, HalfPrecisionMatMulsRoundTheFloat32Product) {
+  const PluginInfo* p = cuda_plugin();
+  if (p == nullptr || !p->usable) GTEST_SKIP() << "no usable cuda:0 device on this machine";
+  const Device cuda("cuda:0"), cpu = Device::cpu();
+  const auto eighths = [&](const Shape& shape, int seed) {
+    std::vector<float> v(static_cast<std::size_t>(shape.num_elements()));
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(static_cast<int>((i * 7 + seed * 13) % 17) - 8) / 8.0f;
+    return Tensor::from_vector<float>(v, shape, cpu);
+  };
+  const Tensor a = eighths(Shape{2, 33, 40}, 1), b = eighths(Shape{2, 40, 17}, 2);
+  for (const DType half : {DType::kFloat16, DType::kBFloat16}) {
+    const Tensor ah = cast(a, half).to(cuda), bh = cast(b, half).to(cuda);
+    // Each batch against the float32 product on the cpu, rounded to `half` there.
+    const Tensor got = execute("BatchMatMulV2", {ah, bh}, Attrs()).at(0).to(cpu);
+    ASSERT_EQ(got.dtype(), half);
+    for (int batch = 0; batch < 2; ++batch) {
+      const Tensor a2 = reshape(slice(a, {batch, 0, 0}, {1, 33, 40}), Shape{33, 40});
+      const Tensor b2 = reshape(slice(b, {batch, 0, 0}, {1, 40, 17}), Shape{40, 17});
+      const auto expected = cast(cast(matmul(a2, b2), half), DType::kFloat32).to_vector<float>();
+      const auto got2 = cast(reshape(slice(got, {batch, 0, 0}, {1, 33, 17}), Shape{33, 17}), DType::kFloat32).to_vector<float>();
+      const auto single = cast(matmul(cast(a2, half).to(cuda), cast(b2, half).to(cuda)).to(cpu), DType::kFloat32).to_vector<float>();
+      ASSERT_EQ(got2.size(), expected.size());
+      for (std::size_t i = 0; i < expected.size(); ++i) {
+        EXPECT_EQ(got2[i], expected[i]) << dtype_name(half) << " batch " << batch << " element " << i;
+        EXPECT_EQ(single[i], expected[i]) << dtype_name(half) << " MatMul element " << i;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace strata

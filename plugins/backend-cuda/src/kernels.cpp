@@ -295,25 +295,42 @@ void register_reductions(Registrar& r) {
 
 // ---- neural network ------------------------------------------------------------------------
 
-// Row-major C[M,N] = op(A)·op(B) as the column-major C^T = op(B)^T·op(A)^T.
+// Row-major C[M,N] = op(A)·op(B) as the column-major C^T = op(B)^T·op(A)^T. float16 and
+// bfloat16 go through cublasGemmEx with float32 accumulation and scaling; the result is
+// rounded to the element type once.
 template <class T>
 void gemm(CudaDevice& dev, bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a, const T* b,
           T* c) {
   cublasHandle_t h;
   auto lock = dev.blas(h);
-  const T one = 1, zero = 0;
   const auto op_b = tb ? CUBLAS_OP_T : CUBLAS_OP_N, op_a = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
   const int M = static_cast<int>(n), N = static_cast<int>(m), K = static_cast<int>(k);
   const int ldb = static_cast<int>(tb ? k : n), lda = static_cast<int>(ta ? m : k), ldc = static_cast<int>(n);
   if constexpr (std::is_same_v<T, float>) {
+    const float one = 1, zero = 0;
     check(cublasSgemm(h, op_b, op_a, M, N, K, &one, b, ldb, a, lda, &zero, c, ldc), "cublasSgemm");
-  } else {
+  } else if constexpr (std::is_same_v<T, double>) {
+    const double one = 1, zero = 0;
     check(cublasDgemm(h, op_b, op_a, M, N, K, &one, b, ldb, a, lda, &zero, c, ldc), "cublasDgemm");
+  } else {
+    static_assert(std::is_same_v<T, float16> || std::is_same_v<T, bfloat16>);
+    const cudaDataType type = std::is_same_v<T, float16> ? CUDA_R_16F : CUDA_R_16BF;
+    const float one = 1, zero = 0;
+    check(cublasGemmEx(h, op_b, op_a, M, N, K, &one, b, type, ldb, a, type, lda, &zero, c, type, ldc,
+                       CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+          "cublasGemmEx");
   }
 }
 
+// The same kernel for float16 and bfloat16 (GEMMs only: cuBLAS makes them cheap).
+template <class F>
+void add_halves(Registrar& r, std::string_view op, F f) {
+  add_kernel(r, op, kCuda, DType::kFloat16, [f](KernelContext& ctx) { f.template operator()<float16>(ctx); });
+  add_kernel(r, op, kCuda, DType::kBFloat16, [f](KernelContext& ctx) { f.template operator()<bfloat16>(ctx); });
+}
+
 void register_nn(Registrar& r) {
-  add_numbers(r, "MatMul", []<class T>(KernelContext& ctx) {
+  const auto matmul_kernel = []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     const bool ta = ctx.attrs().get_or<bool>("transpose_a", false), tb = ctx.attrs().get_or<bool>("transpose_b", false);
     const Dims& ad = in_dims(ctx, 0);
@@ -326,8 +343,10 @@ void register_nn(Registrar& r) {
     } else {
       gemm(cuda_device(ctx), ta, tb, m, n, k, in<T>(ctx, 0), in<T>(ctx, 1), out<T>(o));
     }
-  });
-  add_floats(r, "BatchMatMulV2", []<class T>(KernelContext& ctx) {
+  };
+  add_numbers(r, "MatMul", matmul_kernel);
+  add_halves(r, "MatMul", matmul_kernel);
+  const auto batch_matmul_kernel = []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     const bool ax = ctx.attrs().get_or<bool>("adj_x", false), ay = ctx.attrs().get_or<bool>("adj_y", false);
     const Dims &xd = in_dims(ctx, 0), &yd = in_dims(ctx, 1), &od = out_dims(ctx, 0);
@@ -346,7 +365,9 @@ void register_nn(Registrar& r) {
       gemm(dev, ax, ay, m, n, k, in<T>(ctx, 0) + kernel_util::broadcast_offset(i, ob, sx) * xm,
            in<T>(ctx, 1) + kernel_util::broadcast_offset(i, ob, sy) * ym, out<T>(o) + i * m * n);
     }
-  });
+  };
+  add_floats(r, "BatchMatMulV2", batch_matmul_kernel);
+  add_halves(r, "BatchMatMulV2", batch_matmul_kernel);
   add_floats(r, "BiasAdd", []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     if (o.num_elements() == 0) return;
