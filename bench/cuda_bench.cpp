@@ -2,6 +2,8 @@
 // reports "no usable cuda:0 device").
 //   MatMul float32: strata::matmul on cuda:0 (dispatch, caching allocator, cuBLAS) against
 //   a plain cublasSgemm on buffers allocated once, same run; target: within 90% of it.
+//   Copies: 64 MiB host <-> device through Tensor::to (pinned staging) against one plain
+//   cudaMemcpy from the same pageable memory, in bytes/s.
 //   MLP forward (the guide's 784-64-64-10, matmul + bias + relu ... softmax through the op
 //   API) at batch 256 and 1024 on cuda:0 and on cpu, in samples/s.
 // Both strata cases synchronise the device each iteration so GPU time is counted.
@@ -201,6 +203,41 @@ void bm_cnn_forward(benchmark::State& state, const char* device_name) try {
   state.SkipWithError(e.what());
 }
 
+// Host <-> device copies of 64 MiB from pageable memory: Strata's (double-buffered pinned
+// staging, tensor allocation included) against one plain cudaMemcpy of the same buffer.
+constexpr std::int64_t kCopyFloats = std::int64_t{16} << 20;
+
+void bm_strata_copy(benchmark::State& state) {
+  if (!have_cuda(state)) return;
+  const bool to_device = state.range(0) == 1;
+  const strata::Device cuda("cuda:0");
+  const auto host = strata::Tensor::from_vector(random_values(kCopyFloats, 3), strata::Shape{kCopyFloats}, strata::Device::cpu());
+  const auto device = host.to(cuda);
+  for (auto _ : state) {
+    strata::Tensor t = to_device ? host.to(cuda) : device.to(strata::Device::cpu());
+    benchmark::DoNotOptimize(t.data());
+  }
+  state.SetBytesProcessed(state.iterations() * kCopyFloats * static_cast<std::int64_t>(sizeof(float)));
+}
+
+void bm_cuda_memcpy(benchmark::State& state) {
+  if (!have_cuda(state)) return;
+  const bool to_device = state.range(0) == 1;
+  std::vector<float> host = random_values(kCopyFloats, 3);
+  float* device = nullptr;
+  cudaMalloc(&device, sizeof(float) * host.size());
+  for (auto _ : state) {
+    if (to_device) {
+      cudaMemcpy(device, host.data(), sizeof(float) * host.size(), cudaMemcpyHostToDevice);
+    } else {
+      cudaMemcpy(host.data(), device, sizeof(float) * host.size(), cudaMemcpyDeviceToHost);
+    }
+    benchmark::DoNotOptimize(host.data());
+  }
+  cudaFree(device);
+  state.SetBytesProcessed(state.iterations() * kCopyFloats * static_cast<std::int64_t>(sizeof(float)));
+}
+
 void shapes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"M", "K", "N"});
   b->Args({1024, 1024, 1024});
@@ -209,6 +246,8 @@ void shapes(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(bm_strata_matmul)->Apply(shapes)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(bm_cublas)->Apply(shapes)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(bm_strata_copy)->ArgName("to_device")->Arg(1)->Arg(0)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(bm_cuda_memcpy)->ArgName("to_device")->Arg(1)->Arg(0)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(bm_mlp_forward, cuda, "cuda:0")->Arg(256)->Arg(1024)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(bm_mlp_forward, cpu, "cpu:0")->Arg(256)->Arg(1024)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(bm_mlp_train_step, cuda, "cuda:0")->Arg(256)->Arg(1024)->UseRealTime()->Unit(benchmark::kMicrosecond);

@@ -76,6 +76,24 @@ TEST(CudaBackend, RoundTripAndMatMulOnADevice) {
   for (std::size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5f * (1 + std::abs(want[i]))) << i;
 }
 
+// With a device: copies of every size class cross intact, both ways: direct (small), and
+// staged through the two pinned halves (one chunk, an odd number of chunks, a partial
+// last chunk), and device to device.
+TEST(CudaBackend, CopiesOfEverySizeRoundTrip) {
+  const PluginInfo* p = cuda_plugin();
+  if (p == nullptr || !p->usable) GTEST_SKIP() << "no usable cuda:0 device on this machine";
+  const Device cuda("cuda:0");
+  for (const std::int64_t n : {std::int64_t{1}, std::int64_t{1000}, std::int64_t{300000}, std::int64_t{1} << 20,
+                               (std::int64_t{3} << 20) + 7, (std::int64_t{5} << 20) + 12345}) {
+    std::vector<std::int32_t> v(static_cast<std::size_t>(n));
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<std::int32_t>(i * 2654435761u);
+    const Tensor host = Tensor::from_vector<std::int32_t>(v, Shape{n}, Device::cpu());
+    const Tensor on_device = host.to(cuda);
+    EXPECT_EQ(on_device.to(Device::cpu()).to_vector<std::int32_t>(), v) << n << " int32 elements";
+    EXPECT_EQ(identity(on_device + zeros_like(on_device)).to(Device::cpu()).to_vector<std::int32_t>(), v) << n;
+  }
+}
+
 // The fused optimizer updates (plugins/training's Adam and SGD use them for cuda variables)
 // are registered with the plugin, for float32 and float64, device or not.
 TEST(CudaBackend, FusedOptimizerUpdatesAreRegistered) {

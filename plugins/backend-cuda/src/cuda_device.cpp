@@ -143,22 +143,40 @@ std::size_t CudaDevice::cached_bytes() const {
   return cached_;
 }
 
+// Large pageable copies go through two pinned halves of the staging buffer in turn, so
+// that the memcpy of one chunk overlaps the DMA of the other. An event per half marks when
+// the DMA that last used it has finished; everything has finished when this returns.
 void CudaDevice::stage(void* dst, const void* src, std::size_t bytes, bool to_device) {
   std::lock_guard lock(staging_mutex_);
-  if (staging_ == nullptr) check(cudaHostAlloc(&staging_, kStagingBytes, cudaHostAllocDefault), "cudaHostAlloc");
-  for (std::size_t done = 0; done < bytes; done += kStagingBytes) {
-    const std::size_t n = std::min(kStagingBytes, bytes - done);
-    if (to_device) {
-      std::memcpy(staging_, static_cast<const char*>(src) + done, n);
-      check(cudaMemcpyAsync(static_cast<char*>(dst) + done, staging_, n, cudaMemcpyHostToDevice, stream_),
+  if (staging_ == nullptr) {
+    check(cudaHostAlloc(&staging_, kStagingBytes, cudaHostAllocDefault), "cudaHostAlloc");
+    for (auto& e : staged_) check(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreateWithFlags");
+  }
+  constexpr std::size_t kHalf = kStagingBytes / 2;
+  const auto half = [&](std::size_t chunk) { return static_cast<char*>(staging_) + (chunk % 2) * kHalf; };
+  const std::size_t chunks = (bytes + kHalf - 1) / kHalf;
+  const auto size_of = [&](std::size_t chunk) { return std::min(kHalf, bytes - chunk * kHalf); };
+  if (to_device) {
+    for (std::size_t c = 0; c < chunks; ++c) {
+      check(cudaEventSynchronize(staged_[c % 2]), "cudaEventSynchronize");  // this half's last DMA is done
+      std::memcpy(half(c), static_cast<const char*>(src) + c * kHalf, size_of(c));
+      check(cudaMemcpyAsync(static_cast<char*>(dst) + c * kHalf, half(c), size_of(c), cudaMemcpyHostToDevice, stream_),
             "cudaMemcpyAsync (host to device)");
-      check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
-    } else {
-      check(cudaMemcpyAsync(staging_, static_cast<const char*>(src) + done, n, cudaMemcpyDeviceToHost, stream_),
-            "cudaMemcpyAsync (device to host)");
-      check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
-      std::memcpy(static_cast<char*>(dst) + done, staging_, n);
+      check(cudaEventRecord(staged_[c % 2], stream_), "cudaEventRecord");
     }
+    check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+    return;
+  }
+  const auto fetch = [&](std::size_t c) {
+    check(cudaMemcpyAsync(half(c), static_cast<const char*>(src) + c * kHalf, size_of(c), cudaMemcpyDeviceToHost, stream_),
+          "cudaMemcpyAsync (device to host)");
+    check(cudaEventRecord(staged_[c % 2], stream_), "cudaEventRecord");
+  };
+  fetch(0);
+  for (std::size_t c = 0; c < chunks; ++c) {
+    if (c + 1 < chunks) fetch(c + 1);  // the other half: its previous chunk was copied out below
+    check(cudaEventSynchronize(staged_[c % 2]), "cudaEventSynchronize");
+    std::memcpy(static_cast<char*>(dst) + c * kHalf, half(c), size_of(c));
   }
 }
 

@@ -1,7 +1,8 @@
 // The "cuda" backend's devices: one CUDA stream per device on which every kernel, copy and
 // cuBLAS call is queued (so memory freed by one op is safe to hand to the next without
-// events), a caching allocator (no cudaMalloc per op), pinned staging for large host
-// transfers, and errors that carry the CUDA / cuBLAS status text.
+// events), a caching allocator (no cudaMalloc per op), double-buffered pinned staging for
+// large host transfers (events mark when each buffer is free again), and errors that
+// carry the CUDA / cuBLAS status text.
 #pragma once
 
 #include <cublas_v2.h>
@@ -69,7 +70,8 @@ class CudaDevice final : public BackendDevice {
   std::mutex blas_mutex_;
   cublasHandle_t blas_ = nullptr;
   std::mutex staging_mutex_;
-  void* staging_ = nullptr;  // pinned host buffer of kStagingBytes
+  void* staging_ = nullptr;  // pinned host buffer of kStagingBytes, used as two halves
+  cudaEvent_t staged_[2] = {nullptr, nullptr};  // the last DMA through each half
 };
 
 // The CudaDevice a kernel runs on.
