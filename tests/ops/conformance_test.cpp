@@ -27,16 +27,6 @@ std::vector<Param> params_for(const std::string& device) {
   return out;
 }
 
-// Inputs made on the ref device (derived ones computed there), then copied to `device`.
-std::vector<Tensor> reference_inputs(const OpCase& c) {
-  std::vector<Tensor> ins;
-  std::uint64_t salt = std::hash<std::string>()(c.name);
-  for (const auto& in : c.inputs) {
-    ins.push_back(in.derive ? in.derive(ins) : make_input(in, salt++, Device("ref:0")));
-  }
-  return ins;
-}
-
 // Short names in gtest output instead of a byte dump of the parameter.
 void PrintTo(const Param& p, std::ostream* os) { *os << p.device << " " << p.c->name; }
 

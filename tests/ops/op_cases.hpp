@@ -46,6 +46,10 @@ std::vector<OpCase> gradient_cases();
 // Makes the tensor of `input` (seeded by `salt`) on `device` (host inputs on the cpu).
 Tensor make_input(const CaseInput& input, std::uint64_t salt, const Device& device);
 
+// The case's inputs made on the ref device (derived ones computed there from the earlier
+// ones), seeded by the case name.
+std::vector<Tensor> reference_inputs(const OpCase& c);
+
 // |got - ref| <= atol + rtol * |ref| elementwise; returns "" or a description of the
 // first mismatches. Both tensors are read through the host.
 std::string compare_tensors(const Tensor& got, const Tensor& ref, double rtol, double atol);

@@ -4,75 +4,19 @@
 // and bool segment sums, and OneHot of any element type. Each follows the rule docs/OPS.md
 // gives and the ref kernels implement (tests/support/ref_kernels_*.cpp), so results are
 // bit-equal to the cpu's. Launchers are declared in launch.hpp.
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
 #include <type_traits>
 
+#include "element_math.cuh"
 #include "grid.cuh"
 #include "launch.hpp"
 
 namespace strata::cuda {
 namespace {
 
-// ---- casts --------------------------------------------------------------------------------
-
-// One source value: floating (exactly, as a double: every float16, bfloat16, float and
-// double is one) or an integer (bool as 0/1).
-struct Num {
-  bool floating;
-  double f;
-  long long i;
-};
-
-template <class S>
-__device__ Num read_num(S v) {
-  if constexpr (std::is_same_v<S, __half>) {
-    return {true, static_cast<double>(__half2float(v)), 0};
-  } else if constexpr (std::is_same_v<S, __nv_bfloat16>) {
-    return {true, static_cast<double>(__bfloat162float(v)), 0};
-  } else if constexpr (std::is_floating_point_v<S>) {
-    return {true, static_cast<double>(v), 0};
-  } else if constexpr (std::is_same_v<S, bool>) {
-    return {false, 0.0, v ? 1 : 0};
-  } else {
-    return {false, 0.0, static_cast<long long>(v)};
-  }
-}
-
-// Float -> integer: toward zero, saturating, NaN -> 0.
-template <class D>
-__device__ D float_to_int(double x) {
-  using U = std::make_unsigned_t<D>;
-  constexpr bool is_signed = std::is_signed_v<D>;
-  const D lowest = is_signed ? static_cast<D>(U(1) << (sizeof(D) * 8 - 1)) : D(0);
-  const D highest = is_signed ? static_cast<D>(~static_cast<U>(lowest)) : static_cast<D>(~U(0));
-  if (isnan(x)) return D(0);
-  const double t = trunc(x);
-  if (t <= static_cast<double>(lowest)) return lowest;
-  if (t >= static_cast<double>(highest)) return highest;
-  return static_cast<D>(t);
-}
-
-template <class D>
-__device__ D write_num(const Num& n) {
-  // Each branch rounds once: a double holds every source value exactly except int64
-  // beyond 2^53, which goes to float16/bfloat16 through the integer conversions.
-  if constexpr (std::is_same_v<D, __half>) {
-    return n.floating ? __double2half(n.f) : __ll2half_rn(n.i);
-  } else if constexpr (std::is_same_v<D, __nv_bfloat16>) {
-    return n.floating ? __double2bfloat16(n.f) : __ll2bfloat16_rn(n.i);
-  } else if constexpr (std::is_floating_point_v<D>) {
-    return n.floating ? static_cast<D>(n.f) : static_cast<D>(n.i);
-  } else if constexpr (std::is_same_v<D, bool>) {
-    return n.floating ? n.f != 0.0 : n.i != 0;
-  } else {
-    // Integers wrap (modular), floats saturate.
-    return n.floating ? float_to_int<D>(n.f) : static_cast<D>(static_cast<std::make_unsigned_t<D>>(n.i));
-  }
-}
+// ---- casts (the rules: element_math.cuh) ------------------------------------------------
 
 template <class From, class To>
 __global__ void cast_kernel(std::int64_t n, const From* in, To* out) {
@@ -116,37 +60,6 @@ __global__ void logical_not_kernel(std::int64_t n, const bool* x, bool* out) {
 }
 
 // ---- integers -----------------------------------------------------------------------------
-
-template <class T>
-__device__ T wrapping(unsigned long long v) {
-  return static_cast<T>(static_cast<std::make_unsigned_t<T>>(v));
-}
-
-// x / y truncating, lowest / -1 wrapping; false for a zero divisor.
-template <class T>
-__device__ bool int_divide(T x, T y, T& r) {
-  if (y == T(0)) return false;
-  r = y == T(-1) ? wrapping<T>(0ull - static_cast<unsigned long long>(x)) : static_cast<T>(x / y);
-  return true;
-}
-
-// x^y: exact and wrapping for y >= 0; for y < 0 what truncating pow gives (1 for x = 1,
-// ±1 for x = -1, else 0); false for 0 to a negative power.
-template <class T>
-__device__ bool int_power(T x, T y, T& r) {
-  if (y < T(0)) {
-    if (x == T(0)) return false;
-    r = x == T(1) ? T(1) : (x == T(-1) ? ((y % 2 == 0) ? T(1) : T(-1)) : T(0));
-    return true;
-  }
-  unsigned long long result = 1, base = static_cast<unsigned long long>(static_cast<long long>(x));
-  for (long long e = y; e > 0; e /= 2) {
-    if (e % 2 == 1) result *= base;
-    base *= base;
-  }
-  r = wrapping<T>(result);
-  return true;
-}
 
 template <class T>
 __global__ void checked_binary_kernel(Binary op, Bcast b, const T* x, const T* y, T* out, std::int64_t* bad) {

@@ -64,11 +64,7 @@ class DeviceFlag {
 // ---- element-wise ------------------------------------------------------------------------
 
 void register_elementwise(Registrar& r) {
-  const std::pair<const char*, Binary> binaries[] = {
-      {"AddV2", Binary::kAdd},   {"Sub", Binary::kSub},     {"Mul", Binary::kMul},
-      {"RealDiv", Binary::kDiv}, {"Maximum", Binary::kMax}, {"Minimum", Binary::kMin},
-      {"Pow", Binary::kPow},     {"SquaredDifference", Binary::kSquaredDifference}};
-  for (const auto& [name, op] : binaries) {
+  for (const auto& [name, op] : kBinaryOps) {
     const bool checked = op == Binary::kDiv || op == Binary::kPow;
     add_numbers(r, name, [op = op, checked]<class T>(KernelContext& ctx) {
       Tensor& o = ctx.allocate_output(0);
@@ -146,15 +142,7 @@ void register_elementwise(Registrar& r) {
     }
   });
 
-  const std::pair<const char*, Unary> unaries[] = {
-      {"Neg", Unary::kNeg},         {"Abs", Unary::kAbs},           {"Sign", Unary::kSign},
-      {"Square", Unary::kSquare},   {"Sqrt", Unary::kSqrt},         {"Rsqrt", Unary::kRsqrt},
-      {"Reciprocal", Unary::kReciprocal}, {"Exp", Unary::kExp},     {"Log", Unary::kLog},
-      {"Log1p", Unary::kLog1p},     {"Erf", Unary::kErf},           {"Floor", Unary::kFloor},
-      {"Relu", Unary::kRelu},       {"Relu6", Unary::kRelu6},       {"Elu", Unary::kElu},
-      {"Selu", Unary::kSelu},       {"Sigmoid", Unary::kSigmoid},   {"Tanh", Unary::kTanh},
-      {"Softplus", Unary::kSoftplus}, {"Softsign", Unary::kSoftsign}};
-  for (const auto& [name, op] : unaries) {
+  for (const auto& [name, op] : kUnaryOps) {
     const auto kernel = [op = op]<class T>(KernelContext& ctx) {
       Tensor& o = ctx.allocate_output(0);
       if (o.num_elements() == 0) return;
@@ -173,12 +161,7 @@ void register_elementwise(Registrar& r) {
     const Unary op = ctx.attrs().get_or<bool>("approximate", false) ? Unary::kGeluApprox : Unary::kGelu;
     check_launch(unary(stream_of(ctx), op, o.num_elements(), in<T>(ctx, 0), out<T>(o)), "Gelu");
   });
-  const std::pair<const char*, Pair> pairs[] = {
-      {"ReluGrad", Pair::kReluGrad},       {"Relu6Grad", Pair::kRelu6Grad},   {"EluGrad", Pair::kEluGrad},
-      {"SeluGrad", Pair::kSeluGrad},       {"SigmoidGrad", Pair::kSigmoidGrad}, {"TanhGrad", Pair::kTanhGrad},
-      {"SoftplusGrad", Pair::kSoftplusGrad}, {"SoftsignGrad", Pair::kSoftsignGrad}, {"RsqrtGrad", Pair::kRsqrtGrad},
-      {"SqrtGrad", Pair::kSqrtGrad},       {"GeluGrad", Pair::kGeluGrad}};
-  for (const auto& [name, pair_op] : pairs) {
+  for (const auto& [name, pair_op] : kPairOps) {
     add_floats(r, name, [pair_op = pair_op]<class T>(KernelContext& ctx) {
       STRATA_CHECK(in_dims(ctx, 0) == in_dims(ctx, 1), BackendError, "op ", ctx.op_name(),
                    " needs two inputs of one shape");

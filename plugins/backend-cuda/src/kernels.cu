@@ -10,75 +10,12 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "element_math.cuh"
 #include "grid.cuh"
 #include "launch.hpp"
 
 namespace strata::cuda {
 namespace {
-
-__device__ float nan_f() { return __int_as_float(0x7fc00000); }
-template <class T>
-__device__ T nan_of() {
-  if constexpr (std::is_floating_point_v<T>) {
-    return static_cast<T>(nan_f());
-  } else {
-    return T(0);
-  }
-}
-template <class T>
-__device__ bool is_nan(T v) {
-  if constexpr (std::is_floating_point_v<T>) {
-    return isnan(v);
-  } else {
-    return false;
-  }
-}
-// Integer + - * and negation wrap around (two's complement), as on the cpu.
-template <class T>
-__device__ T wrap_add(T x, T y) {
-  if constexpr (std::is_integral_v<T>) {
-    using U = std::make_unsigned_t<T>;
-    return static_cast<T>(static_cast<U>(x) + static_cast<U>(y));
-  } else {
-    return x + y;
-  }
-}
-template <class T>
-__device__ T wrap_sub(T x, T y) {
-  if constexpr (std::is_integral_v<T>) {
-    using U = std::make_unsigned_t<T>;
-    return static_cast<T>(static_cast<U>(x) - static_cast<U>(y));
-  } else {
-    return x - y;
-  }
-}
-template <class T>
-__device__ T wrap_mul(T x, T y) {
-  if constexpr (std::is_integral_v<T>) {
-    using U = std::make_unsigned_t<T>;
-    return static_cast<T>(static_cast<U>(x) * static_cast<U>(y));
-  } else {
-    return x * y;
-  }
-}
-
-template <class T>
-__device__ T binary_op(Binary op, T x, T y) {
-  switch (op) {
-    case Binary::kAdd: return wrap_add(x, y);
-    case Binary::kSub: return wrap_sub(x, y);
-    case Binary::kMul: return wrap_mul(x, y);
-    case Binary::kDiv: return y == T(0) && std::is_integral_v<T> ? T(0) : x / y;  // ints: not registered
-    case Binary::kMax: return (is_nan(x) || is_nan(y)) ? nan_of<T>() : (x > y ? x : y);
-    case Binary::kMin: return (is_nan(x) || is_nan(y)) ? nan_of<T>() : (x < y ? x : y);
-    case Binary::kPow: return static_cast<T>(pow(static_cast<double>(x), static_cast<double>(y)));
-    case Binary::kSquaredDifference: {
-      const T d = wrap_sub(x, y);
-      return wrap_mul(d, d);
-    }
-  }
-  return nan_of<T>();
-}
 
 template <class T>
 __global__ void binary_kernel(Binary op, Bcast b, const T* x, const T* y, T* out) {
@@ -110,83 +47,12 @@ __global__ void select_kernel(Bcast b, const bool* c, const T* t, const T* e, T*
   STRATA_GRID_LOOP(i, n) { out[i] = c[bcast_offset(i, b, 0)] ? t[bcast_offset(i, b, 1)] : e[bcast_offset(i, b, 2)]; }
 }
 
-constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
-constexpr double kSeluScale = 1.0507009873554804934193349852946;
-constexpr double kPi = 3.141592653589793238462643383279502884;
-
-__device__ double sigmoid_d(double x) {
-  if (x >= 0) return 1.0 / (1.0 + exp(-x));
-  const double e = exp(x);
-  return e / (1.0 + e);
-}
-
-template <class T>
-__device__ T unary_op(Unary op, T xf) {
-  const double x = static_cast<double>(xf);
-  switch (op) {
-    case Unary::kNeg: return wrap_sub(T(0), xf);
-    case Unary::kAbs: return xf < T(0) ? wrap_sub(T(0), xf) : xf;
-    case Unary::kSign: return is_nan(xf) ? xf : static_cast<T>((xf > T(0)) - (xf < T(0)));
-    case Unary::kSquare: return wrap_mul(xf, xf);
-    case Unary::kSqrt: return static_cast<T>(sqrt(x));
-    case Unary::kRsqrt: return static_cast<T>(1.0 / sqrt(x));
-    case Unary::kReciprocal: return static_cast<T>(1.0 / x);
-    case Unary::kExp: return static_cast<T>(exp(x));
-    case Unary::kLog: return static_cast<T>(log(x));
-    case Unary::kLog1p: return static_cast<T>(log1p(x));
-    case Unary::kErf: return static_cast<T>(erf(x));
-    case Unary::kFloor: return static_cast<T>(floor(x));
-    case Unary::kRelu: return xf < 0 ? T(0) : xf;
-    case Unary::kRelu6: return xf < 0 ? T(0) : (xf > 6 ? T(6) : xf);
-    case Unary::kElu: return xf > 0 ? xf : static_cast<T>(expm1(x));
-    case Unary::kSelu: return static_cast<T>(kSeluScale * (x > 0 ? x : kSeluAlpha * expm1(x)));
-    case Unary::kSigmoid: return static_cast<T>(sigmoid_d(x));
-    case Unary::kTanh: return static_cast<T>(tanh(x));
-    case Unary::kSoftplus: return static_cast<T>(x > 20 ? x : (x < -20 ? exp(x) : log1p(exp(x))));
-    case Unary::kSoftsign: return static_cast<T>(x / (1.0 + fabs(x)));
-    case Unary::kGelu: return static_cast<T>(0.5 * x * (1.0 + erf(x / sqrt(2.0))));
-    case Unary::kGeluApprox:
-      return static_cast<T>(0.5 * x * (1.0 + tanh(sqrt(2.0 / kPi) * (x + 0.044715 * x * x * x))));
-  }
-  return nan_of<T>();
-}
 
 template <class T>
 __global__ void unary_kernel(Unary op, std::int64_t n, const T* x, T* out) {
   STRATA_GRID_LOOP(i, n) { out[i] = unary_op(op, x[i]); }
 }
 
-template <class T>
-__device__ T pair_op(Pair op, T af, T bf) {
-  const double a = static_cast<double>(af), b = static_cast<double>(bf);
-  switch (op) {
-    case Pair::kReluGrad: return bf > 0 ? af : T(0);
-    case Pair::kRelu6Grad: return (bf > 0 && bf < 6) ? af : T(0);
-    case Pair::kEluGrad: return bf > 0 ? af : static_cast<T>(a * (b + 1.0));
-    case Pair::kSeluGrad:
-      return static_cast<T>(bf > 0 ? a * kSeluScale : a * (b + kSeluScale * kSeluAlpha));
-    case Pair::kSigmoidGrad: return static_cast<T>(b * a * (1.0 - a));   // (y, dy)
-    case Pair::kTanhGrad: return static_cast<T>(b * (1.0 - a * a));      // (y, dy)
-    case Pair::kSoftplusGrad: return static_cast<T>(a * sigmoid_d(b));
-    case Pair::kSoftsignGrad: {
-      const double d = 1.0 + fabs(b);
-      return static_cast<T>(a / (d * d));
-    }
-    case Pair::kRsqrtGrad: return static_cast<T>(b * -0.5 * a * a * a);  // (y, dy)
-    case Pair::kSqrtGrad: return static_cast<T>(b * 0.5 / a);            // (y, dy)
-    case Pair::kGeluGrad: {  // (gradients, features): 0.5 (1 + erf(x/√2)) + x φ(x)
-      const double phi = exp(-0.5 * b * b) / sqrt(2.0 * kPi);
-      return static_cast<T>(a * (0.5 * (1.0 + erf(b / sqrt(2.0))) + b * phi));
-    }
-    case Pair::kGeluApproxGrad: {  // u = √(2/π)(x + 0.044715 x³)
-      const double k = sqrt(2.0 / kPi);
-      const double u = k * (b + 0.044715 * b * b * b), du = k * (1.0 + 3.0 * 0.044715 * b * b);
-      const double t = tanh(u);
-      return static_cast<T>(a * (0.5 * (1.0 + t) + 0.5 * b * (1.0 - t * t) * du));
-    }
-  }
-  return nan_of<T>();
-}
 
 template <class T>
 __global__ void pair_kernel(Pair op, std::int64_t n, const T* a, const T* b, T* out) {

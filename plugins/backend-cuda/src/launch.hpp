@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 
 namespace strata::cuda {
 
@@ -28,6 +29,26 @@ enum class Pair : int {
   kReluGrad, kRelu6Grad, kEluGrad, kSeluGrad, kSigmoidGrad, kTanhGrad, kSoftplusGrad, kSoftsignGrad,
   kRsqrtGrad, kSqrtGrad, kGeluGrad, kGeluApproxGrad  // Gelu*Grad: (gradients, features)
 };
+// The ops of each kind by name (the kernel glue registers them; tests/ops checks the
+// element math of each against the ref kernels). Gelu and GeluGrad pick kGelu/kGeluApprox
+// and kGeluGrad/kGeluApproxGrad from their `approximate` attr.
+inline constexpr std::pair<const char*, Binary> kBinaryOps[] = {
+    {"AddV2", Binary::kAdd},   {"Sub", Binary::kSub},     {"Mul", Binary::kMul},
+    {"RealDiv", Binary::kDiv}, {"Maximum", Binary::kMax}, {"Minimum", Binary::kMin},
+    {"Pow", Binary::kPow},     {"SquaredDifference", Binary::kSquaredDifference}};
+inline constexpr std::pair<const char*, Unary> kUnaryOps[] = {
+    {"Neg", Unary::kNeg},         {"Abs", Unary::kAbs},           {"Sign", Unary::kSign},
+    {"Square", Unary::kSquare},   {"Sqrt", Unary::kSqrt},         {"Rsqrt", Unary::kRsqrt},
+    {"Reciprocal", Unary::kReciprocal}, {"Exp", Unary::kExp},     {"Log", Unary::kLog},
+    {"Log1p", Unary::kLog1p},     {"Erf", Unary::kErf},           {"Floor", Unary::kFloor},
+    {"Relu", Unary::kRelu},       {"Relu6", Unary::kRelu6},       {"Elu", Unary::kElu},
+    {"Selu", Unary::kSelu},       {"Sigmoid", Unary::kSigmoid},   {"Tanh", Unary::kTanh},
+    {"Softplus", Unary::kSoftplus}, {"Softsign", Unary::kSoftsign}};
+inline constexpr std::pair<const char*, Pair> kPairOps[] = {
+    {"ReluGrad", Pair::kReluGrad},       {"Relu6Grad", Pair::kRelu6Grad},   {"EluGrad", Pair::kEluGrad},
+    {"SeluGrad", Pair::kSeluGrad},       {"SigmoidGrad", Pair::kSigmoidGrad}, {"TanhGrad", Pair::kTanhGrad},
+    {"SoftplusGrad", Pair::kSoftplusGrad}, {"SoftsignGrad", Pair::kSoftsignGrad}, {"RsqrtGrad", Pair::kRsqrtGrad},
+    {"SqrtGrad", Pair::kSqrtGrad},       {"GeluGrad", Pair::kGeluGrad}};
 enum class Reduce : int { kSum, kMean, kMax, kMin, kProd };
 enum class Elem : int { kFloat32, kFloat64, kInt32, kInt64, kBool, kFloat16, kBFloat16, kInt8, kUInt8 };
 // Element-wise ops on bool: And, Or, Equal, NotEqual (broadcasting).
