@@ -51,10 +51,12 @@ int main(int argc, char** argv) {
   model->train_on_batch({x}, {y});
   const Tensor on_host = model->predict(x);
 
-  // Moved: every weight (and the optimizer's slots on the next step) lives on the target;
-  // inputs go there too.
+  // Moved: every weight, the optimizer's slots and the metrics' states live on the target
+  // now; inputs go there too.
   model->to(target);
   check(model->weights()[0].value().device() == target, "the weights live on " + target.to_string());
+  check(model->optimizer()->variables().back().value().device() == target,
+        "so do the optimizer's slots (training resumes there)");
   const Tensor there = model->predict(x.to(target));
   check(there.device() == target, "predictions are computed on " + target.to_string());
   check(largest_difference(there, on_host) < 1e-5, "and equal the cpu's within 1e-5");

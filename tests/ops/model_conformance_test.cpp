@@ -23,7 +23,9 @@
 #include "op_cases.hpp"
 #include "ref_backend.hpp"
 #include "strata/gradient_tape.hpp"
+#include "strata/metrics.hpp"
 #include "strata/model.hpp"
+#include "strata/optimizer.hpp"
 #include "strata/ops.hpp"
 #include "strata/plugin/kernel.hpp"
 #include "strata/registry.hpp"
@@ -183,11 +185,10 @@ std::vector<Tensor> gradients(const ModelCase& c, Model& m, const Device& d) {
   return tape.gradient(target, m.trainable_weights());
 }
 
-// Compiles `m` with the case's optimizer and loss and runs `steps` training steps on one
-// batch; returns the losses (host scalars).
-std::vector<Tensor> train(const ModelCase& c, Model& m, const Device& d, int steps = 3) {
+// Runs `steps` training steps of the compiled `m` on one batch on `d`; returns the losses
+// (host scalars).
+std::vector<Tensor> steps(const ModelCase& c, Model& m, const Device& d, int steps) {
   DeviceScope scope(d);
-  m.compile(c.optimizer, c.loss);
   const auto x = on(c.inputs(), d);
   const Tensor y = c.targets().to(d);
   std::vector<Tensor> losses;
@@ -195,6 +196,15 @@ std::vector<Tensor> train(const ModelCase& c, Model& m, const Device& d, int ste
     losses.push_back(Tensor::scalar<float>(static_cast<float>(m.train_on_batch(x, {y}).at("loss")), Device::cpu()));
   }
   return losses;
+}
+
+// Compiles `m` on `d` with the case's optimizer and loss, then trains it (steps()).
+std::vector<Tensor> train(const ModelCase& c, Model& m, const Device& d, int n = 3) {
+  {
+    DeviceScope scope(d);
+    m.compile(c.optimizer, c.loss);
+  }
+  return steps(c, m, d, n);
 }
 
 class ModelConformance : public ::testing::TestWithParam<Param> {
@@ -284,6 +294,24 @@ TEST_P(ModelConformance, MovesOntoTheDeviceAndBack) {
   ref_->to(kRef);
   for (const auto& w : ref_->weights()) EXPECT_EQ(w.value().device(), kRef) << w.name();
   expect_close(ref_->get_weights(), before, 0.0, 0.0, "weights moved back");
+}
+
+// A model trained on the ref device, moved with to() (weights, optimizer slots, metric
+// states) and trained on: the same as training on the ref device throughout.
+TEST_P(ModelConformance, TrainingResumesOnTheDeviceAfterTo) {
+  const ModelCase& c = GetParam().c;
+  auto moved = build_on(c, kRef);
+  moved->set_weights(ref_->get_weights());
+  const auto want = train(c, *ref_, kRef, 3);
+  auto got = train(c, *moved, kRef, 1);
+  moved->to(device_);
+  for (const auto& v : moved->optimizer()->variables()) EXPECT_EQ(v.value().device(), device_) << v.name();
+  for (const auto& m : moved->metrics()) {
+    for (const auto& v : m->variables()) EXPECT_EQ(v.value().device(), device_) << v.name();
+  }
+  for (const auto& loss : steps(c, *moved, device_, 2)) got.push_back(loss);
+  expect_close(got, want, c.train_rtol, c.train_atol, "losses, 1 step on ref then 2 after to()");
+  expect_close(moved->get_weights(), ref_->get_weights(), c.train_rtol, c.train_atol, "weights after to() and training");
 }
 
 TEST_P(ModelConformance, WeightsSavedFromTheDeviceLoadOnTheHost) {

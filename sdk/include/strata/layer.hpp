@@ -156,8 +156,9 @@ class Layer : public std::enable_shared_from_this<Layer> {
   virtual std::vector<Variable> trainable_weights() const;
   virtual std::vector<Variable> non_trainable_weights() const;
   std::int64_t count_params() const;
-  // Moves every weight of this layer (and its children) to `device`. Needs exclusive
-  // access. Tensors given to the layer afterwards must live there too.
+  // Moves every weight of this layer (and its children) to `device`, and for a compiled
+  // model its optimizer's variables and its metrics' states too, so training resumes
+  // there. Needs exclusive access. Tensors given to the layer afterwards must live there.
   void to(const Device& device);
   // Values of weights(), copied to the host.
   std::vector<Tensor> get_weights() const;
