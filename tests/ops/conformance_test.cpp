@@ -41,6 +41,8 @@ TEST_P(OpConformance, MatchesReferenceKernels) {
   std::vector<Tensor> dut_in;
   for (std::size_t i = 0; i < ref_in.size(); ++i) dut_in.push_back(c.inputs[i].host ? ref_in[i] : ref_in[i].to(device));
   const auto expected = execute(c.op, ref_in, c.attrs);
+  // Ops without device inputs (the random ops) run on the default device.
+  DeviceScope on_device(device);
   const auto got = execute(c.op, dut_in, c.attrs);
   ASSERT_EQ(got.size(), expected.size());
   for (std::size_t i = 0; i < got.size(); ++i) {

@@ -4,7 +4,6 @@
 // and bool segment sums, and OneHot of any element type. Each follows the rule docs/OPS.md
 // gives and the ref kernels implement (tests/support/ref_kernels_*.cpp), so results are
 // bit-equal to the cpu's. Launchers are declared in launch.hpp.
-#include <cuda_runtime.h>
 
 #include <cstdint>
 #include <type_traits>
@@ -27,15 +26,15 @@ template <class From>
 int cast_from(cudaStream_t s, Elem to, std::int64_t n, const From* in, void* out) {
   const unsigned blocks = blocks_for(n);
   switch (to) {
-    case Elem::kFloat32: cast_kernel<<<blocks, kThreads, 0, s>>>(n, in, static_cast<float*>(out)); break;
-    case Elem::kFloat64: cast_kernel<<<blocks, kThreads, 0, s>>>(n, in, static_cast<double*>(out)); break;
-    case Elem::kInt32: cast_kernel<<<blocks, kThreads, 0, s>>>(n, in, static_cast<std::int32_t*>(out)); break;
-    case Elem::kInt64: cast_kernel<<<blocks, kThreads, 0, s>>>(n, in, static_cast<std::int64_t*>(out)); break;
-    case Elem::kBool: cast_kernel<<<blocks, kThreads, 0, s>>>(n, in, static_cast<bool*>(out)); break;
-    case Elem::kFloat16: cast_kernel<<<blocks, kThreads, 0, s>>>(n, in, static_cast<__half*>(out)); break;
-    case Elem::kBFloat16: cast_kernel<<<blocks, kThreads, 0, s>>>(n, in, static_cast<__nv_bfloat16*>(out)); break;
-    case Elem::kInt8: cast_kernel<<<blocks, kThreads, 0, s>>>(n, in, static_cast<std::int8_t*>(out)); break;
-    case Elem::kUInt8: cast_kernel<<<blocks, kThreads, 0, s>>>(n, in, static_cast<std::uint8_t*>(out)); break;
+    case Elem::kFloat32: STRATA_LAUNCH(cast_kernel, blocks, s)(n, in, static_cast<float*>(out)); break;
+    case Elem::kFloat64: STRATA_LAUNCH(cast_kernel, blocks, s)(n, in, static_cast<double*>(out)); break;
+    case Elem::kInt32: STRATA_LAUNCH(cast_kernel, blocks, s)(n, in, static_cast<std::int32_t*>(out)); break;
+    case Elem::kInt64: STRATA_LAUNCH(cast_kernel, blocks, s)(n, in, static_cast<std::int64_t*>(out)); break;
+    case Elem::kBool: STRATA_LAUNCH(cast_kernel, blocks, s)(n, in, static_cast<bool*>(out)); break;
+    case Elem::kFloat16: STRATA_LAUNCH(cast_kernel, blocks, s)(n, in, static_cast<__half*>(out)); break;
+    case Elem::kBFloat16: STRATA_LAUNCH(cast_kernel, blocks, s)(n, in, static_cast<__nv_bfloat16*>(out)); break;
+    case Elem::kInt8: STRATA_LAUNCH(cast_kernel, blocks, s)(n, in, static_cast<std::int8_t*>(out)); break;
+    case Elem::kUInt8: STRATA_LAUNCH(cast_kernel, blocks, s)(n, in, static_cast<std::uint8_t*>(out)); break;
   }
   return status();
 }
@@ -114,10 +113,10 @@ int segment_sum_t(void* s, bool ids_int64, std::int64_t n, std::int64_t inner, s
   if (n * inner == 0) return 0;
   const unsigned blocks = blocks_for(n * inner);
   if (ids_int64) {
-    segment_sum_kernel<<<blocks, kThreads, 0, as_stream(s)>>>(n, inner, segments, data,
+    STRATA_LAUNCH(segment_sum_kernel, blocks, as_stream(s))(n, inner, segments, data,
                                                              static_cast<const std::int64_t*>(ids), out);
   } else {
-    segment_sum_kernel<<<blocks, kThreads, 0, as_stream(s)>>>(n, inner, segments, data,
+    STRATA_LAUNCH(segment_sum_kernel, blocks, as_stream(s))(n, inner, segments, data,
                                                              static_cast<const std::int32_t*>(ids), out);
   }
   return status();
@@ -141,10 +140,10 @@ int one_hot_t(cudaStream_t s, bool i64, std::int64_t outer, std::int64_t depth, 
   const auto* on_v = static_cast<const T*>(on);
   const auto* off_v = static_cast<const T*>(off);
   if (i64) {
-    one_hot_kernel<<<blocks, kThreads, 0, s>>>(outer, depth, inner, static_cast<const std::int64_t*>(indices), on_v,
+    STRATA_LAUNCH(one_hot_kernel, blocks, s)(outer, depth, inner, static_cast<const std::int64_t*>(indices), on_v,
                                                off_v, static_cast<T*>(out));
   } else {
-    one_hot_kernel<<<blocks, kThreads, 0, s>>>(outer, depth, inner, static_cast<const std::int32_t*>(indices), on_v,
+    STRATA_LAUNCH(one_hot_kernel, blocks, s)(outer, depth, inner, static_cast<const std::int32_t*>(indices), on_v,
                                                off_v, static_cast<T*>(out));
   }
   return status();
@@ -170,23 +169,23 @@ int cast(void* s, Elem from, Elem to, std::int64_t n, const void* in, void* out)
 
 int logical(void* s, Logical op, const Bcast& b, const bool* x, const bool* y, bool* out) {
   const std::int64_t n = bcast_count(b);
-  logical_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(op, b, x, y, out);
+  STRATA_LAUNCH(logical_kernel, blocks_for(n), as_stream(s))(op, b, x, y, out);
   return status();
 }
 
 int logical_not(void* s, std::int64_t n, const bool* x, bool* out) {
-  logical_not_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(n, x, out);
+  STRATA_LAUNCH(logical_not_kernel, blocks_for(n), as_stream(s))(n, x, out);
   return status();
 }
 
 #define STRATA_CUDA_INTEGER_LAUNCHERS(T)                                                                          \
   int checked_binary(void* s, Binary op, const Bcast& b, const T* x, const T* y, T* out, std::int64_t* bad) {    \
     const std::int64_t n = bcast_count(b);                                                                        \
-    checked_binary_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(op, b, x, y, out, bad);                  \
+    STRATA_LAUNCH(checked_binary_kernel, blocks_for(n), as_stream(s))(op, b, x, y, out, bad);                  \
     return status();                                                                                              \
   }                                                                                                               \
   int matmul(void* s, bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a, const T* b, T* c) { \
-    matmul_kernel<<<blocks_for(m * n), kThreads, 0, as_stream(s)>>>(ta, tb, m, n, k, a, b, c);                   \
+    STRATA_LAUNCH(matmul_kernel, blocks_for(m * n), as_stream(s))(ta, tb, m, n, k, a, b, c);                   \
     return status();                                                                                              \
   }                                                                                                               \
   int segment_sum(void* s, bool ids_int64, std::int64_t n, std::int64_t inner, std::int64_t segments, const T* data, \

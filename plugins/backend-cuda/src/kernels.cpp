@@ -284,6 +284,21 @@ void register_reductions(Registrar& r) {
 template <class T>
 void gemm(CudaDevice& dev, bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a, const T* b,
           T* c) {
+#if defined(STRATA_CUDA_EMULATION)
+  // The host emulation has no cuBLAS: the same product, accumulated as cuBLAS is asked to
+  // (float32 for the float16/bfloat16 and float32 GEMMs, float64 for DGEMM).
+  (void)dev;
+  using Acc = std::conditional_t<std::is_same_v<T, double>, double, float>;
+  for (std::int64_t i = 0; i < m; ++i) {
+    for (std::int64_t j = 0; j < n; ++j) {
+      Acc acc = 0;
+      for (std::int64_t p = 0; p < k; ++p) {
+        acc += static_cast<Acc>(ta ? a[p * m + i] : a[i * k + p]) * static_cast<Acc>(tb ? b[j * k + p] : b[p * n + j]);
+      }
+      c[i * n + j] = static_cast<T>(acc);
+    }
+  }
+#else
   cublasHandle_t h;
   auto lock = dev.blas(h);
   const auto op_b = tb ? CUBLAS_OP_T : CUBLAS_OP_N, op_a = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -303,6 +318,7 @@ void gemm(CudaDevice& dev, bool ta, bool tb, std::int64_t m, std::int64_t n, std
                        CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
           "cublasGemmEx");
   }
+#endif
 }
 
 // The same kernel for float16 and bfloat16 (GEMMs only: cuBLAS makes them cheap).
@@ -549,22 +565,33 @@ void register_shapes(Registrar& r) {
       for (std::size_t k = 0; k < d.size(); ++k) base += p[2 * k] * os[k];
       copy_view(ctx, ctx.input(0), o.mutable_data(), d, 0, kernel_util::strides_of(d), base, os);
     });
+    // GatherV2(params, indices, axis (host); batch_dims): the leading batch_dims dimensions
+    // are shared by params and indices (docs/OPS.md).
     add_kernel(r, "GatherV2", kCuda, t, [](KernelContext& ctx) {
-      STRATA_CHECK(ctx.attrs().get_or<std::int64_t>("batch_dims", 0) == 0, BackendError,
-                   "GatherV2 on cuda supports batch_dims 0 only");
       const Dims& pd = in_dims(ctx, 0);
+      const Dims& id = in_dims(ctx, 1);
       const auto axis = static_cast<std::size_t>(axis_of(ctx, host_ints(ctx, 2).at(0), pd.size()));
+      std::int64_t bd = ctx.attrs().get_or<std::int64_t>("batch_dims", 0);
+      if (bd < 0) bd += static_cast<std::int64_t>(id.size());
+      STRATA_CHECK(bd >= 0 && bd <= static_cast<std::int64_t>(id.size()) && bd <= static_cast<std::int64_t>(axis),
+                   BackendError, "GatherV2: batch_dims ", bd, " must be within [0, min(axis, rank(indices))]");
+      const auto batch_dims = static_cast<std::size_t>(bd);
+      STRATA_CHECK(std::equal(id.begin(), id.begin() + bd, pd.begin()), BackendError,
+                   "GatherV2: the batch dimensions of params ", ctx.input(0).shape().to_string(), " and indices ",
+                   ctx.input(1).shape().to_string(), " differ");
       const Tensor& indices = ctx.input(1);
       STRATA_CHECK(indices.dtype() == DType::kInt32 || indices.dtype() == DType::kInt64, BackendError,
                    "GatherV2: indices must be int32 or int64");
       Tensor& o = ctx.allocate_output(0);
       if (o.num_elements() == 0) return;
-      std::int64_t outer = 1, inner = 1;
+      std::int64_t batch = 1, outer = 1, inner = 1, m = 1;
+      for (std::size_t k = 0; k < batch_dims; ++k) batch *= pd[k];
       for (std::size_t k = 0; k < axis; ++k) outer *= pd[k];
       for (std::size_t k = axis + 1; k < pd.size(); ++k) inner *= pd[k];
+      for (std::size_t k = batch_dims; k < id.size(); ++k) m *= id[k];
       const DeviceFlag bad(cuda_device(ctx));
-      check_launch(gather(stream_of(ctx), bytes_of(o), indices.dtype() == DType::kInt64, outer, pd[axis], inner,
-                          indices.num_elements(), ctx.input(0).data(), indices.data(), o.mutable_data(), bad.get()),
+      check_launch(gather(stream_of(ctx), bytes_of(o), indices.dtype() == DType::kInt64, outer, outer / batch, pd[axis],
+                          inner, m, ctx.input(0).data(), indices.data(), o.mutable_data(), bad.get()),
                    "GatherV2");
       const std::int64_t flag = bad.read();
       STRATA_CHECK(flag == 0, BackendError, "GatherV2: index at position ", flag - 1, " is outside [0, ", pd[axis],

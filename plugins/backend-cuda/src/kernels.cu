@@ -4,7 +4,6 @@
 // Simple, one thread per output element with grid-stride loops; transcendental functions
 // and accumulations in double so results stay within the float32 conformance tolerance
 // of the ref kernels (docs/OPS.md). Launchers are declared in launch.hpp.
-#include <cuda_runtime.h>
 
 #include <cmath>
 #include <cstdint>
@@ -136,10 +135,10 @@ __global__ void softmax_kernel(bool log_softmax, std::int64_t rows, std::int64_t
     double m = -INFINITY;
     for (std::int64_t j = 0; j < cols; ++j) m = static_cast<double>(row[j]) > m ? static_cast<double>(row[j]) : m;
     double sum = 0;
-    for (std::int64_t j = 0; j < cols; ++j) sum += exp(static_cast<double>(row[j]) - m);
+    for (std::int64_t j = 0; j < cols; ++j) sum += std::exp(static_cast<double>(row[j]) - m);
     for (std::int64_t j = 0; j < cols; ++j) {
       const double v = static_cast<double>(row[j]);
-      o[j] = static_cast<T>(log_softmax ? (v - m) - log(sum) : exp(v - m) / sum);
+      o[j] = static_cast<T>(log_softmax ? (v - m) - std::log(sum) : std::exp(v - m) / sum);
     }
   }
 }
@@ -218,13 +217,14 @@ __global__ void strided_copy_kernel(StridedCopy p, std::int64_t n, const T* in, 
 }
 
 template <class T, class I>
-__global__ void gather_kernel(std::int64_t outer, std::int64_t limit, std::int64_t inner, std::int64_t m,
-                              const T* params, const I* indices, T* out, std::int64_t* bad) {
+__global__ void gather_kernel(std::int64_t outer, std::int64_t per_batch, std::int64_t limit, std::int64_t inner,
+                              std::int64_t m, const T* params, const I* indices, T* out, std::int64_t* bad) {
   STRATA_GRID_LOOP(i, outer * m * inner) {
     const std::int64_t n = i % inner, k = (i / inner) % m, o = i / (inner * m);
-    const std::int64_t idx = static_cast<std::int64_t>(indices[k]);
+    const std::int64_t at = (o / per_batch) * m + k;  // batch o / per_batch's indices
+    const std::int64_t idx = static_cast<std::int64_t>(indices[at]);
     if (idx < 0 || idx >= limit) {
-      *bad = k + 1;
+      *bad = at + 1;
       out[i] = T{};
     } else {
       out[i] = params[(o * limit + idx) * inner + n];
@@ -257,34 +257,34 @@ namespace {
 template <class T>
 int binary_t(void* s, Binary op, const Bcast& b, const T* x, const T* y, T* out) {
   const std::int64_t n = bcast_count(b);
-  binary_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(op, b, x, y, out);
+  STRATA_LAUNCH(binary_kernel, blocks_for(n), as_stream(s))(op, b, x, y, out);
   return status();
 }
 template <class T>
 int compare_t(void* s, Compare op, const Bcast& b, const T* x, const T* y, bool* out) {
   const std::int64_t n = bcast_count(b);
-  compare_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(op, b, x, y, out);
+  STRATA_LAUNCH(compare_kernel, blocks_for(n), as_stream(s))(op, b, x, y, out);
   return status();
 }
 template <class T>
 int select_t(void* s, const Bcast& b, const bool* c, const T* t, const T* e, T* out) {
   const std::int64_t n = bcast_count(b);
-  select_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(b, c, t, e, out);
+  STRATA_LAUNCH(select_kernel, blocks_for(n), as_stream(s))(b, c, t, e, out);
   return status();
 }
 template <class T>
 int unary_t(void* s, Unary op, std::int64_t n, const T* x, T* out) {
-  unary_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(op, n, x, out);
+  STRATA_LAUNCH(unary_kernel, blocks_for(n), as_stream(s))(op, n, x, out);
   return status();
 }
 template <class T>
 int pair_t(void* s, Pair op, std::int64_t n, const T* a, const T* b, T* out) {
-  pair_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(op, n, a, b, out);
+  STRATA_LAUNCH(pair_kernel, blocks_for(n), as_stream(s))(op, n, a, b, out);
   return status();
 }
 template <class T>
 int fill_t(void* s, std::int64_t n, T value, T* out) {
-  fill_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(n, value, out);
+  STRATA_LAUNCH(fill_kernel, blocks_for(n), as_stream(s))(n, value, out);
   return status();
 }
 
@@ -295,27 +295,27 @@ namespace {
 
 template <class T>
 int reduce_t(void* s, Reduce op, const ReducePlan& plan, const T* in, T* out) {
-  reduce_kernel<<<blocks_for(plan.outputs), kThreads, 0, as_stream(s)>>>(op, plan, in, out);
+  STRATA_LAUNCH(reduce_kernel, blocks_for(plan.outputs), as_stream(s))(op, plan, in, out);
   return status();
 }
 template <class T>
 int bias_add_t(void* s, std::int64_t rows, std::int64_t c, const T* x, const T* bias, T* out) {
-  bias_add_kernel<<<blocks_for(rows * c), kThreads, 0, as_stream(s)>>>(rows, c, x, bias, out);
+  STRATA_LAUNCH(bias_add_kernel, blocks_for(rows * c), as_stream(s))(rows, c, x, bias, out);
   return status();
 }
 template <class T>
 int bias_add_grad_t(void* s, std::int64_t rows, std::int64_t c, const T* g, T* out) {
-  bias_add_grad_kernel<<<blocks_for(c), kThreads, 0, as_stream(s)>>>(rows, c, g, out);
+  STRATA_LAUNCH(bias_add_grad_kernel, blocks_for(c), as_stream(s))(rows, c, g, out);
   return status();
 }
 template <class T>
 int softmax_t(void* s, bool log, std::int64_t rows, std::int64_t cols, const T* x, T* out) {
-  softmax_kernel<<<blocks_for(rows), kThreads, 0, as_stream(s)>>>(log, rows, cols, x, out);
+  STRATA_LAUNCH(softmax_kernel, blocks_for(rows), as_stream(s))(log, rows, cols, x, out);
   return status();
 }
 template <class T>
 int softmax_grad_t(void* s, std::int64_t rows, std::int64_t cols, const T* sm, const T* g, T* out) {
-  softmax_grad_kernel<<<blocks_for(rows), kThreads, 0, as_stream(s)>>>(rows, cols, sm, g, out);
+  STRATA_LAUNCH(softmax_grad_kernel, blocks_for(rows), as_stream(s))(rows, cols, sm, g, out);
   return status();
 }
 template <class T>
@@ -323,10 +323,10 @@ int segment_sum_t(void* s, bool ids_int64, std::int64_t n, std::int64_t inner, s
                   const void* ids, T* out) {
   if (n * inner == 0) return 0;
   if (ids_int64) {
-    segment_sum_kernel<<<blocks_for(n * inner), kThreads, 0, as_stream(s)>>>(n, inner, segments, data,
+    STRATA_LAUNCH(segment_sum_kernel, blocks_for(n * inner), as_stream(s))(n, inner, segments, data,
                                                                              static_cast<const std::int64_t*>(ids), out);
   } else {
-    segment_sum_kernel<<<blocks_for(n * inner), kThreads, 0, as_stream(s)>>>(n, inner, segments, data,
+    STRATA_LAUNCH(segment_sum_kernel, blocks_for(n * inner), as_stream(s))(n, inner, segments, data,
                                                                              static_cast<const std::int32_t*>(ids), out);
   }
   return status();
@@ -335,16 +335,16 @@ template <class T>
 int cumprod_t(void* s, bool exclusive, bool reverse, std::int64_t outer, std::int64_t len, std::int64_t inner,
               const T* in, T* out) {
   if (outer * inner == 0) return 0;
-  cumprod_kernel<<<blocks_for(outer * inner), kThreads, 0, as_stream(s)>>>(exclusive, reverse, outer, len, inner, in, out);
+  STRATA_LAUNCH(cumprod_kernel, blocks_for(outer * inner), as_stream(s))(exclusive, reverse, outer, len, inner, in, out);
   return status();
 }
 template <class T>
 int arg_max_t(void* s, bool out_int64, std::int64_t outer, std::int64_t n, std::int64_t inner, const T* in, void* out) {
   if (outer * inner == 0) return 0;
   if (out_int64) {
-    arg_max_kernel<<<blocks_for(outer * inner), kThreads, 0, as_stream(s)>>>(outer, n, inner, in, static_cast<std::int64_t*>(out));
+    STRATA_LAUNCH(arg_max_kernel, blocks_for(outer * inner), as_stream(s))(outer, n, inner, in, static_cast<std::int64_t*>(out));
   } else {
-    arg_max_kernel<<<blocks_for(outer * inner), kThreads, 0, as_stream(s)>>>(outer, n, inner, in, static_cast<std::int32_t*>(out));
+    STRATA_LAUNCH(arg_max_kernel, blocks_for(outer * inner), as_stream(s))(outer, n, inner, in, static_cast<std::int32_t*>(out));
   }
   return status();
 }
@@ -415,9 +415,9 @@ int transpose(void* s, int element_bytes, int rank, const std::int64_t* dims, co
     p.strides[d] = strides[d];
   }
   switch (element_bytes) {
-    case 1: transpose_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(p, n, static_cast<const std::uint8_t*>(in), static_cast<std::uint8_t*>(out)); break;
-    case 4: transpose_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(p, n, static_cast<const std::uint32_t*>(in), static_cast<std::uint32_t*>(out)); break;
-    case 8: transpose_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(p, n, static_cast<const std::uint64_t*>(in), static_cast<std::uint64_t*>(out)); break;
+    case 1: STRATA_LAUNCH(transpose_kernel, blocks_for(n), as_stream(s))(p, n, static_cast<const std::uint8_t*>(in), static_cast<std::uint8_t*>(out)); break;
+    case 4: STRATA_LAUNCH(transpose_kernel, blocks_for(n), as_stream(s))(p, n, static_cast<const std::uint32_t*>(in), static_cast<std::uint32_t*>(out)); break;
+    case 8: STRATA_LAUNCH(transpose_kernel, blocks_for(n), as_stream(s))(p, n, static_cast<const std::uint64_t*>(in), static_cast<std::uint64_t*>(out)); break;
     default: return static_cast<int>(cudaErrorInvalidValue);
   }
   return status();
@@ -429,35 +429,35 @@ int strided_copy(void* s, int element_bytes, const StridedCopy& plan, const void
   if (n == 0) return 0;
   const unsigned blocks = blocks_for(n);
   switch (element_bytes) {
-    case 1: strided_copy_kernel<<<blocks, kThreads, 0, as_stream(s)>>>(plan, n, static_cast<const std::uint8_t*>(in), static_cast<std::uint8_t*>(out)); break;
-    case 4: strided_copy_kernel<<<blocks, kThreads, 0, as_stream(s)>>>(plan, n, static_cast<const std::uint32_t*>(in), static_cast<std::uint32_t*>(out)); break;
-    case 8: strided_copy_kernel<<<blocks, kThreads, 0, as_stream(s)>>>(plan, n, static_cast<const std::uint64_t*>(in), static_cast<std::uint64_t*>(out)); break;
+    case 1: STRATA_LAUNCH(strided_copy_kernel, blocks, as_stream(s))(plan, n, static_cast<const std::uint8_t*>(in), static_cast<std::uint8_t*>(out)); break;
+    case 4: STRATA_LAUNCH(strided_copy_kernel, blocks, as_stream(s))(plan, n, static_cast<const std::uint32_t*>(in), static_cast<std::uint32_t*>(out)); break;
+    case 8: STRATA_LAUNCH(strided_copy_kernel, blocks, as_stream(s))(plan, n, static_cast<const std::uint64_t*>(in), static_cast<std::uint64_t*>(out)); break;
     default: return static_cast<int>(cudaErrorInvalidValue);
   }
   return status();
 }
 
 template <class T>
-int gather_typed(cudaStream_t s, bool i64, std::int64_t outer, std::int64_t limit, std::int64_t inner, std::int64_t m,
-                 const void* params, const void* indices, void* out, std::int64_t* bad) {
+int gather_typed(cudaStream_t s, bool i64, std::int64_t outer, std::int64_t per_batch, std::int64_t limit,
+                 std::int64_t inner, std::int64_t m, const void* params, const void* indices, void* out, std::int64_t* bad) {
   const unsigned blocks = blocks_for(outer * m * inner);
   if (i64) {
-    gather_kernel<<<blocks, kThreads, 0, s>>>(outer, limit, inner, m, static_cast<const T*>(params),
+    STRATA_LAUNCH(gather_kernel, blocks, s)(outer, per_batch, limit, inner, m, static_cast<const T*>(params),
                                               static_cast<const std::int64_t*>(indices), static_cast<T*>(out), bad);
   } else {
-    gather_kernel<<<blocks, kThreads, 0, s>>>(outer, limit, inner, m, static_cast<const T*>(params),
+    STRATA_LAUNCH(gather_kernel, blocks, s)(outer, per_batch, limit, inner, m, static_cast<const T*>(params),
                                               static_cast<const std::int32_t*>(indices), static_cast<T*>(out), bad);
   }
   return status();
 }
 
-int gather(void* s, int element_bytes, bool i64, std::int64_t outer, std::int64_t limit, std::int64_t inner,
-           std::int64_t m, const void* params, const void* indices, void* out, std::int64_t* bad) {
+int gather(void* s, int element_bytes, bool i64, std::int64_t outer, std::int64_t per_batch, std::int64_t limit,
+           std::int64_t inner, std::int64_t m, const void* params, const void* indices, void* out, std::int64_t* bad) {
   if (outer * m * inner == 0) return 0;
   switch (element_bytes) {
-    case 1: return gather_typed<std::uint8_t>(as_stream(s), i64, outer, limit, inner, m, params, indices, out, bad);
-    case 4: return gather_typed<std::uint32_t>(as_stream(s), i64, outer, limit, inner, m, params, indices, out, bad);
-    case 8: return gather_typed<std::uint64_t>(as_stream(s), i64, outer, limit, inner, m, params, indices, out, bad);
+    case 1: return gather_typed<std::uint8_t>(as_stream(s), i64, outer, per_batch, limit, inner, m, params, indices, out, bad);
+    case 4: return gather_typed<std::uint32_t>(as_stream(s), i64, outer, per_batch, limit, inner, m, params, indices, out, bad);
+    case 8: return gather_typed<std::uint64_t>(as_stream(s), i64, outer, per_batch, limit, inner, m, params, indices, out, bad);
     default: return static_cast<int>(cudaErrorInvalidValue);
   }
 }

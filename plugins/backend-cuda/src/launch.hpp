@@ -140,12 +140,14 @@ struct StridedCopy {
 };
 int strided_copy(void* stream, int element_bytes, const StridedCopy& plan, const void* in, void* out);
 
-// GatherV2 with batch_dims 0: out[o, i, n] = params[o, indices[i], n] for params viewed as
-// [outer, limit, inner]. An index outside [0, limit) sets *bad (device memory) to its
-// position + 1 and writes zeros.
-int gather(void* stream, int element_bytes, bool indices_int64, std::int64_t outer, std::int64_t limit,
-           std::int64_t inner, std::int64_t num_indices, const void* params, const void* indices, void* out,
-           std::int64_t* bad);
+// GatherV2: out[o, i, n] = params[o, indices[o / per_batch, i], n] for params viewed as
+// [outer, limit, inner] and indices as [outer / per_batch, m] (batch_dims: the leading
+// outer / per_batch rows of params share a row of indices; per_batch = outer without
+// batch dims). An index outside [0, limit) sets *bad (device memory) to its position in
+// indices + 1 and writes zeros.
+int gather(void* stream, int element_bytes, bool indices_int64, std::int64_t outer, std::int64_t per_batch,
+           std::int64_t limit, std::int64_t inner, std::int64_t num_indices, const void* params, const void* indices,
+           void* out, std::int64_t* bad);
 // OneHot: out[o, d, n] = indices[o, n] == d ? *on : *off, out viewed as [outer, depth, inner];
 // on/off are device scalars of the output's type (1, 4 or 8 bytes: copied, not interpreted).
 int one_hot(void* stream, int element_bytes, bool indices_int64, std::int64_t outer, std::int64_t depth,

@@ -2,7 +2,6 @@
 // kernel per variable instead of the ten element-wise ops the composed update runs. Each
 // element goes through the composed update's operations in the same order and precision,
 // with explicitly rounded intrinsics so nvcc cannot contract them into FMAs.
-#include <cuda_runtime.h>
 
 #include <cstdint>
 #include <type_traits>
@@ -57,7 +56,7 @@ template <class T>
 int adam_t(void* s, std::int64_t n, const T* var, const T* m, const T* v, const T* g, const T* alpha, T c1, T c2, T eps,
            T* new_var, T* new_m, T* new_v) {
   if (n == 0) return 0;
-  adam_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(n, var, m, v, g, alpha, c1, c2, eps, new_var, new_m, new_v);
+  STRATA_LAUNCH(adam_kernel, blocks_for(n), as_stream(s))(n, var, m, v, g, alpha, c1, c2, eps, new_var, new_m, new_v);
   return status();
 }
 
@@ -65,7 +64,7 @@ template <class T>
 int sgd_t(void* s, std::int64_t n, const T* var, const T* m, const T* g, const T* lr, T momentum, bool nesterov,
           T* new_var, T* new_m) {
   if (n == 0) return 0;
-  sgd_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(n, var, m, g, lr, momentum, nesterov, new_var, new_m);
+  STRATA_LAUNCH(sgd_kernel, blocks_for(n), as_stream(s))(n, var, m, g, lr, momentum, nesterov, new_var, new_m);
   return status();
 }
 

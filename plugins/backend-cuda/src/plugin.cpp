@@ -18,7 +18,11 @@ using strata::cuda::CudaDevice;
 class CudaBackend final : public strata::Backend {
  public:
   CudaBackend() : reason_(strata::cuda::unusable_reason()) {
+#if defined(STRATA_CUDA_EMULATION)
+    count_ = 1;  // the host emulation (tests only): one device in host memory
+#else
     if (reason_.empty()) (void)cudaGetDeviceCount(&count_);
+#endif
   }
   std::string_view device_type() const override { return "cuda"; }
   int device_count() const override { return count_; }

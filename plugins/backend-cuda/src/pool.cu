@@ -5,8 +5,8 @@
 // pads asymmetrically. Forward: one thread per output element. Backward: one thread per
 // output element adding into the input gradient with atomicAdd (windows may overlap), so
 // sums over overlapping windows are not bit-reproducible between runs.
-#include <cuda_runtime.h>
 
+#include <cmath>
 #include <cstdint>
 
 #include "grid.cuh"
@@ -44,7 +44,7 @@ __device__ std::int64_t first_max(const PoolWindow& p, const T* x, const At& a, 
       const std::int64_t off = ((a.n * p.h + ih) * p.w + iw) * p.c + a.c;
       const T e = x[off];
       // NaN wins, as in TensorFlow's max (a NaN is never "not greater").
-      if (best < 0 || e > v || (isnan(e) && !isnan(v))) {
+      if (best < 0 || e > v || (std::isnan(e) && !std::isnan(v))) {
         best = off;
         v = e;
       }
@@ -119,7 +119,7 @@ template <class T>
 int max_pool_t(void* s, const PoolWindow& p, const T* x, T* y) {
   const std::int64_t n = p.n * p.oh * p.ow * p.c;
   if (n == 0) return 0;
-  max_pool_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(p, n, x, y);
+  STRATA_LAUNCH(max_pool_kernel, blocks_for(n), as_stream(s))(p, n, x, y);
   return status();
 }
 
@@ -128,9 +128,9 @@ int max_pool_grad_t(void* s, const PoolWindow& p, const T* x, const T* g, T* dx)
   const std::int64_t n = p.n * p.oh * p.ow * p.c;
   const std::int64_t in = p.n * p.h * p.w * p.c;
   if (in == 0) return 0;
-  const int cleared = static_cast<int>(cudaMemsetAsync(dx, 0, static_cast<std::size_t>(in) * sizeof(T), as_stream(s)));
+  const int cleared = memset_async(dx, static_cast<std::size_t>(in) * sizeof(T), s);
   if (cleared != 0 || n == 0) return cleared;
-  max_pool_grad_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(p, n, x, g, dx);
+  STRATA_LAUNCH(max_pool_grad_kernel, blocks_for(n), as_stream(s))(p, n, x, g, dx);
   return status();
 }
 
@@ -138,7 +138,7 @@ template <class T>
 int avg_pool_t(void* s, const PoolWindow& p, const T* x, T* y) {
   const std::int64_t n = p.n * p.oh * p.ow * p.c;
   if (n == 0) return 0;
-  avg_pool_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(p, n, x, y);
+  STRATA_LAUNCH(avg_pool_kernel, blocks_for(n), as_stream(s))(p, n, x, y);
   return status();
 }
 
@@ -147,9 +147,9 @@ int avg_pool_grad_t(void* s, const PoolWindow& p, const T* g, T* dx) {
   const std::int64_t n = p.n * p.oh * p.ow * p.c;
   const std::int64_t in = p.n * p.h * p.w * p.c;
   if (in == 0) return 0;
-  const int cleared = static_cast<int>(cudaMemsetAsync(dx, 0, static_cast<std::size_t>(in) * sizeof(T), as_stream(s)));
+  const int cleared = memset_async(dx, static_cast<std::size_t>(in) * sizeof(T), s);
   if (cleared != 0 || n == 0) return cleared;
-  avg_pool_grad_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(p, n, g, dx);
+  STRATA_LAUNCH(avg_pool_grad_kernel, blocks_for(n), as_stream(s))(p, n, g, dx);
   return status();
 }
 

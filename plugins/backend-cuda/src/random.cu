@@ -1,7 +1,6 @@
 // Random ops on cuda: RandomUniform, RandomStandardNormal, TruncatedNormal. Element i is the
 // pure function of (seed, seed2, i) that strata/plugin/philox.hpp defines for every backend,
 // so cuda draws the very values the cpu draws (docs/OPS.md). One thread per element.
-#include <cuda_runtime.h>
 
 #include <cstdint>
 #include <type_traits>
@@ -34,7 +33,7 @@ __global__ void random_kernel(RandomKind kind, std::int64_t seed, std::int64_t s
 template <class T>
 int random_t(void* s, RandomKind kind, std::int64_t seed, std::int64_t seed2, std::int64_t n, T* out) {
   if (n == 0) return 0;
-  random_kernel<<<blocks_for(n), kThreads, 0, as_stream(s)>>>(kind, seed, seed2, n, out);
+  STRATA_LAUNCH(random_kernel, blocks_for(n), as_stream(s))(kind, seed, seed2, n, out);
   return status();
 }
 

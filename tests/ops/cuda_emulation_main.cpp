@@ -1,0 +1,26 @@
+// main() of strata_cuda_emulation_tests: the CUDA conformance suites against the host
+// emulation of the CUDA plugin (plugins/backend-cuda, STRATA_CUDA_EMULATION: the plugin's
+// kernels and glue compiled for the host, device type "cuda" with one device in host
+// memory). The plugins are loaded by file, not from the search path, whose real CUDA
+// plugin registers the same names; then the tests' ref backend; then GoogleTest.
+#include <gtest/gtest.h>
+
+#include <string_view>
+
+#include "ref_backend.hpp"
+#include "strata/runtime.hpp"
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  strata::RuntimeOptions options;
+  options.load_search_path = false;
+  std::string_view files = STRATA_EMULATION_PLUGIN_FILES;  // ':'-separated
+  while (!files.empty()) {
+    const auto end = files.find(':');
+    options.plugin_files.emplace_back(std::string(files.substr(0, end)));
+    files = end == std::string_view::npos ? std::string_view() : files.substr(end + 1);
+  }
+  strata::initialize(options);
+  strata::testing::register_ref_backend();
+  return RUN_ALL_TESTS();
+}
