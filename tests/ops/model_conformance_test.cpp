@@ -1,6 +1,6 @@
 // The model-level half of the backend conformance suite: a few models of the layers
 // plugin (dense, convolutional with batch normalization and pooling, recurrent over an
-// embedding, two-input functional) built, run and trained on each backend device and on
+// embedding, recurrent over a masked embedding, two-input functional) built, run and trained on each backend device and on
 // the tests' `ref` device from the same seed and data. Checked per device:
 //   - seeded initializers draw the same weights;
 //   - inference outputs;
@@ -114,6 +114,27 @@ std::vector<ModelCase> model_cases() {
                  [] { return integers<float>(Shape{kBatch, 3}, 6, 2); },
                  Config("binary_crossentropy"),
                  Config{{"class_name", "rmsprop"}, {"config", {{"learning_rate", 0.01}}}}});
+  out.push_back({"masked_rnn",
+                 [] {
+                   // Token 0 is padding: the mask (bool ops on the device) skips those steps.
+                   Tensor tokens = Input(Shape{9}, "tokens", DType::kInt32);
+                   Tensor h = (*layer("Embedding", {{"input_dim", 20}, {"output_dim", 6}, {"mask_zero", true}}))(tokens);
+                   h = (*layer("LSTM", {{"units", 8}, {"return_sequences", true}}))(h);
+                   h = (*layer("SimpleRNN", {{"units", 5}}))(h);
+                   h = (*layer("Dense", {{"units", 2}, {"activation", "softmax"}}))(h);
+                   return std::make_shared<Functional>(std::vector<Tensor>{tokens}, std::vector<Tensor>{h}, "masked_rnn");
+                 },
+                 [] {
+                   // Sequences of 3..9 tokens, zero-padded at the end.
+                   std::vector<std::int32_t> v(static_cast<std::size_t>(kBatch * 9), 0);
+                   for (std::int64_t b = 0; b < kBatch; ++b) {
+                     for (std::int64_t t = 0; t < 3 + b % 7; ++t) v[static_cast<std::size_t>(b * 9 + t)] = static_cast<std::int32_t>(1 + (b * 5 + t * 3) % 19);
+                   }
+                   return std::vector<Tensor>{Tensor::from_vector<std::int32_t>(v, Shape{kBatch, 9}, Device::cpu())};
+                 },
+                 [] { return integers<std::int32_t>(Shape{kBatch}, 10, 2); },
+                 Config("sparse_categorical_crossentropy"),
+                 Config{{"class_name", "sgd"}, {"config", {{"learning_rate", 0.1}}}}});
   out.push_back({"two_inputs",
                  [] {
                    Tensor seq = Input(Shape{10, 3}, "sequence");
