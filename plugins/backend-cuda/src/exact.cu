@@ -1,9 +1,10 @@
 // The backend-cuda plugin's kernels whose results are exact or rule-bound rather than
 // rounded arithmetic: casts between every dtype the cpu casts (float16, bfloat16, int8
-// and uint8 included), bool logic, integer division, powers and matrix products, integer
-// and bool segment sums, and OneHot of any element type. Each follows the rule docs/OPS.md
+// and uint8 included), bool logic, integer division, powers and matrix products, segment
+// sums of every dtype, and OneHot of any element type. Each follows the rule docs/OPS.md
 // gives and the ref kernels implement (tests/support/ref_kernels_*.cpp), so results are
-// bit-equal to the cpu's. Launchers are declared in launch.hpp.
+// bit-equal to the cpu's (float segment sums excepted: atomic adds sum in a run-dependent
+// order). Launchers are declared in launch.hpp.
 
 #include <cstdint>
 #include <type_traits>
@@ -88,7 +89,8 @@ __global__ void matmul_kernel(bool ta, bool tb, std::int64_t m, std::int64_t n, 
   }
 }
 
-// out[ids[row], c] += data[row, c]: integers by wrapping atomic adds, bool as logical or.
+// out[ids[row], c] += data[row, c]: floats by atomic adds, integers by wrapping atomic
+// adds, bool as logical or. Ids outside [0, segments) are dropped.
 template <class T, class I>
 __global__ void segment_sum_kernel(std::int64_t n, std::int64_t inner, std::int64_t segments, const T* data,
                                    const I* ids, T* out) {
@@ -99,6 +101,8 @@ __global__ void segment_sum_kernel(std::int64_t n, std::int64_t inner, std::int6
     T* at = out + id * inner + c;
     if constexpr (std::is_same_v<T, bool>) {
       if (data[i]) *at = true;  // every writer stores the same value
+    } else if constexpr (std::is_floating_point_v<T>) {
+      atomicAdd(at, data[i]);
     } else if constexpr (sizeof(T) == 4) {
       atomicAdd(reinterpret_cast<unsigned int*>(at), static_cast<unsigned int>(data[i]));
     } else {
@@ -194,6 +198,15 @@ int logical_not(void* s, std::int64_t n, const bool* x, bool* out) {
   }
 STRATA_CUDA_INTEGER_LAUNCHERS(std::int32_t)
 STRATA_CUDA_INTEGER_LAUNCHERS(std::int64_t)
+
+int segment_sum(void* s, bool ids_int64, std::int64_t n, std::int64_t inner, std::int64_t segments, const float* data,
+                const void* ids, float* out) {
+  return segment_sum_t(s, ids_int64, n, inner, segments, data, ids, out);
+}
+int segment_sum(void* s, bool ids_int64, std::int64_t n, std::int64_t inner, std::int64_t segments, const double* data,
+                const void* ids, double* out) {
+  return segment_sum_t(s, ids_int64, n, inner, segments, data, ids, out);
+}
 
 int segment_sum(void* s, bool ids_int64, std::int64_t n, std::int64_t inner, std::int64_t segments, const bool* data,
                 const void* ids, bool* out) {

@@ -155,16 +155,6 @@ __global__ void softmax_grad_kernel(std::int64_t rows, std::int64_t cols, const 
   }
 }
 
-template <class T, class I>
-__global__ void segment_sum_kernel(std::int64_t n, std::int64_t inner, std::int64_t segments, const T* data,
-                                   const I* ids, T* out) {
-  STRATA_GRID_LOOP(i, n * inner) {
-    const std::int64_t row = i / inner, c = i % inner;
-    const std::int64_t id = static_cast<std::int64_t>(ids[row]);
-    if (id >= 0 && id < segments) atomicAdd(out + id * inner + c, data[i]);
-  }
-}
-
 template <class T>
 __global__ void cumprod_kernel(bool exclusive, bool reverse, std::int64_t outer, std::int64_t len, std::int64_t inner,
                                const T* in, T* out) {
@@ -319,19 +309,6 @@ int softmax_grad_t(void* s, std::int64_t rows, std::int64_t cols, const T* sm, c
   return status();
 }
 template <class T>
-int segment_sum_t(void* s, bool ids_int64, std::int64_t n, std::int64_t inner, std::int64_t segments, const T* data,
-                  const void* ids, T* out) {
-  if (n * inner == 0) return 0;
-  if (ids_int64) {
-    STRATA_LAUNCH(segment_sum_kernel, blocks_for(n * inner), as_stream(s))(n, inner, segments, data,
-                                                                             static_cast<const std::int64_t*>(ids), out);
-  } else {
-    STRATA_LAUNCH(segment_sum_kernel, blocks_for(n * inner), as_stream(s))(n, inner, segments, data,
-                                                                             static_cast<const std::int32_t*>(ids), out);
-  }
-  return status();
-}
-template <class T>
 int cumprod_t(void* s, bool exclusive, bool reverse, std::int64_t outer, std::int64_t len, std::int64_t inner,
               const T* in, T* out) {
   if (outer * inner == 0) return 0;
@@ -385,10 +362,6 @@ int arg_max_t(void* s, bool out_int64, std::int64_t outer, std::int64_t n, std::
   }                                                                                                             \
   int softmax_grad(void* s, std::int64_t rows, std::int64_t cols, const T* sm, const T* g, T* out) {            \
     return softmax_grad_t(s, rows, cols, sm, g, out);                                                           \
-  }                                                                                                             \
-  int segment_sum(void* s, bool ids_int64, std::int64_t n, std::int64_t inner, std::int64_t segments, const T* data, \
-                  const void* ids, T* out) {                                                                    \
-    return segment_sum_t(s, ids_int64, n, inner, segments, data, ids, out);                                     \
   }                                                                                                             \
   int cumprod(void* s, bool exclusive, bool reverse, std::int64_t outer, std::int64_t len, std::int64_t inner,   \
               const T* in, T* out) {                                                                            \
