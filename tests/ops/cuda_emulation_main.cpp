@@ -8,7 +8,19 @@
 #include <string_view>
 
 #include "ref_backend.hpp"
+#include "strata/plugins.hpp"
 #include "strata/runtime.hpp"
+
+// A first initialize() without the search path is final: the save/load entry points call
+// initialize() again, and must not bring in the search path (whose real CUDA plugin has the
+// emulation's name and would be loaded, refused as shadowed, and unloaded).
+TEST(EmulationRuntime, AFirstInitializeWithoutTheSearchPathIsFinal) {
+  strata::initialize();  // what save_model / load_model / load_checkpoint call
+  for (const auto& p : strata::PluginManager::global().plugins()) {
+    EXPECT_NE(p.name, "format-json") << "the search path was loaded: " << p.path.string();
+    EXPECT_EQ(p.path.string().find("strata-backend-cuda.so"), std::string::npos) << p.path.string();
+  }
+}
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);

@@ -15,7 +15,9 @@ struct RuntimeOptions {
   std::vector<std::filesystem::path> plugin_files;
   // Extra directories searched before STRATA_PLUGIN_PATH.
   std::vector<std::filesystem::path> plugin_directories;
-  // Search STRATA_PLUGIN_PATH and the default directory. Default: true.
+  // Search STRATA_PLUGIN_PATH and the default directory. Default: true. Only the first
+  // call's choice counts: after a first call with false, later calls (including the
+  // implicit ones of the save/load entry points) never load the search path.
   bool load_search_path = true;
 };
 
