@@ -1,7 +1,8 @@
-# strata_add_gtest(TARGET LABEL label [PREFIX prefix] [FILTER gtest_filter])
+# strata_add_gtest(TARGET LABEL label [PREFIX prefix] [FILTER gtest_filter]
+#                  [GRANULARITY case|binary])
 #
 # Registers the GoogleTest cases of TARGET with CTest under LABEL. Granularity follows
-# STRATA_TEST_GRANULARITY:
+# GRANULARITY when given, else STRATA_TEST_GRANULARITY:
 #   case    one CTest test per GoogleTest case (gtest_discover_tests at test time); the
 #           default, so a failure names its case and cases run in parallel;
 #   binary  one CTest test per (TARGET, LABEL) running every selected case in one process.
@@ -19,11 +20,14 @@ set(STRATA_TEST_GRANULARITY "${_strata_default_granularity}" CACHE STRING
 set_property(CACHE STRATA_TEST_GRANULARITY PROPERTY STRINGS case binary)
 
 function(strata_add_gtest target)
-  cmake_parse_arguments(ARG "" "LABEL;PREFIX;FILTER" "" ${ARGN})
+  cmake_parse_arguments(ARG "" "LABEL;PREFIX;FILTER;GRANULARITY" "" ${ARGN})
   if(NOT ARG_LABEL)
     message(FATAL_ERROR "strata_add_gtest(${target}): LABEL is required")
   endif()
-  if(STRATA_TEST_GRANULARITY STREQUAL "binary")
+  if(NOT ARG_GRANULARITY)
+    set(ARG_GRANULARITY "${STRATA_TEST_GRANULARITY}")
+  endif()
+  if(ARG_GRANULARITY STREQUAL "binary")
     set(filter_args)
     if(ARG_FILTER)
       set(filter_args "--gtest_filter=${ARG_FILTER}")
