@@ -9,6 +9,7 @@
 #include <set>
 #include <string>
 
+#include "strata/custom_objects.hpp"
 #include "strata/error.hpp"
 #include "strata/log.hpp"
 #include "strata/plugin/backend.hpp"
@@ -130,6 +131,69 @@ INSTANTIATE_TEST_SUITE_P(
         RefusalCase{"throws", {"registration failed, nothing was registered",
                                "test plugin failed on purpose while registering"}}),
     [](const auto& info) { return std::string(info.param.variant); });
+
+// The text of the UnknownObjectError that resolving `name` as a layer raises.
+std::string unknown_layer_error(Registry& registry, const std::string& name) {
+  ObjectResolver resolver(nullptr, &registry);
+  EXPECT_EQ(resolver.find_erased(ObjectKind::kLayer, name, {}).value, nullptr);
+  try {
+    resolver.raise_if_missing();
+  } catch (const UnknownObjectError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no UnknownObjectError for " << name;
+  return {};
+}
+
+TEST(PluginManager, UnknownClassErrorNamesRefusedAndShadowedPluginsWithTheirReasons) {
+  Registry registry;
+  PluginManager manager(registry);
+  manager.load(plugin_file("good"));
+  manager.load(plugin_file("good_copy"));  // same plugin name: shadowed
+  EXPECT_THROW(manager.load(plugin_file("abi_major")), PluginError);
+  const std::string text = unknown_layer_error(registry, "pkg_x>NotThere");
+  EXPECT_TRUE(contains(text, "Unknown layer: 'pkg_x>NotThere'")) << text;
+  EXPECT_TRUE(contains(text, "'test-abi-major' (" + plugin_file("abi_major").string() +
+                                 "): refused: built for plugin ABI 2.0; this runtime speaks " + runtime_abi()))
+      << text;
+  EXPECT_TRUE(contains(text, "(" + plugin_file("good_copy").string() + "): shadowed by " +
+                                 plugin_file("good").string()))
+      << text;
+  EXPECT_FALSE(contains(text, "No plugins are loaded")) << text;
+}
+
+TEST(PluginManager, UnknownClassErrorWithNothingLoadedSaysHowToLoadPlugins) {
+  Registry registry;
+  PluginManager manager(registry);
+  std::string text = unknown_layer_error(registry, "Dense");
+  EXPECT_TRUE(contains(text, "No plugins are loaded: call strata::initialize()")) << text;
+  EXPECT_FALSE(contains(text, "refused")) << text;
+  // Everything found refused: still nothing loaded, and the refusal is named.
+  EXPECT_THROW(manager.load(plugin_file("toolchain")), PluginError);
+  text = unknown_layer_error(registry, "Dense");
+  EXPECT_TRUE(contains(text, "No plugins are loaded (every plugin found was refused or shadowed)")) << text;
+  EXPECT_TRUE(contains(text, "'test-toolchain'")) << text;
+  EXPECT_TRUE(contains(text, "refused: built with toolchain")) << text;
+}
+
+TEST(PluginManager, BareNameOfTwoPackagesIsAmbiguousNotUnknown) {
+  Registry registry;
+  PluginManager manager(registry);
+  manager.load(plugin_file("pkg_a"));
+  manager.load(plugin_file("pkg_b"));
+  ObjectResolver resolver(nullptr, &registry);
+  EXPECT_EQ(resolver.find_erased(ObjectKind::kLayer, "SharedName", {}).value, nullptr);
+  ASSERT_EQ(resolver.missing().size(), 1u);
+  EXPECT_TRUE(resolver.missing()[0].ambiguous);
+  const std::string text = unknown_layer_error(registry, "SharedName");
+  EXPECT_TRUE(contains(text, "Ambiguous layer: 'SharedName' matches 2 registered classes: "
+                             "'pkg_a>SharedName' from 'test-pkg-a', 'pkg_b>SharedName' from 'test-pkg-b'. "
+                             "Name one of them in full (package>Name)"))
+      << text;
+  EXPECT_FALSE(contains(text, "Unknown layer")) << text;
+  // The packaged names themselves resolve.
+  EXPECT_NE(registry.find_erased(ObjectKind::kLayer, "pkg_a>SharedName").value, nullptr);
+}
 
 TEST(PluginManager, DuplicateNamesAcrossPluginsNameBothAndCommitNothing) {
   Registry registry;

@@ -24,6 +24,14 @@ std::string compose(const std::string& message, const std::vector<std::string>& 
 
 std::string describe_missing(const std::vector<UnknownObject>& missing) {
   auto one = [](const UnknownObject& m) {
+    if (m.ambiguous) {
+      std::string s = "Ambiguous " + m.kind + ": '" + m.name + "'";
+      if (!m.context.empty()) s += " (needed by " + m.context + ")";
+      s += " matches " + std::to_string(m.suggestions.size()) + " registered classes: ";
+      for (std::size_t i = 0; i < m.suggestions.size(); ++i) s += (i ? ", " : "") + m.suggestions[i];
+      s += ". Name one of them in full (package>Name) in the file, or pass the class in custom_objects.";
+      return s;
+    }
     std::string s = "Unknown " + m.kind + ": '" + m.name + "'";
     if (!m.context.empty()) s += " (needed by " + m.context + ")";
     s += ".";
@@ -38,6 +46,7 @@ std::string describe_missing(const std::vector<UnknownObject>& missing) {
     return s;
   };
   if (missing.size() == 1) {
+    if (missing[0].ambiguous) return one(missing[0]);
     return one(missing[0]) +
            " Load a plugin that provides it (`strata plugins` lists what is loaded) or pass "
            "it in custom_objects.";
@@ -87,6 +96,8 @@ STRATA_DEFINE_ERROR_KIND(BackendError)
 
 UnknownObjectError::UnknownObjectError(std::vector<UnknownObject> missing)
     : Error(describe_missing(missing)), missing_(std::move(missing)) {}
+UnknownObjectError::UnknownObjectError(std::vector<UnknownObject> missing, const std::string& note)
+    : Error(describe_missing(missing) + note), missing_(std::move(missing)) {}
 UnknownObjectError::~UnknownObjectError() = default;
 const char* UnknownObjectError::kind() const noexcept { return "UnknownObjectError"; }
 

@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "ops/internal.hpp"
+#include "plugin/plugin_notes.hpp"
 #include "strata/log.hpp"
 #include "strata/plugin/backend.hpp"
 #include "strata/plugin/kernel.hpp"
@@ -90,7 +91,8 @@ const KernelDef& find_kernel(const OpDef& def, BackendDevice& device, DType dtyp
     }
     STRATA_THROW(BackendError, "no kernel for op ", def.name, " on device type '", type, "' for dtype ",
                  dtype_name(dtype), " (registered kernels of this op: ", available.empty() ? "none" : available,
-                 "). Load a backend plugin that provides it; `strata plugins --verbose` lists kernels");
+                 "). Load a backend plugin that provides it; `strata plugins --verbose` lists kernels",
+                 internal::plugin_load_notes(registry));
   }
   cache.emplace(key, kernel);
   return *kernel;

@@ -11,6 +11,7 @@
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <boost/dll/shared_library.hpp>
 
+#include "plugin/plugin_notes.hpp"
 #include "strata/error.hpp"
 #include "strata/log.hpp"
 #include "strata/plugin/registrar.hpp"
@@ -61,6 +62,16 @@ struct Refusal {
   std::string reason;
 };
 
+// Every live manager, so that an error about a registry can say what its manager loaded.
+std::mutex& managers_mutex() {
+  static auto* mutex = new std::mutex();
+  return *mutex;
+}
+std::vector<PluginManager*>& managers() {
+  static auto* list = new std::vector<PluginManager*>();
+  return *list;
+}
+
 }  // namespace
 
 std::string PluginInfo::status() const {
@@ -108,13 +119,13 @@ struct PluginManager::Impl {
     info.version = bounded(descriptor->version, 64);
     info.description = bounded(descriptor->description);
     info.toolchain_tag = bounded(descriptor->toolchain_tag, 512);
-    const std::string ours = abi_text(STRATA_PLUGIN_ABI_MAJOR, STRATA_PLUGIN_ABI_MINOR);
+    const std::string ours = abi_text(kPluginAbiMajor, kPluginAbiMinor);
     const std::string theirs = abi_text(info.abi_major, info.abi_minor);
-    if (info.abi_major != STRATA_PLUGIN_ABI_MAJOR) {
+    if (info.abi_major != kPluginAbiMajor) {
       throw Refusal{"built for plugin ABI " + theirs + "; this runtime speaks " + ours +
                     " (the major versions must be equal: rebuild the plugin against this SDK)"};
     }
-    if (info.abi_minor > STRATA_PLUGIN_ABI_MINOR) {
+    if (info.abi_minor > kPluginAbiMinor) {
       throw Refusal{"built for plugin ABI " + theirs + "; this runtime speaks " + ours +
                     " (the plugin needs a newer runtime)"};
     }
@@ -192,8 +203,59 @@ struct PluginManager::Impl {
   }
 };
 
-PluginManager::PluginManager(Registry& registry) : impl_(std::make_unique<Impl>(registry)) {}
-PluginManager::~PluginManager() = default;
+PluginManager::PluginManager(Registry& registry) : impl_(std::make_unique<Impl>(registry)) {
+  std::lock_guard lock(managers_mutex());
+  managers().push_back(this);
+}
+PluginManager::~PluginManager() {
+  std::lock_guard lock(managers_mutex());
+  auto& list = managers();
+  list.erase(std::remove(list.begin(), list.end(), this), list.end());
+}
+
+namespace internal {
+
+std::string plugin_load_notes(const Registry& registry) noexcept {
+  try {
+    const PluginManager* manager = nullptr;
+    if (&registry == &Registry::global()) {
+      manager = &PluginManager::global();
+    } else {
+      std::lock_guard lock(managers_mutex());
+      for (const PluginManager* m : managers()) {
+        if (&const_cast<PluginManager*>(m)->registry() == &registry) manager = m;
+      }
+    }
+    if (manager == nullptr) return {};
+    const auto records = manager->plugins();
+    std::size_t loaded = 0;
+    std::string others;
+    for (const auto& p : records) {
+      if (p.state == PluginState::kLoaded) {
+        ++loaded;
+        continue;
+      }
+      others += "\n  - " + (p.name.empty() ? std::string("?") : "'" + p.name + "'") + " (" + p.path.string() +
+                "): " + p.status();
+    }
+    std::string out;
+    if (loaded == 0) {
+      out += "\nNo plugins are loaded";
+      out += records.empty() ? "" : " (every plugin found was refused or shadowed)";
+      out += ": call strata::initialize() before building or loading models (it loads the plugins in "
+             "STRATA_PLUGIN_PATH and in " +
+             default_plugin_directory().string() +
+             "), or load plugin files with RuntimeOptions::plugin_files, PluginManager::load or the CLI's "
+             "--plugin FILE.";
+    }
+    if (!others.empty()) out += "\nPlugins found but not loaded, which may provide it:" + others;
+    return out;
+  } catch (...) {
+    return {};  // a note is a courtesy: never let it replace the error being reported
+  }
+}
+
+}  // namespace internal
 
 PluginManager& PluginManager::global() {
   static PluginManager* manager = new PluginManager(Registry::global());

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "plugin/plugin_notes.hpp"
 #include "registry/name_table.hpp"
 
 namespace strata {
@@ -70,7 +71,12 @@ Registry::Match ObjectResolver::find_erased(ObjectKind kind, std::string_view na
   if (!seen) {
     UnknownObject miss{kind_text, std::string(name), {}, std::string(context)};
     if (!ambiguous.empty()) {
-      miss.suggestions = ambiguous;  // several package>Name entries share the bare name
+      // Several package>Name entries share the bare name: name each with its provider.
+      miss.ambiguous = true;
+      for (const auto& candidate : ambiguous) {
+        std::string provider = registry_->find_erased(kind, candidate).provider;
+        miss.suggestions.push_back("'" + candidate + "'" + (provider.empty() ? "" : " from '" + provider + "'"));
+      }
     } else {
       miss.suggestions = registry_->suggest(kind, name);
     }
@@ -80,7 +86,7 @@ Registry::Match ObjectResolver::find_erased(ObjectKind kind, std::string_view na
 }
 
 void ObjectResolver::raise_if_missing() const {
-  if (!missing_.empty()) throw UnknownObjectError(missing_);
+  if (!missing_.empty()) throw UnknownObjectError(missing_, internal::plugin_load_notes(*registry_));
 }
 
 }  // namespace strata

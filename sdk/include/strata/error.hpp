@@ -76,8 +76,12 @@ STRATA_DECLARE_ERROR_KIND(BackendError);
 struct UnknownObject {
   std::string kind;                      // "layer", "activation", ...
   std::string name;                      // as written in the file / config
-  std::vector<std::string> suggestions;  // close registered names, best first
+  std::vector<std::string> suggestions;  // close registered names, best first; when
+                                         // `ambiguous`, every `package>Name` candidate
   std::string context;                   // where it was needed (may be empty)
+  // The bare name matched several registered `package>Name` entries, so no one of them was
+  // chosen: reported as ambiguous, with the candidates (and their plugins) in `suggestions`.
+  bool ambiguous = false;
 };
 
 // One or more classes named by a config are not registered, not in custom_objects and
@@ -85,6 +89,9 @@ struct UnknownObject {
 class UnknownObjectError : public Error {
  public:
   explicit UnknownObjectError(std::vector<UnknownObject> missing);
+  // `note` is appended to the message: what the runtime knows that may explain the miss
+  // (no plugin loaded at all; plugins refused or shadowed, with their reasons).
+  UnknownObjectError(std::vector<UnknownObject> missing, const std::string& note);
   ~UnknownObjectError() override;
   const char* kind() const noexcept override;
   const std::vector<UnknownObject>& missing() const noexcept { return missing_; }

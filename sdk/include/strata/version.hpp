@@ -7,7 +7,21 @@
 // and major version, libstdc++'s dual-ABI flag, the C++ standard, the nlohmann_json
 // version (Config crosses the boundary) and ABI-changing sanitizers (address, thread).
 // UBSan changes no layout and GCC exposes no macro for it, so it is not part of the tag.
+//
+// These numbers describe the SDK the including code is built against; they cannot be set
+// from outside. A -DSTRATA_PLUGIN_ABI_MAJOR=2 on the command line (or any other
+// pre-definition of the macros below) is a compile error rather than a silently ignored
+// flag: a plugin's ABI is the ABI of the SDK it was compiled with. docs/PLUGINS.md
+// ("Checking compatibility") shows how to see how a runtime judges a plugin.
 #pragma once
+#ifndef STRATA_VERSION_HPP_
+#define STRATA_VERSION_HPP_
+
+#if defined(STRATA_VERSION_MAJOR) || defined(STRATA_VERSION_MINOR) || defined(STRATA_VERSION_PATCH) || \
+    defined(STRATA_VERSION_STRING) || defined(STRATA_PLUGIN_ABI_MAJOR) || defined(STRATA_PLUGIN_ABI_MINOR) || \
+    defined(STRATA_TOOLCHAIN_TAG)
+#error "STRATA_VERSION_*, STRATA_PLUGIN_ABI_* and STRATA_TOOLCHAIN_TAG are set by <strata/version.hpp> and cannot be overridden (remove the -D flag): a plugin's ABI is the SDK's it is built against. To see whether a runtime accepts a plugin: strata --plugin FILE plugins (docs/PLUGINS.md, 'Checking compatibility')."
+#endif
 
 #include <cstddef>
 #include <string>
@@ -76,6 +90,11 @@
 
 namespace strata {
 
+// The plugin ABI this SDK speaks, as constants: what STRATA_PLUGIN writes into a plugin's
+// descriptor and what the runtime compares it with.
+inline constexpr unsigned kPluginAbiMajor = STRATA_PLUGIN_ABI_MAJOR;
+inline constexpr unsigned kPluginAbiMinor = STRATA_PLUGIN_ABI_MINOR;
+
 // The runtime's version ("0.1.0") and the toolchain tag libstrata.so was built with.
 const char* runtime_version() noexcept;
 const char* runtime_toolchain_tag() noexcept;
@@ -83,3 +102,5 @@ unsigned runtime_plugin_abi_major() noexcept;
 unsigned runtime_plugin_abi_minor() noexcept;
 
 }  // namespace strata
+
+#endif  // STRATA_VERSION_HPP_

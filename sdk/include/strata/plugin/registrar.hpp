@@ -43,6 +43,12 @@ class Registrar {
   }
   void stage(ObjectKind kind, std::string_view name, std::shared_ptr<const void> value);
 
+  // Entries of `kind` staged from now on carry `module` (RegistryEntryInfo::module): the
+  // Keras module of the classes that follow, "keras.layers" for Keras's own layer classes
+  // (they are then written into configs as Keras's, without a registered name). Custom
+  // classes leave it empty. Default: "".
+  void set_module(ObjectKind kind, std::string module);
+
   const std::string& provider() const noexcept { return provider_; }
   std::vector<RegistryEntryInfo> staged() const;
 
@@ -55,6 +61,7 @@ class Registrar {
   Registry& registry_;
   std::string provider_;
   std::vector<Registry::Staged> staged_;
+  std::string modules_[kObjectKindCount];
 };
 
 // The descriptor every plugin exports. New fields are only ever appended; struct_size
@@ -102,8 +109,8 @@ inline constexpr const char* kPluginProbeSymbol = "strata_plugin_probe";
 #define STRATA_PLUGIN(plugin_name, plugin_version, plugin_description, register_fn)    \
   static const ::strata::PluginDescriptor strata_detail_plugin_descriptor = {          \
       sizeof(::strata::PluginDescriptor),                                              \
-      STRATA_PLUGIN_ABI_MAJOR,                                                         \
-      STRATA_PLUGIN_ABI_MINOR,                                                         \
+      ::strata::kPluginAbiMajor,                                                       \
+      ::strata::kPluginAbiMinor,                                                       \
       STRATA_TOOLCHAIN_TAG,                                                            \
       plugin_name,                                                                     \
       plugin_version,                                                                  \
