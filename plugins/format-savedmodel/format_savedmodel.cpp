@@ -340,12 +340,13 @@ Config warn_what_traces_cannot_hold(const strata::Model& model, const std::vecto
   if (readers.empty()) return lack;
   // Models made of Strata's own classes always load from them; their traces matter only
   // when revival is forced (LoadOptions::revive_from_traces): a note, not a warning.
-  // Who provides a class: 0 Strata (runtime, layers plugin), 1 another plugin, 2 nobody.
+  // Who provides a class: 0 Strata as a Keras class (registered with a keras.* module),
+  // 1 a custom class of a plugin, 2 nobody.
   const auto provider = [](const strata::Layer& layer) {
     const auto& registry = strata::Registry::global();
     for (const auto kind : {strata::ObjectKind::kLayer, strata::ObjectKind::kModel}) {
       const auto match = registry.find_erased(kind, layer.class_name());
-      if (match.value) return match.provider == "runtime" || match.provider == "layers" ? 0 : 1;
+      if (match.value) return match.module.rfind("keras", 0) == 0 ? 0 : 1;
     }
     return 2;
   };

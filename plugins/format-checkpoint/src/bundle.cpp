@@ -17,7 +17,6 @@
 #include "crc32c.hpp"
 #include "object_graph.hpp"
 #include "strata/error.hpp"
-#include "strata/plugin/backend.hpp"
 #include "strata/plugin/file_system.hpp"
 #include "strata/tf/tensor_bundle.pb.h"
 #include "table.hpp"
@@ -432,7 +431,7 @@ EncodedBundle encode_bundle(const std::vector<std::pair<std::string, Tensor>>& t
       views[i] = p.encoded;
     } else if (p.size == 0) {
       views[i] = {};
-    } else if (p.tensor->backend_device().host_accessible()) {
+    } else if (p.tensor->host_accessible()) {
       views[i] = std::string_view(static_cast<const char*>(p.tensor->data()), static_cast<std::size_t>(p.size));
     } else {
       std::string& host = out.shards[static_cast<std::size_t>(p.shard)].owned.emplace_back(static_cast<std::size_t>(p.size), '\0');
@@ -452,7 +451,7 @@ EncodedBundle encode_bundle(const std::vector<std::pair<std::string, Tensor>>& t
   if (total >= kParallelFillBytes && std::thread::hardware_concurrency() > 1) {
     std::vector<Pending*> large;
     for (auto& p : pending) {
-      if (!p.is_string && p.size >= kCopyChunk && p.tensor->backend_device().host_accessible()) large.push_back(&p);
+      if (!p.is_string && p.size >= kCopyChunk && p.tensor->host_accessible()) large.push_back(&p);
     }
     std::sort(large.begin(), large.end(), [](const Pending* a, const Pending* b) { return a->size > b->size; });
     for (Pending* p : large) {

@@ -6,6 +6,14 @@ namespace {
 
 void register_all(strata::Registrar& registrar) {
   using namespace strata::layers;
+  // Keras's own classes: configs name them without a registered name (the runtime asks
+  // the registry's module, never this plugin's name).
+  using strata::ObjectKind;
+  registrar.set_module(ObjectKind::kLayer, "keras.layers");
+  registrar.set_module(ObjectKind::kActivation, "keras.activations");
+  registrar.set_module(ObjectKind::kInitializer, "keras.initializers");
+  registrar.set_module(ObjectKind::kRegularizer, "keras.regularizers");
+  registrar.set_module(ObjectKind::kConstraint, "keras.constraints");
   register_activations(registrar);
   register_initializers(registrar);
   register_regularizers(registrar);

@@ -6,6 +6,11 @@ namespace {
 
 void register_all(strata::Registrar& registrar) {
   using namespace strata::training;
+  using strata::ObjectKind;
+  registrar.set_module(ObjectKind::kOptimizer, "keras.optimizers");
+  registrar.set_module(ObjectKind::kLearningRateSchedule, "keras.optimizers.schedules");
+  registrar.set_module(ObjectKind::kLoss, "keras.losses");
+  registrar.set_module(ObjectKind::kMetric, "keras.metrics");
   register_schedules(registrar);
   register_optimizers(registrar);
   register_losses(registrar);

@@ -550,6 +550,8 @@ Config Model::get_config() const {
 namespace internal {
 
 void register_model_classes(Registrar& r) {
+  r.set_module(ObjectKind::kLayer, "keras.layers");
+  r.set_module(ObjectKind::kModel, "keras");
   register_layer<InputLayer>(r, "InputLayer");
   r.add<ObjectKind::kModel>("Sequential", [](const Config& c) -> std::shared_ptr<Model> { return std::make_shared<Sequential>(c); });
   r.add<ObjectKind::kModel>("Functional", [](const Config& c) -> std::shared_ptr<Model> { return std::make_shared<Functional>(c); });

@@ -393,16 +393,6 @@ std::int64_t Layer::count_params() const {
 void Layer::to(const Device& device) {
   backend_device(device);  // fails early, naming the device, when it does not exist
   for (auto v : weights()) v.to(device);
-  // A compiled model's optimizer slots and metric states follow its weights, so that
-  // training resumes on the new device.
-  if (const auto* model = dynamic_cast<const Model*>(this); model != nullptr && model->is_compiled()) {
-    if (const auto& optimizer = model->optimizer()) {
-      for (auto v : optimizer->variables()) v.to(device);
-    }
-    for (const auto& metric : model->metrics()) {
-      for (auto v : metric->variables()) v.to(device);
-    }
-  }
 }
 
 std::vector<Tensor> Layer::get_weights() const {

@@ -86,7 +86,7 @@ Config serialize_child_layer(const Layer& layer, bool legacy, bool children_lega
   ChildrenDialectScope scope(children_legacy);
   if (legacy) return serialize_layer(layer);
   const std::string& cls = layer.class_name();
-  const std::string provider = Registry::global().find_erased(ObjectKind::kLayer, cls).provider;
+  const std::string module = Registry::global().find_erased(ObjectKind::kLayer, cls).module;
   Config c = Config::object();
   if (cls == "Functional") {
     c["module"] = "tf_keras.src.engine.functional";
@@ -99,8 +99,8 @@ Config serialize_child_layer(const Layer& layer, bool legacy, bool children_lega
     c["config"] = layer.get_config();
     c["registered_name"] = nullptr;
   } else {
-    const bool builtin = provider == "runtime" || provider == "layers";
-    c["module"] = builtin ? "keras.layers" : "strata.custom";
+    const bool builtin = !module.empty();
+    c["module"] = builtin ? module : "strata.custom";
     c["class_name"] = std::string(bare_name(cls));
     c["config"] = layer.get_config();
     c["registered_name"] = builtin ? Config(nullptr) : Config(cls);
@@ -134,6 +134,19 @@ Tensor Input(const Shape& shape, const std::string& name, DType dtype, std::opti
 
 Model::Model(std::string class_name, const Config& config) : Layer(std::move(class_name), config) {}
 Model::~Model() = default;
+
+void Model::to(const Device& device) {
+  Layer::to(device);
+  // The optimizer's slots and the metrics' states follow the weights, so that training
+  // resumes on the new device.
+  if (!is_compiled()) return;
+  if (const auto& opt = optimizer()) {
+    for (auto v : opt->variables()) v.to(device);
+  }
+  for (const auto& metric : metrics()) {
+    for (auto v : metric->variables()) v.to(device);
+  }
+}
 
 std::vector<std::shared_ptr<Layer>> Model::layers() const {
   std::vector<std::shared_ptr<Layer>> out;

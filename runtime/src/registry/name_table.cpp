@@ -45,6 +45,7 @@ Registry::Match NameTable::find(ObjectKind kind, std::string_view name) const {
     match.value = e->value;
     match.name = std::string(name);
     match.provider = e->provider;
+    match.module = e->module;
     return match;
   }
   if (name.find('>') != std::string_view::npos) return match;
@@ -56,6 +57,7 @@ Registry::Match NameTable::find(ObjectKind kind, std::string_view name) const {
     match.value = e->value;
     match.name = it->second.front();
     match.provider = e->provider;
+    match.module = e->module;
   } else {
     match.ambiguous = it->second;
   }

@@ -19,6 +19,7 @@ class NameTable {
   struct Entry {
     std::shared_ptr<const void> value;
     std::string provider;
+    std::string module;  // the Keras module the provider declared, or ""
   };
 
   const Entry* exact(ObjectKind kind, std::string_view name) const;

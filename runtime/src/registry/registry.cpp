@@ -94,7 +94,7 @@ std::vector<RegistryEntryInfo> Registry::entries() const {
   std::shared_lock lock(impl_->mutex);
   std::vector<RegistryEntryInfo> out;
   impl_->table.for_each([&](ObjectKind k, const std::string& n, const internal::NameTable::Entry& e) {
-    out.push_back({k, n, e.provider});
+    out.push_back({k, n, e.provider, e.module});
   });
   return out;
 }
@@ -102,7 +102,7 @@ std::vector<RegistryEntryInfo> Registry::entries() const {
 std::vector<RegistryEntryInfo> Registry::entries(ObjectKind kind) const {
   std::shared_lock lock(impl_->mutex);
   std::vector<RegistryEntryInfo> out;
-  for (const auto& [n, e] : impl_->table.of(kind)) out.push_back({kind, n, e.provider});
+  for (const auto& [n, e] : impl_->table.of(kind)) out.push_back({kind, n, e.provider, e.module});
   return out;
 }
 
@@ -136,7 +136,7 @@ void Registry::commit(std::vector<Staged>& staged, const std::string& provider) 
                    "plugin search path)");
     }
   }
-  for (auto& s : staged) impl_->table.put(s.kind, std::move(s.name), {std::move(s.value), provider});
+  for (auto& s : staged) impl_->table.put(s.kind, std::move(s.name), {std::move(s.value), provider, std::move(s.module)});
   staged.clear();
   impl_->generation.fetch_add(1, std::memory_order_acq_rel);
 }
@@ -153,12 +153,17 @@ void Registrar::stage(ObjectKind kind, std::string_view name, std::shared_ptr<co
     STRATA_CHECK(!(s.kind == kind && s.name == name), PluginError, "'", provider_, "' registers ",
                  kind_name(kind), " '", name, "' twice");
   }
-  staged_.push_back({kind, std::string(name), std::move(value)});
+  staged_.push_back({kind, std::string(name), std::move(value), modules_[static_cast<std::size_t>(kind)]});
+}
+
+void Registrar::set_module(ObjectKind kind, std::string module) {
+  STRATA_CHECK(static_cast<std::size_t>(kind) < kObjectKindCount, ValueError, "set_module: no such object kind");
+  modules_[static_cast<std::size_t>(kind)] = std::move(module);
 }
 
 std::vector<RegistryEntryInfo> Registrar::staged() const {
   std::vector<RegistryEntryInfo> out;
-  for (const auto& s : staged_) out.push_back({s.kind, s.name, provider_});
+  for (const auto& s : staged_) out.push_back({s.kind, s.name, provider_, s.module});
   return out;
 }
 

@@ -133,6 +133,7 @@ Device Tensor::device() const {
   return i.buffer ? i.buffer->device().device() : i.device;
 }
 BackendDevice& Tensor::backend_device() const { return concrete().buffer->device(); }
+bool Tensor::host_accessible() const { return backend_device().host_accessible(); }
 std::uint64_t Tensor::id() const noexcept { return impl_ ? impl_->id : 0; }
 const std::shared_ptr<Buffer>& Tensor::buffer() const { return concrete().buffer; }
 const void* Tensor::data() const { return concrete().buffer->data(); }

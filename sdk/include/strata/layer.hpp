@@ -157,9 +157,11 @@ class Layer : public std::enable_shared_from_this<Layer> {
   virtual std::vector<Variable> non_trainable_weights() const;
   std::int64_t count_params() const;
   // Moves every weight of this layer (and its children) to `device`, and for a compiled
-  // model its optimizer's variables and its metrics' states too, so training resumes
-  // there. Needs exclusive access. Tensors given to the layer afterwards must live there.
-  void to(const Device& device);
+  // model its optimizer's variables and its metrics' states too (Model overrides it), so
+  // training resumes there. A subclass that owns state outside weights() overrides it and
+  // calls Layer::to first. Needs exclusive access. Tensors given to the layer afterwards
+  // must live there.
+  virtual void to(const Device& device);
   // Values of weights(), copied to the host.
   std::vector<Tensor> get_weights() const;
   // Assigns weights() in order. ValueError naming the layer when the count differs,

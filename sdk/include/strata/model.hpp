@@ -56,6 +56,8 @@ class Model : public Layer {
 
   std::vector<TrackedChild> children() const override;
   std::vector<Variable> weights() const override;
+  // Layer::to, and for a compiled model its optimizer's variables and metric states too.
+  void to(const Device& device) override;
   std::vector<Variable> trainable_weights() const override;
   std::vector<Variable> non_trainable_weights() const override;
   // Subclassed models cannot describe their architecture: ValueError naming the class.

@@ -99,6 +99,11 @@ struct RegistryEntryInfo {
   ObjectKind kind;
   std::string name;
   std::string provider;  // plugin name, or "runtime"
+  // The Keras module the provider declared for the class (Registrar::set_module), e.g.
+  // "keras.layers" for Keras's own layer classes; "" for custom classes. Code that must
+  // tell Keras's built-in classes from custom ones (how a config names them) asks this,
+  // never the provider's name.
+  std::string module;
 };
 
 class Registry {
@@ -118,6 +123,7 @@ class Registry {
     std::shared_ptr<const void> value;
     std::string name;
     std::string provider;
+    std::string module;  // see RegistryEntryInfo::module
     std::vector<std::string> ambiguous;
   };
   Match find_erased(ObjectKind kind, std::string_view name) const;
@@ -147,6 +153,7 @@ class Registry {
     ObjectKind kind;
     std::string name;
     std::shared_ptr<const void> value;
+    std::string module;
   };
   // All or nothing; throws PluginError naming the entry and both providers on a clash.
   void commit(std::vector<Staged>& staged, const std::string& provider);

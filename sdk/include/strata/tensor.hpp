@@ -95,6 +95,9 @@ class Tensor {
   std::size_t nbytes() const;
   Device device() const;
   BackendDevice& backend_device() const;
+  // True when data() is host memory the caller may read and write directly (the cpu
+  // device; host-mapped devices). Otherwise copy with copy_to_host/copy_from_host.
+  bool host_accessible() const;
   // A number unique to this tensor handle's description within the process (reshape
   // and copies of the handle keep it; reshape gets a new one).
   std::uint64_t id() const noexcept;
