@@ -18,6 +18,8 @@
 #include "strata/ops.hpp"
 #include "strata/variable.hpp"
 #include "strata/plugin/backend.hpp"
+#include "strata/plugin/kernel.hpp"
+#include "strata/registry.hpp"
 #include "strata/runtime.hpp"
 #include "strata/tensor.hpp"
 
@@ -118,8 +120,8 @@ void bm_mlp_forward(benchmark::State& state, const char* device_name) try {
 }
 
 // One training step of the MLP: forward, softmax cross-entropy, gradients through the
-// tape, and the Adam update of every variable (on cuda the fused _CudaAdamUpdate kernel,
-// elsewhere the composed element-wise update, as plugins/training chooses).
+// tape, and the Adam update of every variable (the fused ResourceApplyAdam where the device
+// has a kernel for it, elsewhere the composed element-wise update, as plugins/training chooses).
 void bm_mlp_train_step(benchmark::State& state, const char* device_name) try {
   const strata::Device device(device_name);
   if (device.type() == "cuda" && !have_cuda(state)) return;
@@ -138,12 +140,12 @@ void bm_mlp_train_step(benchmark::State& state, const char* device_name) try {
   const auto x = strata::Tensor::from_vector(random_values(batch * 784, 5), strata::Shape{batch, 784}, device);
   const auto labels = strata::one_hot(strata::argmax(
       strata::Tensor::from_vector(random_values(batch * 10, 6), strata::Shape{batch, 10}, device), 1), 10);
-  const bool fused = device.type() == "cuda";
+  const bool fused = strata::Registry::global().contains(
+      strata::ObjectKind::kKernel, strata::kernel_key("ResourceApplyAdam", device.type(), strata::DType::kFloat32));
   const auto alpha = strata::Tensor::scalar<float>(0.001f).to(device);
-  strata::Attrs adam;
-  adam.set("c1", 0.1);
-  adam.set("c2", 0.001);
-  adam.set("epsilon", 1e-7);
+  const auto s = [&](float x) { return strata::Tensor::scalar<float>(x).to(device); };
+  // beta_1^t, beta_2^t of a late step (alpha ~ lr), beta_1, beta_2, epsilon.
+  const strata::Tensor b1p = s(0.0f), b2p = s(0.0f), b1 = s(0.9f), b2 = s(0.999f), eps = s(1e-7f);
   auto& dev = strata::backend_device(device);
   for (auto _ : state) {
     strata::GradientTape tape;
@@ -156,7 +158,8 @@ void bm_mlp_train_step(benchmark::State& state, const char* device_name) try {
     const auto grads = tape.gradient(loss, vars);
     for (std::size_t i = 0; i < vars.size(); ++i) {
       if (fused) {
-        const auto out = strata::execute("_CudaAdamUpdate", {vars[i].value(), m[i].value(), v[i].value(), grads[i], alpha}, adam);
+        const auto out = strata::execute(
+            "ResourceApplyAdam", {vars[i].value(), m[i].value(), v[i].value(), b1p, b2p, alpha, b1, b2, eps, grads[i]}, {});
         m[i].assign(out[1]);
         v[i].assign(out[2]);
         vars[i].assign(out[0]);

@@ -94,17 +94,20 @@ TEST(CudaBackend, CopiesOfEverySizeRoundTrip) {
   }
 }
 
-// The fused optimizer updates (plugins/training's Adam and SGD use them for cuda variables)
-// are registered with the plugin, for float32 and float64, device or not.
+// The fused optimizer updates (runtime ops with TensorFlow's names; plugins/training's Adam
+// and SGD use them wherever a kernel exists) have cuda kernels for float32 and float64,
+// device or not, and the plugin defines no op of its own for them.
 TEST(CudaBackend, FusedOptimizerUpdatesAreRegistered) {
 #if STRATA_TEST_HAVE_CUDA
-  for (const char* op : {"_CudaAdamUpdate", "_CudaSGDUpdate"}) {
-    EXPECT_TRUE(Registry::global().contains(ObjectKind::kOp, op)) << op;
+  for (const char* op : {"ResourceApplyAdam", "ResourceApplyKerasMomentum"}) {
+    EXPECT_EQ(Registry::global().find_erased(ObjectKind::kOp, op).provider, "runtime") << op;
     for (const DType t : {DType::kFloat32, DType::kFloat64}) {
       EXPECT_TRUE(Registry::global().contains(ObjectKind::kKernel, kernel_key(op, "cuda", t))) << op << " " << dtype_name(t);
     }
   }
-  EXPECT_FALSE(Registry::global().contains(ObjectKind::kKernel, kernel_key("_CudaAdamUpdate", "cpu", DType::kFloat32)));
+  for (const auto& e : Registry::global().entries(ObjectKind::kOp)) {
+    EXPECT_NE(e.name.rfind("_Cuda", 0), 0u) << "backend-private op " << e.name;
+  }
 #else
   GTEST_SKIP() << "the CUDA backend is not built: nvcc was not found at configure time";
 #endif
@@ -157,20 +160,22 @@ TEST(CudaBackend, FusedOptimizerUpdatesEqualTheComposedOnes) {
     ASSERT_EQ(a.size(), b.size()) << what;
     for (std::size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-6f * (1 + std::abs(b[i]))) << what << " " << i;
   };
-  Attrs adam;
-  adam.set("c1", 1.0 - beta_1);
-  adam.set("c2", 1.0 - beta_2);
-  adam.set("epsilon", eps);
-  const auto fused = execute("_CudaAdamUpdate", {var.to(cuda), m.to(cuda), v.to(cuda), g.to(cuda), alpha.to(cuda)}, adam);
+  const auto s = [&](double x) { return Tensor::scalar<float>(static_cast<float>(x)).to(cuda); };
+  // A third step: alpha = lr * sqrt(1 - beta_2^3) / (1 - beta_1^3).
+  const double b1p = beta_1 * beta_1 * beta_1, b2p = beta_2 * beta_2 * beta_2;
+  const Tensor rate = Tensor::scalar<float>(static_cast<float>(0.0123 * (1 - b1p) / std::sqrt(1 - b2p)));
+  const auto fused = execute("ResourceApplyAdam",
+                             {var.to(cuda), m.to(cuda), v.to(cuda), s(b1p), s(b2p), rate.to(cuda), s(beta_1), s(beta_2),
+                              s(eps), g.to(cuda)},
+                             Attrs{});
   const Tensor new_m = m + (g - m) * (1.0 - beta_1);
   const Tensor new_v = v + (square(g) - v) * (1.0 - beta_2);
   expect_close(fused[1], new_m, "Adam m");
   expect_close(fused[2], new_v, "Adam v");
   expect_close(fused[0], var - (new_m * alpha) / (sqrt(new_v) + eps), "Adam var");
   Attrs sgd;
-  sgd.set("momentum", momentum);
-  sgd.set("nesterov", true);
-  const auto fused_sgd = execute("_CudaSGDUpdate", {var.to(cuda), m.to(cuda), g.to(cuda), lr.to(cuda)}, sgd);
+  sgd.set("use_nesterov", true);
+  const auto fused_sgd = execute("ResourceApplyKerasMomentum", {var.to(cuda), m.to(cuda), lr.to(cuda), g.to(cuda), s(momentum)}, sgd);
   const Tensor mom = Tensor::scalar<float>(static_cast<float>(momentum));
   const Tensor sgd_m = neg(g) * lr + m * mom;
   expect_close(fused_sgd[1], sgd_m, "SGD m");

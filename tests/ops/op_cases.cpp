@@ -412,12 +412,34 @@ void nn(Builder& b) {
   }
 }
 
+// The fused optimizer updates, with the hyperparameters of a third Adam step and of SGD
+// with momentum; v >= 0 as an Adam second moment is.
+void optimizer_updates(Builder& b) {
+  for (DType d : kF) {
+    const auto s = [d](double x) { return V(d, Shape{}, {x}); };
+    for (bool nesterov : {false, true}) {
+      const std::string suffix = std::string(nesterov ? "_nesterov_" : "_") + tag(d);
+      Attrs a;
+      a.set("use_nesterov", nesterov);
+      b.add("ResourceApplyAdam" + suffix, "ResourceApplyAdam",
+            {R(d, Shape{3, 5}), R(d, Shape{3, 5}), R(d, Shape{3, 5}, 0, 2), s(0.9 * 0.9 * 0.9), s(0.999 * 0.999 * 0.999),
+             s(0.01), s(0.9), s(0.999), s(1e-7), R(d, Shape{3, 5})},
+            a, 1e-5, 1e-6, false);
+      b.cases.back().optional_kernel = true;
+      b.add("ResourceApplyKerasMomentum" + suffix, "ResourceApplyKerasMomentum",
+            {R(d, Shape{4, 3}), R(d, Shape{4, 3}), s(0.05), R(d, Shape{4, 3}), s(0.8)}, a, 1e-5, 1e-6, false);
+      b.cases.back().optional_kernel = true;
+    }
+  }
+}
+
 std::vector<OpCase> build() {
   Builder b;
   elementwise(b);
   reductions(b);
   arrays(b);
   nn(b);
+  optimizer_updates(b);
   return std::move(b.cases);
 }
 

@@ -36,6 +36,10 @@ struct OpCase {
   double rtol = 1e-5;
   double atol = 1e-6;
   bool gradient = true;  // included in gradient checks (when it has float64 inputs)
+  // An op a backend may implement or leave to a composed fallback (the fused optimizer
+  // updates): a device without a kernel for it skips the case, with the reason, instead of
+  // failing. Every other op must have a kernel on every backend.
+  bool optional_kernel = false;
 };
 
 // Every conformance case, in every dtype the op supports.

@@ -574,9 +574,68 @@ void random_values(KernelContext& ctx, Distribution dist) {
   }
 }
 
+// ---- fused optimizer updates (runtime/src/ops/defs_optimizer.cpp) --------------------------
+// In long double from the formulas, element by element: the oracle for backends' fused kernels.
+
+template <class T>
+long double scalar_in(KernelContext& ctx, std::size_t i) {
+  STRATA_CHECK(num_elements(in_dims(ctx, i)) == 1, BackendError, ctx.op_name(), ": input ", i, " must be a scalar");
+  return static_cast<long double>(in<T>(ctx, i)[0]);
+}
+
+template <class T>
+void apply_adam(KernelContext& ctx) {
+  check_num_inputs(ctx, 10);
+  const Dims& d = in_dims(ctx, 0);
+  for (std::size_t i : {1u, 2u, 9u}) check_same_dims(ctx, i, 0);
+  for (std::size_t i = 0; i < 3; ++i) check_out_dims(ctx, i, d);
+  const long double b1p = scalar_in<T>(ctx, 3), b2p = scalar_in<T>(ctx, 4), lr = scalar_in<T>(ctx, 5);
+  const long double b1 = scalar_in<T>(ctx, 6), b2 = scalar_in<T>(ctx, 7), eps = scalar_in<T>(ctx, 8);
+  const bool nesterov = ctx.attrs().get_or<bool>("use_nesterov", false);
+  const long double lr_t = lr * std::sqrt(1 - b2p) / (1 - b1p);
+  const T *var = in<T>(ctx, 0), *m = in<T>(ctx, 1), *v = in<T>(ctx, 2), *g = in<T>(ctx, 9);
+  T *new_var = out<T>(ctx, 0), *new_m = out<T>(ctx, 1), *new_v = out<T>(ctx, 2);
+  const std::int64_t n = num_elements(d);
+  for (std::int64_t i = 0; i < n; ++i) {
+    const long double gi = g[i];
+    const long double mi = m[i] + (gi - m[i]) * (1 - b1);
+    const long double vi = v[i] + (gi * gi - v[i]) * (1 - b2);
+    const long double step = nesterov ? mi * b1 + gi * (1 - b1) : mi;
+    new_m[i] = static_cast<T>(mi);
+    new_v[i] = static_cast<T>(vi);
+    new_var[i] = static_cast<T>(var[i] - step * lr_t / (std::sqrt(vi) + eps));
+  }
+}
+
+template <class T>
+void apply_keras_momentum(KernelContext& ctx) {
+  check_num_inputs(ctx, 5);
+  const Dims& d = in_dims(ctx, 0);
+  for (std::size_t i : {1u, 3u}) check_same_dims(ctx, i, 0);
+  for (std::size_t i = 0; i < 2; ++i) check_out_dims(ctx, i, d);
+  const long double lr = scalar_in<T>(ctx, 2), momentum = scalar_in<T>(ctx, 4);
+  const bool nesterov = ctx.attrs().get_or<bool>("use_nesterov", false);
+  const T *var = in<T>(ctx, 0), *accum = in<T>(ctx, 1), *g = in<T>(ctx, 3);
+  T *new_var = out<T>(ctx, 0), *new_accum = out<T>(ctx, 1);
+  const std::int64_t n = num_elements(d);
+  for (std::int64_t i = 0; i < n; ++i) {
+    const long double ai = accum[i] * momentum - g[i] * lr;
+    new_accum[i] = static_cast<T>(ai);
+    new_var[i] = static_cast<T>(var[i] + (nesterov ? ai * momentum - g[i] * lr : ai));
+  }
+}
+
 }  // namespace
 
 void register_nn_kernels(Registrar& r) {
+  add_f(r, "ResourceApplyAdam", [](auto t) {
+    using T = typename decltype(t)::type;
+    return [](KernelContext& ctx) { apply_adam<T>(ctx); };
+  });
+  add_f(r, "ResourceApplyKerasMomentum", [](auto t) {
+    using T = typename decltype(t)::type;
+    return [](KernelContext& ctx) { apply_keras_momentum<T>(ctx); };
+  });
   add_n(r, "MatMul", [](auto t) {
     using T = typename decltype(t)::type;
     return [](KernelContext& ctx) { matmul<T>(ctx); };

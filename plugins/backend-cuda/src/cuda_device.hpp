@@ -103,7 +103,7 @@ void add_numbers_and_bool(Registrar& r, std::string_view op, F f) {
 void register_kernels(Registrar& r);
 // Pooling (own kernels) and, when built with cuDNN, convolutions (window_ops.cpp).
 void register_window_ops(Registrar& r);
-// _CudaAdamUpdate / _CudaSGDUpdate (optimizer_ops.cpp).
+// Kernels of the runtime ops ResourceApplyAdam / ResourceApplyKerasMomentum (optimizer_ops.cpp).
 void register_optimizer_ops(Registrar& r);
 
 }  // namespace strata::cuda

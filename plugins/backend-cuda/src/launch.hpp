@@ -176,13 +176,15 @@ enum class RandomKind : int { kUniform, kNormal, kTruncatedNormal };
 int random_values(void* stream, RandomKind kind, std::int64_t seed, std::int64_t seed2, std::int64_t n, float* out);
 int random_values(void* stream, RandomKind kind, std::int64_t seed, std::int64_t seed2, std::int64_t n, double* out);
 
-// Fused optimizer updates (optimizer_update.cu): the composed updates of plugins/training's
-// Adam and SGD, one kernel per variable. alpha / lr are device scalars.
-#define STRATA_CUDA_DECLARE_OPTIMIZER_LAUNCHERS(T)                                                         \
-  int adam_update(void* stream, std::int64_t n, const T* var, const T* m, const T* v, const T* g,          \
-                  const T* alpha, T c1, T c2, T eps, T* new_var, T* new_m, T* new_v);                      \
-  int sgd_update(void* stream, std::int64_t n, const T* var, const T* m, const T* g, const T* lr, T momentum, \
-                 bool nesterov, T* new_var, T* new_m);
+// Fused optimizer updates (optimizer_update.cu): the kernels of the runtime's
+// ResourceApplyAdam and ResourceApplyKerasMomentum ops, one kernel per variable. Every
+// hyperparameter is a device scalar (beta1_power ... epsilon, lr, momentum).
+#define STRATA_CUDA_DECLARE_OPTIMIZER_LAUNCHERS(T)                                                           \
+  int adam_update(void* stream, std::int64_t n, const T* var, const T* m, const T* v, const T* beta1_power,   \
+                  const T* beta2_power, const T* lr, const T* beta1, const T* beta2, const T* epsilon,        \
+                  const T* g, bool nesterov, T* new_var, T* new_m, T* new_v);                                 \
+  int momentum_update(void* stream, std::int64_t n, const T* var, const T* accum, const T* lr, const T* g,    \
+                      const T* momentum, bool nesterov, T* new_var, T* new_accum);
 STRATA_CUDA_DECLARE_OPTIMIZER_LAUNCHERS(float)
 STRATA_CUDA_DECLARE_OPTIMIZER_LAUNCHERS(double)
 

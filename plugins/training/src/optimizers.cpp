@@ -35,13 +35,12 @@ struct Precision {
 
 void set(const Variable& variable, const Tensor& value) { Variable(variable).assign(value); }
 
-// Whether a backend provides the fused update `op` (the cuda backend's _CudaAdamUpdate,
-// _CudaSGDUpdate) for this variable's device and dtype. The fused ops compute the composed
-// update's operations in the same order and precision, in one kernel.
+// Whether the backend of this variable's device has a kernel for the fused update `op`
+// (the runtime's ResourceApplyAdam / ResourceApplyKerasMomentum, runtime/src/ops/
+// defs_optimizer.cpp), for its dtype. Any backend may register one; where none does, the
+// optimizers compose element-wise ops. Backend-neutral: no device type is named here.
 bool has_fused_update(const char* op, const Variable& var) {
-  const Device device = var.device();
-  return device.type() == "cuda" &&
-         Registry::global().contains(ObjectKind::kKernel, kernel_key(op, device.type(), var.dtype()));
+  return Registry::global().contains(ObjectKind::kKernel, kernel_key(op, var.device().type(), var.dtype()));
 }
 
 // The keys every tf-keras optimizer writes, echoed as they were given, and the
@@ -96,11 +95,11 @@ class SGD final : public KerasOptimizer {
   }
   void update_step(const Tensor& g, const Variable& var, const Tensor& lr, std::int64_t) override {
     const Variable& m = slot(var, "m");
-    if (has_fused_update("_CudaSGDUpdate", var)) {
+    if (has_fused_update("ResourceApplyKerasMomentum", var)) {
       Attrs attrs;
-      attrs.set("momentum", momentum_.get<double>());
-      attrs.set("nesterov", nesterov_);
-      const auto out = execute("_CudaSGDUpdate", {var.value(), m.value(), g, lr}, attrs);
+      attrs.set("use_nesterov", nesterov_);
+      const auto out = execute("ResourceApplyKerasMomentum",
+                               {var.value(), m.value(), lr, g, scalar_like(lr, momentum_.get<double>())}, attrs);
       set(m, out[1]);
       set(var, out[0]);
       return;
@@ -150,20 +149,20 @@ class Adam : public KerasOptimizer {
     const Precision p{var.dtype()};
     const double beta_1_power = p.pow(p(beta_1), static_cast<double>(step));
     const double beta_2_power = p.pow(p(beta_2), static_cast<double>(step));
-    const Tensor alpha = lr * scalar_like(lr, p(std::sqrt(p(1.0 - beta_2_power)))) / scalar_like(lr, p(1.0 - beta_1_power));
     const Variable& m = slot(var, "m");
     const Variable& v = slot(var, "v");
-    if (!amsgrad_ && has_fused_update("_CudaAdamUpdate", var)) {
-      Attrs attrs;
-      attrs.set("c1", 1.0 - beta_1);
-      attrs.set("c2", 1.0 - beta_2);
-      attrs.set("epsilon", epsilon_.get<double>());
-      const auto out = execute("_CudaAdamUpdate", {var.value(), m.value(), v.value(), g, alpha}, attrs);
+    if (!amsgrad_ && has_fused_update("ResourceApplyAdam", var)) {
+      const auto out = execute("ResourceApplyAdam",
+                               {var.value(), m.value(), v.value(), scalar_like(lr, beta_1_power),
+                                scalar_like(lr, beta_2_power), lr, scalar_like(lr, beta_1), scalar_like(lr, beta_2),
+                                scalar_like(lr, epsilon_.get<double>()), g},
+                               Attrs{});
       set(m, out[1]);
       set(v, out[2]);
       set(var, out[0]);
       return;
     }
+    const Tensor alpha = lr * scalar_like(lr, p(std::sqrt(p(1.0 - beta_2_power)))) / scalar_like(lr, p(1.0 - beta_1_power));
     const Tensor new_m = m.value() + (g - m.value()) * (1.0 - beta_1);
     Tensor new_v = v.value() + (square(g) - v.value()) * (1.0 - beta_2);
     set(m, new_m);

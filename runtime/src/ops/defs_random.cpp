@@ -125,6 +125,7 @@ void register_builtin_ops(Registrar& r) {
   register_reduction_ops(r);
   register_nn_ops(r);
   register_random_ops(r);
+  register_optimizer_ops(r);
   register_generic_kernels(r);
 }
 

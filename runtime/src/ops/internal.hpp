@@ -64,6 +64,7 @@ void register_array_ops(Registrar& r);
 void register_reduction_ops(Registrar& r);
 void register_nn_ops(Registrar& r);
 void register_random_ops(Registrar& r);
+void register_optimizer_ops(Registrar& r);
 void register_builtin_ops(Registrar& r);
 
 // Shared by the op definitions.
