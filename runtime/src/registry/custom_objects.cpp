@@ -23,7 +23,7 @@ void CustomObjects::add_erased(ObjectKind kind, std::string_view name, std::shar
   validate_registered_name(name);
   STRATA_CHECK(value != nullptr, ValueError, "custom object ", kind_name(kind), " '", name, "' has no value");
   if (!impl_ || impl_.use_count() > 1) impl_ = std::make_shared<Impl>(impl_ ? *impl_ : Impl{});
-  impl_->table.put(kind, std::string(name), {std::move(value), "custom_objects"});
+  impl_->table.put(kind, std::string(name), {std::move(value), "custom_objects", ""});
 }
 
 Registry::Match CustomObjects::find_erased(ObjectKind kind, std::string_view name) const {
