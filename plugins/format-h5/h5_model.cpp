@@ -6,6 +6,7 @@
 
 #include "strata/device.hpp"
 #include "strata/log.hpp"
+#include "strata/plugin/layers.hpp"
 #include "strata/optimizer.hpp"
 #include "strata/saving.hpp"
 #include "strata/version.hpp"

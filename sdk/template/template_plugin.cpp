@@ -6,6 +6,7 @@
 #include <strata/layer.hpp>
 #include <strata/ops.hpp>
 #include <strata/optimizer.hpp>
+#include <strata/plugin/layers.hpp>
 #include <strata/plugin/registrar.hpp>
 
 namespace {

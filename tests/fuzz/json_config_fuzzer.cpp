@@ -9,6 +9,7 @@
 
 #include "strata/error.hpp"
 #include "strata/layer.hpp"
+#include "strata/plugin/layers.hpp"
 #include "strata/runtime.hpp"
 #include "strata/saving.hpp"
 

@@ -119,9 +119,9 @@ std::string runtime_abi() {
 INSTANTIATE_TEST_SUITE_P(
     AllChecks, PluginRefusal,
     ::testing::Values(
-        RefusalCase{"abi_major", {"built for plugin ABI 2.0", "this runtime speaks " + runtime_abi()}},
+        RefusalCase{"abi_major", {"built for plugin ABI 9.0", "this runtime speaks " + runtime_abi()}},
         RefusalCase{"abi_minor",
-                    {"built for plugin ABI 1.7", "this runtime speaks " + runtime_abi(), "needs a newer runtime"}},
+                    {"built for plugin ABI " + std::to_string(kPluginAbiMajor) + ".7", "this runtime speaks " + runtime_abi(), "needs a newer runtime"}},
         RefusalCase{"toolchain",
                     {"built with toolchain 'gcc99;libstdc++/cxx11abi=0;c++201703L;json3.9.1'",
                      std::string("this runtime was built with '") + runtime_toolchain_tag() + "'"}},
@@ -154,7 +154,7 @@ TEST(PluginManager, UnknownClassErrorNamesRefusedAndShadowedPluginsWithTheirReas
   const std::string text = unknown_layer_error(registry, "pkg_x>NotThere");
   EXPECT_TRUE(contains(text, "Unknown layer: 'pkg_x>NotThere'")) << text;
   EXPECT_TRUE(contains(text, "'test-abi-major' (" + plugin_file("abi_major").string() +
-                                 "): refused: built for plugin ABI 2.0; this runtime speaks " + runtime_abi()))
+                                 "): refused: built for plugin ABI 9.0; this runtime speaks " + runtime_abi()))
       << text;
   EXPECT_TRUE(contains(text, "(" + plugin_file("good_copy").string() + "): shadowed by " +
                                  plugin_file("good").string()))
@@ -287,7 +287,7 @@ TEST(PluginManager, DirectoryLoadingReportsAndSkipsRefusals) {
   EXPECT_EQ(refused, 2);
   ASSERT_EQ(warnings.size(), 2u);
   EXPECT_TRUE(contains(warnings[0], "strata-test-abi_major.so")) << warnings[0];
-  EXPECT_TRUE(contains(warnings[0], "built for plugin ABI 2.0")) << warnings[0];
+  EXPECT_TRUE(contains(warnings[0], "built for plugin ABI 9.0")) << warnings[0];
   expect_backend_works(registry, "plugtest");
   EXPECT_FALSE(registry.contains(ObjectKind::kLayer, "ThrowsLayer"));
 }
@@ -394,7 +394,7 @@ TEST(Cli, PluginsListsStatusesAndEntries) {
   EXPECT_TRUE(contains(out, first.string() + "  (STRATA_PLUGIN_PATH)")) << out;
   EXPECT_TRUE(contains(out, "test-good")) << out;
   EXPECT_TRUE(contains(out, "loaded")) << out;
-  EXPECT_TRUE(contains(out, "refused: built for plugin ABI 2.0; this runtime speaks")) << out;
+  EXPECT_TRUE(contains(out, "refused: built for plugin ABI 9.0; this runtime speaks")) << out;
   EXPECT_TRUE(contains(out, "shadowed by " + (first / "strata-test-good.so").string())) << out;
   EXPECT_TRUE(contains(out, "present, not usable: no test hardware (simulated)")) << out;
   EXPECT_TRUE(contains(out, "layer (1): TestGoodLayer")) << out;

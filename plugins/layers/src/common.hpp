@@ -19,6 +19,7 @@
 #include "strata/initializers.hpp"
 #include "strata/layer.hpp"
 #include "strata/ops.hpp"
+#include "strata/plugin/layers.hpp"
 #include "strata/plugin/registrar.hpp"
 #include "strata/regularizers.hpp"
 

@@ -6,6 +6,7 @@
 #include "layers/config_util.hpp"
 #include "layers/model_internal.hpp"
 #include "strata/log.hpp"
+#include "strata/plugin/layers.hpp"
 
 namespace strata {
 

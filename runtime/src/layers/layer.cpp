@@ -11,6 +11,7 @@
 #include "ops/internal.hpp"
 #include "strata/activations.hpp"
 #include "strata/graph.hpp"
+#include "strata/plugin/layers.hpp"
 #include "strata/log.hpp"
 #include "strata/metrics.hpp"
 #include "strata/model.hpp"

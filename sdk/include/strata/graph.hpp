@@ -16,13 +16,13 @@
 
 #include "strata/attrs.hpp"
 #include "strata/device.hpp"
-#include "strata/plugin/op_def.hpp"
 #include "strata/tensor.hpp"
 #include "strata/variable.hpp"
 
 namespace strata {
 
 class Layer;
+struct OpDef;
 
 // One recorded op application. Ops named "Placeholder" (graph inputs), "Const" (an eager
 // tensor captured by the graph, in `value`) and "ReadVariableOp" (a captured variable,

@@ -7,7 +7,7 @@
 //
 // A layer class registered in the registry is constructed from its config; a class whose
 // constructor takes a Config needs no separate from_config (register it with
-// register_layer<T>).
+// register_layer<T>, strata/plugin/layers.hpp).
 //
 // Weight order is Keras's: trainable weights (own, then each tracked child's, in
 // tracking order), then non-trainable ones; a layer with trainable == false lists all of
@@ -30,7 +30,6 @@
 #include "strata/config.hpp"
 #include "strata/constraints.hpp"
 #include "strata/initializers.hpp"
-#include "strata/plugin/registrar.hpp"
 #include "strata/regularizers.hpp"
 #include "strata/tensor.hpp"
 #include "strata/variable.hpp"
@@ -225,54 +224,9 @@ class LossCollector {
   std::vector<Tensor> losses_;
 };
 
-// Registers layer class T (constructible from a Config) under `name`.
-template <class T>
-void register_layer(Registrar& registrar, std::string_view name) {
-  registrar.add<ObjectKind::kLayer>(name, [](const Config& c) -> std::shared_ptr<Layer> { return std::make_shared<T>(c); });
-}
-
 // Builds a registered layer from its class name and config (through custom objects).
 std::shared_ptr<Layer> make_layer(std::string_view class_name, const Config& config = Config::object(),
                                   const CustomObjects* custom_objects = nullptr);
-// A limit on the bytes of weights add_weight may create on this thread while the scope is
-// alive, for models built from untrusted files: a config that asks for more is refused
-// with a FormatError naming `source` *before* anything is allocated, so a 20-byte
-// "Dense(units=10**12)" cannot make a load allocate terabytes. Format plugins open one
-// around building a model from a file (format-h5: a file must hold every weight of its
-// model, so its budget follows from the file size). Scopes nest; the innermost applies.
-class WeightBudget {
- public:
-  WeightBudget(std::uint64_t max_bytes, std::string source);
-  ~WeightBudget();
-  WeightBudget(const WeightBudget&) = delete;
-  WeightBudget& operator=(const WeightBudget&) = delete;
-  std::uint64_t used() const noexcept { return used_; }
-  // Counts `bytes` against the budget; FormatError when it would be exceeded.
-  void charge(std::uint64_t bytes, const std::string& what);
-  static WeightBudget* current() noexcept;
-
- private:
-  std::uint64_t max_;
-  std::uint64_t used_ = 0;
-  std::string source_;
-  WeightBudget* previous_;
-};
-
-// While alive on this thread, add_weight does not run initializers: new weights are
-// allocated but not written (their contents are unspecified). Only for loaders that replace
-// every weight right after building the model (an H5 whole-model load): random
-// initialization of a 100M-parameter model costs more than reading it, and untouched
-// memory costs nothing. A loader that then finds a weight it did not set must discard the
-// model and build it again without the scope (format-h5 does). Scopes nest.
-class SkipWeightInitializers {
- public:
-  SkipWeightInitializers();
-  ~SkipWeightInitializers();
-  SkipWeightInitializers(const SkipWeightInitializers&) = delete;
-  SkipWeightInitializers& operator=(const SkipWeightInitializers&) = delete;
-  static bool active() noexcept;
-};
-
 // {"class_name": ..., "config": ...} of a layer (Keras's layers.serialize), and back.
 Config serialize_layer(const Layer& layer);
 std::shared_ptr<Layer> deserialize_layer(const Config& value, const CustomObjects* custom_objects = nullptr);

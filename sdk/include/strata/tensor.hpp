@@ -28,6 +28,13 @@ namespace strata {
 class BackendDevice;
 struct GraphNode;
 
+// What is known of a tensor before it exists: its dtype and (possibly partly unknown) shape.
+// Shape inference of ops produces these.
+struct TensorMeta {
+  DType dtype = DType::kInvalid;
+  Shape shape;
+};
+
 // Memory on one device. Owned through shared_ptr by the tensors that use it.
 class Buffer {
  public:

@@ -10,6 +10,7 @@
 #include "strata/activations.hpp"
 #include "strata/initializers.hpp"
 #include "strata/layer.hpp"
+#include "strata/plugin/layers.hpp"
 #include "strata/model.hpp"
 #include "strata/ops.hpp"
 #include "strata/plugin/registrar.hpp"

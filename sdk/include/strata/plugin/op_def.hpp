@@ -17,11 +17,6 @@
 
 namespace strata {
 
-struct TensorMeta {
-  DType dtype = DType::kInvalid;
-  Shape shape;
-};
-
 // What shape inference sees of one op application.
 class InferContext {
  public:

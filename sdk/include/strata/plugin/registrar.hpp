@@ -78,7 +78,7 @@ struct PluginDescriptor {
 };
 static_assert(std::is_standard_layout_v<PluginDescriptor>);
 
-// The smallest struct_size an ABI-1 runtime accepts: everything up to register_all.
+// The smallest struct_size this runtime accepts: everything up to register_all.
 inline constexpr std::uint32_t kPluginDescriptorMinSize =
     offsetof(PluginDescriptor, register_all) + sizeof(void (*)(Registrar&));
 
