@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "strata/plugin/backend.hpp"
 #include "strata/plugin/registrar.hpp"
 #include "strata/strata.hpp"
 #include "strata/version.hpp"
@@ -383,14 +384,57 @@ TEST(CApiLists, PluginsAreListedWithTheirFieldsIncludingARefusedOne) {
   strata_plugin_list_release(list);
 }
 
-TEST(CApiLists, DevicesStartWithCpuAndMatchTheUsableDevices) {
+TEST(CApiLists, APluginWhoseProbeSaysNoIsListedAsNotUsableWithTheReason) {
   EXPECT_C_OK(strata_init(nullptr, 0));
+  const char* paths[] = {STRATA_TEST_UNUSABLE_PLUGIN};
+  EXPECT_C_OK(strata_init(paths, 1));
+  strata_plugin_list* list = nullptr;
+  ASSERT_C_OK(strata_get_plugins(&list));
+  size_t n = 0;
+  EXPECT_C_OK(strata_plugin_list_count(list, &n));
+  bool seen = false;
+  for (size_t i = 0; i < n; ++i) {
+    strata_plugin_info p;
+    std::memset(&p, 0, sizeof p);
+    p.struct_size = sizeof p;
+    ASSERT_C_OK(strata_plugin_list_get(list, i, &p));
+    if (std::string(p.name) != "test-unusable") continue;
+    seen = true;
+    EXPECT_EQ(p.state, STRATA_PLUGIN_LOADED);
+    EXPECT_EQ(p.usable, 0);
+    EXPECT_STREQ(p.reason, "no test hardware (simulated)");  // the test plugin's probe
+    EXPECT_STREQ(p.version, "1.2.3");
+    EXPECT_STREQ(p.description, "test plugin for the loader tests");
+  }
+  EXPECT_TRUE(seen);
+  strata_plugin_list_release(list);
+}
+
+// A backend without its driver: no device, a reason.
+class DriverlessBackend : public strata::Backend {
+ public:
+  std::string_view device_type() const override { return "capidriverless"; }
+  int device_count() const override { return 0; }
+  strata::BackendDevice& device(int) override { throw strata::BackendError("no device"); }
+  std::string unusable_reason() const override { return "no capidriverless driver (simulated)"; }
+};
+
+TEST(CApiLists, DevicesStartWithCpuAndListABackendThatCannotRunOnceWithItsReason) {
+  EXPECT_C_OK(strata_init(nullptr, 0));
+  static const bool registered = [] {
+    strata::Registrar registrar(strata::Registry::global(), "c-api-test-backend");
+    registrar.add<strata::ObjectKind::kBackend>("capidriverless", [] { return std::make_shared<DriverlessBackend>(); });
+    registrar.commit();
+    return true;
+  }();
+  (void)registered;
   strata_device_list* list = nullptr;
   ASSERT_C_OK(strata_get_devices(&list));
   size_t n = 0;
   EXPECT_C_OK(strata_device_list_count(list, &n));
   ASSERT_GE(n, 1u);
   std::vector<std::string> usable;
+  int driverless = 0;
   for (size_t i = 0; i < n; ++i) {
     strata_device_info d;
     std::memset(&d, 0, sizeof d);
@@ -404,12 +448,20 @@ TEST(CApiLists, DevicesStartWithCpuAndMatchTheUsableDevices) {
     if (d.usable) {
       usable.push_back(d.name);
       EXPECT_STREQ(d.reason, "");
+      EXPECT_STRNE(d.description, "") << d.name;
     } else {
       EXPECT_EQ(d.index, -1);
       EXPECT_STREQ(d.name, d.type);
       EXPECT_STRNE(d.reason, "") << d.name;
+      EXPECT_STREQ(d.description, "");
+    }
+    if (std::string(d.type) == "capidriverless") {
+      ++driverless;
+      EXPECT_EQ(d.usable, 0);
+      EXPECT_NE(std::string(d.reason).find("no capidriverless driver (simulated)"), std::string::npos) << d.reason;
     }
   }
+  EXPECT_EQ(driverless, 1);
   std::vector<std::string> expected;
   for (const auto& dev : strata::available_devices()) expected.push_back(dev.to_string());
   EXPECT_EQ(usable, expected);
