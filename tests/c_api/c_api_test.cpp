@@ -9,10 +9,15 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 #include "strata/plugin/backend.hpp"
 #include "strata/plugin/registrar.hpp"
@@ -694,6 +699,50 @@ TEST(CApiModels, OutputShapesWithoutRunning) {
   Status few(strata_model_output_shapes(model.m, &in, 1, &untouched, 0));
   EXPECT_EQ(few.code(), STRATA_INVALID_ARGUMENT);
   EXPECT_EQ(untouched.rank, 7);
+}
+
+TEST(CApiModels, OutputShapesOfATwoInputModelNameTheInputThatDoesNotFit) {
+  ModelHandle model("two_inputs.json");
+  ASSERT_NE(model.m, nullptr);
+  strata_shape in[2] = {{2, {5, 3}}, {2, {5, 3}}};
+  strata_shape out{};
+  ASSERT_C_OK(strata_model_output_shapes(model.m, in, 2, &out, 1));
+  ASSERT_EQ(out.rank, 2);
+  EXPECT_EQ(out.dims[0], 5);
+  EXPECT_EQ(out.dims[1], 1);
+
+  in[1] = strata_shape{3, {5, 3, 1}};
+  Status s(strata_model_output_shapes(model.m, in, 2, &out, 1));
+  EXPECT_EQ(s.code(), STRATA_SHAPE_ERROR);
+  EXPECT_NE(s.message().find("input 1 'b': expected float32 (None, 3), got shape (5, 3, 1)"), std::string::npos)
+      << s.message();
+}
+
+TEST(CApiModels, PredictAndOutputShapesRunConcurrentlyOnOneModel) {
+  ModelHandle model("dense.json");
+  ASSERT_NE(model.m, nullptr);
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int k = 0; k < 25; ++k) {
+        float x[4] = {1, 2, 3, 4};
+        float y[2] = {0, 0};
+        strata_buffer in = buffer(STRATA_FLOAT32, {1, 4}, x, sizeof x);
+        strata_buffer out = buffer(STRATA_FLOAT32, {}, y, sizeof y);
+        strata_status* s = strata_model_predict(model.m, &in, 1, &out, 1);
+        if (s || std::abs(y[0] - 15.3f) > 1e-4f || std::abs(y[1] - 15.3f) > 1e-4f) ++wrong;
+        strata_status_release(s);
+        strata_shape shape_in{2, {t + 1, 4}};
+        strata_shape shape_out{};
+        s = strata_model_output_shapes(model.m, &shape_in, 1, &shape_out, 1);
+        if (s || shape_out.rank != 2 || shape_out.dims[0] != t + 1 || shape_out.dims[1] != 2) ++wrong;
+        strata_status_release(s);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 TEST(CApiModels, TheTableRunsTheSameModel) {
