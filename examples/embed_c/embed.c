@@ -1,6 +1,7 @@
 /* A host application in plain C embedding Strata through strata/c_api.h: start the
- * runtime with a plugin directory, list the plugins, load a model, describe its inputs and
- * outputs, predict into buffers the caller owns, and release everything.
+ * runtime with a plugin directory, check the C API version, list the plugins and devices,
+ * load a model, describe its inputs and outputs, ask for the output shapes of a batch,
+ * predict into buffers the caller owns (float32 and float64 input), and release everything.
  *
  * usage: embed_c MODEL [PLUGIN_DIR]
  * MODEL is the file examples/embed_cpp/make_model.cpp writes (expected outputs there). */
@@ -37,6 +38,7 @@ static int predict_once(const strata_model* model) {
   int i;
   memset(&in, 0, sizeof in);
   memset(&out, 0, sizeof out);
+  in.struct_size = out.struct_size = sizeof(strata_buffer);
   in.dtype = STRATA_FLOAT32;
   in.rank = 2;
   in.shape[0] = 2;
@@ -75,7 +77,6 @@ static void* predict_many(void* arg) {
 int main(int argc, char** argv) {
   strata_status* s;
   strata_model* model = NULL;
-  char* plugins = NULL;
   size_t n_in = 0, n_out = 0, i;
   int rc = 1;
 
@@ -89,11 +90,56 @@ int main(int argc, char** argv) {
     s = strata_init(paths, argc > 2 ? 1 : 0);
     if (s) return failed(s, "strata_init");
   }
-  printf("Strata %s\n", strata_version());
-  s = strata_list_plugins(&plugins);
-  if (s) return failed(s, "strata_list_plugins");
-  printf("plugins:\n%s", plugins);
-  strata_string_release(plugins);
+  {
+    /* The runtime must provide the C API version this program was compiled against. */
+    const strata_api* api = NULL;
+    strata_versions v;
+    s = strata_get_api(STRATA_C_API_VERSION, &api);
+    if (s) return failed(s, "strata_get_api");
+    memset(&v, 0, sizeof v);
+    v.struct_size = sizeof v;
+    s = api->get_versions(&v);
+    if (s) return failed(s, "strata_get_versions");
+    printf("Strata %s (C API version %u, plugin ABI %u.%u)\n", v.version, (unsigned)v.c_api_version,
+           (unsigned)v.plugin_abi_major, (unsigned)v.plugin_abi_minor);
+  }
+  {
+    strata_plugin_list* plugins = NULL;
+    size_t n = 0;
+    s = strata_get_plugins(&plugins);
+    if (s) return failed(s, "strata_get_plugins");
+    s = strata_plugin_list_count(plugins, &n);
+    printf("plugins:\n");
+    for (i = 0; !s && i < n; ++i) {
+      strata_plugin_info p;
+      memset(&p, 0, sizeof p);
+      p.struct_size = sizeof p;
+      if ((s = strata_plugin_list_get(plugins, i, &p)) == NULL) {
+        printf("  %s %s: %s (%s)\n", p.name, p.version, p.status, p.path);
+      }
+    }
+    strata_plugin_list_release(plugins);
+    if (s) return failed(s, "listing the plugins");
+  }
+  {
+    strata_device_list* devices = NULL;
+    size_t n = 0;
+    s = strata_get_devices(&devices);
+    if (s) return failed(s, "strata_get_devices");
+    s = strata_device_list_count(devices, &n);
+    printf("devices:");
+    for (i = 0; !s && i < n; ++i) {
+      strata_device_info d;
+      memset(&d, 0, sizeof d);
+      d.struct_size = sizeof d;
+      if ((s = strata_device_list_get(devices, i, &d)) == NULL) {
+        printf(d.usable ? " %s" : " %s (not usable: %s)", d.name, d.reason);
+      }
+    }
+    printf("\n");
+    strata_device_list_release(devices);
+    if (s) return failed(s, "listing the devices");
+  }
 
   s = strata_model_load(argv[1], NULL, &model);
   if (s) return failed(s, "strata_model_load");
@@ -105,7 +151,7 @@ int main(int argc, char** argv) {
   for (i = 0; i < n_in + n_out; ++i) {
     const char* name = NULL;
     strata_dtype dtype;
-    int64_t shape[8];
+    int64_t shape[STRATA_MAX_RANK];
     int32_t rank = 0;
     s = i < n_in ? strata_model_input_info(model, i, &name, &dtype, shape, &rank)
                  : strata_model_output_info(model, i - n_in, &name, &dtype, shape, &rank);
@@ -119,6 +165,28 @@ int main(int argc, char** argv) {
   }
 
   {
+    /* The output shape of a batch of two, without running the model. */
+    strata_shape batch, scores;
+    memset(&batch, 0, sizeof batch);
+    batch.rank = 2;
+    batch.dims[0] = 2;
+    batch.dims[1] = 4;
+    s = strata_model_output_shapes(model, &batch, 1, &scores, 1);
+    if (s) {
+      rc = failed(s, "strata_model_output_shapes");
+      goto done;
+    }
+    printf("a batch of 2 gives scores of shape ");
+    print_shape(scores.dims, scores.rank);
+    printf("\n");
+    if (scores.rank != 2 || scores.dims[0] != 2 || scores.dims[1] != 2) {
+      fprintf(stderr, "FAILED: expected output shape (2, 2)\n");
+      rc = 1;
+      goto done;
+    }
+  }
+
+  {
     /* Two rows of four features in, two rows of two scores out, all in our memory. */
     float x[8] = {1, 2, 3, 4, -1, -2, -3, -4};
     float y[4] = {0};
@@ -126,6 +194,7 @@ int main(int argc, char** argv) {
     strata_buffer in, out;
     memset(&in, 0, sizeof in);
     memset(&out, 0, sizeof out);
+    in.struct_size = out.struct_size = sizeof(strata_buffer);
     in.dtype = STRATA_FLOAT32;
     in.rank = 2;
     in.shape[0] = 2;
@@ -160,6 +229,27 @@ int main(int argc, char** argv) {
       if (fabsf(y[i] - want[i]) > 1e-5f) rc = 1;
     }
     printf(rc == 0 ? "  (as computed by hand)\n" : "  FAILED: expected shape (2, 2) and 15.3 15.3 0 0\n");
+    if (rc) goto done;
+
+    /* float64 input to a float32 model input is converted, as `strata predict` does. */
+    {
+      double xd[8] = {1, 2, 3, 4, -1, -2, -3, -4};
+      in.dtype = STRATA_FLOAT64;
+      in.data = xd;
+      in.capacity = in.size = sizeof xd;
+      memset(y, 0, sizeof y);
+      s = strata_model_predict(model, &in, 1, &out, 1);
+      if (s) {
+        rc = failed(s, "strata_model_predict with float64 input");
+        goto done;
+      }
+      printf("from float64 input:");
+      for (i = 0; i < 4; ++i) {
+        printf(" %g", (double)y[i]);
+        if (fabsf(y[i] - want[i]) > 1e-5f) rc = 1;
+      }
+      printf(rc == 0 ? "  (as computed by hand)\n" : "  FAILED: expected 15.3 15.3 0 0\n");
+    }
   }
 
   /* strata_model_predict may run on many threads at once on one model. */

@@ -1,116 +1,150 @@
 // The C API: a firewall around the C++ runtime. Every entry point catches everything and
-// turns it into a strata_status.
-#include "strata/c_api.h"
-
-#include <cstring>
+// turns it into a strata_status. This file: status objects, the runtime-wide calls
+// (start-up, versions, plugins, logging, devices) and the versioned function table;
+// c_api_model.cpp: the model calls.
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
-#include <new>
+#include <memory>
 #include <sstream>
+#include <string>
+#include <vector>
 
-#include "strata/saving.hpp"
-#include "strata/strata.hpp"
+#include "c_api/c_api_internal.hpp"
+#include "strata/device.hpp"
+#include "strata/log.hpp"
+#include "strata/plugin/backend.hpp"
+#include "strata/plugins.hpp"
+#include "strata/registry.hpp"
+#include "strata/runtime.hpp"
+#include "strata/version.hpp"
 
-struct strata_status {
-  strata_code code;
-  std::string message;
+struct strata_plugin_list {
+  struct Item {
+    std::string name, version, description, path, reason, status;
+    strata_plugin_state state = STRATA_PLUGIN_REFUSED;
+    bool usable = true;
+    unsigned abi_major = 0, abi_minor = 0;
+  };
+  std::vector<Item> items;
 };
 
-struct strata_model {
-  std::shared_ptr<strata::Model> model;
-  std::vector<std::string> input_names, output_names;
+struct strata_device_list {
+  struct Item {
+    std::string name, type, description, reason;
+    int index = -1;
+    bool usable = false;
+  };
+  std::vector<Item> items;
 };
 
+namespace strata::capi {
 namespace {
 
-strata_status* make_status(strata_code code, std::string message) {
-  try {
-    return new strata_status{code, std::move(message)};
-  } catch (...) {
-    static strata_status oom{STRATA_ERROR, "out of memory while reporting an error"};
-    return &oom;
+// The status handed out when allocating a status fails; never freed.
+strata_status g_out_of_memory{STRATA_ERROR, "out of memory while reporting an error"};
+
+// The size each caller-sized struct had in the C API version that introduced it: the
+// smallest struct_size accepted. Fixed forever; a later version appends fields after these.
+constexpr std::size_t kVersionsSizeV2 = offsetof(strata_versions, toolchain_tag) + sizeof(const char*);
+constexpr std::size_t kPluginInfoSizeV2 = offsetof(strata_plugin_info, abi_minor) + sizeof(std::uint32_t);
+constexpr std::size_t kDeviceInfoSizeV2 = offsetof(strata_device_info, reason) + sizeof(const char*);
+
+LogLevel to_log_level(strata_log_level level) {
+  switch (level) {
+    case STRATA_LOG_DEBUG: return LogLevel::kDebug;
+    case STRATA_LOG_INFO: return LogLevel::kInfo;
+    case STRATA_LOG_WARNING: return LogLevel::kWarning;
+    case STRATA_LOG_ERROR: return LogLevel::kError;
+    case STRATA_LOG_OFF: return LogLevel::kOff;
   }
+  STRATA_THROW(capi::InvalidArgument, "strata_set_log_level: ", static_cast<int>(level),
+               " is not a strata_log_level (STRATA_LOG_DEBUG = 0 to STRATA_LOG_OFF = 4)");
 }
 
-strata_code code_of(const strata::Error& e) {
-  const std::string kind = e.kind();
-  if (kind == "ValueError") return STRATA_VALUE_ERROR;
-  if (kind == "ShapeError") return STRATA_SHAPE_ERROR;
-  if (kind == "UnknownObjectError") return STRATA_UNKNOWN_OBJECT;
-  if (kind == "FormatError") return STRATA_FORMAT_ERROR;
-  if (kind == "IOError") return STRATA_IO_ERROR;
-  if (kind == "PluginError") return STRATA_PLUGIN_ERROR;
-  if (kind == "BackendError") return STRATA_BACKEND_ERROR;
-  return STRATA_ERROR;
+strata_log_level from_log_level(LogLevel level) noexcept {
+  switch (level) {
+    case LogLevel::kDebug: return STRATA_LOG_DEBUG;
+    case LogLevel::kInfo: return STRATA_LOG_INFO;
+    case LogLevel::kWarning: return STRATA_LOG_WARNING;
+    case LogLevel::kError: return STRATA_LOG_ERROR;
+    case LogLevel::kOff: break;
+  }
+  return STRATA_LOG_OFF;
 }
 
-template <class F>
-strata_status* guarded(F&& f) {
-  try {
-    f();
-    return nullptr;
-  } catch (const strata::Error& e) {
-    return make_status(code_of(e), e.what());
-  } catch (const std::bad_alloc&) {
-    return make_status(STRATA_ERROR, "out of memory");
-  } catch (const std::exception& e) {
-    return make_status(STRATA_ERROR, e.what());
-  } catch (...) {
-    return make_status(STRATA_ERROR, "unknown error");
-  }
-}
-
-#define STRATA_C_REQUIRE(cond, what)                                    \
-  do {                                                                 \
-    if (!(cond)) return make_status(STRATA_INVALID_ARGUMENT, what);    \
-  } while (0)
-
-strata::DType to_dtype(strata_dtype d) {
-  switch (d) {
-    case STRATA_FLOAT32: return strata::DType::kFloat32;
-    case STRATA_FLOAT64: return strata::DType::kFloat64;
-    case STRATA_INT32: return strata::DType::kInt32;
-    case STRATA_UINT8: return strata::DType::kUInt8;
-    case STRATA_INT8: return strata::DType::kInt8;
-    case STRATA_INT64: return strata::DType::kInt64;
-    case STRATA_BOOL: return strata::DType::kBool;
-  }
-  STRATA_THROW(ValueError, "unknown strata_dtype ", static_cast<int>(d));
-}
-
-strata_dtype from_dtype(strata::DType d) {
-  switch (d) {
-    case strata::DType::kFloat32: return STRATA_FLOAT32;
-    case strata::DType::kFloat64: return STRATA_FLOAT64;
-    case strata::DType::kInt32: return STRATA_INT32;
-    case strata::DType::kUInt8: return STRATA_UINT8;
-    case strata::DType::kInt8: return STRATA_INT8;
-    case strata::DType::kInt64: return STRATA_INT64;
-    case strata::DType::kBool: return STRATA_BOOL;
-    default: break;
-  }
-  STRATA_THROW(ValueError, "dtype ", strata::dtype_name(d), " has no C API equivalent");
-}
-
-void describe(const strata::Tensor& t, const std::string& name, const char** name_out, strata_dtype* dtype,
-              int64_t* shape, int32_t* rank) {
-  const strata::Shape& s = t.shape();
-  STRATA_CHECK(s.has_known_rank() && s.rank() <= 8, ShapeError, "tensor '", name, "' has an unknown or too large rank");
-  if (name_out) *name_out = name.c_str();
-  if (dtype) *dtype = from_dtype(t.dtype());
-  if (shape) {
-    for (std::size_t i = 0; i < s.rank(); ++i) shape[i] = s.dims()[i];
-  }
-  if (rank) *rank = static_cast<int32_t>(s.rank());
+strata_device_list::Item describe_device(const Device& d) {
+  strata_device_list::Item item;
+  item.name = d.to_string();
+  item.type = d.type();
+  item.index = d.index();
+  item.usable = true;
+  item.description = backend_device(d).description();
+  return item;
 }
 
 }  // namespace
+
+strata_status* make_status(strata_code code, std::string message) noexcept {
+  try {
+    return new strata_status{code, std::move(message)};
+  } catch (...) {
+    return &g_out_of_memory;
+  }
+}
+
+strata_code code_of(const Error& e) noexcept {
+  // By type, most specific first: a plugin's subclass of FormatError that reports another
+  // kind() string is still a format error to the host.
+  if (dynamic_cast<const InvalidArgument*>(&e)) return STRATA_INVALID_ARGUMENT;
+  if (dynamic_cast<const UnknownObjectError*>(&e)) return STRATA_UNKNOWN_OBJECT;
+  if (dynamic_cast<const FormatError*>(&e)) return STRATA_FORMAT_ERROR;
+  if (dynamic_cast<const IOError*>(&e)) return STRATA_IO_ERROR;
+  if (dynamic_cast<const PluginError*>(&e)) return STRATA_PLUGIN_ERROR;
+  if (dynamic_cast<const BackendError*>(&e)) return STRATA_BACKEND_ERROR;
+  if (dynamic_cast<const ShapeError*>(&e)) return STRATA_SHAPE_ERROR;
+  if (dynamic_cast<const ValueError*>(&e)) return STRATA_VALUE_ERROR;
+  return STRATA_ERROR;
+}
+
+DType to_dtype(strata_dtype d, const std::string& where) {
+  switch (d) {
+    case STRATA_FLOAT32: return DType::kFloat32;
+    case STRATA_FLOAT64: return DType::kFloat64;
+    case STRATA_INT32: return DType::kInt32;
+    case STRATA_UINT8: return DType::kUInt8;
+    case STRATA_INT8: return DType::kInt8;
+    case STRATA_INT64: return DType::kInt64;
+    case STRATA_BOOL: return DType::kBool;
+  }
+  STRATA_THROW(capi::InvalidArgument, where, ": ", static_cast<int>(d), " is not a strata_dtype");
+}
+
+strata_dtype from_dtype(DType d, const std::string& where) {
+  switch (d) {
+    case DType::kFloat32: return STRATA_FLOAT32;
+    case DType::kFloat64: return STRATA_FLOAT64;
+    case DType::kInt32: return STRATA_INT32;
+    case DType::kUInt8: return STRATA_UINT8;
+    case DType::kInt8: return STRATA_INT8;
+    case DType::kInt64: return STRATA_INT64;
+    case DType::kBool: return STRATA_BOOL;
+    default: break;
+  }
+  STRATA_THROW(ValueError, where, " is ", dtype_name(d), ", which has no strata_dtype; use the C++ API");
+}
+
+}  // namespace strata::capi
+
+using strata::capi::guarded;
+using strata::capi::make_status;
 
 extern "C" {
 
 strata_code strata_status_code(const strata_status* status) { return status ? status->code : STRATA_OK; }
 const char* strata_status_message(const strata_status* status) { return status ? status->message.c_str() : ""; }
 void strata_status_release(strata_status* status) {
-  if (status && status->message != "out of memory while reporting an error") delete status;
+  if (status != &strata::capi::g_out_of_memory) delete status;
 }
 
 strata_status* strata_init(const char* const* plugin_paths, size_t count) {
@@ -118,7 +152,7 @@ strata_status* strata_init(const char* const* plugin_paths, size_t count) {
   return guarded([&] {
     strata::RuntimeOptions options;
     for (size_t i = 0; i < count; ++i) {
-      STRATA_CHECK(plugin_paths[i] != nullptr, ValueError, "strata_init: plugin path ", i, " is NULL");
+      STRATA_CHECK(plugin_paths[i] != nullptr, capi::InvalidArgument, "strata_init: plugin path ", i, " is NULL");
       const std::filesystem::path p(plugin_paths[i]);
       if (std::filesystem::is_directory(p)) {
         options.plugin_directories.push_back(p);
@@ -150,118 +184,206 @@ strata_status* strata_list_plugins(char** text) {
 
 void strata_string_release(char* text) { std::free(text); }
 
-strata_status* strata_model_load(const char* path, const char* format, strata_model** model) {
-  STRATA_C_REQUIRE(path != nullptr && model != nullptr, "strata_model_load: path and model must not be NULL");
+strata_status* strata_get_versions(strata_versions* versions) {
+  STRATA_C_REQUIRE(versions != nullptr, "strata_get_versions: versions is NULL");
   return guarded([&] {
-    strata::initialize();
-    strata::LoadOptions options;
-    if (format) options.format = format;
-    options.compile = false;
-    auto handle = std::make_unique<strata_model>();
-    handle->model = strata::load_model(path, options);
-    for (const auto& t : handle->model->inputs()) handle->input_names.push_back(t.node()->name);
-    for (const auto& t : handle->model->outputs()) {
-      handle->output_names.push_back(t.node()->layer ? t.node()->layer->name() : t.node()->name);
+    strata::capi::check_struct_size<strata_versions>(versions->struct_size, strata::capi::kVersionsSizeV2,
+                                                     "strata_versions", "strata_get_versions");
+    strata_versions v{};
+    v.major = STRATA_VERSION_MAJOR;
+    v.minor = STRATA_VERSION_MINOR;
+    v.patch = STRATA_VERSION_PATCH;
+    v.plugin_abi_major = strata::runtime_plugin_abi_major();
+    v.plugin_abi_minor = strata::runtime_plugin_abi_minor();
+    v.c_api_version = STRATA_C_API_VERSION;
+    v.version = strata::runtime_version();
+    v.toolchain_tag = strata::runtime_toolchain_tag();
+    strata::capi::write_sized(versions, v);
+  });
+}
+
+strata_status* strata_get_plugins(strata_plugin_list** list) {
+  STRATA_C_REQUIRE(list != nullptr, "strata_get_plugins: list is NULL");
+  return guarded([&] {
+    auto out = std::make_unique<strata_plugin_list>();
+    for (const auto& p : strata::PluginManager::global().plugins()) {
+      strata_plugin_list::Item item;
+      item.name = p.name;
+      item.version = p.version;
+      item.description = p.description;
+      item.path = p.path.string();
+      item.status = p.status();
+      item.usable = p.usable;
+      item.abi_major = p.abi_major;
+      item.abi_minor = p.abi_minor;
+      switch (p.state) {
+        case strata::PluginState::kLoaded:
+          item.state = STRATA_PLUGIN_LOADED;
+          if (!p.usable) item.reason = p.unusable_reason;
+          break;
+        case strata::PluginState::kRefused:
+          item.state = STRATA_PLUGIN_REFUSED;
+          item.reason = p.reason;
+          break;
+        case strata::PluginState::kShadowed:
+          item.state = STRATA_PLUGIN_SHADOWED;
+          item.reason = p.reason;
+          break;
+      }
+      out->items.push_back(std::move(item));
     }
-    *model = handle.release();
+    *list = out.release();
   });
 }
 
-void strata_model_release(strata_model* model) { delete model; }
-
-strata_status* strata_model_input_count(const strata_model* model, size_t* count) {
-  STRATA_C_REQUIRE(model != nullptr && count != nullptr, "strata_model_input_count: NULL argument");
-  return guarded([&] { *count = model->input_names.size(); });
+strata_status* strata_plugin_list_count(const strata_plugin_list* list, size_t* count) {
+  STRATA_C_REQUIRE(list != nullptr && count != nullptr, "strata_plugin_list_count: NULL argument");
+  *count = list->items.size();
+  return nullptr;
 }
 
-strata_status* strata_model_output_count(const strata_model* model, size_t* count) {
-  STRATA_C_REQUIRE(model != nullptr && count != nullptr, "strata_model_output_count: NULL argument");
-  return guarded([&] { *count = model->output_names.size(); });
-}
-
-strata_status* strata_model_input_info(const strata_model* model, size_t index, const char** name, strata_dtype* dtype,
-                                       int64_t* shape, int32_t* rank) {
-  STRATA_C_REQUIRE(model != nullptr, "strata_model_input_info: model is NULL");
+strata_status* strata_plugin_list_get(const strata_plugin_list* list, size_t index, strata_plugin_info* info) {
+  STRATA_C_REQUIRE(list != nullptr && info != nullptr, "strata_plugin_list_get: NULL argument");
   return guarded([&] {
-    const auto inputs = model->model->inputs();
-    STRATA_CHECK(index < inputs.size(), ValueError, "the model has ", inputs.size(), " inputs, not ", index + 1);
-    describe(inputs[index], model->input_names[index], name, dtype, shape, rank);
+    strata::capi::check_struct_size<strata_plugin_info>(info->struct_size, strata::capi::kPluginInfoSizeV2,
+                                                        "strata_plugin_info", "strata_plugin_list_get");
+    STRATA_CHECK(index < list->items.size(), capi::InvalidArgument, "strata_plugin_list_get: index ", index,
+                 " is out of range: the list holds ", list->items.size(), " plugin(s)");
+    const auto& item = list->items[index];
+    strata_plugin_info v{};
+    v.name = item.name.c_str();
+    v.version = item.version.c_str();
+    v.description = item.description.c_str();
+    v.path = item.path.c_str();
+    v.state = item.state;
+    v.usable = item.usable ? 1 : 0;
+    v.reason = item.reason.c_str();
+    v.status = item.status.c_str();
+    v.abi_major = item.abi_major;
+    v.abi_minor = item.abi_minor;
+    strata::capi::write_sized(info, v);
   });
 }
 
-strata_status* strata_model_output_info(const strata_model* model, size_t index, const char** name, strata_dtype* dtype,
-                                        int64_t* shape, int32_t* rank) {
-  STRATA_C_REQUIRE(model != nullptr, "strata_model_output_info: model is NULL");
-  return guarded([&] {
-    const auto outputs = model->model->outputs();
-    STRATA_CHECK(index < outputs.size(), ValueError, "the model has ", outputs.size(), " outputs, not ", index + 1);
-    describe(outputs[index], model->output_names[index], name, dtype, shape, rank);
-  });
+void strata_plugin_list_release(strata_plugin_list* list) { delete list; }
+
+strata_status* strata_get_log_level(strata_log_level* level) {
+  STRATA_C_REQUIRE(level != nullptr, "strata_get_log_level: level is NULL");
+  *level = strata::capi::from_log_level(strata::log_level());
+  return nullptr;
 }
 
-strata_status* strata_model_to_device(strata_model* model, const char* device) {
-  STRATA_C_REQUIRE(model != nullptr && device != nullptr, "strata_model_to_device: NULL argument");
-  return guarded([&] { model->model->to(strata::Device(std::string_view(device))); });
+strata_status* strata_set_log_level(strata_log_level level) {
+  return guarded([&] { strata::set_log_level(strata::capi::to_log_level(level)); });
 }
 
-strata_status* strata_model_predict(const strata_model* model, const strata_buffer* inputs, size_t input_count,
-                                    strata_buffer* outputs, size_t output_count) {
-  STRATA_C_REQUIRE(model != nullptr, "strata_model_predict: model is NULL");
-  STRATA_C_REQUIRE(input_count == 0 || inputs != nullptr, "strata_model_predict: inputs is NULL");
-  STRATA_C_REQUIRE(output_count == 0 || outputs != nullptr, "strata_model_predict: outputs is NULL");
+strata_status* strata_get_devices(strata_device_list** list) {
+  STRATA_C_REQUIRE(list != nullptr, "strata_get_devices: list is NULL");
   return guarded([&] {
-    const auto weights = model->model->weights();
-    const strata::Device device = weights.empty() ? strata::Device::cpu() : weights.front().device();
-    std::vector<strata::Tensor> xs;
-    for (size_t i = 0; i < input_count; ++i) {
-      const strata_buffer& b = inputs[i];
-      STRATA_CHECK(b.rank >= 0 && b.rank <= 8 && b.data != nullptr, ValueError, "input ", i, " has rank ", b.rank,
-                   " or no data");
-      const strata::Shape shape(std::vector<int64_t>(b.shape, b.shape + b.rank));
-      const strata::DType dtype = to_dtype(b.dtype);
-      const std::size_t bytes = static_cast<std::size_t>(shape.num_elements()) * strata::dtype_size(dtype);
-      STRATA_CHECK(b.capacity >= bytes, ValueError, "input ", i, " needs ", bytes, " bytes but its buffer holds ",
-                   b.capacity);
-      xs.push_back(strata::Tensor::from_host(dtype, shape, b.data, bytes, device));
+    auto out = std::make_unique<strata_device_list>();
+    for (const auto& d : strata::available_devices()) out->items.push_back(strata::capi::describe_device(d));
+    // A backend with no usable device: once, under its type, with the reason its first
+    // device cannot be had.
+    for (const auto& e : strata::Registry::global().entries(strata::ObjectKind::kBackend)) {
+      const bool listed = std::any_of(out->items.begin(), out->items.end(),
+                                      [&](const strata_device_list::Item& item) { return item.type == e.name; });
+      if (listed) continue;
+      strata_device_list::Item item;
+      item.name = item.type = e.name;
+      try {
+        strata::backend_device(strata::Device(e.name, 0));
+        item.reason = "the backend lists no usable device";
+      } catch (const strata::Error& err) {
+        item.reason = err.message();
+      }
+      out->items.push_back(std::move(item));
     }
-    const auto ys = model->model->predict(xs, xs.empty() || xs[0].rank() == 0 ? 1 : std::max<int64_t>(1, xs[0].shape()[0]));
-    STRATA_CHECK(ys.size() == output_count, ValueError, "the model has ", ys.size(), " outputs but ", output_count,
-                 " output buffers were given");
-    // Check every buffer before writing any (outputs are written only on success).
-    for (size_t i = 0; i < ys.size(); ++i) {
-      STRATA_CHECK(to_dtype(outputs[i].dtype) == ys[i].dtype(), ValueError, "output ", i, " is ",
-                   strata::dtype_name(ys[i].dtype()), " but its buffer is ", strata::dtype_name(to_dtype(outputs[i].dtype)));
-      STRATA_CHECK(outputs[i].capacity >= ys[i].nbytes() && outputs[i].data != nullptr, ShapeError, "output ", i,
-                   " needs ", ys[i].nbytes(), " bytes (shape ", ys[i].shape().to_string(), ") but its buffer holds ",
-                   outputs[i].capacity);
-      STRATA_CHECK(ys[i].rank() <= 8, ShapeError, "output ", i, " has rank ", ys[i].rank(), " (at most 8)");
-    }
-    for (size_t i = 0; i < ys.size(); ++i) {
-      ys[i].copy_to_host(outputs[i].data, ys[i].nbytes());
-      outputs[i].rank = static_cast<int32_t>(ys[i].rank());
-      for (size_t d = 0; d < ys[i].rank(); ++d) outputs[i].shape[d] = ys[i].shape().dims()[d];
-      outputs[i].size = ys[i].nbytes();
-    }
+    *list = out.release();
   });
 }
 
-strata_status* strata_model_save(const strata_model* model, const char* path, const char* format) {
-  STRATA_C_REQUIRE(model != nullptr && path != nullptr, "strata_model_save: NULL argument");
+strata_status* strata_device_list_count(const strata_device_list* list, size_t* count) {
+  STRATA_C_REQUIRE(list != nullptr && count != nullptr, "strata_device_list_count: NULL argument");
+  *count = list->items.size();
+  return nullptr;
+}
+
+strata_status* strata_device_list_get(const strata_device_list* list, size_t index, strata_device_info* info) {
+  STRATA_C_REQUIRE(list != nullptr && info != nullptr, "strata_device_list_get: NULL argument");
   return guarded([&] {
-    strata::SaveOptions options;
-    if (format) options.format = format;
-    strata::save_model(*model->model, path, options);
+    strata::capi::check_struct_size<strata_device_info>(info->struct_size, strata::capi::kDeviceInfoSizeV2,
+                                                        "strata_device_info", "strata_device_list_get");
+    STRATA_CHECK(index < list->items.size(), capi::InvalidArgument, "strata_device_list_get: index ", index,
+                 " is out of range: the list holds ", list->items.size(), " device(s)");
+    const auto& item = list->items[index];
+    strata_device_info v{};
+    v.name = item.name.c_str();
+    v.type = item.type.c_str();
+    v.index = item.index;
+    v.usable = item.usable ? 1 : 0;
+    v.description = item.description.c_str();
+    v.reason = item.reason.c_str();
+    strata::capi::write_sized(info, v);
   });
 }
 
-strata_status* strata_convert(const char* in, const char* out, const char* format) {
-  STRATA_C_REQUIRE(in != nullptr && out != nullptr, "strata_convert: NULL argument");
-  return guarded([&] {
-    strata::initialize();
-    strata::SaveOptions options;
-    if (format) options.format = format;
-    strata::save_model(*strata::load_model(in), out, options);
-  });
-}
+void strata_device_list_release(strata_device_list* list) { delete list; }
 
 }  // extern "C"
+
+namespace {
+
+// Version 1 entries, then version 2's; only ever appended (c_api.h, strata_api).
+constexpr strata_api kApi = {
+    &strata_status_code,
+    &strata_status_message,
+    &strata_status_release,
+    &strata_init,
+    &strata_version,
+    &strata_list_plugins,
+    &strata_string_release,
+    &strata_model_load,
+    &strata_model_release,
+    &strata_model_input_count,
+    &strata_model_output_count,
+    &strata_model_input_info,
+    &strata_model_output_info,
+    &strata_model_to_device,
+    &strata_model_predict,
+    &strata_model_save,
+    &strata_convert,
+    &strata_get_versions,
+    &strata_get_plugins,
+    &strata_plugin_list_count,
+    &strata_plugin_list_get,
+    &strata_plugin_list_release,
+    &strata_get_log_level,
+    &strata_set_log_level,
+    &strata_get_devices,
+    &strata_device_list_count,
+    &strata_device_list_get,
+    &strata_device_list_release,
+    &strata_model_output_shapes,
+};
+
+// Version 1's table is the first 17 entries, version 2 adds 12: a host built against an
+// older header reads only its prefix, so these offsets are fixed forever.
+constexpr std::size_t kEntry = sizeof(void (*)());
+static_assert(offsetof(strata_api, convert) == 16 * kEntry, "version 1 of strata_api changed");
+static_assert(offsetof(strata_api, get_versions) == 17 * kEntry, "version 2 must start after version 1");
+static_assert(sizeof(strata_api) == 29 * kEntry, "an entry was added: append it and raise STRATA_C_API_VERSION");
+
+}  // namespace
+
+extern "C" strata_status* strata_get_api(uint32_t version, const strata_api** api) {
+  STRATA_C_REQUIRE(api != nullptr, "strata_get_api: api is NULL");
+  return guarded([&] {
+    STRATA_CHECK(version >= 1 && version <= STRATA_C_API_VERSION, capi::InvalidArgument,
+                 "strata_get_api: the host asked for C API version ", version, " but this runtime (Strata ",
+                 strata::runtime_version(), ") provides versions 1 to ", STRATA_C_API_VERSION,
+                 version == 0 ? ": versions start at 1; pass STRATA_C_API_VERSION"
+                              : ": the host was built against a newer strata/c_api.h than this runtime; "
+                                "use a runtime at least as new as that header");
+    *api = &kApi;
+  });
+}

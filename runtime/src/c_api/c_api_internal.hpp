@@ -1,0 +1,80 @@
+// Shared by the C API's sources: the status object, the firewall that turns every C++
+// exception into a status, and the checks of the caller-sized structs.
+#pragma once
+
+#include <cstddef>
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "strata/c_api.h"
+#include "strata/dtype.hpp"
+#include "strata/error.hpp"
+
+struct strata_status {
+  strata_code code;
+  std::string message;
+};
+
+namespace strata::capi {
+
+// A bad argument to the C API itself (a NULL pointer, a struct_size the runtime does not
+// know, a rank out of range): STRATA_INVALID_ARGUMENT. Its kind() stays "ValueError".
+class InvalidArgument : public ValueError {
+ public:
+  using ValueError::ValueError;
+};
+
+// Never throws: when even the status cannot be allocated, a static one says so.
+strata_status* make_status(strata_code code, std::string message) noexcept;
+
+// The code of a Strata error, by its dynamic type (a subclass of FormatError is a
+// FormatError whatever its kind() says).
+strata_code code_of(const Error& e) noexcept;
+
+// Runs `f` and turns whatever it throws into a status; nullptr on success.
+template <class F>
+strata_status* guarded(F&& f) noexcept {
+  try {
+    f();
+    return nullptr;
+  } catch (const Error& e) {
+    return make_status(code_of(e), e.what());
+  } catch (const std::bad_alloc&) {
+    return make_status(STRATA_ERROR, "out of memory");
+  } catch (const std::exception& e) {
+    return make_status(STRATA_ERROR, e.what());
+  } catch (...) {
+    return make_status(STRATA_ERROR, "unknown error (a C++ exception not derived from std::exception)");
+  }
+}
+
+#define STRATA_C_REQUIRE(cond, what)                                                            \
+  do {                                                                                          \
+    if (!(cond)) return ::strata::capi::make_status(STRATA_INVALID_ARGUMENT, what);             \
+  } while (0)
+
+DType to_dtype(strata_dtype d, const std::string& where);
+strata_dtype from_dtype(DType d, const std::string& where);
+
+// Checks the struct_size a host set in a struct of type T: at least `oldest` (the size T
+// had in the C API version that introduced it) and at most sizeof(T) as this runtime
+// knows it. `type` and `where` name the struct and the argument in the message.
+template <class T>
+void check_struct_size(std::size_t got, std::size_t oldest, const char* type, const std::string& where) {
+  STRATA_CHECK(got != 0, capi::InvalidArgument, where, ": ", type, ".struct_size is 0; set it to sizeof(", type, ")");
+  STRATA_CHECK(got >= oldest && got <= sizeof(T), capi::InvalidArgument, where, ": ", type, ".struct_size is ", got,
+               "; this runtime (C API version ", STRATA_C_API_VERSION, ") knows sizes ", oldest, " to ", sizeof(T),
+               ". Was the host built against another strata/c_api.h? Set it to sizeof(", type, ")");
+}
+
+// Writes `value` into the caller's struct, only the fields inside the caller's
+// struct_size (already checked), keeping that struct_size.
+template <class T>
+void write_sized(T* out, T value) noexcept {
+  const std::size_t size = out->struct_size;
+  value.struct_size = size;
+  std::memcpy(static_cast<void*>(out), &value, size);
+}
+
+}  // namespace strata::capi
