@@ -8,6 +8,7 @@
 
 #include "strata/graph.hpp"
 #include "strata/model.hpp"
+#include "strata/plugin/registrar.hpp"
 
 namespace strata::internal {
 
