@@ -66,7 +66,8 @@ class ConvBase : public Layer {
     if (depthwise_) {
       kernel_shape.push_back(channels);
       kernel_shape.push_back(depth_multiplier_);
-      out_channels = checked_mul(channels, depth_multiplier_, ConfigReader::subject_of(*this) + ": the output channels");
+      out_channels =
+          checked_mul(channels, depth_multiplier_, ConfigReader::subject_of(*this) + ": the output channels");
     } else {
       kernel_shape.push_back(channels / groups_);
       kernel_shape.push_back(filters_);

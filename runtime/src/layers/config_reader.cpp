@@ -33,7 +33,8 @@ std::string with_article(const std::string& words) {
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
 }
 
@@ -273,7 +274,8 @@ std::vector<std::int64_t> ConfigReader::int_tuple(std::string_view key, std::siz
 
 std::vector<std::int64_t> ConfigReader::int_tuple(std::string_view key, std::size_t n, const Range& each) const {
   if (!has(key)) {
-    missing(key, each.describe("integer") + " or a list of " + std::to_string(n) + " " + each.describe("integer", true));
+    missing(key,
+            each.describe("integer") + " or a list of " + std::to_string(n) + " " + each.describe("integer", true));
   }
   return int_tuple(key, n, {}, each);
 }

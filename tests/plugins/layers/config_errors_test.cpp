@@ -72,8 +72,8 @@ TEST_F(ConfigErrors, DenseAcceptsIntegralFloatsAndNullsAsKerasDoes) {
 TEST_F(ConfigErrors, Conv2DWithKernelSizeZero) {
   EXPECT_EQ(load_error<ValueError>(sequential_json("Conv2D", "conv", R"("filters": 2, "kernel_size": 0)", "5, 5, 1")),
             "layer 'conv' (Conv2D): 'kernel_size' must be a positive integer or a list of 2 positive integers, got 0");
-  EXPECT_EQ(load_error<ValueError>(
-                sequential_json("Conv2D", "conv", R"("filters": 2, "kernel_size": [3, 3], "strides": [1, 0])", "5, 5, 1")),
+  EXPECT_EQ(load_error<ValueError>(sequential_json(
+                "Conv2D", "conv", R"("filters": 2, "kernel_size": [3, 3], "strides": [1, 0])", "5, 5, 1")),
             "layer 'conv' (Conv2D): 'strides' must be a positive integer or a list of 2 positive integers, got [1,0]");
   EXPECT_EQ(load_error<FormatError>(sequential_json("Conv2D", "conv", R"("filters": 2)", "5, 5, 1")),
             "layer 'conv' (Conv2D): 'kernel_size' is missing; it must be a positive integer or a list of 2 positive "
@@ -98,7 +98,8 @@ TEST_F(ConfigErrors, DropoutWithRateOutsideZeroOne) {
 TEST_F(ConfigErrors, PoolingWithZeroStrides) {
   EXPECT_EQ(load_error<ValueError>(
                 sequential_json("MaxPooling2D", "pool", R"("pool_size": 2, "strides": 0)", "4, 4, 1")),
-            "layer 'pool' (MaxPooling2D): 'strides' must be a positive integer or a list of 2 positive integers, got 0");
+            "layer 'pool' (MaxPooling2D): 'strides' must be a positive integer or a list of 2 positive integers, "
+            "got 0");
 }
 
 TEST_F(ConfigErrors, RecurrentAndEmbeddingSizes) {
@@ -118,8 +119,10 @@ TEST_F(ConfigErrors, HugeUnitsWhoseKernelSizeOverflows) {
             "layer 'big' (Dense): 'units' must be a positive integer no larger than 9223372036854775807, got 1e+30");
   EXPECT_EQ(load_error<ValueError>(sequential_json("LSTM", "lstm", R"("units": 3074457345618258603)", "3, 2")),
             "layer 'lstm' (LSTM): the kernel width: 4 x 3074457345618258603 does not fit in a 64-bit size");
-  EXPECT_EQ(load_error<ValueError>(sequential_json(
-                "Conv2D", "conv", R"("filters": 2, "kernel_size": 4611686018427387904, "dilation_rate": 4)", "5, 5, 1")),
+  EXPECT_EQ(load_error<ValueError>(sequential_json("Conv2D", "conv",
+                                                   R"("filters": 2, "kernel_size": 4611686018427387904, )"
+                                                   R"("dilation_rate": 4)",
+                                                   "5, 5, 1")),
             "layer 'conv' (Conv2D): the dilated kernel: 4611686018427387903 x 4 does not fit in a 64-bit size");
 }
 

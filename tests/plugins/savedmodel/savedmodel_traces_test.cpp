@@ -367,7 +367,8 @@ TEST(Traces, SubclassedModelFromAPluginLoadsInAFreshProcessWithAndWithoutThePlug
 // as a FormatError before anything is allocated.
 TEST(Traces, HugeBuildInputShapeOfASubclassedModelIsRefusedBeforeAllocating) {
   strata::PluginManager::global().load(STRATA_TEST_CUSTOM_PLUGIN);
-  auto model = strata::model_from_config(strata::Config{{"class_name", "SubclassedModel"}, {"config", strata::Config::object()}});
+  auto model = strata::model_from_config(
+      strata::Config{{"class_name", "SubclassedModel"}, {"config", strata::Config::object()}});
   (void)model->predict(strata::ones(strata::Shape{1, 784}));
   const fs::path dir = fresh_dir("huge_build_shape") / "model";
   strata::SaveOptions no_traces;
