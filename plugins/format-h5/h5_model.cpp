@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "strata/config_reader.hpp"
 #include "strata/device.hpp"
 #include "strata/log.hpp"
 #include "strata/plugin/layers.hpp"
@@ -327,7 +328,8 @@ void restore_optimizer(const File& file, hid_t group, Model& model, const Config
   for (const auto& v : vars) largest = std::max(largest, v.shape().num_elements());
   bool legacy = optimizer_config.is_object() && optimizer_config.contains("config") &&
                 optimizer_config["config"].is_object() &&
-                optimizer_config["config"].value("is_legacy_optimizer", false) == true;
+                ConfigReader(optimizer_config["config"], file.where() + ": optimizer_config")
+                    .optional("is_legacy_optimizer", false);
   std::vector<Tensor> values;
   for (std::size_t i = 0; i < names.size(); ++i) {
     const std::string what = "optimizer weight '" + names[i] + "'";
@@ -469,7 +471,8 @@ std::string describe_file(const File& file) {
   if (whole && has_attribute(file, root.get(), "training_config")) {
     const Config tc = read_json_attribute(file, root.get(), "training_config");
     if (tc.is_object() && tc.contains("optimizer_config") && tc["optimizer_config"].is_object()) {
-      out += "optimizer: " + tc["optimizer_config"].value("class_name", std::string("?")) + "\n";
+      out += "optimizer: " + ConfigReader(tc["optimizer_config"], file.where() + ": optimizer_config")
+                                 .optional("class_name", "?") + "\n";
     }
   }
   Handle og = open_object(file, root.get(), "optimizer_weights", ObjectKind::kGroup, "optimizer_weights");

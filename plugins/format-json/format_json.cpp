@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "strata/config_reader.hpp"
 #include "strata/error.hpp"
 #include "strata/format.hpp"
 #include "strata/model.hpp"
@@ -49,7 +50,10 @@ class JsonFormat final : public strata::Format {
   std::string describe(const fs::path& path) const override {
     const Config c = strata::parse_python_json(strata::read_file(path, kMaxJsonBytes), path.string());
     std::string out = "format: json (architecture only, no weights)\n";
-    out += "class: " + c.value("class_name", std::string("?")) + "\n";
+    // Read as any config from a file: not an object, or a class_name that is no string, is a
+    // FormatError naming the file (not the JSON library's type_error).
+    const strata::ConfigReader reader(c, strata::detail::concat("'", path.string(), "'"));
+    out += "class: " + reader.optional("class_name", "?") + "\n";
     if (c.contains("keras_version") && c["keras_version"].is_string()) {
       out += "keras_version: " + c["keras_version"].get<std::string>() + "\n";
     }

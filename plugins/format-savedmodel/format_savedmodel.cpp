@@ -24,6 +24,7 @@
 #include "layer_metadata.hpp"
 #include "savedmodel_format.hpp"
 #include "strata/checkpoint.hpp"
+#include "strata/config_reader.hpp"
 #include "strata/error.hpp"
 #include "strata/graph.hpp"
 #include "strata/initializers.hpp"
@@ -1080,7 +1081,7 @@ class SavedModelFormat final : public strata::Format {
       model = strata::model_from_config(mc, options.custom_objects);
       STRATA_CHECK(md.root.contains("build_input_shape"), FormatError, md.source, ": subclassed model '",
                    md.root["class_name"].get<std::string>(), "' has no build_input_shape, so its weights cannot be built");
-      build_from_shape(*model, md.root["build_input_shape"], md.source);
+      build_from_shape(*model, md.root, md.source);
     }
     compile_from_metadata(*model, md, options);
     strata::LoadOptions lo;
@@ -1093,22 +1094,20 @@ class SavedModelFormat final : public strata::Format {
   }
 
   // Calls a subclassed model once on zeros of its build input shape (unknown dimensions: 1).
-  static void build_from_shape(strata::Model& model, const Config& shape_json, const std::string& source) {
-    const auto one_shape = [&](const Config& dims) {
-      STRATA_CHECK(dims.is_array() && dims.size() <= 16, FormatError, source, ": build_input_shape is not a list of dimensions");
-      std::vector<std::int64_t> out;
-      for (const auto& d : dims) {
-        STRATA_CHECK(d.is_null() || (d.is_number_integer() && d.get<std::int64_t>() >= 0 && d.get<std::int64_t>() <= (1 << 20)),
-                     FormatError, source, ": build_input_shape has dimension ", d.dump());
-        out.push_back(d.is_null() ? 1 : d.get<std::int64_t>());
-      }
-      return strata::Shape(std::move(out));
-    };
+  // The shape comes from the file, so the zeros are bounded before they are allocated.
+  static void build_from_shape(strata::Model& model, const Config& root, const std::string& source) {
+    constexpr std::int64_t kMaxBuildElements = std::int64_t{1} << 26;  // 256 MiB of float32
+    const strata::ConfigReader r(root, source);
+    const std::string what = r.describe("build_input_shape");
     std::vector<strata::Tensor> zeros;
-    if (shape_json.is_array() && !shape_json.empty() && shape_json[0].is_array()) {
-      for (const auto& s : shape_json) zeros.push_back(strata::zeros(one_shape(s)));
-    } else {
-      zeros.push_back(strata::zeros(one_shape(shape_json)));
+    std::int64_t total = 0;
+    for (const auto& shape : r.shapes("build_input_shape")) {
+      std::vector<std::int64_t> dims = shape.dims();
+      for (auto& d : dims) d = d == strata::Shape::kUnknown ? 1 : d;
+      total = strata::checked_add(total, strata::checked_element_count(dims, what), what);
+      STRATA_CHECK(total <= kMaxBuildElements, FormatError, what, " asks for ", total,
+                   " elements of zeros to build the model; at most ", kMaxBuildElements, " are allowed");
+      zeros.push_back(strata::zeros(strata::Shape(std::move(dims))));
     }
     (void)model(zeros);
   }

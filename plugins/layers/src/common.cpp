@@ -1,130 +1,64 @@
 #include "common.hpp"
 
-#include <algorithm>
-#include <cctype>
-#include <limits>
-
 #include "strata/graph.hpp"
 
 namespace strata::layers {
 
 // ---- reading config keys ----------------------------------------------------------------
-
-const Config* find_key(const Config& config, const char* key) {
-  if (!config.is_object()) return nullptr;
-  auto it = config.find(key);
-  if (it == config.end() || it->is_null()) return nullptr;
-  return &*it;
-}
-
-bool get_bool(const Config& config, const char* key, bool fallback) {
-  const Config* v = find_key(config, key);
-  if (!v) return fallback;
-  STRATA_CHECK(v->is_boolean(), FormatError, "config key '", key, "' must be true or false, got ", v->dump());
-  return v->get<bool>();
-}
+// Thin calls into the SDK's ConfigReader with no subject: the layer is named by the
+// caller's ErrorContext frame. Layers that name themselves use ConfigReader directly.
 
 namespace {
 
-std::int64_t as_int(const Config& v, const char* key) {
-  if (v.is_number_unsigned()) {
-    STRATA_CHECK(v.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()),
-                 FormatError, "config key '", key, "' holds ", v.dump(), ", larger than any size");
-    return v.get<std::int64_t>();
-  }
-  if (v.is_number_integer()) return v.get<std::int64_t>();
-  if (v.is_number_float()) {
-    const double d = v.get<double>();
-    // Range first: converting a double outside int64's range is undefined behaviour.
-    STRATA_CHECK(d >= -9.2e18 && d <= 9.2e18 && d == static_cast<double>(static_cast<std::int64_t>(d)), FormatError,
-                 "config key '", key, "' must hold integers, got ", v.dump());
-    return static_cast<std::int64_t>(d);
-  }
-  STRATA_THROW(FormatError, "config key '", key, "' must hold integers, got ", v.dump());
+ConfigReader reader(const Config& config) {
+  static const Config empty = Config::object();
+  return ConfigReader(config.is_object() ? config : empty, "");
 }
 
 }  // namespace
 
+const Config* find_key(const Config& config, const char* key) { return reader(config).find(key); }
+
+bool get_bool(const Config& config, const char* key, bool fallback) { return reader(config).optional(key, fallback); }
+
 std::int64_t get_int(const Config& config, const char* key, std::int64_t fallback) {
-  const Config* v = find_key(config, key);
-  return v ? as_int(*v, key) : fallback;
+  return reader(config).optional(key, fallback);
 }
 
 double get_double(const Config& config, const char* key, double fallback) {
-  const Config* v = find_key(config, key);
-  if (!v) return fallback;
-  STRATA_CHECK(v->is_number(), FormatError, "config key '", key, "' must be a number, got ", v->dump());
-  return v->get<double>();
+  return reader(config).optional(key, fallback);
 }
 
 std::string get_string(const Config& config, const char* key, const std::string& fallback) {
-  const Config* v = find_key(config, key);
-  if (!v) return fallback;
-  STRATA_CHECK(v->is_string(), FormatError, "config key '", key, "' must be a string, got ", v->dump());
-  return v->get<std::string>();
+  return reader(config).optional(key, fallback);
 }
 
 Config get_number(const Config& config, const char* key, const Config& fallback) {
-  const Config* v = find_key(config, key);
-  if (!v) return fallback;
-  STRATA_CHECK(v->is_number(), FormatError, "config key '", key, "' must be a number, got ", v->dump());
-  return *v;
+  return reader(config).number(key, fallback);
 }
 
 std::vector<std::int64_t> get_int_tuple(const Config& config, const char* key, std::size_t n,
                                         const std::vector<std::int64_t>& fallback) {
-  const Config* v = find_key(config, key);
-  if (!v) return fallback;
-  if (v->is_number()) return std::vector<std::int64_t>(n, as_int(*v, key));
-  // Keras 3 and H5 may wrap tuples as {"class_name": "__tuple__", "items": [...]}.
-  const Config& list = v->is_object() && v->contains("items") ? (*v)["items"] : *v;
-  STRATA_CHECK(list.is_array() && list.size() == n, FormatError, "config key '", key, "' must be an integer or a list of ",
-               n, " integers, got ", v->dump());
-  std::vector<std::int64_t> out;
-  for (const auto& e : list) out.push_back(as_int(e, key));
-  return out;
+  return reader(config).int_tuple(key, n, fallback);
 }
 
 std::vector<std::int64_t> get_int_or_list(const Config& config, const char* key,
                                           const std::vector<std::int64_t>& fallback) {
-  const Config* v = find_key(config, key);
-  if (!v) return fallback;
-  if (v->is_number()) return {as_int(*v, key)};
-  const Config& list = v->is_object() && v->contains("items") ? (*v)["items"] : *v;
-  STRATA_CHECK(list.is_array(), FormatError, "config key '", key, "' must be an integer or a list of integers, got ",
-               v->dump());
-  std::vector<std::int64_t> out;
-  for (const auto& e : list) out.push_back(as_int(e, key));
-  return out;
+  return reader(config).int_list(key, fallback);
 }
 
 std::optional<std::vector<std::int64_t>> get_optional_dims(const Config& config, const char* key) {
-  const Config* v = find_key(config, key);
-  if (!v) return std::nullopt;
-  const Config& list = v->is_object() && v->contains("items") ? (*v)["items"] : *v;
-  STRATA_CHECK(list.is_array(), FormatError, "config key '", key, "' must be a list of dimensions, got ", v->dump());
-  std::vector<std::int64_t> out;
-  for (const auto& e : list) out.push_back(e.is_null() ? Shape::kUnknown : as_int(e, key));
-  return out;
+  const std::optional<Shape> shape = reader(config).shape(key);
+  if (!shape) return std::nullopt;
+  return shape->dims();
 }
 
 std::string get_data_format(const Config& config) {
-  std::string f = get_string(config, "data_format", "channels_last");
-  std::transform(f.begin(), f.end(), f.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  STRATA_CHECK(f == "channels_last" || f == "channels_first", FormatError,
-               "data_format must be \"channels_last\" or \"channels_first\", got \"", f, "\"");
-  return f;
+  return reader(config).one_of("data_format", {"channels_last", "channels_first"}, "channels_last");
 }
 
 std::string get_padding(const Config& config, const std::vector<std::string>& allowed) {
-  std::string p = get_string(config, "padding", "valid");
-  std::transform(p.begin(), p.end(), p.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (std::find(allowed.begin(), allowed.end(), p) == allowed.end()) {
-    std::string list;
-    for (const auto& a : allowed) list += (list.empty() ? "\"" : ", \"") + a + "\"";
-    STRATA_THROW(FormatError, "padding must be one of ", list, "; got \"", p, "\"");
-  }
-  return p;
+  return reader(config).one_of("padding", allowed, "valid");
 }
 
 // ---- nested objects ---------------------------------------------------------------------

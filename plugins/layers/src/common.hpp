@@ -2,9 +2,9 @@
 // reading Keras config keys with Keras's defaults, writing nested objects the way
 // tf-keras writes them in layer configs, and a few op compositions several layers need.
 //
-// Config readers treat a missing key and a JSON null alike (the default applies) and
-// ignore keys they are not asked about, so configs from Keras 3 and older Keras 2 read
-// too. A present key of the wrong type is a FormatError naming the key.
+// The get_* readers are thin calls into the SDK's ConfigReader (strata/config_reader.hpp),
+// kept for the many call sites; a layer that validates values (units > 0, rate in
+// [0, 1]) uses a ConfigReader made with the layer, so that messages name it.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "strata/activations.hpp"
+#include "strata/config_reader.hpp"
 #include "strata/constraints.hpp"
 #include "strata/initializers.hpp"
 #include "strata/layer.hpp"

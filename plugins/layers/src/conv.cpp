@@ -13,34 +13,27 @@ class ConvBase : public Layer {
   ConvBase(std::string class_name, const Config& c, std::size_t rank, bool depthwise)
       : Layer(std::move(class_name), c), rank_(rank), depthwise_(depthwise) {
     auto frame = ErrorContext::push("reading the config of ", this->class_name(), " layer '", name(), "'");
+    const ConfigReader r(c, *this);
     if (!depthwise_) {
-      STRATA_CHECK(find_key(c, "filters"), FormatError, this->class_name(), " needs \"filters\"");
-      filters_ = get_int(c, "filters", 0);
-      STRATA_CHECK(filters_ > 0, ValueError, this->class_name(), ": filters must be positive, got ", filters_);
+      filters_ = r.required<std::int64_t>("filters", Range::positive());
     } else {
-      depth_multiplier_ = get_int(c, "depth_multiplier", 1);
-      STRATA_CHECK(depth_multiplier_ > 0, ValueError, "DepthwiseConv2D: depth_multiplier must be positive, got ",
-                   depth_multiplier_);
+      depth_multiplier_ = r.optional<std::int64_t>("depth_multiplier", 1, Range::positive());
     }
-    STRATA_CHECK(find_key(c, "kernel_size"), FormatError, this->class_name(), " needs \"kernel_size\"");
-    kernel_size_ = get_int_tuple(c, "kernel_size", rank_, {});
-    strides_ = get_int_tuple(c, "strides", rank_, std::vector<std::int64_t>(rank_, 1));
-    dilation_rate_ = get_int_tuple(c, "dilation_rate", rank_, std::vector<std::int64_t>(rank_, 1));
+    // tf-keras's normalize_tuple refuses zero and negative sizes, strides and dilations.
+    kernel_size_ = r.int_tuple("kernel_size", rank_, Range::positive());
+    strides_ = r.int_tuple("strides", rank_, std::vector<std::int64_t>(rank_, 1), Range::positive());
+    dilation_rate_ = r.int_tuple("dilation_rate", rank_, std::vector<std::int64_t>(rank_, 1), Range::positive());
     std::vector<std::string> paddings{"valid", "same"};
     if (rank_ == 1 && !depthwise_) paddings.push_back("causal");
-    padding_ = get_padding(c, paddings);
-    data_format_ = get_data_format(c);
+    padding_ = r.one_of("padding", paddings, "valid");
+    data_format_ = r.one_of("data_format", {"channels_last", "channels_first"}, "channels_last");
     STRATA_CHECK(data_format_ == "channels_last", ValueError, this->class_name(), " layer '", name(),
                  "': data_format \"channels_first\" is not supported (Strata's convolutions are channels_last); "
                  "transpose the inputs and use data_format \"channels_last\"");
-    groups_ = depthwise_ ? 1 : std::max<std::int64_t>(1, get_int(c, "groups", 1));
-    for (std::size_t i = 0; i < rank_; ++i) {
-      STRATA_CHECK(kernel_size_[i] > 0, ValueError, this->class_name(), ": kernel_size must be positive, got ",
-                   int_list(kernel_size_).dump());
-      STRATA_CHECK(strides_[i] > 0, ValueError, this->class_name(), ": strides must be positive, got ",
-                   int_list(strides_).dump());
-      STRATA_CHECK(dilation_rate_[i] > 0, ValueError, this->class_name(), ": dilation_rate must be positive, got ",
-                   int_list(dilation_rate_).dump());
+    groups_ = depthwise_ ? 1 : r.optional<std::int64_t>("groups", 1, Range::positive());
+    for (std::size_t i = 0; i < rank_; ++i) {  // the dilated window must be countable (output lengths use it)
+      checked_add(checked_mul(kernel_size_[i] - 1, dilation_rate_[i], r.describe("the dilated kernel")), 1,
+                  r.describe("the dilated kernel"));
     }
     const bool strided = std::any_of(strides_.begin(), strides_.end(), [](std::int64_t s) { return s > 1; });
     const bool dilated = std::any_of(dilation_rate_.begin(), dilation_rate_.end(), [](std::int64_t d) { return d > 1; });
@@ -49,7 +42,7 @@ class ConvBase : public Layer {
     STRATA_CHECK(depthwise_ || filters_ % groups_ == 0, ValueError, this->class_name(),
                  ": filters must be divisible by groups, got filters=", filters_, ", groups=", groups_);
     activation_ = activation_at(c, "activation");
-    use_bias_ = get_bool(c, "use_bias", true);
+    use_bias_ = r.optional("use_bias", true);
     const char* kernel_key = depthwise_ ? "depthwise_initializer" : "kernel_initializer";
     kernel_initializer_ = initializer_at(c, kernel_key, "glorot_uniform");
     bias_initializer_ = initializer_at(c, "bias_initializer", "zeros");
@@ -73,12 +66,15 @@ class ConvBase : public Layer {
     if (depthwise_) {
       kernel_shape.push_back(channels);
       kernel_shape.push_back(depth_multiplier_);
-      out_channels = channels * depth_multiplier_;
+      out_channels =
+          checked_mul(channels, depth_multiplier_, ConfigReader::subject_of(*this) + ": the output channels");
     } else {
       kernel_shape.push_back(channels / groups_);
       kernel_shape.push_back(filters_);
       out_channels = filters_;
     }
+    // Sizes from a file: a kernel too large to count is refused before any allocation.
+    checked_element_count(kernel_shape, ConfigReader::subject_of(*this) + ": the kernel");
     kernel_ = add_weight(depthwise_ ? "depthwise_kernel" : "kernel", Shape(kernel_shape), kernel_initializer_, true,
                          kernel_regularizer_, kernel_constraint_);
     if (use_bias_) {

@@ -19,11 +19,10 @@ class Dense final : public Layer {
  public:
   explicit Dense(const Config& c) : Layer("Dense", c) {
     auto frame = ErrorContext::push("reading the config of Dense layer '", name(), "'");
-    STRATA_CHECK(find_key(c, "units"), FormatError, "Dense needs \"units\"");
-    units_ = get_int(c, "units", 0);
-    STRATA_CHECK(units_ > 0, ValueError, "Dense: units must be positive, got ", units_);
+    const ConfigReader r(c, *this);
+    units_ = r.required<std::int64_t>("units", Range::positive());
     activation_ = activation_at(c, "activation");
-    use_bias_ = get_bool(c, "use_bias", true);
+    use_bias_ = r.optional("use_bias", true);
     kernel_initializer_ = initializer_at(c, "kernel_initializer", "glorot_uniform");
     bias_initializer_ = initializer_at(c, "bias_initializer", "zeros");
     kernel_regularizer_ = regularizer_at(c, "kernel_regularizer");
@@ -40,6 +39,8 @@ class Dense final : public Layer {
     const std::int64_t in = s.dims().back();
     STRATA_CHECK(in != Shape::kUnknown, ShapeError, "Dense layer '", name(),
                  "': the last dimension of the inputs must be known, got ", s.to_string());
+    // units comes from a file: a kernel too large to count is refused before any allocation.
+    checked_element_count({in, units_}, ConfigReader::subject_of(*this) + ": the kernel");
     kernel_ = add_weight("kernel", Shape{in, units_}, kernel_initializer_, true, kernel_regularizer_, kernel_constraint_);
     if (use_bias_) bias_ = add_weight("bias", Shape{units_}, bias_initializer_, true, bias_regularizer_, bias_constraint_);
   }
@@ -116,12 +117,12 @@ class Dropout final : public Layer {
  public:
   explicit Dropout(const Config& c) : Layer("Dropout", c) {
     auto frame = ErrorContext::push("reading the config of Dropout layer '", name(), "'");
-    STRATA_CHECK(find_key(c, "rate"), FormatError, "Dropout needs \"rate\"");
-    rate_ = get_number(c, "rate", 0.0);
-    const double r = rate_.get<double>();
-    STRATA_CHECK(r >= 0.0 && r <= 1.0, ValueError, "Dropout: rate must be between 0 and 1, got ", rate_.dump());
-    noise_shape_ = get_optional_dims(c, "noise_shape");
-    if (find_key(c, "seed")) seed_ = get_int(c, "seed", 0);
+    const ConfigReader r(c, *this);
+    // tf-keras accepts rate 1 (everything dropped). get_config writes the rate as given.
+    r.required<double>("rate", Range::closed(0.0, 1.0));
+    rate_ = r.number("rate", 0.0);
+    if (const auto shape = r.shape("noise_shape")) noise_shape_ = shape->dims();
+    seed_ = r.if_present<std::int64_t>("seed");
     set_supports_masking(true);
   }
 

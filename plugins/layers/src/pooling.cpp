@@ -13,15 +13,12 @@ class Pooling : public Layer {
   Pooling(std::string class_name, const Config& c, std::size_t rank, PoolKind kind)
       : Layer(std::move(class_name), c), rank_(rank), kind_(kind) {
     auto frame = ErrorContext::push("reading the config of ", this->class_name(), " layer '", name(), "'");
-    pool_size_ = get_int_tuple(c, "pool_size", rank_, std::vector<std::int64_t>(rank_, 2));
-    strides_ = get_int_tuple(c, "strides", rank_, pool_size_);
-    padding_ = get_padding(c, {"valid", "same"});
-    data_format_ = get_data_format(c);
-    for (std::size_t i = 0; i < rank_; ++i) {
-      STRATA_CHECK(pool_size_[i] > 0 && strides_[i] > 0, ValueError, this->class_name(),
-                   ": pool_size and strides must be positive, got ", int_list(pool_size_).dump(), " and ",
-                   int_list(strides_).dump());
-    }
+    const ConfigReader r(c, *this);
+    // A zero stride has no output length; TensorFlow's pooling ops refuse it too.
+    pool_size_ = r.int_tuple("pool_size", rank_, std::vector<std::int64_t>(rank_, 2), Range::positive());
+    strides_ = r.int_tuple("strides", rank_, pool_size_, Range::positive());
+    padding_ = r.one_of("padding", {"valid", "same"}, "valid");
+    data_format_ = r.one_of("data_format", {"channels_last", "channels_first"}, "channels_last");
   }
 
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext&) const override {

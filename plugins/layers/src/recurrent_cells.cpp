@@ -60,13 +60,10 @@ Tensor activate(const std::shared_ptr<Activation>& activation, const Tensor& x) 
 
 }  // namespace
 
-RecurrentCell::RecurrentCell(CellKind kind, const Config& config, const Config& cell_base)
-    : Layer(cell_class(kind), cell_base), kind_(kind) {
+RecurrentCell::RecurrentCell(CellKind kind, const Config& config, const Config& cell_base, const std::string& subject)
+    : Layer(cell_class(kind), cell_base), kind_(kind), subject_(subject) {
   const char* cls = layer_class(kind);
-  STRATA_CHECK(config.is_object() && config.contains("units") && !config["units"].is_null(), FormatError, cls,
-               " config needs \"units\"");
-  units_ = config_int(config, cls, "units", 0);
-  STRATA_CHECK(units_ > 0, ValueError, cls, ": units must be a positive integer, got ", units_);
+  units_ = ConfigReader(config, subject_).required<std::int64_t>("units", Range::positive());
   activation_ = config_activation(config, "activation", "tanh");
   if (kind_ != CellKind::kSimpleRNN) recurrent_activation_ = config_activation(config, "recurrent_activation", "sigmoid");
   use_bias_ = config_bool(config, cls, "use_bias", true);
@@ -112,7 +109,10 @@ void RecurrentCell::build(const std::vector<Shape>& input_shapes) {
                ShapeError, "cell '", name(), "' needs step inputs with a known feature dimension, got ",
                input_shapes.empty() ? std::string("nothing") : input_shapes[0].to_string());
   const std::int64_t input_dim = input_shapes[0].dim(-1);
-  const std::int64_t width = gates() * units_;
+  // units comes from a file: weights too large to count are refused before any allocation.
+  const std::int64_t width = checked_mul(gates(), units_, subject_ + ": the kernel width");
+  checked_element_count({input_dim, width}, subject_ + ": the kernel");
+  checked_element_count({units_, width}, subject_ + ": the recurrent kernel");
   WeightSpec spec;
   spec.name = "kernel";
   spec.shape = Shape{input_dim, width};

@@ -1,7 +1,6 @@
 // Config helpers shared by the recurrent layers.
-#include <cmath>
-
 #include "recurrent_internal.hpp"
+#include "strata/config_reader.hpp"
 #include "strata/ops.hpp"
 
 namespace strata::recurrent {
@@ -14,35 +13,24 @@ const Config* present(const Config& config, const char* key) {
   return &*it;
 }
 
+// The SDK's reader, its messages starting "<cls> config: ".
+ConfigReader reader(const Config& config, std::string_view cls) {
+  static const Config empty = Config::object();
+  return ConfigReader(config.is_object() ? config : empty, std::string(cls) + " config");
+}
+
 }  // namespace
 
 bool config_bool(const Config& config, std::string_view cls, const char* key, bool fallback) {
-  const Config* v = present(config, key);
-  if (!v) return fallback;
-  if (v->is_boolean()) return v->get<bool>();
-  // Python truthiness of the integers Keras accepts in practice (0/1).
-  STRATA_CHECK(v->is_number_integer(), FormatError, cls, " config: \"", key, "\" must be true or false, got ", v->dump());
-  return v->get<std::int64_t>() != 0;
+  return reader(config, cls).optional(key, fallback);
 }
 
 std::int64_t config_int(const Config& config, std::string_view cls, const char* key, std::int64_t fallback) {
-  const Config* v = present(config, key);
-  if (!v) return fallback;
-  if (v->is_number_integer()) return v->get<std::int64_t>();
-  if (v->is_number_float()) {
-    const double d = v->get<double>();
-    STRATA_CHECK(std::floor(d) == d && std::abs(d) < 9.0e15, FormatError, cls, " config: \"", key,
-                 "\" must be an integer, got ", v->dump());
-    return static_cast<std::int64_t>(d);
-  }
-  STRATA_THROW(FormatError, cls, " config: \"", key, "\" must be an integer, got ", v->dump());
+  return reader(config, cls).optional(key, fallback);
 }
 
 double config_double(const Config& config, std::string_view cls, const char* key, double fallback) {
-  const Config* v = present(config, key);
-  if (!v) return fallback;
-  STRATA_CHECK(v->is_number(), FormatError, cls, " config: \"", key, "\" must be a number, got ", v->dump());
-  return v->get<double>();
+  return reader(config, cls).optional(key, fallback);
 }
 
 std::shared_ptr<Activation> config_activation(const Config& config, const char* key, const char* fallback) {

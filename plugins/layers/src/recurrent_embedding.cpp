@@ -29,13 +29,9 @@ Config with_embedding_input_shape(const Config& config) {
 
 Embedding::Embedding(const Config& config) : Layer("Embedding", with_embedding_input_shape(config)) {
   auto frame = ErrorContext::push("reading the config of Embedding layer '", name(), "'");
-  STRATA_CHECK(config.contains("input_dim") && config.contains("output_dim"), FormatError,
-               "an Embedding config needs \"input_dim\" and \"output_dim\"");
-  input_dim_ = config_int(config, "Embedding", "input_dim", 0);
-  output_dim_ = config_int(config, "Embedding", "output_dim", 0);
-  STRATA_CHECK(input_dim_ > 0 && output_dim_ > 0, ValueError,
-               "Both `input_dim` and `output_dim` should be positive, Received input_dim = ", input_dim_,
-               " and output_dim = ", output_dim_);
+  const ConfigReader r(config, *this);
+  input_dim_ = r.required<std::int64_t>("input_dim", Range::positive());
+  output_dim_ = r.required<std::int64_t>("output_dim", Range::positive());
   embeddings_initializer_ = config_initializer(config, "embeddings_initializer", "uniform");
   embeddings_regularizer_ = config_regularizer(config, "embeddings_regularizer");
   activity_regularizer_ = config_regularizer(config, "activity_regularizer");
@@ -50,6 +46,7 @@ Embedding::Embedding(const Config& config) : Layer("Embedding", with_embedding_i
 void Embedding::build(const std::vector<Shape>&) {
   WeightSpec spec;
   spec.name = "embeddings";
+  checked_element_count({input_dim_, output_dim_}, ConfigReader::subject_of(*this) + ": the embeddings");
   spec.shape = Shape{input_dim_, output_dim_};
   spec.initializer = embeddings_initializer_;
   spec.regularizer = embeddings_regularizer_;

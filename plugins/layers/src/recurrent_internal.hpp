@@ -19,6 +19,7 @@
 
 #include "strata/activations.hpp"
 #include "strata/config.hpp"
+#include "strata/config_reader.hpp"
 #include "strata/constraints.hpp"
 #include "strata/initializers.hpp"
 #include "strata/layer.hpp"
@@ -92,8 +93,9 @@ enum class CellKind { kSimpleRNN, kLSTM, kGRU };
 class RecurrentCell : public Layer {
  public:
   // Reads the cell's keys from the RNN layer's config (`layer_config`); `cell_base` holds
-  // the cell's own name, trainable flag and dtype.
-  RecurrentCell(CellKind kind, const Config& layer_config, const Config& cell_base);
+  // the cell's own name, trainable flag and dtype; `subject` names the RNN layer in
+  // messages ("layer 'lstm' (LSTM)").
+  RecurrentCell(CellKind kind, const Config& layer_config, const Config& cell_base, const std::string& subject);
 
   CellKind kind() const noexcept { return kind_; }
   std::int64_t units() const noexcept { return units_; }
@@ -135,6 +137,7 @@ class RecurrentCell : public Layer {
   Step make_gru_step(const std::vector<Tensor>& recurrent_masks) const;
 
   CellKind kind_;
+  std::string subject_;  // the owning RNN layer, for messages
   std::int64_t units_ = 0;
   std::shared_ptr<Activation> activation_;
   std::shared_ptr<Activation> recurrent_activation_;  // LSTM and GRU

@@ -104,7 +104,7 @@ RecurrentLayer::RecurrentLayer(CellKind kind, const Config& config) : Layer(clas
   cell_base["dtype"] = std::string(dtype_name(dtype()));
   {
     auto frame = ErrorContext::push("reading the config of ", cls, " layer '", name(), "'");
-    cell_ = std::make_shared<RecurrentCell>(kind, config, cell_base);
+    cell_ = std::make_shared<RecurrentCell>(kind, config, cell_base, ConfigReader::subject_of(*this));
   }
   track("cell", cell_);
   set_supports_masking(true);

@@ -1,5 +1,7 @@
 // Reshaping layers: Flatten, Reshape, Permute, RepeatVector, ZeroPadding2D.
+#include <algorithm>
 #include <array>
+#include <iterator>
 #include <numeric>
 
 #include "common.hpp"
@@ -84,6 +86,9 @@ class Reshape final : public Layer {
       unknown += d == -1;
     }
     STRATA_CHECK(unknown <= 1, ValueError, "Reshape: target_shape may hold at most one -1, got ", int_list(target_).dump());
+    std::vector<std::int64_t> known;
+    std::copy_if(target_.begin(), target_.end(), std::back_inserter(known), [](std::int64_t d) { return d > 0; });
+    checked_element_count(known, ConfigReader::subject_of(*this) + ": target_shape");
   }
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext&) const override {
     const Tensor& x = single_input(*this, inputs);
@@ -135,9 +140,7 @@ class RepeatVector final : public Layer {
  public:
   explicit RepeatVector(const Config& c) : Layer("RepeatVector", c) {
     auto frame = ErrorContext::push("reading the config of RepeatVector layer '", name(), "'");
-    STRATA_CHECK(find_key(c, "n"), FormatError, "RepeatVector needs \"n\"");
-    n_ = get_int(c, "n", 1);
-    STRATA_CHECK(n_ >= 0, ValueError, "RepeatVector: n must not be negative, got ", n_);
+    n_ = ConfigReader(c, *this).required<std::int64_t>("n", Range::non_negative());
   }
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext&) const override {
     const Tensor& x = single_input(*this, inputs);

@@ -2,57 +2,43 @@
 
 #include <cmath>
 
+#include "strata/config_reader.hpp"
 #include "strata/error.hpp"
 
 namespace strata::training {
 
 // ---- config keys ------------------------------------------------------------------------
 
-const Config* find_key(const Config& config, const char* key) {
-  if (!config.is_object()) return nullptr;
-  auto it = config.find(key);
-  if (it == config.end() || it->is_null()) return nullptr;
-  return &*it;
+// Thin calls into the SDK's ConfigReader with no subject: messages say "config key
+// '<key>' ..."; the caller's ErrorContext frame names the object.
+
+namespace {
+
+ConfigReader reader(const Config& config) {
+  static const Config empty = Config::object();
+  return ConfigReader(config.is_object() ? config : empty, "");
 }
 
-bool get_bool(const Config& config, const char* key, bool fallback) {
-  const Config* v = find_key(config, key);
-  if (!v) return fallback;
-  STRATA_CHECK(v->is_boolean(), FormatError, "config key '", key, "' must be true or false, got ", v->dump());
-  return v->get<bool>();
-}
+}  // namespace
+
+const Config* find_key(const Config& config, const char* key) { return reader(config).find(key); }
+
+bool get_bool(const Config& config, const char* key, bool fallback) { return reader(config).optional(key, fallback); }
 
 std::int64_t get_int(const Config& config, const char* key, std::int64_t fallback) {
-  const Config* v = find_key(config, key);
-  if (!v) return fallback;
-  if (v->is_number_integer()) return v->get<std::int64_t>();
-  if (v->is_number_float()) {
-    const double d = v->get<double>();
-    STRATA_CHECK(std::floor(d) == d, FormatError, "config key '", key, "' must be an integer, got ", v->dump());
-    return static_cast<std::int64_t>(d);
-  }
-  STRATA_THROW(FormatError, "config key '", key, "' must be an integer, got ", v->dump());
+  return reader(config).optional(key, fallback);
 }
 
 double get_double(const Config& config, const char* key, double fallback) {
-  const Config* v = find_key(config, key);
-  if (!v) return fallback;
-  STRATA_CHECK(v->is_number(), FormatError, "config key '", key, "' must be a number, got ", v->dump());
-  return v->get<double>();
+  return reader(config).optional(key, fallback);
 }
 
 std::string get_string(const Config& config, const char* key, const std::string& fallback) {
-  const Config* v = find_key(config, key);
-  if (!v) return fallback;
-  STRATA_CHECK(v->is_string(), FormatError, "config key '", key, "' must be a string, got ", v->dump());
-  return v->get<std::string>();
+  return reader(config).optional(key, fallback);
 }
 
 Config get_number(const Config& config, const char* key, const Config& fallback) {
-  const Config* v = find_key(config, key);
-  if (!v) return fallback;
-  STRATA_CHECK(v->is_number(), FormatError, "config key '", key, "' must be a number, got ", v->dump());
-  return *v;
+  return reader(config).number(key, fallback);
 }
 
 Config get_value(const Config& config, const char* key, const Config& fallback) {
@@ -62,20 +48,7 @@ Config get_value(const Config& config, const char* key, const Config& fallback) 
 }
 
 std::optional<std::vector<double>> get_double_list(const Config& config, const char* key) {
-  const Config* v = find_key(config, key);
-  if (!v) return std::nullopt;
-  std::vector<double> out;
-  if (v->is_number()) {
-    out.push_back(v->get<double>());
-    return out;
-  }
-  STRATA_CHECK(v->is_array(), FormatError, "config key '", key, "' must be a number or a list of numbers, got ",
-               v->dump());
-  for (const auto& e : *v) {
-    STRATA_CHECK(e.is_number(), FormatError, "config key '", key, "' must hold numbers, got ", e.dump());
-    out.push_back(e.get<double>());
-  }
-  return out;
+  return reader(config).number_list(key);
 }
 
 // ---- op helpers -------------------------------------------------------------------------

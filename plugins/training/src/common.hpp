@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "strata/config.hpp"
+#include "strata/config_reader.hpp"
 #include "strata/ops.hpp"
 #include "strata/plugin/registrar.hpp"
 
@@ -24,6 +25,8 @@ void register_losses(Registrar& registrar);
 void register_metrics(Registrar& registrar);
 
 // ---- reading config keys ----------------------------------------------------------------
+// Thin calls into the SDK's ConfigReader (strata/config_reader.hpp) with its semantics:
+// a missing key or a JSON null gives the fallback; FormatError for a wrong type.
 
 // config[key] when present and not null, else null.
 const Config* find_key(const Config& config, const char* key);

@@ -82,11 +82,9 @@ class KerasOptimizer : public Optimizer {
 class SGD final : public KerasOptimizer {
  public:
   explicit SGD(const Config& c)
-      : KerasOptimizer("SGD", c, 0.01), momentum_(get_number(c, "momentum", 0.0)),
-        nesterov_(get_bool(c, "nesterov", false)) {
-    const double m = momentum_.get<double>();
-    STRATA_CHECK(m >= 0.0 && m <= 1.0, ValueError, "SGD: momentum must be between [0, 1], got ", m);
-  }
+      : KerasOptimizer("SGD", c, 0.01),
+        momentum_(ConfigReader(c, "optimizer 'SGD'").number("momentum", 0.0, Range::closed(0.0, 1.0))),
+        nesterov_(get_bool(c, "nesterov", false)) {}
 
  protected:
   // tf-keras creates "m" for every variable, whatever the momentum.
@@ -415,17 +413,18 @@ class Nadam final : public KerasOptimizer {
 class Ftrl final : public KerasOptimizer {
  public:
   explicit Ftrl(const Config& c)
-      : KerasOptimizer("Ftrl", c, 0.001), learning_rate_power_(get_number(c, "learning_rate_power", -0.5)),
-        initial_accumulator_value_(get_number(c, "initial_accumulator_value", 0.1)),
-        l1_(get_number(c, "l1_regularization_strength", 0.0)), l2_(get_number(c, "l2_regularization_strength", 0.0)),
-        l2_shrinkage_(get_number(c, "l2_shrinkage_regularization_strength", 0.0)), beta_(get_number(c, "beta", 0.0)) {
-    STRATA_CHECK(initial_accumulator_value_.get<double>() >= 0.0, ValueError,
-                 "Ftrl: initial_accumulator_value needs to be positive or zero, got ", initial_accumulator_value_.dump());
-    STRATA_CHECK(learning_rate_power_.get<double>() <= 0.0, ValueError,
-                 "Ftrl: learning_rate_power needs to be negative or zero, got ", learning_rate_power_.dump());
-    STRATA_CHECK(l1_.get<double>() >= 0.0 && l2_.get<double>() >= 0.0 && l2_shrinkage_.get<double>() >= 0.0, ValueError,
-                 "Ftrl: regularization strengths need to be positive or zero");
-  }
+      : Ftrl(c, ConfigReader(c, "optimizer 'Ftrl'")) {}
+
+ private:
+  // tf-keras's Ftrl refuses these ranges in its constructor.
+  Ftrl(const Config& c, const ConfigReader& r)
+      : KerasOptimizer("Ftrl", c, 0.001),
+        learning_rate_power_(r.number("learning_rate_power", -0.5, Range::at_most(0.0))),
+        initial_accumulator_value_(r.number("initial_accumulator_value", 0.1, Range::non_negative())),
+        l1_(r.number("l1_regularization_strength", 0.0, Range::non_negative())),
+        l2_(r.number("l2_regularization_strength", 0.0, Range::non_negative())),
+        l2_shrinkage_(r.number("l2_shrinkage_regularization_strength", 0.0, Range::non_negative())),
+        beta_(r.number("beta", 0.0)) {}
 
  protected:
   // accumulator (starting at initial_accumulator_value) and linear, per variable.

@@ -1,5 +1,6 @@
 #include "layers/config_util.hpp"
 
+#include "strata/config_reader.hpp"
 #include "strata/error.hpp"
 #include "strata/log.hpp"
 
@@ -51,35 +52,27 @@ DType dtype_from_json(const Config& value, std::string_view what) {
   return dtype_from_name(name);
 }
 
-bool get_bool(const Config& c, const char* key, bool fallback) {
-  const Config* v = find_key(c, key);
-  if (!v) return fallback;
-  STRATA_CHECK(v->is_boolean(), FormatError, "config key '", key, "' must be true or false, got ", v->dump());
-  return v->get<bool>();
+// The typed reads are the SDK's ConfigReader with no subject ("config key 'x' ...").
+
+namespace {
+
+ConfigReader reader(const Config& config) {
+  static const Config empty = Config::object();
+  return ConfigReader(config.is_object() ? config : empty, "");
 }
+
+}  // namespace
+
+bool get_bool(const Config& c, const char* key, bool fallback) { return reader(c).optional(key, fallback); }
 
 std::int64_t get_int(const Config& c, const char* key, std::int64_t fallback) {
-  const Config* v = find_key(c, key);
-  if (!v) return fallback;
-  if (v->is_number_float() && v->get<double>() == static_cast<double>(static_cast<std::int64_t>(v->get<double>()))) {
-    return static_cast<std::int64_t>(v->get<double>());
-  }
-  STRATA_CHECK(v->is_number_integer(), FormatError, "config key '", key, "' must be an integer, got ", v->dump());
-  return v->get<std::int64_t>();
+  return reader(c).optional(key, fallback);
 }
 
-double get_double(const Config& c, const char* key, double fallback) {
-  const Config* v = find_key(c, key);
-  if (!v) return fallback;
-  STRATA_CHECK(v->is_number(), FormatError, "config key '", key, "' must be a number, got ", v->dump());
-  return v->get<double>();
-}
+double get_double(const Config& c, const char* key, double fallback) { return reader(c).optional(key, fallback); }
 
 std::string get_string(const Config& c, const char* key, const std::string& fallback) {
-  const Config* v = find_key(c, key);
-  if (!v) return fallback;
-  STRATA_CHECK(v->is_string(), FormatError, "config key '", key, "' must be a string, got ", v->dump());
-  return v->get<std::string>();
+  return reader(c).optional(key, fallback);
 }
 
 }  // namespace strata::internal

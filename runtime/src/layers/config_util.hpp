@@ -26,7 +26,8 @@ inline const Config* find_key(const Config& config, const char* key) {
   return &*it;
 }
 
-// Typed reads with defaults; FormatError naming the key on a type mismatch.
+// Typed reads with defaults (ConfigReader with no subject); FormatError naming the key
+// on a type mismatch.
 bool get_bool(const Config& c, const char* key, bool fallback);
 std::int64_t get_int(const Config& c, const char* key, std::int64_t fallback);
 double get_double(const Config& c, const char* key, double fallback);

@@ -4,6 +4,7 @@
 #include "strata/activations.hpp"
 #include "strata/checkpoint.hpp"
 #include "strata/config.hpp"
+#include "strata/config_reader.hpp"
 #include "strata/constraints.hpp"
 #include "strata/custom_objects.hpp"
 #include "strata/device.hpp"

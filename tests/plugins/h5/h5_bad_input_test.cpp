@@ -231,6 +231,44 @@ TEST(H5BadInput, AbsurdLayerSizeIsRefusedBeforeAllocating) {
   expect_error<FormatError>([&] { load_model(p); }, {"absurd.h5", "more weights than its file can hold"});
 }
 
+// `strata info` of a JSON file that is not a model config: a FormatError naming the file
+// and the key, not the JSON library's type_error.
+TEST(JsonConfig, DescribeOfANonModelJsonIsAFormatError) {
+  const fs::path dir = fresh_dir("describe_json");
+  const std::shared_ptr<Format> json = get_format("json");
+  ASSERT_NE(json, nullptr);
+  {
+    std::ofstream(dir / "array.json") << "[1, 2]";
+    std::ofstream(dir / "number.json") << R"({"class_name": 5})";
+  }
+  expect_error<FormatError>([&] { json->describe(dir / "array.json"); },
+                            {"array.json", "the config must be a JSON object, got [1,2]"});
+  expect_error<FormatError>([&] { json->describe(dir / "number.json"); },
+                            {"number.json", "'class_name' must be a string, got 5"});
+}
+
+// The optimizer part of an H5 file's training_config is read with the SDK's config reader:
+// a class_name or is_legacy_optimizer of the wrong type is a FormatError naming the file.
+TEST(H5BadInput, OptimizerConfigOfTheWrongTypes) {
+  const fs::path dir = fresh_dir("optimizer_config");
+  // A copy of sequential.h5 whose training_config's optimizer_config `edit` changes.
+  const auto edited = [&](const std::string& name, const std::function<void(Config&)>& edit) {
+    const fs::path p = dir / name;
+    Edit e("sequential.h5", p);
+    Config tc = Config::parse(e.get_string_attr("training_config"));
+    EXPECT_TRUE(tc["optimizer_config"].is_object());
+    edit(tc["optimizer_config"]);
+    e.set_string_attr("/", "training_config", tc.dump());
+    return p;
+  };
+  const fs::path described = edited("class_name.h5", [](Config& c) { c["class_name"] = 5; });
+  const fs::path loaded = edited("legacy.h5", [](Config& c) { c["config"]["is_legacy_optimizer"] = 2; });
+  expect_error<FormatError>([&] { get_format("h5")->describe(described); },
+                            {"class_name.h5", "optimizer_config: 'class_name' must be a string, got 5"});
+  expect_error<FormatError>([&] { load_model(loaded); },
+                            {"legacy.h5", "optimizer_config: 'is_legacy_optimizer' must be true or false, got 2"});
+}
+
 // Found by the JSON config fuzzer: a float far outside int64 ("units": 8.9e35) was cast to an
 // integer (undefined behaviour); it is a FormatError naming the key.
 TEST(JsonConfig, IntegerKeysOutsideInt64AreFormatErrors) {

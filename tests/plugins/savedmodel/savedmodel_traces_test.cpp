@@ -22,6 +22,7 @@
 #include "strata/plugins.hpp"
 #include "strata/saved_model.hpp"
 #include "strata/saving.hpp"
+#include "strata/tf/keras_saved_metadata.pb.h"
 #include "strata/tf/saved_model.pb.h"
 
 namespace {
@@ -359,6 +360,48 @@ TEST(Traces, SubclassedModelFromAPluginLoadsInAFreshProcessWithAndWithoutThePlug
   }
   ASSERT_NE(run("env -u STRATA_PLUGIN_PATH " + cli + " info '" + (root / "model_no_traces").string() + "'", out), 0);
   EXPECT_NE(out.find("SubclassedModel"), std::string::npos) << out;
+}
+
+// A subclassed model is built on zeros of its build_input_shape, which comes from the file:
+// a shape of 2^40 elements (each dimension small enough for a per-dimension bound) is refused
+// as a FormatError before anything is allocated.
+TEST(Traces, HugeBuildInputShapeOfASubclassedModelIsRefusedBeforeAllocating) {
+  strata::PluginManager::global().load(STRATA_TEST_CUSTOM_PLUGIN);
+  auto model = strata::model_from_config(
+      strata::Config{{"class_name", "SubclassedModel"}, {"config", strata::Config::object()}});
+  (void)model->predict(strata::ones(strata::Shape{1, 784}));
+  const fs::path dir = fresh_dir("huge_build_shape") / "model";
+  strata::SaveOptions no_traces;
+  no_traces.save_traces = false;  // loading must go through the class and build_input_shape
+  strata::save_model(*model, dir, no_traces);
+  strata::keras::SavedMetadata md;
+  {
+    std::ifstream in(dir / "keras_metadata.pb", std::ios::binary);
+    ASSERT_TRUE(md.ParseFromIstream(&in));
+  }
+  bool edited = false;
+  for (auto& node : *md.mutable_nodes()) {
+    if (node.node_path() != "root") continue;
+    strata::Config root = strata::Config::parse(node.metadata());
+    ASSERT_TRUE(root.contains("build_input_shape")) << node.metadata();
+    root["build_input_shape"] = strata::Config::parse("[null, 1048576, 1048576]");
+    node.set_metadata(root.dump());
+    edited = true;
+  }
+  ASSERT_TRUE(edited);
+  {
+    std::ofstream out(dir / "keras_metadata.pb", std::ios::binary | std::ios::trunc);
+    ASSERT_TRUE(md.SerializeToOstream(&out));
+  }
+  try {
+    strata::load_model(dir);
+    ADD_FAILURE() << "loaded";
+  } catch (const strata::FormatError& e) {
+    EXPECT_NE(e.message().find("build_input_shape asks for 1099511627776 elements of zeros to build the model; at most "
+                               "67108864 are allowed"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 // ---- bad graphs -------------------------------------------------------------------------------------

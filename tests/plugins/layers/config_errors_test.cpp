@@ -1,0 +1,130 @@
+// What a user sees for a model file whose layer configs are wrong: each error is typed,
+// and its message names the layer, its class, the key, what was expected and what was
+// found. The models come through model_from_json, as from a file; the expected messages
+// are written by hand.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "strata/error.hpp"
+#include "strata/model.hpp"
+#include "strata/saving.hpp"
+#include "test_util.hpp"
+
+namespace strata::layer_tests {
+namespace {
+
+// A Keras 2 Sequential model of one layer `class_name` with `config` (plus a name), fed
+// by inputs of shape (None, ...input_dims).
+std::string sequential_json(const std::string& class_name, const std::string& name, const std::string& config,
+                            const std::string& input_dims) {
+  return R"({"class_name": "Sequential", "config": {"name": "m", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_input_shape": [null, )" +
+         input_dims + R"(], "dtype": "float32", "name": "in"}},
+      {"class_name": ")" +
+         class_name + R"(", "config": {"name": ")" + name + R"(", )" + config + R"(}}]}})";
+}
+
+// The message (without "while ..." frames) of the error of kind E that loading `json`
+// throws.
+template <class E>
+std::string load_error(const std::string& json) {
+  try {
+    model_from_json(json);
+  } catch (const E& e) {
+    return e.message();
+  } catch (const Error& e) {
+    return std::string("wrong kind ") + e.kind() + ": " + e.message();
+  } catch (const std::exception& e) {
+    return std::string("not a strata::Error: ") + e.what();
+  }
+  return "loaded without an error";
+}
+
+class ConfigErrors : public ::testing::Test {
+ protected:
+  void SetUp() override { clear_session(); }
+  DeviceScope device_{Device("ref:0")};
+};
+
+TEST_F(ConfigErrors, DenseWithNegativeUnits) {
+  EXPECT_EQ(load_error<ValueError>(sequential_json("Dense", "dense_1", R"("units": -3)", "4")),
+            "layer 'dense_1' (Dense): 'units' must be a positive integer, got -3");
+}
+
+TEST_F(ConfigErrors, DenseWithoutUnitsOrWithAStringForUnits) {
+  EXPECT_EQ(load_error<FormatError>(sequential_json("Dense", "d", R"("use_bias": true)", "4")),
+            "layer 'd' (Dense): 'units' is missing; it must be a positive integer");
+  EXPECT_EQ(load_error<FormatError>(sequential_json("Dense", "d", R"("units": "three")", "4")),
+            "layer 'd' (Dense): 'units' must be a positive integer, got \"three\"");
+  EXPECT_EQ(load_error<FormatError>(sequential_json("Dense", "d", R"("units": 2.5)", "4")),
+            "layer 'd' (Dense): 'units' must be a positive integer, got 2.5");
+}
+
+TEST_F(ConfigErrors, DenseAcceptsIntegralFloatsAndNullsAsKerasDoes) {
+  // Keras writes 3.0 at times; a null key means its default; unknown keys are ignored.
+  auto model = model_from_json(sequential_json(
+      "Dense", "d", R"("units": 3.0, "use_bias": null, "keras3_only_key": {"x": 1})", "4"));
+  EXPECT_EQ(model->get_layer("d")->get_config()["units"], 3);
+  EXPECT_EQ(model->get_layer("d")->get_config()["use_bias"], true);
+}
+
+TEST_F(ConfigErrors, Conv2DWithKernelSizeZero) {
+  EXPECT_EQ(load_error<ValueError>(sequential_json("Conv2D", "conv", R"("filters": 2, "kernel_size": 0)", "5, 5, 1")),
+            "layer 'conv' (Conv2D): 'kernel_size' must be a positive integer or a list of 2 positive integers, got 0");
+  EXPECT_EQ(load_error<ValueError>(sequential_json(
+                "Conv2D", "conv", R"("filters": 2, "kernel_size": [3, 3], "strides": [1, 0])", "5, 5, 1")),
+            "layer 'conv' (Conv2D): 'strides' must be a positive integer or a list of 2 positive integers, got [1,0]");
+  EXPECT_EQ(load_error<FormatError>(sequential_json("Conv2D", "conv", R"("filters": 2)", "5, 5, 1")),
+            "layer 'conv' (Conv2D): 'kernel_size' is missing; it must be a positive integer or a list of 2 positive "
+            "integers");
+  EXPECT_EQ(load_error<ValueError>(sequential_json("Conv2D", "conv", R"("filters": 0, "kernel_size": 3)", "5, 5, 1")),
+            "layer 'conv' (Conv2D): 'filters' must be a positive integer, got 0");
+  EXPECT_EQ(load_error<FormatError>(
+                sequential_json("Conv2D", "conv", R"("filters": 1, "kernel_size": 3, "padding": "causal")", "5, 5, 1")),
+            "layer 'conv' (Conv2D): 'padding' must be one of \"valid\", \"same\", got \"causal\"");
+}
+
+TEST_F(ConfigErrors, DropoutWithRateOutsideZeroOne) {
+  EXPECT_EQ(load_error<ValueError>(sequential_json("Dropout", "drop", R"("rate": 1.5)", "4")),
+            "layer 'drop' (Dropout): 'rate' must be a number in [0, 1], got 1.5");
+  EXPECT_EQ(load_error<ValueError>(sequential_json("Dropout", "drop", R"("rate": -0.1)", "4")),
+            "layer 'drop' (Dropout): 'rate' must be a number in [0, 1], got -0.1");
+  // tf-keras accepts both ends.
+  EXPECT_NO_THROW(model_from_json(sequential_json("Dropout", "drop", R"("rate": 1)", "4")));
+  EXPECT_NO_THROW(model_from_json(sequential_json("Dropout", "drop2", R"("rate": 0)", "4")));
+}
+
+TEST_F(ConfigErrors, PoolingWithZeroStrides) {
+  EXPECT_EQ(load_error<ValueError>(
+                sequential_json("MaxPooling2D", "pool", R"("pool_size": 2, "strides": 0)", "4, 4, 1")),
+            "layer 'pool' (MaxPooling2D): 'strides' must be a positive integer or a list of 2 positive integers, "
+            "got 0");
+}
+
+TEST_F(ConfigErrors, RecurrentAndEmbeddingSizes) {
+  EXPECT_EQ(load_error<ValueError>(sequential_json("LSTM", "lstm", R"("units": 0)", "3, 2")),
+            "layer 'lstm' (LSTM): 'units' must be a positive integer, got 0");
+  EXPECT_EQ(load_error<ValueError>(sequential_json("Embedding", "emb", R"("input_dim": 10, "output_dim": -1)", "3")),
+            "layer 'emb' (Embedding): 'output_dim' must be a positive integer, got -1");
+}
+
+// Sizes are multiplied with overflow checks before anything is allocated: an error naming
+// the layer, never a std::bad_alloc, a wrapped size or a crash.
+TEST_F(ConfigErrors, HugeUnitsWhoseKernelSizeOverflows) {
+  EXPECT_EQ(load_error<ValueError>(sequential_json("Dense", "big", R"("units": 4611686018427387904)", "16")),
+            "layer 'big' (Dense): the kernel of shape (16, 4611686018427387904) has more elements than fit in a 64-bit "
+            "size");
+  EXPECT_EQ(load_error<FormatError>(sequential_json("Dense", "big", R"("units": 1e30)", "16")),
+            "layer 'big' (Dense): 'units' must be a positive integer no larger than 9223372036854775807, got 1e+30");
+  EXPECT_EQ(load_error<ValueError>(sequential_json("LSTM", "lstm", R"("units": 3074457345618258603)", "3, 2")),
+            "layer 'lstm' (LSTM): the kernel width: 4 x 3074457345618258603 does not fit in a 64-bit size");
+  EXPECT_EQ(load_error<ValueError>(sequential_json("Conv2D", "conv",
+                                                   R"("filters": 2, "kernel_size": 4611686018427387904, )"
+                                                   R"("dilation_rate": 4)",
+                                                   "5, 5, 1")),
+            "layer 'conv' (Conv2D): the dilated kernel: 4611686018427387903 x 4 does not fit in a 64-bit size");
+}
+
+}  // namespace
+}  // namespace strata::layer_tests
