@@ -230,7 +230,13 @@ void Model::compile(const Config& optimizer, const Config& loss, const Config& m
   state->loss_weights.assign(n, 1.0);
   if (!loss_weights.is_null()) {
     const auto w = per_output(loss_weights, names, "loss_weights");
-    for (std::size_t i = 0; i < n; ++i) state->loss_weights[i] = w[i].is_null() ? 1.0 : w[i].get<double>();
+    for (std::size_t i = 0; i < n; ++i) {
+      // training_config comes from files too: a non-number is a typed error, not the JSON
+      // library's type_error.
+      STRATA_CHECK(w[i].is_null() || w[i].is_number(), ValueError, "compile: loss_weights for output '", names[i],
+                   "' must be a number, got ", w[i].dump());
+      state->loss_weights[i] = w[i].is_null() ? 1.0 : w[i].get<double>();
+    }
   }
   state->loss_weights_arg = loss_weights;
   state->metric_specs.assign(n, {});

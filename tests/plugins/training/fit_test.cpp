@@ -136,6 +136,20 @@ TEST_P(FitTest, LinearRegressionRecoversItsCoefficients) {
   EXPECT_LE(worst, 1e-2) << p.optimizer;
 }
 
+// A loss weight that is not a number (from a file's training_config) is a ValueError naming
+// the output, not the JSON library's type_error.
+TEST(Compile, NonNumericLossWeightIsAValueErrorNamingTheOutput) {
+  Sequential model({make_layer("Dense", {{"units", 1}, {"input_shape", {2}}, {"name", "only_output"}})});
+  try {
+    model.compile(Config("sgd"), Config("mse"), Config(nullptr), Config::array({"heavy"}));
+    FAIL() << "a string loss weight was accepted";
+  } catch (const ValueError& e) {
+    const std::string text = e.what();
+    EXPECT_NE(text.find("loss_weights for output '"), std::string::npos) << text;
+    EXPECT_NE(text.find("' must be a number, got \"heavy\""), std::string::npos) << text;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Optimizers, FitTest, ::testing::ValuesIn(fit_cases()),
                          [](const ::testing::TestParamInfo<FitCase>& info) { return info.param.optimizer; });
 
