@@ -10,6 +10,8 @@ void register_all(strata::Registrar& r) {
 
 }  // namespace
 
-STRATA_PLUGIN("format-savedmodel", "0.2.0",
-              "TensorFlow SavedModel directories: tf-keras's (read) and Strata's with traced functions (read, write)",
-              register_all);
+// variables/ is a TensorFlow checkpoint, read and written through the checkpoint format.
+STRATA_PLUGIN_WITH_DEPENDENCIES(
+    "format-savedmodel", "0.2.0",
+    "TensorFlow SavedModel directories: tf-keras's (read) and Strata's with traced functions (read, write)",
+    register_all, "format-checkpoint");

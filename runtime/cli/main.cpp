@@ -78,6 +78,7 @@ int cmd_plugins(const std::vector<std::string>& args) {
   struct Row {
     std::string name, version, abi, status, path, description;
     std::vector<strata::RegistryEntryInfo> entries;
+    std::vector<std::string> needs;
   };
   std::vector<Row> rows;
   const auto abi = std::to_string(strata::runtime_plugin_abi_major()) + "." +
@@ -93,6 +94,7 @@ int cmd_plugins(const std::vector<std::string>& args) {
     r.path = p.path.string();
     r.description = p.description;
     r.entries = p.entries;
+    r.needs = p.dependencies;
     rows.push_back(std::move(r));
   }
   std::size_t wn = 4, wv = 7, wa = 3;
@@ -105,6 +107,14 @@ int cmd_plugins(const std::vector<std::string>& args) {
   for (const auto& r : rows) {
     std::cout << pad(r.name, wn + 2) << pad(r.version, wv + 2) << pad(r.abi, wa + 2) << r.status << "\n";
     std::cout << pad("", wn + 2) << "path: " << r.path << "\n";
+    if (!r.needs.empty()) {
+      std::cout << pad("", wn + 2) << "needs:";
+      for (const auto& d : r.needs) {
+        const bool loaded = std::any_of(rows.begin(), rows.end(), [&](const Row& o) { return o.name == d && o.status == "loaded"; });
+        std::cout << " " << d << (loaded ? "" : " (not loaded)");
+      }
+      std::cout << "\n";
+    }
     if (verbose) {
       if (!r.description.empty()) std::cout << pad("", wn + 2) << "description: " << r.description << "\n";
       std::map<std::string, std::vector<std::string>> by_kind;

@@ -195,6 +195,22 @@ TEST(PluginManager, BareNameOfTwoPackagesIsAmbiguousNotUnknown) {
   EXPECT_NE(registry.find_erased(ObjectKind::kLayer, "pkg_a>SharedName").value, nullptr);
 }
 
+TEST(PluginManager, DeclaredDependenciesAreListedAndTheMissingOnesNamed) {
+  Registry registry;
+  PluginManager manager(registry);
+  const PluginInfo needs = manager.load(plugin_file("needs"));
+  EXPECT_EQ(needs.dependencies, (std::vector<std::string>{"test-good", "test-not-there"}));
+  auto missing = manager.missing_dependencies();
+  ASSERT_EQ(missing.size(), 2u);
+  EXPECT_TRUE(contains(missing[0], "'test-needs' needs 'test-good', which is not loaded")) << missing[0];
+  manager.load(plugin_file("good"));
+  missing = manager.missing_dependencies();
+  ASSERT_EQ(missing.size(), 1u);
+  EXPECT_TRUE(contains(missing[0], "'test-needs' needs 'test-not-there'")) << missing[0];
+  // A plugin declaring none (STRATA_PLUGIN) lists none.
+  EXPECT_TRUE(manager.load(plugin_file("good")).dependencies.empty());
+}
+
 TEST(PluginManager, DuplicateNamesAcrossPluginsNameBothAndCommitNothing) {
   Registry registry;
   PluginManager manager(registry);
@@ -387,7 +403,7 @@ TEST(PluginManager, GlobalPluginBackendServesTensors) {
 
 TEST(Cli, PluginsListsStatusesAndEntries) {
   TempDir tmp;
-  const fs::path first = tmp.subdir("first", {"good", "abi_major", "unusable"});
+  const fs::path first = tmp.subdir("first", {"good", "abi_major", "unusable", "needs"});
   const fs::path second = tmp.subdir("second", {"good_copy"});
   const std::string out = run("STRATA_PLUGIN_PATH='" + first.string() + ":" + second.string() + "' " +
                               STRATA_CLI_PATH + " plugins --verbose 2>/dev/null");
@@ -400,6 +416,7 @@ TEST(Cli, PluginsListsStatusesAndEntries) {
   EXPECT_TRUE(contains(out, "layer (1): TestGoodLayer")) << out;
   EXPECT_TRUE(contains(out, "backend (1): cpu")) << out;  // the runtime's built-in entry
   EXPECT_TRUE(contains(out, "plugtest:0")) << out;        // devices of loaded backends
+  EXPECT_TRUE(contains(out, "needs: test-good test-not-there (not loaded)")) << out;
   const std::string version = run(std::string(STRATA_CLI_PATH) + " --version");
   EXPECT_TRUE(contains(version, std::string("strata ") + runtime_version())) << version;
   EXPECT_TRUE(contains(version, runtime_toolchain_tag())) << version;

@@ -94,8 +94,11 @@ __attribute__((visibility("default"))) int strata_test_not_a_plugin = 1;
 #endif
 static const strata::PluginDescriptor test_descriptor = {
     TEST_STRUCT_SIZE, TEST_ABI_MAJOR, TEST_ABI_MINOR, TEST_TOOLCHAIN, TEST_PLUGIN_NAME, "1.2.3",
-    "deliberately mismatched test plugin", &register_all};
+    "deliberately mismatched test plugin", &register_all, nullptr};
 STRATA_EXPORT_PLUGIN_DESCRIPTOR(test_descriptor);
+#elif defined(TEST_DEPENDENCIES)
+STRATA_PLUGIN_WITH_DEPENDENCIES(TEST_PLUGIN_NAME, "1.2.3", "test plugin for the loader tests", register_all,
+                                TEST_DEPENDENCIES);
 #else
 STRATA_PLUGIN(TEST_PLUGIN_NAME, "1.2.3", "test plugin for the loader tests", register_all);
 #endif

@@ -119,6 +119,19 @@ struct PluginManager::Impl {
     info.version = bounded(descriptor->version, 64);
     info.description = bounded(descriptor->description);
     info.toolchain_tag = bounded(descriptor->toolchain_tag, 512);
+    if (descriptor->struct_size >= offsetof(PluginDescriptor, dependencies) + sizeof(const char*) &&
+        descriptor->dependencies != nullptr) {
+      const std::string list = bounded(descriptor->dependencies, 1024);
+      std::size_t start = 0;
+      while (start <= list.size()) {
+        const std::size_t comma = std::min(list.find(',', start), list.size());
+        std::string name = list.substr(start, comma - start);
+        name.erase(0, name.find_first_not_of(' '));
+        name.erase(name.find_last_not_of(' ') + 1);
+        if (!name.empty()) info.dependencies.push_back(std::move(name));
+        start = comma + 1;
+      }
+    }
     const std::string ours = abi_text(kPluginAbiMajor, kPluginAbiMinor);
     const std::string theirs = abi_text(info.abi_major, info.abi_minor);
     if (info.abi_major != kPluginAbiMajor) {
@@ -295,6 +308,22 @@ std::vector<PluginInfo> PluginManager::load_directory(const fs::path& dir) {
 
 void PluginManager::load_search_path() {
   for (const auto& dir : plugin_search_path()) load_directory(dir);
+  for (const auto& missing : missing_dependencies()) log_warning("plugin ", missing);
+}
+
+std::vector<std::string> PluginManager::missing_dependencies() const {
+  std::lock_guard lock(impl_->mutex);
+  std::vector<std::string> out;
+  for (const auto& p : impl_->records) {
+    if (p.state != PluginState::kLoaded) continue;
+    for (const auto& d : p.dependencies) {
+      if (impl_->loaded_by_name.count(d) == 0) {
+        out.push_back("'" + p.name + "' needs '" + d + "', which is not loaded (" + p.name +
+                      " loads, but what it does with '" + d + "' fails until it is)");
+      }
+    }
+  }
+  return out;
 }
 
 std::vector<PluginInfo> PluginManager::plugins() const {

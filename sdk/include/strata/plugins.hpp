@@ -41,6 +41,7 @@ struct PluginInfo {
   bool usable = true;  // from the optional probe
   std::string unusable_reason;
   std::vector<RegistryEntryInfo> entries;  // what it registered
+  std::vector<std::string> dependencies;   // plugins it declares it calls at run time
 
   // "loaded", "refused: <reason>", "shadowed by <path>",
   // "present, not usable: <reason>".
@@ -69,6 +70,9 @@ class PluginManager {
 
   // Every plugin seen so far, in load order, including refused and shadowed ones.
   std::vector<PluginInfo> plugins() const;
+  // "name needs X, which is not loaded" for every declared dependency of a loaded plugin
+  // that no loaded plugin satisfies; empty when all are met.
+  std::vector<std::string> missing_dependencies() const;
   Registry& registry() noexcept;
 
  private:

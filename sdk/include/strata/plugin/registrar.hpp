@@ -75,10 +75,17 @@ struct PluginDescriptor {
   const char* version;
   const char* description;
   void (*register_all)(Registrar& registrar);  // called only after every check passed
+  // Appended in ABI 2.0; a descriptor whose struct_size ends before it declares none.
+  // Comma-separated names of the plugins this one calls at run time ("format-checkpoint"),
+  // or null. Informational: the loader does not refuse a plugin whose dependency is absent
+  // (its calls fail then, naming what is missing); `strata plugins` lists them and marks
+  // the missing ones, and loading the search path warns about them.
+  const char* dependencies;
 };
 static_assert(std::is_standard_layout_v<PluginDescriptor>);
 
-// The smallest struct_size this runtime accepts: everything up to register_all.
+// The smallest struct_size this runtime accepts: everything up to register_all (fields after
+// it are optional).
 inline constexpr std::uint32_t kPluginDescriptorMinSize =
     offsetof(PluginDescriptor, register_all) + sizeof(void (*)(Registrar&));
 
@@ -107,15 +114,22 @@ inline constexpr const char* kPluginProbeSymbol = "strata_plugin_probe";
 
 // Declares this shared library a Strata plugin.
 #define STRATA_PLUGIN(plugin_name, plugin_version, plugin_description, register_fn)    \
-  static const ::strata::PluginDescriptor strata_detail_plugin_descriptor = {          \
-      sizeof(::strata::PluginDescriptor),                                              \
-      ::strata::kPluginAbiMajor,                                                       \
-      ::strata::kPluginAbiMinor,                                                       \
-      STRATA_TOOLCHAIN_TAG,                                                            \
-      plugin_name,                                                                     \
-      plugin_version,                                                                  \
-      plugin_description,                                                              \
-      &(register_fn)};                                                                 \
+  STRATA_PLUGIN_WITH_DEPENDENCIES(plugin_name, plugin_version, plugin_description, register_fn, nullptr)
+
+// The same, for a plugin that calls other plugins at run time: `dependencies` is a string
+// literal of comma-separated plugin names ("format-checkpoint").
+#define STRATA_PLUGIN_WITH_DEPENDENCIES(plugin_name, plugin_version, plugin_description, register_fn, \
+                                        dependencies)                                                \
+  static const ::strata::PluginDescriptor strata_detail_plugin_descriptor = {                        \
+      sizeof(::strata::PluginDescriptor),                                                            \
+      ::strata::kPluginAbiMajor,                                                                     \
+      ::strata::kPluginAbiMinor,                                                                     \
+      STRATA_TOOLCHAIN_TAG,                                                                          \
+      plugin_name,                                                                                   \
+      plugin_version,                                                                                \
+      plugin_description,                                                                            \
+      &(register_fn),                                                                                \
+      dependencies};                                                                                 \
   STRATA_EXPORT_PLUGIN_DESCRIPTOR(strata_detail_plugin_descriptor)
 
 // Exports an optional probe (a function matching strata::PluginProbeFn).
