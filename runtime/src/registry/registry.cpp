@@ -4,12 +4,9 @@
 #include <mutex>
 #include <shared_mutex>
 
-#include "device/cpu_backend.hpp"
-#include "layers/model_internal.hpp"
-#include "ops/internal.hpp"
+#include "core/builtins.hpp"
 #include "registry/name_table.hpp"
 #include "strata/error.hpp"
-#include "strata/plugin/backend.hpp"
 #include "strata/plugin/registrar.hpp"
 
 namespace strata {
@@ -19,14 +16,6 @@ constexpr std::string_view kKindNames[kObjectKindCount] = {
     "layer",      "model",       "optimizer",   "loss",       "metric",
     "activation", "initializer", "regularizer", "constraint", "learning_rate_schedule",
     "backend",    "format",      "op",          "kernel"};
-
-void register_builtins(Registry& registry) {
-  Registrar registrar(registry, "runtime");
-  registrar.add<ObjectKind::kBackend>("cpu", [] { return internal::make_cpu_backend(); });
-  internal::register_builtin_ops(registrar);
-  internal::register_model_classes(registrar);
-  registrar.commit();
-}
 
 }  // namespace
 
@@ -75,7 +64,7 @@ Registry& Registry::global() {
   // Never destroyed: plugins' objects referenced from it must outlive static destructors.
   static Registry* registry = [] {
     auto* r = new Registry();
-    register_builtins(*r);
+    internal::register_runtime_entries(*r);
     return r;
   }();
   return *registry;
