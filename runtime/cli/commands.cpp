@@ -119,6 +119,9 @@ int cmd_convert(const std::vector<std::string>& args) {
   SaveOptions save;
   save.format = vm["format"].as<std::string>();
   const std::string arch = vm["weights-into"].as<std::string>();
+  // The output's format first: a wrong OUT fails before the input is read, with the
+  // runtime's message (a weights-only format says to use --weights-into).
+  (void)format_for_saving(out, save.format, !arch.empty());
   if (!arch.empty()) {
     // Weights only: load them into the architecture given, then write them out.
     auto model = load_model(arch);
