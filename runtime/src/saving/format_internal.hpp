@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "strata/format.hpp"
 
@@ -11,5 +12,8 @@ namespace strata {
 // `missing` but has the capability of the other use; empty otherwise. Appended to the
 // "format X cannot ..." messages.
 std::string format_capability_hint(const Format& format, FormatCapability missing);
+
+// The plugin (registry provider) that registered format `name`; empty when none did.
+std::string format_provider(std::string_view name);
 
 }  // namespace strata

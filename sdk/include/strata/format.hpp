@@ -169,8 +169,5 @@ std::shared_ptr<Format> get_format(std::string_view name);
 // Every registered format (made on first use), in registry order (by name).
 // Thread safety: may be called concurrently.
 std::vector<std::shared_ptr<Format>> available_formats();
-// The plugin (registry provider) that registered format `name`; empty when none did.
-// Thread safety: may be called concurrently.
-std::string format_provider(std::string_view name);
 
 }  // namespace strata
