@@ -202,5 +202,17 @@ TEST(FormatCli, ConvertToAWeightsOnlyExtensionSaysWeightsIntoBeforeReadingTheInp
   EXPECT_LACKS(out, "does not exist");  // the output was checked first
 }
 
+TEST(FormatCli, ConvertIntoAWeightsOnlyFormatByNameSaysWeightsInto) {
+  std::string out;
+  const fs::path missing = fs::temp_directory_path() / "strata_no_such_model.h5";
+  const int rc = run_command(std::string("'") + STRATA_CLI_PATH + "' convert '" + missing.string() +
+                                 "' out_ckpt --format checkpoint",
+                             out);
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_CONTAINS(out, "strata: error: ValueError: format 'checkpoint' cannot save models; it holds weights only: "
+                       "convert weights with --weights-into ARCHITECTURE");
+  EXPECT_LACKS(out, "does not exist");
+}
+
 }  // namespace
 }  // namespace strata
