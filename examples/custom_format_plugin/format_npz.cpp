@@ -212,7 +212,9 @@ std::vector<std::pair<std::string, strata::Variable>> weight_paths(const strata:
 class NpzFormat final : public strata::Format {
  public:
   std::string name() const override { return "npz"; }
-  std::vector<std::string> extensions() const override { return {".npz"}; }
+  // Weights only: save_weights("w.npz") and load_weights("w.npz") pick this format.
+  std::vector<std::string> model_extensions() const override { return {}; }
+  std::vector<std::string> weights_extensions() const override { return {".npz"}; }
   unsigned capabilities() const override { return strata::kSaveWeights | strata::kLoadWeights; }
 
   // A zip archive whose first member is a .npy file.

@@ -60,7 +60,9 @@ strata::h5::File open_for_reading(const fs::path& path) {
 class H5Format final : public strata::Format {
  public:
   std::string name() const override { return "h5"; }
-  std::vector<std::string> extensions() const override { return {".h5", ".hdf5", ".keras"}; }
+  // Keras 2 saves H5 under .h5, .hdf5 and (Keras 2.x) .keras, for models and weights alike.
+  std::vector<std::string> model_extensions() const override { return {".h5", ".hdf5", ".keras"}; }
+  std::vector<std::string> weights_extensions() const override { return {".h5", ".hdf5", ".keras"}; }
   unsigned capabilities() const override {
     return strata::kSaveModel | strata::kLoadModel | strata::kSaveWeights | strata::kLoadWeights;
   }

@@ -23,7 +23,9 @@ constexpr std::size_t kMaxJsonBytes = std::size_t{256} << 20;  // 256 MiB: far a
 class JsonFormat final : public strata::Format {
  public:
   std::string name() const override { return "json"; }
-  std::vector<std::string> extensions() const override { return {".json"}; }
+  // Architectures only: model.save("m.json") writes the model's JSON; no weights.
+  std::vector<std::string> model_extensions() const override { return {".json"}; }
+  std::vector<std::string> weights_extensions() const override { return {}; }
   unsigned capabilities() const override { return strata::kSaveArchitecture | strata::kLoadArchitecture; }
 
   bool sniff(const fs::path& path) const override {

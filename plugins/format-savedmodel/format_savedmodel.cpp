@@ -779,7 +779,9 @@ class RevivedModel final : public strata::Model {
 class SavedModelFormat final : public strata::Format {
  public:
   std::string name() const override { return "savedmodel"; }
-  std::vector<std::string> extensions() const override { return {}; }
+  // Keras: a model saved to a path without an extension is a SavedModel directory.
+  std::vector<std::string> model_extensions() const override { return {""}; }
+  std::vector<std::string> weights_extensions() const override { return {}; }
   unsigned capabilities() const override { return strata::kLoadModel | strata::kSaveModel; }
 
   // Atomic (DESIGN.md §6): the new SavedModel is built in a sibling directory, then

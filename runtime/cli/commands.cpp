@@ -119,6 +119,19 @@ int cmd_convert(const std::vector<std::string>& args) {
   SaveOptions save;
   save.format = vm["format"].as<std::string>();
   const std::string arch = vm["weights-into"].as<std::string>();
+  // The output's format first, so a wrong OUT fails before the input is read.
+  const auto out_format = format_for_saving(out, save.format, !arch.empty());
+  const unsigned caps = out_format->capabilities();
+  if (arch.empty()) {
+    STRATA_CHECK(caps & (kSaveModel | kSaveArchitecture), ValueError, "format '", out_format->name(),
+                 "' cannot save models",
+                 caps & kSaveWeights ? "; it holds weights only: convert weights with --weights-into ARCHITECTURE "
+                                       "(the model file whose layers the weights fit)"
+                                     : "");
+  } else {
+    STRATA_CHECK(caps & kSaveWeights, ValueError, "format '", out_format->name(), "' cannot save weights",
+                 caps & (kSaveModel | kSaveArchitecture) ? "; it holds models: convert without --weights-into" : "");
+  }
   if (!arch.empty()) {
     // Weights only: load them into the architecture given, then write them out.
     auto model = load_model(arch);

@@ -27,7 +27,8 @@ constexpr const char* kUsage =
     "\n"
     "commands:\n"
     "  demo [--dir DIR]      build, train, save and reload the Keras saving guide's models (the main job)\n"
-    "  plugins [--verbose]   list plugins: path, version, ABI, status; --verbose adds what each registered\n"
+    "  plugins [--verbose]   list plugins: path, version, ABI, status; --verbose adds each plugin's\n"
+    "                        entries and each format's extensions (models, weights) and capabilities\n"
     "  info PATH             format, versions, summary, optimizer state of any loadable file\n"
     "  predict MODEL --input X.npy [--input X2.npy]... --output Y.npy [--device cpu] [--batch-size N]\n"
     "                        run the model on .npy inputs; one output file per model output (Y.npy, Y_1.npy, ...)\n"
@@ -54,6 +55,33 @@ void print_version() {
 std::string pad(std::string s, std::size_t width) {
   if (s.size() < width) s.append(width - s.size(), ' ');
   return s;
+}
+
+// "models .h5 .hdf5; weights (none)" and the capabilities of one registered format, as
+// the format itself declares them.
+std::string describe_format(const std::string& name) {
+  std::shared_ptr<strata::Format> format;
+  try {
+    format = strata::get_format(name);
+  } catch (const strata::Error& e) {
+    return std::string("cannot be made: ") + e.what();
+  }
+  const auto list = [](const std::vector<std::string>& exts) {
+    if (exts.empty()) return std::string(" (none)");
+    std::string out;
+    for (const auto& e : exts) out += " " + (e.empty() ? std::string("(no extension)") : e);
+    return out;
+  };
+  static constexpr std::pair<unsigned, const char*> kCapabilities[] = {
+      {strata::kSaveModel, "save-model"},         {strata::kLoadModel, "load-model"},
+      {strata::kSaveWeights, "save-weights"},     {strata::kLoadWeights, "load-weights"},
+      {strata::kSaveArchitecture, "save-architecture"}, {strata::kLoadArchitecture, "load-architecture"}};
+  std::string caps;
+  for (const auto& [bit, text] : kCapabilities) {
+    if (format->capabilities() & bit) caps += std::string(caps.empty() ? "" : ", ") + text;
+  }
+  return "models" + list(format->model_extensions()) + "; weights" + list(format->weights_extensions()) +
+         "; can " + (caps.empty() ? std::string("nothing") : caps);
 }
 
 int cmd_plugins(const std::vector<std::string>& args) {
@@ -142,6 +170,10 @@ int cmd_plugins(const std::vector<std::string>& args) {
           for (const auto& n : names) std::cout << " " << n;
         }
         std::cout << "\n";
+      }
+      for (const auto& e : r.entries) {
+        if (e.kind != strata::ObjectKind::kFormat) continue;
+        std::cout << pad("", wn + 2) << "format " << e.name << ": " << describe_format(e.name) << "\n";
       }
     }
   }

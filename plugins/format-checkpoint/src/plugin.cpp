@@ -24,7 +24,10 @@ fs::path directory_of(const fs::path& prefix) { return prefix.has_parent_path() 
 class CheckpointFormat final : public Format {
  public:
   std::string name() const override { return "checkpoint"; }
-  std::vector<std::string> extensions() const override { return {"", ".ckpt"}; }
+  // Keras: weights saved to a path without an extension are a TensorFlow checkpoint
+  // (PREFIX.index + PREFIX.data-*); ".ckpt" is the prefix TensorFlow's own examples use.
+  std::vector<std::string> model_extensions() const override { return {}; }
+  std::vector<std::string> weights_extensions() const override { return {"", ".ckpt"}; }
   unsigned capabilities() const override { return kSaveWeights | kLoadWeights; }
 
   bool sniff(const fs::path& path) const override {

@@ -3,6 +3,7 @@
 #include <map>
 #include <mutex>
 
+#include "saving/format_internal.hpp"
 #include "strata/log.hpp"
 #include "strata/model.hpp"
 
@@ -74,28 +75,65 @@ const LoadStatus& LoadStatus::expect_partial() const {
 Format::~Format() = default;
 
 namespace {
-[[noreturn]] void unsupported(const Format& f, const char* what) {
-  STRATA_THROW(ValueError, "format '", f.name(), "' cannot ", what);
+[[noreturn]] void unsupported(const Format& f, FormatCapability missing, const char* what) {
+  STRATA_THROW(ValueError, "format '", f.name(), "' cannot ", what, format_capability_hint(f, missing));
 }
 }  // namespace
 
+std::string format_capability_hint(const Format& format, FormatCapability missing) {
+  const unsigned caps = format.capabilities();
+  const bool models = caps & (kSaveModel | kLoadModel | kSaveArchitecture | kLoadArchitecture);
+  const bool weights = caps & (kSaveWeights | kLoadWeights);
+  switch (missing) {
+    case kSaveModel:
+    case kSaveArchitecture:
+      if (weights && !models) {
+        return "; it holds weights only: save them with save_weights (on the command line, `strata convert IN OUT "
+               "--weights-into ARCHITECTURE`)";
+      }
+      break;
+    case kLoadModel:
+    case kLoadArchitecture:
+      if (weights && !models) {
+        return "; it holds weights only: make the model first, then call load_weights (on the command line, "
+               "`strata convert IN OUT --weights-into ARCHITECTURE`)";
+      }
+      break;
+    case kSaveWeights:
+    case kLoadWeights:
+      if (models && !weights) return "; it holds models or architectures, not weights alone: use save_model/load_model";
+      break;
+  }
+  return {};
+}
+
+std::vector<std::string> Format::extensions() const { return {}; }
+std::vector<std::string> Format::model_extensions() const {
+  if (capabilities() & (kSaveModel | kLoadModel | kSaveArchitecture | kLoadArchitecture)) return extensions();
+  return {};
+}
+std::vector<std::string> Format::weights_extensions() const {
+  if (capabilities() & (kSaveWeights | kLoadWeights)) return extensions();
+  return {};
+}
+
 void Format::save_model(const Model&, const std::filesystem::path&, const SaveOptions&) const {
-  unsupported(*this, "save whole models");
+  unsupported(*this, kSaveModel, "save whole models");
 }
 std::shared_ptr<Model> Format::load_model(const std::filesystem::path&, const LoadOptions&) const {
-  unsupported(*this, "load whole models");
+  unsupported(*this, kLoadModel, "load whole models");
 }
 void Format::save_weights(const Model&, const std::filesystem::path&, const SaveOptions&) const {
-  unsupported(*this, "save weights");
+  unsupported(*this, kSaveWeights, "save weights");
 }
 LoadStatus Format::load_weights(Model&, const std::filesystem::path&, const LoadOptions&) const {
-  unsupported(*this, "load weights");
+  unsupported(*this, kLoadWeights, "load weights");
 }
 void Format::save_architecture(const Model&, const std::filesystem::path&, const SaveOptions&) const {
-  unsupported(*this, "save architectures");
+  unsupported(*this, kSaveArchitecture, "save architectures");
 }
 std::shared_ptr<Model> Format::load_architecture(const std::filesystem::path&, const LoadOptions&) const {
-  unsupported(*this, "load architectures");
+  unsupported(*this, kLoadArchitecture, "load architectures");
 }
 std::string Format::describe(const std::filesystem::path& path) const {
   return detail::concat("format: ", name(), "\npath: ", path.string(), "\n");
@@ -104,15 +142,6 @@ std::string Format::describe(const std::filesystem::path& path) const {
 // ---- registry access -----------------------------------------------------------------------------
 
 namespace {
-
-// Which plugin provides the formats Strata ships, for the "not loaded" message.
-const char* plugin_for(std::string_view name) {
-  if (name == "h5") return "format-h5";
-  if (name == "json") return "format-json";
-  if (name == "checkpoint") return "format-checkpoint";
-  if (name == "savedmodel") return "format-savedmodel";
-  return nullptr;
-}
 
 struct FormatCache {
   std::mutex mutex;
@@ -131,12 +160,16 @@ std::shared_ptr<Format> get_format(std::string_view name) {
   if (auto it = c.made.find(name); it != c.made.end()) return it->second;
   auto factory = Registry::global().find<ObjectKind::kFormat>(name);
   if (!factory) {
-    const char* plugin = plugin_for(name);
     std::string loaded;
-    for (const auto& e : Registry::global().entries(ObjectKind::kFormat)) loaded += (loaded.empty() ? "" : ", ") + e.name;
+    for (const auto& e : Registry::global().entries(ObjectKind::kFormat)) {
+      loaded += detail::concat(loaded.empty() ? "" : ", ", e.name, " (", e.provider, ")");
+    }
+    const auto close = Registry::global().suggest(ObjectKind::kFormat, name);
     STRATA_THROW(ValueError, "format '", name, "' is not available",
-                 plugin ? detail::concat(": load the ", plugin, " plugin") : std::string(),
-                 " (formats loaded: ", loaded.empty() ? "none" : loaded, "; `strata plugins` lists what is loaded)");
+                 close.empty() ? std::string() : detail::concat(" (did you mean '", close.front(), "'?)"),
+                 ": no loaded plugin registers it. Formats loaded: ", loaded.empty() ? "none" : loaded,
+                 ". Load the plugin that provides '", name,
+                 "' (put it on STRATA_PLUGIN_PATH); `strata plugins` lists the plugins found and what they provide");
   }
   auto format = (*factory)();
   STRATA_CHECK(format != nullptr, ValueError, "the factory of format '", name, "' returned nothing");
@@ -148,6 +181,10 @@ std::vector<std::shared_ptr<Format>> available_formats() {
   std::vector<std::shared_ptr<Format>> out;
   for (const auto& e : Registry::global().entries(ObjectKind::kFormat)) out.push_back(get_format(e.name));
   return out;
+}
+
+std::string format_provider(std::string_view name) {
+  return Registry::global().find_erased(ObjectKind::kFormat, name).provider;
 }
 
 }  // namespace strata

@@ -8,6 +8,7 @@
 #include <memory>
 #include <typeinfo>
 
+#include "saving/format_internal.hpp"
 #include "strata/log.hpp"
 #include "strata/runtime.hpp"
 
@@ -22,25 +23,62 @@ std::string lower_extension(const fs::path& path) {
   return ext;
 }
 
-// The runtime's own extension rules (Keras's): used when no plugin claims the extension.
-std::string default_for_extension(const std::string& ext, bool weights_only) {
-  if (ext == ".h5" || ext == ".hdf5" || ext == ".keras") return "h5";
-  if (ext == ".json") return "json";
-  if (ext.empty()) return weights_only ? "checkpoint" : "savedmodel";
-  return {};
+const char* use_name(bool weights_only) { return weights_only ? "weights" : "models"; }
+
+// What `format` claims for one use. Only these claims choose a format by extension: the
+// runtime has no extension rules of its own.
+std::vector<std::string> claims(const Format& format, bool weights_only) {
+  return weights_only ? format.weights_extensions() : format.model_extensions();
 }
 
+bool claims_extension(const Format& format, bool weights_only, const std::string& ext) {
+  const auto exts = claims(format, weights_only);
+  return std::find(exts.begin(), exts.end(), ext) != exts.end();
+}
+
+std::string shown(const std::string& ext) { return ext.empty() ? "(no extension)" : "'" + ext + "'"; }
+
+// "'.h5' (h5), (no extension) (checkpoint)" over the loaded formats' claims for one use.
+std::string claimed_extensions(const std::vector<std::shared_ptr<Format>>& formats, bool weights_only) {
+  std::string out;
+  for (const auto& f : formats) {
+    for (const auto& ext : claims(*f, weights_only)) {
+      out += detail::concat(out.empty() ? "" : ", ", shown(ext), " (", f->name(), ")");
+    }
+  }
+  return out.empty() ? "none" : out;
+}
+
+// The one loaded format claiming the path's extension for this use.
 std::shared_ptr<Format> by_extension(const fs::path& path, bool weights_only) {
   const std::string ext = lower_extension(path);
-  const std::string builtin = default_for_extension(ext, weights_only);
-  if (!builtin.empty()) return get_format(builtin);
-  for (const auto& f : available_formats()) {
-    const auto exts = f->extensions();
-    if (std::find(exts.begin(), exts.end(), ext) != exts.end()) return f;
+  const auto formats = available_formats();
+  std::shared_ptr<Format> found;
+  for (const auto& f : formats) {
+    if (!claims_extension(*f, weights_only, ext)) continue;
+    STRATA_CHECK(found == nullptr, PluginError, "formats '", found->name(), "' (plugin ",
+                 format_provider(found->name()), ") and '", f->name(), "' (plugin ", format_provider(f->name()),
+                 ") both claim the extension ", shown(ext), " for ", use_name(weights_only), ", so '",
+                 path.string(),
+                 "' could be either: remove one of the two plugins from the plugin search path, or name the format "
+                 "explicitly (SaveOptions/LoadOptions::format, `strata convert --format`)");
+    found = f;
   }
-  STRATA_THROW(ValueError, "no format handles the extension '", ext, "' of '", path.string(),
-               "': use .h5/.hdf5/.keras (H5), .json (architecture), no extension (SavedModel / checkpoint), or "
-               "name a format explicitly");
+  if (found) return found;
+  // A claim for the other use is the likely mix-up (model.save("w.npz")): say so.
+  std::string other;
+  for (const auto& f : formats) {
+    if (!claims_extension(*f, !weights_only, ext)) continue;
+    other += detail::concat("; format '", f->name(), "' claims ", shown(ext), " for ", use_name(!weights_only),
+                            weights_only ? " (save_model/load_model)"
+                                         : " (save_weights/load_weights; on the command line, `strata convert IN OUT "
+                                           "--weights-into ARCHITECTURE`)");
+  }
+  STRATA_THROW(ValueError, "no format handles '", path.string(), "' (extension ", shown(ext), ") for ",
+               use_name(weights_only), other, ". Extensions the loaded plugins claim for ", use_name(weights_only),
+               ": ", claimed_extensions(formats, weights_only),
+               ". Use one of those, name a format explicitly, or load the plugin of the format you need "
+               "(`strata plugins --verbose` lists each format's extensions)");
 }
 
 }  // namespace
@@ -100,7 +138,8 @@ void save_model(const Model& model, const fs::path& path, const SaveOptions& opt
   } else if (format->capabilities() & kSaveArchitecture) {
     format->save_architecture(model, path, options);
   } else {
-    STRATA_THROW(ValueError, "format '", format->name(), "' cannot save models");
+    STRATA_THROW(ValueError, "format '", format->name(), "' cannot save models",
+                 format_capability_hint(*format, kSaveModel));
   }
 }
 
@@ -111,7 +150,8 @@ std::shared_ptr<Model> load_model(const fs::path& path, const LoadOptions& optio
   if (options.custom_objects) scope.emplace(*options.custom_objects);
   if (format->capabilities() & kLoadModel) return format->load_model(path, options);
   if (format->capabilities() & kLoadArchitecture) return format->load_architecture(path, options);
-  STRATA_THROW(ValueError, "format '", format->name(), "' cannot load models");
+  STRATA_THROW(ValueError, "format '", format->name(), "' cannot load models",
+               format_capability_hint(*format, kLoadModel));
 }
 
 void save_model_hdf5(const Model& model, const fs::path& path, const SaveOptions& options) {

@@ -1,7 +1,18 @@
-// File formats (serializers). A Format plugin declares its name, its file extensions,
-// a content sniffer, and which of these it can do: save/load a whole model, save/load
-// weights, save/load the architecture. The runtime picks a format for each call
-// (strata/saving.hpp) and never reads or writes a file format itself.
+// File formats (serializers). A Format plugin declares its name, the file extensions it
+// claims for models and for weights, a content sniffer, and which of these it can do:
+// save/load a whole model, save/load weights, save/load the architecture. The runtime
+// picks a format for each call (strata/saving.hpp) only from what the loaded formats
+// declare: it holds no table of format names or extensions and never reads or writes a
+// file format itself.
+//
+// Thread safety: get_format() makes one object per format and process and hands the same
+// object to every caller, so every method of a Format may be called concurrently from
+// several threads (two threads saving two models, a load while another thread saves).
+// A format keeps no unsynchronised mutable state (format-h5 serialises its HDF5 calls
+// itself). Calls on the SAME path at once are not ordered: writes stay atomic, so the
+// file ends up as one complete save, but which one is not defined. The Model passed in
+// follows the model's rules (DESIGN.md §7): saving reads it, so it must not be trained
+// or mutated meanwhile; load_weights mutates it, so nothing else may use it meanwhile.
 //
 // Rules every format follows (DESIGN.md §6):
 //  - writes are atomic, with one commit point (write_file_atomically for single files);
@@ -88,19 +99,41 @@ enum FormatCapability : unsigned {
   kLoadArchitecture = 1u << 5,
 };
 
+// Extension claims (model_extensions, weights_extensions) are lower-case, with the dot
+// (".h5"); "" claims a path without an extension. The runtime picks a format by a path's
+// extension only among the claims for the use at hand, and two loaded formats claiming
+// one extension for the same use is a PluginError naming both plugins when that
+// extension is looked up (see strata/saving.hpp).
 class Format {
  public:
   virtual ~Format();
   // The name used in SaveOptions/LoadOptions::format and by `strata convert --format`.
+  // Constant for the object's lifetime. Thread safety: may be called concurrently.
   virtual std::string name() const = 0;
-  // Lower-case extensions with the dot (".h5"); "" stands for "no extension".
-  virtual std::vector<std::string> extensions() const = 0;
+  // Extensions claimed for whole models and architectures: save_model/load_model and
+  // Model::save given a path and no format name. Default: extensions() when
+  // capabilities() include a model or architecture capability, else none.
+  // Thread safety: may be called concurrently.
+  virtual std::vector<std::string> model_extensions() const;
+  // Extensions claimed for weights: save_weights/load_weights given a path and no format
+  // name. Default: extensions() when capabilities() include a weights capability, else
+  // none. Thread safety: may be called concurrently.
+  virtual std::vector<std::string> weights_extensions() const;
+  // Every extension, for formats written before the per-use claims above: the defaults of
+  // model_extensions()/weights_extensions() split it by capability. New formats override
+  // those two instead. Default: none. Thread safety: may be called concurrently.
+  virtual std::vector<std::string> extensions() const;
+  // A FormatCapability bit set; constant for the object's lifetime.
+  // Thread safety: may be called concurrently.
   virtual unsigned capabilities() const = 0;
   // True if `path` looks like this format. Reads at most a few KiB; never throws for
   // unreadable or foreign files. Thread safety: may be called concurrently.
   virtual bool sniff(const std::filesystem::path& path) const = 0;
 
-  // Each throws ValueError("format X cannot ...") unless overridden.
+  // Each throws ValueError("format X cannot ...") unless overridden; the message names
+  // the call that does apply (save_weights for a weights-only format, ...).
+  // Thread safety: may be called concurrently for different paths (see the top of this
+  // header); the model argument follows the model's own threading rules.
   virtual void save_model(const Model& model, const std::filesystem::path& path, const SaveOptions& options) const;
   virtual std::shared_ptr<Model> load_model(const std::filesystem::path& path, const LoadOptions& options) const;
   virtual void save_weights(const Model& model, const std::filesystem::path& path, const SaveOptions& options) const;
@@ -108,7 +141,7 @@ class Format {
   virtual void save_architecture(const Model& model, const std::filesystem::path& path, const SaveOptions& options) const;
   virtual std::shared_ptr<Model> load_architecture(const std::filesystem::path& path, const LoadOptions& options) const;
   // A human-readable description of the file for `strata info` (format, versions,
-  // contents). Default: the format's name.
+  // contents). Default: the format's name. Thread safety: may be called concurrently.
   virtual std::string describe(const std::filesystem::path& path) const;
 
   // ---- object-based checkpoints (strata/checkpoint.hpp; the "checkpoint" format) ------
@@ -122,13 +155,19 @@ class Format {
   virtual std::shared_ptr<CheckpointReader> open_checkpoint(const std::filesystem::path& prefix) const;
   // Reads DIRECTORY/checkpoint into `state`; false when the file does not exist.
   // FormatError when it cannot be parsed. Default: ValueError.
+  // Thread safety (these three): may be called concurrently for different prefixes and
+  // directories; a reader may be used while another checkpoint is written.
   virtual bool read_checkpoint_state(const std::filesystem::path& directory, CheckpointState& state) const;
 };
 
-// The format registered under `name`, made once per process. Throws ValueError naming
-// the plugin that would provide it when none is registered.
+// The format registered under `name`, made once per process and shared by every caller.
+// Throws ValueError listing the loaded formats when none is registered under `name` (the
+// registry cannot know which plugin would provide a format it never saw: the message says
+// to load that plugin and points at `strata plugins`). Thread safety: may be called
+// concurrently.
 std::shared_ptr<Format> get_format(std::string_view name);
-// Every registered format (made on first use).
+// Every registered format (made on first use), in registry order (by name).
+// Thread safety: may be called concurrently.
 std::vector<std::shared_ptr<Format>> available_formats();
 
 }  // namespace strata

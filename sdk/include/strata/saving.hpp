@@ -1,8 +1,12 @@
 // Saving and loading, as the Keras saving guide does it. The format of each call comes
-// from an explicit option, else (saving) the extension: ".h5", ".hdf5" and ".keras" → H5,
+// from an explicit option, else (saving) the one loaded format that claims the path's
+// extension for this use (Format::model_extensions / weights_extensions), else (loading)
+// the content (the sniffers of the formats able to load it), then the extension claims.
+// With the shipped plugins that gives Keras's rules: ".h5", ".hdf5" and ".keras" → H5,
 // ".json" → architecture only, no extension → SavedModel for a model and a TensorFlow
-// checkpoint for weights; else (loading) the content, then the extension. A format whose
-// plugin is not loaded is a clear error naming that plugin.
+// checkpoint for weights. Errors: ValueError when no loaded format claims the extension
+// (listing the extensions that are claimed) or a format is not loaded; PluginError when
+// two loaded formats claim the extension for the same use (naming both plugins).
 #pragma once
 
 #include <filesystem>
@@ -32,7 +36,7 @@ std::string model_to_json(const Model& model);
 std::shared_ptr<Model> model_from_json(const std::string& json, const CustomObjects* custom_objects = nullptr);
 
 // Which format a call would use (the same rules as above). Throws ValueError when none
-// applies.
+// applies, PluginError when two loaded formats claim the path's extension for this use.
 std::shared_ptr<Format> format_for_saving(const std::filesystem::path& path, const std::string& explicit_format,
                                           bool weights_only);
 std::shared_ptr<Format> format_for_loading(const std::filesystem::path& path, const std::string& explicit_format,
