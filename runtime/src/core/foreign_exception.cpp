@@ -52,11 +52,10 @@ void translate_foreign_exception(const PluginCallSite& site) {
   }
 }
 
-std::string layer_provider(std::string_view class_name) {
+std::string provider_of(ObjectKind kind, std::string_view class_name) {
   const Registry& registry = Registry::global();
-  for (ObjectKind kind : {ObjectKind::kLayer, ObjectKind::kModel}) {
-    if (auto match = registry.find_erased(kind, class_name); match.value) return match.provider;
-  }
+  if (auto match = registry.find_erased(kind, class_name); match.value) return match.provider;
+  if (kind == ObjectKind::kLayer) return provider_of(ObjectKind::kModel, class_name);
   return {};
 }
 

@@ -15,6 +15,8 @@
 #include <string_view>
 #include <utility>
 
+#include "strata/registry.hpp"
+
 namespace strata::internal {
 
 // Which piece of plugin code a call enters; every field is named in the error.
@@ -43,22 +45,28 @@ decltype(auto) call_plugin_code(const PluginCallSite& site, F&& f) {
   }
 }
 
-// The provider of the registered class `class_name` of a layer or model object, "" when
-// the class is not in the global registry (a host's own subclass). For error paths only:
-// it takes the registry's lock.
-std::string layer_provider(std::string_view class_name);
+// The provider of `class_name` registered as `kind` (a layer class is also looked up as a
+// model), "" when it is not in the global registry (a host's own subclass). For error
+// paths only: it takes the registry's lock.
+std::string provider_of(ObjectKind kind, std::string_view class_name);
 
-// call_plugin_code for a method of a Layer (or Model) object, whose provider is looked up
-// only when something was thrown. `Obj` is anything with class_name().
+// call_plugin_code for a method of an object made from the registry (a Layer, Optimizer,
+// Loss, Metric: anything with class_name()), whose provider is looked up only when
+// something was thrown.
 template <class Obj, class F>
-decltype(auto) call_layer_code(const Obj& object, std::string_view operation, F&& f) {
+decltype(auto) call_object_code(ObjectKind kind, const Obj& object, std::string_view operation, F&& f) {
   try {
     return std::invoke(std::forward<F>(f));
   } catch (...) {
     const std::string name = object.class_name();
-    const std::string provider = layer_provider(name);
-    translate_foreign_exception({provider, "layer", name, operation});
+    const std::string provider = provider_of(kind, name);
+    translate_foreign_exception({provider, kind_name(kind), name, operation});
   }
+}
+
+template <class Obj, class F>
+decltype(auto) call_layer_code(const Obj& layer, std::string_view operation, F&& f) {
+  return call_object_code(ObjectKind::kLayer, layer, operation, std::forward<F>(f));
 }
 
 }  // namespace strata::internal

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <ostream>
 #include <string>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@
 #include "strata/plugin/registrar.hpp"
 #include "strata/saving.hpp"
 #include "strata/serialization.hpp"
+#include "strata/training.hpp"
 
 namespace fs = std::filesystem;
 
@@ -38,6 +40,7 @@ struct Thrown {
   const char* kind;    // the plugin's name for it (throwing_plugin.cpp)
   const char* detail;  // part of the PluginError's message
 };
+void PrintTo(const Thrown& t, std::ostream* os) { *os << t.kind; }
 constexpr std::array<Thrown, 4> kThrown{{
     {"out_of_range", "std::out_of_range: test-throwing read past the end (out_of_range)"},
     {"json", "key 'units' not found"},
@@ -153,6 +156,42 @@ TEST_P(ForeignExceptions, FormatMethods) {
       [&] { save_model(*model, dir.path() / ("save_model-" + kind + ".throwing")); }, "format 'throwing'", t);
   EXPECT_NE(what.find("failed in save_model"), std::string::npos) << what;
   EXPECT_NE(what.find("while saving model 'seq'"), std::string::npos) << what;
+}
+
+TEST_P(ForeignExceptions, TrainingObjects) {
+  const Thrown t = GetParam();
+  // A 2 -> 1 Dense model from the layers plugin, fitted on one batch.
+  const std::string json = Config{{"class_name", "Sequential"},
+                                  {"config",
+                                   {{"name", "fit"},
+                                    {"layers", Config::array({Config{{"class_name", "InputLayer"},
+                                                                     {"config", {{"batch_input_shape", {nullptr, 2}}}}},
+                                                              Config{{"class_name", "Dense"},
+                                                                     {"config", {{"units", 1}}}}})}}}}
+                               .dump();
+  const Tensor x = Tensor::from_vector<float>({1, 2, 3, 4}, Shape{2, 2});
+  const Tensor y = Tensor::from_vector<float>({1, 0}, Shape{2, 1});
+  FitOptions quiet;
+  quiet.verbose = 0;
+  auto object = [&](const char* cls, const char* in) {
+    return Config{{"class_name", cls}, {"config", {{"throw", t.kind}, {"in", in}}}};
+  };
+  const Config sgd{{"class_name", "SGD"}, {"config", Config::object()}};
+  const Config mse("mse");
+  auto fit_with = [&](const Config& optimizer, const Config& loss, const Config& metrics) {
+    auto model = model_from_json(json);
+    model->compile(optimizer, loss, metrics);
+    model->fit(x, y, quiet);
+  };
+  plugin_error([&] { fit_with(object("ThrowingOptimizer", "update_step"), mse, Config()); },
+               "optimizer 'ThrowingOptimizer'", t);
+  plugin_error([&] { fit_with(object("ThrowingOptimizer", "build_slots"), mse, Config()); },
+               "optimizer 'ThrowingOptimizer'", t);
+  plugin_error([&] { fit_with(sgd, object("ThrowingLoss", "call"), Config()); }, "loss 'ThrowingLoss'", t);
+  plugin_error([&] { fit_with(sgd, mse, Config::array({object("ThrowingMetric", "update_state")})); },
+               "metric 'ThrowingMetric'", t);
+  plugin_error([&] { fit_with(sgd, mse, Config::array({object("ThrowingMetric", "result")})); },
+               "metric 'ThrowingMetric'", t);
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, ForeignExceptions, ::testing::ValuesIn(kThrown),

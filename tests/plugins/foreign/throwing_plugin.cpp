@@ -7,9 +7,10 @@
 //  - layer "ThrowingLayer": config {"throw": KIND, "in": "from_config" | "build" | "call" |
 //    "get_config"}; KIND "json" reads the missing key "units" with Config::at, the way a
 //    plugin reading an untrusted file by hand would.
-//  - activation "ThrowingActivation", initializer "ThrowingInitializer", optimizer
-//    "ThrowingOptimizer", loss "ThrowingLoss", metric "ThrowingMetric": the factory throws
-//    config["throw"].
+//  - activation "ThrowingActivation", initializer "ThrowingInitializer": the factory throws
+//    config["throw"]; optimizer "ThrowingOptimizer", loss "ThrowingLoss", metric
+//    "ThrowingMetric": likewise, or, with config["in"], the method it names (update_step,
+//    build_slots; call; update_state, result).
 //  - device type "throwdev" (host memory) with a Relu:throwdev:float32 kernel that throws
 //    by the value of the input's first element: 1 out_of_range, 2 int, 3 own type, 4
 //    out_of_range inside an OpenMP parallel region, 5 a strata::ValueError inside one;
@@ -24,6 +25,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #ifdef _OPENMP
@@ -35,7 +37,11 @@
 #include "strata/format.hpp"
 #include "strata/initializers.hpp"
 #include "strata/layer.hpp"
+#include "strata/losses.hpp"
+#include "strata/metrics.hpp"
 #include "strata/model.hpp"
+#include "strata/ops.hpp"
+#include "strata/optimizer.hpp"
 #include "strata/plugin/backend.hpp"
 #include "strata/plugin/kernel.hpp"
 #include "strata/plugin/kernel_util.hpp"
@@ -187,9 +193,59 @@ class ThrowingFormat final : public strata::Format {
   }
 };
 
-template <class T>
-std::shared_ptr<T> throwing_factory(const Config& c) {
-  throw_kind(string_key(c, "throw"));
+// Throw in the method named by config["in"] (in the factory when there is none).
+class ThrowingOptimizer final : public strata::Optimizer {
+ public:
+  explicit ThrowingOptimizer(const Config& c)
+      : Optimizer("ThrowingOptimizer", c, 0.01), kind_(string_key(c, "throw")), in_(string_key(c, "in")) {}
+  void build_slots(const std::vector<strata::Variable>&) override {
+    if (in_ == "build_slots") throw_kind(kind_);
+  }
+  void update_step(const Tensor&, const strata::Variable&, const Tensor&, std::int64_t) override {
+    if (in_ == "update_step") throw_kind(kind_);
+  }
+
+ private:
+  std::string kind_, in_;
+};
+
+class ThrowingLoss final : public strata::Loss {
+ public:
+  explicit ThrowingLoss(const Config& c)
+      : Loss("ThrowingLoss", c, "throwing_loss"), kind_(string_key(c, "throw")), in_(string_key(c, "in")) {}
+  Tensor call(const Tensor&, const Tensor& y_pred) const override {
+    if (in_ == "call") throw_kind(kind_);
+    return strata::mean(y_pred * y_pred, {-1});
+  }
+
+ private:
+  std::string kind_, in_;
+};
+
+class ThrowingMetric final : public strata::Metric {
+ public:
+  explicit ThrowingMetric(const Config& c)
+      : Metric("ThrowingMetric", c, "throwing_metric"), kind_(string_key(c, "throw")), in_(string_key(c, "in")) {}
+  void update_state(const Tensor&, const Tensor&, const Tensor&) override {
+    if (in_ == "update_state") throw_kind(kind_);
+  }
+  Tensor result() const override {
+    if (in_ == "result") throw_kind(kind_);
+    return Tensor::scalar<float>(0.0f);
+  }
+
+ private:
+  std::string kind_, in_;
+};
+
+template <class Base, class T = Base>
+std::shared_ptr<Base> throwing_factory(const Config& c) {
+  if (string_key(c, "in").empty()) throw_kind(string_key(c, "throw"));
+  if constexpr (std::is_same_v<Base, T>) {
+    throw_kind(string_key(c, "throw"));
+  } else {
+    return std::make_shared<T>(c);
+  }
 }
 
 void register_all(strata::Registrar& r) {
@@ -197,9 +253,9 @@ void register_all(strata::Registrar& r) {
   r.add<ObjectKind::kLayer>("ThrowingLayer", [](const Config& c) { return std::make_shared<ThrowingLayer>(c); });
   r.add<ObjectKind::kActivation>("ThrowingActivation", throwing_factory<strata::Activation>);
   r.add<ObjectKind::kInitializer>("ThrowingInitializer", throwing_factory<strata::Initializer>);
-  r.add<ObjectKind::kOptimizer>("ThrowingOptimizer", throwing_factory<strata::Optimizer>);
-  r.add<ObjectKind::kLoss>("ThrowingLoss", throwing_factory<strata::Loss>);
-  r.add<ObjectKind::kMetric>("ThrowingMetric", throwing_factory<strata::Metric>);
+  r.add<ObjectKind::kOptimizer>("ThrowingOptimizer", throwing_factory<strata::Optimizer, ThrowingOptimizer>);
+  r.add<ObjectKind::kLoss>("ThrowingLoss", throwing_factory<strata::Loss, ThrowingLoss>);
+  r.add<ObjectKind::kMetric>("ThrowingMetric", throwing_factory<strata::Metric, ThrowingMetric>);
   r.add<ObjectKind::kBackend>("throwdev", [] { return std::make_shared<HostBackend>("throwdev", false); });
   r.add<ObjectKind::kBackend>("throwcount", [] { return std::make_shared<HostBackend>("throwcount", true); });
   strata::add_kernel(r, "Relu", "throwdev", strata::DType::kFloat32, relu_kernel);
