@@ -215,7 +215,9 @@ inline constexpr std::int64_t kGrainExpensive = 1 << 12;  // exp, tanh, erf, pow
 
 // Calls f(begin, end) over [0, n) split into contiguous chunks, one per OpenMP thread,
 // when n is at least `grain` and more than one thread is available; otherwise on the
-// calling thread in one piece. f must not throw (check inputs before the loop).
+// calling thread in one piece. Check inputs before the loop where you can; if f throws
+// anyway (a STRATA_CHECK in a loop, an allocation), the first exception is rethrown on
+// the calling thread after the region instead of terminating the process.
 template <class F>
 void parallel_for(std::int64_t n, std::int64_t grain, F&& f) {
   if (n <= 0) return;
@@ -227,12 +229,14 @@ void parallel_for(std::int64_t n, std::int64_t grain, F&& f) {
     f(std::int64_t{0}, n);
     return;
   }
+  kernel_util::RegionErrors errors;
 #pragma omp parallel num_threads(threads)
   {
     const std::int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
     const std::int64_t begin = n * t / nt, end = n * (t + 1) / nt;
-    if (begin < end) f(begin, end);
+    if (begin < end) errors.run([&] { f(begin, end); });
   }
+  errors.rethrow_if_any();
 }
 
 }  // namespace strata::onednn

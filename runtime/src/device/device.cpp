@@ -3,11 +3,13 @@
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
 #include <vector>
 
+#include "core/foreign_exception.hpp"
 #include "strata/error.hpp"
 #include "strata/plugin/backend.hpp"
 #include "strata/registry.hpp"
@@ -68,6 +70,18 @@ class DeviceManager {
   std::shared_mutex mutex_;
   std::map<std::string, std::shared_ptr<Backend>, std::less<>> backends_;
 };
+
+// Calls a method of the backend registered for `type` (plugin code); the provider is
+// looked up only when it threw something foreign.
+template <class F>
+decltype(auto) call_backend(const std::string& type, const char* operation, F&& f) {
+  try {
+    return std::invoke(std::forward<F>(f));
+  } catch (...) {
+    const std::string provider = Registry::global().find_erased(ObjectKind::kBackend, type).provider;
+    internal::translate_foreign_exception({provider, "backend", type, operation});
+  }
+}
 
 std::string known_device_types() {
   std::string out;
@@ -138,12 +152,12 @@ BackendDevice& backend_device(const Device& device) {
   STRATA_CHECK(backend != nullptr, BackendError, "no loaded backend provides device type '", device.type(),
                "' (asked for ", device.to_string(), "; device types available: ", known_device_types(),
                "). Load the plugin that provides it; `strata plugins` lists what is loaded");
-  const std::string reason = backend->unusable_reason();
+  const std::string reason = call_backend(device.type(), "unusable_reason", [&] { return backend->unusable_reason(); });
   STRATA_CHECK(reason.empty(), BackendError, "device ", device.to_string(), " is not usable: ", reason);
-  const int count = backend->device_count();
+  const int count = call_backend(device.type(), "device_count", [&] { return backend->device_count(); });
   STRATA_CHECK(device.index() < count, BackendError, "device ", device.to_string(),
                " does not exist: backend '", device.type(), "' has ", count, " device(s)");
-  return backend->device(device.index());
+  return call_backend(device.type(), "device", [&]() -> BackendDevice& { return backend->device(device.index()); });
 }
 
 std::vector<Device> available_devices() {
@@ -151,13 +165,18 @@ std::vector<Device> available_devices() {
   for (const auto& e : Registry::global().entries(ObjectKind::kBackend)) {
     if (e.name == "cpu") continue;
     Backend* backend = nullptr;
+    int count = 0;
     try {
       backend = DeviceManager::instance().backend(e.name);
+      if (backend == nullptr ||
+          !call_backend(e.name, "unusable_reason", [&] { return backend->unusable_reason(); }).empty()) {
+        continue;
+      }
+      count = call_backend(e.name, "device_count", [&] { return backend->device_count(); });
     } catch (const Error&) {
       continue;
     }
-    if (backend == nullptr || !backend->unusable_reason().empty()) continue;
-    for (int i = 0; i < backend->device_count(); ++i) out.emplace_back(e.name, i);
+    for (int i = 0; i < count; ++i) out.emplace_back(e.name, i);
   }
   return out;
 }

@@ -7,6 +7,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "core/foreign_exception.hpp"
 #include "layers/config_util.hpp"
 #include "ops/internal.hpp"
 #include "strata/activations.hpp"
@@ -151,7 +152,7 @@ void Layer::ensure_built(const std::vector<Shape>& input_shapes) const {
     int depth = std::exchange(internal::thread_state().trace_depth, 0);
     ~PauseTrace() { internal::thread_state().trace_depth = depth; }
   } pause;
-  self->build(input_shapes);
+  internal::call_layer_code(*this, "build", [&] { self->build(input_shapes); });
   self->set_built(input_shapes);
 }
 
@@ -188,7 +189,7 @@ Layer::Outputs Layer::call_with_masks(const std::vector<Tensor>& inputs, const C
                               in.node()->output_has_mask[static_cast<std::size_t>(in.output_index())];
         sym.masks.push_back(has_mask ? mask_placeholder(in) : Tensor());
       }
-      auto both = call_and_mask(phs, sym);
+      auto both = internal::call_layer_code(*this, "call", [&] { return call_and_mask(phs, sym); });
       traced = std::move(both.tensors);
       traced_masks = std::move(both.masks);
     }
@@ -212,7 +213,7 @@ Layer::Outputs Layer::call_with_masks(const std::vector<Tensor>& inputs, const C
   }
   ensure_built(shapes_of(inputs));
   NameScope scope(name_);  // graph node names when tracing; weight names of children built lazily
-  Outputs out = call_and_mask(inputs, ctx);
+  Outputs out = internal::call_layer_code(*this, "call", [&] { return call_and_mask(inputs, ctx); });
   out.masks.resize(out.tensors.size());
   return out;
 }
@@ -494,7 +495,7 @@ std::shared_ptr<Layer> make_layer(std::string_view class_name, const Config& con
 Config serialize_layer(const Layer& layer) {
   Config c = Config::object();
   c["class_name"] = layer.class_name();
-  c["config"] = layer.get_config();
+  c["config"] = internal::call_layer_code(layer, "get_config", [&] { return layer.get_config(); });
   return c;
 }
 

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "core/foreign_exception.hpp"
 #include "layers/config_util.hpp"
 #include "layers/model_internal.hpp"
 #include "strata/graph.hpp"
@@ -102,7 +103,7 @@ Config serialize_child_layer(const Layer& layer, bool legacy, bool children_lega
     const bool builtin = !module.empty();
     c["module"] = builtin ? module : "strata.custom";
     c["class_name"] = std::string(bare_name(cls));
-    c["config"] = layer.get_config();
+    c["config"] = internal::call_layer_code(layer, "get_config", [&] { return layer.get_config(); });
     c["registered_name"] = builtin ? Config(nullptr) : Config(cls);
   }
   const auto& shapes = layer.build_input_shapes();

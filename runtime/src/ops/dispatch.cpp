@@ -6,6 +6,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "core/foreign_exception.hpp"
 #include "ops/internal.hpp"
 #include "plugin/plugin_notes.hpp"
 #include "strata/log.hpp"
@@ -65,8 +66,16 @@ struct KernelCacheHash {
   }
 };
 
-const KernelDef& find_kernel(const OpDef& def, BackendDevice& device, DType dtype) {
-  thread_local std::unordered_map<KernelCacheKey, std::shared_ptr<const KernelDef>, KernelCacheHash> cache;
+// A resolved kernel with its registry key and provider, named when it throws. Shared so
+// that a kernel running ops of its own may see the cache flushed under it.
+struct FoundKernel {
+  std::shared_ptr<const KernelDef> kernel;
+  std::string key;
+  std::string provider;
+};
+
+std::shared_ptr<const FoundKernel> find_kernel(const OpDef& def, BackendDevice& device, DType dtype) {
+  thread_local std::unordered_map<KernelCacheKey, std::shared_ptr<const FoundKernel>, KernelCacheHash> cache;
   thread_local std::uint64_t cache_generation = ~std::uint64_t{0};
   const Registry& registry = Registry::global();
   const std::uint64_t generation = registry.generation();
@@ -75,16 +84,16 @@ const KernelDef& find_kernel(const OpDef& def, BackendDevice& device, DType dtyp
     cache_generation = generation;
   }
   const KernelCacheKey key{&def, &device, dtype};
-  if (auto it = cache.find(key); it != cache.end()) return *it->second;
+  if (auto it = cache.find(key); it != cache.end()) return it->second;
 
   const std::string type = device.device().type();
-  std::shared_ptr<const KernelDef> kernel;
+  Registry::Match match;
   for (const auto& [t, d] : std::array<std::pair<std::string_view, DType>, 3>{
            {{type, dtype}, {type, DType::kInvalid}, {"*", DType::kInvalid}}}) {
-    kernel = registry.find<ObjectKind::kKernel>(kernel_key(def.name, t, d));
-    if (kernel) break;
+    match = registry.find_erased(ObjectKind::kKernel, kernel_key(def.name, t, d));
+    if (match.value) break;
   }
-  if (!kernel) {
+  if (!match.value) {
     std::string available;
     for (const auto& e : registry.entries(ObjectKind::kKernel)) {
       if (e.name.rfind(def.name + ":", 0) == 0) available += (available.empty() ? "" : ", ") + e.name;
@@ -94,8 +103,10 @@ const KernelDef& find_kernel(const OpDef& def, BackendDevice& device, DType dtyp
                  "). Load a backend plugin that provides it; `strata plugins --verbose` lists kernels",
                  internal::plugin_load_notes(registry));
   }
-  cache.emplace(key, kernel);
-  return *kernel;
+  auto found = std::make_shared<const FoundKernel>(FoundKernel{
+      std::static_pointer_cast<const KernelDef>(std::move(match.value)), std::move(match.name), std::move(match.provider)});
+  cache.emplace(key, found);
+  return found;
 }
 
 std::vector<Tensor> run_symbolic(const OpDef& def, std::vector<Tensor> inputs, const Attrs& attrs) {
@@ -185,10 +196,11 @@ std::vector<Tensor> run_op(const OpDef& def, std::vector<Tensor> inputs, const A
   } else {
     key_dtype = attrs->get<DType>(def.kernel_dtype_attr);
   }
-  const KernelDef& kernel = find_kernel(def, device, key_dtype);
+  const auto kernel = find_kernel(def, device, key_dtype);
   std::vector<Tensor> outputs(metas.size());
   KernelContext ctx(def, *attrs, inputs, metas, outputs, device);
-  kernel.compute(ctx);
+  // Per op, never per element: a try block costs nothing until something is thrown.
+  internal::call_plugin_code({kernel->provider, "kernel", kernel->key, "compute"}, [&] { kernel->kernel->compute(ctx); });
   for (std::size_t i = 0; i < outputs.size(); ++i) {
     STRATA_CHECK(outputs[i].defined(), BackendError, "the kernel for ", def.name, " on ", device.device().to_string(),
                  " did not produce output ", i);

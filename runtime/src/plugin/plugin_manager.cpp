@@ -12,6 +12,7 @@
 #include <boost/dll/shared_library.hpp>
 
 #include "plugin/plugin_notes.hpp"
+#include "core/foreign_exception.hpp"
 #include "strata/error.hpp"
 #include "strata/log.hpp"
 #include "strata/plugin/registrar.hpp"
@@ -70,6 +71,18 @@ std::mutex& managers_mutex() {
 std::vector<PluginManager*>& managers() {
   static auto* list = new std::vector<PluginManager*>();
   return *list;
+}
+
+// The message of the exception being handled, as translate_foreign_exception words it for
+// plugin code: a strata::Error's own text, else the type and what() of a foreign one.
+std::string current_exception_text(std::string_view plugin, std::string_view operation) {
+  try {
+    internal::translate_foreign_exception({plugin, "plugin", plugin, operation});
+  } catch (const Error& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
 }
 
 }  // namespace
@@ -163,7 +176,13 @@ struct PluginManager::Impl {
       auto probe = reinterpret_cast<PluginProbeFn>(const_cast<void*>(library.get<const void*>(kPluginProbeSymbol)));
       if (probe != nullptr) {
         char reason[512] = {};
-        if (probe(reason, sizeof reason) == 0) {
+        int usable = 1;
+        try {
+          usable = probe(reason, sizeof reason);
+        } catch (...) {
+          throw Refusal{"its probe threw (a probe must not throw): " + current_exception_text(info.name, "its probe")};
+        }
+        if (usable == 0) {
           info.usable = false;
           info.unusable_reason = bounded(reason, sizeof reason);
           if (info.unusable_reason.empty()) info.unusable_reason = "the plugin's probe gave no reason";
@@ -175,10 +194,8 @@ struct PluginManager::Impl {
     try {
       descriptor->register_all(registrar);
       info.entries = registrar.commit();
-    } catch (const std::exception& e) {
-      throw Refusal{std::string("registration failed, nothing was registered: ") + e.what()};
     } catch (...) {
-      throw Refusal{"registration threw a non-standard exception, nothing was registered"};
+      throw Refusal{"registration failed, nothing was registered: " + current_exception_text(info.name, "register_all")};
     }
     info.state = PluginState::kLoaded;
     keep_alive().push_back(std::move(library));

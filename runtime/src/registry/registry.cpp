@@ -2,9 +2,13 @@
 
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 
 #include "core/builtins.hpp"
+#include "core/foreign_exception.hpp"
+#include "strata/format.hpp"
+#include "strata/plugin/backend.hpp"
 #include "registry/name_table.hpp"
 #include "strata/error.hpp"
 #include "strata/plugin/registrar.hpp"
@@ -16,6 +20,69 @@ constexpr std::string_view kKindNames[kObjectKindCount] = {
     "layer",      "model",       "optimizer",   "loss",       "metric",
     "activation", "initializer", "regularizer", "constraint", "learning_rate_schedule",
     "backend",    "format",      "op",          "kernel"};
+
+// Wraps a factory entry so that a foreign exception it throws becomes a PluginError
+// naming the provider, the kind and the name (core/foreign_exception.hpp). Done once, at
+// staging, so every call site of every factory is covered.
+template <class T>
+std::shared_ptr<const void> guard_factory(std::shared_ptr<const void> value, const std::string& provider,
+                                          ObjectKind kind, std::string_view name) {
+  using Fn = std::function<std::shared_ptr<T>()>;
+  auto inner = std::static_pointer_cast<const Fn>(std::move(value));
+  if (!*inner) return inner;
+  return std::make_shared<const Fn>([inner, provider, kind, name = std::string(name)]() -> std::shared_ptr<T> {
+    return internal::call_plugin_code({provider, kind_name(kind), name, "its factory"}, [&] { return (*inner)(); });
+  });
+}
+
+// As guard_factory, for the from_config factories; the error also names the object the
+// config describes when it has a "name".
+template <class T>
+std::shared_ptr<const void> guard_config_factory(std::shared_ptr<const void> value, const std::string& provider,
+                                                 ObjectKind kind, std::string_view name) {
+  using Fn = ConfigFactory<T>;
+  auto inner = std::static_pointer_cast<const Fn>(std::move(value));
+  if (!*inner) return inner;
+  return std::make_shared<const Fn>(
+      [inner, provider, kind, name = std::string(name)](const Config& config) -> std::shared_ptr<T> {
+        try {
+          return (*inner)(config);
+        } catch (...) {
+          std::optional<ErrorContext::Frame> frame;
+          if (config.is_object()) {
+            if (auto it = config.find("name"); it != config.end() && it->is_string()) {
+              frame.emplace(detail::concat("reading the config of ", kind_name(kind), " '",
+                                           it->get<std::string>(), "'"));
+            }
+          }
+          internal::translate_foreign_exception({provider, kind_name(kind), name, "from_config"});
+        }
+      });
+}
+
+std::shared_ptr<const void> guard_entry(ObjectKind kind, std::string_view name, std::shared_ptr<const void> value,
+                                        const std::string& provider) {
+  auto v = std::move(value);
+  switch (kind) {
+    case ObjectKind::kLayer: return guard_config_factory<Layer>(std::move(v), provider, kind, name);
+    case ObjectKind::kModel: return guard_config_factory<Model>(std::move(v), provider, kind, name);
+    case ObjectKind::kOptimizer: return guard_config_factory<Optimizer>(std::move(v), provider, kind, name);
+    case ObjectKind::kLoss: return guard_config_factory<Loss>(std::move(v), provider, kind, name);
+    case ObjectKind::kMetric: return guard_config_factory<Metric>(std::move(v), provider, kind, name);
+    case ObjectKind::kActivation: return guard_config_factory<Activation>(std::move(v), provider, kind, name);
+    case ObjectKind::kInitializer: return guard_config_factory<Initializer>(std::move(v), provider, kind, name);
+    case ObjectKind::kRegularizer: return guard_config_factory<Regularizer>(std::move(v), provider, kind, name);
+    case ObjectKind::kConstraint: return guard_config_factory<Constraint>(std::move(v), provider, kind, name);
+    case ObjectKind::kLearningRateSchedule:
+      return guard_config_factory<LearningRateSchedule>(std::move(v), provider, kind, name);
+    case ObjectKind::kFormat: return guard_factory<Format>(std::move(v), provider, kind, name);
+    case ObjectKind::kBackend: return guard_factory<Backend>(std::move(v), provider, kind, name);
+    case ObjectKind::kOp:      // the runtime's own definitions
+    case ObjectKind::kKernel:  // guarded where they run, by the dispatcher (ops/dispatch.cpp)
+      return v;
+  }
+  return v;
+}
 
 }  // namespace
 
@@ -142,7 +209,8 @@ void Registrar::stage(ObjectKind kind, std::string_view name, std::shared_ptr<co
     STRATA_CHECK(!(s.kind == kind && s.name == name), PluginError, "'", provider_, "' registers ",
                  kind_name(kind), " '", name, "' twice");
   }
-  staged_.push_back({kind, std::string(name), std::move(value), modules_[static_cast<std::size_t>(kind)]});
+  staged_.push_back({kind, std::string(name), guard_entry(kind, name, std::move(value), provider_),
+                     modules_[static_cast<std::size_t>(kind)]});
 }
 
 void Registrar::set_module(ObjectKind kind, std::string module) {

@@ -4,6 +4,8 @@
 #include <mutex>
 
 #include "saving/format_internal.hpp"
+#include "core/foreign_exception.hpp"
+#include "strata/checkpoint.hpp"
 #include "strata/log.hpp"
 #include "strata/model.hpp"
 
@@ -143,6 +145,110 @@ std::string Format::describe(const std::filesystem::path& path) const {
 
 namespace {
 
+// The format a plugin made, seen through call_plugin_code: every method the runtime (or
+// the CLI, or a host) calls on a format from get_format turns a foreign exception into a
+// PluginError naming the plugin, the format and the method (core/foreign_exception.hpp).
+class GuardedCheckpointReader final : public CheckpointReader {
+  // Declared first: its return type is deduced, so it must be defined before use.
+  template <class F>
+  decltype(auto) guard(const char* operation, F&& f) const {
+    return internal::call_plugin_code({provider_, "format", format_, operation}, std::forward<F>(f));
+  }
+
+ public:
+  GuardedCheckpointReader(std::shared_ptr<CheckpointReader> inner, std::string provider, std::string format)
+      : inner_(std::move(inner)), provider_(std::move(provider)), format_(std::move(format)) {}
+
+  const std::filesystem::path& prefix() const override {
+    return guard("checkpoint prefix", [&]() -> const std::filesystem::path& { return inner_->prefix(); });
+  }
+  std::vector<std::string> keys() const override { return guard("checkpoint keys", [&] { return inner_->keys(); }); }
+  bool has_tensor(std::string_view key) const override {
+    return guard("checkpoint has_tensor", [&] { return inner_->has_tensor(key); });
+  }
+  DType dtype(std::string_view key) const override {
+    return guard("checkpoint dtype", [&] { return inner_->dtype(key); });
+  }
+  Shape shape(std::string_view key) const override {
+    return guard("checkpoint shape", [&] { return inner_->shape(key); });
+  }
+  Tensor get_tensor(std::string_view key, const Device& device) const override {
+    return guard("checkpoint get_tensor", [&] { return inner_->get_tensor(key, device); });
+  }
+  std::optional<CheckpointObjectGraph> object_graph() const override {
+    return guard("checkpoint object_graph", [&] { return inner_->object_graph(); });
+  }
+
+ private:
+  std::shared_ptr<CheckpointReader> inner_;
+  std::string provider_, format_;
+};
+
+class GuardedFormat final : public Format {
+  // Declared first: its return type is deduced, so it must be defined before use.
+  template <class F>
+  decltype(auto) guard(const char* operation, F&& f) const {
+    return internal::call_plugin_code({provider_, "format", name_, operation}, std::forward<F>(f));
+  }
+
+ public:
+  GuardedFormat(std::shared_ptr<Format> inner, std::string provider, std::string name)
+      : inner_(std::move(inner)), provider_(std::move(provider)), name_(std::move(name)) {}
+
+  std::string name() const override { return guard("name", [&] { return inner_->name(); }); }
+  std::vector<std::string> model_extensions() const override {
+    return guard("model_extensions", [&] { return inner_->model_extensions(); });
+  }
+  std::vector<std::string> weights_extensions() const override {
+    return guard("weights_extensions", [&] { return inner_->weights_extensions(); });
+  }
+  std::vector<std::string> extensions() const override {
+    return guard("extensions", [&] { return inner_->extensions(); });
+  }
+  unsigned capabilities() const override { return guard("capabilities", [&] { return inner_->capabilities(); }); }
+  bool sniff(const std::filesystem::path& path) const override {
+    return guard("sniff", [&] { return inner_->sniff(path); });
+  }
+  void save_model(const Model& model, const std::filesystem::path& path, const SaveOptions& options) const override {
+    guard("save_model", [&] { inner_->save_model(model, path, options); });
+  }
+  std::shared_ptr<Model> load_model(const std::filesystem::path& path, const LoadOptions& options) const override {
+    return guard("load_model", [&] { return inner_->load_model(path, options); });
+  }
+  void save_weights(const Model& model, const std::filesystem::path& path, const SaveOptions& options) const override {
+    guard("save_weights", [&] { inner_->save_weights(model, path, options); });
+  }
+  LoadStatus load_weights(Model& model, const std::filesystem::path& path, const LoadOptions& options) const override {
+    return guard("load_weights", [&] { return inner_->load_weights(model, path, options); });
+  }
+  void save_architecture(const Model& model, const std::filesystem::path& path,
+                         const SaveOptions& options) const override {
+    guard("save_architecture", [&] { inner_->save_architecture(model, path, options); });
+  }
+  std::shared_ptr<Model> load_architecture(const std::filesystem::path& path,
+                                           const LoadOptions& options) const override {
+    return guard("load_architecture", [&] { return inner_->load_architecture(path, options); });
+  }
+  std::string describe(const std::filesystem::path& path) const override {
+    return guard("describe", [&] { return inner_->describe(path); });
+  }
+  void write_checkpoint(const std::filesystem::path& prefix, const CheckpointContents& contents) const override {
+    guard("write_checkpoint", [&] { inner_->write_checkpoint(prefix, contents); });
+  }
+  std::shared_ptr<CheckpointReader> open_checkpoint(const std::filesystem::path& prefix) const override {
+    auto reader = guard("open_checkpoint", [&] { return inner_->open_checkpoint(prefix); });
+    if (!reader) return reader;
+    return std::make_shared<GuardedCheckpointReader>(std::move(reader), provider_, name_);
+  }
+  bool read_checkpoint_state(const std::filesystem::path& directory, CheckpointState& state) const override {
+    return guard("read_checkpoint_state", [&] { return inner_->read_checkpoint_state(directory, state); });
+  }
+
+ private:
+  std::shared_ptr<Format> inner_;
+  std::string provider_, name_;
+};
+
 struct FormatCache {
   std::mutex mutex;
   std::map<std::string, std::shared_ptr<Format>, std::less<>> made;
@@ -158,7 +264,8 @@ std::shared_ptr<Format> get_format(std::string_view name) {
   auto& c = cache();
   std::lock_guard lock(c.mutex);
   if (auto it = c.made.find(name); it != c.made.end()) return it->second;
-  auto factory = Registry::global().find<ObjectKind::kFormat>(name);
+  const Registry::Match match = Registry::global().find_erased(ObjectKind::kFormat, name);
+  auto factory = std::static_pointer_cast<const KindValue<ObjectKind::kFormat>>(match.value);
   if (!factory) {
     std::string loaded;
     for (const auto& e : Registry::global().entries(ObjectKind::kFormat)) {
@@ -171,8 +278,9 @@ std::shared_ptr<Format> get_format(std::string_view name) {
                  ". Load the plugin that provides '", name,
                  "' (put it on STRATA_PLUGIN_PATH); `strata plugins` lists the plugins found and what they provide");
   }
-  auto format = (*factory)();
-  STRATA_CHECK(format != nullptr, ValueError, "the factory of format '", name, "' returned nothing");
+  std::shared_ptr<Format> made = (*factory)();
+  STRATA_CHECK(made != nullptr, ValueError, "the factory of format '", name, "' returned nothing");
+  auto format = std::make_shared<GuardedFormat>(std::move(made), match.provider, match.name);
   c.made.emplace(std::string(name), format);
   return format;
 }

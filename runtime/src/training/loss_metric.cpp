@@ -1,3 +1,4 @@
+#include "core/foreign_exception.hpp"
 #include "layers/config_util.hpp"
 #include "strata/losses.hpp"
 #include "strata/metrics.hpp"
@@ -29,7 +30,7 @@ Loss::Loss(std::string class_name, const Config& config, std::string default_nam
 Loss::~Loss() = default;
 
 Tensor Loss::operator()(const Tensor& y_true, const Tensor& y_pred, const Tensor& sample_weight) const {
-  Tensor losses = call(y_true, y_pred);
+  Tensor losses = internal::call_object_code(ObjectKind::kLoss, *this, "call", [&] { return call(y_true, y_pred); });
   if (sample_weight.defined()) {
     Tensor w = cast(sample_weight, losses.dtype());
     // A per-sample weight vector broadcasts over the remaining per-sample dimensions.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/foreign_exception.hpp"
 #include "layers/config_util.hpp"
 #include "strata/ops.hpp"
 
@@ -75,7 +76,9 @@ void Optimizer::build(const std::vector<Variable>& variables) {
       built_ids_.push_back(v.id());
     }
   }
-  if (!fresh.empty()) build_slots(fresh);
+  if (!fresh.empty()) {
+    internal::call_object_code(ObjectKind::kOptimizer, *this, "build_slots", [&] { build_slots(fresh); });
+  }
 }
 
 Variable Optimizer::add_slot(const Variable& variable, const std::string& slot_name, double initial_value) {
@@ -171,7 +174,8 @@ void Optimizer::apply_gradients(const std::vector<Tensor>& gradients_in, const s
   for (std::size_t i = 0; i < variables.size(); ++i) {
     if (!gradients[i].defined()) continue;
     const Tensor lr_t = scalar_like(variables[i].value(), lr);
-    update_step(gradients[i], variables[i], lr_t, step);
+    internal::call_object_code(ObjectKind::kOptimizer, *this, "update_step",
+                               [&] { update_step(gradients[i], variables[i], lr_t, step); });
   }
   Variable it = iterations_;
   it.assign(Tensor::scalar<std::int64_t>(step, it.device()));

@@ -10,6 +10,7 @@
 #include <random>
 #include <sstream>
 
+#include "core/foreign_exception.hpp"
 #include "layers/config_util.hpp"
 #include "ops/internal.hpp"
 #include "strata/gradient_tape.hpp"
@@ -323,7 +324,9 @@ std::vector<std::shared_ptr<Metric>> Model::metrics() const {
 }
 
 void Model::reset_metrics() {
-  for (auto& m : metrics()) m->reset_state();
+  for (auto& m : metrics()) {
+    internal::call_object_code(ObjectKind::kMetric, *m, "reset_state", [&] { m->reset_state(); });
+  }
 }
 
 // ---- steps --------------------------------------------------------------------------------------
@@ -388,7 +391,7 @@ Logs collect_logs(Model& model, Model::TrainingState& s) {
   for (std::size_t i = 0; i < s.metrics.size(); ++i) {
     for (const auto& m : s.metrics[i]) {
       const std::string key = s.metrics.size() > 1 ? names[i] + "_" + m->name() : m->name();
-      logs.set(key, scalar_of(m->result()));
+      logs.set(key, scalar_of(internal::call_object_code(ObjectKind::kMetric, *m, "result", [&] { return m->result(); })));
     }
   }
   return logs;
@@ -406,7 +409,10 @@ void update_trackers(Model::TrainingState& s, const StepResult& r, std::int64_t 
   }
   ensure_metrics(s, r.y_true, r.y_pred);
   for (std::size_t i = 0; i < s.metrics.size(); ++i) {
-    for (const auto& m : s.metrics[i]) m->update_state(r.y_true[i], r.y_pred[i], r.sample_weights[i]);
+    for (const auto& m : s.metrics[i]) {
+      internal::call_object_code(ObjectKind::kMetric, *m, "update_state",
+                                 [&] { m->update_state(r.y_true[i], r.y_pred[i], r.sample_weights[i]); });
+    }
   }
 }
 

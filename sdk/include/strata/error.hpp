@@ -65,7 +65,8 @@ STRATA_DECLARE_ERROR_KIND(ShapeError);
 STRATA_DECLARE_ERROR_KIND(FormatError);
 // The operating system refused a file operation.
 STRATA_DECLARE_ERROR_KIND(IOError);
-// A plugin could not be loaded or registered.
+// A plugin could not be loaded or registered, or plugin code failed with an exception that
+// is not a strata::Error (the original is nested: std::rethrow_if_nested recovers it).
 STRATA_DECLARE_ERROR_KIND(PluginError);
 // A device or kernel failed, or memory was asked of a device in a way it cannot serve.
 STRATA_DECLARE_ERROR_KIND(BackendError);

@@ -1,10 +1,14 @@
 // Header-only helpers every backend's kernels share, so that all backends agree on the
 // arithmetic of shapes: broadcasting strides, TensorFlow's SAME/VALID window geometry,
-// reduction-axis normalisation. Only standard-library types.
+// reduction-axis normalisation; and carrying exceptions out of parallel regions. Only
+// standard-library types.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <exception>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "strata/attrs.hpp"
@@ -12,6 +16,42 @@
 #include "strata/shape.hpp"
 
 namespace strata::kernel_util {
+
+// Carries an exception out of an OpenMP parallel region (or any team of threads). An
+// exception that leaves a region calls std::terminate, so each thread runs its share
+// through run(), which catches everything; the first exception is kept and rethrown by
+// rethrow_if_any() on the calling thread after the region:
+//
+//   kernel_util::RegionErrors errors;
+//   #pragma omp parallel
+//   errors.run([&] { work(omp_get_thread_num()); });
+//   errors.rethrow_if_any();
+//
+// The caller (the dispatcher) then sees a strata::Error as is, and turns anything else
+// into a PluginError like every exception a kernel throws. Thread safety: run() may be
+// called from many threads at once; rethrow_if_any() only after they have all returned
+// (the region's closing barrier orders their writes before it).
+class RegionErrors {
+ public:
+  template <class F>
+  void run(F&& f) noexcept {
+    if (failed()) return;  // another thread already failed: the result is discarded
+    try {
+      std::forward<F>(f)();
+    } catch (...) {
+      if (!failed_.exchange(true, std::memory_order_acq_rel)) first_ = std::current_exception();
+    }
+  }
+  // True once a thread's share threw; long loops may poll it to stop early.
+  bool failed() const noexcept { return failed_.load(std::memory_order_acquire); }
+  void rethrow_if_any() const {
+    if (first_) std::rethrow_exception(first_);
+  }
+
+ private:
+  std::atomic<bool> failed_{false};
+  std::exception_ptr first_;
+};
 
 // Row-major strides (in elements) of `dims`.
 inline std::vector<std::int64_t> strides_of(const std::vector<std::int64_t>& dims) {
