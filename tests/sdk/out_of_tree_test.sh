@@ -26,7 +26,7 @@ echo "== no source or build directory path in the installed library and plugins"
 # The build directory may lie inside the source directory: grep for both. (bin/strata is not
 # checked yet: `strata demo` finds a test plugin by its build path, STRATA_GUIDE_PLUGIN.)
 if grep -rlF -e "$src" -e "$build" "$prefix/lib" > "$work/paths.txt"; then
-  for f in $(cat "$work/paths.txt"); do echo "$f:"; grep -aoF -e "$src" -e "$build" "$f" | sort | uniq -c | head -3; done
+  while read -r f; do echo "$f:"; grep -aoF -e "$src" -e "$build" "$f" | sort | uniq -c | head -3; done < "$work/paths.txt"
   echo "FAILED: installed files contain the source or build directory path"; exit 1
 fi
 
