@@ -14,6 +14,17 @@ if(STRATA_CCACHE)
   set(CMAKE_CUDA_COMPILER_LAUNCHER "${STRATA_CCACHE}")
 endif()
 
+# No build machine paths in the binaries: __FILE__ (STRATA_CHECK's "where") and debug info
+# name the project's files relative to the source or build directory. The build directory,
+# often inside the source directory, comes last: GCC applies the last matching map, clang the
+# longest.
+# tests/sdk/out_of_tree_test.sh greps the installed library and plugins for both directories.
+set(_strata_prefix_maps "-ffile-prefix-map=${PROJECT_SOURCE_DIR}/=" "-ffile-prefix-map=${PROJECT_BINARY_DIR}/=")
+add_compile_options("$<$<COMPILE_LANGUAGE:C,CXX>:${_strata_prefix_maps}>")
+list(TRANSFORM _strata_prefix_maps PREPEND "-Xcompiler=")
+add_compile_options("$<$<COMPILE_LANGUAGE:CUDA>:${_strata_prefix_maps}>")
+unset(_strata_prefix_maps)
+
 add_compile_options("$<$<COMPILE_LANGUAGE:C,CXX>:-Wall;-Wextra>")
 if(STRATA_WERROR)
   add_compile_options("$<$<COMPILE_LANGUAGE:C,CXX>:-Werror>")

@@ -5,8 +5,9 @@
 #                   [NO_INSTALL])
 #
 # Builds a Strata plugin: a MODULE library named strata-<name>.so, linked against
-# Strata::runtime, with hidden visibility and a linker version script so that it exports
-# only its entry point(s) (strata_plugin_entry, strata_plugin_probe). Installed into
+# Strata::runtime, compiled with the runtime's C++ standard (not the project's), with hidden
+# visibility and a linker version script so that it exports only its entry point(s)
+# (strata_plugin_entry, strata_plugin_probe). Installed into
 # <libdir>/strata/plugins unless NO_INSTALL. The same function is shipped in the
 # installed Strata CMake package for out-of-tree plugins.
 
@@ -20,8 +21,17 @@ function(strata_add_plugin name)
   set(target "strata_plugin_${name}")
   add_library(${target} MODULE ${ARG_SOURCES})
   target_link_libraries(${target} PRIVATE Strata::runtime ${ARG_LIBRARIES})
-  # The C++ standard is part of the plugin ABI tag: plugins use the runtime's (C++20).
-  target_compile_features(${target} PRIVATE cxx_std_20)
+  # The C++ standard is part of the plugin toolchain tag, so a plugin is built with exactly
+  # the runtime's, whatever CMAKE_CXX_STANDARD the project sets: the target property wins
+  # over that variable. Strata::runtime carries the standard as its cxx_std_NN feature.
+  get_target_property(features Strata::runtime INTERFACE_COMPILE_FEATURES)
+  list(FILTER features INCLUDE REGEX "^cxx_std_[0-9]+$")
+  if(NOT features MATCHES "^cxx_std_([0-9]+)$")
+    message(FATAL_ERROR "strata_add_plugin(${name}): Strata::runtime names no single C++ standard "
+                        "(INTERFACE_COMPILE_FEATURES: '${features}'); is this Strata's own package?")
+  endif()
+  set_target_properties(${target} PROPERTIES
+    CXX_STANDARD ${CMAKE_MATCH_1} CXX_STANDARD_REQUIRED ON CXX_EXTENSIONS OFF)
   if(NOT ARG_OUTPUT_DIRECTORY)
     if(DEFINED STRATA_PLUGIN_OUTPUT_DIRECTORY)
       set(ARG_OUTPUT_DIRECTORY "${STRATA_PLUGIN_OUTPUT_DIRECTORY}")
