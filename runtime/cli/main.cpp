@@ -112,7 +112,7 @@ int cmd_plugins(const std::vector<std::string>& args) {
   const auto abi = std::to_string(strata::runtime_plugin_abi_major()) + "." +
                    std::to_string(strata::runtime_plugin_abi_minor());
   rows.push_back({"runtime", strata::runtime_version(), abi, "built-in", strata::runtime_library_path().string(),
-                  "the runtime's own entries", strata::Registry::global().entries_from("runtime")});
+                  "the runtime's own entries", strata::Registry::global().entries_from("runtime"), {}});
   for (const auto& p : strata::PluginManager::global().plugins()) {
     Row r;
     r.name = p.name.empty() ? "?" : p.name;

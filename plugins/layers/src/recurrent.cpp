@@ -2,6 +2,7 @@
 #include "recurrent.hpp"
 
 #include "recurrent_internal.hpp"
+#include "strata/plugin/layers.hpp"
 
 void register_recurrent_layers(strata::Registrar& registrar) {
   using namespace strata::recurrent;
