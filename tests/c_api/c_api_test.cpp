@@ -226,9 +226,11 @@ INSTANTIATE_TEST_SUITE_P(
                       ThrowCase{"backend", STRATA_BACKEND_ERROR, "thrown: backend"},
                       ThrowCase{"unknown", STRATA_UNKNOWN_OBJECT, "Missing"},
                       ThrowCase{"impostor", STRATA_ERROR, "thrown: impostor"},
-                      ThrowCase{"std", STRATA_ERROR, "thrown: std"},
+                      // Foreign exceptions from a plugin's format become PluginErrors naming
+                      // the provider (the runtime's Format guard, core/foreign_exception.hpp).
+                      ThrowCase{"std", STRATA_PLUGIN_ERROR, "thrown: std"},
                       ThrowCase{"bad_alloc", STRATA_ERROR, "out of memory"},
-                      ThrowCase{"int", STRATA_ERROR, "unknown error"}),
+                      ThrowCase{"int", STRATA_PLUGIN_ERROR, "'c-api-test'"}),
     [](const ::testing::TestParamInfo<ThrowCase>& info) { return std::string(info.param.what); });
 
 // ---- the versioned table, versions, log level (no plugin needed) --------------------------

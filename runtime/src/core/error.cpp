@@ -28,7 +28,12 @@ std::string describe_missing(const std::vector<UnknownObject>& missing) {
       std::string s = "Ambiguous " + m.kind + ": '" + m.name + "'";
       if (!m.context.empty()) s += " (needed by " + m.context + ")";
       s += " matches " + std::to_string(m.suggestions.size()) + " registered classes: ";
-      for (std::size_t i = 0; i < m.suggestions.size(); ++i) s += (i ? ", " : "") + m.suggestions[i];
+      for (std::size_t i = 0; i < m.suggestions.size(); ++i) {
+        s += (i ? ", '" : "'") + m.suggestions[i] + "'";
+        if (i < m.candidate_providers.size() && !m.candidate_providers[i].empty()) {
+          s += " from '" + m.candidate_providers[i] + "'";
+        }
+      }
       s += ". Name one of them in full (package>Name) in the file, or pass the class in custom_objects.";
       return s;
     }

@@ -74,8 +74,8 @@ Registry::Match ObjectResolver::find_erased(ObjectKind kind, std::string_view na
       // Several package>Name entries share the bare name: name each with its provider.
       miss.ambiguous = true;
       for (const auto& candidate : ambiguous) {
-        std::string provider = registry_->find_erased(kind, candidate).provider;
-        miss.suggestions.push_back("'" + candidate + "'" + (provider.empty() ? "" : " from '" + provider + "'"));
+        miss.suggestions.push_back(candidate);
+        miss.candidate_providers.push_back(registry_->find_erased(kind, candidate).provider);
       }
     } else {
       miss.suggestions = registry_->suggest(kind, name);

@@ -81,8 +81,10 @@ struct UnknownObject {
                                          // `ambiguous`, every `package>Name` candidate
   std::string context;                   // where it was needed (may be empty)
   // The bare name matched several registered `package>Name` entries, so no one of them was
-  // chosen: reported as ambiguous, with the candidates (and their plugins) in `suggestions`.
+  // chosen: reported as ambiguous, with the candidates in `suggestions` and, at the same
+  // index, who registered each in `candidate_providers` ("" when unknown).
   bool ambiguous = false;
+  std::vector<std::string> candidate_providers = {};
 };
 
 // One or more classes named by a config are not registered, not in custom_objects and

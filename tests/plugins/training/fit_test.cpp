@@ -141,7 +141,7 @@ TEST_P(FitTest, LinearRegressionRecoversItsCoefficients) {
 TEST(Compile, NonNumericLossWeightIsAValueErrorNamingTheOutput) {
   Sequential model({make_layer("Dense", {{"units", 1}, {"input_shape", {2}}, {"name", "only_output"}})});
   try {
-    model.compile(Config("sgd"), Config("mse"), Config(nullptr), Config::array({"heavy"}));
+    model.compile(Config("sgd"), Config("mse"), Config(nullptr), Config("heavy"));
     FAIL() << "a string loss weight was accepted";
   } catch (const ValueError& e) {
     const std::string text = e.what();

@@ -237,6 +237,8 @@ TEST(ObjectResolver, AmbiguousBareNameIsAMissListingCandidates) {
   EXPECT_EQ(resolver.find<ObjectKind::kLayer>("Block"), nullptr);
   ASSERT_EQ(resolver.missing().size(), 1u);
   EXPECT_EQ(resolver.missing()[0].suggestions, (std::vector<std::string>{"a>Block", "b>Block"}));
+  EXPECT_TRUE(resolver.missing()[0].ambiguous);
+  EXPECT_EQ(resolver.missing()[0].candidate_providers, (std::vector<std::string>{"p", "p"}));
 }
 
 TEST(CustomObjects, CopiesAreIndependent) {
