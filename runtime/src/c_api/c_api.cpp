@@ -50,7 +50,10 @@ constexpr std::size_t kVersionsSizeV2 = offsetof(strata_versions, toolchain_tag)
 constexpr std::size_t kPluginInfoSizeV2 = offsetof(strata_plugin_info, abi_minor) + sizeof(std::uint32_t);
 constexpr std::size_t kDeviceInfoSizeV2 = offsetof(strata_device_info, reason) + sizeof(const char*);
 
-LogLevel to_log_level(strata_log_level level) {
+LogLevel to_log_level(const strata_log_level& given) {
+  // A C caller may pass any int; reading it as the enum type would be undefined behaviour
+  // (UBSan: "not a valid value for type"), so its bytes are read as an integer.
+  const auto level = raw_enum(given);
   switch (level) {
     case STRATA_LOG_DEBUG: return LogLevel::kDebug;
     case STRATA_LOG_INFO: return LogLevel::kInfo;
@@ -58,7 +61,7 @@ LogLevel to_log_level(strata_log_level level) {
     case STRATA_LOG_ERROR: return LogLevel::kError;
     case STRATA_LOG_OFF: return LogLevel::kOff;
   }
-  STRATA_THROW(capi::InvalidArgument, "strata_set_log_level: ", static_cast<int>(level),
+  STRATA_THROW(capi::InvalidArgument, "strata_set_log_level: ", level,
                " is not a strata_log_level (STRATA_LOG_DEBUG = 0 to STRATA_LOG_OFF = 4)");
 }
 
@@ -107,7 +110,8 @@ strata_code code_of(const Error& e) noexcept {
   return STRATA_ERROR;
 }
 
-DType to_dtype(strata_dtype d, const std::string& where) {
+DType to_dtype(const strata_dtype& given, const std::string& where) {
+  const auto d = raw_enum(given);  // any int a C caller wrote (see to_log_level)
   switch (d) {
     case STRATA_FLOAT32: return DType::kFloat32;
     case STRATA_FLOAT64: return DType::kFloat64;
@@ -117,7 +121,7 @@ DType to_dtype(strata_dtype d, const std::string& where) {
     case STRATA_INT64: return DType::kInt64;
     case STRATA_BOOL: return DType::kBool;
   }
-  STRATA_THROW(capi::InvalidArgument, where, ": ", static_cast<int>(d), " is not a strata_dtype");
+  STRATA_THROW(capi::InvalidArgument, where, ": ", d, " is not a strata_dtype");
 }
 
 strata_dtype from_dtype(DType d, const std::string& where) {

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <new>
 #include <string>
+#include <type_traits>
 
 #include "strata/c_api.h"
 #include "strata/dtype.hpp"
@@ -54,7 +55,16 @@ strata_status* guarded(F&& f) noexcept {
     if (!(cond)) return ::strata::capi::make_status(STRATA_INVALID_ARGUMENT, what);             \
   } while (0)
 
-DType to_dtype(strata_dtype d, const std::string& where);
+// The integer a C caller stored in an enum-typed field or argument, read by its bytes: a C
+// enum may hold any int, and a C++ load of an out-of-range enum value is undefined.
+template <class E>
+long long raw_enum(const E& e) noexcept {
+  std::underlying_type_t<E> v;
+  std::memcpy(&v, &e, sizeof v);
+  return static_cast<long long>(v);
+}
+
+DType to_dtype(const strata_dtype& d, const std::string& where);
 strata_dtype from_dtype(DType d, const std::string& where);
 
 // Checks the struct_size a host set in a struct of type T: at least `oldest` (the size T
