@@ -73,7 +73,7 @@ void expect_load_model_fails(const fs::path& path, const std::vector<std::string
   expect_error<FormatError>([&] { load_model(path); }, all);
 }
 
-// Strata decodes variable-length string attributes itself (plugins/format-h5/h5_raw.cpp).
+// Strata decodes variable-length string attributes itself (plugins/format-h5/src/h5_raw.cpp).
 // Real files put them in places Keras's own files rarely do: a continuation chunk of a
 // version 1 object header, and version 2 headers (h5py with libver='latest').
 void add_vlen_attr(hid_t obj, const std::string& name, const std::string& value) {

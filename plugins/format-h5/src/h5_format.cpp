@@ -8,12 +8,12 @@
 #include <fstream>
 
 #include "h5_file.hpp"
+#include "h5_format.hpp"
 #include "h5_model.hpp"
 #include "strata/error.hpp"
 #include "strata/format.hpp"
 #include "strata/model.hpp"
 #include "strata/plugin/file_system.hpp"
-#include "strata/plugin/registrar.hpp"
 #include "strata/saving.hpp"
 
 namespace {
@@ -108,10 +108,8 @@ class H5Format final : public strata::Format {
   }
 };
 
-void register_all(strata::Registrar& r) {
-  r.add<strata::ObjectKind::kFormat>("h5", [] { return std::make_shared<H5Format>(); });
-}
-
 }  // namespace
 
-STRATA_PLUGIN("format-h5", "0.1.0", "Keras HDF5 models and weights (tf-keras 2.17 layout)", register_all);
+namespace strata::h5 {
+std::shared_ptr<Format> make_format() { return std::make_shared<H5Format>(); }
+}  // namespace strata::h5

@@ -5,12 +5,12 @@
 #include <cstdio>
 #include <fstream>
 
+#include "json_format.hpp"
 #include "strata/config_reader.hpp"
 #include "strata/error.hpp"
 #include "strata/format.hpp"
 #include "strata/model.hpp"
 #include "strata/plugin/file_system.hpp"
-#include "strata/plugin/registrar.hpp"
 #include "strata/saving.hpp"
 
 namespace {
@@ -63,10 +63,8 @@ class JsonFormat final : public strata::Format {
   }
 };
 
-void register_all(strata::Registrar& r) {
-  r.add<strata::ObjectKind::kFormat>("json", [] { return std::make_shared<JsonFormat>(); });
-}
-
 }  // namespace
 
-STRATA_PLUGIN("format-json", "0.1.0", "Keras JSON model architectures (model_to_json / model_from_json)", register_all);
+namespace strata::json_format {
+std::shared_ptr<Format> make_format() { return std::make_shared<JsonFormat>(); }
+}  // namespace strata::json_format

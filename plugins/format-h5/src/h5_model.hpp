@@ -1,6 +1,6 @@
 // Keras's legacy HDF5 layout (FORMATS.md §1) on top of h5_file.hpp: what a whole-model
 // file and a weights-only file hold, written as in-memory HDF5 images and read from open
-// files. Private to the format-h5 plugin; format_h5.cpp turns these into a Format.
+// files. Private to the format-h5 plugin; h5_format.cpp turns these into a Format.
 //
 // Thread safety: each function holds an h5::Session while it talks to HDF5.
 #pragma once
