@@ -2,9 +2,10 @@
 // reading Keras config keys with Keras's defaults, writing nested objects the way
 // tf-keras writes them in layer configs, and a few op compositions several layers need.
 //
-// The get_* readers are thin calls into the SDK's ConfigReader (strata/config_reader.hpp),
-// kept for the many call sites; a layer that validates values (units > 0, rate in
-// [0, 1]) uses a ConfigReader made with the layer, so that messages name it.
+// The get_* readers are the SDK's one-key shortcuts (strata::config in
+// strata/config_reader.hpp) and a few of this plugin's own over config::reader; a layer that
+// validates values (units > 0, rate in [0, 1]) uses a ConfigReader made with the layer, so
+// that messages name it.
 #pragma once
 
 #include <cstdint>
@@ -42,16 +43,15 @@ void register_preprocessing_layers(Registrar& registrar);
 
 // ---- reading config keys ----------------------------------------------------------------
 
-// config[key] when present and not null, else null.
-const Config* find_key(const Config& config, const char* key);
-bool get_bool(const Config& config, const char* key, bool fallback);
-// Integers; a float with an integral value (3.0) is accepted.
-std::int64_t get_int(const Config& config, const char* key, std::int64_t fallback);
-double get_double(const Config& config, const char* key, double fallback);
-std::string get_string(const Config& config, const char* key, const std::string& fallback);
-// A number kept exactly as written (an int stays an int), for keys Keras echoes back
-// unchanged (Dropout's rate, Constant's value, MaxNorm's max_value).
-Config get_number(const Config& config, const char* key, const Config& fallback);
+// The SDK's one-key shortcuts (strata/config_reader.hpp): find_key, get_bool, get_int,
+// get_double, get_string, get_number, and the reader they use.
+using config::find_key;
+using config::get_bool;
+using config::get_double;
+using config::get_int;
+using config::get_number;
+using config::get_string;
+using config::reader;
 // An int or a list of `n` ints (Keras's normalize_tuple): 3 -> {3, 3} for n = 2.
 std::vector<std::int64_t> get_int_tuple(const Config& config, const char* key, std::size_t n,
                                         const std::vector<std::int64_t>& fallback);

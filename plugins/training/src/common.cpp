@@ -8,38 +8,8 @@
 namespace strata::training {
 
 // ---- config keys ------------------------------------------------------------------------
-
-// Thin calls into the SDK's ConfigReader with no subject: messages say "config key
-// '<key>' ..."; the caller's ErrorContext frame names the object.
-
-namespace {
-
-ConfigReader reader(const Config& config) {
-  static const Config empty = Config::object();
-  return ConfigReader(config.is_object() ? config : empty, "");
-}
-
-}  // namespace
-
-const Config* find_key(const Config& config, const char* key) { return reader(config).find(key); }
-
-bool get_bool(const Config& config, const char* key, bool fallback) { return reader(config).optional(key, fallback); }
-
-std::int64_t get_int(const Config& config, const char* key, std::int64_t fallback) {
-  return reader(config).optional(key, fallback);
-}
-
-double get_double(const Config& config, const char* key, double fallback) {
-  return reader(config).optional(key, fallback);
-}
-
-std::string get_string(const Config& config, const char* key, const std::string& fallback) {
-  return reader(config).optional(key, fallback);
-}
-
-Config get_number(const Config& config, const char* key, const Config& fallback) {
-  return reader(config).number(key, fallback);
-}
+// Readers of this plugin over the SDK's strata::config::reader (no subject: the
+// caller's ErrorContext frame names the object).
 
 Config get_value(const Config& config, const char* key, const Config& fallback) {
   if (!config.is_object()) return fallback;

@@ -28,16 +28,15 @@ void register_metrics(Registrar& registrar);
 // Thin calls into the SDK's ConfigReader (strata/config_reader.hpp) with its semantics:
 // a missing key or a JSON null gives the fallback; FormatError for a wrong type.
 
-// config[key] when present and not null, else null.
-const Config* find_key(const Config& config, const char* key);
-bool get_bool(const Config& config, const char* key, bool fallback);
-// Integers; a float with an integral value (3.0) is accepted.
-std::int64_t get_int(const Config& config, const char* key, std::int64_t fallback);
-double get_double(const Config& config, const char* key, double fallback);
-std::string get_string(const Config& config, const char* key, const std::string& fallback);
-// The value of `key` exactly as written (a number stays an int or a float), or
-// `fallback` when missing or null: for keys tf-keras echoes back unchanged.
-Config get_number(const Config& config, const char* key, const Config& fallback);
+// The SDK's one-key shortcuts (strata/config_reader.hpp): find_key, get_bool, get_int,
+// get_double, get_string, get_number, and the reader they use.
+using config::find_key;
+using config::get_bool;
+using config::get_double;
+using config::get_int;
+using config::get_number;
+using config::get_string;
+using config::reader;
 // Like get_number, but a JSON null is kept (keys whose default is None).
 Config get_value(const Config& config, const char* key, const Config& fallback);
 // A number or a list of numbers (thresholds), or nullopt when missing or null.

@@ -402,4 +402,28 @@ std::int64_t checked_byte_size(const std::vector<std::int64_t>& dims, std::int64
   return n * element_size;
 }
 
+namespace config {
+
+ConfigReader reader(const Config& config) {
+  static const Config empty = Config::object();
+  return ConfigReader(config.is_object() ? config : empty, "");
+}
+
+const Config* find_key(const Config& config, std::string_view key) { return reader(config).find(key); }
+bool get_bool(const Config& config, std::string_view key, bool fallback) { return reader(config).optional(key, fallback); }
+std::int64_t get_int(const Config& config, std::string_view key, std::int64_t fallback) {
+  return reader(config).optional(key, fallback);
+}
+double get_double(const Config& config, std::string_view key, double fallback) {
+  return reader(config).optional(key, fallback);
+}
+std::string get_string(const Config& config, std::string_view key, const std::string& fallback) {
+  return reader(config).optional(key, fallback);
+}
+Config get_number(const Config& config, std::string_view key, const Config& fallback) {
+  return reader(config).number(key, fallback);
+}
+
+}  // namespace config
+
 }  // namespace strata

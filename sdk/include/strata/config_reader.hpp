@@ -195,6 +195,29 @@ class ConfigReader {
   std::string subject_;
 };
 
+// ---- one key, with a default --------------------------------------------------------------
+// Shortcuts for code that reads a key here and there (Keras's `config.get(key, default)`),
+// each through a ConfigReader with no subject and its semantics above: messages say
+// "'<key>' must be ...", and the caller's ErrorContext frame names the object being read.
+// A config that is not an object (an absent sub-config, a bare string) reads as empty.
+// Code that reads many keys of one object reads better with a ConfigReader of its own.
+namespace config {
+
+// The reader these use: no subject, and a config that is not an object reads as empty.
+ConfigReader reader(const Config& config);
+// config[key] when present and not null, else null.
+const Config* find_key(const Config& config, std::string_view key);
+bool get_bool(const Config& config, std::string_view key, bool fallback);
+// Integers; a float with an integral value (3.0) is accepted.
+std::int64_t get_int(const Config& config, std::string_view key, std::int64_t fallback);
+double get_double(const Config& config, std::string_view key, double fallback);
+std::string get_string(const Config& config, std::string_view key, const std::string& fallback);
+// A number kept exactly as written (an int stays an int), for keys Keras echoes back
+// unchanged (Dropout's rate, Constant's value).
+Config get_number(const Config& config, std::string_view key, const Config& fallback);
+
+}  // namespace config
+
 // ---- checked size arithmetic --------------------------------------------------------------
 // For sizes computed from untrusted configs and files. Each throws ValueError naming
 // `what` ("layer 'd' (Dense): the kernel") when an operand is negative or the result

@@ -219,6 +219,27 @@ TEST(ConfigReader, WithoutASubjectMessagesNameTheConfigKey) {
   EXPECT_EQ(ConfigReader(c, "optimizer 'SGD'").describe("momentum is odd"), "optimizer 'SGD': momentum is odd");
 }
 
+// The one-key shortcuts: Keras's config.get(key, default), checked like the reader.
+TEST(ConfigShortcuts, OneKeyWithADefault) {
+  const Config c = Config::parse(R"({"units": 3.0, "rate": 1, "on": 1, "name": "d", "gone": null, "bad": "x"})");
+  EXPECT_EQ(config::get_int(c, "units", 0), 3);
+  EXPECT_EQ(config::get_int(c, "gone", 5), 5);
+  EXPECT_EQ(config::get_double(c, "missing", 0.25), 0.25);
+  EXPECT_EQ(config::get_bool(c, "on", false), true);
+  EXPECT_EQ(config::get_string(c, "name", "n"), "d");
+  EXPECT_EQ(config::get_number(c, "rate", Config(0.5)).dump(), "1");  // an int stays an int
+  EXPECT_NE(config::find_key(c, "units"), nullptr);
+  EXPECT_EQ(config::find_key(c, "gone"), nullptr);
+  EXPECT_EQ(message_of<FormatError>([&] { config::get_int(c, "bad", 0); }),
+            "config key 'bad' must be an integer, got \"x\"");
+  // A config that is not an object (an absent or malformed sub-config) reads as empty.
+  for (const char* text : {"null", "[1, 2]", "\"Dense\""}) {
+    const Config other = Config::parse(text);
+    EXPECT_EQ(config::get_int(other, "units", 4), 4) << text;
+    EXPECT_EQ(config::find_key(other, "units"), nullptr) << text;
+  }
+}
+
 TEST(CheckedArithmetic, ExactResultsAndOverflow) {
   constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
   EXPECT_EQ(checked_add(kMax - 1, 1, "w"), kMax);
