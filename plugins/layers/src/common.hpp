@@ -45,13 +45,7 @@ void register_preprocessing_layers(Registrar& registrar);
 
 // The SDK's one-key shortcuts (strata/config_reader.hpp): find_key, get_bool, get_int,
 // get_double, get_string, get_number, and the reader they use.
-using config::find_key;
-using config::get_bool;
-using config::get_double;
-using config::get_int;
-using config::get_number;
-using config::get_string;
-using config::reader;
+using namespace ::strata::config;
 // An int or a list of `n` ints (Keras's normalize_tuple): 3 -> {3, 3} for n = 2.
 std::vector<std::int64_t> get_int_tuple(const Config& config, const char* key, std::size_t n,
                                         const std::vector<std::int64_t>& fallback);

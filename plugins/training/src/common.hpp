@@ -30,13 +30,7 @@ void register_metrics(Registrar& registrar);
 
 // The SDK's one-key shortcuts (strata/config_reader.hpp): find_key, get_bool, get_int,
 // get_double, get_string, get_number, and the reader they use.
-using config::find_key;
-using config::get_bool;
-using config::get_double;
-using config::get_int;
-using config::get_number;
-using config::get_string;
-using config::reader;
+using namespace ::strata::config;
 // Like get_number, but a JSON null is kept (keys whose default is None).
 Config get_value(const Config& config, const char* key, const Config& fallback);
 // A number or a list of numbers (thresholds), or nullopt when missing or null.
