@@ -319,6 +319,30 @@ def _(rng, shared):
     return model, [x]
 
 
+@fixture("activation_layers", "the activation layers (ReLU, LeakyReLU, PReLU, ELU, ThresholdedReLU, Softmax), "
+         "one output each, every branch of backend.relu")
+def _(rng, shared):
+    layers = [
+        L.ReLU(name="relu"),
+        L.ReLU(max_value=6.0, name="relu_max6"),
+        L.ReLU(max_value=2.5, negative_slope=0.1, threshold=0.5, name="relu_all"),
+        L.ReLU(negative_slope=0.2, name="relu_leaky"),
+        L.ReLU(threshold=1.0, name="relu_threshold"),
+        L.ReLU(max_value=3.0, name="relu_max3"),
+        L.LeakyReLU(name="leaky_default"),
+        L.LeakyReLU(alpha=1.5, name="leaky_steep"),
+        L.PReLU(name="prelu"),
+        L.PReLU(shared_axes=[1], name="prelu_shared"),
+        L.ELU(name="elu"),
+        L.ELU(alpha=0.5, name="elu_half"),
+        L.ThresholdedReLU(theta=0.3, name="thresholded"),
+        L.Softmax(name="softmax"),
+        L.Softmax(axis=1, name="softmax_axis1"),
+        L.Softmax(axis=[1, 2], name="softmax_axes"),
+    ]
+    return branches((4, 5), rng, layers, -8.0, 8.0)
+
+
 @fixture("dense_activations", "Dense(activation=...) with gelu, selu, softplus, swish, exponential")
 def _(rng, shared):
     return branches((4,), rng, [L.Dense(3, activation=a, name="dense_" + a)

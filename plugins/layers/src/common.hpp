@@ -30,6 +30,7 @@ namespace strata::layers {
 // ---- registration (one function per source file) ---------------------------------------
 
 void register_activations(Registrar& registrar);
+void register_activation_layers(Registrar& registrar);
 void register_initializers(Registrar& registrar);
 void register_regularizers(Registrar& registrar);
 void register_constraints(Registrar& registrar);

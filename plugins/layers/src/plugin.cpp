@@ -19,6 +19,7 @@ void register_all(strata::Registrar& registrar) {
   register_regularizers(registrar);
   register_constraints(registrar);
   register_core_layers(registrar);
+  register_activation_layers(registrar);
   register_reshaping_layers(registrar);
   register_conv_layers(registrar);
   register_pooling_layers(registrar);

@@ -327,6 +327,32 @@ TEST_F(LayerBehaviorTest, GradientsMatchFiniteDifferences) {
   check_gradients("Concatenate", Config{{"axis", 1}}, {Shape{2, 2, 3}, Shape{2, 1, 3}});
   check_gradients("Permute", Config{{"dims", {2, 1}}}, {Shape{2, 3, 4}});
   check_gradients("RepeatVector", Config{{"n", 3}}, {Shape{2, 3}});
+  check_gradients("ReLU", Config{{"max_value", 0.6}, {"negative_slope", 0.1}, {"threshold", 0.2}}, {Shape{2, 7}});
+  check_gradients("ReLU", Config{{"max_value", 6.0}}, {Shape{2, 7}});
+  check_gradients("LeakyReLU", Config{{"alpha", 0.2}}, {Shape{2, 7}});
+  check_gradients("LeakyReLU", Config{{"alpha", 1.5}}, {Shape{2, 7}});
+  check_gradients("PReLU", Config{{"shared_axes", {1}}}, {Shape{2, 3, 4}});
+  check_gradients("ELU", Config{{"alpha", 0.5}}, {Shape{2, 7}});
+  check_gradients("ThresholdedReLU", Config{{"theta", 0.1}}, {Shape{2, 7}});
+  check_gradients("Softmax", Config{{"axis", 1}}, {Shape{2, 3, 4}});
+  check_gradients("Softmax", Config{{"axis", {1, 2}}}, {Shape{2, 3, 4}});
+}
+
+// tf-keras's Softmax.call(inputs, mask): masked positions get -1e9 added, so they get
+// (almost) no probability and the others share it.
+TEST_F(LayerBehaviorTest, SoftmaxLayerHonoursTheMask) {
+  auto softmax_layer = make_layer("Softmax");
+  const Tensor x = Tensor::from_vector<float>({1.0f, 2.0f, 3.0f, 4.0f, 0.5f, 0.5f}, Shape{2, 3});
+  const Tensor mask = bools({1, 0, 1, 1, 1, 0}, Shape{2, 3});
+  const auto y = values(softmax_layer->call_with_masks({x}, CallContext{false, {mask}}).tensors[0]);
+  const float e = std::exp(2.0f);  // row 0: softmax of {1, 3}; row 1: of {4, 0.5}
+  EXPECT_NEAR(y[0], 1.0f / (1.0f + e), 1e-6f);
+  EXPECT_NEAR(y[1], 0.0f, 1e-6f);
+  EXPECT_NEAR(y[2], e / (1.0f + e), 1e-6f);
+  const float f = std::exp(3.5f);
+  EXPECT_NEAR(y[3], f / (1.0f + f), 1e-6f);
+  EXPECT_NEAR(y[4], 1.0f / (1.0f + f), 1e-6f);
+  EXPECT_NEAR(y[5], 0.0f, 1e-6f);
 }
 
 // ---- threads ---------------------------------------------------------------------------------

@@ -52,6 +52,22 @@ TEST_F(ConfigErrors, DenseWithNegativeUnits) {
             "layer 'dense_1' (Dense): 'units' must be a positive integer, got -3");
 }
 
+// tf-keras's constructors refuse these (ReLU, LeakyReLU, ThresholdedReLU, PReLU).
+TEST_F(ConfigErrors, ActivationLayersWithParametersKerasRefuses) {
+  EXPECT_EQ(load_error<ValueError>(sequential_json("ReLU", "r", R"("max_value": -1.0)", "4")),
+            "layer 'r' (ReLU): 'max_value' must be a non-negative number, got -1.0");
+  EXPECT_EQ(load_error<ValueError>(sequential_json("ReLU", "r", R"("negative_slope": null)", "4")),
+            "layer 'r' (ReLU): 'negative_slope' must be a number, got null");
+  EXPECT_EQ(load_error<ValueError>(sequential_json("LeakyReLU", "l", R"("alpha": null)", "4")),
+            "layer 'l' (LeakyReLU): 'alpha' must be a number, got null");
+  EXPECT_EQ(load_error<ValueError>(sequential_json("ThresholdedReLU", "t", R"("theta": -0.5)", "4")),
+            "layer 't' (ThresholdedReLU): 'theta' must be a non-negative number, got -0.5");
+  EXPECT_EQ(load_error<ValueError>(sequential_json("PReLU", "p", R"("shared_axes": [0])", "4")),
+            "layer 'p' (PReLU): shared axis 0 is not an axis of the input (None, 4) other than the batch axis");
+  EXPECT_EQ(load_error<ShapeError>(sequential_json("PReLU", "p", R"("shared_axes": [2])", "null, 3")),
+            "layer 'p' (PReLU): input dimension 1 of (None, None, 3) must be known or shared (shared_axes)");
+}
+
 TEST_F(ConfigErrors, DenseWithoutUnitsOrWithAStringForUnits) {
   EXPECT_EQ(load_error<FormatError>(sequential_json("Dense", "d", R"("use_bias": true)", "4")),
             "layer 'd' (Dense): 'units' is missing; it must be a positive integer");
