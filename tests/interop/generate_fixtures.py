@@ -343,6 +343,60 @@ def _(rng, shared):
     return branches((4, 5), rng, layers, -8.0, 8.0)
 
 
+@fixture("spatial_1d", "ZeroPadding1D, Cropping1D and UpSampling1D in their config forms")
+def _(rng, shared):
+    return branches((6, 3), rng, [
+        L.ZeroPadding1D(name="pad_default"),
+        L.ZeroPadding1D((2, 0), name="pad_pair"),
+        L.Cropping1D(name="crop_default"),
+        L.Cropping1D((0, 2), name="crop_end"),
+        L.UpSampling1D(name="up_default"),
+        L.UpSampling1D(3, name="up_3"),
+    ])
+
+
+@fixture("spatial_2d", "ZeroPadding2D, Cropping2D and UpSampling2D (nearest, bilinear, channels_first)")
+def _(rng, shared):
+    return branches((4, 5, 2), rng, [
+        L.ZeroPadding2D(((1, 0), (2, 1)), name="pad_pairs"),
+        L.ZeroPadding2D((1, 2), data_format="channels_first", name="pad_first"),
+        L.Cropping2D(1, name="crop_int"),
+        L.Cropping2D(((1, 2), (0, 1)), name="crop_pairs"),
+        L.Cropping2D((1, 0), data_format="channels_first", name="crop_first"),
+        L.UpSampling2D(name="up_default"),
+        L.UpSampling2D((2, 3), name="up_23"),
+        L.UpSampling2D((3, 2), interpolation="bilinear", name="up_bilinear"),
+        L.UpSampling2D(2, data_format="channels_first", name="up_first"),
+    ])
+
+
+@fixture("spatial_3d", "ZeroPadding3D, Cropping3D and UpSampling3D")
+def _(rng, shared):
+    return branches((3, 4, 5, 2), rng, [
+        L.ZeroPadding3D(name="pad_default"),
+        L.ZeroPadding3D(((0, 1), (2, 0), (1, 1)), name="pad_pairs"),
+        L.Cropping3D(((1, 0), (1, 1), (0, 2)), name="crop_pairs"),
+        L.Cropping3D(name="crop_default", data_format="channels_last"),
+        L.UpSampling3D((1, 2, 2), name="up"),
+        L.UpSampling3D(2, data_format="channels_first", name="up_first"),
+    ])
+
+
+@fixture("unet_block", "a small U-Net: Conv2D, MaxPooling2D, UpSampling2D, Cropping2D, Concatenate")
+def _(rng, shared):
+    inp = keras.Input((10, 10, 2))
+    c1 = L.Conv2D(4, 3, activation="relu", padding="same")(inp)
+    p1 = L.MaxPooling2D()(c1)
+    c2 = L.Conv2D(8, 3, activation="relu")(p1)
+    u1 = L.UpSampling2D()(c2)
+    crop = L.Cropping2D(2)(c1)
+    m = L.Concatenate()([crop, u1])
+    out = L.Conv2D(1, 1, activation="sigmoid")(L.ZeroPadding2D(2)(m))
+    model = keras.Model(inp, out)
+    randomize_weights(model, rng)
+    return model, xs_for(model)
+
+
 @fixture("dense_activations", "Dense(activation=...) with gelu, selu, softplus, swish, exponential")
 def _(rng, shared):
     return branches((4,), rng, [L.Dense(3, activation=a, name="dense_" + a)

@@ -36,6 +36,7 @@ void register_regularizers(Registrar& registrar);
 void register_constraints(Registrar& registrar);
 void register_core_layers(Registrar& registrar);
 void register_reshaping_layers(Registrar& registrar);
+void register_spatial_layers(Registrar& registrar);
 void register_conv_layers(Registrar& registrar);
 void register_pooling_layers(Registrar& registrar);
 void register_normalization_layers(Registrar& registrar);

@@ -21,6 +21,7 @@ void register_all(strata::Registrar& registrar) {
   register_core_layers(registrar);
   register_activation_layers(registrar);
   register_reshaping_layers(registrar);
+  register_spatial_layers(registrar);
   register_conv_layers(registrar);
   register_pooling_layers(registrar);
   register_normalization_layers(registrar);

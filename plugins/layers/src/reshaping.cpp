@@ -1,4 +1,4 @@
-// Reshaping layers: Flatten, Reshape, Permute, RepeatVector, ZeroPadding2D.
+// Reshaping layers: Flatten, Reshape, Permute, RepeatVector (padding and cropping: spatial.cpp).
 #include <algorithm>
 #include <array>
 #include <iterator>
@@ -157,56 +157,6 @@ class RepeatVector final : public Layer {
   std::int64_t n_ = 1;
 };
 
-class ZeroPadding2D final : public Layer {
- public:
-  explicit ZeroPadding2D(const Config& c) : Layer("ZeroPadding2D", c) {
-    auto frame = ErrorContext::push("reading the config of ZeroPadding2D layer '", name(), "'");
-    data_format_ = get_data_format(c);
-    const Config* p = find_key(c, "padding");
-    if (!p) {
-      padding_ = {{{1, 1}, {1, 1}}};
-    } else if (p->is_number()) {
-      const std::int64_t v = get_int(c, "padding", 1);
-      padding_ = {{{v, v}, {v, v}}};
-    } else {
-      STRATA_CHECK(p->is_array() && p->size() == 2, FormatError,
-                   "ZeroPadding2D: padding must be an int, 2 ints or 2 pairs of ints, got ", p->dump());
-      for (std::size_t i = 0; i < 2; ++i) {
-        const Config& e = (*p)[i];
-        if (e.is_number()) {
-          Config one{{"v", e}};
-          const std::int64_t v = get_int(one, "v", 0);
-          padding_[i] = {v, v};
-        } else {
-          Config one{{"padding", e}};
-          const auto pair = get_int_tuple(one, "padding", 2, {0, 0});
-          padding_[i] = {pair[0], pair[1]};
-        }
-      }
-    }
-    for (const auto& [a, b] : padding_) {
-      STRATA_CHECK(a >= 0 && b >= 0, ValueError, "ZeroPadding2D: padding must not be negative");
-    }
-  }
-  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext&) const override {
-    const Tensor& x = single_input(*this, inputs);
-    require_rank(*this, x.shape(), 4);
-    if (data_format_ == "channels_first") return {pad(x, {{0, 0}, {0, 0}, padding_[0], padding_[1]})};
-    return {pad(x, {{0, 0}, padding_[0], padding_[1], {0, 0}})};
-  }
-  Config get_config() const override {
-    Config c = Layer::get_config();
-    c["padding"] = Config::array({int_list({padding_[0].first, padding_[0].second}),
-                                  int_list({padding_[1].first, padding_[1].second})});
-    c["data_format"] = data_format_;
-    return c;
-  }
-
- private:
-  std::string data_format_;
-  std::array<std::pair<std::int64_t, std::int64_t>, 2> padding_{};
-};
-
 }  // namespace
 
 void register_reshaping_layers(Registrar& registrar) {
@@ -214,7 +164,6 @@ void register_reshaping_layers(Registrar& registrar) {
   register_layer<Reshape>(registrar, "Reshape");
   register_layer<Permute>(registrar, "Permute");
   register_layer<RepeatVector>(registrar, "RepeatVector");
-  register_layer<ZeroPadding2D>(registrar, "ZeroPadding2D");
 }
 
 }  // namespace strata::layers

@@ -336,6 +336,24 @@ TEST_F(LayerBehaviorTest, GradientsMatchFiniteDifferences) {
   check_gradients("ThresholdedReLU", Config{{"theta", 0.1}}, {Shape{2, 7}});
   check_gradients("Softmax", Config{{"axis", 1}}, {Shape{2, 3, 4}});
   check_gradients("Softmax", Config{{"axis", {1, 2}}}, {Shape{2, 3, 4}});
+  check_gradients("Cropping2D", Config{{"cropping", {{1, 0}, {0, 2}}}}, {Shape{1, 4, 5, 2}});
+  check_gradients("ZeroPadding3D", Config{{"padding", 1}}, {Shape{1, 2, 2, 2, 1}});
+  check_gradients("UpSampling1D", Config{{"size", 3}}, {Shape{2, 3, 2}});
+  check_gradients("UpSampling2D", Config{{"size", {2, 3}}}, {Shape{1, 2, 3, 2}});
+  check_gradients("UpSampling2D", Config{{"size", {3, 2}}, {"interpolation", "bilinear"}}, {Shape{1, 3, 2, 2}});
+}
+
+// Symbolic inputs with an unknown batch size and unknown spatial sizes: the layers still
+// build, and the known dimensions survive (a Conv2D after them needs the channels).
+TEST_F(LayerBehaviorTest, SpatialLayersKeepKnownDimensionsOfSymbolicInputs) {
+  const Tensor x = Input(Shape{Shape::kUnknown, 4, 3});  // (None, None, 4, 3)
+  // UpSampling of an axis whose size is unknown gives a Reshape to a run-time shape, whose
+  // dimensions shape inference cannot see (plugins/layers/README.md); known ones survive.
+  EXPECT_EQ((*make_layer("UpSampling2D"))(Input(Shape{3, 4, 3})).shape().to_string(), "(None, 6, 8, 3)");
+  EXPECT_EQ((*make_layer("Cropping2D", Config{{"cropping", {{0, 0}, {1, 2}}}}))(x).shape().to_string(),
+            "(None, None, 1, 3)");
+  EXPECT_EQ((*make_layer("ZeroPadding2D", Config{{"padding", {1, 2}}}))(x).shape().to_string(), "(None, None, 8, 3)");
+  EXPECT_EQ((*make_layer("Cropping1D"))(Input(Shape{Shape::kUnknown, 2})).shape().to_string(), "(None, None, 2)");
 }
 
 // tf-keras's Softmax.call(inputs, mask): masked positions get -1e9 added, so they get

@@ -68,6 +68,19 @@ TEST_F(ConfigErrors, ActivationLayersWithParametersKerasRefuses) {
             "layer 'p' (PReLU): input dimension 1 of (None, None, 3) must be known or shared (shared_axes)");
 }
 
+TEST_F(ConfigErrors, SpatialLayersWithBadPaddingCroppingOrSize) {
+  EXPECT_EQ(load_error<ValueError>(sequential_json("ZeroPadding2D", "z", R"("padding": -1)", "4, 4, 1")),
+            "layer 'z' (ZeroPadding2D): 'padding' must be a non-negative integer, got -1");
+  EXPECT_EQ(load_error<FormatError>(sequential_json("ZeroPadding3D", "z", R"("padding": [1, 2])", "4, 4, 4, 1")),
+            "layer 'z' (ZeroPadding3D): 'padding' must be an int, 3 ints or 3 pairs of ints, got [1,2]");
+  EXPECT_EQ(load_error<ValueError>(sequential_json("Cropping1D", "c", R"("cropping": [2, 2])", "4, 1")),
+            "layer 'c' (Cropping1D): cropping 2 + 2 leaves nothing of dimension 1 of the input (None, 4, 1)");
+  EXPECT_EQ(load_error<ValueError>(sequential_json("UpSampling2D", "u", R"("size": [2, 0])", "4, 4, 1")),
+            "layer 'u' (UpSampling2D): 'size' must be a positive integer or a list of 2 positive integers, got [2,0]");
+  EXPECT_EQ(load_error<FormatError>(sequential_json("UpSampling2D", "u", R"("interpolation": "bicubic")", "4, 4, 1")),
+            "layer 'u' (UpSampling2D): 'interpolation' must be one of \"nearest\", \"bilinear\", got \"bicubic\"");
+}
+
 TEST_F(ConfigErrors, DenseWithoutUnitsOrWithAStringForUnits) {
   EXPECT_EQ(load_error<FormatError>(sequential_json("Dense", "d", R"("use_bias": true)", "4")),
             "layer 'd' (Dense): 'units' is missing; it must be a positive integer");

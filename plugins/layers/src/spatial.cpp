@@ -1,0 +1,251 @@
+// Layers that pad, crop or repeat the spatial axes, in 1, 2 and 3 dimensions, as tf-keras
+// 2.17 writes and computes them: ZeroPadding1D/2D/3D, Cropping1D/2D/3D and
+// UpSampling1D/2D/3D (nearest neighbour; UpSampling2D's bilinear interpolation too).
+#include <algorithm>
+#include <cmath>
+
+#include "common.hpp"
+
+namespace strata::layers {
+namespace {
+
+using Pair = std::pair<std::int64_t, std::int64_t>;
+
+// The spatial axes of a rank-(N + 2) input (N = 1, 2, 3).
+std::vector<std::int64_t> spatial_axes(std::size_t n, bool channels_first) {
+  std::vector<std::int64_t> axes;
+  for (std::size_t i = 0; i < n; ++i) axes.push_back(static_cast<std::int64_t>(i) + (channels_first ? 2 : 1));
+  return axes;
+}
+
+// `key` as N (before, after) pairs, in the forms tf-keras's constructors accept: an int
+// (every side), N ints (both sides of each axis) or N pairs; for N = 1 an int or one pair
+// written flat. Every value must be >= 0.
+std::vector<Pair> read_pairs(const Layer& layer, const Config& c, const char* key, std::size_t n,
+                             std::int64_t fallback) {
+  const ConfigReader r(c, layer);
+  const std::string subject = ConfigReader::subject_of(layer);
+  std::vector<Pair> out(n, Pair{fallback, fallback});
+  const Config* v = r.find(key);
+  if (v == nullptr) return out;
+  if (v->is_number()) {
+    const auto p = r.required<std::int64_t>(key, Range::non_negative());
+    return std::vector<Pair>(n, Pair{p, p});
+  }
+  const auto describe = [&] {
+    return n == 1 ? std::string("an int or a pair of ints")
+                  : "an int, " + std::to_string(n) + " ints or " + std::to_string(n) + " pairs of ints";
+  };
+  if (n == 1) {
+    const auto t = r.int_tuple(key, 2, {fallback, fallback}, Range::non_negative());
+    return {Pair{t[0], t[1]}};
+  }
+  STRATA_CHECK(v->is_array() && v->size() == n, FormatError, subject, ": '", key, "' must be ", describe(), ", got ",
+               v->dump());
+  for (std::size_t i = 0; i < n; ++i) {
+    const Config one{{"v", (*v)[i]}};
+    const ConfigReader e(one, subject + ": '" + key + "' entry " + std::to_string(i) + ":");
+    const auto t = e.int_tuple("v", 2, {0, 0}, Range::non_negative());
+    out[i] = {t[0], t[1]};
+  }
+  return out;
+}
+
+Config pairs_config(const std::vector<Pair>& pairs) {
+  if (pairs.size() == 1) return int_list({pairs[0].first, pairs[0].second});
+  Config out = Config::array();
+  for (const auto& [a, b] : pairs) out.push_back(int_list({a, b}));
+  return out;
+}
+
+// data_format of the 2D/3D layers; the 1D layers of tf-keras have none (channels last).
+std::string data_format_of(const Config& c, std::size_t n) { return n == 1 ? "channels_last" : get_data_format(c); }
+
+template <std::size_t N>
+class ZeroPadding final : public Layer {
+ public:
+  explicit ZeroPadding(const Config& c) : Layer(class_name_of(), c) {
+    auto frame = ErrorContext::push("reading the config of ", class_name_of(), " layer '", name(), "'");
+    data_format_ = data_format_of(c, N);
+    padding_ = read_pairs(*this, c, "padding", N, 1);
+  }
+  static std::string class_name_of() { return "ZeroPadding" + std::to_string(N) + "D"; }
+
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext&) const override {
+    const Tensor& x = single_input(*this, inputs);
+    require_rank(*this, x.shape(), N + 2);
+    std::vector<Pair> paddings(N + 2, Pair{0, 0});
+    const auto axes = spatial_axes(N, data_format_ == "channels_first");
+    for (std::size_t i = 0; i < N; ++i) paddings[static_cast<std::size_t>(axes[i])] = padding_[i];
+    return {pad(x, paddings)};
+  }
+  Config get_config() const override {
+    Config c = Layer::get_config();
+    c["padding"] = pairs_config(padding_);
+    if (N > 1) c["data_format"] = data_format_;
+    return c;
+  }
+
+ private:
+  std::string data_format_;
+  std::vector<Pair> padding_;
+};
+
+template <std::size_t N>
+class Cropping final : public Layer {
+ public:
+  explicit Cropping(const Config& c) : Layer(class_name_of(), c) {
+    auto frame = ErrorContext::push("reading the config of ", class_name_of(), " layer '", name(), "'");
+    data_format_ = data_format_of(c, N);
+    cropping_ = read_pairs(*this, c, "cropping", N, N == 2 ? 0 : 1);  // tf-keras: 1, 0, 1
+  }
+  static std::string class_name_of() { return "Cropping" + std::to_string(N) + "D"; }
+
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext&) const override {
+    const Tensor& x = single_input(*this, inputs);
+    require_rank(*this, x.shape(), N + 2);
+    const auto axes = spatial_axes(N, data_format_ == "channels_first");
+    std::vector<std::int64_t> begin(N + 2, 0), end(N + 2, 0), strides(N + 2, 1);
+    StridedSliceMasks masks;
+    for (std::size_t d = 0; d < N + 2; ++d) {
+      masks.begin_mask |= std::int64_t{1} << d;
+      masks.end_mask |= std::int64_t{1} << d;
+    }
+    for (std::size_t i = 0; i < N; ++i) {
+      const auto axis = static_cast<std::size_t>(axes[i]);
+      const auto [before, after] = cropping_[i];
+      const std::int64_t dim = x.shape().dims()[axis];
+      STRATA_CHECK(dim == Shape::kUnknown || before + after < dim, ValueError, ConfigReader::subject_of(*this),
+                   ": cropping ", before, " + ", after, " leaves nothing of dimension ", axis, " of the input ",
+                   x.shape().to_string());
+      begin[axis] = before;
+      masks.begin_mask &= ~(std::int64_t{1} << axis);
+      if (after > 0) {
+        end[axis] = -after;
+        masks.end_mask &= ~(std::int64_t{1} << axis);
+      }
+    }
+    return {strided_slice(x, begin, end, strides, masks)};
+  }
+  Config get_config() const override {
+    Config c = Layer::get_config();
+    c["cropping"] = pairs_config(cropping_);
+    if (N > 1) c["data_format"] = data_format_;
+    return c;
+  }
+
+ private:
+  std::string data_format_;
+  std::vector<Pair> cropping_;
+};
+
+// Repeats every element of `axis` `factor` times (Keras's backend.repeat_elements).
+Tensor repeat_elements(const Tensor& x, std::int64_t axis, std::int64_t factor) {
+  if (factor == 1) return x;
+  const auto a = static_cast<std::size_t>(axis);
+  const Tensor expanded = expand_dims(x, axis + 1);
+  std::vector<std::int64_t> multiples(x.rank() + 1, 1);
+  multiples[a + 1] = factor;
+  const Tensor tiled = tile(expanded, multiples);
+  std::vector<std::int64_t> dims = x.shape().dims();
+  bool known = true;
+  for (std::size_t i = 1; i < dims.size(); ++i) known = known && dims[i] != Shape::kUnknown;
+  if (known) {  // an unknown batch size (-1) is inferred by Reshape
+    dims[a] *= factor;
+    return reshape(tiled, Shape(dims));
+  }
+  // Unknown sizes: the new shape is computed when the graph runs (x's shape times the factor).
+  std::vector<std::int64_t> scale(dims.size(), 1);
+  scale[a] = factor;
+  return execute1("Reshape", {tiled, mul(shape_of(x), int_tensor(scale))});
+}
+
+// tf.image.resize(method="bilinear") by an integer factor along one axis
+// (half_pixel_centers): out[o] = (1 - t) x[i0] + t x[i1] with s = (o + 0.5) / f - 0.5,
+// i0 = floor(s) clamped to [0, n - 1], i1 = min(i0 + 1, n - 1), t = s - floor(s) (0 when s < 0).
+Tensor resize_bilinear_axis(const Tensor& x, std::int64_t axis, std::int64_t factor) {
+  const std::int64_t n = x.shape().dims()[static_cast<std::size_t>(axis)];
+  const std::int64_t out = n * factor;
+  std::vector<double> weights(static_cast<std::size_t>(out * n), 0.0);  // [out, n]
+  for (std::int64_t o = 0; o < out; ++o) {
+    const double s = (static_cast<double>(o) + 0.5) / static_cast<double>(factor) - 0.5;
+    const double fl = std::floor(s);
+    const std::int64_t i0 = std::max<std::int64_t>(0, static_cast<std::int64_t>(fl));
+    const std::int64_t i1 = std::min<std::int64_t>(static_cast<std::int64_t>(fl) + 1, n - 1);
+    const double t = s < 0 ? 0.0 : s - fl;
+    weights[static_cast<std::size_t>(o * n + std::min(i0, n - 1))] += 1.0 - t;
+    weights[static_cast<std::size_t>(o * n + i1)] += t;
+  }
+  // Move `axis` last, multiply by weights^T [n, out], move it back.
+  const auto rank = static_cast<std::int64_t>(x.rank());
+  std::vector<std::int64_t> perm, inverse(static_cast<std::size_t>(rank));
+  for (std::int64_t d = 0; d < rank; ++d) {
+    if (d != axis) perm.push_back(d);
+  }
+  perm.push_back(axis);
+  for (std::int64_t d = 0; d < rank; ++d) inverse[static_cast<std::size_t>(perm[static_cast<std::size_t>(d)])] = d;
+  const Tensor w = cast(Tensor::from_vector<double>(weights, Shape{out, n}), x.dtype()).to(x.device());
+  return transpose(matmul(transpose(x, perm), w, false, true), inverse);
+}
+
+template <std::size_t N>
+class UpSampling final : public Layer {
+ public:
+  explicit UpSampling(const Config& c) : Layer(class_name_of(), c) {
+    auto frame = ErrorContext::push("reading the config of ", class_name_of(), " layer '", name(), "'");
+    const ConfigReader r(c, *this);
+    data_format_ = data_format_of(c, N);
+    if (N == 1) {
+      size_ = {r.optional<std::int64_t>("size", 2, Range::positive())};
+    } else {
+      size_ = r.int_tuple("size", N, std::vector<std::int64_t>(N, 2), Range::positive());
+    }
+    if (N == 2) interpolation_ = r.one_of("interpolation", {"nearest", "bilinear"}, "nearest");
+  }
+  static std::string class_name_of() { return "UpSampling" + std::to_string(N) + "D"; }
+
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext&) const override {
+    Tensor x = single_input(*this, inputs);
+    require_rank(*this, x.shape(), N + 2);
+    const auto axes = spatial_axes(N, data_format_ == "channels_first");
+    for (std::size_t i = 0; i < N; ++i) {
+      if (interpolation_ == "bilinear") {
+        STRATA_CHECK(x.shape().dims()[static_cast<std::size_t>(axes[i])] != Shape::kUnknown, ShapeError,
+                     ConfigReader::subject_of(*this), ": bilinear interpolation needs known spatial dimensions, got ",
+                     x.shape().to_string());
+        x = resize_bilinear_axis(x, axes[i], size_[i]);
+      } else {
+        x = repeat_elements(x, axes[i], size_[i]);
+      }
+    }
+    return {x};
+  }
+  Config get_config() const override {
+    Config c = Layer::get_config();
+    c["size"] = N == 1 ? Config(size_[0]) : int_list(size_);
+    if (N > 1) c["data_format"] = data_format_;
+    if (N == 2) c["interpolation"] = interpolation_;
+    return c;
+  }
+
+ private:
+  std::string data_format_;
+  std::vector<std::int64_t> size_;
+  std::string interpolation_ = "nearest";
+};
+
+}  // namespace
+
+void register_spatial_layers(Registrar& registrar) {
+  register_layer<ZeroPadding<1>>(registrar, "ZeroPadding1D");
+  register_layer<ZeroPadding<2>>(registrar, "ZeroPadding2D");
+  register_layer<ZeroPadding<3>>(registrar, "ZeroPadding3D");
+  register_layer<Cropping<1>>(registrar, "Cropping1D");
+  register_layer<Cropping<2>>(registrar, "Cropping2D");
+  register_layer<Cropping<3>>(registrar, "Cropping3D");
+  register_layer<UpSampling<1>>(registrar, "UpSampling1D");
+  register_layer<UpSampling<2>>(registrar, "UpSampling2D");
+  register_layer<UpSampling<3>>(registrar, "UpSampling3D");
+}
+
+}  // namespace strata::layers
