@@ -44,4 +44,9 @@ rc=$?
 grep -q "\[  FAILED  \] Plugtest/OpConformance.MatchesReferenceKernels/plugtest_AddV2_float32_same" run.txt ||
   fail "the plugtest AddV2 case did not run and fail: $(cat run.txt)"
 grep -q "AddV2" run.txt || fail "the failure does not name the op"
+"$kit" --help > help.txt 2>&1 || fail "--help exits non-zero"
+grep -q "^usage: strata-backend-kit" help.txt || fail "--help does not print the kit's usage"
+"$kit" --bogus > bogus.txt 2>&1
+rc=$?
+[ "$rc" = 2 ] || fail "an unknown argument: exit $rc, expected 2"
 echo "kit devices: ok"

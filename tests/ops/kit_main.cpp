@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
-#include <cstring>
 #include <iostream>
 #include <string>
 #include <string_view>
@@ -35,6 +34,14 @@ constexpr const char* kUsage =
 }  // namespace
 
 int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage << "\n";
+      ::testing::InitGoogleTest(&argc, argv);  // prints GoogleTest's flags
+      return 0;
+    }
+  }
   ::testing::InitGoogleTest(&argc, argv);  // removes the --gtest_* flags
   strata::RuntimeOptions options;
   std::string devices;
@@ -49,10 +56,7 @@ int main(int argc, char** argv) {
       if (arg == flag && i + 1 < argc) return argv[++i];
       return nullptr;
     };
-    if (arg == "--help" || arg == "-h") {
-      std::cout << kUsage;
-      return 0;
-    } else if (arg == "--no-search-path") {
+    if (arg == "--no-search-path") {
       options.load_search_path = false;
     } else if (arg == "--list-devices") {
       list_devices = true;
