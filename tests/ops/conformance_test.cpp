@@ -1,8 +1,10 @@
 // The op conformance suite: every case of op_cases() run on each backend device and
 // compared with the same op on the tests' `ref` device (naive reference kernels).
-// Devices without hardware (cuda on CI) are instantiated and skipped with a reason.
+// Registered for every device of every loaded backend (kit.hpp); a backend without a
+// usable device (cuda on CI) gets its cases registered and skipped with a reason.
 #include <gtest/gtest.h>
 
+#include "kit.hpp"
 #include "op_cases.hpp"
 #include "strata/ops.hpp"
 #include "strata/plugin/backend.hpp"
@@ -17,25 +19,18 @@ struct Param {
   const OpCase* c;
 };
 
-std::string param_name(const ::testing::TestParamInfo<Param>& info) {
-  std::string d = info.param.device;
-  d = d.substr(0, d.find(':'));
-  return d + "_" + info.param.c->name;
-}
+// Registered per device by register_op_conformance_tests (kit.hpp).
+class OpConformance : public ::testing::Test {
+ public:
+  explicit OpConformance(Param p) : p_(std::move(p)) {}
+  void TestBody() override;
 
-std::vector<Param> params_for(const std::string& device) {
-  std::vector<Param> out;
-  for (const auto& c : op_cases()) out.push_back({device, &c});
-  return out;
-}
+ private:
+  Param p_;
+};
 
-// Short names in gtest output instead of a byte dump of the parameter.
-void PrintTo(const Param& p, std::ostream* os) { *os << p.device << " " << p.c->name; }
-
-class OpConformance : public ::testing::TestWithParam<Param> {};
-
-TEST_P(OpConformance, MatchesReferenceKernels) {
-  const Param& p = GetParam();
+void OpConformance::TestBody() {
+  const Param& p = p_;
   const Device device(p.device);
   if (!is_device_available(device)) GTEST_SKIP() << "no usable " << p.device << " device on this machine";
   const OpCase& c = *p.c;
@@ -61,8 +56,6 @@ TEST_P(OpConformance, MatchesReferenceKernels) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Cpu, OpConformance, ::testing::ValuesIn(params_for("cpu:0")), param_name);
-INSTANTIATE_TEST_SUITE_P(Cuda, OpConformance, ::testing::ValuesIn(params_for("cuda:0")), param_name);
 
 TEST(OpConformanceCoverage, EveryRegisteredOpWithKernelsHasACase) {
   std::set<std::string> covered;
@@ -77,4 +70,15 @@ TEST(OpConformanceCoverage, EveryRegisteredOpWithKernelsHasACase) {
 }
 
 }  // namespace
+
+void register_op_conformance_tests(const std::vector<Device>& devices) {
+  for (const auto& device : devices) {
+    for (const auto& c : op_cases()) {
+      const Param p{device.to_string(), &c};
+      register_kit_test("OpConformance", device, "MatchesReferenceKernels", c.name, __FILE__, __LINE__,
+                        [p]() -> ::testing::Test* { return new OpConformance(p); });
+    }
+  }
+}
+
 }  // namespace strata::testing

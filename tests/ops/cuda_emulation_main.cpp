@@ -2,11 +2,13 @@
 // emulation of the CUDA plugin (plugins/backend-cuda, STRATA_CUDA_EMULATION: the plugin's
 // kernels and glue compiled for the host, device type "cuda" with one device in host
 // memory). The plugins are loaded by file, not from the search path, whose real CUDA
-// plugin registers the same names; then the tests' ref backend; then GoogleTest.
+// plugin registers the same names; then the tests' ref backend; then
+// the conformance suites for the loaded backends' devices (kit.hpp); then GoogleTest.
 #include <gtest/gtest.h>
 
 #include <string_view>
 
+#include "kit.hpp"
 #include "ref_backend.hpp"
 #include "strata/plugins.hpp"
 #include "strata/runtime.hpp"
@@ -34,5 +36,6 @@ int main(int argc, char** argv) {
   }
   strata::initialize(options);
   strata::testing::register_ref_backend();
+  strata::testing::register_kit_tests();  // the emulated cuda device's (and the cpu's) suites
   return RUN_ALL_TESTS();
 }

@@ -1,11 +1,13 @@
 // Finite-difference checks of every differentiable op's gradient (float64), on each
 // device: the analytic gradient of L = sum(op(x) * w) from a GradientTape against
-// central differences of L computed on the host.
+// central differences of L computed on the host. Registered for every device of every
+// loaded backend, the tests' ref backend included (kit.hpp).
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
 
+#include "kit.hpp"
 #include "op_cases.hpp"
 #include "strata/gradient_tape.hpp"
 #include "strata/ops.hpp"
@@ -20,13 +22,13 @@ struct Param {
   OpCase c;
 };
 
-std::vector<Param> params_for(const std::string& device) {
-  std::vector<Param> out;
+std::vector<OpCase> differentiable_cases() {
+  std::vector<OpCase> out;
   for (auto& c : gradient_cases()) {
     const OpDef& def = op_def(c.op);
     if (def.not_differentiable || !def.gradient) continue;
     if (c.attrs.has("DstT") && c.attrs.get<DType>("DstT") != DType::kFloat64) continue;
-    out.push_back({device, c});
+    out.push_back(c);
   }
   return out;
 }
@@ -42,13 +44,18 @@ double loss(const std::vector<Tensor>& outputs, const std::vector<std::vector<do
   return l;
 }
 
-// Short names in gtest output instead of a byte dump of the parameter.
-void PrintTo(const Param& p, std::ostream* os) { *os << p.device << " " << p.c.name; }
+// Registered per device by register_gradient_check_tests.
+class GradientCheck : public ::testing::Test {
+ public:
+  explicit GradientCheck(Param p) : p_(std::move(p)) {}
+  void TestBody() override;
 
-class GradientCheck : public ::testing::TestWithParam<Param> {};
+ private:
+  Param p_;
+};
 
-TEST_P(GradientCheck, MatchesFiniteDifferences) {
-  const Param& p = GetParam();
+void GradientCheck::TestBody() {
+  const Param& p = p_;
   const Device device(p.device);
   if (!is_device_available(device)) GTEST_SKIP() << "no usable " << p.device << " device on this machine";
   const OpCase& c = p.c;
@@ -113,14 +120,17 @@ TEST_P(GradientCheck, MatchesFiniteDifferences) {
   }
 }
 
-std::string param_name(const ::testing::TestParamInfo<Param>& info) {
-  std::string d = info.param.device;
-  return d.substr(0, d.find(':')) + "_" + info.param.c.name;
+}  // namespace
+
+void register_gradient_check_tests(const std::vector<Device>& devices) {
+  const std::vector<OpCase> cases = differentiable_cases();
+  for (const auto& device : devices) {
+    for (const auto& c : cases) {
+      const Param p{device.to_string(), c};
+      register_kit_test("GradientCheck", device, "MatchesFiniteDifferences", c.name, __FILE__, __LINE__,
+                        [p]() -> ::testing::Test* { return new GradientCheck(p); });
+    }
+  }
 }
 
-INSTANTIATE_TEST_SUITE_P(Ref, GradientCheck, ::testing::ValuesIn(params_for("ref:0")), param_name);
-INSTANTIATE_TEST_SUITE_P(Cpu, GradientCheck, ::testing::ValuesIn(params_for("cpu:0")), param_name);
-INSTANTIATE_TEST_SUITE_P(Cuda, GradientCheck, ::testing::ValuesIn(params_for("cuda:0")), param_name);
-
-}  // namespace
 }  // namespace strata::testing

@@ -10,7 +10,8 @@
 //   - Layer::to(): a model moved onto the device and back keeps its weights exactly and
 //     predicts there what it predicted before;
 //   - weights saved from the device (through the backend's host copies) load on the host.
-// Devices without hardware (cuda on CI) are instantiated and skipped with a reason.
+// Registered for every device of every loaded backend except the ref oracle (kit.hpp); a
+// backend without a usable device (cuda on CI) gets its cases registered and skipped.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 #include <iostream>
 #include <random>
 
+#include "kit.hpp"
 #include "op_cases.hpp"
 #include "ref_backend.hpp"
 #include "strata/gradient_tape.hpp"
@@ -160,17 +162,6 @@ struct Param {
   ModelCase c;
 };
 
-void PrintTo(const Param& p, std::ostream* os) { *os << p.device << " " << p.c.name; }
-
-std::vector<Param> params_for(const std::string& device) {
-  std::vector<Param> out;
-  for (auto& c : model_cases()) out.push_back({device, std::move(c)});
-  return out;
-}
-
-std::string param_name(const ::testing::TestParamInfo<Param>& info) {
-  return info.param.device.substr(0, info.param.device.find(':')) + "_" + info.param.c.name;
-}
 
 std::vector<Tensor> on(const std::vector<Tensor>& xs, const Device& d) {
   std::vector<Tensor> out;
@@ -228,20 +219,35 @@ std::vector<Tensor> train(const ModelCase& c, Model& m, const Device& d, int n =
   return steps(c, m, d, n);
 }
 
-class ModelConformance : public ::testing::TestWithParam<Param> {
+// One test of a model case on one device: `body` is one of the checks below.
+class ModelConformance : public ::testing::Test {
+ public:
+  using Body = void (ModelConformance::*)();
+  ModelConformance(Param p, Body body) : param_(std::move(p)), body_(body) {}
+  void TestBody() override { (this->*body_)(); }
+  const Param& param() const { return param_; }
+
+  void SeededInitializersDrawTheSameWeights();
+  void InferenceMatchesTheReferenceDevice();
+  void GradientsMatchTheReferenceDevice();
+  void TrainingStepsMatchTheReferenceDevice();
+  void MovesOntoTheDeviceAndBack();
+  void TrainingResumesOnTheDeviceAfterTo();
+  void WeightsSavedFromTheDeviceLoadOnTheHost();
+
  protected:
   void SetUp() override {
-    device_ = Device(GetParam().device);
-    if (!is_device_available(device_)) GTEST_SKIP() << "no usable " << GetParam().device << " device on this machine";
+    device_ = Device(param().device);
+    if (!is_device_available(device_)) GTEST_SKIP() << "no usable " << param().device << " device on this machine";
     if (!Registry::global().contains(ObjectKind::kKernel, kernel_key("MatMul", device_.type(), DType::kFloat32))) {
-      GTEST_SKIP() << "no kernels for " << GetParam().device << " (its backend plugin is not loaded)";
+      GTEST_SKIP() << "no kernels for " << param().device << " (its backend plugin is not loaded)";
     }
     if (!Registry::global().contains(ObjectKind::kLayer, "Dense") ||
         !Registry::global().contains(ObjectKind::kOptimizer, "adam")) {
       GTEST_SKIP() << "the layers and training plugins are not loaded";
     }
-    ref_ = build_on(GetParam().c, kRef);
-    dut_ = build_on(GetParam().c, device_);
+    ref_ = build_on(param().c, kRef);
+    dut_ = build_on(param().c, device_);
   }
 
   // Expects every pair of tensors equal within the tolerance; records the worst ratio.
@@ -254,24 +260,26 @@ class ModelConformance : public ::testing::TestWithParam<Param> {
       if (!got[i].defined()) continue;
       EXPECT_EQ(got[i].dtype(), want[i].dtype()) << what << " " << i;
       const std::string diff = compare_tensors(got[i].to(Device::cpu()), want[i].to(Device::cpu()), rtol, atol);
-      EXPECT_TRUE(diff.empty()) << GetParam().c.name << " " << what << " " << i << ": " << diff;
+      EXPECT_TRUE(diff.empty()) << param().c.name << " " << what << " " << i << ": " << diff;
       worst = std::max(worst, worst_ratio(got[i], want[i], rtol, atol));
     }
-    std::cout << "[ conform  ] " << GetParam().device << " " << GetParam().c.name << " " << what
+    std::cout << "[ conform  ] " << param().device << " " << param().c.name << " " << what
               << ": worst |diff| / (atol + rtol |ref|) = " << worst << " (rtol " << rtol << ", atol " << atol << ")\n";
   }
 
+  Param param_;
+  Body body_;
   Device device_;
   std::shared_ptr<Model> ref_, dut_;
 };
 
-TEST_P(ModelConformance, SeededInitializersDrawTheSameWeights) {
+void ModelConformance::SeededInitializersDrawTheSameWeights() {
   for (const auto& w : dut_->weights()) EXPECT_EQ(w.value().device(), device_) << w.name();
   expect_close(dut_->get_weights(), ref_->get_weights(), 1e-6, 1e-7, "initial weights");
 }
 
-TEST_P(ModelConformance, InferenceMatchesTheReferenceDevice) {
-  const ModelCase& c = GetParam().c;
+void ModelConformance::InferenceMatchesTheReferenceDevice() {
+  const ModelCase& c = param().c;
   dut_->set_weights(ref_->get_weights());
   const auto x = c.inputs();
   const auto got = dut_->predict(on(x, device_), kBatch);
@@ -280,8 +288,8 @@ TEST_P(ModelConformance, InferenceMatchesTheReferenceDevice) {
   expect_close(got, ref_->predict(on(x, kRef), kBatch), c.rtol, c.atol, "predict");
 }
 
-TEST_P(ModelConformance, GradientsMatchTheReferenceDevice) {
-  const ModelCase& c = GetParam().c;
+void ModelConformance::GradientsMatchTheReferenceDevice() {
+  const ModelCase& c = param().c;
   dut_->set_weights(ref_->get_weights());
   const auto want = gradients(c, *ref_, kRef);
   const auto got = gradients(c, *dut_, device_);
@@ -293,8 +301,8 @@ TEST_P(ModelConformance, GradientsMatchTheReferenceDevice) {
   expect_close(got, want, c.train_rtol, c.train_atol, "gradients");
 }
 
-TEST_P(ModelConformance, TrainingStepsMatchTheReferenceDevice) {
-  const ModelCase& c = GetParam().c;
+void ModelConformance::TrainingStepsMatchTheReferenceDevice() {
+  const ModelCase& c = param().c;
   dut_->set_weights(ref_->get_weights());
   const auto want = train(c, *ref_, kRef);
   const auto got = train(c, *dut_, device_);
@@ -303,8 +311,8 @@ TEST_P(ModelConformance, TrainingStepsMatchTheReferenceDevice) {
   expect_close(dut_->get_weights(), ref_->get_weights(), c.train_rtol, c.train_atol, "weights after 3 steps");
 }
 
-TEST_P(ModelConformance, MovesOntoTheDeviceAndBack) {
-  const ModelCase& c = GetParam().c;
+void ModelConformance::MovesOntoTheDeviceAndBack() {
+  const ModelCase& c = param().c;
   const auto x = c.inputs();
   const auto before = ref_->get_weights();
   const auto predicted_on_ref = ref_->predict(on(x, kRef), kBatch);
@@ -319,8 +327,8 @@ TEST_P(ModelConformance, MovesOntoTheDeviceAndBack) {
 
 // A model trained on the ref device, moved with to() (weights, optimizer slots, metric
 // states) and trained on: the same as training on the ref device throughout.
-TEST_P(ModelConformance, TrainingResumesOnTheDeviceAfterTo) {
-  const ModelCase& c = GetParam().c;
+void ModelConformance::TrainingResumesOnTheDeviceAfterTo() {
+  const ModelCase& c = param().c;
   auto moved = build_on(c, kRef);
   moved->set_weights(ref_->get_weights());
   const auto want = train(c, *ref_, kRef, 3);
@@ -335,18 +343,18 @@ TEST_P(ModelConformance, TrainingResumesOnTheDeviceAfterTo) {
   expect_close(moved->get_weights(), ref_->get_weights(), c.train_rtol, c.train_atol, "weights after to() and training");
 }
 
-TEST_P(ModelConformance, WeightsSavedFromTheDeviceLoadOnTheHost) {
+void ModelConformance::WeightsSavedFromTheDeviceLoadOnTheHost() {
   // Every weights format that is loaded: CI has both, the GPU machine's pack carries the
   // checkpoint plugin only.
   std::vector<std::string> suffixes;
   if (Registry::global().contains(ObjectKind::kFormat, "h5")) suffixes.push_back(".weights.h5");
   if (Registry::global().contains(ObjectKind::kFormat, "checkpoint")) suffixes.push_back(".ckpt");
   if (suffixes.empty()) GTEST_SKIP() << "no weights format plugin (h5, checkpoint) is loaded";
-  const ModelCase& c = GetParam().c;
+  const ModelCase& c = param().c;
   // Weights the device computed, not copies of the ref model's.
   train(c, *dut_, device_, 1);
   const auto dir = std::filesystem::temp_directory_path() /
-                   ("strata-model-conformance-" + std::to_string(::getpid()) + "-" + param_name({GetParam(), 0}));
+                   ("strata-model-conformance-" + std::to_string(::getpid()) + "-" + kit_case_prefix(device_) + "_" + c.name);
   std::filesystem::create_directories(dir);
   for (const auto& suffix : suffixes) {
     const auto path = dir / ("model" + suffix);
@@ -359,8 +367,6 @@ TEST_P(ModelConformance, WeightsSavedFromTheDeviceLoadOnTheHost) {
   std::filesystem::remove_all(dir);
 }
 
-INSTANTIATE_TEST_SUITE_P(Cpu, ModelConformance, ::testing::ValuesIn(params_for("cpu:0")), param_name);
-INSTANTIATE_TEST_SUITE_P(Cuda, ModelConformance, ::testing::ValuesIn(params_for("cuda:0")), param_name);
 
 // Without a GPU (CI) the Cuda/ instances above skip, so a model case needing an op the
 // CUDA plugin lacks would go unnoticed until a GPU machine ran them. This runs every case
@@ -395,4 +401,26 @@ TEST(CudaKernelCoverage, EveryKernelTheModelCasesRunHasACudaKernel) {
 }
 
 }  // namespace
+
+void register_model_conformance_tests(const std::vector<Device>& devices) {
+  const std::pair<const char*, ModelConformance::Body> checks[] = {
+      {"SeededInitializersDrawTheSameWeights", &ModelConformance::SeededInitializersDrawTheSameWeights},
+      {"InferenceMatchesTheReferenceDevice", &ModelConformance::InferenceMatchesTheReferenceDevice},
+      {"GradientsMatchTheReferenceDevice", &ModelConformance::GradientsMatchTheReferenceDevice},
+      {"TrainingStepsMatchTheReferenceDevice", &ModelConformance::TrainingStepsMatchTheReferenceDevice},
+      {"MovesOntoTheDeviceAndBack", &ModelConformance::MovesOntoTheDeviceAndBack},
+      {"TrainingResumesOnTheDeviceAfterTo", &ModelConformance::TrainingResumesOnTheDeviceAfterTo},
+      {"WeightsSavedFromTheDeviceLoadOnTheHost", &ModelConformance::WeightsSavedFromTheDeviceLoadOnTheHost},
+  };
+  for (const auto& device : devices) {
+    for (const auto& c : model_cases()) {
+      for (const auto& [name, body] : checks) {
+        const Param p{device.to_string(), c};
+        register_kit_test("ModelConformance", device, name, c.name, __FILE__, __LINE__,
+                          [p, body = body]() -> ::testing::Test* { return new ModelConformance(p, body); });
+      }
+    }
+  }
+}
+
 }  // namespace strata::testing
