@@ -6,6 +6,8 @@
 // definition moves) must be deliberate: it changes this table and docs/OPS.md together.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,12 @@ std::string describe(const Signature& s) {
                     " host=[";
   for (int h : s.host_inputs) out += std::to_string(h) + ",";
   return out + "] kernel_dtype=" + std::to_string(s.kernel_dtype_input) + "/" + s.kernel_dtype_attr + " " + s.grad;
+}
+
+std::string join(const std::vector<std::string>& rows) {
+  std::string out;
+  for (const auto& r : rows) out += (out.empty() ? "" : "\n  ") + r;
+  return out;
 }
 
 Signature signature_of(const std::string& name, const OpDef& d) {
@@ -157,7 +165,15 @@ TEST(RuntimeOpDefs, EveryBuiltInOpWithItsSignature) {
     EXPECT_TRUE(static_cast<bool>(def->infer)) << e.name << " has no shape inference";
     got.push_back(describe(signature_of(e.name, *def)));
   }
-  EXPECT_EQ(got, want);  // both ordered by name
+  // Name the rows that differ rather than print two lists of a hundred.
+  std::sort(want.begin(), want.end());
+  std::sort(got.begin(), got.end());
+  std::vector<std::string> missing, unexpected;
+  std::set_difference(want.begin(), want.end(), got.begin(), got.end(), std::back_inserter(missing));
+  std::set_difference(got.begin(), got.end(), want.begin(), want.end(), std::back_inserter(unexpected));
+  EXPECT_TRUE(missing.empty()) << "in the table, registered differently or not at all:\n  " << join(missing);
+  EXPECT_TRUE(unexpected.empty()) << "registered, not so in the table:\n  " << join(unexpected);
+  EXPECT_EQ(got.size(), want.size());
 }
 
 }  // namespace
