@@ -64,6 +64,13 @@ inline std::vector<std::int64_t> iota(std::int64_t n) {
   return v;
 }
 
+// The permutation that undoes `perm` (a permutation of 0..n-1).
+inline std::vector<std::int64_t> inverse_perm(const std::vector<std::int64_t>& perm) {
+  std::vector<std::int64_t> inv(perm.size());
+  for (std::size_t i = 0; i < perm.size(); ++i) inv[static_cast<std::size_t>(perm[i])] = static_cast<std::int64_t>(i);
+  return inv;
+}
+
 inline Tensor grad_or_zeros(const GradientContext& c, std::size_t output) {
   return c.output_grads[output].defined() ? c.output_grads[output] : zeros_like(c.outputs[output]);
 }

@@ -96,282 +96,271 @@ Metas shape_from_input(const InferContext& c, std::size_t i, DType dtype) {
   return {{dtype, dims ? Shape(*dims) : Shape{Shape::kUnknown, Shape::kUnknown, Shape::kUnknown, Shape::kUnknown}}};
 }
 
+// Softmax, LogSoftmax: a floating-point input of rank >= 1, normalised along its last axis.
+Metas infer_last_axis(const InferContext& c) {
+  require_dtype(c, 0, is_floating(c.dtype(0)), "a floating-point tensor");
+  STRATA_CHECK(!c.shape(0).has_known_rank() || c.shape(0).rank() >= 1, ShapeError, "op ", c.op_name(),
+               " needs rank >= 1");
+  return same_as_input(c);
+}
+
 Tensor shape_tensor(const Tensor& t) { return int_tensor(t.shape().dims()); }
 
 // Sums the broadcast batch dimensions of a BatchMatMulV2 gradient down to `shape`.
 Tensor reduce_batch(const Tensor& g, const Shape& shape) { return unbroadcast(g, shape); }
 
+// Gradients of MatMul / BatchMatMulV2 (a · b, a transposed when ta, b when tb). `batched`:
+// the operands broadcast over leading batch dimensions, which each gradient sums back down.
+Grads matmul_grads(const GradientContext& c, bool ta, bool tb, bool batched) {
+  const Tensor& a = c.inputs[0];
+  const Tensor& b = c.inputs[1];
+  const Tensor g = grad_or_zeros(c, 0);
+  Grads out(2);
+  if (c.needs_grad(0)) {
+    const Tensor ga = !ta ? (!tb ? matmul(g, b, false, true) : matmul(g, b))
+                          : (!tb ? matmul(b, g, false, true) : matmul(b, g, true, true));
+    out[0] = batched ? reduce_batch(ga, a.shape()) : ga;
+  }
+  if (c.needs_grad(1)) {
+    const Tensor gb = !tb ? (!ta ? matmul(a, g, true, false) : matmul(a, g))
+                          : (!ta ? matmul(g, a, true, false) : matmul(g, a, true, true));
+    out[1] = batched ? reduce_batch(gb, b.shape()) : gb;
+  }
+  return out;
+}
+
+// The three ops of one convolution: the forward op and its gradients with respect to
+// the input and the filter (each differentiable again, in terms of the other two).
+struct ConvOps {
+  const char* forward = nullptr;
+  const char* input_grad = nullptr;
+  const char* filter_grad = nullptr;
+};
+constexpr ConvOps kConv2D{"Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"};
+constexpr ConvOps kDepthwiseConv2D{"DepthwiseConv2dNative", "DepthwiseConv2dNativeBackpropInput",
+                                   "DepthwiseConv2dNativeBackpropFilter"};
+
+// conv(input, filter)
+OpDef conv_def(const ConvOps& ops, decltype(OpDef::infer) infer) {
+  OpDef d;
+  d.name = ops.forward;
+  d.num_inputs = 2;
+  d.infer = std::move(infer);
+  d.gradient = [ops](const GradientContext& c) -> Grads {
+    const Tensor g = grad_or_zeros(c, 0);
+    Grads out(2);
+    if (c.needs_grad(0)) out[0] = execute1(ops.input_grad, {shape_tensor(c.inputs[0]), c.inputs[1], g}, c.attrs);
+    if (c.needs_grad(1)) out[1] = execute1(ops.filter_grad, {c.inputs[0], shape_tensor(c.inputs[1]), g}, c.attrs);
+    return out;
+  };
+  return d;
+}
+
+// input_grad(input_sizes, filter, dy)
+OpDef conv_backprop_input(const ConvOps& ops) {
+  OpDef d;
+  d.name = ops.input_grad;
+  d.num_inputs = 3;
+  d.host_inputs = {0};
+  d.kernel_dtype_input = 1;
+  d.infer = [](const InferContext& c) { return shape_from_input(c, 0, c.dtype(1)); };
+  d.gradient = [ops](const GradientContext& c) -> Grads {
+    const Tensor gg = grad_or_zeros(c, 0);
+    Grads out(3);
+    if (c.needs_grad(1)) out[1] = execute1(ops.filter_grad, {gg, shape_tensor(c.inputs[1]), c.inputs[2]}, c.attrs);
+    if (c.needs_grad(2)) out[2] = execute1(ops.forward, {gg, c.inputs[1]}, c.attrs);
+    return out;
+  };
+  return d;
+}
+
+// filter_grad(input, filter_sizes, dy)
+OpDef conv_backprop_filter(const ConvOps& ops) {
+  OpDef d;
+  d.name = ops.filter_grad;
+  d.num_inputs = 3;
+  d.host_inputs = {1};
+  d.infer = [](const InferContext& c) { return shape_from_input(c, 1, c.dtype(0)); };
+  d.gradient = [ops](const GradientContext& c) -> Grads {
+    const Tensor gg = grad_or_zeros(c, 0);
+    Grads out(3);
+    if (c.needs_grad(0)) out[0] = execute1(ops.input_grad, {shape_tensor(c.inputs[0]), gg, c.inputs[2]}, c.attrs);
+    if (c.needs_grad(2)) out[2] = execute1(ops.forward, {c.inputs[0], gg}, c.attrs);
+    return out;
+  };
+  return d;
+}
+
+// MatMul, BatchMatMulV2: `adj_a`, `adj_b` name the attributes that transpose the operands.
+OpDef matmul_like(std::string name, decltype(OpDef::infer) infer, const char* adj_a, const char* adj_b, bool batched) {
+  OpDef d;
+  d.name = std::move(name);
+  d.num_inputs = 2;
+  d.infer = std::move(infer);
+  d.gradient = [adj_a, adj_b, batched](const GradientContext& c) -> Grads {
+    const bool ta = c.attrs.get_or<bool>(adj_a, false), tb = c.attrs.get_or<bool>(adj_b, false);
+    return matmul_grads(c, ta, tb, batched);
+  };
+  return d;
+}
+
+OpDef matmul_def() { return matmul_like("MatMul", infer_matmul, "transpose_a", "transpose_b", false); }
+
+OpDef batch_matmul_v2_def() { return matmul_like("BatchMatMulV2", infer_batch_matmul, "adj_x", "adj_y", true); }
+
+OpDef bias_add_def() {
+  OpDef d;
+  d.name = "BiasAdd";
+  d.num_inputs = 2;
+  d.infer = [](const InferContext& c) -> Metas {
+    require_same_dtypes(c, 0, 2);
+    const Shape& v = c.shape(0);
+    const Shape& b = c.shape(1);
+    STRATA_CHECK(b.has_known_rank() && b.rank() == 1, ShapeError, "BiasAdd needs a 1-D bias, got ", b.to_string());
+    if (v.has_known_rank()) {
+      STRATA_CHECK(v.rank() >= 1, ShapeError, "BiasAdd needs a value of rank >= 1");
+      merge_dim(v.dims().back(), b.dims()[0], "BiasAdd", "the last dimension and the bias size");
+    }
+    return same_as_input(c);
+  };
+  d.gradient = [](const GradientContext& c) -> Grads {
+    const Tensor g = grad_or_zeros(c, 0);
+    return {g, execute1("BiasAddGrad", {g})};
+  };
+  return d;
+}
+
+OpDef bias_add_grad_def() {
+  OpDef d;
+  d.name = "BiasAddGrad";
+  d.num_inputs = 1;
+  d.infer = [](const InferContext& c) -> Metas {
+    const Shape& s = c.shape(0);
+    STRATA_CHECK(!s.has_known_rank() || s.rank() >= 1, ShapeError, "BiasAddGrad needs rank >= 1");
+    return {{c.dtype(0), Shape{s.has_known_rank() ? s.dims().back() : Shape::kUnknown}}};
+  };
+  d.gradient = [](const GradientContext& c) -> Grads {
+    const Tensor& g = c.inputs[0];
+    std::vector<std::int64_t> dims(g.rank(), 1);
+    dims.back() = g.shape().dims().back();
+    return {broadcast_to(reshape(grad_or_zeros(c, 0), Shape(dims)), g.shape())};
+  };
+  return d;
+}
+
+OpDef softmax_def() {
+  OpDef d;
+  d.name = "Softmax";
+  d.num_inputs = 1;
+  d.infer = infer_last_axis;
+  d.gradient = [](const GradientContext& c) -> Grads {
+    return {execute1("SoftmaxGrad", {c.outputs[0], grad_or_zeros(c, 0)})};
+  };
+  return d;
+}
+
+OpDef log_softmax_def() {
+  OpDef d;
+  d.name = "LogSoftmax";
+  d.num_inputs = 1;
+  d.infer = infer_last_axis;
+  d.gradient = [](const GradientContext& c) -> Grads {
+    const Tensor g = grad_or_zeros(c, 0);
+    return {sub(g, mul(exp(c.outputs[0]), sum(g, {-1}, true)))};
+  };
+  return d;
+}
+
+OpDef softmax_grad_def() {
+  OpDef d;
+  d.name = "SoftmaxGrad";
+  d.num_inputs = 2;
+  d.infer = [](const InferContext& c) -> Metas {
+    require_same_dtypes(c, 0, 2);
+    STRATA_CHECK(c.shape(0).is_compatible_with(c.shape(1)), ShapeError, "SoftmaxGrad needs inputs of one shape");
+    return {{c.dtype(0), c.shape(0).merge_with(c.shape(1))}};
+  };
+  d.gradient = [](const GradientContext& c) -> Grads {
+    // out = (dy - s) * y with s = sum(dy * y, -1)
+    const Tensor& y = c.inputs[0];
+    const Tensor& dy = c.inputs[1];
+    const Tensor gg = grad_or_zeros(c, 0);
+    const Tensor s = sum(mul(dy, y), {-1}, true);
+    const Tensor gy = sub(mul(gg, sub(dy, s)), mul(dy, sum(mul(gg, y), {-1}, true)));
+    return {gy, execute1("SoftmaxGrad", {y, gg})};
+  };
+  return d;
+}
+
+OpDef conv2d_def() { return conv_def(kConv2D, [](const InferContext& c) { return infer_conv(c, false); }); }
+
+OpDef depthwise_conv2d_native_def() {
+  return conv_def(kDepthwiseConv2D, [](const InferContext& c) { return infer_conv(c, true); });
+}
+
+OpDef max_pool_def() {
+  OpDef d;
+  d.name = "MaxPool";
+  d.num_inputs = 1;
+  d.infer = infer_pool;
+  d.gradient = [](const GradientContext& c) -> Grads {
+    return {execute1("MaxPoolGrad", {c.inputs[0], c.outputs[0], grad_or_zeros(c, 0)}, c.attrs)};
+  };
+  return d;
+}
+
+OpDef max_pool_grad_def() {
+  OpDef d;
+  d.name = "MaxPoolGrad";
+  d.num_inputs = 3;
+  d.infer = [](const InferContext& c) -> Metas { return same_as_input(c); };
+  return d;  // no gradient of its own (MaxPoolGradGrad is not provided)
+}
+
+OpDef avg_pool_def() {
+  OpDef d;
+  d.name = "AvgPool";
+  d.num_inputs = 1;
+  d.infer = infer_pool;
+  d.gradient = [](const GradientContext& c) -> Grads {
+    return {execute1("AvgPoolGrad", {shape_tensor(c.inputs[0]), grad_or_zeros(c, 0)}, c.attrs)};
+  };
+  return d;
+}
+
+OpDef avg_pool_grad_def() {
+  OpDef d;
+  d.name = "AvgPoolGrad";
+  d.num_inputs = 2;
+  d.host_inputs = {0};
+  d.kernel_dtype_input = 1;
+  d.infer = [](const InferContext& c) { return shape_from_input(c, 0, c.dtype(1)); };
+  d.gradient = [](const GradientContext& c) -> Grads {
+    return {Tensor(), execute1("AvgPool", {grad_or_zeros(c, 0)}, c.attrs)};
+  };
+  return d;
+}
+
 }  // namespace
 
 void register_nn_ops(Registrar& r) {
-  {
-    OpDef d;
-    d.name = "MatMul";
-    d.num_inputs = 2;
-    d.infer = infer_matmul;
-    d.gradient = [](const GradientContext& c) -> Grads {
-      const bool ta = c.attrs.get_or<bool>("transpose_a", false), tb = c.attrs.get_or<bool>("transpose_b", false);
-      const Tensor& a = c.inputs[0];
-      const Tensor& b = c.inputs[1];
-      const Tensor g = grad_or_zeros(c, 0);
-      Grads out(2);
-      if (c.needs_grad(0)) {
-        out[0] = !ta ? (!tb ? matmul(g, b, false, true) : matmul(g, b)) : (!tb ? matmul(b, g, false, true) : matmul(b, g, true, true));
-      }
-      if (c.needs_grad(1)) {
-        out[1] = !tb ? (!ta ? matmul(a, g, true, false) : matmul(a, g)) : (!ta ? matmul(g, a, true, false) : matmul(g, a, true, true));
-      }
-      return out;
-    };
-    add_op(r, std::move(d));
-  }
-  {
-    OpDef d;
-    d.name = "BatchMatMulV2";
-    d.num_inputs = 2;
-    d.infer = infer_batch_matmul;
-    d.gradient = [](const GradientContext& c) -> Grads {
-      const bool ta = c.attrs.get_or<bool>("adj_x", false), tb = c.attrs.get_or<bool>("adj_y", false);
-      const Tensor& a = c.inputs[0];
-      const Tensor& b = c.inputs[1];
-      const Tensor g = grad_or_zeros(c, 0);
-      Grads out(2);
-      if (c.needs_grad(0)) {
-        const Tensor ga = !ta ? (!tb ? matmul(g, b, false, true) : matmul(g, b))
-                              : (!tb ? matmul(b, g, false, true) : matmul(b, g, true, true));
-        out[0] = reduce_batch(ga, a.shape());
-      }
-      if (c.needs_grad(1)) {
-        const Tensor gb = !tb ? (!ta ? matmul(a, g, true, false) : matmul(a, g))
-                              : (!ta ? matmul(g, a, true, false) : matmul(g, a, true, true));
-        out[1] = reduce_batch(gb, b.shape());
-      }
-      return out;
-    };
-    add_op(r, std::move(d));
-  }
-  {
-    OpDef d;
-    d.name = "BiasAdd";
-    d.num_inputs = 2;
-    d.infer = [](const InferContext& c) -> Metas {
-      require_same_dtypes(c, 0, 2);
-      const Shape& v = c.shape(0);
-      const Shape& b = c.shape(1);
-      STRATA_CHECK(b.has_known_rank() && b.rank() == 1, ShapeError, "BiasAdd needs a 1-D bias, got ", b.to_string());
-      if (v.has_known_rank()) {
-        STRATA_CHECK(v.rank() >= 1, ShapeError, "BiasAdd needs a value of rank >= 1");
-        merge_dim(v.dims().back(), b.dims()[0], "BiasAdd", "the last dimension and the bias size");
-      }
-      return same_as_input(c);
-    };
-    d.gradient = [](const GradientContext& c) -> Grads {
-      const Tensor g = grad_or_zeros(c, 0);
-      return {g, execute1("BiasAddGrad", {g})};
-    };
-    add_op(r, std::move(d));
-  }
-  {
-    OpDef d;
-    d.name = "BiasAddGrad";
-    d.num_inputs = 1;
-    d.infer = [](const InferContext& c) -> Metas {
-      const Shape& s = c.shape(0);
-      STRATA_CHECK(!s.has_known_rank() || s.rank() >= 1, ShapeError, "BiasAddGrad needs rank >= 1");
-      return {{c.dtype(0), Shape{s.has_known_rank() ? s.dims().back() : Shape::kUnknown}}};
-    };
-    d.gradient = [](const GradientContext& c) -> Grads {
-      const Tensor& g = c.inputs[0];
-      std::vector<std::int64_t> dims(g.rank(), 1);
-      dims.back() = g.shape().dims().back();
-      return {broadcast_to(reshape(grad_or_zeros(c, 0), Shape(dims)), g.shape())};
-    };
-    add_op(r, std::move(d));
-  }
-  auto infer_last_axis = [](const InferContext& c) -> Metas {
-    require_dtype(c, 0, is_floating(c.dtype(0)), "a floating-point tensor");
-    STRATA_CHECK(!c.shape(0).has_known_rank() || c.shape(0).rank() >= 1, ShapeError, "op ", c.op_name(),
-                 " needs rank >= 1");
-    return same_as_input(c);
-  };
-  {
-    OpDef d;
-    d.name = "Softmax";
-    d.num_inputs = 1;
-    d.infer = infer_last_axis;
-    d.gradient = [](const GradientContext& c) -> Grads {
-      return {execute1("SoftmaxGrad", {c.outputs[0], grad_or_zeros(c, 0)})};
-    };
-    add_op(r, std::move(d));
-  }
-  {
-    OpDef d;
-    d.name = "LogSoftmax";
-    d.num_inputs = 1;
-    d.infer = infer_last_axis;
-    d.gradient = [](const GradientContext& c) -> Grads {
-      const Tensor g = grad_or_zeros(c, 0);
-      return {sub(g, mul(exp(c.outputs[0]), sum(g, {-1}, true)))};
-    };
-    add_op(r, std::move(d));
-  }
-  {
-    OpDef d;
-    d.name = "SoftmaxGrad";
-    d.num_inputs = 2;
-    d.infer = [](const InferContext& c) -> Metas {
-      require_same_dtypes(c, 0, 2);
-      STRATA_CHECK(c.shape(0).is_compatible_with(c.shape(1)), ShapeError, "SoftmaxGrad needs inputs of one shape");
-      return {{c.dtype(0), c.shape(0).merge_with(c.shape(1))}};
-    };
-    d.gradient = [](const GradientContext& c) -> Grads {
-      // out = (dy - s) * y with s = sum(dy * y, -1)
-      const Tensor& y = c.inputs[0];
-      const Tensor& dy = c.inputs[1];
-      const Tensor gg = grad_or_zeros(c, 0);
-      const Tensor s = sum(mul(dy, y), {-1}, true);
-      const Tensor gy = sub(mul(gg, sub(dy, s)), mul(dy, sum(mul(gg, y), {-1}, true)));
-      return {gy, execute1("SoftmaxGrad", {y, gg})};
-    };
-    add_op(r, std::move(d));
-  }
-  {
-    OpDef d;
-    d.name = "Conv2D";
-    d.num_inputs = 2;
-    d.infer = [](const InferContext& c) { return infer_conv(c, false); };
-    d.gradient = [](const GradientContext& c) -> Grads {
-      const Tensor g = grad_or_zeros(c, 0);
-      Grads out(2);
-      if (c.needs_grad(0)) out[0] = execute1("Conv2DBackpropInput", {shape_tensor(c.inputs[0]), c.inputs[1], g}, c.attrs);
-      if (c.needs_grad(1)) out[1] = execute1("Conv2DBackpropFilter", {c.inputs[0], shape_tensor(c.inputs[1]), g}, c.attrs);
-      return out;
-    };
-    add_op(r, std::move(d));
-  }
-  {
-    OpDef d;
-    d.name = "Conv2DBackpropInput";
-    d.num_inputs = 3;
-    d.host_inputs = {0};
-    d.kernel_dtype_input = 1;
-    d.infer = [](const InferContext& c) { return shape_from_input(c, 0, c.dtype(1)); };
-    d.gradient = [](const GradientContext& c) -> Grads {
-      const Tensor gg = grad_or_zeros(c, 0);
-      Grads out(3);
-      if (c.needs_grad(1)) out[1] = execute1("Conv2DBackpropFilter", {gg, shape_tensor(c.inputs[1]), c.inputs[2]}, c.attrs);
-      if (c.needs_grad(2)) out[2] = execute1("Conv2D", {gg, c.inputs[1]}, c.attrs);
-      return out;
-    };
-    add_op(r, std::move(d));
-  }
-  {
-    OpDef d;
-    d.name = "Conv2DBackpropFilter";
-    d.num_inputs = 3;
-    d.host_inputs = {1};
-    d.infer = [](const InferContext& c) { return shape_from_input(c, 1, c.dtype(0)); };
-    d.gradient = [](const GradientContext& c) -> Grads {
-      const Tensor gg = grad_or_zeros(c, 0);
-      Grads out(3);
-      if (c.needs_grad(0)) out[0] = execute1("Conv2DBackpropInput", {shape_tensor(c.inputs[0]), gg, c.inputs[2]}, c.attrs);
-      if (c.needs_grad(2)) out[2] = execute1("Conv2D", {c.inputs[0], gg}, c.attrs);
-      return out;
-    };
-    add_op(r, std::move(d));
-  }
-  {
-    OpDef d;
-    d.name = "DepthwiseConv2dNative";
-    d.num_inputs = 2;
-    d.infer = [](const InferContext& c) { return infer_conv(c, true); };
-    d.gradient = [](const GradientContext& c) -> Grads {
-      const Tensor g = grad_or_zeros(c, 0);
-      Grads out(2);
-      if (c.needs_grad(0)) {
-        out[0] = execute1("DepthwiseConv2dNativeBackpropInput", {shape_tensor(c.inputs[0]), c.inputs[1], g}, c.attrs);
-      }
-      if (c.needs_grad(1)) {
-        out[1] = execute1("DepthwiseConv2dNativeBackpropFilter", {c.inputs[0], shape_tensor(c.inputs[1]), g}, c.attrs);
-      }
-      return out;
-    };
-    add_op(r, std::move(d));
-  }
-  {
-    OpDef d;
-    d.name = "DepthwiseConv2dNativeBackpropInput";
-    d.num_inputs = 3;
-    d.host_inputs = {0};
-    d.kernel_dtype_input = 1;
-    d.infer = [](const InferContext& c) { return shape_from_input(c, 0, c.dtype(1)); };
-    d.gradient = [](const GradientContext& c) -> Grads {
-      const Tensor gg = grad_or_zeros(c, 0);
-      Grads out(3);
-      if (c.needs_grad(1)) {
-        out[1] = execute1("DepthwiseConv2dNativeBackpropFilter", {gg, shape_tensor(c.inputs[1]), c.inputs[2]}, c.attrs);
-      }
-      if (c.needs_grad(2)) out[2] = execute1("DepthwiseConv2dNative", {gg, c.inputs[1]}, c.attrs);
-      return out;
-    };
-    add_op(r, std::move(d));
-  }
-  {
-    OpDef d;
-    d.name = "DepthwiseConv2dNativeBackpropFilter";
-    d.num_inputs = 3;
-    d.host_inputs = {1};
-    d.infer = [](const InferContext& c) { return shape_from_input(c, 1, c.dtype(0)); };
-    d.gradient = [](const GradientContext& c) -> Grads {
-      const Tensor gg = grad_or_zeros(c, 0);
-      Grads out(3);
-      if (c.needs_grad(0)) {
-        out[0] = execute1("DepthwiseConv2dNativeBackpropInput", {shape_tensor(c.inputs[0]), gg, c.inputs[2]}, c.attrs);
-      }
-      if (c.needs_grad(2)) out[2] = execute1("DepthwiseConv2dNative", {c.inputs[0], gg}, c.attrs);
-      return out;
-    };
-    add_op(r, std::move(d));
-  }
-  {
-    OpDef d;
-    d.name = "MaxPool";
-    d.num_inputs = 1;
-    d.infer = infer_pool;
-    d.gradient = [](const GradientContext& c) -> Grads {
-      return {execute1("MaxPoolGrad", {c.inputs[0], c.outputs[0], grad_or_zeros(c, 0)}, c.attrs)};
-    };
-    add_op(r, std::move(d));
-  }
-  {
-    OpDef d;
-    d.name = "MaxPoolGrad";
-    d.num_inputs = 3;
-    d.infer = [](const InferContext& c) -> Metas { return same_as_input(c); };
-    add_op(r, std::move(d));  // no gradient of its own (MaxPoolGradGrad is not provided)
-  }
-  {
-    OpDef d;
-    d.name = "AvgPool";
-    d.num_inputs = 1;
-    d.infer = infer_pool;
-    d.gradient = [](const GradientContext& c) -> Grads {
-      return {execute1("AvgPoolGrad", {shape_tensor(c.inputs[0]), grad_or_zeros(c, 0)}, c.attrs)};
-    };
-    add_op(r, std::move(d));
-  }
-  {
-    OpDef d;
-    d.name = "AvgPoolGrad";
-    d.num_inputs = 2;
-    d.host_inputs = {0};
-    d.kernel_dtype_input = 1;
-    d.infer = [](const InferContext& c) { return shape_from_input(c, 0, c.dtype(1)); };
-    d.gradient = [](const GradientContext& c) -> Grads {
-      return {Tensor(), execute1("AvgPool", {grad_or_zeros(c, 0)}, c.attrs)};
-    };
-    add_op(r, std::move(d));
-  }
+  add_op(r, matmul_def());
+  add_op(r, batch_matmul_v2_def());
+  add_op(r, bias_add_def());
+  add_op(r, bias_add_grad_def());
+  add_op(r, softmax_def());
+  add_op(r, log_softmax_def());
+  add_op(r, softmax_grad_def());
+  add_op(r, conv2d_def());
+  add_op(r, conv_backprop_input(kConv2D));
+  add_op(r, conv_backprop_filter(kConv2D));
+  add_op(r, depthwise_conv2d_native_def());
+  add_op(r, conv_backprop_input(kDepthwiseConv2D));
+  add_op(r, conv_backprop_filter(kDepthwiseConv2D));
+  add_op(r, max_pool_def());
+  add_op(r, max_pool_grad_def());
+  add_op(r, avg_pool_def());
+  add_op(r, avg_pool_grad_def());
 }
 
 }  // namespace strata::internal

@@ -79,71 +79,89 @@ Grads extreme_grad(const GradientContext& c) {
   return {div(mul(mask, reshape(grad_or_zeros(c, 0), red.kept)), count), Tensor()};
 }
 
+OpDef sum_def() {
+  return reduction("Sum", [](const GradientContext& c) -> Grads { return {spread(c, reduction_of(c)), Tensor()}; });
+}
+
+OpDef mean_def() {
+  return reduction("Mean", [](const GradientContext& c) -> Grads {
+    const Reduction red = reduction_of(c);
+    std::int64_t n = 1;
+    for (auto a : red.axes) n *= c.inputs[0].shape().dims()[static_cast<std::size_t>(a)];
+    return {div(spread(c, red), scalar_like(c.inputs[0], static_cast<double>(n))), Tensor()};
+  });
+}
+
+OpDef max_def() { return reduction("Max", extreme_grad); }
+
+OpDef min_def() { return reduction("Min", extreme_grad); }
+
+OpDef prod_def() {
+  return reduction("Prod", [](const GradientContext& c) -> Grads {
+    // d prod / d x_i = product of the other elements, computed without division (so
+    // zeros are handled) as exclusive cumulative products from both ends.
+    const Reduction red = reduction_of(c);
+    const Tensor& x = c.inputs[0];
+    const auto rank = static_cast<std::int64_t>(x.rank());
+    std::vector<std::int64_t> perm = red.axes;
+    for (std::int64_t a = 0; a < rank; ++a) {
+      if (std::find(red.axes.begin(), red.axes.end(), a) == red.axes.end()) perm.push_back(a);
+    }
+    std::int64_t reduced_n = 1;
+    for (auto a : red.axes) reduced_n *= x.shape().dims()[static_cast<std::size_t>(a)];
+    const Tensor permuted = transpose(x, perm);
+    const Tensor flat = reshape(permuted, Shape{reduced_n, -1});
+    const Tensor others = mul(cumprod(flat, 0, true, false), cumprod(flat, 0, true, true));
+    const Tensor back = transpose(reshape(others, permuted.shape()), inverse_perm(perm));
+    return {mul(back, spread(c, red)), Tensor()};
+  });
+}
+
+OpDef arg_max_def() {
+  OpDef d;
+  d.name = "ArgMax";
+  d.num_inputs = 2;
+  d.host_inputs = {1};
+  d.not_differentiable = true;
+  d.infer = [](const InferContext& c) -> Metas {
+    const DType out = c.attrs().get_or<DType>("output_type", DType::kInt64);
+    STRATA_CHECK(out == DType::kInt32 || out == DType::kInt64, ValueError, "ArgMax output_type must be int32 or int64");
+    const auto axis = c.int_values(1);
+    if (!axis) return {{out, c.shape(0).has_known_rank() && c.shape(0).rank() > 0
+                                  ? Shape(std::vector<std::int64_t>(c.shape(0).rank() - 1, Shape::kUnknown))
+                                  : Shape::unknown_rank()}};
+    STRATA_CHECK(axis->size() == 1, ValueError, "ArgMax takes one axis");
+    return {{out, reduce_shape(c.shape(0), axis, false, "ArgMax")}};
+  };
+  return d;
+}
+
+OpDef cumprod_def() {
+  OpDef d;
+  d.name = "Cumprod";
+  d.num_inputs = 2;
+  d.host_inputs = {1};
+  d.infer = [](const InferContext& c) -> Metas {
+    require_dtype(c, 0, is_floating(c.dtype(0)), "a floating-point tensor");
+    if (auto axis = c.int_values(1); axis && c.shape(0).has_known_rank()) {
+      STRATA_CHECK(axis->size() == 1, ValueError, "Cumprod takes one axis");
+      norm_axis(axis->front(), static_cast<std::int64_t>(c.shape(0).rank()), "Cumprod");
+    }
+    return same_as_input(c);
+  };
+  return d;  // no gradient defined (Strata uses Cumprod only inside the Prod gradient)
+}
+
 }  // namespace
 
 void register_reduction_ops(Registrar& r) {
-  add_op(r, reduction("Sum", [](const GradientContext& c) -> Grads { return {spread(c, reduction_of(c)), Tensor()}; }));
-  add_op(r, reduction("Mean", [](const GradientContext& c) -> Grads {
-           const Reduction red = reduction_of(c);
-           std::int64_t n = 1;
-           for (auto a : red.axes) n *= c.inputs[0].shape().dims()[static_cast<std::size_t>(a)];
-           return {div(spread(c, red), scalar_like(c.inputs[0], static_cast<double>(n))), Tensor()};
-         }));
-  add_op(r, reduction("Max", extreme_grad));
-  add_op(r, reduction("Min", extreme_grad));
-  add_op(r, reduction("Prod", [](const GradientContext& c) -> Grads {
-           // d prod / d x_i = product of the other elements, computed without division (so
-           // zeros are handled) as exclusive cumulative products from both ends.
-           const Reduction red = reduction_of(c);
-           const Tensor& x = c.inputs[0];
-           const auto rank = static_cast<std::int64_t>(x.rank());
-           std::vector<std::int64_t> perm = red.axes;
-           for (std::int64_t a = 0; a < rank; ++a) {
-             if (std::find(red.axes.begin(), red.axes.end(), a) == red.axes.end()) perm.push_back(a);
-           }
-           std::vector<std::int64_t> inverse(perm.size());
-           for (std::size_t i = 0; i < perm.size(); ++i) inverse[static_cast<std::size_t>(perm[i])] = static_cast<std::int64_t>(i);
-           std::int64_t reduced_n = 1;
-           for (auto a : red.axes) reduced_n *= x.shape().dims()[static_cast<std::size_t>(a)];
-           const Tensor permuted = transpose(x, perm);
-           const Tensor flat = reshape(permuted, Shape{reduced_n, -1});
-           const Tensor others = mul(cumprod(flat, 0, true, false), cumprod(flat, 0, true, true));
-           const Tensor back = transpose(reshape(others, permuted.shape()), inverse);
-           return {mul(back, spread(c, red)), Tensor()};
-         }));
-  {
-    OpDef d;
-    d.name = "ArgMax";
-    d.num_inputs = 2;
-    d.host_inputs = {1};
-    d.not_differentiable = true;
-    d.infer = [](const InferContext& c) -> Metas {
-      const DType out = c.attrs().get_or<DType>("output_type", DType::kInt64);
-      STRATA_CHECK(out == DType::kInt32 || out == DType::kInt64, ValueError, "ArgMax output_type must be int32 or int64");
-      const auto axis = c.int_values(1);
-      if (!axis) return {{out, c.shape(0).has_known_rank() && c.shape(0).rank() > 0
-                                    ? Shape(std::vector<std::int64_t>(c.shape(0).rank() - 1, Shape::kUnknown))
-                                    : Shape::unknown_rank()}};
-      STRATA_CHECK(axis->size() == 1, ValueError, "ArgMax takes one axis");
-      return {{out, reduce_shape(c.shape(0), axis, false, "ArgMax")}};
-    };
-    add_op(r, std::move(d));
-  }
-  {
-    OpDef d;
-    d.name = "Cumprod";
-    d.num_inputs = 2;
-    d.host_inputs = {1};
-    d.infer = [](const InferContext& c) -> Metas {
-      require_dtype(c, 0, is_floating(c.dtype(0)), "a floating-point tensor");
-      if (auto axis = c.int_values(1); axis && c.shape(0).has_known_rank()) {
-        STRATA_CHECK(axis->size() == 1, ValueError, "Cumprod takes one axis");
-        norm_axis(axis->front(), static_cast<std::int64_t>(c.shape(0).rank()), "Cumprod");
-      }
-      return same_as_input(c);
-    };
-    add_op(r, std::move(d));  // no gradient defined (Strata uses Cumprod only inside the Prod gradient)
-  }
+  add_op(r, sum_def());
+  add_op(r, mean_def());
+  add_op(r, max_def());
+  add_op(r, min_def());
+  add_op(r, prod_def());
+  add_op(r, arg_max_def());
+  add_op(r, cumprod_def());
 }
 
 }  // namespace strata::internal
