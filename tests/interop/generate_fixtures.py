@@ -397,6 +397,29 @@ def _(rng, shared):
     return model, xs_for(model)
 
 
+@fixture("regularization_layers", "GaussianNoise, GaussianDropout, AlphaDropout, SpatialDropout1D/2D/3D, "
+         "ActivityRegularization and Identity: the identity in inference")
+def _(rng, shared):
+    inp1 = keras.Input((4, 3), name="seq")
+    inp2 = keras.Input((3, 4, 2), name="image")
+    inp3 = keras.Input((2, 3, 2, 2), name="volume")
+    d = L.Dense(3, name="dense")(inp1)
+    outs = [
+        L.GaussianNoise(0.5, name="gaussian_noise")(d),
+        L.GaussianNoise(1, seed=7, name="gaussian_noise_int")(d),
+        L.GaussianDropout(0.3, name="gaussian_dropout")(d),
+        L.AlphaDropout(0.2, seed=3, name="alpha_dropout")(d),
+        L.SpatialDropout1D(0.5, name="spatial_dropout_1d")(d),
+        L.ActivityRegularization(l1=0.01, l2=0.5, name="activity_regularization")(d),
+        L.Identity(name="identity")(d),
+        L.SpatialDropout2D(0.25, name="spatial_dropout_2d")(inp2),
+        L.SpatialDropout3D(0.25, name="spatial_dropout_3d")(inp3),
+    ]
+    model = keras.Model([inp1, inp2, inp3], outs)
+    randomize_weights(model, rng)
+    return model, xs_for(model)
+
+
 @fixture("dense_activations", "Dense(activation=...) with gelu, selu, softplus, swish, exponential")
 def _(rng, shared):
     return branches((4,), rng, [L.Dense(3, activation=a, name="dense_" + a)

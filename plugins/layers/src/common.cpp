@@ -120,18 +120,33 @@ Tensor reduce_all(const Tensor& x, const std::vector<std::int64_t>& axes, bool k
   return cast(min(cast(x, DType::kFloat32), axes, keepdims), DType::kBool);
 }
 
-Tensor uniform_noise_like(const Tensor& x, const Shape& shape, std::optional<std::int64_t> seed) {
-  if (shape.is_fully_defined()) return random_uniform(shape, x.dtype(), 0.0, 1.0, seed, x.device());
-  // Symbolic call with unknown dimensions: the shape is computed when the graph runs.
-  const Tensor dynamic = shape_of(x);
+namespace {
+
+// Noise of `shape` on x's device and dtype from the random op `op`; unknown dimensions are
+// taken from x when the graph runs.
+Tensor noise_like(const Tensor& x, const Shape& shape, std::optional<std::int64_t> seed, const char* op) {
   std::vector<Tensor> parts;
+  const Tensor dynamic = shape.is_fully_defined() ? Tensor() : shape_of(x);
   for (std::size_t i = 0; i < shape.rank(); ++i) {
     const std::int64_t d = shape.dims()[i];
     parts.push_back(d == Shape::kUnknown ? slice(dynamic, {static_cast<std::int64_t>(i)}, {1}) : int_tensor({d}));
   }
   const std::int64_t s1 = seed.value_or(0), s2 = seed ? 1 : 0;
   DeviceScope scope(x.device());
-  return execute1("RandomUniform", {concat(parts, 0)}, {{"dtype", x.dtype()}, {"seed", s1}, {"seed2", s2}});
+  const Tensor dims = parts.empty() ? int_tensor({}) : concat(parts, 0);
+  return execute1(op, {dims}, {{"dtype", x.dtype()}, {"seed", s1}, {"seed2", s2}});
+}
+
+}  // namespace
+
+Tensor uniform_noise_like(const Tensor& x, const Shape& shape, std::optional<std::int64_t> seed) {
+  if (shape.is_fully_defined()) return random_uniform(shape, x.dtype(), 0.0, 1.0, seed, x.device());
+  return noise_like(x, shape, seed, "RandomUniform");
+}
+
+Tensor normal_noise_like(const Tensor& x, const Shape& shape, std::optional<std::int64_t> seed) {
+  if (shape.is_fully_defined()) return random_normal(shape, x.dtype(), 0.0, 1.0, seed, x.device());
+  return noise_like(x, shape, seed, "RandomStandardNormal");
 }
 
 void add_activity_regularization(const Layer& layer, const std::shared_ptr<Regularizer>& regularizer,

@@ -41,6 +41,7 @@ void register_conv_layers(Registrar& registrar);
 void register_pooling_layers(Registrar& registrar);
 void register_normalization_layers(Registrar& registrar);
 void register_merge_layers(Registrar& registrar);
+void register_noise_layers(Registrar& registrar);
 void register_preprocessing_layers(Registrar& registrar);
 
 // ---- reading config keys ----------------------------------------------------------------
@@ -102,6 +103,8 @@ Tensor reduce_all(const Tensor& x, const std::vector<std::int64_t>& axes, bool k
 // Uniform [0, 1) noise of `shape` on x's device and dtype; dimensions of `shape` that
 // are unknown are taken from x at run time (symbolic calls).
 Tensor uniform_noise_like(const Tensor& x, const Shape& shape, std::optional<std::int64_t> seed);
+// Standard normal noise, likewise.
+Tensor normal_noise_like(const Tensor& x, const Shape& shape, std::optional<std::int64_t> seed);
 // Adds regularizer(output) / batch size to the layer's losses (Keras's activity
 // regularization), when `regularizer` is set.
 void add_activity_regularization(const Layer& layer, const std::shared_ptr<Regularizer>& regularizer,

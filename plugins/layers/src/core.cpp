@@ -113,26 +113,37 @@ class ActivationLayer final : public Layer {
   std::shared_ptr<Activation> activation_;
 };
 
-class Dropout final : public Layer {
+// Dropout, and SpatialDropout1D/2D/3D (spatial_rank 1-3): one keep/drop decision per
+// sample and channel, for every position of the spatial axes.
+class Dropout : public Layer {
  public:
-  explicit Dropout(const Config& c) : Layer("Dropout", c) {
-    auto frame = ErrorContext::push("reading the config of Dropout layer '", name(), "'");
+  explicit Dropout(const Config& c, const std::string& class_name = "Dropout", std::size_t spatial_rank = 0)
+      : Layer(class_name, c), spatial_rank_(spatial_rank) {
+    auto frame = ErrorContext::push("reading the config of ", class_name, " layer '", name(), "'");
     const ConfigReader r(c, *this);
     // tf-keras accepts rate 1 (everything dropped). get_config writes the rate as given.
     r.required<double>("rate", Range::closed(0.0, 1.0));
     rate_ = r.number("rate", 0.0);
     if (const auto shape = r.shape("noise_shape")) noise_shape_ = shape->dims();
     seed_ = r.if_present<std::int64_t>("seed");
+    // tf-keras does not write SpatialDropout2D/3D's data_format (it reloads as channels_last);
+    // a config that has one (Keras 3) is honoured.
+    if (spatial_rank_ > 1) channels_first_ = get_data_format(c) == "channels_first";
     set_supports_masking(true);
   }
 
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override {
     const Tensor& x = single_input(*this, inputs);
+    if (spatial_rank_ > 0) require_rank(*this, x.shape(), spatial_rank_ + 2);
     const double rate = rate_.get<double>();
     if (!ctx.training || rate == 0.0) return {x};
     if (rate >= 1.0) return {zeros_like(x)};
     Shape noise = x.shape();
-    if (noise_shape_) {
+    if (spatial_rank_ > 0) {
+      std::vector<std::int64_t> dims = x.shape().dims();
+      for (std::size_t i = 0; i < spatial_rank_; ++i) dims[i + (channels_first_ ? 2 : 1)] = 1;
+      noise = Shape(dims);
+    } else if (noise_shape_) {
       STRATA_CHECK(noise_shape_->size() == x.rank(), ShapeError, "Dropout layer '", name(), "': noise_shape has ",
                    noise_shape_->size(), " dimensions but the input has shape ", x.shape().to_string());
       std::vector<std::int64_t> dims = *noise_shape_;
@@ -167,7 +178,15 @@ class Dropout final : public Layer {
   Config rate_;
   std::optional<std::vector<std::int64_t>> noise_shape_;
   std::optional<std::int64_t> seed_;
+  std::size_t spatial_rank_ = 0;
+  bool channels_first_ = false;
   mutable std::atomic<std::int64_t> calls_{0};
+};
+
+template <std::size_t N>
+class SpatialDropout final : public Dropout {
+ public:
+  explicit SpatialDropout(const Config& c) : Dropout(c, "SpatialDropout" + std::to_string(N) + "D", N) {}
 };
 
 }  // namespace
@@ -176,6 +195,9 @@ void register_core_layers(Registrar& registrar) {
   register_layer<Dense>(registrar, "Dense");
   register_layer<ActivationLayer>(registrar, "Activation");
   register_layer<Dropout>(registrar, "Dropout");
+  register_layer<SpatialDropout<1>>(registrar, "SpatialDropout1D");
+  register_layer<SpatialDropout<2>>(registrar, "SpatialDropout2D");
+  register_layer<SpatialDropout<3>>(registrar, "SpatialDropout3D");
 }
 
 }  // namespace strata::layers

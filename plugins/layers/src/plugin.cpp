@@ -26,6 +26,7 @@ void register_all(strata::Registrar& registrar) {
   register_pooling_layers(registrar);
   register_normalization_layers(registrar);
   register_merge_layers(registrar);
+  register_noise_layers(registrar);
   register_preprocessing_layers(registrar);
   register_recurrent_layers(registrar);
 }

@@ -236,6 +236,82 @@ TEST_F(LayerBehaviorTest, NormalizationAdaptedStateIsSavedAsWeights) {
   EXPECT_THROW(make_layer("Dense", Config{{"units", 2}})->adapt(x), ValueError);  // nothing to adapt
 }
 
+// ---- noise and regularization layers in training -------------------------------------------
+
+double mean_of(const std::vector<float>& v) {
+  double s = 0;
+  for (float x : v) s += x;
+  return s / static_cast<double>(v.size());
+}
+
+double variance_of(const std::vector<float>& v) {
+  const double m = mean_of(v);
+  double s = 0;
+  for (float x : v) s += (x - m) * (x - m);
+  return s / static_cast<double>(v.size());
+}
+
+TEST_F(LayerBehaviorTest, NoiseLayersAreTheIdentityInInferenceAndAddTheirNoiseInTraining) {
+  const CallContext training{true, {}};
+  const Tensor zeros_in = zeros(Shape{200, 100});
+  const Tensor ones_in = ones(Shape{200, 100});
+  for (const char* cls : {"GaussianNoise", "GaussianDropout", "AlphaDropout"}) {
+    const Config c = std::string(cls) == "GaussianNoise" ? Config{{"stddev", 0.5}} : Config{{"rate", 0.2}};
+    EXPECT_EQ(values((*make_layer(cls, c))(ones_in)), values(ones_in)) << cls;
+  }
+  // x + N(0, 0.5^2)
+  const auto noise = values((*make_layer("GaussianNoise", Config{{"stddev", 0.5}}))(zeros_in, training));
+  EXPECT_NEAR(mean_of(noise), 0.0, 0.01);
+  EXPECT_NEAR(variance_of(noise), 0.25, 0.01);
+  // x * N(1, rate / (1 - rate))
+  const auto gd = values((*make_layer("GaussianDropout", Config{{"rate", 0.2}}))(ones_in, training));
+  EXPECT_NEAR(mean_of(gd), 1.0, 0.01);
+  EXPECT_NEAR(variance_of(gd), 0.25, 0.01);
+  // AlphaDropout keeps a standard normal input at zero mean and unit variance.
+  const Tensor normal_in = random_normal(Shape{200, 100}, DType::kFloat32, 0.0, 1.0, 11);
+  const auto ad = values((*make_layer("AlphaDropout", Config{{"rate", 0.2}, {"seed", 5}}))(normal_in, training));
+  EXPECT_NEAR(mean_of(ad), 0.0, 0.03);
+  EXPECT_NEAR(variance_of(ad), 1.0, 0.05);
+  std::size_t at_alpha = 0;  // dropped units all take one value, a * alpha' + b
+  const double alpha_p = -1.6732632423543772848170429916717 * 1.0507009873554804934193349852946;
+  const double a = std::pow(0.8 * (1.0 + 0.2 * alpha_p * alpha_p), -0.5);
+  for (float v : ad) at_alpha += std::fabs(v - (a * alpha_p - a * alpha_p * 0.2)) < 1e-5;
+  EXPECT_NEAR(static_cast<double>(at_alpha) / static_cast<double>(ad.size()), 0.2, 0.02);
+}
+
+TEST_F(LayerBehaviorTest, SpatialDropoutDropsWholeChannels) {
+  const CallContext training{true, {}};
+  const auto y = values((*make_layer("SpatialDropout2D", Config{{"rate", 0.5}}))(ones(Shape{8, 3, 4, 16}), training));
+  std::size_t dropped = 0;
+  for (std::size_t b = 0; b < 8; ++b) {
+    for (std::size_t ch = 0; ch < 16; ++ch) {
+      const float first = y[b * 3 * 4 * 16 + ch];
+      ASSERT_TRUE(first == 0.0f || first == 2.0f) << first;
+      for (std::size_t p = 0; p < 12; ++p) ASSERT_EQ(y[(b * 12 + p) * 16 + ch], first) << "sample " << b << " channel " << ch;
+      dropped += first == 0.0f;
+    }
+  }
+  EXPECT_GT(dropped, 30u);
+  EXPECT_LT(dropped, 98u);
+  const auto first = values((*make_layer("SpatialDropout1D", Config{{"rate", 0.5}}))(ones(Shape{4, 5, 6}), training));
+  for (std::size_t b = 0; b < 4; ++b) {
+    for (std::size_t t = 1; t < 5; ++t) {
+      for (std::size_t ch = 0; ch < 6; ++ch) EXPECT_EQ(first[(b * 5 + t) * 6 + ch], first[b * 30 + ch]);
+    }
+  }
+}
+
+// tf-keras: activity_regularizer = L1L2(l1, l2), its value divided by the batch size.
+TEST_F(LayerBehaviorTest, ActivityRegularizationAddsItsLoss) {
+  auto layer = make_layer("ActivityRegularization", Config{{"l1", 0.5}, {"l2", 0.25}});
+  const Tensor x = Tensor::from_vector<float>({1.0f, -2.0f, 3.0f, 0.5f}, Shape{2, 2});
+  LossCollector collector;
+  EXPECT_EQ(values((*layer)(x)), values(x));
+  ASSERT_EQ(collector.losses().size(), 1u);
+  // (0.5 * sum|x| + 0.25 * sum x^2) / batch = (0.5 * 6.5 + 0.25 * 14.25) / 2
+  EXPECT_NEAR(collector.losses()[0].item<float>(), (0.5 * 6.5 + 0.25 * 14.25) / 2.0, 1e-5);
+}
+
 // ---- gradients ---------------------------------------------------------------------------------
 
 // d sum(layer(x) * probe) / d w by the tape against central differences, in float64.

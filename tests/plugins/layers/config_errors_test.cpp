@@ -81,6 +81,15 @@ TEST_F(ConfigErrors, SpatialLayersWithBadPaddingCroppingOrSize) {
             "layer 'u' (UpSampling2D): 'interpolation' must be one of \"nearest\", \"bilinear\", got \"bicubic\"");
 }
 
+TEST_F(ConfigErrors, NoiseLayersWithoutTheirRateOrOutOfRange) {
+  EXPECT_EQ(load_error<FormatError>(sequential_json("GaussianNoise", "g", R"("seed": 1)", "4")),
+            "layer 'g' (GaussianNoise): 'stddev' is missing; it must be a non-negative number");
+  EXPECT_EQ(load_error<ValueError>(sequential_json("AlphaDropout", "a", R"("rate": 1.5)", "4")),
+            "layer 'a' (AlphaDropout): 'rate' must be a number in [0, 1], got 1.5");
+  EXPECT_EQ(load_error<ShapeError>(sequential_json("SpatialDropout2D", "s", R"("rate": 0.5)", "4")),
+            "layer 's' (SpatialDropout2D) expects an input of rank 4, got shape (None, 4)");
+}
+
 TEST_F(ConfigErrors, DenseWithoutUnitsOrWithAStringForUnits) {
   EXPECT_EQ(load_error<FormatError>(sequential_json("Dense", "d", R"("use_bias": true)", "4")),
             "layer 'd' (Dense): 'units' is missing; it must be a positive integer");
