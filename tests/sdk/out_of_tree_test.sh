@@ -10,7 +10,9 @@
 # 3. a copy of sdk/template (no in-tree branch), examples/custom_format_plugin and
 #    tests/sdk/consumer are configured and built with find_package(Strata)
 #    (CMAKE_PREFIX_PATH=prefix), with ccache when present;
-# 4. run_checks.sh with the installed CLI and those plugins on STRATA_PLUGIN_PATH.
+# 4. run_checks.sh with the installed CLI and those plugins on STRATA_PLUGIN_PATH;
+# 5. format_kit_check.sh: the installed strata-format-kit (lib/strata/kits/) against the npz
+#    plugin built in step 3.
 set -eu
 src=$1 build=$2 work=$3
 prefix="$work/prefix"
@@ -83,3 +85,6 @@ done
 echo "== checks with the installed strata and the out-of-tree plugins"
 sh "$src/tests/sdk/run_checks.sh" "$prefix/bin/strata" "$work/consumer-build/strata_sdk_check" "$work/checks" \
   "$work/template-copy-build" "$work/npz-build"
+
+echo "== the installed format conformance kit against the out-of-tree npz plugin"
+sh "$src/tests/sdk/format_kit_check.sh" "$prefix" "$work/npz-build/strata-format-npz.so" "$work/format-kit"
