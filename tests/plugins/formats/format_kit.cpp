@@ -26,6 +26,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -149,8 +150,10 @@ void expect_same_bytes(const std::vector<std::string>& a, const std::vector<std:
 
 // ---- files ----
 
+fs::path scratch_root() { return fs::temp_directory_path() / ("strata_format_kit_" + std::to_string(::getpid())); }
+
 fs::path scratch(const std::string& format, const std::string& test) {
-  const fs::path dir = fs::temp_directory_path() / ("strata_format_kit_" + std::to_string(::getpid())) / format / test;
+  const fs::path dir = scratch_root() / format / test;
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
@@ -348,6 +351,10 @@ void corruption(const Format& f) {
   const std::size_t per_file = std::max<std::size_t>(2, kBudget / files.size());
   std::size_t cases = 0, errors = 0, loaded_same = 0, loaded_other_architecture = 0;
   const auto started = std::chrono::steady_clock::now();
+  // STRATA_FORMAT_KIT_CASE=N runs only the Nth case (1-based; the numbering is fixed), to
+  // reproduce one under a debugger.
+  long only_case = -1;
+  if (const char* env = std::getenv("STRATA_FORMAT_KIT_CASE")) only_case = std::atol(env);
   for (std::size_t fi = 0; fi < files.size() && cases < kBudget; ++fi) {
     const fs::path rel = fs::relative(files[fi], pristine_dir);
     const std::string bytes = read_bytes(files[fi]);
@@ -357,6 +364,7 @@ void corruption(const Format& f) {
       const bool truncate = k % 5 == 4;
       const unsigned char mask = static_cast<unsigned char>(1u << (k % 8)) | 0x10u;
       ++cases;
+      if (only_case >= 0 && static_cast<long>(cases) != only_case) continue;
       const fs::path work = dir / "case";
       fs::remove_all(work);
       fs::copy(pristine_dir, work, fs::copy_options::recursive);
@@ -367,7 +375,7 @@ void corruption(const Format& f) {
         damaged[at] = static_cast<char>(static_cast<unsigned char>(damaged[at]) ^ mask);
       }
       write_bytes(work / rel, damaged);
-      const std::string what = rel.string() + (truncate ? " truncated to " : " byte flipped (^" + std::to_string(mask) + ") at ") +
+      const std::string what = "case " + std::to_string(cases) + ": " + rel.string() + (truncate ? " truncated to " : " byte flipped (^" + std::to_string(mask) + ") at ") +
                                std::to_string(at) + " of " + std::to_string(bytes.size());
       std::shared_ptr<Model> got;
       try {
@@ -422,7 +430,9 @@ void corruption(const Format& f) {
             << files.size() << " file(s) in " << seconds << " s: " << errors << " typed errors, " << loaded_same
             << " loaded the same model, " << loaded_other_architecture << " loaded another consistent architecture\n";
   EXPECT_LE(cases, kBudget);
-  EXPECT_GT(errors, 0u) << "no corruption was detected at all";
+  if (only_case < 0) {
+    EXPECT_GT(errors, 0u) << "no corruption was detected at all";
+  }
 }
 
 void failed_save_keeps_old_file(const Format& f) {
@@ -625,6 +635,11 @@ std::string describe_format(const Format& f) {
   }
   return f.name() + ": model extensions " + list(f.model_extensions()) + "; weights extensions " +
          list(f.weights_extensions()) + "; saves and loads " + (uses.empty() ? "nothing" : uses);
+}
+
+void remove_scratch() {
+  std::error_code ec;
+  fs::remove_all(scratch_root(), ec);
 }
 
 std::size_t register_format_kit_tests(const std::string& filter) {

@@ -22,4 +22,7 @@ std::string describe_format(const Format& format);
 // kit_formats(filter); returns the number of tests registered.
 std::size_t register_format_kit_tests(const std::string& filter);
 
+// Removes the files the tests wrote (under the temporary directory, one folder per process).
+void remove_scratch();
+
 }  // namespace strata::format_kit

@@ -78,5 +78,7 @@ int main(int argc, char** argv) {
     std::cerr << "strata-format-kit: " << e.what() << "\n";
     return 2;
   }
-  return RUN_ALL_TESTS();
+  const int status = RUN_ALL_TESTS();
+  strata::format_kit::remove_scratch();
+  return status;
 }
