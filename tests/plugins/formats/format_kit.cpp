@@ -30,6 +30,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <set>
@@ -466,7 +467,7 @@ void failed_save_keeps_old_file(const Format& f) {
         ScopedFileSystem scope(failing);
         try {
           save(f, use, *new_model, p);
-        } catch (const Error& e) {
+        } catch (const Error&) {
           threw = true;
         } catch (const std::exception& e) {
           ADD_FAILURE() << use_name(use) << " save, failure at call " << n << ": not a strata::Error: " << e.what();
