@@ -14,7 +14,8 @@
 //    strata::Error or load (a model whose weights differ from the original's only by the
 //    flipped byte, or a consistent other architecture), never crash or hang;
 //  - a failure injected at every file-system call of a save over an older file: a typed
-//    error, and the path loads as the old save or (after the commit point) the new one;
+//    error, and the path loads as the old save or (after the commit point) the new one; of a
+//    first save: nothing loadable is left, or the whole new save;
 //  - overwrite=false: an existing path is an IOError and stays intact;
 //  - an unknown class: UnknownObjectError naming it (or, from traces, a revived model that
 //    predicts the same), and custom_objects makes it load.
@@ -497,6 +498,37 @@ void failed_save_keeps_old_file(const Format& f) {
       }
     }
     EXPECT_TRUE(done) << use_name(use) << ": the save never succeeded";
+    // A first save (nothing at the path) failed at each call: the path holds nothing that
+    // loads, or (after the commit point) the whole new save; never a partial one.
+    bool first_done = false;
+    for (int n = 1; !first_done && n <= 500; ++n) {
+      const fs::path fresh = artifact_path(f, use, scratch(f.name(), std::string("fail_first_") + use_name(use)));
+      auto failing = std::make_shared<test_support::FailingFileSystem>(real, n);
+      bool threw = false;
+      {
+        ScopedFileSystem scope(failing);
+        try {
+          save(f, use, *new_model, fresh);
+        } catch (const Error&) {
+          threw = true;
+        } catch (const std::exception& e) {
+          ADD_FAILURE() << use_name(use) << " first save, failure at call " << n << ": not a strata::Error: " << e.what();
+          threw = true;
+        }
+      }
+      if (!threw && failing->calls() < n) {
+        first_done = true;
+        break;
+      }
+      try {
+        auto now = load(f, use, z, fresh);
+        EXPECT_TRUE(is(*now, *new_model)) << use_name(use) << " first save, failure at call " << n
+                                          << ": a partial save loads as something else";
+      } catch (const Error&) {
+        // nothing loadable there: fine
+      }
+    }
+    EXPECT_TRUE(first_done) << use_name(use) << ": the first save never succeeded";
     EXPECT_GE(failures, 1) << use_name(use) << ": the save makes no file-system call through the seam "
                            << "(strata/plugin/file_system.hpp), so its commit point is not tested";
     auto final_load = load(f, use, z, p);
