@@ -13,6 +13,8 @@
 # 4. run_checks.sh with the installed CLI and those plugins on STRATA_PLUGIN_PATH;
 # 5. backend_kit_check.sh: the installed strata-backend-kit (lib/strata/kits/) against the
 #    installed oneDNN plugin.
+# 6. format_kit_check.sh: the installed strata-format-kit (lib/strata/kits/) against the npz
+#    plugin built in step 3.
 set -eu
 src=$1 build=$2 work=$3
 prefix="$work/prefix"
@@ -88,3 +90,5 @@ sh "$src/tests/sdk/run_checks.sh" "$prefix/bin/strata" "$work/consumer-build/str
 
 echo "== the installed backend conformance kit against the installed oneDNN plugin"
 sh "$src/tests/sdk/backend_kit_check.sh" "$prefix" "$work/backend-kit"
+echo "== the installed format conformance kit against the out-of-tree npz plugin"
+sh "$src/tests/sdk/format_kit_check.sh" "$prefix" "$work/npz-build/strata-format-npz.so" "$work/format-kit"

@@ -1,0 +1,84 @@
+// main() of strata-format-kit (installed under <libdir>/strata/kits/; docs/CLI.md): loads the
+// plugins, registers the format conformance suite for every loaded format that passes the
+// filter, then runs GoogleTest.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <string_view>
+
+#include "format_kit.hpp"
+#include "strata/error.hpp"
+#include "strata/runtime.hpp"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: strata-format-kit [--plugin FILE]... [--no-search-path] [--formats LIST] [--list-formats]\n"
+    "                         [--gtest_filter=PATTERN] [other GoogleTest flags]\n"
+    "Runs the format conformance suite (round trips of a model zoo, resumed training, corruption,\n"
+    "failed saves, overwrite=false, unknown classes) on every format the loaded plugins register.\n"
+    "  --plugin FILE     load this plugin file (a format under test); repeatable\n"
+    "  --no-search-path  load only the --plugin files, not STRATA_PLUGIN_PATH and the default\n"
+    "                    plugin directory (the layers and training plugins the zoo needs are\n"
+    "                    usually found there: pass them with --plugin then)\n"
+    "  --formats LIST    comma-separated format names; default: the STRATA_KIT_FORMATS\n"
+    "                    environment variable, else every loaded format\n"
+    "  --list-formats    print the formats the suite would run on, with what they declare, and exit\n"
+    "Exit status: 0 when every selected test passed or skipped, 1 on a failure, 2 on a usage error.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);  // removes the --gtest_* flags
+  strata::RuntimeOptions options;
+  std::string formats;
+  if (const char* env = std::getenv("STRATA_KIT_FORMATS")) formats = env;
+  bool list = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    auto value = [&](std::string_view flag) -> const char* {
+      if (arg.size() > flag.size() && arg.substr(0, flag.size()) == flag && arg[flag.size()] == '=') {
+        return argv[i] + flag.size() + 1;
+      }
+      if (arg == flag && i + 1 < argc) return argv[++i];
+      return nullptr;
+    };
+    if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      return 0;
+    } else if (arg == "--no-search-path") {
+      options.load_search_path = false;
+    } else if (arg == "--list-formats") {
+      list = true;
+    } else if (const char* file = value("--plugin")) {
+      options.plugin_files.emplace_back(file);
+    } else if (const char* names = value("--formats")) {
+      formats = names;
+    } else {
+      std::cerr << "strata-format-kit: unknown argument '" << arg << "'\n" << kUsage;
+      return 2;
+    }
+  }
+  try {
+    strata::initialize(options);
+    const auto selected = strata::format_kit::kit_formats(formats);
+    if (list) {
+      for (const auto& f : selected) std::cout << strata::format_kit::describe_format(*f) << "\n";
+      return 0;
+    }
+    if (selected.empty()) {
+      std::cerr << "strata-format-kit: no loaded format matches '" << formats
+                << "' (see --list-formats and `strata plugins --verbose`)\n";
+      return 2;
+    }
+    strata::format_kit::register_format_kit_tests(formats);
+  } catch (const strata::Error& e) {
+    std::cerr << "strata-format-kit: " << e.what() << "\n";
+    return 2;
+  }
+  const int status = RUN_ALL_TESTS();
+  strata::format_kit::remove_scratch();
+  return status;
+}
