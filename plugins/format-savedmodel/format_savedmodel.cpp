@@ -526,8 +526,8 @@ Config add_traces(const strata::Model& model, const strata::CheckpointObjectGrap
 // outputs), and a V2 saver: `saver_filename` fed with the variables prefix, `restore_all`
 // (RestoreV2 + AssignVariableOp per variable) and `saver_save` (SaveV2 of every variable).
 // TF2 loaders ignore these nodes; they read the object graph.
-void add_session_graph(strata::tf::MetaGraphDef& mg, const strata::CheckpointObjectGraph& ckpt,
-                       const strata::CheckpointReader& reader) {
+void add_session_graph(strata::tf::MetaGraphDef& mg, const strata::WrittenCheckpoint& written) {
+  const strata::CheckpointObjectGraph& ckpt = written.object_graph;
   using strata::tf::DataType;
   const auto& og = mg.object_graph_def();
   const auto serving = og.concrete_functions().find(kServingFunction);
@@ -565,10 +565,11 @@ void add_session_graph(strata::tf::MetaGraphDef& mg, const strata::CheckpointObj
   for (std::size_t id = 0; id < ckpt.nodes.size() && static_cast<int>(id) < og.nodes_size(); ++id) {
     if (!is_variable_node(ckpt.nodes[id])) continue;
     const std::string& key = ckpt.nodes[id].attributes[0].checkpoint_key;
-    Var v{"Variable_" + std::to_string(id), key, static_cast<DataType>(strata::dtype_to_tf(reader.dtype(key)))};
+    const auto& value = written.values.at(key);
+    Var v{"Variable_" + std::to_string(id), key, static_cast<DataType>(strata::dtype_to_tf(value.dtype))};
     auto* n = add_node(v.handle, "VarHandleOp");
     (*n->mutable_attr())["dtype"].set_type(v.dtype);
-    set_shape(*(*n->mutable_attr())["shape"].mutable_shape(), reader.shape(key));
+    set_shape(*(*n->mutable_attr())["shape"].mutable_shape(), value.shape);
     (*n->mutable_attr())["shared_name"].set_s(v.handle);
     (*n->mutable_attr())["container"].set_s("");
     vars.emplace(static_cast<int>(id), std::move(v));
@@ -799,8 +800,9 @@ class SavedModelFormat final : public strata::Format {
     const std::string stem = "." + dir.filename().string() + ".strata-tmp-" + std::to_string(::getpid()) + "-";
     static std::atomic<unsigned> counter{0};
     const fs::path tmp = parent / (stem + std::to_string(counter++));
+    // Every change on disk goes through the file-system seam (DESIGN.md §6), the clean-ups too.
     strata::FileSystem& files = strata::file_system();
-    fs::remove_all(tmp, ec);
+    if (fs::exists(tmp, ec)) files.remove_all(tmp);
     try {
       files.create_directories(tmp / "variables");
       files.create_directories(tmp / "assets");
@@ -819,7 +821,11 @@ class SavedModelFormat final : public strata::Format {
       }
       files.rename(tmp, dir);  // the commit point
     } catch (...) {
-      fs::remove_all(tmp, ec);
+      try {
+        if (fs::exists(tmp, ec)) files.remove_all(tmp);
+      } catch (const strata::Error& e) {
+        strata::log_warning("the unfinished SavedModel '", tmp.string(), "' could not be removed: ", e.message());
+      }
       throw;
     }
     files.sync_directory(parent);
@@ -841,19 +847,24 @@ class SavedModelFormat final : public strata::Format {
       } catch (const std::exception&) {
         continue;
       }
-      if (pid > 0 && pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH) fs::remove_all(entry.path(), ec);
+      if (pid > 0 && pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH) {
+        try {
+          strata::file_system().remove_all(entry.path());
+        } catch (const strata::Error& e) {
+          strata::log_warning("the abandoned temporary '", entry.path().string(), "' could not be removed: ", e.message());
+        }
+      }
     }
   }
 
   static void write_contents(const strata::Model& model, const fs::path& tmp, const strata::SaveOptions& options) {
     const fs::path prefix = tmp / "variables" / "variables";
-    strata::SaveOptions wo;
-    wo.format = "checkpoint";
-    strata::save_weights(model, prefix, wo);
-    // The SavedObjectGraph mirrors the checkpoint's object graph node for node (same ids).
-    const auto reader = strata::load_checkpoint(prefix);
-    const auto graph = reader->object_graph();
-    STRATA_CHECK(graph.has_value(), FormatError, "the checkpoint written to '", prefix.string(), "' has no object graph");
+    // variables/ holds the checkpoint Checkpoint(root=model).write writes (as tf.saved_model.save:
+    // no `checkpoint` state file there). The SavedObjectGraph mirrors its object graph node for
+    // node (same ids), taken from the write itself, not read back from the files.
+    const std::shared_ptr<const strata::Model> root_model(std::shared_ptr<const strata::Model>(), &model);
+    const strata::WrittenCheckpoint written = strata::Checkpoint::with_root(root_model).write_with_graph(prefix);
+    const strata::CheckpointObjectGraph* graph = &written.object_graph;
 
     strata::tf::SavedModel sm;
     sm.set_saved_model_schema_version(1);
@@ -925,8 +936,9 @@ class SavedModelFormat final : public strata::Format {
       if (is_variable_node(node)) {
         auto* v = so->mutable_variable();
         const std::string& key = node.attributes[0].checkpoint_key;
-        v->set_dtype(static_cast<strata::tf::DataType>(strata::dtype_to_tf(reader->dtype(node.attributes[0].checkpoint_key))));
-        const strata::Shape vshape = reader->shape(key);
+        const auto& value = written.values.at(key);
+        v->set_dtype(static_cast<strata::tf::DataType>(strata::dtype_to_tf(value.dtype)));
+        const strata::Shape& vshape = value.shape;
         for (const std::int64_t d : vshape.dims()) v->mutable_shape()->add_dim()->set_size(d);
         v->set_name(node.attributes[0].full_name);
         const auto t = trainable.find(node.attributes[0].full_name);
@@ -987,7 +999,7 @@ class SavedModelFormat final : public strata::Format {
       const Config lack = add_traces(model, *graph, *mg);
       if (!lack.is_null()) root["strata_traces_lack"] = lack;
     }
-    if (options.save_traces) add_session_graph(*mg, *graph, *reader);
+    if (options.save_traces) add_session_graph(*mg, written);
     n->set_metadata(strata::to_python_json(root));
     n->mutable_version()->set_producer(2);
     n->mutable_version()->set_min_consumer(1);
