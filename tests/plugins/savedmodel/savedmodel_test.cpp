@@ -318,16 +318,31 @@ TEST(SavedModelWrite, TheObjectGraphIsNotReadBackFromDisk) {
 class RecordingFileSystem final : public strata::FileSystem {
  public:
   RecordingFileSystem(strata::FileSystem& real, int fail_at) : real_(real), fail_at_(fail_at) {}
-  void write_file(const fs::path& p, std::string_view data) override { tick("write_file"), real_.write_file(p, data); }
-  void rename(const fs::path& a, const fs::path& b) override { tick("rename"), real_.rename(a, b); }
-  void exchange(const fs::path& a, const fs::path& b) override { tick("exchange"), real_.exchange(a, b); }
+  void write_file(const fs::path& p, std::string_view data) override {
+    tick("write_file");
+    real_.write_file(p, data);
+  }
+  void rename(const fs::path& a, const fs::path& b) override {
+    tick("rename");
+    real_.rename(a, b);
+  }
+  void exchange(const fs::path& a, const fs::path& b) override {
+    tick("exchange");
+    real_.exchange(a, b);
+  }
   void remove_all(const fs::path& p) override {
     removed.push_back(p);
     tick("remove_all");
     real_.remove_all(p);
   }
-  void create_directories(const fs::path& p) override { tick("create_directories"), real_.create_directories(p); }
-  void sync_directory(const fs::path& d) override { tick("sync_directory"), real_.sync_directory(d); }
+  void create_directories(const fs::path& p) override {
+    tick("create_directories");
+    real_.create_directories(p);
+  }
+  void sync_directory(const fs::path& d) override {
+    tick("sync_directory");
+    real_.sync_directory(d);
+  }
   std::vector<fs::path> removed;
 
  private:
