@@ -136,7 +136,8 @@ struct Checkpoint::Impl {
     if (!save_counter.defined()) save_counter = Variable("save_counter", Tensor::scalar<std::int64_t>(0), false);
   }
 
-  fs::path write(const fs::path& prefix, bool overwrite, std::optional<CheckpointState> state) const;
+  fs::path write(const fs::path& prefix, bool overwrite, std::optional<CheckpointState> state,
+                 WrittenCheckpoint* written = nullptr) const;
   LoadStatus restore(const fs::path& prefix);
 };
 
@@ -235,20 +236,34 @@ Snapshot snapshot(const internal::ObjectTable& table) {
 
 }  // namespace
 
-fs::path Checkpoint::Impl::write(const fs::path& prefix, bool overwrite, std::optional<CheckpointState> state) const {
+fs::path Checkpoint::Impl::write(const fs::path& prefix, bool overwrite, std::optional<CheckpointState> state,
+                                 WrittenCheckpoint* written) const {
   auto format = checkpoint_format();
   auto frame = ErrorContext::push("writing the checkpoint '", prefix.string(), "'");
-  const Snapshot s = snapshot(table(save_counter.defined()));
+  Snapshot s = snapshot(table(save_counter.defined()));
   CheckpointContents contents;
   contents.tensors = s.tensors;
   contents.object_graph = &s.graph;
   contents.state = std::move(state);
   contents.overwrite = overwrite;
   format->write_checkpoint(prefix, contents);
+  if (written != nullptr) {
+    written->prefix = prefix;
+    for (const auto& [key, value] : s.tensors) written->values.emplace(key, WrittenCheckpoint::Value{value.dtype(), value.shape()});
+    written->object_graph = std::move(s.graph);
+  }
   return prefix;
 }
 
-fs::path Checkpoint::write(const fs::path& prefix, bool overwrite) { return impl_->write(prefix, overwrite, std::nullopt); }
+fs::path Checkpoint::write(const fs::path& prefix, bool overwrite) {
+  return impl_->write(prefix, overwrite, std::nullopt, nullptr);
+}
+
+WrittenCheckpoint Checkpoint::write_with_graph(const fs::path& prefix, bool overwrite) {
+  WrittenCheckpoint written;
+  impl_->write(prefix, overwrite, std::nullopt, &written);
+  return written;
+}
 
 fs::path Checkpoint::save(const fs::path& prefix) {
   impl_->ensure_counter();

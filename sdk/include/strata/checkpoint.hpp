@@ -94,6 +94,19 @@ struct CheckpointContents {
   bool overwrite = true;  // false: an existing PREFIX.index is an IOError
 };
 
+// What Checkpoint::write_with_graph stored, kept in memory: the object graph and each
+// value's dtype and shape by bundle key. A writer that embeds a checkpoint (the SavedModel's
+// variables/) mirrors the graph from it instead of reading back the files it just wrote.
+struct WrittenCheckpoint {
+  struct Value {
+    DType dtype = DType::kFloat32;
+    Shape shape;
+  };
+  std::filesystem::path prefix;
+  CheckpointObjectGraph object_graph;
+  std::map<std::string, Value, std::less<>> values;
+};
+
 // Reads one checkpoint (tf.train.load_checkpoint). Opening checks the whole index (every
 // checksum, every entry against its dtype, shape and shard); values are read and their
 // checksums verified when asked for.
@@ -174,6 +187,9 @@ class Checkpoint {
   std::filesystem::path save(const std::filesystem::path& prefix);
   // Writes exactly PREFIX (no counter increment, no state file). Returns PREFIX.
   std::filesystem::path write(const std::filesystem::path& prefix, bool overwrite = true);
+  // write(), returning the object graph and the values' dtypes and shapes it stored (one
+  // walk of the objects; nothing is read back from the files).
+  WrittenCheckpoint write_with_graph(const std::filesystem::path& prefix, bool overwrite = true);
   // Restores every piece from the checkpoint at `path` (a prefix, or a directory: its
   // latest checkpoint), matching objects through the graph stored in the file. Values
   // of layers that are not built yet cannot be applied and are reported as unused.

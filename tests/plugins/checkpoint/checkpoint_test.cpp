@@ -293,6 +293,52 @@ TEST_F(CheckpointTest, OptimizerStateRoundTripsAndTrainingContinuesIdentically) 
   for (std::size_t i = 0; i < wa.size(); ++i) EXPECT_EQ(wa[i].to_vector<float>(), wb[i].to_vector<float>()) << i;
 }
 
+// write_with_graph returns, from the write itself, exactly the graph and the values the
+// files hold (what the SavedModel writer mirrors instead of reading the files back), and
+// writes what write() writes: no state file, no save counter.
+TEST_F(CheckpointTest, WriteWithGraphReturnsWhatTheFilesHold) {
+  const fs::path dir = fresh_dir("with_graph");
+  auto m = std::make_shared<Sequential>(std::vector<std::shared_ptr<Layer>>{
+      make_layer("Dense", Config{{"units", 3}, {"batch_input_shape", {nullptr, 4}}, {"name", "d0"}}),
+      make_layer("Dense", Config{{"units", 2}, {"name", "d1"}})});
+  m->compile(Config{{"class_name", "Adam"}, {"config", {{"learning_rate", 0.05}}}}, Config("mse"));
+  m->train_on_batch({Tensor::from_vector<float>(std::vector<float>(8, 0.5f), Shape{2, 4})},
+                    {Tensor::from_vector<float>(std::vector<float>(4, 1.0f), Shape{2, 2})});
+  const WrittenCheckpoint written = Checkpoint::with_root(m).write_with_graph(dir / "w");
+  EXPECT_EQ(written.prefix, dir / "w");
+  EXPECT_FALSE(fs::exists(dir / "checkpoint"));
+  const auto reader = load_checkpoint(dir / "w");
+  const auto stored = reader->object_graph();
+  ASSERT_TRUE(stored.has_value());
+  ASSERT_EQ(written.object_graph.nodes.size(), stored->nodes.size());
+  for (std::size_t n = 0; n < stored->nodes.size(); ++n) {
+    const auto &a = written.object_graph.nodes[n], &b = stored->nodes[n];
+    ASSERT_EQ(a.children.size(), b.children.size()) << "node " << n;
+    for (std::size_t c = 0; c < a.children.size(); ++c) {
+      EXPECT_EQ(a.children[c].node_id, b.children[c].node_id) << "node " << n;
+      EXPECT_EQ(a.children[c].local_name, b.children[c].local_name) << "node " << n;
+    }
+    ASSERT_EQ(a.attributes.size(), b.attributes.size()) << "node " << n;
+    for (std::size_t k = 0; k < a.attributes.size(); ++k) {
+      EXPECT_EQ(a.attributes[k].checkpoint_key, b.attributes[k].checkpoint_key) << "node " << n;
+      EXPECT_EQ(a.attributes[k].full_name, b.attributes[k].full_name) << "node " << n;
+    }
+    EXPECT_EQ(a.has_checkpoint_values, b.has_checkpoint_values) << "node " << n;
+  }
+  std::size_t values = 0;
+  for (const auto& key : reader->keys()) {
+    if (key == "_CHECKPOINTABLE_OBJECT_GRAPH") continue;
+    ++values;
+    const auto it = written.values.find(key);
+    ASSERT_NE(it, written.values.end()) << key;
+    EXPECT_EQ(it->second.dtype, reader->dtype(key)) << key;
+    EXPECT_EQ(it->second.shape, reader->shape(key)) << key;
+  }
+  EXPECT_EQ(values, written.values.size());
+  EXPECT_EQ(values, 4u + 2u + 8u);  // kernels and biases, iterations and learning rate, Adam slots
+  EXPECT_FALSE(reader->has_tensor("save_counter/.ATTRIBUTES/VARIABLE_VALUE"));
+}
+
 TEST_F(CheckpointTest, DescribeListsKeysAndTheGraph) {
   const fs::path dir = fresh_dir("describe");
   auto layer = std::make_shared<VarLayer>(5);

@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <thread>
@@ -19,6 +21,7 @@
 #include "strata/error.hpp"
 #include "strata/model.hpp"
 #include "strata/npy.hpp"
+#include "strata/plugin/file_system.hpp"
 #include "strata/saving.hpp"
 #include "strata/tf/keras_saved_metadata.pb.h"
 #include "strata/tf/saved_model.pb.h"
@@ -249,6 +252,149 @@ TEST(SavedModelCrash, KilledMidSaveLeavesALoadableSavedModel) {
   for (const auto& entry : fs::directory_iterator(dir.parent_path())) {
     EXPECT_EQ(entry.path().filename().string().find("strata-tmp"), std::string::npos) << entry.path();
   }
+}
+
+// ---- the writer: variables/, the object graph, the commit -------------------------------------
+
+// variables/ holds the checkpoint and nothing else: tf.saved_model.save writes no `checkpoint`
+// state file there (a stray one made the directory look like a training checkpoint directory).
+TEST(SavedModelWrite, VariablesHoldsNoCheckpointStateFile) {
+  auto model = strata::load_model(kFixtures / "dense_sequential");
+  const fs::path dir = fresh_dir("no_state_file") / "model";
+  strata::save_model(*model, dir);
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir / "variables")) names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"variables.data-00000-of-00001", "variables.index"}));
+}
+
+// Delegates to the real file system, but the index of variables/ it writes is damaged: a
+// writer that read back the checkpoint it had just written fails on it, one that builds its
+// object graph in memory does not read it at all.
+class DamagingIndexFileSystem final : public strata::FileSystem {
+ public:
+  explicit DamagingIndexFileSystem(strata::FileSystem& real) : real_(real) {}
+  void write_file(const fs::path& p, std::string_view data) override {
+    if (p.filename().string().find("variables.index") != std::string::npos && data.size() > 8) {
+      std::string damaged(data);
+      for (std::size_t i = 0; i < damaged.size() - 8; ++i) damaged[i] = static_cast<char>(damaged[i] ^ 0x5a);
+      ++damaged_;
+      real_.write_file(p, damaged);
+      return;
+    }
+    real_.write_file(p, data);
+  }
+  void rename(const fs::path& a, const fs::path& b) override { real_.rename(a, b); }
+  void exchange(const fs::path& a, const fs::path& b) override { real_.exchange(a, b); }
+  void remove_all(const fs::path& p) override { real_.remove_all(p); }
+  void create_directories(const fs::path& p) override { real_.create_directories(p); }
+  void sync_directory(const fs::path& d) override { real_.sync_directory(d); }
+  int damaged() const { return damaged_; }
+
+ private:
+  strata::FileSystem& real_;
+  int damaged_ = 0;
+};
+
+TEST(SavedModelWrite, TheObjectGraphIsNotReadBackFromDisk) {
+  auto model = strata::load_model(kFixtures / "dense_sequential");
+  const fs::path dir = fresh_dir("no_read_back") / "model";
+  auto damaging = std::make_shared<DamagingIndexFileSystem>(strata::file_system());
+  {
+    strata::ScopedFileSystem scope(damaging);
+    EXPECT_NO_THROW(strata::save_model(*model, dir));
+  }
+  ASSERT_EQ(damaging->damaged(), 1);
+  // The graph written into saved_model.pb is the checkpoint's, node for node.
+  strata::tf::SavedModel sm;
+  std::ifstream in(dir / "saved_model.pb", std::ios::binary);
+  ASSERT_TRUE(sm.ParseFromIstream(&in));
+  EXPECT_GT(sm.meta_graphs(0).object_graph_def().nodes_size(), 3);
+  // The damaged index is what the file system was asked to write: loading reports it.
+  EXPECT_THROW(strata::load_model(dir), strata::FormatError);
+}
+
+// Records the paths removed through the seam, fails its Nth call (0: never).
+class RecordingFileSystem final : public strata::FileSystem {
+ public:
+  RecordingFileSystem(strata::FileSystem& real, int fail_at) : real_(real), fail_at_(fail_at) {}
+  void write_file(const fs::path& p, std::string_view data) override {
+    tick("write_file");
+    real_.write_file(p, data);
+  }
+  void rename(const fs::path& a, const fs::path& b) override {
+    tick("rename");
+    real_.rename(a, b);
+  }
+  void exchange(const fs::path& a, const fs::path& b) override {
+    tick("exchange");
+    real_.exchange(a, b);
+  }
+  void remove_all(const fs::path& p) override {
+    removed.push_back(p);
+    tick("remove_all");
+    real_.remove_all(p);
+  }
+  void create_directories(const fs::path& p) override {
+    tick("create_directories");
+    real_.create_directories(p);
+  }
+  void sync_directory(const fs::path& d) override {
+    tick("sync_directory");
+    real_.sync_directory(d);
+  }
+  std::vector<fs::path> removed;
+
+ private:
+  void tick(const char* what) {
+    if (++calls_ == fail_at_) STRATA_THROW(IOError, "injected failure at call ", calls_, " (", what, ")");
+  }
+  strata::FileSystem& real_;
+  int fail_at_;
+  std::atomic<int> calls_{0};
+};
+
+// A failure at every file-system call of a save over an existing SavedModel leaves a whole
+// SavedModel (the old one before the commit, the new one after), and the unfinished
+// temporary is removed through the seam, not behind its back.
+TEST(SavedModelWrite, AFailureAtEveryFileSystemCallLeavesAWholeSavedModel) {
+  auto model = strata::load_model(kFixtures / "dense_sequential");
+  const fs::path dir = fresh_dir("commit") / "model";
+  fill_weights(*model, 1.0f);
+  strata::save_model(*model, dir);
+  fill_weights(*model, 2.0f);
+  bool succeeded = false;
+  int failures = 0;
+  for (int n = 1; !succeeded && n < 60; ++n) {
+    auto recording = std::make_shared<RecordingFileSystem>(strata::file_system(), n);
+    {
+      strata::ScopedFileSystem scope(recording);
+      try {
+        strata::save_model(*model, dir);
+        succeeded = true;
+      } catch (const strata::IOError& e) {
+        ++failures;
+        // The unfinished temporary was removed through the file system (when it existed).
+        bool removed_tmp = false;
+        for (const auto& p : recording->removed) removed_tmp |= p.filename().string().find(".model.strata-tmp-") == 0;
+        const bool had_tmp = n > 1;  // call 1 creates it
+        if (had_tmp) {
+          EXPECT_TRUE(removed_tmp) << "failure at call " << n << ": " << e.what();
+        }
+      }
+    }
+    auto loaded = strata::load_model(dir);
+    const float value = loaded->get_weights().front().to_vector<float>().front();
+    EXPECT_TRUE(value == 1.0f || value == 2.0f) << "failure at call " << n;
+    if (!succeeded) {
+      for (const auto& entry : fs::directory_iterator(dir.parent_path())) {
+        EXPECT_EQ(entry.path().filename().string().find("strata-tmp"), std::string::npos)
+            << "failure at call " << n << " left " << entry.path();
+      }
+    }
+  }
+  EXPECT_TRUE(succeeded);
+  EXPECT_GT(failures, 5);
 }
 
 }  // namespace

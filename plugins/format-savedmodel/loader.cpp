@@ -1,0 +1,391 @@
+// Loading a SavedModel: from its classes (config, or a subclassed model's class and build
+// input shape) with variables/ restored through the checkpoint, or revived from its traced
+// functions (RevivedModel) when a class is missing or asked for.
+#include <signal.h>
+#include <unistd.h>
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+
+#include "function_graph.hpp"
+#include "layer_metadata.hpp"
+#include "savedmodel_format.hpp"
+#include "savedmodel_internal.hpp"
+#include "strata/checkpoint.hpp"
+#include "strata/config_reader.hpp"
+#include "strata/error.hpp"
+#include "strata/format.hpp"
+#include "strata/graph.hpp"
+#include "strata/initializers.hpp"
+#include "strata/log.hpp"
+#include "strata/model.hpp"
+#include "strata/ops.hpp"
+#include "strata/plugin/file_system.hpp"
+#include "strata/registry.hpp"
+#include "strata/saving.hpp"
+#include "strata/tf/keras_saved_metadata.pb.h"
+#include "strata/tf/saved_model.pb.h"
+
+namespace strata::savedmodel {
+
+namespace {
+
+std::shared_ptr<strata::Model> revive_from_classes(const fs::path& dir, const Metadata& md, const strata::LoadOptions& options);
+std::shared_ptr<strata::Model> revive_from_traces(const fs::path& dir, const strata::tf::SavedModel& sm, const Metadata& md,
+                                                  const strata::LoadOptions& options, const std::string& why);
+void build_from_shape(strata::Model& model, const Config& root, const std::string& source);
+void compile_from_metadata(strata::Model& model, const Metadata& md, const strata::LoadOptions& options);
+
+// The training flag a concrete function was traced with: a keyword argument `training`
+// (Strata), or the positional bool after the inputs (Keras's `call(inputs, training, mask)`).
+bool training_flag(const strata::tf::SavedConcreteFunction& cf) {
+  bool is_training = false;
+  const auto& sig = cf.canonicalized_input_signature();
+  if (sig.has_tuple_value() && sig.tuple_value().values_size() == 2) {
+    const auto& positional = sig.tuple_value().values(0);
+    const auto& keywords = sig.tuple_value().values(1);
+    if (keywords.has_dict_value()) {
+      const auto t = keywords.dict_value().fields().find("training");
+      if (t != keywords.dict_value().fields().end() && t->second.kind_case() == strata::tf::StructuredValue::kBoolValue) {
+        is_training = t->second.bool_value();
+      }
+    }
+    if (positional.has_tuple_value()) {
+      for (const auto& v : positional.tuple_value().values()) {
+        if (v.kind_case() == strata::tf::StructuredValue::kBoolValue) {
+          is_training = v.bool_value();
+          break;
+        }
+      }
+    }
+  }
+  return is_training;
+}
+
+// A model revived from its traced functions (its class is not needed): call() runs the
+// saved graph of the mode asked for (training falls back to the inference graph when no
+// training trace was saved) on the restored variables, so it predicts, and trains through
+// the ops' gradients, like the original.
+class RevivedModel final : public strata::Model {
+ public:
+  RevivedModel(const std::string& class_name, const std::string& name)
+      : Model(class_name, Config{{"name", name}}) {}
+
+  strata::Variable add_variable(const std::string& name, const strata::Tensor& value, bool trainable) {
+    strata::WeightSpec spec;
+    spec.name = name;
+    spec.shape = value.shape();
+    spec.dtype = value.dtype();
+    spec.trainable = trainable;
+    spec.initializer = strata::get_initializer(Config("zeros"));
+    strata::Variable v = add_weight(spec);
+    v.assign(value);
+    return v;
+  }
+  void set_graphs(strata::Graph inference, std::optional<strata::Graph> training) {
+    std::vector<strata::Shape> shapes;
+    for (const auto& in : inference.inputs()) shapes.push_back(in.shape());
+    inference_ = std::move(inference);
+    training_ = std::move(training);
+    // Inference runs the graph the device's passes optimised (the oneDNN backend fuses
+    // MatMul + BiasAdd + activation); training and other devices run the traced one.
+    const strata::Device cpu = strata::Device::cpu();
+    optimized_ = strata::optimize_graph(inference_, cpu, true);
+    set_built(shapes);
+  }
+  // The calls that also return their loss terms (add_loss, and in training mode the
+  // weights' regularization penalties), after the outputs.
+  void set_loss_graphs(std::optional<strata::Graph> inference, std::optional<strata::Graph> training) {
+    for (const auto* g : {&inference, &training}) {
+      STRATA_CHECK(!*g || (*g)->outputs().size() >= inference_.outputs().size(), FormatError, "model '", name(),
+                   "': call_and_return_conditional_losses returns fewer values than __call__");
+    }
+    inference_losses_ = std::move(inference);
+    training_losses_ = std::move(training);
+  }
+  // What the saving model's class had that the traces lack (root metadata
+  // "strata_traces_lack"): overridden training members, layers reading a caller's mask.
+  void set_lacking(std::vector<std::string> overridden, std::vector<std::string> mask_readers) {
+    overridden_ = std::move(overridden);
+    mask_readers_ = std::move(mask_readers);
+  }
+  strata::Logs train_step(const std::vector<strata::Tensor>& x, const std::vector<strata::Tensor>& y,
+                          const strata::Tensor& sample_weight) override {
+    warn_standard_step("train_step");
+    return Model::train_step(x, y, sample_weight);
+  }
+  strata::Logs test_step(const std::vector<strata::Tensor>& x, const std::vector<strata::Tensor>& y,
+                         const strata::Tensor& sample_weight) override {
+    warn_standard_step("test_step");
+    return Model::test_step(x, y, sample_weight);
+  }
+  std::vector<strata::Tensor> call(const std::vector<strata::Tensor>& inputs, const strata::CallContext& ctx) const override {
+    if (!mask_readers_.empty() &&
+        std::any_of(ctx.masks.begin(), ctx.masks.end(), [](const strata::Tensor& m) { return m.defined(); })) {
+      std::string names;
+      for (const auto& r : mask_readers_) names += (names.empty() ? "'" : ", '") + r + "'";
+      STRATA_THROW(ValueError, "model '", name(), "' (class '", class_name(), "') was revived from its traced call",
+                   ", which takes no mask, but a mask was passed and its layers ", names,
+                   " read it. Load the classes (plugins or custom_objects) with the SavedModel to call it with a mask");
+    }
+    // Loss terms are computed only where someone collects them (fit, evaluate).
+    const auto& with_losses = ctx.training ? training_losses_ : inference_losses_;
+    if (with_losses && strata::LossCollector::active()) {
+      std::vector<strata::Tensor> out = with_losses->run(inputs);
+      const std::size_t n = inference_.outputs().size();
+      for (std::size_t i = n; i < out.size(); ++i) add_loss(out[i]);
+      out.resize(n);
+      return out;
+    }
+    if (ctx.training) return (training_ ? *training_ : inference_).run(inputs);
+    const bool on_cpu = !inputs.empty() && inputs.front().device().type() == "cpu";
+    return (on_cpu ? optimized_ : inference_).run(inputs);
+  }
+  // Like a subclassed model: saved again, it is revived from its traces again.
+  Config get_config() const override {
+    STRATA_THROW(ValueError, "model '", name(), "' was revived from traced functions and has no config");
+  }
+
+ private:
+  void warn_standard_step(const char* member) {
+    if (std::find(overridden_.begin(), overridden_.end(), member) == overridden_.end()) return;
+    std::call_once(*warned_, [&] {
+      strata::log_warning("model '", name(), "' (class '", class_name(), "') was revived from its traced call",
+                          ": its class overrides ", member, ", which a SavedModel cannot hold, so the standard ",
+                          member, " runs. Load the plugin that provides '", class_name(),
+                          "' (or pass it in custom_objects) to get the class's own.");
+    });
+  }
+
+  strata::Graph inference_, optimized_;
+  std::optional<strata::Graph> training_, inference_losses_, training_losses_;
+  std::vector<std::string> overridden_, mask_readers_;
+  std::unique_ptr<std::once_flag> warned_ = std::make_unique<std::once_flag>();
+};
+
+bool has_traces(const strata::tf::SavedModel& sm) {
+  return !sm.meta_graphs(0).object_graph_def().concrete_functions().empty() &&
+         sm.meta_graphs(0).graph_def().library().function_size() > 0;
+}
+
+void compile_from_metadata(strata::Model& model, const Metadata& md, const strata::LoadOptions& options) {
+  const bool compile = options.compile && md.root.contains("training_config") &&
+                       md.root["training_config"].is_object() &&
+                       md.root["training_config"].contains("optimizer_config") &&
+                       !md.root["training_config"]["optimizer_config"].is_null();
+  if (!compile) return;
+  auto frame = strata::ErrorContext::push("compiling the model from the training_config of ", md.source);
+  const Config& tc = md.root["training_config"];
+  Config metrics = tc.value("metrics", Config());
+  if (model.outputs().size() <= 1 && metrics.is_array() && metrics.size() == 1 && metrics[0].is_array()) {
+    metrics = Config(metrics[0]);
+  }
+  model.compile(tc["optimizer_config"], tc.value("loss", Config()), metrics, tc.value("loss_weights", Config()));
+}
+
+std::shared_ptr<strata::Model> revive_from_classes(const fs::path& dir, const Metadata& md,
+                                                         const strata::LoadOptions& options) {
+  std::shared_ptr<strata::Model> model;
+  const bool subclassed = !(md.root.contains("model_config") && md.root["model_config"].is_object());
+  if (!subclassed) {
+    const Config& mc = md.root["model_config"];
+    STRATA_CHECK(mc.contains("class_name") && mc.contains("config"), FormatError, md.source,
+                 ": the root's model_config must have 'class_name' and 'config'");
+    model = strata::model_from_config(mc, options.custom_objects);
+  } else {
+    // A subclassed model: its class (registered by a plugin or given in custom_objects)
+    // rebuilds it; the build input shape builds its weights.
+    STRATA_CHECK(md.root.contains("class_name") && md.root["class_name"].is_string(), FormatError, md.source,
+                 ": the root object has neither a model_config nor a class_name");
+    Config mc = Config::object();
+    mc["class_name"] = md.root["class_name"];
+    mc["config"] = md.root.contains("config") && md.root["config"].is_object() ? md.root["config"] : Config::object();
+    if (!mc["config"].contains("name") && md.root.contains("name")) mc["config"]["name"] = md.root["name"];
+    model = strata::model_from_config(mc, options.custom_objects);
+    STRATA_CHECK(md.root.contains("build_input_shape"), FormatError, md.source, ": subclassed model '",
+                 md.root["class_name"].get<std::string>(), "' has no build_input_shape, so its weights cannot be built");
+    build_from_shape(*model, md.root, md.source);
+  }
+  compile_from_metadata(*model, md, options);
+  strata::LoadOptions lo;
+  lo.format = "checkpoint";
+  auto frame = strata::ErrorContext::push("restoring the variables of '", dir.string(), "'");
+  strata::LoadStatus status = strata::load_weights(*model, dir / "variables" / "variables", lo);
+  if (subclassed) status.assert_existing_objects_matched();  // the class must be the one saved
+  status.expect_partial();
+  return model;
+}
+
+// Calls a subclassed model once on zeros of its build input shape (unknown dimensions: 1).
+// The shape comes from the file, so the zeros are bounded before they are allocated.
+void build_from_shape(strata::Model& model, const Config& root, const std::string& source) {
+  constexpr std::int64_t kMaxBuildElements = std::int64_t{1} << 26;  // 256 MiB of float32
+  const strata::ConfigReader r(root, source);
+  const std::string what = r.describe("build_input_shape");
+  std::vector<strata::Tensor> zeros;
+  std::int64_t total = 0;
+  for (const auto& shape : r.shapes("build_input_shape")) {
+    std::vector<std::int64_t> dims = shape.dims();
+    for (auto& d : dims) d = d == strata::Shape::kUnknown ? 1 : d;
+    total = strata::checked_add(total, strata::checked_element_count(dims, what), what);
+    STRATA_CHECK(total <= kMaxBuildElements, FormatError, what, " asks for ", total,
+                 " elements of zeros to build the model; at most ", kMaxBuildElements, " are allowed");
+    zeros.push_back(strata::zeros(strata::Shape(std::move(dims))));
+  }
+  (void)model(zeros);
+}
+
+// Keras's revived model: the saved traced functions run with the restored variables.
+std::shared_ptr<strata::Model> revive_from_traces(const fs::path& dir, const strata::tf::SavedModel& sm,
+                                                        const Metadata& md, const strata::LoadOptions& options,
+                                                        const std::string& why) {
+  const auto& mg = sm.meta_graphs(0);
+  const auto& og = mg.object_graph_def();
+  const std::string what = "'" + (dir / "saved_model.pb").string() + "'";
+  const std::string class_name = md.root.value("class_name", std::string("Model"));
+  STRATA_CHECK(has_traces(sm), FormatError, "'", dir.string(), "' has no traced functions (it was saved with ",
+               "save_traces=false), so it cannot be loaded without its classes");
+  // The root's __call__ function object lists the concrete functions;
+  // call_and_return_conditional_losses, when present, the same calls returning their
+  // loss terms after the outputs.
+  const strata::tf::SavedFunction* call = nullptr;
+  const strata::tf::SavedFunction* call_with_losses = nullptr;
+  STRATA_CHECK(og.nodes_size() > 0, FormatError, what, ": the object graph is empty");
+  for (const auto& child : og.nodes(0).children()) {
+    STRATA_CHECK(child.node_id() >= 0 && child.node_id() < og.nodes_size(), FormatError, what, ": child '",
+                 child.local_name(), "' of the root refers to node ", child.node_id(), " of ", og.nodes_size());
+    if (!og.nodes(child.node_id()).has_function()) continue;
+    if (child.local_name() == "__call__") call = &og.nodes(child.node_id()).function();
+    if (child.local_name() == "call_and_return_conditional_losses") {
+      call_with_losses = &og.nodes(child.node_id()).function();
+    }
+  }
+  STRATA_CHECK(call != nullptr, FormatError, what, ": the root object has no traced __call__ function",
+               why.empty() ? "" : " (and ", why, why.empty() ? "" : ")");
+  // The inference and training concrete functions of a function object.
+  const auto by_mode = [&](const strata::tf::SavedFunction& fn, const char* fn_name) {
+    std::pair<std::string, std::string> names;  // inference, training
+    for (const auto& name : fn.concrete_functions()) {
+      const auto it = og.concrete_functions().find(name);
+      STRATA_CHECK(it != og.concrete_functions().end(), FormatError, what, ": ", fn_name, " names concrete function '",
+                   name, "', which the object graph does not describe");
+      (training_flag(it->second) ? names.second : names.first) = name;
+    }
+    return names;
+  };
+  const auto [inference, training] = by_mode(*call, "__call__");
+  STRATA_CHECK(!inference.empty(), FormatError, what, ": __call__ has no inference-mode (training=False) function");
+
+  // The variables every function is bound to, restored from variables/ through the
+  // checkpoint's object graph (same node ids as the SavedObjectGraph).
+  const fs::path prefix = dir / "variables" / "variables";
+  const auto reader = strata::load_checkpoint(prefix);
+  const auto ckpt = reader->object_graph();
+  STRATA_CHECK(ckpt.has_value(), FormatError, "'", prefix.string(), "' has no object graph");
+  auto model = std::make_shared<RevivedModel>(class_name, md.root.value("name", std::string("model")));
+  std::map<int, strata::Variable> variables;
+  const auto bind = [&](const std::string& fname) {
+    strata::savedmodel::ImportedArguments args;
+    for (const int id : og.concrete_functions().at(fname).bound_inputs()) {
+      STRATA_CHECK(id >= 0 && id < og.nodes_size() && og.nodes(id).has_variable(), FormatError, what,
+                   ": concrete function '", fname, "' is bound to node ", id, ", which is not a variable");
+      if (!variables.count(id)) {
+        STRATA_CHECK(static_cast<std::size_t>(id) < ckpt->nodes.size() && is_variable_node(ckpt->nodes[static_cast<std::size_t>(id)]),
+                     FormatError, "'", prefix.string(), "': object ", id, " (variable '", og.nodes(id).variable().name(),
+                     "' in saved_model.pb) has no value in the checkpoint");
+        const std::string& key = ckpt->nodes[static_cast<std::size_t>(id)].attributes[0].checkpoint_key;
+        const strata::Tensor value = reader->get_tensor(key);
+        const auto& sv = og.nodes(id).variable();
+        if (sv.has_shape() && !sv.shape().unknown_rank()) {
+          std::vector<std::int64_t> dims;
+          for (const auto& d : sv.shape().dim()) dims.push_back(d.size());
+          STRATA_CHECK(strata::Shape(dims) == value.shape() || std::any_of(dims.begin(), dims.end(), [](auto d) { return d < 0; }),
+                       FormatError, what, ": variable '", sv.name(), "' has shape ", value.shape().to_string(),
+                       " in the checkpoint but ", strata::Shape(dims).to_string(), " in saved_model.pb");
+        }
+        variables.emplace(id, model->add_variable(sv.name().empty() ? key : sv.name(), value, sv.trainable()));
+      }
+      args.captured.push_back(variables.at(id));
+    }
+    return strata::savedmodel::import_function(mg.graph_def().library(), fname, args, what);
+  };
+  strata::Graph inference_graph = bind(inference);
+  std::optional<strata::Graph> training_graph;
+  if (!training.empty()) training_graph = bind(training);
+  model->set_graphs(std::move(inference_graph), std::move(training_graph));
+  if (call_with_losses != nullptr) {
+    const auto [inference_losses, training_losses] = by_mode(*call_with_losses, "call_and_return_conditional_losses");
+    std::optional<strata::Graph> a, b;
+    if (!inference_losses.empty()) a = bind(inference_losses);
+    if (!training_losses.empty()) b = bind(training_losses);
+    model->set_loss_graphs(std::move(a), std::move(b));
+  }
+  compile_from_metadata(*model, md, options);
+  // What the traces cannot hold (Keras's guide: an overridden train_step, ops run on a
+  // mask argument). Strata's SavedModels say what the saving model had; for others, a
+  // subclassed model's own members are unknown and may be gone.
+  if (md.root.contains("strata_traces_lack") && md.root["strata_traces_lack"].is_object()) {
+    const Config& lack = md.root["strata_traces_lack"];
+    const auto strings = [&](const char* key) {
+      std::vector<std::string> out;
+      if (!lack.contains(key) || !lack[key].is_array()) return out;
+      for (const auto& v : lack[key]) {
+        if (v.is_string()) out.push_back(v.get<std::string>());
+      }
+      return out;
+    };
+    model->set_lacking(strings("overridden"), strings("mask_readers"));
+  } else if (class_name != "Functional" && class_name != "Sequential" && class_name != "Model") {
+    strata::log_warning("model '", model->name(), "' of class '", class_name,
+                        "' was revived from its traced call: members its class overrides besides call (a custom "
+                        "train_step or test_step) are not in a SavedModel. Load the plugin that provides '",
+                        class_name, "' (or pass it in custom_objects) to get them.");
+  }
+  return model;
+}
+
+}  // namespace
+
+// With the classes available (built-in, plugin, custom_objects) the model is built from
+// its config (or, for a subclassed model, from its class and build input shape) and its
+// variables restored; otherwise, or when options.revive_from_traces asks for it, it is
+// revived from its traced functions.
+std::shared_ptr<strata::Model> load(const fs::path& dir, const strata::LoadOptions& options) {
+  const strata::tf::SavedModel sm = read_saved_model(dir);
+  const Metadata md = read_metadata(dir, sm);
+  const fs::path prefix = dir / "variables" / "variables";
+  std::error_code ec;
+  STRATA_CHECK(fs::exists(prefix.string() + ".index", ec), FormatError, "'", dir.string(),
+               "' has no variables/variables.index: the SavedModel's weights are missing");
+  const std::string root_class = md.root.value("class_name", std::string());
+  const bool container_without_config = !md.root.contains("model_config") &&
+                                        (root_class == "Functional" || root_class == "Sequential" || root_class == "Model");
+  // A Sequential/Functional without a config was itself revived from traces: no class can
+  // rebuild it.
+  if (options.revive_from_traces || container_without_config) return revive_from_traces(dir, sm, md, options, "");
+  try {
+    return revive_from_classes(dir, md, options);
+  } catch (const strata::UnknownObjectError& e) {
+    if (!has_traces(sm)) {
+      auto missing = e.missing();
+      for (auto& m : missing) {
+        m.context += strata::detail::concat(m.context.empty() ? "" : "; ", "'", dir.string(),
+                                            "' was saved without traced functions (save_traces=false), so loading it "
+                                            "needs its classes");
+      }
+      throw strata::UnknownObjectError(std::move(missing));
+    }
+    strata::log_info("'", dir.string(), "': ", e.message(), "; reviving the model from its traced functions");
+    return revive_from_traces(dir, sm, md, options, e.message());
+  }
+}
+
+
+}  // namespace strata::savedmodel

@@ -1,0 +1,62 @@
+// What the files of the "savedmodel" format share. One file per concern:
+//   read.cpp           saved_model.pb and the root's Keras metadata, checked;
+//   traces.cpp         the traced functions (call, losses, serving signature);
+//   session_graph.cpp  the TF1 view (placeholders, VarHandleOps, the V2 saver);
+//   writer.cpp         variables/, the protos, the atomic commit through the seam;
+//   loader.cpp         reviving from classes or from traces (RevivedModel);
+//   format_savedmodel.cpp  the Format object: claims, sniff, describe.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "strata/checkpoint.hpp"
+#include "strata/config.hpp"
+#include "strata/format.hpp"
+#include "strata/graph.hpp"
+#include "strata/model.hpp"
+#include "strata/tf/saved_model.pb.h"
+
+namespace strata::savedmodel {
+
+namespace fs = std::filesystem;
+
+inline constexpr const char* kCallFunction = "__inference_call";
+inline constexpr const char* kTrainingCallFunction = "__inference_call_training";
+// The call followed by its loss terms (written only when the call adds losses or, in
+// training mode, weights have regularizers).
+inline constexpr const char* kLossesFunction = "__inference_call_and_return_conditional_losses";
+inline constexpr const char* kTrainingLossesFunction = "__inference_call_and_return_conditional_losses_training";
+inline constexpr const char* kServingFunction = "__inference_signature_wrapper";
+
+// ---- read.cpp
+struct Metadata {
+  Config root;          // the root's Keras metadata JSON
+  std::string source;   // which file it came from
+};
+// saved_model.pb, checked (FormatError naming the file).
+tf::SavedModel read_saved_model(const fs::path& dir);
+// The root's metadata: keras_metadata.pb, else the root object's user-object metadata.
+Metadata read_metadata(const fs::path& dir, const tf::SavedModel& sm);
+
+// ---- traces.cpp
+// The specs a model's call is traced with (batch dimension unknown).
+std::vector<TensorSpec> input_specs(const Model& model);
+// A checkpoint node holding one variable's value.
+bool is_variable_node(const CheckpointObjectGraph::Node& node);
+// Adds the traced functions of `model` to `mg` (object nodes after the checkpoint's
+// `ckpt` nodes); returns what the traces cannot hold ("strata_traces_lack") or null.
+Config add_traces(const Model& model, const CheckpointObjectGraph& ckpt, tf::MetaGraphDef& mg);
+
+// ---- session_graph.cpp
+void add_session_graph(tf::MetaGraphDef& mg, const WrittenCheckpoint& written);
+
+// ---- writer.cpp: Format::save_model.
+void save(const Model& model, const fs::path& dir, const SaveOptions& options);
+
+// ---- loader.cpp: Format::load_model.
+std::shared_ptr<Model> load(const fs::path& dir, const LoadOptions& options);
+
+}  // namespace strata::savedmodel
