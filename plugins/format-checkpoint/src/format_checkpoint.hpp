@@ -3,10 +3,12 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "strata/checkpoint.hpp"
+#include "strata/format.hpp"
 
 namespace strata::ckpt {
 
@@ -31,5 +33,8 @@ std::string state_to_text(const CheckpointState& state);
 CheckpointState state_from_text(const std::string& text, std::string_view what);
 // The `strata info` description of a checkpoint: keys with dtype and shape, the graph.
 std::string describe_bundle(const std::filesystem::path& prefix);
+
+// The "checkpoint" Format object (checkpoint_format.cpp) that plugin.cpp registers.
+std::shared_ptr<Format> make_format();
 
 }  // namespace strata::ckpt
