@@ -35,23 +35,29 @@ struct Tag {
   using type = T;
 };
 
-// Registers make(Tag<T>{}) as the cpu kernel of `op` for every T in Ts.
+// Registers make(Tag<T>{}) as the cpu kernel of `op` for every T of the SDK's element-type
+// list (strata/plugin/kernel.hpp: FloatTypes = float32, float64; NumberTypes = those +
+// int32, int64; NumberAndBoolTypes = those + bool). The factory form (one plain kernel
+// per type, made once) is this plugin's; add_kernels takes a templated kernel instead.
 template <class... Ts, class Make>
-void add_typed(Registrar& r, std::string_view op, Make make) {
+void add_typed(Registrar& r, std::string_view op, ElementTypes<Ts...>, Make make) {
   (add_kernel(r, op, kDevice, dtype_of<Ts>, make(Tag<Ts>{})), ...);
 }
-// F = float32, float64; N = F + int32, int64; NB = N + bool.
+template <class... Ts, class Make>
+void add_typed(Registrar& r, std::string_view op, Make make) {
+  add_typed(r, op, ElementTypes<Ts...>{}, make);
+}
 template <class Make>
 void add_f(Registrar& r, std::string_view op, Make make) {
-  add_typed<float, double>(r, op, make);
+  add_typed(r, op, FloatTypes{}, make);
 }
 template <class Make>
 void add_n(Registrar& r, std::string_view op, Make make) {
-  add_typed<float, double, std::int32_t, std::int64_t>(r, op, make);
+  add_typed(r, op, NumberTypes{}, make);
 }
 template <class Make>
 void add_nb(Registrar& r, std::string_view op, Make make) {
-  add_typed<float, double, std::int32_t, std::int64_t, bool>(r, op, make);
+  add_typed(r, op, NumberAndBoolTypes{}, make);
 }
 
 // ---- arithmetic --------------------------------------------------------------------------
