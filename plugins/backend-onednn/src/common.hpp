@@ -129,15 +129,9 @@ inline std::int64_t normalize_axis(const KernelContext& ctx, std::int64_t axis, 
   return a;
 }
 
-inline void check_num_inputs(const KernelContext& ctx, std::size_t n) {
-  STRATA_CHECK(ctx.num_inputs() == n, BackendError, "op ", ctx.op_name(), " takes ", n, " inputs, got ",
-               ctx.num_inputs());
-}
-
-inline void check_out_dims(const KernelContext& ctx, std::size_t i, const Dims& got) {
-  STRATA_CHECK(got == out_dims(ctx, i), BackendError, "op ", ctx.op_name(), ": the cpu kernel computes output ", i,
-               " of shape ", Shape(got).to_string(), " but ", ctx.output_meta(i).shape.to_string(), " was inferred");
-}
+// The SDK's kernel-side checks (strata/plugin/kernel_util.hpp).
+using kernel_util::check_num_inputs;
+using kernel_util::check_output_dims;
 
 inline void check_same_dims(const KernelContext& ctx, std::size_t a, std::size_t b) {
   STRATA_CHECK(in_dims(ctx, a) == in_dims(ctx, b), BackendError, "op ", ctx.op_name(), " needs inputs ", a, " and ",

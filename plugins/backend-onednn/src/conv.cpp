@@ -345,7 +345,7 @@ void conv2d(KernelContext& ctx) {
   const Geometry g = geometry(ctx, xd, fd[0], fd[1], true);
   STRATA_CHECK(fd[2] == g.c, BackendError, "Conv2D: the filter has ", fd[2], " input channels, the input ", g.c);
   const std::int64_t CO = fd[3];
-  check_out_dims(ctx, 0, {g.n, g.oh, g.ow, CO});
+  check_output_dims(ctx, 0, {g.n, g.oh, g.ow, CO});
   const T* x = in<T>(ctx, 0);
   const T* f = in<T>(ctx, 1);
   T* y = out<T>(ctx, 0);
@@ -364,7 +364,7 @@ void conv2d_backprop_input(KernelContext& ctx, bool depthwise) {
   const Dims xd = host_ints(ctx, 0);
   const Dims& fd = in_dims(ctx, 1);
   const Dims& dyd = in_dims(ctx, 2);
-  check_out_dims(ctx, 0, xd);
+  check_output_dims(ctx, 0, xd);
   STRATA_CHECK(fd.size() == 4, BackendError, ctx.op_name(), " needs a rank-4 filter");
   const Geometry g = geometry(ctx, xd, fd[0], fd[1], true);
   const std::int64_t OC = depthwise ? g.c * fd[3] : fd[3];
@@ -394,7 +394,7 @@ void conv2d_backprop_filter(KernelContext& ctx, bool depthwise) {
   const Dims& xd = in_dims(ctx, 0);
   const Dims fd = host_ints(ctx, 1);
   const Dims& dyd = in_dims(ctx, 2);
-  check_out_dims(ctx, 0, fd);
+  check_output_dims(ctx, 0, fd);
   STRATA_CHECK(fd.size() == 4, BackendError, ctx.op_name(), " needs a rank-4 filter_sizes");
   const Geometry g = geometry(ctx, xd, fd[0], fd[1], true);
   const std::int64_t OC = depthwise ? g.c * fd[3] : fd[3];
@@ -430,7 +430,7 @@ void depthwise(KernelContext& ctx) {
   STRATA_CHECK(fd[2] == g.c, BackendError, "DepthwiseConv2dNative: the filter has ", fd[2], " channels, the input ",
                g.c);
   const std::int64_t M = fd[3];
-  check_out_dims(ctx, 0, {g.n, g.oh, g.ow, g.c * M});
+  check_output_dims(ctx, 0, {g.n, g.oh, g.ow, g.c * M});
   const T* x = in<T>(ctx, 0);
   const T* f = in<T>(ctx, 1);
   T* y = out<T>(ctx, 0);
@@ -470,7 +470,7 @@ void max_pool(KernelContext& ctx) {
   check_num_inputs(ctx, 1);
   const Dims& xd = in_dims(ctx, 0);
   const Geometry g = pool_geometry(ctx, xd);
-  check_out_dims(ctx, 0, {g.n, g.oh, g.ow, g.c});
+  check_output_dims(ctx, 0, {g.n, g.oh, g.ow, g.c});
   const T* x = in<T>(ctx, 0);
   T* y = out<T>(ctx, 0);
   if (g.n * g.oh * g.ow * g.c == 0) return;
@@ -502,7 +502,7 @@ void max_pool_grad(KernelContext& ctx) {
   STRATA_CHECK(in_dims(ctx, 1) == pd && in_dims(ctx, 2) == pd, BackendError, "MaxPoolGrad: orig_output ",
                ctx.input(1).shape().to_string(), " and grad ", ctx.input(2).shape().to_string(), " must have shape ",
                Shape(pd).to_string());
-  check_out_dims(ctx, 0, xd);
+  check_output_dims(ctx, 0, xd);
   const T* x = in<T>(ctx, 0);
   const T* dy = in<T>(ctx, 2);
   T* dx = out<T>(ctx, 0);
@@ -534,7 +534,7 @@ void avg_pool(KernelContext& ctx) {
   check_num_inputs(ctx, 1);
   const Dims& xd = in_dims(ctx, 0);
   const Geometry g = pool_geometry(ctx, xd);
-  check_out_dims(ctx, 0, {g.n, g.oh, g.ow, g.c});
+  check_output_dims(ctx, 0, {g.n, g.oh, g.ow, g.c});
   const T* x = in<T>(ctx, 0);
   T* y = out<T>(ctx, 0);
   if (g.n * g.oh * g.ow * g.c == 0) return;
@@ -568,7 +568,7 @@ template <class T>
 void avg_pool_grad(KernelContext& ctx) {
   check_num_inputs(ctx, 2);
   const Dims xd = host_ints(ctx, 0);
-  check_out_dims(ctx, 0, xd);
+  check_output_dims(ctx, 0, xd);
   const Geometry g = pool_geometry(ctx, xd);
   const Dims pd{g.n, g.oh, g.ow, g.c};
   STRATA_CHECK(in_dims(ctx, 1) == pd, BackendError, "AvgPoolGrad: grad ", ctx.input(1).shape().to_string(),
@@ -620,7 +620,7 @@ void fused_conv2d(KernelContext& ctx) {
   const std::int64_t oc = fd[3];
   STRATA_CHECK(in_dims(ctx, 2).size() == 1 && in_dims(ctx, 2)[0] == oc, BackendError, "_FusedConv2D: a bias of shape ",
                ctx.input(2).shape().to_string(), " for ", oc, " channels");
-  check_out_dims(ctx, 0, {g.n, g.oh, g.ow, oc});
+  check_output_dims(ctx, 0, {g.n, g.oh, g.ow, oc});
   const auto act = fused_activation(ctx.op_name(), ctx.attrs());
   float* y = static_cast<float*>(ctx.allocate_output(0).mutable_data());
   if (g.n * g.oh * g.ow * oc == 0) return;

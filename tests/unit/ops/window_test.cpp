@@ -1,5 +1,6 @@
-// The plugin tier's window geometry (strata/plugin/window.hpp) and multi-dtype kernel
-// registration (add_kernels, strata/plugin/kernel.hpp). Expected sizes are worked out by
+// The plugin tier's window geometry (strata/plugin/window.hpp), multi-dtype kernel
+// registration (add_kernels, strata/plugin/kernel.hpp) and kernel-side checks
+// (strata/plugin/kernel_util.hpp). Expected sizes are worked out by
 // hand from TensorFlow's documented formulas (tf.nn.convolution, "SAME"/"VALID" padding):
 //   VALID: out = ceil((in - (k - 1) * d) / s)
 //   SAME:  out = ceil(in / s), total = max((out - 1) * s + (k - 1) * d + 1 - in, 0),
@@ -267,6 +268,24 @@ TEST(AddKernels, RefusesNoDtypeAnyDtypeAndDuplicates) {
   EXPECT_THROW(add_kernels(r, "Probe", "cpu", {DType::kFloat32, DType::kInvalid}, noop), ValueError);
   EXPECT_TRUE(r.staged().empty());  // checked before anything is staged
   EXPECT_THROW(add_kernels(r, "Probe", "cpu", {DType::kFloat32, DType::kFloat32}, noop), PluginError);
+}
+
+// ---- kernel-side checks ----------------------------------------------------------------------
+
+TEST(KernelChecks, InputCountAndOutputShape) {
+  OpDef def;
+  def.name = "Probe";
+  const Attrs attrs;
+  const std::vector<Tensor> inputs{Tensor::from_vector<float>({1, 2}, Shape{2}, Device::cpu())};
+  const std::vector<TensorMeta> metas{TensorMeta{DType::kFloat32, Shape{2, 3}}};
+  std::vector<Tensor> outputs(1);
+  const KernelContext ctx(def, attrs, inputs, metas, outputs, backend_device(Device::cpu()));
+  EXPECT_NO_THROW(kernel_util::check_num_inputs(ctx, 1));
+  EXPECT_THROW(kernel_util::check_num_inputs(ctx, 2), BackendError);
+  EXPECT_THROW(kernel_util::check_num_inputs(ctx, 0), BackendError);
+  EXPECT_NO_THROW(kernel_util::check_output_dims(ctx, 0, {2, 3}));
+  EXPECT_THROW(kernel_util::check_output_dims(ctx, 0, {3, 2}), BackendError);
+  EXPECT_THROW(kernel_util::check_output_dims(ctx, 0, {6}), BackendError);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 
 #include "strata/attrs.hpp"
 #include "strata/error.hpp"
+#include "strata/plugin/kernel.hpp"
 #include "strata/plugin/window.hpp"
 #include "strata/shape.hpp"
 
@@ -53,6 +54,21 @@ class RegionErrors {
   std::atomic<bool> failed_{false};
   std::exception_ptr first_;
 };
+
+// Kernel-side checks (BackendError naming the op). The dispatcher has already run the op's
+// shape inference, so these catch a kernel registered for the wrong op or computing a
+// shape other than the inferred one, and a kernel called directly with bad arguments.
+inline void check_num_inputs(const KernelContext& ctx, std::size_t n) {
+  STRATA_CHECK(ctx.num_inputs() == n, BackendError, "op ", ctx.op_name(), " takes ", n, " inputs, got ",
+               ctx.num_inputs());
+}
+
+// `computed`: the shape the kernel is about to write as output i; it must be the inferred one.
+inline void check_output_dims(const KernelContext& ctx, std::size_t i, const std::vector<std::int64_t>& computed) {
+  STRATA_CHECK(computed == ctx.output_meta(i).shape.dims(), BackendError, "op ", ctx.op_name(),
+               ": the kernel computes output ", i, " of shape ", Shape(computed).to_string(), " but ",
+               ctx.output_meta(i).shape.to_string(), " was inferred");
+}
 
 // Row-major strides (in elements) of `dims`.
 inline std::vector<std::int64_t> strides_of(const std::vector<std::int64_t>& dims) {
