@@ -1,6 +1,8 @@
 // Ref kernels of the neural-network ops (matrix products, bias, softmax, convolutions,
 // pooling) and the random ops. Convolutions and pooling are NHWC with TensorFlow's
-// SAME/VALID geometry from kernel_util::window; input position of output o and filter
+// SAME/VALID geometry computed here by counting window positions (not the SDK's closed
+// form in strata/plugin/window.hpp, which the backends use: the oracle stays independent of
+// what it checks); input position of output o and filter
 // tap k is o·stride + k·dilation − pad_before, and positions outside the input are
 // padding. Backprops are the literal adjoints: the forward loops with the roles of the
 // arrays swapped, accumulating in long double.
@@ -194,6 +196,27 @@ struct Geometry {
   bool inside(std::int64_t ih, std::int64_t iw) const { return ih >= 0 && ih < H && iw >= 0 && iw < W; }
 };
 
+// {output size, padding before} of one spatial dimension, by walking the window's start
+// over the input: VALID counts the starts 0, stride, 2·stride, ... whose whole (dilated)
+// window fits; SAME counts every start inside the input, and pads what the last window
+// reaches beyond it, the odd element after (TensorFlow's convention).
+std::pair<std::int64_t, std::int64_t> ref_window(std::int64_t in, std::int64_t k, std::int64_t stride,
+                                                 std::int64_t dilation, bool same) {
+  STRATA_CHECK(k > 0 && stride > 0 && dilation > 0, ShapeError, "ref window: size ", k, ", stride ", stride,
+               " and dilation ", dilation, " must be positive");
+  const std::int64_t span = (k - 1) * dilation + 1;
+  std::int64_t out = 0;
+  if (!same) {
+    for (std::int64_t start = 0; start + span <= in; start += stride) ++out;
+    STRATA_CHECK(out > 0, ShapeError, "ref window: a VALID window of span ", span, " does not fit ", in);
+    return {out, 0};
+  }
+  for (std::int64_t start = 0; start < in; start += stride) ++out;
+  const std::int64_t last_end = (out - 1) * stride + span;  // one past the last window's end
+  const std::int64_t total = last_end > in ? last_end - in : 0;
+  return {out, total / 2};
+}
+
 Geometry geometry(const KernelContext& ctx, const Dims& input, std::int64_t kh, std::int64_t kw, bool dilations) {
   check_nhwc(ctx);
   STRATA_CHECK(input.size() == 4, BackendError, "ref kernel ", ctx.op_name(), " needs a rank-4 NHWC input, got ",
@@ -208,12 +231,8 @@ Geometry geometry(const KernelContext& ctx, const Dims& input, std::int64_t kh, 
   std::tie(g.SH, g.SW) = kernel_util::spatial_pair(ctx.attrs(), "strides");
   if (dilations) std::tie(g.DH, g.DW) = kernel_util::spatial_pair(ctx.attrs(), "dilations");
   const bool same = kernel_util::is_same_padding(ctx.attrs());
-  const kernel_util::Window wh = kernel_util::window(g.H, kh, g.SH, g.DH, same);
-  const kernel_util::Window ww = kernel_util::window(g.W, kw, g.SW, g.DW, same);
-  g.OH = wh.out;
-  g.OW = ww.out;
-  g.PT = wh.pad_before;
-  g.PL = ww.pad_before;
+  std::tie(g.OH, g.PT) = ref_window(g.H, kh, g.SH, g.DH, same);
+  std::tie(g.OW, g.PL) = ref_window(g.W, kw, g.SW, g.DW, same);
   return g;
 }
 

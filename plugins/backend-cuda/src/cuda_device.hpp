@@ -77,28 +77,9 @@ class CudaDevice final : public BackendDevice {
 // The CudaDevice a kernel runs on.
 CudaDevice& cuda_device(KernelContext& ctx);
 
-// Registers `f` (a lambda templated on the element type: []<class T>(KernelContext&)) as
-// the "cuda" kernel of `op` for float32 and float64.
-template <class F>
-void add_floats(Registrar& r, std::string_view op, F f) {
-  add_kernel(r, op, "cuda", DType::kFloat32, [f](KernelContext& ctx) { f.template operator()<float>(ctx); });
-  add_kernel(r, op, "cuda", DType::kFloat64, [f](KernelContext& ctx) { f.template operator()<double>(ctx); });
-}
-
-// The same for float32, float64, int32 and int64.
-template <class F>
-void add_numbers(Registrar& r, std::string_view op, F f) {
-  add_floats(r, op, f);
-  add_kernel(r, op, "cuda", DType::kInt32, [f](KernelContext& ctx) { f.template operator()<std::int32_t>(ctx); });
-  add_kernel(r, op, "cuda", DType::kInt64, [f](KernelContext& ctx) { f.template operator()<std::int64_t>(ctx); });
-}
-
-// The same for float32, float64, int32, int64 and bool.
-template <class F>
-void add_numbers_and_bool(Registrar& r, std::string_view op, F f) {
-  add_numbers(r, op, f);
-  add_kernel(r, op, "cuda", DType::kBool, [f](KernelContext& ctx) { f.template operator()<bool>(ctx); });
-}
+// The device type of this plugin's kernels (registered with add_kernel / add_kernels,
+// strata/plugin/kernel.hpp).
+inline constexpr std::string_view kCuda = "cuda";
 
 void register_kernels(Registrar& r);
 // Pooling (own kernels) and, when built with cuDNN, convolutions (window_ops.cpp).

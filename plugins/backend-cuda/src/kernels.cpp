@@ -19,7 +19,6 @@
 namespace strata::cuda {
 namespace {
 
-constexpr std::string_view kCuda = "cuda";
 
 void check_rank(const KernelContext& ctx, std::size_t rank) {
   STRATA_CHECK(rank <= static_cast<std::size_t>(kMaxRank), BackendError, "op ", ctx.op_name(),
@@ -66,7 +65,7 @@ class DeviceFlag {
 void register_elementwise(Registrar& r) {
   for (const auto& [name, op] : kBinaryOps) {
     const bool checked = op == Binary::kDiv || op == Binary::kPow;
-    add_numbers(r, name, [op = op, checked]<class T>(KernelContext& ctx) {
+    add_kernels(r, name, kCuda, NumberTypes{}, [op = op, checked]<class T>(KernelContext& ctx) {
       Tensor& o = ctx.allocate_output(0);
       if (o.num_elements() == 0) return;
       if constexpr (std::is_integral_v<T>) {
@@ -92,7 +91,7 @@ void register_elementwise(Registrar& r) {
       {"Equal", Compare::kEqual}, {"NotEqual", Compare::kNotEqual}, {"Greater", Compare::kGreater},
       {"GreaterEqual", Compare::kGreaterEqual}, {"Less", Compare::kLess}, {"LessEqual", Compare::kLessEqual}};
   for (const auto& [name, op] : compares) {
-    add_numbers(r, name, [op = op]<class T>(KernelContext& ctx) {
+    add_kernels(r, name, kCuda, NumberTypes{}, [op = op]<class T>(KernelContext& ctx) {
       Tensor& o = ctx.allocate_output(0);
       if (o.num_elements() == 0) return;
       check_launch(compare(stream_of(ctx), op, bcast_plan(ctx, 2), in<T>(ctx, 0), in<T>(ctx, 1), out<bool>(o)),
@@ -117,14 +116,14 @@ void register_elementwise(Registrar& r) {
     if (o.num_elements() == 0) return;
     check_launch(logical_not(stream_of(ctx), o.num_elements(), in<bool>(ctx, 0), out<bool>(o)), "LogicalNot");
   });
-  add_numbers_and_bool(r, "SelectV2", []<class T>(KernelContext& ctx) {
+  add_kernels(r, "SelectV2", kCuda, NumberAndBoolTypes{}, []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     if (o.num_elements() == 0) return;
     check_launch(select(stream_of(ctx), bcast_plan(ctx, 3), in<bool>(ctx, 0), in<T>(ctx, 1), in<T>(ctx, 2),
                             out<T>(o)),
                  ctx.op_name());
   });
-  add_numbers(r, "AddN", []<class T>(KernelContext& ctx) {
+  add_kernels(r, "AddN", kCuda, NumberTypes{}, []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     const std::int64_t n = o.num_elements();
     if (n == 0) return;
@@ -150,19 +149,19 @@ void register_elementwise(Registrar& r) {
     };
     // Integers: the exact ones.
     if (op == Unary::kNeg || op == Unary::kAbs || op == Unary::kSign || op == Unary::kSquare || op == Unary::kRelu) {
-      add_numbers(r, name, kernel);
+      add_kernels(r, name, kCuda, NumberTypes{}, kernel);
     } else {
-      add_floats(r, name, kernel);
+      add_kernels(r, name, kCuda, FloatTypes{}, kernel);
     }
   }
-  add_floats(r, "Gelu", []<class T>(KernelContext& ctx) {
+  add_kernels(r, "Gelu", kCuda, FloatTypes{}, []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     if (o.num_elements() == 0) return;
     const Unary op = ctx.attrs().get_or<bool>("approximate", false) ? Unary::kGeluApprox : Unary::kGelu;
     check_launch(unary(stream_of(ctx), op, o.num_elements(), in<T>(ctx, 0), out<T>(o)), "Gelu");
   });
   for (const auto& [name, pair_op] : kPairOps) {
-    add_floats(r, name, [pair_op = pair_op]<class T>(KernelContext& ctx) {
+    add_kernels(r, name, kCuda, FloatTypes{}, [pair_op = pair_op]<class T>(KernelContext& ctx) {
       STRATA_CHECK(in_dims(ctx, 0) == in_dims(ctx, 1), BackendError, "op ", ctx.op_name(),
                    " needs two inputs of one shape");
       Tensor& o = ctx.allocate_output(0);
@@ -194,26 +193,26 @@ Elem elem_of(const KernelContext& ctx, DType t) {
 }
 
 void register_array(Registrar& r) {
-  for (DType from : {DType::kFloat32, DType::kFloat64, DType::kInt32, DType::kInt64, DType::kBool, DType::kFloat16,
-                     DType::kBFloat16, DType::kInt8, DType::kUInt8}) {
-    add_kernel(r, "Cast", kCuda, from, [](KernelContext& ctx) {
-      Tensor& o = ctx.allocate_output(0);
-      if (o.num_elements() == 0) return;
-      check_launch(cast(stream_of(ctx), elem_of(ctx, ctx.input(0).dtype()), elem_of(ctx, o.dtype()), o.num_elements(),
-                        ctx.input(0).data(), o.mutable_data()),
-                   "Cast");
-    });
-  }
-  add_numbers_and_bool(r, "ZerosLike", []<class T>(KernelContext& ctx) {
+  add_kernels(r, "Cast", kCuda,
+              {DType::kFloat32, DType::kFloat64, DType::kInt32, DType::kInt64, DType::kBool, DType::kFloat16,
+               DType::kBFloat16, DType::kInt8, DType::kUInt8},
+              [](KernelContext& ctx) {
+                Tensor& o = ctx.allocate_output(0);
+                if (o.num_elements() == 0) return;
+                check_launch(cast(stream_of(ctx), elem_of(ctx, ctx.input(0).dtype()), elem_of(ctx, o.dtype()),
+                                  o.num_elements(), ctx.input(0).data(), o.mutable_data()),
+                             "Cast");
+              });
+  add_kernels(r, "ZerosLike", kCuda, NumberAndBoolTypes{}, []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     ctx.device().fill_zero(o.mutable_data(), o.nbytes());
   });
-  add_numbers_and_bool(r, "OnesLike", []<class T>(KernelContext& ctx) {
+  add_kernels(r, "OnesLike", kCuda, NumberAndBoolTypes{}, []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     if (o.num_elements() == 0) return;
     check_launch(fill(stream_of(ctx), o.num_elements(), T(1), out<T>(o)), "OnesLike");
   });
-  add_numbers_and_bool(r, "Fill", []<class T>(KernelContext& ctx) {
+  add_kernels(r, "Fill", kCuda, NumberAndBoolTypes{}, []<class T>(KernelContext& ctx) {
     // value (input 1) is a scalar on the device: every output element reads element 0.
     Tensor& o = ctx.allocate_output(0);
     if (o.num_elements() == 0) return;
@@ -246,7 +245,7 @@ void register_reductions(Registrar& r) {
   const std::pair<const char*, Reduce> reductions[] = {
       {"Sum", Reduce::kSum}, {"Mean", Reduce::kMean}, {"Max", Reduce::kMax}, {"Min", Reduce::kMin}, {"Prod", Reduce::kProd}};
   for (const auto& [name, op] : reductions) {
-    add_numbers(r, name, [op = op]<class T>(KernelContext& ctx) {
+    add_kernels(r, name, kCuda, NumberTypes{}, [op = op]<class T>(KernelContext& ctx) {
       Tensor& o = ctx.allocate_output(0);
       if (o.num_elements() == 0) return;
       const Dims& id = in_dims(ctx, 0);
@@ -321,13 +320,6 @@ void gemm(CudaDevice& dev, bool ta, bool tb, std::int64_t m, std::int64_t n, std
 #endif
 }
 
-// The same kernel for float16 and bfloat16 (GEMMs only: cuBLAS makes them cheap).
-template <class F>
-void add_halves(Registrar& r, std::string_view op, F f) {
-  add_kernel(r, op, kCuda, DType::kFloat16, [f](KernelContext& ctx) { f.template operator()<float16>(ctx); });
-  add_kernel(r, op, kCuda, DType::kBFloat16, [f](KernelContext& ctx) { f.template operator()<bfloat16>(ctx); });
-}
-
 void register_nn(Registrar& r) {
   const auto matmul_kernel = []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
@@ -343,8 +335,8 @@ void register_nn(Registrar& r) {
       gemm(cuda_device(ctx), ta, tb, m, n, k, in<T>(ctx, 0), in<T>(ctx, 1), out<T>(o));
     }
   };
-  add_numbers(r, "MatMul", matmul_kernel);
-  add_halves(r, "MatMul", matmul_kernel);
+  add_kernels(r, "MatMul", kCuda, NumberTypes{}, matmul_kernel);
+  add_kernels(r, "MatMul", kCuda, HalfTypes{}, matmul_kernel);
   const auto batch_matmul_kernel = []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     const bool ax = ctx.attrs().get_or<bool>("adj_x", false), ay = ctx.attrs().get_or<bool>("adj_y", false);
@@ -365,16 +357,16 @@ void register_nn(Registrar& r) {
            in<T>(ctx, 1) + kernel_util::broadcast_offset(i, ob, sy) * ym, out<T>(o) + i * m * n);
     }
   };
-  add_floats(r, "BatchMatMulV2", batch_matmul_kernel);
-  add_halves(r, "BatchMatMulV2", batch_matmul_kernel);
-  add_floats(r, "BiasAdd", []<class T>(KernelContext& ctx) {
+  add_kernels(r, "BatchMatMulV2", kCuda, FloatTypes{}, batch_matmul_kernel);
+  add_kernels(r, "BatchMatMulV2", kCuda, HalfTypes{}, batch_matmul_kernel);
+  add_kernels(r, "BiasAdd", kCuda, FloatTypes{}, []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     if (o.num_elements() == 0) return;
     const std::int64_t c = in_dims(ctx, 0).back();
     check_launch(bias_add(stream_of(ctx), o.num_elements() / c, c, in<T>(ctx, 0), in<T>(ctx, 1), out<T>(o)),
                  "BiasAdd");
   });
-  add_floats(r, "BiasAddGrad", []<class T>(KernelContext& ctx) {
+  add_kernels(r, "BiasAddGrad", kCuda, FloatTypes{}, []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     if (o.num_elements() == 0) return;
     const std::int64_t c = in_dims(ctx, 0).back();
@@ -382,7 +374,7 @@ void register_nn(Registrar& r) {
     check_launch(bias_add_grad(stream_of(ctx), rows, c, in<T>(ctx, 0), out<T>(o)), "BiasAddGrad");
   });
   for (const char* name : {"Softmax", "LogSoftmax"}) {
-    add_floats(r, name, [log = std::string_view(name) == "LogSoftmax"]<class T>(KernelContext& ctx) {
+    add_kernels(r, name, kCuda, FloatTypes{}, [log = std::string_view(name) == "LogSoftmax"]<class T>(KernelContext& ctx) {
       Tensor& o = ctx.allocate_output(0);
       if (o.num_elements() == 0) return;
       const std::int64_t c = in_dims(ctx, 0).back();
@@ -390,7 +382,7 @@ void register_nn(Registrar& r) {
                    ctx.op_name());
     });
   }
-  add_floats(r, "SoftmaxGrad", []<class T>(KernelContext& ctx) {
+  add_kernels(r, "SoftmaxGrad", kCuda, FloatTypes{}, []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     if (o.num_elements() == 0) return;
     const std::int64_t c = in_dims(ctx, 0).back();
@@ -612,7 +604,7 @@ void register_shapes(Registrar& r) {
   }
   // UnsortedSegmentSum(data, segment_ids, num_segments (host)): ids outside
   // [0, num_segments) are dropped, as on the cpu; integers wrap, bool sums are logical or.
-  add_numbers_and_bool(r, "UnsortedSegmentSum", []<class T>(KernelContext& ctx) {
+  add_kernels(r, "UnsortedSegmentSum", kCuda, NumberAndBoolTypes{}, []<class T>(KernelContext& ctx) {
     const Dims& dd = in_dims(ctx, 0);
     const Dims& id = in_dims(ctx, 1);
     STRATA_CHECK(id.size() <= dd.size() && std::equal(id.begin(), id.end(), dd.begin()), BackendError,
@@ -629,7 +621,7 @@ void register_shapes(Registrar& r) {
                  "UnsortedSegmentSum");
   });
   // Cumprod(x, axis (host)) with exclusive/reverse.
-  add_floats(r, "Cumprod", []<class T>(KernelContext& ctx) {
+  add_kernels(r, "Cumprod", kCuda, FloatTypes{}, []<class T>(KernelContext& ctx) {
     const Dims& d = in_dims(ctx, 0);
     const AxisSplit a = split_at(ctx, d, host_ints(ctx, 1).at(0));
     Tensor& o = ctx.allocate_output(0);
@@ -638,7 +630,7 @@ void register_shapes(Registrar& r) {
                          ctx.attrs().get_or<bool>("reverse", false), a.outer, a.len, a.inner, in<T>(ctx, 0), out<T>(o)),
                  "Cumprod");
   });
-  add_numbers(r, "ArgMax", []<class T>(KernelContext& ctx) {
+  add_kernels(r, "ArgMax", kCuda, NumberTypes{}, []<class T>(KernelContext& ctx) {
     const Dims& d = in_dims(ctx, 0);
     const AxisSplit a = split_at(ctx, d, host_ints(ctx, 1).at(0));
     Tensor& o = ctx.allocate_output(0);
@@ -656,7 +648,7 @@ void register_random(Registrar& r) {
                                                     {"RandomStandardNormal", RandomKind::kNormal},
                                                     {"TruncatedNormal", RandomKind::kTruncatedNormal}};
   for (const auto& [name, kind] : ops) {
-    add_floats(r, name, [kind = kind]<class T>(KernelContext& ctx) {
+    add_kernels(r, name, kCuda, FloatTypes{}, [kind = kind]<class T>(KernelContext& ctx) {
       Tensor& o = ctx.allocate_output(0);
       check_launch(random_values(stream_of(ctx), kind, ctx.attrs().get_or<std::int64_t>("seed", 0),
                                  ctx.attrs().get_or<std::int64_t>("seed2", 0), o.num_elements(), out<T>(o)),

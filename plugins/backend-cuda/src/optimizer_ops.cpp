@@ -12,7 +12,7 @@
 namespace strata::cuda {
 
 void register_optimizer_ops(Registrar& r) {
-  add_floats(r, "ResourceApplyAdam", []<class T>(KernelContext& ctx) {
+  add_kernels(r, "ResourceApplyAdam", kCuda, FloatTypes{}, []<class T>(KernelContext& ctx) {
     Tensor& var = ctx.allocate_output(0);
     Tensor& m = ctx.allocate_output(1);
     Tensor& v = ctx.allocate_output(2);
@@ -22,7 +22,7 @@ void register_optimizer_ops(Registrar& r) {
                              out<T>(v)),
                  "ResourceApplyAdam");
   });
-  add_floats(r, "ResourceApplyKerasMomentum", []<class T>(KernelContext& ctx) {
+  add_kernels(r, "ResourceApplyKerasMomentum", kCuda, FloatTypes{}, []<class T>(KernelContext& ctx) {
     Tensor& var = ctx.allocate_output(0);
     Tensor& accum = ctx.allocate_output(1);
     check_launch(momentum_update(stream_of(ctx), var.num_elements(), in<T>(ctx, 0), in<T>(ctx, 1), in<T>(ctx, 2),

@@ -22,8 +22,8 @@
 #include "cuda_device.hpp"
 #include "glue.hpp"
 #include "launch.hpp"
-#include "strata/plugin/kernel_util.hpp"
 #include "strata/plugin/registrar.hpp"
+#include "strata/plugin/window.hpp"
 
 #if STRATA_CUDA_WITH_CUDNN
 #include <cudnn.h>
@@ -32,48 +32,39 @@
 namespace strata::cuda {
 namespace {
 
-void check_nhwc(const KernelContext& ctx, const Dims& input) {
-  const std::string fmt = ctx.attrs().get_or<std::string>("data_format", "NHWC");
-  STRATA_CHECK(fmt == "NHWC", BackendError, "op ", ctx.op_name(),
-               " on cuda supports data_format NHWC (channels last) only, got ", fmt);
-  STRATA_CHECK(input.size() == 4, BackendError, "op ", ctx.op_name(), " needs a rank-4 NHWC input, got ",
-               Shape(input).to_string());
-}
-
 // ---- pooling ------------------------------------------------------------------------------
 
 PoolWindow pool_window(const KernelContext& ctx, const Dims& input) {
-  check_nhwc(ctx, input);
+  const Window2D g = nhwc_pool_window(ctx.attrs(), ctx.op_name(), input);
   PoolWindow p;
-  p.n = input[0];
-  p.h = input[1];
-  p.w = input[2];
-  p.c = input[3];
-  std::tie(p.kh, p.kw) = kernel_util::spatial_pair(ctx.attrs(), "ksize");
-  std::tie(p.sh, p.sw) = kernel_util::spatial_pair(ctx.attrs(), "strides");
-  const bool same = kernel_util::is_same_padding(ctx.attrs());
-  const kernel_util::Window wh = kernel_util::window(p.h, p.kh, p.sh, 1, same);
-  const kernel_util::Window ww = kernel_util::window(p.w, p.kw, p.sw, 1, same);
-  p.oh = wh.out;
-  p.ow = ww.out;
-  p.pad_top = wh.pad_before;
-  p.pad_left = ww.pad_before;
+  p.n = g.n;
+  p.h = g.h;
+  p.w = g.w;
+  p.c = g.c;
+  p.oh = g.oh;
+  p.ow = g.ow;
+  p.kh = g.kh;
+  p.kw = g.kw;
+  p.sh = g.sh;
+  p.sw = g.sw;
+  p.pad_top = g.pad_top;
+  p.pad_left = g.pad_left;
   return p;
 }
 
 void register_pooling(Registrar& r) {
-  add_floats(r, "MaxPool", []<class T>(KernelContext& ctx) {
+  add_kernels(r, "MaxPool", kCuda, FloatTypes{}, []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     const PoolWindow p = pool_window(ctx, in_dims(ctx, 0));
     check_launch(max_pool(cuda_device(ctx).stream(), p, in<T>(ctx, 0), out<T>(o)), "MaxPool");
   });
-  add_floats(r, "AvgPool", []<class T>(KernelContext& ctx) {
+  add_kernels(r, "AvgPool", kCuda, FloatTypes{}, []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     const PoolWindow p = pool_window(ctx, in_dims(ctx, 0));
     check_launch(avg_pool(cuda_device(ctx).stream(), p, in<T>(ctx, 0), out<T>(o)), "AvgPool");
   });
   // MaxPoolGrad(orig_input, orig_output, grad).
-  add_floats(r, "MaxPoolGrad", []<class T>(KernelContext& ctx) {
+  add_kernels(r, "MaxPoolGrad", kCuda, FloatTypes{}, []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     const PoolWindow p = pool_window(ctx, in_dims(ctx, 0));
     const Dims pooled{p.n, p.oh, p.ow, p.c};
@@ -84,7 +75,7 @@ void register_pooling(Registrar& r) {
                  "MaxPoolGrad");
   });
   // AvgPoolGrad(orig_input_shape (host), grad).
-  add_floats(r, "AvgPoolGrad", []<class T>(KernelContext& ctx) {
+  add_kernels(r, "AvgPoolGrad", kCuda, FloatTypes{}, []<class T>(KernelContext& ctx) {
     Tensor& o = ctx.allocate_output(0);
     const PoolWindow p = pool_window(ctx, host_ints(ctx, 0));
     const Dims pooled{p.n, p.oh, p.ow, p.c};
@@ -181,16 +172,16 @@ struct Conv {
 };
 
 Conv conv_geometry(const KernelContext& ctx, const Dims& input, const Dims& filter, bool depthwise) {
-  check_nhwc(ctx, input);
   STRATA_CHECK(filter.size() == 4, BackendError, "op ", ctx.op_name(), " needs a rank-4 filter, got ",
                Shape(filter).to_string());
+  const Window2D w = nhwc_window(ctx.attrs(), ctx.op_name(), input, filter[0], filter[1], WindowDilation::kFromAttrs);
   Conv g;
-  g.n = input[0];
-  g.h = input[1];
-  g.w = input[2];
-  g.c = input[3];
-  g.kh = filter[0];
-  g.kw = filter[1];
+  g.n = w.n;
+  g.h = w.h;
+  g.w = w.w;
+  g.c = w.c;
+  g.kh = w.kh;
+  g.kw = w.kw;
   if (depthwise) {
     STRATA_CHECK(filter[2] == g.c, BackendError, "op ", ctx.op_name(), ": filter ", Shape(filter).to_string(),
                  " does not match ", g.c, " input channels");
@@ -204,17 +195,16 @@ Conv conv_geometry(const KernelContext& ctx, const Dims& input, const Dims& filt
                  ": filter ", Shape(filter).to_string(), " does not match ", g.c, " input channels");
     g.groups = g.c / g.ci;
   }
-  std::tie(g.sh, g.sw) = kernel_util::spatial_pair(ctx.attrs(), "strides");
-  std::tie(g.dh, g.dw) = kernel_util::spatial_pair(ctx.attrs(), "dilations");
-  const bool same = kernel_util::is_same_padding(ctx.attrs());
-  const kernel_util::Window wh = kernel_util::window(g.h, g.kh, g.sh, g.dh, same);
-  const kernel_util::Window ww = kernel_util::window(g.w, g.kw, g.sw, g.dw, same);
-  g.oh = wh.out;
-  g.ow = ww.out;
-  g.pad_top = wh.pad_before;
-  g.pad_left = ww.pad_before;
-  g.extra_h = wh.pad_after - wh.pad_before;
-  g.extra_w = ww.pad_after - ww.pad_before;
+  g.oh = w.oh;
+  g.ow = w.ow;
+  g.sh = w.sh;
+  g.sw = w.sw;
+  g.dh = w.dh;
+  g.dw = w.dw;
+  g.pad_top = w.pad_top;
+  g.pad_left = w.pad_left;
+  g.extra_h = w.pad_bottom - w.pad_top;
+  g.extra_w = w.pad_right - w.pad_left;
   return g;
 }
 
@@ -391,10 +381,10 @@ void conv_backprop_filter(KernelContext& ctx, bool depthwise) {
 void register_convolutions(Registrar& r) {
   for (const bool depthwise : {false, true}) {
     const std::string base = depthwise ? "DepthwiseConv2dNative" : "Conv2D";
-    add_floats(r, base, [depthwise]<class T>(KernelContext& ctx) { conv_forward<T>(ctx, depthwise); });
-    add_floats(r, base + "BackpropInput",
+    add_kernels(r, base, kCuda, FloatTypes{}, [depthwise]<class T>(KernelContext& ctx) { conv_forward<T>(ctx, depthwise); });
+    add_kernels(r, base + "BackpropInput", kCuda, FloatTypes{},
                [depthwise]<class T>(KernelContext& ctx) { conv_backprop_input<T>(ctx, depthwise); });
-    add_floats(r, base + "BackpropFilter",
+    add_kernels(r, base + "BackpropFilter", kCuda, FloatTypes{},
                [depthwise]<class T>(KernelContext& ctx) { conv_backprop_filter<T>(ctx, depthwise); });
   }
 }

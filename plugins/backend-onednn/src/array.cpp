@@ -157,7 +157,7 @@ void transpose(KernelContext& ctx) {
     od.push_back(dims[static_cast<std::size_t>(p)]);
     src_strides.push_back(is[static_cast<std::size_t>(p)]);
   }
-  check_out_dims(ctx, 0, od);
+  check_output_dims(ctx, 0, od);
   if constexpr (std::is_same_v<T, float>) {
     if (dnnl_transpose(ctx, od, src_strides, dnnl::memory::data_type::f32)) return;
   } else if constexpr (std::is_same_v<T, std::int32_t>) {
@@ -238,7 +238,7 @@ void concat(KernelContext& ctx) {
                  ", input 0 has ", ctx.input(0).shape().to_string());
     od[axis] += d[axis];
   }
-  check_out_dims(ctx, 0, od);
+  check_output_dims(ctx, 0, od);
   if constexpr (std::is_same_v<T, float>) {
     if (dnnl_concat(ctx, n_values, axis, od)) return;
   }
@@ -265,7 +265,7 @@ void pack(KernelContext& ctx) {
       normalize_axis(ctx, ctx.attrs().get_or<std::int64_t>("axis", 0), static_cast<std::int64_t>(d.size()) + 1));
   Dims od = d;
   od.insert(od.begin() + static_cast<std::ptrdiff_t>(axis), static_cast<std::int64_t>(n_values));
-  check_out_dims(ctx, 0, od);
+  check_output_dims(ctx, 0, od);
   using E = Elem<T>;
   E* o = static_cast<E*>(ctx.allocate_output(0).mutable_data());
   if (product(od) == 0) return;
@@ -289,7 +289,7 @@ void split(KernelContext& ctx) {
   const E* x = static_cast<const E*>(ctx.input(1).data());
   const std::int64_t outer = product(d, 0, axis), w = product(pd, axis), row = w * parts;
   for (std::int64_t k = 0; k < parts; ++k) {
-    check_out_dims(ctx, static_cast<std::size_t>(k), pd);
+    check_output_dims(ctx, static_cast<std::size_t>(k), pd);
     E* o = static_cast<E*>(ctx.allocate_output(static_cast<std::size_t>(k)).mutable_data());
     if (w == 0) continue;
     const std::int64_t grain = std::max<std::int64_t>(1, kGrainCheap / w);
@@ -321,7 +321,7 @@ void slice(KernelContext& ctx) {
     od.push_back(len);
     base += begin[k] * is[k];
   }
-  check_out_dims(ctx, 0, od);
+  check_output_dims(ctx, 0, od);
   using E = Elem<T>;
   const E* x = static_cast<const E*>(ctx.input(0).data());
   E* o = static_cast<E*>(ctx.allocate_output(0).mutable_data());
@@ -356,7 +356,7 @@ void strided_slice(KernelContext& ctx) {
   check_num_inputs(ctx, 4);
   const Dims& d = in_dims(ctx, 0);
   const auto plan = slice_plan(ctx, d, host_ints(ctx, 1), host_ints(ctx, 2), host_ints(ctx, 3));
-  check_out_dims(ctx, 0, plan.out_shape);
+  check_output_dims(ctx, 0, plan.out_shape);
   using E = Elem<T>;
   const E* x = static_cast<const E*>(ctx.input(0).data());
   E* o = static_cast<E*>(ctx.allocate_output(0).mutable_data());
@@ -369,7 +369,7 @@ template <class T>
 void strided_slice_grad(KernelContext& ctx) {
   check_num_inputs(ctx, 5);
   const Dims shape = host_ints(ctx, 0);
-  check_out_dims(ctx, 0, shape);
+  check_output_dims(ctx, 0, shape);
   const auto plan = slice_plan(ctx, shape, host_ints(ctx, 1), host_ints(ctx, 2), host_ints(ctx, 3));
   STRATA_CHECK(in_dims(ctx, 4) == plan.out_shape, BackendError, "StridedSliceGrad: dy has shape ",
                ctx.input(4).shape().to_string(), ", the slice has shape ", Shape(plan.out_shape).to_string());
@@ -396,7 +396,7 @@ void pad(KernelContext& ctx) {
     STRATA_CHECK(p[2 * k] >= 0 && p[2 * k + 1] >= 0, BackendError, "Pad: paddings must be non-negative");
     od.push_back(p[2 * k] + d[k] + p[2 * k + 1]);
   }
-  check_out_dims(ctx, 0, od);
+  check_output_dims(ctx, 0, od);
   using E = Elem<T>;
   const E* x = static_cast<const E*>(ctx.input(0).data());
   E* o = static_cast<E*>(ctx.allocate_output(0).mutable_data());
@@ -421,7 +421,7 @@ void tile(KernelContext& ctx) {
     STRATA_CHECK(m[k] >= 0, BackendError, "Tile: multiples must be non-negative");
     od.push_back(d[k] * m[k]);
   }
-  check_out_dims(ctx, 0, od);
+  check_output_dims(ctx, 0, od);
   using E = Elem<T>;
   const E* x = static_cast<const E*>(ctx.input(0).data());
   E* o = static_cast<E*>(ctx.allocate_output(0).mutable_data());
@@ -456,7 +456,7 @@ template <class T>
 void broadcast_to(KernelContext& ctx) {
   check_num_inputs(ctx, 2);
   const Dims target = host_ints(ctx, 1);
-  check_out_dims(ctx, 0, target);
+  check_output_dims(ctx, 0, target);
   using E = Elem<T>;
   const E* x = static_cast<const E*>(ctx.input(0).data());
   E* o = static_cast<E*>(ctx.allocate_output(0).mutable_data());
@@ -496,7 +496,7 @@ void gather(KernelContext& ctx) {
   Dims od(pd.begin(), pd.begin() + axis);
   od.insert(od.end(), id.begin() + bd, id.end());
   od.insert(od.end(), pd.begin() + axis + 1, pd.end());
-  check_out_dims(ctx, 0, od);
+  check_output_dims(ctx, 0, od);
   const Dims indices = index_values(ctx, 1);
   const std::int64_t limit = pd[ax];
   for (std::size_t k = 0; k < indices.size(); ++k) {
@@ -538,7 +538,7 @@ void unsorted_segment_sum(KernelContext& ctx) {
   const std::int64_t inner = product(dd, id.size());
   Dims od{segments};
   od.insert(od.end(), dd.begin() + static_cast<std::ptrdiff_t>(id.size()), dd.end());
-  check_out_dims(ctx, 0, od);
+  check_output_dims(ctx, 0, od);
   const Dims ids = index_values(ctx, 1);
   const T* x = in<T>(ctx, 0);
   T* o = out<T>(ctx, 0);
@@ -591,7 +591,7 @@ void one_hot(KernelContext& ctx) {
   const std::int64_t axis = axis_attr == -1 ? rank : normalize_axis(ctx, axis_attr, rank + 1);
   Dims od = id;
   od.insert(od.begin() + axis, depth);
-  check_out_dims(ctx, 0, od);
+  check_output_dims(ctx, 0, od);
   const Dims indices = index_values(ctx, 0);
   using E = Elem<T>;
   const E on = *static_cast<const E*>(ctx.input(2).data());
@@ -618,7 +618,7 @@ void fill_elements(E* o, std::int64_t n, E v) {
 template <class T>
 void fill(KernelContext& ctx) {
   check_num_inputs(ctx, 2);
-  check_out_dims(ctx, 0, host_ints(ctx, 0));
+  check_output_dims(ctx, 0, host_ints(ctx, 0));
   STRATA_CHECK(ctx.input(1).num_elements() == 1, BackendError, "Fill: value must be a scalar");
   STRATA_CHECK(ctx.input(1).dtype() == dtype_of<T>, BackendError, "Fill: value is ", dtype_name(ctx.input(1).dtype()));
   using E = Elem<T>;
@@ -630,7 +630,7 @@ void fill(KernelContext& ctx) {
 template <class T>
 void constant_like(KernelContext& ctx, T value) {
   check_num_inputs(ctx, 1);
-  check_out_dims(ctx, 0, in_dims(ctx, 0));
+  check_output_dims(ctx, 0, in_dims(ctx, 0));
   T* o = out<T>(ctx, 0);
   using E = Elem<T>;
   E bits;

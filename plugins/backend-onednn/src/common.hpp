@@ -35,23 +35,29 @@ struct Tag {
   using type = T;
 };
 
-// Registers make(Tag<T>{}) as the cpu kernel of `op` for every T in Ts.
+// Registers make(Tag<T>{}) as the cpu kernel of `op` for every T of the SDK's element-type
+// list (strata/plugin/kernel.hpp: FloatTypes = float32, float64; NumberTypes = those +
+// int32, int64; NumberAndBoolTypes = those + bool). The factory form (one plain kernel
+// per type, made once) is this plugin's; add_kernels takes a templated kernel instead.
 template <class... Ts, class Make>
-void add_typed(Registrar& r, std::string_view op, Make make) {
+void add_typed(Registrar& r, std::string_view op, ElementTypes<Ts...>, Make make) {
   (add_kernel(r, op, kDevice, dtype_of<Ts>, make(Tag<Ts>{})), ...);
 }
-// F = float32, float64; N = F + int32, int64; NB = N + bool.
+template <class... Ts, class Make>
+void add_typed(Registrar& r, std::string_view op, Make make) {
+  add_typed(r, op, ElementTypes<Ts...>{}, make);
+}
 template <class Make>
 void add_f(Registrar& r, std::string_view op, Make make) {
-  add_typed<float, double>(r, op, make);
+  add_typed(r, op, FloatTypes{}, make);
 }
 template <class Make>
 void add_n(Registrar& r, std::string_view op, Make make) {
-  add_typed<float, double, std::int32_t, std::int64_t>(r, op, make);
+  add_typed(r, op, NumberTypes{}, make);
 }
 template <class Make>
 void add_nb(Registrar& r, std::string_view op, Make make) {
-  add_typed<float, double, std::int32_t, std::int64_t, bool>(r, op, make);
+  add_typed(r, op, NumberAndBoolTypes{}, make);
 }
 
 // ---- arithmetic --------------------------------------------------------------------------
@@ -123,15 +129,9 @@ inline std::int64_t normalize_axis(const KernelContext& ctx, std::int64_t axis, 
   return a;
 }
 
-inline void check_num_inputs(const KernelContext& ctx, std::size_t n) {
-  STRATA_CHECK(ctx.num_inputs() == n, BackendError, "op ", ctx.op_name(), " takes ", n, " inputs, got ",
-               ctx.num_inputs());
-}
-
-inline void check_out_dims(const KernelContext& ctx, std::size_t i, const Dims& got) {
-  STRATA_CHECK(got == out_dims(ctx, i), BackendError, "op ", ctx.op_name(), ": the cpu kernel computes output ", i,
-               " of shape ", Shape(got).to_string(), " but ", ctx.output_meta(i).shape.to_string(), " was inferred");
-}
+// The SDK's kernel-side checks (strata/plugin/kernel_util.hpp).
+using kernel_util::check_num_inputs;
+using kernel_util::check_output_dims;
 
 inline void check_same_dims(const KernelContext& ctx, std::size_t a, std::size_t b) {
   STRATA_CHECK(in_dims(ctx, a) == in_dims(ctx, b), BackendError, "op ", ctx.op_name(), " needs inputs ", a, " and ",

@@ -1,5 +1,5 @@
-// Convolutions and pooling, NHWC, with TensorFlow's SAME/VALID geometry from
-// kernel_util::window.
+// Convolutions and pooling, NHWC, with TensorFlow's SAME/VALID geometry from the SDK
+// (strata/plugin/window.hpp).
 //
 // float32: oneDNN convolution forward / backward data / backward weights (Conv2D and its
 // backprops; DepthwiseConv2dNative and its backprops as a grouped convolution with one
@@ -17,52 +17,18 @@
 #include "dnnl_util.hpp"
 #include "fusion.hpp"
 #include "kernels.hpp"
+#include "strata/plugin/window.hpp"
 
 namespace strata::onednn {
 namespace {
 
-void check_nhwc(const KernelContext& ctx) {
-  const std::string fmt = ctx.attrs().get_or<std::string>("data_format", "NHWC");
-  STRATA_CHECK(fmt == "NHWC", BackendError, "op ", ctx.op_name(),
-               " on the cpu supports data_format NHWC (channels last) only, got ", fmt);
-}
-
-// One NHWC window op: input [N, H, W, C], window KH x KW, output [N, OH, OW, ...].
-struct Geometry {
-  std::int64_t N = 0, H = 0, W = 0, C = 0;
-  std::int64_t KH = 0, KW = 0;
-  std::int64_t OH = 0, OW = 0;
-  std::int64_t SH = 1, SW = 1, DH = 1, DW = 1;
-  std::int64_t PT = 0, PL = 0, PB = 0, PR = 0;
-
-  std::int64_t row(std::int64_t oh, std::int64_t kh) const { return oh * SH + kh * DH - PT; }
-  std::int64_t col(std::int64_t ow, std::int64_t kw) const { return ow * SW + kw * DW - PL; }
-  bool inside(std::int64_t ih, std::int64_t iw) const { return ih >= 0 && ih < H && iw >= 0 && iw < W; }
-};
+// One NHWC window op: input [n, h, w, c], window kh x kw, output [n, oh, ow, ...]
+// (the SDK's geometry, strata/plugin/window.hpp).
+using Geometry = Window2D;
 
 Geometry geometry(const KernelContext& ctx, const Dims& input, std::int64_t kh, std::int64_t kw, bool dilations) {
-  check_nhwc(ctx);
-  STRATA_CHECK(input.size() == 4, BackendError, "op ", ctx.op_name(), " needs a rank-4 NHWC input, got ",
-               Shape(input).to_string());
-  Geometry g;
-  g.N = input[0];
-  g.H = input[1];
-  g.W = input[2];
-  g.C = input[3];
-  g.KH = kh;
-  g.KW = kw;
-  std::tie(g.SH, g.SW) = kernel_util::spatial_pair(ctx.attrs(), "strides");
-  if (dilations) std::tie(g.DH, g.DW) = kernel_util::spatial_pair(ctx.attrs(), "dilations");
-  const bool same = kernel_util::is_same_padding(ctx.attrs());
-  const kernel_util::Window wh = kernel_util::window(g.H, kh, g.SH, g.DH, same);
-  const kernel_util::Window ww = kernel_util::window(g.W, kw, g.SW, g.DW, same);
-  g.OH = wh.out;
-  g.OW = ww.out;
-  g.PT = wh.pad_before;
-  g.PB = wh.pad_after;
-  g.PL = ww.pad_before;
-  g.PR = ww.pad_after;
-  return g;
+  return nhwc_window(ctx.attrs(), ctx.op_name(), input, kh, kw,
+                     dilations ? WindowDilation::kFromAttrs : WindowDilation::kNone);
 }
 
 // ---- oneDNN descriptors -------------------------------------------------------------------
@@ -76,10 +42,10 @@ dnnl::memory::desc nhwc(std::int64_t n, std::int64_t c, std::int64_t h, std::int
 // [KH, KW, C, M] as the grouped {C, M, 1, KH, KW}.
 dnnl::memory::desc filter_md(const Geometry& g, std::int64_t oc, bool depthwise) {
   if (depthwise) {
-    const std::int64_t M = oc / g.C;
-    return strided_f32({g.C, M, 1, g.KH, g.KW}, {M, 1, 1, g.KW * g.C * M, g.C * M});
+    const std::int64_t M = oc / g.c;
+    return strided_f32({g.c, M, 1, g.kh, g.kw}, {M, 1, 1, g.kw * g.c * M, g.c * M});
   }
-  return strided_f32({oc, g.C, g.KH, g.KW}, {1, oc, g.KW * g.C * oc, g.C * oc});
+  return strided_f32({oc, g.c, g.kh, g.kw}, {1, oc, g.kw * g.c * oc, g.c * oc});
 }
 
 enum class ConvPass : std::int64_t { kForward, kBackwardData, kBackwardWeights };
@@ -108,11 +74,11 @@ void dnnl_conv(KernelContext& ctx, ConvPass pass, const Geometry& g, std::int64_
                const void* b, void* out) {
   KeyBuilder key("conv");
   key.add(static_cast<std::int64_t>(pass)).add(std::int64_t{depthwise ? 1 : 0});
-  key.add(Dims{g.N, g.H, g.W, g.C, g.KH, g.KW, oc, g.OH, g.OW, g.SH, g.SW, g.DH, g.DW, g.PT, g.PL, g.PB, g.PR});
+  key.add(Dims{g.n, g.h, g.w, g.c, g.kh, g.kw, oc, g.oh, g.ow, g.sh, g.sw, g.dh, g.dw, g.pad_top, g.pad_left, g.pad_bottom, g.pad_right});
   auto prim = cached_primitive(ctx.op_name(), key.str(), [&] {
-    const auto src = nhwc(g.N, g.C, g.H, g.W), dst = nhwc(g.N, oc, g.OH, g.OW), wei = filter_md(g, oc, depthwise);
-    const dnnl::memory::dims strides{g.SH, g.SW}, dilates{g.DH - 1, g.DW - 1}, pad_l{g.PT, g.PL},
-        pad_r{g.PB, g.PR};
+    const auto src = nhwc(g.n, g.c, g.h, g.w), dst = nhwc(g.n, oc, g.oh, g.ow), wei = filter_md(g, oc, depthwise);
+    const dnnl::memory::dims strides{g.sh, g.sw}, dilates{g.dh - 1, g.dw - 1}, pad_l{g.pad_top, g.pad_left},
+        pad_r{g.pad_bottom, g.pad_right};
     const auto alg = dnnl::algorithm::convolution_direct;
     if (pass == ConvPass::kForward) {
       // Weights in the layout oneDNN prefers (its brgemm convolutions beat the gemm one
@@ -153,10 +119,10 @@ void dnnl_conv(KernelContext& ctx, ConvPass pass, const Geometry& g, std::int64_
 void dnnl_pool(KernelContext& ctx, dnnl::algorithm alg, bool backward, const Geometry& g, const void* in, void* out) {
   KeyBuilder key("pool");
   key.add(static_cast<std::int64_t>(alg)).add(std::int64_t{backward ? 1 : 0});
-  key.add(Dims{g.N, g.H, g.W, g.C, g.KH, g.KW, g.OH, g.OW, g.SH, g.SW, g.PT, g.PL, g.PB, g.PR});
+  key.add(Dims{g.n, g.h, g.w, g.c, g.kh, g.kw, g.oh, g.ow, g.sh, g.sw, g.pad_top, g.pad_left, g.pad_bottom, g.pad_right});
   auto prim = cached_primitive(ctx.op_name(), key.str(), [&] {
-    const auto src = nhwc(g.N, g.C, g.H, g.W), dst = nhwc(g.N, g.C, g.OH, g.OW);
-    const dnnl::memory::dims strides{g.SH, g.SW}, kernel{g.KH, g.KW}, pad_l{g.PT, g.PL}, pad_r{g.PB, g.PR};
+    const auto src = nhwc(g.n, g.c, g.h, g.w), dst = nhwc(g.n, g.c, g.oh, g.ow);
+    const dnnl::memory::dims strides{g.sh, g.sw}, kernel{g.kh, g.kw}, pad_l{g.pad_top, g.pad_left}, pad_r{g.pad_bottom, g.pad_right};
     if (!backward) {
       const dnnl::pooling_forward::primitive_desc pd(
           dnnl::pooling_forward::desc(dnnl::prop_kind::forward_inference, alg, src, dst, strides, kernel, pad_l,
@@ -195,25 +161,25 @@ void store(T* o, const std::vector<Acc>& acc) {
 // Conv2D: y[n, oh, ow, co] = Σ x[n, ih, iw, ci] · f[kh, kw, ci, co].
 template <class T>
 void conv_forward_cpp(const Geometry& g, std::int64_t CO, const T* x, const T* f, T* y) {
-  parallel_for(g.N * g.OH, row_grain(g.N * g.OH, g.OW * g.KH * g.KW * g.C * CO), [&](std::int64_t begin, std::int64_t end) {
+  parallel_for(g.n * g.oh, row_grain(g.n * g.oh, g.ow * g.kh * g.kw * g.c * CO), [&](std::int64_t begin, std::int64_t end) {
     std::vector<Acc> acc(static_cast<std::size_t>(CO));
     for (std::int64_t r = begin; r < end; ++r) {
-      const std::int64_t n = r / g.OH, oh = r % g.OH;
-      for (std::int64_t ow = 0; ow < g.OW; ++ow) {
+      const std::int64_t n = r / g.oh, oh = r % g.oh;
+      for (std::int64_t ow = 0; ow < g.ow; ++ow) {
         std::fill(acc.begin(), acc.end(), 0.0);
-        for (std::int64_t kh = 0; kh < g.KH; ++kh)
-          for (std::int64_t kw = 0; kw < g.KW; ++kw) {
+        for (std::int64_t kh = 0; kh < g.kh; ++kh)
+          for (std::int64_t kw = 0; kw < g.kw; ++kw) {
             const std::int64_t ih = g.row(oh, kh), iw = g.col(ow, kw);
             if (!g.inside(ih, iw)) continue;
-            const T* xr = x + ((n * g.H + ih) * g.W + iw) * g.C;
-            const T* fr = f + (kh * g.KW + kw) * g.C * CO;
-            for (std::int64_t ci = 0; ci < g.C; ++ci) {
+            const T* xr = x + ((n * g.h + ih) * g.w + iw) * g.c;
+            const T* fr = f + (kh * g.kw + kw) * g.c * CO;
+            for (std::int64_t ci = 0; ci < g.c; ++ci) {
               const Acc xv = xr[ci];
               const T* fc = fr + ci * CO;
               for (std::int64_t co = 0; co < CO; ++co) acc[co] += xv * static_cast<Acc>(fc[co]);
             }
           }
-        store(y + ((n * g.OH + oh) * g.OW + ow) * CO, acc);
+        store(y + ((n * g.oh + oh) * g.ow + ow) * CO, acc);
       }
     }
   });
@@ -232,21 +198,21 @@ inline bool source_of(std::int64_t i, std::int64_t k, std::int64_t stride, std::
 // dx[n, ih, iw, ci] = Σ dy[n, oh, ow, co] · f[kh, kw, ci, co] over the taps reaching it.
 template <class T>
 void conv_backward_data_cpp(const Geometry& g, std::int64_t CO, const T* f, const T* dy, T* dx) {
-  parallel_for(g.N * g.H, row_grain(g.N * g.H, g.W * g.KH * g.KW * g.C * CO), [&](std::int64_t begin, std::int64_t end) {
-    std::vector<Acc> acc(static_cast<std::size_t>(g.C));
+  parallel_for(g.n * g.h, row_grain(g.n * g.h, g.w * g.kh * g.kw * g.c * CO), [&](std::int64_t begin, std::int64_t end) {
+    std::vector<Acc> acc(static_cast<std::size_t>(g.c));
     for (std::int64_t r = begin; r < end; ++r) {
-      const std::int64_t n = r / g.H, ih = r % g.H;
-      for (std::int64_t iw = 0; iw < g.W; ++iw) {
+      const std::int64_t n = r / g.h, ih = r % g.h;
+      for (std::int64_t iw = 0; iw < g.w; ++iw) {
         std::fill(acc.begin(), acc.end(), 0.0);
-        for (std::int64_t kh = 0; kh < g.KH; ++kh) {
+        for (std::int64_t kh = 0; kh < g.kh; ++kh) {
           std::int64_t oh;
-          if (!source_of(ih, kh, g.SH, g.DH, g.PT, g.OH, &oh)) continue;
-          for (std::int64_t kw = 0; kw < g.KW; ++kw) {
+          if (!source_of(ih, kh, g.sh, g.dh, g.pad_top, g.oh, &oh)) continue;
+          for (std::int64_t kw = 0; kw < g.kw; ++kw) {
             std::int64_t ow;
-            if (!source_of(iw, kw, g.SW, g.DW, g.PL, g.OW, &ow)) continue;
-            const T* dyr = dy + ((n * g.OH + oh) * g.OW + ow) * CO;
-            const T* fr = f + (kh * g.KW + kw) * g.C * CO;
-            for (std::int64_t ci = 0; ci < g.C; ++ci) {
+            if (!source_of(iw, kw, g.sw, g.dw, g.pad_left, g.ow, &ow)) continue;
+            const T* dyr = dy + ((n * g.oh + oh) * g.ow + ow) * CO;
+            const T* fr = f + (kh * g.kw + kw) * g.c * CO;
+            for (std::int64_t ci = 0; ci < g.c; ++ci) {
               const T* fc = fr + ci * CO;
               Acc s = 0;
               for (std::int64_t co = 0; co < CO; ++co) s += static_cast<Acc>(dyr[co]) * static_cast<Acc>(fc[co]);
@@ -254,7 +220,7 @@ void conv_backward_data_cpp(const Geometry& g, std::int64_t CO, const T* f, cons
             }
           }
         }
-        store(dx + ((n * g.H + ih) * g.W + iw) * g.C, acc);
+        store(dx + ((n * g.h + ih) * g.w + iw) * g.c, acc);
       }
     }
   });
@@ -263,25 +229,25 @@ void conv_backward_data_cpp(const Geometry& g, std::int64_t CO, const T* f, cons
 // df[kh, kw, ci, co] = Σ x[n, ih, iw, ci] · dy[n, oh, ow, co]; threads own filter taps.
 template <class T>
 void conv_backward_weights_cpp(const Geometry& g, std::int64_t CO, const T* x, const T* dy, T* df) {
-  parallel_for(g.KH * g.KW, row_grain(g.KH * g.KW, g.N * g.OH * g.OW * g.C * CO), [&](std::int64_t begin, std::int64_t end) {
-    std::vector<Acc> acc(static_cast<std::size_t>(g.C * CO));
+  parallel_for(g.kh * g.kw, row_grain(g.kh * g.kw, g.n * g.oh * g.ow * g.c * CO), [&](std::int64_t begin, std::int64_t end) {
+    std::vector<Acc> acc(static_cast<std::size_t>(g.c * CO));
     for (std::int64_t tap = begin; tap < end; ++tap) {
-      const std::int64_t kh = tap / g.KW, kw = tap % g.KW;
+      const std::int64_t kh = tap / g.kw, kw = tap % g.kw;
       std::fill(acc.begin(), acc.end(), 0.0);
-      for (std::int64_t n = 0; n < g.N; ++n)
-        for (std::int64_t oh = 0; oh < g.OH; ++oh)
-          for (std::int64_t ow = 0; ow < g.OW; ++ow) {
+      for (std::int64_t n = 0; n < g.n; ++n)
+        for (std::int64_t oh = 0; oh < g.oh; ++oh)
+          for (std::int64_t ow = 0; ow < g.ow; ++ow) {
             const std::int64_t ih = g.row(oh, kh), iw = g.col(ow, kw);
             if (!g.inside(ih, iw)) continue;
-            const T* xr = x + ((n * g.H + ih) * g.W + iw) * g.C;
-            const T* dyr = dy + ((n * g.OH + oh) * g.OW + ow) * CO;
-            for (std::int64_t ci = 0; ci < g.C; ++ci) {
+            const T* xr = x + ((n * g.h + ih) * g.w + iw) * g.c;
+            const T* dyr = dy + ((n * g.oh + oh) * g.ow + ow) * CO;
+            for (std::int64_t ci = 0; ci < g.c; ++ci) {
               const Acc xv = xr[ci];
               Acc* a = acc.data() + ci * CO;
               for (std::int64_t co = 0; co < CO; ++co) a[co] += xv * static_cast<Acc>(dyr[co]);
             }
           }
-      store(df + tap * g.C * CO, acc);
+      store(df + tap * g.c * CO, acc);
     }
   });
 }
@@ -289,25 +255,25 @@ void conv_backward_weights_cpp(const Geometry& g, std::int64_t CO, const T* x, c
 // Depthwise: y[n, oh, ow, c·M + m] = Σ x[n, ih, iw, c] · f[kh, kw, c, m].
 template <class T>
 void depthwise_forward_cpp(const Geometry& g, std::int64_t M, const T* x, const T* f, T* y) {
-  const std::int64_t CM = g.C * M;
-  parallel_for(g.N * g.OH, row_grain(g.N * g.OH, g.OW * g.KH * g.KW * CM), [&](std::int64_t begin, std::int64_t end) {
+  const std::int64_t CM = g.c * M;
+  parallel_for(g.n * g.oh, row_grain(g.n * g.oh, g.ow * g.kh * g.kw * CM), [&](std::int64_t begin, std::int64_t end) {
     std::vector<Acc> acc(static_cast<std::size_t>(CM));
     for (std::int64_t r = begin; r < end; ++r) {
-      const std::int64_t n = r / g.OH, oh = r % g.OH;
-      for (std::int64_t ow = 0; ow < g.OW; ++ow) {
+      const std::int64_t n = r / g.oh, oh = r % g.oh;
+      for (std::int64_t ow = 0; ow < g.ow; ++ow) {
         std::fill(acc.begin(), acc.end(), 0.0);
-        for (std::int64_t kh = 0; kh < g.KH; ++kh)
-          for (std::int64_t kw = 0; kw < g.KW; ++kw) {
+        for (std::int64_t kh = 0; kh < g.kh; ++kh)
+          for (std::int64_t kw = 0; kw < g.kw; ++kw) {
             const std::int64_t ih = g.row(oh, kh), iw = g.col(ow, kw);
             if (!g.inside(ih, iw)) continue;
-            const T* xr = x + ((n * g.H + ih) * g.W + iw) * g.C;
-            const T* fr = f + (kh * g.KW + kw) * CM;
-            for (std::int64_t c = 0; c < g.C; ++c) {
+            const T* xr = x + ((n * g.h + ih) * g.w + iw) * g.c;
+            const T* fr = f + (kh * g.kw + kw) * CM;
+            for (std::int64_t c = 0; c < g.c; ++c) {
               const Acc xv = xr[c];
               for (std::int64_t m = 0; m < M; ++m) acc[c * M + m] += xv * static_cast<Acc>(fr[c * M + m]);
             }
           }
-        store(y + ((n * g.OH + oh) * g.OW + ow) * CM, acc);
+        store(y + ((n * g.oh + oh) * g.ow + ow) * CM, acc);
       }
     }
   });
@@ -315,29 +281,29 @@ void depthwise_forward_cpp(const Geometry& g, std::int64_t M, const T* x, const 
 
 template <class T>
 void depthwise_backward_data_cpp(const Geometry& g, std::int64_t M, const T* f, const T* dy, T* dx) {
-  const std::int64_t CM = g.C * M;
-  parallel_for(g.N * g.H, row_grain(g.N * g.H, g.W * g.KH * g.KW * CM), [&](std::int64_t begin, std::int64_t end) {
-    std::vector<Acc> acc(static_cast<std::size_t>(g.C));
+  const std::int64_t CM = g.c * M;
+  parallel_for(g.n * g.h, row_grain(g.n * g.h, g.w * g.kh * g.kw * CM), [&](std::int64_t begin, std::int64_t end) {
+    std::vector<Acc> acc(static_cast<std::size_t>(g.c));
     for (std::int64_t r = begin; r < end; ++r) {
-      const std::int64_t n = r / g.H, ih = r % g.H;
-      for (std::int64_t iw = 0; iw < g.W; ++iw) {
+      const std::int64_t n = r / g.h, ih = r % g.h;
+      for (std::int64_t iw = 0; iw < g.w; ++iw) {
         std::fill(acc.begin(), acc.end(), 0.0);
-        for (std::int64_t kh = 0; kh < g.KH; ++kh) {
+        for (std::int64_t kh = 0; kh < g.kh; ++kh) {
           std::int64_t oh;
-          if (!source_of(ih, kh, g.SH, g.DH, g.PT, g.OH, &oh)) continue;
-          for (std::int64_t kw = 0; kw < g.KW; ++kw) {
+          if (!source_of(ih, kh, g.sh, g.dh, g.pad_top, g.oh, &oh)) continue;
+          for (std::int64_t kw = 0; kw < g.kw; ++kw) {
             std::int64_t ow;
-            if (!source_of(iw, kw, g.SW, g.DW, g.PL, g.OW, &ow)) continue;
-            const T* dyr = dy + ((n * g.OH + oh) * g.OW + ow) * CM;
-            const T* fr = f + (kh * g.KW + kw) * CM;
-            for (std::int64_t c = 0; c < g.C; ++c) {
+            if (!source_of(iw, kw, g.sw, g.dw, g.pad_left, g.ow, &ow)) continue;
+            const T* dyr = dy + ((n * g.oh + oh) * g.ow + ow) * CM;
+            const T* fr = f + (kh * g.kw + kw) * CM;
+            for (std::int64_t c = 0; c < g.c; ++c) {
               Acc s = 0;
               for (std::int64_t m = 0; m < M; ++m) s += static_cast<Acc>(dyr[c * M + m]) * static_cast<Acc>(fr[c * M + m]);
               acc[c] += s;
             }
           }
         }
-        store(dx + ((n * g.H + ih) * g.W + iw) * g.C, acc);
+        store(dx + ((n * g.h + ih) * g.w + iw) * g.c, acc);
       }
     }
   });
@@ -345,20 +311,20 @@ void depthwise_backward_data_cpp(const Geometry& g, std::int64_t M, const T* f, 
 
 template <class T>
 void depthwise_backward_weights_cpp(const Geometry& g, std::int64_t M, const T* x, const T* dy, T* df) {
-  const std::int64_t CM = g.C * M;
-  parallel_for(g.KH * g.KW, row_grain(g.KH * g.KW, g.N * g.OH * g.OW * CM), [&](std::int64_t begin, std::int64_t end) {
+  const std::int64_t CM = g.c * M;
+  parallel_for(g.kh * g.kw, row_grain(g.kh * g.kw, g.n * g.oh * g.ow * CM), [&](std::int64_t begin, std::int64_t end) {
     std::vector<Acc> acc(static_cast<std::size_t>(CM));
     for (std::int64_t tap = begin; tap < end; ++tap) {
-      const std::int64_t kh = tap / g.KW, kw = tap % g.KW;
+      const std::int64_t kh = tap / g.kw, kw = tap % g.kw;
       std::fill(acc.begin(), acc.end(), 0.0);
-      for (std::int64_t n = 0; n < g.N; ++n)
-        for (std::int64_t oh = 0; oh < g.OH; ++oh)
-          for (std::int64_t ow = 0; ow < g.OW; ++ow) {
+      for (std::int64_t n = 0; n < g.n; ++n)
+        for (std::int64_t oh = 0; oh < g.oh; ++oh)
+          for (std::int64_t ow = 0; ow < g.ow; ++ow) {
             const std::int64_t ih = g.row(oh, kh), iw = g.col(ow, kw);
             if (!g.inside(ih, iw)) continue;
-            const T* xr = x + ((n * g.H + ih) * g.W + iw) * g.C;
-            const T* dyr = dy + ((n * g.OH + oh) * g.OW + ow) * CM;
-            for (std::int64_t c = 0; c < g.C; ++c) {
+            const T* xr = x + ((n * g.h + ih) * g.w + iw) * g.c;
+            const T* dyr = dy + ((n * g.oh + oh) * g.ow + ow) * CM;
+            for (std::int64_t c = 0; c < g.c; ++c) {
               const Acc xv = xr[c];
               for (std::int64_t m = 0; m < M; ++m) acc[c * M + m] += xv * static_cast<Acc>(dyr[c * M + m]);
             }
@@ -377,15 +343,15 @@ void conv2d(KernelContext& ctx) {
   const Dims& fd = in_dims(ctx, 1);
   STRATA_CHECK(fd.size() == 4, BackendError, "Conv2D needs a rank-4 filter, got ", ctx.input(1).shape().to_string());
   const Geometry g = geometry(ctx, xd, fd[0], fd[1], true);
-  STRATA_CHECK(fd[2] == g.C, BackendError, "Conv2D: the filter has ", fd[2], " input channels, the input ", g.C);
+  STRATA_CHECK(fd[2] == g.c, BackendError, "Conv2D: the filter has ", fd[2], " input channels, the input ", g.c);
   const std::int64_t CO = fd[3];
-  check_out_dims(ctx, 0, {g.N, g.OH, g.OW, CO});
+  check_output_dims(ctx, 0, {g.n, g.oh, g.ow, CO});
   const T* x = in<T>(ctx, 0);
   const T* f = in<T>(ctx, 1);
   T* y = out<T>(ctx, 0);
-  if (g.N * g.OH * g.OW * CO == 0) return;
-  if (g.C == 0) {
-    std::fill(y, y + g.N * g.OH * g.OW * CO, T(0));
+  if (g.n * g.oh * g.ow * CO == 0) return;
+  if (g.c == 0) {
+    std::fill(y, y + g.n * g.oh * g.ow * CO, T(0));
     return;
   }
   if constexpr (std::is_same_v<T, float>) return dnnl_conv(ctx, ConvPass::kForward, g, CO, false, x, f, y);
@@ -398,11 +364,11 @@ void conv2d_backprop_input(KernelContext& ctx, bool depthwise) {
   const Dims xd = host_ints(ctx, 0);
   const Dims& fd = in_dims(ctx, 1);
   const Dims& dyd = in_dims(ctx, 2);
-  check_out_dims(ctx, 0, xd);
+  check_output_dims(ctx, 0, xd);
   STRATA_CHECK(fd.size() == 4, BackendError, ctx.op_name(), " needs a rank-4 filter");
   const Geometry g = geometry(ctx, xd, fd[0], fd[1], true);
-  const std::int64_t OC = depthwise ? g.C * fd[3] : fd[3];
-  STRATA_CHECK(fd[2] == g.C && dyd == Dims({g.N, g.OH, g.OW, OC}), BackendError, ctx.op_name(), ": filter ",
+  const std::int64_t OC = depthwise ? g.c * fd[3] : fd[3];
+  STRATA_CHECK(fd[2] == g.c && dyd == Dims({g.n, g.oh, g.ow, OC}), BackendError, ctx.op_name(), ": filter ",
                ctx.input(1).shape().to_string(), " and out_backprop ", ctx.input(2).shape().to_string(),
                " do not fit input_sizes ", Shape(xd).to_string());
   const T* f = in<T>(ctx, 1);
@@ -428,11 +394,11 @@ void conv2d_backprop_filter(KernelContext& ctx, bool depthwise) {
   const Dims& xd = in_dims(ctx, 0);
   const Dims fd = host_ints(ctx, 1);
   const Dims& dyd = in_dims(ctx, 2);
-  check_out_dims(ctx, 0, fd);
+  check_output_dims(ctx, 0, fd);
   STRATA_CHECK(fd.size() == 4, BackendError, ctx.op_name(), " needs a rank-4 filter_sizes");
   const Geometry g = geometry(ctx, xd, fd[0], fd[1], true);
-  const std::int64_t OC = depthwise ? g.C * fd[3] : fd[3];
-  STRATA_CHECK(fd[2] == g.C && dyd == Dims({g.N, g.OH, g.OW, OC}), BackendError, ctx.op_name(), ": input ",
+  const std::int64_t OC = depthwise ? g.c * fd[3] : fd[3];
+  STRATA_CHECK(fd[2] == g.c && dyd == Dims({g.n, g.oh, g.ow, OC}), BackendError, ctx.op_name(), ": input ",
                ctx.input(0).shape().to_string(), " and out_backprop ", ctx.input(2).shape().to_string(),
                " do not fit filter_sizes ", Shape(fd).to_string());
   const T* x = in<T>(ctx, 0);
@@ -461,23 +427,22 @@ void depthwise(KernelContext& ctx) {
   const Dims& fd = in_dims(ctx, 1);
   STRATA_CHECK(fd.size() == 4, BackendError, "DepthwiseConv2dNative needs a rank-4 filter");
   const Geometry g = geometry(ctx, xd, fd[0], fd[1], true);
-  STRATA_CHECK(fd[2] == g.C, BackendError, "DepthwiseConv2dNative: the filter has ", fd[2], " channels, the input ",
-               g.C);
+  STRATA_CHECK(fd[2] == g.c, BackendError, "DepthwiseConv2dNative: the filter has ", fd[2], " channels, the input ",
+               g.c);
   const std::int64_t M = fd[3];
-  check_out_dims(ctx, 0, {g.N, g.OH, g.OW, g.C * M});
+  check_output_dims(ctx, 0, {g.n, g.oh, g.ow, g.c * M});
   const T* x = in<T>(ctx, 0);
   const T* f = in<T>(ctx, 1);
   T* y = out<T>(ctx, 0);
-  if (g.N * g.OH * g.OW * g.C * M == 0) return;
-  if constexpr (std::is_same_v<T, float>) return dnnl_conv(ctx, ConvPass::kForward, g, g.C * M, true, x, f, y);
+  if (g.n * g.oh * g.ow * g.c * M == 0) return;
+  if constexpr (std::is_same_v<T, float>) return dnnl_conv(ctx, ConvPass::kForward, g, g.c * M, true, x, f, y);
   depthwise_forward_cpp(g, M, x, f, y);
 }
 
 // ---- pooling ------------------------------------------------------------------------------
 
 Geometry pool_geometry(const KernelContext& ctx, const Dims& input) {
-  const auto [kh, kw] = kernel_util::spatial_pair(ctx.attrs(), "ksize");
-  return geometry(ctx, input, kh, kw, false);
+  return nhwc_pool_window(ctx.attrs(), ctx.op_name(), input);
 }
 
 // For output (n, oh, ow): per channel, the input offset (h·W + w)·C + c of the first
@@ -486,13 +451,13 @@ template <class T>
 void window_argmax(const Geometry& g, const T* xn, std::int64_t oh, std::int64_t ow, std::vector<T>& best,
                    std::vector<std::int64_t>& where) {
   std::fill(where.begin(), where.end(), -1);
-  for (std::int64_t kh = 0; kh < g.KH; ++kh)
-    for (std::int64_t kw = 0; kw < g.KW; ++kw) {
+  for (std::int64_t kh = 0; kh < g.kh; ++kh)
+    for (std::int64_t kw = 0; kw < g.kw; ++kw) {
       const std::int64_t ih = g.row(oh, kh), iw = g.col(ow, kw);
       if (!g.inside(ih, iw)) continue;
-      const std::int64_t base = (ih * g.W + iw) * g.C;
+      const std::int64_t base = (ih * g.w + iw) * g.c;
       const T* xr = xn + base;
-      for (std::int64_t c = 0; c < g.C; ++c) {
+      for (std::int64_t c = 0; c < g.c; ++c) {
         const bool take = where[c] < 0 || xr[c] > best[c];
         best[c] = take ? xr[c] : best[c];
         where[c] = take ? base + c : where[c];
@@ -505,22 +470,22 @@ void max_pool(KernelContext& ctx) {
   check_num_inputs(ctx, 1);
   const Dims& xd = in_dims(ctx, 0);
   const Geometry g = pool_geometry(ctx, xd);
-  check_out_dims(ctx, 0, {g.N, g.OH, g.OW, g.C});
+  check_output_dims(ctx, 0, {g.n, g.oh, g.ow, g.c});
   const T* x = in<T>(ctx, 0);
   T* y = out<T>(ctx, 0);
-  if (g.N * g.OH * g.OW * g.C == 0) return;
+  if (g.n * g.oh * g.ow * g.c == 0) return;
   if constexpr (std::is_same_v<T, float>) return dnnl_pool(ctx, dnnl::algorithm::pooling_max, false, g, x, y);
-  parallel_for(g.N * g.OH, row_grain(g.N * g.OH, g.OW * g.C * g.KH * g.KW),
+  parallel_for(g.n * g.oh, row_grain(g.n * g.oh, g.ow * g.c * g.kh * g.kw),
                [&](std::int64_t begin, std::int64_t end) {
-                 std::vector<T> best(static_cast<std::size_t>(g.C));
-                 std::vector<std::int64_t> where(static_cast<std::size_t>(g.C));
+                 std::vector<T> best(static_cast<std::size_t>(g.c));
+                 std::vector<std::int64_t> where(static_cast<std::size_t>(g.c));
                  for (std::int64_t r = begin; r < end; ++r) {
-                   const std::int64_t n = r / g.OH, oh = r % g.OH;
-                   const T* xn = x + n * g.H * g.W * g.C;
-                   for (std::int64_t ow = 0; ow < g.OW; ++ow) {
+                   const std::int64_t n = r / g.oh, oh = r % g.oh;
+                   const T* xn = x + n * g.h * g.w * g.c;
+                   for (std::int64_t ow = 0; ow < g.ow; ++ow) {
                      window_argmax(g, xn, oh, ow, best, where);
-                     T* yr = y + ((n * g.OH + oh) * g.OW + ow) * g.C;
-                     for (std::int64_t c = 0; c < g.C; ++c) {
+                     T* yr = y + ((n * g.oh + oh) * g.ow + ow) * g.c;
+                     for (std::int64_t c = 0; c < g.c; ++c) {
                        yr[c] = where[c] < 0 ? -std::numeric_limits<T>::infinity() : best[c];
                      }
                    }
@@ -533,29 +498,29 @@ void max_pool_grad(KernelContext& ctx) {
   check_num_inputs(ctx, 3);
   const Dims& xd = in_dims(ctx, 0);
   const Geometry g = pool_geometry(ctx, xd);
-  const Dims pd{g.N, g.OH, g.OW, g.C};
+  const Dims pd{g.n, g.oh, g.ow, g.c};
   STRATA_CHECK(in_dims(ctx, 1) == pd && in_dims(ctx, 2) == pd, BackendError, "MaxPoolGrad: orig_output ",
                ctx.input(1).shape().to_string(), " and grad ", ctx.input(2).shape().to_string(), " must have shape ",
                Shape(pd).to_string());
-  check_out_dims(ctx, 0, xd);
+  check_output_dims(ctx, 0, xd);
   const T* x = in<T>(ctx, 0);
   const T* dy = in<T>(ctx, 2);
   T* dx = out<T>(ctx, 0);
-  const std::int64_t image = g.H * g.W * g.C;
-  if (g.N * image == 0) return;
+  const std::int64_t image = g.h * g.w * g.c;
+  if (g.n * image == 0) return;
   // Threads own whole images, so the scatter never races.
-  parallel_for(g.N, row_grain(g.N, image * g.KH * g.KW), [&](std::int64_t begin, std::int64_t end) {
-    std::vector<T> best(static_cast<std::size_t>(g.C));
-    std::vector<std::int64_t> where(static_cast<std::size_t>(g.C));
+  parallel_for(g.n, row_grain(g.n, image * g.kh * g.kw), [&](std::int64_t begin, std::int64_t end) {
+    std::vector<T> best(static_cast<std::size_t>(g.c));
+    std::vector<std::int64_t> where(static_cast<std::size_t>(g.c));
     std::vector<Acc> acc(static_cast<std::size_t>(image));
     for (std::int64_t n = begin; n < end; ++n) {
       std::fill(acc.begin(), acc.end(), 0.0);
       const T* xn = x + n * image;
-      for (std::int64_t oh = 0; oh < g.OH; ++oh)
-        for (std::int64_t ow = 0; ow < g.OW; ++ow) {
+      for (std::int64_t oh = 0; oh < g.oh; ++oh)
+        for (std::int64_t ow = 0; ow < g.ow; ++ow) {
           window_argmax(g, xn, oh, ow, best, where);
-          const T* dyr = dy + ((n * g.OH + oh) * g.OW + ow) * g.C;
-          for (std::int64_t c = 0; c < g.C; ++c) {
+          const T* dyr = dy + ((n * g.oh + oh) * g.ow + ow) * g.c;
+          for (std::int64_t c = 0; c < g.c; ++c) {
             if (where[c] >= 0) acc[static_cast<std::size_t>(where[c])] += static_cast<Acc>(dyr[c]);
           }
         }
@@ -569,31 +534,31 @@ void avg_pool(KernelContext& ctx) {
   check_num_inputs(ctx, 1);
   const Dims& xd = in_dims(ctx, 0);
   const Geometry g = pool_geometry(ctx, xd);
-  check_out_dims(ctx, 0, {g.N, g.OH, g.OW, g.C});
+  check_output_dims(ctx, 0, {g.n, g.oh, g.ow, g.c});
   const T* x = in<T>(ctx, 0);
   T* y = out<T>(ctx, 0);
-  if (g.N * g.OH * g.OW * g.C == 0) return;
+  if (g.n * g.oh * g.ow * g.c == 0) return;
   if constexpr (std::is_same_v<T, float>) {
     return dnnl_pool(ctx, dnnl::algorithm::pooling_avg_exclude_padding, false, g, x, y);
   }
-  parallel_for(g.N * g.OH, row_grain(g.N * g.OH, g.OW * g.C * g.KH * g.KW),
+  parallel_for(g.n * g.oh, row_grain(g.n * g.oh, g.ow * g.c * g.kh * g.kw),
                [&](std::int64_t begin, std::int64_t end) {
-                 std::vector<Acc> acc(static_cast<std::size_t>(g.C));
+                 std::vector<Acc> acc(static_cast<std::size_t>(g.c));
                  for (std::int64_t r = begin; r < end; ++r) {
-                   const std::int64_t n = r / g.OH, oh = r % g.OH;
-                   for (std::int64_t ow = 0; ow < g.OW; ++ow) {
+                   const std::int64_t n = r / g.oh, oh = r % g.oh;
+                   for (std::int64_t ow = 0; ow < g.ow; ++ow) {
                      std::fill(acc.begin(), acc.end(), 0.0);
                      std::int64_t count = 0;
-                     for (std::int64_t kh = 0; kh < g.KH; ++kh)
-                       for (std::int64_t kw = 0; kw < g.KW; ++kw) {
+                     for (std::int64_t kh = 0; kh < g.kh; ++kh)
+                       for (std::int64_t kw = 0; kw < g.kw; ++kw) {
                          const std::int64_t ih = g.row(oh, kh), iw = g.col(ow, kw);
                          if (!g.inside(ih, iw)) continue;
                          ++count;
-                         const T* xr = x + ((n * g.H + ih) * g.W + iw) * g.C;
-                         for (std::int64_t c = 0; c < g.C; ++c) acc[c] += static_cast<Acc>(xr[c]);
+                         const T* xr = x + ((n * g.h + ih) * g.w + iw) * g.c;
+                         for (std::int64_t c = 0; c < g.c; ++c) acc[c] += static_cast<Acc>(xr[c]);
                        }
-                     T* yr = y + ((n * g.OH + oh) * g.OW + ow) * g.C;
-                     for (std::int64_t c = 0; c < g.C; ++c) yr[c] = static_cast<T>(acc[c] / static_cast<Acc>(count));
+                     T* yr = y + ((n * g.oh + oh) * g.ow + ow) * g.c;
+                     for (std::int64_t c = 0; c < g.c; ++c) yr[c] = static_cast<T>(acc[c] / static_cast<Acc>(count));
                    }
                  }
                });
@@ -603,39 +568,39 @@ template <class T>
 void avg_pool_grad(KernelContext& ctx) {
   check_num_inputs(ctx, 2);
   const Dims xd = host_ints(ctx, 0);
-  check_out_dims(ctx, 0, xd);
+  check_output_dims(ctx, 0, xd);
   const Geometry g = pool_geometry(ctx, xd);
-  const Dims pd{g.N, g.OH, g.OW, g.C};
+  const Dims pd{g.n, g.oh, g.ow, g.c};
   STRATA_CHECK(in_dims(ctx, 1) == pd, BackendError, "AvgPoolGrad: grad ", ctx.input(1).shape().to_string(),
                " must have shape ", Shape(pd).to_string());
   const T* dy = in<T>(ctx, 1);
   T* dx = out<T>(ctx, 0);
-  const std::int64_t image = g.H * g.W * g.C;
-  if (g.N * image == 0) return;
+  const std::int64_t image = g.h * g.w * g.c;
+  if (g.n * image == 0) return;
   if (product(pd) == 0) {
-    std::fill(dx, dx + g.N * image, T(0));
+    std::fill(dx, dx + g.n * image, T(0));
     return;
   }
   if constexpr (std::is_same_v<T, float>) {
     return dnnl_pool(ctx, dnnl::algorithm::pooling_avg_exclude_padding, true, g, dy, dx);
   }
-  parallel_for(g.N, row_grain(g.N, image * g.KH * g.KW), [&](std::int64_t begin, std::int64_t end) {
+  parallel_for(g.n, row_grain(g.n, image * g.kh * g.kw), [&](std::int64_t begin, std::int64_t end) {
     std::vector<Acc> acc(static_cast<std::size_t>(image));
     for (std::int64_t n = begin; n < end; ++n) {
       std::fill(acc.begin(), acc.end(), 0.0);
-      for (std::int64_t oh = 0; oh < g.OH; ++oh)
-        for (std::int64_t ow = 0; ow < g.OW; ++ow) {
+      for (std::int64_t oh = 0; oh < g.oh; ++oh)
+        for (std::int64_t ow = 0; ow < g.ow; ++ow) {
           std::int64_t count = 0;
-          for (std::int64_t kh = 0; kh < g.KH; ++kh)
-            for (std::int64_t kw = 0; kw < g.KW; ++kw) count += g.inside(g.row(oh, kh), g.col(ow, kw)) ? 1 : 0;
+          for (std::int64_t kh = 0; kh < g.kh; ++kh)
+            for (std::int64_t kw = 0; kw < g.kw; ++kw) count += g.inside(g.row(oh, kh), g.col(ow, kw)) ? 1 : 0;
           if (count == 0) continue;
-          const T* dyr = dy + ((n * g.OH + oh) * g.OW + ow) * g.C;
-          for (std::int64_t kh = 0; kh < g.KH; ++kh)
-            for (std::int64_t kw = 0; kw < g.KW; ++kw) {
+          const T* dyr = dy + ((n * g.oh + oh) * g.ow + ow) * g.c;
+          for (std::int64_t kh = 0; kh < g.kh; ++kh)
+            for (std::int64_t kw = 0; kw < g.kw; ++kw) {
               const std::int64_t ih = g.row(oh, kh), iw = g.col(ow, kw);
               if (!g.inside(ih, iw)) continue;
-              Acc* a = acc.data() + (ih * g.W + iw) * g.C;
-              for (std::int64_t c = 0; c < g.C; ++c) a[c] += static_cast<Acc>(dyr[c]) / static_cast<Acc>(count);
+              Acc* a = acc.data() + (ih * g.w + iw) * g.c;
+              for (std::int64_t c = 0; c < g.c; ++c) a[c] += static_cast<Acc>(dyr[c]) / static_cast<Acc>(count);
             }
         }
       store(dx + n * image, acc);
@@ -651,22 +616,22 @@ void fused_conv2d(KernelContext& ctx) {
   const Dims& fd = in_dims(ctx, 1);
   STRATA_CHECK(fd.size() == 4, BackendError, "_FusedConv2D needs a rank-4 filter, got ", ctx.input(1).shape().to_string());
   const Geometry g = geometry(ctx, xd, fd[0], fd[1], true);
-  STRATA_CHECK(fd[2] == g.C, BackendError, "_FusedConv2D: the filter has ", fd[2], " input channels, the input ", g.C);
+  STRATA_CHECK(fd[2] == g.c, BackendError, "_FusedConv2D: the filter has ", fd[2], " input channels, the input ", g.c);
   const std::int64_t oc = fd[3];
   STRATA_CHECK(in_dims(ctx, 2).size() == 1 && in_dims(ctx, 2)[0] == oc, BackendError, "_FusedConv2D: a bias of shape ",
                ctx.input(2).shape().to_string(), " for ", oc, " channels");
-  check_out_dims(ctx, 0, {g.N, g.OH, g.OW, oc});
+  check_output_dims(ctx, 0, {g.n, g.oh, g.ow, oc});
   const auto act = fused_activation(ctx.op_name(), ctx.attrs());
   float* y = static_cast<float*>(ctx.allocate_output(0).mutable_data());
-  if (g.N * g.OH * g.OW * oc == 0) return;
-  STRATA_CHECK(g.C > 0, BackendError, "_FusedConv2D on an input without channels");
+  if (g.n * g.oh * g.ow * oc == 0) return;
+  STRATA_CHECK(g.c > 0, BackendError, "_FusedConv2D on an input without channels");
   KeyBuilder key("fused_conv");
-  key.add(Dims{g.N, g.H, g.W, g.C, g.KH, g.KW, oc, g.OH, g.OW, g.SH, g.SW, g.DH, g.DW, g.PT, g.PL, g.PB, g.PR});
+  key.add(Dims{g.n, g.h, g.w, g.c, g.kh, g.kw, oc, g.oh, g.ow, g.sh, g.sw, g.dh, g.dw, g.pad_top, g.pad_left, g.pad_bottom, g.pad_right});
   key.add(std::int64_t{act ? static_cast<int>(act->first) : -1});
   auto prim = cached_primitive(ctx.op_name(), key.str(), [&] {
-    const auto src = nhwc(g.N, g.C, g.H, g.W), dst = nhwc(g.N, oc, g.OH, g.OW), wei = filter_md(g, oc, false);
+    const auto src = nhwc(g.n, g.c, g.h, g.w), dst = nhwc(g.n, oc, g.oh, g.ow), wei = filter_md(g, oc, false);
     const auto bias = plain({oc});
-    const dnnl::memory::dims strides{g.SH, g.SW}, dilates{g.DH - 1, g.DW - 1}, pad_l{g.PT, g.PL}, pad_r{g.PB, g.PR};
+    const dnnl::memory::dims strides{g.sh, g.sw}, dilates{g.dh - 1, g.dw - 1}, pad_l{g.pad_top, g.pad_left}, pad_r{g.pad_bottom, g.pad_right};
     const dnnl::memory::desc any(wei.dims(), dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
     const dnnl::convolution_forward::primitive_desc pd(
         dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src, any,

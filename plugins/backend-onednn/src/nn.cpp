@@ -26,7 +26,7 @@ void bias_add(KernelContext& ctx) {
   STRATA_CHECK(!vd.empty() && bd.size() == 1 && bd[0] == vd.back(), BackendError, "BiasAdd: bias ",
                ctx.input(1).shape().to_string(), " does not match the last dimension of ",
                ctx.input(0).shape().to_string());
-  check_out_dims(ctx, 0, vd);
+  check_output_dims(ctx, 0, vd);
   const T* v = in<T>(ctx, 0);
   const T* b = in<T>(ctx, 1);
   T* o = out<T>(ctx, 0);
@@ -65,7 +65,7 @@ void bias_add_grad(KernelContext& ctx) {
   check_nhwc(ctx);
   const Dims& d = in_dims(ctx, 0);
   STRATA_CHECK(!d.empty(), BackendError, "BiasAddGrad needs an input of rank >= 1");
-  check_out_dims(ctx, 0, {d.back()});
+  check_output_dims(ctx, 0, {d.back()});
   std::vector<bool> reduced(d.size(), true);
   reduced.back() = false;
   const T* g = in<T>(ctx, 0);
@@ -80,7 +80,7 @@ void softmax(KernelContext& ctx, SoftmaxKind kind) {
   check_num_inputs(ctx, 1);
   const Dims& d = in_dims(ctx, 0);
   STRATA_CHECK(!d.empty(), BackendError, ctx.op_name(), " needs an input of rank >= 1");
-  check_out_dims(ctx, 0, d);
+  check_output_dims(ctx, 0, d);
   const T* x = in<T>(ctx, 0);
   T* o = out<T>(ctx, 0);
   const std::int64_t n = product(d), C = d.back();
@@ -145,7 +145,7 @@ void softmax_grad(KernelContext& ctx) {
   check_same_dims(ctx, 0, 1);
   const Dims& d = in_dims(ctx, 0);
   STRATA_CHECK(!d.empty(), BackendError, "SoftmaxGrad needs inputs of rank >= 1");
-  check_out_dims(ctx, 0, d);
+  check_output_dims(ctx, 0, d);
   const T* s = in<T>(ctx, 0);
   const T* g = in<T>(ctx, 1);
   T* o = out<T>(ctx, 0);

@@ -13,7 +13,7 @@ enum class Distribution { kNormal, kUniform, kTruncatedNormal };
 template <class T>
 void random_values(KernelContext& ctx, Distribution dist) {
   check_num_inputs(ctx, 1);
-  check_out_dims(ctx, 0, host_ints(ctx, 0));
+  check_output_dims(ctx, 0, host_ints(ctx, 0));
   const std::int64_t seed = ctx.attrs().get_or<std::int64_t>("seed", 0);
   const std::int64_t seed2 = ctx.attrs().get_or<std::int64_t>("seed2", 0);
   T* o = out<T>(ctx, 0);

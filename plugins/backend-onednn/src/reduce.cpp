@@ -296,7 +296,7 @@ void reduction_kernel(KernelContext& ctx, Reduce kind) {
       expected.push_back(1);
     }
   }
-  check_out_dims(ctx, 0, expected);
+  check_output_dims(ctx, 0, expected);
   const T* x = in<T>(ctx, 0);
   T* o = out<T>(ctx, 0);
   reduce_into<T>(ctx.op_name(), x, dims, reduced, kind, o);
@@ -354,7 +354,7 @@ void argmax(KernelContext& ctx) {
       static_cast<std::size_t>(normalize_axis(ctx, host_scalar(ctx, 1), static_cast<std::int64_t>(dims.size())));
   Dims expected = dims;
   expected.erase(expected.begin() + static_cast<std::ptrdiff_t>(axis));
-  check_out_dims(ctx, 0, expected);
+  check_output_dims(ctx, 0, expected);
   const AxisSplit s = split_at(dims, axis);
   const std::int64_t n_out = s.outer * s.inner;
   STRATA_CHECK(s.len > 0 || n_out == 0, BackendError, "op ", ctx.op_name(), ": ArgMax along an empty dimension");

@@ -1,11 +1,9 @@
 // Neural-network ops: matrix products, bias, softmax, convolutions and pooling.
 #include "ops/defs_common.hpp"
+#include "strata/plugin/window.hpp"
 
 namespace strata::internal {
 namespace {
-
-using kernel_util::spatial_pair;
-using kernel_util::window;
 
 std::int64_t merge_dim(std::int64_t a, std::int64_t b, std::string_view op, const char* what) {
   STRATA_CHECK(a < 0 || b < 0 || a == b, ShapeError, "op ", op, ": ", what, " differ (", a, " vs ", b, ")");
@@ -49,12 +47,12 @@ Metas infer_batch_matmul(const InferContext& c) {
 // Spatial output size of a window op on an NHWC input.
 std::pair<std::int64_t, std::int64_t> spatial_out(const Shape& in, std::int64_t kh, std::int64_t kw, const Attrs& a,
                                                   bool use_dilations) {
-  const auto [sh, sw] = spatial_pair(a, "strides");
-  const auto [dh, dw] = use_dilations ? spatial_pair(a, "dilations") : std::pair<std::int64_t, std::int64_t>{1, 1};
-  const bool same = kernel_util::is_same_padding(a);
+  const auto [sh, sw] = nhwc_spatial_attr(a, "strides");
+  const auto [dh, dw] = use_dilations ? nhwc_spatial_attr(a, "dilations") : std::pair<std::int64_t, std::int64_t>{1, 1};
+  const Padding padding = padding_attr(a);
   const std::int64_t h = in.dims()[1], w = in.dims()[2];
-  return {h < 0 || kh < 0 ? Shape::kUnknown : window(h, kh, sh, dh, same).out,
-          w < 0 || kw < 0 ? Shape::kUnknown : window(w, kw, sw, dw, same).out};
+  return {h < 0 || kh < 0 ? Shape::kUnknown : window_dim(h, kh, sh, dh, padding).out,
+          w < 0 || kw < 0 ? Shape::kUnknown : window_dim(w, kw, sw, dw, padding).out};
 }
 
 void check_nhwc(const InferContext& c, std::size_t i, const char* what) {
@@ -84,7 +82,7 @@ Metas infer_conv(const InferContext& c, bool depthwise) {
 
 Metas infer_pool(const InferContext& c) {
   check_nhwc(c, 0, "input");
-  const auto [kh, kw] = spatial_pair(c.attrs(), "ksize");
+  const auto [kh, kw] = nhwc_spatial_attr(c.attrs(), "ksize");
   const Shape& in = c.shape(0);
   const auto [oh, ow] = spatial_out(in, kh, kw, c.attrs(), false);
   return {{c.dtype(0), Shape{in.dims()[0], oh, ow, in.dims()[3]}}};

@@ -8,13 +8,17 @@
 // Thread safety: a kernel may be called from many threads at once.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "strata/attrs.hpp"
+#include "strata/dtype.hpp"
+#include "strata/error.hpp"
 #include "strata/plugin/op_def.hpp"
 #include "strata/registry.hpp"
 #include "strata/tensor.hpp"
@@ -70,5 +74,42 @@ std::string kernel_key(std::string_view op, std::string_view device_type, DType 
 // Stages a kernel. dtype kInvalid = any dtype; device_type "*" = any device.
 void add_kernel(Registrar& registrar, std::string_view op, std::string_view device_type, DType dtype,
                 std::function<void(KernelContext&)> compute);
+
+// Several dtypes in one call.
+//
+// The same compute for each dtype in `dtypes` (a kernel that reads the dtype from its
+// tensors, e.g. one that only copies bytes):
+//   add_kernels(r, "Transpose", "cuda", {DType::kFloat32, DType::kInt32}, transpose_bytes);
+// ValueError when `dtypes` is empty or holds kInvalid (use add_kernel for "any dtype");
+// a dtype listed twice is the Registrar's PluginError for a duplicate entry.
+inline void add_kernels(Registrar& registrar, std::string_view op, std::string_view device_type,
+                        std::initializer_list<DType> dtypes, const std::function<void(KernelContext&)>& compute) {
+  STRATA_CHECK(dtypes.size() > 0, ValueError, "add_kernels for op ", op, ": no dtype given");
+  for (DType t : dtypes) {
+    STRATA_CHECK(t != DType::kInvalid, ValueError, "add_kernels for op ", op,
+                 ": DType::kInvalid is not a dtype (add_kernel registers an any-dtype kernel)");
+  }
+  for (DType t : dtypes) add_kernel(registrar, op, device_type, t, compute);
+}
+
+// A list of element types for the templated form below.
+template <class... Ts>
+struct ElementTypes {};
+using FloatTypes = ElementTypes<float, double>;                                            // float32, float64
+using NumberTypes = ElementTypes<float, double, std::int32_t, std::int64_t>;               // + int32, int64
+using NumberAndBoolTypes = ElementTypes<float, double, std::int32_t, std::int64_t, bool>;  // + bool
+using HalfTypes = ElementTypes<float16, bfloat16>;                                         // float16, bfloat16
+
+// `compute` templated on the element type, registered for each T of the list as the
+// kernel of dtype_of<T>:
+//   add_kernels(r, "Relu", "cpu", FloatTypes{}, []<class T>(KernelContext& ctx) { ... });
+// (An empty list does not match: `{}` is the dtype-list form's empty list, refused.)
+template <class... Ts, class F>
+requires(sizeof...(Ts) > 0) void add_kernels(Registrar& registrar, std::string_view op, std::string_view device_type,
+                                             ElementTypes<Ts...>, F compute) {
+  (add_kernel(registrar, op, device_type, dtype_of<Ts>,
+              [compute](KernelContext& ctx) { compute.template operator()<Ts>(ctx); }),
+   ...);
+}
 
 }  // namespace strata

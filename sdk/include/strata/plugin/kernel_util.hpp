@@ -1,7 +1,7 @@
 // Header-only helpers every backend's kernels share, so that all backends agree on the
-// arithmetic of shapes: broadcasting strides, TensorFlow's SAME/VALID window geometry,
-// reduction-axis normalisation; and carrying exceptions out of parallel regions. Only
-// standard-library types.
+// arithmetic of shapes: broadcasting strides, TensorFlow's SAME/VALID window geometry
+// (window.hpp's, under their older names), reduction-axis normalisation; and carrying
+// exceptions out of parallel regions. Only standard-library types.
 #pragma once
 
 #include <atomic>
@@ -13,6 +13,8 @@
 
 #include "strata/attrs.hpp"
 #include "strata/error.hpp"
+#include "strata/plugin/kernel.hpp"
+#include "strata/plugin/window.hpp"
 #include "strata/shape.hpp"
 
 namespace strata::kernel_util {
@@ -53,6 +55,21 @@ class RegionErrors {
   std::exception_ptr first_;
 };
 
+// Kernel-side checks (BackendError naming the op). The dispatcher has already run the op's
+// shape inference, so these catch a kernel registered for the wrong op or computing a
+// shape other than the inferred one, and a kernel called directly with bad arguments.
+inline void check_num_inputs(const KernelContext& ctx, std::size_t n) {
+  STRATA_CHECK(ctx.num_inputs() == n, BackendError, "op ", ctx.op_name(), " takes ", n, " inputs, got ",
+               ctx.num_inputs());
+}
+
+// `computed`: the shape the kernel is about to write as output i; it must be the inferred one.
+inline void check_output_dims(const KernelContext& ctx, std::size_t i, const std::vector<std::int64_t>& computed) {
+  STRATA_CHECK(computed == ctx.output_meta(i).shape.dims(), BackendError, "op ", ctx.op_name(),
+               ": the kernel computes output ", i, " of shape ", Shape(computed).to_string(), " but ",
+               ctx.output_meta(i).shape.to_string(), " was inferred");
+}
+
 // Row-major strides (in elements) of `dims`.
 inline std::vector<std::int64_t> strides_of(const std::vector<std::int64_t>& dims) {
   std::vector<std::int64_t> s(dims.size(), 1);
@@ -86,50 +103,20 @@ inline std::int64_t broadcast_offset(std::int64_t linear, const std::vector<std:
   return offset;
 }
 
-// One spatial dimension of a convolution or pooling window, as TensorFlow computes it.
-struct Window {
-  std::int64_t out = 0;        // output size
-  std::int64_t pad_before = 0; // implicit padding before the first input element
-  std::int64_t pad_after = 0;
-};
+// The window geometry now lives in strata/plugin/window.hpp; these names stay for the
+// plugins written against them.
+using Window = WindowDim;
 
-// SAME: out = ceil(in / stride), padding split with the extra element after.
-// VALID: out = ceil((in - effective_k + 1) / stride); ShapeError when the window does not
-// fit. effective_k = (k - 1) * dilation + 1.
 inline Window window(std::int64_t in, std::int64_t k, std::int64_t stride, std::int64_t dilation, bool same) {
-  STRATA_CHECK(k > 0 && stride > 0 && dilation > 0, ShapeError, "window size ", k, ", stride ", stride,
-               " and dilation ", dilation, " must be positive");
-  const std::int64_t eff = (k - 1) * dilation + 1;
-  Window w;
-  if (same) {
-    w.out = (in + stride - 1) / stride;
-    const std::int64_t total = std::max<std::int64_t>((w.out - 1) * stride + eff - in, 0);
-    w.pad_before = total / 2;
-    w.pad_after = total - w.pad_before;
-  } else {
-    STRATA_CHECK(in >= eff, ShapeError, "a VALID window of effective size ", eff, " does not fit an input of size ",
-                 in);
-    w.out = (in - eff) / stride + 1;
-  }
-  return w;
+  return window_dim(in, k, stride, dilation, same ? Padding::kSame : Padding::kValid);
 }
 
-// Reads a 4-element NHWC attribute list (strides, ksize, dilations) as {h, w}; checks that
-// the batch and channel entries are 1.
 inline std::pair<std::int64_t, std::int64_t> spatial_pair(const Attrs& attrs, const char* name,
                                                           std::int64_t fallback = 1) {
-  if (!attrs.has(name)) return {fallback, fallback};
-  const auto v = attrs.get<std::vector<std::int64_t>>(name);
-  STRATA_CHECK(v.size() == 4 && v[0] == 1 && v[3] == 1, ValueError, "attribute '", name,
-               "' must be [1, h, w, 1] for NHWC data, got ", v.size(), " values");
-  return {v[1], v[2]};
+  return nhwc_spatial_attr(attrs, name, fallback);
 }
 
-inline bool is_same_padding(const Attrs& attrs) {
-  const std::string p = attrs.get<std::string>("padding");
-  STRATA_CHECK(p == "SAME" || p == "VALID", ValueError, "padding must be \"SAME\" or \"VALID\", got \"", p, "\"");
-  return p == "SAME";
-}
+inline bool is_same_padding(const Attrs& attrs) { return padding_attr(attrs) == Padding::kSame; }
 
 // StridedSlice, canonicalised as TensorFlow defines it: for each input dimension, the
 // first index read, the step and the number of elements (1 for a shrunk dimension);
