@@ -5,12 +5,12 @@
 // then runs GoogleTest. docs/CLI.md, "strata-backend-kit".
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <string_view>
 
 #include "kit.hpp"
+#include "kit_command_line.hpp"
 #include "ref_backend.hpp"
 #include "strata/error.hpp"
 #include "strata/runtime.hpp"
@@ -43,34 +43,13 @@ int main(int argc, char** argv) {
     }
   }
   ::testing::InitGoogleTest(&argc, argv);  // removes the --gtest_* flags
-  strata::RuntimeOptions options;
-  std::string devices;
-  if (const char* env = std::getenv("STRATA_KIT_DEVICES")) devices = env;
-  bool list_devices = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    auto value = [&](std::string_view flag) -> const char* {
-      if (arg.size() > flag.size() && arg.substr(0, flag.size()) == flag && arg[flag.size()] == '=') {
-        return argv[i] + flag.size() + 1;
-      }
-      if (arg == flag && i + 1 < argc) return argv[++i];
-      return nullptr;
-    };
-    if (arg == "--no-search-path") {
-      options.load_search_path = false;
-    } else if (arg == "--list-devices") {
-      list_devices = true;
-    } else if (const char* file = value("--plugin")) {
-      options.plugin_files.emplace_back(file);
-    } else if (const char* list = value("--devices")) {
-      devices = list;
-    } else {
-      std::cerr << "strata-backend-kit: unknown argument '" << arg << "'\n" << kUsage;
-      return 2;
-    }
-  }
+  const auto cli = strata::testing::parse_kit_command_line(
+      argc, argv, {"strata-backend-kit", kUsage, "--devices", "STRATA_KIT_DEVICES", "--list-devices"});
+  if (cli.exit_status) return *cli.exit_status;
+  const std::string& devices = cli.filter;
+  const bool list_devices = cli.list;
   try {
-    strata::initialize(options);
+    strata::initialize(cli.options);
     strata::testing::register_ref_backend();
     strata::testing::set_kit_device_filter(devices);
     if (list_devices) {

@@ -3,12 +3,12 @@
 // filter, then runs GoogleTest.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <string_view>
 
 #include "format_kit.hpp"
+#include "kit_command_line.hpp"
 #include "strata/error.hpp"
 #include "strata/runtime.hpp"
 
@@ -32,37 +32,13 @@ constexpr const char* kUsage =
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);  // removes the --gtest_* flags
-  strata::RuntimeOptions options;
-  std::string formats;
-  if (const char* env = std::getenv("STRATA_KIT_FORMATS")) formats = env;
-  bool list = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    auto value = [&](std::string_view flag) -> const char* {
-      if (arg.size() > flag.size() && arg.substr(0, flag.size()) == flag && arg[flag.size()] == '=') {
-        return argv[i] + flag.size() + 1;
-      }
-      if (arg == flag && i + 1 < argc) return argv[++i];
-      return nullptr;
-    };
-    if (arg == "--help" || arg == "-h") {
-      std::cout << kUsage;
-      return 0;
-    } else if (arg == "--no-search-path") {
-      options.load_search_path = false;
-    } else if (arg == "--list-formats") {
-      list = true;
-    } else if (const char* file = value("--plugin")) {
-      options.plugin_files.emplace_back(file);
-    } else if (const char* names = value("--formats")) {
-      formats = names;
-    } else {
-      std::cerr << "strata-format-kit: unknown argument '" << arg << "'\n" << kUsage;
-      return 2;
-    }
-  }
+  const auto cli = strata::testing::parse_kit_command_line(
+      argc, argv, {"strata-format-kit", kUsage, "--formats", "STRATA_KIT_FORMATS", "--list-formats"});
+  if (cli.exit_status) return *cli.exit_status;
+  const std::string& formats = cli.filter;
+  const bool list = cli.list;
   try {
-    strata::initialize(options);
+    strata::initialize(cli.options);
     const auto selected = strata::format_kit::kit_formats(formats);
     if (list) {
       for (const auto& f : selected) std::cout << strata::format_kit::describe_format(*f) << "\n";
