@@ -8,6 +8,7 @@
 // Thread safety: a kernel may be called from many threads at once.
 #pragma once
 
+#include "strata/export.hpp"
 #include <functional>
 #include <span>
 #include <string>
@@ -18,6 +19,8 @@
 #include "strata/plugin/op_def.hpp"
 #include "strata/registry.hpp"
 #include "strata/tensor.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -72,3 +75,5 @@ void add_kernel(Registrar& registrar, std::string_view op, std::string_view devi
                 std::function<void(KernelContext&)> compute);
 
 }  // namespace strata
+
+STRATA_API_END

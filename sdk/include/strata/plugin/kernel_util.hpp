@@ -4,6 +4,7 @@
 // standard-library types.
 #pragma once
 
+#include "strata/export.hpp"
 #include <atomic>
 #include <cstdint>
 #include <exception>
@@ -14,6 +15,8 @@
 #include "strata/attrs.hpp"
 #include "strata/error.hpp"
 #include "strata/shape.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata::kernel_util {
 
@@ -233,3 +236,5 @@ inline StridedSlicePlan strided_slice_plan(const std::vector<std::int64_t>& in_d
 }
 
 }  // namespace strata::kernel_util
+
+STRATA_API_END
