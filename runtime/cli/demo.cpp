@@ -179,8 +179,11 @@ bool custom_model_in_fresh_processes(const fs::path& dir, const Tensor& x, const
   std::cout << "skipped: the guide's custom-objects plugin (tests/plugins/custom) is not part of this build\n";
   return true;
 #else
-  const fs::path plugin = STRATA_GUIDE_PLUGIN;
+  // STRATA_GUIDE_PLUGIN is relative to the directory of the executable (the build tree's
+  // bin/), so that the binary names no build path; an installed strata finds no such file
+  // and skips this part.
   std::error_code ec;
+  const fs::path plugin = fs::read_symlink("/proc/self/exe", ec).parent_path() / STRATA_GUIDE_PLUGIN;
   if (!fs::exists(plugin, ec)) {
     std::cout << "skipped: " << plugin.string() << " was not built\n";
     return true;

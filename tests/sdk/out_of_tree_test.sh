@@ -2,8 +2,8 @@
 # The SDK from a third party's side, against an installed Strata:
 #   out_of_tree_test.sh SOURCE_DIR BUILD_DIR WORKDIR
 # 1. cmake --install BUILD_DIR into WORKDIR/prefix; no file under prefix/lib (libstrata.so,
-#    the plugins, the CMake and pkg-config files) names SOURCE_DIR or BUILD_DIR (__FILE__
-#    and debug info are mapped by -ffile-prefix-map);
+#    the plugins, the CMake and pkg-config files) or prefix/bin (the CLI) names SOURCE_DIR
+#    or BUILD_DIR (__FILE__ and debug info are mapped by -ffile-prefix-map);
 # 2. pkg-config --cflags --libs strata works with PKG_CONFIG_PATH=prefix/lib/pkgconfig: a C
 #    file compiles and links with those flags alone and -Werror, a C++ file with them and the
 #    package's cxxflags variable;
@@ -26,10 +26,10 @@ cmake --install "$build" --prefix "$prefix" > "$work/install.log"
 test -x "$prefix/bin/strata" || { echo "FAILED: no bin/strata in the prefix"; exit 1; }
 test -f "$prefix/lib/cmake/Strata/StrataConfig.cmake" || { echo "FAILED: no StrataConfig.cmake"; exit 1; }
 
-echo "== no source or build directory path in the installed library and plugins"
-# The build directory may lie inside the source directory: grep for both. (bin/strata is not
-# checked yet: `strata demo` finds a test plugin by its build path, STRATA_GUIDE_PLUGIN.)
-if grep -rlF -e "$src" -e "$build" "$prefix/lib" > "$work/paths.txt"; then
+echo "== no source or build directory path in the installed library, plugins and CLI"
+# The build directory may lie inside the source directory: grep for both. (`strata demo`
+# finds the guide's test plugin relative to its own directory, STRATA_GUIDE_PLUGIN.)
+if grep -rlF -e "$src" -e "$build" "$prefix/lib" "$prefix/bin" > "$work/paths.txt"; then
   while read -r f; do echo "$f:"; grep -aoF -e "$src" -e "$build" "$f" | sort | uniq -c | head -3; done < "$work/paths.txt"
   echo "FAILED: installed files contain the source or build directory path"; exit 1
 fi

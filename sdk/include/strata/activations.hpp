@@ -4,12 +4,15 @@
 // registry.
 #pragma once
 
+#include "strata/export.hpp"
 #include <memory>
 #include <string>
 
 #include "strata/config.hpp"
 #include "strata/serialization.hpp"
 #include "strata/tensor.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -27,3 +30,5 @@ std::shared_ptr<Activation> get_activation(const Config& value, const CustomObje
 Config activation_config(const std::shared_ptr<Activation>& activation);
 
 }  // namespace strata
+
+STRATA_API_END

@@ -3,6 +3,7 @@
 // traced graph maps onto a GraphDef without translation tables.
 #pragma once
 
+#include "strata/export.hpp"
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -14,6 +15,8 @@
 #include "strata/dtype.hpp"
 #include "strata/error.hpp"
 #include "strata/shape.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -66,3 +69,5 @@ class Attrs {
 };
 
 }  // namespace strata
+
+STRATA_API_END

@@ -26,6 +26,7 @@
 // may be read from many threads at once.
 #pragma once
 
+#include "strata/export.hpp"
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -40,6 +41,8 @@
 #include "strata/format.hpp"
 #include "strata/tensor.hpp"
 #include "strata/variable.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -240,3 +243,5 @@ class CheckpointManager {
 void remove_checkpoint(const std::filesystem::path& prefix);
 
 }  // namespace strata
+
+STRATA_API_END

@@ -5,10 +5,15 @@
 // plugin toolchain tag.
 #pragma once
 
+#include "strata/export.hpp"
 #include <nlohmann/json.hpp>
+
+STRATA_API_BEGIN
 
 namespace strata {
 
 using Config = nlohmann::ordered_json;
 
 }  // namespace strata
+
+STRATA_API_END

@@ -25,6 +25,7 @@
 // concurrently, and one reader from many threads as long as nobody mutates the config.
 #pragma once
 
+#include "strata/export.hpp"
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -35,6 +36,8 @@
 
 #include "strata/config.hpp"
 #include "strata/shape.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -232,3 +235,5 @@ std::int64_t checked_byte_size(const std::vector<std::int64_t>& dims, std::int64
                                std::string_view what);
 
 }  // namespace strata
+
+STRATA_API_END

@@ -2,10 +2,13 @@
 // after each optimizer update.
 #pragma once
 
+#include "strata/export.hpp"
 #include <memory>
 
 #include "strata/serialization.hpp"
 #include "strata/tensor.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -19,3 +22,5 @@ class Constraint : public Serializable {
 std::shared_ptr<Constraint> get_constraint(const Config& value, const CustomObjects* custom_objects = nullptr);
 
 }  // namespace strata
+
+STRATA_API_END

@@ -7,6 +7,7 @@
 // UnknownObjectError names all the classes a file needs but this process lacks.
 #pragma once
 
+#include "strata/export.hpp"
 #include <map>
 #include <memory>
 #include <string>
@@ -15,6 +16,8 @@
 
 #include "strata/error.hpp"
 #include "strata/registry.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -94,3 +97,5 @@ class ObjectResolver {
 };
 
 }  // namespace strata
+
+STRATA_API_END

@@ -4,9 +4,12 @@
 // on this thread, else the STRATA_DEVICE environment variable, else cpu:0.
 #pragma once
 
+#include "strata/export.hpp"
 #include <string>
 #include <string_view>
 #include <vector>
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -58,3 +61,5 @@ bool is_device_available(const Device& device);
 void synchronize(const Device& device);
 
 }  // namespace strata
+
+STRATA_API_END

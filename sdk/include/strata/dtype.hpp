@@ -3,10 +3,13 @@
 // TensorFlow file needs no table; names are the Keras spellings ("float32", "int64").
 #pragma once
 
+#include "strata/export.hpp"
 #include <cstdint>
 #include <cstring>
 #include <string>
 #include <string_view>
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -93,3 +96,5 @@ template <class T>
 inline constexpr DType dtype_of = DTypeOf<T>::value;
 
 }  // namespace strata
+
+STRATA_API_END

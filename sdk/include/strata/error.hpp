@@ -12,6 +12,7 @@
 // An error captures the frames active on its thread when it is constructed.
 #pragma once
 
+#include "strata/export.hpp"
 #include <cstdint>
 #include <sstream>
 #include <stdexcept>
@@ -19,6 +20,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -178,3 +181,5 @@ class ErrorContext {
 #define STRATA_THROW(Kind, ...)                                                        \
   ::strata::detail::throw_error<::strata::Kind>(__FILE__, __LINE__,                    \
                                                 ::strata::detail::concat(__VA_ARGS__))
+
+STRATA_API_END

@@ -21,6 +21,7 @@
 //  - weight loading reports what matched (LoadStatus), never a silent no-op.
 #pragma once
 
+#include "strata/export.hpp"
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -29,6 +30,8 @@
 
 #include "strata/custom_objects.hpp"
 #include "strata/registry.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -171,3 +174,5 @@ std::shared_ptr<Format> get_format(std::string_view name);
 std::vector<std::shared_ptr<Format>> available_formats();
 
 }  // namespace strata
+
+STRATA_API_END

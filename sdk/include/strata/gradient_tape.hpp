@@ -12,11 +12,14 @@
 // thread only. Tapes nest and must be destroyed in reverse order of creation.
 #pragma once
 
+#include "strata/export.hpp"
 #include <memory>
 #include <vector>
 
 #include "strata/tensor.hpp"
 #include "strata/variable.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -62,3 +65,5 @@ class GradientTape {
 };
 
 }  // namespace strata
+
+STRATA_API_END

@@ -7,6 +7,7 @@
 // execution gives; run under a GradientTape, it is differentiable like eager code.
 #pragma once
 
+#include "strata/export.hpp"
 #include <functional>
 #include <memory>
 #include <optional>
@@ -18,6 +19,8 @@
 #include "strata/device.hpp"
 #include "strata/tensor.hpp"
 #include "strata/variable.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -158,3 +161,5 @@ std::vector<std::string> graph_passes(std::string_view device_type);
 Graph optimize_graph(const Graph& graph, const Device& device, bool for_inference = true);
 
 }  // namespace strata
+
+STRATA_API_END

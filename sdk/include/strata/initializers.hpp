@@ -4,10 +4,13 @@
 // set_random_seed when it was called.
 #pragma once
 
+#include "strata/export.hpp"
 #include <memory>
 
 #include "strata/serialization.hpp"
 #include "strata/tensor.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -22,3 +25,5 @@ class Initializer : public Serializable {
 std::shared_ptr<Initializer> get_initializer(const Config& value, const CustomObjects* custom_objects = nullptr);
 
 }  // namespace strata
+
+STRATA_API_END

@@ -18,6 +18,7 @@
 // (inference). Building, set_trainable, set_weights and training need exclusive access.
 #pragma once
 
+#include "strata/export.hpp"
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -33,6 +34,8 @@
 #include "strata/regularizers.hpp"
 #include "strata/tensor.hpp"
 #include "strata/variable.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -240,3 +243,5 @@ std::string unique_layer_name(std::string_view base, bool zero_based = true);
 void clear_session();
 
 }  // namespace strata
+
+STRATA_API_END

@@ -4,10 +4,13 @@
 // redirect messages with set_log_sink.
 #pragma once
 
+#include "strata/export.hpp"
 #include <functional>
 #include <string_view>
 
 #include "strata/error.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -46,3 +49,5 @@ template <class... Args>
 void log_error(const Args&... args) { log(LogLevel::kError, args...); }
 
 }  // namespace strata
+
+STRATA_API_END

@@ -4,11 +4,14 @@
 // number of per-sample values).
 #pragma once
 
+#include "strata/export.hpp"
 #include <memory>
 #include <string>
 
 #include "strata/serialization.hpp"
 #include "strata/tensor.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -45,3 +48,5 @@ class Loss : public Serializable {
 std::shared_ptr<Loss> get_loss(const Config& value, const CustomObjects* custom_objects = nullptr);
 
 }  // namespace strata
+
+STRATA_API_END

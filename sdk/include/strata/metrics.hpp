@@ -3,6 +3,7 @@
 // over — Keras's protocol.
 #pragma once
 
+#include "strata/export.hpp"
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,6 +11,8 @@
 #include "strata/serialization.hpp"
 #include "strata/tensor.hpp"
 #include "strata/variable.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -47,3 +50,5 @@ class Metric : public Serializable {
 std::shared_ptr<Metric> get_metric(const Config& value, const CustomObjects* custom_objects = nullptr);
 
 }  // namespace strata
+
+STRATA_API_END

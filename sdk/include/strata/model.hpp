@@ -9,6 +9,7 @@
 // Thread safety: predict() and calling a built model may run on many threads at once.
 #pragma once
 
+#include "strata/export.hpp"
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +20,8 @@
 #include "strata/metrics.hpp"
 #include "strata/optimizer.hpp"
 #include "strata/training.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -169,3 +172,5 @@ Config model_config(const Model& model);
 std::shared_ptr<Model> clone_model(const Model& model, const CustomObjects* custom_objects = nullptr);
 
 }  // namespace strata
+
+STRATA_API_END

@@ -6,11 +6,14 @@
 // or oversized file - is a FormatError naming the file and what is wrong.
 #pragma once
 
+#include "strata/export.hpp"
 #include <filesystem>
 #include <string>
 #include <string_view>
 
 #include "strata/tensor.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -29,3 +32,5 @@ Tensor parse_npy(std::string_view bytes, std::string_view source);
 std::string npy_bytes(const Tensor& tensor);
 
 }  // namespace strata
+
+STRATA_API_END

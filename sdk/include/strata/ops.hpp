@@ -16,6 +16,7 @@
 // type and dtype. Thread safety: any function may be called from many threads at once.
 #pragma once
 
+#include "strata/export.hpp"
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -26,6 +27,8 @@
 #include "strata/attrs.hpp"
 #include "strata/tensor.hpp"
 #include "strata/variable.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -205,3 +208,5 @@ Tensor read(const Variable& variable);
 void assign_variable(const Variable& variable, const Tensor& value);
 
 }  // namespace strata
+
+STRATA_API_END

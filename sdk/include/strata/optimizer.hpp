@@ -8,6 +8,7 @@
 // Thread safety: an optimizer belongs to one training loop; not for concurrent use.
 #pragma once
 
+#include "strata/export.hpp"
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,6 +17,8 @@
 #include "strata/serialization.hpp"
 #include "strata/tensor.hpp"
 #include "strata/variable.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -110,3 +113,5 @@ class Optimizer : public Serializable {
 std::shared_ptr<Optimizer> get_optimizer(const Config& value, const CustomObjects* custom_objects = nullptr);
 
 }  // namespace strata
+
+STRATA_API_END

@@ -16,12 +16,15 @@
 // Thread safety: every member may be called concurrently (calls are serialised).
 #pragma once
 
+#include "strata/export.hpp"
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "strata/registry.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -89,3 +92,5 @@ std::filesystem::path default_plugin_directory();
 std::filesystem::path runtime_library_path();
 
 }  // namespace strata
+
+STRATA_API_END

@@ -15,6 +15,7 @@
 // Thread safety: every member may be called concurrently; lookups take a shared lock.
 #pragma once
 
+#include "strata/export.hpp"
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -23,6 +24,8 @@
 #include <vector>
 
 #include "strata/config.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -163,3 +166,5 @@ class Registry {
 };
 
 }  // namespace strata
+
+STRATA_API_END

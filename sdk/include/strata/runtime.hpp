@@ -5,8 +5,11 @@
 // application calls it to pass options or to control when start-up cost is paid.
 #pragma once
 
+#include "strata/export.hpp"
 #include <filesystem>
 #include <vector>
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -26,3 +29,5 @@ void initialize(const RuntimeOptions& options = {});
 bool is_initialized() noexcept;
 
 }  // namespace strata
+
+STRATA_API_END

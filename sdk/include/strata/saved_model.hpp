@@ -4,6 +4,7 @@
 // Keras model (no fit, no layers).
 #pragma once
 
+#include "strata/export.hpp"
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -13,6 +14,8 @@
 #include "strata/graph.hpp"
 #include "strata/tensor.hpp"
 #include "strata/variable.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata::saved_model {
 
@@ -37,3 +40,5 @@ struct LoadedSavedModel {
 LoadedSavedModel load(const std::filesystem::path& dir);
 
 }  // namespace strata::saved_model
+
+STRATA_API_END

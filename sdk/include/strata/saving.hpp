@@ -9,12 +9,15 @@
 // two loaded formats claim the extension for the same use (naming both plugins).
 #pragma once
 
+#include "strata/export.hpp"
 #include <filesystem>
 #include <memory>
 #include <string>
 
 #include "strata/format.hpp"
 #include "strata/model.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -53,3 +56,5 @@ std::string to_python_json(const Config& value);
 Config parse_python_json(std::string_view text, std::string_view what);
 
 }  // namespace strata
+
+STRATA_API_END

@@ -12,12 +12,15 @@
 // legacy {"class_name", "config"} form, and a bare string (a name with an empty config).
 #pragma once
 
+#include "strata/export.hpp"
 #include <memory>
 #include <string>
 
 #include "strata/config.hpp"
 #include "strata/custom_objects.hpp"
 #include "strata/registry.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -58,3 +61,5 @@ std::shared_ptr<T> deserialize(const Config& value, const CustomObjects* custom_
 }
 
 }  // namespace strata
+
+STRATA_API_END

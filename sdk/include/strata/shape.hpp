@@ -4,11 +4,14 @@
 // placeholders) may not.
 #pragma once
 
+#include "strata/export.hpp"
 #include <cstdint>
 #include <initializer_list>
 #include <iosfwd>
 #include <string>
 #include <vector>
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -61,3 +64,5 @@ class Shape {
 std::ostream& operator<<(std::ostream& out, const Shape& shape);
 
 }  // namespace strata
+
+STRATA_API_END

@@ -11,6 +11,7 @@
 // Thread safety: a Tensor may be read from many threads at once.
 #pragma once
 
+#include "strata/export.hpp"
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -22,6 +23,8 @@
 #include "strata/dtype.hpp"
 #include "strata/error.hpp"
 #include "strata/shape.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -179,3 +182,5 @@ class Tensor {
 };
 
 }  // namespace strata
+
+STRATA_API_END

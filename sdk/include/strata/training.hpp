@@ -2,6 +2,7 @@
 // callbacks (Keras's protocol).
 #pragma once
 
+#include "strata/export.hpp"
 #include <functional>
 #include <iosfwd>
 #include <map>
@@ -13,6 +14,8 @@
 
 #include "strata/config.hpp"
 #include "strata/tensor.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -198,3 +201,5 @@ class CSVLogger final : public Callback {
 };
 
 }  // namespace strata
+
+STRATA_API_END

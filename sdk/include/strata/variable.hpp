@@ -6,11 +6,14 @@
 // assigns; assign() and set_trainable() need exclusive access.
 #pragma once
 
+#include "strata/export.hpp"
 #include <cstdint>
 #include <memory>
 #include <string>
 
 #include "strata/tensor.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -47,3 +50,5 @@ class Variable {
 };
 
 }  // namespace strata
+
+STRATA_API_END

@@ -23,10 +23,13 @@
 #error "STRATA_VERSION_*, STRATA_PLUGIN_ABI_* and STRATA_TOOLCHAIN_TAG are set by <strata/version.hpp> and cannot be overridden (remove the -D flag): a plugin's ABI is the SDK's it is built against. To see whether a runtime accepts a plugin: strata --plugin FILE plugins (docs/PLUGINS.md, 'Checking compatibility')."
 #endif
 
+#include "strata/export.hpp"
 #include <cstddef>
 #include <string>
 
 #include <nlohmann/json.hpp>
+
+STRATA_API_BEGIN
 
 #define STRATA_VERSION_MAJOR 0
 #define STRATA_VERSION_MINOR 1
@@ -102,5 +105,7 @@ unsigned runtime_plugin_abi_major() noexcept;
 unsigned runtime_plugin_abi_minor() noexcept;
 
 }  // namespace strata
+
+STRATA_API_END
 
 #endif  // STRATA_VERSION_HPP_

@@ -8,6 +8,7 @@
 // an address (address + offset within one allocation) is allowed.
 #pragma once
 
+#include "strata/export.hpp"
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -17,6 +18,8 @@
 #include "strata/device.hpp"
 #include "strata/dtype.hpp"
 #include "strata/registry.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -75,3 +78,5 @@ struct KindTraits<ObjectKind::kBackend> {
 BackendDevice& backend_device(const Device& device);
 
 }  // namespace strata
+
+STRATA_API_END

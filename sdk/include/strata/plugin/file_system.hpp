@@ -3,12 +3,15 @@
 // a failed or interrupted save leaves the previous file loadable.
 #pragma once
 
+#include "strata/export.hpp"
 #include <cstddef>
 #include <filesystem>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -61,3 +64,5 @@ void write_file_atomically(const std::filesystem::path& path, std::span<const st
 std::string read_file(const std::filesystem::path& path, std::size_t max_bytes = std::size_t{1} << 33);
 
 }  // namespace strata
+
+STRATA_API_END

@@ -19,9 +19,12 @@
 #include "strata/attrs.hpp"
 #include "strata/dtype.hpp"
 #include "strata/error.hpp"
+#include "strata/export.hpp"
 #include "strata/plugin/op_def.hpp"
 #include "strata/registry.hpp"
 #include "strata/tensor.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -113,3 +116,5 @@ requires(sizeof...(Ts) > 0) void add_kernels(Registrar& registrar, std::string_v
 }
 
 }  // namespace strata
+
+STRATA_API_END

@@ -4,6 +4,7 @@
 // exceptions out of parallel regions. Only standard-library types.
 #pragma once
 
+#include "strata/export.hpp"
 #include <atomic>
 #include <cstdint>
 #include <exception>
@@ -16,6 +17,8 @@
 #include "strata/plugin/kernel.hpp"
 #include "strata/plugin/window.hpp"
 #include "strata/shape.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata::kernel_util {
 
@@ -220,3 +223,5 @@ inline StridedSlicePlan strided_slice_plan(const std::vector<std::int64_t>& in_d
 }
 
 }  // namespace strata::kernel_util
+
+STRATA_API_END

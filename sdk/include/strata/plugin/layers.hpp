@@ -4,6 +4,7 @@
 // overwrite). Implemented in libstrata.so.
 #pragma once
 
+#include "strata/export.hpp"
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -12,6 +13,8 @@
 #include "strata/config.hpp"
 #include "strata/layer.hpp"
 #include "strata/plugin/registrar.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -61,3 +64,5 @@ class SkipWeightInitializers {
 };
 
 }  // namespace strata
+
+STRATA_API_END

@@ -5,6 +5,7 @@
 // every backend and custom layers written in ops need no backward code.
 #pragma once
 
+#include "strata/export.hpp"
 #include <functional>
 #include <optional>
 #include <span>
@@ -14,6 +15,8 @@
 #include "strata/attrs.hpp"
 #include "strata/registry.hpp"
 #include "strata/tensor.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -90,3 +93,5 @@ const OpDef& op_def(std::string_view name);
 Shape broadcast_shapes(const Shape& a, const Shape& b, std::string_view op = {});
 
 }  // namespace strata
+
+STRATA_API_END

@@ -6,9 +6,12 @@
 // reproduce TensorFlow's streams.
 #pragma once
 
+#include "strata/export.hpp"
 #include <array>
 #include <cmath>
 #include <cstdint>
+
+STRATA_API_BEGIN
 
 #if defined(__CUDACC__)
 #define STRATA_HOST_DEVICE __host__ __device__
@@ -79,3 +82,5 @@ STRATA_HOST_DEVICE inline double truncated_normal(std::int64_t seed, std::int64_
 }
 
 }  // namespace strata::philox
+
+STRATA_API_END

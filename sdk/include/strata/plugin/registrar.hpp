@@ -14,6 +14,7 @@
 // Registration is explicit: no static initialiser ever registers anything.
 #pragma once
 
+#include "strata/export.hpp"
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -24,6 +25,8 @@
 
 #include "strata/registry.hpp"
 #include "strata/version.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -139,3 +142,5 @@ inline constexpr const char* kPluginProbeSymbol = "strata_plugin_probe";
       strata_plugin_probe =                                                             \
           reinterpret_cast<const void*>(static_cast<::strata::PluginProbeFn>(&(probe_fn))); \
   }
+
+STRATA_API_END

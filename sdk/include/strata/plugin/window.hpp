@@ -21,8 +21,11 @@
 
 #include "strata/attrs.hpp"
 #include "strata/error.hpp"
+#include "strata/export.hpp"
 #include "strata/ops.hpp"
 #include "strata/shape.hpp"
+
+STRATA_API_BEGIN
 
 namespace strata {
 
@@ -140,3 +143,5 @@ inline Window2D nhwc_pool_window(const Attrs& attrs, std::string_view op, const 
 }
 
 }  // namespace strata
+
+STRATA_API_END
