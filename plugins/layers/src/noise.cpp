@@ -10,89 +10,71 @@
 namespace strata::layers {
 namespace {
 
-// The base of the noise layers: the seed and the per-call stream.
+// The base of the noise layers: their one required parameter (`stddev` or `rate`, kept as
+// written), the seed and the per-call stream; get_config writes {key, seed} as tf-keras.
 class SeededLayer : public Layer {
  public:
-  SeededLayer(const std::string& class_name, const Config& c) : Layer(class_name, c) {
-    seed_ = ConfigReader(c, *this).if_present<std::int64_t>("seed");
+  SeededLayer(const std::string& class_name, const Config& c, const char* key, const Range& range)
+      : Layer(class_name, c), key_(key) {
+    auto frame = ErrorContext::push("reading the config of ", class_name, " layer '", name(), "'");
+    const ConfigReader r(c, *this);
+    r.required<double>(key, range);
+    parameter_ = r.number(key, 0.0);
+    seed_ = r.if_present<std::int64_t>("seed");
     set_supports_masking(true);
+  }
+  Config get_config() const override {
+    Config c = Layer::get_config();
+    c[key_] = parameter_;
+    c["seed"] = seed_ ? Config(*seed_) : Config(nullptr);
+    return c;
   }
 
  protected:
+  double parameter() const { return parameter_.get<double>(); }
   std::optional<std::int64_t> next_seed() const {
     if (!seed_) return std::nullopt;
     return *seed_ + calls_.fetch_add(1, std::memory_order_relaxed);
   }
-  Config seed_config() const { return seed_ ? Config(*seed_) : Config(nullptr); }
 
  private:
+  const char* key_;
+  Config parameter_;
   std::optional<std::int64_t> seed_;
   mutable std::atomic<std::int64_t> calls_{0};
 };
 
 class GaussianNoise final : public SeededLayer {
  public:
-  explicit GaussianNoise(const Config& c) : SeededLayer("GaussianNoise", c) {
-    auto frame = ErrorContext::push("reading the config of GaussianNoise layer '", name(), "'");
-    const ConfigReader r(c, *this);
-    r.required<double>("stddev", Range::non_negative());
-    stddev_ = r.number("stddev", 0.0);
-  }
+  explicit GaussianNoise(const Config& c) : SeededLayer("GaussianNoise", c, "stddev", Range::non_negative()) {}
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override {
     const Tensor& x = single_input(*this, inputs);
     if (!ctx.training) return {x};
-    return {x + normal_noise_like(x, x.shape(), next_seed()) * stddev_.get<double>()};
+    return {x + normal_noise_like(x, x.shape(), next_seed()) * parameter()};
   }
-  Config get_config() const override {
-    Config c = Layer::get_config();
-    c["stddev"] = stddev_;
-    c["seed"] = seed_config();
-    return c;
-  }
-
- private:
-  Config stddev_;
 };
 
 class GaussianDropout final : public SeededLayer {
  public:
-  explicit GaussianDropout(const Config& c) : SeededLayer("GaussianDropout", c) {
-    auto frame = ErrorContext::push("reading the config of GaussianDropout layer '", name(), "'");
-    const ConfigReader r(c, *this);
-    r.required<double>("rate", Range::closed(0.0, 1.0));
-    rate_ = r.number("rate", 0.0);
-  }
+  explicit GaussianDropout(const Config& c) : SeededLayer("GaussianDropout", c, "rate", Range::closed(0.0, 1.0)) {}
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override {
     const Tensor& x = single_input(*this, inputs);
-    const double rate = rate_.get<double>();
+    const double rate = parameter();
     if (!ctx.training || !(rate > 0.0 && rate < 1.0)) return {x};
     const double stddev = std::sqrt(rate / (1.0 - rate));
     return {x * (normal_noise_like(x, x.shape(), next_seed()) * stddev + 1.0)};
   }
-  Config get_config() const override {
-    Config c = Layer::get_config();
-    c["rate"] = rate_;
-    c["seed"] = seed_config();
-    return c;
-  }
-
- private:
-  Config rate_;
 };
 
 class AlphaDropout final : public SeededLayer {
  public:
-  explicit AlphaDropout(const Config& c) : SeededLayer("AlphaDropout", c) {
-    auto frame = ErrorContext::push("reading the config of AlphaDropout layer '", name(), "'");
-    const ConfigReader r(c, *this);
-    r.required<double>("rate", Range::closed(0.0, 1.0));
-    rate_ = r.number("rate", 0.0);
+  explicit AlphaDropout(const Config& c) : SeededLayer("AlphaDropout", c, "rate", Range::closed(0.0, 1.0)) {
     // tf-keras reads noise_shape but does not write it back.
-    if (const auto shape = r.shape("noise_shape")) noise_shape_ = shape->dims();
+    if (const auto shape = ConfigReader(c, *this).shape("noise_shape")) noise_shape_ = shape->dims();
   }
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override {
     const Tensor& x = single_input(*this, inputs);
-    const double rate = rate_.get<double>();
+    const double rate = parameter();
     if (!ctx.training || !(rate > 0.0 && rate < 1.0)) return {x};
     Shape noise = x.shape();
     if (noise_shape_) {
@@ -111,15 +93,8 @@ class AlphaDropout final : public SeededLayer {
     const Tensor dropped = x * kept + (scalar_like(kept, 1.0) - kept) * alpha_p;
     return {dropped * a + b};
   }
-  Config get_config() const override {
-    Config c = Layer::get_config();
-    c["rate"] = rate_;
-    c["seed"] = seed_config();
-    return c;
-  }
 
  private:
-  Config rate_;
   std::optional<std::vector<std::int64_t>> noise_shape_;
 };
 
