@@ -172,7 +172,7 @@ int cmd_plugins(const std::vector<std::string>& args) {
         std::cout << "\n";
       }
       for (const auto& e : r.entries) {
-        if (e.kind != strata::ObjectKind::kFormat) continue;
+        if (e.kind != strata::ObjectKind::kFormat && e.kind != strata::ObjectKind::kCheckpointStore) continue;
         std::cout << pad("", wn + 2) << "format " << e.name << ": " << describe_format(e.name) << "\n";
       }
     }

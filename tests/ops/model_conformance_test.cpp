@@ -348,7 +348,7 @@ void ModelConformance::WeightsSavedFromTheDeviceLoadOnTheHost() {
   // checkpoint plugin only.
   std::vector<std::string> suffixes;
   if (Registry::global().contains(ObjectKind::kFormat, "h5")) suffixes.push_back(".weights.h5");
-  if (Registry::global().contains(ObjectKind::kFormat, "checkpoint")) suffixes.push_back(".ckpt");
+  if (Registry::global().contains(ObjectKind::kCheckpointStore, "checkpoint")) suffixes.push_back(".ckpt");
   if (suffixes.empty()) GTEST_SKIP() << "no weights format plugin (h5, checkpoint) is loaded";
   const ModelCase& c = param().c;
   // Weights the device computed, not copies of the ref model's.

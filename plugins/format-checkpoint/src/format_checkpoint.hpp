@@ -1,4 +1,4 @@
-// The pieces of the "checkpoint" format that tests and fuzzers use without loading the
+// The pieces of the "checkpoint" store that tests and fuzzers use without loading the
 // plugin: writing a bundle with its commit points, the state file, `strata info` text.
 #pragma once
 
@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "strata/checkpoint.hpp"
-#include "strata/format.hpp"
+#include "strata/plugin/checkpoint_store.hpp"
 
 namespace strata::ckpt {
 
@@ -34,7 +34,7 @@ CheckpointState state_from_text(const std::string& text, std::string_view what);
 // The `strata info` description of a checkpoint: keys with dtype and shape, the graph.
 std::string describe_bundle(const std::filesystem::path& prefix);
 
-// The "checkpoint" Format object (checkpoint_format.cpp) that plugin.cpp registers.
-std::shared_ptr<Format> make_format();
+// The "checkpoint" store (checkpoint_store.cpp) that plugin.cpp registers.
+std::shared_ptr<CheckpointStore> make_store();
 
 }  // namespace strata::ckpt

@@ -1,11 +1,11 @@
-// The plugin entry point of format-checkpoint: registers the "checkpoint" format
-// (checkpoint_format.cpp).
+// The plugin entry point of format-checkpoint: registers the "checkpoint" checkpoint store
+// (checkpoint_store.cpp); the runtime makes it the "checkpoint" weights format.
 #include "format_checkpoint.hpp"
 #include "strata/plugin/registrar.hpp"
 
 namespace {
 
-void register_all(strata::Registrar& r) { r.add<strata::ObjectKind::kFormat>("checkpoint", strata::ckpt::make_format); }
+void register_all(strata::Registrar& r) { r.add<strata::ObjectKind::kCheckpointStore>("checkpoint", strata::ckpt::make_store); }
 
 }  // namespace
 

@@ -16,9 +16,7 @@
 #include "strata/checkpoint.hpp"
 #include "strata/error.hpp"
 #include "strata/log.hpp"
-#include "strata/model.hpp"
 #include "strata/plugin/file_system.hpp"
-#include "strata/plugin/registrar.hpp"
 #include "strata/tf/checkpoint_state.pb.h"
 #include "table.hpp"
 

@@ -1,5 +1,5 @@
 // tf.train.Checkpoint, CheckpointManager, load_checkpoint and latest_checkpoint on top of
-// the "checkpoint" format's bundle reader/writer (plugin format-checkpoint).
+// the loaded checkpoint store's bundle reader/writer (checkpoint/store.hpp).
 #include "strata/checkpoint.hpp"
 
 #include <algorithm>
@@ -8,28 +8,16 @@
 #include <set>
 
 #include "checkpoint/object_graph.hpp"
+#include "checkpoint/store.hpp"
 #include "strata/error.hpp"
 #include "strata/log.hpp"
 #include "strata/model.hpp"
 #include "strata/optimizer.hpp"
 #include "strata/plugin/file_system.hpp"
-#include "strata/runtime.hpp"
 
 namespace fs = std::filesystem;
 
 namespace strata {
-
-// ---- Format defaults for the checkpoint entry points ---------------------------------------
-
-void Format::write_checkpoint(const fs::path&, const CheckpointContents&) const {
-  STRATA_THROW(ValueError, "format '", name(), "' cannot write checkpoints");
-}
-std::shared_ptr<CheckpointReader> Format::open_checkpoint(const fs::path&) const {
-  STRATA_THROW(ValueError, "format '", name(), "' cannot read checkpoints");
-}
-bool Format::read_checkpoint_state(const fs::path&, CheckpointState&) const {
-  STRATA_THROW(ValueError, "format '", name(), "' cannot read checkpoint state files");
-}
 
 // ---- reader helpers ------------------------------------------------------------------------------
 
@@ -52,11 +40,6 @@ namespace {
 constexpr const char* kObjectGraphKey = "_CHECKPOINTABLE_OBJECT_GRAPH";
 constexpr const char* kValueAttribute = "VARIABLE_VALUE";
 
-std::shared_ptr<Format> checkpoint_format() {
-  initialize();
-  return get_format("checkpoint");
-}
-
 double now_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -72,7 +55,7 @@ fs::path resolve_in(const fs::path& directory, const std::string& stored) {
 
 std::optional<CheckpointState> read_checkpoint_state(const fs::path& directory) {
   CheckpointState state;
-  if (!checkpoint_format()->read_checkpoint_state(directory, state)) return std::nullopt;
+  if (!internal::checkpoint_store()->read_state(directory, state)) return std::nullopt;
   return state;
 }
 
@@ -101,10 +84,10 @@ fs::path resolve_prefix(const fs::path& path) {
 }  // namespace
 
 std::shared_ptr<CheckpointReader> load_checkpoint(const fs::path& path) {
-  auto format = checkpoint_format();
+  auto store = internal::checkpoint_store();
   const fs::path prefix = resolve_prefix(path);
   auto frame = ErrorContext::push("reading the checkpoint '", prefix.string(), "'");
-  return format->open_checkpoint(prefix);
+  return store->open(prefix);
 }
 
 void remove_checkpoint(const fs::path& prefix) {
@@ -238,7 +221,7 @@ Snapshot snapshot(const internal::ObjectTable& table) {
 
 fs::path Checkpoint::Impl::write(const fs::path& prefix, bool overwrite, std::optional<CheckpointState> state,
                                  WrittenCheckpoint* written) const {
-  auto format = checkpoint_format();
+  auto store = internal::checkpoint_store();
   auto frame = ErrorContext::push("writing the checkpoint '", prefix.string(), "'");
   Snapshot s = snapshot(table(save_counter.defined()));
   CheckpointContents contents;
@@ -246,7 +229,7 @@ fs::path Checkpoint::Impl::write(const fs::path& prefix, bool overwrite, std::op
   contents.object_graph = &s.graph;
   contents.state = std::move(state);
   contents.overwrite = overwrite;
-  format->write_checkpoint(prefix, contents);
+  store->write(prefix, contents);
   if (written != nullptr) {
     written->prefix = prefix;
     for (const auto& [key, value] : s.tensors) written->values.emplace(key, WrittenCheckpoint::Value{value.dtype(), value.shape()});
@@ -376,8 +359,7 @@ std::string describe_object(const ObjectTable::Walk& walk, const TrackedObject& 
 }  // namespace
 
 LoadStatus Checkpoint::Impl::restore(const fs::path& prefix) {
-  auto format = checkpoint_format();
-  auto reader = format->open_checkpoint(prefix);
+  auto reader = internal::checkpoint_store()->open(prefix);
   auto frame = ErrorContext::push("restoring the checkpoint '", prefix.string(), "'");
   const auto graph_opt = reader->object_graph();
   STRATA_CHECK(graph_opt.has_value(), FormatError, "checkpoint '", prefix.string(),

@@ -9,6 +9,7 @@
 #include "core/foreign_exception.hpp"
 #include "strata/format.hpp"
 #include "strata/plugin/backend.hpp"
+#include "strata/plugin/checkpoint_store.hpp"
 #include "registry/name_table.hpp"
 #include "strata/error.hpp"
 #include "strata/plugin/registrar.hpp"
@@ -19,7 +20,7 @@ namespace {
 constexpr std::string_view kKindNames[kObjectKindCount] = {
     "layer",      "model",       "optimizer",   "loss",       "metric",
     "activation", "initializer", "regularizer", "constraint", "learning_rate_schedule",
-    "backend",    "format",      "op",          "kernel"};
+    "backend",    "format",      "op",          "kernel",     "checkpoint_store"};
 
 // Wraps a factory entry so that a foreign exception it throws becomes a PluginError
 // naming the provider, the kind and the name (core/foreign_exception.hpp). Done once, at
@@ -76,6 +77,7 @@ std::shared_ptr<const void> guard_entry(ObjectKind kind, std::string_view name, 
     case ObjectKind::kLearningRateSchedule:
       return guard_config_factory<LearningRateSchedule>(std::move(v), provider, kind, name);
     case ObjectKind::kFormat: return guard_factory<Format>(std::move(v), provider, kind, name);
+    case ObjectKind::kCheckpointStore: return guard_factory<CheckpointStore>(std::move(v), provider, kind, name);
     case ObjectKind::kBackend: return guard_factory<Backend>(std::move(v), provider, kind, name);
     case ObjectKind::kOp:      // the runtime's own definitions
     case ObjectKind::kKernel:  // guarded where they run, by the dispatcher (ops/dispatch.cpp)

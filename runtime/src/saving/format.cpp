@@ -1,8 +1,10 @@
 #include "strata/format.hpp"
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 
+#include "checkpoint/store.hpp"
 #include "saving/format_internal.hpp"
 #include "core/foreign_exception.hpp"
 #include "strata/checkpoint.hpp"
@@ -148,42 +150,6 @@ namespace {
 // The format a plugin made, seen through call_plugin_code: every method the runtime (or
 // the CLI, or a host) calls on a format from get_format turns a foreign exception into a
 // PluginError naming the plugin, the format and the method (core/foreign_exception.hpp).
-class GuardedCheckpointReader final : public CheckpointReader {
-  // Declared first: its return type is deduced, so it must be defined before use.
-  template <class F>
-  decltype(auto) guard(const char* operation, F&& f) const {
-    return internal::call_plugin_code({provider_, "format", format_, operation}, std::forward<F>(f));
-  }
-
- public:
-  GuardedCheckpointReader(std::shared_ptr<CheckpointReader> inner, std::string provider, std::string format)
-      : inner_(std::move(inner)), provider_(std::move(provider)), format_(std::move(format)) {}
-
-  const std::filesystem::path& prefix() const override {
-    return guard("checkpoint prefix", [&]() -> const std::filesystem::path& { return inner_->prefix(); });
-  }
-  std::vector<std::string> keys() const override { return guard("checkpoint keys", [&] { return inner_->keys(); }); }
-  bool has_tensor(std::string_view key) const override {
-    return guard("checkpoint has_tensor", [&] { return inner_->has_tensor(key); });
-  }
-  DType dtype(std::string_view key) const override {
-    return guard("checkpoint dtype", [&] { return inner_->dtype(key); });
-  }
-  Shape shape(std::string_view key) const override {
-    return guard("checkpoint shape", [&] { return inner_->shape(key); });
-  }
-  Tensor get_tensor(std::string_view key, const Device& device) const override {
-    return guard("checkpoint get_tensor", [&] { return inner_->get_tensor(key, device); });
-  }
-  std::optional<CheckpointObjectGraph> object_graph() const override {
-    return guard("checkpoint object_graph", [&] { return inner_->object_graph(); });
-  }
-
- private:
-  std::shared_ptr<CheckpointReader> inner_;
-  std::string provider_, format_;
-};
-
 class GuardedFormat final : public Format {
   // Declared first: its return type is deduced, so it must be defined before use.
   template <class F>
@@ -232,22 +198,19 @@ class GuardedFormat final : public Format {
   std::string describe(const std::filesystem::path& path) const override {
     return guard("describe", [&] { return inner_->describe(path); });
   }
-  void write_checkpoint(const std::filesystem::path& prefix, const CheckpointContents& contents) const override {
-    guard("write_checkpoint", [&] { inner_->write_checkpoint(prefix, contents); });
-  }
-  std::shared_ptr<CheckpointReader> open_checkpoint(const std::filesystem::path& prefix) const override {
-    auto reader = guard("open_checkpoint", [&] { return inner_->open_checkpoint(prefix); });
-    if (!reader) return reader;
-    return std::make_shared<GuardedCheckpointReader>(std::move(reader), provider_, name_);
-  }
-  bool read_checkpoint_state(const std::filesystem::path& directory, CheckpointState& state) const override {
-    return guard("read_checkpoint_state", [&] { return inner_->read_checkpoint_state(directory, state); });
-  }
 
  private:
   std::shared_ptr<Format> inner_;
   std::string provider_, name_;
 };
+
+// The formats' and the checkpoint stores' entries, by name (a store is a weights format).
+std::vector<RegistryEntryInfo> format_entries() {
+  auto entries = Registry::global().entries(ObjectKind::kFormat);
+  for (auto& e : Registry::global().entries(ObjectKind::kCheckpointStore)) entries.push_back(std::move(e));
+  std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return entries;
+}
 
 struct FormatCache {
   std::mutex mutex;
@@ -267,8 +230,13 @@ std::shared_ptr<Format> get_format(std::string_view name) {
   const Registry::Match match = Registry::global().find_erased(ObjectKind::kFormat, name);
   auto factory = std::static_pointer_cast<const KindValue<ObjectKind::kFormat>>(match.value);
   if (!factory) {
+    // A checkpoint store is the weights format of its name (checkpoint/store.hpp).
+    if (auto adapted = internal::checkpoint_weights_format(name)) {
+      c.made.emplace(std::string(name), adapted);
+      return adapted;
+    }
     std::string loaded;
-    for (const auto& e : Registry::global().entries(ObjectKind::kFormat)) {
+    for (const auto& e : format_entries()) {
       loaded += detail::concat(loaded.empty() ? "" : ", ", e.name, " (", e.provider, ")");
     }
     const auto close = Registry::global().suggest(ObjectKind::kFormat, name);
@@ -287,12 +255,13 @@ std::shared_ptr<Format> get_format(std::string_view name) {
 
 std::vector<std::shared_ptr<Format>> available_formats() {
   std::vector<std::shared_ptr<Format>> out;
-  for (const auto& e : Registry::global().entries(ObjectKind::kFormat)) out.push_back(get_format(e.name));
+  for (const auto& e : format_entries()) out.push_back(get_format(e.name));
   return out;
 }
 
 std::string format_provider(std::string_view name) {
-  return Registry::global().find_erased(ObjectKind::kFormat, name).provider;
+  std::string provider = Registry::global().find_erased(ObjectKind::kFormat, name).provider;
+  return provider.empty() ? Registry::global().find_erased(ObjectKind::kCheckpointStore, name).provider : provider;
 }
 
 }  // namespace strata

@@ -89,17 +89,34 @@ std::shared_ptr<Format> format_for_saving(const fs::path& path, const std::strin
   return by_extension(path, weights_only);
 }
 
+namespace {
+
+// Whether `path` exists or is the prefix of files beside it (PATH.something, as a
+// checkpoint's PREFIX.index): a load of a path that names nothing is an IOError.
+bool names_something(const fs::path& path) {
+  std::error_code ec;
+  if (fs::exists(path, ec)) return true;
+  const std::string stem = path.filename().string() + ".";
+  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().filename().string().rfind(stem, 0) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 std::shared_ptr<Format> format_for_loading(const fs::path& path, const std::string& explicit_format, bool weights_only) {
   initialize();
   if (!explicit_format.empty()) return get_format(explicit_format);
-  std::error_code ec;
-  STRATA_CHECK(fs::exists(path, ec) || fs::exists(path.string() + ".index", ec), IOError, "'", path.string(),
-               "' does not exist");
-  // Content first: a weights load prefers formats that can load weights.
+  // Content first: a weights load prefers formats that can load weights. What a path names
+  // is the format's business (a checkpoint prefix is PREFIX.index on disk; a store may keep
+  // nothing on disk at all), so existence is asked only when no format recognised the path.
   const unsigned wanted = weights_only ? kLoadWeights : (kLoadModel | kLoadArchitecture);
   for (const auto& f : available_formats()) {
     if ((f->capabilities() & wanted) && f->sniff(path)) return f;
   }
+  STRATA_CHECK(names_something(path), IOError, "'", path.string(), "' does not exist");
   return by_extension(path, weights_only);
 }
 

@@ -86,7 +86,8 @@ struct CheckpointState {
   std::optional<double> last_preserved_timestamp;
 };
 
-// What the "checkpoint" format writes in one save (see Format::write_checkpoint).
+// What a checkpoint store writes in one save (see CheckpointStore::write in
+// strata/plugin/checkpoint_store.hpp).
 struct CheckpointContents {
   // Bundle key -> value, in the order the data shard holds them.
   std::vector<std::pair<std::string, Tensor>> tensors;

@@ -36,9 +36,6 @@ STRATA_API_BEGIN
 namespace strata {
 
 class Model;
-struct CheckpointContents;
-struct CheckpointState;
-class CheckpointReader;
 
 struct SaveOptions {
   std::string format;              // explicit format name ("h5", "json", ...); empty: by extension
@@ -146,21 +143,6 @@ class Format {
   // A human-readable description of the file for `strata info` (format, versions,
   // contents). Default: the format's name. Thread safety: may be called concurrently.
   virtual std::string describe(const std::filesystem::path& path) const;
-
-  // ---- object-based checkpoints (strata/checkpoint.hpp; the "checkpoint" format) ------
-  // Writes the tensor bundle PREFIX.index + PREFIX.data-* holding `contents.tensors`
-  // (and the object graph), then rewrites the directory's `checkpoint` state file when
-  // `contents.state` is set. Commit points (DESIGN.md §6): data shards and index under
-  // temporary names, shards renamed, then the index (the commit), then the state file.
-  // Default: ValueError("format X cannot write checkpoints").
-  virtual void write_checkpoint(const std::filesystem::path& prefix, const CheckpointContents& contents) const;
-  // Opens the checkpoint at PREFIX (its whole index is checked). Default: ValueError.
-  virtual std::shared_ptr<CheckpointReader> open_checkpoint(const std::filesystem::path& prefix) const;
-  // Reads DIRECTORY/checkpoint into `state`; false when the file does not exist.
-  // FormatError when it cannot be parsed. Default: ValueError.
-  // Thread safety (these three): may be called concurrently for different prefixes and
-  // directories; a reader may be used while another checkpoint is written.
-  virtual bool read_checkpoint_state(const std::filesystem::path& directory, CheckpointState& state) const;
 };
 
 // The format registered under `name`, made once per process and shared by every caller.
@@ -169,7 +151,9 @@ class Format {
 // to load that plugin and points at `strata plugins`). Thread safety: may be called
 // concurrently.
 std::shared_ptr<Format> get_format(std::string_view name);
-// Every registered format (made on first use), in registry order (by name).
+// Every registered format (made on first use), in registry order (by name). A checkpoint
+// store (strata/plugin/checkpoint_store.hpp) appears here, and in get_format, as the
+// weights format of its name, which the runtime provides on top of the store.
 // Thread safety: may be called concurrently.
 std::vector<std::shared_ptr<Format>> available_formats();
 

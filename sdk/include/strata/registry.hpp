@@ -44,12 +44,13 @@ enum class ObjectKind : std::uint8_t {
   kFormat,
   kOp,
   kKernel,
+  kCheckpointStore,  // the bytes of object-based checkpoints (strata/plugin/checkpoint_store.hpp)
 };
-inline constexpr std::size_t kObjectKindCount = 14;
+inline constexpr std::size_t kObjectKindCount = 15;
 
 // "layer", "model", "optimizer", "loss", "metric", "activation", "initializer",
 // "regularizer", "constraint", "learning_rate_schedule", "backend", "format", "op",
-// "kernel".
+// "kernel", "checkpoint_store".
 std::string_view kind_name(ObjectKind kind) noexcept;
 // Inverse of kind_name; throws ValueError listing the kinds otherwise.
 ObjectKind kind_from_name(std::string_view name);
@@ -75,6 +76,7 @@ class Regularizer;
 class Constraint;
 class LearningRateSchedule;
 class Format;
+class CheckpointStore;
 
 template <> struct KindTraits<ObjectKind::kLayer> { using Value = ConfigFactory<Layer>; };
 template <> struct KindTraits<ObjectKind::kModel> { using Value = ConfigFactory<Model>; };
@@ -90,6 +92,9 @@ template <> struct KindTraits<ObjectKind::kLearningRateSchedule> {
 };
 template <> struct KindTraits<ObjectKind::kFormat> {
   using Value = std::function<std::shared_ptr<Format>()>;
+};
+template <> struct KindTraits<ObjectKind::kCheckpointStore> {
+  using Value = std::function<std::shared_ptr<CheckpointStore>()>;
 };
 
 // Throws ValueError unless `name` is a valid registered name: `Name` or

@@ -135,6 +135,34 @@ TEST(PluginShape, IncludeCheckCatchesForeignHeaders) {
   EXPECT_NE(include_offence(savedmodel, file, "core/foreign_exception.hpp", false, false), "");
 }
 
+// Why `text` (a source of a checkpoint-store plugin) calls back into the runtime's
+// checkpoint machinery or its models, or empty: a store only moves bytes (issue 17; calls go
+// runtime -> store, docs/PLUGINS.md "Checkpoint stores").
+std::string store_callback_offence(const std::string& text) {
+  static const std::regex checkpoint_api(R"(\bCheckpoint(Manager)?\s*(::|\(|\{)|\bload_checkpoint\s*\()");
+  static const std::regex model_headers(R"(#\s*include\s*[<"]strata/(model|saving|layer)\.hpp[>"])");
+  if (std::regex_search(text, checkpoint_api)) return "calls strata::Checkpoint";
+  if (std::regex_search(text, model_headers)) return "includes a model header";
+  return {};
+}
+
+TEST(PluginShape, CheckpointStoreNeverCallsBackIntoTheRuntime) {
+  // The check catches what format-checkpoint did before checkpoint stores were a kind.
+  EXPECT_NE(store_callback_offence("    Checkpoint::with_root(root).write(path, options.overwrite);"), "");
+  EXPECT_NE(store_callback_offence("#include \"strata/model.hpp\""), "");
+  EXPECT_EQ(store_callback_offence("struct CheckpointContents; class CheckpointReader; CheckpointState s;"), "");
+  std::size_t stores = 0;
+  for (const auto& dir : plugin_dirs()) {
+    if (read(dir / "src" / "plugin.cpp").find("kCheckpointStore") == std::string::npos) continue;
+    ++stores;
+    for (const auto& file : sources_of(dir / "src")) {
+      const std::string why = store_callback_offence(read(file));
+      EXPECT_EQ(why, "") << rel(file) << " " << why;
+    }
+  }
+  EXPECT_GE(stores, 1u) << "no plugin registers a checkpoint store (format-checkpoint should)";
+}
+
 TEST(PluginShape, EveryPluginHasOneEntryPointAndItsOwnFiles) {
   const auto dirs = plugin_dirs();
   ASSERT_GE(dirs.size(), 7u) << "too few plugins found under " << kRoot / "plugins";

@@ -138,10 +138,6 @@ struct Allowed {
   const char* why;
 };
 const Allowed kAllowed[] = {
-    // Checkpoint (tf.train.Checkpoint) asks the registry for the bundle reader/writer by
-    // name. The checkpoint-store restructure (issue 17: checkpoint I/O becomes its own
-    // registry kind) removes it.
-    {"checkpoint/checkpoint.cpp", "checkpoint", "checkpoint store lookup, until the checkpoint-store restructure"},
     // Public API that is one format by its name, as in Keras: save_model_hdf5 /
     // load_model_hdf5 (save_format="h5") and saved_model::load (tf.saved_model.load).
     // Each only fills LoadOptions/SaveOptions::format; a missing plugin is the ordinary
