@@ -106,6 +106,18 @@ def build_models(keras):
     o = L.Dense(2, name="top")(inner(i))
     m = keras.Model(i, o, name="nested")
     models["nested"] = (m, "adam", "mse", None, [(4,)], [(2,)], "real")
+
+    # Layer names with '/', as keras.applications' DenseNet writes them ("conv1/conv"): h5py
+    # stores each as nested groups, and the weight names nest inside them again.
+    i = keras.Input((6, 6, 2), name="input/image")
+    x = L.Conv2D(3, 3, use_bias=False, name="conv1/conv")(i)
+    x = L.BatchNormalization(name="conv1/bn")(x)
+    x = L.Activation("relu", name="conv1/relu")(x)
+    x = L.Conv2D(2, 1, name="conv1")(x)  # a layer whose group also holds the groups above
+    x = L.GlobalAveragePooling2D(name="pool/gap")(x)
+    o = L.Dense(2, name="head/fc")(x)
+    m = keras.Model(i, o, name="slash/names")
+    models["slash_names"] = (m, "adam", "mse", None, [(6, 6, 2)], [(2,)], "real")
     return models
 
 

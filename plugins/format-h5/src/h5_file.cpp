@@ -777,7 +777,9 @@ void write_attribute(const File& file, hid_t obj, const std::string& name, hid_t
 }  // namespace
 
 Handle create_group(const File& file, hid_t parent, const std::string& name) {
-  Handle lcpl = link_create_plist(false);
+  // A '/' in `name` nests groups (tf-keras layer names such as "conv1/conv"); the groups
+  // above the last one are created when missing and reused when present.
+  Handle lcpl = link_create_plist(true);
   Handle g(H5Gcreate2(parent, name.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT));
   STRATA_CHECK(g.valid(), IOError, "cannot create group '", name, "' in ", object_path(parent), " of ", file.where(),
                hdf5_detail());

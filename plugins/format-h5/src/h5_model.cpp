@@ -27,6 +27,21 @@ Handle open_root(const File& file) {
   return root;
 }
 
+// Whether a layer name can be a group path below the weights group. h5py turns each '/' of
+// a tf-keras layer name ("conv1/conv", as DenseNet's) into a nested group, so a name is
+// valid when no component is empty, "." or "..".
+bool is_group_path(const std::string& name) {
+  if (name.empty()) return false;
+  std::size_t i = 0;
+  while (i <= name.size()) {
+    const std::size_t j = std::min(name.find('/', i), name.size());
+    const std::string_view part(name.data() + i, j - i);
+    if (part.empty() || part == "." || part == "..") return false;
+    i = j + 1;
+  }
+  return true;
+}
+
 // tf-keras's _legacy_weights: trainable weights, then non-trainable ones.
 std::vector<Variable> legacy_weights(const Layer& layer) {
   std::vector<Variable> out = layer.trainable_weights();
@@ -87,8 +102,9 @@ void write_model_weights(const File& file, hid_t group, const Model& model) {
   std::vector<std::string> names;
   for (const auto& l : layers) {
     const std::string& n = l->name();
-    STRATA_CHECK(!n.empty() && n.find('/') == std::string::npos && n != "." && n != ".." && n != kTopLevel, ValueError,
-                 "layer name '", n, "' cannot be an HDF5 group name (no '/', not empty)");
+    STRATA_CHECK(is_group_path(n) && n != kTopLevel, ValueError, "layer name '", n,
+                 "' cannot be an HDF5 group path: it must not be empty, start or end with '/', contain '//', '.' or "
+                 "'..' components, or be '", kTopLevel, "'; rename the layer");
     names.push_back(n);
   }
   write_name_list(file, group, kLayerNames, names);
@@ -127,8 +143,8 @@ FileLayer open_file_layer(const File& file, hid_t weights_root, const std::strin
   FileLayer fl;
   fl.name = name;
   const std::string what = "layer group '" + name + "'";
-  STRATA_CHECK(!name.empty() && name.find('/') == std::string::npos, FormatError, file.where(),
-               ": layer_names lists '", name, "', which is not a group name");
+  STRATA_CHECK(is_group_path(name), FormatError, file.where(), ": layer_names lists '", name,
+               "', which is not a group path below the weights group");
   fl.group = require_object(file, weights_root, name, ObjectKind::kGroup, what);
   fl.weight_names = require_names(file, fl.group.get(), kWeightNames, what);
   return fl;

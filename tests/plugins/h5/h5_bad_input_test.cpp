@@ -382,6 +382,28 @@ TEST(H5BadInput, AbsurdNameListIsRefused) {
   expect_error<FormatError>([&] { model->load_weights(p); }, {"names.h5", "layer_names", "elements"});
 }
 
+TEST(H5BadInput, LayerNamesThatAreNotGroupPathsAreRefused) {
+  // '/' nests groups (tf-keras's "conv1/conv"); empty, "." and ".." components do not name one.
+  for (const std::string bad : {"a//b", "../dense", "dense/", "/dense", "./dense"}) {
+    const fs::path p = fresh_dir("bad") / "paths.h5";
+    {
+      hid_t f = H5Fcreate(p.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+      hid_t type = H5Tcopy(H5T_C_S1);
+      H5Tset_size(type, bad.size());
+      const hsize_t n = 1;
+      hid_t space = H5Screate_simple(1, &n, nullptr);
+      hid_t a = H5Acreate2(f, "layer_names", type, space, H5P_DEFAULT, H5P_DEFAULT);
+      H5Awrite(a, type, bad.data());
+      H5Aclose(a);
+      H5Sclose(space);
+      H5Tclose(type);
+      H5Fclose(f);
+    }
+    auto model = load_model(fixture("sequential.noopt.h5"));
+    expect_error<FormatError>([&] { model->load_weights(p); }, {"paths.h5", "'" + bad + "'", "group path"});
+  }
+}
+
 TEST(H5BadInput, ExternalLinkIsRefused) {
   const fs::path p = fresh_dir("bad") / "external.h5";
   {

@@ -8,17 +8,14 @@
 
 #include "h5_test_util.hpp"
 #include "strata/plugins.hpp"
+#include "interop_venv.hpp"
 
 namespace strata::h5test {
 namespace {
 
-fs::path interop_venv() {
-  if (const char* v = std::getenv("STRATA_INTEROP_VENV"); v && *v) return v;
-  const char* home = std::getenv("HOME");
-  return fs::path(home ? home : "/root") / ".cache/strata/interop-venv";
-}
+using strata::test::interop_venv;
 
-const char* kModels[] = {"sequential", "functional_shared", "cnn", "lstm", "batchnorm", "nested"};
+const char* kModels[] = {"sequential", "functional_shared", "cnn", "lstm", "batchnorm", "nested", "slash_names"};
 
 TEST(H5Interop, KerasLoadsWhatStrataSaved) {
   const fs::path python = interop_venv() / "bin/python";

@@ -310,6 +310,36 @@ TEST(H5Save, ACustomTrainStepIsAWarningNamingWhatIsLost) {
 
 using strata::test_support::FailingFileSystem;
 
+TEST(H5Save, LayerNamesWithSlashesNestGroupsAndInvalidPathsAreRefused) {
+  // tf-keras (h5py) writes "conv1/conv" as group conv1 holding group conv: the fixture
+  // slash_names (generate_h5_fixtures.py) is what tf-keras wrote; this is Strata's side.
+  const fs::path dir = fresh_dir("slash_save");
+  Tensor in = Input(Shape{3}, "in/put");
+  Tensor h = (*make_layer("Dense", Config{{"units", 2}, {"name", "block/dense"}}))(in);
+  Tensor out = (*make_layer("Dense", Config{{"units", 1}, {"name", "block"}}))(h);
+  auto model = std::make_shared<Functional>(std::vector<Tensor>{in}, std::vector<Tensor>{out}, "m");
+  save_model(*model, dir / "m.h5");
+  {
+    hid_t f = H5Fopen((dir / "m.h5").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    EXPECT_GT(H5Lexists(f, "/model_weights/block", H5P_DEFAULT), 0);
+    EXPECT_GT(H5Aexists_by_name(f, "/model_weights/block/dense", "weight_names", H5P_DEFAULT), 0);
+    EXPECT_GT(H5Lexists(f, "/model_weights/block/dense/block/dense/kernel:0", H5P_DEFAULT), 0);
+    EXPECT_GT(H5Lexists(f, "/model_weights/block/block/kernel:0", H5P_DEFAULT), 0);
+    H5Fclose(f);
+  }
+  auto loaded = load_model(dir / "m.h5");
+  const Tensor x = Tensor::from_vector<float>({0.5f, -1.0f, 2.0f}, Shape{1, 3});
+  EXPECT_EQ(loaded->predict(x).to_vector<float>(), model->predict(x).to_vector<float>());
+  // A name that is no group path is refused before anything is written, naming the layer.
+  for (const std::string bad : {"a//b", "x/..", "end/"}) {
+    Tensor i2 = Input(Shape{3});
+    Tensor o2 = (*make_layer("Dense", Config{{"units", 1}, {"name", bad}}))(i2);
+    Functional m2({i2}, {o2}, "m2");
+    expect_error<ValueError>([&] { save_model(m2, dir / "bad.h5"); }, {"'" + bad + "'", "rename the layer"});
+    EXPECT_FALSE(fs::exists(dir / "bad.h5"));
+  }
+}
+
 TEST(H5Save, AFailedSaveLeavesThePreviousFileLoadable) {
   const fs::path path = fresh_dir("commit") / "m.h5";
   auto first = load_model(fixture("sequential.h5"));
