@@ -12,6 +12,7 @@
 #include "format_checkpoint.hpp"
 #include "npy.hpp"
 #include "strata/plugin/file_system.hpp"
+#include "interop_venv.hpp"
 
 namespace strata {
 namespace {
@@ -203,11 +204,7 @@ TEST_F(TfFixtures, GuidePretrainedWeightsIntoANewModel) {
 
 // ---- Strata writes, TensorFlow reads (label interop) -----------------------------------------------
 
-fs::path interop_venv() {
-  if (const char* v = std::getenv("STRATA_INTEROP_VENV"); v && *v) return v;
-  const char* home = std::getenv("HOME");
-  return fs::path(home ? home : "/root") / ".cache/strata/interop-venv";
-}
+using strata::test::interop_venv;
 
 // Rewrites a checkpoint Strata wrote through the writer's parallel path: its values spread
 // over two data shards written by two threads, as a save of a large model does.
