@@ -321,11 +321,12 @@ class Importer {
     STRATA_CHECK(static_cast<int>(args.size()) == f.signature().input_arg_size(), FormatError, what_, ": function '",
                  fname, "' takes ", f.signature().input_arg_size(), " arguments, it is called with ", args.size());
     stack_.push_back(fname);
-    Frame frame{f, {}, {}};
+    Frame frame{f, {}, {}, {}};
     for (int i = 0; i < f.signature().input_arg_size(); ++i) {
       frame.args.emplace(f.signature().input_arg(i).name(), args[static_cast<std::size_t>(i)]);
     }
-    std::unordered_map<std::string, const tf::NodeDef*> by_name;
+    std::unordered_map<std::string, const tf::NodeDef*>& by_name = frame.by_name;
+    by_name.reserve(static_cast<std::size_t>(f.node_def_size()));
     for (const auto& n : f.node_def()) {
       STRATA_CHECK(by_name.emplace(n.name(), &n).second, FormatError, where(fname, n.name()), ": two nodes have this name");
     }
@@ -389,6 +390,7 @@ class Importer {
     const tf::FunctionDef& f;
     std::unordered_map<std::string, Value> args;
     std::unordered_map<std::string, std::vector<Value>> nodes;
+    std::unordered_map<std::string, const tf::NodeDef*> by_name;  // the function's nodes, indexed once
   };
 
   std::string where(const std::string& fname, const std::string& node) const {
@@ -431,10 +433,8 @@ class Importer {
   }
 
   static const std::string* producer_op(const Frame& frame, const std::string& name) {
-    for (const auto& n : frame.f.node_def()) {
-      if (n.name() == name) return &n.op();
-    }
-    return nullptr;
+    const auto it = frame.by_name.find(name);
+    return it == frame.by_name.end() ? nullptr : &it->second->op();
   }
 
   void run_node(const tf::NodeDef& node, Frame& frame) {

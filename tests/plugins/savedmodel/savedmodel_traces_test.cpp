@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -501,6 +502,34 @@ TEST(TracesBadInput, MissingFunction) {
   expect_revive_error(dir, {"__inference_call"});
 }
 
+
+// Reviving is linear in the size of the graph (issue 18): a traced call lengthened by a chain
+// of 100000 Neg nodes (an even count, so it computes what the original does) revives within a
+// bound that a lookup scanning the function's nodes once per input (quadratic: about 3 minutes
+// here for 100k nodes) cannot meet.
+TEST(TracesScale, AHundredThousandNodeFunctionRevivesInLinearTime) {
+  constexpr int kChain = 100000;
+  const auto dir = edited("long_chain", [](strata::tf::FunctionDef& f, auto&) {
+    const std::string out = f.signature().output_arg(0).name();
+    std::string prev = f.ret().at(out);
+    for (int i = 0; i < kChain; ++i) {
+      auto* n = f.add_node_def();
+      n->set_name("chain_" + std::to_string(i));
+      n->set_op("Neg");
+      n->add_input(prev);
+      (*n->mutable_attr())["T"].set_type(strata::tf::DT_FLOAT);
+      prev = n->name() + ":y:0";
+    }
+    (*f.mutable_ret())[out] = prev;
+  });
+  const auto start = std::chrono::steady_clock::now();
+  auto revived = revive(dir);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cout << "revived a function of " << kChain << "+ nodes in " << seconds << " s\n";
+  EXPECT_LT(seconds, 60.0) << "reviving is not linear in the number of nodes";
+  const auto x = npy("dense_sequential.x.npy");
+  EXPECT_EQ(revived->predict(x).to_vector<float>(), strata::load_model(kFixtures / "dense_sequential")->predict(x).to_vector<float>());
+}
 
 // ---- graphs TensorFlow traced -------------------------------------------------------------------
 
