@@ -553,6 +553,41 @@ TEST(KerasTraced, ModelWithAnUnknownLayerClassRevivesFromTensorFlowsTraces) {
   EXPECT_LT(last, first) << "gradients must flow through TensorFlow's graph";
 }
 
+// A load that falls back to the traces because a class is missing, and then meets an op
+// Strata lacks, names both: the op (what failed) and the missing class (why the traces
+// were read at all).
+TEST(KerasTraced, AFailedFallbackToTracesNamesTheMissingClassesAndTheOp) {
+  const fs::path dir = fresh_dir("fallback_op") / "model";
+  fs::copy(kFixtures / "custom_layer_functional", dir, fs::copy_options::recursive);
+  strata::tf::SavedModel sm;
+  {
+    std::ifstream in(dir / "saved_model.pb", std::ios::binary);
+    ASSERT_TRUE(sm.ParseFromIstream(&in));
+  }
+  int renamed = 0;
+  for (auto& f : *sm.mutable_meta_graphs(0)->mutable_graph_def()->mutable_library()->mutable_function()) {
+    for (auto& n : *f.mutable_node_def()) {
+      if (n.op() == "Relu") {
+        n.set_op("FancyReluV9");
+        ++renamed;
+      }
+    }
+  }
+  ASSERT_GT(renamed, 0);
+  {
+    std::ofstream out(dir / "saved_model.pb", std::ios::binary | std::ios::trunc);
+    ASSERT_TRUE(sm.SerializeToOstream(&out));
+  }
+  try {
+    (void)strata::load_model(dir);
+    ADD_FAILURE() << "loaded";
+  } catch (const strata::FormatError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("op 'FancyReluV9'"), std::string::npos) << what;
+    EXPECT_NE(what.find("its class layer 'CustomDense' is not registered"), std::string::npos) << what;
+  }
+}
+
 class KerasTracedFixture : public ::testing::TestWithParam<std::string> {};
 
 // The other tf-keras fixtures, revived from their traces although Strata has their classes.
