@@ -420,9 +420,11 @@ fs::path edited(const std::string& name, Edit edit) {
     EXPECT_TRUE(sm.ParseFromIstream(&in));
   }
   auto* lib = sm.mutable_meta_graphs(0)->mutable_graph_def()->mutable_library();
+  strata::tf::FunctionDef* call = nullptr;  // found first: `edit` may add functions to the library
   for (auto& f : *lib->mutable_function()) {
-    if (f.signature().name() == "__inference_call") edit(f, *lib);
+    if (f.signature().name() == "__inference_call") call = &f;
   }
+  if (call != nullptr) edit(*call, *lib);
   std::ofstream out(dir / "saved_model.pb", std::ios::binary | std::ios::trunc);
   EXPECT_TRUE(sm.SerializeToOstream(&out));
   return dir;
@@ -530,6 +532,91 @@ TEST(TracesScale, AHundredThousandNodeFunctionRevivesInLinearTime) {
   EXPECT_LT(seconds, 60.0) << "reviving is not linear in the number of nodes";
   const auto x = npy("dense_sequential.x.npy");
   EXPECT_EQ(revived->predict(x).to_vector<float>(), strata::load_model(kFixtures / "dense_sequential")->predict(x).to_vector<float>());
+}
+
+// If / StatelessIf: the dense fixture's traced call ends in an If whose then-branch negates
+// and whose else-branch passes its input through. A condition known while importing inlines
+// one branch; one known only at run time (the sum of the softmax outputs > 0, true) runs both
+// and selects.
+void add_if(strata::tf::FunctionDef& f, strata::tf::FunctionDefLibrary& lib, bool runtime_condition) {
+  const auto branch = [&](const std::string& name, bool negate) {
+    auto& g = *lib.add_function();
+    g.mutable_signature()->set_name(name);
+    auto* in = g.mutable_signature()->add_input_arg();
+    in->set_name("x");
+    in->set_type(strata::tf::DT_FLOAT);
+    auto* out = g.mutable_signature()->add_output_arg();
+    out->set_name("y");
+    out->set_type(strata::tf::DT_FLOAT);
+    if (!negate) {
+      (*g.mutable_ret())["y"] = "x";
+      return;
+    }
+    auto* n = g.add_node_def();
+    n->set_name("neg");
+    n->set_op("Neg");
+    n->add_input("x");
+    (*g.mutable_ret())["y"] = "neg:y:0";
+  };
+  branch("if_then", true);
+  branch("if_else", false);
+  const std::string out = f.signature().output_arg(0).name();
+  const std::string value = f.ret().at(out);
+  std::string cond;
+  if (runtime_condition) {
+    auto* axes = f.add_node_def();
+    axes->set_name("if_axes");
+    axes->set_op("Const");
+    auto* t = (*axes->mutable_attr())["value"].mutable_tensor();
+    t->set_dtype(strata::tf::DT_INT32);
+    t->mutable_tensor_shape()->add_dim()->set_size(2);
+    t->add_int_val(0);
+    t->add_int_val(1);
+    auto* sum = f.add_node_def();
+    sum->set_name("if_sum");
+    sum->set_op("Sum");
+    sum->add_input(value);
+    sum->add_input("if_axes:output:0");
+    auto* zero = f.add_node_def();
+    zero->set_name("if_zero");
+    zero->set_op("Const");
+    auto* z = (*zero->mutable_attr())["value"].mutable_tensor();
+    z->set_dtype(strata::tf::DT_FLOAT);
+    z->add_float_val(0.0f);
+    auto* greater = f.add_node_def();
+    greater->set_name("if_cond");
+    greater->set_op("Greater");
+    greater->add_input("if_sum:output:0");
+    greater->add_input("if_zero:output:0");
+    cond = "if_cond:z:0";
+  } else {
+    auto* c = f.add_node_def();
+    c->set_name("if_cond");
+    c->set_op("Const");
+    auto* t = (*c->mutable_attr())["value"].mutable_tensor();
+    t->set_dtype(strata::tf::DT_BOOL);
+    t->add_bool_val(true);
+    cond = "if_cond:output:0";
+  }
+  auto* node = f.add_node_def();
+  node->set_name("if_node");
+  node->set_op(runtime_condition ? "If" : "StatelessIf");
+  node->add_input(cond);
+  node->add_input(value);
+  (*node->mutable_attr())["then_branch"].mutable_func()->set_name("if_then");
+  (*node->mutable_attr())["else_branch"].mutable_func()->set_name("if_else");
+  (*f.mutable_ret())[out] = "if_node:output:0";
+}
+
+TEST(TracesControlFlow, IfWithAConditionKnownWhileImportingOrOnlyAtRunTime) {
+  const auto x = npy("dense_sequential.x.npy");
+  std::vector<float> want = strata::load_model(kFixtures / "dense_sequential")->predict(x).to_vector<float>();
+  for (auto& v : want) v = -v;
+  for (const bool runtime : {false, true}) {
+    const auto dir = edited(runtime ? "if_runtime" : "if_static",
+                            [runtime](strata::tf::FunctionDef& f, strata::tf::FunctionDefLibrary& lib) { add_if(f, lib, runtime); });
+    EXPECT_EQ(revive(dir)->predict(x).to_vector<float>(), want) << (runtime ? "run-time condition" : "static condition");
+  }
 }
 
 // ---- graphs TensorFlow traced -------------------------------------------------------------------
