@@ -105,11 +105,54 @@ def custom_layer_functional(keras):
     return m, (4,), 3
 
 
+def gru_sequential(keras):
+    m = keras.Sequential([
+        keras.layers.GRU(4, input_shape=(5, 3), return_sequences=True),
+        keras.layers.Dense(2),
+    ])
+    m.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    return m, (5, 3), (5, 2)
+
+
+def simple_rnn_sequential(keras):
+    m = keras.Sequential([
+        keras.layers.SimpleRNN(4, input_shape=(5, 3)),
+        keras.layers.Dense(2),
+    ])
+    m.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    return m, (5, 3), 2
+
+
+def gelu_dense(keras):
+    m = keras.Sequential([
+        keras.layers.Dense(6, activation="gelu", input_shape=(4,)),
+        keras.layers.Dense(2),
+    ])
+    m.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    return m, (4,), 2
+
+
+def embedding_sequential(keras):
+    """Embedding's lookup is a ResourceGather on the variable handle in the traces; the
+    float inputs are cast to int32 first (tf-keras's Embedding.call)."""
+    m = keras.Sequential([
+        keras.layers.Embedding(10, 3, input_length=4, input_shape=(4,)),
+        keras.layers.Flatten(),
+        keras.layers.Dense(2),
+    ])
+    m.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    return m, (4,), 2
+
+
 MODELS = {
     "dense_sequential": dense_sequential,
     "conv_bn_functional": conv_bn_functional,
     "lstm_sequential": lstm_sequential,
     "custom_layer_functional": custom_layer_functional,
+    "gru_sequential": gru_sequential,
+    "simple_rnn_sequential": simple_rnn_sequential,
+    "gelu_dense": gelu_dense,
+    "embedding_sequential": embedding_sequential,
 }
 
 
@@ -132,13 +175,18 @@ def main():
             continue
         r = rng(name)
         model, in_shape, out_dim = make(keras)
+        out_shape = out_dim if isinstance(out_dim, tuple) else (out_dim,)
         tx = r.rand(4, *in_shape).astype("float32")
-        ty = r.rand(4, out_dim).astype("float32")
+        ty = r.rand(4, *out_shape).astype("float32")
+        if name == "embedding_sequential":
+            tx = r.randint(0, 10, (4, *in_shape)).astype("float32")
         if name == "dense_sequential":
             ty = np.eye(out_dim, dtype="float32")[r.randint(0, out_dim, 4)]
         model.train_on_batch(tx, ty)
         model.train_on_batch(tx, ty)
         x = r.rand(3, *in_shape).astype("float32")
+        if name == "embedding_sequential":
+            x = r.randint(0, 10, (3, *in_shape)).astype("float32")
         y = model.predict(x, verbose=0)
         d = os.path.join(OUT, name)
         shutil.rmtree(d, ignore_errors=True)

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <memory>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -18,6 +20,7 @@ namespace {
 constexpr int kMaxCallDepth = 32;
 constexpr std::size_t kMaxNodes = std::size_t{1} << 20;
 constexpr std::int64_t kMaxConstElements = std::int64_t{1} << 24;  // all constants of one import
+constexpr std::int64_t kMaxIterations = std::int64_t{1} << 16;     // of one unrolled loop, elements of one list
 
 // TensorFlow's output argument names, needed in FunctionDef input references
 // ("node:arg:index"). Ops with one output argument list it here (default "output"); ops
@@ -44,6 +47,12 @@ const std::map<std::string, std::vector<std::string>, std::less<>>& output_args(
     t["FusedBatchNorm"] = {"y", "batch_mean", "batch_variance", "reserve_space_1", "reserve_space_2"};
     t["FusedBatchNormV3"] = {"y", "batch_mean", "batch_variance", "reserve_space_1", "reserve_space_2", "reserve_space_3"};
     t["Unique"] = {"y", "idx"};
+    one("handle", {"TensorListReserve"});
+    one("output_handle", {"TensorListFromTensor", "TensorListSetItem"});
+    one("item", {"TensorListGetItem"});
+    one("tensor", {"TensorListStack"});
+    one("length", {"TensorListLength"});
+    one("element_shape", {"TensorListElementShape"});
     t["TopKV2"] = {"values", "indices"};
     return t;
   }();
@@ -293,10 +302,30 @@ std::string sanitize(std::string_view name) {
 
 // A value flowing through an imported function: a tensor (symbolic or constant) or a
 // variable handle (DT_RESOURCE).
+// Integer values known while importing (constants, static dimensions read through Shape,
+// and arithmetic on them): what a loop's trip count and a tensor list's indices are made
+// of. An element is nullopt where the value is known only at run time (an unknown batch
+// dimension). Every node is still traced; these only decide how a loop unrolls.
+struct KnownInts {
+  std::vector<std::optional<std::int64_t>> values;
+  bool scalar = false;
+  bool all_known() const {
+    return std::all_of(values.begin(), values.end(), [](const auto& v) { return v.has_value(); });
+  }
+};
+
+// A TensorFlow TensorList (DT_VARIANT), held while importing as the list of its (traced)
+// elements: lists only appear in the loops of recurrent layers, which are unrolled.
+struct TensorListValue {
+  std::vector<Tensor> items;  // undefined where nothing was set yet
+};
+
 struct Value {
   Tensor tensor;
   Variable variable;
   bool resource = false;
+  std::shared_ptr<const KnownInts> known = {};
+  std::shared_ptr<const TensorListValue> list = {};
 };
 
 class Importer {
@@ -321,11 +350,12 @@ class Importer {
     STRATA_CHECK(static_cast<int>(args.size()) == f.signature().input_arg_size(), FormatError, what_, ": function '",
                  fname, "' takes ", f.signature().input_arg_size(), " arguments, it is called with ", args.size());
     stack_.push_back(fname);
-    Frame frame{f, {}, {}};
+    Frame frame{f, {}, {}, {}};
     for (int i = 0; i < f.signature().input_arg_size(); ++i) {
       frame.args.emplace(f.signature().input_arg(i).name(), args[static_cast<std::size_t>(i)]);
     }
-    std::unordered_map<std::string, const tf::NodeDef*> by_name;
+    std::unordered_map<std::string, const tf::NodeDef*>& by_name = frame.by_name;
+    by_name.reserve(static_cast<std::size_t>(f.node_def_size()));
     for (const auto& n : f.node_def()) {
       STRATA_CHECK(by_name.emplace(n.name(), &n).second, FormatError, where(fname, n.name()), ": two nodes have this name");
     }
@@ -389,6 +419,7 @@ class Importer {
     const tf::FunctionDef& f;
     std::unordered_map<std::string, Value> args;
     std::unordered_map<std::string, std::vector<Value>> nodes;
+    std::unordered_map<std::string, const tf::NodeDef*> by_name;  // the function's nodes, indexed once
   };
 
   std::string where(const std::string& fname, const std::string& node) const {
@@ -431,10 +462,8 @@ class Importer {
   }
 
   static const std::string* producer_op(const Frame& frame, const std::string& name) {
-    for (const auto& n : frame.f.node_def()) {
-      if (n.name() == name) return &n.op();
-    }
-    return nullptr;
+    const auto it = frame.by_name.find(name);
+    return it == frame.by_name.end() ? nullptr : &it->second->op();
   }
 
   void run_node(const tf::NodeDef& node, Frame& frame) {
@@ -456,7 +485,8 @@ class Importer {
     if (op == "Const") {
       const auto it = node.attr().find("value");
       STRATA_CHECK(it != node.attr().end() && it->second.has_tensor(), FormatError, here, ": Const without a tensor 'value'");
-      out.push_back({tensor_from_proto(it->second.tensor(), here, const_budget_), {}, false});
+      const Tensor value = tensor_from_proto(it->second.tensor(), here, const_budget_);
+      out.push_back({value, {}, false, known_of(value)});
       return;
     }
     if (op == "ReadVariableOp") {
@@ -492,15 +522,61 @@ class Importer {
       return;
     }
     if (op == "PartitionedCall" || op == "StatefulPartitionedCall") {
-      const auto it = node.attr().find("f");
-      STRATA_CHECK(it != node.attr().end() && it->second.has_func(), FormatError, here, ": ", op, " without a function 'f'");
-      out = call(function(it->second.func().name()), inputs);
+      out = call(function(func_attr(node, "f", here)), inputs);
+      return;
+    }
+    if (op == "ResourceGather") {
+      // Embedding's lookup on a variable handle: GatherV2 on the value read (the gradient
+      // then flows to the variable through ReadVariableOp like any other read).
+      STRATA_CHECK(inputs.size() == 2 && inputs[0].resource && !inputs[1].resource && !inputs[1].list, FormatError, here,
+                   ": ResourceGather must gather from a variable handle with a tensor of indices");
+      const auto it = node.attr().find("batch_dims");
+      const std::int64_t batch_dims = it == node.attr().end() ? 0 : it->second.i();
+      try {
+        out.push_back({gather(read(inputs[0].variable), inputs[1].tensor, 0, batch_dims), {}, false});
+      } catch (const FormatError&) {
+        throw;
+      } catch (const Error& e) {
+        STRATA_THROW(FormatError, here, " (", op, "): ", e.message());
+      }
+      return;
+    }
+    if (op == "While" || op == "StatelessWhile") {
+      out = run_while(node, std::move(inputs), here);
+      return;
+    }
+    if (op == "If" || op == "StatelessIf") {
+      out = run_if(node, inputs, here);
+      return;
+    }
+    if (op.rfind("TensorList", 0) == 0) {
+      out = tensor_list(node, inputs, here);
+      return;
+    }
+    if (op == "Unpack") {
+      // tf.unstack: a Split into `num` pieces along `axis`, each squeezed.
+      STRATA_CHECK(inputs.size() == 1 && !inputs[0].resource && !inputs[0].list, FormatError, here,
+                   ": Unpack takes one tensor");
+      const auto num = node.attr().find("num");
+      STRATA_CHECK(num != node.attr().end() && num->second.value_case() == tf::AttrValue::kI && num->second.i() > 0,
+                   FormatError, here, ": Unpack without a positive 'num'");
+      const auto ax = node.attr().find("axis");
+      const std::int64_t axis = ax == node.attr().end() ? 0 : ax->second.i();
+      try {
+        for (auto& piece : split(inputs[0].tensor, num->second.i(), axis)) out.push_back({squeeze(piece, {axis}), {}, false});
+      } catch (const FormatError&) {
+        throw;
+      } catch (const Error& e) {
+        STRATA_THROW(FormatError, here, " (", op, "): ", e.message());
+      }
       return;
     }
     std::vector<Tensor> tensors;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
       STRATA_CHECK(!inputs[i].resource, FormatError, here, ": input ", i, " of ", op,
                    " is a variable handle (only ReadVariableOp, Identity and function calls take handles)");
+      STRATA_CHECK(!inputs[i].list, FormatError, here, ": input ", i, " of ", op,
+                   " is a tensor list (only the TensorList ops, loops, Identity and function calls take lists)");
       tensors.push_back(inputs[i].tensor);
     }
     try {
@@ -522,6 +598,306 @@ class Importer {
       STRATA_THROW(FormatError, here, " (", op, "): ", e.message());
     }
     for (auto& r : results) out.push_back({std::move(r), {}, false});
+    if (out.size() == 1) out[0].known = fold(op, node, inputs, out[0].tensor);
+  }
+
+  std::string func_attr(const tf::NodeDef& node, const char* name, const std::string& here) const {
+    const auto it = node.attr().find(name);
+    STRATA_CHECK(it != node.attr().end() && it->second.has_func(), FormatError, here, ": ", node.op(), " without a function '",
+                 name, "'");
+    return it->second.func().name();
+  }
+
+  // The known values of a constant integer or bool tensor of rank 0 or 1.
+  static std::shared_ptr<const KnownInts> known_of(const Tensor& t) {
+    if (!t.defined() || t.is_symbolic() || !t.shape().has_known_rank() || t.shape().rank() > 1) return nullptr;
+    if (t.shape().rank() == 1 && t.shape().dims()[0] > 64) return nullptr;
+    auto k = std::make_shared<KnownInts>();
+    k->scalar = t.shape().rank() == 0;
+    switch (t.dtype()) {
+      case DType::kInt32:
+        for (const auto v : t.to_vector<std::int32_t>()) k->values.emplace_back(v);
+        break;
+      case DType::kInt64:
+        for (const auto v : t.to_vector<std::int64_t>()) k->values.emplace_back(v);
+        break;
+      case DType::kBool: {
+        std::vector<std::uint8_t> bytes(static_cast<std::size_t>(t.num_elements()));
+        if (!bytes.empty()) t.copy_to_host(bytes.data(), bytes.size());
+        for (const auto v : bytes) k->values.emplace_back(v != 0);
+        break;
+      }
+      default: return nullptr;
+    }
+    return k;
+  }
+
+  // What is known of the one output of `op` (`result`) from what is known of its inputs:
+  // static dimensions through Shape and StridedSlice, scalar integer arithmetic and
+  // comparisons, Pack and integer Casts. Anything else: nothing.
+  static std::shared_ptr<const KnownInts> fold(const std::string& op, const tf::NodeDef& node,
+                                               const std::vector<Value>& in, const Tensor& result) {
+    const auto int_attr = [&](const char* name) -> std::int64_t {
+      const auto it = node.attr().find(name);
+      return it == node.attr().end() ? 0 : it->second.i();
+    };
+    if (op == "Shape") {
+      if (in.size() != 1 || !in[0].tensor.defined() || !in[0].tensor.shape().has_known_rank()) return nullptr;
+      auto k = std::make_shared<KnownInts>();
+      for (const auto d : in[0].tensor.shape().dims()) {
+        k->values.push_back(d >= 0 ? std::optional<std::int64_t>(d) : std::nullopt);
+      }
+      return k;
+    }
+    for (const auto& v : in) {
+      if (!v.known) return nullptr;
+    }
+    if (op == "Cast") {
+      if (result.dtype() != DType::kInt32 && result.dtype() != DType::kInt64 && result.dtype() != DType::kBool) return nullptr;
+      if (result.dtype() != DType::kBool) return in[0].known;
+      auto k = std::make_shared<KnownInts>(*in[0].known);
+      for (auto& v : k->values) {
+        if (v) v = *v != 0;
+      }
+      return k;
+    }
+    if (op == "StridedSlice" && in.size() == 4 && !in[0].known->scalar) {
+      if (int_attr("ellipsis_mask") != 0 || int_attr("new_axis_mask") != 0) return nullptr;
+      for (std::size_t i = 1; i < 4; ++i) {
+        if (in[i].known->values.size() != 1 || !in[i].known->all_known()) return nullptr;
+      }
+      const auto n = static_cast<std::int64_t>(in[0].known->values.size());
+      std::int64_t begin = *in[1].known->values[0], end = *in[2].known->values[0];
+      const std::int64_t stride = *in[3].known->values[0];
+      if (stride <= 0) return nullptr;
+      auto k = std::make_shared<KnownInts>();
+      if ((int_attr("shrink_axis_mask") & 1) != 0) {
+        if (begin < 0) begin += n;
+        if (begin < 0 || begin >= n) return nullptr;
+        k->scalar = true;
+        k->values.push_back(in[0].known->values[static_cast<std::size_t>(begin)]);
+        return k;
+      }
+      if ((int_attr("begin_mask") & 1) != 0) begin = 0;
+      if ((int_attr("end_mask") & 1) != 0) end = n;
+      if (begin < 0) begin += n;
+      if (end < 0) end += n;
+      begin = std::clamp<std::int64_t>(begin, 0, n);
+      end = std::clamp<std::int64_t>(end, 0, n);
+      for (std::int64_t i = begin; i < end; i += stride) k->values.push_back(in[0].known->values[static_cast<std::size_t>(i)]);
+      return k;
+    }
+    if (op == "Pack") {
+      auto k = std::make_shared<KnownInts>();
+      for (const auto& v : in) {
+        if (!v.known->scalar) return nullptr;
+        k->values.push_back(v.known->values[0]);
+      }
+      return k;
+    }
+    if (op == "LogicalNot" && in.size() == 1) {
+      auto k = std::make_shared<KnownInts>(*in[0].known);
+      for (auto& v : k->values) {
+        if (v) v = *v == 0;
+      }
+      return k;
+    }
+    using F = std::int64_t (*)(std::int64_t, std::int64_t);
+    static const std::map<std::string, F, std::less<>> binary = {
+        {"AddV2", [](std::int64_t a, std::int64_t b) { return a + b; }},
+        {"Add", [](std::int64_t a, std::int64_t b) { return a + b; }},
+        {"Sub", [](std::int64_t a, std::int64_t b) { return a - b; }},
+        {"Mul", [](std::int64_t a, std::int64_t b) { return a * b; }},
+        {"Maximum", [](std::int64_t a, std::int64_t b) { return std::max(a, b); }},
+        {"Minimum", [](std::int64_t a, std::int64_t b) { return std::min(a, b); }},
+        {"Less", [](std::int64_t a, std::int64_t b) -> std::int64_t { return a < b; }},
+        {"LessEqual", [](std::int64_t a, std::int64_t b) -> std::int64_t { return a <= b; }},
+        {"Greater", [](std::int64_t a, std::int64_t b) -> std::int64_t { return a > b; }},
+        {"GreaterEqual", [](std::int64_t a, std::int64_t b) -> std::int64_t { return a >= b; }},
+        {"Equal", [](std::int64_t a, std::int64_t b) -> std::int64_t { return a == b; }},
+        {"NotEqual", [](std::int64_t a, std::int64_t b) -> std::int64_t { return a != b; }},
+        {"LogicalAnd", [](std::int64_t a, std::int64_t b) -> std::int64_t { return a != 0 && b != 0; }},
+        {"LogicalOr", [](std::int64_t a, std::int64_t b) -> std::int64_t { return a != 0 || b != 0; }},
+    };
+    const auto f = binary.find(op);
+    if (f == binary.end() || in.size() != 2) return nullptr;
+    const KnownInts &a = *in[0].known, &b = *in[1].known;
+    if (a.values.size() != b.values.size() && a.values.size() != 1 && b.values.size() != 1) return nullptr;
+    auto k = std::make_shared<KnownInts>();
+    k->scalar = a.scalar && b.scalar;
+    const std::size_t n = std::max(a.values.size(), b.values.size());
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& x = a.values[a.values.size() == 1 ? 0 : i];
+      const auto& y = b.values[b.values.size() == 1 ? 0 : i];
+      k->values.push_back(x && y ? std::optional<std::int64_t>(f->second(*x, *y)) : std::nullopt);
+    }
+    return k;
+  }
+
+  // A scalar known at import time, or nullopt.
+  static std::optional<std::int64_t> known_scalar(const Value& v) {
+    if (!v.known || v.known->values.size() != 1 || !v.known->values[0]) return std::nullopt;
+    return v.known->values[0];
+  }
+
+  // While / StatelessWhile, unrolled: the condition function runs on the loop variables
+  // and must give a value known at import time (a recurrent layer's loop counts to the
+  // static length of its sequence); the body function is traced once per iteration.
+  std::vector<Value> run_while(const tf::NodeDef& node, std::vector<Value> vars, const std::string& here) {
+    const std::string cond_name = func_attr(node, "cond", here), body_name = func_attr(node, "body", here);
+    const tf::FunctionDef& cond = function(cond_name);
+    const tf::FunctionDef& body = function(body_name);
+    for (std::int64_t iteration = 0;; ++iteration) {
+      STRATA_CHECK(iteration < kMaxIterations, FormatError, here, ": ", node.op(), " loop runs more than ", kMaxIterations,
+                   " iterations while unrolled");
+      const std::vector<Value> c = call(cond, vars);
+      STRATA_CHECK(c.size() == 1 && !c[0].resource && !c[0].list, FormatError, here, ": the condition function '",
+                   cond_name, "' of ", node.op(), " must return one tensor");
+      const auto go = known_scalar(c[0]);
+      STRATA_CHECK(go.has_value(), FormatError, here, ": the condition of this ", node.op(), " loop (function '", cond_name,
+                   "') is known only at run time. Strata unrolls loops while reviving traces and needs their trip count "
+                   "from constants and static shapes: a recurrent layer needs a sequence length fixed in its input shape");
+      if (*go == 0) break;
+      std::vector<Value> next = call(body, vars);
+      STRATA_CHECK(next.size() == vars.size(), FormatError, here, ": the body function '", body_name, "' of ", node.op(),
+                   " returns ", next.size(), " values for ", vars.size(), " loop variables");
+      vars = std::move(next);
+    }
+    return vars;
+  }
+
+  // If / StatelessIf: the branch a condition known at import time picks; otherwise both
+  // branches are traced and each output selected by the condition (branches with variable
+  // assignments are refused there: both would run).
+  std::vector<Value> run_if(const tf::NodeDef& node, const std::vector<Value>& inputs, const std::string& here) {
+    STRATA_CHECK(!inputs.empty() && !inputs[0].resource && !inputs[0].list, FormatError, here, ": ", node.op(),
+                 " needs a condition tensor as its first input");
+    const tf::FunctionDef& then_f = function(func_attr(node, "then_branch", here));
+    const tf::FunctionDef& else_f = function(func_attr(node, "else_branch", here));
+    const std::vector<Value> args(inputs.begin() + 1, inputs.end());
+    if (const auto c = known_scalar(inputs[0])) return call(*c != 0 ? then_f : else_f, args);
+    for (const tf::FunctionDef* f : {&then_f, &else_f}) {
+      for (const auto& n : f->node_def()) {
+        STRATA_CHECK(n.op().rfind("Assign", 0) != 0, FormatError, here, ": ", node.op(), " on a condition known only at run "
+                     "time with a branch that assigns a variable (function '", f->signature().name(), "' node '", n.name(),
+                     "'); Strata runs both branches of such an If and selects their results");
+      }
+    }
+    const std::vector<Value> a = call(then_f, args), b = call(else_f, args);
+    STRATA_CHECK(a.size() == b.size(), FormatError, here, ": the branches of ", node.op(), " return ", a.size(), " and ",
+                 b.size(), " values");
+    Tensor cond = inputs[0].tensor;
+    if (cond.dtype() != DType::kBool) cond = not_equal(cond, zeros_like(cond));
+    std::vector<Value> out;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      STRATA_CHECK(!a[i].resource && !a[i].list && !b[i].resource && !b[i].list, FormatError, here, ": ", node.op(),
+                   " on a condition known only at run time returns a variable handle or tensor list (output ", i, ")");
+      try {
+        out.push_back({select(cond, a[i].tensor, b[i].tensor), {}, false});
+      } catch (const FormatError&) {
+        throw;
+      } catch (const Error& e) {
+        STRATA_THROW(FormatError, here, " (", node.op(), "), output ", i, ": ", e.message());
+      }
+    }
+    return out;
+  }
+
+  // TensorFlow's TensorList ops (tf.TensorArray in a recurrent layer's loop) on lists held
+  // while importing: lengths and indices must be known at import time.
+  std::vector<Value> tensor_list(const tf::NodeDef& node, const std::vector<Value>& in, const std::string& here) {
+    const std::string& op = node.op();
+    const auto index_of = [&](std::size_t i, const char* what) {
+      STRATA_CHECK(i < in.size(), FormatError, here, ": ", op, " takes more than ", in.size(), " inputs");
+      const auto v = known_scalar(in[i]);
+      STRATA_CHECK(v.has_value(), FormatError, here, ": the ", what, " of ", op, " is known only at run time (Strata "
+                   "unrolls tensor lists while reviving traces: their lengths and indices must be static)");
+      return *v;
+    };
+    const auto list_of = [&]() -> const TensorListValue& {
+      STRATA_CHECK(!in.empty() && in[0].list, FormatError, here, ": input 0 of ", op, " is not a tensor list");
+      return *in[0].list;
+    };
+    const auto tensor_at = [&](std::size_t i) -> const Tensor& {
+      STRATA_CHECK(i < in.size() && !in[i].resource && !in[i].list, FormatError, here, ": input ", i, " of ", op,
+                   " must be a tensor");
+      return in[i].tensor;
+    };
+    const auto make = [](std::vector<Tensor> items) {
+      Value v;
+      v.list = std::make_shared<const TensorListValue>(TensorListValue{std::move(items)});
+      return v;
+    };
+    try {
+      if (op == "TensorListReserve") {
+        const std::int64_t n = index_of(1, "length");
+        STRATA_CHECK(n >= 0 && n <= kMaxIterations, FormatError, here, ": TensorListReserve of ", n, " elements");
+        return {make(std::vector<Tensor>(static_cast<std::size_t>(n)))};
+      }
+      if (op == "TensorListFromTensor") {
+        const Tensor& t = tensor_at(0);
+        STRATA_CHECK(t.shape().has_known_rank() && t.shape().rank() >= 1 && t.shape().dims()[0] >= 0, FormatError, here,
+                     ": TensorListFromTensor of a tensor of shape ", t.shape().to_string(), ": its first dimension must "
+                     "be static (Strata unrolls the loops over tensor lists while reviving traces)");
+        const std::int64_t n = t.shape().dims()[0];
+        STRATA_CHECK(n <= kMaxIterations, FormatError, here, ": TensorListFromTensor of ", n, " elements");
+        std::vector<Tensor> items;
+        if (n > 0) {
+          for (auto& piece : split(t, n, 0)) items.push_back(squeeze(piece, {0}));
+        }
+        return {make(std::move(items))};
+      }
+      if (op == "TensorListGetItem") {
+        const auto& l = list_of();
+        const std::int64_t i = index_of(1, "index");
+        STRATA_CHECK(i >= 0 && i < static_cast<std::int64_t>(l.items.size()), FormatError, here, ": index ", i,
+                     " of a tensor list of ", l.items.size());
+        STRATA_CHECK(l.items[static_cast<std::size_t>(i)].defined(), FormatError, here, ": element ", i,
+                     " of the tensor list was never set");
+        return {{l.items[static_cast<std::size_t>(i)], {}, false}};
+      }
+      if (op == "TensorListSetItem") {
+        const auto& l = list_of();
+        const std::int64_t i = index_of(1, "index");
+        STRATA_CHECK(i >= 0 && i < static_cast<std::int64_t>(l.items.size()), FormatError, here, ": index ", i,
+                     " of a tensor list of ", l.items.size());
+        std::vector<Tensor> items = l.items;
+        items[static_cast<std::size_t>(i)] = tensor_at(2);
+        return {make(std::move(items))};
+      }
+      if (op == "TensorListStack") {
+        const auto& l = list_of();
+        STRATA_CHECK(!l.items.empty(), FormatError, here, ": TensorListStack of an empty tensor list");
+        for (std::size_t i = 0; i < l.items.size(); ++i) {
+          STRATA_CHECK(l.items[i].defined(), FormatError, here, ": element ", i, " of the tensor list was never set");
+        }
+        return {{stack(l.items, 0), {}, false}};
+      }
+      if (op == "TensorListLength") {
+        const auto n = static_cast<std::int32_t>(list_of().items.size());
+        const Tensor t = Tensor::from_vector<std::int32_t>({n}, Shape{});
+        return {{t, {}, false, known_of(t)}};
+      }
+      if (op == "TensorListElementShape") {
+        const auto& l = list_of();
+        const auto it = std::find_if(l.items.begin(), l.items.end(), [](const Tensor& t) { return t.defined(); });
+        STRATA_CHECK(it != l.items.end(), FormatError, here, ": TensorListElementShape of a list with no element set");
+        const auto type = node.attr().find("shape_type");
+        const DType dtype = type == node.attr().end() ? DType::kInt32 : dtype_from_tf(static_cast<int>(type->second.type()));
+        Value v{cast(shape_of(*it), dtype), {}, false};
+        auto k = std::make_shared<KnownInts>();
+        if (it->shape().has_known_rank()) {
+          for (const auto d : it->shape().dims()) k->values.push_back(d >= 0 ? std::optional<std::int64_t>(d) : std::nullopt);
+          v.known = k;
+        }
+        return {v};
+      }
+    } catch (const FormatError&) {
+      throw;
+    } catch (const Error& e) {
+      STRATA_THROW(FormatError, here, " (", op, "): ", e.message());
+    }
+    STRATA_THROW(FormatError, here, ": op '", op, "' is not one Strata has (no op, kernel or plugin registers it)");
   }
 
   // TensorFlow's fused batch normalization (NHWC), written in Strata's ops: outputs y,

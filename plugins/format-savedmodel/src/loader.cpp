@@ -383,6 +383,15 @@ std::shared_ptr<strata::Model> load(const fs::path& dir, const strata::LoadOptio
       throw strata::UnknownObjectError(std::move(missing));
     }
     strata::log_info("'", dir.string(), "': ", e.message(), "; reviving the model from its traced functions");
+    // A failure while reviving (an op Strata lacks, a bad graph) says why the traces were
+    // read at all: the classes that were missing.
+    std::string classes;
+    for (const auto& m : e.missing()) {
+      classes += strata::detail::concat(classes.empty() ? "" : ", ", m.kind, " '", m.name, "'");
+    }
+    auto frame = strata::ErrorContext::push("reviving '", dir.string(), "' from its traced functions because ",
+                                            e.missing().size() == 1 ? "its class " : "its classes ", classes,
+                                            e.missing().size() == 1 ? " is" : " are", " not registered");
     return revive_from_traces(dir, sm, md, options, e.message());
   }
 }

@@ -193,7 +193,7 @@ Layer::Outputs Layer::call_with_masks(const std::vector<Tensor>& inputs, const C
       traced = std::move(both.tensors);
       traced_masks = std::move(both.masks);
     }
-    auto node = std::make_shared<GraphNode>();
+    auto node = internal::new_graph_node();
     node->op = kLayerCallOp;
     node->name = name_;
     node->layer = std::const_pointer_cast<Layer>(shared_from_this());

@@ -115,7 +115,7 @@ std::vector<Tensor> run_symbolic(const OpDef& def, std::vector<Tensor> inputs, c
     if (!in.is_symbolic()) in = capture_constant(in);
   }
   auto metas = infer(def, inputs, attrs);
-  auto node = std::make_shared<GraphNode>();
+  auto node = new_graph_node();
   node->op = def.name;
   const auto& scopes = thread_state().name_scopes;
   for (const auto& s : scopes) node->name += s + "/";

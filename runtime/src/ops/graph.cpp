@@ -14,6 +14,28 @@ namespace strata {
 namespace internal {
 
 namespace {
+// Nodes whose last reference went while another node was being freed: freed by the
+// outermost deleter's loop, so freeing a chain never nests.
+struct NodeDeleter {
+  void operator()(GraphNode* node) const {
+    thread_local std::vector<GraphNode*> pending;
+    thread_local bool draining = false;
+    pending.push_back(node);
+    if (draining) return;
+    draining = true;
+    while (!pending.empty()) {
+      GraphNode* next = pending.back();
+      pending.pop_back();
+      delete next;  // may push the nodes it held the last references to
+    }
+    draining = false;
+  }
+};
+}  // namespace
+
+std::shared_ptr<GraphNode> new_graph_node() { return std::shared_ptr<GraphNode>(new GraphNode(), NodeDeleter{}); }
+
+namespace {
 std::string scoped_name(const std::string& base) {
   std::string name;
   for (const auto& s : thread_state().name_scopes) name += s + "/";
@@ -22,7 +44,7 @@ std::string scoped_name(const std::string& base) {
 }  // namespace
 
 Tensor capture_constant(const Tensor& value) {
-  auto node = std::make_shared<GraphNode>();
+  auto node = new_graph_node();
   node->op = "Const";
   node->name = scoped_name("Const");
   node->value = value;
@@ -32,7 +54,7 @@ Tensor capture_constant(const Tensor& value) {
 }
 
 Tensor capture_variable(const Variable& variable) {
-  auto node = std::make_shared<GraphNode>();
+  auto node = new_graph_node();
   node->op = "ReadVariableOp";
   node->name = scoped_name(variable.name());
   node->variable = variable;
@@ -42,7 +64,7 @@ Tensor capture_variable(const Variable& variable) {
 }
 
 void record_assign(const Variable& variable, const Tensor& value) {
-  auto node = std::make_shared<GraphNode>();
+  auto node = new_graph_node();
   node->op = "AssignVariableOp";
   node->name = scoped_name("AssignVariableOp");
   node->variable = variable;
@@ -54,7 +76,7 @@ void record_assign(const Variable& variable, const Tensor& value) {
 }  // namespace internal
 
 Tensor placeholder(const TensorSpec& spec) {
-  auto node = std::make_shared<GraphNode>();
+  auto node = internal::new_graph_node();
   node->op = "Placeholder";
   node->name = spec.name.empty() ? std::string("Placeholder") : spec.name;
   node->attrs.set("dtype", spec.dtype);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -46,6 +47,11 @@ struct ThreadState {
   std::vector<std::shared_ptr<GraphNode>> side_effects;
 };
 ThreadState& thread_state();
+
+// A new, empty graph node whose destruction is iterative: releasing the last reference to
+// the end of a long chain of nodes (a graph of 10^5 ops in a row) frees the chain in a loop
+// instead of one nested destructor call per node, which overflowed the stack.
+std::shared_ptr<GraphNode> new_graph_node();
 
 // Runs one op in the mode the thread is in (graph recording or eager + tapes).
 std::vector<Tensor> run_op(const OpDef& def, std::vector<Tensor> inputs, const Attrs& attrs);
