@@ -154,7 +154,8 @@ TEST_F(VolumetricTest, BadConfigsGiveTypedErrorsNamingTheLayer) {
   EXPECT_EQ(config_error<ValueError>("Conv3D", Config{{"filters", 0}, {"kernel_size", 2}}),
             "layer 'v' (Conv3D): 'filters' must be a positive integer, got 0");
   EXPECT_EQ(config_error<ValueError>("Conv3D", Config{{"filters", 2}, {"kernel_size", {2, 0, 2}}}),
-            "layer 'v' (Conv3D): 'kernel_size' must be a list of positive integers, got [2,0,2]");
+            "layer 'v' (Conv3D): 'kernel_size' must be a positive integer or a list of 3 positive "
+            "integers, got [2,0,2]");
   EXPECT_EQ(config_error<FormatError>("Conv3D", Config{{"filters", 2}, {"kernel_size", 2}, {"padding", "causal"}}),
             "layer 'v' (Conv3D): 'padding' must be one of \"valid\", \"same\", got \"causal\"");
   EXPECT_EQ(config_error<ValueError>("Conv3D", Config{{"filters", 2}, {"kernel_size", 2}, {"data_format", "channels_first"}}),
@@ -173,11 +174,12 @@ TEST_F(VolumetricTest, BadConfigsGiveTypedErrorsNamingTheLayer) {
             "layer 'v' (Conv3DTranspose): dilation_rate other than 1 is not supported (tf-keras 2.17's "
             "Conv3DTranspose ignores it and Keras 3 applies it)");
   EXPECT_EQ(config_error<ValueError>("MaxPooling3D", Config{{"pool_size", {2, 2, 0}}}),
-            "layer 'v' (MaxPooling3D): 'pool_size' must be a list of positive integers, got [2,2,0]");
+            "layer 'v' (MaxPooling3D): 'pool_size' must be a positive integer or a list of 3 "
+            "positive integers, got [2,2,0]");
   EXPECT_EQ(config_error<FormatError>("AvgPool3D", Config{{"padding", "full"}}),
             "layer 'v' (AveragePooling3D): 'padding' must be one of \"valid\", \"same\", got \"full\"");
   EXPECT_EQ(config_error<FormatError>("GlobalAveragePooling3D", Config{{"keepdims", "yes"}}),
-            "layer 'v' (GlobalAveragePooling3D): 'keepdims' must be a boolean, got \"yes\"");
+            "layer 'v' (GlobalAveragePooling3D): 'keepdims' must be true or false, got \"yes\"");
 }
 
 TEST_F(VolumetricTest, InputsThatDoNotFitGiveShapeErrorsNamingTheLayer) {
