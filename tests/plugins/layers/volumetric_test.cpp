@@ -121,6 +121,17 @@ TEST_F(VolumetricTest, Conv3DTransposeIgnoresGroupsAsTfKerasDoes) {
   EXPECT_EQ(grouped->get_config()["groups"], 2);
 }
 
+// tf_keras.layers has these six aliases of the 3-D classes; configs name the class.
+TEST_F(VolumetricTest, AliasesBuildTheKerasClass) {
+  const Config conv{{"filters", 1}, {"kernel_size", 1}};
+  EXPECT_EQ(make_layer("Convolution3D", conv)->class_name(), "Conv3D");
+  EXPECT_EQ(make_layer("Convolution3DTranspose", conv)->class_name(), "Conv3DTranspose");
+  EXPECT_EQ(make_layer("MaxPool3D")->class_name(), "MaxPooling3D");
+  EXPECT_EQ(make_layer("AvgPool3D")->class_name(), "AveragePooling3D");
+  EXPECT_EQ(make_layer("GlobalMaxPool3D")->class_name(), "GlobalMaxPooling3D");
+  EXPECT_EQ(make_layer("GlobalAvgPool3D")->class_name(), "GlobalAveragePooling3D");
+}
+
 // The message of the error of kind E that `f` throws.
 template <class E, class F>
 std::string error_of(F&& f) {
