@@ -202,6 +202,19 @@ TEST_F(VolumetricTest, InputsThatDoNotFitGiveShapeErrorsNamingTheLayer) {
             "layer 'v' (MaxPooling3D): the pool size [3,1,1] does not fit the inputs (1, 2, 2, 2, 1) (padding \"valid\")");
   EXPECT_EQ(build_error<ShapeError>("Conv3D", Config{{"filters", 2}, {"kernel_size", 1}}, Shape{1, 2, 2}),
             "layer 'v' (Conv3D) expects an input of rank 5, got shape (1, 2, 2)");
+  // Called on a symbolic input whose spatial sizes are unknown (a known limitation: the 2-D
+  // compositions reshape with them).
+  EXPECT_EQ(error_of<ShapeError>([] {
+              auto layer = make_layer("MaxPooling3D", Config{{"name", "v"}});
+              (*layer)(Input(Shape{Shape::kUnknown, Shape::kUnknown, 4, 2}));
+            }),
+            "layer 'v' (MaxPooling3D): the depth, height, width and channels of the inputs must be known (3-D "
+            "layers run as 2-D ops over reshaped inputs), got (None, None, None, 4, 2)");
+  // The batch may be unknown: Conv3DTranspose computes its output sizes at run time.
+  {
+    auto layer = make_layer("Conv3DTranspose", Config{{"filters", 3}, {"kernel_size", 2}, {"strides", 2}});
+    EXPECT_EQ((*layer)(Input(Shape{2, 3, 4, 2})).shape(), (Shape{Shape::kUnknown, 4, 6, 8, 3}));
+  }
   // An even kernel with padding "same" and output_padding 0 has no forward convolution back
   // to the input length (TensorFlow's conv3d_transpose refuses it too).
   EXPECT_EQ(build_error<ShapeError>("Conv3DTranspose",
