@@ -19,7 +19,9 @@
 namespace strata::layers {
 namespace {
 
-Padding padding_of(const std::string& padding) { return padding == "same" ? Padding::kSame : Padding::kValid; }
+Padding padding_of(const std::string& padding) {
+  return padding == "same" ? Padding::kSame : Padding::kValid;
+}
 
 // The depth, height, width and channels of a rank-5 channels_last input; ShapeError naming
 // the layer when one is unknown (the 2-D compositions reshape with them).
@@ -70,7 +72,8 @@ class Conv3DBase : public Layer {
                   r.describe("the dilated kernel"));
     }
     const bool strided = std::any_of(strides_.begin(), strides_.end(), [](std::int64_t s) { return s > 1; });
-    const bool dilated = std::any_of(dilation_rate_.begin(), dilation_rate_.end(), [](std::int64_t d) { return d > 1; });
+    const bool dilated =
+        std::any_of(dilation_rate_.begin(), dilation_rate_.end(), [](std::int64_t d) { return d > 1; });
     STRATA_CHECK(!(strided && dilated), ValueError, r.subject(),
                  ": strides > 1 are not supported together with dilation_rate > 1 (as in Keras)");
     STRATA_CHECK(filters_ % groups_ == 0, ValueError, r.subject(),
@@ -119,8 +122,8 @@ class Conv3DBase : public Layer {
       kernel_shape.push_back(filters_);
     }
     checked_element_count(kernel_shape, ConfigReader::subject_of(*this) + ": the kernel");
-    kernel_ = add_weight("kernel", Shape(kernel_shape), kernel_initializer_, true, kernel_regularizer_,
-                         kernel_constraint_);
+    kernel_ =
+        add_weight("kernel", Shape(kernel_shape), kernel_initializer_, true, kernel_regularizer_, kernel_constraint_);
     if (use_bias_) {
       bias_ = add_weight("bias", Shape{filters_}, bias_initializer_, true, bias_regularizer_, bias_constraint_);
     }
@@ -168,7 +171,8 @@ class Conv3DBase : public Layer {
                  ": the input depth ", depth, " is smaller than the dilated kernel depth ", effective,
                  " (padding \"valid\")");
     const WindowDim wd = window_dim(depth, kd, sd, dd, padding_of(padding_));
-    if (wd.pad_before > 0 || wd.pad_after > 0) x = pad(x, {{0, 0}, {wd.pad_before, wd.pad_after}, {0, 0}, {0, 0}, {0, 0}});
+    if (wd.pad_before > 0 || wd.pad_after > 0)
+      x = pad(x, {{0, 0}, {wd.pad_before, wd.pad_after}, {0, 0}, {0, 0}, {0, 0}});
     const std::int64_t out_depth = wd.out;
     // Tap k: x[:, k*dd : k*dd + (out_depth - 1)*sd + 1 : sd], every other axis whole.
     StridedSliceMasks whole;
@@ -188,8 +192,8 @@ class Conv3DBase : public Layer {
     }
     const Tensor images = reshape(stacked, Shape{-1, height, width, kd * channels});
     // (kd, kh, kw, cg, F) -> (kh, kw, kd * cg, F)
-    const Tensor kernel = reshape(transpose(read(kernel_), {1, 2, 0, 3, 4}),
-                                  Shape{kernel_size_[1], kernel_size_[2], kd * cg, filters_});
+    const Tensor kernel =
+        reshape(transpose(read(kernel_), {1, 2, 0, 3, 4}), Shape{kernel_size_[1], kernel_size_[2], kd * cg, filters_});
     const std::pair<std::int64_t, std::int64_t> strides{strides_[1], strides_[2]};
     const std::pair<std::int64_t, std::int64_t> dilations{dilation_rate_[1], dilation_rate_[2]};
     const Padding padding = padding_of(padding_);
@@ -225,8 +229,8 @@ class Conv3DBase : public Layer {
       if (fits) forward[i] = window_dim(out[i], kernel_size_[i], strides_[i], 1, padding_of(padding_));
       STRATA_CHECK(fits && forward[i].out == dims[i], ShapeError, ConfigReader::subject_of(*this),
                    ": the output length ", out[i], " of spatial axis ", i,
-                   " cannot be convolved back to the input length ", dims[i], " (kernel ", kernel_size_[i],
-                   ", stride ", strides_[i], ", padding \"", padding_, "\")");
+                   " cannot be convolved back to the input length ", dims[i], " (kernel ", kernel_size_[i], ", stride ",
+                   strides_[i], ", padding \"", padding_, "\")");
     }
     const std::int64_t depth = dims[0], kd = kernel_size_[0], sd = strides_[0];
     // (kd, kh, kw, F, C) -> (kh, kw, kd * F, C): one transposed 2-D convolution gives every tap.
@@ -238,8 +242,8 @@ class Conv3DBase : public Layer {
     if (batch != Shape::kUnknown) {
       sizes = int_tensor({batch * depth, out[1], out[2], kd * filters_});
     } else {
-      sizes = concat({mul(slice(shape_of(x), {0}, {1}), int_tensor({depth})), int_tensor({out[1], out[2], kd * filters_})},
-                     0);
+      sizes = concat(
+          {mul(slice(shape_of(x), {0}, {1}), int_tensor({depth})), int_tensor({out[1], out[2], kd * filters_})}, 0);
     }
     const Attrs attrs{{"strides", std::vector<std::int64_t>{1, strides_[1], strides_[2], 1}},
                       {"padding", std::string(padding_name(padding_of(padding_)))},
@@ -391,8 +395,7 @@ class GlobalMaxPooling3D final : public GlobalPooling3D {
 };
 class GlobalAveragePooling3D final : public GlobalPooling3D {
  public:
-  explicit GlobalAveragePooling3D(const Config& c)
-      : GlobalPooling3D("GlobalAveragePooling3D", c, PoolKind::kAverage) {}
+  explicit GlobalAveragePooling3D(const Config& c) : GlobalPooling3D("GlobalAveragePooling3D", c, PoolKind::kAverage) {}
 };
 
 }  // namespace

@@ -35,7 +35,7 @@ void check_gradients(const std::string& cls, Config config, const Shape& shape) 
   layer->set_weights(init);
   const Shape out_shape = (*layer)(x).shape();
   const Tensor probe = random_uniform(out_shape, DType::kFloat64, -1.0, 1.0, 7);
-  auto objective = [&](const Tensor& in) { return sum((*layer)(in) * probe); };
+  auto objective = [&](const Tensor& in) { return sum((*layer)(in)*probe); };
   GradientTape tape(/*persistent=*/true);
   tape.watch(x);
   const Tensor loss = objective(x);
@@ -78,21 +78,26 @@ void check_gradients(const std::string& cls, Config config, const Shape& shape) 
 TEST_F(VolumetricTest, Conv3DGradientsMatchFiniteDifferences) {
   const Shape in{2, 4, 5, 5, 2};
   check_gradients("Conv3D", Config{{"filters", 3}, {"kernel_size", 2}}, in);
-  check_gradients("Conv3D", Config{{"filters", 2}, {"kernel_size", {3, 2, 3}}, {"strides", {2, 1, 2}},
-                                   {"padding", "same"}, {"activation", "tanh"}},
+  check_gradients("Conv3D",
+                  Config{{"filters", 2},
+                         {"kernel_size", {3, 2, 3}},
+                         {"strides", {2, 1, 2}},
+                         {"padding", "same"},
+                         {"activation", "tanh"}},
                   in);
-  check_gradients("Conv3D", Config{{"filters", 2}, {"kernel_size", 2}, {"dilation_rate", {2, 1, 2}}, {"padding", "same"}},
-                  in);
+  check_gradients("Conv3D",
+                  Config{{"filters", 2}, {"kernel_size", 2}, {"dilation_rate", {2, 1, 2}}, {"padding", "same"}}, in);
   check_gradients("Conv3D", Config{{"filters", 4}, {"kernel_size", {2, 3, 1}}, {"groups", 2}, {"use_bias", false}}, in);
 }
 
 TEST_F(VolumetricTest, Conv3DTransposeGradientsMatchFiniteDifferences) {
   const Shape in{2, 3, 4, 3, 2};
   check_gradients("Conv3DTranspose", Config{{"filters", 3}, {"kernel_size", 2}}, in);
-  check_gradients("Conv3DTranspose", Config{{"filters", 2}, {"kernel_size", 3}, {"strides", 2}, {"padding", "same"}}, in);
-  check_gradients("Conv3DTranspose",
-                  Config{{"filters", 2}, {"kernel_size", {2, 3, 2}}, {"strides", {2, 1, 3}}, {"output_padding", {1, 0, 2}}},
+  check_gradients("Conv3DTranspose", Config{{"filters", 2}, {"kernel_size", 3}, {"strides", 2}, {"padding", "same"}},
                   in);
+  check_gradients(
+      "Conv3DTranspose",
+      Config{{"filters", 2}, {"kernel_size", {2, 3, 2}}, {"strides", {2, 1, 3}}, {"output_padding", {1, 0, 2}}}, in);
   check_gradients("Conv3DTranspose", Config{{"filters", 2}, {"kernel_size", {1, 2, 1}}, {"strides", {2, 3, 2}}}, in);
 }
 
@@ -100,7 +105,8 @@ TEST_F(VolumetricTest, PoolingGradientsMatchFiniteDifferences) {
   const Shape in{2, 4, 5, 5, 2};
   check_gradients("MaxPooling3D", Config::object(), in);
   check_gradients("MaxPooling3D", Config{{"pool_size", {2, 3, 2}}, {"strides", {1, 2, 2}}, {"padding", "same"}}, in);
-  check_gradients("AveragePooling3D", Config{{"pool_size", {3, 2, 2}}, {"strides", {2, 2, 1}}, {"padding", "same"}}, in);
+  check_gradients("AveragePooling3D", Config{{"pool_size", {3, 2, 2}}, {"strides", {2, 2, 1}}, {"padding", "same"}},
+                  in);
   check_gradients("AveragePooling3D", Config{{"pool_size", 2}, {"strides", 1}, {"data_format", "channels_first"}}, in);
   check_gradients("GlobalMaxPooling3D", Config::object(), in);
   check_gradients("GlobalAveragePooling3D", Config{{"keepdims", true}}, in);
@@ -169,9 +175,10 @@ TEST_F(VolumetricTest, BadConfigsGiveTypedErrorsNamingTheLayer) {
             "integers, got [2,0,2]");
   EXPECT_EQ(config_error<FormatError>("Conv3D", Config{{"filters", 2}, {"kernel_size", 2}, {"padding", "causal"}}),
             "layer 'v' (Conv3D): 'padding' must be one of \"valid\", \"same\", got \"causal\"");
-  EXPECT_EQ(config_error<ValueError>("Conv3D", Config{{"filters", 2}, {"kernel_size", 2}, {"data_format", "channels_first"}}),
-            "layer 'v' (Conv3D): data_format \"channels_first\" is not supported (Strata's convolutions are "
-            "channels_last); transpose the inputs and use data_format \"channels_last\"");
+  EXPECT_EQ(
+      config_error<ValueError>("Conv3D", Config{{"filters", 2}, {"kernel_size", 2}, {"data_format", "channels_first"}}),
+      "layer 'v' (Conv3D): data_format \"channels_first\" is not supported (Strata's convolutions are "
+      "channels_last); transpose the inputs and use data_format \"channels_last\"");
   EXPECT_EQ(config_error<ValueError>("Conv3D",
                                      Config{{"filters", 2}, {"kernel_size", 2}, {"strides", 2}, {"dilation_rate", 2}}),
             "layer 'v' (Conv3D): strides > 1 are not supported together with dilation_rate > 1 (as in Keras)");
@@ -181,9 +188,10 @@ TEST_F(VolumetricTest, BadConfigsGiveTypedErrorsNamingTheLayer) {
                                      Config{{"filters", 2}, {"kernel_size", 2}, {"strides", 2}, {"output_padding", 2}}),
             "layer 'v' (Conv3DTranspose): strides must be greater than output_padding, got strides=[2,2,2], "
             "output_padding=[2,2,2]");
-  EXPECT_EQ(config_error<ValueError>("Conv3DTranspose", Config{{"filters", 2}, {"kernel_size", 2}, {"dilation_rate", 2}}),
-            "layer 'v' (Conv3DTranspose): dilation_rate other than 1 is not supported (tf-keras 2.17's "
-            "Conv3DTranspose ignores it and Keras 3 applies it)");
+  EXPECT_EQ(
+      config_error<ValueError>("Conv3DTranspose", Config{{"filters", 2}, {"kernel_size", 2}, {"dilation_rate", 2}}),
+      "layer 'v' (Conv3DTranspose): dilation_rate other than 1 is not supported (tf-keras 2.17's "
+      "Conv3DTranspose ignores it and Keras 3 applies it)");
   EXPECT_EQ(config_error<ValueError>("MaxPooling3D", Config{{"pool_size", {2, 2, 0}}}),
             "layer 'v' (MaxPooling3D): 'pool_size' must be a positive integer or a list of 3 "
             "positive integers, got [2,2,0]");
@@ -194,12 +202,14 @@ TEST_F(VolumetricTest, BadConfigsGiveTypedErrorsNamingTheLayer) {
 }
 
 TEST_F(VolumetricTest, InputsThatDoNotFitGiveShapeErrorsNamingTheLayer) {
-  EXPECT_EQ(build_error<ValueError>("Conv3D", Config{{"filters", 2}, {"kernel_size", 1}, {"groups", 2}}, Shape{1, 2, 2, 2, 3}),
+  EXPECT_EQ(build_error<ValueError>("Conv3D", Config{{"filters", 2}, {"kernel_size", 1}, {"groups", 2}},
+                                    Shape{1, 2, 2, 2, 3}),
             "layer 'v': the number of input channels (3) must be divisible by groups (2)");
   EXPECT_EQ(build_error<ShapeError>("Conv3D", Config{{"filters", 2}, {"kernel_size", {3, 1, 1}}}, Shape{1, 2, 2, 2, 1}),
             "layer 'v' (Conv3D): the input depth 2 is smaller than the dilated kernel depth 3 (padding \"valid\")");
-  EXPECT_EQ(build_error<ShapeError>("MaxPooling3D", Config{{"pool_size", {3, 1, 1}}}, Shape{1, 2, 2, 2, 1}),
-            "layer 'v' (MaxPooling3D): the pool size [3,1,1] does not fit the inputs (1, 2, 2, 2, 1) (padding \"valid\")");
+  EXPECT_EQ(
+      build_error<ShapeError>("MaxPooling3D", Config{{"pool_size", {3, 1, 1}}}, Shape{1, 2, 2, 2, 1}),
+      "layer 'v' (MaxPooling3D): the pool size [3,1,1] does not fit the inputs (1, 2, 2, 2, 1) (padding \"valid\")");
   EXPECT_EQ(build_error<ShapeError>("Conv3D", Config{{"filters", 2}, {"kernel_size", 1}}, Shape{1, 2, 2}),
             "layer 'v' (Conv3D) expects an input of rank 5, got shape (1, 2, 2)");
   // Called on a symbolic input whose spatial sizes are unknown (a known limitation: the 2-D
@@ -217,10 +227,10 @@ TEST_F(VolumetricTest, InputsThatDoNotFitGiveShapeErrorsNamingTheLayer) {
   }
   // An even kernel with padding "same" and output_padding 0 has no forward convolution back
   // to the input length (TensorFlow's conv3d_transpose refuses it too).
-  EXPECT_EQ(build_error<ShapeError>("Conv3DTranspose",
-                                    Config{{"filters", 1}, {"kernel_size", 2}, {"strides", 2}, {"padding", "same"},
-                                           {"output_padding", 0}},
-                                    Shape{1, 2, 2, 2, 1}),
+  EXPECT_EQ(build_error<ShapeError>(
+                "Conv3DTranspose",
+                Config{{"filters", 1}, {"kernel_size", 2}, {"strides", 2}, {"padding", "same"}, {"output_padding", 0}},
+                Shape{1, 2, 2, 2, 1}),
             "layer 'v' (Conv3DTranspose): the output length 2 of spatial axis 0 cannot be convolved back to the input "
             "length 2 (kernel 2, stride 2, padding \"same\")");
 }
