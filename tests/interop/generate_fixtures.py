@@ -752,6 +752,65 @@ def _(rng, shared):
     return model, xs_for(model)
 
 
+# ---- issue 18, volumetric layers: Conv3D, Conv3DTranspose, 3-D pooling ------------------
+
+
+@fixture("conv3d", "Conv3D: valid/same, strides, dilation, groups, no bias, activation; the Convolution3D alias")
+def _(rng, shared):
+    return branches((4, 5, 5, 2), rng, [
+        L.Conv3D(3, 2, name="valid"),
+        L.Conv3D(4, (3, 2, 3), strides=(2, 1, 2), padding="same", activation="relu", name="same_strided"),
+        L.Conv3D(2, 2, dilation_rate=(2, 1, 2), padding="same", use_bias=False, name="same_dilated"),
+        L.Conv3D(2, (2, 2, 3), dilation_rate=(1, 2, 1), name="valid_dilated"),
+        L.Conv3D(4, (2, 3, 1), strides=(1, 2, 1), groups=2, name="grouped"),
+        L.Convolution3D(2, (1, 2, 2), strides=(3, 2, 2), padding="same", name="alias"),
+    ])
+
+
+@fixture("conv3d_transpose", "Conv3DTranspose: valid/same, strides, output_padding, stride > kernel; the alias")
+def _(rng, shared):
+    return branches((3, 4, 3, 2), rng, [
+        L.Conv3DTranspose(3, 2, name="valid"),
+        L.Conv3DTranspose(2, 3, strides=2, padding="same", name="same_strided"),
+        L.Conv3DTranspose(2, (2, 3, 2), strides=(2, 1, 3), output_padding=(1, 0, 2), name="valid_output_padding"),
+        L.Conv3DTranspose(3, 3, strides=(1, 2, 2), padding="same", output_padding=(0, 1, 1),
+                          activation="tanh", use_bias=False, name="same_output_padding"),
+        L.Conv3DTranspose(2, (1, 2, 1), strides=(2, 3, 2), name="stride_beyond_kernel"),
+        L.Convolution3DTranspose(2, (2, 1, 2), strides=(2, 2, 1), padding="same", name="alias"),
+        L.Conv3DTranspose(2, 2, groups=2, name="groups_ignored"),  # tf-keras writes groups, applies none
+    ])
+
+
+@fixture("pooling_3d", "MaxPooling3D/AveragePooling3D valid and same, channels_first, global 3-D poolings; aliases")
+def _(rng, shared):
+    return branches((4, 5, 5, 2), rng, [
+        L.MaxPooling3D(name="max_default"),
+        L.MaxPooling3D((2, 3, 2), strides=(1, 2, 2), padding="same", name="max_same"),
+        L.AveragePooling3D((3, 2, 2), strides=(2, 2, 1), padding="same", name="avg_same"),
+        L.AveragePooling3D(2, strides=1, name="avg_valid"),
+        L.MaxPool3D((2, 2, 3), data_format="channels_first", padding="same", name="max_first"),
+        L.AvgPool3D((3, 2, 2), strides=(2, 1, 1), name="avg_alias"),
+        L.GlobalMaxPooling3D(name="gmax"),
+        L.GlobalAveragePooling3D(keepdims=True, name="gavg_keep"),
+        L.GlobalMaxPool3D(data_format="channels_first", keepdims=True, name="gmax_first"),
+        L.GlobalAvgPool3D(name="gavg_alias"),
+    ])
+
+
+@fixture("volumetric_model", "Conv3D, MaxPooling3D, Conv3DTranspose, GlobalAveragePooling3D, Dense")
+def _(rng, shared):
+    model = seq([
+        keras.Input((4, 6, 6, 2)),
+        L.Conv3D(4, 3, padding="same", activation="relu"),
+        L.MaxPooling3D(2),
+        L.Conv3DTranspose(3, 2, strides=2, activation="relu"),
+        L.GlobalAveragePooling3D(),
+        L.Dense(2),
+    ])
+    randomize_weights(model, rng)
+    return model, xs_for(model)
+
+
 # ---- writing ----------------------------------------------------------------------------
 
 
