@@ -36,10 +36,11 @@ ConvBase::ConvBase(std::string class_name, const Config& c, std::size_t rank, Co
   }
   const bool strided = std::any_of(strides_.begin(), strides_.end(), [](std::int64_t s) { return s > 1; });
   const bool dilated = std::any_of(dilation_rate_.begin(), dilation_rate_.end(), [](std::int64_t d) { return d > 1; });
-  STRATA_CHECK(!(strided && dilated), ValueError, this->class_name(),
-               ": strides > 1 are not supported together with dilation_rate > 1 (as in Keras)");
-  STRATA_CHECK(depthwise || filters_ % groups_ == 0, ValueError, this->class_name(),
-               ": filters must be divisible by groups, got filters=", filters_, ", groups=", groups_);
+  STRATA_CHECK(!(strided && dilated), ValueError,
+               r.describe("strides > 1 are not supported together with dilation_rate > 1 (as in Keras), got strides="),
+               int_list(strides_).dump(), ", dilation_rate=", int_list(dilation_rate_).dump());
+  STRATA_CHECK(depthwise || filters_ % groups_ == 0, ValueError, r.describe("filters must be divisible by groups, got filters="),
+               filters_, ", groups=", groups_);
   if (kind_ == ConvKind::kTranspose) {
     // tf-keras: normalize_tuple(allow_zero=True), then each < its stride.
     if (r.has("output_padding")) {
