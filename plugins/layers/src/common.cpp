@@ -170,7 +170,9 @@ Tensor conv2d_transpose(const Tensor& x, const Tensor& filter, const std::vector
                     {"padding", std::string(padding_name(padding))},
                     {"data_format", std::string("NHWC")},
                     {"dilations", std::vector<std::int64_t>{1, dilations.first, dilations.second, 1}}};
-  if (output_sizes[0] != Shape::kUnknown) return execute1("Conv2DBackpropInput", {int_tensor(output_sizes), filter, x}, attrs);
+  if (output_sizes[0] != Shape::kUnknown) {
+    return execute1("Conv2DBackpropInput", {int_tensor(output_sizes), filter, x}, attrs);
+  }
   // A symbolic batch: the sizes are a run-time tensor, so the op infers no dimension;
   // a reshape with the known ones restores them.
   std::vector<std::int64_t> rest(output_sizes.begin() + 1, output_sizes.end());

@@ -39,16 +39,16 @@ ConvBase::ConvBase(std::string class_name, const Config& c, std::size_t rank, Co
   STRATA_CHECK(!(strided && dilated), ValueError,
                r.describe("strides > 1 are not supported together with dilation_rate > 1 (as in Keras), got strides="),
                int_list(strides_).dump(), ", dilation_rate=", int_list(dilation_rate_).dump());
-  STRATA_CHECK(depthwise || filters_ % groups_ == 0, ValueError, r.describe("filters must be divisible by groups, got filters="),
-               filters_, ", groups=", groups_);
+  STRATA_CHECK(depthwise || filters_ % groups_ == 0, ValueError,
+               r.describe("filters must be divisible by groups, got filters="), filters_, ", groups=", groups_);
   if (kind_ == ConvKind::kTranspose) {
     // tf-keras: normalize_tuple(allow_zero=True), then each < its stride.
     if (r.has("output_padding")) {
       output_padding_ = r.int_tuple("output_padding", rank_, Range::non_negative());
       for (std::size_t i = 0; i < rank_; ++i) {
         STRATA_CHECK((*output_padding_)[i] < strides_[i], ValueError, r.describe("strides must be greater than "),
-                     "output_padding, got strides=", int_list(strides_).dump(), ", output_padding=",
-                     int_list(*output_padding_).dump());
+                     "output_padding, got strides=", int_list(strides_).dump(),
+                     ", output_padding=", int_list(*output_padding_).dump());
       }
     }
     // tf-keras's Conv2DTranspose runs a dilated kernel through atrous_conv2d_transpose,
@@ -156,7 +156,9 @@ Tensor ConvBase::to_2d_input(Tensor x) const {
   return expand_dims(x, 1);
 }
 
-Tensor ConvBase::to_2d_kernel(const Tensor& kernel) const { return rank_ == 1 ? expand_dims(kernel, 0) : kernel; }
+Tensor ConvBase::to_2d_kernel(const Tensor& kernel) const {
+  return rank_ == 1 ? expand_dims(kernel, 0) : kernel;
+}
 
 namespace {
 
@@ -184,8 +186,8 @@ class PlainConv : public ConvBase {
       kernel_ = add_weight("depthwise_kernel", Shape(kernel_shape), depthwise_initializer_, true,
                            depthwise_regularizer_, depthwise_constraint_);
     } else {
-      kernel_ = add_weight("kernel", Shape(kernel_shape), kernel_initializer_, true, kernel_regularizer_,
-                           kernel_constraint_);
+      kernel_ =
+          add_weight("kernel", Shape(kernel_shape), kernel_initializer_, true, kernel_regularizer_, kernel_constraint_);
     }
     return out_channels;
   }
@@ -205,7 +207,8 @@ class PlainConv : public ConvBase {
       const auto ks = split(kernel, groups_, -1);
       std::vector<Tensor> ys;
       for (std::int64_t g = 0; g < groups_; ++g) {
-        ys.push_back(conv2d(xs[static_cast<std::size_t>(g)], ks[static_cast<std::size_t>(g)], strides, padding, dilations));
+        ys.push_back(
+            conv2d(xs[static_cast<std::size_t>(g)], ks[static_cast<std::size_t>(g)], strides, padding, dilations));
       }
       y = concat(ys, -1);
     }

@@ -18,8 +18,8 @@ class ConvTranspose : public ConvBase {
     kernel_shape.push_back(channels);
     // Sizes from a file: a kernel too large to count is refused before any allocation.
     checked_element_count(kernel_shape, ConfigReader::subject_of(*this) + ": the kernel");
-    kernel_ = add_weight("kernel", Shape(kernel_shape), kernel_initializer_, true, kernel_regularizer_,
-                         kernel_constraint_);
+    kernel_ =
+        add_weight("kernel", Shape(kernel_shape), kernel_initializer_, true, kernel_regularizer_, kernel_constraint_);
     return filters_;
   }
 
@@ -38,7 +38,8 @@ class ConvTranspose : public ConvBase {
       sizes[axis] = deconv_output_length(dims[axis], kernel_size_[i], padding_, output_padding, strides_[i],
                                          dilation_rate_[i], what);
     }
-    const Tensor y = conv2d_transpose(x, to_2d_kernel(read(kernel_)), sizes, strides_2d(), op_padding(), dilations_2d());
+    const Tensor y =
+        conv2d_transpose(x, to_2d_kernel(read(kernel_)), sizes, strides_2d(), op_padding(), dilations_2d());
     return rank_ == 1 ? squeeze(y, {1}) : y;
   }
 

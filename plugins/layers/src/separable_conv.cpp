@@ -31,9 +31,8 @@ class SeparableConv : public ConvBase {
   }
 
   Tensor convolve(const Tensor& input) const override {
-    const Tensor depthwise =
-        depthwise_conv2d(to_2d_input(input), to_2d_kernel(read(depthwise_kernel_)), strides_2d(), op_padding(),
-                         dilations_2d());
+    const Tensor depthwise = depthwise_conv2d(to_2d_input(input), to_2d_kernel(read(depthwise_kernel_)), strides_2d(),
+                                              op_padding(), dilations_2d());
     const Tensor y = conv2d(depthwise, to_2d_kernel(read(pointwise_kernel_)), {1, 1}, Padding::kValid, {1, 1});
     return rank_ == 1 ? squeeze(y, {1}) : y;
   }

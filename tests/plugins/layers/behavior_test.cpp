@@ -430,31 +430,49 @@ TEST_F(LayerBehaviorTest, ConvolutionGradientsMatchFiniteDifferences) {
   check_gradients("SeparableConv2D",
                   Config{{"filters", 3}, {"kernel_size", 2}, {"dilation_rate", 2}, {"activation", "tanh"}},
                   {Shape{1, 5, 4, 2}});
-  check_gradients("SeparableConv2D", Config{{"filters", 2}, {"kernel_size", 3}, {"strides", 2}, {"padding", "same"},
-                                            {"depth_multiplier", 2}, {"use_bias", false}},
+  check_gradients("SeparableConv2D",
+                  Config{{"filters", 2},
+                         {"kernel_size", 3},
+                         {"strides", 2},
+                         {"padding", "same"},
+                         {"depth_multiplier", 2},
+                         {"use_bias", false}},
                   {Shape{2, 4, 5, 2}});
   check_gradients("DepthwiseConv1D", Config{{"kernel_size", 3}, {"depth_multiplier", 2}, {"padding", "same"}},
                   {Shape{2, 6, 2}});
   check_gradients("DepthwiseConv1D", Config{{"kernel_size", 2}, {"dilation_rate", 2}}, {Shape{1, 6, 3}});
   check_gradients("Conv1DTranspose", Config{{"filters", 2}, {"kernel_size", 3}, {"strides", 2}}, {Shape{2, 4, 3}});
-  check_gradients("Conv1DTranspose", Config{{"filters", 2}, {"kernel_size", 3}, {"strides", 3}, {"padding", "same"},
-                                            {"output_padding", 2}},
-                  {Shape{1, 3, 2}});
-  check_gradients("Conv1DTranspose", Config{{"filters", 1}, {"kernel_size", 2}, {"dilation_rate", 2}}, {Shape{1, 4, 2}});
-  check_gradients("Conv2DTranspose", Config{{"filters", 2}, {"kernel_size", 3}, {"strides", {2, 1}}, {"padding", "same"}},
+  check_gradients(
+      "Conv1DTranspose",
+      Config{{"filters", 2}, {"kernel_size", 3}, {"strides", 3}, {"padding", "same"}, {"output_padding", 2}},
+      {Shape{1, 3, 2}});
+  check_gradients("Conv1DTranspose", Config{{"filters", 1}, {"kernel_size", 2}, {"dilation_rate", 2}},
+                  {Shape{1, 4, 2}});
+  check_gradients("Conv2DTranspose",
+                  Config{{"filters", 2}, {"kernel_size", 3}, {"strides", {2, 1}}, {"padding", "same"}},
                   {Shape{2, 3, 3, 2}});
-  check_gradients("Conv2DTranspose", Config{{"filters", 3}, {"kernel_size", {2, 3}}, {"strides", 2},
-                                            {"output_padding", {1, 0}}, {"activation", "tanh"}, {"use_bias", false}},
+  check_gradients("Conv2DTranspose",
+                  Config{{"filters", 3},
+                         {"kernel_size", {2, 3}},
+                         {"strides", 2},
+                         {"output_padding", {1, 0}},
+                         {"activation", "tanh"},
+                         {"use_bias", false}},
                   {Shape{1, 3, 2, 2}});
-  check_gradients("Conv2DTranspose", Config{{"filters", 2}, {"kernel_size", 2}, {"dilation_rate", 2}, {"padding", "same"}},
+  check_gradients("Conv2DTranspose",
+                  Config{{"filters", 2}, {"kernel_size", 2}, {"dilation_rate", 2}, {"padding", "same"}},
                   {Shape{1, 4, 3, 2}});
 }
 
 // deconv_output_length with an unknown batch: the output keeps its known dimensions (a
 // Concatenate or Conv2D after it needs them); unknown spatial sizes are refused clearly.
 TEST_F(LayerBehaviorTest, TransposedConvolutionsOfSymbolicInputs) {
-  auto up = make_layer("Conv2DTranspose", Config{{"filters", 3}, {"kernel_size", 3}, {"strides", 2}, {"padding", "same"},
-                                                 {"output_padding", 1}, {"name", "up"}});
+  auto up = make_layer("Conv2DTranspose", Config{{"filters", 3},
+                                                 {"kernel_size", 3},
+                                                 {"strides", 2},
+                                                 {"padding", "same"},
+                                                 {"output_padding", 1},
+                                                 {"name", "up"}});
   EXPECT_EQ((*up)(Input(Shape{4, 5, 2})).shape().to_string(), "(None, 8, 10, 3)");
   auto up1 = make_layer("Conv1DTranspose", Config{{"filters", 2}, {"kernel_size", 4}, {"strides", 3}});
   EXPECT_EQ((*up1)(Input(Shape{5, 2})).shape().to_string(), "(None, 16, 2)");  // 5 * 3 + max(4 - 3, 0)
