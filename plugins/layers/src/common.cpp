@@ -175,12 +175,11 @@ Tensor conv2d_transpose(const Tensor& x, const Tensor& filter, const std::vector
   }
   // A symbolic batch: the sizes are a run-time tensor, so the op infers no dimension;
   // a reshape with the known ones restores them.
-  std::vector<std::int64_t> rest(output_sizes.begin() + 1, output_sizes.end());
-  Tensor sizes;
-  {
-    DeviceScope scope(x.device());
-    sizes = concat({slice(shape_of(x), {0}, {1}), int_tensor(rest)}, 0);
-  }
+  // sizes = shape(x) * [1, 0, 0, 0] + [0, h, w, c].
+  std::vector<std::int64_t> known = output_sizes;
+  known[0] = 0;
+  // Host ints, as UpSampling's run-time shapes (the runtime's Shape kernel answers on the host).
+  const Tensor sizes = add(mul(shape_of(x), int_tensor({1, 0, 0, 0})), int_tensor(known));
   const Tensor y = execute1("Conv2DBackpropInput", {sizes, filter, x}, attrs);
   return reshape(y, Shape(output_sizes));
 }

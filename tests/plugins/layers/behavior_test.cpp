@@ -486,6 +486,27 @@ TEST_F(LayerBehaviorTest, TransposedConvolutionsOfSymbolicInputs) {
   }
 }
 
+// With an unknown batch the output size is computed when the graph runs (from the input's
+// shape): a traced call gives what the eager call gives, for two batch sizes. On cpu: the
+// ref backend's own Shape kernel answers on the ref device, where the host constants of
+// the size arithmetic are not (UpSampling's run-time shapes share this).
+TEST_F(LayerBehaviorTest, TracedTransposedConvolutionTakesTheBatchAtRunTime) {
+  if (const std::string why = skip_reason("cpu:0"); !why.empty()) GTEST_SKIP() << why;
+  DeviceScope on_cpu(Device("cpu:0"));
+  auto up =
+      make_layer("Conv2DTranspose", Config{{"filters", 2}, {"kernel_size", 3}, {"strides", 2}, {"padding", "same"}});
+  up->ensure_built({Shape{Shape::kUnknown, 3, 2, 2}});
+  const Graph graph = trace([&](const std::vector<Tensor>& xs) { return std::vector<Tensor>{(*up)(xs[0])}; },
+                            {TensorSpec(Shape{Shape::kUnknown, 3, 2, 2})});
+  for (std::int64_t batch : {1, 3}) {
+    const Tensor x = pattern_tensor(Shape{batch, 3, 2, 2}, 5);
+    const Tensor eager = (*up)(x);
+    const Tensor traced = graph.run({x})[0];
+    EXPECT_EQ(traced.shape().to_string(), (Shape{batch, 6, 4, 2}).to_string());
+    EXPECT_EQ(mismatch(values(traced), values(eager)), "");
+  }
+}
+
 // Symbolic inputs with an unknown batch size and unknown spatial sizes: the layers still
 // build, and the known dimensions survive (a Conv2D after them needs the channels).
 TEST_F(LayerBehaviorTest, SpatialLayersKeepKnownDimensionsOfSymbolicInputs) {
