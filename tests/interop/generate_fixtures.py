@@ -807,6 +807,76 @@ def _(rng, shared):
         L.GlobalAveragePooling3D(),
         L.Dense(2),
     ])
+# ---- issue 18: separable, depthwise 1-D and transposed convolutions ----------------------
+
+@fixture("separable_conv_1d", "SeparableConv1D: causal, same with strides 2 and depth_multiplier 2, "
+         "dilated valid with relu and no bias")
+def _(rng, shared):
+    return branches((9, 3), rng, [
+        L.SeparableConv1D(4, 3, padding="causal", name="causal"),
+        L.SeparableConv1D(2, 2, strides=2, padding="same", depth_multiplier=2, name="strided_same"),
+        L.SeparableConvolution1D(3, 3, dilation_rate=2, activation="relu", use_bias=False, name="dilated"),
+    ])
+
+
+@fixture("separable_conv_2d", "SeparableConv2D: valid, same with strides 2 and depth_multiplier 3, "
+         "dilated same with tanh and no bias")
+def _(rng, shared):
+    return branches((7, 6, 2), rng, [
+        L.SeparableConv2D(3, 3, name="valid"),
+        L.SeparableConv2D(4, (2, 3), strides=2, padding="same", depth_multiplier=3, name="strided_same"),
+        L.SeparableConvolution2D(2, 2, dilation_rate=(2, 1), padding="same", activation="tanh", use_bias=False,
+                                 name="dilated"),
+    ])
+
+
+@fixture("depthwise_conv_1d", "DepthwiseConv1D: valid, same with strides 2 and depth_multiplier 2, "
+         "dilated with relu and no bias")
+def _(rng, shared):
+    return branches((8, 3), rng, [
+        L.DepthwiseConv1D(3, name="valid"),
+        L.DepthwiseConv1D(2, strides=2, padding="same", depth_multiplier=2, name="strided_same"),
+        L.DepthwiseConv1D(3, dilation_rate=2, activation="relu", use_bias=False, name="dilated"),
+    ])
+
+
+@fixture("conv_1d_transpose", "Conv1DTranspose: valid, same with strides 2, output_padding 1 with strides 3, "
+         "dilated with relu and no bias")
+def _(rng, shared):
+    return branches((5, 3), rng, [
+        L.Conv1DTranspose(2, 3, name="valid"),
+        L.Conv1DTranspose(3, 4, strides=2, padding="same", name="strided_same"),
+        L.Conv1DTranspose(2, 3, strides=3, output_padding=1, name="output_padding"),
+        L.Convolution1DTranspose(2, 3, dilation_rate=2, padding="same", activation="relu", use_bias=False,
+                                 name="dilated"),
+    ])
+
+
+@fixture("conv_2d_transpose", "Conv2DTranspose: valid, same with strides (2, 3), output_padding with strides 2, "
+         "dilated valid with relu and no bias")
+def _(rng, shared):
+    return branches((4, 3, 2), rng, [
+        L.Conv2DTranspose(3, 3, name="valid"),
+        L.Conv2DTranspose(2, (3, 2), strides=(2, 3), padding="same", name="strided_same"),
+        L.Conv2DTranspose(2, 3, strides=2, padding="same", output_padding=(0, 1), name="output_padding"),
+        L.Convolution2DTranspose(2, 2, dilation_rate=2, activation="relu", use_bias=False, name="dilated"),
+    ])
+
+
+@fixture("unet_transpose", "a small U-Net: Conv2D and MaxPooling2D down, Conv2DTranspose up, Concatenate skips")
+def _(rng, shared):
+    inp = keras.Input((8, 8, 2))
+    c1 = L.Conv2D(4, 3, activation="relu", padding="same")(inp)
+    p1 = L.MaxPooling2D()(c1)
+    c2 = L.SeparableConv2D(8, 3, activation="relu", padding="same")(p1)
+    p2 = L.MaxPooling2D()(c2)
+    b = L.Conv2D(8, 3, activation="relu", padding="same")(p2)
+    u2 = L.Conv2DTranspose(8, 2, strides=2, padding="same")(b)
+    d2 = L.Conv2D(8, 3, activation="relu", padding="same")(L.Concatenate()([u2, c2]))
+    u1 = L.Conv2DTranspose(4, 3, strides=2, padding="same")(d2)
+    d1 = L.Conv2D(4, 3, activation="relu", padding="same")(L.Concatenate()([u1, c1]))
+    out = L.Conv2D(1, 1, activation="sigmoid")(d1)
+    model = keras.Model(inp, out)
     randomize_weights(model, rng)
     return model, xs_for(model)
 

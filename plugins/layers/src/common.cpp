@@ -94,6 +94,20 @@ std::int64_t conv_output_length(std::int64_t length, std::int64_t kernel, const 
   return num >= 0 ? num / stride : -((-num + stride - 1) / stride);
 }
 
+std::int64_t deconv_output_length(std::int64_t length, std::int64_t kernel, const std::string& padding,
+                                  std::optional<std::int64_t> output_padding, std::int64_t stride,
+                                  std::int64_t dilation, std::string_view what) {
+  if (length == Shape::kUnknown) return Shape::kUnknown;
+  const std::int64_t dilated = checked_add(checked_mul(kernel - 1, dilation, what), 1, what);
+  if (!output_padding) {
+    const std::int64_t scaled = checked_mul(length, stride, what);
+    return padding == "valid" ? checked_add(scaled, std::max<std::int64_t>(dilated - stride, 0), what) : scaled;
+  }
+  const std::int64_t pad = padding == "same" ? dilated / 2 : 0;
+  return checked_add(checked_add(checked_mul(length - 1, stride, what), dilated - 2 * pad, what), *output_padding,
+                     what);
+}
+
 const Tensor& single_input(const Layer& layer, const std::vector<Tensor>& inputs) {
   STRATA_CHECK(inputs.size() == 1, ValueError, "layer '", layer.name(), "' (", layer.class_name(),
                ") takes one input, got ", inputs.size());
@@ -147,6 +161,27 @@ Tensor uniform_noise_like(const Tensor& x, const Shape& shape, std::optional<std
 Tensor normal_noise_like(const Tensor& x, const Shape& shape, std::optional<std::int64_t> seed) {
   if (shape.is_fully_defined()) return random_normal(shape, x.dtype(), 0.0, 1.0, seed, x.device());
   return noise_like(x, shape, seed, "RandomStandardNormal");
+}
+
+Tensor conv2d_transpose(const Tensor& x, const Tensor& filter, const std::vector<std::int64_t>& output_sizes,
+                        std::pair<std::int64_t, std::int64_t> strides, Padding padding,
+                        std::pair<std::int64_t, std::int64_t> dilations) {
+  const Attrs attrs{{"strides", std::vector<std::int64_t>{1, strides.first, strides.second, 1}},
+                    {"padding", std::string(padding_name(padding))},
+                    {"data_format", std::string("NHWC")},
+                    {"dilations", std::vector<std::int64_t>{1, dilations.first, dilations.second, 1}}};
+  if (output_sizes[0] != Shape::kUnknown) {
+    return execute1("Conv2DBackpropInput", {int_tensor(output_sizes), filter, x}, attrs);
+  }
+  // A symbolic batch: the sizes are a run-time tensor, so the op infers no dimension;
+  // a reshape with the known ones restores them.
+  // sizes = shape(x) * [1, 0, 0, 0] + [0, h, w, c].
+  std::vector<std::int64_t> known = output_sizes;
+  known[0] = 0;
+  // Host ints, as UpSampling's run-time shapes (the runtime's Shape kernel answers on the host).
+  const Tensor sizes = add(mul(shape_of(x), int_tensor({1, 0, 0, 0})), int_tensor(known));
+  const Tensor y = execute1("Conv2DBackpropInput", {sizes, filter, x}, attrs);
+  return reshape(y, Shape(output_sizes));
 }
 
 void add_activity_regularization(const Layer& layer, const std::shared_ptr<Regularizer>& regularizer,

@@ -44,6 +44,8 @@ void register_merge_layers(Registrar& registrar);
 void register_noise_layers(Registrar& registrar);
 void register_preprocessing_layers(Registrar& registrar);
 void register_volumetric_layers(Registrar& registrar);
+void register_separable_conv_layers(Registrar& registrar);
+void register_conv_transpose_layers(Registrar& registrar);
 
 // ---- reading config keys ----------------------------------------------------------------
 
@@ -91,6 +93,12 @@ double round_to_float32(double value);
 // "same", "causal" or "full".
 std::int64_t conv_output_length(std::int64_t length, std::int64_t kernel, const std::string& padding,
                                 std::int64_t stride, std::int64_t dilation = 1);
+// Keras's conv_utils.deconv_output_length (padding "valid" or "same"): the output length
+// of a transposed convolution; output_padding nullopt lets it be inferred. kUnknown in,
+// kUnknown out. ValueError naming `what` when the length overflows.
+std::int64_t deconv_output_length(std::int64_t length, std::int64_t kernel, const std::string& padding,
+                                  std::optional<std::int64_t> output_padding, std::int64_t stride,
+                                  std::int64_t dilation, std::string_view what);
 // The single input of a one-input layer; ValueError naming the layer otherwise.
 const Tensor& single_input(const Layer& layer, const std::vector<Tensor>& inputs);
 const Shape& single_shape(const Layer& layer, const std::vector<Shape>& shapes);
@@ -108,6 +116,13 @@ Tensor uniform_noise_like(const Tensor& x, const Shape& shape, std::optional<std
 Tensor normal_noise_like(const Tensor& x, const Shape& shape, std::optional<std::int64_t> seed);
 // Adds regularizer(output) / batch size to the layer's losses (Keras's activity
 // regularization), when `regularizer` is set.
+// Conv2DBackpropInput(output_sizes, filter, x): the transposed convolution of x (NHWC)
+// with `filter` (HWOI: kh, kw, output channels, x's channels), whose output has
+// `output_sizes` (NHWC; the batch may be kUnknown, taken from x when the graph runs).
+// The spatial sizes must be known.
+Tensor conv2d_transpose(const Tensor& x, const Tensor& filter, const std::vector<std::int64_t>& output_sizes,
+                        std::pair<std::int64_t, std::int64_t> strides, Padding padding,
+                        std::pair<std::int64_t, std::int64_t> dilations);
 void add_activity_regularization(const Layer& layer, const std::shared_ptr<Regularizer>& regularizer,
                                  const Tensor& output);
 

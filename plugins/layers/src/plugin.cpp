@@ -23,6 +23,8 @@ void register_all(strata::Registrar& registrar) {
   register_reshaping_layers(registrar);
   register_spatial_layers(registrar);
   register_conv_layers(registrar);
+  register_separable_conv_layers(registrar);
+  register_conv_transpose_layers(registrar);
   register_pooling_layers(registrar);
   register_normalization_layers(registrar);
   register_merge_layers(registrar);

@@ -419,6 +419,94 @@ TEST_F(LayerBehaviorTest, GradientsMatchFiniteDifferences) {
   check_gradients("UpSampling2D", Config{{"size", {3, 2}}, {"interpolation", "bilinear"}}, {Shape{1, 3, 2, 2}});
 }
 
+// Issue 18, convolutions: separable, depthwise 1-D and transposed (Conv2DBackpropInput,
+// whose gradients are Conv2D for its input and Conv2DBackpropFilter for its filter).
+TEST_F(LayerBehaviorTest, ConvolutionGradientsMatchFiniteDifferences) {
+  check_gradients("SeparableConv1D",
+                  Config{{"filters", 2}, {"kernel_size", 3}, {"padding", "causal"}, {"depth_multiplier", 2}},
+                  {Shape{2, 5, 3}});
+  check_gradients("SeparableConv1D", Config{{"filters", 3}, {"kernel_size", 2}, {"strides", 2}, {"padding", "same"}},
+                  {Shape{1, 7, 2}});
+  check_gradients("SeparableConv2D",
+                  Config{{"filters", 3}, {"kernel_size", 2}, {"dilation_rate", 2}, {"activation", "tanh"}},
+                  {Shape{1, 5, 4, 2}});
+  check_gradients("SeparableConv2D",
+                  Config{{"filters", 2},
+                         {"kernel_size", 3},
+                         {"strides", 2},
+                         {"padding", "same"},
+                         {"depth_multiplier", 2},
+                         {"use_bias", false}},
+                  {Shape{2, 4, 5, 2}});
+  check_gradients("DepthwiseConv1D", Config{{"kernel_size", 3}, {"depth_multiplier", 2}, {"padding", "same"}},
+                  {Shape{2, 6, 2}});
+  check_gradients("DepthwiseConv1D", Config{{"kernel_size", 2}, {"dilation_rate", 2}}, {Shape{1, 6, 3}});
+  check_gradients("Conv1DTranspose", Config{{"filters", 2}, {"kernel_size", 3}, {"strides", 2}}, {Shape{2, 4, 3}});
+  check_gradients(
+      "Conv1DTranspose",
+      Config{{"filters", 2}, {"kernel_size", 3}, {"strides", 3}, {"padding", "same"}, {"output_padding", 2}},
+      {Shape{1, 3, 2}});
+  check_gradients("Conv1DTranspose", Config{{"filters", 1}, {"kernel_size", 2}, {"dilation_rate", 2}},
+                  {Shape{1, 4, 2}});
+  check_gradients("Conv2DTranspose",
+                  Config{{"filters", 2}, {"kernel_size", 3}, {"strides", {2, 1}}, {"padding", "same"}},
+                  {Shape{2, 3, 3, 2}});
+  check_gradients("Conv2DTranspose",
+                  Config{{"filters", 3},
+                         {"kernel_size", {2, 3}},
+                         {"strides", 2},
+                         {"output_padding", {1, 0}},
+                         {"activation", "tanh"},
+                         {"use_bias", false}},
+                  {Shape{1, 3, 2, 2}});
+  check_gradients("Conv2DTranspose",
+                  Config{{"filters", 2}, {"kernel_size", 2}, {"dilation_rate", 2}, {"padding", "same"}},
+                  {Shape{1, 4, 3, 2}});
+}
+
+// deconv_output_length with an unknown batch: the output keeps its known dimensions (a
+// Concatenate or Conv2D after it needs them); unknown spatial sizes are refused clearly.
+TEST_F(LayerBehaviorTest, TransposedConvolutionsOfSymbolicInputs) {
+  auto up = make_layer("Conv2DTranspose", Config{{"filters", 3},
+                                                 {"kernel_size", 3},
+                                                 {"strides", 2},
+                                                 {"padding", "same"},
+                                                 {"output_padding", 1},
+                                                 {"name", "up"}});
+  EXPECT_EQ((*up)(Input(Shape{4, 5, 2})).shape().to_string(), "(None, 8, 10, 3)");
+  auto up1 = make_layer("Conv1DTranspose", Config{{"filters", 2}, {"kernel_size", 4}, {"strides", 3}});
+  EXPECT_EQ((*up1)(Input(Shape{5, 2})).shape().to_string(), "(None, 16, 2)");  // 5 * 3 + max(4 - 3, 0)
+  auto unknown = make_layer("Conv2DTranspose", Config{{"filters", 3}, {"kernel_size", 3}, {"name", "t"}});
+  try {
+    (*unknown)(Input(Shape{Shape::kUnknown, 5, 2}));
+    FAIL() << "an unknown spatial size was accepted";
+  } catch (const ShapeError& e) {
+    EXPECT_NE(std::string(e.what()).find("layer 't' (Conv2DTranspose): the spatial dimensions"), std::string::npos)
+        << e.what();
+  }
+}
+
+// With an unknown batch the output size is computed when the graph runs (from the input's
+// shape): a traced call gives what the eager call gives, for two batch sizes. On cpu: the
+// ref backend's own Shape kernel answers on the ref device, where the host constants of
+// the size arithmetic are not (UpSampling's run-time shapes share this).
+TEST_F(LayerBehaviorTest, TracedTransposedConvolutionTakesTheBatchAtRunTime) {
+  if (const std::string why = skip_reason("cpu:0"); !why.empty()) GTEST_SKIP() << why;
+  DeviceScope on_cpu(Device("cpu:0"));
+  auto up =
+      make_layer("Conv2DTranspose", Config{{"filters", 2}, {"kernel_size", 3}, {"strides", 2}, {"padding", "same"}});
+  up->ensure_built({Shape{Shape::kUnknown, 3, 2, 2}});
+  const Graph graph = trace([&](const std::vector<Tensor>& xs) { return std::vector<Tensor>{(*up)(xs[0])}; },
+                            {TensorSpec(Shape{Shape::kUnknown, 3, 2, 2})});
+  for (std::int64_t batch : {1, 3}) {
+    const Tensor x = pattern_tensor(Shape{batch, 3, 2, 2}, 5);
+    const Tensor eager = (*up)(x);
+    const Tensor traced = graph.run({x})[0];
+    EXPECT_EQ(traced.shape().to_string(), (Shape{batch, 6, 4, 2}).to_string());
+    EXPECT_EQ(mismatch(values(traced), values(eager)), "");
+  }
+}
+
 // Symbolic inputs with an unknown batch size and unknown spatial sizes: the layers still
 // build, and the known dimensions survive (a Conv2D after them needs the channels).
 TEST_F(LayerBehaviorTest, SpatialLayersKeepKnownDimensionsOfSymbolicInputs) {

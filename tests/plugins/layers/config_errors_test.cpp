@@ -164,5 +164,49 @@ TEST_F(ConfigErrors, HugeUnitsWhoseKernelSizeOverflows) {
             "layer 'conv' (Conv2D): the dilated kernel: 4611686018427387903 x 4 does not fit in a 64-bit size");
 }
 
+// Issue 18, convolutions: what tf-keras 2.17's constructors refuse.
+TEST_F(ConfigErrors, SeparableDepthwiseAndTransposedConvolutions) {
+  EXPECT_EQ(load_error<ValueError>(
+                sequential_json("SeparableConv2D", "sep", R"("filters": -2, "kernel_size": 3)", "5, 5, 1")),
+            "layer 'sep' (SeparableConv2D): 'filters' must be a positive integer, got -2");
+  EXPECT_EQ(load_error<ValueError>(sequential_json("SeparableConv1D", "sep",
+                                                   R"("filters": 2, "kernel_size": 3, "depth_multiplier": 0)", "5, 1")),
+            "layer 'sep' (SeparableConv1D): 'depth_multiplier' must be a positive integer, got 0");
+  EXPECT_EQ(
+      load_error<ValueError>(sequential_json(
+          "SeparableConv2D", "sep", R"("filters": 2, "kernel_size": 3, "strides": 2, "dilation_rate": 2)", "5, 5, 1")),
+      "layer 'sep' (SeparableConv2D): strides > 1 are not supported together with dilation_rate > 1 (as in "
+      "Keras), got strides=[2,2], dilation_rate=[2,2]");
+  EXPECT_EQ(load_error<FormatError>(sequential_json(
+                "SeparableConv2D", "sep", R"("filters": 2, "kernel_size": 3, "padding": "causal")", "5, 5, 1")),
+            "layer 'sep' (SeparableConv2D): 'padding' must be one of \"valid\", \"same\", got \"causal\"");
+  EXPECT_EQ(load_error<FormatError>(
+                sequential_json("DepthwiseConv1D", "dw", R"("kernel_size": 3, "padding": "causal")", "5, 1")),
+            "layer 'dw' (DepthwiseConv1D): 'padding' must be one of \"valid\", \"same\", got \"causal\"");
+  EXPECT_EQ(load_error<ValueError>(sequential_json(
+                "Conv2DTranspose", "up", R"("filters": 2, "kernel_size": 3, "strides": 2, "output_padding": [2, 1])",
+                "5, 5, 1")),
+            "layer 'up' (Conv2DTranspose): strides must be greater than output_padding, got strides=[2,2], "
+            "output_padding=[2,1]");
+  EXPECT_EQ(load_error<ValueError>(sequential_json("Conv1DTranspose", "up",
+                                                   R"("filters": 2, "kernel_size": 3, "output_padding": 1)", "5, 1")),
+            "layer 'up' (Conv1DTranspose): strides must be greater than output_padding, got strides=[1], "
+            "output_padding=[1]");
+  EXPECT_EQ(
+      load_error<ValueError>(sequential_json(
+          "Conv1DTranspose", "up", R"("filters": 2, "kernel_size": 3, "strides": 2, "output_padding": -1)", "5, 1")),
+      "layer 'up' (Conv1DTranspose): 'output_padding' must be a non-negative integer or a list of 1 "
+      "non-negative integers, got -1");
+  EXPECT_EQ(
+      load_error<ValueError>(sequential_json("Conv2DTranspose", "up", R"("filters": 0, "kernel_size": 3)", "5, 5, 1")),
+      "layer 'up' (Conv2DTranspose): 'filters' must be a positive integer, got 0");
+  EXPECT_EQ(load_error<ValueError>(sequential_json(
+                "Conv2DTranspose", "up", R"("filters": 2, "kernel_size": 3, "dilation_rate": [1, 2])", "5, 5, 1")),
+            "layer 'up' (Conv2DTranspose): the 2 dimensions of dilation_rate must be equal, got [1,2]");
+  EXPECT_EQ(load_error<ValueError>(
+                sequential_json("Conv2DTranspose", "up", R"("filters": 3, "kernel_size": 3, "groups": 2)", "5, 5, 1")),
+            "layer 'up' (Conv2DTranspose): filters must be divisible by groups, got filters=3, groups=2");
+}
+
 }  // namespace
 }  // namespace strata::layer_tests

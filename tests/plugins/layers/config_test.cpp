@@ -197,6 +197,14 @@ TEST(OtherKerasVersions, AliasesBuildTheKerasClass) {
   EXPECT_EQ(make_layer("Convolution2D", Config{{"filters", 1}, {"kernel_size", 1}})->class_name(), "Conv2D");
   EXPECT_EQ(make_layer("MaxPool2D")->class_name(), "MaxPooling2D");
   EXPECT_EQ(make_layer("GlobalAvgPool1D")->class_name(), "GlobalAveragePooling1D");
+  EXPECT_EQ(make_layer("SeparableConvolution1D", Config{{"filters", 1}, {"kernel_size", 1}})->class_name(),
+            "SeparableConv1D");
+  EXPECT_EQ(make_layer("SeparableConvolution2D", Config{{"filters", 1}, {"kernel_size", 1}})->class_name(),
+            "SeparableConv2D");
+  EXPECT_EQ(make_layer("Convolution1DTranspose", Config{{"filters", 1}, {"kernel_size", 1}})->class_name(),
+            "Conv1DTranspose");
+  EXPECT_EQ(make_layer("Convolution2DTranspose", Config{{"filters", 1}, {"kernel_size", 1}})->class_name(),
+            "Conv2DTranspose");
 }
 
 }  // namespace
