@@ -194,10 +194,10 @@ Bidirectional::Bidirectional(const Config& config) : Layer("Bidirectional", conf
                  forward_->go_backwards() ? "true" : "false");
     STRATA_CHECK(forward_->return_sequences() == backward_->return_sequences(), ValueError, subject,
                  ": the forward and backward layers must have the same return_sequences, got ",
-                 forward_->return_sequences(), " and ", backward_->return_sequences());
+                 forward_->return_sequences() ? "true" : "false", " and ", backward_->return_sequences() ? "true" : "false");
     STRATA_CHECK(forward_->return_state() == backward_->return_state(), ValueError, subject,
-                 ": the forward and backward layers must have the same return_state, got ", forward_->return_state(),
-                 " and ", backward_->return_state());
+                 ": the forward and backward layers must have the same return_state, got ",
+                 forward_->return_state() ? "true" : "false", " and ", backward_->return_state() ? "true" : "false");
   }
   track("forward_layer", forward_);
   track("backward_layer", backward_);
@@ -402,6 +402,14 @@ Layer::Outputs TimeDistributed::run(const std::vector<Tensor>& inputs, const Ten
 Config TimeDistributed::get_config() const {
   Config c = Layer::get_config();
   c["layer"] = layer_config_;
+  // tf-keras writes the wrapped layer's build_config when its build was Layer.build, which
+  // records the input shape: in practice the layers without weights (Flatten, Dropout, ...).
+  const auto& shapes = inner_->build_input_shapes();
+  if (inner_->built() && inner_->weights().empty() && shapes.size() == 1) {
+    Config dims = Config::array();
+    for (const auto d : shapes[0].dims()) dims.push_back(d < 0 ? Config(nullptr) : Config(d));
+    c["layer"]["build_config"] = Config{{"input_shape", dims}};
+  }
   return c;
 }
 

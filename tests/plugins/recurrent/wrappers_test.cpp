@@ -133,7 +133,7 @@ TEST_P(WrapperTest, BidirectionalGradientsMatchFiniteDifferencesInEveryMergeMode
   const Tensor x = arr64({2, 4, 3}, 23, 1.0);
   CallContext masked;
   masked.masks = {mask_of({{1, 1, 1, 0}, {1, 0, 1, 1}})};
-  for (const Config mode : {Config("concat"), Config("sum"), Config("mul"), Config("ave"), Config(nullptr)}) {
+  for (const Config& mode : {Config("concat"), Config("sum"), Config("mul"), Config("ave"), Config(nullptr)}) {
     SCOPED_TRACE("merge_mode " + mode.dump());
     auto layer = make_layer("Bidirectional", Config{{"dtype", "float64"}, {"merge_mode", mode},
                                                     {"layer", serialized("LSTM", Config{{"units", 2},
@@ -220,7 +220,7 @@ TEST_P(WrapperTest, UnknownLengthRunsLikeKnownLength) {
                          {"layer", Config{{"class_name", "LSTM"}, {"config", {{"units", 2}, {"return_sequences", true}}}}}};
   const Config td_config{{"layer", Config{{"class_name", "Dense"}, {"config", {{"units", 3}}}}}};
   auto make_model = [&](std::int64_t steps) {
-    const Tensor in = placeholder(TensorSpec(Shape{Shape::kUnknown, steps, 3}));
+    const Tensor in = Input(Shape{steps, 3});
     auto bi = make_layer("Bidirectional", bi_config);
     auto td = make_layer("TimeDistributed", td_config);
     const Tensor y = (*td)((*bi)(in));
