@@ -8,13 +8,19 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <optional>
+#include <unistd.h>
 
 #include "strata/error.hpp"
 #include "strata/gradient_tape.hpp"
 #include "strata/graph.hpp"
 #include "strata/layer.hpp"
 #include "strata/model.hpp"
+#include "strata/npy.hpp"
 #include "strata/ops.hpp"
 #include "strata/plugin/kernel.hpp"
 #include "strata/registry.hpp"
@@ -234,6 +240,70 @@ TEST_P(WrapperTest, UnknownLengthRunsLikeKnownLength) {
   const auto b = unknown->predict(x).to_vector<float>();
   ASSERT_EQ(a.size(), b.size());
   for (std::size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-6) << "element " << i;
+}
+
+// A BiLSTM tagger saved by Strata as H5: Strata loads it back, and tf-keras 2.17 (label
+// interop's venv; skipped without it) loads it, names its weights as tf-keras does and
+// predicts what Strata predicted.
+TEST_P(WrapperTest, TaggerSavedAsH5LoadsInStrataAndTfKeras) {
+  if (!Registry::global().contains(ObjectKind::kFormat, "h5")) GTEST_SKIP() << "no format-h5 plugin in this build";
+  auto model = model_from_json(R"({"class_name": "Sequential", "config": {"name": "tagger", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 5], "dtype": "int32", "name": "ids"}},
+      {"class_name": "Embedding", "config": {"name": "embedding", "input_dim": 6, "output_dim": 3, "mask_zero": true}},
+      {"class_name": "Bidirectional", "config": {"name": "bidirectional", "merge_mode": "concat", "layer":
+        {"class_name": "LSTM", "config": {"name": "lstm", "units": 2, "return_sequences": true}}}},
+      {"class_name": "TimeDistributed", "config": {"name": "time_distributed", "layer":
+        {"class_name": "Dense", "config": {"name": "dense", "units": 2}}}}]}})");
+  std::vector<Tensor> weights;
+  for (const auto& w : model->weights()) {
+    weights.push_back(cast(arr64(w.shape(), static_cast<int>(weights.size()) + 3, 0.7), DType::kFloat32));
+  }
+  model->set_weights(weights);
+  const Tensor ids = Tensor::from_vector<std::int32_t>({1, 2, 3, 4, 5, 5, 4, 3, 0, 0, 2, 0, 1, 3, 0}, Shape{3, 5});
+  const Tensor y = model->predict(ids);
+  const auto dir = std::filesystem::temp_directory_path() / ("strata_wrappers_h5_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  save_model(*model, dir / "tagger.h5");
+  const auto back = load_model(dir / "tagger.h5");
+  const auto a = y.to_vector<float>(), b = back->predict(ids).to_vector<float>();
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]) << "element " << i;
+
+  if (GetParam() != "ref:0") return;  // tf-keras's half (about 20 s of TensorFlow start-up) once
+  const char* venv = std::getenv("STRATA_INTEROP_VENV");
+  const std::filesystem::path python = std::filesystem::path(venv && *venv ? venv : "/root/.cache/strata/interop-venv") / "bin/python";
+  if (!std::filesystem::exists(python)) GTEST_SKIP() << "no tf-keras venv at " << python;
+  write_npy(dir / "ids.npy", ids);
+  write_npy(dir / "y.npy", y);
+  std::ofstream(dir / "check.py") << R"(import os, sys
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+os.environ["CUDA_VISIBLE_DEVICES"] = ""
+import numpy as np, tf_keras as keras
+d = sys.argv[1]
+m = keras.models.load_model(os.path.join(d, "tagger.h5"))
+got = m.predict(np.load(os.path.join(d, "ids.npy")), verbose=0)
+ref = np.load(os.path.join(d, "y.npy"))
+names = [w.name for w in m.weights]
+ok = got.shape == ref.shape and bool(np.all(np.abs(got - ref) <= 1e-5 + 1e-5 * np.abs(ref)))
+print("keras:", "ok" if ok else "differs", names)
+)";
+  const std::string cmd = "'" + python.string() + "' '" + (dir / "check.py").string() + "' '" + dir.string() + "' 2>&1";
+  std::string out;
+  if (FILE* pipe = ::popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    while (std::fgets(buf, sizeof buf, pipe)) out += buf;
+    ::pclose(pipe);
+  }
+  EXPECT_NE(out.find("keras: ok ['embedding/embeddings:0', 'bidirectional/forward_lstm/lstm_cell/kernel:0', "
+                     "'bidirectional/forward_lstm/lstm_cell/recurrent_kernel:0', "
+                     "'bidirectional/forward_lstm/lstm_cell/bias:0', 'bidirectional/backward_lstm/lstm_cell/kernel:0', "
+                     "'bidirectional/backward_lstm/lstm_cell/recurrent_kernel:0', "
+                     "'bidirectional/backward_lstm/lstm_cell/bias:0', 'time_distributed/kernel:0', "
+                     "'time_distributed/bias:0']"),
+            std::string::npos)
+      << out;
+  std::filesystem::remove_all(dir);
 }
 
 INSTANTIATE_TEST_SUITE_P(Ref, WrapperTest, ::testing::Values("ref:0"));
