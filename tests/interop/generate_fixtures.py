@@ -821,6 +821,19 @@ def _(rng, shared):
     return model, xs_for(model)
 
 
+@fixture("rnn_cells", "Masking then RNN(SimpleRNNCell, return_sequences), RNN(LSTMCell, return_state), "
+         "RNN(GRUCell(reset_after=False), go_backwards)")
+def _(rng, shared):
+    x_in = keras.Input((5, 3), name="sequence")
+    t = L.Masking(0.0)(x_in)
+    outs = [L.RNN(L.SimpleRNNCell(2, activation="relu"), return_sequences=True)(t)]
+    outs += L.RNN(L.LSTMCell(2), return_state=True)(t)
+    outs.append(L.RNN(L.GRUCell(2, reset_after=False), go_backwards=True)(t))
+    model = keras.Model(x_in, outs)
+    randomize_weights(model, rng)
+    return model, [masked_sequence(5, 3)]
+
+
 # ---- writing ----------------------------------------------------------------------------
 
 

@@ -128,8 +128,10 @@ class RecurrentCell : public Layer {
   Step make_step(const std::vector<Tensor>& recurrent_masks) const;
 
   // Appends the cell's keys to an RNN layer config in Keras's order;
-  // `activity_regularizer` is the layer's (Keras writes it among the cell's keys).
-  void write_config(Config& config, const Regularizer* activity_regularizer) const;
+  // `activity_regularizer` is the layer's (Keras writes it among the cell's keys). With
+  // `in_layer` false, the keys of the cell's own config (Keras's LSTMCell.get_config: no
+  // activity_regularizer).
+  void write_config(Config& config, const Regularizer* activity_regularizer, bool in_layer = true) const;
 
  private:
   Step make_simple_step(const std::vector<Tensor>& recurrent_masks) const;
@@ -162,6 +164,9 @@ class RecurrentCell : public Layer {
 class RecurrentLayer : public Layer {
  public:
   RecurrentLayer(CellKind kind, const Config& config);
+  // Keras's generic RNN layer (class "RNN") around one built-in cell whose own config is
+  // `cell_config` (the "config" of the layer config's "cell").
+  RecurrentLayer(CellKind kind, const Config& config, const Config& cell_config);
 
   void build(const std::vector<Shape>& input_shapes) override;
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override;
@@ -184,7 +189,10 @@ class RecurrentLayer : public Layer {
   Outputs defer(const std::vector<Tensor>& inputs, const Tensor& mask, bool training) const;
   std::vector<Tensor> output_masks(const Tensor& mask) const;
 
+  void init(CellKind kind, const Config& config, const Config& cell_config, Config cell_base);
+
   std::shared_ptr<RecurrentCell> cell_;
+  bool generic_ = false;  // class "RNN": the cell is written as a nested "cell" object
   bool return_sequences_ = false;
   bool return_state_ = false;
   bool go_backwards_ = false;
@@ -206,6 +214,12 @@ class LSTM : public RecurrentLayer {
 class GRU : public RecurrentLayer {
  public:
   explicit GRU(const Config& config) : RecurrentLayer(CellKind::kGRU, config) {}
+};
+// Keras's RNN(cell) for the cells SimpleRNNCell, LSTMCell and GRUCell (not
+// StackedRNNCells, a list of cells or custom cells: ValueError naming the layer).
+class RNN : public RecurrentLayer {
+ public:
+  explicit RNN(const Config& config);
 };
 
 // ---- wrappers (recurrent_wrappers.cpp) ---------------------------------------------------------

@@ -170,6 +170,44 @@ TEST_P(WrapperTest, TimeDistributedGradientsMatchFiniteDifferences) {
   check_gradients(*conv, {arr64({2, 2, 3, 3, 2}, 26, 1.0)}, CallContext{});
 }
 
+TEST_P(WrapperTest, RnnOfACellGradientsMatchFiniteDifferences) {
+  CallContext masked;
+  masked.masks = {mask_of({{1, 1, 0, 1}, {1, 1, 1, 0}})};
+  for (const char* cell : {"SimpleRNNCell", "LSTMCell", "GRUCell"}) {
+    SCOPED_TRACE(cell);
+    auto layer = make_layer("RNN", Config{{"dtype", "float64"},
+                                          {"return_sequences", true},
+                                          {"return_state", true},
+                                          {"cell", serialized(cell, Config{{"units", 2}})}});
+    check_gradients(*layer, {arr64({2, 4, 3}, 28, 1.0)}, masked);
+  }
+}
+
+// tf-keras 2.17: RNN(LSTMCell(2)) on (None, 4, 3) names its weights "rnn/lstm_cell/kernel"
+// and writes the cell as a nested object with its build_config.
+TEST_P(WrapperTest, RnnOfACellHasTfKerasNamesAndConfig) {
+  auto rnn = make_layer("RNN", Config{{"cell", Config{{"class_name", "LSTMCell"}, {"config", {{"units", 2}}}}}});
+  rnn->ensure_built({Shape{Shape::kUnknown, 4, 3}});
+  std::vector<std::string> names;
+  for (const auto& w : rnn->weights()) names.push_back(w.name());
+  EXPECT_EQ(names, (std::vector<std::string>{"rnn/lstm_cell/kernel", "rnn/lstm_cell/recurrent_kernel", "rnn/lstm_cell/bias"}));
+  const Config c = rnn->get_config();
+  std::vector<std::string> keys;
+  for (auto it = c.begin(); it != c.end(); ++it) keys.push_back(it.key());
+  EXPECT_EQ(keys, (std::vector<std::string>{"name", "trainable", "dtype", "return_sequences", "return_state",
+                                            "go_backwards", "stateful", "unroll", "time_major", "cell"}));
+  keys.clear();
+  for (auto it = c["cell"]["config"].begin(); it != c["cell"]["config"].end(); ++it) keys.push_back(it.key());
+  EXPECT_EQ(keys, (std::vector<std::string>{"name", "trainable", "dtype", "units", "activation", "recurrent_activation",
+                                            "use_bias", "kernel_initializer", "recurrent_initializer",
+                                            "bias_initializer", "unit_forget_bias", "kernel_regularizer",
+                                            "recurrent_regularizer", "bias_regularizer", "kernel_constraint",
+                                            "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout",
+                                            "implementation"}));
+  EXPECT_EQ(c["cell"]["class_name"], "LSTMCell");
+  EXPECT_EQ(c["cell"]["build_config"].dump(), R"({"input_shape":[null,3]})");
+}
+
 // tf-keras 2.17: Bidirectional(LSTM(2)) on (None, 5, 3) and TimeDistributed(Dense(4)).
 TEST_P(WrapperTest, WeightsAreNamedAndTrackedAsTfKeras) {
   auto bi = make_layer("Bidirectional", Config{{"layer", Config{{"class_name", "LSTM"}, {"config", {{"units", 2}}}}}});
@@ -377,6 +415,20 @@ TEST_F(WrapperConfigErrors, BidirectionalWithMismatchedBackwardLayer) {
                 "4, 3")),
             "layer 'w' (Bidirectional): the forward and backward layers must have the same return_sequences, got "
             "false and true");
+}
+
+TEST_F(WrapperConfigErrors, RnnOfCellsStrataDoesNotHave) {
+  EXPECT_EQ(load_error<ValueError>(sequential_json(
+                "RNN", R"("cell": [{"class_name": "LSTMCell", "config": {"units": 2}}])", "4, 3")),
+            "layer 'w' (RNN): a list of cells (StackedRNNCells) is not supported; stack RNN layers instead");
+  EXPECT_EQ(load_error<ValueError>(sequential_json(
+                "RNN", R"("cell": {"class_name": "StackedRNNCells", "config": {"cells": []}})", "4, 3")),
+            "layer 'w' (RNN): 'cell' must be a SimpleRNNCell, LSTMCell or GRUCell, got StackedRNNCells");
+  EXPECT_EQ(load_error<FormatError>(sequential_json("RNN", R"("return_sequences": true)", "4, 3")),
+            "layer 'w' (RNN): 'cell' is missing; it must be a serialized cell");
+  EXPECT_EQ(load_error<FormatError>(sequential_json(
+                "RNN", R"("cell": {"class_name": "GRUCell", "config": {"units": "two"}})", "4, 3")),
+            "layer 'w' (RNN): 'units' must be a positive integer, got \"two\"");
 }
 
 TEST_F(WrapperConfigErrors, TimeDistributedOfRankTwoInputs) {
