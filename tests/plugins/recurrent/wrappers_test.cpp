@@ -15,6 +15,7 @@
 #include <optional>
 #include <unistd.h>
 
+#include "strata/checkpoint.hpp"
 #include "strata/error.hpp"
 #include "strata/gradient_tape.hpp"
 #include "strata/graph.hpp"
@@ -307,6 +308,26 @@ TEST_P(WrapperTest, TaggerSavedAsH5LoadsInStrataAndTfKeras) {
   ASSERT_EQ(a.size(), b.size());
   for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]) << "element " << i;
 
+  // TF checkpoint of the weights: the object graph tf-keras 2.17 writes for this model.
+  const bool checkpoint = Registry::global().contains(ObjectKind::kFormat, "checkpoint");
+  if (checkpoint) {
+    std::filesystem::create_directories(dir / "ckpt");
+    save_weights(*model, dir / "ckpt" / "weights");
+    std::vector<std::string> keys;
+    for (const auto& k : load_checkpoint(dir / "ckpt" / "weights")->keys()) {
+      if (k.rfind("layer_with_weights", 0) == 0) keys.push_back(k);
+    }
+    const std::string v = "/.ATTRIBUTES/VARIABLE_VALUE";
+    EXPECT_EQ(keys, (std::vector<std::string>{
+                        "layer_with_weights-0/embeddings" + v, "layer_with_weights-1/backward_layer/cell/bias" + v,
+                        "layer_with_weights-1/backward_layer/cell/kernel" + v,
+                        "layer_with_weights-1/backward_layer/cell/recurrent_kernel" + v,
+                        "layer_with_weights-1/forward_layer/cell/bias" + v,
+                        "layer_with_weights-1/forward_layer/cell/kernel" + v,
+                        "layer_with_weights-1/forward_layer/cell/recurrent_kernel" + v,
+                        "layer_with_weights-2/layer/bias" + v, "layer_with_weights-2/layer/kernel" + v}));
+  }
+
   if (GetParam() != "ref:0") return;  // tf-keras's half (about 20 s of TensorFlow start-up) once
   const char* venv = std::getenv("STRATA_INTEROP_VENV");
   const std::filesystem::path python = std::filesystem::path(venv && *venv ? venv : "/root/.cache/strata/interop-venv") / "bin/python";
@@ -325,6 +346,11 @@ ref = np.load(os.path.join(d, "y.npy"))
 names = [w.name for w in m.weights]
 ok = got.shape == ref.shape and bool(np.all(np.abs(got - ref) <= 1e-5 + 1e-5 * np.abs(ref)))
 print("keras:", "ok" if ok else "differs", names)
+if os.path.exists(os.path.join(d, "ckpt", "weights.index")):
+    c = keras.models.clone_model(m)
+    c.load_weights(os.path.join(d, "ckpt", "weights")).assert_existing_objects_matched()
+    got = c.predict(np.load(os.path.join(d, "ids.npy")), verbose=0)
+    print("checkpoint:", "ok" if bool(np.all(np.abs(got - ref) <= 1e-5 + 1e-5 * np.abs(ref))) else "differs")
 )";
   const std::string cmd = "'" + python.string() + "' '" + (dir / "check.py").string() + "' '" + dir.string() + "' 2>&1";
   std::string out;
@@ -341,6 +367,9 @@ print("keras:", "ok" if ok else "differs", names)
                      "'time_distributed/bias:0']"),
             std::string::npos)
       << out;
+  if (checkpoint) {
+    EXPECT_NE(out.find("checkpoint: ok"), std::string::npos) << out;
+  }
   std::filesystem::remove_all(dir);
 }
 
