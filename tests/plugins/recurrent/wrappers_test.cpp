@@ -329,6 +329,8 @@ TEST_P(WrapperTest, TaggerSavedAsH5LoadsInStrataAndTfKeras) {
   }
 
   if (GetParam() != "ref:0") return;  // tf-keras's half (about 20 s of TensorFlow start-up) once
+  const bool savedmodel = Registry::global().contains(ObjectKind::kFormat, "savedmodel");
+  if (savedmodel) save_model(*model, dir / "sm");
   const char* venv = std::getenv("STRATA_INTEROP_VENV");
   const std::filesystem::path python = std::filesystem::path(venv && *venv ? venv : "/root/.cache/strata/interop-venv") / "bin/python";
   if (!std::filesystem::exists(python)) GTEST_SKIP() << "no tf-keras venv at " << python;
@@ -351,6 +353,14 @@ if os.path.exists(os.path.join(d, "ckpt", "weights.index")):
     c.load_weights(os.path.join(d, "ckpt", "weights")).assert_existing_objects_matched()
     got = c.predict(np.load(os.path.join(d, "ids.npy")), verbose=0)
     print("checkpoint:", "ok" if bool(np.all(np.abs(got - ref) <= 1e-5 + 1e-5 * np.abs(ref))) else "differs")
+if os.path.isdir(os.path.join(d, "sm")):
+    try:
+        s = keras.models.load_model(os.path.join(d, "sm"))
+        got = s.predict(np.load(os.path.join(d, "ids.npy")), verbose=0)
+        print("savedmodel:", "ok" if bool(np.all(np.abs(got - ref) <= 1e-5 + 1e-5 * np.abs(ref))) else "differs",
+              sorted(v.name for v in s.weights))
+    except Exception as e:
+        print("savedmodel: FAILED", type(e).__name__, str(e)[:2000])
 )";
   const std::string cmd = "'" + python.string() + "' '" + (dir / "check.py").string() + "' '" + dir.string() + "' 2>&1";
   std::string out;
@@ -369,6 +379,9 @@ if os.path.exists(os.path.join(d, "ckpt", "weights.index")):
       << out;
   if (checkpoint) {
     EXPECT_NE(out.find("checkpoint: ok"), std::string::npos) << out;
+  }
+  if (savedmodel) {
+    EXPECT_NE(out.find("savedmodel: ok"), std::string::npos) << out;
   }
   std::filesystem::remove_all(dir);
 }
