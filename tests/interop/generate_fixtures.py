@@ -877,8 +877,86 @@ def _(rng, shared):
     d1 = L.Conv2D(4, 3, activation="relu", padding="same")(L.Concatenate()([u1, c1]))
     out = L.Conv2D(1, 1, activation="sigmoid")(d1)
     model = keras.Model(inp, out)
+# ---- issue 18: recurrent wrappers (Bidirectional, TimeDistributed) --------------------------
+
+
+@fixture("bilstm_tagger", "Embedding(mask_zero=True), Bidirectional(LSTM(return_sequences=True)), "
+         "TimeDistributed(Dense): a sequence tagger")
+def _(rng, shared):
+    model = seq([keras.Input((6,), dtype="int32"), L.Embedding(8, 3, mask_zero=True),
+                 L.Bidirectional(L.LSTM(3, return_sequences=True)), L.TimeDistributed(L.Dense(2))])
+    randomize_weights(model, rng)
+    return model, [padded_ids(8, 6)]
+
+
+@fixture("bidirectional_merge_modes", "Masking then Bidirectional with merge_mode sum (SimpleRNN), mul (GRU), "
+         "ave (LSTM, sequences), concat (GRU, sequences) and None (SimpleRNN, sequences)")
+def _(rng, shared):
+    x_in = keras.Input((5, 3), name="sequence")
+    t = L.Masking(0.0)(x_in)
+    outs = [
+        L.Bidirectional(L.SimpleRNN(2), merge_mode="sum", name="bi_sum")(t),
+        L.Bidirectional(L.GRU(2), merge_mode="mul", name="bi_mul")(t),
+        L.Bidirectional(L.LSTM(2, return_sequences=True), merge_mode="ave", name="bi_ave")(t),
+        L.Bidirectional(L.GRU(2, return_sequences=True), name="bi_concat")(t),
+    ] + L.Bidirectional(L.SimpleRNN(2, return_sequences=True), merge_mode=None, name="bi_none")(t)
+    model = keras.Model(x_in, outs)
+    randomize_weights(model, rng)
+    return model, [masked_sequence(5, 3)]
+
+
+@fixture("bidirectional_return_state", "Bidirectional(LSTM(return_sequences, return_state)) and "
+         "Bidirectional(GRU(return_state), merge_mode=None): outputs then forward and backward states")
+def _(rng, shared):
+    x_in = keras.Input((4, 3), name="sequence")
+    outs = L.Bidirectional(L.LSTM(2, return_sequences=True, return_state=True), name="bi_lstm")(x_in)
+    outs += L.Bidirectional(L.GRU(2, return_state=True), merge_mode=None, name="bi_gru")(x_in)
+    model = keras.Model(x_in, outs)
     randomize_weights(model, rng)
     return model, xs_for(model)
+
+
+@fixture("bidirectional_backward_layer", "Bidirectional(GRU(3), backward_layer=LSTM(2, go_backwards=True)) "
+         "over masked steps")
+def _(rng, shared):
+    x_in = keras.Input((5, 3), name="sequence")
+    t = L.Masking(0.0)(x_in)
+    out = L.Bidirectional(L.GRU(3, return_sequences=True),
+                          backward_layer=L.LSTM(2, return_sequences=True, go_backwards=True))(t)
+    model = keras.Model(x_in, out)
+    randomize_weights(model, rng)
+    return model, [masked_sequence(5, 3)]
+
+
+@fixture("bidirectional_initial_state", "Bidirectional(GRU) with forward and backward initial states as inputs")
+def _(rng, shared):
+    x_in = keras.Input((4, 3), name="sequence")
+    states = [keras.Input((2,), name="forward_h"), keras.Input((2,), name="backward_h")]
+    out = L.Bidirectional(L.GRU(2))(x_in, initial_state=states)
+    model = keras.Model([x_in] + states, out)
+    randomize_weights(model, rng)
+    return model, xs_for(model)
+
+
+@fixture("time_distributed_conv", "TimeDistributed(Conv2D), TimeDistributed(Flatten), TimeDistributed(Dense)")
+def _(rng, shared):
+    model = seq([keras.Input((3, 4, 4, 2)), L.TimeDistributed(L.Conv2D(2, 3)), L.TimeDistributed(L.Flatten()),
+                 L.TimeDistributed(L.Dense(3, activation="tanh"))])
+    randomize_weights(model, rng)
+    return model, xs_for(model)
+
+
+@fixture("rnn_cells", "Masking then RNN(SimpleRNNCell, return_sequences), RNN(LSTMCell, return_state), "
+         "RNN(GRUCell(reset_after=False), go_backwards)")
+def _(rng, shared):
+    x_in = keras.Input((5, 3), name="sequence")
+    t = L.Masking(0.0)(x_in)
+    outs = [L.RNN(L.SimpleRNNCell(2, activation="relu"), return_sequences=True)(t)]
+    outs += L.RNN(L.LSTMCell(2), return_state=True)(t)
+    outs.append(L.RNN(L.GRUCell(2, reset_after=False), go_backwards=True)(t))
+    model = keras.Model(x_in, outs)
+    randomize_weights(model, rng)
+    return model, [masked_sequence(5, 3)]
 
 
 # ---- writing ----------------------------------------------------------------------------

@@ -11,4 +11,7 @@ void register_recurrent_layers(strata::Registrar& registrar) {
   strata::register_layer<SimpleRNN>(registrar, "SimpleRNN");
   strata::register_layer<LSTM>(registrar, "LSTM");
   strata::register_layer<GRU>(registrar, "GRU");
+  strata::register_layer<RNN>(registrar, "RNN");
+  strata::register_layer<Bidirectional>(registrar, "Bidirectional");
+  strata::register_layer<TimeDistributed>(registrar, "TimeDistributed");
 }

@@ -267,7 +267,7 @@ RecurrentCell::Step RecurrentCell::make_gru_step(const std::vector<Tensor>& mask
   };
 }
 
-void RecurrentCell::write_config(Config& c, const Regularizer* activity_regularizer) const {
+void RecurrentCell::write_config(Config& c, const Regularizer* activity_regularizer, bool in_layer) const {
   c["units"] = units_;
   c["activation"] = activation_config(activation_);
   if (kind_ != CellKind::kSimpleRNN) c["recurrent_activation"] = activation_config(recurrent_activation_);
@@ -279,7 +279,7 @@ void RecurrentCell::write_config(Config& c, const Regularizer* activity_regulari
   c["kernel_regularizer"] = serialized_or_null(kernel_regularizer_.get(), ObjectKind::kRegularizer);
   c["recurrent_regularizer"] = serialized_or_null(recurrent_regularizer_.get(), ObjectKind::kRegularizer);
   c["bias_regularizer"] = serialized_or_null(bias_regularizer_.get(), ObjectKind::kRegularizer);
-  c["activity_regularizer"] = serialized_or_null(activity_regularizer, ObjectKind::kRegularizer);
+  if (in_layer) c["activity_regularizer"] = serialized_or_null(activity_regularizer, ObjectKind::kRegularizer);
   c["kernel_constraint"] = serialized_or_null(kernel_constraint_.get(), ObjectKind::kConstraint);
   c["recurrent_constraint"] = serialized_or_null(recurrent_constraint_.get(), ObjectKind::kConstraint);
   c["bias_constraint"] = serialized_or_null(bias_constraint_.get(), ObjectKind::kConstraint);

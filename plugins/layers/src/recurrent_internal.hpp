@@ -128,8 +128,10 @@ class RecurrentCell : public Layer {
   Step make_step(const std::vector<Tensor>& recurrent_masks) const;
 
   // Appends the cell's keys to an RNN layer config in Keras's order;
-  // `activity_regularizer` is the layer's (Keras writes it among the cell's keys).
-  void write_config(Config& config, const Regularizer* activity_regularizer) const;
+  // `activity_regularizer` is the layer's (Keras writes it among the cell's keys). With
+  // `in_layer` false, the keys of the cell's own config (Keras's LSTMCell.get_config: no
+  // activity_regularizer).
+  void write_config(Config& config, const Regularizer* activity_regularizer, bool in_layer = true) const;
 
  private:
   Step make_simple_step(const std::vector<Tensor>& recurrent_masks) const;
@@ -162,6 +164,9 @@ class RecurrentCell : public Layer {
 class RecurrentLayer : public Layer {
  public:
   RecurrentLayer(CellKind kind, const Config& config);
+  // Keras's generic RNN layer (class "RNN") around one built-in cell whose own config is
+  // `cell_config` (the "config" of the layer config's "cell").
+  RecurrentLayer(CellKind kind, const Config& config, const Config& cell_config);
 
   void build(const std::vector<Shape>& input_shapes) override;
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override;
@@ -175,13 +180,19 @@ class RecurrentLayer : public Layer {
   Config get_config() const override;
 
   const RecurrentCell& cell() const noexcept { return *cell_; }
+  bool return_sequences() const noexcept { return return_sequences_; }
+  bool return_state() const noexcept { return return_state_; }
+  bool go_backwards() const noexcept { return go_backwards_; }
 
  private:
   Outputs run(const std::vector<Tensor>& inputs, const Tensor& mask, bool training) const;
   Outputs defer(const std::vector<Tensor>& inputs, const Tensor& mask, bool training) const;
   std::vector<Tensor> output_masks(const Tensor& mask) const;
 
+  void init(CellKind kind, const Config& config, const Config& cell_config, Config cell_base);
+
   std::shared_ptr<RecurrentCell> cell_;
+  bool generic_ = false;  // class "RNN": the cell is written as a nested "cell" object
   bool return_sequences_ = false;
   bool return_state_ = false;
   bool go_backwards_ = false;
@@ -203,6 +214,65 @@ class LSTM : public RecurrentLayer {
 class GRU : public RecurrentLayer {
  public:
   explicit GRU(const Config& config) : RecurrentLayer(CellKind::kGRU, config) {}
+};
+// Keras's RNN(cell) for the cells SimpleRNNCell, LSTMCell and GRUCell (not
+// StackedRNNCells, a list of cells or custom cells: ValueError naming the layer).
+class RNN : public RecurrentLayer {
+ public:
+  explicit RNN(const Config& config);
+};
+
+// ---- wrappers (recurrent_wrappers.cpp) ---------------------------------------------------------
+
+// Keras's Bidirectional: two copies of a recurrent layer, "forward_<name>" and
+// "backward_<name>" (go_backwards flipped, or the config's backward_layer), tracked as
+// forward_layer / backward_layer; the backward outputs are reversed in time and merged
+// with the forward ones (concat, sum, mul, ave, or none: both returned). Inputs:
+// [sequence, *forward_states, *backward_states]; outputs: the merged output (two with
+// merge_mode None), then with return_state the forward then the backward final states.
+class Bidirectional : public Layer {
+ public:
+  explicit Bidirectional(const Config& config);
+  void build(const std::vector<Shape>& input_shapes) override;
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override;
+  std::vector<Tensor> compute_mask(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks) const override;
+  Outputs call_and_mask(const std::vector<Tensor>& inputs, const CallContext& ctx) const override;
+  std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) const override;
+  Config get_config() const override;
+
+  // Runs both directions on inputs whose length is known (or concrete).
+  Outputs run(const std::vector<Tensor>& inputs, const Tensor& mask, bool training) const;
+
+ private:
+  std::vector<Tensor> output_masks(const Tensor& mask) const;
+  std::size_t outputs_before_states() const noexcept { return merge_mode_.empty() ? 2 : 1; }
+
+  Config layer_config_;     // the wrapped layer, as get_config writes it
+  Config backward_config_;  // the backward_layer key as given (null when absent)
+  std::string merge_mode_;  // "concat", "sum", "mul", "ave", or empty for None
+  std::shared_ptr<RecurrentLayer> forward_, backward_;
+};
+
+// Keras's TimeDistributed: applies the wrapped layer to every step of a sequence by
+// folding time into the batch ([B, T, ...] -> [B*T, ...] and back). The layer that runs
+// is a copy of the wrapped one named after the wrapper and tracked as "layer", so that its
+// weights are named "time_distributed/kernel" as Keras names them; get_config writes the
+// wrapped layer's own config.
+class TimeDistributed : public Layer {
+ public:
+  explicit TimeDistributed(const Config& config);
+  void build(const std::vector<Shape>& input_shapes) override;
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override;
+  std::vector<Tensor> compute_mask(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks) const override;
+  Outputs call_and_mask(const std::vector<Tensor>& inputs, const CallContext& ctx) const override;
+  std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) const override;
+  Config get_config() const override;
+
+  Outputs run(const std::vector<Tensor>& inputs, const Tensor& mask, bool training) const;
+
+ private:
+  Config layer_config_;
+  std::shared_ptr<Layer> inner_;
 };
 
 }  // namespace strata::recurrent

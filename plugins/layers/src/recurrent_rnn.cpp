@@ -14,6 +14,7 @@
 #include "recurrent_internal.hpp"
 #include "strata/graph.hpp"
 #include "strata/ops.hpp"
+#include "strata/serialization.hpp"
 
 namespace strata::recurrent {
 namespace {
@@ -82,7 +83,25 @@ class DeferredRecurrentCall : public Layer {
 }  // namespace
 
 RecurrentLayer::RecurrentLayer(CellKind kind, const Config& config) : Layer(class_of(kind), with_input_shape(config)) {
-  const char* cls = class_of(kind);
+  Config cell_base = Config::object();
+  cell_base["name"] = cell_name_of(kind);
+  cell_base["trainable"] = trainable();
+  cell_base["dtype"] = std::string(dtype_name(dtype()));
+  init(kind, config, config, std::move(cell_base));
+}
+
+RecurrentLayer::RecurrentLayer(CellKind kind, const Config& config, const Config& cell_config)
+    : Layer("RNN", config), generic_(true) {
+  Config cell_base = Config::object();
+  const ConfigReader cell_reader(cell_config, ConfigReader::subject_of(*this) + ": cell");
+  cell_base["name"] = cell_reader.optional<std::string>("name", cell_name_of(kind));
+  cell_base["trainable"] = cell_reader.optional<bool>("trainable", true);
+  cell_base["dtype"] = cell_reader.optional<std::string>("dtype", std::string(dtype_name(dtype())));
+  init(kind, config, cell_config, std::move(cell_base));
+}
+
+void RecurrentLayer::init(CellKind kind, const Config& config, const Config& cell_config, Config cell_base) {
+  const std::string cls = class_name();
   return_sequences_ = config_bool(config, cls, "return_sequences", false);
   return_state_ = config_bool(config, cls, "return_state", false);
   go_backwards_ = config_bool(config, cls, "go_backwards", false);
@@ -97,14 +116,10 @@ RecurrentLayer::RecurrentLayer(CellKind kind, const Config& config) : Layer(clas
                "': time_major=True is not supported by Strata; give inputs as (batch, timesteps, features)");
   STRATA_CHECK(config_int(config, cls, "num_constants", 0) == 0, ValueError, cls, " layer '", name(),
                "': RNN constants are not supported");
-  activity_regularizer_ = config_regularizer(config, "activity_regularizer");
-  Config cell_base = Config::object();
-  cell_base["name"] = cell_name_of(kind);
-  cell_base["trainable"] = trainable();
-  cell_base["dtype"] = std::string(dtype_name(dtype()));
+  if (!generic_) activity_regularizer_ = config_regularizer(config, "activity_regularizer");
   {
     auto frame = ErrorContext::push("reading the config of ", cls, " layer '", name(), "'");
-    cell_ = std::make_shared<RecurrentCell>(kind, config, cell_base, ConfigReader::subject_of(*this));
+    cell_ = std::make_shared<RecurrentCell>(kind, cell_config, cell_base, ConfigReader::subject_of(*this));
   }
   track("cell", cell_);
   set_supports_masking(true);
@@ -313,8 +328,48 @@ Config RecurrentLayer::get_config() const {
   c["unroll"] = unroll_;
   c["time_major"] = time_major_;
   if (zero_output_for_mask_) c["zero_output_for_mask"] = true;
-  cell_->write_config(c, activity_regularizer_.get());
+  if (!generic_) {
+    cell_->write_config(c, activity_regularizer_.get());
+    return c;
+  }
+  // tf-keras's serialize_keras_object of the cell, with the build_config that the cell's
+  // Layer.build records.
+  Config cell = Config::object();
+  cell["module"] = std::string(keras_module(ObjectKind::kLayer));
+  cell["class_name"] = cell_->class_name();
+  cell["config"] = cell_->Layer::get_config();
+  cell_->write_config(cell["config"], nullptr, /*in_layer=*/false);
+  cell["registered_name"] = nullptr;
+  if (cell_->built() && !cell_->build_input_shapes().empty()) {
+    Config dims = Config::array();
+    for (const auto d : cell_->build_input_shapes()[0].dims()) dims.push_back(d < 0 ? Config(nullptr) : Config(d));
+    cell["build_config"] = Config{{"input_shape", dims}};
+  }
+  c["cell"] = cell;
   return c;
 }
+
+namespace {
+
+// The kind and config of the one built-in cell of an RNN config.
+std::pair<CellKind, Config> rnn_cell(const Config& config) {
+  const std::string subject =
+      "layer '" + (config.is_object() && config.contains("name") && config["name"].is_string()
+                       ? config["name"].get<std::string>()
+                       : std::string("rnn")) + "' (RNN)";
+  const Config* value = config.is_object() && config.contains("cell") && !config["cell"].is_null() ? &config["cell"] : nullptr;
+  STRATA_CHECK(value != nullptr, FormatError, subject, ": 'cell' is missing; it must be a serialized cell");
+  STRATA_CHECK(!value->is_array(), ValueError, subject,
+               ": a list of cells (StackedRNNCells) is not supported; stack RNN layers instead");
+  const SerializedObject parsed = parse_serialized(*value, subject + ": 'cell'");
+  if (parsed.class_name == "SimpleRNNCell") return {CellKind::kSimpleRNN, parsed.config};
+  if (parsed.class_name == "LSTMCell") return {CellKind::kLSTM, parsed.config};
+  if (parsed.class_name == "GRUCell") return {CellKind::kGRU, parsed.config};
+  STRATA_THROW(ValueError, subject, ": 'cell' must be a SimpleRNNCell, LSTMCell or GRUCell, got ", parsed.class_name);
+}
+
+}  // namespace
+
+RNN::RNN(const Config& config) : RecurrentLayer(rnn_cell(config).first, config, rnn_cell(config).second) {}
 
 }  // namespace strata::recurrent

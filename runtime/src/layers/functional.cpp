@@ -209,6 +209,11 @@ Config Functional::get_config() const {
         Config ref = tensor_ref(in, numbers);
         Config kwargs = Config::object();
         if (node->attrs.has("training")) kwargs["training"] = node->attrs.get<bool>("training");
+        // tf-keras's Bidirectional.__call__ records these two for a call with initial states.
+        if (layer->class_name() == "Bidirectional" && node->inputs.size() > 1) {
+          kwargs["initial_state"] = nullptr;
+          kwargs["constants"] = nullptr;
+        }
         ref.push_back(kwargs);
         call.push_back(ref);
       }

@@ -1,0 +1,416 @@
+// The wrappers of tf-keras 2.17: Bidirectional and TimeDistributed.
+//
+// Bidirectional (keras/layers/rnn/bidirectional.py): the forward layer is the wrapped
+// layer rebuilt from its config and renamed "forward_<name>"; the backward layer is the
+// config's backward_layer, or the wrapped layer's config with go_backwards flipped, renamed
+// "backward_<name>". Both get zero_output_for_mask = return_sequences, as Keras forces it.
+// The backward layer runs on the same (padded) sequence and mask with go_backwards, and
+// its output sequence is reversed in time before merging; so at a padded step the merged
+// backward half is zero. The weights are "<bidirectional>/forward_lstm/lstm_cell/kernel",
+// forward first, and checkpoints track forward_layer and backward_layer (the wrapped layer
+// itself is not tracked, as in Keras).
+//
+// TimeDistributed folds time into the batch and runs a copy of the wrapped layer named
+// after the wrapper (Keras builds the wrapped layer inside the wrapper's name scope without
+// its own, so its weights are "time_distributed/kernel").
+//
+// On symbolic inputs whose number of steps is unknown both record one deferred call, as
+// the RNN layers do, that runs the wrapper on the concrete inputs.
+#include <algorithm>
+
+#include "recurrent_internal.hpp"
+#include "strata/graph.hpp"
+#include "strata/ops.hpp"
+#include "strata/serialization.hpp"
+
+namespace strata::recurrent {
+namespace {
+
+// Runs a wrapper when a graph that recorded it on inputs of unknown length is executed:
+// inputs [*inputs, mask?].
+template <class W>
+class DeferredWrapperCall : public Layer {
+ public:
+  DeferredWrapperCall(std::shared_ptr<const W> wrapper, bool has_mask)
+      : Layer("strata.DeferredWrapperCall", Config{{"name", wrapper->name()}}),
+        wrapper_(std::move(wrapper)),
+        has_mask_(has_mask) {}
+
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override {
+    std::vector<Tensor> args = inputs;
+    Tensor mask;
+    if (has_mask_) {
+      mask = args.back();
+      args.pop_back();
+    }
+    return wrapper_->run(args, mask, ctx.training).tensors;
+  }
+
+ private:
+  std::shared_ptr<const W> wrapper_;
+  bool has_mask_;
+};
+
+template <class W>
+Layer::Outputs defer_call(const W& self, const std::vector<Tensor>& inputs, const Tensor& mask, bool training,
+                          DType out_dtype, const std::vector<Tensor>& out_masks) {
+  std::shared_ptr<const W> shared;
+  try {
+    shared = std::static_pointer_cast<const W>(self.shared_from_this());
+  } catch (const std::bad_weak_ptr&) {
+    STRATA_THROW(ValueError, self.class_name(), " layer '", self.name(),
+                 "' must be owned by a std::shared_ptr (make it with make_layer or std::make_shared) to run on "
+                 "symbolic inputs of unknown length");
+  }
+  auto node = std::make_shared<GraphNode>();
+  node->op = kLayerCallOp;
+  node->name = self.name();
+  node->layer = std::make_shared<DeferredWrapperCall<W>>(shared, mask.defined());
+  std::vector<Tensor> args = inputs;
+  if (mask.defined()) args.push_back(mask);
+  for (auto& a : args) {
+    if (!a.is_symbolic()) {
+      TraceScope capture;  // a concrete tensor enters the graph as a constant
+      a = identity(a);
+    }
+  }
+  node->inputs = std::move(args);
+  if (training) node->attrs.set("training", true);
+  std::vector<Shape> shapes;
+  for (const auto& in : inputs) shapes.push_back(in.shape());
+  const auto out_shapes = self.compute_output_shape(shapes);
+  Layer::Outputs out;
+  for (std::size_t i = 0; i < out_shapes.size(); ++i) {
+    node->outputs.push_back({out_dtype, out_shapes[i]});
+    node->output_has_mask.push_back(i < out_masks.size() && out_masks[i].defined());
+  }
+  for (std::size_t i = 0; i < out_shapes.size(); ++i) {
+    out.tensors.push_back(Tensor::symbolic(out_dtype, out_shapes[i], node, static_cast<int>(i)));
+  }
+  out.masks = out_masks;
+  out.masks.resize(out.tensors.size());
+  return out;
+}
+
+bool any_symbolic(const std::vector<Tensor>& inputs, const Tensor& mask) {
+  return std::any_of(inputs.begin(), inputs.end(), [](const Tensor& t) { return t.is_symbolic(); }) ||
+         (mask.defined() && mask.is_symbolic());
+}
+
+// {"module", "class_name", "config", "registered_name"} of a layer, as tf-keras 2.17's
+// serialize_keras_object writes a wrapped layer.
+Config keras_object(const Layer& layer) {
+  const std::string& cls = layer.class_name();
+  const auto gt = cls.find('>');
+  Config c = Config::object();
+  if (cls == "Sequential") {
+    c["module"] = "keras";
+  } else if (cls == "Functional") {
+    c["module"] = "tf_keras.src.engine.functional";
+  } else {
+    c["module"] = gt == std::string::npos ? std::string(keras_module(ObjectKind::kLayer)) : std::string("strata.custom");
+  }
+  c["class_name"] = gt == std::string::npos ? cls : cls.substr(gt + 1);
+  c["config"] = layer.get_config();
+  c["registered_name"] = gt == std::string::npos ? (cls == "Functional" ? Config("Functional") : Config(nullptr)) : Config(cls);
+  return c;
+}
+
+// A layer of class `cls` built from `config` with its name replaced.
+std::shared_ptr<Layer> renamed_copy(const std::string& cls, Config config, const std::string& name) {
+  config["name"] = name;
+  return deserialize_layer(Config{{"class_name", cls}, {"config", std::move(config)}});
+}
+
+std::shared_ptr<RecurrentLayer> as_recurrent(const std::shared_ptr<Layer>& layer, const std::string& subject,
+                                             const char* key) {
+  auto rnn = std::dynamic_pointer_cast<RecurrentLayer>(layer);
+  STRATA_CHECK(rnn != nullptr, ValueError, subject, ": '", key,
+               "' must be a recurrent layer (SimpleRNN, LSTM or GRU), got ", layer->class_name(), " layer '",
+               layer->name(), "'");
+  return rnn;
+}
+
+// Reverses a sequence [B, T, ...] along time (T known).
+Tensor reverse_time(const Tensor& x) {
+  const std::int64_t steps = x.shape().dim(1);
+  if (steps == 1) return x;
+  std::vector<Tensor> parts = split(x, steps, 1);
+  std::reverse(parts.begin(), parts.end());
+  return concat(parts, 1);
+}
+
+std::vector<Shape> shapes_of(const std::vector<Tensor>& ts) {
+  std::vector<Shape> out;
+  for (const auto& t : ts) out.push_back(t.shape());
+  return out;
+}
+
+}  // namespace
+
+// ---- Bidirectional ---------------------------------------------------------------------------
+
+Bidirectional::Bidirectional(const Config& config) : Layer("Bidirectional", config) {
+  const ConfigReader r(config, *this);
+  const std::string subject = r.subject();
+  {
+    auto frame = ErrorContext::push("reading the config of ", subject);
+    const Config value = r.required<Config>("layer");
+    STRATA_CHECK(value.is_object() || value.is_string(), FormatError, subject,
+                 ": 'layer' must be a serialized layer ({\"class_name\": ..., \"config\": ...}), got ", value.dump());
+    const auto original = as_recurrent(deserialize_layer(value), subject, "layer");
+    layer_config_ = keras_object(*original);
+    Config fc = original->get_config();
+    fc["zero_output_for_mask"] = original->return_sequences();
+    forward_ = as_recurrent(renamed_copy(original->class_name(), fc, "forward_" + original->name()), subject, "layer");
+
+    std::shared_ptr<RecurrentLayer> backward_original = original;
+    Config bc = original->get_config();
+    bc["go_backwards"] = !original->go_backwards();
+    if (const Config* given = r.find("backward_layer")) {
+      STRATA_CHECK(given->is_object() || given->is_string(), FormatError, subject,
+                   ": 'backward_layer' must be a serialized layer or null, got ", given->dump());
+      backward_original = as_recurrent(deserialize_layer(*given), subject, "backward_layer");
+      backward_config_ = keras_object(*backward_original);
+      bc = backward_original->get_config();
+    }
+    bc["zero_output_for_mask"] = backward_original->return_sequences();
+    backward_ = as_recurrent(renamed_copy(backward_original->class_name(), bc, "backward_" + backward_original->name()),
+                             subject, "backward_layer");
+
+    if (!config.contains("merge_mode")) {
+      merge_mode_ = "concat";
+    } else if (!config["merge_mode"].is_null()) {
+      merge_mode_ = r.required<std::string>("merge_mode");
+      const std::vector<std::string> allowed{"sum", "mul", "ave", "concat"};
+      STRATA_CHECK(std::find(allowed.begin(), allowed.end(), merge_mode_) != allowed.end(), ValueError, subject,
+                   ": 'merge_mode' must be one of \"sum\", \"mul\", \"ave\", \"concat\" or null, got \"", merge_mode_,
+                   "\"");
+    }
+    STRATA_CHECK(r.optional<std::int64_t>("num_constants", 0) == 0, ValueError, subject,
+                 ": RNN constants (num_constants) are not supported");
+    STRATA_CHECK(forward_->go_backwards() != backward_->go_backwards(), ValueError, subject,
+                 ": the forward and backward layers must have different go_backwards values, both have ",
+                 forward_->go_backwards() ? "true" : "false");
+    STRATA_CHECK(forward_->return_sequences() == backward_->return_sequences(), ValueError, subject,
+                 ": the forward and backward layers must have the same return_sequences, got ",
+                 forward_->return_sequences() ? "true" : "false", " and ", backward_->return_sequences() ? "true" : "false");
+    STRATA_CHECK(forward_->return_state() == backward_->return_state(), ValueError, subject,
+                 ": the forward and backward layers must have the same return_state, got ",
+                 forward_->return_state() ? "true" : "false", " and ", backward_->return_state() ? "true" : "false");
+  }
+  track("forward_layer", forward_);
+  track("backward_layer", backward_);
+  if (!config.contains("trainable") && !forward_->trainable()) set_trainable(false);  // Keras: the layer's flag
+  set_supports_masking(true);
+}
+
+void Bidirectional::build(const std::vector<Shape>& input_shapes) {
+  STRATA_CHECK(!input_shapes.empty(), ValueError, "Bidirectional layer '", name(), "' needs an input");
+  const std::size_t states = input_shapes.size() - 1;
+  const std::size_t expected = static_cast<std::size_t>(forward_->cell().num_states() + backward_->cell().num_states());
+  STRATA_CHECK(states == 0 || states == expected, ValueError, "Bidirectional layer '", name(), "' takes the sequence and ",
+               "optionally the initial states of both directions (", expected, "); got ", states, " initial state(s)");
+  std::vector<Shape> f{input_shapes[0]}, b{input_shapes[0]};
+  const std::size_t half = static_cast<std::size_t>(forward_->cell().num_states());
+  for (std::size_t i = 1; i < input_shapes.size(); ++i) (i <= half ? f : b).push_back(input_shapes[i]);
+  NameScope scope(name());  // "bidirectional/forward_lstm/lstm_cell/kernel", as in Keras
+  forward_->ensure_built(f);
+  backward_->ensure_built(b);
+}
+
+std::vector<Tensor> Bidirectional::output_masks(const Tensor& mask) const {
+  std::vector<Tensor> out(outputs_before_states(), forward_->return_sequences() ? mask : Tensor());
+  if (forward_->return_state()) {
+    out.resize(out.size() + static_cast<std::size_t>(forward_->cell().num_states() + backward_->cell().num_states()));
+  }
+  return out;
+}
+
+std::vector<Tensor> Bidirectional::compute_mask(const std::vector<Tensor>&, const std::vector<Tensor>& masks) const {
+  return output_masks(masks.empty() ? Tensor() : masks[0]);
+}
+
+std::vector<Shape> Bidirectional::compute_output_shape(const std::vector<Shape>& input_shapes) const {
+  STRATA_CHECK(!input_shapes.empty(), ValueError, "Bidirectional layer '", name(), "' needs an input");
+  const auto f = forward_->compute_output_shape({input_shapes[0]});
+  const auto b = backward_->compute_output_shape({input_shapes[0]});
+  std::vector<Shape> out;
+  if (merge_mode_.empty()) {
+    out = {f[0], b[0]};
+  } else if (merge_mode_ == "concat") {
+    std::vector<std::int64_t> dims = f[0].dims();
+    const std::int64_t fu = dims.back(), bu = b[0].dims().back();
+    dims.back() = fu < 0 || bu < 0 ? Shape::kUnknown : fu + bu;
+    out = {Shape(dims)};
+  } else {
+    out = {f[0]};
+  }
+  out.insert(out.end(), f.begin() + 1, f.end());
+  out.insert(out.end(), b.begin() + 1, b.end());
+  return out;
+}
+
+std::vector<Tensor> Bidirectional::call(const std::vector<Tensor>& inputs, const CallContext& ctx) const {
+  return call_and_mask(inputs, ctx).tensors;
+}
+
+Layer::Outputs Bidirectional::call_and_mask(const std::vector<Tensor>& inputs, const CallContext& ctx) const {
+  const std::size_t expected = static_cast<std::size_t>(forward_->cell().num_states() + backward_->cell().num_states());
+  STRATA_CHECK(inputs.size() == 1 || inputs.size() == 1 + expected, ValueError, "Bidirectional layer '", name(),
+               "' takes the sequence and optionally the initial states of both directions (", expected, "); got ",
+               inputs.size(), " inputs");
+  const Tensor mask = ctx.masks.empty() ? Tensor() : ctx.masks[0];
+  const Shape& shape = inputs[0].shape();
+  STRATA_CHECK(shape.has_known_rank() && shape.rank() == 3, ShapeError, "Bidirectional layer '", name(),
+               "' expects inputs of rank 3 (batch, timesteps, features), got ", shape.to_string());
+  if (any_symbolic(inputs, mask) && shape.dim(1) < 0) {
+    return defer_call(*this, inputs, mask, ctx.training, forward_->dtype(), output_masks(mask));
+  }
+  return run(inputs, mask, ctx.training);
+}
+
+Layer::Outputs Bidirectional::run(const std::vector<Tensor>& inputs, const Tensor& mask, bool training) const {
+  const std::size_t half = static_cast<std::size_t>(forward_->cell().num_states());
+  std::vector<Tensor> f{inputs[0]}, b{inputs[0]};
+  for (std::size_t i = 1; i < inputs.size(); ++i) (i <= half ? f : b).push_back(inputs[i]);
+  CallContext inner;
+  inner.training = training;
+  if (mask.defined()) inner.masks = {mask};
+  std::vector<Tensor> y = forward_->call_with_masks(f, inner).tensors;
+  std::vector<Tensor> y_rev = backward_->call_with_masks(b, inner).tensors;
+  Tensor out = y[0], out_rev = y_rev[0];
+  if (forward_->return_sequences()) out_rev = reverse_time(out_rev);
+  Outputs result;
+  if (merge_mode_ == "concat") {
+    result.tensors.push_back(concat({out, out_rev}, -1));
+  } else if (merge_mode_ == "sum") {
+    result.tensors.push_back(out + out_rev);
+  } else if (merge_mode_ == "ave") {
+    result.tensors.push_back((out + out_rev) / 2.0);
+  } else if (merge_mode_ == "mul") {
+    result.tensors.push_back(out * out_rev);
+  } else {
+    result.tensors = {out, out_rev};
+  }
+  result.tensors.insert(result.tensors.end(), y.begin() + 1, y.end());
+  result.tensors.insert(result.tensors.end(), y_rev.begin() + 1, y_rev.end());
+  result.masks = output_masks(mask);
+  return result;
+}
+
+Config Bidirectional::get_config() const {
+  Config c = Layer::get_config();
+  c["layer"] = layer_config_;
+  c["merge_mode"] = merge_mode_.empty() ? Config(nullptr) : Config(merge_mode_);
+  if (!backward_config_.is_null()) c["backward_layer"] = backward_config_;
+  return c;
+}
+
+// ---- TimeDistributed -------------------------------------------------------------------------
+
+TimeDistributed::TimeDistributed(const Config& config) : Layer("TimeDistributed", config) {
+  const ConfigReader r(config, *this);
+  const std::string subject = r.subject();
+  {
+    auto frame = ErrorContext::push("reading the config of ", subject);
+    const Config value = r.required<Config>("layer");
+    STRATA_CHECK(value.is_object() || value.is_string(), FormatError, subject,
+                 ": 'layer' must be a serialized layer ({\"class_name\": ..., \"config\": ...}), got ", value.dump());
+    const auto original = deserialize_layer(value);
+    layer_config_ = keras_object(*original);
+    inner_ = renamed_copy(original->class_name(), original->get_config(), name());
+    if (!original->trainable()) inner_->set_trainable(false);
+  }
+  track("layer", inner_);
+  set_supports_masking(true);
+}
+
+namespace {
+
+// [B, T, rest...] -> [B, rest...] (Keras's _remove_timesteps).
+Shape without_time(const Shape& s) {
+  std::vector<std::int64_t> dims = s.dims();
+  dims.erase(dims.begin() + 1);
+  return Shape(dims);
+}
+
+void check_time_distributed_input(const Layer& layer, const std::vector<Shape>& shapes) {
+  STRATA_CHECK(shapes.size() == 1, ValueError, "TimeDistributed layer '", layer.name(), "' takes one input, got ",
+               shapes.size());
+  STRATA_CHECK(shapes[0].has_known_rank() && shapes[0].rank() >= 3, ValueError, "TimeDistributed layer '",
+               layer.name(), "' expects inputs of at least 3 dimensions (batch, timesteps, ...), got ",
+               shapes[0].to_string());
+}
+
+}  // namespace
+
+void TimeDistributed::build(const std::vector<Shape>& input_shapes) {
+  check_time_distributed_input(*this, input_shapes);
+  inner_->ensure_built({without_time(input_shapes[0])});
+}
+
+std::vector<Shape> TimeDistributed::compute_output_shape(const std::vector<Shape>& input_shapes) const {
+  check_time_distributed_input(*this, input_shapes);
+  const auto inner = inner_->compute_output_shape({without_time(input_shapes[0])});
+  std::vector<Shape> out;
+  for (const auto& s : inner) {
+    std::vector<std::int64_t> dims = s.dims();
+    dims.insert(dims.begin() + 1, input_shapes[0].dim(1));
+    out.emplace_back(dims);
+  }
+  return out;
+}
+
+std::vector<Tensor> TimeDistributed::compute_mask(const std::vector<Tensor>&, const std::vector<Tensor>& masks) const {
+  return {masks.empty() ? Tensor() : masks[0]};
+}
+
+std::vector<Tensor> TimeDistributed::call(const std::vector<Tensor>& inputs, const CallContext& ctx) const {
+  return call_and_mask(inputs, ctx).tensors;
+}
+
+Layer::Outputs TimeDistributed::call_and_mask(const std::vector<Tensor>& inputs, const CallContext& ctx) const {
+  check_time_distributed_input(*this, shapes_of(inputs));
+  const Tensor mask = ctx.masks.empty() ? Tensor() : ctx.masks[0];
+  if (any_symbolic(inputs, mask) && inputs[0].shape().dim(1) < 0) {
+    return defer_call(*this, inputs, mask, ctx.training, inner_->dtype(), {mask});
+  }
+  return run(inputs, mask, ctx.training);
+}
+
+Layer::Outputs TimeDistributed::run(const std::vector<Tensor>& inputs, const Tensor& mask, bool training) const {
+  const Tensor& x = inputs[0];
+  const std::int64_t batch = x.shape().dim(0);
+  const std::int64_t steps = x.shape().dim(1);
+  std::vector<std::int64_t> folded = without_time(x.shape()).dims();
+  folded[0] = batch < 0 ? Shape::kUnknown : batch * steps;
+  CallContext inner;
+  inner.training = training;
+  const std::vector<Tensor> y = inner_->call_with_masks({reshape(x, Shape(folded))}, inner).tensors;
+  Outputs out;
+  for (const auto& t : y) {
+    std::vector<std::int64_t> dims = t.shape().dims();
+    dims[0] = steps;
+    dims.insert(dims.begin(), batch < 0 ? Shape::kUnknown : batch);
+    out.tensors.push_back(reshape(t, Shape(dims)));
+  }
+  out.masks.assign(out.tensors.size(), mask);
+  return out;
+}
+
+Config TimeDistributed::get_config() const {
+  Config c = Layer::get_config();
+  c["layer"] = layer_config_;
+  // tf-keras writes the wrapped layer's build_config when its build was Layer.build, which
+  // records the input shape: in practice the layers without weights (Flatten, Dropout, ...).
+  const auto& shapes = inner_->build_input_shapes();
+  if (inner_->built() && inner_->weights().empty() && shapes.size() == 1) {
+    Config dims = Config::array();
+    for (const auto d : shapes[0].dims()) dims.push_back(d < 0 ? Config(nullptr) : Config(d));
+    c["layer"]["build_config"] = Config{{"input_shape", dims}};
+  }
+  return c;
+}
+
+}  // namespace strata::recurrent
