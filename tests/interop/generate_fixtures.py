@@ -752,6 +752,47 @@ def _(rng, shared):
     return model, xs_for(model)
 
 
+# ---- issue 18, attention layers: EinsumDense ------------------------------------------
+
+
+@fixture("einsum_dense", "EinsumDense with several equations, bias_axes and an ellipsis")
+def _(rng, shared):
+    inp = keras.Input((3, 4))
+    a = L.EinsumDense("abc,cde->abde", output_shape=(3, 2, 2), bias_axes="de", activation="tanh")(inp)
+    b = L.EinsumDense("abcd,cde->abe", output_shape=(3, 5))(a)
+    c = L.EinsumDense("...b,bc->...c", output_shape=4, bias_axes="c")(b)
+    d = L.EinsumDense("ab...,bc->ac...", output_shape=2, bias_axes="c")(c)
+    model = keras.Model(inp, [c, d])
+    randomize_weights(model, rng)
+    return model, xs_for(model)
+
+
+@fixture("transformer_encoder", "MultiHeadAttention self-attention with an attention mask, LayerNormalization, Dense feed-forward, residual Adds")
+def _(rng, shared):
+    x = keras.Input((4, 6))
+    m = keras.Input((4, 4))
+    a = L.MultiHeadAttention(num_heads=2, key_dim=3)(x, x, attention_mask=m)
+    h = L.LayerNormalization()(L.Add()([x, a]))
+    f = L.Dense(6)(L.Dense(8, activation="relu")(h))
+    out = L.LayerNormalization()(L.Add()([h, f]))
+    model = keras.Model([x, m], out)
+    randomize_weights(model, rng)
+    xs = xs_for(model)
+    xs[1] = (rng.uniform(size=(xs[1].shape)) > 0.3).astype(np.float32)
+    return model, xs
+
+
+@fixture("mha_attention_axes", "MultiHeadAttention over axes (1, 2) of 4-D inputs, separate key, value_dim, output_shape")
+def _(rng, shared):
+    q = keras.Input((2, 3, 4))
+    v = keras.Input((2, 2, 5))
+    k = keras.Input((2, 2, 3))
+    out = L.MultiHeadAttention(num_heads=2, key_dim=2, value_dim=3, attention_axes=(1, 2), output_shape=(2, 3))(q, v, key=k)
+    model = keras.Model([q, v, k], out)
+    randomize_weights(model, rng)
+    return model, xs_for(model)
+
+
 # ---- writing ----------------------------------------------------------------------------
 
 

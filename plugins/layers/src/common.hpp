@@ -44,6 +44,7 @@ void register_merge_layers(Registrar& registrar);
 void register_noise_layers(Registrar& registrar);
 void register_preprocessing_layers(Registrar& registrar);
 void register_einsum_layers(Registrar& registrar);
+void register_attention_layers(Registrar& registrar);
 
 // ---- reading config keys ----------------------------------------------------------------
 
