@@ -1,3 +1,5 @@
+// The attention layers of tf-keras 2.17: Attention and AdditiveAttention (dot-product and
+// additive scores over [query, value(, key)] with the keras masks of query and value), and
 // MultiHeadAttention as tf-keras 2.17 computes it: query/key/value projections by EinsumDense
 // sublayers named "query", "key", "value" (tracked as _query_dense, ... like tf-keras's
 // attributes, so checkpoints match), scaled dot-product scores by the einsum equations
@@ -47,6 +49,151 @@ Projection projection_equation(std::size_t free_dims, std::size_t bound_dims, st
   p.output_rank = out.size();
   return p;
 }
+
+// tf-keras's BaseDenseAttention: scores from query and key, -1e9 (float16: -65504) where the
+// value mask is false, softmax over the value steps, dropout in training, weights @ value,
+// rows of masked query steps zeroed. Inputs [query, value] or [query, value, key]; the
+// masks are the keras masks of query and value.
+class DenseAttention : public Layer {
+ public:
+  DenseAttention(const std::string& class_name, const Config& c) : Layer(class_name, c) {
+    const ConfigReader r(c, *this);
+    r.optional<double>("dropout", 0.0, Range::closed(0.0, 1.0));
+    dropout_ = r.number("dropout", 0.0);
+    // tf-keras pops the deprecated `causal` argument (and does not write it back); a causal
+    // mask is not supported here, so a config asking for one is refused rather than ignored.
+    STRATA_CHECK(!r.optional("causal", false), ValueError, ConfigReader::subject_of(*this),
+                 ": causal attention ('causal': true) is not supported");
+    set_supports_masking(true);
+  }
+
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override {
+    STRATA_CHECK(inputs.size() == 2 || inputs.size() == 3, ValueError, ConfigReader::subject_of(*this),
+                 ": accepts inputs list of length 2 or 3, namely [query, value] or [query, value, key]. Received length: ",
+                 inputs.size());
+    const Tensor& q = inputs[0];
+    const Tensor& v = inputs[1];
+    const Tensor& k = inputs.size() > 2 ? inputs[2] : v;
+    Tensor scores = scores_of(q, k);
+    const Tensor v_mask = ctx.masks.size() > 1 ? ctx.masks[1] : Tensor();
+    if (v_mask.defined()) {
+      const double large = scores.dtype() == DType::kFloat16 ? 65504.0 : 1.0e9;
+      const Tensor padding = logical_not(expand_dims(cast(v_mask, DType::kBool), -2));
+      scores = scores - cast(padding, scores.dtype()) * large;
+    }
+    Tensor weights = softmax(scores, -1);
+    const double rate = dropout_.get<double>();
+    if (ctx.training && rate > 0.0) {
+      const Tensor keep = cast(greater_equal(uniform_noise_like(weights, weights.shape(), std::nullopt),
+                                             scalar_like(weights, rate)),
+                               weights.dtype());
+      weights = rate >= 1.0 ? zeros_like(weights) : (weights * (1.0 / (1.0 - rate))) * keep;
+    }
+    Tensor result = matmul(weights, v);
+    const Tensor q_mask = ctx.masks.empty() ? Tensor() : ctx.masks[0];
+    if (q_mask.defined()) result = result * cast(expand_dims(q_mask, -1), result.dtype());
+    return {result};
+  }
+
+  // The query's mask, as tf-keras.
+  std::vector<Tensor> compute_mask(const std::vector<Tensor>&, const std::vector<Tensor>& masks) const override {
+    if (masks.empty() || !masks[0].defined()) return {};
+    return {masks[0]};
+  }
+
+  Config get_config() const override {
+    Config c = Layer::get_config();
+    c["dropout"] = dropout_;
+    return c;
+  }
+
+ protected:
+  virtual Tensor scores_of(const Tensor& query, const Tensor& key) const = 0;
+  void require_inputs(const std::vector<Shape>& shapes) const {
+    STRATA_CHECK(shapes.size() == 2 || shapes.size() == 3, ValueError, ConfigReader::subject_of(*this),
+                 ": accepts inputs list of length 2 or 3, namely [query, value] or [query, value, key]. Received length: ",
+                 shapes.size());
+  }
+
+ private:
+  Config dropout_;
+};
+
+class Attention final : public DenseAttention {
+ public:
+  explicit Attention(const Config& c) : DenseAttention("Attention", c) {
+    auto frame = ErrorContext::push("reading the config of Attention layer '", name(), "'");
+    const ConfigReader r(c, *this);
+    use_scale_ = r.optional("use_scale", false);
+    score_mode_ = r.optional("score_mode", "dot");
+    STRATA_CHECK(score_mode_ == "dot" || score_mode_ == "concat", ValueError, ConfigReader::subject_of(*this),
+                 ": received score_mode=", score_mode_, ". Acceptable values are: [\"dot\", \"concat\"]");
+  }
+
+  void build(const std::vector<Shape>& shapes) override {
+    require_inputs(shapes);
+    auto ones = get_initializer(Config("ones"));
+    if (use_scale_) scale_ = add_weight("scale", Shape{}, ones);
+    if (score_mode_ == "concat") concat_score_weight_ = add_weight("concat_score_weight", Shape{}, ones);
+  }
+
+  Config get_config() const override {
+    Config c = DenseAttention::get_config();
+    c["use_scale"] = use_scale_;
+    c["score_mode"] = score_mode_;
+    return c;
+  }
+
+ protected:
+  Tensor scores_of(const Tensor& query, const Tensor& key) const override {
+    if (score_mode_ == "dot") {
+      Tensor scores = matmul(query, key, false, true);
+      return use_scale_ ? scores * read(scale_) : scores;
+    }
+    Tensor sum_qk = expand_dims(query, -2) + expand_dims(key, -3);
+    if (use_scale_) sum_qk = read(scale_) * sum_qk;
+    return read(concat_score_weight_) * sum(tanh(sum_qk), {-1});
+  }
+
+ private:
+  bool use_scale_ = false;
+  std::string score_mode_ = "dot";
+  Variable scale_, concat_score_weight_;
+};
+
+class AdditiveAttention final : public DenseAttention {
+ public:
+  explicit AdditiveAttention(const Config& c) : DenseAttention("AdditiveAttention", c) {
+    auto frame = ErrorContext::push("reading the config of AdditiveAttention layer '", name(), "'");
+    const ConfigReader r(c, *this);
+    use_scale_ = r.optional("use_scale", true);
+  }
+
+  void build(const std::vector<Shape>& shapes) override {
+    require_inputs(shapes);
+    const std::int64_t dim = shapes[1].has_known_rank() && shapes[1].rank() > 0 ? shapes[1].dims().back() : Shape::kUnknown;
+    STRATA_CHECK(!use_scale_ || dim != Shape::kUnknown, ShapeError, ConfigReader::subject_of(*this),
+                 ": the last dimension of the value must be known, got ", shapes[1].to_string());
+    if (use_scale_) scale_ = add_weight("scale", Shape{dim}, get_initializer(Config("glorot_uniform")));
+  }
+
+  Config get_config() const override {
+    Config c = DenseAttention::get_config();
+    c["use_scale"] = use_scale_;
+    return c;
+  }
+
+ protected:
+  Tensor scores_of(const Tensor& query, const Tensor& key) const override {
+    Tensor t = tanh(expand_dims(query, -2) + expand_dims(key, -3));
+    if (use_scale_) t = read(scale_) * t;
+    return sum(t, {-1});
+  }
+
+ private:
+  bool use_scale_ = true;
+  Variable scale_;
+};
 
 class MultiHeadAttention final : public Layer {
  public:
@@ -299,6 +446,8 @@ class MultiHeadAttention final : public Layer {
 }  // namespace
 
 void register_attention_layers(Registrar& registrar) {
+  register_layer<Attention>(registrar, "Attention");
+  register_layer<AdditiveAttention>(registrar, "AdditiveAttention");
   register_layer<MultiHeadAttention>(registrar, "MultiHeadAttention");
 }
 
