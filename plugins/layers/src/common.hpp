@@ -45,6 +45,7 @@ void register_noise_layers(Registrar& registrar);
 void register_preprocessing_layers(Registrar& registrar);
 void register_einsum_layers(Registrar& registrar);
 void register_attention_layers(Registrar& registrar);
+void register_convnext_layers(Registrar& registrar);
 
 // ---- reading config keys ----------------------------------------------------------------
 

@@ -30,6 +30,7 @@ void register_all(strata::Registrar& registrar) {
   register_preprocessing_layers(registrar);
   register_einsum_layers(registrar);
   register_attention_layers(registrar);
+  register_convnext_layers(registrar);
   register_recurrent_layers(registrar);
 }
 
