@@ -793,6 +793,54 @@ def _(rng, shared):
     return model, xs_for(model)
 
 
+@fixture("dense_attention_masked", "Attention (use_scale, concat scores) and AdditiveAttention on Masking-masked query and value")
+def _(rng, shared):
+    q = keras.Input((3, 4))
+    v = keras.Input((5, 4))
+    qm = L.Masking(0.0)(q)
+    vm = L.Masking(0.0)(v)
+    a = L.Attention(use_scale=True)([qm, vm])
+    b = L.Attention(score_mode="concat", use_scale=True)([qm, vm, vm])
+    c = L.AdditiveAttention()([qm, vm])
+    d = L.AdditiveAttention(use_scale=False)([q, v])
+    model = keras.Model([q, v], [a, b, c, d])
+    randomize_weights(model, rng)
+    xs = xs_for(model)
+    xs[0][0, 2, :] = 0.0
+    xs[1][1, 3:, :] = 0.0
+    return model, xs
+
+
+@fixture("dot", "Dot over the last axes with normalize, over axes (1, 1), and of two vectors")
+def _(rng, shared):
+    x = keras.Input((3, 4))
+    y = keras.Input((3, 4))
+    u = keras.Input((4,))
+    w = keras.Input((4,))
+    a = L.Dot(axes=-1, normalize=True)([x, y])
+    b = L.Dot(axes=(1, 1))([x, y])
+    c = L.Dot(axes=1)([u, w])
+    model = keras.Model([x, y, u, w], [a, b, c])
+    return model, xs_for(model)
+
+
+@fixture("convnext_block", "a ConvNeXt-like block: DepthwiseConv2D, LayerNormalization, Dense, gelu, LayerScale, StochasticDepth, residual Add")
+def _(rng, shared):
+    from tf_keras.src.applications.convnext import LayerScale, StochasticDepth
+
+    x = keras.Input((5, 5, 8))
+    h = L.DepthwiseConv2D(3, padding="same")(x)
+    h = L.LayerNormalization(epsilon=1e-6)(h)
+    h = L.Dense(16)(h)
+    h = L.Activation("gelu")(h)
+    h = L.Dense(8)(h)
+    h = LayerScale(1e-6, 8)(h)
+    h = StochasticDepth(0.1)(h)
+    model = keras.Model(x, L.Add()([x, h]))
+    randomize_weights(model, rng)
+    return model, xs_for(model)
+
+
 # ---- writing ----------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@
 #include "strata/gradient_tape.hpp"
 #include "strata/graph.hpp"
 #include "strata/model.hpp"
+#include "strata/saving.hpp"
 #include "test_util.hpp"
 
 namespace strata::layer_tests {
@@ -283,6 +284,124 @@ TEST_F(AttentionLayers, EinsumDenseConfigIsTfKeras) {
                                             "kernel_constraint", "bias_constraint"}));
   EXPECT_EQ(c["output_shape"], Config({4}));
   EXPECT_TRUE(c["bias_axes"].is_null());
+}
+
+TEST_F(AttentionLayers, AttentionLayersGradientsMatchFiniteDifferences) {
+  check_gradients("MultiHeadAttention", Config{{"num_heads", 2}, {"key_dim", 2}}, {Shape{2, 3, 4}, Shape{2, 2, 4}});
+  check_gradients("MultiHeadAttention",
+                  Config{{"num_heads", 2}, {"key_dim", 2}, {"value_dim", 3}, {"attention_axes", {1, 2}},
+                         {"output_shape", 3}},
+                  {Shape{1, 2, 2, 3}, Shape{1, 2, 1, 2}, Shape{1, 2, 1, 3}});
+  check_gradients("Attention", Config{{"use_scale", true}}, {Shape{2, 3, 4}, Shape{2, 2, 4}});
+  check_gradients("Attention", Config{{"use_scale", true}, {"score_mode", "concat"}},
+                  {Shape{2, 3, 4}, Shape{2, 2, 4}, Shape{2, 2, 4}});
+  check_gradients("AdditiveAttention", Config::object(), {Shape{2, 3, 4}, Shape{2, 2, 4}});
+  check_gradients("Dot", Config{{"axes", -1}, {"normalize", true}}, {Shape{2, 3, 4}, Shape{2, 2, 4}});
+  check_gradients("Dot", Config{{"axes", {1, 1}}}, {Shape{2, 3, 4}, Shape{2, 3, 2}});
+  check_gradients("LayerScale", Config{{"init_values", 0.1}, {"projection_dim", 3}}, {Shape{2, 2, 3}});
+}
+
+// An attention mask of zeros where a key must be ignored gives the same output as leaving
+// that key out (tf-keras adds -1e9 to its score: its weight is exactly 0 in float32).
+TEST_F(AttentionLayers, MultiHeadAttentionMaskIgnoresMaskedKeys) {
+  auto layer = make_layer("MultiHeadAttention", Config{{"num_heads", 2}, {"key_dim", 3}});
+  const Tensor q = pattern_tensor(Shape{1, 2, 4}, 1);
+  const Tensor v = pattern_tensor(Shape{1, 3, 4}, 2);
+  const Tensor mask = Tensor::from_vector<float>({1, 1, 0, 1, 1, 0}, Shape{1, 2, 3});
+  const Tensor masked = (*layer)({q, v, v, mask})[0];
+  const Tensor first_two = slice(v, {0, 0, 0}, {1, 2, 4});
+  const Tensor shorter = (*layer)({q, first_two})[0];
+  EXPECT_EQ(mismatch(values(masked), values(shorter), 1e-6, 1e-6), "");
+}
+
+TEST_F(AttentionLayers, StochasticDepthDropsWholeSamplesInTraining) {
+  auto layer = make_layer("StochasticDepth", Config{{"drop_path_rate", 0.5}});
+  const Tensor x = ones(Shape{64, 2, 3});
+  EXPECT_EQ(values((*layer)(x)), values(x));
+  const auto y = values((*layer)(x, CallContext{true, {}}));
+  std::size_t dropped = 0;
+  for (std::size_t b = 0; b < 64; ++b) {
+    const float first = y[b * 6];
+    ASSERT_TRUE(first == 0.0f || first == 2.0f) << first;
+    for (std::size_t i = 1; i < 6; ++i) ASSERT_EQ(y[b * 6 + i], first) << "sample " << b;
+    dropped += first == 0.0f;
+  }
+  EXPECT_GT(dropped, 10u);
+  EXPECT_LT(dropped, 54u);
+}
+
+template <class E>
+std::string error_of(const std::string& cls, const Config& c, const std::vector<Shape>& shapes) {
+  try {
+    make_layer(cls, c)->ensure_built(shapes);
+  } catch (const E& e) {
+    return e.message();
+  } catch (const Error& e) {
+    return std::string("wrong kind ") + e.kind() + ": " + e.message();
+  }
+  return "no error";
+}
+
+TEST_F(AttentionLayers, AttentionConfigErrors) {
+  const std::vector<Shape> two = {Shape{Shape::kUnknown, 3, 4}, Shape{Shape::kUnknown, 2, 4}};
+  EXPECT_EQ(error_of<ValueError>("MultiHeadAttention", Config{{"name", "m"}, {"num_heads", 0}, {"key_dim", 2}}, two),
+            "layer 'm' (MultiHeadAttention): 'num_heads' must be a positive integer, got 0");
+  EXPECT_EQ(error_of<FormatError>("MultiHeadAttention", Config{{"name", "m"}, {"num_heads", 2}}, two).find("key_dim") !=
+                std::string::npos,
+            true);
+  EXPECT_EQ(error_of<ValueError>("MultiHeadAttention",
+                                 Config{{"name", "m"}, {"num_heads", 2}, {"key_dim", 2}, {"dropout", 1.5}}, two),
+            "layer 'm' (MultiHeadAttention): 'dropout' must be a number in [0, 1], got 1.5");
+  EXPECT_EQ(error_of<ValueError>("Attention", Config{{"name", "a"}, {"score_mode", "cosine"}}, two),
+            "layer 'a' (Attention): received score_mode=cosine. Acceptable values are: [\"dot\", \"concat\"]");
+  EXPECT_EQ(error_of<ValueError>("Attention", Config{{"name", "a"}, {"causal", true}}, two),
+            "layer 'a' (Attention): causal attention ('causal': true) is not supported");
+  EXPECT_EQ(error_of<ValueError>("Dot", Config{{"name", "d"}, {"axes", {1, 2, 3}}}, two),
+            "layer 'd' (Dot): 'axes' must be an integer or a list of two integers, got [1,2,3]");
+  EXPECT_EQ(error_of<ValueError>("Dot", Config{{"name", "d"}, {"axes", 1}}, two),
+            "layer 'd' (Dot): incompatible input shapes: axis values 3 (at axis 1) != 2 (at axis 1). Full input "
+            "shapes: (None, 3, 4), (None, 2, 4)");
+  EXPECT_EQ(error_of<ValueError>("StochasticDepth", Config{{"name", "s"}, {"drop_path_rate", 2}}, {two[0]}),
+            "layer 's' (StochasticDepth): 'drop_path_rate' must be a number in [0, 1], got 2");
+  EXPECT_EQ(error_of<ValueError>("LayerScale", Config{{"name", "l"}, {"init_values", 0.1}, {"projection_dim", -1}},
+                                 {two[0]}),
+            "layer 'l' (LayerScale): 'projection_dim' must be a positive integer, got -1");
+}
+
+// tf-keras writes mha(q, v, attention_mask=m) as one node whose kwargs hold the value and
+// mask; Strata reads them in, and writes the node back as it was.
+TEST_F(AttentionLayers, FunctionalConfigWithKeywordTensors) {
+  const std::string json = R"({"class_name": "Functional", "config": {"name": "m", "trainable": true, "layers": [
+    {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 4, 6], "dtype": "float32", "sparse": false,
+     "ragged": false, "name": "q"}, "name": "q", "inbound_nodes": []},
+    {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 4, 4], "dtype": "float32", "sparse": false,
+     "ragged": false, "name": "mask"}, "name": "mask", "inbound_nodes": []},
+    {"class_name": "MultiHeadAttention", "config": {"name": "mha", "num_heads": 2, "key_dim": 3},
+     "name": "mha", "inbound_nodes": [[["q", 0, 0, {"value": ["q", 0, 0], "attention_mask": ["mask", 0, 0]}]]]}],
+    "input_layers": [["q", 0, 0], ["mask", 0, 0]], "output_layers": [["mha", 0, 0]]}})";
+  const auto model = model_from_json(json);
+  const Config c = model->get_config();
+  const Config& nodes = c["layers"][2]["inbound_nodes"];
+  EXPECT_EQ(nodes, Config::parse(R"([[["q", 0, 0, {"value": ["q", 0, 0], "attention_mask": ["mask", 0, 0]}]]])"));
+  // The mask reached the layer: masking every key but the first makes each query attend to it.
+  const Tensor q = pattern_tensor(Shape{1, 4, 6}, 3);
+  const Tensor only_first = Tensor::from_vector<float>(std::vector<float>{1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0},
+                                                       Shape{1, 4, 4});
+  const Tensor all = ones(Shape{1, 4, 4});
+  const auto masked = values((*model)({q, only_first})[0]);
+  const auto unmasked = values((*model)({q, all})[0]);
+  EXPECT_NE(mismatch(masked, unmasked), "");
+  for (std::size_t t = 1; t < 4; ++t) {
+    for (std::size_t i = 0; i < 6; ++i) EXPECT_NEAR(masked[t * 6 + i], masked[i], 1e-6) << "query " << t;
+  }
+  std::string refused = json;
+  refused.replace(refused.find(R"("attention_mask")"), 0, R"("use_causal_mask": true, )");
+  try {
+    model_from_json(refused);
+    ADD_FAILURE() << "use_causal_mask=True was accepted";
+  } catch (const FormatError& e) {
+    EXPECT_EQ(e.message(), "layer 'mha' is called with use_causal_mask=True, which Strata does not support yet");
+  }
 }
 
 }  // namespace
