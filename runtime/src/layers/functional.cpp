@@ -257,6 +257,8 @@ struct NodeSpec {
   // positional, so get_config writes the call back as tf-keras wrote it.
   std::optional<std::string> call_kwargs;
   std::size_t positional = 0;
+  // Refs the call did not name (a key defaulted to the value): not listed in summaries.
+  std::vector<std::int64_t> implied;
 };
 
 void collect_keras3_tensors(const Config& v, std::vector<Ref>& out) {
@@ -278,7 +280,8 @@ bool is_ref(const Config& v) {
 // order; a key left out while attention_mask is given is the value, as tf-keras defaults
 // it. Call arguments that change what the layer returns or computes and that no layer
 // can receive yet are refused rather than ignored.
-void add_keyword_tensors(const Config& kwargs, const std::string& layer, std::vector<Ref>& refs) {
+void add_keyword_tensors(const Config& kwargs, const std::string& layer, std::vector<Ref>& refs,
+                         std::vector<std::int64_t>& implied) {
   for (const char* flag : {"return_attention_scores", "use_causal_mask"}) {
     STRATA_CHECK(!(kwargs.contains(flag) && kwargs[flag].is_boolean() && kwargs[flag].get<bool>()), FormatError,
                  "layer '", layer, "' is called with ", flag, "=True, which Strata does not support yet");
@@ -295,6 +298,7 @@ void add_keyword_tensors(const Config& kwargs, const std::string& layer, std::ve
       refs.push_back(parse_ref(*v, std::string("the ") + key + " argument of layer '" + layer + "'"));
     } else if (std::string(key) == "key" && kwargs.contains("attention_mask") && !kwargs["attention_mask"].is_null()) {
       STRATA_CHECK(refs.size() >= 2, FormatError, "layer '", layer, "' is called with attention_mask but no value");
+      implied.push_back(static_cast<std::int64_t>(refs.size()));
       refs.push_back(refs[1]);
     }
   }
@@ -319,7 +323,7 @@ NodeSpec parse_node(const Config& node, const std::string& layer) {
     }
   }
   spec.positional = spec.refs.size();
-  if (kwargs != nullptr) add_keyword_tensors(*kwargs, layer, spec.refs);
+  if (kwargs != nullptr) add_keyword_tensors(*kwargs, layer, spec.refs, spec.implied);
   if (spec.refs.size() != spec.positional) spec.call_kwargs = kwargs->dump();
   return spec;
 }
@@ -398,6 +402,7 @@ Functional::Functional(const Config& config) : Model("Functional", named_config(
         if (spec.call_kwargs) {
           outs.front().node()->attrs.set("strata.call_kwargs", *spec.call_kwargs);
           outs.front().node()->attrs.set("strata.positional_inputs", static_cast<std::int64_t>(spec.positional));
+          outs.front().node()->attrs.set("strata.implied_inputs", spec.implied);
         }
         created[{e.layer->name(), e.next_index++}] = outs;
         e.pending.erase(e.pending.begin());
@@ -489,7 +494,10 @@ std::string summary_connections(const Layer& layer, const std::unordered_set<con
   std::vector<std::string> parts;
   for (const auto& node : layer.inbound_nodes()) {
     if (!model_nodes.count(node.get()) || node->op == "Placeholder") continue;
-    for (const auto& in : node->inputs) {
+    const auto implied = node->attrs.get_or("strata.implied_inputs", std::vector<std::int64_t>{});
+    for (std::size_t k = 0; k < node->inputs.size(); ++k) {
+      if (std::find(implied.begin(), implied.end(), static_cast<std::int64_t>(k)) != implied.end()) continue;
+      const Tensor& in = node->inputs[k];
       const GraphNode* src = in.node().get();
       const auto src_nodes = src->layer->inbound_nodes();
       std::size_t index = 0;
