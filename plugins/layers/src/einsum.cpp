@@ -186,7 +186,17 @@ Tensor reshape_to(const Tensor& x, const std::vector<Dim>& dims) {
     }
     parts.push_back(n);
   }
-  return execute1("Reshape", {x, concat(parts, 0)});
+  const Tensor y = execute1("Reshape", {x, concat(parts, 0)});
+  // Shape inference sees no constant target and leaves every dimension unknown; adding
+  // zeros of the dimensions known here (1 for the unknown ones) gives them back by
+  // broadcasting. Only symbolic calls get here: eager tensors have every dimension known.
+  std::vector<std::int64_t> pin;
+  bool any = false;
+  for (auto d : known) {
+    pin.push_back(d == Shape::kUnknown ? 1 : d);
+    any = any || d > 1;
+  }
+  return any ? y + zeros(Shape(pin), x.dtype(), x.device()) : y;
 }
 
 std::vector<std::int64_t> range(std::int64_t from, std::int64_t count) {
