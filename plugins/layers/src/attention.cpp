@@ -16,6 +16,7 @@
 
 #include "einsum.hpp"
 #include "einsum_dense.hpp"
+#include "strata/graph.hpp"
 
 namespace strata::layers {
 namespace {
@@ -370,6 +371,7 @@ class MultiHeadAttention final : public Layer {
       out = {query.dims().back()};
     }
     output_dense_ = projection("attention_output", projection_equation(free_dims, 2, out.size()), out);
+    NameScope scope(name());  // the sublayers' weights are "<layer>/query/kernel", as in tf-keras
     query_dense_->ensure_built({query});
     key_dense_->ensure_built({key});
     value_dense_->ensure_built({value});

@@ -99,7 +99,9 @@ TEST_P(EinsumDenseOnDevice, ComputesEinsumAsDefined) {
     const auto w = layer->weights();
     ASSERT_EQ(w.size(), c.bias.rank() > 0 ? 2u : 1u);
     EXPECT_EQ(w[0].shape(), c.kernel);
-    if (c.bias.rank() > 0) EXPECT_EQ(w[1].shape(), c.bias);
+    if (c.bias.rank() > 0) {
+      EXPECT_EQ(w[1].shape(), c.bias);
+    }
     std::vector<Tensor> values_in = {pattern_tensor(c.kernel, 3)};
     if (c.bias.rank() > 0) values_in.push_back(pattern_tensor(c.bias, 5));
     layer->set_weights(values_in);
@@ -206,7 +208,7 @@ void check_gradients(const std::string& cls, Config config, const std::vector<Sh
   for (std::size_t j = 0; j < trainable.size(); ++j) {
     ASSERT_TRUE(dw[j].defined()) << trainable[j].name();
     const auto got = dw[j].to_vector<double>();
-    const Variable v = trainable[j];
+    Variable v = trainable[j];
     const auto base = v.value().to_vector<double>();
     for (std::size_t i = 0; i < base.size(); i += 1 + base.size() / 5) {
       auto eval = [&](double delta) {
