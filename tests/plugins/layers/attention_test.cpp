@@ -5,8 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <unistd.h>
 #include <string>
 
+#include <filesystem>
+
+#include "strata/checkpoint.hpp"
 #include "strata/gradient_tape.hpp"
 #include "strata/graph.hpp"
 #include "strata/model.hpp"
@@ -404,6 +408,31 @@ TEST_F(AttentionLayers, FunctionalConfigWithKeywordTensors) {
   } catch (const FormatError& e) {
     EXPECT_EQ(e.message(), "layer 'mha' is called with use_causal_mask=True, which Strata does not support yet");
   }
+}
+
+// The keys tf-keras 2.17 writes for Model(x, MultiHeadAttention(2, 3)(x, x)).save_weights
+// (tf.train.list_variables): the sublayers are tracked as its attributes _query_dense, ...
+TEST_F(AttentionLayers, MultiHeadAttentionCheckpointKeysAreTfKeras) {
+  const Tensor x = Input(Shape{4, 6});
+  auto mha = make_layer("MultiHeadAttention", Config{{"num_heads", 2}, {"key_dim", 3}});
+  const Tensor y = (*mha)({x, x})[0];
+  auto model = std::make_shared<Functional>(std::vector<Tensor>{x}, std::vector<Tensor>{y});
+  const auto dir = std::filesystem::temp_directory_path() / ("strata_mha_ckpt_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const WrittenCheckpoint written = Checkpoint::with_root(model).write_with_graph(dir / "ck");
+  std::map<std::string, std::string> got;
+  for (const auto& [key, value] : written.values) got[key] = value.shape.to_string();
+  std::filesystem::remove_all(dir);
+  const std::string p = "layer_with_weights-0/", v = "/.ATTRIBUTES/VARIABLE_VALUE";
+  EXPECT_EQ(got, (std::map<std::string, std::string>{
+                     {p + "_key_dense/bias" + v, "(2, 3)"},
+                     {p + "_key_dense/kernel" + v, "(6, 2, 3)"},
+                     {p + "_output_dense/bias" + v, "(6)"},
+                     {p + "_output_dense/kernel" + v, "(2, 3, 6)"},
+                     {p + "_query_dense/bias" + v, "(2, 3)"},
+                     {p + "_query_dense/kernel" + v, "(6, 2, 3)"},
+                     {p + "_value_dense/bias" + v, "(2, 3)"},
+                     {p + "_value_dense/kernel" + v, "(6, 2, 3)"}}));
 }
 
 }  // namespace
