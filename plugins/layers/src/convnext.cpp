@@ -2,8 +2,8 @@
 // LayerScale (x * gamma, gamma of projection_dim values starting at init_values) and
 // StochasticDepth (drops the whole residual branch per sample in training, scaling kept
 // samples by 1 / keep_prob; the identity in inference). tf-keras does not register them with
-// a package, so configs name them by their bare class names ("LayerScale", with module
-// "tf_keras.src.applications.convnext" and registered_name "LayerScale" in to_json).
+// a package, so configs name them by their bare class names ("LayerScale"; tf-keras's
+// to_json adds module "tf_keras.src.applications.convnext" and registered_name "LayerScale").
 #include "common.hpp"
 
 namespace strata::layers {

@@ -104,10 +104,7 @@ Config serialize_child_layer(const Layer& layer, bool legacy, bool children_lega
     c["module"] = builtin ? module : "strata.custom";
     c["class_name"] = std::string(bare_name(cls));
     c["config"] = internal::call_layer_code(layer, "get_config", [&] { return layer.get_config(); });
-    // tf-keras writes registered_name null for Keras's own modules and the class name for
-    // classes it defines elsewhere without registering them (applications' LayerScale).
-    const bool keras_own = builtin && module.rfind("keras", 0) == 0;
-    c["registered_name"] = keras_own ? Config(nullptr) : Config(cls);
+    c["registered_name"] = builtin ? Config(nullptr) : Config(cls);
   }
   const auto& shapes = layer.build_input_shapes();
   if (layer.built() && !shapes.empty() && cls != "InputLayer") {

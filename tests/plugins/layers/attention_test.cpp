@@ -435,5 +435,18 @@ TEST_F(AttentionLayers, MultiHeadAttentionCheckpointKeysAreTfKeras) {
                      {p + "_value_dense/kernel" + v, "(6, 2, 3)"}}));
 }
 
+// tf-keras 2.17's ConvNeXtTiny() config names its LayerScale layers "LayerScale" with
+// config {..., "init_values": 1e-06, "projection_dim": 96}; gamma starts at init_values.
+TEST_F(AttentionLayers, LayerScaleIsWrittenAsConvNeXtWritesIt) {
+  const Tensor x = Input(Shape{2, 96});
+  auto scale = make_layer("LayerScale", Config{{"name", "ls"}, {"init_values", 1e-06}, {"projection_dim", 96}});
+  auto model = std::make_shared<Functional>(std::vector<Tensor>{x}, std::vector<Tensor>{(*scale)(x)});
+  const Config layer = Config::parse(model_to_json(*model))["config"]["layers"][1];
+  EXPECT_EQ(layer["class_name"], "LayerScale");
+  EXPECT_EQ(layer["config"].dump(),
+            R"({"name":"ls","trainable":true,"dtype":"float32","init_values":1e-06,"projection_dim":96})");
+  EXPECT_EQ(values(scale->weights()[0].value()), std::vector<float>(96, 1e-06f));
+}
+
 }  // namespace
 }  // namespace strata::layer_tests
