@@ -427,7 +427,7 @@ TEST_F(AttentionLayers, MultiHeadAttentionCheckpointKeysAreTfKeras) {
   EXPECT_EQ(got, (std::map<std::string, std::string>{
                      {p + "_key_dense/bias" + v, "(2, 3)"},
                      {p + "_key_dense/kernel" + v, "(6, 2, 3)"},
-                     {p + "_output_dense/bias" + v, "(6)"},
+                     {p + "_output_dense/bias" + v, "(6,)"},
                      {p + "_output_dense/kernel" + v, "(2, 3, 6)"},
                      {p + "_query_dense/bias" + v, "(2, 3)"},
                      {p + "_query_dense/kernel" + v, "(6, 2, 3)"},
