@@ -69,9 +69,10 @@ class DenseAttention : public Layer {
   }
 
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override {
-    STRATA_CHECK(inputs.size() == 2 || inputs.size() == 3, ValueError, ConfigReader::subject_of(*this),
-                 ": accepts inputs list of length 2 or 3, namely [query, value] or [query, value, key]. Received length: ",
-                 inputs.size());
+    STRATA_CHECK(
+        inputs.size() == 2 || inputs.size() == 3, ValueError, ConfigReader::subject_of(*this),
+        ": accepts inputs list of length 2 or 3, namely [query, value] or [query, value, key]. Received length: ",
+        inputs.size());
     const Tensor& q = inputs[0];
     const Tensor& v = inputs[1];
     const Tensor& k = inputs.size() > 2 ? inputs[2] : v;
@@ -85,9 +86,9 @@ class DenseAttention : public Layer {
     Tensor weights = softmax(scores, -1);
     const double rate = dropout_.get<double>();
     if (ctx.training && rate > 0.0) {
-      const Tensor keep = cast(greater_equal(uniform_noise_like(weights, weights.shape(), std::nullopt),
-                                             scalar_like(weights, rate)),
-                               weights.dtype());
+      const Tensor keep =
+          cast(greater_equal(uniform_noise_like(weights, weights.shape(), std::nullopt), scalar_like(weights, rate)),
+               weights.dtype());
       weights = rate >= 1.0 ? zeros_like(weights) : (weights * (1.0 / (1.0 - rate))) * keep;
     }
     Tensor result = matmul(weights, v);
@@ -111,9 +112,10 @@ class DenseAttention : public Layer {
  protected:
   virtual Tensor scores_of(const Tensor& query, const Tensor& key) const = 0;
   void require_inputs(const std::vector<Shape>& shapes) const {
-    STRATA_CHECK(shapes.size() == 2 || shapes.size() == 3, ValueError, ConfigReader::subject_of(*this),
-                 ": accepts inputs list of length 2 or 3, namely [query, value] or [query, value, key]. Received length: ",
-                 shapes.size());
+    STRATA_CHECK(
+        shapes.size() == 2 || shapes.size() == 3, ValueError, ConfigReader::subject_of(*this),
+        ": accepts inputs list of length 2 or 3, namely [query, value] or [query, value, key]. Received length: ",
+        shapes.size());
   }
 
  private:
@@ -172,7 +174,8 @@ class AdditiveAttention final : public DenseAttention {
 
   void build(const std::vector<Shape>& shapes) override {
     require_inputs(shapes);
-    const std::int64_t dim = shapes[1].has_known_rank() && shapes[1].rank() > 0 ? shapes[1].dims().back() : Shape::kUnknown;
+    const std::int64_t dim =
+        shapes[1].has_known_rank() && shapes[1].rank() > 0 ? shapes[1].dims().back() : Shape::kUnknown;
     STRATA_CHECK(!use_scale_ || dim != Shape::kUnknown, ShapeError, ConfigReader::subject_of(*this),
                  ": the last dimension of the value must be known, got ", shapes[1].to_string());
     if (use_scale_) scale_ = add_weight("scale", Shape{dim}, get_initializer(Config("glorot_uniform")));
@@ -222,7 +225,8 @@ class MultiHeadAttention final : public Layer {
       }
     }
     if (const Config* a = r.find("attention_axes"); a != nullptr && !a->is_null()) {
-      attention_axes_ = a->is_array() ? r.int_list("attention_axes", {}) : std::vector<std::int64_t>{r.required<std::int64_t>("attention_axes")};
+      attention_axes_ = a->is_array() ? r.int_list("attention_axes", {})
+                                      : std::vector<std::int64_t>{r.required<std::int64_t>("attention_axes")};
       axes_given_ = true;
     }
     kernel_initializer_ = initializer_at(c, "kernel_initializer", "glorot_uniform");
@@ -277,9 +281,9 @@ class MultiHeadAttention final : public Layer {
     Tensor dropped = scores;
     const double rate = dropout_.get<double>();
     if (ctx.training && rate > 0.0) {
-      const Tensor keep = cast(greater_equal(uniform_noise_like(scores, scores.shape(), std::nullopt),
-                                             scalar_like(scores, rate)),
-                               scores.dtype());
+      const Tensor keep =
+          cast(greater_equal(uniform_noise_like(scores, scores.shape(), std::nullopt), scalar_like(scores, rate)),
+               scores.dtype());
       dropped = rate >= 1.0 ? zeros_like(scores) : (scores * (1.0 / (1.0 - rate))) * keep;
     }
     const Tensor out = einsum(combine_equation_, dropped, v);
@@ -388,7 +392,8 @@ class MultiHeadAttention final : public Layer {
   // tf-keras's _build_attention_equation.
   void build_attention_equations(std::size_t rank) {
     std::vector<std::size_t> attn;
-    for (auto a : attention_axes_) attn.push_back(static_cast<std::size_t>(a < 0 ? a + static_cast<std::int64_t>(rank) : a));
+    for (auto a : attention_axes_)
+      attn.push_back(static_cast<std::size_t>(a < 0 ? a + static_cast<std::int64_t>(rank) : a));
     auto is_attn = [&](std::size_t i) { return std::find(attn.begin(), attn.end(), i) != attn.end(); };
     std::vector<std::size_t> batch;
     for (std::size_t i = 0; i < rank; ++i) {
@@ -421,7 +426,8 @@ class MultiHeadAttention final : public Layer {
     }
     if (n == 1) return softmax(scores, -1);
     std::vector<std::int64_t> axes;
-    for (std::int64_t i = static_cast<std::int64_t>(scores_rank_) - n; i < static_cast<std::int64_t>(scores_rank_); ++i) {
+    for (std::int64_t i = static_cast<std::int64_t>(scores_rank_) - n; i < static_cast<std::int64_t>(scores_rank_);
+         ++i) {
       axes.push_back(i);
     }
     const Tensor m = stop_gradient(max(scores, axes, true));

@@ -26,9 +26,9 @@ class LayerScale final : public Layer {
     STRATA_CHECK(last == Shape::kUnknown || last == projection_dim_ || projection_dim_ == 1, ShapeError,
                  ConfigReader::subject_of(*this), ": projection_dim ", projection_dim_,
                  " does not broadcast against inputs of shape ", s.to_string());
-    gamma_ = add_weight("gamma", Shape{projection_dim_},
-                        get_initializer(Config{{"class_name", "Constant"},
-                                               {"config", Config{{"value", init_values_.get<double>()}}}}));
+    gamma_ = add_weight(
+        "gamma", Shape{projection_dim_},
+        get_initializer(Config{{"class_name", "Constant"}, {"config", Config{{"value", init_values_.get<double>()}}}}));
   }
 
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext&) const override {

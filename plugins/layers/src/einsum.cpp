@@ -119,7 +119,9 @@ Parsed parse(const std::string& raw, const std::vector<const Tensor*>& operands)
   return p;
 }
 
-bool contains(const std::vector<Label>& v, Label l) { return std::find(v.begin(), v.end(), l) != v.end(); }
+bool contains(const std::vector<Label>& v, Label l) {
+  return std::find(v.begin(), v.end(), l) != v.end();
+}
 
 std::int64_t index_of(const std::vector<Label>& v, Label l) {
   return static_cast<std::int64_t>(std::find(v.begin(), v.end(), l) - v.begin());

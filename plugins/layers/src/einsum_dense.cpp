@@ -1,8 +1,8 @@
 // EinsumDense: y = activation(einsum(equation, x, kernel) + bias), as tf-keras 2.17's
 // keras.layers.EinsumDense; the kernel and bias shapes follow from the equation, the
 // input shape and the partial output_shape the way tf-keras derives them.
-#include "einsum.hpp"
 #include "einsum_dense.hpp"
+#include "einsum.hpp"
 
 #include <algorithm>
 #include <regex>
@@ -67,8 +67,8 @@ EinsumDense::Analysis EinsumDense::analyze(const std::optional<Shape>& input) co
                  "' is in neither the input spec '", in_spec, "' nor the weight spec '", kernel_spec, "'");
   }
   for (char ch : kernel_spec) {
-    STRATA_CHECK(in_spec.find(ch) != std::string::npos || out_spec.find(ch) != std::string::npos, ValueError,
-                 subject, ": weight dimension '", std::string(1, ch), "' is in neither the input spec '", in_spec,
+    STRATA_CHECK(in_spec.find(ch) != std::string::npos || out_spec.find(ch) != std::string::npos, ValueError, subject,
+                 ": weight dimension '", std::string(1, ch), "' is in neither the input spec '", in_spec,
                  "' nor the output spec '", out_spec, "'");
   }
   if (bias_axes_) {
@@ -83,8 +83,8 @@ EinsumDense::Analysis EinsumDense::analyze(const std::optional<Shape>& input) co
                equation_, "' does not fit inputs of shape ", input->to_string());
   const auto& in = input->dims();
   const std::size_t elided = in.size() - in_spec.size();
-  STRATA_CHECK(elided == 0 || eq.find("...") != std::string::npos, ShapeError, subject, ": the equation '",
-               equation_, "' does not fit inputs of shape ", input->to_string());
+  STRATA_CHECK(elided == 0 || eq.find("...") != std::string::npos, ShapeError, subject, ": the equation '", equation_,
+               "' does not fit inputs of shape ", input->to_string());
   // The full output shape as tf-keras lays it out: batch, the partial shape, elided dims.
   std::vector<std::int64_t> out = partial_output_shape_;
   out.insert(out.begin(), in[0]);
@@ -159,6 +159,8 @@ Config EinsumDense::get_config() const {
   return c;
 }
 
-void register_einsum_layers(Registrar& registrar) { register_layer<EinsumDense>(registrar, "EinsumDense"); }
+void register_einsum_layers(Registrar& registrar) {
+  register_layer<EinsumDense>(registrar, "EinsumDense");
+}
 
 }  // namespace strata::layers

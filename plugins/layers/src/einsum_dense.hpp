@@ -10,7 +10,6 @@
 
 namespace strata::layers {
 
-
 class EinsumDense final : public Layer {
  public:
   // Reads tf-keras's config keys; ValueError naming the layer for an equation of a form

@@ -4,8 +4,8 @@
 // Numerics against tf-keras come from the interop fixtures (tests/interop).
 #include <gtest/gtest.h>
 
-#include <map>
 #include <unistd.h>
+#include <map>
 #include <string>
 
 #include <filesystem>
@@ -80,8 +80,8 @@ std::vector<EinsumCase> einsum_cases() {
       {"ab,bc->ac", "ab,bc->ac", Config{4}, "c", Shape{2, 3}, Shape{3, 4}, Shape{4}},
       {"abc,cd->abd", "abc,cd->abd", Config{3, 4}, "d", Shape{2, 3, 5}, Shape{5, 4}, Shape{4}},
       {"abc,cde->abde", "abc,cde->abde", Config{Config(), 2, 3}, "de", Shape{2, 3, 4}, Shape{4, 2, 3}, Shape{2, 3}},
-      {"abcd,def->abcef", "abcd,def->abcef", Config{Config(), Config(), 2, 3}, "ef", Shape{1, 2, 3, 4},
-       Shape{4, 2, 3}, Shape{2, 3}},
+      {"abcd,def->abcef", "abcd,def->abcef", Config{Config(), Config(), 2, 3}, "ef", Shape{1, 2, 3, 4}, Shape{4, 2, 3},
+       Shape{2, 3}},
       {"abcd,cde->abe", "abcd,cde->abe", Config{Config(), 3}, "e", Shape{2, 3, 2, 4}, Shape{2, 4, 3}, Shape{3}},
       {"abc,cd->abd", "abc,cd->abd", Config{3, 4}, "bd", Shape{2, 3, 5}, Shape{5, 4}, Shape{3, 4}},
       {"abc,cd->abd", "abc,cd->abd", Config{3, 4}, Config(), Shape{2, 3, 5}, Shape{5, 4}, Shape{}},
@@ -96,9 +96,8 @@ TEST_P(EinsumDenseOnDevice, ComputesEinsumAsDefined) {
   for (const auto& c : einsum_cases()) {
     SCOPED_TRACE(c.equation + " bias " + c.bias_axes.dump());
     clear_session();
-    auto layer = make_layer("EinsumDense", Config{{"equation", c.equation},
-                                                  {"output_shape", c.output_shape},
-                                                  {"bias_axes", c.bias_axes}});
+    auto layer = make_layer(
+        "EinsumDense", Config{{"equation", c.equation}, {"output_shape", c.output_shape}, {"bias_axes", c.bias_axes}});
     layer->ensure_built({c.input});
     const auto w = layer->weights();
     ASSERT_EQ(w.size(), c.bias.rank() > 0 ? 2u : 1u);
@@ -147,9 +146,8 @@ TEST_P(EinsumDenseOnDevice, SymbolicInputsWithUnknownDimensions) {
   // Two unknown dimensions merged into one matmul row axis: the reshape is computed at run
   // time; the result equals the eager call.
   const Tensor in = Input(Shape{Shape::kUnknown, 5});
-  auto layer = make_layer("EinsumDense", Config{{"equation", "abc,cde->abde"},
-                                                {"output_shape", {Config(), 2, 3}},
-                                                {"bias_axes", "de"}});
+  auto layer = make_layer(
+      "EinsumDense", Config{{"equation", "abc,cde->abde"}, {"output_shape", {Config(), 2, 3}}, {"bias_axes", "de"}});
   const Tensor out = (*layer)(in);
   EXPECT_EQ(out.shape(), (Shape{Shape::kUnknown, Shape::kUnknown, 2, 3}));
   auto model = std::make_shared<Functional>(std::vector<Tensor>{in}, std::vector<Tensor>{out});
@@ -230,10 +228,10 @@ void check_gradients(const std::string& cls, Config config, const std::vector<Sh
 }
 
 TEST_F(AttentionLayers, EinsumDenseGradientsMatchFiniteDifferences) {
-  check_gradients("EinsumDense",
-                  Config{{"equation", "abc,cde->abde"}, {"output_shape", {3, 2, 2}}, {"bias_axes", "de"},
-                         {"activation", "tanh"}},
-                  {Shape{2, 3, 4}});
+  check_gradients(
+      "EinsumDense",
+      Config{{"equation", "abc,cde->abde"}, {"output_shape", {3, 2, 2}}, {"bias_axes", "de"}, {"activation", "tanh"}},
+      {Shape{2, 3, 4}});
   check_gradients("EinsumDense", Config{{"equation", "...b,bc->...c"}, {"output_shape", 3}, {"bias_axes", "c"}},
                   {Shape{2, 2, 4}});
   check_gradients("EinsumDense", Config{{"equation", "abcd,cde->abe"}, {"output_shape", {Config(), 3}}},
@@ -267,8 +265,9 @@ TEST_F(AttentionLayers, EinsumDenseConfigErrors) {
         ->ensure_built({Shape{Shape::kUnknown, 3, 4}});
     ADD_FAILURE() << "no error";
   } catch (const ShapeError& e) {
-    EXPECT_EQ(e.message(), "layer 'ed' (EinsumDense): input shape and output shape do not match at shared dimension "
-                           "'b'. Input shape is 3, and output shape is 5");
+    EXPECT_EQ(e.message(),
+              "layer 'ed' (EinsumDense): input shape and output shape do not match at shared dimension "
+              "'b'. Input shape is 3, and output shape is 5");
   }
   try {
     make_layer("EinsumDense", Config{{"name", "ed"}, {"output_shape", 4}});
@@ -285,19 +284,19 @@ TEST_F(AttentionLayers, EinsumDenseConfigIsTfKeras) {
   std::vector<std::string> keys;
   for (const auto& [k, v] : c.items()) keys.push_back(k);
   EXPECT_EQ(keys, (std::vector<std::string>{"name", "trainable", "dtype", "output_shape", "equation", "activation",
-                                            "bias_axes", "kernel_initializer", "bias_initializer",
-                                            "kernel_regularizer", "bias_regularizer", "activity_regularizer",
-                                            "kernel_constraint", "bias_constraint"}));
+                                            "bias_axes", "kernel_initializer", "bias_initializer", "kernel_regularizer",
+                                            "bias_regularizer", "activity_regularizer", "kernel_constraint",
+                                            "bias_constraint"}));
   EXPECT_EQ(c["output_shape"], Config({4}));
   EXPECT_TRUE(c["bias_axes"].is_null());
 }
 
 TEST_F(AttentionLayers, AttentionLayersGradientsMatchFiniteDifferences) {
   check_gradients("MultiHeadAttention", Config{{"num_heads", 2}, {"key_dim", 2}}, {Shape{2, 3, 4}, Shape{2, 2, 4}});
-  check_gradients("MultiHeadAttention",
-                  Config{{"num_heads", 2}, {"key_dim", 2}, {"value_dim", 3}, {"attention_axes", {1, 2}},
-                         {"output_shape", 3}},
-                  {Shape{1, 2, 2, 3}, Shape{1, 2, 1, 2}, Shape{1, 2, 1, 3}});
+  check_gradients(
+      "MultiHeadAttention",
+      Config{{"num_heads", 2}, {"key_dim", 2}, {"value_dim", 3}, {"attention_axes", {1, 2}}, {"output_shape", 3}},
+      {Shape{1, 2, 2, 3}, Shape{1, 2, 1, 2}, Shape{1, 2, 1, 3}});
   check_gradients("Attention", Config{{"use_scale", true}}, {Shape{2, 3, 4}, Shape{2, 2, 4}});
   check_gradients("Attention", Config{{"use_scale", true}, {"score_mode", "concat"}},
                   {Shape{2, 3, 4}, Shape{2, 2, 4}, Shape{2, 2, 4}});
@@ -369,9 +368,9 @@ TEST_F(AttentionLayers, AttentionConfigErrors) {
             "shapes: (None, 3, 4), (None, 2, 4)");
   EXPECT_EQ(error_of<ValueError>("StochasticDepth", Config{{"name", "s"}, {"drop_path_rate", 2}}, {two[0]}),
             "layer 's' (StochasticDepth): 'drop_path_rate' must be a number in [0, 1], got 2");
-  EXPECT_EQ(error_of<ValueError>("LayerScale", Config{{"name", "l"}, {"init_values", 0.1}, {"projection_dim", -1}},
-                                 {two[0]}),
-            "layer 'l' (LayerScale): 'projection_dim' must be a positive integer, got -1");
+  EXPECT_EQ(
+      error_of<ValueError>("LayerScale", Config{{"name", "l"}, {"init_values", 0.1}, {"projection_dim", -1}}, {two[0]}),
+      "layer 'l' (LayerScale): 'projection_dim' must be a positive integer, got -1");
 }
 
 // tf-keras writes mha(q, v, attention_mask=m) as one node whose kwargs hold the value and
@@ -391,8 +390,8 @@ TEST_F(AttentionLayers, FunctionalConfigWithKeywordTensors) {
   EXPECT_EQ(nodes, Config::parse(R"([[["q", 0, 0, {"value": ["q", 0, 0], "attention_mask": ["mask", 0, 0]}]]])"));
   // The mask reached the layer: masking every key but the first makes each query attend to it.
   const Tensor q = pattern_tensor(Shape{1, 4, 6}, 3);
-  const Tensor only_first = Tensor::from_vector<float>(std::vector<float>{1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0},
-                                                       Shape{1, 4, 4});
+  const Tensor only_first =
+      Tensor::from_vector<float>(std::vector<float>{1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0}, Shape{1, 4, 4});
   const Tensor all = ones(Shape{1, 4, 4});
   const auto masked = values((*model)({q, only_first})[0]);
   const auto unmasked = values((*model)({q, all})[0]);
@@ -424,15 +423,14 @@ TEST_F(AttentionLayers, MultiHeadAttentionCheckpointKeysAreTfKeras) {
   for (const auto& [key, value] : written.values) got[key] = value.shape.to_string();
   std::filesystem::remove_all(dir);
   const std::string p = "layer_with_weights-0/", v = "/.ATTRIBUTES/VARIABLE_VALUE";
-  EXPECT_EQ(got, (std::map<std::string, std::string>{
-                     {p + "_key_dense/bias" + v, "(2, 3)"},
-                     {p + "_key_dense/kernel" + v, "(6, 2, 3)"},
-                     {p + "_output_dense/bias" + v, "(6,)"},
-                     {p + "_output_dense/kernel" + v, "(2, 3, 6)"},
-                     {p + "_query_dense/bias" + v, "(2, 3)"},
-                     {p + "_query_dense/kernel" + v, "(6, 2, 3)"},
-                     {p + "_value_dense/bias" + v, "(2, 3)"},
-                     {p + "_value_dense/kernel" + v, "(6, 2, 3)"}}));
+  EXPECT_EQ(got, (std::map<std::string, std::string>{{p + "_key_dense/bias" + v, "(2, 3)"},
+                                                     {p + "_key_dense/kernel" + v, "(6, 2, 3)"},
+                                                     {p + "_output_dense/bias" + v, "(6,)"},
+                                                     {p + "_output_dense/kernel" + v, "(2, 3, 6)"},
+                                                     {p + "_query_dense/bias" + v, "(2, 3)"},
+                                                     {p + "_query_dense/kernel" + v, "(6, 2, 3)"},
+                                                     {p + "_value_dense/bias" + v, "(2, 3)"},
+                                                     {p + "_value_dense/kernel" + v, "(6, 2, 3)"}}));
 }
 
 // tf-keras 2.17's ConvNeXtTiny() config names its LayerScale layers "LayerScale" with
