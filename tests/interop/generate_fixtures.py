@@ -912,6 +912,17 @@ def _(rng, shared):
     outs = L.Bidirectional(L.LSTM(2, return_sequences=True, return_state=True), name="bi_lstm")(x_in)
     outs += L.Bidirectional(L.GRU(2, return_state=True), merge_mode=None, name="bi_gru")(x_in)
     model = keras.Model(x_in, outs)
+# ---- issue 18, attention layers: EinsumDense ------------------------------------------
+
+
+@fixture("einsum_dense", "EinsumDense with several equations, bias_axes and an ellipsis")
+def _(rng, shared):
+    inp = keras.Input((3, 4))
+    a = L.EinsumDense("abc,cde->abde", output_shape=(3, 2, 2), bias_axes="de", activation="tanh")(inp)
+    b = L.EinsumDense("abcd,cde->abe", output_shape=(3, 5))(a)
+    c = L.EinsumDense("...b,bc->...c", output_shape=4, bias_axes="c")(b)
+    d = L.EinsumDense("ab...,bc->ac...", output_shape=2, bias_axes="c")(c)
+    model = keras.Model(inp, [c, d])
     randomize_weights(model, rng)
     return model, xs_for(model)
 
@@ -934,6 +945,28 @@ def _(rng, shared):
     states = [keras.Input((2,), name="forward_h"), keras.Input((2,), name="backward_h")]
     out = L.Bidirectional(L.GRU(2))(x_in, initial_state=states)
     model = keras.Model([x_in] + states, out)
+@fixture("transformer_encoder", "MultiHeadAttention self-attention with an attention mask, LayerNormalization, Dense feed-forward, residual Adds")
+def _(rng, shared):
+    x = keras.Input((4, 6))
+    m = keras.Input((4, 4))
+    a = L.MultiHeadAttention(num_heads=2, key_dim=3)(x, x, attention_mask=m)
+    h = L.LayerNormalization()(L.Add()([x, a]))
+    f = L.Dense(6)(L.Dense(8, activation="relu")(h))
+    out = L.LayerNormalization()(L.Add()([h, f]))
+    model = keras.Model([x, m], out)
+    randomize_weights(model, rng)
+    xs = xs_for(model)
+    xs[1] = (rng.uniform(size=(xs[1].shape)) > 0.3).astype(np.float32)
+    return model, xs
+
+
+@fixture("mha_attention_axes", "MultiHeadAttention over axes (1, 2) of 4-D inputs, separate key, value_dim, output_shape")
+def _(rng, shared):
+    q = keras.Input((2, 3, 4))
+    v = keras.Input((2, 2, 5))
+    k = keras.Input((2, 2, 3))
+    out = L.MultiHeadAttention(num_heads=2, key_dim=2, value_dim=3, attention_axes=(1, 2), output_shape=(2, 3))(q, v, key=k)
+    model = keras.Model([q, v, k], out)
     randomize_weights(model, rng)
     return model, xs_for(model)
 
@@ -942,6 +975,50 @@ def _(rng, shared):
 def _(rng, shared):
     model = seq([keras.Input((3, 4, 4, 2)), L.TimeDistributed(L.Conv2D(2, 3)), L.TimeDistributed(L.Flatten()),
                  L.TimeDistributed(L.Dense(3, activation="tanh"))])
+@fixture("dense_attention_masked", "Attention (use_scale, concat scores) and AdditiveAttention on Masking-masked query and value")
+def _(rng, shared):
+    q = keras.Input((3, 4))
+    v = keras.Input((5, 4))
+    qm = L.Masking(0.0)(q)
+    vm = L.Masking(0.0)(v)
+    a = L.Attention(use_scale=True)([qm, vm])
+    b = L.Attention(score_mode="concat", use_scale=True)([qm, vm, vm])
+    c = L.AdditiveAttention()([qm, vm])
+    d = L.AdditiveAttention(use_scale=False)([q, v])
+    model = keras.Model([q, v], [a, b, c, d])
+    randomize_weights(model, rng)
+    xs = xs_for(model)
+    xs[0][0, 2, :] = 0.0
+    xs[1][1, 3:, :] = 0.0
+    return model, xs
+
+
+@fixture("dot", "Dot over the last axes with normalize, over axes (1, 1), and of two vectors")
+def _(rng, shared):
+    x = keras.Input((3, 4))
+    y = keras.Input((3, 4))
+    u = keras.Input((4,))
+    w = keras.Input((4,))
+    a = L.Dot(axes=-1, normalize=True)([x, y])
+    b = L.Dot(axes=(1, 1))([x, y])
+    c = L.Dot(axes=1)([u, w])
+    model = keras.Model([x, y, u, w], [a, b, c])
+    return model, xs_for(model)
+
+
+@fixture("convnext_block", "a ConvNeXt-like block: DepthwiseConv2D, LayerNormalization, Dense, gelu, LayerScale, StochasticDepth, residual Add")
+def _(rng, shared):
+    from tf_keras.src.applications.convnext import LayerScale, StochasticDepth
+
+    x = keras.Input((5, 5, 8))
+    h = L.DepthwiseConv2D(3, padding="same")(x)
+    h = L.LayerNormalization(epsilon=1e-6)(h)
+    h = L.Dense(16)(h)
+    h = L.Activation("gelu")(h)
+    h = L.Dense(8)(h)
+    h = LayerScale(1e-6, 8)(h)
+    h = StochasticDepth(0.1)(h)
+    model = keras.Model(x, L.Add()([x, h]))
     randomize_weights(model, rng)
     return model, xs_for(model)
 

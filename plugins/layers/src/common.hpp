@@ -46,6 +46,9 @@ void register_preprocessing_layers(Registrar& registrar);
 void register_volumetric_layers(Registrar& registrar);
 void register_separable_conv_layers(Registrar& registrar);
 void register_conv_transpose_layers(Registrar& registrar);
+void register_einsum_layers(Registrar& registrar);
+void register_attention_layers(Registrar& registrar);
+void register_convnext_layers(Registrar& registrar);
 
 // ---- reading config keys ----------------------------------------------------------------
 

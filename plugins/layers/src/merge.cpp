@@ -1,9 +1,10 @@
-// Merge layers: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate.
+// Merge layers: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot.
 // Element-wise merges follow Keras: inputs of lower rank get size-1 axes inserted after
 // the batch axis, then NumPy broadcasting applies; the output mask is the AND of the
 // input masks. Concatenate's mask concatenates the masks (all-true for inputs without
 // one) and keeps the steps where every part is valid.
 #include "common.hpp"
+#include "einsum.hpp"
 
 namespace strata::layers {
 namespace {
@@ -225,6 +226,118 @@ class Concatenate final : public Layer {
   std::int64_t axis_ = -1;
 };
 
+// Dot: tf-keras's backend.batch_dot of two inputs over one axis each (after optional L2
+// normalization along those axes), written as an einsum: the batch axis is shared, the
+// output has the other axes of x then those of y, and (batch,) becomes (batch, 1).
+class Dot final : public Layer {
+ public:
+  explicit Dot(const Config& c) : Layer("Dot", c) {
+    auto frame = ErrorContext::push("reading the config of Dot layer '", name(), "'");
+    const ConfigReader r(c, *this);
+    const Config* axes = r.find("axes");
+    STRATA_CHECK(axes != nullptr && !axes->is_null(), FormatError, ConfigReader::subject_of(*this),
+                 ": 'axes' is required");
+    STRATA_CHECK(axes->is_number_integer() || (axes->is_array() && axes->size() == 2 && (*axes)[0].is_number_integer() &&
+                                               (*axes)[1].is_number_integer()),
+                 ValueError, ConfigReader::subject_of(*this),
+                 ": 'axes' must be an integer or a list of two integers, got ", axes->dump());
+    axes_config_ = *axes;
+    normalize_ = r.optional("normalize", false);
+    set_supports_masking(true);
+  }
+
+  void build(const std::vector<Shape>& shapes) override {
+    STRATA_CHECK(shapes.size() == 2, ValueError, ConfigReader::subject_of(*this),
+                 ": a Dot layer should be called on a list of 2 inputs, got ", shapes.size());
+    const auto axes = resolved(shapes[0].rank(), shapes[1].rank());
+    const std::int64_t a = shapes[0].dims()[static_cast<std::size_t>(axes.first)];
+    const std::int64_t b = shapes[1].dims()[static_cast<std::size_t>(axes.second)];
+    STRATA_CHECK(a == Shape::kUnknown || b == Shape::kUnknown || a == b, ValueError, ConfigReader::subject_of(*this),
+                 ": incompatible input shapes: axis values ", a, " (at axis ", axes.first, ") != ", b, " (at axis ",
+                 axes.second, "). Full input shapes: ", shapes[0].to_string(), ", ", shapes[1].to_string());
+  }
+
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext&) const override {
+    STRATA_CHECK(inputs.size() == 2, ValueError, ConfigReader::subject_of(*this),
+                 ": a Dot layer should be called on exactly 2 inputs, got ", inputs.size());
+    Tensor x = inputs[0], y = inputs[1];
+    const auto axes = resolved(x.rank(), y.rank());
+    if (normalize_) {
+      x = l2_normalize(x, axes.first);
+      y = l2_normalize(y, axes.second);
+    }
+    // Letters: batch 'a', contracted 'b', the rest of x and y after them.
+    std::string tx, ty, out = "a";
+    char next = 'c';
+    for (std::size_t i = 0; i < x.rank(); ++i) {
+      if (i == 0) {
+        tx += 'a';
+      } else if (static_cast<std::int64_t>(i) == axes.first) {
+        tx += 'b';
+      } else {
+        tx += next;
+        out += next++;
+      }
+    }
+    for (std::size_t i = 0; i < y.rank(); ++i) {
+      if (i == 0) {
+        ty += 'a';
+      } else if (static_cast<std::int64_t>(i) == axes.second) {
+        ty += 'b';
+      } else {
+        ty += next;
+        out += next++;
+      }
+    }
+    Tensor z = einsum(tx + "," + ty + "->" + out, x, y);
+    if (z.rank() == 1) z = expand_dims(z, 1);
+    return {z};
+  }
+
+  std::vector<Tensor> compute_mask(const std::vector<Tensor>&, const std::vector<Tensor>& masks) const override {
+    Tensor out;
+    for (const auto& m : masks) {
+      if (m.defined()) out = out.defined() ? logical_and(out, m) : m;
+    }
+    if (!out.defined()) return {};
+    return {out};
+  }
+
+  Config get_config() const override {
+    Config c = Layer::get_config();
+    c["axes"] = axes_config_;
+    c["normalize"] = normalize_;
+    return c;
+  }
+
+ private:
+  // tf-keras: negative axes modulo each input's rank; the batch axis cannot be contracted.
+  std::pair<std::int64_t, std::int64_t> resolved(std::size_t rank_x, std::size_t rank_y) const {
+    std::int64_t a = 0, b = 0;
+    if (axes_config_.is_number_integer()) {
+      a = b = axes_config_.get<std::int64_t>();
+    } else {
+      a = axes_config_[0].get<std::int64_t>();
+      b = axes_config_[1].get<std::int64_t>();
+    }
+    const auto rx = static_cast<std::int64_t>(rank_x), ry = static_cast<std::int64_t>(rank_y);
+    if (a < 0) a = ((a % rx) + rx) % rx;
+    if (b < 0) b = ((b % ry) + ry) % ry;
+    STRATA_CHECK(rank_x >= 2 && rank_y >= 2 && a >= 1 && a < rx && b >= 1 && b < ry, ValueError,
+                 ConfigReader::subject_of(*this), ": axes ", axes_config_.dump(),
+                 " do not name a non-batch axis of inputs of rank ", rank_x, " and ", rank_y);
+    return {a, b};
+  }
+
+  // tf.linalg.l2_normalize: x / sqrt(max(sum(x^2), 1e-12)).
+  static Tensor l2_normalize(const Tensor& x, std::int64_t axis) {
+    return x * rsqrt(maximum(sum(square(x), {axis}, true), scalar_like(x, 1e-12)));
+  }
+
+  Config axes_config_;
+  bool normalize_ = false;
+};
+
 }  // namespace
 
 void register_merge_layers(Registrar& registrar) {
@@ -235,6 +348,7 @@ void register_merge_layers(Registrar& registrar) {
   register_layer<Maximum>(registrar, "Maximum");
   register_layer<Minimum>(registrar, "Minimum");
   register_layer<Concatenate>(registrar, "Concatenate");
+  register_layer<Dot>(registrar, "Dot");
 }
 
 }  // namespace strata::layers

@@ -31,6 +31,9 @@ void register_all(strata::Registrar& registrar) {
   register_noise_layers(registrar);
   register_preprocessing_layers(registrar);
   register_volumetric_layers(registrar);
+  register_einsum_layers(registrar);
+  register_attention_layers(registrar);
+  register_convnext_layers(registrar);
   register_recurrent_layers(registrar);
 }
 

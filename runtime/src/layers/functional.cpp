@@ -205,12 +205,17 @@ Config Functional::get_config() const {
     for (const auto& node : layer->inbound_nodes()) {
       if (!impl_->network_nodes.count(node.get()) || node->op == "Placeholder") continue;
       Config call = Config::array();
-      for (const auto& in : node->inputs) {
-        Config ref = tensor_ref(in, numbers);
-        Config kwargs = Config::object();
-        if (node->attrs.has("training")) kwargs["training"] = node->attrs.get<bool>("training");
+      // Tensors that came by keyword (MultiHeadAttention's value=...) are written back in
+      // the kwargs they were read from.
+      const bool by_keyword = node->attrs.has("strata.call_kwargs");
+      const std::size_t positional = by_keyword ? static_cast<std::size_t>(node->attrs.get<std::int64_t>("strata.positional_inputs"))
+                                                : node->inputs.size();
+      for (std::size_t i = 0; i < positional && i < node->inputs.size(); ++i) {
+        Config ref = tensor_ref(node->inputs[i], numbers);
+        Config kwargs = by_keyword ? Config::parse(node->attrs.get<std::string>("strata.call_kwargs")) : Config::object();
+        if (!by_keyword && node->attrs.has("training")) kwargs["training"] = node->attrs.get<bool>("training");
         // tf-keras's Bidirectional.__call__ records these two for a call with initial states.
-        if (layer->class_name() == "Bidirectional" && node->inputs.size() > 1) {
+        if (!by_keyword && layer->class_name() == "Bidirectional" && node->inputs.size() > 1) {
           kwargs["initial_state"] = nullptr;
           kwargs["constants"] = nullptr;
         }
@@ -253,6 +258,12 @@ Ref parse_ref(const Config& v, std::string_view what) {
 struct NodeSpec {
   std::vector<Ref> refs;
   std::optional<bool> training;
+  // Set when tensors came by keyword: the kwargs as written and how many refs were
+  // positional, so get_config writes the call back as tf-keras wrote it.
+  std::optional<std::string> call_kwargs;
+  std::size_t positional = 0;
+  // Refs the call did not name (a key defaulted to the value): not listed in summaries.
+  std::vector<std::int64_t> implied;
 };
 
 void collect_keras3_tensors(const Config& v, std::vector<Ref>& out) {
@@ -262,6 +273,39 @@ void collect_keras3_tensors(const Config& v, std::vector<Ref>& out) {
     for (const auto& e : v) collect_keras3_tensors(e, out);
   } else if (v.is_object() && v.contains("config") && v["config"].is_object() && v["config"].contains("keras_history")) {
     out.push_back(parse_ref(v["config"]["keras_history"], "keras_history"));
+  }
+}
+
+bool is_ref(const Config& v) {
+  return v.is_array() && v.size() >= 3 && v[0].is_string() && v[1].is_number_integer() && v[2].is_number_integer();
+}
+
+// Tensors tf-keras passes by keyword in a Keras 2 node ({"value": [layer, node, index]}:
+// MultiHeadAttention's value, key and attention_mask) follow the positional ones in that
+// order; a key left out while attention_mask is given is the value, as tf-keras defaults
+// it. Call arguments that change what the layer returns or computes and that no layer
+// can receive yet are refused rather than ignored.
+void add_keyword_tensors(const Config& kwargs, const std::string& layer, std::vector<Ref>& refs,
+                         std::vector<std::int64_t>& implied) {
+  for (const char* flag : {"return_attention_scores", "use_causal_mask"}) {
+    STRATA_CHECK(!(kwargs.contains(flag) && kwargs[flag].is_boolean() && kwargs[flag].get<bool>()), FormatError,
+                 "layer '", layer, "' is called with ", flag, "=True, which Strata does not support yet");
+  }
+  const bool any = kwargs.contains("value") || kwargs.contains("key") || kwargs.contains("attention_mask");
+  if (!any) return;
+  for (const auto& [key, v] : kwargs.items()) {
+    STRATA_CHECK(!is_ref(v) || key == "value" || key == "key" || key == "attention_mask", FormatError, "layer '",
+                 layer, "' is called with the tensor argument '", key, "', which Strata does not support");
+  }
+  for (const char* key : {"value", "key", "attention_mask"}) {
+    const Config* v = kwargs.contains(key) ? &kwargs[key] : nullptr;
+    if (v != nullptr && !v->is_null()) {
+      refs.push_back(parse_ref(*v, std::string("the ") + key + " argument of layer '" + layer + "'"));
+    } else if (std::string(key) == "key" && kwargs.contains("attention_mask") && !kwargs["attention_mask"].is_null()) {
+      STRATA_CHECK(refs.size() >= 2, FormatError, "layer '", layer, "' is called with attention_mask but no value");
+      implied.push_back(static_cast<std::int64_t>(refs.size()));
+      refs.push_back(refs[1]);
+    }
   }
 }
 
@@ -275,12 +319,17 @@ NodeSpec parse_node(const Config& node, const std::string& layer) {
     return spec;
   }
   STRATA_CHECK(node.is_array(), FormatError, "inbound node of layer '", layer, "' must be a list, got ", node.dump());
+  const Config* kwargs = nullptr;
   for (const auto& ref : node) {
     spec.refs.push_back(parse_ref(ref, "an inbound tensor of layer '" + layer + "'"));
+    if (ref.size() >= 4 && ref[3].is_object()) kwargs = &ref[3];
     if (ref.size() >= 4 && ref[3].is_object() && ref[3].contains("training") && ref[3]["training"].is_boolean()) {
       spec.training = ref[3]["training"].get<bool>();
     }
   }
+  spec.positional = spec.refs.size();
+  if (kwargs != nullptr) add_keyword_tensors(*kwargs, layer, spec.refs, spec.implied);
+  if (spec.refs.size() != spec.positional) spec.call_kwargs = kwargs->dump();
   return spec;
 }
 
@@ -354,6 +403,11 @@ Functional::Functional(const Config& config) : Model("Functional", named_config(
         if (spec.training) {
           // Keep the explicit training argument on the recorded node.
           outs.front().node()->attrs.set("training", *spec.training);
+        }
+        if (spec.call_kwargs) {
+          outs.front().node()->attrs.set("strata.call_kwargs", *spec.call_kwargs);
+          outs.front().node()->attrs.set("strata.positional_inputs", static_cast<std::int64_t>(spec.positional));
+          outs.front().node()->attrs.set("strata.implied_inputs", spec.implied);
         }
         created[{e.layer->name(), e.next_index++}] = outs;
         e.pending.erase(e.pending.begin());
@@ -445,7 +499,10 @@ std::string summary_connections(const Layer& layer, const std::unordered_set<con
   std::vector<std::string> parts;
   for (const auto& node : layer.inbound_nodes()) {
     if (!model_nodes.count(node.get()) || node->op == "Placeholder") continue;
-    for (const auto& in : node->inputs) {
+    const auto implied = node->attrs.get_or("strata.implied_inputs", std::vector<std::int64_t>{});
+    for (std::size_t k = 0; k < node->inputs.size(); ++k) {
+      if (std::find(implied.begin(), implied.end(), static_cast<std::int64_t>(k)) != implied.end()) continue;
+      const Tensor& in = node->inputs[k];
       const GraphNode* src = in.node().get();
       const auto src_nodes = src->layer->inbound_nodes();
       std::size_t index = 0;

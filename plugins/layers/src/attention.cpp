@@ -1,0 +1,462 @@
+// The attention layers of tf-keras 2.17: Attention and AdditiveAttention (dot-product and
+// additive scores over [query, value(, key)] with the keras masks of query and value), and
+// MultiHeadAttention as tf-keras 2.17 computes it: query/key/value projections by EinsumDense
+// sublayers named "query", "key", "value" (tracked as _query_dense, ... like tf-keras's
+// attributes, so checkpoints match), scaled dot-product scores by the einsum equations
+// tf-keras's _build_attention_equation makes for the attention axes, a softmax over those
+// axes where masked positions get -1e9 added (tf-keras's Softmax layer), dropout in
+// training, and the "attention_output" EinsumDense projection.
+//
+// Inputs, in order: query, value, optionally key (default: value), optionally an
+// attention mask (bool or numeric, broadcast to (B, <query attention dims>, <key attention
+// dims>)). The keras masks of query, value and key are combined into it as tf-keras does.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "einsum.hpp"
+#include "einsum_dense.hpp"
+#include "strata/graph.hpp"
+
+namespace strata::layers {
+namespace {
+
+const char kLetters[] = "abcdefghijklmnopqrstuvwxyz";
+
+// tf-keras's _build_proj_equation: (equation, bias axes, output rank).
+struct Projection {
+  std::string equation, bias_axes;
+  std::size_t output_rank;
+};
+
+Projection projection_equation(std::size_t free_dims, std::size_t bound_dims, std::size_t output_dims) {
+  Projection p;
+  std::string in, kernel, out;
+  std::size_t next = 0;
+  for (std::size_t i = 0; i < free_dims; ++i, ++next) {
+    in += kLetters[next];
+    out += kLetters[next];
+  }
+  for (std::size_t i = 0; i < bound_dims; ++i, ++next) {
+    in += kLetters[next];
+    kernel += kLetters[next];
+  }
+  for (std::size_t i = 0; i < output_dims; ++i, ++next) {
+    kernel += kLetters[next];
+    out += kLetters[next];
+    p.bias_axes += kLetters[next];
+  }
+  p.equation = in + "," + kernel + "->" + out;
+  p.output_rank = out.size();
+  return p;
+}
+
+// tf-keras's BaseDenseAttention: scores from query and key, -1e9 (float16: -65504) where the
+// value mask is false, softmax over the value steps, dropout in training, weights @ value,
+// rows of masked query steps zeroed. Inputs [query, value] or [query, value, key]; the
+// masks are the keras masks of query and value.
+class DenseAttention : public Layer {
+ public:
+  DenseAttention(const std::string& class_name, const Config& c) : Layer(class_name, c) {
+    const ConfigReader r(c, *this);
+    r.optional<double>("dropout", 0.0, Range::closed(0.0, 1.0));
+    dropout_ = r.number("dropout", 0.0);
+    // tf-keras pops the deprecated `causal` argument (and does not write it back); a causal
+    // mask is not supported here, so a config asking for one is refused rather than ignored.
+    STRATA_CHECK(!r.optional("causal", false), ValueError, ConfigReader::subject_of(*this),
+                 ": causal attention ('causal': true) is not supported");
+    set_supports_masking(true);
+  }
+
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override {
+    STRATA_CHECK(
+        inputs.size() == 2 || inputs.size() == 3, ValueError, ConfigReader::subject_of(*this),
+        ": accepts inputs list of length 2 or 3, namely [query, value] or [query, value, key]. Received length: ",
+        inputs.size());
+    const Tensor& q = inputs[0];
+    const Tensor& v = inputs[1];
+    const Tensor& k = inputs.size() > 2 ? inputs[2] : v;
+    Tensor scores = scores_of(q, k);
+    const Tensor v_mask = ctx.masks.size() > 1 ? ctx.masks[1] : Tensor();
+    if (v_mask.defined()) {
+      const double large = scores.dtype() == DType::kFloat16 ? 65504.0 : 1.0e9;
+      const Tensor padding = logical_not(expand_dims(cast(v_mask, DType::kBool), -2));
+      scores = scores - cast(padding, scores.dtype()) * large;
+    }
+    Tensor weights = softmax(scores, -1);
+    const double rate = dropout_.get<double>();
+    if (ctx.training && rate > 0.0) {
+      const Tensor keep =
+          cast(greater_equal(uniform_noise_like(weights, weights.shape(), std::nullopt), scalar_like(weights, rate)),
+               weights.dtype());
+      weights = rate >= 1.0 ? zeros_like(weights) : (weights * (1.0 / (1.0 - rate))) * keep;
+    }
+    Tensor result = matmul(weights, v);
+    const Tensor q_mask = ctx.masks.empty() ? Tensor() : ctx.masks[0];
+    if (q_mask.defined()) result = result * cast(expand_dims(q_mask, -1), result.dtype());
+    return {result};
+  }
+
+  // The query's mask, as tf-keras.
+  std::vector<Tensor> compute_mask(const std::vector<Tensor>&, const std::vector<Tensor>& masks) const override {
+    if (masks.empty() || !masks[0].defined()) return {};
+    return {masks[0]};
+  }
+
+  Config get_config() const override {
+    Config c = Layer::get_config();
+    c["dropout"] = dropout_;
+    return c;
+  }
+
+ protected:
+  virtual Tensor scores_of(const Tensor& query, const Tensor& key) const = 0;
+  void require_inputs(const std::vector<Shape>& shapes) const {
+    STRATA_CHECK(
+        shapes.size() == 2 || shapes.size() == 3, ValueError, ConfigReader::subject_of(*this),
+        ": accepts inputs list of length 2 or 3, namely [query, value] or [query, value, key]. Received length: ",
+        shapes.size());
+  }
+
+ private:
+  Config dropout_;
+};
+
+class Attention final : public DenseAttention {
+ public:
+  explicit Attention(const Config& c) : DenseAttention("Attention", c) {
+    auto frame = ErrorContext::push("reading the config of Attention layer '", name(), "'");
+    const ConfigReader r(c, *this);
+    use_scale_ = r.optional("use_scale", false);
+    score_mode_ = r.optional("score_mode", "dot");
+    STRATA_CHECK(score_mode_ == "dot" || score_mode_ == "concat", ValueError, ConfigReader::subject_of(*this),
+                 ": received score_mode=", score_mode_, ". Acceptable values are: [\"dot\", \"concat\"]");
+  }
+
+  void build(const std::vector<Shape>& shapes) override {
+    require_inputs(shapes);
+    auto ones = get_initializer(Config("ones"));
+    if (use_scale_) scale_ = add_weight("scale", Shape{}, ones);
+    if (score_mode_ == "concat") concat_score_weight_ = add_weight("concat_score_weight", Shape{}, ones);
+  }
+
+  Config get_config() const override {
+    Config c = DenseAttention::get_config();
+    c["use_scale"] = use_scale_;
+    c["score_mode"] = score_mode_;
+    return c;
+  }
+
+ protected:
+  Tensor scores_of(const Tensor& query, const Tensor& key) const override {
+    if (score_mode_ == "dot") {
+      Tensor scores = matmul(query, key, false, true);
+      return use_scale_ ? scores * read(scale_) : scores;
+    }
+    Tensor sum_qk = expand_dims(query, -2) + expand_dims(key, -3);
+    if (use_scale_) sum_qk = read(scale_) * sum_qk;
+    return read(concat_score_weight_) * sum(tanh(sum_qk), {-1});
+  }
+
+ private:
+  bool use_scale_ = false;
+  std::string score_mode_ = "dot";
+  Variable scale_, concat_score_weight_;
+};
+
+class AdditiveAttention final : public DenseAttention {
+ public:
+  explicit AdditiveAttention(const Config& c) : DenseAttention("AdditiveAttention", c) {
+    auto frame = ErrorContext::push("reading the config of AdditiveAttention layer '", name(), "'");
+    const ConfigReader r(c, *this);
+    use_scale_ = r.optional("use_scale", true);
+  }
+
+  void build(const std::vector<Shape>& shapes) override {
+    require_inputs(shapes);
+    const std::int64_t dim =
+        shapes[1].has_known_rank() && shapes[1].rank() > 0 ? shapes[1].dims().back() : Shape::kUnknown;
+    STRATA_CHECK(!use_scale_ || dim != Shape::kUnknown, ShapeError, ConfigReader::subject_of(*this),
+                 ": the last dimension of the value must be known, got ", shapes[1].to_string());
+    if (use_scale_) scale_ = add_weight("scale", Shape{dim}, get_initializer(Config("glorot_uniform")));
+  }
+
+  Config get_config() const override {
+    Config c = DenseAttention::get_config();
+    c["use_scale"] = use_scale_;
+    return c;
+  }
+
+ protected:
+  Tensor scores_of(const Tensor& query, const Tensor& key) const override {
+    Tensor t = tanh(expand_dims(query, -2) + expand_dims(key, -3));
+    if (use_scale_) t = read(scale_) * t;
+    return sum(t, {-1});
+  }
+
+ private:
+  bool use_scale_ = true;
+  Variable scale_;
+};
+
+class MultiHeadAttention final : public Layer {
+ public:
+  explicit MultiHeadAttention(const Config& c) : Layer("MultiHeadAttention", c) {
+    auto frame = ErrorContext::push("reading the config of MultiHeadAttention layer '", name(), "'");
+    const ConfigReader r(c, *this);
+    num_heads_ = r.required<std::int64_t>("num_heads", Range::positive());
+    key_dim_ = r.required<std::int64_t>("key_dim", Range::positive());
+    value_dim_ = r.optional<std::int64_t>("value_dim", 0, Range::positive());
+    if (value_dim_ == 0) value_dim_ = key_dim_;
+    r.optional<double>("dropout", 0.0, Range::closed(0.0, 1.0));
+    dropout_ = r.number("dropout", 0.0);
+    use_bias_ = r.optional("use_bias", true);
+    if (const Config* o = r.find("output_shape"); o != nullptr && !o->is_null()) {
+      output_shape_config_ = *o;
+      auto dim = [&](const Config& v) {
+        STRATA_CHECK(v.is_number_integer() && v.get<std::int64_t>() > 0, ValueError, ConfigReader::subject_of(*this),
+                     ": 'output_shape' must be a positive integer or a list of them, got ", o->dump());
+        return v.get<std::int64_t>();
+      };
+      if (o->is_array()) {
+        for (const auto& v : *o) output_shape_.push_back(dim(v));
+      } else {
+        output_shape_.push_back(dim(*o));
+      }
+    }
+    if (const Config* a = r.find("attention_axes"); a != nullptr && !a->is_null()) {
+      attention_axes_ = a->is_array() ? r.int_list("attention_axes", {})
+                                      : std::vector<std::int64_t>{r.required<std::int64_t>("attention_axes")};
+      axes_given_ = true;
+    }
+    kernel_initializer_ = initializer_at(c, "kernel_initializer", "glorot_uniform");
+    bias_initializer_ = initializer_at(c, "bias_initializer", "zeros");
+    kernel_regularizer_ = regularizer_at(c, "kernel_regularizer");
+    bias_regularizer_ = regularizer_at(c, "bias_regularizer");
+    activity_regularizer_ = regularizer_at(c, "activity_regularizer");
+    kernel_constraint_ = constraint_at(c, "kernel_constraint");
+    bias_constraint_ = constraint_at(c, "bias_constraint");
+    set_supports_masking(true);
+    // tf-keras's from_config builds the sublayers when the config has the shapes.
+    const auto q = r.shape("query_shape"), k = r.shape("key_shape"), v = r.shape("value_shape");
+    if (q && k && v) {
+      build_from_signature(*q, *v, *k);
+      set_built({*q, *v, *k});
+    }
+  }
+
+  void build(const std::vector<Shape>& shapes) override {
+    STRATA_CHECK(shapes.size() >= 2 && shapes.size() <= 4, ValueError, ConfigReader::subject_of(*this),
+                 ": expects inputs [query, value], [query, value, key] or [query, value, key, attention_mask], got ",
+                 shapes.size(), " inputs");
+    if (!query_dense_) build_from_signature(shapes[0], shapes[1], shapes.size() > 2 ? shapes[2] : shapes[1]);
+  }
+
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override {
+    STRATA_CHECK(inputs.size() >= 2 && inputs.size() <= 4, ValueError, ConfigReader::subject_of(*this),
+                 ": expects inputs [query, value], [query, value, key] or [query, value, key, attention_mask], got ",
+                 inputs.size(), " inputs");
+    const Tensor& query = inputs[0];
+    const Tensor& value = inputs[1];
+    const bool own_key = inputs.size() > 2 && inputs[2].defined();
+    const Tensor& key = own_key ? inputs[2] : value;
+    Tensor mask = inputs.size() > 3 ? inputs[3] : Tensor();
+    if (mask.defined() && mask.dtype() != DType::kBool) mask = cast(mask, DType::kBool);
+    // tf-keras's _compute_attention_mask: the keras masks of query (B, T, 1), value and key
+    // (B, 1, S), ANDed with the attention mask.
+    auto mask_of = [&](std::size_t i) { return ctx.masks.size() > i ? ctx.masks[i] : Tensor(); };
+    Tensor automatic;
+    auto add_mask = [&](const Tensor& m) { automatic = automatic.defined() ? logical_and(automatic, m) : m; };
+    if (const Tensor m = mask_of(0); m.defined()) add_mask(expand_dims(cast(m, DType::kBool), 2));
+    if (const Tensor m = mask_of(1); m.defined()) add_mask(expand_dims(cast(m, DType::kBool), 1));
+    if (const Tensor m = mask_of(2); own_key && m.defined()) add_mask(expand_dims(cast(m, DType::kBool), 1));
+    if (automatic.defined()) mask = mask.defined() ? logical_and(mask, automatic) : automatic;
+
+    Tensor q = (*query_dense_)(query);
+    const Tensor k = (*key_dense_)(key);
+    const Tensor v = (*value_dense_)(value);
+    q = q * (1.0 / std::sqrt(static_cast<double>(key_dim_)));
+    Tensor scores = einsum(dot_product_equation_, k, q);
+    scores = masked_softmax(scores, mask);
+    Tensor dropped = scores;
+    const double rate = dropout_.get<double>();
+    if (ctx.training && rate > 0.0) {
+      const Tensor keep =
+          cast(greater_equal(uniform_noise_like(scores, scores.shape(), std::nullopt), scalar_like(scores, rate)),
+               scores.dtype());
+      dropped = rate >= 1.0 ? zeros_like(scores) : (scores * (1.0 / (1.0 - rate))) * keep;
+    }
+    const Tensor out = einsum(combine_equation_, dropped, v);
+    return {(*output_dense_)(out)};
+  }
+
+  Config get_config() const override {
+    Config c = Layer::get_config();
+    c["num_heads"] = num_heads_;
+    c["key_dim"] = key_dim_;
+    c["value_dim"] = value_dim_;
+    c["dropout"] = dropout_;
+    c["use_bias"] = use_bias_;
+    c["output_shape"] = output_shape_config_;
+    c["attention_axes"] = axes_given_ || query_dense_ ? int_list(attention_axes_) : Config(nullptr);
+    c["kernel_initializer"] = serialized_or_null(kernel_initializer_);
+    c["bias_initializer"] = serialized_or_null(bias_initializer_);
+    c["kernel_regularizer"] = serialized_or_null(kernel_regularizer_);
+    c["bias_regularizer"] = serialized_or_null(bias_regularizer_);
+    c["activity_regularizer"] = serialized_or_null(activity_regularizer_);
+    c["kernel_constraint"] = serialized_or_null(kernel_constraint_);
+    c["bias_constraint"] = serialized_or_null(bias_constraint_);
+    auto shape = [](const std::optional<Shape>& s) {
+      if (!s) return Config(nullptr);
+      Config dims = Config::array();
+      for (auto d : s->dims()) dims.push_back(d == Shape::kUnknown ? Config(nullptr) : Config(d));
+      return dims;
+    };
+    c["query_shape"] = shape(query_shape_);
+    c["key_shape"] = shape(key_shape_);
+    c["value_shape"] = shape(value_shape_);
+    return c;
+  }
+
+ private:
+  std::shared_ptr<EinsumDense> projection(const std::string& name, const Projection& p,
+                                          const std::vector<std::int64_t>& known) const {
+    Config c = Config::object();
+    c["name"] = name;
+    c["trainable"] = trainable();
+    c["dtype"] = std::string(dtype_name(dtype()));
+    Config shape = Config::array();
+    for (std::size_t i = known.size(); i + 1 < p.output_rank; ++i) shape.push_back(nullptr);
+    for (auto d : known) shape.push_back(d);
+    c["output_shape"] = shape;
+    c["equation"] = p.equation;
+    c["bias_axes"] = use_bias_ ? Config(p.bias_axes) : Config(nullptr);
+    c["kernel_initializer"] = serialized_or_null(kernel_initializer_);
+    c["bias_initializer"] = serialized_or_null(bias_initializer_);
+    c["kernel_regularizer"] = serialized_or_null(kernel_regularizer_);
+    c["bias_regularizer"] = serialized_or_null(bias_regularizer_);
+    c["activity_regularizer"] = serialized_or_null(activity_regularizer_);
+    c["kernel_constraint"] = serialized_or_null(kernel_constraint_);
+    c["bias_constraint"] = serialized_or_null(bias_constraint_);
+    return std::make_shared<EinsumDense>(c);
+  }
+
+  // tf-keras's _build_from_signature: the four projections and the attention equations.
+  void build_from_signature(const Shape& query, const Shape& value, const Shape& key) {
+    const std::string subject = ConfigReader::subject_of(*this);
+    for (const Shape* s : {&query, &value, &key}) {
+      STRATA_CHECK(s->has_known_rank() && s->rank() >= 3, ShapeError, subject,
+                   ": query, value and key need rank 3 or more, got ", s->to_string());
+    }
+    query_shape_ = query;
+    value_shape_ = value;
+    key_shape_ = key;
+    const std::size_t free_dims = query.rank() - 1;
+    const Projection pq = projection_equation(free_dims, 1, 2);
+    query_dense_ = projection("query", pq, {num_heads_, key_dim_});
+    key_dense_ = projection("key", projection_equation(key.rank() - 1, 1, 2), {num_heads_, key_dim_});
+    value_dense_ = projection("value", projection_equation(value.rank() - 1, 1, 2), {num_heads_, value_dim_});
+    const std::size_t rank = pq.output_rank;
+    if (!axes_given_) {
+      attention_axes_.clear();
+      for (std::size_t i = 1; i + 2 < rank; ++i) attention_axes_.push_back(static_cast<std::int64_t>(i));
+    }
+    for (auto& a : attention_axes_) {
+      // tf-keras uses the axes as given (np.delete and `i in attn_axes`): negative ones
+      // count from the end of the projected rank.
+      STRATA_CHECK(a >= -static_cast<std::int64_t>(rank) && a < static_cast<std::int64_t>(rank) - 1, ValueError,
+                   subject, ": attention_axes ", int_list(attention_axes_).dump(), " do not fit projected rank ", rank);
+    }
+    build_attention_equations(rank);
+    std::vector<std::int64_t> out = output_shape_;
+    if (out.empty()) {
+      STRATA_CHECK(query.dims().back() != Shape::kUnknown, ShapeError, subject,
+                   ": the last dimension of the query must be known, got ", query.to_string());
+      out = {query.dims().back()};
+    }
+    output_dense_ = projection("attention_output", projection_equation(free_dims, 2, out.size()), out);
+    NameScope scope(name());  // the sublayers' weights are "<layer>/query/kernel", as in tf-keras
+    query_dense_->ensure_built({query});
+    key_dense_->ensure_built({key});
+    value_dense_->ensure_built({value});
+    std::vector<std::int64_t> attended = query.dims();
+    attended.back() = num_heads_;
+    attended.push_back(value_dim_);
+    output_dense_->ensure_built({Shape(attended)});
+    track("_query_dense", query_dense_);
+    track("_key_dense", key_dense_);
+    track("_value_dense", value_dense_);
+    track("_output_dense", output_dense_);
+  }
+
+  // tf-keras's _build_attention_equation.
+  void build_attention_equations(std::size_t rank) {
+    std::vector<std::size_t> attn;
+    for (auto a : attention_axes_)
+      attn.push_back(static_cast<std::size_t>(a < 0 ? a + static_cast<std::int64_t>(rank) : a));
+    auto is_attn = [&](std::size_t i) { return std::find(attn.begin(), attn.end(), i) != attn.end(); };
+    std::vector<std::size_t> batch;
+    for (std::size_t i = 0; i < rank; ++i) {
+      if (!is_attn(i) && i != rank - 1) batch.push_back(i);
+    }
+    const std::string target(kLetters, rank);
+    std::string source;
+    std::size_t next = rank;
+    for (std::size_t i = 0; i < rank; ++i) {
+      const bool keep = std::find(batch.begin(), batch.end(), i) != batch.end() || i == rank - 1;
+      source += keep ? target[i] : kLetters[next++];
+    }
+    std::string product;
+    for (auto i : batch) product += target[i];
+    for (auto i : attn) product += target[i];
+    for (auto i : attn) product += source[i];
+    dot_product_equation_ = source + "," + target + "->" + product;
+    combine_equation_ = product + "," + source + "->" + target;
+    scores_rank_ = product.size();
+  }
+
+  // tf-keras's _masked_softmax: the mask gets size-1 axes before the attention axes until
+  // it has the scores' rank; masked positions get -1e9 (the lowest float16 for float16).
+  Tensor masked_softmax(Tensor scores, Tensor mask) const {
+    const auto n = static_cast<std::int64_t>(attention_axes_.size());
+    if (mask.defined()) {
+      while (mask.rank() < scores.rank()) mask = expand_dims(mask, -n * 2 - 1);
+      const double large = scores.dtype() == DType::kFloat16 ? -65504.0 : -1e9;
+      scores = scores + (1.0 - cast(mask, scores.dtype())) * large;
+    }
+    if (n == 1) return softmax(scores, -1);
+    std::vector<std::int64_t> axes;
+    for (std::int64_t i = static_cast<std::int64_t>(scores_rank_) - n; i < static_cast<std::int64_t>(scores_rank_);
+         ++i) {
+      axes.push_back(i);
+    }
+    const Tensor m = stop_gradient(max(scores, axes, true));
+    const Tensor lse = log(sum(exp(scores - m), axes, true)) + m;
+    return exp(scores - lse);
+  }
+
+  std::int64_t num_heads_ = 0, key_dim_ = 0, value_dim_ = 0;
+  Config dropout_;
+  bool use_bias_ = true;
+  Config output_shape_config_;
+  std::vector<std::int64_t> output_shape_;
+  std::vector<std::int64_t> attention_axes_;
+  bool axes_given_ = false;
+  std::shared_ptr<Initializer> kernel_initializer_, bias_initializer_;
+  std::shared_ptr<Regularizer> kernel_regularizer_, bias_regularizer_, activity_regularizer_;
+  std::shared_ptr<Constraint> kernel_constraint_, bias_constraint_;
+  std::optional<Shape> query_shape_, key_shape_, value_shape_;
+  std::shared_ptr<EinsumDense> query_dense_, key_dense_, value_dense_, output_dense_;
+  std::string dot_product_equation_, combine_equation_;
+  std::size_t scores_rank_ = 0;
+};
+
+}  // namespace
+
+void register_attention_layers(Registrar& registrar) {
+  register_layer<Attention>(registrar, "Attention");
+  register_layer<AdditiveAttention>(registrar, "AdditiveAttention");
+  register_layer<MultiHeadAttention>(registrar, "MultiHeadAttention");
+}
+
+}  // namespace strata::layers
