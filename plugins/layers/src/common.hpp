@@ -43,6 +43,7 @@ void register_normalization_layers(Registrar& registrar);
 void register_merge_layers(Registrar& registrar);
 void register_noise_layers(Registrar& registrar);
 void register_preprocessing_layers(Registrar& registrar);
+void register_tf_op_layers(Registrar& registrar);
 
 // ---- reading config keys ----------------------------------------------------------------
 

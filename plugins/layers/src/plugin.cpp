@@ -29,6 +29,7 @@ void register_all(strata::Registrar& registrar) {
   register_noise_layers(registrar);
   register_preprocessing_layers(registrar);
   register_recurrent_layers(registrar);
+  register_tf_op_layers(registrar);  // sets its own module: keep it last
 }
 
 }  // namespace
