@@ -801,6 +801,20 @@ def _(rng, shared):
     return model, xs_for(model)
 
 
+@fixture("resizing_center_crop", "Resizing (bilinear, nearest, crop_to_aspect_ratio) and CenterCrop (cropping, "
+         "and smart-resizing an image smaller than the target)")
+def _(rng, shared):
+    img = keras.Input((6, 9, 2), name="image")
+    outs = [L.Resizing(4, 5, name="resize_down")(img),
+            L.Resizing(8, 12, interpolation="nearest", name="resize_up_nearest")(img),
+            L.Resizing(4, 4, crop_to_aspect_ratio=True, name="resize_crop")(img),
+            L.Resizing(5, 3, interpolation="nearest", crop_to_aspect_ratio=True, name="resize_crop_nearest")(img),
+            L.CenterCrop(4, 5, name="center_crop")(img),
+            L.CenterCrop(8, 5, name="center_crop_upsize")(img)]
+    model = keras.Model(img, outs)
+    return model, xs_for(model)
+
+
 # ---- writing ----------------------------------------------------------------------------
 
 
