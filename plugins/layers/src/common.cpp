@@ -218,8 +218,9 @@ Tensor resize_axis(const Tensor& x, std::int64_t axis, std::int64_t out, bool bi
 
 Tensor resize_images(const Tensor& images, std::int64_t height, std::int64_t width, bool bilinear) {
   Tensor x = images;
-  // TensorFlow computes bilinear resizing in float32 and returns float32 for any input.
-  if (bilinear && x.dtype() != DType::kFloat32) x = cast(x, DType::kFloat32);
+  // TensorFlow's bilinear resizing returns float32 for any input; integer images are cast.
+  // (Floating images keep their dtype here: float64 stays exact for gradient checks.)
+  if (bilinear && !is_floating(x.dtype())) x = cast(x, DType::kFloat32);
   const std::int64_t size[2] = {height, width};
   for (std::size_t i = 0; i < 2; ++i) {
     if (x.shape().dims()[i + 1] != size[i]) x = resize_axis(x, static_cast<std::int64_t>(i + 1), size[i], bilinear);

@@ -109,7 +109,8 @@ Tensor normal_noise_like(const Tensor& x, const Shape& shape, std::optional<std:
 // tf.image.resize of NHWC `images` (height and width known) to height x width, with
 // half-pixel centres and no antialiasing, as tf.image.resize does (ResizeBilinear /
 // ResizeNearestNeighbor with half_pixel_centers): bilinear is one [out, in] interpolation
-// matrix and a MatMul per resized axis (float32 result, as TensorFlow's), nearest a Gather.
+// matrix and a MatMul per resized axis (integer images give float32, as TensorFlow's;
+// floating images keep their dtype), nearest a Gather.
 Tensor resize_images(const Tensor& images, std::int64_t height, std::int64_t width, bool bilinear);
 // Adds regularizer(output) / batch size to the layer's losses (Keras's activity
 // regularization), when `regularizer` is set.
