@@ -323,6 +323,16 @@ void extract_kwarg_tensors(Config& v, std::vector<Ref>& out) {
   }
 }
 
+void collect_keras3_tensors(const Config& v, std::vector<Ref>& out) {
+  if (v.is_object() && v.value("class_name", "") == "__keras_tensor__") {
+    out.push_back(parse_ref(v["config"]["keras_history"], "keras_history"));
+  } else if (v.is_array()) {
+    for (const auto& e : v) collect_keras3_tensors(e, out);
+  } else if (v.is_object() && v.contains("config") && v["config"].is_object() && v["config"].contains("keras_history")) {
+    out.push_back(parse_ref(v["config"]["keras_history"], "keras_history"));
+  }
+}
+
 // A CallArgumentsLayer's node (see strata/plugin/call_arguments.hpp): its first argument's
 // structure, and the keyword arguments of its last element (tf-keras writes the same ones
 // with every element and calls the layer with the last).
