@@ -60,7 +60,7 @@ TEST_F(TFOpLambdaTest, ConstantsAndTensorArgumentsOnEitherSide) {
                    R"(["tf.math.subtract", 0, 0, {"y": ["a", 0, 0], "name": null}])"),
       R"(["tf.math.subtract", 0, 0], ["tf.math.multiply", 0, 0])");
   auto model = model_from_json(json);
-  const auto out = (*model)({Tensor::from_vector<float>({1, 2, 3}, Shape{1, 3})});
+  const auto out = (*model)(std::vector<Tensor>{Tensor::from_vector<float>({1, 2, 3}, Shape{1, 3})});
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(values(out[0]), (std::vector<float>{1, 0, -1}));
   EXPECT_EQ(values(out[1]), (std::vector<float>{1, 0, -3}));
@@ -83,7 +83,7 @@ TEST_F(TFOpLambdaTest, SlicesAndConcatOfAList) {
                    R"([["a", 0, 0, {"axis": -1}], ["tf.__operators__.getitem", 0, 0, {"axis": -1}]])"),
       R"(["tf.__operators__.getitem_1", 0, 0], ["tf.concat", 0, 0])");
   auto model = model_from_json(json);
-  const auto out = (*model)({Tensor::from_vector<float>({1, 2, 3}, Shape{1, 3})});
+  const auto out = (*model)(std::vector<Tensor>{Tensor::from_vector<float>({1, 2, 3}, Shape{1, 3})});
   EXPECT_EQ(out[0].shape(), Shape({1}));
   EXPECT_EQ(values(out[0]), (std::vector<float>{3}));
   EXPECT_EQ(values(out[1]), (std::vector<float>{1, 2, 3, 3, 2, 1}));
@@ -105,7 +105,7 @@ TEST_F(TFOpLambdaTest, ImageResizeBilinearAndNearestByHand) {
        "name": "r2", "inbound_nodes": [["img", 0, 0, {"size": [1, 4], "method": "nearest"}]]}],
       "input_layers": [["img", 0, 0]], "output_layers": [["r1", 0, 0], ["r2", 0, 0]]}})";
   auto model = model_from_json(json);
-  const auto out = (*model)({Tensor::from_vector<float>({0, 1}, Shape{1, 1, 2, 1})});
+  const auto out = (*model)(std::vector<Tensor>{Tensor::from_vector<float>({0, 1}, Shape{1, 1, 2, 1})});
   EXPECT_EQ(out[0].shape(), Shape({1, 1, 4, 1}));
   EXPECT_EQ(mismatch(values(out[0]), {0, 0.25f, 0.75f, 1}), "");
   EXPECT_EQ(values(out[1]), (std::vector<float>{0, 0, 1, 1}));
@@ -141,7 +141,7 @@ TEST_F(TFOpLambdaTest, UnmappedFunctionDelegatesToALayerClassRegisteredUnderItsN
       op_layer("TFOpLambda", "tf.math.bessel_i0", "math.bessel_i0", R"(["a", 0, 0, {"name": null}])"),
       R"(["tf.math.bessel_i0", 0, 0])");
   auto model = model_from_json(json, &custom);
-  const auto out = (*model)({Tensor::from_vector<float>({1, 2, 3}, Shape{1, 3})});
+  const auto out = (*model)(std::vector<Tensor>{Tensor::from_vector<float>({1, 2, 3}, Shape{1, 3})});
   EXPECT_EQ(values(out[0]), (std::vector<float>{2, 4, 6}));
   // Still written as the TFOpLambda tf-keras wrote.
   EXPECT_EQ(model_config(*model)["config"]["layers"][1]["class_name"], "TFOpLambda");
