@@ -93,6 +93,21 @@ TEST_F(TFOpLambdaTest, SlicesAndConcatOfAList) {
             Config::parse(R"({"name": "tf.concat", "trainable": true, "dtype": "float32", "function": "concat"})"));
 }
 
+// tf.math.reduce_sum(a) (no axis: every axis, the batch's too, as TensorFlow) and
+// tf.math.reduce_max(a, axis=[1], keepdims=True).
+TEST_F(TFOpLambdaTest, ReductionsOverEveryAxisOrSome) {
+  const std::string json = functional_json(
+      op_layer("TFOpLambda", "tf.math.reduce_sum", "math.reduce_sum", R"(["a", 0, 0, {}])") + ", " +
+          op_layer("TFOpLambda", "tf.math.reduce_max", "math.reduce_max", R"(["a", 0, 0, {"axis": [1], "keepdims": true}])"),
+      R"(["tf.math.reduce_sum", 0, 0], ["tf.math.reduce_max", 0, 0])");
+  auto model = model_from_json(json);
+  const auto out = (*model)(std::vector<Tensor>{Tensor::from_vector<float>({1, 5, 3, -1, 0, 2}, Shape{2, 3})});
+  EXPECT_EQ(out[0].shape(), Shape(std::vector<std::int64_t>{}));
+  EXPECT_EQ(values(out[0]), (std::vector<float>{10}));
+  EXPECT_EQ(out[1].shape(), Shape({2, 1}));
+  EXPECT_EQ(values(out[1]), (std::vector<float>{5, 2}));
+}
+
 // tf.image.resize([0, 1] -> 4 samples), half-pixel centres: sources -0.25, 0.25, 0.75, 1.25
 // give 0, 0.25, 0.75, 1 (clamped at both ends); nearest picks floor((o + 0.5) / 2): 0, 0, 1, 1.
 TEST_F(TFOpLambdaTest, ImageResizeBilinearAndNearestByHand) {
