@@ -185,6 +185,23 @@ TEST_F(TFOpLambdaTest, MalformedArgumentsAreTypedErrorsNamingTheLayer) {
             std::string::npos);
 }
 
+// tf-keras makes one TFOpLambda per call; a layer shared by two calls works when both pass
+// the same arguments, and is refused, naming it, when they differ.
+TEST_F(TFOpLambdaTest, ASharedLayerNeedsTheSameArgumentsInEveryCall) {
+  auto shared = [](const std::string& second_y) {
+    return functional_json(op_layer("TFOpLambda", "tf.math.multiply", "math.multiply",
+                                    R"(["a", 0, 0, {"y": 2.0, "name": null}], ["tf.math.multiply", 0, 0, {"y": )" +
+                                        second_y + R"(, "name": null}])"),
+                           R"(["tf.math.multiply", 1, 0])");
+  };
+  auto model = model_from_json(shared("2.0"));
+  EXPECT_EQ(values((*model)(std::vector<Tensor>{Tensor::from_vector<float>({1, 2, 3}, Shape{1, 3})})[0]),
+            (std::vector<float>{4, 8, 12}));
+  EXPECT_NE(load_error<ValueError>(shared("3.0")).find("layer 'tf.math.multiply' (TFOpLambda) is called with different "
+                                                       "arguments in two places of the model"),
+            std::string::npos);
+}
+
 TEST_F(TFOpLambdaTest, LambdaAndDenseFeaturesSayWhatToDo) {
   for (const std::string cls : {"Lambda", "DenseFeatures"}) {
     const std::string json = functional_json(
