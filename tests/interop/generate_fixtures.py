@@ -1036,6 +1036,69 @@ def _(rng, shared):
     return model, [masked_sequence(5, 3)]
 
 
+# ---- issue 18: TensorFlow functions on Keras tensors (TFOpLambda, SlicingOpLambda) -------
+# tf-keras wraps each tf function called on a Keras tensor in a TFOpLambda (a slice in a
+# SlicingOpLambda); the call's constants and tensor arguments go into the inbound nodes.
+
+
+@fixture("tf_op_lambda_math", "element-wise tf.math/tf.nn functions, operators and reductions on Keras tensors "
+         "(TFOpLambda), constants on either side, tensor keyword arguments")
+def _(rng, shared):
+    a = keras.Input((4, 6), name="a")
+    b = keras.Input((4, 6), name="b")
+    d = L.Dense(6, name="dense")(a)
+    c = d - 1.0
+    u1 = (tf.nn.relu(c) + tf.nn.relu6(c * 8.0) + tf.nn.gelu(c) + tf.nn.silu(c) + tf.math.erf(c)
+          + tf.math.abs(c) + tf.math.negative(c) + tf.math.square(c) + tf.math.tanh(c) + tf.math.sigmoid(c))
+    u2 = (tf.math.sqrt(a) * tf.math.rsqrt(b) + tf.math.exp(c) - tf.math.log(a) / b + tf.math.pow(a, b)
+          + tf.maximum(a, b) - tf.minimum(a, 0.7) + (2.0 - a) + 1.0 / b + tf.math.add(a, 1) + tf.math.truediv(b, 3))
+    outs = [u1, u2, tf.nn.softmax(c, axis=1), tf.nn.softmax(u2),
+            tf.math.reduce_mean(u1, axis=1, keepdims=True), tf.math.reduce_sum(u2, axis=[1, 2]),
+            tf.math.reduce_max(u2, -1), tf.math.reduce_min(u1, axis=1)]
+    model = keras.Model([a, b], outs)
+    randomize_weights(model, rng)
+    return model, xs_for(model, 0.2, 2.0)
+
+
+@fixture("tf_op_lambda_shapes", "slicing (SlicingOpLambda: ranges, negative steps, ellipsis, newaxis, an index), "
+         "tf.reshape, concat, stack, transpose, expand_dims, squeeze, cast and matmul on Keras tensors")
+def _(rng, shared):
+    a = keras.Input((4, 6), name="a")
+    b = keras.Input((4, 6), name="b")
+    s1 = a[:, 1:3]
+    outs = [tf.reshape(s1, (-1, 12)), a[..., None, ::2], a[:, -1], a[:, ::-1, 2:],
+            tf.concat([a, b * 2.0], axis=-1), tf.stack([a, b], axis=1), tf.transpose(a, perm=[0, 2, 1]),
+            tf.expand_dims(b, 1), tf.squeeze(tf.math.reduce_mean(a, axis=1, keepdims=True), axis=1),
+            tf.cast(tf.cast(a * 10.0, "int32"), "float32"), tf.matmul(a, b, transpose_b=True),
+            a @ tf.transpose(b, [0, 2, 1])]
+    model = keras.Model([a, b], outs)
+    return model, xs_for(model)
+
+
+@fixture("tf_op_lambda_resize", "tf.image.resize on Keras tensors: bilinear and nearest, up and down, "
+         "integer and fractional factors")
+def _(rng, shared):
+    img = keras.Input((5, 7, 3), name="image")
+    outs = [tf.image.resize(img, (3, 4)), tf.image.resize(img, (8, 11)),
+            tf.image.resize(img, (10, 14), method="nearest"), tf.image.resize(img, (3, 5), method="nearest")]
+    model = keras.Model(img, outs)
+    return model, xs_for(model)
+
+
+@fixture("resizing_center_crop", "Resizing (bilinear, nearest, crop_to_aspect_ratio) and CenterCrop (cropping, "
+         "and smart-resizing an image smaller than the target)")
+def _(rng, shared):
+    img = keras.Input((6, 9, 2), name="image")
+    outs = [L.Resizing(4, 5, name="resize_down")(img),
+            L.Resizing(8, 12, interpolation="nearest", name="resize_up_nearest")(img),
+            L.Resizing(4, 4, crop_to_aspect_ratio=True, name="resize_crop")(img),
+            L.Resizing(5, 3, interpolation="nearest", crop_to_aspect_ratio=True, name="resize_crop_nearest")(img),
+            L.CenterCrop(4, 5, name="center_crop")(img),
+            L.CenterCrop(8, 5, name="center_crop_upsize")(img)]
+    model = keras.Model(img, outs)
+    return model, xs_for(model)
+
+
 # ---- writing ----------------------------------------------------------------------------
 
 

@@ -49,6 +49,7 @@ void register_conv_transpose_layers(Registrar& registrar);
 void register_einsum_layers(Registrar& registrar);
 void register_attention_layers(Registrar& registrar);
 void register_convnext_layers(Registrar& registrar);
+void register_tf_op_layers(Registrar& registrar);
 
 // ---- reading config keys ----------------------------------------------------------------
 
@@ -117,6 +118,12 @@ Tensor reduce_all(const Tensor& x, const std::vector<std::int64_t>& axes, bool k
 Tensor uniform_noise_like(const Tensor& x, const Shape& shape, std::optional<std::int64_t> seed);
 // Standard normal noise, likewise.
 Tensor normal_noise_like(const Tensor& x, const Shape& shape, std::optional<std::int64_t> seed);
+// tf.image.resize of NHWC `images` (height and width known) to height x width, with
+// half-pixel centres and no antialiasing, as tf.image.resize does (ResizeBilinear /
+// ResizeNearestNeighbor with half_pixel_centers): bilinear is one [out, in] interpolation
+// matrix and a MatMul per resized axis (integer images give float32, as TensorFlow's;
+// floating images keep their dtype), nearest a Gather.
+Tensor resize_images(const Tensor& images, std::int64_t height, std::int64_t width, bool bilinear);
 // Adds regularizer(output) / batch size to the layer's losses (Keras's activity
 // regularization), when `regularizer` is set.
 // Conv2DBackpropInput(output_sizes, filter, x): the transposed convolution of x (NHWC)

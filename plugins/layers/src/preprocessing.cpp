@@ -1,6 +1,7 @@
 // Preprocessing layers: Rescaling and Normalization (with adapt).
 #include "preprocessing.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace strata::layers {
@@ -79,6 +80,101 @@ class Rescaling final : public Layer {
 
   Config scale_, offset_;
   std::vector<double> scales_, offsets_;
+};
+
+// ---- Resizing, CenterCrop ---------------------------------------------------------------------
+
+// Batched NHWC images of known height and width, or one HWC image (batched here, the
+// batch axis dropped again by the caller).
+Tensor as_batched_images(const Layer& layer, const Tensor& x, bool& unbatched) {
+  STRATA_CHECK(x.rank() == 3 || x.rank() == 4, ShapeError, ConfigReader::subject_of(layer),
+               ": expects images of rank 3 (height, width, channels) or 4 (batched), got shape ", x.shape().to_string());
+  unbatched = x.rank() == 3;
+  Tensor images = unbatched ? expand_dims(x, 0) : x;
+  STRATA_CHECK(images.shape().dims()[1] != Shape::kUnknown && images.shape().dims()[2] != Shape::kUnknown, ShapeError,
+               ConfigReader::subject_of(layer), ": needs images whose height and width are known when the model is built, got ",
+               x.shape().to_string());
+  return images;
+}
+
+// tf-keras's image_utils.smart_resize: the largest centred box of the target's aspect
+// ratio (its sizes computed in float32 and truncated, as there), resized to the target.
+Tensor smart_resize(const Tensor& images, std::int64_t height, std::int64_t width, bool bilinear) {
+  const std::int64_t h = images.shape().dims()[1], w = images.shape().dims()[2];
+  const auto crop_h = std::min(h, static_cast<std::int64_t>(static_cast<float>(w * height) / static_cast<float>(width)));
+  const auto crop_w = std::min(w, static_cast<std::int64_t>(static_cast<float>(h * width) / static_cast<float>(height)));
+  const auto h0 = static_cast<std::int64_t>(static_cast<float>(h - crop_h) / 2.0f);
+  const auto w0 = static_cast<std::int64_t>(static_cast<float>(w - crop_w) / 2.0f);
+  const Tensor cropped = crop_h == h && crop_w == w ? images : slice(images, {0, h0, w0, 0}, {-1, crop_h, crop_w, -1});
+  return resize_images(cropped, height, width, bilinear);
+}
+
+class Resizing final : public Layer {
+ public:
+  explicit Resizing(const Config& c) : Layer("Resizing", c) {
+    auto frame = ErrorContext::push("reading the config of Resizing layer '", name(), "'");
+    const ConfigReader r(c, *this);
+    height_ = r.required<std::int64_t>("height", Range::positive());
+    width_ = r.required<std::int64_t>("width", Range::positive());
+    // tf-keras knows bicubic, area, lanczos3/5, gaussian and mitchellcubic too; their
+    // kernels are not written here.
+    interpolation_ = r.one_of("interpolation", {"bilinear", "nearest"}, "bilinear");
+    crop_to_aspect_ratio_ = r.optional<bool>("crop_to_aspect_ratio", false);
+  }
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext&) const override {
+    bool unbatched = false;
+    Tensor x = as_batched_images(*this, single_input(*this, inputs), unbatched);
+    if (x.dtype() != dtype()) x = cast(x, dtype());
+    const bool bilinear = interpolation_ == "bilinear";
+    Tensor y = crop_to_aspect_ratio_ ? smart_resize(x, height_, width_, bilinear) : resize_images(x, height_, width_, bilinear);
+    if (y.dtype() != dtype()) y = cast(y, dtype());
+    return {unbatched ? squeeze(y, {0}) : y};
+  }
+  Config get_config() const override {
+    Config c = Layer::get_config();
+    c["height"] = height_;
+    c["width"] = width_;
+    c["interpolation"] = interpolation_;
+    c["crop_to_aspect_ratio"] = crop_to_aspect_ratio_;
+    return c;
+  }
+
+ private:
+  std::int64_t height_ = 0, width_ = 0;
+  std::string interpolation_;
+  bool crop_to_aspect_ratio_ = false;
+};
+
+// tf-keras 2.17's CenterCrop: the centred height x width box (offsets (size - target) / 2,
+// truncated); an image smaller than the target along either axis is smart-resized to it
+// (bilinear) instead.
+class CenterCrop final : public Layer {
+ public:
+  explicit CenterCrop(const Config& c) : Layer("CenterCrop", c) {
+    auto frame = ErrorContext::push("reading the config of CenterCrop layer '", name(), "'");
+    const ConfigReader r(c, *this);
+    height_ = r.required<std::int64_t>("height", Range::positive());
+    width_ = r.required<std::int64_t>("width", Range::positive());
+  }
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext&) const override {
+    bool unbatched = false;
+    Tensor x = as_batched_images(*this, single_input(*this, inputs), unbatched);
+    if (x.dtype() != dtype()) x = cast(x, dtype());
+    const std::int64_t dh = x.shape().dims()[1] - height_, dw = x.shape().dims()[2] - width_;
+    Tensor y = dh >= 0 && dw >= 0 ? slice(x, {0, dh / 2, dw / 2, 0}, {-1, height_, width_, -1})
+                                  : smart_resize(x, height_, width_, true);
+    if (y.dtype() != dtype()) y = cast(y, dtype());
+    return {unbatched ? squeeze(y, {0}) : y};
+  }
+  Config get_config() const override {
+    Config c = Layer::get_config();
+    c["height"] = height_;
+    c["width"] = width_;
+    return c;
+  }
+
+ private:
+  std::int64_t height_ = 0, width_ = 0;
 };
 
 }  // namespace
@@ -217,6 +313,8 @@ Config Normalization::get_config() const {
 void register_preprocessing_layers(Registrar& registrar) {
   register_layer<Rescaling>(registrar, "Rescaling");
   register_layer<Normalization>(registrar, "Normalization");
+  register_layer<Resizing>(registrar, "Resizing");
+  register_layer<CenterCrop>(registrar, "CenterCrop");
 }
 
 }  // namespace strata::layers

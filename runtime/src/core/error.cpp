@@ -22,6 +22,24 @@ std::string compose(const std::string& message, const std::vector<std::string>& 
   return out;
 }
 
+// Keras layers whose computation a config cannot carry in a form Strata runs: what to do.
+const char* hint_for(const UnknownObject& m) {
+  if (m.kind != "layer") return nullptr;
+  if (m.name == "Lambda") {
+    return " A Lambda layer's function is Python code (marshalled bytecode or a function name), which Strata "
+           "cannot run: register a layer class named 'Lambda' in a plugin (or pass one in custom_objects) that "
+           "computes the same function, or load the model's SavedModel with strata::saved_model::load, whose "
+           "traces hold the function as TensorFlow ops.";
+  }
+  if (m.name == "DenseFeatures") {
+    return " DenseFeatures computes TensorFlow feature columns, which its config describes as Python objects "
+           "Strata does not model: register a layer class named 'DenseFeatures' in a plugin (or pass one in "
+           "custom_objects) that computes the same features, or load the model's SavedModel with "
+           "strata::saved_model::load, whose traces hold them as TensorFlow ops.";
+  }
+  return nullptr;
+}
+
 std::string describe_missing(const std::vector<UnknownObject>& missing) {
   auto one = [](const UnknownObject& m) {
     if (m.ambiguous) {
@@ -48,6 +66,7 @@ std::string describe_missing(const std::vector<UnknownObject>& missing) {
       }
       s += "?";
     }
+    if (const char* hint = hint_for(m)) s += hint;
     return s;
   };
   if (missing.size() == 1) {

@@ -6,9 +6,12 @@
 #include "layers/config_util.hpp"
 #include "layers/model_internal.hpp"
 #include "strata/log.hpp"
+#include "strata/plugin/call_arguments.hpp"
 #include "strata/plugin/layers.hpp"
 
 namespace strata {
+
+CallArgumentsLayer::~CallArgumentsLayer() = default;
 
 struct Functional::Impl {
   std::vector<Tensor> inputs;
@@ -191,6 +194,54 @@ Config tensor_ref(const Tensor& t, const std::map<std::pair<const Layer*, const 
   return Config::array({node->layer->name(), numbers.at({node->layer.get(), node}), t.output_index()});
 }
 
+// A CallArgumentsLayer's inbound node as tf-keras writes it: the first argument's structure
+// with each tensor a [layer, node, tensor, kwargs] reference and each constant
+// ["_CONSTANT_VALUE", -1, value, kwargs], kwargs holding references for its tensors; a
+// first argument that is one tensor (or constant) is written bare.
+Config call_arguments_node(const Config& arguments, const std::vector<Tensor>& inputs,
+                           const std::map<std::pair<const Layer*, const GraphNode*>, int>& numbers,
+                           const std::string& layer) {
+  auto frame = ErrorContext::push("writing the call arguments of layer '", layer, "'");
+  STRATA_CHECK(arguments.is_object() && arguments.contains("args") && arguments["args"].is_array() &&
+                   arguments["args"].size() == 1 && (!arguments.contains("kwargs") || arguments["kwargs"].is_object()),
+               ValueError, "call arguments must be {\"args\": [first], \"kwargs\": {...}}, got ", arguments.dump());
+  auto ref_of = [&](const Config& slot) {
+    const Config& index = slot["strata.tensor"];
+    STRATA_CHECK(index.is_number_integer() && index.get<std::int64_t>() >= 0 &&
+                     static_cast<std::size_t>(index.get<std::int64_t>()) < inputs.size(),
+                 ValueError, "tensor placeholder ", index.dump(), " names none of the call's ", inputs.size(), " inputs");
+    return tensor_ref(inputs[index.get<std::size_t>()], numbers);
+  };
+  std::function<Config(const Config&)> with_refs = [&](const Config& v) -> Config {
+    if (v.is_object() && v.size() == 1 && v.contains("strata.tensor")) return ref_of(v);
+    if (!v.is_structured()) return v;
+    Config out = v.is_object() ? Config::object() : Config::array();
+    if (v.is_object()) {
+      for (auto it = v.begin(); it != v.end(); ++it) out[it.key()] = with_refs(*it);
+    } else {
+      for (const auto& e : v) out.push_back(with_refs(e));
+    }
+    return out;
+  };
+  const Config kwargs = with_refs(arguments.contains("kwargs") ? arguments["kwargs"] : Config::object());
+  std::function<Config(const Config&)> first = [&](const Config& v) -> Config {
+    if (v.is_object() && v.size() == 1 && v.contains("strata.tensor")) {
+      Config ref = ref_of(v);
+      ref.push_back(kwargs);
+      return ref;
+    }
+    if (v.is_object() && v.size() == 1 && v.contains("strata.constant")) {
+      return Config::array({"_CONSTANT_VALUE", -1, with_refs(v["strata.constant"]), kwargs});
+    }
+    STRATA_CHECK(v.is_array(), ValueError, "the first argument holds ", v.dump(),
+                 ", neither a tensor placeholder, a constant nor a list");
+    Config out = Config::array();
+    for (const auto& e : v) out.push_back(first(e));
+    return out;
+  };
+  return first(arguments["args"][0]);
+}
+
 }  // namespace
 
 Config Functional::get_config() const {
@@ -204,6 +255,10 @@ Config Functional::get_config() const {
     Config inbound = Config::array();
     for (const auto& node : layer->inbound_nodes()) {
       if (!impl_->network_nodes.count(node.get()) || node->op == "Placeholder") continue;
+      if (const auto* with_args = dynamic_cast<const CallArgumentsLayer*>(layer.get())) {
+        inbound.push_back(call_arguments_node(with_args->call_arguments(), node->inputs, numbers, layer->name()));
+        continue;
+      }
       Config call = Config::array();
       // Tensors that came by keyword (MultiHeadAttention's value=...) are written back in
       // the kwargs they were read from.
@@ -260,11 +315,29 @@ struct NodeSpec {
   std::optional<bool> training;
   // Set when tensors came by keyword: the kwargs as written and how many refs were
   // positional, so get_config writes the call back as tf-keras wrote it.
-  std::optional<std::string> call_kwargs;
+  std::optional<std::string> keyword_call;
   std::size_t positional = 0;
   // Refs the call did not name (a key defaulted to the value): not listed in summaries.
   std::vector<std::int64_t> implied;
+  Config call_arguments;  // for a CallArgumentsLayer: {"args", "kwargs"} (strata/plugin/call_arguments.hpp)
 };
+
+// tf-keras's _is_serialized_node_data: [layer, node, tensor] with optional kwargs, or
+// ["_CONSTANT_VALUE", -1, value] likewise.
+bool is_serialized_node_data(const Config& v) {
+  return v.is_array() && (v.size() == 3 || (v.size() == 4 && v[3].is_object())) && v[0].is_string();
+}
+bool is_constant_data(const Config& v) { return is_serialized_node_data(v) && v[0] == "_CONSTANT_VALUE"; }
+
+// Replaces the tensors named in `v` by {"strata.tensor": i}, appending them to `out`.
+void extract_kwarg_tensors(Config& v, std::vector<Ref>& out) {
+  if (is_serialized_node_data(v) && !is_constant_data(v)) {
+    out.push_back(parse_ref(v, "a tensor in call arguments"));
+    v = Config{{"strata.tensor", out.size() - 1}};
+  } else if (v.is_structured()) {
+    for (auto& e : v) extract_kwarg_tensors(e, out);
+  }
+}
 
 void collect_keras3_tensors(const Config& v, std::vector<Ref>& out) {
   if (v.is_object() && v.value("class_name", "") == "__keras_tensor__") {
@@ -309,12 +382,46 @@ void add_keyword_tensors(const Config& kwargs, const std::string& layer, std::ve
   }
 }
 
-NodeSpec parse_node(const Config& node, const std::string& layer) {
+// A CallArgumentsLayer's node (see strata/plugin/call_arguments.hpp): its first argument's
+// structure, and the keyword arguments of its last element (tf-keras writes the same ones
+// with every element and calls the layer with the last).
+NodeSpec parse_call_arguments_node(const Config& node, const std::string& layer) {
+  NodeSpec spec;
+  Config kwargs = Config::object();
+  std::function<Config(const Config&)> first = [&](const Config& v) -> Config {
+    if (is_serialized_node_data(v)) {
+      if (v.size() == 4) kwargs = v[3];
+      if (is_constant_data(v)) return Config{{"strata.constant", v[2]}};
+      spec.refs.push_back(parse_ref(v, "an inbound tensor of layer '" + layer + "'"));
+      return Config{{"strata.tensor", spec.refs.size() - 1}};
+    }
+    STRATA_CHECK(v.is_array(), FormatError, "inbound node of layer '", layer,
+                 "' must be a tensor reference or a list of them, got ", v.dump());
+    Config out = Config::array();
+    for (const auto& e : v) out.push_back(first(e));
+    return out;
+  };
+  Config args = Config::array({first(node)});
+  if (kwargs.contains("training") && kwargs["training"].is_boolean()) spec.training = kwargs["training"].get<bool>();
+  extract_kwarg_tensors(kwargs, spec.refs);
+  spec.call_arguments = Config{{"args", std::move(args)}, {"kwargs", std::move(kwargs)}};
+  return spec;
+}
+
+NodeSpec parse_node(const Config& node, const std::string& layer, bool call_arguments) {
+  if (call_arguments && !node.is_object()) return parse_call_arguments_node(node, layer);
   NodeSpec spec;
   if (node.is_object()) {  // Keras 3
     if (const Config* args = internal::find_key(node, "args"); args && !args->empty()) collect_keras3_tensors((*args)[0], spec.refs);
     if (const Config* kw = internal::find_key(node, "kwargs"); kw && kw->contains("training") && (*kw)["training"].is_boolean()) {
       spec.training = (*kw)["training"].get<bool>();
+    }
+    if (call_arguments) {
+      // Keras 3 has no TFOpLambda; a layer that takes arguments gets its tensors as the first argument.
+      Config first = Config::array();
+      for (std::size_t i = 0; i < spec.refs.size(); ++i) first.push_back(Config{{"strata.tensor", i}});
+      if (first.size() == 1) first = first[0];
+      spec.call_arguments = Config{{"args", Config::array({first})}, {"kwargs", Config::object()}};
     }
     return spec;
   }
@@ -329,7 +436,7 @@ NodeSpec parse_node(const Config& node, const std::string& layer) {
   }
   spec.positional = spec.refs.size();
   if (kwargs != nullptr) add_keyword_tensors(*kwargs, layer, spec.refs, spec.implied);
-  if (spec.refs.size() != spec.positional) spec.call_kwargs = kwargs->dump();
+  if (spec.refs.size() != spec.positional) spec.keyword_call = kwargs->dump();
   return spec;
 }
 
@@ -370,7 +477,8 @@ Functional::Functional(const Config& config) : Model("Functional", named_config(
       created[{layer_name, 0}] = {input->tensor()};
     } else if (const Config* nodes = internal::find_key(item, "inbound_nodes")) {
       STRATA_CHECK(nodes->is_array(), FormatError, "inbound_nodes of layer '", layer_name, "' must be a list");
-      for (const auto& n : *nodes) e.pending.push_back(parse_node(n, layer_name));
+      const bool call_arguments = dynamic_cast<CallArgumentsLayer*>(layer.get()) != nullptr;
+      for (const auto& n : *nodes) e.pending.push_back(parse_node(n, layer_name, call_arguments));
     }
     by_name[layer_name] = entries.size();
     entries.push_back(std::move(e));
@@ -399,13 +507,14 @@ Functional::Functional(const Config& config) : Model("Functional", named_config(
         if (!ready) break;
         CallContext ctx;
         if (spec.training) ctx.training = *spec.training;
+        if (auto* with_args = dynamic_cast<CallArgumentsLayer*>(e.layer.get())) with_args->set_call_arguments(spec.call_arguments);
         auto outs = (*e.layer)(args, ctx);
         if (spec.training) {
           // Keep the explicit training argument on the recorded node.
           outs.front().node()->attrs.set("training", *spec.training);
         }
-        if (spec.call_kwargs) {
-          outs.front().node()->attrs.set("strata.call_kwargs", *spec.call_kwargs);
+        if (spec.keyword_call) {
+          outs.front().node()->attrs.set("strata.call_kwargs", *spec.keyword_call);
           outs.front().node()->attrs.set("strata.positional_inputs", static_cast<std::int64_t>(spec.positional));
           outs.front().node()->attrs.set("strata.implied_inputs", spec.implied);
         }
@@ -550,7 +659,7 @@ void prescan(const Config& value, ObjectResolver& resolver, const std::string& w
       const std::string layer_where = detail::concat("layer '", internal::get_string(parsed.config, "name", "?"), "' of ", where);
       // A class that is not a model must be a layer (a miss is reported as a layer).
       ObjectResolver models(nullptr);
-      if (!models.find<ObjectKind::kModel>(parsed.class_name)) resolver.find<ObjectKind::kLayer>(parsed.class_name, where);
+      if (!models.find<ObjectKind::kModel>(parsed.class_name)) resolver.find<ObjectKind::kLayer>(parsed.class_name, layer_where);
       for (auto it = parsed.config.begin(); it != parsed.config.end(); ++it) {
         const auto kind = kind_for_key(it.key());
         if (!kind || it->is_null()) continue;

@@ -104,7 +104,10 @@ Config serialize_child_layer(const Layer& layer, bool legacy, bool children_lega
     c["module"] = builtin ? module : "strata.custom";
     c["class_name"] = std::string(bare_name(cls));
     c["config"] = internal::call_layer_code(layer, "get_config", [&] { return layer.get_config(); });
-    c["registered_name"] = builtin ? Config(nullptr) : Config(cls);
+    // tf-keras writes null for classes of its public API (module "keras.layers") and the
+    // class name for the others (TFOpLambda's module is "tf_keras.src.layers.core.tf_op_layer").
+    const bool public_module = module.rfind("keras", 0) == 0;
+    c["registered_name"] = !builtin ? Config(cls) : public_module ? Config(nullptr) : Config(std::string(bare_name(cls)));
   }
   const auto& shapes = layer.build_input_shapes();
   if (layer.built() && !shapes.empty() && cls != "InputLayer") {

@@ -417,6 +417,11 @@ TEST_F(LayerBehaviorTest, GradientsMatchFiniteDifferences) {
   check_gradients("UpSampling1D", Config{{"size", 3}}, {Shape{2, 3, 2}});
   check_gradients("UpSampling2D", Config{{"size", {2, 3}}}, {Shape{1, 2, 3, 2}});
   check_gradients("UpSampling2D", Config{{"size", {3, 2}}, {"interpolation", "bilinear"}}, {Shape{1, 3, 2, 2}});
+  check_gradients("Resizing", Config{{"height", 5}, {"width", 2}}, {Shape{1, 3, 4, 2}});
+  check_gradients("Resizing", Config{{"height", 2}, {"width", 5}, {"interpolation", "nearest"}}, {Shape{1, 3, 4, 2}});
+  check_gradients("Resizing", Config{{"height", 3}, {"width", 3}, {"crop_to_aspect_ratio", true}}, {Shape{1, 3, 5, 1}});
+  check_gradients("CenterCrop", Config{{"height", 2}, {"width", 3}}, {Shape{1, 3, 5, 2}});
+  check_gradients("CenterCrop", Config{{"height", 4}, {"width", 3}}, {Shape{1, 3, 5, 2}});
 }
 
 // Issue 18, convolutions: separable, depthwise 1-D and transposed (Conv2DBackpropInput,

@@ -81,6 +81,18 @@ TEST_F(ConfigErrors, SpatialLayersWithBadPaddingCroppingOrSize) {
             "layer 'u' (UpSampling2D): 'interpolation' must be one of \"nearest\", \"bilinear\", got \"bicubic\"");
 }
 
+TEST_F(ConfigErrors, ResizingAndCenterCrop) {
+  EXPECT_EQ(load_error<ValueError>(sequential_json("Resizing", "r", R"("height": 0, "width": 3)", "4, 4, 1")),
+            "layer 'r' (Resizing): 'height' must be a positive integer, got 0");
+  EXPECT_EQ(load_error<FormatError>(sequential_json("Resizing", "r", R"("height": 2, "width": 3, "interpolation": "bicubic")",
+                                                     "4, 4, 1")),
+            "layer 'r' (Resizing): 'interpolation' must be one of \"bilinear\", \"nearest\", got \"bicubic\"");
+  EXPECT_EQ(load_error<FormatError>(sequential_json("CenterCrop", "c", R"("height": 2)", "4, 4, 1")),
+            "layer 'c' (CenterCrop): 'width' is missing; it must be a positive integer");
+  EXPECT_EQ(load_error<ShapeError>(sequential_json("CenterCrop", "c", R"("height": 2, "width": 2)", "4")),
+            "layer 'c' (CenterCrop): expects images of rank 3 (height, width, channels) or 4 (batched), got shape (None, 4)");
+}
+
 TEST_F(ConfigErrors, NoiseLayersWithoutTheirRateOrOutOfRange) {
   EXPECT_EQ(load_error<FormatError>(sequential_json("GaussianNoise", "g", R"("seed": 1)", "4")),
             "layer 'g' (GaussianNoise): 'stddev' is missing; it must be a non-negative number");
