@@ -807,6 +807,8 @@ def _(rng, shared):
         L.GlobalAveragePooling3D(),
         L.Dense(2),
     ])
+    randomize_weights(model, rng)
+    return model, xs_for(model)
 # ---- issue 18: separable, depthwise 1-D and transposed convolutions ----------------------
 
 @fixture("separable_conv_1d", "SeparableConv1D: causal, same with strides 2 and depth_multiplier 2, "
@@ -877,6 +879,8 @@ def _(rng, shared):
     d1 = L.Conv2D(4, 3, activation="relu", padding="same")(L.Concatenate()([u1, c1]))
     out = L.Conv2D(1, 1, activation="sigmoid")(d1)
     model = keras.Model(inp, out)
+    randomize_weights(model, rng)
+    return model, xs_for(model)
 # ---- issue 18: recurrent wrappers (Bidirectional, TimeDistributed) --------------------------
 
 
@@ -912,6 +916,8 @@ def _(rng, shared):
     outs = L.Bidirectional(L.LSTM(2, return_sequences=True, return_state=True), name="bi_lstm")(x_in)
     outs += L.Bidirectional(L.GRU(2, return_state=True), merge_mode=None, name="bi_gru")(x_in)
     model = keras.Model(x_in, outs)
+    randomize_weights(model, rng)
+    return model, xs_for(model)
 # ---- issue 18, attention layers: EinsumDense ------------------------------------------
 
 
@@ -945,6 +951,8 @@ def _(rng, shared):
     states = [keras.Input((2,), name="forward_h"), keras.Input((2,), name="backward_h")]
     out = L.Bidirectional(L.GRU(2))(x_in, initial_state=states)
     model = keras.Model([x_in] + states, out)
+    randomize_weights(model, rng)
+    return model, xs_for(model)
 @fixture("transformer_encoder", "MultiHeadAttention self-attention with an attention mask, LayerNormalization, Dense feed-forward, residual Adds")
 def _(rng, shared):
     x = keras.Input((4, 6))
@@ -975,6 +983,8 @@ def _(rng, shared):
 def _(rng, shared):
     model = seq([keras.Input((3, 4, 4, 2)), L.TimeDistributed(L.Conv2D(2, 3)), L.TimeDistributed(L.Flatten()),
                  L.TimeDistributed(L.Dense(3, activation="tanh"))])
+    randomize_weights(model, rng)
+    return model, xs_for(model)
 @fixture("dense_attention_masked", "Attention (use_scale, concat scores) and AdditiveAttention on Masking-masked query and value")
 def _(rng, shared):
     q = keras.Input((3, 4))
@@ -1096,6 +1106,22 @@ def _(rng, shared):
             L.CenterCrop(4, 5, name="center_crop")(img),
             L.CenterCrop(8, 5, name="center_crop_upsize")(img)]
     model = keras.Model(img, outs)
+    return model, xs_for(model)
+
+
+# ---- keras.applications internals (lead) ----------------------------------------------------
+
+
+@fixture("inception_resnet_scale", "InceptionResNetV2's residual scaling: Custom>CustomScaleLayer over two conv branches")
+def _(rng, shared):
+    from tf_keras.src.applications.inception_resnet_v2 import CustomScaleLayer
+
+    x = keras.Input((5, 5, 4))
+    branch = L.Conv2D(4, 1, name="branch")(x)
+    up = L.Conv2D(4, 3, padding="same", name="up")(branch)
+    y = CustomScaleLayer(0.17)([x, up])
+    model = keras.Model(x, L.Activation("relu")(y))
+    randomize_weights(model, rng)
     return model, xs_for(model)
 
 

@@ -1,4 +1,4 @@
-// The two layers tf-keras's ConvNeXt application defines (tf_keras.src.applications.convnext):
+// The layers keras.applications defines for itself. The two of ConvNeXt (tf_keras.src.applications.convnext):
 // LayerScale (x * gamma, gamma of projection_dim values starting at init_values) and
 // StochasticDepth (drops the whole residual branch per sample in training, scaling kept
 // samples by 1 / keep_prob; the identity in inference). tf-keras does not register them with
@@ -78,9 +78,40 @@ class StochasticDepth final : public Layer {
   Config rate_;
 };
 
+// tf-keras's InceptionResNetV2 residual scaling: inputs[0] + inputs[1] * scale. tf-keras
+// registers it as a serializable custom object of package "Custom", so its files name it
+// "Custom>CustomScaleLayer".
+class CustomScaleLayer final : public Layer {
+ public:
+  explicit CustomScaleLayer(const Config& c) : Layer("Custom>CustomScaleLayer", c) {
+    auto frame = ErrorContext::push("reading the config of CustomScaleLayer layer '", name(), "'");
+    const ConfigReader r(c, *this);
+    r.required<double>("scale");
+    scale_ = r.number("scale", 1.0);
+  }
+
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext&) const override {
+    STRATA_CHECK(inputs.size() == 2, ValueError, ConfigReader::subject_of(*this), ": takes two inputs, got ",
+                 inputs.size());
+    return {inputs[0] + inputs[1] * scale_.get<double>()};
+  }
+
+  Config get_config() const override {
+    Config c = Layer::get_config();
+    c["scale"] = scale_;
+    return c;
+  }
+
+ private:
+  Config scale_;
+};
+
 }  // namespace
 
 void register_convnext_layers(Registrar& registrar) {
+  // Not a keras.layers class: registered under its package name, as tf-keras writes it.
+  registrar.set_module(ObjectKind::kLayer, "");
+  register_layer<CustomScaleLayer>(registrar, "Custom>CustomScaleLayer");
   registrar.set_module(ObjectKind::kLayer, "tf_keras.src.applications.convnext");
   register_layer<LayerScale>(registrar, "LayerScale");
   register_layer<StochasticDepth>(registrar, "StochasticDepth");
