@@ -28,7 +28,7 @@ fi
 export OMP_WAIT_POLICY=passive
 
 scripts/build.sh build
-ctest --test-dir build --output-on-failure -j "$jobs"
+ctest --test-dir build --output-on-failure -j "$jobs" -LE '^zoo$'  # zoo: opt-in, scripts/zoo.sh
 
 # The sanitized build uses clang: it compiles about a quarter faster than GCC here, and
 # the libFuzzer targets need it. use_tls=0 and the suppressions: tests/sanitizers/lsan.supp.

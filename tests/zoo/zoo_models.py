@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""The acceptance zoo (issue 18): keras.applications architectures with random weights
+(weights=None, classes=10, small inputs), written by tf-keras as a Strata test reads them.
+
+    python tests/zoo/zoo_models.py generate --out DIR --models MobileNetV2,DenseNet121
+    python tests/zoo/zoo_models.py check MANIFEST.json     (tf-keras loads Strata's saves)
+
+For each model, in DIR/<model>/:
+  model.h5        the compiled model (SGD 1e-3, categorical cross-entropy) before training
+  model.json      model.to_json();  weights.h5  model.save_weights() of the same weights
+  x.npy y.npy     a batch of 4 inputs in [-1, 1] and model.predict(x)
+  t.npy           one-hot targets;  after.h5  save_weights() after one train_on_batch(x, t)
+  meta.json       params, the two train_on_batch losses, whether training is deterministic
+Training is compared only for models without active randomness in training (Dropout,
+EfficientNet's stochastic depth): Strata's random streams are not TensorFlow's.
+Deterministic: seeded numpy inputs, seeded initializers (keras.utils.set_random_seed), one thread.
+"""
+import argparse
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+
+# name: (application, input shape). Inputs are the smallest each architecture accepts.
+MODELS = {
+    "MobileNet": ("MobileNet", (32, 32, 3)),
+    "MobileNetV2": ("MobileNetV2", (32, 32, 3)),
+    "MobileNetV3Small": ("MobileNetV3Small", (32, 32, 3)),
+    "MobileNetV3Large": ("MobileNetV3Large", (32, 32, 3)),
+    "ResNet50": ("ResNet50", (32, 32, 3)),
+    "ResNet50V2": ("ResNet50V2", (32, 32, 3)),
+    "DenseNet121": ("DenseNet121", (32, 32, 3)),
+    "InceptionV3": ("InceptionV3", (75, 75, 3)),
+    "InceptionResNetV2": ("InceptionResNetV2", (75, 75, 3)),
+    "Xception": ("Xception", (71, 71, 3)),
+    "VGG16": ("VGG16", (32, 32, 3)),
+    "NASNetMobile": ("NASNetMobile", (32, 32, 3)),
+    "EfficientNetB0": ("EfficientNetB0", (32, 32, 3)),
+    "EfficientNetV2B0": ("EfficientNetV2B0", (32, 32, 3)),
+    "ConvNeXtTiny": ("ConvNeXtTiny", (32, 32, 3)),
+    "RegNetX002": ("RegNetX002", (32, 32, 3)),
+    "MobileNetV2_96": ("MobileNetV2", (96, 96, 3)),
+    "TinyConv": ("tiny_conv", (8, 8, 3)),
+    "TinyConvBN": ("tiny_conv_bn", (8, 8, 3)),
+    "TinyConvReLU6": ("tiny_conv_relu6", (8, 8, 3)),
+    "TinyDepthwise": ("tiny_depthwise", (8, 8, 3)),
+}
+
+
+def tiny(kind):
+    """Small models that isolate one layer family of the applications, for diagnosis."""
+    def build(weights=None, input_shape=None, classes=10):
+        import tf_keras as keras
+        L = keras.layers
+        i = keras.Input(input_shape)
+        if kind == "conv_bn":
+            h = L.BatchNormalization()(L.Conv2D(4, 3)(i))
+        elif kind == "conv_relu6":
+            h = L.ReLU(6.0)(L.Conv2D(4, 3)(i))
+        elif kind == "depthwise":
+            h = L.DepthwiseConv2D(3)(i)
+        elif kind == "conv":
+            h = L.Conv2D(4, 3, strides=2, padding="same")(i)
+        o = L.Dense(classes, activation="softmax")(L.GlobalAveragePooling2D()(h))
+        return keras.Model(i, o, name="tiny_" + kind)
+    return build
+
+
+def random_in_training(model):
+    """Layers whose training call draws random numbers."""
+    for layer in model.submodules:
+        rate = getattr(layer, "rate", None)
+        if rate is None:
+            rate = getattr(layer, "drop_path_rate", None)
+        if rate:
+            return True
+    return False
+
+
+def generate(out, names):
+    import numpy as np
+    import tensorflow as tf
+    import tf_keras as keras
+
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    for name in names:
+        app, shape = MODELS[name]
+        d = os.path.join(out, name)
+        os.makedirs(d, exist_ok=True)
+        keras.utils.set_random_seed(1)
+        factory = tiny(app[5:]) if app.startswith("tiny_") else getattr(keras.applications, app)
+        model = factory(weights=None, input_shape=shape, classes=10)
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=1e-3), loss="categorical_crossentropy")
+        rng = np.random.RandomState(0)
+        # Inputs as the applications' preprocess_input gives them ([-1, 1]); a batch of 4 so
+        # that batch normalization's statistics in training are not degenerate.
+        x = rng.uniform(-1, 1, size=(4,) + shape).astype(np.float32)
+        t = np.eye(10, dtype=np.float32)[[3, 7, 1, 9]]
+        model.save(os.path.join(d, "model.h5"))
+        model.save_weights(os.path.join(d, "weights.h5"))
+        with open(os.path.join(d, "model.json"), "w") as f:
+            f.write(model.to_json())
+        np.save(os.path.join(d, "x.npy"), x)
+        np.save(os.path.join(d, "t.npy"), t)
+        np.save(os.path.join(d, "y.npy"), model.predict(x, verbose=0))
+        loss1 = float(model.train_on_batch(x, t))
+        model.save_weights(os.path.join(d, "after.h5"))
+        loss2 = float(model.train_on_batch(x, t))
+        meta = {"model": name, "params": int(model.count_params()), "losses": [loss1, loss2],
+                "deterministic_training": not random_in_training(model), "tf_keras": keras.__version__}
+        with open(os.path.join(d, "meta.json"), "w") as f:
+            json.dump(meta, f, indent=1)
+        print(name, "written", meta, flush=True)
+
+
+def check(manifest_path):
+    """tf-keras loads each H5 Strata saved and predicts what Strata predicted."""
+    import numpy as np
+    import tf_keras as keras
+
+    from tf_keras.src.applications.convnext import LayerScale, StochasticDepth
+
+    # tf-keras does not register ConvNeXt's two classes: loading even its own ConvNeXt H5
+    # needs them as custom objects, as a tf-keras user would pass them.
+    custom = {"LayerScale": LayerScale, "StochasticDepth": StochasticDepth}
+    manifest = json.load(open(manifest_path))
+    ok = True
+    for m in manifest["models"]:
+        model = keras.models.load_model(m["h5"], compile=False, custom_objects=custom)
+        got = model.predict(np.load(m["x"]), verbose=0)
+        want = np.load(m["strata_y"])
+        err = float(np.max(np.abs(got - want) / (np.abs(want) + 1e-3)))
+        good = err <= 1e-4
+        ok = ok and good
+        print(f"{m['name']}: tf-keras loads Strata's H5 and predicts {'the same' if good else 'DIFFERENTLY'} "
+              f"(max rel err {err:.3g})", flush=True)
+    return 0 if ok else 1
+
+
+def main():
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    g = sub.add_parser("generate")
+    g.add_argument("--out", required=True)
+    g.add_argument("--models", default=",".join(MODELS))
+    c = sub.add_parser("check")
+    c.add_argument("manifest")
+    a = p.parse_args()
+    if a.cmd == "generate":
+        generate(a.out, [n for n in a.models.split(",") if n])
+        return 0
+    return check(a.manifest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+// The acceptance zoo (issue 18): real keras.applications architectures, written by tf-keras
+// with random weights (tests/zoo/zoo_models.py, cached outside the repo by generator hash and
+// tf-keras version), loaded by Strata from H5 and from JSON + weights, predicting what
+// tf-keras predicted; Strata's H5 save loads in tf-keras and predicts the same; one SGD
+// train_on_batch step gives tf-keras's loss and weights, and the second step its loss. The CI
+// runs the load/predict/load-back checks on a subset and the training check on small models
+// (label interop); scripts/zoo.sh runs every check on every model (label zoo), where the
+// training check of the deep applications fails today (docs/ZOO.md). Skips without the
+// interop venv, which generates the models.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "interop_venv.hpp"
+#include "strata/model.hpp"
+#include "strata/npy.hpp"
+#include "strata/ops.hpp"
+#include "strata/runtime.hpp"
+#include "strata/saving.hpp"
+#include "strata/training.hpp"
+
+namespace fs = std::filesystem;
+
+namespace strata {
+namespace {
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, ',');) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+// STRATA_ZOO_MODELS (comma-separated, or "all") else the CI subset compiled in.
+std::vector<std::string> zoo_models() {
+  const char* env = std::getenv("STRATA_ZOO_MODELS");
+  std::string list = env && *env ? env : STRATA_ZOO_DEFAULT_MODELS;
+  if (list == "all") list = STRATA_ZOO_ALL_MODELS;
+  return split(list);
+}
+
+int run(const std::string& command, std::string& output) {
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return -1;
+  char buffer[4096];
+  for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
+  return ::pclose(pipe);
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+fs::path python() { return test::interop_venv() / "bin" / "python"; }
+
+// The cache directory of the generated models, keyed by the generator's content and the
+// tf-keras version of the venv; generated on first use.
+fs::path zoo_dir(const std::string& model) {
+  const char* cache = std::getenv("STRATA_ZOO_CACHE");
+  const char* home = std::getenv("HOME");
+  const fs::path root = cache && *cache ? fs::path(cache) : fs::path(home ? home : "/root") / ".cache/strata/zoo";
+  const std::string generator = read_text(STRATA_ZOO_GENERATOR);
+  std::string version;
+  run("'" + python().string() + "' -c 'import importlib.metadata as m; print(m.version(\"tf_keras\"))'", version);
+  while (!version.empty() && (version.back() == '\n' || version.back() == '\r')) version.pop_back();
+  const fs::path dir = root / (std::to_string(std::hash<std::string>{}(generator)) + "-tf_keras-" + version);
+  if (!fs::exists(dir / model / "meta.json")) {
+    std::string out;
+    const int rc = run("'" + python().string() + "' '" + STRATA_ZOO_GENERATOR + "' generate --out '" + dir.string() +
+                           "' --models " + model,
+                       out);
+    EXPECT_EQ(rc, 0) << out;
+  }
+  return dir / model;
+}
+
+// |got - want| <= 1e-6 + rtol |want|, elementwise, reporting the worst element.
+void expect_close(const Tensor& got, const Tensor& want, double rtol, const std::string& what) {
+  ASSERT_EQ(got.shape(), want.shape()) << what;
+  const auto g = cast(got.to(Device::cpu()), DType::kFloat64).to_vector<double>();
+  const auto w = cast(want.to(Device::cpu()), DType::kFloat64).to_vector<double>();
+  double worst = 0;
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    const double excess = std::fabs(g[i] - w[i]) - (1e-6 + rtol * std::fabs(w[i]));
+    if (excess > worst) worst = excess, at = i;
+  }
+  EXPECT_LE(worst, 0.0) << what << ": element " << at << " is " << g[at] << ", tf-keras has " << w[at];
+}
+
+class Zoo : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(python())) GTEST_SKIP() << "no tf-keras venv at " << test::interop_venv() << " to generate the zoo";
+    initialize();
+    dir_ = zoo_dir(GetParam());
+    ASSERT_TRUE(fs::exists(dir_ / "meta.json")) << "the generator wrote nothing for " << GetParam();
+    meta_ = nlohmann::json::parse(read_text(dir_ / "meta.json"));
+  }
+  fs::path dir_;
+  nlohmann::json meta_;
+};
+
+TEST_P(Zoo, LoadsFromH5AndFromJsonPlusWeightsAndPredictsWhatKerasPredicted) {
+  const Tensor x = read_npy(dir_ / "x.npy");
+  const Tensor y = read_npy(dir_ / "y.npy");
+  auto model = load_model(dir_ / "model.h5");
+  std::size_t params = 0;
+  for (const auto& w : model->weights()) params += static_cast<std::size_t>(w.value().shape().num_elements());
+  EXPECT_EQ(params, meta_["params"].get<std::size_t>());
+  expect_close(model->predict(x), y, 1e-4, GetParam() + " from H5");
+  auto from_json = model_from_json(read_text(dir_ / "model.json"));
+  from_json->load_weights(dir_ / "weights.h5").assert_consumed();
+  expect_close(from_json->predict(x), y, 1e-4, GetParam() + " from JSON + weights");
+}
+
+TEST_P(Zoo, OneTrainingStepEqualsKeras) {
+  if (!meta_["deterministic_training"].get<bool>()) {
+    GTEST_SKIP() << GetParam() << " draws random numbers in training (dropout): Strata's streams are not TensorFlow's";
+  }
+  const Tensor x = read_npy(dir_ / "x.npy");
+  const Tensor t = read_npy(dir_ / "t.npy");
+  auto model = load_model(dir_ / "model.h5");  // compiled: SGD(1e-3), categorical cross-entropy
+  const double loss1 = model->train_on_batch({x}, {t}).at("loss");
+  EXPECT_NEAR(loss1, meta_["losses"][0].get<double>(), 1e-4 * std::fabs(meta_["losses"][0].get<double>()) + 1e-6)
+      << "first step";
+  auto keras_after = model_from_json(read_text(dir_ / "model.json"));
+  keras_after->load_weights(dir_ / "after.h5").assert_consumed();
+  const auto mine = model->weights();
+  const auto theirs = keras_after->weights();
+  ASSERT_EQ(mine.size(), theirs.size());
+  for (std::size_t i = 0; i < mine.size(); ++i) {
+    expect_close(mine[i].value(), theirs[i].value(), 1e-4, GetParam() + " weight " + mine[i].name() + " after one step");
+  }
+  const double loss2 = model->train_on_batch({x}, {t}).at("loss");
+  EXPECT_NEAR(loss2, meta_["losses"][1].get<double>(), 1e-4 * std::fabs(meta_["losses"][1].get<double>()) + 1e-6)
+      << "second step";
+}
+
+TEST_P(Zoo, TfKerasLoadsStrataSaveAndPredictsTheSame) {
+  const Tensor x = read_npy(dir_ / "x.npy");
+  auto model = load_model(dir_ / "model.h5");
+  const fs::path out = fs::temp_directory_path() / ("strata_zoo_" + GetParam() + "_" + std::to_string(::getpid()));
+  fs::create_directories(out);
+  save_model(*model, out / "strata.h5");
+  write_npy(out / "strata_y.npy", model->predict(x));
+  nlohmann::json manifest;
+  manifest["models"].push_back({{"name", GetParam()},
+                                {"h5", (out / "strata.h5").string()},
+                                {"x", (dir_ / "x.npy").string()},
+                                {"strata_y", (out / "strata_y.npy").string()}});
+  std::ofstream(out / "manifest.json") << manifest.dump();
+  std::string output;
+  const int rc = run("'" + python().string() + "' '" + STRATA_ZOO_GENERATOR + "' check '" + (out / "manifest.json").string() + "'",
+                     output);
+  EXPECT_EQ(rc, 0) << output;
+  EXPECT_NE(output.find(GetParam() + ": tf-keras loads Strata's H5 and predicts the same"), std::string::npos) << output;
+  fs::remove_all(out);
+}
+
+INSTANTIATE_TEST_SUITE_P(Applications, Zoo, ::testing::ValuesIn(zoo_models()),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
+}  // namespace
+}  // namespace strata
