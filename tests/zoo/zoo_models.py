@@ -10,7 +10,10 @@ For each model, in DIR/<model>/:
   model.json      model.to_json();  weights.h5  model.save_weights() of the same weights
   x.npy y.npy     a batch of 4 inputs in [-1, 1] and model.predict(x)
   t.npy           one-hot targets;  after.h5  save_weights() after one train_on_batch(x, t)
-  meta.json       params, the two train_on_batch losses, whether training is deterministic
+  after_other_kernels.h5   the same step with TF_ENABLE_ONEDNN_OPTS=0 (TensorFlow's other
+                  CPU kernels): the drift between two correct implementations on this model
+  meta.json       params, the two train_on_batch losses (and with the other kernels), whether
+                  training is deterministic
 Training is compared only for models without active randomness in training (Dropout,
 EfficientNet's stochastic depth): Strata's random streams are not TensorFlow's.
 Deterministic: seeded numpy inputs, seeded initializers (keras.utils.set_random_seed), one thread.
@@ -110,11 +113,37 @@ def generate(out, names):
         loss1 = float(model.train_on_batch(x, t))
         model.save_weights(os.path.join(d, "after.h5"))
         loss2 = float(model.train_on_batch(x, t))
+        # The same two steps with TensorFlow's other CPU kernels (oneDNN off): how far two
+        # correct implementations drift apart on this model, the yardstick of the comparison.
+        import subprocess
+        env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="0")
+        out = subprocess.run([sys.executable, __file__, "step", d], env=env, check=True, capture_output=True, text=True)
+        alt_losses = json.loads(out.stdout.strip().splitlines()[-1])
         meta = {"model": name, "params": int(model.count_params()), "losses": [loss1, loss2],
+                "losses_other_kernels": alt_losses,
                 "deterministic_training": not random_in_training(model), "tf_keras": keras.__version__}
         with open(os.path.join(d, "meta.json"), "w") as f:
             json.dump(meta, f, indent=1)
         print(name, "written", meta, flush=True)
+
+
+def step(d):
+    """Two train_on_batch steps of DIR/model.h5 in this process's TensorFlow configuration;
+    writes DIR/after_other_kernels.h5 and prints the two losses as JSON."""
+    import numpy as np
+    import tensorflow as tf
+    import tf_keras as keras
+    from tf_keras.src.applications.convnext import LayerScale, StochasticDepth
+
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    model = keras.models.load_model(os.path.join(d, "model.h5"),
+                                    custom_objects={"LayerScale": LayerScale, "StochasticDepth": StochasticDepth})
+    x, t = np.load(os.path.join(d, "x.npy")), np.load(os.path.join(d, "t.npy"))
+    loss1 = float(model.train_on_batch(x, t))
+    model.save_weights(os.path.join(d, "after_other_kernels.h5"))
+    loss2 = float(model.train_on_batch(x, t))
+    print(json.dumps([loss1, loss2]))
 
 
 def check(manifest_path):
@@ -149,9 +178,14 @@ def main():
     g.add_argument("--models", default=",".join(MODELS))
     c = sub.add_parser("check")
     c.add_argument("manifest")
+    st = sub.add_parser("step")
+    st.add_argument("dir")
     a = p.parse_args()
     if a.cmd == "generate":
         generate(a.out, [n for n in a.models.split(",") if n])
+        return 0
+    if a.cmd == "step":
+        step(a.dir)
         return 0
     return check(a.manifest)
 

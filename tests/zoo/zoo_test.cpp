@@ -136,19 +136,46 @@ TEST_P(Zoo, OneTrainingStepEqualsKeras) {
   const Tensor t = read_npy(dir_ / "t.npy");
   auto model = load_model(dir_ / "model.h5");  // compiled: SGD(1e-3), categorical cross-entropy
   const double loss1 = model->train_on_batch({x}, {t}).at("loss");
-  EXPECT_NEAR(loss1, meta_["losses"][0].get<double>(), 1e-4 * std::fabs(meta_["losses"][0].get<double>()) + 1e-6)
-      << "first step";
+  const double want1 = meta_["losses"][0].get<double>();
+  const double drift1 = std::fabs(meta_["losses_other_kernels"][0].get<double>() - want1);
+  EXPECT_NEAR(loss1, want1, 1e-6 + std::max(1e-4 * std::fabs(want1), 2 * drift1))
+      << "first step (forward in training mode); tf-keras's two kernel sets differ by " << drift1;
+  // After the step, Strata's weights may differ from tf-keras's by 1e-4 relative, or by up to
+  // twice what TensorFlow's own two CPU kernel sets differ by on this model: deep networks
+  // with batch normalization on a batch of 4 amplify rounding in the backward pass (TensorFlow
+  // with oneDNN on and off differs by up to 5e-2 on MobileNetV2's first kernel; docs/ZOO.md).
   auto keras_after = model_from_json(read_text(dir_ / "model.json"));
   keras_after->load_weights(dir_ / "after.h5").assert_consumed();
+  auto keras_other = model_from_json(read_text(dir_ / "model.json"));
+  keras_other->load_weights(dir_ / "after_other_kernels.h5").assert_consumed();
   const auto mine = model->weights();
   const auto theirs = keras_after->weights();
+  const auto other = keras_other->weights();
   ASSERT_EQ(mine.size(), theirs.size());
+  ASSERT_EQ(other.size(), theirs.size());
+  double worst_ratio = 0;
   for (std::size_t i = 0; i < mine.size(); ++i) {
-    expect_close(mine[i].value(), theirs[i].value(), 1e-4, GetParam() + " weight " + mine[i].name() + " after one step");
+    const auto m = cast(mine[i].value().to(Device::cpu()), DType::kFloat64).to_vector<double>();
+    const auto k = cast(theirs[i].value().to(Device::cpu()), DType::kFloat64).to_vector<double>();
+    const auto o = cast(other[i].value().to(Device::cpu()), DType::kFloat64).to_vector<double>();
+    ASSERT_EQ(m.size(), k.size()) << mine[i].name();
+    double ours = 0, drift = 0, scale = 0;
+    for (std::size_t j = 0; j < m.size(); ++j) {
+      ours = std::max(ours, std::fabs(m[j] - k[j]));
+      drift = std::max(drift, std::fabs(o[j] - k[j]));
+      scale = std::max(scale, std::fabs(k[j]));
+    }
+    const double allowed = 1e-6 + std::max(1e-4 * scale, 2 * drift);
+    worst_ratio = std::max(worst_ratio, ours / allowed);
+    EXPECT_LE(ours, allowed) << GetParam() << " weight " << mine[i].name() << " after one step: max |Strata - tf-keras| "
+                             << ours << ", tf-keras's two kernel sets differ by " << drift;
   }
+  RecordProperty("worst_weight_ratio", std::to_string(worst_ratio));
   const double loss2 = model->train_on_batch({x}, {t}).at("loss");
-  EXPECT_NEAR(loss2, meta_["losses"][1].get<double>(), 1e-4 * std::fabs(meta_["losses"][1].get<double>()) + 1e-6)
-      << "second step";
+  const double want2 = meta_["losses"][1].get<double>();
+  const double drift2 = std::fabs(meta_["losses_other_kernels"][1].get<double>() - want2);
+  EXPECT_NEAR(loss2, want2, 1e-6 + std::max(1e-4 * std::fabs(want2), 2 * drift2))
+      << "second step; tf-keras's two kernel sets differ by " << drift2;
 }
 
 TEST_P(Zoo, TfKerasLoadsStrataSaveAndPredictsTheSame) {
