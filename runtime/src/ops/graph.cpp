@@ -15,20 +15,24 @@ namespace internal {
 
 namespace {
 // Nodes whose last reference went while another node was being freed: freed by the
-// outermost deleter's loop, so freeing a chain never nests.
+// outermost deleter's loop, so freeing a chain never nests. The list lives on the outermost
+// call's stack; the thread_local is a plain pointer to it (trivially destructible), so nodes
+// freed after the thread's TLS destructors ran (static objects at exit) are still safe.
 struct NodeDeleter {
   void operator()(GraphNode* node) const {
-    thread_local std::vector<GraphNode*> pending;
-    thread_local bool draining = false;
-    pending.push_back(node);
-    if (draining) return;
-    draining = true;
-    while (!pending.empty()) {
-      GraphNode* next = pending.back();
-      pending.pop_back();
+    thread_local std::vector<GraphNode*>* pending = nullptr;
+    if (pending != nullptr) {
+      pending->push_back(node);
+      return;
+    }
+    std::vector<GraphNode*> list{node};
+    pending = &list;
+    while (!list.empty()) {
+      GraphNode* next = list.back();
+      list.pop_back();
       delete next;  // may push the nodes it held the last references to
     }
-    draining = false;
+    pending = nullptr;
   }
 };
 }  // namespace
