@@ -213,16 +213,7 @@ class MultiHeadAttention final : public Layer {
     use_bias_ = r.optional("use_bias", true);
     if (const Config* o = r.find("output_shape"); o != nullptr && !o->is_null()) {
       output_shape_config_ = *o;
-      auto dim = [&](const Config& v) {
-        STRATA_CHECK(v.is_number_integer() && v.get<std::int64_t>() > 0, ValueError, ConfigReader::subject_of(*this),
-                     ": 'output_shape' must be a positive integer or a list of them, got ", o->dump());
-        return v.get<std::int64_t>();
-      };
-      if (o->is_array()) {
-        for (const auto& v : *o) output_shape_.push_back(dim(v));
-      } else {
-        output_shape_.push_back(dim(*o));
-      }
+      output_shape_ = read_output_shape(*o, *this, /*allow_unknown=*/false);
     }
     if (const Config* a = r.find("attention_axes"); a != nullptr && !a->is_null()) {
       attention_axes_ = a->is_array() ? r.int_list("attention_axes", {})

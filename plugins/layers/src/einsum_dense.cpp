@@ -9,6 +9,24 @@
 
 namespace strata::layers {
 
+std::vector<std::int64_t> read_output_shape(const Config& value, const Layer& layer, bool allow_unknown) {
+  auto dim = [&](const Config& v) {
+    if (allow_unknown && v.is_null()) return Shape::kUnknown;
+    STRATA_CHECK(v.is_number_integer() && v.get<std::int64_t>() > 0, ValueError, ConfigReader::subject_of(layer),
+                 allow_unknown ? ": 'output_shape' entries must be positive integers or null, got "
+                               : ": 'output_shape' must be a positive integer or a list of them, got ",
+                 value.dump());
+    return v.get<std::int64_t>();
+  };
+  std::vector<std::int64_t> out;
+  if (value.is_array()) {
+    for (const auto& v : value) out.push_back(dim(v));
+  } else {
+    out.push_back(dim(value));
+  }
+  return out;
+}
+
 EinsumDense::EinsumDense(const Config& c) : Layer("EinsumDense", c) {
   auto frame = ErrorContext::push("reading the config of EinsumDense layer '", name(), "'");
   const ConfigReader r(c, *this);
@@ -16,17 +34,7 @@ EinsumDense::EinsumDense(const Config& c) : Layer("EinsumDense", c) {
   const Config* shape = r.find("output_shape");
   STRATA_CHECK(shape != nullptr && !shape->is_null(), FormatError, ConfigReader::subject_of(*this),
                ": 'output_shape' is required");
-  auto dim = [&](const Config& v) {
-    if (v.is_null()) return Shape::kUnknown;
-    STRATA_CHECK(v.is_number_integer() && v.get<std::int64_t>() > 0, ValueError, ConfigReader::subject_of(*this),
-                 ": 'output_shape' entries must be positive integers or null, got ", shape->dump());
-    return v.get<std::int64_t>();
-  };
-  if (shape->is_array()) {
-    for (const auto& v : *shape) partial_output_shape_.push_back(dim(v));
-  } else {
-    partial_output_shape_.push_back(dim(*shape));
-  }
+  partial_output_shape_ = read_output_shape(*shape, *this, /*allow_unknown=*/true);
   if (const auto axes = r.if_present<std::string>("bias_axes")) bias_axes_ = *axes;
   activation_ = activation_at(c, "activation");
   kernel_initializer_ = initializer_at(c, "kernel_initializer", "glorot_uniform");

@@ -36,4 +36,8 @@ class EinsumDense final : public Layer {
   Variable kernel_, bias_;
 };
 
+// An 'output_shape' as tf-keras accepts it: one integer or a list of them, each positive,
+// or null (an unknown dimension) when `allow_unknown`. ValueError naming `layer` otherwise.
+std::vector<std::int64_t> read_output_shape(const Config& value, const Layer& layer, bool allow_unknown);
+
 }  // namespace strata::layers
