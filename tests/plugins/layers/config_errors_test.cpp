@@ -10,6 +10,7 @@
 #include "strata/model.hpp"
 #include "strata/saving.hpp"
 #include "test_util.hpp"
+#include "load_error.hpp"
 
 namespace strata::layer_tests {
 namespace {
@@ -25,21 +26,7 @@ std::string sequential_json(const std::string& class_name, const std::string& na
          class_name + R"(", "config": {"name": ")" + name + R"(", )" + config + R"(}}]}})";
 }
 
-// The message (without "while ..." frames) of the error of kind E that loading `json`
-// throws.
-template <class E>
-std::string load_error(const std::string& json) {
-  try {
-    model_from_json(json);
-  } catch (const E& e) {
-    return e.message();
-  } catch (const Error& e) {
-    return std::string("wrong kind ") + e.kind() + ": " + e.message();
-  } catch (const std::exception& e) {
-    return std::string("not a strata::Error: ") + e.what();
-  }
-  return "loaded without an error";
-}
+using test::load_error;
 
 class ConfigErrors : public ::testing::Test {
  protected:

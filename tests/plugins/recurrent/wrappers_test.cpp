@@ -26,6 +26,7 @@
 #include "strata/plugin/kernel.hpp"
 #include "strata/registry.hpp"
 #include "strata/saving.hpp"
+#include "load_error.hpp"
 
 namespace strata {
 namespace {
@@ -398,19 +399,7 @@ std::string sequential_json(const std::string& class_name, const std::string& co
       {"class_name": ")" + class_name + R"(", "config": {"name": "w", )" + config + R"(}}]}})";
 }
 
-template <class E>
-std::string load_error(const std::string& json) {
-  try {
-    model_from_json(json);
-  } catch (const E& e) {
-    return e.message();
-  } catch (const Error& e) {
-    return std::string("wrong kind ") + e.kind() + ": " + e.message();
-  } catch (const std::exception& e) {
-    return std::string("not a strata::Error: ") + e.what();
-  }
-  return "loaded without an error";
-}
+using test::load_error;
 
 const char* kLstm = R"({"class_name": "LSTM", "config": {"name": "l", "units": 2}})";
 
