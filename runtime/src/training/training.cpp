@@ -339,6 +339,10 @@ struct StepResult {
   std::vector<Tensor> y_pred;
   std::vector<Tensor> y_true;          // matched to the outputs' rank and dtype
   std::vector<Tensor> sample_weights;  // per output, matched likewise
+  // Per output, what compile()'s metrics are weighted by: as in tf-keras, the output's Keras
+  // mask only (undefined where none); sample weights are for the loss (and Keras's
+  // weighted_metrics, which Strata does not have).
+  std::vector<Tensor> metric_weights;
 };
 
 // Keras's match_dtype_and_rank: a 1-D target or sample weight gets a trailing axis when
@@ -354,20 +358,40 @@ void match_target(Tensor& y_true, const Tensor& y_pred, Tensor& sample_weight) {
   if (both_float || both_int) y_true = cast(y_true, y_pred.dtype());
 }
 
+// tf-keras's compiled loss on an output with a Keras mask (a sequence model after
+// Embedding(mask_zero=True) or Masking): the mask joins the sample weights, and under
+// sum_over_batch_size the valid entries are re-weighted by total/valid, so the loss is the
+// mean over the valid time steps only (losses_utils.apply_mask and apply_valid_mask).
+Tensor masked_loss_weights(const Tensor& mask_in, Tensor sample_weight, const Tensor& y_pred, Reduction reduction) {
+  Tensor mask = cast(mask_in, y_pred.dtype());
+  if (reduction == Reduction::kSumOverBatchSize) {
+    mask = mask * (sum(ones_like(mask)) / sum(mask));
+  }
+  if (!sample_weight.defined()) return mask;
+  while (sample_weight.rank() < mask.rank()) sample_weight = expand_dims(sample_weight, -1);
+  return sample_weight * mask;
+}
+
 StepResult forward_and_loss(Model& model, Model::TrainingState& s, const std::vector<Tensor>& x,
                             const std::vector<Tensor>& y, const Tensor& sample_weight, bool training) {
   StepResult r;
   LossCollector collector;
   CallContext ctx;
   ctx.training = training;
-  r.y_pred = model(x, ctx);
+  Layer::Outputs outputs = model.call_with_masks(x, ctx);
+  r.y_pred = std::move(outputs.tensors);
   STRATA_CHECK(r.y_pred.size() == y.size(), ValueError, "model '", model.name(), "' has ", r.y_pred.size(),
                " outputs but ", y.size(), " targets were given");
   r.y_true = y;
   r.sample_weights.assign(y.size(), sample_weight);
   for (std::size_t i = 0; i < r.y_pred.size(); ++i) {
     match_target(r.y_true[i], r.y_pred[i], r.sample_weights[i]);
-    Tensor l = (*s.losses[i])(r.y_true[i], r.y_pred[i], r.sample_weights[i]);
+    const bool masked = i < outputs.masks.size() && outputs.masks[i].defined();
+    r.metric_weights.push_back(masked ? cast(outputs.masks[i], r.y_pred[i].dtype()) : Tensor());
+    Tensor l = (*s.losses[i])(r.y_true[i], r.y_pred[i],
+                              masked ? masked_loss_weights(outputs.masks[i], r.sample_weights[i], r.y_pred[i],
+                                                           s.losses[i]->reduction())
+                                     : r.sample_weights[i]);
     r.per_output.push_back(l);
     Tensor weighted = s.loss_weights[i] == 1.0 ? l : l * s.loss_weights[i];
     r.total = r.total.defined() ? r.total + weighted : weighted;
@@ -411,7 +435,7 @@ void update_trackers(Model::TrainingState& s, const StepResult& r, std::int64_t 
   for (std::size_t i = 0; i < s.metrics.size(); ++i) {
     for (const auto& m : s.metrics[i]) {
       internal::call_object_code(ObjectKind::kMetric, *m, "update_state",
-                                 [&] { m->update_state(r.y_true[i], r.y_pred[i], r.sample_weights[i]); });
+                                 [&] { m->update_state(r.y_true[i], r.y_pred[i], r.metric_weights[i]); });
     }
   }
 }

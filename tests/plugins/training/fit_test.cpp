@@ -150,6 +150,53 @@ TEST(Compile, NonNumericLossWeightIsAValueErrorNamingTheOutput) {
   }
 }
 
+// tf-keras's compiled loss of an output that carries a Keras mask averages over the valid
+// steps only: sum(loss · mask) / sum(mask) under sum_over_batch_size, sum(loss · mask)
+// under sum (losses_utils.apply_mask / apply_valid_mask). Embedding(mask_zero) with
+// embeddings [0, 1, 2, 3, 4] and MSE against 0: the per-step losses are the squared token
+// values, so tokens [[1, 2, 0, 0], [3, 0, 0, 0]] give (1 + 4 + 9) / 3 (all 8 steps: 14/8).
+TEST(CompiledLoss, AMaskedSequenceOutputAveragesOverItsValidStepsAsKerasDoes) {
+  if (!layers_plugin_loaded()) GTEST_SKIP() << "the layers plugin is not loaded";
+  DeviceScope scope{fit_device()};
+  const Tensor tokens = Tensor::from_vector<std::int32_t>({1, 2, 0, 0, 3, 0, 0, 0}, Shape({2, 4}));
+  const Tensor zeros = Tensor::from_vector<float>(std::vector<float>(8, 0.0f), Shape({2, 4, 1}));
+  for (const char* reduction : {"sum_over_batch_size", "sum"}) {
+    SCOPED_TRACE(reduction);
+    Sequential model({make_layer("Embedding", {{"input_dim", 5}, {"output_dim", 1}, {"mask_zero", true},
+                                               {"input_shape", {4}}, {"name", "tokens"}})});
+    model.set_weights({Tensor::from_vector<float>({0, 1, 2, 3, 4}, Shape({5, 1}))});
+    model.compile(Config("sgd"),
+                  Config{{"class_name", "MeanSquaredError"}, {"config", {{"reduction", reduction}}}});
+    const double loss = model.test_on_batch({tokens}, {zeros}).at("loss");
+    EXPECT_NEAR(loss, std::string(reduction) == "sum" ? 14.0 : 14.0 / 3.0, 1e-5);
+    // With sample weights [1, 0.5]: (1 + 4 + 0.5 · 9) / 3 and 1 + 4 + 4.5.
+    const Tensor sw = Tensor::from_vector<float>({1.0f, 0.5f}, Shape({2}));
+    const double weighted = model.test_on_batch({tokens}, {zeros}, sw).at("loss");
+    EXPECT_NEAR(weighted, std::string(reduction) == "sum" ? 9.5 : 9.5 / 3.0, 1e-5);
+  }
+}
+
+// compile()'s metrics are not weighted by sample weights (that is Keras's
+// weighted_metrics), but they are by the output's mask: mean absolute error of the masked
+// output above is (1 + 2 + 3) / 3 with or without sample weights; without the mask, 6 / 8.
+TEST(CompiledMetrics, FollowTheOutputMaskAndIgnoreSampleWeightsAsKerasDoes) {
+  if (!layers_plugin_loaded()) GTEST_SKIP() << "the layers plugin is not loaded";
+  DeviceScope scope{fit_device()};
+  const Tensor tokens = Tensor::from_vector<std::int32_t>({1, 2, 0, 0, 3, 0, 0, 0}, Shape({2, 4}));
+  const Tensor zeros = Tensor::from_vector<float>(std::vector<float>(8, 0.0f), Shape({2, 4, 1}));
+  const Tensor sw = Tensor::from_vector<float>({1.0f, 0.5f}, Shape({2}));
+  for (const bool mask_zero : {true, false}) {
+    SCOPED_TRACE(mask_zero ? "masked" : "unmasked");
+    Sequential model({make_layer("Embedding", {{"input_dim", 5}, {"output_dim", 1}, {"mask_zero", mask_zero},
+                                               {"input_shape", {4}}, {"name", "tokens"}})});
+    model.set_weights({Tensor::from_vector<float>({0, 1, 2, 3, 4}, Shape({5, 1}))});
+    model.compile(Config("sgd"), Config("mse"), Config::array({"mae"}));
+    const double want = mask_zero ? 2.0 : 0.75;
+    EXPECT_NEAR(model.test_on_batch({tokens}, {zeros}).at("mae"), want, 1e-5);
+    EXPECT_NEAR(model.test_on_batch({tokens}, {zeros}, sw).at("mae"), want, 1e-5);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Optimizers, FitTest, ::testing::ValuesIn(fit_cases()),
                          [](const ::testing::TestParamInfo<FitCase>& info) { return info.param.optimizer; });
 
