@@ -8,6 +8,7 @@
 #include "strata/device.hpp"
 #include "strata/log.hpp"
 #include "strata/plugin/layers.hpp"
+#include "strata/ops.hpp"
 #include "strata/optimizer.hpp"
 #include "strata/saving.hpp"
 #include "strata/version.hpp"
@@ -357,6 +358,13 @@ void restore_optimizer(const File& file, hid_t group, Model& model, const Config
     STRATA_CHECK(info.shape.num_elements() <= largest, FormatError, file.where(), ": ", what, " has shape ",
                  info.shape.to_string(), ", larger than any variable of optimizer '", opt.name(), "'");
     values.push_back(read_dataset(file, ds.get(), info, info.dtype.value_or(DType::kFloat32)));
+  }
+  // A model compiled but never trained in tf-keras has an optimizer that was never built:
+  // its file holds the step counter only, at 0. The fresh state loses nothing; tf-keras
+  // loads it silently too.
+  if (values.size() == 1 && vars.size() > 1 && values[0].shape().rank() == 0 &&
+      cast(values[0].to(Device::cpu()), DType::kFloat64).to_vector<double>()[0] == 0.0) {
+    return;
   }
   try {
     opt.set_weights(values, legacy ? Optimizer::WeightLayout::kLegacy : Optimizer::WeightLayout::kCurrent);
