@@ -978,6 +978,51 @@ std::vector<TensorSpec> function_input_specs(const tf::FunctionDef& function) {
   return specs;
 }
 
+// Strata's Gelu is one op; TensorFlow has none (tf.nn.gelu is a composition), so a trace
+// that holds it is written as the TensorFlow ops of its formula, which TensorFlow and
+// Strata's own reviver both run: 0.5·x·(1 + erf(x/√2)), or with approximate=True
+// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). Returns the output's reference.
+std::string write_gelu(const GraphNode& node, const std::string& x, const std::string& name, tf::FunctionDef& f,
+                       std::set<std::string>& used) {
+  const DType dtype = node.inputs.at(0).dtype();
+  const auto type = static_cast<tf::DataType>(dtype_to_tf(dtype));
+  const auto unique = [&](const std::string& want) {
+    std::string n = want;
+    for (int k = 1; used.count(n); ++k) n = want + "_" + std::to_string(k);
+    used.insert(n);
+    return n;
+  };
+  const auto constant = [&](const char* tag, double value) {
+    tf::NodeDef& c = *f.add_node_def();
+    c.set_name(unique(name + "/" + tag));
+    c.set_op("Const");
+    tensor_to_proto(strata::cast(Tensor::scalar(value), dtype), *(*c.mutable_attr())["value"].mutable_tensor());
+    (*c.mutable_attr())["dtype"].set_type(type);
+    return c.name() + ":output:0";
+  };
+  const auto op = [&](const char* kind, const std::string& node_name, std::initializer_list<std::string> inputs) {
+    tf::NodeDef& n = *f.add_node_def();
+    n.set_name(node_name);
+    n.set_op(kind);
+    for (const auto& in : inputs) n.add_input(in);
+    (*n.mutable_attr())["T"].set_type(type);
+    return n.name() + ":" + output_ref(kind, 0);
+  };
+  const bool approximate = node.attrs.has("approximate") && node.attrs.get<bool>("approximate");
+  std::string inner;
+  if (approximate) {
+    const std::string cube = op("Mul", unique(name + "/cube"), {op("Mul", unique(name + "/square"), {x, x}), x});
+    const std::string sum = op("AddV2", unique(name + "/sum"), {x, op("Mul", unique(name + "/cubic"), {cube, constant("c", 0.044715)})});
+    inner = op("Tanh", unique(name + "/tanh"),
+               {op("Mul", unique(name + "/scaled"), {sum, constant("sqrt_2_over_pi", 0.7978845608028654)})});
+  } else {
+    inner = op("Erf", unique(name + "/erf"), {op("Mul", unique(name + "/scaled"), {x, constant("rsqrt_2", 0.7071067811865476)})});
+  }
+  const std::string gate = op("AddV2", unique(name + "/gate"), {inner, constant("one", 1.0)});
+  const std::string xg = op("Mul", unique(name + "/x_gate"), {x, gate});
+  return op("Mul", name, {xg, constant("half", 0.5)});  // the node's own name, reserved by the caller
+}
+
 void add_function(const Graph& graph, const std::string& name, tf::FunctionDefLibrary& library) {
   tf::FunctionDef& f = *library.add_function();
   auto* sig = f.mutable_signature();
@@ -1001,9 +1046,11 @@ void add_function(const Graph& graph, const std::string& name, tf::FunctionDefLi
     arg->set_type(tf::DT_RESOURCE);
     used.insert(arg->name());
   }
+  std::unordered_map<const GraphNode*, std::string> lowered;  // node → its output, when written as several TF ops
   const auto ref = [&](const Tensor& t) {
     const GraphNode* node = t.node().get();
     if (node->op == "Placeholder") return names.at(node);
+    if (const auto l = lowered.find(node); l != lowered.end()) return l->second;
     return names.at(node) + ":" + output_ref(node->op, t.output_index());
   };
   for (const auto& node : graph.nodes()) {
@@ -1014,6 +1061,10 @@ void add_function(const Graph& graph, const std::string& name, tf::FunctionDefLi
     for (int k = 1; used.count(node_name); ++k) node_name = sanitize(node->name) + "_" + std::to_string(k);
     used.insert(node_name);
     names[node.get()] = node_name;
+    if (node->op == "Gelu") {
+      lowered[node.get()] = write_gelu(*node, ref(node->inputs.at(0)), node_name, f, used);
+      continue;
+    }
     tf::NodeDef& nd = *f.add_node_def();
     nd.set_name(node_name);
     nd.set_op(node->op);

@@ -51,9 +51,30 @@ strata::tf::SavedModel read_saved_model(const fs::path& dir) {
   return sm;
 }
 
+// tf-keras writes the metadata with its JSON encoder, which keeps Python tuples apart as
+// {"class_name": "__tuple__", "items": [...]} (MultiHeadAttention's attention_axes, a
+// layer's input shape); its decoder turns them back into tuples, which get_config then
+// gives as lists. The same here: each one becomes its items, walked without recursion.
+void decode_tuples(Config& root) {
+  std::vector<Config*> pending{&root};
+  while (!pending.empty()) {
+    Config* v = pending.back();
+    pending.pop_back();
+    while (v->is_object() && v->size() == 2 && v->contains("class_name") && v->contains("items") &&
+           (*v)["class_name"] == "__tuple__" && (*v)["items"].is_array()) {
+      Config items = std::move((*v)["items"]);
+      *v = std::move(items);
+    }
+    if (v->is_object() || v->is_array()) {
+      for (auto& child : *v) pending.push_back(&child);
+    }
+  }
+}
+
 Config parse_metadata(const std::string& json, const std::string& where) {
   Config c = strata::parse_python_json(json, where);
   STRATA_CHECK(c.is_object(), FormatError, where, ": the Keras metadata is not a JSON object");
+  decode_tuples(c);
   return c;
 }
 
