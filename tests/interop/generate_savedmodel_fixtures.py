@@ -144,6 +144,21 @@ def embedding_sequential(keras):
     return m, (4,), 2
 
 
+def birnn_masked(keras):
+    """A masked bidirectional RNN (the backward layer's trace reverses its input: ReverseV2)
+    whose output is concatenated with the masked embedding (Concatenate merges the two masks
+    with All)."""
+    L = keras.layers
+    inp = keras.Input((4,))
+    e = L.Embedding(10, 3, mask_zero=True)(inp)
+    b = L.Bidirectional(L.SimpleRNN(4, return_sequences=True))(e)
+    c = L.Concatenate()([b, e])
+    out = L.Dense(2)(L.GlobalAveragePooling1D()(c))
+    m = keras.Model(inp, out)
+    m.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    return m, (4,), 2
+
+
 MODELS = {
     "dense_sequential": dense_sequential,
     "conv_bn_functional": conv_bn_functional,
@@ -153,6 +168,7 @@ MODELS = {
     "simple_rnn_sequential": simple_rnn_sequential,
     "gelu_dense": gelu_dense,
     "embedding_sequential": embedding_sequential,
+    "birnn_masked": birnn_masked,
 }
 
 
@@ -178,14 +194,14 @@ def main():
         out_shape = out_dim if isinstance(out_dim, tuple) else (out_dim,)
         tx = r.rand(4, *in_shape).astype("float32")
         ty = r.rand(4, *out_shape).astype("float32")
-        if name == "embedding_sequential":
+        if name in ("embedding_sequential", "birnn_masked"):
             tx = r.randint(0, 10, (4, *in_shape)).astype("float32")
         if name == "dense_sequential":
             ty = np.eye(out_dim, dtype="float32")[r.randint(0, out_dim, 4)]
         model.train_on_batch(tx, ty)
         model.train_on_batch(tx, ty)
         x = r.rand(3, *in_shape).astype("float32")
-        if name == "embedding_sequential":
+        if name in ("embedding_sequential", "birnn_masked"):
             x = r.randint(0, 10, (3, *in_shape)).astype("float32")
         y = model.predict(x, verbose=0)
         d = os.path.join(OUT, name)

@@ -571,6 +571,50 @@ class Importer {
       }
       return;
     }
+    if (op == "All" || op == "Any") {
+      // tf.reduce_all / reduce_any over booleans (tf-keras's mask merging in Concatenate and
+      // the attention layers): Min / Max over the booleans as 0 and 1.
+      STRATA_CHECK(inputs.size() == 2 && !inputs[0].resource && !inputs[0].list && inputs[0].tensor.dtype() == DType::kBool &&
+                       inputs[1].known && inputs[1].known->all_known(),
+                   FormatError, here, ": ", op, " takes a boolean tensor and constant axes");
+      std::vector<std::int64_t> axes;
+      for (const auto& a : inputs[1].known->values) axes.push_back(*a);
+      const auto keep = node.attr().find("keep_dims");
+      const bool keepdims = keep != node.attr().end() && keep->second.b();
+      try {
+        const Tensor as_int = cast(inputs[0].tensor, DType::kInt32);
+        const Tensor reduced = op == "All" ? min(as_int, axes, keepdims) : max(as_int, axes, keepdims);
+        out.push_back({cast(reduced, DType::kBool), {}, false});
+      } catch (const Error& e) {
+        STRATA_THROW(FormatError, here, " (", op, "): ", e.message());
+      }
+      return;
+    }
+    if (op == "ReverseV2") {
+      // tf.reverse (tf-keras's recurrent layers with go_backwards): a strided slice with
+      // stride -1 along each reversed axis, the whole extent on every axis.
+      STRATA_CHECK(inputs.size() == 2 && !inputs[0].resource && !inputs[0].list && inputs[1].known &&
+                       inputs[1].known->all_known(),
+                   FormatError, here, ": ReverseV2 takes a tensor and constant axes");
+      const Tensor& x = inputs[0].tensor;
+      STRATA_CHECK(x.shape().has_known_rank(), FormatError, here, ": ReverseV2 of a tensor of unknown rank");
+      const auto rank = static_cast<std::int64_t>(x.shape().rank());
+      std::vector<std::int64_t> strides(static_cast<std::size_t>(rank), 1);
+      for (const auto& a : inputs[1].known->values) {
+        const std::int64_t axis = *a < 0 ? *a + rank : *a;
+        STRATA_CHECK(axis >= 0 && axis < rank, FormatError, here, ": ReverseV2 axis ", *a, " of a rank-", rank, " tensor");
+        strides[static_cast<std::size_t>(axis)] = -1;
+      }
+      StridedSliceMasks whole;
+      whole.begin_mask = whole.end_mask = (std::int64_t{1} << rank) - 1;
+      const std::vector<std::int64_t> zeros(static_cast<std::size_t>(rank), 0);
+      try {
+        out.push_back({strided_slice(x, zeros, zeros, strides, whole), {}, false});
+      } catch (const Error& e) {
+        STRATA_THROW(FormatError, here, " (", op, "): ", e.message());
+      }
+      return;
+    }
     std::vector<Tensor> tensors;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
       STRATA_CHECK(!inputs[i].resource, FormatError, here, ": input ", i, " of ", op,
