@@ -7,8 +7,10 @@
 
 For each model, in DIR/<model>/:
   model.h5        the compiled model (SGD 1e-3, categorical cross-entropy) before training
+  savedmodel/     the same model as a SavedModel (model.save(..., save_format="tf"))
   model.json      model.to_json();  weights.h5  model.save_weights() of the same weights
-  x.npy y.npy     a batch of 4 inputs in [-1, 1] and model.predict(x)
+  summary.txt     model.summary(), one line per print_fn call
+  x.npy y.npy     a batch of 4 inputs (in [-1, 1], or token ids with padding) and model.predict(x)
   t.npy           one-hot targets;  after.h5  save_weights() after one train_on_batch(x, t)
   after_other_kernels.h5   the same step with TF_ENABLE_ONEDNN_OPTS=0 (TensorFlow's other
                   CPU kernels): the drift between two correct implementations on this model
@@ -50,6 +52,12 @@ MODELS = {
     "TinyConvBN": ("tiny_conv_bn", (8, 8, 3)),
     "TinyConvReLU6": ("tiny_conv_relu6", (8, 8, 3)),
     "TinyDepthwise": ("tiny_depthwise", (8, 8, 3)),
+    "TinyIncRes": ("tiny_incres", (8, 8, 3)),
+    "TinyBN1x1": ("tiny_bn1x1", (8, 8, 3)),
+    # The issue's three hand-written architectures (built below, small sizes).
+    "TransformerBlock": ("block_transformer", (16, 32)),
+    "BiLSTMTagger": ("block_tagger", (12,)),
+    "UNet": ("block_unet", (32, 32, 3)),
 }
 
 
@@ -67,9 +75,93 @@ def tiny(kind):
             h = L.DepthwiseConv2D(3)(i)
         elif kind == "conv":
             h = L.Conv2D(4, 3, strides=2, padding="same")(i)
+        elif kind == "bn1x1":
+            # Batch normalization over 1x1 feature maps of a 4-sample batch (the deep end of
+            # InceptionResNetV2 at 75x75): statistics of 4 values per channel.
+            h = L.Conv2D(8, 8)(i)
+            for _ in range(3):
+                h = L.Activation("relu")(L.BatchNormalization(scale=False)(L.Conv2D(8, 1, use_bias=False)(h)))
+        elif kind == "incres":
+            # InceptionResNetV2's block: conv + BatchNormalization(scale=False) branches with
+            # 1x3 / 3x1 kernels, concatenated, projected, added back scaled (CustomScaleLayer).
+            from tf_keras.src.applications.inception_resnet_v2 import CustomScaleLayer
+
+            def conv_bn(x, filters, kernel):
+                x = L.Conv2D(filters, kernel, padding="same", use_bias=False)(x)
+                return L.Activation("relu")(L.BatchNormalization(scale=False)(x))
+            x = conv_bn(i, 4, 3)
+            b0 = conv_bn(x, 4, 1)
+            b1 = conv_bn(conv_bn(x, 4, [1, 3]), 4, [3, 1])
+            up = L.Conv2D(4, 1, use_bias=True)(L.Concatenate()([b0, b1]))
+            h = L.Activation("relu")(CustomScaleLayer(0.17)([x, up]))
         o = L.Dense(classes, activation="softmax")(L.GlobalAveragePooling2D()(h))
         return keras.Model(i, o, name="tiny_" + kind)
     return build
+
+
+def block(kind):
+    """A transformer encoder block, a BiLSTM + TimeDistributed tagger with attention, and a
+    U-Net, as a user writes them with tf-keras layers (no Python code in the model)."""
+    def build(weights=None, input_shape=None, classes=10):
+        import tf_keras as keras
+        L = keras.layers
+        if kind == "transformer":
+            # Post-norm encoder block (Vaswani et al.) on a [batch, 16, 32] sequence.
+            i = keras.Input(input_shape)
+            a = L.MultiHeadAttention(num_heads=4, key_dim=8, name="self_attention")(i, i)
+            h = L.LayerNormalization(epsilon=1e-6)(L.Add()([i, a]))
+            f = L.Dense(64, activation="gelu")(h)
+            f = L.Dense(input_shape[-1])(f)
+            h = L.LayerNormalization(epsilon=1e-6)(L.Add()([h, f]))
+            o = L.Dense(classes, activation="softmax")(L.GlobalAveragePooling1D()(h))
+            return keras.Model(i, o, name="transformer_block")
+        if kind == "tagger":
+            # Token ids (0 = padding) -> masked embedding -> BiLSTM -> self-attention ->
+            # per-token softmax over `classes` tags.
+            i = keras.Input(input_shape, dtype="int32")
+            e = L.Embedding(50, 16, mask_zero=True)(i)
+            h = L.Bidirectional(L.LSTM(16, return_sequences=True))(e)
+            a = L.Attention()([h, h])
+            h = L.Concatenate()([h, a])
+            o = L.TimeDistributed(L.Dense(classes, activation="softmax"))(h)
+            return keras.Model(i, o, name="bilstm_tagger")
+        if kind == "unet":
+            # Two-level U-Net: transposed-convolution and upsampling decoders, skip concatenation,
+            # per-pixel softmax.
+            i = keras.Input(input_shape)
+            c1 = L.Conv2D(8, 3, padding="same", activation="relu")(i)
+            c1 = L.BatchNormalization()(c1)
+            p1 = L.MaxPooling2D()(c1)
+            c2 = L.Conv2D(16, 3, padding="same", activation="relu")(p1)
+            p2 = L.MaxPooling2D()(c2)
+            b = L.Conv2D(32, 3, padding="same", activation="relu")(p2)
+            u2 = L.Conv2DTranspose(16, 2, strides=2, padding="same")(b)
+            d2 = L.Conv2D(16, 3, padding="same", activation="relu")(L.Concatenate()([u2, c2]))
+            u1 = L.UpSampling2D(interpolation="bilinear")(d2)
+            d1 = L.Conv2D(8, 3, padding="same", activation="relu")(L.Concatenate()([u1, c1]))
+            o = L.Conv2D(classes, 1, activation="softmax")(d1)
+            return keras.Model(i, o, name="unet")
+        raise ValueError(kind)
+    return build
+
+
+def inputs_and_targets(model, shape, rng):
+    """A batch of 4: inputs as the applications' preprocess_input gives them ([-1, 1]), or
+    token ids with trailing padding for an integer input; one-hot targets of the output's
+    shape (4 samples, so that batch normalization's statistics in training are not
+    degenerate)."""
+    import numpy as np
+    if model.inputs[0].dtype.is_integer:
+        x = rng.randint(1, 50, size=(4,) + shape).astype(np.int32)
+        for row, length in enumerate([shape[0], shape[0] - 3, shape[0] // 2, 2]):
+            x[row, length:] = 0
+    else:
+        x = rng.uniform(-1, 1, size=(4,) + shape).astype(np.float32)
+    out_shape = (4,) + tuple(model.output_shape[1:-1])
+    classes = model.output_shape[-1]
+    labels = rng.randint(0, classes, size=out_shape)
+    t = np.eye(classes, dtype=np.float32)[labels]
+    return x, t
 
 
 def random_in_training(model):
@@ -95,18 +187,24 @@ def generate(out, names):
         d = os.path.join(out, name)
         os.makedirs(d, exist_ok=True)
         keras.utils.set_random_seed(1)
-        factory = tiny(app[5:]) if app.startswith("tiny_") else getattr(keras.applications, app)
+        if app.startswith("tiny_"):
+            factory = tiny(app[5:])
+        elif app.startswith("block_"):
+            factory = block(app[6:])
+        else:
+            factory = getattr(keras.applications, app)
         model = factory(weights=None, input_shape=shape, classes=10)
         model.compile(optimizer=keras.optimizers.SGD(learning_rate=1e-3), loss="categorical_crossentropy")
-        rng = np.random.RandomState(0)
-        # Inputs as the applications' preprocess_input gives them ([-1, 1]); a batch of 4 so
-        # that batch normalization's statistics in training are not degenerate.
-        x = rng.uniform(-1, 1, size=(4,) + shape).astype(np.float32)
-        t = np.eye(10, dtype=np.float32)[[3, 7, 1, 9]]
+        x, t = inputs_and_targets(model, shape, np.random.RandomState(0))
         model.save(os.path.join(d, "model.h5"))
+        model.save(os.path.join(d, "savedmodel"), save_format="tf")
         model.save_weights(os.path.join(d, "weights.h5"))
         with open(os.path.join(d, "model.json"), "w") as f:
             f.write(model.to_json())
+        lines = []
+        model.summary(print_fn=lambda line, **kwargs: lines.append(line))
+        with open(os.path.join(d, "summary.txt"), "w") as f:
+            f.write("".join(line + "\n" for line in lines))
         np.save(os.path.join(d, "x.npy"), x)
         np.save(os.path.join(d, "t.npy"), t)
         np.save(os.path.join(d, "y.npy"), model.predict(x, verbose=0))
@@ -117,8 +215,8 @@ def generate(out, names):
         # correct implementations drift apart on this model, the yardstick of the comparison.
         import subprocess
         env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="0")
-        out = subprocess.run([sys.executable, __file__, "step", d], env=env, check=True, capture_output=True, text=True)
-        alt_losses = json.loads(out.stdout.strip().splitlines()[-1])
+        stepped = subprocess.run([sys.executable, __file__, "step", d], env=env, check=True, capture_output=True, text=True)
+        alt_losses = json.loads(stepped.stdout.strip().splitlines()[-1])
         meta = {"model": name, "params": int(model.count_params()), "losses": [loss1, loss2],
                 "losses_other_kernels": alt_losses,
                 "deterministic_training": not random_in_training(model), "tf_keras": keras.__version__}
@@ -159,14 +257,17 @@ def check(manifest_path):
     manifest = json.load(open(manifest_path))
     ok = True
     for m in manifest["models"]:
-        model = keras.models.load_model(m["h5"], compile=False, custom_objects=custom)
-        got = model.predict(np.load(m["x"]), verbose=0)
-        want = np.load(m["strata_y"])
-        err = float(np.max(np.abs(got - want) / (np.abs(want) + 1e-3)))
-        good = err <= 1e-4
-        ok = ok and good
-        print(f"{m['name']}: tf-keras loads Strata's H5 and predicts {'the same' if good else 'DIFFERENTLY'} "
-              f"(max rel err {err:.3g})", flush=True)
+        for kind in ("h5", "savedmodel"):
+            if kind not in m:
+                continue
+            model = keras.models.load_model(m[kind], compile=False, custom_objects=custom)
+            got = model.predict(np.load(m["x"]), verbose=0)
+            want = np.load(m["strata_y"])
+            err = float(np.max(np.abs(got - want) / (np.abs(want) + 1e-3)))
+            good = err <= 1e-4
+            ok = ok and good
+            print(f"{m['name']}: tf-keras loads Strata's {kind} and predicts {'the same' if good else 'DIFFERENTLY'} "
+                  f"(max rel err {err:.3g})", flush=True)
     return 0 if ok else 1
 
 

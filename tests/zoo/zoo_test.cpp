@@ -1,8 +1,11 @@
-// The acceptance zoo (issue 18): real keras.applications architectures, written by tf-keras
-// with random weights (tests/zoo/zoo_models.py, cached outside the repo by generator hash and
-// tf-keras version), loaded by Strata from H5 and from JSON + weights, predicting what
-// tf-keras predicted; Strata's H5 save loads in tf-keras and predicts the same; one SGD
-// train_on_batch step gives tf-keras's loss and weights, and the second step its loss. The CI
+// The acceptance zoo (issue 18): real keras.applications architectures, a transformer block,
+// a BiLSTM tagger and a U-Net, written by tf-keras with random weights
+// (tests/zoo/zoo_models.py, cached outside the repo by generator hash and tf-keras version),
+// loaded by Strata from H5, from JSON + weights and from SavedModel (with the classes, and
+// revived from the traces without them), predicting what tf-keras predicted; `strata info`
+// prints tf-keras's summary; Strata's H5 and SavedModel saves load in tf-keras and predict the
+// same; one SGD train_on_batch step gives tf-keras's loss and weights, and the second step its
+// loss. The CI
 // runs the load/predict/load-back checks on a subset and the training check on small models
 // (label interop); scripts/zoo.sh runs every check on every model (label zoo), where the
 // training check of the deep applications fails today (docs/ZOO.md). Skips without the
@@ -128,6 +131,30 @@ TEST_P(Zoo, LoadsFromH5AndFromJsonPlusWeightsAndPredictsWhatKerasPredicted) {
   expect_close(from_json->predict(x), y, 1e-4, GetParam() + " from JSON + weights");
 }
 
+TEST_P(Zoo, LoadsFromSavedModelWithAndWithoutClassesAndPredictsWhatKerasPredicted) {
+  const Tensor x = read_npy(dir_ / "x.npy");
+  const Tensor y = read_npy(dir_ / "y.npy");
+  auto with_classes = load_model(dir_ / "savedmodel");
+  EXPECT_FALSE(with_classes->layers().empty()) << "built from the layer classes";
+  expect_close(with_classes->predict(x), y, 1e-4, GetParam() + " from SavedModel (classes)");
+  LoadOptions traces;
+  traces.revive_from_traces = true;
+  auto revived = load_model(dir_ / "savedmodel", traces);
+  EXPECT_TRUE(revived->layers().empty()) << "revived from the traces, not built from classes";
+  expect_close(revived->predict(x), y, 1e-4, GetParam() + " from SavedModel (revived from traces)");
+}
+
+// `strata info` (the CLI a user runs first) prints tf-keras's model.summary() text, with its
+// parameter counts, for the H5 file.
+TEST_P(Zoo, InfoPrintsKerasSummary) {
+  std::string output;
+  const int rc = run("'" + std::string(STRATA_CLI_PATH) + "' info '" + (dir_ / "model.h5").string() + "'", output);
+  ASSERT_EQ(rc, 0) << output;
+  const std::string want = read_text(dir_ / "summary.txt");
+  EXPECT_NE(output.find(want), std::string::npos) << "tf-keras's summary:\n" << want << "\nstrata info:\n" << output;
+  EXPECT_EQ(output.find("warning"), std::string::npos) << "a fresh tf-keras H5 loads without warnings:\n" << output;
+}
+
 TEST_P(Zoo, OneTrainingStepEqualsKeras) {
   if (!meta_["deterministic_training"].get<bool>()) {
     GTEST_SKIP() << GetParam() << " draws random numbers in training (dropout): Strata's streams are not TensorFlow's";
@@ -178,16 +205,18 @@ TEST_P(Zoo, OneTrainingStepEqualsKeras) {
       << "second step; tf-keras's two kernel sets differ by " << drift2;
 }
 
-TEST_P(Zoo, TfKerasLoadsStrataSaveAndPredictsTheSame) {
+TEST_P(Zoo, TfKerasLoadsStrataSavesAndPredictsTheSame) {
   const Tensor x = read_npy(dir_ / "x.npy");
   auto model = load_model(dir_ / "model.h5");
   const fs::path out = fs::temp_directory_path() / ("strata_zoo_" + GetParam() + "_" + std::to_string(::getpid()));
   fs::create_directories(out);
   save_model(*model, out / "strata.h5");
+  save_model(*model, out / "strata_savedmodel");
   write_npy(out / "strata_y.npy", model->predict(x));
   nlohmann::json manifest;
   manifest["models"].push_back({{"name", GetParam()},
                                 {"h5", (out / "strata.h5").string()},
+                                {"savedmodel", (out / "strata_savedmodel").string()},
                                 {"x", (dir_ / "x.npy").string()},
                                 {"strata_y", (out / "strata_y.npy").string()}});
   std::ofstream(out / "manifest.json") << manifest.dump();
@@ -195,7 +224,10 @@ TEST_P(Zoo, TfKerasLoadsStrataSaveAndPredictsTheSame) {
   const int rc = run("'" + python().string() + "' '" + STRATA_ZOO_GENERATOR + "' check '" + (out / "manifest.json").string() + "'",
                      output);
   EXPECT_EQ(rc, 0) << output;
-  EXPECT_NE(output.find(GetParam() + ": tf-keras loads Strata's H5 and predicts the same"), std::string::npos) << output;
+  for (const char* kind : {"h5", "savedmodel"}) {
+    EXPECT_NE(output.find(GetParam() + ": tf-keras loads Strata's " + kind + " and predicts the same"), std::string::npos)
+        << output;
+  }
   fs::remove_all(out);
 }
 
