@@ -1125,6 +1125,24 @@ def _(rng, shared):
     return model, xs_for(model)
 
 
+# ---- unknown spatial sizes (lead) ------------------------------------------------------------
+
+
+@fixture("conv_transpose_any_size", "a fully convolutional model of any input size: Conv2DTranspose "
+         "(same with strides, valid, output_padding) and Conv1DTranspose on None spatial dimensions")
+def _(rng, shared):
+    image = keras.Input((None, None, 2))
+    h = L.Conv2D(3, 3, padding="same")(image)
+    a = L.Conv2DTranspose(2, 3, strides=2, padding="same", name="same_strided")(h)
+    b = L.Conv2DTranspose(2, (2, 3), strides=(1, 2), name="valid")(h)
+    c = L.Conv2DTranspose(2, 3, strides=2, output_padding=1, name="output_padding")(h)
+    series = keras.Input((None, 3))
+    d = L.Conv1DTranspose(2, 3, strides=2, padding="same", name="series")(series)
+    model = keras.Model([image, series], [a, b, c, d])
+    randomize_weights(model, rng)
+    return model, [x_floats((BATCH, 6, 5, 2), 0, -1.0, 1.0), x_floats((BATCH, 7, 3), 1, -1.0, 1.0)]
+
+
 # ---- writing ----------------------------------------------------------------------------
 
 

@@ -168,13 +168,21 @@ Tensor normal_noise_like(const Tensor& x, const Shape& shape, std::optional<std:
 
 Tensor conv2d_transpose(const Tensor& x, const Tensor& filter, const std::vector<std::int64_t>& output_sizes,
                         std::pair<std::int64_t, std::int64_t> strides, Padding padding,
-                        std::pair<std::int64_t, std::int64_t> dilations) {
+                        std::pair<std::int64_t, std::int64_t> dilations,
+                        std::pair<std::int64_t, std::int64_t> offsets) {
   const Attrs attrs{{"strides", std::vector<std::int64_t>{1, strides.first, strides.second, 1}},
                     {"padding", std::string(padding_name(padding))},
                     {"data_format", std::string("NHWC")},
                     {"dilations", std::vector<std::int64_t>{1, dilations.first, dilations.second, 1}}};
-  if (output_sizes[0] != Shape::kUnknown) {
+  if (output_sizes[0] != Shape::kUnknown && output_sizes[1] != Shape::kUnknown && output_sizes[2] != Shape::kUnknown) {
     return execute1("Conv2DBackpropInput", {int_tensor(output_sizes), filter, x}, attrs);
+  }
+  if (output_sizes[1] == Shape::kUnknown || output_sizes[2] == Shape::kUnknown) {
+    // Unknown spatial sizes: sizes = shape(x) * [1, sh, sw, 0] + [0, oh, ow, c], on the host;
+    // the op infers the batch and the channels.
+    const Tensor sizes = add(mul(shape_of(x), int_tensor({1, strides.first, strides.second, 0})),
+                             int_tensor({0, offsets.first, offsets.second, output_sizes[3]}));
+    return execute1("Conv2DBackpropInput", {sizes, filter, x}, attrs);
   }
   // A symbolic batch: the sizes are a run-time tensor, so the op infers no dimension;
   // a reshape with the known ones restores them.

@@ -128,11 +128,13 @@ Tensor resize_images(const Tensor& images, std::int64_t height, std::int64_t wid
 // regularization), when `regularizer` is set.
 // Conv2DBackpropInput(output_sizes, filter, x): the transposed convolution of x (NHWC)
 // with `filter` (HWOI: kh, kw, output channels, x's channels), whose output has
-// `output_sizes` (NHWC; the batch may be kUnknown, taken from x when the graph runs).
-// The spatial sizes must be known.
+// `output_sizes` (NHWC). An unknown batch is x's when the graph runs; an unknown spatial
+// size is `x's size · stride + offset` (offsets: height, width), as Keras's
+// deconv_output_length is linear in the input length.
 Tensor conv2d_transpose(const Tensor& x, const Tensor& filter, const std::vector<std::int64_t>& output_sizes,
                         std::pair<std::int64_t, std::int64_t> strides, Padding padding,
-                        std::pair<std::int64_t, std::int64_t> dilations);
+                        std::pair<std::int64_t, std::int64_t> dilations,
+                        std::pair<std::int64_t, std::int64_t> offsets = {0, 0});
 void add_activity_regularization(const Layer& layer, const std::shared_ptr<Regularizer>& regularizer,
                                  const Tensor& output);
 

@@ -27,19 +27,22 @@ class ConvTranspose : public ConvBase {
     const Tensor x = to_2d_input(input);
     const auto& dims = x.shape().dims();
     std::vector<std::int64_t> sizes{dims[0], 1, 1, filters_};
+    std::int64_t offsets[2] = {0, 0};
     const std::string what = ConfigReader::subject_of(*this) + ": the output length";
     for (std::size_t i = 0; i < rank_; ++i) {
       const std::size_t axis = i + 3 - rank_;  // a 1-D layer's length is the width
-      STRATA_CHECK(dims[axis] != Shape::kUnknown, ShapeError, ConfigReader::subject_of(*this),
-                   ": the spatial dimensions of the inputs must be known (got ", input.shape().to_string(),
-                   "); a transposed convolution of unknown size is not supported yet");
       const std::optional<std::int64_t> output_padding =
           output_padding_ ? std::optional<std::int64_t>((*output_padding_)[i]) : std::nullopt;
       sizes[axis] = deconv_output_length(dims[axis], kernel_size_[i], padding_, output_padding, strides_[i],
                                          dilation_rate_[i], what);
+      // The length is linear in the input's: length · stride + offset, for a size known
+      // only when the graph runs (a fully convolutional model of any input size).
+      offsets[axis - 1] = deconv_output_length(1, kernel_size_[i], padding_, output_padding, strides_[i],
+                                               dilation_rate_[i], what) -
+                          strides_[i];
     }
-    const Tensor y =
-        conv2d_transpose(x, to_2d_kernel(read(kernel_)), sizes, strides_2d(), op_padding(), dilations_2d());
+    const Tensor y = conv2d_transpose(x, to_2d_kernel(read(kernel_)), sizes, strides_2d(), op_padding(), dilations_2d(),
+                                      {offsets[0], offsets[1]});
     return rank_ == 1 ? squeeze(y, {1}) : y;
   }
 

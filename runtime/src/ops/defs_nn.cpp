@@ -161,7 +161,13 @@ OpDef conv_backprop_input(const ConvOps& ops) {
   d.num_inputs = 3;
   d.host_inputs = {0};
   d.kernel_dtype_input = 1;
-  d.infer = [](const InferContext& c) { return shape_from_input(c, 0, c.dtype(1)); };
+  d.infer = [](const InferContext& c) {
+    // Sizes known only when the graph runs (a transposed convolution of unknown spatial
+    // size): the batch is dy's and the channels are the filter's third dimension (NHWC;
+    // HWIO for Conv2D, HWIM for the depthwise op), the rest is unknown.
+    if (c.int_values(0) || c.shape(1).rank() != 4 || c.shape(2).rank() != 4) return shape_from_input(c, 0, c.dtype(1));
+    return Metas{{c.dtype(1), Shape{c.shape(2)[0], Shape::kUnknown, Shape::kUnknown, c.shape(1)[2]}}};
+  };
   d.gradient = [ops](const GradientContext& c) -> Grads {
     const Tensor gg = grad_or_zeros(c, 0);
     Grads out(3);
