@@ -432,10 +432,18 @@ Layer::Outputs TimeDistributed::run(const std::vector<Tensor>& inputs, const Ten
 Config TimeDistributed::get_config() const {
   Config c = Layer::get_config();
   c["layer"] = layer_config_;
-  // tf-keras writes the wrapped layer's build_config when its build was Layer.build, which
-  // records the input shape: in practice the layers without weights (Flatten, Dropout, ...).
+  // tf-keras writes the wrapped layer's build_config when its build ran Layer.build, which
+  // records the input shape (TimeDistributed calls the wrapped layer's build directly):
+  // the layers without a build of their own (Flatten, pooling, ...) and those whose build
+  // calls the base's (Dropout, the RNN layers, EinsumDense, GroupNormalization,
+  // Normalization), not the global poolings; checked with tf-keras 2.17.
+  const std::string& cls = inner_->class_name();
+  const bool global_pooling = cls.rfind("Global", 0) == 0;
+  const bool records = !global_pooling &&
+                       (inner_->weights().empty() || std::dynamic_pointer_cast<RecurrentLayer>(inner_) != nullptr ||
+                        cls == "EinsumDense" || cls == "GroupNormalization" || cls == "Normalization");
   const auto& shapes = inner_->build_input_shapes();
-  if (inner_->built() && inner_->weights().empty() && shapes.size() == 1) {
+  if (inner_->built() && records && shapes.size() == 1) {
     Config dims = Config::array();
     for (const auto d : shapes[0].dims()) dims.push_back(d < 0 ? Config(nullptr) : Config(d));
     c["layer"]["build_config"] = Config{{"input_shape", dims}};

@@ -125,7 +125,7 @@ std::vector<Tensor> read_list(const std::string& name, const char* key) {
   const Config index = Config::parse(read_text(kFixtures / "index.json"));
   for (const auto& model : index["models"]) {
     if (model["name"] != name) continue;
-    for (const auto& entry : model[key]) out.push_back(read_npy(kFixtures / entry["file"].get<std::string>()));
+    for (const auto& entry : model[key]) out.push_back(read_npy(kFixtures / entry["file"].get<std::string>()).to(default_device()));
   }
   return out;
 }
