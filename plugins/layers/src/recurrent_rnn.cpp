@@ -369,6 +369,11 @@ Layer::Outputs RecurrentLayer::run(const std::vector<Tensor>& inputs, const Tens
       STRATA_CHECK(!known_batch || s.shape().dim(0) == batch, ValueError, class_name(), " layer '", name(),
                    "' is stateful with batch size ", s.shape().dim(0), " and cannot run on a batch of ", batch,
                    " samples (Keras requires the batch size the model was built with)");
+      // Model::to moves weights(), not these: the states follow the inputs' device.
+      if (!symbolic && s.device() != device) {
+        Variable moved = s;
+        moved.to(device);
+      }
       states.push_back(read(s));
     }
   } else {

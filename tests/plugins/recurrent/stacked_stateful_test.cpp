@@ -4,7 +4,8 @@
 // (tests/interop/generate_fixtures.py); here: gradients by central differences, tf-keras's
 // weight names and checkpoint tracking of the stacked cells (read from files tf-keras 2.17
 // wrote: "rnn/stacked_rnn_cells/lstm_cell/kernel:0" and "layer_with_weights-0/cell/cells/0/
-// kernel"), and the stateful fixture predicted batch by batch, with reset_states.
+// kernel"), TimeDistributed's folded mask, and the stateful fixture predicted batch by batch,
+// with reset_states.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -108,6 +109,40 @@ TEST_P(StackedStatefulTest, StackedCellsHaveTfKerasNamesAndTracking) {
   EXPECT_EQ(out_shapes, (std::vector<std::string>{"(None, 2)", "(None, 4)", "(None, 4)", "(None, 3)", "(None, 2)"}));
 }
 
+// TimeDistributed gives the wrapped layer the mask folded to [B*T, ...] (tf-keras's reshape
+// path): an LSTM inside skips its masked inner steps; the output mask is the wrapped layer's
+// (return_sequences) unfolded, else the input mask reduced to [B, T].
+TEST_P(StackedStatefulTest, TimeDistributedPassesTheFoldedMaskAndDifferentiates) {
+  auto wrapped = [](bool sequences) {
+    return make_layer("TimeDistributed",
+                      Config{{"dtype", "float64"},
+                             {"layer", Config{{"class_name", "LSTM"},
+                                              {"config", {{"units", 2}, {"dtype", "float64"}, {"return_sequences", sequences}}}}}});
+  };
+  std::vector<std::uint8_t> bits{1, 1, 0, 1, 1, 1, 1, 0, 1, 0, 0, 0};  // [B=2, T=2, T2=3]
+  CallContext masked;
+  masked.masks = {Tensor::from_bools(bits, Shape{2, 2, 3})};
+  const Tensor x = arr64({2, 2, 3, 2}, 60, 1.0);
+  auto td = wrapped(false);
+  check_gradients(*td, {x}, masked);
+  // the masked inner steps are skipped: changing the input there changes nothing
+  std::vector<double> changed = x.to_vector<double>();
+  changed[(0 * 3 + 2) * 2] += 5.0;  // sample 0, outer step 0, inner step 2 (masked)
+  const auto a = td->call_with_masks({x}, masked);
+  const auto b = td->call_with_masks({Tensor::from_vector<double>(changed, x.shape())}, masked);
+  EXPECT_EQ(a.tensors[0].to_vector<double>(), b.tensors[0].to_vector<double>());
+  // output masks: [B, T] reduced with any, or [B, T, T2] unfolded from the LSTM's
+  ASSERT_EQ(a.masks.size(), 1u);
+  EXPECT_EQ(a.masks[0].shape(), (Shape{2, 2}));
+  EXPECT_EQ(cast(a.masks[0], DType::kFloat32).to_vector<float>(), (std::vector<float>{1, 1, 1, 0}));  // sample 1, step 1 is all masked
+  auto seq = wrapped(true);
+  const auto c = seq->call_with_masks({x}, masked);
+  ASSERT_EQ(c.masks.size(), 1u);
+  EXPECT_EQ(c.masks[0].shape(), (Shape{2, 2, 3}));
+  std::vector<float> want(bits.begin(), bits.end());
+  EXPECT_EQ(cast(c.masks[0], DType::kFloat32).to_vector<float>(), want);
+}
+
 // ---- stateful ------------------------------------------------------------------------------
 
 const std::filesystem::path kFixtures = std::filesystem::path(STRATA_SOURCE_DIR) / "tests/data/keras";
@@ -187,6 +222,19 @@ TEST_P(StackedStatefulTest, StatefulFixtureCarriesStatesFromBatchToBatchUntilRes
   // reset_states on the layers one by one does the same
   for (const auto& layer : model->layers()) reset_states(*layer);
   expect_close(model->predict(std::vector<Tensor>{rows(x, 0, 3)}, 3), first_rows(y, 0), "first batch after reset_states(layer)");
+
+  // Model::to moves the weights; the states follow the inputs to the new device
+  if (GetParam() == "cpu:0") {
+    const Device ref("ref:0");
+    model->to(ref);
+    DeviceScope on_ref(ref);
+    expect_close(model->predict(std::vector<Tensor>{rows(x, 3, 3).to(ref)}, 3), first_rows(y, 3),
+                 "second batch, after moving the model to ref:0");
+    reset_states(*model);
+    expect_close(model->predict(std::vector<Tensor>{rows(x, 0, 3).to(ref)}, 3), first_rows(y, 0),
+                 "first batch on ref:0 after reset_states");
+    model->to(Device("cpu:0"));
+  }
 
   // the states are not weights: H5 files and checkpoints do not hold them (as tf-keras)
   std::int64_t state_variables = 0;
