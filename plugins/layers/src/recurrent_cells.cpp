@@ -156,8 +156,9 @@ std::vector<Tensor> RecurrentCell::call(const std::vector<Tensor>& inputs, const
     STRATA_CHECK(s.has_known_rank() && s.rank() == 2 && (s.dim(1) < 0 || s.dim(1) == units_), ShapeError, subject_,
                  ": state ", i, " must have shape (batch, ", units_, "), got ", s.to_string());
   }
-  // tf-keras's cell draws its dropout masks in each training call; here when the batch size
-  // is known (always, when a model runs: only shape inference sees an unknown batch).
+  // Dropout in training: new masks in every call (a standalone tf-keras cell keeps the masks
+  // it drew until they are reset), drawn when the batch size is known (always when a model
+  // runs; only shape inference sees an unknown batch).
   std::vector<Tensor> input_masks, recurrent_masks;
   const std::int64_t batch = x.shape().dim(0);
   auto mask = [&](std::int64_t width, double rate) {
