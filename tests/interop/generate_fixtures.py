@@ -1141,6 +1141,59 @@ def _(rng, shared):
     model = keras.Model([image, series], [a, b, c, d])
     randomize_weights(model, rng)
     return model, [x_floats((BATCH, 6, 5, 2), 0, -1.0, 1.0), x_floats((BATCH, 7, 3), 1, -1.0, 1.0)]
+# ---- issue 18, recurrent (second part): stacked cells, stateful layers ----------------------
+
+
+@fixture("rnn_stacked_cells", "Masking then RNN([LSTMCell, GRUCell, SimpleRNNCell], return_sequences), "
+         "RNN(StackedRNNCells([GRUCell(reset_after=False), LSTMCell]), go_backwards), Bidirectional(RNN([cells])), "
+         "RNN([GRUCell, SimpleRNNCell], return_state)")
+def _(rng, shared):
+    x_in = keras.Input((5, 3), name="sequence")
+    t = L.Masking(0.0)(x_in)
+    # return_state on a stack whose cells have one state each: an LSTMCell's (h, c) would make
+    # tf-keras's summary print the states nested, which Strata's summary does not (yet)
+    a = L.RNN([L.LSTMCell(3), L.GRUCell(2), L.SimpleRNNCell(2, activation="relu")], return_sequences=True)(t)
+    b = L.RNN(L.StackedRNNCells([L.GRUCell(2, reset_after=False), L.LSTMCell(2)]), go_backwards=True)(t)
+    c = L.Bidirectional(L.RNN([L.SimpleRNNCell(2), L.GRUCell(2)], return_sequences=True), merge_mode="sum")(t)
+    d = L.RNN([L.GRUCell(3), L.SimpleRNNCell(2)], return_state=True)(t)
+    model = keras.Model(x_in, [a, b, c] + list(d))
+    randomize_weights(model, rng)
+    return model, [masked_sequence(5, 3)]
+
+
+@fixture("rnn_stateful", "stateful LSTM, GRU, RNN([cells]), Bidirectional(SimpleRNN), GRU(return_state, go_backwards) with batch size %d, "
+         "predicted on two consecutive batches (the states carry over)" % BATCH)
+def _(rng, shared):
+    x_in = keras.Input(batch_shape=(BATCH, 4, 2), name="sequence")
+    h = L.LSTM(3, stateful=True, return_sequences=True)(x_in)
+    a = L.GRU(2, stateful=True)(h)
+    b = L.RNN([L.LSTMCell(2), L.SimpleRNNCell(2)], stateful=True)(x_in)
+    c = L.Bidirectional(L.SimpleRNN(2, stateful=True))(x_in)
+    d = L.GRU(2, stateful=True, return_state=True, go_backwards=True)(x_in)
+    model = keras.Model(x_in, [a, b, c] + list(d))
+    randomize_weights(model, rng)
+    x = x_floats((2 * BATCH, 4, 2))
+    return model, [x]
+
+
+@fixture("time_distributed_masked", "Masking then TimeDistributed(Dense) then LSTM; Masking on 4-D steps then "
+         "TimeDistributed(LSTM, return_sequences) and TimeDistributed(GRU) (the wrapped layers take the folded mask), "
+         "TimeDistributed(GlobalAveragePooling1D), LSTM")
+def _(rng, shared):
+    x_in = keras.Input((5, 3), name="sequence")
+    a = L.LSTM(2)(L.TimeDistributed(L.Dense(3, activation="tanh"))(L.Masking(0.0)(x_in)))
+    y_in = keras.Input((3, 4, 2), name="nested")
+    m = L.Masking(0.0)(y_in)
+    h = L.TimeDistributed(L.LSTM(2, return_sequences=True))(m)
+    b = L.LSTM(2)(L.TimeDistributed(L.GRU(2))(h))
+    c = L.LSTM(2)(L.TimeDistributed(L.GlobalAveragePooling1D())(m))
+    model = keras.Model([x_in, y_in], [a, b, c])
+    randomize_weights(model, rng)
+    y = x_floats((BATCH, 3, 4, 2))
+    y[0, 2, :, :] = 0.0  # a whole outer step masked
+    y[1, 1, 2:, :] = 0.0  # trailing inner steps masked
+    y[2, 0, 1, :] = 0.0  # an inner step in the middle
+    return model, [masked_sequence(5, 3), y]
 
 
 # ---- writing ----------------------------------------------------------------------------

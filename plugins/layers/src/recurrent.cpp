@@ -12,6 +12,9 @@ void register_recurrent_layers(strata::Registrar& registrar) {
   strata::register_layer<LSTM>(registrar, "LSTM");
   strata::register_layer<GRU>(registrar, "GRU");
   strata::register_layer<RNN>(registrar, "RNN");
+  strata::register_layer<SimpleRNNCell>(registrar, "SimpleRNNCell");
+  strata::register_layer<LSTMCell>(registrar, "LSTMCell");
+  strata::register_layer<GRUCell>(registrar, "GRUCell");
   strata::register_layer<Bidirectional>(registrar, "Bidirectional");
   strata::register_layer<TimeDistributed>(registrar, "TimeDistributed");
 }

@@ -1,5 +1,6 @@
 // The recurrent and masking layers of the layers plugin: Embedding, Masking, SimpleRNN,
-// LSTM, GRU, RNN (one built-in cell) and the wrappers Bidirectional and TimeDistributed,
+// LSTM, GRU, RNN (built-in cells, one or stacked), the cells SimpleRNNCell, LSTMCell and
+// GRUCell as layers of their own, and the wrappers Bidirectional and TimeDistributed,
 // written in ops so they run on every backend and differentiate through
 // the tape (backpropagation through time). Implemented in src/recurrent*.cpp;
 // register_all (plugin.cpp) calls register_recurrent_layers after registering everything
@@ -8,6 +9,6 @@
 
 #include "strata/plugin/registrar.hpp"
 
-// Stages the classes Embedding, Masking, SimpleRNN, LSTM, GRU, RNN, Bidirectional and
-// TimeDistributed on `registrar`.
+// Stages the classes Embedding, Masking, SimpleRNN, LSTM, GRU, RNN, SimpleRNNCell, LSTMCell,
+// GRUCell, Bidirectional and TimeDistributed on `registrar`.
 void register_recurrent_layers(strata::Registrar& registrar);

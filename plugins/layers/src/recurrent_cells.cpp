@@ -60,35 +60,40 @@ Tensor activate(const std::shared_ptr<Activation>& activation, const Tensor& x) 
 
 }  // namespace
 
+RecurrentCell::RecurrentCell(CellKind kind, const Config& config)
+    : RecurrentCell(kind, config, config, std::string()) {
+  standalone_ = true;
+}
+
 RecurrentCell::RecurrentCell(CellKind kind, const Config& config, const Config& cell_base, const std::string& subject)
-    : Layer(cell_class(kind), cell_base), kind_(kind), subject_(subject) {
-  const char* cls = layer_class(kind);
-  units_ = ConfigReader(config, subject_).required<std::int64_t>("units", Range::positive());
+    : Layer(cell_class(kind), cell_base), kind_(kind), subject_(subject.empty() ? ConfigReader::subject_of(*this) : subject) {
+  const ConfigReader r(config, subject_);
+  units_ = r.required<std::int64_t>("units", Range::positive());
   activation_ = config_activation(config, "activation", "tanh");
   if (kind_ != CellKind::kSimpleRNN) recurrent_activation_ = config_activation(config, "recurrent_activation", "sigmoid");
-  use_bias_ = config_bool(config, cls, "use_bias", true);
+  use_bias_ = r.optional<bool>("use_bias", true);
   kernel_initializer_ = config_initializer(config, "kernel_initializer", "glorot_uniform");
   recurrent_initializer_ = config_initializer(config, "recurrent_initializer", "orthogonal");
   bias_initializer_ = config_initializer(config, "bias_initializer", "zeros");
-  if (kind_ == CellKind::kLSTM) unit_forget_bias_ = config_bool(config, cls, "unit_forget_bias", true);
+  if (kind_ == CellKind::kLSTM) unit_forget_bias_ = r.optional<bool>("unit_forget_bias", true);
   kernel_regularizer_ = config_regularizer(config, "kernel_regularizer");
   recurrent_regularizer_ = config_regularizer(config, "recurrent_regularizer");
   bias_regularizer_ = config_regularizer(config, "bias_regularizer");
   kernel_constraint_ = config_constraint(config, "kernel_constraint");
   recurrent_constraint_ = config_constraint(config, "recurrent_constraint");
   bias_constraint_ = config_constraint(config, "bias_constraint");
-  dropout_ = clamp01(config_double(config, cls, "dropout", 0.0));
-  recurrent_dropout_ = clamp01(config_double(config, cls, "recurrent_dropout", 0.0));
+  dropout_ = clamp01(r.optional<double>("dropout", 0.0));
+  recurrent_dropout_ = clamp01(r.optional<double>("recurrent_dropout", 0.0));
   if (kind_ != CellKind::kSimpleRNN) {
     // LSTM/GRU.from_config turn the deprecated 0 into 1; the cells switch to 1 when
     // recurrent dropout is used.
-    implementation_ = static_cast<int>(config_int(config, cls, "implementation", 2));
+    implementation_ = static_cast<int>(r.optional<std::int64_t>("implementation", 2));
     if (implementation_ == 0) implementation_ = 1;
     if (recurrent_dropout_ != 0.0) implementation_ = 1;
   }
-  if (kind_ == CellKind::kGRU) reset_after_ = config_bool(config, cls, "reset_after", true);
+  if (kind_ == CellKind::kGRU) reset_after_ = r.optional<bool>("reset_after", true);
   if (config.contains("enable_caching_device") && !config["enable_caching_device"].is_null()) {
-    enable_caching_device_ = config_bool(config, cls, "enable_caching_device", true);
+    enable_caching_device_ = r.optional<bool>("enable_caching_device", true);
   }
 }
 
@@ -137,9 +142,68 @@ void RecurrentCell::build(const std::vector<Shape>& input_shapes) {
   }
 }
 
-std::vector<Tensor> RecurrentCell::call(const std::vector<Tensor>&, const CallContext&) const {
-  STRATA_THROW(ValueError, "cell '", name(), "' (", class_name(), ") runs only inside its ", layer_class(kind_),
-               " layer; call the layer instead");
+std::vector<Tensor> RecurrentCell::call(const std::vector<Tensor>& inputs, const CallContext& ctx) const {
+  STRATA_CHECK(standalone_, ValueError, "cell '", name(), "' (", class_name(), ") runs only inside its ",
+               layer_class(kind_), " layer; call the layer instead");
+  STRATA_CHECK(static_cast<int>(inputs.size()) == 1 + num_states(), ValueError, subject_,
+               " takes the step inputs and its ", num_states(), " state(s); got ", inputs.size(), " inputs");
+  const Tensor& x = inputs[0];
+  STRATA_CHECK(x.shape().has_known_rank() && x.shape().rank() == 2, ShapeError, subject_,
+               " expects step inputs of rank 2 (batch, features), got ", x.shape().to_string());
+  const std::vector<Tensor> states(inputs.begin() + 1, inputs.end());
+  for (std::size_t i = 0; i < states.size(); ++i) {
+    const Shape& s = states[i].shape();
+    STRATA_CHECK(s.has_known_rank() && s.rank() == 2 && (s.dim(1) < 0 || s.dim(1) == units_), ShapeError, subject_,
+                 ": state ", i, " must have shape (batch, ", units_, "), got ", s.to_string());
+  }
+  // Dropout in training: new masks in every call (a standalone tf-keras cell keeps the masks
+  // it drew until they are reset), drawn when the batch size is known (always when a model
+  // runs; only shape inference sees an unknown batch).
+  std::vector<Tensor> input_masks, recurrent_masks;
+  const std::int64_t batch = x.shape().dim(0);
+  auto mask = [&](std::int64_t width, double rate) {
+    const Tensor u = random_uniform(Shape{batch, width}, dtype(), 0.0, 1.0, std::nullopt, x.device());
+    return cast(greater_equal(u, scalar_like(u, rate)), dtype()) * (1.0 / (1.0 - rate));
+  };
+  if (ctx.training && batch >= 0 && !x.is_symbolic()) {
+    if (dropout_ > 0.0 && dropout_ < 1.0) {
+      for (int i = 0; i < input_mask_count(); ++i) input_masks.push_back(mask(x.shape().dim(1), dropout_));
+    }
+    if (recurrent_dropout_ > 0.0 && recurrent_dropout_ < 1.0) {
+      for (int i = 0; i < recurrent_mask_count(); ++i) recurrent_masks.push_back(mask(units_, recurrent_dropout_));
+    }
+  }
+  std::vector<Tensor> next = make_step(recurrent_masks)(project(x, input_masks), states);
+  std::vector<Tensor> out{next[0]};
+  out.insert(out.end(), next.begin(), next.end());
+  return out;
+}
+
+Config RecurrentCell::get_config() const {
+  Config c = Layer::get_config();
+  write_config(c, nullptr, /*in_layer=*/false);
+  return c;
+}
+
+void RecurrentCell::set_call_arguments(const Config& arguments) {
+  STRATA_CHECK(arguments.is_object() && arguments.contains("args") && arguments["args"].is_array() &&
+                   arguments["args"].size() == 1 && arguments.contains("kwargs") && arguments["kwargs"].is_object(),
+               FormatError, subject_, ": call arguments must be {\"args\": [inputs], \"kwargs\": {...}}, got ",
+               arguments.dump());
+  for (auto it = arguments["kwargs"].begin(); it != arguments["kwargs"].end(); ++it) {
+    STRATA_CHECK(it.key() == "states" || it.key() == "training", FormatError, subject_,
+                 " is called with the argument '", it.key(), "'; a cell takes its inputs and 'states'");
+  }
+  call_arguments_ = arguments;
+}
+
+Config RecurrentCell::call_arguments() const {
+  if (!call_arguments_.is_null()) return call_arguments_;
+  // A cell called in C++ on [x, *states]: tf-keras's form of cell(x, states=[...]).
+  Config states = Config::array();
+  for (int i = 0; i < num_states(); ++i) states.push_back(Config{{"strata.tensor", i + 1}});
+  return Config{{"args", Config::array({Config::array({Config{{"strata.tensor", 0}}})})},
+                {"kwargs", Config{{"states", states}}}};
 }
 
 Tensor RecurrentCell::project(const Tensor& steps, const std::vector<Tensor>& input_masks) const {

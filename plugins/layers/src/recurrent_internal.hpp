@@ -23,7 +23,9 @@
 #include "strata/constraints.hpp"
 #include "strata/initializers.hpp"
 #include "strata/layer.hpp"
+#include "strata/plugin/call_arguments.hpp"
 #include "strata/regularizers.hpp"
+#include "strata/stateful.hpp"
 
 namespace strata::recurrent {
 
@@ -88,14 +90,20 @@ class Masking : public Layer {
 
 enum class CellKind { kSimpleRNN, kLSTM, kGRU };
 
-// One step of a recurrence, with its weights. Not registered and never called as a
-// layer: the RNN layer that owns it drives it through project() and make_step().
-class RecurrentCell : public Layer {
+// One step of a recurrence, with its weights. Inside an RNN layer (its usual place) the
+// layer drives it through project() and make_step() and it is never called. Registered
+// as SimpleRNNCell / LSTMCell / GRUCell it is also a layer of its own, as tf-keras lets a
+// cell be called on (inputs, states) in a Functional model: inputs [x, *states], outputs
+// [output, *new_states]; the states come as the call's `states` keyword argument in the
+// model config, so the cell is a CallArgumentsLayer (strata/plugin/call_arguments.hpp).
+class RecurrentCell : public Layer, public CallArgumentsLayer {
  public:
   // Reads the cell's keys from the RNN layer's config (`layer_config`); `cell_base` holds
   // the cell's own name, trainable flag and dtype; `subject` names the RNN layer in
   // messages ("layer 'lstm' (LSTM)").
   RecurrentCell(CellKind kind, const Config& layer_config, const Config& cell_base, const std::string& subject);
+  // A cell as a layer of its own, from the cell's config.
+  RecurrentCell(CellKind kind, const Config& config);
 
   CellKind kind() const noexcept { return kind_; }
   std::int64_t units() const noexcept { return units_; }
@@ -113,8 +121,13 @@ class RecurrentCell : public Layer {
   int recurrent_mask_count() const noexcept;
 
   void build(const std::vector<Shape>& input_shapes) override;
-  // Throws ValueError: a cell runs only inside its RNN layer.
+  // A cell of its own: one step on [x, *states]. A cell owned by an RNN layer: ValueError
+  // (the layer runs it).
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override;
+  // The cell's own config (tf-keras's SimpleRNNCell/LSTMCell/GRUCell.get_config).
+  Config get_config() const override;
+  void set_call_arguments(const Config& arguments) override;
+  Config call_arguments() const override;
 
   // The input projections of every step at once: `steps` [T*B, F] (time-major rows)
   // times the kernel, plus the input bias, giving [T*B, gates*units]. `input_masks`
@@ -154,19 +167,58 @@ class RecurrentCell : public Layer {
   bool reset_after_ = true;  // GRU
   std::optional<bool> enable_caching_device_;  // written back only when a config had it
   Variable kernel_, recurrent_kernel_, bias_;
+  bool standalone_ = false;  // a layer of its own (registered class), not an RNN's cell
+  Config call_arguments_;    // as the model config gave them (null: the default form)
+};
+
+class SimpleRNNCell : public RecurrentCell {
+ public:
+  explicit SimpleRNNCell(const Config& config) : RecurrentCell(CellKind::kSimpleRNN, config) {}
+};
+class LSTMCell : public RecurrentCell {
+ public:
+  explicit LSTMCell(const Config& config) : RecurrentCell(CellKind::kLSTM, config) {}
+};
+class GRUCell : public RecurrentCell {
+ public:
+  explicit GRUCell(const Config& config) : RecurrentCell(CellKind::kGRU, config) {}
 };
 
 // ---- RNN layers ------------------------------------------------------------------------------
 
-// Keras's RNN layer specialised to the built-in cells. Inputs: [sequence, *initial_states]
-// (Keras's initial_state, recorded by Functional configs as extra inbound tensors);
-// outputs: the last output or the whole sequence, then (return_state) the final states.
-class RecurrentLayer : public Layer {
+// Keras's StackedRNNCells: the cells of an RNN given a list of cells. Each cell's input is
+// the previous cell's output; the states are every cell's states in cell order. Tracked
+// by the RNN layer as "cell", it tracks the cells as "cells" (checkpoint keys
+// cell/cells/0/kernel) and names their weights "rnn/stacked_rnn_cells/lstm_cell/kernel".
+// Not registered and never called as a layer.
+class StackedRNNCells : public Layer {
+ public:
+  StackedRNNCells(const Config& base, std::vector<std::shared_ptr<RecurrentCell>> cells);
+  const std::vector<std::shared_ptr<RecurrentCell>>& cells() const noexcept { return cells_; }
+  // Builds the cells on step inputs [batch, features], each on its predecessor's units.
+  void build(const std::vector<Shape>& input_shapes) override;
+  // Throws ValueError: the cells run only inside their RNN layer.
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override;
+
+ private:
+  std::vector<std::shared_ptr<RecurrentCell>> cells_;
+};
+
+// Keras's RNN layer specialised to the built-in cells (one, or a stack of them). Inputs:
+// [sequence, *initial_states] (Keras's initial_state, recorded by Functional configs as
+// extra inbound tensors; for a stack, every cell's states in cell order); outputs: the
+// last output or the whole sequence, then (return_state) the final states.
+//
+// With stateful=True (which needs a fixed batch size) the final states of a call that
+// computes (not one that is traced) are kept in variables that are not weights and are
+// the initial states of the next call, until reset_own_states() (strata/stateful.hpp).
+class RecurrentLayer : public Layer, public StatefulLayer {
  public:
   RecurrentLayer(CellKind kind, const Config& config);
-  // Keras's generic RNN layer (class "RNN") around one built-in cell whose own config is
-  // `cell_config` (the "config" of the layer config's "cell").
-  RecurrentLayer(CellKind kind, const Config& config, const Config& cell_config);
+  // Keras's generic RNN layer (class "RNN") around the built-in cells `cells` (kind and
+  // own config each); `stack` is the StackedRNNCells object's config ({name, trainable,
+  // dtype}) when the cell was a list or a StackedRNNCells, else null.
+  RecurrentLayer(const std::vector<std::pair<CellKind, Config>>& cells, const Config& config, const Config& stack);
 
   void build(const std::vector<Shape>& input_shapes) override;
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override;
@@ -178,20 +230,31 @@ class RecurrentLayer : public Layer {
   Outputs call_and_mask(const std::vector<Tensor>& inputs, const CallContext& ctx) const override;
   std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) const override;
   Config get_config() const override;
+  void to(const Device& device) override;
+  void reset_own_states() override;
 
-  const RecurrentCell& cell() const noexcept { return *cell_; }
+  // The first (for SimpleRNN/LSTM/GRU the only) cell.
+  const RecurrentCell& cell() const noexcept { return *cells_.front(); }
+  // State tensors of every cell together.
+  int num_states() const noexcept { return static_cast<int>(state_units_.size()); }
   bool return_sequences() const noexcept { return return_sequences_; }
   bool return_state() const noexcept { return return_state_; }
   bool go_backwards() const noexcept { return go_backwards_; }
+  bool stateful() const noexcept { return stateful_; }
+  // The carried states (stateful only; empty before build).
+  const std::vector<Variable>& states() const noexcept { return states_; }
 
  private:
   Outputs run(const std::vector<Tensor>& inputs, const Tensor& mask, bool training) const;
   Outputs defer(const std::vector<Tensor>& inputs, const Tensor& mask, bool training) const;
   std::vector<Tensor> output_masks(const Tensor& mask) const;
+  std::int64_t output_units() const noexcept { return cells_.back()->units(); }
 
-  void init(CellKind kind, const Config& config, const Config& cell_config, Config cell_base);
+  void init(const Config& config);
 
-  std::shared_ptr<RecurrentCell> cell_;
+  std::vector<std::shared_ptr<RecurrentCell>> cells_;
+  std::shared_ptr<StackedRNNCells> stack_;  // set for a list of cells / StackedRNNCells
+  std::vector<std::int64_t> state_units_;   // the width of each state, cell by cell
   bool generic_ = false;  // class "RNN": the cell is written as a nested "cell" object
   bool return_sequences_ = false;
   bool return_state_ = false;
@@ -201,6 +264,7 @@ class RecurrentLayer : public Layer {
   bool time_major_ = false;
   bool zero_output_for_mask_ = false;
   std::shared_ptr<Regularizer> activity_regularizer_;
+  std::vector<Variable> states_;  // stateful: the states carried to the next call
 };
 
 class SimpleRNN : public RecurrentLayer {
@@ -215,8 +279,8 @@ class GRU : public RecurrentLayer {
  public:
   explicit GRU(const Config& config) : RecurrentLayer(CellKind::kGRU, config) {}
 };
-// Keras's RNN(cell) for the cells SimpleRNNCell, LSTMCell and GRUCell (not
-// StackedRNNCells, a list of cells or custom cells: ValueError naming the layer).
+// Keras's RNN(cell) for the cells SimpleRNNCell, LSTMCell and GRUCell, a list of them or a
+// StackedRNNCells of them (custom cells: ValueError naming the layer).
 class RNN : public RecurrentLayer {
  public:
   explicit RNN(const Config& config);
@@ -257,7 +321,8 @@ class Bidirectional : public Layer {
 // folding time into the batch ([B, T, ...] -> [B*T, ...] and back). The layer that runs
 // is a copy of the wrapped one named after the wrapper and tracked as "layer", so that its
 // weights are named "time_distributed/kernel" as Keras names them; get_config writes the
-// wrapped layer's own config.
+// wrapped layer's own config. The wrapped layer gets the mask folded to [B*T, ...]; the
+// output mask is its output mask unfolded, else the input mask reduced to [B, T].
 class TimeDistributed : public Layer {
  public:
   explicit TimeDistributed(const Config& config);

@@ -82,46 +82,82 @@ class DeferredRecurrentCall : public Layer {
 
 }  // namespace
 
+StackedRNNCells::StackedRNNCells(const Config& base, std::vector<std::shared_ptr<RecurrentCell>> cells)
+    : Layer("StackedRNNCells", base), cells_(std::move(cells)) {
+  std::vector<std::shared_ptr<Layer>> tracked(cells_.begin(), cells_.end());
+  track("cells", tracked);
+}
+
+void StackedRNNCells::build(const std::vector<Shape>& input_shapes) {
+  NameScope scope(name());  // "rnn/stacked_rnn_cells/lstm_cell/kernel", as in Keras
+  Shape step = input_shapes.at(0);
+  for (const auto& cell : cells_) {
+    cell->ensure_built({step});
+    step = Shape{step.dim(0), cell->units()};
+  }
+}
+
+std::vector<Tensor> StackedRNNCells::call(const std::vector<Tensor>&, const CallContext&) const {
+  STRATA_THROW(ValueError, "StackedRNNCells '", name(), "' runs only inside its RNN layer; call the layer instead");
+}
+
 RecurrentLayer::RecurrentLayer(CellKind kind, const Config& config) : Layer(class_of(kind), with_input_shape(config)) {
   Config cell_base = Config::object();
   cell_base["name"] = cell_name_of(kind);
   cell_base["trainable"] = trainable();
   cell_base["dtype"] = std::string(dtype_name(dtype()));
-  init(kind, config, config, std::move(cell_base));
+  {
+    auto frame = ErrorContext::push("reading the config of ", class_name(), " layer '", name(), "'");
+    cells_.push_back(std::make_shared<RecurrentCell>(kind, config, cell_base, ConfigReader::subject_of(*this)));
+  }
+  init(config);
+  activity_regularizer_ = config_regularizer(config, "activity_regularizer");
+  track("cell", cells_.front());
 }
 
-RecurrentLayer::RecurrentLayer(CellKind kind, const Config& config, const Config& cell_config)
+RecurrentLayer::RecurrentLayer(const std::vector<std::pair<CellKind, Config>>& cells, const Config& config,
+                               const Config& stack)
     : Layer("RNN", config), generic_(true) {
-  Config cell_base = Config::object();
-  const ConfigReader cell_reader(cell_config, ConfigReader::subject_of(*this) + ": cell");
-  cell_base["name"] = cell_reader.optional<std::string>("name", cell_name_of(kind));
-  cell_base["trainable"] = cell_reader.optional<bool>("trainable", true);
-  cell_base["dtype"] = cell_reader.optional<std::string>("dtype", std::string(dtype_name(dtype())));
-  init(kind, config, cell_config, std::move(cell_base));
+  {
+    auto frame = ErrorContext::push("reading the config of RNN layer '", name(), "'");
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      const auto& [kind, cell_config] = cells[i];
+      const std::string what = ConfigReader::subject_of(*this) + ": " +
+                               (stack.is_null() ? std::string("cell") : "cell " + std::to_string(i) + " of the stack");
+      const ConfigReader cell_reader(cell_config, what);
+      Config cell_base = Config::object();
+      cell_base["name"] = cell_reader.optional<std::string>("name", cell_name_of(kind));
+      cell_base["trainable"] = cell_reader.optional<bool>("trainable", true);
+      cell_base["dtype"] = cell_reader.optional<std::string>("dtype", std::string(dtype_name(dtype())));
+      cells_.push_back(std::make_shared<RecurrentCell>(kind, cell_config, cell_base, ConfigReader::subject_of(*this)));
+    }
+  }
+  init(config);
+  if (stack.is_null()) {
+    track("cell", cells_.front());
+  } else {
+    stack_ = std::make_shared<StackedRNNCells>(stack, cells_);
+    track("cell", stack_);
+  }
 }
 
-void RecurrentLayer::init(CellKind kind, const Config& config, const Config& cell_config, Config cell_base) {
+void RecurrentLayer::init(const Config& config) {
   const std::string cls = class_name();
-  return_sequences_ = config_bool(config, cls, "return_sequences", false);
-  return_state_ = config_bool(config, cls, "return_state", false);
-  go_backwards_ = config_bool(config, cls, "go_backwards", false);
-  stateful_ = config_bool(config, cls, "stateful", false);
-  unroll_ = config_bool(config, cls, "unroll", false);
-  time_major_ = config_bool(config, cls, "time_major", false);
-  zero_output_for_mask_ = config_bool(config, cls, "zero_output_for_mask", false);
-  STRATA_CHECK(!stateful_, ValueError, cls, " layer '", name(),
-               "': stateful=True is not supported by Strata (states are not kept between batches); "
-               "pass the states explicitly as initial states and return_state=True instead");
+  const ConfigReader r(config, *this);
+  return_sequences_ = r.optional<bool>("return_sequences", false);
+  return_state_ = r.optional<bool>("return_state", false);
+  go_backwards_ = r.optional<bool>("go_backwards", false);
+  stateful_ = r.optional<bool>("stateful", false);
+  unroll_ = r.optional<bool>("unroll", false);
+  time_major_ = r.optional<bool>("time_major", false);
+  zero_output_for_mask_ = r.optional<bool>("zero_output_for_mask", false);
   STRATA_CHECK(!time_major_, ValueError, cls, " layer '", name(),
                "': time_major=True is not supported by Strata; give inputs as (batch, timesteps, features)");
-  STRATA_CHECK(config_int(config, cls, "num_constants", 0) == 0, ValueError, cls, " layer '", name(),
+  STRATA_CHECK(r.optional<std::int64_t>("num_constants", 0) == 0, ValueError, cls, " layer '", name(),
                "': RNN constants are not supported");
-  if (!generic_) activity_regularizer_ = config_regularizer(config, "activity_regularizer");
-  {
-    auto frame = ErrorContext::push("reading the config of ", cls, " layer '", name(), "'");
-    cell_ = std::make_shared<RecurrentCell>(kind, cell_config, cell_base, ConfigReader::subject_of(*this));
+  for (const auto& cell : cells_) {
+    for (int i = 0; i < cell->num_states(); ++i) state_units_.push_back(cell->units());
   }
-  track("cell", cell_);
   set_supports_masking(true);
 }
 
@@ -133,18 +169,42 @@ void RecurrentLayer::build(const std::vector<Shape>& input_shapes) {
   STRATA_CHECK(in.dim(2) > 0, ShapeError, class_name(), " layer '", name(),
                "' needs a known feature dimension, got inputs of shape ", in.to_string());
   if (input_shapes.size() > 1) {
-    STRATA_CHECK(static_cast<int>(input_shapes.size()) == 1 + cell_->num_states(), ValueError, class_name(), " layer '",
-                 name(), "' has ", cell_->num_states(), " state(s) but was given ", input_shapes.size() - 1,
+    STRATA_CHECK(static_cast<int>(input_shapes.size()) == 1 + num_states(), ValueError, class_name(), " layer '",
+                 name(), "' has ", num_states(), " state(s) but was given ", input_shapes.size() - 1,
                  " initial state(s)");
     for (std::size_t i = 1; i < input_shapes.size(); ++i) {
       const Shape& s = input_shapes[i];
-      STRATA_CHECK(s.has_known_rank() && s.rank() == 2 && (s.dim(1) < 0 || s.dim(1) == cell_->units()), ShapeError,
-                   class_name(), " layer '", name(), "': initial state ", i - 1, " must have shape (batch, ",
-                   cell_->units(), "), got ", s.to_string());
+      const std::int64_t units = state_units_[i - 1];
+      STRATA_CHECK(s.has_known_rank() && s.rank() == 2 && (s.dim(1) < 0 || s.dim(1) == units), ShapeError,
+                   class_name(), " layer '", name(), "': initial state ", i - 1, " must have shape (batch, ", units,
+                   "), got ", s.to_string());
     }
   }
+  // Keras: "If a RNN is stateful, it needs to know its batch size."
+  STRATA_CHECK(!stateful_ || in.dim(0) > 0, ValueError, class_name(), " layer '", name(),
+               "' is stateful and needs to know its batch size: give the model's input a fixed batch size "
+               "(batch_input_shape / Input(..., batch_size=...)), got inputs of shape ", in.to_string());
   NameScope scope(name());  // the cell's weights are "<layer>/<cell>/kernel", as in Keras
-  cell_->ensure_built({Shape{in.dim(0), in.dim(2)}});
+  if (stack_) {
+    stack_->ensure_built({Shape{in.dim(0), in.dim(2)}});
+  } else {
+    cells_.front()->ensure_built({Shape{in.dim(0), in.dim(2)}});
+  }
+  if (stateful_) {
+    for (std::size_t i = 0; i < state_units_.size(); ++i) {
+      states_.emplace_back(name() + "/state_" + std::to_string(i), zeros(Shape{in.dim(0), state_units_[i]}, dtype()),
+                           /*trainable=*/false);
+    }
+  }
+}
+
+void RecurrentLayer::reset_own_states() {
+  for (auto& s : states_) s.assign(zeros(s.shape(), s.dtype(), s.device()));
+}
+
+void RecurrentLayer::to(const Device& device) {
+  Layer::to(device);
+  for (auto& s : states_) s.to(device);
 }
 
 std::vector<Shape> RecurrentLayer::compute_output_shape(const std::vector<Shape>& input_shapes) const {
@@ -152,11 +212,11 @@ std::vector<Shape> RecurrentLayer::compute_output_shape(const std::vector<Shape>
                class_name(), " layer '", name(), "' expects inputs of rank 3 (batch, timesteps, features), got ",
                input_shapes.empty() ? std::string("nothing") : input_shapes[0].to_string());
   const std::int64_t batch = input_shapes[0].dim(0);
-  const std::int64_t units = cell_->units();
+  const std::int64_t units = output_units();
   std::vector<Shape> out;
   out.push_back(return_sequences_ ? Shape{batch, input_shapes[0].dim(1), units} : Shape{batch, units});
   if (return_state_) {
-    for (int i = 0; i < cell_->num_states(); ++i) out.push_back(Shape{batch, units});
+    for (const auto u : state_units_) out.push_back(Shape{batch, u});
   }
   return out;
 }
@@ -164,7 +224,7 @@ std::vector<Shape> RecurrentLayer::compute_output_shape(const std::vector<Shape>
 std::vector<Tensor> RecurrentLayer::output_masks(const Tensor& mask) const {
   std::vector<Tensor> out;
   out.push_back(return_sequences_ ? mask : Tensor());
-  if (return_state_) out.resize(out.size() + static_cast<std::size_t>(cell_->num_states()));
+  if (return_state_) out.resize(out.size() + state_units_.size());
   return out;
 }
 
@@ -177,10 +237,9 @@ std::vector<Tensor> RecurrentLayer::call(const std::vector<Tensor>& inputs, cons
 }
 
 Layer::Outputs RecurrentLayer::call_and_mask(const std::vector<Tensor>& inputs, const CallContext& ctx) const {
-  STRATA_CHECK(!inputs.empty() && inputs.size() <= static_cast<std::size_t>(1 + cell_->num_states()) &&
-                   (inputs.size() == 1 || static_cast<int>(inputs.size()) == 1 + cell_->num_states()),
-               ValueError, class_name(), " layer '", name(), "' takes the sequence and optionally its ",
-               cell_->num_states(), " initial state(s); got ", inputs.size(), " inputs");
+  STRATA_CHECK(!inputs.empty() && (inputs.size() == 1 || static_cast<int>(inputs.size()) == 1 + num_states()),
+               ValueError, class_name(), " layer '", name(), "' takes the sequence and optionally its ", num_states(),
+               " initial state(s); got ", inputs.size(), " inputs");
   const Tensor mask = ctx.masks.empty() ? Tensor() : ctx.masks[0];
   const Shape& shape = inputs[0].shape();
   STRATA_CHECK(shape.has_known_rank() && shape.rank() == 3, ShapeError, class_name(), " layer '", name(),
@@ -191,8 +250,12 @@ Layer::Outputs RecurrentLayer::call_and_mask(const std::vector<Tensor>& inputs, 
     const bool unknown_length = shape.dim(1) < 0;
     STRATA_CHECK(!(unroll_ && unknown_length), ValueError, "Cannot unroll a RNN if the time dimension is undefined ("
                  "layer '", name(), "', inputs ", shape.to_string(), "): give the Input a known number of timesteps");
-    const bool draws_masks = ctx.training && (dropout_active(cell_->dropout()) || dropout_active(cell_->recurrent_dropout()));
-    if (unknown_length || (draws_masks && shape.dim(0) < 0)) return defer(inputs, mask, ctx.training);
+    bool draws_masks = false;
+    for (const auto& cell : cells_) {
+      draws_masks = draws_masks || (ctx.training && (dropout_active(cell->dropout()) || dropout_active(cell->recurrent_dropout())));
+    }
+    // A stateful layer traced into a graph could not carry its states: it runs when executed.
+    if (unknown_length || stateful_ || (draws_masks && shape.dim(0) < 0)) return defer(inputs, mask, ctx.training);
   }
   return run(inputs, mask, ctx.training);
 }
@@ -200,12 +263,12 @@ Layer::Outputs RecurrentLayer::call_and_mask(const std::vector<Tensor>& inputs, 
 Layer::Outputs RecurrentLayer::defer(const std::vector<Tensor>& inputs, const Tensor& mask, bool training) const {
   std::shared_ptr<const RecurrentLayer> self;
   try {
-    self = std::static_pointer_cast<const RecurrentLayer>(shared_from_this());
+    self = std::dynamic_pointer_cast<const RecurrentLayer>(shared_from_this());
   } catch (const std::bad_weak_ptr&) {
-    STRATA_THROW(ValueError, class_name(), " layer '", name(),
-                 "' must be owned by a std::shared_ptr (make it with make_layer or std::make_shared) to run on "
-                 "symbolic inputs of unknown length");
   }
+  STRATA_CHECK(self != nullptr, ValueError, class_name(), " layer '", name(),
+               "' must be owned by a std::shared_ptr (make it with make_layer or std::make_shared) to run on "
+               "symbolic inputs of unknown length");
   auto node = std::make_shared<GraphNode>();
   node->op = kLayerCallOp;
   node->name = name();
@@ -235,6 +298,16 @@ Layer::Outputs RecurrentLayer::defer(const std::vector<Tensor>& inputs, const Te
   return out;
 }
 
+namespace {
+
+// Zeros [batch, units] on the batch of `like` ([batch, n]), for a batch unknown when traced.
+Tensor zeros_for(const Tensor& like, std::int64_t units, bool concrete_batch, DType dtype, const Device& device) {
+  if (concrete_batch) return zeros(Shape{like.shape().dim(0), units}, dtype, device);
+  return tile(zeros_like(slice(like, {0, 0}, {-1, 1})), {1, units});
+}
+
+}  // namespace
+
 Layer::Outputs RecurrentLayer::run(const std::vector<Tensor>& inputs, const Tensor& mask_in, bool training) const {
   const DType dt = dtype();
   auto as_layer_dtype = [dt](const Tensor& t) { return is_floating(t.dtype()) && t.dtype() != dt ? cast(t, dt) : t; };
@@ -243,29 +316,36 @@ Layer::Outputs RecurrentLayer::run(const std::vector<Tensor>& inputs, const Tens
   const std::int64_t batch = x.shape().dim(0);
   const std::int64_t steps = x.shape().dim(1);
   const std::int64_t features = x.shape().dim(2);
-  const std::int64_t units = cell_->units();
   STRATA_CHECK(steps > 0, ValueError, class_name(), " layer '", name(), "' needs at least one timestep, got inputs of shape ",
                x.shape().to_string());
   const bool known_batch = batch >= 0;
   const Device device = x.device();
+  const RecurrentCell& first = *cells_.front();
 
   // Time-major rows: row t*B + b is sample b at step t.
   const Shape rows_shape = known_batch ? Shape{steps * batch, features} : Shape{Shape::kUnknown, features};
   const Tensor rows = reshape(transpose(x, {1, 0, 2}), rows_shape);
 
-  std::vector<Tensor> input_masks, recurrent_masks;
-  if (training && dropout_active(cell_->dropout())) {
-    for (int i = 0; i < cell_->input_mask_count(); ++i) {
-      input_masks.push_back(tile(dropout_mask(Shape{batch, features}, cell_->dropout(), dt, device), {steps, 1}));
+  // Dropout masks, drawn once per call as Keras's cells cache them: the first cell's input
+  // masks cover every step at once; a later cell's apply to its predecessor's output.
+  std::vector<std::vector<Tensor>> input_masks(cells_.size()), recurrent_masks(cells_.size());
+  for (std::size_t k = 0; k < cells_.size() && training; ++k) {
+    const RecurrentCell& cell = *cells_[k];
+    const std::int64_t in_width = k == 0 ? features : cells_[k - 1]->units();
+    if (dropout_active(cell.dropout())) {
+      for (int i = 0; i < cell.input_mask_count(); ++i) {
+        Tensor m = dropout_mask(Shape{batch, in_width}, cell.dropout(), dt, device);
+        input_masks[k].push_back(k == 0 ? tile(m, {steps, 1}) : m);
+      }
     }
-  }
-  if (training && dropout_active(cell_->recurrent_dropout())) {
-    for (int i = 0; i < cell_->recurrent_mask_count(); ++i) {
-      recurrent_masks.push_back(dropout_mask(Shape{batch, units}, cell_->recurrent_dropout(), dt, device));
+    if (dropout_active(cell.recurrent_dropout())) {
+      for (int i = 0; i < cell.recurrent_mask_count(); ++i) {
+        recurrent_masks[k].push_back(dropout_mask(Shape{batch, cell.units()}, cell.recurrent_dropout(), dt, device));
+      }
     }
   }
 
-  const Tensor projected = cell_->project(rows, input_masks);
+  const Tensor projected = first.project(rows, input_masks[0]);
   const std::vector<Tensor> per_step = steps == 1 ? std::vector<Tensor>{projected} : split(projected, steps, 0);
 
   std::vector<Tensor> step_masks;
@@ -280,35 +360,64 @@ Layer::Outputs RecurrentLayer::run(const std::vector<Tensor>& inputs, const Tens
     step_masks = steps == 1 ? std::vector<Tensor>{by_step} : split(by_step, steps, 0);
   }
 
-  Tensor zero_state;
-  if (known_batch && !symbolic) {
-    zero_state = zeros(Shape{batch, units}, dt, device);
-  } else {
-    zero_state = zeros_like(slice(per_step[0], {0, 0}, {-1, units}));
-  }
+  const bool concrete_batch = known_batch && !symbolic;
   std::vector<Tensor> states;
   if (inputs.size() > 1) {
     for (std::size_t i = 1; i < inputs.size(); ++i) states.push_back(as_layer_dtype(inputs[i]));
+  } else if (stateful_ && !states_.empty()) {
+    for (const auto& s : states_) {
+      STRATA_CHECK(!known_batch || s.shape().dim(0) == batch, ValueError, class_name(), " layer '", name(),
+                   "' is stateful with batch size ", s.shape().dim(0), " and cannot run on a batch of ", batch,
+                   " samples (Keras requires the batch size the model was built with)");
+      // Model::to moves weights(), not these: the states follow the inputs' device.
+      if (!symbolic && s.device() != device) {
+        Variable moved = s;
+        moved.to(device);
+      }
+      states.push_back(read(s));
+    }
   } else {
-    states.assign(static_cast<std::size_t>(cell_->num_states()), zero_state);
+    for (const auto u : state_units_) states.push_back(zeros_for(per_step[0], u, concrete_batch, dt, device));
   }
+  const Tensor zero_output = zeros_for(per_step[0], output_units(), concrete_batch, dt, device);
 
-  const RecurrentCell::Step step = cell_->make_step(recurrent_masks);
-  Tensor previous_output = zero_state;
+  std::vector<RecurrentCell::Step> cell_steps;
+  for (std::size_t k = 0; k < cells_.size(); ++k) cell_steps.push_back(cells_[k]->make_step(recurrent_masks[k]));
+  Tensor previous_output = zero_output;
   std::vector<Tensor> outputs;
   if (return_sequences_) outputs.reserve(static_cast<std::size_t>(steps));
   for (std::int64_t k = 0; k < steps; ++k) {
     const auto t = static_cast<std::size_t>(go_backwards_ ? steps - 1 - k : k);
-    std::vector<Tensor> next = step(per_step[t], states);
-    Tensor output = next[0];
+    std::vector<Tensor> next;
+    Tensor output;
+    std::size_t offset = 0;
+    for (std::size_t c = 0; c < cells_.size(); ++c) {
+      const RecurrentCell& cell = *cells_[c];
+      const auto n = static_cast<std::size_t>(cell.num_states());
+      const std::vector<Tensor> own(states.begin() + static_cast<std::ptrdiff_t>(offset),
+                                    states.begin() + static_cast<std::ptrdiff_t>(offset + n));
+      const Tensor in = c == 0 ? per_step[t] : cell.project(output, input_masks[c]);
+      std::vector<Tensor> updated = cell_steps[c](in, own);
+      output = updated[0];
+      next.insert(next.end(), updated.begin(), updated.end());
+      offset += n;
+    }
     if (!step_masks.empty()) {
       const Tensor& valid = step_masks[t];
-      output = select(valid, output, zero_output_for_mask_ ? zero_state : previous_output);
+      output = select(valid, output, zero_output_for_mask_ ? zero_output : previous_output);
       for (std::size_t s = 0; s < next.size(); ++s) next[s] = select(valid, next[s], states[s]);
     }
     states = std::move(next);
     previous_output = output;
     if (return_sequences_) outputs.push_back(output);
+  }
+
+  // Keras assigns the final states to the layer's state variables after every call.
+  if (stateful_ && !symbolic) {
+    for (std::size_t i = 0; i < states_.size() && i < states.size(); ++i) {
+      Variable v = states_[i];
+      v.assign(states[i]);
+    }
   }
 
   Outputs result;
@@ -318,6 +427,27 @@ Layer::Outputs RecurrentLayer::run(const std::vector<Tensor>& inputs, const Tens
   if (activity_regularizer_ && !symbolic) add_activity_losses(*this, *activity_regularizer_, result.tensors);
   return result;
 }
+
+namespace {
+
+// tf-keras's serialize_keras_object of a cell, with the build_config that the cell's
+// Layer.build records.
+Config cell_object(const RecurrentCell& cell) {
+  Config c = Config::object();
+  c["module"] = std::string(keras_module(ObjectKind::kLayer));
+  c["class_name"] = cell.class_name();
+  c["config"] = cell.Layer::get_config();
+  cell.write_config(c["config"], nullptr, /*in_layer=*/false);
+  c["registered_name"] = nullptr;
+  if (cell.built() && !cell.build_input_shapes().empty()) {
+    Config dims = Config::array();
+    for (const auto d : cell.build_input_shapes()[0].dims()) dims.push_back(d < 0 ? Config(nullptr) : Config(d));
+    c["build_config"] = Config{{"input_shape", dims}};
+  }
+  return c;
+}
+
+}  // namespace
 
 Config RecurrentLayer::get_config() const {
   Config c = Layer::get_config();
@@ -329,47 +459,90 @@ Config RecurrentLayer::get_config() const {
   c["time_major"] = time_major_;
   if (zero_output_for_mask_) c["zero_output_for_mask"] = true;
   if (!generic_) {
-    cell_->write_config(c, activity_regularizer_.get());
+    cells_.front()->write_config(c, activity_regularizer_.get());
     return c;
   }
-  // tf-keras's serialize_keras_object of the cell, with the build_config that the cell's
-  // Layer.build records.
-  Config cell = Config::object();
-  cell["module"] = std::string(keras_module(ObjectKind::kLayer));
-  cell["class_name"] = cell_->class_name();
-  cell["config"] = cell_->Layer::get_config();
-  cell_->write_config(cell["config"], nullptr, /*in_layer=*/false);
-  cell["registered_name"] = nullptr;
-  if (cell_->built() && !cell_->build_input_shapes().empty()) {
-    Config dims = Config::array();
-    for (const auto d : cell_->build_input_shapes()[0].dims()) dims.push_back(d < 0 ? Config(nullptr) : Config(d));
-    cell["build_config"] = Config{{"input_shape", dims}};
+  if (!stack_) {
+    c["cell"] = cell_object(*cells_.front());
+    return c;
   }
-  c["cell"] = cell;
+  // tf-keras's StackedRNNCells.get_config: the base keys and the cells; no build_config.
+  Config stack = Config::object();
+  stack["module"] = std::string(keras_module(ObjectKind::kLayer));
+  stack["class_name"] = "StackedRNNCells";
+  stack["config"] = stack_->Layer::get_config();
+  Config cells = Config::array();
+  for (const auto& cell : cells_) cells.push_back(cell_object(*cell));
+  stack["config"]["cells"] = cells;
+  stack["registered_name"] = nullptr;
+  c["cell"] = stack;
   return c;
 }
 
 namespace {
 
-// The kind and config of the one built-in cell of an RNN config.
-std::pair<CellKind, Config> rnn_cell(const Config& config) {
-  const std::string subject =
-      "layer '" + (config.is_object() && config.contains("name") && config["name"].is_string()
-                       ? config["name"].get<std::string>()
-                       : std::string("rnn")) + "' (RNN)";
-  const Config* value = config.is_object() && config.contains("cell") && !config["cell"].is_null() ? &config["cell"] : nullptr;
-  STRATA_CHECK(value != nullptr, FormatError, subject, ": 'cell' is missing; it must be a serialized cell");
-  STRATA_CHECK(!value->is_array(), ValueError, subject,
-               ": a list of cells (StackedRNNCells) is not supported; stack RNN layers instead");
-  const SerializedObject parsed = parse_serialized(*value, subject + ": 'cell'");
+std::string rnn_subject(const Config& config) {
+  return "layer '" +
+         (config.is_object() && config.contains("name") && config["name"].is_string() ? config["name"].get<std::string>()
+                                                                                      : std::string("rnn")) +
+         "' (RNN)";
+}
+
+std::pair<CellKind, Config> one_cell(const Config& value, const std::string& what) {
+  STRATA_CHECK(value.is_object() || value.is_string(), FormatError, what, " must be a serialized cell, got ", value.dump());
+  const SerializedObject parsed = parse_serialized(value, what);
   if (parsed.class_name == "SimpleRNNCell") return {CellKind::kSimpleRNN, parsed.config};
   if (parsed.class_name == "LSTMCell") return {CellKind::kLSTM, parsed.config};
   if (parsed.class_name == "GRUCell") return {CellKind::kGRU, parsed.config};
-  STRATA_THROW(ValueError, subject, ": 'cell' must be a SimpleRNNCell, LSTMCell or GRUCell, got ", parsed.class_name);
+  STRATA_THROW(ValueError, what, " must be a SimpleRNNCell, LSTMCell or GRUCell, got ", parsed.class_name);
+}
+
+struct RnnCells {
+  std::vector<std::pair<CellKind, Config>> cells;
+  Config stack;  // the StackedRNNCells config, null for one cell
+};
+
+// The built-in cells of an RNN config: one cell, a list of cells (tf-keras wraps it in a
+// StackedRNNCells named "stacked_rnn_cells") or a StackedRNNCells.
+RnnCells rnn_cells(const Config& config) {
+  const std::string subject = rnn_subject(config);
+  const Config* value = config.is_object() && config.contains("cell") && !config["cell"].is_null() ? &config["cell"] : nullptr;
+  STRATA_CHECK(value != nullptr, FormatError, subject, ": 'cell' is missing; it must be a serialized cell");
+  RnnCells out;
+  const Config* list = nullptr;
+  Config stack_config;
+  if (value->is_array()) {
+    list = value;
+    out.stack = Config{{"name", "stacked_rnn_cells"}};
+  } else {
+    STRATA_CHECK(value->is_object() || value->is_string(), FormatError, subject,
+                 ": 'cell' must be a serialized cell or a list of them, got ", value->dump());
+    const SerializedObject parsed = parse_serialized(*value, subject + ": 'cell'");
+    if (parsed.class_name == "StackedRNNCells") {
+      stack_config = parsed.config;
+      const ConfigReader r(stack_config, subject + ": the StackedRNNCells");
+      out.stack = Config::object();
+      out.stack["name"] = r.optional<std::string>("name", "stacked_rnn_cells");
+      if (stack_config.contains("trainable")) out.stack["trainable"] = r.optional<bool>("trainable", true);
+      if (stack_config.contains("dtype")) out.stack["dtype"] = stack_config["dtype"];
+      STRATA_CHECK(stack_config.contains("cells"), FormatError, subject, ": the StackedRNNCells has no 'cells'");
+      STRATA_CHECK(stack_config["cells"].is_array(), FormatError, subject,
+                   ": the StackedRNNCells' 'cells' must be a list of serialized cells, got ", stack_config["cells"].dump());
+      list = &stack_config["cells"];
+    } else {
+      out.cells.push_back(one_cell(*value, subject + ": 'cell'"));
+      return out;
+    }
+  }
+  STRATA_CHECK(!list->empty(), ValueError, subject, ": the list of cells is empty");
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    out.cells.push_back(one_cell((*list)[i], subject + ": cell " + std::to_string(i) + " of the stack"));
+  }
+  return out;
 }
 
 }  // namespace
 
-RNN::RNN(const Config& config) : RecurrentLayer(rnn_cell(config).first, config, rnn_cell(config).second) {}
+RNN::RNN(const Config& config) : RecurrentLayer(rnn_cells(config).cells, config, rnn_cells(config).stack) {}
 
 }  // namespace strata::recurrent

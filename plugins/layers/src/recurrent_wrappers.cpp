@@ -208,11 +208,11 @@ Bidirectional::Bidirectional(const Config& config) : Layer("Bidirectional", conf
 void Bidirectional::build(const std::vector<Shape>& input_shapes) {
   STRATA_CHECK(!input_shapes.empty(), ValueError, "Bidirectional layer '", name(), "' needs an input");
   const std::size_t states = input_shapes.size() - 1;
-  const std::size_t expected = static_cast<std::size_t>(forward_->cell().num_states() + backward_->cell().num_states());
+  const std::size_t expected = static_cast<std::size_t>(forward_->num_states() + backward_->num_states());
   STRATA_CHECK(states == 0 || states == expected, ValueError, "Bidirectional layer '", name(), "' takes the sequence and ",
                "optionally the initial states of both directions (", expected, "); got ", states, " initial state(s)");
   std::vector<Shape> f{input_shapes[0]}, b{input_shapes[0]};
-  const std::size_t half = static_cast<std::size_t>(forward_->cell().num_states());
+  const std::size_t half = static_cast<std::size_t>(forward_->num_states());
   for (std::size_t i = 1; i < input_shapes.size(); ++i) (i <= half ? f : b).push_back(input_shapes[i]);
   NameScope scope(name());  // "bidirectional/forward_lstm/lstm_cell/kernel", as in Keras
   forward_->ensure_built(f);
@@ -222,7 +222,7 @@ void Bidirectional::build(const std::vector<Shape>& input_shapes) {
 std::vector<Tensor> Bidirectional::output_masks(const Tensor& mask) const {
   std::vector<Tensor> out(outputs_before_states(), forward_->return_sequences() ? mask : Tensor());
   if (forward_->return_state()) {
-    out.resize(out.size() + static_cast<std::size_t>(forward_->cell().num_states() + backward_->cell().num_states()));
+    out.resize(out.size() + static_cast<std::size_t>(forward_->num_states() + backward_->num_states()));
   }
   return out;
 }
@@ -256,7 +256,7 @@ std::vector<Tensor> Bidirectional::call(const std::vector<Tensor>& inputs, const
 }
 
 Layer::Outputs Bidirectional::call_and_mask(const std::vector<Tensor>& inputs, const CallContext& ctx) const {
-  const std::size_t expected = static_cast<std::size_t>(forward_->cell().num_states() + backward_->cell().num_states());
+  const std::size_t expected = static_cast<std::size_t>(forward_->num_states() + backward_->num_states());
   STRATA_CHECK(inputs.size() == 1 || inputs.size() == 1 + expected, ValueError, "Bidirectional layer '", name(),
                "' takes the sequence and optionally the initial states of both directions (", expected, "); got ",
                inputs.size(), " inputs");
@@ -271,7 +271,7 @@ Layer::Outputs Bidirectional::call_and_mask(const std::vector<Tensor>& inputs, c
 }
 
 Layer::Outputs Bidirectional::run(const std::vector<Tensor>& inputs, const Tensor& mask, bool training) const {
-  const std::size_t half = static_cast<std::size_t>(forward_->cell().num_states());
+  const std::size_t half = static_cast<std::size_t>(forward_->num_states());
   std::vector<Tensor> f{inputs[0]}, b{inputs[0]};
   for (std::size_t i = 1; i < inputs.size(); ++i) (i <= half ? f : b).push_back(inputs[i]);
   CallContext inner;
@@ -362,8 +362,10 @@ std::vector<Shape> TimeDistributed::compute_output_shape(const std::vector<Shape
   return out;
 }
 
-std::vector<Tensor> TimeDistributed::compute_mask(const std::vector<Tensor>&, const std::vector<Tensor>& masks) const {
-  return {masks.empty() ? Tensor() : masks[0]};
+std::vector<Tensor> TimeDistributed::compute_mask(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks) const {
+  CallContext ctx;
+  if (!masks.empty()) ctx.masks = {masks[0]};
+  return call_and_mask(inputs, ctx).masks;
 }
 
 std::vector<Tensor> TimeDistributed::call(const std::vector<Tensor>& inputs, const CallContext& ctx) const {
@@ -374,6 +376,8 @@ Layer::Outputs TimeDistributed::call_and_mask(const std::vector<Tensor>& inputs,
   check_time_distributed_input(*this, shapes_of(inputs));
   const Tensor mask = ctx.masks.empty() ? Tensor() : ctx.masks[0];
   if (any_symbolic(inputs, mask) && inputs[0].shape().dim(1) < 0) {
+    // The output mask (when there is one) has the input mask's [batch, timesteps] leading axes;
+    // it is recorded as present and computed when the deferred call runs.
     return defer_call(*this, inputs, mask, ctx.training, inner_->dtype(), {mask});
   }
   return run(inputs, mask, ctx.training);
@@ -383,29 +387,63 @@ Layer::Outputs TimeDistributed::run(const std::vector<Tensor>& inputs, const Ten
   const Tensor& x = inputs[0];
   const std::int64_t batch = x.shape().dim(0);
   const std::int64_t steps = x.shape().dim(1);
+  const std::int64_t fold = batch < 0 || steps < 0 ? Shape::kUnknown : batch * steps;
   std::vector<std::int64_t> folded = without_time(x.shape()).dims();
-  folded[0] = batch < 0 ? Shape::kUnknown : batch * steps;
+  folded[0] = fold;
   CallContext inner;
   inner.training = training;
-  const std::vector<Tensor> y = inner_->call_with_masks({reshape(x, Shape(folded))}, inner).tensors;
-  Outputs out;
-  for (const auto& t : y) {
+  // tf-keras (batch size unknown) gives the wrapped layer the mask with time folded into
+  // the batch, [B*T, ...].
+  if (mask.defined()) {
+    std::vector<std::int64_t> mask_dims = without_time(mask.shape()).dims();
+    mask_dims[0] = fold;
+    inner.masks = {reshape(mask, Shape(mask_dims))};
+  }
+  const Layer::Outputs y = inner_->call_with_masks({reshape(x, Shape(folded))}, inner);
+  auto unfold = [&](const Tensor& t) {
     std::vector<std::int64_t> dims = t.shape().dims();
     dims[0] = steps;
     dims.insert(dims.begin(), batch < 0 ? Shape::kUnknown : batch);
-    out.tensors.push_back(reshape(t, Shape(dims)));
+    return reshape(t, Shape(dims));
+  };
+  Outputs out;
+  for (const auto& t : y.tensors) out.tensors.push_back(unfold(t));
+  // tf-keras's compute_mask: the wrapped layer's output mask unfolded to [B, T, ...]; when
+  // it has none, the input mask reduced to [B, T] (any over the other axes); else none.
+  for (std::size_t i = 0; i < out.tensors.size(); ++i) {
+    const Tensor inner_mask = i < y.masks.size() ? y.masks[i] : Tensor();
+    if (inner_mask.defined()) {
+      out.masks.push_back(unfold(inner_mask));
+    } else if (mask.defined()) {
+      Tensor m = mask;
+      if (m.shape().rank() > 2) {
+        std::vector<std::int64_t> axes;
+        for (std::int64_t a = 2; a < static_cast<std::int64_t>(m.shape().rank()); ++a) axes.push_back(a);
+        m = cast(max(cast(m, DType::kFloat32), axes), DType::kBool);
+      }
+      out.masks.push_back(m);
+    } else {
+      out.masks.emplace_back();
+    }
   }
-  out.masks.assign(out.tensors.size(), mask);
   return out;
 }
 
 Config TimeDistributed::get_config() const {
   Config c = Layer::get_config();
   c["layer"] = layer_config_;
-  // tf-keras writes the wrapped layer's build_config when its build was Layer.build, which
-  // records the input shape: in practice the layers without weights (Flatten, Dropout, ...).
+  // tf-keras writes the wrapped layer's build_config when its build ran Layer.build, which
+  // records the input shape (TimeDistributed calls the wrapped layer's build directly):
+  // the layers without a build of their own (Flatten, pooling, ...) and those whose build
+  // calls the base's (Dropout, the RNN layers, EinsumDense, GroupNormalization,
+  // Normalization), not the global poolings; checked with tf-keras 2.17.
+  const std::string& cls = inner_->class_name();
+  const bool global_pooling = cls.rfind("Global", 0) == 0;
+  const bool records = !global_pooling &&
+                       (inner_->weights().empty() || std::dynamic_pointer_cast<RecurrentLayer>(inner_) != nullptr ||
+                        cls == "EinsumDense" || cls == "GroupNormalization" || cls == "Normalization");
   const auto& shapes = inner_->build_input_shapes();
-  if (inner_->built() && inner_->weights().empty() && shapes.size() == 1) {
+  if (inner_->built() && records && shapes.size() == 1) {
     Config dims = Config::array();
     for (const auto d : shapes[0].dims()) dims.push_back(d < 0 ? Config(nullptr) : Config(d));
     c["layer"]["build_config"] = Config{{"input_shape", dims}};

@@ -27,34 +27,15 @@
 #include "strata/registry.hpp"
 #include "strata/saving.hpp"
 #include "load_error.hpp"
+#include "recurrent_test_util.hpp"
 
 namespace strata {
 namespace {
 
-// scale * (((i*37 + seed*11) mod 23) - 11) / 11, in float64.
-Tensor arr64(const Shape& shape, int seed, double scale) {
-  const auto n = static_cast<std::size_t>(shape.num_elements());
-  std::vector<double> v(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    const long long k = (static_cast<long long>(i) * 37 + seed * 11) % 23 - 11;
-    v[i] = scale * static_cast<double>(k) / 11.0;
-  }
-  return Tensor::from_vector<double>(v, shape);
-}
-
-Tensor mask_of(const std::vector<std::vector<int>>& rows) {
-  std::vector<std::uint8_t> bytes;
-  for (const auto& r : rows) {
-    for (int v : r) bytes.push_back(static_cast<std::uint8_t>(v));
-  }
-  return Tensor::from_bools(bytes, Shape{static_cast<std::int64_t>(rows.size()), static_cast<std::int64_t>(rows[0].size())});
-}
-
-std::vector<Shape> shapes_of(const std::vector<Tensor>& ts) {
-  std::vector<Shape> out;
-  for (const auto& t : ts) out.push_back(t.shape());
-  return out;
-}
+using recurrent_tests::arr64;
+using recurrent_tests::check_gradients;
+using recurrent_tests::mask_of;
+using recurrent_tests::shapes_of;
 
 class WrapperTest : public ::testing::TestWithParam<std::string> {
  protected:
@@ -69,68 +50,6 @@ class WrapperTest : public ::testing::TestWithParam<std::string> {
   }
   std::optional<DeviceScope> scope_;
 };
-
-// d loss / d (inputs, weights) by the tape against central differences, where loss sums
-// every output times a different weight. All weights are set to patterns first.
-void check_gradients(Layer& layer, const std::vector<Tensor>& inputs, const CallContext& ctx) {
-  layer.ensure_built(shapes_of(inputs));
-  std::vector<Tensor> weights;
-  const auto vars = layer.weights();
-  for (std::size_t i = 0; i < vars.size(); ++i) weights.push_back(arr64(vars[i].shape(), static_cast<int>(i) + 2, 0.6));
-  layer.set_weights(weights);
-  auto loss = [&](const std::vector<Tensor>& xs) {
-    const auto outs = layer.call_with_masks(xs, ctx).tensors;
-    Tensor total;
-    for (std::size_t i = 0; i < outs.size(); ++i) {
-      const Tensor term = sum(outs[i] * arr64(outs[i].shape(), 30 + static_cast<int>(i), 1.0));
-      total = i == 0 ? term : total + term;
-    }
-    return total;
-  };
-  std::vector<Tensor> dw, dx;
-  {
-    GradientTape tape(/*persistent=*/true);
-    for (const auto& x : inputs) tape.watch(x);
-    const Tensor l = loss(inputs);
-    dw = tape.gradient(l, vars);
-    dx = tape.gradient(l, inputs);
-  }
-  const double eps = 1e-6;
-  for (std::size_t w = 0; w < weights.size(); ++w) {
-    ASSERT_TRUE(dw[w].defined()) << vars[w].name();
-    const auto g = dw[w].to_vector<double>();
-    const auto base = weights[w].to_vector<double>();
-    for (std::size_t i = 0; i < base.size(); i += 1 + base.size() / 6) {
-      auto probe = [&](double delta) {
-        auto v = base;
-        v[i] += delta;
-        auto ws = weights;
-        ws[w] = Tensor::from_vector<double>(v, weights[w].shape());
-        layer.set_weights(ws);
-        return loss(inputs).item<double>();
-      };
-      const double numeric = (probe(eps) - probe(-eps)) / (2 * eps);
-      EXPECT_NEAR(g[i], numeric, 1e-7 + 1e-6 * std::abs(numeric)) << vars[w].name() << " element " << i;
-    }
-    layer.set_weights(weights);
-  }
-  for (std::size_t k = 0; k < inputs.size(); ++k) {
-    ASSERT_TRUE(dx[k].defined()) << "input " << k;
-    const auto g = dx[k].to_vector<double>();
-    const auto base = inputs[k].to_vector<double>();
-    for (std::size_t i = 0; i < base.size(); i += 1 + base.size() / 7) {
-      auto probe = [&](double delta) {
-        auto v = base;
-        v[i] += delta;
-        auto xs = inputs;
-        xs[k] = Tensor::from_vector<double>(v, inputs[k].shape());
-        return loss(xs).item<double>();
-      };
-      const double numeric = (probe(eps) - probe(-eps)) / (2 * eps);
-      EXPECT_NEAR(g[i], numeric, 1e-7 + 1e-6 * std::abs(numeric)) << "input " << k << " element " << i;
-    }
-  }
-}
 
 Config serialized(const char* cls, Config config) {
   config["dtype"] = "float64";
@@ -450,16 +369,45 @@ TEST_F(WrapperConfigErrors, BidirectionalWithMismatchedBackwardLayer) {
 
 TEST_F(WrapperConfigErrors, RnnOfCellsStrataDoesNotHave) {
   EXPECT_EQ(load_error<ValueError>(sequential_json(
-                "RNN", R"("cell": [{"class_name": "LSTMCell", "config": {"units": 2}}])", "4, 3")),
-            "layer 'w' (RNN): a list of cells (StackedRNNCells) is not supported; stack RNN layers instead");
+                "RNN", R"("cell": [{"class_name": "LSTMCell", "config": {"units": 2}}, {"class_name": "ConvLSTMCell"}])",
+                "4, 3")),
+            "layer 'w' (RNN): cell 1 of the stack must be a SimpleRNNCell, LSTMCell or GRUCell, got ConvLSTMCell");
   EXPECT_EQ(load_error<ValueError>(sequential_json(
                 "RNN", R"("cell": {"class_name": "StackedRNNCells", "config": {"cells": []}})", "4, 3")),
-            "layer 'w' (RNN): 'cell' must be a SimpleRNNCell, LSTMCell or GRUCell, got StackedRNNCells");
+            "layer 'w' (RNN): the list of cells is empty");
+  EXPECT_EQ(load_error<ValueError>(sequential_json("RNN", R"("cell": [])", "4, 3")),
+            "layer 'w' (RNN): the list of cells is empty");
+  EXPECT_EQ(load_error<FormatError>(sequential_json(
+                "RNN", R"("cell": {"class_name": "StackedRNNCells", "config": {"name": "s"}})", "4, 3")),
+            "layer 'w' (RNN): the StackedRNNCells has no 'cells'");
+  EXPECT_EQ(load_error<FormatError>(sequential_json(
+                "RNN", R"("cell": {"class_name": "StackedRNNCells", "config": {"cells": {"units": 2}}})", "4, 3")),
+            "layer 'w' (RNN): the StackedRNNCells' 'cells' must be a list of serialized cells, got {\"units\":2}");
+  EXPECT_EQ(load_error<FormatError>(sequential_json("RNN", R"("cell": [3])", "4, 3")),
+            "layer 'w' (RNN): cell 0 of the stack must be a serialized cell, got 3");
   EXPECT_EQ(load_error<FormatError>(sequential_json("RNN", R"("return_sequences": true)", "4, 3")),
             "layer 'w' (RNN): 'cell' is missing; it must be a serialized cell");
   EXPECT_EQ(load_error<FormatError>(sequential_json(
                 "RNN", R"("cell": {"class_name": "GRUCell", "config": {"units": "two"}})", "4, 3")),
             "layer 'w' (RNN): 'units' must be a positive integer, got \"two\"");
+  EXPECT_EQ(load_error<ValueError>(sequential_json(
+                "RNN", R"("cell": [{"class_name": "GRUCell", "config": {"units": 2}}, {"class_name": "LSTMCell", "config": {"units": -1}}])",
+                "4, 3")),
+            "layer 'w' (RNN): 'units' must be a positive integer, got -1");
+}
+
+// Keras: "If a RNN is stateful, it needs to know its batch size."
+TEST_F(WrapperConfigErrors, StatefulRnnWithoutAFixedBatchSize) {
+  EXPECT_EQ(load_error<ValueError>(sequential_json("LSTM", R"("units": 2, "stateful": true)", "4, 3")),
+            "LSTM layer 'w' is stateful and needs to know its batch size: give the model's input a fixed batch size "
+            "(batch_input_shape / Input(..., batch_size=...)), got inputs of shape (None, 4, 3)");
+  EXPECT_EQ(load_error<ValueError>(sequential_json(
+                "Bidirectional", R"("layer": {"class_name": "GRU", "config": {"name": "g", "units": 2, "stateful": true}})",
+                "4, 3")),
+            "GRU layer 'forward_g' is stateful and needs to know its batch size: give the model's input a fixed batch "
+            "size (batch_input_shape / Input(..., batch_size=...)), got inputs of shape (None, 4, 3)");
+  EXPECT_EQ(load_error<FormatError>(sequential_json("SimpleRNN", R"("units": 2, "stateful": "yes")", "4, 3")),
+            "layer 'w' (SimpleRNN): 'stateful' must be true or false, got \"yes\"");
 }
 
 TEST_F(WrapperConfigErrors, TimeDistributedOfRankTwoInputs) {
