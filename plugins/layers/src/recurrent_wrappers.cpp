@@ -321,7 +321,8 @@ void Bidirectional::set_call_arguments(const Config& arguments) {
                arguments.dump());
   Config a = arguments;
   if (!a["args"][0].is_array()) a["args"][0] = Config::array({a["args"][0]});  // a Keras 3 node's bare tensor
-  for (const auto& [key, v] : a.value("kwargs", Config::object()).items()) {
+  const Config kwargs = a.value("kwargs", Config::object());
+  for (const auto& [key, v] : kwargs.items()) {
     STRATA_CHECK(v.is_null() || (key == "training" && v.is_boolean()), FormatError, subject,
                  ": the call argument '", key, "' (", v.dump(),
                  ") is not supported; initial states are given as inputs after the sequence");
