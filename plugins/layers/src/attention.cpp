@@ -76,6 +76,16 @@ Tensor lower_triangular(std::int64_t t, std::int64_t s, const Tensor& like) {
   return greater_equal(cumprod(twos, -2), cumprod(twos, -1));
 }
 
+// The arguments with "outputs": "tuple" when they ask for the scores: tf-keras's attention
+// layers return (output, scores) as a tuple (strata/plugin/call_arguments.hpp).
+Config with_output_structure(Config arguments) {
+  if (arguments.is_object() && arguments.contains("kwargs") && arguments["kwargs"].is_object()) {
+    const Config& flag = arguments["kwargs"].value("return_attention_scores", Config(false));
+    if (flag.is_boolean() && flag.get<bool>()) arguments["outputs"] = "tuple";
+  }
+  return arguments;
+}
+
 // tf-keras's BaseDenseAttention: scores from query and key, -1e9 (float16: -65504) where the
 // value mask is false, softmax over the value steps, dropout in training, weights @ value,
 // rows of masked query steps zeroed. Inputs [query, value] or [query, value, key]; the
@@ -94,7 +104,7 @@ class DenseAttention : public Layer, public CallArgumentsLayer {
 
   void set_call_arguments(const Config& arguments) override { arguments_.set(arguments); }
   Config call_arguments() const override {
-    return arguments_.latest([] { return default_arguments(2); });
+    return with_output_structure(arguments_.latest([] { return default_arguments(2); }));
   }
 
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override {
@@ -335,7 +345,7 @@ class MultiHeadAttention final : public Layer, public CallArgumentsLayer {
     arguments_.set(a);
   }
   Config call_arguments() const override {
-    return arguments_.latest([] { return default_arguments(2); });
+    return with_output_structure(arguments_.latest([] { return default_arguments(2); }));
   }
 
   void build(const std::vector<Shape>& shapes) override {

@@ -562,9 +562,13 @@ std::string summary_output_shape(const Layer& layer, const std::unordered_set<co
   if (nodes.empty()) return "multiple";
   auto describe = [&](const GraphNode& n) {
     if (n.outputs.size() == 1 && n.op != "Placeholder") return fmt(n.outputs[0].shape);
-    std::string s = "[";
+    // A call whose arguments say it returns a Python tuple (strata/plugin/call_arguments.hpp)
+    // prints as one, as Keras prints a layer's output_shape.
+    const std::optional<Config> arguments = stored_call_arguments(n);
+    const bool tuple = arguments && arguments->is_object() && arguments->value("outputs", "") == "tuple";
+    std::string s = tuple ? "(" : "[";
     for (std::size_t i = 0; i < n.outputs.size(); ++i) s += (i ? ", " : "") + fmt(n.outputs[i].shape);
-    return s + "]";
+    return s + (tuple ? ")" : "]");
   };
   const std::string first = describe(*nodes[0]);
   for (const auto& n : nodes) {

@@ -19,7 +19,10 @@
 // As tf-keras writes TFOpLambda (_preserve_input_structure_in_config), a first argument
 // that is a single tensor is one reference, not a list of one, in the node; other layers'
 // nodes are a list of references, so their first argument is a list (of one tensor, for
-// MultiHeadAttention's query).
+// MultiHeadAttention's query). An optional third key, `"outputs": "tuple"`, says that the
+// call returns a Python tuple rather than a list (MultiHeadAttention with
+// return_attention_scores): nothing is written to the file for it; summaries print such
+// output shapes in parentheses, as Keras does.
 //
 // Per node (since plugin ABI 2.1). A layer may be called several times with different
 // arguments (one MultiHeadAttention called with and without use_causal_mask). The runtime
