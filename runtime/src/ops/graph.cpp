@@ -237,7 +237,7 @@ std::vector<Tensor> Graph::run(const std::vector<Tensor>& inputs) const {
     if (kind == NodeKind::kLayerCall) {
       CallContext ctx;
       ctx.training = node->attrs.get_or<bool>("training", false);
-      values[i] = (*node->layer)(args, ctx);
+      values[i] = internal::run_layer_node(*node, args, ctx).tensors;
       continue;
     }
     const NodeWhere where{node.get(), &name_};

@@ -247,6 +247,23 @@ TEST_F(AttentionCallArguments, EachNodeOfALayerCalledTwiceKeepsItsArguments) {
   EXPECT_EQ(again->get_config()["layers"][2]["inbound_nodes"], nodes);
 }
 
+// The other executors of recorded layer calls hand each node its arguments too: a Graph of
+// the model's symbolic tensors run directly, and re-traced by rewrite_graph.
+TEST_F(AttentionCallArguments, GraphsOfLayerCallsRunEachNodeWithItsArguments) {
+  const auto model = model_from_json(kCalledTwice);
+  const Tensor q = pattern_tensor(Shape{2, 3, 4}, 31), v = pattern_tensor(Shape{2, 3, 4}, 32);
+  const auto want = (*model)({q, v});
+  const Graph graph(model->inputs(), model->outputs(), "called_twice");
+  const Graph retraced = rewrite_graph(graph, [](const GraphNode&, const RewriteContext&) {
+    return std::optional<std::vector<Tensor>>();
+  });
+  for (const Graph* g : {&graph, &retraced}) {
+    const auto got = g->run({q, v});
+    ASSERT_EQ(got.size(), 3u);
+    for (std::size_t k = 0; k < 3; ++k) EXPECT_EQ(mismatch(values(got[k]), values(want[k])), "") << "output " << k;
+  }
+}
+
 // Built in C++: a Functional model records each call's arguments with its node.
 TEST_F(AttentionCallArguments, SymbolicCallsFromCppRecordTheirArguments) {
   const Tensor q = Input(Shape{3, 4}, "q"), v = Input(Shape{3, 4}, "v");
