@@ -41,7 +41,8 @@ TEST_P(AttentionReadBack, TfKerasLoadsStrataH5AndPredictsTheSame) {
   const auto dir = std::filesystem::temp_directory_path() / ("strata_attn_readback_" + name + "_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   std::vector<Tensor> xs;  // the fixture's inputs, as index.json lists them (files are shared)
-  for (const auto& entry : Config::parse(read_text(fixtures / "index.json"))["models"]) {
+  const Config index = Config::parse(read_text(fixtures / "index.json"));
+  for (const auto& entry : index["models"]) {
     if (entry["name"] != name) continue;
     for (const auto& in : entry["inputs"]) xs.push_back(read_npy(fixtures / in["file"].get<std::string>()));
   }
