@@ -1194,6 +1194,83 @@ def _(rng, shared):
     y[1, 1, 2:, :] = 0.0  # trailing inner steps masked
     y[2, 0, 1, :] = 0.0  # an inner step in the middle
     return model, [masked_sequence(5, 3), y]
+# ---- issue 18: attention call arguments (use_causal_mask, return_attention_scores, masks) ----
+
+
+@fixture("mha_causal_scores", "MultiHeadAttention self-attention with use_causal_mask=True and "
+         "return_attention_scores=True (outputs: attention output and scores [B, heads, T, S])")
+def _(rng, shared):
+    x = keras.Input((4, 3))
+    out, scores = L.MultiHeadAttention(num_heads=2, key_dim=2)(x, x, use_causal_mask=True,
+                                                                 return_attention_scores=True)
+    model = keras.Model(x, [out, scores])
+    randomize_weights(model, rng)
+    return model, xs_for(model)
+
+
+@fixture("mha_called_twice", "One MultiHeadAttention called twice: plain (query, value) and with key, "
+         "use_causal_mask and return_attention_scores; each node keeps its own call arguments")
+def _(rng, shared):
+    q = keras.Input((3, 4))
+    v = keras.Input((3, 4))
+    mha = L.MultiHeadAttention(num_heads=2, key_dim=2, name="shared_mha")
+    plain = mha(q, v)
+    causal, scores = mha(v, q, key=v, use_causal_mask=True, return_attention_scores=True)
+    model = keras.Model([q, v], [plain, causal, scores])
+    randomize_weights(model, rng)
+    return model, xs_for(model)
+
+
+@fixture("mha_keras_masks", "MultiHeadAttention on a Masking-masked query and an Embedding(mask_zero=True) value, "
+         "with an attention_mask and a causal mask, returning scores")
+def _(rng, shared):
+    q = keras.Input((4, 3))
+    ids = keras.Input((4,), dtype="int32")
+    m = keras.Input((4, 4))
+    qm = L.Masking(0.0)(q)
+    v = L.Embedding(6, 3, mask_zero=True)(ids)
+    out, scores = L.MultiHeadAttention(num_heads=2, key_dim=2)(qm, v, attention_mask=m, use_causal_mask=True,
+                                                               return_attention_scores=True)
+    model = keras.Model([q, ids, m], [out, scores])
+    randomize_weights(model, rng)
+    xs = xs_for(model)
+    xs[0][1, 2, :] = 0.0
+    xs[1] = padded_ids(6, 4)
+    xs[2] = (np.random.RandomState(seed_of("mha_keras_masks")).uniform(size=xs[2].shape) > 0.3).astype(np.float32)
+    xs[2][:, :, 0] = 1.0  # every query keeps one key: rows of -1e9 only differ from tf-keras by rounding
+    return model, xs
+
+
+@fixture("mha_axes_scores", "MultiHeadAttention over axes (1, 2) of 4-D inputs returning its scores, "
+         "with an attention mask over both axes")
+def _(rng, shared):
+    q = keras.Input((2, 3, 4))
+    v = keras.Input((2, 2, 4))
+    m = keras.Input((2, 3, 2, 2))
+    out, scores = L.MultiHeadAttention(num_heads=2, key_dim=2, attention_axes=(1, 2))(
+        q, v, attention_mask=m, return_attention_scores=True)
+    model = keras.Model([q, v, m], [out, scores])
+    randomize_weights(model, rng)
+    xs = xs_for(model)
+    xs[2] = (np.random.RandomState(seed_of("mha_axes_scores")).uniform(size=xs[2].shape) > 0.3).astype(np.float32)
+    xs[2][..., 0, 0] = 1.0
+    return model, xs
+
+
+@fixture("dense_attention_causal_scores", "Attention and AdditiveAttention with use_causal_mask=True and "
+         "return_attention_scores=True on a Masking-masked value, and Attention with scores only")
+def _(rng, shared):
+    q = keras.Input((4, 3))
+    v = keras.Input((5, 3))
+    vm = L.Masking(0.0)(v)
+    a, a_scores = L.Attention(use_scale=True)([q, vm], use_causal_mask=True, return_attention_scores=True)
+    b, b_scores = L.AdditiveAttention()([q, vm, vm], use_causal_mask=True, return_attention_scores=True)
+    c, c_scores = L.Attention(score_mode="concat")([q, v], return_attention_scores=True)
+    model = keras.Model([q, v], [a, a_scores, b, b_scores, c, c_scores])
+    randomize_weights(model, rng)
+    xs = xs_for(model)
+    xs[1][1, 3:, :] = 0.0
+    return model, xs
 
 
 # ---- writing ----------------------------------------------------------------------------

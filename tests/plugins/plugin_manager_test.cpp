@@ -112,6 +112,18 @@ TEST_P(PluginRefusal, NamesFileAndValuesLeavesRegistryUnchangedAndGoodPluginStil
   expect_backend_works(registry, "plugtest");
 }
 
+// A plugin built for an older minor of the same major loads: minors only add (ABI 2.1
+// added recorded_call_arguments and the per-node contract of CallArgumentsLayer).
+TEST(PluginManager, LoadsAPluginBuiltForAnOlderMinor) {
+  static_assert(STRATA_PLUGIN_ABI_MINOR > 0, "the older_minor test plugin needs a minor below the runtime's");
+  Registry registry;
+  PluginManager manager(registry);
+  const PluginInfo info = manager.load(plugin_file("older_minor"));
+  EXPECT_EQ(info.state, PluginState::kLoaded) << info.status();
+  EXPECT_EQ(info.abi_major, unsigned{STRATA_PLUGIN_ABI_MAJOR});
+  EXPECT_EQ(info.abi_minor, 0u);
+}
+
 std::string runtime_abi() {
   return std::to_string(STRATA_PLUGIN_ABI_MAJOR) + "." + std::to_string(STRATA_PLUGIN_ABI_MINOR);
 }

@@ -7,13 +7,22 @@
 // axes where masked positions get -1e9 added (tf-keras's Softmax layer), dropout in
 // training, and the "attention_output" EinsumDense projection.
 //
-// Inputs, in order: query, value, optionally key (default: value), optionally an
-// attention mask (bool or numeric, broadcast to (B, <query attention dims>, <key attention
-// dims>)). The keras masks of query, value and key are combined into it as tf-keras does.
+// The three take their call arguments through strata::CallArgumentsLayer, per node
+// (strata/plugin/call_arguments.hpp): MultiHeadAttention's query (first argument) and
+// value, key, attention_mask (tensors by keyword), use_causal_mask and
+// return_attention_scores; Attention/AdditiveAttention's [query, value(, key)] list and
+// use_causal_mask, return_attention_scores. Called from C++ without arguments, their inputs
+// are positional: MultiHeadAttention [query, value(, key(, attention_mask))], the others
+// [query, value(, key)]. The attention mask is bool or numeric, broadcast to (B, <query
+// attention dims>, <key attention dims>); the keras masks of query, value and key are
+// combined into it as tf-keras does. With return_attention_scores the layer has a second
+// output, the attention weights after masking and softmax ([B, heads, T, S] for
+// MultiHeadAttention's default axes, [B, Tq, Tv] for the others), which carries no mask.
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
+#include "call_arguments_state.hpp"
 #include "einsum.hpp"
 #include "einsum_dense.hpp"
 #include "strata/graph.hpp"
@@ -51,37 +60,78 @@ Projection projection_equation(std::size_t free_dims, std::size_t bound_dims, st
   return p;
 }
 
+// [1, T, S] (or the shape of `like` when T or S is unknown): true where the column is not
+// after the row (tf.linalg.band_part(ones, -1, 0), tf-keras's causal masks).
+Tensor lower_triangular(std::int64_t t, std::int64_t s, const Tensor& like) {
+  if (t >= 0 && s >= 0) {
+    std::vector<std::uint8_t> v(static_cast<std::size_t>(t * s));
+    for (std::int64_t i = 0; i < t; ++i) {
+      for (std::int64_t j = 0; j < s; ++j) v[static_cast<std::size_t>(i * s + j)] = j <= i;
+    }
+    return Tensor::from_bools(v, Shape{1, t, s}, like.is_symbolic() ? default_device() : like.device());
+  }
+  // Lengths known only when the graph runs: row i and column j of cumulative products of 2
+  // are 2^(i+1) and 2^(j+1), exact in float64 up to 1023 steps.
+  const Tensor twos = cast(ones_like(like), DType::kFloat64) * 2.0;
+  return greater_equal(cumprod(twos, -2), cumprod(twos, -1));
+}
+
+// The arguments with "outputs": "tuple" when they ask for the scores: tf-keras's attention
+// layers return (output, scores) as a tuple (strata/plugin/call_arguments.hpp).
+Config with_output_structure(Config arguments) {
+  if (arguments.is_object() && arguments.contains("kwargs") && arguments["kwargs"].is_object()) {
+    const Config& flag = arguments["kwargs"].value("return_attention_scores", Config(false));
+    if (flag.is_boolean() && flag.get<bool>()) arguments["outputs"] = "tuple";
+  }
+  return arguments;
+}
+
 // tf-keras's BaseDenseAttention: scores from query and key, -1e9 (float16: -65504) where the
 // value mask is false, softmax over the value steps, dropout in training, weights @ value,
 // rows of masked query steps zeroed. Inputs [query, value] or [query, value, key]; the
 // masks are the keras masks of query and value.
-class DenseAttention : public Layer {
+class DenseAttention : public Layer, public CallArgumentsLayer {
  public:
   DenseAttention(const std::string& class_name, const Config& c) : Layer(class_name, c) {
     const ConfigReader r(c, *this);
     r.optional<double>("dropout", 0.0, Range::closed(0.0, 1.0));
     dropout_ = r.number("dropout", 0.0);
-    // tf-keras pops the deprecated `causal` argument (and does not write it back); a causal
-    // mask is not supported here, so a config asking for one is refused rather than ignored.
-    STRATA_CHECK(!r.optional("causal", false), ValueError, ConfigReader::subject_of(*this),
-                 ": causal attention ('causal': true) is not supported");
+    // tf-keras pops the deprecated `causal` argument, applies it to every call and does not
+    // write it back.
+    causal_ = r.optional("causal", false);
     set_supports_masking(true);
   }
 
+  void set_call_arguments(const Config& arguments) override { arguments_.set(arguments); }
+  Config call_arguments() const override {
+    return with_output_structure(arguments_.latest([] { return default_arguments(2); }));
+  }
+
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override {
+    return call_and_mask(inputs, ctx).tensors;
+  }
+
+  Outputs call_and_mask(const std::vector<Tensor>& inputs, const CallContext& ctx) const override {
     STRATA_CHECK(
         inputs.size() == 2 || inputs.size() == 3, ValueError, ConfigReader::subject_of(*this),
         ": accepts inputs list of length 2 or 3, namely [query, value] or [query, value, key]. Received length: ",
         inputs.size());
+    const Call how = parse(arguments_.for_call(*this, inputs, default_arguments), inputs.size());
     const Tensor& q = inputs[0];
     const Tensor& v = inputs[1];
     const Tensor& k = inputs.size() > 2 ? inputs[2] : v;
     Tensor scores = scores_of(q, k);
-    const Tensor v_mask = ctx.masks.size() > 1 ? ctx.masks[1] : Tensor();
-    if (v_mask.defined()) {
+    Tensor scores_mask = ctx.masks.size() > 1 && ctx.masks[1].defined()
+                             ? expand_dims(cast(ctx.masks[1], DType::kBool), -2)
+                             : Tensor();
+    if (how.causal || causal_) {
+      const auto& d = scores.shape().dims();
+      const Tensor causal = lower_triangular(d[d.size() - 2], d.back(), scores);
+      scores_mask = scores_mask.defined() ? logical_and(scores_mask, causal) : causal;
+    }
+    if (scores_mask.defined()) {
       const double large = scores.dtype() == DType::kFloat16 ? 65504.0 : 1.0e9;
-      const Tensor padding = logical_not(expand_dims(cast(v_mask, DType::kBool), -2));
-      scores = scores - cast(padding, scores.dtype()) * large;
+      scores = scores - cast(logical_not(scores_mask), scores.dtype()) * large;
     }
     Tensor weights = softmax(scores, -1);
     const double rate = dropout_.get<double>();
@@ -94,7 +144,15 @@ class DenseAttention : public Layer {
     Tensor result = matmul(weights, v);
     const Tensor q_mask = ctx.masks.empty() ? Tensor() : ctx.masks[0];
     if (q_mask.defined()) result = result * cast(expand_dims(q_mask, -1), result.dtype());
-    return {result};
+    Outputs out;
+    out.tensors = {result};
+    out.masks = compute_mask(inputs, ctx.masks);
+    out.masks.resize(1);
+    if (how.scores) {  // tf-keras returns the weights after dropout
+      out.tensors.push_back(weights);
+      out.masks.emplace_back();
+    }
+    return out;
   }
 
   // The query's mask, as tf-keras.
@@ -111,6 +169,45 @@ class DenseAttention : public Layer {
 
  protected:
   virtual Tensor scores_of(const Tensor& query, const Tensor& key) const = 0;
+
+  // BaseDenseAttention.call(inputs, mask=None, training=None, return_attention_scores=False,
+  // use_causal_mask=False): the first argument is the [query, value(, key)] list.
+  struct Call {
+    bool causal = false, scores = false;
+  };
+  static Config default_arguments(std::size_t inputs) {
+    Config first = Config::array();
+    for (std::size_t i = 0; i < inputs; ++i) first.push_back(Config{{"strata.tensor", i}});
+    return Config{{"args", Config::array({first})}, {"kwargs", Config::object()}};
+  }
+  Call parse(const Config& arguments, std::size_t inputs) const {
+    const std::string subject = ConfigReader::subject_of(*this);
+    STRATA_CHECK(arguments.is_object() && arguments.contains("args") && arguments["args"].is_array() &&
+                     arguments["args"].size() == 1 && arguments["args"][0].is_array(),
+                 FormatError, subject, ": is called on ", arguments.contains("args") ? arguments["args"].dump() : "nothing",
+                 "; it takes a list [query, value] or [query, value, key]");
+    const Config& first = arguments["args"][0];
+    for (std::size_t i = 0; i < first.size(); ++i) {
+      STRATA_CHECK(call_tensor_index(first[i], inputs, subject, "each element of the inputs list") == i, FormatError,
+                   subject, ": the inputs list must hold the call's tensors in order, got ", first.dump());
+    }
+    const Config kwargs = arguments.value("kwargs", Config::object());
+    Call how;
+    for (const auto& [key, v] : kwargs.items()) {
+      if (key == "use_causal_mask") {
+        how.causal = call_flag(kwargs, "use_causal_mask", subject);
+      } else if (key == "return_attention_scores") {
+        how.scores = call_flag(kwargs, "return_attention_scores", subject);
+      } else if (key == "training") {
+        call_flag(kwargs, "training", subject);
+      } else {
+        STRATA_CHECK(key == "mask" && v.is_null(), FormatError, subject, ": the call argument '", key, "' (",
+                     v.dump(), ") is not supported; masks come from the inputs' keras masks");
+      }
+    }
+    return how;
+  }
+
   void require_inputs(const std::vector<Shape>& shapes) const {
     STRATA_CHECK(
         shapes.size() == 2 || shapes.size() == 3, ValueError, ConfigReader::subject_of(*this),
@@ -120,6 +217,8 @@ class DenseAttention : public Layer {
 
  private:
   Config dropout_;
+  bool causal_ = false;
+  CallArgumentsState arguments_;
 };
 
 class Attention final : public DenseAttention {
@@ -199,7 +298,7 @@ class AdditiveAttention final : public DenseAttention {
   Variable scale_;
 };
 
-class MultiHeadAttention final : public Layer {
+class MultiHeadAttention final : public Layer, public CallArgumentsLayer {
  public:
   explicit MultiHeadAttention(const Config& c) : Layer("MultiHeadAttention", c) {
     auto frame = ErrorContext::push("reading the config of MultiHeadAttention layer '", name(), "'");
@@ -236,31 +335,61 @@ class MultiHeadAttention final : public Layer {
     }
   }
 
+  void set_call_arguments(const Config& arguments) override {
+    Config a = arguments;
+    // A Keras 3 node gives the query bare; tf-keras 2 writes it as a list of one.
+    if (a.is_object() && a.contains("args") && a["args"].is_array() && a["args"].size() == 1 &&
+        a["args"][0].is_object()) {
+      a["args"][0] = Config::array({a["args"][0]});
+    }
+    arguments_.set(a);
+  }
+  Config call_arguments() const override {
+    return with_output_structure(arguments_.latest([] { return default_arguments(2); }));
+  }
+
   void build(const std::vector<Shape>& shapes) override {
-    STRATA_CHECK(shapes.size() >= 2 && shapes.size() <= 4, ValueError, ConfigReader::subject_of(*this),
-                 ": expects inputs [query, value], [query, value, key] or [query, value, key, attention_mask], got ",
-                 shapes.size(), " inputs");
-    if (!query_dense_) build_from_signature(shapes[0], shapes[1], shapes.size() > 2 ? shapes[2] : shapes[1]);
+    if (query_dense_) return;
+    const Call how = parse(arguments_.peek(*this, shapes.size(), default_arguments), shapes.size());
+    build_from_signature(shapes[how.query], shapes[how.value], shapes[how.key.value_or(how.value)]);
   }
 
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override {
-    STRATA_CHECK(inputs.size() >= 2 && inputs.size() <= 4, ValueError, ConfigReader::subject_of(*this),
-                 ": expects inputs [query, value], [query, value, key] or [query, value, key, attention_mask], got ",
-                 inputs.size(), " inputs");
-    const Tensor& query = inputs[0];
-    const Tensor& value = inputs[1];
-    const bool own_key = inputs.size() > 2 && inputs[2].defined();
-    const Tensor& key = own_key ? inputs[2] : value;
-    Tensor mask = inputs.size() > 3 ? inputs[3] : Tensor();
+    return call_and_mask(inputs, ctx).tensors;
+  }
+
+  Outputs call_and_mask(const std::vector<Tensor>& inputs, const CallContext& ctx) const override {
+    const Call how = parse(arguments_.for_call(*this, inputs, default_arguments), inputs.size());
+    const Tensor& query = inputs[how.query];
+    const Tensor& value = inputs[how.value];
+    const bool own_key = how.key && inputs[*how.key].defined();
+    const Tensor& key = own_key ? inputs[*how.key] : value;
+    Tensor mask = how.mask ? inputs[*how.mask] : Tensor();
     if (mask.defined() && mask.dtype() != DType::kBool) mask = cast(mask, DType::kBool);
     // tf-keras's _compute_attention_mask: the keras masks of query (B, T, 1), value and key
-    // (B, 1, S), ANDed with the attention mask.
+    // (B, 1, S) and the causal mask (1, T, S), ANDed with the attention mask.
     auto mask_of = [&](std::size_t i) { return ctx.masks.size() > i ? ctx.masks[i] : Tensor(); };
     Tensor automatic;
     auto add_mask = [&](const Tensor& m) { automatic = automatic.defined() ? logical_and(automatic, m) : m; };
-    if (const Tensor m = mask_of(0); m.defined()) add_mask(expand_dims(cast(m, DType::kBool), 2));
-    if (const Tensor m = mask_of(1); m.defined()) add_mask(expand_dims(cast(m, DType::kBool), 1));
-    if (const Tensor m = mask_of(2); own_key && m.defined()) add_mask(expand_dims(cast(m, DType::kBool), 1));
+    if (const Tensor m = mask_of(how.query); m.defined()) add_mask(expand_dims(cast(m, DType::kBool), 2));
+    if (const Tensor m = mask_of(how.value); m.defined()) add_mask(expand_dims(cast(m, DType::kBool), 1));
+    if (own_key) {
+      if (const Tensor m = mask_of(*how.key); m.defined()) add_mask(expand_dims(cast(m, DType::kBool), 1));
+    }
+    if (how.causal) {
+      const std::int64_t t = query.shape().dim(1), s = value.shape().dim(1);
+      // Unknown lengths: a (B, T, S) grid of ones from the query's and value's first axes.
+      Tensor grid;
+      if (t < 0 || s < 0) {
+        auto steps = [](const Tensor& x) {
+          std::vector<std::int64_t> rest;
+          for (std::int64_t a = 2; a < static_cast<std::int64_t>(x.rank()); ++a) rest.push_back(a);
+          return sum(zeros_like(x), rest) + 1.0;
+        };
+        grid = expand_dims(steps(query), 2) * expand_dims(steps(value), 1);
+      }
+      add_mask(lower_triangular(t, s, grid.defined() ? grid : query));
+    }
     if (automatic.defined()) mask = mask.defined() ? logical_and(mask, automatic) : automatic;
 
     Tensor q = (*query_dense_)(query);
@@ -278,7 +407,14 @@ class MultiHeadAttention final : public Layer {
       dropped = rate >= 1.0 ? zeros_like(scores) : (scores * (1.0 / (1.0 - rate))) * keep;
     }
     const Tensor out = einsum(combine_equation_, dropped, v);
-    return {(*output_dense_)(out)};
+    Outputs result;
+    result.tensors = {(*output_dense_)(out)};
+    result.masks = {mask_of(how.query)};  // tf-keras: the query's mask, on the first output only
+    if (how.scores) {  // before dropout, as tf-keras returns them
+      result.tensors.push_back(scores);
+      result.masks.emplace_back();
+    }
+    return result;
   }
 
   Config get_config() const override {
@@ -310,6 +446,61 @@ class MultiHeadAttention final : public Layer {
   }
 
  private:
+  // MultiHeadAttention.call(query, value, key=None, attention_mask=None,
+  // return_attention_scores=False, training=None, use_causal_mask=False): which input is
+  // which, and the flags.
+  struct Call {
+    std::size_t query = 0, value = 1;
+    std::optional<std::size_t> key, mask;
+    bool causal = false, scores = false;
+  };
+  static Config default_arguments(std::size_t inputs) {
+    auto tensor = [](std::size_t i) { return Config{{"strata.tensor", i}}; };
+    Config kwargs = Config::object();
+    if (inputs > 1) kwargs["value"] = tensor(1);
+    if (inputs > 2) kwargs["key"] = tensor(2);
+    if (inputs > 3) kwargs["attention_mask"] = tensor(3);
+    return Config{{"args", Config::array({Config::array({tensor(0)})})}, {"kwargs", kwargs}};
+  }
+  Call parse(const Config& arguments, std::size_t inputs) const {
+    const std::string subject = ConfigReader::subject_of(*this);
+    STRATA_CHECK(arguments.is_object() && arguments.contains("args") && arguments["args"].is_array() &&
+                     arguments["args"].size() == 1,
+                 FormatError, subject, ": call arguments must be {\"args\": [query], \"kwargs\": {...}}, got ",
+                 arguments.dump());
+    Config first = arguments["args"][0];
+    if (first.is_array()) {
+      STRATA_CHECK(first.size() == 1, FormatError, subject, ": the query must be one tensor, got ", first.dump());
+      first = first[0];
+    }
+    Call how;
+    how.query = call_tensor_index(first, inputs, subject, "the query");
+    const Config kwargs = arguments.value("kwargs", Config::object());
+    bool value = false;
+    for (const auto& [key, v] : kwargs.items()) {
+      if (key == "value") {
+        how.value = call_tensor_index(v, inputs, subject, "the value");
+        value = true;
+      } else if (key == "key" || key == "attention_mask") {
+        if (!v.is_null()) (key == "key" ? how.key : how.mask) = call_tensor_index(v, inputs, subject, "the " + key);
+      } else if (key == "use_causal_mask") {
+        how.causal = call_flag(kwargs, "use_causal_mask", subject);
+      } else if (key == "return_attention_scores") {
+        how.scores = call_flag(kwargs, "return_attention_scores", subject);
+      } else if (key == "training") {
+        call_flag(kwargs, "training", subject);
+      } else {
+        STRATA_THROW(FormatError, subject, ": unknown call argument '", key, "' (", v.dump(), ")");
+      }
+    }
+    STRATA_CHECK(value, ValueError, subject, ": is called without a value; it takes query and value (and optionally ",
+                 "key and attention_mask), got ", inputs, " input(s)");
+    STRATA_CHECK(inputs <= 4, ValueError, subject,
+                 ": expects inputs [query, value], [query, value, key] or [query, value, key, attention_mask], got ",
+                 inputs, " inputs");
+    return how;
+  }
+
   std::shared_ptr<EinsumDense> projection(const std::string& name, const Projection& p,
                                           const std::vector<std::int64_t>& known) const {
     Config c = Config::object();
@@ -440,6 +631,7 @@ class MultiHeadAttention final : public Layer {
   std::shared_ptr<EinsumDense> query_dense_, key_dense_, value_dense_, output_dense_;
   std::string dot_product_equation_, combine_equation_;
   std::size_t scores_rank_ = 0;
+  CallArgumentsState arguments_;
 };
 
 }  // namespace

@@ -294,9 +294,12 @@ class RNN : public RecurrentLayer {
 // with the forward ones (concat, sum, mul, ave, or none: both returned). Inputs:
 // [sequence, *forward_states, *backward_states]; outputs: the merged output (two with
 // merge_mode None), then with return_state the forward then the backward final states.
-class Bidirectional : public Layer {
+class Bidirectional : public Layer, public CallArgumentsLayer {
  public:
   explicit Bidirectional(const Config& config);
+  // Call arguments (strata/plugin/call_arguments.hpp), in recurrent_wrappers.cpp.
+  void set_call_arguments(const Config& arguments) override;
+  Config call_arguments() const override;
   void build(const std::vector<Shape>& input_shapes) override;
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override;
   std::vector<Tensor> compute_mask(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks) const override;
@@ -315,6 +318,7 @@ class Bidirectional : public Layer {
   Config backward_config_;  // the backward_layer key as given (null when absent)
   std::string merge_mode_;  // "concat", "sum", "mul", "ave", or empty for None
   std::shared_ptr<RecurrentLayer> forward_, backward_;
+  Config call_arguments_;  // the latest given to set_call_arguments (null: none)
 };
 
 // Keras's TimeDistributed: applies the wrapped layer to every step of a sequence by

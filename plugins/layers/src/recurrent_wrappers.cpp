@@ -307,6 +307,42 @@ Config Bidirectional::get_config() const {
   return c;
 }
 
+// ---- Bidirectional call arguments --------------------------------------------------------------
+
+// tf-keras's Bidirectional.__call__ turns initial_state into inputs ([x, *states]) and
+// records {"initial_state": None, "constants": None} with such a call; the arguments do not
+// change what the layer computes (the inputs say it all), so Bidirectional keeps the latest
+// given ones only to write them back, and otherwise writes what tf-keras writes.
+void Bidirectional::set_call_arguments(const Config& arguments) {
+  const std::string subject = ConfigReader::subject_of(*this);
+  STRATA_CHECK(arguments.is_object() && arguments.contains("args") && arguments["args"].is_array() &&
+                   arguments["args"].size() == 1,
+               FormatError, subject, ": call arguments must be {\"args\": [inputs], \"kwargs\": {...}}, got ",
+               arguments.dump());
+  Config a = arguments;
+  if (!a["args"][0].is_array()) a["args"][0] = Config::array({a["args"][0]});  // a Keras 3 node's bare tensor
+  const Config kwargs = a.value("kwargs", Config::object());
+  for (const auto& [key, v] : kwargs.items()) {
+    STRATA_CHECK(v.is_null() || (key == "training" && v.is_boolean()), FormatError, subject,
+                 ": the call argument '", key, "' (", v.dump(),
+                 ") is not supported; initial states are given as inputs after the sequence");
+  }
+  call_arguments_ = std::move(a);
+}
+
+Config Bidirectional::call_arguments() const {
+  const std::size_t inputs = std::max<std::size_t>(1, build_input_shapes().size());
+  if (call_arguments_.is_object() && call_arguments_["args"][0].size() == inputs) return call_arguments_;
+  Config first = Config::array();
+  for (std::size_t i = 0; i < inputs; ++i) first.push_back(Config{{"strata.tensor", i}});
+  Config kwargs = Config::object();
+  if (inputs > 1) {
+    kwargs["initial_state"] = nullptr;
+    kwargs["constants"] = nullptr;
+  }
+  return Config{{"args", Config::array({first})}, {"kwargs", kwargs}};
+}
+
 // ---- TimeDistributed -------------------------------------------------------------------------
 
 TimeDistributed::TimeDistributed(const Config& config) : Layer("TimeDistributed", config) {

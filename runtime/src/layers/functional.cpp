@@ -3,6 +3,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "layers/call_arguments.hpp"
 #include "layers/config_util.hpp"
 #include "layers/model_internal.hpp"
 #include "strata/log.hpp"
@@ -10,8 +11,6 @@
 #include "strata/plugin/layers.hpp"
 
 namespace strata {
-
-CallArgumentsLayer::~CallArgumentsLayer() = default;
 
 struct Functional::Impl {
   std::vector<Tensor> inputs;
@@ -160,7 +159,7 @@ Layer::Outputs Functional::call_and_mask(const std::vector<Tensor>& inputs, cons
     }
     CallContext step{ctx.training, std::move(masks)};
     if (node->attrs.has("training")) step.training = node->attrs.get<bool>("training");
-    auto out = node->layer->call_with_masks(args, step);
+    auto out = internal::run_layer_node(*node, args, step);
     values[node.get()] = {std::move(out.tensors), std::move(out.masks)};
   }
   Outputs result;
@@ -256,24 +255,22 @@ Config Functional::get_config() const {
     for (const auto& node : layer->inbound_nodes()) {
       if (!impl_->network_nodes.count(node.get()) || node->op == "Placeholder") continue;
       if (const auto* with_args = dynamic_cast<const CallArgumentsLayer*>(layer.get())) {
-        inbound.push_back(call_arguments_node(with_args->call_arguments(), node->inputs, numbers, layer->name()));
+        // Each node's own arguments (strata/plugin/call_arguments.hpp, "Per node").
+        const std::optional<Config> stored = internal::stored_call_arguments(*node);
+        Config arguments = stored ? *stored : with_args->call_arguments();
+        // A call made with training=... from C++ (a file's node already holds it).
+        if (node->attrs.has("training") && arguments.is_object() &&
+            !(arguments.contains("kwargs") && arguments["kwargs"].contains("training"))) {
+          arguments["kwargs"]["training"] = node->attrs.get<bool>("training");
+        }
+        inbound.push_back(call_arguments_node(arguments, node->inputs, numbers, layer->name()));
         continue;
       }
       Config call = Config::array();
-      // Tensors that came by keyword (MultiHeadAttention's value=...) are written back in
-      // the kwargs they were read from.
-      const bool by_keyword = node->attrs.has("strata.call_kwargs");
-      const std::size_t positional = by_keyword ? static_cast<std::size_t>(node->attrs.get<std::int64_t>("strata.positional_inputs"))
-                                                : node->inputs.size();
-      for (std::size_t i = 0; i < positional && i < node->inputs.size(); ++i) {
-        Config ref = tensor_ref(node->inputs[i], numbers);
-        Config kwargs = by_keyword ? Config::parse(node->attrs.get<std::string>("strata.call_kwargs")) : Config::object();
-        if (!by_keyword && node->attrs.has("training")) kwargs["training"] = node->attrs.get<bool>("training");
-        // tf-keras's Bidirectional.__call__ records these two for a call with initial states.
-        if (!by_keyword && layer->class_name() == "Bidirectional" && node->inputs.size() > 1) {
-          kwargs["initial_state"] = nullptr;
-          kwargs["constants"] = nullptr;
-        }
+      for (const auto& in : node->inputs) {
+        Config ref = tensor_ref(in, numbers);
+        Config kwargs = Config::object();
+        if (node->attrs.has("training")) kwargs["training"] = node->attrs.get<bool>("training");
         ref.push_back(kwargs);
         call.push_back(ref);
       }
@@ -313,12 +310,6 @@ Ref parse_ref(const Config& v, std::string_view what) {
 struct NodeSpec {
   std::vector<Ref> refs;
   std::optional<bool> training;
-  // Set when tensors came by keyword: the kwargs as written and how many refs were
-  // positional, so get_config writes the call back as tf-keras wrote it.
-  std::optional<std::string> keyword_call;
-  std::size_t positional = 0;
-  // Refs the call did not name (a key defaulted to the value): not listed in summaries.
-  std::vector<std::int64_t> implied;
   Config call_arguments;  // for a CallArgumentsLayer: {"args", "kwargs"} (strata/plugin/call_arguments.hpp)
 };
 
@@ -349,36 +340,21 @@ void collect_keras3_tensors(const Config& v, std::vector<Ref>& out) {
   }
 }
 
-bool is_ref(const Config& v) {
-  return v.is_array() && v.size() >= 3 && v[0].is_string() && v[1].is_number_integer() && v[2].is_number_integer();
+bool contains_ref(const Config& v) {
+  if (v.is_array() && v.size() >= 3 && v[0].is_string() && v[1].is_number_integer() && v[2].is_number_integer()) {
+    return true;
+  }
+  if (!v.is_structured()) return false;
+  return std::any_of(v.begin(), v.end(), [](const Config& e) { return contains_ref(e); });
 }
 
-// Tensors tf-keras passes by keyword in a Keras 2 node ({"value": [layer, node, index]}:
-// MultiHeadAttention's value, key and attention_mask) follow the positional ones in that
-// order; a key left out while attention_mask is given is the value, as tf-keras defaults
-// it. Call arguments that change what the layer returns or computes and that no layer
-// can receive yet are refused rather than ignored.
-void add_keyword_tensors(const Config& kwargs, const std::string& layer, std::vector<Ref>& refs,
-                         std::vector<std::int64_t>& implied) {
-  for (const char* flag : {"return_attention_scores", "use_causal_mask"}) {
-    STRATA_CHECK(!(kwargs.contains(flag) && kwargs[flag].is_boolean() && kwargs[flag].get<bool>()), FormatError,
-                 "layer '", layer, "' is called with ", flag, "=True, which Strata does not support yet");
-  }
-  const bool any = kwargs.contains("value") || kwargs.contains("key") || kwargs.contains("attention_mask");
-  if (!any) return;
+// A layer that does not implement CallArgumentsLayer takes its tensors positionally: a
+// tensor given by keyword would be silently dropped, so it is refused. Its other keyword
+// arguments (besides training) are ignored, as before call arguments reached layers.
+void refuse_keyword_tensors(const Config& kwargs, const std::string& layer) {
   for (const auto& [key, v] : kwargs.items()) {
-    STRATA_CHECK(!is_ref(v) || key == "value" || key == "key" || key == "attention_mask", FormatError, "layer '",
-                 layer, "' is called with the tensor argument '", key, "', which Strata does not support");
-  }
-  for (const char* key : {"value", "key", "attention_mask"}) {
-    const Config* v = kwargs.contains(key) ? &kwargs[key] : nullptr;
-    if (v != nullptr && !v->is_null()) {
-      refs.push_back(parse_ref(*v, std::string("the ") + key + " argument of layer '" + layer + "'"));
-    } else if (std::string(key) == "key" && kwargs.contains("attention_mask") && !kwargs["attention_mask"].is_null()) {
-      STRATA_CHECK(refs.size() >= 2, FormatError, "layer '", layer, "' is called with attention_mask but no value");
-      implied.push_back(static_cast<std::int64_t>(refs.size()));
-      refs.push_back(refs[1]);
-    }
+    STRATA_CHECK(!contains_ref(v), FormatError, "layer '", layer, "' is called with the tensor argument '", key,
+                 "', which its class does not take (it does not implement strata::CallArgumentsLayer)");
   }
 }
 
@@ -434,9 +410,7 @@ NodeSpec parse_node(const Config& node, const std::string& layer, bool call_argu
       spec.training = ref[3]["training"].get<bool>();
     }
   }
-  spec.positional = spec.refs.size();
-  if (kwargs != nullptr) add_keyword_tensors(*kwargs, layer, spec.refs, spec.implied);
-  if (spec.refs.size() != spec.positional) spec.keyword_call = kwargs->dump();
+  if (kwargs != nullptr) refuse_keyword_tensors(*kwargs, layer);
   return spec;
 }
 
@@ -513,11 +487,6 @@ Functional::Functional(const Config& config) : Model("Functional", named_config(
           // Keep the explicit training argument on the recorded node.
           outs.front().node()->attrs.set("training", *spec.training);
         }
-        if (spec.keyword_call) {
-          outs.front().node()->attrs.set("strata.call_kwargs", *spec.keyword_call);
-          outs.front().node()->attrs.set("strata.positional_inputs", static_cast<std::int64_t>(spec.positional));
-          outs.front().node()->attrs.set("strata.implied_inputs", spec.implied);
-        }
         created[{e.layer->name(), e.next_index++}] = outs;
         e.pending.erase(e.pending.begin());
         progress = true;
@@ -593,9 +562,13 @@ std::string summary_output_shape(const Layer& layer, const std::unordered_set<co
   if (nodes.empty()) return "multiple";
   auto describe = [&](const GraphNode& n) {
     if (n.outputs.size() == 1 && n.op != "Placeholder") return fmt(n.outputs[0].shape);
-    std::string s = "[";
+    // A call whose arguments say it returns a Python tuple (strata/plugin/call_arguments.hpp)
+    // prints as one, as Keras prints a layer's output_shape.
+    const std::optional<Config> arguments = stored_call_arguments(n);
+    const bool tuple = arguments && arguments->is_object() && arguments->value("outputs", "") == "tuple";
+    std::string s = tuple ? "(" : "[";
     for (std::size_t i = 0; i < n.outputs.size(); ++i) s += (i ? ", " : "") + fmt(n.outputs[i].shape);
-    return s + "]";
+    return s + (tuple ? ")" : "]");
   };
   const std::string first = describe(*nodes[0]);
   for (const auto& n : nodes) {
@@ -608,10 +581,7 @@ std::string summary_connections(const Layer& layer, const std::unordered_set<con
   std::vector<std::string> parts;
   for (const auto& node : layer.inbound_nodes()) {
     if (!model_nodes.count(node.get()) || node->op == "Placeholder") continue;
-    const auto implied = node->attrs.get_or("strata.implied_inputs", std::vector<std::int64_t>{});
-    for (std::size_t k = 0; k < node->inputs.size(); ++k) {
-      if (std::find(implied.begin(), implied.end(), static_cast<std::int64_t>(k)) != implied.end()) continue;
-      const Tensor& in = node->inputs[k];
+    for (const Tensor& in : node->inputs) {
       const GraphNode* src = in.node().get();
       const auto src_nodes = src->layer->inbound_nodes();
       std::size_t index = 0;

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "core/foreign_exception.hpp"
+#include "layers/call_arguments.hpp"
 #include "layers/config_util.hpp"
 #include "ops/internal.hpp"
 #include "strata/activations.hpp"
@@ -203,6 +204,7 @@ Layer::Outputs Layer::call_with_masks(const std::vector<Tensor>& inputs, const C
       node->outputs.push_back({traced[i].dtype(), traced[i].shape()});
       node->output_has_mask.push_back(i < traced_masks.size() && traced_masks[i].defined());
     }
+    internal::record_call_arguments(*this, *node);
     note_inbound_node(node);
     Outputs out;
     for (std::size_t i = 0; i < traced.size(); ++i) {

@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "layers/call_arguments.hpp"
 #include "ops/internal.hpp"
 #include "strata/layer.hpp"
 
@@ -236,7 +237,7 @@ std::vector<Tensor> Graph::run(const std::vector<Tensor>& inputs) const {
     if (kind == NodeKind::kLayerCall) {
       CallContext ctx;
       ctx.training = node->attrs.get_or<bool>("training", false);
-      values[i] = (*node->layer)(args, ctx);
+      values[i] = internal::run_layer_node(*node, args, ctx).tensors;
       continue;
     }
     const NodeWhere where{node.get(), &name_};
@@ -335,7 +336,7 @@ Graph rewrite_graph(const Graph& graph, const NodeRewrite& rewrite) {
           } else if (node->op == kLayerCallOp) {
             CallContext call;
             call.training = node->attrs.get_or<bool>("training", false);
-            values[node.get()] = (*node->layer)(args, call);
+            values[node.get()] = internal::run_layer_node(*node, args, call).tensors;
           } else {
             values[node.get()] = execute(node->op, std::move(args), node->attrs);
           }

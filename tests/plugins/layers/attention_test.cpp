@@ -359,8 +359,6 @@ TEST_F(AttentionLayers, AttentionConfigErrors) {
             "layer 'm' (MultiHeadAttention): 'dropout' must be a number in [0, 1], got 1.5");
   EXPECT_EQ(error_of<ValueError>("Attention", Config{{"name", "a"}, {"score_mode", "cosine"}}, two),
             "layer 'a' (Attention): received score_mode=cosine. Acceptable values are: [\"dot\", \"concat\"]");
-  EXPECT_EQ(error_of<ValueError>("Attention", Config{{"name", "a"}, {"causal", true}}, two),
-            "layer 'a' (Attention): causal attention ('causal': true) is not supported");
   EXPECT_EQ(error_of<ValueError>("Dot", Config{{"name", "d"}, {"axes", {1, 2, 3}}}, two),
             "layer 'd' (Dot): 'axes' must be an integer or a list of two integers, got [1,2,3]");
   EXPECT_EQ(error_of<ValueError>("Dot", Config{{"name", "d"}, {"axes", 1}}, two),
@@ -399,14 +397,12 @@ TEST_F(AttentionLayers, FunctionalConfigWithKeywordTensors) {
   for (std::size_t t = 1; t < 4; ++t) {
     for (std::size_t i = 0; i < 6; ++i) EXPECT_NEAR(masked[t * 6 + i], masked[i], 1e-6) << "query " << t;
   }
-  std::string refused = json;
-  refused.replace(refused.find(R"("attention_mask")"), 0, R"("use_causal_mask": true, )");
-  try {
-    model_from_json(refused);
-    ADD_FAILURE() << "use_causal_mask=True was accepted";
-  } catch (const FormatError& e) {
-    EXPECT_EQ(e.message(), "layer 'mha' is called with use_causal_mask=True, which Strata does not support yet");
-  }
+  // Flags among the keyword arguments reach the layer too, and are written back as read.
+  std::string causal = json;
+  causal.replace(causal.find(R"("attention_mask")"), 0, R"("use_causal_mask": true, )");
+  EXPECT_EQ(model_from_json(causal)->get_config()["layers"][2]["inbound_nodes"],
+            Config::parse(R"([[["q", 0, 0, {"value": ["q", 0, 0], "use_causal_mask": true,
+                                            "attention_mask": ["mask", 0, 0]}]]])"));
 }
 
 // The keys tf-keras 2.17 writes for Model(x, MultiHeadAttention(2, 3)(x, x)).save_weights

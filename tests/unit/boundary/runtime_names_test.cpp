@@ -234,4 +234,44 @@ TEST(RuntimeNames, RuntimeSourcesNameNoPluginFormatExtensionOrDeviceType) {
   }
 }
 
+// The layer classes a plugin registers (docs/LAYERS.md rows whose "where" column names a
+// plugin source file, e.g. `attention.cpp`).
+std::vector<std::string> plugin_layer_classes() {
+  std::vector<std::string> out;
+  static const std::regex row(R"(^\| `([A-Za-z0-9_>]+)` \| (supported|alias) \| [^|]*`[a-z0-9_]+\.cpp`)");
+  std::istringstream in(read(fs::path(STRATA_SOURCE_DIR) / "docs" / "LAYERS.md"));
+  for (std::string line; std::getline(in, line);) {
+    std::smatch m;
+    if (std::regex_search(line, m, row)) out.push_back(m[1]);
+  }
+  return out;
+}
+
+// What a layer class means is the class's business (issue 18: the Functional reader knew
+// MultiHeadAttention's keywords and the writer wrote Bidirectional's kwargs by a class-name
+// check; both moved onto the layers through CallArgumentsLayer). So no runtime source names a
+// layer class a plugin registers. runtime/src/ops is not scanned: TensorFlow's op names
+// (Conv2D, Softmax, Reshape, ...) are spelled like some layer classes.
+TEST(RuntimeNames, RuntimeSourcesNameNoLayerClassOfAPlugin) {
+  const auto classes = plugin_layer_classes();
+  ASSERT_GT(classes.size(), 50u) << "docs/LAYERS.md lists too few plugin classes";
+  for (const char* known : {"Bidirectional", "MultiHeadAttention", "Attention", "Dense"}) {
+    EXPECT_NE(std::find(classes.begin(), classes.end(), known), classes.end()) << known;
+  }
+  const fs::path root = runtime_sources();
+  std::string offences;
+  for (const auto& entry : fs::recursive_directory_iterator(root)) {
+    const std::string rel = entry.path().lexically_relative(root).generic_string();
+    const std::string ext = entry.path().extension().string();
+    if (!entry.is_regular_file() || (ext != ".cpp" && ext != ".hpp") || rel.rfind("ops/", 0) == 0) continue;
+    for (const auto& lit : string_literals(read(entry.path()))) {
+      if (std::find(classes.begin(), classes.end(), lit.text) != classes.end()) {
+        offences += "runtime/src/" + rel + ":" + std::to_string(lit.line) + ": \"" + lit.text + "\"\n";
+      }
+    }
+  }
+  EXPECT_EQ(offences, "") << "the runtime names layer classes of a plugin; give the class an interface "
+                             "(strata/plugin/call_arguments.hpp, ...) instead";
+}
+
 }  // namespace

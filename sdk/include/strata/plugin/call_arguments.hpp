@@ -1,21 +1,44 @@
-// Layers whose calls take more than input tensors. tf-keras wraps a TensorFlow function
-// called on Keras tensors (`x * 2.0`, `tf.reduce_mean(x, axis=1)`, `x[:, 1:3]`) in a layer
-// (TFOpLambda, SlicingOpLambda) and writes the call's other arguments with its inbound node
-// in the model config: constants (`{"y": 2.0, "name": null}`) and tensors nested in keyword
-// arguments (`{"y": ["input_2", 0, 0]}`). A layer class that needs them implements this
-// interface besides Layer; the Functional reader hands it the arguments of each inbound node
-// before calling it, and the Functional writer writes back what it returns. Layers that do
-// not implement it keep Keras's `training` argument only, as before.
+// Layers whose calls take more than input tensors. tf-keras writes a call's other arguments
+// with its inbound node in the model config: a TensorFlow function called on Keras tensors
+// (TFOpLambda, SlicingOpLambda: `x * 2.0`, `x[:, 1:3]`) keeps its constants (`{"y": 2.0,
+// "name": null}`) and tensors nested in keyword arguments (`{"y": ["input_2", 0, 0]}`);
+// MultiHeadAttention its keyword tensors and flags (`{"value": ["x", 0, 0],
+// "attention_mask": ["m", 0, 0], "use_causal_mask": true}`); Bidirectional called with
+// initial states `{"initial_state": null, "constants": null}`. A layer class that needs them
+// implements this interface besides Layer; layers that do not keep Keras's `training`
+// argument only, and a node that gives them a tensor by keyword is a FormatError naming the
+// layer and the keyword.
 //
 // The arguments' form, `{"args": [first], "kwargs": {...}}`: `first` is the call's first
-// argument (a tensor, or a list of them for tf.concat) and `kwargs` the keyword-argument
-// object exactly as the config holds it, except that each tensor is replaced by
-// {"strata.tensor": i} and each constant in the first argument (tf-keras's
-// ["_CONSTANT_VALUE", -1, value]) by {"strata.constant": value}. i = 0, 1, ... in the order
-// a depth-first walk meets the tensors, the first argument before the keyword arguments
-// (object keys in file order); the call's inputs are those tensors in that order. As
-// tf-keras writes these layers (_preserve_input_structure_in_config), a first argument that
-// is a single tensor is one reference, not a list of one, in the node.
+// argument (a tensor, or a list of them for tf.concat and for layers called on a list) and
+// `kwargs` the keyword-argument object exactly as the config holds it, except that each
+// tensor is replaced by {"strata.tensor": i} and each constant in the first argument
+// (tf-keras's ["_CONSTANT_VALUE", -1, value]) by {"strata.constant": value}. i = 0, 1, ... in
+// the order a depth-first walk meets the tensors, the first argument before the keyword
+// arguments (object keys in file order); the call's inputs are those tensors in that order.
+// As tf-keras writes TFOpLambda (_preserve_input_structure_in_config), a first argument
+// that is a single tensor is one reference, not a list of one, in the node; other layers'
+// nodes are a list of references, so their first argument is a list (of one tensor, for
+// MultiHeadAttention's query). An optional third key, `"outputs": "tuple"`, says that the
+// call returns a Python tuple rather than a list (MultiHeadAttention with
+// return_attention_scores): nothing is written to the file for it; summaries print such
+// output shapes in parentheses, as Keras does.
+//
+// Per node (since plugin ABI 2.1). A layer may be called several times with different
+// arguments (one MultiHeadAttention called with and without use_causal_mask). The runtime
+// keeps them per layer-call node:
+//   1. Recording. Right after a layer that implements this interface is called on
+//      symbolic inputs (Layer::operator() recording a layer-call node), the runtime asks
+//      call_arguments() and stores the answer with that node. The Functional reader calls
+//      set_call_arguments(node's arguments) just before that call, once per inbound node.
+//   2. Writing. The Functional writer writes each node from its own stored arguments
+//      (call_arguments() of the layer only for a node without them).
+//   3. Running. Whenever the runtime runs a recorded node (a Functional model's call, a
+//      Graph function holding layer calls), recorded_call_arguments(layer) returns that
+//      node's stored arguments on the running thread for the duration of the layer's call.
+// So a layer's call() reads, in this order: recorded_call_arguments(*this) (running a
+// recorded node), the arguments given to set_call_arguments for this call (recording it),
+// or defaults derived from its inputs (a direct call from C++).
 #pragma once
 
 #include "strata/export.hpp"
@@ -26,19 +49,32 @@ STRATA_API_BEGIN
 
 namespace strata {
 
+class Layer;
+
 class CallArgumentsLayer {
  public:
   virtual ~CallArgumentsLayer();
 
-  // Receives the arguments of the call about to be made (the Functional reader
-  // calls it once per inbound node, just before calling the layer on that node's inputs).
+  // Receives the arguments of the call about to be made (the Functional reader calls it
+  // once per inbound node, just before calling the layer on that node's inputs). A layer
+  // may apply them to that next call only (MultiHeadAttention, Attention, Bidirectional)
+  // or keep them for every later call (TFOpLambda, which tf-keras makes once per call).
   // Throws an Error naming the layer when it cannot honour them (FormatError for a
   // malformed value, UnknownObjectError for a function it does not know).
   virtual void set_call_arguments(const Config& arguments) = 0;
-  // The arguments to write with each inbound node of this layer, in the form above.
+  // The arguments of the latest call on symbolic inputs, in the form above: what the
+  // runtime stores with the node that call recorded (see "Per node" above). A layer not
+  // called yet returns the arguments of a call on its inputs alone.
   // Thread safety: may be called concurrently.
   virtual Config call_arguments() const = 0;
 };
+
+// The call arguments stored with the layer-call node the runtime is running `layer` for on
+// this thread, or null when this thread is not running a recorded node of `layer` (a direct
+// call, the call that records a node, a layer called inside another layer's call). The
+// pointer is valid until that call of `layer` returns. Never throws.
+// Thread safety: may be called concurrently; each thread sees its own.
+const Config* recorded_call_arguments(const Layer& layer) noexcept;
 
 }  // namespace strata
 
