@@ -42,8 +42,9 @@ const std::map<std::string, std::vector<std::string>, std::less<>>& output_args(
     one("softmax", {"Softmax"});
     one("logsoftmax", {"LogSoftmax"});
     one("y", {"Sigmoid", "Tanh", "Exp", "Log", "Log1p", "Neg", "Abs", "Sqrt", "Rsqrt", "Square", "Cast", "Transpose",
-              "Erf", "Floor", "Reciprocal", "Sign", "LogicalNot", "OnesLike", "ZerosLike"});
+              "Erf", "Erfc", "Floor", "Reciprocal", "Sign", "LogicalNot", "OnesLike", "ZerosLike"});
     one("value", {"ReadVariableOp"});
+    one("resized_images", {"ResizeBilinear", "ResizeNearestNeighbor"});
     t["FusedBatchNorm"] = {"y", "batch_mean", "batch_variance", "reserve_space_1", "reserve_space_2"};
     t["FusedBatchNormV3"] = {"y", "batch_mean", "batch_variance", "reserve_space_1", "reserve_space_2", "reserve_space_3"};
     t["Unique"] = {"y", "idx"};
@@ -570,6 +571,33 @@ class Importer {
         STRATA_THROW(FormatError, here, " (", op, "): ", e.message());
       }
       return;
+    }
+    if (op == "Einsum") {
+      // tf.einsum / EinsumDense / MultiHeadAttention: the runtime's einsum (the one the layers
+      // use), which lowers the equation to Sum, Transpose, Reshape and a matmul.
+      const auto eq = node.attr().find("equation");
+      STRATA_CHECK(eq != node.attr().end() && eq->second.value_case() == tf::AttrValue::kS, FormatError, here,
+                   ": Einsum without a string 'equation'");
+      std::vector<Tensor> operands;
+      for (std::size_t i = 0; i < inputs.size(); ++i) {
+        STRATA_CHECK(!inputs[i].resource && !inputs[i].list, FormatError, here, ": input ", i,
+                     " of Einsum is a variable handle or tensor list");
+        operands.push_back(inputs[i].tensor);
+      }
+      try {
+        out.push_back({einsum(eq->second.s(), operands), {}, false});
+      } catch (const FormatError&) {
+        throw;
+      } catch (const Error& e) {
+        STRATA_THROW(FormatError, here, " (", op, "): ", e.message());
+      }
+      return;
+    }
+    if (op == "ResizeBilinear" && inputs.size() == 2 && !inputs[0].resource && !inputs[0].list &&
+        inputs[0].tensor.dtype() != DType::kFloat32) {
+      // TensorFlow reads any image dtype into float32 and returns float32; Strata's op takes
+      // floating images and keeps their dtype, so the images are cast first (same values).
+      inputs[0].tensor = cast(inputs[0].tensor, DType::kFloat32);
     }
     std::vector<Tensor> tensors;
     for (std::size_t i = 0; i < inputs.size(); ++i) {

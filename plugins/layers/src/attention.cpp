@@ -14,7 +14,6 @@
 #include <cmath>
 #include <numeric>
 
-#include "einsum.hpp"
 #include "einsum_dense.hpp"
 #include "strata/graph.hpp"
 
@@ -267,7 +266,7 @@ class MultiHeadAttention final : public Layer {
     const Tensor k = (*key_dense_)(key);
     const Tensor v = (*value_dense_)(value);
     q = q * (1.0 / std::sqrt(static_cast<double>(key_dim_)));
-    Tensor scores = einsum(dot_product_equation_, k, q);
+    Tensor scores = einsum(dot_product_equation_, {k, q});
     scores = masked_softmax(scores, mask);
     Tensor dropped = scores;
     const double rate = dropout_.get<double>();
@@ -277,7 +276,7 @@ class MultiHeadAttention final : public Layer {
                scores.dtype());
       dropped = rate >= 1.0 ? zeros_like(scores) : (scores * (1.0 / (1.0 - rate))) * keep;
     }
-    const Tensor out = einsum(combine_equation_, dropped, v);
+    const Tensor out = einsum(combine_equation_, {dropped, v});
     return {(*output_dense_)(out)};
   }
 
