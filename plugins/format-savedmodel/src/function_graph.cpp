@@ -1103,6 +1103,18 @@ void add_function(const Graph& graph, const std::string& name, tf::FunctionDefLi
   }
 }
 
+Tensor graph_constant(const tf::GraphDef& graph, const std::string& node, std::string_view what) {
+  for (const auto& n : graph.node()) {
+    if (n.name() != node) continue;
+    const auto it = n.attr().find("value");
+    STRATA_CHECK(n.op() == "Const" && it != n.attr().end() && it->second.has_tensor(), FormatError, what,
+                 ": the captured constant '", node, "' is not a Const node with a tensor value");
+    std::int64_t budget = kMaxConstElements;
+    return tensor_from_proto(it->second.tensor(), detail::concat(what, ": captured constant '", node, "'"), budget);
+  }
+  STRATA_THROW(FormatError, what, ": the graph has no node '", node, "' for a captured constant");
+}
+
 Graph import_function(const tf::FunctionDefLibrary& library, const std::string& name, const ImportedArguments& args,
                       std::string_view what) {
   Importer importer(library, what);
@@ -1111,15 +1123,29 @@ Graph import_function(const tf::FunctionDefLibrary& library, const std::string& 
   for (const auto& arg : f.signature().input_arg()) resources += arg.type() == tf::DT_RESOURCE;
   STRATA_CHECK(resources == args.captured.size(), FormatError, what, ": function '", name, "' takes ", resources,
                " variables, the SavedModel binds ", args.captured.size(), " to it");
+  const auto num_args = static_cast<std::size_t>(f.signature().input_arg_size());
+  STRATA_CHECK(args.captured.size() + args.constants.size() <= num_args, FormatError, what, ": function '", name,
+               "' takes ", num_args, " arguments, the SavedModel binds ", args.captured.size() + args.constants.size());
+  const std::size_t first_capture = num_args - args.captured.size() - args.constants.size();
+  // The captured constants are the last non-resource arguments: no placeholders for them.
+  std::vector<TensorSpec> specs = function_input_specs(f);
+  STRATA_CHECK(specs.size() >= args.constants.size(), FormatError, what, ": function '", name, "' binds ",
+               args.constants.size(), " constants to ", specs.size(), " tensor arguments");
+  specs.resize(specs.size() - args.constants.size());
   // Traced like any Strata function: the assignments the body records become the graph's
   // side effects.
   return trace(
       [&](const std::vector<Tensor>& placeholders) {
         std::vector<Value> values;
-        std::size_t next_placeholder = 0, next_capture = 0;
+        std::size_t next_placeholder = 0, next_capture = 0, next_constant = 0, index = 0;
         for (const auto& arg : f.signature().input_arg()) {
+          const bool capture = index++ >= first_capture;
           if (arg.type() == tf::DT_RESOURCE) {
             values.push_back({{}, args.captured[next_capture++], true});
+          } else if (capture) {
+            STRATA_CHECK(next_constant < args.constants.size(), FormatError, what, ": function '", name,
+                         "' has more captured tensor arguments than the SavedModel binds constants");
+            values.push_back({args.constants[next_constant++], {}, false});
           } else {
             values.push_back({placeholders[next_placeholder++], {}, false});
           }
@@ -1132,7 +1158,7 @@ Graph import_function(const tf::FunctionDefLibrary& library, const std::string& 
         }
         return outputs;
       },
-      function_input_specs(f), name);
+      specs, name);
 }
 
 }  // namespace strata::savedmodel

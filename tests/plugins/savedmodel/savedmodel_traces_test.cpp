@@ -875,7 +875,7 @@ class KerasTracedTraceOps : public ::testing::TestWithParam<std::string> {};
 TEST_P(KerasTracedTraceOps, RevivedWithoutClassesPredictsWhatKerasPredicted) {
   auto model = revive(kFixtures / GetParam());
   EXPECT_TRUE(model->layers().empty()) << "the model must come from the traces";
-  expect_close_rel(model->predict(npy(GetParam() + ".x.npy")), npy(GetParam() + ".y.npy"), 1e-4, 1e-6, GetParam());
+  tf_traced::expect_close_rel(model->predict(npy(GetParam() + ".x.npy")), npy(GetParam() + ".y.npy"), 1e-4, 1e-6, GetParam());
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, KerasTracedTraceOps,
@@ -887,7 +887,7 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, KerasTracedTraceOps,
 
 // The revived model of images of unknown height and width takes images of any size: the size
 // its UpSampling2D traces compute (Shape, StridedSlice, Mul) is read when the graph runs.
-TEST(KerasTracedTraceOps, ImagesOfUnknownSizeReviveAndRunAtAnotherSize) {
+TEST(TracesTraceOps, ImagesOfUnknownSizeReviveAndRunAtAnotherSize) {
   auto model = revive(kFixtures / "resize_unknown_size");
   const strata::Tensor x = strata::zeros(strata::Shape{2, 7, 4, 3});
   const strata::Tensor y = model->predict(x);
@@ -896,7 +896,7 @@ TEST(KerasTracedTraceOps, ImagesOfUnknownSizeReviveAndRunAtAnotherSize) {
 
 // An Einsum whose equation the runtime's einsum does not support fails naming the node, the
 // op and the equation.
-TEST(KerasTracedTraceOps, AnUnsupportedEinsumEquationIsNamed) {
+TEST(TracesTraceOps, AnUnsupportedEinsumEquationIsNamed) {
   const fs::path dir = fresh_dir("einsum_diagonal") / "model";
   fs::copy(kFixtures / "einsum_attention", dir, fs::copy_options::recursive);
   strata::tf::SavedModel sm;
