@@ -40,11 +40,18 @@ struct EinsumExpected {
 
 #include "trace_ops_expected.inc"
 
+// Every usable device of the loaded backends, the ref backend included; the cpu and ref
+// devices must be among them (the tests would check nothing otherwise).
 std::vector<Device> devices() {
   std::vector<Device> out;
+  bool cpu = false, ref = false;
   for (const Device& d : kit_devices(true)) {
-    if (is_device_available(d)) out.push_back(d);
+    if (!is_device_available(d)) continue;
+    out.push_back(d);
+    cpu = cpu || d.type() == "cpu";
+    ref = ref || d.type() == "ref";
   }
+  EXPECT_TRUE(cpu && ref) << "the cpu and ref devices must be loaded";
   return out;
 }
 
