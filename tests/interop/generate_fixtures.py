@@ -1271,6 +1271,20 @@ def _(rng, shared):
     xs = xs_for(model)
     xs[1][1, 3:, :] = 0.0
     return model, xs
+# ---- issue 18, trace ops: resizing images of unknown height and width (h-ops) ---------------
+
+
+@fixture("resize_unknown_size", "Resizing, UpSampling2D bilinear and tf.image.resize on images whose height and "
+         "width are unknown when the model is built (Input((None, None, 3)))")
+def _(rng, shared):
+    img = keras.Input((None, None, 3), name="image")
+    up = L.UpSampling2D((2, 3), interpolation="bilinear", name="up_bilinear")(img)
+    outs = [L.Resizing(4, 5, name="resize")(img),
+            L.Resizing(3, 2, interpolation="nearest", name="resize_nearest")(up),
+            up,
+            tf.image.resize(img, (6, 4))]
+    model = keras.Model(img, outs)
+    return model, [x_floats((BATCH, 5, 3, 3))]
 
 
 # ---- writing ----------------------------------------------------------------------------

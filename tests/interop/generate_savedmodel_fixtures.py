@@ -159,6 +159,83 @@ def birnn_masked(keras):
     return m, (4,), 2
 
 
+# ---- issue 18, trace ops: Erfc, Einsum, ResizeBilinear / ResizeNearestNeighbor ----------------
+# Each returns (model, input shape, output size[, data shape]): the data shape is the one
+# the inputs are drawn with when the model's input shape has unknown dimensions.
+
+def erfc_gelu(keras):
+    """Exact gelu written with erfc, as newer TensorFlow versions trace tf.nn.gelu:
+    0.5 x erfc(-x / sqrt(2)) (TFOpLambda layers: Mul, Erfc)."""
+    import tensorflow as tf
+
+    inp = keras.Input((4,))
+    h = keras.layers.Dense(6)(inp)
+    g = 0.5 * h * tf.math.erfc(-h * 0.7071067811865476)
+    out = keras.layers.Dense(2)(g)
+    m = keras.Model(inp, out)
+    m.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    return m, (4,), 2
+
+
+def einsum_attention(keras):
+    """EinsumDense and MultiHeadAttention: their traces hold Einsum nodes."""
+    inp = keras.Input((4, 6))
+    x = keras.layers.EinsumDense("abc,cd->abd", output_shape=(None, 5), bias_axes="d")(inp)
+    x = keras.layers.MultiHeadAttention(num_heads=2, key_dim=3)(x, x)
+    x = keras.layers.Flatten()(x)
+    out = keras.layers.Dense(2)(x)
+    m = keras.Model(inp, out)
+    m.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    return m, (4, 6), 2
+
+
+def upsampling_resizing(keras):
+    """UpSampling2D nearest and bilinear and Resizing (bilinear and nearest):
+    ResizeNearestNeighbor and ResizeBilinear with half_pixel_centers."""
+    inp = keras.Input((3, 4, 2))
+    x = keras.layers.UpSampling2D(2, interpolation="nearest")(inp)
+    x = keras.layers.UpSampling2D((1, 2), interpolation="bilinear")(x)
+    x = keras.layers.Resizing(5, 7)(x)
+    x = keras.layers.Resizing(4, 3, interpolation="nearest")(x)
+    x = keras.layers.Flatten()(x)
+    out = keras.layers.Dense(2)(x)
+    m = keras.Model(inp, out)
+    m.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    return m, (3, 4, 2), 2
+
+
+def resize_unknown_size(keras):
+    """Images of unknown height and width: UpSampling2D's size is computed from the
+    input's dynamic shape; Resizing then gives a known size again."""
+    inp = keras.Input((None, None, 3))
+    x = keras.layers.UpSampling2D(2, interpolation="bilinear")(inp)
+    x = keras.layers.Conv2D(2, 3, padding="same")(x)
+    x = keras.layers.UpSampling2D((2, 1), interpolation="nearest")(x)
+    x = keras.layers.Resizing(4, 5)(x)
+    x = keras.layers.Flatten()(x)
+    out = keras.layers.Dense(2)(x)
+    m = keras.Model(inp, out)
+    m.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    return m, (None, None, 3), 2, (5, 3, 3)
+
+
+def image_resize_lambda(keras):
+    """tf.image.resize called on Keras tensors (TFOpLambda), bilinear and nearest, and
+    the TF1 forms with align_corners (tf.compat.v1.image.resize_*)."""
+    import tensorflow as tf
+
+    inp = keras.Input((5, 5, 2))
+    x = tf.image.resize(inp, (3, 4))
+    x = tf.image.resize(x, (6, 7), method="nearest")
+    x = tf.compat.v1.image.resize_bilinear(x, (4, 5), align_corners=True)
+    x = tf.compat.v1.image.resize_nearest_neighbor(x, (7, 3), align_corners=True)
+    x = keras.layers.Flatten()(x)
+    out = keras.layers.Dense(2)(x)
+    m = keras.Model(inp, out)
+    m.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    return m, (5, 5, 2), 2
+
+
 MODELS = {
     "dense_sequential": dense_sequential,
     "conv_bn_functional": conv_bn_functional,
@@ -169,6 +246,12 @@ MODELS = {
     "gelu_dense": gelu_dense,
     "embedding_sequential": embedding_sequential,
     "birnn_masked": birnn_masked,
+    # issue 18, trace ops
+    "erfc_gelu": erfc_gelu,
+    "einsum_attention": einsum_attention,
+    "upsampling_resizing": upsampling_resizing,
+    "resize_unknown_size": resize_unknown_size,
+    "image_resize_lambda": image_resize_lambda,
 }
 
 
@@ -190,7 +273,8 @@ def main():
         if args.only and name not in args.only:
             continue
         r = rng(name)
-        model, in_shape, out_dim = make(keras)
+        model, in_shape, out_dim, *data_shape = make(keras)
+        in_shape = data_shape[0] if data_shape else in_shape
         out_shape = out_dim if isinstance(out_dim, tuple) else (out_dim,)
         tx = r.rand(4, *in_shape).astype("float32")
         ty = r.rand(4, *out_shape).astype("float32")

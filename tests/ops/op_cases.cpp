@@ -130,6 +130,7 @@ void elementwise(Builder& b) {
       {"Square", -3, 3, 0, kN},      {"Sqrt", 0.1, 3, 0, kF},      {"Rsqrt", 0.1, 3, 0, kF},
       {"Reciprocal", 0.5, 2, 0, kF}, {"Exp", -3, 3, 0, kF},        {"Log", 0.1, 3, 0, kF},
       {"Log1p", -0.5, 3, 0, kF},     {"Erf", -3, 3, 0, kF},        {"Floor", -3, 3, 0, kF},
+      {"Erfc", -3, 3, 0, kF},
       {"Relu", -3, 3, 0.05, kN},     {"Relu6", -2, 8, 0.05, kF},   {"Elu", -3, 3, 0.05, kF},
       {"Selu", -3, 3, 0.05, kF},     {"Sigmoid", -20, 20, 0, kF},  {"Tanh", -5, 5, 0, kF},
       {"Softplus", -30, 30, 0, kF},  {"Softsign", -3, 3, 0.05, kF}, {"Identity", -3, 3, 0, kN},
@@ -402,6 +403,31 @@ void nn(Builder& b) {
       pooled.derive = [a](const std::vector<Tensor>& ins) { return execute1("MaxPool", {ins[0]}, a); };
       b.add(std::string("MaxPoolGrad_") + p.name + "_" + tag(d), "MaxPoolGrad", {orig, pooled, R(d, Shape{n, oh, ow, c})}, a,
             1e-5, 1e-6, false);
+    }
+  }
+  // Image resizing: up, down and mixed sizes under each of TensorFlow's coordinate rules
+  // (legacy, align_corners, half_pixel_centers), and the gradients of each.
+  struct ResizeCfg {
+    const char* name;
+    bool align_corners, half_pixel;
+  };
+  const ResizeCfg resize_cfgs[] = {{"legacy", false, false}, {"align", true, false}, {"halfpixel", false, true}};
+  const std::pair<const char*, std::vector<std::int64_t>> resize_sizes[] = {
+      {"up", {7, 9}}, {"down", {2, 3}}, {"mixed", {6, 2}}, {"one", {1, 1}}};
+  for (DType d : kF) {
+    for (const auto& cfg : resize_cfgs) {
+      const Attrs a{{"align_corners", cfg.align_corners}, {"half_pixel_centers", cfg.half_pixel}};
+      for (const auto& [size_name, size] : resize_sizes) {
+        const std::string suffix = std::string("_") + cfg.name + "_" + size_name + "_" + tag(d);
+        const Shape out{2, size[0], size[1], 3};
+        for (const char* op : {"ResizeBilinear", "ResizeNearestNeighbor"}) {
+          b.add(std::string(op) + suffix, op, {R(d, Shape{2, 4, 5, 3}), H(size)}, a);
+        }
+        b.add("ResizeBilinearGrad" + suffix, "ResizeBilinearGrad", {R(d, out), R(d, Shape{2, 4, 5, 3})}, a, 1e-5, 1e-6,
+              false);
+        b.add("ResizeNearestNeighborGrad" + suffix, "ResizeNearestNeighborGrad", {R(d, out), H({4, 5})}, a, 1e-5,
+              1e-6, false);
+      }
     }
   }
   for (const char* op : {"RandomStandardNormal", "RandomUniform", "TruncatedNormal"}) {

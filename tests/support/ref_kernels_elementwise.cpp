@@ -361,6 +361,10 @@ void register_unary(Registrar& r) {
     using T = typename decltype(t)::type;
     return [](KernelContext& ctx) { unary_math<T>(ctx, [](LD x) { return std::erf(x); }); };
   });
+  add_f(r, "Erfc", [](auto t) {
+    using T = typename decltype(t)::type;
+    return [](KernelContext& ctx) { unary_math<T>(ctx, [](LD x) { return std::erfc(x); }); };
+  });
   add_f(r, "Floor", [](auto t) {
     using T = typename decltype(t)::type;
     return [](KernelContext& ctx) { unary_math<T>(ctx, [](LD x) { return std::floor(x); }); };

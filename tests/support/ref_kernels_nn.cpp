@@ -564,6 +564,83 @@ void avg_pool_grad(KernelContext& ctx) {
   store(out<T>(ctx, 0), dx);
 }
 
+// ---- ResizeBilinear, ResizeNearestNeighbor and their gradients ------------------------------
+// Written as weights: output pixel (y, x) = sum of w_y(i) * w_x(j) * input(i, j) over the one
+// (nearest) or two (bilinear) source rows and columns TensorFlow's rules pick, with the
+// source coordinate in float32 as TensorFlow computes it. The gradients scatter the same
+// weights back.
+
+struct Tap {
+  std::int64_t index;
+  long double weight;
+};
+
+std::vector<Tap> resize_taps(std::int64_t o, std::int64_t in, std::int64_t out, bool bilinear, bool align_corners,
+                             bool half_pixel) {
+  const float scale = align_corners && out > 1 ? static_cast<float>(in - 1) / static_cast<float>(out - 1)
+                                               : static_cast<float>(in) / static_cast<float>(out);
+  const float fo = static_cast<float>(o);
+  if (!bilinear) {
+    const float src = half_pixel ? (fo + 0.5f) * scale : fo * scale;
+    std::int64_t i = align_corners ? static_cast<std::int64_t>(std::round(src)) : static_cast<std::int64_t>(std::floor(src));
+    i = std::min(i, in - 1);
+    if (half_pixel) i = std::max<std::int64_t>(i, 0);
+    return {{i, 1.0L}};
+  }
+  const float src = half_pixel ? (fo + 0.5f) * scale - 0.5f : fo * scale;
+  const float lerp = src - std::floor(src);
+  const std::int64_t lo = std::max<std::int64_t>(static_cast<std::int64_t>(std::floor(src)), 0);
+  const std::int64_t hi = std::min<std::int64_t>(static_cast<std::int64_t>(std::ceil(src)), in - 1);
+  return {{lo, 1.0L - static_cast<long double>(lerp)}, {hi, static_cast<long double>(lerp)}};
+}
+
+struct ResizeCase {
+  bool align_corners, half_pixel;
+};
+
+ResizeCase resize_case(const KernelContext& ctx) {
+  const ResizeCase rc{ctx.attrs().get_or<bool>("align_corners", false), ctx.attrs().get_or<bool>("half_pixel_centers", false)};
+  STRATA_CHECK(!(rc.align_corners && rc.half_pixel), BackendError, "ref kernel ", ctx.op_name(),
+               ": half_pixel_centers and align_corners both set");
+  return rc;
+}
+
+// Forward (grad = false): out [N, OH, OW, C] from x [N, H, W, C]. Backward: dx [N, H, W, C]
+// from dy [N, OH, OW, C].
+template <class T>
+void resize(KernelContext& ctx, const Dims& xd, const Dims& yd, bool bilinear, bool grad) {
+  const ResizeCase rc = resize_case(ctx);
+  STRATA_CHECK(xd.size() == 4 && yd.size() == 4 && xd[0] == yd[0] && xd[3] == yd[3] && yd[1] > 0 && yd[2] > 0,
+               BackendError, "ref kernel ", ctx.op_name(), ": images ", Shape(xd).to_string(), " and resized ",
+               Shape(yd).to_string(), " do not fit");
+  check_out_dims(ctx, 0, grad ? xd : yd);
+  const T* src = in<T>(ctx, 0);
+  std::vector<long double> acc(static_cast<std::size_t>(num_elements(grad ? xd : yd)), 0);
+  for (std::int64_t n = 0; n < yd[0]; ++n)
+    for (std::int64_t y = 0; y < yd[1]; ++y)
+      for (std::int64_t x = 0; x < yd[2]; ++x)
+        for (const Tap& ty : resize_taps(y, xd[1], yd[1], bilinear, rc.align_corners, rc.half_pixel))
+          for (const Tap& tx : resize_taps(x, xd[2], yd[2], bilinear, rc.align_corners, rc.half_pixel))
+            for (std::int64_t c = 0; c < yd[3]; ++c) {
+              const long double w = ty.weight * tx.weight;
+              if (grad) {
+                acc[static_cast<std::size_t>(at4(xd, n, ty.index, tx.index, c))] +=
+                    w * static_cast<long double>(src[at4(yd, n, y, x, c)]);
+              } else {
+                acc[static_cast<std::size_t>(at4(yd, n, y, x, c))] +=
+                    w * static_cast<long double>(src[at4(xd, n, ty.index, tx.index, c)]);
+              }
+            }
+  store(out<T>(ctx, 0), acc);
+}
+
+Dims resized_dims(const KernelContext& ctx, const Dims& images, std::size_t size_input) {
+  const Dims size = host_ints(ctx, size_input);
+  STRATA_CHECK(images.size() == 4 && size.size() == 2, BackendError, "ref kernel ", ctx.op_name(), ": images ",
+               Shape(images).to_string(), ", size ", Shape(size).to_string());
+  return {images[0], size[0], size[1], images[3]};
+}
+
 // ---- random ------------------------------------------------------------------------------
 
 enum class Distribution { kNormal, kUniform, kTruncatedNormal };
@@ -722,6 +799,31 @@ void register_nn_kernels(Registrar& r) {
   add_f(r, "AvgPoolGrad", [](auto t) {
     using T = typename decltype(t)::type;
     return [](KernelContext& ctx) { avg_pool_grad<T>(ctx); };
+  });
+  for (const bool bilinear : {true, false}) {
+    add_f(r, bilinear ? "ResizeBilinear" : "ResizeNearestNeighbor", [bilinear](auto t) {
+      using T = typename decltype(t)::type;
+      return [bilinear](KernelContext& ctx) {
+        check_num_inputs(ctx, 2);
+        resize<T>(ctx, in_dims(ctx, 0), resized_dims(ctx, in_dims(ctx, 0), 1), bilinear, false);
+      };
+    });
+  }
+  // ResizeBilinearGrad(grads, original_image).
+  add_f(r, "ResizeBilinearGrad", [](auto t) {
+    using T = typename decltype(t)::type;
+    return [](KernelContext& ctx) {
+      check_num_inputs(ctx, 2);
+      resize<T>(ctx, in_dims(ctx, 1), in_dims(ctx, 0), true, true);
+    };
+  });
+  // ResizeNearestNeighborGrad(grads, size): size is the forward input's [height, width].
+  add_f(r, "ResizeNearestNeighborGrad", [](auto t) {
+    using T = typename decltype(t)::type;
+    return [](KernelContext& ctx) {
+      check_num_inputs(ctx, 2);
+      resize<T>(ctx, resized_dims(ctx, in_dims(ctx, 0), 1), in_dims(ctx, 0), false, true);
+    };
   });
 }
 

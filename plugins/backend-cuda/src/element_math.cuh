@@ -115,6 +115,7 @@ STRATA_HD T unary_op(Unary op, T xf) {
     case Unary::kLog: return static_cast<T>(std::log(x));
     case Unary::kLog1p: return static_cast<T>(std::log1p(x));
     case Unary::kErf: return static_cast<T>(std::erf(x));
+    case Unary::kErfc: return static_cast<T>(std::erfc(x));
     case Unary::kFloor: return static_cast<T>(std::floor(x));
     case Unary::kRelu: return xf < 0 ? T(0) : xf;
     case Unary::kRelu6: return xf < 0 ? T(0) : (xf > 6 ? T(6) : xf);

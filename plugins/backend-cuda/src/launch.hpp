@@ -22,7 +22,7 @@ enum class Binary : int { kAdd, kSub, kMul, kDiv, kMax, kMin, kPow, kSquaredDiff
 enum class Compare : int { kEqual, kNotEqual, kGreater, kGreaterEqual, kLess, kLessEqual };
 enum class Unary : int {
   kNeg, kAbs, kSign, kSquare, kSqrt, kRsqrt, kReciprocal, kExp, kLog, kLog1p, kErf, kFloor,
-  kRelu, kRelu6, kElu, kSelu, kSigmoid, kTanh, kSoftplus, kSoftsign, kGelu, kGeluApprox
+  kRelu, kRelu6, kElu, kSelu, kSigmoid, kTanh, kSoftplus, kSoftsign, kGelu, kGeluApprox, kErfc
 };
 // Same-shape pairs (a, b) as docs/OPS.md "Gradient helpers" lists their inputs.
 enum class Pair : int {
@@ -43,7 +43,7 @@ inline constexpr std::pair<const char*, Unary> kUnaryOps[] = {
     {"Log1p", Unary::kLog1p},     {"Erf", Unary::kErf},           {"Floor", Unary::kFloor},
     {"Relu", Unary::kRelu},       {"Relu6", Unary::kRelu6},       {"Elu", Unary::kElu},
     {"Selu", Unary::kSelu},       {"Sigmoid", Unary::kSigmoid},   {"Tanh", Unary::kTanh},
-    {"Softplus", Unary::kSoftplus}, {"Softsign", Unary::kSoftsign}};
+    {"Softplus", Unary::kSoftplus}, {"Softsign", Unary::kSoftsign}, {"Erfc", Unary::kErfc}};
 inline constexpr std::pair<const char*, Pair> kPairOps[] = {
     {"ReluGrad", Pair::kReluGrad},       {"Relu6Grad", Pair::kRelu6Grad},   {"EluGrad", Pair::kEluGrad},
     {"SeluGrad", Pair::kSeluGrad},       {"SigmoidGrad", Pair::kSigmoidGrad}, {"TanhGrad", Pair::kTanhGrad},
@@ -169,6 +169,23 @@ struct PoolWindow {
   int avg_pool_grad(void* stream, const PoolWindow& p, const T* g, T* dx);
 STRATA_CUDA_DECLARE_POOL_LAUNCHERS(float)
 STRATA_CUDA_DECLARE_POOL_LAUNCHERS(double)
+
+// NHWC image resizing (pool.cu) with TensorFlow's arithmetic: input [n, h, w, c], output
+// [n, oh, ow, c]; scale_h/scale_w as TensorFlow's CalculateResizeScale gives them (float32),
+// source coordinates computed in float32 without contraction, so that float32 results equal
+// the cpu's. The gradients zero dx ([n, h, w, c]) and add into it with atomicAdd.
+struct ResizeGeometry {
+  std::int64_t n = 0, h = 0, w = 0, c = 0, oh = 0, ow = 0;
+  float scale_h = 1.f, scale_w = 1.f;
+  bool align_corners = false, half_pixel_centers = false;
+};
+#define STRATA_CUDA_DECLARE_RESIZE_LAUNCHERS(T)                                         \
+  int resize_bilinear(void* stream, const ResizeGeometry& g, const T* x, T* y);         \
+  int resize_bilinear_grad(void* stream, const ResizeGeometry& g, const T* dy, T* dx);  \
+  int resize_nearest(void* stream, const ResizeGeometry& g, const T* x, T* y);          \
+  int resize_nearest_grad(void* stream, const ResizeGeometry& g, const T* dy, T* dx);
+STRATA_CUDA_DECLARE_RESIZE_LAUNCHERS(float)
+STRATA_CUDA_DECLARE_RESIZE_LAUNCHERS(double)
 
 // Element i of a random op from (seed, seed2, i), as strata/plugin/philox.hpp defines it
 // (random.cu): the same values as every other backend.

@@ -153,7 +153,163 @@ int avg_pool_grad_t(void* s, const PoolWindow& p, const T* g, T* dx) {
   return status();
 }
 
+
+// ---- image resizing (launch.hpp, ResizeGeometry) ------------------------------------------------
+// TensorFlow's arithmetic in float32 with the _rn intrinsics, so nvcc contracts nothing into
+// an FMA: a source coordinate is o * scale, or (o + 0.5) * scale - 0.5 with half-pixel centres
+// (without the - 0.5 for nearest neighbour).
+
+__device__ float resize_source(std::int64_t o, float scale, bool half_pixel, bool nearest) {
+  const float x = static_cast<float>(o);
+  if (!half_pixel) return __fmul_rn(x, scale);
+  const float s = __fmul_rn(__fadd_rn(x, 0.5f), scale);
+  return nearest ? s : __fsub_rn(s, 0.5f);
+}
+
+struct LerpAt {
+  std::int64_t lower, upper;
+  float lerp;
+};
+
+__device__ LerpAt bilinear_at(std::int64_t o, std::int64_t in, float scale, bool half_pixel) {
+  const float s = resize_source(o, scale, half_pixel, false);
+  const float f = floorf(s);
+  LerpAt l;
+  l.lower = static_cast<std::int64_t>(f) > 0 ? static_cast<std::int64_t>(f) : 0;
+  const std::int64_t up = static_cast<std::int64_t>(ceilf(s));
+  l.upper = up < in - 1 ? up : in - 1;
+  l.lerp = __fsub_rn(s, f);
+  return l;
+}
+
+__device__ std::int64_t nearest_at(std::int64_t o, std::int64_t in, float scale, bool align_corners, bool half_pixel) {
+  const float s = resize_source(o, scale, half_pixel, true);
+  std::int64_t i = align_corners ? static_cast<std::int64_t>(roundf(s)) : static_cast<std::int64_t>(floorf(s));
+  if (i > in - 1) i = in - 1;
+  if (half_pixel && i < 0) i = 0;
+  return i;
+}
+
+__device__ float lerp_rn(float a, float b, float t) { return __fadd_rn(a, __fmul_rn(__fsub_rn(b, a), t)); }
+__device__ double lerp_rn(double a, double b, float t) {
+  return __dadd_rn(a, __dmul_rn(__dsub_rn(b, a), static_cast<double>(t)));
+}
+__device__ float weight_rn(float v, float a, float b) { return __fmul_rn(__fmul_rn(v, a), b); }
+__device__ double weight_rn(double v, float a, float b) {
+  return __dmul_rn(__dmul_rn(v, static_cast<double>(a)), static_cast<double>(b));
+}
+
+// Output element i of [n, oh, ow, c] -> (batch, y, x, channel).
+struct OutAt {
+  std::int64_t b, y, x, c;
+};
+__device__ OutAt out_at(const ResizeGeometry& g, std::int64_t i) {
+  OutAt a;
+  a.c = i % g.c;
+  i /= g.c;
+  a.x = i % g.ow;
+  i /= g.ow;
+  a.y = i % g.oh;
+  a.b = i / g.oh;
+  return a;
+}
+
+template <class T>
+__global__ void resize_bilinear_kernel(ResizeGeometry g, std::int64_t n, const T* x, T* y) {
+  STRATA_GRID_LOOP(i, n) {
+    const OutAt a = out_at(g, i);
+    const LerpAt ly = bilinear_at(a.y, g.h, g.scale_h, g.half_pixel_centers);
+    const LerpAt lx = bilinear_at(a.x, g.w, g.scale_w, g.half_pixel_centers);
+    const T* top = x + (a.b * g.h + ly.lower) * g.w * g.c + a.c;
+    const T* bottom = x + (a.b * g.h + ly.upper) * g.w * g.c + a.c;
+    const T t = lerp_rn(top[lx.lower * g.c], top[lx.upper * g.c], lx.lerp);
+    const T u = lerp_rn(bottom[lx.lower * g.c], bottom[lx.upper * g.c], lx.lerp);
+    y[i] = lerp_rn(t, u, ly.lerp);
+  }
+}
+
+template <class T>
+__global__ void resize_bilinear_grad_kernel(ResizeGeometry g, std::int64_t n, const T* dy, T* dx) {
+  STRATA_GRID_LOOP(i, n) {
+    const OutAt a = out_at(g, i);
+    const LerpAt ly = bilinear_at(a.y, g.h, g.scale_h, g.half_pixel_centers);
+    const LerpAt lx = bilinear_at(a.x, g.w, g.scale_w, g.half_pixel_centers);
+    const float iy = __fsub_rn(1.0f, ly.lerp), ix = __fsub_rn(1.0f, lx.lerp);
+    T* top = dx + (a.b * g.h + ly.lower) * g.w * g.c + a.c;
+    T* bottom = dx + (a.b * g.h + ly.upper) * g.w * g.c + a.c;
+    const T v = dy[i];
+    atomicAdd(top + lx.lower * g.c, weight_rn(v, iy, ix));
+    atomicAdd(top + lx.upper * g.c, weight_rn(v, iy, lx.lerp));
+    atomicAdd(bottom + lx.lower * g.c, weight_rn(v, ly.lerp, ix));
+    atomicAdd(bottom + lx.upper * g.c, weight_rn(v, ly.lerp, lx.lerp));
+  }
+}
+
+template <class T>
+__global__ void resize_nearest_kernel(ResizeGeometry g, std::int64_t n, const T* x, T* y) {
+  STRATA_GRID_LOOP(i, n) {
+    const OutAt a = out_at(g, i);
+    const std::int64_t sy = nearest_at(a.y, g.h, g.scale_h, g.align_corners, g.half_pixel_centers);
+    const std::int64_t sx = nearest_at(a.x, g.w, g.scale_w, g.align_corners, g.half_pixel_centers);
+    y[i] = x[((a.b * g.h + sy) * g.w + sx) * g.c + a.c];
+  }
+}
+
+template <class T>
+__global__ void resize_nearest_grad_kernel(ResizeGeometry g, std::int64_t n, const T* dy, T* dx) {
+  STRATA_GRID_LOOP(i, n) {
+    const OutAt a = out_at(g, i);
+    const std::int64_t sy = nearest_at(a.y, g.h, g.scale_h, g.align_corners, g.half_pixel_centers);
+    const std::int64_t sx = nearest_at(a.x, g.w, g.scale_w, g.align_corners, g.half_pixel_centers);
+    atomicAdd(dx + ((a.b * g.h + sy) * g.w + sx) * g.c + a.c, dy[i]);
+  }
+}
+
+template <class T>
+int resize_forward_t(void* s, const ResizeGeometry& g, const T* x, T* y, bool bilinear) {
+  const std::int64_t n = g.n * g.oh * g.ow * g.c;
+  if (n == 0) return 0;
+  if (bilinear) {
+    STRATA_LAUNCH(resize_bilinear_kernel, blocks_for(n), as_stream(s))(g, n, x, y);
+  } else {
+    STRATA_LAUNCH(resize_nearest_kernel, blocks_for(n), as_stream(s))(g, n, x, y);
+  }
+  return status();
+}
+
+template <class T>
+int resize_backward_t(void* s, const ResizeGeometry& g, const T* dy, T* dx, bool bilinear) {
+  const std::int64_t n = g.n * g.oh * g.ow * g.c;
+  const std::int64_t in = g.n * g.h * g.w * g.c;
+  if (in == 0) return 0;
+  const int cleared = memset_async(dx, static_cast<std::size_t>(in) * sizeof(T), s);
+  if (cleared != 0 || n == 0) return cleared;
+  if (bilinear) {
+    STRATA_LAUNCH(resize_bilinear_grad_kernel, blocks_for(n), as_stream(s))(g, n, dy, dx);
+  } else {
+    STRATA_LAUNCH(resize_nearest_grad_kernel, blocks_for(n), as_stream(s))(g, n, dy, dx);
+  }
+  return status();
+}
+
 }  // namespace
+
+#define STRATA_CUDA_RESIZE_LAUNCHERS(T)                                                                    \
+  int resize_bilinear(void* s, const ResizeGeometry& g, const T* x, T* y) {                                 \
+    return resize_forward_t(s, g, x, y, true);                                                              \
+  }                                                                                                         \
+  int resize_bilinear_grad(void* s, const ResizeGeometry& g, const T* dy, T* dx) {                          \
+    return resize_backward_t(s, g, dy, dx, true);                                                           \
+  }                                                                                                         \
+  int resize_nearest(void* s, const ResizeGeometry& g, const T* x, T* y) {                                  \
+    return resize_forward_t(s, g, x, y, false);                                                             \
+  }                                                                                                         \
+  int resize_nearest_grad(void* s, const ResizeGeometry& g, const T* dy, T* dx) {                           \
+    return resize_backward_t(s, g, dy, dx, false);                                                          \
+  }
+
+STRATA_CUDA_RESIZE_LAUNCHERS(float)
+STRATA_CUDA_RESIZE_LAUNCHERS(double)
 
 #define STRATA_CUDA_POOL_LAUNCHERS(T)                                                                      \
   int max_pool(void* s, const PoolWindow& p, const T* x, T* y) { return max_pool_t(s, p, x, y); }           \

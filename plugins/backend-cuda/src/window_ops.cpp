@@ -85,6 +85,80 @@ void register_pooling(Registrar& r) {
   });
 }
 
+// ---- image resizing ---------------------------------------------------------------------------
+
+// TensorFlow's CalculateResizeScale, in float32.
+float resize_scale(std::int64_t in, std::int64_t out, bool align_corners) {
+  return align_corners && out > 1 ? static_cast<float>(in - 1) / static_cast<float>(out - 1)
+                                  : static_cast<float>(in) / static_cast<float>(out);
+}
+
+// images [n, h, w, c] resized to [n, oh, ow, c].
+ResizeGeometry resize_geometry(const KernelContext& ctx, const Dims& images, std::int64_t oh, std::int64_t ow) {
+  STRATA_CHECK(images.size() == 4 && oh > 0 && ow > 0, BackendError, ctx.op_name(),
+               ": needs [batch, height, width, channels] images and a positive size, got images ",
+               Shape(images).to_string(), " and size [", oh, ", ", ow, "]");
+  ResizeGeometry g;
+  g.n = images[0];
+  g.h = images[1];
+  g.w = images[2];
+  g.c = images[3];
+  g.oh = oh;
+  g.ow = ow;
+  g.align_corners = ctx.attrs().get_or<bool>("align_corners", false);
+  g.half_pixel_centers = ctx.attrs().get_or<bool>("half_pixel_centers", false);
+  STRATA_CHECK(!(g.align_corners && g.half_pixel_centers), BackendError, ctx.op_name(),
+               ": if half_pixel_centers is true, align_corners must be false");
+  g.scale_h = resize_scale(g.h, g.oh, g.align_corners);
+  g.scale_w = resize_scale(g.w, g.ow, g.align_corners);
+  return g;
+}
+
+Dims resize_size(const KernelContext& ctx) {
+  const Dims size = host_ints(ctx, 1);
+  STRATA_CHECK(size.size() == 2, BackendError, ctx.op_name(), ": size must hold [height, width], got ",
+               Shape(size).to_string());
+  return size;
+}
+
+void register_resizing(Registrar& r) {
+  // ResizeBilinear / ResizeNearestNeighbor(images, size (host)).
+  add_kernels(r, "ResizeBilinear", kCuda, FloatTypes{}, []<class T>(KernelContext& ctx) {
+    const Dims size = resize_size(ctx);
+    const ResizeGeometry g = resize_geometry(ctx, in_dims(ctx, 0), size[0], size[1]);
+    Tensor& o = ctx.allocate_output(0);
+    check_launch(resize_bilinear(cuda_device(ctx).stream(), g, in<T>(ctx, 0), out<T>(o)), "ResizeBilinear");
+  });
+  add_kernels(r, "ResizeNearestNeighbor", kCuda, FloatTypes{}, []<class T>(KernelContext& ctx) {
+    const Dims size = resize_size(ctx);
+    const ResizeGeometry g = resize_geometry(ctx, in_dims(ctx, 0), size[0], size[1]);
+    Tensor& o = ctx.allocate_output(0);
+    check_launch(resize_nearest(cuda_device(ctx).stream(), g, in<T>(ctx, 0), out<T>(o)), "ResizeNearestNeighbor");
+  });
+  // ResizeBilinearGrad(grads, original_image).
+  add_kernels(r, "ResizeBilinearGrad", kCuda, FloatTypes{}, []<class T>(KernelContext& ctx) {
+    const Dims& gd = in_dims(ctx, 0);
+    const Dims& xd = in_dims(ctx, 1);
+    STRATA_CHECK(gd.size() == 4 && xd.size() == 4 && gd[0] == xd[0] && gd[3] == xd[3], BackendError,
+                 "ResizeBilinearGrad: grads ", ctx.input(0).shape().to_string(), " do not fit original_image ",
+                 ctx.input(1).shape().to_string());
+    const ResizeGeometry g = resize_geometry(ctx, xd, gd[1], gd[2]);
+    Tensor& o = ctx.allocate_output(0);
+    check_launch(resize_bilinear_grad(cuda_device(ctx).stream(), g, in<T>(ctx, 0), out<T>(o)), "ResizeBilinearGrad");
+  });
+  // ResizeNearestNeighborGrad(grads, size (host): the forward input's [height, width]).
+  add_kernels(r, "ResizeNearestNeighborGrad", kCuda, FloatTypes{}, []<class T>(KernelContext& ctx) {
+    const Dims& gd = in_dims(ctx, 0);
+    const Dims size = resize_size(ctx);
+    STRATA_CHECK(gd.size() == 4, BackendError, "ResizeNearestNeighborGrad: grads must be [batch, height, width, "
+                 "channels], got ", ctx.input(0).shape().to_string());
+    const ResizeGeometry g = resize_geometry(ctx, {gd[0], size[0], size[1], gd[3]}, gd[1], gd[2]);
+    Tensor& o = ctx.allocate_output(0);
+    check_launch(resize_nearest_grad(cuda_device(ctx).stream(), g, in<T>(ctx, 0), out<T>(o)),
+                 "ResizeNearestNeighborGrad");
+  });
+}
+
 #if STRATA_CUDA_WITH_CUDNN
 
 // ---- cuDNN ---------------------------------------------------------------------------------
@@ -395,6 +469,7 @@ void register_convolutions(Registrar& r) {
 
 void register_window_ops(Registrar& r) {
   register_pooling(r);
+  register_resizing(r);
 #if STRATA_CUDA_WITH_CUDNN
   register_convolutions(r);
 #endif

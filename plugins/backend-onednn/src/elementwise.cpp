@@ -553,6 +553,10 @@ void register_unary(Registrar& r) {
     using T = STRATA_T;
     return [](KernelContext& ctx) { unary_math<T>(ctx, [](double x) { return std::erf(x); }); };
   });
+  add_f(r, "Erfc", [](auto tag) {
+    using T = STRATA_T;
+    return [](KernelContext& ctx) { unary_math<T>(ctx, [](double x) { return std::erfc(x); }); };
+  });
   add_f(r, "Floor", [](auto tag) {
     using T = STRATA_T;
     return [](KernelContext& ctx) { unary_loop<T, T>(ctx, [](T x) { return std::floor(x); }); };

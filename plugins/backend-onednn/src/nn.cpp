@@ -1,6 +1,7 @@
 // BiasAdd, BiasAddGrad, Softmax, LogSoftmax and SoftmaxGrad. Large float32 tensors use
 // oneDNN's binary (bias as a broadcast second operand), reduction, softmax and softmax
 // backward primitives; the rest, and LogSoftmax, is C++ (per row, sums in double).
+#include <algorithm>
 #include <cmath>
 
 #include "common.hpp"
@@ -184,6 +185,204 @@ void softmax_grad(KernelContext& ctx) {
   });
 }
 
+
+// ---- ResizeBilinear, ResizeNearestNeighbor and their gradients ---------------------------------
+// Plain loops with TensorFlow's arithmetic (its resize_bilinear_op.cc and
+// resize_nearest_neighbor_op.cc): source coordinates and weights in float32, so that results
+// agree with TensorFlow's bit for bit for float32 images. Not oneDNN's resampling primitive:
+// its nearest neighbour rounds differently from TensorFlow's half-pixel rule.
+
+struct ResizeAxis {
+  std::int64_t in = 0, out = 0;
+  float scale = 0.f;
+};
+
+ResizeAxis resize_axis(std::int64_t in, std::int64_t out, bool align_corners) {
+  ResizeAxis a{in, out, 0.f};
+  a.scale = align_corners && out > 1 ? static_cast<float>(in - 1) / static_cast<float>(out - 1)
+                                     : static_cast<float>(in) / static_cast<float>(out);
+  return a;
+}
+
+struct ResizeFlags {
+  bool align_corners = false, half_pixel = false;
+};
+
+ResizeFlags resize_flags(const KernelContext& ctx) {
+  ResizeFlags f{ctx.attrs().get_or<bool>("align_corners", false), ctx.attrs().get_or<bool>("half_pixel_centers", false)};
+  STRATA_CHECK(!(f.align_corners && f.half_pixel), BackendError, ctx.op_name(),
+               ": if half_pixel_centers is true, align_corners must be false");
+  return f;
+}
+
+// Bilinear source of output index o: lower/upper input index and the weight of upper.
+struct Lerp {
+  std::int64_t lower = 0, upper = 0;
+  float lerp = 0.f;
+};
+
+Lerp bilinear_source(const ResizeAxis& a, std::int64_t o, bool half_pixel) {
+  const float in = half_pixel ? (static_cast<float>(o) + 0.5f) * a.scale - 0.5f : static_cast<float>(o) * a.scale;
+  const float in_f = std::floor(in);
+  Lerp l;
+  l.lower = std::max<std::int64_t>(static_cast<std::int64_t>(in_f), 0);
+  l.upper = std::min<std::int64_t>(static_cast<std::int64_t>(std::ceil(in)), a.in - 1);
+  l.lerp = in - in_f;
+  return l;
+}
+
+std::int64_t nearest_source(const ResizeAxis& a, std::int64_t o, const ResizeFlags& f) {
+  const float in = f.half_pixel ? (static_cast<float>(o) + 0.5f) * a.scale : static_cast<float>(o) * a.scale;
+  std::int64_t i = std::min<std::int64_t>(
+      f.align_corners ? static_cast<std::int64_t>(std::round(in)) : static_cast<std::int64_t>(std::floor(in)), a.in - 1);
+  if (f.half_pixel) i = std::max<std::int64_t>(0, i);
+  return i;
+}
+
+// [n, h, w, c] images, their output size (host input 1) and the per-axis geometry.
+struct ResizeShape {
+  std::int64_t n = 0, h = 0, w = 0, c = 0, oh = 0, ow = 0;
+};
+
+ResizeShape resize_shape(const KernelContext& ctx, const Dims& images, const Dims& size) {
+  STRATA_CHECK(images.size() == 4 && size.size() == 2 && size[0] > 0 && size[1] > 0, BackendError, ctx.op_name(),
+               ": needs [batch, height, width, channels] images and a positive size [height, width], got images ",
+               Shape(images).to_string(), " and size ", Shape(size).to_string());
+  return {images[0], images[1], images[2], images[3], size[0], size[1]};
+}
+
+template <class T>
+T lerp_of(T a, T b, float t) {
+  return a + (b - a) * static_cast<T>(t);
+}
+
+template <class T>
+void resize_bilinear(KernelContext& ctx) {
+  check_num_inputs(ctx, 2);
+  const ResizeFlags f = resize_flags(ctx);
+  const ResizeShape s = resize_shape(ctx, in_dims(ctx, 0), host_ints(ctx, 1));
+  check_output_dims(ctx, 0, {s.n, s.oh, s.ow, s.c});
+  const T* x = in<T>(ctx, 0);
+  T* y = out<T>(ctx, 0);
+  if (s.n * s.oh * s.ow * s.c == 0) return;
+  const ResizeAxis ah = resize_axis(s.h, s.oh, f.align_corners), aw = resize_axis(s.w, s.ow, f.align_corners);
+  std::vector<Lerp> xs(static_cast<std::size_t>(s.ow));
+  for (std::int64_t o = 0; o < s.ow; ++o) xs[static_cast<std::size_t>(o)] = bilinear_source(aw, o, f.half_pixel);
+  parallel_for(s.n * s.oh, std::max<std::int64_t>(1, kGrainCheap / (s.ow * s.c)), [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t r = begin; r < end; ++r) {
+      const std::int64_t b = r / s.oh;
+      const Lerp ly = bilinear_source(ah, r % s.oh, f.half_pixel);
+      const T* top = x + (b * s.h + ly.lower) * s.w * s.c;
+      const T* bottom = x + (b * s.h + ly.upper) * s.w * s.c;
+      T* row = y + r * s.ow * s.c;
+      for (std::int64_t o = 0; o < s.ow; ++o) {
+        const Lerp& lx = xs[static_cast<std::size_t>(o)];
+        for (std::int64_t c = 0; c < s.c; ++c) {
+          const T t = lerp_of(top[lx.lower * s.c + c], top[lx.upper * s.c + c], lx.lerp);
+          const T u = lerp_of(bottom[lx.lower * s.c + c], bottom[lx.upper * s.c + c], lx.lerp);
+          row[o * s.c + c] = lerp_of(t, u, ly.lerp);
+        }
+      }
+    }
+  });
+}
+
+// ResizeBilinearGrad(grads, original_image): the forward's weights, scattered back.
+template <class T>
+void resize_bilinear_grad(KernelContext& ctx) {
+  check_num_inputs(ctx, 2);
+  const ResizeFlags f = resize_flags(ctx);
+  const Dims& gd = in_dims(ctx, 0);
+  const Dims& xd = in_dims(ctx, 1);
+  STRATA_CHECK(gd.size() == 4 && xd.size() == 4 && gd[0] == xd[0] && gd[3] == xd[3], BackendError,
+               "ResizeBilinearGrad: grads ", ctx.input(0).shape().to_string(), " do not fit original_image ",
+               ctx.input(1).shape().to_string());
+  const ResizeShape s = resize_shape(ctx, xd, {gd[1], gd[2]});
+  check_output_dims(ctx, 0, xd);
+  const T* g = in<T>(ctx, 0);
+  T* dx = out<T>(ctx, 0);
+  std::fill(dx, dx + s.n * s.h * s.w * s.c, T(0));
+  const ResizeAxis ah = resize_axis(s.h, s.oh, f.align_corners), aw = resize_axis(s.w, s.ow, f.align_corners);
+  // One batch element per task: the scatter stays within it.
+  parallel_for(s.n, 1, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t b = begin; b < end; ++b) {
+      for (std::int64_t oy = 0; oy < s.oh; ++oy) {
+        const Lerp ly = bilinear_source(ah, oy, f.half_pixel);
+        const float iy = 1.0f - ly.lerp;
+        for (std::int64_t ox = 0; ox < s.ow; ++ox) {
+          const Lerp lx = bilinear_source(aw, ox, f.half_pixel);
+          const float ix = 1.0f - lx.lerp;
+          const T* gp = g + ((b * s.oh + oy) * s.ow + ox) * s.c;
+          T* top = dx + (b * s.h + ly.lower) * s.w * s.c;
+          T* bottom = dx + (b * s.h + ly.upper) * s.w * s.c;
+          for (std::int64_t c = 0; c < s.c; ++c) {
+            const T v = gp[c];
+            top[lx.lower * s.c + c] += v * static_cast<T>(iy) * static_cast<T>(ix);
+            top[lx.upper * s.c + c] += v * static_cast<T>(iy) * static_cast<T>(lx.lerp);
+            bottom[lx.lower * s.c + c] += v * static_cast<T>(ly.lerp) * static_cast<T>(ix);
+            bottom[lx.upper * s.c + c] += v * static_cast<T>(ly.lerp) * static_cast<T>(lx.lerp);
+          }
+        }
+      }
+    }
+  });
+}
+
+template <class T>
+void resize_nearest(KernelContext& ctx) {
+  check_num_inputs(ctx, 2);
+  const ResizeFlags f = resize_flags(ctx);
+  const ResizeShape s = resize_shape(ctx, in_dims(ctx, 0), host_ints(ctx, 1));
+  check_output_dims(ctx, 0, {s.n, s.oh, s.ow, s.c});
+  const T* x = in<T>(ctx, 0);
+  T* y = out<T>(ctx, 0);
+  if (s.n * s.oh * s.ow * s.c == 0) return;
+  const ResizeAxis ah = resize_axis(s.h, s.oh, f.align_corners), aw = resize_axis(s.w, s.ow, f.align_corners);
+  std::vector<std::int64_t> xs(static_cast<std::size_t>(s.ow));
+  for (std::int64_t o = 0; o < s.ow; ++o) xs[static_cast<std::size_t>(o)] = nearest_source(aw, o, f);
+  parallel_for(s.n * s.oh, std::max<std::int64_t>(1, kGrainCheap / (s.ow * s.c)), [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t r = begin; r < end; ++r) {
+      const std::int64_t b = r / s.oh;
+      const T* src = x + (b * s.h + nearest_source(ah, r % s.oh, f)) * s.w * s.c;
+      T* row = y + r * s.ow * s.c;
+      for (std::int64_t o = 0; o < s.ow; ++o) {
+        std::copy(src + xs[static_cast<std::size_t>(o)] * s.c, src + (xs[static_cast<std::size_t>(o)] + 1) * s.c,
+                  row + o * s.c);
+      }
+    }
+  });
+}
+
+// ResizeNearestNeighborGrad(grads, size): each gradient added to its source pixel.
+template <class T>
+void resize_nearest_grad(KernelContext& ctx) {
+  check_num_inputs(ctx, 2);
+  const ResizeFlags f = resize_flags(ctx);
+  const Dims& gd = in_dims(ctx, 0);
+  const Dims size = host_ints(ctx, 1);
+  STRATA_CHECK(gd.size() == 4, BackendError, "ResizeNearestNeighborGrad: grads must be [batch, height, width, channels], got ",
+               ctx.input(0).shape().to_string());
+  const ResizeShape s = resize_shape(ctx, {gd[0], size.size() == 2 ? size[0] : 0, size.size() == 2 ? size[1] : 0, gd[3]},
+                                     {gd[1], gd[2]});
+  check_output_dims(ctx, 0, {s.n, s.h, s.w, s.c});
+  const T* g = in<T>(ctx, 0);
+  T* dx = out<T>(ctx, 0);
+  std::fill(dx, dx + s.n * s.h * s.w * s.c, T(0));
+  const ResizeAxis ah = resize_axis(s.h, s.oh, f.align_corners), aw = resize_axis(s.w, s.ow, f.align_corners);
+  parallel_for(s.n, 1, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t b = begin; b < end; ++b) {
+      for (std::int64_t oy = 0; oy < s.oh; ++oy) {
+        T* dst = dx + (b * s.h + nearest_source(ah, oy, f)) * s.w * s.c;
+        for (std::int64_t ox = 0; ox < s.ow; ++ox) {
+          const T* gp = g + ((b * s.oh + oy) * s.ow + ox) * s.c;
+          T* d = dst + nearest_source(aw, ox, f) * s.c;
+          for (std::int64_t c = 0; c < s.c; ++c) d[c] += gp[c];
+        }
+      }
+    }
+  });
+}
+
 }  // namespace
 
 void register_nn_kernels(Registrar& r) {
@@ -206,6 +405,22 @@ void register_nn_kernels(Registrar& r) {
   add_f(r, "SoftmaxGrad", [](auto tag) {
     using T = typename decltype(tag)::type;
     return [](KernelContext& ctx) { softmax_grad<T>(ctx); };
+  });
+  add_f(r, "ResizeBilinear", [](auto tag) {
+    using T = typename decltype(tag)::type;
+    return [](KernelContext& ctx) { resize_bilinear<T>(ctx); };
+  });
+  add_f(r, "ResizeBilinearGrad", [](auto tag) {
+    using T = typename decltype(tag)::type;
+    return [](KernelContext& ctx) { resize_bilinear_grad<T>(ctx); };
+  });
+  add_f(r, "ResizeNearestNeighbor", [](auto tag) {
+    using T = typename decltype(tag)::type;
+    return [](KernelContext& ctx) { resize_nearest<T>(ctx); };
+  });
+  add_f(r, "ResizeNearestNeighborGrad", [](auto tag) {
+    using T = typename decltype(tag)::type;
+    return [](KernelContext& ctx) { resize_nearest_grad<T>(ctx); };
   });
 }
 

@@ -42,8 +42,9 @@ const std::map<std::string, std::vector<std::string>, std::less<>>& output_args(
     one("softmax", {"Softmax"});
     one("logsoftmax", {"LogSoftmax"});
     one("y", {"Sigmoid", "Tanh", "Exp", "Log", "Log1p", "Neg", "Abs", "Sqrt", "Rsqrt", "Square", "Cast", "Transpose",
-              "Erf", "Floor", "Reciprocal", "Sign", "LogicalNot", "OnesLike", "ZerosLike"});
+              "Erf", "Erfc", "Floor", "Reciprocal", "Sign", "LogicalNot", "OnesLike", "ZerosLike"});
     one("value", {"ReadVariableOp"});
+    one("resized_images", {"ResizeBilinear", "ResizeNearestNeighbor"});
     t["FusedBatchNorm"] = {"y", "batch_mean", "batch_variance", "reserve_space_1", "reserve_space_2"};
     t["FusedBatchNormV3"] = {"y", "batch_mean", "batch_variance", "reserve_space_1", "reserve_space_2", "reserve_space_3"};
     t["Unique"] = {"y", "idx"};
@@ -615,6 +616,33 @@ class Importer {
       }
       return;
     }
+    if (op == "Einsum") {
+      // tf.einsum / EinsumDense / MultiHeadAttention: the runtime's einsum (the one the layers
+      // use), which lowers the equation to Sum, Transpose, Reshape and a matmul.
+      const auto eq = node.attr().find("equation");
+      STRATA_CHECK(eq != node.attr().end() && eq->second.value_case() == tf::AttrValue::kS, FormatError, here,
+                   ": Einsum without a string 'equation'");
+      std::vector<Tensor> operands;
+      for (std::size_t i = 0; i < inputs.size(); ++i) {
+        STRATA_CHECK(!inputs[i].resource && !inputs[i].list, FormatError, here, ": input ", i,
+                     " of Einsum is a variable handle or tensor list");
+        operands.push_back(inputs[i].tensor);
+      }
+      try {
+        out.push_back({einsum(eq->second.s(), operands), {}, false});
+      } catch (const FormatError&) {
+        throw;
+      } catch (const Error& e) {
+        STRATA_THROW(FormatError, here, " (", op, "): ", e.message());
+      }
+      return;
+    }
+    if (op == "ResizeBilinear" && inputs.size() == 2 && !inputs[0].resource && !inputs[0].list &&
+        inputs[0].tensor.dtype() != DType::kFloat32) {
+      // TensorFlow reads any image dtype into float32 and returns float32; Strata's op takes
+      // floating images and keeps their dtype, so the images are cast first (same values).
+      inputs[0].tensor = cast(inputs[0].tensor, DType::kFloat32);
+    }
     std::vector<Tensor> tensors;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
       STRATA_CHECK(!inputs[i].resource, FormatError, here, ": input ", i, " of ", op,
@@ -1170,6 +1198,18 @@ void add_function(const Graph& graph, const std::string& name, tf::FunctionDefLi
   }
 }
 
+Tensor graph_constant(const tf::GraphDef& graph, const std::string& node, std::string_view what) {
+  for (const auto& n : graph.node()) {
+    if (n.name() != node) continue;
+    const auto it = n.attr().find("value");
+    STRATA_CHECK(n.op() == "Const" && it != n.attr().end() && it->second.has_tensor(), FormatError, what,
+                 ": the captured constant '", node, "' is not a Const node with a tensor value");
+    std::int64_t budget = kMaxConstElements;
+    return tensor_from_proto(it->second.tensor(), detail::concat(what, ": captured constant '", node, "'"), budget);
+  }
+  STRATA_THROW(FormatError, what, ": the graph has no node '", node, "' for a captured constant");
+}
+
 Graph import_function(const tf::FunctionDefLibrary& library, const std::string& name, const ImportedArguments& args,
                       std::string_view what) {
   Importer importer(library, what);
@@ -1178,15 +1218,29 @@ Graph import_function(const tf::FunctionDefLibrary& library, const std::string& 
   for (const auto& arg : f.signature().input_arg()) resources += arg.type() == tf::DT_RESOURCE;
   STRATA_CHECK(resources == args.captured.size(), FormatError, what, ": function '", name, "' takes ", resources,
                " variables, the SavedModel binds ", args.captured.size(), " to it");
+  const auto num_args = static_cast<std::size_t>(f.signature().input_arg_size());
+  STRATA_CHECK(args.captured.size() + args.constants.size() <= num_args, FormatError, what, ": function '", name,
+               "' takes ", num_args, " arguments, the SavedModel binds ", args.captured.size() + args.constants.size());
+  const std::size_t first_capture = num_args - args.captured.size() - args.constants.size();
+  // The captured constants are the last non-resource arguments: no placeholders for them.
+  std::vector<TensorSpec> specs = function_input_specs(f);
+  STRATA_CHECK(specs.size() >= args.constants.size(), FormatError, what, ": function '", name, "' binds ",
+               args.constants.size(), " constants to ", specs.size(), " tensor arguments");
+  specs.resize(specs.size() - args.constants.size());
   // Traced like any Strata function: the assignments the body records become the graph's
   // side effects.
   return trace(
       [&](const std::vector<Tensor>& placeholders) {
         std::vector<Value> values;
-        std::size_t next_placeholder = 0, next_capture = 0;
+        std::size_t next_placeholder = 0, next_capture = 0, next_constant = 0, index = 0;
         for (const auto& arg : f.signature().input_arg()) {
+          const bool capture = index++ >= first_capture;
           if (arg.type() == tf::DT_RESOURCE) {
             values.push_back({{}, args.captured[next_capture++], true});
+          } else if (capture) {
+            STRATA_CHECK(next_constant < args.constants.size(), FormatError, what, ": function '", name,
+                         "' has more captured tensor arguments than the SavedModel binds constants");
+            values.push_back({args.constants[next_constant++], {}, false});
           } else {
             values.push_back({placeholders[next_placeholder++], {}, false});
           }
@@ -1199,7 +1253,7 @@ Graph import_function(const tf::FunctionDefLibrary& library, const std::string& 
         }
         return outputs;
       },
-      function_input_specs(f), name);
+      specs, name);
 }
 
 }  // namespace strata::savedmodel

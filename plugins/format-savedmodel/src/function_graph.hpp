@@ -23,7 +23,15 @@ void add_function(const Graph& graph, const std::string& name, tf::FunctionDefLi
 // What a function's arguments are bound to when it is imported.
 struct ImportedArguments {
   std::vector<Variable> captured;  // the DT_RESOURCE arguments, in order
+  // Captured constants (TensorFlow's TrackableConstant bound inputs, e.g. a tensor a
+  // TFOpLambda layer was called with), bound in order to the function's last non-resource
+  // arguments; the captures (variables and constants) are its trailing arguments.
+  std::vector<Tensor> constants;
 };
+
+// The value of Const node `node` of `graph` (a TrackableConstant's operation). FormatError
+// naming `what` when there is no such Const node.
+Tensor graph_constant(const tf::GraphDef& graph, const std::string& node, std::string_view what);
 
 // Builds the Graph of FunctionDef `name` of `library`: placeholders for its non-resource
 // arguments, the captured variables bound to its resource arguments, every node executed

@@ -294,8 +294,14 @@ std::shared_ptr<strata::Model> revive_from_traces(const fs::path& dir, const str
   const auto bind = [&](const std::string& fname) {
     strata::savedmodel::ImportedArguments args;
     for (const int id : og.concrete_functions().at(fname).bound_inputs()) {
-      STRATA_CHECK(id >= 0 && id < og.nodes_size() && og.nodes(id).has_variable(), FormatError, what,
-                   ": concrete function '", fname, "' is bound to node ", id, ", which is not a variable");
+      STRATA_CHECK(id >= 0 && id < og.nodes_size() && (og.nodes(id).has_variable() || og.nodes(id).has_constant()),
+                   FormatError, what, ": concrete function '", fname, "' is bound to node ", id,
+                   ", which is not a variable or constant");
+      if (og.nodes(id).has_constant()) {
+        // A tensor the traced call captured (TFOpLambda arguments): its Const node in the graph.
+        args.constants.push_back(strata::savedmodel::graph_constant(mg.graph_def(), og.nodes(id).constant().operation(), what));
+        continue;
+      }
       if (!variables.count(id)) {
         STRATA_CHECK(static_cast<std::size_t>(id) < ckpt->nodes.size() && is_variable_node(ckpt->nodes[static_cast<std::size_t>(id)]),
                      FormatError, "'", prefix.string(), "': object ", id, " (variable '", og.nodes(id).variable().name(),

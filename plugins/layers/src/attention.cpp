@@ -23,7 +23,6 @@
 #include <numeric>
 
 #include "call_arguments_state.hpp"
-#include "einsum.hpp"
 #include "einsum_dense.hpp"
 #include "strata/graph.hpp"
 
@@ -396,7 +395,7 @@ class MultiHeadAttention final : public Layer, public CallArgumentsLayer {
     const Tensor k = (*key_dense_)(key);
     const Tensor v = (*value_dense_)(value);
     q = q * (1.0 / std::sqrt(static_cast<double>(key_dim_)));
-    Tensor scores = einsum(dot_product_equation_, k, q);
+    Tensor scores = einsum(dot_product_equation_, {k, q});
     scores = masked_softmax(scores, mask);
     Tensor dropped = scores;
     const double rate = dropout_.get<double>();
@@ -406,7 +405,7 @@ class MultiHeadAttention final : public Layer, public CallArgumentsLayer {
                scores.dtype());
       dropped = rate >= 1.0 ? zeros_like(scores) : (scores * (1.0 / (1.0 - rate))) * keep;
     }
-    const Tensor out = einsum(combine_equation_, dropped, v);
+    const Tensor out = einsum(combine_equation_, {dropped, v});
     Outputs result;
     result.tensors = {(*output_dense_)(out)};
     result.masks = {mask_of(how.query)};  // tf-keras: the query's mask, on the first output only

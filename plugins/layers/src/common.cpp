@@ -212,27 +212,9 @@ void add_activity_regularization(const Layer& layer, const std::shared_ptr<Regul
 
 namespace {
 
-// tf.image.resize's bilinear sampling along one axis (half_pixel_centers, no antialias) as a
-// [out, in] matrix: source s = (o + 0.5) * in / out - 0.5, lower = max(floor(s), 0),
-// upper = min(ceil(s), in - 1), weight s - floor(s) on upper, TensorFlow's
-// compute_interpolation_weights. Float32 scale, as TensorFlow computes it.
-std::vector<double> bilinear_weights(std::int64_t in, std::int64_t out) {
-  std::vector<double> w(static_cast<std::size_t>(out * in), 0.0);
-  const float scale = static_cast<float>(in) / static_cast<float>(out);
-  for (std::int64_t o = 0; o < out; ++o) {
-    const float s = (static_cast<float>(o) + 0.5f) * scale - 0.5f;
-    const float fl = std::floor(s);
-    const std::int64_t lower = std::max<std::int64_t>(static_cast<std::int64_t>(fl), 0);
-    const std::int64_t upper = std::min<std::int64_t>(static_cast<std::int64_t>(std::ceil(s)), in - 1);
-    const double t = static_cast<double>(s - fl);
-    w[static_cast<std::size_t>(o * in + std::min(lower, in - 1))] += 1.0 - t;
-    w[static_cast<std::size_t>(o * in + upper)] += t;
-  }
-  return w;
-}
-
-// Nearest neighbour with half-pixel centres (tf.image.resize's "nearest"):
-// min(floor((o + 0.5) * in / out), in - 1).
+// Nearest neighbour with half-pixel centres (tf.image.resize's "nearest") for images the
+// ResizeNearestNeighbor op does not take (integers): min(floor((o + 0.5) * in / out), in - 1)
+// in float32, a Gather per axis.
 std::vector<std::int64_t> nearest_indices(std::int64_t in, std::int64_t out) {
   std::vector<std::int64_t> idx(static_cast<std::size_t>(out));
   const float scale = static_cast<float>(in) / static_cast<float>(out);
@@ -243,20 +225,6 @@ std::vector<std::int64_t> nearest_indices(std::int64_t in, std::int64_t out) {
   return idx;
 }
 
-Tensor resize_axis(const Tensor& x, std::int64_t axis, std::int64_t out, bool bilinear) {
-  const std::int64_t in = x.shape().dims()[static_cast<std::size_t>(axis)];
-  if (!bilinear) return gather(x, int_tensor(nearest_indices(in, out)).to(x.device()), axis);
-  const auto rank = static_cast<std::int64_t>(x.rank());
-  std::vector<std::int64_t> perm, inverse(static_cast<std::size_t>(rank));
-  for (std::int64_t d = 0; d < rank; ++d) {
-    if (d != axis) perm.push_back(d);
-  }
-  perm.push_back(axis);
-  for (std::int64_t d = 0; d < rank; ++d) inverse[static_cast<std::size_t>(perm[static_cast<std::size_t>(d)])] = d;
-  const Tensor w = cast(Tensor::from_vector<double>(bilinear_weights(in, out), Shape{out, in}), x.dtype()).to(x.device());
-  return transpose(matmul(transpose(x, perm), w, false, true), inverse);
-}
-
 }  // namespace
 
 Tensor resize_images(const Tensor& images, std::int64_t height, std::int64_t width, bool bilinear) {
@@ -264,11 +232,20 @@ Tensor resize_images(const Tensor& images, std::int64_t height, std::int64_t wid
   // TensorFlow's bilinear resizing returns float32 for any input; integer images are cast.
   // (Floating images keep their dtype here: float64 stays exact for gradient checks.)
   if (bilinear && !is_floating(x.dtype())) x = cast(x, DType::kFloat32);
-  const std::int64_t size[2] = {height, width};
-  for (std::size_t i = 0; i < 2; ++i) {
-    if (x.shape().dims()[i + 1] != size[i]) x = resize_axis(x, static_cast<std::int64_t>(i + 1), size[i], bilinear);
+  const auto& dims = x.shape().dims();
+  if (dims[1] == height && dims[2] == width) return x;
+  if (!bilinear && !is_floating(x.dtype())) {
+    STRATA_CHECK(dims[1] != Shape::kUnknown && dims[2] != Shape::kUnknown, ShapeError,
+                 "resizing images of dtype ", dtype_name(x.dtype()), " (nearest) needs their height and width known, got ",
+                 x.shape().to_string());
+    if (dims[1] != height) x = gather(x, int_tensor(nearest_indices(dims[1], height)).to(x.device()), 1);
+    if (dims[2] != width) x = gather(x, int_tensor(nearest_indices(dims[2], width)).to(x.device()), 2);
+    return x;
   }
-  return x;
+  // The ops tf.image.resize runs (half-pixel centres, no antialiasing); the height and width
+  // of the images may be unknown until the graph runs.
+  const Tensor size = int_tensor({height, width});
+  return bilinear ? resize_bilinear(x, size, false, true) : resize_nearest_neighbor(x, size, false, true);
 }
 
 }  // namespace strata::layers

@@ -118,11 +118,11 @@ Tensor reduce_all(const Tensor& x, const std::vector<std::int64_t>& axes, bool k
 Tensor uniform_noise_like(const Tensor& x, const Shape& shape, std::optional<std::int64_t> seed);
 // Standard normal noise, likewise.
 Tensor normal_noise_like(const Tensor& x, const Shape& shape, std::optional<std::int64_t> seed);
-// tf.image.resize of NHWC `images` (height and width known) to height x width, with
-// half-pixel centres and no antialiasing, as tf.image.resize does (ResizeBilinear /
-// ResizeNearestNeighbor with half_pixel_centers): bilinear is one [out, in] interpolation
-// matrix and a MatMul per resized axis (integer images give float32, as TensorFlow's;
-// floating images keep their dtype), nearest a Gather.
+// tf.image.resize of NHWC `images` to height x width, with half-pixel centres and no
+// antialiasing: the ResizeBilinear / ResizeNearestNeighbor ops with half_pixel_centers, so
+// the images' height and width may be unknown until the graph runs (integer images give
+// float32 with bilinear, as TensorFlow's; floating images keep their dtype; integer images
+// resized nearest are gathered and need a known height and width).
 Tensor resize_images(const Tensor& images, std::int64_t height, std::int64_t width, bool bilinear);
 // Adds regularizer(output) / batch size to the layer's losses (Keras's activity
 // regularization), when `regularizer` is set.

@@ -2,7 +2,6 @@
 // keras.layers.EinsumDense; the kernel and bias shapes follow from the equation, the
 // input shape and the partial output_shape the way tf-keras derives them.
 #include "einsum_dense.hpp"
-#include "einsum.hpp"
 
 #include <algorithm>
 #include <regex>
@@ -142,7 +141,7 @@ void EinsumDense::build(const std::vector<Shape>& shapes) {
 }
 
 std::vector<Tensor> EinsumDense::call(const std::vector<Tensor>& inputs, const CallContext&) const {
-  Tensor y = einsum(equation_, single_input(*this, inputs), read(kernel_));
+  Tensor y = einsum(equation_, {single_input(*this, inputs), read(kernel_)});
   if (bias_.defined()) y = y + read(bias_);
   y = (*activation_)(y);
   add_activity_regularization(*this, activity_regularizer_, y);

@@ -4,7 +4,6 @@
 // input masks. Concatenate's mask concatenates the masks (all-true for inputs without
 // one) and keeps the steps where every part is valid.
 #include "common.hpp"
-#include "einsum.hpp"
 
 namespace strata::layers {
 namespace {
@@ -289,7 +288,7 @@ class Dot final : public Layer {
         out += next++;
       }
     }
-    Tensor z = einsum(tx + "," + ty + "->" + out, x, y);
+    Tensor z = einsum(tx + "," + ty + "->" + out, {x, y});
     if (z.rank() == 1) z = expand_dims(z, 1);
     return {z};
   }

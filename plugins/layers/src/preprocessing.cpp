@@ -84,16 +84,17 @@ class Rescaling final : public Layer {
 
 // ---- Resizing, CenterCrop ---------------------------------------------------------------------
 
-// Batched NHWC images of known height and width, or one HWC image (batched here, the
-// batch axis dropped again by the caller).
-Tensor as_batched_images(const Layer& layer, const Tensor& x, bool& unbatched) {
+// Batched NHWC images, or one HWC image (batched here, the batch axis dropped again by the
+// caller). `known_size`: their height and width must be known when the model is built
+// (cropping computes its box from them; plain resizing does not need them).
+Tensor as_batched_images(const Layer& layer, const Tensor& x, bool& unbatched, bool known_size = true) {
   STRATA_CHECK(x.rank() == 3 || x.rank() == 4, ShapeError, ConfigReader::subject_of(layer),
                ": expects images of rank 3 (height, width, channels) or 4 (batched), got shape ", x.shape().to_string());
   unbatched = x.rank() == 3;
   Tensor images = unbatched ? expand_dims(x, 0) : x;
-  STRATA_CHECK(images.shape().dims()[1] != Shape::kUnknown && images.shape().dims()[2] != Shape::kUnknown, ShapeError,
-               ConfigReader::subject_of(layer), ": needs images whose height and width are known when the model is built, got ",
-               x.shape().to_string());
+  STRATA_CHECK(!known_size || (images.shape().dims()[1] != Shape::kUnknown && images.shape().dims()[2] != Shape::kUnknown),
+               ShapeError, ConfigReader::subject_of(layer),
+               ": needs images whose height and width are known when the model is built, got ", x.shape().to_string());
   return images;
 }
 
@@ -123,7 +124,7 @@ class Resizing final : public Layer {
   }
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext&) const override {
     bool unbatched = false;
-    Tensor x = as_batched_images(*this, single_input(*this, inputs), unbatched);
+    Tensor x = as_batched_images(*this, single_input(*this, inputs), unbatched, crop_to_aspect_ratio_);
     if (x.dtype() != dtype()) x = cast(x, dtype());
     const bool bilinear = interpolation_ == "bilinear";
     Tensor y = crop_to_aspect_ratio_ ? smart_resize(x, height_, width_, bilinear) : resize_images(x, height_, width_, bilinear);

@@ -160,32 +160,18 @@ Tensor repeat_elements(const Tensor& x, std::int64_t axis, std::int64_t factor) 
   return execute1("Reshape", {tiled, mul(shape_of(x), int_tensor(scale))});
 }
 
-// tf.image.resize(method="bilinear") by an integer factor along one axis
-// (half_pixel_centers): out[o] = (1 - t) x[i0] + t x[i1] with s = (o + 0.5) / f - 0.5,
-// i0 = floor(s) clamped to [0, n - 1], i1 = min(i0 + 1, n - 1), t = s - floor(s) (0 when s < 0).
-Tensor resize_bilinear_axis(const Tensor& x, std::int64_t axis, std::int64_t factor) {
-  const std::int64_t n = x.shape().dims()[static_cast<std::size_t>(axis)];
-  const std::int64_t out = n * factor;
-  std::vector<double> weights(static_cast<std::size_t>(out * n), 0.0);  // [out, n]
-  for (std::int64_t o = 0; o < out; ++o) {
-    const double s = (static_cast<double>(o) + 0.5) / static_cast<double>(factor) - 0.5;
-    const double fl = std::floor(s);
-    const std::int64_t i0 = std::max<std::int64_t>(0, static_cast<std::int64_t>(fl));
-    const std::int64_t i1 = std::min<std::int64_t>(static_cast<std::int64_t>(fl) + 1, n - 1);
-    const double t = s < 0 ? 0.0 : s - fl;
-    weights[static_cast<std::size_t>(o * n + std::min(i0, n - 1))] += 1.0 - t;
-    weights[static_cast<std::size_t>(o * n + i1)] += t;
-  }
-  // Move `axis` last, multiply by weights^T [n, out], move it back.
-  const auto rank = static_cast<std::int64_t>(x.rank());
-  std::vector<std::int64_t> perm, inverse(static_cast<std::size_t>(rank));
-  for (std::int64_t d = 0; d < rank; ++d) {
-    if (d != axis) perm.push_back(d);
-  }
-  perm.push_back(axis);
-  for (std::int64_t d = 0; d < rank; ++d) inverse[static_cast<std::size_t>(perm[static_cast<std::size_t>(d)])] = d;
-  const Tensor w = cast(Tensor::from_vector<double>(weights, Shape{out, n}), x.dtype()).to(x.device());
-  return transpose(matmul(transpose(x, perm), w, false, true), inverse);
+// tf.image.resize(method="bilinear") of NHWC (or NCHW: transposed there and back) images
+// by integer factors, as tf-keras's backend.resize_images: ResizeBilinear with half-pixel
+// centres to the images' size times the factors, read when the graph runs when the height
+// or width is unknown while building.
+Tensor upsample_bilinear(const Tensor& images, std::int64_t fh, std::int64_t fw, bool channels_first) {
+  const Tensor x = channels_first ? transpose(images, {0, 2, 3, 1}) : images;
+  const auto& d = x.shape().dims();
+  const Tensor size = d[1] != Shape::kUnknown && d[2] != Shape::kUnknown
+                          ? int_tensor({d[1] * fh, d[2] * fw})
+                          : mul(slice(shape_of(x), {1}, {2}), int_tensor({fh, fw}));
+  const Tensor y = resize_bilinear(x, size, false, true);
+  return channels_first ? transpose(y, {0, 3, 1, 2}) : y;
 }
 
 template <std::size_t N>
@@ -207,17 +193,12 @@ class UpSampling final : public Layer {
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext&) const override {
     Tensor x = single_input(*this, inputs);
     require_rank(*this, x.shape(), N + 2);
-    const auto axes = spatial_axes(N, data_format_ == "channels_first");
-    for (std::size_t i = 0; i < N; ++i) {
-      if (interpolation_ == "bilinear") {
-        STRATA_CHECK(x.shape().dims()[static_cast<std::size_t>(axes[i])] != Shape::kUnknown, ShapeError,
-                     ConfigReader::subject_of(*this), ": bilinear interpolation needs known spatial dimensions, got ",
-                     x.shape().to_string());
-        x = resize_bilinear_axis(x, axes[i], size_[i]);
-      } else {
-        x = repeat_elements(x, axes[i], size_[i]);
-      }
+    if (interpolation_ == "bilinear") {
+      if (!is_floating(x.dtype())) x = cast(x, DType::kFloat32);
+      return {upsample_bilinear(x, size_[0], size_[1], data_format_ == "channels_first")};
     }
+    const auto axes = spatial_axes(N, data_format_ == "channels_first");
+    for (std::size_t i = 0; i < N; ++i) x = repeat_elements(x, axes[i], size_[i]);
     return {x};
   }
   Config get_config() const override {

@@ -121,9 +121,8 @@ Tensor image_resize(const Call& c) {
                ": tf.image.resize with preserve_aspect_ratio=True is not supported");
   STRATA_CHECK(!c.reader().optional<bool>("antialias", false), ValueError, c.subject(),
                ": tf.image.resize with antialias=True is not supported");
-  STRATA_CHECK(x.rank() == 4 && x.shape().dims()[1] != Shape::kUnknown && x.shape().dims()[2] != Shape::kUnknown,
-               ShapeError, c.subject(), ": tf.image.resize needs [batch, height, width, channels] images of known height and width, got ",
-               x.shape().to_string());
+  STRATA_CHECK(x.rank() == 4, ShapeError, c.subject(),
+               ": tf.image.resize needs [batch, height, width, channels] images, got ", x.shape().to_string());
   const bool bilinear = method == "bilinear";
   return resize_images(x, size[0], size[1], bilinear);
 }

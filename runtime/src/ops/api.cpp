@@ -115,6 +115,7 @@ STRATA_UNARY(exp, "Exp")
 STRATA_UNARY(log, "Log")
 STRATA_UNARY(log1p, "Log1p")
 STRATA_UNARY(erf, "Erf")
+STRATA_UNARY(erfc, "Erfc")
 STRATA_UNARY(floor, "Floor")
 STRATA_UNARY(identity, "Identity")
 STRATA_UNARY(stop_gradient, "StopGradient")
@@ -385,6 +386,18 @@ void assign_variable(const Variable& variable, const Tensor& value) {
                "' outside a trace");
   Variable v = variable;
   v.assign(value);
+}
+
+// ---- images ------------------------------------------------------------------------------
+
+Tensor resize_bilinear(const Tensor& images, const Tensor& size, bool align_corners, bool half_pixel_centers) {
+  return one(STRATA_DEF("ResizeBilinear"), {images, size},
+             {{"align_corners", align_corners}, {"half_pixel_centers", half_pixel_centers}});
+}
+
+Tensor resize_nearest_neighbor(const Tensor& images, const Tensor& size, bool align_corners, bool half_pixel_centers) {
+  return one(STRATA_DEF("ResizeNearestNeighbor"), {images, size},
+             {{"align_corners", align_corners}, {"half_pixel_centers", half_pixel_centers}});
 }
 
 }  // namespace strata

@@ -267,6 +267,14 @@ OpDef erf_def() {
   });
 }
 
+// Erfc(x) = 1 - erf(x), computed directly (no cancellation for large x).
+OpDef erfc_def() {
+  return unary("Erfc", infer_float_unary, [](const GradientContext& c) -> Grads {
+    const Tensor k = scalar_like(X(c), -2.0 / std::sqrt(kPi));
+    return {mul(G(c), mul(k, exp(neg(square(X(c))))))};
+  });
+}
+
 OpDef floor_def() {
   OpDef d = unary("Floor", infer_float_unary, nullptr);
   d.not_differentiable = true;
@@ -477,6 +485,7 @@ void register_math_ops(Registrar& r) {
   add_op(r, log_def());
   add_op(r, log1p_def());
   add_op(r, erf_def());
+  add_op(r, erfc_def());
   add_op(r, floor_def());
   add_op(r, identity_def());
   add_op(r, stop_gradient_def());

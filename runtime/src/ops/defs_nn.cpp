@@ -345,6 +345,103 @@ OpDef avg_pool_grad_def() {
   return d;
 }
 
+
+// ---- image resizing (TensorFlow's ResizeBilinear / ResizeNearestNeighbor) -------------------
+
+void check_resize_attrs(const InferContext& c) {
+  STRATA_CHECK(!(c.attrs().get_or<bool>("align_corners", false) && c.attrs().get_or<bool>("half_pixel_centers", false)),
+               ValueError, "op ", c.op_name(), ": if half_pixel_centers is true, align_corners must be false");
+}
+
+// images [N, H, W, C] and a host `size` input [new_height, new_width]; the output's height
+// and width are unknown when size is not known while building (computed at run time).
+Metas infer_resize(const InferContext& c, std::size_t size_input, DType dtype) {
+  check_resize_attrs(c);
+  require_dtype(c, 0, is_floating(c.dtype(0)), "a floating-point tensor");
+  const Shape& in = c.shape(0);
+  STRATA_CHECK(!in.has_known_rank() || in.rank() == 4, ShapeError, "op ", c.op_name(),
+               " needs [batch, height, width, channels] images, got ", in.to_string());
+  STRATA_CHECK(!c.shape(size_input).has_known_rank() || c.shape(size_input) == Shape{2} ||
+                   c.shape(size_input) == Shape{Shape::kUnknown},
+               ShapeError, "op ", c.op_name(), " needs a size of 2 values, got shape ", c.shape(size_input).to_string());
+  std::int64_t h = Shape::kUnknown, w = Shape::kUnknown;
+  if (const auto size = c.int_values(size_input)) {
+    STRATA_CHECK(size->size() == 2 && (*size)[0] > 0 && (*size)[1] > 0, ValueError, "op ", c.op_name(),
+                 " needs a positive [height, width] size, got ", Shape(*size).to_string());
+    h = (*size)[0];
+    w = (*size)[1];
+  }
+  const std::int64_t n = in.has_known_rank() ? in.dims()[0] : Shape::kUnknown;
+  const std::int64_t ch = in.has_known_rank() ? in.dims()[3] : Shape::kUnknown;
+  return {{dtype, Shape{n, h, w, ch}}};
+}
+
+// [height, width] of NHWC `x`: constants when known, else read with Shape when the graph runs.
+Tensor spatial_size(const Tensor& x) {
+  if (x.shape().has_known_rank() && x.shape().rank() == 4 && x.shape().dims()[1] != Shape::kUnknown &&
+      x.shape().dims()[2] != Shape::kUnknown) {
+    return int_tensor({x.shape().dims()[1], x.shape().dims()[2]});
+  }
+  return slice(shape_of(x), {1}, {2});
+}
+
+Attrs resize_attrs(const Attrs& a) {
+  return {{"align_corners", a.get_or<bool>("align_corners", false)},
+          {"half_pixel_centers", a.get_or<bool>("half_pixel_centers", false)}};
+}
+
+// ResizeBilinear(images, size). TensorFlow's op returns float32 for every input dtype;
+// Strata's takes floating images only and keeps their dtype (float32 as TensorFlow).
+OpDef resize_bilinear_def() {
+  OpDef d;
+  d.name = "ResizeBilinear";
+  d.num_inputs = 2;
+  d.host_inputs = {1};
+  d.infer = [](const InferContext& c) { return infer_resize(c, 1, c.dtype(0)); };
+  d.gradient = [](const GradientContext& c) -> Grads {
+    return {execute1("ResizeBilinearGrad", {grad_or_zeros(c, 0), c.inputs[0]}, resize_attrs(c.attrs)), Tensor()};
+  };
+  return d;
+}
+
+// ResizeBilinearGrad(grads, original_image): the gradient with respect to the images.
+OpDef resize_bilinear_grad_def() {
+  OpDef d;
+  d.name = "ResizeBilinearGrad";
+  d.num_inputs = 2;
+  d.infer = [](const InferContext& c) -> Metas {
+    check_resize_attrs(c);
+    require_dtype(c, 0, is_floating(c.dtype(0)), "a floating-point tensor");
+    return {{c.dtype(0), c.shape(1)}};
+  };
+  return d;  // no gradient of its own
+}
+
+// ResizeNearestNeighbor(images, size).
+OpDef resize_nearest_neighbor_def() {
+  OpDef d;
+  d.name = "ResizeNearestNeighbor";
+  d.num_inputs = 2;
+  d.host_inputs = {1};
+  d.infer = [](const InferContext& c) { return infer_resize(c, 1, c.dtype(0)); };
+  d.gradient = [](const GradientContext& c) -> Grads {
+    return {execute1("ResizeNearestNeighborGrad", {grad_or_zeros(c, 0), spatial_size(c.inputs[0])},
+                     resize_attrs(c.attrs)),
+            Tensor()};
+  };
+  return d;
+}
+
+// ResizeNearestNeighborGrad(grads, size): each gradient added to the pixel it was copied from.
+OpDef resize_nearest_neighbor_grad_def() {
+  OpDef d;
+  d.name = "ResizeNearestNeighborGrad";
+  d.num_inputs = 2;
+  d.host_inputs = {1};
+  d.infer = [](const InferContext& c) { return infer_resize(c, 1, c.dtype(0)); };
+  return d;  // no gradient of its own
+}
+
 }  // namespace
 
 void register_nn_ops(Registrar& r) {
@@ -365,6 +462,10 @@ void register_nn_ops(Registrar& r) {
   add_op(r, max_pool_grad_def());
   add_op(r, avg_pool_def());
   add_op(r, avg_pool_grad_def());
+  add_op(r, resize_bilinear_def());
+  add_op(r, resize_bilinear_grad_def());
+  add_op(r, resize_nearest_neighbor_def());
+  add_op(r, resize_nearest_neighbor_grad_def());
 }
 
 }  // namespace strata::internal

@@ -75,6 +75,7 @@ Tensor exp(const Tensor& x);
 Tensor log(const Tensor& x);
 Tensor log1p(const Tensor& x);
 Tensor erf(const Tensor& x);
+Tensor erfc(const Tensor& x);  // 1 - erf(x)
 Tensor floor(const Tensor& x);
 Tensor identity(const Tensor& x);
 // The value of x, through which no gradient flows.
@@ -167,6 +168,14 @@ Tensor shape_of(const Tensor& x);
 
 // Rank 2: MatMul. Higher ranks: BatchMatMulV2 with batch dimensions broadcast.
 Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a = false, bool transpose_b = false);
+// Einstein summation of one or two operands ("abc,cd->abd", "...ij,...jk", "abc->cb"),
+// written in Sum, Transpose, Reshape and MatMul/BatchMatMulV2, so every backend runs it and
+// gradients come from those ops. Labels are letters; at most one "..." per term (broadcast
+// dimensions aligned from the right); without "->" the output is the labels that appear
+// once, in alphabetical order, after the broadcast dimensions. ValueError naming the
+// equation for a label repeated within one term (diagonals), an output label no input
+// has, or more than two operands; ShapeError when a term does not fit its operand.
+Tensor einsum(const std::string& equation, const std::vector<Tensor>& inputs);
 // Adds a 1-D bias along the last dimension.
 Tensor bias_add(const Tensor& x, const Tensor& bias);
 enum class Padding { kValid, kSame };
@@ -182,6 +191,20 @@ Tensor max_pool2d(const Tensor& input, std::pair<std::int64_t, std::int64_t> ksi
                   std::pair<std::int64_t, std::int64_t> strides, Padding padding = Padding::kValid);
 Tensor avg_pool2d(const Tensor& input, std::pair<std::int64_t, std::int64_t> ksize,
                   std::pair<std::int64_t, std::int64_t> strides, Padding padding = Padding::kValid);
+
+// ---- images (NHWC) -------------------------------------------------------------------------
+
+// TensorFlow's ResizeBilinear / ResizeNearestNeighbor of [batch, height, width, channels]
+// `images` (floating point) to `size` = [new_height, new_width] (a 1-D int32/int64 tensor on
+// the cpu; it may be computed when a graph runs, e.g. from shape_of, and then the output's
+// height and width are unknown while building). tf.image.resize is half_pixel_centers
+// = true; align_corners and half_pixel_centers may not both be true (ValueError).
+// Nearest neighbour rounds as TensorFlow does: floor of (o + 0.5) * in / out with half-pixel
+// centres, round with align_corners, floor of o * in / out otherwise, in float32.
+Tensor resize_bilinear(const Tensor& images, const Tensor& size, bool align_corners = false,
+                       bool half_pixel_centers = false);
+Tensor resize_nearest_neighbor(const Tensor& images, const Tensor& size, bool align_corners = false,
+                               bool half_pixel_centers = false);
 
 // ---- random (counter-based: identical on every backend for the same seeds) ---------------
 

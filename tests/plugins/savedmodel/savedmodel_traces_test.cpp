@@ -864,4 +864,69 @@ TEST(GraphPasses, SharedIntermediateValuesAreNotFused) {
 }
 
 }  // namespace passes
+
+// ---- issue 18, trace ops: Erfc, Einsum, ResizeBilinear, ResizeNearestNeighbor ------------------
+
+// The fixtures of these ops (generate_savedmodel_fixtures.py's issue-18 block) revive without
+// their classes and predict what tf-keras predicted, by name (EveryFixtureSavedModelRevives-
+// FromItsTraces covers them too; this says which ops each one stands for).
+class KerasTracedTraceOps : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(KerasTracedTraceOps, RevivedWithoutClassesPredictsWhatKerasPredicted) {
+  auto model = revive(kFixtures / GetParam());
+  EXPECT_TRUE(model->layers().empty()) << "the model must come from the traces";
+  tf_traced::expect_close_rel(model->predict(npy(GetParam() + ".x.npy")), npy(GetParam() + ".y.npy"), 1e-4, 1e-6, GetParam());
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, KerasTracedTraceOps,
+                         ::testing::Values("erfc_gelu",             // Erfc
+                                           "einsum_attention",      // Einsum (EinsumDense, MultiHeadAttention)
+                                           "upsampling_resizing",   // ResizeNearestNeighbor, ResizeBilinear
+                                           "resize_unknown_size",   // their size computed from Shape at run time
+                                           "image_resize_lambda"));  // align_corners and half_pixel_centers
+
+// The revived model of images of unknown height and width takes images of any size: the size
+// its UpSampling2D traces compute (Shape, StridedSlice, Mul) is read when the graph runs.
+TEST(TracesTraceOps, ImagesOfUnknownSizeReviveAndRunAtAnotherSize) {
+  auto model = revive(kFixtures / "resize_unknown_size");
+  const strata::Tensor x = strata::zeros(strata::Shape{2, 7, 4, 3});
+  const strata::Tensor y = model->predict(x);
+  EXPECT_EQ(y.shape(), (strata::Shape{2, 2}));
+}
+
+// An Einsum whose equation the runtime's einsum does not support fails naming the node, the
+// op and the equation.
+TEST(TracesTraceOps, AnUnsupportedEinsumEquationIsNamed) {
+  const fs::path dir = fresh_dir("einsum_diagonal") / "model";
+  fs::copy(kFixtures / "einsum_attention", dir, fs::copy_options::recursive);
+  strata::tf::SavedModel sm;
+  {
+    std::ifstream in(dir / "saved_model.pb", std::ios::binary);
+    ASSERT_TRUE(sm.ParseFromIstream(&in));
+  }
+  int edited = 0;
+  for (auto& f : *sm.mutable_meta_graphs(0)->mutable_graph_def()->mutable_library()->mutable_function()) {
+    for (auto& n : *f.mutable_node_def()) {
+      if (n.op() == "Einsum") {
+        (*n.mutable_attr())["equation"].set_s("aab,cd->abd");
+        ++edited;
+      }
+    }
+  }
+  ASSERT_GT(edited, 0);
+  {
+    std::ofstream out(dir / "saved_model.pb", std::ios::binary | std::ios::trunc);
+    ASSERT_TRUE(sm.SerializeToOstream(&out));
+  }
+  try {
+    (void)revive(dir);
+    ADD_FAILURE() << "revived";
+  } catch (const strata::FormatError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("(Einsum)"), std::string::npos) << what;
+    EXPECT_NE(what.find("'aab,cd->abd'"), std::string::npos) << what;
+    EXPECT_NE(what.find("node '"), std::string::npos) << what;
+  }
+}
+
 }  // namespace

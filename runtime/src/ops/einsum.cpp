@@ -1,6 +1,10 @@
-// einsum lowered to Sum, Transpose, Reshape and MatMul/BatchMatMulV2 (see einsum.hpp).
-#include "einsum.hpp"
-
+// einsum (strata/ops.hpp) lowered to Sum, Transpose, Reshape and one MatMul/BatchMatMulV2:
+// labels in both operands and the output are batch dimensions, labels in both operands only
+// are contracted, the others are the rows of a and the columns of b; labels of one operand
+// found nowhere else are summed first. The one-operand form transposes and/or reduces.
+// Since only these ops are used, every backend runs it and gradients come from the ops.
+// One implementation for the layers (EinsumDense, MultiHeadAttention, Dot) and the
+// SavedModel reviver's TensorFlow `Einsum` op.
 #include <algorithm>
 #include <cctype>
 #include <map>
@@ -9,7 +13,7 @@
 #include "strata/error.hpp"
 #include "strata/ops.hpp"
 
-namespace strata::layers {
+namespace strata {
 namespace {
 
 // A label: a letter's code, or kEllipsis + k for the k-th broadcast dimension counted
@@ -207,16 +211,14 @@ std::vector<std::int64_t> range(std::int64_t from, std::int64_t count) {
   return out;
 }
 
-}  // namespace
-
-Tensor einsum(const std::string& equation, const Tensor& a) {
+Tensor einsum1(const std::string& equation, const Tensor& a) {
   Parsed p = parse(equation, {&a});
   std::vector<Label> labels = p.inputs[0];
   const Tensor reduced = reduce_to(a, labels, p.output);
   return permute(reduced, labels, p.output);
 }
 
-Tensor einsum(const std::string& equation, const Tensor& a, const Tensor& b) {
+Tensor einsum2(const std::string& equation, const Tensor& a, const Tensor& b) {
   Parsed p = parse(equation, {&a, &b});
   std::vector<Label> la = p.inputs[0], lb = p.inputs[1];
   const std::vector<Label>& out = p.output;
@@ -270,4 +272,12 @@ Tensor einsum(const std::string& equation, const Tensor& a, const Tensor& b) {
   return permute(y, order_y, out);
 }
 
-}  // namespace strata::layers
+}  // namespace
+
+Tensor einsum(const std::string& equation, const std::vector<Tensor>& inputs) {
+  STRATA_CHECK(inputs.size() == 1 || inputs.size() == 2, ValueError, "einsum equation '", equation, "': ",
+               inputs.size(), " operands (one or two are supported)");
+  return inputs.size() == 1 ? einsum1(equation, inputs[0]) : einsum2(equation, inputs[0], inputs[1]);
+}
+
+}  // namespace strata
