@@ -53,8 +53,11 @@ tf.config.experimental.enable_op_determinism()
 import tf_keras as keras  # noqa: E402
 from tf_keras import layers as L  # noqa: E402
 
-EXPECTED_TF = "2.17.1"
-EXPECTED_TF_KERAS = "2.17.0"
+# The TensorFlow / tf-keras pairs this generator is run with. The committed fixtures
+# (tests/data/keras) are 2.17's; 2.21's are generated into a cache by
+# tests/interop/keras_fixtures_current_venv.sh (--out), never committed.
+SUPPORTED_VERSIONS = {("2.17.1", "2.17.0"), ("2.21.0", "2.21.0")}
+COMMITTED_VERSION = ("2.17.1", "2.17.0")
 BATCH = 3
 OUT_DIR_DEFAULT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "keras"))
 
@@ -1199,10 +1202,14 @@ def count(weights):
 
 
 def generate(out_dir):
-    if tf.__version__ != EXPECTED_TF or keras.__version__ != EXPECTED_TF_KERAS:
-        sys.exit("generate_fixtures.py: expected tensorflow %s and tf-keras %s, found %s and %s; "
-                 "run it with the venv made by tests/interop/setup_venv.sh"
-                 % (EXPECTED_TF, EXPECTED_TF_KERAS, tf.__version__, keras.__version__))
+    found = (tf.__version__, keras.__version__)
+    if found not in SUPPORTED_VERSIONS:
+        sys.exit("generate_fixtures.py: expected tensorflow/tf-keras %s, found %s; run it with the venv "
+                 "made by tests/interop/setup_venv.sh"
+                 % (" or ".join("%s/%s" % v for v in sorted(SUPPORTED_VERSIONS)), "%s/%s" % found))
+    if os.path.realpath(out_dir) == os.path.realpath(OUT_DIR_DEFAULT) and found != COMMITTED_VERSION:
+        sys.exit("generate_fixtures.py: the committed fixtures in %s are tensorflow/tf-keras %s's; write %s's "
+                 "elsewhere with --out DIR" % (out_dir, "%s/%s" % COMMITTED_VERSION, "%s/%s" % found))
     if os.path.isdir(out_dir):
         for entry in os.listdir(out_dir):
             full = os.path.join(out_dir, entry)
