@@ -1128,6 +1128,30 @@ def _(rng, shared):
     return model, xs_for(model)
 
 
+# Keys that only newer tf-keras has (2.17 refuses them): these models exist only in the
+# fixtures a newer venv writes (tests/interop/keras_fixtures_current_venv.sh), not in the
+# committed 2.17 ones.
+if tuple(int(p) for p in keras.__version__.split(".")[:2]) >= (2, 21):
+
+    @fixture("mha_robust_masking", "MultiHeadAttention with softmax_robust_masking (tf-keras 2.21), a fully "
+             "masked query row and large scores, where replacing masked scores differs from adding -1e9")
+    def _(rng, shared):
+        x = keras.Input((4, 6))
+        m = keras.Input((4, 4))
+        a = L.MultiHeadAttention(num_heads=2, key_dim=3, softmax_robust_masking=True)(x, x, attention_mask=m)
+        model = keras.Model([x, m], a)
+        randomize_weights(model, rng)
+        # Scores in the hundreds: score - 1e9 then rounds (float32) to different values per key,
+        # so the additive mask does not give the robust mask's uniform weights on a masked row.
+        model.layers[2]._query_dense.kernel.assign(model.layers[2]._query_dense.kernel * 40.0)
+        xs = xs_for(model)
+        xs[0] = xs[0] * 4.0
+        mask = (rng.uniform(size=xs[1].shape) > 0.3).astype(np.float32)
+        mask[:, 1, :] = 0.0
+        xs[1] = mask
+        return model, xs
+
+
 # ---- writing ----------------------------------------------------------------------------
 
 
