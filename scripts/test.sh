@@ -14,7 +14,8 @@ jobs=$(nproc)
 scripts/setup.sh
 
 # The interop checks that need real TensorFlow (Strata's files loaded by tf-keras) run when
-# its environment can be created from PyPI (~1 min, cached in ~/.cache/strata); without it
+# its environment can be created from PyPI (about 4 min cold for TensorFlow 2.21, cached in
+# ~/.cache/strata; a cached older venv is upgraded in place); without it
 # they skip with the reason and the fixture-based checks still run.
 if venv=$(timeout 900 tests/interop/setup_venv.sh); then
   export STRATA_INTEROP_VENV="$venv"

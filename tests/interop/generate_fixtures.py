@@ -53,8 +53,11 @@ tf.config.experimental.enable_op_determinism()
 import tf_keras as keras  # noqa: E402
 from tf_keras import layers as L  # noqa: E402
 
-EXPECTED_TF = "2.17.1"
-EXPECTED_TF_KERAS = "2.17.0"
+# The TensorFlow / tf-keras pairs this generator is run with. The committed fixtures
+# (tests/data/keras) are 2.17's; 2.21's are generated into a cache by
+# tests/interop/keras_fixtures_current_venv.sh (--out), never committed.
+SUPPORTED_VERSIONS = {("2.17.1", "2.17.0"), ("2.21.0", "2.21.0")}
+COMMITTED_VERSION = ("2.17.1", "2.17.0")
 BATCH = 3
 OUT_DIR_DEFAULT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "keras"))
 
@@ -809,6 +812,8 @@ def _(rng, shared):
     ])
     randomize_weights(model, rng)
     return model, xs_for(model)
+
+
 # ---- issue 18: separable, depthwise 1-D and transposed convolutions ----------------------
 
 @fixture("separable_conv_1d", "SeparableConv1D: causal, same with strides 2 and depth_multiplier 2, "
@@ -881,6 +886,8 @@ def _(rng, shared):
     model = keras.Model(inp, out)
     randomize_weights(model, rng)
     return model, xs_for(model)
+
+
 # ---- issue 18: recurrent wrappers (Bidirectional, TimeDistributed) --------------------------
 
 
@@ -918,6 +925,8 @@ def _(rng, shared):
     model = keras.Model(x_in, outs)
     randomize_weights(model, rng)
     return model, xs_for(model)
+
+
 # ---- issue 18, attention layers: EinsumDense ------------------------------------------
 
 
@@ -1141,6 +1150,8 @@ def _(rng, shared):
     model = keras.Model([image, series], [a, b, c, d])
     randomize_weights(model, rng)
     return model, [x_floats((BATCH, 6, 5, 2), 0, -1.0, 1.0), x_floats((BATCH, 7, 3), 1, -1.0, 1.0)]
+
+
 # ---- issue 18, recurrent (second part): stacked cells, stateful layers ----------------------
 
 
@@ -1194,6 +1205,8 @@ def _(rng, shared):
     y[1, 1, 2:, :] = 0.0  # trailing inner steps masked
     y[2, 0, 1, :] = 0.0  # an inner step in the middle
     return model, [masked_sequence(5, 3), y]
+
+
 # ---- issue 18: attention call arguments (use_causal_mask, return_attention_scores, masks) ----
 
 
@@ -1271,6 +1284,8 @@ def _(rng, shared):
     xs = xs_for(model)
     xs[1][1, 3:, :] = 0.0
     return model, xs
+
+
 # ---- issue 18, trace ops: resizing images of unknown height and width (h-ops) ---------------
 
 
@@ -1285,6 +1300,28 @@ def _(rng, shared):
             tf.image.resize(img, (6, 4))]
     model = keras.Model(img, outs)
     return model, [x_floats((BATCH, 5, 3, 3))]
+# Keys that only newer tf-keras has (2.17 refuses them): these models exist only in the
+# fixtures a newer venv writes (tests/interop/keras_fixtures_current_venv.sh), not in the
+# committed 2.17 ones.
+if tuple(int(p) for p in keras.__version__.split(".")[:2]) >= (2, 21):
+
+    @fixture("mha_robust_masking", "MultiHeadAttention with softmax_robust_masking (tf-keras 2.21), a fully "
+             "masked query row and large scores, where replacing masked scores differs from adding -1e9")
+    def _(rng, shared):
+        x = keras.Input((4, 6))
+        m = keras.Input((4, 4))
+        a = L.MultiHeadAttention(num_heads=2, key_dim=3, softmax_robust_masking=True)(x, x, attention_mask=m)
+        model = keras.Model([x, m], a)
+        randomize_weights(model, rng)
+        # Scores in the hundreds: score - 1e9 then rounds (float32) to different values per key,
+        # so the additive mask does not give the robust mask's uniform weights on a masked row.
+        model.layers[2]._query_dense.kernel.assign(model.layers[2]._query_dense.kernel * 40.0)
+        xs = xs_for(model)
+        xs[0] = xs[0] * 4.0
+        mask = (rng.uniform(size=xs[1].shape) > 0.3).astype(np.float32)
+        mask[:, 1, :] = 0.0
+        xs[1] = mask
+        return model, xs
 
 
 # ---- writing ----------------------------------------------------------------------------
@@ -1361,10 +1398,14 @@ def count(weights):
 
 
 def generate(out_dir):
-    if tf.__version__ != EXPECTED_TF or keras.__version__ != EXPECTED_TF_KERAS:
-        sys.exit("generate_fixtures.py: expected tensorflow %s and tf-keras %s, found %s and %s; "
-                 "run it with the venv made by tests/interop/setup_venv.sh"
-                 % (EXPECTED_TF, EXPECTED_TF_KERAS, tf.__version__, keras.__version__))
+    found = (tf.__version__, keras.__version__)
+    if found not in SUPPORTED_VERSIONS:
+        sys.exit("generate_fixtures.py: expected tensorflow/tf-keras %s, found %s; run it with the venv "
+                 "made by tests/interop/setup_venv.sh"
+                 % (" or ".join("%s/%s" % v for v in sorted(SUPPORTED_VERSIONS)), "%s/%s" % found))
+    if os.path.realpath(out_dir) == os.path.realpath(OUT_DIR_DEFAULT) and found != COMMITTED_VERSION:
+        sys.exit("generate_fixtures.py: the committed fixtures in %s are tensorflow/tf-keras %s's; write %s's "
+                 "elsewhere with --out DIR" % (out_dir, "%s/%s" % COMMITTED_VERSION, "%s/%s" % found))
     if os.path.isdir(out_dir):
         for entry in os.listdir(out_dir):
             full = os.path.join(out_dir, entry)

@@ -261,6 +261,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", nargs="*", help="regenerate only these models (others keep their files)")
     args = ap.parse_args()
+    import importlib.metadata as md
+    import sys
+    if md.version("tf-keras") != "2.17.0":  # the committed fixtures stay 2.17's (issue 18: the venv is 2.21)
+        sys.exit("generate_savedmodel_fixtures.py: tests/data/savedmodel is written by tf-keras 2.17.0, found %s"
+                 % md.version("tf-keras"))
     tf = setup_tf()
     import tf_keras as keras
 

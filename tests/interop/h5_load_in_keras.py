@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The other direction of the H5 interop tests: tf-keras 2.17 loads what Strata saved.
+"""The other direction of the H5 interop tests: the interop venv's tf-keras (2.21 since
+issue 18; 2.17 before) loads what Strata saved.
 
     python h5_load_in_keras.py MANIFEST.json
 

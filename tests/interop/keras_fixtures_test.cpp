@@ -20,13 +20,20 @@
 // they check the layers and models whatever state the CPU backend is in.
 // A layer class no plugin registers makes the cases of that model fail with the loader's
 // message; nothing here may crash.
+//
+// The fixture directory is the committed one (tests/data/keras, tf-keras 2.17) unless
+// $STRATA_KERAS_FIXTURE_DIR names another: tests/interop/keras_fixtures_current_venv.sh
+// points it at the fixtures the generator wrote with the interop venv's tf-keras (2.21),
+// and $STRATA_KERAS_FIXTURE_TF_KERAS at the version they must have been written by.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <iostream>
 #include <iterator>
 #include <sstream>
 #include <string>
@@ -47,7 +54,21 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kFixtureDir = STRATA_KERAS_FIXTURE_DIR;
+fs::path fixture_dir() {
+  const char* dir = std::getenv("STRATA_KERAS_FIXTURE_DIR");
+  return dir != nullptr && *dir != '\0' ? fs::path(dir) : fs::path(STRATA_KERAS_FIXTURE_DIR);
+}
+
+// The tf-keras version the fixtures must have been written by: the committed fixtures are
+// 2.17.0's (STRATA_KERAS_FIXTURE_TF_KERAS compiled in); another directory names its own.
+std::string expected_tf_keras() {
+  const char* dir = std::getenv("STRATA_KERAS_FIXTURE_DIR");
+  const char* version = std::getenv("STRATA_KERAS_FIXTURE_TF_KERAS");
+  if (version != nullptr && *version != '\0') return version;
+  return dir != nullptr && *dir != '\0' ? "" : STRATA_KERAS_FIXTURE_TF_KERAS;
+}
+
+const fs::path kFixtureDir = fixture_dir();
 const Device kRefDevice("ref", 0);
 
 std::string read_text(const fs::path& path) {
@@ -388,6 +409,23 @@ TEST_P(KerasModel, Summary) {
 INSTANTIATE_TEST_SUITE_P(Keras, KerasModel, ::testing::ValuesIn(load_cases()), case_name);
 
 // ---- the fixture files themselves ------------------------------------------------------------
+
+// index.json records the versions that wrote the fixtures; printed, so that a log says which
+// tf-keras the cases above compared against, and checked against the expected version.
+TEST(KerasFixtureFiles, WrittenByTheExpectedTfKerasVersion) {
+  try {
+    const Config versions = read_json(kFixtureDir / "index.json").at("versions");
+    const std::string tf_keras = versions.at("tf_keras").get<std::string>();
+    std::cout << "[ fixtures ] " << kFixtureDir.string() << ": written by tf-keras " << tf_keras << ", tensorflow "
+              << versions.at("tensorflow").get<std::string>() << ", numpy " << versions.at("numpy").get<std::string>()
+              << ", h5py " << versions.at("h5py").get<std::string>() << std::endl;
+    RecordProperty("tf_keras", tf_keras);
+    const std::string want = expected_tf_keras();
+    if (!want.empty()) EXPECT_EQ(tf_keras, want) << "fixtures in " << kFixtureDir.string();
+  } catch (const std::exception& e) {
+    FAIL() << "cannot read the versions of " << (kFixtureDir / "index.json").string() << ": " << e.what();
+  }
+}
 
 // Every .npy fixture, read and written back by the tests' npy support, gives numpy's bytes.
 TEST(KerasFixtureFiles, NpyFilesRoundTripByteForByte) {

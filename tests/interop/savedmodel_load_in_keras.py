@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""What TensorFlow 2.17 / tf-keras 2.17 make of a SavedModel directory Strata wrote.
+"""What the interop venv's TensorFlow / tf-keras (2.21 since issue 18; 2.17 before) make of a
+SavedModel directory Strata wrote.
 
     savedmodel_load_in_keras.py DIR X.npy STRATA_Y.npy [TX.npy TY.npy]
 

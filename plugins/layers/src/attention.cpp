@@ -313,6 +313,9 @@ class MultiHeadAttention final : public Layer, public CallArgumentsLayer {
       output_shape_config_ = *o;
       output_shape_ = read_output_shape(*o, *this, /*allow_unknown=*/false);
     }
+    // tf-keras 2.21's "softmax_robust_masking"; 2.17 has no such key and refuses it, so it is
+    // written back only when it was read.
+    if (r.find("softmax_robust_masking") != nullptr) softmax_robust_masking_ = r.optional("softmax_robust_masking", false);
     if (const Config* a = r.find("attention_axes"); a != nullptr && !a->is_null()) {
       attention_axes_ = a->is_array() ? r.int_list("attention_axes", {})
                                       : std::vector<std::int64_t>{r.required<std::int64_t>("attention_axes")};
@@ -432,6 +435,7 @@ class MultiHeadAttention final : public Layer, public CallArgumentsLayer {
     c["activity_regularizer"] = serialized_or_null(activity_regularizer_);
     c["kernel_constraint"] = serialized_or_null(kernel_constraint_);
     c["bias_constraint"] = serialized_or_null(bias_constraint_);
+    if (softmax_robust_masking_) c["softmax_robust_masking"] = *softmax_robust_masking_;
     auto shape = [](const std::optional<Shape>& s) {
       if (!s) return Config(nullptr);
       Config dims = Config::array();
@@ -597,13 +601,18 @@ class MultiHeadAttention final : public Layer, public CallArgumentsLayer {
   }
 
   // tf-keras's _masked_softmax: the mask gets size-1 axes before the attention axes until
-  // it has the scores' rank; masked positions get -1e9 (the lowest float16 for float16).
+  // it has the scores' rank; masked positions get -1e9 (the lowest float16 for float16) added,
+  // or, with softmax_robust_masking (tf-keras 2.21), are replaced by it.
   Tensor masked_softmax(Tensor scores, Tensor mask) const {
     const auto n = static_cast<std::int64_t>(attention_axes_.size());
     if (mask.defined()) {
       while (mask.rank() < scores.rank()) mask = expand_dims(mask, -n * 2 - 1);
       const double large = scores.dtype() == DType::kFloat16 ? -65504.0 : -1e9;
-      scores = scores + (1.0 - cast(mask, scores.dtype())) * large;
+      if (softmax_robust_masking_.value_or(false)) {
+        scores = select(cast(mask, DType::kBool), scores, scalar_like(scores, large));
+      } else {
+        scores = scores + (1.0 - cast(mask, scores.dtype())) * large;
+      }
     }
     if (n == 1) return softmax(scores, -1);
     std::vector<std::int64_t> axes;
@@ -623,6 +632,7 @@ class MultiHeadAttention final : public Layer, public CallArgumentsLayer {
   std::vector<std::int64_t> output_shape_;
   std::vector<std::int64_t> attention_axes_;
   bool axes_given_ = false;
+  std::optional<bool> softmax_robust_masking_;  // when the config had the key (tf-keras 2.21)
   std::shared_ptr<Initializer> kernel_initializer_, bias_initializer_;
   std::shared_ptr<Regularizer> kernel_regularizer_, bias_regularizer_, activity_regularizer_;
   std::shared_ptr<Constraint> kernel_constraint_, bias_constraint_;

@@ -341,6 +341,7 @@ class TimeDistributed : public Layer {
 
  private:
   Config layer_config_;
+  Config read_build_config_;  // the wrapped layer's build_config as read (tf-keras 2.21), else null
   std::shared_ptr<Layer> inner_;
 };
 

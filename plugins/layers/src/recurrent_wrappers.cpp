@@ -355,6 +355,7 @@ TimeDistributed::TimeDistributed(const Config& config) : Layer("TimeDistributed"
                  ": 'layer' must be a serialized layer ({\"class_name\": ..., \"config\": ...}), got ", value.dump());
     const auto original = deserialize_layer(value);
     layer_config_ = keras_object(*original);
+    if (value.is_object() && value.contains("build_config")) read_build_config_ = value["build_config"];
     inner_ = renamed_copy(original->class_name(), original->get_config(), name());
     if (!original->trainable()) inner_->set_trainable(false);
   }
@@ -468,6 +469,13 @@ Layer::Outputs TimeDistributed::run(const std::vector<Tensor>& inputs, const Ten
 Config TimeDistributed::get_config() const {
   Config c = Layer::get_config();
   c["layer"] = layer_config_;
+  // tf-keras 2.21's layers record their build shape in build() (Dense, Conv2D, ... call
+  // super().build), so it writes the wrapped layer's build_config for them too; a config read
+  // with one keeps it as read.
+  if (!read_build_config_.is_null()) {
+    c["layer"]["build_config"] = read_build_config_;
+    return c;
+  }
   // tf-keras writes the wrapped layer's build_config when its build ran Layer.build, which
   // records the input shape (TimeDistributed calls the wrapped layer's build directly):
   // the layers without a build of their own (Flatten, pooling, ...) and those whose build

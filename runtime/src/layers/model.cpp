@@ -22,6 +22,13 @@ InputLayer::InputLayer(const Config& config) : Layer("InputLayer", with_default_
   sparse_ = get_bool(config, "sparse", false);
   ragged_ = get_bool(config, "ragged", false);
   STRATA_CHECK(!sparse_ && !ragged_, ValueError, "InputLayer '", name(), "': sparse and ragged inputs are not supported");
+  // tf-keras 2.21 writes "optional" (false unless the input may be None); 2.17 has no such key
+  // and refuses it, so it is written back only when it was read.
+  if (config.is_object() && config.contains("optional")) {
+    optional_ = get_bool(config, "optional", false);
+    STRATA_CHECK(!*optional_, ValueError, "InputLayer '", name(),
+                 "': optional inputs (optional=True, which accept None) are not supported");
+  }
   set_built({*batch_input_shape()});
 }
 
@@ -57,6 +64,7 @@ Config InputLayer::get_config() const {
   c["sparse"] = sparse_;
   c["ragged"] = ragged_;
   c["name"] = name();
+  if (optional_) c["optional"] = *optional_;
   return c;
 }
 

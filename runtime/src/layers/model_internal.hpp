@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <unordered_set>
 
 #include "strata/graph.hpp"
@@ -24,6 +25,7 @@ class InputLayer final : public Layer {
   static Config with_default_name(const Config& config);
   bool sparse_ = false;
   bool ragged_ = false;
+  std::optional<bool> optional_;  // tf-keras 2.21's "optional", when the config had it
   mutable std::mutex mutex_;
   mutable std::weak_ptr<GraphNode> node_;
 };

@@ -34,6 +34,20 @@ class ConfigErrors : public ::testing::Test {
   DeviceScope device_{Device("ref:0")};
 };
 
+// tf-keras 2.21 writes InputLayer's "optional" (false unless the input may be None); Strata
+// has no None inputs, so true is refused as sparse and ragged are.
+TEST_F(ConfigErrors, InputLayerOptionalTrueIsRefusedFalseLoads) {
+  const auto model_json = [](const char* optional) {
+    return std::string(R"({"class_name": "Sequential", "config": {"name": "m", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 4], "dtype": "float32",
+       "sparse": false, "ragged": false, "name": "in", "optional": )") +
+           optional + R"(}}, {"class_name": "Dense", "config": {"name": "d", "units": 2}}]}})";
+  };
+  EXPECT_EQ(load_error<ValueError>(model_json("true")),
+            "InputLayer 'in': optional inputs (optional=True, which accept None) are not supported");
+  EXPECT_EQ(load_error<ValueError>(model_json("false")), "loaded without an error");
+}
+
 TEST_F(ConfigErrors, DenseWithNegativeUnits) {
   EXPECT_EQ(load_error<ValueError>(sequential_json("Dense", "dense_1", R"("units": -3)", "4")),
             "layer 'dense_1' (Dense): 'units' must be a positive integer, got -3");
