@@ -421,7 +421,9 @@ TEST(KerasFixtureFiles, WrittenByTheExpectedTfKerasVersion) {
               << ", h5py " << versions.at("h5py").get<std::string>() << std::endl;
     RecordProperty("tf_keras", tf_keras);
     const std::string want = expected_tf_keras();
-    if (!want.empty()) EXPECT_EQ(tf_keras, want) << "fixtures in " << kFixtureDir.string();
+    if (!want.empty()) {
+      EXPECT_EQ(tf_keras, want) << "fixtures in " << kFixtureDir.string();
+    }
   } catch (const std::exception& e) {
     FAIL() << "cannot read the versions of " << (kFixtureDir / "index.json").string() << ": " << e.what();
   }
