@@ -159,6 +159,20 @@ def birnn_masked(keras):
     return m, (4,), 2
 
 
+def grouped_conv_reshape(keras):
+    """RegNet's grouped convolution (one Conv2D whose filter has channels / groups inputs in
+    the traces) and MobileNet's head (GlobalAveragePooling2D, then Reshape to [batch, 1, 1, c]
+    with the batch read from the input's shape, then a 1x1 Conv2D)."""
+    L = keras.layers
+    inp = keras.Input((6, 6, 4))
+    x = L.Conv2D(6, 3, groups=2, activation="relu")(inp)
+    x = L.Reshape((1, 1, 6))(L.GlobalAveragePooling2D()(x))
+    out = L.Flatten()(L.Conv2D(2, 1)(x))
+    m = keras.Model(inp, out)
+    m.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    return m, (6, 6, 4), 2
+
+
 # ---- issue 18, trace ops: Erfc, Einsum, ResizeBilinear / ResizeNearestNeighbor ----------------
 # Each returns (model, input shape, output size[, data shape]): the data shape is the one
 # the inputs are drawn with when the model's input shape has unknown dimensions.
@@ -246,6 +260,7 @@ MODELS = {
     "gelu_dense": gelu_dense,
     "embedding_sequential": embedding_sequential,
     "birnn_masked": birnn_masked,
+    "grouped_conv_reshape": grouped_conv_reshape,
     # issue 18, trace ops
     "erfc_gelu": erfc_gelu,
     "einsum_attention": einsum_attention,

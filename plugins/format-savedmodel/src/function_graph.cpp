@@ -661,6 +661,44 @@ class Importer {
       if (key.empty() || key[0] == '_') continue;  // TensorFlow-internal annotations
       if (auto v = attr_from_proto(value, here)) attrs.set(key, std::move(*v));
     }
+    if (op == "Reshape" && tensors.size() == 2 && inputs[1].known && !inputs[1].known->scalar) {
+      // A target computed from the input's shape at run time (tf-keras's Reshape writes
+      // [batch, 1, 1, c]): with exactly one entry unknown while importing and the others
+      // positive, -1 there gives the same result and lets shape inference see the rest
+      // (a Conv2D after it needs the rank and the channels).
+      const auto& v = inputs[1].known->values;
+      const auto unknown = std::count_if(v.begin(), v.end(), [](const auto& e) { return !e.has_value(); });
+      const bool positive = std::all_of(v.begin(), v.end(), [](const auto& e) { return !e.has_value() || *e > 0; });
+      if (unknown == 1 && positive) {
+        std::vector<std::int64_t> dims;
+        for (const auto& e : v) dims.push_back(e ? *e : -1);
+        tensors[1] = cast(int_tensor(dims), tensors[1].dtype());
+      }
+    }
+    if (op == "Conv2D" && tensors.size() == 2 && tensors[0].shape().has_known_rank() && tensors[0].shape().rank() == 4 &&
+        tensors[1].shape().has_known_rank() && tensors[1].shape().rank() == 4) {
+      // A grouped convolution (tf-keras's Conv2D with groups > 1, which TensorFlow runs as one
+      // Conv2D whose filter has channels / groups input channels, e.g. RegNet): one Conv2D per
+      // group of channels, concatenated.
+      const std::int64_t channels = tensors[0].shape()[3], per_group = tensors[1].shape()[2];
+      const auto format = node.attr().find("data_format");
+      const bool nhwc = format == node.attr().end() || format->second.s() == "NHWC";
+      if (nhwc && channels != Shape::kUnknown && per_group > 0 && channels != per_group && channels % per_group == 0) {
+        const std::int64_t groups = channels / per_group;
+        try {
+          const auto xs = split(tensors[0], groups, 3);
+          const auto ws = split(tensors[1], groups, 3);
+          std::vector<Tensor> ys;
+          for (std::int64_t g = 0; g < groups; ++g) {
+            ys.push_back(execute1("Conv2D", {xs[static_cast<std::size_t>(g)], ws[static_cast<std::size_t>(g)]}, attrs));
+          }
+          out.push_back({concat(ys, 3), {}, false});
+        } catch (const Error& e) {
+          STRATA_THROW(FormatError, here, " (grouped ", op, "): ", e.message());
+        }
+        return;
+      }
+    }
     std::vector<Tensor> results;
     try {
       results = execute(op, std::move(tensors), attrs);
