@@ -254,6 +254,7 @@ class RecurrentLayer : public Layer, public StatefulLayer {
 
   std::vector<std::shared_ptr<RecurrentCell>> cells_;
   std::shared_ptr<StackedRNNCells> stack_;  // set for a list of cells / StackedRNNCells
+  Config stack_build_config_;  // the StackedRNNCells' build_config as read (tf-keras 2.21 writes one), else null
   std::vector<std::int64_t> state_units_;   // the width of each state, cell by cell
   bool generic_ = false;  // class "RNN": the cell is written as a nested "cell" object
   bool return_sequences_ = false;

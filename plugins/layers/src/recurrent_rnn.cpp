@@ -138,6 +138,9 @@ RecurrentLayer::RecurrentLayer(const std::vector<std::pair<CellKind, Config>>& c
   } else {
     stack_ = std::make_shared<StackedRNNCells>(stack, cells_);
     track("cell", stack_);
+    if (config.contains("cell") && config["cell"].is_object() && config["cell"].contains("build_config")) {
+      stack_build_config_ = config["cell"]["build_config"];
+    }
   }
 }
 
@@ -466,7 +469,8 @@ Config RecurrentLayer::get_config() const {
     c["cell"] = cell_object(*cells_.front());
     return c;
   }
-  // tf-keras's StackedRNNCells.get_config: the base keys and the cells; no build_config.
+  // tf-keras's StackedRNNCells.get_config: the base keys and the cells; tf-keras 2.17 writes
+  // no build_config for the stack, 2.21 does (kept as read, so each version's file round-trips).
   Config stack = Config::object();
   stack["module"] = std::string(keras_module(ObjectKind::kLayer));
   stack["class_name"] = "StackedRNNCells";
@@ -475,6 +479,7 @@ Config RecurrentLayer::get_config() const {
   for (const auto& cell : cells_) cells.push_back(cell_object(*cell));
   stack["config"]["cells"] = cells;
   stack["registered_name"] = nullptr;
+  if (!stack_build_config_.is_null()) stack["build_config"] = stack_build_config_;
   c["cell"] = stack;
   return c;
 }

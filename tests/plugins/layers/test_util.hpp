@@ -80,4 +80,49 @@ inline std::string device_param_name(const ::testing::TestParamInfo<std::string>
   return info.param.substr(0, info.param.find(':'));
 }
 
+// The gradients `dx` (of `inputs`, in order) and `dw` (of the layer's trainable weights) of
+// objective(inputs) against central differences (step 1e-6, |Δ| <= 1e-5 + 1e-5·|fd|), at a
+// sample of elements of each; float64 inputs and weights.
+template <typename Objective>
+void expect_gradients_match_finite_differences(const Layer& layer, const Objective& objective,
+                                               const std::vector<Tensor>& inputs, const std::vector<Tensor>& dx,
+                                               const std::vector<Tensor>& dw) {
+  const auto trainable = layer.trainable_weights();
+  const double h = 1e-6;
+  for (std::size_t k = 0; k < dx.size(); ++k) {
+    ASSERT_TRUE(dx[k].defined()) << "input " << k;
+    const auto base = inputs[k].to_vector<double>();
+    const auto got = dx[k].to_vector<double>();
+    for (std::size_t i = 0; i < base.size(); i += 1 + base.size() / 7) {
+      auto with = [&](double delta) {
+        auto v = base;
+        v[i] += delta;
+        std::vector<Tensor> xs = inputs;
+        xs[k] = Tensor::from_vector<double>(v, inputs[k].shape());
+        return objective(xs).template item<double>();
+      };
+      const double fd = (with(h) - with(-h)) / (2 * h);
+      EXPECT_NEAR(got[i], fd, 1e-5 + 1e-5 * std::fabs(fd)) << "input " << k << " element " << i;
+    }
+  }
+  for (std::size_t j = 0; j < trainable.size(); ++j) {
+    ASSERT_TRUE(dw[j].defined()) << trainable[j].name();
+    const auto got = dw[j].to_vector<double>();
+    Variable v = trainable[j];
+    const auto base = v.value().to_vector<double>();
+    for (std::size_t i = 0; i < base.size(); i += 1 + base.size() / 5) {
+      auto eval = [&](double delta) {
+        auto p = base;
+        p[i] += delta;
+        v.assign(Tensor::from_vector<double>(p, v.shape()));
+        const double r = objective(inputs).template item<double>();
+        v.assign(Tensor::from_vector<double>(base, v.shape()));
+        return r;
+      };
+      const double fd = (eval(h) - eval(-h)) / (2 * h);
+      EXPECT_NEAR(got[i], fd, 1e-5 + 1e-5 * std::fabs(fd)) << trainable[j].name() << " element " << i;
+    }
+  }
+}
+
 }  // namespace strata::layer_tests

@@ -27,19 +27,7 @@ namespace {
 using recurrent_tests::arr64;
 using recurrent_tests::check_gradients;
 
-class CellLayersTest : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override {
-    clear_session();
-    const Device device(GetParam());
-    if (device.type() != "ref" &&
-        !Registry::global().contains(ObjectKind::kKernel, kernel_key("MatMul", device.type(), DType::kFloat32))) {
-      GTEST_SKIP() << "no backend provides kernels for " << GetParam();
-    }
-    scope_.emplace(device);
-  }
-  std::optional<DeviceScope> scope_;
-};
+class CellLayersTest : public recurrent_tests::OnEachDevice {};
 
 Tensor f32(const Tensor& t) { return cast(t, DType::kFloat32); }
 

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <optional>
 
+#include "recurrent_test_util.hpp"
 #include "strata/gradient_tape.hpp"
 #include "strata/graph.hpp"
 #include "strata/layer.hpp"
@@ -182,19 +183,7 @@ std::vector<int> bools(const Tensor& t) {
   return out;
 }
 
-class RecurrentTest : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override {
-    clear_session();
-    const Device device(GetParam());
-    if (device.type() != "ref" &&
-        !Registry::global().contains(ObjectKind::kKernel, kernel_key("MatMul", device.type(), DType::kFloat32))) {
-      GTEST_SKIP() << "no backend provides kernels for " << GetParam();
-    }
-    scope_.emplace(device);
-  }
-  std::optional<DeviceScope> scope_;
-};
+class RecurrentTest : public recurrent_tests::OnEachDevice {};
 
 // ---- configs --------------------------------------------------------------------------------
 

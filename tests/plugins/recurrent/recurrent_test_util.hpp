@@ -6,13 +6,33 @@
 
 #include <cmath>
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "strata/gradient_tape.hpp"
 #include "strata/layer.hpp"
 #include "strata/ops.hpp"
+#include "strata/plugin/kernel.hpp"
+#include "strata/registry.hpp"
 
 namespace strata::recurrent_tests {
+
+// A test run once per device name (the parameter): a fresh session, skipped where no backend
+// provides kernels for that device, with the device as the default for the test's body.
+class OnEachDevice : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    clear_session();
+    const Device device(GetParam());
+    if (device.type() != "ref" &&
+        !Registry::global().contains(ObjectKind::kKernel, kernel_key("MatMul", device.type(), DType::kFloat32))) {
+      GTEST_SKIP() << "no backend provides kernels for " << GetParam();
+    }
+    scope_.emplace(device);
+  }
+  std::optional<DeviceScope> scope_;
+};
 
 // scale * (((i*37 + seed*11) mod 23) - 11) / 11, in float64.
 inline Tensor arr64(const Shape& shape, int seed, double scale) {

@@ -28,19 +28,7 @@ using recurrent_tests::arr64;
 using recurrent_tests::check_gradients;
 using recurrent_tests::mask_of;
 
-class StackedStatefulTest : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override {
-    clear_session();
-    const Device device(GetParam());
-    if (device.type() != "ref" &&
-        !Registry::global().contains(ObjectKind::kKernel, kernel_key("MatMul", device.type(), DType::kFloat32))) {
-      GTEST_SKIP() << "no backend provides kernels for " << GetParam();
-    }
-    scope_.emplace(device);
-  }
-  std::optional<DeviceScope> scope_;
-};
+class StackedStatefulTest : public recurrent_tests::OnEachDevice {};
 
 Config cell(const char* cls, Config config) { return Config{{"class_name", cls}, {"config", std::move(config)}}; }
 

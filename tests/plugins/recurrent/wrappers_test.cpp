@@ -37,19 +37,7 @@ using recurrent_tests::check_gradients;
 using recurrent_tests::mask_of;
 using recurrent_tests::shapes_of;
 
-class WrapperTest : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override {
-    clear_session();
-    const Device device(GetParam());
-    if (device.type() != "ref" &&
-        !Registry::global().contains(ObjectKind::kKernel, kernel_key("MatMul", device.type(), DType::kFloat32))) {
-      GTEST_SKIP() << "no backend provides kernels for " << GetParam();
-    }
-    scope_.emplace(device);
-  }
-  std::optional<DeviceScope> scope_;
-};
+class WrapperTest : public recurrent_tests::OnEachDevice {};
 
 Config serialized(const char* cls, Config config) {
   config["dtype"] = "float64";
