@@ -173,6 +173,21 @@ def grouped_conv_reshape(keras):
     return m, (6, 6, 4), 2
 
 
+def dropout_conv(keras):
+    """Dropout before a Conv2D (MobileNet's and EfficientNet's heads and blocks): the
+    inference trace of the layer after it must keep the image's rank."""
+    L = keras.layers
+    inp = keras.Input((5, 5, 3))
+    x = L.Conv2D(4, 3, padding="same")(inp)
+    x = L.Dropout(0.3, noise_shape=(None, 1, 1, 4))(x)
+    x = L.Conv2D(3, 1)(x)
+    x = L.Dropout(0.2)(L.GlobalAveragePooling2D(keepdims=True)(x))
+    out = L.Flatten()(L.Conv2D(2, 1)(x))
+    m = keras.Model(inp, out)
+    m.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    return m, (5, 5, 3), 2
+
+
 # ---- issue 18, trace ops: Erfc, Einsum, ResizeBilinear / ResizeNearestNeighbor ----------------
 # Each returns (model, input shape, output size[, data shape]): the data shape is the one
 # the inputs are drawn with when the model's input shape has unknown dimensions.
@@ -261,6 +276,7 @@ MODELS = {
     "embedding_sequential": embedding_sequential,
     "birnn_masked": birnn_masked,
     "grouped_conv_reshape": grouped_conv_reshape,
+    "dropout_conv": dropout_conv,
     # issue 18, trace ops
     "erfc_gelu": erfc_gelu,
     "einsum_attention": einsum_attention,

@@ -80,8 +80,14 @@ OpDef random_op(std::string name) {
     STRATA_CHECK(is_floating(dtype), ValueError, "op ", c.op_name(), " makes floating-point values, not ",
                  dtype_name(dtype));
     const auto dims = c.int_values(0);
-    if (!dims) return {{dtype, Shape::unknown_rank()}};
-    return {{dtype, Shape(*dims)}};
+    if (dims) return {{dtype, Shape(*dims)}};
+    // A shape known only at run time (dropout's noise shape [batch, 1, 1, c] from the
+    // input's shape): its length still gives the rank.
+    const Shape& of_shape = c.shape(0);
+    if (of_shape.has_known_rank() && of_shape.rank() == 1 && of_shape[0] != Shape::kUnknown) {
+      return {{dtype, Shape(std::vector<std::int64_t>(static_cast<std::size_t>(of_shape[0]), Shape::kUnknown))}};
+    }
+    return {{dtype, Shape::unknown_rank()}};
   };
   return d;
 }
