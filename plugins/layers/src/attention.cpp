@@ -29,6 +29,22 @@
 namespace strata::layers {
 namespace {
 
+// The call flags every attention layer takes (tf-keras 2.17): use_causal_mask,
+// return_attention_scores, and training (checked, not used). False for any other key.
+template <class How>
+bool read_attention_flag(const std::string& key, const Config& kwargs, How& how, const std::string& subject) {
+  if (key == "use_causal_mask") {
+    how.causal = call_flag(kwargs, "use_causal_mask", subject);
+  } else if (key == "return_attention_scores") {
+    how.scores = call_flag(kwargs, "return_attention_scores", subject);
+  } else if (key == "training") {
+    call_flag(kwargs, "training", subject);
+  } else {
+    return false;
+  }
+  return true;
+}
+
 const char kLetters[] = "abcdefghijklmnopqrstuvwxyz";
 
 // tf-keras's _build_proj_equation: (equation, bias axes, output rank).
@@ -193,16 +209,9 @@ class DenseAttention : public Layer, public CallArgumentsLayer {
     const Config kwargs = arguments.value("kwargs", Config::object());
     Call how;
     for (const auto& [key, v] : kwargs.items()) {
-      if (key == "use_causal_mask") {
-        how.causal = call_flag(kwargs, "use_causal_mask", subject);
-      } else if (key == "return_attention_scores") {
-        how.scores = call_flag(kwargs, "return_attention_scores", subject);
-      } else if (key == "training") {
-        call_flag(kwargs, "training", subject);
-      } else {
-        STRATA_CHECK(key == "mask" && v.is_null(), FormatError, subject, ": the call argument '", key, "' (",
-                     v.dump(), ") is not supported; masks come from the inputs' keras masks");
-      }
+      if (read_attention_flag(key, kwargs, how, subject)) continue;
+      STRATA_CHECK(key == "mask" && v.is_null(), FormatError, subject, ": the call argument '", key, "' (", v.dump(),
+                   ") is not supported; masks come from the inputs' keras masks");
     }
     return how;
   }
@@ -486,13 +495,7 @@ class MultiHeadAttention final : public Layer, public CallArgumentsLayer {
         value = true;
       } else if (key == "key" || key == "attention_mask") {
         if (!v.is_null()) (key == "key" ? how.key : how.mask) = call_tensor_index(v, inputs, subject, "the " + key);
-      } else if (key == "use_causal_mask") {
-        how.causal = call_flag(kwargs, "use_causal_mask", subject);
-      } else if (key == "return_attention_scores") {
-        how.scores = call_flag(kwargs, "return_attention_scores", subject);
-      } else if (key == "training") {
-        call_flag(kwargs, "training", subject);
-      } else {
+      } else if (!read_attention_flag(key, kwargs, how, subject)) {
         STRATA_THROW(FormatError, subject, ": unknown call argument '", key, "' (", v.dump(), ")");
       }
     }
