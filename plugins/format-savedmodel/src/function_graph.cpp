@@ -283,7 +283,8 @@ void add_type_attrs(const GraphNode& node, tf::NodeDef& nd) {
 bool requires_int32(std::string_view op, std::size_t input) {
   static const std::map<std::string, std::size_t, std::less<>> fixed = {
       {"AvgPoolGrad", 0}, {"Conv2DBackpropFilter", 1}, {"Conv2DBackpropInput", 0},
-      {"DepthwiseConv2dNativeBackpropFilter", 1}, {"DepthwiseConv2dNativeBackpropInput", 0}, {"OneHot", 1}, {"Split", 0}};
+      {"DepthwiseConv2dNativeBackpropFilter", 1}, {"DepthwiseConv2dNativeBackpropInput", 0}, {"OneHot", 1}, {"Split", 0},
+      {"ResizeBilinear", 1}, {"ResizeNearestNeighbor", 1}};
   const auto it = fixed.find(op);
   return it != fixed.end() && it->second == input;
 }
