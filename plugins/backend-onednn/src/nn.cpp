@@ -251,6 +251,23 @@ ResizeShape resize_shape(const KernelContext& ctx, const Dims& images, const Dim
   return {images[0], images[1], images[2], images[3], size[0], size[1]};
 }
 
+// What both forward resize kernels read first: the flags, the checked shapes (the output's
+// included) and the source mapping of each axis.
+struct ResizeCall {
+  ResizeFlags flags;
+  ResizeShape shape;
+  ResizeAxis height, width;
+};
+
+ResizeCall resize_call(KernelContext& ctx) {
+  check_num_inputs(ctx, 2);
+  ResizeCall c{resize_flags(ctx), resize_shape(ctx, in_dims(ctx, 0), host_ints(ctx, 1)), {}, {}};
+  check_output_dims(ctx, 0, {c.shape.n, c.shape.oh, c.shape.ow, c.shape.c});
+  c.height = resize_axis(c.shape.h, c.shape.oh, c.flags.align_corners);
+  c.width = resize_axis(c.shape.w, c.shape.ow, c.flags.align_corners);
+  return c;
+}
+
 template <class T>
 T lerp_of(T a, T b, float t) {
   return a + (b - a) * static_cast<T>(t);
@@ -258,14 +275,13 @@ T lerp_of(T a, T b, float t) {
 
 template <class T>
 void resize_bilinear(KernelContext& ctx) {
-  check_num_inputs(ctx, 2);
-  const ResizeFlags f = resize_flags(ctx);
-  const ResizeShape s = resize_shape(ctx, in_dims(ctx, 0), host_ints(ctx, 1));
-  check_output_dims(ctx, 0, {s.n, s.oh, s.ow, s.c});
+  const ResizeCall call = resize_call(ctx);
+  const ResizeFlags& f = call.flags;
+  const ResizeShape& s = call.shape;
   const T* x = in<T>(ctx, 0);
   T* y = out<T>(ctx, 0);
   if (s.n * s.oh * s.ow * s.c == 0) return;
-  const ResizeAxis ah = resize_axis(s.h, s.oh, f.align_corners), aw = resize_axis(s.w, s.ow, f.align_corners);
+  const ResizeAxis ah = call.height, aw = call.width;
   std::vector<Lerp> xs(static_cast<std::size_t>(s.ow));
   for (std::int64_t o = 0; o < s.ow; ++o) xs[static_cast<std::size_t>(o)] = bilinear_source(aw, o, f.half_pixel);
   parallel_for(s.n * s.oh, std::max<std::int64_t>(1, kGrainCheap / (s.ow * s.c)), [&](std::int64_t begin, std::int64_t end) {
@@ -330,14 +346,13 @@ void resize_bilinear_grad(KernelContext& ctx) {
 
 template <class T>
 void resize_nearest(KernelContext& ctx) {
-  check_num_inputs(ctx, 2);
-  const ResizeFlags f = resize_flags(ctx);
-  const ResizeShape s = resize_shape(ctx, in_dims(ctx, 0), host_ints(ctx, 1));
-  check_output_dims(ctx, 0, {s.n, s.oh, s.ow, s.c});
+  const ResizeCall call = resize_call(ctx);
+  const ResizeFlags& f = call.flags;
+  const ResizeShape& s = call.shape;
   const T* x = in<T>(ctx, 0);
   T* y = out<T>(ctx, 0);
   if (s.n * s.oh * s.ow * s.c == 0) return;
-  const ResizeAxis ah = resize_axis(s.h, s.oh, f.align_corners), aw = resize_axis(s.w, s.ow, f.align_corners);
+  const ResizeAxis ah = call.height, aw = call.width;
   std::vector<std::int64_t> xs(static_cast<std::size_t>(s.ow));
   for (std::int64_t o = 0; o < s.ow; ++o) xs[static_cast<std::size_t>(o)] = nearest_source(aw, o, f);
   parallel_for(s.n * s.oh, std::max<std::int64_t>(1, kGrainCheap / (s.ow * s.c)), [&](std::int64_t begin, std::int64_t end) {
