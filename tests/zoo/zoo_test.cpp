@@ -13,7 +13,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <iostream>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -155,22 +158,78 @@ TEST_P(Zoo, InfoPrintsKerasSummary) {
   EXPECT_EQ(output.find("warning"), std::string::npos) << "a fresh tf-keras H5 loads without warnings:\n" << output;
 }
 
+// The exact step: tf-keras's two train_on_batch steps in float64 (tests/zoo/zoo_reference.py),
+// computed on first use into the model's directory (keyed by that script's content).
+struct Reference {
+  std::vector<std::string> names;
+  std::vector<Tensor> weights;  // float64, after the first step
+  double loss1 = 0, loss2 = 0;
+};
+
+Reference float64_reference(const fs::path& dir) {
+  const std::string script = read_text(STRATA_ZOO_REFERENCE);
+  const fs::path ref = dir / ("reference_float64-" + std::to_string(std::hash<std::string>{}(script)));
+  if (!fs::exists(ref / "index.json")) {
+    std::string out;
+    const int rc = run("'" + python().string() + "' '" + STRATA_ZOO_REFERENCE + "' '" + dir.string() + "' '" + ref.string() + "'", out);
+    EXPECT_EQ(rc, 0) << out;
+  }
+  Reference r;
+  const auto index = nlohmann::json::parse(read_text(ref / "index.json"));
+  r.names = index["names"].get<std::vector<std::string>>();
+  r.loss1 = index["losses"][0].get<double>();
+  r.loss2 = index["losses"][1].get<double>();
+  for (std::size_t i = 0; i < r.names.size(); ++i) {
+    char file[32];
+    std::snprintf(file, sizeof file, "%04zu.npy", i);
+    r.weights.push_back(read_npy(ref / file));
+  }
+  return r;
+}
+
+std::vector<double> values(const Tensor& t) { return cast(t.to(Device::cpu()), DType::kFloat64).to_vector<double>(); }
+
+double distance(const std::vector<double>& a, const std::vector<double>& b) {
+  double s = 0;
+  for (std::size_t j = 0; j < a.size(); ++j) s += (a[j] - b[j]) * (a[j] - b[j]);
+  return std::sqrt(s);
+}
+
+double norm(const std::vector<double>& a) { return distance(a, std::vector<double>(a.size(), 0.0)); }
+
+// One train_on_batch step, measured against the exact (float64) step: Strata's float32 step
+// may be twice as far from it as tf-keras's float32 step is, plus 1e-4 of the step and the
+// float32 rounding of the weights, per weight tensor in the Euclidean norm; the losses, twice
+// as far as the farther of TensorFlow's two float32 runs. The step of a deep network with 4-sample batch normalization is ill-conditioned:
+// TensorFlow's own two float32 kernel sets (oneDNN on and off: after_other_kernels.h5) differ
+// by several percent of the step on some weights (docs/ZOO.md), so "equal to tf-keras's
+// float32 weights to 1e-4" holds for TensorFlow against itself only on small models.
 TEST_P(Zoo, OneTrainingStepEqualsKeras) {
   if (!meta_["deterministic_training"].get<bool>()) {
     GTEST_SKIP() << GetParam() << " draws random numbers in training (dropout): Strata's streams are not TensorFlow's";
   }
   const Tensor x = read_npy(dir_ / "x.npy");
   const Tensor t = read_npy(dir_ / "t.npy");
+  const Reference exact = float64_reference(dir_);
   auto model = load_model(dir_ / "model.h5");  // compiled: SGD(1e-3), categorical cross-entropy
+  std::vector<std::vector<double>> before;
+  for (const auto& w : model->weights()) before.push_back(values(w.value()));
   const double loss1 = model->train_on_batch({x}, {t}).at("loss");
-  const double want1 = meta_["losses"][0].get<double>();
-  const double drift1 = std::fabs(meta_["losses_other_kernels"][0].get<double>() - want1);
-  EXPECT_NEAR(loss1, want1, 1e-6 + std::max(1e-4 * std::fabs(want1), 2 * drift1))
-      << "first step (forward in training mode); tf-keras's two kernel sets differ by " << drift1;
-  // After the step, Strata's weights may differ from tf-keras's by 1e-4 relative, or by up to
-  // twice what TensorFlow's own two CPU kernel sets differ by on this model: deep networks
-  // with batch normalization on a batch of 4 amplify rounding in the backward pass (TensorFlow
-  // with oneDNN on and off differs by up to 5e-2 on MobileNetV2's first kernel; docs/ZOO.md).
+  // STRATA_ZOO_DUMP_DIR: keep Strata's weights after the step (<dir>/<model>_after.h5).
+  if (const char* dump = std::getenv("STRATA_ZOO_DUMP_DIR"); dump && *dump) {
+    model->save_weights(fs::path(dump) / (GetParam() + "_after.h5"));
+  }
+  // A loss after the step magnifies the step's rounding (MobileNetV2's second loss: exact
+  // 3.416, tf-keras 3.398, with TensorFlow's other kernels 2.699): the farther of TensorFlow's
+  // two float32 runs sets the bound there.
+  const auto loss_bound = [](double exact_loss, double tf, double tf_other) {
+    return 1e-6 + 1e-4 * std::fabs(exact_loss) + 2 * std::max(std::fabs(tf - exact_loss), std::fabs(tf_other - exact_loss));
+  };
+  const auto& tf_losses = meta_["losses"];
+  const auto& other_losses = meta_["losses_other_kernels"];
+  EXPECT_NEAR(loss1, exact.loss1, loss_bound(exact.loss1, tf_losses[0].get<double>(), other_losses[0].get<double>()))
+      << "first step (forward in training mode); tf-keras float32 " << tf_losses[0] << ", other kernels " << other_losses[0];
+
   auto keras_after = model_from_json(read_text(dir_ / "model.json"));
   keras_after->load_weights(dir_ / "after.h5").assert_consumed();
   auto keras_other = model_from_json(read_text(dir_ / "model.json"));
@@ -180,29 +239,38 @@ TEST_P(Zoo, OneTrainingStepEqualsKeras) {
   const auto other = keras_other->weights();
   ASSERT_EQ(mine.size(), theirs.size());
   ASSERT_EQ(other.size(), theirs.size());
+  ASSERT_EQ(exact.names.size(), mine.size()) << "the float64 reference has another number of weights";
   double worst_ratio = 0;
+  std::string worst;
   for (std::size_t i = 0; i < mine.size(); ++i) {
-    const auto m = cast(mine[i].value().to(Device::cpu()), DType::kFloat64).to_vector<double>();
-    const auto k = cast(theirs[i].value().to(Device::cpu()), DType::kFloat64).to_vector<double>();
-    const auto o = cast(other[i].value().to(Device::cpu()), DType::kFloat64).to_vector<double>();
-    ASSERT_EQ(m.size(), k.size()) << mine[i].name();
-    double ours = 0, drift = 0, scale = 0;
-    for (std::size_t j = 0; j < m.size(); ++j) {
-      ours = std::max(ours, std::fabs(m[j] - k[j]));
-      drift = std::max(drift, std::fabs(o[j] - k[j]));
-      scale = std::max(scale, std::fabs(k[j]));
+    const auto at = std::find(exact.names.begin(), exact.names.end(), mine[i].name());
+    ASSERT_NE(at, exact.names.end()) << "no weight named " << mine[i].name() << " in the float64 reference";
+    const auto e = values(exact.weights[static_cast<std::size_t>(at - exact.names.begin())]);
+    const auto m = values(mine[i].value()), k = values(theirs[i].value()), o = values(other[i].value());
+    ASSERT_EQ(m.size(), e.size()) << mine[i].name();
+    double ours, allowed;
+    if (mine[i].name().ends_with("moving_variance")) {
+      // tf-keras's float64 batch normalization is not fused and leaves out Bessel's
+      // correction (zoo_reference.py): measured against TensorFlow's float32 step instead.
+      ours = distance(m, k);
+      allowed = 1e-6 + 1e-4 * norm(k) + 2 * distance(o, k);
+    } else {
+      ours = distance(m, e);
+      allowed = 1e-12 + 1e-4 * distance(e, before[i]) + 0x1p-23 * norm(e) + 2 * distance(k, e);
     }
-    const double allowed = 1e-6 + std::max(1e-4 * scale, 2 * drift);
-    worst_ratio = std::max(worst_ratio, ours / allowed);
-    EXPECT_LE(ours, allowed) << GetParam() << " weight " << mine[i].name() << " after one step: max |Strata - tf-keras| "
-                             << ours << ", tf-keras's two kernel sets differ by " << drift;
+    if (ours / allowed > worst_ratio) worst_ratio = ours / allowed, worst = mine[i].name();
+    EXPECT_LE(ours, allowed) << GetParam() << " weight " << mine[i].name() << " after one step: |Strata - exact| " << ours
+                             << ", |tf-keras - exact| " << distance(k, e) << ", other kernels " << distance(o, e)
+                             << ", |step| " << distance(e, before[i]);
   }
   RecordProperty("worst_weight_ratio", std::to_string(worst_ratio));
+  RecordProperty("worst_weight", worst);
+  std::cout << GetParam() << ": worst weight " << worst << " at " << worst_ratio << " of its bound\n";
   const double loss2 = model->train_on_batch({x}, {t}).at("loss");
-  const double want2 = meta_["losses"][1].get<double>();
-  const double drift2 = std::fabs(meta_["losses_other_kernels"][1].get<double>() - want2);
-  EXPECT_NEAR(loss2, want2, 1e-6 + std::max(1e-4 * std::fabs(want2), 2 * drift2))
-      << "second step; tf-keras's two kernel sets differ by " << drift2;
+  EXPECT_NEAR(loss2, exact.loss2, loss_bound(exact.loss2, tf_losses[1].get<double>(), other_losses[1].get<double>()))
+      << "second step; tf-keras float32 " << tf_losses[1] << ", other kernels " << other_losses[1];
+  std::cout << GetParam() << ": second loss Strata " << loss2 << ", exact " << exact.loss2 << ", tf-keras " << tf_losses[1]
+            << ", other kernels " << other_losses[1] << "\n";
 }
 
 TEST_P(Zoo, TfKerasLoadsStrataSavesAndPredictsTheSame) {
