@@ -19,6 +19,9 @@ For each model, in DIR/<model>/:
 Training is compared only for models without active randomness in training (Dropout,
 EfficientNet's stochastic depth): Strata's random streams are not TensorFlow's.
 Deterministic: seeded numpy inputs, seeded initializers (keras.utils.set_random_seed), one thread.
+Each model's directory is written beside DIR/<model> and renamed into place when complete, so
+that test processes running at the same time see a model whole or not at all. The exact
+(float64) training step the test measures against is tests/zoo/zoo_reference.py's.
 """
 import argparse
 import json
@@ -182,10 +185,17 @@ def generate(out, names):
 
     tf.config.threading.set_inter_op_parallelism_threads(1)
     tf.config.threading.set_intra_op_parallelism_threads(1)
+    import shutil
+    import tempfile
+    os.makedirs(out, exist_ok=True)
     for name in names:
         app, shape = MODELS[name]
-        d = os.path.join(out, name)
-        os.makedirs(d, exist_ok=True)
+        final = os.path.join(out, name)
+        if os.path.exists(os.path.join(final, "meta.json")):
+            continue  # another test process wrote it meanwhile
+        # Written beside the final directory, then renamed: a reader (another test process
+        # running at the same time) sees a model whole or not at all.
+        d = tempfile.mkdtemp(prefix="." + name + "-", dir=out)
         keras.utils.set_random_seed(1)
         if app.startswith("tiny_"):
             factory = tiny(app[5:])
@@ -222,6 +232,12 @@ def generate(out, names):
                 "deterministic_training": not random_in_training(model), "tf_keras": keras.__version__}
         with open(os.path.join(d, "meta.json"), "w") as f:
             json.dump(meta, f, indent=1)
+        if os.path.isdir(final) and not os.path.exists(os.path.join(final, "meta.json")):
+            shutil.rmtree(final, ignore_errors=True)  # left incomplete by an interrupted run
+        try:
+            os.rename(d, final)
+        except OSError:  # another process finished it first
+            shutil.rmtree(d, ignore_errors=True)
         print(name, "written", meta, flush=True)
 
 

@@ -3,7 +3,7 @@
 step and TensorFlow's two float32 steps are measured (tests/zoo/zoo_test.cpp,
 OneTrainingStepEqualsKeras).
 
-    python tests/zoo/zoo_reference.py DIR OUT
+    python tests/zoo/zoo_reference.py DIR OUT [DIR OUT]...
 
 DIR is one model's directory written by zoo_models.py generate (model.json, weights.h5,
 x.npy, t.npy). tf-keras builds the same model with every layer in float64, loads the same
@@ -45,15 +45,13 @@ def to_float64(node):
     return node
 
 
-def main():
-    d, out = sys.argv[1], sys.argv[2]
+def reference(d, out):
     import numpy as np
     import tensorflow as tf
     import tf_keras as keras
     from tf_keras.src.applications.convnext import LayerScale, StochasticDepth
 
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-    tf.config.threading.set_intra_op_parallelism_threads(1)
+    keras.backend.clear_session()
     keras.backend.set_floatx("float64")
     config = to_float64(json.load(open(os.path.join(d, "model.json"))))
     model = keras.models.model_from_json(json.dumps(config),
@@ -84,6 +82,17 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
         if not os.path.exists(os.path.join(out, "index.json")):
             raise
+
+
+def main():
+    pairs = sys.argv[1:]
+    if not pairs or len(pairs) % 2:
+        raise SystemExit(__doc__)
+    import tensorflow as tf
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    for i in range(0, len(pairs), 2):  # one process for several models: TensorFlow starts once
+        reference(pairs[i], pairs[i + 1])
     return 0
 
 
