@@ -190,15 +190,26 @@ class SoftmaxLayer final : public Layer {
     axis_config_ = axis ? *axis : Config(-1);
     axes_ = get_int_or_list(c, "axis", {-1});
     STRATA_CHECK(!axes_.empty(), ValueError, ConfigReader::subject_of(*this), ": 'axis' must not be empty");
+    // tf-keras 2.21's key (2.17 has none): written only when true, as tf-keras writes it.
+    ConfigReader r(c, *this);
+    robust_masking_ = r.optional("robust_masking", false);
     set_supports_masking(true);
   }
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override {
     Tensor x = single_input(*this, inputs);
     if (!ctx.masks.empty() && ctx.masks[0].defined()) {
-      // Masked positions get a large negative logit (tf-keras: -1e9, float16's lowest for float16).
+      // Masked positions get a large negative logit (tf-keras: -1e9, float16's lowest for
+      // float16) added, or with robust_masking put in their place (so that an infinite or huge
+      // masked logit cannot win); a non-boolean mask keeps the positions above 0.5 then.
       const double large_negative = x.dtype() == DType::kFloat16 ? -65504.0 : -1e9;
-      const Tensor keep = cast(ctx.masks[0], x.dtype());
-      x = x + (scalar_like(keep, 1.0) - keep) * large_negative;
+      const Tensor& mask = ctx.masks[0];
+      if (robust_masking_) {
+        const Tensor keep = mask.dtype() == DType::kBool ? mask : greater(mask, scalar_like(mask, 0.5));
+        x = select(keep, x, scalar_like(x, large_negative));
+      } else {
+        const Tensor keep = cast(mask, x.dtype());
+        x = x + (scalar_like(keep, 1.0) - keep) * large_negative;
+      }
     }
     if (axes_.size() == 1) return {softmax(x, axes_[0])};
     // exp(x - logsumexp(x, axes)), with tf.reduce_logsumexp's stabilising maximum.
@@ -209,11 +220,13 @@ class SoftmaxLayer final : public Layer {
   Config get_config() const override {
     Config c = Layer::get_config();
     c["axis"] = axis_config_;
+    if (robust_masking_) c["robust_masking"] = true;
     return c;
   }
 
  private:
   Config axis_config_;
+  bool robust_masking_ = false;
   std::vector<std::int64_t> axes_;
 };
 
