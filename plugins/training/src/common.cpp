@@ -231,6 +231,24 @@ Tensor categorical_crossentropy(const Tensor& y_true_in, const Tensor& y_pred, c
   return neg(sum(y_true * log(output), {ax}));
 }
 
+// TensorFlow's sparse_softmax_cross_entropy_with_logits refuses a label outside
+// [0, classes) on the CPU (InvalidArgumentError "Received a label value of L which is outside
+// the valid range of [0, C)"; its GPU kernel gives NaN); a one-hot of such a label is all
+// zeros, which would make the loss 0. Labels equal to ignore_class are exempt (tf-keras
+// replaces them by 0 before the op). The labels are read on the host, whatever the device
+// (one copy of the integer labels per batch); a traced call has no values to check.
+void check_label_range(const Tensor& target, std::int64_t classes, const std::optional<std::int64_t>& ignore_class) {
+  if (target.is_symbolic() || target.num_elements() == 0) return;
+  const auto labels = target.to(Device::cpu()).to_vector<std::int64_t>();
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    const std::int64_t label = labels[i];
+    if ((label >= 0 && label < classes) || (ignore_class && label == *ignore_class)) continue;
+    STRATA_THROW(ValueError, "sparse_categorical_crossentropy: label ", label, " (label number ", i,
+                ") is outside the valid range [0, ", classes, ") of the predictions' ", classes,
+                " classes; labels are class indices (pass ignore_class to skip a padding label)");
+  }
+}
+
 Tensor sparse_categorical_crossentropy(const Tensor& y_true, const Tensor& y_pred, const FunctionArgs& a,
                                        Tensor* valid) {
   Tensor output = y_pred;
@@ -253,6 +271,7 @@ Tensor sparse_categorical_crossentropy(const Tensor& y_true, const Tensor& y_pre
                "sparse_categorical_crossentropy needs one integer label per prediction row: labels of shape ",
                y_true.shape().to_string(), " do not fit predictions of shape ", y_pred.shape().to_string());
   const Tensor target = reshape(as_dtype(y_true, DType::kInt64), result_shape);
+  check_label_range(target, classes, a.ignore_class);
   // sparse_softmax_cross_entropy_with_logits: -log_softmax(logits)[label].
   const Tensor labels = one_hot(target, classes, 1.0, 0.0, output.dtype());
   Tensor res = neg(sum(labels * log_softmax(output, -1), {-1}));
