@@ -73,7 +73,7 @@ bool training_flag(const strata::tf::SavedConcreteFunction& cf) {
 // saved graph of the mode asked for (training falls back to the inference graph when no
 // training trace was saved) on the restored variables, so it predicts, and trains through
 // the ops' gradients, like the original.
-class RevivedModel final : public strata::Model {
+class RevivedModel final : public strata::Model, public RevivedFromTraces {
  public:
   RevivedModel(const std::string& class_name, const std::string& name)
       : Model(class_name, Config{{"name", name}}) {}
@@ -116,6 +116,8 @@ class RevivedModel final : public strata::Model {
     overridden_ = std::move(overridden);
     mask_readers_ = std::move(mask_readers);
   }
+  const std::vector<std::string>& original_overridden() const override { return overridden_; }
+  const std::vector<std::string>& original_mask_readers() const override { return mask_readers_; }
   strata::Logs train_step(const std::vector<strata::Tensor>& x, const std::vector<strata::Tensor>& y,
                           const strata::Tensor& sample_weight) override {
     warn_standard_step("train_step");

@@ -41,6 +41,16 @@ tf::SavedModel read_saved_model(const fs::path& dir);
 // The root's metadata: keras_metadata.pb, else the root object's user-object metadata.
 Metadata read_metadata(const fs::path& dir, const tf::SavedModel& sm);
 
+// A model revived from a SavedModel's traces (loader.cpp) keeps what the saving model's
+// class had that the traces lack; saved again, the new file records that claim about the
+// original class instead of one about the revived model's own members.
+class RevivedFromTraces {
+ public:
+  virtual ~RevivedFromTraces() = default;
+  virtual const std::vector<std::string>& original_overridden() const = 0;
+  virtual const std::vector<std::string>& original_mask_readers() const = 0;
+};
+
 // ---- traces.cpp
 // The specs a model's call is traced with (batch dimension unknown).
 std::vector<TensorSpec> input_specs(const Model& model);

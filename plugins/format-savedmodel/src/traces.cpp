@@ -206,6 +206,13 @@ Config warn_what_traces_cannot_hold(const strata::Model& model, const std::vecto
   Config lack = Config::object();
   lack["overridden"] = Config::array();
   lack["mask_readers"] = Config::array();
+  if (const auto* revived = dynamic_cast<const RevivedFromTraces*>(&model)) {
+    // Its train_step/test_step overrides are the loader's (they warn when the original
+    // class's own are missing): what the traces lack is what they lacked when first saved.
+    for (const auto& n : revived->original_overridden()) lack["overridden"].push_back(n);
+    for (const auto& n : revived->original_mask_readers()) lack["mask_readers"].push_back(n);
+    return lack;
+  }
   static const PlainModel plain;
   std::vector<std::string> overridden;
   if (resolved_virtual(model, &strata::Model::train_step) != resolved_virtual(plain, &strata::Model::train_step)) {

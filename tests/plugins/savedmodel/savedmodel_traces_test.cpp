@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <iostream>
 
 #include "strata/error.hpp"
@@ -282,6 +283,52 @@ TEST(Traces, SavingWarnsAboutAnOverriddenTrainStepAndLayersReadingACallerMask) {
   strata::CallContext dense_mask;
   dense_mask.masks = with_mask.masks;
   EXPECT_TRUE((*revive(dense_dir))(seq, dense_mask).defined());
+}
+
+// Issue 19: a model revived from traces, saved again, said that "Functional overrides
+// train_step and test_step" (the revived model's own overrides, which only warn) and wrote
+// that into the new file. Saved again it now carries the first file's claim about the
+// original class: nothing for a plain model, train_step for a class that overrode it.
+TEST(Traces, ResavingARevivedModelKeepsTheOriginalClaimAndAddsNone) {
+  const strata::Config dense_config = strata::Config::parse(R"({"name": "resaved", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 3], "dtype": "float32", "name": "x"}},
+      {"class_name": "Dense", "config": {"name": "d", "units": 2}}]})");
+  const auto lack_of = [](const fs::path& dir) {
+    std::ifstream in(dir / "keras_metadata.pb", std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto at = bytes.find("\"strata_traces_lack\"");
+    return at == std::string::npos ? std::string() : bytes.substr(at, bytes.find('}', at) - at + 1);
+  };
+  const auto resave = [](const fs::path& from, const fs::path& to) {
+    std::string logged;
+    auto previous = strata::set_log_sink([&](strata::LogLevel, std::string_view text) { logged += std::string(text) + "\n"; });
+    strata::save_model(*revive(from), to);
+    strata::set_log_sink(previous);
+    return logged;
+  };
+  const fs::path plain_dir = fresh_dir("resave_plain") / "model";
+  strata::save_model(strata::Sequential(dense_config), plain_dir);
+  const fs::path plain_again = fresh_dir("resave_plain_again") / "model";
+  const std::string plain_log = resave(plain_dir, plain_again);
+  EXPECT_EQ(plain_log.find("overrides"), std::string::npos) << plain_log;
+  EXPECT_EQ(lack_of(plain_again).find("train_step"), std::string::npos) << lack_of(plain_again);
+
+  class CustomStep final : public strata::Sequential {
+   public:
+    using Sequential::Sequential;
+    strata::Logs train_step(const std::vector<strata::Tensor>& x, const std::vector<strata::Tensor>& y,
+                            const strata::Tensor& sample_weight) override {
+      return Sequential::train_step(x, y, sample_weight);
+    }
+  };
+  const fs::path custom_dir = fresh_dir("resave_custom") / "model";
+  strata::save_model(CustomStep(dense_config), custom_dir);
+  const fs::path custom_again = fresh_dir("resave_custom_again") / "model";
+  const std::string custom_log = resave(custom_dir, custom_again);
+  EXPECT_EQ(custom_log.find("overrides"), std::string::npos) << "the claim is the original class's, not news:\n" << custom_log;
+  const std::string claim = lack_of(custom_again);
+  EXPECT_NE(claim.find("train_step"), std::string::npos) << claim;
+  EXPECT_EQ(claim.find("test_step"), std::string::npos) << claim;
 }
 
 TEST(Traces, WithoutTracesAMissingClassIsAnUnknownObjectErrorSayingSo) {
