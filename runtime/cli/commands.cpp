@@ -4,6 +4,7 @@
 #include <boost/program_options.hpp>
 
 #include <iostream>
+#include <optional>
 
 #include "strata/npy.hpp"
 #include "strata/ops.hpp"
@@ -75,11 +76,18 @@ int cmd_predict(const std::vector<std::string>& args) {
   po::options_description desc("predict");
   desc.add_options()("model", po::value<std::string>()->required(), "")(
       "input", po::value<std::vector<std::string>>()->required(), "")("output", po::value<std::string>()->required(), "")(
-      "device", po::value<std::string>()->default_value("cpu"), "")("batch-size", po::value<std::int64_t>()->default_value(32), "");
+      "device", po::value<std::string>(), "")("batch-size", po::value<std::int64_t>()->default_value(32), "");
   po::positional_options_description pos;
   pos.add("model", 1);
   const auto vm = parse(args, desc, pos, "predict");
-  const Device device(vm["device"].as<std::string>());
+  // --device wins over STRATA_DEVICE: with it, the environment is not even read (the scope
+  // makes it every tensor's default); without it, the default device is STRATA_DEVICE's, else cpu.
+  std::optional<DeviceScope> scope;
+  if (vm.count("device")) {
+    auto frame = ErrorContext::push("reading --device");
+    scope.emplace(Device(vm["device"].as<std::string>()));
+  }
+  const Device device = default_device();
   LoadOptions options;
   options.compile = false;
   auto model = load_model(vm["model"].as<std::string>(), options);

@@ -102,7 +102,30 @@ Device::Device(std::string type, int index) : type_(std::move(type)), index_(ind
   STRATA_CHECK(index_ >= 0, ValueError, "device index ", index_, " of '", type_, "' is negative");
 }
 
-Device::Device(std::string_view spec) {
+namespace {
+
+// TensorFlow's device names: "/job:localhost/replica:0/task:0/device:GPU:0", "/device:GPU:0",
+// "/GPU:0", "GPU:0", "gpu" -> the "TYPE[:INDEX]" part, with GPU read as cuda and CPU as cpu.
+std::string from_tensorflow_spelling(std::string_view spec) {
+  std::string s(spec);
+  if (!s.empty() && s[0] == '/') {
+    const auto at = s.rfind("/device:");
+    s = at != std::string::npos ? s.substr(at + 8) : s.substr(1);
+  }
+  const auto colon = s.find(':');
+  std::string type = s.substr(0, colon);
+  std::string lower = type;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "gpu") type = "cuda";
+  if (lower == "cpu") type = "cpu";
+  return type + (colon == std::string::npos ? "" : s.substr(colon));
+}
+
+}  // namespace
+
+Device::Device(std::string_view given) {
+  const std::string normalized = from_tensorflow_spelling(given);
+  const std::string_view spec = normalized;
   const auto colon = spec.find(':');
   const std::string_view type = spec.substr(0, colon);
   int index = 0;
@@ -111,10 +134,11 @@ Device::Device(std::string_view spec) {
     const auto* end = digits.data() + digits.size();
     auto [ptr, ec] = std::from_chars(digits.data(), end, index);
     STRATA_CHECK(!digits.empty() && ec == std::errc() && ptr == end && index >= 0, ValueError, "'",
-                 spec, "' is not a device: write TYPE or TYPE:INDEX, e.g. cpu or cuda:0");
+                 given, "' is not a device: write TYPE or TYPE:INDEX, e.g. cpu or cuda:0");
   }
-  STRATA_CHECK(valid_type(type), ValueError, "'", spec,
-               "' is not a device: write TYPE or TYPE:INDEX, e.g. cpu or cuda:0");
+  STRATA_CHECK(valid_type(type), ValueError, "'", given,
+               "' is not a device: write TYPE or TYPE:INDEX, e.g. cpu or cuda:0 (TensorFlow's GPU:0 and "
+               "/device:GPU:0 are read as cuda:0)");
   type_ = std::string(type);
   index_ = index;
 }
@@ -147,16 +171,35 @@ void BackendDevice::fill_zero(void* dst, std::size_t bytes) {
   }
 }
 
+namespace {
+
+// " (the device STRATA_DEVICE names: ...)" when `device` is the default that the environment
+// chose (no DeviceScope active), so that a failure says where the device came from.
+std::string chosen_by_environment(const Device& device) {
+  const char* env = std::getenv("STRATA_DEVICE");
+  if (env == nullptr || *env == '\0' || !scope_stack().empty()) return {};
+  try {
+    if (!(env_default_device() == device)) return {};
+  } catch (const Error&) {
+    return {};
+  }
+  return detail::concat(" (the default device, from STRATA_DEVICE=", env,
+                        "; unset it, or pass another device, e.g. the CLI's --device)");
+}
+
+}  // namespace
+
 BackendDevice& backend_device(const Device& device) {
   Backend* backend = DeviceManager::instance().backend(device.type());
   STRATA_CHECK(backend != nullptr, BackendError, "no loaded backend provides device type '", device.type(),
                "' (asked for ", device.to_string(), "; device types available: ", known_device_types(),
-               "). Load the plugin that provides it; `strata plugins` lists what is loaded");
+               "). Load the plugin that provides it; `strata plugins` lists what is loaded",
+               chosen_by_environment(device));
   const std::string reason = call_backend(device.type(), "unusable_reason", [&] { return backend->unusable_reason(); });
-  STRATA_CHECK(reason.empty(), BackendError, "device ", device.to_string(), " is not usable: ", reason);
+  STRATA_CHECK(reason.empty(), BackendError, "device ", device.to_string(), " is not usable: ", reason, chosen_by_environment(device));
   const int count = call_backend(device.type(), "device_count", [&] { return backend->device_count(); });
   STRATA_CHECK(device.index() < count, BackendError, "device ", device.to_string(),
-               " does not exist: backend '", device.type(), "' has ", count, " device(s)");
+               " does not exist: backend '", device.type(), "' has ", count, " device(s)", chosen_by_environment(device));
   return call_backend(device.type(), "device", [&]() -> BackendDevice& { return backend->device(device.index()); });
 }
 

@@ -18,7 +18,9 @@ class Device {
   // cpu:0
   Device();
   // Parses "cpu", "cpu:0", "cuda:1". Throws ValueError for anything else (the type must
-  // be a lower-case identifier, the index a non-negative integer).
+  // be a lower-case identifier, the index a non-negative integer). TensorFlow's spellings
+  // are accepted too: "GPU:0", "/GPU:0", "/device:GPU:0",
+  // "/job:localhost/replica:0/task:0/device:GPU:0" (GPU is cuda, CPU is cpu, either case).
   Device(std::string_view spec);  // NOLINT(google-explicit-constructor): Device("cuda:0")
   Device(const char* spec) : Device(std::string_view(spec)) {}  // NOLINT
   Device(std::string type, int index);

@@ -1,6 +1,7 @@
 // The model CLI on H5 files: `strata info`, `strata predict` (.npy in/out, one file per
 // output, float64 inputs cast to the model's float32), `strata convert` between formats,
 // and errors as one line naming the error kind with a non-zero exit status.
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 
 #include "h5_test_util.hpp"
@@ -94,6 +95,40 @@ TEST(H5Cli, ErrorsAreOneLineWithTheKindAndExitOne) {
     EXPECT_NE(out.find(c.kind), std::string::npos) << out;
     EXPECT_NE(out.find(c.needle), std::string::npos) << out;
   }
+}
+
+// Issue 19, devices. --device wins over STRATA_DEVICE (the environment is not even read
+// then); without it, an unusable device that STRATA_DEVICE chose is named as coming from
+// there; TensorFlow's spelling GPU:0 is read as cuda:0.
+TEST(H5Cli, DeviceOptionWinsOverStrataDevice) {
+  const auto& entry = index()["models"]["sequential"];
+  const fs::path dir = fresh_dir("cli_device_env");
+  const std::string predict = " predict " + q(fixture("sequential.h5")) + " --input " +
+                              q(fixture(entry["inputs"][0].get<std::string>())) + " --output " + q(dir / "y.npy");
+  std::string out;
+  EXPECT_EQ(run_command("STRATA_DEVICE=no/such:device " + cli() + predict + " --device cpu", out), 0) << out;
+  out.clear();
+  // cuda:7: not usable without a driver, and absent on a machine with fewer GPUs.
+  EXPECT_EQ(run_command("STRATA_DEVICE=cuda:7 " + cli() + predict, out), 1) << out;
+  EXPECT_NE(out.find("from STRATA_DEVICE=cuda:7"), std::string::npos) << out;
+  out.clear();
+  EXPECT_EQ(run_command("STRATA_DEVICE=cuda:7 " + cli() + predict + " --device GPU:7", out), 1) << out;
+  EXPECT_NE(out.find("cuda:7"), std::string::npos) << out;
+  EXPECT_EQ(out.find("STRATA_DEVICE"), std::string::npos) << "--device chose it:\n" << out;
+}
+
+// Without an NVIDIA driver, the CUDA plugin says so (CUDA's own error for it reads
+// "CUDA driver version is insufficient for CUDA runtime version").
+TEST(H5Cli, WithoutANvidiaDriverTheCudaPluginSaysSo) {
+  std::string out;
+  ASSERT_EQ(run_command(cli() + " plugins", out), 0) << out;
+  if (out.find("backend-cuda") == std::string::npos) GTEST_SKIP() << "the CUDA plugin is not built";
+  if (void* driver = ::dlopen("libcuda.so.1", RTLD_LAZY)) {
+    ::dlclose(driver);
+    GTEST_SKIP() << "this machine has an NVIDIA driver";
+  }
+  EXPECT_NE(out.find("not usable: no CUDA device: no NVIDIA driver on this machine"), std::string::npos) << out;
+  EXPECT_EQ(out.find("insufficient"), std::string::npos) << out;
 }
 
 }  // namespace

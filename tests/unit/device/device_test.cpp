@@ -16,8 +16,26 @@ TEST(Device, ParsesAndPrints) {
   EXPECT_EQ(Device("cuda:1").index(), 1);
   EXPECT_EQ(Device("cuda:1").to_string(), "cuda:1");
   EXPECT_EQ(Device().to_string(), "cpu:0");
-  for (const char* bad : {"", "CPU", "cuda:", "cuda:-1", "cuda:x", ":0", "cu da", "cuda:0:1"}) {
+  for (const char* bad : {"", "Cuda", "TPU:0", "cuda:", "cuda:-1", "cuda:x", ":0", "cu da", "cuda:0:1", "/device:",
+                          "/job:localhost/replica:0/task:0/device:GPU:x"}) {
     EXPECT_THROW(Device{std::string_view(bad)}, ValueError) << bad;
+  }
+}
+
+// Issue 19: TensorFlow's spellings name the same devices (GPU is cuda, CPU is cpu).
+TEST(Device, ReadsTensorFlowsSpellings) {
+  EXPECT_EQ(Device("GPU:0"), Device("cuda:0"));
+  EXPECT_EQ(Device("gpu"), Device("cuda:0"));
+  EXPECT_EQ(Device("/GPU:1"), Device("cuda:1"));
+  EXPECT_EQ(Device("/device:GPU:1"), Device("cuda:1"));
+  EXPECT_EQ(Device("/job:localhost/replica:0/task:0/device:GPU:0"), Device("cuda:0"));
+  EXPECT_EQ(Device("CPU:0"), Device::cpu());
+  EXPECT_EQ(Device("/device:CPU:0"), Device::cpu());
+  try {
+    Device{std::string_view("TPU:0")};
+    FAIL();
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("GPU:0"), std::string::npos) << e.what();
   }
 }
 
