@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <string>
 
+#include "fixture_dir.hpp"
 #include "crc32c.hpp"
 #include "snappy.hpp"
 #include "strata/error.hpp"
@@ -17,7 +18,9 @@ namespace {
 namespace fs = std::filesystem;
 using namespace strata::ckpt;
 
-const fs::path kFixtures = STRATA_CHECKPOINT_FIXTURES;
+// tests/data/checkpoint (2.17, compiled in) or $STRATA_CHECKPOINT_FIXTURE_DIR (the second
+// version: tests/interop/fixture_set_current_venv.sh).
+const fs::path kFixtures = strata::test::fixture_dir("STRATA_CHECKPOINT_FIXTURE_DIR", STRATA_CHECKPOINT_FIXTURES);
 
 std::string bytes(std::initializer_list<int> values) {
   std::string out;
