@@ -179,6 +179,11 @@ TEST(Table, RebuildsTensorFlowIndexesByteForByte) {
 }
 
 TEST(Snappy, ReadsTheSnappyIndexMadeByLibsnappy) {
+  // The generator leaves snappy/ out of a second-version directory when the system python3 has
+  // no snappy module (python3-snappy); the committed set always has it.
+  if (strata::test::fixture_dir_overridden("STRATA_CHECKPOINT_FIXTURE_DIR") && !fs::exists(kFixtures / "snappy")) {
+    GTEST_SKIP() << "no snappy/ in this second-version fixture directory (no python3-snappy)";
+  }
   const std::string compressed = strata::read_file(kFixtures / "snappy/ckpt.index");
   const std::string plain = strata::read_file(kFixtures / "sequential/ckpt.index");
   // The first data block starts at 0; its handle is the first index entry's value.
