@@ -26,6 +26,11 @@ Dialects besides tf-keras 2.17's own:
                           a subprocess without TF_USE_LEGACY_KERAS
 
 Deterministic: numpy RandomState seeds, op determinism, one thread.
+
+The committed directory is tf-keras 2.17.0's and is written only by it. With --out DIR the
+generator also runs under tf-keras 2.21.0 (the interop venv): tests/interop/
+fixture_set_current_venv.sh h5 writes that second version into a cache outside the repository
+and runs the H5 tests on it (ctest: h5.fixtures.current_venv).
 """
 
 import os
@@ -43,7 +48,11 @@ import zlib  # noqa: E402
 import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.normpath(os.path.join(HERE, "..", "data", "h5"))
+OUT_DEFAULT = os.path.normpath(os.path.join(HERE, "..", "data", "h5"))
+OUT = OUT_DEFAULT
+# tf-keras versions this generator runs with; the committed directory is 2.17.0's only.
+SUPPORTED_TF_KERAS = ("2.17.0", "2.21.0")
+COMMITTED_TF_KERAS = "2.17.0"
 
 
 def rng(name):
@@ -242,10 +251,23 @@ def keras3_file():
 
 
 def main():
+    import argparse
     import importlib.metadata as md
-    if md.version("tf-keras") != "2.17.0":  # the committed fixtures stay 2.17's (issue 18: the venv is 2.21)
-        sys.exit("generate_h5_fixtures.py: tests/data/h5 is written by tf-keras 2.17.0, found %s" % md.version("tf-keras"))
-    if "--keras3" in sys.argv:
+
+    global OUT
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=OUT_DEFAULT, help="directory to write (default: tests/data/h5)")
+    ap.add_argument("--keras3", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    OUT = os.path.abspath(args.out)
+    found = md.version("tf-keras")
+    if found not in SUPPORTED_TF_KERAS:
+        sys.exit("generate_h5_fixtures.py: needs tf-keras %s, found %s" % (" or ".join(SUPPORTED_TF_KERAS), found))
+    # The committed fixtures stay 2.17's (issue 18: the venv is 2.21; its files go elsewhere with --out).
+    if found != COMMITTED_TF_KERAS and os.path.realpath(OUT) == os.path.realpath(OUT_DEFAULT):
+        sys.exit("generate_h5_fixtures.py: tests/data/h5 is written by tf-keras %s, found %s (use --out DIR)"
+                 % (COMMITTED_TF_KERAS, found))
+    if args.keras3:
         keras3_file()
         return
     os.makedirs(OUT, exist_ok=True)
@@ -264,7 +286,7 @@ def main():
     keras212_dialect(tf, index)
     env = dict(os.environ)
     env.pop("TF_USE_LEGACY_KERAS", None)
-    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--keras3"], env=env, check=True,
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--keras3", "--out", OUT], env=env, check=True,
                          capture_output=True, text=True).stdout
     k3 = json.loads(out.strip().splitlines()[-1])
     index["keras3_sequential"] = k3

@@ -13,6 +13,11 @@ Adam, trains two steps (so the optimizer has slot variables), and writes
 and records in index.json the loss train_on_batch gives on that batch right after the
 save: a model reloaded with its optimizer state must reproduce it.
 Deterministic: numpy RandomState seeds, op determinism, one thread.
+
+The committed directory is tf-keras 2.17.0's and is written only by it. With --out DIR the
+generator also runs under tf-keras 2.21.0 (the interop venv): tests/interop/
+fixture_set_current_venv.sh savedmodel writes that second version into a cache outside the
+repository and runs the SavedModel tests on it (ctest: savedmodel.fixtures.current_venv).
 """
 
 import os
@@ -28,7 +33,11 @@ import zlib  # noqa: E402
 import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.normpath(os.path.join(HERE, "..", "data", "savedmodel"))
+OUT_DEFAULT = os.path.normpath(os.path.join(HERE, "..", "data", "savedmodel"))
+OUT = OUT_DEFAULT
+# tf-keras versions this generator runs with; the committed directory is 2.17.0's only.
+SUPPORTED_TF_KERAS = ("2.17.0", "2.21.0")
+COMMITTED_TF_KERAS = "2.17.0"
 
 
 def rng(name):
@@ -291,12 +300,20 @@ def main():
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", nargs="*", help="regenerate only these models (others keep their files)")
+    ap.add_argument("--out", default=OUT_DEFAULT, help="directory to write (default: tests/data/savedmodel)")
     args = ap.parse_args()
     import importlib.metadata as md
     import sys
-    if md.version("tf-keras") != "2.17.0":  # the committed fixtures stay 2.17's (issue 18: the venv is 2.21)
-        sys.exit("generate_savedmodel_fixtures.py: tests/data/savedmodel is written by tf-keras 2.17.0, found %s"
-                 % md.version("tf-keras"))
+
+    global OUT
+    OUT = os.path.abspath(args.out)
+    found = md.version("tf-keras")
+    if found not in SUPPORTED_TF_KERAS:
+        sys.exit("generate_savedmodel_fixtures.py: needs tf-keras %s, found %s" % (" or ".join(SUPPORTED_TF_KERAS), found))
+    # The committed fixtures stay 2.17's (issue 18: the venv is 2.21; its files go elsewhere with --out).
+    if found != COMMITTED_TF_KERAS and os.path.realpath(OUT) == os.path.realpath(OUT_DEFAULT):
+        sys.exit("generate_savedmodel_fixtures.py: tests/data/savedmodel is written by tf-keras %s, found %s "
+                 "(use --out DIR)" % (COMMITTED_TF_KERAS, found))
     tf = setup_tf()
     import tf_keras as keras
 

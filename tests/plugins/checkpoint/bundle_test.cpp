@@ -12,6 +12,7 @@
 #include "bundle.hpp"
 #include "crc32c.hpp"
 #include "format_checkpoint.hpp"
+#include "fixture_dir.hpp"
 #include "object_graph.hpp"
 #include "strata/checkpoint.hpp"
 #include "strata/error.hpp"
@@ -26,7 +27,9 @@ namespace fs = std::filesystem;
 using namespace strata;
 using namespace strata::ckpt;
 
-const fs::path kFixtures = STRATA_CHECKPOINT_FIXTURES;
+// tests/data/checkpoint (2.17, compiled in) or $STRATA_CHECKPOINT_FIXTURE_DIR (the second
+// version: tests/interop/fixture_set_current_venv.sh).
+const fs::path kFixtures = strata::test::fixture_dir("STRATA_CHECKPOINT_FIXTURE_DIR", STRATA_CHECKPOINT_FIXTURES);
 
 fs::path fresh_dir(const std::string& name) {
   const fs::path dir = fs::temp_directory_path() / ("strata_ckpt_" + name + "_" + std::to_string(::getpid()));

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <string>
 
+#include "fixture_dir.hpp"
 #include "strata/checkpoint.hpp"
 #include "strata/layer.hpp"
 #include "strata/model.hpp"
@@ -16,7 +17,10 @@
 
 namespace strata::ckpt_test {
 
-inline const std::filesystem::path kFixtures = STRATA_CHECKPOINT_FIXTURES;
+// The TensorFlow checkpoints: tests/data/checkpoint (2.17, compiled in) or
+// $STRATA_CHECKPOINT_FIXTURE_DIR (the second version: tests/interop/fixture_set_current_venv.sh).
+inline const std::filesystem::path kFixtures =
+    strata::test::fixture_dir("STRATA_CHECKPOINT_FIXTURE_DIR", STRATA_CHECKPOINT_FIXTURES);
 
 inline std::filesystem::path fresh_dir(const std::string& name) {
   const auto dir = std::filesystem::temp_directory_path() / ("strata_ckpt_" + name + "_" + std::to_string(::getpid()));

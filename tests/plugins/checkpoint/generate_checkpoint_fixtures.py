@@ -27,6 +27,13 @@ difference.
 
 Everything is seeded; only the checkpoint timestamps of nothing here vary (no
 CheckpointManager is used), so a re-run gives the same bytes.
+
+The committed directory is TensorFlow 2.17.1 / tf-keras 2.17.0's and is written only by them.
+With --out DIR the generator also runs under 2.21.0 / 2.21.0 (the interop venv):
+tests/interop/fixture_set_current_venv.sh checkpoint writes that second version into a cache
+outside the repository and runs the checkpoint tests on it (ctest:
+checkpoint.fixtures.current_venv). There `snappy/` is left out when the system python3 has no
+snappy module (the tests that need it skip, saying so).
 """
 
 import os
@@ -243,8 +250,15 @@ def write_guide_pieces(out):
     np.save(os.path.join(d, "bias.npy"), last_dense.bias.numpy())
 
 
+def snappy_available():
+    return subprocess.run(["/usr/bin/python3", "-c", "import snappy"], capture_output=True).returncode == 0
+
+
 def write_snappy(out):
     """sequential/ with a Snappy-compressed data block in its index (made by libsnappy)."""
+    if os.path.realpath(out) != os.path.realpath(OUT_DEFAULT) and not snappy_available():
+        print("snappy/ left out: /usr/bin/python3 has no snappy module (python3-snappy)")
+        return
     src = os.path.join(out, "sequential")
     d = os.path.join(out, "snappy")
     os.makedirs(d)
@@ -347,8 +361,13 @@ def main():
         if found not in {("2.17.1", "2.17.0"), ("2.21.0", "2.21.0")}:
             sys.exit("--verify needs tensorflow/tf-keras 2.17.1/2.17.0 or 2.21.0/2.21.0, found %s / %s" % found)
         sys.exit(verify(args.verify, args.out))
-    if found != ("2.17.1", "2.17.0"):
-        sys.exit("needs tensorflow 2.17.1 and tf-keras 2.17.0, found %s / %s" % found)
+    # The committed fixtures stay 2.17's; 2.21's go elsewhere (--out, the second version).
+    committed = os.path.realpath(args.out) == os.path.realpath(OUT_DEFAULT)
+    if committed and found != ("2.17.1", "2.17.0"):
+        sys.exit("tests/data/checkpoint needs tensorflow 2.17.1 and tf-keras 2.17.0, found %s / %s "
+                 "(use --out DIR)" % found)
+    if found not in {("2.17.1", "2.17.0"), ("2.21.0", "2.21.0")}:
+        sys.exit("needs tensorflow/tf-keras 2.17.1/2.17.0 or 2.21.0/2.21.0, found %s / %s" % found)
     generate(args.out)
 
 

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <string>
 
+#include "fixture_dir.hpp"
 #include "crc32c.hpp"
 #include "snappy.hpp"
 #include "strata/error.hpp"
@@ -17,7 +18,9 @@ namespace {
 namespace fs = std::filesystem;
 using namespace strata::ckpt;
 
-const fs::path kFixtures = STRATA_CHECKPOINT_FIXTURES;
+// tests/data/checkpoint (2.17, compiled in) or $STRATA_CHECKPOINT_FIXTURE_DIR (the second
+// version: tests/interop/fixture_set_current_venv.sh).
+const fs::path kFixtures = strata::test::fixture_dir("STRATA_CHECKPOINT_FIXTURE_DIR", STRATA_CHECKPOINT_FIXTURES);
 
 std::string bytes(std::initializer_list<int> values) {
   std::string out;
@@ -176,6 +179,11 @@ TEST(Table, RebuildsTensorFlowIndexesByteForByte) {
 }
 
 TEST(Snappy, ReadsTheSnappyIndexMadeByLibsnappy) {
+  // The generator leaves snappy/ out of a second-version directory when the system python3 has
+  // no snappy module (python3-snappy); the committed set always has it.
+  if (strata::test::fixture_dir_overridden("STRATA_CHECKPOINT_FIXTURE_DIR") && !fs::exists(kFixtures / "snappy")) {
+    GTEST_SKIP() << "no snappy/ in this second-version fixture directory (no python3-snappy)";
+  }
   const std::string compressed = strata::read_file(kFixtures / "snappy/ckpt.index");
   const std::string plain = strata::read_file(kFixtures / "sequential/ckpt.index");
   // The first data block starts at 0; its handle is the first index entry's value.

@@ -1,5 +1,6 @@
 // Checkpoints written by TensorFlow 2.17.1 / tf-keras 2.17.0 (tests/data/checkpoint, made by
-// generate_checkpoint_fixtures.py) read and restored by Strata; Strata's checkpoints of the
+// generate_checkpoint_fixtures.py; or 2.21's, written at test time into a cache, when
+// $STRATA_CHECKPOINT_FIXTURE_DIR names them) read and restored by Strata; Strata's checkpoints of the
 // same models keyed exactly as TensorFlow keys them; and (label interop, needs the venv)
 // Strata's checkpoints read back by TensorFlow and tf-keras.
 #include <gtest/gtest.h>
@@ -59,6 +60,14 @@ void expect_keys_like(const CheckpointReader& reader, const Config& want, const 
   }
 }
 
+// The generator leaves snappy/ out of a second-version directory when the system python3 has
+// no snappy module (python3-snappy); the committed set always has it.
+constexpr const char* kNoSnappy =
+    "no snappy/ in this second-version fixture directory (the generator's system python3 has no python3-snappy)";
+bool no_snappy_case() {
+  return strata::test::fixture_dir_overridden("STRATA_CHECKPOINT_FIXTURE_DIR") && !fs::exists(kFixtures / "snappy");
+}
+
 class TfFixtures : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -71,6 +80,7 @@ TEST_F(TfFixtures, ReaderListsEveryKeyDtypeShapeAndReadsEveryValue) {
   for (const std::string name : {"sequential", "functional", "nested", "rnn", "guide_pretrained", "adam", "legacy_adam",
                                  "snappy"}) {
     const std::string keys_from = name == "snappy" ? "sequential" : name;
+    if (name == "snappy" && no_snappy_case()) continue;
     const auto reader = load_checkpoint(kFixtures / name / "ckpt");
     expect_keys_like(*reader, keys_json(keys_from), name);
     for (const auto& k : reader->keys()) {
@@ -83,6 +93,7 @@ TEST_F(TfFixtures, ReaderListsEveryKeyDtypeShapeAndReadsEveryValue) {
 }
 
 TEST_F(TfFixtures, SnappyIndexGivesTheSameValues) {
+  if (no_snappy_case()) GTEST_SKIP() << kNoSnappy;
   const auto plain = load_checkpoint(kFixtures / "sequential/ckpt");
   const auto snappy = load_checkpoint(kFixtures / "snappy/ckpt");
   for (const auto& k : plain->keys()) {
@@ -116,7 +127,9 @@ TEST_F(TfFixtures, StrataKeysTheSameModelsExactlyAsTensorFlow) {
 
 TEST_F(TfFixtures, SequentialIndexAndObjectGraphAreByteIdentical) {
   // For a model whose TensorFlow graph has no value-less helper nodes, Strata writes the very
-  // same object graph and index (names, node ids, attributes, offsets, checksums).
+  // same object graph and index (names, node ids, attributes, offsets, checksums). Not tied to
+  // one version: TensorFlow 2.17.1 and 2.21.0 write these three files byte for byte alike (the
+  // second version, checkpoint.fixtures.current_venv, runs this against 2.21's).
   const fs::path dir = fresh_dir("identical");
   auto model = model_of("sequential");
   model->load_weights(kFixtures / "sequential/ckpt").assert_consumed();

@@ -22,12 +22,20 @@
 #include "strata/model.hpp"
 #include "strata/npy.hpp"
 #include "strata/saving.hpp"
+#include "fixture_dir.hpp"
 
 namespace strata::h5test {
 
 namespace fs = std::filesystem;
 
-inline fs::path fixture(const std::string& name) { return fs::path(STRATA_H5_FIXTURES) / name; }
+// The tf-keras files: tests/data/h5 (2.17, compiled in) or $STRATA_H5_FIXTURE_DIR (the second
+// version, tests/interop/fixture_set_current_venv.sh h5).
+inline const fs::path& fixture_dir() {
+  static const fs::path dir = strata::test::fixture_dir("STRATA_H5_FIXTURE_DIR", STRATA_H5_FIXTURES);
+  return dir;
+}
+
+inline fs::path fixture(const std::string& name) { return fixture_dir() / name; }
 
 inline const nlohmann::json& index() {
   static const nlohmann::json j = [] {

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fixture_dir.hpp"
 #include "strata/layer.hpp"
 #include "strata/model.hpp"
 #include "strata/ops.hpp"
@@ -80,7 +81,7 @@ class SavedModelInterop : public ::testing::TestWithParam<std::string> {};
 TEST_P(SavedModelInterop, TensorFlowRunsStrataSavedModels) {
   const fs::path py = venv_python();
   if (!fs::exists(py)) GTEST_SKIP() << "no interop venv at " << py << " (run tests/interop/setup_venv.sh)";
-  const fs::path fixtures = STRATA_SAVEDMODEL_FIXTURES;
+  const fs::path fixtures = strata::test::fixture_dir("STRATA_SAVEDMODEL_FIXTURE_DIR", STRATA_SAVEDMODEL_FIXTURES);
   auto model = strata::load_model(fixtures / GetParam());
   int rc = -1;
   const std::string out = tensorflow_verdict(*model, GetParam(), strata::read_npy(fixtures / (GetParam() + ".x.npy")),

@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "fixture_dir.hpp"
 #include "strata/error.hpp"
 #include "strata/model.hpp"
 #include "strata/npy.hpp"
@@ -30,7 +31,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kFixtures = STRATA_SAVEDMODEL_FIXTURES;
+// The tf-keras SavedModels: tests/data/savedmodel (2.17, compiled in) or
+// $STRATA_SAVEDMODEL_FIXTURE_DIR (the second version: tests/interop/fixture_set_current_venv.sh).
+const fs::path kFixtures = strata::test::fixture_dir("STRATA_SAVEDMODEL_FIXTURE_DIR", STRATA_SAVEDMODEL_FIXTURES);
 
 const nlohmann::json& index_json() {
   static const nlohmann::json j = [] {

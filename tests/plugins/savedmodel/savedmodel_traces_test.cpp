@@ -15,6 +15,7 @@
 #include <iterator>
 #include <iostream>
 
+#include "fixture_dir.hpp"
 #include "strata/error.hpp"
 #include "strata/graph.hpp"
 #include "strata/layer.hpp"
@@ -32,7 +33,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kFixtures = STRATA_SAVEDMODEL_FIXTURES;
+// The tf-keras SavedModels: tests/data/savedmodel (2.17, compiled in) or
+// $STRATA_SAVEDMODEL_FIXTURE_DIR (the second version: tests/interop/fixture_set_current_venv.sh).
+const fs::path kFixtures = strata::test::fixture_dir("STRATA_SAVEDMODEL_FIXTURE_DIR", STRATA_SAVEDMODEL_FIXTURES);
 
 fs::path fresh_dir(const std::string& name) {
   const fs::path d = fs::temp_directory_path() / ("strata_smtrace_" + name + "_" + std::to_string(::getpid()));

@@ -7,8 +7,15 @@ Run with the interop venv:
 
 Every input is drawn from fixed seeds; float32 tensor values are written as the shortest
 decimals that read back as the same float32 values. Tensors are {"shape": [...], "dtype": "...", "values": [flat]}.
+
+The committed directory is tf-keras 2.17's and is written only by it. With --out DIR the
+generator also runs under tf-keras 2.21.0 (the interop venv): tests/interop/
+fixture_set_current_venv.sh training writes that second version into a cache outside the
+repository and runs the training tests on it (ctest: training.fixtures.current_venv). It also
+writes versions.json (the committed directory predates it).
 """
 
+import argparse
 import json
 import os
 import sys
@@ -22,14 +29,15 @@ import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 from tf_keras.src.losses import LossFunctionWrapper  # noqa: E402
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "data", "training")
+OUT_DEFAULT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "data", "training"))
+OUT = OUT_DEFAULT
 
 
 def tensor(x, dtype="float32"):
     a = np.asarray(x).astype(dtype)
     if dtype == "float32":
         # The shortest decimal that reads back as the same float32.
-        values = [float(repr(np.float32(v))) for v in a.reshape(-1)]
+        values = [float(str(np.float32(v))) for v in a.reshape(-1)]  # str: numpy 2 repr says np.float32(...)
     elif dtype.startswith("float"):
         values = [float(v) for v in a.reshape(-1)]
     elif dtype == "bool":
@@ -537,7 +545,17 @@ def write(name, data):
 
 
 def main():
-    assert tf.__version__.startswith("2.17"), tf.__version__
+    global OUT
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=OUT_DEFAULT, help="directory to write (default: tests/data/training)")
+    OUT = os.path.abspath(ap.parse_args().out)
+    found = (tf.__version__, keras.__version__)
+    if found[1] not in ("2.17.0", "2.21.0"):
+        sys.exit("generate_training_fixtures.py: needs tf-keras 2.17.0 or 2.21.0, found %s / %s" % found)
+    # The committed fixtures stay 2.17's (issue 18: the venv is 2.21; its files go elsewhere with --out).
+    if found[1] != "2.17.0" and os.path.realpath(OUT) == os.path.realpath(OUT_DEFAULT):
+        sys.exit("generate_training_fixtures.py: tests/data/training is written by tf-keras 2.17.0, found %s / %s "
+                 "(use --out DIR)" % found)
     os.makedirs(OUT, exist_ok=True)
     tf.random.set_seed(0)
     write("optimizers.json", optimizer_fixture())
@@ -545,6 +563,7 @@ def main():
     write("schedules.json", schedule_fixture())
     write("losses.json", loss_fixture())
     write("metrics.json", metric_fixture())
+    write("versions.json", {"tensorflow": tf.__version__, "tf_keras": keras.__version__, "numpy": np.__version__})
     return 0
 
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "fixture_dir.hpp"
 #include "strata/config.hpp"
 #include "strata/device.hpp"
 #include "strata/ops.hpp"
@@ -21,7 +22,10 @@
 namespace strata::training_tests {
 
 inline Config load_fixture(const std::string& name) {
-  const std::string path = std::string(STRATA_TRAINING_FIXTURES) + "/" + name;
+  // tests/data/training (2.17, compiled in) or $STRATA_TRAINING_FIXTURE_DIR (the second
+  // version: tests/interop/fixture_set_current_venv.sh).
+  const std::string path =
+      (strata::test::fixture_dir("STRATA_TRAINING_FIXTURE_DIR", STRATA_TRAINING_FIXTURES) / name).string();
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot open fixture " + path + " (run generate_training_fixtures.py)");
   return Config::parse(in);
