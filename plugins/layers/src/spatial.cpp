@@ -157,7 +157,19 @@ Tensor repeat_elements(const Tensor& x, std::int64_t axis, std::int64_t factor) 
   // Unknown sizes: the new shape is computed when the graph runs (x's shape times the factor).
   std::vector<std::int64_t> scale(dims.size(), 1);
   scale[a] = factor;
-  return execute1("Reshape", {tiled, mul(shape_of(x), int_tensor(scale))});
+  const Tensor y = execute1("Reshape", {tiled, mul(shape_of(x), int_tensor(scale))});
+  // The Reshape's shape inference sees no constant target and leaves every dimension
+  // unknown (the channels too, which a Dense or Conv after it needs); adding zeros of the
+  // dimensions known here (1 for the unknown ones) gives them back by broadcasting, as
+  // runtime/src/ops/einsum.cpp does. Only symbolic calls get here.
+  std::vector<std::int64_t> pin;
+  bool any = false;
+  for (std::size_t i = 0; i < dims.size(); ++i) {
+    const std::int64_t d = dims[i] == Shape::kUnknown ? 1 : (i == a ? dims[i] * factor : dims[i]);
+    pin.push_back(i == 0 ? 1 : d);
+    any = any || (i > 0 && d > 1);
+  }
+  return any ? y + zeros(Shape(pin), y.dtype(), y.device()) : y;
 }
 
 // tf.image.resize(method="bilinear") of NHWC (or NCHW: transposed there and back) images

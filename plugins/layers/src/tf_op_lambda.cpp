@@ -127,6 +127,22 @@ Tensor image_resize(const Call& c) {
   return resize_images(x, size[0], size[1], bilinear);
 }
 
+// tf.compat.v1.image.resize_bilinear / resize_nearest_neighbor: the ResizeBilinear /
+// ResizeNearestNeighbor ops with the call's align_corners and half_pixel_centers (both false
+// by default, as in TF1); float32 out for bilinear, as TensorFlow gives.
+Tensor compat_v1_resize(const Call& c, bool bilinear) {
+  Tensor x = c.first();
+  const auto size = c.reader().int_tuple("size", 2, Range::positive());
+  const bool align_corners = c.reader().optional<bool>("align_corners", false);
+  const bool half_pixel_centers = c.reader().optional<bool>("half_pixel_centers", false);
+  STRATA_CHECK(x.rank() == 4, ShapeError, c.subject(), ": needs [batch, height, width, channels] images, got ",
+               x.shape().to_string());
+  if (bilinear && !is_floating(x.dtype())) x = cast(x, DType::kFloat32);
+  const Tensor target = int_tensor({size[0], size[1]});
+  return bilinear ? resize_bilinear(x, target, align_corners, half_pixel_centers)
+                  : resize_nearest_neighbor(x, target, align_corners, half_pixel_centers);
+}
+
 // ---- __operators__.getitem --------------------------------------------------------------------
 
 // tf's _slice_helper: each item of the slice spec becomes one begin/end/stride triple.
@@ -229,6 +245,7 @@ const std::map<std::string, Function>& functions() {
     t["math.sign"] = unary(strata::sign);
     t["math.floor"] = unary(strata::floor);
     t["math.erf"] = unary(strata::erf);
+    t["math.erfc"] = unary(strata::erfc);
     t["math.tanh"] = unary(strata::tanh);
     t["math.sigmoid"] = unary(strata::sigmoid);
     t["math.softplus"] = unary(strata::softplus);
@@ -280,6 +297,8 @@ const std::map<std::string, Function>& functions() {
                     r.optional<bool>("transpose_b", false) || r.optional<bool>("adjoint_b", false));
     };
     t["image.resize"] = image_resize;
+    t["compat.v1.image.resize_bilinear"] = [](const Call& c) { return compat_v1_resize(c, true); };
+    t["compat.v1.image.resize_nearest_neighbor"] = [](const Call& c) { return compat_v1_resize(c, false); };
     t["__operators__.getitem"] = getitem;
     return t;
   }();

@@ -24,7 +24,9 @@ TEST(CheckpointFixtureFiles, WrittenByTheExpectedTfKerasVersion) {
   RecordProperty("tf_keras", tf_keras);
   const std::string want = strata::test::expected_fixture_tf_keras("STRATA_CHECKPOINT_FIXTURE_DIR",
                                                                    "STRATA_CHECKPOINT_FIXTURE_TF_KERAS", "2.17.0");
-  if (!want.empty()) EXPECT_EQ(tf_keras, want) << "fixtures in " << kFixtures.string();
+  if (!want.empty()) {
+    EXPECT_EQ(tf_keras, want) << "fixtures in " << kFixtures.string();
+  }
 }
 
 }  // namespace

@@ -21,7 +21,9 @@ TEST(H5FixtureFiles, WrittenByTheExpectedTfKerasVersion) {
   RecordProperty("tf_keras", tf_keras);
   const std::string want =
       strata::test::expected_fixture_tf_keras("STRATA_H5_FIXTURE_DIR", "STRATA_H5_FIXTURE_TF_KERAS", "2.17.0");
-  if (!want.empty()) EXPECT_EQ(tf_keras, want) << "fixtures in " << fixture_dir().string();
+  if (!want.empty()) {
+    EXPECT_EQ(tf_keras, want) << "fixtures in " << fixture_dir().string();
+  }
 }
 
 }  // namespace

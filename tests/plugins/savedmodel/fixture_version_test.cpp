@@ -25,7 +25,9 @@ TEST(SavedModelFixtureFiles, WrittenByTheExpectedTfKerasVersion) {
   RecordProperty("tf_keras", tf_keras);
   const std::string want = strata::test::expected_fixture_tf_keras("STRATA_SAVEDMODEL_FIXTURE_DIR",
                                                                    "STRATA_SAVEDMODEL_FIXTURE_TF_KERAS", "2.17.0");
-  if (!want.empty()) EXPECT_EQ(tf_keras, want) << "fixtures in " << dir.string();
+  if (!want.empty()) {
+    EXPECT_EQ(tf_keras, want) << "fixtures in " << dir.string();
+  }
 }
 
 }  // namespace

@@ -45,6 +45,21 @@ const nlohmann::json& index_json() {
 
 strata::Tensor npy(const std::string& name) { return strata::read_npy(kFixtures / name); }
 
+// Every fixture SavedModel, built from the classes (KerasTraced* revive them from their
+// traces), except custom_layer_functional, whose class only the tests' plugin provides
+// (savedmodel_traces_test loads it).
+std::vector<std::string> class_built_fixtures() {
+  std::vector<std::string> names;
+  for (const auto& [name, entry] : index_json()["models"].items()) {
+    if (name != "custom_layer_functional") names.push_back(name);
+  }
+  return names;
+}
+
+// Training draws dropout masks there: Strata's random streams are not TensorFlow's, so a
+// training step is compared only where the model draws nothing.
+bool trains_deterministically(const std::string& name) { return name != "dropout_conv"; }
+
 class KerasSavedModel : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(KerasSavedModel, PredictsWhatKerasPredicted) {
@@ -57,6 +72,7 @@ TEST_P(KerasSavedModel, PredictsWhatKerasPredicted) {
 }
 
 TEST_P(KerasSavedModel, ResumesTrainingWithKerasOptimizerState) {
+  if (!trains_deterministically(GetParam())) GTEST_SKIP() << GetParam() << " draws dropout masks in training";
   auto model = strata::load_model(kFixtures / GetParam());
   ASSERT_TRUE(model->is_compiled());
   const auto& entry = index_json()["models"][GetParam()];
@@ -67,8 +83,9 @@ TEST_P(KerasSavedModel, ResumesTrainingWithKerasOptimizerState) {
   EXPECT_LE(std::abs(got - ref), 1e-5 + 1e-4 * std::abs(ref)) << "Strata " << got << ", Keras " << ref;
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, KerasSavedModel,
-                         ::testing::Values("dense_sequential", "conv_bn_functional", "lstm_sequential"));
+
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, KerasSavedModel, ::testing::ValuesIn(class_built_fixtures()));
 
 fs::path fresh_dir(const std::string& name) {
   const fs::path d = fs::temp_directory_path() / ("strata_savedmodel_test_" + std::to_string(::getpid())) / name;
@@ -111,7 +128,7 @@ TEST_P(KerasSavedModel, StrataRoundTripPredictsAndResumesIdentically) {
   EXPECT_EQ(original->predict(x).to_vector<float>(), reloaded->predict(x).to_vector<float>());
   ASSERT_TRUE(reloaded->is_compiled());
   const auto tx = npy(GetParam() + ".tx.npy"), ty = npy(GetParam() + ".ty.npy");
-  for (int step = 0; step < 2; ++step) {
+  for (int step = 0; step < 2 && trains_deterministically(GetParam()); ++step) {
     EXPECT_EQ(original->train_on_batch({tx}, {ty}).at("loss"), reloaded->train_on_batch({tx}, {ty}).at("loss"))
         << "step " << step;
   }
@@ -152,6 +169,7 @@ TEST_P(KerasSavedModel, LoadsFromTheTf22LayoutWithMetadataInTheObjectGraph) {
   ASSERT_EQ(got.size(), want.size());
   for (std::size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5) << "element " << i;
   ASSERT_TRUE(model->is_compiled());
+  if (!trains_deterministically(GetParam())) return;
   const double loss = model->train_on_batch({npy(GetParam() + ".tx.npy")}, {npy(GetParam() + ".ty.npy")}).at("loss");
   const double ref = index_json()["models"][GetParam()]["loss_after_save"].get<double>();
   EXPECT_LE(std::abs(loss - ref), 1e-5 + 1e-4 * std::abs(ref)) << "Strata " << loss << ", Keras " << ref;

@@ -30,7 +30,9 @@ TEST(TrainingFixtureFiles, WrittenByTheExpectedTfKerasVersion) {
   std::cout << "[ fixtures ] " << dir.string() << ": written by tf-keras " << tf_keras << ", tensorflow "
             << versions.at("tensorflow").get<std::string>() << std::endl;
   RecordProperty("tf_keras", tf_keras);
-  if (!want.empty()) EXPECT_EQ(tf_keras, want) << "fixtures in " << dir.string();
+  if (!want.empty()) {
+    EXPECT_EQ(tf_keras, want) << "fixtures in " << dir.string();
+  }
 }
 
 }  // namespace
