@@ -40,6 +40,24 @@ TEST(ResizeUnknownSize, ResizingNearestAndBilinearBuildOnUnknownSizes) {
   }
 }
 
+// Nearest upsampling is a repeat; of unknown sizes its run-time reshape used to leave the
+// channels unknown too, so a Flatten + Dense after a Resizing could not build.
+TEST(ResizeUnknownSize, NearestUpSamplingKeepsTheKnownDimensions) {
+  Tensor in = Input(Shape{Shape::kUnknown, Shape::kUnknown, 3});
+  Tensor up = (*make_layer("UpSampling2D", Config{{"size", {2, 1}}, {"interpolation", "nearest"}}))(in);
+  EXPECT_EQ(up.shape().to_string(), "(None, None, None, 3)");
+  Tensor one_d_in = Input(Shape{Shape::kUnknown, 2});
+  EXPECT_EQ((*make_layer("UpSampling1D", Config{{"size", 3}}))(one_d_in).shape().to_string(), "(None, None, 2)");
+  Tensor resized = (*make_layer("Resizing", Config{{"height", 4}, {"width", 5}}))(up);
+  Tensor out = (*make_layer("Dense", Config{{"units", 2}}))((*make_layer("Flatten", Config::object()))(resized));
+  EXPECT_EQ(out.shape().to_string(), "(None, 2)");
+  Functional model({in}, {up, out});
+  const auto y = model.predict(std::vector<Tensor>{ones(Shape{2, 3, 5, 3})});
+  EXPECT_EQ(y.at(0).shape(), (Shape{2, 6, 5, 3}));
+  for (const float v : y.at(0).to_vector<float>()) ASSERT_EQ(v, 1.0f);
+  EXPECT_EQ(y.at(1).shape(), (Shape{2, 2}));
+}
+
 TEST(ResizeUnknownSize, CroppingToTheAspectRatioStillNeedsTheSizeAtBuildTime) {
   Tensor in = Input(Shape{Shape::kUnknown, Shape::kUnknown, 2});
   EXPECT_THROW((*make_layer("Resizing", Config{{"height", 3}, {"width", 3}, {"crop_to_aspect_ratio", true}}))(in),
