@@ -223,13 +223,25 @@ double distance(const std::vector<double>& a, const std::vector<double>& b) {
 
 double norm(const std::vector<double>& a) { return distance(a, std::vector<double>(a.size(), 0.0)); }
 
-// One train_on_batch step, measured against the exact (float64) step: Strata's float32 step
-// may be twice as far from it as tf-keras's float32 step is, plus 1e-4 of the step and the
-// float32 rounding of the weights, per weight tensor in the Euclidean norm; the losses, twice
-// as far as the farther of TensorFlow's two float32 runs. The step of a deep network with 4-sample batch normalization is ill-conditioned:
-// TensorFlow's own two float32 kernel sets (oneDNN on and off: after_other_kernels.h5) differ
-// by several percent of the step on some weights (docs/ZOO.md), so "equal to tf-keras's
-// float32 weights to 1e-4" holds for TensorFlow against itself only on small models.
+// One train_on_batch step, measured against the exact step (tf-keras in float64, the same
+// weights and batch): Strata's float32 step may be as far from it as TensorFlow's own float32
+// steps are (its oneDNN kernels on, and off: after_other_kernels.h5), docs/ZOO.md, check 5:
+// - over the whole model (every weight tensor but moving_variance, concatenated), Strata's
+//   distance from the exact weights, relative to the step, is at most twice the larger of
+//   TensorFlow's two, plus 1e-4;
+// - per weight tensor (the check that catches a wrong gradient, which is off by about the
+//   whole step): at most 5% of that tensor's step, or twice the larger of TensorFlow's two
+//   distances there, plus float32 rounding. Not twice TensorFlow's distance alone: where in
+//   the backward pass an ill-conditioned spot injects its rounding error differs between
+//   implementations (Xception: TensorFlow's error of ~3e-3 of the step starts at block 8,
+//   Strata's of ~1.5e-3 at block 11), so a tensor may carry an error that TensorFlow's run
+//   only picks up further down;
+// - the first loss, at most twice as far as the farther of TensorFlow's two runs; the second
+//   loss likewise, when TensorFlow's runs agree with the exact one within 10%: after a step
+//   that blew the loss up (RegNetX002: 2.3 to 6.1 exactly, 5.7 and 8.8 in TensorFlow) it is
+//   reported, not compared.
+// moving_variance is compared with tf-keras's float32 step: tf-keras's float64 batch
+// normalization is not fused and leaves out Bessel's correction (zoo_reference.py).
 TEST_P(Zoo, OneTrainingStepEqualsKeras) {
   if (!meta_["deterministic_training"].get<bool>()) {
     GTEST_SKIP() << GetParam() << " draws random numbers in training (dropout): Strata's streams are not TensorFlow's";
@@ -245,15 +257,13 @@ TEST_P(Zoo, OneTrainingStepEqualsKeras) {
   if (const char* dump = std::getenv("STRATA_ZOO_DUMP_DIR"); dump && *dump) {
     model->save_weights(fs::path(dump) / (GetParam() + "_after.h5"));
   }
-  // A loss after the step magnifies the step's rounding (MobileNetV2's second loss: exact
-  // 3.416, tf-keras 3.398, with TensorFlow's other kernels 2.699): the farther of TensorFlow's
-  // two float32 runs sets the bound there.
-  const auto loss_bound = [](double exact_loss, double tf, double tf_other) {
-    return 1e-6 + 1e-4 * std::fabs(exact_loss) + 2 * std::max(std::fabs(tf - exact_loss), std::fabs(tf_other - exact_loss));
+  const auto farther = [](double exact_loss, double tf, double tf_other) {
+    return std::max(std::fabs(tf - exact_loss), std::fabs(tf_other - exact_loss));
   };
   const auto& tf_losses = meta_["losses"];
   const auto& other_losses = meta_["losses_other_kernels"];
-  EXPECT_NEAR(loss1, exact.loss1, loss_bound(exact.loss1, tf_losses[0].get<double>(), other_losses[0].get<double>()))
+  const double spread1 = farther(exact.loss1, tf_losses[0].get<double>(), other_losses[0].get<double>());
+  EXPECT_NEAR(loss1, exact.loss1, 1e-6 + 1e-4 * std::fabs(exact.loss1) + 2 * spread1)
       << "first step (forward in training mode); tf-keras float32 " << tf_losses[0] << ", other kernels " << other_losses[0];
 
   auto keras_after = model_from_json(read_text(dir_ / "model.json"));
@@ -266,37 +276,59 @@ TEST_P(Zoo, OneTrainingStepEqualsKeras) {
   ASSERT_EQ(mine.size(), theirs.size());
   ASSERT_EQ(other.size(), theirs.size());
   ASSERT_EQ(exact.names.size(), mine.size()) << "the float64 reference has another number of weights";
-  double worst_ratio = 0;
-  std::string worst;
+  struct Distances {
+    std::string name;
+    bool moving_variance;
+    double strata, tf, tf_other, step, scale;
+  };
+  std::vector<Distances> d;
+  double sum_strata = 0, sum_tf = 0, sum_other = 0, sum_step = 0;
   for (std::size_t i = 0; i < mine.size(); ++i) {
     const auto at = std::find(exact.names.begin(), exact.names.end(), mine[i].name());
     ASSERT_NE(at, exact.names.end()) << "no weight named " << mine[i].name() << " in the float64 reference";
     const auto e = values(exact.weights[static_cast<std::size_t>(at - exact.names.begin())]);
     const auto m = values(mine[i].value()), k = values(theirs[i].value()), o = values(other[i].value());
     ASSERT_EQ(m.size(), e.size()) << mine[i].name();
-    double ours, allowed;
     if (mine[i].name().ends_with("moving_variance")) {
-      // tf-keras's float64 batch normalization is not fused and leaves out Bessel's
-      // correction (zoo_reference.py): measured against TensorFlow's float32 step instead.
-      ours = distance(m, k);
-      allowed = 1e-6 + 1e-4 * norm(k) + 2 * distance(o, k);
-    } else {
-      ours = distance(m, e);
-      allowed = 1e-12 + 1e-4 * distance(e, before[i]) + 0x1p-23 * norm(e) + 2 * distance(k, e);
+      d.push_back({mine[i].name(), true, distance(m, k), 0, distance(o, k), 0, norm(k)});
+      continue;
     }
-    if (ours / allowed > worst_ratio) worst_ratio = ours / allowed, worst = mine[i].name();
-    EXPECT_LE(ours, allowed) << GetParam() << " weight " << mine[i].name() << " after one step: |Strata - exact| " << ours
-                             << ", |tf-keras - exact| " << distance(k, e) << ", other kernels " << distance(o, e)
-                             << ", |step| " << distance(e, before[i]);
+    d.push_back({mine[i].name(), false, distance(m, e), distance(k, e), distance(o, e), distance(e, before[i]), norm(e)});
+    sum_strata += d.back().strata * d.back().strata, sum_tf += d.back().tf * d.back().tf;
+    sum_other += d.back().tf_other * d.back().tf_other, sum_step += d.back().step * d.back().step;
+  }
+  const double step = std::sqrt(sum_step) + 1e-30;
+  const double tf_relative = std::max(std::sqrt(sum_tf), std::sqrt(sum_other)) / step;
+  const double strata_relative = std::sqrt(sum_strata) / step;
+  EXPECT_LE(strata_relative, 1e-4 + 2 * tf_relative)
+      << GetParam() << ": the whole step's distance from the exact one, relative to the step; TensorFlow's: "
+      << std::sqrt(sum_tf) / step << " and " << std::sqrt(sum_other) / step;
+  double worst_ratio = 0;
+  std::string worst;
+  for (const auto& w : d) {
+    const double allowed = w.moving_variance
+                               ? 1e-6 + 1e-4 * w.scale + 2 * w.tf_other
+                               : 1e-12 + 0x1p-23 * w.scale + std::max(0.05 * w.step, 2 * std::max(w.tf, w.tf_other));
+    if (w.strata / allowed > worst_ratio) worst_ratio = w.strata / allowed, worst = w.name;
+    EXPECT_LE(w.strata, allowed) << GetParam() << " weight " << w.name << " after one step: |Strata - exact| " << w.strata
+                                 << ", |tf-keras - exact| " << w.tf << ", other kernels " << w.tf_other << ", |step| "
+                                 << w.step << (w.moving_variance ? " (moving_variance: against tf-keras's float32)" : "");
   }
   RecordProperty("worst_weight_ratio", std::to_string(worst_ratio));
   RecordProperty("worst_weight", worst);
-  std::cout << GetParam() << ": worst weight " << worst << " at " << worst_ratio << " of its bound\n";
+  std::cout << GetParam() << ": step's relative distance from the exact one: Strata " << strata_relative
+            << ", TensorFlow (farther of its two) " << tf_relative << "; worst weight " << worst << " at " << worst_ratio
+            << " of its bound\n";
   const double loss2 = model->train_on_batch({x}, {t}).at("loss");
-  EXPECT_NEAR(loss2, exact.loss2, loss_bound(exact.loss2, tf_losses[1].get<double>(), other_losses[1].get<double>()))
-      << "second step; tf-keras float32 " << tf_losses[1] << ", other kernels " << other_losses[1];
+  const double spread2 = farther(exact.loss2, tf_losses[1].get<double>(), other_losses[1].get<double>());
   std::cout << GetParam() << ": second loss Strata " << loss2 << ", exact " << exact.loss2 << ", tf-keras " << tf_losses[1]
             << ", other kernels " << other_losses[1] << "\n";
+  if (spread2 <= 0.1 * std::fabs(exact.loss2)) {
+    EXPECT_NEAR(loss2, exact.loss2, 1e-6 + 1e-4 * std::fabs(exact.loss2) + 2 * spread2)
+        << "second step; tf-keras float32 " << tf_losses[1] << ", other kernels " << other_losses[1];
+  } else {
+    RecordProperty("second_loss", "not compared: TensorFlow's float32 runs are more than 10% from the exact loss");
+  }
 }
 
 TEST_P(Zoo, TfKerasLoadsStrataSavesAndPredictsTheSame) {
