@@ -119,9 +119,9 @@ STRATA_DEFINE_ERROR_KIND(BackendError)
 #undef STRATA_DEFINE_ERROR_KIND
 
 UnknownObjectError::UnknownObjectError(std::vector<UnknownObject> missing)
-    : Error(describe_missing(missing)), missing_(std::move(missing)) {}
+    : ValueError(describe_missing(missing)), missing_(std::move(missing)) {}
 UnknownObjectError::UnknownObjectError(std::vector<UnknownObject> missing, const std::string& note)
-    : Error(describe_missing(missing) + note), missing_(std::move(missing)) {}
+    : ValueError(describe_missing(missing) + note), missing_(std::move(missing)) {}
 UnknownObjectError::~UnknownObjectError() = default;
 const char* UnknownObjectError::kind() const noexcept { return "UnknownObjectError"; }
 

@@ -92,7 +92,10 @@ struct UnknownObject {
 
 // One or more classes named by a config are not registered, not in custom_objects and
 // not in any active CustomObjectScope. All misses of one load are reported together.
-class UnknownObjectError : public Error {
+// A ValueError, as Keras's "Unknown layer" is: `catch (const ValueError&)` catches it, and
+// a handler that wants to tell it apart catches UnknownObjectError first (kind() and the C
+// API's code still say UnknownObjectError / STRATA_UNKNOWN_OBJECT).
+class UnknownObjectError : public ValueError {
  public:
   explicit UnknownObjectError(std::vector<UnknownObject> missing);
   // `note` is appended to the message: what the runtime knows that may explain the miss

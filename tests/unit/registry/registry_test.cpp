@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <type_traits>
+
 #include <array>
 
 #include <atomic>
@@ -232,6 +234,22 @@ TEST(ObjectResolver, CollectsEveryMissAndReportsThemTogether) {
     const std::string text = e.what();
     EXPECT_NE(text.find("Unknown layer: 'custom_layer' (needed by layer 'l' of model 'm')"), std::string::npos);
     EXPECT_NE(text.find("Unknown activation: 'custom_activation'"), std::string::npos);
+  }
+}
+
+// Issue 19: Keras raises ValueError("Unknown layer: ..."); Strata's UnknownObjectError is a
+// ValueError too, so code written for either catches it, and still a kind of its own.
+TEST(ObjectResolver, UnknownObjectErrorIsAValueError) {
+  static_assert(std::is_base_of_v<ValueError, UnknownObjectError>);
+  Registry r;
+  ObjectResolver resolver(nullptr, &r);
+  EXPECT_EQ(resolver.find<ObjectKind::kLayer>("NoSuchLayer"), nullptr);
+  try {
+    resolver.raise_if_missing();
+    FAIL();
+  } catch (const ValueError& e) {
+    EXPECT_STREQ(e.kind(), "UnknownObjectError");
+    EXPECT_NE(dynamic_cast<const UnknownObjectError*>(&e), nullptr);
   }
 }
 
