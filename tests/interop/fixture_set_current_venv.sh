@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # One format's tf-keras fixture tests over files the interop venv's own tf-keras (2.21) writes at
 # test time, instead of the committed 2.17 ones (the second version; ctest:
-# <set>.fixtures.current_venv). The per-layer keras fixtures have their own script,
-# keras_fixtures_current_venv.sh; this one does the same for the other generated sets:
+# <set>.fixtures.current_venv; interop.keras_fixtures.current_venv for the per-layer keras
+# fixtures, through keras_fixtures_current_venv.sh):
 #
 #   tests/interop/fixture_set_current_venv.sh SET TEST_PROGRAM [gtest args]
 #
 #   SET         generator                                                committed dir
+#   keras       tests/interop/generate_fixtures.py                       tests/data/keras
 #   h5          tests/interop/generate_h5_fixtures.py                    tests/data/h5
 #   savedmodel  tests/interop/generate_savedmodel_fixtures.py            tests/data/savedmodel
 #   checkpoint  tests/plugins/checkpoint/generate_checkpoint_fixtures.py tests/data/checkpoint
@@ -22,18 +23,19 @@
 # Exits 77 (ctest: skipped) when the venv is absent.
 set -euo pipefail
 
-[[ $# -ge 2 ]] || { echo "usage: $0 h5|savedmodel|checkpoint|training TEST_PROGRAM [gtest args]" >&2; exit 2; }
+[[ $# -ge 2 ]] || { echo "usage: $0 keras|h5|savedmodel|checkpoint|training TEST_PROGRAM [gtest args]" >&2; exit 2; }
 SET="$1"
 TESTS="$2"
 shift 2
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 case "$SET" in
+  keras) GENERATOR="$HERE/generate_fixtures.py" ;;
   h5) GENERATOR="$HERE/generate_h5_fixtures.py" ;;
   savedmodel) GENERATOR="$HERE/generate_savedmodel_fixtures.py" ;;
   checkpoint) GENERATOR="$ROOT/tests/plugins/checkpoint/generate_checkpoint_fixtures.py" ;;
   training) GENERATOR="$ROOT/tests/plugins/training/generate_training_fixtures.py" ;;
-  *) echo "$0: unknown fixture set '$SET' (h5, savedmodel, checkpoint, training)" >&2; exit 2 ;;
+  *) echo "$0: unknown fixture set '$SET' (keras, h5, savedmodel, checkpoint, training)" >&2; exit 2 ;;
 esac
 UPPER="$(echo "$SET" | tr '[:lower:]' '[:upper:]')"
 

@@ -181,18 +181,21 @@ TEST(Traces, AddLossTermsAndRegularizationPenaltiesTravelWithTheTraces) {
   EXPECT_FALSE(p.meta_graphs(0).object_graph_def().concrete_functions().count("__inference_call_and_return_conditional_losses"));
 }
 
+// A model class that overrides train_step (as the standard one): what a SavedModel's traces
+// cannot hold.
+class CustomStep final : public strata::Sequential {
+ public:
+  using Sequential::Sequential;
+  strata::Logs train_step(const std::vector<strata::Tensor>& x, const std::vector<strata::Tensor>& y,
+                          const strata::Tensor& sample_weight) override {
+    return Sequential::train_step(x, y, sample_weight);
+  }
+};
+
 // What the traces cannot hold is a warning at save time naming it: an overridden train_step
 // (the class, found through its vtable) and the layers whose ops read a mask passed to the
 // model's call (found by tracing the call once more with mask placeholders).
 TEST(Traces, SavingWarnsAboutAnOverriddenTrainStepAndLayersReadingACallerMask) {
-  class CustomStep final : public strata::Sequential {
-   public:
-    using Sequential::Sequential;
-    strata::Logs train_step(const std::vector<strata::Tensor>& x, const std::vector<strata::Tensor>& y,
-                            const strata::Tensor& sample_weight) override {
-      return Sequential::train_step(x, y, sample_weight);
-    }
-  };
   // What saving logs at warning level ("W: ...") and info level ("I: ...").
   const auto saved_warnings = [](const strata::Model& model, const std::string& name) {
     std::string logged;
@@ -316,14 +319,6 @@ TEST(Traces, ResavingARevivedModelKeepsTheOriginalClaimAndAddsNone) {
   EXPECT_EQ(plain_log.find("overrides"), std::string::npos) << plain_log;
   EXPECT_EQ(lack_of(plain_again).find("train_step"), std::string::npos) << lack_of(plain_again);
 
-  class CustomStep final : public strata::Sequential {
-   public:
-    using Sequential::Sequential;
-    strata::Logs train_step(const std::vector<strata::Tensor>& x, const std::vector<strata::Tensor>& y,
-                            const strata::Tensor& sample_weight) override {
-      return Sequential::train_step(x, y, sample_weight);
-    }
-  };
   const fs::path custom_dir = fresh_dir("resave_custom") / "model";
   strata::save_model(CustomStep(dense_config), custom_dir);
   const fs::path custom_again = fresh_dir("resave_custom_again") / "model";
