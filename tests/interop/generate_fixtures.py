@@ -1350,6 +1350,18 @@ def _(rng, shared):
     return model, [x_floats((BATCH, 5, 4, 6, 2), 0, -1.0, 1.0)]
 
 
+@fixture("time_distributed_fixed_batch", "Masking then TimeDistributed(Dense) then LSTM(return_sequences) on an "
+         "Input with batch_shape (%d, 5, 3): tf-keras takes the reshape path for its built-in layers whatever the "
+         "batch size" % BATCH)
+def _(rng, shared):
+    x_in = keras.Input(batch_shape=(BATCH, 5, 3), name="sequence")
+    t = L.TimeDistributed(L.Dense(3, activation="tanh"))(L.Masking(0.0)(x_in))
+    a = L.LSTM(2, return_sequences=True)(t)
+    model = keras.Model(x_in, [t, a])
+    randomize_weights(model, rng)
+    return model, [masked_sequence(5, 3)]
+
+
 # ---- writing ----------------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <iterator>
 #include <string>
 
 #include "interop_venv.hpp"
@@ -23,19 +23,13 @@
 namespace strata {
 namespace {
 
-std::string read_text(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 TEST(VolumetricAnySizeReadBack, SavedH5AndSavedModelPredictTheSameAtTwoSizes) {
   for (const char* format : {"h5", "savedmodel"}) {
     if (!Registry::global().contains(ObjectKind::kFormat, format)) GTEST_SKIP() << "no format-" << format << " plugin";
   }
   const std::filesystem::path fixtures = STRATA_KERAS_FIXTURE_DIR;
-  auto model = model_from_json(read_text(fixtures / "volumetric_any_size.to_json.json"));
+  std::ifstream json(fixtures / "volumetric_any_size.to_json.json");
+  auto model = model_from_json(std::string(std::istreambuf_iterator<char>(json), {}));
   const std::vector<Tensor> xs{read_npy(fixtures / "volumetric_any_size.x0.npy"),
                                random_uniform(Shape{2, 3, 6, 5, 2}, DType::kFloat32, -1.0, 1.0, 9)};
   const auto dir = std::filesystem::temp_directory_path() / ("strata_vol_readback_" + std::to_string(::getpid()));
