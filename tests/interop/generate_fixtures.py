@@ -1324,6 +1324,44 @@ if tuple(int(p) for p in keras.__version__.split(".")[:2]) >= (2, 21):
         return model, xs
 
 
+# ---- issue 18: volumetric of unknown size ----------------------------------------------------
+
+
+@fixture("volumetric_any_size", "Conv3D (same strided, valid dilated, grouped), Conv3DTranspose (same strided, "
+         "valid, output_padding), MaxPooling3D/AveragePooling3D and the global 3-D poolings on "
+         "Input((None, None, None, 2))")
+def _(rng, shared):
+    volume = keras.Input((None, None, None, 2))
+    h = L.Conv3D(4, 3, strides=2, padding="same", activation="relu", name="same_strided")(volume)
+    outputs = [
+        h,
+        L.Conv3D(2, (2, 2, 3), dilation_rate=(2, 1, 1), name="valid_dilated")(volume),
+        L.Conv3D(4, 2, groups=2, padding="same", name="grouped")(volume),
+        L.Conv3DTranspose(2, 3, strides=2, padding="same", name="t_same_strided")(h),
+        L.Conv3DTranspose(3, (2, 3, 2), strides=(1, 2, 3), name="t_valid")(volume),
+        L.Conv3DTranspose(2, 3, strides=(2, 1, 2), output_padding=(1, 0, 1), name="t_output_padding")(h),
+        L.MaxPooling3D((2, 3, 2), strides=(1, 2, 2), padding="same", name="max_same")(volume),
+        L.AveragePooling3D(2, name="avg_valid")(volume),
+        L.GlobalMaxPooling3D(name="gmax")(h),
+        L.GlobalAveragePooling3D(keepdims=True, name="gavg_keep")(volume),
+    ]
+    model = keras.Model(volume, outputs)
+    randomize_weights(model, rng)
+    return model, [x_floats((BATCH, 5, 4, 6, 2), 0, -1.0, 1.0)]
+
+
+@fixture("time_distributed_fixed_batch", "Masking then TimeDistributed(Dense) then LSTM(return_sequences) on an "
+         "Input with batch_shape (%d, 5, 3): tf-keras takes the reshape path for its built-in layers whatever the "
+         "batch size" % BATCH)
+def _(rng, shared):
+    x_in = keras.Input(batch_shape=(BATCH, 5, 3), name="sequence")
+    t = L.TimeDistributed(L.Dense(3, activation="tanh"))(L.Masking(0.0)(x_in))
+    a = L.LSTM(2, return_sequences=True)(t)
+    model = keras.Model(x_in, [t, a])
+    randomize_weights(model, rng)
+    return model, [masked_sequence(5, 3)]
+
+
 # ---- writing ----------------------------------------------------------------------------
 
 

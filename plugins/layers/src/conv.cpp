@@ -1,5 +1,6 @@
 // Convolution layers: Conv1D, Conv2D, DepthwiseConv1D, DepthwiseConv2D (channels_last
-// only), and ConvBase, the shared reading of tf-keras's convolution configs (conv.hpp).
+// only), and ConvBase, the shared reading of tf-keras's convolution configs (conv.hpp),
+// which Conv3D/Conv3DTranspose (volumetric.cpp) use too.
 // Conv1D runs as a Conv2D over a height-1 image, the way tf.nn.convolution does it; causal
 // padding pads the start of the time axis; groups > 1 convolves each channel group
 // separately.
@@ -24,8 +25,8 @@ ConvBase::ConvBase(std::string class_name, const Config& c, std::size_t rank, Co
   if (rank_ == 1 && (kind_ == ConvKind::kConv || kind_ == ConvKind::kSeparable)) paddings.push_back("causal");
   padding_ = r.one_of("padding", paddings, "valid");
   data_format_ = r.one_of("data_format", {"channels_last", "channels_first"}, "channels_last");
-  STRATA_CHECK(data_format_ == "channels_last", ValueError, this->class_name(), " layer '", name(),
-               "': data_format \"channels_first\" is not supported (Strata's convolutions are channels_last); "
+  STRATA_CHECK(data_format_ == "channels_last", ValueError, r.subject(),
+               ": data_format \"channels_first\" is not supported (Strata's convolutions are channels_last); "
                "transpose the inputs and use data_format \"channels_last\"");
   // Every tf-keras convolution keeps `groups` (its base Conv reads it); only Conv1D/2D use
   // it, the others write it back unchanged, as tf-keras does.
@@ -55,6 +56,11 @@ ConvBase::ConvBase(std::string class_name, const Config& c, std::size_t rank, Co
     // which takes one rate (it refuses unequal ones when called).
     STRATA_CHECK(rank_ != 2 || dilation_rate_[0] == dilation_rate_[1], ValueError,
                  r.describe("the 2 dimensions of dilation_rate must be equal, got "), int_list(dilation_rate_).dump());
+    // tf-keras 2.17's Conv3DTranspose neither applies nor writes dilation_rate (Keras 3 applies
+    // it): refused rather than computing one of the two silently.
+    STRATA_CHECK(rank_ != 3 || !dilated, ValueError,
+                 r.describe("dilation_rate other than 1 is not supported (tf-keras 2.17's Conv3DTranspose ignores it "
+                            "and Keras 3 applies it)"));
   }
   activation_ = activation_at(c, "activation");
   use_bias_ = r.optional("use_bias", true);
@@ -111,7 +117,7 @@ Config ConvBase::get_config() const {
   c["strides"] = int_list(strides_);
   c["padding"] = padding_;
   c["data_format"] = data_format_;
-  c["dilation_rate"] = int_list(dilation_rate_);
+  if (rank_ != 3 || kind_ != ConvKind::kTranspose) c["dilation_rate"] = int_list(dilation_rate_);  // tf-keras pops it
   c["groups"] = groups_;
   c["activation"] = activation_config(activation_);
   c["use_bias"] = use_bias_;

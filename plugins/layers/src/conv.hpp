@@ -1,6 +1,7 @@
 // The shared base of the convolution layers (channels_last only): Conv1D/2D,
 // DepthwiseConv1D/2D (conv.cpp), SeparableConv1D/2D (separable_conv.cpp) and
-// Conv1DTranspose/2DTranspose (conv_transpose.cpp). It reads and writes every key of
+// Conv1DTranspose/2DTranspose (conv_transpose.cpp), Conv3D/Conv3DTranspose
+// (volumetric.cpp). It reads and writes every key of
 // tf-keras's base Conv config and of the kind's own keys, checks them the way tf-keras
 // does, adds the bias after the kernels (tf-keras's weight order) and applies bias,
 // activation and activity regularization after the kind's convolution. A 1-D layer
@@ -32,7 +33,8 @@ class ConvBase : public Layer {
   Config get_config() const override;
 
  protected:
-  // rank: 1 or 2 spatial dimensions. Throws ValueError/FormatError naming the layer for a
+  // rank: 1, 2 or 3 spatial dimensions (3: Conv3D/Conv3DTranspose, volumetric.cpp).
+  // Throws ValueError/FormatError naming the layer for a
   // config tf-keras refuses.
   ConvBase(std::string class_name, const Config& c, std::size_t rank, ConvKind kind);
 

@@ -3,17 +3,20 @@
 // the 2-D window ops every backend has (Conv2D, Conv2DBackpropInput, MaxPool, AvgPool) and
 // array ops, so every backend runs them and their gradients come from those ops.
 //
-// - Conv3D gathers the kernel-depth taps x[:, kd*dilation :: stride] of the (depth-padded)
-//   input side by side in the channel axis (a depth im2col, kernel_depth copies of the
-//   input) and runs one Conv2D per group over (batch * out_depth, H, W, taps * channels).
-// - Conv3DTranspose runs one Conv2DBackpropInput over (batch * depth, H, W, C) whose
-//   filter holds every kernel-depth slice side by side, then places slice kd of the
-//   result at depth offsets i * stride + kd (zero insertion, padding) and crops to
-//   tf-keras's output length, as TensorFlow's Conv3DBackpropInputV2 does.
+// - Conv3D runs one Conv2D (per group) over (batch * depth, H, W, C) whose filter holds
+//   every kernel-depth slice side by side, then a Conv2D over (batch, depth, H' * W',
+//   kd * filters) with a 0/1 selection filter of height kd that adds tap k of depth
+//   d * stride + k * dilation; that Conv2D does the depth padding and stride.
+// - Conv3DTranspose is its adjoint: one Conv2DBackpropInput over (batch * depth, H, W, C)
+//   gives every kernel-depth slice, one over (batch, depth, H' * W', kd * filters) with the
+//   selection filter places slice k at depth i * stride + k and crops to tf-keras's output
+//   length, as TensorFlow's Conv3DBackpropInputV2 does.
+// - Sizes unknown until the graph runs (Input((None, None, None, c))) are read from Shape()
+//   then; the channels stay known to shape inference.
 // - Pooling is separable: a 2-D pooling over (H, W), then one over depth with a (pool_d, 1)
 //   window; tf-keras's average pooling counts the valid positions of a 3-D window, which is
 //   the product of the per-axis counts, so averaging twice equals it.
-#include "common.hpp"
+#include "conv.hpp"
 #include "strata/plugin/window.hpp"
 
 namespace strata::layers {
@@ -23,267 +26,182 @@ Padding padding_of(const std::string& padding) {
   return padding == "same" ? Padding::kSame : Padding::kValid;
 }
 
-// The depth, height, width and channels of a rank-5 channels_last input; ShapeError naming
-// the layer when one is unknown (the 2-D compositions reshape with them).
-std::vector<std::int64_t> known_volume_dims(const Layer& layer, const Shape& s) {
-  require_rank(layer, s, 5);
-  const std::vector<std::int64_t> dims(s.dims().begin() + 1, s.dims().end());
-  for (auto d : dims) {
-    STRATA_CHECK(d != Shape::kUnknown, ShapeError, ConfigReader::subject_of(layer),
-                 ": the depth, height, width and channels of the inputs must be known (3-D layers run as 2-D ops "
-                 "over reshaped inputs), got ",
-                 s.to_string());
+// One entry of a new shape: a constant (>= 0, or -1 to infer it), or axis `axis` of `of`'s
+// shape, read from Shape(of) when the graph runs if it is unknown now.
+struct Dim {
+  std::int64_t value = -1;
+  const Tensor* of = nullptr;
+  std::int64_t axis = 0;
+};
+Dim constant(std::int64_t value) { return Dim{value, nullptr, 0}; }
+Dim dim_of(const Tensor& t, std::int64_t axis) { return Dim{0, &t, axis}; }
+
+// x reshaped to `dims`. With at most one unknown entry the shape is a constant (the unknown
+// one -1); otherwise a run-time shape, ConcatV2 of constants and slices of Shape(t), whose
+// constant entries the Reshape's shape inference keeps (known channels survive).
+Tensor reshape_to(const Tensor& x, const std::vector<Dim>& dims) {
+  std::vector<std::int64_t> values;
+  int unknown = 0;
+  for (const auto& d : dims) {
+    const std::int64_t v = d.of ? d.of->shape().dims()[static_cast<std::size_t>(d.axis)] : d.value;
+    if (v < 0) ++unknown;
+    values.push_back(v);
   }
-  return dims;
+  if (unknown <= 1) return reshape(x, Shape(values));
+  std::vector<Tensor> parts;
+  std::vector<std::int64_t> run;
+  for (std::size_t i = 0; i < dims.size(); ++i) {
+    if (!dims[i].of || values[i] >= 0) {
+      run.push_back(values[i]);
+      continue;
+    }
+    if (!run.empty()) parts.push_back(int_tensor(run));
+    run.clear();
+    parts.push_back(slice(shape_of(*dims[i].of), {dims[i].axis}, {1}));
+  }
+  if (!run.empty()) parts.push_back(int_tensor(run));
+  return execute1("Reshape", {x, concat(parts, 0)});
 }
 
-// Keras's conv_utils.deconv_output_length (no dilation: tf-keras's Conv3DTranspose passes none).
-std::int64_t deconv_output_length(std::int64_t length, std::int64_t kernel, const std::string& padding,
-                                  std::optional<std::int64_t> output_padding, std::int64_t stride) {
-  if (length == Shape::kUnknown) return Shape::kUnknown;
-  if (!output_padding) {
-    if (padding == "valid") return length * stride + std::max<std::int64_t>(kernel - stride, 0);
-    return length * stride;  // same
+// A (kd, 1, ci, co) filter of zeros and ones on x's device and dtype with ones at
+// [k, 0, in(k, j), out(k, j)] for j < n: convolving over depth with it moves (or, transposed,
+// gathers) channel blocks between kernel-depth taps.
+template <class In, class Out>
+Tensor selection_filter(const Tensor& like, std::int64_t kd, std::int64_t ci, std::int64_t co, std::int64_t n,
+                        In in, Out out) {
+  std::vector<double> v(static_cast<std::size_t>(kd * ci * co), 0.0);
+  for (std::int64_t k = 0; k < kd; ++k) {
+    for (std::int64_t j = 0; j < n; ++j) v[static_cast<std::size_t>((k * ci + in(k, j)) * co + out(k, j))] = 1.0;
   }
-  const std::int64_t pad = padding == "same" ? kernel / 2 : 0;
-  return (length - 1) * stride + kernel - 2 * pad + *output_padding;
+  const Shape shape{kd, 1, ci, co};
+  if (like.dtype() == DType::kFloat64) return Tensor::from_vector<double>(v, shape, like.device());
+  const Tensor f = Tensor::from_vector<float>(std::vector<float>(v.begin(), v.end()), shape, like.device());
+  return like.dtype() == DType::kFloat32 ? f : cast(f, like.dtype());
 }
 
-// Conv3D and Conv3DTranspose: tf-keras's Conv3D config (Conv3DTranspose drops
-// dilation_rate and adds output_padding).
-class Conv3DBase : public Layer {
- public:
+// Conv3D and Conv3DTranspose: ConvBase (conv.cpp) reads and writes tf-keras's Conv3D config
+// (Conv3DTranspose drops dilation_rate and adds output_padding), adds bias and activation.
+class Conv3DBase : public ConvBase {
+ protected:
   Conv3DBase(std::string class_name, const Config& c, bool transpose)
-      : Layer(std::move(class_name), c), transpose_(transpose) {
-    auto frame = ErrorContext::push("reading the config of ", this->class_name(), " layer '", name(), "'");
-    const ConfigReader r(c, *this);
-    filters_ = r.required<std::int64_t>("filters", Range::positive());
-    kernel_size_ = r.int_tuple("kernel_size", 3, Range::positive());
-    strides_ = r.int_tuple("strides", 3, {1, 1, 1}, Range::positive());
-    padding_ = r.one_of("padding", {"valid", "same"}, "valid");
-    data_format_ = r.one_of("data_format", {"channels_last", "channels_first"}, "channels_last");
-    STRATA_CHECK(data_format_ == "channels_last", ValueError, r.subject(),
-                 ": data_format \"channels_first\" is not supported (Strata's convolutions are channels_last); "
-                 "transpose the inputs and use data_format \"channels_last\"");
-    dilation_rate_ = r.int_tuple("dilation_rate", 3, {1, 1, 1}, Range::positive());
-    groups_ = r.optional<std::int64_t>("groups", 1, Range::positive());
-    for (std::size_t i = 0; i < 3; ++i) {  // the dilated window must be countable (output lengths use it)
-      checked_add(checked_mul(kernel_size_[i] - 1, dilation_rate_[i], r.describe("the dilated kernel")), 1,
-                  r.describe("the dilated kernel"));
-    }
-    const bool strided = std::any_of(strides_.begin(), strides_.end(), [](std::int64_t s) { return s > 1; });
-    const bool dilated =
-        std::any_of(dilation_rate_.begin(), dilation_rate_.end(), [](std::int64_t d) { return d > 1; });
-    STRATA_CHECK(!(strided && dilated), ValueError, r.subject(),
-                 ": strides > 1 are not supported together with dilation_rate > 1 (as in Keras)");
-    STRATA_CHECK(filters_ % groups_ == 0, ValueError, r.subject(),
-                 ": filters must be divisible by groups, got filters=", filters_, ", groups=", groups_);
-    if (transpose_) {
-      // tf-keras 2.17's Conv3DTranspose neither applies nor writes dilation_rate (Keras 3 applies
-      // it): refused rather than computing one of the two silently.
-      STRATA_CHECK(!dilated, ValueError, r.subject(),
-                   ": dilation_rate other than 1 is not supported (tf-keras 2.17's Conv3DTranspose ignores it "
-                   "and Keras 3 applies it)");
-      if (r.has("output_padding")) {
-        const auto op = r.int_tuple("output_padding", 3, {0, 0, 0}, Range::non_negative());
-        for (std::size_t i = 0; i < 3; ++i) {
-          STRATA_CHECK(op[i] < strides_[i], ValueError, r.subject(),
-                       ": strides must be greater than output_padding, got strides=", int_list(strides_).dump(),
-                       ", output_padding=", int_list(op).dump());
-        }
-        output_padding_ = op;
-      }
-    }
-    activation_ = activation_at(c, "activation");
-    use_bias_ = r.optional("use_bias", true);
-    kernel_initializer_ = initializer_at(c, "kernel_initializer", "glorot_uniform");
-    bias_initializer_ = initializer_at(c, "bias_initializer", "zeros");
-    kernel_regularizer_ = regularizer_at(c, "kernel_regularizer");
-    bias_regularizer_ = regularizer_at(c, "bias_regularizer");
-    activity_regularizer_ = regularizer_at(c, "activity_regularizer");
-    kernel_constraint_ = constraint_at(c, "kernel_constraint");
-    bias_constraint_ = constraint_at(c, "bias_constraint");
-  }
+      : ConvBase(std::move(class_name), c, 3, transpose ? ConvKind::kTranspose : ConvKind::kConv) {}
 
-  void build(const std::vector<Shape>& shapes) override {
-    const Shape& s = single_shape(*this, shapes);
-    require_rank(*this, s, 5);
-    const std::int64_t channels = s.dims().back();
-    STRATA_CHECK(channels != Shape::kUnknown, ShapeError, "layer '", name(),
-                 "': the channel dimension of the inputs must be known, got ", s.to_string());
+  std::int64_t build_kernels(std::int64_t channels) override {
     std::vector<std::int64_t> kernel_shape = kernel_size_;
-    if (transpose_) {  // tf-keras: (kd, kh, kw, filters, input channels); groups are not applied
+    if (kind_ == ConvKind::kTranspose) {  // tf-keras: (kd, kh, kw, filters, input channels); no groups
       kernel_shape.push_back(filters_);
       kernel_shape.push_back(channels);
     } else {
-      STRATA_CHECK(channels % groups_ == 0, ValueError, "layer '", name(), "': the number of input channels (",
-                   channels, ") must be divisible by groups (", groups_, ")");
       kernel_shape.push_back(channels / groups_);
       kernel_shape.push_back(filters_);
     }
     checked_element_count(kernel_shape, ConfigReader::subject_of(*this) + ": the kernel");
     kernel_ =
         add_weight("kernel", Shape(kernel_shape), kernel_initializer_, true, kernel_regularizer_, kernel_constraint_);
-    if (use_bias_) {
-      bias_ = add_weight("bias", Shape{filters_}, bias_initializer_, true, bias_regularizer_, bias_constraint_);
-    }
+    return filters_;
   }
 
-  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext&) const override {
-    const Tensor& x = single_input(*this, inputs);
-    Tensor y = transpose_ ? conv3d_transpose(x) : conv3d(x);
-    if (use_bias_) y = bias_add(y, read(bias_));
-    y = (*activation_)(y);
-    add_activity_regularization(*this, activity_regularizer_, y);
-    return {y};
-  }
-
-  Config get_config() const override {
-    Config c = Layer::get_config();
-    c["filters"] = filters_;
-    c["kernel_size"] = int_list(kernel_size_);
-    c["strides"] = int_list(strides_);
-    c["padding"] = padding_;
-    c["data_format"] = data_format_;
-    if (!transpose_) c["dilation_rate"] = int_list(dilation_rate_);
-    c["groups"] = groups_;
-    c["activation"] = activation_config(activation_);
-    c["use_bias"] = use_bias_;
-    c["kernel_initializer"] = serialized_or_null(kernel_initializer_);
-    c["bias_initializer"] = serialized_or_null(bias_initializer_);
-    c["kernel_regularizer"] = serialized_or_null(kernel_regularizer_);
-    c["bias_regularizer"] = serialized_or_null(bias_regularizer_);
-    c["activity_regularizer"] = serialized_or_null(activity_regularizer_);
-    c["kernel_constraint"] = serialized_or_null(kernel_constraint_);
-    c["bias_constraint"] = serialized_or_null(bias_constraint_);
-    if (transpose_) c["output_padding"] = output_padding_ ? int_list(*output_padding_) : Config(nullptr);
-    return c;
+  Tensor convolve(const Tensor& x) const override {
+    return kind_ == ConvKind::kTranspose ? conv3d_transpose(x) : conv3d(x);
   }
 
  private:
-  // (N, D, H, W, C) -> (N, D', H', W', filters).
-  Tensor conv3d(Tensor x) const {
-    const auto dims = known_volume_dims(*this, x.shape());
-    const std::int64_t depth = dims[0], height = dims[1], width = dims[2], channels = dims[3];
-    const std::int64_t kd = kernel_size_[0], sd = strides_[0], dd = dilation_rate_[0];
-    const std::int64_t effective = (kd - 1) * dd + 1;
-    STRATA_CHECK(padding_ == "same" || depth >= effective, ShapeError, ConfigReader::subject_of(*this),
-                 ": the input depth ", depth, " is smaller than the dilated kernel depth ", effective,
-                 " (padding \"valid\")");
-    const WindowDim wd = window_dim(depth, kd, sd, dd, padding_of(padding_));
-    if (wd.pad_before > 0 || wd.pad_after > 0)
-      x = pad(x, {{0, 0}, {wd.pad_before, wd.pad_after}, {0, 0}, {0, 0}, {0, 0}});
-    const std::int64_t out_depth = wd.out;
-    // Tap k: x[:, k*dd : k*dd + (out_depth - 1)*sd + 1 : sd], every other axis whole.
-    StridedSliceMasks whole;
-    whole.begin_mask = whole.end_mask = 0b11101;
-    std::vector<Tensor> taps;
-    for (std::int64_t k = 0; k < kd; ++k) {
-      taps.push_back(strided_slice(x, {0, k * dd, 0, 0, 0}, {0, k * dd + (out_depth - 1) * sd + 1, 0, 0, 0},
-                                   {1, sd, 1, 1, 1}, whole));
-    }
-    // (N, D', H, W, kd, C); channels of group g of tap k at (g, k) so that each group's
-    // channels are contiguous and tap-major, as the kernel below.
-    Tensor stacked = stack(taps, 4);
-    const std::int64_t cg = channels / groups_;
-    if (groups_ > 1) {
-      stacked = reshape(stacked, Shape{-1, out_depth, height, width, kd, groups_, cg});
-      stacked = transpose(stacked, {0, 1, 2, 3, 5, 4, 6});
-    }
-    const Tensor images = reshape(stacked, Shape{-1, height, width, kd * channels});
-    // (kd, kh, kw, cg, F) -> (kh, kw, kd * cg, F)
-    const Tensor kernel =
-        reshape(transpose(read(kernel_), {1, 2, 0, 3, 4}), Shape{kernel_size_[1], kernel_size_[2], kd * cg, filters_});
+  // (N, D, H, W, C) -> (N, D', H', W', filters): one Conv2D over (N * D, H, W, C) gives
+  // every kernel-depth tap's 2-D convolution side by side in the channels, then a Conv2D
+  // over (N, D, H' * W', kd * filters) with a selection filter adds tap k of depth
+  // d * stride + k * dilation (depth padding and strides are that Conv2D's own).
+  Tensor conv3d(const Tensor& x) const {
+    const auto& dims = x.shape().dims();
+    const std::int64_t depth = dims[1], kd = kernel_size_[0], effective = (kd - 1) * dilation_rate_[0] + 1;
+    STRATA_CHECK(padding_ == "same" || depth == Shape::kUnknown || depth >= effective, ShapeError,
+                 ConfigReader::subject_of(*this), ": the input depth ", depth,
+                 " is smaller than the dilated kernel depth ", effective, " (padding \"valid\")");
+    const std::int64_t cg = dims[4] / groups_, fg = filters_ / groups_, taps = kd * filters_;
+    // (kd, kh, kw, cg, F) -> (kh, kw, cg, groups * kd * fg): group-major, then tap, then filter.
+    const Tensor kernel = reshape(
+        transpose(reshape(read(kernel_), Shape{kd, kernel_size_[1], kernel_size_[2], cg, groups_, fg}),
+                  {1, 2, 3, 4, 0, 5}),
+        Shape{kernel_size_[1], kernel_size_[2], cg, taps});
+    const Tensor images = reshape_to(x, {constant(-1), dim_of(x, 2), dim_of(x, 3), dim_of(x, 4)});
     const std::pair<std::int64_t, std::int64_t> strides{strides_[1], strides_[2]};
     const std::pair<std::int64_t, std::int64_t> dilations{dilation_rate_[1], dilation_rate_[2]};
-    const Padding padding = padding_of(padding_);
     Tensor y;
     if (groups_ == 1) {
-      y = conv2d(images, kernel, strides, padding, dilations);
+      y = conv2d(images, kernel, strides, op_padding(), dilations);
     } else {
       const auto xs = split(images, groups_, -1);
       const auto ks = split(kernel, groups_, -1);
       std::vector<Tensor> ys;
-      for (std::size_t g = 0; g < xs.size(); ++g) ys.push_back(conv2d(xs[g], ks[g], strides, padding, dilations));
+      for (std::size_t g = 0; g < xs.size(); ++g) ys.push_back(conv2d(xs[g], ks[g], strides, op_padding(), dilations));
       y = concat(ys, -1);
     }
-    const auto& yd = y.shape().dims();
-    return reshape(y, Shape{-1, out_depth, yd[1], yd[2], filters_});
+    const Tensor planes = reshape_to(y, {dim_of(x, 0), dim_of(x, 1), constant(-1), constant(taps)});
+    // Input channel (g, k, f) of tap k goes to output channel (g, f).
+    const Tensor select = selection_filter(
+        y, kd, taps, filters_, filters_, [&](std::int64_t k, std::int64_t j) { return (j / fg * kd + k) * fg + j % fg; },
+        [](std::int64_t, std::int64_t j) { return j; });
+    const Tensor z = conv2d(planes, select, {strides_[0], 1}, op_padding(), {dilation_rate_[0], 1});
+    // The output lengths known from the input's (Keras's), else read when the graph runs.
+    std::vector<Dim> out{dim_of(x, 0)};
+    const Tensor* parts[3] = {&z, &y, &y};
+    const std::int64_t axes[3] = {1, 1, 2};
+    for (std::size_t i = 0; i < 3; ++i) {
+      const std::int64_t n =
+          conv_output_length(dims[i + 1], kernel_size_[i], padding_, strides_[i], dilation_rate_[i]);
+      out.push_back(n != Shape::kUnknown ? constant(n) : dim_of(*parts[i], axes[i]));
+    }
+    out.push_back(constant(filters_));
+    return reshape_to(z, out);
   }
 
   // (N, D, H, W, C) -> (N, D', H', W', filters), TensorFlow's conv3d_transpose with tf-keras's
-  // output lengths.
+  // output lengths: the adjoint of conv3d above. One Conv2DBackpropInput over (N * D, H, W, C)
+  // gives every kernel-depth slice side by side, and one over (N, D, H' * W', kd * filters)
+  // with a selection filter places slice k at depth i * stride + k and crops as TensorFlow.
   Tensor conv3d_transpose(const Tensor& x) const {
-    const auto dims = known_volume_dims(*this, x.shape());
-    const std::int64_t channels = dims[3];
-    const auto pad_of = [&](std::size_t i) {
-      return output_padding_ ? std::optional<std::int64_t>((*output_padding_)[i]) : std::nullopt;
-    };
-    std::vector<std::int64_t> out(3);
-    std::vector<WindowDim> forward(3);
+    const auto& dims = x.shape().dims();
+    const std::int64_t channels = dims[4], kd = kernel_size_[0], taps = kd * filters_;
+    std::vector<std::int64_t> out(3), offsets(3);
+    const std::string what = ConfigReader::subject_of(*this) + ": the output length";
     for (std::size_t i = 0; i < 3; ++i) {
-      out[i] = deconv_output_length(dims[i], kernel_size_[i], padding_, pad_of(i), strides_[i]);
+      const std::optional<std::int64_t> op =
+          output_padding_ ? std::optional<std::int64_t>((*output_padding_)[i]) : std::nullopt;
+      const std::int64_t in = dims[i + 1];
+      out[i] = deconv_output_length(in, kernel_size_[i], padding_, op, strides_[i], 1, what);
+      // The length is linear in the input's (length · stride + offset): sizes known only when
+      // the graph runs.
+      offsets[i] = deconv_output_length(1, kernel_size_[i], padding_, op, strides_[i], 1, what) - strides_[i];
+      if (in == Shape::kUnknown) continue;
       // The transposed convolution is the adjoint of the forward one over the output; it must
       // give back the input's length (TensorFlow refuses otherwise, too).
       const bool fits = out[i] > 0 && (padding_ == "same" || out[i] >= kernel_size_[i]);
-      if (fits) forward[i] = window_dim(out[i], kernel_size_[i], strides_[i], 1, padding_of(padding_));
-      STRATA_CHECK(fits && forward[i].out == dims[i], ShapeError, ConfigReader::subject_of(*this),
-                   ": the output length ", out[i], " of spatial axis ", i,
-                   " cannot be convolved back to the input length ", dims[i], " (kernel ", kernel_size_[i], ", stride ",
-                   strides_[i], ", padding \"", padding_, "\")");
+      const WindowDim forward = fits ? window_dim(out[i], kernel_size_[i], strides_[i], 1, op_padding()) : WindowDim{};
+      STRATA_CHECK(fits && forward.out == in, ShapeError, ConfigReader::subject_of(*this), ": the output length ",
+                   out[i], " of spatial axis ", i, " cannot be convolved back to the input length ", in, " (kernel ",
+                   kernel_size_[i], ", stride ", strides_[i], ", padding \"", padding_, "\")");
     }
-    const std::int64_t depth = dims[0], kd = kernel_size_[0], sd = strides_[0];
-    // (kd, kh, kw, F, C) -> (kh, kw, kd * F, C): one transposed 2-D convolution gives every tap.
+    // (kd, kh, kw, F, C) -> (kh, kw, kd * F, C)
     const Tensor filter = reshape(transpose(read(kernel_), {1, 2, 0, 3, 4}),
-                                  Shape{kernel_size_[1], kernel_size_[2], kd * filters_, channels});
-    const Tensor images = reshape(x, Shape{-1, dims[1], dims[2], channels});
-    const std::int64_t batch = x.shape().dims()[0];
-    Tensor sizes;
-    if (batch != Shape::kUnknown) {
-      sizes = int_tensor({batch * depth, out[1], out[2], kd * filters_});
-    } else {
-      sizes = concat(
-          {mul(slice(shape_of(x), {0}, {1}), int_tensor({depth})), int_tensor({out[1], out[2], kd * filters_})}, 0);
-    }
-    const Attrs attrs{{"strides", std::vector<std::int64_t>{1, strides_[1], strides_[2], 1}},
-                      {"padding", std::string(padding_name(padding_of(padding_)))},
-                      {"data_format", std::string("NHWC")},
-                      {"dilations", std::vector<std::int64_t>{1, 1, 1, 1}}};
-    Tensor z = execute1("Conv2DBackpropInput", {sizes, filter, images}, attrs);
-    z = reshape(z, Shape{-1, depth, out[1], out[2], kd * filters_});
-    // Zero insertion: input depth i lands at i * sd.
-    std::int64_t length = depth;
-    if (sd > 1) {
-      z = pad(expand_dims(z, 2), {{0, 0}, {0, 0}, {0, sd - 1}, {0, 0}, {0, 0}, {0, 0}});
-      length = depth * sd;
-      z = reshape(z, Shape{-1, length, out[1], out[2], kd * filters_});
-    }
-    // Tap k adds its slice at depth offset k; the full result has length + kd - 1 positions.
-    const auto parts = split(z, kd, -1);
-    std::vector<Tensor> shifted;
-    for (std::int64_t k = 0; k < kd; ++k) {
-      shifted.push_back(pad(parts[static_cast<std::size_t>(k)], {{0, 0}, {k, kd - 1 - k}, {0, 0}, {0, 0}, {0, 0}}));
-    }
-    Tensor full = kd == 1 ? shifted[0] : add_n(shifted);
-    const std::int64_t full_length = length + kd - 1, begin = forward[0].pad_before;
-    if (begin + out[0] > full_length) {
-      full = pad(full, {{0, 0}, {0, begin + out[0] - full_length}, {0, 0}, {0, 0}, {0, 0}});
-    }
-    if (begin > 0 || begin + out[0] < full_length) full = slice(full, {0, begin, 0, 0, 0}, {-1, out[0], -1, -1, -1});
-    return full;
+                                  Shape{kernel_size_[1], kernel_size_[2], taps, channels});
+    const Tensor images = reshape_to(x, {constant(-1), dim_of(x, 2), dim_of(x, 3), constant(channels)});
+    const std::int64_t planes_batch =
+        dims[0] == Shape::kUnknown || dims[1] == Shape::kUnknown ? Shape::kUnknown : dims[0] * dims[1];
+    const Tensor z = conv2d_transpose(images, filter, {planes_batch, out[1], out[2], taps}, {strides_[1], strides_[2]},
+                                      op_padding(), {1, 1}, {offsets[1], offsets[2]});
+    const Tensor planes = reshape_to(z, {dim_of(x, 0), dim_of(x, 1), constant(-1), constant(taps)});
+    const std::int64_t area = out[1] == Shape::kUnknown || out[2] == Shape::kUnknown ? Shape::kUnknown : out[1] * out[2];
+    // The forward selection maps channel f to channel (k, f) of tap k.
+    const Tensor select = selection_filter(
+        z, kd, filters_, taps, filters_, [](std::int64_t, std::int64_t j) { return j; },
+        [&](std::int64_t k, std::int64_t j) { return k * filters_ + j; });
+    const Tensor w = conv2d_transpose(planes, select, {dims[0], out[0], area, filters_}, {strides_[0], 1}, op_padding(),
+                                      {1, 1}, {offsets[0], 0});
+    return reshape_to(w, {dim_of(x, 0), out[0] != Shape::kUnknown ? constant(out[0]) : dim_of(w, 1),
+                          out[1] != Shape::kUnknown ? constant(out[1]) : dim_of(z, 1),
+                          out[2] != Shape::kUnknown ? constant(out[2]) : dim_of(z, 2), constant(filters_)});
   }
 
-  bool transpose_;
-  std::int64_t filters_ = 0, groups_ = 1;
-  std::vector<std::int64_t> kernel_size_, strides_, dilation_rate_;
-  std::optional<std::vector<std::int64_t>> output_padding_;
-  std::string padding_, data_format_;
-  std::shared_ptr<Activation> activation_;
-  bool use_bias_ = true;
-  std::shared_ptr<Initializer> kernel_initializer_, bias_initializer_;
-  std::shared_ptr<Regularizer> kernel_regularizer_, bias_regularizer_, activity_regularizer_;
-  std::shared_ptr<Constraint> kernel_constraint_, bias_constraint_;
-  Variable kernel_, bias_;
+  Variable kernel_;
 };
 
 class Conv3D final : public Conv3DBase {
@@ -313,24 +231,24 @@ class Pooling3D : public Layer {
     require_rank(*this, x.shape(), 5);
     const bool first = data_format_ == "channels_first";
     if (first) x = transpose(x, {0, 2, 3, 4, 1});
-    const auto dims = known_volume_dims(*this, x.shape());
-    const std::int64_t depth = dims[0], height = dims[1], width = dims[2], channels = dims[3];
+    const auto& dims = x.shape().dims();
     if (padding_ == "valid") {
       for (std::size_t i = 0; i < 3; ++i) {
-        STRATA_CHECK(dims[i] >= pool_size_[i], ShapeError, ConfigReader::subject_of(*this), ": the pool size ",
-                     int_list(pool_size_).dump(), " does not fit the inputs ", x.shape().to_string(),
-                     " (padding \"valid\")");
+        STRATA_CHECK(dims[i + 1] == Shape::kUnknown || dims[i + 1] >= pool_size_[i], ShapeError,
+                     ConfigReader::subject_of(*this), ": the pool size ", int_list(pool_size_).dump(),
+                     " does not fit the inputs ", x.shape().to_string(), " (padding \"valid\")");
       }
     }
     const Padding padding = padding_of(padding_);
     auto pool = [&](const Tensor& t, std::pair<std::int64_t, std::int64_t> k, std::pair<std::int64_t, std::int64_t> s) {
       return kind_ == PoolKind::kMax ? max_pool2d(t, k, s, padding) : avg_pool2d(t, k, s, padding);
     };
-    Tensor y = pool(reshape(x, Shape{-1, height, width, channels}), {pool_size_[1], pool_size_[2]},
-                    {strides_[1], strides_[2]});
-    const std::int64_t out_h = y.shape().dims()[1], out_w = y.shape().dims()[2];
-    y = pool(reshape(y, Shape{-1, depth, out_h * out_w, channels}), {pool_size_[0], 1}, {strides_[0], 1});
-    y = reshape(y, Shape{-1, y.shape().dims()[1], out_h, out_w, channels});
+    // Sizes unknown until the graph runs are read from Shape() then (reshape_to).
+    const Tensor planes = pool(reshape_to(x, {constant(-1), dim_of(x, 2), dim_of(x, 3), dim_of(x, 4)}),
+                               {pool_size_[1], pool_size_[2]}, {strides_[1], strides_[2]});
+    const Tensor columns = pool(reshape_to(planes, {dim_of(x, 0), dim_of(x, 1), constant(-1), dim_of(x, 4)}),
+                                {pool_size_[0], 1}, {strides_[0], 1});
+    Tensor y = reshape_to(columns, {dim_of(x, 0), dim_of(columns, 1), dim_of(planes, 1), dim_of(planes, 2), dim_of(x, 4)});
     if (first) y = transpose(y, {0, 4, 1, 2, 3});
     return {y};
   }

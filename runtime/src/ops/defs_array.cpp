@@ -87,10 +87,45 @@ Shape strided_output(const InferContext& c, const Shape& in, std::size_t first_i
   return Shape(plan.out_shape);
 }
 
+// The values of a constant integer tensor (concrete, or a Const node), else nullopt.
+std::optional<std::vector<std::int64_t>> constant_ints(const Tensor& t) {
+  const Tensor* v = &t;
+  if (v->is_symbolic()) {
+    if (v->node()->op != "Const" || !v->node()->value.defined()) return std::nullopt;
+    v = &v->node()->value;
+  }
+  std::vector<std::int64_t> out;
+  if (v->dtype() == DType::kInt64) return v->to_vector<std::int64_t>();
+  if (v->dtype() != DType::kInt32) return std::nullopt;
+  for (auto x : v->to_vector<std::int32_t>()) out.push_back(x);
+  return out;
+}
+
+// A new shape only known when the graph runs, made by ConcatV2 of constants and run-time
+// parts (a slice of Shape(x), typically): the dimensions the constants give are kept
+// (TensorFlow's partial shape values). -1 in a constant part and run-time parts are unknown.
+std::optional<Shape> partial_reshape_target(const Tensor& target) {
+  if (!target.is_symbolic() || target.node()->op != "ConcatV2") return std::nullopt;
+  const auto& parts = target.node()->inputs;
+  if (parts.size() < 2) return std::nullopt;
+  std::vector<std::int64_t> dims;
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    if (const auto v = constant_ints(parts[i])) {
+      for (auto d : *v) dims.push_back(d >= 0 ? d : Shape::kUnknown);
+      continue;
+    }
+    const Shape& s = parts[i].shape();
+    if (!s.has_known_rank() || s.rank() != 1 || s.dims()[0] < 0) return std::nullopt;
+    dims.insert(dims.end(), static_cast<std::size_t>(s.dims()[0]), Shape::kUnknown);
+  }
+  return Shape(std::move(dims));
+}
+
 OpDef reshape_def() {
   return reshape_like("Reshape", [](const InferContext& c) -> Metas {
     const auto target = c.int_values(1);
     if (!target) {
+      if (const auto partial = partial_reshape_target(c.input(1))) return {{c.dtype(0), *partial}};
       const Shape& s = c.shape(1);
       return {{c.dtype(0), s.has_known_rank() && s.rank() == 1 && s.dims()[0] >= 0 ? unknown_of_rank(s.dims()[0])
                                                                                    : Shape::unknown_rank()}};
