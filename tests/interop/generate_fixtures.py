@@ -1161,8 +1161,8 @@ def _(rng, shared):
 def _(rng, shared):
     x_in = keras.Input((5, 3), name="sequence")
     t = L.Masking(0.0)(x_in)
-    # return_state on a stack whose cells have one state each: an LSTMCell's (h, c) would make
-    # tf-keras's summary print the states nested, which Strata's summary does not (yet)
+    # return_state on a stack whose cells have one state each (written before Strata's summary
+    # nested an LSTMCell's (h, c); fixture cells_as_layers has that case)
     a = L.RNN([L.LSTMCell(3), L.GRUCell(2), L.SimpleRNNCell(2, activation="relu")], return_sequences=True)(t)
     b = L.RNN(L.StackedRNNCells([L.GRUCell(2, reset_after=False), L.LSTMCell(2)]), go_backwards=True)(t)
     c = L.Bidirectional(L.RNN([L.SimpleRNNCell(2), L.GRUCell(2)], return_sequences=True), merge_mode="sum")(t)
