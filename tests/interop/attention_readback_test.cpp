@@ -81,6 +81,9 @@ for i in range(n_out):
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, AttentionReadBack,
                          ::testing::Values("mha_called_twice", "mha_keras_masks", "dense_attention_causal_scores"));
+// Nested initial states and cells called on states (issue 18, call arguments in nodes).
+INSTANTIATE_TEST_SUITE_P(NodeArguments, AttentionReadBack,
+                         ::testing::Values("rnn_nested_initial_states", "cells_as_layers"));
 
 }  // namespace
 }  // namespace strata

@@ -1161,8 +1161,8 @@ def _(rng, shared):
 def _(rng, shared):
     x_in = keras.Input((5, 3), name="sequence")
     t = L.Masking(0.0)(x_in)
-    # return_state on a stack whose cells have one state each: an LSTMCell's (h, c) would make
-    # tf-keras's summary print the states nested, which Strata's summary does not (yet)
+    # return_state on a stack whose cells have one state each (written before Strata's summary
+    # nested an LSTMCell's (h, c); fixture cells_as_layers has that case)
     a = L.RNN([L.LSTMCell(3), L.GRUCell(2), L.SimpleRNNCell(2, activation="relu")], return_sequences=True)(t)
     b = L.RNN(L.StackedRNNCells([L.GRUCell(2, reset_after=False), L.LSTMCell(2)]), go_backwards=True)(t)
     c = L.Bidirectional(L.RNN([L.SimpleRNNCell(2), L.GRUCell(2)], return_sequences=True), merge_mode="sum")(t)
@@ -1360,6 +1360,48 @@ def _(rng, shared):
     model = keras.Model(x_in, [t, a])
     randomize_weights(model, rng)
     return model, [masked_sequence(5, 3)]
+# ---- issue 18: call arguments in nodes ----------------------------------------------------
+# tf-keras writes an RNN called with initial_state as the node [x, *initial_state], nested as
+# the call nested the states (one element per cell of a stack).
+
+
+@fixture("rnn_nested_initial_states", "initial states nested per cell: RNN([LSTMCell, GRUCell]) on a masked sequence "
+         "with [[h, c], g], RNN(StackedRNNCells) with [[[h], [c]], [g]], Bidirectional(RNN([cells])) and "
+         "Bidirectional(LSTM) with four states")
+def _(rng, shared):
+    x_in = keras.Input((4, 3), name="sequence")
+    h = keras.Input((3,), name="h0")
+    c = keras.Input((3,), name="c0")
+    g = keras.Input((2,), name="g0")
+    t = L.Masking(0.0)(x_in)
+    a = L.RNN([L.LSTMCell(3), L.GRUCell(2)])(t, initial_state=[[h, c], g])
+    b = L.RNN(L.StackedRNNCells([L.LSTMCell(3), L.GRUCell(2)]), return_sequences=True)(x_in, initial_state=[[[h], [c]], [g]])
+    d = L.Bidirectional(L.RNN([L.LSTMCell(3), L.GRUCell(2)]), merge_mode="sum")(x_in, initial_state=[[h, c], g, [c, h], g])
+    e = L.Bidirectional(L.LSTM(3, return_sequences=True))(t, initial_state=[h, c, c, h])
+    model = keras.Model([x_in, h, c, g], [a, b, d, e])
+    randomize_weights(model, rng)
+    xs = xs_for(model)
+    xs[0] = masked_sequence(4, 3)
+    return model, xs
+
+
+@fixture("cells_as_layers", "LSTMCell, GRUCell (states one tensor) and SimpleRNNCell (states a list of one) called "
+         "on states; RNN([LSTMCell, GRUCell], return_state) and Bidirectional of it: summaries nest the states")
+def _(rng, shared):
+    step = keras.Input((2,), name="step")
+    h = keras.Input((3,), name="h")
+    c = keras.Input((3,), name="c")
+    g = keras.Input((2,), name="g")
+    seq = keras.Input((4, 2), name="sequence")
+    lo, (lh, lc) = L.LSTMCell(3)(step, states=[h, c])
+    go, gs = L.GRUCell(2)(step, states=g)
+    so, (ss,) = L.SimpleRNNCell(2)(step, states=[g])
+    r = L.RNN([L.LSTMCell(3), L.GRUCell(2)], return_state=True)(seq)
+    b = L.Bidirectional(L.RNN([L.LSTMCell(2), L.GRUCell(2)], return_state=True), merge_mode="sum")(seq)
+    outs = [lo, lh, lc, go, gs, so, ss] + tf.nest.flatten(r) + tf.nest.flatten(b)
+    model = keras.Model([step, h, c, g, seq], outs)
+    randomize_weights(model, rng)
+    return model, xs_for(model)
 
 
 # ---- writing ----------------------------------------------------------------------------

@@ -117,7 +117,12 @@ class DenseAttention : public Layer, public CallArgumentsLayer {
     set_supports_masking(true);
   }
 
-  void set_call_arguments(const Config& arguments) override { arguments_.set(arguments); }
+  void set_call_arguments(const Config& arguments) override {
+    // Keras 3's call(inputs, mask=None, training=False, return_attention_scores=False,
+    // use_causal_mask=False) with arguments after the first given by position.
+    arguments_.set(positional_as_keywords(
+        arguments, {"mask", "training", "return_attention_scores", "use_causal_mask"}, ConfigReader::subject_of(*this)));
+  }
   Config call_arguments() const override {
     return with_output_structure(arguments_.latest([] { return default_arguments(2); }));
   }
@@ -347,13 +352,13 @@ class MultiHeadAttention final : public Layer, public CallArgumentsLayer {
   }
 
   void set_call_arguments(const Config& arguments) override {
-    Config a = arguments;
-    // A Keras 3 node gives the query bare; tf-keras 2 writes it as a list of one.
-    if (a.is_object() && a.contains("args") && a["args"].is_array() && a["args"].size() == 1 &&
-        a["args"][0].is_object()) {
-      a["args"][0] = Config::array({a["args"][0]});
-    }
-    arguments_.set(a);
+    // A Keras 3 node gives the query bare (tf-keras 2 writes a list of one) and the value,
+    // often the key, by position: Keras 3's call(query, value, key=None, query_mask=None,
+    // value_mask=None, key_mask=None, attention_mask=None, ...). tf-keras writes them by name.
+    arguments_.set(positional_as_keywords(arguments,
+                                          {"value", "key", "query_mask", "value_mask", "key_mask", "attention_mask",
+                                           "return_attention_scores", "training", "use_causal_mask"},
+                                          ConfigReader::subject_of(*this)));
   }
   Config call_arguments() const override {
     return with_output_structure(arguments_.latest([] { return default_arguments(2); }));

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <initializer_list>
 #include <mutex>
 #include <optional>
 #include <vector>
@@ -70,6 +71,49 @@ inline std::size_t call_tensor_index(const Config& v, std::size_t inputs, const 
                    v["strata.tensor"].get<std::size_t>() < inputs,
                FormatError, subject, ": ", what, " must be a tensor, got ", v.dump());
   return v["strata.tensor"].get<std::size_t>();
+}
+
+// A Keras 3 node (`{"args": [...], "kwargs": {...}}`) keeps positional arguments after the
+// first (`mha(q, v, key=k)` has args [q, v]); tf-keras writes them as keyword arguments named
+// after the call's parameters, before the call's own keyword arguments (Node.serialize).
+// Returns the arguments in that form: args [first], the first argument a list when it was
+// one tensor (tf-keras's node of a layer is a list of references), and args[1:] named by
+// `names` in order. FormatError naming `subject` when there are more positional arguments
+// than names or a name is also given by keyword.
+inline Config positional_as_keywords(const Config& arguments, std::initializer_list<const char*> names,
+                                     const std::string& subject) {
+  if (!arguments.is_object() || !arguments.contains("args") || !arguments["args"].is_array() ||
+      arguments["args"].empty()) {
+    return arguments;
+  }
+  const Config& args = arguments["args"];
+  Config out = arguments;
+  Config first = args[0];
+  if (first.is_object() && first.contains("strata.tensor")) first = Config::array({first});
+  out["args"] = Config::array({first});
+  if (args.size() == 1) return out;
+  STRATA_CHECK(args.size() - 1 <= names.size(), FormatError, subject, ": is called with ", args.size(),
+               " positional arguments; it takes at most ", names.size() + 1);
+  const Config given = arguments.value("kwargs", Config::object());
+  Config kwargs = Config::object();
+  auto name = names.begin();
+  for (std::size_t i = 1; i < args.size(); ++i, ++name) {
+    STRATA_CHECK(!given.contains(*name), FormatError, subject, ": the call argument '", *name,
+                 "' is given both by position and by keyword");
+    kwargs[*name] = args[i];
+  }
+  for (auto it = given.begin(); it != given.end(); ++it) kwargs[it.key()] = *it;
+  out["kwargs"] = kwargs;
+  return out;
+}
+
+// How many tensor placeholders ({"strata.tensor": i}) `v` holds, at any depth.
+inline std::size_t count_call_tensors(const Config& v) {
+  if (v.is_object() && v.size() == 1 && v.contains("strata.tensor")) return 1;
+  if (!v.is_structured()) return 0;
+  std::size_t n = 0;
+  for (const auto& e : v) n += count_call_tensors(e);
+  return n;
 }
 
 // The boolean keyword argument `key` (false when absent or null).

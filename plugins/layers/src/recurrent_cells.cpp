@@ -185,11 +185,13 @@ Config RecurrentCell::get_config() const {
   return c;
 }
 
-void RecurrentCell::set_call_arguments(const Config& arguments) {
-  STRATA_CHECK(arguments.is_object() && arguments.contains("args") && arguments["args"].is_array() &&
-                   arguments["args"].size() == 1 && arguments.contains("kwargs") && arguments["kwargs"].is_object(),
+void RecurrentCell::set_call_arguments(const Config& given) {
+  STRATA_CHECK(given.is_object() && given.contains("args") && given["args"].is_array() && !given["args"].empty() &&
+                   given.contains("kwargs") && given["kwargs"].is_object(),
                FormatError, subject_, ": call arguments must be {\"args\": [inputs], \"kwargs\": {...}}, got ",
-               arguments.dump());
+               given.dump());
+  // A Keras 3 node: cell(inputs, states, training) may pass the states by position.
+  const Config arguments = layers::positional_as_keywords(given, {"states", "training"}, subject_);
   for (auto it = arguments["kwargs"].begin(); it != arguments["kwargs"].end(); ++it) {
     STRATA_CHECK(it.key() == "states" || it.key() == "training", FormatError, subject_,
                  " is called with the argument '", it.key(), "'; a cell takes its inputs and 'states'");
@@ -198,12 +200,21 @@ void RecurrentCell::set_call_arguments(const Config& arguments) {
 }
 
 Config RecurrentCell::call_arguments() const {
-  if (!call_arguments_.is_null()) return call_arguments_;
-  // A cell called in C++ on [x, *states]: tf-keras's form of cell(x, states=[...]).
+  Config a = call_arguments_;
+  if (a.is_null()) {
+    // A cell called in C++ on [x, *states]: tf-keras's form of cell(x, states=[...]).
+    Config states = Config::array();
+    for (int i = 0; i < num_states(); ++i) states.push_back(Config{{"strata.tensor", i + 1}});
+    a = Config{{"args", Config::array({Config::array({Config{{"strata.tensor", 0}}})})},
+               {"kwargs", Config{{"states", states}}}};
+  }
+  // tf-keras's cells return the tuple (output, new_states): an LSTMCell's states as a list,
+  // the other cells' as the call gave them (a list, or one tensor). Summaries print it.
+  const bool listed = kind_ == CellKind::kLSTM || (a["kwargs"].contains("states") && a["kwargs"]["states"].is_array());
   Config states = Config::array();
-  for (int i = 0; i < num_states(); ++i) states.push_back(Config{{"strata.tensor", i + 1}});
-  return Config{{"args", Config::array({Config::array({Config{{"strata.tensor", 0}}})})},
-                {"kwargs", Config{{"states", states}}}};
+  for (int i = 0; i < num_states(); ++i) states.push_back(i + 1);
+  a["outputs"] = Config{{"tuple", Config::array({0, listed ? states : Config(1)})}};
+  return a;
 }
 
 Tensor RecurrentCell::project(const Tensor& steps, const std::vector<Tensor>& input_masks) const {

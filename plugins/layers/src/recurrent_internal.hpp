@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "call_arguments_state.hpp"
 #include "strata/activations.hpp"
 #include "strata/config.hpp"
 #include "strata/config_reader.hpp"
@@ -85,6 +86,10 @@ class Masking : public Layer {
  private:
   double mask_value_ = 0.0;
 };
+
+// `placeholders` ({"strata.tensor": i} in lists) as the output structure of call arguments:
+// the indices i in the same lists.
+Config output_structure_of(const Config& placeholders);
 
 // ---- recurrent cells -------------------------------------------------------------------------
 
@@ -212,7 +217,13 @@ class StackedRNNCells : public Layer {
 // With stateful=True (which needs a fixed batch size) the final states of a call that
 // computes (not one that is traced) are kept in variables that are not weights and are
 // the initial states of the next call, until reset_own_states() (strata/stateful.hpp).
-class RecurrentLayer : public Layer, public StatefulLayer {
+//
+// Call arguments (strata/plugin/call_arguments.hpp): tf-keras writes a call with
+// initial_state as the list [sequence, *initial_state] nested as the call gave the states
+// (`[x, [h, c], g]` for RNN([LSTMCell, GRUCell])), Keras 3 as `initial_state=` keyword
+// tensors; both arrive as inputs [sequence, *states] (depth-first), and the arguments are
+// kept per node to be written back in tf-keras's form.
+class RecurrentLayer : public Layer, public StatefulLayer, public CallArgumentsLayer {
  public:
   RecurrentLayer(CellKind kind, const Config& config);
   // Keras's generic RNN layer (class "RNN") around the built-in cells `cells` (kind and
@@ -232,6 +243,20 @@ class RecurrentLayer : public Layer, public StatefulLayer {
   Config get_config() const override;
   void to(const Device& device) override;
   void reset_own_states() override;
+  // In tf-keras's form: {"args": [[sequence, *states nested]], "kwargs": {...}}; a Keras 3
+  // node's initial_state (keyword or second positional argument) is moved into the first
+  // argument. FormatError naming the layer for a mask or constants given as tensors, an
+  // unknown keyword, or tensors out of the order [sequence, *states].
+  void set_call_arguments(const Config& arguments) override;
+  Config call_arguments() const override;
+  // Placeholders {"strata.tensor": first + i} for the layer's states, structured as
+  // tf-keras's initial_state of this layer: flat for one cell, one element per cell for a
+  // stack (a list [h, c] for an LSTMCell, the bare tensor for a one-state cell).
+  Config state_placeholders(std::size_t first) const;
+  bool stacked() const noexcept { return stack_ != nullptr; }
+  // Takes the arguments given for this call (they change nothing computed: the inputs are
+  // [sequence, *states] either way) so that the node a symbolic call records keeps them.
+  void take_call_arguments(const std::vector<Tensor>& inputs) const;
 
   // The first (for SimpleRNN/LSTM/GRU the only) cell.
   const RecurrentCell& cell() const noexcept { return *cells_.front(); }
@@ -266,6 +291,7 @@ class RecurrentLayer : public Layer, public StatefulLayer {
   bool zero_output_for_mask_ = false;
   std::shared_ptr<Regularizer> activity_regularizer_;
   std::vector<Variable> states_;  // stateful: the states carried to the next call
+  layers::CallArgumentsState arguments_;
 };
 
 class SimpleRNN : public RecurrentLayer {
@@ -314,6 +340,7 @@ class Bidirectional : public Layer, public CallArgumentsLayer {
  private:
   std::vector<Tensor> output_masks(const Tensor& mask) const;
   std::size_t outputs_before_states() const noexcept { return merge_mode_.empty() ? 2 : 1; }
+  Config given_or_default_call_arguments() const;
 
   Config layer_config_;     // the wrapped layer, as get_config writes it
   Config backward_config_;  // the backward_layer key as given (null when absent)

@@ -128,7 +128,10 @@ RecurrentLayer::RecurrentLayer(const std::vector<std::pair<CellKind, Config>>& c
       Config cell_base = Config::object();
       cell_base["name"] = cell_reader.optional<std::string>("name", cell_name_of(kind));
       cell_base["trainable"] = cell_reader.optional<bool>("trainable", true);
-      cell_base["dtype"] = cell_reader.optional<std::string>("dtype", std::string(dtype_name(dtype())));
+      // Keras 3 writes a DTypePolicy object, which the cell's Layer base reads.
+      const bool policy = cell_config.is_object() && cell_config.contains("dtype") && cell_config["dtype"].is_object();
+      cell_base["dtype"] = policy ? cell_config["dtype"]
+                                  : Config(cell_reader.optional<std::string>("dtype", std::string(dtype_name(dtype()))));
       cells_.push_back(std::make_shared<RecurrentCell>(kind, cell_config, cell_base, ConfigReader::subject_of(*this)));
     }
   }
@@ -243,6 +246,7 @@ Layer::Outputs RecurrentLayer::call_and_mask(const std::vector<Tensor>& inputs, 
   STRATA_CHECK(!inputs.empty() && (inputs.size() == 1 || static_cast<int>(inputs.size()) == 1 + num_states()),
                ValueError, class_name(), " layer '", name(), "' takes the sequence and optionally its ", num_states(),
                " initial state(s); got ", inputs.size(), " inputs");
+  take_call_arguments(inputs);
   const Tensor mask = ctx.masks.empty() ? Tensor() : ctx.masks[0];
   const Shape& shape = inputs[0].shape();
   STRATA_CHECK(shape.has_known_rank() && shape.rank() == 3, ShapeError, class_name(), " layer '", name(),

@@ -316,12 +316,22 @@ Config Bidirectional::get_config() const {
 void Bidirectional::set_call_arguments(const Config& arguments) {
   const std::string subject = ConfigReader::subject_of(*this);
   STRATA_CHECK(arguments.is_object() && arguments.contains("args") && arguments["args"].is_array() &&
-                   arguments["args"].size() == 1,
+                   !arguments["args"].empty(),
                FormatError, subject, ": call arguments must be {\"args\": [inputs], \"kwargs\": {...}}, got ",
                arguments.dump());
-  Config a = arguments;
-  if (!a["args"][0].is_array()) a["args"][0] = Config::array({a["args"][0]});  // a Keras 3 node's bare tensor
-  const Config kwargs = a.value("kwargs", Config::object());
+  // Keras 3's Bidirectional.call(sequences, initial_state=None, mask=None, training=None),
+  // and its initial_state as keyword tensors: moved into the first argument as tf-keras
+  // writes them (with "initial_state": null, "constants": null).
+  Config a = layers::positional_as_keywords(arguments, {"initial_state", "mask", "training"}, subject);
+  if (!a["args"][0].is_array()) a["args"][0] = Config::array({a["args"][0]});
+  Config kwargs = a.value("kwargs", Config::object());
+  if (kwargs.contains("initial_state") && !kwargs["initial_state"].is_null()) {
+    const Config states = kwargs["initial_state"];
+    for (const auto& s : states.is_array() ? states : Config::array({states})) a["args"][0].push_back(s);
+    kwargs["initial_state"] = nullptr;
+    if (!kwargs.contains("constants")) kwargs["constants"] = nullptr;
+    a["kwargs"] = kwargs;
+  }
   for (const auto& [key, v] : kwargs.items()) {
     STRATA_CHECK(v.is_null() || (key == "training" && v.is_boolean()), FormatError, subject,
                  ": the call argument '", key, "' (", v.dump(),
@@ -331,10 +341,36 @@ void Bidirectional::set_call_arguments(const Config& arguments) {
 }
 
 Config Bidirectional::call_arguments() const {
+  Config a = given_or_default_call_arguments();
+  // With return_state, tf-keras returns each direction's states as its layer does: nested
+  // per cell for a stack ([output, [h, c], g, [h, c], g]); summaries print that structure.
+  if (forward_->return_state() && (forward_->stacked() || backward_->stacked())) {
+    Config outputs = Config::array();
+    for (std::size_t i = 0; i < outputs_before_states(); ++i) outputs.push_back(i);
+    const std::size_t fw = outputs_before_states();
+    for (const auto& s : output_structure_of(forward_->state_placeholders(fw))) outputs.push_back(s);
+    const std::size_t bw = fw + static_cast<std::size_t>(forward_->num_states());
+    for (const auto& s : output_structure_of(backward_->state_placeholders(bw))) outputs.push_back(s);
+    a["outputs"] = outputs;
+  }
+  return a;
+}
+
+Config Bidirectional::given_or_default_call_arguments() const {
   const std::size_t inputs = std::max<std::size_t>(1, build_input_shapes().size());
-  if (call_arguments_.is_object() && call_arguments_["args"][0].size() == inputs) return call_arguments_;
-  Config first = Config::array();
-  for (std::size_t i = 0; i < inputs; ++i) first.push_back(Config{{"strata.tensor", i}});
+  if (call_arguments_.is_object() && layers::count_call_tensors(call_arguments_["args"][0]) == inputs) {
+    return call_arguments_;
+  }
+  Config first = Config::array({Config{{"strata.tensor", 0}}});
+  // States given from C++ (flat): each direction's nested as tf-keras's initial_state.
+  const Config forward = forward_->state_placeholders(1);
+  const Config backward = backward_->state_placeholders(1 + static_cast<std::size_t>(forward_->num_states()));
+  if (inputs > 1 && 1 + layers::count_call_tensors(forward) + layers::count_call_tensors(backward) == inputs) {
+    for (const auto& s : forward) first.push_back(s);
+    for (const auto& s : backward) first.push_back(s);
+  } else {
+    for (std::size_t i = 1; i < inputs; ++i) first.push_back(Config{{"strata.tensor", i}});
+  }
   Config kwargs = Config::object();
   if (inputs > 1) {
     kwargs["initial_state"] = nullptr;

@@ -330,14 +330,29 @@ void extract_kwarg_tensors(Config& v, std::vector<Ref>& out) {
   }
 }
 
-void collect_keras3_tensors(const Config& v, std::vector<Ref>& out) {
-  if (v.is_object() && v.value("class_name", "") == "__keras_tensor__") {
+// A tensor in a Keras 3 node: {"class_name": "__keras_tensor__", "config": {"shape", "dtype",
+// "keras_history": [layer, node, tensor]}} (an object with config.keras_history alone is
+// taken as one too).
+bool is_keras3_tensor(const Config& v) {
+  return v.is_object() && v.contains("config") && v["config"].is_object() && v["config"].contains("keras_history") &&
+         (!v.contains("class_name") || v["class_name"] == "__keras_tensor__");
+}
+
+// Replaces the Keras 3 tensors in `v` by {"strata.tensor": i}, appending them to `out`
+// (depth first, object keys in file order).
+void extract_keras3_tensors(Config& v, std::vector<Ref>& out) {
+  if (is_keras3_tensor(v)) {
     out.push_back(parse_ref(v["config"]["keras_history"], "keras_history"));
-  } else if (v.is_array()) {
-    for (const auto& e : v) collect_keras3_tensors(e, out);
-  } else if (v.is_object() && v.contains("config") && v["config"].is_object() && v["config"].contains("keras_history")) {
-    out.push_back(parse_ref(v["config"]["keras_history"], "keras_history"));
+    v = Config{{"strata.tensor", out.size() - 1}};
+  } else if (v.is_structured()) {
+    for (auto& e : v) extract_keras3_tensors(e, out);
   }
+}
+
+bool contains_keras3_tensor(const Config& v) {
+  if (is_keras3_tensor(v)) return true;
+  if (!v.is_structured()) return false;
+  return std::any_of(v.begin(), v.end(), [](const Config& e) { return contains_keras3_tensor(e); });
 }
 
 bool contains_ref(const Config& v) {
@@ -384,23 +399,45 @@ NodeSpec parse_call_arguments_node(const Config& node, const std::string& layer)
   return spec;
 }
 
-NodeSpec parse_node(const Config& node, const std::string& layer, bool call_arguments) {
-  if (call_arguments && !node.is_object()) return parse_call_arguments_node(node, layer);
+// A Keras 3 node, {"args": [...], "kwargs": {...}}. A CallArgumentsLayer gets every
+// positional argument and the keyword arguments, tensors numbered depth first (args, then
+// kwargs in file order), and maps the positional ones after the first onto its parameters
+// (strata/plugin/call_arguments.hpp); other layers take the tensors of the first argument
+// only, and a tensor anywhere else is refused as in a Keras 2 node.
+NodeSpec parse_keras3_node(const Config& node, const std::string& layer, bool call_arguments) {
   NodeSpec spec;
-  if (node.is_object()) {  // Keras 3
-    if (const Config* args = internal::find_key(node, "args"); args && !args->empty()) collect_keras3_tensors((*args)[0], spec.refs);
-    if (const Config* kw = internal::find_key(node, "kwargs"); kw && kw->contains("training") && (*kw)["training"].is_boolean()) {
-      spec.training = (*kw)["training"].get<bool>();
-    }
-    if (call_arguments) {
-      // Keras 3 has no TFOpLambda; a layer that takes arguments gets its tensors as the first argument.
-      Config first = Config::array();
-      for (std::size_t i = 0; i < spec.refs.size(); ++i) first.push_back(Config{{"strata.tensor", i}});
-      if (first.size() == 1) first = first[0];
-      spec.call_arguments = Config{{"args", Config::array({first})}, {"kwargs", Config::object()}};
-    }
+  const Config* args_in = internal::find_key(node, "args");
+  const Config* kwargs_in = internal::find_key(node, "kwargs");
+  STRATA_CHECK(args_in && args_in->is_array() && (!kwargs_in || kwargs_in->is_object()), FormatError,
+               "inbound node of layer '", layer, "' must be {\"args\": [...], \"kwargs\": {...}}, got ", node.dump());
+  Config args = *args_in;
+  Config kwargs = kwargs_in ? *kwargs_in : Config::object();
+  if (kwargs.contains("training") && kwargs["training"].is_boolean()) spec.training = kwargs["training"].get<bool>();
+  if (call_arguments) {
+    extract_keras3_tensors(args, spec.refs);
+    extract_keras3_tensors(kwargs, spec.refs);
+    spec.call_arguments = Config{{"args", std::move(args)}, {"kwargs", std::move(kwargs)}};
     return spec;
   }
+  if (!args.empty()) {
+    extract_keras3_tensors(args[0], spec.refs);
+    for (std::size_t i = 1; i < args.size(); ++i) {
+      STRATA_CHECK(!contains_keras3_tensor(args[i]), FormatError, "layer '", layer, "' is called with a tensor as ",
+                   "positional argument ", i + 1, ", which its class does not take (it does not implement ",
+                   "strata::CallArgumentsLayer)");
+    }
+  }
+  for (const auto& [key, v] : kwargs.items()) {
+    STRATA_CHECK(!contains_keras3_tensor(v), FormatError, "layer '", layer, "' is called with the tensor argument '",
+                 key, "', which its class does not take (it does not implement strata::CallArgumentsLayer)");
+  }
+  return spec;
+}
+
+NodeSpec parse_node(const Config& node, const std::string& layer, bool call_arguments) {
+  if (node.is_object()) return parse_keras3_node(node, layer, call_arguments);
+  if (call_arguments) return parse_call_arguments_node(node, layer);
+  NodeSpec spec;
   STRATA_CHECK(node.is_array(), FormatError, "inbound node of layer '", layer, "' must be a list, got ", node.dump());
   const Config* kwargs = nullptr;
   for (const auto& ref : node) {
@@ -560,12 +597,38 @@ std::string summary_output_shape(const Layer& layer, const std::unordered_set<co
                                  const std::function<std::string(const Shape&)>& fmt) {
   const auto nodes = layer.inbound_nodes();
   if (nodes.empty()) return "multiple";
-  auto describe = [&](const GraphNode& n) {
-    if (n.outputs.size() == 1 && n.op != "Placeholder") return fmt(n.outputs[0].shape);
-    // A call whose arguments say it returns a Python tuple (strata/plugin/call_arguments.hpp)
-    // prints as one, as Keras prints a layer's output_shape.
+  auto describe = [&](const GraphNode& n) -> std::string {
     const std::optional<Config> arguments = stored_call_arguments(n);
-    const bool tuple = arguments && arguments->is_object() && arguments->value("outputs", "") == "tuple";
+    const Config* structure = arguments && arguments->is_object() && arguments->contains("outputs")
+                                  ? &(*arguments)["outputs"] : nullptr;
+    if (n.outputs.size() == 1 && n.op != "Placeholder" && !structure) return fmt(n.outputs[0].shape);
+    // A call whose arguments give its outputs' Python structure (strata/plugin/call_arguments.hpp:
+    // "tuple", or lists, {"tuple": [...]} and output indices) prints it, as Keras prints a
+    // layer's output_shape: `((None, 3), [(None, 3), (None, 3)])` for an LSTMCell.
+    std::vector<bool> used(n.outputs.size(), false);
+    std::function<std::optional<std::string>(const Config&)> render = [&](const Config& v) -> std::optional<std::string> {
+      if (v.is_number_unsigned()) {
+        const auto i = v.get<std::size_t>();
+        if (i >= n.outputs.size() || used[i]) return std::nullopt;
+        used[i] = true;
+        return fmt(n.outputs[i].shape);
+      }
+      const bool tuple = v.is_object() && v.size() == 1 && v.contains("tuple") && v["tuple"].is_array();
+      if (!tuple && !v.is_array()) return std::nullopt;
+      std::string s = tuple ? "(" : "[";
+      const Config& items = tuple ? v["tuple"] : v;
+      for (std::size_t i = 0; i < items.size(); ++i) {
+        const auto item = render(items[i]);
+        if (!item) return std::nullopt;
+        s += (i ? ", " : "") + *item;
+      }
+      return s + (tuple ? ")" : "]");
+    };
+    if (structure && !structure->is_string()) {
+      const auto text = render(*structure);
+      if (text && std::all_of(used.begin(), used.end(), [](bool u) { return u; })) return *text;
+    }
+    const bool tuple = structure && structure->is_string() && *structure == "tuple";
     std::string s = tuple ? "(" : "[";
     for (std::size_t i = 0; i < n.outputs.size(); ++i) s += (i ? ", " : "") + fmt(n.outputs[i].shape);
     return s + (tuple ? ")" : "]");

@@ -2,9 +2,8 @@
 // cell be called on (inputs, states) in a Functional model and saves it as a node whose
 // states are the keyword argument `states`), and an RNN of [LSTMCell, GRUCell] with
 // return_state, initial states, a mask and go_backwards. Expected configs, weight names and
-// outputs come from tf-keras (make_cell_expected.py -> cell_expected.inc); these models are
-// not interop fixtures because tf-keras's summary nests their outputs, which the fixtures'
-// summary check cannot take yet.
+// outputs come from tf-keras (make_cell_expected.py -> cell_expected.inc). (Written before
+// Strata's summary nested outputs; the interop fixture cells_as_layers covers cells since.)
 #include <gtest/gtest.h>
 
 #include <optional>

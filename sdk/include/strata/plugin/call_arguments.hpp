@@ -19,10 +19,21 @@
 // As tf-keras writes TFOpLambda (_preserve_input_structure_in_config), a first argument
 // that is a single tensor is one reference, not a list of one, in the node; other layers'
 // nodes are a list of references, so their first argument is a list (of one tensor, for
-// MultiHeadAttention's query). An optional third key, `"outputs": "tuple"`, says that the
-// call returns a Python tuple rather than a list (MultiHeadAttention with
-// return_attention_scores): nothing is written to the file for it; summaries print such
-// output shapes in parentheses, as Keras does.
+// MultiHeadAttention's query). A tf-keras node nests lists as the call did (an RNN's
+// initial states, one list per cell of a stack: [x, [h, c], g]); the first argument keeps
+// that nesting. An optional third key, "outputs", gives the Python structure of the call's
+// outputs for summaries (nothing is written to the file for it): "tuple" when the call returns
+// a tuple rather than a list (MultiHeadAttention with return_attention_scores), or a nested
+// structure of output indices, lists and {"tuple": [...]} (an LSTMCell's
+// {"tuple": [0, [1, 2]]}, printed `((None, 3), [(None, 3), (None, 3)])` as Keras does).
+//
+// Keras 3 nodes ({"args": [...], "kwargs": {...}} with "__keras_tensor__" objects) reach a
+// layer in the same form with every positional argument: "args" may then hold more than one
+// (`mha(q, v, key=k)` gives args [q, v] and kwargs {"key": k}, as placeholders), tensors
+// numbered depth first through args, then kwargs. tf-keras writes positional arguments after
+// the first by parameter name, so a layer maps them onto its parameters' names (the layers
+// plugin's positional_as_keywords) and call_arguments() returns tf-keras's form: Strata
+// writes tf-keras's node dialect only.
 //
 // Per node (since plugin ABI 2.1). A layer may be called several times with different
 // arguments (one MultiHeadAttention called with and without use_causal_mask). The runtime
