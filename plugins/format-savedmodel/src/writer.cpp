@@ -67,9 +67,10 @@ void write_contents(const strata::Model& model, const fs::path& tmp, const strat
   const fs::path prefix = tmp / "variables" / "variables";
   // variables/ holds the checkpoint Checkpoint(root=model).write writes (as tf.saved_model.save:
   // no `checkpoint` state file there). The SavedObjectGraph mirrors its object graph node for
-  // node (same ids), taken from the write itself, not read back from the files.
+  // node (same ids), taken from the write itself, not read back from the files. Written as a
+  // SavedModel: stateful layers' states go under "<layer>/keras_api/states/<i>", as tf-keras's.
   const std::shared_ptr<const strata::Model> root_model(std::shared_ptr<const strata::Model>(), &model);
-  const strata::WrittenCheckpoint written = strata::Checkpoint::with_root(root_model).write_with_graph(prefix);
+  const strata::WrittenCheckpoint written = strata::Checkpoint::with_root(root_model, strata::CheckpointSaveType::kSavedModel).write_with_graph(prefix);
   const strata::CheckpointObjectGraph* graph = &written.object_graph;
 
   strata::tf::SavedModel sm;

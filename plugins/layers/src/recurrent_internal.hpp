@@ -212,7 +212,7 @@ class StackedRNNCells : public Layer {
 // With stateful=True (which needs a fixed batch size) the final states of a call that
 // computes (not one that is traced) are kept in variables that are not weights and are
 // the initial states of the next call, until reset_own_states() (strata/stateful.hpp).
-class RecurrentLayer : public Layer, public StatefulLayer {
+class RecurrentLayer : public Layer, public StateVariablesLayer {
  public:
   RecurrentLayer(CellKind kind, const Config& config);
   // Keras's generic RNN layer (class "RNN") around the built-in cells `cells` (kind and
@@ -232,6 +232,9 @@ class RecurrentLayer : public Layer, public StatefulLayer {
   Config get_config() const override;
   void to(const Device& device) override;
   void reset_own_states() override;
+  // The carried states (stateful only; empty before build): what a SavedModel holds under
+  // keras_api/states/<i>.
+  std::vector<Variable> state_variables() const override { return states_; }
 
   // The first (for SimpleRNN/LSTM/GRU the only) cell.
   const RecurrentCell& cell() const noexcept { return *cells_.front(); }
