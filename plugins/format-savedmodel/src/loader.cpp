@@ -317,6 +317,7 @@ std::shared_ptr<strata::Model> revive_from_traces(const fs::path& dir, const str
     }
   }
   std::map<int, strata::Variable> variables;
+  std::set<std::string> used_names;
   const auto bind = [&](const std::string& fname) {
     strata::savedmodel::ImportedArguments args;
     for (const int id : og.concrete_functions().at(fname).bound_inputs()) {
@@ -343,7 +344,11 @@ std::shared_ptr<strata::Model> revive_from_traces(const fs::path& dir, const str
                        " in the checkpoint but ", strata::Shape(dims).to_string(), " in saved_model.pb");
         }
         const bool state = state_nodes.count(id) > 0;  // tf-keras writes them trainable, as tf.Variable's default
-        const strata::Variable v = model->add_variable(sv.name().empty() ? key : sv.name(), value, sv.trainable() && !state);
+        // Names need not be unique in a SavedModel (tf-keras names every state of a layer
+        // "<layer>/Variable"); weights' must: the second is "<name>_1", and so on.
+        std::string vname = sv.name().empty() ? key : sv.name();
+        for (int k = 1; !used_names.insert(vname).second; ++k) vname = (sv.name().empty() ? key : sv.name()) + "_" + std::to_string(k);
+        const strata::Variable v = model->add_variable(vname, value, sv.trainable() && !state);
         if (state) model->add_state(v);
         variables.emplace(id, v);
       }
