@@ -2,15 +2,30 @@
 
 #include <deque>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "strata/error.hpp"
 #include "strata/saving.hpp"
+#include "strata/stateful.hpp"
 
 namespace strata::savedmodel {
 
 namespace {
+
+// Keras's `layer.stateful`: the layer or a layer it tracks (a Bidirectional's copies, a
+// model's layers) carries state. tf-keras's load_model takes it from the metadata, and only
+// a stateful RNN gets its states back from keras_api/states.
+bool is_stateful(const Layer& layer, std::set<const Layer*>& seen) {
+  if (!seen.insert(&layer).second) return false;
+  if (const auto* s = dynamic_cast<const StateVariablesLayer*>(&layer); s && !s->state_variables().empty()) return true;
+  for (const auto& c : layer.children()) {
+    if (c.layer && is_stateful(*c.layer, seen)) return true;
+  }
+  return false;
+}
+
 
 using Graph = CheckpointObjectGraph;
 
@@ -130,7 +145,8 @@ void add_layer_metadata(const Model& model, const CheckpointObjectGraph& graph, 
       m["trainable"] = layer->trainable();
       m["dtype"] = std::string(dtype_name(layer->dtype()));
       m["batch_input_shape"] = Config();
-      m["stateful"] = false;
+      std::set<const Layer*> seen;
+      m["stateful"] = is_stateful(*layer, seen);
       m["must_restore_from_config"] = false;
       m["autocast"] = true;
       m["class_name"] = class_name;

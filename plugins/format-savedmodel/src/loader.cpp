@@ -30,6 +30,7 @@
 #include "strata/plugin/file_system.hpp"
 #include "strata/registry.hpp"
 #include "strata/saving.hpp"
+#include "strata/stateful.hpp"
 #include "strata/tf/keras_saved_metadata.pb.h"
 #include "strata/tf/saved_model.pb.h"
 
@@ -73,7 +74,11 @@ bool training_flag(const strata::tf::SavedConcreteFunction& cf) {
 // saved graph of the mode asked for (training falls back to the inference graph when no
 // training trace was saved) on the restored variables, so it predicts, and trains through
 // the ops' gradients, like the original.
-class RevivedModel final : public strata::Model, public RevivedFromTraces {
+//
+// The states of stateful layers (variables under a layer's keras_api/states) are bound like
+// the weights, because the traced call reads and assigns them, but they are non-trainable
+// and the model's state variables: reset_states() sets them to zeros.
+class RevivedModel final : public strata::Model, public strata::StateVariablesLayer, public RevivedFromTraces {
  public:
   RevivedModel(const std::string& class_name, const std::string& name)
       : Model(class_name, Config{{"name", name}}) {}
@@ -89,6 +94,8 @@ class RevivedModel final : public strata::Model, public RevivedFromTraces {
     v.assign(value);
     return v;
   }
+  void add_state(const strata::Variable& v) { states_.push_back(v); }
+  std::vector<strata::Variable> state_variables() const override { return states_; }
   void set_graphs(strata::Graph inference, std::optional<strata::Graph> training) {
     std::vector<strata::Shape> shapes;
     for (const auto& in : inference.inputs()) shapes.push_back(in.shape());
@@ -169,6 +176,7 @@ class RevivedModel final : public strata::Model, public RevivedFromTraces {
   strata::Graph inference_, optimized_;
   std::optional<strata::Graph> training_, inference_losses_, training_losses_;
   std::vector<std::string> overridden_, mask_readers_;
+  std::vector<strata::Variable> states_;
   std::unique_ptr<std::once_flag> warned_ = std::make_unique<std::once_flag>();
 };
 
@@ -216,10 +224,12 @@ std::shared_ptr<strata::Model> revive_from_classes(const fs::path& dir, const Me
     build_from_shape(*model, md.root, md.source);
   }
   compile_from_metadata(*model, md, options);
-  strata::LoadOptions lo;
-  lo.format = "checkpoint";
   auto frame = strata::ErrorContext::push("restoring the variables of '", dir.string(), "'");
-  strata::LoadStatus status = strata::load_weights(*model, dir / "variables" / "variables", lo);
+  // As a SavedModel: the stateful layers' states (keras_api/states/<i>) are restored too,
+  // so predict continues from them as tf-keras's load_model does.
+  const std::shared_ptr<const strata::Model> root(std::shared_ptr<const strata::Model>(), model.get());
+  strata::LoadStatus status =
+      strata::Checkpoint::with_root(root, strata::CheckpointSaveType::kSavedModel).restore(dir / "variables" / "variables");
   if (subclassed) status.assert_existing_objects_matched();  // the class must be the one saved
   status.expect_partial();
   return model;
@@ -292,7 +302,24 @@ std::shared_ptr<strata::Model> revive_from_traces(const fs::path& dir, const str
   const auto ckpt = reader->object_graph();
   STRATA_CHECK(ckpt.has_value(), FormatError, "'", prefix.string(), "' has no object graph");
   auto model = std::make_shared<RevivedModel>(class_name, md.root.value("name", std::string("model")));
+  // Stateful layers' states: the variables listed under "<object>/keras_api/states".
+  std::set<int> state_nodes;
+  const auto child_named = [&](const strata::tf::SavedObject& node, const char* name) {
+    for (const auto& c : node.children()) {
+      if (c.local_name() == name && c.node_id() >= 0 && c.node_id() < og.nodes_size()) return c.node_id();
+    }
+    return -1;
+  };
+  for (const auto& node : og.nodes()) {
+    const int api = child_named(node, "keras_api");
+    const int states = api < 0 ? -1 : child_named(og.nodes(api), "states");
+    if (states < 0) continue;
+    for (const auto& c : og.nodes(states).children()) {
+      if (c.node_id() >= 0 && c.node_id() < og.nodes_size() && og.nodes(c.node_id()).has_variable()) state_nodes.insert(c.node_id());
+    }
+  }
   std::map<int, strata::Variable> variables;
+  std::set<std::string> used_names;
   const auto bind = [&](const std::string& fname) {
     strata::savedmodel::ImportedArguments args;
     for (const int id : og.concrete_functions().at(fname).bound_inputs()) {
@@ -318,7 +345,14 @@ std::shared_ptr<strata::Model> revive_from_traces(const fs::path& dir, const str
                        FormatError, what, ": variable '", sv.name(), "' has shape ", value.shape().to_string(),
                        " in the checkpoint but ", strata::Shape(dims).to_string(), " in saved_model.pb");
         }
-        variables.emplace(id, model->add_variable(sv.name().empty() ? key : sv.name(), value, sv.trainable()));
+        const bool state = state_nodes.count(id) > 0;  // tf-keras writes them trainable, as tf.Variable's default
+        // Names need not be unique in a SavedModel (tf-keras names every state of a layer
+        // "<layer>/Variable"); weights' must: the second is "<name>_1", and so on.
+        std::string vname = sv.name().empty() ? key : sv.name();
+        for (int k = 1; !used_names.insert(vname).second; ++k) vname = (sv.name().empty() ? key : sv.name()) + "_" + std::to_string(k);
+        const strata::Variable v = model->add_variable(vname, value, sv.trainable() && !state);
+        if (state) model->add_state(v);
+        variables.emplace(id, v);
       }
       args.captured.push_back(variables.at(id));
     }

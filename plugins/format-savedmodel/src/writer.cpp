@@ -67,9 +67,10 @@ void write_contents(const strata::Model& model, const fs::path& tmp, const strat
   const fs::path prefix = tmp / "variables" / "variables";
   // variables/ holds the checkpoint Checkpoint(root=model).write writes (as tf.saved_model.save:
   // no `checkpoint` state file there). The SavedObjectGraph mirrors its object graph node for
-  // node (same ids), taken from the write itself, not read back from the files.
+  // node (same ids), taken from the write itself, not read back from the files. Written as a
+  // SavedModel: stateful layers' states go under "<layer>/keras_api/states/<i>", as tf-keras's.
   const std::shared_ptr<const strata::Model> root_model(std::shared_ptr<const strata::Model>(), &model);
-  const strata::WrittenCheckpoint written = strata::Checkpoint::with_root(root_model).write_with_graph(prefix);
+  const strata::WrittenCheckpoint written = strata::Checkpoint::with_root(root_model, strata::CheckpointSaveType::kSavedModel).write_with_graph(prefix);
   const strata::CheckpointObjectGraph* graph = &written.object_graph;
 
   strata::tf::SavedModel sm;
@@ -121,6 +122,17 @@ void write_contents(const strata::Model& model, const fs::path& tmp, const strat
 
   std::map<std::string, bool> trainable;
   for (const auto& w : model.weights()) trainable[w.name()] = w.trainable();
+  // A stateful layer's "keras_api/states" is a Python list in tf-keras
+  // (trackable_list_wrapper): its load_model revives it as one and reads the states from it.
+  std::set<std::size_t> state_lists;
+  for (const auto& node : graph->nodes) {
+    for (const auto& c : node.children) {
+      if (c.local_name != "keras_api") continue;
+      for (const auto& cc : graph->nodes[static_cast<std::size_t>(c.node_id)].children) {
+        if (cc.local_name == "states") state_lists.insert(static_cast<std::size_t>(cc.node_id));
+      }
+    }
+  }
   auto* og = mg->mutable_object_graph_def();
   for (std::size_t id = 0; id < graph->nodes.size(); ++id) {
     const auto& node = graph->nodes[id];
@@ -151,7 +163,9 @@ void write_contents(const strata::Model& model, const fs::path& tmp, const strat
       v->set_trainable(t != trainable.end() && t->second);  // optimizer state is not trainable
     } else {
       auto* uo = so->mutable_user_object();
-      uo->set_identifier(id == 0 ? "_tf_keras_network" : "_generic_user_object");
+      uo->set_identifier(id == 0                 ? "_tf_keras_network"
+                         : state_lists.count(id) ? "trackable_list_wrapper"
+                                                 : "_generic_user_object");
       uo->mutable_version()->set_producer(1);
       uo->mutable_version()->set_min_consumer(1);
     }

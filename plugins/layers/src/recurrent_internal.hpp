@@ -223,7 +223,7 @@ class StackedRNNCells : public Layer {
 // (`[x, [h, c], g]` for RNN([LSTMCell, GRUCell])), Keras 3 as `initial_state=` keyword
 // tensors; both arrive as inputs [sequence, *states] (depth-first), and the arguments are
 // kept per node to be written back in tf-keras's form.
-class RecurrentLayer : public Layer, public StatefulLayer, public CallArgumentsLayer {
+class RecurrentLayer : public Layer, public StateVariablesLayer, public CallArgumentsLayer {
  public:
   RecurrentLayer(CellKind kind, const Config& config);
   // Keras's generic RNN layer (class "RNN") around the built-in cells `cells` (kind and
@@ -257,6 +257,9 @@ class RecurrentLayer : public Layer, public StatefulLayer, public CallArgumentsL
   // Takes the arguments given for this call (they change nothing computed: the inputs are
   // [sequence, *states] either way) so that the node a symbolic call records keeps them.
   void take_call_arguments(const std::vector<Tensor>& inputs) const;
+  // The carried states (stateful only; empty before build): what a SavedModel holds under
+  // keras_api/states/<i>.
+  std::vector<Variable> state_variables() const override { return states_; }
 
   // The first (for SimpleRNN/LSTM/GRU the only) cell.
   const RecurrentCell& cell() const noexcept { return *cells_.front(); }

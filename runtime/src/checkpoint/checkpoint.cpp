@@ -108,11 +108,12 @@ void remove_checkpoint(const fs::path& prefix) {
 struct Checkpoint::Impl {
   std::vector<std::pair<std::string, Trackable>> pieces;
   std::optional<Trackable> root;
+  CheckpointSaveType save_type = CheckpointSaveType::kCheckpoint;
   Variable save_counter;  // defined once save() was used or a restored checkpoint had one
 
   internal::ObjectTable table(bool with_counter) const {
     const Variable counter = with_counter ? save_counter : Variable();
-    return root ? internal::ObjectTable::for_root(*root, counter) : internal::ObjectTable::for_pieces(pieces, counter);
+    return root ? internal::ObjectTable::for_root(*root, counter, save_type) : internal::ObjectTable::for_pieces(pieces, counter);
   }
 
   void ensure_counter() {
@@ -146,7 +147,9 @@ Checkpoint::Checkpoint(std::vector<std::pair<std::string, Trackable>> pieces) : 
   impl_->pieces = std::move(pieces);
 }
 
-Checkpoint Checkpoint::with_root(Trackable root) {
+Checkpoint Checkpoint::with_root(Trackable root) { return with_root(std::move(root), CheckpointSaveType::kCheckpoint); }
+
+Checkpoint Checkpoint::with_root(Trackable root, CheckpointSaveType save_type) {
   auto impl = std::make_shared<Impl>();
   std::visit([&](const auto& v) {
     using T = std::decay_t<decltype(v)>;
@@ -157,6 +160,7 @@ Checkpoint Checkpoint::with_root(Trackable root) {
     }
   }, root.value());
   impl->root = std::move(root);
+  impl->save_type = save_type;
   return Checkpoint(std::move(impl));
 }
 

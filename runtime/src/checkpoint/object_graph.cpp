@@ -4,6 +4,7 @@
 #include <deque>
 
 #include "strata/error.hpp"
+#include "strata/stateful.hpp"
 
 namespace strata::internal {
 
@@ -90,6 +91,17 @@ void ObjectTable::fill_layer(int id) {
     for (const auto& c : layer->children()) add_path(id, c.name, add_layer(c.layer.get()));
   }
   for (const auto& w : layer->own_weights()) add_child(id, w.name, add_variable(w.variable));
+  // tf-keras's SavedModel (not its checkpoints): a stateful layer's states as
+  // "keras_api/states/<i>" (keras_api a plain object, states a list). Optional: a file
+  // without them (a SavedModel written before they were) leaves the states as they are.
+  if (save_type_ == CheckpointSaveType::kSavedModel) {
+    if (const auto* stateful = dynamic_cast<const StateVariablesLayer*>(layer)) {
+      const auto states = stateful->state_variables();
+      for (std::size_t i = 0; i < states.size(); ++i) {
+        if (states[i].defined()) add_path(id, detail::concat("keras_api/states/", i), add_variable(states[i], /*optional=*/true));
+      }
+    }
+  }
   if (model != nullptr && model->is_compiled() && model->optimizer()) {
     add_child(id, "optimizer", add_optimizer(model->optimizer().get(), model));
   }
@@ -166,8 +178,9 @@ ObjectTable ObjectTable::for_pieces(const std::vector<std::pair<std::string, Tra
   return table;
 }
 
-ObjectTable ObjectTable::for_root(const Trackable& root, const Variable& save_counter) {
+ObjectTable ObjectTable::for_root(const Trackable& root, const Variable& save_counter, CheckpointSaveType save_type) {
   ObjectTable table;
+  table.save_type_ = save_type;
   const int id = table.add(root, nullptr);
   STRATA_CHECK(id == 0, ValueError, "internal error: the checkpoint root is not object 0");
   if (table.objects_[0].kind == TrackedObject::Kind::kLayer) table.add_child(0, "root", 0);

@@ -36,7 +36,8 @@ class ObjectTable {
                                 const Variable& save_counter);
   // `root` itself at the top (Checkpoint(root=obj)); it gets a "root" child pointing to
   // itself, as tf.keras writes, and `save_counter` when defined.
-  static ObjectTable for_root(const Trackable& root, const Variable& save_counter);
+  static ObjectTable for_root(const Trackable& root, const Variable& save_counter,
+                              CheckpointSaveType save_type = CheckpointSaveType::kCheckpoint);
 
   const std::vector<TrackedObject>& objects() const noexcept { return objects_; }
   std::vector<TrackedObject>& objects() noexcept { return objects_; }
@@ -64,6 +65,7 @@ class ObjectTable {
   std::vector<TrackedObject> objects_;
   std::map<const void*, int> by_pointer_;
   std::map<std::uint64_t, int> by_variable_;
+  CheckpointSaveType save_type_ = CheckpointSaveType::kCheckpoint;
 };
 
 // TensorFlow's escaping of a local name inside a key: "." -> "..", "/" -> ".S".

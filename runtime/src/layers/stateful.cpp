@@ -3,9 +3,16 @@
 
 #include <unordered_set>
 
+#include "strata/ops.hpp"
+
 namespace strata {
 
 StatefulLayer::~StatefulLayer() = default;
+StateVariablesLayer::~StateVariablesLayer() = default;
+
+void StateVariablesLayer::reset_own_states() {
+  for (auto& s : state_variables()) s.assign(zeros(s.shape(), s.dtype(), s.device()));
+}
 
 namespace {
 

@@ -169,6 +169,12 @@ class Trackable {
   Value value_;
 };
 
+// What the objects are written for (TensorFlow's SaveType). A SavedModel's variables/ holds
+// what tf-keras serializes only into SavedModels: each StateVariablesLayer's states, as
+// "<layer>/keras_api/states/<i>" (strata/stateful.hpp). Checkpoints (and save_weights) do
+// not hold them, as in tf-keras. Since plugin ABI 2.2.
+enum class CheckpointSaveType { kCheckpoint, kSavedModel };
+
 // tf.train.Checkpoint: named pieces saved and restored together.
 //
 //   strata::Checkpoint ckpt({{"layer", layer}, {"kernel", var}, {"optimizer", opt}});
@@ -184,6 +190,9 @@ class Checkpoint {
   // TensorFlow's Checkpoint(root=obj): `root` itself is the top of the graph, so keys
   // start with its children ("layer_with_weights-0/..."). What Model::save_weights writes.
   static Checkpoint with_root(Trackable root);
+  // The same for `save_type`: kSavedModel also writes and restores the layers' states
+  // (what the SavedModel format's variables/ holds). Since plugin ABI 2.2.
+  static Checkpoint with_root(Trackable root, CheckpointSaveType save_type);
 
   // Increments the save counter N and writes PREFIX-N (with "save_counter" among the
   // keys), then rewrites the directory's `checkpoint` file to name it. Returns PREFIX-N.
