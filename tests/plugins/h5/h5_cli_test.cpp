@@ -18,7 +18,7 @@ TEST(H5Cli, InfoShowsFormatVersionSummaryAndOptimizerState) {
   // The file's keras_version attribute is the tf-keras version that wrote it (2.17.0 for the
   // committed set, 2.21.0 for the second version): index.json's meta says which.
   const std::string version = "keras_version: " + index()["meta"]["tf_keras"].get<std::string>();
-  for (const std::string needle : {std::string("format: h5"), version, std::string("dense_1"),
+  for (const std::string& needle : {std::string("format: h5"), version, std::string("dense_1"),
                                    std::string("optimizer: Adam"), std::string("optimizer state:")}) {
     EXPECT_NE(out.find(needle), std::string::npos) << needle << " missing in:\n" << out;
   }
