@@ -56,22 +56,11 @@ std::vector<std::string> zoo_models() {
   return split(list);
 }
 
-int run(const std::string& command, std::string& output) {
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return -1;
-  char buffer[4096];
-  for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
-  return ::pclose(pipe);
-}
+using test::read_text;
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+int run(const std::string& command, std::string& output) { return test::run_capturing(command, output); }
 
-fs::path python() { return test::interop_venv() / "bin" / "python"; }
+fs::path python() { return test::venv_python(); }
 
 // The cache directory of the generated models, keyed by the generator's content and the
 // tf-keras version of the venv.
@@ -80,11 +69,7 @@ fs::path zoo_root() {
     const char* cache = std::getenv("STRATA_ZOO_CACHE");
     const char* home = std::getenv("HOME");
     const fs::path base = cache && *cache ? fs::path(cache) : fs::path(home ? home : "/root") / ".cache/strata/zoo";
-    const std::string generator = read_text(STRATA_ZOO_GENERATOR);
-    std::string version;
-    run("'" + python().string() + "' -c 'import importlib.metadata as m; print(m.version(\"tf_keras\"))'", version);
-    while (!version.empty() && (version.back() == '\n' || version.back() == '\r')) version.pop_back();
-    return base / (std::to_string(std::hash<std::string>{}(generator)) + "-tf_keras-" + version);
+    return test::generated_cache_dir(base, STRATA_ZOO_GENERATOR);
   }();
   return root;
 }

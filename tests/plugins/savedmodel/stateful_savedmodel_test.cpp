@@ -33,34 +33,18 @@ namespace {
 namespace fs = std::filesystem;
 using namespace strata;
 
-int run(const std::string& cmd, std::string& output) {
-  FILE* pipe = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (!pipe) return -1;
-  char buffer[4096];
-  for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
-  const int status = ::pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using test::read_text;
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+int run(const std::string& cmd, std::string& output) { return test::run_capturing(cmd, output); }
 
-fs::path python() { return test::interop_venv() / "bin" / "python"; }
+fs::path python() { return test::venv_python(); }
 
 // DIR of the generated tf-keras SavedModels, generated on first use.
 fs::path generated() {
   static const fs::path dir = [] {
     const char* home = std::getenv("HOME");
-    const std::string generator = read_text(STRATA_STATEFUL_GENERATOR);
-    std::string version;
-    run("'" + python().string() + "' -c 'import importlib.metadata as m; print(m.version(\"tf_keras\"))'", version);
-    while (!version.empty() && (version.back() == '\n' || version.back() == '\r')) version.pop_back();
-    const fs::path d = fs::path(home ? home : "/root") / ".cache/strata/stateful-savedmodels" /
-                       (std::to_string(std::hash<std::string>{}(generator)) + "-tf_keras-" + version);
+    const fs::path d = test::generated_cache_dir(fs::path(home ? home : "/root") / ".cache/strata/stateful-savedmodels",
+                                                 STRATA_STATEFUL_GENERATOR);
     if (!fs::exists(d / "lstm" / "meta.json")) {
       std::string out;
       const int rc = run("'" + python().string() + "' '" + STRATA_STATEFUL_GENERATOR + "' generate --out '" + d.string() + "'", out);
