@@ -260,7 +260,8 @@ std::shared_ptr<strata::Model> revive_from_traces(const fs::path& dir, const str
                                                         const std::string& why) {
   const auto& mg = sm.meta_graphs(0);
   const auto& og = mg.object_graph_def();
-  const std::string what = "'" + (dir / "saved_model.pb").string() + "'";
+  // (concat rather than "'" + path + "'": GCC 12's -Wrestrict misfires on that once inlined here)
+  const std::string what = strata::detail::concat("'", (dir / "saved_model.pb").string(), "'");
   const std::string class_name = md.root.value("class_name", std::string("Model"));
   STRATA_CHECK(has_traces(sm), FormatError, "'", dir.string(), "' has no traced functions (it was saved with ",
                "save_traces=false), so it cannot be loaded without its classes");
@@ -348,8 +349,11 @@ std::shared_ptr<strata::Model> revive_from_traces(const fs::path& dir, const str
         const bool state = state_nodes.count(id) > 0;  // tf-keras writes them trainable, as tf.Variable's default
         // Names need not be unique in a SavedModel (tf-keras names every state of a layer
         // "<layer>/Variable"); weights' must: the second is "<name>_1", and so on.
-        std::string vname = sv.name().empty() ? key : sv.name();
-        for (int k = 1; !used_names.insert(vname).second; ++k) vname = (sv.name().empty() ? key : sv.name()) + "_" + std::to_string(k);
+        const std::string base = sv.name().empty() ? key : sv.name();
+        std::string vname = base;
+        for (int k = 1; !used_names.insert(vname).second; ++k) {
+          vname = strata::detail::concat(base, "_", k);
+        }
         const strata::Variable v = model->add_variable(vname, value, sv.trainable() && !state);
         if (state) model->add_state(v);
         variables.emplace(id, v);
