@@ -134,7 +134,9 @@ TEST(NodeArguments, Keras3InitialStatesLoadAsTfKerasNodes) {
           keras3_tensor("c") + "]}}"));
   const Config config = model->get_config();
   for (const auto& l : config["layers"]) {
-    if (l["name"] == "l") EXPECT_EQ(l["inbound_nodes"].dump(), R"([[["x",0,0,{}],["h",0,0,{}],["c",0,0,{}]]])");
+    if (l["name"] == "l") {
+      EXPECT_EQ(l["inbound_nodes"].dump(), R"([[["x",0,0,{}],["h",0,0,{}],["c",0,0,{}]]])");
+    }
   }
   // and positionally: Keras 3's RNN.call(sequences, initial_state)
   const auto positional = model_from_json(model_json(
