@@ -104,6 +104,8 @@ Device::Device(std::string type, int index) : type_(std::move(type)), index_(ind
 
 namespace {
 
+constexpr const char* kTensorFlowSpellings = " (TensorFlow's GPU:0 and /device:GPU:0 are read as cuda:0)";
+
 // TensorFlow's device names: "/job:localhost/replica:0/task:0/device:GPU:0", "/device:GPU:0",
 // "/GPU:0", "GPU:0", "gpu" -> the "TYPE[:INDEX]" part, with GPU read as cuda and CPU as cpu.
 std::string from_tensorflow_spelling(std::string_view spec) {
@@ -136,9 +138,8 @@ Device::Device(std::string_view given) {
     STRATA_CHECK(!digits.empty() && ec == std::errc() && ptr == end && index >= 0, ValueError, "'",
                  given, "' is not a device: write TYPE or TYPE:INDEX, e.g. cpu or cuda:0");
   }
-  STRATA_CHECK(valid_type(type), ValueError, "'", given,
-               "' is not a device: write TYPE or TYPE:INDEX, e.g. cpu or cuda:0 (TensorFlow's GPU:0 and "
-               "/device:GPU:0 are read as cuda:0)");
+  STRATA_CHECK(valid_type(type), ValueError, "'", given, "' is not a device: write TYPE or TYPE:INDEX, e.g. cpu or cuda:0",
+               kTensorFlowSpellings);
   type_ = std::string(type);
   index_ = index;
 }

@@ -150,6 +150,13 @@ const Allowed kAllowed[] = {
      "an example in a usage message"},
     {"device/device.cpp", "' is not a device: write TYPE or TYPE:INDEX, e.g. cpu or cuda:0",
      "an example in a usage message"},
+    // TensorFlow's device names (issue 19): "GPU:0" / "/device:GPU:0" mean the CUDA backend,
+    // Strata's only GPU backend. A second GPU backend would have to declare the alias itself
+    // (docs/DECISIONS.md, "Issue 19, devices").
+    {"device/device.cpp", "gpu", "TensorFlow's GPU device name, read as the CUDA backend's type"},
+    {"device/device.cpp", "cuda", "TensorFlow's GPU device name, read as the CUDA backend's type"},
+    {"device/device.cpp", " (TensorFlow's GPU:0 and /device:GPU:0 are read as cuda:0)",
+     "the usage message says how TensorFlow's device names are read"},
 };
 
 fs::path runtime_sources() { return fs::path(STRATA_SOURCE_DIR) / "runtime" / "src"; }
