@@ -39,9 +39,11 @@ class LabelRange : public ::testing::TestWithParam<std::string> {
 TEST_P(LabelRange, LossRefusesALabelAtOrAboveTheClassCountAndANegativeOne) {
   DeviceScope scope{Device(GetParam())};
   auto loss = get_loss(Config("sparse_categorical_crossentropy"));
-  for (const auto& [labels, bad] : std::vector<std::pair<std::vector<std::int32_t>, std::string>>{
+  for (const auto& c : std::vector<std::pair<std::vector<std::int32_t>, std::string>>{
            {{1, 4, 0}, "4"}, {{1, 2, 12}, "12"}, {{-1, 2, 0}, "-1"}}) {
-    expect_label_error([&] { (*loss)(Tensor::from_vector<std::int32_t>(labels, Shape{3}), predictions()); }, bad);
+    // (not a structured binding: clang 15 cannot capture one in the lambda)
+    const std::vector<std::int32_t>& labels = c.first;
+    expect_label_error([&] { (*loss)(Tensor::from_vector<std::int32_t>(labels, Shape{3}), predictions()); }, c.second);
   }
   // Float labels, as Keras users often pass them, are class indices too.
   expect_label_error([&] { (*loss)(Tensor::from_vector<float>({0, 5, 1}, Shape{3}), predictions()); }, "5");
