@@ -3,6 +3,7 @@
 
 #include <boost/program_options.hpp>
 
+#include <algorithm>
 #include <iostream>
 #include <optional>
 
@@ -72,11 +73,40 @@ int cmd_info(const std::vector<std::string>& args) {
   return 0;
 }
 
+namespace {
+
+// The names of a model's inputs (its Input layers', a signature's keys) and outputs (the
+// output layers', a signature's keys); empty where the model declares none (subclassed).
+std::vector<std::string> port_names(const std::vector<Tensor>& ports) {
+  std::vector<std::string> names;
+  for (const auto& t : ports) {
+    if (!t.is_symbolic()) return {};
+    names.push_back(t.node()->layer ? t.node()->layer->name() : t.node()->name);
+  }
+  return names;
+}
+
+std::string listed(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "'" : ", '") + n + "'";
+  return out.empty() ? "(none: the model does not name them)" : out;
+}
+
+// "NAME=FILE" → {NAME, FILE}; "FILE" → {"", FILE}. A file path may hold '=' only after a '/'.
+std::pair<std::string, std::string> split_named(const std::string& arg) {
+  const auto eq = arg.find('=');
+  if (eq == std::string::npos || arg.find('/') < eq) return {"", arg};
+  return {arg.substr(0, eq), arg.substr(eq + 1)};
+}
+
+}  // namespace
+
 int cmd_predict(const std::vector<std::string>& args) {
   po::options_description desc("predict");
   desc.add_options()("model", po::value<std::string>()->required(), "")(
-      "input", po::value<std::vector<std::string>>()->required(), "")("output", po::value<std::string>()->required(), "")(
-      "device", po::value<std::string>(), "")("batch-size", po::value<std::int64_t>()->default_value(32), "");
+      "input", po::value<std::vector<std::string>>()->required(), "")(
+      "output", po::value<std::vector<std::string>>()->required(), "")("device", po::value<std::string>(), "")(
+      "batch-size", po::value<std::int64_t>()->default_value(32), "")("signature", po::value<std::string>(), "");
   po::positional_options_description pos;
   pos.add("model", 1);
   const auto vm = parse(args, desc, pos, "predict");
@@ -90,28 +120,70 @@ int cmd_predict(const std::vector<std::string>& args) {
   const Device device = default_device();
   LoadOptions options;
   options.compile = false;
+  if (vm.count("signature")) options.signature = vm["signature"].as<std::string>();
   auto model = load_model(vm["model"].as<std::string>(), options);
   model->to(device);
   const auto input_specs = model->inputs();
-  std::vector<Tensor> inputs;
+  const auto in_names = port_names(input_specs);
   const auto files = vm["input"].as<std::vector<std::string>>();
   STRATA_CHECK(input_specs.empty() || files.size() == input_specs.size(), ValueError, "the model takes ",
-               input_specs.size(), " inputs but ", files.size(), " --input files were given");
+               input_specs.size(), " inputs (", listed(in_names), ") but ", files.size(), " --input files were given");
+  // Inputs in the model's order, or by name (--input NAME=FILE, every one named).
+  std::vector<std::string> ordered(files.size());
+  std::size_t named = 0;
   for (std::size_t i = 0; i < files.size(); ++i) {
-    auto frame = ErrorContext::push("reading input '", files[i], "'");
-    Tensor x = read_npy(files[i]);
+    const auto [name, file] = split_named(files[i]);
+    if (name.empty()) {
+      ordered[i] = file;
+      continue;
+    }
+    ++named;
+    const auto it = std::find(in_names.begin(), in_names.end(), name);
+    STRATA_CHECK(it != in_names.end(), ValueError, "--input ", files[i], ": the model has no input '", name,
+                 "'; its inputs: ", listed(in_names));
+    const auto index = static_cast<std::size_t>(it - in_names.begin());
+    STRATA_CHECK(ordered[index].empty(), ValueError, "--input: input '", name, "' is given twice");
+    ordered[index] = file;
+  }
+  STRATA_CHECK(named == 0 || named == files.size(), ValueError,
+               "--input: name every input (NAME=FILE) or none (files in the model's input order)");
+  std::vector<Tensor> inputs;
+  for (std::size_t i = 0; i < ordered.size(); ++i) {
+    auto frame = ErrorContext::push("reading input '", ordered[i], "'");
+    Tensor x = read_npy(ordered[i]);
     if (i < input_specs.size() && is_floating(x.dtype()) && is_floating(input_specs[i].dtype())) {
       x = cast(x, input_specs[i].dtype());
     }
     inputs.push_back(x.to(device));
   }
   const auto outputs = model->predict(inputs, vm["batch-size"].as<std::int64_t>());
-  const fs::path out = vm["output"].as<std::string>();
-  for (std::size_t i = 0; i < outputs.size(); ++i) {
-    fs::path file = out;
-    if (i > 0) file = out.parent_path() / detail::concat(out.stem().string(), "_", i, out.extension().string());
+  const auto out_names = port_names(model->outputs());
+  // --output Y.npy: every output, Y.npy, Y_1.npy, ...; --output NAME=FILE (repeatable):
+  // the outputs named.
+  std::vector<std::pair<std::size_t, fs::path>> writes;
+  const auto out_args = vm["output"].as<std::vector<std::string>>();
+  if (out_args.size() == 1 && split_named(out_args[0]).first.empty()) {
+    const fs::path out = out_args[0];
+    for (std::size_t i = 0; i < outputs.size(); ++i) {
+      fs::path file = out;
+      if (i > 0) file = out.parent_path() / detail::concat(out.stem().string(), "_", i, out.extension().string());
+      writes.emplace_back(i, file);
+    }
+  } else {
+    for (const auto& arg : out_args) {
+      const auto [name, file] = split_named(arg);
+      STRATA_CHECK(!name.empty(), ValueError, "--output ", arg, ": with several --output, name each (NAME=FILE)");
+      const auto it = std::find(out_names.begin(), out_names.end(), name);
+      STRATA_CHECK(it != out_names.end(), ValueError, "--output ", arg, ": the model has no output '", name,
+                   "'; its outputs: ", listed(out_names));
+      writes.emplace_back(static_cast<std::size_t>(it - out_names.begin()), file);
+    }
+  }
+  for (const auto& [i, file] : writes) {
     write_npy(file, outputs[i]);
-    std::cout << "wrote " << file.string() << " " << dtype_name(outputs[i].dtype()) << outputs[i].shape().to_string() << "\n";
+    std::cout << "wrote " << file.string() << " " << dtype_name(outputs[i].dtype()) << outputs[i].shape().to_string();
+    if (i < out_names.size()) std::cout << " (output '" << out_names[i] << "')";
+    std::cout << "\n";
   }
   return 0;
 }

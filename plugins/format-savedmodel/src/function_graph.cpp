@@ -88,6 +88,8 @@ void shape_to_proto(const Shape& shape, tf::TensorShapeProto& out) {
   for (const std::int64_t d : shape.dims()) out.add_dim()->set_size(d < 0 ? -1 : d);
 }
 
+}  // namespace
+
 Shape shape_from_proto(const tf::TensorShapeProto& p, std::string_view what) {
   if (p.unknown_rank()) return Shape::unknown_rank();
   STRATA_CHECK(p.dim_size() <= 64, FormatError, what, ": a shape of rank ", p.dim_size(), " (at most 64)");
@@ -98,6 +100,8 @@ Shape shape_from_proto(const tf::TensorShapeProto& p, std::string_view what) {
   }
   return Shape(std::move(dims));
 }
+
+namespace {
 
 void tensor_to_proto(const Tensor& value, tf::TensorProto& out) {
   out.set_dtype(static_cast<tf::DataType>(dtype_to_tf(value.dtype())));

@@ -42,6 +42,10 @@ Tensor graph_constant(const tf::GraphDef& graph, const std::string& node, std::s
 Graph import_function(const tf::FunctionDefLibrary& library, const std::string& name, const ImportedArguments& args,
                       std::string_view what);
 
+// A TensorShapeProto as a Shape (unknown rank, -1 dimensions unknown); FormatError naming
+// `what` for a rank above 64 or a dimension below -1.
+Shape shape_from_proto(const tf::TensorShapeProto& p, std::string_view what);
+
 // The input shapes a function declares (arg_attr `_output_shapes`), unknown rank where absent.
 std::vector<TensorSpec> function_input_specs(const tf::FunctionDef& function);
 const tf::FunctionDef* find_function(const tf::FunctionDefLibrary& library, std::string_view name);

@@ -405,6 +405,8 @@ std::shared_ptr<strata::Model> revive_from_traces(const fs::path& dir, const str
 // revived from its traced functions.
 std::shared_ptr<strata::Model> load(const fs::path& dir, const strata::LoadOptions& options) {
   const strata::tf::SavedModel sm = read_saved_model(dir);
+  // A signature asked for, or a SavedModel tf-keras did not write: run a signature.
+  if (!options.signature.empty() || !has_keras_metadata(dir, sm)) return load_signature(dir, sm, options);
   const Metadata md = read_metadata(dir, sm);
   const fs::path prefix = dir / "variables" / "variables";
   std::error_code ec;

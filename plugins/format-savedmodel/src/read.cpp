@@ -78,6 +78,14 @@ Config parse_metadata(const std::string& json, const std::string& where) {
   return c;
 }
 
+bool has_keras_metadata(const fs::path& dir, const strata::tf::SavedModel& sm) {
+  std::error_code ec;
+  if (fs::exists(dir / "keras_metadata.pb", ec)) return true;
+  if (sm.meta_graphs_size() == 0) return false;
+  const auto& graph = sm.meta_graphs(0).object_graph_def();
+  return graph.nodes_size() > 0 && graph.nodes(0).has_user_object() && !graph.nodes(0).user_object().metadata().empty();
+}
+
 Metadata read_metadata(const fs::path& dir, const strata::tf::SavedModel& sm) {
   const fs::path file = dir / "keras_metadata.pb";
   std::error_code ec;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,6 +41,16 @@ struct Metadata {
 tf::SavedModel read_saved_model(const fs::path& dir);
 // The root's metadata: keras_metadata.pb, else the root object's user-object metadata.
 Metadata read_metadata(const fs::path& dir, const tf::SavedModel& sm);
+// Whether read_metadata finds any (tf-keras wrote the SavedModel).
+bool has_keras_metadata(const fs::path& dir, const tf::SavedModel& sm);
+
+// ---- signatures.cpp
+// The root's signatures: name → concrete function (empty for a TF1 SavedModel).
+std::map<std::string, std::string> signature_functions(const tf::SavedModel& sm);
+// Signature options.signature (default serving_default) as a model; FormatError naming TF1
+// for a SavedModel without an object graph, ValueError listing the signatures when there
+// is no such one.
+std::shared_ptr<Model> load_signature(const fs::path& dir, const tf::SavedModel& sm, const LoadOptions& options);
 
 // A model revived from a SavedModel's traces (loader.cpp) keeps what the saving model's
 // class had that the traces lack; saved again, the new file records that claim about the
@@ -54,6 +65,16 @@ class RevivedFromTraces {
 // ---- traces.cpp
 // The specs a model's call is traced with (batch dimension unknown).
 std::vector<TensorSpec> input_specs(const Model& model);
+// The keys of the serving signature, as tf-keras writes them: the model's input names (its
+// Input layers'), its output names (the output layers', a repeated name suffixed _1, _2, ...
+// as Keras's output_names are), input_<i>/output_<i> (from 1) where the model has none
+// (subclassed) or where a name is not one TensorFlow takes as a signature key.
+struct ServingKeys {
+  std::vector<std::string> inputs, outputs;
+};
+ServingKeys serving_keys(const Model& model, std::size_t num_inputs, std::size_t num_outputs);
+// The positions of `keys` in the order TensorFlow flattens a dict of them (by key).
+std::vector<std::size_t> sorted_order(const std::vector<std::string>& keys);
 // A checkpoint node holding one variable's value.
 bool is_variable_node(const CheckpointObjectGraph::Node& node);
 // Adds the traced functions of `model` to `mg` (object nodes after the checkpoint's

@@ -92,13 +92,24 @@ void add_session_graph(strata::tf::MetaGraphDef& mg, const strata::WrittenCheckp
     if (!vars.count(b)) return;  // not a variable the checkpoint holds: no session graph
   }
 
+  // The function's tensor arguments are the signature's keys in key order.
+  std::vector<std::string> arg_keys;
+  const auto& sig = serving->second.canonicalized_input_signature();
+  if (sig.tuple_value().values_size() == 2) {
+    for (const auto& [key, value] : sig.tuple_value().values(1).dict_value().fields()) arg_keys.push_back(key);
+  }
+  std::sort(arg_keys.begin(), arg_keys.end());
+  const auto tensor_args = std::count_if(fn->signature().input_arg().begin(), fn->signature().input_arg().end(),
+                                         [](const auto& arg) { return arg.type() != strata::tf::DT_RESOURCE; });
+  if (static_cast<std::size_t>(tensor_args) != arg_keys.size()) return;  // not a signature this writer made
+
   // The serving call.
   auto* call = add_node("StatefulPartitionedCall", "StatefulPartitionedCall");
   auto& tin = *(*call->mutable_attr())["Tin"].mutable_list();
   int next_input = 1;
   for (const auto& arg : fn->signature().input_arg()) {
     if (arg.type() == strata::tf::DT_RESOURCE) continue;
-    const std::string name = "serving_default_input_" + std::to_string(next_input++);
+    const std::string name = "serving_default_" + arg_keys[static_cast<std::size_t>(next_input++ - 1)];
     auto* ph = add_node(name, "Placeholder");
     (*ph->mutable_attr())["dtype"].set_type(arg.type());
     const auto shapes = fn->arg_attr().find(static_cast<std::uint32_t>(next_input - 2));
@@ -119,7 +130,7 @@ void add_session_graph(strata::tf::MetaGraphDef& mg, const strata::WrittenCheckp
   for (const auto& arg : fn->signature().output_arg()) tout.add_type(arg.type());
   (*call->mutable_attr())["f"].mutable_func()->set_name(kServingFunction);
   for (const char* a : {"config", "config_proto", "executor_type"}) (*call->mutable_attr())[a].set_s("");
-  // Output i of the call is the signature's output_<i+1> ("StatefulPartitionedCall:i").
+  // Output i of the call is the signature's i-th output key in key order ("StatefulPartitionedCall:i").
 
   // The saver.
   auto* filename = add_node("saver_filename", "Placeholder");

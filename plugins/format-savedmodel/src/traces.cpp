@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -55,6 +56,61 @@ std::vector<strata::TensorSpec> input_specs(const strata::Model& model) {
     }
   }
   return specs;
+}
+
+namespace {
+// A name TensorFlow takes as a signature key (it becomes part of a placeholder's name).
+bool valid_key(const std::string& name) {
+  if (name.empty() || !(std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_')) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+  });
+}
+
+// `proposed`, or input_<i>/output_<i> for every key when one is missing, repeated or not valid.
+std::vector<std::string> keys_or_numbered(std::vector<std::string> proposed, std::size_t count, const char* prefix) {
+  std::set<std::string> seen;
+  bool usable = proposed.size() == count;
+  for (const auto& k : proposed) usable = usable && valid_key(k) && seen.insert(k).second;
+  if (usable) return proposed;
+  std::vector<std::string> numbered;
+  for (std::size_t i = 0; i < count; ++i) numbered.push_back(prefix + std::to_string(i + 1));
+  return numbered;
+}
+}  // namespace
+
+ServingKeys serving_keys(const strata::Model& model, std::size_t num_inputs, std::size_t num_outputs) {
+  ServingKeys keys;
+  std::vector<std::string> in_names;
+  for (const auto& in : model.inputs()) {
+    if (in.is_symbolic() && in.node()->layer) in_names.push_back(in.node()->layer->name());
+  }
+  keys.inputs = keys_or_numbered(std::move(in_names), num_inputs, "input_");
+  // Keras's output_names: each output layer's name, a name already taken followed by _1, _2,
+  // ... (one counter per layer name).
+  std::vector<std::string> out_names;
+  std::set<std::string> taken;
+  std::map<std::string, int> suffix;
+  for (const auto& out : model.outputs()) {
+    if (!out.is_symbolic() || !out.node()->layer) break;
+    const std::string& base = out.node()->layer->name();
+    std::string proposal = base;
+    while (taken.count(proposal)) {
+      int& next = suffix.emplace(base, 1).first->second;
+      proposal = base + "_" + std::to_string(next++);
+    }
+    taken.insert(proposal);
+    out_names.push_back(proposal);
+  }
+  keys.outputs = keys_or_numbered(std::move(out_names), num_outputs, "output_");
+  return keys;
+}
+
+std::vector<std::size_t> sorted_order(const std::vector<std::string>& keys) {
+  std::vector<std::size_t> order(keys.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return keys[a] < keys[b]; });
+  return order;
 }
 
 bool is_variable_node(const strata::CheckpointObjectGraph::Node& node) {
@@ -117,24 +173,26 @@ void set_output_signature(const strata::Graph& graph, strata::tf::SavedConcreteF
 }
 
 // The root's `signatures` (a signature_map) with `serving_default`: a bare concrete function
-// of keyword arguments input_<i> returning {output_<i>: ...} (TensorFlow orders both by key).
+// of keyword arguments (the model's input names) returning a dict keyed by its output names.
+// `graph` takes its inputs and returns its outputs in key order, as TensorFlow flattens both.
 void add_serving_signature(const strata::Graph& graph, const std::vector<strata::TensorSpec>& specs,
-                           const std::vector<int>& bound, strata::tf::SavedObjectGraph& og) {
+                           const ServingKeys& keys, const std::vector<int>& bound, strata::tf::SavedObjectGraph& og) {
   auto& cf = (*og.mutable_concrete_functions())[kServingFunction];
   for (const int b : bound) cf.add_bound_inputs(b);
   auto* sig = cf.mutable_canonicalized_input_signature()->mutable_tuple_value();
   sig->add_values()->mutable_tuple_value();
   auto* kwargs = sig->add_values()->mutable_dict_value()->mutable_fields();
-  std::vector<std::string> keys;
-  for (std::size_t i = 0; i < specs.size(); ++i) {
-    keys.push_back("input_" + std::to_string(i + 1));
+  std::vector<std::string> sorted_inputs;
+  for (const std::size_t i : sorted_order(keys.inputs)) {
+    sorted_inputs.push_back(keys.inputs[i]);
     strata::TensorSpec named = specs[i];
-    named.name = keys.back();
-    spec_to_proto(named, *(*kwargs)[keys.back()].mutable_tensor_spec_value());
+    named.name = keys.inputs[i];
+    spec_to_proto(named, *(*kwargs)[keys.inputs[i]].mutable_tensor_spec_value());
   }
   auto* outs = cf.mutable_output_signature()->mutable_dict_value()->mutable_fields();
-  for (std::size_t o = 0; o < graph.outputs().size(); ++o) {
-    const std::string key = "output_" + std::to_string(o + 1);
+  const auto out_order = sorted_order(keys.outputs);
+  for (std::size_t o = 0; o < out_order.size(); ++o) {
+    const std::string& key = keys.outputs[out_order[o]];
     spec_to_proto(strata::TensorSpec(graph.outputs()[o].shape(), graph.outputs()[o].dtype(), key),
                   *(*outs)[key].mutable_tensor_spec_value());
   }
@@ -146,8 +204,8 @@ void add_serving_signature(const strata::Graph& graph, const std::vector<strata:
   const int fn_node = og.nodes_size();
   auto* bare = og.add_nodes()->mutable_bare_concrete_function();
   bare->set_concrete_function_name(kServingFunction);
-  for (const auto& k : keys) bare->add_argument_keywords(k);
-  set_function_spec(*bare->mutable_function_spec(), {}, {}, keys);
+  for (const auto& k : sorted_inputs) bare->add_argument_keywords(k);
+  set_function_spec(*bare->mutable_function_spec(), {}, {}, sorted_inputs);
   auto* to_fn = og.mutable_nodes(map_node)->add_children();
   to_fn->set_node_id(fn_node);
   to_fn->set_local_name("serving_default");
@@ -426,12 +484,18 @@ Config add_traces(const strata::Model& model, const strata::CheckpointObjectGrap
     }
     saved.push_back(fname);
     if (!training) {
-      // The serving signature: the same graph as a function of keyword arguments input_<i>
-      // returning {output_<i>: ...}, as tf.saved_model.load's `signatures` expects.
-      if (specs.size() < 10 && graph.outputs().size() < 10) {
-        strata::savedmodel::add_function(graph, kServingFunction, *mg.mutable_graph_def()->mutable_library());
-        add_serving_signature(graph, specs, bound, *og);
-      }
+      // The serving signature: the same graph as a function of keyword arguments (the input
+      // names) returning a dict keyed by the output names, both in key order, as
+      // tf.saved_model.load's `signatures` expects.
+      const ServingKeys keys = serving_keys(model, specs.size(), graph.outputs().size());
+      std::vector<strata::Tensor> ins, outs;
+      for (const std::size_t i : sorted_order(keys.inputs)) ins.push_back(graph.inputs()[i]);
+      for (const std::size_t o : sorted_order(keys.outputs)) outs.push_back(graph.outputs()[o]);
+      const strata::Graph serving(ins, outs, kServingFunction, graph.side_effects());
+      std::vector<int> serving_bound;
+      for (const auto& v : serving.captured_variables()) serving_bound.push_back(node_of.at(v.name()));
+      strata::savedmodel::add_function(serving, kServingFunction, *mg.mutable_graph_def()->mutable_library());
+      add_serving_signature(serving, specs, keys, serving_bound, *og);
     }
   }
   // call(inputs, training=False, mask=None).

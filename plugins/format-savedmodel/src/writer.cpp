@@ -100,10 +100,6 @@ void write_contents(const strata::Model& model, const fs::path& tmp, const strat
   // Inputs: the model's (or, subclassed, the shapes it was built with), batch dimension
   // unknown; outputs: the model's, or what its call makes of those shapes.
   const auto in_specs = input_specs(model);
-  for (std::size_t i = 0; i < in_specs.size(); ++i) {
-    const std::string key = "input_" + std::to_string(i + 1);
-    add_info((*sig.mutable_inputs())[key], "serving_default_" + key + ":0", in_specs[i].shape);
-  }
   std::vector<strata::Shape> out_shapes;
   for (const auto& o : model.outputs()) out_shapes.push_back(o.shape());
   if (out_shapes.empty() && !in_specs.empty()) {
@@ -115,9 +111,16 @@ void write_contents(const strata::Model& model, const fs::path& tmp, const strat
       out_shapes.clear();  // the signature then lists no outputs
     }
   }
-  for (std::size_t i = 0; i < out_shapes.size(); ++i) {
-    const std::string key = "output_" + std::to_string(i + 1);
-    add_info((*sig.mutable_outputs())[key], "StatefulPartitionedCall:" + std::to_string(i), out_shapes[i]);
+  // Keyed by the model's input and output names, as tf-keras keys them; output i (in key
+  // order) of the serving call is "StatefulPartitionedCall:i".
+  const ServingKeys keys = serving_keys(model, in_specs.size(), out_shapes.size());
+  for (std::size_t i = 0; i < in_specs.size(); ++i) {
+    add_info((*sig.mutable_inputs())[keys.inputs[i]], "serving_default_" + keys.inputs[i] + ":0", in_specs[i].shape);
+  }
+  const auto out_order = sorted_order(keys.outputs);
+  for (std::size_t o = 0; o < out_order.size(); ++o) {
+    add_info((*sig.mutable_outputs())[keys.outputs[out_order[o]]], "StatefulPartitionedCall:" + std::to_string(o),
+             out_shapes[out_order[o]]);
   }
 
   std::map<std::string, bool> trainable;

@@ -53,6 +53,10 @@ struct LoadOptions {
   // SavedModel: build the model from its traced functions even when its classes are
   // available (what saved_model::load does; Keras's "loading the graph only").
   bool revive_from_traces = false;
+  // SavedModel: load this signature (its keyword arguments as the model's inputs, the dict
+  // it returns as its outputs) instead of the Keras model. SavedModels without Keras
+  // metadata (tf.saved_model.save, Keras 3's export) load serving_default when empty.
+  std::string signature{};
 };
 
 // What a weight load matched. Formats fill it; strict loads throw instead of returning an

@@ -65,7 +65,7 @@ std::string tensorflow_verdict(const strata::Model& model, const std::string& na
 void expect_all_levels_ok(const std::string& out, int rc) {
   EXPECT_EQ(rc, 0) << out;
   for (const char* level : {"tf-load: ok", "call: ok", "cli: ok", "cli-run: ok", "keras-load: ok", "keras-fit: ok",
-                            "checkpoint: ok"}) {
+                            "checkpoint: ok", "keys: ok"}) {
     EXPECT_NE(out.find(level), std::string::npos) << level << " missing in:\n" << out;
   }
 }
@@ -143,3 +143,53 @@ TEST(SavedModelInteropZoo, TensorFlowRunsAStrataTrainedModelOfManyLayerKinds) {
 }
 
 }  // namespace
+
+// The serving signature is keyed by the model's names, as tf-keras keys it: inputs by their
+// Input layers' names, outputs by Keras's output_names (the output layers' names, a repeated
+// one suffixed _1, _2, ...), and TensorFlow flattens both in key order, so the keys here are
+// chosen to sort differently from the model's order. TensorFlow's signature call and
+// saved_model_cli's session run return, under each key, what Strata predicts for that output;
+// tf-keras, loading the file and saving it again, writes the same keys.
+TEST(SavedModelInteropSignature, KeyedByTheModelsInputAndOutputNames) {
+  const fs::path py = venv_python();
+  if (!fs::exists(py)) GTEST_SKIP() << "no interop venv at " << py << " (run tests/interop/setup_venv.sh)";
+  using strata::Config;
+  using strata::make_layer;
+  strata::Tensor x = strata::Input(strata::Shape{3}, "x");
+  strata::Tensor a_in = strata::Input(strata::Shape{2}, "a_in");
+  auto zeta = make_layer("Dense", Config{{"units", 2}, {"name", "zeta"}});
+  strata::Tensor z = (*zeta)(x);
+  strata::Tensor cat = (*make_layer("Concatenate", Config{{"name", "alpha"}}))(std::vector<strata::Tensor>{x, a_in})[0];
+  strata::Tensor m = (*make_layer("Dense", Config{{"units", 1}, {"name", "mid"}}))(cat);
+  strata::Functional model({x, a_in}, {z, cat, m, z}, "named");
+  const strata::Tensor xv = strata::random_normal(strata::Shape{4, 3}, strata::DType::kFloat32, 0, 1, 3);
+  const strata::Tensor av = strata::random_normal(strata::Shape{4, 2}, strata::DType::kFloat32, 0, 1, 4);
+  const auto want = model.predict(std::vector<strata::Tensor>{xv, av});
+  ASSERT_EQ(want.size(), 4u);
+
+  const fs::path root = fs::temp_directory_path() / ("strata_sm_keys_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  fs::create_directories(root / "in");
+  strata::save_model(model, root / "m");
+  strata::write_npy(root / "in" / "x.npy", xv);
+  strata::write_npy(root / "in" / "a_in.npy", av);
+  int rc = -1;
+  const std::string out = run(py.string() + " " + STRATA_SAVEDMODEL_SIGNATURE_RUN + " " + (root / "m").string() + " " +
+                                  (root / "in").string() + " " + (root / "out").string() + " 2>&1",
+                              rc);
+  std::printf("TensorFlow said:\n%s", out.c_str());
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("inputs: a_in x\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("outputs: alpha mid zeta zeta_1\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("tf-keras: inputs: a_in x outputs: alpha mid zeta zeta_1"), std::string::npos) << out;
+  const std::pair<const char*, std::size_t> by_key[] = {{"zeta", 0}, {"alpha", 1}, {"mid", 2}, {"zeta_1", 3}};
+  for (const char* how : {"tf", "cli"}) {
+    for (const auto& [key, index] : by_key) {
+      const fs::path file = root / "out" / how / (std::string(key) + ".npy");
+      ASSERT_TRUE(fs::exists(file)) << file << "\n" << out;
+      const strata::Tensor got = strata::read_npy(file);
+      EXPECT_LE(strata::max(strata::abs(strata::sub(got, want[index]))).item<float>(), 1e-5f) << how << " " << key;
+    }
+  }
+  fs::remove_all(root);
+}
