@@ -82,7 +82,10 @@ struct CModel {
 };
 
 struct CLogs {
+  CLogs() = default;
   ~CLogs() { strata_logs_release(l); }
+  CLogs(const CLogs&) = delete;
+  CLogs& operator=(const CLogs&) = delete;
   strata_logs* l = nullptr;
   double at(const char* name) const {
     double v = NAN;

@@ -126,7 +126,7 @@ typedef struct strata_model strata_model;
 
 /* Loads a model from any loadable format (chosen by content, then extension), or from
  * `format` when not NULL ("h5", "json", "savedmodel", ...). Inference only: a training
- * configuration in the file is not compiled. */
+ * configuration in the file is not compiled (strata_model_compile_from_file, version 3, does). */
 STRATA_C_EXPORT strata_status* strata_model_load(const char* path, const char* format, strata_model** model);
 /* Accepts NULL. */
 STRATA_C_EXPORT void strata_model_release(strata_model* model);
