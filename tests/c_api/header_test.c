@@ -13,7 +13,8 @@
 
 #include "v1_host.h"
 
-/* Version 1 of the table is 17 entries, version 2 appends 12; nothing moves. */
+/* Version 1 of the table is 17 entries, version 2 appends 12, version 3 appends 10; nothing
+ * moves. */
 #define ENTRY sizeof(void (*)(void))
 _Static_assert(offsetof(strata_api, status_code) == 0, "version 1 layout");
 _Static_assert(offsetof(strata_api, init) == 3 * ENTRY, "version 1 layout");
@@ -22,8 +23,12 @@ _Static_assert(offsetof(strata_api, model_predict) == 14 * ENTRY, "version 1 lay
 _Static_assert(offsetof(strata_api, convert) == 16 * ENTRY, "version 1 layout");
 _Static_assert(offsetof(strata_api, get_versions) == 17 * ENTRY, "version 2 starts after version 1");
 _Static_assert(offsetof(strata_api, model_output_shapes) == 28 * ENTRY, "version 2 layout");
-_Static_assert(sizeof(strata_api) == 29 * ENTRY, "an entry was added without raising STRATA_C_API_VERSION here");
-_Static_assert(STRATA_C_API_VERSION == 2, "update this test's pinned layout for the new version");
+_Static_assert(offsetof(strata_api, logs_count) == 29 * ENTRY, "version 3 starts after version 2");
+_Static_assert(offsetof(strata_api, model_fit) == 36 * ENTRY, "version 3 layout");
+_Static_assert(offsetof(strata_api, model_evaluate) == 38 * ENTRY, "version 3 layout");
+_Static_assert(sizeof(strata_api) == 39 * ENTRY, "an entry was added without raising STRATA_C_API_VERSION here");
+_Static_assert(STRATA_C_API_VERSION == 3, "update this test's pinned layout for the new version");
+_Static_assert(offsetof(strata_fit_options, struct_size) == 0, "struct_size must stay first");
 /* strata_buffer: struct_size first, so every version can read it. */
 _Static_assert(offsetof(strata_buffer, struct_size) == 0, "struct_size must stay first");
 _Static_assert(offsetof(strata_versions, struct_size) == 0, "struct_size must stay first");
@@ -77,7 +82,7 @@ static void newer_and_zero_versions_are_refused(void) {
   const strata_api* api = sentinel;
   strata_status* s = strata_get_api(STRATA_C_API_VERSION + 1, &api);
   check(strata_status_code(s) == STRATA_INVALID_ARGUMENT, "a newer version is refused", s);
-  check(strstr(strata_status_message(s), "version 3") != NULL && strstr(strata_status_message(s), "versions 1 to 2"),
+  check(strstr(strata_status_message(s), "version 4") != NULL && strstr(strata_status_message(s), "versions 1 to 3"),
         "the refusal names both versions", s);
   check(api == sentinel, "a refused strata_get_api leaves api unset", NULL);
   printf("asking for version %d: %s\n", STRATA_C_API_VERSION + 1, strata_status_message(s));

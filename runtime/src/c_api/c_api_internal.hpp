@@ -4,17 +4,33 @@
 
 #include <cstddef>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "strata/c_api.h"
 #include "strata/dtype.hpp"
 #include "strata/error.hpp"
+#include "strata/model.hpp"
 
 struct strata_status {
   strata_code code;
   std::string message;
+};
+
+struct strata_model {
+  // An input or output as the model declares it (symbolic shape: -1 where unknown).
+  struct Port {
+    std::string name;
+    strata::DType dtype;
+    strata::Shape shape;
+  };
+  std::shared_ptr<strata::Model> model;
+  std::vector<Port> inputs, outputs;  // empty for a subclassed model (it declares none)
+  // Where it was loaded from (strata_model_compile_from_file reads the file again).
+  std::string path, format;
 };
 
 namespace strata::capi {
@@ -86,5 +102,12 @@ void write_sized(T* out, T value) noexcept {
   value.struct_size = size;
   std::memcpy(static_cast<void*>(out), &value, size);
 }
+
+// Shared by the model and training calls (c_api_model.cpp): "input 0 'features'" /
+// "output 1 'scores'"; the checked tensor of input `i` from the caller's buffer on
+// `device`; the smallest strata_buffer.struct_size accepted (version 1's).
+std::string model_port_name(const strata_model& m, bool input, std::size_t i);
+Tensor model_input_tensor(const strata_model& m, std::size_t i, const strata_buffer& b, const Device& device);
+std::size_t buffer_size_v1() noexcept;
 
 }  // namespace strata::capi

@@ -10,17 +10,6 @@
 #include "strata/saving.hpp"
 #include "strata/strata.hpp"
 
-struct strata_model {
-  // An input or output as the model declares it (symbolic shape: -1 where unknown).
-  struct Port {
-    std::string name;
-    strata::DType dtype;
-    strata::Shape shape;
-  };
-  std::shared_ptr<strata::Model> model;
-  std::vector<Port> inputs, outputs;  // empty for a subclassed model (it declares none)
-};
-
 namespace strata::capi {
 namespace {
 
@@ -107,6 +96,13 @@ void describe(const strata_model::Port& port, const std::string& who, const char
 }
 
 }  // namespace
+
+std::string model_port_name(const strata_model& m, bool input, std::size_t i) { return port_name(m, input, i); }
+Tensor model_input_tensor(const strata_model& m, std::size_t i, const strata_buffer& b, const Device& device) {
+  return input_tensor(m, i, b, device);
+}
+std::size_t buffer_size_v1() noexcept { return kBufferSizeV1; }
+
 }  // namespace strata::capi
 
 using strata::capi::guarded;
@@ -122,6 +118,8 @@ strata_status* strata_model_load(const char* path, const char* format, strata_mo
     options.compile = false;
     auto handle = std::make_unique<strata_model>();
     handle->model = strata::load_model(path, options);
+    handle->path = path;
+    handle->format = options.format;
     for (const auto& t : handle->model->inputs()) handle->inputs.push_back({t.node()->name, t.dtype(), t.shape()});
     for (const auto& t : handle->model->outputs()) {
       handle->outputs.push_back({t.node()->layer ? t.node()->layer->name() : t.node()->name, t.dtype(), t.shape()});

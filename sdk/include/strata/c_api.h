@@ -18,14 +18,16 @@
  * keeps working with a runtime at any version >= N; a runtime older than the host's
  * header refuses the request with a message. Every function is also exported under its
  * own name. Structs the host fills or receives (strata_buffer, strata_versions,
- * strata_plugin_info, strata_device_info) begin with `struct_size`, set by the host to
+ * strata_plugin_info, strata_device_info, strata_fit_options) begin with `struct_size`, set by the host to
  * sizeof as it compiled the struct; fields are only ever appended and the runtime reads
  * and writes only the fields inside that size (docs/EMBEDDING.md, "C").
  *
  * Thread safety: strata_model_predict and strata_model_output_shapes may be called from
- * many threads on one model at once. Loading, saving, strata_model_to_device and
- * releasing a model need exclusive access to it. Every other call may be made from any
- * thread.
+ * many threads on one model at once. Loading, saving, strata_model_to_device, the training
+ * calls of version 3 (compile, fit, train_on_batch, evaluate: they change the model's
+ * weights, optimizer and metric state) and releasing a model need exclusive access to it:
+ * no other call on the same model may run meanwhile. Every other call may be made from
+ * any thread.
  */
 #ifndef STRATA_C_API_H_
 #define STRATA_C_API_H_
@@ -44,7 +46,7 @@ extern "C" {
 #endif
 
 /* The version of the C API this header declares (see strata_get_api). */
-#define STRATA_C_API_VERSION 2
+#define STRATA_C_API_VERSION 3
 /* The largest rank a strata_buffer, strata_shape or *_info shape can hold. */
 #define STRATA_MAX_RANK 8
 
@@ -124,7 +126,7 @@ typedef struct strata_model strata_model;
 
 /* Loads a model from any loadable format (chosen by content, then extension), or from
  * `format` when not NULL ("h5", "json", "savedmodel", ...). Inference only: a training
- * configuration in the file is not compiled. */
+ * configuration in the file is not compiled (strata_model_compile_from_file, version 3, does). */
 STRATA_C_EXPORT strata_status* strata_model_load(const char* path, const char* format, strata_model** model);
 /* Accepts NULL. */
 STRATA_C_EXPORT void strata_model_release(strata_model* model);
@@ -241,6 +243,77 @@ STRATA_C_EXPORT strata_status* strata_model_output_shapes(const strata_model* mo
                                                           size_t input_count, strata_shape* output_shapes,
                                                           size_t output_count);
 
+/* ---- version 3: training -------------------------------------------------------------- */
+
+/* Named scalar results of a training call, in the order Keras reports them: "loss" first,
+ * then the metrics, then "val_..." ones. A C host reads them without parsing JSON. */
+typedef struct strata_logs strata_logs;
+STRATA_C_EXPORT strata_status* strata_logs_count(const strata_logs* logs, size_t* count);
+/* Name and value of entry `index`; either out-parameter may be NULL. The name is valid
+ * until strata_logs_release. */
+STRATA_C_EXPORT strata_status* strata_logs_get(const strata_logs* logs, size_t index, const char** name,
+                                               double* value);
+/* The value named `name` ("loss", "mae", "val_loss"); STRATA_VALUE_ERROR listing the
+ * names held when there is none. */
+STRATA_C_EXPORT strata_status* strata_logs_find(const strata_logs* logs, const char* name, double* value);
+/* Accepts NULL. */
+STRATA_C_EXPORT void strata_logs_release(strata_logs* logs);
+
+/* Compiles the model with the training configuration saved in the file it was loaded from
+ * (loss, metrics, loss weights, optimizer) and restores the file's optimizer state
+ * (iteration and slots), so training resumes where the file's left off: Keras's
+ * load_model(compile=True). The file is read again; the model keeps its own weights.
+ * STRATA_VALUE_ERROR naming the file when it holds no training configuration. */
+STRATA_C_EXPORT strata_status* strata_model_compile_from_file(strata_model* model);
+/* Compiles the model as Keras's compile(optimizer, loss, metrics) does, with a fresh
+ * optimizer. Each argument is a name ("adam", "mse", "mae") or Keras JSON (text starting
+ * with '{', '[' or '"'): optimizer "adam" or
+ * {"class_name": "Adam", "config": {"learning_rate": 0.001}}, loss "mse", metrics
+ * ["mae"] (or "mae") or NULL for none.
+ * An unknown name gives STRATA_UNKNOWN_OBJECT. */
+STRATA_C_EXPORT strata_status* strata_model_compile(strata_model* model, const char* optimizer, const char* loss,
+                                                    const char* metrics);
+/* *compiled = 1 when the model is compiled, else 0. */
+STRATA_C_EXPORT strata_status* strata_model_is_compiled(const strata_model* model, int32_t* compiled);
+
+/* Options of strata_model_fit. Zero it, then set struct_size to sizeof(strata_fit_options);
+ * a zeroed struct gives batch_size 32, epochs 1, no shuffling, no validation, silent. */
+typedef struct strata_fit_options {
+  size_t struct_size;      /* set by the caller: sizeof(strata_fit_options) */
+  int64_t batch_size;      /* 0: 32 */
+  int32_t epochs;          /* the epoch to stop after (as Keras counts, with initial_epoch); 0: 1 */
+  int32_t initial_epoch;   /* the epoch to start at (resuming a run) */
+  double validation_split; /* [0, 1): the last fraction of the samples, before shuffling */
+  int32_t shuffle;         /* 1: shuffle the samples each epoch (from the global seed) */
+  int32_t verbose;         /* 0 silent, 1 progress bar, 2 one line per epoch (on stdout) */
+} strata_fit_options;
+
+/* Trains the model on caller buffers, as Keras's fit(x, y, ...) does: `x` one buffer per
+ * model input, `y` one per output, every buffer with the same number of samples (its first
+ * dimension). Buffers are checked as strata_model_predict checks its inputs (a floating
+ * target is converted to a floating output's dtype; integer labels are taken as given).
+ * `options` may be NULL (the zeroed defaults). On success, when not NULL: *history is
+ * Keras's History.history as JSON, {"loss": [...], "mae": [...], "val_loss": [...]}, keys
+ * in log order, one value per epoch trained (Python's json.dumps text: NaN for a NaN),
+ * freed with strata_string_release; *logs holds the last epoch's values
+ * (strata_logs_release). An uncompiled model gives STRATA_VALUE_ERROR. */
+STRATA_C_EXPORT strata_status* strata_model_fit(strata_model* model, const strata_buffer* x, size_t x_count,
+                                                const strata_buffer* y, size_t y_count,
+                                                const strata_fit_options* options, char** history,
+                                                strata_logs** logs);
+/* One gradient step on exactly this batch (metrics reset first, as Keras's default);
+ * *logs (when not NULL) receives loss and metrics. */
+STRATA_C_EXPORT strata_status* strata_model_train_on_batch(strata_model* model, const strata_buffer* x,
+                                                           size_t x_count, const strata_buffer* y, size_t y_count,
+                                                           strata_logs** logs);
+/* Loss and metrics over the samples in batches of `batch_size` (0: 32), without updating
+ * the weights; *logs (when not NULL) receives them. */
+STRATA_C_EXPORT strata_status* strata_model_evaluate(strata_model* model, const strata_buffer* x, size_t x_count,
+                                                     const strata_buffer* y, size_t y_count, int64_t batch_size,
+                                                     strata_logs** logs);
+/* strata_model_save (version 1) writes a compiled model's training configuration and
+ * optimizer state too, so strata_model_load + strata_model_compile_from_file resumes. */
+
 /* ---- the versioned function table ------------------------------------------------------- */
 
 /* Every call above, in the order of their versions. Entries are only ever appended. */
@@ -280,6 +353,20 @@ typedef struct strata_api {
   void (*device_list_release)(strata_device_list* list);
   strata_status* (*model_output_shapes)(const strata_model* model, const strata_shape* input_shapes,
                                         size_t input_count, strata_shape* output_shapes, size_t output_count);
+  /* version 3 */
+  strata_status* (*logs_count)(const strata_logs* logs, size_t* count);
+  strata_status* (*logs_get)(const strata_logs* logs, size_t index, const char** name, double* value);
+  strata_status* (*logs_find)(const strata_logs* logs, const char* name, double* value);
+  void (*logs_release)(strata_logs* logs);
+  strata_status* (*model_compile_from_file)(strata_model* model);
+  strata_status* (*model_compile)(strata_model* model, const char* optimizer, const char* loss, const char* metrics);
+  strata_status* (*model_is_compiled)(const strata_model* model, int32_t* compiled);
+  strata_status* (*model_fit)(strata_model* model, const strata_buffer* x, size_t x_count, const strata_buffer* y,
+                              size_t y_count, const strata_fit_options* options, char** history, strata_logs** logs);
+  strata_status* (*model_train_on_batch)(strata_model* model, const strata_buffer* x, size_t x_count,
+                                         const strata_buffer* y, size_t y_count, strata_logs** logs);
+  strata_status* (*model_evaluate)(strata_model* model, const strata_buffer* x, size_t x_count,
+                                   const strata_buffer* y, size_t y_count, int64_t batch_size, strata_logs** logs);
 } strata_api;
 
 /* Sets *api to the runtime's table when it provides `version` (1 <= version <= the
