@@ -26,7 +26,7 @@ TEST(CliInfo, WeightsOnlyH5ListsLayersAndWeights) {
   std::string out;
   ASSERT_EQ(run_strata("info " + q(dir / "w.h5"), out), 0) << out;
   expect_contains(out, {"format: h5 (Keras HDF5, weights only)", "layers: 2 (3 weight arrays)", "  d1\n",
-                        "    d1/kernel:0 float32(4, 3)\n", "    d1/bias:0 float32(3)\n", "  d2\n",
+                        "    d1/kernel:0 float32(4, 3)\n", "    d1/bias:0 float32(3,)\n", "  d2\n",
                         "    d2/kernel:0 float32(3, 2)\n", "model: not loadable: "});
   EXPECT_EQ(out.find("strata: error"), std::string::npos) << out;
 }
@@ -88,7 +88,7 @@ TEST_F(CliInfoInterop, KerasWeightsOnlyH5) {
   std::string out;
   ASSERT_EQ(run_strata("info " + q(files() / "weights.h5"), out), 0) << out;
   expect_contains(out, {"weights only", "layers: 3 (8 weight arrays)", "    d1/kernel:0 float32(4, 3)",
-                        "    bn/moving_variance:0 float32(3)", "    d2/bias:0 float32(2)"});
+                        "    bn/moving_variance:0 float32(3,)", "    d2/bias:0 float32(2,)"});
 }
 
 TEST_F(CliInfoInterop, UnknownOptimizerShowsTheModelAndReportsTheOptimizer) {
