@@ -324,8 +324,12 @@ int cmd_fit(const std::vector<std::string>& args) {
   if (verbose < 0 || verbose > 2) throw UsageError("fit: --verbose is 0, 1 or 2");
   const std::string model_path = vm["model"].as<std::string>();
   const fs::path save_path = vm["save"].as<std::string>();
-  // The output's format first, so a wrong --save fails before training.
-  format_for_saving(save_path, "", false);
+  // The output's format first, so a wrong --save fails before training; an architecture-only
+  // format (.json) would drop what training made.
+  const auto save_format = format_for_saving(save_path, "", false);
+  STRATA_CHECK(save_format->capabilities() & kSaveModel, ValueError, "fit: --save '", save_path.string(),
+               "' is in format '", save_format->name(), "', which does not hold a model's weights; save to .h5 or a "
+               "SavedModel directory (no extension)");
   std::optional<DeviceScope> scope;
   enter_device(scope, vm);
   const Device device = default_device();

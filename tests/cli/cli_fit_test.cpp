@@ -222,6 +222,12 @@ TEST_F(CliFit, ShapeMismatchNamesTheFileAndTheModelsShape) {
   EXPECT_FALSE(fs::exists(dir_ / "o.h5"));
 }
 
+TEST_F(CliFit, SaveToAnArchitectureOnlyFormatIsRefusedBeforeTraining) {
+  expect_one_line_error("fit " + q(dir_ / "model.h5") + data() + " --save " + q(dir_ / "o.json"),
+                        {"strata: error: ValueError", "o.json' is in format 'json', which does not hold a model's weights"});
+  EXPECT_FALSE(fs::exists(dir_ / "o.json"));
+}
+
 TEST_F(CliFit, MissingFilesAreIOErrors) {
   expect_one_line_error("fit " + q(dir_ / "nope.h5") + data() + " --save " + q(dir_ / "o.h5"),
                         {"strata: error: IOError", (dir_ / "nope.h5").string(), "does not exist"});
