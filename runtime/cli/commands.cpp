@@ -106,7 +106,9 @@ std::vector<std::string> strings(const po::variables_map& vm, const char* name) 
 class OrderedHistory final : public Callback {
  public:
   void on_epoch_end(int /*epoch*/, const Logs& logs) override {
-    for (const auto& [k, v] : logs.items()) {
+    for (const auto& item : logs.items()) {
+      const std::string& k = item.first;
+      const double v = item.second;
       auto it = std::find_if(items.begin(), items.end(), [&k](const auto& e) { return e.first == k; });
       if (it == items.end()) {
         items.emplace_back(k, std::vector<double>{});
