@@ -1,9 +1,11 @@
-// `strata info`, `strata predict`, `strata convert`.
+// `strata info`, `strata predict`, `strata convert`, `strata fit`, `strata evaluate`.
 #include "commands.hpp"
 
 #include <boost/program_options.hpp>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <iostream>
 #include <optional>
 
@@ -11,6 +13,7 @@
 #include "strata/ops.hpp"
 #include "strata/saving.hpp"
 #include "strata/strata.hpp"
+#include "strata/training.hpp"
 
 namespace fs = std::filesystem;
 namespace po = boost::program_options;
@@ -38,6 +41,99 @@ std::shared_ptr<Format> sniff_any(const fs::path& path) {
   return nullptr;
 }
 
+// Reads the .npy files of one repeatable option (--x, --y, ...), one per model input or
+// output in the model's order, checked against the model's symbolic tensors `specs` (empty
+// for subclassed models: no check). Floating arrays take the spec's floating dtype (NumPy
+// writes float64 by default; Keras casts too); integer arrays (sparse labels) stay as they are.
+std::vector<Tensor> read_arrays(const std::vector<std::string>& files, const std::vector<Tensor>& specs,
+                                const char* option, const char* what, const std::string& model_path,
+                                const Device& device) {
+  STRATA_CHECK(specs.empty() || files.size() == specs.size(), ValueError, "the model '", model_path, "' has ",
+               specs.size(), " ", what, "s but ", files.size(), " ", option,
+               " files were given (repeat ", option, " once per ", what, ", in the model's ", what, " order)");
+  std::vector<Tensor> out;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    STRATA_CHECK(fs::exists(files[i]), IOError, option, " '", files[i], "' does not exist");
+    Tensor x;
+    {
+      auto frame = ErrorContext::push("reading ", option, " '", files[i], "'");
+      x = read_npy(files[i]);
+    }
+    if (i < specs.size()) {
+      const Shape& want = specs[i].shape();
+      bool fits = want.has_known_rank() ? x.rank() == want.rank() : true;
+      if (fits && want.has_known_rank()) {
+        for (std::size_t d = 1; d < want.rank(); ++d) {
+          if (want[d] != Shape::kUnknown && want[d] != x.shape()[d]) fits = false;
+        }
+      }
+      // Keras's losses accept targets of rank one less than the output (sparse labels).
+      if (!fits && std::string(what) == "output" && want.has_known_rank() && x.rank() + 1 == want.rank()) fits = true;
+      STRATA_CHECK(fits, ShapeError, option, " '", files[i], "' has shape ", x.shape().to_string(), " but the model's ",
+                   what, " ", i, " takes ", want.to_string(), " (the first dimension is the samples)");
+      if (is_floating(x.dtype()) && is_floating(specs[i].dtype())) x = cast(x, specs[i].dtype());
+    }
+    out.push_back(x.to(device));
+  }
+  return out;
+}
+
+// Loads a model for fit/evaluate: it must carry its training configuration.
+std::shared_ptr<Model> load_compiled(const std::string& path, const char* command) {
+  std::error_code ec;
+  STRATA_CHECK(fs::exists(path, ec), IOError, "'", path, "' does not exist");
+  auto model = load_model(path);
+  STRATA_CHECK(model->is_compiled(), ValueError, "'", path, "' holds no training configuration (loss, optimizer, "
+               "metrics): ", command, " needs a compiled model; call model.compile(...) in Keras before saving it, "
+               "and save with include_optimizer=True (the default)");
+  return model;
+}
+
+// --device wins over STRATA_DEVICE (as in predict).
+void enter_device(std::optional<DeviceScope>& scope, const po::variables_map& vm) {
+  if (vm.count("device")) {
+    auto frame = ErrorContext::push("reading --device");
+    scope.emplace(Device(vm["device"].as<std::string>()));
+  }
+}
+
+std::vector<std::string> strings(const po::variables_map& vm, const char* name) {
+  return vm.count(name) ? vm[name].as<std::vector<std::string>>() : std::vector<std::string>{};
+}
+
+// Keeps each epoch's logs in the order Keras's History.history has its keys (loss, the
+// metrics, then val_*), which History's map does not.
+class OrderedHistory final : public Callback {
+ public:
+  void on_epoch_end(int /*epoch*/, const Logs& logs) override {
+    for (const auto& item : logs.items()) {
+      const std::string& k = item.first;
+      const double v = item.second;
+      auto it = std::find_if(items.begin(), items.end(), [&k](const auto& e) { return e.first == k; });
+      if (it == items.end()) {
+        items.emplace_back(k, std::vector<double>{});
+        it = std::prev(items.end());
+      }
+      it->second.push_back(v);
+    }
+  }
+  std::vector<std::pair<std::string, std::vector<double>>> items;
+};
+
+void write_text_atomically(const fs::path& path, const std::string& text) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    STRATA_CHECK(out.good(), IOError, "cannot write '", tmp.string(), "'");
+    out << text;
+    out.close();
+    STRATA_CHECK(out.good(), IOError, "cannot write '", tmp.string(), "'");
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  STRATA_CHECK(!ec, IOError, "cannot rename '", tmp.string(), "' to '", path.string(), "': ", ec.message());
+}
+
 }  // namespace
 
 int cmd_info(const std::vector<std::string>& args) {
@@ -54,12 +150,39 @@ int cmd_info(const std::vector<std::string>& args) {
   STRATA_CHECK(format != nullptr, FormatError, "'", path.string(),
                "' is not in any format the loaded plugins recognise (`strata plugins` lists them)");
   std::cout << format->describe(path);
+  // Exit 0 once the file is described: what cannot be built (a weights-only file, a
+  // TensorFlow SavedModel without Keras metadata, a missing class) is reported, not fatal.
+  // A plugin that fails is an error of the run, not of the file: it still exits 1.
   if (format->capabilities() & (kLoadModel | kLoadArchitecture)) {
     LoadOptions options;
     options.format = format->name();
-    auto model = load_model(path, options);
+    std::shared_ptr<Model> model;
+    std::string unavailable;
+    try {
+      model = load_model(path, options);
+    } catch (const PluginError&) {
+      throw;
+    } catch (const Error& e) {
+      // Maybe only the training configuration cannot be restored (an optimizer, loss or
+      // metric class that is not registered): show the model without it.
+      unavailable = std::string(e.kind()) + ": " + e.what();
+      std::replace(unavailable.begin(), unavailable.end(), '\n', ' ');
+      options.compile = false;
+      try {
+        model = load_model(path, options);
+      } catch (const PluginError&) {
+        throw;
+      } catch (const Error& again) {
+        std::string text = std::string(again.kind()) + ": " + again.what();
+        std::replace(text.begin(), text.end(), '\n', ' ');
+        std::cout << "\nmodel: not loadable: " << text << "\n";
+        return 0;
+      }
+    }
     std::cout << "\n" << model->summary();
-    if (model->is_compiled()) {
+    if (!unavailable.empty()) {
+      std::cout << "optimizer: unavailable: " << unavailable << "\n";
+    } else if (model->is_compiled()) {
       const auto& opt = model->optimizer();
       std::cout << "optimizer: " << opt->class_name() << " " << to_python_json(opt->get_config()) << "\n";
       std::int64_t values = 0;
@@ -191,7 +314,8 @@ int cmd_predict(const std::vector<std::string>& args) {
 int cmd_convert(const std::vector<std::string>& args) {
   po::options_description desc("convert");
   desc.add_options()("in", po::value<std::string>()->required(), "")("out", po::value<std::string>()->required(), "")(
-      "format", po::value<std::string>()->default_value(""), "")("weights-into", po::value<std::string>()->default_value(""), "");
+      "format", po::value<std::string>()->default_value(""), "")("weights-into", po::value<std::string>()->default_value(""), "")(
+      "expect-partial", "");
   po::positional_options_description pos;
   pos.add("in", 1).add("out", 1);
   const auto vm = parse(args, desc, pos, "convert");
@@ -214,8 +338,33 @@ int cmd_convert(const std::vector<std::string>& args) {
   }
   if (!arch.empty()) {
     // Weights only: load them into the architecture given, then write them out.
+    // A compiled ARCH (a model file with its training configuration) has its optimizer built
+    // from that configuration, so a checkpoint's optimizer values land in its slots; a bare
+    // architecture (Keras's to_json) takes the model's weights only, which --expect-partial
+    // accepts as tf.train.Checkpoint's expect_partial() does.
     auto model = load_model(arch);
-    model->load_weights(in).assert_consumed();
+    const auto status = model->load_weights(in);
+    if (vm.count("expect-partial")) {
+      status.assert_existing_objects_matched();
+      status.expect_partial();
+      if (!status.unused_values().empty()) {
+        std::cout << "left " << status.unused_values().size() << " values of '" << in.string()
+                  << "' that no weight of the model took (--expect-partial)\n";
+      }
+    } else if (status.unset_weights().empty() && !status.unused_values().empty()) {
+      const auto& unused = status.unused_values();
+      std::string names;
+      for (std::size_t i = 0; i < unused.size() && i < 4; ++i) names += (i ? ", " : "") + unused[i];
+      if (unused.size() > 4) names += ", ...";
+      status.expect_partial();
+      STRATA_THROW(ValueError, "'", in.string(), "' holds ", unused.size(), " values that no weight of '", arch,
+                  "' took (", names, ")", model->is_compiled() ? "" : "; ARCH has no training configuration, so it has "
+                  "no optimizer to take a compiled model's optimizer values",
+                  ": pass --expect-partial to convert the model's weights and leave them, or give --weights-into a "
+                  "compiled model file (H5 or SavedModel with its optimizer) whose optimizer takes them");
+    } else {
+      status.assert_consumed();
+    }
     save_weights(*model, out, save);
     std::cout << "converted the weights of '" << in.string() << "' to '" << out.string() << "'\n";
     return 0;
@@ -223,6 +372,98 @@ int cmd_convert(const std::vector<std::string>& args) {
   auto model = load_model(in);
   save_model(*model, out, save);
   std::cout << "converted '" << in.string() << "' to '" << out.string() << "'\n";
+  return 0;
+}
+
+int cmd_fit(const std::vector<std::string>& args) {
+  po::options_description desc("fit");
+  desc.add_options()("model", po::value<std::string>()->required(), "")(
+      "x", po::value<std::vector<std::string>>()->required(), "")("y", po::value<std::vector<std::string>>()->required(), "")(
+      "save", po::value<std::string>()->required(), "")("epochs", po::value<int>()->default_value(1), "")(
+      "batch-size", po::value<std::int64_t>()->default_value(32), "")("validation-split", po::value<double>(), "")(
+      "validation-x", po::value<std::vector<std::string>>(), "")("validation-y", po::value<std::vector<std::string>>(), "")(
+      "history", po::value<std::string>(), "")("initial-epoch", po::value<int>()->default_value(0), "")(
+      "checkpoint", po::value<std::string>(), "")("no-shuffle", "")("verbose", po::value<int>()->default_value(1), "")(
+      "device", po::value<std::string>(), "");
+  po::positional_options_description pos;
+  pos.add("model", 1);
+  const auto vm = parse(args, desc, pos, "fit");
+  const bool has_vx = vm.count("validation-x") > 0, has_vy = vm.count("validation-y") > 0;
+  if (has_vx != has_vy) throw UsageError("fit: --validation-x and --validation-y go together");
+  if (has_vx && vm.count("validation-split")) {
+    throw UsageError("fit: give either --validation-split or --validation-x/--validation-y, not both");
+  }
+  const int verbose = vm["verbose"].as<int>();
+  if (verbose < 0 || verbose > 2) throw UsageError("fit: --verbose is 0, 1 or 2");
+  const std::string model_path = vm["model"].as<std::string>();
+  const fs::path save_path = vm["save"].as<std::string>();
+  // The output's format first, so a wrong --save fails before training; an architecture-only
+  // format (.json) would drop what training made.
+  const auto save_format = format_for_saving(save_path, "", false);
+  STRATA_CHECK(save_format->capabilities() & kSaveModel, ValueError, "fit: --save '", save_path.string(),
+               "' is in format '", save_format->name(), "', which does not hold a model's weights; save to .h5 or a "
+               "SavedModel directory (no extension)");
+  std::optional<DeviceScope> scope;
+  enter_device(scope, vm);
+  const Device device = default_device();
+  auto model = load_compiled(model_path, "fit");
+  model->to(device);
+  const auto x = read_arrays(strings(vm, "x"), model->inputs(), "--x", "input", model_path, device);
+  const auto y = read_arrays(strings(vm, "y"), model->outputs(), "--y", "output", model_path, device);
+
+  FitOptions options;
+  options.epochs = vm["epochs"].as<int>();
+  options.batch_size = vm["batch-size"].as<std::int64_t>();
+  options.initial_epoch = vm["initial-epoch"].as<int>();
+  options.verbose = verbose;
+  options.shuffle = vm.count("no-shuffle") == 0;
+  if (vm.count("validation-split")) options.validation_split = vm["validation-split"].as<double>();
+  if (has_vx) {
+    options.validation_data.emplace(
+        read_arrays(strings(vm, "validation-x"), model->inputs(), "--validation-x", "input", model_path, device),
+        read_arrays(strings(vm, "validation-y"), model->outputs(), "--validation-y", "output", model_path, device));
+  }
+  auto history = std::make_shared<OrderedHistory>();
+  options.callbacks.push_back(history);
+  if (vm.count("checkpoint")) options.callbacks.push_back(std::make_shared<ModelCheckpoint>(vm["checkpoint"].as<std::string>()));
+  model->fit(x, y, options);
+
+  save_model(*model, save_path);
+  std::cout << "saved '" << save_path.string() << "'\n";
+  if (vm.count("history")) {
+    Config dict = Config::object();
+    for (const auto& [k, values] : history->items) {
+      Config list = Config::array();
+      for (double v : values) list.push_back(Config(v));
+      dict[k] = list;
+    }
+    write_text_atomically(vm["history"].as<std::string>(), to_python_json(dict) + "\n");
+    std::cout << "wrote the history to '" << vm["history"].as<std::string>() << "'\n";
+  }
+  return 0;
+}
+
+int cmd_evaluate(const std::vector<std::string>& args) {
+  po::options_description desc("evaluate");
+  desc.add_options()("model", po::value<std::string>()->required(), "")(
+      "x", po::value<std::vector<std::string>>()->required(), "")("y", po::value<std::vector<std::string>>()->required(), "")(
+      "batch-size", po::value<std::int64_t>()->default_value(32), "")("verbose", po::value<int>()->default_value(1), "")(
+      "device", po::value<std::string>(), "");
+  po::positional_options_description pos;
+  pos.add("model", 1);
+  const auto vm = parse(args, desc, pos, "evaluate");
+  const int verbose = vm["verbose"].as<int>();
+  if (verbose < 0 || verbose > 2) throw UsageError("evaluate: --verbose is 0, 1 or 2");
+  const std::string model_path = vm["model"].as<std::string>();
+  std::optional<DeviceScope> scope;
+  enter_device(scope, vm);
+  const Device device = default_device();
+  auto model = load_compiled(model_path, "evaluate");
+  model->to(device);
+  const auto x = read_arrays(strings(vm, "x"), model->inputs(), "--x", "input", model_path, device);
+  const auto y = read_arrays(strings(vm, "y"), model->outputs(), "--y", "output", model_path, device);
+  const Logs logs = model->evaluate(x, y, vm["batch-size"].as<std::int64_t>(), verbose);
+  for (const auto& [k, v] : logs.items()) std::cout << k << ": " << to_python_json(Config(v)) << "\n";
   return 0;
 }
 

@@ -17,7 +17,13 @@ struct UsageError : std::runtime_error {
 int cmd_info(const std::vector<std::string>& args);
 // predict MODEL --input X.npy [--input X2.npy ...] --output Y.npy [--device D] [--batch-size N]
 int cmd_predict(const std::vector<std::string>& args);
-// convert IN OUT [--format NAME] [--weights-into ARCHITECTURE]
+// convert IN OUT [--format NAME] [--weights-into ARCHITECTURE [--expect-partial]]
 int cmd_convert(const std::vector<std::string>& args);
+// fit MODEL --x X.npy [--x X2.npy ...] --y Y.npy [--y Y2.npy ...] --save OUT [--epochs N]
+//     [--batch-size B] [--validation-split F | --validation-x V.npy --validation-y VY.npy]
+//     [--history H.json] [--initial-epoch E] [--checkpoint PATH] [--no-shuffle] [--verbose V]
+int cmd_fit(const std::vector<std::string>& args);
+// evaluate MODEL --x X.npy [--x ...] --y Y.npy [--y ...] [--batch-size B] [--verbose V]
+int cmd_evaluate(const std::vector<std::string>& args);
 
 }  // namespace strata::cli

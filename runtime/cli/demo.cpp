@@ -179,13 +179,22 @@ bool custom_model_in_fresh_processes(const fs::path& dir, const Tensor& x, const
   std::cout << "skipped: the guide's custom-objects plugin (tests/plugins/custom) is not part of this build\n";
   return true;
 #else
-  // STRATA_GUIDE_PLUGIN is relative to the directory of the executable (the build tree's
-  // bin/), so that the binary names no build path; an installed strata finds no such file
-  // and skips this part.
+  // Both paths are relative to the directory of the executable, so that the binary names no
+  // build path: STRATA_GUIDE_PLUGIN_INSTALLED where `cmake --install` puts the plugin
+  // (<libdir>/strata/demo, off the plugin search path), STRATA_GUIDE_PLUGIN in the build tree.
   std::error_code ec;
-  const fs::path plugin = fs::read_symlink("/proc/self/exe", ec).parent_path() / STRATA_GUIDE_PLUGIN;
-  if (!fs::exists(plugin, ec)) {
-    std::cout << "skipped: " << plugin.string() << " was not built\n";
+  const fs::path exe_dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
+  fs::path plugin;
+  for (const char* relative : {STRATA_GUIDE_PLUGIN_INSTALLED, STRATA_GUIDE_PLUGIN}) {
+    const fs::path candidate = (exe_dir / relative).lexically_normal();
+    if (fs::exists(candidate, ec)) {
+      plugin = candidate;
+      break;
+    }
+  }
+  if (plugin.empty()) {
+    std::cout << "skipped: the guide's plugin is not installed ("
+              << (exe_dir / STRATA_GUIDE_PLUGIN_INSTALLED).lexically_normal().string() << ")\n";
     return true;
   }
   PluginManager::global().load(plugin);  // a second load of the same file returns its record

@@ -2,6 +2,7 @@
 //
 //   strata --version
 //   strata plugins [--verbose]
+//   strata fit MODEL --x X.npy --y Y.npy --save OUT ...   (kUsage lists every command)
 //
 // Every command loads the plugins on the search path first (plus any --plugin FILE).
 // Errors are one line on stderr and exit status 1; usage errors exit with 2.
@@ -36,8 +37,20 @@ constexpr const char* kUsage =
     "                        or the outputs named; a SavedModel without Keras metadata runs serving_default or\n"
     "                        --signature NAME;\n"
     "                        D: cpu, cuda:0 (TensorFlow's GPU:0 too); default STRATA_DEVICE, else cpu\n"
-    "  convert IN OUT [--format NAME] [--weights-into ARCH]\n"
-    "                        re-save a model (or, with --weights-into, weights) in the format of OUT\n"
+    "  convert IN OUT [--format NAME] [--weights-into ARCH [--expect-partial]]\n"
+    "                        re-save a model (or, with --weights-into, weights) in the format of OUT;\n"
+    "                        a compiled ARCH takes a checkpoint's optimizer values too; --expect-partial\n"
+    "                        converts the model's weights and leaves the values no weight takes\n"
+    "  fit MODEL --x X.npy --y Y.npy --save OUT [--epochs N] [--batch-size B] [--initial-epoch E]\n"
+    "      [--validation-split F | --validation-x VX.npy --validation-y VY.npy] [--history H.json]\n"
+    "      [--checkpoint PATH] [--no-shuffle] [--verbose 0|1|2] [--device D]\n"
+    "                        train a compiled model file (the loss, optimizer and metrics it was saved with)\n"
+    "                        as Keras's fit does, then save it to OUT in the format of OUT's extension;\n"
+    "                        repeat --x (--y) once per model input (output), in the model's order; samples\n"
+    "                        are shuffled every epoch unless --no-shuffle; --history writes History.history\n"
+    "                        as JSON; --checkpoint saves after every epoch (ModelCheckpoint: {epoch:02d}, {loss})\n"
+    "  evaluate MODEL --x X.npy --y Y.npy [--batch-size B] [--verbose 0|1|2] [--device D]\n"
+    "                        the loss and metrics of a compiled model file on these arrays, one per line\n"
     "  version               print the runtime version, plugin ABI and toolchain tag\n"
     "\n"
     "options:\n"
@@ -234,6 +247,8 @@ int run(int argc, char** argv) {
   if (command == "info") return strata::cli::cmd_info(args);
   if (command == "predict") return strata::cli::cmd_predict(args);
   if (command == "convert") return strata::cli::cmd_convert(args);
+  if (command == "fit") return strata::cli::cmd_fit(args);
+  if (command == "evaluate") return strata::cli::cmd_evaluate(args);
   if (command == "demo") {
     po::options_description desc("demo");
     desc.add_options()("dir", po::value<std::string>()->default_value(""), "");

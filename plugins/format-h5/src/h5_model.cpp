@@ -492,6 +492,22 @@ std::string describe_file(const File& file) {
   std::size_t weights = 0;
   for (const auto& l : layers) weights += l.weight_names.size();
   out += detail::concat("layers: ", layers.size(), " (", weights, " weight arrays)\n");
+  // A weights-only file has no architecture to show: list its layers and weight arrays
+  // (name, dtype, shape), as h5py would show them.
+  if (!whole) {
+    for (const auto& l : layers) {
+      out += "  " + l.name + (l.weight_names.empty() ? std::string(" (no weights)") : std::string()) + "\n";
+      for (const auto& w : l.weight_names) {
+        Handle ds = open_object(file, l.group.get(), w, ObjectKind::kDataset, "weight '" + w + "' of layer '" + l.name + "'");
+        if (!ds.valid()) {
+          out += "    " + w + " (missing)\n";
+          continue;
+        }
+        const DatasetInfo info = inspect_dataset(file, ds.get());
+        out += "    " + w + " " + info.type + shape_text(info.shape) + "\n";
+      }
+    }
+  }
   if (whole && has_attribute(file, root.get(), "training_config")) {
     const Config tc = read_json_attribute(file, root.get(), "training_config");
     if (tc.is_object() && tc.contains("optimizer_config") && tc["optimizer_config"].is_object()) {

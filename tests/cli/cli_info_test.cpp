@@ -1,0 +1,102 @@
+// `strata info` describes everything it can and exits 0 when it could describe the file
+// (issue 19): a weights-only H5 (its layers and weight arrays), a TensorFlow SavedModel
+// without Keras metadata (TF Serving's half_plus_two in its TF2 form, a tf.Module with two
+// signatures: signatures, functions, variables), a TF1 SavedModel (its MetaGraph's
+// signatures), a compiled model whose optimizer class is not registered (the model shown, the
+// optimizer unavailable). The TensorFlow-written files come from tests/cli/generate_info_files.py
+// (label interop, skips without the venv); the expected names, dtypes and shapes are those the
+// script declares.
+#include "cli_test_util.hpp"
+#include "strata/saving.hpp"
+
+namespace strata::clitest {
+namespace {
+
+void expect_contains(const std::string& out, std::initializer_list<std::string> needles) {
+  for (const auto& n : needles) EXPECT_NE(out.find(n), std::string::npos) << "'" << n << "' missing in:\n" << out;
+}
+
+// Strata's own weights-only H5 (no venv needed).
+TEST(CliInfo, WeightsOnlyH5ListsLayersAndWeights) {
+  const fs::path dir = fresh_dir("info_weights_only");
+  Sequential model({make_layer("Dense", Config{{"units", 3}, {"name", "d1"}, {"batch_input_shape", {nullptr, 4}}}),
+                    make_layer("Dense", Config{{"units", 2}, {"name", "d2"}, {"use_bias", false}})},
+                   "w_only");
+  save_weights(model, dir / "w.h5");
+  std::string out;
+  ASSERT_EQ(run_strata("info " + q(dir / "w.h5"), out), 0) << out;
+  expect_contains(out, {"format: h5 (Keras HDF5, weights only)", "layers: 2 (3 weight arrays)", "  d1\n",
+                        "    d1/kernel:0 float32(4, 3)\n", "    d1/bias:0 float32(3,)\n", "  d2\n",
+                        "    d2/kernel:0 float32(3, 2)\n", "model: not loadable: "});
+  EXPECT_EQ(out.find("strata: error"), std::string::npos) << out;
+}
+
+class CliInfoInterop : public ::testing::Test {
+ protected:
+  static fs::path files() {
+    static const fs::path dir = [] {
+      const char* home = std::getenv("HOME");
+      const fs::path d = test::generated_cache_dir(fs::path(home ? home : "/root") / ".cache/strata/cli-info",
+                                                   STRATA_CLI_INFO_GENERATOR);
+      if (!fs::exists(d / "done.txt")) {
+        std::string out;
+        EXPECT_EQ(test::run_capturing("'" + test::venv_python().string() + "' '" + STRATA_CLI_INFO_GENERATOR +
+                                          "' --out '" + d.string() + "'",
+                                      out),
+                  0)
+            << out;
+      }
+      return d;
+    }();
+    return dir;
+  }
+  void SetUp() override {
+    if (!fs::exists(test::venv_python())) {
+      GTEST_SKIP() << "no tf-keras venv at " << test::interop_venv() << " (set STRATA_INTEROP_VENV)";
+    }
+    ASSERT_TRUE(fs::exists(files() / "done.txt"));
+  }
+};
+
+TEST_F(CliInfoInterop, PlainTf2SavedModelShowsSignaturesAndFunctions) {
+  std::string out;
+  ASSERT_EQ(run_strata("info " + q(files() / "half_plus_two"), out), 0) << out;
+  expect_contains(out, {"format: savedmodel", "signature serving_default: 1 input(s), 1 output(s): in x float32(None); out y float32(None)",
+                        "keras metadata: none", "function serve: 1 concrete function(s), ((x float32(None)), {}) -> {y: ",
+                        "variables: 2", "  a float32()", "  b float32()"});
+  EXPECT_EQ(out.find("save_traces"), std::string::npos) << out;
+  EXPECT_EQ(out.find("strata: error"), std::string::npos) << out;
+
+  ASSERT_EQ(run_strata("info " + q(files() / "module_two"), out), 0) << out;
+  expect_contains(out, {"signature scale: 1 input(s), 1 output(s): in x float32(None, 3); out scaled float32(None, 3)",
+                        "signature serving_default: 2 input(s), 2 output(s): in a float32(None, 3); in b int64(None); "
+                        "out count int64(None); out sum float32(None)",
+                        "function both: ", "function scale: ", "function double: 1 concrete function(s), ((",
+                        "float32(2)", "variables: 1", "  w float32(3)"});
+}
+
+TEST_F(CliInfoInterop, Tf1SavedModelShowsItsMetaGraphSignatures) {
+  std::string out;
+  ASSERT_EQ(run_strata("info " + q(files() / "tf1"), out), 0) << out;
+  expect_contains(out, {"format: savedmodel", "meta graph 0: tags serve",
+                        "signature serving_default: 1 input(s), 1 output(s): in x float32(None); out y float32(None)",
+                        "object graph: none: a TF1 SavedModel"});
+  EXPECT_EQ(out.find("strata: error"), std::string::npos) << out;
+}
+
+TEST_F(CliInfoInterop, KerasWeightsOnlyH5) {
+  std::string out;
+  ASSERT_EQ(run_strata("info " + q(files() / "weights.h5"), out), 0) << out;
+  expect_contains(out, {"weights only", "layers: 3 (8 weight arrays)", "    d1/kernel:0 float32(4, 3)",
+                        "    bn/moving_variance:0 float32(3,)", "    d2/bias:0 float32(2,)"});
+}
+
+TEST_F(CliInfoInterop, UnknownOptimizerShowsTheModelAndReportsTheOptimizer) {
+  std::string out;
+  ASSERT_EQ(run_strata("info " + q(files() / "unknown_opt.h5"), out), 0) << out;
+  expect_contains(out, {"Model: \"info_model\"", "Total params: ", "optimizer: unavailable: ", "NoSuchOptimizer"});
+  EXPECT_EQ(out.find("strata: error"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace strata::clitest
