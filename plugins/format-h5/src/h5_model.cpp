@@ -206,6 +206,46 @@ void assign_all(const std::vector<Assignment>& todo) {
   }
 }
 
+// The guide's mistake (issue 19): the weights of a model nested in `model` (its
+// `pretrained` inside a Sequential) loaded into the outer model. When the file's layers
+// with weights are, by name and weight count, those of a nested model: a ValueError
+// naming it and the call that loads them. Otherwise nothing.
+void nested_models(const Model& model, const std::string& chain,
+                   std::vector<std::pair<std::shared_ptr<const Model>, std::string>>& out) {
+  for (const auto& layer : model.layers()) {
+    auto nested = std::dynamic_pointer_cast<const Model>(std::shared_ptr<const Layer>(layer));
+    if (!nested) continue;
+    const std::string here = detail::concat(chain, ".get_layer(\"", nested->name(), "\")");
+    out.emplace_back(nested, here);
+    nested_models(*nested, here, out);
+  }
+}
+
+void throw_if_nested_model_weights(const File& file, const std::vector<FileLayer>& in_file, const Model& model) {
+  std::vector<std::pair<std::shared_ptr<const Model>, std::string>> candidates;
+  nested_models(model, "model", candidates);
+  for (const auto& candidate : candidates) {
+    const Model& nested = *candidate.first;
+    std::vector<std::shared_ptr<Layer>> with_weights;
+    for (const auto& l : nested.layers()) {
+      if (!legacy_weights(*l).empty()) with_weights.push_back(l);
+    }
+    if (with_weights.size() != in_file.size() || with_weights.empty()) continue;
+    bool same = true;
+    for (std::size_t i = 0; i < in_file.size() && same; ++i) {
+      same = with_weights[i]->name() == in_file[i].name &&
+             legacy_weights(*with_weights[i]).size() == in_file[i].weight_names.size();
+    }
+    if (!same) continue;
+    std::string names;
+    for (const auto& fl : in_file) names += (names.empty() ? "" : ", ") + fl.name;
+    STRATA_THROW(ValueError, file.where(), " holds the weights of model '", nested.name(), "' (class ",
+                 nested.class_name(), ", layers ", names, "), which is nested in model '", model.name(),
+                 "' as a layer, not the weights of '", model.name(), "' itself: load it into that layer, ",
+                 candidate.second, ".load_weights(\"", file.label(), "\")");
+  }
+}
+
 LoadStatus load_topological(const File& file, hid_t root, Model& model) {
   std::vector<FileLayer> in_file;
   for (auto& fl : file_layers(file, root)) {
@@ -220,6 +260,11 @@ LoadStatus load_topological(const File& file, hid_t root, Model& model) {
     for (const auto& x : list) s += (s.empty() ? "" : ", ") + get(x);
     return s;
   };
+  bool fits = in_file.size() == in_model.size();
+  for (std::size_t i = 0; i < in_file.size() && fits; ++i) {
+    fits = in_file[i].weight_names.size() == legacy_weights(*in_model[i]).size();
+  }
+  if (!fits) throw_if_nested_model_weights(file, in_file, model);
   STRATA_CHECK(in_file.size() == in_model.size(), FormatError, file.where(), " holds weights for ", in_file.size(),
                " layers (", names_of(in_file, [](const FileLayer& f) { return f.name; }), ") but model '", model.name(),
                "' has ", in_model.size(), " layers with weights (",
@@ -302,6 +347,13 @@ LoadStatus load_by_name(const File& file, hid_t root, Model& model, bool skip_mi
     if (!legacy_weights(*l).empty() && restored_layers.count(l.get()) == 0) {
       unset.push_back(detail::concat("layer '", l->name(), "'"));
     }
+  }
+  if (todo.empty() && !unset.empty()) {
+    std::vector<FileLayer> in_file;
+    for (auto& fl : file_layers(file, root)) {
+      if (!fl.weight_names.empty()) in_file.push_back(std::move(fl));
+    }
+    throw_if_nested_model_weights(file, in_file, model);
   }
   STRATA_CHECK(!todo.empty() || (unset.empty() && skipped.empty()), FormatError, file.where(),
                ": no layer of model '", model.name(), "' matched a layer of the file by name",
