@@ -93,6 +93,7 @@ int main() {
       "pretrained_model");
   for (auto& w : pretrained_nested->weights()) w.assign(strata::zeros(w.shape()));
   strata::Sequential nested_in({pretrained_nested, dense(5, "predictions")});
+  nested_in.build({Shape{Shape::kUnknown, 784}});
   std::cout << nested_in.summary();
   std::string mistake;
   try {

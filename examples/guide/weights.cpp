@@ -170,6 +170,8 @@ int main() {
   const auto trained = pretrained->get_weights();
   for (auto& w : pretrained->weights()) w.assign(strata::zeros(w.shape()));
   strata::Sequential model({pretrained, dense(5, "predictions")});
+  model.build({Shape{Shape::kUnknown, 784}});
+  std::cout << model.summary();
   std::string mistake;
   try {
     model.load_weights(dir / "pretrained.h5");
