@@ -85,6 +85,31 @@ int main() {
   check(same(std::vector<Tensor>(loaded.begin(), loaded.begin() + 4), pretrained_weights),
         "the first four weights are the pretrained ones");
 
+  std::cout << "== transfer learning: the pretrained model nested in a Sequential model\n";
+  strata::clear_session();
+  auto functional_model = mlp();
+  auto pretrained_nested = std::make_shared<strata::Functional>(
+      functional_model->inputs(), std::vector<Tensor>{functional_model->get_layer("predictions")->input()},
+      "pretrained_model");
+  for (auto& w : pretrained_nested->weights()) w.assign(strata::zeros(w.shape()));
+  strata::Sequential nested_in({pretrained_nested, dense(5, "predictions")});
+  nested_in.build({Shape{Shape::kUnknown, 784}});
+  std::cout << nested_in.summary();
+  std::string mistake;
+  try {
+    nested_in.load_weights(dir / "pretrained_ckpt");  // the guide's warning: not the call to make
+  } catch (const strata::ValueError& e) {
+    mistake = e.what();
+    std::cout << "    " << mistake.substr(0, mistake.find('\n')) << "\n";
+  }
+  check(mistake.find("model 'pretrained_model'") != std::string::npos &&
+            mistake.find("model.get_layer(\"pretrained_model\").load_weights") != std::string::npos,
+        "model.load_weights(\"pretrained_ckpt\") is refused, naming the nested model the checkpoint belongs to");
+  pretrained_nested->load_weights(dir / "pretrained_ckpt").assert_consumed();  // pretrained.load_weights(...)
+  check(same(pretrained_nested->get_weights(), pretrained_weights), "pretrained.load_weights restores its weights");
+  check(same(nested_in.get_layer("pretrained_model")->get_weights(), pretrained_weights),
+        "which the Sequential model uses");
+
   std::cout << "== transfer learning: the pretrained layers in a new Sequential model\n";
   auto original = mlp();
   original->save_weights(dir / "pretrained_weights");

@@ -144,6 +144,47 @@ int main() {
     std::cout << "    " << std::string(e.what()).substr(0, 160) << "\n";
   }
   check(refused, "into a model whose dense_1 is still trainable the order differs and the load is refused");
+
+  std::cout << "== transfer learning from H5: load into the original model, then extract its layers\n";
+  auto saved_model = mlp();
+  saved_model->save_weights(dir / "pretrained_weights.h5");  // functional_model.save_weights(...)
+  strata::clear_session();                              // "in a separate program"
+  auto pretrained_model = mlp();
+  pretrained_model->load_weights(dir / "pretrained_weights.h5").assert_consumed();
+  std::vector<std::shared_ptr<strata::Layer>> extracted_layers = pretrained_model->layers();
+  extracted_layers.pop_back();                          // pretrained_model.layers[:-1]
+  extracted_layers.push_back(dense(5, "dense_3"));
+  strata::Sequential extracted(extracted_layers);
+  std::cout << extracted.summary();
+  check(extracted.count_params() == 54725, "the Sequential model of the extracted layers has 54,725 parameters");
+  check(same(extracted.get_layer("dense_1")->get_weights(), saved_model->get_layer("dense_1")->get_weights()),
+        "its dense_1 holds the saved weights");
+
+  std::cout << "== transfer learning from H5: the pretrained model nested in a Sequential\n";
+  auto functional_model = mlp();
+  auto pretrained = std::make_shared<strata::Functional>(
+      functional_model->inputs(), std::vector<Tensor>{functional_model->get_layer("predictions")->input()},
+      "pretrained_model");
+  for (auto& w : pretrained->weights()) w.assign(strata::random_normal(w.shape()));  // "trained" weights
+  pretrained->save_weights(dir / "pretrained.h5");
+  const auto trained = pretrained->get_weights();
+  for (auto& w : pretrained->weights()) w.assign(strata::zeros(w.shape()));
+  strata::Sequential model({pretrained, dense(5, "predictions")});
+  model.build({Shape{Shape::kUnknown, 784}});
+  std::cout << model.summary();
+  std::string mistake;
+  try {
+    model.load_weights(dir / "pretrained.h5");
+  } catch (const strata::ValueError& e) {
+    mistake = e.what();
+    std::cout << "    " << mistake.substr(0, mistake.find('\n')) << "\n";
+  }
+  check(mistake.find("model 'pretrained_model'") != std::string::npos &&
+            mistake.find("model.get_layer(\"pretrained_model\").load_weights") != std::string::npos,
+        "model.load_weights(\"pretrained.h5\") is refused, naming the nested model the file belongs to");
+  pretrained->load_weights(dir / "pretrained.h5").assert_consumed();  // the guide's pretrained.load_weights
+  check(same(pretrained->get_weights(), trained), "pretrained.load_weights restores the nested model's weights");
+  check(same(model.get_layer("pretrained_model")->get_weights(), trained), "which the Sequential model uses");
   std::filesystem::remove_all(dir);
   return finish();
 }

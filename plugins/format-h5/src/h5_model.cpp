@@ -206,6 +206,46 @@ void assign_all(const std::vector<Assignment>& todo) {
   }
 }
 
+// The guide's mistake (issue 19): the weights of a model nested in `model` (its
+// `pretrained` inside a Sequential) loaded into the outer model. When the file's layers
+// with weights are, by name and weight count, those of a nested model: a ValueError
+// naming it and the call that loads them. Otherwise nothing.
+void nested_models(const Model& model, const std::string& chain,
+                   std::vector<std::pair<std::shared_ptr<const Model>, std::string>>& out) {
+  for (const auto& layer : model.layers()) {
+    auto nested = std::dynamic_pointer_cast<const Model>(std::shared_ptr<const Layer>(layer));
+    if (!nested) continue;
+    const std::string here = detail::concat(chain, ".get_layer(\"", nested->name(), "\")");
+    out.emplace_back(nested, here);
+    nested_models(*nested, here, out);
+  }
+}
+
+void throw_if_nested_model_weights(const File& file, const std::vector<FileLayer>& in_file, const Model& model) {
+  std::vector<std::pair<std::shared_ptr<const Model>, std::string>> candidates;
+  nested_models(model, "model", candidates);
+  for (const auto& candidate : candidates) {
+    const Model& nested = *candidate.first;
+    std::vector<std::shared_ptr<Layer>> with_weights;
+    for (const auto& l : nested.layers()) {
+      if (!legacy_weights(*l).empty()) with_weights.push_back(l);
+    }
+    if (with_weights.size() != in_file.size() || with_weights.empty()) continue;
+    bool same = true;
+    for (std::size_t i = 0; i < in_file.size() && same; ++i) {
+      same = with_weights[i]->name() == in_file[i].name &&
+             legacy_weights(*with_weights[i]).size() == in_file[i].weight_names.size();
+    }
+    if (!same) continue;
+    std::string names;
+    for (const auto& fl : in_file) names += (names.empty() ? "" : ", ") + fl.name;
+    STRATA_THROW(ValueError, file.where(), " holds the weights of model '", nested.name(), "' (class ",
+                 nested.class_name(), ", layers ", names, "), which is nested in model '", model.name(),
+                 "' as a layer, not the weights of '", model.name(), "' itself: load it into that layer, ",
+                 candidate.second, ".load_weights(\"", file.label(), "\")");
+  }
+}
+
 LoadStatus load_topological(const File& file, hid_t root, Model& model) {
   std::vector<FileLayer> in_file;
   for (auto& fl : file_layers(file, root)) {
@@ -220,6 +260,11 @@ LoadStatus load_topological(const File& file, hid_t root, Model& model) {
     for (const auto& x : list) s += (s.empty() ? "" : ", ") + get(x);
     return s;
   };
+  bool fits = in_file.size() == in_model.size();
+  for (std::size_t i = 0; i < in_file.size() && fits; ++i) {
+    fits = in_file[i].weight_names.size() == legacy_weights(*in_model[i]).size();
+  }
+  if (!fits) throw_if_nested_model_weights(file, in_file, model);
   STRATA_CHECK(in_file.size() == in_model.size(), FormatError, file.where(), " holds weights for ", in_file.size(),
                " layers (", names_of(in_file, [](const FileLayer& f) { return f.name; }), ") but model '", model.name(),
                "' has ", in_model.size(), " layers with weights (",
@@ -252,7 +297,14 @@ LoadStatus load_topological(const File& file, hid_t root, Model& model) {
     todo.push_back({top_targets[k], *read_weight(file, top_layer, k, top_targets[k], model.name(), false, unused)});
   }
   assign_all(todo);
-  return LoadStatus(file.label(), {}, {}, todo.size());
+  // Weights of the model that no layer of the file set (a layer's weights outside
+  // model.layers(), say): named, so that a whole-model load can refuse them (issue 19).
+  std::vector<std::string> unset;
+  for (const auto& w : model.weights()) {
+    const bool set = std::any_of(todo.begin(), todo.end(), [&](const Assignment& a) { return a.variable == w; });
+    if (!set) unset.push_back(w.name());
+  }
+  return LoadStatus(file.label(), {}, std::move(unset), todo.size());
 }
 
 LoadStatus load_by_name(const File& file, hid_t root, Model& model, bool skip_mismatch) {
@@ -296,6 +348,13 @@ LoadStatus load_by_name(const File& file, hid_t root, Model& model, bool skip_mi
       unset.push_back(detail::concat("layer '", l->name(), "'"));
     }
   }
+  if (todo.empty() && !unset.empty()) {
+    std::vector<FileLayer> in_file;
+    for (auto& fl : file_layers(file, root)) {
+      if (!fl.weight_names.empty()) in_file.push_back(std::move(fl));
+    }
+    throw_if_nested_model_weights(file, in_file, model);
+  }
   STRATA_CHECK(!todo.empty() || (unset.empty() && skipped.empty()), FormatError, file.where(),
                ": no layer of model '", model.name(), "' matched a layer of the file by name",
                unused.empty() ? std::string() : detail::concat(" (the file has ", unused.size(), " layers with weights)"));
@@ -317,6 +376,45 @@ LoadStatus load_by_name(const File& file, hid_t root, Model& model, bool skip_mi
   LoadStatus status(file.label(), std::move(unused), std::move(unset), todo.size());
   status.expect_partial();  // reported above
   return status;
+}
+
+// A subclassed model (not Sequential/Functional) has no input layers: Strata's H5 writes the
+// shapes it was built with next to its config, as Keras 3 does ("build_config":
+// {"input_shape": ...}), so that the loader can build it before reading its weights.
+bool is_subclassed(const Model& model) {
+  return dynamic_cast<const Sequential*>(&model) == nullptr && dynamic_cast<const Functional*>(&model) == nullptr;
+}
+
+Config build_config_of(const Model& model) {
+  Config shapes = Config::array();
+  for (const auto& shape : model.build_input_shapes()) {
+    Config dims = Config::array();
+    for (const std::int64_t d : shape.dims()) dims.push_back(d < 0 ? Config() : Config(d));
+    shapes.push_back(dims);
+  }
+  Config bc = Config::object();
+  bc["input_shape"] = shapes.size() == 1 ? Config(shapes[0]) : shapes;
+  return bc;
+}
+
+// Calls an unbuilt model once on zeros of its build_config's input shape (unknown
+// dimensions: 1). The shape comes from the file: the zeros are bounded before allocating.
+void build_from_build_config(const File& file, Model& model, const Config& model_config) {
+  if (model.built() || !model_config.contains("build_config") || !model_config["build_config"].is_object()) return;
+  constexpr std::int64_t kMaxBuildElements = std::int64_t{1} << 26;  // 256 MiB of float32
+  const ConfigReader r(model_config["build_config"], file.where() + ": model_config's build_config");
+  const std::string what = r.describe("input_shape");
+  std::vector<Tensor> zeros_in;
+  std::int64_t total = 0;
+  for (const auto& shape : r.shapes("input_shape")) {
+    std::vector<std::int64_t> dims = shape.dims();
+    for (auto& d : dims) d = d == Shape::kUnknown ? 1 : d;
+    total = checked_add(total, checked_element_count(dims, what), what);
+    STRATA_CHECK(total <= kMaxBuildElements, FormatError, what, " asks for ", total,
+                 " elements of zeros to build the model; at most ", kMaxBuildElements, " are allowed");
+    zeros_in.push_back(zeros(Shape(std::move(dims))));
+  }
+  (void)model(zeros_in);
 }
 
 Config read_json_attribute(const File& file, hid_t obj, const std::string& name) {
@@ -379,7 +477,10 @@ void restore_optimizer(const File& file, hid_t group, Model& model, const Config
 
 Image model_image(const Model& model, const SaveOptions& options, const std::string& label) {
   Session session;
-  const Config config = model_config(model);
+  Config config = model_config(model);
+  if (is_subclassed(model) && model.built() && !model.build_input_shapes().empty()) {
+    config["build_config"] = build_config_of(model);
+  }
   File file = File::create_in_memory(label);
   Handle root = open_root(file);
   write_vlen_string_attribute(file, root.get(), "keras_version", kKerasVersion, H5T_CSET_UTF8);
@@ -435,15 +536,19 @@ std::shared_ptr<Model> read_model(const File& file, const LoadOptions& options) 
     WeightBudget budget(budget_bytes, "the model_config of " + file.where());
     SkipWeightInitializers skip;
     model = model_from_config(config, options.custom_objects);
+    build_from_build_config(file, *model, config);
   }
-  const LoadStatus status = load_topological(file, mw.get(), *model);
+  LoadStatus status = load_topological(file, mw.get(), *model);
   if (status.restored() != model->weights().size()) {
     // Some weight is not in the file (it would hold whatever its memory held): build
-    // again with initializers.
+    // again with initializers; unless partial loads are allowed that is an error.
+    status.assert_model_weights_restored(*model, options.allow_partial_checkpoint);
     WeightBudget budget(budget_bytes, "the model_config of " + file.where());
     model = model_from_config(config, options.custom_objects);
-    load_topological(file, mw.get(), *model);
+    build_from_build_config(file, *model, config);
+    load_topological(file, mw.get(), *model).expect_partial();
   }
+  status.expect_partial();
   if (options.compile && has_attribute(file, root.get(), "training_config")) {
     const Config tc = read_json_attribute(file, root.get(), "training_config");
     STRATA_CHECK(tc.is_object(), FormatError, file.where(), ": training_config is not a JSON object");

@@ -122,7 +122,8 @@ struct Checkpoint::Impl {
 
   fs::path write(const fs::path& prefix, bool overwrite, std::optional<CheckpointState> state,
                  WrittenCheckpoint* written = nullptr) const;
-  LoadStatus restore(const fs::path& prefix);
+  // dry_run: every check, nothing assigned or built (whether the checkpoint fits).
+  LoadStatus restore(const fs::path& prefix, bool dry_run = false);
 };
 
 Checkpoint::Checkpoint(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -362,7 +363,7 @@ std::string describe_object(const ObjectTable::Walk& walk, const TrackedObject& 
 
 }  // namespace
 
-LoadStatus Checkpoint::Impl::restore(const fs::path& prefix) {
+LoadStatus Checkpoint::Impl::restore(const fs::path& prefix, bool dry_run) {
   auto reader = internal::checkpoint_store()->open(prefix);
   auto frame = ErrorContext::push("restoring the checkpoint '", prefix.string(), "'");
   const auto graph_opt = reader->object_graph();
@@ -383,7 +384,7 @@ LoadStatus Checkpoint::Impl::restore(const fs::path& prefix) {
   for (std::size_t n = 0; n < graph.nodes.size(); ++n) {
     if (matched[n] < 0) continue;
     const auto& o = table.objects()[static_cast<std::size_t>(matched[n])];
-    if (o.kind == Kind::kOptimizer && o.owner_model != nullptr && o.optimizer->slots().empty() &&
+    if (!dry_run && o.kind == Kind::kOptimizer && o.owner_model != nullptr && o.optimizer->slots().empty() &&
         has_slot_values(graph, static_cast<int>(n))) {
       o.optimizer->build(o.owner_model->trainable_weights());
       built = true;
@@ -498,6 +499,11 @@ LoadStatus Checkpoint::Impl::restore(const fs::path& prefix) {
                                                       "weights: build the model (call it once) before restoring");
                }());
 
+  if (dry_run) {
+    LoadStatus status(prefix.string(), std::move(unused), std::move(unset), restored_count);
+    status.expect_partial();
+    return status;
+  }
   for (auto& [obj, value] : assignments) {
     const auto& o = table.objects()[static_cast<std::size_t>(obj)];
     if (o.kind == Kind::kLearningRate) {
@@ -516,10 +522,73 @@ LoadStatus Checkpoint::Impl::restore(const fs::path& prefix) {
   return LoadStatus(prefix.string(), std::move(unused), std::move(unset), restored_count);
 }
 
+namespace {
+// Set by nested_checkpoint_hint around its trial restores: check everything, assign nothing.
+thread_local bool t_dry_run = false;
+}  // namespace
+
 LoadStatus Checkpoint::restore(const fs::path& path) {
   const fs::path prefix = resolve_prefix(path);
-  return impl_->restore(prefix);
+  return impl_->restore(prefix, t_dry_run);
 }
+
+namespace internal {
+
+namespace {
+// The models nested in `model` (any depth), with the get_layer chain that reaches each.
+void nested_models(const Model& model, const std::string& chain,
+                   std::vector<std::pair<std::shared_ptr<const Model>, std::string>>& out) {
+  for (const auto& layer : model.layers()) {
+    auto nested = std::dynamic_pointer_cast<const Model>(std::shared_ptr<const Layer>(layer));
+    if (!nested) continue;
+    const std::string here = detail::concat(chain, ".get_layer(\"", nested->name(), "\")");
+    out.emplace_back(nested, here);
+    nested_models(*nested, here, out);
+  }
+}
+}  // namespace
+
+std::string nested_checkpoint_hint(const Model& model, const fs::path& path) {
+  fs::path prefix;
+  try {
+    prefix = resolve_prefix(path);
+  } catch (const Error&) {
+    return {};
+  }
+  std::vector<std::pair<std::shared_ptr<const Model>, std::string>> candidates;
+  nested_models(model, "model", candidates);
+  for (const auto& candidate : candidates) {
+    const std::shared_ptr<const Model>& nested = candidate.first;
+    try {
+      struct DryRun {
+        DryRun() { t_dry_run = true; }
+        ~DryRun() { t_dry_run = false; }
+      } dry_run;
+      const LoadStatus status = Checkpoint::with_root(Trackable(nested)).restore(prefix);
+      // Fits: every weight of the nested model has its value, and the file's values are
+      // the nested model's (a save counter or optimizer values aside).
+      bool weights_only_left = true;
+      for (const auto& key : status.unused_values()) {
+        weights_only_left = weights_only_left && (key.rfind("save_counter", 0) == 0 || key.rfind("optimizer", 0) == 0);
+      }
+      if (status.restored() == 0 || !weights_only_left) continue;
+      bool all_weights = true;
+      for (const auto& entry : status.unset_weights()) {
+        for (const auto& w : nested->weights()) all_weights = all_weights && entry.find(w.name()) == std::string::npos;
+      }
+      if (!all_weights) continue;
+      return detail::concat("the checkpoint '", path.string(), "' holds the weights of model '", nested->name(),
+                            "' (class ", nested->class_name(), "), which is nested in model '", model.name(),
+                            "' as a layer, not the weights of '", model.name(), "' itself: load it into that layer, ",
+                            candidate.second, ".load_weights(\"", path.string(), "\")");
+    } catch (const Error&) {
+      continue;
+    }
+  }
+  return {};
+}
+
+}  // namespace internal
 
 // ---- CheckpointManager -------------------------------------------------------------------------------
 

@@ -170,7 +170,15 @@ class CheckpointWeightsFormat final : public Format {
                  "object graph (as in Keras)");
     std::shared_ptr<const Model> root(std::shared_ptr<const Model>(), &model);
     const UsingStore using_store(store_);
-    return Checkpoint::with_root(root).restore(path);
+    try {
+      return Checkpoint::with_root(root).restore(path);
+    } catch (const Error& e) {
+      // The guide's mistake: the checkpoint of a model nested in this one, loaded into the
+      // outer model. Say so rather than which shape did not fit.
+      const std::string hint = nested_checkpoint_hint(model, path);
+      if (hint.empty()) throw;
+      STRATA_THROW(ValueError, hint, " (restoring it into '", model.name(), "' failed: ", e.message(), ")");
+    }
   }
 
  private:

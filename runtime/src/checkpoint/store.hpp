@@ -18,5 +18,9 @@ std::shared_ptr<const CheckpointStore> checkpoint_store();
 // The weights format of the store registered as `name` (save_weights/load_weights through
 // strata::Checkpoint with the model as root); null when no store has that name.
 std::shared_ptr<Format> checkpoint_weights_format(std::string_view name);
+// When the checkpoint at `path` was written from a model that is nested in `model` (the
+// guide's `pretrained` inside a Sequential) and fits it: a sentence naming that layer and
+// the call that loads it (issue 19); otherwise empty. Reads the checkpoint; never throws.
+std::string nested_checkpoint_hint(const Model& model, const std::filesystem::path& path);
 
 }  // namespace strata::internal

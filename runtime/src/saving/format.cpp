@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "checkpoint/store.hpp"
 #include "saving/format_internal.hpp"
@@ -71,6 +72,35 @@ const LoadStatus& LoadStatus::assert_existing_objects_matched() const {
 
 const LoadStatus& LoadStatus::expect_partial() const {
   checked_ = true;
+  return *this;
+}
+
+const LoadStatus& LoadStatus::assert_model_weights_restored(const Model& model, bool allow_partial) const {
+  checked_ = true;
+  if (unset_.empty()) return *this;
+  std::set<std::string> names;
+  for (const auto& w : model.weights()) names.insert(w.name());
+  std::vector<std::string> missing;
+  for (const auto& entry : unset_) {
+    bool weight = names.count(entry) != 0;
+    const auto open = entry.rfind(" (");
+    if (!weight && open != std::string::npos && entry.back() == ')') {
+      weight = names.count(entry.substr(open + 2, entry.size() - open - 3)) != 0;
+    }
+    if (weight) missing.push_back(entry);
+  }
+  if (missing.empty()) return *this;
+  std::string shown;
+  const std::size_t n = std::min<std::size_t>(missing.size(), 5);
+  for (std::size_t i = 0; i < n; ++i) shown += (i ? ", " : "") + missing[i];
+  if (missing.size() > n) shown += detail::concat(", ... (", missing.size() - n, " more)");
+  const std::string what = detail::concat("loading '", source_, "' left ", missing.size(), " weight",
+                                          missing.size() == 1 ? "" : "s", " of model '", model.name(), "' (class ",
+                                          model.class_name(), ") unrestored: ", shown);
+  STRATA_CHECK(allow_partial, FormatError, what,
+               ". The file does not hold them (was the model's class changed since it was saved?). Pass "
+               "LoadOptions::allow_partial_checkpoint = true to load anyway, with those weights at their initial values");
+  log_warning(what, "; they keep their initial values (LoadOptions::allow_partial_checkpoint)");
   return *this;
 }
 

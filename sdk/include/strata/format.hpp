@@ -57,6 +57,11 @@ struct LoadOptions {
   // it returns as its outputs) instead of the Keras model. SavedModels without Keras
   // metadata (tf.saved_model.save, Keras 3's export) load serving_default when empty.
   std::string signature{};
+  // Whole-model loads (SavedModel, H5): a load that leaves any weight of the model
+  // unrestored throws a FormatError naming the file and the weights, unless this is set;
+  // then it logs a warning and the unrestored weights keep their initial values. TF's
+  // tf.saved_model.LoadOptions(allow_partial_checkpoint=True); Keras only warns.
+  bool allow_partial_checkpoint = false;
 };
 
 // What a weight load matched. Formats fill it; strict loads throw instead of returning an
@@ -84,6 +89,12 @@ class LoadStatus {
   const LoadStatus& assert_existing_objects_matched() const;
   // Silences the warning an unchecked, incomplete status logs when destroyed.
   const LoadStatus& expect_partial() const;
+  // Whole-model loads (issue 19): the weights of `model` among unset_weights() (an entry
+  // names a weight as "<name>" or "<object path> (<name>)"; optimizer, metric and other
+  // objects are not checked) must be none. Otherwise throws FormatError naming the file,
+  // the first few of them and their count, and LoadOptions::allow_partial_checkpoint; with
+  // `allow_partial` it logs that as a warning instead. Marks the status checked.
+  const LoadStatus& assert_model_weights_restored(const Model& model, bool allow_partial) const;
 
  private:
   std::string source_;

@@ -5,6 +5,7 @@
 //  - layer "NestedDenseLayer": two tracked Dense layers (the guide's nested-weights example)
 //  - model "SubclassedModel": the guide's 784-64-64-10 MLP as a subclassed model; it has no
 //    config of its own, like the guide's class
+//  - model "CustomModel": the guide's subclassed model with get_config (custom_model.cpp)
 #include <memory>
 
 #include "strata/activations.hpp"
@@ -14,6 +15,8 @@
 #include "strata/model.hpp"
 #include "strata/ops.hpp"
 #include "strata/plugin/registrar.hpp"
+
+void register_custom_model(strata::Registrar& r);  // custom_model.cpp
 
 namespace {
 
@@ -102,6 +105,7 @@ void register_all(strata::Registrar& r) {
                                           [](const Config&) { return std::make_shared<CustomActivation>(); });
   r.add<strata::ObjectKind::kModel>(
       "SubclassedModel", [](const Config& c) -> std::shared_ptr<strata::Model> { return std::make_shared<SubclassedModel>(c); });
+  register_custom_model(r);
 }
 
 }  // namespace
