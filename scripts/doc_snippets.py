@@ -222,7 +222,7 @@ def run_blocks(argv):
         for line, info, body, what, reason in classified:
             where = f"{doc_name}:{line}"
             if what in ("compiled", "skip", "output"):
-                report(doc_name, line, what, reason)
+                report(doc_name, line, "not-run" if what == "skip" else what, reason)
                 continue
             if what == "parse-json":
                 try:
