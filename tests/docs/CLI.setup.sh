@@ -1,3 +1,4 @@
+#!/bin/bash
 # The doc test's setup for docs/CLI.md: the files its examples name, made with the CLI under
 # test. model.json: a Sequential model, 4 inputs -> Dense(2); x.npy: two rows of 4 float32;
 # my_savedmodel: that model as a SavedModel; weights_ckpt: its weights as a TF checkpoint.

@@ -1,3 +1,4 @@
+#!/bin/bash
 # The doc test's setup for docs/EMBEDDING.md: pkg-config finds the prefix sdk.out_of_tree
 # installed; host.c and host.cpp are the smallest C and C++ hosts (the page's own hosts are
 # built by sdk.doc_snippets).
