@@ -27,7 +27,8 @@ its opening fence, and is then
     document's first block, tests/docs/<doc stem>.setup.sh (when it exists) prepares the
     scratch directory (and may write .doc-env, sourced before every block of that document;
     exit 77 skips the document's blocks with the setup's last output line as the reason);
-    python blocks run with the interop venv's python (--venv), skipped without one;
+    python blocks run with the interop venv's python (--venv), skipped without one, and so do
+    shell blocks marked <!-- doc-test: venv --> (the venv's bin/ first on PATH);
   - parsed: json blocks (json.loads);
   - compiled: blocks marked <!-- snippet: PATH --> (built, and run when they make a program,
     by sdk.doc_snippets against an installed prefix);
@@ -123,9 +124,12 @@ def classify(doc, line, info, marker):
         return "compiled", "built by sdk.doc_snippets"
     if DOC_TEST_ANY.match(marker):
         m = DOC_TEST.match(marker)
+        if m and m.group(1) == "venv" and info in SHELL_KINDS:
+            return "run-sh-venv", ""
         if not m or m.group(1) not in ("skip", "output") or not (m.group(2) or "").strip():
             raise ValueError(f"{where}: malformed marker '{marker}': write <!-- doc-test: skip (REASON) --> "
-                             "or <!-- doc-test: output (REASON) -->, with a reason")
+                             "or <!-- doc-test: output (REASON) -->, with a reason, or <!-- doc-test: venv --> "
+                             "before a shell block")
         return m.group(1), m.group(2).strip()
     if info in SHELL_KINDS:
         return "run-sh", ""
@@ -236,6 +240,12 @@ def run_blocks(argv):
             if skip_reason:
                 report(doc_name, line, "skipped", skip_reason)
                 continue
+            block_env = doc_env
+            if what == "run-sh-venv":
+                if not venv_python:
+                    report(doc_name, line, "skipped", "needs the interop venv (STRATA_INTEROP_VENV)")
+                    continue
+                block_env = dict(doc_env, PATH=f"{venv_python.parent}:{doc_env['PATH']}")
             if what == "run-python":
                 if not venv_python:
                     report(doc_name, line, "skipped", "python block: no interop venv (STRATA_INTEROP_VENV)")
@@ -248,7 +258,7 @@ def run_blocks(argv):
                 script.write_text("if [ -f .doc-env ]; then . ./.doc-env; fi\n" + shell_script(info, body), encoding="utf-8")
                 cmd = ["bash", "-e", "-o", "pipefail", script.name]
             begin = time.monotonic()
-            rc, out = run(cmd, scratch, doc_env, where, log)
+            rc, out = run(cmd, scratch, block_env, where, log)
             if rc != 0:
                 failures.append(f"{where}: exit {rc}")
                 print(f"---- {where} ({info}), in {scratch}:\n{body}---- output:\n{out}\nFAILED: {where}: exit {rc}", flush=True)
