@@ -3,7 +3,7 @@
 # test. model.json: a Sequential model, 4 inputs -> Dense(2); x.npy: two rows of 4 float32;
 # my_savedmodel: that model as a SavedModel; weights_ckpt: its weights as a TF checkpoint.
 # The npz format of examples/custom_format_plugin is on STRATA_PLUGIN_PATH (.doc-env).
-npz=$(find "$STRATA_DOC_BUILD" -name 'strata-format-npz.so' -print -quit)
+npz=$(find "$STRATA_DOC_BUILD/examples" -name strata-format-npz.so -print -quit)
 if [ -z "$npz" ]; then
   echo "the npz plugin of examples/custom_format_plugin is not built"
   exit 77
