@@ -26,3 +26,39 @@ PY
 strata convert model.json my_savedmodel > /dev/null
 strata convert model.json .whole_model.h5 > /dev/null
 strata convert .whole_model.h5 weights_ckpt --weights-into model.json > /dev/null
+# With the interop venv (the venv-marked block): files TensorFlow writes.
+if [ -n "${STRATA_DOC_VENV:-}" ]; then
+  "$STRATA_DOC_VENV/bin/python" - > .venv-setup.log 2>&1 <<'PY' || { cat .venv-setup.log; exit 1; }
+import os
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+os.environ["CUDA_VISIBLE_DEVICES"] = ""
+import numpy as np
+import tf_keras as keras
+import keras as keras3
+
+rng = np.random.default_rng(0)
+x = np.load("x.npy")
+
+def dense_model():
+    inp = keras.Input((4,), name="input_1")
+    return keras.Model(inp, keras.layers.Dense(2, activation="relu", name="dense")(inp))
+
+m = dense_model()
+m.compile(optimizer="adam", loss="mse", metrics=["mae"])
+m.fit(x, rng.normal(size=(2, 2)).astype("float32"), epochs=1, verbose=0)
+m.save("compiled.h5")
+m.save_weights("ckpt")  # TF checkpoint: the weights and the optimizer's values
+
+a, b = keras.Input((4,), name="a"), keras.Input((3,), name="b")
+h = keras.layers.Concatenate()([a, b])
+two = keras.Model([a, b], [keras.layers.Dense(1, name="out1")(h), keras.layers.Dense(2, name="out2")(h)])
+two.compile(optimizer="sgd", loss=["mse", "mae"])
+two.save("two_io.h5")
+for name, shape in [("a", (6, 4)), ("b", (6, 3)), ("out1", (6, 1)), ("out2", (6, 2))]:
+    np.save(name + ".npy", rng.normal(size=shape).astype("float32"))
+
+feats = keras3.Input((4,), name="feats")
+k3 = keras3.Model(feats, keras3.layers.Dense(2)(feats))
+k3.export("exported_savedmodel", verbose=False)
+PY
+fi
