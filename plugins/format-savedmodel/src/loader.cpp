@@ -476,7 +476,8 @@ std::shared_ptr<strata::Model> revive_from_traces(const fs::path& dir, const str
   RevivedTree tree = revive_layers(og, node_metadata, state_nodes, [&](int id, RevivedLayer& layer, const std::string& local) {
     if (const auto it = variables.find(id); it != variables.end()) return it->second;
     const auto [key, value] = value_of(id);
-    const strata::Variable v = layer.add_revived_weight(local, value, og.nodes(id).variable().trainable());
+    const strata::Variable v =
+        layer.add_revived_weight(local, value, og.nodes(id).variable().trainable(), og.nodes(id).variable().name());
     used_names.insert(v.name());
     variables.emplace(id, v);
     return v;

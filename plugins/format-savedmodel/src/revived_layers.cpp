@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <optional>
 #include <set>
 
 #include "strata/error.hpp"
@@ -47,7 +48,16 @@ RevivedLayer::RevivedLayer(const std::string& class_name, const Config& metadata
     : Layer(class_name, base_config(metadata)),
       saved_config_(metadata.contains("config") ? metadata["config"] : Config()) {}
 
-Variable RevivedLayer::add_revived_weight(const std::string& local_name, const Tensor& value, bool trainable) {
+Variable RevivedLayer::add_revived_weight(const std::string& local_name, const Tensor& value, bool trainable,
+                                          const std::string& saved_name) {
+  // The saved name's scopes above the layer ("sub/" of "sub/dense_1/kernel": a layer built
+  // inside a model's call) are kept, so the weights are named as the original's.
+  const std::string suffix = name() + "/" + local_name;
+  std::optional<NameScope> scope;
+  if (saved_name.size() > suffix.size() + 1 && saved_name.compare(saved_name.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+      saved_name[saved_name.size() - suffix.size() - 1] == '/') {
+    scope.emplace(saved_name.substr(0, saved_name.size() - suffix.size() - 1));
+  }
   WeightSpec spec;
   spec.name = local_name;
   spec.shape = value.shape();
@@ -159,15 +169,27 @@ RevivedTree revive_layers(const tf::SavedObjectGraph& og, const std::map<int, Co
     }
     return out;
   };
+  constexpr int kMaxDepth = 256;  // nested layers; a file nesting deeper is refused, not a stack overflow
+  int depth = 0;
   std::function<std::shared_ptr<RevivedLayer>(int, const std::string&)> revive = [&](int id, const std::string& local) {
     if (const auto it = done.find(id); it != done.end()) return it->second;
+    STRATA_CHECK(depth < kMaxDepth, FormatError, "the SavedModel's layers nest more than ", kMaxDepth,
+                 " deep (at object ", id, ", '", local, "')");
     const auto md_it = metadata.find(id);
     const Config md = md_it != metadata.end() ? md_it->second : Config::object();
     Config base = md;
     if (!base.contains("name") || !base["name"].is_string()) base["name"] = local;
     const std::string cls = md.contains("class_name") && md["class_name"].is_string() ? md["class_name"].get<std::string>()
                                                                                       : std::string("Layer");
-    auto layer = std::make_shared<RevivedLayer>(cls, base);
+    std::shared_ptr<RevivedLayer> layer;
+    try {
+      layer = std::make_shared<RevivedLayer>(cls, base);
+    } catch (const strata::Error&) {
+      // A dtype or name the base layer refuses (a mixed-precision policy name): defaults.
+      Config plain = Config::object();
+      plain["name"] = base["name"];
+      layer = std::make_shared<RevivedLayer>(cls, plain);
+    }
     done.emplace(id, layer);
     tree.all.emplace_back(layer, id);
     const auto& node = og.nodes(id);
@@ -175,7 +197,9 @@ RevivedTree revive_layers(const tf::SavedObjectGraph& og, const std::map<int, Co
       if (bookkeeping(c.local_name()) || !valid(c.node_id()) || skip.count(c.node_id())) continue;
       if (og.nodes(c.node_id()).has_variable()) (void)make_variable(c.node_id(), *layer, c.local_name());
     }
+    ++depth;
     for (const auto& [name, child] : layer_children(node)) layer->track(name, revive(child, name));
+    --depth;
     return layer;
   };
   if (og.nodes_size() == 0) return tree;

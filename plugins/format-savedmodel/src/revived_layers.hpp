@@ -25,7 +25,9 @@ class RevivedLayer final : public Layer {
   // `metadata`: the layer's Keras metadata (class_name, name, trainable, dtype, config).
   RevivedLayer(const std::string& class_name, const Config& metadata);
   // A weight under its attribute name ("kernel"), holding `value`.
-  Variable add_revived_weight(const std::string& local_name, const Tensor& value, bool trainable);
+  // `saved_name`: the variable's name in the file ("model/dense/kernel").
+  Variable add_revived_weight(const std::string& local_name, const Tensor& value, bool trainable,
+                              const std::string& saved_name = "");
   // The layer's traced call (inference, and training when traced), or why it has none.
   void set_call(std::optional<Graph> inference, std::optional<Graph> training);
   void set_no_call(std::string why) { no_call_ = std::move(why); }

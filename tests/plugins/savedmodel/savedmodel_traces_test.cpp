@@ -87,7 +87,11 @@ TEST_P(Traced, RevivedModelPredictsAndTrainsLikeTheOriginal) {
   }
   // BatchNormalization's moving statistics moved in both (the revived one through the
   // assignments its training trace records); the traced Bessel factor is computed in float.
-  expect_close(revived->predict(x), reference->predict(x), 1e-4f, "after training");
+  // conv_bn_functional's conv bias feeds the normalization: its gradient is rounding noise
+  // (the batch mean removes the bias), which the restored Adam state scales into steps that
+  // differ between the two computations and reach the predictions through the moving mean.
+  expect_close(revived->predict(x), reference->predict(x), GetParam() == "conv_bn_functional" ? 2e-3f : 1e-4f,
+               "after training");
   // A revived model saves again, and that SavedModel revives too.
   const fs::path again = dir.parent_path() / "again";
   strata::save_model(*revived, again);
