@@ -3,6 +3,7 @@
 // learning, fine-tuning a revived layer). A layer object gets a `__call__` function
 // object listing its inference and training concrete functions, bound to its variables.
 #include <cctype>
+#include <chrono>
 #include <map>
 #include <set>
 #include <string>
@@ -67,6 +68,7 @@ void add_layer_traces(const Model& model, const CheckpointObjectGraph& ckpt, tf:
   std::vector<tf::StructuredValue> defaults(2);
   defaults[0].set_bool_value(false);
   defaults[1].mutable_none_value();
+  const auto start = std::chrono::steady_clock::now();
   std::size_t traced = 0, untraced = 0;
   for (const auto& [node, layer] : layer_nodes(model, ckpt)) {
     if (node == 0 || node >= og->nodes_size() || layer->class_name() == "InputLayer") continue;
@@ -128,8 +130,9 @@ void add_layer_traces(const Model& model, const CheckpointObjectGraph& ckpt, tf:
     child->set_node_id(fn_node);
     child->set_local_name("__call__");
   }
-  (void)traced;
-  (void)untraced;
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  log_info("model '", model.name(), "': traced the calls of ", traced, " layer(s) in ", ms, " ms",
+           untraced ? detail::concat(" (", untraced, " without a trace)") : std::string());
 }
 
 }  // namespace strata::savedmodel
