@@ -70,7 +70,9 @@ void add_layer_traces(const Model& model, const CheckpointObjectGraph& ckpt, tf:
   defaults[1].mutable_none_value();
   const auto start = std::chrono::steady_clock::now();
   std::size_t traced = 0, untraced = 0;
-  for (const auto& [node, layer] : layer_nodes(model, ckpt)) {
+  for (const auto& entry : layer_nodes(model, ckpt)) {
+    const int node = entry.first;
+    const Layer* layer = entry.second;  // not a structured binding: the trace lambda captures it
     if (node == 0 || node >= og->nodes_size() || layer->class_name() == "InputLayer") continue;
     const auto specs = layer_specs(*layer);
     if (specs.empty()) continue;
