@@ -112,6 +112,12 @@ Config build_input_shape_json(const Layer& layer) {
   return list;
 }
 
+std::map<int, const Layer*> layer_nodes(const Model& model, const CheckpointObjectGraph& graph) {
+  std::map<int, const Layer*> layers;
+  map_layers(model, 0, graph, layers);
+  return layers;
+}
+
 void add_layer_metadata(const Model& model, const CheckpointObjectGraph& graph, tf::SavedObjectGraph& objects,
                         keras::SavedMetadata& metadata) {
   std::map<int, const Layer*> layers;

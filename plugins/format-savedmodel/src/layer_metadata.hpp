@@ -3,6 +3,8 @@
 // its config and reconnects Sequential/Functional models from their "layer-N" children.
 #pragma once
 
+#include <map>
+
 #include "strata/checkpoint.hpp"
 #include "strata/model.hpp"
 #include "strata/tf/keras_saved_metadata.pb.h"
@@ -22,4 +24,10 @@ void add_layer_metadata(const Model& model, const CheckpointObjectGraph& graph, 
 // "items": [null, 4]}, a list of those for several inputs; null when unbuilt.
 Config build_input_shape_json(const Layer& layer);
 
+}  // namespace strata::savedmodel
+
+namespace strata::savedmodel {
+// Which layer each checkpoint-object-graph node holds (node 0: `model`), found the way the
+// graph was made (issue 19: the per-layer traces use it too).
+std::map<int, const Layer*> layer_nodes(const Model& model, const CheckpointObjectGraph& graph);
 }  // namespace strata::savedmodel

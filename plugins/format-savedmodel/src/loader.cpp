@@ -16,6 +16,7 @@
 
 #include "function_graph.hpp"
 #include "layer_metadata.hpp"
+#include "revived_layers.hpp"
 #include "savedmodel_format.hpp"
 #include "savedmodel_internal.hpp"
 #include "strata/checkpoint.hpp"
@@ -29,6 +30,7 @@
 #include "strata/ops.hpp"
 #include "strata/plugin/file_system.hpp"
 #include "strata/registry.hpp"
+#include "strata/revived.hpp"
 #include "strata/saving.hpp"
 #include "strata/stateful.hpp"
 #include "strata/tf/keras_saved_metadata.pb.h"
@@ -70,6 +72,21 @@ bool training_flag(const strata::tf::SavedConcreteFunction& cf) {
   return is_training;
 }
 
+// Output `index` of a revived model's traced call, as a layer named after the output (the
+// serving signature's key): what a revived model's outputs() are made of.
+class SignatureOutput final : public strata::Layer {
+ public:
+  SignatureOutput(const std::string& name, strata::Graph graph, std::size_t index)
+      : Layer("SignatureOutput", Config{{"name", name}}), graph_(std::move(graph)), index_(index) {}
+  std::vector<strata::Tensor> call(const std::vector<strata::Tensor>& inputs, const strata::CallContext&) const override {
+    return {graph_.run(inputs).at(index_)};
+  }
+
+ private:
+  strata::Graph graph_;
+  std::size_t index_;
+};
+
 // A model revived from its traced functions (its class is not needed): call() runs the
 // saved graph of the mode asked for (training falls back to the inference graph when no
 // training trace was saved) on the restored variables, so it predicts, and trains through
@@ -95,6 +112,51 @@ class RevivedModel final : public strata::Model, public strata::StateVariablesLa
     return v;
   }
   void add_state(const strata::Variable& v) { states_.push_back(v); }
+  // The revived layers (issue 19): model.layers, and the root's children under the file's
+  // local names, so that checkpoints (the optimizer's slots too) match the saved object graph.
+  void set_layers(std::vector<strata::Layer::TrackedChild> children, std::vector<std::shared_ptr<strata::Layer>> layers) {
+    children_ = std::move(children);
+    layers_ = std::move(layers);
+  }
+  std::vector<std::shared_ptr<strata::Layer>> layers() const override { return layers_; }
+  std::vector<strata::Layer::TrackedChild> children() const override { return children_; }
+  // The traced call's inputs and outputs as symbolic tensors named as the serving
+  // signature names them (placeholders: nothing connects them; the call runs the trace).
+  // Names: one per input/output, else "input_<i>" / "output_<i>".
+  void set_specs_from_graph(const std::vector<std::string>& in_names, const std::vector<std::string>& out_names) {
+    const auto make = [](const std::vector<strata::Tensor>& tensors, const std::vector<std::string>& names,
+                         const char* fallback) {
+      std::vector<strata::Tensor> out;
+      std::set<std::string> seen;
+      const bool named = names.size() == tensors.size() &&
+                         std::all_of(names.begin(), names.end(), [&](const std::string& n) { return !n.empty() && seen.insert(n).second; });
+      for (std::size_t i = 0; i < tensors.size(); ++i) {
+        const strata::Shape& s = tensors[i].shape();
+        if (!s.has_known_rank() || s.rank() == 0) return std::vector<strata::Tensor>{};
+        std::vector<std::int64_t> dims(s.dims().begin() + 1, s.dims().end());
+        const std::int64_t batch = s.dims()[0];
+        out.push_back(strata::Input(strata::Shape(dims), named ? names[i] : strata::detail::concat(fallback, i + 1),
+                                    tensors[i].dtype(), batch < 0 ? std::nullopt : std::optional<std::int64_t>(batch)));
+      }
+      return out;
+    };
+    inputs_ = make(inference_.inputs(), in_names, "input_");
+    outputs_.clear();
+    const auto& outs = inference_.outputs();
+    if (inputs_.size() != inference_.inputs().size()) return;
+    std::set<std::string> seen;
+    const bool named = out_names.size() == outs.size() &&
+                       std::all_of(out_names.begin(), out_names.end(), [&](const std::string& n) { return !n.empty() && seen.insert(n).second; });
+    for (std::size_t i = 0; i < outs.size(); ++i) {
+      // Connected to the inputs (summaries walk the graph between them) by a layer named as
+      // the output, which stands for the traced call's output i.
+      auto marker = std::make_shared<SignatureOutput>(named ? out_names[i] : strata::detail::concat("output_", i + 1),
+                                                      inference_, i);
+      outputs_.push_back((*marker)(inputs_).at(0));
+    }
+  }
+  std::vector<strata::Tensor> inputs() const override { return inputs_; }
+  std::vector<strata::Tensor> outputs() const override { return outputs_; }
   std::vector<strata::Variable> state_variables() const override { return states_; }
   void set_graphs(strata::Graph inference, std::optional<strata::Graph> training) {
     std::vector<strata::Shape> shapes;
@@ -177,6 +239,9 @@ class RevivedModel final : public strata::Model, public strata::StateVariablesLa
   std::optional<strata::Graph> training_, inference_losses_, training_losses_;
   std::vector<std::string> overridden_, mask_readers_;
   std::vector<strata::Variable> states_;
+  std::vector<strata::Layer::TrackedChild> children_;
+  std::vector<std::shared_ptr<strata::Layer>> layers_;
+  std::vector<strata::Tensor> inputs_, outputs_;
   std::unique_ptr<std::once_flag> warned_ = std::make_unique<std::once_flag>();
 };
 
@@ -262,6 +327,74 @@ void build_from_shape(strata::Model& model, const Config& root, const std::strin
   (void)model(zeros);
 }
 
+// The names of the TensorSpecs in a structured value, depth first.
+void spec_names(const strata::tf::StructuredValue& v, std::vector<std::string>& out) {
+  switch (v.kind_case()) {
+    case strata::tf::StructuredValue::kTensorSpecValue: out.push_back(v.tensor_spec_value().name()); break;
+    case strata::tf::StructuredValue::kListValue:
+      for (const auto& x : v.list_value().values()) spec_names(x, out);
+      break;
+    case strata::tf::StructuredValue::kTupleValue:
+      for (const auto& x : v.tuple_value().values()) spec_names(x, out);
+      break;
+    case strata::tf::StructuredValue::kDictValue: {
+      std::map<std::string, const strata::tf::StructuredValue*> sorted;  // TensorFlow flattens dicts by key
+      for (const auto& [k, x] : v.dict_value().fields()) sorted.emplace(k, &x);
+      for (const auto& entry : sorted) spec_names(*entry.second, out);
+      break;
+    }
+    default: break;
+  }
+}
+
+// The revived model's inputs() and outputs(): the traced call's shapes and dtypes, named
+// as the call's input signature and the serving signature name them (Keras: the input
+// and output layers' names).
+void set_revived_specs(RevivedModel& model, const strata::tf::MetaGraphDef& mg, const strata::tf::SavedConcreteFunction& call,
+                       const Config& root) {
+  std::vector<std::string> in_names;
+  const auto& sig = call.canonicalized_input_signature();
+  if (sig.has_tuple_value() && sig.tuple_value().values_size() >= 1) spec_names(sig.tuple_value().values(0), in_names);
+  std::vector<std::string> out_names;
+  const auto serving = mg.signature_def().find("serving_default");
+  if (serving != mg.signature_def().end()) {
+    std::set<std::string> keys;
+    for (const auto& entry : serving->second.outputs()) keys.insert(entry.first);
+    // A Functional model's output layers give the order; otherwise the keys' (sorted).
+    const Config* outs = nullptr;
+    if (root.contains("config") && root["config"].is_object() && root["config"].contains("output_layers")) {
+      outs = &root["config"]["output_layers"];
+    }
+    if (outs != nullptr && outs->is_array()) {
+      for (const auto& o : *outs) {
+        if (o.is_array() && !o.empty() && o[0].is_string() && keys.count(o[0].get<std::string>())) {
+          out_names.push_back(o[0].get<std::string>());
+        }
+      }
+    }
+    if (out_names.size() != keys.size()) out_names.assign(keys.begin(), keys.end());
+    if (in_names.empty()) {
+      for (const auto& entry : serving->second.inputs()) in_names.push_back(entry.first);
+      std::sort(in_names.begin(), in_names.end());
+    }
+  }
+  // A Functional/Sequential model's metadata names its input and output layers: those
+  // names win (the serving keys of older Strata files were "input_<i>").
+  const auto layer_names = [&](const char* key) {
+    std::vector<std::string> names;
+    const Config* cfg = root.contains("config") && root["config"].is_object() ? &root["config"] : nullptr;
+    if (cfg == nullptr || !cfg->contains(key) || !(*cfg)[key].is_array()) return names;
+    for (const auto& o : (*cfg)[key]) {
+      if (!o.is_array() || o.empty() || !o[0].is_string()) return std::vector<std::string>{};
+      names.push_back(o[0].get<std::string>());
+    }
+    return names;
+  };
+  if (auto names = layer_names("input_layers"); !names.empty()) in_names = std::move(names);
+  if (auto names = layer_names("output_layers"); !names.empty()) out_names = std::move(names);
+  model.set_specs_from_graph(in_names, out_names);
+}
+
 // Keras's revived model: the saved traced functions run with the restored variables.
 std::shared_ptr<strata::Model> revive_from_traces(const fs::path& dir, const strata::tf::SavedModel& sm,
                                                         const Metadata& md, const strata::LoadOptions& options,
@@ -329,6 +462,35 @@ std::shared_ptr<strata::Model> revive_from_traces(const fs::path& dir, const str
   }
   std::map<int, strata::Variable> variables;
   std::set<std::string> used_names;
+  // The checkpoint value of variable node `id`, checked against saved_model.pb.
+  const auto value_of = [&](int id) {
+    STRATA_CHECK(static_cast<std::size_t>(id) < ckpt->nodes.size() && is_variable_node(ckpt->nodes[static_cast<std::size_t>(id)]),
+                 FormatError, "'", prefix.string(), "': object ", id, " (variable '", og.nodes(id).variable().name(),
+                 "' in saved_model.pb) has no value in the checkpoint");
+    const std::string& key = ckpt->nodes[static_cast<std::size_t>(id)].attributes[0].checkpoint_key;
+    strata::Tensor value = reader->get_tensor(key);
+    const auto& sv = og.nodes(id).variable();
+    if (sv.has_shape() && !sv.shape().unknown_rank()) {
+      std::vector<std::int64_t> dims;
+      for (const auto& d : sv.shape().dim()) dims.push_back(d.size());
+      STRATA_CHECK(strata::Shape(dims) == value.shape() || std::any_of(dims.begin(), dims.end(), [](auto d) { return d < 0; }),
+                   FormatError, what, ": variable '", sv.name(), "' has shape ", value.shape().to_string(),
+                   " in the checkpoint but ", strata::Shape(dims).to_string(), " in saved_model.pb");
+    }
+    return std::make_pair(key, value);
+  };
+  // The layers, each owning its variables (issue 19); the traced calls bind to the same.
+  const std::map<int, Config> node_metadata = read_node_metadata(dir, sm);
+  RevivedTree tree = revive_layers(og, node_metadata, state_nodes, [&](int id, RevivedLayer& layer, const std::string& local) {
+    if (const auto it = variables.find(id); it != variables.end()) return it->second;
+    const auto [key, value] = value_of(id);
+    const strata::Variable v =
+        layer.add_revived_weight(local, value, og.nodes(id).variable().trainable(), og.nodes(id).variable().name());
+    used_names.insert(v.name());
+    variables.emplace(id, v);
+    return v;
+  });
+  model->set_layers(tree.children, tree.layers);
   const auto bind = [&](const std::string& fname) {
     strata::savedmodel::ImportedArguments args;
     for (const int id : og.concrete_functions().at(fname).bound_inputs()) {
@@ -341,19 +503,9 @@ std::shared_ptr<strata::Model> revive_from_traces(const fs::path& dir, const str
         continue;
       }
       if (!variables.count(id)) {
-        STRATA_CHECK(static_cast<std::size_t>(id) < ckpt->nodes.size() && is_variable_node(ckpt->nodes[static_cast<std::size_t>(id)]),
-                     FormatError, "'", prefix.string(), "': object ", id, " (variable '", og.nodes(id).variable().name(),
-                     "' in saved_model.pb) has no value in the checkpoint");
-        const std::string& key = ckpt->nodes[static_cast<std::size_t>(id)].attributes[0].checkpoint_key;
-        const strata::Tensor value = reader->get_tensor(key);
+        // A variable of no layer (a state, a subclassed model's own): the model's.
+        const auto [key, value] = value_of(id);
         const auto& sv = og.nodes(id).variable();
-        if (sv.has_shape() && !sv.shape().unknown_rank()) {
-          std::vector<std::int64_t> dims;
-          for (const auto& d : sv.shape().dim()) dims.push_back(d.size());
-          STRATA_CHECK(strata::Shape(dims) == value.shape() || std::any_of(dims.begin(), dims.end(), [](auto d) { return d < 0; }),
-                       FormatError, what, ": variable '", sv.name(), "' has shape ", value.shape().to_string(),
-                       " in the checkpoint but ", strata::Shape(dims).to_string(), " in saved_model.pb");
-        }
         const bool state = state_nodes.count(id) > 0;  // tf-keras writes them trainable, as tf.Variable's default
         // Names need not be unique in a SavedModel (tf-keras names every state of a layer
         // "<layer>/Variable"); weights' must: the second is "<name>_1", and so on.
@@ -381,7 +533,41 @@ std::shared_ptr<strata::Model> revive_from_traces(const fs::path& dir, const str
     if (!training_losses.empty()) b = bind(training_losses);
     model->set_loss_graphs(std::move(a), std::move(b));
   }
+  // Each revived layer's own traced call, where the file holds one (tf-keras traces every
+  // layer's; a layer whose trace does not import says why when it is called).
+  for (const auto& [layer, id] : tree.all) {
+    const strata::tf::SavedFunction* layer_call = nullptr;
+    for (const auto& c : og.nodes(id).children()) {
+      if (c.local_name() == "__call__" && c.node_id() >= 0 && c.node_id() < og.nodes_size() && og.nodes(c.node_id()).has_function()) {
+        layer_call = &og.nodes(c.node_id()).function();
+      }
+    }
+    if (layer_call == nullptr || layer_call->concrete_functions().empty()) {
+      layer->set_no_call("the SavedModel holds no traced call for it");
+      continue;
+    }
+    try {
+      const auto [li, lt] = by_mode(*layer_call, "__call__");
+      if (li.empty()) {
+        layer->set_no_call("its traced __call__ has no inference-mode function");
+        continue;
+      }
+      std::optional<strata::Graph> lg;
+      if (!lt.empty()) lg = bind(lt);
+      layer->set_call(bind(li), std::move(lg));
+    } catch (const strata::Error& e) {
+      layer->set_no_call(strata::detail::concat("its traced call could not be imported: ", e.what()));
+    }
+  }
+  set_revived_specs(*model, mg, og.concrete_functions().at(inference), md.root);
   compile_from_metadata(*model, md, options);
+  if (model->is_compiled()) {
+    // The optimizer's state (its iterations and slots), through the checkpoint's object
+    // graph, which the revived layers mirror under the file's names (issue 19).
+    auto frame = strata::ErrorContext::push("restoring the optimizer state of '", dir.string(), "'");
+    const std::shared_ptr<const strata::Model> root(std::shared_ptr<const strata::Model>(), model.get());
+    strata::Checkpoint::with_root(root, strata::CheckpointSaveType::kSavedModel).restore(prefix).expect_partial();
+  }
   // What the traces cannot hold (Keras's guide: an overridden train_step, ops run on a
   // mask argument). Strata's SavedModels say what the saving model had; for others, a
   // subclassed model's own members are unknown and may be gone.
@@ -425,7 +611,11 @@ std::shared_ptr<strata::Model> load(const fs::path& dir, const strata::LoadOptio
                                         (root_class == "Functional" || root_class == "Sequential" || root_class == "Model");
   // A Sequential/Functional without a config was itself revived from traces: no class can
   // rebuild it.
-  if (options.revive_from_traces || container_without_config) return revive_from_traces(dir, sm, md, options, "");
+  if (options.revive_from_traces || container_without_config) {
+    auto model = revive_from_traces(dir, sm, md, options, "");
+    strata::plugin::mark_revived(model, {});
+    return model;
+  }
   try {
     return revive_from_classes(dir, md, options);
   } catch (const strata::UnknownObjectError& e) {
@@ -438,17 +628,26 @@ std::shared_ptr<strata::Model> load(const fs::path& dir, const strata::LoadOptio
       }
       throw strata::UnknownObjectError(std::move(missing));
     }
-    strata::log_info("'", dir.string(), "': ", e.message(), "; reviving the model from its traced functions");
     // A failure while reviving (an op Strata lacks, a bad graph) says why the traces were
     // read at all: the classes that were missing.
     std::string classes;
+    std::vector<std::string> missing;
     for (const auto& m : e.missing()) {
       classes += strata::detail::concat(classes.empty() ? "" : ", ", m.kind, " '", m.name, "'");
+      missing.push_back(strata::detail::concat(m.kind, " '", m.name, "'"));
     }
+    // Keras's load_model warns too ("... could not be deserialized properly"): the model
+    // runs its traces, and what its classes had beyond them is gone.
+    strata::log_warning("'", dir.string(), "': ", classes, e.missing().size() == 1 ? " is" : " are",
+                        " not registered (load the plugin that provides ", e.missing().size() == 1 ? "it" : "them",
+                        " or pass custom_objects); the model is revived from its traced functions: its layers ",
+                        "run their traces and have no config of their own class");
     auto frame = strata::ErrorContext::push("reviving '", dir.string(), "' from its traced functions because ",
                                             e.missing().size() == 1 ? "its class " : "its classes ", classes,
                                             e.missing().size() == 1 ? " is" : " are", " not registered");
-    return revive_from_traces(dir, sm, md, options, e.message());
+    auto model = revive_from_traces(dir, sm, md, options, e.message());
+    strata::plugin::mark_revived(model, std::move(missing));
+    return model;
   }
 }
 

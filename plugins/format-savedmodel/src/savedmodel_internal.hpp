@@ -81,6 +81,9 @@ bool is_variable_node(const CheckpointObjectGraph::Node& node);
 // `ckpt` nodes); returns what the traces cannot hold ("strata_traces_lack") or null.
 Config add_traces(const Model& model, const CheckpointObjectGraph& ckpt, tf::MetaGraphDef& mg);
 
+// ---- layer_traces.cpp: each layer's call as a `__call__` function of its node (issue 19).
+void add_layer_traces(const Model& model, const CheckpointObjectGraph& ckpt, tf::MetaGraphDef& mg);
+
 // ---- session_graph.cpp
 void add_session_graph(tf::MetaGraphDef& mg, const WrittenCheckpoint& written);
 

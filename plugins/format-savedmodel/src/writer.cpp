@@ -221,6 +221,8 @@ void write_contents(const strata::Model& model, const fs::path& tmp, const strat
   if (options.save_traces) {
     const Config lack = add_traces(model, *graph, *mg);
     if (!lack.is_null()) root["strata_traces_lack"] = lack;
+    // Each layer's call too, as tf-keras traces them (issue 19: revived layers run).
+    if (!mg->object_graph_def().concrete_functions().empty()) add_layer_traces(model, *graph, *mg);
   }
   if (options.save_traces) add_session_graph(*mg, written);
   n->set_metadata(strata::to_python_json(root));

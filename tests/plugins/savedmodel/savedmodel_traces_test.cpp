@@ -24,6 +24,7 @@
 #include "strata/npy.hpp"
 #include "strata/ops.hpp"
 #include "strata/plugins.hpp"
+#include "strata/revived.hpp"
 #include "strata/saved_model.hpp"
 #include "strata/saving.hpp"
 #include "strata/tf/keras_saved_metadata.pb.h"
@@ -67,16 +68,17 @@ TEST_P(Traced, RevivedModelPredictsAndTrainsLikeTheOriginal) {
   const fs::path dir = fresh_dir("revive_" + GetParam()) / "model";
   strata::save_model(*original, dir);
   auto revived = revive(dir);
-  EXPECT_TRUE(revived->layers().empty()) << "the revived model must not be built from its classes";
+  EXPECT_TRUE(strata::is_revived(*revived)) << "the revived model must not be built from its classes";
   const auto x = npy(GetParam() + ".x.npy");
   EXPECT_EQ(revived->predict(x).to_vector<float>(), original->predict(x).to_vector<float>());
 
-  // Both start from the same weights and a fresh optimizer of the saved training config.
-  strata::LoadOptions no_compile;
-  no_compile.compile = false;
-  auto reference = strata::load_model(dir, no_compile);
+  // Both start from the same weights and the saved optimizer state (issue 19: the revived
+  // model restores it too).
+  auto reference = strata::load_model(dir);
   ASSERT_TRUE(revived->is_compiled());
-  reference->compile(original->training_config()["optimizer_config"], original->training_config()["loss"]);
+  ASSERT_TRUE(reference->is_compiled());
+  EXPECT_EQ(revived->optimizer()->iterations().value().to_vector<std::int64_t>(),
+            reference->optimizer()->iterations().value().to_vector<std::int64_t>());
   const auto tx = npy(GetParam() + ".tx.npy"), ty = npy(GetParam() + ".ty.npy");
   for (int step = 0; step < 3; ++step) {
     const double want = reference->train_on_batch({tx}, {ty}).at("loss");
@@ -85,7 +87,11 @@ TEST_P(Traced, RevivedModelPredictsAndTrainsLikeTheOriginal) {
   }
   // BatchNormalization's moving statistics moved in both (the revived one through the
   // assignments its training trace records); the traced Bessel factor is computed in float.
-  expect_close(revived->predict(x), reference->predict(x), 1e-4f, "after training");
+  // conv_bn_functional's conv bias feeds the normalization: its gradient is rounding noise
+  // (the batch mean removes the bias), which the restored Adam state scales into steps that
+  // differ between the two computations and reach the predictions through the moving mean.
+  expect_close(revived->predict(x), reference->predict(x), GetParam() == "conv_bn_functional" ? 2e-3f : 1e-4f,
+               "after training");
   // A revived model saves again, and that SavedModel revives too.
   const fs::path again = dir.parent_path() / "again";
   strata::save_model(*revived, again);
@@ -137,7 +143,7 @@ TEST(Traces, AddLossTermsAndRegularizationPenaltiesTravelWithTheTraces) {
   EXPECT_TRUE(cfs.count("__inference_call_and_return_conditional_losses_training"));
 
   auto revived = revive(dir);
-  ASSERT_TRUE(revived->layers().empty());
+  ASSERT_TRUE(strata::is_revived(*revived));
   EXPECT_TRUE(revived->regularization_losses().empty()) << "the penalties come from the traces, not from regularizers";
   strata::LoadOptions no_compile;
   no_compile.compile = false;
@@ -680,7 +686,7 @@ namespace tf_traced {
 // Keras predicted and train.
 TEST(KerasTraced, ModelWithAnUnknownLayerClassRevivesFromTensorFlowsTraces) {
   auto model = strata::load_model(kFixtures / "custom_layer_functional");
-  EXPECT_TRUE(model->layers().empty()) << "there is no CustomDense class: the model must come from the traces";
+  EXPECT_TRUE(strata::is_revived(*model)) << "there is no CustomDense class: the model must come from the traces";
   expect_close(model->predict(npy("custom_layer_functional.x.npy")), npy("custom_layer_functional.y.npy"), 1e-5f,
                "custom_layer_functional");
   ASSERT_TRUE(model->is_compiled());
@@ -770,7 +776,7 @@ class KerasTracedLayers : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(KerasTracedLayers, RevivedWithoutClassesPredictsWhatKerasPredicted) {
   auto model = revive(kFixtures / GetParam());
-  EXPECT_TRUE(model->layers().empty()) << "the model must come from the traces";
+  EXPECT_TRUE(strata::is_revived(*model)) << "the model must come from the traces";
   expect_close_rel(model->predict(npy(GetParam() + ".x.npy")), npy(GetParam() + ".y.npy"), 1e-4, 1e-6, GetParam());
 }
 
@@ -921,7 +927,7 @@ class KerasTracedTraceOps : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(KerasTracedTraceOps, RevivedWithoutClassesPredictsWhatKerasPredicted) {
   auto model = revive(kFixtures / GetParam());
-  EXPECT_TRUE(model->layers().empty()) << "the model must come from the traces";
+  EXPECT_TRUE(strata::is_revived(*model)) << "the model must come from the traces";
   tf_traced::expect_close_rel(model->predict(npy(GetParam() + ".x.npy")), npy(GetParam() + ".y.npy"), 1e-4, 1e-6, GetParam());
 }
 
