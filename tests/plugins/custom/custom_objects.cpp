@@ -5,7 +5,11 @@
 //  - layer "NestedDenseLayer": two tracked Dense layers (the guide's nested-weights example)
 //  - model "SubclassedModel": the guide's 784-64-64-10 MLP as a subclassed model; it has no
 //    config of its own, like the guide's class
+//  - one class of every config-built kind under the "*_plugin" names of matrix_objects.hpp
+//    (custom_object_matrix_test's "plugin" way)
 #include <memory>
+
+#include "matrix_objects.hpp"
 
 #include "strata/activations.hpp"
 #include "strata/initializers.hpp"
@@ -102,6 +106,7 @@ void register_all(strata::Registrar& r) {
                                           [](const Config&) { return std::make_shared<CustomActivation>(); });
   r.add<strata::ObjectKind::kModel>(
       "SubclassedModel", [](const Config& c) -> std::shared_ptr<strata::Model> { return std::make_shared<SubclassedModel>(c); });
+  strata_matrix::add_all(r, strata_matrix::Names{"plugin"});
 }
 
 }  // namespace
