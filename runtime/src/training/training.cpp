@@ -109,14 +109,21 @@ std::string resolve_metric_name(const std::string& name, const Shape& y_true, co
   return {};
 }
 
-std::shared_ptr<Metric> build_metric(const Config& spec, const Shape& y_true, const Shape& y_pred) {
+// `factory` is the class compile resolved for `spec` (null for "accuracy" and friends, which
+// depend on the shapes): building with it works after the CustomObjectScope or the
+// custom_objects that supplied the class at compile (or load) time are gone, as in Keras,
+// where compile instantiates the metric objects.
+std::shared_ptr<Metric> build_metric(const Config& spec, const std::shared_ptr<const ConfigFactory<Metric>>& factory,
+                                     const Shape& y_true, const Shape& y_pred) {
   if (spec.is_string()) {
     const std::string name = spec.get<std::string>();
     const std::string fn = resolve_metric_name(name, y_true, y_pred);
     if (!fn.empty()) return get_metric(Config{{"class_name", "MeanMetricWrapper"}, {"config", {{"name", name}, {"fn", fn}}}});
+    if (factory) return (*factory)(has_upper(name) ? parse_serialized(spec, "metric").config : Config{{"name", name}});
     if (has_upper(name)) return get_metric(spec);
     return get_metric(Config{{"class_name", name}, {"config", {{"name", name}}}});
   }
+  if (factory) return (*factory)(parse_serialized(spec, "metric").config);
   return get_metric(spec);
 }
 
@@ -131,7 +138,9 @@ struct Model::TrainingState {
   std::shared_ptr<Optimizer> optimizer;
   std::vector<std::shared_ptr<Loss>> losses;  // one per output
   std::vector<double> loss_weights;
-  std::vector<std::vector<Config>> metric_specs;  // per output, resolved on the first batch
+  std::vector<std::vector<Config>> metric_specs;  // per output, built on the first batch
+  // The class of each spec, resolved at compile (null: resolved by shape when built).
+  std::vector<std::vector<std::shared_ptr<const ConfigFactory<Metric>>>> metric_factories;
   std::vector<std::vector<std::shared_ptr<Metric>>> metrics;
   bool metrics_built = false;
   std::shared_ptr<MeanTracker> loss_tracker = std::make_shared<MeanTracker>("loss");
@@ -252,14 +261,22 @@ void Model::compile(const Config& optimizer, const Config& loss, const Config& m
     }
     state->metrics_given = true;
   }
-  // Resolve metric classes now so unknown names fail at compile, as in Keras.
+  // Resolve metric classes now, so unknown names fail at compile (as in Keras) and a class
+  // supplied by custom_objects or a CustomObjectScope is kept for the first batch.
   {
     ObjectResolver resolver;
-    for (const auto& specs : state->metric_specs) {
-      for (const auto& m : specs) {
-        if (m.is_string() && resolve_metric_name(m.get<std::string>(), Shape{}, Shape{1}).empty()) {
-          resolver.find<ObjectKind::kMetric>(m.get<std::string>(), "compile metrics");
+    state->metric_factories.assign(n, {});
+    for (std::size_t i = 0; i < n; ++i) {
+      for (const auto& m : state->metric_specs[i]) {
+        std::shared_ptr<const ConfigFactory<Metric>> factory;
+        if (m.is_string()) {
+          if (resolve_metric_name(m.get<std::string>(), Shape{}, Shape{1}).empty()) {
+            factory = resolver.find<ObjectKind::kMetric>(m.get<std::string>(), "compile metrics");
+          }
+        } else if (!m.is_null()) {
+          factory = resolver.find<ObjectKind::kMetric>(parse_serialized(m, "metric").class_name, "compile metrics");
         }
+        state->metric_factories[i].push_back(std::move(factory));
       }
     }
     resolver.raise_if_missing();
@@ -282,7 +299,10 @@ void ensure_metrics(Model::TrainingState& s, const std::vector<Tensor>& y, const
   for (std::size_t i = 0; i < s.metric_specs.size(); ++i) {
     const Shape t = i < y.size() ? y[i].shape() : Shape::unknown_rank();
     const Shape p = i < y_pred.size() ? y_pred[i].shape() : Shape::unknown_rank();
-    for (const auto& spec : s.metric_specs[i]) s.metrics[i].push_back(build_metric(spec, t, p));
+    for (std::size_t j = 0; j < s.metric_specs[i].size(); ++j) {
+      const auto& factory = i < s.metric_factories.size() && j < s.metric_factories[i].size() ? s.metric_factories[i][j] : nullptr;
+      s.metrics[i].push_back(build_metric(s.metric_specs[i][j], factory, t, p));
+    }
   }
   s.metrics_built = true;
 }
