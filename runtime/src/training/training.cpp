@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "core/foreign_exception.hpp"
+#include "layers/add_loss_layers.hpp"
 #include "layers/config_util.hpp"
 #include "ops/internal.hpp"
 #include "strata/gradient_tape.hpp"
@@ -144,6 +145,8 @@ struct Model::TrainingState {
   std::vector<std::vector<std::shared_ptr<Metric>>> metrics;
   bool metrics_built = false;
   std::shared_ptr<MeanTracker> loss_tracker = std::make_shared<MeanTracker>("loss");
+  // model.add_metric values, by name, in the order first seen (after the compiled metrics).
+  std::vector<std::shared_ptr<MeanTracker>> added_metric_trackers;
   std::vector<std::shared_ptr<MeanTracker>> output_loss_trackers;
   // What compile was given, for training_config.
   Config loss_arg, loss_weights_arg;
@@ -340,6 +343,7 @@ std::vector<std::shared_ptr<Metric>> Model::metrics() const {
   out.push_back(training_->loss_tracker);
   for (const auto& t : training_->output_loss_trackers) out.push_back(t);
   for (const auto& per : training_->metrics) out.insert(out.end(), per.begin(), per.end());
+  for (const auto& t : training_->added_metric_trackers) out.push_back(t);
   return out;
 }
 
@@ -363,6 +367,7 @@ struct StepResult {
   // mask only (undefined where none); sample weights are for the loss (and Keras's
   // weighted_metrics, which Strata does not have).
   std::vector<Tensor> metric_weights;
+  std::vector<std::pair<std::string, Tensor>> added_metrics;  // model.add_metric values of this step
 };
 
 // Keras's match_dtype_and_rank: a 1-D target or sample weight gets a trailing axis when
@@ -396,6 +401,7 @@ StepResult forward_and_loss(Model& model, Model::TrainingState& s, const std::ve
                             const std::vector<Tensor>& y, const Tensor& sample_weight, bool training) {
   StepResult r;
   LossCollector collector;
+  internal::AddedMetricCollector added_metrics;
   CallContext ctx;
   ctx.training = training;
   Layer::Outputs outputs = model.call_with_masks(x, ctx);
@@ -417,6 +423,9 @@ StepResult forward_and_loss(Model& model, Model::TrainingState& s, const std::ve
     r.total = r.total.defined() ? r.total + weighted : weighted;
   }
   std::vector<Tensor> extra = collector.losses();
+  // model.add_loss(function) terms, in training and evaluation as in Keras.
+  for (const auto& fn : model.loss_functions()) extra.push_back(fn());
+  for (const auto& v : added_metrics.values()) r.added_metrics.emplace_back(v.name, v.value);
   if (training) {
     auto reg = model.regularization_losses();
     extra.insert(extra.end(), reg.begin(), reg.end());
@@ -438,6 +447,7 @@ Logs collect_logs(Model& model, Model::TrainingState& s) {
       logs.set(key, scalar_of(internal::call_object_code(ObjectKind::kMetric, *m, "result", [&] { return m->result(); })));
     }
   }
+  for (const auto& t : s.added_metric_trackers) logs.set(t->name(), t->result().item<float>());
   return logs;
 }
 
@@ -450,6 +460,16 @@ void update_trackers(Model::TrainingState& s, const StepResult& r, std::int64_t 
   }
   for (std::size_t i = 0; i < s.output_loss_trackers.size(); ++i) {
     s.output_loss_trackers[i]->update(r.per_output[i], static_cast<double>(batch));
+  }
+  for (const auto& added : r.added_metrics) {
+    const std::string& metric_name = added.first;
+    auto it = std::find_if(s.added_metric_trackers.begin(), s.added_metric_trackers.end(),
+                           [&](const std::shared_ptr<MeanTracker>& t) { return t->name() == metric_name; });
+    if (it == s.added_metric_trackers.end()) {
+      s.added_metric_trackers.push_back(std::make_shared<MeanTracker>(metric_name));
+      it = std::prev(s.added_metric_trackers.end());
+    }
+    (*it)->update(added.second, 1.0);
   }
   ensure_metrics(s, r.y_true, r.y_pred);
   for (std::size_t i = 0; i < s.metrics.size(); ++i) {
