@@ -643,10 +643,6 @@ void Model::add_loss(const Tensor& symbolic_loss) {
   join_side_output(*f.impl_, (*layer)(std::vector<Tensor>{symbolic_loss}).at(0), name());
 }
 
-void Model::add_loss(std::function<Tensor()> loss) {
-  STRATA_CHECK(static_cast<bool>(loss), ValueError, "model '", name(), "': add_loss was given an empty function");
-  loss_functions_.push_back(std::move(loss));
-}
 
 void Model::add_metric(const Tensor& symbolic_value, const std::string& metric_name, const std::string& aggregation) {
   Functional& f = functional_for(*this, "add_metric");

@@ -126,14 +126,13 @@ class Model : public Layer {
   // evaluate report `name`, the mean over the batches (aggregation "mean", the only one
   // tf-keras accepts for symbolic values besides null).
   void add_metric(const Tensor& symbolic_value, const std::string& name, const std::string& aggregation = "mean");
-  // The functions given to add_loss(std::function).
-  const std::vector<std::function<Tensor()>>& loss_functions() const noexcept { return loss_functions_; }
+  // The functions given to add_loss(std::function), in order.
+  std::vector<std::function<Tensor()>> loss_functions() const;
 
   struct TrainingState;
 
  private:
   std::shared_ptr<TrainingState> training_;
-  std::vector<std::function<Tensor()>> loss_functions_;
 };
 
 class Sequential : public Model {

@@ -88,7 +88,9 @@ TEST_F(ModelAddLoss, LayersAndConfigAreTfKeras) {
   ASSERT_EQ(layers.size(), expected.size()) << layers.dump();
   for (std::size_t i = 0; i < layers.size(); ++i) {
     EXPECT_EQ(layers[i]["class_name"], expected[i][0]) << i;
-    if (i >= 2) EXPECT_EQ(layers[i]["config"].dump(), expected[i][1].dump()) << i;  // TFOpLambda, AddLoss, AddMetric
+    if (i >= 2) {  // TFOpLambda, AddLoss, AddMetric
+      EXPECT_EQ(layers[i]["config"].dump(), expected[i][1].dump()) << i;
+    }
   }
   EXPECT_EQ(model->get_config()["output_layers"].dump(), R"([["dense",0,0]])");
   EXPECT_EQ(model->outputs().size(), 1u);
