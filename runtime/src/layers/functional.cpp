@@ -3,6 +3,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "layers/add_loss_layers.hpp"
 #include "layers/call_arguments.hpp"
 #include "layers/config_util.hpp"
 #include "layers/model_internal.hpp"
@@ -19,6 +20,9 @@ struct Functional::Impl {
   std::vector<std::shared_ptr<GraphNode>> order;           // execution order
   std::unordered_set<const GraphNode*> network_nodes;
   std::map<int, std::vector<const GraphNode*>> nodes_by_depth;
+  // Outputs of the AddLoss / AddMetric layers model.add_loss / add_metric joined to the
+  // graph (or a config holds): computed with the model, not returned by it.
+  std::vector<Tensor> side_outputs;
 };
 
 namespace {
@@ -87,6 +91,31 @@ void map_graph_network(Functional::Impl& impl) {
   for (auto& [depth, layers] : by_depth) {
     std::stable_sort(layers.begin(), layers.end(), [&](const Layer* a, const Layer* b) { return layer_index[a] < layer_index[b]; });
     for (const Layer* l : layers) impl.layers.push_back(owners[l]);
+  }
+  // The side chains of add_loss / add_metric: tf-keras appends their layers after the
+  // others, in the order they were added (Functional._insert_layers).
+  for (const auto& side : impl.side_outputs) {
+    std::vector<const GraphNode*> chain;
+    std::unordered_set<const GraphNode*> seen;
+    std::function<void(const Tensor&)> walk = [&](const Tensor& t) {
+      const GraphNode* node = t.node().get();
+      if (impl.network_nodes.count(node) || seen.count(node)) return;
+      STRATA_CHECK(node->layer != nullptr, ValueError, "tensor produced by op '", node->op,
+                   "' is not the output of a layer: add_loss/add_metric take tensors made by layers");
+      seen.insert(node);
+      if (node->op != "Placeholder") {
+        for (const auto& in : node->inputs) walk(in);
+      }
+      chain.push_back(node);
+    };
+    walk(side);
+    for (const GraphNode* node : chain) {
+      impl.network_nodes.insert(node);
+      impl.nodes_by_depth[0].push_back(node);
+      const bool listed = std::any_of(impl.layers.begin(), impl.layers.end(),
+                                      [&](const std::shared_ptr<Layer>& l) { return l.get() == node->layer.get(); });
+      if (!listed) impl.layers.push_back(node->layer);
+    }
   }
   // Layer names must be unique within a model (configs refer to layers by name).
   std::unordered_set<std::string> names;
@@ -550,13 +579,80 @@ Functional::Functional(const Config& config) : Model("Functional", named_config(
   STRATA_CHECK(ins && outs, FormatError, "a Functional config needs input_layers and output_layers");
   for (const auto& r : parse_io(*ins, "input_layers")) impl_->inputs.push_back(resolve(r, "input_layers entry"));
   for (const auto& r : parse_io(*outs, "output_layers")) impl_->outputs.push_back(resolve(r, "output_layers entry"));
+  // AddLoss / AddMetric layers (tf-keras's model.add_loss / add_metric): kept although no
+  // output depends on them.
+  for (const auto& e : entries) {
+    if (!internal::is_add_loss_or_metric(e.layer->class_name())) continue;
+    for (int i = 0; i < e.next_index; ++i) impl_->side_outputs.push_back(created.at({e.layer->name(), i}).at(0));
+  }
   map_graph_network(*impl_);
-  Graph graph(impl_->inputs, impl_->outputs, name());
+  std::vector<Tensor> computed = impl_->outputs;
+  computed.insert(computed.end(), impl_->side_outputs.begin(), impl_->side_outputs.end());
+  Graph graph(impl_->inputs, computed, name());
   impl_->order = graph.nodes();
   std::vector<Shape> shapes;
   for (const auto& in : impl_->inputs) shapes.push_back(in.shape());
   set_built(shapes);
   set_trainable(internal::get_bool(config, "trainable", true));
+}
+
+// ---- model-level add_loss / add_metric -----------------------------------------------------------
+
+namespace {
+
+// Joins `side` (an AddLoss / AddMetric output) to the model's graph: its layers join
+// model.layers, its nodes run with the model.
+void join_side_output(Functional::Impl& impl, const Tensor& side, const std::string& model_name) {
+  auto rebuild = [&] {
+    impl.layers.clear();
+    impl.network_nodes.clear();
+    impl.nodes_by_depth.clear();
+    map_graph_network(impl);
+    std::vector<Tensor> computed = impl.outputs;
+    computed.insert(computed.end(), impl.side_outputs.begin(), impl.side_outputs.end());
+    Graph graph(impl.inputs, computed, model_name);
+    impl.order = graph.nodes();
+  };
+  impl.side_outputs.push_back(side);
+  try {
+    rebuild();
+  } catch (...) {
+    impl.side_outputs.pop_back();
+    rebuild();
+    throw;
+  }
+}
+
+Functional& functional_for(Model& model, const char* what) {
+  auto* f = dynamic_cast<Functional*>(&model);
+  STRATA_CHECK(f != nullptr, ValueError, "model '", model.name(), "' (", model.class_name(), "): ", what,
+               "(tensor) from outside call() needs a Functional model, as in Keras; a subclassed model calls it in "
+               "its call()", std::string_view(what) == "add_loss" ? ", or pass add_loss a zero-argument function" : "");
+  return *f;
+}
+
+}  // namespace
+
+void Model::add_loss(const Tensor& symbolic_loss) {
+  Functional& f = functional_for(*this, "add_loss");
+  STRATA_CHECK(symbolic_loss.is_symbolic(), ValueError, "model '", name(),
+               "': add_loss(tensor) takes a symbolic tensor computed by layers from the model's tensors (Keras: "
+               "\"Expected a symbolic Tensor or a callable for the loss value\"); pass a zero-argument function for "
+               "a loss computed from weights");
+  auto layer = make_layer("AddLoss", Config{{"name", unique_layer_name("add_loss")}, {"unconditional", false}});
+  join_side_output(*f.impl_, (*layer)(std::vector<Tensor>{symbolic_loss}).at(0), name());
+}
+
+
+void Model::add_metric(const Tensor& symbolic_value, const std::string& metric_name, const std::string& aggregation) {
+  Functional& f = functional_for(*this, "add_metric");
+  STRATA_CHECK(symbolic_value.is_symbolic(), ValueError, "model '", name(),
+               "': add_metric(tensor) takes a symbolic tensor computed by layers from the model's tensors");
+  STRATA_CHECK(!metric_name.empty(), ValueError, "model '", name(), "': add_metric needs a name");
+  auto layer = make_layer("AddMetric", Config{{"name", unique_layer_name("add_metric")},
+                                              {"aggregation", aggregation},
+                                              {"metric_name", metric_name}});
+  join_side_output(*f.impl_, (*layer)(std::vector<Tensor>{symbolic_value}).at(0), name());
 }
 
 // ---- summary helpers ---------------------------------------------------------------------------
@@ -758,6 +854,7 @@ void register_model_classes(Registrar& r) {
   r.set_module(ObjectKind::kLayer, "keras.layers");
   r.set_module(ObjectKind::kModel, "keras");
   register_layer<InputLayer>(r, "InputLayer");
+  register_add_loss_layers(r);
   r.add<ObjectKind::kModel>("Sequential", [](const Config& c) -> std::shared_ptr<Model> { return std::make_shared<Sequential>(c); });
   r.add<ObjectKind::kModel>("Functional", [](const Config& c) -> std::shared_ptr<Model> { return std::make_shared<Functional>(c); });
   r.add<ObjectKind::kModel>("Model", [](const Config& c) -> std::shared_ptr<Model> { return std::make_shared<Functional>(c); });

@@ -3,6 +3,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
+#include <mutex>
+#include <unordered_map>
 #include <sstream>
 
 #include "core/foreign_exception.hpp"
@@ -145,7 +148,35 @@ Tensor Input(const Shape& shape, const std::string& name, DType dtype, std::opti
 // ---- Model ----------------------------------------------------------------------------------
 
 Model::Model(std::string class_name, const Config& config) : Layer(std::move(class_name), config) {}
-Model::~Model() = default;
+namespace {
+
+// The functions given to Model::add_loss, by model. Kept outside Model so that adding them
+// changed no class layout (plugins derive from Model; plugin ABI minor versions keep layouts).
+std::mutex g_loss_functions_mutex;
+std::unordered_map<const Model*, std::vector<std::function<Tensor()>>>& loss_function_table() {
+  static auto* table = new std::unordered_map<const Model*, std::vector<std::function<Tensor()>>>();
+  return *table;
+}
+
+}  // namespace
+
+Model::~Model() {
+  std::lock_guard<std::mutex> lock(g_loss_functions_mutex);
+  loss_function_table().erase(this);
+}
+
+void Model::add_loss(std::function<Tensor()> loss) {
+  STRATA_CHECK(static_cast<bool>(loss), ValueError, "model '", name(), "': add_loss was given an empty function");
+  std::lock_guard<std::mutex> lock(g_loss_functions_mutex);
+  loss_function_table()[this].push_back(std::move(loss));
+}
+
+std::vector<std::function<Tensor()>> Model::loss_functions() const {
+  std::lock_guard<std::mutex> lock(g_loss_functions_mutex);
+  const auto& table = loss_function_table();
+  const auto it = table.find(this);
+  return it == table.end() ? std::vector<std::function<Tensor()>>{} : it->second;
+}
 
 void Model::to(const Device& device) {
   Layer::to(device);

@@ -127,6 +127,16 @@ namespace {
 // own) saves as the plain class: its overrides (train_step, call, ...) are not in the
 // file. Keras says the same of a custom train_step in H5; Strata says it when saving.
 void warn_what_the_file_cannot_hold(const Model& model, const Format& format) {
+  if (const std::size_t n = model.loss_functions().size(); n > 0) {
+    // The Keras guide, on H5: "External losses & metrics added via model.add_loss() &
+    // model.add_metric() are not saved (unlike SavedModel)". Strata's SavedModel cannot hold
+    // a C++ function either; tensors given to add_loss/add_metric are layers of the model
+    // and are saved by every format.
+    log_warning("model '", model.name(), "' has ", n, " loss", n == 1 ? "" : "es",
+                " added with add_loss(function): external losses added via model.add_loss() are not saved by format ",
+                format.name(), " (the Keras guide's limitation of H5; a C++ function is code, so no Strata format "
+                "holds it). To resume training, add them back after loading the model.");
+  }
   const std::type_info& type = typeid(model);
   if (type == typeid(Sequential) || type == typeid(Functional)) return;
   const std::string& cls = model.class_name();

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "core/foreign_exception.hpp"
+#include "layers/add_loss_layers.hpp"
 #include "layers/config_util.hpp"
 #include "ops/internal.hpp"
 #include "strata/gradient_tape.hpp"
@@ -109,14 +110,21 @@ std::string resolve_metric_name(const std::string& name, const Shape& y_true, co
   return {};
 }
 
-std::shared_ptr<Metric> build_metric(const Config& spec, const Shape& y_true, const Shape& y_pred) {
+// `factory` is the class compile resolved for `spec` (null for "accuracy" and friends, which
+// depend on the shapes): building with it works after the CustomObjectScope or the
+// custom_objects that supplied the class at compile (or load) time are gone, as in Keras,
+// where compile instantiates the metric objects.
+std::shared_ptr<Metric> build_metric(const Config& spec, const std::shared_ptr<const ConfigFactory<Metric>>& factory,
+                                     const Shape& y_true, const Shape& y_pred) {
   if (spec.is_string()) {
     const std::string name = spec.get<std::string>();
     const std::string fn = resolve_metric_name(name, y_true, y_pred);
     if (!fn.empty()) return get_metric(Config{{"class_name", "MeanMetricWrapper"}, {"config", {{"name", name}, {"fn", fn}}}});
+    if (factory) return (*factory)(has_upper(name) ? parse_serialized(spec, "metric").config : Config{{"name", name}});
     if (has_upper(name)) return get_metric(spec);
     return get_metric(Config{{"class_name", name}, {"config", {{"name", name}}}});
   }
+  if (factory) return (*factory)(parse_serialized(spec, "metric").config);
   return get_metric(spec);
 }
 
@@ -131,10 +139,14 @@ struct Model::TrainingState {
   std::shared_ptr<Optimizer> optimizer;
   std::vector<std::shared_ptr<Loss>> losses;  // one per output
   std::vector<double> loss_weights;
-  std::vector<std::vector<Config>> metric_specs;  // per output, resolved on the first batch
+  std::vector<std::vector<Config>> metric_specs;  // per output, built on the first batch
+  // The class of each spec, resolved at compile (null: resolved by shape when built).
+  std::vector<std::vector<std::shared_ptr<const ConfigFactory<Metric>>>> metric_factories;
   std::vector<std::vector<std::shared_ptr<Metric>>> metrics;
   bool metrics_built = false;
   std::shared_ptr<MeanTracker> loss_tracker = std::make_shared<MeanTracker>("loss");
+  // model.add_metric values, by name, in the order first seen (after the compiled metrics).
+  std::vector<std::shared_ptr<MeanTracker>> added_metric_trackers;
   std::vector<std::shared_ptr<MeanTracker>> output_loss_trackers;
   // What compile was given, for training_config.
   Config loss_arg, loss_weights_arg;
@@ -252,14 +264,22 @@ void Model::compile(const Config& optimizer, const Config& loss, const Config& m
     }
     state->metrics_given = true;
   }
-  // Resolve metric classes now so unknown names fail at compile, as in Keras.
+  // Resolve metric classes now, so unknown names fail at compile (as in Keras) and a class
+  // supplied by custom_objects or a CustomObjectScope is kept for the first batch.
   {
     ObjectResolver resolver;
-    for (const auto& specs : state->metric_specs) {
-      for (const auto& m : specs) {
-        if (m.is_string() && resolve_metric_name(m.get<std::string>(), Shape{}, Shape{1}).empty()) {
-          resolver.find<ObjectKind::kMetric>(m.get<std::string>(), "compile metrics");
+    state->metric_factories.assign(n, {});
+    for (std::size_t i = 0; i < n; ++i) {
+      for (const auto& m : state->metric_specs[i]) {
+        std::shared_ptr<const ConfigFactory<Metric>> factory;
+        if (m.is_string()) {
+          if (resolve_metric_name(m.get<std::string>(), Shape{}, Shape{1}).empty()) {
+            factory = resolver.find<ObjectKind::kMetric>(m.get<std::string>(), "compile metrics");
+          }
+        } else if (!m.is_null()) {
+          factory = resolver.find<ObjectKind::kMetric>(parse_serialized(m, "metric").class_name, "compile metrics");
         }
+        state->metric_factories[i].push_back(std::move(factory));
       }
     }
     resolver.raise_if_missing();
@@ -282,7 +302,10 @@ void ensure_metrics(Model::TrainingState& s, const std::vector<Tensor>& y, const
   for (std::size_t i = 0; i < s.metric_specs.size(); ++i) {
     const Shape t = i < y.size() ? y[i].shape() : Shape::unknown_rank();
     const Shape p = i < y_pred.size() ? y_pred[i].shape() : Shape::unknown_rank();
-    for (const auto& spec : s.metric_specs[i]) s.metrics[i].push_back(build_metric(spec, t, p));
+    for (std::size_t j = 0; j < s.metric_specs[i].size(); ++j) {
+      const auto& factory = i < s.metric_factories.size() && j < s.metric_factories[i].size() ? s.metric_factories[i][j] : nullptr;
+      s.metrics[i].push_back(build_metric(s.metric_specs[i][j], factory, t, p));
+    }
   }
   s.metrics_built = true;
 }
@@ -320,6 +343,7 @@ std::vector<std::shared_ptr<Metric>> Model::metrics() const {
   out.push_back(training_->loss_tracker);
   for (const auto& t : training_->output_loss_trackers) out.push_back(t);
   for (const auto& per : training_->metrics) out.insert(out.end(), per.begin(), per.end());
+  for (const auto& t : training_->added_metric_trackers) out.push_back(t);
   return out;
 }
 
@@ -343,6 +367,7 @@ struct StepResult {
   // mask only (undefined where none); sample weights are for the loss (and Keras's
   // weighted_metrics, which Strata does not have).
   std::vector<Tensor> metric_weights;
+  std::vector<std::pair<std::string, Tensor>> added_metrics;  // model.add_metric values of this step
 };
 
 // Keras's match_dtype_and_rank: a 1-D target or sample weight gets a trailing axis when
@@ -376,6 +401,7 @@ StepResult forward_and_loss(Model& model, Model::TrainingState& s, const std::ve
                             const std::vector<Tensor>& y, const Tensor& sample_weight, bool training) {
   StepResult r;
   LossCollector collector;
+  internal::AddedMetricCollector added_metrics;
   CallContext ctx;
   ctx.training = training;
   Layer::Outputs outputs = model.call_with_masks(x, ctx);
@@ -397,6 +423,9 @@ StepResult forward_and_loss(Model& model, Model::TrainingState& s, const std::ve
     r.total = r.total.defined() ? r.total + weighted : weighted;
   }
   std::vector<Tensor> extra = collector.losses();
+  // model.add_loss(function) terms, in training and evaluation as in Keras.
+  for (const auto& fn : model.loss_functions()) extra.push_back(fn());
+  for (const auto& v : added_metrics.values()) r.added_metrics.emplace_back(v.name, v.value);
   if (training) {
     auto reg = model.regularization_losses();
     extra.insert(extra.end(), reg.begin(), reg.end());
@@ -423,6 +452,7 @@ Logs collect_logs(Model& model, Model::TrainingState& s) {
       logs.set(key, scalar_of(internal::call_object_code(ObjectKind::kMetric, *m, "result", [&] { return m->result(); })));
     }
   }
+  for (const auto& t : s.added_metric_trackers) logs.set(t->name(), t->result().item<float>());
   return logs;
 }
 
@@ -435,6 +465,16 @@ void update_trackers(Model::TrainingState& s, const StepResult& r, std::int64_t 
   }
   for (std::size_t i = 0; i < s.output_loss_trackers.size(); ++i) {
     s.output_loss_trackers[i]->update(r.per_output[i], static_cast<double>(batch));
+  }
+  for (const auto& added : r.added_metrics) {
+    const std::string& metric_name = added.first;
+    auto it = std::find_if(s.added_metric_trackers.begin(), s.added_metric_trackers.end(),
+                           [&](const std::shared_ptr<MeanTracker>& t) { return t->name() == metric_name; });
+    if (it == s.added_metric_trackers.end()) {
+      s.added_metric_trackers.push_back(std::make_shared<MeanTracker>(metric_name));
+      it = std::prev(s.added_metric_trackers.end());
+    }
+    (*it)->update(added.second, 1.0);
   }
   ensure_metrics(s, r.y_true, r.y_pred);
   for (std::size_t i = 0; i < s.metrics.size(); ++i) {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include "strata/export.hpp"
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -105,6 +106,29 @@ class Model : public Layer {
   // Set by callbacks (EarlyStopping) to end fit after the current epoch.
   bool stop_training = false;
 
+  // ---- model-level losses and metrics (Keras's model.add_loss / model.add_metric) --------
+
+  // Layer::add_loss(tensor) const is what a call() uses; the overloads below are the
+  // model-level ones, called from outside call() on a (non-const) model.
+  using Layer::add_loss;
+  // A symbolic scalar of this Functional model's graph (computed by layers from its
+  // tensors): as in tf-keras, an "AddLoss" layer is called on it and joins the model, so the
+  // term is part of the config and saved and restored with it (H5, SavedModel, JSON).
+  // fit/evaluate add it to the loss. ValueError for an eager tensor or a model that is not
+  // Functional (a subclassed model calls add_loss in its call()).
+  void add_loss(const Tensor& symbolic_loss);
+  // A zero-argument function (Keras's model.add_loss(lambda: ...)), evaluated at every
+  // training and evaluation step and added to the loss. Code, so no file holds it: saving a
+  // model that has one warns (the guide: "external losses ... are not saved").
+  void add_loss(std::function<Tensor()> loss);
+  // tf-keras 2.x model.add_metric(tensor, name=...) on a Functional model: an "AddMetric"
+  // layer is called on `symbolic_value` and joins the model (saved like add_loss); fit and
+  // evaluate report `name`, the mean over the batches (aggregation "mean", the only one
+  // tf-keras accepts for symbolic values besides null).
+  void add_metric(const Tensor& symbolic_value, const std::string& name, const std::string& aggregation = "mean");
+  // The functions given to add_loss(std::function), in order.
+  std::vector<std::function<Tensor()>> loss_functions() const;
+
   struct TrainingState;
 
  private:
@@ -159,6 +183,7 @@ class Functional : public Model {
   struct Impl;
 
  private:
+  friend class Model;  // add_loss / add_metric join their layers to the graph
   std::unique_ptr<Impl> impl_;
 };
 

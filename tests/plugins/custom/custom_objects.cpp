@@ -6,7 +6,11 @@
 //  - model "SubclassedModel": the guide's 784-64-64-10 MLP as a subclassed model; it has no
 //    config of its own, like the guide's class
 //  - model "CustomModel": the guide's subclassed model with get_config (custom_model.cpp)
+//  - one class of every config-built kind under the "*_plugin" names of matrix_objects.hpp
+//    (custom_object_matrix_test's "plugin" way)
 #include <memory>
+
+#include "matrix_objects.hpp"
 
 #include "strata/activations.hpp"
 #include "strata/initializers.hpp"
@@ -106,6 +110,7 @@ void register_all(strata::Registrar& r) {
   r.add<strata::ObjectKind::kModel>(
       "SubclassedModel", [](const Config& c) -> std::shared_ptr<strata::Model> { return std::make_shared<SubclassedModel>(c); });
   register_custom_model(r);
+  strata_matrix::add_all(r, strata_matrix::Names{"plugin"});
 }
 
 }  // namespace
