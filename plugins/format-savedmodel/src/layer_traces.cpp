@@ -20,12 +20,6 @@
 
 namespace strata::savedmodel {
 
-// traces.cpp
-void spec_to_proto(const TensorSpec& spec, tf::TensorSpecProto& out);
-void set_function_spec(tf::FunctionSpec& out, const std::vector<std::string>& args,
-                       const std::vector<tf::StructuredValue>& defaults, const std::vector<std::string>& kwonly);
-void set_output_signature(const Graph& graph, tf::SavedConcreteFunction& cf);
-
 namespace {
 
 // What a layer was called with: its build shapes (batch dimension unknown) and the dtypes
@@ -99,18 +93,7 @@ void add_layer_traces(const Model& model, const CheckpointObjectGraph& ckpt, tf:
         add_function(graph, fname, *library);
         auto& cf = (*og->mutable_concrete_functions())[fname];
         for (const int b : bound) cf.add_bound_inputs(b);
-        auto* sig = cf.mutable_canonicalized_input_signature()->mutable_tuple_value();
-        auto* args = sig->add_values()->mutable_tuple_value();
-        if (specs.size() == 1) {
-          spec_to_proto(specs[0], *args->add_values()->mutable_tensor_spec_value());
-        } else {
-          auto* list = args->add_values()->mutable_list_value();
-          for (const auto& spec : specs) spec_to_proto(spec, *list->add_values()->mutable_tensor_spec_value());
-        }
-        args->add_values()->set_bool_value(training);
-        args->add_values()->mutable_none_value();
-        sig->add_values()->mutable_dict_value();
-        set_output_signature(graph, cf);
+        set_call_signature(specs, training, graph, cf);
         names.push_back(fname);
       } catch (const Error& e) {
         problem = e.message();

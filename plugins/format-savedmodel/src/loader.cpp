@@ -95,22 +95,11 @@ class SignatureOutput final : public strata::Layer {
 // The states of stateful layers (variables under a layer's keras_api/states) are bound like
 // the weights, because the traced call reads and assigns them, but they are non-trainable
 // and the model's state variables: reset_states() sets them to zeros.
-class RevivedModel final : public strata::Model, public strata::StateVariablesLayer, public RevivedFromTraces {
+class RevivedModel final : public RestoredModel, public strata::StateVariablesLayer, public RevivedFromTraces {
  public:
   RevivedModel(const std::string& class_name, const std::string& name)
-      : Model(class_name, Config{{"name", name}}) {}
+      : RestoredModel(class_name, Config{{"name", name}}) {}
 
-  strata::Variable add_variable(const std::string& name, const strata::Tensor& value, bool trainable) {
-    strata::WeightSpec spec;
-    spec.name = name;
-    spec.shape = value.shape();
-    spec.dtype = value.dtype();
-    spec.trainable = trainable;
-    spec.initializer = strata::get_initializer(Config("zeros"));
-    strata::Variable v = add_weight(spec);
-    v.assign(value);
-    return v;
-  }
   void add_state(const strata::Variable& v) { states_.push_back(v); }
   // The revived layers (issue 19): model.layers, and the root's children under the file's
   // local names, so that checkpoints (the optimizer's slots too) match the saved object graph.

@@ -3,7 +3,10 @@
 //   traces.cpp         the traced functions (call, losses, serving signature);
 //   session_graph.cpp  the TF1 view (placeholders, VarHandleOps, the V2 saver);
 //   writer.cpp         variables/, the protos, the atomic commit through the seam;
+//   layer_traces.cpp   each layer's traced call (for revived layers);
 //   loader.cpp         reviving from classes or from traces (RevivedModel);
+//   revived_layers.cpp the layers of a model revived from traces;
+//   signatures.cpp     SavedModels without Keras metadata: a signature as a model;
 //   format_savedmodel.cpp  the Format object: claims, sniff, describe.
 #pragma once
 
@@ -62,6 +65,14 @@ class RevivedFromTraces {
   virtual const std::vector<std::string>& original_mask_readers() const = 0;
 };
 
+// A model whose weights are values read from a SavedModel (revived from traces, a signature).
+class RestoredModel : public Model {
+ public:
+  using Model::Model;
+  // A new weight holding `value` (signatures.cpp).
+  Variable add_variable(const std::string& name, const Tensor& value, bool trainable);
+};
+
 // ---- traces.cpp
 // The specs a model's call is traced with (batch dimension unknown).
 std::vector<TensorSpec> input_specs(const Model& model);
@@ -75,6 +86,17 @@ struct ServingKeys {
 ServingKeys serving_keys(const Model& model, std::size_t num_inputs, std::size_t num_outputs);
 // The positions of `keys` in the order TensorFlow flattens a dict of them (by key).
 std::vector<std::size_t> sorted_order(const std::vector<std::string>& keys);
+// A TensorSpec as TensorFlow's proto.
+void spec_to_proto(const TensorSpec& spec, tf::TensorSpecProto& out);
+// Python's inspect.FullArgSpec, as TensorFlow's FunctionSpec stores it, of a function with
+// positional `args` (the last defaults.size() of them defaulted) and keyword-only `kwonly`.
+void set_function_spec(tf::FunctionSpec& out, const std::vector<std::string>& args,
+                       const std::vector<tf::StructuredValue>& defaults, const std::vector<std::string>& kwonly);
+// Keras's layout of a call's concrete function: input signature ((inputs, training, mask),
+// {}), inputs a TensorSpec or, for several, a list of them; output signature `graph`'s
+// outputs (a TensorSpec, or a tuple of them).
+void set_call_signature(const std::vector<TensorSpec>& specs, bool training, const Graph& graph,
+                        tf::SavedConcreteFunction& cf);
 // A checkpoint node holding one variable's value.
 bool is_variable_node(const CheckpointObjectGraph::Node& node);
 // Adds the traced functions of `model` to `mg` (object nodes after the checkpoint's

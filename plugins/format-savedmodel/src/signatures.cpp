@@ -29,22 +29,11 @@ using strata::Config;
 // of the dict it returns (named by their keys, in key order), computed by the signature's
 // concrete function on the SavedModel's variables. It has no layers and no config; it
 // predicts and, where its ops have gradients, trains.
-class SignatureModel final : public strata::Model {
+class SignatureModel final : public RestoredModel {
  public:
   SignatureModel(const std::string& name, std::string signature)
-      : Model("SavedModelSignature", Config{{"name", name}}), signature_(std::move(signature)) {}
+      : RestoredModel("SavedModelSignature", Config{{"name", name}}), signature_(std::move(signature)) {}
 
-  strata::Variable add_variable(const std::string& name, const strata::Tensor& value, bool trainable) {
-    strata::WeightSpec spec;
-    spec.name = name;
-    spec.shape = value.shape();
-    spec.dtype = value.dtype();
-    spec.trainable = trainable;
-    spec.initializer = strata::get_initializer(Config("zeros"));
-    strata::Variable v = add_weight(spec);
-    v.assign(value);
-    return v;
-  }
   void set_graph(strata::Graph graph) {
     std::vector<strata::Shape> shapes;
     for (const auto& in : graph.inputs()) shapes.push_back(in.shape());
@@ -101,6 +90,18 @@ std::vector<strata::TensorSpec> output_specs(const tf::StructuredValue& v, const
 }
 
 }  // namespace
+
+strata::Variable RestoredModel::add_variable(const std::string& name, const strata::Tensor& value, bool trainable) {
+  strata::WeightSpec spec;
+  spec.name = name;
+  spec.shape = value.shape();
+  spec.dtype = value.dtype();
+  spec.trainable = trainable;
+  spec.initializer = strata::get_initializer(Config("zeros"));
+  strata::Variable v = add_weight(spec);
+  v.assign(value);
+  return v;
+}
 
 std::map<std::string, std::string> signature_functions(const tf::SavedModel& sm) {
   std::map<std::string, std::string> out;

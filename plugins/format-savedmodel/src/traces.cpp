@@ -172,6 +172,22 @@ void set_output_signature(const strata::Graph& graph, strata::tf::SavedConcreteF
   }
 }
 
+void set_call_signature(const std::vector<strata::TensorSpec>& specs, bool training, const strata::Graph& graph,
+                        strata::tf::SavedConcreteFunction& cf) {
+  auto* sig = cf.mutable_canonicalized_input_signature()->mutable_tuple_value();
+  auto* args = sig->add_values()->mutable_tuple_value();
+  if (specs.size() == 1) {
+    spec_to_proto(specs[0], *args->add_values()->mutable_tensor_spec_value());
+  } else {
+    auto* list = args->add_values()->mutable_list_value();
+    for (const auto& spec : specs) spec_to_proto(spec, *list->add_values()->mutable_tensor_spec_value());
+  }
+  args->add_values()->set_bool_value(training);
+  args->add_values()->mutable_none_value();
+  sig->add_values()->mutable_dict_value();
+  set_output_signature(graph, cf);
+}
+
 // The root's `signatures` (a signature_map) with `serving_default`: a bare concrete function
 // of keyword arguments (the model's input names) returning a dict keyed by its output names.
 // `graph` takes its inputs and returns its outputs in key order, as TensorFlow flattens both.
@@ -413,20 +429,7 @@ Config add_traces(const strata::Model& model, const strata::CheckpointObjectGrap
     }
     auto& cf = (*og->mutable_concrete_functions())[fname];
     for (const int b : bound) cf.add_bound_inputs(b);
-    // Keras's layout of a call: ((inputs, training, mask), {}), inputs a TensorSpec or, for
-    // several inputs, a list of them.
-    auto* sig = cf.mutable_canonicalized_input_signature()->mutable_tuple_value();
-    auto* args = sig->add_values()->mutable_tuple_value();
-    if (specs.size() == 1) {
-      spec_to_proto(specs[0], *args->add_values()->mutable_tensor_spec_value());
-    } else {
-      auto* list = args->add_values()->mutable_list_value();
-      for (const auto& spec : specs) spec_to_proto(spec, *list->add_values()->mutable_tensor_spec_value());
-    }
-    args->add_values()->set_bool_value(training);
-    args->add_values()->mutable_none_value();
-    sig->add_values()->mutable_dict_value();
-    set_output_signature(graph, cf);
+    set_call_signature(specs, training, graph, cf);
     return {};
   };
   std::vector<std::string> saved, saved_with_losses;
