@@ -39,9 +39,8 @@ import keras as keras3
 rng = np.random.default_rng(0)
 x = np.load("x.npy")
 
-def dense_model():
-    inp = keras.Input((4,), name="input_1")
-    return keras.Model(inp, keras.layers.Dense(2, activation="relu", name="dense")(inp))
+def dense_model():  # model.json's architecture, so that ckpt's object names match it
+    return keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="relu", name="dense")])
 
 m = dense_model()
 m.compile(optimizer="adam", loss="mse", metrics=["mae"])
