@@ -254,7 +254,13 @@ void Model::compile(const Config& optimizer, const Config& loss, const Config& m
   state->loss_weights_arg = loss_weights;
   state->metric_specs.assign(n, {});
   if (!metrics.is_null()) {
-    const auto per = per_output(metrics, names, "metrics");
+    auto per = per_output(metrics, names, "metrics");
+    // One output's metrics as a list of one list ([["mae"]], as training configs written
+    // for a model whose outputs were not known at save time hold them): that inner list.
+    if (n == 1 && per[0].is_array() && per[0].size() == 1 && per[0][0].is_array()) {
+      Config inner = per[0][0];
+      per[0] = std::move(inner);
+    }
     for (std::size_t i = 0; i < n; ++i) {
       if (per[i].is_array()) {
         for (const auto& m : per[i]) state->metric_specs[i].push_back(m);

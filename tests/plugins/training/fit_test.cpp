@@ -136,6 +136,23 @@ TEST_P(FitTest, LinearRegressionRecoversItsCoefficients) {
   EXPECT_LE(worst, 1e-2) << p.optimizer;
 }
 
+// One output's metrics as a list of one list, as a training config may hold them
+// ([[{"class_name": "MeanMetricWrapper", ...}]]; Keras accepts metrics=[["mae"]] for one
+// output): the inner list's metrics, as with ["mae"].
+TEST(Compile, OneOutputsMetricsAsAListOfOneListAreThatList) {
+  const auto logs_with = [](const Config& metrics) {
+    Sequential model({make_layer("Dense", {{"units", 1}, {"input_shape", {2}}, {"kernel_initializer", "ones"}})});
+    model.compile(Config("sgd"), Config("mse"), metrics);
+    const Tensor x = Tensor::from_vector<float>({1, 2, 3, 4}, Shape{2, 2});
+    const Tensor y = Tensor::from_vector<float>({1, 0}, Shape{2, 1});
+    return model.evaluate(x, y, 2, 0);
+  };
+  const Logs nested = logs_with(Config::parse(R"([[{"class_name": "MeanMetricWrapper", "config": {"name": "mae", "dtype": "float32", "fn": "mean_absolute_error"}}]])"));
+  const Logs flat = logs_with(Config::array({"mae"}));
+  ASSERT_TRUE(nested.get("mae").has_value());
+  EXPECT_EQ(nested.at("mae"), flat.at("mae"));
+}
+
 // A loss weight that is not a number (from a file's training_config) is a ValueError naming
 // the output, not the JSON library's type_error.
 TEST(Compile, NonNumericLossWeightIsAValueErrorNamingTheOutput) {
