@@ -3,7 +3,11 @@
 // exactly where it stopped (the optimizer state travels with it). For h5 also the
 // guide's H5 weights: a nested layer's weights, saved and loaded by position.
 // Exits with 77 (skipped) when the format's plugin is not loaded.
+#include <algorithm>
+
 #include "guide.hpp"
+
+#include <strata/revived.hpp>
 
 using namespace guide;
 
@@ -60,6 +64,44 @@ int run(int argc, char** argv) {
   const double b = reconstructed->train_on_batch({x}, {y}).at("loss");
   check(a == b, "the next training step gives the same loss (" + std::to_string(a) + " vs " + std::to_string(b) + ")");
   check(same(reconstructed->get_weights(), model->get_weights()), "and the same weights after it");
+
+  if (format == "savedmodel") {
+    // The guide: a SavedModel loaded without its custom classes is revived from its traced
+    // functions, layers included, and those layers can be reused (transfer learning).
+    std::cout << "== a model with a custom layer, loaded without the class: revived\n";
+    Tensor in = strata::Input(Shape{32}, "features");
+    auto custom = std::make_shared<CustomLayer>(Config{{"name", "custom"}, {"units", 8}});
+    Tensor out = (*strata::make_layer("Dense", Config{{"units", 1}, {"name", "predictions"}}))((*custom)(in));
+    strata::Functional original({in}, {out}, "with_custom");
+    original.compile(Config("adam"), Config("mean_squared_error"));
+    original.fit(x, y, fit);
+    original.save(dir / "with_custom");
+    // CustomLayer is registered nowhere (no plugin, no custom_objects): the load revives it.
+    auto revived = strata::load_model(dir / "with_custom");
+    check(strata::is_revived(*revived), "the model was revived from its traces (the class is missing)");
+    const auto missing = strata::revived_missing_classes(*revived);
+    check(std::any_of(missing.begin(), missing.end(),
+                      [](const std::string& m) { return m.find("'CustomLayer'") != std::string::npos; }),
+          "the missing class is named (" + (missing.empty() ? std::string("none") : missing.front()) + ")");
+    check(same(revived->predict(x), original.predict(x)), "the revived model predicts what the original does");
+    auto layer = revived->get_layer("custom");
+    check(layer->get_weights().size() == 2, "its revived layer 'custom' has its two weights");
+    layer->set_trainable(false);
+    const auto frozen = layer->get_weights();
+    Tensor tin = strata::Input(Shape{32}, "new_features");
+    Tensor tout = (*strata::make_layer("Dense", Config{{"units", 1}, {"name", "new_head"}}))((*layer)(tin));
+    strata::Functional transfer({tin}, {tout}, "transfer");
+    transfer.compile(Config("adam"), Config("mean_squared_error"));
+    const double before = transfer.evaluate(x, y, 32, 0).at("loss");
+    strata::FitOptions more;
+    more.epochs = 5;
+    more.verbose = 0;
+    transfer.fit(x, y, more);
+    const double after = transfer.evaluate(x, y, 32, 0).at("loss");
+    check(after < before, "a new head on the frozen revived layer trains (loss " + std::to_string(before) + " -> " +
+                              std::to_string(after) + ")");
+    check(same(layer->get_weights(), frozen), "the frozen revived layer's weights did not move");
+  }
 
   if (format == "h5") {
     std::cout << "== H5 weights of nested layers\n";
