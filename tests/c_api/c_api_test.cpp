@@ -22,34 +22,14 @@
 #include "strata/plugin/backend.hpp"
 #include "strata/plugin/registrar.hpp"
 #include "strata/strata.hpp"
+#include "c_api_test_util.hpp"
 #include "strata/version.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-// Takes ownership of a status; the test reads its code and message.
-struct Status {
-  explicit Status(strata_status* s) : s(s) {}
-  ~Status() { strata_status_release(s); }
-  Status(const Status&) = delete;
-  Status& operator=(const Status&) = delete;
-  strata_code code() const { return strata_status_code(s); }
-  std::string message() const { return strata_status_message(s); }
-  bool ok() const { return s == nullptr; }
-  strata_status* s;
-};
-
-#define EXPECT_C_OK(call)                       \
-  do {                                          \
-    Status st_(call);                           \
-    EXPECT_TRUE(st_.ok()) << st_.message();     \
-  } while (0)
-#define ASSERT_C_OK(call)                       \
-  do {                                          \
-    Status st_(call);                           \
-    ASSERT_TRUE(st_.ok()) << st_.message();     \
-  } while (0)
+using strata::capi_test::Status;
 
 fs::path temp_dir() {
   static const fs::path dir = [] {

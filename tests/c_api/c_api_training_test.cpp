@@ -23,35 +23,13 @@
 
 #include "strata/npy.hpp"
 #include "strata/strata.hpp"
+#include "c_api_test_util.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Status {
-  explicit Status(strata_status* s) : s(s) {}
-  ~Status() { strata_status_release(s); }
-  Status(const Status&) = delete;
-  Status& operator=(const Status&) = delete;
-  strata_code code() const { return strata_status_code(s); }
-  std::string message() const { return strata_status_message(s); }
-  bool ok() const { return s == nullptr; }
-  strata_status* s;
-};
-
-#define ASSERT_C_OK(call)                   \
-  do {                                      \
-    Status st_(call);                       \
-    ASSERT_TRUE(st_.ok()) << st_.message(); \
-  } while (0)
-
-// A refused call: its code, and a message containing `part`.
-#define EXPECT_REFUSED(call, want_code, part)                                           \
-  do {                                                                                  \
-    Status st_(call);                                                                   \
-    EXPECT_EQ(st_.code(), want_code) << st_.message();                                  \
-    EXPECT_NE(st_.message().find(part), std::string::npos) << st_.message();           \
-  } while (0)
+using strata::capi_test::Status;
 
 const fs::path kData = STRATA_H5_FIXTURES;
 
