@@ -16,30 +16,6 @@ using strata::Config;
 using strata::Shape;
 using strata::Tensor;
 
-// The guide's CustomLayer: w and b drawn from a normal distribution; its config adds units.
-class CustomLayer final : public strata::Layer {
- public:
-  explicit CustomLayer(const Config& config)
-      : Layer("CustomLayer", config), units_(config.value("units", std::int64_t{32})) {}
-  void build(const std::vector<Shape>& shapes) override {
-    const auto in = shapes.at(0).dims().back();
-    w_ = add_weight("w", Shape{in, units_}, strata::get_initializer(Config("random_normal")));
-    b_ = add_weight("b", Shape{units_}, strata::get_initializer(Config("random_normal")));
-  }
-  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const strata::CallContext&) const override {
-    return {strata::matmul(inputs[0], strata::read(w_)) + strata::read(b_)};
-  }
-  Config get_config() const override {
-    Config c = Layer::get_config();
-    c["units"] = units_;
-    return c;
-  }
-
- private:
-  std::int64_t units_;
-  strata::Variable w_, b_;
-};
-
 inline int failures = 0;
 
 inline void check(bool ok, const std::string& what) {
