@@ -3,7 +3,8 @@
 
     doc_check.py SOURCE_DIR BUILD_DIR [--ctest CTEST] [--have-cuda ON|OFF]
 
-A status table is a Markdown table of README.md or docs/*.md whose header has a column named
+A status table is a Markdown table of README.md, docs/*.md or a README.md of plugins/, sdk/
+or tests/ (every Markdown file a user reads for what works) whose header has a column named
 "tests" or "proven by". Each `backticked` name in that column must exist:
   - a CTest test: its exact name in `ctest -N` of BUILD_DIR, or a pattern with `*` (fnmatch)
     matching at least one. A GoogleTest name may leave out the CTest prefix its binary adds
@@ -84,7 +85,10 @@ def main(argv):
     executables = {p.name for p in build.rglob("*") if p.is_file() and p.stat().st_mode & 0o111}
     errors = []
     checked = 0
-    for doc in [src / "README.md"] + sorted((src / "docs").glob("*.md")):
+    docs = [src / "README.md"] + sorted((src / "docs").glob("*.md"))
+    for folder in ("plugins", "sdk", "tests"):
+        docs += sorted(p for p in (src / folder).rglob("README.md") if "selftest" not in p.parts)
+    for doc in docs:
         rel = doc.relative_to(src).as_posix()
         for line, cell in status_tables(doc):
             # `interop` in "(label `interop`)" is a CTest label, not a test.
