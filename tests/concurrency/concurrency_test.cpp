@@ -280,6 +280,32 @@ TEST(Concurrency, DifferentModelsSavedAndLoadedAtOnce) {
   });
 }
 
+// Training different models at once: each thread loads the same compiled model from one
+// file and trains it on the same batches; every thread ends with the weights one thread
+// alone gets (the gradient tape, the optimizers and the metrics keep no shared state).
+TEST(Concurrency, DifferentModelsTrainedAtOnce) {
+  for (const auto& c : cases()) {
+    SCOPED_TRACE(c.name);
+    const fs::path file = work_dir() / (std::string("train_") + c.name + ".h5");
+    save_model(*trained(c), file);
+    const Tensor x = c.input(4, 2);
+    auto train = [&](Model& model) {
+      const Tensor y = floats(model.predict(x).shape(), 5);
+      for (int step = 0; step < 3; ++step) model.train_on_batch({x}, {y});
+      std::vector<float> all;
+      for (const auto& w : model.get_weights()) {
+        const auto v = w.to_vector<float>();
+        all.insert(all.end(), v.begin(), v.end());
+      }
+      return all;
+    };
+    const auto expected = train(*load_model(file));
+    run_threads([&](int t, int r) {
+      if (train(*load_model(file)) != expected) fail("thread ", t, " round ", r, ": the trained weights differ");
+    });
+  }
+}
+
 // initialize(), the plugin list and registry lookups from several threads while others
 // build and run models.
 TEST(Concurrency, InitializeAndPluginListingWhileModelsRun) {
