@@ -43,6 +43,18 @@ if(STRATA_SANITIZE)
   set(CMAKE_CXX_FLAGS_RELEASE "-O1 -DNDEBUG")
 endif()
 
+# ThreadSanitizer (scripts/tsan.sh, label concurrency): the runtime, the plugins and the
+# concurrency tests. Not with the ASan build (the two sanitizers cannot share a process).
+if(STRATA_TSAN)
+  if(STRATA_SANITIZE)
+    message(FATAL_ERROR "STRATA_TSAN and STRATA_SANITIZE exclude each other: use two build directories")
+  endif()
+  add_compile_options("$<$<COMPILE_LANGUAGE:C,CXX>:-fsanitize=thread;-fno-omit-frame-pointer>")
+  add_link_options(-fsanitize=thread)
+  set(CMAKE_C_FLAGS_RELEASE "-O1 -DNDEBUG")
+  set(CMAKE_CXX_FLAGS_RELEASE "-O1 -DNDEBUG")
+endif()
+
 # CUDA: built whenever nvcc is present (STRATA_WITH_CUDA=AUTO), required with ON.
 set(STRATA_HAVE_CUDA OFF)
 if(NOT STRATA_WITH_CUDA STREQUAL "OFF")

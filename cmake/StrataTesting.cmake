@@ -10,7 +10,7 @@
 #           under ASan costs ~0.3 s, which per case would be most of that run's time.
 include(GoogleTest)
 
-if(STRATA_SANITIZE)
+if(STRATA_SANITIZE OR STRATA_TSAN)
   set(_strata_default_granularity binary)
 else()
   set(_strata_default_granularity case)
