@@ -123,7 +123,7 @@ std::uint64_t segments_end(const fs::path& file) {
         filesz.rfind("0x", 0) != 0) {
       continue;
     }
-    end = std::max(end, std::stoull(offset, nullptr, 16) + std::stoull(filesz, nullptr, 16));
+    end = std::max<std::uint64_t>(end, std::stoull(offset, nullptr, 16) + std::stoull(filesz, nullptr, 16));
   }
   return end;
 }
