@@ -156,7 +156,9 @@ TEST(PluginFiles, TruncatedCopiesAreRefusedWhileASegmentIsCut) {
       } catch (const PluginError& e) {
         const std::string text = e.what();
         EXPECT_TRUE(contains(text, copy.string())) << text;
-        if (n >= 64) EXPECT_TRUE(contains(text, "truncated")) << n << ": " << text;
+        if (n >= 4) {  // the ELF magic is whole: the file is recognised as a cut ELF file
+          EXPECT_TRUE(contains(text, "truncated")) << n << ": " << text;
+        }
       }
       EXPECT_EQ(registry.size(), before);
       ++refused;

@@ -119,10 +119,13 @@ class ElfImage {
   void read_headers() {
     const std::uint64_t size = bytes_.size();
     unsigned char ident[EI_NIDENT] = {};
-    if (size < EI_NIDENT || !bytes_.read(0, EI_NIDENT, ident) ||
-        std::memcmp(ident, ELFMAG, SELFMAG) != 0) {
-      throw Broken{size == 0 ? "it is empty (0 bytes), not a shared library"
-                             : "it is not an ELF file (no ELF magic bytes at its start), not a shared library"};
+    const auto head = static_cast<std::size_t>(std::min<std::uint64_t>(size, EI_NIDENT));
+    if (size == 0) throw Broken{"it is empty (0 bytes), not a shared library"};
+    if (!bytes_.read(0, head, ident) || head < SELFMAG || std::memcmp(ident, ELFMAG, SELFMAG) != 0) {
+      throw Broken{"it is not an ELF file (no ELF magic bytes at its start), not a shared library"};
+    }
+    if (size < sizeof(Elf64_Ehdr)) {
+      throw Broken{"it is truncated: the file (" + std::to_string(size) + " bytes) ends inside its ELF header"};
     }
     if (ident[EI_CLASS] != ELFCLASS64) {
       throw Broken{ident[EI_CLASS] == ELFCLASS32 ? "it is a 32-bit ELF file; this runtime is 64-bit"
