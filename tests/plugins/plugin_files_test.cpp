@@ -179,7 +179,9 @@ TEST(PluginFiles, TruncatedCopiesAreRefusedWhileASegmentIsCut) {
 TEST(PluginFiles, CliSurvivesATruncatedPluginInTheSearchPath) {
   ScratchDir tmp;
   const std::string bytes = read_bytes(test_plugin("good"));
-  write_bytes(tmp.path() / "strata-cut.so", std::string_view(bytes).substr(0, bytes.size() / 2));
+  const std::uint64_t end = segments_end(test_plugin("good"));
+  ASSERT_GT(end, 64u) << "readelf found no segments";
+  write_bytes(tmp.path() / "strata-cut.so", std::string_view(bytes).substr(0, end - 1));
   fs::copy_file(test_plugin("marker"), tmp.path() / "strata-test-marker.so");
   const std::string out = run_command("STRATA_PLUGIN_PATH='" + tmp.path().string() + "' " + STRATA_CLI_PATH +
                                       " plugins 2>&1; echo \"rc=$?\"");
