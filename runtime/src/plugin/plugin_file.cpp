@@ -402,8 +402,11 @@ class ElfImage {
     std::uint32_t index = 0;
     if (!read_table(buckets, h % head[0], index)) throw Broken{"it is damaged: its symbol hash table lies outside the file"};
     const std::uint64_t chain = buckets + std::uint64_t{head[0]} * sizeof(std::uint32_t);
+    // A chain visits each symbol once, and each symbol has a chain word in the file: a longer
+    // walk is a cycle.
+    const std::uint64_t max_steps = std::min<std::uint64_t>({head[1], bytes_.size() / sizeof(std::uint32_t), kMaxHashChain});
     for (std::uint64_t steps = 0; index != STN_UNDEF; ++steps) {
-      if (index >= head[1] || steps > head[1]) throw Broken{"it is damaged: a chain of its symbol hash table does not end"};
+      if (index >= head[1] || steps > max_steps) throw Broken{"it is damaged: a chain of its symbol hash table does not end"};
       const Elf64_Sym sym = symbol(index);
       if (defined(sym) && named(sym, name)) {
         out = sym;
