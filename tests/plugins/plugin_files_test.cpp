@@ -33,7 +33,9 @@ fs::path test_plugin(const std::string& variant) {
   return fs::path(STRATA_TEST_PLUGIN_ROOT) / variant / ("strata-test-" + variant + ".so");
 }
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
 
 std::string run_command(const std::string& command) {
   std::string out;

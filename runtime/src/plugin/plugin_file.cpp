@@ -62,19 +62,31 @@ class FdPluginFileBytes final : public PluginFileBytes {
   std::uint64_t size_;
 };
 
-bool add(std::uint64_t a, std::uint64_t b, std::uint64_t& out) { return !__builtin_add_overflow(a, b, &out); }
-bool mul(std::uint64_t a, std::uint64_t b, std::uint64_t& out) { return !__builtin_mul_overflow(a, b, &out); }
+bool add(std::uint64_t a, std::uint64_t b, std::uint64_t& out) {
+  return !__builtin_add_overflow(a, b, &out);
+}
+bool mul(std::uint64_t a, std::uint64_t b, std::uint64_t& out) {
+  return !__builtin_mul_overflow(a, b, &out);
+}
 
 std::string machine_text(std::uint16_t machine) {
   switch (machine) {
-    case EM_X86_64: return "x86-64";
-    case EM_AARCH64: return "aarch64";
-    case EM_386: return "i386";
-    case EM_ARM: return "arm";
-    case EM_PPC64: return "ppc64";
-    case EM_S390: return "s390x";
-    case EM_RISCV: return "riscv";
-    default: return "ELF machine " + std::to_string(machine);
+    case EM_X86_64:
+      return "x86-64";
+    case EM_AARCH64:
+      return "aarch64";
+    case EM_386:
+      return "i386";
+    case EM_ARM:
+      return "arm";
+    case EM_PPC64:
+      return "ppc64";
+    case EM_S390:
+      return "s390x";
+    case EM_RISCV:
+      return "riscv";
+    default:
+      return "ELF machine " + std::to_string(machine);
   }
 }
 
@@ -86,12 +98,18 @@ struct RelocationTypes {
 };
 RelocationTypes relocation_types(std::uint16_t machine) {
   switch (machine) {
-    case EM_X86_64: return {R_X86_64_RELATIVE, R_X86_64_64, R_X86_64_GLOB_DAT};
-    case EM_AARCH64: return {R_AARCH64_RELATIVE, R_AARCH64_ABS64, R_AARCH64_GLOB_DAT};
-    case EM_PPC64: return {R_PPC64_RELATIVE, R_PPC64_ADDR64, R_PPC64_GLOB_DAT};
-    case EM_S390: return {R_390_RELATIVE, R_390_64, R_390_GLOB_DAT};
-    case EM_RISCV: return {R_RISCV_RELATIVE, R_RISCV_64, R_RISCV_64};
-    default: return {};
+    case EM_X86_64:
+      return {R_X86_64_RELATIVE, R_X86_64_64, R_X86_64_GLOB_DAT};
+    case EM_AARCH64:
+      return {R_AARCH64_RELATIVE, R_AARCH64_ABS64, R_AARCH64_GLOB_DAT};
+    case EM_PPC64:
+      return {R_PPC64_RELATIVE, R_PPC64_ADDR64, R_PPC64_GLOB_DAT};
+    case EM_S390:
+      return {R_390_RELATIVE, R_390_64, R_390_GLOB_DAT};
+    case EM_RISCV:
+      return {R_RISCV_RELATIVE, R_RISCV_64, R_RISCV_64};
+    default:
+      return {};
   }
 }
 
@@ -128,8 +146,9 @@ class ElfImage {
       throw Broken{"it is truncated: the file (" + std::to_string(size) + " bytes) ends inside its ELF header"};
     }
     if (ident[EI_CLASS] != ELFCLASS64) {
-      throw Broken{ident[EI_CLASS] == ELFCLASS32 ? "it is a 32-bit ELF file; this runtime is 64-bit"
-                                                 : "its ELF class is invalid (" + std::to_string(ident[EI_CLASS]) + ")"};
+      throw Broken{ident[EI_CLASS] == ELFCLASS32
+                       ? "it is a 32-bit ELF file; this runtime is 64-bit"
+                       : "its ELF class is invalid (" + std::to_string(ident[EI_CLASS]) + ")"};
     }
     const unsigned char ours = std::endian::native == std::endian::little ? ELFDATA2LSB : ELFDATA2MSB;
     if (ident[EI_DATA] != ours) {
@@ -241,22 +260,57 @@ class ElfImage {
       if (d.d_tag == DT_NULL) break;
       const std::uint64_t v = d.d_un.d_val;
       switch (d.d_tag) {
-        case DT_SYMTAB: symtab_ = v; has_symtab_ = true; break;
-        case DT_STRTAB: strtab_ = v; has_strtab_ = true; break;
-        case DT_STRSZ: strsz_ = v; break;
-        case DT_SYMENT: syment_ = v; break;
-        case DT_HASH: hash_ = v; has_hash_ = true; break;
-        case DT_GNU_HASH: gnu_hash_ = v; has_gnu_hash_ = true; break;
-        case DT_RELA: rela_ = v; break;
-        case DT_RELASZ: relasz_ = v; break;
-        case DT_RELAENT: relaent_ = v; break;
-        case DT_REL: rel_ = v; break;
-        case DT_RELSZ: relsz_ = v; break;
-        case DT_RELENT: relent_ = v; break;
-        case DT_RELR: relr_ = v; break;
-        case DT_RELRSZ: relrsz_ = v; break;
-        case DT_RELRENT: relrent_ = v; break;
-        default: break;
+        case DT_SYMTAB:
+          symtab_ = v;
+          has_symtab_ = true;
+          break;
+        case DT_STRTAB:
+          strtab_ = v;
+          has_strtab_ = true;
+          break;
+        case DT_STRSZ:
+          strsz_ = v;
+          break;
+        case DT_SYMENT:
+          syment_ = v;
+          break;
+        case DT_HASH:
+          hash_ = v;
+          has_hash_ = true;
+          break;
+        case DT_GNU_HASH:
+          gnu_hash_ = v;
+          has_gnu_hash_ = true;
+          break;
+        case DT_RELA:
+          rela_ = v;
+          break;
+        case DT_RELASZ:
+          relasz_ = v;
+          break;
+        case DT_RELAENT:
+          relaent_ = v;
+          break;
+        case DT_REL:
+          rel_ = v;
+          break;
+        case DT_RELSZ:
+          relsz_ = v;
+          break;
+        case DT_RELENT:
+          relent_ = v;
+          break;
+        case DT_RELR:
+          relr_ = v;
+          break;
+        case DT_RELRSZ:
+          relrsz_ = v;
+          break;
+        case DT_RELRENT:
+          relrent_ = v;
+          break;
+        default:
+          break;
       }
     }
     if (syment_ != sizeof(Elf64_Sym) || (relasz_ != 0 && relaent_ != sizeof(Elf64_Rela)) ||
@@ -277,7 +331,8 @@ class ElfImage {
 
   Elf64_Sym symbol(std::uint64_t index) const {
     Elf64_Sym sym{};
-    if (!read_table(symtab_, index, sym)) throw Broken{"it is damaged: its symbol " + std::to_string(index) + " lies outside the file"};
+    if (!read_table(symtab_, index, sym))
+      throw Broken{"it is damaged: its symbol " + std::to_string(index) + " lies outside the file"};
     return sym;
   }
 
@@ -305,8 +360,9 @@ class ElfImage {
         }
         p.value = sym.st_value + addend;
       } else {
-        throw Broken{"its plugin descriptor is relocated in a way this runtime cannot read from the file (relocation type " +
-                     std::to_string(type) + ")"};
+        throw Broken{
+            "its plugin descriptor is relocated in a way this runtime cannot read from the file (relocation type " +
+            std::to_string(type) + ")"};
       }
       p.relocated = true;
     };
@@ -361,20 +417,23 @@ class ElfImage {
 
   bool find_gnu(const char* name, Elf64_Sym& out) const {
     std::uint32_t head[4] = {};  // nbuckets, symoffset, bloom words, bloom shift
-    if (!read_va(gnu_hash_, sizeof head, head, true)) throw Broken{"it is damaged: its symbol hash table lies outside the file"};
+    if (!read_va(gnu_hash_, sizeof head, head, true))
+      throw Broken{"it is damaged: its symbol hash table lies outside the file"};
     if (head[0] == 0) return false;
     std::uint32_t h = 5381;
     for (const char* c = name; *c != 0; ++c) h = h * 33 + static_cast<unsigned char>(*c);
     std::uint64_t buckets = 0;
     if (!add(gnu_hash_, sizeof head + std::uint64_t{head[2]} * sizeof(std::uint64_t), buckets)) return false;
     std::uint32_t index = 0;
-    if (!read_table(buckets, h % head[0], index)) throw Broken{"it is damaged: its symbol hash table lies outside the file"};
+    if (!read_table(buckets, h % head[0], index))
+      throw Broken{"it is damaged: its symbol hash table lies outside the file"};
     if (index == 0 || index < head[1]) return false;
     std::uint64_t chain = 0;
     if (!add(buckets, std::uint64_t{head[0]} * sizeof(std::uint32_t), chain)) return false;
     for (std::uint64_t i = index, steps = 0; steps < kMaxHashChain; ++i, ++steps) {
       std::uint32_t hash = 0;
-      if (!read_table(chain, i - head[1], hash)) throw Broken{"it is damaged: its symbol hash table lies outside the file"};
+      if (!read_table(chain, i - head[1], hash))
+        throw Broken{"it is damaged: its symbol hash table lies outside the file"};
       if ((hash | 1) == (h | 1)) {
         const Elf64_Sym sym = symbol(i);
         if (defined(sym) && named(sym, name)) {
@@ -389,7 +448,8 @@ class ElfImage {
 
   bool find_sysv(const char* name, Elf64_Sym& out) const {
     std::uint32_t head[2] = {};  // nbucket, nchain
-    if (!read_va(hash_, sizeof head, head, true)) throw Broken{"it is damaged: its symbol hash table lies outside the file"};
+    if (!read_va(hash_, sizeof head, head, true))
+      throw Broken{"it is damaged: its symbol hash table lies outside the file"};
     if (head[0] == 0) return false;
     std::uint32_t h = 0;
     for (const char* c = name; *c != 0; ++c) {
@@ -400,13 +460,16 @@ class ElfImage {
     }
     const std::uint64_t buckets = hash_ + sizeof head;
     std::uint32_t index = 0;
-    if (!read_table(buckets, h % head[0], index)) throw Broken{"it is damaged: its symbol hash table lies outside the file"};
+    if (!read_table(buckets, h % head[0], index))
+      throw Broken{"it is damaged: its symbol hash table lies outside the file"};
     const std::uint64_t chain = buckets + std::uint64_t{head[0]} * sizeof(std::uint32_t);
     // A chain visits each symbol once, and each symbol has a chain word in the file: a longer
     // walk is a cycle.
-    const std::uint64_t max_steps = std::min<std::uint64_t>({head[1], bytes_.size() / sizeof(std::uint32_t), kMaxHashChain});
+    const std::uint64_t max_steps =
+        std::min<std::uint64_t>({head[1], bytes_.size() / sizeof(std::uint32_t), kMaxHashChain});
     for (std::uint64_t steps = 0; index != STN_UNDEF; ++steps) {
-      if (index >= head[1] || steps > max_steps) throw Broken{"it is damaged: a chain of its symbol hash table does not end"};
+      if (index >= head[1] || steps > max_steps)
+        throw Broken{"it is damaged: a chain of its symbol hash table does not end"};
       const Elf64_Sym sym = symbol(index);
       if (defined(sym) && named(sym, name)) {
         out = sym;
@@ -449,13 +512,13 @@ std::string read_string(const ElfImage& image, std::uint64_t va, std::size_t max
   return out;
 }
 
-void read_descriptor(const ElfImage& image, const Elf64_Sym& entry, std::uint32_t abi_major,
-                     FilePluginDescriptor& d) {
+void read_descriptor(const ElfImage& image, const Elf64_Sym& entry, std::uint32_t abi_major, FilePluginDescriptor& d) {
   std::vector<StoredPointer> entry_pointer{{entry.st_value, 0, false}};
   image.resolve(entry_pointer);
   const StoredPointer& at = entry_pointer[0];
   if (at.value != 0 && !at.relocated) {
-    throw Broken{"its entry point is not relocated (not a position-independent plugin); it cannot be read from the file"};
+    throw Broken{
+        "its entry point is not relocated (not a position-independent plugin); it cannot be read from the file"};
   }
   if (at.value == 0) throw Broken{"its entry point is a null descriptor"};
   const std::uint64_t base = at.value;

@@ -63,9 +63,9 @@ struct FilePluginDescriptor {
   // were the fields below read.
   bool fields_read = false;
   std::string toolchain_tag, name, version, description;  // at most 512, 128, 64, 4096 bytes
-  bool has_register_all = false;  // non-null; it points into an executable segment
-  bool has_dependencies = false;  // struct_size covers the field and it is non-null
-  std::string dependencies;       // at most 1024 bytes
+  bool has_register_all = false;                          // non-null; it points into an executable segment
+  bool has_dependencies = false;                          // struct_size covers the field and it is non-null
+  std::string dependencies;                               // at most 1024 bytes
 };
 
 struct PluginFileReport {
