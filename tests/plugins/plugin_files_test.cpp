@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -128,6 +130,75 @@ std::uint64_t segments_end(const fs::path& file) {
     end = std::max<std::uint64_t>(end, std::stoull(offset, nullptr, 16) + std::stoull(filesz, nullptr, 16));
   }
   return end;
+}
+
+// The file offset of virtual address `va` of `file`, from readelf's program headers.
+std::uint64_t file_offset(const fs::path& file, std::uint64_t va) {
+  std::istringstream lines(run_command("readelf -lW '" + file.string() + "' 2>&1"));
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream fields(line);
+    std::string type, offset, vaddr, paddr, filesz;
+    if (!(fields >> type >> offset >> vaddr >> paddr >> filesz) || type != "LOAD") continue;
+    const std::uint64_t o = std::stoull(offset, nullptr, 16), v = std::stoull(vaddr, nullptr, 16);
+    if (va >= v && va - v < std::stoull(filesz, nullptr, 16)) return o + (va - v);
+  }
+  return 0;
+}
+
+std::uint32_t get_u32(const std::string& bytes, std::uint64_t at) {
+  std::uint32_t v = 0;
+  std::memcpy(&v, bytes.data() + at, sizeof v);
+  return v;
+}
+void put_u32(std::string& bytes, std::uint64_t at, std::uint32_t v) { std::memcpy(bytes.data() + at, &v, sizeof v); }
+
+// A plugin with only a SysV hash table loads; a copy whose hash chains form a cycle and whose
+// chain count is 2^32-1 is refused at once (the walk was bounded by that count: minutes).
+TEST(PluginFiles, SysvHashTableIsReadAndACyclicChainIsRefusedQuickly) {
+  const fs::path file = test_plugin("sysv_hash");
+  Registry registry;
+  PluginManager manager(registry);
+  EXPECT_EQ(manager.load(file).state, PluginState::kLoaded);
+  EXPECT_TRUE(registry.contains(ObjectKind::kLayer, "SysvHashLayer"));
+
+  // readelf: where the hash table is, and two undefined dynamic symbols (never a match).
+  std::uint64_t hash_va = 0;
+  std::istringstream dynamic(run_command("readelf -dW '" + file.string() + "' 2>&1"));
+  for (std::string line; std::getline(dynamic, line);) {
+    if (line.find("(HASH)") != std::string::npos) hash_va = std::stoull(line.substr(line.rfind(' ') + 1), nullptr, 16);
+  }
+  std::vector<std::uint32_t> undefined;
+  std::istringstream symbols(run_command("readelf --dyn-syms -W '" + file.string() + "' 2>&1"));
+  for (std::string line; std::getline(symbols, line);) {
+    std::istringstream fields(line);
+    std::string num, value, size, type, bind, vis, ndx;
+    if (fields >> num >> value >> size >> type >> bind >> vis >> ndx && ndx == "UND" && num != "0:") {
+      undefined.push_back(static_cast<std::uint32_t>(std::stoul(num)));
+    }
+  }
+  ASSERT_NE(hash_va, 0u) << "no DT_HASH";
+  ASSERT_GE(undefined.size(), 2u);
+  const std::uint64_t hash = file_offset(file, hash_va);
+  ASSERT_NE(hash, 0u);
+  std::string bytes = read_bytes(file);
+  const std::uint32_t nbucket = get_u32(bytes, hash);
+  const std::uint32_t a = undefined[0], b = undefined[1];
+  put_u32(bytes, hash + 4, 0xffffffffu);  // nchain
+  for (std::uint32_t i = 0; i < nbucket; ++i) put_u32(bytes, hash + 8 + 4 * std::uint64_t{i}, a);
+  const std::uint64_t chain = hash + 8 + 4 * std::uint64_t{nbucket};
+  put_u32(bytes, chain + 4 * std::uint64_t{a}, b);
+  put_u32(bytes, chain + 4 * std::uint64_t{b}, a);
+  ScratchDir tmp;
+  const fs::path copy = tmp.path() / "strata-cyclic-hash.so";
+  write_bytes(copy, bytes);
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    manager.load(copy);
+    ADD_FAILURE() << "a plugin with a cyclic hash chain was not refused";
+  } catch (const PluginError& e) {
+    EXPECT_TRUE(contains(e.what(), "a chain of its symbol hash table does not end")) << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
 }
 
 // Every length of a truncated copy of the good plugin is a clean refusal while a segment is
