@@ -165,9 +165,12 @@ TEST(PluginManager, UnknownClassErrorNamesRefusedAndShadowedPluginsWithTheirReas
   EXPECT_THROW(manager.load(plugin_file("abi_major")), PluginError);
   const std::string text = unknown_layer_error(registry, "pkg_x>NotThere");
   EXPECT_TRUE(contains(text, "Unknown layer: 'pkg_x>NotThere'")) << text;
-  EXPECT_TRUE(contains(text, "'test-abi-major' (" + plugin_file("abi_major").string() +
+  // Another ABI major may lay its descriptor out differently: only its version is read, so
+  // the refused plugin is named by its path.
+  EXPECT_TRUE(contains(text, "? (" + plugin_file("abi_major").string() +
                                  "): refused: built for plugin ABI 9.0; this runtime speaks " + runtime_abi()))
       << text;
+  EXPECT_FALSE(contains(text, "test-abi-major")) << text;
   EXPECT_TRUE(contains(text, "(" + plugin_file("good_copy").string() + "): shadowed by " +
                                  plugin_file("good").string()))
       << text;

@@ -1,6 +1,7 @@
 // One source, many test plugins: tests/plugins/CMakeLists.txt compiles it with different
 // TEST_* definitions into good and deliberately broken plugins, each in its own
 // directory, to exercise every check of the plugin loader with real shared libraries.
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -23,6 +24,20 @@
 
 #if defined(TEST_UNRESOLVED)
 extern "C" void strata_test_symbol_that_does_not_exist();
+#endif
+
+#if defined(TEST_CONSTRUCTOR_MARKER)
+// An ELF constructor: runs when the dynamic loader opens the library, before the runtime
+// sees the descriptor. It appends the plugin's name to the file named by
+// STRATA_TEST_PLUGIN_MARKER, so a test can see whether the library was ever opened.
+__attribute__((constructor)) static void strata_test_mark_opened() {
+  const char* path = std::getenv("STRATA_TEST_PLUGIN_MARKER");
+  if (path == nullptr) return;
+  if (FILE* f = std::fopen(path, "a")) {
+    std::fputs(TEST_PLUGIN_NAME "\n", f);
+    std::fclose(f);
+  }
+}
 #endif
 
 namespace {
@@ -74,7 +89,23 @@ int probe(char* reason, std::size_t size) {
 
 }  // namespace
 
-#if defined(TEST_NO_ENTRY)
+#if defined(TEST_FUTURE_LAYOUT)
+// A descriptor of a future ABI major whose layout changed after the version words: where
+// this ABI has the name and other string pointers it holds small integers, which are no
+// addresses. A loader must read the version first and nothing after it.
+namespace {
+struct FutureDescriptor {
+  std::uint32_t struct_size;
+  std::uint32_t abi_major;
+  std::uint32_t abi_minor;
+  std::uint32_t flags;
+  std::uint64_t words[8];
+};
+const FutureDescriptor future_descriptor = {
+    sizeof(FutureDescriptor), STRATA_PLUGIN_ABI_MAJOR + 1, 0, 0, {0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88}};
+}  // namespace
+STRATA_EXPORT_PLUGIN_DESCRIPTOR(future_descriptor);
+#elif defined(TEST_NO_ENTRY)
 // Deliberately exports no entry point.
 extern "C" {
 __attribute__((visibility("default"))) int strata_test_not_a_plugin = 1;

@@ -6,11 +6,13 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <system_error>
 
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <boost/dll/shared_library.hpp>
 
+#include "plugin/plugin_file.hpp"
 #include "plugin/plugin_notes.hpp"
 #include "core/foreign_exception.hpp"
 #include "strata/error.hpp"
@@ -107,38 +109,42 @@ struct PluginManager::Impl {
   std::map<std::string, std::size_t> loaded_by_name;
   std::map<fs::path, std::size_t> by_path;
 
-  // Fills `info` from the library at info.path; throws Refusal.
-  void open_and_register(PluginInfo& info) {
-    boost::dll::shared_library library;
-    try {
-      library.load(info.path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
-    } catch (const std::exception& e) {
-      throw Refusal{"the dynamic loader could not load it: " + loader_message(e.what())};
-    }
-    if (!library.has(kPluginEntrySymbol)) {
-      throw Refusal{std::string("it does not export the entry point '") + kPluginEntrySymbol +
-                    "' (build it with strata_add_plugin and declare it with STRATA_PLUGIN)"};
-    }
-    const auto* descriptor = static_cast<const PluginDescriptor*>(library.get<const void*>(kPluginEntrySymbol));
-    if (descriptor == nullptr) throw Refusal{"its entry point is a null descriptor"};
-    if (descriptor->struct_size < kPluginDescriptorMinSize) {
-      throw Refusal{"its descriptor is " + std::to_string(descriptor->struct_size) +
-                    " bytes; this runtime needs at least " + std::to_string(kPluginDescriptorMinSize)};
+  // Fills `info` from the file at info.path and, when it is a plugin that will be kept,
+  // opens it and lets it register; throws Refusal. Every check that can be made from the
+  // file's bytes is made before the dynamic loader sees the file (plugin/plugin_file.hpp),
+  // so a plugin refused by them, and a shadowed one, is never opened and none of its code
+  // (ELF constructors included) runs. Returns false, leaving `info` as it was, when
+  // `skip_non_plugins` and the file is a well-formed shared library without the entry point
+  // (a helper library beside the plugins).
+  bool open_and_register(PluginInfo& info, bool skip_non_plugins) {
+    std::string error;
+    auto bytes = internal::open_plugin_file(info.path, error);
+    if (!bytes) throw Refusal{"it cannot be read: " + error};
+    const internal::PluginFileReport file =
+        internal::inspect_plugin_file(*bytes, internal::this_elf_machine(), kPluginAbiMajor);
+    bytes.reset();
+    if (file.kind == internal::PluginFileKind::kNotPlugin && skip_non_plugins) return false;
+    if (file.kind != internal::PluginFileKind::kPlugin) throw Refusal{file.problem};
+
+    // The ABI version first: it says how the rest of the descriptor is laid out.
+    const internal::FilePluginDescriptor& d = file.descriptor;
+    const std::string min_size = std::to_string(kPluginDescriptorMinSize);
+    if (d.struct_size < 3 * sizeof(std::uint32_t)) {
+      throw Refusal{"its descriptor is " + std::to_string(d.struct_size) + " bytes; this runtime needs at least " +
+                    min_size};
     }
     info.has_descriptor = true;
-    info.abi_major = descriptor->abi_major;
-    info.abi_minor = descriptor->abi_minor;
-    info.name = bounded(descriptor->name, 128);
-    info.version = bounded(descriptor->version, 64);
-    info.description = bounded(descriptor->description);
-    info.toolchain_tag = bounded(descriptor->toolchain_tag, 512);
-    if (descriptor->struct_size >= offsetof(PluginDescriptor, dependencies) + sizeof(const char*) &&
-        descriptor->dependencies != nullptr) {
-      const std::string list = bounded(descriptor->dependencies, 1024);
+    info.abi_major = d.abi_major;
+    info.abi_minor = d.abi_minor;
+    if (d.fields_read) {
+      info.name = d.name;
+      info.version = d.version;
+      info.description = d.description;
+      info.toolchain_tag = d.toolchain_tag;
       std::size_t start = 0;
-      while (start <= list.size()) {
-        const std::size_t comma = std::min(list.find(',', start), list.size());
-        std::string name = list.substr(start, comma - start);
+      while (d.has_dependencies && start <= d.dependencies.size()) {
+        const std::size_t comma = std::min(d.dependencies.find(',', start), d.dependencies.size());
+        std::string name = d.dependencies.substr(start, comma - start);
         name.erase(0, name.find_first_not_of(' '));
         name.erase(name.find_last_not_of(' ') + 1);
         if (!name.empty()) info.dependencies.push_back(std::move(name));
@@ -155,6 +161,10 @@ struct PluginManager::Impl {
       throw Refusal{"built for plugin ABI " + theirs + "; this runtime speaks " + ours +
                     " (the plugin needs a newer runtime)"};
     }
+    if (!d.fields_read) {
+      throw Refusal{"its descriptor is " + std::to_string(d.struct_size) + " bytes; this runtime needs at least " +
+                    min_size};
+    }
     if (info.toolchain_tag != runtime_toolchain_tag()) {
       throw Refusal{"built with toolchain '" + info.toolchain_tag + "'; this runtime was built with '" +
                     runtime_toolchain_tag() +
@@ -164,12 +174,32 @@ struct PluginManager::Impl {
     if (!valid_plugin_name(info.name)) {
       throw Refusal{"its name '" + info.name + "' is not a valid plugin name (letters, digits, '-', '_', '.')"};
     }
-    if (descriptor->register_all == nullptr) throw Refusal{"its descriptor has no register function"};
+    if (!d.has_register_all) throw Refusal{"its descriptor has no register function"};
 
     if (auto it = loaded_by_name.find(info.name); it != loaded_by_name.end()) {
       info.state = PluginState::kShadowed;
       info.reason = records[it->second].path.string();
-      return;  // `library` closes here: nothing of it ran or registered
+      return true;  // never opened: nothing of it ran or registered
+    }
+
+    // Kept: from here on the plugin's code runs (the dynamic loader runs its ELF
+    // constructors and those of the libraries it needs, unless it fails to resolve a symbol).
+    boost::dll::shared_library library;
+    try {
+      library.load(info.path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+    } catch (const std::exception& e) {
+      throw Refusal{"the dynamic loader could not load it: " + loader_message(e.what())};
+    }
+    const PluginDescriptor* descriptor = nullptr;
+    if (library.has(kPluginEntrySymbol)) {
+      descriptor = static_cast<const PluginDescriptor*>(library.get<const void*>(kPluginEntrySymbol));
+    }
+    // What was checked in the file must be what runs: the same descriptor in memory.
+    if (descriptor == nullptr || descriptor->struct_size != d.struct_size || descriptor->abi_major != d.abi_major ||
+        descriptor->abi_minor != d.abi_minor || descriptor->register_all == nullptr ||
+        bounded(descriptor->name, 128) != info.name || bounded(descriptor->toolchain_tag, 512) != info.toolchain_tag) {
+      throw Refusal{"its descriptor in memory differs from the one in the file (the file changed while it was "
+                    "loaded, or its code rewrote the descriptor)"};
     }
 
     if (library.has(kPluginProbeSymbol)) {
@@ -199,10 +229,12 @@ struct PluginManager::Impl {
     }
     info.state = PluginState::kLoaded;
     keep_alive().push_back(std::move(library));
+    return true;
   }
 
-  // Returns the index of the record for `file`, loading it if new.
-  std::size_t load(const fs::path& file) {
+  // Returns the index of the record for `file`, loading it if new. From a directory
+  // (`skip_non_plugins`), a shared library that is no plugin gets no record: nullopt.
+  std::optional<std::size_t> load(const fs::path& file, bool skip_non_plugins) {
     std::error_code ec;
     fs::path path = fs::weakly_canonical(fs::absolute(file, ec), ec);
     if (ec) path = fs::absolute(file);
@@ -214,7 +246,11 @@ struct PluginManager::Impl {
       info.reason = "no such file";
     } else {
       try {
-        open_and_register(info);
+        if (!open_and_register(info, skip_non_plugins)) {
+          log_debug("skipped ", path.string(), " in a plugin directory: a shared library without the entry point '",
+                    kPluginEntrySymbol, "' (not a plugin)");
+          return std::nullopt;
+        }
       } catch (const Refusal& r) {
         info.state = PluginState::kRefused;
         info.reason = r.reason;
@@ -294,7 +330,7 @@ PluginManager& PluginManager::global() {
 
 PluginInfo PluginManager::load(const fs::path& file) {
   std::lock_guard lock(impl_->mutex);
-  const PluginInfo info = impl_->records[impl_->load(file)];
+  const PluginInfo info = impl_->records[*impl_->load(file, false)];
   STRATA_CHECK(info.state != PluginState::kRefused, PluginError, "cannot load plugin '", info.path.string(),
                "': ", info.reason);
   return info;
@@ -303,18 +339,33 @@ PluginInfo PluginManager::load(const fs::path& file) {
 std::vector<PluginInfo> PluginManager::load_directory(const fs::path& dir) {
   std::error_code ec;
   std::vector<fs::path> files;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    if (it->path().extension() == ".so" && it->is_regular_file(ec)) files.push_back(it->path());
-  }
-  if (ec && files.empty()) {
-    log_debug("plugin directory ", dir.string(), " skipped: ", ec.message());
+  fs::directory_iterator it(dir, ec);
+  if (ec) {
+    // A directory of the search path that does not exist is normal (the default one of a
+    // build without plugins); one that exists but cannot be read hides plugins: say so.
+    if (ec == std::errc::no_such_file_or_directory) {
+      log_debug("plugin directory ", dir.string(), " skipped: ", ec.message());
+    } else {
+      log_warning("plugin directory ", dir.string(), " cannot be read (", ec.message(),
+                  "): no plugin in it is loaded");
+    }
     return {};
+  }
+  for (fs::directory_iterator end; !ec && it != end; it.increment(ec)) {
+    std::error_code file_ec;
+    if (it->path().extension() == ".so" && it->is_regular_file(file_ec)) files.push_back(it->path());
+  }
+  if (ec) {
+    log_warning("plugin directory ", dir.string(), " could not be read to its end (", ec.message(),
+                "): only the plugins listed before the error are loaded");
   }
   std::sort(files.begin(), files.end());
   std::vector<PluginInfo> out;
   std::lock_guard lock(impl_->mutex);
   for (const auto& f : files) {
-    const PluginInfo& info = impl_->records[impl_->load(f)];
+    const std::optional<std::size_t> index = impl_->load(f, true);
+    if (!index) continue;
+    const PluginInfo& info = impl_->records[*index];
     if (info.state == PluginState::kRefused) {
       log_warning("plugin '", info.path.string(), "' refused: ", info.reason);
     }

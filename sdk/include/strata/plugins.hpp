@@ -5,13 +5,18 @@
 // directory is never searched implicitly); the default directory beside libstrata.so
 // (<prefix>/lib/strata/plugins). Loading a model never loads code.
 //
-// A plugin that fails any check, lacks the entry point, cannot be loaded by the dynamic
-// loader (libraries load with RTLD_NOW, so an unresolved symbol fails here with the
-// loader's message) or throws while registering is refused: load() throws a
-// PluginError naming the file and what was wrong, directory loading logs it and goes
-// on; either way the registry is unchanged by it and the refusal is listed by plugins().
-// The same plugin name found twice: the first wins, the other is listed as shadowed.
-// Loaded plugins stay loaded until the process exits.
+// Each file is first checked from its bytes, without opening it: a 64-bit ELF shared
+// object of this machine whose segments lie inside the file, exporting the entry point,
+// whose descriptor (read through the file's relocations, ABI version first) passes every
+// check. A plugin refused by these checks, and one whose name is already loaded (shadowed:
+// the first wins), is never opened, so none of its code runs. Only a plugin that will be kept
+// is opened (RTLD_NOW: an unresolved symbol fails with the loader's message); from then on
+// its code runs (constructors, probe, register_all), and it is still refused if the loader
+// fails, its descriptor in memory differs from the file's, or it throws while registering.
+// A refused plugin: load() throws a PluginError naming the file and what was wrong,
+// directory loading logs it and goes on; either way the registry is unchanged by it and the
+// refusal is listed by plugins(). Loaded plugins stay loaded until the process exits.
+// The search path is trusted configuration: any plugin there that passes the checks runs.
 //
 // Thread safety: every member may be called concurrently (calls are serialised).
 #pragma once
@@ -65,8 +70,11 @@ class PluginManager {
   // Loads one plugin file. Loading the same file again returns its earlier record.
   // Returns the record (state kLoaded or kShadowed); throws PluginError when refused.
   PluginInfo load(const std::filesystem::path& file);
-  // Loads every "*.so" file in `dir` in name order; refusals are logged and recorded,
-  // never thrown. A missing directory is skipped with a debug message.
+  // Loads every "*.so" file in `dir` that exports the plugin entry point, in name order;
+  // refusals are logged as warnings and recorded, never thrown. Shared libraries without
+  // the entry point (helpers of the plugins) are skipped with a debug message and not
+  // recorded. A missing directory is skipped with a debug message; one that cannot be read
+  // is a warning.
   std::vector<PluginInfo> load_directory(const std::filesystem::path& dir);
   // load_directory() for each entry of plugin_search_path().
   void load_search_path();
