@@ -166,6 +166,12 @@ Logs evaluate_weighted(Model& model, const std::vector<Tensor>& x, const std::ve
     return slice(t, begin, size);
   };
   const std::int64_t n = w.shape()[0];
+  for (const auto* group : {&x, &y}) {
+    for (const auto& t : *group) {
+      STRATA_CHECK(t.rank() >= 1 && t.shape()[0] == n, ShapeError, "every input and target needs ", n,
+                   " samples along the first dimension, got shape ", t.shape().to_string());
+    }
+  }
   model.reset_metrics();
   Logs logs;
   for (std::int64_t start = 0; start < n; start += batch_size) {
