@@ -41,16 +41,72 @@ std::shared_ptr<Format> sniff_any(const fs::path& path) {
   return nullptr;
 }
 
+// The names of a model's inputs (its Input layers', a signature's keys) and outputs (the
+// output layers', a signature's keys); empty where the model declares none (subclassed).
+std::vector<std::string> port_names(const std::vector<Tensor>& ports) {
+  std::vector<std::string> names;
+  for (const auto& t : ports) {
+    if (!t.is_symbolic()) return {};
+    names.push_back(t.node()->layer ? t.node()->layer->name() : t.node()->name);
+  }
+  return names;
+}
+
+std::string listed(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "'" : ", '") + n + "'";
+  return out.empty() ? "(none: the model does not name them)" : out;
+}
+
+// "NAME=FILE" → {NAME, FILE}; "FILE" → {"", FILE}. A file path may hold '=' only after a '/'.
+std::pair<std::string, std::string> split_named(const std::string& arg) {
+  const auto eq = arg.find('=');
+  if (eq == std::string::npos || arg.find('/') < eq) return {"", arg};
+  return {arg.substr(0, eq), arg.substr(eq + 1)};
+}
+
+// Orders the files of a repeatable option (--input, --x, --y, ...) by the model's inputs or
+// outputs: "FILE" in the model's order, or "NAME=FILE" by name (every one named, each name
+// once). `names` are the model's (port_names); an unknown name lists them.
+std::vector<std::string> order_named(const std::vector<std::string>& args, const std::vector<std::string>& names,
+                                     const char* option, const char* what) {
+  std::vector<std::string> ordered(args.size());
+  std::size_t named = 0;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const auto [name, file] = split_named(args[i]);
+    if (name.empty()) {
+      ordered[i] = file;
+      continue;
+    }
+    ++named;
+    const auto it = std::find(names.begin(), names.end(), name);
+    STRATA_CHECK(it != names.end(), ValueError, option, " ", args[i], ": the model has no ", what, " '", name,
+                 "'; its ", what, "s: ", listed(names));
+    const auto index = static_cast<std::size_t>(it - names.begin());
+    STRATA_CHECK(index < ordered.size(), ValueError, option, ": the model has ", names.size(), " ", what, "s (",
+                 listed(names), ") but ", args.size(), " ", option, " files were given");
+    STRATA_CHECK(ordered[index].empty(), ValueError, option, ": ", what, " '", name, "' is given twice");
+    ordered[index] = file;
+  }
+  STRATA_CHECK(named == 0 || named == args.size(), ValueError, option, ": name every ", what,
+               " (NAME=FILE) or none (files in the model's ", what, " order)");
+  return ordered;
+}
+
 // Reads the .npy files of one repeatable option (--x, --y, ...), one per model input or
-// output in the model's order, checked against the model's symbolic tensors `specs` (empty
+// output, in the model's order or by name (NAME=FILE: the Input layer's name, the output
+// layer's name; order_named), checked against the model's symbolic tensors `specs` (empty
 // for subclassed models: no check). Floating arrays take the spec's floating dtype (NumPy
 // writes float64 by default; Keras casts too); integer arrays (sparse labels) stay as they are.
-std::vector<Tensor> read_arrays(const std::vector<std::string>& files, const std::vector<Tensor>& specs,
+std::vector<Tensor> read_arrays(const std::vector<std::string>& args, const std::vector<Tensor>& specs,
                                 const char* option, const char* what, const std::string& model_path,
                                 const Device& device) {
-  STRATA_CHECK(specs.empty() || files.size() == specs.size(), ValueError, "the model '", model_path, "' has ",
-               specs.size(), " ", what, "s but ", files.size(), " ", option,
-               " files were given (repeat ", option, " once per ", what, ", in the model's ", what, " order)");
+  const auto names = port_names(specs);
+  STRATA_CHECK(specs.empty() || args.size() == specs.size(), ValueError, "the model '", model_path, "' has ",
+               specs.size(), " ", what, "s but ", args.size(), " ", option, " files were given (its ", what, "s: ",
+               listed(names), "; repeat ", option, " once per ", what, ", in the model's ", what, " order, or as ",
+               option, " NAME=FILE)");
+  const auto files = order_named(args, names, option, what);
   std::vector<Tensor> out;
   for (std::size_t i = 0; i < files.size(); ++i) {
     STRATA_CHECK(fs::exists(files[i]), IOError, option, " '", files[i], "' does not exist");
@@ -70,12 +126,62 @@ std::vector<Tensor> read_arrays(const std::vector<std::string>& files, const std
       // Keras's losses accept targets of rank one less than the output (sparse labels).
       if (!fits && std::string(what) == "output" && want.has_known_rank() && x.rank() + 1 == want.rank()) fits = true;
       STRATA_CHECK(fits, ShapeError, option, " '", files[i], "' has shape ", x.shape().to_string(), " but the model's ",
-                   what, " ", i, " takes ", want.to_string(), " (the first dimension is the samples)");
+                   what, " ", i, i < names.size() ? " '" + names[i] + "'" : std::string(), " takes ",
+                   want.to_string(), " (the first dimension is the samples)");
       if (is_floating(x.dtype()) && is_floating(specs[i].dtype())) x = cast(x, specs[i].dtype());
     }
     out.push_back(x.to(device));
   }
   return out;
+}
+
+// --sample-weight FILE: Keras's sample_weight, one weight per sample (shape [samples]).
+Tensor read_sample_weight(const po::variables_map& vm, std::int64_t samples, const Device& device) {
+  if (!vm.count("sample-weight")) return Tensor();
+  const std::string file = vm["sample-weight"].as<std::string>();
+  STRATA_CHECK(fs::exists(file), IOError, "--sample-weight '", file, "' does not exist");
+  Tensor w;
+  {
+    auto frame = ErrorContext::push("reading --sample-weight '", file, "'");
+    w = read_npy(file);
+  }
+  STRATA_CHECK(w.dtype() != DType::kBool, ValueError, "--sample-weight '", file,
+               "' holds bools; give one number per sample (float32)");
+  STRATA_CHECK(w.rank() == 1 && w.shape()[0] == samples, ShapeError, "--sample-weight '", file, "' has shape ",
+               w.shape().to_string(), " but the inputs hold ", samples, " samples: give one weight per sample, shape (",
+               samples, ",)");
+  if (!is_floating(w.dtype())) w = cast(w, DType::kFloat32);
+  return w.to(device);
+}
+
+// Keras's evaluate(x, y, batch_size, sample_weight): Model::evaluate takes no weights, so the
+// batches go through test_step here (metrics reset first, as evaluate does).
+Logs evaluate_weighted(Model& model, const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& w,
+                       std::int64_t batch_size) {
+  STRATA_CHECK(batch_size > 0, ValueError, "evaluate: --batch-size must be > 0");
+  const auto rows = [](const Tensor& t, std::int64_t start, std::int64_t len) {
+    std::vector<std::int64_t> begin(t.rank(), 0), size = t.shape().dims();
+    begin[0] = start;
+    size[0] = len;
+    return slice(t, begin, size);
+  };
+  const std::int64_t n = w.shape()[0];
+  for (const auto* group : {&x, &y}) {
+    for (const auto& t : *group) {
+      STRATA_CHECK(t.rank() >= 1 && t.shape()[0] == n, ShapeError, "every input and target needs ", n,
+                   " samples along the first dimension, got shape ", t.shape().to_string());
+    }
+  }
+  model.reset_metrics();
+  Logs logs;
+  for (std::int64_t start = 0; start < n; start += batch_size) {
+    const std::int64_t len = std::min(batch_size, n - start);
+    std::vector<Tensor> bx, by;
+    for (const auto& t : x) bx.push_back(rows(t, start, len));
+    for (const auto& t : y) by.push_back(rows(t, start, len));
+    logs = model.test_step(bx, by, rows(w, start, len));
+  }
+  return logs;
 }
 
 // Loads a model for fit/evaluate: it must carry its training configuration.
@@ -196,34 +302,6 @@ int cmd_info(const std::vector<std::string>& args) {
   return 0;
 }
 
-namespace {
-
-// The names of a model's inputs (its Input layers', a signature's keys) and outputs (the
-// output layers', a signature's keys); empty where the model declares none (subclassed).
-std::vector<std::string> port_names(const std::vector<Tensor>& ports) {
-  std::vector<std::string> names;
-  for (const auto& t : ports) {
-    if (!t.is_symbolic()) return {};
-    names.push_back(t.node()->layer ? t.node()->layer->name() : t.node()->name);
-  }
-  return names;
-}
-
-std::string listed(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "'" : ", '") + n + "'";
-  return out.empty() ? "(none: the model does not name them)" : out;
-}
-
-// "NAME=FILE" → {NAME, FILE}; "FILE" → {"", FILE}. A file path may hold '=' only after a '/'.
-std::pair<std::string, std::string> split_named(const std::string& arg) {
-  const auto eq = arg.find('=');
-  if (eq == std::string::npos || arg.find('/') < eq) return {"", arg};
-  return {arg.substr(0, eq), arg.substr(eq + 1)};
-}
-
-}  // namespace
-
 int cmd_predict(const std::vector<std::string>& args) {
   po::options_description desc("predict");
   desc.add_options()("model", po::value<std::string>()->required(), "")(
@@ -252,24 +330,7 @@ int cmd_predict(const std::vector<std::string>& args) {
   STRATA_CHECK(input_specs.empty() || files.size() == input_specs.size(), ValueError, "the model takes ",
                input_specs.size(), " inputs (", listed(in_names), ") but ", files.size(), " --input files were given");
   // Inputs in the model's order, or by name (--input NAME=FILE, every one named).
-  std::vector<std::string> ordered(files.size());
-  std::size_t named = 0;
-  for (std::size_t i = 0; i < files.size(); ++i) {
-    const auto [name, file] = split_named(files[i]);
-    if (name.empty()) {
-      ordered[i] = file;
-      continue;
-    }
-    ++named;
-    const auto it = std::find(in_names.begin(), in_names.end(), name);
-    STRATA_CHECK(it != in_names.end(), ValueError, "--input ", files[i], ": the model has no input '", name,
-                 "'; its inputs: ", listed(in_names));
-    const auto index = static_cast<std::size_t>(it - in_names.begin());
-    STRATA_CHECK(ordered[index].empty(), ValueError, "--input: input '", name, "' is given twice");
-    ordered[index] = file;
-  }
-  STRATA_CHECK(named == 0 || named == files.size(), ValueError,
-               "--input: name every input (NAME=FILE) or none (files in the model's input order)");
+  const auto ordered = order_named(files, in_names, "--input", "input");
   std::vector<Tensor> inputs;
   for (std::size_t i = 0; i < ordered.size(); ++i) {
     auto frame = ErrorContext::push("reading input '", ordered[i], "'");
@@ -384,7 +445,7 @@ int cmd_fit(const std::vector<std::string>& args) {
       "validation-x", po::value<std::vector<std::string>>(), "")("validation-y", po::value<std::vector<std::string>>(), "")(
       "history", po::value<std::string>(), "")("initial-epoch", po::value<int>()->default_value(0), "")(
       "checkpoint", po::value<std::string>(), "")("no-shuffle", "")("verbose", po::value<int>()->default_value(1), "")(
-      "device", po::value<std::string>(), "");
+      "device", po::value<std::string>(), "")("sample-weight", po::value<std::string>(), "");
   po::positional_options_description pos;
   pos.add("model", 1);
   const auto vm = parse(args, desc, pos, "fit");
@@ -417,6 +478,7 @@ int cmd_fit(const std::vector<std::string>& args) {
   options.initial_epoch = vm["initial-epoch"].as<int>();
   options.verbose = verbose;
   options.shuffle = vm.count("no-shuffle") == 0;
+  options.sample_weight = read_sample_weight(vm, x.empty() || x[0].rank() == 0 ? 0 : x[0].shape()[0], device);
   if (vm.count("validation-split")) options.validation_split = vm["validation-split"].as<double>();
   if (has_vx) {
     options.validation_data.emplace(
@@ -448,7 +510,7 @@ int cmd_evaluate(const std::vector<std::string>& args) {
   desc.add_options()("model", po::value<std::string>()->required(), "")(
       "x", po::value<std::vector<std::string>>()->required(), "")("y", po::value<std::vector<std::string>>()->required(), "")(
       "batch-size", po::value<std::int64_t>()->default_value(32), "")("verbose", po::value<int>()->default_value(1), "")(
-      "device", po::value<std::string>(), "");
+      "device", po::value<std::string>(), "")("sample-weight", po::value<std::string>(), "");
   po::positional_options_description pos;
   pos.add("model", 1);
   const auto vm = parse(args, desc, pos, "evaluate");
@@ -462,7 +524,11 @@ int cmd_evaluate(const std::vector<std::string>& args) {
   model->to(device);
   const auto x = read_arrays(strings(vm, "x"), model->inputs(), "--x", "input", model_path, device);
   const auto y = read_arrays(strings(vm, "y"), model->outputs(), "--y", "output", model_path, device);
-  const Logs logs = model->evaluate(x, y, vm["batch-size"].as<std::int64_t>(), verbose);
+  const Tensor w = read_sample_weight(vm, x.empty() || x[0].rank() == 0 ? 0 : x[0].shape()[0], device);
+  // With --sample-weight the batches run through test_step (Model::evaluate takes no weights),
+  // without Keras's progress output; the name: value lines are the same.
+  const Logs logs = w.defined() ? evaluate_weighted(*model, x, y, w, vm["batch-size"].as<std::int64_t>())
+                                : model->evaluate(x, y, vm["batch-size"].as<std::int64_t>(), verbose);
   for (const auto& [k, v] : logs.items()) std::cout << k << ": " << to_python_json(Config(v)) << "\n";
   return 0;
 }

@@ -13,8 +13,8 @@
 
 #include "v1_host.h"
 
-/* Version 1 of the table is 17 entries, version 2 appends 12, version 3 appends 10; nothing
- * moves. */
+/* Version 1 of the table is 17 entries, version 2 appends 12, version 3 appends 10, version 4
+ * appends 3; nothing moves. */
 #define ENTRY sizeof(void (*)(void))
 _Static_assert(offsetof(strata_api, status_code) == 0, "version 1 layout");
 _Static_assert(offsetof(strata_api, init) == 3 * ENTRY, "version 1 layout");
@@ -26,8 +26,17 @@ _Static_assert(offsetof(strata_api, model_output_shapes) == 28 * ENTRY, "version
 _Static_assert(offsetof(strata_api, logs_count) == 29 * ENTRY, "version 3 starts after version 2");
 _Static_assert(offsetof(strata_api, model_fit) == 36 * ENTRY, "version 3 layout");
 _Static_assert(offsetof(strata_api, model_evaluate) == 38 * ENTRY, "version 3 layout");
-_Static_assert(sizeof(strata_api) == 39 * ENTRY, "an entry was added without raising STRATA_C_API_VERSION here");
-_Static_assert(STRATA_C_API_VERSION == 3, "update this test's pinned layout for the new version");
+_Static_assert(offsetof(strata_api, model_train_on_batch_weighted) == 39 * ENTRY, "version 4 starts after version 3");
+_Static_assert(offsetof(strata_api, model_test_on_batch) == 40 * ENTRY, "version 4 layout");
+_Static_assert(offsetof(strata_api, model_evaluate_weighted) == 41 * ENTRY, "version 4 layout");
+_Static_assert(sizeof(strata_api) == 42 * ENTRY, "an entry was added without raising STRATA_C_API_VERSION here");
+_Static_assert(STRATA_C_API_VERSION == 4, "update this test's pinned layout for the new version");
+/* strata_fit_options: version 3's fields, then version 4's sample_weight. */
+#if UINTPTR_MAX == 0xFFFFFFFFFFFFFFFFu
+_Static_assert(offsetof(strata_fit_options, verbose) == 36 && offsetof(strata_fit_options, sample_weight) == 40 &&
+                   sizeof(strata_fit_options) == 48,
+               "strata_fit_options's layout (LP64)");
+#endif
 _Static_assert(offsetof(strata_fit_options, struct_size) == 0, "struct_size must stay first");
 /* strata_buffer: struct_size first, so every version can read it. */
 _Static_assert(offsetof(strata_buffer, struct_size) == 0, "struct_size must stay first");
@@ -82,7 +91,7 @@ static void newer_and_zero_versions_are_refused(void) {
   const strata_api* api = sentinel;
   strata_status* s = strata_get_api(STRATA_C_API_VERSION + 1, &api);
   check(strata_status_code(s) == STRATA_INVALID_ARGUMENT, "a newer version is refused", s);
-  check(strstr(strata_status_message(s), "version 4") != NULL && strstr(strata_status_message(s), "versions 1 to 3"),
+  check(strstr(strata_status_message(s), "version 5") != NULL && strstr(strata_status_message(s), "versions 1 to 4"),
         "the refusal names both versions", s);
   check(api == sentinel, "a refused strata_get_api leaves api unset", NULL);
   printf("asking for version %d: %s\n", STRATA_C_API_VERSION + 1, strata_status_message(s));

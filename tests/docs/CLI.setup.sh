@@ -55,6 +55,7 @@ two.compile(optimizer="sgd", loss=["mse", "mae"])
 two.save("two_io.h5")
 for name, shape in [("a", (6, 4)), ("b", (6, 3)), ("out1", (6, 1)), ("out2", (6, 2))]:
     np.save(name + ".npy", rng.normal(size=shape).astype("float32"))
+np.save("w.npy", rng.uniform(0.0, 2.0, size=(6,)).astype("float32"))  # one weight per sample
 
 feats = keras3.Input((4,), name="feats")
 k3 = keras3.Model(feats, keras3.layers.Dense(2)(feats))

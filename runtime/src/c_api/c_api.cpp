@@ -337,7 +337,7 @@ void strata_device_list_release(strata_device_list* list) { delete list; }
 
 namespace {
 
-// Version 1 entries, then version 2's, then version 3's; only ever appended (c_api.h, strata_api).
+// Version 1 entries, then version 2's, 3's and 4's; only ever appended (c_api.h, strata_api).
 constexpr strata_api kApi = {
     &strata_status_code,
     &strata_status_message,
@@ -378,15 +378,20 @@ constexpr strata_api kApi = {
     &strata_model_fit,
     &strata_model_train_on_batch,
     &strata_model_evaluate,
+    &strata_model_train_on_batch_weighted,
+    &strata_model_test_on_batch,
+    &strata_model_evaluate_weighted,
 };
 
-// Version 1's table is the first 17 entries, version 2 adds 12, version 3 adds 10: a host built against an
-// older header reads only its prefix, so these offsets are fixed forever.
+// Version 1's table is the first 17 entries, version 2 adds 12, version 3 adds 10, version 4 adds 3: a
+// host built against an older header reads only its prefix, so these offsets are fixed forever.
 constexpr std::size_t kEntry = sizeof(void (*)());
 static_assert(offsetof(strata_api, convert) == 16 * kEntry, "version 1 of strata_api changed");
 static_assert(offsetof(strata_api, get_versions) == 17 * kEntry, "version 2 must start after version 1");
 static_assert(offsetof(strata_api, logs_count) == 29 * kEntry, "version 3 must start after version 2");
-static_assert(sizeof(strata_api) == 39 * kEntry, "an entry was added: append it and raise STRATA_C_API_VERSION");
+static_assert(offsetof(strata_api, model_train_on_batch_weighted) == 39 * kEntry,
+              "version 4 must start after version 3");
+static_assert(sizeof(strata_api) == 42 * kEntry, "an entry was added: append it and raise STRATA_C_API_VERSION");
 
 }  // namespace
 

@@ -1,6 +1,7 @@
 // The C API's training calls (version 3): compile (from the file's training config, or
 // from Keras JSON strings), fit on caller buffers, train_on_batch, evaluate, and the logs
-// handle that carries their results.
+// handle that carries their results; version 4: sample weights and test_on_batch.
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -64,6 +65,55 @@ Tensor target_tensor(const strata_model& m, std::size_t i, const strata_buffer& 
     y = cast(y, m.outputs[i].dtype);
   }
   return device == Device::cpu() ? y : y.to(device);
+}
+
+// The size strata_fit_options has had since version 4 (sample_weight appended).
+constexpr std::size_t kFitOptionsSizeV4 = offsetof(strata_fit_options, sample_weight) + sizeof(const strata_buffer*);
+
+// A sample_weight buffer (Keras's sample_weight): NULL gives an undefined tensor; else a
+// rank-1 numeric buffer of `samples` weights, checked as a target is.
+Tensor sample_weight_tensor(const char* call, const strata_buffer* b, std::int64_t samples, const Device& device) {
+  if (b == nullptr) return Tensor();
+  const std::string who = detail::concat(call, ": sample_weight");
+  check_struct_size<strata_buffer>(b->struct_size, buffer_size_v1(), "strata_buffer", who);
+  const DType dtype = to_dtype(b->dtype, who);
+  STRATA_CHECK(dtype != DType::kBool, ValueError, who, " is bool; give one numeric weight per sample (float32)");
+  STRATA_CHECK(b->rank == 1, ShapeError, who, " has rank ", b->rank, "; it holds one weight per sample: shape [",
+               samples, "]");
+  STRATA_CHECK(b->shape[0] == samples, ShapeError, who, " holds ", b->shape[0], " weights but the inputs hold ",
+               samples, " samples; give one weight per sample");
+  const std::size_t bytes = static_cast<std::size_t>(samples) * dtype_size(dtype);
+  STRATA_CHECK(b->size <= b->capacity, capi::InvalidArgument, who, ": size (", b->size,
+               " bytes) is larger than capacity (", b->capacity, " bytes)");
+  STRATA_CHECK(b->size == bytes, capi::InvalidArgument, who, ": size is ", b->size, " bytes but a ",
+               dtype_name(dtype), " [", samples, "] value takes ", bytes);
+  STRATA_CHECK(b->data != nullptr || bytes == 0, capi::InvalidArgument, who, ": data is NULL");
+  Tensor w = Tensor::from_host(dtype, Shape(std::vector<std::int64_t>{samples}), b->data, bytes, Device::cpu());
+  if (!is_floating(dtype)) w = cast(w, DType::kFloat32);
+  return device == Device::cpu() ? w : w.to(device);
+}
+
+// Keras's evaluate(x, y, batch_size, sample_weight): Model::evaluate takes no weights, so
+// the batches go through test_step here (metrics reset first, as evaluate does).
+Logs evaluate_weighted(Model& model, const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
+                       const Tensor& sample_weight, std::int64_t batch_size) {
+  const std::int64_t n = xs[0].shape()[0];
+  const auto rows = [](const Tensor& t, std::int64_t start, std::int64_t len) {
+    std::vector<std::int64_t> begin(t.rank(), 0), size = t.shape().dims();
+    begin[0] = start;
+    size[0] = len;
+    return slice(t, begin, size);
+  };
+  model.reset_metrics();
+  Logs logs;
+  for (std::int64_t start = 0; start < n; start += batch_size) {
+    const std::int64_t len = std::min(batch_size, n - start);
+    std::vector<Tensor> bx, by;
+    for (const auto& t : xs) bx.push_back(rows(t, start, len));
+    for (const auto& t : ys) by.push_back(rows(t, start, len));
+    logs = model.test_step(bx, by, rows(sample_weight, start, len));
+  }
+  return logs;
 }
 
 // x and y of a training call, checked against the model's inputs and outputs.
@@ -247,6 +297,11 @@ strata_status* strata_model_fit(strata_model* model, const strata_buffer* x, siz
     }
     capi::require_compiled(*model, "strata_model_fit");
     auto [xs, ys] = capi::batch(*model, "strata_model_fit", x, x_count, y, y_count);
+    // sample_weight (version 4) only when the host's struct holds it.
+    if (options != nullptr && options->struct_size >= capi::kFitOptionsSizeV4) {
+      fo.sample_weight = capi::sample_weight_tensor("strata_model_fit", options->sample_weight, xs[0].shape()[0],
+                                                    capi::model_device(*model));
+    }
     auto order = std::make_shared<capi::KeyOrder>();
     fo.callbacks.push_back(order);
     const strata::History h = model->model->fit(xs, ys, fo);
@@ -295,6 +350,61 @@ strata_status* strata_model_evaluate(strata_model* model, const strata_buffer* x
     capi::require_compiled(*model, "strata_model_evaluate");
     auto [xs, ys] = capi::batch(*model, "strata_model_evaluate", x, x_count, y, y_count);
     const strata::Logs result = model->model->evaluate(xs, ys, batch_size > 0 ? batch_size : 32, 0);
+    if (logs != nullptr) *logs = capi::to_handle(result);
+  });
+}
+
+strata_status* strata_model_train_on_batch_weighted(strata_model* model, const strata_buffer* x, size_t x_count,
+                                                    const strata_buffer* y, size_t y_count,
+                                                    const strata_buffer* sample_weight, strata_logs** logs) {
+  STRATA_C_REQUIRE(model != nullptr, "strata_model_train_on_batch_weighted: model is NULL");
+  STRATA_C_REQUIRE(x != nullptr && y != nullptr, "strata_model_train_on_batch_weighted: x and y must not be NULL");
+  return guarded([&] {
+    namespace capi = strata::capi;
+    const char* call = "strata_model_train_on_batch_weighted";
+    capi::require_compiled(*model, call);
+    auto [xs, ys] = capi::batch(*model, call, x, x_count, y, y_count);
+    const strata::Tensor w =
+        capi::sample_weight_tensor(call, sample_weight, xs[0].shape()[0], capi::model_device(*model));
+    const strata::Logs result = model->model->train_on_batch(xs, ys, w);
+    if (logs != nullptr) *logs = capi::to_handle(result);
+  });
+}
+
+strata_status* strata_model_test_on_batch(strata_model* model, const strata_buffer* x, size_t x_count,
+                                          const strata_buffer* y, size_t y_count, const strata_buffer* sample_weight,
+                                          strata_logs** logs) {
+  STRATA_C_REQUIRE(model != nullptr, "strata_model_test_on_batch: model is NULL");
+  STRATA_C_REQUIRE(x != nullptr && y != nullptr, "strata_model_test_on_batch: x and y must not be NULL");
+  return guarded([&] {
+    namespace capi = strata::capi;
+    const char* call = "strata_model_test_on_batch";
+    capi::require_compiled(*model, call);
+    auto [xs, ys] = capi::batch(*model, call, x, x_count, y, y_count);
+    const strata::Tensor w =
+        capi::sample_weight_tensor(call, sample_weight, xs[0].shape()[0], capi::model_device(*model));
+    const strata::Logs result = model->model->test_on_batch(xs, ys, w);
+    if (logs != nullptr) *logs = capi::to_handle(result);
+  });
+}
+
+strata_status* strata_model_evaluate_weighted(strata_model* model, const strata_buffer* x, size_t x_count,
+                                              const strata_buffer* y, size_t y_count,
+                                              const strata_buffer* sample_weight, int64_t batch_size,
+                                              strata_logs** logs) {
+  STRATA_C_REQUIRE(model != nullptr, "strata_model_evaluate_weighted: model is NULL");
+  STRATA_C_REQUIRE(x != nullptr && y != nullptr, "strata_model_evaluate_weighted: x and y must not be NULL");
+  return guarded([&] {
+    namespace capi = strata::capi;
+    const char* call = "strata_model_evaluate_weighted";
+    STRATA_CHECK(batch_size >= 0, ValueError, call, ": batch_size is ", batch_size, " (0 for the default, 32)");
+    capi::require_compiled(*model, call);
+    auto [xs, ys] = capi::batch(*model, call, x, x_count, y, y_count);
+    const strata::Tensor w =
+        capi::sample_weight_tensor(call, sample_weight, xs[0].shape()[0], capi::model_device(*model));
+    const std::int64_t b = batch_size > 0 ? batch_size : 32;
+    const strata::Logs result = w.defined() ? capi::evaluate_weighted(*model->model, xs, ys, w, b)
+                                            : model->model->evaluate(xs, ys, b, 0);
     if (logs != nullptr) *logs = capi::to_handle(result);
   });
 }

@@ -651,6 +651,33 @@ bool is_terminal(const std::ostream& out) { return &out == &std::cout && isatty(
 
 }  // namespace
 
+namespace {
+
+// Model::evaluate with optional per-sample weights (fit's validation of a weighted fit).
+Logs evaluate_weighted(Model& model, const std::vector<Tensor>& x, const std::vector<Tensor>& y,
+                       const Tensor& sample_weight, std::int64_t batch_size, int verbose) {
+  STRATA_CHECK(model.is_compiled(), ValueError, "model '", model.name(),
+               "' must be compiled before evaluate (call compile)");
+  STRATA_CHECK(batch_size > 0, ValueError, "evaluate needs batch_size > 0");
+  const std::int64_t n = sample_count(x, y);
+  const std::int64_t steps = (n + batch_size - 1) / batch_size;
+  model.reset_metrics();
+  Progbar bar(std::cout, steps, verbose, is_terminal(std::cout));
+  Logs logs;
+  for (std::int64_t step = 0; step < steps; ++step) {
+    const std::int64_t start = step * batch_size;
+    const std::int64_t len = std::min(batch_size, n - start);
+    std::vector<Tensor> bx, by;
+    for (const auto& t : x) bx.push_back(rows(t, start, len));
+    for (const auto& t : y) by.push_back(rows(t, start, len));
+    logs = model.test_step(bx, by, sample_weight.defined() ? rows(sample_weight, start, len) : Tensor());
+    bar.update(step + 1, logs, step + 1 == steps);
+  }
+  return logs;
+}
+
+}  // namespace
+
 History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) {
   return fit(std::vector<Tensor>{x}, std::vector<Tensor>{y}, options);
 }
@@ -664,7 +691,10 @@ History Model::fit(const std::vector<Tensor>& x_in, const std::vector<Tensor>& y
   std::vector<Tensor> x = x_in, y = y_in;
   Tensor sw = options.sample_weight;
   std::int64_t n = sample_count(x, y);
+  STRATA_CHECK(!sw.defined() || (sw.rank() >= 1 && sw.shape()[0] == n), ShapeError,
+               "fit: sample_weight needs one weight per sample (", n, "), got shape ", sw.shape().to_string());
   std::optional<std::pair<std::vector<Tensor>, std::vector<Tensor>>> validation = options.validation_data;
+  Tensor validation_weight;
   if (!validation && options.validation_split > 0.0) {
     const auto split = static_cast<std::int64_t>(static_cast<double>(n) * (1.0 - options.validation_split));
     std::vector<Tensor> vx, vy;
@@ -676,7 +706,11 @@ History Model::fit(const std::vector<Tensor>& x_in, const std::vector<Tensor>& y
       vy.push_back(rows(t, split, n - split));
       t = rows(t, 0, split);
     }
-    if (sw.defined()) sw = rows(sw, 0, split);
+    // The held-out samples keep their weights (Keras splits sample_weight with x and y).
+    if (sw.defined()) {
+      validation_weight = rows(sw, split, n - split);
+      sw = rows(sw, 0, split);
+    }
     validation.emplace(std::move(vx), std::move(vy));
     n = split;
   }
@@ -726,7 +760,8 @@ History Model::fit(const std::vector<Tensor>& x_in, const std::vector<Tensor>& y
     }
     Logs epoch_logs = logs;
     if (validation) {
-      const Logs val = evaluate(validation->first, validation->second, options.batch_size, 0);
+      const Logs val = evaluate_weighted(*this, validation->first, validation->second, validation_weight,
+                                         options.batch_size, 0);
       for (const auto& [k, v] : val.items()) epoch_logs.set("val_" + k, v);
       bar.update(steps, epoch_logs, true);
     }
@@ -744,23 +779,7 @@ Logs Model::evaluate(const Tensor& x, const Tensor& y, std::int64_t batch_size, 
 }
 
 Logs Model::evaluate(const std::vector<Tensor>& x, const std::vector<Tensor>& y, std::int64_t batch_size, int verbose) {
-  STRATA_CHECK(training_ != nullptr, ValueError, "model '", name(), "' must be compiled before evaluate (call compile)");
-  STRATA_CHECK(batch_size > 0, ValueError, "evaluate needs batch_size > 0");
-  const std::int64_t n = sample_count(x, y);
-  const std::int64_t steps = (n + batch_size - 1) / batch_size;
-  reset_metrics();
-  Progbar bar(std::cout, steps, verbose, is_terminal(std::cout));
-  Logs logs;
-  for (std::int64_t step = 0; step < steps; ++step) {
-    const std::int64_t start = step * batch_size;
-    const std::int64_t len = std::min(batch_size, n - start);
-    std::vector<Tensor> bx, by;
-    for (const auto& t : x) bx.push_back(rows(t, start, len));
-    for (const auto& t : y) by.push_back(rows(t, start, len));
-    logs = test_step(bx, by, Tensor());
-    bar.update(step + 1, logs, step + 1 == steps);
-  }
-  return logs;
+  return evaluate_weighted(*this, x, y, Tensor(), batch_size, verbose);
 }
 
 }  // namespace strata

@@ -24,8 +24,9 @@
  *
  * Thread safety: strata_model_predict and strata_model_output_shapes may be called from
  * many threads on one model at once. Loading, saving, strata_model_to_device, the training
- * calls of version 3 (compile, fit, train_on_batch, evaluate: they change the model's
- * weights, optimizer and metric state) and releasing a model need exclusive access to it:
+ * calls of versions 3 and 4 (compile, fit, train_on_batch, test_on_batch, evaluate: they
+ * change the model's weights, optimizer and metric state) and releasing a model need
+ * exclusive access to it:
  * no other call on the same model may run meanwhile. Every other call may be made from
  * any thread.
  */
@@ -46,7 +47,7 @@ extern "C" {
 #endif
 
 /* The version of the C API this header declares (see strata_get_api). */
-#define STRATA_C_API_VERSION 3
+#define STRATA_C_API_VERSION 4
 /* The largest rank a strata_buffer, strata_shape or *_info shape can hold. */
 #define STRATA_MAX_RANK 8
 
@@ -286,6 +287,12 @@ typedef struct strata_fit_options {
   double validation_split; /* [0, 1): the last fraction of the samples, before shuffling */
   int32_t shuffle;         /* 1: shuffle the samples each epoch (from the global seed) */
   int32_t verbose;         /* 0 silent, 1 progress bar, 2 one line per epoch (on stdout) */
+  /* version 4 (read only when struct_size covers it): Keras's sample_weight, NULL for none,
+   * else a rank-1 buffer of one weight per sample (any numeric dtype). It weights each
+   * sample's loss for every output; the compiled metrics stay unweighted, as Keras's
+   * `metrics` (not `weighted_metrics`) are. With validation_split, the held-out samples
+   * keep their weights: val_loss is weighted, as Keras's is. */
+  const struct strata_buffer* sample_weight;
 } strata_fit_options;
 
 /* Trains the model on caller buffers, as Keras's fit(x, y, ...) does: `x` one buffer per
@@ -313,6 +320,35 @@ STRATA_C_EXPORT strata_status* strata_model_evaluate(strata_model* model, const 
                                                      strata_logs** logs);
 /* strata_model_save (version 1) writes a compiled model's training configuration and
  * optimizer state too, so strata_model_load + strata_model_compile_from_file resumes. */
+
+/* ---- version 4: sample weights and test_on_batch --------------------------------------- */
+
+/* `sample_weight` below is Keras's sample_weight: NULL for none, else a rank-1 buffer holding
+ * one weight per sample (shape [samples], any numeric dtype but bool), checked like a target
+ * (STRATA_SHAPE_ERROR naming it when its length is not the samples'). Each sample's loss is
+ * multiplied by its weight before the mean over the batch (Keras's sum over batch size), for
+ * every output; the compiled metrics are not weighted (Keras's `metrics`, not
+ * `weighted_metrics`). strata_fit_options.sample_weight does the same for strata_model_fit.
+ * strata_model_predict (version 1) already is Keras's predict_on_batch: one batch, inference. */
+
+/* strata_model_train_on_batch with sample weights. */
+STRATA_C_EXPORT strata_status* strata_model_train_on_batch_weighted(strata_model* model, const strata_buffer* x,
+                                                                    size_t x_count, const strata_buffer* y,
+                                                                    size_t y_count,
+                                                                    const strata_buffer* sample_weight,
+                                                                    strata_logs** logs);
+/* Keras's test_on_batch(x, y, sample_weight): loss and metrics of exactly this batch in
+ * inference mode (metrics reset first), without updating the weights; *logs (when not NULL)
+ * receives them. */
+STRATA_C_EXPORT strata_status* strata_model_test_on_batch(strata_model* model, const strata_buffer* x, size_t x_count,
+                                                          const strata_buffer* y, size_t y_count,
+                                                          const strata_buffer* sample_weight, strata_logs** logs);
+/* strata_model_evaluate with sample weights (Keras's evaluate(x, y, batch_size,
+ * sample_weight=...)). */
+STRATA_C_EXPORT strata_status* strata_model_evaluate_weighted(strata_model* model, const strata_buffer* x,
+                                                              size_t x_count, const strata_buffer* y, size_t y_count,
+                                                              const strata_buffer* sample_weight, int64_t batch_size,
+                                                              strata_logs** logs);
 
 /* ---- the versioned function table ------------------------------------------------------- */
 
@@ -367,6 +403,17 @@ typedef struct strata_api {
                                          const strata_buffer* y, size_t y_count, strata_logs** logs);
   strata_status* (*model_evaluate)(strata_model* model, const strata_buffer* x, size_t x_count,
                                    const strata_buffer* y, size_t y_count, int64_t batch_size, strata_logs** logs);
+  /* version 4 */
+  strata_status* (*model_train_on_batch_weighted)(strata_model* model, const strata_buffer* x, size_t x_count,
+                                                  const strata_buffer* y, size_t y_count,
+                                                  const strata_buffer* sample_weight, strata_logs** logs);
+  strata_status* (*model_test_on_batch)(strata_model* model, const strata_buffer* x, size_t x_count,
+                                        const strata_buffer* y, size_t y_count, const strata_buffer* sample_weight,
+                                        strata_logs** logs);
+  strata_status* (*model_evaluate_weighted)(strata_model* model, const strata_buffer* x, size_t x_count,
+                                            const strata_buffer* y, size_t y_count,
+                                            const strata_buffer* sample_weight, int64_t batch_size,
+                                            strata_logs** logs);
 } strata_api;
 
 /* Sets *api to the runtime's table when it provides `version` (1 <= version <= the
