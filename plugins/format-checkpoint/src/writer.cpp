@@ -17,6 +17,7 @@
 #include "strata/error.hpp"
 #include "strata/log.hpp"
 #include "strata/plugin/file_system.hpp"
+#include "strata/plugin/temp_files.hpp"
 #include "strata/tf/checkpoint_state.pb.h"
 #include "table.hpp"
 
@@ -26,11 +27,6 @@ namespace strata::ckpt {
 namespace {
 
 constexpr std::size_t kMaxStateBytes = std::size_t{16} << 20;
-
-std::string temp_suffix() {
-  static std::atomic<unsigned> counter{0};
-  return detail::concat(".strata-tmp-", ::getpid(), "-", counter++);
-}
 
 fs::path directory_of(const fs::path& prefix) { return prefix.has_parent_path() ? prefix.parent_path() : fs::path("."); }
 
@@ -143,8 +139,11 @@ void write_bundle(const fs::path& prefix, const CheckpointContents& contents, co
   const EncodedBundle bundle =
       encode_bundle(contents.tensors, contents.object_graph ? &graph_bytes : nullptr, num_shards, data_shards);
 
+  // Temporaries of earlier saves to this prefix (its shards and index) whose process died
+  // before the commit point.
+  remove_abandoned_temporaries(dir, prefix.filename().string());
   FileSystem& files = file_system();
-  const std::string suffix = temp_suffix();
+  const std::string suffix = temporary_suffix();
   std::vector<fs::path> temps, placed;
   const fs::path index_temp(index.string() + suffix);
   try {
