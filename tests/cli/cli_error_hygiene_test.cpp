@@ -16,16 +16,16 @@ const fs::path kData = STRATA_TEST_DATA_DIR;
 // A message may name two paths and a few "while ..." frames besides the echoed bytes.
 constexpr std::size_t kMaxLine = 1500;
 
-struct Run {
+struct CliRun {
   int status = -1;
   std::string err;
 };
 
 // Runs `strata ARGS` with stdout discarded and stderr kept apart.
-Run run_cli(const std::string& args, const fs::path& dir) {
+CliRun run_cli(const std::string& args, const fs::path& dir) {
   const fs::path err = dir / "stderr.txt";
   const int rc = std::system((cli() + " " + args + " >/dev/null 2>" + q(err)).c_str());
-  Run r;
+  CliRun r;
   r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
   std::ifstream in(err, std::ios::binary);
   std::stringstream s;
@@ -50,7 +50,7 @@ std::string shown(const std::string& text) {
 }
 
 // The one-line error contract, and that the line names `file`.
-void expect_one_error_line(const Run& r, const std::string& file, const std::string& what) {
+void expect_one_error_line(const CliRun& r, const std::string& file, const std::string& what) {
   SCOPED_TRACE(what + ": stderr was\n" + shown(r.err));
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(count_lines(r.err), 1u);
@@ -99,17 +99,17 @@ class CliErrorHygiene : public ::testing::Test {
 // blocks there, and its at-exit clean-up then printed "HDF5: infinite loop closing library"
 // and a line of package names after the command's output; its error stack went whole into
 // the message. Overwrites 32 bytes with 0xff at offsets around that header in the committed
-// tf-keras fixture.
+// tf-keras fixture (21040 is one that leaks).
 TEST_F(CliErrorHygiene, DamagedH5GivesOneLineAndNothingAfter) {
   const std::string good = read_bytes(kData / "h5" / "functional_shared.h5");
   ASSERT_GT(good.size(), 21200u);
   int failed = 0;
-  for (std::size_t at = 20992; at < 21120; at += 8) {
+  for (std::size_t at = 21024; at <= 21056; at += 8) {
     std::string bad = good;
     for (std::size_t i = at; i < at + 32; ++i) bad[i] = '\xff';
     const fs::path file = dir_ / ("damaged_" + std::to_string(at) + ".h5");
     write_bytes(file, bad);
-    const Run r = run_cli("info " + q(file), dir_);
+    const CliRun r = run_cli("info " + q(file), dir_);
     // `info` describes what it can (exit 0, nothing on stderr) or fails with one line.
     if (r.status == 0) {
       EXPECT_EQ(r.err, "") << "offset " << at << ": " << shown(r.err);
@@ -118,7 +118,7 @@ TEST_F(CliErrorHygiene, DamagedH5GivesOneLineAndNothingAfter) {
     ++failed;
     expect_one_error_line(r, file.string(), "info of H5 damaged at " + std::to_string(at));
   }
-  std::cout << failed << " of 16 damaged H5 files failed to load\n";
+  std::cout << failed << " of 5 damaged H5 files failed to load\n";
 }
 
 // HDF5's error stack is cut to its first clause: a truncated file.
@@ -126,7 +126,7 @@ TEST_F(CliErrorHygiene, TruncatedH5NamesTheFileAndOneHdf5Clause) {
   const std::string good = read_bytes(kData / "h5" / "functional_shared.h5");
   const fs::path file = dir_ / "truncated.h5";
   write_bytes(file, good.substr(0, good.size() / 2));
-  const Run r = run_cli("info " + q(file), dir_);
+  const CliRun r = run_cli("info " + q(file), dir_);
   expect_one_error_line(r, file.string(), "info of a truncated H5");
   const auto hdf5 = r.err.find("HDF5: ");
   ASSERT_NE(hdf5, std::string::npos) << r.err;
@@ -145,7 +145,7 @@ TEST_F(CliErrorHygiene, InvalidUtf8InSavedModelProtobufLogsNothing) {
   write_bytes(sm / "saved_model.pb", pb);
   for (const std::string command : {"info", "convert"}) {
     const std::string args = command == "info" ? "info " + q(sm) : "convert " + q(sm) + " " + q(dir_ / "out.h5");
-    const Run r = run_cli(args, dir_);
+    const CliRun r = run_cli(args, dir_);
     expect_one_error_line(r, (sm / "saved_model.pb").string(), command + " of a SavedModel with invalid UTF-8");
   }
 }
@@ -160,7 +160,7 @@ TEST_F(CliErrorHygiene, InvalidUtf8InKerasMetadataLogsNothing) {
   ASSERT_NE(at, std::string::npos);
   pb[at + 1] = '\xff';
   write_bytes(sm / "keras_metadata.pb", pb);
-  const Run r = run_cli("info " + q(sm), dir_);
+  const CliRun r = run_cli("info " + q(sm), dir_);
   EXPECT_EQ(r.err.find("libprotobuf"), std::string::npos) << shown(r.err);
   if (r.status != 0) expect_one_error_line(r, sm.string(), "info of a SavedModel with bad metadata");
 }
@@ -191,7 +191,7 @@ TEST_F(CliErrorHygiene, Int32NpyInputsPredictAndTheirErrorsNameTheFile) {
   EXPECT_EQ(read_npy(dir_ / "yi.npy").to_vector<float>(), read_npy(dir_ / "yf.npy").to_vector<float>());
 
   write_npy(dir_ / "wide.npy", Tensor::from_vector<std::int32_t>(std::vector<std::int32_t>(14, 1), Shape{2, 7}));
-  const Run r = run_cli("predict " + q(model) + " --input " + q(dir_ / "wide.npy") + " --input " +
+  const CliRun r = run_cli("predict " + q(model) + " --input " + q(dir_ / "wide.npy") + " --input " +
                             q(dir_ / "xi.npy") + " --output " + q(dir_ / "y.npy"),
                         dir_);
   expect_one_error_line(r, (dir_ / "wide.npy").string(), "predict on an int32 array of the wrong shape");
@@ -211,7 +211,7 @@ TEST_F(CliErrorHygiene, StringDtypeInAConfigIsAConfigError) {
   ASSERT_GT(replaced, 0u);
   const fs::path bad = dir_ / "string_dtype.json";
   write_bytes(bad, text);
-  const Run r = run_cli("convert " + q(bad) + " " + q(dir_ / "out.h5"), dir_);
+  const CliRun r = run_cli("convert " + q(bad) + " " + q(dir_ / "out.h5"), dir_);
   expect_one_error_line(r, bad.string(), "convert of a config with dtype string");
   EXPECT_NE(r.err.find("ValueError"), std::string::npos);
   EXPECT_NE(r.err.find("dtype \"string\" in its config"), std::string::npos);
@@ -229,7 +229,7 @@ TEST_F(CliErrorHygiene, EchoedFileBytesAreBoundedAndEscaped) {
   write_bytes(npy, npy_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 5), 'junk': '" +
                                        garbage.substr(0, 4000),
                                    std::string(40, '\0')));
-  Run r = run_cli("predict " + q(model) + " --input " + q(npy) + " --input " + q(npy) + " --output " +
+  CliRun r = run_cli("predict " + q(model) + " --input " + q(npy) + " --input " + q(npy) + " --output " +
                       q(dir_ / "y.npy"),
                   dir_);
   expect_one_error_line(r, npy.string(), "predict on a .npy with a garbage header");

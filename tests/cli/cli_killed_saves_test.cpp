@@ -1,7 +1,9 @@
 // Issue 20, killed saves: `strata convert` saving over an existing file (H5, SavedModel,
 // checkpoint, JSON) is killed with SIGKILL at random times. After every kill the target is the
 // old or the new complete save (loaded and compared, weights exactly); a complete save removes
-// the temporaries killed saves left (`.strata-tmp-<pid>-...` of dead processes).
+// the temporaries killed saves left (`.strata-tmp-<pid>-...` of dead processes). Half the
+// kills come at a random time over the whole command, half as soon as the save's first
+// temporary appears (so that most of those interrupt the write).
 //
 // CI runs a few kills per format on a small model. scripts/kill-saves.sh runs the same test
 // with more kills on a larger model (docs/RELIABILITY.md, "Killed saves"):
@@ -18,9 +20,11 @@
 #include <chrono>
 #include <cstdlib>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "cli_test_util.hpp"
+#include "strata/plugin/temp_files.hpp"
 #include "strata/saving.hpp"
 
 extern char** environ;
@@ -77,7 +81,49 @@ struct Target {
   bool weights_only = false;
 };
 
+void PrintTo(const Target& t, std::ostream* os) { *os << t.format; }
+
 class CliKilledSaves : public ::testing::TestWithParam<Target> {};
+
+// Field 22 of /proc/<pid>/stat, read here independently of the runtime.
+std::string start_time_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(in, line);
+  std::istringstream rest(line.substr(line.rfind(')') + 1));
+  std::string field;
+  for (int i = 3; i <= 22; ++i) rest >> field;
+  return field;
+}
+
+// Which temporaries count as abandoned: a dead pid's, and a live pid's whose recorded start
+// time is not the running process's (the pid was reused); never this process's or a live
+// writer's.
+TEST(AbandonedTemporaries, DeadOrReusedPidsOnly) {
+  pid_t dead = 0;
+  char t[] = "true";
+  char* argv[] = {t, nullptr};
+  ASSERT_EQ(::posix_spawnp(&dead, "true", nullptr, nullptr, argv, environ), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(dead, &status, 0), dead);
+  const pid_t live = ::getppid();
+  const std::string start = start_time_of(live);
+  ASSERT_FALSE(start.empty());
+  const auto name = [](pid_t pid, const std::string& tail) {
+    return "m.h5.strata-tmp-" + std::to_string(pid) + tail;
+  };
+  EXPECT_TRUE(is_abandoned_temporary(name(dead, "-0-123")));
+  EXPECT_TRUE(is_abandoned_temporary(name(dead, "-t" + start + "-0-123")));
+  EXPECT_FALSE(is_abandoned_temporary(name(live, "-t" + start + "-0-123")));
+  EXPECT_TRUE(is_abandoned_temporary(name(live, "-t" + start + "1-0-123"))) << "a reused pid";
+  EXPECT_FALSE(is_abandoned_temporary(name(live, "-0-123"))) << "no start time: the pid alone decides";
+  EXPECT_FALSE(is_abandoned_temporary(name(::getpid(), "-0-1")));
+  EXPECT_FALSE(is_abandoned_temporary("m.h5"));
+  EXPECT_FALSE(is_abandoned_temporary("m.h5.strata-tmp-x-1"));
+  // This process's own names carry its pid and start time.
+  EXPECT_EQ(temporary_suffix().rfind(".strata-tmp-" + std::to_string(::getpid()) + "-t" + start_time_of(::getpid()) + "-", 0),
+            0u);
+}
 
 TEST_P(CliKilledSaves, TargetIsOldOrNewAndNoDeadTemporaryOutlivesTheNextSave) {
   const Target target = GetParam();
@@ -157,15 +203,36 @@ TEST_P(CliKilledSaves, TargetIsOldOrNewAndNoDeadTemporaryOutlivesTheNextSave) {
 
   std::mt19937 rng(20 + static_cast<unsigned>(units));
   std::uniform_real_distribution<double> when(0.2 * full_ms, 1.1 * full_ms);
+  std::uniform_int_distribution<int> in_write(0, 3000);  // microseconds
   char expected_new = 'b';
   int mid_save = 0, finished = 0, held_old = 0, held_new = 0, most_temps = 0;
   for (int k = 0; k < kills; ++k) {
     const char before = holds();
     const fs::path src = expected_new == 'a' ? src_a : src_b;
     pid = spawn(src);
-    std::this_thread::sleep_for(std::chrono::microseconds(static_cast<long>(when(rng) * 1000)));
-    ::kill(pid, SIGKILL);
-    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    bool reaped = false;
+    if (k % 2 == 0) {
+      // At a random time over the whole command (start-up, load, save, exit).
+      std::this_thread::sleep_for(std::chrono::microseconds(static_cast<long>(when(rng) * 1000)));
+    } else {
+      // Inside the write: as soon as the child's first temporary appears, then up to 3 ms on.
+      const auto give_up = Clock::now() + std::chrono::seconds(30);
+      while (Clock::now() < give_up) {
+        if (::waitpid(pid, &status, WNOHANG) == pid) {
+          reaped = true;
+          break;
+        }
+        bool writing = false;
+        for (const auto& t : temporaries(dir)) writing |= temp_pid(t) == pid;
+        if (writing) break;
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(static_cast<long>(in_write(rng))));
+    }
+    if (!reaped) {
+      ::kill(pid, SIGKILL);
+      ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    }
     const bool completed = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     const char now = holds();
     ASSERT_TRUE(now == before || now == expected_new)
