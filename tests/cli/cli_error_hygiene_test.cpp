@@ -92,6 +92,10 @@ std::string npy_with_header(std::string header, const std::string& data) {
 class CliErrorHygiene : public ::testing::Test {
  protected:
   void SetUp() override { dir_ = fresh_dir(::testing::UnitTest::GetInstance()->current_test_info()->name()); }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
   fs::path dir_;
 };
 

@@ -17,6 +17,7 @@
 #include "strata/error.hpp"
 #include "strata/log.hpp"
 #include "strata/plugin/file_system.hpp"
+#include "strata/plugin/file_text.hpp"
 #include "strata/plugin/temp_files.hpp"
 #include "strata/tf/checkpoint_state.pb.h"
 #include "table.hpp"
@@ -77,7 +78,7 @@ CheckpointState state_from_text(const std::string& text, std::string_view what) 
   CollectErrors errors;
   parser.RecordErrorsTo(&errors);
   STRATA_CHECK(parser.ParseFromString(text, &proto), FormatError, what, " is not a valid CheckpointState text file (",
-               errors.first, ")");
+               file_text(errors.first), ")");
   CheckpointState state;
   state.model_checkpoint_path = proto.model_checkpoint_path();
   state.all_model_checkpoint_paths.assign(proto.all_model_checkpoint_paths().begin(), proto.all_model_checkpoint_paths().end());
