@@ -147,7 +147,8 @@ TEST_F(CliErrorHygiene, InvalidUtf8InSavedModelProtobufLogsNothing) {
   ASSERT_NE(at, std::string::npos);
   pb[at] = '\xff';
   write_bytes(sm / "saved_model.pb", pb);
-  for (const std::string command : {"info", "convert"}) {
+  for (const char* name : {"info", "convert"}) {
+    const std::string command = name;
     const std::string args = command == "info" ? "info " + q(sm) : "convert " + q(sm) + " " + q(dir_ / "out.h5");
     const CliRun r = run_cli(args, dir_);
     expect_one_error_line(r, (sm / "saved_model.pb").string(), command + " of a SavedModel with invalid UTF-8");
