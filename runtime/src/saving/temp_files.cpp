@@ -44,7 +44,7 @@ std::optional<unsigned long long> process_start_time(pid_t pid) {
   return start;
 }
 
-// Parses the decimal number at the front of `s` (up to `stop` or the end); nothing when
+// Parses the decimal number at the front of `s` (its length in `used`); nothing when
 // there is none.
 std::optional<unsigned long long> leading_number(std::string_view s, std::size_t& used) {
   unsigned long long v = 0;
