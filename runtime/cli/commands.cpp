@@ -335,11 +335,17 @@ int cmd_predict(const std::vector<std::string>& args) {
   for (std::size_t i = 0; i < ordered.size(); ++i) {
     auto frame = ErrorContext::push("reading input '", ordered[i], "'");
     Tensor x = read_npy(ordered[i]);
-    if (i < input_specs.size() && is_floating(x.dtype()) && is_floating(input_specs[i].dtype())) {
+    // A floating input takes integer and bool arrays too, cast as a Keras Functional model
+    // casts its inputs to its Input layers' dtypes.
+    if (i < input_specs.size() && is_floating(input_specs[i].dtype()) && x.dtype() != input_specs[i].dtype() &&
+        (is_floating(x.dtype()) || is_integer(x.dtype()) || x.dtype() == DType::kBool)) {
       x = cast(x, input_specs[i].dtype());
     }
     inputs.push_back(x.to(device));
   }
+  std::string input_files;
+  for (const auto& f : ordered) input_files += (input_files.empty() ? "'" : ", '") + f + "'";
+  auto predicting = ErrorContext::push("predicting with '", vm["model"].as<std::string>(), "' on ", input_files);
   const auto outputs = model->predict(inputs, vm["batch-size"].as<std::int64_t>());
   const auto out_names = port_names(model->outputs());
   // --output Y.npy: every output, Y.npy, Y_1.npy, ...; --output NAME=FILE (repeatable):

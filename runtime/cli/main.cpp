@@ -13,6 +13,7 @@
 #include <iostream>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "commands.hpp"
@@ -63,6 +64,32 @@ constexpr const char* kUsage =
     "environment: STRATA_PLUGIN_PATH (':'-separated plugin directories), STRATA_LOG_LEVEL, STRATA_DEVICE\n";
 
 using strata::cli::UsageError;
+
+// An error message as the one stderr line the CLI promises (docs/CLI.md): line breaks become
+// spaces, any other control byte is escaped (\xNN) so no file content can drive the
+// terminal, and the line is capped at kMaxErrorBytes. Readers already bound what they echo
+// of a file (strata::file_text); this is the last guard for all of them.
+constexpr std::size_t kMaxErrorBytes = 4096;
+std::string one_line(std::string_view text) {
+  std::string out;
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '\n' || c == '\r' || c == '\t') {
+      out += ' ';
+    } else if (c < 0x20 || c == 0x7f) {
+      char piece[8];
+      std::snprintf(piece, sizeof piece, "\\x%02x", c);
+      out += piece;
+    } else {
+      out += ch;
+    }
+  }
+  if (out.size() > kMaxErrorBytes) {
+    out.resize(kMaxErrorBytes);
+    out += "... (message cut)";
+  }
+  return out;
+}
 
 void print_version() {
   std::cout << "strata " << strata::runtime_version() << "\n"
@@ -282,12 +309,10 @@ int main(int argc, char** argv) {
     std::cerr << "strata: " << e.what() << "\n" << kUsage;
     return 2;
   } catch (const strata::Error& e) {
-    std::string text = e.what();
-    std::replace(text.begin(), text.end(), '\n', ' ');
-    std::cerr << "strata: error: " << e.kind() << ": " << text << "\n";
+    std::cerr << "strata: error: " << e.kind() << ": " << one_line(e.what()) << "\n";
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << "strata: error: " << e.what() << "\n";
+    std::cerr << "strata: error: " << one_line(e.what()) << "\n";
     return 1;
   }
 }

@@ -17,6 +17,8 @@
 #include "strata/error.hpp"
 #include "strata/log.hpp"
 #include "strata/plugin/file_system.hpp"
+#include "strata/plugin/file_text.hpp"
+#include "strata/plugin/temp_files.hpp"
 #include "strata/tf/checkpoint_state.pb.h"
 #include "table.hpp"
 
@@ -26,11 +28,6 @@ namespace strata::ckpt {
 namespace {
 
 constexpr std::size_t kMaxStateBytes = std::size_t{16} << 20;
-
-std::string temp_suffix() {
-  static std::atomic<unsigned> counter{0};
-  return detail::concat(".strata-tmp-", ::getpid(), "-", counter++);
-}
 
 fs::path directory_of(const fs::path& prefix) { return prefix.has_parent_path() ? prefix.parent_path() : fs::path("."); }
 
@@ -81,7 +78,7 @@ CheckpointState state_from_text(const std::string& text, std::string_view what) 
   CollectErrors errors;
   parser.RecordErrorsTo(&errors);
   STRATA_CHECK(parser.ParseFromString(text, &proto), FormatError, what, " is not a valid CheckpointState text file (",
-               errors.first, ")");
+               file_text(errors.first), ")");
   CheckpointState state;
   state.model_checkpoint_path = proto.model_checkpoint_path();
   state.all_model_checkpoint_paths.assign(proto.all_model_checkpoint_paths().begin(), proto.all_model_checkpoint_paths().end());
@@ -143,8 +140,11 @@ void write_bundle(const fs::path& prefix, const CheckpointContents& contents, co
   const EncodedBundle bundle =
       encode_bundle(contents.tensors, contents.object_graph ? &graph_bytes : nullptr, num_shards, data_shards);
 
+  // Temporaries of earlier saves to this prefix (its shards and index) whose process died
+  // before the commit point.
+  remove_abandoned_temporaries(dir, prefix.filename().string());
   FileSystem& files = file_system();
-  const std::string suffix = temp_suffix();
+  const std::string suffix = temporary_suffix();
   std::vector<fs::path> temps, placed;
   const fs::path index_temp(index.string() + suffix);
   try {

@@ -113,16 +113,9 @@ std::string take_error_stack() {
       },
       &entries);
   H5Eclear2(H5E_DEFAULT);
-  // The API function's message, then the deepest few (the cause).
-  std::vector<std::string> kept;
-  if (entries.size() <= 5) {
-    kept = entries;
-  } else {
-    kept = {entries[0], "...", entries[entries.size() - 3], entries[entries.size() - 2], entries.back()};
-  }
-  std::string out;
-  for (const auto& e : kept) out += (out.empty() ? "" : "; ") + e;
-  return out;
+  // The API function's message only (issue 20: the rest of the stack is HDF5's internals,
+  // often a dozen clauses, and says nothing a user can act on).
+  return entries.empty() ? std::string() : entries.front();
 }
 
 std::string hdf5_detail() {

@@ -28,6 +28,7 @@
 #include "strata/model.hpp"
 #include "strata/ops.hpp"
 #include "strata/plugin/file_system.hpp"
+#include "strata/plugin/temp_files.hpp"
 #include "strata/registry.hpp"
 #include "strata/saving.hpp"
 #include "strata/tf/keras_saved_metadata.pb.h"
@@ -36,32 +37,6 @@
 namespace strata::savedmodel {
 
 namespace {
-
-// Temporaries of saves to `name` whose process no longer exists (killed mid-save).
-void remove_abandoned_temporaries(const fs::path& parent, const std::string& name) {
-  const std::string stem = "." + name + ".strata-tmp-";
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(parent, ec)) {
-    const std::string file = entry.path().filename().string();
-    if (file.rfind(stem, 0) != 0) continue;
-    const std::string rest = file.substr(stem.size());  // "<pid>-<n>"
-    const auto dash = rest.find('-');
-    if (dash == std::string::npos || dash == 0) continue;
-    pid_t pid = 0;
-    try {
-      pid = static_cast<pid_t>(std::stol(rest.substr(0, dash)));
-    } catch (const std::exception&) {
-      continue;
-    }
-    if (pid > 0 && pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH) {
-      try {
-        strata::file_system().remove_all(entry.path());
-      } catch (const strata::Error& e) {
-        strata::log_warning("the abandoned temporary '", entry.path().string(), "' could not be removed: ", e.message());
-      }
-    }
-  }
-}
 
 void write_contents(const strata::Model& model, const fs::path& tmp, const strata::SaveOptions& options) {
   const fs::path prefix = tmp / "variables" / "variables";
@@ -252,10 +227,9 @@ void save(const strata::Model& model, const fs::path& dir, const strata::SaveOpt
   if (!fs::is_directory(parent, ec)) strata::file_system().create_directories(parent);
   STRATA_CHECK(!fs::exists(dir, ec) || fs::is_directory(dir, ec), IOError, "cannot save a SavedModel to '",
                dir.string(), "': it exists and is not a directory");
-  remove_abandoned_temporaries(parent, dir.filename().string());
-  const std::string stem = "." + dir.filename().string() + ".strata-tmp-" + std::to_string(::getpid()) + "-";
-  static std::atomic<unsigned> counter{0};
-  const fs::path tmp = parent / (stem + std::to_string(counter++));
+  // Temporaries of earlier saves to `dir` whose process died before the commit point.
+  strata::remove_abandoned_temporaries(parent, "." + dir.filename().string());
+  const fs::path tmp = parent / ("." + dir.filename().string() + strata::temporary_suffix());
   // Every change on disk goes through the file-system seam (DESIGN.md §6), the clean-ups too.
   strata::FileSystem& files = strata::file_system();
   if (fs::exists(tmp, ec)) files.remove_all(tmp);

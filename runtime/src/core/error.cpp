@@ -1,4 +1,5 @@
 #include "strata/error.hpp"
+#include "strata/plugin/file_text.hpp"
 
 #include <utility>
 
@@ -43,7 +44,7 @@ const char* hint_for(const UnknownObject& m) {
 std::string describe_missing(const std::vector<UnknownObject>& missing) {
   auto one = [](const UnknownObject& m) {
     if (m.ambiguous) {
-      std::string s = "Ambiguous " + m.kind + ": '" + m.name + "'";
+      std::string s = "Ambiguous " + m.kind + ": '" + file_text(m.name) + "'";
       if (!m.context.empty()) s += " (needed by " + m.context + ")";
       s += " matches " + std::to_string(m.suggestions.size()) + " registered classes: ";
       for (std::size_t i = 0; i < m.suggestions.size(); ++i) {
@@ -55,7 +56,7 @@ std::string describe_missing(const std::vector<UnknownObject>& missing) {
       s += ". Name one of them in full (package>Name) in the file, or pass the class in custom_objects.";
       return s;
     }
-    std::string s = "Unknown " + m.kind + ": '" + m.name + "'";
+    std::string s = "Unknown " + m.kind + ": '" + file_text(m.name) + "'";
     if (!m.context.empty()) s += " (needed by " + m.context + ")";
     s += ".";
     if (!m.suggestions.empty()) {

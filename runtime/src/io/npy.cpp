@@ -6,6 +6,7 @@
 #include "strata/npy.hpp"
 
 #include "strata/plugin/file_system.hpp"
+#include "strata/plugin/file_text.hpp"
 
 #include <cctype>
 #include <cstring>
@@ -99,8 +100,8 @@ class HeaderParser {
 
  private:
   [[noreturn]] void fail(const std::string& what) const {
-    STRATA_THROW(FormatError, "'", source_, "': bad .npy header (", what, " at offset ", pos_, "): ",
-                 std::string(text_));
+    STRATA_THROW(FormatError, "'", source_, "': bad .npy header (", what, " at offset ", pos_, "): '",
+                 file_text(text_), "'");
   }
   char peek() const { return pos_ < text_.size() ? text_[pos_] : '\0'; }
   void skip_space() {
@@ -205,7 +206,7 @@ Tensor parse_npy(std::string_view text, std::string_view source) {
   const auto header = HeaderParser(header_text, source).parse();
 
   const auto dtype = dtype_from_descr(*header.descr);
-  STRATA_CHECK(dtype.has_value(), FormatError, "'", source, "' holds dtype '", *header.descr,
+  STRATA_CHECK(dtype.has_value(), FormatError, "'", source, "' holds dtype '", file_text(*header.descr),
                "'; supported: little-endian float32 '<f4', float64 '<f8', int32 '<i4', int64 '<i8', bool '|b1', "
                "uint8 '|u1'");
   STRATA_CHECK(!*header.fortran_order, FormatError, "'", source,

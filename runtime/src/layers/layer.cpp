@@ -13,6 +13,7 @@
 #include "ops/internal.hpp"
 #include "strata/activations.hpp"
 #include "strata/graph.hpp"
+#include "strata/plugin/file_text.hpp"
 #include "strata/plugin/layers.hpp"
 #include "strata/log.hpp"
 #include "strata/metrics.hpp"
@@ -105,7 +106,7 @@ Layer::Layer(std::string class_name, const Config& config) : class_name_(std::mo
   using namespace internal;
   auto frame = ErrorContext::push("reading the config of a ", class_name_, " layer");
   STRATA_CHECK(config.is_object() || config.is_null(), FormatError, "a layer config must be a JSON object, got ",
-               config.dump());
+               file_text(config.dump()));
   const std::string given = get_string(config, "name", "");
   name_ = given.empty() ? unique_layer_name(to_snake_case(bare_name(class_name_))) : given;
   trainable_ = get_bool(config, "trainable", true);
@@ -282,6 +283,12 @@ Variable Layer::add_weight(const WeightSpec& spec) {
     STRATA_CHECK(w.name != spec.name, ValueError, "layer '", name_, "' already has a weight named '", spec.name, "'");
   }
   const DType dtype = spec.dtype == DType::kInvalid ? dtype_ : spec.dtype;
+  // A config's "dtype": "string" on a layer with weights (Keras refuses it too: "A Dense
+  // layer can only be built with a floating-point dtype"): say so, about the config, rather
+  // than fail inside an initializer.
+  STRATA_CHECK(spec.dtype != DType::kInvalid || dtype_ != DType::kString, ValueError, "layer '", name_, "' (",
+               class_name_, ") has dtype \"string\" in its config, but its weight '", spec.name,
+               "' needs a numeric dtype: give the layer a floating-point \"dtype\" (e.g. \"float32\") in the config");
   if (WeightBudget* budget = WeightBudget::current()) {
     // Overflow-safe size: dimensions of an untrusted config can be anything.
     std::uint64_t bytes = dtype_size(dtype);

@@ -6,13 +6,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
-#include <random>
 
 #include "strata/error.hpp"
+#include "strata/plugin/temp_files.hpp"
 
 namespace fs = std::filesystem;
 
@@ -87,12 +86,6 @@ std::shared_ptr<FileSystem>& current() {
   return *fs;
 }
 
-std::string temp_suffix() {
-  static std::atomic<unsigned> counter{0};
-  thread_local std::mt19937 rng{std::random_device{}()};
-  return ".strata-tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" + std::to_string(rng() % 100000);
-}
-
 }  // namespace
 
 FileSystem::~FileSystem() = default;
@@ -131,7 +124,9 @@ void write_file_atomically(const fs::path& path, std::span<const std::string_vie
   const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
   STRATA_CHECK(fs::is_directory(dir, ec), IOError, "cannot save '", path.string(), "': directory '", dir.string(),
                "' does not exist");
-  const fs::path temp = fs::path(path.string() + temp_suffix());
+  // Temporaries of earlier saves to `path` whose process died before their commit point.
+  remove_abandoned_temporaries(dir, path.filename().string());
+  const fs::path temp = fs::path(path.string() + temporary_suffix());
   FileSystem& files = file_system();
   try {
     write_file_pieces(temp, pieces);

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "strata/error.hpp"
+#include "strata/plugin/file_text.hpp"
 #include "strata/saving.hpp"
 
 namespace strata {
@@ -153,7 +154,13 @@ Config parse_python_json(std::string_view text, std::string_view what) {
   try {
     parsed = Config::parse(rewritten);
   } catch (const std::exception& e) {
-    STRATA_THROW(FormatError, what, " is not valid JSON: ", e.what());
+    // nlohmann's message ends with the token it read ("last read: '...'"): file bytes.
+    const std::string message = e.what();
+    const auto echo = message.find("; last read: '");
+    STRATA_THROW(FormatError, what, " is not valid JSON: ",
+                 echo == std::string::npos ? file_text(message, 400)
+                                           : message.substr(0, echo) + "; last read: '" +
+                                                 file_text(message.substr(echo + 14, message.size() - echo - 15)) + "'");
   }
   restore_specials(parsed);
   return parsed;
