@@ -7,7 +7,10 @@
 // messages) is documented in docs/RELIABILITY.md "Nesting depth".
 #include <hdf5.h>
 
+#include <pthread.h>
+
 #include <chrono>
+#include <functional>
 
 #include "cli_test_util.hpp"
 #include "strata/saving.hpp"
@@ -62,7 +65,9 @@ void write_bytes(const fs::path& p, const std::string& bytes) {
 void set_h5_attribute(const fs::path& file, const char* name, const std::string& value) {
   const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
   ASSERT_GE(f, 0) << file;
-  if (H5Aexists(f, name) > 0) ASSERT_GE(H5Adelete(f, name), 0);
+  if (H5Aexists(f, name) > 0) {
+    ASSERT_GE(H5Adelete(f, name), 0);
+  }
   const hid_t type = H5Tcopy(H5T_C_S1);
   H5Tset_size(type, H5T_VARIABLE);
   const hid_t space = H5Screate(H5S_SCALAR);
@@ -242,9 +247,21 @@ TEST(NestingDepth, H5TrainingConfig) {
     save_model(*small_model(true), dir / "deep.h5");
     set_h5_attribute(dir / "deep.h5", "training_config", deep_training_config(depth));
     expect_load_format_error(dir / "deep.h5", {"training_config", "deep.h5", "1000 levels"});
-    // `info` shows the model and says the optimizer is unavailable; predict and convert
-    // (which compile what the file says) refuse the file.
-    expect_cli_refuses(dir, dir / "deep.h5", {"training_config", "1000 levels"});
+    // `info` (which describes the training configuration) and convert (which keeps it)
+    // refuse the file.
+    expect_cli_format_error("info " + q(dir / "deep.h5"), {"training_config", "1000 levels"});
+    expect_cli_format_error("convert " + q(dir / "deep.h5") + " " + q(dir / "out.h5"), {"training_config", "1000 levels"});
+    EXPECT_FALSE(fs::exists(dir / "out.h5"));
+    // `predict` loads without compiling (options.compile = false), so it never reads the
+    // training configuration: it predicts, quickly.
+    ASSERT_NO_THROW(write_npy(dir / "x.npy", random_tensor(Shape{2, 3}, 1)));
+    std::string out;
+    const auto start = Clock::now();
+    EXPECT_EQ(run_strata("predict " + q(dir / "deep.h5") + " --input " + q(dir / "x.npy") + " --output " + q(dir / "y.npy"), out),
+              0)
+        << out.substr(0, 2000);
+    EXPECT_LT(Clock::now() - start, kTimeLimit);
+    EXPECT_TRUE(fs::exists(dir / "y.npy"));
   }
 }
 
@@ -292,6 +309,68 @@ TEST(NestingDepth, NestedModelsBelowTheLimitLoad) {
   std::shared_ptr<Model> model;
   ASSERT_NO_THROW(model = model_from_json(json));
   EXPECT_EQ(model->predict(random_tensor(Shape{2, 3}, 3)).shape(), (Shape{2, 2}));
+}
+
+// Runs `fn` on a thread with a `stack_bytes` stack (a host application's worker may have
+// far less than the main thread's 8 MiB) and returns what it threw, "" when nothing.
+std::string run_on_small_stack(std::size_t stack_bytes, const std::function<void()>& fn) {
+  struct Job {
+    const std::function<void()>* fn;
+    std::string error;
+  } job{&fn, {}};
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, stack_bytes);
+  pthread_t thread;
+  const int rc = pthread_create(
+      &thread, &attr,
+      [](void* p) -> void* {
+        auto* j = static_cast<Job*>(p);
+        try {
+          (*j->fn)();
+        } catch (const std::exception& e) {
+          j->error = e.what();
+        }
+        return nullptr;
+      },
+      &job);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) return "pthread_create failed";
+  pthread_join(thread, nullptr);
+  return job.error;
+}
+
+// A Functional model that is one chain of `n` linear Activation layers, as tf-keras's
+// to_json spells it.
+std::string chain_json(int n) {
+  std::string json = R"({"class_name": "Functional", "config": {"name": "chain", "layers": [)"
+                     R"({"class_name": "InputLayer", "config": {"batch_input_shape": [null, 3], "dtype": "float32", )"
+                     R"("name": "in"}, "name": "in", "inbound_nodes": []})";
+  std::string previous = "in";
+  for (int i = 0; i < n; ++i) {
+    const std::string name = "a" + std::to_string(i);
+    json += R"(, {"class_name": "Activation", "config": {"name": ")" + name + R"(", "activation": "linear"}, "name": ")" +
+            name + R"(", "inbound_nodes": [[[")" + previous + R"(", 0, 0, {}]]]})";
+    previous = name;
+  }
+  json += R"(], "input_layers": [["in", 0, 0]], "output_layers": [[")" + previous + R"(", 0, 0]]}})";
+  return json;
+}
+
+// A Functional model's layer graph is as deep as its longest chain of layers, which the
+// file decides: building it walks the graph iteratively, so a long chain loads and predicts
+// even on a small stack (the recursive walk overflowed a 1 MiB stack at 20k layers).
+TEST(NestingDepth, LongFunctionalChainOnASmallStack) {
+  constexpr int kLayers = 20'000;
+  const std::string json = chain_json(kLayers);
+  const Tensor x = random_tensor(Shape{2, 3}, 4);
+  std::vector<float> got;
+  const std::string error = run_on_small_stack(std::size_t{1} << 20, [&] {
+    auto model = model_from_json(json);
+    got = model->predict(x).to_vector<float>();
+  });
+  EXPECT_EQ(error, "");
+  EXPECT_EQ(got, x.to_vector<float>());  // linear activations: the input itself
 }
 
 }  // namespace
