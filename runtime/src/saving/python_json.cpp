@@ -149,7 +149,8 @@ Config parse_python_json(std::string_view text, std::string_view what) {
       continue;
     }
     if (c == '[' || c == '{') {
-      STRATA_CHECK(++depth <= kMaxJsonDepth, FormatError, what, " nests arrays and objects more than ", kMaxJsonDepth,
+      ++depth;
+      STRATA_CHECK(depth <= kMaxJsonDepth, FormatError, what, " nests arrays and objects more than ", kMaxJsonDepth,
                    " levels deep (at byte ", i,
                    "), Strata's limit for JSON configs (Keras configs nest a few dozen levels; Python's json "
                    "refuses about 1000): the file is damaged or was not written by Keras");
