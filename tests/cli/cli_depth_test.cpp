@@ -228,6 +228,7 @@ TEST(NestingDepth, JsonArchitecture) {
     std::ofstream(dir / "deep.json") << deep_model_json(depth);
     expect_load_format_error(dir / "deep.json", {"deep.json", "1000 levels"});
     expect_cli_refuses(dir, dir / "deep.json", {"deep.json", "1000 levels"});
+    fs::remove_all(dir);  // megabytes at 1M levels
   }
 }
 
@@ -238,6 +239,7 @@ TEST(NestingDepth, H5ModelConfig) {
     set_h5_attribute(dir / "deep.h5", "model_config", deep_model_json(depth));
     expect_load_format_error(dir / "deep.h5", {"model_config", "deep.h5", "1000 levels"});
     expect_cli_refuses(dir, dir / "deep.h5", {"model_config", "1000 levels"});
+    fs::remove_all(dir);  // megabytes at 1M levels
   }
 }
 
@@ -262,6 +264,7 @@ TEST(NestingDepth, H5TrainingConfig) {
         << out.substr(0, 2000);
     EXPECT_LT(Clock::now() - start, kTimeLimit);
     EXPECT_TRUE(fs::exists(dir / "y.npy"));
+    fs::remove_all(dir);  // megabytes at 1M levels
   }
 }
 
@@ -272,6 +275,7 @@ TEST(NestingDepth, SavedModelKerasMetadata) {
     set_root_metadata(dir / "deep", deep_model_json(depth));
     expect_load_format_error(dir / "deep", {"keras_metadata.pb", "1000 levels"});
     expect_cli_refuses(dir, dir / "deep", {"keras_metadata.pb", "1000 levels"});
+    fs::remove_all(dir);  // megabytes at 1M levels
   }
 }
 
@@ -291,6 +295,7 @@ TEST(NestingDepth, SavedModelProtobufMessages) {
     append_bytes(dir / "deep" / "saved_model.pb", deep_meta_graph(depth));
     expect_load_format_error(dir / "deep", {"saved_model.pb"});
     expect_cli_refuses(dir, dir / "deep", {"saved_model.pb"});
+    fs::remove_all(dir);  // megabytes at 1M levels
   }
 }
 
