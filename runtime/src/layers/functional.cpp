@@ -34,8 +34,11 @@ void map_graph_network(Functional::Impl& impl) {
   std::vector<const GraphNode*> decreasing;  // post-order from the outputs
   std::unordered_map<const Layer*, int> layer_index;
   std::unordered_set<const GraphNode*> finished, in_progress;
-  std::function<void(const Tensor&)> visit = [&](const Tensor& t) {
-    const GraphNode* node = t.node().get();
+  // Depth-first and post-order, iteratively: a chain of layers is as long as the file
+  // says, so a recursive walk could overflow the stack (issue 20). `todo` holds the nodes
+  // being visited and the index of the next input of each.
+  std::vector<std::pair<const GraphNode*, std::size_t>> todo;
+  const auto enter = [&](const GraphNode* node) {
     if (finished.count(node)) return;
     STRATA_CHECK(!in_progress.count(node), ValueError, "the graph of this model has a cycle at layer '", node->name, "'");
     const Layer* layer = node->layer.get();
@@ -43,14 +46,24 @@ void map_graph_network(Functional::Impl& impl) {
                  "' is not the output of a layer: Functional models are built from layers called on Input() tensors");
     if (!layer_index.count(layer)) layer_index.emplace(layer, static_cast<int>(layer_index.size()));
     in_progress.insert(node);
-    if (node->op != "Placeholder") {
-      for (const auto& in : node->inputs) visit(in);
-    }
-    finished.insert(node);
-    in_progress.erase(node);
-    decreasing.push_back(node);
+    todo.emplace_back(node, 0);
   };
-  for (const auto& out : impl.outputs) visit(out);
+  for (const auto& out : impl.outputs) {
+    enter(out.node().get());
+    while (!todo.empty()) {
+      const GraphNode* node = todo.back().first;
+      const std::size_t next = todo.back().second;
+      if (node->op != "Placeholder" && next < node->inputs.size()) {
+        ++todo.back().second;
+        enter(node->inputs[next].node().get());
+        continue;
+      }
+      finished.insert(node);
+      in_progress.erase(node);
+      decreasing.push_back(node);
+      todo.pop_back();
+    }
+  }
 
   std::unordered_map<const GraphNode*, int> node_depth;
   std::unordered_map<const Layer*, int> layer_depth;
@@ -97,18 +110,27 @@ void map_graph_network(Functional::Impl& impl) {
   for (const auto& side : impl.side_outputs) {
     std::vector<const GraphNode*> chain;
     std::unordered_set<const GraphNode*> seen;
-    std::function<void(const Tensor&)> walk = [&](const Tensor& t) {
-      const GraphNode* node = t.node().get();
+    // Post-order, iteratively (as above).
+    std::vector<std::pair<const GraphNode*, std::size_t>> pending;
+    const auto enter_side = [&](const GraphNode* node) {
       if (impl.network_nodes.count(node) || seen.count(node)) return;
       STRATA_CHECK(node->layer != nullptr, ValueError, "tensor produced by op '", node->op,
                    "' is not the output of a layer: add_loss/add_metric take tensors made by layers");
       seen.insert(node);
-      if (node->op != "Placeholder") {
-        for (const auto& in : node->inputs) walk(in);
+      pending.emplace_back(node, 0);
+    };
+    enter_side(side.node().get());
+    while (!pending.empty()) {
+      const GraphNode* node = pending.back().first;
+      const std::size_t next = pending.back().second;
+      if (node->op != "Placeholder" && next < node->inputs.size()) {
+        ++pending.back().second;
+        enter_side(node->inputs[next].node().get());
+        continue;
       }
       chain.push_back(node);
-    };
-    walk(side);
+      pending.pop_back();
+    }
     for (const GraphNode* node : chain) {
       impl.network_nodes.insert(node);
       impl.nodes_by_depth[0].push_back(node);

@@ -10,6 +10,15 @@
 namespace strata {
 namespace {
 
+// The deepest nesting of arrays and objects a JSON config may have. Real Keras configs
+// nest a few dozen levels (each model nested in another adds three: the layer object, its
+// "config" and its "layers" list; the deepest of the test fixtures is 14), and Python's
+// json module refuses about 1000, so Keras itself cannot read anything deeper. Checking
+// the text before it is parsed keeps every recursive walk over a parsed config (copies,
+// comparisons, dumps, layer deserialization) within a known stack depth: nlohmann's
+// parser is iterative, but copying, dumping and comparing a Config recurse per level.
+constexpr std::size_t kMaxJsonDepth = 1000;
+
 constexpr std::string_view kNaN = "\x01strata:NaN";
 constexpr std::string_view kInf = "\x01strata:Infinity";
 constexpr std::string_view kNegInf = "\x01strata:-Infinity";
@@ -121,10 +130,12 @@ std::string to_python_json(const Config& value) {
 
 Config parse_python_json(std::string_view text, std::string_view what) {
   // Replace the bare tokens NaN, Infinity and -Infinity (outside strings) by sentinel
-  // strings, parse, then turn the sentinels back into numbers.
+  // strings, parse, then turn the sentinels back into numbers. The same pass refuses
+  // nesting deeper than kMaxJsonDepth before anything recursive sees the text.
   std::string rewritten;
   rewritten.reserve(text.size());
   bool in_string = false;
+  std::size_t depth = 0;
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (in_string) {
@@ -137,6 +148,15 @@ Config parse_python_json(std::string_view text, std::string_view what) {
       in_string = true;
       rewritten += c;
       continue;
+    }
+    if (c == '[' || c == '{') {
+      ++depth;
+      STRATA_CHECK(depth <= kMaxJsonDepth, FormatError, what, " nests arrays and objects more than ", kMaxJsonDepth,
+                   " levels deep (at byte ", i,
+                   "), Strata's limit for JSON configs (Keras configs nest a few dozen levels; Python's json "
+                   "refuses about 1000): the file is damaged or was not written by Keras");
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
     }
     auto token = [&](std::string_view t, std::string_view sentinel) {
       if (text.substr(i, t.size()) != t) return false;
