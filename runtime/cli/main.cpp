@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -283,6 +284,11 @@ int main(int argc, char** argv) {
     std::string text = e.what();
     std::replace(text.begin(), text.end(), '\n', ' ');
     std::cerr << "strata: error: " << e.kind() << ": " << text << "\n";
+    return 1;
+  } catch (const std::bad_alloc&) {
+    // Not a bare "std::bad_alloc": the kind a failed allocation is everywhere else.
+    std::cerr << "strata: error: BackendError: out of memory: an allocation this machine could not serve (if the "
+                 "model's config asks for huge sizes, check it)\n";
     return 1;
   } catch (const std::exception& e) {
     std::cerr << "strata: error: " << e.what() << "\n";

@@ -51,7 +51,7 @@ class JsonFormat final : public strata::Format {
     // An architecture holds no weights, so the file bounds nothing; the budget is open only
     // so that all weights the load makes together are held to the machine's memory
     // (add_weight: a BackendError naming the layer, before allocating).
-    strata::WeightBudget budget(std::numeric_limits<std::uint64_t>::max(), "'" + path.string() + "'");
+    strata::WeightBudget budget(std::numeric_limits<std::uint64_t>::max(), strata::detail::concat("'", path.string(), "'"));
     return strata::model_from_json(text, options.custom_objects);
   }
 

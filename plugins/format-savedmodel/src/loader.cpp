@@ -276,7 +276,7 @@ std::shared_ptr<strata::Model> revive_from_classes(const fs::path& dir, const Me
   // is allocated (a FormatError naming the file); the machine's memory bounds it too.
   const std::uint64_t budget_bytes = 4 * variables_bytes(dir) + (std::uint64_t{16} << 20);
   std::optional<strata::WeightBudget> budget;
-  budget.emplace(budget_bytes, "the Keras metadata of '" + dir.string() + "'");
+  budget.emplace(budget_bytes, strata::detail::concat("the Keras metadata of '", dir.string(), "'"));
   if (!subclassed) {
     const Config& mc = md.root["model_config"];
     STRATA_CHECK(mc.contains("class_name") && mc.contains("config"), FormatError, md.source,
