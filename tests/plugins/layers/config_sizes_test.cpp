@@ -39,7 +39,9 @@ constexpr std::int64_t k2p62 = std::int64_t{1} << 62;
 constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
 
 fs::path fresh_dir(const std::string& name) {
-  const fs::path d = fs::temp_directory_path() / ("strata_config_sizes_" + std::to_string(::getpid())) / name;
+  std::string base = "strata_config_sizes_";
+  base += std::to_string(::getpid());
+  const fs::path d = fs::temp_directory_path() / base / name;
   fs::remove_all(d);
   fs::create_directories(d);
   return d;
@@ -191,8 +193,8 @@ TEST(ConfigSizes, EverySizeFieldRefusesHugeAndNegativeValuesNamingTheLayer) {
 
 TEST(ConfigSizes, MultiHeadAttentionSizesAreRefusedNamingTheLayer) {
   for (const auto v : kAll) {
-    expect_refused([&] { strata::model_from_config(attention(v, 4, 1 << 20)); }, "'x'", "num_heads = " + std::to_string(v));
-    expect_refused([&] { strata::model_from_config(attention(2, v, 1 << 20)); }, "'x'", "key_dim = " + std::to_string(v));
+    expect_refused([&] { strata::model_from_config(attention(v, 4, 1 << 20)); }, "'x'", std::string("num_heads = ").append(std::to_string(v)));
+    expect_refused([&] { strata::model_from_config(attention(2, v, 1 << 20)); }, "'x'", std::string("key_dim = ").append(std::to_string(v)));
   }
   expect_refused([&] { strata::model_from_config(attention(std::int64_t{1} << 32, std::int64_t{1} << 32, 8)); }, "'x'",
                  "num_heads x key_dim = 2^64");
@@ -278,8 +280,11 @@ TEST(ConfigSizes, OrthogonalBoundsItsWork) {
 // before allocating, as an H5 model_config is (a FormatError naming the directory); a size
 // that overflows is a ValueError naming the layer.
 TEST(ConfigSizes, SavedModelConfigsRunUnderTheWeightBudget) {
-  if (!strata::get_format("savedmodel") || !strata::get_format("checkpoint")) {
-    GTEST_SKIP() << "the format-savedmodel and format-checkpoint plugins are not built";
+  try {
+    strata::get_format("savedmodel");
+    strata::get_format("checkpoint");
+  } catch (const strata::Error& e) {
+    GTEST_SKIP() << "the format-savedmodel and format-checkpoint plugins are not built: " << e.what();
   }
   const fs::path dir = fresh_dir("savedmodel");
   const fs::path sm = dir / "m";
@@ -295,9 +300,11 @@ TEST(ConfigSizes, SavedModelConfigsRunUnderTheWeightBudget) {
     bool found = false;
     for (auto& node : *edited.mutable_nodes()) {
       std::string m = node.metadata();
-      for (const std::string from : {"\"units\": 3", "\"units\":3"}) {
+      for (const char* written : {"\"units\": 3", "\"units\":3"}) {
+        const std::string from = written;
         for (auto at = m.find(from); at != std::string::npos; at = m.find(from, at)) {
-          const std::string to_text = from.substr(0, from.size() - 1) + std::to_string(units);
+          std::string to_text = from.substr(0, from.size() - 1);
+          to_text += std::to_string(units);
           m.replace(at, from.size(), to_text);
           at += to_text.size();
           found = true;
