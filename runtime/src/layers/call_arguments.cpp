@@ -49,17 +49,7 @@ std::optional<Config> stored_call_arguments(const GraphNode& node) {
   return Config::parse(std::get<std::string>(*v));
 }
 
-namespace {
-// "calling layer 'x' (Dense)", made only when an error is: a predict that fails inside a
-// layer (an allocation of a size its config asked for) names the layer.
-std::string describe_layer_call(const void* data) {
-  const auto* layer = static_cast<const Layer*>(data);
-  return detail::concat("calling layer '", layer->name(), "' (", layer->class_name(), ")");
-}
-}  // namespace
-
 Layer::Outputs run_layer_node(const GraphNode& node, const std::vector<Tensor>& inputs, const CallContext& ctx) {
-  ErrorContext::LazyFrame frame(describe_layer_call, node.layer.get());
   const std::optional<Config> arguments = stored_call_arguments(node);
   // Other layers' calls inside this one see no arguments of this node.
   RunningScope scope(node.layer.get(), arguments ? &*arguments : nullptr);

@@ -176,6 +176,13 @@ std::vector<Shape> Layer::compute_output_shape(const std::vector<Shape>& input_s
   return shapes_of(call(inputs, CallContext{}));
 }
 
+namespace {
+std::string describe_layer_call(const void* data) {
+  const auto* layer = static_cast<const Layer*>(data);
+  return detail::concat("calling layer '", layer->name(), "' (", layer->class_name(), ")");
+}
+}  // namespace
+
 Layer::Outputs Layer::call_with_masks(const std::vector<Tensor>& inputs, const CallContext& ctx) const {
   const bool symbolic = std::any_of(inputs.begin(), inputs.end(), [](const Tensor& t) { return t.is_symbolic(); });
   if (symbolic && !is_tracing()) {
@@ -221,6 +228,9 @@ Layer::Outputs Layer::call_with_masks(const std::vector<Tensor>& inputs, const C
   }
   ensure_built(shapes_of(inputs));
   NameScope scope(name_);  // graph node names when tracing; weight names of children built lazily
+  // "calling layer 'x' (Dense)", made only when an error is: a predict that fails inside a
+  // layer (an allocation of a size its config asked for) names the layer.
+  ErrorContext::LazyFrame frame(describe_layer_call, this);
   Outputs out = internal::call_layer_code(*this, "call", [&] { return call_and_mask(inputs, ctx); });
   out.masks.resize(out.tensors.size());
   return out;
