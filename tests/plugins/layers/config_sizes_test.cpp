@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "strata/config.hpp"
@@ -24,6 +25,8 @@
 #include "strata/format.hpp"
 #include "strata/initializers.hpp"
 #include "strata/model.hpp"
+#include "strata/npy.hpp"
+#include "strata/ops.hpp"
 #include "strata/plugin/layers.hpp"
 #include "strata/plugin/memory.hpp"
 #include "strata/saving.hpp"
@@ -322,5 +325,50 @@ TEST(ConfigSizes, SavedModelConfigsRunUnderTheWeightBudget) {
   with_units(k2p62, dir / "wrap");
   EXPECT_EQ(expect_refused([&] { strata::load_model(dir / "wrap"); }, "'x'", "units 2^62"), "ValueError");
 }
+
+#ifdef STRATA_CLI_PATH
+// The CLI: `strata predict` of such a file exits 1 with one line naming the kind and the
+// layer (an LSTM of 2^62 units, whose 4 * units once wrapped to 0 and made Orthogonal spin;
+// a Dense whose kernel exceeds the machine; a ZeroPadding that once corrupted the heap).
+TEST(ConfigSizes, CliPredictReportsOneLineNamingTheLayer) {
+  const fs::path dir = fresh_dir("cli");
+  const std::vector<std::pair<Config, std::string>> files{
+      {sequential({5, 3}, layer("LSTM", {{"units", k2p62}})), "ValueError"},
+      {sequential({1 << 20}, layer("Dense", {{"units", k2p31}})), "BackendError"},
+      {sequential({16, 3}, layer("ZeroPadding1D", {{"padding", kMax}})), "ShapeError"},
+  };
+  strata::write_npy(dir / "x.npy", strata::zeros(strata::Shape{2, 5, 3}));
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    std::string name = "m";
+    name += std::to_string(i);
+    name += ".json";
+    const fs::path model = dir / name;
+    {
+      std::ofstream out(model);
+      out << files[i].first.dump();
+    }
+    const fs::path err = dir / "stderr.txt";
+    std::string command = STRATA_CLI_PATH;
+    for (const std::string& part : {std::string(" predict '"), model.string(), std::string("' --input '"),
+                                    (dir / "x.npy").string(), std::string("' --output '"), (dir / "y.npy").string(),
+                                    std::string("' 2> '"), err.string(), std::string("'")}) {
+      command += part;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    const int status = std::system(command.c_str());
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 5.0) << model;
+    ASSERT_TRUE(WIFEXITED(status)) << model << ": " << status;
+    EXPECT_EQ(WEXITSTATUS(status), 1) << model;
+    std::ifstream in(err);
+    std::string line, rest;
+    std::getline(in, line);
+    EXPECT_FALSE(std::getline(in, rest)) << "a second line: " << rest;
+    std::string expected = "strata: error: ";
+    expected += files[i].second;
+    EXPECT_NE(line.find(expected), std::string::npos) << line;
+    EXPECT_NE(line.find("'x'"), std::string::npos) << line;
+  }
+}
+#endif
 
 }  // namespace
