@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <new>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -310,6 +311,11 @@ int main(int argc, char** argv) {
     return 2;
   } catch (const strata::Error& e) {
     std::cerr << "strata: error: " << e.kind() << ": " << one_line(e.what()) << "\n";
+    return 1;
+  } catch (const std::bad_alloc&) {
+    // Not a bare "std::bad_alloc": the kind a failed allocation is everywhere else.
+    std::cerr << "strata: error: BackendError: out of memory: an allocation this machine could not serve (if the "
+                 "model's config asks for huge sizes, check it)\n";
     return 1;
   } catch (const std::exception& e) {
     std::cerr << "strata: error: " << one_line(e.what()) << "\n";

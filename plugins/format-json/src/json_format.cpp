@@ -4,6 +4,7 @@
 // with fresh weights through the registry and custom objects.
 #include <cstdio>
 #include <fstream>
+#include <limits>
 
 #include "json_format.hpp"
 #include "strata/config_reader.hpp"
@@ -11,6 +12,7 @@
 #include "strata/format.hpp"
 #include "strata/model.hpp"
 #include "strata/plugin/file_system.hpp"
+#include "strata/plugin/layers.hpp"
 #include "strata/saving.hpp"
 
 namespace {
@@ -46,6 +48,10 @@ class JsonFormat final : public strata::Format {
   std::shared_ptr<strata::Model> load_architecture(const fs::path& path, const strata::LoadOptions& options) const override {
     auto frame = strata::ErrorContext::push("reading the model JSON '", path.string(), "'");
     const std::string text = strata::read_file(path, kMaxJsonBytes);
+    // An architecture holds no weights, so the file bounds nothing; the budget is open only
+    // so that all weights the load makes together are held to the machine's memory
+    // (add_weight: a BackendError naming the layer, before allocating).
+    strata::WeightBudget budget(std::numeric_limits<std::uint64_t>::max(), strata::detail::concat("'", path.string(), "'"));
     return strata::model_from_json(text, options.custom_objects);
   }
 

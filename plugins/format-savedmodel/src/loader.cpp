@@ -29,6 +29,7 @@
 #include "strata/model.hpp"
 #include "strata/ops.hpp"
 #include "strata/plugin/file_system.hpp"
+#include "strata/plugin/layers.hpp"
 #include "strata/registry.hpp"
 #include "strata/revived.hpp"
 #include "strata/saving.hpp"
@@ -254,10 +255,28 @@ void compile_from_metadata(strata::Model& model, const Metadata& md, const strat
   model.compile(tc["optimizer_config"], tc.value("loss", Config()), metrics, tc.value("loss_weights", Config()));
 }
 
+// The bytes of the SavedModel's variable files (variables/*): what its weights can take.
+std::uint64_t variables_bytes(const fs::path& dir) {
+  std::uint64_t total = 0;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir / "variables", ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code size_ec;
+    const std::uintmax_t size = it->is_regular_file(size_ec) ? it->file_size(size_ec) : 0;
+    if (!size_ec) total += size;
+  }
+  return total;
+}
+
 std::shared_ptr<strata::Model> revive_from_classes(const fs::path& dir, const Metadata& md,
                                                          const strata::LoadOptions& options) {
   std::shared_ptr<strata::Model> model;
   const bool subclassed = !(md.root.contains("model_config") && md.root["model_config"].is_object());
+  // As format-h5's: the variables hold every weight of the model (float16 at the smallest,
+  // made as at most float64: 4x), so a config that asks for more is refused before anything
+  // is allocated (a FormatError naming the file); the machine's memory bounds it too.
+  const std::uint64_t budget_bytes = 4 * variables_bytes(dir) + (std::uint64_t{16} << 20);
+  std::optional<strata::WeightBudget> budget;
+  budget.emplace(budget_bytes, strata::detail::concat("the Keras metadata of '", dir.string(), "'"));
   if (!subclassed) {
     const Config& mc = md.root["model_config"];
     STRATA_CHECK(mc.contains("class_name") && mc.contains("config"), FormatError, md.source,
@@ -283,6 +302,7 @@ std::shared_ptr<strata::Model> revive_from_classes(const fs::path& dir, const Me
                  md.root["class_name"].get<std::string>(), "' has no build_input_shape, so its weights cannot be built");
     build_from_shape(*model, md.root, md.source);
   }
+  budget.reset();
   compile_from_metadata(*model, md, options);
   auto frame = strata::ErrorContext::push("restoring the variables of '", dir.string(), "'");
   // As a SavedModel: the stateful layers' states (keras_api/states/<i>) are restored too,

@@ -230,6 +230,10 @@ class VarianceScaling final : public NamedInitializer {
   std::optional<std::int64_t> seed_;
 };
 
+// The most multiply-adds (m x n x n) Orthogonal spends: 2^40, about an LSTM of 6500 units'
+// recurrent kernel, minutes of work; more is refused rather than run for hours.
+constexpr std::int64_t kMaxOrthogonalWork = std::int64_t{1} << 40;
+
 class Orthogonal final : public NamedInitializer {
  public:
   explicit Orthogonal(const Config& c) : NamedInitializer("Orthogonal"), gain_(get_number(c, "gain", 1.0)), seed_(seed_of(c)) {}
@@ -238,10 +242,20 @@ class Orthogonal final : public NamedInitializer {
     require_float(class_name(), dtype);
     STRATA_CHECK(shape.rank() >= 2, ShapeError,
                  "Orthogonal initializer needs a shape of rank 2 or more, got ", shape.to_string());
+    // The shape may come from a file: its sizes are checked, an empty weight needs no work,
+    // and the O(m n^2) Gram-Schmidt below is bounded (a huge request fails at once instead
+    // of running for days, or, with a wrapped size, spinning over rows of nothing).
     std::int64_t rows = 1;
-    for (std::size_t i = 0; i + 1 < shape.rank(); ++i) rows *= shape.dims()[i];
+    for (std::size_t i = 0; i + 1 < shape.rank(); ++i) rows = checked_mul(rows, shape.dims()[i], "Orthogonal initializer");
     const std::int64_t cols = shape.dims().back();
+    checked_mul(rows, cols, "Orthogonal initializer");
+    if (rows == 0 || cols == 0) return zeros(shape, dtype);
     const std::int64_t m = std::max(rows, cols), n = std::min(rows, cols);
+    const bool too_much = n > kMaxOrthogonalWork / n || n * n > kMaxOrthogonalWork / m;
+    STRATA_CHECK(!too_much, ValueError, "Orthogonal initializer: a weight of shape ", shape.to_string(),
+                 " needs about ", static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(n),
+                 " multiply-adds (an orthogonalisation of a ", m, " x ", n, " matrix); at most ", kMaxOrthogonalWork,
+                 " are done. Check the layer's config (units), or give this weight another initializer");
     // Q of the QR decomposition of a normal m x n matrix, with R's diagonal made
     // positive (Keras multiplies Q by sign(diag(R))): Gram-Schmidt gives exactly that Q.
     std::vector<double> a = to_doubles(random_normal(Shape{m, n}, DType::kFloat64, 0.0, 1.0, seed_));

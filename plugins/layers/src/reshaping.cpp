@@ -145,6 +145,9 @@ class RepeatVector final : public Layer {
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext&) const override {
     const Tensor& x = single_input(*this, inputs);
     require_rank(*this, x.shape(), 2);
+    // n comes from a file: one sample's output (n x features) must have a size.
+    const std::int64_t features = x.shape().dims()[1];
+    if (features != Shape::kUnknown) checked_mul(n_, features, ConfigReader::subject_of(*this) + ": n x features");
     return {tile(expand_dims(x, 1), {1, n_, 1})};
   }
   Config get_config() const override {

@@ -115,7 +115,8 @@ class Cropping final : public Layer {
       const auto axis = static_cast<std::size_t>(axes[i]);
       const auto [before, after] = cropping_[i];
       const std::int64_t dim = x.shape().dims()[axis];
-      STRATA_CHECK(dim == Shape::kUnknown || before + after < dim, ValueError, ConfigReader::subject_of(*this),
+      const std::int64_t cropped = checked_add(before, after, ConfigReader::subject_of(*this) + ": cropping");
+      STRATA_CHECK(dim == Shape::kUnknown || cropped < dim, ValueError, ConfigReader::subject_of(*this),
                    ": cropping ", before, " + ", after, " leaves nothing of dimension ", axis, " of the input ",
                    x.shape().to_string());
       begin[axis] = before;
@@ -205,6 +206,13 @@ class UpSampling final : public Layer {
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext&) const override {
     Tensor x = single_input(*this, inputs);
     require_rank(*this, x.shape(), N + 2);
+    const auto spatial = spatial_axes(N, data_format_ == "channels_first");
+    for (std::size_t i = 0; i < N; ++i) {
+      // The sizes come from a file: the upsampled dimensions must fit (the products below
+      // are then safe).
+      const std::int64_t dim = x.shape().dims()[static_cast<std::size_t>(spatial[i])];
+      if (dim != Shape::kUnknown) checked_mul(dim, size_[i], ConfigReader::subject_of(*this) + ": the upsampled size");
+    }
     if (interpolation_ == "bilinear") {
       if (!is_floating(x.dtype())) x = cast(x, DType::kFloat32);
       return {upsample_bilinear(x, size_[0], size_[1], data_format_ == "channels_first")};

@@ -1,9 +1,14 @@
 #include "strata/layer.hpp"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <limits>
 #include <map>
+#include <new>
 #include <unordered_set>
 #include <utility>
 
@@ -15,6 +20,7 @@
 #include "strata/graph.hpp"
 #include "strata/plugin/file_text.hpp"
 #include "strata/plugin/layers.hpp"
+#include "strata/plugin/memory.hpp"
 #include "strata/log.hpp"
 #include "strata/metrics.hpp"
 #include "strata/model.hpp"
@@ -171,6 +177,13 @@ std::vector<Shape> Layer::compute_output_shape(const std::vector<Shape>& input_s
   return shapes_of(call(inputs, CallContext{}));
 }
 
+namespace {
+std::string describe_layer_call(const void* data) {
+  const auto* layer = static_cast<const Layer*>(data);
+  return detail::concat("calling layer '", layer->name(), "' (", layer->class_name(), ")");
+}
+}  // namespace
+
 Layer::Outputs Layer::call_with_masks(const std::vector<Tensor>& inputs, const CallContext& ctx) const {
   const bool symbolic = std::any_of(inputs.begin(), inputs.end(), [](const Tensor& t) { return t.is_symbolic(); });
   if (symbolic && !is_tracing()) {
@@ -216,6 +229,9 @@ Layer::Outputs Layer::call_with_masks(const std::vector<Tensor>& inputs, const C
   }
   ensure_built(shapes_of(inputs));
   NameScope scope(name_);  // graph node names when tracing; weight names of children built lazily
+  // "calling layer 'x' (Dense)", made only when an error is: a predict that fails inside a
+  // layer (an allocation of a size its config asked for) names the layer.
+  ErrorContext::LazyFrame frame(describe_layer_call, this);
   Outputs out = internal::call_layer_code(*this, "call", [&] { return call_and_mask(inputs, ctx); });
   out.masks.resize(out.tensors.size());
   return out;
@@ -275,6 +291,35 @@ void WeightBudget::charge(std::uint64_t bytes, const std::string& what) {
   used_ += bytes;
 }
 
+namespace {
+std::uint64_t read_machine_memory_bytes() noexcept {
+  std::uint64_t bytes = std::numeric_limits<std::uint64_t>::max();
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  if (pages > 0 && page > 0) bytes = static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page);
+  for (const int resource : {RLIMIT_AS, RLIMIT_DATA}) {
+    struct rlimit rl {};
+    if (::getrlimit(resource, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+      bytes = std::min<std::uint64_t>(bytes, static_cast<std::uint64_t>(rl.rlim_cur));
+    }
+  }
+  // A container's limit (cgroup v2, then v1); "max" or an absurd v1 value means none.
+  for (const char* path : {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+    if (std::FILE* f = std::fopen(path, "r")) {
+      unsigned long long v = 0;
+      if (std::fscanf(f, "%llu", &v) == 1 && v > 0) bytes = std::min<std::uint64_t>(bytes, v);
+      std::fclose(f);
+      break;
+    }
+  }
+  return bytes;
+}
+}  // namespace
+
+std::uint64_t machine_memory_bytes() noexcept {
+  static const std::uint64_t bytes = read_machine_memory_bytes();
+  return bytes;
+}
+
 Variable Layer::add_weight(const WeightSpec& spec) {
   STRATA_CHECK(!spec.name.empty(), ValueError, "layer '", name_, "': add_weight needs a name");
   STRATA_CHECK(spec.shape.is_fully_defined(), ShapeError, "layer '", name_, "': weight '", spec.name,
@@ -289,24 +334,43 @@ Variable Layer::add_weight(const WeightSpec& spec) {
   STRATA_CHECK(spec.dtype != DType::kInvalid || dtype_ != DType::kString, ValueError, "layer '", name_, "' (",
                class_name_, ") has dtype \"string\" in its config, but its weight '", spec.name,
                "' needs a numeric dtype: give the layer a floating-point \"dtype\" (e.g. \"float32\") in the config");
-  if (WeightBudget* budget = WeightBudget::current()) {
-    // Overflow-safe size: dimensions of an untrusted config can be anything.
-    std::uint64_t bytes = dtype_size(dtype);
-    const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max();
-    for (const auto d : spec.shape.dims()) {
-      const auto n = static_cast<std::uint64_t>(d);
-      bytes = (n != 0 && bytes > limit / n) ? limit : bytes * n;
-    }
-    budget->charge(bytes, "weight '" + spec.name + "' " + spec.shape.to_string() + " of layer '" + name_ + "'");
+  // Overflow-safe size (saturating): dimensions of an untrusted config can be anything.
+  std::uint64_t bytes = dtype_size(dtype);
+  const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max();
+  for (const auto d : spec.shape.dims()) {
+    const auto n = static_cast<std::uint64_t>(d);
+    bytes = (n != 0 && bytes > limit / n) ? limit : bytes * n;
   }
+  // A file's budget first: a file that cannot hold the weights its config asks for is a
+  // FormatError of that file (format-h5, format-savedmodel).
+  WeightBudget* budget = WeightBudget::current();
+  const std::uint64_t before = budget ? budget->used() : 0;
+  if (budget) budget->charge(bytes, "weight '" + spec.name + "' " + spec.shape.to_string() + " of layer '" + name_ + "'");
+  // Then the machine: a weight (or, while a load's budget is open, all weights of the load)
+  // larger than the memory this process can get is refused before allocating, instead of
+  // being allocated lazily and initialised until the machine runs out (docs/RELIABILITY.md).
+  const std::uint64_t machine = machine_memory_bytes();
+  STRATA_CHECK(bytes <= machine && before <= machine - bytes, BackendError, "layer '", name_, "' (", class_name(),
+               "): weight '", spec.name, "' of shape ", spec.shape.to_string(), " asks for ", bytes, " bytes",
+               before > 0 ? detail::concat(" (after ", before, " bytes of weights made before it in this load)") : "",
+               ", more than the ", machine, " bytes of memory this process can have; check the layer's config ",
+               "(units, filters, kernel sizes, vocabulary sizes, input shape)");
   std::shared_ptr<Initializer> init = spec.initializer;
   if (!init) init = get_initializer(Config(is_floating(dtype) ? "glorot_uniform" : "zeros"));
   Tensor value;
-  if (SkipWeightInitializers::active()) {
-    value = Tensor::empty(dtype, spec.shape);
-  } else {
-    auto frame = ErrorContext::push("initialising weight '", spec.name, "' of layer '", name_, "'");
-    value = (*init)(spec.shape, dtype);
+  try {
+    if (SkipWeightInitializers::active()) {
+      value = Tensor::empty(dtype, spec.shape);
+    } else {
+      auto frame = ErrorContext::push("initialising weight '", spec.name, "' of layer '", name_, "'");
+      value = (*init)(spec.shape, dtype);
+    }
+  } catch (const std::bad_alloc&) {
+    // The initializer's own work space (or the weight) could not be had: a BackendError
+    // naming the layer, not a bare std::bad_alloc.
+    STRATA_THROW(BackendError, "layer '", name_, "' (", class_name(), "): out of memory making weight '", spec.name,
+                 "' of shape ", spec.shape.to_string(), " (", bytes, " bytes) with initializer ", init->class_name(),
+                 "; check the layer's config (units, filters, kernel sizes, vocabulary sizes, input shape)");
   }
   STRATA_CHECK(value.shape() == spec.shape && value.dtype() == dtype, ShapeError, "initializer ", init->class_name(),
                " made a ", dtype_name(value.dtype()), value.shape().to_string(), " tensor for weight '", spec.name,

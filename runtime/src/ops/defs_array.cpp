@@ -411,7 +411,12 @@ OpDef pad_def() {
     for (std::size_t i = 0; i < in.rank(); ++i) {
       const std::int64_t before = (*p)[2 * i], after = (*p)[2 * i + 1];
       STRATA_CHECK(before >= 0 && after >= 0, ShapeError, "Pad: paddings must be non-negative");
-      dims.push_back(in.dims()[i] < 0 ? Shape::kUnknown : in.dims()[i] + before + after);
+      std::int64_t padded = 0;
+      STRATA_CHECK(!__builtin_add_overflow(before, after, &padded) &&
+                       (in.dims()[i] < 0 || !__builtin_add_overflow(in.dims()[i], padded, &padded)),
+                   ShapeError, "Pad: dimension ", i, " of ", in.to_string(), " padded by ", before, " and ", after,
+                   " does not fit in a 64-bit size");
+      dims.push_back(in.dims()[i] < 0 ? Shape::kUnknown : padded);
     }
     return {{c.dtype(0), Shape(std::move(dims))}};
   };
@@ -437,7 +442,10 @@ OpDef tile_def() {
     std::vector<std::int64_t> dims;
     for (std::size_t i = 0; i < in.rank(); ++i) {
       STRATA_CHECK((*m)[i] >= 0, ShapeError, "Tile: multiples must be non-negative");
-      dims.push_back(in.dims()[i] < 0 ? Shape::kUnknown : in.dims()[i] * (*m)[i]);
+      std::int64_t tiled = Shape::kUnknown;
+      STRATA_CHECK(in.dims()[i] < 0 || !__builtin_mul_overflow(in.dims()[i], (*m)[i], &tiled), ShapeError,
+                   "Tile: dimension ", i, " of ", in.to_string(), " times ", (*m)[i], " does not fit in a 64-bit size");
+      dims.push_back(tiled);
     }
     return {{c.dtype(0), Shape(std::move(dims))}};
   };

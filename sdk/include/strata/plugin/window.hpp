@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -59,11 +60,17 @@ inline WindowDim window_dim(std::int64_t in, std::int64_t k, std::int64_t stride
   STRATA_CHECK(k > 0 && stride > 0 && dilation > 0, ShapeError, "window size ", k, ", stride ", stride,
                " and dilation ", dilation, " must be positive");
   STRATA_CHECK(in >= 0, ShapeError, "a window op's input size must not be negative, got ", in);
-  const std::int64_t eff = (k - 1) * dilation + 1;
+  // Sizes come from files: the effective size is checked, and the rest is arranged so
+  // that no intermediate can overflow ((out - 1) * stride < in).
+  std::int64_t eff = 0;
+  STRATA_CHECK(!__builtin_mul_overflow(k - 1, dilation, &eff) && eff < std::numeric_limits<std::int64_t>::max(),
+               ShapeError, "a window of size ", k, " with dilation ", dilation, " does not fit in a 64-bit size");
+  eff += 1;
   WindowDim w;
   if (padding == Padding::kSame) {
-    w.out = (in + stride - 1) / stride;
-    const std::int64_t total = std::max<std::int64_t>((w.out - 1) * stride + eff - in, 0);
+    w.out = in == 0 ? 0 : (in - 1) / stride + 1;
+    const std::int64_t total =
+        std::max<std::int64_t>(w.out > 0 ? ((w.out - 1) * stride - in) + eff : eff - stride, 0);
     w.pad_before = total / 2;
     w.pad_after = total - w.pad_before;
   } else {
