@@ -434,10 +434,37 @@ bool is_hyper_variable(const std::string& name, const DatasetInfo& info) {
   return kHypers.count(last) != 0;
 }
 
+// The variables whose slots a tf-keras 2.11+ (or Strata) optimizer's weight names list,
+// in their order ("Adam/m/norm/gamma:0" is a slot of the model's "norm/gamma"). Empty when
+// the names are of another layout (legacy "Adam/norm/gamma/m:0", Keras 3) or one matches
+// no weight of `model`. The optimizer was built over the variables trainable when it first
+// stepped, which need not be those trainable now: a layer frozen after training, without
+// a new compile, keeps its slots, in tf-keras as in Strata.
+std::vector<Variable> slot_owners(const std::vector<std::string>& names, const Model& model) {
+  const auto weights = model.weights();
+  std::set<std::string> seen;
+  for (const auto& w : weights) {
+    if (!seen.insert(w.name()).second) return {};  // names do not tell the weights apart
+  }
+  std::vector<Variable> out;
+  for (std::size_t i = 1; i < names.size(); ++i) {
+    std::string name = names[i].substr(0, names[i].find(':'));
+    const auto first = name.find('/');
+    const auto second = first == std::string::npos ? std::string::npos : name.find('/', first + 1);
+    if (second == std::string::npos) return {};
+    name = name.substr(second + 1);
+    const auto w = std::find_if(weights.begin(), weights.end(), [&](const Variable& v) { return v.name() == name; });
+    if (w == weights.end()) return {};
+    if (std::find(out.begin(), out.end(), *w) == out.end()) out.push_back(*w);
+  }
+  return out;
+}
+
 void restore_optimizer(const File& file, hid_t group, Model& model, const Config& optimizer_config) {
   const auto names = require_names(file, group, kWeightNames, "optimizer_weights");
   Optimizer& opt = *model.optimizer();
-  opt.build(model.trainable_weights());
+  const auto owners = slot_owners(names, model);
+  opt.build(owners.empty() ? model.trainable_weights() : owners);
   const auto vars = opt.variables();
   std::int64_t largest = 1;
   for (const auto& v : vars) largest = std::max(largest, v.shape().num_elements());

@@ -484,6 +484,14 @@ class Importer {
     const std::string& op = node.op();
     std::vector<Value>& out = frame.nodes[node.name()];
     if (op == "NoOp") return;
+    if (op == "StopGradient" && inputs.size() == 1 && !inputs[0].resource && !inputs[0].list && inputs[0].tensor.defined()) {
+      // A gradient must not flow through it (tf.nn.moments's variance stops the mean's; a
+      // pass-through added the mean's rounding-noise gradient to the revived model's).
+      Value v = inputs[0];
+      v.tensor = stop_gradient(v.tensor);
+      out.push_back(std::move(v));
+      return;
+    }
     if (op == "Identity" || op == "IdentityN" || op == "StopGradient" || op == "Snapshot") {
       out = inputs;
       return;

@@ -148,6 +148,10 @@ class RevivedModel final : public RestoredModel, public strata::StateVariablesLa
   std::vector<strata::Tensor> inputs() const override { return inputs_; }
   std::vector<strata::Tensor> outputs() const override { return outputs_; }
   std::vector<strata::Variable> state_variables() const override { return states_; }
+  // Keeps the symbolic calls of the revived layers alive (a layer holds its inbound nodes
+  // weakly): they give the summary each layer's output shape, as tf-keras's revived
+  // Functional model, rebuilt from its config, has.
+  void keep_layer_calls(std::vector<strata::Tensor> tensors) { layer_calls_ = std::move(tensors); }
   void set_graphs(strata::Graph inference, std::optional<strata::Graph> training) {
     std::vector<strata::Shape> shapes;
     for (const auto& in : inference.inputs()) shapes.push_back(in.shape());
@@ -229,6 +233,7 @@ class RevivedModel final : public RestoredModel, public strata::StateVariablesLa
   std::optional<strata::Graph> training_, inference_losses_, training_losses_;
   std::vector<std::string> overridden_, mask_readers_;
   std::vector<strata::Variable> states_;
+  std::vector<strata::Tensor> layer_calls_;
   std::vector<strata::Layer::TrackedChild> children_;
   std::vector<std::shared_ptr<strata::Layer>> layers_;
   std::vector<strata::Tensor> inputs_, outputs_;
@@ -404,6 +409,104 @@ void set_revived_specs(RevivedModel& model, const strata::tf::MetaGraphDef& mg, 
   model.set_specs_from_graph(in_names, out_names);
 }
 
+// Calls the revived layers of a Functional or Sequential model symbolically as its config
+// connects them (Keras's "inbound_nodes"; a Sequential's layers one after the other), from
+// placeholders of its input layers, so that each layer has the node tf-keras's revived
+// model has when it rebuilds the graph from the config with the revived classes in place,
+// and the summary shows its output shape (issue 19; "multiple" before). The model keeps
+// calling its whole-model trace: these nodes only describe. Any step that does not work (a
+// layer without a trace, an inbound node it cannot resolve, a config of another shape)
+// leaves the layers as they were.
+void wire_layer_calls(RevivedModel& model, const Config& root) {
+  const std::string cls = root.value("class_name", std::string());
+  if ((cls != "Functional" && cls != "Sequential" && cls != "Model") || !root.contains("config") ||
+      !root["config"].is_object() || !root["config"].contains("layers") || !root["config"]["layers"].is_array()) {
+    return;
+  }
+  const Config& layers = root["config"]["layers"];
+  std::map<std::string, std::shared_ptr<strata::Layer>> by_name;
+  for (const auto& l : model.layers()) by_name.emplace(l->name(), l);
+  // A placeholder for input layer `layer` (a node of its own where the model lists it).
+  const auto placeholder_for = [](const Config& config, const std::shared_ptr<strata::Layer>& layer) -> strata::Tensor {
+    const Config* shape = config.contains("batch_input_shape") ? &config["batch_input_shape"]
+                          : config.contains("batch_shape")     ? &config["batch_shape"]
+                                                               : nullptr;
+    if (shape == nullptr || !shape->is_array()) return {};
+    std::vector<std::int64_t> dims;
+    for (const auto& d : *shape) dims.push_back(d.is_number_integer() ? d.get<std::int64_t>() : strata::Shape::kUnknown);
+    const strata::DType dtype = strata::dtype_from_name(config.value("dtype", std::string("float32")));
+    if (layer == nullptr) return strata::placeholder(strata::TensorSpec(strata::Shape(dims), dtype, config.value("name", std::string())));
+    auto node = std::make_shared<strata::GraphNode>();
+    node->op = "Placeholder";
+    node->name = layer->name();
+    node->attrs.set("dtype", dtype);
+    node->attrs.set("shape", strata::Shape(dims));
+    node->outputs = {{dtype, strata::Shape(dims)}};
+    node->output_has_mask = {false};
+    node->layer = layer;
+    layer->note_inbound_node(node);
+    return strata::Tensor::symbolic(dtype, strata::Shape(dims), node, 0);
+  };
+  std::vector<strata::Tensor> kept;
+  try {
+    if (cls == "Sequential") {
+      strata::Tensor h;
+      for (const auto& entry : layers) {
+        const Config config = entry.value("config", Config::object());
+        const std::string name = config.value("name", std::string());
+        if (entry.value("class_name", std::string()) == "InputLayer") {
+          h = placeholder_for(config, nullptr);
+          continue;
+        }
+        const auto it = by_name.find(name);
+        if (it == by_name.end()) return;
+        if (!h.defined()) {
+          if (!config.contains("batch_input_shape")) return;
+          h = placeholder_for(config, nullptr);
+        }
+        if (!h.defined()) return;
+        h = (*it->second)(h);
+        kept.push_back(h);
+      }
+    } else {
+      // Each layer's outputs, by node: produced[name][node index][tensor index].
+      std::map<std::string, std::vector<std::vector<strata::Tensor>>> produced;
+      for (const auto& entry : layers) {
+        const std::string name = entry.value("name", entry.value("config", Config::object()).value("name", std::string()));
+        const auto it = by_name.find(name);
+        if (it == by_name.end()) return;
+        if (entry.value("class_name", std::string()) == "InputLayer") {
+          const strata::Tensor t = placeholder_for(entry.value("config", Config::object()), it->second);
+          if (!t.defined()) return;
+          produced[name].push_back({t});
+          kept.push_back(t);
+          continue;
+        }
+        if (!entry.contains("inbound_nodes") || !entry["inbound_nodes"].is_array()) return;
+        for (const auto& node : entry["inbound_nodes"]) {
+          if (!node.is_array()) return;
+          std::vector<strata::Tensor> inputs;
+          for (const auto& ref : node) {
+            if (!ref.is_array() || ref.size() < 3 || !ref[0].is_string()) return;
+            const auto p = produced.find(ref[0].get<std::string>());
+            const auto n = ref[1].get<std::size_t>(), t = ref[2].get<std::size_t>();
+            if (p == produced.end() || n >= p->second.size() || t >= p->second[n].size()) return;
+            inputs.push_back(p->second[n][t]);
+          }
+          auto outputs = (*it->second)(inputs);
+          kept.insert(kept.end(), outputs.begin(), outputs.end());
+          produced[name].push_back(std::move(outputs));
+        }
+      }
+    }
+  } catch (const std::exception& e) {  // strata errors, and a config value of the wrong type
+    strata::log_info("model '", model.name(), "': its revived layers' calls were not connected as its config says (",
+                     e.what(), "); the summary shows their output shapes as 'multiple'");
+    return;
+  }
+  model.keep_layer_calls(std::move(kept));
+}
+
 // Keras's revived model: the saved traced functions run with the restored variables.
 std::shared_ptr<strata::Model> revive_from_traces(const fs::path& dir, const strata::tf::SavedModel& sm,
                                                         const Metadata& md, const strata::LoadOptions& options,
@@ -569,6 +672,7 @@ std::shared_ptr<strata::Model> revive_from_traces(const fs::path& dir, const str
     }
   }
   set_revived_specs(*model, mg, og.concrete_functions().at(inference), md.root);
+  wire_layer_calls(*model, md.root);
   compile_from_metadata(*model, md, options);
   if (model->is_compiled()) {
     // The optimizer's state (its iterations and slots), through the checkpoint's object

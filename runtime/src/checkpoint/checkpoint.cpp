@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <deque>
 #include <set>
 
@@ -354,6 +355,50 @@ bool has_slot_values(const CheckpointObjectGraph& graph, int node) {
   return false;
 }
 
+// The variables whose slots an optimizer node's "_variables" list holds, in the list's
+// order, found by the slots' own names ("Adam/m/norm/gamma" is a slot of the model's
+// "norm/gamma"; tf-keras and Strata name slots "<optimizer>/<slot>/<variable>"). Empty
+// when the node has no such list or a name matches no weight of `model`. The optimizer
+// is built over the variables trainable when it first stepped, which need not be the
+// ones trainable now: a layer frozen after training (without a new compile) keeps its
+// slots, in tf-keras as in Strata.
+std::vector<Variable> slot_owners(const CheckpointObjectGraph& graph, int node, const Model& model) {
+  const auto& n = graph.nodes[static_cast<std::size_t>(node)];
+  const CheckpointObjectGraph::Node* list = nullptr;
+  for (const auto& c : n.children) {
+    if (c.local_name == "_variables") list = &graph.nodes[static_cast<std::size_t>(c.node_id)];
+  }
+  if (list == nullptr) return {};
+  std::vector<std::pair<long, int>> items;  // (index in the list, node)
+  for (const auto& c : list->children) {
+    char* end = nullptr;
+    const long i = std::strtol(c.local_name.c_str(), &end, 10);
+    if (c.local_name.empty() || *end != '\0') return {};
+    items.emplace_back(i, c.node_id);
+  }
+  std::sort(items.begin(), items.end());
+  const auto weights = model.weights();
+  std::set<std::string> seen;
+  for (const auto& w : weights) {
+    if (!seen.insert(w.name()).second) return {};  // names do not tell the weights apart
+  }
+  std::vector<Variable> out;
+  for (const auto& [index, id] : items) {
+    if (index == 0) continue;  // the iteration counter
+    const auto* attr = value_attribute(graph.nodes[static_cast<std::size_t>(id)]);
+    if (attr == nullptr) return {};
+    std::string name = attr->full_name.substr(0, attr->full_name.find(':'));
+    const auto first = name.find('/');
+    const auto second = first == std::string::npos ? std::string::npos : name.find('/', first + 1);
+    if (second == std::string::npos) return {};
+    name = name.substr(second + 1);
+    const auto w = std::find_if(weights.begin(), weights.end(), [&](const Variable& v) { return v.name() == name; });
+    if (w == weights.end()) return {};
+    if (std::find(out.begin(), out.end(), *w) == out.end()) out.push_back(*w);
+  }
+  return out;
+}
+
 std::string describe_object(const ObjectTable::Walk& walk, const TrackedObject& o, int index) {
   const std::string& path = walk.path[static_cast<std::size_t>(index)];
   std::string name = path.empty() ? std::string("(root)") : path;
@@ -386,7 +431,8 @@ LoadStatus Checkpoint::Impl::restore(const fs::path& prefix, bool dry_run) {
     const auto& o = table.objects()[static_cast<std::size_t>(matched[n])];
     if (!dry_run && o.kind == Kind::kOptimizer && o.owner_model != nullptr && o.optimizer->slots().empty() &&
         has_slot_values(graph, static_cast<int>(n))) {
-      o.optimizer->build(o.owner_model->trainable_weights());
+      const auto owners = slot_owners(graph, static_cast<int>(n), *o.owner_model);
+      o.optimizer->build(owners.empty() ? o.owner_model->trainable_weights() : owners);
       built = true;
     }
   }

@@ -615,7 +615,10 @@ Functional::Functional(const Config& config) : Model("Functional", named_config(
   std::vector<Shape> shapes;
   for (const auto& in : impl_->inputs) shapes.push_back(in.shape());
   set_built(shapes);
-  set_trainable(internal::get_bool(config, "trainable", true));
+  // The layers' own flags come from their configs: "trainable": true at the top must not
+  // unfreeze a layer saved frozen (tf-keras's from_config leaves the layers' flags alone;
+  // before, a frozen BatchNormalization came back trainable from every format).
+  if (!internal::get_bool(config, "trainable", true)) set_trainable(false);
 }
 
 // ---- model-level add_loss / add_metric -----------------------------------------------------------
