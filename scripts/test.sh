@@ -4,7 +4,9 @@
 #   1. build/       Release build, every CTest label (unit, plugin, integration, interop, gpu);
 #   2. build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer build (clang), labels unit, plugin and
 #                   integration (the examples, the demo, the SDK checks);
-#   3. the libFuzzer targets of that build, 60 s each (scripts/fuzz.sh).
+#   3. build-tsan/  ThreadSanitizer build (clang) of the runtime, the plugins and the concurrency
+#                   tests only, label concurrency (scripts/tsan.sh);
+#   4. the libFuzzer targets of the ASan build, 60 s each (scripts/fuzz.sh).
 # Benchmarks are built but never run here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,9 +41,12 @@ fi
 CC=clang CXX=clang++ scripts/build.sh build-asan -DSTRATA_SANITIZE=ON -DSTRATA_BUILD_BENCH=OFF -DSTRATA_BUILD_FUZZERS=ON
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS="use_tls=0:print_suppressions=0:suppressions=$PWD/tests/sanitizers/lsan.supp"
-ctest --test-dir build-asan --output-on-failure -j "$jobs" -L 'unit|plugin|integration'
+ctest --test-dir build-asan --output-on-failure -j "$jobs" -L 'unit|plugin|integration|concurrency'
 
-# 3. every file-format reader's libFuzzer target, 60 s each, seeded from the fixtures.
+# 3. data races: the concurrency tests under ThreadSanitizer.
+scripts/tsan.sh build-tsan
+
+# 4. every file-format reader's libFuzzer target, 60 s each, seeded from the fixtures.
 scripts/fuzz.sh build-asan 60
 
 echo "test.sh: all tests passed in $(( $(date +%s) - start )) s"
