@@ -371,11 +371,14 @@ const std::map<std::string, std::string>& keras_verdicts() {
     CustomObjectScope scope(interop_objects());
     for (const Kind kind : all_kinds()) {
       const std::string k = kind_text(kind);
+      std::string stage = "build";
       try {
         clear_session();
         auto model = build(kind);
+        stage = "train";
         model->train_on_batch({x}, {y});
         model->train_on_batch({x}, {y});
+        stage = "save";
         SaveOptions h5;
         h5.format = "h5";
         model->save(dir / (k + ".h5"), h5);
@@ -383,17 +386,19 @@ const std::map<std::string, std::string>& keras_verdicts() {
         sm.format = "savedmodel";
         model->save(dir / (k + "_sm"), sm);
         if (!training_only(kind)) std::ofstream(dir / (k + ".json")) << model_to_json(*model);
+        stage = "write values";
         const auto w = model->get_weights();
         for (std::size_t i = 0; i < w.size(); ++i) write_npy(dir / (k + ".w" + std::to_string(i) + ".npy"), w[i]);
         write_npy(dir / (k + ".pred.npy"), model->predict(x));
         Config evaluate = Config::object();
-        for (const auto& [name, value] : model->evaluate(x, y, 6).items()) evaluate[name] = value;
+        const Logs logs = model->evaluate(x, y, 6);
+        for (const auto& [name, value] : logs.items()) evaluate[name] = value;
         std::ofstream(dir / (k + ".ref.json")) << Config{{"evaluate", evaluate}}.dump();
         model->train_on_batch({x}, {y});
         const auto next = model->get_weights();
         for (std::size_t i = 0; i < next.size(); ++i) write_npy(dir / (k + ".next" + std::to_string(i) + ".npy"), next[i]);
       } catch (const std::exception& e) {
-        out[k + " write"] = std::string("FAIL Strata could not write it: ") + e.what();
+        out[k + " write"] = "FAIL Strata could not " + stage + ": " + e.what();
       }
     }
     std::string text;
@@ -430,6 +435,14 @@ TEST_P(CustomObjectsInteropStrataWrites, TfKerasMatchesStrata) {
     GTEST_SKIP() << "not applicable: a " << k << " lives in the training config, which a JSON architecture does not hold";
   }
   const auto& verdicts = keras_verdicts();
+  if (fmt == Fmt::kH5 && kind == Kind::kModel) {
+    // tf-keras's H5 reader builds the subclassed model from its config, unbuilt, and then finds
+    // no layers to load the weights into ("Layer count mismatch ... expected 0 layers"); it
+    // cannot write such a file either. Strata reads its own (custom_object_matrix_test).
+    const auto it = verdicts.find("model h5");
+    GTEST_SKIP() << "not applicable: tf-keras cannot load a subclassed model from H5 (tf-keras said: "
+                 << (it == verdicts.end() ? std::string("nothing") : it->second) << ")";
+  }
   ASSERT_EQ(verdicts.count("error"), 0u) << verdicts.at("error");
   ASSERT_EQ(verdicts.count(k + " write"), 0u) << verdicts.at(k + " write");
   const auto it = verdicts.find(k + " " + fmt_text(fmt));
