@@ -96,7 +96,8 @@ constexpr const char* kConstraintName = "Interop>MxConstraint";
 constexpr const char* kOptimizerName = "Interop>MxOptimizer";
 constexpr const char* kScheduleName = "Interop>MxSchedule";
 
-// Adds the C++ twins of the Python classes under `name_of(registered name)` to `sink`.
+// Adds the C++ twins of the Python classes, under the names tf-keras registers, to `sink` (a
+// Registrar or a CustomObjects).
 template <class Sink>
 void add_interop(Sink& sink) {
   using K = ObjectKind;
