@@ -163,8 +163,8 @@ class RevivedModel final : public RestoredModel, public strata::StateVariablesLa
     optimized_ = strata::optimize_graph(inference_, cpu, true);
     set_built(shapes);
   }
-  // The calls that also return their loss terms (add_loss, and in training mode the
-  // weights' regularization penalties), after the outputs.
+  // The calls that also return their loss terms (add_loss, and the weights' regularization
+  // penalties: Strata traces them in both modes), after the outputs.
   void set_loss_graphs(std::optional<strata::Graph> inference, std::optional<strata::Graph> training) {
     for (const auto* g : {&inference, &training}) {
       STRATA_CHECK(!*g || (*g)->outputs().size() >= inference_.outputs().size(), FormatError, "model '", name(),

@@ -439,8 +439,8 @@ Config add_traces(const strata::Model& model, const strata::CheckpointObjectGrap
     strata::Graph graph;
     std::size_t num_outputs = 0;
     try {
-      // The call's add_loss terms (and, in training mode, the weights' regularization
-      // penalties) are traced too, as extra outputs after the model's.
+      // The call's add_loss terms and the weights' regularization penalties are traced too,
+      // as extra outputs after the model's.
       graph = strata::trace(
           [&](const std::vector<strata::Tensor>& in) {
             strata::LossCollector collector;
@@ -449,9 +449,8 @@ Config add_traces(const strata::Model& model, const strata::CheckpointObjectGrap
             std::vector<strata::Tensor> out = model(in, ctx);
             num_outputs = out.size();
             std::vector<strata::Tensor> losses = collector.losses();
-            if (training) {
-              for (const auto& r : model.regularization_losses()) losses.push_back(r);
-            }
+            // In both modes: evaluate adds the penalties as fit does (Keras's test_step too).
+            for (const auto& r : model.regularization_losses()) losses.push_back(r);
             for (const auto& l : losses) out.push_back(l.is_symbolic() ? l : strata::execute1("Identity", {l}));
             return out;
           },

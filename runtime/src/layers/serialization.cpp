@@ -48,6 +48,12 @@ SerializedObject parse_serialized(const Config& value, std::string_view what) {
                " must be a name or a {\"class_name\": ..., \"config\": ...} object, got ", value.dump());
   SerializedObject out;
   out.class_name = value["class_name"].get<std::string>();
+  // A function (a custom activation, say) as tf-keras 2.13+ writes it into configs, H5 and
+  // to_json alike: {"module": "builtins", "class_name": "function", "config": "Interop>fn",
+  // "registered_name": "function"}; the name is the config.
+  if (const Config* cfg = internal::find_key(value, "config"); out.class_name == "function" && cfg && cfg->is_string()) {
+    return {cfg->get<std::string>(), Config::object()};
+  }
   if (const Config* reg = internal::find_key(value, "registered_name"); reg && reg->is_string()) {
     out.class_name = reg->get<std::string>();
   }

@@ -432,10 +432,10 @@ StepResult forward_and_loss(Model& model, Model::TrainingState& s, const std::ve
   // model.add_loss(function) terms, in training and evaluation as in Keras.
   for (const auto& fn : model.loss_functions()) extra.push_back(fn());
   for (const auto& v : added_metrics.values()) r.added_metrics.emplace_back(v.name, v.value);
-  if (training) {
-    auto reg = model.regularization_losses();
-    extra.insert(extra.end(), reg.begin(), reg.end());
-  }
+  // The weights' regularization penalties, in evaluation too: Keras's test_step adds
+  // model.losses, which hold them (tf-keras's evaluate reports mse + l * penalty).
+  auto reg = model.regularization_losses();
+  extra.insert(extra.end(), reg.begin(), reg.end());
   for (const auto& e : extra) r.total = r.total + cast(e, r.total.dtype());
   return r;
 }

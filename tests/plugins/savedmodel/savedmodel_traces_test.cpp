@@ -164,12 +164,14 @@ TEST(Traces, AddLossTermsAndRegularizationPenaltiesTravelWithTheTraces) {
   }
   expect_close(revived->predict(x), reference->predict(x), 1e-5f, "after training");
 
-  // Graph only: outputs, then the loss terms (activity; in training mode also the kernel's).
+  // Graph only: outputs, then the loss terms (activity, then the kernel's penalty, in both
+  // modes: evaluate adds the penalties as fit does, as Keras's test_step).
   const auto loaded = strata::saved_model::load(dir);
   const auto inference = loaded.functions.at("call_and_return_conditional_losses")({x});
   const auto training = loaded.functions.at("call_and_return_conditional_losses_training")({x});
-  ASSERT_EQ(inference.size(), 2u);
+  ASSERT_EQ(inference.size(), 3u);
   ASSERT_EQ(training.size(), 3u);
+  EXPECT_NEAR(inference[2].item<float>(), original->regularization_losses().at(0).item<float>(), 1e-6);
   strata::LossCollector eager;
   strata::CallContext ctx;
   const auto outputs = (*original)({x}, ctx);
