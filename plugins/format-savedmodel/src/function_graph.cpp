@@ -336,12 +336,10 @@ struct Value {
 
 class Importer {
  public:
-  Importer(const tf::FunctionDefLibrary& library, std::string_view what) : what_(what) {
-    for (const auto& f : library.function()) functions_.emplace(f.signature().name(), &f);
-  }
+  Importer(const GraphIndex& graph, std::string_view what) : what_(what), functions_(graph.functions) {}
 
   const tf::FunctionDef& function(const std::string& name) const {
-    const auto it = functions_.find(name);
+    const auto it = functions_.find(std::string_view(name));
     STRATA_CHECK(it != functions_.end(), FormatError, what_, ": the function library has no function '", name, "'");
     return *it->second;
   }
@@ -1060,7 +1058,7 @@ class Importer {
   }
 
   std::string what_;
-  std::unordered_map<std::string, const tf::FunctionDef*> functions_;
+  const std::unordered_map<std::string_view, const tf::FunctionDef*>& functions_;
   std::vector<std::string> stack_;
   std::size_t nodes_run_ = 0;
   std::int64_t const_budget_ = kMaxConstElements;
@@ -1241,21 +1239,32 @@ void add_function(const Graph& graph, const std::string& name, tf::FunctionDefLi
   }
 }
 
-Tensor graph_constant(const tf::GraphDef& graph, const std::string& node, std::string_view what) {
-  for (const auto& n : graph.node()) {
-    if (n.name() != node) continue;
-    const auto it = n.attr().find("value");
-    STRATA_CHECK(n.op() == "Const" && it != n.attr().end() && it->second.has_tensor(), FormatError, what,
-                 ": the captured constant '", node, "' is not a Const node with a tensor value");
-    std::int64_t budget = kMaxConstElements;
-    return tensor_from_proto(it->second.tensor(), detail::concat(what, ": captured constant '", node, "'"), budget);
-  }
-  STRATA_THROW(FormatError, what, ": the graph has no node '", node, "' for a captured constant");
+GraphIndex::GraphIndex(const tf::GraphDef& graph) {
+  functions.reserve(static_cast<std::size_t>(graph.library().function_size()));
+  for (const auto& f : graph.library().function()) functions.emplace(f.signature().name(), &f);
+  nodes.reserve(static_cast<std::size_t>(graph.node_size()));
+  for (const auto& n : graph.node()) nodes.emplace(n.name(), &n);
 }
 
-Graph import_function(const tf::FunctionDefLibrary& library, const std::string& name, const ImportedArguments& args,
+Tensor graph_constant(const GraphIndex& graph, const std::string& node, std::string_view what) {
+  const auto found = graph.nodes.find(std::string_view(node));
+  STRATA_CHECK(found != graph.nodes.end(), FormatError, what, ": the graph has no node '", node,
+               "' for a captured constant");
+  const tf::NodeDef& n = *found->second;
+  const auto it = n.attr().find("value");
+  STRATA_CHECK(n.op() == "Const" && it != n.attr().end() && it->second.has_tensor(), FormatError, what,
+               ": the captured constant '", node, "' is not a Const node with a tensor value");
+  std::int64_t budget = kMaxConstElements;
+  return tensor_from_proto(it->second.tensor(), detail::concat(what, ": captured constant '", node, "'"), budget);
+}
+
+Tensor graph_constant(const tf::GraphDef& graph, const std::string& node, std::string_view what) {
+  return graph_constant(GraphIndex(graph), node, what);
+}
+
+Graph import_function(const GraphIndex& graph, const std::string& name, const ImportedArguments& args,
                       std::string_view what) {
-  Importer importer(library, what);
+  Importer importer(graph, what);
   const tf::FunctionDef& f = importer.function(name);
   std::size_t resources = 0;
   for (const auto& arg : f.signature().input_arg()) resources += arg.type() == tf::DT_RESOURCE;
