@@ -88,7 +88,10 @@ std::string describe_bundle(const fs::path& prefix) {
     }
     const std::size_t d = depth[static_cast<std::size_t>(id)];
     std::string path = parts.size() < d ? ".../" : "";
-    for (auto it = parts.rbegin(); it != parts.rend(); ++it) path += (it == parts.rbegin() ? "" : "/") + shown(**it);
+    for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+      if (it != parts.rbegin()) path += '/';
+      path += shown(**it);
+    }
     if (parts.size() < d) path += detail::concat(" (depth ", d, ")");
     return path;
   };
