@@ -1153,6 +1153,8 @@ void add_function(const Graph& graph, const std::string& name, tf::FunctionDefLi
     used.insert(arg->name());
   }
   const std::vector<Variable> captured = graph.captured_variables();
+  std::unordered_map<std::uint64_t, std::size_t> capture_index;  // variable id → its resource argument
+  for (std::size_t j = 0; j < captured.size(); ++j) capture_index.emplace(captured[j].id(), j);
   for (std::size_t j = 0; j < captured.size(); ++j) {
     auto* arg = sig->add_input_arg();
     arg->set_name("resource_" + std::to_string(j));
@@ -1160,6 +1162,7 @@ void add_function(const Graph& graph, const std::string& name, tf::FunctionDefLi
     used.insert(arg->name());
   }
   std::unordered_map<const GraphNode*, std::string> lowered;  // node → its output, when written as several TF ops
+  std::unordered_map<std::string, int> next_suffix;            // name → the next k of "<name>_<k>" to try
   const auto ref = [&](const Tensor& t) {
     const GraphNode* node = t.node().get();
     if (node->op == "Placeholder") return names.at(node);
@@ -1171,7 +1174,16 @@ void add_function(const Graph& graph, const std::string& name, tf::FunctionDefLi
     STRATA_CHECK(node->op != kLayerCallOp, ValueError, "graph '", graph.name(), "' holds a call of layer '",
                  node->layer ? node->layer->name() : std::string("?"), "' as one node; only op-level traces can be saved");
     std::string node_name = sanitize(node->name.empty() ? node->op : node->name);
-    for (int k = 1; used.count(node_name); ++k) node_name = sanitize(node->name) + "_" + std::to_string(k);
+    if (used.count(node_name)) {
+      // The first free "<name>_<k>": a trace of N nodes of one name ("Neg") made this loop
+      // quadratic when each search started again from k = 1. Names are never freed, so the
+      // search for a name goes on from where its previous one stopped.
+      const std::string base = sanitize(node->name);
+      int& k = next_suffix.try_emplace(base, 1).first->second;
+      for (node_name = base + "_" + std::to_string(k); used.count(node_name); node_name = base + "_" + std::to_string(++k)) {
+      }
+      ++k;
+    }
     used.insert(node_name);
     names[node.get()] = node_name;
     if (node->op == "Gelu") {
@@ -1182,7 +1194,7 @@ void add_function(const Graph& graph, const std::string& name, tf::FunctionDefLi
     nd.set_name(node_name);
     nd.set_op(node->op);
     if (node->op == "ReadVariableOp" || node->op == "AssignVariableOp") {
-      const auto j = std::find(captured.begin(), captured.end(), node->variable) - captured.begin();
+      const auto j = capture_index.at(node->variable.id());
       nd.add_input("resource_" + std::to_string(j));
       (*nd.mutable_attr())["dtype"].set_type(static_cast<tf::DataType>(dtype_to_tf(node->variable.dtype())));
       if (node->op == "AssignVariableOp") {
