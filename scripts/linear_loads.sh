@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Measures how `strata info` grows on adversarially sized files (issue 20, the figures of
-# docs/RELIABILITY.md "Linear-time loads"): wall time and peak resident memory
+# docs/RELIABILITY.md "Linear-time loads"): wall and CPU time and peak resident memory
 # (/usr/bin/time) of `strata info` on files strata_linear_loads_generate writes:
 #   ckpt-chain N     a checkpoint whose object graph is an N-deep chain
 #   ckpt-wide N      a checkpoint whose root has N children
@@ -25,7 +25,7 @@ if [ ${#cases[@]} -eq 0 ]; then
 fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-printf '%-14s %8s %10s %10s %12s\n' kind n "file KiB" "info s" "max RSS MiB"
+printf '%-14s %8s %10s %8s %8s %12s\n' kind n "file KiB" "wall s" "CPU s" "max RSS MiB"
 for c in "${cases[@]}"; do
   kind="${c%%:*}"
   n="${c##*:}"
@@ -33,8 +33,9 @@ for c in "${cases[@]}"; do
   [ "${kind#ckpt}" != "$kind" ] && path="$work/$kind-$n/ckpt"
   "$build/bin/strata_linear_loads_generate" "$kind" "$n" "$path" > /dev/null
   size=$(du -sk "$(dirname "$path")/$(basename "$path")"* | awk '{s += $1} END {print s}')
-  /usr/bin/time -f '%e %M' -o "$work/time" "$build/bin/strata" info "$path" > "$work/out" 2>&1 || {
+  /usr/bin/time -f '%e %U %S %M' -o "$work/time" "$build/bin/strata" info "$path" > "$work/out" 2>&1 || {
     echo "strata info $kind $n failed:"; tail -3 "$work/out"; }
-  read -r secs kib < "$work/time"
-  printf '%-14s %8s %10s %10s %12s\n' "$kind" "$n" "$size" "$secs" "$((kib / 1024))"
+  read -r secs user sys kib < "$work/time"
+  cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN {printf "%.2f", u + s}')
+  printf '%-14s %8s %10s %8s %8s %12s\n' "$kind" "$n" "$size" "$secs" "$cpu" "$((kib / 1024))"
 done
