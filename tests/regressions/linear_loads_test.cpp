@@ -74,6 +74,7 @@ double best_of_three(const std::function<void()>& fn) {
 constexpr int kScale = 4;
 constexpr int sized(int n, int k) { return k == 0 ? n : kScale * n; }
 void expect_linear(const char* what, int n, double t1, double t2) {
+  ::testing::Test::RecordProperty(std::string(what), detail::concat(n, ": ", t1, " s, ", kScale * n, ": ", t2, " s"));
   EXPECT_LE(t2, 10.0 * t1) << what << ": " << n << " took " << t1 << " s, " << kScale * n << " took " << t2
                           << " s (ratio " << t2 / t1 << ", at most 10 for linear work, 16 is quadratic)";
 }
