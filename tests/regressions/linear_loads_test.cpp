@@ -41,12 +41,24 @@ namespace {
 namespace fs = std::filesystem;
 namespace ll = test::linear_loads;
 
+fs::path scratch_root() { return fs::temp_directory_path() / ("strata-linear-loads-" + std::to_string(::getpid())); }
+
 fs::path scratch(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("strata-linear-loads-" + std::to_string(::getpid())) / name;
+  const fs::path dir = scratch_root() / name;
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
 }
+
+// The generated files (about 15 MB) go when the program ends.
+class RemoveScratch final : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(scratch_root(), ec);
+  }
+};
+[[maybe_unused]] ::testing::Environment* const kRemoveScratch = ::testing::AddGlobalTestEnvironment(new RemoveScratch);
 
 double cpu_seconds() {
   timespec t{};
