@@ -163,9 +163,11 @@ class SavedModelFormat final : public strata::Format {
           default: return std::string("?");
         }
       };
+      std::size_t functions = 0;
       for (int c = 0; c < og.nodes(0).children_size(); ++c) {
         const auto& child = og.nodes(0).children(c);
         if (child.node_id() < 0 || child.node_id() >= og.nodes_size() || !og.nodes(child.node_id()).has_function()) continue;
+        if (++functions > 10000) continue;  // counted, not listed (as the variables below)
         const auto& fn = og.nodes(child.node_id()).function();
         std::string text = std::to_string(fn.concrete_functions_size()) + " concrete function(s)";
         if (fn.concrete_functions_size() > 0) {
@@ -176,15 +178,24 @@ class SavedModelFormat final : public strata::Format {
         }
         line("function " + child.local_name(), text);
       }
+      if (functions > 10000) out += "  ... " + std::to_string(functions - 10000) + " functions not listed\n";
     }
     std::size_t variables = 0;
     for (const auto& node : og.nodes()) variables += node.has_variable();
     line("variables", std::to_string(variables));
+    // Listed up to 10000 (a file's size says little about how many objects it holds;
+    // docs/RELIABILITY.md, "Linear-time loads").
+    constexpr std::size_t kMaxListed = 10000;
+    std::size_t listed = 0;
     for (const auto& node : og.nodes()) {
       if (!node.has_variable()) continue;
-      out += "  " + node.variable().name() + " " + type_text(static_cast<int>(node.variable().dtype()), node.variable().shape()) +
+      if (listed == kMaxListed) break;
+      ++listed;
+      out += "  " + node.variable().name().substr(0, 200) + " " +
+             type_text(static_cast<int>(node.variable().dtype()), node.variable().shape()) +
              (node.variable().trainable() ? "" : " non-trainable") + "\n";
     }
+    if (listed < variables) out += "  ... " + std::to_string(variables - listed) + " variables not listed\n";
     if (keras) {
       if (md.root.contains("model_config")) {
         line("class", md.root["model_config"].value("class_name", std::string("?")));

@@ -336,12 +336,10 @@ struct Value {
 
 class Importer {
  public:
-  Importer(const tf::FunctionDefLibrary& library, std::string_view what) : what_(what) {
-    for (const auto& f : library.function()) functions_.emplace(f.signature().name(), &f);
-  }
+  Importer(const GraphIndex& graph, std::string_view what) : what_(what), functions_(graph.functions) {}
 
   const tf::FunctionDef& function(const std::string& name) const {
-    const auto it = functions_.find(name);
+    const auto it = functions_.find(std::string_view(name));
     STRATA_CHECK(it != functions_.end(), FormatError, what_, ": the function library has no function '", name, "'");
     return *it->second;
   }
@@ -1068,7 +1066,7 @@ class Importer {
   }
 
   std::string what_;
-  std::unordered_map<std::string, const tf::FunctionDef*> functions_;
+  const std::unordered_map<std::string_view, const tf::FunctionDef*>& functions_;
   std::vector<std::string> stack_;
   std::size_t nodes_run_ = 0;
   std::int64_t const_budget_ = kMaxConstElements;
@@ -1163,6 +1161,8 @@ void add_function(const Graph& graph, const std::string& name, tf::FunctionDefLi
     used.insert(arg->name());
   }
   const std::vector<Variable> captured = graph.captured_variables();
+  std::unordered_map<std::uint64_t, std::size_t> capture_index;  // variable id → its resource argument
+  for (std::size_t j = 0; j < captured.size(); ++j) capture_index.emplace(captured[j].id(), j);
   for (std::size_t j = 0; j < captured.size(); ++j) {
     auto* arg = sig->add_input_arg();
     arg->set_name("resource_" + std::to_string(j));
@@ -1170,6 +1170,7 @@ void add_function(const Graph& graph, const std::string& name, tf::FunctionDefLi
     used.insert(arg->name());
   }
   std::unordered_map<const GraphNode*, std::string> lowered;  // node → its output, when written as several TF ops
+  std::unordered_map<std::string, int> next_suffix;            // name → the next k of "<name>_<k>" to try
   const auto ref = [&](const Tensor& t) {
     const GraphNode* node = t.node().get();
     if (node->op == "Placeholder") return names.at(node);
@@ -1181,7 +1182,16 @@ void add_function(const Graph& graph, const std::string& name, tf::FunctionDefLi
     STRATA_CHECK(node->op != kLayerCallOp, ValueError, "graph '", graph.name(), "' holds a call of layer '",
                  node->layer ? node->layer->name() : std::string("?"), "' as one node; only op-level traces can be saved");
     std::string node_name = sanitize(node->name.empty() ? node->op : node->name);
-    for (int k = 1; used.count(node_name); ++k) node_name = sanitize(node->name) + "_" + std::to_string(k);
+    if (used.count(node_name)) {
+      // The first free "<name>_<k>": a trace of N nodes of one name ("Neg") made this loop
+      // quadratic when each search started again from k = 1. Names are never freed, so the
+      // search for a name goes on from where its previous one stopped.
+      const std::string base = sanitize(node->name);
+      int& k = next_suffix.try_emplace(base, 1).first->second;
+      for (node_name = base + "_" + std::to_string(k); used.count(node_name); node_name = base + "_" + std::to_string(++k)) {
+      }
+      ++k;
+    }
     used.insert(node_name);
     names[node.get()] = node_name;
     if (node->op == "Gelu") {
@@ -1192,7 +1202,7 @@ void add_function(const Graph& graph, const std::string& name, tf::FunctionDefLi
     nd.set_name(node_name);
     nd.set_op(node->op);
     if (node->op == "ReadVariableOp" || node->op == "AssignVariableOp") {
-      const auto j = std::find(captured.begin(), captured.end(), node->variable) - captured.begin();
+      const auto j = capture_index.at(node->variable.id());
       nd.add_input("resource_" + std::to_string(j));
       (*nd.mutable_attr())["dtype"].set_type(static_cast<tf::DataType>(dtype_to_tf(node->variable.dtype())));
       if (node->op == "AssignVariableOp") {
@@ -1249,21 +1259,32 @@ void add_function(const Graph& graph, const std::string& name, tf::FunctionDefLi
   }
 }
 
-Tensor graph_constant(const tf::GraphDef& graph, const std::string& node, std::string_view what) {
-  for (const auto& n : graph.node()) {
-    if (n.name() != node) continue;
-    const auto it = n.attr().find("value");
-    STRATA_CHECK(n.op() == "Const" && it != n.attr().end() && it->second.has_tensor(), FormatError, what,
-                 ": the captured constant '", node, "' is not a Const node with a tensor value");
-    std::int64_t budget = kMaxConstElements;
-    return tensor_from_proto(it->second.tensor(), detail::concat(what, ": captured constant '", node, "'"), budget);
-  }
-  STRATA_THROW(FormatError, what, ": the graph has no node '", node, "' for a captured constant");
+GraphIndex::GraphIndex(const tf::GraphDef& graph) {
+  functions.reserve(static_cast<std::size_t>(graph.library().function_size()));
+  for (const auto& f : graph.library().function()) functions.emplace(f.signature().name(), &f);
+  nodes.reserve(static_cast<std::size_t>(graph.node_size()));
+  for (const auto& n : graph.node()) nodes.emplace(n.name(), &n);
 }
 
-Graph import_function(const tf::FunctionDefLibrary& library, const std::string& name, const ImportedArguments& args,
+Tensor graph_constant(const GraphIndex& graph, const std::string& node, std::string_view what) {
+  const auto found = graph.nodes.find(std::string_view(node));
+  STRATA_CHECK(found != graph.nodes.end(), FormatError, what, ": the graph has no node '", node,
+               "' for a captured constant");
+  const tf::NodeDef& n = *found->second;
+  const auto it = n.attr().find("value");
+  STRATA_CHECK(n.op() == "Const" && it != n.attr().end() && it->second.has_tensor(), FormatError, what,
+               ": the captured constant '", node, "' is not a Const node with a tensor value");
+  std::int64_t budget = kMaxConstElements;
+  return tensor_from_proto(it->second.tensor(), detail::concat(what, ": captured constant '", node, "'"), budget);
+}
+
+Tensor graph_constant(const tf::GraphDef& graph, const std::string& node, std::string_view what) {
+  return graph_constant(GraphIndex(graph), node, what);
+}
+
+Graph import_function(const GraphIndex& graph, const std::string& name, const ImportedArguments& args,
                       std::string_view what) {
-  Importer importer(library, what);
+  Importer importer(graph, what);
   const tf::FunctionDef& f = importer.function(name);
   std::size_t resources = 0;
   for (const auto& arg : f.signature().input_arg()) resources += arg.type() == tf::DT_RESOURCE;

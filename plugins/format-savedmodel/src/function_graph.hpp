@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "strata/graph.hpp"
@@ -29,8 +30,19 @@ struct ImportedArguments {
   std::vector<Tensor> constants;
 };
 
+// A SavedModel graph's library functions and nodes by name (the first of a name wins),
+// indexed once per load: a model revived with many layers imports a function, and reads
+// its captured constants, per layer, and looking each up by a scan made that quadratic.
+// Holds pointers into `graph`, which must outlive it.
+struct GraphIndex {
+  explicit GraphIndex(const tf::GraphDef& graph);
+  std::unordered_map<std::string_view, const tf::FunctionDef*> functions;
+  std::unordered_map<std::string_view, const tf::NodeDef*> nodes;
+};
+
 // The value of Const node `node` of `graph` (a TrackableConstant's operation). FormatError
 // naming `what` when there is no such Const node.
+Tensor graph_constant(const GraphIndex& graph, const std::string& node, std::string_view what);
 Tensor graph_constant(const tf::GraphDef& graph, const std::string& node, std::string_view what);
 
 // Builds the Graph of FunctionDef `name` of `library`: placeholders for its non-resource
@@ -39,7 +51,8 @@ Tensor graph_constant(const tf::GraphDef& graph, const std::string& node, std::s
 // library functions are inlined). FormatError naming `what`, the function and the node for:
 // a missing function, unknown ops (with the op name), inputs naming missing nodes or outputs,
 // cycles, recursion, attrs of the wrong type, argument counts that do not match.
-Graph import_function(const tf::FunctionDefLibrary& library, const std::string& name, const ImportedArguments& args,
+// Work linear in the size of the functions run (the library is not scanned).
+Graph import_function(const GraphIndex& graph, const std::string& name, const ImportedArguments& args,
                       std::string_view what);
 
 // A TensorShapeProto as a Shape (unknown rank, -1 dimensions unknown); FormatError naming

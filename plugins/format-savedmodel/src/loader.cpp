@@ -603,6 +603,7 @@ std::shared_ptr<strata::Model> revive_from_traces(const fs::path& dir, const str
     return v;
   });
   model->set_layers(tree.children, tree.layers);
+  const strata::savedmodel::GraphIndex graph_index(mg.graph_def());  // once: a bind per layer follows
   const auto bind = [&](const std::string& fname) {
     strata::savedmodel::ImportedArguments args;
     for (const int id : og.concrete_functions().at(fname).bound_inputs()) {
@@ -611,7 +612,7 @@ std::shared_ptr<strata::Model> revive_from_traces(const fs::path& dir, const str
                    ", which is not a variable or constant");
       if (og.nodes(id).has_constant()) {
         // A tensor the traced call captured (TFOpLambda arguments): its Const node in the graph.
-        args.constants.push_back(strata::savedmodel::graph_constant(mg.graph_def(), og.nodes(id).constant().operation(), what));
+        args.constants.push_back(strata::savedmodel::graph_constant(graph_index, og.nodes(id).constant().operation(), what));
         continue;
       }
       if (!variables.count(id)) {
@@ -632,7 +633,7 @@ std::shared_ptr<strata::Model> revive_from_traces(const fs::path& dir, const str
       }
       args.captured.push_back(variables.at(id));
     }
-    return strata::savedmodel::import_function(mg.graph_def().library(), fname, args, what);
+    return strata::savedmodel::import_function(graph_index, fname, args, what);
   };
   strata::Graph inference_graph = bind(inference);
   std::optional<strata::Graph> training_graph;

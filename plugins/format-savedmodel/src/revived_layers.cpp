@@ -69,6 +69,13 @@ Variable RevivedLayer::add_revived_weight(const std::string& local_name, const T
   return v;
 }
 
+void RevivedLayer::track_revived(const std::string& name, std::shared_ptr<Layer> child) {
+  STRATA_CHECK(child != nullptr, ValueError, "layer '", this->name(), "': cannot track a null layer as '", name, "'");
+  STRATA_CHECK(tracked_names_.insert(name).second, ValueError, "layer '", this->name(), "' already tracks a child named '",
+               name, "'");
+  tracked_.push_back({name, std::move(child)});
+}
+
 void RevivedLayer::set_call(std::optional<Graph> inference, std::optional<Graph> training) {
   std::vector<Shape> shapes;
   if (inference) {
@@ -198,7 +205,7 @@ RevivedTree revive_layers(const tf::SavedObjectGraph& og, const std::map<int, Co
       if (og.nodes(c.node_id()).has_variable()) (void)make_variable(c.node_id(), *layer, c.local_name());
     }
     ++depth;
-    for (const auto& [name, child] : layer_children(node)) layer->track(name, revive(child, name));
+    for (const auto& [name, child] : layer_children(node)) layer->track_revived(name, revive(child, name));
     --depth;
     return layer;
   };
@@ -216,8 +223,9 @@ RevivedTree revive_layers(const tf::SavedObjectGraph& og, const std::map<int, Co
   if (!numbered.empty()) {
     for (const auto& entry : numbered) tree.layers.push_back(entry.second);
   } else {
+    std::set<const Layer*> listed;  // a layer under two names is listed once
     for (const auto& c : tree.children) {
-      if (std::find(tree.layers.begin(), tree.layers.end(), c.layer) == tree.layers.end()) tree.layers.push_back(c.layer);
+      if (listed.insert(c.layer.get()).second) tree.layers.push_back(c.layer);
     }
   }
   return tree;

@@ -32,6 +32,10 @@ class RevivedLayer final : public Layer {
   void set_call(std::optional<Graph> inference, std::optional<Graph> training);
   void set_no_call(std::string why) { no_call_ = std::move(why); }
   bool has_call() const noexcept { return inference_.has_value(); }
+  // Tracks `child` as `name` (Layer::track, which checks the name against every child
+  // tracked before it: quadratic in a file's 100000 children). ValueError for a name tracked.
+  void track_revived(const std::string& name, std::shared_ptr<Layer> child);
+  std::vector<TrackedChild> children() const override { return tracked_; }
 
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override;
   std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) const override;
@@ -43,6 +47,8 @@ class RevivedLayer final : public Layer {
   Config saved_config_;
   std::optional<Graph> inference_, training_;
   std::string no_call_;
+  std::vector<TrackedChild> tracked_;
+  std::set<std::string, std::less<>> tracked_names_;
 };
 
 // Keras metadata per object-graph node id: keras_metadata.pb's nodes, else the objects'

@@ -176,11 +176,12 @@ std::shared_ptr<strata::Model> load_signature(const fs::path& dir, const tf::Sav
   std::shared_ptr<strata::CheckpointReader> reader;
   std::optional<strata::CheckpointObjectGraph> ckpt;
   std::set<std::string> used_names;
+  const GraphIndex graph_index(mg.graph_def());
   for (const int id : cf->second.bound_inputs()) {
     STRATA_CHECK(id >= 0 && id < og.nodes_size() && (og.nodes(id).has_variable() || og.nodes(id).has_constant()),
                  FormatError, what, ": bound to node ", id, ", which is not a variable or constant");
     if (og.nodes(id).has_constant()) {
-      args.constants.push_back(graph_constant(mg.graph_def(), og.nodes(id).constant().operation(), what));
+      args.constants.push_back(graph_constant(graph_index, og.nodes(id).constant().operation(), what));
       continue;
     }
     if (!reader) {
@@ -205,7 +206,7 @@ std::shared_ptr<strata::Model> load_signature(const fs::path& dir, const tf::Sav
     for (int k = 1; !used_names.insert(vname).second; ++k) vname = strata::detail::concat(base, "_", k);
     args.captured.push_back(model->add_variable(vname, value, sv.trainable()));
   }
-  const strata::Graph imported = import_function(mg.graph_def().library(), fn->second, args, what);
+  const strata::Graph imported = import_function(graph_index, fn->second, args, what);
   STRATA_CHECK(imported.inputs().size() == in_specs.size(), FormatError, what, ": its function takes ",
                imported.inputs().size(), " tensors but the signature names ", in_specs.size());
   STRATA_CHECK(imported.outputs().size() == out_specs.size(), FormatError, what, ": its function returns ",

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <deque>
 #include <set>
+#include <unordered_map>
 
 #include "checkpoint/object_graph.hpp"
 #include "checkpoint/store.hpp"
@@ -306,9 +307,7 @@ bool slot_name_matches(const std::string& strata_slot, const std::string& stored
 
 int find_child(const ObjectTable& table, int obj, const std::string& name) {
   const auto& o = table.objects()[static_cast<std::size_t>(obj)];
-  for (const auto& [n, c] : o.children) {
-    if (n == name) return c;
-  }
+  if (const int c = o.child(name); c >= 0) return c;
   if (o.kind == Kind::kOptimizer) {
     if (const char* alias = legacy_child_alias(name)) return find_child(table, obj, alias);
   }
@@ -475,6 +474,12 @@ LoadStatus Checkpoint::Impl::restore(const fs::path& prefix, bool dry_run) {
     if (const auto* attr = value_attribute(graph.nodes[n])) take(obj, attr->checkpoint_key);
   }
   // Legacy optimizer slots: references on the optimizer's node to (variable, slot name).
+  // The table's variable objects by variable (each variable is one object).
+  std::unordered_map<std::uint64_t, std::size_t> object_of_variable;
+  for (std::size_t i = 0; i < table.objects().size(); ++i) {
+    const auto& so = table.objects()[i];
+    if (so.kind == Kind::kVariable) object_of_variable.emplace(so.variable.id(), i);
+  }
   for (std::size_t n = 0; n < graph.nodes.size(); ++n) {
     const int obj = matched[n];
     if (obj < 0 || graph.nodes[n].slot_variables.empty()) continue;
@@ -490,9 +495,9 @@ LoadStatus Checkpoint::Impl::restore(const fs::path& prefix, bool dry_run) {
         const auto* attr = value_attribute(graph.nodes[static_cast<std::size_t>(ref.slot_variable_node_id)]);
         if (attr == nullptr) break;
         // The slot variable is an object of the table (a child of "_variables").
-        for (std::size_t i = 0; i < table.objects().size(); ++i) {
-          const auto& so = table.objects()[i];
-          if (so.kind == Kind::kVariable && so.variable == slot.slot && !restored[i]) take(static_cast<int>(i), attr->checkpoint_key);
+        const auto so = slot.slot.defined() ? object_of_variable.find(slot.slot.id()) : object_of_variable.end();
+        if (so != object_of_variable.end() && !restored[so->second]) {
+          take(static_cast<int>(so->second), attr->checkpoint_key);
         }
         break;
       }

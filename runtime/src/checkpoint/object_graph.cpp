@@ -32,11 +32,9 @@ int ObjectTable::add_variable(const Variable& v, bool optional) {
 }
 
 void ObjectTable::add_child(int parent, const std::string& name, int child) {
-  auto& children = objects_[static_cast<std::size_t>(parent)].children;
-  for (const auto& c : children) {
-    if (c.first == name) return;  // first one wins, as attribute tracking does
-  }
-  children.emplace_back(name, child);
+  auto& o = objects_[static_cast<std::size_t>(parent)];
+  if (!o.child_by_name.emplace(name, child).second) return;  // first one wins, as attribute tracking does
+  o.children.emplace_back(name, child);
 }
 
 void ObjectTable::add_path(int parent, const std::string& name, int child) {
@@ -45,10 +43,8 @@ void ObjectTable::add_path(int parent, const std::string& name, int child) {
   for (std::size_t slash = name.find('/'); slash != std::string::npos; slash = name.find('/', start)) {
     const std::string part = name.substr(start, slash - start);
     start = slash + 1;
-    int next = -1;
-    for (const auto& c : objects_[static_cast<std::size_t>(at)].children) {
-      if (c.first == part && objects_[static_cast<std::size_t>(c.second)].kind == TrackedObject::Kind::kList) next = c.second;
-    }
+    int next = objects_[static_cast<std::size_t>(at)].child(part);
+    if (next >= 0 && objects_[static_cast<std::size_t>(next)].kind != TrackedObject::Kind::kList) next = -1;
     if (next < 0) {
       next = static_cast<int>(objects_.size());
       TrackedObject list;

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -23,6 +24,13 @@ struct TrackedObject {
   bool optional = false;                // never reported as unset (save counter, learning rate)
   const Model* owner_model = nullptr;   // kOptimizer: a compiled model it belongs to
   std::vector<std::pair<std::string, int>> children;  // local name -> object index
+  // The same by name (first one wins): lookups in a model of many layers stay linear.
+  std::unordered_map<std::string, int> child_by_name;
+  // The child named `name`, or -1.
+  int child(const std::string& name) const {
+    const auto it = child_by_name.find(name);
+    return it == child_by_name.end() ? -1 : it->second;
+  }
 
   bool holds_value() const noexcept { return kind == Kind::kVariable || kind == Kind::kLearningRate; }
 };

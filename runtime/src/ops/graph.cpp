@@ -6,6 +6,7 @@
 #include <sstream>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 #include "layers/call_arguments.hpp"
 #include "ops/internal.hpp"
@@ -144,11 +145,12 @@ Graph::Graph(std::vector<Tensor> inputs, std::vector<Tensor> outputs, std::strin
 
 std::vector<Variable> Graph::captured_variables() const {
   std::vector<Variable> out;
+  std::unordered_set<std::uint64_t> seen;  // by id (one per variable); a scan of `out` was quadratic
+  bool undefined_seen = false;
   for (const auto& node : nodes_) {
-    if ((node->op == "ReadVariableOp" || node->op == "AssignVariableOp") &&
-        std::find(out.begin(), out.end(), node->variable) == out.end()) {
-      out.push_back(node->variable);
-    }
+    if (node->op != "ReadVariableOp" && node->op != "AssignVariableOp") continue;
+    const bool first = node->variable.defined() ? seen.insert(node->variable.id()).second : !std::exchange(undefined_seen, true);
+    if (first) out.push_back(node->variable);
   }
   return out;
 }
