@@ -204,7 +204,9 @@ TEST(ConfigSizes, MultiHeadAttentionSizesAreRefusedNamingTheLayer) {
 }
 
 TEST(ConfigSizes, ProductsThatOverflowInt64AreValueErrors) {
-  for (const auto& [name, model] : overflowing_products()) {
+  for (const auto& product : overflowing_products()) {
+    const auto& name = product.first;
+    const auto& model = product.second;
     const std::string kind = expect_refused([&] { strata::model_from_config(model); }, "'x'", name);
     EXPECT_EQ(kind, "ValueError") << name;
   }
