@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 
 #include "strata/c_api.h"
@@ -19,6 +20,30 @@ struct Status {
   std::string message() const { return strata_status_message(s); }
   bool ok() const { return s == nullptr; }
   strata_status* s;
+};
+
+// A model handle that releases itself.
+struct CModel {
+  CModel() = default;
+  ~CModel() { strata_model_release(m); }
+  CModel(const CModel&) = delete;
+  CModel& operator=(const CModel&) = delete;
+  strata_model* m = nullptr;
+};
+
+// A training-logs handle (C API version 3) that releases itself; at(name) is the value.
+struct CLogs {
+  CLogs() = default;
+  ~CLogs() { strata_logs_release(l); }
+  CLogs(const CLogs&) = delete;
+  CLogs& operator=(const CLogs&) = delete;
+  strata_logs* l = nullptr;
+  double at(const char* name) const {
+    double v = NAN;
+    Status s(strata_logs_find(l, name, &v));
+    EXPECT_TRUE(s.ok()) << s.message();
+    return v;
+  }
 };
 
 }  // namespace strata::capi_test

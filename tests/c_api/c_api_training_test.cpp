@@ -29,6 +29,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using strata::capi_test::CLogs;
+using strata::capi_test::CModel;
 using strata::capi_test::Status;
 
 const fs::path kData = STRATA_H5_FIXTURES;
@@ -49,29 +51,6 @@ const nlohmann::json& index_entry(const std::string& model) {
   }();
   return index["models"][model];
 }
-
-// A C model handle that releases itself.
-struct CModel {
-  CModel() = default;
-  ~CModel() { strata_model_release(m); }
-  CModel(const CModel&) = delete;
-  CModel& operator=(const CModel&) = delete;
-  strata_model* m = nullptr;
-};
-
-struct CLogs {
-  CLogs() = default;
-  ~CLogs() { strata_logs_release(l); }
-  CLogs(const CLogs&) = delete;
-  CLogs& operator=(const CLogs&) = delete;
-  strata_logs* l = nullptr;
-  double at(const char* name) const {
-    double v = NAN;
-    Status s(strata_logs_find(l, name, &v));
-    EXPECT_TRUE(s.ok()) << s.message();
-    return v;
-  }
-};
 
 // A host buffer over a tensor's bytes (kept alive by the tensor).
 strata_buffer view(const strata::Tensor& t) {
