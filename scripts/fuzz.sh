@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer target of a fuzzer build for SECONDS each (default 60; as many at once
 # as there are cores), seeded from the committed fixtures, and fails when any of them finds a
-# crash, leak or sanitizer report.
+# crash, leak or sanitizer report. CI runs 40 s each (scripts/test.sh); a long run is the
+# same script with more time, e.g. 20 minutes each: scripts/fuzz.sh build-asan 1200.
+# Figures (executions, coverage, features, corpus, peak RSS, finding) go to
+# BUILD_DIR/fuzz/summary.md, a table for docs/RELIABILITY.md.
 #   scripts/fuzz.sh BUILD_DIR [SECONDS]
 # BUILD_DIR must be configured with CC=clang CXX=clang++ -DSTRATA_BUILD_FUZZERS=ON
 # (scripts/test.sh uses its ASan+UBSan build). Seeds: every tests/fuzz/*_seeds.py writes
@@ -27,12 +30,23 @@ if [ ${#fuzzers[@]} -eq 0 ]; then
   echo "fuzz.sh: no *_fuzzer programs in $build/bin (configure with -DSTRATA_BUILD_FUZZERS=ON and clang)" >&2
   exit 1
 fi
-# One fuzzer: its options, its run, its log. Prints a summary line; returns non-zero on a
-# finding (the log's tail is printed).
+summary="$build/fuzz/summary.md"
+echo "| target | seconds | executions | coverage (cov) | features (ft) | corpus | peak RSS | result |" > "$summary"
+echo "|---|---|---|---|---|---|---|---|" >> "$summary"
+# One fuzzer: its options, its run, its log. Prints a summary line and adds a row to
+# summary.md; returns non-zero on a finding (the log's tail is printed).
 run_one() {
-  local fuzzer="$1" name malloc_limit asan_options
+  local fuzzer="$1" name malloc_limit asan_options shape=() status=0 result
   name=$(basename "$fuzzer" _fuzzer)
   mkdir -p "$corpus/$name" "$seeds/$name"
+  # Inputs may grow far past the seeds (libFuzzer's default -max_len is the largest seed, so
+  # a 100k-deep config could never be made): 1 MiB for the structured formats, with the
+  # dictionary of their keys, names and tokens.
+  case "$name" in
+    json_* | python_json | layer_config | h5_*) shape=(-max_len=1048576 -dict=tests/fuzz/json.dict) ;;
+    savedmodel | graphdef | checkpoint_object_graph) shape=(-max_len=1048576 -dict=tests/fuzz/tensorflow.dict) ;;
+    npy) shape=(-max_len=65536) ;;
+  esac
   # -rss_limit_mb / -malloc_limit_mb: an input may not make a reader allocate without bound.
   malloc_limit=1024 asan_options="${ASAN_OPTIONS:-}"
   case "$name" in
@@ -50,15 +64,24 @@ run_one() {
       # reports), and bound what is really used with the RSS limit.
       malloc_limit=1048576 asan_options="$asan_options:allocator_may_return_null=1" ;;
   esac
-  if ! ASAN_OPTIONS="$asan_options" OMP_NUM_THREADS=1 \
+  local started=$SECONDS
+  ASAN_OPTIONS="$asan_options" OMP_NUM_THREADS=1 \
     "$fuzzer" -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb="$malloc_limit" -timeout=10 \
-      -artifact_prefix="$artifacts/${name}-" -print_final_stats=1 "$corpus/$name" "$seeds/$name" \
-      > "$build/fuzz/$name.log" 2>&1; then
-    tail -50 "$build/fuzz/$name.log"
-    echo "fuzz.sh: $name FAILED (log: $build/fuzz/$name.log)" >&2
+      "${shape[@]}" -artifact_prefix="$artifacts/${name}-" -print_final_stats=1 "$corpus/$name" "$seeds/$name" \
+      > "$build/fuzz/$name.log" 2>&1 || status=$?
+  local log="$build/fuzz/$name.log" last execs rss
+  last=$(grep -E "^#[0-9]+" "$log" | tail -1)
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+  rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log")
+  result="no finding"
+  [ "$status" -ne 0 ] && result="FINDING after $((SECONDS - started)) s: $(grep -m1 -oE "ERROR: [A-Za-z]+: [a-z-]+|ERROR: libFuzzer: [a-z-]+|==[0-9]+==ERROR: [^ ]+ [^ ]+" "$log" | head -1)"
+  echo "| $name | $seconds | ${execs:-?} | $(sed -n 's/.*cov: \([0-9]*\).*/\1/p' <<< "$last") | $(sed -n 's/.*ft: \([0-9]*\).*/\1/p' <<< "$last") | $(sed -n 's/.*corp: \([^ ]*\).*/\1/p' <<< "$last") | ${rss:-?} MB | $result |" >> "$summary"
+  if [ "$status" -ne 0 ]; then
+    tail -50 "$log"
+    echo "fuzz.sh: $name FAILED (log: $log)" >&2
     return 1
   fi
-  echo "fuzz.sh: $name ${seconds}s, seeds $(ls "$seeds/$name" | wc -l): $(grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$build/fuzz/$name.log" | tr -s ' ' | tr '\n' ' ')"
+  echo "fuzz.sh: $name ${seconds}s, seeds $(ls "$seeds/$name" | wc -l): executions ${execs:-?}, $(grep -oE "cov: [0-9]+ ft: [0-9]+ corp: [^ ]+" <<< "$last"), peak RSS ${rss:-?} MB"
 }
 
 # As many fuzzers at once as there are cores (each is one process, one thread).
@@ -78,7 +101,9 @@ while [ "$running" -gt 0 ]; do
   running=$((running - 1))
 done
 if [ "$failed" -ne 0 ]; then
+  cat "$summary"
   echo "fuzz.sh: a fuzzer found something (reproducers in $artifacts)" >&2
   exit 1
 fi
+cat "$summary"
 echo "fuzz.sh: ${#fuzzers[@]} fuzzers ran ${seconds}s each without a finding"

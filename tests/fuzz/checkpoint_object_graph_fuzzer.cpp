@@ -1,14 +1,22 @@
 // libFuzzer target: the object-graph parser (TrackableObjectGraph bytes: node ids, slot
 // references, cycles). Success must re-serialize and re-parse to the same graph; failure
 // must be a strata::FormatError. Seeds: the _CHECKPOINTABLE_OBJECT_GRAPH strings of
-// tests/data/checkpoint (extract_seeds in run.sh writes them).
+// tests/data/checkpoint (tests/fuzz/checkpoint_seeds.py). Structure-aware: proto_mutator.hpp
+// (node ids, child and slot references, repeated counts, depth).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
 #include "object_graph.hpp"
+#include "proto_mutator.hpp"
 #include "strata/error.hpp"
+
+extern "C" std::size_t LLVMFuzzerCustomMutator(std::uint8_t* data, std::size_t size, std::size_t max_size,
+                                               unsigned int seed) {
+  static strata::fuzz::ProtoMutator mutator(strata::fuzz::tensorflow_words());
+  return mutator.mutate(data, size, max_size, seed);
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);

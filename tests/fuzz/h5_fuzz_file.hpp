@@ -5,7 +5,10 @@
 // on corrupted bytes are not Strata's to fix (plugins/format-h5/README.md).
 //
 //   {"attrs":    {"name": "a string"        -> variable-length string
-//                 "name": ["a", "b"]        -> fixed-length string list ([] -> empty float64)},
+//                 "name": ["a", "b"]        -> fixed-length string list ([] -> empty float64)
+//                 "name": {...}             -> its JSON text as a variable-length string
+//                                              (model_config, training_config: so that the
+//                                              JSON mutator works on their structure)},
 //    "groups":   {"name": {...the same...}},
 //    "datasets": {"name": {"dtype": "float32"|"float64"|"int32"|"int64", "shape": [2, 3]}},
 //    "options":  {"by_name": bool, "skip_mismatch": bool}}      (the weights fuzzer)
@@ -21,6 +24,7 @@
 #include <vector>
 
 #include "h5_file.hpp"
+#include "json_mutator.hpp"
 #include "strata/tensor.hpp"
 
 namespace strata::h5fuzz {
@@ -50,6 +54,8 @@ inline void fill(h5::File& file, hid_t obj, const nlohmann::json& d, int depth, 
     for (const auto& [name, value] : a->items()) {
       if (value.is_string()) {
         h5::write_vlen_string_attribute(file, obj, name, value.get<std::string>(), H5T_CSET_UTF8);
+      } else if (value.is_object()) {
+        h5::write_vlen_string_attribute(file, obj, name, fuzz::dump_text(value), H5T_CSET_UTF8);
       } else if (value.is_array()) {
         std::vector<std::string> items;
         std::size_t itemsize = 1;

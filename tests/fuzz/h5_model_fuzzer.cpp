@@ -4,7 +4,8 @@
 // keras_version, backend), model_weights layer and weight name lists, dataset shapes and
 // dtypes, and optimizer_weights. Building the model runs under the file's weight budget.
 // Any outcome other than a model or a strata::Error (a crash, a sanitizer report, another
-// exception type, a huge allocation) is a bug. Seeds: tests/fuzz/h5_seeds.py.
+// exception type, a huge allocation) is a bug. Structure-aware: json_mutator.hpp on the
+// description. Seeds: tests/fuzz/h5_seeds.py.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -17,6 +18,12 @@
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   strata::initialize();  // the layer, training and backend plugins of this build
   return 0;
+}
+
+extern "C" std::size_t LLVMFuzzerCustomMutator(std::uint8_t* data, std::size_t size, std::size_t max_size,
+                                               unsigned int seed) {
+  static strata::fuzz::JsonMutator mutator;
+  return mutator.mutate(data, size, max_size, seed);
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -2,7 +2,8 @@
 // of whole-model files) into a fixed model, by position or by name (with skip_mismatch).
 // The input is a JSON description of a file (h5_fuzz_file.hpp; its "options" pick
 // by_name / skip_mismatch). Any outcome other than a LoadStatus or a strata::Error is a
-// bug. Seeds: tests/fuzz/h5_seeds.py (the fixtures' weight files).
+// bug. Structure-aware: json_mutator.hpp on the description. Seeds: tests/fuzz/h5_seeds.py
+// (the fixtures' weight files).
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -23,6 +24,12 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   // The model the main seeds were saved from.
   g_model = strata::load_model(STRATA_H5_FIXTURES "/sequential.h5");
   return 0;
+}
+
+extern "C" std::size_t LLVMFuzzerCustomMutator(std::uint8_t* data, std::size_t size, std::size_t max_size,
+                                               unsigned int seed) {
+  static strata::fuzz::JsonMutator mutator;
+  return mutator.mutate(data, size, max_size, seed);
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

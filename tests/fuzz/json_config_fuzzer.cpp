@@ -2,11 +2,13 @@
 // and Infinity), model_from_json for Sequential and Functional models (layers, nested
 // models, inbound nodes, shared layers) under a 64 MiB weight budget. Any outcome other
 // than a model or a strata::Error is a bug.
-// Seeds: the JSON configs of the fixtures (tests/fuzz/h5_seeds.py).
+// Structure-aware: json_mutator.hpp. Seeds: the JSON configs of the fixtures
+// (tests/fuzz/h5_seeds.py).
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
+#include "json_mutator.hpp"
 #include "strata/error.hpp"
 #include "strata/layer.hpp"
 #include "strata/plugin/layers.hpp"
@@ -16,6 +18,12 @@
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   strata::initialize();
   return 0;
+}
+
+extern "C" std::size_t LLVMFuzzerCustomMutator(std::uint8_t* data, std::size_t size, std::size_t max_size,
+                                               unsigned int seed) {
+  static strata::fuzz::JsonMutator mutator;
+  return mutator.mutate(data, size, max_size, seed);
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -6,6 +6,7 @@
 // strata::Error (a crash, a sanitizer report, another exception type, unbounded recursion or
 // allocation) is a bug. Seeds: the saved_model.pb of that model (traced, written into the
 // seed directory at start-up) and of the tf-keras fixtures (tests/fuzz/savedmodel_seeds.py).
+// Structure-aware: proto_mutator.hpp, with TensorFlow's op and attr names as words.
 #include <unistd.h>
 
 #include <cstddef>
@@ -14,7 +15,9 @@
 #include <fstream>
 #include <string>
 
+#include "proto_mutator.hpp"
 #include "savedmodel_format.hpp"
+#include "savedmodel_fuzz_model.hpp"
 #include "strata/error.hpp"
 #include "strata/model.hpp"
 #include "strata/runtime.hpp"
@@ -40,24 +43,19 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
   const fs::path shm = fs::exists("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
   g_dir = shm / ("strata_savedmodel_fuzz_" + std::to_string(::getpid()));
   fs::remove_all(g_dir);
-  auto model = strata::model_from_json(R"({"class_name": "Sequential", "config": {"name": "seq", "layers": [
-      {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 4], "dtype": "float32", "name": "in"}},
-      {"class_name": "Dense", "config": {"name": "d1", "units": 3, "activation": "relu"}},
-      {"class_name": "BatchNormalization", "config": {"name": "bn"}},
-      {"class_name": "Dense", "config": {"name": "d2", "units": 2, "activation": "softmax"}}]}})");
-  model->compile(strata::Config("adam"), strata::Config("mse"));
-  g_format->save_model(*model, g_dir / "model", strata::SaveOptions{});
-  // Seed: the traced saved_model.pb, into the last directory on the command line (fuzz.sh
-  // passes the corpus, then the seed directory).
-  for (int i = *argc - 1; i > 0; --i) {
-    const std::string arg = (*argv)[i];
-    if (!arg.empty() && arg[0] != '-' && fs::is_directory(arg)) {
-      fs::copy_file(g_dir / "model" / "saved_model.pb", fs::path(arg) / "strata_traced_sequential.pb",
-                    fs::copy_options::overwrite_existing);
-      break;
-    }
+  strata::fuzz::save_small_savedmodel(*g_format, g_dir / "model");
+  // Seed: the traced saved_model.pb.
+  if (const fs::path seeds = strata::fuzz::seed_directory(*argc, *argv); !seeds.empty()) {
+    fs::copy_file(g_dir / "model" / "saved_model.pb", seeds / "strata_traced_sequential.pb",
+                  fs::copy_options::overwrite_existing);
   }
   return 0;
+}
+
+extern "C" std::size_t LLVMFuzzerCustomMutator(std::uint8_t* data, std::size_t size, std::size_t max_size,
+                                               unsigned int seed) {
+  static strata::fuzz::ProtoMutator mutator(strata::fuzz::tensorflow_words());
+  return mutator.mutate(data, size, max_size, seed);
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
