@@ -66,7 +66,7 @@ TEST(JsonMutator, ReachesDeepNestingHugeSizesAndLongLists) {
   strata::fuzz::JsonMutator mutator;
   std::size_t deepest = 0, longest = 0, well_formed = 0;
   bool huge = false;
-  constexpr int kSteps = 1500;
+  constexpr int kSteps = 5000;
   run(mutator, seed, std::size_t{1} << 20, kSteps, [&](const std::string& out) {
     deepest = std::max(deepest, strata::fuzz::text_depth(out));
     huge = huge || out.find("4611686018427387904") != std::string::npos;  // 2^62

@@ -176,7 +176,7 @@ class ProtoMutator {
 
   std::size_t mutate(std::uint8_t* data, std::size_t size, std::size_t max_size, unsigned seed) {
     rng_.seed(seed);
-    if (pick(8) != 0) {
+    if (pick(8) != 0 && (size <= (64u << 10) || pick(4) == 0)) {  // large inputs: mostly bytes (cost)
       ProtoMessage root;
       if (parse_proto(std::string_view(reinterpret_cast<const char*>(data), size), root) && !root.fields.empty()) {
         for (int tries = 0; tries < 4; ++tries) {
@@ -198,6 +198,7 @@ class ProtoMutator {
  private:
   std::size_t pick(std::size_t n) { return n <= 1 ? 0 : std::uniform_int_distribution<std::size_t>(0, n - 1)(rng_); }
   std::size_t count(std::size_t max) {
+    if (pick(8) != 0) max = std::min<std::size_t>(max, 1024);  // inputs stay small and fast, mostly
     if (max <= 1) return 1;
     const unsigned bits = 64 - static_cast<unsigned>(__builtin_clzll(max));
     const std::size_t c = std::size_t{1} << pick(bits);
