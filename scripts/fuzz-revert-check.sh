@@ -39,7 +39,7 @@ ASAN_OPTIONS=detect_leaks=0 "$build/bin/python_json_fuzzer" -max_total_time="$li
   "$out/corpus" "$out/seeds/python_json" > "$out/fuzz.log" 2>&1 || status=$?
 elapsed=$((SECONDS - started))
 cleanup
-inputs=$(grep -E '^#[0-9]+' "$out/fuzz.log" | tail -1 | cut -d' ' -f1 | tr -d '#\t')
+inputs=$(grep -E '^#[0-9]+' "$out/fuzz.log" | tail -1 | awk '{print $1}' | tr -d '#')
 if [ "$status" -ne 0 ] && grep -q "stack-overflow" "$out/fuzz.log"; then
   echo "fuzz-revert-check.sh: with the nesting limit reverted, python_json_fuzzer found the stack overflow in ${elapsed} s (${inputs:-?} inputs; log and reproducer in $out)"
   exit 0
