@@ -12,10 +12,8 @@
 #include "proto_mutator.hpp"
 #include "strata/error.hpp"
 
-extern "C" std::size_t LLVMFuzzerCustomMutator(std::uint8_t* data, std::size_t size, std::size_t max_size,
-                                               unsigned int seed) {
-  static strata::fuzz::ProtoMutator mutator(strata::fuzz::tensorflow_words());
-  return mutator.mutate(data, size, max_size, seed);
+extern "C" std::size_t LLVMFuzzerCustomMutator(std::uint8_t* data, std::size_t size, std::size_t max, unsigned seed) {
+  return strata::fuzz::mutate_tensorflow_proto(data, size, max, seed);
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -7,8 +7,6 @@
 // strata::Error is a bug. Structure-aware: proto_mutator.hpp. Seeds: the graph_def of a
 // SavedModel Strata saves at start-up and of every tf-keras SavedModel fixture
 // (STRATA_SAVEDMODEL_FIXTURES), written into the seed directory at start-up.
-#include <unistd.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -47,9 +45,7 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
   strata::initialize();  // the layer and backend plugins: the op registry
   const fs::path seeds = strata::fuzz::seed_directory(*argc, *argv);
   if (seeds.empty()) return 0;
-  const fs::path shm = fs::exists("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
-  const fs::path dir = shm / ("strata_graphdef_fuzz_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
+  const fs::path dir = strata::fuzz::scratch_directory("strata_graphdef_fuzz");
   strata::fuzz::save_small_savedmodel(*strata::savedmodel::make_format(), dir);
   write_graph_seed(dir / "saved_model.pb", seeds / "strata_traced_sequential.pb");
   fs::remove_all(dir);
@@ -61,10 +57,8 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
   return 0;
 }
 
-extern "C" std::size_t LLVMFuzzerCustomMutator(std::uint8_t* data, std::size_t size, std::size_t max_size,
-                                               unsigned int seed) {
-  static strata::fuzz::ProtoMutator mutator(strata::fuzz::tensorflow_words());
-  return mutator.mutate(data, size, max_size, seed);
+extern "C" std::size_t LLVMFuzzerCustomMutator(std::uint8_t* data, std::size_t size, std::size_t max, unsigned seed) {
+  return strata::fuzz::mutate_tensorflow_proto(data, size, max, seed);
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -13,7 +13,8 @@
 //    "datasets": {"name": {"dtype": "float32"|"float64"|"int32"|"int64", "shape": [2, 3]}},
 //    "options":  {"by_name": bool, "skip_mismatch": bool}}      (the weights fuzzer)
 //
-// Other JSON (wrong types, unknown keys) is ignored. Dataset values are a fixed pattern. Sizes are capped so the fuzzer itself stays small.
+// Other JSON (wrong types, unknown keys) is ignored. Dataset values are a fixed pattern.
+// Sizes are capped so the fuzzer itself stays small.
 #pragma once
 
 #include <nlohmann/json.hpp>

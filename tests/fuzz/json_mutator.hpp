@@ -28,11 +28,12 @@
 #include <cstring>
 #include <deque>
 #include <limits>
-#include <random>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "mutator_dice.hpp"
 
 extern "C" std::size_t LLVMFuzzerMutate(std::uint8_t* data, std::size_t size, std::size_t max_size);
 
@@ -59,8 +60,10 @@ inline std::size_t text_depth(std::string_view text) {
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
     } else if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {
@@ -82,8 +85,10 @@ inline Json parse_text(std::string_view text) {
     const char c = text[i];
     if (in_string) {
       rewritten += c;
-      if (c == '\\' && i + 1 < text.size()) rewritten += text[++i];
-      else if (c == '"') in_string = false;
+      if (c == '\\' && i + 1 < text.size())
+        rewritten += text[++i];
+      else if (c == '"')
+        in_string = false;
       continue;
     }
     if (c == '"') in_string = true;
@@ -163,20 +168,105 @@ std::size_t value_depth(const J& value, std::size_t cap) {
 
 // Keys and class names of Keras configs (more come from each target: its registry's names).
 inline std::vector<std::string> keras_words() {
-  return {"class_name", "config", "name", "layers", "inbound_nodes", "input_layers", "output_layers",
-          "batch_input_shape", "batch_shape", "input_shape", "build_config", "dtype", "units", "filters",
-          "kernel_size", "strides", "padding", "pool_size", "size", "cropping", "target_shape", "dims", "n",
-          "input_dim", "output_dim", "num_heads", "key_dim", "axis", "activation", "use_bias", "return_sequences",
-          "return_state", "stateful", "go_backwards", "layer", "backward_layer", "merge_mode", "rate",
-          "dilation_rate", "depth_multiplier", "groups", "height", "width", "data_format", "module",
-          "registered_name", "shared_object_id", "node_index", "tensor_index", "args", "kwargs", "keras_history",
-          "__keras_tensor__", "__tuple__", "training_config", "optimizer_config", "loss", "metrics",
-          "weighted_metrics", "loss_weights", "learning_rate", "keras_version", "backend", "float32", "float64",
-          "int32", "int64", "mixed_float16", "same", "valid", "causal", "channels_last", "channels_first",
-          "relu", "softmax", "linear", "Sequential", "Functional", "Model", "InputLayer", "Dense", "Conv2D",
-          "LSTM", "GRU", "Bidirectional", "TimeDistributed", "Embedding", "Reshape", "Concatenate", "Add",
-          "MultiHeadAttention", "BatchNormalization", "LayerNormalization", "Lambda", "Orthogonal",
-          "GlorotUniform", "Zeros", "Adam", "SGD"};
+  return {"class_name",
+          "config",
+          "name",
+          "layers",
+          "inbound_nodes",
+          "input_layers",
+          "output_layers",
+          "batch_input_shape",
+          "batch_shape",
+          "input_shape",
+          "build_config",
+          "dtype",
+          "units",
+          "filters",
+          "kernel_size",
+          "strides",
+          "padding",
+          "pool_size",
+          "size",
+          "cropping",
+          "target_shape",
+          "dims",
+          "n",
+          "input_dim",
+          "output_dim",
+          "num_heads",
+          "key_dim",
+          "axis",
+          "activation",
+          "use_bias",
+          "return_sequences",
+          "return_state",
+          "stateful",
+          "go_backwards",
+          "layer",
+          "backward_layer",
+          "merge_mode",
+          "rate",
+          "dilation_rate",
+          "depth_multiplier",
+          "groups",
+          "height",
+          "width",
+          "data_format",
+          "module",
+          "registered_name",
+          "shared_object_id",
+          "node_index",
+          "tensor_index",
+          "args",
+          "kwargs",
+          "keras_history",
+          "__keras_tensor__",
+          "__tuple__",
+          "training_config",
+          "optimizer_config",
+          "loss",
+          "metrics",
+          "weighted_metrics",
+          "loss_weights",
+          "learning_rate",
+          "keras_version",
+          "backend",
+          "float32",
+          "float64",
+          "int32",
+          "int64",
+          "mixed_float16",
+          "same",
+          "valid",
+          "causal",
+          "channels_last",
+          "channels_first",
+          "relu",
+          "softmax",
+          "linear",
+          "Sequential",
+          "Functional",
+          "Model",
+          "InputLayer",
+          "Dense",
+          "Conv2D",
+          "LSTM",
+          "GRU",
+          "Bidirectional",
+          "TimeDistributed",
+          "Embedding",
+          "Reshape",
+          "Concatenate",
+          "Add",
+          "MultiHeadAttention",
+          "BatchNormalization",
+          "LayerNormalization",
+          "Lambda",
+          "Orthogonal",
+          "GlorotUniform",
+          "Zeros",
+          "Adam",
+          "SGD"};
 }
 
 class JsonMutator {
@@ -187,7 +277,7 @@ class JsonMutator {
   // libFuzzer's LLVMFuzzerCustomMutator contract: mutates data[0, size) in place, returns the
   // new size (at most max_size).
   std::size_t mutate(std::uint8_t* data, std::size_t size, std::size_t max_size, unsigned seed) {
-    rng_.seed(seed);
+    dice_.seed(seed);
     const std::string_view text(reinterpret_cast<const char*>(data), size);
     // Parsing and writing a large input costs more than running most targets on it: large
     // inputs get byte mutations three times in four.
@@ -196,25 +286,15 @@ class JsonMutator {
       if (!doc.is_discarded()) {
         std::string out;
         for (std::size_t tries = 0; tries < 4 && out.empty(); ++tries) out = mutate_value(doc, max_size);
-        if (!out.empty() && out.size() <= max_size) {
-          std::memcpy(data, out.data(), out.size());
-          return out.size();
-        }
+        if (!out.empty() && out.size() <= max_size) return put_input(data, out);
       }
     }
     return LLVMFuzzerMutate(data, size, max_size);
   }
 
  private:
-  std::size_t pick(std::size_t n) { return n <= 1 ? 0 : std::uniform_int_distribution<std::size_t>(0, n - 1)(rng_); }
-  // 1 .. max, log-uniform (small and huge counts alike), at most 1024 seven times in eight.
-  std::size_t count(std::size_t max) {
-    if (pick(8) != 0) max = std::min<std::size_t>(max, 1024);  // inputs stay small and fast, mostly
-    if (max <= 1) return 1;
-    const unsigned bits = 64 - static_cast<unsigned>(__builtin_clzll(max));
-    const std::size_t c = std::size_t{1} << pick(bits);
-    return std::min(max, c + pick(c));
-  }
+  std::size_t pick(std::size_t n) { return dice_.pick(n); }
+  std::size_t count(std::size_t max) { return dice_.count(max); }
 
   // The values of `doc`, breadth first (at most kMaxNodes), each with its depth and parent.
   struct Node {
@@ -270,9 +350,12 @@ class JsonMutator {
     static constexpr double kDoubles[] = {0.5, -0.0, 1e308, -1e308, 4.9e-324, 1e19, 2.5};
     switch (pick(5)) {
       case 0:
-      case 1: return kInts[pick(std::size(kInts))];
-      case 2: return kDoubles[pick(std::size(kDoubles))];
-      case 3: return std::string(kPythonTokens[pick(3)][1]);
+      case 1:
+        return kInts[pick(std::size(kInts))];
+      case 2:
+        return kDoubles[pick(std::size(kDoubles))];
+      case 3:
+        return std::string(kPythonTokens[pick(3)][1]);
       default: {
         const std::int64_t v = old.is_number_integer() ? old.get<std::int64_t>() : 0;
         const std::int64_t deltas[] = {-1, 1, -2, 2, 16};
@@ -290,8 +373,12 @@ class JsonMutator {
     Node& n = all[pick(all.size())];
     Json& v = *n.value;
     switch (pick(9)) {
-      case 0: v = number(v); break;
-      case 1: v = word(all); break;
+      case 0:
+        v = number(v);
+        break;
+      case 1:
+        v = word(all);
+        break;
       case 2: {
         const Json kinds[] = {nullptr, true, false, "", Json::array(), Json::object()};
         v = kinds[pick(std::size(kinds))];
@@ -373,7 +460,8 @@ class JsonMutator {
         for (std::size_t i = 0; i < levels; ++i) nested += close;
         return splice(before, nested, max_size);
       }
-      default: return {};  // the caller falls back to byte mutation
+      default:
+        return {};  // the caller falls back to byte mutation
     }
     std::string out = dump_text(doc);
     return out.size() <= max_size ? out : std::string();
@@ -395,7 +483,14 @@ class JsonMutator {
   }
 
   std::vector<std::string> words_;
-  std::minstd_rand rng_;
+  Dice dice_;
 };
+
+// libFuzzer's LLVMFuzzerCustomMutator for a target whose input is JSON (one mutator with the
+// Keras words per process).
+inline std::size_t mutate_json(std::uint8_t* data, std::size_t size, std::size_t max_size, unsigned seed) {
+  static JsonMutator mutator;
+  return mutator.mutate(data, size, max_size, seed);
+}
 
 }  // namespace strata::fuzz

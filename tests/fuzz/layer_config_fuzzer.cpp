@@ -37,10 +37,12 @@ std::vector<strata::Shape> shapes_of(const strata::Config& d) {
     if (!shape.is_array() || shape.size() > 6) return {};
     std::vector<std::int64_t> dims;
     for (const auto& x : shape) {
-      if (x.is_null()) dims.push_back(-1);
+      if (x.is_null())
+        dims.push_back(-1);
       else if (x.is_number_integer() && x.get<std::int64_t>() >= 1 && x.get<std::int64_t>() <= 64)
         dims.push_back(x.get<std::int64_t>());
-      else return {};
+      else
+        return {};
     }
     out.emplace_back(dims);
   }

@@ -25,11 +25,12 @@
 #include <cstring>
 #include <limits>
 #include <memory>
-#include <random>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "mutator_dice.hpp"
 
 extern "C" std::size_t LLVMFuzzerMutate(std::uint8_t* data, std::size_t size, std::size_t max_size);
 
@@ -43,8 +44,8 @@ struct ProtoField {
   std::uint32_t number = 0;
   std::uint8_t wire = 0;  // 0 varint, 1 fixed64, 2 length-delimited, 5 fixed32
   std::uint64_t value = 0;
-  std::string bytes;                   // wire 2
-  std::shared_ptr<ProtoMessage> sub;   // wire 2 that parses as a message
+  std::string bytes;                  // wire 2
+  std::shared_ptr<ProtoMessage> sub;  // wire 2 that parses as a message
 
   ProtoField clone() const;
 };
@@ -116,7 +117,8 @@ inline bool parse_proto(std::string_view in, ProtoMessage& out, int depth = 0) {
         }
         break;
       }
-      default: return false;  // groups and unknown wire types
+      default:
+        return false;  // groups and unknown wire types
     }
     out.fields.push_back(std::move(f));
   }
@@ -127,9 +129,15 @@ inline void write_proto(const ProtoMessage& m, std::string& out) {
   for (const auto& f : m.fields) {
     write_varint(out, (std::uint64_t{f.number} << 3) | f.wire);
     switch (f.wire) {
-      case 0: write_varint(out, f.value); break;
-      case 1: out.append(reinterpret_cast<const char*>(&f.value), 8); break;
-      case 5: out.append(reinterpret_cast<const char*>(&f.value), 4); break;
+      case 0:
+        write_varint(out, f.value);
+        break;
+      case 1:
+        out.append(reinterpret_cast<const char*>(&f.value), 8);
+        break;
+      case 5:
+        out.append(reinterpret_cast<const char*>(&f.value), 4);
+        break;
       default: {
         if (f.sub) {
           std::string inner;
@@ -156,18 +164,91 @@ inline int proto_depth(const ProtoMessage& m) {
 // Names that TensorFlow's protos refer to things by: op types, attr keys, dtypes' attr
 // values, object-graph and checkpoint names, Keras identifiers in SavedObject metadata.
 inline std::vector<std::string> tensorflow_words() {
-  return {"Const", "Placeholder", "Identity", "IdentityN", "NoOp", "PartitionedCall", "StatefulPartitionedCall",
-          "ReadVariableOp", "VarHandleOp", "AssignVariableOp", "MatMul", "BatchMatMulV2", "BiasAdd", "Relu",
-          "Softmax", "Add", "AddV2", "Mul", "Sub", "Reshape", "Transpose", "ConcatV2", "Pack", "StridedSlice",
-          "Conv2D", "MaxPool", "Mean", "Sum", "Shape", "Fill", "Cast", "Select", "While", "If", "StatelessWhile",
-          "T", "f", "Tin", "Tout", "dtype", "value", "shape", "_output_shapes", "N", "axis", "perm", "strides",
-          "padding", "data_format", "transpose_a", "transpose_b", "keep_dims", "body", "cond", "then_branch",
-          "else_branch", "serving_default", "__call__", "call_and_return_conditional_losses",
-          "call_and_return_all_conditional_losses", "_default_save_signature", "keras_api", "variables",
-          "trainable_variables", "regularization_losses", "layer_with_weights-0", "layer-0", "kernel", "bias",
-          "optimizer", "iter", "m", "v", "save_counter", ".ATTRIBUTES/VARIABLE_VALUE", "_tf_keras_layer",
-          "_tf_keras_model", "_tf_keras_sequential", "_tf_keras_network", "input_1", "output_0", "^", ":0",
-          ":output:0", "/"};
+  return {"Const",
+          "Placeholder",
+          "Identity",
+          "IdentityN",
+          "NoOp",
+          "PartitionedCall",
+          "StatefulPartitionedCall",
+          "ReadVariableOp",
+          "VarHandleOp",
+          "AssignVariableOp",
+          "MatMul",
+          "BatchMatMulV2",
+          "BiasAdd",
+          "Relu",
+          "Softmax",
+          "Add",
+          "AddV2",
+          "Mul",
+          "Sub",
+          "Reshape",
+          "Transpose",
+          "ConcatV2",
+          "Pack",
+          "StridedSlice",
+          "Conv2D",
+          "MaxPool",
+          "Mean",
+          "Sum",
+          "Shape",
+          "Fill",
+          "Cast",
+          "Select",
+          "While",
+          "If",
+          "StatelessWhile",
+          "T",
+          "f",
+          "Tin",
+          "Tout",
+          "dtype",
+          "value",
+          "shape",
+          "_output_shapes",
+          "N",
+          "axis",
+          "perm",
+          "strides",
+          "padding",
+          "data_format",
+          "transpose_a",
+          "transpose_b",
+          "keep_dims",
+          "body",
+          "cond",
+          "then_branch",
+          "else_branch",
+          "serving_default",
+          "__call__",
+          "call_and_return_conditional_losses",
+          "call_and_return_all_conditional_losses",
+          "_default_save_signature",
+          "keras_api",
+          "variables",
+          "trainable_variables",
+          "regularization_losses",
+          "layer_with_weights-0",
+          "layer-0",
+          "kernel",
+          "bias",
+          "optimizer",
+          "iter",
+          "m",
+          "v",
+          "save_counter",
+          ".ATTRIBUTES/VARIABLE_VALUE",
+          "_tf_keras_layer",
+          "_tf_keras_model",
+          "_tf_keras_sequential",
+          "_tf_keras_network",
+          "input_1",
+          "output_0",
+          "^",
+          ":0",
+          ":output:0",
+          "/"};
 }
 
 class ProtoMutator {
@@ -175,7 +256,7 @@ class ProtoMutator {
   explicit ProtoMutator(std::vector<std::string> words = {}) : words_(std::move(words)) {}
 
   std::size_t mutate(std::uint8_t* data, std::size_t size, std::size_t max_size, unsigned seed) {
-    rng_.seed(seed);
+    dice_.seed(seed);
     if (pick(8) != 0 && (size <= (64u << 10) || pick(4) == 0)) {  // large inputs: mostly bytes (cost)
       ProtoMessage root;
       if (parse_proto(std::string_view(reinterpret_cast<const char*>(data), size), root) && !root.fields.empty()) {
@@ -185,10 +266,7 @@ class ProtoMutator {
           if (!mutate_message(m, max_size)) continue;
           std::string out;
           write_proto(m, out);
-          if (out.size() <= max_size && !out.empty()) {
-            std::memcpy(data, out.data(), out.size());
-            return out.size();
-          }
+          if (out.size() <= max_size && !out.empty()) return put_input(data, out);
         }
       }
     }
@@ -196,14 +274,8 @@ class ProtoMutator {
   }
 
  private:
-  std::size_t pick(std::size_t n) { return n <= 1 ? 0 : std::uniform_int_distribution<std::size_t>(0, n - 1)(rng_); }
-  std::size_t count(std::size_t max) {
-    if (pick(8) != 0) max = std::min<std::size_t>(max, 1024);  // inputs stay small and fast, mostly
-    if (max <= 1) return 1;
-    const unsigned bits = 64 - static_cast<unsigned>(__builtin_clzll(max));
-    const std::size_t c = std::size_t{1} << pick(bits);
-    return std::min(max, c + pick(c));
-  }
+  std::size_t pick(std::size_t n) { return dice_.pick(n); }
+  std::size_t count(std::size_t max) { return dice_.count(max); }
 
   struct Slot {
     ProtoMessage* message;
@@ -242,14 +314,19 @@ class ProtoMutator {
                                                 std::uint64_t{1} << 63,
                                                 std::numeric_limits<std::uint64_t>::max(),
                                                 std::numeric_limits<std::uint64_t>::max() - 1};
-    static constexpr std::uint32_t kFloatBits[] = {0x7fc00000, 0x7f800000, 0xff800000, 0x7f7fffff, 0x00000001, 0x80000000};
+    static constexpr std::uint32_t kFloatBits[] = {0x7fc00000, 0x7f800000, 0xff800000,
+                                                   0x7f7fffff, 0x00000001, 0x80000000};
     static constexpr std::uint64_t kDoubleBits[] = {0x7ff8000000000000, 0x7ff0000000000000, 0xfff0000000000000,
                                                     0x7fefffffffffffff, 0x0000000000000001};
     switch (pick(4)) {
-      case 0: return kValues[pick(std::size(kValues))];
-      case 1: return fixed32 ? kFloatBits[pick(std::size(kFloatBits))] : kDoubleBits[pick(std::size(kDoubleBits))];
-      case 2: return pick(17);  // small: ids, indices, enum values
-      default: return old + static_cast<std::uint64_t>(static_cast<std::int64_t>(pick(5)) - 2);
+      case 0:
+        return kValues[pick(std::size(kValues))];
+      case 1:
+        return fixed32 ? kFloatBits[pick(std::size(kFloatBits))] : kDoubleBits[pick(std::size(kDoubleBits))];
+      case 2:
+        return pick(17);  // small: ids, indices, enum values
+      default:
+        return old + static_cast<std::uint64_t>(static_cast<std::int64_t>(pick(5)) - 2);
     }
   }
 
@@ -286,8 +363,9 @@ class ProtoMutator {
         const Slot from = all[pick(all.size())];
         ProtoField copy = from.message->fields[from.index].clone();
         if (copy.sub && s.depth + proto_depth(*copy.sub) >= kMaxProtoDepth) return false;
-        s.message->fields.insert(s.message->fields.begin() + static_cast<std::ptrdiff_t>(pick(s.message->fields.size() + 1)),
-                                 std::move(copy));
+        s.message->fields.insert(
+            s.message->fields.begin() + static_cast<std::ptrdiff_t>(pick(s.message->fields.size() + 1)),
+            std::move(copy));
         return true;
       }
       case 5: {  // word
@@ -298,9 +376,12 @@ class ProtoMutator {
           if (g.wire == 2 && printable(g.bytes)) strings.push_back(&g.bytes);
         }
         std::string w;
-        if (!words_.empty() && (strings.empty() || pick(2) == 0)) w = words_[pick(words_.size())];
-        else if (!strings.empty()) w = *strings[pick(strings.size())];
-        else return false;
+        if (!words_.empty() && (strings.empty() || pick(2) == 0))
+          w = words_[pick(words_.size())];
+        else if (!strings.empty())
+          w = *strings[pick(strings.size())];
+        else
+          return false;
         f.bytes = std::move(w);
         f.sub.reset();
         return true;
@@ -339,12 +420,20 @@ class ProtoMutator {
         std::swap(s.message->fields[s.index], s.message->fields[j]);
         return true;
       }
-      default: return false;  // raw
+      default:
+        return false;  // raw
     }
   }
 
   std::vector<std::string> words_;
-  std::minstd_rand rng_;
+  Dice dice_;
 };
+
+// libFuzzer's LLVMFuzzerCustomMutator for a target whose input is a TensorFlow protobuf (one
+// mutator with tensorflow_words() per process).
+inline std::size_t mutate_tensorflow_proto(std::uint8_t* data, std::size_t size, std::size_t max_size, unsigned seed) {
+  static ProtoMutator mutator(tensorflow_words());
+  return mutator.mutate(data, size, max_size, seed);
+}
 
 }  // namespace strata::fuzz

@@ -14,10 +14,8 @@
 #include "strata/error.hpp"
 #include "strata/saving.hpp"
 
-extern "C" std::size_t LLVMFuzzerCustomMutator(std::uint8_t* data, std::size_t size, std::size_t max_size,
-                                               unsigned int seed) {
-  static strata::fuzz::JsonMutator mutator;
-  return mutator.mutate(data, size, max_size, seed);
+extern "C" std::size_t LLVMFuzzerCustomMutator(std::uint8_t* data, std::size_t size, std::size_t max, unsigned seed) {
+  return strata::fuzz::mutate_json(data, size, max, seed);
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -3,6 +3,8 @@
 // libFuzzer was given (scripts/fuzz.sh passes the corpus, then the seed directory).
 #pragma once
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -22,6 +24,16 @@ inline void save_small_savedmodel(Format& format, const std::filesystem::path& d
       {"class_name": "Dense", "config": {"name": "d2", "units": 2, "activation": "softmax"}}]}})");
   model->compile(Config("adam"), Config("mse"));
   format.save_model(*model, dir, SaveOptions{});
+}
+
+// An empty directory of this process, in /dev/shm where there is one (inputs are written
+// there once per run).
+inline std::filesystem::path scratch_directory(const std::string& name) {
+  namespace fs = std::filesystem;
+  const fs::path shm = fs::exists("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
+  const fs::path dir = shm / (name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  return dir;
 }
 
 // The last directory on libFuzzer's command line (where seeds go), or "" when none.

@@ -7,8 +7,6 @@
 // allocation) is a bug. Seeds: the saved_model.pb of that model (traced, written into the
 // seed directory at start-up) and of the tf-keras fixtures (tests/fuzz/savedmodel_seeds.py).
 // Structure-aware: proto_mutator.hpp, with TensorFlow's op and attr names as words.
-#include <unistd.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -40,9 +38,7 @@ void write(const fs::path& file, const char* data, std::size_t size) {
 extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
   strata::initialize();  // the layer, checkpoint and backend plugins of this build
   g_format = strata::savedmodel::make_format();
-  const fs::path shm = fs::exists("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
-  g_dir = shm / ("strata_savedmodel_fuzz_" + std::to_string(::getpid()));
-  fs::remove_all(g_dir);
+  g_dir = strata::fuzz::scratch_directory("strata_savedmodel_fuzz");
   strata::fuzz::save_small_savedmodel(*g_format, g_dir / "model");
   // Seed: the traced saved_model.pb.
   if (const fs::path seeds = strata::fuzz::seed_directory(*argc, *argv); !seeds.empty()) {
@@ -52,10 +48,8 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
   return 0;
 }
 
-extern "C" std::size_t LLVMFuzzerCustomMutator(std::uint8_t* data, std::size_t size, std::size_t max_size,
-                                               unsigned int seed) {
-  static strata::fuzz::ProtoMutator mutator(strata::fuzz::tensorflow_words());
-  return mutator.mutate(data, size, max_size, seed);
+extern "C" std::size_t LLVMFuzzerCustomMutator(std::uint8_t* data, std::size_t size, std::size_t max, unsigned seed) {
+  return strata::fuzz::mutate_tensorflow_proto(data, size, max, seed);
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
