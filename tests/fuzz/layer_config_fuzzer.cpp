@@ -3,7 +3,7 @@
 // building the layer for input shapes and computing its output shapes. The input is
 //   {"class_name": "Conv2D", "config": {...}, "shapes": [[2, 6, 6, 3]]}
 // ("shapes" optional: without it, ranks 2, 3 and 4 are tried, each on a new layer). Sizes in
-// a config may be anything; weights are allocated under a 64 MiB budget. Anything other
+// a config may be anything; weights are allocated under a 4 MiB budget. Anything other
 // than a built layer or a strata::Error (a crash, a sanitizer report, a bare bad_alloc, a
 // hang or an allocation past the fuzzer's limits) is a bug. Structure-aware
 // (json_mutator.hpp) with every registered class name in its dictionary. Seeds: the layer
@@ -51,7 +51,7 @@ std::vector<strata::Shape> shapes_of(const strata::Config& d) {
 
 void build(const strata::Config& d, const std::vector<strata::Shape>& shapes) {
   try {
-    strata::WeightBudget budget(std::uint64_t{64} << 20, "fuzz layer config");
+    strata::WeightBudget budget(std::uint64_t{4} << 20, "fuzz layer config");
     const auto layer = strata::deserialize_layer(d);
     (void)layer->get_config();
     layer->ensure_built(shapes);
