@@ -26,13 +26,8 @@ fs::path generated() {
     const char* home = std::getenv("HOME");
     const fs::path d = test::generated_cache_dir(fs::path(home ? home : "/root") / ".cache/strata/cli-fit",
                                                  STRATA_CLI_FIT_GENERATOR);
-    if (!fs::exists(d / "meta.json")) {
-      std::string out;
-      const int rc = test::run_capturing("'" + test::venv_python().string() + "' '" + STRATA_CLI_FIT_GENERATOR +
-                                             "' --out '" + d.string() + "'",
-                                         out);
-      EXPECT_EQ(rc, 0) << out;
-    }
+    std::string out;
+    EXPECT_EQ(test::generate_with_script(d, "meta.json", STRATA_CLI_FIT_GENERATOR, "--out", out), 0) << out;
     return d;
   }();
   return dir;

@@ -38,14 +38,8 @@ class CliInfoInterop : public ::testing::Test {
       const char* home = std::getenv("HOME");
       const fs::path d = test::generated_cache_dir(fs::path(home ? home : "/root") / ".cache/strata/cli-info",
                                                    STRATA_CLI_INFO_GENERATOR);
-      if (!fs::exists(d / "done.txt")) {
-        std::string out;
-        EXPECT_EQ(test::run_capturing("'" + test::venv_python().string() + "' '" + STRATA_CLI_INFO_GENERATOR +
-                                          "' --out '" + d.string() + "'",
-                                      out),
-                  0)
-            << out;
-      }
+      std::string out;
+      EXPECT_EQ(test::generate_with_script(d, "done.txt", STRATA_CLI_INFO_GENERATOR, "--out", out), 0) << out;
       return d;
     }();
     return dir;

@@ -182,13 +182,9 @@ TEST(CliNamedInterop, NamedArraysAndSampleWeightsMatchKeras) {
   const char* home = std::getenv("HOME");
   const fs::path dir = test::generated_cache_dir(fs::path(home ? home : "/root") / ".cache/strata/cli-named",
                                                  STRATA_CLI_NAMED_GENERATOR);
-  if (!fs::exists(dir / "meta.json")) {
+  {
     std::string out;
-    ASSERT_EQ(test::run_capturing("'" + test::venv_python().string() + "' '" + STRATA_CLI_NAMED_GENERATOR +
-                                      "' --out '" + dir.string() + "'",
-                                  out),
-              0)
-        << out;
+    ASSERT_EQ(test::generate_with_script(dir, "meta.json", STRATA_CLI_NAMED_GENERATOR, "--out", out), 0) << out;
   }
   const fs::path work = fresh_dir("interop_named");
   const auto g = [&](const std::string& suffix) { return q(dir / ("named" + suffix)); };

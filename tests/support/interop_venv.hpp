@@ -3,7 +3,10 @@
 // ~/.cache/strata/interop-venv. Tests that need it skip when it is absent.
 #pragma once
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -55,6 +58,53 @@ inline std::string venv_tf_keras_version() {
 inline std::filesystem::path generated_cache_dir(const std::filesystem::path& base,
                                                  const std::filesystem::path& generator) {
   return base / (std::to_string(std::hash<std::string>{}(read_text(generator))) + "-tf_keras-" + venv_tf_keras_version());
+}
+
+// Fills the cache directory `dir` once, for every test process of a run: ctest runs a
+// fixture's tests as separate processes two at a time, and two of them finding `dir` not yet
+// complete used to generate into it at once, or one read it half written. Complete means
+// `dir/marker` exists. Otherwise, under an exclusive lock on `dir`.lock (a second process
+// waits for the first), `generate(tmp)` runs with a fresh sibling directory; when it returns 0
+// that directory becomes `dir` with one rename. Returns the generator's status (0 when `dir`
+// was already complete); its output is appended to `output`.
+inline int generate_cached(const std::filesystem::path& dir, const std::string& marker,
+                           const std::function<int(const std::filesystem::path& out, std::string& output)>& generate,
+                           std::string& output) {
+  namespace fs = std::filesystem;
+  if (fs::exists(dir / marker)) return 0;
+  fs::create_directories(dir.parent_path());
+  const int lock = ::open((dir.string() + ".lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+  if (lock >= 0) ::flock(lock, LOCK_EX);
+  int rc = 0;
+  if (!fs::exists(dir / marker)) {
+    const fs::path tmp = dir.string() + ".tmp-" + std::to_string(::getpid());
+    fs::remove_all(tmp);
+    rc = generate(tmp, output);
+    if (rc == 0 && fs::exists(tmp / marker)) {
+      fs::remove_all(dir);  // an incomplete directory of an older run
+      fs::rename(tmp, dir);
+    } else {
+      if (rc == 0) output += "generate_cached: the generator exited 0 but wrote no " + marker + "\n", rc = 1;
+      fs::remove_all(tmp);
+    }
+  }
+  if (lock >= 0) ::close(lock);  // releases the lock
+  return rc;
+}
+
+// generate_cached with a Python generator run by the venv's interpreter as
+// `python SCRIPT ARGUMENTS OUT` (ARGUMENTS e.g. "--out").
+inline int generate_with_script(const std::filesystem::path& dir, const std::string& marker,
+                                const std::filesystem::path& script, const std::string& arguments,
+                                std::string& output) {
+  return generate_cached(
+      dir, marker,
+      [&](const std::filesystem::path& out, std::string& text) {
+        return run_capturing("'" + venv_python().string() + "' '" + script.string() + "' " + arguments + " '" +
+                                 out.string() + "'",
+                             text);
+      },
+      output);
 }
 
 }  // namespace strata::test

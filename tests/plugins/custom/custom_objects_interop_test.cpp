@@ -152,11 +152,8 @@ fs::path keras_files() {
   static const fs::path dir = [] {
     const char* home = std::getenv("HOME");
     const fs::path d = test::generated_cache_dir(fs::path(home ? home : "/root") / ".cache/strata/custom-objects", generator());
-    if (!fs::exists(d / "done")) {
-      std::string out;
-      const int rc = test::run_capturing("'" + test::venv_python().string() + "' '" + generator().string() + "' '" + d.string() + "'", out);
-      EXPECT_EQ(rc, 0) << out;
-    }
+    std::string out;
+    EXPECT_EQ(test::generate_with_script(d, "done", generator(), "", out), 0) << out;
     return d;
   }();
   return dir;

@@ -29,13 +29,8 @@ fs::path generated() {
     const char* home = std::getenv("HOME");
     const fs::path d = test::generated_cache_dir(fs::path(home ? home : "/root") / ".cache/strata/plain-savedmodels",
                                                  STRATA_PLAIN_SAVEDMODEL_GENERATOR);
-    if (!fs::exists(d / "done")) {
-      std::string out;
-      const int rc = test::run_capturing("'" + test::venv_python().string() + "' '" +
-                                             STRATA_PLAIN_SAVEDMODEL_GENERATOR + "' '" + d.string() + "'",
-                                         out);
-      EXPECT_EQ(rc, 0) << out;
-    }
+    std::string out;
+    EXPECT_EQ(test::generate_with_script(d, "done", STRATA_PLAIN_SAVEDMODEL_GENERATOR, "", out), 0) << out;
     return d;
   }();
   return dir;

@@ -45,11 +45,8 @@ fs::path generated() {
     const char* home = std::getenv("HOME");
     const fs::path d = test::generated_cache_dir(fs::path(home ? home : "/root") / ".cache/strata/stateful-savedmodels",
                                                  STRATA_STATEFUL_GENERATOR);
-    if (!fs::exists(d / "lstm" / "meta.json")) {
-      std::string out;
-      const int rc = run("'" + python().string() + "' '" + STRATA_STATEFUL_GENERATOR + "' generate --out '" + d.string() + "'", out);
-      EXPECT_EQ(rc, 0) << out;
-    }
+    std::string out;
+    EXPECT_EQ(test::generate_with_script(d, "lstm/meta.json", STRATA_STATEFUL_GENERATOR, "generate --out", out), 0) << out;
     return d;
   }();
   return dir;
