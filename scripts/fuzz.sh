@@ -45,7 +45,7 @@ run_one() {
   case "$name" in
     json_* | python_json | layer_config | h5_*) shape=(-max_len=1048576 -dict=tests/fuzz/json.dict) ;;
     savedmodel | graphdef | checkpoint_object_graph) shape=(-max_len=1048576 -dict=tests/fuzz/tensorflow.dict) ;;
-    npy) shape=(-max_len=65536) ;;
+    npy | checkpoint_index | plugin_elf) shape=(-max_len=65536) ;;
   esac
   # -rss_limit_mb / -malloc_limit_mb: an input may not make a reader allocate without bound.
   malloc_limit=1024 asan_options="${ASAN_OPTIONS:-}"
