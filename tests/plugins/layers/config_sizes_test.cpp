@@ -24,11 +24,13 @@
 #include "strata/error.hpp"
 #include "strata/format.hpp"
 #include "strata/initializers.hpp"
+#include "strata/layer.hpp"
 #include "strata/model.hpp"
 #include "strata/npy.hpp"
 #include "strata/ops.hpp"
 #include "strata/plugin/layers.hpp"
 #include "strata/plugin/memory.hpp"
+#include "strata/runtime.hpp"
 #include "strata/saving.hpp"
 #include "strata/tf/keras_saved_metadata.pb.h"
 
@@ -191,6 +193,33 @@ TEST(ConfigSizes, EverySizeFieldRefusesHugeAndNegativeValuesNamingTheLayer) {
       const std::string what = c.name + " = " + std::to_string(v);
       expect_refused([&] { strata::model_from_config(model); }, "'x'", what);
     }
+  }
+}
+
+// Found by layer_config_fuzzer: an Embedding whose input_length was an object passed the
+// constructor and threw nlohmann's type_error (not a strata::Error) from
+// compute_output_shape, which ended the process. Keras takes None, an integer or a list.
+TEST(ConfigSizes, EmbeddingInputLengthOfAnotherTypeIsAValueErrorNamingTheLayer) {
+  strata::initialize();
+  const auto embedding = [](const std::string& input_length) {
+    return strata::deserialize_layer(Config::parse(
+        R"({"class_name": "Embedding", "config": {"name": "emb", "input_dim": 8, "output_dim": 3, "input_length": )" +
+        input_length + "}}"));
+  };
+  for (const std::string bad : {R"({"config": 5})", R"("5")", "-3", "0", "1.5", R"([5, {}])", "true"}) {
+    try {
+      const auto layer = embedding(bad);
+      (void)layer->compute_output_shape({strata::Shape({2, 5})});
+      ADD_FAILURE() << "input_length " << bad << " was accepted";
+    } catch (const strata::ValueError& e) {
+      EXPECT_NE(std::string(e.what()).find("'emb'"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("input_length"), std::string::npos) << e.what();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "input_length " << bad << ": not a ValueError: " << e.what();
+    }
+  }
+  for (const std::string good : {"5", "[5]", "null", "[null]"}) {
+    EXPECT_EQ(embedding(good)->compute_output_shape({strata::Shape({2, 5})}).at(0), strata::Shape({2, 5, 3})) << good;
   }
 }
 
