@@ -4,6 +4,8 @@
 //    output mask is inputs != 0. It always has an input shape (batch, input_length), the
 //    length unknown unless given, as Keras's constructor sets one.
 //  - Masking: a step whose features all equal mask_value is zeroed and masked out.
+#include <algorithm>
+
 #include "recurrent_internal.hpp"
 #include "strata/ops.hpp"
 
@@ -38,6 +40,17 @@ Embedding::Embedding(const Config& config) : Layer("Embedding", with_embedding_i
   embeddings_constraint_ = config_constraint(config, "embeddings_constraint");
   mask_zero_ = config_bool(config, "Embedding", "mask_zero", false);
   input_length_ = config.value("input_length", Config(nullptr));
+  // Keras: None, a positive integer, or a list of those (one per input dimension after the
+  // batch). Checked here: compute_output_shape reads it as integers.
+  const auto length_ok = [](const Config& v) {
+    return v.is_null() || (v.is_number_integer() && v.get<std::int64_t>() >= 1);
+  };
+  STRATA_CHECK(length_ok(input_length_) ||
+                   (input_length_.is_array() && std::all_of(input_length_.begin(), input_length_.end(), length_ok)),
+               ValueError, "Embedding layer '", name(),
+               "': \"input_length\" must be null, a positive integer or a list of them, not a value of type ",
+               input_length_.type_name(), input_length_.is_number() ? " (" + input_length_.dump() + ")" : "",
+               ": check the layer's config");
   STRATA_CHECK(!config_bool(config, "Embedding", "sparse", false), ValueError,
                "Embedding layer '", name(), "': sparse=True (SparseTensor outputs) is not supported by Strata");
   set_supports_masking(mask_zero_);
