@@ -225,6 +225,28 @@ TEST(ConfigSizes, EmbeddingInputLengthOfAnotherTypeIsAStrataError) {
   }
 }
 
+// Found by json_config_fuzzer: an LSTM on an input whose sequence length the config gives as
+// 2^32 split the sequence into 2^32 step tensors when the model was built, asking for the
+// metadata of 2^32 tensors at once (a 170 GB allocation: std::bad_alloc, or the sanitizer's
+// abort). Split now refuses more than 2^20 parts with a ShapeError, which reaches the caller
+// as a strata::Error.
+TEST(ConfigSizes, ARecurrentLayerOnAHugeSequenceLengthIsAStrataError) {
+  for (const std::int64_t steps : {std::int64_t{1} << 32, (std::int64_t{1} << 20) + 1}) {
+    const std::string json = R"({"class_name": "Sequential", "config": {"name": "seq", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": [null, )" +
+                             std::to_string(steps) + R"(, 3], "dtype": "float32", "name": "in"}},
+        {"class_name": "LSTM", "config": {"name": "lstm", "units": 2}}]}})";
+    try {
+      (void)strata::model_from_json(json);
+      ADD_FAILURE() << steps << " steps were accepted";
+    } catch (const strata::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("1048576"), std::string::npos) << e.what();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << steps << " steps: not a strata::Error: " << e.what();
+    }
+  }
+}
+
 TEST(ConfigSizes, MultiHeadAttentionSizesAreRefusedNamingTheLayer) {
   for (const auto v : kAll) {
     expect_refused([&] { strata::model_from_config(attention(v, 4, 1 << 20)); }, "'x'", std::string("num_heads = ").append(std::to_string(v)));
