@@ -292,6 +292,8 @@ OpDef pack_def() {
   return d;
 }
 
+constexpr std::int64_t kMaxSplitParts = std::int64_t{1} << 20;
+
 OpDef split_def() {
   OpDef d;
   d.name = "Split";
@@ -301,6 +303,11 @@ OpDef split_def() {
   d.infer = [](const InferContext& c) -> Metas {
     const std::int64_t num = c.attrs().get<std::int64_t>("num_split");
     STRATA_CHECK(num >= 1, ValueError, "Split: num_split must be positive, got ", num);
+    // Each part is a tensor of its own: a count from a file (an RNN over a sequence length a
+    // config gives) must not ask for more tensors than memory holds. TensorFlow's num_split
+    // is an int32; Strata stops at 2^20 parts (issue 20, sizes from configs).
+    STRATA_CHECK(num <= kMaxSplitParts, ShapeError, "Split: ", num, " parts is more than the ", kMaxSplitParts,
+                 " Strata splits a tensor into");
     const Shape& in = c.shape(1);
     const auto axis_v = c.int_values(0);
     if (!in.has_known_rank() || !axis_v) return Metas(static_cast<std::size_t>(num), {c.dtype(1), Shape::unknown_rank()});
