@@ -154,6 +154,35 @@ TEST(LinearLoads, InfoOfAHundredThousandDeepCheckpointStaysWithin256MiB) {
   EXPECT_LE(run.output.size(), std::size_t{4} << 20) << "the listing is not capped";
 }
 
+// Found by layer_config_fuzzer (a timeout): building a model nested N deep from its config
+// copied each level's whole subtree, so a JSON file of nested Sequentials cost O(N x size)
+// time and memory (a 635 KB file of 160 nested models: 815 MiB). Here 300 nested
+// Sequentials around one 4 MiB string: 1.2 GB of copies before; now the file's size.
+TEST(LinearLoads, InfoOfNestedModelsCopiesNoSubtreePerLevel) {
+  const fs::path dir = scratch("nested_models");
+  const auto write_nested = [&](const fs::path& path, int depth, std::size_t blob) {
+    std::string json;
+    for (int i = 0; i < depth; ++i) {
+      json += R"({"class_name": "Sequential", "config": {"name": "s)" + std::to_string(i) + R"(", "layers": [)";
+    }
+    json += R"({"class_name": "Dense", "config": {"name": "d", "units": 2, "batch_input_shape": [null, 3]}})";
+    json += R"(], "notes": ")" + std::string(blob, 'x') + R"("}})";
+    for (int i = 1; i < depth; ++i) json += "]}}";
+    std::ofstream(path) << json;
+  };
+  write_nested(dir / "nested.json", 300, std::size_t{4} << 20);
+  write_nested(dir / "flat.json", 1, 1);
+  const ChildRun run = run_info(dir / "nested.json", dir / "nested.txt", rlim_t{8} << 30);
+  ASSERT_EQ(run.status, 0) << run.output.substr(0, 2000);
+  const ChildRun baseline = run_info(dir / "flat.json", dir / "flat.txt", rlim_t{8} << 30);
+  ASSERT_EQ(baseline.status, 0) << baseline.output.substr(0, 2000);
+#ifndef STRATA_TEST_ASAN
+  EXPECT_LE(run.max_rss_kib - baseline.max_rss_kib, 128 * 1024)
+      << "strata info of a 4 MiB file of 300 nested models used " << run.max_rss_kib / 1024 << " MiB, "
+      << baseline.max_rss_kib / 1024 << " MiB for one model";
+#endif
+}
+
 TEST(LinearLoads, DescribingACheckpointGrowsLinearlyWithItsDepthAndWidth) {
   const auto format = get_format("checkpoint");
   const fs::path dir = scratch("describe");
