@@ -560,7 +560,8 @@ Tensor Layer::output() const {
 std::shared_ptr<Layer> make_layer(std::string_view class_name, const Config& config, const CustomObjects* custom_objects) {
   ObjectResolver resolver(custom_objects);
   auto factory = resolver.require<ObjectKind::kLayer>(class_name);
-  auto layer = (*factory)(config.is_null() ? Config::object() : config);
+  static const Config kEmpty = Config::object();
+  auto layer = (*factory)(config.is_null() ? kEmpty : config);  // both lvalues: no copy of `config`
   STRATA_CHECK(layer != nullptr, ValueError, "the factory of layer class '", class_name, "' returned nothing");
   return layer;
 }
@@ -573,15 +574,15 @@ Config serialize_layer(const Layer& layer) {
 }
 
 std::shared_ptr<Layer> deserialize_layer(const Config& value, const CustomObjects* custom_objects) {
-  const SerializedObject parsed = parse_serialized(value, "layer");
+  const internal::SerializedRef parsed = internal::parse_serialized_ref(value, "layer");
   // Models are layers too: Sequential, Functional and registered models are of kind model.
   ObjectResolver models(custom_objects);
   if (auto factory = models.find<ObjectKind::kModel>(parsed.class_name)) {
-    auto model = (*factory)(parsed.config);
+    auto model = (*factory)(*parsed.config);
     STRATA_CHECK(model != nullptr, ValueError, "the factory of model class '", parsed.class_name, "' returned nothing");
     return model;
   }
-  return make_layer(parsed.class_name, parsed.config, custom_objects);
+  return make_layer(parsed.class_name, *parsed.config, custom_objects);
 }
 
 }  // namespace strata

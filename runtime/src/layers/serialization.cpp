@@ -41,29 +41,36 @@ Config serialize(const Serializable& object, ObjectKind kind) {
   return c;
 }
 
-SerializedObject parse_serialized(const Config& value, std::string_view what) {
-  if (value.is_string()) return {value.get<std::string>(), Config::object()};
+namespace internal {
+
+SerializedRef parse_serialized_ref(const Config& value, std::string_view what) {
+  static const Config kEmpty = Config::object();
+  if (value.is_string()) return {value.get<std::string>(), &kEmpty};
   STRATA_CHECK(value.is_object() && value.contains("class_name") && value["class_name"].is_string(), FormatError,
                what.empty() ? std::string_view("object") : what,
                " must be a name or a {\"class_name\": ..., \"config\": ...} object, got ", value.dump());
-  SerializedObject out;
-  out.class_name = value["class_name"].get<std::string>();
+  SerializedRef out{value["class_name"].get<std::string>(), &kEmpty};
   // A function (a custom activation, say) as tf-keras 2.13+ writes it into configs, H5 and
   // to_json alike: {"module": "builtins", "class_name": "function", "config": "Interop>fn",
   // "registered_name": "function"}; the name is the config.
   if (const Config* cfg = internal::find_key(value, "config"); out.class_name == "function" && cfg && cfg->is_string()) {
-    return {cfg->get<std::string>(), Config::object()};
+    return {cfg->get<std::string>(), &kEmpty};
   }
   if (const Config* reg = internal::find_key(value, "registered_name"); reg && reg->is_string()) {
     out.class_name = reg->get<std::string>();
   }
   if (const Config* cfg = internal::find_key(value, "config")) {
     STRATA_CHECK(cfg->is_object(), FormatError, what, " has a config that is not an object: ", cfg->dump());
-    out.config = *cfg;
-  } else {
-    out.config = Config::object();
+    out.config = cfg;
   }
   return out;
+}
+
+}  // namespace internal
+
+SerializedObject parse_serialized(const Config& value, std::string_view what) {
+  const internal::SerializedRef ref = internal::parse_serialized_ref(value, what);
+  return {ref.class_name, *ref.config};
 }
 
 std::shared_ptr<Activation> get_activation(const Config& value, const CustomObjects* custom_objects) {
