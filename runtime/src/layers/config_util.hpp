@@ -40,7 +40,7 @@ std::string get_string(const Config& c, const char* key, const std::string& fall
 // subtree, O(N x size) time and memory (a 635 KB file of nested Sequentials: 815 MB).
 struct SerializedRef {
   std::string class_name;
-  const Config* config;
+  const Config* config = nullptr;
 };
 SerializedRef parse_serialized_ref(const Config& value, std::string_view what);
 

@@ -787,9 +787,11 @@ std::string summary_connections(const Layer& layer, const std::unordered_set<con
 namespace {
 
 // Every class name a model config mentions, with its kind, for one combined
-// UnknownObjectError before anything is built.
-void prescan(const Config& value, ObjectResolver& resolver, const std::string& where) {
-  if (!value.is_object()) return;
+// UnknownObjectError before anything is built. No config is copied: a model nested N deep
+// would copy each level's subtree, O(N x size).
+void prescan(const Config& value, ObjectResolver& resolver, const std::string& where);
+
+void prescan_layer(const Config& entry, ObjectResolver& resolver, const std::string& where) {
   auto kind_for_key = [](const std::string& key) -> std::optional<ObjectKind> {
     auto ends = [&](std::string_view suffix) {
       return key.size() >= suffix.size() && key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -800,37 +802,36 @@ void prescan(const Config& value, ObjectResolver& resolver, const std::string& w
     if (key == "activation" || key == "recurrent_activation") return ObjectKind::kActivation;
     return std::nullopt;
   };
+  if (!entry.is_object() || !entry.contains("class_name") || !entry["class_name"].is_string()) return;
+  internal::SerializedRef parsed;
+  try {
+    parsed = internal::parse_serialized_ref(entry, "layer");
+  } catch (const FormatError&) {
+    return;
+  }
+  const Config& config = *parsed.config;
+  const std::string layer_where = detail::concat("layer '", internal::get_string(config, "name", "?"), "' of ", where);
+  // A class that is not a model must be a layer (a miss is reported as a layer).
+  ObjectResolver models(nullptr);
+  if (!models.find<ObjectKind::kModel>(parsed.class_name)) resolver.find<ObjectKind::kLayer>(parsed.class_name, layer_where);
+  for (auto it = config.begin(); it != config.end(); ++it) {
+    const auto kind = kind_for_key(it.key());
+    if (!kind || it->is_null()) continue;
+    if (*kind == ObjectKind::kActivation && it->is_string() && it->get<std::string>().empty()) continue;
+    try {
+      resolver.find_erased(*kind, internal::parse_serialized_ref(*it, it.key()).class_name, layer_where);
+    } catch (const FormatError&) {
+    }
+  }
+  prescan(config, resolver, detail::concat("model '", internal::get_string(config, "name", "?"), "'"));
+  if (const Config* inner = internal::find_key(config, "layer")) prescan_layer(*inner, resolver, layer_where);
+}
+
+void prescan(const Config& value, ObjectResolver& resolver, const std::string& where) {
+  if (!value.is_object()) return;
   const Config* layers = internal::find_key(value, "layers");
   if (layers && layers->is_array()) {
-    for (const auto& entry : *layers) {
-      if (!entry.is_object() || !entry.contains("class_name") || !entry["class_name"].is_string()) continue;
-      SerializedObject parsed;
-      try {
-        parsed = parse_serialized(entry, "layer");
-      } catch (const FormatError&) {
-        continue;
-      }
-      const std::string layer_where = detail::concat("layer '", internal::get_string(parsed.config, "name", "?"), "' of ", where);
-      // A class that is not a model must be a layer (a miss is reported as a layer).
-      ObjectResolver models(nullptr);
-      if (!models.find<ObjectKind::kModel>(parsed.class_name)) resolver.find<ObjectKind::kLayer>(parsed.class_name, layer_where);
-      for (auto it = parsed.config.begin(); it != parsed.config.end(); ++it) {
-        const auto kind = kind_for_key(it.key());
-        if (!kind || it->is_null()) continue;
-        if (*kind == ObjectKind::kActivation && it->is_string() && it->get<std::string>().empty()) continue;
-        try {
-          const SerializedObject nested = parse_serialized(*it, it.key());
-          resolver.find_erased(*kind, nested.class_name, layer_where);
-        } catch (const FormatError&) {
-        }
-      }
-      prescan(parsed.config, resolver, detail::concat("model '", internal::get_string(parsed.config, "name", "?"), "'"));
-      if (const Config* inner = internal::find_key(parsed.config, "layer")) {
-        Config wrapper = Config::object();
-        wrapper["layers"] = Config::array({*inner});
-        prescan(wrapper, resolver, layer_where);
-      }
-    }
+    for (const auto& entry : *layers) prescan_layer(entry, resolver, where);
   }
 }
 
@@ -838,18 +839,18 @@ void prescan(const Config& value, ObjectResolver& resolver, const std::string& w
 
 std::shared_ptr<Model> model_from_config(const Config& config, const CustomObjects* custom_objects) {
   STRATA_CHECK(config.is_object(), FormatError, "a model config must be a JSON object, got ", config.dump().substr(0, 200));
-  const SerializedObject parsed = parse_serialized(config, "model config");
+  const internal::SerializedRef parsed = internal::parse_serialized_ref(config, "model config");
   std::optional<CustomObjectScope> scope;
   if (custom_objects) scope.emplace(*custom_objects);
   {
     ObjectResolver resolver(nullptr);
     resolver.find<ObjectKind::kModel>(parsed.class_name, "the model config");
-    prescan(parsed.config, resolver, detail::concat("model '", internal::get_string(parsed.config, "name", "?"), "'"));
+    prescan(*parsed.config, resolver, detail::concat("model '", internal::get_string(*parsed.config, "name", "?"), "'"));
     resolver.raise_if_missing();
   }
   ObjectResolver resolver(nullptr);
   auto factory = resolver.require<ObjectKind::kModel>(parsed.class_name, "the model config");
-  auto model = (*factory)(parsed.config);
+  auto model = (*factory)(*parsed.config);
   STRATA_CHECK(model != nullptr, ValueError, "the factory of model class '", parsed.class_name, "' returned nothing");
   return model;
 }
