@@ -26,6 +26,7 @@ extern "C" std::size_t LLVMFuzzerCustomMutator(std::uint8_t* data, std::size_t s
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
+  if (strata::fuzz::too_many_models(text)) return 0;
   try {
     strata::WeightBudget budget(std::uint64_t{4} << 20, "fuzz.json");  // see DECISIONS.md, "Issue 20, fuzzing"
     (void)strata::model_from_json(text);

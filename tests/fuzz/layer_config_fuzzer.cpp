@@ -76,6 +76,7 @@ extern "C" std::size_t LLVMFuzzerCustomMutator(std::uint8_t* data, std::size_t s
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (strata::fuzz::too_many_models(std::string_view(reinterpret_cast<const char*>(data), size))) return 0;
   strata::Config d;
   try {
     d = strata::parse_python_json(std::string_view(reinterpret_cast<const char*>(data), size), "fuzz layer config");
