@@ -247,6 +247,34 @@ TEST(ConfigSizes, ARecurrentLayerOnAHugeSequenceLengthIsAStrataError) {
   }
 }
 
+// Found by layer_config_fuzzer (UBSan): a MultiHeadAttention whose config gives a value
+// shape of rank 20, or an output_shape of 30 dimensions, named einsum dimensions past the
+// 26 letters a-z (an out-of-bounds read). Now a typed error naming the layer.
+TEST(ConfigSizes, MultiHeadAttentionRanksBeyondTheEinsumLettersAreRefused) {
+  strata::initialize();
+  const auto mha = [](const std::string& value_shape, const std::string& output_shape) {
+    return strata::deserialize_layer(Config::parse(
+        R"({"class_name": "MultiHeadAttention", "config": {"name": "mha", "num_heads": 2, "key_dim": 2,
+            "query_shape": [null, 2, 3, 4], "key_shape": [null, 2, 2, 3], "value_shape": )" +
+        value_shape + R"(, "output_shape": )" + output_shape + "}}"));
+  };
+  std::string deep = "[null", wide = "[2";
+  for (int i = 0; i < 19; ++i) deep += ", 2";
+  for (int i = 0; i < 29; ++i) wide += ", 2";
+  deep += "]";
+  wide += "]";
+  const std::vector<std::pair<std::string, std::string>> cases = {{deep, "null"}, {"[null, 2, 2, 3]", wide}};
+  for (const auto& [value_shape, output_shape] : cases) {
+    try {
+      (void)mha(value_shape, output_shape);
+      ADD_FAILURE() << value_shape << " / " << output_shape << " was accepted";
+    } catch (const strata::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("mha"), std::string::npos) << e.what();
+    }
+  }
+  (void)mha("[null, 2, 2, 3]", "null");  // the fixture's own shapes still build
+}
+
 TEST(ConfigSizes, MultiHeadAttentionSizesAreRefusedNamingTheLayer) {
   for (const auto v : kAll) {
     expect_refused([&] { strata::model_from_config(attention(v, 4, 1 << 20)); }, "'x'", std::string("num_heads = ").append(std::to_string(v)));
