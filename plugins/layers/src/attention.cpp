@@ -46,6 +46,7 @@ bool read_attention_flag(const std::string& key, const Config& kwargs, How& how,
 }
 
 const char kLetters[] = "abcdefghijklmnopqrstuvwxyz";
+constexpr std::size_t kMaxInputRank = 12;  // 2 x (12 + 1) letters at most
 
 // tf-keras's _build_proj_equation: (equation, bias axes, output rank).
 struct Projection {
@@ -540,6 +541,10 @@ class MultiHeadAttention final : public Layer, public CallArgumentsLayer {
     for (const Shape* s : {&query, &value, &key}) {
       STRATA_CHECK(s->has_known_rank() && s->rank() >= 3, ShapeError, subject,
                    ": query, value and key need rank 3 or more, got ", s->to_string());
+      // The einsum equations name every dimension with a letter a-z, as tf-keras's do: the
+      // attention equation of a rank-r query uses up to 2r + 1 of them.
+      STRATA_CHECK(s->rank() <= kMaxInputRank, ShapeError, subject, ": query, value and key of rank more than ",
+                   kMaxInputRank, " need more einsum letters than a-z, got ", s->to_string());
     }
     query_shape_ = query;
     value_shape_ = value;
@@ -567,6 +572,9 @@ class MultiHeadAttention final : public Layer, public CallArgumentsLayer {
                    ": the last dimension of the query must be known, got ", query.to_string());
       out = {query.dims().back()};
     }
+    STRATA_CHECK(free_dims + 2 + out.size() <= sizeof kLetters - 1, ValueError, subject, ": output_shape ",
+                 int_list(out).dump(), " has more dimensions than the einsum letters a-z can name with a query of ",
+                 "rank ", query.rank());
     output_dense_ = projection("attention_output", projection_equation(free_dims, 2, out.size()), out);
     NameScope scope(name());  // the sublayers' weights are "<layer>/query/kernel", as in tf-keras
     query_dense_->ensure_built({query});
