@@ -275,6 +275,27 @@ TEST(ConfigSizes, MultiHeadAttentionRanksBeyondTheEinsumLettersAreRefused) {
   (void)mha("[null, 2, 2, 3]", "null");  // the fixture's own shapes still build
 }
 
+// Found by layer_config_fuzzer (ASan): an EinsumDense whose output_shape had fewer
+// dimensions than its equation's output read past the shape it built.
+TEST(ConfigSizes, EinsumDenseOutputShapeThatDoesNotFitTheEquationIsRefused) {
+  strata::initialize();
+  const auto layer = [](const std::string& equation, const std::string& output_shape) {
+    return strata::deserialize_layer(Config::parse(R"({"class_name": "EinsumDense", "config": {"name": "ed", "equation": ")" +
+                                                   equation + R"(", "output_shape": )" + output_shape +
+                                                   R"(, "bias_axes": "c"}})"));
+  };
+  for (const auto& [equation, output_shape] : std::vector<std::pair<std::string, std::string>>{
+           {"ab...,bc->ac...", "[]"}, {"...b,bc->...c", "[]"}, {"ab,bc->ac", "[]"}, {"ab,bc->ac", "[4, 4]"}}) {
+    try {
+      layer(equation, output_shape)->ensure_built({strata::Shape({2, 5, 3})});
+      ADD_FAILURE() << equation << " with " << output_shape << " was accepted";
+    } catch (const strata::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("ed"), std::string::npos) << e.what();
+    }
+  }
+  layer("ab,bc->ac", "[4]")->ensure_built({strata::Shape({2, 5})});  // fits: builds
+}
+
 TEST(ConfigSizes, MultiHeadAttentionSizesAreRefusedNamingTheLayer) {
   for (const auto v : kAll) {
     expect_refused([&] { strata::model_from_config(attention(v, 4, 1 << 20)); }, "'x'", std::string("num_heads = ").append(std::to_string(v)));
