@@ -100,6 +100,11 @@ EinsumDense::Analysis EinsumDense::analyze(const std::optional<Shape>& input) co
   } else if (elided > 0) {
     for (std::size_t i = in.size() - elided; i < in.size(); ++i) out.push_back(in[i]);
   }
+  // Every output letter indexes `out`: output_shape must give as many dimensions as the
+  // equation's output has (tf-keras refuses other lengths too).
+  STRATA_CHECK(out.size() == out_spec.size() + elided, ValueError, subject, ": output_shape ",
+               int_list(partial_output_shape_).dump(), " does not fit the equation '", equation_,
+               "' (its output '", out_spec, "') for inputs of shape ", input->to_string());
   auto in_index = [&](char ch) { return in_spec.find(ch) + (left_elided ? elided : 0); };
   auto out_index = [&](char ch) { return out_spec.find(ch) + (left_elided ? elided : 0); };
   for (char ch : in_spec) {
