@@ -183,6 +183,30 @@ TEST(LinearLoads, InfoOfNestedModelsCopiesNoSubtreePerLevel) {
 #endif
 }
 
+// Found by json_config_fuzzer (a timeout): a Functional layer called N times (N inbound
+// nodes) took each next node by erasing the first of the list, O(N^2).
+TEST(LinearLoads, AFunctionalLayerCalledNTimesLoadsLinearly) {
+  const auto config = [](int n) {
+    std::string nodes;
+    for (int i = 0; i < n; ++i) nodes += std::string(i ? ", " : "") + R"([["in", 0, 0, {}]])";
+    return R"({"class_name": "Functional", "config": {"name": "shared", "layers": [
+        {"class_name": "InputLayer", "name": "in", "config": {"name": "in", "batch_input_shape": [null, 3]},
+         "inbound_nodes": []},
+        {"class_name": "Activation", "name": "act", "config": {"name": "act", "activation": "relu"},
+         "inbound_nodes": [)" +
+           nodes + R"(]}],
+        "input_layers": [["in", 0, 0]], "output_layers": [["act", )" +
+           std::to_string(n - 1) + R"(, 0]]}})";
+  };
+  constexpr int kN = 4000;
+  double t[2];
+  for (int k = 0; k < 2; ++k) {
+    const std::string json = config(sized(kN, k));
+    t[k] = best_of_three([&] { (void)model_from_json(json); });
+  }
+  expect_linear("a Functional layer with N inbound nodes", kN, t[0], t[1]);
+}
+
 TEST(LinearLoads, DescribingACheckpointGrowsLinearlyWithItsDepthAndWidth) {
   const auto format = get_format("checkpoint");
   const fs::path dir = scratch("describe");
