@@ -523,6 +523,7 @@ Functional::Functional(const Config& config) : Model("Functional", named_config(
   struct Entry {
     std::shared_ptr<Layer> layer;
     std::vector<NodeSpec> pending;
+    std::size_t done = 0;  // pending[0, done) are made (not erased: a layer may have many nodes)
     int next_index = 0;
   };
   std::vector<Entry> entries;
@@ -551,8 +552,8 @@ Functional::Functional(const Config& config) : Model("Functional", named_config(
   while (progress) {
     progress = false;
     for (auto& e : entries) {
-      while (!e.pending.empty()) {
-        const NodeSpec& spec = e.pending.front();
+      while (e.done < e.pending.size()) {
+        const NodeSpec& spec = e.pending[e.done];
         std::vector<Tensor> args;
         bool ready = true;
         for (const auto& ref : spec.refs) {
@@ -576,15 +577,15 @@ Functional::Functional(const Config& config) : Model("Functional", named_config(
           outs.front().node()->attrs.set("training", *spec.training);
         }
         created[{e.layer->name(), e.next_index++}] = outs;
-        e.pending.erase(e.pending.begin());
+        ++e.done;
         progress = true;
       }
     }
   }
   for (const auto& e : entries) {
-    if (e.pending.empty()) continue;
+    if (e.done == e.pending.size()) continue;
     std::string missing;
-    for (const auto& ref : e.pending.front().refs) {
+    for (const auto& ref : e.pending[e.done].refs) {
       if (!created.count({ref.layer, ref.node})) missing = detail::concat("['", ref.layer, "', ", ref.node, ", ", ref.tensor, "]");
     }
     STRATA_THROW(FormatError, "layer '", e.layer->name(), "' has an inbound node referring to ", missing,
