@@ -535,7 +535,7 @@ Functional::Functional(const Config& config) : Model("Functional", named_config(
     auto layer = deserialize_layer(item);
     if (layer_name.empty()) layer_name = layer->name();
     STRATA_CHECK(!by_name.count(layer_name), FormatError, "the config names two layers '", layer_name, "'");
-    Entry e{layer, {}, internal::is_graph_model(*layer) ? 1 : 0};
+    Entry e{layer, {}, 0, internal::is_graph_model(*layer) ? 1 : 0};
     if (auto* input = dynamic_cast<internal::InputLayer*>(layer.get())) {
       created[{layer_name, 0}] = {input->tensor()};
     } else if (const Config* nodes = internal::find_key(item, "inbound_nodes")) {
