@@ -4,9 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "strata/c_api.h"
+#include "strata/tensor.hpp"
 
 namespace strata::capi_test {
 
@@ -45,6 +48,24 @@ struct CLogs {
     return v;
   }
 };
+
+// A host buffer over a tensor's bytes (kept alive by the tensor): its first `rows` rows, or
+// all of them when `rows` < 0. float32 or int32.
+inline strata_buffer tensor_view(const strata::Tensor& t, int64_t rows = -1) {
+  strata_buffer b;
+  std::memset(&b, 0, sizeof b);
+  b.struct_size = sizeof b;
+  b.dtype = t.dtype() == strata::DType::kFloat32 ? STRATA_FLOAT32 : STRATA_INT32;
+  b.rank = static_cast<int32_t>(t.rank());
+  for (std::size_t d = 0; d < t.rank(); ++d) b.shape[d] = t.shape()[d];
+  b.data = const_cast<void*>(t.data());
+  b.capacity = b.size = t.nbytes();
+  if (rows >= 0) {
+    b.shape[0] = rows;
+    b.capacity = b.size = t.nbytes() / static_cast<std::size_t>(t.shape()[0]) * static_cast<std::size_t>(rows);
+  }
+  return b;
+}
 
 }  // namespace strata::capi_test
 

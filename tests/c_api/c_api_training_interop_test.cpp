@@ -20,22 +20,13 @@
 #include "interop_venv.hpp"
 #include "strata/npy.hpp"
 #include "strata/strata.hpp"
+#include "c_api_test_util.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-strata_buffer view(const strata::Tensor& t) {
-  strata_buffer b;
-  std::memset(&b, 0, sizeof b);
-  b.struct_size = sizeof b;
-  b.dtype = STRATA_FLOAT32;
-  b.rank = static_cast<int32_t>(t.rank());
-  for (std::size_t d = 0; d < t.rank(); ++d) b.shape[d] = t.shape()[d];
-  b.data = const_cast<void*>(t.data());
-  b.capacity = b.size = t.nbytes();
-  return b;
-}
+using strata::capi_test::tensor_view;
 
 std::string message(strata_status* s) {
   std::string m = s ? strata_status_message(s) : "";
@@ -65,7 +56,7 @@ TEST(CApiTrainingInterop, FitEqualsKerasFitOnTheSameFile) {
 
   ASSERT_EQ(message(strata_init(nullptr, 0)), "");
   const strata::Tensor x = strata::read_npy(xf), y = strata::read_npy(yf);
-  strata_buffer bx = view(x), by = view(y);
+  strata_buffer bx = tensor_view(x), by = tensor_view(y);
   strata_model* model = nullptr;
   ASSERT_EQ(message(strata_model_load(model_file.c_str(), nullptr, &model)), "");
   ASSERT_EQ(message(strata_model_compile_from_file(model)), "");

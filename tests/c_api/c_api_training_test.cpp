@@ -32,6 +32,7 @@ namespace {
 using strata::capi_test::CLogs;
 using strata::capi_test::CModel;
 using strata::capi_test::Status;
+using strata::capi_test::tensor_view;
 
 const fs::path kData = STRATA_H5_FIXTURES;
 
@@ -52,19 +53,6 @@ const nlohmann::json& index_entry(const std::string& model) {
   return index["models"][model];
 }
 
-// A host buffer over a tensor's bytes (kept alive by the tensor).
-strata_buffer view(const strata::Tensor& t) {
-  strata_buffer b;
-  std::memset(&b, 0, sizeof b);
-  b.struct_size = sizeof b;
-  b.dtype = t.dtype() == strata::DType::kFloat32 ? STRATA_FLOAT32 : STRATA_INT32;
-  b.rank = static_cast<int32_t>(t.rank());
-  for (std::size_t d = 0; d < t.rank(); ++d) b.shape[d] = t.shape()[d];
-  b.data = const_cast<void*>(t.data());
-  b.capacity = b.size = t.nbytes();
-  return b;
-}
-
 class CApiTraining : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -76,8 +64,8 @@ class CApiTraining : public ::testing::Test {
     strata::set_random_seed(7);
     x = strata::read_npy(kData / "sequential.tx0.npy");  // (6, 4) float32
     y = strata::read_npy(kData / "sequential.ty0.npy");  // (6, 3) one-hot float32
-    bx = view(x);
-    by = view(y);
+    bx = tensor_view(x);
+    by = tensor_view(y);
   }
   // The C API's model, compiled from its file.
   void load_compiled(CModel& c, const fs::path& path = kData / "sequential.h5") {

@@ -21,23 +21,13 @@
 #include "interop_venv.hpp"
 #include "strata/npy.hpp"
 #include "strata/strata.hpp"
+#include "c_api_test_util.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-strata_buffer view_rows(const strata::Tensor& t, int64_t rows) {
-  strata_buffer b;
-  std::memset(&b, 0, sizeof b);
-  b.struct_size = sizeof b;
-  b.dtype = STRATA_FLOAT32;
-  b.rank = static_cast<int32_t>(t.rank());
-  for (std::size_t d = 0; d < t.rank(); ++d) b.shape[d] = t.shape()[d];
-  b.shape[0] = rows;
-  b.data = const_cast<void*>(t.data());
-  b.capacity = b.size = t.nbytes() / static_cast<std::size_t>(t.shape()[0]) * static_cast<std::size_t>(rows);
-  return b;
-}
+using strata::capi_test::tensor_view;
 
 std::string message(strata_status* s) {
   std::string m = s ? strata_status_message(s) : "";
@@ -82,8 +72,8 @@ TEST(CApiWeightedInterop, SampleWeightsEqualKerasOnTheSameFile) {
 
   ASSERT_EQ(message(strata_init(nullptr, 0)), "");
   const strata::Tensor x = strata::read_npy(xf), y = strata::read_npy(yf), w = strata::read_npy(dir / "w.npy");
-  const strata_buffer bx = view_rows(x, 6), by = view_rows(y, 6), bw = view_rows(w, 6);
-  const strata_buffer bx4 = view_rows(x, 4), by4 = view_rows(y, 4), bw4 = view_rows(w, 4);
+  const strata_buffer bx = tensor_view(x, 6), by = tensor_view(y, 6), bw = tensor_view(w, 6);
+  const strata_buffer bx4 = tensor_view(x, 4), by4 = tensor_view(y, 4), bw4 = tensor_view(w, 4);
   strata_model* model = nullptr;
   ASSERT_EQ(message(strata_model_load(model_file.c_str(), nullptr, &model)), "");
   ASSERT_EQ(message(strata_model_compile_from_file(model)), "");
