@@ -10,6 +10,7 @@ packages=(
   nlohmann-json3-dev libboost-dev libboost-program-options-dev
   libboost-filesystem-dev googletest libgtest-dev libgmock-dev libbenchmark-dev
   binutils python3-snappy python3-numpy python3-h5py clang libclang-rt-14-dev
+  libzip-dev
 )
 
 missing=()

@@ -1,0 +1,2 @@
+// Implementation pending (helper "kweights"): see keras3_weights.hpp.
+#include "keras3_weights.hpp"
