@@ -341,9 +341,16 @@ Config keras3_node(const Layer& layer, const GraphNode& node,
     // tf-keras's nodes hold the first argument flattened: one tensor wrapped in a list, and a
     // recurrent layer's initial states appended to its sequence. Keras 3 passes the tensor
     // itself and the states as initial_state.
+    static const std::set<std::string> recurrent = {"SimpleRNN", "LSTM", "GRU", "RNN", "Bidirectional",
+                                                    "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"};
+    // tf-keras's recurrent calls carry constants=None; Keras 3's take no constants.
+    if (recurrent.count(layer.class_name()) && kwargs.contains("constants")) {
+      STRATA_CHECK(kwargs["constants"].is_null(), ValueError, "layer '", layer.name(),
+                   "' is called with constants, which Keras 3's recurrent layers do not take: the model cannot be "
+                   "saved in the Keras 3 format; save it as H5 or SavedModel instead");
+      kwargs.erase("constants");
+    }
     if (!args.empty() && args[0].is_array() && !args[0].empty()) {
-      static const std::set<std::string> recurrent = {"SimpleRNN", "LSTM", "GRU", "RNN", "Bidirectional",
-                                                      "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"};
       if (args[0].size() == 1) {
         const Config only = args[0][0];
         args[0] = only;
