@@ -11,7 +11,8 @@ OUT/<name>/ holds:
   y<i>.npy       Keras 3's output i (model(x, training=False))
   g<i>.npy       the gradient of loss = sum over outputs of sum(y * y) / 2 w.r.t. model.weights[i]
                  (tf.GradientTape, training=False; zeros where the loss does not depend on it)
-and OUT/index.json lists the models with their counts of inputs, outputs and weights.
+and OUT/index.json lists the models with their counts of inputs, outputs and weights, and
+the sum and count of model.losses after that call (activity regularizers).
 Usage: python generate_keras3_layers.py --out DIR
 """
 import json
@@ -119,6 +120,16 @@ def models(keras):
     add("gqa_keras_masks", [ids],
         [L.GroupQueryAttention(head_dim=2, num_query_heads=4, num_key_value_heads=2, name="gqa")(h, h)],
         [np.array([[1, 4, 0, 9, 3], [2, 2, 7, 0, 0]], dtype="int32")])
+
+    # Activity regularizers (Keras 3's base Layer takes one from any layer): the losses too.
+    x = keras.Input((4, 4))
+    h = L.RMSNormalization(activity_regularizer=keras.regularizers.L2(0.01), name="rms")(x)
+    h = L.GroupQueryAttention(head_dim=2, num_query_heads=2, num_key_value_heads=1,
+                              activity_regularizer=keras.regularizers.L1(0.02), name="gqa")(h, h)
+    p = L.AdaptiveMaxPooling1D(3, activity_regularizer="l2", name="pool")(h)
+    ids = keras.Input((3,), dtype="int32")
+    e = L.ReversibleEmbedding(5, 4, activity_regularizer=keras.regularizers.L2(0.03), name="emb")
+    add("activity_regularizers", [x, ids], [p, e(e(ids), reverse=True)], [f(4, 4), np.array([[1, 2, 3], [4, 0, 1]], "int32")])
     return out
 
 
@@ -149,12 +160,14 @@ def main():
             np.save(os.path.join(d, "w%d.npy" % i), w.numpy())
             g = grads[i]
             np.save(os.path.join(d, "g%d.npy" % i), np.zeros(w.shape, "float32") if g is None else tf.convert_to_tensor(g).numpy())
+        regularization = [float(np.asarray(v)) for v in model.losses]
         for i, x in enumerate(feeds):
             np.save(os.path.join(d, "x%d.npy" % i), x)
         for i, y in enumerate(ys):
             np.save(os.path.join(d, "y%d.npy" % i), np.asarray(y))
         index["models"][name] = {"inputs": len(feeds), "outputs": len(ys), "weights": len(model.weights),
-                                 "weight_paths": [w.path for w in model.weights]}
+                                 "weight_paths": [w.path for w in model.weights],
+                                 "activity_losses": sum(regularization), "activity_loss_terms": len(regularization)}
     with open(os.path.join(out_dir, "index.json"), "w") as fh:
         json.dump(index, fh, indent=1)
 

@@ -210,11 +210,16 @@ class GroupQueryAttention final : public Layer, public CallArgumentsLayer {
       result.tensors.push_back(scores);
       result.masks.emplace_back();
     }
+    // Keras 3's Layer.__call__ also applies the layer's own activity regularizer to each output
+    // (besides the projections', which get it too).
+    for (const auto& t : result.tensors) add_activity_regularization(*this, activity_regularizer_, t);
     return result;
   }
 
   Config get_config() const override {
     Config c = Layer::get_config();
+    // Keras 3's base config holds activity_regularizer, right after the base keys, when it is set.
+    if (activity_regularizer_) c["activity_regularizer"] = serialized_or_null(activity_regularizer_);
     c["head_dim"] = head_dim_;
     c["num_query_heads"] = num_query_heads_;
     c["num_key_value_heads"] = num_key_value_heads_;

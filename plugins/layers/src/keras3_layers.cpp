@@ -13,7 +13,8 @@
 //    own trainable "reverse_embeddings" [output_dim, input_dim], then logit_soft_cap's
 //    tanh(logits / cap) · cap. With mask_zero the forward call's output mask is ids != 0; the
 //    reverse call's output has none.
-// Each is written with Strata's ops, so gradients flow through autodiff. GroupQueryAttention
+// Each applies an activity_regularizer given in its config (Keras 3's base Layer takes one
+// from any layer). Each is written with Strata's ops, so gradients flow through autodiff. GroupQueryAttention
 // is in grouped_query_attention.cpp.
 #include <algorithm>
 #include <cmath>
@@ -35,6 +36,13 @@ std::vector<std::int64_t> checked_axes(const Layer& layer, std::vector<std::int6
   return axes;
 }
 
+// Keras 3's base Layer takes activity_regularizer from any layer's config and writes it after
+// the base keys when set.
+Config with_activity_regularizer(Config c, const std::shared_ptr<Regularizer>& regularizer) {
+  if (regularizer) c["activity_regularizer"] = serialized_or_null(regularizer);
+  return c;
+}
+
 class RMSNormalization final : public Layer {
  public:
   explicit RMSNormalization(const Config& c) : Layer("RMSNormalization", c) {
@@ -45,6 +53,7 @@ class RMSNormalization final : public Layer {
     axes_ = axis_list_ ? r.int_list("axis", {-1}) : std::vector<std::int64_t>{r.optional<std::int64_t>("axis", -1)};
     STRATA_CHECK(!axes_.empty(), ValueError, ConfigReader::subject_of(*this), ": axis must not be empty");
     epsilon_ = r.number("epsilon", 1e-6, Range::non_negative());
+    activity_regularizer_ = regularizer_at(c, "activity_regularizer");
   }
 
   void build(const std::vector<Shape>& shapes) override {
@@ -65,11 +74,13 @@ class RMSNormalization final : public Layer {
     const Tensor& x = single_input(*this, inputs);
     const Tensor rrms = rsqrt(mean(square(x), axes_, true) + epsilon_.get<double>());
     // As Keras: the scale broadcasts against the input from the right.
-    return {(x * rrms) * read(scale_)};
+    Tensor y = (x * rrms) * read(scale_);
+    add_activity_regularization(*this, activity_regularizer_, y);
+    return {y};
   }
 
   Config get_config() const override {
-    Config c = Layer::get_config();
+    Config c = with_activity_regularizer(Layer::get_config(), activity_regularizer_);
     // Keras 3's build makes axis a sorted list.
     c["axis"] = built() || axis_list_ ? int_list(axes_) : Config(axes_[0]);
     c["epsilon"] = epsilon_;
@@ -80,6 +91,7 @@ class RMSNormalization final : public Layer {
   bool axis_list_ = false;
   std::vector<std::int64_t> axes_;
   Config epsilon_;
+  std::shared_ptr<Regularizer> activity_regularizer_;
   Variable scale_;
 };
 
@@ -95,6 +107,7 @@ class AdaptivePooling final : public Layer {
                  ": 'output_size' is required (an integer or a list of ", rank_, ")");
     output_size_ = r.int_tuple("output_size", rank_, Range::positive());
     data_format_ = r.one_of("data_format", {"channels_last", "channels_first"}, "channels_last");
+    activity_regularizer_ = regularizer_at(c, "activity_regularizer");
   }
 
   std::vector<Shape> compute_output_shape(const std::vector<Shape>& shapes) const override {
@@ -120,11 +133,12 @@ class AdaptivePooling final : public Layer {
                    x.shape().to_string());
       x = pool_axis(x, axis, in, output_size_[i]);
     }
+    add_activity_regularization(*this, activity_regularizer_, x);
     return {x};
   }
 
   Config get_config() const override {
-    Config c = Layer::get_config();
+    Config c = with_activity_regularizer(Layer::get_config(), activity_regularizer_);
     c["output_size"] = int_list(output_size_);
     c["data_format"] = data_format_;
     return c;
@@ -157,6 +171,7 @@ class AdaptivePooling final : public Layer {
   AdaptiveKind kind_;
   std::vector<std::int64_t> output_size_;
   std::string data_format_;
+  std::shared_ptr<Regularizer> activity_regularizer_;
 };
 
 class ReversibleEmbedding final : public Layer, public CallArgumentsLayer {
@@ -253,7 +268,8 @@ class ReversibleEmbedding final : public Layer, public CallArgumentsLayer {
   }
 
   Config get_config() const override {
-    Config c = Layer::get_config();
+    // Keras 3's base config holds activity_regularizer, right after the base keys, when it is set.
+    Config c = with_activity_regularizer(Layer::get_config(), activity_regularizer_);
     c["input_dim"] = input_dim_;
     c["output_dim"] = output_dim_;
     c["embeddings_initializer"] = serialized_or_null(embeddings_initializer_);

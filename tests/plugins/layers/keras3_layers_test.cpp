@@ -107,6 +107,16 @@ TEST_P(Keras3LayersInterop, PredictsAndDifferentiatesAsKeras3) {
       EXPECT_EQ(mismatch(values(got[o].to(Device::cpu())), values(want[o])), "") << "output " << o;
     }
 
+    {  // activity regularizers: the sum of the losses the call adds
+      LossCollector collector;
+      (void)(*model)(inputs);
+      ASSERT_EQ(collector.losses().size(), entry_["activity_loss_terms"].get<std::size_t>());
+      double total = 0;
+      for (const auto& l : collector.losses()) total += values(l.to(Device::cpu()))[0];
+      const double want_total = entry_["activity_losses"].get<double>();
+      EXPECT_NEAR(total, want_total, 1e-5 + 1e-5 * std::fabs(want_total));
+    }
+
     GradientTape tape;
     const auto ys = (*model)(inputs);
     std::vector<Tensor> terms;
@@ -176,7 +186,8 @@ INSTANTIATE_TEST_SUITE_P(Models, Keras3LayersInterop,
                                            "adaptive_max3d", "adaptive_max3d_first", "reversible_tied",
                                            "reversible_untied_cap", "reversible_mask_zero", "reversible_reverse_only",
                                            "gqa_basic", "gqa_key_mask_scores", "gqa_masked_row_fast_path",
-                                           "gqa_causal_gate_nobias", "gqa_sliding_unknown_length", "gqa_keras_masks"));
+                                           "gqa_causal_gate_nobias", "gqa_sliding_unknown_length", "gqa_keras_masks",
+                                           "activity_regularizers"));
 
 // ---- without the venv -------------------------------------------------------------------
 
