@@ -302,6 +302,28 @@ TEST_F(Keras3Layers, ReversibleEmbeddingReverseCallAndMask) {
   EXPECT_TRUE(reverse.masks.empty() || !reverse.masks[0].defined());
 }
 
+// Dropout applies in training only: with rate 1 every attention weight is dropped, so the
+// output is the output projection's bias; in inference the same layer attends.
+TEST_F(Keras3Layers, GroupQueryAttentionDropsOutInTrainingOnly) {
+  const auto l = layer("GroupQueryAttention",
+                       {{"head_dim", 2}, {"num_query_heads", 2}, {"num_key_value_heads", 1}, {"dropout", 1.0}});
+  const Tensor q = pattern_tensor(Shape{1, 3, 4}, 1), v = pattern_tensor(Shape{1, 2, 4}, 2);
+  (void)(*l)({q, v});
+  ASSERT_EQ(l->weights().size(), 8u);  // query, key, value, attention_output: kernel and bias each
+  std::vector<Tensor> weights;
+  for (std::size_t i = 0; i < 8; ++i)
+    weights.push_back(pattern_tensor(l->weights()[i].shape(), 10 + static_cast<std::int64_t>(i)));
+  l->set_weights(weights);
+  CallContext training;
+  training.training = true;
+  const Tensor dropped = (*l)({q, v}, training)[0];
+  const auto bias = values(weights[7]);
+  std::vector<float> want;
+  for (int step = 0; step < 3; ++step) want.insert(want.end(), bias.begin(), bias.end());
+  EXPECT_EQ(mismatch(values(dropped), want), "");
+  EXPECT_NE(mismatch(values((*l)({q, v})[0]), want), "");
+}
+
 template <class E>
 void expect_error(const std::function<void()>& f, const std::string& layer_name, const std::string& words) {
   try {
