@@ -6,6 +6,7 @@ AdaptiveAveragePooling1D/2D/3D, AdaptiveMaxPooling1D/2D/3D, ReversibleEmbedding 
 GroupQueryAttention, several argument combinations each, random weights. For each model
 OUT/<name>/ holds:
   model.json     model.to_json()
+  model.h5       model.save("model.h5"): Keras 3's legacy H5 (config and weights)
   w<i>.npy       model.weights[i] (Keras 3's order)
   x<i>.npy       input i
   y<i>.npy       Keras 3's output i (model(x, training=False))
@@ -151,6 +152,7 @@ def main():
         os.makedirs(d, exist_ok=True)
         with open(os.path.join(d, "model.json"), "w") as fh:
             fh.write(model.to_json())
+        model.save(os.path.join(d, "model.h5"))  # Keras 3's legacy H5
         with tf.GradientTape() as tape:
             ys = model(feeds, training=False)
             ys = list(ys) if isinstance(ys, (list, tuple)) else [ys]

@@ -1,5 +1,6 @@
-// GroupQueryAttention, Keras 3.15's grouped-query attention (class GroupedQueryAttention,
-// written "GroupQueryAttention" in configs), as its TensorFlow backend computes it:
+// GroupQueryAttention, Keras 3.15's grouped-query attention (class GroupedQueryAttention:
+// written "GroupQueryAttention" by to_json and .keras configs, "GroupedQueryAttention" by its
+// legacy H5; Strata reads both and writes the first), as its TensorFlow backend computes it:
 // EinsumDense projections "query" (bqm,muh->bquh), "key" and "value" (bkm,mvh->bkvh), with
 // use_gate a sigmoid "gate" like the query's, and "attention_output" (bquh,uhm->bqm),
 // tracked in Keras 3's order (query, key, gate, value, attention_output, so weights come in
@@ -346,6 +347,8 @@ class GroupQueryAttention final : public Layer, public CallArgumentsLayer {
 
 void register_grouped_query_attention(Registrar& registrar) {
   register_layer<GroupQueryAttention>(registrar, "GroupQueryAttention");
+  // Keras 3's legacy H5 (model.save("m.h5")) names the layer by its Python class.
+  register_layer<GroupQueryAttention>(registrar, "GroupedQueryAttention");
 }
 
 }  // namespace strata::layers

@@ -145,6 +145,20 @@ TEST_P(Keras3LayersInterop, PredictsAndDifferentiatesAsKeras3) {
   }
 }
 
+// Keras 3's legacy H5 of the same model (its config and weights) loads and predicts the same.
+TEST_P(Keras3LayersInterop, LoadsKeras3LegacyH5) {
+  if (!Registry::global().contains(ObjectKind::kFormat, "h5")) GTEST_SKIP() << "the format-h5 plugin is not built";
+  const auto model = load_model(file("model.h5"));
+  const auto inputs = read_all("x", entry_["inputs"].get<std::size_t>(), Device::cpu());
+  const auto n_outputs = entry_["outputs"].get<std::size_t>();
+  const auto want = read_all("y", n_outputs, Device::cpu());
+  const auto got = model->predict(inputs);
+  ASSERT_EQ(got.size(), n_outputs);
+  for (std::size_t o = 0; o < n_outputs; ++o) {
+    EXPECT_EQ(mismatch(values(got[o].to(Device::cpu())), values(want[o])), "") << "output " << o;
+  }
+}
+
 // The layer-specific keys Strata writes are Keras 3's, in Keras 3's order, with Keras 3's
 // plain values (nested objects are written in tf-keras's dialect, so only their presence counts).
 TEST_P(Keras3LayersInterop, WritesKeras3sConfigKeys) {
