@@ -14,8 +14,8 @@
 //    tanh(logits / cap) · cap. With mask_zero the forward call's output mask is ids != 0; the
 //    reverse call's output has none.
 // Each applies an activity_regularizer given in its config (Keras 3's base Layer takes one
-// from any layer). Each is written with Strata's ops, so gradients flow through autodiff. GroupQueryAttention
-// is in grouped_query_attention.cpp.
+// from any layer), and is written with Strata's ops, so gradients flow through autodiff.
+// GroupQueryAttention is in grouped_query_attention.cpp.
 #include <algorithm>
 #include <cmath>
 
