@@ -50,8 +50,8 @@ strata::h5::File open_for_reading(const fs::path& path) {
   const Kind kind = peek(path);
   STRATA_CHECK(kind != Kind::kEmpty, FormatError, "'", path.string(), "' is empty (0 bytes): not an H5 file");
   STRATA_CHECK(kind != Kind::kZip, FormatError, "'", path.string(),
-               "' is a zip archive (the Keras v3 '.keras' format), not an HDF5 file; Strata reads Keras's HDF5 "
-               "files (save it with save_format='h5')");
+               "' is a zip archive (the Keras 3 '.keras' format), not an HDF5 file: format 'keras' (plugin "
+               "format-keras) reads it");
   STRATA_CHECK(kind != Kind::kOther, FormatError, "'", path.string(),
                "' is not an HDF5 file (no HDF5 signature at offset 0, 512, 1024, ...)");
   return strata::h5::File::open(path);
@@ -60,9 +60,11 @@ strata::h5::File open_for_reading(const fs::path& path) {
 class H5Format final : public strata::Format {
  public:
   std::string name() const override { return "h5"; }
-  // Keras 2 saves H5 under .h5, .hdf5 and (Keras 2.x) .keras, for models and weights alike.
-  std::vector<std::string> model_extensions() const override { return {".h5", ".hdf5", ".keras"}; }
-  std::vector<std::string> weights_extensions() const override { return {".h5", ".hdf5", ".keras"}; }
+  // Keras saves legacy H5 under .h5 and .hdf5, for models and weights alike. ".keras" was H5
+  // in Keras 2.x up to 2.12; since tf-keras 2.13 and in Keras 3 it is the zip archive, which
+  // format-keras claims. An H5 file named ".keras" is still read: loads go by content first.
+  std::vector<std::string> model_extensions() const override { return {".h5", ".hdf5"}; }
+  std::vector<std::string> weights_extensions() const override { return {".h5", ".hdf5"}; }
   unsigned capabilities() const override {
     return strata::kSaveModel | strata::kLoadModel | strata::kSaveWeights | strata::kLoadWeights;
   }

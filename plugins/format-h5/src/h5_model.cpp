@@ -166,6 +166,12 @@ Handle weights_root(const File& file) {
     return root;
   }
   Handle mw = open_object(file, root.get(), "model_weights", ObjectKind::kGroup, "the model_weights group");
+  // Keras 3's own weights layout (save_weights("x.weights.h5"), the inside of a .keras
+  // archive): objects' variables under <path>/vars/<i>.
+  STRATA_CHECK(mw.valid() || !(object_exists(file, root.get(), "vars") || object_exists(file, root.get(), "layers")),
+               FormatError, file.where(),
+               " holds weights in Keras 3's layout (groups 'layers/.../vars'), which format 'keras' reads: name the "
+               "file '.weights.h5' or load it with format 'keras' (plugin format-keras)");
   STRATA_CHECK(mw.valid(), FormatError, file.where(),
                " holds no Keras weights: neither a 'layer_names' attribute at the root nor a 'model_weights' group");
   return mw;

@@ -3,6 +3,8 @@
 #include <hdf5.h>
 
 #include <cctype>
+#include <cstring>
+#include <fstream>
 
 #include "h5_file.hpp"
 #include "keras3_weights.hpp"
@@ -15,14 +17,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// HDF5's signature at offset 0, where h5py (Keras) writes it.
 bool is_hdf5(const fs::path& path) {
-  try {
-    std::error_code ec;
-    if (!fs::is_regular_file(path, ec)) return false;
-    return H5Fis_accessible(path.c_str(), H5P_DEFAULT) > 0;
-  } catch (...) {
-    return false;
-  }
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return false;
+  std::ifstream in(path, std::ios::binary);
+  char sig[8] = {};
+  return in.read(sig, sizeof sig) && std::memcmp(sig, "\x89HDF\r\n\x1a\n", 8) == 0;
 }
 
 std::string lower(std::string s) {
@@ -68,7 +69,7 @@ class KerasFormat final : public strata::Format {
 
   std::shared_ptr<strata::Model> load_model(const fs::path& path, const strata::LoadOptions& options) const override {
     if (!strata::keras::is_archive(path) && is_hdf5(path)) {
-      STRATA_THROW(strata::FormatError, "'", path.string(),
+      STRATA_THROW(FormatError, "'", path.string(),
                    "' is a Keras 3 weights file (HDF5), not a model: load it with load_weights into a model built "
                    "from its architecture");
     }

@@ -152,8 +152,11 @@ void write_directory_atomically(const fs::path& dir, const std::function<void(co
   if (!fs::is_directory(parent, ec)) files.create_directories(parent);
   STRATA_CHECK(!fs::exists(dir, ec) || fs::is_directory(dir, ec), IOError, "cannot save a ", what, " to '",
                dir.string(), "': it exists and is not a directory");
-  remove_abandoned_temporaries(parent, "." + dir.filename().string());
-  const fs::path tmp = parent / ("." + dir.filename().string() + temporary_suffix());
+  // A hidden sibling: ".<name><suffix>" (built by appending: GCC 12 warns falsely on "." + s).
+  std::string hidden(1, '.');
+  hidden += dir.filename().string();
+  remove_abandoned_temporaries(parent, hidden);
+  const fs::path tmp = parent / (hidden + temporary_suffix());
   if (fs::exists(tmp, ec)) files.remove_all(tmp);
   try {
     files.create_directories(tmp);

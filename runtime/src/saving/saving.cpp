@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <typeinfo>
 
 #include "saving/format_internal.hpp"
@@ -17,10 +18,20 @@ namespace fs = std::filesystem;
 namespace strata {
 namespace {
 
-std::string lower_extension(const fs::path& path) {
-  std::string ext = path.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return ext;
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+std::string lower_extension(const fs::path& path) { return lower(path.extension().string()); }
+
+// Whether `path` has the claimed extension: the last extension for a claim like ".h5", the
+// end of the file name for a compound claim like ".weights.h5" (Keras 3's weights files), no
+// extension for "".
+bool has_claim(const fs::path& path, const std::string& claim) {
+  if (claim.empty()) return lower_extension(path).empty();
+  const std::string name = lower(path.filename().string());
+  return name.size() > claim.size() && name.compare(name.size() - claim.size(), claim.size(), claim) == 0;
 }
 
 const char* use_name(bool weights_only) { return weights_only ? "weights" : "models"; }
@@ -31,9 +42,13 @@ std::vector<std::string> claims(const Format& format, bool weights_only) {
   return weights_only ? format.weights_extensions() : format.model_extensions();
 }
 
-bool claims_extension(const Format& format, bool weights_only, const std::string& ext) {
-  const auto exts = claims(format, weights_only);
-  return std::find(exts.begin(), exts.end(), ext) != exts.end();
+// The longest of `format`'s claims for this use that `path` has; nullopt when none.
+std::optional<std::string> matching_claim(const Format& format, bool weights_only, const fs::path& path) {
+  std::optional<std::string> best;
+  for (const auto& claim : claims(format, weights_only)) {
+    if (has_claim(path, claim) && (!best || claim.size() > best->size())) best = claim;
+  }
+  return best;
 }
 
 std::string shown(const std::string& ext) { return ext.empty() ? "(no extension)" : "'" + ext + "'"; }
@@ -49,26 +64,37 @@ std::string claimed_extensions(const std::vector<std::shared_ptr<Format>>& forma
   return out.empty() ? "none" : out;
 }
 
-// The one loaded format claiming the path's extension for this use.
-std::shared_ptr<Format> by_extension(const fs::path& path, bool weights_only) {
-  const std::string ext = lower_extension(path);
-  const auto formats = available_formats();
+// The loaded format whose claim for this use matches the path, the longest claim winning
+// (".weights.h5" over ".h5"); null when none matches. Two formats with the same longest
+// claim are a PluginError.
+std::shared_ptr<Format> claimant(const fs::path& path, bool weights_only) {
   std::shared_ptr<Format> found;
-  for (const auto& f : formats) {
-    if (!claims_extension(*f, weights_only, ext)) continue;
-    STRATA_CHECK(found == nullptr, PluginError, "formats '", found->name(), "' (plugin ",
+  std::string found_claim;
+  for (const auto& f : available_formats()) {
+    const auto claim = matching_claim(*f, weights_only, path);
+    if (!claim || (found && claim->size() < found_claim.size())) continue;
+    const std::string ext = *claim;
+    STRATA_CHECK(found == nullptr || claim->size() > found_claim.size(), PluginError, "formats '", found->name(), "' (plugin ",
                  format_provider(found->name()), ") and '", f->name(), "' (plugin ", format_provider(f->name()),
                  ") both claim the extension ", shown(ext), " for ", use_name(weights_only), ", so '",
                  path.string(),
                  "' could be either: remove one of the two plugins from the plugin search path, or name the format "
                  "explicitly (SaveOptions/LoadOptions::format, `strata convert --format`)");
     found = f;
+    found_claim = *claim;
   }
-  if (found) return found;
+  return found;
+}
+
+// The one loaded format claiming the path's extension for this use.
+std::shared_ptr<Format> by_extension(const fs::path& path, bool weights_only) {
+  const std::string ext = lower_extension(path);
+  const auto formats = available_formats();
+  if (auto found = claimant(path, weights_only)) return found;
   // A claim for the other use is the likely mix-up (model.save("w.npz")): say so.
   std::string other;
   for (const auto& f : formats) {
-    if (!claims_extension(*f, !weights_only, ext)) continue;
+    if (!matching_claim(*f, !weights_only, path)) continue;
     other += detail::concat("; format '", f->name(), "' claims ", shown(ext), " for ", use_name(!weights_only),
                             weights_only ? " (save_model/load_model)"
                                          : " (save_weights/load_weights; on the command line, `strata convert IN OUT "
@@ -113,6 +139,11 @@ std::shared_ptr<Format> format_for_loading(const fs::path& path, const std::stri
   // is the format's business (a checkpoint prefix is PREFIX.index on disk; a store may keep
   // nothing on disk at all), so existence is asked only when no format recognised the path.
   const unsigned wanted = weights_only ? kLoadWeights : (kLoadModel | kLoadArchitecture);
+  // The format claiming the extension, when it recognises the content, before the others:
+  // a Keras 3 "x.weights.h5" is HDF5 to format-h5 too, but its layout is format-keras's.
+  if (auto claimed = claimant(path, weights_only); claimed && (claimed->capabilities() & wanted) && claimed->sniff(path)) {
+    return claimed;
+  }
   for (const auto& f : available_formats()) {
     if ((f->capabilities() & wanted) && f->sniff(path)) return f;
   }
