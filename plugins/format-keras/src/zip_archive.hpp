@@ -18,13 +18,20 @@
 
 namespace strata::keras {
 
-// What a reader accepts (untrusted input). The defaults are documented in FORMATS.md.
+// What a reader accepts (untrusted input). Default: the values below (FORMATS.md §1.11 says
+// why). Sizes are the ones the central directory declares; a stored member's declared size is
+// backed by bytes of the archive (libzip checks that its data lies inside the file), so the
+// byte limits bound what a deflated member can make a reader allocate, and the ratio refuses a
+// deflated member that claims to expand far more than real data does.
 struct ZipLimits {
-  std::uint64_t max_members = 100000;                          // entries in the central directory
-  std::uint64_t max_total_bytes = std::uint64_t{64} << 30;     // sum of uncompressed sizes
-  std::uint64_t max_member_bytes = std::uint64_t{32} << 30;    // one uncompressed member
-  std::uint64_t max_ratio = 200;                               // uncompressed / compressed, compressed members
-  std::size_t max_name_bytes = 4096;                           // one member name
+  std::uint64_t max_members = 100000;                       // entries in the central directory
+  std::uint64_t max_total_bytes = std::uint64_t{64} << 30;  // sum of uncompressed sizes
+  std::uint64_t max_member_bytes = std::uint64_t{32} << 30; // one uncompressed member
+  // A deflated member declaring more than `ratio_floor_bytes` may not declare more than
+  // max_ratio times its compressed size (Keras 3.15's own guard uses 100).
+  std::uint64_t max_ratio = 100;
+  std::uint64_t ratio_floor_bytes = std::uint64_t{1} << 20;
+  std::size_t max_name_bytes = 4096;                         // one member name
 };
 
 struct ZipMember {
@@ -59,6 +66,8 @@ class ZipReader {
 
  private:
   struct State;
+  struct Source;  // how to make libzip's source of the bytes (zip_archive.cpp)
+  static ZipReader open_source(const Source& source, std::string label, const ZipLimits& limits);
   explicit ZipReader(std::unique_ptr<State> state);
   std::unique_ptr<State> state_;
 };
