@@ -52,7 +52,7 @@ std::string shown(std::string_view name) {
   for (std::size_t i = 0; i < name.size() && i < kShown; ++i) {
     const auto c = static_cast<unsigned char>(name[i]);
     if (c < 0x20 || c == 0x7f) {
-      static const char* const kHex = "0123456789abcdef";
+      constexpr const char* kHex = "0123456789abcdef";
       out += "\\x";
       out += kHex[c >> 4];
       out += kHex[c & 15];

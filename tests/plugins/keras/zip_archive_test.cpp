@@ -508,7 +508,7 @@ TEST(ZipReaderRefuses, DamagedDeflateStream) {
 // --- Keras 3 loads what ZipWriter writes --------------------------------------------------
 
 // A real Keras 3 `.keras` file and what its model predicts, made once with the interop venv.
-const char* const kMakeKeras = R"(import json, os, sys, zipfile
+constexpr const char* kMakeKeras = R"(import json, os, sys, zipfile
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 import numpy as np, keras
 out = sys.argv[1]
@@ -530,7 +530,7 @@ with zipfile.ZipFile(os.path.join(out, "real.keras")) as z:
 open(os.path.join(out, "done"), "w").write("ok")
 )";
 
-const char* const kLoadKeras = R"(import os, sys
+constexpr const char* kLoadKeras = R"(import os, sys
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 import numpy as np, keras
 d, path = sys.argv[1], sys.argv[2]
