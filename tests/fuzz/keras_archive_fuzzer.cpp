@@ -57,7 +57,10 @@ std::string mutate_member(std::string_view input, std::size_t max_size, strata::
   std::vector<std::pair<std::string, std::string>> members;
   try {
     const ZipReader archive = ZipReader::open_memory(input, "mutate.keras");
+    std::size_t total = 0;  // the archive written again holds every member stored: at most max_size
     for (const strata::keras::ZipMember& m : archive.members()) {
+      if (m.size > max_size - total) return {};
+      total += m.size;
       members.emplace_back(m.name, archive.read(m.name, max_size));
     }
   } catch (const strata::Error&) {

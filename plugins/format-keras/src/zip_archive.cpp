@@ -214,7 +214,7 @@ ZipReader ZipReader::open_source(const Source& source, std::string label, const 
   STRATA_CHECK(count >= 0, FormatError, "'", where, "': cannot count the archive's members");
   STRATA_CHECK(static_cast<std::uint64_t>(count) <= limits.max_members, FormatError, "'", where, "' has ", count,
                " members (limit max_members = ", limits.max_members, "); a Keras archive has a few");
-  std::uint64_t total = 0;
+  std::uint64_t total = 0, deflated = 0, deflated_compressed = 0;
   state->members.reserve(static_cast<std::size_t>(count));
   for (zip_uint64_t i = 0; i < static_cast<zip_uint64_t>(count); ++i) {
     zip_stat_t st;
@@ -249,6 +249,18 @@ ZipReader ZipReader::open_source(const Source& source, std::string label, const 
                  "': member '", name, "' brings the declared uncompressed total past ", limits.max_total_bytes,
                  " bytes (limit max_total_bytes; ", total, " before it, ", m.size, " in it)");
     total += m.size;
+    if (m.method == ZIP_CM_DEFLATE) {
+      // The same ratio over all deflated members so far: many members each under the floor
+      // are one bomb together.
+      deflated += m.size;
+      deflated_compressed += m.compressed_size;
+      STRATA_CHECK(
+          deflated <= limits.ratio_floor_bytes || !exceeds_ratio(deflated, deflated_compressed, limits.max_ratio),
+          FormatError, "'", where, "': member '", name, "' brings the deflated members to ", deflated, " bytes from ",
+          deflated_compressed, " compressed (ratio ", ratio_text(deflated, deflated_compressed),
+          "; limit max_ratio = ", limits.max_ratio, " over ratio_floor_bytes = ", limits.ratio_floor_bytes,
+          "): a zip bomb split into members, refused");
+    }
     state->members.push_back(std::move(m));
   }
   return ZipReader(std::move(state));

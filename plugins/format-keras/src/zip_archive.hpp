@@ -34,7 +34,8 @@ struct ZipLimits {
   std::uint64_t max_total_bytes = std::uint64_t{64} << 30;
   std::uint64_t max_member_bytes = std::uint64_t{32} << 30;
   // A deflated member declaring more than `ratio_floor_bytes` may not declare more than
-  // `max_ratio` times its compressed size: Keras 3.15's own guard
+  // `max_ratio` times its compressed size, nor may all deflated members together: Keras
+  // 3.15's own guard
   // (saving_lib._ZIP_MEMBER_MAX_EXPANSION = 100), with a floor of 1 MiB instead of Keras's
   // 256 MiB / 4 GiB, since a reader here reads members into memory (a smaller member costs
   // at most 1 MiB however well it compresses).

@@ -336,6 +336,16 @@ TEST(ZipReaderRefuses, DeflatedZipBomb) {
   EXPECT_NO_THROW((void)ZipReader::open_memory(small, "small.keras"));
 }
 
+TEST(ZipReaderRefuses, ZipBombSplitIntoMembers) {
+  // Three members of 800 KiB of zeros: each under the 1 MiB floor, together a bomb.
+  const std::string zip = libzip_archive({{"assets/a", zeros(800 << 10), true},
+                                          {"assets/b", zeros(800 << 10), true},
+                                          {"assets/c", zeros(800 << 10), true}});
+  const std::string m = open_error(zip);
+  EXPECT_NE(m.find("member 'assets/b' brings the deflated members to 1638400 bytes"), std::string::npos) << m;
+  EXPECT_NE(m.find("zip bomb"), std::string::npos) << m;
+}
+
 TEST(ZipReaderRefuses, TotalAndMemberSizes) {
   const std::string zip =
       libzip_archive({{"config.json", std::string(600, 'c')}, {"weights.h5", std::string(600, 'w')}});
