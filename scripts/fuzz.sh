@@ -46,6 +46,8 @@ run_one() {
     json_* | python_json | layer_config | h5_*) shape=(-max_len=1048576 -dict=tests/fuzz/json.dict) ;;
     savedmodel | graphdef | checkpoint_object_graph) shape=(-max_len=1048576 -dict=tests/fuzz/tensorflow.dict) ;;
     npy | checkpoint_index | plugin_elf) shape=(-max_len=65536) ;;
+    # Zip archives: record signatures, field values and Keras's member names.
+    keras_archive) shape=(-max_len=1048576 -dict=tests/fuzz/keras_archive.dict) ;;
   esac
   # -rss_limit_mb / -malloc_limit_mb: an input may not make a reader allocate without bound.
   malloc_limit=1024 asan_options="${ASAN_OPTIONS:-}"
