@@ -1,0 +1,470 @@
+// Keras 3's weights layout (plugins/format-keras/src/keras3_weights.hpp):
+//  - Keras3WeightsInterop: files Keras 3 wrote at test time (tests/interop/
+//    generate_keras3_weights.py, cached) load into the model Strata builds from Keras's
+//    to_json(), predict what Keras predicted, and Strata's own save of that state is the
+//    Keras file value for value (bit for bit); Keras 3 loads Strata's files into the same
+//    model and finds every model and optimizer variable bit for bit. Skips without the venv.
+//  - Keras3Weights: a round trip with no venv, the object paths Keras 3 uses, the sharded
+//    form, and bad input (wrong shapes, missing groups, other HDF5 files, bad manifests).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "h5_file.hpp"
+#include "interop_venv.hpp"
+#include "keras3_weights.hpp"
+#include "strata/layer.hpp"
+#include "strata/model.hpp"
+#include "strata/npy.hpp"
+#include "strata/ops.hpp"
+#include "strata/saving.hpp"
+
+namespace strata::keras {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path fresh_dir(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("strata_keras3_weights_" + std::to_string(::getpid())) / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Every dataset of a Keras 3 weights file: "<group path>/<name>" -> (shape, raw bytes).
+struct Dataset {
+  Shape shape;
+  DType dtype;
+  std::string bytes;
+};
+
+void collect(const h5::File& file, hid_t group, const std::string& path, std::map<std::string, Dataset>& out) {
+  struct Names {
+    std::vector<std::string> v;
+  } names;
+  hsize_t idx = 0;
+  H5Literate(
+      group, H5_INDEX_NAME, H5_ITER_INC, &idx,
+      [](hid_t, const char* name, const H5L_info_t*, void* data) -> herr_t {
+        static_cast<Names*>(data)->v.emplace_back(name);
+        return 0;
+      },
+      &names);
+  for (const auto& n : names.v) {
+    const std::string child = path.empty() ? n : path + "/" + n;
+    h5::Handle obj(H5Oopen(group, n.c_str(), H5P_DEFAULT));
+    if (H5Iget_type(obj.get()) == H5I_GROUP) {
+      collect(file, obj.get(), child, out);
+      continue;
+    }
+    h5::Handle ds = std::move(obj);
+    const auto info = h5::inspect_dataset(file, ds.get());
+    const DType dtype = info.dtype.value();
+    const Tensor t = h5::read_dataset(file, ds.get(), info, dtype);
+    out[child] = {info.shape, dtype, std::string(static_cast<const char*>(t.data()), t.nbytes())};
+  }
+}
+
+std::map<std::string, Dataset> datasets_of(const h5::File& file) {
+  h5::Session session;
+  std::map<std::string, Dataset> out;
+  h5::Handle root(H5Gopen2(file.id(), "/", H5P_DEFAULT));
+  collect(file, root.get(), "", out);
+  return out;
+}
+
+std::map<std::string, Dataset> datasets_of(const fs::path& p) {
+  return datasets_of(h5::File::open(p));
+}
+
+std::map<std::string, Dataset> datasets_of(const h5::Image& image, std::string& holder) {
+  holder = image.bytes();
+  return datasets_of(h5::File::open_image(holder, "image"));
+}
+
+float max_abs_diff(const Tensor& a, const Tensor& b) {
+  const auto x = cast(a.to(Device::cpu()), DType::kFloat32).to_vector<float>();
+  const auto y = cast(b.to(Device::cpu()), DType::kFloat32).to_vector<float>();
+  EXPECT_EQ(x.size(), y.size());
+  float d = 0;
+  for (std::size_t i = 0; i < std::min(x.size(), y.size()); ++i) d = std::max(d, std::abs(x[i] - y[i]));
+  return d;
+}
+
+// ---- interop: files Keras 3 wrote ------------------------------------------------------------------
+
+class Keras3WeightsInterop : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!fs::exists(test::venv_python())) return;
+    const fs::path script = STRATA_KERAS3_WEIGHTS_GENERATOR;
+    dir_ = test::generated_cache_dir(
+        fs::path(std::getenv("HOME") ? std::getenv("HOME") : "/root") / ".cache/strata/fixtures/keras3_weights",
+        script);
+    std::string output;
+    rc_ = test::generate_with_script(dir_, "DONE", script, "--out", output);
+    output_ = output;
+  }
+  void SetUp() override {
+    if (!fs::exists(test::venv_python())) {
+      GTEST_SKIP() << "no interop venv at " << test::interop_venv() << " (tests/interop/setup_venv.sh makes it)";
+    }
+    ASSERT_EQ(rc_, 0) << "generate_keras3_weights.py failed:\n" << output_;
+  }
+  static std::vector<std::string> names() {
+    std::vector<std::string> out;
+    std::istringstream in(read_text(dir_ / "names.txt"));
+    for (std::string n; in >> n;) out.push_back(n);
+    return out;
+  }
+  static std::shared_ptr<Model> build(const std::string& name) {
+    auto model = model_from_json(read_text(dir_ / (name + ".json")));
+    model->compile(Config::parse(read_text(dir_ / (name + ".optimizer.json"))), Config("mse"));
+    return model;
+  }
+  static std::vector<Tensor> npys(const std::string& name, const char* kind) {
+    std::vector<Tensor> out;
+    for (int i = 0; fs::exists(dir_ / (name + "." + kind + std::to_string(i) + ".npy")); ++i) {
+      out.push_back(read_npy(dir_ / (name + "." + kind + std::to_string(i) + ".npy")));
+    }
+    return out;
+  }
+  static void expect_predicts(Model& model, const std::string& name) {
+    const auto y = model.predict(npys(name, "x"));
+    const auto expected = npys(name, "y");
+    ASSERT_EQ(y.size(), expected.size()) << name;
+    for (std::size_t i = 0; i < y.size(); ++i) {
+      EXPECT_EQ(y[i].shape(), expected[i].shape()) << name;
+      EXPECT_LE(max_abs_diff(y[i], expected[i]), 1e-5f) << name << " output " << i;
+    }
+  }
+
+  static inline fs::path dir_;
+  static inline int rc_ = 0;
+  static inline std::string output_;
+};
+
+TEST_F(Keras3WeightsInterop, StrataLoadsKerasFilesAndSavesThemBack) {
+  const fs::path out = fresh_dir("strata_writes");
+  for (const auto& name : names()) {
+    SCOPED_TRACE(name);
+    std::shared_ptr<Model> model;
+    ASSERT_NO_THROW(model = build(name));
+    LoadStatus status;
+    ASSERT_NO_THROW(status = load_weights_file(*model, dir_ / (name + ".weights.h5"), LoadOptions{}));
+    EXPECT_NO_THROW(status.assert_consumed());
+    expect_predicts(*model, name);
+
+    // Strata's save of the state it restored is Keras's file, value for value.
+    std::string holder;
+    const auto ours = datasets_of(weights_image(*model, true, name), holder);
+    const auto theirs = datasets_of(dir_ / (name + ".weights.h5"));
+    std::vector<std::string> our_paths, their_paths;
+    for (const auto& [p, d] : ours) our_paths.push_back(p);
+    for (const auto& [p, d] : theirs) their_paths.push_back(p);
+    EXPECT_EQ(our_paths, their_paths);
+    const bool nadam = read_text(dir_ / (name + ".optimizer.json")).find("\"Nadam\"") != std::string::npos;
+    for (const auto& [p, d] : theirs) {
+      auto it = ours.find(p);
+      if (it == ours.end()) continue;
+      EXPECT_EQ(it->second.shape, d.shape) << p;
+      EXPECT_EQ(it->second.dtype, d.dtype) << p;
+      if (nadam && p == "optimizer/vars/" + std::to_string(theirs.size() - 1)) continue;
+      if (it->second.bytes != d.bytes && nadam && p.starts_with("optimizer/vars/") && d.shape.rank() == 0) {
+        // Nadam's u_product, recomputed by Strata from the step: 1 ulp.
+        float a, b;
+        std::memcpy(&a, d.bytes.data(), 4);
+        std::memcpy(&b, it->second.bytes.data(), 4);
+        EXPECT_LE(std::abs(a - b), std::nextafter(a, 2 * a) - a) << p;
+        continue;
+      }
+      EXPECT_EQ(it->second.bytes, d.bytes) << p << " differs from Keras's value";
+    }
+    ASSERT_NO_THROW(save_weights_file(*model, out / (name + ".weights.h5"), SaveOptions{}));
+
+    // The sharded form Keras wrote loads the same.
+    auto sharded = build(name);
+    ASSERT_NO_THROW(status = load_weights_file(*sharded, dir_ / (name + ".weights.json"), LoadOptions{}));
+    EXPECT_NO_THROW(status.assert_consumed());
+    expect_predicts(*sharded, name);
+  }
+
+  // Keras 3 loads Strata's files into the same models: every variable bit for bit.
+  std::string output;
+  const int rc = test::run_capturing("'" + test::venv_python().string() + "' '" + STRATA_KERAS3_WEIGHTS_GENERATOR +
+                                         "' --verify '" + dir_.string() + "' '" + out.string() + "'",
+                                     output);
+  EXPECT_EQ(rc, 0) << output;
+}
+
+TEST_F(Keras3WeightsInterop, KerasReadsStrataShardedFiles) {
+  const fs::path out = fresh_dir("strata_shards");
+  const std::string name = "recurrent_nadam";
+  auto model = build(name);
+  load_weights_file(*model, dir_ / (name + ".weights.h5"), LoadOptions{}).assert_consumed();
+  save_weights_file(*model, out / (name + ".weights.json"), SaveOptions{}, 400);
+  EXPECT_TRUE(fs::exists(out / (name + "_00001.weights.h5")));
+  auto again = build(name);
+  load_weights_file(*again, out / (name + ".weights.json"), LoadOptions{}).assert_consumed();
+  expect_predicts(*again, name);
+}
+
+// ---- without the venv ---------------------------------------------------------------------------
+
+std::shared_ptr<Model> small_model(std::int64_t units = 3) {
+  auto in = Input(Shape{5, 4}, "x");
+  Tensor h = make_layer("LSTM", Config{{"units", units}, {"return_sequences", true}})->operator()(in);
+  h = make_layer("Bidirectional",
+                 Config{{"layer",
+                         Config{{"class_name", "GRU"}, {"config", Config{{"units", 2}, {"return_sequences", true}}}}}})
+          ->
+          operator()(h);
+  h = make_layer("TimeDistributed",
+                 Config{{"layer", Config{{"class_name", "Dense"}, {"config", Config{{"units", 2}}}}}})
+          ->
+          operator()(h);
+  h = make_layer("Flatten")->operator()(h);
+  h = make_layer("BatchNormalization")->operator()(h);
+  Tensor out = make_layer("Dense", Config{{"units", 2}})->operator()(h);
+  auto model = std::make_shared<Functional>(std::vector<Tensor>{in}, std::vector<Tensor>{out}, "small");
+  model->compile(Config("adam"), Config("mse"));
+  return model;
+}
+
+std::vector<Tensor> data(std::int64_t n, const Shape& shape, double seed) {
+  std::vector<float> v(static_cast<std::size_t>(n * shape.num_elements()));
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(std::sin(seed + 0.37 * static_cast<double>(i)));
+  std::vector<std::int64_t> dims{n};
+  for (auto d : shape.dims()) dims.push_back(d);
+  return {Tensor::from_vector(v, Shape(dims), Device::cpu())};
+}
+
+void train_two_steps(Model& model) {
+  FitOptions fit;
+  fit.batch_size = 4;
+  fit.epochs = 1;
+  fit.verbose = 0;
+  fit.shuffle = false;
+  model.fit(data(8, Shape{5, 4}, 0.1), data(8, Shape{2}, 0.7), fit);
+}
+
+void expect_same_state(Model& a, Model& b) {
+  const auto wa = a.weights(), wb = b.weights();
+  ASSERT_EQ(wa.size(), wb.size());
+  for (std::size_t i = 0; i < wa.size(); ++i) {
+    const Tensor x = wa[i].value().to(Device::cpu()), y = wb[i].value().to(Device::cpu());
+    ASSERT_EQ(x.shape(), y.shape()) << wa[i].name();
+    EXPECT_EQ(std::memcmp(x.data(), y.data(), x.nbytes()), 0) << wa[i].name();
+  }
+  const auto oa = a.optimizer()->variables(), ob = b.optimizer()->variables();
+  ASSERT_EQ(oa.size(), ob.size());
+  for (std::size_t i = 0; i < oa.size(); ++i) {
+    const Tensor x = oa[i].value().to(Device::cpu()), y = ob[i].value().to(Device::cpu());
+    ASSERT_EQ(x.shape(), y.shape()) << oa[i].name();
+    EXPECT_EQ(std::memcmp(x.data(), y.data(), x.nbytes()), 0) << oa[i].name();
+  }
+  // The file holds it as float32, as Keras 3 does.
+  EXPECT_EQ(static_cast<float>(a.optimizer()->learning_rate()), static_cast<float>(b.optimizer()->learning_rate()));
+}
+
+TEST(Keras3Weights, RoundTripIsBitExact) {
+  const fs::path dir = fresh_dir("round_trip");
+  auto model = small_model();
+  train_two_steps(*model);
+  save_weights_file(*model, dir / "m.weights.h5", SaveOptions{});
+  save_weights_file(*model, dir / "m.weights.json", SaveOptions{}, 256);
+  EXPECT_TRUE(fs::exists(dir / "m_00001.weights.h5"));
+  auto from_h5 = small_model();
+  LoadStatus status = load_weights_file(*from_h5, dir / "m.weights.h5", LoadOptions{});
+  EXPECT_NO_THROW(status.assert_consumed());
+  expect_same_state(*model, *from_h5);
+  auto from_shards = small_model();
+  status = load_weights_file(*from_shards, dir / "m.weights.json", LoadOptions{});
+  EXPECT_NO_THROW(status.assert_consumed());
+  expect_same_state(*model, *from_shards);
+  // The next steps agree too.
+  train_two_steps(*model);
+  train_two_steps(*from_h5);
+  train_two_steps(*from_shards);
+  expect_same_state(*model, *from_h5);
+  expect_same_state(*model, *from_shards);
+}
+
+TEST(Keras3Weights, ObjectPathsAreKeras3s) {
+  // Paths Keras 3.15 writes for this architecture (generate_keras3_weights.py's "recurrent"
+  // model and FORMATS.md §1.11): the RNN's variables on its cell, Bidirectional's
+  // backward/forward layers, TimeDistributed's `layer`, empty groups for layers without
+  // variables, the optimizer's iterations and learning rate first.
+  auto model = small_model();
+  train_two_steps(*model);
+  std::string holder;
+  const auto d = datasets_of(weights_image(*model, true, "m"), holder);
+  for (const char* p :
+       {"layers/lstm/cell/vars/0", "layers/lstm/cell/vars/2", "layers/bidirectional/forward_layer/cell/vars/1",
+        "layers/bidirectional/backward_layer/cell/vars/2", "layers/time_distributed/layer/vars/1",
+        "layers/batch_normalization/vars/3", "layers/dense/vars/0", "optimizer/vars/0", "optimizer/vars/1"}) {
+    EXPECT_EQ(d.count(p), 1u) << p;
+  }
+  EXPECT_EQ(d.at("optimizer/vars/0").dtype, DType::kInt64);
+  EXPECT_EQ(d.at("optimizer/vars/0").shape, Shape{});
+  EXPECT_EQ(d.at("optimizer/vars/1").dtype, DType::kFloat32);
+  h5::Session session;
+  const h5::File file = h5::File::open_image(holder, "m");
+  for (const char* g : {"vars", "layers/input_layer/vars", "layers/flatten/vars", "layers/lstm/vars"}) {
+    EXPECT_TRUE(h5::object_exists(file, file.id(), g)) << g;
+  }
+}
+
+TEST(Keras3Weights, WrongShapeIsAFormatErrorNamingFileAndPath) {
+  const fs::path dir = fresh_dir("wrong_shape");
+  auto model = small_model(3);
+  train_two_steps(*model);
+  save_weights_file(*model, dir / "m.weights.h5", SaveOptions{});
+  auto other = small_model(4);
+  try {
+    load_weights_file(*other, dir / "m.weights.h5", LoadOptions{});
+    FAIL() << "expected a FormatError";
+  } catch (const FormatError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("m.weights.h5"), std::string::npos) << what;
+    EXPECT_NE(what.find("layers/lstm/cell/vars/0"), std::string::npos) << what;
+  }
+  // Nothing was assigned.
+  auto before = other->get_weights();
+  LoadOptions skip;
+  skip.skip_mismatch = true;
+  LoadStatus status = load_weights_file(*other, dir / "m.weights.h5", skip);
+  EXPECT_FALSE(status.unset_weights().empty());
+  EXPECT_THROW(status.assert_consumed(), ValueError);
+  status.expect_partial();
+  // The dense layer after the LSTM still fits and was loaded.
+  const auto mine = model->get_layer(model->layers().size() - 1)->get_weights();
+  const auto theirs = other->get_layer(other->layers().size() - 1)->get_weights();
+  EXPECT_EQ(max_abs_diff(mine[0], theirs[0]), 0.0f);
+}
+
+void write_file(const fs::path& p, const h5::Image& image) {
+  std::ofstream out(p, std::ios::binary);
+  for (auto piece : image.pieces()) out.write(piece.data(), static_cast<std::streamsize>(piece.size()));
+}
+
+TEST(Keras3Weights, MissingGroupIsAFormatError) {
+  const fs::path dir = fresh_dir("missing");
+  auto model = small_model();
+  h5::Image image;
+  {
+    h5::Session session;
+    h5::File file = h5::File::create_in_memory("partial");
+    {
+      h5::Handle root(H5Gopen2(file.id(), "/", H5P_DEFAULT));
+      h5::Handle vars = h5::create_group(file, root.get(), "vars");
+      h5::Handle lstm = h5::create_group(file, root.get(), "layers/lstm/vars");
+    }
+    image = file.take_image();
+  }
+  write_file(dir / "partial.weights.h5", image);
+  try {
+    load_weights_file(*model, dir / "partial.weights.h5", LoadOptions{});
+    FAIL() << "expected a FormatError";
+  } catch (const FormatError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("partial.weights.h5"), std::string::npos) << what;
+    EXPECT_NE(what.find("layers/lstm/cell/vars"), std::string::npos) << what;
+  }
+}
+
+TEST(Keras3Weights, OtherHdf5FilesAreFormatErrorsSayingWhatTheyAre) {
+  const fs::path dir = fresh_dir("other_h5");
+  auto model = small_model();
+  h5::Image legacy, empty;
+  {
+    h5::Session session;
+    h5::File file = h5::File::create_in_memory("legacy");
+    {
+      h5::Handle root(H5Gopen2(file.id(), "/", H5P_DEFAULT));
+      h5::write_name_list(file, root.get(), "layer_names", {"dense"});
+    }
+    legacy = file.take_image();
+    h5::File e = h5::File::create_in_memory("empty");
+    empty = e.take_image();
+  }
+  write_file(dir / "legacy.weights.h5", legacy);
+  write_file(dir / "empty.weights.h5", empty);
+  try {
+    load_weights_file(*model, dir / "legacy.weights.h5", LoadOptions{});
+    FAIL();
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("legacy"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("legacy.weights.h5"), std::string::npos) << e.what();
+  }
+  try {
+    load_weights_file(*model, dir / "empty.weights.h5", LoadOptions{});
+    FAIL();
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("no Keras 3 weights"), std::string::npos) << e.what();
+  }
+  std::ofstream(dir / "text.weights.h5") << "not hdf5";
+  EXPECT_THROW(load_weights_file(*model, dir / "text.weights.h5", LoadOptions{}), FormatError);
+}
+
+TEST(Keras3Weights, BadManifestsAreFormatErrors) {
+  const fs::path dir = fresh_dir("manifest");
+  auto model = small_model();
+  std::ofstream(dir / "a.weights.json") << "{not json";
+  EXPECT_THROW(load_weights_file(*model, dir / "a.weights.json", LoadOptions{}), FormatError);
+  std::ofstream(dir / "b.weights.json") << R"({"metadata": {}, "weight_map": {"/vars": "../b_00000.weights.h5"}})";
+  try {
+    load_weights_file(*model, dir / "b.weights.json", LoadOptions{});
+    FAIL();
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("../b_00000.weights.h5"), std::string::npos) << e.what();
+  }
+  std::ofstream(dir / "c.weights.json") << R"({"metadata": {}})";
+  EXPECT_THROW(load_weights_file(*model, dir / "c.weights.json", LoadOptions{}), FormatError);
+}
+
+TEST(Keras3Weights, Tf213LayerCheckpointDependenciesAreRead) {
+  // tf-keras 2.13 wrote `_layer_checkpoint_dependencies` where Keras 3 writes `layers`.
+  const fs::path dir = fresh_dir("tf213");
+  auto model = small_model();
+  train_two_steps(*model);
+  const h5::Image ours = weights_image(*model, false, "m");
+  const std::string bytes = ours.bytes();
+  h5::Image renamed;
+  {
+    h5::Session session;
+    h5::File in = h5::File::open_image(bytes, "m");
+    h5::File out = h5::File::create_in_memory("tf213");
+    std::map<std::string, Dataset> all = datasets_of(in);
+    {
+      h5::Handle root(H5Gopen2(out.id(), "/", H5P_DEFAULT));
+      for (const auto& [p, d] : all) {
+        const std::string q = p.starts_with("layers/") ? "_layer_checkpoint_dependencies" + p.substr(6) : p;
+        h5::write_dataset(out, root.get(), q,
+                          Tensor::from_host(d.dtype, d.shape, d.bytes.data(), d.bytes.size(), Device::cpu()));
+      }
+      h5::create_group(out, root.get(), "layers_placeholder_unused");
+    }
+    renamed = out.take_image();
+  }
+  write_file(dir / "tf213.weights.h5", renamed);
+  auto fresh = small_model();
+  LoadStatus status = load_weights_file(*fresh, dir / "tf213.weights.h5", LoadOptions{});
+  EXPECT_NO_THROW(status.assert_consumed());
+  const auto a = model->get_weights(), b = fresh->get_weights();
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(max_abs_diff(a[i], b[i]), 0.0f);
+}
+
+}  // namespace
+}  // namespace strata::keras
