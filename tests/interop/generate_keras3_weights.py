@@ -112,11 +112,9 @@ def optimizer_json(opt):
     return {"class_name": type(opt).__name__, "config": config}
 
 
-def compile_from(model, opt_json):
-    opt = keras.optimizers.deserialize(
-        {"module": "keras.optimizers", "class_name": opt_json["class_name"], "config": opt_json["config"],
-         "registered_name": None})
-    model.compile(opt, "mse")
+def compile_from(model, keras_opt_json):
+    model.compile(keras.saving.deserialize_keras_object(keras_opt_json), "mse")
+    model.optimizer.build(model.trainable_variables)
     model.optimizer.build(model.trainable_variables)
 
 
@@ -133,6 +131,8 @@ def generate(out):
             f.write(model.to_json())
         with open(os.path.join(out, name + ".optimizer.json"), "w") as f:
             json.dump(optimizer_json(opt), f)
+        with open(os.path.join(out, name + ".keras_optimizer.json"), "w") as f:
+            json.dump(keras.saving.serialize_keras_object(opt), f)
         predictions = model.predict(x, verbose=0)
         if not isinstance(predictions, (list, tuple)):
             predictions = [predictions]
@@ -161,10 +161,12 @@ def verify(fixtures, strata_dir):
             architecture = f.read()
         with open(os.path.join(fixtures, name + ".optimizer.json")) as f:
             opt_json = json.load(f)
+        with open(os.path.join(fixtures, name + ".keras_optimizer.json")) as f:
+            keras_opt_json = json.load(f)
         loaded = []
         for path in (os.path.join(fixtures, name + ".weights.h5"), strata_file):
             m = keras.models.model_from_json(architecture)
-            compile_from(m, opt_json)
+            compile_from(m, keras_opt_json)
             m.load_weights(path)
             loaded.append(m)
         keras_model, strata_model = loaded
