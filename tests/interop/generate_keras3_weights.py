@@ -86,6 +86,24 @@ def models():
     out.append(("embedding_adagrad", m, keras.optimizers.Adagrad(0.1),
                 [rng.integers(0, 10, (8, 3)).astype("int32")], [normal(8, 1)]))
 
+    x = keras.Input((4, 6))
+    h = L.RNN([L.LSTMCell(3), L.GRUCell(2)], return_sequences=True)(x)
+    h = L.Attention(use_scale=True)([h, h])
+    h = L.AdditiveAttention()([h, h])
+    h = L.EinsumDense("abc,cd->abd", output_shape=(4, 3), bias_axes="d")(h)
+    h = L.PReLU()(L.Flatten()(h))
+    m = keras.Model(x, L.Dense(2)(h), name="stacked")
+    out.append(("stacked_attention_amsgrad", m, keras.optimizers.Adam(0.01, amsgrad=True), [normal(8, 4, 6)],
+                [normal(8, 2)]))
+
+    x = keras.Input((7, 7, 2))
+    h = L.SeparableConv2D(3, 2)(x)
+    h = L.DepthwiseConv2D(2)(h)
+    h = L.Conv2DTranspose(2, 2)(h)
+    h = L.GlobalAveragePooling2D()(h)
+    m = keras.Model(x, L.Dense(2)(h), name="convs")
+    out.append(("convs_rmsprop", m, keras.optimizers.RMSprop(0.01), [normal(8, 7, 7, 2)], [normal(8, 2)]))
+
     m = keras.Sequential([keras.Input((3,)), L.Dense(2)], name="plain")
     out.append(("sequential_sgd", m, keras.optimizers.SGD(0.1), [normal(8, 3)], [normal(8, 2)]))
 
