@@ -119,6 +119,44 @@ def models():
     return out
 
 
+class Block(keras.layers.Layer):
+    """A custom layer with tracked children: a public and a private attribute."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.proj = L.Dense(3)
+        self._gate = L.Dense(3, activation="sigmoid")
+
+    def call(self, x):
+        return self.proj(x) * self._gate(x)
+
+
+class Sub(keras.Model):
+    """A subclassed model: attributes sorted by name, `layers` in between (saving_lib)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.zz = L.Dense(2)
+        self.aa = L.Dense(3)
+        self.blocks = [Block(), L.Dense(3)]
+
+    def call(self, x):
+        return self.zz(self.blocks[1](self.blocks[0](self.aa(x))))
+
+
+def subclassed(out):
+    """subclassed.weights.h5 (and .x0/.y0.npy) of Sub, trained 2 steps with Adam."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((8, 4)).astype("float32")
+    y = rng.standard_normal((8, 2)).astype("float32")
+    m = Sub()
+    m.compile(keras.optimizers.Adam(0.01), "mse")
+    m.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
+    m.save_weights(os.path.join(out, "subclassed.weights.h5"))
+    np.save(os.path.join(out, "subclassed.x0.npy"), x)
+    np.save(os.path.join(out, "subclassed.y0.npy"), np.asarray(m.predict(x, verbose=0)))
+
+
 def optimizer_json(opt):
     config = opt.get_config()
     lr = config["learning_rate"]
@@ -159,6 +197,7 @@ def generate(out):
         for i, v in enumerate(predictions):
             np.save(os.path.join(out, f"{name}.y{i}.npy"), np.asarray(v))
         names.append(name)
+    subclassed(out)
     with open(os.path.join(out, "names.txt"), "w") as f:
         f.write("\n".join(names) + "\n")
     with open(os.path.join(out, "DONE"), "w") as f:

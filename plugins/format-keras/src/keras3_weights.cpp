@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <random>
 #include <regex>
 #include <set>
 #include <unordered_set>
@@ -574,8 +575,15 @@ LoadStatus read_store(const Store& store, Model& model, const LoadOptions& optio
     Optimizer& opt = *model.optimizer();
     auto frame = ErrorContext::push("restoring the state of optimizer '", opt.name(), "' from '", store.label, "'");
     opt.build(model.trainable_weights());
-    const auto expected = optimizer_values(opt);
+    auto expected = optimizer_values(opt);
     const std::size_t stored = opt_vars.datasets.size() + opt_vars.others.size();
+    // An optimizer Keras never built (a model compiled but not trained) saves its iterations
+    // and learning rate only: those load, the slots keep their fresh state.
+    std::vector<OptimizerValue> unbuilt;
+    for (const auto& v : expected) {
+      if (v.kind == OptimizerValue::kIterations || v.kind == OptimizerValue::kLearningRate) unbuilt.push_back(v);
+    }
+    if (stored != expected.size() && stored == unbuilt.size()) expected = unbuilt;
     if (stored != expected.size()) {
       // Keras 3 (BaseOptimizer.load_own_variables) warns and keeps the fresh state.
       log_warning("'", store.label, "': the optimizer state holds ", stored, " variables but optimizer '", opt.name(),
@@ -732,6 +740,32 @@ constexpr std::size_t kMaxManifestBytes = std::size_t{64} << 20;
 // ShardedH5IOStore's default max_shard_size: 5 GB (GiB).
 constexpr std::uint64_t kDefaultShardBytes = std::uint64_t{5} << 30;
 
+// The shards are written before the manifest, each atomically, but a crash between them can
+// leave the previous manifest beside some new shards. Each save stamps its shards and its
+// manifest with one id (Strata-only keys, which Keras ignores), so that such a mix is
+// refused instead of loading half of one save and half of the other.
+constexpr const char* kSaveIdKey = "strata.save_id";
+
+std::string new_save_id() {
+  std::random_device random;
+  char text[40];
+  std::snprintf(text, sizeof text, "%08x%08x%08x%08x", random(), random(), random(), random());
+  return text;
+}
+
+void check_save_id(const Store& store, const Config& manifest) {
+  if (!manifest.contains("metadata") || !manifest["metadata"].is_object() ||
+      !manifest["metadata"].contains(kSaveIdKey) || !manifest["metadata"][kSaveIdKey].is_string()) {
+    return;  // written by Keras
+  }
+  const std::string id = manifest["metadata"][kSaveIdKey].get<std::string>();
+  for (const auto& shard : store.shards) {
+    const auto stamped = h5::read_string_attribute(*shard.file, shard.root.get(), kSaveIdKey);
+    STRATA_CHECK(stamped && *stamped == id, FormatError, "'", store.label, "': shard ", shard.file->where(),
+                 " belongs to another save than the manifest (an interrupted save?); save the weights again");
+  }
+}
+
 Store open_sharded(const std::filesystem::path& manifest_path) {
   Store store;
   store.label = manifest_path.string();
@@ -777,6 +811,7 @@ Store open_sharded(const std::filesystem::path& manifest_path) {
     shard_index(Config(first.filename().string()));
   }
   STRATA_CHECK(!store.shards.empty(), FormatError, "'", store.label, "' names no shard files");
+  check_save_id(store, manifest);
   return store;
 }
 
@@ -868,6 +903,7 @@ void save_weights_file(const Model& model, const std::filesystem::path& path, co
   std::vector<std::pair<std::string, h5::Image>> shards;
   Config weight_map = Config::object();
   double total_size = 0;
+  const std::string save_id = new_save_id();
   {
     h5::Session session;
     std::optional<File> file;
@@ -875,6 +911,8 @@ void save_weights_file(const Model& model, const std::filesystem::path& path, co
     auto next_shard = [&] {
       if (file) shards.emplace_back(shard_name(base, shards.size()), file->take_image());
       file.emplace(File::create_in_memory(shard_name(base, shards.size())));
+      Handle root = open_root(*file);
+      h5::write_vlen_string_attribute(*file, root.get(), kSaveIdKey, save_id, H5T_CSET_UTF8);
       current = 0;
     };
     next_shard();
@@ -912,7 +950,7 @@ void save_weights_file(const Model& model, const std::filesystem::path& path, co
     shards.emplace_back(shard_name(base, shards.size()), file->take_image());
   }
   Config manifest = Config::object();
-  manifest["metadata"] = Config{{"total_size", total_size}};
+  manifest["metadata"] = Config{{"total_size", total_size}, {kSaveIdKey, save_id}};
   manifest["weight_map"] = weight_map;
   // Shards first, the manifest last: the manifest is the commit point.
   for (const auto& [name, image] : shards) write_file_atomically(path.parent_path() / name, image.pieces(), true);

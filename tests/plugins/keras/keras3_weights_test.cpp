@@ -14,6 +14,7 @@
 #include <fstream>
 #include <map>
 
+#include "failing_file_system.hpp"
 #include "h5_file.hpp"
 #include "interop_venv.hpp"
 #include "keras3_weights.hpp"
@@ -21,6 +22,7 @@
 #include "strata/model.hpp"
 #include "strata/npy.hpp"
 #include "strata/ops.hpp"
+#include "strata/plugin/file_system.hpp"
 #include "strata/saving.hpp"
 
 namespace strata::keras {
@@ -247,6 +249,63 @@ TEST_F(Keras3WeightsInterop, StrataLoadsKerasFilesAndSavesThemBack) {
                                          "' --verify '" + dir_.string() + "' '" + out.string() + "'",
                                      output);
   EXPECT_EQ(rc, 0) << output;
+}
+
+// generate_keras3_weights.py's Block and Sub, in C++: tracked children under Keras's
+// attribute names, in the order Python assigns them.
+class Block : public Layer {
+ public:
+  Block() : Layer("Block", Config{{"name", "block"}}) {
+    track("proj", proj_);
+    track("_gate", gate_);
+  }
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override {
+    return {(*proj_)(inputs.at(0), ctx) * (*gate_)(inputs.at(0), ctx)};
+  }
+
+ private:
+  std::shared_ptr<Layer> proj_ = make_layer("Dense", Config{{"units", 3}});
+  std::shared_ptr<Layer> gate_ = make_layer("Dense", Config{{"units", 3}, {"activation", "sigmoid"}});
+};
+
+class Sub : public Model {
+ public:
+  Sub() : Model("Sub", Config{{"name", "sub"}}) {
+    track("zz", zz_);
+    track("aa", aa_);
+    track("blocks", std::vector<std::shared_ptr<Layer>>{block_, dense_});
+  }
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override {
+    return {(*zz_)((*dense_)((*block_)((*aa_)(inputs.at(0), ctx), ctx), ctx), ctx)};
+  }
+
+ private:
+  std::shared_ptr<Layer> zz_ = make_layer("Dense", Config{{"units", 2}});
+  std::shared_ptr<Layer> aa_ = make_layer("Dense", Config{{"units", 3}});
+  std::shared_ptr<Layer> block_ = std::make_shared<Block>();
+  std::shared_ptr<Layer> dense_ = make_layer("Dense", Config{{"units", 3}});
+};
+
+TEST_F(Keras3WeightsInterop, SubclassedModelAndCustomLayerPaths) {
+  // Keras 3 wrote aa/vars, blocks/block/proj/vars, blocks/block/_gate/vars, blocks/dense/vars
+  // and, through the model's `layers` property (sorted between "blocks" and "zz"),
+  // layers/dense/vars for zz.
+  auto model = std::make_shared<Sub>();
+  const auto x = npys("subclassed", "x");
+  model->predict(x);
+  model->compile(Config("adam"), Config("mse"));
+  LoadStatus status = load_weights_file(*model, dir_ / "subclassed.weights.h5", LoadOptions{});
+  EXPECT_NO_THROW(status.assert_consumed());
+  const auto y = model->predict(x);
+  EXPECT_LE(max_abs_diff(y.at(0), npys("subclassed", "y").at(0)), 1e-5f);
+  std::string holder;
+  const auto ours = datasets_of(weights_image(*model, true, "sub"), holder);
+  const auto theirs = datasets_of(dir_ / "subclassed.weights.h5");
+  for (const auto& [p, d] : theirs) {
+    ASSERT_EQ(ours.count(p), 1u) << p;
+    EXPECT_EQ(ours.at(p).bytes, d.bytes) << p;
+  }
+  EXPECT_EQ(ours.size(), theirs.size());
 }
 
 // Not this layout's: Strata's Keras 3 config reader refuses Keras 3's to_json() of models
@@ -514,6 +573,103 @@ TEST(Keras3Weights, Tf213LayerCheckpointDependenciesAreRead) {
   EXPECT_NO_THROW(status.assert_consumed());
   const auto a = model->get_weights(), b = fresh->get_weights();
   for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(max_abs_diff(a[i], b[i]), 0.0f);
+}
+
+}  // namespace
+}  // namespace strata::keras
+
+namespace strata::keras {
+namespace {
+
+TEST(Keras3Weights, InterruptedShardedSaveNeverLoadsAMix) {
+  // Shards first, the manifest last, each file atomically: a save that fails at any
+  // file-system call leaves either the previous save loadable as it was, or a FormatError
+  // (the old manifest beside some new shards), never a mix of two saves.
+  const fs::path dir = fresh_dir("interrupted");
+  auto first = small_model();
+  save_weights_file(*first, dir / "m.weights.json", SaveOptions{}, 256);
+  auto second = small_model();
+  train_two_steps(*second);
+  bool completed = false;
+  int refused = 0;
+  for (int k = 1; k < 200 && !completed; ++k) {
+    {
+      ScopedFileSystem scoped(std::make_shared<test_support::FailingFileSystem>(file_system(), k));
+      try {
+        save_weights_file(*second, dir / "m.weights.json", SaveOptions{}, 256);
+        completed = true;
+      } catch (const IOError&) {
+      }
+    }
+    auto loaded = small_model();
+    try {
+      load_weights_file(*loaded, dir / "m.weights.json", LoadOptions{}).assert_consumed();
+    } catch (const FormatError& e) {
+      EXPECT_FALSE(completed) << e.what();
+      EXPECT_NE(std::string(e.what()).find("another save"), std::string::npos) << e.what();
+      ++refused;
+      continue;
+    }
+    const auto got = loaded->get_weights();
+    const auto a = first->get_weights(), b = second->get_weights();
+    bool is_a = true, is_b = true;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      is_a = is_a && max_abs_diff(got[i], a[i]) == 0.0f;
+      is_b = is_b && max_abs_diff(got[i], b[i]) == 0.0f;
+    }
+    EXPECT_TRUE(completed ? is_b : (is_a || is_b)) << "after a failure at call " << k;
+  }
+  EXPECT_TRUE(completed);
+  EXPECT_GT(refused, 0);  // some failures fell between the shards and the manifest
+}
+
+TEST(Keras3Weights, AnotherOptimizersStateWarnsAndKeepsTheFreshState) {
+  // Keras 3 (BaseOptimizer.load_own_variables) warns and skips; the model's weights load.
+  const fs::path dir = fresh_dir("other_optimizer");
+  auto model = small_model();
+  train_two_steps(*model);
+  save_weights_file(*model, dir / "m.weights.h5", SaveOptions{});
+  auto sgd = small_model();
+  sgd->compile(Config("sgd"), Config("mse"));
+  LoadStatus status = load_weights_file(*sgd, dir / "m.weights.h5", LoadOptions{});
+  EXPECT_NO_THROW(status.assert_model_weights_restored(*sgd, false));
+  EXPECT_THROW(status.assert_consumed(), ValueError);
+  EXPECT_EQ(sgd->optimizer()->iterations().value().item<std::int64_t>(), 0);
+  const auto a = model->get_weights(), b = sgd->get_weights();
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(max_abs_diff(a[i], b[i]), 0.0f);
+}
+
+TEST(Keras3Weights, UncompiledModelsIgnoreTheOptimizerState) {
+  const fs::path dir = fresh_dir("uncompiled");
+  auto model = small_model();
+  train_two_steps(*model);
+  save_weights_file(*model, dir / "m.weights.h5", SaveOptions{});
+  auto plain = clone_model(*model);
+  LoadStatus status = load_weights_file(*plain, dir / "m.weights.h5", LoadOptions{});
+  EXPECT_NO_THROW(status.assert_consumed());
+}
+
+TEST(Keras3Weights, AnUnbuiltOptimizersStateLoads) {
+  // A model compiled and never trained: Keras 3 saves iterations and learning rate only.
+  const fs::path dir = fresh_dir("unbuilt");
+  auto model = small_model();
+  model->optimizer()->set_learning_rate(0.25);
+  save_weights_file(*model, dir / "m.weights.h5", SaveOptions{});
+  auto fresh = small_model();
+  LoadStatus status = load_weights_file(*fresh, dir / "m.weights.h5", LoadOptions{});
+  EXPECT_NO_THROW(status.assert_consumed());
+  EXPECT_EQ(fresh->optimizer()->learning_rate(), 0.25);
+}
+
+TEST(Keras3Weights, DescribeListsObjectsAndOptimizer) {
+  auto model = small_model();
+  train_two_steps(*model);
+  const std::string bytes = weights_image(*model, true, "m").bytes();
+  h5::Session session;
+  const std::string text = describe_weights(h5::File::open_image(bytes, "m"));
+  EXPECT_NE(text.find("layers/lstm/cell: 3 variables"), std::string::npos) << text;
+  EXPECT_NE(text.find("optimizer: "), std::string::npos) << text;
+  EXPECT_NE(text.find("(adam), iterations 2"), std::string::npos) << text;
 }
 
 }  // namespace
