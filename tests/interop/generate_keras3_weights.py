@@ -7,7 +7,8 @@
       optimizer), NAME.x<i>.npy (inputs), NAME.y<i>.npy (Keras's predictions after
       training), and names.txt, then DONE.
   python generate_keras3_weights.py --verify FIXTURES STRATA_DIR
-      For each STRATA_DIR/NAME.weights.h5 (written by Strata): rebuilds NAME with Keras 3,
+      For each STRATA_DIR/NAME.weights.h5 and NAME.weights.json (sharded), written by
+      Strata: rebuilds NAME with Keras 3,
       builds its optimizer, loads Strata's file, and compares every model variable and
       optimizer variable with what loading Keras's own NAME.weights.h5 gives, bit for bit
       (Nadam's u_product, which Strata recomputes, to 1 ulp). Exit 0 when all match.
@@ -103,6 +104,12 @@ def models():
     h = L.GlobalAveragePooling2D()(h)
     m = keras.Model(x, L.Dense(2)(h), name="convs")
     out.append(("convs_rmsprop", m, keras.optimizers.RMSprop(0.01), [normal(8, 7, 7, 2)], [normal(8, 2)]))
+
+    norm = L.Normalization()
+    norm.adapt(normal(16, 3))
+    m = keras.Sequential([keras.Input((3,)), norm, L.Dense(4), L.Dropout(0.1), L.Dense(2)], name="prep")
+    out.append(("normalization_sgd_nesterov", m, keras.optimizers.SGD(0.05, momentum=0.8, nesterov=True),
+                [normal(8, 3)], [normal(8, 2)]))
 
     m = keras.Sequential([keras.Input((3,)), L.Dense(2)], name="plain")
     out.append(("sequential_sgd", m, keras.optimizers.SGD(0.1), [normal(8, 3)], [normal(8, 2)]))
@@ -210,8 +217,8 @@ def verify(fixtures, strata_dir):
     checked = 0
     with open(os.path.join(fixtures, "names.txt")) as f:
         names = [n for n in f.read().split() if n]
-    for name in names:
-        strata_file = os.path.join(strata_dir, name + ".weights.h5")
+    for name, suffix in [(n, s) for n in names for s in (".weights.h5", ".weights.json")]:
+        strata_file = os.path.join(strata_dir, name + suffix)
         if not os.path.exists(strata_file):
             continue
         with open(os.path.join(fixtures, name + ".json")) as f:
@@ -229,7 +236,7 @@ def verify(fixtures, strata_dir):
         keras_model, strata_model = loaded
         for a, b in zip(keras_model.weights, strata_model.weights):
             if a.shape != b.shape or np.asarray(a).tobytes() != np.asarray(b).tobytes():
-                failures.append(f"{name}: weight {a.path} differs")
+                failures.append(f"{name}{suffix}: weight {a.path} differs")
         ka, sa = keras_model.optimizer.variables, strata_model.optimizer.variables
         if len(ka) != len(sa):
             failures.append(f"{name}: {len(ka)} optimizer variables vs {len(sa)}")

@@ -230,6 +230,7 @@ TEST_F(Keras3WeightsInterop, StrataLoadsKerasFilesAndSavesThemBack) {
       EXPECT_EQ(it->second.bytes, d.bytes) << p << " differs from Keras's value";
     }
     ASSERT_NO_THROW(save_weights_file(*model, out / (name + ".weights.h5"), SaveOptions{}));
+    ASSERT_NO_THROW(save_weights_file(*model, out / (name + ".weights.json"), SaveOptions{}, 512));
 
     // The sharded form Keras wrote loads the same.
     auto sharded = build(name);
@@ -243,7 +244,8 @@ TEST_F(Keras3WeightsInterop, StrataLoadsKerasFilesAndSavesThemBack) {
     expect_predicts(*sharded, name);
   }
 
-  // Keras 3 loads Strata's files into the same models: every variable bit for bit.
+  // Keras 3 loads Strata's files (single and sharded) into the same models: every variable
+  // bit for bit.
   std::string output;
   const int rc = test::run_capturing("'" + test::venv_python().string() + "' '" + STRATA_KERAS3_WEIGHTS_GENERATOR +
                                          "' --verify '" + dir_.string() + "' '" + out.string() + "'",
