@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 
 #include "failing_file_system.hpp"
@@ -672,6 +673,96 @@ TEST(Keras3Weights, DescribeListsObjectsAndOptimizer) {
   EXPECT_NE(text.find("layers/lstm/cell: 3 variables"), std::string::npos) << text;
   EXPECT_NE(text.find("optimizer: "), std::string::npos) << text;
   EXPECT_NE(text.find("(adam), iterations 2"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace strata::keras
+
+namespace strata::keras {
+namespace {
+
+// A copy of `model`'s Keras 3 file with `edit` applied to its datasets ("<group>/<name>" ->
+// value; erase to drop one, add to add one).
+fs::path edited_file(const Model& model, const fs::path& dir, const std::string& name,
+                     const std::function<void(std::map<std::string, Dataset>&)>& edit) {
+  const std::string bytes = weights_image(model, true, "m").bytes();
+  std::map<std::string, Dataset> all;
+  {
+    h5::Session session;
+    all = datasets_of(h5::File::open_image(bytes, "m"));
+  }
+  edit(all);
+  h5::Image image;
+  {
+    h5::Session session;
+    h5::File out = h5::File::create_in_memory(name);
+    {
+      h5::Handle root(H5Gopen2(out.id(), "/", H5P_DEFAULT));
+      h5::create_group(out, root.get(), "vars");
+      for (const auto& [p, d] : all) {
+        h5::write_dataset(out, root.get(), p,
+                          Tensor::from_host(d.dtype, d.shape, d.bytes.data(), d.bytes.size(), Device::cpu()));
+      }
+    }
+    image = out.take_image();
+  }
+  write_file(dir / name, image);
+  return dir / name;
+}
+
+std::string load_error(Model& model, const fs::path& file) {
+  try {
+    load_weights_file(model, file, LoadOptions{});
+  } catch (const FormatError& e) {
+    return e.what();
+  }
+  return "(no FormatError)";
+}
+
+TEST(Keras3Weights, ValueCountsAndKindsAreChecked) {
+  const fs::path dir = fresh_dir("counts");
+  auto model = small_model();
+  train_two_steps(*model);
+  const auto extra = edited_file(*model, dir, "extra.weights.h5",
+                                 [](auto& all) { all["layers/dense/vars/2"] = all.at("layers/dense/vars/1"); });
+  std::string what = load_error(*small_model(), extra);
+  EXPECT_NE(what.find("extra.weights.h5"), std::string::npos) << what;
+  EXPECT_NE(what.find("layers/dense/vars"), std::string::npos) << what;
+  EXPECT_NE(what.find("holds 3 values"), std::string::npos) << what;
+
+  const auto renamed = edited_file(*model, dir, "renamed.weights.h5", [](auto& all) {
+    all["layers/dense/vars/7"] = all.at("layers/dense/vars/1");
+    all.erase("layers/dense/vars/1");
+  });
+  what = load_error(*small_model(), renamed);
+  EXPECT_NE(what.find("has no dataset '1'"), std::string::npos) << what;
+
+  const auto optimizer_shape = edited_file(*model, dir, "optimizer.weights.h5",
+                                           [](auto& all) { all["optimizer/vars/2"] = all.at("optimizer/vars/1"); });
+  what = load_error(*small_model(), optimizer_shape);
+  EXPECT_NE(what.find("optimizer/vars/2"), std::string::npos) << what;
+
+  // Objects the model does not have are reported, not an error.
+  const auto more = edited_file(*model, dir, "more.weights.h5",
+                                [](auto& all) { all["layers/dense_9/vars/0"] = all.at("layers/dense/vars/1"); });
+  LoadStatus status = load_weights_file(*small_model(), more, LoadOptions{});
+  ASSERT_EQ(status.unused_values().size(), 1u);
+  EXPECT_EQ(status.unused_values()[0], "layers/dense_9/vars/0");
+  status.expect_partial();
+}
+
+TEST(Keras3Weights, ShardSizeNeedsTheJsonForm) {
+  const fs::path dir = fresh_dir("shard_size");
+  auto model = small_model();
+  train_two_steps(*model);
+  EXPECT_THROW(save_weights_file(*model, dir / "m.weights.h5", SaveOptions{}, 1000), ValueError);
+  // A value larger than the limit (Keras refuses it too).
+  EXPECT_THROW(save_weights_file(*model, dir / "m.weights.json", SaveOptions{}, 16), ValueError);
+  EXPECT_FALSE(fs::exists(dir / "m.weights.json"));
+  SaveOptions keep;
+  keep.overwrite = false;
+  save_weights_file(*model, dir / "m.weights.json", keep);
+  EXPECT_THROW(save_weights_file(*model, dir / "m.weights.json", keep), IOError);
 }
 
 }  // namespace
