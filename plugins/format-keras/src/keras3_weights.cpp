@@ -833,6 +833,7 @@ h5::Image weights_image(const Model& model, bool include_optimizer, const std::s
 }
 
 bool has_keras3_layout(const File& file) {
+  h5::Session session;
   Handle root = open_root(file);
   if (h5::has_attribute(file, root.get(), "layer_names") || h5::object_exists(file, root.get(), "model_weights")) {
     return false;
@@ -880,6 +881,15 @@ std::string describe_weights(const File& file) {
     }
     out += "\n";
   }
+  return out;
+}
+
+std::string describe_weights_file(const std::filesystem::path& path) {
+  h5::Session session;
+  if (!ends_with(path.string(), ".json")) return describe_weights(File::open(path));
+  const Store store = open_sharded(path);
+  std::string out = "sharded Keras 3 weights: " + std::to_string(store.shards.size()) + " shard(s)\n";
+  for (const auto& shard : store.shards) out += shard.file->where() + ":\n" + describe_weights(*shard.file);
   return out;
 }
 

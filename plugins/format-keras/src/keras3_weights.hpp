@@ -63,6 +63,9 @@ bool has_keras3_layout(const h5::File& file);
 // For `strata info`: the object paths, variable counts and the optimizer state.
 // FormatError for a file without Keras 3's layout.
 std::string describe_weights(const h5::File& file);
+// The same for a weights file on disk: `.weights.h5`, or a sharded `.weights.json` (its
+// shards described one after the other).
+std::string describe_weights_file(const std::filesystem::path& path);
 
 // The weights-only files of Keras 3's save_weights/load_weights: a `path` ending in
 // `.json` is the sharded form (Keras 3's ShardedH5IOStore: a manifest `{"metadata":

@@ -673,6 +673,10 @@ TEST(Keras3Weights, DescribeListsObjectsAndOptimizer) {
   EXPECT_NE(text.find("layers/lstm/cell: 3 variables"), std::string::npos) << text;
   EXPECT_NE(text.find("optimizer: "), std::string::npos) << text;
   EXPECT_NE(text.find("(adam), iterations 2"), std::string::npos) << text;
+  const fs::path dir = fresh_dir("describe");
+  save_weights_file(*model, dir / "m.weights.json", SaveOptions{}, 256);
+  const std::string sharded = describe_weights_file(dir / "m.weights.json");
+  EXPECT_NE(sharded.find("m_00001.weights.h5"), std::string::npos) << sharded;
 }
 
 }  // namespace
