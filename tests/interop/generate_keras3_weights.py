@@ -4,8 +4,9 @@
       For each model below: builds it with Keras 3, compiles it, trains 2 steps, and writes
       NAME.weights.h5 (save_weights), NAME.weights.json + shards (sharded save_weights),
       NAME.json (model.to_json()), NAME.optimizer.json ({"class_name", "config"} of the
-      optimizer), NAME.x<i>.npy (inputs), NAME.y<i>.npy (Keras's predictions after
-      training), and names.txt, then DONE.
+      optimizer), NAME.x<i>.npy (inputs), NAME.t<i>.npy (targets), NAME.y<i>.npy (Keras's
+      predictions after training), NAME.next.weights.h5 (after one more step on the first
+      4 samples), and names.txt, then DONE.
   python generate_keras3_weights.py --verify FIXTURES STRATA_DIR
       For each STRATA_DIR/NAME.weights.h5 and NAME.weights.json (sharded), written by
       Strata: rebuilds NAME with Keras 3,
@@ -82,10 +83,13 @@ def models():
     m = keras.Model(x, L.Dense(2)(h), name="attention")
     out.append(("attention_adamw", m, keras.optimizers.AdamW(0.01), [normal(8, 4, 6)], [normal(8, 2)]))
 
-    m = keras.Sequential([keras.Input((3,), dtype="int32"), L.Embedding(10, 4), L.GlobalAveragePooling1D(),
+    # Ids unique within each batch of 4: with repeated ids Keras 3's Adagrad (TF backend)
+    # adds the square of each occurrence's gradient slice (IndexedSlices), not the square of
+    # their sum as tf-keras and Strata do, and the next step differs (by ~1e-2 here).
+    m = keras.Sequential([keras.Input((3,), dtype="int32"), L.Embedding(24, 4), L.GlobalAveragePooling1D(),
                           L.Dense(1)], name="emb")
-    out.append(("embedding_adagrad", m, keras.optimizers.Adagrad(0.1),
-                [rng.integers(0, 10, (8, 3)).astype("int32")], [normal(8, 1)]))
+    ids = rng.permutation(24).reshape(8, 3).astype("int32")
+    out.append(("embedding_adagrad", m, keras.optimizers.Adagrad(0.1), [ids], [normal(8, 1)]))
 
     x = keras.Input((4, 6))
     h = L.RNN([L.LSTMCell(3), L.GRUCell(2)], return_sequences=True)(x)
@@ -107,7 +111,7 @@ def models():
 
     norm = L.Normalization()
     norm.adapt(normal(16, 3))
-    m = keras.Sequential([keras.Input((3,)), norm, L.Dense(4), L.Dropout(0.1), L.Dense(2)], name="prep")
+    m = keras.Sequential([keras.Input((3,)), norm, L.Dense(4), L.Dropout(0.0), L.Dense(2)], name="prep")
     out.append(("normalization_sgd_nesterov", m, keras.optimizers.SGD(0.05, momentum=0.8, nesterov=True),
                 [normal(8, 3)], [normal(8, 2)]))
 
@@ -203,6 +207,11 @@ def generate(out):
             np.save(os.path.join(out, f"{name}.x{i}.npy"), v)
         for i, v in enumerate(predictions):
             np.save(os.path.join(out, f"{name}.y{i}.npy"), np.asarray(v))
+        # One more step on the first batch, for Strata's next step to compare with.
+        for i, v in enumerate(y):
+            np.save(os.path.join(out, f"{name}.t{i}.npy"), v)
+        model.train_on_batch([v[:4] for v in x], [v[:4] for v in y])
+        model.save_weights(os.path.join(out, name + ".next.weights.h5"))
         names.append(name)
     subclassed(out)
     with open(os.path.join(out, "names.txt"), "w") as f:

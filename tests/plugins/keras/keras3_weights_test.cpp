@@ -254,6 +254,55 @@ TEST_F(Keras3WeightsInterop, StrataLoadsKerasFilesAndSavesThemBack) {
   EXPECT_EQ(rc, 0) << output;
 }
 
+TEST_F(Keras3WeightsInterop, NextStepAgreesWithKeras) {
+  // Loading puts every slot where Keras 3 has it (a bit-exact re-save alone would not show
+  // two slots swapped): one more step on the same batch gives Keras 3's variables.
+  for (const auto& name : names()) {
+    SCOPED_TRACE(name);
+    auto model = build(name);
+    load_weights_file(*model, dir_ / (name + ".weights.h5"), LoadOptions{}).assert_consumed();
+    std::vector<Tensor> x, y;
+    auto first_four = [](const Tensor& t) {
+      std::vector<std::int64_t> begin(t.rank(), 0), size = t.shape().dims();
+      size[0] = 4;
+      return slice(t, begin, size);
+    };
+    for (const auto& t : npys(name, "x")) x.push_back(first_four(t));
+    for (const auto& t : npys(name, "t")) y.push_back(first_four(t));
+    model->train_on_batch(x, y);
+    std::string holder;
+    const auto ours = datasets_of(weights_image(*model, true, name), holder);
+    const auto theirs = datasets_of(dir_ / (name + ".next.weights.h5"));
+    for (const auto& [p, d] : theirs) {
+      ASSERT_EQ(ours.count(p), 1u) << p;
+      const Dataset& o = ours.at(p);
+      ASSERT_EQ(o.shape, d.shape) << p;
+      if (d.dtype != DType::kFloat32) {
+        EXPECT_EQ(o.bytes, d.bytes) << p;
+        continue;
+      }
+      // Where Keras's gradient is zero but for rounding (a bias before BatchNormalization,
+      // MultiHeadAttention's key bias), Adam-type optimizers scale that noise to about the
+      // learning rate (0.01); a moving variance is a difference of rounded means.
+      float absolute = 1e-6f, relative = 1e-4f;
+      if ((name == "conv_adamax" && p == "layers/conv2d/vars/1") ||
+          (name == "attention_adamw" && p == "layers/multi_head_attention/key_dense/vars/1")) {
+        absolute = 0.02f;
+      }
+      if (p == "layers/batch_normalization/vars/3") relative = 1e-3f;
+      const auto* a = reinterpret_cast<const float*>(d.bytes.data());
+      const auto* b = reinterpret_cast<const float*>(o.bytes.data());
+      std::size_t bad = 0;
+      float worst = 0;
+      for (std::size_t i = 0; i < d.bytes.size() / 4; ++i) {
+        const float diff = std::abs(a[i] - b[i]);
+        if (diff > relative * std::max(std::abs(a[i]), std::abs(b[i])) + absolute) ++bad, worst = std::max(worst, diff);
+      }
+      EXPECT_EQ(bad, 0u) << p << ": largest difference " << worst;
+    }
+  }
+}
+
 // generate_keras3_weights.py's Block and Sub, in C++: tracked children under Keras's
 // attribute names, in the order Python assigns them.
 class Block : public Layer {
