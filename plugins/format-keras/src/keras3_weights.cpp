@@ -240,6 +240,13 @@ double config_number(const Config& c, const char* key, double fallback) {
   return fallback;
 }
 
+// "Adam" for "Adam" and for a registered "Custom>Adam".
+std::string bare_class(const Optimizer& opt) {
+  const std::string name = opt.class_name();
+  const auto gt = name.rfind('>');
+  return gt == std::string::npos ? name : name.substr(gt + 1);
+}
+
 // Keras 3's optimizer.variables for a Strata optimizer: iterations; the learning rate unless
 // it is a schedule; the slots in build order (Strata's slots() order is Keras 3's, except
 // that SGD without momentum has none in Keras 3); Nadam's running product u_1 ... u_t last.
@@ -511,13 +518,11 @@ LoadStatus read_store(const Store& store, Model& model, const LoadOptions& optio
   std::vector<Pending> pending;
   std::vector<std::string> unset, skipped;
   std::set<std::string> consumed;  // "<path>/vars/<key>"
-  std::set<std::string> consumed_groups;
   std::size_t restored = 0;
 
   for (const auto& entry : object_entries(model, /*with_empty_children=*/false)) {
     auto frame = ErrorContext::push("loading ", entry.what, " from '", store.label, "'");
     const StoredVars vars = store.get(entry.path);
-    consumed_groups.insert(entry.path);
     auto unset_all = [&] {
       for (std::size_t i = 0; i < entry.variables.size(); ++i) {
         unset.push_back(detail::concat(vars_path(entry.path), "/", i, " (", entry.variables[i].name(), ")"));
@@ -571,7 +576,6 @@ LoadStatus read_store(const Store& store, Model& model, const LoadOptions& optio
   } opt_pending;
   const StoredVars opt_vars = store.get("optimizer");
   if (restore_optimizer && model.is_compiled() && model.optimizer() && opt_vars.found) {
-    consumed_groups.insert("optimizer");
     Optimizer& opt = *model.optimizer();
     auto frame = ErrorContext::push("restoring the state of optimizer '", opt.name(), "' from '", store.label, "'");
     opt.build(model.trainable_weights());
@@ -641,7 +645,6 @@ LoadStatus read_store(const Store& store, Model& model, const LoadOptions& optio
   } else if (opt_vars.found) {
     // No optimizer to restore (not compiled, or not asked to): as Keras 3, which finds no
     // `optimizer` attribute on an uncompiled model, the values are passed over.
-    consumed_groups.insert("optimizer");
     for (const auto& [key, unused] : opt_vars.datasets) consumed.insert("optimizer/vars/" + key);
   }
 
