@@ -255,8 +255,7 @@ std::vector<OptimizerValue> optimizer_values(const Optimizer& opt) {
   out.push_back({OptimizerValue::kIterations, Variable(), "iteration"});
   if (!opt.learning_rate_schedule()) out.push_back({OptimizerValue::kLearningRate, Variable(), "learning_rate"});
   const Config config = opt.get_config();
-  const std::string cls(
-      opt.class_name().substr(opt.class_name().rfind('>') == std::string::npos ? 0 : opt.class_name().rfind('>') + 1));
+  const std::string cls = bare_class(opt);
   const bool no_momentum_slots = cls == "SGD" && config_number(config, "momentum", 0.0) == 0.0;
   if (!no_momentum_slots) {
     for (const auto& s : opt.slots())
@@ -279,8 +278,7 @@ float nadam_product(std::int64_t steps, double beta_1) {
 
 std::string optimizer_file_name(const Optimizer& opt) {
   // Strata's default name is the class name (tf-keras's); Keras 3's is its snake case.
-  const std::string cls(
-      opt.class_name().substr(opt.class_name().rfind('>') == std::string::npos ? 0 : opt.class_name().rfind('>') + 1));
+  const std::string cls = bare_class(opt);
   return opt.name() == cls ? snake_case(cls) : opt.name();
 }
 
