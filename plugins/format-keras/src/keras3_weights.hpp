@@ -20,29 +20,68 @@
 
 namespace strata::keras {
 
+// Object paths (keras3_weights.cpp has the table of the names that differ from Strata's
+// tracked-child names): the model at "" (group `vars`); a Sequential's or Functional's
+// layers under `layers/<snake_case(class)>[_<n>]` in model.layers order (a Functional's
+// InputLayers included); any other layer's tracked children under their attribute names,
+// sorted, private names last, lists as containers named like `layers`; a subclassed model's
+// `layers` property as a container as well; an object reached twice is saved once, under
+// its first path. RNN layers keep their variables on `cell`, Bidirectional on
+// `forward_layer`/`backward_layer`, TimeDistributed on `layer`, MultiHeadAttention on
+// `query_dense`, `key_dense`, `value_dense`, `output_dense`.
+//
+// The optimizer (`optimizer/vars`): iterations (int64), the learning rate (float32; absent
+// when it is a schedule), then the slots in Keras 3's build order — Strata's slots() order,
+// except SGD without momentum (no slots in Keras 3) — and, for Nadam, Keras 3's running
+// product u_1...u_t (recomputed from the step on saving, ignored on loading).
+
 // The model's variables (and, with `include_optimizer` and a compiled model, its optimizer's)
 // as a Keras 3 weights file built in memory. `label` names the file in messages.
+// ValueError when the model is not built. Thread safety: reads the model only.
 h5::Image weights_image(const Model& model, bool include_optimizer, const std::string& label);
 
 // Assigns the model's variables from a Keras 3 weights file; restores the optimizer state
 // when `restore_optimizer`, the model is compiled and the file has `optimizer/vars` (the
-// optimizer is built over the model's trainable variables first). A value whose shape does
-// not fit is a FormatError naming the object path and both shapes, unless
-// options.skip_mismatch (then the object is skipped and reported in the status). The status
-// lists file values no variable took and variables no value set.
+// optimizer is built over the model's trainable variables first). Every value is checked
+// (group present, value count, shapes) before any variable is assigned. A mismatch is a
+// FormatError naming the file, the object path and both shapes or counts, unless
+// options.skip_mismatch (then the object is skipped, logged, and its variables listed as
+// unset). An optimizer state with another number of variables than the optimizer has is
+// skipped with a warning, as Keras 3 does (except a never-built optimizer's: iterations and
+// learning rate load). The status lists file values no variable took ("<path>/vars/<i>")
+// and variables no value set ("<path>/vars/<i> (<variable name>)"); the optimizer values of
+// a file loaded into a model that is not compiled are passed over, as in Keras 3.
+// The learning rate read sets the optimizer's constant rate, unless it uses a schedule.
+// ValueError when the model is not built; FormatError for a file without Keras 3's layout.
 LoadStatus read_weights(const h5::File& file, Model& model, const LoadOptions& options, bool restore_optimizer);
 
-// Whether an open HDF5 file has Keras 3's layout (a `vars` or `layers` group at the root, no
-// legacy `layer_names`/`model_weights`).
+// Whether an open HDF5 file has Keras 3's layout (a `vars`, `layers`, `optimizer` or tf-keras
+// 2.13 `_layer_checkpoint_dependencies` group at the root, no legacy `layer_names` /
+// `model_weights`).
 bool has_keras3_layout(const h5::File& file);
 
 // For `strata info`: the object paths, variable counts and the optimizer state.
+// FormatError for a file without Keras 3's layout.
 std::string describe_weights(const h5::File& file);
+// The same for a weights file on disk: `.weights.h5`, or a sharded `.weights.json` (its
+// shards described one after the other).
+std::string describe_weights_file(const std::filesystem::path& path);
 
-// The weights-only files of Keras 3's save_weights/load_weights: `path` ending in
-// `.weights.h5` is one HDF5 file; `.weights.json` is the sharded form (a JSON manifest and
-// HDF5 shards beside it, each at most `max_shard_bytes`). Saves are atomic (every shard and
-// the manifest, or nothing). 0 as max_shard_bytes: Keras's default for the sharded form.
+// The weights-only files of Keras 3's save_weights/load_weights: a `path` ending in
+// `.json` is the sharded form (Keras 3's ShardedH5IOStore: a manifest `{"metadata":
+// {"total_size"}, "weight_map": {"/<path>/vars": shard or [shards]}}` and HDF5 shards
+// `<base>_00000.weights.h5`, ... beside it, base = the name without `.weights.json`; a new
+// shard starts when the values' bytes would pass `max_shard_bytes`); anything else is one
+// HDF5 file (`.weights.h5`). The optimizer state is included when the model is compiled.
+// 0 as max_shard_bytes: Keras's default for the sharded form (5 GiB); non-zero with a
+// non-`.json` path is a ValueError, as is one value larger than the limit. Every file is
+// written with write_file_atomically, the shards first and the manifest last; a sharded
+// save stamps its shards and manifest with one `strata.save_id` (ignored by Keras), so that
+// the previous manifest beside new shards after an interrupted save is a FormatError on
+// loading rather than a mix of two saves. Stale shards of an earlier save with more shards
+// are left in place (no manifest names them). SaveOptions::overwrite false: IOError when
+// `path` exists. Loading: LoadOptions::compile restores the optimizer state; the rest as
+// read_weights. A manifest naming a shard outside its directory is a FormatError.
 void save_weights_file(const Model& model, const std::filesystem::path& path, const SaveOptions& options,
                        std::uint64_t max_shard_bytes = 0);
 LoadStatus load_weights_file(Model& model, const std::filesystem::path& path, const LoadOptions& options);
