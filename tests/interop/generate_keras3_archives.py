@@ -35,7 +35,8 @@ Each model is compiled, trained 2 steps (fit, batch 8, no shuffle) on fixed data
   next<i>.npy              get_weights() after ONE train_on_batch(x, y) of the model that
                            keras.saving.load_model read back from model.keras
 and sequential_sgd also model_npz.keras (saving_lib.save_model(weights_format="npz"): the
-archive with model.weights.npz). OUT_DIR/index.json has, per model, the file names and counts,
+archive with model.weights.npz; Keras 3.15 pickles each object's variables there and cannot
+load the archive back itself: index.json's "npz_keras_loads" says what Keras did). OUT_DIR/index.json has, per model, the file names and counts,
 the losses of that step and the next one (loss1, loss2: train_on_batch's loss, the loss of the
 weights before each step), the archive's members and metadata.json, the shard files, the
 custom class, and the versions; OUT_DIR/done is written last.
@@ -320,6 +321,13 @@ def generate(name, builder, out):
         from keras.src.saving import saving_lib
 
         saving_lib.save_model(model, os.path.join(d, "model_npz.keras"), weights_format="npz")
+        # Keras 3.15 writes each object's variables as a pickled dict (an object array) and
+        # its own loader refuses them (np.load(allow_pickle=False)): record what it does.
+        try:
+            keras.saving.load_model(os.path.join(d, "model_npz.keras"), custom_objects=CUSTOM_OBJECTS)
+            notes["npz_keras_loads"] = "yes"
+        except Exception as e:  # noqa: BLE001
+            notes["npz_keras_loads"] = f"no: {type(e).__name__}: {e}"
 
     if not notes.get("strings"):
         save_npys(d, "x", xs)
@@ -361,6 +369,7 @@ def generate(name, builder, out):
         "metadata": metadata,
         "shards": shards,
         "npz_archive": name == "sequential_sgd",
+        "npz_keras_loads": None,
         "stochastic_training": False,
         "custom_class": None,
         "unknown_to_strata": False,

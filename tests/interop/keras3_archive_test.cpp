@@ -296,11 +296,24 @@ TEST_F(Keras3ArchiveFiles, StringLookupArchiveLoadsOrNamesTheMissingLayer) {
 }
 
 // Keras 3's `weights_format="npz"` archive (model.weights.npz instead of model.weights.h5).
-TEST_F(Keras3ArchiveFiles, NpzWeightsArchivePredictsAsKeras3) {
+// Keras 3.15 pickles each object's variables there (object arrays) and refuses its own file;
+// Strata never unpickles: then a FormatError naming the member. If Keras can load it, so must
+// Strata.
+TEST_F(Keras3ArchiveFiles, NpzWeightsArchiveAsKeras3Does) {
   const fs::path dir = fixtures() / "sequential_sgd";
-  const auto model = load_model(dir / "model_npz.keras");
-  EXPECT_EQ(differs_close(model->predict(npys(dir, "x")), npys(dir, "pred"), 1e-5, 1e-5), "");
-  EXPECT_EQ(differs_exact(model->get_weights(), npys(dir, "w")), "");
+  const std::string keras_did = entry("sequential_sgd")["npz_keras_loads"].get<std::string>();
+  if (keras_did == "yes") {
+    const auto model = load_model(dir / "model_npz.keras");
+    EXPECT_EQ(differs_close(model->predict(npys(dir, "x")), npys(dir, "pred"), 1e-5, 1e-5), "");
+    EXPECT_EQ(differs_exact(model->get_weights(), npys(dir, "w")), "");
+    return;
+  }
+  try {
+    load_model(dir / "model_npz.keras");
+    ADD_FAILURE() << "Strata loaded the pickled npz archive Keras 3 itself refuses (" << keras_did << ")";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("model.weights.npz"), std::string::npos) << e.what();
+  }
 }
 
 // ---- the CLI ----------------------------------------------------------------------------------
