@@ -220,46 +220,16 @@ void write_contents(const strata::Model& model, const fs::path& tmp, const strat
 // swapped in with one renameat2(RENAME_EXCHANGE), so the path always names a complete
 // SavedModel, old or new, even if the process dies at any point.
 void save(const strata::Model& model, const fs::path& dir, const strata::SaveOptions& options) {
-  std::error_code ec;
-  STRATA_CHECK(options.overwrite || !fs::exists(dir, ec), IOError, "'", dir.string(), "' already exists");
-  const fs::path parent = dir.has_parent_path() ? dir.parent_path() : fs::path(".");
-  // Like tf.saved_model.save, missing parent directories are created.
-  if (!fs::is_directory(parent, ec)) strata::file_system().create_directories(parent);
-  STRATA_CHECK(!fs::exists(dir, ec) || fs::is_directory(dir, ec), IOError, "cannot save a SavedModel to '",
-               dir.string(), "': it exists and is not a directory");
-  // Temporaries of earlier saves to `dir` whose process died before the commit point.
-  strata::remove_abandoned_temporaries(parent, "." + dir.filename().string());
-  const fs::path tmp = parent / ("." + dir.filename().string() + strata::temporary_suffix());
-  // Every change on disk goes through the file-system seam (DESIGN.md §6), the clean-ups too.
-  strata::FileSystem& files = strata::file_system();
-  if (fs::exists(tmp, ec)) files.remove_all(tmp);
-  try {
-    files.create_directories(tmp / "variables");
-    files.create_directories(tmp / "assets");
-    write_contents(model, tmp, options);
-    files.sync_directory(tmp / "variables");
-    files.sync_directory(tmp);
-    if (fs::exists(dir, ec)) {
-      files.exchange(tmp, dir);  // the commit point; tmp now holds the old SavedModel
-      files.sync_directory(parent);
-      try {
-        files.remove_all(tmp);
-      } catch (const strata::Error& e) {
-        strata::log_warning("the previous SavedModel, now at '", tmp.string(), "', could not be removed: ", e.message());
-      }
-      return;
-    }
-    files.rename(tmp, dir);  // the commit point
-  } catch (...) {
-    try {
-      if (fs::exists(tmp, ec)) files.remove_all(tmp);
-    } catch (const strata::Error& e) {
-      strata::log_warning("the unfinished SavedModel '", tmp.string(), "' could not be removed: ", e.message());
-    }
-    throw;
-  }
-  files.sync_directory(parent);
+  strata::write_directory_atomically(
+      dir,
+      [&](const fs::path& tmp) {
+        strata::FileSystem& files = strata::file_system();
+        files.create_directories(tmp / "variables");
+        files.create_directories(tmp / "assets");
+        write_contents(model, tmp, options);
+        files.sync_directory(tmp / "variables");
+      },
+      options.overwrite, "SavedModel");
 }
-
 
 }  // namespace strata::savedmodel

@@ -35,6 +35,8 @@ void register_all(strata::Registrar& registrar) {
   register_attention_layers(registrar);
   register_convnext_layers(registrar);
   register_recurrent_layers(registrar);
+  register_keras3_layers(registrar);
+  register_grouped_query_attention(registrar);
   register_tf_op_layers(registrar);  // sets its own module: keep it last
 }
 

@@ -1,11 +1,13 @@
 // Functional models: graphs of layer calls, their Keras configs, and model_from_config.
 #include <algorithm>
 #include <map>
+#include <set>
 #include <unordered_map>
 
 #include "layers/add_loss_layers.hpp"
 #include "layers/call_arguments.hpp"
 #include "layers/config_util.hpp"
+#include "layers/keras3_dialect.hpp"
 #include "layers/model_internal.hpp"
 #include "strata/log.hpp"
 #include "strata/plugin/call_arguments.hpp"
@@ -228,10 +230,12 @@ namespace {
 
 // Keras renumbers a layer's nodes to count only those in the model; graph models (whose
 // node 0 is internal in Keras) start at 1.
+// Keras 3 numbers every layer's nodes from 0.
 std::map<std::pair<const Layer*, const GraphNode*>, int> node_numbers(const Functional::Impl& impl) {
   std::map<std::pair<const Layer*, const GraphNode*>, int> out;
+  const bool keras3 = internal::keras3_dialect();
   for (const auto& layer : impl.layers) {
-    int kept = internal::is_graph_model(*layer) ? 1 : 0;
+    int kept = internal::is_graph_model(*layer) && !keras3 ? 1 : 0;
     for (const auto& node : layer->inbound_nodes()) {
       if (impl.network_nodes.count(node.get())) out[{layer.get(), node.get()}] = kept++;
     }
@@ -292,10 +296,122 @@ Config call_arguments_node(const Config& arguments, const std::vector<Tensor>& i
   return first(arguments["args"][0]);
 }
 
+// Keras 3's reference to a tensor: {"class_name": "__keras_tensor__", "config": {"shape",
+// "dtype", "keras_history": [layer, node, index]}}.
+Config keras3_tensor(const Tensor& t, const std::map<std::pair<const Layer*, const GraphNode*>, int>& numbers) {
+  Config c = Config::object();
+  c["shape"] = internal::shape_to_json(t.shape());
+  c["dtype"] = std::string(dtype_name(t.dtype()));
+  c["keras_history"] = tensor_ref(t, numbers);
+  return Config{{"class_name", "__keras_tensor__"}, {"config", c}};
+}
+
+// One inbound node in Keras 3's form {"args": [...], "kwargs": {...}}. A CallArgumentsLayer's
+// stored arguments have the same shape, with tensor placeholders and constants in them.
+Config keras3_node(const Layer& layer, const GraphNode& node,
+                   const std::map<std::pair<const Layer*, const GraphNode*>, int>& numbers) {
+  if (const auto* with_args = dynamic_cast<const CallArgumentsLayer*>(&layer)) {
+    const std::optional<Config> stored = internal::stored_call_arguments(node);
+    Config arguments = stored ? *stored : with_args->call_arguments();
+    auto frame = ErrorContext::push("writing the call arguments of layer '", layer.name(), "'");
+    STRATA_CHECK(arguments.is_object() && arguments.contains("args") && arguments["args"].is_array(), ValueError,
+                 "call arguments must be {\"args\": [...], \"kwargs\": {...}}, got ", arguments.dump());
+    std::function<Config(const Config&)> resolve = [&](const Config& v) -> Config {
+      if (v.is_object() && v.size() == 1 && v.contains("strata.tensor")) {
+        const Config& index = v["strata.tensor"];
+        STRATA_CHECK(index.is_number_integer() && index.get<std::int64_t>() >= 0 &&
+                         static_cast<std::size_t>(index.get<std::int64_t>()) < node.inputs.size(),
+                     ValueError, "tensor placeholder ", index.dump(), " names none of the call's ", node.inputs.size(),
+                     " inputs");
+        return keras3_tensor(node.inputs[index.get<std::size_t>()], numbers);
+      }
+      if (v.is_object() && v.size() == 1 && v.contains("strata.constant")) return v["strata.constant"];
+      if (!v.is_structured()) return v;
+      Config out = v.is_object() ? Config::object() : Config::array();
+      if (v.is_object()) {
+        for (auto it = v.begin(); it != v.end(); ++it) out[it.key()] = resolve(*it);
+      } else {
+        for (const auto& e : v) out.push_back(resolve(e));
+      }
+      return out;
+    };
+    Config kwargs = arguments.contains("kwargs") ? resolve(arguments["kwargs"]) : Config::object();
+    if (node.attrs.has("training") && !kwargs.contains("training")) kwargs["training"] = node.attrs.get<bool>("training");
+    Config args = resolve(arguments["args"]);
+    // tf-keras's nodes hold the first argument flattened: one tensor wrapped in a list, and a
+    // recurrent layer's initial states appended to its sequence. Keras 3 passes the tensor
+    // itself and the states as initial_state.
+    static const std::set<std::string> recurrent = {"SimpleRNN", "LSTM", "GRU", "RNN", "Bidirectional",
+                                                    "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"};
+    // tf-keras's recurrent calls carry constants=None; Keras 3's take no constants.
+    if (recurrent.count(layer.class_name()) && kwargs.contains("constants")) {
+      STRATA_CHECK(kwargs["constants"].is_null(), ValueError, "layer '", layer.name(),
+                   "' is called with constants, which Keras 3's recurrent layers do not take: the model cannot be "
+                   "saved in the Keras 3 format; save it as H5 or SavedModel instead");
+      kwargs.erase("constants");
+    }
+    if (!args.empty() && args[0].is_array() && !args[0].empty()) {
+      if (args[0].size() == 1) {
+        const Config only = args[0][0];
+        args[0] = only;
+      } else if (recurrent.count(layer.class_name()) && !kwargs.contains("initial_state")) {
+        Config states = Config::array();
+        for (std::size_t i = 1; i < args[0].size(); ++i) states.push_back(args[0][i]);
+        const Config sequence = args[0][0];
+        args[0] = sequence;
+        kwargs["initial_state"] = states;
+      }
+    }
+    return Config{{"args", args}, {"kwargs", kwargs}};
+  }
+  Config first;
+  if (node.inputs.size() == 1) {
+    first = keras3_tensor(node.inputs[0], numbers);
+  } else {
+    first = Config::array();
+    for (const auto& in : node.inputs) first.push_back(keras3_tensor(in, numbers));
+  }
+  Config kwargs = Config::object();
+  if (node.attrs.has("training")) kwargs["training"] = node.attrs.get<bool>("training");
+  return Config{{"args", Config::array({first})}, {"kwargs", kwargs}};
+}
+
+// Functional::get_config in Keras 3's dialect (keras3_dialect.hpp).
+Config keras3_functional_config(const Functional& model, const Functional::Impl& impl,
+                                const std::map<std::pair<const Layer*, const GraphNode*>, int>& numbers) {
+  Config layers = Config::array();
+  for (const auto& layer : impl.layers) {
+    Config entry = internal::serialize_child_layer(*layer, false, false);
+    entry["name"] = layer->name();
+    Config inbound = Config::array();
+    for (const auto& node : layer->inbound_nodes()) {
+      if (!impl.network_nodes.count(node.get()) || node->op == "Placeholder") continue;
+      inbound.push_back(keras3_node(*layer, *node, numbers));
+    }
+    entry["inbound_nodes"] = inbound;
+    layers.push_back(entry);
+  }
+  Config c = Config::object();
+  c["name"] = model.name();
+  c["trainable"] = model.trainable();
+  c["layers"] = layers;
+  // One input or output is a bare [layer, node, index]; several are a list of them.
+  auto refs = [&](const std::vector<Tensor>& tensors) {
+    if (tensors.size() == 1) return tensor_ref(tensors[0], numbers);
+    Config out = Config::array();
+    for (const auto& t : tensors) out.push_back(tensor_ref(t, numbers));
+    return out;
+  };
+  c["input_layers"] = refs(impl.inputs);
+  c["output_layers"] = refs(impl.outputs);
+  return c;
+}
+
 }  // namespace
 
 Config Functional::get_config() const {
   const auto numbers = node_numbers(*impl_);
+  if (internal::keras3_dialect()) return keras3_functional_config(*this, *impl_, numbers);
   const bool legacy = internal::legacy_children();
   Config layers = Config::array();
   for (const auto& layer : impl_->layers) {
@@ -861,6 +977,23 @@ Config model_config(const Model& model) {
   Config c = Config::object();
   c["class_name"] = model.class_name();
   c["config"] = model.get_config();
+  return c;
+}
+
+Config model_config_keras3(const Model& model, bool include_compile) {
+  internal::Keras3DialectScope keras3;
+  Config c = internal::serialize_child_layer(model, false, false);
+  // Keras 3's build_config of the model itself: null input shape for a Functional model,
+  // the input shape for a Sequential one.
+  if (internal::is_graph_model(model)) {
+    Config shape = nullptr;
+    if (dynamic_cast<const Functional*>(&model) == nullptr && model.inputs().size() == 1) {
+      shape = internal::shape_to_json(model.inputs()[0].shape());
+    }
+    c["build_config"] = Config{{"input_shape", shape}};
+  }
+  internal::keras3_layer_configs(c["config"]);
+  if (include_compile && model.is_compiled()) c["compile_config"] = model.compile_config();
   return c;
 }
 

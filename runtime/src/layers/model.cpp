@@ -10,7 +10,9 @@
 
 #include "core/foreign_exception.hpp"
 #include "layers/config_util.hpp"
+#include "layers/keras3_dialect.hpp"
 #include "layers/model_internal.hpp"
+#include "strata/plugin/call_arguments.hpp"
 #include "strata/graph.hpp"
 #include "strata/ops.hpp"
 
@@ -95,13 +97,15 @@ ChildrenDialectScope::ChildrenDialectScope(bool legacy) { dialect_stack().push_b
 ChildrenDialectScope::~ChildrenDialectScope() { dialect_stack().pop_back(); }
 
 Config serialize_child_layer(const Layer& layer, bool legacy, bool children_legacy) {
+  const bool keras3 = keras3_dialect();
+  if (keras3) legacy = children_legacy = false;
   ChildrenDialectScope scope(children_legacy);
   if (legacy) return serialize_layer(layer);
   const std::string& cls = layer.class_name();
   const std::string module = Registry::global().find_erased(ObjectKind::kLayer, cls).module;
   Config c = Config::object();
   if (cls == "Functional") {
-    c["module"] = "tf_keras.src.engine.functional";
+    c["module"] = keras3 ? "keras.src.models.functional" : "tf_keras.src.engine.functional";
     c["class_name"] = cls;
     c["config"] = layer.get_config();
     c["registered_name"] = "Functional";
@@ -121,7 +125,11 @@ Config serialize_child_layer(const Layer& layer, bool legacy, bool children_lega
     c["registered_name"] = !builtin ? Config(cls) : public_module ? Config(nullptr) : Config(std::string(bare_name(cls)));
   }
   const auto& shapes = layer.build_input_shapes();
-  if (layer.built() && !shapes.empty() && cls != "InputLayer") {
+  // Keras 3 writes no build_config for graph models nested in a model (their layers hold it).
+  // Nor for layers called with several arguments (recurrent layers with initial states,
+  // attention): Keras 3's build takes them by name, and the model's graph builds them.
+  const bool keras3_skips = keras3 && (is_graph_model(layer) || (shapes.size() > 1 && dynamic_cast<const CallArgumentsLayer*>(&layer)));
+  if (layer.built() && !shapes.empty() && cls != "InputLayer" && !keras3_skips) {
     Config input_shape = shapes.size() == 1 ? shape_to_json(shapes[0]) : Config::array();
     if (shapes.size() > 1) {
       for (const auto& s : shapes) input_shape.push_back(shape_to_json(s));

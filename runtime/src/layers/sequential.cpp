@@ -1,6 +1,7 @@
 #include <algorithm>
 
 #include "layers/config_util.hpp"
+#include "layers/keras3_dialect.hpp"
 #include "layers/model_internal.hpp"
 
 namespace strata {
@@ -116,6 +117,14 @@ Config Sequential::get_config() const {
   for (const auto& l : layers_) layers.push_back(internal::serialize_child_layer(*l, legacy, false));
   Config c = Config::object();
   c["name"] = name();
+  if (internal::keras3_dialect()) {
+    // Keras 3's Sequential: name, trainable, dtype, layers, build_input_shape.
+    c["trainable"] = trainable();
+    c["dtype"] = internal::keras3_dtype_policy(std::string(dtype_name(dtype())));
+    c["layers"] = std::move(layers);
+    if (!graph_inputs_.empty()) c["build_input_shape"] = internal::shape_to_json(graph_inputs_[0].shape());
+    return c;
+  }
   c["layers"] = std::move(layers);
   return c;
 }

@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "strata/error.hpp"
+#include "strata/log.hpp"
 #include "strata/plugin/temp_files.hpp"
 
 namespace fs = std::filesystem;
@@ -140,6 +141,44 @@ void write_file_atomically(const fs::path& path, std::span<const std::string_vie
 
 void write_file_atomically(const fs::path& path, std::string_view data, bool overwrite) {
   write_file_atomically(path, std::span<const std::string_view>(&data, 1), overwrite);
+}
+
+void write_directory_atomically(const fs::path& dir, const std::function<void(const fs::path&)>& fill, bool overwrite,
+                                std::string_view what) {
+  std::error_code ec;
+  STRATA_CHECK(overwrite || !fs::exists(dir, ec), IOError, "'", dir.string(), "' already exists");
+  const fs::path parent = dir.has_parent_path() ? dir.parent_path() : fs::path(".");
+  FileSystem& files = file_system();
+  if (!fs::is_directory(parent, ec)) files.create_directories(parent);
+  STRATA_CHECK(!fs::exists(dir, ec) || fs::is_directory(dir, ec), IOError, "cannot save a ", what, " to '",
+               dir.string(), "': it exists and is not a directory");
+  remove_abandoned_temporaries(parent, "." + dir.filename().string());
+  const fs::path tmp = parent / ("." + dir.filename().string() + temporary_suffix());
+  if (fs::exists(tmp, ec)) files.remove_all(tmp);
+  try {
+    files.create_directories(tmp);
+    fill(tmp);
+    files.sync_directory(tmp);
+    if (fs::exists(dir, ec)) {
+      files.exchange(tmp, dir);  // the commit point; tmp now holds the old contents
+      files.sync_directory(parent);
+      try {
+        files.remove_all(tmp);
+      } catch (const Error& e) {
+        log_warning("the previous ", what, ", now at '", tmp.string(), "', could not be removed: ", e.message());
+      }
+      return;
+    }
+    files.rename(tmp, dir);  // the commit point
+  } catch (...) {
+    try {
+      if (fs::exists(tmp, ec)) files.remove_all(tmp);
+    } catch (const Error& e) {
+      log_warning("the unfinished ", what, " '", tmp.string(), "' could not be removed: ", e.message());
+    }
+    throw;
+  }
+  files.sync_directory(parent);
 }
 
 std::string read_file(const fs::path& path, std::size_t max_bytes) {

@@ -148,8 +148,8 @@ struct Model::TrainingState {
   // model.add_metric values, by name, in the order first seen (after the compiled metrics).
   std::vector<std::shared_ptr<MeanTracker>> added_metric_trackers;
   std::vector<std::shared_ptr<MeanTracker>> output_loss_trackers;
-  // What compile was given, for training_config.
-  Config loss_arg, loss_weights_arg;
+  // What compile was given, for training_config and compile_config.
+  Config loss_arg, loss_weights_arg, metrics_arg;
   bool metrics_given = false;
 };
 
@@ -229,6 +229,15 @@ void Model::compile(std::shared_ptr<Optimizer> optimizer, std::vector<std::share
   for (const auto& l : state->losses) loss_arg.push_back(legacy_object(*l));
   state->loss_arg = n == 1 ? loss_arg[0] : loss_arg;
   state->loss_weights_arg = loss_weights.empty() ? Config(nullptr) : Config(state->loss_weights);
+  if (state->metrics_given) {
+    Config per = Config::array();
+    for (const auto& list : state->metrics) {
+      Config objects = Config::array();
+      for (const auto& m : list) objects.push_back(serialize(*m, ObjectKind::kMetric));
+      per.push_back(objects);
+    }
+    state->metrics_arg = n == 1 ? per[0] : per;
+  }
   training_ = std::move(state);
 }
 
@@ -252,6 +261,7 @@ void Model::compile(const Config& optimizer, const Config& loss, const Config& m
     }
   }
   state->loss_weights_arg = loss_weights;
+  state->metrics_arg = metrics;
   state->metric_specs.assign(n, {});
   if (!metrics.is_null()) {
     auto per = per_output(metrics, names, "metrics");
@@ -340,6 +350,61 @@ Config Model::training_config() const {
   c["weighted_metrics"] = nullptr;
   c["loss_weights"] = s.loss_weights_arg;
   c["optimizer_config"] = legacy_object(*s.optimizer);
+  return c;
+}
+
+namespace {
+
+// A loss or metric argument as Keras 3 reads it: names stay names, tf-keras's
+// {"class_name", "config"} objects get their module, and Keras 2's reduction "auto" is
+// Keras 3's "sum_over_batch_size" (what "auto" meant in a fit).
+Config keras3_compile_argument(const Config& value, ObjectKind kind) {
+  if (value.is_array()) {
+    Config out = Config::array();
+    for (const auto& v : value) out.push_back(keras3_compile_argument(v, kind));
+    return out;
+  }
+  if (!value.is_object()) return value;
+  if (!value.contains("class_name")) {  // a dict keyed by output name
+    Config out = Config::object();
+    for (auto it = value.begin(); it != value.end(); ++it) out[it.key()] = keras3_compile_argument(*it, kind);
+    return out;
+  }
+  Config out = value;
+  if (!out.contains("module")) {
+    const std::string name = out["class_name"].is_string() ? out["class_name"].get<std::string>() : std::string();
+    const bool packaged = bare_name(name).size() != name.size();
+    out["module"] = packaged ? std::string("strata.custom") : std::string(keras_module(kind));
+    out["class_name"] = std::string(bare_name(name));
+    out["registered_name"] = packaged ? Config(name) : Config(nullptr);
+  }
+  if (out.contains("config") && out["config"].is_object() && out["config"].value("reduction", Config()) == "auto") {
+    out["config"]["reduction"] = "sum_over_batch_size";
+  }
+  return out;
+}
+
+}  // namespace
+
+Config Model::compile_config() const {
+  STRATA_CHECK(training_ != nullptr, ValueError, "model '", name(), "' is not compiled: it has no compile config");
+  const TrainingState& s = *training_;
+  Config optimizer = serialize(*s.optimizer, ObjectKind::kOptimizer);
+  Config& oc = optimizer["config"];
+  // Keras 3's optimizers take neither; they add loss scaling and gradient accumulation.
+  oc.erase("jit_compile");
+  oc.erase("is_legacy_optimizer");
+  if (!oc.contains("loss_scale_factor")) oc["loss_scale_factor"] = nullptr;
+  if (!oc.contains("gradient_accumulation_steps")) oc["gradient_accumulation_steps"] = nullptr;
+  Config c = Config::object();
+  c["optimizer"] = optimizer;
+  c["loss"] = keras3_compile_argument(s.loss_arg, ObjectKind::kLoss);
+  c["loss_weights"] = s.loss_weights_arg;
+  c["metrics"] = s.metrics_given ? keras3_compile_argument(s.metrics_arg, ObjectKind::kMetric) : Config(nullptr);
+  c["weighted_metrics"] = nullptr;
+  c["run_eagerly"] = false;
+  c["steps_per_execution"] = 1;
+  c["jit_compile"] = false;
   return c;
 }
 

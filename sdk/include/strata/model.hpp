@@ -82,6 +82,10 @@ class Model : public Layer {
   // The H5 training_config (loss, metrics, weighted_metrics, loss_weights,
   // optimizer_config) as tf-keras writes it. ValueError when not compiled.
   Config training_config() const;
+  // Keras 3's compile_config (optimizer, loss, loss_weights, metrics, weighted_metrics,
+  // run_eagerly, steps_per_execution, jit_compile), what a `.keras` archive's config.json
+  // holds; names given to compile stay names. ValueError when not compiled.
+  Config compile_config() const;
 
   // One gradient step on a batch: forward in training mode, loss (compiled losses +
   // add_loss terms + weight regularization), gradients, optimizer update, constraints,
@@ -193,6 +197,13 @@ class Functional : public Model {
 std::shared_ptr<Model> model_from_config(const Config& config, const CustomObjects* custom_objects = nullptr);
 // {"class_name": ..., "config": ...} of a model; ValueError for subclassed models.
 Config model_config(const Model& model);
+// The model as Keras 3 serializes it (the config.json of a `.keras` archive): {"module",
+// "class_name", "config", "registered_name", "build_config"} and, when `include_compile` and
+// the model is compiled, "compile_config" (Model::compile_config). Layers are written in
+// Keras 3's dialect (DTypePolicy dtypes, {"args", "kwargs"} nodes, Keras 3's argument names;
+// docs/FORMATS.md). model_from_config reads it. ValueError for subclassed models and for
+// layer settings Keras 3 cannot express (naming the layer).
+Config model_config_keras3(const Model& model, bool include_compile = true);
 // A new model with the same architecture and fresh weights (Keras clone_model).
 std::shared_ptr<Model> clone_model(const Model& model, const CustomObjects* custom_objects = nullptr);
 

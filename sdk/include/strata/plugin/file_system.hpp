@@ -6,6 +6,7 @@
 #include "strata/export.hpp"
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -58,6 +59,17 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view d
 // (write_file_pieces): a large file made of borrowed buffers costs no copy.
 void write_file_atomically(const std::filesystem::path& path, std::span<const std::string_view> pieces,
                            bool overwrite = true);
+
+// The one commit point of a directory save (a SavedModel, Keras 3's unzipped archive):
+// `fill` writes the new contents into a temporary sibling directory it is given (through
+// file_system()), which is then synced and swapped in with one rename (or, when `dir`
+// exists, one RENAME_EXCHANGE; the old contents are removed afterwards), so `dir` always
+// holds one complete save, old or new, even if the process dies at any point. Missing parent
+// directories are created; temporaries of earlier saves whose process died are removed. On
+// failure the temporary is removed and `dir` is untouched. `what` names the kind of save in
+// messages ("SavedModel"). With overwrite false an existing `dir` is an IOError.
+void write_directory_atomically(const std::filesystem::path& dir, const std::function<void(const std::filesystem::path&)>& fill,
+                                bool overwrite, std::string_view what);
 
 // Reads a whole file (at most `max_bytes`; FormatError naming the file when larger).
 // IOError naming the file when it cannot be read.
