@@ -25,6 +25,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -410,18 +411,26 @@ const StrataFiles& strata_files() {
       const fs::path source = fixtures() / name;
       const fs::path d = f.dir / name;
       fs::create_directories(d);
-      try {
-        auto model = load_model(source / "model.keras");
-        save_model(*model, d / "model.keras");
-        save_weights(*model, d / "model.weights.h5");
-        save_weights(*model, d / "model.weights.json");
-        const auto x = npys(source, "x");
-        write_npys(d, "pred", model->predict(x));
-        const double loss1 = model->train_on_batch(x, npys(source, "y")).at("loss");
-        write_npys(d, "next", model->get_weights());
-        write_step_json(d, loss1);
-      } catch (const std::exception& e) {
-        f.problems[name] += std::string("Strata: ") + e.what() + "\n";
+      // Each step on its own: one that fails is reported and the others still run.
+      const auto attempt = [&](const char* what, const std::function<void()>& step) {
+        try {
+          step();
+        } catch (const std::exception& e) {
+          f.problems[name] += std::string("Strata ") + what + ": " + e.what() + "\n";
+        }
+      };
+      std::shared_ptr<Model> model;
+      attempt("load_model", [&] { model = load_model(source / "model.keras"); });
+      if (model) {
+        attempt("save_model", [&] { save_model(*model, d / "model.keras"); });
+        attempt("save_weights", [&] { save_weights(*model, d / "model.weights.h5"); });
+        attempt("save_weights (sharded)", [&] { save_weights(*model, d / "model.weights.json"); });
+        attempt("predict", [&] { write_npys(d, "pred", model->predict(npys(source, "x"))); });
+        attempt("train_on_batch", [&] {
+          const double loss1 = model->train_on_batch(npys(source, "x"), npys(source, "y")).at("loss");
+          write_npys(d, "next", model->get_weights());
+          write_step_json(d, loss1);
+        });
       }
       f.problems[name] += convert_chain(name, source, d);
     }
