@@ -1,0 +1,558 @@
+// Keras 3's `.keras` archives, `.weights.h5` and sharded `.weights.json` files, both ways,
+// against real Keras 3 (issue 21, label interop). The files Keras 3 writes come from
+// tests/interop/generate_keras3_archives.py, run once with the interop venv and cached under
+// ~/.cache/strata/keras3-archives (by the generator's hash and the venv's version); see its
+// docstring for the models. Skips without the venv.
+//  Keras 3 -> Strata: load_model(.keras) predicts what Keras 3 predicted (1e-5); one
+//   train_on_batch gives Keras 3's weights after one step (relative 1e-4) and the next step
+//   Keras 3's loss; load_weights of `.weights.h5` and of the sharded `.weights.json` (several
+//   shards) gives Keras 3's weights bit for bit; the unzipped directory form and an archive
+//   with `model.weights.npz` load; a class no plugin has is an UnknownObjectError naming it.
+//  Strata -> Keras 3: Strata saves what it loaded (`.keras`, `.weights.h5`, `.weights.json`)
+//   and a model of its own; keras3_load_strata.py (one venv run for all) loads them with
+//   keras.saving.load_model / load_weights: same predictions, the same weights bit for bit,
+//   Keras 3 resuming from Strata's file = Keras 3 resuming from its own bit for bit, and
+//   Strata's step = Keras 3's to 1e-4.
+//  `strata convert` (the CLI) .keras -> legacy .h5 -> SavedModel -> .keras and .weights.h5 ->
+//   TF checkpoint -> .weights.h5 keeps every weight bit for bit (Strata and Keras 3 read them
+//   back); `strata info m.keras` prints Keras 3's metadata (keras_version, date_saved).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "interop_venv.hpp"
+#include "strata/error.hpp"
+#include "strata/model.hpp"
+#include "strata/npy.hpp"
+#include "strata/ops.hpp"
+#include "strata/plugins.hpp"
+#include "strata/saving.hpp"
+#include "strata/tensor.hpp"
+#include "strata/training.hpp"
+
+namespace strata {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The generator's models (checked against index.json by Keras3ArchiveFiles.IndexListsTheModels).
+const std::vector<std::string> kModels = {"sequential",   "sequential_sgd",     "functional_shared", "nested",
+                                          "custom_known", "custom_model_known", "custom_unknown",    "recurrent",
+                                          "conv",         "transformer",        "string_lookup"};
+// The models Strata is expected to load (the others: the unknown class, the missing StringLookup).
+const std::vector<std::string> kLoadable = {"sequential", "sequential_sgd", "functional_shared",
+                                            "nested",     "custom_known",   "custom_model_known",
+                                            "recurrent",  "conv",           "transformer"};
+
+fs::path generator() {
+  return fs::path(STRATA_SOURCE_DIR) / "tests/interop/generate_keras3_archives.py";
+}
+fs::path loader() {
+  return fs::path(STRATA_SOURCE_DIR) / "tests/interop/keras3_load_strata.py";
+}
+std::string q(const fs::path& p) {
+  return "'" + p.string() + "'";
+}
+
+bool have_venv() {
+  return fs::exists(test::venv_python());
+}
+
+// Keras 3's files, generated once per generator version and venv; $STRATA_KERAS3_ARCHIVE_DIR
+// names another directory the generator wrote (then nothing is generated).
+const fs::path& fixtures() {
+  static const fs::path dir = [] {
+    if (const char* given = std::getenv("STRATA_KERAS3_ARCHIVE_DIR"); given != nullptr && *given != '\0') {
+      return fs::path(given);
+    }
+    const char* home = std::getenv("HOME");
+    const fs::path d =
+        test::generated_cache_dir(fs::path(home ? home : "/root") / ".cache/strata/keras3-archives", generator());
+    std::string out;
+    const int rc = test::generate_with_script(d, "done", generator(), "", out);
+    EXPECT_EQ(rc, 0) << out;
+    return d;
+  }();
+  return dir;
+}
+
+const Config& index() {
+  static const Config i = Config::parse(test::read_text(fixtures() / "index.json"));
+  return i;
+}
+
+const Config& entry(const std::string& model) {
+  return index()["models"][model];
+}
+
+bool flag(const std::string& model, const char* key) {
+  const Config& e = entry(model);
+  return e.contains(key) && e[key].is_boolean() && e[key].get<bool>();
+}
+
+// The plugin with the custom classes custom_known / custom_model_known use, once per process.
+void load_custom_plugin() {
+  static const bool loaded = [] {
+    PluginManager::global().load(STRATA_TEST_CUSTOM_PLUGIN);
+    return true;
+  }();
+  (void)loaded;
+}
+
+std::vector<Tensor> npys(const fs::path& dir, const std::string& prefix) {
+  std::vector<Tensor> out;
+  for (int i = 0;; ++i) {
+    const fs::path p = dir / (prefix + std::to_string(i) + ".npy");
+    if (!fs::exists(p)) break;
+    out.push_back(read_npy(p));
+  }
+  return out;
+}
+
+std::vector<double> values(const Tensor& t) {
+  return cast(t.to(Device::cpu()), DType::kFloat64).to_vector<double>();
+}
+
+// "" when every element of `got` is within floor + rel * |want| of `want`, else what differs.
+std::string differs_close(const std::vector<Tensor>& got, const std::vector<Tensor>& want, double rel, double floor) {
+  if (got.size() != want.size()) return std::to_string(got.size()) + " arrays, expected " + std::to_string(want.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    if (got[i].shape() != want[i].shape()) {
+      return "array " + std::to_string(i) + ": shape " + got[i].shape().to_string() + ", expected " +
+             want[i].shape().to_string();
+    }
+    const auto g = values(got[i]);
+    const auto w = values(want[i]);
+    for (std::size_t k = 0; k < w.size(); ++k) {
+      if (!(std::abs(g[k] - w[k]) <= floor + rel * std::abs(w[k]))) {
+        std::ostringstream s;
+        s.precision(9);
+        s << "array " << i << " element " << k << ": " << g[k] << ", expected " << w[k];
+        return s.str();
+      }
+    }
+  }
+  return "";
+}
+
+// "" when `got` equals `want` bit for bit (dtype, shape and every byte), else what differs.
+std::string differs_exact(const std::vector<Tensor>& got, const std::vector<Tensor>& want) {
+  if (got.size() != want.size()) return std::to_string(got.size()) + " arrays, expected " + std::to_string(want.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const Tensor g = got[i].to(Device::cpu());
+    const Tensor& w = want[i];
+    if (g.dtype() != w.dtype() || g.shape() != w.shape()) {
+      return "array " + std::to_string(i) + ": " + std::string(dtype_name(g.dtype())) + g.shape().to_string() +
+             ", expected " + std::string(dtype_name(w.dtype())) + w.shape().to_string();
+    }
+    if (g.dtype() == DType::kFloat32) {
+      const auto a = g.to_vector<float>();
+      const auto b = w.to_vector<float>();
+      for (std::size_t k = 0; k < a.size(); ++k) {
+        if (std::memcmp(&a[k], &b[k], sizeof(float)) != 0) {
+          std::ostringstream s;
+          s.precision(9);
+          s << "array " << i << " element " << k << ": " << a[k] << ", expected " << b[k];
+          return s.str();
+        }
+      }
+    } else if (values(g) != values(w)) {
+      return "array " + std::to_string(i) + ": values differ";
+    }
+  }
+  return "";
+}
+
+std::vector<Tensor> zeros_of(const Model& model) {
+  std::vector<Tensor> out;
+  for (const auto& w : model.get_weights()) out.push_back(zeros_like(w));
+  return out;
+}
+
+// ---- Keras 3 writes, Strata reads -----------------------------------------------------------
+
+class Keras3Archive : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (!have_venv()) GTEST_SKIP() << "no interop venv at " << test::interop_venv();
+    ASSERT_TRUE(fs::exists(fixtures() / "done")) << "the generator did not finish";
+    load_custom_plugin();
+  }
+  fs::path dir() const { return fixtures() / GetParam(); }
+  std::vector<Tensor> x() const { return npys(dir(), "x"); }
+  std::vector<Tensor> y() const { return npys(dir(), "y"); }
+  std::string predicts_as_keras(const Model& model) const {
+    return differs_close(model.predict(x()), npys(dir(), "pred"), 1e-5, 1e-5);
+  }
+};
+
+TEST_P(Keras3Archive, LoadModelPredictsAsKeras3) {
+  const auto model = load_model(dir() / "model.keras");
+  EXPECT_EQ(predicts_as_keras(*model), "");
+  // get_weights in Keras 3's order, the values Keras 3 saved, bit for bit.
+  EXPECT_EQ(differs_exact(model->get_weights(), npys(dir(), "w")), "");
+}
+
+TEST_P(Keras3Archive, OneTrainOnBatchStepGivesKeras3sWeightsAndNextLoss) {
+  if (flag(GetParam(), "stochastic_training")) {
+    GTEST_SKIP() << GetParam() << " trains with Dropout: its random mask is Keras 3's own draw";
+  }
+  const auto model = load_model(dir() / "model.keras");
+  ASSERT_TRUE(model->is_compiled()) << "the archive's compile_config was not restored";
+  const double loss1 = model->train_on_batch(x(), y()).at("loss");
+  const double keras_loss1 = entry(GetParam())["loss1"].get<double>();
+  EXPECT_LE(std::abs(loss1 - keras_loss1), 1e-4 * std::abs(keras_loss1))
+      << "step 1 loss " << loss1 << ", Keras 3 " << keras_loss1;
+  EXPECT_EQ(differs_close(model->get_weights(), npys(dir(), "next"), 1e-4, 1e-6), "") << "weights after one step";
+  const double loss2 = model->train_on_batch(x(), y()).at("loss");
+  const double keras_loss2 = entry(GetParam())["loss2"].get<double>();
+  EXPECT_LE(std::abs(loss2 - keras_loss2), 1e-4 * std::abs(keras_loss2))
+      << "step 2 loss " << loss2 << ", Keras 3 " << keras_loss2;
+}
+
+TEST_P(Keras3Archive, LoadWeightsOfWeightsH5) {
+  const auto model = load_model(dir() / "model.keras");
+  model->set_weights(zeros_of(*model));
+  load_weights(*model, dir() / "model.weights.h5");
+  EXPECT_EQ(differs_exact(model->get_weights(), npys(dir(), "w")), "");
+  EXPECT_EQ(predicts_as_keras(*model), "");
+}
+
+TEST_P(Keras3Archive, LoadWeightsOfShardedWeightsJson) {
+  const auto model = load_model(dir() / "model.keras");
+  model->set_weights(zeros_of(*model));
+  load_weights(*model, dir() / "model.weights.json");
+  EXPECT_EQ(differs_exact(model->get_weights(), npys(dir(), "w")), "")
+      << entry(GetParam())["shards"].size() << " shards";
+  EXPECT_EQ(predicts_as_keras(*model), "");
+}
+
+TEST_P(Keras3Archive, LoadsTheUnzippedDirectoryForm) {
+  const auto model = load_model(dir() / "model_dir");
+  EXPECT_EQ(predicts_as_keras(*model), "");
+  EXPECT_EQ(differs_exact(model->get_weights(), npys(dir(), "w")), "");
+}
+
+INSTANTIATE_TEST_SUITE_P(Keras3, Keras3Archive, ::testing::ValuesIn(kLoadable),
+                         [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
+
+class Keras3ArchiveFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!have_venv()) GTEST_SKIP() << "no interop venv at " << test::interop_venv();
+    ASSERT_TRUE(fs::exists(fixtures() / "done")) << "the generator did not finish";
+    load_custom_plugin();
+  }
+};
+
+TEST_F(Keras3ArchiveFiles, IndexListsTheModels) {
+  std::set<std::string> listed;
+  for (const auto& [name, e] : index()["models"].items()) listed.insert(name);
+  EXPECT_EQ(listed, std::set<std::string>(kModels.begin(), kModels.end()));
+  EXPECT_EQ(index()["backend"].get<std::string>(), "tensorflow");
+  // Several shards for at least the larger models (the sharded loads are real ones).
+  EXPECT_GE(entry("transformer")["shards"].size(), 2u);
+  EXPECT_GE(entry("recurrent")["shards"].size(), 2u);
+}
+
+TEST_F(Keras3ArchiveFiles, UnknownRegisteredClassIsAnUnknownObjectErrorNamingIt) {
+  const fs::path file = fixtures() / "custom_unknown" / "model.keras";
+  try {
+    load_model(file);
+    FAIL() << "loaded " << file << ", whose class StrataTest>StrataUnknownModel no plugin has";
+  } catch (const UnknownObjectError& e) {
+    EXPECT_NE(std::string(e.what()).find("StrataUnknownModel"), std::string::npos) << e.what();
+    ASSERT_FALSE(e.missing().empty());
+    EXPECT_NE(e.missing()[0].name.find("StrataUnknownModel"), std::string::npos) << e.missing()[0].name;
+  }
+}
+
+// Strata has no StringLookup yet (docs/LAYERS.md, issue 23): the archive with its vocabulary in
+// assets/ is refused naming the layer; once the layer exists it must load.
+TEST_F(Keras3ArchiveFiles, StringLookupArchiveLoadsOrNamesTheMissingLayer) {
+  const Config& e = entry("string_lookup");
+  ASSERT_TRUE(e["assets"].contains("assets/layers/lookup/vocabulary.txt") ||
+              e["assets"].contains("assets/layers/string_lookup/vocabulary.txt"))
+      << "Keras 3 wrote no vocabulary asset: " << e["assets"].dump();
+  try {
+    const auto model = load_model(fixtures() / "string_lookup" / "model.keras");
+    EXPECT_EQ(model->get_weights().size(), e["weights"].get<std::size_t>());
+  } catch (const UnknownObjectError& error) {
+    EXPECT_NE(std::string(error.what()).find("StringLookup"), std::string::npos) << error.what();
+    GTEST_SKIP() << "Strata has no StringLookup yet: " << error.what();
+  }
+}
+
+// Keras 3's `weights_format="npz"` archive (model.weights.npz instead of model.weights.h5).
+// Keras 3.15 pickles each object's variables there (object arrays) and refuses its own file;
+// Strata never unpickles: then a FormatError naming the member. If Keras can load it, so must
+// Strata.
+TEST_F(Keras3ArchiveFiles, NpzWeightsArchiveAsKeras3Does) {
+  const fs::path dir = fixtures() / "sequential_sgd";
+  const std::string keras_did = entry("sequential_sgd")["npz_keras_loads"].get<std::string>();
+  if (keras_did == "yes") {
+    const auto model = load_model(dir / "model_npz.keras");
+    EXPECT_EQ(differs_close(model->predict(npys(dir, "x")), npys(dir, "pred"), 1e-5, 1e-5), "");
+    EXPECT_EQ(differs_exact(model->get_weights(), npys(dir, "w")), "");
+    return;
+  }
+  try {
+    load_model(dir / "model_npz.keras");
+    ADD_FAILURE() << "Strata loaded the pickled npz archive Keras 3 itself refuses (" << keras_did << ")";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("model.weights.npz"), std::string::npos) << e.what();
+  }
+}
+
+// ---- the CLI ----------------------------------------------------------------------------------
+
+int run_strata(const std::string& args, std::string& out) {
+  out.clear();
+  // The CLI finds the test plugin with the StrataTest classes through STRATA_PLUGIN_PATH.
+  return test::run_capturing("STRATA_PLUGIN_PATH=" + q(fs::path(STRATA_TEST_CUSTOM_PLUGIN).parent_path()) + " " +
+                                 q(STRATA_CLI_PATH) + " " + args,
+                             out);
+}
+
+TEST_F(Keras3ArchiveFiles, StrataInfoPrintsKeras3Metadata) {
+  for (const std::string model : {"sequential", "functional_shared"}) {
+    const Config& metadata = entry(model)["metadata"];
+    std::string out;
+    if (run_strata("info " + q(fixtures() / model / "model.keras"), out) != 0) {
+      ADD_FAILURE() << "strata info of " << model << "/model.keras failed: " << out;
+      continue;
+    }
+    EXPECT_NE(out.find(metadata["keras_version"].get<std::string>()), std::string::npos) << out;
+    EXPECT_NE(out.find(metadata["date_saved"].get<std::string>()), std::string::npos) << out;
+  }
+}
+
+// ---- Strata writes, Keras 3 reads -------------------------------------------------------------
+
+// Removes what Strata wrote for Keras 3 (strata_files().dir) after the run, unless
+// STRATA_KEEP_TEST_FILES is set (then its path is printed).
+fs::path& written_dir() {
+  static fs::path dir;
+  return dir;
+}
+
+class RemoveWrittenFiles : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    if (written_dir().empty()) return;
+    if (std::getenv("STRATA_KEEP_TEST_FILES") != nullptr) {
+      std::printf("keras3_archive_test: Strata's files kept in %s\n", written_dir().c_str());
+    } else {
+      std::error_code ec;
+      fs::remove_all(written_dir(), ec);
+    }
+  }
+};
+::testing::Environment* const kRemoveWrittenFiles = ::testing::AddGlobalTestEnvironment(new RemoveWrittenFiles);
+
+// Everything Strata writes for keras3_load_strata.py, and that script's report: one line per
+// check, "<model> <check>: ok" or "... FAIL ...". Written once per process.
+struct StrataFiles {
+  fs::path dir;
+  std::map<std::string, std::string> problems;  // model -> what failed on Strata's side
+  std::map<std::string, std::string> lines;     // "<model> <check>" -> "ok" or the failure
+  std::string report;
+  int rc = -1;
+};
+
+void write_step_json(const fs::path& dir, double loss1) {
+  std::ofstream(dir / "step.json") << "{\"loss1\": " << Config(loss1).dump() << "}\n";
+}
+
+void write_npys(const fs::path& dir, const std::string& prefix, const std::vector<Tensor>& tensors) {
+  for (std::size_t i = 0; i < tensors.size(); ++i) write_npy(dir / (prefix + std::to_string(i) + ".npy"), tensors[i]);
+}
+
+// The convert chain of one model, in `dir`: .keras -> legacy .h5 -> SavedModel -> .keras, and
+// weights .weights.h5 -> TF checkpoint -> .weights.h5 (the architecture: Keras 3's archive).
+std::string convert_chain(const std::string& model, const fs::path& source, const fs::path& dir) {
+  std::string out, problems;
+  const auto convert = [&](const std::string& args) {
+    if (run_strata("convert " + args, out) != 0) problems += "strata convert " + args + ": " + out + "\n";
+  };
+  const bool subclassed = model == "custom_model_known";
+  convert(q(source / "model.keras") + " " + q(dir / "convert_direct.keras"));
+  if (!subclassed) {  // Keras (tf-keras and Keras 3) write no subclassed model to legacy H5
+    convert(q(source / "model.keras") + " " + q(dir / "convert_legacy.h5"));
+    convert(q(dir / "convert_legacy.h5") + " " + q(dir / "savedmodel"));
+    convert(q(dir / "savedmodel") + " " + q(dir / "convert_from_savedmodel.keras"));
+  }
+  convert(q(source / "model.weights.h5") + " " + q(dir / "ckpt") + " --weights-into " + q(source / "model.keras"));
+  convert(q(dir / "ckpt") + " " + q(dir / "convert_from_ckpt.weights.h5") + " --weights-into " +
+          q(source / "model.keras"));
+  return problems;
+}
+
+const StrataFiles& strata_files() {
+  static const StrataFiles files = [] {
+    StrataFiles f;
+    f.dir = fs::temp_directory_path() / ("strata_keras3_archive_" + std::to_string(::getpid()));
+    fs::remove_all(f.dir);
+    written_dir() = f.dir;
+    for (const auto& name : kLoadable) {
+      const fs::path source = fixtures() / name;
+      const fs::path d = f.dir / name;
+      fs::create_directories(d);
+      // Each step on its own: one that fails is reported and the others still run.
+      const auto attempt = [&](const char* what, const std::function<void()>& step) {
+        try {
+          step();
+        } catch (const std::exception& e) {
+          f.problems[name] += std::string("Strata ") + what + ": " + e.what() + "\n";
+        }
+      };
+      std::shared_ptr<Model> model;
+      attempt("load_model", [&] { model = load_model(source / "model.keras"); });
+      if (model) {
+        attempt("save_model", [&] { save_model(*model, d / "model.keras"); });
+        attempt("save_weights", [&] { save_weights(*model, d / "model.weights.h5"); });
+        attempt("save_weights (sharded)", [&] { save_weights(*model, d / "model.weights.json"); });
+        attempt("predict", [&] { write_npys(d, "pred", model->predict(npys(source, "x"))); });
+        attempt("train_on_batch", [&] {
+          const double loss1 = model->train_on_batch(npys(source, "x"), npys(source, "y")).at("loss");
+          write_npys(d, "next", model->get_weights());
+          write_step_json(d, loss1);
+        });
+      }
+      f.problems[name] += convert_chain(name, source, d);
+    }
+    // A model Strata built and trained itself (no Keras 3 file behind it).
+    try {
+      const fs::path d = f.dir / "strata_native";
+      fs::create_directories(d);
+      auto model = std::make_shared<Sequential>(
+          std::vector<std::shared_ptr<Layer>>{make_layer("Dense", Config{{"units", 5},
+                                                                         {"activation", "relu"},
+                                                                         {"name", "hidden"},
+                                                                         {"batch_input_shape", {nullptr, 4}}}),
+                                              make_layer("Dense", Config{{"units", 2}, {"name", "head"}})},
+          "strata_native");
+      model->compile(Config{{"class_name", "Adam"}, {"config", {{"learning_rate", 0.01}}}}, Config("mse"));
+      const auto x = npys(fixtures() / "custom_known", "x");  // (16, 4)
+      const auto y = npys(fixtures() / "custom_known", "y");  // (16, 2)
+      FitOptions options;
+      options.verbose = 0;
+      options.epochs = 1;
+      options.batch_size = 8;
+      model->fit(x, y, options);
+      save_model(*model, d / "model.keras");
+      write_npys(d, "x", x);
+      write_npys(d, "y", y);
+      write_npys(d, "pred", model->predict(x));
+      write_step_json(d, model->train_on_batch(x, y).at("loss"));
+      write_npys(d, "next", model->get_weights());
+    } catch (const std::exception& e) {
+      f.problems["strata_native"] += std::string("Strata: ") + e.what() + "\n";
+    }
+    f.rc = test::run_capturing(q(test::venv_python()) + " " + q(loader()) + " " + q(fixtures()) + " " + q(f.dir),
+                               f.report);
+    std::istringstream lines(f.report);
+    for (std::string line; std::getline(lines, line);) {
+      const auto colon = line.find(": ");
+      if (colon == std::string::npos || line.rfind("SUMMARY", 0) == 0) continue;
+      f.lines[line.substr(0, colon)] = line.substr(colon + 2);
+    }
+    return f;
+  }();
+  return files;
+}
+
+class Keras3ReadsStrata : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (!have_venv()) GTEST_SKIP() << "no interop venv at " << test::interop_venv();
+    ASSERT_TRUE(fs::exists(fixtures() / "done")) << "the generator did not finish";
+    load_custom_plugin();
+  }
+  // Each check keras3_load_strata.py must have reported "ok" for this model.
+  void expect_ok(const std::vector<std::string>& checks) const {
+    const StrataFiles& f = strata_files();
+    const auto p = f.problems.find(GetParam());
+    EXPECT_TRUE(p == f.problems.end() || p->second.empty()) << p->second;
+    for (const auto& check : checks) {
+      const auto it = f.lines.find(GetParam() + " " + check);
+      if (it == f.lines.end()) {
+        ADD_FAILURE() << "keras3_load_strata.py did not run '" << check << "' for " << GetParam() << " (exit " << f.rc
+                      << "):\n"
+                      << f.report;
+      } else {
+        EXPECT_EQ(it->second, "ok") << GetParam() << " " << check;
+      }
+    }
+  }
+};
+
+TEST_P(Keras3ReadsStrata, LoadsPredictsAndResumesAsFromItsOwnFile) {
+  std::vector<std::string> checks = {"load", "predict", "weights_exact", "resume_exact", "weights_h5", "weights_json"};
+  if (!flag(GetParam(), "stochastic_training")) checks.push_back("resume_strata");
+  expect_ok(checks);
+}
+
+TEST_P(Keras3ReadsStrata, ConvertKeepsEveryWeightBitForBit) {
+  std::vector<std::string> checks = {"convert_direct.keras", "convert_from_ckpt.weights.h5"};
+  if (GetParam() != "custom_model_known") checks.push_back("convert_from_savedmodel.keras");
+  // tf-keras reads the legacy H5 (Strata writes tf-keras's dialect there); it has no StrataTest classes.
+  if (entry(GetParam())["custom_class"].is_null()) checks.push_back("convert_legacy.h5 (tf-keras)");
+  expect_ok(checks);
+  const fs::path d = strata_files().dir / GetParam();
+  const auto want = npys(fixtures() / GetParam(), "w");
+  // Strata reads each step of the chain back with the same weights.
+  if (GetParam() != "custom_model_known") {
+    for (const char* file : {"convert_legacy.h5", "savedmodel", "convert_from_savedmodel.keras"}) {
+      try {
+        EXPECT_EQ(differs_exact(load_model(d / file)->get_weights(), want), "") << file;
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << file << ": " << e.what();
+      }
+    }
+  }
+  try {
+    const auto model = load_model(fixtures() / GetParam() / "model.keras");
+    model->set_weights(zeros_of(*model));
+    load_weights(*model, d / "ckpt");
+    EXPECT_EQ(differs_exact(model->get_weights(), want), "") << "ckpt";
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "ckpt: " << e.what();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Keras3, Keras3ReadsStrata, ::testing::ValuesIn(kLoadable),
+                         [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
+
+TEST(Keras3ReadsStrataNative, StrataBuiltModelLoadsPredictsAndResumesInKeras3) {
+  if (!have_venv()) GTEST_SKIP() << "no interop venv at " << test::interop_venv();
+  ASSERT_TRUE(fs::exists(fixtures() / "done")) << "the generator did not finish";
+  load_custom_plugin();
+  const StrataFiles& f = strata_files();
+  const auto p = f.problems.find("strata_native");
+  EXPECT_TRUE(p == f.problems.end() || p->second.empty()) << p->second;
+  for (const std::string check : {"load", "predict", "resume_strata"}) {
+    const auto it = f.lines.find("strata_native " + check);
+    if (it == f.lines.end()) {
+      ADD_FAILURE() << "no '" << check << "' line:\n" << f.report;
+    } else {
+      EXPECT_EQ(it->second, "ok") << check;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace strata
