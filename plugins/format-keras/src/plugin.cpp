@@ -89,9 +89,7 @@ class KerasFormat final : public strata::Format {
 
   std::string describe(const fs::path& path) const override {
     if (strata::keras::is_archive(path)) return strata::keras::describe_archive(path);
-    strata::h5::Session session;
-    return "format: keras (Keras 3 weights file)\n" +
-           strata::keras::describe_weights(strata::h5::File::open(path));
+    return "format: keras (Keras 3 weights file)\n" + strata::keras::describe_weights_file(path);
   }
 };
 

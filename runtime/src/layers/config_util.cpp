@@ -1,5 +1,9 @@
 #include "layers/config_util.hpp"
 
+#include <unordered_map>
+
+#include <mutex>
+
 #include "strata/config_reader.hpp"
 #include "strata/error.hpp"
 #include "strata/log.hpp"
@@ -73,6 +77,31 @@ double get_double(const Config& c, const char* key, double fallback) { return re
 
 std::string get_string(const Config& c, const char* key, const std::string& fallback) {
   return reader(c).optional(key, fallback);
+}
+
+namespace {
+std::mutex g_registered_names_mutex;
+std::unordered_map<const Layer*, std::string>& registered_names() {
+  static auto* table = new std::unordered_map<const Layer*, std::string>();
+  return *table;
+}
+}  // namespace
+
+void remember_registered_name(const Layer& layer, std::string_view file_name) {
+  if (file_name.find('>') == std::string_view::npos || file_name == layer.class_name()) return;
+  std::lock_guard<std::mutex> lock(g_registered_names_mutex);
+  registered_names()[&layer] = std::string(file_name);
+}
+
+std::optional<std::string> registered_name_read(const Layer& layer) {
+  std::lock_guard<std::mutex> lock(g_registered_names_mutex);
+  const auto it = registered_names().find(&layer);
+  return it == registered_names().end() ? std::nullopt : std::optional<std::string>(it->second);
+}
+
+void forget_registered_name(const Layer* layer) noexcept {
+  std::lock_guard<std::mutex> lock(g_registered_names_mutex);
+  registered_names().erase(layer);
 }
 
 }  // namespace strata::internal

@@ -2,6 +2,8 @@
 // shapes with null dimensions, dtype policies.
 #pragma once
 
+#include "strata/layer.hpp"
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -43,5 +45,12 @@ struct SerializedRef {
   const Config* config = nullptr;
 };
 SerializedRef parse_serialized_ref(const Config& value, std::string_view what);
+
+// The registered name a file gave a layer's class ("package>Name") when the registry
+// resolved it to a class registered under another name (its bare Name): Keras 3 needs it
+// back to find the class, so the Keras 3 dialect writes it. Forgotten when the layer dies.
+void remember_registered_name(const Layer& layer, std::string_view file_name);
+std::optional<std::string> registered_name_read(const Layer& layer);
+void forget_registered_name(const Layer* layer) noexcept;
 
 }  // namespace strata::internal

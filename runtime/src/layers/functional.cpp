@@ -658,6 +658,9 @@ Functional::Functional(const Config& config) : Model("Functional", named_config(
       STRATA_CHECK(nodes->is_array(), FormatError, "inbound_nodes of layer '", layer_name, "' must be a list");
       const bool call_arguments = dynamic_cast<CallArgumentsLayer*>(layer.get()) != nullptr;
       for (const auto& n : *nodes) e.pending.push_back(parse_node(n, layer_name, call_arguments));
+      // Keras 3 (nodes as {"args", "kwargs"}) numbers a nested graph model's calls from 0;
+      // tf-keras from 1 (its node 0 is the model's own).
+      if (!nodes->empty() && nodes->front().is_object() && nodes->front().contains("args")) e.next_index = 0;
     }
     by_name[layer_name] = entries.size();
     entries.push_back(std::move(e));
@@ -969,13 +972,14 @@ std::shared_ptr<Model> model_from_config(const Config& config, const CustomObjec
   auto factory = resolver.require<ObjectKind::kModel>(parsed.class_name, "the model config");
   auto model = (*factory)(*parsed.config);
   STRATA_CHECK(model != nullptr, ValueError, "the factory of model class '", parsed.class_name, "' returned nothing");
+  internal::remember_registered_name(*model, parsed.class_name);
   return model;
 }
 
 Config model_config(const Model& model) {
   internal::ChildrenDialectScope legacy(true);
   Config c = Config::object();
-  c["class_name"] = model.class_name();
+  c["class_name"] = internal::registered_name_read(model).value_or(model.class_name());
   c["config"] = model.get_config();
   return c;
 }

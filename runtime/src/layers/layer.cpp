@@ -129,7 +129,7 @@ Layer::Layer(std::string class_name, const Config& config) : class_name_(std::mo
   }
 }
 
-Layer::~Layer() = default;
+Layer::~Layer() { internal::forget_registered_name(this); }
 
 void Layer::set_trainable(bool trainable) {
   trainable_ = trainable;
@@ -563,12 +563,15 @@ std::shared_ptr<Layer> make_layer(std::string_view class_name, const Config& con
   static const Config kEmpty = Config::object();
   auto layer = (*factory)(config.is_null() ? kEmpty : config);  // both lvalues: no copy of `config`
   STRATA_CHECK(layer != nullptr, ValueError, "the factory of layer class '", class_name, "' returned nothing");
+  internal::remember_registered_name(*layer, class_name);
   return layer;
 }
 
 Config serialize_layer(const Layer& layer) {
   Config c = Config::object();
-  c["class_name"] = layer.class_name();
+  // The legacy form writes a custom class's registered name in place of its class name, as
+  // Keras does; a class the file named "package>Name" keeps that name (config_util.hpp).
+  c["class_name"] = internal::registered_name_read(layer).value_or(layer.class_name());
   c["config"] = internal::call_layer_code(layer, "get_config", [&] { return layer.get_config(); });
   return c;
 }
@@ -580,6 +583,7 @@ std::shared_ptr<Layer> deserialize_layer(const Config& value, const CustomObject
   if (auto factory = models.find<ObjectKind::kModel>(parsed.class_name)) {
     auto model = (*factory)(*parsed.config);
     STRATA_CHECK(model != nullptr, ValueError, "the factory of model class '", parsed.class_name, "' returned nothing");
+    internal::remember_registered_name(*model, parsed.class_name);
     return model;
   }
   return make_layer(parsed.class_name, *parsed.config, custom_objects);

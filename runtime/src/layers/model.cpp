@@ -122,7 +122,12 @@ Config serialize_child_layer(const Layer& layer, bool legacy, bool children_lega
     // tf-keras writes null for classes of its public API (module "keras.layers") and the
     // class name for the others (TFOpLambda's module is "tf_keras.src.layers.core.tf_op_layer").
     const bool public_module = module.rfind("keras", 0) == 0;
-    c["registered_name"] = !builtin ? Config(cls) : public_module ? Config(nullptr) : Config(std::string(bare_name(cls)));
+    // A custom class keeps the registered name its file gave it ("package>Name"): Keras finds
+    // custom classes by that name.
+    const std::optional<std::string> read = registered_name_read(layer);
+    c["registered_name"] = !builtin ? Config(read.value_or(cls))
+                           : public_module ? Config(nullptr)
+                                           : Config(std::string(bare_name(cls)));
   }
   const auto& shapes = layer.build_input_shapes();
   // Keras 3 writes no build_config for graph models nested in a model (their layers hold it).

@@ -48,7 +48,18 @@ Registry::Match NameTable::find(ObjectKind kind, std::string_view name) const {
     match.module = e->module;
     return match;
   }
-  if (name.find('>') != std::string_view::npos) return match;
+  if (name.find('>') != std::string_view::npos) {
+    // Keras 3 writes a custom class's registered name ("package>Name"); a plugin that
+    // registered the class under its bare name provides it (Keras's class_name).
+    const std::string_view bare = bare_name(name);
+    if (const Entry* e = exact(kind, bare)) {
+      match.value = e->value;
+      match.name = std::string(bare);
+      match.provider = e->provider;
+      match.module = e->module;
+    }
+    return match;
+  }
   const auto& packaged = packaged_[static_cast<std::size_t>(kind)];
   auto it = packaged.find(name);
   if (it == packaged.end()) return match;
