@@ -1,5 +1,5 @@
-// Issue 20, killed saves: `strata convert` saving over an existing file (H5, SavedModel,
-// checkpoint, JSON) is killed with SIGKILL at random times. After every kill the target is the
+// Issue 20, killed saves: `strata convert` saving over an existing file (H5, Keras 3 archive,
+// SavedModel, checkpoint, JSON) is killed with SIGKILL at random times. After every kill the target is the
 // old or the new complete save (loaded and compared, weights exactly); a complete save removes
 // the temporaries killed saves left (`.strata-tmp-<pid>-...` of dead processes). Half the
 // kills come at a random time over the whole command, half as soon as the save's first
@@ -9,7 +9,7 @@
 // with more kills on a larger model (docs/RELIABILITY.md, "Killed saves"):
 //   STRATA_KILL_SAVES        kills per format (default 10)
 //   STRATA_KILL_SAVES_UNITS  width of the model's two square Dense layers (default 64)
-//   STRATA_KILL_SAVES_FORMATS  comma-separated subset of h5,savedmodel,checkpoint,json
+//   STRATA_KILL_SAVES_FORMATS  comma-separated subset of h5,keras,savedmodel,checkpoint,json
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -269,7 +269,8 @@ TEST_P(CliKilledSaves, TargetIsOldOrNewAndNoDeadTemporaryOutlivesTheNextSave) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Formats, CliKilledSaves,
-                         ::testing::Values(Target{"h5", "target.h5", false}, Target{"savedmodel", "target", false},
+                         ::testing::Values(Target{"h5", "target.h5", false}, Target{"keras", "target.keras", false},
+                                           Target{"savedmodel", "target", false},
                                            Target{"checkpoint", "target.ckpt", true},
                                            Target{"json", "target.json", false}),
                          [](const auto& info) { return info.param.format; });
