@@ -275,7 +275,7 @@ def build(out):
                 "sparse_plus", "log_sigmoid", "sparsemax"]:
         if not hasattr(keras.activations, act):
             continue
-        unknown = act in ("glu", "soft_shrink", "hard_shrink", "sparse_plus", "sparsemax")
+        unknown = act in ("sparsemax",)
         case(out, "activation_" + act, seq((6,), L.Dense(6, activation=act)), [x2(6) * 3],
              refuse=["Unknown activation", act] if unknown else None)
 

@@ -49,6 +49,24 @@ Tensor log_sigmoid_fn(const Tensor& x) { return -softplus(-x); }
 Tensor tanh_shrink_fn(const Tensor& x) { return x - tanh(x); }
 // Keras 3's squareplus with its default b = 4: (x + sqrt(x^2 + 4)) / 2.
 Tensor squareplus_fn(const Tensor& x) { return (x + sqrt(x * x + 4.0)) * 0.5; }
+// Keras 3's soft_shrink with its default threshold 0.5: x - 0.5 above 0.5, x + 0.5 below -0.5,
+// else 0.
+Tensor soft_shrink_fn(const Tensor& x) {
+  const Tensor zero = scalar_like(x, 0.0);
+  return select(greater(x, scalar_like(x, 0.5)), x - 0.5, select(less(x, scalar_like(x, -0.5)), x + 0.5, zero));
+}
+// Keras 3's hard_shrink with its default threshold 0.5: x where |x| > 0.5, else 0.
+Tensor hard_shrink_fn(const Tensor& x) { return select(greater(abs(x), scalar_like(x, 0.5)), x, scalar_like(x, 0.0)); }
+// Keras 3's sparse_plus: 0 at x <= -1, (x + 1)^2 / 4 below 1, x from 1.
+Tensor sparse_plus_fn(const Tensor& x) {
+  return select(less_equal(x, scalar_like(x, -1.0)), scalar_like(x, 0.0),
+                select(less(x, scalar_like(x, 1.0)), square(x + 1.0) * 0.25, x));
+}
+// Keras 3's glu on the last axis (even): its first half times the sigmoid of its second.
+Tensor glu_fn(const Tensor& x) {
+  const auto halves = split(x, 2, -1);
+  return halves[0] * sigmoid(halves[1]);
+}
 // Keras 3's celu with its default alpha = 1: max(x, 0) + min(exp(x) - 1, 0).
 Tensor celu_fn(const Tensor& x) {
   return maximum(x, scalar_like(x, 0.0)) + minimum(exp(x) - 1.0, scalar_like(x, 0.0));
@@ -70,7 +88,8 @@ void register_activations(Registrar& registrar) {
       // Keras 3's (tf-keras has none of these names).
       {kKeras3HardSigmoid, keras3_hard_sigmoid_fn}, {"hard_silu", hard_silu_fn}, {"hard_tanh", hard_tanh_fn},
       {"log_sigmoid", log_sigmoid_fn}, {"tanh_shrink", tanh_shrink_fn}, {"squareplus", squareplus_fn},
-      {"celu", celu_fn},
+      {"celu", celu_fn}, {"soft_shrink", soft_shrink_fn}, {"hard_shrink", hard_shrink_fn},
+      {"sparse_plus", sparse_plus_fn}, {"glu", glu_fn},
   };
   for (const auto& [name, fn] : table) {
     const std::string config_name = name;
