@@ -89,6 +89,9 @@ def case(out, name, model, inputs, tol=1e-5, compile=False, randomize_weights=Tr
     if not isinstance(outs, (list, tuple)):
         outs = [outs]
     entry = {"inputs": len(inputs), "outputs": len(outs), "tol": tol, "note": note}
+    regularized = [v for v in model.trainable_weights if getattr(v, "regularizer", None) is not None]
+    if regularized:  # the weight regularizers' penalty, summed
+        entry["regularization_loss"] = float(sum(float(v.regularizer(v)) for v in regularized))
     if refuse:
         entry["refuse"] = refuse
     d = write_common(out, name, model, config, entry)
@@ -305,8 +308,13 @@ def build(out):
                                                moving_variance_initializer=keras.initializers.Ones()),
                           L.Dense(2, kernel_initializer=keras.initializers.VarianceScaling(2.0, "fan_out", "uniform", seed=1))],
                          name="seq_get_config")
-    case(out, "sequential_get_config", m, [x2(4)], get_config=True, compile=True,
-         refuse=["Unknown regularizer", "OrthogonalRegularizer"])
+    case(out, "sequential_get_config", m, [x2(4)], get_config=True, compile=True)
+    i = keras.Input((4,))
+    h = L.Dense(5, kernel_regularizer=keras.regularizers.OrthogonalRegularizer(0.3, "columns"),
+                bias_regularizer=keras.regularizers.L1(0.2))(i)
+    h = L.Dense(3, kernel_regularizer=keras.regularizers.L1L2(0.01, 0.05))(h)
+    o = L.Conv1D(2, 2, kernel_regularizer=keras.regularizers.L2(0.1))(L.Reshape((3, 1))(h))
+    case(out, "regularizers", func(i, o), [x2(4)])
     m = keras.Sequential([keras.Input((4,)),
                           L.Dense(6, kernel_initializer=keras.initializers.TruncatedNormal(0.1, 0.3, seed=5),
                                   kernel_regularizer=keras.regularizers.L1L2(0.01, 0.02),

@@ -160,6 +160,16 @@ std::string check_case(const std::string& name, const Config& entry,
         }
       }
     }
+    if (entry.contains("regularization_loss")) {
+      double got_loss = 0;
+      for (const auto& l : model->regularization_losses()) got_loss += l.to_vector<float>()[0];
+      const double ref_loss = entry["regularization_loss"].get<double>();
+      if (!(std::abs(got_loss - ref_loss) <= 1e-5 + 1e-5 * std::abs(ref_loss))) {
+        std::ostringstream m;
+        m << "regularization loss: Strata " << got_loss << ", Keras " << ref_loss;
+        return m.str();
+      }
+    }
     return "";
   } catch (const std::exception& e) {
     return std::string("error: ") + e.what();
