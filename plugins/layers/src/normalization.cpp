@@ -239,7 +239,9 @@ class LayerNormalization final : public Layer {
     if (scale_ || rms_scaling_) {
       gamma_ = add_weight("gamma", Shape(param), gamma_initializer_, true, gamma_regularizer_, gamma_constraint_);
     }
-    if (center_ && !rms_scaling_) beta_ = add_weight("beta", Shape(param), beta_initializer_, true, beta_regularizer_, beta_constraint_);
+    if (center_ && !rms_scaling_) {
+      beta_ = add_weight("beta", Shape(param), beta_initializer_, true, beta_regularizer_, beta_constraint_);
+    }
   }
 
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext&) const override {

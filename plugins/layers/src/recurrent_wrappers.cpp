@@ -189,7 +189,8 @@ Bidirectional::Bidirectional(const Config& config) : Layer("Bidirectional", conf
     const std::string backward_name = keras3 && backward_original != original
                                           ? backward_original->name()
                                           : prefixed("backward_", backward_original->name());
-    backward_ = as_recurrent(renamed_copy(backward_original->class_name(), bc, backward_name), subject, "backward_layer");
+    backward_ =
+        as_recurrent(renamed_copy(backward_original->class_name(), bc, backward_name), subject, "backward_layer");
 
     if (!config.contains("merge_mode")) {
       merge_mode_ = "concat";

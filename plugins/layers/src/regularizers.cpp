@@ -49,8 +49,8 @@ class OrthogonalRegularizer final : public Regularizer {
   }
   std::string class_name() const override { return "OrthogonalRegularizer"; }
   Tensor operator()(const Tensor& weight) const override {
-    STRATA_CHECK(weight.shape().rank() == 2, ValueError, "OrthogonalRegularizer applies to kernels of rank 2, got shape ",
-                 weight.shape().to_string());
+    STRATA_CHECK(weight.shape().rank() == 2, ValueError,
+                 "OrthogonalRegularizer applies to kernels of rank 2, got shape ", weight.shape().to_string());
     const bool rows = mode_ == "rows";
     const std::int64_t axis = rows ? 1 : 0;
     const Tensor inv = minimum(rsqrt(sum(square(weight), {axis}, true)), scalar_like(weight, 1e7));

@@ -124,9 +124,10 @@ Layer::Layer(std::string class_name, const Config& config) : class_name_(std::mo
   if (const Config* q = find_key(config, "quantization_config"); q && quantized.empty()) {
     const Config* mode = q->is_object() && q->contains("config") ? find_key((*q)["config"], "mode") : nullptr;
     const std::string cls = q->is_object() ? get_string(*q, "class_name", "") : "";
-    quantized = mode && mode->is_string() ? mode->get<std::string>()
-                : cls.find("QuantizationConfig") != std::string::npos ? to_snake_case(cls.substr(0, cls.find("QuantizationConfig")))
-                                                                       : file_text(q->dump());
+    const std::size_t suffix = cls.find("QuantizationConfig");
+    quantized = mode && mode->is_string()      ? mode->get<std::string>()
+                : suffix != std::string::npos ? to_snake_case(cls.substr(0, suffix))
+                                              : file_text(q->dump());
   }
   STRATA_CHECK(quantized.empty(), FormatError, "layer '", name_, "' (", class_name_,
                ") is a Keras 3 quantized layer (", quantized, " quantization, written after model.quantize(\"",

@@ -229,44 +229,51 @@ TEST_F(ConfigErrors, Keras3QuantizedLayersAreRefusedByLayerAndMode) {
   const std::string refusal =
       "layer 'q' (Dense) is a Keras 3 quantized layer (int8 quantization, written after model.quantize(\"int8\")); "
       "Strata does not run quantized layers: load the model saved before quantizing";
-  EXPECT_EQ(load_error<FormatError>(sequential_json("Dense", "q", R"("units": 2, "dtype": {"module": "keras.dtype_policies",
+  EXPECT_EQ(
+      load_error<FormatError>(sequential_json("Dense", "q", R"("units": 2, "dtype": {"module": "keras.dtype_policies",
       "class_name": "QuantizedDTypePolicy", "config": {"mode": "int8", "source_name": "float32"}, "registered_name": null})",
-                                                     "4")),
-            refusal);
+                                              "4")),
+      refusal);
   EXPECT_EQ(load_error<FormatError>(sequential_json("Dense", "q", R"("units": 2, "dtype": "int8_from_float32")", "4")),
             refusal);
   EXPECT_EQ(load_error<FormatError>(sequential_json("Dense", "q", R"("units": 2, "quantization_config": {"module":
-      "keras.quantizers", "class_name": "Int8QuantizationConfig", "config": {"weight_quantizer": null}})", "4")),
+      "keras.quantizers", "class_name": "Int8QuantizationConfig", "config": {"weight_quantizer": null}})",
+                                                    "4")),
             refusal);
-  EXPECT_EQ(load_error<FormatError>(sequential_json("EinsumDense", "e", R"("equation": "ab,bc->ac", "output_shape": 2,
+  EXPECT_EQ(
+      load_error<FormatError>(sequential_json("EinsumDense", "e", R"("equation": "ab,bc->ac", "output_shape": 2,
       "dtype": {"module": "keras.dtype_policies", "class_name": "Int4DTypePolicy", "config": {"mode": "int4/128",
-      "source_name": "float32"}})", "4")),
-            "layer 'e' (EinsumDense) is a Keras 3 quantized layer (int4/128 quantization, written after "
-            "model.quantize(\"int4/128\")); Strata does not run quantized layers: load the model saved before quantizing");
+      "source_name": "float32"}})",
+                                              "4")),
+      "layer 'e' (EinsumDense) is a Keras 3 quantized layer (int4/128 quantization, written after "
+      "model.quantize(\"int4/128\")); Strata does not run quantized layers: load the model saved before quantizing");
   EXPECT_EQ(load_error<FormatError>(sequential_json("Dense", "q", R"("units": 2, "quantization_config": null)", "4")),
             "loaded without an error");
 }
 
 // Keras 3's LoRA (lora_rank) adds lora_alpha / lora_rank * A B to the kernel: refused by layer.
 TEST_F(ConfigErrors, Keras3LoraIsRefusedByLayer) {
-  EXPECT_EQ(load_error<FormatError>(sequential_json("Dense", "d", R"("units": 2, "lora_rank": 4, "lora_alpha": 4)", "4")),
-            "layer 'd' (Dense) has Keras 3 LoRA enabled (lora_rank 4); Strata does not run LoRA layers: save the model "
-            "from Keras 3 after merging the LoRA weights into the kernel (or before enable_lora)");
+  EXPECT_EQ(
+      load_error<FormatError>(sequential_json("Dense", "d", R"("units": 2, "lora_rank": 4, "lora_alpha": 4)", "4")),
+      "layer 'd' (Dense) has Keras 3 LoRA enabled (lora_rank 4); Strata does not run LoRA layers: save the model "
+      "from Keras 3 after merging the LoRA weights into the kernel (or before enable_lora)");
   EXPECT_EQ(load_error<FormatError>(sequential_json("Dense", "d", R"("units": 2, "lora_rank": null)", "4")),
             "loaded without an error");
 }
 
 // Keras 3 keys Strata cannot honour are refused by layer and key; their defaults load.
 TEST_F(ConfigErrors, Keras3KeysStrataCannotHonour) {
-  EXPECT_EQ(load_error<ValueError>(sequential_json("Resizing", "r", R"("height": 2, "width": 3, "pad_to_aspect_ratio": true)",
-                                                    "4, 4, 1")),
-            "layer 'r' (Resizing): pad_to_aspect_ratio=true (Keras 3) is not supported; use crop_to_aspect_ratio or pad "
-            "the images before the model");
-  EXPECT_EQ(load_error<ValueError>(sequential_json("Resizing", "r", R"("height": 2, "width": 3, "antialias": true)",
-                                                    "4, 4, 1")),
+  EXPECT_EQ(
+      load_error<ValueError>(
+          sequential_json("Resizing", "r", R"("height": 2, "width": 3, "pad_to_aspect_ratio": true)", "4, 4, 1")),
+      "layer 'r' (Resizing): pad_to_aspect_ratio=true (Keras 3) is not supported; use crop_to_aspect_ratio or pad "
+      "the images before the model");
+  EXPECT_EQ(load_error<ValueError>(
+                sequential_json("Resizing", "r", R"("height": 2, "width": 3, "antialias": true)", "4, 4, 1")),
             "layer 'r' (Resizing): antialias=true (Keras 3) is not supported");
   EXPECT_EQ(load_error<ValueError>(sequential_json("Resizing", "r", R"("height": 2, "width": 3, "antialias": false,
-      "pad_to_aspect_ratio": false, "fill_mode": "constant", "fill_value": 0.0)", "4, 4, 1")),
+      "pad_to_aspect_ratio": false, "fill_mode": "constant", "fill_value": 0.0)",
+                                                   "4, 4, 1")),
             "loaded without an error");
   const std::string mha = R"({"class_name": "Functional", "config": {"name": "m", "layers": [
       {"class_name": "InputLayer", "config": {"batch_shape": [null, 3, 4], "name": "q"}, "inbound_nodes": []},
@@ -301,7 +308,8 @@ TEST_F(ConfigErrors, Keras3HardSigmoidAndRmsScalingComputeWhatKeras3Computes) {
       "hard_sigmoid", )";
   EXPECT_FLOAT_EQ(predict(sequential_json("Dense", "d", dense + keras3_dtype, "1"), {1.5f})[0], 0.75f);
   EXPECT_FLOAT_EQ(predict(sequential_json("Dense", "d", dense + R"("dtype": "float32")", "1"), {1.5f})[0], 0.8f);
-  auto ln = model_from_json(sequential_json("LayerNormalization", "ln", R"("rms_scaling": true, "epsilon": 0.001)", "2"));
+  auto ln =
+      model_from_json(sequential_json("LayerNormalization", "ln", R"("rms_scaling": true, "epsilon": 0.001)", "2"));
   ASSERT_EQ(ln->weights().size(), 1u);  // gamma only
   EXPECT_NE(ln->weights()[0].name().find("gamma"), std::string::npos);
   const auto y = ln->predict(Tensor::from_vector(std::vector<float>{1.0f, 3.0f}, Shape{1, 2})).to_vector<float>();
