@@ -331,6 +331,14 @@ class MultiHeadAttention final : public Layer, public CallArgumentsLayer {
     // tf-keras 2.21's "softmax_robust_masking"; 2.17 has no such key and refuses it, so it is
     // written back only when it was read.
     if (r.find("softmax_robust_masking") != nullptr) softmax_robust_masking_ = r.optional("softmax_robust_masking", false);
+    // Keras 3's gated attention (use_gate: a sigmoid gate Dense on the query) and sliding-window
+    // attention (each query sees the `sliding_window` keys around it) are not written here.
+    STRATA_CHECK(!r.optional("use_gate", false), ValueError, ConfigReader::subject_of(*this),
+                 ": use_gate=true (Keras 3's gated attention) is not supported");
+    if (const Config* w = r.find("sliding_window"); w != nullptr && !w->is_null()) {
+      STRATA_THROW(ValueError, ConfigReader::subject_of(*this), ": sliding_window=", w->dump(),
+                   " (Keras 3's sliding-window attention) is not supported");
+    }
     if (const Config* a = r.find("attention_axes"); a != nullptr && !a->is_null()) {
       attention_axes_ = a->is_array() ? r.int_list("attention_axes", {})
                                       : std::vector<std::int64_t>{r.required<std::int64_t>("attention_axes")};

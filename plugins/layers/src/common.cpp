@@ -55,11 +55,25 @@ std::shared_ptr<Constraint> constraint_at(const Config& config, const char* key)
   return v ? get_constraint(*v) : nullptr;
 }
 
+bool written_by_keras3(const Config& layer_config) {
+  const Config* d = find_key(layer_config, "dtype");
+  if (d == nullptr || !d->is_object() || !d->contains("class_name") || !(*d)["class_name"].is_string()) return false;
+  const std::string cls = (*d)["class_name"].get<std::string>();
+  return cls == "DTypePolicy" || cls == "FloatDTypePolicy";
+}
+
+std::shared_ptr<Activation> layer_activation(const Config& layer_config, const Config& value) {
+  if (value.is_string() && value.get<std::string>() == "hard_sigmoid" && written_by_keras3(layer_config)) {
+    return get_activation(Config(kKeras3HardSigmoid));
+  }
+  return get_activation(value);
+}
+
 std::shared_ptr<Activation> activation_at(const Config& config, const char* key) {
   auto frame = ErrorContext::push("reading '", key, "'");
   const Config* v = find_key(config, key);
   if (v && v->is_string() && v->get<std::string>().empty()) return get_activation(Config("linear"));
-  return get_activation(v ? *v : Config("linear"));
+  return layer_activation(config, v ? *v : Config("linear"));
 }
 
 Config serialized_or_null(const std::shared_ptr<Initializer>& object) {

@@ -82,6 +82,15 @@ std::shared_ptr<Regularizer> regularizer_at(const Config& config, const char* ke
 std::shared_ptr<Constraint> constraint_at(const Config& config, const char* key);
 // Missing or null: "linear".
 std::shared_ptr<Activation> activation_at(const Config& config, const char* key);
+// Keras 3 changed what "hard_sigmoid" computes: tf-keras's is clip(0.2 x + 0.5, 0, 1), Keras
+// 3's relu6(x + 3) / 6. A layer config Keras 3 wrote (written_by_keras3: its dtype is a
+// DTypePolicy object, which tf-keras never writes; Keras 3 before 3.4 wrote a string and reads
+// as tf-keras) gets Keras 3's, registered as kKeras3HardSigmoid (the name Strata writes for it).
+inline constexpr const char* kKeras3HardSigmoid = "strata.keras3_hard_sigmoid";
+bool written_by_keras3(const Config& layer_config);
+// The activation `value` names in the layer config `layer_config` (get_activation, but with
+// Keras 3's hard_sigmoid in a Keras 3 config).
+std::shared_ptr<Activation> layer_activation(const Config& layer_config, const Config& value);
 
 // {"module", "class_name", "config", "registered_name"} or null, as tf-keras writes
 // nested objects in layer configs.

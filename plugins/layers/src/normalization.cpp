@@ -62,8 +62,10 @@ class BatchNormalization final : public Layer {
                  "': batch renormalization (renorm=true) is not supported");
     STRATA_CHECK(!find_key(c, "virtual_batch_size"), ValueError, "BatchNormalization layer '", name(),
                  "': virtual_batch_size (ghost batch normalization) is not supported");
-    STRATA_CHECK(!get_bool(c, "synchronized", false), ValueError, "BatchNormalization layer '", name(),
-                 "': synchronized batch normalization is not supported");
+    // synchronized=true (Keras 3, and tf-keras 2.12+) shares batch statistics across replicas
+    // in distributed training; Strata trains on one device, where that is plain batch
+    // normalization, so it is read and not refused.
+    get_bool(c, "synchronized", false);
     fused_allowed_ = get_bool(c, "fused", true);
     set_supports_masking(true);
   }
@@ -208,6 +210,9 @@ class LayerNormalization final : public Layer {
     epsilon_ = get_number(c, "epsilon", 1e-3);
     center_ = get_bool(c, "center", true);
     scale_ = get_bool(c, "scale", true);
+    // Keras 3's rms_scaling (deprecated there, still written): x * rsqrt(var(x) + epsilon) *
+    // gamma, with gamma whatever `scale` says and no beta (Keras 3's ops.layer_normalization).
+    rms_scaling_ = get_bool(c, "rms_scaling", false);
     beta_initializer_ = initializer_at(c, "beta_initializer", "zeros");
     gamma_initializer_ = initializer_at(c, "gamma_initializer", "ones");
     beta_regularizer_ = regularizer_at(c, "beta_regularizer");
@@ -231,8 +236,12 @@ class LayerNormalization final : public Layer {
       param.push_back(d);
       broadcast_[static_cast<std::size_t>(a)] = d;
     }
-    if (scale_) gamma_ = add_weight("gamma", Shape(param), gamma_initializer_, true, gamma_regularizer_, gamma_constraint_);
-    if (center_) beta_ = add_weight("beta", Shape(param), beta_initializer_, true, beta_regularizer_, beta_constraint_);
+    if (scale_ || rms_scaling_) {
+      gamma_ = add_weight("gamma", Shape(param), gamma_initializer_, true, gamma_regularizer_, gamma_constraint_);
+    }
+    if (center_ && !rms_scaling_) {
+      beta_ = add_weight("beta", Shape(param), beta_initializer_, true, beta_regularizer_, beta_constraint_);
+    }
   }
 
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext&) const override {
@@ -242,6 +251,7 @@ class LayerNormalization final : public Layer {
     const Tensor v = mean(squared_difference(x, stop_gradient(m)), axes_, true);
     const bool last_only = axes_.size() == 1 && axes_[0] == static_cast<std::int64_t>(rank_) - 1;
     auto shaped = [&](const Variable& w) { return last_only ? read(w) : reshape(read(w), Shape(broadcast_)); };
+    if (rms_scaling_) return {x * rsqrt(v + epsilon_.get<double>()) * shaped(gamma_)};
     const Tensor gamma = scale_ ? shaped(gamma_) : Tensor();
     const Tensor beta = center_ ? shaped(beta_) : Tensor();
     return {normalize(x, m, v, gamma, beta, epsilon_.get<double>())};
@@ -253,6 +263,7 @@ class LayerNormalization final : public Layer {
     c["epsilon"] = epsilon_;
     c["center"] = center_;
     c["scale"] = scale_;
+    if (rms_scaling_) c["rms_scaling"] = true;  // Keras 3's key, written only when set
     c["beta_initializer"] = serialized_or_null(beta_initializer_);
     c["gamma_initializer"] = serialized_or_null(gamma_initializer_);
     c["beta_regularizer"] = serialized_or_null(beta_regularizer_);
@@ -266,7 +277,7 @@ class LayerNormalization final : public Layer {
   Config axis_config_;
   std::vector<std::int64_t> axes_;
   Config epsilon_;
-  bool center_ = true, scale_ = true;
+  bool center_ = true, scale_ = true, rms_scaling_ = false;
   std::size_t rank_ = 0;
   std::vector<std::int64_t> broadcast_;
   std::shared_ptr<Initializer> beta_initializer_, gamma_initializer_;

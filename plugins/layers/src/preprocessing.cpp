@@ -130,6 +130,13 @@ class Resizing final : public Layer {
     // kernels are not written here.
     interpolation_ = r.one_of("interpolation", {"bilinear", "nearest"}, "bilinear");
     crop_to_aspect_ratio_ = r.optional<bool>("crop_to_aspect_ratio", false);
+    // Keras 3's keys: padding to the aspect ratio (with fill_mode/fill_value, which matter
+    // only then) and antialiased downscaling are not written here.
+    STRATA_CHECK(!r.optional<bool>("pad_to_aspect_ratio", false), ValueError, ConfigReader::subject_of(*this),
+                 ": pad_to_aspect_ratio=true (Keras 3) is not supported; use crop_to_aspect_ratio or pad the images "
+                 "before the model");
+    STRATA_CHECK(!r.optional<bool>("antialias", false), ValueError, ConfigReader::subject_of(*this),
+                 ": antialias=true (Keras 3) is not supported");
   }
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext&) const override {
     bool unbatched = false;

@@ -1,4 +1,5 @@
 // Config helpers shared by the recurrent layers.
+#include "common.hpp"
 #include "recurrent_internal.hpp"
 #include "strata/config_reader.hpp"
 #include "strata/ops.hpp"
@@ -35,7 +36,7 @@ double config_double(const Config& config, std::string_view cls, const char* key
 
 std::shared_ptr<Activation> config_activation(const Config& config, const char* key, const char* fallback) {
   if (!config.is_object() || !config.contains(key)) return get_activation(Config(fallback));
-  return get_activation(config[key]);
+  return layers::layer_activation(config, config[key]);
 }
 
 std::shared_ptr<Initializer> config_initializer(const Config& config, const char* key, const char* fallback) {

@@ -18,6 +18,7 @@
 // the RNN layers do, that runs the wrapper on the concrete inputs.
 #include <algorithm>
 
+#include "common.hpp"
 #include "recurrent_internal.hpp"
 #include "strata/graph.hpp"
 #include "strata/ops.hpp"
@@ -162,7 +163,17 @@ Bidirectional::Bidirectional(const Config& config) : Layer("Bidirectional", conf
     layer_config_ = keras_object(*original);
     Config fc = original->get_config();
     fc["zero_output_for_mask"] = original->return_sequences();
-    forward_ = as_recurrent(renamed_copy(original->class_name(), fc, "forward_" + original->name()), subject, "layer");
+    // tf-keras names the halves "forward_<name>" and "backward_<name>" and writes the wrapped
+    // layer as it was given; Keras 3 writes its forward half ("forward_lstm") and its backward
+    // layer ("backward_lstm"), and names them without doubling the prefix, keeping a given
+    // backward layer's name as it is.
+    const bool keras3 = layers::written_by_keras3(config);
+    auto prefixed = [keras3](const char* prefix, const std::string& name) {
+      const std::string p = prefix;
+      return keras3 && name.rfind(p, 0) == 0 ? name : p + name;
+    };
+    forward_ = as_recurrent(renamed_copy(original->class_name(), fc, prefixed("forward_", original->name())), subject,
+                            "layer");
 
     std::shared_ptr<RecurrentLayer> backward_original = original;
     Config bc = original->get_config();
@@ -175,8 +186,11 @@ Bidirectional::Bidirectional(const Config& config) : Layer("Bidirectional", conf
       bc = backward_original->get_config();
     }
     bc["zero_output_for_mask"] = backward_original->return_sequences();
-    backward_ = as_recurrent(renamed_copy(backward_original->class_name(), bc, "backward_" + backward_original->name()),
-                             subject, "backward_layer");
+    const std::string backward_name = keras3 && backward_original != original
+                                          ? backward_original->name()
+                                          : prefixed("backward_", backward_original->name());
+    backward_ =
+        as_recurrent(renamed_copy(backward_original->class_name(), bc, backward_name), subject, "backward_layer");
 
     if (!config.contains("merge_mode")) {
       merge_mode_ = "concat";

@@ -7,6 +7,7 @@
 #include "strata/config_reader.hpp"
 #include "strata/error.hpp"
 #include "strata/log.hpp"
+#include "strata/plugin/file_text.hpp"
 
 namespace strata::internal {
 
@@ -38,7 +39,34 @@ Config shape_to_json(const Shape& shape) {
   return out;
 }
 
+std::string quantization_mode(const Config& dtype) {
+  static constexpr std::string_view kModes[] = {"int8", "float8", "int4", "gptq", "awq"};
+  std::string name;
+  if (dtype.is_string()) {
+    name = dtype.get<std::string>();
+  } else if (dtype.is_object() && dtype.contains("config") && dtype["config"].is_object()) {
+    const Config& c = dtype["config"];
+    if (c.contains("mode") && c["mode"].is_string()) return c["mode"].get<std::string>();
+    if (c.contains("name") && c["name"].is_string()) name = c["name"].get<std::string>();
+    const std::string cls = dtype.contains("class_name") && dtype["class_name"].is_string()
+                                ? dtype["class_name"].get<std::string>()
+                                : std::string();
+    if (name.empty() && cls.find("Quantized") != std::string::npos) return "unknown";
+  }
+  for (std::string_view mode : kModes) {
+    if (name.rfind(std::string(mode), 0) == 0 && name.find("_from_") != std::string::npos) {
+      return name.substr(0, name.find("_from_"));
+    }
+  }
+  return "";
+}
+
 DType dtype_from_json(const Config& value, std::string_view what) {
+  if (const std::string mode = quantization_mode(value); !mode.empty()) {
+    STRATA_THROW(FormatError, what, " is Keras 3's quantized dtype policy (", mode, " quantization, written by ",
+                 "model.quantize(\"", mode, "\")): Strata does not run quantized layers; load the model saved before ",
+                 "quantizing: ", file_text(value.dump()));
+  }
   std::string name;
   if (value.is_string()) {
     name = value.get<std::string>();

@@ -20,7 +20,14 @@ Config shape_to_json(const Shape& shape);
 
 // "float32", {"class_name": "Policy", "config": {"name": "float32"}} or Keras 3's
 // DTypePolicy dict. Mixed policies use their variable dtype (float32), with a warning.
+// A Keras 3 quantized policy (quantization_mode) is a FormatError naming the mode.
 DType dtype_from_json(const Config& value, std::string_view what);
+
+// The Keras 3 quantization mode a dtype policy names, "" for none: Keras 3's
+// QuantizedDTypePolicy family ({"class_name": "QuantizedDTypePolicy", "config": {"mode":
+// "int8", "source_name": "float32"}}, QuantizedFloat8DTypePolicy, Int4DTypePolicy ("int4/128"),
+// GPTQDTypePolicy, AWQDTypePolicy) and its names ("int8_from_float32", older Keras 3).
+std::string quantization_mode(const Config& dtype);
 
 // config[key] when present and not null.
 inline const Config* find_key(const Config& config, const char* key) {

@@ -116,6 +116,30 @@ Layer::Layer(std::string class_name, const Config& config) : class_name_(std::mo
   const std::string given = get_string(config, "name", "");
   name_ = given.empty() ? unique_layer_name(to_snake_case(bare_name(class_name_))) : given;
   trainable_ = get_bool(config, "trainable", true);
+  // Keras 3's quantized layers (model.quantize: int8, float8, int4, GPTQ, AWQ) keep integer
+  // kernels and scales that Strata's layers do not have: refused by name and mode, before
+  // their float-looking config could build a layer that computes something else.
+  std::string quantized;
+  if (const Config* d = find_key(config, "dtype")) quantized = quantization_mode(*d);
+  if (const Config* q = find_key(config, "quantization_config"); q && quantized.empty()) {
+    const Config* mode = q->is_object() && q->contains("config") ? find_key((*q)["config"], "mode") : nullptr;
+    const std::string cls = q->is_object() ? get_string(*q, "class_name", "") : "";
+    const std::size_t suffix = cls.find("QuantizationConfig");
+    quantized = mode && mode->is_string()      ? mode->get<std::string>()
+                : suffix != std::string::npos ? to_snake_case(cls.substr(0, suffix))
+                                              : file_text(q->dump());
+  }
+  STRATA_CHECK(quantized.empty(), FormatError, "layer '", name_, "' (", class_name_,
+               ") is a Keras 3 quantized layer (", quantized, " quantization, written after model.quantize(\"",
+               quantized, "\")); Strata does not run quantized layers: load the model saved before quantizing");
+  // Keras 3's LoRA (lora_rank on Dense, EinsumDense, Embedding and the convolutions, set by
+  // enable_lora) adds lora_alpha / lora_rank * A B to the kernel and two more variables;
+  // Strata's layers have neither.
+  if (const Config* lora = find_key(config, "lora_rank"); lora && !(lora->is_number() && lora->get<double>() == 0)) {
+    STRATA_THROW(FormatError, "layer '", name_, "' (", class_name_, ") has Keras 3 LoRA enabled (lora_rank ",
+                 file_text(lora->dump()), "); Strata does not run LoRA layers: save the model from Keras 3 after ",
+                 "merging the LoRA weights into the kernel (or before enable_lora)");
+  }
   if (const Config* d = find_key(config, "dtype")) dtype_ = dtype_from_json(*d, "dtype");
   if (const Config* s = find_key(config, "batch_input_shape")) {
     batch_input_shape_ = shape_from_json(*s, "batch_input_shape");

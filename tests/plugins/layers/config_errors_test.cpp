@@ -4,7 +4,9 @@
 // are written by hand.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
+#include <vector>
 
 #include "strata/error.hpp"
 #include "strata/model.hpp"
@@ -219,6 +221,100 @@ TEST_F(ConfigErrors, SeparableDepthwiseAndTransposedConvolutions) {
   EXPECT_EQ(load_error<ValueError>(
                 sequential_json("Conv2DTranspose", "up", R"("filters": 3, "kernel_size": 3, "groups": 2)", "5, 5, 1")),
             "layer 'up' (Conv2DTranspose): filters must be divisible by groups, got filters=3, groups=2");
+}
+
+// Keras 3's quantized layers (model.quantize) keep integer kernels and scales: refused by
+// layer and mode, whether the dtype policy or quantization_config says so.
+TEST_F(ConfigErrors, Keras3QuantizedLayersAreRefusedByLayerAndMode) {
+  const std::string refusal =
+      "layer 'q' (Dense) is a Keras 3 quantized layer (int8 quantization, written after model.quantize(\"int8\")); "
+      "Strata does not run quantized layers: load the model saved before quantizing";
+  EXPECT_EQ(
+      load_error<FormatError>(sequential_json("Dense", "q", R"("units": 2, "dtype": {"module": "keras.dtype_policies",
+      "class_name": "QuantizedDTypePolicy", "config": {"mode": "int8", "source_name": "float32"}, "registered_name": null})",
+                                              "4")),
+      refusal);
+  EXPECT_EQ(load_error<FormatError>(sequential_json("Dense", "q", R"("units": 2, "dtype": "int8_from_float32")", "4")),
+            refusal);
+  EXPECT_EQ(load_error<FormatError>(sequential_json("Dense", "q", R"("units": 2, "quantization_config": {"module":
+      "keras.quantizers", "class_name": "Int8QuantizationConfig", "config": {"weight_quantizer": null}})",
+                                                    "4")),
+            refusal);
+  EXPECT_EQ(
+      load_error<FormatError>(sequential_json("EinsumDense", "e", R"("equation": "ab,bc->ac", "output_shape": 2,
+      "dtype": {"module": "keras.dtype_policies", "class_name": "Int4DTypePolicy", "config": {"mode": "int4/128",
+      "source_name": "float32"}})",
+                                              "4")),
+      "layer 'e' (EinsumDense) is a Keras 3 quantized layer (int4/128 quantization, written after "
+      "model.quantize(\"int4/128\")); Strata does not run quantized layers: load the model saved before quantizing");
+  EXPECT_EQ(load_error<FormatError>(sequential_json("Dense", "q", R"("units": 2, "quantization_config": null)", "4")),
+            "loaded without an error");
+}
+
+// Keras 3's LoRA (lora_rank) adds lora_alpha / lora_rank * A B to the kernel: refused by layer.
+TEST_F(ConfigErrors, Keras3LoraIsRefusedByLayer) {
+  EXPECT_EQ(
+      load_error<FormatError>(sequential_json("Dense", "d", R"("units": 2, "lora_rank": 4, "lora_alpha": 4)", "4")),
+      "layer 'd' (Dense) has Keras 3 LoRA enabled (lora_rank 4); Strata does not run LoRA layers: save the model "
+      "from Keras 3 after merging the LoRA weights into the kernel (or before enable_lora)");
+  EXPECT_EQ(load_error<FormatError>(sequential_json("Dense", "d", R"("units": 2, "lora_rank": null)", "4")),
+            "loaded without an error");
+}
+
+// Keras 3 keys Strata cannot honour are refused by layer and key; their defaults load.
+TEST_F(ConfigErrors, Keras3KeysStrataCannotHonour) {
+  EXPECT_EQ(
+      load_error<ValueError>(
+          sequential_json("Resizing", "r", R"("height": 2, "width": 3, "pad_to_aspect_ratio": true)", "4, 4, 1")),
+      "layer 'r' (Resizing): pad_to_aspect_ratio=true (Keras 3) is not supported; use crop_to_aspect_ratio or pad "
+      "the images before the model");
+  EXPECT_EQ(load_error<ValueError>(
+                sequential_json("Resizing", "r", R"("height": 2, "width": 3, "antialias": true)", "4, 4, 1")),
+            "layer 'r' (Resizing): antialias=true (Keras 3) is not supported");
+  EXPECT_EQ(load_error<ValueError>(sequential_json("Resizing", "r", R"("height": 2, "width": 3, "antialias": false,
+      "pad_to_aspect_ratio": false, "fill_mode": "constant", "fill_value": 0.0)",
+                                                   "4, 4, 1")),
+            "loaded without an error");
+  const std::string mha = R"({"class_name": "Functional", "config": {"name": "m", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_shape": [null, 3, 4], "name": "q"}, "inbound_nodes": []},
+      {"class_name": "MultiHeadAttention", "config": {"name": "mha", "num_heads": 2, "key_dim": 2, KEYS},
+       "inbound_nodes": [[["q", 0, 0, {"value": ["q", 0, 0]}]]]}],
+      "input_layers": [["q", 0, 0]], "output_layers": [["mha", 0, 0]]}})";
+  const auto with = [&](const std::string& keys) { return std::string(mha).replace(mha.find("KEYS"), 4, keys); };
+  EXPECT_EQ(load_error<ValueError>(with(R"("use_gate": true)")),
+            "layer 'mha' (MultiHeadAttention): use_gate=true (Keras 3's gated attention) is not supported");
+  EXPECT_EQ(load_error<ValueError>(with(R"("sliding_window": 2)")),
+            "layer 'mha' (MultiHeadAttention): sliding_window=2 (Keras 3's sliding-window attention) is not supported");
+  EXPECT_EQ(load_error<ValueError>(with(R"("use_gate": false, "sliding_window": null, "flash_attention": null)")),
+            "loaded without an error");
+  // synchronized batch normalization is plain batch normalization on one device.
+  EXPECT_EQ(load_error<ValueError>(sequential_json("BatchNormalization", "bn", R"("synchronized": true)", "4")),
+            "loaded without an error");
+}
+
+// Values by hand: Keras 3's hard_sigmoid is relu6(x + 3) / 6 (0.75 at 1.5), tf-keras's
+// clip(0.2 x + 0.5, 0, 1) (0.8 at 1.5); a layer config whose dtype is a DTypePolicy object
+// was written by Keras 3. Keras 3's LayerNormalization(rms_scaling=True) is x * rsqrt(var + eps)
+// * gamma with no beta.
+TEST_F(ConfigErrors, Keras3HardSigmoidAndRmsScalingComputeWhatKeras3Computes) {
+  const auto predict = [](const std::string& json, std::vector<float> x) {
+    auto model = model_from_json(json);
+    const auto n = static_cast<std::int64_t>(x.size());
+    return model->predict(Tensor::from_vector(x, Shape{1, n})).to_vector<float>();
+  };
+  const std::string keras3_dtype =
+      R"("dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null})";
+  const std::string dense = R"("units": 1, "kernel_initializer": "ones", "bias_initializer": "zeros", "activation":
+      "hard_sigmoid", )";
+  EXPECT_FLOAT_EQ(predict(sequential_json("Dense", "d", dense + keras3_dtype, "1"), {1.5f})[0], 0.75f);
+  EXPECT_FLOAT_EQ(predict(sequential_json("Dense", "d", dense + R"("dtype": "float32")", "1"), {1.5f})[0], 0.8f);
+  auto ln =
+      model_from_json(sequential_json("LayerNormalization", "ln", R"("rms_scaling": true, "epsilon": 0.001)", "2"));
+  ASSERT_EQ(ln->weights().size(), 1u);  // gamma only
+  EXPECT_NE(ln->weights()[0].name().find("gamma"), std::string::npos);
+  const auto y = ln->predict(Tensor::from_vector(std::vector<float>{1.0f, 3.0f}, Shape{1, 2})).to_vector<float>();
+  EXPECT_NEAR(y[0], 1.0 / std::sqrt(1.001), 1e-6);  // var([1, 3]) = 1
+  EXPECT_NEAR(y[1], 3.0 / std::sqrt(1.001), 1e-6);
 }
 
 }  // namespace
