@@ -1,13 +1,12 @@
 #!/usr/bin/env python3
-"""Loads the configs Strata wrote in Keras 3's dialect into real Keras 3 and checks them.
+"""Loads the `.keras` archives Strata wrote into real Keras 3 and checks their predictions.
 
 Usage: keras3_config_check.py DIR
-DIR holds one folder per case (written by keras3_config_write_test.cpp): config.json (what
-strata::model_config_keras3 wrote), w<i>.npy (Strata's weights in its model.weights order),
-x<i>.npy (inputs) and y<i>.npy (Strata's predictions). For each case Keras 3 deserializes the
-config (keras.saving.deserialize_keras_object, what load_model does with config.json), takes the
-weights in order (set_weights) and predicts; the case passes when the outputs match Strata's
-(rtol = atol = 1e-5). Writes DIR/results.json: {case: "ok" | "<what failed>"}.
+DIR holds one folder per case (written by keras3_config_write_test.cpp): model.keras (what
+strata::save_model wrote), x<i>.npy (inputs) and y<i>.npy (Strata's predictions). For each case
+keras.saving.load_model reads the archive (config.json in Keras 3's dialect, Keras 3's weights
+layout) and predicts; the case passes when the outputs match Strata's (rtol = atol = 1e-5).
+Writes DIR/results.json: {case: "ok" | "<what failed>"}.
 """
 import json
 import os
@@ -28,16 +27,7 @@ def arrays(folder, prefix):
 
 
 def check(folder):
-    with open(os.path.join(folder, "config.json")) as f:
-        config = json.load(f)
-    model = keras.saving.deserialize_keras_object(config)
-    weights = arrays(folder, "w")
-    if len(weights) != len(model.weights):
-        return "Keras 3 built %d weights, Strata wrote %d" % (len(model.weights), len(weights))
-    for i, (v, w) in enumerate(zip(model.weights, weights)):
-        if tuple(v.shape) != w.shape:
-            return "weight %d (%s): Keras 3 shape %s, Strata %s" % (i, v.path, tuple(v.shape), w.shape)
-    model.set_weights(weights)
+    model = keras.saving.load_model(os.path.join(folder, "model.keras"))
     xs = arrays(folder, "x")
     ys = arrays(folder, "y")
     got = model.predict(xs if len(xs) > 1 else xs[0], verbose=0)

@@ -551,7 +551,7 @@ std::shared_ptr<Model> read_model(const File& file, const LoadOptions& options) 
     WeightBudget budget(budget_bytes, "the model_config of " + file.where());
     SkipWeightInitializers skip;
     model = model_from_config(config, options.custom_objects);
-    build_from_build_config(file.where(), *model, config);
+    build_from_build_config(*model, config, file.where());
   }
   LoadStatus status = load_topological(file, mw.get(), *model);
   if (status.restored() != model->weights().size()) {
@@ -560,7 +560,7 @@ std::shared_ptr<Model> read_model(const File& file, const LoadOptions& options) 
     status.assert_model_weights_restored(*model, options.allow_partial_checkpoint);
     WeightBudget budget(budget_bytes, "the model_config of " + file.where());
     model = model_from_config(config, options.custom_objects);
-    build_from_build_config(file.where(), *model, config);
+    build_from_build_config(*model, config, file.where());
     load_topological(file, mw.get(), *model).expect_partial();
   }
   status.expect_partial();
@@ -643,24 +643,5 @@ std::string describe_file(const File& file) {
   return out;
 }
 
-void build_from_build_config(const std::string& where, Model& model, const Config& model_config) {
-  if (model.built() || !model_config.contains("build_config") || !model_config["build_config"].is_object()) return;
-  // Keras 3 writes {"input_shape": null} for models built by their graph.
-  if (model_config["build_config"].value("input_shape", Config()).is_null()) return;
-  constexpr std::int64_t kMaxBuildElements = std::int64_t{1} << 26;  // 256 MiB of float32
-  const ConfigReader r(model_config["build_config"], where + ": model_config's build_config");
-  const std::string what = r.describe("input_shape");
-  std::vector<Tensor> zeros_in;
-  std::int64_t total = 0;
-  for (const auto& shape : r.shapes("input_shape")) {
-    std::vector<std::int64_t> dims = shape.dims();
-    for (auto& d : dims) d = d == Shape::kUnknown ? 1 : d;
-    total = checked_add(total, checked_element_count(dims, what), what);
-    STRATA_CHECK(total <= kMaxBuildElements, FormatError, what, " asks for ", total,
-                 " elements of zeros to build the model; at most ", kMaxBuildElements, " are allowed");
-    zeros_in.push_back(zeros(Shape(std::move(dims))));
-  }
-  (void)model(zeros_in);
-}
 
 }  // namespace strata::h5

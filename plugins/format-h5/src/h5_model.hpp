@@ -32,9 +32,5 @@ LoadStatus read_weights(const File& file, Model& model, const LoadOptions& optio
 // A description for `strata info`.
 std::string describe_file(const File& file);
 
-// Builds a model that its config left unbuilt (a Sequential without an input, a subclassed
-// model) by calling it on zeros of the config's build_config["input_shape"] (null: nothing
-// to do). `where` names the file in messages. Also used by format-keras.
-void build_from_build_config(const std::string& where, Model& model, const Config& model_config);
 
 }  // namespace strata::h5

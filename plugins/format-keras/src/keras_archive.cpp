@@ -8,7 +8,7 @@
 #include <optional>
 
 #include "h5_file.hpp"
-#include "h5_model.hpp"
+#include "keras3_config.hpp"
 #include "keras3_weights.hpp"
 #include "strata/error.hpp"
 #include "strata/log.hpp"
@@ -154,7 +154,7 @@ std::shared_ptr<Model> load_from(const Contents& c, const LoadOptions& options) 
   {
     WeightBudget budget(budget_bytes, "the config.json of " + c.where());
     model = model_from_config(config, options.custom_objects);
-    h5::build_from_build_config(c.where(), *model, config);
+    build_from_build_config(*model, config, c.where());
   }
   if (options.compile) compile_from(*model, config.value("compile_config", Config()), c.where());
   LoadStatus status = read_weights(file, *model, options, options.compile);
@@ -200,7 +200,7 @@ void refuse_code(const Config& config, const std::string& where) {
 
 void save_archive(const Model& model, const fs::path& path, const SaveOptions& options, bool zipped) {
   auto frame = ErrorContext::push("saving model '", model.name(), "' as the Keras archive '", path.string(), "'");
-  const std::string config = to_python_json(model_config_keras3(model, true));
+  const std::string config = to_python_json(keras3_model_config(model));
   Config metadata = Config::object();
   metadata["keras_version"] = kKeras3Version;
   metadata["date_saved"] = now_keras_date();

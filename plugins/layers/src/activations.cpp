@@ -100,6 +100,12 @@ void register_activations(Registrar& registrar) {
   // tf-keras resolves "silu" to its swish function and writes it back as "swish".
   registrar.add<ObjectKind::kActivation>(
       "silu", [](const Config&) { return std::make_shared<FunctionActivation>("swish", swish_fn); });
+  // tf-keras's hard_sigmoid under the name Strata's Keras 3 archives give it (Keras 3's
+  // "hard_sigmoid" is another function; format-keras's keras3_config.cpp); written back as
+  // "hard_sigmoid" in tf-keras's dialect.
+  registrar.add<ObjectKind::kActivation>("strata.tf_keras_hard_sigmoid", [](const Config&) {
+    return std::make_shared<FunctionActivation>("hard_sigmoid", hard_sigmoid_fn);
+  });
   // Keras 3 resolves "hard_swish" to hard_silu and writes it back as "hard_silu".
   registrar.add<ObjectKind::kActivation>(
       "hard_swish", [](const Config&) { return std::make_shared<FunctionActivation>("hard_silu", hard_silu_fn); });

@@ -296,6 +296,31 @@ Config call_arguments_node(const Config& arguments, const std::vector<Tensor>& i
   return first(arguments["args"][0]);
 }
 
+// One inbound node in tf-keras's list form (FORMATS §2.4).
+Config legacy_node(const Layer& layer, const GraphNode& node,
+                   const std::map<std::pair<const Layer*, const GraphNode*>, int>& numbers) {
+  if (const auto* with_args = dynamic_cast<const CallArgumentsLayer*>(&layer)) {
+    // Each node's own arguments (strata/plugin/call_arguments.hpp, "Per node").
+    const std::optional<Config> stored = internal::stored_call_arguments(node);
+    Config arguments = stored ? *stored : with_args->call_arguments();
+    // A call made with training=... from C++ (a file's node already holds it).
+    if (node.attrs.has("training") && arguments.is_object() &&
+        !(arguments.contains("kwargs") && arguments["kwargs"].contains("training"))) {
+      arguments["kwargs"]["training"] = node.attrs.get<bool>("training");
+    }
+    return call_arguments_node(arguments, node.inputs, numbers, layer.name());
+  }
+  Config call = Config::array();
+  for (const auto& in : node.inputs) {
+    Config ref = tensor_ref(in, numbers);
+    Config kwargs = Config::object();
+    if (node.attrs.has("training")) kwargs["training"] = node.attrs.get<bool>("training");
+    ref.push_back(kwargs);
+    call.push_back(ref);
+  }
+  return call;
+}
+
 // Keras 3's reference to a tensor: {"class_name": "__keras_tensor__", "config": {"shape",
 // "dtype", "keras_history": [layer, node, index]}}.
 Config keras3_tensor(const Tensor& t, const std::map<std::pair<const Layer*, const GraphNode*>, int>& numbers) {
@@ -338,29 +363,12 @@ Config keras3_node(const Layer& layer, const GraphNode& node,
     Config kwargs = arguments.contains("kwargs") ? resolve(arguments["kwargs"]) : Config::object();
     if (node.attrs.has("training") && !kwargs.contains("training")) kwargs["training"] = node.attrs.get<bool>("training");
     Config args = resolve(arguments["args"]);
-    // tf-keras's nodes hold the first argument flattened: one tensor wrapped in a list, and a
-    // recurrent layer's initial states appended to its sequence. Keras 3 passes the tensor
-    // itself and the states as initial_state.
-    static const std::set<std::string> recurrent = {"SimpleRNN", "LSTM", "GRU", "RNN", "Bidirectional",
-                                                    "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"};
-    // tf-keras's recurrent calls carry constants=None; Keras 3's take no constants.
-    if (recurrent.count(layer.class_name()) && kwargs.contains("constants")) {
-      STRATA_CHECK(kwargs["constants"].is_null(), ValueError, "layer '", layer.name(),
-                   "' is called with constants, which Keras 3's recurrent layers do not take: the model cannot be "
-                   "saved in the Keras 3 format; save it as H5 or SavedModel instead");
-      kwargs.erase("constants");
-    }
-    if (!args.empty() && args[0].is_array() && !args[0].empty()) {
-      if (args[0].size() == 1) {
-        const Config only = args[0][0];
-        args[0] = only;
-      } else if (recurrent.count(layer.class_name()) && !kwargs.contains("initial_state")) {
-        Config states = Config::array();
-        for (std::size_t i = 1; i < args[0].size(); ++i) states.push_back(args[0][i]);
-        const Config sequence = args[0][0];
-        args[0] = sequence;
-        kwargs["initial_state"] = states;
-      }
+    // tf-keras's nodes hold the first argument flattened: one tensor wrapped in a list (Keras
+    // 3 passes the tensor itself). A recurrent layer's initial states appended there are
+    // format-keras's to move (keras3_config.cpp): the runtime names no plugin's classes.
+    if (!args.empty() && args[0].is_array() && args[0].size() == 1) {
+      const Config only = args[0][0];
+      args[0] = only;
     }
     return Config{{"args", args}, {"kwargs", kwargs}};
   }
@@ -386,7 +394,11 @@ Config keras3_functional_config(const Functional& model, const Functional::Impl&
     Config inbound = Config::array();
     for (const auto& node : layer->inbound_nodes()) {
       if (!impl.network_nodes.count(node.get()) || node->op == "Placeholder") continue;
-      inbound.push_back(keras3_node(*layer, *node, numbers));
+      // Classes of another Keras (tf-keras's TFOpLambda: no Keras 3 class, no Keras 3 call
+      // signature) keep tf-keras's node form, which Keras 3 and Strata read too.
+      const std::string& module = Registry::global().find_erased(ObjectKind::kLayer, layer->class_name()).module;
+      const bool other_keras = !module.empty() && module.rfind("keras", 0) != 0;
+      inbound.push_back(other_keras ? legacy_node(*layer, *node, numbers) : keras3_node(*layer, *node, numbers));
     }
     entry["inbound_nodes"] = inbound;
     layers.push_back(entry);
@@ -421,27 +433,7 @@ Config Functional::get_config() const {
     Config inbound = Config::array();
     for (const auto& node : layer->inbound_nodes()) {
       if (!impl_->network_nodes.count(node.get()) || node->op == "Placeholder") continue;
-      if (const auto* with_args = dynamic_cast<const CallArgumentsLayer*>(layer.get())) {
-        // Each node's own arguments (strata/plugin/call_arguments.hpp, "Per node").
-        const std::optional<Config> stored = internal::stored_call_arguments(*node);
-        Config arguments = stored ? *stored : with_args->call_arguments();
-        // A call made with training=... from C++ (a file's node already holds it).
-        if (node->attrs.has("training") && arguments.is_object() &&
-            !(arguments.contains("kwargs") && arguments["kwargs"].contains("training"))) {
-          arguments["kwargs"]["training"] = node->attrs.get<bool>("training");
-        }
-        inbound.push_back(call_arguments_node(arguments, node->inputs, numbers, layer->name()));
-        continue;
-      }
-      Config call = Config::array();
-      for (const auto& in : node->inputs) {
-        Config ref = tensor_ref(in, numbers);
-        Config kwargs = Config::object();
-        if (node->attrs.has("training")) kwargs["training"] = node->attrs.get<bool>("training");
-        ref.push_back(kwargs);
-        call.push_back(ref);
-      }
-      inbound.push_back(call);
+      inbound.push_back(legacy_node(*layer, *node, numbers));
     }
     entry["inbound_nodes"] = inbound;
     layers.push_back(entry);
@@ -996,7 +988,6 @@ Config model_config_keras3(const Model& model, bool include_compile) {
     }
     c["build_config"] = Config{{"input_shape", shape}};
   }
-  internal::keras3_layer_configs(c["config"]);
   if (include_compile && model.is_compiled()) c["compile_config"] = model.compile_config();
   return c;
 }

@@ -3,9 +3,10 @@
 // way Keras 3 writes them: every layer entry {"module", "class_name", "config",
 // "registered_name", "build_config"}, layer dtypes as DTypePolicy objects, InputLayer's
 // `batch_shape`, Functional nodes as {"args", "kwargs"} with `__keras_tensor__` references,
-// graph models nested in others numbered from node 0, and each Keras built-in layer's config
-// spelt as Keras 3's constructor takes it (keras3_layer_config). Outside a scope nothing
-// changes: H5, SavedModel and JSON keep tf-keras's dialect.
+// graph models nested in others numbered from node 0. How each layer class spells its own
+// arguments in Keras 3 is not the runtime's business (it names no plugin's classes):
+// format-keras rewrites that (plugins/format-keras/src/keras3_config.cpp). Outside a scope
+// nothing changes: H5, SavedModel and JSON keep tf-keras's dialect.
 #pragma once
 
 #include <string>
@@ -28,13 +29,7 @@ bool keras3_dialect();
 // for a dtype written as a string or as a tf-keras Policy object; other values unchanged.
 Config keras3_dtype_policy(const Config& dtype);
 
-// Rewrites the config of a layer of Keras class `class_name` from tf-keras's spelling to the
-// arguments Keras 3's constructor takes: keys Keras 3 refuses are dropped when they hold
-// their only meaningful value and refused (ValueError naming the layer and the key) when
-// not; renamed keys renamed. Idempotent.
-void keras3_layer_config(const std::string& class_name, Config& config);
-// keras3_layer_config on every {"class_name", "config"} object in `value` (at any depth:
-// wrapped layers, cells) whose class is registered as a layer under a keras.* module.
-void keras3_layer_configs(Config& value);
+// InputLayer's config as Keras 3 writes it: batch_shape (not batch_input_shape), optional.
+void keras3_input_layer_config(Config& config);
 
 }  // namespace strata::internal

@@ -12,7 +12,9 @@
 #include "layers/config_util.hpp"
 #include "layers/keras3_dialect.hpp"
 #include "layers/model_internal.hpp"
+#include "strata/config_reader.hpp"
 #include "strata/plugin/call_arguments.hpp"
+#include "strata/plugin/layers.hpp"
 #include "strata/graph.hpp"
 #include "strata/ops.hpp"
 
@@ -128,6 +130,14 @@ Config serialize_child_layer(const Layer& layer, bool legacy, bool children_lega
     c["registered_name"] = !builtin ? Config(read.value_or(cls))
                            : public_module ? Config(nullptr)
                                            : Config(std::string(bare_name(cls)));
+  }
+  if (keras3 && c["config"].is_object()) {
+    // Keras 3's InputLayer keys, and every other layer's dtype as a DTypePolicy object.
+    if (cls == "InputLayer") {
+      keras3_input_layer_config(c["config"]);
+    } else if (c["config"].contains("dtype")) {
+      c["config"]["dtype"] = keras3_dtype_policy(c["config"]["dtype"]);
+    }
   }
   const auto& shapes = layer.build_input_shapes();
   // Keras 3 writes no build_config for graph models nested in a model (their layers hold it).
@@ -443,6 +453,26 @@ std::string Model::summary(std::size_t line_length_in) const {
   w.out << "Non-trainable params: " << nn << " (" << readable_size(static_cast<double>(nb)) << ")\n";
   w.out << std::string(line_length, '_') << "\n";
   return w.out.str();
+}
+
+void build_from_build_config(Model& model, const Config& model_config, const std::string& where) {
+  if (model.built() || !model_config.contains("build_config") || !model_config["build_config"].is_object()) return;
+  // Keras 3 writes {"input_shape": null} for models built by their graph.
+  if (model_config["build_config"].value("input_shape", Config()).is_null()) return;
+  constexpr std::int64_t kMaxBuildElements = std::int64_t{1} << 26;  // 256 MiB of float32
+  const ConfigReader r(model_config["build_config"], where + ": model_config's build_config");
+  const std::string what = r.describe("input_shape");
+  std::vector<Tensor> zeros_in;
+  std::int64_t total = 0;
+  for (const auto& shape : r.shapes("input_shape")) {
+    std::vector<std::int64_t> dims = shape.dims();
+    for (auto& d : dims) d = d == Shape::kUnknown ? 1 : d;
+    total = checked_add(total, checked_element_count(dims, what), what);
+    STRATA_CHECK(total <= kMaxBuildElements, FormatError, what, " asks for ", total,
+                 " elements of zeros to build the model; at most ", kMaxBuildElements, " are allowed");
+    zeros_in.push_back(zeros(Shape(std::move(dims))));
+  }
+  (void)model(zeros_in);
 }
 
 }  // namespace strata

@@ -4,7 +4,8 @@
 //     file of the plugin with STRATA_PLUGIN(...), and it defines no class;
 //   - plugins/NAME/CMakeLists.txt lists its sources (no file(GLOB)), and links no other
 //     plugin's core library;
-//   - a plugin includes its own files and the SDK's public headers only; the backend tier
+//   - a plugin includes its own files and the SDK's public headers only (and the two shared
+//     libraries' headers: generated protobuf, hdf5/src); the backend tier
 //     (strata/plugin/backend.hpp) only when it is a backend (backend-*).
 // The same rules are checked on the SDK's plugin template and the example plugins.
 #include <gtest/gtest.h>
@@ -69,8 +70,10 @@ std::string include_offence(const fs::path& plugin_dir, const fs::path& file, co
     if (r.rfind("..", 0) == 0) return "a file outside the plugin (" + rel(found) + ")";
     return {};
   }
-  // Generated protobuf headers (Strata::proto) are the one shared non-SDK dependency.
+  // The shared non-SDK dependencies: generated protobuf headers (Strata::proto) and Strata's
+  // HDF5 layer (hdf5/src, Strata::hdf5), each one shared library that several formats link.
   if (header.size() > 5 && header.compare(header.size() - 5, 5, ".pb.h") == 0) return {};
+  if (header.find('/') == std::string::npos && fs::exists(kRoot / "hdf5" / "src" / header)) return {};
   return "a header that is neither the plugin's own nor the SDK's (another plugin's or the runtime's?)";
 }
 

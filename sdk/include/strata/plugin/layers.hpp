@@ -18,6 +18,8 @@ STRATA_API_BEGIN
 
 namespace strata {
 
+class Model;
+
 // Registers layer class T (constructible from a Config) under `name`.
 template <class T>
 void register_layer(Registrar& registrar, std::string_view name) {
@@ -62,6 +64,13 @@ class SkipWeightInitializers {
   SkipWeightInitializers& operator=(const SkipWeightInitializers&) = delete;
   static bool active() noexcept;
 };
+
+// Builds a model its config left unbuilt (a Sequential without an input, a subclassed model)
+// by calling it on zeros shaped like the config's build_config["input_shape"] (unknown
+// dimensions as 1); nothing when the model is built, there is no build_config or its
+// input_shape is null (Keras 3 writes that for graph models). FormatError naming `where`
+// when the shapes ask for more than 2^26 elements. For format plugins.
+void build_from_build_config(Model& model, const Config& model_config, const std::string& where);
 
 }  // namespace strata
 
