@@ -248,9 +248,15 @@ TEST(Keras3LayerSweep, CoversEveryLayerKeras3ExportsAndStrataRegisters) {
   std::set<std::string> covered;
   for (const auto& c : s.index["covered"]) covered.insert(c.get<std::string>());
   const Config& exported = s.index["keras_layers"];
+  // Keras 3's layers that tf-keras lacks have their own checks against Keras 3's numbers
+  // (tests/plugins/layers/keras3_layers_test.cpp, Models/Keras3LayersInterop.*).
+  static const std::set<std::string> own_tests = {
+      "RMSNormalization",         "GroupQueryAttention",      "GroupedQueryAttention",    "ReversibleEmbedding",
+      "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D", "AdaptiveMaxPooling1D",
+      "AdaptiveMaxPooling2D",     "AdaptiveMaxPooling3D"};
   int both = 0;
   for (const auto& e : Registry::global().entries(ObjectKind::kLayer)) {
-    if (e.module.rfind("keras", 0) != 0 || !exported.contains(e.name)) continue;
+    if (e.module.rfind("keras", 0) != 0 || !exported.contains(e.name) || own_tests.count(e.name)) continue;
     ++both;
     const std::string cls = exported[e.name].get<std::string>();
     EXPECT_TRUE(covered.count(cls)) << e.name << " (Keras 3's " << cls << ") has no case in the sweep";

@@ -36,7 +36,6 @@ void keras3_input_layer_config(Config& config) {
     config["batch_shape"] = config["batch_input_shape"];
     config.erase("batch_input_shape");
   }
-  if (!config.contains("optional")) config["optional"] = false;
 }
 
 }  // namespace strata::internal

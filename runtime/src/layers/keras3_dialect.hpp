@@ -29,7 +29,8 @@ bool keras3_dialect();
 // for a dtype written as a string or as a tf-keras Policy object; other values unchanged.
 Config keras3_dtype_policy(const Config& dtype);
 
-// InputLayer's config as Keras 3 writes it: batch_shape (not batch_input_shape), optional.
+// InputLayer's config as Keras 3 writes it: batch_shape (not batch_input_shape). "optional"
+// stays as the layer has it (absent means Keras 3's default, false).
 void keras3_input_layer_config(Config& config);
 
 }  // namespace strata::internal

@@ -65,14 +65,28 @@ bool contains(const std::string& text, const std::string& part) { return text.fi
 TEST_F(FormatSelection, ShippedFormatsClaimTheKerasExtensions) {
   EXPECT_EQ(saving_model("m.h5"), "h5");
   EXPECT_EQ(saving_model("m.hdf5"), "h5");
-  EXPECT_EQ(saving_model("m.keras"), "h5");
+  // Keras 3 (and tf-keras since 2.13): ".keras" is the zip archive, format-keras's.
+  EXPECT_EQ(saving_model("m.keras"), "keras");
   EXPECT_EQ(saving_model("M.H5"), "h5");  // extensions compare lower-case
   EXPECT_EQ(saving_model("m.json"), "json");
   EXPECT_EQ(saving_model("m"), "savedmodel");
   EXPECT_EQ(saving_weights("w.h5"), "h5");
-  EXPECT_EQ(saving_weights("w.keras"), "h5");
+  // Keras 3's weights files: the longest claim wins (".weights.h5" over ".h5").
+  EXPECT_EQ(saving_weights("w.weights.h5"), "keras");
+  EXPECT_EQ(saving_weights("W.Weights.H5"), "keras");
+  EXPECT_EQ(saving_weights("w.weights.json"), "keras");
+  EXPECT_EQ(saving_weights("xweights.h5"), "h5");  // the claim is ".weights.h5", dot included
   EXPECT_EQ(saving_weights("w"), "checkpoint");
   EXPECT_EQ(saving_weights("w.ckpt"), "checkpoint");
+}
+
+TEST_F(FormatSelection, KerasExtensionIsNeverHdf5WhenSavingButAnHdf5FileNamedKerasLoads) {
+  // Keras 3 refuses save_weights to ".keras"; so does Strata (no weights claim).
+  const std::string weights = message_of<ValueError>([] { (void)format_for_saving(dir() / "w.keras", "", true); });
+  EXPECT_CONTAINS(weights, "format 'keras' claims '.keras' for models");
+  // A legacy H5 file named ".keras" (Keras 2.x up to 2.12) loads by its content.
+  std::ofstream(dir() / "legacy.keras", std::ios::binary) << std::string("\x89HDF\r\n\x1a\n", 8) << "rest";
+  EXPECT_EQ(format_for_loading(dir() / "legacy.keras", "", false)->name(), "h5");
 }
 
 TEST_F(FormatSelection, APluginsClaimsChooseItsFormat) {
@@ -104,7 +118,7 @@ TEST_F(FormatSelection, TwoFormatsClaimingOneExtensionForOneUseIsAPluginErrorNam
 TEST_F(FormatSelection, NoFormatHandlesListsTheClaimsForThatUse) {
   const std::string models = message_of<ValueError>([] { (void)format_for_saving(dir() / "x.foo", "", false); });
   EXPECT_CONTAINS(models, "no format handles '" + (dir() / "x.foo").string() + "' (extension '.foo') for models");
-  for (const char* part : {"'.h5' (h5)", "'.hdf5' (h5)", "'.keras' (h5)", "'.json' (json)",
+  for (const char* part : {"'.h5' (h5)", "'.hdf5' (h5)", "'.keras' (keras)", "'.json' (json)",
                            "(no extension) (savedmodel)", "'.tfx' (testfmt_a)", "strata plugins --verbose"}) {
     EXPECT_CONTAINS(models, part);
   }
@@ -112,8 +126,8 @@ TEST_F(FormatSelection, NoFormatHandlesListsTheClaimsForThatUse) {
   EXPECT_LACKS(models, "'.tfa'");
 
   const std::string weights = message_of<ValueError>([] { (void)format_for_saving(dir() / "x.foo", "", true); });
-  for (const char* part : {"for weights", "'.h5' (h5)", "(no extension) (checkpoint)", "'.ckpt' (checkpoint)",
-                           "'.tfa' (testfmt_a)"}) {
+  for (const char* part : {"for weights", "'.h5' (h5)", "'.weights.h5' (keras)", "(no extension) (checkpoint)",
+                           "'.ckpt' (checkpoint)", "'.tfa' (testfmt_a)"}) {
     EXPECT_CONTAINS(weights, part);
   }
   EXPECT_LACKS(weights, "'.json'");
@@ -179,8 +193,10 @@ TEST(FormatCli, PluginsVerboseListsEachFormatsClaimsAndCapabilities) {
             0)
       << out;
   for (const char* line : {
-           "format h5: models .h5 .hdf5 .keras; weights .h5 .hdf5 .keras; can save-model, load-model, save-weights, "
+           "format h5: models .h5 .hdf5; weights .h5 .hdf5; can save-model, load-model, save-weights, "
            "load-weights\n",
+           "format keras: models .keras; weights .weights.h5 .weights.json; can save-model, load-model, "
+           "save-weights, load-weights\n",
            "format json: models .json; weights (none); can save-architecture, load-architecture\n",
            "format savedmodel: models (no extension); weights (none); can save-model, load-model\n",
            "format checkpoint: models (none); weights (no extension) .ckpt; can save-weights, load-weights\n",

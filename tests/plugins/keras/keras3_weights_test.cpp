@@ -360,10 +360,9 @@ TEST_F(Keras3WeightsInterop, SubclassedModelAndCustomLayerPaths) {
   EXPECT_EQ(ours.size(), theirs.size());
 }
 
-// Not this layout's: Strata's Keras 3 config reader refuses Keras 3's to_json() of models
-// with a nested model ("output_layers entry [inner, 0, 0] does not exist", "dangling inbound
-// node ['sub', 0, 0]"). Enable when it reads them; build_in_cpp is then not needed.
-TEST_F(Keras3WeightsInterop, DISABLED_NestedModelsFromKeras3Json) {
+// Keras 3's to_json() of models with a nested model: Keras 3 numbers the nested model's calls
+// from 0 (tf-keras from 1); the reader used to refuse these ("dangling inbound node").
+TEST_F(Keras3WeightsInterop, NestedModelsFromKeras3Json) {
   for (const char* name : {"functional_sgd_momentum", "nested_rmsprop"}) {
     EXPECT_NO_THROW(model_from_json(read_text(dir_ / (std::string(name) + ".json")))) << name;
   }
