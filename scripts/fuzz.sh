@@ -52,7 +52,7 @@ run_one() {
   # -rss_limit_mb / -malloc_limit_mb: an input may not make a reader allocate without bound.
   malloc_limit=1024 asan_options="${ASAN_OPTIONS:-}"
   case "$name" in
-    h5_* | json_* | layer_config | savedmodel | graphdef)
+    h5_* | json_* | layer_config | savedmodel | graphdef | keras_archive)
       # These load the plugins, whose OpenMP workers and thread_local caches make LSan
       # either crash (use_tls=1: "Tracer caught signal 11", docs/BUILD.md) or report blocks
       # held only by thread-local containers as leaks (use_tls=0). Leaks are checked by the

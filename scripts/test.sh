@@ -46,7 +46,7 @@ ctest --test-dir build-asan --output-on-failure -j "$jobs" -L 'unit|plugin|integ
 # 3. data races: the concurrency tests under ThreadSanitizer.
 scripts/tsan.sh build-tsan
 
-# 4. every file-format reader's libFuzzer target, 40 s each (11 targets on two cores: about
+# 4. every file-format reader's libFuzzer target, 40 s each (12 targets on two cores: about
 # 4 min), seeded from the fixtures.
 scripts/fuzz.sh build-asan 40
 

@@ -1,8 +1,10 @@
 // libFuzzer target: Keras 3 `.keras` archives (format-keras). The input is the archive's bytes:
 // ZipReader::open_memory with the default ZipLimits (the zip structure, names, sizes, methods),
-// every member read up to a cap (decompression, CRC and size checks), and config.json and
-// metadata.json parsed as Python's JSON. Anything other than success or a strata::Error is a
-// bug. Structure-aware in half of the mutations: a member's content is mutated (the JSON
+// every member read up to a cap (decompression, CRC and size checks), config.json and
+// metadata.json parsed as Python's JSON, then the whole load (load_archive_bytes: the model
+// from config.json, compiled from its compile_config, weights and optimizer state from
+// model.weights.h5, under a 4 MiB weight budget as the JSON fuzzers). Anything other than
+// success or a strata::Error is a bug. Structure-aware in half of the mutations: a member's content is mutated (the JSON
 // mutator for `.json` members, libFuzzer's bytes otherwise) and the archive written again by
 // ZipWriter, so that mutated JSON arrives with a valid CRC instead of stopping at the CRC
 // check; the other half mutates the archive's bytes. Seeds: tests/fuzz/keras_archive_seeds.py.
@@ -14,8 +16,11 @@
 #include <vector>
 
 #include "json_mutator.hpp"
+#include "keras_archive.hpp"
 #include "mutator_dice.hpp"
 #include "strata/error.hpp"
+#include "strata/plugin/layers.hpp"
+#include "strata/runtime.hpp"
 #include "strata/saving.hpp"
 #include "zip_archive.hpp"
 
@@ -44,11 +49,17 @@ void read_members(const ZipReader& archive) {
   }
 }
 
-// The whole-archive load (config → model, model.weights.h5 → weights, assets) goes here,
-// beside read_members, when format-keras has it.
+// The zip layer, then the whole-archive load (config → model, model.weights.h5 → weights).
 void load(std::string_view bytes) {
   const ZipReader archive = ZipReader::open_memory(bytes, "fuzz.keras");
   read_members(archive);
+  // Nested models cost O(models x depth) symbolic calls: bounded as in json_config_fuzzer.
+  if (const auto* config = archive.find("config.json"); config != nullptr && config->size <= kReadCap) {
+    if (strata::fuzz::too_many_models(archive.read("config.json", kReadCap))) return;
+  }
+  strata::WeightBudget budget(std::uint64_t{4} << 20, "fuzz.keras");  // DECISIONS.md, "Issue 20, fuzzing"
+  strata::LoadOptions options;
+  (void)strata::keras::load_archive_bytes(bytes, "fuzz.keras", options);
 }
 
 // The archive with one member's content mutated, written again with valid sizes and CRCs;
@@ -85,6 +96,11 @@ std::string mutate_member(std::string_view input, std::size_t max_size, strata::
 }
 
 }  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  strata::initialize();
+  return 0;
+}
 
 extern "C" std::size_t LLVMFuzzerCustomMutator(std::uint8_t* data, std::size_t size, std::size_t max, unsigned seed) {
   strata::fuzz::Dice dice;

@@ -53,6 +53,12 @@ Optimizer::Optimizer(std::string class_name, const Config& config, double defaul
   STRATA_CHECK(clips <= 1, ValueError, "optimizer '", name_, "': set at most one of clipnorm, clipvalue, global_clipnorm");
   STRATA_CHECK(!internal::get_bool(config, "use_ema", false), ValueError, "optimizer '", name_,
                "': use_ema (exponential moving average of weights) is not supported");
+  // Keras 3's: both change what a step does (and gradient accumulation adds state).
+  for (const char* key : {"loss_scale_factor", "gradient_accumulation_steps"}) {
+    const Config* v = internal::find_key(config, key);
+    STRATA_CHECK(v == nullptr || v->is_null(), ValueError, "optimizer '", name_, "': ", key, "=", v ? v->dump() : "",
+                 " (Keras 3) is not supported; load the model with compile=false and compile it again");
+  }
   iterations_ = Variable("iteration", Tensor::scalar<std::int64_t>(0), /*trainable=*/false);
 }
 

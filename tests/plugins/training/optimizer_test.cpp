@@ -182,6 +182,28 @@ TEST(OptimizerNames, ClassNamesAliasesAndCustomPrefix) {
   }
 }
 
+// Keras 3's optimizer configs: the keys it adds load when null (what Keras 3 writes by
+// default); a loss scale or gradient accumulation, which change the step, is refused by name.
+TEST(OptimizerKeras3, NullKeras3KeysLoadAndOtherValuesAreRefused) {
+  const Config config = Config::parse(R"({"module": "keras.optimizers", "class_name": "Adam", "config": {
+      "name": "adam", "learning_rate": 0.0010000000474974513, "weight_decay": null, "clipnorm": null,
+      "global_clipnorm": null, "clipvalue": null, "use_ema": false, "ema_momentum": 0.99,
+      "ema_overwrite_frequency": null, "loss_scale_factor": null, "gradient_accumulation_steps": null,
+      "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-07, "amsgrad": false}, "registered_name": null})");
+  EXPECT_EQ(get_optimizer(config)->class_name(), "Adam");
+  for (const auto& [key, value] : std::vector<std::pair<std::string, Config>>{
+           {"loss_scale_factor", 128.0}, {"gradient_accumulation_steps", 4}, {"use_ema", true}}) {
+    Config c = config;
+    c["config"][key] = value;
+    try {
+      (void)get_optimizer(c);
+      ADD_FAILURE() << key << " was accepted";
+    } catch (const ValueError& e) {
+      EXPECT_NE(std::string(e.what()).find(key == "use_ema" ? "use_ema" : key), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(OptimizerNames, CustomAdamFromH5TrainingConfig) {
   DeviceScope scope{Device("ref:0")};
   // optimizer_config as tf-keras 2.12 writes it into an H5 file's training_config.
