@@ -287,9 +287,11 @@ int run_demo(const std::string& dir_arg) {
   struct Plan {
     std::string what, format, file;
   };
-  const std::vector<Plan> plans = {{"whole model", "h5", "model.h5"},
+  const std::vector<Plan> plans = {{"whole model", "keras", "model.keras"},
+                                   {"whole model", "h5", "model.h5"},
                                    {"whole model", "savedmodel", "model_savedmodel"},
                                    {"architecture", "json", "model.json"},
+                                   {"weights", "keras", "model.weights.h5"},
                                    {"weights", "h5", "weights.h5"},
                                    {"weights", "checkpoint", "weights_ckpt"}};
   for (const auto& [label, model, x, y] :

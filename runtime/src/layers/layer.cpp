@@ -122,7 +122,9 @@ Layer::Layer(std::string class_name, const Config& config) : class_name_(std::mo
   std::string quantized;
   if (const Config* d = find_key(config, "dtype")) quantized = quantization_mode(*d);
   if (const Config* q = find_key(config, "quantization_config"); q && quantized.empty()) {
-    const Config* mode = q->is_object() && q->contains("config") ? find_key((*q)["config"], "mode") : nullptr;
+    const Config* mode = !q->is_object()       ? nullptr
+                         : q->contains("config") ? find_key((*q)["config"], "mode")
+                                                 : find_key(*q, "mode");
     const std::string cls = q->is_object() ? get_string(*q, "class_name", "") : "";
     const std::size_t suffix = cls.find("QuantizationConfig");
     quantized = mode && mode->is_string()      ? mode->get<std::string>()
