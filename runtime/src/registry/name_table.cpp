@@ -41,34 +41,28 @@ const NameTable::Entry* NameTable::exact(ObjectKind kind, std::string_view name)
 
 Registry::Match NameTable::find(ObjectKind kind, std::string_view name) const {
   Registry::Match match;
-  if (const Entry* e = exact(kind, name)) {
+  // The match of the entry registered under `found`, when there is one.
+  auto take = [&](std::string_view found) {
+    const Entry* e = exact(kind, found);
+    if (e == nullptr) return false;
     match.value = e->value;
-    match.name = std::string(name);
+    match.name = std::string(found);
     match.provider = e->provider;
     match.module = e->module;
-    return match;
-  }
+    return true;
+  };
+  if (take(name)) return match;
   if (name.find('>') != std::string_view::npos) {
     // Keras 3 writes a custom class's registered name ("package>Name"); a plugin that
     // registered the class under its bare name provides it (Keras's class_name).
-    const std::string_view bare = bare_name(name);
-    if (const Entry* e = exact(kind, bare)) {
-      match.value = e->value;
-      match.name = std::string(bare);
-      match.provider = e->provider;
-      match.module = e->module;
-    }
+    take(bare_name(name));
     return match;
   }
   const auto& packaged = packaged_[static_cast<std::size_t>(kind)];
   auto it = packaged.find(name);
   if (it == packaged.end()) return match;
   if (it->second.size() == 1) {
-    const Entry* e = exact(kind, it->second.front());
-    match.value = e->value;
-    match.name = it->second.front();
-    match.provider = e->provider;
-    match.module = e->module;
+    take(it->second.front());
   } else {
     match.ambiguous = it->second;
   }

@@ -75,11 +75,24 @@ TEST(Registry, BareNameFindsUniquePackagedEntry) {
   ASSERT_NE(m.value, nullptr);
   EXPECT_EQ(m.name, "my_package>CustomLayer");
   EXPECT_NE(r.find<ObjectKind::kLayer>("my_package>CustomLayer"), nullptr);
-  // A packaged lookup never falls back to another package or the bare name.
+  // A packaged lookup never falls back to another package.
   EXPECT_EQ(r.find<ObjectKind::kLayer>("other>CustomLayer"), nullptr);
   auto twice = r.find_erased(ObjectKind::kLayer, "Twice");
   EXPECT_EQ(twice.value, nullptr);
   EXPECT_EQ(twice.ambiguous, (std::vector<std::string>{"a>Twice", "b>Twice"}));
+}
+
+// Keras 3 names a custom class by its registered name ("package>Name"); a class a plugin
+// registered under the bare Name provides it (issue 21), and an exact registration wins.
+TEST(Registry, PackagedNameFindsABareRegistration) {
+  Registry r;
+  add_layers(r, "p", {"MxLayer", "exact>Both", "Both"});
+  auto m = r.find_erased(ObjectKind::kLayer, "StrataTest>MxLayer");
+  ASSERT_NE(m.value, nullptr);
+  EXPECT_EQ(m.name, "MxLayer");
+  EXPECT_EQ(r.find_erased(ObjectKind::kLayer, "exact>Both").name, "exact>Both");
+  EXPECT_EQ(r.find_erased(ObjectKind::kLayer, "other>Both").name, "Both");
+  EXPECT_EQ(r.find<ObjectKind::kLayer>("StrataTest>Missing"), nullptr);
 }
 
 TEST(Registrar, CommitIsAllOrNothingAndNamesBothProviders) {
