@@ -128,14 +128,7 @@ class DenseAttention : public Layer, public CallArgumentsLayer {
       const double large = scores.dtype() == DType::kFloat16 ? 65504.0 : 1.0e9;
       scores = scores - cast(logical_not(scores_mask), scores.dtype()) * large;
     }
-    Tensor weights = softmax(scores, -1);
-    const double rate = dropout_.get<double>();
-    if (ctx.training && rate > 0.0) {
-      const Tensor keep =
-          cast(greater_equal(uniform_noise_like(weights, weights.shape(), std::nullopt), scalar_like(weights, rate)),
-               weights.dtype());
-      weights = rate >= 1.0 ? zeros_like(weights) : (weights * (1.0 / (1.0 - rate))) * keep;
-    }
+    const Tensor weights = attention_dropout(softmax(scores, -1), dropout_.get<double>(), ctx.training);
     Tensor result = matmul(weights, v);
     const Tensor q_mask = ctx.masks.empty() ? Tensor() : ctx.masks[0];
     if (q_mask.defined()) result = result * cast(expand_dims(q_mask, -1), result.dtype());
@@ -350,10 +343,7 @@ class MultiHeadAttention final : public Layer, public CallArgumentsLayer {
 
   Outputs call_and_mask(const std::vector<Tensor>& inputs, const CallContext& ctx) const override {
     const AttentionCall how = parse(arguments_.for_call(*this, inputs, attention_default_arguments), inputs.size());
-    const Tensor& query = inputs[how.query];
-    const Tensor& value = inputs[how.value];
-    const bool own_key = how.key && inputs[*how.key].defined();
-    const Tensor& key = own_key ? inputs[*how.key] : value;
+    const auto& [query, value, key, own_key] = attention_inputs(how, inputs);
     Tensor mask = how.mask ? inputs[*how.mask] : Tensor();
     if (mask.defined() && mask.dtype() != DType::kBool) mask = cast(mask, DType::kBool);
     // tf-keras's _compute_attention_mask: the keras masks of query (B, T, 1), value and key
@@ -388,14 +378,7 @@ class MultiHeadAttention final : public Layer, public CallArgumentsLayer {
     q = q * (1.0 / std::sqrt(static_cast<double>(key_dim_)));
     Tensor scores = einsum(dot_product_equation_, {k, q});
     scores = masked_softmax(scores, mask);
-    Tensor dropped = scores;
-    const double rate = dropout_.get<double>();
-    if (ctx.training && rate > 0.0) {
-      const Tensor keep =
-          cast(greater_equal(uniform_noise_like(scores, scores.shape(), std::nullopt), scalar_like(scores, rate)),
-               scores.dtype());
-      dropped = rate >= 1.0 ? zeros_like(scores) : (scores * (1.0 / (1.0 - rate))) * keep;
-    }
+    const Tensor dropped = attention_dropout(scores, dropout_.get<double>(), ctx.training);
     const Tensor out = einsum(combine_equation_, {dropped, v});
     Outputs result;
     result.tensors = {(*output_dense_)(out)};

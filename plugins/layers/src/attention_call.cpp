@@ -64,4 +64,21 @@ AttentionCall parse_attention_call(const Config& arguments, std::size_t inputs, 
   return how;
 }
 
+AttentionInputs attention_inputs(const AttentionCall& how, const std::vector<Tensor>& inputs) {
+  AttentionInputs in;
+  in.query = inputs[how.query];
+  in.value = inputs[how.value];
+  in.own_key = how.key && inputs[*how.key].defined();
+  in.key = in.own_key ? inputs[*how.key] : in.value;
+  return in;
+}
+
+Tensor attention_dropout(const Tensor& weights, double rate, bool training) {
+  if (!(training && rate > 0.0)) return weights;
+  const Tensor keep =
+      cast(greater_equal(uniform_noise_like(weights, weights.shape(), std::nullopt), scalar_like(weights, rate)),
+           weights.dtype());
+  return rate >= 1.0 ? zeros_like(weights) : (weights * (1.0 / (1.0 - rate))) * keep;
+}
+
 }  // namespace strata::layers

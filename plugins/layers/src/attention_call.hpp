@@ -4,12 +4,14 @@
 // attention_mask=None, return_attention_scores=False, training=None, use_causal_mask=False);
 // every attention layer (Attention and AdditiveAttention too) reads the flags
 // use_causal_mask, return_attention_scores and training alike, and returns (output, scores)
-// as a tuple when asked for the scores. Used only by the sources of the layers plugin.
+// as a tuple when asked for the scores; and the three drop out their attention weights alike in
+// training. Used only by the sources of the layers plugin.
 #pragma once
 
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "call_arguments_state.hpp"
 #include "common.hpp"
@@ -63,5 +65,18 @@ bool read_attention_flag(const std::string& key, const Config& kwargs, How& how,
 // unknown argument; ValueError when no value is given.
 AttentionCall parse_attention_call(const Config& arguments, std::size_t inputs, const std::string& subject,
                                    bool keyword_masks);
+
+// The query, value and key tensors of a call on `inputs` that `how` describes: the key is the
+// value when the call gives none or gives an undefined tensor; own_key says whether it has its own.
+struct AttentionInputs {
+  Tensor query, value, key;
+  bool own_key = false;
+};
+AttentionInputs attention_inputs(const AttentionCall& how, const std::vector<Tensor>& inputs);
+
+// Dropout of attention weights: in training with rate > 0, each weight kept with probability
+// 1 - rate (uniform noise, unseeded) and scaled by 1 / (1 - rate), all zero at rate 1;
+// otherwise `weights` as they are.
+Tensor attention_dropout(const Tensor& weights, double rate, bool training);
 
 }  // namespace strata::layers

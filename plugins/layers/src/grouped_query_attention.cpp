@@ -131,10 +131,7 @@ class GroupQueryAttention final : public Layer, public CallArgumentsLayer {
 
   Outputs call_and_mask(const std::vector<Tensor>& inputs, const CallContext& ctx) const override {
     const AttentionCall how = parse(arguments_.for_call(*this, inputs, attention_default_arguments), inputs.size());
-    const Tensor& query = inputs[how.query];
-    const Tensor& value = inputs[how.value];
-    const bool own_key = how.key && inputs[*how.key].defined();
-    const Tensor& key = own_key ? inputs[*how.key] : value;
+    const auto& [query, value, key, own_key] = attention_inputs(how, inputs);
     auto keras_mask = [&](std::size_t i) { return ctx.masks.size() > i ? ctx.masks[i] : Tensor(); };
     // Keras 3 fills query_mask, value_mask, key_mask from the inputs' keras masks unless given.
     const Tensor query_mask = how.query_mask ? inputs[*how.query_mask] : keras_mask(how.query);
@@ -180,14 +177,7 @@ class GroupQueryAttention final : public Layer, public CallArgumentsLayer {
     // so a fully masked row is uniform there and zero here.
     if (mask.defined() && (dropout_.get<double>() > 0.0 || how.scores))
       scores = select(mask, scores, zeros_like(scores));
-    Tensor dropped = scores;
-    const double rate = dropout_.get<double>();
-    if (ctx.training && rate > 0.0) {
-      const Tensor keep =
-          cast(greater_equal(uniform_noise_like(scores, scores.shape(), std::nullopt), scalar_like(scores, rate)),
-               scores.dtype());
-      dropped = rate >= 1.0 ? zeros_like(scores) : (scores * (1.0 / (1.0 - rate))) * keep;
-    }
+    const Tensor dropped = attention_dropout(scores, dropout_.get<double>(), ctx.training);
     Tensor attended = einsum("buqk,bkuh->bquh", {dropped, v});
     if (use_gate_) attended = attended * gate;
     Outputs result;
