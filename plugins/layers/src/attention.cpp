@@ -22,28 +22,12 @@
 #include <cmath>
 #include <numeric>
 
-#include "call_arguments_state.hpp"
+#include "attention_call.hpp"
 #include "einsum_dense.hpp"
 #include "strata/graph.hpp"
 
 namespace strata::layers {
 namespace {
-
-// The call flags every attention layer takes (tf-keras 2.17): use_causal_mask,
-// return_attention_scores, and training (checked, not used). False for any other key.
-template <class How>
-bool read_attention_flag(const std::string& key, const Config& kwargs, How& how, const std::string& subject) {
-  if (key == "use_causal_mask") {
-    how.causal = call_flag(kwargs, "use_causal_mask", subject);
-  } else if (key == "return_attention_scores") {
-    how.scores = call_flag(kwargs, "return_attention_scores", subject);
-  } else if (key == "training") {
-    call_flag(kwargs, "training", subject);
-  } else {
-    return false;
-  }
-  return true;
-}
 
 const char kLetters[] = "abcdefghijklmnopqrstuvwxyz";
 constexpr std::size_t kMaxInputRank = 12;  // 2 x (12 + 1) letters at most
@@ -90,16 +74,6 @@ Tensor lower_triangular(std::int64_t t, std::int64_t s, const Tensor& like) {
   // are 2^(i+1) and 2^(j+1), exact in float64 up to 1023 steps.
   const Tensor twos = cast(ones_like(like), DType::kFloat64) * 2.0;
   return greater_equal(cumprod(twos, -2), cumprod(twos, -1));
-}
-
-// The arguments with "outputs": "tuple" when they ask for the scores: tf-keras's attention
-// layers return (output, scores) as a tuple (strata/plugin/call_arguments.hpp).
-Config with_output_structure(Config arguments) {
-  if (arguments.is_object() && arguments.contains("kwargs") && arguments["kwargs"].is_object()) {
-    const Config& flag = arguments["kwargs"].value("return_attention_scores", Config(false));
-    if (flag.is_boolean() && flag.get<bool>()) arguments["outputs"] = "tuple";
-  }
-  return arguments;
 }
 
 // tf-keras's BaseDenseAttention: scores from query and key, -1e9 (float16: -65504) where the
@@ -154,14 +128,7 @@ class DenseAttention : public Layer, public CallArgumentsLayer {
       const double large = scores.dtype() == DType::kFloat16 ? 65504.0 : 1.0e9;
       scores = scores - cast(logical_not(scores_mask), scores.dtype()) * large;
     }
-    Tensor weights = softmax(scores, -1);
-    const double rate = dropout_.get<double>();
-    if (ctx.training && rate > 0.0) {
-      const Tensor keep =
-          cast(greater_equal(uniform_noise_like(weights, weights.shape(), std::nullopt), scalar_like(weights, rate)),
-               weights.dtype());
-      weights = rate >= 1.0 ? zeros_like(weights) : (weights * (1.0 / (1.0 - rate))) * keep;
-    }
+    const Tensor weights = attention_dropout(softmax(scores, -1), dropout_.get<double>(), ctx.training);
     Tensor result = matmul(weights, v);
     const Tensor q_mask = ctx.masks.empty() ? Tensor() : ctx.masks[0];
     if (q_mask.defined()) result = result * cast(expand_dims(q_mask, -1), result.dtype());
@@ -344,13 +311,7 @@ class MultiHeadAttention final : public Layer, public CallArgumentsLayer {
                                       : std::vector<std::int64_t>{r.required<std::int64_t>("attention_axes")};
       axes_given_ = true;
     }
-    kernel_initializer_ = initializer_at(c, "kernel_initializer", "glorot_uniform");
-    bias_initializer_ = initializer_at(c, "bias_initializer", "zeros");
-    kernel_regularizer_ = regularizer_at(c, "kernel_regularizer");
-    bias_regularizer_ = regularizer_at(c, "bias_regularizer");
-    activity_regularizer_ = regularizer_at(c, "activity_regularizer");
-    kernel_constraint_ = constraint_at(c, "kernel_constraint");
-    bias_constraint_ = constraint_at(c, "bias_constraint");
+    kernel_bias_ = read_kernel_bias_settings(c);
     set_supports_masking(true);
     // tf-keras's from_config builds the sublayers when the config has the shapes.
     const auto q = r.shape("query_shape"), k = r.shape("key_shape"), v = r.shape("value_shape");
@@ -364,18 +325,15 @@ class MultiHeadAttention final : public Layer, public CallArgumentsLayer {
     // A Keras 3 node gives the query bare (tf-keras 2 writes a list of one) and the value,
     // often the key, by position: Keras 3's call(query, value, key=None, query_mask=None,
     // value_mask=None, key_mask=None, attention_mask=None, ...). tf-keras writes them by name.
-    arguments_.set(positional_as_keywords(arguments,
-                                          {"value", "key", "query_mask", "value_mask", "key_mask", "attention_mask",
-                                           "return_attention_scores", "training", "use_causal_mask"},
-                                          ConfigReader::subject_of(*this)));
+    arguments_.set(attention_positional_as_keywords(arguments, ConfigReader::subject_of(*this)));
   }
   Config call_arguments() const override {
-    return with_output_structure(arguments_.latest([] { return default_arguments(2); }));
+    return with_output_structure(arguments_.latest([] { return attention_default_arguments(2); }));
   }
 
   void build(const std::vector<Shape>& shapes) override {
     if (query_dense_) return;
-    const Call how = parse(arguments_.peek(*this, shapes.size(), default_arguments), shapes.size());
+    const AttentionCall how = parse(arguments_.peek(*this, shapes.size(), attention_default_arguments), shapes.size());
     build_from_signature(shapes[how.query], shapes[how.value], shapes[how.key.value_or(how.value)]);
   }
 
@@ -384,11 +342,8 @@ class MultiHeadAttention final : public Layer, public CallArgumentsLayer {
   }
 
   Outputs call_and_mask(const std::vector<Tensor>& inputs, const CallContext& ctx) const override {
-    const Call how = parse(arguments_.for_call(*this, inputs, default_arguments), inputs.size());
-    const Tensor& query = inputs[how.query];
-    const Tensor& value = inputs[how.value];
-    const bool own_key = how.key && inputs[*how.key].defined();
-    const Tensor& key = own_key ? inputs[*how.key] : value;
+    const AttentionCall how = parse(arguments_.for_call(*this, inputs, attention_default_arguments), inputs.size());
+    const auto& [query, value, key, own_key] = attention_inputs(how, inputs);
     Tensor mask = how.mask ? inputs[*how.mask] : Tensor();
     if (mask.defined() && mask.dtype() != DType::kBool) mask = cast(mask, DType::kBool);
     // tf-keras's _compute_attention_mask: the keras masks of query (B, T, 1), value and key
@@ -423,14 +378,7 @@ class MultiHeadAttention final : public Layer, public CallArgumentsLayer {
     q = q * (1.0 / std::sqrt(static_cast<double>(key_dim_)));
     Tensor scores = einsum(dot_product_equation_, {k, q});
     scores = masked_softmax(scores, mask);
-    Tensor dropped = scores;
-    const double rate = dropout_.get<double>();
-    if (ctx.training && rate > 0.0) {
-      const Tensor keep =
-          cast(greater_equal(uniform_noise_like(scores, scores.shape(), std::nullopt), scalar_like(scores, rate)),
-               scores.dtype());
-      dropped = rate >= 1.0 ? zeros_like(scores) : (scores * (1.0 / (1.0 - rate))) * keep;
-    }
+    const Tensor dropped = attention_dropout(scores, dropout_.get<double>(), ctx.training);
     const Tensor out = einsum(combine_equation_, {dropped, v});
     Outputs result;
     result.tensors = {(*output_dense_)(out)};
@@ -451,13 +399,7 @@ class MultiHeadAttention final : public Layer, public CallArgumentsLayer {
     c["use_bias"] = use_bias_;
     c["output_shape"] = output_shape_config_;
     c["attention_axes"] = axes_given_ || query_dense_ ? int_list(attention_axes_) : Config(nullptr);
-    c["kernel_initializer"] = serialized_or_null(kernel_initializer_);
-    c["bias_initializer"] = serialized_or_null(bias_initializer_);
-    c["kernel_regularizer"] = serialized_or_null(kernel_regularizer_);
-    c["bias_regularizer"] = serialized_or_null(bias_regularizer_);
-    c["activity_regularizer"] = serialized_or_null(activity_regularizer_);
-    c["kernel_constraint"] = serialized_or_null(kernel_constraint_);
-    c["bias_constraint"] = serialized_or_null(bias_constraint_);
+    write_kernel_bias_settings(kernel_bias_, c);
     if (softmax_robust_masking_) c["softmax_robust_masking"] = *softmax_robust_masking_;
     auto shape = [](const std::optional<Shape>& s) {
       if (!s) return Config(nullptr);
@@ -474,47 +416,11 @@ class MultiHeadAttention final : public Layer, public CallArgumentsLayer {
  private:
   // MultiHeadAttention.call(query, value, key=None, attention_mask=None,
   // return_attention_scores=False, training=None, use_causal_mask=False): which input is
-  // which, and the flags.
-  struct Call {
-    std::size_t query = 0, value = 1;
-    std::optional<std::size_t> key, mask;
-    bool causal = false, scores = false;
-  };
-  static Config default_arguments(std::size_t inputs) {
-    auto tensor = [](std::size_t i) { return Config{{"strata.tensor", i}}; };
-    Config kwargs = Config::object();
-    if (inputs > 1) kwargs["value"] = tensor(1);
-    if (inputs > 2) kwargs["key"] = tensor(2);
-    if (inputs > 3) kwargs["attention_mask"] = tensor(3);
-    return Config{{"args", Config::array({Config::array({tensor(0)})})}, {"kwargs", kwargs}};
-  }
-  Call parse(const Config& arguments, std::size_t inputs) const {
+  // which, and the flags (attention_call.hpp; Keras 3's query_mask, value_mask and key_mask
+  // are unknown arguments here), for at most four inputs.
+  AttentionCall parse(const Config& arguments, std::size_t inputs) const {
     const std::string subject = ConfigReader::subject_of(*this);
-    STRATA_CHECK(arguments.is_object() && arguments.contains("args") && arguments["args"].is_array() &&
-                     arguments["args"].size() == 1,
-                 FormatError, subject, ": call arguments must be {\"args\": [query], \"kwargs\": {...}}, got ",
-                 arguments.dump());
-    Config first = arguments["args"][0];
-    if (first.is_array()) {
-      STRATA_CHECK(first.size() == 1, FormatError, subject, ": the query must be one tensor, got ", first.dump());
-      first = first[0];
-    }
-    Call how;
-    how.query = call_tensor_index(first, inputs, subject, "the query");
-    const Config kwargs = arguments.value("kwargs", Config::object());
-    bool value = false;
-    for (const auto& [key, v] : kwargs.items()) {
-      if (key == "value") {
-        how.value = call_tensor_index(v, inputs, subject, "the value");
-        value = true;
-      } else if (key == "key" || key == "attention_mask") {
-        if (!v.is_null()) (key == "key" ? how.key : how.mask) = call_tensor_index(v, inputs, subject, "the " + key);
-      } else if (!read_attention_flag(key, kwargs, how, subject)) {
-        STRATA_THROW(FormatError, subject, ": unknown call argument '", key, "' (", v.dump(), ")");
-      }
-    }
-    STRATA_CHECK(value, ValueError, subject, ": is called without a value; it takes query and value (and optionally ",
-                 "key and attention_mask), got ", inputs, " input(s)");
+    const AttentionCall how = parse_attention_call(arguments, inputs, subject, /*keyword_masks=*/false);
     STRATA_CHECK(inputs <= 4, ValueError, subject,
                  ": expects inputs [query, value], [query, value, key] or [query, value, key, attention_mask], got ",
                  inputs, " inputs");
@@ -533,13 +439,7 @@ class MultiHeadAttention final : public Layer, public CallArgumentsLayer {
     c["output_shape"] = shape;
     c["equation"] = p.equation;
     c["bias_axes"] = use_bias_ ? Config(p.bias_axes) : Config(nullptr);
-    c["kernel_initializer"] = serialized_or_null(kernel_initializer_);
-    c["bias_initializer"] = serialized_or_null(bias_initializer_);
-    c["kernel_regularizer"] = serialized_or_null(kernel_regularizer_);
-    c["bias_regularizer"] = serialized_or_null(bias_regularizer_);
-    c["activity_regularizer"] = serialized_or_null(activity_regularizer_);
-    c["kernel_constraint"] = serialized_or_null(kernel_constraint_);
-    c["bias_constraint"] = serialized_or_null(bias_constraint_);
+    write_kernel_bias_settings(kernel_bias_, c);
     return std::make_shared<EinsumDense>(c);
   }
 
@@ -657,9 +557,7 @@ class MultiHeadAttention final : public Layer, public CallArgumentsLayer {
   std::vector<std::int64_t> attention_axes_;
   bool axes_given_ = false;
   std::optional<bool> softmax_robust_masking_;  // when the config had the key (tf-keras 2.21)
-  std::shared_ptr<Initializer> kernel_initializer_, bias_initializer_;
-  std::shared_ptr<Regularizer> kernel_regularizer_, bias_regularizer_, activity_regularizer_;
-  std::shared_ptr<Constraint> kernel_constraint_, bias_constraint_;
+  KernelBiasSettings kernel_bias_;
   std::optional<Shape> query_shape_, key_shape_, value_shape_;
   std::shared_ptr<EinsumDense> query_dense_, key_dense_, value_dense_, output_dense_;
   std::string dot_product_equation_, combine_equation_;

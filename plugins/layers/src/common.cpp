@@ -86,6 +86,28 @@ Config serialized_or_null(const std::shared_ptr<Constraint>& object) {
   return object ? serialize(*object, ObjectKind::kConstraint) : Config(nullptr);
 }
 
+KernelBiasSettings read_kernel_bias_settings(const Config& config) {
+  KernelBiasSettings s;
+  s.kernel_initializer = initializer_at(config, "kernel_initializer", "glorot_uniform");
+  s.bias_initializer = initializer_at(config, "bias_initializer", "zeros");
+  s.kernel_regularizer = regularizer_at(config, "kernel_regularizer");
+  s.bias_regularizer = regularizer_at(config, "bias_regularizer");
+  s.activity_regularizer = regularizer_at(config, "activity_regularizer");
+  s.kernel_constraint = constraint_at(config, "kernel_constraint");
+  s.bias_constraint = constraint_at(config, "bias_constraint");
+  return s;
+}
+
+void write_kernel_bias_settings(const KernelBiasSettings& settings, Config& config) {
+  config["kernel_initializer"] = serialized_or_null(settings.kernel_initializer);
+  config["bias_initializer"] = serialized_or_null(settings.bias_initializer);
+  config["kernel_regularizer"] = serialized_or_null(settings.kernel_regularizer);
+  config["bias_regularizer"] = serialized_or_null(settings.bias_regularizer);
+  config["activity_regularizer"] = serialized_or_null(settings.activity_regularizer);
+  config["kernel_constraint"] = serialized_or_null(settings.kernel_constraint);
+  config["bias_constraint"] = serialized_or_null(settings.bias_constraint);
+}
+
 Config int_list(const std::vector<std::int64_t>& values) {
   Config out = Config::array();
   for (auto v : values) out.push_back(v);

@@ -98,6 +98,20 @@ Config serialized_or_null(const std::shared_ptr<Initializer>& object);
 Config serialized_or_null(const std::shared_ptr<Regularizer>& object);
 Config serialized_or_null(const std::shared_ptr<Constraint>& object);
 
+// The kernel and bias settings of Dense-like layers (Dense, EinsumDense, MultiHeadAttention,
+// GroupQueryAttention): kernel_initializer ("glorot_uniform" when missing), bias_initializer
+// ("zeros"), kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint and
+// bias_constraint. read_kernel_bias_settings reads them in that order with initializer_at &
+// co. (their errors name the key); write_kernel_bias_settings sets the seven keys of
+// `config`, in that order, with serialized_or_null.
+struct KernelBiasSettings {
+  std::shared_ptr<Initializer> kernel_initializer, bias_initializer;
+  std::shared_ptr<Regularizer> kernel_regularizer, bias_regularizer, activity_regularizer;
+  std::shared_ptr<Constraint> kernel_constraint, bias_constraint;
+};
+KernelBiasSettings read_kernel_bias_settings(const Config& config);
+void write_kernel_bias_settings(const KernelBiasSettings& settings, Config& config);
+
 Config int_list(const std::vector<std::int64_t>& values);
 // The double nearest to `value` rounded to float32 (tf-keras casts regularization
 // factors to floatx: 0.01 is written 0.009999999776482582).

@@ -23,13 +23,7 @@ class Dense final : public Layer {
     units_ = r.required<std::int64_t>("units", Range::positive());
     activation_ = activation_at(c, "activation");
     use_bias_ = r.optional("use_bias", true);
-    kernel_initializer_ = initializer_at(c, "kernel_initializer", "glorot_uniform");
-    bias_initializer_ = initializer_at(c, "bias_initializer", "zeros");
-    kernel_regularizer_ = regularizer_at(c, "kernel_regularizer");
-    bias_regularizer_ = regularizer_at(c, "bias_regularizer");
-    activity_regularizer_ = regularizer_at(c, "activity_regularizer");
-    kernel_constraint_ = constraint_at(c, "kernel_constraint");
-    bias_constraint_ = constraint_at(c, "bias_constraint");
+    kernel_bias_ = read_kernel_bias_settings(c);
     set_supports_masking(true);
   }
 
@@ -41,8 +35,12 @@ class Dense final : public Layer {
                  "': the last dimension of the inputs must be known, got ", s.to_string());
     // units comes from a file: a kernel too large to count is refused before any allocation.
     checked_element_count({in, units_}, ConfigReader::subject_of(*this) + ": the kernel");
-    kernel_ = add_weight("kernel", Shape{in, units_}, kernel_initializer_, true, kernel_regularizer_, kernel_constraint_);
-    if (use_bias_) bias_ = add_weight("bias", Shape{units_}, bias_initializer_, true, bias_regularizer_, bias_constraint_);
+    kernel_ = add_weight("kernel", Shape{in, units_}, kernel_bias_.kernel_initializer, true,
+                         kernel_bias_.kernel_regularizer, kernel_bias_.kernel_constraint);
+    if (use_bias_) {
+      bias_ = add_weight("bias", Shape{units_}, kernel_bias_.bias_initializer, true, kernel_bias_.bias_regularizer,
+                         kernel_bias_.bias_constraint);
+    }
   }
 
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext&) const override {
@@ -64,7 +62,7 @@ class Dense final : public Layer {
     }
     if (use_bias_) y = bias_add(y, read(bias_));
     y = (*activation_)(y);
-    add_activity_regularization(*this, activity_regularizer_, y);
+    add_activity_regularization(*this, kernel_bias_.activity_regularizer, y);
     return {y};
   }
 
@@ -73,13 +71,7 @@ class Dense final : public Layer {
     c["units"] = units_;
     c["activation"] = activation_config(activation_);
     c["use_bias"] = use_bias_;
-    c["kernel_initializer"] = serialized_or_null(kernel_initializer_);
-    c["bias_initializer"] = serialized_or_null(bias_initializer_);
-    c["kernel_regularizer"] = serialized_or_null(kernel_regularizer_);
-    c["bias_regularizer"] = serialized_or_null(bias_regularizer_);
-    c["activity_regularizer"] = serialized_or_null(activity_regularizer_);
-    c["kernel_constraint"] = serialized_or_null(kernel_constraint_);
-    c["bias_constraint"] = serialized_or_null(bias_constraint_);
+    write_kernel_bias_settings(kernel_bias_, c);
     return c;
   }
 
@@ -87,9 +79,7 @@ class Dense final : public Layer {
   std::int64_t units_ = 0;
   std::shared_ptr<Activation> activation_;
   bool use_bias_ = true;
-  std::shared_ptr<Initializer> kernel_initializer_, bias_initializer_;
-  std::shared_ptr<Regularizer> kernel_regularizer_, bias_regularizer_, activity_regularizer_;
-  std::shared_ptr<Constraint> kernel_constraint_, bias_constraint_;
+  KernelBiasSettings kernel_bias_;
   Variable kernel_, bias_;
 };
 

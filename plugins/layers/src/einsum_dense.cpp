@@ -36,13 +36,7 @@ EinsumDense::EinsumDense(const Config& c) : Layer("EinsumDense", c) {
   partial_output_shape_ = read_output_shape(*shape, *this, /*allow_unknown=*/true);
   if (const auto axes = r.if_present<std::string>("bias_axes")) bias_axes_ = *axes;
   activation_ = activation_at(c, "activation");
-  kernel_initializer_ = initializer_at(c, "kernel_initializer", "glorot_uniform");
-  bias_initializer_ = initializer_at(c, "bias_initializer", "zeros");
-  kernel_regularizer_ = regularizer_at(c, "kernel_regularizer");
-  bias_regularizer_ = regularizer_at(c, "bias_regularizer");
-  activity_regularizer_ = regularizer_at(c, "activity_regularizer");
-  kernel_constraint_ = constraint_at(c, "kernel_constraint");
-  bias_constraint_ = constraint_at(c, "bias_constraint");
+  kernel_bias_ = read_kernel_bias_settings(c);
   // The equation's form is checked now, so a bad config fails on load, not on build.
   analyze(std::nullopt);
 }
@@ -139,9 +133,11 @@ EinsumDense::Analysis EinsumDense::analyze(const std::optional<Shape>& input) co
 void EinsumDense::build(const std::vector<Shape>& shapes) {
   const Analysis a = analyze(single_shape(*this, shapes));
   checked_element_count(a.kernel, ConfigReader::subject_of(*this) + ": the kernel");
-  kernel_ = add_weight("kernel", Shape(a.kernel), kernel_initializer_, true, kernel_regularizer_, kernel_constraint_);
+  kernel_ = add_weight("kernel", Shape(a.kernel), kernel_bias_.kernel_initializer, true,
+                       kernel_bias_.kernel_regularizer, kernel_bias_.kernel_constraint);
   if (a.bias) {
-    bias_ = add_weight("bias", Shape(*a.bias), bias_initializer_, true, bias_regularizer_, bias_constraint_);
+    bias_ = add_weight("bias", Shape(*a.bias), kernel_bias_.bias_initializer, true, kernel_bias_.bias_regularizer,
+                       kernel_bias_.bias_constraint);
   }
 }
 
@@ -149,7 +145,7 @@ std::vector<Tensor> EinsumDense::call(const std::vector<Tensor>& inputs, const C
   Tensor y = einsum(equation_, {single_input(*this, inputs), read(kernel_)});
   if (bias_.defined()) y = y + read(bias_);
   y = (*activation_)(y);
-  add_activity_regularization(*this, activity_regularizer_, y);
+  add_activity_regularization(*this, kernel_bias_.activity_regularizer, y);
   return {y};
 }
 
@@ -161,13 +157,7 @@ Config EinsumDense::get_config() const {
   c["equation"] = equation_;
   c["activation"] = activation_config(activation_);
   c["bias_axes"] = bias_axes_ ? Config(*bias_axes_) : Config(nullptr);
-  c["kernel_initializer"] = serialized_or_null(kernel_initializer_);
-  c["bias_initializer"] = serialized_or_null(bias_initializer_);
-  c["kernel_regularizer"] = serialized_or_null(kernel_regularizer_);
-  c["bias_regularizer"] = serialized_or_null(bias_regularizer_);
-  c["activity_regularizer"] = serialized_or_null(activity_regularizer_);
-  c["kernel_constraint"] = serialized_or_null(kernel_constraint_);
-  c["bias_constraint"] = serialized_or_null(bias_constraint_);
+  write_kernel_bias_settings(kernel_bias_, c);
   return c;
 }
 

@@ -30,9 +30,7 @@ class EinsumDense final : public Layer {
   std::vector<std::int64_t> partial_output_shape_;
   std::optional<std::string> bias_axes_;
   std::shared_ptr<Activation> activation_;
-  std::shared_ptr<Initializer> kernel_initializer_, bias_initializer_;
-  std::shared_ptr<Regularizer> kernel_regularizer_, bias_regularizer_, activity_regularizer_;
-  std::shared_ptr<Constraint> kernel_constraint_, bias_constraint_;
+  KernelBiasSettings kernel_bias_;
   Variable kernel_, bias_;
 };
 

@@ -23,7 +23,7 @@
 #include <cmath>
 #include <cstdlib>
 
-#include "call_arguments_state.hpp"
+#include "attention_call.hpp"
 #include "einsum_dense.hpp"
 #include "strata/graph.hpp"
 
@@ -75,13 +75,7 @@ class GroupQueryAttention final : public Layer, public CallArgumentsLayer {
     }
     STRATA_CHECK(!r.optional("flash_attention", false), ValueError, subject,
                  ": flash attention is not supported (as on Keras's TensorFlow backend); set flash_attention to null");
-    kernel_initializer_ = initializer_at(c, "kernel_initializer", "glorot_uniform");
-    bias_initializer_ = initializer_at(c, "bias_initializer", "zeros");
-    kernel_regularizer_ = regularizer_at(c, "kernel_regularizer");
-    bias_regularizer_ = regularizer_at(c, "bias_regularizer");
-    activity_regularizer_ = regularizer_at(c, "activity_regularizer");
-    kernel_constraint_ = constraint_at(c, "kernel_constraint");
-    bias_constraint_ = constraint_at(c, "bias_constraint");
+    kernel_bias_ = read_kernel_bias_settings(c);
     const Config* seed = r.find("seed");
     seed_ = seed != nullptr ? *seed : Config(nullptr);
     if (!seed_.is_null()) (void)r.required<std::int64_t>("seed");
@@ -89,22 +83,14 @@ class GroupQueryAttention final : public Layer, public CallArgumentsLayer {
   }
 
   void set_call_arguments(const Config& arguments) override {
-    arguments_.set(positional_as_keywords(arguments,
-                                          {"value", "key", "query_mask", "value_mask", "key_mask", "attention_mask",
-                                           "return_attention_scores", "training", "use_causal_mask"},
-                                          ConfigReader::subject_of(*this)));
+    arguments_.set(attention_positional_as_keywords(arguments, ConfigReader::subject_of(*this)));
   }
   Config call_arguments() const override {
-    Config a = arguments_.latest([] { return default_arguments(2); });
-    if (a.is_object() && a.contains("kwargs") && a["kwargs"].is_object()) {
-      const Config& flag = a["kwargs"].value("return_attention_scores", Config(false));
-      if (flag.is_boolean() && flag.get<bool>()) a["outputs"] = "tuple";
-    }
-    return a;
+    return with_output_structure(arguments_.latest([] { return attention_default_arguments(2); }));
   }
 
   void build(const std::vector<Shape>& shapes) override {
-    const Call how = parse(arguments_.peek(*this, shapes.size(), default_arguments), shapes.size());
+    const AttentionCall how = parse(arguments_.peek(*this, shapes.size(), attention_default_arguments), shapes.size());
     const Shape& query = shapes[how.query];
     const Shape& value = shapes[how.value];
     const Shape& key = how.key ? shapes[*how.key] : value;
@@ -144,11 +130,8 @@ class GroupQueryAttention final : public Layer, public CallArgumentsLayer {
   }
 
   Outputs call_and_mask(const std::vector<Tensor>& inputs, const CallContext& ctx) const override {
-    const Call how = parse(arguments_.for_call(*this, inputs, default_arguments), inputs.size());
-    const Tensor& query = inputs[how.query];
-    const Tensor& value = inputs[how.value];
-    const bool own_key = how.key && inputs[*how.key].defined();
-    const Tensor& key = own_key ? inputs[*how.key] : value;
+    const AttentionCall how = parse(arguments_.for_call(*this, inputs, attention_default_arguments), inputs.size());
+    const auto& [query, value, key, own_key] = attention_inputs(how, inputs);
     auto keras_mask = [&](std::size_t i) { return ctx.masks.size() > i ? ctx.masks[i] : Tensor(); };
     // Keras 3 fills query_mask, value_mask, key_mask from the inputs' keras masks unless given.
     const Tensor query_mask = how.query_mask ? inputs[*how.query_mask] : keras_mask(how.query);
@@ -194,14 +177,7 @@ class GroupQueryAttention final : public Layer, public CallArgumentsLayer {
     // so a fully masked row is uniform there and zero here.
     if (mask.defined() && (dropout_.get<double>() > 0.0 || how.scores))
       scores = select(mask, scores, zeros_like(scores));
-    Tensor dropped = scores;
-    const double rate = dropout_.get<double>();
-    if (ctx.training && rate > 0.0) {
-      const Tensor keep =
-          cast(greater_equal(uniform_noise_like(scores, scores.shape(), std::nullopt), scalar_like(scores, rate)),
-               scores.dtype());
-      dropped = rate >= 1.0 ? zeros_like(scores) : (scores * (1.0 / (1.0 - rate))) * keep;
-    }
+    const Tensor dropped = attention_dropout(scores, dropout_.get<double>(), ctx.training);
     Tensor attended = einsum("buqk,bkuh->bquh", {dropped, v});
     if (use_gate_) attended = attended * gate;
     Outputs result;
@@ -213,14 +189,16 @@ class GroupQueryAttention final : public Layer, public CallArgumentsLayer {
     }
     // Keras 3's Layer.__call__ also applies the layer's own activity regularizer to each output
     // (besides the projections', which get it too).
-    for (const auto& t : result.tensors) add_activity_regularization(*this, activity_regularizer_, t);
+    for (const auto& t : result.tensors) add_activity_regularization(*this, kernel_bias_.activity_regularizer, t);
     return result;
   }
 
   Config get_config() const override {
     Config c = Layer::get_config();
     // Keras 3's base config holds activity_regularizer, right after the base keys, when it is set.
-    if (activity_regularizer_) c["activity_regularizer"] = serialized_or_null(activity_regularizer_);
+    if (kernel_bias_.activity_regularizer) {
+      c["activity_regularizer"] = serialized_or_null(kernel_bias_.activity_regularizer);
+    }
     c["head_dim"] = head_dim_;
     c["num_query_heads"] = num_query_heads_;
     c["num_key_value_heads"] = num_key_value_heads_;
@@ -228,72 +206,15 @@ class GroupQueryAttention final : public Layer, public CallArgumentsLayer {
     c["use_gate"] = use_gate_;
     c["sliding_window"] = sliding_window_ > 0 ? Config(sliding_window_) : Config(nullptr);
     c["dropout"] = dropout_;
-    c["kernel_initializer"] = serialized_or_null(kernel_initializer_);
-    c["bias_initializer"] = serialized_or_null(bias_initializer_);
-    c["kernel_regularizer"] = serialized_or_null(kernel_regularizer_);
-    c["bias_regularizer"] = serialized_or_null(bias_regularizer_);
-    c["activity_regularizer"] = serialized_or_null(activity_regularizer_);
-    c["kernel_constraint"] = serialized_or_null(kernel_constraint_);
-    c["bias_constraint"] = serialized_or_null(bias_constraint_);
+    write_kernel_bias_settings(kernel_bias_, c);
     c["seed"] = seed_;
     return c;
   }
 
  private:
-  struct Call {
-    std::size_t query = 0, value = 1;
-    std::optional<std::size_t> key, mask, query_mask, value_mask, key_mask;
-    bool causal = false, scores = false;
-  };
-  static Config default_arguments(std::size_t inputs) {
-    auto tensor = [](std::size_t i) { return Config{{"strata.tensor", i}}; };
-    Config kwargs = Config::object();
-    if (inputs > 1) kwargs["value"] = tensor(1);
-    if (inputs > 2) kwargs["key"] = tensor(2);
-    if (inputs > 3) kwargs["attention_mask"] = tensor(3);
-    return Config{{"args", Config::array({Config::array({tensor(0)})})}, {"kwargs", kwargs}};
-  }
-  Call parse(const Config& arguments, std::size_t inputs) const {
-    const std::string subject = ConfigReader::subject_of(*this);
-    STRATA_CHECK(arguments.is_object() && arguments.contains("args") && arguments["args"].is_array() &&
-                     arguments["args"].size() == 1,
-                 FormatError, subject, ": call arguments must be {\"args\": [query], \"kwargs\": {...}}, got ",
-                 arguments.dump());
-    Config first = arguments["args"][0];
-    if (first.is_array()) {
-      STRATA_CHECK(first.size() == 1, FormatError, subject, ": the query must be one tensor, got ", first.dump());
-      first = first[0];
-    }
-    Call how;
-    how.query = call_tensor_index(first, inputs, subject, "the query");
-    const Config kwargs = arguments.value("kwargs", Config::object());
-    bool value = false;
-    for (const auto& [key, v] : kwargs.items()) {
-      if (key == "value") {
-        how.value = call_tensor_index(v, inputs, subject, "the value");
-        value = true;
-      } else if (key == "key" || key == "attention_mask" || key == "query_mask" || key == "value_mask" ||
-                 key == "key_mask") {
-        if (v.is_null()) continue;
-        const std::size_t i = call_tensor_index(v, inputs, subject, "the " + key);
-        (key == "key"              ? how.key
-         : key == "attention_mask" ? how.mask
-         : key == "query_mask"     ? how.query_mask
-         : key == "value_mask"     ? how.value_mask
-                                   : how.key_mask) = i;
-      } else if (key == "use_causal_mask") {
-        how.causal = call_flag(kwargs, "use_causal_mask", subject);
-      } else if (key == "return_attention_scores") {
-        how.scores = call_flag(kwargs, "return_attention_scores", subject);
-      } else if (key == "training") {
-        call_flag(kwargs, "training", subject);
-      } else {
-        STRATA_THROW(FormatError, subject, ": unknown call argument '", key, "' (", v.dump(), ")");
-      }
-    }
-    STRATA_CHECK(value, ValueError, subject, ": is called without a value; it takes query and value (and optionally ",
-                 "key and attention_mask), got ", inputs, " input(s)");
-    return how;
+  // Keras 3's call arguments, query_mask, value_mask and key_mask included (attention_call.hpp).
+  AttentionCall parse(const Config& arguments, std::size_t inputs) const {
+    return parse_attention_call(arguments, inputs, ConfigReader::subject_of(*this), /*keyword_masks=*/true);
   }
 
   std::shared_ptr<EinsumDense> projection(const std::string& name, const std::string& equation,
@@ -309,13 +230,7 @@ class GroupQueryAttention final : public Layer, public CallArgumentsLayer {
     c["equation"] = equation;
     c["activation"] = activation;
     c["bias_axes"] = use_bias_ ? Config(bias_axes) : Config(nullptr);
-    c["kernel_initializer"] = serialized_or_null(kernel_initializer_);
-    c["bias_initializer"] = serialized_or_null(bias_initializer_);
-    c["kernel_regularizer"] = serialized_or_null(kernel_regularizer_);
-    c["bias_regularizer"] = serialized_or_null(bias_regularizer_);
-    c["activity_regularizer"] = serialized_or_null(activity_regularizer_);
-    c["kernel_constraint"] = serialized_or_null(kernel_constraint_);
-    c["bias_constraint"] = serialized_or_null(bias_constraint_);
+    write_kernel_bias_settings(kernel_bias_, c);
     return std::make_shared<EinsumDense>(c);
   }
 
@@ -336,9 +251,7 @@ class GroupQueryAttention final : public Layer, public CallArgumentsLayer {
   std::int64_t feature_dim_ = 0;
   Config dropout_, seed_;
   bool use_bias_ = true, use_gate_ = false;
-  std::shared_ptr<Initializer> kernel_initializer_, bias_initializer_;
-  std::shared_ptr<Regularizer> kernel_regularizer_, bias_regularizer_, activity_regularizer_;
-  std::shared_ptr<Constraint> kernel_constraint_, bias_constraint_;
+  KernelBiasSettings kernel_bias_;
   std::shared_ptr<EinsumDense> query_dense_, key_dense_, gate_dense_, value_dense_, output_dense_;
   CallArgumentsState arguments_;
 };
