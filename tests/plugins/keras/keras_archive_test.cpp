@@ -3,10 +3,15 @@
 // in tests/interop/keras3_archive_test.cpp.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
+
+#include <unistd.h>
 
 #include "keras_archive.hpp"
 #include "strata/error.hpp"
+#include "strata/model.hpp"
 #include "strata/runtime.hpp"
 #include "strata/saving.hpp"
 #include "zip_archive.hpp"
@@ -85,6 +90,33 @@ TEST(KerasArchive, AConfigThatIsNoModelObjectIsAFormatError) {
     const std::string what = load_error(archive(config));
     EXPECT_NE(what.find("config.json"), std::string::npos) << config << ": " << what;
   }
+}
+
+// Keras 2.x up to 2.12 wrote HDF5 under ".keras": such a file loads by its content (format h5),
+// while saving to ".keras" writes Keras 3's zip archive (format keras).
+TEST(KerasExtension, AnHdf5FileNamedKerasLoadsAndSavingToKerasWritesTheArchive) {
+  initialize();
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("strata-keras-ext-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  auto model = model_from_json(R"({"class_name": "Sequential", "config": {"name": "s", "layers": [
+    {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 3], "dtype": "float32", "name": "in"}},
+    {"class_name": "Dense", "config": {"name": "d", "units": 2, "activation": "tanh"}}]}})");
+  const Tensor x = Tensor::from_vector<float>({0.5f, -1.0f, 2.0f, 1.5f, 0.25f, -0.75f}, Shape{2, 3});
+  const std::vector<float> expected = model->predict(x).to_vector<float>();
+
+  save_model_hdf5(*model, dir / "legacy.keras");
+  EXPECT_EQ(format_for_loading(dir / "legacy.keras", "", false)->name(), "h5");
+  EXPECT_EQ(load_model(dir / "legacy.keras")->predict(x).to_vector<float>(), expected);
+
+  save_model(*model, dir / "new.keras");
+  std::ifstream in(dir / "new.keras", std::ios::binary);
+  char magic[4] = {};
+  in.read(magic, 4);
+  EXPECT_EQ(std::string(magic, 4), std::string("PK\x03\x04", 4)) << "not a zip archive";
+  EXPECT_EQ(format_for_loading(dir / "new.keras", "", false)->name(), "keras");
+  EXPECT_EQ(load_model(dir / "new.keras")->predict(x).to_vector<float>(), expected);
+  fs::remove_all(dir);
 }
 
 }  // namespace
