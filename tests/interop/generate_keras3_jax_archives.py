@@ -37,16 +37,9 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
+from keras3_archive_common import as_list, one, rng_for, save_npys, step_loss, uniform  # noqa: E402
 
 BATCH = 16
-
-
-def rng_for(name):
-    return np.random.default_rng(sum(ord(c) for c in name))
-
-
-def uniform(rng, shape):
-    return rng.uniform(-1.0, 1.0, size=shape).astype("float32")
 
 
 # Each builder returns (model, optimizer, compile kwargs, xs, ys).
@@ -71,23 +64,6 @@ def recurrent(rng):
 
 
 MODELS = [functional_bn, recurrent]
-
-
-def as_list(v):
-    return list(v) if isinstance(v, (list, tuple)) else [v]
-
-
-def one(v):
-    return v[0] if len(v) == 1 else v
-
-
-def step_loss(logs):
-    return float(as_list(logs)[0])
-
-
-def save_npys(d, prefix, arrays):
-    for i, a in enumerate(arrays):
-        np.save(os.path.join(d, f"{prefix}{i}.npy"), np.asarray(a))
 
 
 def h5_datasets(archive):
