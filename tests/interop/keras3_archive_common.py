@@ -2,12 +2,14 @@
 generate_keras3_archives.py (TensorFlow backend) and generate_keras3_jax_archives.py (JAX
 backend), and the loaders keras3_load_strata.py and keras3_jax_load_strata.py.
 
-It imports numpy only: the JAX scripts run in setup_jax_venv.sh's venv, which has no
-TensorFlow. The scripts import it from their own directory (Python puts a script's directory
+It imports numpy only (and keras, within save_outputs_and_resume): the JAX scripts run in
+setup_jax_venv.sh's venv, which has no TensorFlow. The scripts import it from their own directory (Python puts a script's directory
 first on sys.path). The generators' cache keys in keras3_archive_test.cpp and
 keras3_jax_archive_test.cpp hash this file too: changing it regenerates their fixtures.
 """
+import json
 import os
+import zipfile
 
 import numpy as np
 
@@ -41,6 +43,53 @@ def save_npys(d, prefix, arrays):
     """d/<prefix>0.npy, d/<prefix>1.npy, ..."""
     for i, a in enumerate(arrays):
         np.save(os.path.join(d, f"{prefix}{i}.npy"), np.asarray(a))
+
+
+def write_fixtures(out, index, models, generate):
+    """Fills index["models"][name] with generate(name, builder, out) for each builder of `models`
+    (named by its function name), writes out/index.json and, last, out/done."""
+    for builder in models:
+        index["models"][builder.__name__] = generate(builder.__name__, builder, out)
+    with open(os.path.join(out, "index.json"), "w") as f:
+        json.dump(index, f, indent=1, sort_keys=True)
+    with open(os.path.join(out, "done"), "w") as f:
+        f.write("ok\n")
+
+
+def save_outputs_and_resume(model, optimizer, d, xs, ys, load):
+    """After the generator saved `model` (fitted with `optimizer`) as d/model.keras and xs: saves
+    ys, its predictions and its weights (y, pred, w<i>.npy); then Keras resuming from its own
+    file: load() (seed 99) and two train_on_batch steps, next<i>.npy the weights after the first.
+    Returns index.json's entry: the counts, both losses, the archive's members and metadata."""
+    import keras  # the backend is the generator's (KERAS_BACKEND is set before it imports keras)
+
+    save_npys(d, "y", ys)
+    preds = as_list(model.predict(one(xs), verbose=0))
+    save_npys(d, "pred", preds)
+    weights = model.get_weights()
+    save_npys(d, "w", weights)
+
+    keras.utils.set_random_seed(99)
+    loaded = load()
+    loss1 = step_loss(loaded.train_on_batch(one(xs), one(ys)))
+    save_npys(d, "next", loaded.get_weights())
+    loss2 = step_loss(loaded.train_on_batch(one(xs), one(ys)))
+
+    with zipfile.ZipFile(os.path.join(d, "model.keras")) as z:
+        members = z.namelist()
+        metadata = json.loads(z.read("metadata.json"))
+    return {
+        "inputs": len(xs),
+        "outputs": len(preds),
+        "targets": len(ys),
+        "weights": len(weights),
+        "optimizer": type(optimizer).__name__,
+        "optimizer_variables": len(model.optimizer.variables),
+        "loss1": loss1,
+        "loss2": loss2,
+        "archive_members": members,
+        "metadata": metadata,
+    }
 
 
 def npys(d, prefix):
