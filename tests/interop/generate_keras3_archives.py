@@ -58,6 +58,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import keras  # noqa: E402
 from keras import layers, ops  # noqa: E402
+from keras3_archive_common import as_list, one, rng_for, save_npys, uniform, write_fixtures  # noqa: E402
+from keras3_archive_common import save_outputs_and_resume  # noqa: E402
 
 PACKAGE = "StrataTest"
 SHARD_GB = 1e-6  # 1000 bytes: several shards even for these small models
@@ -123,14 +125,6 @@ CUSTOM_OBJECTS = {
     "StrataTest>MxModel_plugin": MxModel_plugin,
     "StrataTest>StrataUnknownModel": StrataUnknownModel,
 }
-
-
-def rng_for(name):
-    return np.random.default_rng(sum(ord(c) for c in name))
-
-
-def uniform(rng, shape):
-    return rng.uniform(-1.0, 1.0, size=shape).astype("float32")
 
 
 # Each builder returns (model, optimizer, compile kwargs, xs, ys, notes).
@@ -285,23 +279,6 @@ MODELS = [
 ]
 
 
-def as_list(v):
-    return list(v) if isinstance(v, (list, tuple)) else [v]
-
-
-def one(v):
-    return v[0] if len(v) == 1 else v
-
-
-def step_loss(logs):
-    return float(as_list(logs)[0])
-
-
-def save_npys(d, prefix, arrays):
-    for i, a in enumerate(arrays):
-        np.save(os.path.join(d, f"{prefix}{i}.npy"), np.asarray(a))
-
-
 def generate(name, builder, out):
     d = os.path.join(out, name)
     os.makedirs(d)
@@ -334,48 +311,34 @@ def generate(name, builder, out):
     else:
         with open(os.path.join(d, "x0.json"), "w") as f:
             json.dump(text, f)
-    save_npys(d, "y", ys)
-    preds = as_list(model.predict(one(xs), verbose=0))
-    save_npys(d, "pred", preds)
-    weights = model.get_weights()
-    save_npys(d, "w", weights)
-
-    # Keras resuming from its own file.
-    keras.utils.set_random_seed(99)
-    loaded = keras.saving.load_model(os.path.join(d, "model.keras"), custom_objects=CUSTOM_OBJECTS)
-    loss1 = step_loss(loaded.train_on_batch(one(xs), one(ys)))
-    save_npys(d, "next", loaded.get_weights())
-    loss2 = step_loss(loaded.train_on_batch(one(xs), one(ys)))
-
+    entry = save_outputs_and_resume(
+        model,
+        optimizer,
+        d,
+        xs,
+        ys,
+        lambda: keras.saving.load_model(os.path.join(d, "model.keras"), custom_objects=CUSTOM_OBJECTS),
+    )
     with zipfile.ZipFile(os.path.join(d, "model.keras")) as z:
         members = z.namelist()
-        metadata = json.loads(z.read("metadata.json"))
         assets = {n: z.read(n).decode("utf-8") for n in members if n.startswith("assets/") and not n.endswith("/")}
     with open(os.path.join(d, "model.weights.json")) as f:
         manifest = json.load(f)
     # Keras writes a path's shard list as a bare string when the path is in one shard.
     shards = sorted({s for files in manifest["weight_map"].values() for s in as_list(files)})
-    entry = {
-        "inputs": len(xs),
-        "outputs": len(preds),
-        "targets": len(ys),
-        "weights": len(weights),
-        "optimizer": type(optimizer).__name__,
-        "optimizer_variables": len(model.optimizer.variables),
-        "loss1": loss1,
-        "loss2": loss2,
-        "archive_members": members,
-        "assets": assets,
-        "metadata": metadata,
-        "shards": shards,
-        "npz_archive": name == "sequential_sgd",
-        "npz_keras_loads": None,
-        "stochastic_training": False,
-        "custom_class": None,
-        "unknown_to_strata": False,
-        "strings": False,
-        "strata_lacks": None,
-    }
+    entry.update(
+        {
+            "assets": assets,
+            "shards": shards,
+            "npz_archive": name == "sequential_sgd",
+            "npz_keras_loads": None,
+            "stochastic_training": False,
+            "custom_class": None,
+            "unknown_to_strata": False,
+            "strings": False,
+            "strata_lacks": None,
+        }
+    )
     entry.update(notes)
     return entry
 
@@ -393,12 +356,7 @@ def main():
         "shard_gb": SHARD_GB,
         "models": {},
     }
-    for builder in MODELS:
-        index["models"][builder.__name__] = generate(builder.__name__, builder, out)
-    with open(os.path.join(out, "index.json"), "w") as f:
-        json.dump(index, f, indent=1, sort_keys=True)
-    with open(os.path.join(out, "done"), "w") as f:
-        f.write("ok\n")
+    write_fixtures(out, index, MODELS, generate)
 
 
 if __name__ == "__main__":

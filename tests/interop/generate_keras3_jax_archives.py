@@ -21,7 +21,6 @@ loss2), the archive's members and metadata.json, and the dtype and shape of ever
 its model.weights.h5 (path -> "int32[]"; what a JAX archive stores differently, e.g. the
 optimizer's iteration counter); the versions and the backend. OUT_DIR/done is written last.
 """
-import json
 import os
 import sys
 import tempfile
@@ -37,16 +36,9 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
+from keras3_archive_common import one, rng_for, save_npys, save_outputs_and_resume, uniform, write_fixtures  # noqa: E402
 
 BATCH = 16
-
-
-def rng_for(name):
-    return np.random.default_rng(sum(ord(c) for c in name))
-
-
-def uniform(rng, shape):
-    return rng.uniform(-1.0, 1.0, size=shape).astype("float32")
 
 
 # Each builder returns (model, optimizer, compile kwargs, xs, ys).
@@ -71,23 +63,6 @@ def recurrent(rng):
 
 
 MODELS = [functional_bn, recurrent]
-
-
-def as_list(v):
-    return list(v) if isinstance(v, (list, tuple)) else [v]
-
-
-def one(v):
-    return v[0] if len(v) == 1 else v
-
-
-def step_loss(logs):
-    return float(as_list(logs)[0])
-
-
-def save_npys(d, prefix, arrays):
-    for i, a in enumerate(arrays):
-        np.save(os.path.join(d, f"{prefix}{i}.npy"), np.asarray(a))
 
 
 def h5_datasets(archive):
@@ -117,35 +92,9 @@ def generate(name, builder, out):
     model.save(archive)
     model.save_weights(os.path.join(d, "model.weights.h5"))
     save_npys(d, "x", xs)
-    save_npys(d, "y", ys)
-    preds = as_list(model.predict(one(xs), verbose=0))
-    save_npys(d, "pred", preds)
-    weights = model.get_weights()
-    save_npys(d, "w", weights)
-
-    # Keras resuming from its own file.
-    keras.utils.set_random_seed(99)
-    loaded = keras.saving.load_model(archive)
-    loss1 = step_loss(loaded.train_on_batch(one(xs), one(ys)))
-    save_npys(d, "next", loaded.get_weights())
-    loss2 = step_loss(loaded.train_on_batch(one(xs), one(ys)))
-
-    with zipfile.ZipFile(archive) as z:
-        members = z.namelist()
-        metadata = json.loads(z.read("metadata.json"))
-    return {
-        "inputs": len(xs),
-        "outputs": len(preds),
-        "targets": len(ys),
-        "weights": len(weights),
-        "optimizer": type(optimizer).__name__,
-        "optimizer_variables": len(model.optimizer.variables),
-        "loss1": loss1,
-        "loss2": loss2,
-        "archive_members": members,
-        "metadata": metadata,
-        "h5_datasets": h5_datasets(archive),
-    }
+    entry = save_outputs_and_resume(model, optimizer, d, xs, ys, lambda: keras.saving.load_model(archive))
+    entry["h5_datasets"] = h5_datasets(archive)
+    return entry
 
 
 def main():
@@ -160,12 +109,7 @@ def main():
         "backend": keras.backend.backend(),
         "models": {},
     }
-    for builder in MODELS:
-        index["models"][builder.__name__] = generate(builder.__name__, builder, out)
-    with open(os.path.join(out, "index.json"), "w") as f:
-        json.dump(index, f, indent=1, sort_keys=True)
-    with open(os.path.join(out, "done"), "w") as f:
-        f.write("ok\n")
+    write_fixtures(out, index, MODELS, generate)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 // Keras 3's `.keras` archives, `.weights.h5` and sharded `.weights.json` files, both ways,
 // against real Keras 3 (issue 21, label interop). The files Keras 3 writes come from
 // tests/interop/generate_keras3_archives.py, run once with the interop venv and cached under
-// ~/.cache/strata/keras3-archives (by the generator's hash and the venv's version); see its
+// ~/.cache/strata/keras3-archives (by the hashes of the generator and of keras3_archive_common.py,
+// which it imports, and the venv's version); see its
 // docstring for the models. Skips without the venv.
 //  Keras 3 -> Strata: load_model(.keras) predicts what Keras 3 predicted (1e-5); one
 //   train_on_batch gives Keras 3's weights after one step (relative 1e-4) and the next step
@@ -34,6 +35,7 @@
 #include <vector>
 
 #include "interop_venv.hpp"
+#include "keras3_archive_util.hpp"
 #include "strata/error.hpp"
 #include "strata/model.hpp"
 #include "strata/npy.hpp"
@@ -47,6 +49,7 @@ namespace strata {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace test::keras3;
 
 // The generator's models (checked against index.json by Keras3ArchiveFiles.IndexListsTheModels).
 const std::vector<std::string> kModels = {"sequential",   "sequential_sgd",     "functional_shared", "nested",
@@ -63,15 +66,16 @@ fs::path generator() {
 fs::path loader() {
   return fs::path(STRATA_SOURCE_DIR) / "tests/interop/keras3_load_strata.py";
 }
-std::string q(const fs::path& p) {
-  return "'" + p.string() + "'";
+// What the generator and the loader import (so part of the fixtures' cache key).
+fs::path common_module() {
+  return fs::path(STRATA_SOURCE_DIR) / "tests/interop/keras3_archive_common.py";
 }
 
 bool have_venv() {
   return fs::exists(test::venv_python());
 }
 
-// Keras 3's files, generated once per generator version and venv; $STRATA_KERAS3_ARCHIVE_DIR
+// Keras 3's files, generated once per generator (and shared module) version and venv; $STRATA_KERAS3_ARCHIVE_DIR
 // names another directory the generator wrote (then nothing is generated).
 const fs::path& fixtures() {
   static const fs::path dir = [] {
@@ -80,7 +84,9 @@ const fs::path& fixtures() {
     }
     const char* home = std::getenv("HOME");
     const fs::path d =
-        test::generated_cache_dir(fs::path(home ? home : "/root") / ".cache/strata/keras3-archives", generator());
+        test::generated_cache_dir(fs::path(home ? home : "/root") / ".cache/strata/keras3-archives", generator())
+            .string() +
+        "-" + std::to_string(std::hash<std::string>{}(test::read_text(common_module())));
     std::string out;
     const int rc = test::generate_with_script(d, "done", generator(), "", out);
     EXPECT_EQ(rc, 0) << out;
@@ -110,76 +116,6 @@ void load_custom_plugin() {
     return true;
   }();
   (void)loaded;
-}
-
-std::vector<Tensor> npys(const fs::path& dir, const std::string& prefix) {
-  std::vector<Tensor> out;
-  for (int i = 0;; ++i) {
-    const fs::path p = dir / (prefix + std::to_string(i) + ".npy");
-    if (!fs::exists(p)) break;
-    out.push_back(read_npy(p));
-  }
-  return out;
-}
-
-std::vector<double> values(const Tensor& t) {
-  return cast(t.to(Device::cpu()), DType::kFloat64).to_vector<double>();
-}
-
-// "" when every element of `got` is within floor + rel * |want| of `want`, else what differs.
-std::string differs_close(const std::vector<Tensor>& got, const std::vector<Tensor>& want, double rel, double floor) {
-  if (got.size() != want.size()) return std::to_string(got.size()) + " arrays, expected " + std::to_string(want.size());
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    if (got[i].shape() != want[i].shape()) {
-      return "array " + std::to_string(i) + ": shape " + got[i].shape().to_string() + ", expected " +
-             want[i].shape().to_string();
-    }
-    const auto g = values(got[i]);
-    const auto w = values(want[i]);
-    for (std::size_t k = 0; k < w.size(); ++k) {
-      if (!(std::abs(g[k] - w[k]) <= floor + rel * std::abs(w[k]))) {
-        std::ostringstream s;
-        s.precision(9);
-        s << "array " << i << " element " << k << ": " << g[k] << ", expected " << w[k];
-        return s.str();
-      }
-    }
-  }
-  return "";
-}
-
-// "" when `got` equals `want` bit for bit (dtype, shape and every byte), else what differs.
-std::string differs_exact(const std::vector<Tensor>& got, const std::vector<Tensor>& want) {
-  if (got.size() != want.size()) return std::to_string(got.size()) + " arrays, expected " + std::to_string(want.size());
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    const Tensor g = got[i].to(Device::cpu());
-    const Tensor& w = want[i];
-    if (g.dtype() != w.dtype() || g.shape() != w.shape()) {
-      return "array " + std::to_string(i) + ": " + std::string(dtype_name(g.dtype())) + g.shape().to_string() +
-             ", expected " + std::string(dtype_name(w.dtype())) + w.shape().to_string();
-    }
-    if (g.dtype() == DType::kFloat32) {
-      const auto a = g.to_vector<float>();
-      const auto b = w.to_vector<float>();
-      for (std::size_t k = 0; k < a.size(); ++k) {
-        if (std::memcmp(&a[k], &b[k], sizeof(float)) != 0) {
-          std::ostringstream s;
-          s.precision(9);
-          s << "array " << i << " element " << k << ": " << a[k] << ", expected " << b[k];
-          return s.str();
-        }
-      }
-    } else if (values(g) != values(w)) {
-      return "array " + std::to_string(i) + ": values differ";
-    }
-  }
-  return "";
-}
-
-std::vector<Tensor> zeros_of(const Model& model) {
-  std::vector<Tensor> out;
-  for (const auto& w : model.get_weights()) out.push_back(zeros_like(w));
-  return out;
 }
 
 // ---- Keras 3 writes, Strata reads -----------------------------------------------------------
@@ -363,22 +299,10 @@ class RemoveWrittenFiles : public ::testing::Environment {
 };
 ::testing::Environment* const kRemoveWrittenFiles = ::testing::AddGlobalTestEnvironment(new RemoveWrittenFiles);
 
-// Everything Strata writes for keras3_load_strata.py, and that script's report: one line per
-// check, "<model> <check>: ok" or "... FAIL ...". Written once per process.
-struct StrataFiles {
-  fs::path dir;
-  std::map<std::string, std::string> problems;  // model -> what failed on Strata's side
-  std::map<std::string, std::string> lines;     // "<model> <check>" -> "ok" or the failure
-  std::string report;
-  int rc = -1;
-};
-
+// Everything Strata writes for keras3_load_strata.py, and that script's report (StrataFiles),
+// written once per process.
 void write_step_json(const fs::path& dir, double loss1) {
   std::ofstream(dir / "step.json") << "{\"loss1\": " << Config(loss1).dump() << "}\n";
-}
-
-void write_npys(const fs::path& dir, const std::string& prefix, const std::vector<Tensor>& tensors) {
-  for (std::size_t i = 0; i < tensors.size(); ++i) write_npy(dir / (prefix + std::to_string(i) + ".npy"), tensors[i]);
 }
 
 // The convert chain of one model, in `dir`: .keras -> legacy .h5 -> SavedModel -> .keras, and
@@ -438,21 +362,9 @@ const StrataFiles& strata_files() {
     try {
       const fs::path d = f.dir / "strata_native";
       fs::create_directories(d);
-      auto model = std::make_shared<Sequential>(
-          std::vector<std::shared_ptr<Layer>>{make_layer("Dense", Config{{"units", 5},
-                                                                         {"activation", "relu"},
-                                                                         {"name", "hidden"},
-                                                                         {"batch_input_shape", {nullptr, 4}}}),
-                                              make_layer("Dense", Config{{"units", 2}, {"name", "head"}})},
-          "strata_native");
-      model->compile(Config{{"class_name", "Adam"}, {"config", {{"learning_rate", 0.01}}}}, Config("mse"));
       const auto x = npys(fixtures() / "custom_known", "x");  // (16, 4)
       const auto y = npys(fixtures() / "custom_known", "y");  // (16, 2)
-      FitOptions options;
-      options.verbose = 0;
-      options.epochs = 1;
-      options.batch_size = 8;
-      model->fit(x, y, options);
+      const auto model = strata_native_model(4, 2, x, y);
       save_model(*model, d / "model.keras");
       write_npys(d, "x", x);
       write_npys(d, "y", y);
@@ -462,14 +374,7 @@ const StrataFiles& strata_files() {
     } catch (const std::exception& e) {
       f.problems["strata_native"] += std::string("Strata: ") + e.what() + "\n";
     }
-    f.rc = test::run_capturing(q(test::venv_python()) + " " + q(loader()) + " " + q(fixtures()) + " " + q(f.dir),
-                               f.report);
-    std::istringstream lines(f.report);
-    for (std::string line; std::getline(lines, line);) {
-      const auto colon = line.find(": ");
-      if (colon == std::string::npos || line.rfind("SUMMARY", 0) == 0) continue;
-      f.lines[line.substr(0, colon)] = line.substr(colon + 2);
-    }
+    run_loader(q(test::venv_python()) + " " + q(loader()) + " " + q(fixtures()) + " " + q(f.dir), f);
     return f;
   }();
   return files;
@@ -484,19 +389,7 @@ class Keras3ReadsStrata : public ::testing::TestWithParam<std::string> {
   }
   // Each check keras3_load_strata.py must have reported "ok" for this model.
   void expect_ok(const std::vector<std::string>& checks) const {
-    const StrataFiles& f = strata_files();
-    const auto p = f.problems.find(GetParam());
-    EXPECT_TRUE(p == f.problems.end() || p->second.empty()) << p->second;
-    for (const auto& check : checks) {
-      const auto it = f.lines.find(GetParam() + " " + check);
-      if (it == f.lines.end()) {
-        ADD_FAILURE() << "keras3_load_strata.py did not run '" << check << "' for " << GetParam() << " (exit " << f.rc
-                      << "):\n"
-                      << f.report;
-      } else {
-        EXPECT_EQ(it->second, "ok") << GetParam() << " " << check;
-      }
-    }
+    test::keras3::expect_ok(strata_files(), "keras3_load_strata.py", GetParam(), checks);
   }
 };
 
@@ -541,17 +434,7 @@ TEST(Keras3ReadsStrataNative, StrataBuiltModelLoadsPredictsAndResumesInKeras3) {
   if (!have_venv()) GTEST_SKIP() << "no interop venv at " << test::interop_venv();
   ASSERT_TRUE(fs::exists(fixtures() / "done")) << "the generator did not finish";
   load_custom_plugin();
-  const StrataFiles& f = strata_files();
-  const auto p = f.problems.find("strata_native");
-  EXPECT_TRUE(p == f.problems.end() || p->second.empty()) << p->second;
-  for (const std::string check : {"load", "predict", "resume_strata"}) {
-    const auto it = f.lines.find("strata_native " + check);
-    if (it == f.lines.end()) {
-      ADD_FAILURE() << "no '" << check << "' line:\n" << f.report;
-    } else {
-      EXPECT_EQ(it->second, "ok") << check;
-    }
-  }
+  expect_ok(strata_files(), "keras3_load_strata.py", "strata_native", {"load", "predict", "resume_strata"});
 }
 
 }  // namespace

@@ -3,11 +3,11 @@
 // venv of its own, made by tests/interop/setup_jax_venv.sh (run here; cached in
 // $STRATA_JAX_VENV, default ~/.cache/strata/jax-venv). Skips when that venv cannot be made.
 //  JAX Keras -> Strata: generate_keras3_jax_archives.py (run once, cached under
-//   ~/.cache/strata/keras3-jax-archives by the generator's and the setup script's hash) writes
-//   two trained models; Strata's load_model predicts what Keras predicted (1e-5), has Keras's
-//   weights bit for bit and its optimizer's step count (JAX stores `iterations` as int32, the
-//   TensorFlow backend as int64), and one train_on_batch gives Keras's weights (relative 1e-4)
-//   and losses.
+//   ~/.cache/strata/keras3-jax-archives by the hash of the generator, of keras3_archive_common.py
+//   it imports and of the setup script) writes two trained models; Strata's load_model predicts
+//   what Keras predicted (1e-5), has Keras's weights bit for bit and its optimizer's step count
+//   (JAX stores `iterations` as int32, the TensorFlow backend as int64), and one train_on_batch
+//   gives Keras's weights (relative 1e-4) and losses.
 //  Strata -> JAX Keras: Strata saves what it loaded (after training one step) and a model it
 //   built itself; keras3_jax_load_strata.py (one venv run) loads each with
 //   keras.saving.load_model, predicts Strata's outputs (1e-5), has Strata's step count, and
@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "interop_venv.hpp"
+#include "keras3_archive_util.hpp"
 #include "strata/error.hpp"
 #include "strata/model.hpp"
 #include "strata/npy.hpp"
@@ -41,14 +42,12 @@ namespace strata {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace test::keras3;
 
 const std::vector<std::string> kModels = {"functional_bn", "recurrent"};
 
 fs::path interop_dir() {
   return fs::path(STRATA_SOURCE_DIR) / "tests/interop";
-}
-std::string q(const fs::path& p) {
-  return "'" + p.string() + "'";
 }
 
 // The JAX venv, made (once) by setup_jax_venv.sh; `reason` says why there is none.
@@ -82,8 +81,8 @@ std::string python_command(const fs::path& script, const std::string& arguments)
   return "KERAS_BACKEND=jax JAX_PLATFORMS=cpu " + q(jax_venv().python) + " " + q(script) + " " + arguments;
 }
 
-// What generate_keras3_jax_archives.py wrote, generated once per generator and setup script
-// (its pins); "" when the generator failed (`generator_output` says why).
+// What generate_keras3_jax_archives.py wrote, generated once per generator, shared module and
+// setup script (its pins); "" when the generator failed (`generator_output` says why).
 std::string& generator_output() {
   static std::string out;
   return out;
@@ -92,7 +91,9 @@ std::string& generator_output() {
 const fs::path& fixtures() {
   static const fs::path dir = [] {
     const fs::path generator = interop_dir() / "generate_keras3_jax_archives.py";
-    const std::string key = test::read_text(generator) + test::read_text(interop_dir() / "setup_jax_venv.sh");
+    // The generator imports keras3_archive_common.py: it is part of the key too.
+    const std::string key = test::read_text(generator) + test::read_text(interop_dir() / "keras3_archive_common.py") +
+                            test::read_text(interop_dir() / "setup_jax_venv.sh");
     const char* home = std::getenv("HOME");
     const fs::path d = fs::path(home ? home : "/root") / ".cache/strata/keras3-jax-archives" /
                        std::to_string(std::hash<std::string>{}(key));
@@ -114,64 +115,6 @@ const Config& index() {
 
 const Config& entry(const std::string& model) {
   return index()["models"][model];
-}
-
-std::vector<Tensor> npys(const fs::path& dir, const std::string& prefix) {
-  std::vector<Tensor> out;
-  for (int i = 0;; ++i) {
-    const fs::path p = dir / (prefix + std::to_string(i) + ".npy");
-    if (!fs::exists(p)) break;
-    out.push_back(read_npy(p));
-  }
-  return out;
-}
-
-void write_npys(const fs::path& dir, const std::string& prefix, const std::vector<Tensor>& tensors) {
-  for (std::size_t i = 0; i < tensors.size(); ++i) write_npy(dir / (prefix + std::to_string(i) + ".npy"), tensors[i]);
-}
-
-std::vector<double> values(const Tensor& t) {
-  return cast(t.to(Device::cpu()), DType::kFloat64).to_vector<double>();
-}
-
-// "" when every element of `got` is within floor + rel * |want| of `want`, else what differs.
-std::string differs_close(const std::vector<Tensor>& got, const std::vector<Tensor>& want, double rel, double floor) {
-  if (got.size() != want.size()) return std::to_string(got.size()) + " arrays, expected " + std::to_string(want.size());
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    if (got[i].shape() != want[i].shape()) {
-      return "array " + std::to_string(i) + ": shape " + got[i].shape().to_string() + ", expected " +
-             want[i].shape().to_string();
-    }
-    const auto g = values(got[i]);
-    const auto w = values(want[i]);
-    for (std::size_t k = 0; k < w.size(); ++k) {
-      if (!(std::abs(g[k] - w[k]) <= floor + rel * std::abs(w[k]))) {
-        std::ostringstream s;
-        s.precision(9);
-        s << "array " << i << " element " << k << ": " << g[k] << ", expected " << w[k];
-        return s.str();
-      }
-    }
-  }
-  return "";
-}
-
-// "" when `got` equals `want` bit for bit (dtype, shape and every float's bytes).
-std::string differs_exact(const std::vector<Tensor>& got, const std::vector<Tensor>& want) {
-  if (got.size() != want.size()) return std::to_string(got.size()) + " arrays, expected " + std::to_string(want.size());
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    const Tensor g = got[i].to(Device::cpu());
-    if (g.dtype() != want[i].dtype() || g.shape() != want[i].shape()) {
-      return "array " + std::to_string(i) + ": " + std::string(dtype_name(g.dtype())) + g.shape().to_string() +
-             ", expected " + std::string(dtype_name(want[i].dtype())) + want[i].shape().to_string();
-    }
-    const auto a = g.to_vector<float>();
-    const auto b = want[i].to_vector<float>();
-    if (std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) != 0) {
-      return "array " + std::to_string(i) + ": values differ";
-    }
-  }
-  return "";
 }
 
 std::int64_t iterations(const Model& model) {
@@ -225,9 +168,7 @@ TEST_P(JaxArchive, OneTrainOnBatchStepGivesKerasWeightsAndNextLoss) {
 
 TEST_P(JaxArchive, LoadWeightsOfWeightsH5) {
   const auto model = load_model(dir() / "model.keras");
-  std::vector<Tensor> zeros;
-  for (const auto& w : model->get_weights()) zeros.push_back(zeros_like(w));
-  model->set_weights(zeros);
+  model->set_weights(zeros_of(*model));
   load_weights(*model, dir() / "model.weights.h5");
   EXPECT_EQ(differs_exact(model->get_weights(), npys(dir(), "w")), "");
 }
@@ -243,15 +184,6 @@ TEST(JaxArchiveFiles, IndexNamesTheJaxBackendAndTheModels) {
 }
 
 // ---- Strata writes, JAX Keras reads -----------------------------------------------------------
-
-// What Strata wrote for keras3_jax_load_strata.py and what it reported, once per process.
-struct StrataFiles {
-  fs::path dir;
-  std::map<std::string, std::string> problems;  // model -> what failed on Strata's side
-  std::map<std::string, std::string> lines;     // "<model> <check>" -> "ok" / "FAIL ..."
-  std::string report;
-  int rc = -1;
-};
 
 void write_step_json(const fs::path& dir, double loss1, std::int64_t steps) {
   std::ofstream(dir / "step.json") << "{\"loss1\": " << Config(loss1).dump() << ", \"iterations\": " << steps << "}\n";
@@ -289,32 +221,14 @@ const StrataFiles& strata_files() {
     }
     // A model Strata built and trained itself (no Keras file behind it).
     try {
-      auto model = std::make_shared<Sequential>(
-          std::vector<std::shared_ptr<Layer>>{make_layer("Dense", Config{{"units", 5},
-                                                                         {"activation", "relu"},
-                                                                         {"name", "hidden"},
-                                                                         {"batch_input_shape", {nullptr, 6}}}),
-                                              make_layer("Dense", Config{{"units", 3}, {"name", "head"}})},
-          "strata_native");
-      model->compile(Config{{"class_name", "Adam"}, {"config", {{"learning_rate", 0.01}}}}, Config("mse"));
       const auto x = npys(fixtures() / "functional_bn", "x");  // (16, 6)
       const auto y = npys(fixtures() / "functional_bn", "y");  // (16, 3)
-      FitOptions options;
-      options.verbose = 0;
-      options.epochs = 1;
-      options.batch_size = 8;
-      model->fit(x, y, options);
+      const auto model = strata_native_model(6, 3, x, y);
       write_for_keras(*model, x, y, f.dir / "strata_native");
     } catch (const std::exception& e) {
       f.problems["strata_native"] += std::string("Strata: ") + e.what() + "\n";
     }
-    f.rc = test::run_capturing(python_command(interop_dir() / "keras3_jax_load_strata.py", q(f.dir)), f.report);
-    std::istringstream lines(f.report);
-    for (std::string line; std::getline(lines, line);) {
-      const auto colon = line.find(": ");
-      if (colon == std::string::npos || line.rfind("SUMMARY", 0) == 0) continue;
-      f.lines[line.substr(0, colon)] = line.substr(colon + 2);
-    }
+    run_loader(python_command(interop_dir() / "keras3_jax_load_strata.py", q(f.dir)), f);
     fs::remove_all(f.dir);
     return f;
   }();
@@ -327,19 +241,7 @@ class JaxKerasReadsStrata : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(JaxKerasReadsStrata, LoadsPredictsAndResumesStratasTraining) {
-  const StrataFiles& f = strata_files();
-  const auto p = f.problems.find(GetParam());
-  EXPECT_TRUE(p == f.problems.end() || p->second.empty()) << p->second;
-  for (const std::string check : {"load", "predict", "iterations", "resume"}) {
-    const auto it = f.lines.find(GetParam() + " " + check);
-    if (it == f.lines.end()) {
-      ADD_FAILURE() << "keras3_jax_load_strata.py did not run '" << check << "' for " << GetParam() << " (exit " << f.rc
-                    << "):\n"
-                    << f.report;
-    } else {
-      EXPECT_EQ(it->second, "ok") << GetParam() << " " << check;
-    }
-  }
+  expect_ok(strata_files(), "keras3_jax_load_strata.py", GetParam(), {"load", "predict", "iterations", "resume"});
 }
 
 INSTANTIATE_TEST_SUITE_P(Jax, JaxKerasReadsStrata, ::testing::Values("functional_bn", "recurrent", "strata_native"),

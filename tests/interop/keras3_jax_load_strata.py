@@ -32,46 +32,7 @@ warnings.filterwarnings("ignore")
 import numpy as np  # noqa: E402
 import keras  # noqa: E402
 
-RESULTS = {"ok": 0, "failed": 0}
-
-
-def report(model, check, problem=None):
-    if problem is None:
-        RESULTS["ok"] += 1
-        print(f"{model} {check}: ok", flush=True)
-    else:
-        RESULTS["failed"] += 1
-        print(f"{model} {check}: FAIL {problem}", flush=True)
-
-
-def npys(d, prefix):
-    out = []
-    while os.path.exists(os.path.join(d, f"{prefix}{len(out)}.npy")):
-        out.append(np.load(os.path.join(d, f"{prefix}{len(out)}.npy")))
-    return out
-
-
-def one(v):
-    return v[0] if len(v) == 1 else v
-
-
-def as_list(v):
-    return list(v) if isinstance(v, (list, tuple)) else [v]
-
-
-def differs(got, want, rel, floor):
-    if len(got) != len(want):
-        return f"{len(got)} arrays, expected {len(want)}"
-    for i, (g, w) in enumerate(zip(got, want)):
-        g, w = np.asarray(g, dtype=np.float64), np.asarray(w, dtype=np.float64)
-        if g.shape != w.shape:
-            return f"array {i}: shape {g.shape}, expected {w.shape}"
-        bad = np.abs(g - w) > floor + rel * np.abs(w)
-        if bad.any():
-            k = int(np.argmax(bad.ravel()))
-            return f"array {i} element {k}: {g.ravel()[k]!r}, expected {w.ravel()[k]!r}"
-    return None
-
+from keras3_archive_common import as_list, differs_close, finish, npys, one, report  # noqa: E402
 
 def check(name, d):
     try:
@@ -83,7 +44,7 @@ def check(name, d):
     xs, ys = npys(d, "x"), npys(d, "y")
     with open(os.path.join(d, "step.json")) as f:
         step = json.load(f)
-    report(name, "predict", differs(as_list(model.predict(one(xs), verbose=0)), npys(d, "pred"), 1e-5, 1e-5))
+    report(name, "predict", differs_close(as_list(model.predict(one(xs), verbose=0)), npys(d, "pred"), 1e-5, 1e-5))
     got = int(np.asarray(model.optimizer.iterations))
     report(name, "iterations", None if got == step["iterations"] else f"{got}, expected {step['iterations']}")
     keras.utils.set_random_seed(99)
@@ -92,7 +53,7 @@ def check(name, d):
     except Exception as e:  # noqa: BLE001
         report(name, "resume", f"train_on_batch: {type(e).__name__}: {e}")
         return
-    problem = differs(model.get_weights(), npys(d, "next"), 1e-4, 1e-6)
+    problem = differs_close(model.get_weights(), npys(d, "next"), 1e-4, 1e-6)
     if problem is None and not abs(loss - step["loss1"]) <= 1e-4 * abs(step["loss1"]):
         problem = f"loss {loss!r}, Strata {step['loss1']!r}"
     report(name, "resume", problem)
@@ -107,8 +68,7 @@ def main():
     for name in sorted(os.listdir(work)):
         if os.path.isdir(os.path.join(work, name)):
             check(name, os.path.join(work, name))
-    print(f"SUMMARY {RESULTS['ok']} {RESULTS['failed']}")
-    sys.exit(1 if RESULTS["failed"] else 0)
+    finish()
 
 
 if __name__ == "__main__":

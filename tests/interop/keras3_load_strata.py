@@ -56,35 +56,9 @@ import keras  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from generate_keras3_archives import CUSTOM_OBJECTS  # noqa: E402  (registers the classes too)
+from keras3_archive_common import as_list, differs_close, finish, npys, one, report  # noqa: E402
 
 SEED = 99
-RESULTS = {"ok": 0, "failed": 0}
-
-
-def report(model, check, problem=None):
-    if problem is None:
-        RESULTS["ok"] += 1
-        print(f"{model} {check}: ok", flush=True)
-    else:
-        RESULTS["failed"] += 1
-        print(f"{model} {check}: FAIL {problem}", flush=True)
-
-
-def npys(d, prefix):
-    out = []
-    while os.path.exists(os.path.join(d, f"{prefix}{len(out)}.npy")):
-        out.append(np.load(os.path.join(d, f"{prefix}{len(out)}.npy")))
-    return out
-
-
-def one(v):
-    return v[0] if len(v) == 1 else v
-
-
-def as_list(v):
-    return list(v) if isinstance(v, (list, tuple)) else [v]
-
-
 def load_data(d, fixture):
     for where in (d, fixture):
         if where is None:
@@ -108,20 +82,6 @@ def differs_exact(got, want):
             return f"array {i}: {g.dtype}{list(g.shape)}, expected {w.dtype}{list(w.shape)}"
         if g.tobytes() != w.tobytes():
             idx = int(np.argmax(g.reshape(-1) != w.reshape(-1)))
-            return f"array {i} element {idx}: {g.reshape(-1)[idx]!r}, expected {w.reshape(-1)[idx]!r}"
-    return None
-
-
-def differs_close(got, want, rel, floor):
-    if len(got) != len(want):
-        return f"{len(got)} arrays, expected {len(want)}"
-    for i, (g, w) in enumerate(zip(got, want)):
-        g, w = np.asarray(g, dtype=np.float64), np.asarray(w, dtype=np.float64)
-        if g.shape != w.shape:
-            return f"array {i}: shape {list(g.shape)}, expected {list(w.shape)}"
-        bad = np.abs(g - w) > floor + rel * np.abs(w)
-        if bad.any():
-            idx = int(np.argmax(bad.reshape(-1)))
             return f"array {i} element {idx}: {g.reshape(-1)[idx]!r}, expected {w.reshape(-1)[idx]!r}"
     return None
 
@@ -255,8 +215,7 @@ def main():
             continue
         fixture = os.path.join(fixture_dir, name) if info is not None else None
         check_model(name, d, fixture, info or {})
-    print(f"SUMMARY {RESULTS['ok']} {RESULTS['failed']}", flush=True)
-    sys.exit(1 if RESULTS["failed"] else 0)
+    finish()
 
 
 if __name__ == "__main__":

@@ -34,53 +34,7 @@ assert md.version("h5py") and md.version("numpy")
 PY
 }
 
-supported_python() {
-  "$1" - <<'PY'
-import sys
-sys.exit(0 if (3, 11) <= sys.version_info[:2] <= (3, 13) else 1)
-PY
-}
-
-if [[ -x "$VENV/bin/python" ]] && check_pins; then
-  echo "$VENV"
-  exit 0
-fi
-
-command -v "$PYTHON" >/dev/null 2>&1 || die "'$PYTHON' not found; set PYTHON to a Python 3.11-3.13 interpreter"
-supported_python "$PYTHON" \
-  || die "$("$PYTHON" --version 2>&1) is not supported by jax $JAX_VERSION (needs Python 3.11-3.13); set PYTHON"
-
-if [[ -x "$VENV/bin/python" && -f "$VENV/pyvenv.cfg" ]] && ! supported_python "$VENV/bin/python"; then
-  log "$VENV has $("$VENV/bin/python" --version 2>&1); recreating it with $("$PYTHON" --version 2>&1)"
-  "$PYTHON" -m venv --clear "$VENV" >&2 || die "could not recreate the venv in $VENV"
-fi
-
-if [[ ! -x "$VENV/bin/python" ]]; then
-  log "creating $VENV"
-  mkdir -p "$(dirname "$VENV")"
-  "$PYTHON" -m venv "$VENV" >&2 || die "could not create a venv in $VENV (is the python3-venv package installed?)"
-fi
-
-# Fail early, with a clear message, when PyPI cannot be reached (pip would retry for minutes).
-INDEX_URL="${PIP_INDEX_URL:-https://pypi.org/simple}"
-if ! "$VENV/bin/python" - "$INDEX_URL" <<'PY' >&2
-import sys, urllib.request
-url = sys.argv[1].rstrip("/") + "/jax/"
-try:
-    urllib.request.urlopen(url, timeout=20).read(1)
-except Exception as e:  # noqa: BLE001
-    print("cannot reach the package index at %s: %s" % (url, e))
-    sys.exit(1)
-PY
-then
-  die "PyPI is unreachable, so the JAX venv cannot be installed. Connect to the network (or set" \
-      "PIP_INDEX_URL to a mirror) and re-run. Only the JAX interop test (strata_keras3_jax_archive_tests) needs it."
-fi
-
-log "installing ${PINS[*]} into $VENV"
-"$VENV/bin/python" -m pip install --disable-pip-version-check --quiet --upgrade pip >&2 \
-  || die "pip upgrade failed in $VENV"
-"$VENV/bin/python" -m pip install --disable-pip-version-check --quiet --upgrade "${PINS[@]}" >&2 \
-  || die "pip install ${PINS[*]} failed (see the messages above)"
-check_pins || die "the venv at $VENV does not have the pinned versions after installing; remove it and re-run"
-echo "$VENV"
+# shellcheck source=venv_common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/venv_common.sh"
+make_venv 11 13 "jax $JAX_VERSION" jax \
+  "PyPI is unreachable, so the JAX venv cannot be installed. Connect to the network (or set PIP_INDEX_URL to a mirror) and re-run. Only the JAX interop test (strata_keras3_jax_archive_tests) needs it."

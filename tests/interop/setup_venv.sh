@@ -39,57 +39,7 @@ assert v == tf_version
 EOF
 }
 
-if [[ -x "$VENV/bin/python" ]] && check_pins; then
-  echo "$VENV"
-  exit 0
-fi
-
-command -v "$PYTHON" >/dev/null 2>&1 || die "'$PYTHON' not found; set PYTHON to a Python 3.10-3.13 interpreter"
-"$PYTHON" - <<'EOF' || die "$("$PYTHON" --version 2>&1) is not supported by tensorflow-cpu $TF_VERSION (needs Python 3.10-3.13)"
-import sys
-sys.exit(0 if (3, 10) <= sys.version_info[:2] <= (3, 13) else 1)
-EOF
-
-# A venv whose own Python the pinned TensorFlow has no wheels for (one made for an older pin
-# with Python 3.9) cannot be upgraded in place: it is made again (venv --clear).
-if [[ -x "$VENV/bin/python" && -f "$VENV/pyvenv.cfg" ]] && ! "$VENV/bin/python" - <<'EOF'
-import sys
-sys.exit(0 if (3, 10) <= sys.version_info[:2] <= (3, 13) else 1)
-EOF
-then
-  log "$VENV has $("$VENV/bin/python" --version 2>&1); recreating it with $("$PYTHON" --version 2>&1)"
-  "$PYTHON" -m venv --clear "$VENV" >&2 || die "could not recreate the venv in $VENV"
-fi
-
-if [[ ! -x "$VENV/bin/python" ]]; then
-  log "creating $VENV"
-  mkdir -p "$(dirname "$VENV")"
-  "$PYTHON" -m venv "$VENV" >&2 || die "could not create a venv in $VENV (is the python3-venv package installed?)"
-fi
-
-# Fail early, with a clear message, when PyPI cannot be reached (pip would retry for minutes).
-INDEX_URL="${PIP_INDEX_URL:-https://pypi.org/simple}"
-if ! "$VENV/bin/python" - "$INDEX_URL" <<'EOF' >&2
-import sys, urllib.request
-url = sys.argv[1].rstrip("/") + "/tf-keras/"
-try:
-    urllib.request.urlopen(url, timeout=20).read(1)
-except Exception as e:  # noqa: BLE001
-    print("cannot reach the package index at %s: %s" % (url, e))
-    sys.exit(1)
-EOF
-then
-  die "PyPI is unreachable, so the interop venv cannot be installed. Connect to the network (or set" \
-      "PIP_INDEX_URL to a mirror) and re-run. The C++ interop tests do not need it: they use the committed" \
-      "fixtures in tests/data/keras."
-fi
-
-# --upgrade: an existing venv (a CI cache made for an older pin) is upgraded in place, and its
-# unpinned packages (numpy, h5py) move to the versions a fresh venv would get.
-log "installing ${PINS[*]} into $VENV"
-"$VENV/bin/python" -m pip install --disable-pip-version-check --quiet --upgrade pip >&2 \
-  || die "pip upgrade failed in $VENV"
-"$VENV/bin/python" -m pip install --disable-pip-version-check --quiet --upgrade "${PINS[@]}" >&2 \
-  || die "pip install ${PINS[*]} failed (see the messages above)"
-check_pins || die "the venv at $VENV does not have the pinned versions after installing; remove it and re-run"
-echo "$VENV"
+# shellcheck source=venv_common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/venv_common.sh"
+make_venv 10 13 "tensorflow-cpu $TF_VERSION" tf-keras \
+  "PyPI is unreachable, so the interop venv cannot be installed. Connect to the network (or set PIP_INDEX_URL to a mirror) and re-run. The C++ interop tests do not need it: they use the committed fixtures in tests/data/keras."
