@@ -126,16 +126,16 @@ Row save_and_reload(const std::string& label, const std::shared_ptr<Model>& mode
       save_weights(*model, path, SaveOptions{format});
       reloaded = clone_model(*model);
       // As in the guide: rebuild the model in code, compile it the same way, then load the
-      // weights. A TF checkpoint also holds the optimizer's state, which the compiled
-      // model's optimizer takes, so every value in the file must be used.
+      // weights. A TF checkpoint and a Keras 3 weights file also hold the optimizer's state,
+      // which the compiled model's optimizer takes, so every value in the file must be used.
       const Config tc = model->training_config();
       reloaded->compile(tc["optimizer_config"], tc["loss"]);
       const LoadStatus status = reloaded->load_weights(path, LoadOptions{format});
-      if (format == "checkpoint") status.assert_consumed();
+      if (format == "checkpoint" || format == "keras") status.assert_consumed();
       else status.assert_existing_objects_matched();
     }
     row.predictions = fmt_diff(max_abs_diff(model->predict(x), reloaded->predict(x)));
-    const bool holds_optimizer = what == "whole model" || format == "checkpoint";
+    const bool holds_optimizer = what == "whole model" || format == "checkpoint" || format == "keras";
     if (holds_optimizer && reloaded->is_compiled()) {
       // Resume: the next step of the original and of the reloaded model, on one batch.
       const double a = model->train_on_batch({x}, {y}).at("loss");
