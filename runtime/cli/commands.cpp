@@ -468,7 +468,7 @@ int cmd_fit(const std::vector<std::string>& args) {
   // format (.json) would drop what training made.
   const auto save_format = format_for_saving(save_path, "", false);
   STRATA_CHECK(save_format->capabilities() & kSaveModel, ValueError, "fit: --save '", save_path.string(),
-               "' is in format '", save_format->name(), "', which does not hold a model's weights; save to .h5 or a "
+               "' is in format '", save_format->name(), "', which does not hold a model's weights; save to .keras, .h5 or a "
                "SavedModel directory (no extension)");
   std::optional<DeviceScope> scope;
   enter_device(scope, vm);
