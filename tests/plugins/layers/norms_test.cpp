@@ -38,30 +38,39 @@
 //   mask = tf.constant([[True, True, False], [True, False, False], [False, False, False]])
 //   show("gn_mask_y", gn(x, mask=mask))
 //   un = keras.layers.UnitNormalization(axis=[1, 2]); show("un_y", un(pat(12, 100).reshape(2, 3, 2)))
+//   i = keras.Input((4,)); sn = keras.layers.SpectralNormalization(keras.layers.Dense(3))
+//   m = keras.Model(i, sn(i))
+//   m.set_weights([pat(12, 1).reshape(4, 3), pat(3, 2), pat(3, 3).reshape(1, 3)])
+//   m.compile(keras.optimizers.SGD(0.1), "mse")
+//   loss = m.train_on_batch(pat(8, 100).reshape(2, 4), pat(6, 200).reshape(2, 3))
+//   print("fit_loss =", "%.9g" % loss); w = m.get_weights()
+//   show("fit_kernel", w[0]); show("fit_bias", w[1]); show("fit_u", w[2])
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "strata/error.hpp"
 #include "strata/gradient_tape.hpp"
 #include "strata/model.hpp"
+#include "strata/training.hpp"
 #include "test_util.hpp"
 
 namespace strata::layer_tests {
 namespace {
 
-// The devices to run on: cpu when its backend plugin is loaded, else the tests' ref device.
-Device usable_device() {
-  return Device(skip_reason("cpu:0").empty() ? "cpu:0" : "ref:0");
-}
-
-class NormsLayers : public ::testing::Test {
+// Every test runs on the tests' ref device and on cpu (skipped without its backend plugin).
+class NormsLayers : public ::testing::TestWithParam<std::string> {
  protected:
-  void SetUp() override { clear_session(); }
-  DeviceScope scope_{usable_device()};
+  void SetUp() override {
+    if (const auto why = skip_reason(GetParam()); !why.empty()) GTEST_SKIP() << why;
+    scope_.emplace(Device(GetParam()));
+    clear_session();
+  }
+  std::optional<DeviceScope> scope_;
 };
 
 std::shared_ptr<Layer> layer(const std::string& cls, const Config& config) {
@@ -103,7 +112,7 @@ void expect_error(const std::function<void()>& f, const std::string& layer_name,
 
 // ---- configs ------------------------------------------------------------------------------
 
-TEST_F(NormsLayers, GroupNormalizationConfigIsTfKeras) {
+TEST_P(NormsLayers, GroupNormalizationConfigIsTfKeras) {
   auto l = layer("GroupNormalization", {{"groups", 2}});
   const std::vector<std::string> want = {"name",
                                          "trainable",
@@ -140,7 +149,7 @@ TEST_F(NormsLayers, GroupNormalizationConfigIsTfKeras) {
   expect_round_trip(*inst);
 }
 
-TEST_F(NormsLayers, UnitNormalizationConfigKeepsAxisAsGiven) {
+TEST_P(NormsLayers, UnitNormalizationConfigKeepsAxisAsGiven) {
   auto l = layer("UnitNormalization", Config::object());
   EXPECT_EQ(keys(l->get_config()), (std::vector<std::string>{"name", "trainable", "dtype", "axis"}));
   EXPECT_EQ(l->get_config()["axis"], -1);
@@ -151,7 +160,7 @@ TEST_F(NormsLayers, UnitNormalizationConfigKeepsAxisAsGiven) {
   expect_round_trip(*several);
 }
 
-TEST_F(NormsLayers, SpectralNormalizationConfigWritesTheWrappedLayer) {
+TEST_P(NormsLayers, SpectralNormalizationConfigWritesTheWrappedLayer) {
   const Config dense = {{"class_name", "Dense"}, {"config", {{"name", "dense"}, {"units", 3}}}};
   auto l = layer("SpectralNormalization", {{"layer", dense}});
   Config c = l->get_config();
@@ -178,7 +187,7 @@ TEST_F(NormsLayers, SpectralNormalizationConfigWritesTheWrappedLayer) {
 
 // ---- weights ------------------------------------------------------------------------------
 
-TEST_F(NormsLayers, WeightsAreNamedAndOrderedAsTfKeras) {
+TEST_P(NormsLayers, WeightsAreNamedAndOrderedAsTfKeras) {
   auto gn = layer("GroupNormalization", {{"groups", 2}});
   gn->ensure_built({Shape({Shape::kUnknown, 3, 4})});
   ASSERT_EQ(gn->weights().size(), 2u);
@@ -250,7 +259,7 @@ std::vector<float> naive_group_norm(const std::vector<float>& x, int b, int t, i
   return out;
 }
 
-TEST_F(NormsLayers, GroupNormalizationMatchesLoopsForEveryGroupCount) {
+TEST_P(NormsLayers, GroupNormalizationMatchesLoopsForEveryGroupCount) {
   const int b = 2, t = 3, c = 6;
   const auto xv = pattern(b * t * c, 100);
   const auto gamma = pattern(c, 1), beta = pattern(c, 2);
@@ -269,7 +278,7 @@ TEST_F(NormsLayers, GroupNormalizationMatchesLoopsForEveryGroupCount) {
   EXPECT_EQ(mismatch(values(y), {-1, 1, -1, 1}), "");
 }
 
-TEST_F(NormsLayers, GroupNormalizationMatchesTfKeras) {
+TEST_P(NormsLayers, GroupNormalizationMatchesTfKeras) {
   {
     auto l = layer("GroupNormalization", {{"groups", 2}});
     l->ensure_built({Shape({Shape::kUnknown, 3, 4})});
@@ -308,7 +317,7 @@ TEST_F(NormsLayers, GroupNormalizationMatchesTfKeras) {
   }
 }
 
-TEST_F(NormsLayers, GroupNormalizationRunsOnInputsOfUnknownSize) {
+TEST_P(NormsLayers, GroupNormalizationRunsOnInputsOfUnknownSize) {
   auto l = layer("GroupNormalization", {{"groups", 2}, {"axis", -1}});
   auto model_in = Input(Shape({Shape::kUnknown, 4}));
   const Tensor out = (*l)(model_in);
@@ -321,7 +330,7 @@ TEST_F(NormsLayers, GroupNormalizationRunsOnInputsOfUnknownSize) {
   EXPECT_EQ(mismatch(values(y.at(0)), naive_group_norm(values(x), 2, 5, 4, 2, 1e-3, gamma, beta), 1e-5, 1e-5), "");
 }
 
-TEST_F(NormsLayers, UnitNormalizationMatchesHandAndTfKeras) {
+TEST_P(NormsLayers, UnitNormalizationMatchesHandAndTfKeras) {
   auto l = layer("UnitNormalization", Config::object());
   // 3-4-5 and an all-zero row (tf.math.l2_normalize's epsilon 1e-12 keeps it at zero).
   EXPECT_EQ(mismatch(values((*l)(floats({3, 4, 0, 0}, Shape({2, 2})))), {0.6f, 0.8f, 0, 0}), "");
@@ -342,7 +351,7 @@ TEST_F(NormsLayers, UnitNormalizationMatchesHandAndTfKeras) {
 
 // ---- SpectralNormalization: inference and training against tf-keras ------------------------
 
-TEST_F(NormsLayers, SpectralNormalizationDenseTrainingStepMatchesTfKeras) {
+TEST_P(NormsLayers, SpectralNormalizationDenseTrainingStepMatchesTfKeras) {
   const Config dense = {{"class_name", "Dense"}, {"config", {{"units", 3}}}};
   auto l = layer("SpectralNormalization", {{"layer", dense}});
   l->ensure_built({Shape({Shape::kUnknown, 4})});
@@ -386,7 +395,29 @@ TEST_F(NormsLayers, SpectralNormalizationDenseTrainingStepMatchesTfKeras) {
   EXPECT_EQ(mismatch(values(grads[1]), {0.283934116f, 0.893666267f, -2.23105049f}, 1e-5, 2e-5), "");
 }
 
-TEST_F(NormsLayers, SpectralNormalizationConvWithThreeIterationsMatchesTfKeras) {
+// A training step of a compiled Functional model: the update runs in the forward pass, then
+// SGD moves the normalised kernel by the gradient of the call that used it (tf-keras's
+// train_on_batch, whose tf.function orders the assignment before the read).
+TEST_P(NormsLayers, SpectralNormalizationTrainOnBatchMatchesTfKeras) {
+  const Tensor in = Input(Shape({4}));
+  auto sn = layer("SpectralNormalization", {{"layer", {{"class_name", "Dense"}, {"config", {{"units", 3}}}}}});
+  auto model = std::make_shared<Functional>(std::vector<Tensor>{in}, std::vector<Tensor>{(*sn)(in)});
+  model->set_weights(
+      {pattern_tensor(Shape({4, 3}), 1), pattern_tensor(Shape({3}), 2), pattern_tensor(Shape({1, 3}), 3)});
+  model->compile(Config{{"class_name", "SGD"}, {"config", {{"learning_rate", 0.1}}}}, Config("mse"));
+  const Logs logs = model->train_on_batch({pattern_tensor(Shape({2, 4}), 100)}, {pattern_tensor(Shape({2, 3}), 200)});
+  EXPECT_NEAR(logs.at("loss"), 1.4179703, 1e-5);
+  const auto w = model->get_weights();
+  ASSERT_EQ(w.size(), 3u);
+  EXPECT_EQ(
+      mismatch(values(w[0]), {0.291730076f, -0.588385522f, -0.0160902664f, 0.455153883f, -0.445895582f, 0.0706846565f,
+                              0.541045666f, -0.26386717f, 0.20687148f, -0.649598658f, -0.121377237f, 0.293646395f}),
+      "");
+  EXPECT_EQ(mismatch(values(w[1]), {-0.19279781f, 0.561877787f, -0.775631666f}), "");
+  EXPECT_EQ(mismatch(values(w[2]), {-0.942745507f, 0.243894354f, 0.2274784f}), "");
+}
+
+TEST_P(NormsLayers, SpectralNormalizationConvWithThreeIterationsMatchesTfKeras) {
   const Config conv = {{"class_name", "Conv2D"}, {"config", {{"filters", 2}, {"kernel_size", 2}}}};
   auto l = layer("SpectralNormalization", {{"layer", conv}, {"power_iterations", 3}});
   l->ensure_built({Shape({Shape::kUnknown, 3, 3, 2})});
@@ -407,7 +438,7 @@ TEST_F(NormsLayers, SpectralNormalizationConvWithThreeIterationsMatchesTfKeras) 
   EXPECT_EQ(mismatch(values(l->weights()[2].value()), {-0.695349514f, 0.718671679f}), "");
 }
 
-TEST_F(NormsLayers, SpectralNormalizationEmbeddingTwoStepsMatchTfKeras) {
+TEST_P(NormsLayers, SpectralNormalizationEmbeddingTwoStepsMatchTfKeras) {
   const Config emb = {{"class_name", "Embedding"}, {"config", {{"input_dim", 5}, {"output_dim", 3}}}};
   auto l = layer("SpectralNormalization", {{"layer", emb}});
   l->ensure_built({Shape({Shape::kUnknown, 2})});
@@ -429,7 +460,7 @@ TEST_F(NormsLayers, SpectralNormalizationEmbeddingTwoStepsMatchTfKeras) {
   EXPECT_EQ(mismatch(values(l->weights()[1].value()), {-0.901429176f, 0.29071033f, 0.320800602f}), "");
 }
 
-TEST_F(NormsLayers, SpectralNormalizationLeavesAZeroKernelAlone) {
+TEST_P(NormsLayers, SpectralNormalizationLeavesAZeroKernelAlone) {
   const Config dense = {{"class_name", "Dense"}, {"config", {{"units", 2}, {"kernel_initializer", "zeros"}}}};
   auto l = layer("SpectralNormalization", {{"layer", dense}});
   l->ensure_built({Shape({Shape::kUnknown, 3})});
@@ -442,7 +473,7 @@ TEST_F(NormsLayers, SpectralNormalizationLeavesAZeroKernelAlone) {
   EXPECT_EQ(mismatch(values(l->weights()[2].value()), u0), "");
 }
 
-TEST_F(NormsLayers, SpectralNormalizationPassesTheWrappedLayersMask) {
+TEST_P(NormsLayers, SpectralNormalizationPassesTheWrappedLayersMask) {
   const Config emb = {{"class_name", "Embedding"},
                       {"config", {{"input_dim", 5}, {"output_dim", 3}, {"mask_zero", true}}}};
   auto l = layer("SpectralNormalization", {{"layer", emb}});
@@ -483,7 +514,7 @@ void set_pattern_weights(Layer& l) {
   l.set_weights(w);
 }
 
-TEST_F(NormsLayers, GradientsMatchFiniteDifferences) {
+TEST_P(NormsLayers, GradientsMatchFiniteDifferences) {
   for (int g : {1, 2, 4}) {
     SCOPED_TRACE(g);
     auto l = layer("GroupNormalization", {{"groups", g}, {"dtype", "float64"}, {"axis", -2}});
@@ -514,7 +545,7 @@ TEST_F(NormsLayers, GradientsMatchFiniteDifferences) {
 
 // ---- bad configs and inputs -----------------------------------------------------------------
 
-TEST_F(NormsLayers, BadConfigsAreTypedErrorsNamingTheLayer) {
+TEST_P(NormsLayers, BadConfigsAreTypedErrorsNamingTheLayer) {
   expect_error<ValueError>(
       [] {
         layer("GroupNormalization", {{"name", "gn"}, {"groups", 4}})->ensure_built({Shape({Shape::kUnknown, 6})});
@@ -572,6 +603,8 @@ TEST_F(NormsLayers, BadConfigsAreTypedErrorsNamingTheLayer) {
   expect_error<FormatError>([] { layer("SpectralNormalization", {{"name", "sn"}}); }, "sn", "layer");
   expect_error<FormatError>([] { layer("SpectralNormalization", {{"name", "sn"}, {"layer", 3}}); }, "sn", "layer");
 }
+
+INSTANTIATE_TEST_SUITE_P(Devices, NormsLayers, ::testing::ValuesIn(test_devices()), device_param_name);
 
 }  // namespace
 }  // namespace strata::layer_tests
