@@ -600,6 +600,28 @@ TEST_P(NormsLayers, BadConfigsAreTypedErrorsNamingTheLayer) {
         layer("SpectralNormalization", {{"name", "sn"}, {"layer", dense}, {"power_iterations", 0}});
       },
       "sn", "power_iterations");
+  // Inputs that do not fit the built layer.
+  expect_error<ShapeError>(
+      [] {
+        auto l = layer("GroupNormalization", {{"name", "gn"}, {"groups", 2}});
+        l->ensure_built({Shape({Shape::kUnknown, 6})});
+        (void)(*l)(pattern_tensor(Shape({2, 4}), 1));
+      },
+      "gn", "expected 6 channels");
+  expect_error<ShapeError>(
+      [] {
+        auto l = layer("UnitNormalization", {{"name", "un"}});
+        l->ensure_built({Shape({Shape::kUnknown, 6})});
+        (void)(*l)(pattern_tensor(Shape({2, 3, 2}), 1));
+      },
+      "un", "rank");
+  expect_error<Error>(
+      [&] {
+        auto l = layer("SpectralNormalization", {{"name", "sn"}, {"layer", dense}});
+        l->ensure_built({Shape({Shape::kUnknown, 4})});
+        (void)(*l)(pattern_tensor(Shape({2, 5}), 1));
+      },
+      "sn", "");
   expect_error<FormatError>([] { layer("SpectralNormalization", {{"name", "sn"}}); }, "sn", "layer");
   expect_error<FormatError>([] { layer("SpectralNormalization", {{"name", "sn"}, {"layer", 3}}); }, "sn", "layer");
 }
