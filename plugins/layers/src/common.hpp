@@ -40,6 +40,7 @@ void register_spatial_layers(Registrar& registrar);
 void register_conv_layers(Registrar& registrar);
 void register_pooling_layers(Registrar& registrar);
 void register_normalization_layers(Registrar& registrar);
+void register_normalization_extra_layers(Registrar& registrar);  // GroupNormalization & co.
 void register_merge_layers(Registrar& registrar);
 void register_noise_layers(Registrar& registrar);
 void register_preprocessing_layers(Registrar& registrar);
