@@ -17,6 +17,7 @@
 
 #include "strata/error.hpp"
 #include "strata/gradient_tape.hpp"
+#include "strata/graph.hpp"
 #include "strata/model.hpp"
 #include "test_util.hpp"
 
@@ -447,60 +448,60 @@ const std::vector<FixedCase> kFixed = {
                                          0.5558997f, 2.022902f,  0.9011579f, 1.947092f,  1.14348f,   0.6696285f,
                                          1.170688f,  2.179235f,  1.138541f,  2.421557f,  0.9846468f, 0.9073926f}},
     {"zoom", "reflect", "bilinear", {1.75f, 1.9f,  2.05f, 2.2f,  2.35f,         2.5f,  0.25f, 0.4f,
-                                     0.55f, 0.7f,  0.85f, 1.0f,    1.788139e-07f, 0.15f, 0.3f,  0.45f,
-                                     0.6f,  0.75f, 3.0f,    1.2f,  0.05000001f,   0.2f,  0.35f, 0.5f,
+                                     0.55f, 0.7f,  0.85f, 1.0f,  1.788139e-07f, 0.15f, 0.3f,  0.45f,
+                                     0.6f,  0.75f, 3.0f,  1.2f,  0.05000001f,   0.2f,  0.35f, 0.5f,
                                      1.5f,  1.65f, 1.8f,  1.95f, 2.1f,          2.25f}},
     {"translation", "reflect", "bilinear", {1.425f, 1.625f, 1.575f, 1.325f, 1.075f, 1.15f,  1.55f,  1.75f,
                                             1.7f,   1.45f,  1.2f,   0.95f,  1.675f, 1.875f, 1.825f, 1.575f,
-                                            1.325f, 1.075f, 1.8f,   2.0f,     1.95f,  1.7f,   1.45f,  1.2f,
+                                            1.325f, 1.075f, 1.8f,   2.0f,   1.95f,  1.7f,   1.45f,  1.2f,
                                             1.05f,  1.25f,  1.2f,   0.95f,  0.7f,   0.45f}},
-    {"rotation", "reflect", "nearest", {3.0f,    3.0f,    1.5f,  3.0f,    1.5f,  0.0f,    0.0f, 0.0f,   1.75f, 0.0f,
-                                        1.75f, 0.25f, 0.25f, 2.0f,    0.5f,  0.25f, 2.0f, 0.5f, 0.5f,  2.25f,
-                                        0.75f, 2.25f, 0.75f, 0.75f, 0.75f, 2.5f,  1.0f, 2.5f, 1.0f,    1.0f}},
-    {"zoom", "reflect", "nearest", {1.75f, 2.0f,    2.0f,    2.25f, 2.25f, 2.5f,  0.25f, 0.5f,  0.5f, 0.75f,
-                                    0.75f, 1.0f,    0.0f,    0.25f, 0.25f, 0.5f,  0.5f,  0.75f, 3.0f,   0.0f,
-                                    0.0f,    0.25f, 0.25f, 0.5f,  1.5f,  1.75f, 1.75f, 2.0f,    2.0f,   2.25f}},
-    {"translation", "reflect", "nearest", {0.5f,  0.75f, 0.75f, 0.5f, 0.25f, 0.0f,    2.25f, 2.5f,  2.5f,  2.25f,
-                                           2.0f,    1.75f, 0.75f, 1.0f,   1.0f,    0.75f, 0.5f,  0.25f, 2.5f,  2.75f,
-                                           2.75f, 2.5f,  2.25f, 2.0f,   1.0f,    1.25f, 1.25f, 1.0f,    0.75f, 0.5f}},
+    {"rotation", "reflect", "nearest", {3.0f,  3.0f,  1.5f,  3.0f,  1.5f,  0.0f,  0.0f, 0.0f, 1.75f, 0.0f,
+                                        1.75f, 0.25f, 0.25f, 2.0f,  0.5f,  0.25f, 2.0f, 0.5f, 0.5f,  2.25f,
+                                        0.75f, 2.25f, 0.75f, 0.75f, 0.75f, 2.5f,  1.0f, 2.5f, 1.0f,  1.0f}},
+    {"zoom", "reflect", "nearest", {1.75f, 2.0f,  2.0f,  2.25f, 2.25f, 2.5f,  0.25f, 0.5f,  0.5f, 0.75f,
+                                    0.75f, 1.0f,  0.0f,  0.25f, 0.25f, 0.5f,  0.5f,  0.75f, 3.0f, 0.0f,
+                                    0.0f,  0.25f, 0.25f, 0.5f,  1.5f,  1.75f, 1.75f, 2.0f,  2.0f, 2.25f}},
+    {"translation", "reflect", "nearest", {0.5f,  0.75f, 0.75f, 0.5f, 0.25f, 0.0f,  2.25f, 2.5f,  2.5f,  2.25f,
+                                           2.0f,  1.75f, 0.75f, 1.0f, 1.0f,  0.75f, 0.5f,  0.25f, 2.5f,  2.75f,
+                                           2.75f, 2.5f,  2.25f, 2.0f, 1.0f,  1.25f, 1.25f, 1.0f,  0.75f, 0.5f}},
     {"rotation", "wrap", "bilinear", {0.3426074f, 0.2653531f, 1.578442f,  1.625827f,  1.737163f,  1.610589f,
                                       0.5803715f, 0.4658148f, 1.352681f,  0.3900035f, 1.595002f,  2.9441f,
                                       0.8181356f, 1.244359f,  1.126919f,  1.168548f,  1.369241f,  0.8176278f,
                                       1.0559f,    2.022902f,  0.9011579f, 1.947092f,  1.14348f,   0.1696285f,
                                       2.38941f,   2.179235f,  1.138541f,  2.421557f,  0.4846468f, 0.4073926f}},
     {"zoom", "wrap", "bilinear", {1.5f,        1.65f, 1.8f,          1.95f, 2.1f,  2.25f, 0.25f, 0.4f,  0.55f, 0.7f,
-                                  0.85f,       1.0f,    1.788139e-07f, 0.15f, 0.3f,  0.45f, 0.6f,  0.75f, 3.0f,    1.2f,
+                                  0.85f,       1.0f,  1.788139e-07f, 0.15f, 0.3f,  0.45f, 0.6f,  0.75f, 3.0f,  1.2f,
                                   0.05000001f, 0.2f,  0.35f,         0.5f,  1.75f, 1.9f,  2.05f, 2.2f,  2.35f, 2.5f}},
     {"translation", "wrap", "bilinear", {0.55f,  2.75f,  2.8f,   2.400001f, 0.04999995f, 0.3f,   1.675f, 2.25f,
                                          1.975f, 0.925f, 1.175f, 1.425f,    1.55f,       2.125f, 1.85f,  0.8f,
-                                         1.05f,  1.3f,   1.425f, 2.0f,        2.05f,       1.975f, 0.925f, 1.175f,
+                                         1.05f,  1.3f,   1.425f, 2.0f,      2.05f,       1.975f, 0.925f, 1.175f,
                                          0.55f,  2.75f,  2.8f,   2.400001f, 0.04999995f, 0.3f}},
-    {"rotation", "wrap", "nearest", {0.25f, 0.25f, 1.5f,  3.0f,    1.5f,  1.25f, 0.5f, 0.0f,   1.75f, 0.0f,
-                                     1.75f, 3.0f,    0.75f, 2.0f,    0.5f,  0.25f, 2.0f,   0.0f,   1.0f,    2.25f,
-                                     0.75f, 2.25f, 0.75f, 0.25f, 2.75f, 2.5f,  1.0f,   2.5f, 0.5f,  0.5f}},
-    {"zoom", "wrap", "nearest", {1.5f,  1.75f, 1.75f, 2.0f,    2.0f,    2.25f, 0.25f, 0.5f,  0.5f,  0.75f,
-                                 0.75f, 1.0f,    0.0f,    0.25f, 0.25f, 0.5f,  0.5f,  0.75f, 3.0f,    0.0f,
-                                 0.0f,    0.25f, 0.25f, 0.5f,  1.75f, 2.0f,    2.0f,    2.25f, 2.25f, 2.5f}},
-    {"translation", "wrap", "nearest", {0.5f,  2.75f, 2.75f, 3.0f,    0.0f,    0.25f, 0.75f, 3.0f, 3.0f,   0.0f,
+    {"rotation", "wrap", "nearest", {0.25f, 0.25f, 1.5f,  3.0f,  1.5f,  1.25f, 0.5f, 0.0f, 1.75f, 0.0f,
+                                     1.75f, 3.0f,  0.75f, 2.0f,  0.5f,  0.25f, 2.0f, 0.0f, 1.0f,  2.25f,
+                                     0.75f, 2.25f, 0.75f, 0.25f, 2.75f, 2.5f,  1.0f, 2.5f, 0.5f,  0.5f}},
+    {"zoom", "wrap", "nearest", {1.5f,  1.75f, 1.75f, 2.0f,  2.0f,  2.25f, 0.25f, 0.5f,  0.5f,  0.75f,
+                                 0.75f, 1.0f,  0.0f,  0.25f, 0.25f, 0.5f,  0.5f,  0.75f, 3.0f,  0.0f,
+                                 0.0f,  0.25f, 0.25f, 0.5f,  1.75f, 2.0f,  2.0f,  2.25f, 2.25f, 2.5f}},
+    {"translation", "wrap", "nearest", {0.5f,  2.75f, 2.75f, 3.0f,  0.0f,  0.25f, 0.75f, 3.0f, 3.0f, 0.0f,
                                         0.25f, 0.5f,  2.25f, 1.25f, 1.25f, 1.5f,  1.75f, 2.0f, 0.5f, 2.75f,
-                                        2.75f, 3.0f,    0.0f,    0.25f, 0.5f,  2.75f, 2.75f, 3.0f, 0.0f,   0.25f}},
+                                        2.75f, 3.0f,  0.0f,  0.25f, 0.5f,  2.75f, 2.75f, 3.0f, 0.0f, 0.25f}},
     {"rotation", "constant", "bilinear", {0.5060061f, 2.712436f,  1.578442f,  1.625827f,  1.737163f,  0.3849379f,
                                           0.3685127f, 0.4658148f, 1.352681f,  0.3900035f, 1.595002f,  0.2150925f,
                                           0.3868151f, 1.244359f,  1.126919f,  1.168548f,  1.369241f,  0.4575952f,
                                           0.5520637f, 2.022902f,  0.9011579f, 1.947092f,  1.14348f,   0.5531517f,
                                           1.053549f,  2.179235f,  1.138541f,  2.421557f,  0.9630223f, 0.5017617f}},
     {"zoom", "constant", "bilinear", {0.5f,        0.5f, 0.5f,          0.5f,  0.5f, 0.5f,  0.25f, 0.4f,  0.55f, 0.7f,
-                                      0.85f,       1.0f,   1.788139e-07f, 0.15f, 0.3f, 0.45f, 0.6f,  0.75f, 3.0f,    1.2f,
+                                      0.85f,       1.0f, 1.788139e-07f, 0.15f, 0.3f, 0.45f, 0.6f,  0.75f, 3.0f,  1.2f,
                                       0.05000001f, 0.2f, 0.35f,         0.5f,  0.5f, 0.5f,  0.5f,  0.5f,  0.5f,  0.5f}},
     {"translation", "constant", "bilinear", {0.5f, 0.5f, 0.5f, 0.5f, 0.5f,   0.5f,       0.5f, 0.5f, 0.5f, 0.5f,
                                              0.5f, 0.5f, 0.5f, 0.5f, 0.5f,   0.5f,       0.5f, 0.5f, 0.5f, 0.5f,
                                              0.5f, 0.5f, 0.5f, 0.5f, 0.775f, 0.8000001f, 0.5f, 0.5f, 0.5f, 0.5f}},
-    {"rotation", "constant", "nearest", {0.5f,  3.0f,    1.5f,  3.0f,   1.5f,  0.0f,    0.5f, 0.0f,   1.75f, 0.0f,
-                                         1.75f, 0.25f, 0.25f, 2.0f,   0.5f,  0.25f, 2.0f,   0.5f, 0.5f,  2.25f,
-                                         0.75f, 2.25f, 0.75f, 0.5f, 0.75f, 2.5f,  1.0f,   2.5f, 1.0f,    0.5f}},
+    {"rotation", "constant", "nearest", {0.5f,  3.0f,  1.5f,  3.0f, 1.5f,  0.0f,  0.5f, 0.0f, 1.75f, 0.0f,
+                                         1.75f, 0.25f, 0.25f, 2.0f, 0.5f,  0.25f, 2.0f, 0.5f, 0.5f,  2.25f,
+                                         0.75f, 2.25f, 0.75f, 0.5f, 0.75f, 2.5f,  1.0f, 2.5f, 1.0f,  0.5f}},
     {"zoom", "constant", "nearest", {0.5f,  0.5f,  0.5f,  0.5f,  0.5f,  0.5f, 0.25f, 0.5f,  0.5f, 0.75f,
-                                     0.75f, 1.0f,    0.0f,    0.25f, 0.25f, 0.5f, 0.5f,  0.75f, 3.0f,   0.0f,
-                                     0.0f,    0.25f, 0.25f, 0.5f,  0.5f,  0.5f, 0.5f,  0.5f,  0.5f, 0.5f}},
+                                     0.75f, 1.0f,  0.0f,  0.25f, 0.25f, 0.5f, 0.5f,  0.75f, 3.0f, 0.0f,
+                                     0.0f,  0.25f, 0.25f, 0.5f,  0.5f,  0.5f, 0.5f,  0.5f,  0.5f, 0.5f}},
     {"translation", "constant", "nearest", {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f,
                                             0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f,
                                             0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f}},
@@ -509,22 +510,22 @@ const std::vector<FixedCase> kFixed = {
                                          0.3181356f, 1.244359f,  1.126919f,  1.168548f,  1.369241f,  0.4318644f,
                                          0.5558997f, 2.022902f,  0.9011579f, 1.947092f,  1.14348f,   0.6696285f,
                                          1.170688f,  2.179235f,  1.138541f,  2.421557f,  0.9846468f, 0.9073926f}},
-    {"zoom", "nearest", "bilinear", {0.25f, 0.4f,  0.55f,       0.7f, 0.85f,         1.0f,    0.25f, 0.4f,
-                                     0.55f, 0.7f,  0.85f,       1.0f,   1.788139e-07f, 0.15f, 0.3f,  0.45f,
-                                     0.6f,  0.75f, 3.0f,          1.2f, 0.05000001f,   0.2f,  0.35f, 0.5f,
-                                     3.0f,    1.2f,  0.05000001f, 0.2f, 0.35f,         0.5f}},
+    {"zoom", "nearest", "bilinear", {0.25f, 0.4f,  0.55f,       0.7f, 0.85f,         1.0f,  0.25f, 0.4f,
+                                     0.55f, 0.7f,  0.85f,       1.0f, 1.788139e-07f, 0.15f, 0.3f,  0.45f,
+                                     0.6f,  0.75f, 3.0f,        1.2f, 0.05000001f,   0.2f,  0.35f, 0.5f,
+                                     3.0f,  1.2f,  0.05000001f, 0.2f, 0.35f,         0.5f}},
     {"translation", "nearest", "bilinear", {1.05f, 1.25f, 1.25f, 1.25f, 1.25f, 1.25f, 1.05f, 1.25f, 1.25f, 1.25f,
                                             1.25f, 1.25f, 1.05f, 1.25f, 1.25f, 1.25f, 1.25f, 1.25f, 1.05f, 1.25f,
                                             1.25f, 1.25f, 1.25f, 1.25f, 1.05f, 1.25f, 1.25f, 1.25f, 1.25f, 1.25f}},
-    {"rotation", "nearest", "nearest", {3.0f,    3.0f,    1.5f,  3.0f,    1.5f,  0.0f,    0.0f, 0.0f,   1.75f, 0.0f,
-                                        1.75f, 0.25f, 0.25f, 2.0f,    0.5f,  0.25f, 2.0f, 0.5f, 0.5f,  2.25f,
-                                        0.75f, 2.25f, 0.75f, 0.75f, 0.75f, 2.5f,  1.0f, 2.5f, 1.0f,    1.0f}},
-    {"zoom", "nearest", "nearest", {0.25f, 0.5f,  0.5f,  0.75f, 0.75f, 1.0f,   0.25f, 0.5f,  0.5f,  0.75f,
-                                    0.75f, 1.0f,    0.0f,    0.25f, 0.25f, 0.5f, 0.5f,  0.75f, 3.0f,    0.0f,
-                                    0.0f,    0.25f, 0.25f, 0.5f,  3.0f,    0.0f,   0.0f,    0.25f, 0.25f, 0.5f}},
-    {"translation", "nearest", "nearest", {1.0f,    1.25f, 1.25f, 1.25f, 1.25f, 1.25f, 1.0f,    1.25f, 1.25f, 1.25f,
-                                           1.25f, 1.25f, 1.0f,    1.25f, 1.25f, 1.25f, 1.25f, 1.25f, 1.0f,    1.25f,
-                                           1.25f, 1.25f, 1.25f, 1.25f, 1.0f,    1.25f, 1.25f, 1.25f, 1.25f, 1.25f}},
+    {"rotation", "nearest", "nearest", {3.0f,  3.0f,  1.5f,  3.0f,  1.5f,  0.0f,  0.0f, 0.0f, 1.75f, 0.0f,
+                                        1.75f, 0.25f, 0.25f, 2.0f,  0.5f,  0.25f, 2.0f, 0.5f, 0.5f,  2.25f,
+                                        0.75f, 2.25f, 0.75f, 0.75f, 0.75f, 2.5f,  1.0f, 2.5f, 1.0f,  1.0f}},
+    {"zoom", "nearest", "nearest", {0.25f, 0.5f,  0.5f,  0.75f, 0.75f, 1.0f, 0.25f, 0.5f,  0.5f,  0.75f,
+                                    0.75f, 1.0f,  0.0f,  0.25f, 0.25f, 0.5f, 0.5f,  0.75f, 3.0f,  0.0f,
+                                    0.0f,  0.25f, 0.25f, 0.5f,  3.0f,  0.0f, 0.0f,  0.25f, 0.25f, 0.5f}},
+    {"translation", "nearest", "nearest", {1.0f,  1.25f, 1.25f, 1.25f, 1.25f, 1.25f, 1.0f,  1.25f, 1.25f, 1.25f,
+                                           1.25f, 1.25f, 1.0f,  1.25f, 1.25f, 1.25f, 1.25f, 1.25f, 1.0f,  1.25f,
+                                           1.25f, 1.25f, 1.25f, 1.25f, 1.0f,  1.25f, 1.25f, 1.25f, 1.25f, 1.25f}},
 };
 
 TEST_F(Augment, FixedTransformsMatchImageProjectiveTransformV3) {
@@ -560,6 +561,41 @@ TEST_F(Augment, FixedTransformsMatchImageProjectiveTransformV3) {
       // Unbatched images take the same path.
       EXPECT_EQ(mismatch(host((*layer(cls, config))(squeeze(x, {0}), kTraining)), c.want, 0.0, 1e-5), "");
     }
+  }
+}
+
+TEST_F(Augment, TracedTrainingCallsWithAnUnknownBatchComputeTheSame) {
+  // A SavedModel's training trace: the batch is unknown while tracing, so the resampling
+  // gathers with batch_dims and the draws take their row count from the input when it runs.
+  std::vector<float> v;
+  for (int i = 0; i < 5; ++i) {
+    for (int j = 0; j < 6; ++j) v.push_back(static_cast<float>((i * 6 + j) % 13) / 4.0f);
+  }
+  const Tensor x = Tensor::from_vector<float>(v, Shape{1, 5, 6, 1}, default_device());
+  for (const auto& c : kFixed) {
+    if (std::string(c.what) != "rotation") continue;
+    SCOPED_TRACE(std::string(c.fill_mode) + " " + c.interpolation);
+    const auto rot = layer("RandomRotation", Config{{"factor", Config::array({-0.3, -0.3})},
+                                                    {"fill_mode", c.fill_mode},
+                                                    {"interpolation", c.interpolation},
+                                                    {"fill_value", 0.5}});
+    const Graph g = trace([&](const std::vector<Tensor>& in) { return (*rot)(in, kTraining); },
+                          {TensorSpec(Shape{Shape::kUnknown, 5, 6, 1})});
+    const Tensor y = g.run({x})[0];
+    EXPECT_EQ(mismatch(host(y), c.want, 0.0, 1e-5), "");
+  }
+  // Every class traces in training and runs (seeded: the trace draws as the eager call).
+  const Tensor images = ramp(Shape{3, 7, 9, 2}, 0.5f);
+  for (const auto& [cls, cfg] : kTrainingCases) {
+    SCOPED_TRACE(cls);
+    Config config = Config::parse(cfg);
+    config["seed"] = 9;
+    config["rng_type"] = "stateless";
+    const auto l = layer(cls, config);
+    const Graph g = trace([&](const std::vector<Tensor>& in) { return (*l)(in, kTraining); },
+                          {TensorSpec(Shape{Shape::kUnknown, 7, 9, 2})});
+    const Tensor traced = g.run({images})[0];
+    EXPECT_TRUE(same_bits(traced, (*l)(images, kTraining)));
   }
 }
 
