@@ -295,6 +295,15 @@ int cmd_info(const std::vector<std::string>& args) {
       for (const auto& v : opt->variables()) values += v.shape().num_elements();
       std::cout << "optimizer state: " << opt->variables().size() << " variables, " << values << " values, "
                 << opt->iterations().value().item<std::int64_t>() << " steps taken\n";
+      if (const LossScale* ls = loss_scale(*opt)) {
+        std::cout << "loss scale: " << ls->class_name << ", " << (ls->dynamic ? "dynamic" : "fixed") << ", current "
+                  << ls->scale.value().to(Device::cpu()).item<float>() << " (initial " << ls->initial_scale;
+        if (ls->dynamic) {
+          std::cout << ", doubled after " << ls->growth_steps << " finite steps; "
+                    << ls->good_steps.value().to(Device::cpu()).item<std::int64_t>() << " so far";
+        }
+        std::cout << ")\n";
+      }
     } else {
       std::cout << "not compiled (no training configuration)\n";
     }

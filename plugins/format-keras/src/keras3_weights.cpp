@@ -251,7 +251,9 @@ std::vector<ObjectEntry> object_entries(const Model& model, bool with_empty_chil
 
 // One variable of Keras 3's optimizer list, as Strata holds it.
 struct OptimizerValue {
-  enum Kind { kIterations, kLearningRate, kSlot, kNadamProduct } kind;
+  // kWrapperIterations / kWrapperLearningRate: Keras 3's LossScaleOptimizer's own iteration
+  // and learning rate, which it never uses (0 and 0.0): written so, read and passed over.
+  enum Kind { kIterations, kLearningRate, kSlot, kNadamProduct, kWrapperIterations, kWrapperLearningRate } kind;
   Variable slot;  // kSlot
   std::string label;
 };
@@ -289,6 +291,17 @@ std::vector<OptimizerValue> optimizer_values(const Optimizer& opt) {
   return out;
 }
 
+// Keras 3's LossScaleOptimizer's own variables: iteration and learning_rate, which it never
+// uses (0 and 0.0), then step_counter and dynamic_scale from its build. Its `optimizer/vars`
+// holds them followed by its inner optimizer's, which the child object
+// `optimizer/inner_optimizer` holds again.
+std::vector<OptimizerValue> loss_scale_values(const LossScale& ls) {
+  return {{OptimizerValue::kWrapperIterations, Variable(), "the loss-scale optimizer's iteration"},
+          {OptimizerValue::kWrapperLearningRate, Variable(), "the loss-scale optimizer's learning_rate"},
+          {OptimizerValue::kSlot, ls.good_steps, "step_counter"},
+          {OptimizerValue::kSlot, ls.scale, "dynamic_scale"}};
+}
+
 // Keras 3 Nadam's _u_product after `steps` steps, computed as Keras computes it in float32:
 // u <- u * beta_1 * (1 - 0.5 * 0.96^t).
 float nadam_product(std::int64_t steps, double beta_1) {
@@ -298,6 +311,18 @@ float nadam_product(std::int64_t steps, double beta_1) {
     u = (u * b) * (1.0f - 0.5f * std::pow(0.96f, static_cast<float>(t)));
   }
   return u;
+}
+
+// The value written for a slot or a loss-scale optimizer's unused variable.
+Tensor fixed_value(const OptimizerValue& v) {
+  switch (v.kind) {
+    case OptimizerValue::kWrapperIterations:
+      return Tensor::scalar<std::int64_t>(0, Device::cpu());
+    case OptimizerValue::kWrapperLearningRate:
+      return Tensor::scalar<float>(0.0f, Device::cpu());
+    default:
+      return v.slot.value().to(Device::cpu());
+  }
 }
 
 std::string optimizer_file_name(const Optimizer& opt) {
@@ -326,7 +351,8 @@ std::vector<OutEntry> entries_to_write(const Model& model, bool include_optimize
   }
   if (include_optimizer && model.is_compiled() && model.optimizer()) {
     const Optimizer& opt = *model.optimizer();
-    OutEntry o{"optimizer", optimizer_file_name(opt), {}};
+    const LossScale* ls = loss_scale(opt);
+    OutEntry o{ls ? "optimizer/inner_optimizer" : "optimizer", optimizer_file_name(opt), {}};
     const std::int64_t steps = cast(opt.iterations().value().to(Device::cpu()), DType::kInt64).item<std::int64_t>();
     for (const auto& v : optimizer_values(opt)) {
       switch (v.kind) {
@@ -336,14 +362,19 @@ std::vector<OutEntry> entries_to_write(const Model& model, bool include_optimize
         case OptimizerValue::kLearningRate:
           o.values.push_back(Tensor::scalar<float>(static_cast<float>(opt.learning_rate()), Device::cpu()));
           break;
-        case OptimizerValue::kSlot:
-          o.values.push_back(v.slot.value().to(Device::cpu()));
-          break;
         case OptimizerValue::kNadamProduct:
           o.values.push_back(Tensor::scalar<float>(nadam_product(steps, config_number(opt.get_config(), "beta_1", 0.9)),
                                                    Device::cpu()));
           break;
+        default:
+          o.values.push_back(fixed_value(v));
       }
+    }
+    if (ls) {
+      OutEntry w{"optimizer", ls->name.empty() ? std::string("loss_scale_optimizer") : ls->name, {}};
+      for (const auto& v : loss_scale_values(*ls)) w.values.push_back(fixed_value(v));
+      for (const auto& t : o.values) w.values.push_back(t);
+      out.push_back(std::move(w));
     }
     out.push_back(std::move(o));
   }
@@ -596,78 +627,102 @@ LoadStatus read_store(const Store& store, Model& model, const LoadOptions& optio
     std::optional<std::int64_t> iterations;
     std::optional<float> learning_rate;
   } opt_pending;
+  // One optimizer object's `vars` group at `path` against what Strata expects there.
+  const auto restore_group = [&](const std::string& path, std::vector<OptimizerValue> expected,
+                                 const Optimizer& opt) {
+    const StoredVars vars = store.get(path);
+    const std::string group = path + "/vars";
+    const std::size_t stored = vars.datasets.size() + vars.others.size();
+    // An optimizer Keras never built (a model compiled but not trained) saves its iterations
+    // and learning rate only: those load, the slots keep their fresh state.
+    std::vector<OptimizerValue> unbuilt;
+    for (const auto& v : expected) {
+      if (v.kind != OptimizerValue::kSlot && v.kind != OptimizerValue::kNadamProduct) unbuilt.push_back(v);
+    }
+    if (stored != expected.size() && stored == unbuilt.size()) expected = unbuilt;
+    if (stored != expected.size()) {
+      // Keras 3 (BaseOptimizer.load_own_variables) warns and keeps the fresh state.
+      log_warning("'", store.label, "': the optimizer state '", group, "' holds ", stored, " variables but optimizer '",
+                  opt.name(), "' (", opt.class_name(), loss_scale(opt) ? " in a LossScaleOptimizer" : "", ") has ",
+                  expected.size(),
+                  "; the optimizer keeps its current state (was it a different optimizer, or one with other "
+                  "settings such as momentum, amsgrad, centered or a learning-rate schedule?)");
+      for (std::size_t i = 0; i < expected.size(); ++i) {
+        unset.push_back(detail::concat(group, "/", i, " (", expected[i].label, ")"));
+      }
+      return;
+    }
+    bool ok = true;
+    std::vector<Pending> mine;
+    OptimizerPending found;
+    for (std::size_t i = 0; i < expected.size() && ok; ++i) {
+      const std::string key = std::to_string(i);
+      const auto& v = expected[i];
+      STRATA_CHECK(vars.datasets.count(key) != 0, FormatError, "'", store.label, "': group '", group,
+                   "' has no dataset '", key, "' (", v.label, ")");
+      const std::string target = "optimizer variable " + group + "/" + key + " (" + v.label + ")";
+      switch (v.kind) {
+        case OptimizerValue::kIterations: {
+          Tensor t = read_value(store, path, key, vars, Shape{}, DType::kInt64, target, options.skip_mismatch, skipped,
+                                ok);
+          if (ok) found.iterations = t.item<std::int64_t>();
+          break;
+        }
+        case OptimizerValue::kLearningRate: {
+          Tensor t = read_value(store, path, key, vars, Shape{}, DType::kFloat32, target, options.skip_mismatch,
+                                skipped, ok);
+          if (ok) found.learning_rate = t.item<float>();
+          break;
+        }
+        case OptimizerValue::kSlot: {
+          Tensor t = read_value(store, path, key, vars, v.slot.shape(), v.slot.dtype(), target, options.skip_mismatch,
+                                skipped, ok);
+          if (ok) mine.push_back({v.slot, std::move(t)});
+          break;
+        }
+        case OptimizerValue::kNadamProduct:
+        case OptimizerValue::kWrapperLearningRate:
+          // Nadam's product is a function of the step, which Strata recomputes; the loss-scale
+          // optimizer's own learning rate is unused. Only the shape is checked.
+          read_value(store, path, key, vars, Shape{}, DType::kFloat32, target, options.skip_mismatch, skipped, ok);
+          break;
+        case OptimizerValue::kWrapperIterations:
+          read_value(store, path, key, vars, Shape{}, DType::kInt64, target, options.skip_mismatch, skipped, ok);
+          break;
+      }
+    }
+    if (ok) {
+      for (std::size_t i = 0; i < expected.size(); ++i) consumed.insert(detail::concat(group, "/", i));
+      for (auto& p : mine) pending.push_back(std::move(p));
+      if (found.iterations) opt_pending.iterations = found.iterations;
+      if (found.learning_rate) opt_pending.learning_rate = found.learning_rate;
+    } else {
+      for (std::size_t i = 0; i < expected.size(); ++i) {
+        unset.push_back(detail::concat(group, "/", i, " (", expected[i].label, ")"));
+      }
+    }
+  };
   const StoredVars opt_vars = store.get("optimizer");
   if (restore_optimizer && model.is_compiled() && model.optimizer() && opt_vars.found) {
     Optimizer& opt = *model.optimizer();
     auto frame = ErrorContext::push("restoring the state of optimizer '", opt.name(), "' from '", store.label, "'");
     opt.build(model.trainable_weights());
-    auto expected = optimizer_values(opt);
-    const std::size_t stored = opt_vars.datasets.size() + opt_vars.others.size();
-    // An optimizer Keras never built (a model compiled but not trained) saves its iterations
-    // and learning rate only: those load, the slots keep their fresh state.
-    std::vector<OptimizerValue> unbuilt;
-    for (const auto& v : expected) {
-      if (v.kind == OptimizerValue::kIterations || v.kind == OptimizerValue::kLearningRate) unbuilt.push_back(v);
-    }
-    if (stored != expected.size() && stored == unbuilt.size()) expected = unbuilt;
-    if (stored != expected.size()) {
-      // Keras 3 (BaseOptimizer.load_own_variables) warns and keeps the fresh state.
-      log_warning("'", store.label, "': the optimizer state holds ", stored, " variables but optimizer '", opt.name(),
-                  "' (", opt.class_name(), ") has ", expected.size(),
-                  "; the optimizer keeps its current state (was it a different optimizer, or one with other "
-                  "settings such as momentum, amsgrad, centered or a learning-rate schedule?)");
-      for (std::size_t i = 0; i < expected.size(); ++i) {
-        unset.push_back(detail::concat("optimizer/vars/", i, " (", expected[i].label, ")"));
-      }
+    if (const LossScale* ls = loss_scale(opt)) {
+      // Keras 3's LossScaleOptimizer writes its variables (its own, then its inner
+      // optimizer's) and the inner optimizer writes its own again as a child object.
+      auto all = loss_scale_values(*ls);
+      for (auto& v : optimizer_values(opt)) all.push_back(std::move(v));
+      restore_group("optimizer", std::move(all), opt);
+      restore_group("optimizer/inner_optimizer", optimizer_values(opt), opt);
     } else {
-      bool ok = true;
-      std::vector<Pending> mine;
-      for (std::size_t i = 0; i < expected.size() && ok; ++i) {
-        const std::string key = std::to_string(i);
-        const auto& v = expected[i];
-        STRATA_CHECK(opt_vars.datasets.count(key) != 0, FormatError, "'", store.label,
-                     "': group 'optimizer/vars' has no dataset '", key, "' (", v.label, ")");
-        const std::string target = "optimizer variable " + key + " (" + v.label + ")";
-        switch (v.kind) {
-          case OptimizerValue::kIterations: {
-            Tensor t = read_value(store, "optimizer", key, opt_vars, Shape{}, DType::kInt64, target,
-                                  options.skip_mismatch, skipped, ok);
-            if (ok) opt_pending.iterations = t.item<std::int64_t>();
-            break;
-          }
-          case OptimizerValue::kLearningRate: {
-            Tensor t = read_value(store, "optimizer", key, opt_vars, Shape{}, DType::kFloat32, target,
-                                  options.skip_mismatch, skipped, ok);
-            if (ok) opt_pending.learning_rate = t.item<float>();
-            break;
-          }
-          case OptimizerValue::kSlot: {
-            Tensor t = read_value(store, "optimizer", key, opt_vars, v.slot.shape(), v.slot.dtype(), target,
-                                  options.skip_mismatch, skipped, ok);
-            if (ok) mine.push_back({v.slot, std::move(t)});
-            break;
-          }
-          case OptimizerValue::kNadamProduct:
-            // A function of the step: Strata recomputes it. Only its shape is checked.
-            read_value(store, "optimizer", key, opt_vars, Shape{}, DType::kFloat32, target, options.skip_mismatch,
-                       skipped, ok);
-            break;
-        }
-      }
-      if (ok) {
-        for (std::size_t i = 0; i < expected.size(); ++i) consumed.insert(detail::concat("optimizer/vars/", i));
-        for (auto& p : mine) pending.push_back(std::move(p));
-      } else {
-        opt_pending = {};
-        for (std::size_t i = 0; i < expected.size(); ++i) {
-          unset.push_back(detail::concat("optimizer/vars/", i, " (", expected[i].label, ")"));
-        }
-      }
+      restore_group("optimizer", optimizer_values(opt), opt);
     }
   } else if (opt_vars.found) {
     // No optimizer to restore (not compiled, or not asked to): as Keras 3, which finds no
     // `optimizer` attribute on an uncompiled model, the values are passed over.
     for (const auto& [key, unused] : opt_vars.datasets) consumed.insert("optimizer/vars/" + key);
+    const StoredVars inner = store.get("optimizer/inner_optimizer");
+    for (const auto& [key, unused] : inner.datasets) consumed.insert("optimizer/inner_optimizer/vars/" + key);
   }
 
   // Everything checked and read: assign.

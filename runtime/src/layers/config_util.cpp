@@ -77,7 +77,9 @@ DType dtype_from_json(const Config& value, std::string_view what) {
     STRATA_THROW(FormatError, what, " is not a dtype or dtype policy: ", value.dump());
   }
   if (name.rfind("mixed_", 0) == 0) {
-    log_warning(what, ": dtype policy '", name, "' is not supported; using float32");
+    log_warning(what, ": dtype policy '", name, "': Strata computes it in float32 (float32 variables, as Keras; "
+                "its backends have no float16/bfloat16 kernels), so outputs differ from Keras's at half-precision "
+                "rounding");
     return DType::kFloat32;
   }
   auto frame = ErrorContext::push("reading ", what);

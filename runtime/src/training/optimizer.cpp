@@ -44,6 +44,7 @@ struct Extras {
   std::int64_t accumulation_steps = 0;  // 0: none
   bool keras3 = false;                  // the config is Keras 3's (its EMA starts from the first step's values)
   std::vector<Variable> trained;        // every variable built, in build order
+  std::optional<LossScale> loss_scale;  // read from a LossScaleOptimizer config
 };
 
 std::mutex g_extras_mutex;
@@ -213,6 +214,39 @@ void Optimizer::apply_gradients(const std::vector<Tensor>& gradients_in, const s
       if (g.defined()) g = g / scalar_like(g, *x.loss_scale_factor);
     }
   }
+  if (x.loss_scale) {
+    // Keras's LossScaleOptimizer: unscale; with a dynamic scale, non-finite gradients skip
+    // the step (the inner optimizer's iterations stay) and halve the scale.
+    const LossScale& ls = *x.loss_scale;
+    Variable scale = ls.scale, good = ls.good_steps;
+    const float current = scale.value().to(Device::cpu()).item<float>();
+    // sum(g * 0) is NaN exactly when g holds an infinity or a NaN: one scalar read per step.
+    Tensor probe;
+    for (auto& g : gradients) {
+      if (!g.defined()) continue;
+      g = g / scalar_like(g, current);
+      if (ls.dynamic) {
+        const Tensor p = cast(sum(g * scalar_like(g, 0.0)), DType::kFloat32);
+        probe = probe.defined() ? probe + p : p;
+      }
+    }
+    const float checked = probe.defined() ? probe.to(Device::cpu()).item<float>() : 0.0f;
+    const bool finite = checked == checked;
+    if (!finite) {
+      scale.assign(Tensor::scalar<float>(std::max(current / 2.0f, 1.0f), scale.device()));
+      good.assign(Tensor::scalar<std::int64_t>(0, good.device()));
+      return;
+    }
+    if (ls.dynamic) {
+      const std::int64_t steps = good.value().to(Device::cpu()).item<std::int64_t>() + 1;
+      if (steps >= ls.growth_steps) {
+        if (std::isfinite(current * 2.0f)) scale.assign(Tensor::scalar<float>(current * 2.0f, scale.device()));
+        good.assign(Tensor::scalar<std::int64_t>(0, good.device()));
+      } else {
+        good.assign(Tensor::scalar<std::int64_t>(steps, good.device()));
+      }
+    }
+  }
   const std::int64_t raw = iterations_.value().item<std::int64_t>();
   // Keras 3's `iterations` with gradient accumulation counts applied updates.
   const std::int64_t done = x.accumulation_steps > 0 ? raw / x.accumulation_steps : raw;
@@ -307,7 +341,12 @@ void Optimizer::apply_gradients(const std::vector<Tensor>& gradients_in, const s
 
 namespace internal {
 
-double loss_scale_factor(const Optimizer& optimizer) { return extras(optimizer).loss_scale_factor.value_or(0.0); }
+double loss_scale_factor(const Optimizer& optimizer) {
+  const Extras& x = extras(optimizer);
+  double f = x.loss_scale_factor.value_or(1.0);
+  if (x.loss_scale) f *= static_cast<double>(x.loss_scale->scale.value().to(Device::cpu()).item<float>());
+  return x.loss_scale_factor || x.loss_scale ? f : 0.0;
+}
 
 void finalize_variable_values(Optimizer& optimizer, const std::vector<Variable>& variables) {
   if (!extras(optimizer).use_ema) return;
@@ -351,8 +390,81 @@ double Optimizer::config_double(const Config& c, const char* key, double fallbac
 }
 bool Optimizer::config_bool(const Config& c, const char* key, bool fallback) { return internal::get_bool(c, key, fallback); }
 
+const LossScale* loss_scale(const Optimizer& optimizer) {
+  const Extras& x = extras(optimizer);
+  return x.loss_scale ? &*x.loss_scale : nullptr;
+}
+
+namespace {
+
+// Keras's LossScaleOptimizer configs, in their three dialects: tf-keras 2.4+ (V2 and V3:
+// inner_optimizer, dynamic, initial_scale, dynamic_growth_steps), Keras 3 (name,
+// inner_optimizer, initial_scale, dynamic_growth_steps; always dynamic), TF 2.2's
+// experimental one (optimizer, loss_scale: a DynamicLossScale / FixedLossScale object).
+std::shared_ptr<Optimizer> loss_scale_optimizer(const std::string& cls, const Config& config,
+                                                const CustomObjects* custom_objects) {
+  auto frame = ErrorContext::push("reading the config of a ", cls, " optimizer");
+  STRATA_CHECK(config.is_object(), FormatError, cls, " config must be an object, got ", config.dump());
+  LossScale ls;
+  ls.class_name = cls;
+  ls.name = internal::get_string(config, "name", "");
+  Config inner;
+  if (const Config* i = internal::find_key(config, "inner_optimizer")) {
+    inner = *i;
+    ls.dynamic = internal::get_bool(config, "dynamic", true);
+    ls.initial_scale = internal::get_double(config, "initial_scale", ls.dynamic ? 32768.0 : 1.0);
+    ls.growth_steps = internal::get_int(config, "dynamic_growth_steps", 2000);
+  } else if (const Config* o = internal::find_key(config, "optimizer")) {
+    inner = *o;
+    const Config scale = config.value("loss_scale", Config());
+    if (scale.is_number()) {  // a fixed scale given as a number
+      ls.dynamic = false;
+      ls.initial_scale = scale.get<double>();
+    } else if (scale.is_string() && scale.get<std::string>() == "dynamic") {
+      ls.dynamic = true;
+    } else {
+      STRATA_CHECK(scale.is_object() && scale.contains("class_name"), FormatError, cls,
+                   ": loss_scale must be a number, \"dynamic\" or a loss-scale object, got ", scale.dump());
+      const std::string kind = scale["class_name"].is_string() ? scale["class_name"].get<std::string>() : "";
+      const Config c = scale.value("config", Config::object());
+      if (kind == "FixedLossScale") {
+        ls.dynamic = false;
+        ls.initial_scale = internal::get_double(c, "loss_scale_value", 1.0);
+      } else {
+        STRATA_CHECK(kind == "DynamicLossScale", FormatError, cls, ": loss_scale class '", kind,
+                     "' is not DynamicLossScale or FixedLossScale");
+        ls.dynamic = true;
+        ls.initial_scale = internal::get_double(c, "initial_loss_scale", 32768.0);
+        ls.growth_steps = internal::get_int(c, "increment_period", 2000);
+        STRATA_CHECK(internal::get_double(c, "multiplier", 2.0) == 2.0, ValueError, cls,
+                     ": a DynamicLossScale multiplier other than 2 is not supported");
+      }
+    }
+  } else {
+    STRATA_THROW(FormatError, cls, " config has neither 'inner_optimizer' nor 'optimizer': ", config.dump());
+  }
+  STRATA_CHECK(std::isfinite(ls.initial_scale) && ls.initial_scale > 0, ValueError, cls,
+               ": initial_scale must be a positive number, got ", ls.initial_scale);
+  STRATA_CHECK(ls.growth_steps >= 1, ValueError, cls, ": dynamic_growth_steps must be at least 1, got ",
+               ls.growth_steps);
+  std::shared_ptr<Optimizer> opt = get_optimizer(inner, custom_objects);
+  STRATA_CHECK(!loss_scale(*opt), ValueError, cls, ": the inner optimizer is itself a LossScaleOptimizer");
+  ls.scale = Variable("current_loss_scale", Tensor::scalar<float>(static_cast<float>(ls.initial_scale)), false);
+  ls.good_steps = Variable("good_steps", Tensor::scalar<std::int64_t>(0), false);
+  extras(*opt).loss_scale = std::move(ls);
+  return opt;
+}
+
+}  // namespace
+
 std::shared_ptr<Optimizer> get_optimizer(const Config& value, const CustomObjects* custom_objects) {
   STRATA_CHECK(!value.is_null(), ValueError, "an optimizer is required");
+  if (value.is_object() && value.contains("class_name") && value["class_name"].is_string()) {
+    const std::string cls(bare_name(value["class_name"].get<std::string>()));
+    if (cls == "LossScaleOptimizer" || cls == "LossScaleOptimizerV3" || cls == "LossScaleOptimizerV1") {
+      return loss_scale_optimizer(cls, value.value("config", Config::object()), custom_objects);
+    }
+  }
   return deserialize<ObjectKind::kOptimizer>(value, custom_objects, "optimizer");
 }
 

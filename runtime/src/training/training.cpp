@@ -16,6 +16,7 @@
 #include "ops/internal.hpp"
 #include "training/optimizer_internal.hpp"
 #include "strata/gradient_tape.hpp"
+#include "strata/log.hpp"
 #include "strata/model.hpp"
 #include "strata/ops.hpp"
 
@@ -356,6 +357,19 @@ Config Model::training_config() const {
   for (const char* key : {"loss_scale_factor", "gradient_accumulation_steps"}) {
     if (oc.contains(key) && oc[key].is_null()) oc.erase(key);
   }
+  if (const LossScale* ls = loss_scale(*s.optimizer)) {
+    // tf-keras's LossScaleOptimizerV3 around the optimizer (Strata's optimizers are tf-keras's
+    // current ones, whatever wrapper class the file named).
+    Config inner = c["optimizer_config"];
+    Config wrapped = Config::object();
+    wrapped["inner_optimizer"] = Config{{"module", "keras.optimizers"}, {"class_name", inner["class_name"]},
+                                        {"config", inner["config"]}, {"registered_name", nullptr}};
+    wrapped["dynamic"] = ls->dynamic;
+    wrapped["initial_scale"] = ls->initial_scale;
+    // tf-keras refuses a growth period with a fixed scale.
+    wrapped["dynamic_growth_steps"] = ls->dynamic ? Config(ls->growth_steps) : Config(nullptr);
+    c["optimizer_config"] = Config{{"class_name", "LossScaleOptimizerV3"}, {"config", wrapped}};
+  }
   return c;
 }
 
@@ -402,6 +416,20 @@ Config Model::compile_config() const {
   oc.erase("is_legacy_optimizer");
   if (!oc.contains("loss_scale_factor")) oc["loss_scale_factor"] = nullptr;
   if (!oc.contains("gradient_accumulation_steps")) oc["gradient_accumulation_steps"] = nullptr;
+  if (const LossScale* ls = loss_scale(*s.optimizer)) {
+    // Keras 3's LossScaleOptimizer (always dynamic there).
+    if (!ls->dynamic) {
+      log_warning("model '", name(), "': its optimizer has a fixed loss scale, which Keras 3's LossScaleOptimizer "
+                  "cannot hold; the Keras 3 config says a dynamic one starting at ", ls->initial_scale);
+    }
+    Config wrapped = Config::object();
+    wrapped["name"] = ls->name.empty() ? std::string("loss_scale_optimizer") : ls->name;
+    wrapped["inner_optimizer"] = optimizer;
+    wrapped["initial_scale"] = ls->initial_scale;
+    wrapped["dynamic_growth_steps"] = ls->growth_steps;
+    optimizer = Config{{"module", "keras.optimizers"}, {"class_name", "LossScaleOptimizer"}, {"config", wrapped},
+                       {"registered_name", nullptr}};
+  }
   Config c = Config::object();
   c["optimizer"] = optimizer;
   c["loss"] = keras3_compile_argument(s.loss_arg, ObjectKind::kLoss);

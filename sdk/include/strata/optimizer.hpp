@@ -110,7 +110,28 @@ class Optimizer : public Serializable {
 };
 
 // "adam", "sgd", {"class_name": "Adam", "config": {...}}, "Custom>Adam", ...
+// Keras's LossScaleOptimizer (tf-keras's LossScaleOptimizerV3 and legacy LossScaleOptimizer,
+// Keras 3's LossScaleOptimizer, TF 2.2's {"optimizer", "loss_scale"} form) gives its inner
+// optimizer, carrying the loss scale (loss_scale() below); saving writes the wrapper back.
 std::shared_ptr<Optimizer> get_optimizer(const Config& value, const CustomObjects* custom_objects = nullptr);
+
+// The loss scaling of mixed-precision training (Keras's LossScaleOptimizer) that an optimizer
+// read from such a config carries; train_step multiplies the loss by `scale` and the optimizer
+// divides the gradients by it. Dynamic: non-finite gradients skip the step and halve the
+// scale; `growth_steps` finite steps in a row double it. Since plugin ABI 2.4.
+struct LossScale {
+  bool dynamic = true;
+  double initial_scale = 32768.0;
+  std::int64_t growth_steps = 2000;
+  Variable scale;       // float32 scalar: the current loss scale
+  Variable good_steps;  // int64 scalar: finite steps since the scale last changed
+  // The wrapper's class as read ("LossScaleOptimizerV3", "LossScaleOptimizer") and, for
+  // Keras 3's, its name; written back by saves.
+  std::string class_name;
+  std::string name;
+};
+// nullptr when `optimizer` has no loss scale.
+const LossScale* loss_scale(const Optimizer& optimizer);
 
 }  // namespace strata
 

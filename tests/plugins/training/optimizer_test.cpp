@@ -4,6 +4,8 @@
 // tf-keras's order and under its names) after each step — and get_config key for key.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "strata/optimizer.hpp"
 #include "training_test_util.hpp"
 
@@ -236,6 +238,67 @@ TEST(OptimizerKeras3, GradientAccumulationAppliesTheMeanEverySecondCall) {
   EXPECT_EQ(opt->iterations().value().item<std::int64_t>(), 2);
   ASSERT_EQ(opt->variables().size(), 3u);  // iteration, the accumulator, then SGD's own m (tf-keras makes it always)
   EXPECT_EQ(opt->slots()[0].name, "gradient_accumulator");
+}
+
+// Keras's LossScaleOptimizer: the inner optimizer with a loss scale. (Against real Keras's
+// files: interop.strata_loss_scale_tests.)
+TEST(LossScaleOptimizer, ReadsEveryKerasDialect) {
+  // TF 2.2's experimental wrapper: {"optimizer", "loss_scale": DynamicLossScale} (TF 2.2's
+  // mixed_precision.experimental.LossScaleOptimizer.get_config).
+  auto tf22 = get_optimizer(Config::parse(R"({"class_name": "LossScaleOptimizer", "config": {
+      "optimizer": {"class_name": "SGD", "config": {"name": "SGD", "learning_rate": 0.5, "momentum": 0.9}},
+      "loss_scale": {"class_name": "DynamicLossScale", "config": {"initial_loss_scale": 1024.0,
+                     "increment_period": 10, "multiplier": 2.0}}}})"));
+  ASSERT_NE(loss_scale(*tf22), nullptr);
+  EXPECT_EQ(tf22->class_name(), "SGD");
+  EXPECT_TRUE(loss_scale(*tf22)->dynamic);
+  EXPECT_EQ(loss_scale(*tf22)->initial_scale, 1024.0);
+  EXPECT_EQ(loss_scale(*tf22)->growth_steps, 10);
+  auto fixed = get_optimizer(Config::parse(R"({"class_name": "LossScaleOptimizer", "config": {
+      "optimizer": {"class_name": "Adam", "config": {}},
+      "loss_scale": {"class_name": "FixedLossScale", "config": {"loss_scale_value": 128.0}}}})"));
+  EXPECT_FALSE(loss_scale(*fixed)->dynamic);
+  EXPECT_EQ(loss_scale(*fixed)->scale.value().item<float>(), 128.0f);
+  auto v3 = get_optimizer(Config::parse(R"({"class_name": "LossScaleOptimizerV3", "config": {
+      "inner_optimizer": {"module": "keras.optimizers", "class_name": "Adam", "config": {}, "registered_name": null},
+      "dynamic": false, "initial_scale": 8.0, "dynamic_growth_steps": null}})"));
+  EXPECT_FALSE(loss_scale(*v3)->dynamic);
+  EXPECT_EQ(loss_scale(*v3)->class_name, "LossScaleOptimizerV3");
+  EXPECT_EQ(loss_scale(*get_optimizer(Config("adam"))), nullptr);
+  for (const char* bad : {R"({"class_name": "LossScaleOptimizer", "config": {"initial_scale": 2.0}})",
+                          R"({"class_name": "LossScaleOptimizer", "config": {"inner_optimizer": "sgd", "initial_scale": 0}})",
+                          R"({"class_name": "LossScaleOptimizer", "config": {"optimizer": "sgd",
+                              "loss_scale": {"class_name": "DynamicLossScale", "config": {"multiplier": 3.0}}}})"}) {
+    EXPECT_THROW(get_optimizer(Config::parse(bad)), Error) << bad;
+  }
+}
+
+// A dynamic scale: non-finite gradients skip the step (no update, iterations unchanged) and
+// halve the scale; growth_steps finite steps in a row double it. SGD(lr 1) by hand.
+TEST(LossScaleOptimizer, SkipsNonFiniteStepsAndAdjustsTheScale) {
+  DeviceScope scope{Device("ref:0")};
+  auto opt = get_optimizer(Config::parse(R"({"module": "keras.optimizers", "class_name": "LossScaleOptimizer",
+      "config": {"name": "loss_scale_optimizer", "inner_optimizer": {"module": "keras.optimizers",
+      "class_name": "SGD", "config": {"learning_rate": 1.0}, "registered_name": null},
+      "initial_scale": 4.0, "dynamic_growth_steps": 2}, "registered_name": null})"));
+  const LossScale& ls = *loss_scale(*opt);
+  Variable w("w", Tensor::from_vector<float>({1.0f}, Shape{1}));
+  // The gradient of the scaled loss: 4 x 0.5.
+  opt->apply_gradients({Tensor::from_vector<float>({2.0f}, Shape{1})}, {w});
+  EXPECT_EQ(w.value().to_vector<float>()[0], 0.5f);
+  EXPECT_EQ(ls.good_steps.value().item<std::int64_t>(), 1);
+  opt->apply_gradients({Tensor::from_vector<float>({std::numeric_limits<float>::infinity()}, Shape{1})}, {w});
+  EXPECT_EQ(w.value().to_vector<float>()[0], 0.5f);
+  EXPECT_EQ(opt->iterations().value().item<std::int64_t>(), 1);
+  EXPECT_EQ(ls.scale.value().item<float>(), 2.0f);
+  EXPECT_EQ(ls.good_steps.value().item<std::int64_t>(), 0);
+  opt->apply_gradients({Tensor::from_vector<float>({std::nanf("")}, Shape{1})}, {w});
+  EXPECT_EQ(ls.scale.value().item<float>(), 1.0f);
+  opt->apply_gradients({Tensor::from_vector<float>({0.25f}, Shape{1})}, {w});
+  opt->apply_gradients({Tensor::from_vector<float>({0.25f}, Shape{1})}, {w});
+  EXPECT_EQ(w.value().to_vector<float>()[0], 0.0f);
+  EXPECT_EQ(ls.scale.value().item<float>(), 2.0f);  // two finite steps: doubled
+  EXPECT_EQ(opt->iterations().value().item<std::int64_t>(), 3);
 }
 
 TEST(OptimizerNames, CustomAdamFromH5TrainingConfig) {
