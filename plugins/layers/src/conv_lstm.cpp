@@ -20,8 +20,10 @@
 #include <algorithm>
 #include <numeric>
 
+#include "call_arguments_state.hpp"
 #include "common.hpp"
 #include "strata/graph.hpp"
+#include "strata/plugin/call_arguments.hpp"
 #include "strata/stateful.hpp"
 
 namespace strata::layers {
@@ -179,7 +181,23 @@ Tensor dropout_mask(const Tensor& x, double rate) {
   return cast(greater_equal(u, scalar_like(u, rate)), x.dtype()) * (1.0 / (1.0 - rate));
 }
 
-class ConvLSTM : public Layer, public StateVariablesLayer {
+bool is_placeholder(const Config& v) {
+  return v.is_object() && v.size() == 1 && v.contains("strata.tensor");
+}
+
+// A call on `inputs` tensors made from C++, in tf-keras's form: [sequence, h, c] as the first
+// argument.
+Config default_arguments(std::size_t inputs) {
+  Config first = Config::array();
+  for (std::size_t i = 0; i < inputs; ++i) first.push_back(Config{{"strata.tensor", i}});
+  return Config{{"args", Config::array({first})}, {"kwargs", Config::object()}};
+}
+
+// Call arguments (strata/plugin/call_arguments.hpp), as for the RNN layers
+// (recurrent_call_arguments.cpp): tf-keras writes `layer(x, initial_state=[h, c])` as the
+// node [x, h, c]; Keras 3 as {"args": [x], "kwargs": {"initial_state": [h, c]}}. Both arrive
+// as inputs [x, h, c]; nodes are written in tf-keras's form.
+class ConvLSTM : public Layer, public StateVariablesLayer, public CallArgumentsLayer {
  public:
   ConvLSTM(std::string class_name, const Config& c, std::size_t rank) : Layer(std::move(class_name), c), rank_(rank) {
     auto frame = ErrorContext::push("reading the config of ", this->class_name(), " layer '", name(), "'");
@@ -299,6 +317,7 @@ class ConvLSTM : public Layer, public StateVariablesLayer {
     STRATA_CHECK(inputs.size() == 1 || inputs.size() == 3, ValueError, subject(),
                  " takes the sequence and optionally its 2 initial states (h, c); got ", inputs.size(), " inputs");
     check_input(inputs[0].shape());
+    arguments_.for_call(*this, inputs, default_arguments);
     const Tensor mask = ctx.masks.empty() ? Tensor() : ctx.masks[0];
     const bool symbolic = std::any_of(inputs.begin(), inputs.end(), [](const Tensor& t) { return t.is_symbolic(); }) ||
                           (mask.defined() && mask.is_symbolic());
@@ -340,6 +359,55 @@ class ConvLSTM : public Layer, public StateVariablesLayer {
     c["recurrent_dropout"] = recurrent_dropout_;
     if (seed_) c["seed"] = *seed_;
     return c;
+  }
+
+  void set_call_arguments(const Config& arguments) override {
+    const std::string subject = ConfigReader::subject_of(*this);
+    STRATA_CHECK(arguments.is_object() && arguments.contains("args") && arguments["args"].is_array() &&
+                     !arguments["args"].empty() && (!arguments.contains("kwargs") || arguments["kwargs"].is_object()),
+                 FormatError, subject, ": call arguments must be {\"args\": [inputs], \"kwargs\": {...}}, got ",
+                 arguments.dump());
+    // Keras 3's ConvLSTM.call(sequences, initial_state=None, mask=None, training=None).
+    Config a = positional_as_keywords(arguments, {"initial_state", "mask", "training"}, subject);
+    Config& first = a["args"][0];
+    if (!first.is_array()) first = Config::array({first});
+    Config kwargs = Config::object();
+    const Config given = a.value("kwargs", Config::object());
+    for (const auto& [key, v] : given.items()) {
+      if (key == "initial_state") {
+        if (v.is_array()) {
+          for (const auto& state : v) first.push_back(state);
+        } else if (!v.is_null()) {
+          first.push_back(v);
+        }
+        continue;
+      }
+      if (key == "training") {
+        STRATA_CHECK(v.is_null() || v.is_boolean(), FormatError, subject,
+                     ": the call argument 'training' must be true, false or null, got ", v.dump());
+      } else if (key == "mask" || key == "constants") {
+        STRATA_CHECK(count_call_tensors(v) == 0, FormatError, subject, ": the call argument '", key,
+                     "' given as a tensor is not supported",
+                     key == "mask" ? "; masks come from the inputs' keras masks" : " (RNN constants)");
+      } else {
+        STRATA_THROW(FormatError, subject, ": unknown call argument '", key, "' (", v.dump(),
+                     "); a ConvLSTM layer takes its sequence, initial_state, mask and training");
+      }
+      kwargs[key] = v;
+    }
+    a["kwargs"] = kwargs;
+    STRATA_CHECK(first.size() == 1 || first.size() == 3, FormatError, subject,
+                 ": the call's tensors must be the sequence and optionally its 2 initial states (h, c), got ",
+                 first.dump());
+    for (std::size_t i = 0; i < first.size(); ++i) {
+      STRATA_CHECK(is_placeholder(first[i]) && first[i]["strata.tensor"] == i, FormatError, subject,
+                   ": the call's tensors must be the sequence and then the initial states h and c, got ", first.dump());
+    }
+    arguments_.set(a);
+  }
+  Config call_arguments() const override {
+    return arguments_.latest(
+        [this] { return default_arguments(std::max<std::size_t>(1, build_input_shapes().size())); });
   }
 
   std::vector<Variable> state_variables() const override { return states_; }
@@ -623,6 +691,7 @@ class ConvLSTM : public Layer, public StateVariablesLayer {
   std::optional<Config> seed_;  // Keras 3's key, written back only when read
   std::shared_ptr<ConvLSTMCell> cell_;
   std::vector<Variable> states_;
+  CallArgumentsState arguments_;
 };
 
 class ConvLSTM1D final : public ConvLSTM {

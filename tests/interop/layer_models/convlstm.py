@@ -38,6 +38,12 @@ def models(keras, rng):
         one("convlstm_2d_hard_sigmoid", (2, 5, 5, 1), L.ConvLSTM2D(2, 3, padding="same", return_sequences=True),
             keras3=False),
     ]
+    # Initial states as inputs (h and c, channels_last, the output's spatial shape).
+    i, h0, c0 = keras.Input((3, 5, 2)), keras.Input((5, 2)), keras.Input((5, 2))
+    y = L.ConvLSTM1D(2, 3, padding="same", return_sequences=True, recurrent_activation="sigmoid")(
+        i, initial_state=[h0, c0])
+    out.append(dict(name="convlstm_1d_initial_state", model=randomized(keras.Model([i, h0, c0], y)),
+                    x=[f(2, 3, 5, 2), f(2, 5, 2), f(2, 5, 2)]))
     if not hasattr(L, "LocallyConnected1D"):  # Keras 3
         return out
     out += [
