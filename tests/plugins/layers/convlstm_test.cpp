@@ -13,6 +13,7 @@
 #include "strata/gradient_tape.hpp"
 #include "strata/graph.hpp"
 #include "strata/model.hpp"
+#include "strata/plugin/call_arguments.hpp"
 #include "strata/stateful.hpp"
 #include "test_util.hpp"
 
@@ -302,6 +303,49 @@ TEST_F(ConvLstmTest, FunctionalModelsOfKnownAndUnknownLength) {
     const Tensor got = model->predict(x);
     EXPECT_EQ(mismatch(values(got), values((*layer)(std::vector<Tensor>{x})[0])), "");
   }
+}
+
+// dropout / recurrent_dropout: identity in inference; in training a new draw per call, the
+// same masks at every step (so a zero dropout mask on an input channel removes it from every
+// step's input convolution).
+TEST_F(ConvLstmTest, DropoutOnlyInTraining) {
+  auto layer = make_layer(
+      "ConvLSTM2D",
+      Config{{"filters", 2}, {"kernel_size", 2}, {"padding", "same"}, {"dropout", 0.5}, {"recurrent_dropout", 0.5}});
+  auto plain = make_layer("ConvLSTM2D", Config{{"filters", 2}, {"kernel_size", 2}, {"padding", "same"}});
+  const Tensor x = pattern_tensor(Shape{2, 3, 4, 4, 2}, 11) * 0.5;
+  layer->ensure_built({x.shape()});
+  plain->ensure_built({x.shape()});
+  plain->set_weights(layer->get_weights());
+  const auto want = values((*plain)(std::vector<Tensor>{x})[0]);
+  EXPECT_EQ(values((*layer)(std::vector<Tensor>{x})[0]), want);
+  CallContext training;
+  training.training = true;
+  const auto a = values(layer->call_with_masks({x}, training).tensors[0]);
+  const auto b = values(layer->call_with_masks({x}, training).tensors[0]);
+  EXPECT_NE(a, want);
+  EXPECT_NE(a, b);
+  for (const float v : a) EXPECT_TRUE(std::isfinite(v));
+}
+
+// Keras 3's node (initial_state by keyword) is read and written back in tf-keras's form.
+TEST_F(ConvLstmTest, CallArgumentsInBothDialects) {
+  auto layer = make_layer("ConvLSTM1D", Config{{"name", "bad"}, {"filters", 2}, {"kernel_size", 2}});
+  auto* arguments = dynamic_cast<CallArgumentsLayer*>(layer.get());
+  ASSERT_NE(arguments, nullptr);
+  const Config t0{{"strata.tensor", 0}}, t1{{"strata.tensor", 1}}, t2{{"strata.tensor", 2}};
+  arguments->set_call_arguments(
+      Config{{"args", Config::array({t0})}, {"kwargs", Config{{"initial_state", Config::array({t1, t2})}}}});
+  const Tensor in = Input(Shape{3, 5, 2}), h = Input(Shape{4, 2}), c = Input(Shape{4, 2});
+  (*layer)(std::vector<Tensor>{in, h, c});
+  EXPECT_EQ(arguments->call_arguments(),
+            (Config{{"args", Config::array({Config::array({t0, t1, t2})})}, {"kwargs", Config::object()}}));
+  EXPECT_THROW(arguments->set_call_arguments(
+                   Config{{"args", Config::array({t0})}, {"kwargs", Config{{"constants", Config::array({t1})}}}}),
+               FormatError);
+  EXPECT_THROW(arguments->set_call_arguments(
+                   Config{{"args", Config::array({Config::array({t0, t1})})}, {"kwargs", Config::object()}}),
+               FormatError);
 }
 
 const char* const kConvLstmKeys[] = {"name",
