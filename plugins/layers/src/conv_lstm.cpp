@@ -545,16 +545,18 @@ class ConvLSTM : public Layer, public StateVariablesLayer, public CallArgumentsL
     const Tensor recurrent_kernel = read(cell_->recurrent_kernel());
 
     // The input convolutions of every step at once, time folded into the batch (time-major).
-    std::vector<std::int64_t> rows_dims{-1};
+    std::vector<std::int64_t> perm{1, 0}, rows_dims{-1};
+    for (std::size_t i = 2; i < xd.size(); ++i) perm.push_back(static_cast<std::int64_t>(i));
     rows_dims.insert(rows_dims.end(), xd.begin() + 2, xd.end());
-    const Tensor rows = reshape(transpose(x,
-                                          [&] {
-                                            std::vector<std::int64_t> p{1, 0};
-                                            for (std::size_t i = 2; i < xd.size(); ++i)
-                                              p.push_back(static_cast<std::int64_t>(i));
-                                            return p;
-                                          }()),
-                                Shape(rows_dims));
+    const Tensor time_major = transpose(x, perm);
+    Tensor rows;
+    if (std::all_of(rows_dims.begin() + 1, rows_dims.end(), [](std::int64_t d) { return d >= 0; })) {
+      rows = reshape(time_major, Shape(rows_dims));
+    } else {  // spatial sizes known only when the graph runs: (-1, *shape[2:])
+      const auto n = static_cast<std::int64_t>(xd.size());
+      rows =
+          execute1("Reshape", {time_major, concat({int_tensor({-1}), slice(shape_of(time_major), {2}, {n - 2})}, 0)});
+    }
     const std::vector<Tensor> kernels = split(kernel, 4, -1);
     const std::vector<Tensor> recurrent_kernels = split(recurrent_kernel, 4, -1);
     Tensor projected;
@@ -580,17 +582,33 @@ class ConvLSTM : public Layer, public StateVariablesLayer, public CallArgumentsL
     if (s_.use_bias) projected = bias_add(projected, read(cell_->bias()));
     const std::vector<Tensor> per_step = steps == 1 ? std::vector<Tensor>{projected} : split(projected, steps, 0);
 
-    // Step masks, (batch, 1, ..., 1) to broadcast over a state.
+    // Step masks, (batch, 1, ..., 1) to broadcast over a state. A mask of the input's shape
+    // without its channels (Masking before a channels_last layer) masks each position, as
+    // tf-keras's backend.rnn does; its spatial shape must then be the output's.
     std::vector<Tensor> step_masks;
     if (mask_in.defined()) {
       Tensor m = mask_in.dtype() == DType::kBool ? mask_in : cast(mask_in, DType::kBool);
-      STRATA_CHECK(
-          m.shape().has_known_rank() && m.shape().rank() == 2 && m.shape().is_compatible_with(Shape{batch, steps}),
-          ShapeError, subject(), ": the mask must have shape (batch, timesteps) = ", Shape{batch, steps}.to_string(),
-          ", got ", m.shape().to_string());
+      const Shape& ms = m.shape();
+      const bool per_step = ms.has_known_rank() && ms.rank() == 2 && ms.is_compatible_with(Shape{batch, steps});
+      std::vector<std::int64_t> positions(xd.begin(), xd.end() - 1);
+      const bool per_position = !per_step && !channels_first() && ms.has_known_rank() &&
+                                ms.is_compatible_with(Shape(positions)) && ms.is_compatible_with(Shape([&] {
+                                  std::vector<std::int64_t> d = positions;
+                                  const auto lengths = output_lengths(inputs[0].shape());
+                                  std::copy(lengths.begin(), lengths.end(), d.begin() + 2);
+                                  return d;
+                                }()));
+      STRATA_CHECK(per_step || per_position, ShapeError, subject(),
+                   ": the mask must have shape (batch, timesteps) = ", Shape{batch, steps}.to_string(),
+                   channels_first()
+                       ? std::string()
+                       : " or, when the output keeps the input's spatial shape, " + Shape(positions).to_string(),
+                   ", got ", ms.to_string());
       std::vector<std::int64_t> md{batch < 0 ? -1 : batch};
       md.insert(md.end(), rank_ + 1, 1);
-      for (const Tensor& t : split(m, steps, 1)) step_masks.push_back(reshape(t, Shape(md)));
+      for (const Tensor& t : split(m, steps, 1)) {
+        step_masks.push_back(per_step ? reshape(t, Shape(md)) : expand_dims(squeeze(t, {1}), -1));
+      }
     }
 
     const std::size_t state_rank = rank_ + 2;

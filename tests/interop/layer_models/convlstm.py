@@ -5,8 +5,8 @@ ConvLSTM models use recurrent_activation="sigmoid" so that Keras 3 (whose hard_s
 from tf-keras's) runs them too; one model keeps tf-keras's default hard_sigmoid (tf-keras only).
 tf-keras on CPU cannot run channels_first convolutions, so ConvLSTM's channels_first is checked
 by the plugin tests only; LocallyConnected (no convolution) runs channels_first here. Keras 3
-removed LocallyConnected: those models come last (the rng draws of the others do not depend on
-them) and are tf-keras only."""
+removed LocallyConnected and refuses ConvLSTM inputs of unknown spatial size: those models come
+last (the rng draws of the others do not depend on them) and are tf-keras only."""
 
 
 def models(keras, rng):
@@ -44,8 +44,22 @@ def models(keras, rng):
         i, initial_state=[h0, c0])
     out.append(dict(name="convlstm_1d_initial_state", model=randomized(keras.Model([i, h0, c0], y)),
                     x=[f(2, 3, 5, 2), f(2, 5, 2), f(2, 5, 2)]))
+    # Masking: a mask per position (batch, timesteps, rows, cols) and whole masked steps.
+    i = keras.Input((3, 4, 4, 2))
+    y = L.ConvLSTM2D(2, 3, padding="same", return_sequences=True, recurrent_activation="sigmoid")(L.Masking()(i))
+    x = f(2, 3, 4, 4, 2)
+    x[0, 1] = 0.0
+    x[1, 2, 1:3, 2] = 0.0
+    # keras3=False: Keras 3's archive of this model holds its ops NotEqual and Any as layers,
+    # which Strata does not register (not this family's classes).
+    out.append(dict(name="convlstm_2d_masking", model=randomized(keras.Model(i, y)), x=[x], keras3=False))
     if not hasattr(L, "LocallyConnected1D"):  # Keras 3
         return out
+    # Spatial sizes unknown when the model is built (Keras 3 refuses them).
+    i = keras.Input((3, None, None, 2))
+    y = L.ConvLSTM2D(2, 3, padding="same", recurrent_activation="sigmoid")(i)
+    out.append(dict(name="convlstm_2d_unknown_size", model=randomized(keras.Model(i, y)), x=[f(2, 3, 5, 4, 2)],
+                    keras3=False))
     out += [
         one("convlstm_lc1d_impl1_strides", (8, 3), L.LocallyConnected1D(4, 3, strides=2, activation="tanh"),
             keras3=False),

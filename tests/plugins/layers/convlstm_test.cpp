@@ -235,6 +235,25 @@ TEST_F(ConvLstmTest, MaskedStepsKeepTheStates) {
   EXPECT_TRUE(masked.masks[0].defined());
 }
 
+// A mask per position (Masking before the layer: (batch, timesteps, rows, cols)) masks each
+// position's states; one masking every position of a step equals the step's mask.
+TEST_F(ConvLstmTest, MasksPerPosition) {
+  auto layer = make_layer(
+      "ConvLSTM2D",
+      Config{
+          {"filters", 2}, {"kernel_size", 3}, {"padding", "same"}, {"return_sequences", true}, {"return_state", true}});
+  const Tensor x = pattern_tensor(Shape{2, 3, 4, 4, 2}, 13) * 0.5;
+  CallContext by_step, by_position;
+  by_step.masks.push_back(cast(Tensor::from_vector<float>({1, 0, 1, 1, 1, 0}, Shape{2, 3}), DType::kBool));
+  by_position.masks.push_back(broadcast_to(reshape(by_step.masks[0], Shape{2, 3, 1, 1}), Shape{2, 3, 4, 4}));
+  const auto a = layer->call_with_masks({x}, by_step).tensors;
+  const auto b = layer->call_with_masks({x}, by_position).tensors;
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(mismatch(values(a[i]), values(b[i])), "") << i;
+  // A valid padding changes the spatial shape: such a mask cannot apply (tf-keras fails too).
+  auto valid = make_layer("ConvLSTM2D", Config{{"name", "bad"}, {"filters", 2}, {"kernel_size", 3}});
+  EXPECT_THROW(valid->call_with_masks({x}, by_position), ShapeError);
+}
+
 // channels_first is channels_last with the channels moved: same weights, transposed values.
 TEST_F(ConvLstmTest, ChannelsFirstIsTransposedChannelsLast) {
   for (const char* cls : {"ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"}) {
