@@ -17,11 +17,11 @@
 // conv_utils.conv_connected_inputs), not TensorFlow's "same".
 //
 // Every implementation runs the same way: a Conv2D with a constant 0/1 filter extracts each
-// output position's window (zeros where the window leaves the input), a Gather of the
-// kernel (a constant index map; a zero where a window position is not connected) gives each
-// position's (window * channels, filters) matrix, and one einsum multiplies them. Gradients
-// come from those ops. The bias (output spatial..., filters) is added as tf-keras does:
-// reshaped, not transposed, to (filters, spatial...) for channels_first.
+// output position's window (zeros where the window leaves the input), each position's
+// (window * channels, filters) matrix is implementation 1's kernel as stored or, for 2 and 3,
+// a Gather of the kernel (a constant index map; a zero where a window entry lies outside the
+// input), and one einsum multiplies them. Gradients come from those ops. The bias (output spatial..., filters) is added
+// as tf-keras does: reshaped, not transposed, to (filters, spatial...) for channels_first.
 #include <algorithm>
 #include <numeric>
 
@@ -190,12 +190,18 @@ class LocallyConnected : public Layer {
     const Tensor filter = float_constant(select, Shape{kh, kw, channels_, width}, x);
     const std::pair<std::int64_t, std::int64_t> strides{rank_ == 1 ? 1 : strides_[0], strides_.back()};
     const Tensor patches = reshape(conv2d(x, filter, strides, Padding::kValid), Shape{-1, positions, width});
-    // Each position's (width, filters) matrix, gathered from the kernel with a zero appended.
+    // Each position's (width, filters) matrix: implementation 1's kernel as it is, the others'
+    // gathered from the kernel with a zero appended.
     const Tensor kernel = read(kernel_);
-    const Tensor flat = concat({reshape(kernel, Shape{-1}), zeros(Shape{1}, kernel.dtype(), kernel.device())}, 0);
-    const Tensor index =
-        Tensor::from_vector<std::int64_t>(index_map_, Shape{positions, width, filters_}, kernel.device());
-    const Tensor matrices = gather(flat, index, 0);
+    Tensor matrices;
+    if (implementation_ == 1) {
+      matrices = kernel;
+    } else {
+      const Tensor flat = concat({reshape(kernel, Shape{-1}), zeros(Shape{1}, kernel.dtype(), kernel.device())}, 0);
+      const Tensor index =
+          Tensor::from_vector<std::int64_t>(index_map_, Shape{positions, width, filters_}, kernel.device());
+      matrices = gather(flat, index, 0);
+    }
     Tensor y = einsum("bpj,pjf->bpf", {patches, matrices});
     std::vector<std::int64_t> out_shape{-1};
     if (channels_first()) {
@@ -239,64 +245,68 @@ class LocallyConnected : public Layer {
  private:
   bool channels_first() const { return data_format_ == "channels_first"; }
 
-  // index_map_[(p * width + j) * filters + f]: the flat kernel entry that weighs window entry
-  // j of output position p for filter f, or the appended zero (the kernel's size) where the
-  // window entry lies outside the input or is not connected. Sets connections_.
+  // Implementations 2 and 3: index_map_[(p * width + j) * filters + f] is the flat kernel
+  // entry that weighs window entry j of output position p for filter f, or the appended zero
+  // (the kernel's size) where that window entry lies outside the input. Implementation 1's
+  // kernel is already laid out so (no map). Sets connections_ (implementation 3's size).
   void make_index_map() {
+    if (implementation_ == 1) return;
     const std::int64_t positions = product(out_), window = product(kernel_size_), width = window * channels_;
     const std::int64_t in_positions = product(in_);
+    // The input position window entry w of output position p reads, or -1 outside the input.
+    auto input_position = [&](std::int64_t p, std::int64_t w) {
+      const auto op = unravel(p, out_);
+      const auto kk = unravel(w, kernel_size_);
+      std::vector<std::int64_t> ip(rank_);
+      for (std::size_t i = 0; i < rank_; ++i) {
+        ip[i] = op[i] * strides_[i] - (padding_ == "same" ? kernel_size_[i] / 2 : 0) + kk[i];
+        if (ip[i] < 0 || ip[i] >= in_[i]) return std::int64_t{-1};
+      }
+      return ravel(ip, in_);
+    };
+    auto out_index = [&](std::int64_t p, std::int64_t f) {
+      return channels_first() ? f * positions + p : p * filters_ + f;
+    };
+    auto in_index = [&](std::int64_t ip, std::int64_t ch) {
+      return channels_first() ? ch * in_positions + ip : ip * channels_ + ch;
+    };
     // Implementation 3's entries: the connected (output index, input index) pairs, sorted.
     std::vector<std::pair<std::int64_t, std::int64_t>> pairs;
-    struct Entry {
-      std::int64_t p, j, f, in_position, channel;
-    };
-    std::vector<Entry> entries;
-    for (std::int64_t p = 0; p < positions; ++p) {
-      const auto op = unravel(p, out_);
-      for (std::int64_t w = 0; w < window; ++w) {
-        const auto kk = unravel(w, kernel_size_);
-        std::vector<std::int64_t> ip(rank_);
-        bool inside = true;
-        for (std::size_t i = 0; i < rank_; ++i) {
-          ip[i] = op[i] * strides_[i] - (padding_ == "same" ? kernel_size_[i] / 2 : 0) + kk[i];
-          inside = inside && ip[i] >= 0 && ip[i] < in_[i];
-        }
-        const std::int64_t in_position = inside ? ravel(ip, in_) : -1;
-        for (std::int64_t ch = 0; ch < channels_; ++ch) {
-          const std::int64_t j = channels_first() ? ch * window + w : w * channels_ + ch;
-          for (std::int64_t f = 0; f < filters_; ++f) entries.push_back({p, j, f, in_position, ch});
-        }
-      }
-    }
-    auto out_index = [&](const Entry& e) { return channels_first() ? e.f * positions + e.p : e.p * filters_ + e.f; };
-    auto in_index = [&](const Entry& e) {
-      return channels_first() ? e.channel * in_positions + e.in_position : e.in_position * channels_ + e.channel;
-    };
     if (implementation_ == 3) {
-      for (const auto& e : entries) {
-        if (e.in_position >= 0) pairs.emplace_back(out_index(e), in_index(e));
+      for (std::int64_t p = 0; p < positions; ++p) {
+        for (std::int64_t w = 0; w < window; ++w) {
+          const std::int64_t ip = input_position(p, w);
+          if (ip < 0) continue;
+          for (std::int64_t ch = 0; ch < channels_; ++ch) {
+            for (std::int64_t f = 0; f < filters_; ++f) pairs.emplace_back(out_index(p, f), in_index(ip, ch));
+          }
+        }
       }
       std::sort(pairs.begin(), pairs.end());
       connections_ = static_cast<std::int64_t>(pairs.size());
     }
-    const std::int64_t total = implementation_ == 1   ? positions * width * filters_
-                               : implementation_ == 2 ? in_positions * channels_ * positions * filters_
-                                                      : connections_;
-    index_map_.assign(static_cast<std::size_t>(positions * width * filters_), total);
-    for (const auto& e : entries) {
-      std::int64_t k = total;
-      if (implementation_ == 1) {
-        k = (e.p * width + e.j) * filters_ + e.f;
-      } else if (e.in_position >= 0) {
-        if (implementation_ == 2) {
-          k = channels_first() ? ((e.channel * in_positions + e.in_position) * filters_ + e.f) * positions + e.p
-                               : ((e.in_position * channels_ + e.channel) * positions + e.p) * filters_ + e.f;
-        } else {
-          const auto it = std::lower_bound(pairs.begin(), pairs.end(), std::make_pair(out_index(e), in_index(e)));
-          k = it - pairs.begin();
+    const std::int64_t zero = implementation_ == 2 ? in_positions * channels_ * positions * filters_ : connections_;
+    index_map_.assign(static_cast<std::size_t>(positions * width * filters_), zero);
+    for (std::int64_t p = 0; p < positions; ++p) {
+      for (std::int64_t w = 0; w < window; ++w) {
+        const std::int64_t ip = input_position(p, w);
+        if (ip < 0) continue;
+        for (std::int64_t ch = 0; ch < channels_; ++ch) {
+          const std::int64_t j = channels_first() ? ch * window + w : w * channels_ + ch;
+          for (std::int64_t f = 0; f < filters_; ++f) {
+            std::int64_t k = 0;
+            if (implementation_ == 2) {
+              k = channels_first() ? ((ch * in_positions + ip) * filters_ + f) * positions + p
+                                   : ((ip * channels_ + ch) * positions + p) * filters_ + f;
+            } else {
+              const auto it =
+                  std::lower_bound(pairs.begin(), pairs.end(), std::make_pair(out_index(p, f), in_index(ip, ch)));
+              k = it - pairs.begin();
+            }
+            index_map_[static_cast<std::size_t>((p * width + j) * filters_ + f)] = k;
+          }
         }
       }
-      index_map_[static_cast<std::size_t>((e.p * width + e.j) * filters_ + e.f)] = k;
     }
   }
 
