@@ -1,11 +1,10 @@
 // ConvLSTM1D, ConvLSTM2D and ConvLSTM3D: an LSTM whose input and recurrent transformations
 // are convolutions (tf-keras's ConvLSTM over ConvRNN and ConvLSTMCell).
 //
-// Semantics follow tf-keras 2.21, and the time loop those of the plugin's RNN layers
-// (recurrent_rnn.cpp, keras.backend.rnn): go_backwards processes the steps last to first
-// and returns the sequence in that order; at a masked step the states keep their values and
-// the output repeats the previous step's; the output mask is the input mask with
-// return_sequences; stateful layers carry their final states to the next call; initial
+// Semantics follow tf-keras 2.21; the time loop is the RNN layers' (recurrent_loop.hpp, with
+// keras.backend.rnn's semantics): go_backwards processes the steps last to first and returns
+// the sequence in that order; at a masked step the states keep their values and the output
+// repeats the previous step's; the output mask is the input mask with return_sequences; stateful layers carry their final states to the next call; initial
 // states come as extra inputs [sequence, h, c]. The cell's gates are (i, f, c, o):
 //   i = ra(x*Wi + bi + h*Ui), f = ra(x*Wf + bf + h*Uf), c' = f c + i a(x*Wc + bc + h*Uc),
 //   o = ra(x*Wo + bo + h*Uo), h' = o a(c'),
@@ -22,6 +21,7 @@
 
 #include "call_arguments_state.hpp"
 #include "common.hpp"
+#include "recurrent_loop.hpp"
 #include "strata/graph.hpp"
 #include "strata/plugin/call_arguments.hpp"
 #include "strata/stateful.hpp"
@@ -642,40 +642,36 @@ class ConvLSTM : public Layer, public StateVariablesLayer, public CallArgumentsL
       for (int g = 0; g < 4; ++g) recurrent_masks.push_back(dropout_mask(states[0], recurrent_dropout_));
     }
 
-    Tensor previous_output;
-    std::vector<Tensor> outputs;
-    for (std::int64_t k = 0; k < steps; ++k) {
-      const auto t = static_cast<std::size_t>(go_backwards_ ? steps - 1 - k : k);
-      const Tensor& h = states[0];
-      const Tensor& c = states[1];
-      Tensor z;
-      if (recurrent_masks.empty()) {
-        z = per_step[t] + recurrent_conv(h, recurrent_kernel);
-      } else {
-        std::vector<Tensor> gates;
-        for (std::size_t g = 0; g < 4; ++g)
-          gates.push_back(recurrent_conv(h * recurrent_masks[g], recurrent_kernels[g]));
-        z = per_step[t] + concat(gates, -1);
-      }
-      const std::vector<Tensor> zs = split(z, 4, -1);
-      const Tensor i = (*recurrent_activation_)(zs[0]);
-      const Tensor fg = (*recurrent_activation_)(zs[1]);
-      const Tensor c_new = fg * c + i * (*activation_)(zs[2]);
-      const Tensor o = (*recurrent_activation_)(zs[3]);
-      Tensor h_new = o * (*activation_)(c_new);
-      Tensor c_next = c_new;
-      Tensor output = h_new;
-      if (!step_masks.empty()) {
-        const Tensor& valid = step_masks[t];
-        const Tensor before = previous_output.defined() ? previous_output : zeros_like(h_new);
-        output = select(valid, output, zero_output_for_mask_ ? zeros_like(h_new) : before);
-        h_new = select(valid, h_new, h);
-        c_next = select(valid, c_new, c);
-      }
-      states = {h_new, c_next};
-      previous_output = output;
-      if (return_sequences_) outputs.push_back(output);
-    }
+    // The cell's step (tf-keras's ConvLSTMCell.call) in the RNN layers' time loop.
+    recurrent::TimeLoopOptions loop;
+    loop.go_backwards = go_backwards_;
+    loop.return_sequences = return_sequences_;
+    loop.zero_output_for_mask = zero_output_for_mask_;
+    const Tensor zero_output = zeros_like(states[0]);
+    recurrent::TimeLoopResult ran =
+        recurrent::run_time_loop(steps, std::move(states), step_masks, zero_output, loop,
+                                 [&](std::size_t t, const std::vector<Tensor>& current) {
+                                   const Tensor& h = current[0];
+                                   const Tensor& c = current[1];
+                                   Tensor z;
+                                   if (recurrent_masks.empty()) {
+                                     z = per_step[t] + recurrent_conv(h, recurrent_kernel);
+                                   } else {
+                                     std::vector<Tensor> gates;
+                                     for (std::size_t g = 0; g < 4; ++g) {
+                                       gates.push_back(recurrent_conv(h * recurrent_masks[g], recurrent_kernels[g]));
+                                     }
+                                     z = per_step[t] + concat(gates, -1);
+                                   }
+                                   const std::vector<Tensor> zs = split(z, 4, -1);
+                                   const Tensor i = (*recurrent_activation_)(zs[0]);
+                                   const Tensor fg = (*recurrent_activation_)(zs[1]);
+                                   const Tensor c_new = fg * c + i * (*activation_)(zs[2]);
+                                   const Tensor o = (*recurrent_activation_)(zs[3]);
+                                   const Tensor h_new = o * (*activation_)(c_new);
+                                   return std::make_pair(h_new, std::vector<Tensor>{h_new, c_new});
+                                 });
+    states = std::move(ran.states);
 
     if (stateful_ && !symbolic) {
       for (std::size_t i = 0; i < states_.size(); ++i) {
@@ -685,7 +681,7 @@ class ConvLSTM : public Layer, public StateVariablesLayer, public CallArgumentsL
     }
 
     Outputs result;
-    Tensor y = return_sequences_ ? stack(outputs, 1) : previous_output;
+    Tensor y = return_sequences_ ? stack(ran.outputs, 1) : ran.last_output;
     if (channels_first()) y = transpose(y, to_first(return_sequences_ ? 2 : 1));
     result.tensors.push_back(y);
     if (return_state_) {
