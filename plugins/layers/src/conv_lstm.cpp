@@ -160,7 +160,7 @@ class DeferredConvLSTMCall : public Layer {
       inner.masks.push_back(args.back());
       args.pop_back();
     }
-    return layer_->call_with_masks(args, inner).tensors;
+    return layer_->call_and_mask(args, inner).tensors;
   }
 
  private:

@@ -367,30 +367,34 @@ TEST_F(ConvLstmTest, CallArgumentsInBothDialects) {
                FormatError);
 }
 
-// A model of both families trains with fit (batches of unknown size, dropout in training):
-// the loss falls.
+// A model of both families trains with fit (batches of unknown size, dropout in training,
+// timesteps known or not): the loss falls.
 TEST_F(ConvLstmTest, ModelOfBothFamiliesTrains) {
-  if (!Registry::global().contains(ObjectKind::kOptimizer, "Adam")) GTEST_SKIP() << "no training plugin";
-  const Tensor in = Input(Shape{3, 6, 2});
-  Tensor h = (*make_layer(
-      "ConvLSTM1D",
-      Config{{"filters", 3}, {"kernel_size", 2}, {"padding", "same"}, {"dropout", 0.1}, {"recurrent_dropout", 0.1}}))(
-      in);
-  h = (*make_layer("LocallyConnected1D",
-                   Config{{"filters", 2}, {"kernel_size", 3}, {"implementation", 3}, {"padding", "same"}}))(h);
-  h = (*make_layer("LocallyConnected1D", Config{{"filters", 1}, {"kernel_size", 2}, {"strides", 2}}))(h);
-  auto model = std::make_shared<Functional>(std::vector<Tensor>{in}, std::vector<Tensor>{h}, "both");
-  model->compile(Config{{"class_name", "Adam"}, {"config", Config{{"learning_rate", 0.03}}}}, Config("mse"));
-  const Tensor x = pattern_tensor(Shape{8, 3, 6, 2}, 4) * 0.5;
-  const Tensor y = pattern_tensor(Shape{8, 3, 1}, 6) * 0.5;
-  const double before = model->evaluate(x, y).at("loss");
-  FitOptions options;
-  options.epochs = 30;
-  options.batch_size = 4;
-  options.verbose = 0;
-  model->fit(x, y, options);
-  const double after = model->evaluate(x, y).at("loss");
-  EXPECT_LT(after, before * 0.8) << before << " -> " << after;
+  for (const std::int64_t steps : {std::int64_t{3}, kU}) {  // unknown: the ConvLSTM's call is deferred
+    SCOPED_TRACE(steps);
+    clear_session();
+    if (!Registry::global().contains(ObjectKind::kOptimizer, "Adam")) GTEST_SKIP() << "no training plugin";
+    const Tensor in = Input(Shape{steps, 6, 2});
+    Tensor h = (*make_layer(
+        "ConvLSTM1D",
+        Config{{"filters", 3}, {"kernel_size", 2}, {"padding", "same"}, {"dropout", 0.1}, {"recurrent_dropout", 0.1}}))(
+        in);
+    h = (*make_layer("LocallyConnected1D",
+                     Config{{"filters", 2}, {"kernel_size", 3}, {"implementation", 3}, {"padding", "same"}}))(h);
+    h = (*make_layer("LocallyConnected1D", Config{{"filters", 1}, {"kernel_size", 2}, {"strides", 2}}))(h);
+    auto model = std::make_shared<Functional>(std::vector<Tensor>{in}, std::vector<Tensor>{h}, "both");
+    model->compile(Config{{"class_name", "Adam"}, {"config", Config{{"learning_rate", 0.03}}}}, Config("mse"));
+    const Tensor x = pattern_tensor(Shape{8, 3, 6, 2}, 4) * 0.5;
+    const Tensor y = pattern_tensor(Shape{8, 3, 1}, 6) * 0.5;
+    const double before = model->evaluate(x, y).at("loss");
+    FitOptions options;
+    options.epochs = 30;
+    options.batch_size = 4;
+    options.verbose = 0;
+    model->fit(x, y, options);
+    const double after = model->evaluate(x, y).at("loss");
+    EXPECT_LT(after, before * 0.8) << before << " -> " << after;
+  }
 }
 
 const char* const kConvLstmKeys[] = {"name",
