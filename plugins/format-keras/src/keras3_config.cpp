@@ -158,7 +158,7 @@ void keras3_layer_config(const std::string& cls, Config& config) {
     config.erase("kernel_initializer");
     config.erase("kernel_regularizer");
     config.erase("kernel_constraint");
-  } else if (one_of(cls, {"SimpleRNN", "LSTM", "GRU", "RNN"})) {
+  } else if (one_of(cls, {"SimpleRNN", "LSTM", "GRU", "RNN", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"})) {
     drop_if(layer, config, "time_major", false);
   } else if (one_of(cls, {"SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"})) {
     // Keras 3's constructor takes rate, seed, name, dtype (and data_format): not trainable.

@@ -12,6 +12,7 @@
 #include <algorithm>
 
 #include "recurrent_internal.hpp"
+#include "recurrent_loop.hpp"
 #include "strata/graph.hpp"
 #include "strata/ops.hpp"
 #include "strata/serialization.hpp"
@@ -390,34 +391,30 @@ Layer::Outputs RecurrentLayer::run(const std::vector<Tensor>& inputs, const Tens
 
   std::vector<RecurrentCell::Step> cell_steps;
   for (std::size_t k = 0; k < cells_.size(); ++k) cell_steps.push_back(cells_[k]->make_step(recurrent_masks[k]));
-  Tensor previous_output = zero_output;
-  std::vector<Tensor> outputs;
-  if (return_sequences_) outputs.reserve(static_cast<std::size_t>(steps));
-  for (std::int64_t k = 0; k < steps; ++k) {
-    const auto t = static_cast<std::size_t>(go_backwards_ ? steps - 1 - k : k);
+  TimeLoopOptions loop;
+  loop.go_backwards = go_backwards_;
+  loop.return_sequences = return_sequences_;
+  loop.zero_output_for_mask = zero_output_for_mask_;
+  // One step runs every cell: each cell's input is the previous cell's output.
+  auto step = [&](std::size_t t, const std::vector<Tensor>& current) {
     std::vector<Tensor> next;
     Tensor output;
     std::size_t offset = 0;
     for (std::size_t c = 0; c < cells_.size(); ++c) {
       const RecurrentCell& cell = *cells_[c];
       const auto n = static_cast<std::size_t>(cell.num_states());
-      const std::vector<Tensor> own(states.begin() + static_cast<std::ptrdiff_t>(offset),
-                                    states.begin() + static_cast<std::ptrdiff_t>(offset + n));
+      const std::vector<Tensor> own(current.begin() + static_cast<std::ptrdiff_t>(offset),
+                                    current.begin() + static_cast<std::ptrdiff_t>(offset + n));
       const Tensor in = c == 0 ? per_step[t] : cell.project(output, input_masks[c]);
       std::vector<Tensor> updated = cell_steps[c](in, own);
       output = updated[0];
       next.insert(next.end(), updated.begin(), updated.end());
       offset += n;
     }
-    if (!step_masks.empty()) {
-      const Tensor& valid = step_masks[t];
-      output = select(valid, output, zero_output_for_mask_ ? zero_output : previous_output);
-      for (std::size_t s = 0; s < next.size(); ++s) next[s] = select(valid, next[s], states[s]);
-    }
-    states = std::move(next);
-    previous_output = output;
-    if (return_sequences_) outputs.push_back(output);
-  }
+    return std::make_pair(output, std::move(next));
+  };
+  TimeLoopResult ran = run_time_loop(steps, std::move(states), step_masks, zero_output, loop, step);
+  states = std::move(ran.states);
 
   // Keras assigns the final states to the layer's state variables after every call.
   if (stateful_ && !symbolic) {
@@ -428,7 +425,7 @@ Layer::Outputs RecurrentLayer::run(const std::vector<Tensor>& inputs, const Tens
   }
 
   Outputs result;
-  result.tensors.push_back(return_sequences_ ? stack(outputs, 1) : previous_output);
+  result.tensors.push_back(return_sequences_ ? stack(ran.outputs, 1) : ran.last_output);
   if (return_state_) result.tensors.insert(result.tensors.end(), states.begin(), states.end());
   result.masks = output_masks(mask_in);
   if (activity_regularizer_ && !symbolic) add_activity_losses(*this, *activity_regularizer_, result.tensors);
