@@ -197,10 +197,11 @@ void register_encoding_ops(Registrar& r) {
   for (int i = 0; i < kMaxCrossInputs; ++i) all.push_back(i);
   op("strata.HashedCross", -1, all, hashed_cross_infer);
   op("strata.CheckCategoryRange", 1, {}, check_range_infer);
-  // Every device type: the string ops read their inputs on the host (host_inputs), and the
-  // range check copies its input there.
-  add_kernel(r, "StringToHashBucketFast", "*", DType::kString, [](KernelContext& c) { string_to_bucket(c, false); });
-  add_kernel(r, "StringToHashBucketStrong", "*", DType::kString, [](KernelContext& c) { string_to_bucket(c, true); });
+  // Every device type and dtype (the kernel lookup's last resort, so a backend may still
+  // register its own): the string ops read their inputs on the host (host_inputs; inference
+  // checks the dtypes), and the range check copies its input there.
+  add_kernel(r, "StringToHashBucketFast", "*", DType::kInvalid, [](KernelContext& c) { string_to_bucket(c, false); });
+  add_kernel(r, "StringToHashBucketStrong", "*", DType::kInvalid, [](KernelContext& c) { string_to_bucket(c, true); });
   add_kernel(r, "AsString", "*", DType::kInvalid, as_string);
   add_kernel(r, "strata.HashedCross", "*", DType::kInvalid, hashed_cross);
   add_kernel(r, "strata.CheckCategoryRange", "*", DType::kInvalid, check_range);
@@ -618,7 +619,7 @@ void register_encoding_layers(Registrar& registrar) {
   equal_def.not_differentiable = true;
   equal_def.infer = string_equal_infer;
   registrar.add<ObjectKind::kOp>("strata.StringEqual", std::move(equal_def));
-  add_kernel(registrar, "strata.StringEqual", "*", DType::kString, string_equal);
+  add_kernel(registrar, "strata.StringEqual", "*", DType::kInvalid, string_equal);
   register_layer<CategoryEncoding>(registrar, "CategoryEncoding");
   register_layer<Discretization>(registrar, "Discretization");
   register_layer<Hashing>(registrar, "Hashing");
