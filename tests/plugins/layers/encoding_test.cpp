@@ -534,5 +534,40 @@ TEST_F(EncodingLayers, BadInputsAreTypedErrorsNamingTheLayer) {
   expect_error<ValueError>([&] { (void)(*ce)(strings({"a"})); }, "ce", "string");
 }
 
+// The same model on every test device (ref, and cpu when its backend is loaded): strings stay on
+// the host, the rest runs on the device.
+TEST(EncodingLayersDevices, OneModelOnEveryDevice) {
+  int ran = 0;
+  for (const std::string& device_name : test_devices()) {
+    SCOPED_TRACE(device_name);
+    if (const std::string why = skip_reason(device_name); !why.empty()) continue;
+    const Device device(device_name);
+    DeviceScope scope(device);
+    clear_session();
+    ++ran;
+    const Tensor words = Input(Shape{1}, "words", DType::kString);
+    const Tensor ids = Input(Shape{2}, "ids", DType::kInt64);
+    const Tensor real = Input(Shape{3}, "real");
+    const Tensor hashed =
+        (*layer("Hashing", {{"num_bins", 7}, {"salt", 11}, {"output_mode", "one_hot"}}))(words);
+    const Tensor crossed = (*layer("HashedCrossing", {{"num_bins", 1000}}))({words, words})[0];
+    const Tensor counted = (*layer("CategoryEncoding", {{"num_tokens", 3}, {"output_mode", "count"}}))(ids);
+    const Tensor bucketed = (*layer("Discretization", {{"bin_boundaries", {0.0, 1.0}}, {"output_mode", "count"}}))(real);
+    const auto model = std::make_shared<Functional>(std::vector<Tensor>{words, ids, real},
+                                                    std::vector<Tensor>{hashed, crossed, counted, bucketed});
+    const auto y = model->predict({Tensor::from_strings({"hello", "A"}, Shape{2, 1}),
+                                   int64s({0, 2, 2, 2}, Shape{2, 2}).to(device),
+                                   floats({-1, 0, 1, 0.5f, 0.25f, 7}, Shape{2, 3}).to(device)});
+    ASSERT_EQ(y.size(), 4u);
+    // salt 11: "hello" -> 6, "A" -> 4 (HashingEqualsTfKeras).
+    EXPECT_EQ(values(y[0].to(Device::cpu())), (std::vector<float>{0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0}));
+    EXPECT_EQ(y[1].shape(), (Shape{2, 1}));
+    EXPECT_EQ(values(y[2].to(Device::cpu())), (std::vector<float>{1, 0, 1, 0, 0, 2}));
+    EXPECT_EQ(values(y[3].to(Device::cpu())), (std::vector<float>{1, 1, 1, 0, 2, 1}));
+  }
+  EXPECT_GE(ran, 1);
+  RecordProperty("devices", ran);
+}
+
 }  // namespace
 }  // namespace strata::layer_tests
