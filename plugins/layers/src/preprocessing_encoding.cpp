@@ -2,14 +2,15 @@
 // HashedCrossing, as tf-keras 2.21 computes them (dense outputs only: Strata has no sparse
 // tensors, so sparse=True is refused).
 //
-// What TensorFlow computes in kernels of its own is computed here by ops this file registers:
-// StringToHashBucketFast (FarmHash Fingerprint64 mod num_buckets), StringToHashBucketStrong
-// (SipHash-2-4 keyed with two words, mod num_buckets) and AsString (integers in decimal), with
-// TensorFlow's names and attributes; and two Strata-only ops: strata.HashedCross (what
-// tf.sparse.cross_hashed computes for dense inputs of one value per row) and
+// What TensorFlow computes in kernels of its own is computed here by ops this file registers,
+// with TensorFlow's names, attributes and outputs (so a SavedModel Strata writes loads in
+// TensorFlow): StringToHashBucketFast (FarmHash Fingerprint64 mod num_buckets),
+// StringToHashBucketStrong (SipHash-2-4 keyed with two words, mod num_buckets), AsString
+// (integers in decimal) and SparseCross (tf.sparse.cross_hashed, dense [batch, 1] inputs only);
+// plus two Strata-only ops: strata.StringEqual (Hashing's string mask_value) and
 // strata.CheckCategoryRange (CategoryEncoding's run-time check that values lie in
 // [0, num_tokens), a ValueError naming the layer). String tensors live on the host, so the
-// string ops take their string inputs there and put numeric outputs on the default device.
+// string ops take their inputs there and put numeric outputs on the default device.
 // Bucketize and the one-hot/multi-hot/count encodings are compositions of existing ops.
 #include <algorithm>
 #include <cmath>
@@ -109,54 +110,66 @@ void as_string(KernelContext& ctx) {
   ctx.set_output(0, Tensor::from_strings(out, in.shape()));
 }
 
-std::vector<TensorMeta> hashed_cross_infer(const InferContext& c) {
-  STRATA_CHECK(c.num_inputs() <= static_cast<std::size_t>(kMaxCrossInputs), ValueError,
-               "op strata.HashedCross takes at most ", kMaxCrossInputs, " inputs, got ", c.num_inputs());
+// TensorFlow's SparseCross (what tf.sparse.cross_hashed runs), for dense inputs only (N = 0
+// sparse inputs), each of shape [batch, 1] and dtype int64 or string, hashed_output true: one
+// cross per row. Outputs: output_indices [batch, 2] (row, 0), output_values [batch] and
+// output_shape [batch, 1], as TensorFlow's.
+std::vector<TensorMeta> sparse_cross_infer(const InferContext& c) {
+  const Attrs& a = c.attrs();
+  STRATA_CHECK(a.get_or<std::int64_t>("N", 0) == 0, ValueError,
+               "op SparseCross is implemented for dense inputs only (N = 0), got N = ", a.get<std::int64_t>("N"));
+  STRATA_CHECK(a.get_or<bool>("hashed_output", false), ValueError,
+               "op SparseCross is implemented with hashed_output=true only");
+  STRATA_CHECK(a.get<std::int64_t>("num_buckets") >= 0, ValueError, "op SparseCross: num_buckets must not be negative");
+  STRATA_CHECK(c.num_inputs() <= static_cast<std::size_t>(kMaxCrossInputs), ValueError, "op SparseCross takes at most ",
+               kMaxCrossInputs, " inputs, got ", c.num_inputs());
+  std::int64_t batch = Shape::kUnknown;
   for (std::size_t i = 0; i < c.num_inputs(); ++i) {
-    STRATA_CHECK(is_integer(c.dtype(i)) || c.dtype(i) == DType::kString, ValueError,
-                 "op strata.HashedCross takes integer or string tensors, got ", dtype_name(c.dtype(i)), " as input ",
-                 i);
-    STRATA_CHECK(c.shape(i).rank() == c.shape(0).rank(), ShapeError,
-                 "op strata.HashedCross needs inputs of one shape, got ", c.shape(0).to_string(), " and ",
-                 c.shape(i).to_string());
+    STRATA_CHECK(c.dtype(i) == DType::kInt64 || c.dtype(i) == DType::kString, ValueError,
+                 "op SparseCross takes int64 or string tensors, got ", dtype_name(c.dtype(i)), " as input ", i);
+    const Shape& s = c.shape(i);
+    STRATA_CHECK(s.rank() == 2 && s.dims()[1] == 1, ShapeError,
+                 "op SparseCross is implemented for inputs of shape [batch, 1], got ", s.to_string(), " as input ", i);
+    const std::int64_t b = s.dims()[0];
+    STRATA_CHECK(batch == Shape::kUnknown || b == Shape::kUnknown || b == batch, ShapeError,
+                 "op SparseCross needs inputs of one batch size, got ", batch, " and ", b);
+    if (b != Shape::kUnknown) batch = b;
   }
-  Shape shape = c.shape(0);
-  for (std::size_t i = 1; i < c.num_inputs(); ++i) {
-    shape = broadcast_shapes(shape, c.shape(i), "strata.HashedCross");
-    STRATA_CHECK(!(c.shape(i).is_fully_defined() && c.shape(0).is_fully_defined()) || c.shape(i) == c.shape(0),
-                 ShapeError, "op strata.HashedCross needs inputs of one shape, got ", c.shape(0).to_string(), " and ",
-                 c.shape(i).to_string());
-  }
-  STRATA_CHECK(c.attrs().get<std::int64_t>("num_buckets") >= 0, ValueError,
-               "op strata.HashedCross: num_buckets must not be negative");
-  return {{DType::kInt64, shape}};
+  return {{DType::kInt64, Shape{batch, 2}}, {DType::kInt64, Shape{batch}}, {DType::kInt64, Shape{2}}};
 }
 
-// tf.sparse.cross_hashed on dense inputs of one value per row: the hash key folded with each
-// feature's hash in input order (FingerprintCat64); a string's hash is its Fingerprint64, an
-// integer's hash the integer itself. num_buckets 0: modulo the largest int64.
-void hashed_cross(KernelContext& ctx) {
+// The hash key folded with each feature's hash in input order (FingerprintCat64); a string's
+// hash is its Fingerprint64, an integer's the integer itself; then modulo num_buckets (0: the
+// largest int64).
+void sparse_cross(KernelContext& ctx) {
   const auto buckets = static_cast<std::uint64_t>(ctx.attrs().get<std::int64_t>("num_buckets"));
   const std::uint64_t modulus =
       buckets > 0 ? buckets : static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
-  const std::size_t n = static_cast<std::size_t>(ctx.output_meta(0).shape.num_elements());
-  std::vector<std::uint64_t> hash(n, kCrossHashKey);
+  const auto key = static_cast<std::uint64_t>(ctx.attrs().get<std::int64_t>("hash_key"));
+  const std::int64_t batch = ctx.output_meta(1).shape.dims()[0];
+  const auto n = static_cast<std::size_t>(batch);
+  std::vector<std::uint64_t> hash(n, key);
   for (std::size_t i = 0; i < ctx.num_inputs(); ++i) {
     const Tensor& in = ctx.input(i);
-    STRATA_CHECK(static_cast<std::size_t>(in.num_elements()) == n, ShapeError,
-                 "op strata.HashedCross needs inputs of one shape, got ", in.shape().to_string(), " and ",
-                 ctx.output_meta(0).shape.to_string());
+    STRATA_CHECK(in.num_elements() == batch, ShapeError, "op SparseCross needs inputs of one batch size, got ",
+                 in.shape().to_string(), " and ", ctx.input(0).shape().to_string());
     if (in.dtype() == DType::kString) {
       const auto strings = in.strings();
       for (std::size_t k = 0; k < n; ++k) hash[k] = fingerprint_cat64(hash[k], fingerprint64(strings[k]));
     } else {
-      const auto values = integer_values(in);
+      const auto values = in.to_vector<std::int64_t>();
       for (std::size_t k = 0; k < n; ++k) hash[k] = fingerprint_cat64(hash[k], static_cast<std::uint64_t>(values[k]));
     }
   }
-  std::vector<std::int64_t> out(n);
-  for (std::size_t k = 0; k < n; ++k) out[k] = static_cast<std::int64_t>(hash[k] % modulus);
-  ctx.set_output(0, Tensor::from_vector(out, ctx.output_meta(0).shape, ctx.device().device()));
+  std::vector<std::int64_t> indices(2 * n, 0), values(n);
+  for (std::size_t k = 0; k < n; ++k) {
+    indices[2 * k] = static_cast<std::int64_t>(k);
+    values[k] = static_cast<std::int64_t>(hash[k] % modulus);
+  }
+  const Device device = ctx.device().device();
+  ctx.set_output(0, Tensor::from_vector(indices, Shape{batch, 2}, device));
+  ctx.set_output(1, Tensor::from_vector(values, Shape{batch}, device));
+  ctx.set_output(2, Tensor::from_vector(std::vector<std::int64_t>{batch, 1}, Shape{2}, device));
 }
 
 std::vector<TensorMeta> check_range_infer(const InferContext& c) {
@@ -184,7 +197,7 @@ void register_encoding_ops(Registrar& r) {
     OpDef d;
     d.name = name;
     d.num_inputs = inputs;
-    d.min_inputs = inputs < 0 ? 2 : 0;
+    d.min_inputs = inputs < 0 ? 1 : 0;
     d.host_inputs = std::move(host);
     d.not_differentiable = true;
     d.infer = std::move(infer);
@@ -195,7 +208,7 @@ void register_encoding_ops(Registrar& r) {
   op("AsString", 1, {0}, as_string_infer);
   std::vector<int> all;
   for (int i = 0; i < kMaxCrossInputs; ++i) all.push_back(i);
-  op("strata.HashedCross", -1, all, hashed_cross_infer);
+  op("SparseCross", -1, all, sparse_cross_infer);
   op("strata.CheckCategoryRange", 1, {}, check_range_infer);
   // Every device type and dtype (the kernel lookup's last resort, so a backend may still
   // register its own): the string ops read their inputs on the host (host_inputs; inference
@@ -203,7 +216,7 @@ void register_encoding_ops(Registrar& r) {
   add_kernel(r, "StringToHashBucketFast", "*", DType::kInvalid, [](KernelContext& c) { string_to_bucket(c, false); });
   add_kernel(r, "StringToHashBucketStrong", "*", DType::kInvalid, [](KernelContext& c) { string_to_bucket(c, true); });
   add_kernel(r, "AsString", "*", DType::kInvalid, as_string);
-  add_kernel(r, "strata.HashedCross", "*", DType::kInvalid, hashed_cross);
+  add_kernel(r, "SparseCross", "*", DType::kInvalid, sparse_cross);
   add_kernel(r, "strata.CheckCategoryRange", "*", DType::kInvalid, check_range);
 }
 
@@ -314,7 +327,12 @@ class CategoryEncoding final : public Layer, public CallArgumentsLayer {
       STRATA_CHECK(output_mode_ == "count", ValueError, subject(*this),
                    ": count_weights is not used when output_mode is not 'count'; got output_mode='", output_mode_, "'");
     }
-    x = execute1("strata.CheckCategoryRange", {x}, Attrs{{"depth", num_tokens_}, {"subject", subject(*this)}});
+    // Checked when the layer runs on values (Strata runs models layer by layer); a traced
+    // graph (a SavedModel's functions) goes without the check, as TensorFlow would not know
+    // the op (tf-keras's tf.Assert has no Strata counterpart).
+    if (!x.is_symbolic()) {
+      x = execute1("strata.CheckCategoryRange", {x}, Attrs{{"depth", num_tokens_}, {"subject", subject(*this)}});
+    }
     if (!is_integer(x.dtype())) x = cast(x, DType::kInt64);  // tf.math.bincount truncates floats
     return {encode_categorical(*this, x, output_mode_, num_tokens_, dtype(), weights)};
   }
@@ -415,7 +433,9 @@ class Discretization final : public Layer {
       STRATA_CHECK(*num_bins_ >= 0, ValueError, subject(*this), ": num_bins must be greater than or equal to 0, got ",
                    *num_bins_);
     }
-    STRATA_CHECK(!(num_bins_ && !boundaries.is_null()), ValueError, subject(*this),
+    // Keras 3 writes both once adapted (its from_config applies the boundaries after
+    // construction); tf-keras refuses both.
+    STRATA_CHECK(!(num_bins_ && !boundaries.is_null()) || written_by_keras3(c), ValueError, subject(*this),
                  ": both num_bins and bin_boundaries should not be set; got num_bins=", *num_bins_,
                  " and bin_boundaries=", boundaries.dump());
     if (!boundaries.is_null()) {
@@ -577,7 +597,24 @@ class HashedCrossing final : public Layer {
       STRATA_CHECK(is_integer(in.dtype()) || in.dtype() == DType::kString, ValueError, subject(*this),
                    ": all inputs should have an integer or string dtype; got ", dtype_name(in.dtype()));
     }
-    const Tensor crossed = execute1("strata.HashedCross", inputs, Attrs{{"num_buckets", num_bins_}});
+    // tf.sparse.cross_hashed on [batch, 1] columns (int64 or string), its values back in the
+    // inputs' shape.
+    std::vector<Tensor> columns;
+    for (const auto& in : inputs) {
+      const Tensor column = in.dtype() == DType::kString || in.dtype() == DType::kInt64 ? in : cast(in, DType::kInt64);
+      columns.push_back(reshape(column, Shape{-1, 1}));
+    }
+    const Attrs attrs{{"N", std::int64_t{0}},
+                      {"hashed_output", true},
+                      {"num_buckets", num_bins_},
+                      {"hash_key", static_cast<std::int64_t>(kCrossHashKey)},
+                      {"sparse_types", std::vector<std::int64_t>{}},
+                      {"out_type", DType::kInt64},
+                      {"internal_type", std::any_of(inputs.begin(), inputs.end(), [](const Tensor& t) {
+                         return t.dtype() == DType::kString;
+                       }) ? DType::kString : DType::kInt64}};
+    const Tensor values = execute("SparseCross", columns, attrs)[1];
+    const Tensor crossed = first.rank() == 1 ? values : reshape(values, first.rank() == 2 ? Shape{-1, 1} : Shape{});
     return {encode_categorical(*this, crossed, output_mode_, num_bins_, dtype())};
   }
 

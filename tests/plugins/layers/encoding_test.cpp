@@ -448,6 +448,11 @@ TEST_F(EncodingLayers, ConfigsRoundTripInTfKerasOrder) {
   // Deprecated spellings: max_tokens, bins.
   EXPECT_EQ(layer("CategoryEncoding", {{"max_tokens", 5}})->get_config()["num_tokens"], 5);
   EXPECT_EQ(layer("Discretization", {{"bins", {0.5, 1.5}}})->get_config()["bin_boundaries"], Config({0.5, 1.5}));
+  // Keras 3 writes an adapted layer's boundaries and num_bins both (tf-keras refuses both).
+  const Config keras3_policy = {{"module", "keras"}, {"class_name", "DTypePolicy"}, {"config", {{"name", "int64"}}}};
+  const auto keras3 =
+      layer("Discretization", {{"bin_boundaries", {0.0, 1.0}}, {"num_bins", 3}, {"dtype", keras3_policy}, {"name", "d3"}});
+  EXPECT_EQ(ints((*keras3)(floats({-1, 0.5f, 2}, Shape{3}))), (std::vector<std::int64_t>{0, 1, 2}));
   // Discretization with num_bins (adapted in Python) reads and writes num_bins and epsilon.
   const auto adapted = layer("Discretization", {{"num_bins", 4}, {"epsilon", 0.05}});
   EXPECT_EQ(adapted->get_config()["num_bins"], 4);
