@@ -7,9 +7,9 @@
 // TensorFlow): StringToHashBucketFast (FarmHash Fingerprint64 mod num_buckets),
 // StringToHashBucketStrong (SipHash-2-4 keyed with two words, mod num_buckets), AsString
 // (integers in decimal) and SparseCross (tf.sparse.cross_hashed, dense [batch, 1] inputs only);
-// plus two Strata-only ops: strata.StringEqual (Hashing's string mask_value) and
-// strata.CheckCategoryRange (CategoryEncoding's run-time check that values lie in
-// [0, num_tokens), a ValueError naming the layer). String tensors live on the host, so the
+// a cpu kernel of the runtime's Equal for strings (Hashing's string mask_value); and one
+// Strata-only op, strata.CheckCategoryRange (CategoryEncoding's run-time check that values lie
+// in [0, num_tokens), a ValueError naming the layer). String tensors live on the host, so the
 // string ops take their inputs there and put numeric outputs on the default device.
 // Bucketize and the one-hot/multi-hot/count encodings are compositions of existing ops.
 #include <algorithm>
@@ -191,6 +191,22 @@ void check_range(KernelContext& ctx) {
   ctx.set_output(0, in);
 }
 
+// Equal on strings (the runtime's Equal op, whose inference takes any one dtype): byte-for-byte
+// equality, with NumPy broadcasting of a scalar against a tensor. String tensors live on the
+// cpu, so this kernel is keyed there; its bool output goes to the default device, where the
+// numeric outputs of the string ops go.
+void string_equal(KernelContext& ctx) {
+  const Tensor &a = ctx.input(0), &b = ctx.input(1);
+  const auto sa = a.strings(), sb = b.strings();
+  const std::size_t n = static_cast<std::size_t>(ctx.output_meta(0).shape.num_elements());
+  STRATA_CHECK((sa.size() == n || sa.size() == 1) && (sb.size() == n || sb.size() == 1), ShapeError,
+               "Equal on strings broadcasts only a scalar against a tensor, got ", a.shape().to_string(), " and ",
+               b.shape().to_string());
+  std::vector<std::uint8_t> out(n);
+  for (std::size_t i = 0; i < n; ++i) out[i] = sa[sa.size() == 1 ? 0 : i] == sb[sb.size() == 1 ? 0 : i] ? 1 : 0;
+  ctx.set_output(0, Tensor::from_bools(out, ctx.output_meta(0).shape, default_device()));
+}
+
 void register_encoding_ops(Registrar& r) {
   const auto op = [&r](const char* name, int inputs, std::vector<int> host,
                        std::function<std::vector<TensorMeta>(const InferContext&)> infer) {
@@ -218,6 +234,7 @@ void register_encoding_ops(Registrar& r) {
   add_kernel(r, "AsString", "*", DType::kInvalid, as_string);
   add_kernel(r, "SparseCross", "*", DType::kInvalid, sparse_cross);
   add_kernel(r, "strata.CheckCategoryRange", "*", DType::kInvalid, check_range);
+  add_kernel(r, "Equal", "cpu", DType::kString, string_equal);
 }
 
 // ---- shared pieces ------------------------------------------------------------------------------
@@ -556,7 +573,7 @@ class Hashing final : public Layer {
     if (x.dtype() == DType::kString) {
       STRATA_CHECK(mask_value_.is_string(), ValueError, subject(*this), ": mask_value ", mask_value_.dump(),
                    " cannot be compared with string inputs; give a string mask_value");
-      return execute1("strata.StringEqual", {x}, Attrs{{"value", mask_value_.get<std::string>()}});
+      return equal(x, Tensor::from_strings({mask_value_.get<std::string>()}, Shape{}));
     }
     STRATA_CHECK(mask_value_.is_number_integer(), ValueError, subject(*this), ": mask_value ", mask_value_.dump(),
                  " cannot be compared with integer inputs; give an integer mask_value");
@@ -610,9 +627,10 @@ class HashedCrossing final : public Layer {
                       {"hash_key", static_cast<std::int64_t>(kCrossHashKey)},
                       {"sparse_types", std::vector<std::int64_t>{}},
                       {"out_type", DType::kInt64},
-                      {"internal_type", std::any_of(inputs.begin(), inputs.end(), [](const Tensor& t) {
-                         return t.dtype() == DType::kString;
-                       }) ? DType::kString : DType::kInt64}};
+                      {"internal_type", std::any_of(inputs.begin(), inputs.end(),
+                                                    [](const Tensor& t) { return t.dtype() == DType::kString; })
+                                            ? DType::kString
+                                            : DType::kInt64}};
     const Tensor values = execute("SparseCross", columns, attrs)[1];
     const Tensor crossed = first.rank() == 1 ? values : reshape(values, first.rank() == 2 ? Shape{-1, 1} : Shape{});
     return {encode_categorical(*this, crossed, output_mode_, num_bins_, dtype())};
@@ -631,32 +649,10 @@ class HashedCrossing final : public Layer {
   std::string output_mode_;
 };
 
-std::vector<TensorMeta> string_equal_infer(const InferContext& c) {
-  STRATA_CHECK(c.dtype(0) == DType::kString, ValueError, "op strata.StringEqual takes a string tensor, got ",
-               dtype_name(c.dtype(0)));
-  return {{DType::kBool, c.shape(0)}};
-}
-
-// Where the string input equals attribute "value" (byte for byte).
-void string_equal(KernelContext& ctx) {
-  const Tensor& in = ctx.input(0);
-  const auto& value = ctx.attrs().get<std::string>("value");
-  std::vector<std::uint8_t> out;
-  for (const auto& s : in.strings()) out.push_back(s == value ? 1 : 0);
-  ctx.set_output(0, Tensor::from_bools(out, in.shape(), ctx.device().device()));
-}
-
 }  // namespace
 
 void register_encoding_layers(Registrar& registrar) {
   register_encoding_ops(registrar);
-  OpDef equal_def;
-  equal_def.name = "strata.StringEqual";
-  equal_def.host_inputs = {0};
-  equal_def.not_differentiable = true;
-  equal_def.infer = string_equal_infer;
-  registrar.add<ObjectKind::kOp>("strata.StringEqual", std::move(equal_def));
-  add_kernel(registrar, "strata.StringEqual", "*", DType::kInvalid, string_equal);
   register_layer<CategoryEncoding>(registrar, "CategoryEncoding");
   register_layer<Discretization>(registrar, "Discretization");
   register_layer<Hashing>(registrar, "Hashing");

@@ -200,9 +200,13 @@ class EncodingLayers : public ::testing::Test {
   DeviceScope device_{Device("ref:0")};
 };
 
-std::shared_ptr<Layer> layer(const char* cls, const Config& c) { return make_layer(cls, c); }
+std::shared_ptr<Layer> layer(const char* cls, const Config& c) {
+  return make_layer(cls, c);
+}
 
-std::vector<std::int64_t> ints(const Tensor& t) { return cast(t, DType::kInt64).to_vector<std::int64_t>(); }
+std::vector<std::int64_t> ints(const Tensor& t) {
+  return cast(t, DType::kInt64).to_vector<std::int64_t>();
+}
 
 Tensor strings(const std::vector<std::string>& values) {
   return Tensor::from_strings(values, Shape{static_cast<std::int64_t>(values.size())});
@@ -211,7 +215,9 @@ Tensor int64s(const std::vector<std::int64_t>& values, Shape shape = Shape()) {
   if (shape.rank() == 0 && !values.empty()) shape = Shape{static_cast<std::int64_t>(values.size())};
   return Tensor::from_vector<std::int64_t>(values, shape);
 }
-Tensor floats(const std::vector<float>& values, const Shape& shape) { return Tensor::from_vector<float>(values, shape); }
+Tensor floats(const std::vector<float>& values, const Shape& shape) {
+  return Tensor::from_vector<float>(values, shape);
+}
 
 template <class E>
 void expect_error(const std::function<void()>& f, const std::string& layer_name, const std::string& words) {
@@ -263,19 +269,22 @@ TEST_F(EncodingLayers, HashOpsEqualTensorFlow) {
 const std::vector<std::string> kWords = {"", "A", "hello", "h\xc3\xa9llo w\xc3\xb6rld", "0", "-5"};
 
 TEST_F(EncodingLayers, HashingEqualsTfKeras) {
-  EXPECT_EQ(ints((*layer("Hashing", {{"num_bins", 7}}))(strings(kWords))), (std::vector<std::int64_t>{6, 3, 5, 3, 2, 0}));
+  EXPECT_EQ(ints((*layer("Hashing", {{"num_bins", 7}}))(strings(kWords))),
+            (std::vector<std::int64_t>{6, 3, 5, 3, 2, 0}));
   EXPECT_EQ(ints((*layer("Hashing", {{"num_bins", 7}, {"salt", 11}}))(strings(kWords))),
             (std::vector<std::int64_t>{4, 4, 6, 1, 3, 3}));
   EXPECT_EQ(ints((*layer("Hashing", {{"num_bins", 7}, {"salt", {3, -4}}, {"mask_value", ""}}))(strings(kWords))),
             (std::vector<std::int64_t>{0, 3, 6, 4, 6, 4}));
   const Tensor numbers = int64s({0, -5, 7, std::int64_t{1} << 40, 123456789});
-  EXPECT_EQ(ints((*layer("Hashing", {{"num_bins", 1000}}))(numbers)), (std::vector<std::int64_t>{735, 816, 88, 378, 306}));
+  EXPECT_EQ(ints((*layer("Hashing", {{"num_bins", 1000}}))(numbers)),
+            (std::vector<std::int64_t>{735, 816, 88, 378, 306}));
   EXPECT_EQ(ints((*layer("Hashing", {{"num_bins", 4}, {"mask_value", 7}}))(numbers)),
             (std::vector<std::int64_t>{2, 1, 0, 3, 3}));
   // int32 inputs hash as their decimal text too.
   EXPECT_EQ(ints((*layer("Hashing", {{"num_bins", 1000}}))(cast(int64s({0, -5, 7}), DType::kInt32))),
             (std::vector<std::int64_t>{735, 816, 88}));
-  const Tensor counted = (*layer("Hashing", {{"num_bins", 4}, {"output_mode", "count"}}))(int64s({0, 1, 2, 3, 4, 5}, Shape{1, 6}));
+  const Tensor counted =
+      (*layer("Hashing", {{"num_bins", 4}, {"output_mode", "count"}}))(int64s({0, 1, 2, 3, 4, 5}, Shape{1, 6}));
   EXPECT_EQ(counted.dtype(), DType::kFloat32);
   EXPECT_EQ(counted.shape(), (Shape{1, 4}));
   EXPECT_EQ(values(counted), (std::vector<float>{0, 2, 0, 4}));
@@ -336,8 +345,8 @@ TEST_F(EncodingLayers, CategoryEncodingByHand) {
             (std::vector<float>{1, 1, 0, 0, 0, 0, 1, 1}));
   // count_weights (tf-keras: [[0.5, 3, 0, 0], [0, 0, 1, 4]]).
   const auto counting = layer("CategoryEncoding", {{"num_tokens", 4}, {"output_mode", "count"}});
-  const Tensor weighted = (*counting)(
-      {int64s({0, 1, 1, 2, 3, 3}, Shape{2, 3}), floats({0.5f, 1, 2, 1, 1, 3}, Shape{2, 3})})[0];
+  const Tensor weighted =
+      (*counting)({int64s({0, 1, 1, 2, 3, 3}, Shape{2, 3}), floats({0.5f, 1, 2, 1, 1, 3}, Shape{2, 3})})[0];
   EXPECT_EQ(values(weighted), (std::vector<float>{0.5f, 3, 0, 0, 0, 0, 1, 4}));
   // dtype int64 gives int64 counts.
   const Tensor as_int = (*layer("CategoryEncoding", {{"num_tokens", 4}, {"dtype", "int64"}}))(x);
@@ -450,8 +459,8 @@ TEST_F(EncodingLayers, ConfigsRoundTripInTfKerasOrder) {
   EXPECT_EQ(layer("Discretization", {{"bins", {0.5, 1.5}}})->get_config()["bin_boundaries"], Config({0.5, 1.5}));
   // Keras 3 writes an adapted layer's boundaries and num_bins both (tf-keras refuses both).
   const Config keras3_policy = {{"module", "keras"}, {"class_name", "DTypePolicy"}, {"config", {{"name", "int64"}}}};
-  const auto keras3 =
-      layer("Discretization", {{"bin_boundaries", {0.0, 1.0}}, {"num_bins", 3}, {"dtype", keras3_policy}, {"name", "d3"}});
+  const auto keras3 = layer(
+      "Discretization", {{"bin_boundaries", {0.0, 1.0}}, {"num_bins", 3}, {"dtype", keras3_policy}, {"name", "d3"}});
   EXPECT_EQ(ints((*keras3)(floats({-1, 0.5f, 2}, Shape{3}))), (std::vector<std::int64_t>{0, 1, 2}));
   // Discretization with num_bins (adapted in Python) reads and writes num_bins and epsilon.
   const auto adapted = layer("Discretization", {{"num_bins", 4}, {"epsilon", 0.05}});
@@ -466,7 +475,8 @@ TEST_F(EncodingLayers, StringInputsThroughAFunctionalModel) {
   const Tensor ids = Input(Shape{1}, "ids", DType::kInt64);
   const Tensor hashed = (*layer("Hashing", {{"name", "hash"}, {"num_bins", 7}}))(words);
   const Tensor crossed = (*layer("HashedCrossing", {{"name", "cross"}, {"num_bins", 1000}}))({words, ids})[0];
-  const auto model = std::make_shared<Functional>(std::vector<Tensor>{words, ids}, std::vector<Tensor>{hashed, crossed});
+  const auto model =
+      std::make_shared<Functional>(std::vector<Tensor>{words, ids}, std::vector<Tensor>{hashed, crossed});
   const std::vector<Tensor> x = {Tensor::from_strings({"A", "B", "", "h\xc3\xa9llo"}, Shape{4, 1}),
                                  int64s({101, -3, 0, std::int64_t{1} << 40}, Shape{4, 1})};
   const auto check = [&](const Model& m) {
@@ -487,52 +497,93 @@ TEST_F(EncodingLayers, StringInputsThroughAFunctionalModel) {
 TEST_F(EncodingLayers, BadConfigsAreTypedErrorsNamingTheLayer) {
   expect_error<ValueError>([] { layer("Hashing", {{"name", "hh"}, {"num_bins", 0}}); }, "hh", "num_bins");
   expect_error<ValueError>([] { layer("Hashing", {{"name", "hh"}}); }, "hh", "num_bins");
-  expect_error<ValueError>([] { layer("Hashing", {{"name", "hh"}, {"num_bins", 3}, {"salt", {1, 2, 3}}}); }, "hh",
-                           "salt");
   expect_error<ValueError>(
-      [] { layer("Hashing", {{"name", "hh"}, {"num_bins", 3}, {"output_mode", "one_hot"}, {"sparse", true}}); }, "hh",
-      "sparse");
-  expect_error<ValueError>([] { layer("Hashing", {{"name", "hh"}, {"num_bins", 3}, {"sparse", true}}); }, "hh",
-                           "sparse");
-  expect_error<Error>([] { layer("Hashing", {{"name", "hh"}, {"num_bins", 3}, {"output_mode", "tf_idf"}}); }, "hh",
-                      "output_mode");
+      [] {
+        layer("Hashing", {{"name", "hh"}, {"num_bins", 3}, {"salt", {1, 2, 3}}});
+      },
+      "hh", "salt");
+  expect_error<ValueError>(
+      [] {
+        layer("Hashing", {{"name", "hh"}, {"num_bins", 3}, {"output_mode", "one_hot"}, {"sparse", true}});
+      },
+      "hh", "sparse");
+  expect_error<ValueError>(
+      [] {
+        layer("Hashing", {{"name", "hh"}, {"num_bins", 3}, {"sparse", true}});
+      },
+      "hh", "sparse");
+  expect_error<Error>(
+      [] {
+        layer("Hashing", {{"name", "hh"}, {"num_bins", 3}, {"output_mode", "tf_idf"}});
+      },
+      "hh", "output_mode");
   expect_error<ValueError>([] { layer("CategoryEncoding", {{"name", "ce"}}); }, "ce", "num_tokens must be set");
   expect_error<ValueError>([] { layer("CategoryEncoding", {{"name", "ce"}, {"num_tokens", 0}}); }, "ce", ">= 1");
-  expect_error<ValueError>([] { layer("CategoryEncoding", {{"name", "ce"}, {"num_tokens", 3}, {"sparse", true}}); },
-                           "ce", "sparse");
-  expect_error<Error>([] { layer("CategoryEncoding", {{"name", "ce"}, {"num_tokens", 3}, {"output_mode", "int"}}); },
-                      "ce", "output_mode");
   expect_error<ValueError>(
-      [] { layer("Discretization", {{"name", "dd"}, {"num_bins", 3}, {"bin_boundaries", {0.0}}}); }, "dd",
-      "both num_bins and bin_boundaries");
+      [] {
+        layer("CategoryEncoding", {{"name", "ce"}, {"num_tokens", 3}, {"sparse", true}});
+      },
+      "ce", "sparse");
+  expect_error<Error>(
+      [] {
+        layer("CategoryEncoding", {{"name", "ce"}, {"num_tokens", 3}, {"output_mode", "int"}});
+      },
+      "ce", "output_mode");
+  expect_error<ValueError>(
+      [] {
+        layer("Discretization", {{"name", "dd"}, {"num_bins", 3}, {"bin_boundaries", {0.0}}});
+      },
+      "dd", "both num_bins and bin_boundaries");
   expect_error<ValueError>([] { layer("Discretization", {{"name", "dd"}, {"num_bins", -1}}); }, "dd", "num_bins");
-  expect_error<ValueError>([] { layer("Discretization", {{"name", "dd"}, {"bin_boundaries", {1.0, 0.0}}}); }, "dd",
-                           "sorted");
-  expect_error<ValueError>([] { layer("HashedCrossing", {{"name", "hc"}, {"num_bins", 3}, {"dtype", "float32"}}); },
-                           "hc", "integer type");
+  expect_error<ValueError>(
+      [] {
+        layer("Discretization", {{"name", "dd"}, {"bin_boundaries", {1.0, 0.0}}});
+      },
+      "dd", "sorted");
+  expect_error<ValueError>(
+      [] {
+        layer("HashedCrossing", {{"name", "hc"}, {"num_bins", 3}, {"dtype", "float32"}});
+      },
+      "hc", "integer type");
   expect_error<Error>([] { layer("HashedCrossing", {{"name", "hc"}}); }, "hc", "num_bins");
-  expect_error<Error>([] { layer("HashedCrossing", {{"name", "hc"}, {"num_bins", 3}, {"output_mode", "count"}}); },
-                      "hc", "output_mode");
+  expect_error<Error>(
+      [] {
+        layer("HashedCrossing", {{"name", "hc"}, {"num_bins", 3}, {"output_mode", "count"}});
+      },
+      "hc", "output_mode");
 }
 
 TEST_F(EncodingLayers, BadInputsAreTypedErrorsNamingTheLayer) {
   // An adapted Discretization's boundaries live in a weight of shape (2, None).
-  expect_error<ValueError>([] { (void)(*layer("Discretization", {{"name", "dd"}, {"num_bins", 3}}))(floats({1}, Shape{1})); },
-                           "dd", "bin_boundaries");
   expect_error<ValueError>(
-      [] { (void)(*layer("Hashing", {{"name", "hh"}, {"num_bins", 3}}))(floats({1}, Shape{1})); }, "hh", "float32");
+      [] {
+        (void)(*layer("Discretization", {{"name", "dd"}, {"num_bins", 3}}))(floats({1}, Shape{1}));
+      },
+      "dd", "bin_boundaries");
   expect_error<ValueError>(
-      [] { (void)(*layer("Hashing", {{"name", "hh"}, {"num_bins", 3}, {"mask_value", 0}}))(strings({"a"})); }, "hh",
-      "mask_value");
+      [] {
+        (void)(*layer("Hashing", {{"name", "hh"}, {"num_bins", 3}}))(floats({1}, Shape{1}));
+      },
+      "hh", "float32");
   expect_error<ValueError>(
-      [] { (void)(*layer("Hashing", {{"name", "hh"}, {"num_bins", 3}, {"mask_value", "x"}}))(int64s({1})); }, "hh",
-      "mask_value");
+      [] {
+        (void)(*layer("Hashing", {{"name", "hh"}, {"num_bins", 3}, {"mask_value", 0}}))(strings({"a"}));
+      },
+      "hh", "mask_value");
+  expect_error<ValueError>(
+      [] {
+        (void)(*layer("Hashing", {{"name", "hh"}, {"num_bins", 3}, {"mask_value", "x"}}))(int64s({1}));
+      },
+      "hh", "mask_value");
   const auto hc = layer("HashedCrossing", {{"name", "hc"}, {"num_bins", 3}});
   expect_error<ValueError>([&] { (void)(*hc)({strings({"a"})}); }, "hc", "at least two inputs");
   expect_error<ValueError>([&] { (void)(*hc)({strings({"a", "b"}), int64s({1})}); }, "hc", "equal shape");
   expect_error<ValueError>([&] { (void)(*hc)({floats({1}, Shape{1}), int64s({1})}); }, "hc", "integer or string");
   expect_error<ValueError>(
-      [&] { (void)(*hc)({int64s({1, 2}, Shape{1, 2}), int64s({1, 2}, Shape{1, 2})}); }, "hc", "[batch_size, 1]");
+      [&] {
+        (void)(*hc)({int64s({1, 2}, Shape{1, 2}), int64s({1, 2}, Shape{1, 2})});
+      },
+      "hc", "[batch_size, 1]");
   const auto ce = layer("CategoryEncoding", {{"name", "ce"}, {"num_tokens", 3}});
   expect_error<ValueError>([&] { (void)(*ce)(int64s({1, 2, 0, 1, 2, 0, 1, 2}, Shape{2, 2, 2})); }, "ce", "rank");
   expect_error<ValueError>([&] { (void)(*ce)({int64s({1}), floats({1}, Shape{1})}); }, "ce", "count_weights");
@@ -553,19 +604,20 @@ TEST(EncodingLayersDevices, OneModelOnEveryDevice) {
     const Tensor words = Input(Shape{1}, "words", DType::kString);
     const Tensor ids = Input(Shape{2}, "ids", DType::kInt64);
     const Tensor real = Input(Shape{3}, "real");
-    const Tensor hashed =
-        (*layer("Hashing", {{"num_bins", 7}, {"salt", 11}, {"output_mode", "one_hot"}}))(words);
+    const Tensor hashed = (*layer(
+        "Hashing", {{"num_bins", 7}, {"salt", {3, -4}}, {"mask_value", ""}, {"output_mode", "one_hot"}}))(words);
     const Tensor crossed = (*layer("HashedCrossing", {{"num_bins", 1000}}))({words, words})[0];
     const Tensor counted = (*layer("CategoryEncoding", {{"num_tokens", 3}, {"output_mode", "count"}}))(ids);
-    const Tensor bucketed = (*layer("Discretization", {{"bin_boundaries", {0.0, 1.0}}, {"output_mode", "count"}}))(real);
+    const Tensor bucketed =
+        (*layer("Discretization", {{"bin_boundaries", {0.0, 1.0}}, {"output_mode", "count"}}))(real);
     const auto model = std::make_shared<Functional>(std::vector<Tensor>{words, ids, real},
                                                     std::vector<Tensor>{hashed, crossed, counted, bucketed});
-    const auto y = model->predict({Tensor::from_strings({"hello", "A"}, Shape{2, 1}),
-                                   int64s({0, 2, 2, 2}, Shape{2, 2}).to(device),
-                                   floats({-1, 0, 1, 0.5f, 0.25f, 7}, Shape{2, 3}).to(device)});
+    const auto y =
+        model->predict({Tensor::from_strings({"hello", ""}, Shape{2, 1}), int64s({0, 2, 2, 2}, Shape{2, 2}).to(device),
+                        floats({-1, 0, 1, 0.5f, 0.25f, 7}, Shape{2, 3}).to(device)});
     ASSERT_EQ(y.size(), 4u);
-    // salt 11: "hello" -> 6, "A" -> 4 (HashingEqualsTfKeras).
-    EXPECT_EQ(values(y[0].to(Device::cpu())), (std::vector<float>{0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0}));
+    // salt [3, -4], mask "": "hello" -> 6, "" -> 0 (HashingEqualsTfKeras).
+    EXPECT_EQ(values(y[0].to(Device::cpu())), (std::vector<float>{0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0}));
     EXPECT_EQ(y[1].shape(), (Shape{2, 1}));
     EXPECT_EQ(values(y[2].to(Device::cpu())), (std::vector<float>{1, 0, 1, 0, 0, 2}));
     EXPECT_EQ(values(y[3].to(Device::cpu())), (std::vector<float>{1, 1, 1, 0, 2, 1}));
