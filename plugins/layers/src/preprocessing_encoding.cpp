@@ -7,7 +7,7 @@
 // TensorFlow): StringToHashBucketFast (FarmHash Fingerprint64 mod num_buckets),
 // StringToHashBucketStrong (SipHash-2-4 keyed with two words, mod num_buckets), AsString
 // (integers in decimal) and SparseCross (tf.sparse.cross_hashed, dense [batch, 1] inputs only);
-// a cpu kernel of the runtime's Equal for strings (Hashing's string mask_value); and one
+// a fallback kernel of the runtime's Equal for strings (Hashing's string mask_value); and one
 // Strata-only op, strata.CheckCategoryRange (CategoryEncoding's run-time check that values lie
 // in [0, num_tokens), a ValueError naming the layer). String tensors live on the host, so the
 // string ops take their inputs there and put numeric outputs on the default device.
@@ -192,11 +192,16 @@ void check_range(KernelContext& ctx) {
 }
 
 // Equal on strings (the runtime's Equal op, whose inference takes any one dtype): byte-for-byte
-// equality, with NumPy broadcasting of a scalar against a tensor. String tensors live on the
-// cpu, so this kernel is keyed there; its bool output goes to the default device, where the
+// equality, with NumPy broadcasting of a scalar against a tensor. Registered for any device and
+// dtype, the kernel lookup's last resort, because string tensors live on the cpu whatever the
+// device a model runs on (no backend registers Equal for strings); any other dtype is the
+// BackendError a missing kernel is. The bool output goes to the default device, where the
 // numeric outputs of the string ops go.
 void string_equal(KernelContext& ctx) {
   const Tensor &a = ctx.input(0), &b = ctx.input(1);
+  STRATA_CHECK(a.dtype() == DType::kString, BackendError, "no kernel for op Equal on device type '",
+               ctx.device().device().type(), "' for dtype ", dtype_name(a.dtype()),
+               " (the layers plugin's fallback kernel of Equal compares strings only)");
   const auto sa = a.strings(), sb = b.strings();
   const std::size_t n = static_cast<std::size_t>(ctx.output_meta(0).shape.num_elements());
   STRATA_CHECK((sa.size() == n || sa.size() == 1) && (sb.size() == n || sb.size() == 1), ShapeError,
@@ -234,7 +239,7 @@ void register_encoding_ops(Registrar& r) {
   add_kernel(r, "AsString", "*", DType::kInvalid, as_string);
   add_kernel(r, "SparseCross", "*", DType::kInvalid, sparse_cross);
   add_kernel(r, "strata.CheckCategoryRange", "*", DType::kInvalid, check_range);
-  add_kernel(r, "Equal", "cpu", DType::kString, string_equal);
+  add_kernel(r, "Equal", "*", DType::kInvalid, string_equal);
 }
 
 // ---- shared pieces ------------------------------------------------------------------------------
