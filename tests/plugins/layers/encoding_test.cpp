@@ -487,6 +487,14 @@ TEST_F(EncodingLayers, StringInputsThroughAFunctionalModel) {
     EXPECT_EQ(ints(y[1]), (std::vector<std::int64_t>{891, 798, 600, 219}));
   };
   check(*model);
+  // More samples than one batch: predict cuts string inputs into batches on the host.
+  std::vector<std::string> many(70, "A");
+  many[69] = "hello";
+  const auto y = model->predict(
+      {Tensor::from_strings(many, Shape{70, 1}), int64s(std::vector<std::int64_t>(70, 1), Shape{70, 1})}, 32);
+  EXPECT_EQ(ints(y[0])[0], 3);
+  EXPECT_EQ(ints(y[0])[69], 5);  // "hello" -> 5 of 7
+  EXPECT_EQ(y[1].shape(), (Shape{70, 1}));
   // Through its JSON and back.
   const auto rebuilt = model_from_json(model_to_json(*model));
   check(*rebuilt);
