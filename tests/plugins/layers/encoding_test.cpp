@@ -322,6 +322,25 @@ TEST_F(EncodingLayers, HashedCrossingEqualsTfKeras) {
   EXPECT_EQ(ints(column), (std::vector<std::int64_t>{891, 798, 600, 219}));
 }
 
+TEST_F(EncodingLayers, HashedCrossingOfScalarsAndVectors) {
+  // tf-keras: HashedCrossing(1000)(("A", 101)) = 891; int32 inputs cross as int64; one_hot of a
+  // scalar is a vector (tf-keras: [1, 0, 0] with 3 bins).
+  const auto crossing = layer("HashedCrossing", {{"num_bins", 1000}});
+  const Tensor scalar = (*crossing)({Tensor::from_strings({"A"}, Shape{}), Tensor::scalar<std::int64_t>(101)})[0];
+  EXPECT_EQ(scalar.shape(), Shape{});
+  EXPECT_EQ(ints(scalar), (std::vector<std::int64_t>{891}));
+  EXPECT_EQ(ints((*crossing)({strings({"A", "B"}), cast(int64s({101, -3}), DType::kInt32)})[0]),
+            (std::vector<std::int64_t>{891, 798}));
+  const Tensor hot = (*layer("HashedCrossing", {{"num_bins", 3}, {"output_mode", "one_hot"}}))(
+      {Tensor::from_strings({"A"}, Shape{}), Tensor::scalar<std::int64_t>(101)})[0];
+  EXPECT_EQ(hot.shape(), Shape{3});
+  EXPECT_EQ(values(hot), (std::vector<float>{1, 0, 0}));
+  // Hashing one_hot of a scalar string (tf-keras: [0, 0, 0, 0, 0, 1, 0]).
+  const Tensor one =
+      (*layer("Hashing", {{"num_bins", 7}, {"output_mode", "one_hot"}}))(Tensor::from_strings({"hello"}, Shape{}));
+  EXPECT_EQ(values(one), (std::vector<float>{0, 0, 0, 0, 0, 1, 0}));
+}
+
 // ---- CategoryEncoding -----------------------------------------------------------------------------
 
 TEST_F(EncodingLayers, CategoryEncodingByHand) {
