@@ -95,11 +95,32 @@ struct ObjectEntry {
   bool optional = false;  // an empty group Strata has no object for
 };
 
+// Layers whose Keras 3 class also holds a child's weight as its own attribute, so Keras 3
+// stores it twice: in the child's vars and first in the layer's own (SpectralNormalization's
+// `self.kernel = self.layer.kernel`, or its embeddings). Strata tracks it once, in the child.
+struct AliasedWeight {
+  std::string_view layer_class, child, weights[2];
+};
+constexpr AliasedWeight kAliasedWeights[] = {
+    {"SpectralNormalization", "layer", {"kernel", "embeddings"}},
+};
+
 // A layer's own variables as Keras 3 stores them: trainable ones (by creation), then the
 // others, each in creation order.
 std::vector<Variable> own_variables(const Layer& layer) {
   std::vector<Variable> out;
   std::unordered_set<std::uint64_t> seen;
+  for (const auto& a : kAliasedWeights) {
+    if (layer.class_name() != a.layer_class) continue;
+    for (const auto& child : layer.children()) {
+      if (child.name != a.child) continue;
+      for (const auto want : a.weights) {
+        for (const auto& w : child.layer->own_weights()) {
+          if (out.empty() && w.name == want) out.push_back(w.variable);
+        }
+      }
+    }
+  }
   for (const bool trainable : {true, false}) {
     for (const auto& w : layer.own_weights()) {
       if (w.variable.trainable() == trainable && seen.insert(w.variable.id()).second) out.push_back(w.variable);
@@ -248,8 +269,9 @@ std::string bare_class(const Optimizer& opt) {
 }
 
 // Keras 3's optimizer.variables for a Strata optimizer: iterations; the learning rate unless
-// it is a schedule; the slots in build order (Strata's slots() order is Keras 3's, except
-// that SGD without momentum has none in Keras 3); Nadam's running product u_1 ... u_t last.
+// it is a schedule; the slots in build order (Strata's slots() order is Keras 3's: the
+// averages of use_ema, the gradient accumulators, then the optimizer's own, except that SGD
+// without momentum has none of its own in Keras 3); Nadam's running product u_1 ... u_t last.
 std::vector<OptimizerValue> optimizer_values(const Optimizer& opt) {
   std::vector<OptimizerValue> out;
   out.push_back({OptimizerValue::kIterations, Variable(), "iteration"});
@@ -257,9 +279,11 @@ std::vector<OptimizerValue> optimizer_values(const Optimizer& opt) {
   const Config config = opt.get_config();
   const std::string cls = bare_class(opt);
   const bool no_momentum_slots = cls == "SGD" && config_number(config, "momentum", 0.0) == 0.0;
-  if (!no_momentum_slots) {
-    for (const auto& s : opt.slots())
-      out.push_back({OptimizerValue::kSlot, s.slot, s.name + " of " + s.variable.name()});
+  for (const auto& s : opt.slots()) {
+    // The base optimizer's variables (use_ema's averages, the gradient accumulators) exist
+    // for every optimizer; SGD's momentum slots only with a momentum.
+    const bool base = s.name == "average" || s.name == "gradient_accumulator";
+    if (base || !no_momentum_slots) out.push_back({OptimizerValue::kSlot, s.slot, s.name + " of " + s.variable.name()});
   }
   if (cls == "Nadam" && !opt.slots().empty()) out.push_back({OptimizerValue::kNadamProduct, Variable(), "u_product"});
   return out;
