@@ -459,6 +459,38 @@ void optimizer_updates(Builder& b) {
   }
 }
 
+// The layers plugin's ops (preprocessing_encoding.cpp): skipped where that plugin is not loaded.
+// String inputs stay on the host, as string tensors do.
+void encoding_ops(Builder& b) {
+  const auto text = [](std::vector<std::string> v) {
+    CaseInput in;
+    in.dtype = DType::kString;
+    in.shape = Shape{static_cast<std::int64_t>(v.size())};
+    in.host = true;
+    in.derive = [v](const std::vector<Tensor>&) { return Tensor::from_strings(v, Shape{static_cast<std::int64_t>(v.size())}); };
+    return in;
+  };
+  const std::vector<std::string> words = {"", "a", "hello", "a longer text, over thirty-two bytes long", "x"};
+  b.add("StringToHashBucketFast", "StringToHashBucketFast", {text(words)}, Attrs{{"num_buckets", std::int64_t{7}}}, 0, 0,
+        false);
+  b.add("StringToHashBucketStrong", "StringToHashBucketStrong", {text(words)},
+        Attrs{{"num_buckets", std::int64_t{7}}, {"key", std::vector<std::int64_t>{3, -4}}}, 0, 0, false);
+  b.add("AsString_int64", "AsString", {R(I64, Shape{6}, -1000, 1000)}, {}, 0, 0, false);
+  b.add("Equal_string", "Equal", {text(words), text({"a"})}, {}, 0, 0, false);
+  CaseInput column = R(I64, Shape{5, 1}, -50, 50);
+  column.host = true;
+  CaseInput strings = text(words);
+  strings.derive = [words](const std::vector<Tensor>&) { return Tensor::from_strings(words, Shape{5, 1}); };
+  strings.shape = Shape{5, 1};
+  b.add("SparseCross_hashed", "SparseCross", {strings, column},
+        Attrs{{"N", std::int64_t{0}}, {"hashed_output", true}, {"num_buckets", std::int64_t{100}},
+              {"hash_key", std::int64_t{0xDECAFCAFFE}}, {"sparse_types", std::vector<std::int64_t>{}},
+              {"out_type", DType::kInt64}, {"internal_type", DType::kString}},
+        0, 0, false);
+  b.add("strata.CheckCategoryRange_int64", "strata.CheckCategoryRange", {R(I64, Shape{2, 3}, 0, 5)},
+        Attrs{{"depth", std::int64_t{5}}, {"subject", std::string("test")}}, 0, 0, false);
+}
+
 std::vector<OpCase> build() {
   Builder b;
   elementwise(b);
@@ -466,6 +498,7 @@ std::vector<OpCase> build() {
   arrays(b);
   nn(b);
   optimizer_updates(b);
+  encoding_ops(b);
   return std::move(b.cases);
 }
 
@@ -566,6 +599,13 @@ std::string compare_tensors(const Tensor& got, const Tensor& ref, double rtol, d
   if (!(got.shape() == ref.shape())) {
     err << "shape " << got.shape().to_string() << " vs reference " << ref.shape().to_string();
     return err.str();
+  }
+  if (got.dtype() == DType::kString) {
+    const auto g = got.strings(), r = ref.strings();
+    for (std::size_t i = 0; i < g.size(); ++i) {
+      if (g[i] != r[i]) return "[" + std::to_string(i) + "] got '" + g[i] + "' ref '" + r[i] + "'";
+    }
+    return "";
   }
   const auto g = as_doubles(got), r = as_doubles(ref);
   int shown = 0;

@@ -164,6 +164,8 @@ void keras3_layer_config(const std::string& cls, Config& config) {
     // Keras 3's constructor takes rate, seed, name, dtype (and data_format): not trainable.
     config.erase("trainable");
     drop_if(layer, config, "noise_shape", nullptr);
+  } else if (cls == "Discretization") {
+    config.erase("trainable");  // Keras 3's constructor takes no trainable
   } else if (cls == "MultiHeadAttention") {
     // tf-keras writes the shapes it was built with; Keras 3 builds from the call.
     config.erase("query_shape");

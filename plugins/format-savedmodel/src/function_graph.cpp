@@ -55,6 +55,7 @@ const std::map<std::string, std::vector<std::string>, std::less<>>& output_args(
     one("length", {"TensorListLength"});
     one("element_shape", {"TensorListElementShape"});
     t["TopKV2"] = {"values", "indices"};
+    t["SparseCross"] = {"output_indices", "output_values", "output_shape"};  // the layers plugin's HashedCrossing
     return t;
   }();
   return table;
@@ -241,6 +242,12 @@ void add_type_attrs(const GraphNode& node, tf::NodeDef& nd) {
     if (!attrs.count("out_type") && !node.outputs.empty()) {
       attrs["out_type"].set_type(static_cast<tf::DataType>(dtype_to_tf(node.outputs[0].dtype)));
     }
+    return;
+  }
+  if (op == "SparseCross") {  // the layers plugin's HashedCrossing: dense inputs only
+    auto& types = *attrs["dense_types"].mutable_list();
+    types.clear_type();
+    for (const auto& in : node.inputs) types.add_type(static_cast<tf::DataType>(dtype_to_tf(in.dtype())));
     return;
   }
   // Ops without a T attr, and those whose T is not the first input's dtype.

@@ -54,6 +54,8 @@ void register_random_augmentation_layers(Registrar& registrar);
 void register_tf_op_layers(Registrar& registrar);
 void register_conv_lstm_layers(Registrar& registrar);
 void register_locally_connected_layers(Registrar& registrar);
+// CategoryEncoding, Discretization, Hashing, HashedCrossing (preprocessing_encoding.cpp).
+void register_encoding_layers(Registrar& registrar);
 // Keras 3's layers that tf-keras lacks (keras3_layers.cpp, grouped_query_attention.cpp).
 void register_keras3_layers(Registrar& registrar);
 void register_grouped_query_attention(Registrar& registrar);

@@ -316,6 +316,13 @@ std::vector<Tensor> Model::predict(const std::vector<Tensor>& inputs, std::int64
       std::vector<std::int64_t> begin(in.rank(), 0), size = in.shape().dims();
       begin[0] = start;
       size[0] = len;
+      if (in.dtype() == DType::kString) {  // host-only strings have no Slice kernel: cut them here
+        const auto all = in.strings();
+        const std::int64_t row = in.num_elements() / n;
+        const std::vector<std::string> part(all.begin() + start * row, all.begin() + (start + len) * row);
+        batch.push_back(Tensor::from_strings(part, Shape(size)));
+        continue;
+      }
       batch.push_back(slice(in, begin, size));
     }
     parts.push_back((*this)(batch, ctx));
