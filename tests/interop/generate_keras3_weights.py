@@ -2,11 +2,15 @@
 
   python generate_keras3_weights.py --out DIR
       For each model below: builds it with Keras 3, compiles it, trains 2 steps, and writes
-      NAME.weights.h5 (save_weights), NAME.weights.json + shards (sharded save_weights),
+      NAME.weights.h5 (save_weights), NAME.weights.json + shards (sharded save_weights with
+      max_shard_size twice the largest variable's float64 size, in NAME.max_shard_size.txt;
+      oversize.txt: what Keras says to a limit below a variable's size),
       NAME.json (model.to_json()), NAME.optimizer.json ({"class_name", "config"} of the
       optimizer), NAME.x<i>.npy (inputs), NAME.t<i>.npy (targets), NAME.y<i>.npy (Keras's
       predictions after training), NAME.next.weights.h5 (after one more step on the first
-      4 samples), and names.txt, then DONE.
+      4 samples), for the models in SKIPS NAME.skipped.weights.h5 (the state after loading
+      NAME.weights.h5 over NAME.next's with load_weights(objects_to_skip=...)) and
+      NAME.skip.txt (the names of the objects skipped), and names.txt, then DONE.
   python generate_keras3_weights.py --verify FIXTURES STRATA_DIR
       For each STRATA_DIR/NAME.weights.h5 and NAME.weights.json (sharded), written by
       Strata: rebuilds NAME with Keras 3,
@@ -130,6 +134,14 @@ def models():
     return out
 
 
+# objects_to_skip for a partial load (NAME.skipped.weights.h5): a layer; a nested model and
+# the optimizer.
+SKIPS = {
+    "sequential_adam": lambda m: [m.layers[0]],
+    "functional_sgd_momentum": lambda m: [m.get_layer("inner"), m.optimizer],
+}
+
+
 class Block(keras.layers.Layer):
     """A custom layer with tracked children: a public and a private attribute."""
 
@@ -193,7 +205,20 @@ def generate(out):
         model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)  # 2 steps
         model.save_weights(os.path.join(out, name + ".weights.h5"))
         largest = max(int(np.prod(v.shape)) * 8 for v in model.weights + opt.variables)
-        model.save_weights(os.path.join(out, name + ".weights.json"), max_shard_size=largest * 2 / 1024**3)
+        shard_gb = largest * 2 / 1024**3
+        model.save_weights(os.path.join(out, name + ".weights.json"), max_shard_size=shard_gb)
+        with open(os.path.join(out, name + ".max_shard_size.txt"), "w") as f:
+            f.write(repr(shard_gb) + "\n")
+        if name == "sequential_adam":
+            # A variable larger than the limit: Keras 3 refuses the save (no shard of its own).
+            biggest = max(int(np.prod(v.shape)) * 4 for v in model.weights)
+            try:
+                model.save_weights(os.path.join(out, "oversize.weights.json"), max_shard_size=(biggest - 1) / 1024**3)
+                refused = "saved"
+            except ValueError as e:
+                refused = "ValueError: " + str(e)
+            with open(os.path.join(out, "oversize.txt"), "w") as f:
+                f.write(refused + "\n")
         with open(os.path.join(out, name + ".json"), "w") as f:
             f.write(model.to_json())
         with open(os.path.join(out, name + ".optimizer.json"), "w") as f:
@@ -212,6 +237,13 @@ def generate(out):
             np.save(os.path.join(out, f"{name}.t{i}.npy"), v)
         model.train_on_batch([v[:4] for v in x], [v[:4] for v in y])
         model.save_weights(os.path.join(out, name + ".next.weights.h5"))
+        if name in SKIPS:
+            # A partial load over that state: the objects named keep their values.
+            objects = SKIPS[name](model)
+            keras.saving.load_weights(model, os.path.join(out, name + ".weights.h5"), objects_to_skip=objects)
+            model.save_weights(os.path.join(out, name + ".skipped.weights.h5"))
+            with open(os.path.join(out, name + ".skip.txt"), "w") as f:
+                f.write("\n".join("optimizer" if o is model.optimizer else o.name for o in objects) + "\n")
         names.append(name)
     subclassed(out)
     with open(os.path.join(out, "names.txt"), "w") as f:

@@ -73,8 +73,10 @@ std::string describe_weights_file(const std::filesystem::path& path);
 // `<base>_00000.weights.h5`, ... beside it, base = the name without `.weights.json`; a new
 // shard starts when the values' bytes would pass `max_shard_bytes`); anything else is one
 // HDF5 file (`.weights.h5`). The optimizer state is included when the model is compiled.
-// 0 as max_shard_bytes: Keras's default for the sharded form (5 GiB); non-zero with a
-// non-`.json` path is a ValueError, as is one value larger than the limit. Every file is
+// The limit is `max_shard_bytes`, else SaveOptions::max_shard_size (GB of 1024^3 bytes,
+// Keras's unit; shard_size_bytes), else Keras's default for the sharded form (5 GiB); a limit
+// with a non-`.json` path is a ValueError, as is one value larger than the limit (Keras 3.15
+// refuses it too). Shard boundaries fall where Keras 3 puts them for the same limit. Every file is
 // written with write_file_atomically, the shards first and the manifest last; a sharded
 // save stamps its shards and manifest with one `strata.save_id` (ignored by Keras), so that
 // the previous manifest beside new shards after an interrupted save is a FormatError on
@@ -82,6 +84,9 @@ std::string describe_weights_file(const std::filesystem::path& path);
 // are left in place (no manifest names them). SaveOptions::overwrite false: IOError when
 // `path` exists. Loading: LoadOptions::compile restores the optimizer state; the rest as
 // read_weights. A manifest naming a shard outside its directory is a FormatError.
+// max_shard_size (GB, 1024^3 bytes, as Keras's save_weights takes it) as whole bytes, the
+// same limit Keras's float comparison makes. ValueError for a negative, NaN or huge size.
+std::uint64_t shard_size_bytes(double max_shard_size);
 void save_weights_file(const Model& model, const std::filesystem::path& path, const SaveOptions& options,
                        std::uint64_t max_shard_bytes = 0);
 LoadStatus load_weights_file(Model& model, const std::filesystem::path& path, const LoadOptions& options);

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <set>
 
 #include "failing_file_system.hpp"
 #include "h5_file.hpp"
@@ -185,6 +186,11 @@ class Keras3WeightsInterop : public ::testing::Test {
     }
   }
 
+  // The max_shard_size (GB) Keras's sharded NAME.weights.json was saved with.
+  static double keras_shard_size(const std::string& name) {
+    return std::stod(read_text(dir_ / (name + ".max_shard_size.txt")));
+  }
+
   static inline fs::path dir_;
   static inline int rc_ = 0;
   static inline std::string output_;
@@ -231,7 +237,9 @@ TEST_F(Keras3WeightsInterop, StrataLoadsKerasFilesAndSavesThemBack) {
       EXPECT_EQ(it->second.bytes, d.bytes) << p << " differs from Keras's value";
     }
     ASSERT_NO_THROW(save_weights_file(*model, out / (name + ".weights.h5"), SaveOptions{}));
-    ASSERT_NO_THROW(save_weights_file(*model, out / (name + ".weights.json"), SaveOptions{}, 512));
+    SaveOptions sharded_options;
+    sharded_options.max_shard_size = keras_shard_size(name);  // Keras's, for --verify below
+    ASSERT_NO_THROW(save_weights_file(*model, out / (name + ".weights.json"), sharded_options));
 
     // The sharded form Keras wrote loads the same.
     auto sharded = build(name);
@@ -378,6 +386,80 @@ TEST_F(Keras3WeightsInterop, KerasReadsStrataShardedFiles) {
   auto again = build(name);
   load_weights_file(*again, out / (name + ".weights.json"), LoadOptions{}).assert_consumed();
   expect_predicts(*again, name);
+}
+
+// SaveOptions::max_shard_size, in Keras's unit (GB of 1024^3 bytes): for every fixture model,
+// Strata's sharded save with the limit Keras's was made with has Keras's manifest (the same
+// shards, each `vars` group in the same ones) and no shard holds more bytes of values than the
+// limit; Keras 3 loads these files (StrataLoadsKerasFilesAndSavesThemBack's --verify). A
+// variable larger than the limit is a ValueError in both.
+TEST_F(Keras3WeightsInterop, ShardsFallWhereKerasPutsThem) {
+  const fs::path out = fresh_dir("shard_like_keras");
+  for (const auto& name : names()) {
+    SCOPED_TRACE(name);
+    auto model = build(name);
+    load_weights_file(*model, dir_ / (name + ".weights.h5"), LoadOptions{}).assert_consumed();
+    SaveOptions options;
+    options.max_shard_size = keras_shard_size(name);
+    save_weights_file(*model, out / (name + ".weights.json"), options);
+    const Config ours = Config::parse(read_text(out / (name + ".weights.json")));
+    const Config theirs = Config::parse(read_text(dir_ / (name + ".weights.json")));
+    EXPECT_EQ(ours["weight_map"], theirs["weight_map"]);
+    EXPECT_EQ(ours["metadata"]["total_size"].get<double>(), theirs["metadata"]["total_size"].get<double>());
+    const double limit = options.max_shard_size * 1024.0 * 1024.0 * 1024.0;
+    auto shard_files = [&](const fs::path& dir) {
+      std::set<std::string> files;
+      for (const auto& entry : fs::directory_iterator(dir)) {
+        const std::string file = entry.path().filename().string();
+        if (file.starts_with(name + "_") && file.ends_with(".weights.h5")) files.insert(file);
+      }
+      return files;
+    };
+    const auto files = shard_files(out);
+    EXPECT_EQ(files, shard_files(dir_));
+    for (const auto& file : files) {
+      double bytes = 0;
+      for (const auto& [path, d] : datasets_of(out / file)) bytes += static_cast<double>(d.bytes.size());
+      EXPECT_LE(bytes, limit) << file;
+    }
+  }
+  const std::string keras_says = read_text(dir_ / "oversize.txt");
+  EXPECT_TRUE(keras_says.starts_with("ValueError")) << keras_says;
+  auto model = build("sequential_adam");
+  SaveOptions tiny;
+  tiny.max_shard_size = 40.0 / (1024.0 * 1024.0 * 1024.0);  // below the 4x3 kernel's 48 bytes
+  EXPECT_THROW(save_weights_file(*model, out / "oversize.weights.json", tiny), ValueError);
+  EXPECT_FALSE(fs::exists(out / "oversize.weights.json"));
+}
+
+// LoadOptions::objects_to_skip against Keras 3's load_weights(objects_to_skip=[...]): over the
+// state after the next step, loading the trained file with a layer (Sequential), or a nested
+// model and the optimizer (Functional), skipped gives Keras's state after the same load, every
+// model and optimizer value bit for bit; the skipped values are not reported as left over.
+TEST_F(Keras3WeightsInterop, ObjectsToSkipLoadsWhatKerasLoads) {
+  for (const std::string name : {"sequential_adam", "functional_sgd_momentum"}) {
+    SCOPED_TRACE(name);
+    auto model = build(name);
+    load_weights_file(*model, dir_ / (name + ".next.weights.h5"), LoadOptions{}).assert_consumed();
+    LoadOptions options;
+    std::istringstream skip(read_text(dir_ / (name + ".skip.txt")));
+    for (std::string n; skip >> n;) options.objects_to_skip.push_back(n);
+    ASSERT_FALSE(options.objects_to_skip.empty());
+    LoadStatus status = load_weights_file(*model, dir_ / (name + ".weights.h5"), options);
+    EXPECT_NO_THROW(status.assert_consumed());
+    std::string holder;
+    const auto ours = datasets_of(weights_image(*model, true, name), holder);
+    const auto keras_state = datasets_of(dir_ / (name + ".skipped.weights.h5"));
+    const auto trained = datasets_of(dir_ / (name + ".weights.h5"));
+    ASSERT_EQ(ours.size(), keras_state.size());
+    int kept = 0;
+    for (const auto& [p, d] : keras_state) {
+      ASSERT_EQ(ours.count(p), 1u) << p;
+      EXPECT_EQ(ours.at(p).bytes, d.bytes) << p << " differs from Keras's state after the partial load";
+      if (trained.count(p) != 0 && trained.at(p).bytes != d.bytes) ++kept;
+    }
+    EXPECT_GT(kept, 0) << "the skipped objects should keep values other than the file's";
+  }
 }
 
 // ---- without the venv ---------------------------------------------------------------------------
@@ -808,6 +890,16 @@ TEST(Keras3Weights, ShardSizeNeedsTheJsonForm) {
   auto model = small_model();
   train_two_steps(*model);
   EXPECT_THROW(save_weights_file(*model, dir / "m.weights.h5", SaveOptions{}, 1000), ValueError);
+  SaveOptions in_gb;
+  in_gb.max_shard_size = 0.001;
+  EXPECT_THROW(save_weights_file(*model, dir / "m.weights.h5", in_gb), ValueError);
+  for (const double bad : {-1.0, std::nan(""), 1e-12}) {
+    in_gb.max_shard_size = bad;
+    EXPECT_THROW(save_weights_file(*model, dir / "bad.weights.json", in_gb), ValueError) << bad;
+  }
+  // GB as Keras means it: 1024^3 bytes, floored to whole bytes.
+  EXPECT_EQ(shard_size_bytes(0.5), std::uint64_t{1} << 29);
+  EXPECT_EQ(shard_size_bytes(100.5 / (1024.0 * 1024.0 * 1024.0)), 100u);
   // A value larger than the limit (Keras refuses it too).
   EXPECT_THROW(save_weights_file(*model, dir / "m.weights.json", SaveOptions{}, 16), ValueError);
   EXPECT_FALSE(fs::exists(dir / "m.weights.json"));
@@ -815,6 +907,92 @@ TEST(Keras3Weights, ShardSizeNeedsTheJsonForm) {
   keep.overwrite = false;
   save_weights_file(*model, dir / "m.weights.json", keep);
   EXPECT_THROW(save_weights_file(*model, dir / "m.weights.json", keep), IOError);
+}
+
+
+// LoadOptions::objects_to_skip without Keras: a layer by name and one by object path keep their
+// values (everything else loads, nothing is reported as left over); "optimizer" keeps the
+// optimizer's state; a name that is neither is a ValueError naming it; `.keras` archives
+// refuse the option (as Keras 3's load_weights does).
+TEST(Keras3Weights, ObjectsToSkipKeepTheirValues) {
+  const fs::path dir = fresh_dir("objects_to_skip");
+  auto trained = small_model();
+  train_two_steps(*trained);
+  save_weights_file(*trained, dir / "m.weights.h5", SaveOptions{});
+  save_weights_file(*trained, dir / "m.weights.json", SaveOptions{}, 256);
+
+  auto values = [](const Layer& layer) {
+    std::vector<std::string> out;
+    for (const auto& w : layer.weights()) {
+      const Tensor t = w.value().to(Device::cpu());
+      out.emplace_back(static_cast<const char*>(t.data()), t.nbytes());
+    }
+    return out;
+  };
+  for (const char* file : {"m.weights.h5", "m.weights.json"}) {
+    SCOPED_TRACE(file);
+    auto fresh = small_model();
+    const auto& layers = fresh->layers();  // InputLayer, LSTM, Bidirectional, TimeDistributed, ...
+    const auto lstm_before = values(*layers[1]);
+    const auto bidi_before = values(*layers[2]);
+    LoadOptions options;
+    options.objects_to_skip = {layers[1]->name(), "/layers/bidirectional", "optimizer"};
+    LoadStatus status = load_weights_file(*fresh, dir / file, options);
+    EXPECT_NO_THROW(status.assert_consumed());
+    EXPECT_EQ(values(*layers[1]), lstm_before);
+    EXPECT_EQ(values(*layers[2]), bidi_before);
+    EXPECT_NE(values(*layers[1]), values(*trained->layers()[1]));
+    for (std::size_t i = 3; i < layers.size(); ++i) EXPECT_EQ(values(*layers[i]), values(*trained->layers()[i])) << i;
+    EXPECT_EQ(cast(fresh->optimizer()->iterations().value().to(Device::cpu()), DType::kInt64).item<std::int64_t>(), 0);
+  }
+
+  auto fresh = small_model();
+  LoadOptions unknown;
+  unknown.objects_to_skip = {"no_such_layer"};
+  try {
+    load_weights_file(*fresh, dir / "m.weights.h5", unknown);
+    ADD_FAILURE() << "no ValueError";
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("'no_such_layer'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("m.weights.h5"), std::string::npos) << e.what();
+  }
+
+  save_model(*trained, dir / "m.keras");
+  LoadOptions on_archive;
+  on_archive.objects_to_skip = {"optimizer"};
+  EXPECT_THROW(load_weights(*fresh, dir / "m.keras", on_archive), ValueError);
+  EXPECT_THROW(load_model(dir / "m.keras", on_archive), ValueError);
+}
+
+// `strata convert W OUT.weights.json --weights-into ARCH --max-shard-size GB` writes Keras 3's
+// shards of at most that many bytes of values (SaveOptions::max_shard_size), which load back.
+TEST(Keras3Weights, CliConvertTakesMaxShardSize) {
+  const fs::path dir = fresh_dir("cli_shards");
+  auto trained = small_model();
+  train_two_steps(*trained);
+  save_model(*trained, dir / "arch.keras");
+  save_weights_file(*trained, dir / "m.weights.h5", SaveOptions{});
+  const double gb = 300.0 / (1024.0 * 1024.0 * 1024.0);
+  char size[64];
+  std::snprintf(size, sizeof size, "%.17g", gb);
+  std::string output;
+  const int rc = test::run_capturing(std::string("'") + STRATA_CLI_PATH + "' convert '" + (dir / "m.weights.h5").string() +
+                                         "' '" + (dir / "out.weights.json").string() + "' --weights-into '" +
+                                         (dir / "arch.keras").string() + "' --max-shard-size " + size,
+                                     output);
+  ASSERT_EQ(rc, 0) << output;
+  int shards = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (!entry.path().filename().string().starts_with("out_")) continue;
+    ++shards;
+    std::size_t bytes = 0;
+    for (const auto& [p, d] : datasets_of(entry.path())) bytes += d.bytes.size();
+    EXPECT_LE(bytes, 300u) << entry.path();
+  }
+  EXPECT_GT(shards, 3);
+  auto again = small_model();
+  load_weights_file(*again, dir / "out.weights.json", LoadOptions{}).assert_consumed();
+  expect_same_state(*trained, *again);
 }
 
 }  // namespace
