@@ -395,6 +395,37 @@ Handle make_vars_group(const File& file, hid_t root, const std::string& path, co
   return group;
 }
 
+// One value as Keras 3's H5IOStore writes it: numeric types as they are; bfloat16 (which
+// numpy and h5py have no HDF5 type for) as a 2-byte opaque dataset with attribute
+// dtype="bfloat16", which Keras 3 reads back as bfloat16.
+void write_value(const File& file, hid_t group, const std::string& name, const Tensor& value) {
+  if (value.dtype() != DType::kBFloat16) {
+    h5::write_dataset(file, group, name, value);
+    return;
+  }
+  Handle type(H5Tcreate(H5T_OPAQUE, 2));
+  Handle space;
+  if (value.rank() == 0) {
+    space = Handle(H5Screate(H5S_SCALAR));
+  } else {
+    std::vector<hsize_t> dims;
+    for (auto d : value.shape().dims()) dims.push_back(static_cast<hsize_t>(d));
+    space = Handle(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
+  }
+  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE));
+  STRATA_CHECK(type.valid() && space.valid() && dcpl.valid() && H5Pset_obj_track_times(dcpl.get(), 0) >= 0, IOError,
+               "cannot set up bfloat16 dataset '", name, "' in ", file.where(), h5::hdf5_detail());
+  Handle ds(H5Dcreate2(group, name.c_str(), type.get(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT));
+  STRATA_CHECK(ds.valid(), IOError, "cannot create dataset '", name, "' in ", h5::object_path(group), " of ",
+               file.where(), h5::hdf5_detail());
+  if (value.num_elements() > 0) {
+    file.lend(value);
+    STRATA_CHECK(H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, value.data()) >= 0, IOError,
+                 "cannot write dataset '", name, "' in ", file.where(), h5::hdf5_detail());
+  }
+  h5::write_vlen_string_attribute(file, ds.get(), "dtype", "bfloat16", H5T_CSET_UTF8);
+}
+
 std::uint64_t value_bytes(const Tensor& t) {
   return static_cast<std::uint64_t>(t.num_elements()) * static_cast<std::uint64_t>(dtype_size(t.dtype()));
 }
@@ -898,7 +929,7 @@ h5::Image weights_image(const Model& model, bool include_optimizer, const std::s
     for (const auto& e : entries) {
       Handle group = make_vars_group(file, root.get(), e.path, e.name, true);
       for (std::size_t i = 0; i < e.values.size(); ++i)
-        h5::write_dataset(file, group.get(), std::to_string(i), e.values[i]);
+        write_value(file, group.get(), std::to_string(i), e.values[i]);
     }
   }
   return file.take_image();
@@ -1029,7 +1060,7 @@ void save_weights_file(const Model& model, const std::filesystem::path& path, co
           // Keras creates the continuation group without the name attribute.
           group = make_vars_group(*file, root.get(), e.path, e.name, false);
         }
-        h5::write_dataset(*file, group.get(), std::to_string(i), e.values[i]);
+        write_value(*file, group.get(), std::to_string(i), e.values[i]);
         const std::string key = detail::concat("/", vars_path(e.path));
         const std::string shard = shard_name(base, shards.size());
         if (!weight_map.contains(key)) {

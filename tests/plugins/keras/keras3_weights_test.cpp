@@ -20,6 +20,7 @@
 #include "h5_file.hpp"
 #include "interop_venv.hpp"
 #include "keras3_weights.hpp"
+#include "strata/initializers.hpp"
 #include "strata/layer.hpp"
 #include "strata/model.hpp"
 #include "strata/npy.hpp"
@@ -460,6 +461,107 @@ TEST_F(Keras3WeightsInterop, ObjectsToSkipLoadsWhatKerasLoads) {
     }
     EXPECT_GT(kept, 0) << "the skipped objects should keep values other than the file's";
   }
+}
+
+// bfloat16 variables (Keras 3's dtype="bfloat16"), which Keras 3 stores as 2-byte opaque
+// datasets with attribute dtype="bfloat16". Strata's CPU kernels do not compute in bfloat16
+// (only Cast takes it), so layers built from Keras's config cannot initialise such variables;
+// Bf16Dense is a Dense (Keras's paths, `layers/dense`) whose kernel and bias are bfloat16
+// variables and whose arithmetic is float32.
+class Bf16Zeros final : public Initializer {
+ public:
+  std::string class_name() const override { return "Zeros"; }
+  Tensor operator()(const Shape& shape, DType dtype) const override {
+    return Tensor::zeros(dtype, shape, Device::cpu());
+  }
+};
+
+class Bf16Dense final : public Layer {
+ public:
+  Bf16Dense(std::int64_t units, bool relu) : Layer("Dense"), units_(units), relu_(relu) {}
+  void build(const std::vector<Shape>& shapes) override {
+    auto zeros = std::make_shared<Bf16Zeros>();
+    kernel_ = add_weight(WeightSpec{"kernel", Shape{shapes.at(0).dims().back(), units_}, zeros, true, nullptr, nullptr,
+                                    DType::kBFloat16});
+    bias_ = add_weight(WeightSpec{"bias", Shape{units_}, zeros, true, nullptr, nullptr, DType::kBFloat16});
+  }
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext&) const override {
+    Tensor y = add(matmul(inputs.at(0), cast(read(kernel_), DType::kFloat32)), cast(read(bias_), DType::kFloat32));
+    return {relu_ ? relu(y) : y};
+  }
+
+ private:
+  std::int64_t units_;
+  bool relu_;
+  Variable kernel_, bias_;
+};
+
+// Both ways against Keras 3's bf16 model (generate_keras3_weights.py's bfloat16()):
+//  - into bfloat16 variables: Keras's values bit for bit; Strata writes them back as Keras
+//    does (opaque, the attribute, the same bytes), and Keras 3 loads Strata's file with every
+//    variable bfloat16 and bit for bit what loading its own gives (--verify);
+//  - into float32 variables (the same model in float32, compiled with Adam): the values
+//    widen exactly, the Adam slots Keras stored in bfloat16 too, and the model predicts what
+//    Keras's bfloat16 model predicted to bfloat16's precision.
+TEST_F(Keras3WeightsInterop, Bfloat16VariablesBothWays) {
+  const fs::path out = fresh_dir("bf16");
+  auto model = std::make_shared<Sequential>(
+      std::vector<std::shared_ptr<Layer>>{make_layer("InputLayer", Config{{"batch_shape", Config::array({nullptr, 4})}}),
+                                          std::make_shared<Bf16Dense>(3, true), std::make_shared<Bf16Dense>(2, false)},
+      "bf16");
+  ASSERT_EQ(model->weights().size(), 4u);
+  for (const auto& w : model->weights()) EXPECT_EQ(w.dtype(), DType::kBFloat16) << w.name();
+  LoadStatus status = load_weights_file(*model, dir_ / "bf16.weights.h5", LoadOptions{});
+  EXPECT_NO_THROW(status.assert_consumed());  // not compiled: the Adam state is passed over, as in Keras
+  std::string holder;
+  const auto ours = datasets_of(weights_image(*model, true, "bf16"), holder);
+  const auto theirs = datasets_of(dir_ / "bf16.weights.h5");
+  int bf16 = 0;
+  for (const auto& [p, d] : theirs) {
+    if (p.starts_with("optimizer/")) continue;
+    ASSERT_EQ(ours.count(p), 1u) << p;
+    EXPECT_EQ(ours.at(p).dtype, d.dtype) << p;
+    EXPECT_EQ(ours.at(p).bytes, d.bytes) << p;
+    bf16 += d.dtype == DType::kBFloat16;
+  }
+  EXPECT_EQ(bf16, 4);
+  EXPECT_EQ(ours.size(), 4u);
+  {
+    // Keras's representation, not a 2-byte float type: opaque, marked by the attribute.
+    const h5::File file = h5::File::open_image(holder, "bf16");
+    h5::Session session;
+    h5::Handle ds(H5Dopen2(file.id(), "/layers/dense/vars/0", H5P_DEFAULT));
+    ASSERT_TRUE(ds.valid());
+    h5::Handle type(H5Dget_type(ds.get()));
+    EXPECT_EQ(H5Tget_class(type.get()), H5T_OPAQUE);
+    EXPECT_EQ(h5::read_string_attribute(file, ds.get(), "dtype").value_or(""), "bfloat16");
+  }
+  const auto expected = npys("bf16", "y");
+  EXPECT_LE(max_abs_diff(model->predict(npys("bf16", "x")).at(0), expected.at(0)), 3e-2f);
+
+  save_weights_file(*model, out / "bf16.weights.h5", SaveOptions{});
+  std::string output;
+  const int rc = test::run_capturing("'" + test::venv_python().string() + "' '" + STRATA_KERAS3_WEIGHTS_GENERATOR +
+                                         "' --verify-bf16 '" + dir_.string() + "' '" +
+                                         (out / "bf16.weights.h5").string() + "'",
+                                     output);
+  EXPECT_EQ(rc, 0) << output;
+  EXPECT_NE(output.find("checked 4 bfloat16 variables, 0 mismatches"), std::string::npos) << output;
+
+  // Into float32 variables and slots.
+  std::string json = read_text(dir_ / "bf16.json");
+  for (std::size_t at; (at = json.find("\"bfloat16\"")) != std::string::npos;) json.replace(at, 10, "\"float32\"");
+  auto wide = model_from_json(json);
+  wide->compile(Config::parse(read_text(dir_ / "bf16.optimizer.json")), Config("mse"));
+  load_weights_file(*wide, dir_ / "bf16.weights.h5", LoadOptions{}).assert_consumed();
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(wide->weights()[i].dtype(), DType::kFloat32);
+    const Tensor a = cast(model->weights()[i].value().to(Device::cpu()), DType::kFloat32);
+    const Tensor b = wide->weights()[i].value().to(Device::cpu());
+    EXPECT_EQ(a.to_vector<float>(), b.to_vector<float>()) << i;
+  }
+  EXPECT_EQ(cast(wide->optimizer()->iterations().value().to(Device::cpu()), DType::kInt64).item<std::int64_t>(), 2);
+  EXPECT_LE(max_abs_diff(wide->predict(npys("bf16", "x")).at(0), expected.at(0)), 3e-2f);
 }
 
 // ---- without the venv ---------------------------------------------------------------------------
@@ -993,6 +1095,55 @@ TEST(Keras3Weights, CliConvertTakesMaxShardSize) {
   auto again = small_model();
   load_weights_file(*again, dir / "out.weights.json", LoadOptions{}).assert_consumed();
   expect_same_state(*trained, *again);
+}
+
+
+// bfloat16 variables without Keras: a round trip keeps every bit (single file and shards), and
+// an opaque dataset without Keras's dtype="bfloat16" attribute is a FormatError naming it.
+TEST(Keras3Weights, Bfloat16RoundTripAndUnmarkedOpaqueData) {
+  const fs::path dir = fresh_dir("bf16");
+  auto make = [] {
+    return std::make_shared<Sequential>(
+        std::vector<std::shared_ptr<Layer>>{
+            make_layer("InputLayer", Config{{"batch_shape", Config::array({nullptr, 4})}}),
+            std::make_shared<Bf16Dense>(3, true), std::make_shared<Bf16Dense>(2, false)},
+        "bf16");
+  };
+  auto model = make();
+  for (auto& w : model->weights()) {
+    Variable v = w;
+    std::vector<float> values(static_cast<std::size_t>(v.shape().num_elements()));
+    for (std::size_t i = 0; i < values.size(); ++i) values[i] = std::sin(1.0f + static_cast<float>(i)) * 3.0f;
+    v.assign(cast(Tensor::from_vector(values, v.shape(), Device::cpu()), DType::kBFloat16));
+  }
+  save_weights_file(*model, dir / "m.weights.h5", SaveOptions{});
+  save_weights_file(*model, dir / "m.weights.json", SaveOptions{}, 24);
+  for (const char* file : {"m.weights.h5", "m.weights.json"}) {
+    auto again = make();
+    load_weights_file(*again, dir / file, LoadOptions{}).assert_consumed();
+    for (std::size_t i = 0; i < 4; ++i) {
+      const Tensor a = model->weights()[i].value().to(Device::cpu()), b = again->weights()[i].value().to(Device::cpu());
+      ASSERT_EQ(b.dtype(), DType::kBFloat16);
+      EXPECT_EQ(std::memcmp(a.data(), b.data(), a.nbytes()), 0) << file << " " << i;
+    }
+  }
+  {
+    // Remove the attribute from one dataset.
+    const fs::path bad = dir / "unmarked.weights.h5";
+    fs::copy_file(dir / "m.weights.h5", bad);
+    h5::Session session;
+    hid_t f = H5Fopen(bad.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    ASSERT_GE(H5Adelete_by_name(f, "/layers/dense_1/vars/1", "dtype", H5P_DEFAULT), 0);
+    H5Fclose(f);
+  }
+  try {
+    load_weights_file(*make(), dir / "unmarked.weights.h5", LoadOptions{});
+    ADD_FAILURE() << "no FormatError";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("layers/dense_1/vars/1"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("opaque"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
