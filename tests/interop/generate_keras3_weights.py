@@ -11,7 +11,8 @@
       4 samples), for the models in SKIPS NAME.skipped.weights.h5 (the state after loading
       NAME.weights.h5 over NAME.next's with load_weights(objects_to_skip=...)) and
       NAME.skip.txt (the names of the objects skipped), bf16.* (a model with bfloat16
-      variables, below), and names.txt, then DONE.
+      variables, below), npz.keras and npz_keras_load.txt (an archive with
+      weights_format="npz", below), and names.txt, then DONE.
   python generate_keras3_weights.py --verify FIXTURES STRATA_DIR
       For each STRATA_DIR/NAME.weights.h5 and NAME.weights.json (sharded), written by
       Strata: rebuilds NAME with Keras 3,
@@ -208,6 +209,24 @@ def bfloat16(out):
     np.save(os.path.join(out, "bf16.y0.npy"), np.asarray(m.predict(x, verbose=0)).astype("float32"))
 
 
+def npz_archive(out):
+    """npz.keras: saving_lib.save_model(..., weights_format="npz") of a small model, and
+    npz_keras_load.txt: what Keras 3's own load_model says to it. (Keras 3.15's NpzIOStore
+    np.savez-es a dict of Keras Variable objects per object path: pickled object arrays,
+    which its np.load(allow_pickle=False) refuses.)"""
+    from keras.src.saving import saving_lib
+
+    m = keras.Sequential([keras.Input((3,)), L.Dense(2)], name="npz")
+    saving_lib.save_model(m, os.path.join(out, "npz.keras"), weights_format="npz")
+    try:
+        keras.saving.load_model(os.path.join(out, "npz.keras"))
+        said = "loaded"
+    except Exception as e:  # noqa: BLE001 - recorded for the test
+        said = f"{type(e).__name__}: {e}"
+    with open(os.path.join(out, "npz_keras_load.txt"), "w") as f:
+        f.write(said + "\n")
+
+
 def optimizer_json(opt):
     config = opt.get_config()
     lr = config["learning_rate"]
@@ -275,6 +294,7 @@ def generate(out):
         names.append(name)
     subclassed(out)
     bfloat16(out)
+    npz_archive(out)
     with open(os.path.join(out, "names.txt"), "w") as f:
         f.write("\n".join(names) + "\n")
     with open(os.path.join(out, "DONE"), "w") as f:

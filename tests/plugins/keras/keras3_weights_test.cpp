@@ -564,6 +564,24 @@ TEST_F(Keras3WeightsInterop, Bfloat16VariablesBothWays) {
   EXPECT_LE(max_abs_diff(wide->predict(npys("bf16", "x")).at(0), expected.at(0)), 3e-2f);
 }
 
+// Keras 3.15's weights_format="npz" archives hold model.weights.npz, whose members are pickled
+// Keras Variable objects (object arrays); Keras 3.15's own load_model refuses them
+// (np.load(allow_pickle=False)), and so does Strata, which never unpickles: a FormatError
+// naming the member and what to do.
+TEST_F(Keras3WeightsInterop, NpzArchivesAreRefusedAsKerasRefusesThem) {
+  const std::string keras_says = read_text(dir_ / "npz_keras_load.txt");
+  EXPECT_NE(keras_says.find("allow_pickle=False"), std::string::npos) << keras_says;
+  try {
+    load_model(dir_ / "npz.keras");
+    ADD_FAILURE() << "no FormatError";
+  } catch (const FormatError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("model.weights.npz"), std::string::npos) << what;
+    EXPECT_NE(what.find("npz.keras"), std::string::npos) << what;
+    EXPECT_NE(what.find("weights_format"), std::string::npos) << what;
+  }
+}
+
 // ---- without the venv ---------------------------------------------------------------------------
 
 std::shared_ptr<Model> small_model(std::int64_t units = 3) {
