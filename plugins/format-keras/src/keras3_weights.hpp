@@ -52,6 +52,15 @@ h5::Image weights_image(const Model& model, bool include_optimizer, const std::s
 // and variables no value set ("<path>/vars/<i> (<variable name>)"); the optimizer values of
 // a file loaded into a model that is not compiled are passed over, as in Keras 3.
 // The learning rate read sets the optimizer's constant rate, unless it uses a schedule.
+// options.objects_to_skip (Keras 3's objects_to_skip): each entry is an object path
+// ("layers/dense_1", "/" for the model), "optimizer", or a layer name naming one object; those
+// objects are treated as visited, so they and everything below them keep their values and
+// the other objects keep their paths; their file values are not reported as unused nor their
+// variables as unset. An entry naming nothing, or a name several layers share, is a
+// ValueError naming it and the file.
+// Values stored as Keras 3's bfloat16 (2-byte opaque, attribute dtype="bfloat16") load into
+// bfloat16 variables, or float32 ones (widened exactly); weights_image and the savers write
+// bfloat16 variables that way.
 // ValueError when the model is not built; FormatError for a file without Keras 3's layout.
 LoadStatus read_weights(const h5::File& file, Model& model, const LoadOptions& options, bool restore_optimizer);
 
