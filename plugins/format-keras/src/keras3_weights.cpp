@@ -92,7 +92,7 @@ struct ObjectEntry {
   std::string name;  // the `name` attribute of the vars group
   std::string what;  // for messages: "layer 'dense' (Dense)"
   std::vector<Variable> variables;
-  bool optional = false;  // an empty group Strata has no object for
+  bool optional = false;         // an empty group Strata has no object for
   const Layer* layer = nullptr;  // the object (none for an optional group)
 };
 
@@ -225,7 +225,7 @@ class Walker {
 };
 
 std::vector<ObjectEntry> object_entries(const Model& model, bool with_empty_children,
-                                       std::unordered_set<const Layer*> skip = {}) {
+                                        std::unordered_set<const Layer*> skip = {}) {
   Walker walker(with_empty_children, std::move(skip));
   walker.visit(model, "");
   return walker.take();
@@ -261,7 +261,8 @@ SkipSet resolve_objects_to_skip(const Model& model, const std::vector<std::strin
       }
       if (by_name.size() > 1) {
         std::string paths;
-        for (const auto* e : by_name) paths += (paths.empty() ? "'" : ", '") + (e->path.empty() ? std::string("/") : e->path) + "'";
+        for (const auto* e : by_name)
+          paths += (paths.empty() ? "'" : ", '") + (e->path.empty() ? std::string("/") : e->path) + "'";
         STRATA_THROW(ValueError, "objects_to_skip: '", raw, "' names ", by_name.size(), " layers of model '",
                      model.name(), "' (at ", paths, "); give the object path of the one to skip (loading '", label,
                      "')");
@@ -928,8 +929,7 @@ h5::Image weights_image(const Model& model, bool include_optimizer, const std::s
     Handle root = open_root(file);
     for (const auto& e : entries) {
       Handle group = make_vars_group(file, root.get(), e.path, e.name, true);
-      for (std::size_t i = 0; i < e.values.size(); ++i)
-        write_value(file, group.get(), std::to_string(i), e.values[i]);
+      for (std::size_t i = 0; i < e.values.size(); ++i) write_value(file, group.get(), std::to_string(i), e.values[i]);
     }
   }
   return file.take_image();

@@ -37,8 +37,9 @@ bool ends_with(const std::string& s, std::string_view suffix) {
 // it for `.keras` archives too).
 void refuse_objects_to_skip(const fs::path& path, const strata::LoadOptions& options, const char* what) {
   STRATA_CHECK(options.objects_to_skip.empty(), ValueError, "LoadOptions::objects_to_skip ('",
-               options.objects_to_skip.front(), "', ...) applies to Keras 3 weights files (.weights.h5, "
-               ".weights.json), not to ", what, " ('", path.string(), "')");
+               options.objects_to_skip.front(),
+               "', ...) applies to Keras 3 weights files (.weights.h5, .weights.json), not to ", what, " ('",
+               path.string(), "')");
 }
 
 class KerasFormat final : public strata::Format {

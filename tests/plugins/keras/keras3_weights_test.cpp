@@ -506,8 +506,9 @@ class Bf16Dense final : public Layer {
 TEST_F(Keras3WeightsInterop, Bfloat16VariablesBothWays) {
   const fs::path out = fresh_dir("bf16");
   auto model = std::make_shared<Sequential>(
-      std::vector<std::shared_ptr<Layer>>{make_layer("InputLayer", Config{{"batch_shape", Config::array({nullptr, 4})}}),
-                                          std::make_shared<Bf16Dense>(3, true), std::make_shared<Bf16Dense>(2, false)},
+      std::vector<std::shared_ptr<Layer>>{
+          make_layer("InputLayer", Config{{"batch_shape", Config::array({nullptr, 4})}}),
+          std::make_shared<Bf16Dense>(3, true), std::make_shared<Bf16Dense>(2, false)},
       "bf16");
   ASSERT_EQ(model->weights().size(), 4u);
   for (const auto& w : model->weights()) EXPECT_EQ(w.dtype(), DType::kBFloat16) << w.name();
@@ -541,10 +542,10 @@ TEST_F(Keras3WeightsInterop, Bfloat16VariablesBothWays) {
 
   save_weights_file(*model, out / "bf16.weights.h5", SaveOptions{});
   std::string output;
-  const int rc = test::run_capturing("'" + test::venv_python().string() + "' '" + STRATA_KERAS3_WEIGHTS_GENERATOR +
-                                         "' --verify-bf16 '" + dir_.string() + "' '" +
-                                         (out / "bf16.weights.h5").string() + "'",
-                                     output);
+  const int rc =
+      test::run_capturing("'" + test::venv_python().string() + "' '" + STRATA_KERAS3_WEIGHTS_GENERATOR +
+                              "' --verify-bf16 '" + dir_.string() + "' '" + (out / "bf16.weights.h5").string() + "'",
+                          output);
   EXPECT_EQ(rc, 0) << output;
   EXPECT_NE(output.find("checked 4 bfloat16 variables, 0 mismatches"), std::string::npos) << output;
 
@@ -1029,7 +1030,6 @@ TEST(Keras3Weights, ShardSizeNeedsTheJsonForm) {
   EXPECT_THROW(save_weights_file(*model, dir / "m.weights.json", keep), IOError);
 }
 
-
 // LoadOptions::objects_to_skip without Keras: a layer by name and one by object path keep their
 // values (everything else loads, nothing is reported as left over); "optimizer" keeps the
 // optimizer's state; a name that is neither is a ValueError naming it; `.keras` archives
@@ -1096,10 +1096,11 @@ TEST(Keras3Weights, CliConvertTakesMaxShardSize) {
   char size[64];
   std::snprintf(size, sizeof size, "%.17g", gb);
   std::string output;
-  const int rc = test::run_capturing(std::string("'") + STRATA_CLI_PATH + "' convert '" + (dir / "m.weights.h5").string() +
-                                         "' '" + (dir / "out.weights.json").string() + "' --weights-into '" +
-                                         (dir / "arch.keras").string() + "' --max-shard-size " + size,
-                                     output);
+  const int rc =
+      test::run_capturing(std::string("'") + STRATA_CLI_PATH + "' convert '" + (dir / "m.weights.h5").string() + "' '" +
+                              (dir / "out.weights.json").string() + "' --weights-into '" +
+                              (dir / "arch.keras").string() + "' --max-shard-size " + size,
+                          output);
   ASSERT_EQ(rc, 0) << output;
   int shards = 0;
   for (const auto& entry : fs::directory_iterator(dir)) {
@@ -1114,7 +1115,6 @@ TEST(Keras3Weights, CliConvertTakesMaxShardSize) {
   load_weights_file(*again, dir / "out.weights.json", LoadOptions{}).assert_consumed();
   expect_same_state(*trained, *again);
 }
-
 
 // bfloat16 variables without Keras: a round trip keeps every bit (single file and shards), and
 // an opaque dataset without Keras's dtype="bfloat16" attribute is a FormatError naming it.
