@@ -596,7 +596,17 @@ std::string describe_type(hid_t type, std::optional<DType>& dtype) {
     if (members == 2 && base_dtype && is_integer(*base_dtype)) dtype = DType::kBool;
     return "enum(" + base_name + ")";
   }
+  if (cls == H5T_OPAQUE) return "opaque(" + std::to_string(size) + " bytes)";
   return "HDF5 type class " + std::to_string(static_cast<int>(cls));
+}
+
+// Keras 3's bfloat16 (saving_lib.H5IOStore): numpy has no HDF5 bfloat16 type, so h5py stores
+// the values as a 2-byte opaque type and Keras marks the dataset with attribute
+// dtype="bfloat16".
+bool is_keras_bfloat16(const File& file, hid_t dataset, hid_t type) {
+  if (H5Tget_class(type) != H5T_OPAQUE || H5Tget_size(type) != 2) return false;
+  const auto tag = read_string_attribute(file, dataset, "dtype");
+  return tag && *tag == "bfloat16";
 }
 
 }  // namespace
@@ -636,8 +646,13 @@ DatasetInfo inspect_dataset(const File& file, hid_t dataset) {
   STRATA_CHECK(type.valid(), FormatError, "cannot read the datatype of ", where, hdf5_detail());
   info.type = describe_type(type.get(), info.dtype);
   const H5T_class_t cls = H5Tget_class(type.get());
-  STRATA_CHECK(cls == H5T_FLOAT || cls == H5T_INTEGER || (cls == H5T_ENUM && info.dtype == DType::kBool), FormatError,
-               where, " holds ", info.type, ", which is not numeric weight data");
+  if (is_keras_bfloat16(file, dataset, type.get())) {
+    info.dtype = DType::kBFloat16;
+    info.type = "bfloat16 (opaque, dtype attribute)";
+  }
+  STRATA_CHECK(cls == H5T_FLOAT || cls == H5T_INTEGER || (cls == H5T_ENUM && info.dtype == DType::kBool) ||
+                   (cls == H5T_OPAQUE && info.dtype == DType::kBFloat16),
+               FormatError, where, " holds ", info.type, ", which is not numeric weight data");
   const std::size_t type_size = H5Tget_size(type.get());
   STRATA_CHECK(type_size > 0 && type_size <= 16, FormatError, where, " has ", type_size, "-byte elements");
 
@@ -692,6 +707,26 @@ Tensor read_dataset(const File& file, hid_t dataset, const DatasetInfo& info, DT
   Handle file_type(H5Dget_type(dataset));
   STRATA_CHECK(file_type.valid(), FormatError, "cannot read the datatype of ", where, hdf5_detail());
   const H5T_class_t cls = H5Tget_class(file_type.get());
+  if (cls == H5T_OPAQUE) {
+    // Keras 3's bfloat16 (inspect_dataset accepts no other opaque data): the raw 2-byte
+    // values, widened exactly for a float32 weight.
+    STRATA_CHECK(info.dtype == DType::kBFloat16 && (dtype == DType::kBFloat16 || dtype == DType::kFloat32),
+                 FormatError, where, " holds ", info.type, ", which cannot be read into a ", dtype_name(dtype),
+                 " weight");
+    Handle mem(H5Tcopy(file_type.get()));
+    Tensor raw = Tensor::empty(DType::kBFloat16, info.shape, Device::cpu());
+    STRATA_CHECK(mem.valid() && H5Dread(dataset, mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.mutable_data()) >= 0,
+                 FormatError, "cannot read ", where, hdf5_detail());
+    if (dtype == DType::kBFloat16) return raw;
+    Tensor out = Tensor::empty(DType::kFloat32, info.shape, Device::cpu());
+    const auto* in = static_cast<const std::uint16_t*>(raw.data());
+    auto* f = static_cast<float*>(out.mutable_data());
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::uint32_t bits = static_cast<std::uint32_t>(in[i]) << 16;
+      std::memcpy(&f[i], &bits, sizeof bits);
+    }
+    return out;
+  }
   if (dtype == DType::kBool || cls == H5T_ENUM) {
     STRATA_CHECK(dtype == DType::kBool || cls != H5T_ENUM, FormatError, where, " holds ", info.type,
                  ", which cannot be read into a ", dtype_name(dtype), " weight");

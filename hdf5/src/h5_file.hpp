@@ -203,7 +203,8 @@ struct DatasetInfo {
 };
 
 // Inspects a dataset and checks that its data can be read: rank ≤ kMaxRank, a simple or
-// scalar dataspace, a numeric (integer, float or enum-of-integer) type, no external
+// scalar dataspace, a numeric (integer, float or enum-of-integer) type or Keras 3's bfloat16
+// (2-byte opaque with attribute dtype="bfloat16"; read as bfloat16 or float32), no external
 // storage, no virtual layout, filters only those available in this HDF5 build. FormatError
 // naming the dataset and the problem otherwise.
 DatasetInfo inspect_dataset(const File& file, hid_t dataset);

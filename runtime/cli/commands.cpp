@@ -391,13 +391,14 @@ int cmd_convert(const std::vector<std::string>& args) {
   po::options_description desc("convert");
   desc.add_options()("in", po::value<std::string>()->required(), "")("out", po::value<std::string>()->required(), "")(
       "format", po::value<std::string>()->default_value(""), "")("weights-into", po::value<std::string>()->default_value(""), "")(
-      "expect-partial", "");
+      "expect-partial", "")("max-shard-size", po::value<double>()->default_value(0.0), "");
   po::positional_options_description pos;
   pos.add("in", 1).add("out", 1);
   const auto vm = parse(args, desc, pos, "convert");
   const fs::path in = vm["in"].as<std::string>(), out = vm["out"].as<std::string>();
   SaveOptions save;
   save.format = vm["format"].as<std::string>();
+  save.max_shard_size = vm["max-shard-size"].as<double>();
   const std::string arch = vm["weights-into"].as<std::string>();
   // The output's format first, so a wrong OUT fails before the input is read.
   const auto out_format = format_for_saving(out, save.format, !arch.empty());

@@ -2,17 +2,26 @@
 
   python generate_keras3_weights.py --out DIR
       For each model below: builds it with Keras 3, compiles it, trains 2 steps, and writes
-      NAME.weights.h5 (save_weights), NAME.weights.json + shards (sharded save_weights),
+      NAME.weights.h5 (save_weights), NAME.weights.json + shards (sharded save_weights with
+      max_shard_size twice the largest variable's float64 size, in NAME.max_shard_size.txt;
+      oversize.txt: what Keras says to a limit below a variable's size),
       NAME.json (model.to_json()), NAME.optimizer.json ({"class_name", "config"} of the
       optimizer), NAME.x<i>.npy (inputs), NAME.t<i>.npy (targets), NAME.y<i>.npy (Keras's
       predictions after training), NAME.next.weights.h5 (after one more step on the first
-      4 samples), and names.txt, then DONE.
+      4 samples), for the models in SKIPS NAME.skipped.weights.h5 (the state after loading
+      NAME.weights.h5 over NAME.next's with load_weights(objects_to_skip=...)) and
+      NAME.skip.txt (the names of the objects skipped), bf16.* (a model with bfloat16
+      variables, below), npz.keras and npz_keras_load.txt (an archive with
+      weights_format="npz", below), and names.txt, then DONE.
   python generate_keras3_weights.py --verify FIXTURES STRATA_DIR
       For each STRATA_DIR/NAME.weights.h5 and NAME.weights.json (sharded), written by
       Strata: rebuilds NAME with Keras 3,
       builds its optimizer, loads Strata's file, and compares every model variable and
       optimizer variable with what loading Keras's own NAME.weights.h5 gives, bit for bit
       (Nadam's u_product, which Strata recomputes, to 1 ulp). Exit 0 when all match.
+  python generate_keras3_weights.py --verify-bf16 FIXTURES STRATA_FILE
+      Loads Strata's weights file of the bf16 model into Keras 3's bf16 model: every
+      variable bfloat16 and bit for bit what Keras's own bf16.weights.h5 gives.
 
 One process, TensorFlow backend, Keras 3 (the interop venv).
 """
@@ -130,6 +139,14 @@ def models():
     return out
 
 
+# objects_to_skip for a partial load (NAME.skipped.weights.h5): a layer; a nested model and
+# the optimizer.
+SKIPS = {
+    "sequential_adam": lambda m: [m.layers[0]],
+    "functional_sgd_momentum": lambda m: [m.get_layer("inner"), m.optimizer],
+}
+
+
 class Block(keras.layers.Layer):
     """A custom layer with tracked children: a public and a private attribute."""
 
@@ -168,6 +185,48 @@ def subclassed(out):
     np.save(os.path.join(out, "subclassed.y0.npy"), np.asarray(m.predict(x, verbose=0)))
 
 
+def bfloat16(out):
+    """bf16.weights.h5 of a model whose variables are bfloat16 (dtype="bfloat16": Keras 3
+    stores them as 2-byte opaque datasets with attribute dtype="bfloat16"), trained 2 steps
+    with Adam (its slots are bfloat16 too); bf16.json, bf16.optimizer.json,
+    bf16.keras_optimizer.json, bf16.x0.npy, bf16.y0.npy."""
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((8, 4)).astype("float32")
+    y = rng.standard_normal((8, 2)).astype("float32")
+    m = keras.Sequential([keras.Input((4,)), L.Dense(3, activation="relu", dtype="bfloat16"),
+                          L.Dense(2, dtype="bfloat16")], name="bf16")
+    opt = keras.optimizers.Adam(0.01)
+    m.compile(opt, "mse")
+    m.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
+    m.save_weights(os.path.join(out, "bf16.weights.h5"))
+    with open(os.path.join(out, "bf16.json"), "w") as f:
+        f.write(m.to_json())
+    with open(os.path.join(out, "bf16.optimizer.json"), "w") as f:
+        json.dump(optimizer_json(opt), f)
+    with open(os.path.join(out, "bf16.keras_optimizer.json"), "w") as f:
+        json.dump(keras.saving.serialize_keras_object(opt), f)
+    np.save(os.path.join(out, "bf16.x0.npy"), x)
+    np.save(os.path.join(out, "bf16.y0.npy"), np.asarray(m.predict(x, verbose=0)).astype("float32"))
+
+
+def npz_archive(out):
+    """npz.keras: saving_lib.save_model(..., weights_format="npz") of a small model, and
+    npz_keras_load.txt: what Keras 3's own load_model says to it. (Keras 3.15's NpzIOStore
+    np.savez-es a dict of Keras Variable objects per object path: pickled object arrays,
+    which its np.load(allow_pickle=False) refuses.)"""
+    from keras.src.saving import saving_lib
+
+    m = keras.Sequential([keras.Input((3,)), L.Dense(2)], name="npz")
+    saving_lib.save_model(m, os.path.join(out, "npz.keras"), weights_format="npz")
+    try:
+        keras.saving.load_model(os.path.join(out, "npz.keras"))
+        said = "loaded"
+    except Exception as e:  # noqa: BLE001 - recorded for the test
+        said = f"{type(e).__name__}: {e}"
+    with open(os.path.join(out, "npz_keras_load.txt"), "w") as f:
+        f.write(said + "\n")
+
+
 def optimizer_json(opt):
     config = opt.get_config()
     lr = config["learning_rate"]
@@ -193,7 +252,20 @@ def generate(out):
         model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)  # 2 steps
         model.save_weights(os.path.join(out, name + ".weights.h5"))
         largest = max(int(np.prod(v.shape)) * 8 for v in model.weights + opt.variables)
-        model.save_weights(os.path.join(out, name + ".weights.json"), max_shard_size=largest * 2 / 1024**3)
+        shard_gb = largest * 2 / 1024**3
+        model.save_weights(os.path.join(out, name + ".weights.json"), max_shard_size=shard_gb)
+        with open(os.path.join(out, name + ".max_shard_size.txt"), "w") as f:
+            f.write(repr(shard_gb) + "\n")
+        if name == "sequential_adam":
+            # A variable larger than the limit: Keras 3 refuses the save (no shard of its own).
+            biggest = max(int(np.prod(v.shape)) * 4 for v in model.weights)
+            try:
+                model.save_weights(os.path.join(out, "oversize.weights.json"), max_shard_size=(biggest - 1) / 1024**3)
+                refused = "saved"
+            except ValueError as e:
+                refused = "ValueError: " + str(e)
+            with open(os.path.join(out, "oversize.txt"), "w") as f:
+                f.write(refused + "\n")
         with open(os.path.join(out, name + ".json"), "w") as f:
             f.write(model.to_json())
         with open(os.path.join(out, name + ".optimizer.json"), "w") as f:
@@ -212,8 +284,17 @@ def generate(out):
             np.save(os.path.join(out, f"{name}.t{i}.npy"), v)
         model.train_on_batch([v[:4] for v in x], [v[:4] for v in y])
         model.save_weights(os.path.join(out, name + ".next.weights.h5"))
+        if name in SKIPS:
+            # A partial load over that state: the objects named keep their values.
+            objects = SKIPS[name](model)
+            keras.saving.load_weights(model, os.path.join(out, name + ".weights.h5"), objects_to_skip=objects)
+            model.save_weights(os.path.join(out, name + ".skipped.weights.h5"))
+            with open(os.path.join(out, name + ".skip.txt"), "w") as f:
+                f.write("\n".join("optimizer" if o is model.optimizer else o.name for o in objects) + "\n")
         names.append(name)
     subclassed(out)
+    bfloat16(out)
+    npz_archive(out)
     with open(os.path.join(out, "names.txt"), "w") as f:
         f.write("\n".join(names) + "\n")
     with open(os.path.join(out, "DONE"), "w") as f:
@@ -244,6 +325,8 @@ def verify(fixtures, strata_dir):
             loaded.append(m)
         keras_model, strata_model = loaded
         for a, b in zip(keras_model.weights, strata_model.weights):
+            if a.dtype != b.dtype:
+                failures.append(f"{name}{suffix}: weight {a.path} is {b.dtype}, not {a.dtype}")
             if a.shape != b.shape or np.asarray(a).tobytes() != np.asarray(b).tobytes():
                 failures.append(f"{name}{suffix}: weight {a.path} differs")
         ka, sa = keras_model.optimizer.variables, strata_model.optimizer.variables
@@ -266,7 +349,31 @@ def verify(fixtures, strata_dir):
     return 1 if failures or checked == 0 else 0
 
 
+def verify_bf16(fixtures, strata_file):
+    """Keras 3 loads Strata's bf16 weights file into the bf16 model: every variable bfloat16
+    and bit for bit what loading Keras's own bf16.weights.h5 gives."""
+    with open(os.path.join(fixtures, "bf16.json")) as f:
+        architecture = f.read()
+    loaded = []
+    for path in (os.path.join(fixtures, "bf16.weights.h5"), strata_file):
+        m = keras.models.model_from_json(architecture)
+        m.load_weights(path)
+        loaded.append(m)
+    failures = []
+    for a, b in zip(loaded[0].weights, loaded[1].weights):
+        if a.dtype != "bfloat16" or b.dtype != "bfloat16":
+            failures.append(f"weight {a.path}: {a.dtype} / {b.dtype}, not bfloat16")
+        elif np.asarray(a).tobytes() != np.asarray(b).tobytes():
+            failures.append(f"weight {a.path} differs")
+    for line in failures:
+        print("MISMATCH", line)
+    print(f"checked {len(loaded[0].weights)} bfloat16 variables, {len(failures)} mismatches")
+    return 1 if failures or not loaded[0].weights else 0
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--verify-bf16":
+        sys.exit(verify_bf16(sys.argv[2], sys.argv[3]))
     if len(sys.argv) == 3 and sys.argv[1] == "--out":
         sys.exit(generate(sys.argv[2]))
     if len(sys.argv) == 4 and sys.argv[1] == "--verify":

@@ -92,7 +92,8 @@ struct ObjectEntry {
   std::string name;  // the `name` attribute of the vars group
   std::string what;  // for messages: "layer 'dense' (Dense)"
   std::vector<Variable> variables;
-  bool optional = false;  // an empty group Strata has no object for
+  bool optional = false;         // an empty group Strata has no object for
+  const Layer* layer = nullptr;  // the object (none for an optional group)
 };
 
 // Layers whose Keras 3 class also holds a child's weight as its own attribute, so Keras 3
@@ -144,14 +145,17 @@ std::pair<std::string, std::string> split_first(const std::string& name) {
 
 class Walker {
  public:
-  explicit Walker(bool with_empty_children) : with_empty_children_(with_empty_children) {}
+  // `skip`: objects treated as visited already (Keras 3's objects_to_skip): neither they nor
+  // what lies below them is listed, and the others keep their paths.
+  Walker(bool with_empty_children, std::unordered_set<const Layer*> skip)
+      : with_empty_children_(with_empty_children), visited_(std::move(skip)) {}
 
   void visit(const Layer& layer, const std::string& path) {
     if (!visited_.insert(&layer).second) return;
     entries_.push_back({path, layer.name(),
                         path.empty() ? "model '" + layer.name() + "' (" + layer.class_name() + ")"
                                      : "layer '" + layer.name() + "' (" + layer.class_name() + ")",
-                        own_variables(layer), false});
+                        own_variables(layer), false, &layer});
 
     const auto* model = dynamic_cast<const Model*>(&layer);
     const bool graph =
@@ -241,10 +245,62 @@ class Walker {
   std::vector<ObjectEntry> entries_;
 };
 
-std::vector<ObjectEntry> object_entries(const Model& model, bool with_empty_children) {
-  Walker walker(with_empty_children);
+std::vector<ObjectEntry> object_entries(const Model& model, bool with_empty_children,
+                                        std::unordered_set<const Layer*> skip = {}) {
+  Walker walker(with_empty_children, std::move(skip));
   walker.visit(model, "");
   return walker.take();
+}
+
+// LoadOptions::objects_to_skip resolved: each name is an object path ("layers/dense_1", a
+// leading "/" allowed; "" or "/" is the model) or "optimizer", else a layer name that names one
+// object. ValueError naming the entry otherwise.
+struct SkipSet {
+  std::unordered_set<const Layer*> layers;
+  bool optimizer = false;
+};
+
+SkipSet resolve_objects_to_skip(const Model& model, const std::vector<std::string>& names, const std::string& label) {
+  SkipSet out;
+  if (names.empty()) return out;
+  const auto entries = object_entries(model, /*with_empty_children=*/false);
+  for (const auto& raw : names) {
+    std::string name = raw;
+    while (name.starts_with("/")) name.erase(0, 1);
+    if (name == "optimizer") {
+      out.optimizer = true;
+      continue;
+    }
+    const ObjectEntry* found = nullptr;
+    for (const auto& e : entries) {
+      if (e.layer != nullptr && e.path == name && (!name.empty() || raw.starts_with("/"))) found = &e;
+    }
+    if (found == nullptr) {
+      std::vector<const ObjectEntry*> by_name;
+      for (const auto& e : entries) {
+        if (e.layer != nullptr && e.layer->name() == raw) by_name.push_back(&e);
+      }
+      if (by_name.size() > 1) {
+        std::string paths;
+        for (const auto* e : by_name)
+          paths += (paths.empty() ? "'" : ", '") + (e->path.empty() ? std::string("/") : e->path) + "'";
+        STRATA_THROW(ValueError, "objects_to_skip: '", raw, "' names ", by_name.size(), " layers of model '",
+                     model.name(), "' (at ", paths, "); give the object path of the one to skip (loading '", label,
+                     "')");
+      }
+      if (!by_name.empty()) found = by_name.front();
+    }
+    if (found == nullptr) {
+      std::string examples;
+      for (std::size_t i = 1; i < entries.size() && i < 5; ++i) examples += "'" + entries[i].path + "', ";
+      STRATA_THROW(ValueError, "objects_to_skip: '", raw, "' is neither a layer of model '", model.name(),
+                   "' nor one of its object paths (such as ", examples, "'optimizer') (loading '", label, "')");
+    }
+    out.layers.insert(found->layer);
+    // The model itself: nothing below it loads, its optimizer included (as in Keras 3).
+    if (found->layer == &model) out.optimizer = true;
+  }
+  return out;
 }
 
 // ---- the optimizer -----------------------------------------------------------------------------
@@ -393,6 +449,37 @@ Handle make_vars_group(const File& file, hid_t root, const std::string& path, co
   Handle group = h5::create_group(file, root, vars_path(path));
   if (with_name) h5::write_vlen_string_attribute(file, group.get(), "name", name, H5T_CSET_UTF8);
   return group;
+}
+
+// One value as Keras 3's H5IOStore writes it: numeric types as they are; bfloat16 (which
+// numpy and h5py have no HDF5 type for) as a 2-byte opaque dataset with attribute
+// dtype="bfloat16", which Keras 3 reads back as bfloat16.
+void write_value(const File& file, hid_t group, const std::string& name, const Tensor& value) {
+  if (value.dtype() != DType::kBFloat16) {
+    h5::write_dataset(file, group, name, value);
+    return;
+  }
+  Handle type(H5Tcreate(H5T_OPAQUE, 2));
+  Handle space;
+  if (value.rank() == 0) {
+    space = Handle(H5Screate(H5S_SCALAR));
+  } else {
+    std::vector<hsize_t> dims;
+    for (auto d : value.shape().dims()) dims.push_back(static_cast<hsize_t>(d));
+    space = Handle(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
+  }
+  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE));
+  STRATA_CHECK(type.valid() && space.valid() && dcpl.valid() && H5Pset_obj_track_times(dcpl.get(), 0) >= 0, IOError,
+               "cannot set up bfloat16 dataset '", name, "' in ", file.where(), h5::hdf5_detail());
+  Handle ds(H5Dcreate2(group, name.c_str(), type.get(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT));
+  STRATA_CHECK(ds.valid(), IOError, "cannot create dataset '", name, "' in ", h5::object_path(group), " of ",
+               file.where(), h5::hdf5_detail());
+  if (value.num_elements() > 0) {
+    file.lend(value);
+    STRATA_CHECK(H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, value.data()) >= 0, IOError,
+                 "cannot write dataset '", name, "' in ", file.where(), h5::hdf5_detail());
+  }
+  h5::write_vlen_string_attribute(file, ds.get(), "dtype", "bfloat16", H5T_CSET_UTF8);
 }
 
 std::uint64_t value_bytes(const Tensor& t) {
@@ -572,8 +659,9 @@ LoadStatus read_store(const Store& store, Model& model, const LoadOptions& optio
   std::vector<std::string> unset, skipped;
   std::set<std::string> consumed;  // "<path>/vars/<key>"
   std::size_t restored = 0;
+  const SkipSet skip = resolve_objects_to_skip(model, options.objects_to_skip, store.label);
 
-  for (const auto& entry : object_entries(model, /*with_empty_children=*/false)) {
+  for (const auto& entry : object_entries(model, /*with_empty_children=*/false, skip.layers)) {
     auto frame = ErrorContext::push("loading ", entry.what, " from '", store.label, "'");
     const StoredVars vars = store.get(entry.path);
     auto unset_all = [&] {
@@ -703,7 +791,7 @@ LoadStatus read_store(const Store& store, Model& model, const LoadOptions& optio
     }
   };
   const StoredVars opt_vars = store.get("optimizer");
-  if (restore_optimizer && model.is_compiled() && model.optimizer() && opt_vars.found) {
+  if (restore_optimizer && !skip.optimizer && model.is_compiled() && model.optimizer() && opt_vars.found) {
     Optimizer& opt = *model.optimizer();
     auto frame = ErrorContext::push("restoring the state of optimizer '", opt.name(), "' from '", store.label, "'");
     opt.build(model.trainable_weights());
@@ -744,7 +832,21 @@ LoadStatus read_store(const Store& store, Model& model, const LoadOptions& optio
     }
   }
 
-  // Values of the file no object took.
+  // Values of the file no object took. Those of skipped objects (the paths the skipped layers
+  // have when nothing is skipped, and what lies below them) were left on purpose.
+  std::vector<std::string> skipped_paths;
+  if (skip.optimizer) skipped_paths.emplace_back("optimizer");
+  if (!skip.layers.empty()) {
+    for (const auto& e : object_entries(model, /*with_empty_children=*/false)) {
+      if (e.layer != nullptr && skip.layers.count(e.layer) != 0) skipped_paths.push_back(e.path);
+    }
+  }
+  auto under_skipped = [&](const std::string& path) {
+    for (const auto& p : skipped_paths) {
+      if (p.empty() || path == p || path.starts_with(p + "/")) return true;
+    }
+    return false;
+  };
   std::vector<std::string> unused;
   std::map<std::string, std::vector<std::string>> groups;
   for (const auto& shard : store.shards) {
@@ -757,6 +859,7 @@ LoadStatus read_store(const Store& store, Model& model, const LoadOptions& optio
     for (std::size_t j; (j = model_path.find("_layer_checkpoint_dependencies")) != std::string::npos;) {
       model_path.replace(j, 30, "layers");
     }
+    if (under_skipped(model_path)) continue;
     for (const auto& m : members) {
       const std::string key = vars_path(model_path) + "/" + m;
       if (consumed.count(key) == 0) unused.push_back(key);
@@ -905,8 +1008,7 @@ h5::Image weights_image(const Model& model, bool include_optimizer, const std::s
     Handle root = open_root(file);
     for (const auto& e : entries) {
       Handle group = make_vars_group(file, root.get(), e.path, e.name, true);
-      for (std::size_t i = 0; i < e.values.size(); ++i)
-        h5::write_dataset(file, group.get(), std::to_string(i), e.values[i]);
+      for (std::size_t i = 0; i < e.values.size(); ++i) write_value(file, group.get(), std::to_string(i), e.values[i]);
     }
   }
   return file.take_image();
@@ -973,12 +1075,25 @@ std::string describe_weights_file(const std::filesystem::path& path) {
   return out;
 }
 
+std::uint64_t shard_size_bytes(double max_shard_size) {
+  // ShardedH5IOStore: float(max_shard_size) * 1024**3, compared with whole byte counts, so
+  // the floor is the same limit.
+  STRATA_CHECK(std::isfinite(max_shard_size) && max_shard_size >= 0 && max_shard_size <= 1e9, ValueError,
+               "max_shard_size must be a size in GB (1024^3 bytes) between 0 and 1e9; got ", max_shard_size);
+  return static_cast<std::uint64_t>(std::floor(max_shard_size * 1073741824.0));
+}
+
 void save_weights_file(const Model& model, const std::filesystem::path& path, const SaveOptions& options,
                        std::uint64_t max_shard_bytes) {
   const std::string p = path.string();
+  if (max_shard_bytes == 0 && options.max_shard_size != 0) {
+    max_shard_bytes = shard_size_bytes(options.max_shard_size);
+    STRATA_CHECK(max_shard_bytes > 0, ValueError, "max_shard_size ", options.max_shard_size,
+                 " GB is less than one byte; every variable would be larger than a shard");
+  }
   if (!ends_with(p, ".json")) {
-    STRATA_CHECK(max_shard_bytes == 0, ValueError, "saving sharded weights needs a '.weights.json' path; got '", p,
-                 "'");
+    STRATA_CHECK(max_shard_bytes == 0, ValueError,
+                 "saving sharded weights (max_shard_size) needs a '.weights.json' path; got '", p, "'");
     const h5::Image image = weights_image(model, /*include_optimizer=*/true, p);
     write_file_atomically(path, image.pieces(), options.overwrite);
     return;
@@ -1024,7 +1139,7 @@ void save_weights_file(const Model& model, const std::filesystem::path& path, co
           // Keras creates the continuation group without the name attribute.
           group = make_vars_group(*file, root.get(), e.path, e.name, false);
         }
-        h5::write_dataset(*file, group.get(), std::to_string(i), e.values[i]);
+        write_value(*file, group.get(), std::to_string(i), e.values[i]);
         const std::string key = detail::concat("/", vars_path(e.path));
         const std::string shard = shard_name(base, shards.size());
         if (!weight_map.contains(key)) {

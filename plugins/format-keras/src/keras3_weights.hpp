@@ -52,6 +52,15 @@ h5::Image weights_image(const Model& model, bool include_optimizer, const std::s
 // and variables no value set ("<path>/vars/<i> (<variable name>)"); the optimizer values of
 // a file loaded into a model that is not compiled are passed over, as in Keras 3.
 // The learning rate read sets the optimizer's constant rate, unless it uses a schedule.
+// options.objects_to_skip (Keras 3's objects_to_skip): each entry is an object path
+// ("layers/dense_1", "/" for the model), "optimizer", or a layer name naming one object; those
+// objects are treated as visited, so they and everything below them keep their values and
+// the other objects keep their paths; their file values are not reported as unused nor their
+// variables as unset. An entry naming nothing, or a name several layers share, is a
+// ValueError naming it and the file.
+// Values stored as Keras 3's bfloat16 (2-byte opaque, attribute dtype="bfloat16") load into
+// bfloat16 variables, or float32 ones (widened exactly); weights_image and the savers write
+// bfloat16 variables that way.
 // ValueError when the model is not built; FormatError for a file without Keras 3's layout.
 LoadStatus read_weights(const h5::File& file, Model& model, const LoadOptions& options, bool restore_optimizer);
 
@@ -73,8 +82,10 @@ std::string describe_weights_file(const std::filesystem::path& path);
 // `<base>_00000.weights.h5`, ... beside it, base = the name without `.weights.json`; a new
 // shard starts when the values' bytes would pass `max_shard_bytes`); anything else is one
 // HDF5 file (`.weights.h5`). The optimizer state is included when the model is compiled.
-// 0 as max_shard_bytes: Keras's default for the sharded form (5 GiB); non-zero with a
-// non-`.json` path is a ValueError, as is one value larger than the limit. Every file is
+// The limit is `max_shard_bytes`, else SaveOptions::max_shard_size (GB of 1024^3 bytes,
+// Keras's unit; shard_size_bytes), else Keras's default for the sharded form (5 GiB); a limit
+// with a non-`.json` path is a ValueError, as is one value larger than the limit (Keras 3.15
+// refuses it too). Shard boundaries fall where Keras 3 puts them for the same limit. Every file is
 // written with write_file_atomically, the shards first and the manifest last; a sharded
 // save stamps its shards and manifest with one `strata.save_id` (ignored by Keras), so that
 // the previous manifest beside new shards after an interrupted save is a FormatError on
@@ -82,6 +93,9 @@ std::string describe_weights_file(const std::filesystem::path& path);
 // are left in place (no manifest names them). SaveOptions::overwrite false: IOError when
 // `path` exists. Loading: LoadOptions::compile restores the optimizer state; the rest as
 // read_weights. A manifest naming a shard outside its directory is a FormatError.
+// max_shard_size (GB, 1024^3 bytes, as Keras's save_weights takes it) as whole bytes, the
+// same limit Keras's float comparison makes. ValueError for a negative, NaN or huge size.
+std::uint64_t shard_size_bytes(double max_shard_size);
 void save_weights_file(const Model& model, const std::filesystem::path& path, const SaveOptions& options,
                        std::uint64_t max_shard_bytes = 0);
 LoadStatus load_weights_file(Model& model, const std::filesystem::path& path, const LoadOptions& options);

@@ -33,6 +33,15 @@ bool ends_with(const std::string& s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// LoadOptions::objects_to_skip applies to weights files only (Keras 3's load_weights refuses
+// it for `.keras` archives too).
+void refuse_objects_to_skip(const fs::path& path, const strata::LoadOptions& options, const char* what) {
+  STRATA_CHECK(options.objects_to_skip.empty(), ValueError, "LoadOptions::objects_to_skip ('",
+               options.objects_to_skip.front(),
+               "', ...) applies to Keras 3 weights files (.weights.h5, .weights.json), not to ", what, " ('",
+               path.string(), "')");
+}
+
 class KerasFormat final : public strata::Format {
  public:
   std::string name() const override { return "keras"; }
@@ -66,6 +75,7 @@ class KerasFormat final : public strata::Format {
   }
 
   std::shared_ptr<strata::Model> load_model(const fs::path& path, const strata::LoadOptions& options) const override {
+    refuse_objects_to_skip(path, options, "load_model");
     if (!strata::keras::is_archive(path) && is_hdf5(path)) {
       STRATA_THROW(FormatError, "'", path.string(),
                    "' is a Keras 3 weights file (HDF5), not a model: load it with load_weights into a model built "
@@ -81,7 +91,10 @@ class KerasFormat final : public strata::Format {
 
   strata::LoadStatus load_weights(strata::Model& model, const fs::path& path,
                                   const strata::LoadOptions& options) const override {
-    if (strata::keras::is_archive(path)) return strata::keras::load_archive_weights(model, path, options);
+    if (strata::keras::is_archive(path)) {
+      refuse_objects_to_skip(path, options, "load_weights from a .keras archive");
+      return strata::keras::load_archive_weights(model, path, options);
+    }
     return strata::keras::load_weights_file(model, path, options);
   }
 

@@ -42,6 +42,10 @@ struct SaveOptions {
   bool include_optimizer = true;   // whole-model saves
   bool save_traces = true;         // SavedModel
   bool overwrite = true;           // false: an existing file is an IOError
+  // Keras 3 sharded weights (`.weights.json`, format keras): the most each shard holds, in
+  // Keras's unit: GB as 1024^3 bytes of variable values (Keras's save_weights max_shard_size;
+  // 0.5 is 512 MiB). 0: Keras's default, 5. Formats without sharding ignore it. ABI 2.4.
+  double max_shard_size = 0.0;
 };
 
 struct LoadOptions {
@@ -62,6 +66,12 @@ struct LoadOptions {
   // then it logs a warning and the unrestored weights keep their initial values. TF's
   // tf.saved_model.LoadOptions(allow_partial_checkpoint=True); Keras only warns.
   bool allow_partial_checkpoint = false;
+  // Keras 3 weights files (`.weights.h5`, `.weights.json`; format keras): objects whose
+  // variables are not loaded, with everything below them, as Keras 3's
+  // load_weights(objects_to_skip=[...]); each is a layer name or an object path of the file
+  // ("layers/dense_1", "optimizer"). A name that names nothing is a ValueError. Only format
+  // keras reads it (its `.keras` archives refuse a non-empty list, as Keras 3). ABI 2.4.
+  std::vector<std::string> objects_to_skip{};
 };
 
 // What a weight load matched. Formats fill it; strict loads throw instead of returning an

@@ -14,11 +14,13 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <set>
 
 #include "failing_file_system.hpp"
 #include "h5_file.hpp"
 #include "interop_venv.hpp"
 #include "keras3_weights.hpp"
+#include "strata/initializers.hpp"
 #include "strata/layer.hpp"
 #include "strata/model.hpp"
 #include "strata/npy.hpp"
@@ -185,6 +187,11 @@ class Keras3WeightsInterop : public ::testing::Test {
     }
   }
 
+  // The max_shard_size (GB) Keras's sharded NAME.weights.json was saved with.
+  static double keras_shard_size(const std::string& name) {
+    return std::stod(read_text(dir_ / (name + ".max_shard_size.txt")));
+  }
+
   static inline fs::path dir_;
   static inline int rc_ = 0;
   static inline std::string output_;
@@ -231,7 +238,9 @@ TEST_F(Keras3WeightsInterop, StrataLoadsKerasFilesAndSavesThemBack) {
       EXPECT_EQ(it->second.bytes, d.bytes) << p << " differs from Keras's value";
     }
     ASSERT_NO_THROW(save_weights_file(*model, out / (name + ".weights.h5"), SaveOptions{}));
-    ASSERT_NO_THROW(save_weights_file(*model, out / (name + ".weights.json"), SaveOptions{}, 512));
+    SaveOptions sharded_options;
+    sharded_options.max_shard_size = keras_shard_size(name);  // Keras's, for --verify below
+    ASSERT_NO_THROW(save_weights_file(*model, out / (name + ".weights.json"), sharded_options));
 
     // The sharded form Keras wrote loads the same.
     auto sharded = build(name);
@@ -378,6 +387,200 @@ TEST_F(Keras3WeightsInterop, KerasReadsStrataShardedFiles) {
   auto again = build(name);
   load_weights_file(*again, out / (name + ".weights.json"), LoadOptions{}).assert_consumed();
   expect_predicts(*again, name);
+}
+
+// SaveOptions::max_shard_size, in Keras's unit (GB of 1024^3 bytes): for every fixture model,
+// Strata's sharded save with the limit Keras's was made with has Keras's manifest (the same
+// shards, each `vars` group in the same ones) and no shard holds more bytes of values than the
+// limit; Keras 3 loads these files (StrataLoadsKerasFilesAndSavesThemBack's --verify). A
+// variable larger than the limit is a ValueError in both.
+TEST_F(Keras3WeightsInterop, ShardsFallWhereKerasPutsThem) {
+  const fs::path out = fresh_dir("shard_like_keras");
+  for (const auto& name : names()) {
+    SCOPED_TRACE(name);
+    auto model = build(name);
+    load_weights_file(*model, dir_ / (name + ".weights.h5"), LoadOptions{}).assert_consumed();
+    SaveOptions options;
+    options.max_shard_size = keras_shard_size(name);
+    save_weights_file(*model, out / (name + ".weights.json"), options);
+    const Config ours = Config::parse(read_text(out / (name + ".weights.json")));
+    const Config theirs = Config::parse(read_text(dir_ / (name + ".weights.json")));
+    EXPECT_EQ(ours["weight_map"], theirs["weight_map"]);
+    EXPECT_EQ(ours["metadata"]["total_size"].get<double>(), theirs["metadata"]["total_size"].get<double>());
+    const double limit = options.max_shard_size * 1024.0 * 1024.0 * 1024.0;
+    auto shard_files = [&](const fs::path& dir) {
+      std::set<std::string> files;
+      for (const auto& entry : fs::directory_iterator(dir)) {
+        const std::string file = entry.path().filename().string();
+        if (file.starts_with(name + "_") && file.ends_with(".weights.h5")) files.insert(file);
+      }
+      return files;
+    };
+    const auto files = shard_files(out);
+    EXPECT_EQ(files, shard_files(dir_));
+    for (const auto& file : files) {
+      double bytes = 0;
+      for (const auto& [path, d] : datasets_of(out / file)) bytes += static_cast<double>(d.bytes.size());
+      EXPECT_LE(bytes, limit) << file;
+    }
+  }
+  const std::string keras_says = read_text(dir_ / "oversize.txt");
+  EXPECT_TRUE(keras_says.starts_with("ValueError")) << keras_says;
+  auto model = build("sequential_adam");
+  SaveOptions tiny;
+  tiny.max_shard_size = 40.0 / (1024.0 * 1024.0 * 1024.0);  // below the 4x3 kernel's 48 bytes
+  EXPECT_THROW(save_weights_file(*model, out / "oversize.weights.json", tiny), ValueError);
+  EXPECT_FALSE(fs::exists(out / "oversize.weights.json"));
+}
+
+// LoadOptions::objects_to_skip against Keras 3's load_weights(objects_to_skip=[...]): over the
+// state after the next step, loading the trained file with a layer (Sequential), or a nested
+// model and the optimizer (Functional), skipped gives Keras's state after the same load, every
+// model and optimizer value bit for bit; the skipped values are not reported as left over.
+TEST_F(Keras3WeightsInterop, ObjectsToSkipLoadsWhatKerasLoads) {
+  for (const std::string name : {"sequential_adam", "functional_sgd_momentum"}) {
+    SCOPED_TRACE(name);
+    auto model = build(name);
+    load_weights_file(*model, dir_ / (name + ".next.weights.h5"), LoadOptions{}).assert_consumed();
+    LoadOptions options;
+    std::istringstream skip(read_text(dir_ / (name + ".skip.txt")));
+    for (std::string n; skip >> n;) options.objects_to_skip.push_back(n);
+    ASSERT_FALSE(options.objects_to_skip.empty());
+    LoadStatus status = load_weights_file(*model, dir_ / (name + ".weights.h5"), options);
+    EXPECT_NO_THROW(status.assert_consumed());
+    std::string holder;
+    const auto ours = datasets_of(weights_image(*model, true, name), holder);
+    const auto keras_state = datasets_of(dir_ / (name + ".skipped.weights.h5"));
+    const auto trained = datasets_of(dir_ / (name + ".weights.h5"));
+    ASSERT_EQ(ours.size(), keras_state.size());
+    int kept = 0;
+    for (const auto& [p, d] : keras_state) {
+      ASSERT_EQ(ours.count(p), 1u) << p;
+      EXPECT_EQ(ours.at(p).bytes, d.bytes) << p << " differs from Keras's state after the partial load";
+      if (trained.count(p) != 0 && trained.at(p).bytes != d.bytes) ++kept;
+    }
+    EXPECT_GT(kept, 0) << "the skipped objects should keep values other than the file's";
+  }
+}
+
+// bfloat16 variables (Keras 3's dtype="bfloat16"), which Keras 3 stores as 2-byte opaque
+// datasets with attribute dtype="bfloat16". Strata's CPU kernels do not compute in bfloat16
+// (only Cast takes it), so layers built from Keras's config cannot initialise such variables;
+// Bf16Dense is a Dense (Keras's paths, `layers/dense`) whose kernel and bias are bfloat16
+// variables and whose arithmetic is float32.
+class Bf16Zeros final : public Initializer {
+ public:
+  std::string class_name() const override { return "Zeros"; }
+  Tensor operator()(const Shape& shape, DType dtype) const override {
+    return Tensor::zeros(dtype, shape, Device::cpu());
+  }
+};
+
+class Bf16Dense final : public Layer {
+ public:
+  Bf16Dense(std::int64_t units, bool relu) : Layer("Dense"), units_(units), relu_(relu) {}
+  void build(const std::vector<Shape>& shapes) override {
+    auto zeros = std::make_shared<Bf16Zeros>();
+    kernel_ = add_weight(WeightSpec{"kernel", Shape{shapes.at(0).dims().back(), units_}, zeros, true, nullptr, nullptr,
+                                    DType::kBFloat16});
+    bias_ = add_weight(WeightSpec{"bias", Shape{units_}, zeros, true, nullptr, nullptr, DType::kBFloat16});
+  }
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext&) const override {
+    Tensor y = add(matmul(inputs.at(0), cast(read(kernel_), DType::kFloat32)), cast(read(bias_), DType::kFloat32));
+    return {relu_ ? relu(y) : y};
+  }
+
+ private:
+  std::int64_t units_;
+  bool relu_;
+  Variable kernel_, bias_;
+};
+
+// Both ways against Keras 3's bf16 model (generate_keras3_weights.py's bfloat16()):
+//  - into bfloat16 variables: Keras's values bit for bit; Strata writes them back as Keras
+//    does (opaque, the attribute, the same bytes), and Keras 3 loads Strata's file with every
+//    variable bfloat16 and bit for bit what loading its own gives (--verify);
+//  - into float32 variables (the same model in float32, compiled with Adam): the values
+//    widen exactly, the Adam slots Keras stored in bfloat16 too, and the model predicts what
+//    Keras's bfloat16 model predicted to bfloat16's precision.
+TEST_F(Keras3WeightsInterop, Bfloat16VariablesBothWays) {
+  const fs::path out = fresh_dir("bf16");
+  auto model = std::make_shared<Sequential>(
+      std::vector<std::shared_ptr<Layer>>{
+          make_layer("InputLayer", Config{{"batch_shape", Config::array({nullptr, 4})}}),
+          std::make_shared<Bf16Dense>(3, true), std::make_shared<Bf16Dense>(2, false)},
+      "bf16");
+  ASSERT_EQ(model->weights().size(), 4u);
+  for (const auto& w : model->weights()) EXPECT_EQ(w.dtype(), DType::kBFloat16) << w.name();
+  LoadStatus status = load_weights_file(*model, dir_ / "bf16.weights.h5", LoadOptions{});
+  EXPECT_NO_THROW(status.assert_consumed());  // not compiled: the Adam state is passed over, as in Keras
+  std::string holder;
+  const auto ours = datasets_of(weights_image(*model, true, "bf16"), holder);
+  const auto theirs = datasets_of(dir_ / "bf16.weights.h5");
+  int bf16 = 0;
+  for (const auto& [p, d] : theirs) {
+    if (p.starts_with("optimizer/")) continue;
+    ASSERT_EQ(ours.count(p), 1u) << p;
+    EXPECT_EQ(ours.at(p).dtype, d.dtype) << p;
+    EXPECT_EQ(ours.at(p).bytes, d.bytes) << p;
+    bf16 += d.dtype == DType::kBFloat16;
+  }
+  EXPECT_EQ(bf16, 4);
+  EXPECT_EQ(ours.size(), 4u);
+  {
+    // Keras's representation, not a 2-byte float type: opaque, marked by the attribute.
+    const h5::File file = h5::File::open_image(holder, "bf16");
+    h5::Session session;
+    h5::Handle ds(H5Dopen2(file.id(), "/layers/dense/vars/0", H5P_DEFAULT));
+    ASSERT_TRUE(ds.valid());
+    h5::Handle type(H5Dget_type(ds.get()));
+    EXPECT_EQ(H5Tget_class(type.get()), H5T_OPAQUE);
+    EXPECT_EQ(h5::read_string_attribute(file, ds.get(), "dtype").value_or(""), "bfloat16");
+  }
+  const auto expected = npys("bf16", "y");
+  EXPECT_LE(max_abs_diff(model->predict(npys("bf16", "x")).at(0), expected.at(0)), 3e-2f);
+
+  save_weights_file(*model, out / "bf16.weights.h5", SaveOptions{});
+  std::string output;
+  const int rc =
+      test::run_capturing("'" + test::venv_python().string() + "' '" + STRATA_KERAS3_WEIGHTS_GENERATOR +
+                              "' --verify-bf16 '" + dir_.string() + "' '" + (out / "bf16.weights.h5").string() + "'",
+                          output);
+  EXPECT_EQ(rc, 0) << output;
+  EXPECT_NE(output.find("checked 4 bfloat16 variables, 0 mismatches"), std::string::npos) << output;
+
+  // Into float32 variables and slots.
+  std::string json = read_text(dir_ / "bf16.json");
+  for (std::size_t at; (at = json.find("\"bfloat16\"")) != std::string::npos;) json.replace(at, 10, "\"float32\"");
+  auto wide = model_from_json(json);
+  wide->compile(Config::parse(read_text(dir_ / "bf16.optimizer.json")), Config("mse"));
+  load_weights_file(*wide, dir_ / "bf16.weights.h5", LoadOptions{}).assert_consumed();
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(wide->weights()[i].dtype(), DType::kFloat32);
+    const Tensor a = cast(model->weights()[i].value().to(Device::cpu()), DType::kFloat32);
+    const Tensor b = wide->weights()[i].value().to(Device::cpu());
+    EXPECT_EQ(a.to_vector<float>(), b.to_vector<float>()) << i;
+  }
+  EXPECT_EQ(cast(wide->optimizer()->iterations().value().to(Device::cpu()), DType::kInt64).item<std::int64_t>(), 2);
+  EXPECT_LE(max_abs_diff(wide->predict(npys("bf16", "x")).at(0), expected.at(0)), 3e-2f);
+}
+
+// Keras 3.15's weights_format="npz" archives hold model.weights.npz, whose members are pickled
+// Keras Variable objects (object arrays); Keras 3.15's own load_model refuses them
+// (np.load(allow_pickle=False)), and so does Strata, which never unpickles: a FormatError
+// naming the member and what to do.
+TEST_F(Keras3WeightsInterop, NpzArchivesAreRefusedAsKerasRefusesThem) {
+  const std::string keras_says = read_text(dir_ / "npz_keras_load.txt");
+  EXPECT_NE(keras_says.find("allow_pickle=False"), std::string::npos) << keras_says;
+  try {
+    load_model(dir_ / "npz.keras");
+    ADD_FAILURE() << "no FormatError";
+  } catch (const FormatError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("model.weights.npz"), std::string::npos) << what;
+    EXPECT_NE(what.find("npz.keras"), std::string::npos) << what;
+    EXPECT_NE(what.find("weights_format"), std::string::npos) << what;
+  }
 }
 
 // ---- without the venv ---------------------------------------------------------------------------
@@ -808,6 +1011,16 @@ TEST(Keras3Weights, ShardSizeNeedsTheJsonForm) {
   auto model = small_model();
   train_two_steps(*model);
   EXPECT_THROW(save_weights_file(*model, dir / "m.weights.h5", SaveOptions{}, 1000), ValueError);
+  SaveOptions in_gb;
+  in_gb.max_shard_size = 0.001;
+  EXPECT_THROW(save_weights_file(*model, dir / "m.weights.h5", in_gb), ValueError);
+  for (const double bad : {-1.0, std::nan(""), 1e-12}) {
+    in_gb.max_shard_size = bad;
+    EXPECT_THROW(save_weights_file(*model, dir / "bad.weights.json", in_gb), ValueError) << bad;
+  }
+  // GB as Keras means it: 1024^3 bytes, floored to whole bytes.
+  EXPECT_EQ(shard_size_bytes(0.5), std::uint64_t{1} << 29);
+  EXPECT_EQ(shard_size_bytes(100.5 / (1024.0 * 1024.0 * 1024.0)), 100u);
   // A value larger than the limit (Keras refuses it too).
   EXPECT_THROW(save_weights_file(*model, dir / "m.weights.json", SaveOptions{}, 16), ValueError);
   EXPECT_FALSE(fs::exists(dir / "m.weights.json"));
@@ -815,6 +1028,140 @@ TEST(Keras3Weights, ShardSizeNeedsTheJsonForm) {
   keep.overwrite = false;
   save_weights_file(*model, dir / "m.weights.json", keep);
   EXPECT_THROW(save_weights_file(*model, dir / "m.weights.json", keep), IOError);
+}
+
+// LoadOptions::objects_to_skip without Keras: a layer by name and one by object path keep their
+// values (everything else loads, nothing is reported as left over); "optimizer" keeps the
+// optimizer's state; a name that is neither is a ValueError naming it; `.keras` archives
+// refuse the option (as Keras 3's load_weights does).
+TEST(Keras3Weights, ObjectsToSkipKeepTheirValues) {
+  const fs::path dir = fresh_dir("objects_to_skip");
+  auto trained = small_model();
+  train_two_steps(*trained);
+  save_weights_file(*trained, dir / "m.weights.h5", SaveOptions{});
+  save_weights_file(*trained, dir / "m.weights.json", SaveOptions{}, 256);
+
+  auto values = [](const Layer& layer) {
+    std::vector<std::string> out;
+    for (const auto& w : layer.weights()) {
+      const Tensor t = w.value().to(Device::cpu());
+      out.emplace_back(static_cast<const char*>(t.data()), t.nbytes());
+    }
+    return out;
+  };
+  for (const char* file : {"m.weights.h5", "m.weights.json"}) {
+    SCOPED_TRACE(file);
+    auto fresh = small_model();
+    const auto& layers = fresh->layers();  // InputLayer, LSTM, Bidirectional, TimeDistributed, ...
+    const auto lstm_before = values(*layers[1]);
+    const auto bidi_before = values(*layers[2]);
+    LoadOptions options;
+    options.objects_to_skip = {layers[1]->name(), "/layers/bidirectional", "optimizer"};
+    LoadStatus status = load_weights_file(*fresh, dir / file, options);
+    EXPECT_NO_THROW(status.assert_consumed());
+    EXPECT_EQ(values(*layers[1]), lstm_before);
+    EXPECT_EQ(values(*layers[2]), bidi_before);
+    EXPECT_NE(values(*layers[1]), values(*trained->layers()[1]));
+    for (std::size_t i = 3; i < layers.size(); ++i) EXPECT_EQ(values(*layers[i]), values(*trained->layers()[i])) << i;
+    EXPECT_EQ(cast(fresh->optimizer()->iterations().value().to(Device::cpu()), DType::kInt64).item<std::int64_t>(), 0);
+  }
+
+  auto fresh = small_model();
+  LoadOptions unknown;
+  unknown.objects_to_skip = {"no_such_layer"};
+  try {
+    load_weights_file(*fresh, dir / "m.weights.h5", unknown);
+    ADD_FAILURE() << "no ValueError";
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("'no_such_layer'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("m.weights.h5"), std::string::npos) << e.what();
+  }
+
+  save_model(*trained, dir / "m.keras");
+  LoadOptions on_archive;
+  on_archive.objects_to_skip = {"optimizer"};
+  EXPECT_THROW(load_weights(*fresh, dir / "m.keras", on_archive), ValueError);
+  EXPECT_THROW(load_model(dir / "m.keras", on_archive), ValueError);
+}
+
+// `strata convert W OUT.weights.json --weights-into ARCH --max-shard-size GB` writes Keras 3's
+// shards of at most that many bytes of values (SaveOptions::max_shard_size), which load back.
+TEST(Keras3Weights, CliConvertTakesMaxShardSize) {
+  const fs::path dir = fresh_dir("cli_shards");
+  auto trained = small_model();
+  train_two_steps(*trained);
+  save_model(*trained, dir / "arch.keras");
+  save_weights_file(*trained, dir / "m.weights.h5", SaveOptions{});
+  const double gb = 300.0 / (1024.0 * 1024.0 * 1024.0);
+  char size[64];
+  std::snprintf(size, sizeof size, "%.17g", gb);
+  std::string output;
+  const int rc =
+      test::run_capturing(std::string("'") + STRATA_CLI_PATH + "' convert '" + (dir / "m.weights.h5").string() + "' '" +
+                              (dir / "out.weights.json").string() + "' --weights-into '" +
+                              (dir / "arch.keras").string() + "' --max-shard-size " + size,
+                          output);
+  ASSERT_EQ(rc, 0) << output;
+  int shards = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (!entry.path().filename().string().starts_with("out_")) continue;
+    ++shards;
+    std::size_t bytes = 0;
+    for (const auto& [p, d] : datasets_of(entry.path())) bytes += d.bytes.size();
+    EXPECT_LE(bytes, 300u) << entry.path();
+  }
+  EXPECT_GT(shards, 3);
+  auto again = small_model();
+  load_weights_file(*again, dir / "out.weights.json", LoadOptions{}).assert_consumed();
+  expect_same_state(*trained, *again);
+}
+
+// bfloat16 variables without Keras: a round trip keeps every bit (single file and shards), and
+// an opaque dataset without Keras's dtype="bfloat16" attribute is a FormatError naming it.
+TEST(Keras3Weights, Bfloat16RoundTripAndUnmarkedOpaqueData) {
+  const fs::path dir = fresh_dir("bf16");
+  auto make = [] {
+    return std::make_shared<Sequential>(
+        std::vector<std::shared_ptr<Layer>>{
+            make_layer("InputLayer", Config{{"batch_shape", Config::array({nullptr, 4})}}),
+            std::make_shared<Bf16Dense>(3, true), std::make_shared<Bf16Dense>(2, false)},
+        "bf16");
+  };
+  auto model = make();
+  for (auto& w : model->weights()) {
+    Variable v = w;
+    std::vector<float> values(static_cast<std::size_t>(v.shape().num_elements()));
+    for (std::size_t i = 0; i < values.size(); ++i) values[i] = std::sin(1.0f + static_cast<float>(i)) * 3.0f;
+    v.assign(cast(Tensor::from_vector(values, v.shape(), Device::cpu()), DType::kBFloat16));
+  }
+  save_weights_file(*model, dir / "m.weights.h5", SaveOptions{});
+  save_weights_file(*model, dir / "m.weights.json", SaveOptions{}, 24);
+  for (const char* file : {"m.weights.h5", "m.weights.json"}) {
+    auto again = make();
+    load_weights_file(*again, dir / file, LoadOptions{}).assert_consumed();
+    for (std::size_t i = 0; i < 4; ++i) {
+      const Tensor a = model->weights()[i].value().to(Device::cpu()), b = again->weights()[i].value().to(Device::cpu());
+      ASSERT_EQ(b.dtype(), DType::kBFloat16);
+      EXPECT_EQ(std::memcmp(a.data(), b.data(), a.nbytes()), 0) << file << " " << i;
+    }
+  }
+  {
+    // Remove the attribute from one dataset.
+    const fs::path bad = dir / "unmarked.weights.h5";
+    fs::copy_file(dir / "m.weights.h5", bad);
+    h5::Session session;
+    hid_t f = H5Fopen(bad.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    ASSERT_GE(H5Adelete_by_name(f, "/layers/dense_1/vars/1", "dtype", H5P_DEFAULT), 0);
+    H5Fclose(f);
+  }
+  try {
+    load_weights_file(*make(), dir / "unmarked.weights.h5", LoadOptions{});
+    ADD_FAILURE() << "no FormatError";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("layers/dense_1/vars/1"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("opaque"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -9,8 +9,10 @@ target_link_libraries(strata_keras3_weights_tests PRIVATE strata_keras_core stra
   Threads::Threads)
 target_include_directories(strata_keras3_weights_tests PRIVATE ${PROJECT_SOURCE_DIR}/tests/support)
 target_compile_definitions(strata_keras3_weights_tests PRIVATE
-  STRATA_KERAS3_WEIGHTS_GENERATOR="${PROJECT_SOURCE_DIR}/tests/interop/generate_keras3_weights.py")
-foreach(plugin layers training backend-onednn format-json)
+  STRATA_KERAS3_WEIGHTS_GENERATOR="${PROJECT_SOURCE_DIR}/tests/interop/generate_keras3_weights.py"
+  STRATA_CLI_PATH="$<TARGET_FILE:strata_cli>")
+add_dependencies(strata_keras3_weights_tests strata_cli)
+foreach(plugin layers training backend-onednn format-json format-keras)
   if(TARGET strata_plugin_${plugin})
     add_dependencies(strata_keras3_weights_tests strata_plugin_${plugin})
   endif()
