@@ -50,6 +50,7 @@ void register_einsum_layers(Registrar& registrar);
 void register_attention_layers(Registrar& registrar);
 void register_convnext_layers(Registrar& registrar);
 void register_tf_op_layers(Registrar& registrar);
+void register_lookup_layers(Registrar& registrar);  // index_lookup.cpp, text_vectorization.cpp
 // Keras 3's layers that tf-keras lacks (keras3_layers.cpp, grouped_query_attention.cpp).
 void register_keras3_layers(Registrar& registrar);
 void register_grouped_query_attention(Registrar& registrar);

@@ -37,6 +37,7 @@ void register_all(strata::Registrar& registrar) {
   register_recurrent_layers(registrar);
   register_keras3_layers(registrar);
   register_grouped_query_attention(registrar);
+  register_lookup_layers(registrar);
   register_tf_op_layers(registrar);  // sets its own module: keep it last
 }
 
