@@ -248,8 +248,9 @@ std::string bare_class(const Optimizer& opt) {
 }
 
 // Keras 3's optimizer.variables for a Strata optimizer: iterations; the learning rate unless
-// it is a schedule; the slots in build order (Strata's slots() order is Keras 3's, except
-// that SGD without momentum has none in Keras 3); Nadam's running product u_1 ... u_t last.
+// it is a schedule; the slots in build order (Strata's slots() order is Keras 3's: the
+// averages of use_ema, the gradient accumulators, then the optimizer's own, except that SGD
+// without momentum has none of its own in Keras 3); Nadam's running product u_1 ... u_t last.
 std::vector<OptimizerValue> optimizer_values(const Optimizer& opt) {
   std::vector<OptimizerValue> out;
   out.push_back({OptimizerValue::kIterations, Variable(), "iteration"});
@@ -257,9 +258,11 @@ std::vector<OptimizerValue> optimizer_values(const Optimizer& opt) {
   const Config config = opt.get_config();
   const std::string cls = bare_class(opt);
   const bool no_momentum_slots = cls == "SGD" && config_number(config, "momentum", 0.0) == 0.0;
-  if (!no_momentum_slots) {
-    for (const auto& s : opt.slots())
-      out.push_back({OptimizerValue::kSlot, s.slot, s.name + " of " + s.variable.name()});
+  for (const auto& s : opt.slots()) {
+    // The base optimizer's variables (use_ema's averages, the gradient accumulators) exist
+    // for every optimizer; SGD's momentum slots only with a momentum.
+    const bool base = s.name == "average" || s.name == "gradient_accumulator";
+    if (base || !no_momentum_slots) out.push_back({OptimizerValue::kSlot, s.slot, s.name + " of " + s.variable.name()});
   }
   if (cls == "Nadam" && !opt.slots().empty()) out.push_back({OptimizerValue::kNadamProduct, Variable(), "u_product"});
   return out;

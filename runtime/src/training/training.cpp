@@ -14,6 +14,7 @@
 #include "layers/add_loss_layers.hpp"
 #include "layers/config_util.hpp"
 #include "ops/internal.hpp"
+#include "training/optimizer_internal.hpp"
 #include "strata/gradient_tape.hpp"
 #include "strata/model.hpp"
 #include "strata/ops.hpp"
@@ -350,6 +351,11 @@ Config Model::training_config() const {
   c["weighted_metrics"] = nullptr;
   c["loss_weights"] = s.loss_weights_arg;
   c["optimizer_config"] = legacy_object(*s.optimizer);
+  // tf-keras's optimizers refuse Keras 3's keys; unset, they say nothing.
+  Config& oc = c["optimizer_config"]["config"];
+  for (const char* key : {"loss_scale_factor", "gradient_accumulation_steps"}) {
+    if (oc.contains(key) && oc[key].is_null()) oc.erase(key);
+  }
   return c;
 }
 
@@ -568,7 +574,8 @@ Logs Model::train_step(const std::vector<Tensor>& x, const std::vector<Tensor>& 
     GradientTape tape;
     r = forward_and_loss(*this, s, x, y, sample_weight, /*training=*/true);
     vars = trainable_weights();
-    grads = tape.gradient(r.total, vars);
+    const double scale = internal::loss_scale_factor(*s.optimizer);  // Keras 3's optimizer.scale_loss
+    grads = tape.gradient(scale != 0.0 ? r.total * scalar_like(r.total, scale) : r.total, vars);
   }
   s.optimizer->apply_gradients(grads, vars);
   std::vector<std::pair<Variable, std::shared_ptr<Constraint>>> constraints;
@@ -835,6 +842,8 @@ History Model::fit(const std::vector<Tensor>& x_in, const std::vector<Tensor>& y
     for (const auto& [k, v] : epoch_logs.items()) history.history[k].push_back(v);
     if (stop_training) break;
   }
+  // Keras's fit ends with optimizer.finalize_variable_values (use_ema: the averages).
+  if (options.epochs > 0) internal::finalize_variable_values(*training_->optimizer, trainable_weights());
   for (auto& cb : callbacks) cb->on_train_end(logs);
   return history;
 }

@@ -182,26 +182,60 @@ TEST(OptimizerNames, ClassNamesAliasesAndCustomPrefix) {
   }
 }
 
-// Keras 3's optimizer configs: the keys it adds load when null (what Keras 3 writes by
-// default); a loss scale or gradient accumulation, which change the step, is refused by name.
-TEST(OptimizerKeras3, NullKeras3KeysLoadAndOtherValuesAreRefused) {
+// Keras 3's optimizer configs: the keys it adds load, null or set, and come back in
+// get_config; values Keras refuses are ValueErrors naming the optimizer and the key.
+// (Their numerics against real Keras: interop.strata_optimizer_options_tests.)
+TEST(OptimizerKeras3, Keras3KeysLoadAndBadValuesAreRefused) {
   const Config config = Config::parse(R"({"module": "keras.optimizers", "class_name": "Adam", "config": {
       "name": "adam", "learning_rate": 0.0010000000474974513, "weight_decay": null, "clipnorm": null,
       "global_clipnorm": null, "clipvalue": null, "use_ema": false, "ema_momentum": 0.99,
       "ema_overwrite_frequency": null, "loss_scale_factor": null, "gradient_accumulation_steps": null,
       "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-07, "amsgrad": false}, "registered_name": null})");
   EXPECT_EQ(get_optimizer(config)->class_name(), "Adam");
-  for (const auto& [key, value] : std::vector<std::pair<std::string, Config>>{
-           {"loss_scale_factor", 128.0}, {"gradient_accumulation_steps", 4}, {"use_ema", true}}) {
+  {
     Config c = config;
+    c["config"]["loss_scale_factor"] = 128.0;
+    c["config"]["gradient_accumulation_steps"] = 4;
+    c["config"]["use_ema"] = true;
+    c["config"]["ema_overwrite_frequency"] = 3;
+    const Config back = get_optimizer(c)->get_config();
+    EXPECT_EQ(back["loss_scale_factor"], 128.0);
+    EXPECT_EQ(back["gradient_accumulation_steps"], 4);
+    EXPECT_EQ(back["use_ema"], true);
+    EXPECT_EQ(back["ema_overwrite_frequency"], 3);
+  }
+  for (const auto& [key, value] : std::vector<std::pair<std::string, Config>>{{"loss_scale_factor", 0.0},
+                                                                              {"gradient_accumulation_steps", 1},
+                                                                              {"gradient_accumulation_steps", 2.5},
+                                                                              {"ema_momentum", 1.5},
+                                                                              {"ema_overwrite_frequency", 0}}) {
+    Config c = config;
+    c["config"]["use_ema"] = true;
     c["config"][key] = value;
     try {
       (void)get_optimizer(c);
-      ADD_FAILURE() << key << " was accepted";
+      ADD_FAILURE() << key << "=" << value.dump() << " was accepted";
     } catch (const ValueError& e) {
-      EXPECT_NE(std::string(e.what()).find(key == "use_ema" ? "use_ema" : key), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("'adam'"), std::string::npos) << e.what();
     }
   }
+}
+
+// Gradient accumulation by hand: SGD(lr 1) with 2 steps updates on every second call with
+// the mean of the two gradients; iterations counts calls.
+TEST(OptimizerKeras3, GradientAccumulationAppliesTheMeanEverySecondCall) {
+  DeviceScope scope{Device("ref:0")};
+  auto opt = get_optimizer(Config::parse(
+      R"({"class_name": "SGD", "config": {"learning_rate": 1.0, "gradient_accumulation_steps": 2}})"));
+  Variable w("w", Tensor::from_vector<float>({1.0f}, Shape{1}));
+  opt->apply_gradients({Tensor::from_vector<float>({0.5f}, Shape{1})}, {w});
+  EXPECT_EQ(w.value().to_vector<float>()[0], 1.0f);
+  opt->apply_gradients({Tensor::from_vector<float>({0.25f}, Shape{1})}, {w});
+  EXPECT_EQ(w.value().to_vector<float>()[0], 1.0f - 0.375f);
+  EXPECT_EQ(opt->iterations().value().item<std::int64_t>(), 2);
+  ASSERT_EQ(opt->variables().size(), 3u);  // iteration, the accumulator, then SGD's own m (tf-keras makes it always)
+  EXPECT_EQ(opt->slots()[0].name, "gradient_accumulator");
 }
 
 TEST(OptimizerNames, CustomAdamFromH5TrainingConfig) {
@@ -239,7 +273,8 @@ TEST(OptimizerNames, InvalidArgumentsAreRefused) {
   EXPECT_THROW(get_optimizer(Config::parse(R"({"class_name": "SGD", "config": {"momentum": 1.5}})")), ValueError);
   EXPECT_THROW(get_optimizer(Config::parse(R"({"class_name": "Ftrl", "config": {"learning_rate_power": 0.5}})")),
                ValueError);
-  EXPECT_THROW(get_optimizer(Config::parse(R"({"class_name": "Adam", "config": {"use_ema": true}})")), ValueError);
+  EXPECT_THROW(get_optimizer(Config::parse(R"({"class_name": "Adam", "config": {"use_ema": true, "ema_momentum": -1}})")),
+               ValueError);
   EXPECT_THROW(get_optimizer(Config("NoSuchOptimizer")), UnknownObjectError);
 }
 
