@@ -93,6 +93,7 @@ struct ObjectEntry {
   std::string what;  // for messages: "layer 'dense' (Dense)"
   std::vector<Variable> variables;
   bool optional = false;  // an empty group Strata has no object for
+  const Layer* layer = nullptr;  // null for an empty group
 };
 
 // A layer's own variables as Keras 3 stores them: trainable ones (by creation), then the
@@ -130,7 +131,7 @@ class Walker {
     entries_.push_back({path, layer.name(),
                         path.empty() ? "model '" + layer.name() + "' (" + layer.class_name() + ")"
                                      : "layer '" + layer.name() + "' (" + layer.class_name() + ")",
-                        own_variables(layer), false});
+                        own_variables(layer), false, &layer});
 
     const auto* model = dynamic_cast<const Model*>(&layer);
     const bool graph =
@@ -981,6 +982,14 @@ LoadStatus load_weights_file(Model& model, const std::filesystem::path& path, co
   store.label = path.string();
   add_file(store, path);
   return read_store(store, model, options, options.compile);
+}
+
+std::vector<std::pair<std::string, const Layer*>> object_paths(const Model& model) {
+  std::vector<std::pair<std::string, const Layer*>> out;
+  for (const auto& e : object_entries(model, /*with_empty_children=*/false)) {
+    if (e.layer != nullptr) out.emplace_back(e.path, e.layer);
+  }
+  return out;
 }
 
 }  // namespace strata::keras
