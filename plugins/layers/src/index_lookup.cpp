@@ -646,6 +646,7 @@ void register_lookup_layers(Registrar& registrar) {
   register_lookup_ops(registrar);
   register_layer<StringLookup>(registrar, "StringLookup");
   register_layer<IntegerLookup>(registrar, "IntegerLookup");
+  register_text_vectorization(registrar);
 }
 
 }  // namespace strata::layers

@@ -25,6 +25,8 @@ namespace strata::layers {
 
 // Registers strata.LookupTableFind and its kernel.
 void register_lookup_ops(Registrar& registrar);
+// TextVectorization and its op strata.TextTokenize (text_vectorization.cpp).
+void register_text_vectorization(Registrar& registrar);
 
 class IndexLookup : public Layer, public AssetsLayer {
  public:

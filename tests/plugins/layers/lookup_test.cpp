@@ -250,5 +250,75 @@ TEST_F(LookupTest, StringNpyThroughAFunctionalModelsPredict) {
   fs::remove_all(dir);
 }
 
+// ---- TextVectorization ----------------------------------------------------------------------------
+
+TEST_F(LookupTest, TextVectorizationAsTfKeras) {
+  // tv = L.TextVectorization(vocabulary=['the','cat','sat','on the','the cat'], ngrams=2,
+  //     output_sequence_length=6); tv(tf.constant(['The cat, sat!', 'on the mat...', '']))
+  //   -> [[2, 3, 4, 6, 1, 0], [1, 2, 1, 5, 1, 0], [0, 0, 0, 0, 0, 0]]
+  auto tv = make_layer(
+      "TextVectorization",
+      Config{{"vocabulary", {"the", "cat", "sat", "on the", "the cat"}}, {"ngrams", 2}, {"output_sequence_length", 6}});
+  Tensor y = (*tv)(strings({"The cat, sat!", "on the mat...", ""}, Shape{3}));
+  EXPECT_EQ(y.shape(), (Shape{3, 6}));
+  EXPECT_EQ(int_values(y), (std::vector<std::int64_t>{2, 3, 4, 6, 1, 0, 1, 2, 1, 5, 1, 0, 0, 0, 0, 0, 0, 0}));
+  // tv2 = L.TextVectorization(vocabulary=['a','b','c'], split='character', output_mode='count',
+  //     standardize='lower'); tv2(tf.constant([['AbBa!'],['cz']])) -> [[1, 2, 2, 0], [1, 0, 0, 1]]
+  auto tv2 = make_layer(
+      "TextVectorization",
+      Config{
+          {"vocabulary", {"a", "b", "c"}}, {"split", "character"}, {"output_mode", "count"}, {"standardize", "lower"}});
+  EXPECT_EQ(values((*tv2)(strings({"AbBa!", "cz"}, Shape{2, 1}))), (std::vector<float>{1, 2, 2, 0, 1, 0, 0, 1}));
+  // tv3 = L.TextVectorization(vocabulary=['x y','z'], split=None, standardize=None);
+  // tv3(tf.constant([['x y'],['Z'],['z']])) -> [[2], [1], [3]]
+  auto tv3 = make_layer("TextVectorization",
+                        Config{{"vocabulary", {"x y", "z"}}, {"split", nullptr}, {"standardize", nullptr}});
+  EXPECT_EQ(int_values((*tv3)(strings({"x y", "Z", "z"}, Shape{3, 1}))), (std::vector<std::int64_t>{2, 1, 3}));
+  // tv4 = L.TextVectorization(vocabulary=['a','b'], output_mode='tf_idf', idf_weights=[1.0,2.0]);
+  // tv4(tf.constant(['a b b q','a'])) -> [[1.5, 1, 4], [0, 1, 0]]
+  auto tv4 = make_layer("TextVectorization",
+                        Config{{"vocabulary", {"a", "b"}}, {"output_mode", "tf_idf"}, {"idf_weights", {1.0, 2.0}}});
+  EXPECT_EQ(values((*tv4)(strings({"a b b q", "a"}, Shape{2}))), (std::vector<float>{1.5f, 1, 4, 0, 1, 0}));
+  // tv5 = L.TextVectorization(vocabulary=['a','b']); tv5(tf.constant(['a b b q','a', 'b a']))
+  //   -> [[2, 3, 3, 1], [2, 0, 0, 0], [3, 2, 0, 0]] (padded to the longest row)
+  auto tv5 = make_layer("TextVectorization", Config{{"vocabulary", {"a", "b"}}});
+  EXPECT_EQ(int_values((*tv5)(strings({"a b b q", "a", "b a"}, Shape{3}))),
+            (std::vector<std::int64_t>{2, 3, 3, 1, 2, 0, 0, 0, 3, 2, 0, 0}));
+  // tf.strings.split splits at ASCII whitespace only; unicode_split replaces bad UTF-8 by U+FFFD.
+  auto ws = make_layer("TextVectorization", Config{{"vocabulary", {"a", "b", "g\xc2\xa0h"}}, {"standardize", nullptr}});
+  EXPECT_EQ(int_values((*ws)(strings({"  a\tb\nb\va\fa\rb  g\xc2\xa0h "}, Shape{1}))),
+            (std::vector<std::int64_t>{2, 3, 3, 2, 2, 3, 4}));
+}
+
+TEST_F(LookupTest, TextVectorizationConfigAndErrors) {
+  // json.dumps(tv.get_config()) for tv above
+  const Config want = Config::parse(
+      R"({"name": "text_vectorization", "trainable": true, "dtype": "string", "max_tokens": null,
+          "standardize": "lower_and_strip_punctuation", "split": "whitespace", "ngrams": 2, "output_mode": "int",
+          "output_sequence_length": 6, "pad_to_max_tokens": false, "sparse": false, "ragged": false,
+          "vocabulary": ["the", "cat", "sat", "on the", "the cat"], "idf_weights": null, "encoding": "utf-8",
+          "vocabulary_size": 7})");
+  EXPECT_EQ(make_layer("TextVectorization", want)->get_config().dump(), want.dump());
+  const auto expect_error = [](const Config& c, const std::string& what) {
+    const std::string e = error_of([&] { make_layer("TextVectorization", c); });
+    EXPECT_NE(e.find("'bad'"), std::string::npos) << e;
+    EXPECT_NE(e.find(what), std::string::npos) << e;
+  };
+  expect_error(Config{{"name", "bad"}, {"standardize", "shout"}}, "standardize");
+  expect_error(Config{{"name", "bad"}, {"split", "comma"}}, "split");
+  expect_error(Config{{"name", "bad"}, {"output_mode", "count"}, {"output_sequence_length", 3}},
+               "output_sequence_length");
+  expect_error(Config{{"name", "bad"}, {"ragged", true}}, "ragged");
+  expect_error(Config{{"name", "bad"}, {"vocabulary", {"a", "a"}}}, "repeated");
+  // Adapted (vocabulary null): the vocabulary comes from the assets, with "" as mask token.
+  auto tv = make_layer("TextVectorization", Config{{"name", "t"}});
+  auto* assets = dynamic_cast<AssetsLayer*>(tv.get());
+  ASSERT_NE(assets, nullptr);
+  EXPECT_TRUE(assets->needs_assets());
+  assets->load_assets({{"vocabulary.txt", "\n[UNK]\nfoo\nbar"}});
+  EXPECT_EQ(int_values((*tv)(strings({"bar foo baz"}, Shape{1}))), (std::vector<std::int64_t>{3, 2, 1}));
+  EXPECT_EQ(assets->save_assets(), (AssetFiles{{"vocabulary.txt", "\n[UNK]\nfoo\nbar"}}));
+}
+
 }  // namespace
 }  // namespace strata::layer_tests
