@@ -7,10 +7,12 @@
 #include <unistd.h>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "strata/model.hpp"
 #include "strata/npy.hpp"
 #include "strata/plugin/assets.hpp"
+#include "strata/saving.hpp"
 #include "test_util.hpp"
 
 namespace strata::layer_tests {
@@ -318,6 +320,56 @@ TEST_F(LookupTest, TextVectorizationConfigAndErrors) {
   assets->load_assets({{"vocabulary.txt", "\n[UNK]\nfoo\nbar"}});
   EXPECT_EQ(int_values((*tv)(strings({"bar foo baz"}, Shape{1}))), (std::vector<std::int64_t>{3, 2, 1}));
   EXPECT_EQ(assets->save_assets(), (AssetFiles{{"vocabulary.txt", "\n[UNK]\nfoo\nbar"}}));
+}
+
+// ---- Keras 3 archives: assets both ways, names kept inside assets/ ------------------------------
+
+// An adapted StringLookup (its vocabulary only in assets) in a Functional model.
+std::shared_ptr<Model> adapted_lookup_model() {
+  auto lookup = make_layer("StringLookup", Config{{"name", "lookup"}});
+  dynamic_cast<AssetsLayer*>(lookup.get())->load_assets({{"vocabulary.txt", "[UNK]\nred\nblue"}});
+  auto x = Input(Shape{2}, "words", DType::kString);
+  return std::make_shared<Functional>(std::vector<Tensor>{x}, std::vector<Tensor>{(*lookup)(x)});
+}
+
+TEST_F(LookupTest, KerasArchiveKeepsTheVocabularyInAssetsAndRefusesLinksOut) {
+  const fs::path dir = fs::temp_directory_path() / ("strata-lookup-archive-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const Tensor x = strings({"blue", "red", "green", "blue"}, Shape{2, 2});
+  const std::vector<std::int64_t> want{2, 1, 0, 2};
+  auto model = adapted_lookup_model();
+  // Zipped and unzipped (Keras's zipped=False), each read back.
+  SaveOptions keras;
+  keras.format = "keras";
+  save_model(*model, dir / "m.keras");
+  save_model(*model, dir / "m_dir", keras);
+  const fs::path asset = dir / "m_dir" / "assets" / "layers" / "string_lookup" / "vocabulary.txt";
+  ASSERT_TRUE(fs::is_regular_file(asset));
+  {
+    std::ifstream in(asset, std::ios::binary);
+    EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "[UNK]\nred\nblue");
+  }
+  for (const char* form : {"m.keras", "m_dir"}) {
+    const auto back = load_model(dir / form);
+    EXPECT_EQ(int_values(back->predict(std::vector<Tensor>{x}).at(0)), want) << form;
+  }
+  // A vocabulary file that is a symbolic link (to a file outside the archive) is refused by name.
+  const fs::path outside = dir / "outside.txt";
+  std::ofstream(outside) << "[UNK]\nevil";
+  fs::remove(asset);
+  fs::create_symlink(outside, asset);
+  std::string e = error_of([&] { load_model(dir / "m_dir"); });
+  EXPECT_NE(e.find("vocabulary.txt"), std::string::npos) << e;
+  EXPECT_NE(e.find("symbolic link"), std::string::npos) << e;
+  // So is a directory on the way that links out.
+  fs::remove_all(dir / "m_dir" / "assets" / "layers");
+  fs::create_directories(dir / "elsewhere" / "string_lookup");
+  fs::create_symlink(dir / "elsewhere", dir / "m_dir" / "assets" / "layers");
+  e = error_of([&] { load_model(dir / "m_dir"); });
+  EXPECT_NE(e.find("assets/layers"), std::string::npos) << e;
+  EXPECT_NE(e.find("symbolic link"), std::string::npos) << e;
+  fs::remove_all(dir);
 }
 
 }  // namespace
