@@ -291,7 +291,11 @@ IndexLookup::IndexLookup(std::string class_name, const Config& c, bool string_to
   has_input_vocabulary_ = c.is_object() && c.contains("has_input_vocabulary") && c["has_input_vocabulary"].is_boolean()
                               ? c["has_input_vocabulary"].get<bool>()
                               : !vocabulary_config_.is_null();
-  // vocabulary_size is written back from the vocabulary; a config's value is not trusted.
+  // vocabulary_size: written back from the vocabulary; read only as the output width of a layer
+  // whose vocabulary comes later (assets, a SavedModel's lookup table), as tf-keras does.
+  if (vocabulary_config_.is_null()) {
+    frozen_size_ = r.if_present<std::int64_t>("vocabulary_size", Range::closed(0, static_cast<double>(std::int64_t{1} << 40)));
+  }
 
   if (vocabulary_config_.is_string()) {
     // A file with one token per line (tf-keras's TextFileInitializer): the tokens as they are,
@@ -331,7 +335,13 @@ IndexLookup::IndexLookup(std::string class_name, const Config& c, bool string_to
   }
   // tf_idf: the idf weights are the layer's one (non-trainable) weight, as in tf-keras. Without
   // a vocabulary their length is known once the assets are read (or is max_tokens).
-  if (output_mode_ == "tf_idf" && pad_to_max_tokens_) ensure_idf_weight(*max_tokens_);
+  if (output_mode_ == "tf_idf" && (pad_to_max_tokens_ || frozen_size_)) ensure_idf_weight(depth());
+}
+
+std::int64_t IndexLookup::depth() const {
+  if (pad_to_max_tokens_) return *max_tokens_;
+  if (tokens_.empty() && frozen_size_) return *frozen_size_;
+  return vocabulary_size();
 }
 
 void IndexLookup::ensure_idf_weight(std::int64_t length) {
@@ -491,8 +501,13 @@ void IndexLookup::rebuild_tables() {
     const std::int64_t fallback = num_oov_indices_ == 1 ? oov_start_index() : -1;
     default_ = Tensor::scalar<std::int64_t>(fallback, Device::cpu());
   }
+  if (output_mode_ != "int" && !pad_to_max_tokens_ && frozen_size_ && !tokens_.empty()) {
+    STRATA_CHECK(vocabulary_size() == *frozen_size_, ValueError, ConfigReader::subject_of(*this),
+                 ": its config's vocabulary_size is ", *frozen_size_, " but its vocabulary has ", vocabulary_size(),
+                 " entries (the output width of output_mode '", output_mode_, "' cannot change)");
+  }
   if (output_mode_ == "tf_idf" && (pad_to_max_tokens_ || !tokens_.empty())) {
-    ensure_idf_weight(pad_to_max_tokens_ ? *max_tokens_ : vocabulary_size());
+    ensure_idf_weight(depth());
     if (!idf_.empty()) {
       const auto len = static_cast<std::int64_t>(idf_.size());
       std::vector<float> f(idf_.begin(), idf_.end());
@@ -528,11 +543,11 @@ Tensor IndexLookup::encode(const Tensor& indices) const {
     const DType out = output_dtype();
     return indices.dtype() == out ? indices : cast(indices, out);
   }
-  STRATA_CHECK(pad_to_max_tokens_ || !tokens_.empty() || has_input_vocabulary_, ValueError,
+  STRATA_CHECK(pad_to_max_tokens_ || !tokens_.empty() || frozen_size_ || has_input_vocabulary_, ValueError,
                ConfigReader::subject_of(*this), ": output_mode '", output_mode_,
                "' without pad_to_max_tokens needs the vocabulary set before the layer is called (a vocabulary "
                "in the config, or the model's assets)");
-  const std::int64_t depth = pad_to_max_tokens_ ? *max_tokens_ : vocabulary_size();
+  const std::int64_t depth = this->depth();
   Tensor x = indices;
   if (x.rank() == 0) x = expand_dims(x, -1);
   if (output_mode_ == "one_hot" && x.shape().dims().back() != 1) x = expand_dims(x, -1);
@@ -568,7 +583,7 @@ std::vector<Tensor> IndexLookup::call(const std::vector<Tensor>& inputs, const C
 std::vector<Shape> IndexLookup::compute_output_shape(const std::vector<Shape>& input_shapes) const {
   const Shape& in = single_shape(*this, input_shapes);
   if (output_mode_ == "int") return {in};
-  const std::int64_t depth = pad_to_max_tokens_ ? *max_tokens_ : vocabulary_size();
+  const std::int64_t depth = this->depth();
   auto dims = in.has_known_rank() ? in.dims() : std::vector<std::int64_t>{};
   if (dims.empty()) return {Shape{depth}};
   if (output_mode_ == "one_hot" && dims.back() != 1) {
@@ -592,7 +607,7 @@ Config IndexLookup::get_config() const {
   if (!string_tokens_) c["vocabulary_dtype"] = vocabulary_dtype_;
   c["idf_weights"] = idf_config_;
   c["vocabulary"] = vocabulary_config_;
-  c["vocabulary_size"] = vocabulary_size();
+  c["vocabulary_size"] = tokens_.empty() && frozen_size_ ? *frozen_size_ : vocabulary_size();
   for (auto it = keras3_extra_.begin(); keras3_extra_.is_object() && it != keras3_extra_.end(); ++it) c[it.key()] = *it;
   if (string_tokens_) c["encoding"] = encoding_;
   return c;
@@ -610,6 +625,27 @@ AssetFiles IndexLookup::save_assets() const {
 void IndexLookup::load_assets(const AssetFiles& files) {
   if (!vocabulary_config_.is_null()) return;
   auto frame = ErrorContext::push("reading the assets of ", ConfigReader::subject_of(*this));
+  if (const auto t = files.find("tokens.txt"); t != files.end() && !files.count("vocabulary.txt")) {
+    std::vector<std::string> tokens;
+    std::size_t begin = 0;
+    while (true) {
+      const std::size_t end = t->second.find('\n', begin);
+      tokens.push_back(t->second.substr(begin, end == std::string::npos ? std::string::npos : end - begin));
+      if (end == std::string::npos) break;
+      begin = end + 1;
+    }
+    if (!string_tokens_) {
+      for (auto& token : tokens) token = token_text(Config(token), "tokens.txt");
+    }
+    std::set<std::string> seen;
+    for (const auto& token : tokens) {
+      STRATA_CHECK(seen.insert(token).second, ValueError, ConfigReader::subject_of(*this),
+                   ": its lookup table repeats the token '", token, "'");
+    }
+    tokens_ = std::move(tokens);
+    rebuild_tables();
+    return;
+  }
   const auto it = files.find("vocabulary.txt");
   STRATA_CHECK(it != files.end(), FormatError, ConfigReader::subject_of(*this), ": its assets have no vocabulary.txt");
   // Keras 3's load_assets: the text split at every '\n' (no special meaning for a last one).

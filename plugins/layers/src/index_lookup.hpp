@@ -40,12 +40,18 @@ class IndexLookup : public Layer, public AssetsLayer {
 
   AssetFiles save_assets() const override;
   void load_assets(const AssetFiles& files) override;
-  bool needs_assets() const override { return !has_input_vocabulary_; }
+  // Files: "vocabulary.txt", Keras 3's save_assets layout (the whole vocabulary, special
+  // tokens included, '\n'-separated); "tokens.txt", a vocabulary without special tokens in
+  // index order (a tf-keras SavedModel's lookup table, read by format-savedmodel).
+  bool needs_assets() const override { return vocabulary_config_.is_null() && tokens_.empty(); }
 
   // The vocabulary with the special tokens (Keras's get_vocabulary()), as text ("" for a
   // missing mask token in int mode... as tf-keras: the mask token, then OOV tokens).
   std::vector<std::string> vocabulary_text() const;
   std::int64_t vocabulary_size() const;
+  // The encoded outputs' width: max_tokens when padded, else the vocabulary's size (before
+  // the vocabulary is read, the config's vocabulary_size).
+  std::int64_t depth() const;
   // Sets the tokens (Keras's set_vocabulary; the special tokens at the start are recognized
   // and dropped). `idf` only for tf_idf (nullopt: keep the layer's). ValueError naming the
   // layer for repeated tokens, a misplaced mask/OOV token, too many tokens.
@@ -84,6 +90,7 @@ class IndexLookup : public Layer, public AssetsLayer {
   Config idf_config_;         // as given
   Config keras3_extra_;       // oov_method, salt (Keras 3), written back when read
   bool has_input_vocabulary_ = false;
+  std::optional<std::int64_t> frozen_size_;  // the config's vocabulary_size (tf-keras's _frozen_vocab_size)
   std::vector<std::string> tokens_;  // without special tokens
   std::vector<double> idf_;          // full length (special tokens included), tf_idf only
   // The table: keys and values (mask entry included), as host tensors.

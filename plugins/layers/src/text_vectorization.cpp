@@ -226,6 +226,7 @@ class TextVectorization final : public Layer, public AssetsLayer {
     inner["output_mode"] = mode;
     inner["sparse"] = c.value("sparse", Config(false));
     inner["encoding"] = c.value("encoding", Config("utf-8"));
+    inner["vocabulary_size"] = c.value("vocabulary_size", Config());
     if (c.contains("has_input_vocabulary")) inner["has_input_vocabulary"] = c["has_input_vocabulary"];
     try {
       lookup_ = std::make_unique<IndexLookup>("StringLookup", inner, true);

@@ -48,11 +48,23 @@ def models(keras, rng):
     x = rng.randint(0, 9, size=(3, 4)).astype("int64")
     out.append(dict(name="lookup_string_invert", model=m, x=[x], grad=False))
 
-    # tf_idf with idf weights in the config (Keras 3 stores the weights by name, not index).
-    i = keras.Input((4,), dtype="string")
-    t = L.StringLookup(vocabulary=vocab, idf_weights=[0.5, 1.0, 1.5, 2.0, 2.5], output_mode="tf_idf")(i)
-    dense = L.Dense(2)
-    m = keras.Model(i, dense(t))
-    dense.set_weights([rng.uniform(-0.5, 0.5, w.shape).astype(w.dtype) for w in dense.get_weights()])
-    out.append(dict(name="lookup_string_tf_idf", model=m, x=[words(3, 4)], keras3=False))
+    # tf_idf (idf weights in the config) is checked by lookup_test.cpp, not here: tf-keras names
+    # its idf weights "Variable" (an unnamed tf.Variable), Strata "<layer>/idf_weights".
+
+    def sentences(n):
+        pool = ["The cat sat.", "on the MAT, the cat!", "", "dog's day", "the  the\tcat", "sat on"]
+        return np.array([pool[k] for k in rng.randint(0, len(pool), size=n)], dtype="<U24")
+
+    # TextVectorization: standardize + whitespace split + bigrams, padded/truncated, into an
+    # Embedding; and multi_hot / count encodings (character split) into Dense.
+    i = keras.Input((1,), dtype="string")
+    tv = L.TextVectorization(vocabulary=vocab + ["the cat", "cat sat"], ngrams=2, output_sequence_length=5)
+    h = L.GlobalAveragePooling1D()(L.Embedding(10, 3)(tv(i)))
+    out.append(dict(name="lookup_text_int_ngrams", model=randomized(keras.Model(i, L.Dense(2)(h))),
+                    x=[sentences(4).reshape(4, 1)]))
+    i = keras.Input((), dtype="string")
+    mh = L.TextVectorization(vocabulary=vocab, output_mode="multi_hot", standardize="lower")(i)
+    ct = L.TextVectorization(vocabulary=["a", "t", "e", "c"], split="character", output_mode="count")(i)
+    m = keras.Model(i, [L.Dense(2)(mh), L.Dense(2)(ct)])
+    out.append(dict(name="lookup_text_multi_hot_count", model=randomized(m), x=[sentences(3)]))
     return out
