@@ -44,6 +44,8 @@ class IndexLookup : public Layer, public AssetsLayer {
   // tokens included, '\n'-separated); "tokens.txt", a vocabulary without special tokens in
   // index order (a tf-keras SavedModel's lookup table, read by format-savedmodel).
   bool needs_assets() const override { return vocabulary_config_.is_null() && tokens_.empty(); }
+  // tf-keras's adapted layers (no input vocabulary) carry their vocabulary as a weight.
+  bool has_tf_keras_table_weight() const override { return !has_input_vocabulary_; }
 
   // The vocabulary with the special tokens (Keras's get_vocabulary()), as text ("" for a
   // missing mask token in int mode... as tf-keras: the mask token, then OOV tokens).

@@ -275,12 +275,20 @@ class TextVectorization final : public Layer, public AssetsLayer {
     return c;
   }
 
-  AssetFiles save_assets() const override { return lookup_->save_assets(); }
+  // Keras 3 writes the vocabulary twice: the layer's save_assets (its lookup layer's, into the
+  // layer's directory) and, visiting the child `_lookup_layer`, that layer's own; its loader
+  // reads both, so both are written.
+  AssetFiles save_assets() const override {
+    AssetFiles files = lookup_->save_assets();
+    if (const auto it = files.find("vocabulary.txt"); it != files.end()) files["_lookup_layer/vocabulary.txt"] = it->second;
+    return files;
+  }
   void load_assets(const AssetFiles& files) override {
     auto frame = ErrorContext::push("reading the assets of ", ConfigReader::subject_of(*this));
     lookup_->load_assets(files);
   }
   bool needs_assets() const override { return lookup_->needs_assets(); }
+  bool has_tf_keras_table_weight() const override { return lookup_->has_tf_keras_table_weight(); }
 
  private:
   // The layer's dtype is "string" (tf-keras refuses any other).

@@ -41,6 +41,12 @@ class AssetsLayer {
   // Whether the layer's config left its state to assets (a vocabulary of null): a loader that
   // finds no files for such a layer leaves it empty, as Keras does, and may warn.
   virtual bool needs_assets() const = 0;
+  // Whether tf-keras lists a weight for this layer that Strata does not have: an adapted
+  // lookup layer's vocabulary (tf-keras's VocabWeightHandler, its lookup table in checkpoints).
+  // A Functional model's checkpoint then numbers the layer among its layers with weights
+  // ("layer_with_weights-K"), as tf-keras's does, so the other layers' keys match tf-keras's.
+  // Default: false.
+  virtual bool has_tf_keras_table_weight() const { return false; }
 };
 
 // A name for AssetFiles as formats read them: false for an empty name, an absolute one, a
