@@ -1150,7 +1150,8 @@ void add_function(const Graph& graph, const std::string& name, tf::FunctionDefLi
   // function is not written (before anything is added to the library) and the caller saves
   // without it, as for any untraceable call.
   for (const auto& node : graph.nodes()) {
-    STRATA_CHECK(node->op == kLayerCallOp || !node->op.starts_with("strata."), ValueError, "graph '", graph.name(), "' runs op '", node->op,
+    STRATA_CHECK(node->op == kLayerCallOp || !node->op.starts_with("strata."), ValueError, "graph '", graph.name(),
+                 "' runs op '", node->op,
                  "', which is Strata's own and not TensorFlow's");
   }
   tf::FunctionDef& f = *library.add_function();
