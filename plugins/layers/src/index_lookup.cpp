@@ -2,6 +2,8 @@
 // integer_lookup.py), and the op strata.LookupTableFind they look tokens up with.
 #include "index_lookup.hpp"
 
+#include "fingerprint.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <limits>
@@ -154,6 +156,9 @@ void find_kernel(KernelContext& ctx) {
       } else {
         out[i] = fallback;
       }
+    } else if (num_buckets > 1) {
+      // tf.strings.to_hash_bucket_fast: FarmHash Fingerprint64 modulo the bucket count.
+      out[i] = oov_start + static_cast<std::int64_t>(fingerprint64(xs[i]) % static_cast<std::uint64_t>(num_buckets));
     } else {
       out[i] = fallback;
     }
@@ -279,11 +284,6 @@ IndexLookup::IndexLookup(std::string class_name, const Config& c, bool string_to
     STRATA_THROW(ValueError, r.describe("oov_method '" + c["oov_method"].get<std::string>() +
                                         "' is not supported (only 'floormod')"));
   }
-  STRATA_CHECK(!(string_tokens_ && num_oov_indices_ > 1 && !invert_), ValueError,
-               r.describe(detail::concat(
-                   "num_oov_indices ", num_oov_indices_,
-                   " > 1 hashes string OOV tokens with FarmHash Fingerprint64, which this plugin does not have yet; "
-                   "use num_oov_indices 0 or 1")));
   idf_config_ = c.value("idf_weights", Config());
   STRATA_CHECK(idf_config_.is_null() || output_mode_ == "tf_idf", ValueError,
                r.describe("idf_weights should only be set if output_mode is 'tf_idf'"));

@@ -6,7 +6,7 @@
 // Index layout, as tf-keras: [mask (int mode with a mask_token)] [num_oov_indices OOV] [tokens].
 // A token not in the vocabulary maps to the one OOV index, to `hash % num_oov_indices` past
 // the first OOV index when there are several (integers: floormod; strings: FarmHash
-// Fingerprint64, as tf.strings.to_hash_bucket_fast — refused until the plugin has it), or is
+// Fingerprint64, as tf.strings.to_hash_bucket_fast: fingerprint.hpp), or is
 // an error with num_oov_indices 0. The lookup itself is the plugin's op
 // `strata.LookupTableFind` (host kernel on any device type), so Functional models trace it.
 //

@@ -19,10 +19,10 @@ def models(keras, rng):
 
     out = []
 
-    # int indices (mask token "", one OOV index) into an Embedding: the usual text front end.
+    # int indices (mask token "", two OOV indices: FarmHash buckets) into an Embedding.
     i = keras.Input((4,), dtype="string")
-    h = L.StringLookup(vocabulary=vocab, mask_token="")(i)
-    h = L.Embedding(7, 3)(h)
+    h = L.StringLookup(vocabulary=vocab, mask_token="", num_oov_indices=2)(i)
+    h = L.Embedding(8, 3)(h)
     h = L.GlobalAveragePooling1D()(h)
     out.append(dict(name="lookup_string_embedding", model=randomized(keras.Model(i, L.Dense(2)(h))), x=[words(3, 4)]))
 

@@ -67,6 +67,22 @@ TEST_F(LookupTest, StringLookupIntIndices) {
   EXPECT_NE(e.find("string_lookup"), std::string::npos) << e;
 }
 
+TEST_F(LookupTest, StringLookupHashedOov) {
+  // L.StringLookup(vocabulary=['a','b','c'], mask_token='', num_oov_indices=2)(
+  //     tf.constant([['a','','q','zz','b']])) -> [[3, 0, 2, 1, 4]]
+  // (OOV: 1 + Fingerprint64(token) % 2, tf.strings.to_hash_bucket_fast)
+  auto l = make_layer("StringLookup", Config{{"vocabulary", {"a", "b", "c"}}, {"mask_token", ""}, {"num_oov_indices", 2}});
+  EXPECT_EQ(int_values((*l)(strings({"a", "", "q", "zz", "b"}, Shape{1, 5}))), (std::vector<std::int64_t>{3, 0, 2, 1, 4}));
+  // toks = ['x', 'hello world', '\u00e9t\u00e9', 'a'*40, '0123456789abcdefghij0123456789ABCDEFGHIJ0123456789!!', '', 'zz']
+  // L.StringLookup(vocabulary=['zz'], num_oov_indices=7)(tf.constant(toks)) -> [1, 0, 2, 6, 4, 6, 7]
+  // (lengths 0 to 52: each of FarmHash's length classes)
+  auto seven = make_layer("StringLookup", Config{{"vocabulary", {"zz"}}, {"num_oov_indices", 7}});
+  const Tensor y = (*seven)(strings({"x", "hello world", "\xc3\xa9t\xc3\xa9", std::string(40, 'a'),
+                                     "0123456789abcdefghij0123456789ABCDEFGHIJ0123456789!!", "", "zz"},
+                                    Shape{7}));
+  EXPECT_EQ(int_values(y), (std::vector<std::int64_t>{1, 0, 2, 6, 4, 6, 7}));
+}
+
 TEST_F(LookupTest, IntegerLookupMaskAndHashedOov) {
   // L.IntegerLookup(vocabulary=[5,7,9], mask_token=0, num_oov_indices=3)(
   //     tf.constant([[5,0,-4,10,9,8]])) -> [[4, 0, 3, 2, 6, 3]]   (floormod(x, 3) + 1 for OOV)
@@ -175,8 +191,6 @@ TEST_F(LookupTest, BadConfigsAreTypedErrorsNamingTheLayer) {
                "same length");
   expect_error(Config{{"name", "bad"}, {"vocabulary", "/nonexistent/vocab.txt"}}, "does not exist");
   expect_error(Config{{"name", "bad"}, {"sparse", true}, {"output_mode", "count"}}, "sparse");
-  // Hashing several OOV buckets of strings needs FarmHash: refused by name, not computed wrong.
-  expect_error(Config{{"name", "bad"}, {"vocabulary", {"a"}}, {"num_oov_indices", 2}}, "Fingerprint64");
   expect_error(Config{{"name", "bad"}, {"vocabulary", {1, 1}}}, "repeated", "IntegerLookup");
   expect_error(Config{{"name", "bad"}, {"vocabulary", {"x"}}}, "no integer", "IntegerLookup");
   expect_error(Config{{"name", "bad"}, {"vocabulary", {1}}, {"vocabulary_dtype", "float32"}}, "vocabulary_dtype",
