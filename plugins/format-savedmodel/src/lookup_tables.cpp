@@ -129,14 +129,43 @@ std::optional<std::vector<std::string>> table_tokens(const fs::path& dir, const 
   return as_text(first_is_index && !second_is_index ? constants[1] : constants[0]);
 }
 
-void visit(const fs::path& dir, const tf::SavedModel& sm, const GraphIndex& graph, int node, const Model& model) {
+// Strata's own copy of a layer's assets (strata/plugin/assets.hpp), for its SavedModels of
+// layers whose vocabulary is not in their config: `assets/strata.layers/<layer name>[/<inner
+// layer name>...]/<file>`. TensorFlow ignores it; Strata reads it when the layer has no lookup
+// table tf-keras would have written.
+constexpr const char* kStrataAssets = "strata.layers";
+
+AssetFiles read_strata_assets(const fs::path& dir, const std::string& layer_path) {
+  AssetFiles out;
+  std::error_code ec;
+  fs::path base = dir / "assets";
+  for (const auto& part : fs::path(std::string(kStrataAssets) + "/" + layer_path)) {
+    base /= part;
+    const auto st = fs::symlink_status(base, ec);
+    if (ec || st.type() == fs::file_type::not_found) return out;
+    STRATA_CHECK(st.type() == fs::file_type::directory, FormatError, "'", base.string(),
+                 "' is not a directory (a symbolic link, or a file); assets must lie inside the SavedModel's assets/");
+  }
+  for (fs::recursive_directory_iterator it(base, ec), end; !ec && it != end; it.increment(ec)) {
+    const auto st = it->symlink_status(ec);
+    if (st.type() == fs::file_type::directory) continue;
+    const std::string rest = fs::relative(it->path(), base, ec).generic_string();
+    STRATA_CHECK(st.type() == fs::file_type::regular && is_safe_asset_name(rest), FormatError, "asset '",
+                 it->path().string(), "' is not a regular file inside assets/ (a symbolic link?)");
+    out[rest] = read_file(it->path(), kMaxVocabularyBytes);
+  }
+  return out;
+}
+
+void visit(const fs::path& dir, const tf::SavedModel& sm, const GraphIndex& graph, int node, const Model& model,
+           const std::string& prefix) {
   const auto& og = sm.meta_graphs(0).object_graph_def();
   const auto layers = model.layers();
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const int id = child(og, node, "layer-" + std::to_string(i));
     if (id < 0) continue;
     if (const auto* inner = dynamic_cast<const Model*>(layers[i].get())) {
-      visit(dir, sm, graph, id, *inner);
+      visit(dir, sm, graph, id, *inner, prefix + inner->name() + "/");
       continue;
     }
     auto* assets = dynamic_cast<AssetsLayer*>(layers[i].get());
@@ -146,7 +175,13 @@ void visit(const fs::path& dir, const tf::SavedModel& sm, const GraphIndex& grap
     if (table < 0) table = child(og, child(og, id, "_lookup_layer"), "lookup_table");
     const auto tokens = table < 0 ? std::nullopt : table_tokens(dir, sm, graph, table, what);
     if (!tokens) {
-      log_warning(what, ": no vocabulary found in its lookup table; the layer is left empty");
+      AssetFiles files = read_strata_assets(dir, prefix + layers[i]->name());
+      if (!files.empty()) {
+        auto frame = ErrorContext::push("reading the assets of ", what);
+        assets->load_assets(files);
+      } else {
+        log_warning(what, ": no vocabulary found in its lookup table; the layer is left empty");
+      }
       continue;
     }
     std::string text;
@@ -161,7 +196,33 @@ void visit(const fs::path& dir, const tf::SavedModel& sm, const GraphIndex& grap
 void load_lookup_vocabularies(const fs::path& dir, const tf::SavedModel& sm, Model& model) {
   if (sm.meta_graphs_size() == 0 || !sm.meta_graphs(0).has_object_graph_def()) return;
   const GraphIndex graph(sm.meta_graphs(0).graph_def());
-  visit(dir, sm, graph, 0, model);
+  visit(dir, sm, graph, 0, model, "");
+}
+
+namespace {
+void collect_strata_assets(const Model& model, const std::string& prefix,
+                           std::vector<std::pair<std::string, std::string>>& out) {
+  for (const auto& layer : model.layers()) {
+    if (const auto* inner = dynamic_cast<const Model*>(layer.get())) {
+      collect_strata_assets(*inner, prefix + inner->name() + "/", out);
+      continue;
+    }
+    const auto* assets = dynamic_cast<const AssetsLayer*>(layer.get());
+    if (assets == nullptr) continue;
+    for (auto& [name, bytes] : assets->save_assets()) {
+      const std::string path = std::string(kStrataAssets) + "/" + prefix + layer->name() + "/" + name;
+      STRATA_CHECK(is_safe_asset_name(path), ValueError, "layer '", layer->name(), "' names an asset '", name,
+                   "' that would leave its asset directory");
+      out.emplace_back(path, std::move(bytes));
+    }
+  }
+}
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> strata_asset_files(const Model& model) {
+  std::vector<std::pair<std::string, std::string>> out;
+  collect_strata_assets(model, "", out);
+  return out;
 }
 
 }  // namespace strata::savedmodel

@@ -42,6 +42,11 @@ inline constexpr const char* kServingFunction = "__inference_signature_wrapper";
 // lookup table (captured constants, or a file of assets/ kept inside assets/: FormatError
 // naming it otherwise). Call before the variables are restored.
 void load_lookup_vocabularies(const fs::path& dir, const tf::SavedModel& sm, Model& model);
+// The assets of the model's layers that keep state outside their config (an adapted
+// StringLookup's vocabulary), as files under assets/ ("strata.layers/<layer>/vocabulary.txt"):
+// tf-keras keeps such state in lookup-table resources Strata does not write, so Strata's
+// SavedModels carry it here and load_lookup_vocabularies reads it back.
+std::vector<std::pair<std::string, std::string>> strata_asset_files(const Model& model);
 
 // ---- read.cpp
 struct Metadata {

@@ -71,11 +71,13 @@ TEST_F(LookupTest, StringLookupHashedOov) {
   // L.StringLookup(vocabulary=['a','b','c'], mask_token='', num_oov_indices=2)(
   //     tf.constant([['a','','q','zz','b']])) -> [[3, 0, 2, 1, 4]]
   // (OOV: 1 + Fingerprint64(token) % 2, tf.strings.to_hash_bucket_fast)
-  auto l = make_layer("StringLookup", Config{{"vocabulary", {"a", "b", "c"}}, {"mask_token", ""}, {"num_oov_indices", 2}});
-  EXPECT_EQ(int_values((*l)(strings({"a", "", "q", "zz", "b"}, Shape{1, 5}))), (std::vector<std::int64_t>{3, 0, 2, 1, 4}));
-  // toks = ['x', 'hello world', '\u00e9t\u00e9', 'a'*40, '0123456789abcdefghij0123456789ABCDEFGHIJ0123456789!!', '', 'zz']
-  // L.StringLookup(vocabulary=['zz'], num_oov_indices=7)(tf.constant(toks)) -> [1, 0, 2, 6, 4, 6, 7]
-  // (lengths 0 to 52: each of FarmHash's length classes)
+  auto l =
+      make_layer("StringLookup", Config{{"vocabulary", {"a", "b", "c"}}, {"mask_token", ""}, {"num_oov_indices", 2}});
+  EXPECT_EQ(int_values((*l)(strings({"a", "", "q", "zz", "b"}, Shape{1, 5}))),
+            (std::vector<std::int64_t>{3, 0, 2, 1, 4}));
+  // toks = ['x', 'hello world', '\u00e9t\u00e9', 'a'*40, '0123456789abcdefghij0123456789ABCDEFGHIJ0123456789!!', '',
+  // 'zz'] L.StringLookup(vocabulary=['zz'], num_oov_indices=7)(tf.constant(toks)) -> [1, 0, 2, 6, 4, 6, 7] (lengths 0
+  // to 52: each of FarmHash's length classes)
   auto seven = make_layer("StringLookup", Config{{"vocabulary", {"zz"}}, {"num_oov_indices", 7}});
   const Tensor y = (*seven)(strings({"x", "hello world", "\xc3\xa9t\xc3\xa9", std::string(40, 'a'),
                                      "0123456789abcdefghij0123456789ABCDEFGHIJ0123456789!!", "", "zz"},
@@ -385,6 +387,29 @@ TEST_F(LookupTest, KerasArchiveKeepsTheVocabularyInAssetsAndRefusesLinksOut) {
   e = error_of([&] { load_model(dir / "m_dir"); });
   EXPECT_NE(e.find("assets/layers"), std::string::npos) << e;
   EXPECT_NE(e.find("symbolic link"), std::string::npos) << e;
+  fs::remove_all(dir);
+}
+
+// Strata's SavedModel of an adapted lookup keeps the vocabulary (tf-keras's lookup-table
+// resources are not written) under assets/strata.layers/<layer>/, and reads it back.
+TEST_F(LookupTest, SavedModelOfAnAdaptedLookupKeepsItsVocabulary) {
+  const fs::path dir = fs::temp_directory_path() / ("strata-lookup-sm-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const Tensor x = strings({"blue", "red", "green", "blue"}, Shape{2, 2});
+  auto model = adapted_lookup_model();
+  SaveOptions sm;
+  sm.format = "savedmodel";
+  save_model(*model, dir / "sm", sm);
+  const fs::path asset = dir / "sm" / "assets" / "strata.layers" / "lookup" / "vocabulary.txt";
+  ASSERT_TRUE(fs::is_regular_file(asset));
+  EXPECT_EQ(int_values(load_model(dir / "sm")->predict(std::vector<Tensor>{x}).at(0)),
+            (std::vector<std::int64_t>{2, 1, 0, 2}));
+  std::ofstream(dir / "outside.txt") << "[UNK]\nevil";
+  fs::remove(asset);
+  fs::create_symlink(dir / "outside.txt", asset);
+  const std::string e = error_of([&] { load_model(dir / "sm"); });
+  EXPECT_NE(e.find("vocabulary.txt"), std::string::npos) << e;
   fs::remove_all(dir);
 }
 
