@@ -8,7 +8,8 @@
 //    captured constants): Strata predicts tf-keras's outputs;
 //  - a Keras 3 archive of an adapted TextVectorization (assets/<path>/vocabulary.txt): Strata
 //    predicts Keras 3's outputs, and Keras 3's load_model reads Strata's archive of it and
-//    predicts the same.
+//    predicts the same;
+//  - `strata predict` on the '<U' .npy input.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -152,6 +153,19 @@ TEST_F(LookupAssets, Keras3AdaptedTextVectorizationBothWays) {
                                          "' '" + d.string() + "'",
                                      out);
   EXPECT_EQ(rc, 0) << "Keras 3 on Strata's archive: " << out;
+}
+
+// `strata predict` takes the '<U' .npy input and writes the indices.
+TEST_F(LookupAssets, CliPredictsFromStringNpy) {
+  const fs::path d = dir_ / "sm_file";
+  std::string out;
+  const int rc = test::run_capturing("'" + std::string(STRATA_CLI_PATH) + "' predict '" + (d / "savedmodel").string() +
+                                         "' --input '" + (d / "x0.npy").string() + "' --output '" +
+                                         (tmp_ / "y.npy").string() + "' --batch-size 1",
+                                     out);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_EQ(cast(read_npy(tmp_ / "y.npy"), DType::kInt64).to_vector<std::int64_t>(),
+            cast(read_npy(d / "y0.npy"), DType::kInt64).to_vector<std::int64_t>());
 }
 
 }  // namespace
