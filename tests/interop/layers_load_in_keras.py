@@ -72,7 +72,11 @@ def main():
     os.environ["TF_USE_LEGACY_KERAS"] = "1"
     import tf_keras
 
-    results = run(["h5", "savedmodel"], lambda fmt, path: tf_keras.models.load_model(path))
+    # tf-keras exports SpectralNormalization but leaves it out of its own deserialization table
+    # (tf_keras/src/layers/serialization.py), so it cannot load even its own H5 with one without
+    # custom_objects; a user passes it as here.
+    custom = {"SpectralNormalization": tf_keras.layers.SpectralNormalization}
+    results = run(["h5", "savedmodel"], lambda fmt, path: tf_keras.models.load_model(path, custom_objects=custom))
     env = dict(os.environ)
     env.pop("TF_USE_LEGACY_KERAS", None)
     k3 = subprocess.run([sys.executable, os.path.abspath(__file__), sys.argv[1], "--keras3"], env=env,

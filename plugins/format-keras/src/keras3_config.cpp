@@ -169,6 +169,15 @@ void keras3_layer_config(const std::string& cls, Config& config) {
     config.erase("query_shape");
     config.erase("key_shape");
     config.erase("value_shape");
+  } else if (one_of(cls, {"RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomCrop",
+                          "RandomContrast", "RandomBrightness", "RandomHeight", "RandomWidth"})) {
+    // tf-keras's BaseRandomLayer writes its generator's kind; Keras 3's constructors refuse it.
+    config.erase("rng_type");
+    // Keras 3 reads a number f as the contrast range [1, 1 + f]; tf-keras as [1 - f, 1 + f].
+    if (cls == "RandomContrast" && config.contains("factor") && config["factor"].is_number()) {
+      const Config f = config["factor"];
+      config["factor"] = Config::array({f, f});
+    }
   } else if (cls == "LeakyReLU" && config.contains("alpha") && !config.contains("negative_slope")) {
     config["negative_slope"] = config["alpha"];  // Keras 3's name; "alpha" is deprecated there
     config.erase("alpha");

@@ -96,11 +96,32 @@ struct ObjectEntry {
   const Layer* layer = nullptr;  // null for an empty group
 };
 
+// Layers whose Keras 3 class also holds a child's weight as its own attribute, so Keras 3
+// stores it twice: in the child's vars and first in the layer's own (SpectralNormalization's
+// `self.kernel = self.layer.kernel`, or its embeddings). Strata tracks it once, in the child.
+struct AliasedWeight {
+  std::string_view layer_class, child, weights[2];
+};
+constexpr AliasedWeight kAliasedWeights[] = {
+    {"SpectralNormalization", "layer", {"kernel", "embeddings"}},
+};
+
 // A layer's own variables as Keras 3 stores them: trainable ones (by creation), then the
 // others, each in creation order.
 std::vector<Variable> own_variables(const Layer& layer) {
   std::vector<Variable> out;
   std::unordered_set<std::uint64_t> seen;
+  for (const auto& a : kAliasedWeights) {
+    if (layer.class_name() != a.layer_class) continue;
+    for (const auto& child : layer.children()) {
+      if (child.name != a.child) continue;
+      for (const auto want : a.weights) {
+        for (const auto& w : child.layer->own_weights()) {
+          if (out.empty() && w.name == want) out.push_back(w.variable);
+        }
+      }
+    }
+  }
   for (const bool trainable : {true, false}) {
     for (const auto& w : layer.own_weights()) {
       if (w.variable.trainable() == trainable && seen.insert(w.variable.id()).second) out.push_back(w.variable);

@@ -583,6 +583,49 @@ class Importer {
       }
       return;
     }
+    if (op == "SplitV") {
+      // tf.split with sizes (tf-keras's GRU cell with reset_after=false): slices along a
+      // constant axis, the sizes constant, one of them -1 for the rest.
+      STRATA_CHECK(inputs.size() == 3 && !inputs[0].resource && !inputs[0].list && inputs[1].known &&
+                       inputs[1].known->all_known() && inputs[2].known && inputs[2].known->all_known() &&
+                       inputs[2].known->values.size() == 1,
+                   FormatError, here, ": SplitV takes a tensor, constant sizes and a constant axis");
+      const Shape& shape = inputs[0].tensor.shape();
+      STRATA_CHECK(shape.has_known_rank(), FormatError, here, ": SplitV of a tensor of unknown rank");
+      const auto rank = static_cast<std::int64_t>(shape.rank());
+      std::int64_t axis = *inputs[2].known->values[0];
+      if (axis < 0) axis += rank;
+      STRATA_CHECK(axis >= 0 && axis < rank && shape.dims()[static_cast<std::size_t>(axis)] != Shape::kUnknown,
+                   FormatError, here, ": SplitV along axis ", *inputs[2].known->values[0], " of a tensor of shape ",
+                   shape.to_string(), " (the axis must exist and its size be known)");
+      const std::int64_t total = shape.dims()[static_cast<std::size_t>(axis)];
+      std::vector<std::int64_t> sizes;
+      std::int64_t known = 0, rest = -1;
+      for (const auto& v : inputs[1].known->values) {
+        STRATA_CHECK(*v >= -1, FormatError, here, ": SplitV size ", *v);
+        if (*v == -1) {
+          STRATA_CHECK(rest < 0, FormatError, here, ": SplitV with more than one size -1");
+          rest = static_cast<std::int64_t>(sizes.size());
+        } else {
+          known += *v;
+        }
+        sizes.push_back(*v);
+      }
+      if (rest >= 0) sizes[static_cast<std::size_t>(rest)] = total - known;
+      STRATA_CHECK((rest >= 0 ? total - known >= 0 : known == total), FormatError, here, ": SplitV sizes do not add up to ",
+                   total);
+      std::vector<std::int64_t> begin(static_cast<std::size_t>(rank), 0), size(static_cast<std::size_t>(rank), -1);
+      try {
+        for (const std::int64_t n : sizes) {
+          size[static_cast<std::size_t>(axis)] = n;
+          out.push_back({slice(inputs[0].tensor, begin, size), {}, false});
+          begin[static_cast<std::size_t>(axis)] += n;
+        }
+      } catch (const Error& e) {
+        STRATA_THROW(FormatError, here, " (SplitV): ", e.message());
+      }
+      return;
+    }
     if (op == "All" || op == "Any") {
       // tf.reduce_all / reduce_any over booleans (tf-keras's mask merging in Concatenate and
       // the attention layers): Min / Max over the booleans as 0 and 1.

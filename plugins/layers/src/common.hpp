@@ -40,6 +40,7 @@ void register_spatial_layers(Registrar& registrar);
 void register_conv_layers(Registrar& registrar);
 void register_pooling_layers(Registrar& registrar);
 void register_normalization_layers(Registrar& registrar);
+void register_normalization_extra_layers(Registrar& registrar);  // GroupNormalization & co.
 void register_merge_layers(Registrar& registrar);
 void register_noise_layers(Registrar& registrar);
 void register_preprocessing_layers(Registrar& registrar);
@@ -49,6 +50,7 @@ void register_conv_transpose_layers(Registrar& registrar);
 void register_einsum_layers(Registrar& registrar);
 void register_attention_layers(Registrar& registrar);
 void register_convnext_layers(Registrar& registrar);
+void register_random_augmentation_layers(Registrar& registrar);
 void register_tf_op_layers(Registrar& registrar);
 void register_lookup_layers(Registrar& registrar);  // index_lookup.cpp, text_vectorization.cpp
 // Keras 3's layers that tf-keras lacks (keras3_layers.cpp, grouped_query_attention.cpp).

@@ -38,6 +38,8 @@ void register_all(strata::Registrar& registrar) {
   register_keras3_layers(registrar);
   register_grouped_query_attention(registrar);
   register_lookup_layers(registrar);
+  register_normalization_extra_layers(registrar);
+  register_random_augmentation_layers(registrar);
   register_tf_op_layers(registrar);  // sets its own module: keep it last
 }
 

@@ -98,27 +98,6 @@ Tensor as_batched_images(const Layer& layer, const Tensor& x, bool& unbatched, b
   return images;
 }
 
-// tf-keras's image_utils.smart_resize: the largest centred box of the target's aspect
-// ratio (its sizes computed in float32 and truncated, as there), resized to the target.
-Tensor smart_resize(const Tensor& images, std::int64_t height, std::int64_t width, bool bilinear) {
-  const std::int64_t h = images.shape().dims()[1], w = images.shape().dims()[2];
-  // a * b / c as tf-keras computes it (the product in float32), without overflowing int64
-  // when the target size from the config is huge; the result is capped by `cap` first.
-  const auto scaled = [](std::int64_t a, std::int64_t b, std::int64_t c, std::int64_t cap) {
-    std::int64_t product = 0;
-    const double q = __builtin_mul_overflow(a, b, &product)
-                         ? static_cast<double>(a) * static_cast<double>(b) / static_cast<double>(c)
-                         : static_cast<double>(static_cast<float>(product) / static_cast<float>(c));
-    return q >= static_cast<double>(cap) ? cap : static_cast<std::int64_t>(q);
-  };
-  const auto crop_h = scaled(w, height, width, h);
-  const auto crop_w = scaled(h, width, height, w);
-  const auto h0 = static_cast<std::int64_t>(static_cast<float>(h - crop_h) / 2.0f);
-  const auto w0 = static_cast<std::int64_t>(static_cast<float>(w - crop_w) / 2.0f);
-  const Tensor cropped = crop_h == h && crop_w == w ? images : slice(images, {0, h0, w0, 0}, {-1, crop_h, crop_w, -1});
-  return resize_images(cropped, height, width, bilinear);
-}
-
 class Resizing final : public Layer {
  public:
   explicit Resizing(const Config& c) : Layer("Resizing", c) {
@@ -195,6 +174,27 @@ class CenterCrop final : public Layer {
 };
 
 }  // namespace
+
+// ---- smart_resize (CenterCrop, Resizing, RandomCrop) ------------------------------------
+
+Tensor smart_resize(const Tensor& images, std::int64_t height, std::int64_t width, bool bilinear) {
+  const std::int64_t h = images.shape().dims()[1], w = images.shape().dims()[2];
+  // a * b / c as tf-keras computes it (the product in float32), without overflowing int64
+  // when the target size from the config is huge; the result is capped by `cap` first.
+  const auto scaled = [](std::int64_t a, std::int64_t b, std::int64_t c, std::int64_t cap) {
+    std::int64_t product = 0;
+    const double q = __builtin_mul_overflow(a, b, &product)
+                         ? static_cast<double>(a) * static_cast<double>(b) / static_cast<double>(c)
+                         : static_cast<double>(static_cast<float>(product) / static_cast<float>(c));
+    return q >= static_cast<double>(cap) ? cap : static_cast<std::int64_t>(q);
+  };
+  const auto crop_h = scaled(w, height, width, h);
+  const auto crop_w = scaled(h, width, height, w);
+  const auto h0 = static_cast<std::int64_t>(static_cast<float>(h - crop_h) / 2.0f);
+  const auto w0 = static_cast<std::int64_t>(static_cast<float>(w - crop_w) / 2.0f);
+  const Tensor cropped = crop_h == h && crop_w == w ? images : slice(images, {0, h0, w0, 0}, {-1, crop_h, crop_w, -1});
+  return resize_images(cropped, height, width, bilinear);
+}
 
 // ---- Normalization ----------------------------------------------------------------------
 

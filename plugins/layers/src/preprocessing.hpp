@@ -8,6 +8,11 @@
 
 namespace strata::layers {
 
+// tf-keras's image_utils.smart_resize of NHWC `images`, whose height and width must be known:
+// the largest centred box of the target's aspect ratio (its sizes computed in float32 and
+// truncated, as there), resized to height x width (bilinear or nearest).
+Tensor smart_resize(const Tensor& images, std::int64_t height, std::int64_t width, bool bilinear);
+
 // Keras's Normalization: (x - mean) / max(sqrt(variance), 1e-7), or the inverse with
 // invert. mean and variance come from the config, or from adapt(), which stores them
 // (and the sample count) as the non-trainable weights mean, variance, count so that

@@ -571,7 +571,10 @@ NodeSpec parse_keras3_node(const Config& node, const std::string& layer, bool ca
                "inbound node of layer '", layer, "' must be {\"args\": [...], \"kwargs\": {...}}, got ", node.dump());
   Config args = *args_in;
   Config kwargs = kwargs_in ? *kwargs_in : Config::object();
-  if (kwargs.contains("training") && kwargs["training"].is_boolean()) spec.training = kwargs["training"].get<bool>();
+  // Unlike tf-keras, Keras 3 lets the model's own training flag override a node's recorded
+  // `training` (its Functional passes training= to every layer whenever the caller gave one,
+  // as predict and fit do); it records training=True for every layer whose call defaults to
+  // it (the random augmentation layers), so honouring it would augment at inference.
   if (call_arguments) {
     extract_keras3_tensors(args, spec.refs);
     extract_keras3_tensors(kwargs, spec.refs);
