@@ -350,7 +350,9 @@ int cmd_predict(const std::vector<std::string>& args) {
         (is_floating(x.dtype()) || is_integer(x.dtype()) || x.dtype() == DType::kBool)) {
       x = cast(x, input_specs[i].dtype());
     }
-    inputs.push_back(x.to(device));
+    // String arrays ('<U'/'|S') stay on the host, where string tensors live; the layers
+    // that take them (StringLookup, TextVectorization) run there.
+    inputs.push_back(x.dtype() == DType::kString ? x : x.to(device));
   }
   std::string input_files;
   for (const auto& f : ordered) input_files += (input_files.empty() ? "'" : ", '") + f + "'";

@@ -66,6 +66,8 @@ def save_arrays(directory, prefix, arrays):
     import numpy as np
 
     for i, a in enumerate(arrays):
+        if a.dtype == object:  # tf.string outputs: bytes objects, kept as numpy str ('<U')
+            a = np.array([v.decode("utf-8") for v in a.reshape(-1)], dtype=str).reshape(a.shape)
         np.save(os.path.join(directory, f"{prefix}{i}.npy"), a, allow_pickle=False)
 
 

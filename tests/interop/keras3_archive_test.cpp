@@ -55,7 +55,8 @@ using namespace test::keras3;
 const std::vector<std::string> kModels = {"sequential",   "sequential_sgd",     "functional_shared", "nested",
                                           "custom_known", "custom_model_known", "custom_unknown",    "recurrent",
                                           "conv",         "transformer",        "string_lookup"};
-// The models Strata is expected to load (the others: the unknown class, the missing StringLookup).
+// The models the parameterized tests load (the others: the unknown class; string_lookup, whose
+// inputs are strings, has a test of its own).
 const std::vector<std::string> kLoadable = {"sequential", "sequential_sgd", "functional_shared",
                                             "nested",     "custom_known",   "custom_model_known",
                                             "recurrent",  "conv",           "transformer"};
@@ -216,20 +217,56 @@ TEST_F(Keras3ArchiveFiles, UnknownRegisteredClassIsAnUnknownObjectErrorNamingIt)
   }
 }
 
-// Strata has no StringLookup yet (docs/LAYERS.md, issue 23): the archive with its vocabulary in
-// assets/ is refused naming the layer; once the layer exists it must load.
-TEST_F(Keras3ArchiveFiles, StringLookupArchiveLoadsOrNamesTheMissingLayer) {
+// An adapted StringLookup keeps its vocabulary in assets/layers/lookup/vocabulary.txt, not in
+// its config (issue 23): Strata reads it from the zip and from the unzipped directory and
+// predicts Keras 3's outputs on the string inputs (x0.json, written as a '<U' .npy first); its
+// own archive holds the same asset, and Keras 3's load_model reads that archive and predicts
+// the same.
+TEST_F(Keras3ArchiveFiles, StringLookupVocabularyInAssetsBothWays) {
   const Config& e = entry("string_lookup");
-  ASSERT_TRUE(e["assets"].contains("assets/layers/lookup/vocabulary.txt") ||
-              e["assets"].contains("assets/layers/string_lookup/vocabulary.txt"))
-      << "Keras 3 wrote no vocabulary asset: " << e["assets"].dump();
-  try {
-    const auto model = load_model(fixtures() / "string_lookup" / "model.keras");
-    EXPECT_EQ(model->get_weights().size(), e["weights"].get<std::size_t>());
-  } catch (const UnknownObjectError& error) {
-    EXPECT_NE(std::string(error.what()).find("StringLookup"), std::string::npos) << error.what();
-    GTEST_SKIP() << "Strata has no StringLookup yet: " << error.what();
+  const fs::path d = fixtures() / "string_lookup";
+  std::string asset_name = "assets/layers/lookup/vocabulary.txt";
+  if (!e["assets"].contains(asset_name)) asset_name = "assets/layers/string_lookup/vocabulary.txt";
+  ASSERT_TRUE(e["assets"].contains(asset_name)) << "Keras 3 wrote no vocabulary asset: " << e["assets"].dump();
+  const Config text = Config::parse(test::read_text(d / "x0.json"));
+  std::vector<std::string> words;
+  for (const auto& row : text) {
+    for (const auto& w : row) words.push_back(w.get<std::string>());
   }
+  const Tensor x = Tensor::from_strings(words, Shape{static_cast<std::int64_t>(text.size()), 3});
+  const fs::path tmp = fs::temp_directory_path() / ("strata-k3-lookup-" + std::to_string(::getpid()));
+  fs::create_directories(tmp);
+  write_npy(tmp / "x0.npy", x);
+  const auto pred = npys(d, "pred");
+  for (const char* form : {"model.keras", "model_dir"}) {
+    const auto model = load_model(d / form);
+    EXPECT_EQ(model->get_weights().size(), e["weights"].get<std::size_t>()) << form;
+    EXPECT_EQ(differs_close(model->predict(std::vector<Tensor>{x}), pred, 1e-5, 1e-5), "") << form;
+    if (std::string(form) == "model.keras") save_model(*model, tmp / "strata.keras");
+  }
+  // Strata's archive: the same vocabulary member as Keras 3's, and Keras 3 reads it.
+  std::string out;
+  const std::string script =
+      "import os, sys, zipfile, numpy as np\n"
+      "os.environ.pop('TF_USE_LEGACY_KERAS', None)\n"
+      "mine = zipfile.ZipFile(sys.argv[1] + '/strata.keras').read(sys.argv[4])\n"
+      "theirs = zipfile.ZipFile(sys.argv[3]).read(sys.argv[4])\n"
+      "if mine != theirs: sys.exit('asset differs: %r, Keras 3 wrote %r' % (mine, theirs))\n"
+      "import keras, tensorflow as tf\n"
+      "m = keras.saving.load_model(sys.argv[1] + '/strata.keras')\n"
+      "y = np.asarray(m(tf.constant(np.load(sys.argv[1] + '/x0.npy')), training=False))\n"
+      "want = np.load(sys.argv[2])\n"
+      "d = float(np.max(np.abs(y - want)))\n"
+      "print('max diff', d)\n"
+      "sys.exit(0 if d <= 1e-5 + 1e-5 * float(np.max(np.abs(want))) else 1)\n";
+  std::ofstream(tmp / "check.py") << script;
+  const int rc = test::run_capturing("TF_CPP_MIN_LOG_LEVEL=3 '" + test::venv_python().string() + "' '" +
+                                         (tmp / "check.py").string() + "' '" + tmp.string() + "' '" +
+                                         (d / "pred0.npy").string() + "' '" + (d / "model.keras").string() + "' '" +
+                                         asset_name + "'",
+                                     out);
+  EXPECT_EQ(rc, 0) << "Keras 3 on Strata's archive: " << out;
+  fs::remove_all(tmp);
 }
 
 // Keras 3's `weights_format="npz"` archive (model.weights.npz instead of model.weights.h5).

@@ -32,6 +32,8 @@ def check(model, entry, directory):
     for i, y in enumerate(ys):
         want = np.load(os.path.join(directory, f"y{i}.npy"))
         got = np.asarray(y)
+        if got.dtype == object:  # tf.string outputs: bytes objects; the file holds str
+            got = np.array([v.decode("utf-8") for v in got.reshape(-1)], dtype=str).reshape(got.shape)
         if got.shape != want.shape:
             return False, f"output {i}: shape {got.shape}, want {want.shape}"
         if want.dtype.kind in "fc":

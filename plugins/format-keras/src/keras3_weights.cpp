@@ -1174,4 +1174,12 @@ LoadStatus load_weights_file(Model& model, const std::filesystem::path& path, co
   return read_store(store, model, options, options.compile);
 }
 
+std::vector<std::pair<std::string, const Layer*>> object_paths(const Model& model) {
+  std::vector<std::pair<std::string, const Layer*>> out;
+  for (const auto& e : object_entries(model, /*with_empty_children=*/false)) {
+    if (e.layer != nullptr) out.emplace_back(e.path, e.layer);
+  }
+  return out;
+}
+
 }  // namespace strata::keras

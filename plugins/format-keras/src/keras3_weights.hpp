@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "h5_file.hpp"
 #include "strata/format.hpp"
@@ -34,6 +36,10 @@ namespace strata::keras {
 // when it is a schedule), then the slots in Keras 3's build order — Strata's slots() order,
 // except SGD without momentum (no slots in Keras 3) — and, for Nadam, Keras 3's running
 // product u_1...u_t (recomputed from the step on saving, ignored on loading).
+
+// Every layer of the model (the model itself at "") with its object path, in the order the
+// weights file visits them; Keras 3's assets live under `assets/<object path>/`.
+std::vector<std::pair<std::string, const Layer*>> object_paths(const Model& model);
 
 // The model's variables (and, with `include_optimizer` and a compiled model, its optimizer's)
 // as a Keras 3 weights file built in memory. `label` names the file in messages.

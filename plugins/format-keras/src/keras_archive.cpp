@@ -12,6 +12,7 @@
 #include "keras3_weights.hpp"
 #include "strata/error.hpp"
 #include "strata/log.hpp"
+#include "strata/plugin/assets.hpp"
 #include "strata/plugin/file_system.hpp"
 #include "strata/plugin/layers.hpp"
 #include "strata/saving.hpp"
@@ -26,6 +27,10 @@ constexpr const char* kConfig = "config.json";
 constexpr const char* kMetadata = "metadata.json";
 constexpr const char* kWeightsH5 = "model.weights.h5";
 constexpr const char* kWeightsNpz = "model.weights.npz";
+constexpr const char* kAssets = "assets";
+// Most bytes one asset file of an unzipped archive may have (a zip member is bounded by the
+// zip reader's limits).
+constexpr std::uint64_t kMaxAssetBytes = std::uint64_t{1} << 30;
 
 // An archive opened for reading: a zip (in a file or in memory) or Keras 3's unzipped
 // directory. Only the fixed member names above are ever read, so a directory read cannot
@@ -53,6 +58,49 @@ class Contents {
   std::string read(const std::string& name, std::uint64_t max_bytes) const {
     if (zip_) return zip_->read(name, max_bytes);
     return read_file(dir_ / name, max_bytes);
+  }
+
+  // The files of Keras 3's asset directory `assets/<object_path>/` (DiskIOStore), by name
+  // relative to it. Untrusted: a zip member's name must be a safe relative name (the zip
+  // reader already refuses `..` and absolute names); in a directory, a symlink anywhere on the
+  // way or below is refused, so nothing outside `assets/` is read. FormatError naming the file.
+  AssetFiles assets(const std::string& object_path) const {
+    AssetFiles out;
+    const std::string prefix = std::string(kAssets) + "/" + (object_path.empty() ? "" : object_path + "/");
+    if (zip_) {
+      for (const auto& m : zip_->members()) {
+        if (m.is_directory() || !m.name.starts_with(prefix)) continue;
+        const std::string rest = m.name.substr(prefix.size());
+        STRATA_CHECK(is_safe_asset_name(rest), FormatError, where(), ": asset member '", m.name,
+                     "' has a name that leaves its asset directory");
+        out[rest] = zip_->read(m.name, m.size);
+      }
+      return out;
+    }
+    std::error_code ec;
+    fs::path base = dir_;
+    for (const auto& part : fs::path(prefix)) {
+      if (part.empty()) continue;
+      base /= part;
+      const auto st = fs::symlink_status(base, ec);
+      if (ec || st.type() == fs::file_type::not_found) return out;
+      STRATA_CHECK(st.type() != fs::file_type::symlink, FormatError, where(), ": '", base.string(),
+                   "' is a symbolic link; asset files must lie inside the archive's assets/ directory");
+      STRATA_CHECK(st.type() == fs::file_type::directory, FormatError, where(), ": '", base.string(),
+                   "' is not a directory");
+    }
+    for (fs::recursive_directory_iterator it(base, ec), end; !ec && it != end; it.increment(ec)) {
+      const auto st = it->symlink_status(ec);
+      STRATA_CHECK(st.type() != fs::file_type::symlink, FormatError, where(), ": asset '", it->path().string(),
+                   "' is a symbolic link; asset files must lie inside the archive's assets/ directory");
+      if (st.type() == fs::file_type::directory) continue;
+      const std::string rest = fs::relative(it->path(), base, ec).generic_string();
+      STRATA_CHECK(st.type() == fs::file_type::regular && is_safe_asset_name(rest), FormatError, where(), ": asset '",
+                   it->path().string(), "' is not a regular file inside its asset directory");
+      out[rest] = read_file(it->path(), kMaxAssetBytes);
+    }
+    STRATA_CHECK(!ec, IOError, where(), ": cannot list '", base.string(), "': ", ec.message());
+    return out;
   }
 
   std::vector<std::string> names() const {
@@ -136,6 +184,41 @@ void compile_from(Model& model, const Config& compile_config, const std::string&
                 compile_config.value("loss_weights", Config()));
 }
 
+// Keras 3's load_assets: each layer with assets (AssetsLayer) reads `assets/<its object path>/`
+// before its weights are assigned. A layer whose config left its vocabulary to assets and that
+// has none stays empty, as in Keras, with a warning.
+void load_assets(const Contents& c, Model& model) {
+  for (const auto& [path, layer] : object_paths(model)) {
+    auto* assets = dynamic_cast<AssetsLayer*>(const_cast<Layer*>(layer));
+    if (assets == nullptr) continue;
+    auto frame = ErrorContext::push("reading the assets of layer '", layer->name(), "' (", kAssets, "/", path, ")");
+    AssetFiles files = c.assets(path);
+    if (files.empty()) {
+      if (assets->needs_assets()) {
+        log_warning(c.where(), ": layer '", layer->name(), "' (", layer->class_name(), ") has no vocabulary in its "
+                    "config and none in ", kAssets, "/", path, "/; it is left empty, as Keras leaves it");
+      }
+      continue;
+    }
+    assets->load_assets(files);
+  }
+}
+
+// The assets of every layer that has some, as archive-relative names ("assets/<path>/<file>").
+std::vector<std::pair<std::string, std::string>> collect_assets(const Model& model) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [path, layer] : object_paths(model)) {
+    const auto* assets = dynamic_cast<const AssetsLayer*>(layer);
+    if (assets == nullptr) continue;
+    for (auto& [name, bytes] : assets->save_assets()) {
+      STRATA_CHECK(is_safe_asset_name(name), ValueError, "layer '", layer->name(), "' names an asset '", name,
+                   "' that would leave its asset directory");
+      out.emplace_back(std::string(kAssets) + "/" + (path.empty() ? "" : path + "/") + name, std::move(bytes));
+    }
+  }
+  return out;
+}
+
 std::shared_ptr<Model> load_from(const Contents& c, const LoadOptions& options) {
   auto frame = ErrorContext::push("reading the Keras archive ", c.where());
   STRATA_CHECK(c.size(kConfig).has_value(), FormatError, c.where(), " has no ", kConfig,
@@ -156,6 +239,7 @@ std::shared_ptr<Model> load_from(const Contents& c, const LoadOptions& options) 
     model = model_from_config(config, options.custom_objects);
     build_from_build_config(*model, config, c.where());
   }
+  load_assets(c, *model);
   if (options.compile) compile_from(*model, config.value("compile_config", Config()), c.where());
   LoadStatus status = read_weights(file, *model, options, options.compile);
   status.assert_model_weights_restored(*model, options.allow_partial_checkpoint);
@@ -209,6 +293,7 @@ void save_archive(const Model& model, const fs::path& path, const SaveOptions& o
   h5::Session session;
   const h5::Image weights = weights_image(model, options.include_optimizer, path.string() + "/" + kWeightsH5);
   const auto pieces = weights.pieces();
+  const auto assets = collect_assets(model);
   if (!zipped) {
     strata::write_directory_atomically(
         path,
@@ -217,6 +302,10 @@ void save_archive(const Model& model, const fs::path& path, const SaveOptions& o
           files.write_file(tmp / kMetadata, meta);
           files.write_file(tmp / kConfig, config);
           write_file_pieces(tmp / kWeightsH5, pieces);
+          for (const auto& [name, bytes] : assets) {
+            files.create_directories((tmp / name).parent_path());
+            files.write_file(tmp / name, bytes);
+          }
         },
         options.overwrite, "Keras model directory");
     return;
@@ -225,6 +314,7 @@ void save_archive(const Model& model, const fs::path& path, const SaveOptions& o
   zip.add(kMetadata, {meta});
   zip.add(kConfig, {config});
   zip.add(kWeightsH5, std::vector<std::string_view>(pieces.begin(), pieces.end()), true);
+  for (const auto& [name, bytes] : assets) zip.add(name, {bytes}, true);
   strata::write_file_atomically(path, zip.finish(), options.overwrite);
 }
 

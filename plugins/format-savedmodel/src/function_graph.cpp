@@ -1195,6 +1195,15 @@ std::string write_gelu(const GraphNode& node, const std::string& x, const std::s
 }
 
 void add_function(const Graph& graph, const std::string& name, tf::FunctionDefLibrary& library) {
+  // Ops a plugin registers under the `strata.` prefix (the lookup layers' host ops) are no
+  // TensorFlow ops: TensorFlow refuses a whole SavedModel whose library names one, so the
+  // function is not written (before anything is added to the library) and the caller saves
+  // without it, as for any untraceable call.
+  for (const auto& node : graph.nodes()) {
+    STRATA_CHECK(node->op == kLayerCallOp || !node->op.starts_with("strata."), ValueError, "graph '", graph.name(),
+                 "' runs op '", node->op,
+                 "', which is Strata's own and not TensorFlow's");
+  }
   tf::FunctionDef& f = *library.add_function();
   auto* sig = f.mutable_signature();
   sig->set_name(name);

@@ -41,7 +41,8 @@ namespace strata::savedmodel {
 
 namespace {
 
-std::shared_ptr<strata::Model> revive_from_classes(const fs::path& dir, const Metadata& md, const strata::LoadOptions& options);
+std::shared_ptr<strata::Model> revive_from_classes(const fs::path& dir, const strata::tf::SavedModel& sm, const Metadata& md,
+                                                   const strata::LoadOptions& options);
 std::shared_ptr<strata::Model> revive_from_traces(const fs::path& dir, const strata::tf::SavedModel& sm, const Metadata& md,
                                                   const strata::LoadOptions& options, const std::string& why);
 void build_from_shape(strata::Model& model, const Config& root, const std::string& source);
@@ -272,7 +273,7 @@ std::uint64_t variables_bytes(const fs::path& dir) {
   return total;
 }
 
-std::shared_ptr<strata::Model> revive_from_classes(const fs::path& dir, const Metadata& md,
+std::shared_ptr<strata::Model> revive_from_classes(const fs::path& dir, const strata::tf::SavedModel& sm, const Metadata& md,
                                                          const strata::LoadOptions& options) {
   std::shared_ptr<strata::Model> model;
   const bool subclassed = !(md.root.contains("model_config") && md.root["model_config"].is_object());
@@ -308,6 +309,7 @@ std::shared_ptr<strata::Model> revive_from_classes(const fs::path& dir, const Me
     build_from_shape(*model, md.root, md.source);
   }
   budget.reset();
+  strata::savedmodel::load_lookup_vocabularies(dir, sm, *model);
   compile_from_metadata(*model, md, options);
   auto frame = strata::ErrorContext::push("restoring the variables of '", dir.string(), "'");
   // As a SavedModel: the stateful layers' states (keras_api/states/<i>) are restored too,
@@ -731,7 +733,7 @@ std::shared_ptr<strata::Model> load(const fs::path& dir, const strata::LoadOptio
     return model;
   }
   try {
-    return revive_from_classes(dir, md, options);
+    return revive_from_classes(dir, sm, md, options);
   } catch (const strata::UnknownObjectError& e) {
     if (!has_traces(sm)) {
       auto missing = e.missing();

@@ -7,6 +7,7 @@
 //   loader.cpp         reviving from classes or from traces (RevivedModel);
 //   revived_layers.cpp the layers of a model revived from traces;
 //   signatures.cpp     SavedModels without Keras metadata: a signature as a model;
+//   lookup_tables.cpp  the vocabularies of tf-keras's lookup layers (lookup tables, assets/);
 //   format_savedmodel.cpp  the Format object: claims, sniff, describe.
 #pragma once
 
@@ -34,6 +35,18 @@ inline constexpr const char* kTrainingCallFunction = "__inference_call_training"
 inline constexpr const char* kLossesFunction = "__inference_call_and_return_conditional_losses";
 inline constexpr const char* kTrainingLossesFunction = "__inference_call_and_return_conditional_losses_training";
 inline constexpr const char* kServingFunction = "__inference_signature_wrapper";
+
+// ---- lookup_tables.cpp
+// Hands each lookup layer of `model` (StringLookup, IntegerLookup, TextVectorization, also in
+// nested models) whose config left its vocabulary out the vocabulary tf-keras kept in its
+// lookup table (captured constants, or a file of assets/ kept inside assets/: FormatError
+// naming it otherwise). Call before the variables are restored.
+void load_lookup_vocabularies(const fs::path& dir, const tf::SavedModel& sm, Model& model);
+// The assets of the model's layers that keep state outside their config (an adapted
+// StringLookup's vocabulary), as files under assets/ ("strata.layers/<layer>/vocabulary.txt"):
+// tf-keras keeps such state in lookup-table resources Strata does not write, so Strata's
+// SavedModels carry it here and load_lookup_vocabularies reads it back.
+std::vector<std::pair<std::string, std::string>> strata_asset_files(const Model& model);
 
 // ---- read.cpp
 struct Metadata {

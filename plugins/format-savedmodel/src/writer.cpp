@@ -226,6 +226,10 @@ void save(const strata::Model& model, const fs::path& dir, const strata::SaveOpt
         strata::FileSystem& files = strata::file_system();
         files.create_directories(tmp / "variables");
         files.create_directories(tmp / "assets");
+        for (const auto& [name, bytes] : strata_asset_files(model)) {
+          files.create_directories((tmp / "assets" / name).parent_path());
+          files.write_file(tmp / "assets" / name, bytes);
+        }
         write_contents(model, tmp, options);
         files.sync_directory(tmp / "variables");
       },

@@ -56,6 +56,7 @@ void register_conv_lstm_layers(Registrar& registrar);
 void register_locally_connected_layers(Registrar& registrar);
 // CategoryEncoding, Discretization, Hashing, HashedCrossing (preprocessing_encoding.cpp).
 void register_encoding_layers(Registrar& registrar);
+void register_lookup_layers(Registrar& registrar);  // index_lookup.cpp, text_vectorization.cpp
 // Keras 3's layers that tf-keras lacks (keras3_layers.cpp, grouped_query_attention.cpp).
 void register_keras3_layers(Registrar& registrar);
 void register_grouped_query_attention(Registrar& registrar);

@@ -40,6 +40,7 @@ void register_all(strata::Registrar& registrar) {
   register_conv_lstm_layers(registrar);
   register_locally_connected_layers(registrar);
   register_encoding_layers(registrar);
+  register_lookup_layers(registrar);
   register_normalization_extra_layers(registrar);
   register_random_augmentation_layers(registrar);
   register_tf_op_layers(registrar);  // sets its own module: keep it last

@@ -4,6 +4,7 @@
 #include <deque>
 
 #include "strata/error.hpp"
+#include "strata/plugin/assets.hpp"
 #include "strata/stateful.hpp"
 
 namespace strata::internal {
@@ -80,7 +81,10 @@ void ObjectTable::fill_layer(int id) {
     std::size_t with_weights = 0;
     for (std::size_t i = 0; i < layers.size(); ++i) {
       const int child = add_layer(layers[i].get());
-      if (!layers[i]->weights().empty()) add_child(id, detail::concat("layer_with_weights-", with_weights++), child);
+      const auto* assets = dynamic_cast<const AssetsLayer*>(layers[i].get());
+      if (!layers[i]->weights().empty() || (assets != nullptr && assets->has_tf_keras_table_weight())) {
+        add_child(id, detail::concat("layer_with_weights-", with_weights++), child);
+      }
       add_child(id, detail::concat("layer-", i), child);
     }
   } else {

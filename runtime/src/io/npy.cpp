@@ -2,12 +2,14 @@
 // minor version byte, the header length (uint16 little-endian in 1.0, uint32 in 2.0/3.0),
 // then the header - a Python dict literal {'descr': ..., 'fortran_order': ..., 'shape': (...)}
 // padded with spaces and a final '\n' so the data starts at a multiple of 64 - then the raw
-// elements.
+// elements. Strings are fixed-width: '<U<n>' holds n UTF-32LE code points per element,
+// '|S<n>' n bytes, both padded with NULs, which numpy strips when it reads an element.
 #include "strata/npy.hpp"
 
 #include "strata/plugin/file_system.hpp"
 #include "strata/plugin/file_text.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <fstream>
@@ -27,6 +29,8 @@ constexpr std::size_t kAlign = 64;
 // numpy leaves room for the first dimension to grow to this many digits.
 constexpr std::size_t kGrowthAxisMaxDigits = 21;
 
+std::uint32_t read_le(const unsigned char* p, std::size_t bytes);
+
 struct DtypeCode {
   DType dtype;
   const char* descr;  // as numpy writes it
@@ -44,6 +48,116 @@ std::optional<DType> dtype_from_descr(std::string_view descr) {
   if (descr == "<u1" || descr == "=u1" || descr == ">u1") return DType::kUInt8;
   if (descr == "<b1" || descr == "=b1" || descr == ">b1") return DType::kBool;
   return std::nullopt;
+}
+
+// The width n of a '<Un' (code points) or '|Sn' (bytes) string dtype, or nullopt for
+// other descrs. numpy writes '|S' for bytes ('S' alone is bytes too, as is '<S'/'>S': one
+// byte per element has no order) and '<U' on little-endian machines.
+struct StringDescr {
+  bool unicode = false;
+  std::size_t width = 0;
+};
+std::optional<StringDescr> string_descr(std::string_view descr, std::string_view source) {
+  if (descr.size() < 2) return std::nullopt;
+  std::size_t i = 0;
+  if (descr[0] == '<' || descr[0] == '|' || descr[0] == '=' || descr[0] == '>') ++i;
+  const char kind = descr[i];
+  if (kind != 'U' && kind != 'S') return std::nullopt;
+  if (kind == 'U' && descr[0] == '>') {
+    STRATA_THROW(FormatError, "'", source, "' holds big-endian strings '", file_text(descr),
+                 "'; only little-endian '<U' is supported");
+  }
+  StringDescr out;
+  out.unicode = kind == 'U';
+  const std::string_view digits = descr.substr(i + 1);
+  STRATA_CHECK(!digits.empty() && digits.size() <= 12 &&
+                   std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }),
+               FormatError, "'", source, "' holds string dtype '", file_text(descr), "' without a valid width");
+  for (const char c : digits) out.width = out.width * 10 + static_cast<std::size_t>(c - '0');
+  return out;
+}
+
+// Appends code point `cp` as UTF-8; false for a surrogate or a value above U+10FFFF.
+bool append_utf8(std::string& out, std::uint32_t cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xc0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+  } else if (cp < 0x10000) {
+    if (cp >= 0xd800 && cp <= 0xdfff) return false;
+    out.push_back(static_cast<char>(0xe0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+  } else if (cp <= 0x10ffff) {
+    out.push_back(static_cast<char>(0xf0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3f)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// The code points of `s` when it is valid UTF-8 (no overlong forms, no surrogates).
+std::optional<std::vector<std::uint32_t>> decode_utf8(std::string_view s) {
+  std::vector<std::uint32_t> out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    const auto b0 = static_cast<unsigned char>(s[i]);
+    std::size_t n;
+    std::uint32_t cp;
+    if (b0 < 0x80) {
+      n = 1;
+      cp = b0;
+    } else if ((b0 & 0xe0) == 0xc0) {
+      n = 2;
+      cp = b0 & 0x1f;
+    } else if ((b0 & 0xf0) == 0xe0) {
+      n = 3;
+      cp = b0 & 0x0f;
+    } else if ((b0 & 0xf8) == 0xf0) {
+      n = 4;
+      cp = b0 & 0x07;
+    } else {
+      return std::nullopt;
+    }
+    if (i + n > s.size()) return std::nullopt;
+    for (std::size_t k = 1; k < n; ++k) {
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      if ((b & 0xc0) != 0x80) return std::nullopt;
+      cp = (cp << 6) | (b & 0x3f);
+    }
+    static constexpr std::uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return std::nullopt;
+    out.push_back(cp);
+    i += n;
+  }
+  return out;
+}
+
+Tensor parse_strings(const unsigned char* data, std::size_t count, const StringDescr& descr, const Shape& shape,
+                     std::string_view source) {
+  std::vector<std::string> values(count);
+  const std::size_t item = descr.unicode ? 4 * descr.width : descr.width;
+  for (std::size_t e = 0; e < count; ++e) {
+    const unsigned char* p = data + e * item;
+    std::string& v = values[e];
+    if (descr.unicode) {
+      std::size_t n = descr.width;
+      while (n > 0 && read_le(p + 4 * (n - 1), 4) == 0) --n;  // numpy strips trailing NULs
+      for (std::size_t k = 0; k < n; ++k) {
+        STRATA_CHECK(append_utf8(v, read_le(p + 4 * k, 4)), FormatError, "'", source, "' has string element ", e,
+                     " with code point ", read_le(p + 4 * k, 4), ", which is no Unicode scalar value");
+      }
+    } else {
+      std::size_t n = descr.width;
+      while (n > 0 && p[n - 1] == 0) --n;
+      v.assign(reinterpret_cast<const char*>(p), n);
+    }
+  }
+  return Tensor::from_strings(values, shape);
 }
 
 const char* descr_of(DType dtype) {
@@ -205,17 +319,24 @@ Tensor parse_npy(std::string_view text, std::string_view source) {
   const std::string_view header_text(reinterpret_cast<const char*>(bytes.data() + prefix), header_len);
   const auto header = HeaderParser(header_text, source).parse();
 
-  const auto dtype = dtype_from_descr(*header.descr);
+  const auto strings = string_descr(*header.descr, source);
+  const auto dtype = strings ? std::optional<DType>(DType::kString) : dtype_from_descr(*header.descr);
   STRATA_CHECK(dtype.has_value(), FormatError, "'", source, "' holds dtype '", file_text(*header.descr),
                "'; supported: little-endian float32 '<f4', float64 '<f8', int32 '<i4', int64 '<i8', bool '|b1', "
-               "uint8 '|u1'");
+               "uint8 '|u1', strings '<U<n>' and '|S<n>'");
   STRATA_CHECK(!*header.fortran_order, FormatError, "'", source,
                "' is in Fortran order; only C order is supported (save np.ascontiguousarray(a))");
 
-  const std::size_t item = dtype_size(*dtype);
+  std::size_t item = dtype_size(*dtype);
+  if (strings) {
+    STRATA_CHECK(strings->width <= (std::numeric_limits<std::size_t>::max() >> 3), FormatError, "'", source,
+                 "' declares strings of ", strings->width, " characters");
+    item = strings->unicode ? 4 * strings->width : strings->width;
+  }
   std::size_t count = 1;
   for (const auto d : *header.shape) {
-    STRATA_CHECK(d == 0 || count <= std::numeric_limits<std::size_t>::max() / item / static_cast<std::size_t>(d),
+    STRATA_CHECK(d == 0 || count <= std::numeric_limits<std::size_t>::max() / std::max<std::size_t>(item, 1) /
+                                         static_cast<std::size_t>(d),
                  FormatError, "'", source, "' has a shape too large to address: ", python_tuple(*header.shape));
     count *= static_cast<std::size_t>(d);
   }
@@ -226,6 +347,7 @@ Tensor parse_npy(std::string_view text, std::string_view source) {
                available);
   const unsigned char* data = bytes.data() + data_offset;
   const Shape shape(*header.shape);
+  if (strings) return parse_strings(data, count, *strings, shape, source);
   if (*dtype == DType::kBool) {
     std::vector<std::uint8_t> values(data, data + count);
     for (std::size_t i = 0; i < count; ++i) {
@@ -240,9 +362,45 @@ Tensor parse_npy(std::string_view text, std::string_view source) {
 std::string npy_bytes(const Tensor& tensor) {
   STRATA_CHECK(tensor.defined() && !tensor.is_symbolic(), ValueError,
                "write_npy needs a concrete tensor, not an undefined or symbolic one");
-  const char* descr = descr_of(tensor.dtype());
+  // Strings: '<U<n>' (what numpy makes of Python str) when every element is UTF-8 without
+  // NUL code points, n the longest element's code points (at least 1, as numpy); else '|S<n>'.
+  std::string string_data;
+  std::string string_descr_text;
+  if (tensor.dtype() == DType::kString) {
+    const auto values = tensor.strings();
+    std::vector<std::vector<std::uint32_t>> decoded;
+    bool unicode = true;
+    std::size_t width = 1;
+    for (const auto& v : values) {
+      auto cps = decode_utf8(v);
+      if (!cps || std::find(cps->begin(), cps->end(), 0u) != cps->end()) {
+        unicode = false;
+        break;
+      }
+      width = std::max(width, cps->size());
+      decoded.push_back(std::move(*cps));
+    }
+    if (unicode) {
+      string_descr_text = "<U" + std::to_string(width);
+      string_data.assign(decoded.size() * 4 * width, '\0');
+      for (std::size_t e = 0; e < decoded.size(); ++e) {
+        for (std::size_t k = 0; k < decoded[e].size(); ++k) {
+          for (std::size_t b = 0; b < 4; ++b) {
+            string_data[(e * width + k) * 4 + b] = static_cast<char>((decoded[e][k] >> (8 * b)) & 0xff);
+          }
+        }
+      }
+    } else {
+      width = 1;
+      for (const auto& v : values) width = std::max(width, v.size());
+      string_descr_text = "|S" + std::to_string(width);
+      string_data.assign(values.size() * width, '\0');
+      for (std::size_t e = 0; e < values.size(); ++e) values[e].copy(string_data.data() + e * width, values[e].size());
+    }
+  }
+  const char* descr = tensor.dtype() == DType::kString ? string_descr_text.c_str() : descr_of(tensor.dtype());
   STRATA_CHECK(descr != nullptr, ValueError, "write_npy: dtype ", dtype_name(tensor.dtype()),
-               " has no .npy spelling here; supported: float32, float64, int32, int64, bool, uint8");
+               " has no .npy spelling here; supported: float32, float64, int32, int64, bool, uint8, string");
   const auto& dims = tensor.shape().dims();
   std::string header = std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': " + python_tuple(dims) +
                        ", }";
@@ -259,6 +417,7 @@ std::string npy_bytes(const Tensor& tensor) {
   out.push_back(static_cast<char>(header.size() & 0xff));
   out.push_back(static_cast<char>(header.size() >> 8));
   out += header;
+  if (tensor.dtype() == DType::kString) return out + string_data;
   const std::size_t offset = out.size();
   out.resize(offset + tensor.nbytes());
   if (tensor.nbytes()) tensor.copy_to_host(out.data() + offset, tensor.nbytes());

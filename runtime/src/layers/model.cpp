@@ -298,6 +298,31 @@ std::shared_ptr<Layer> Model::get_layer(std::size_t index) const {
 std::vector<Tensor> Model::inputs() const { return {}; }
 std::vector<Tensor> Model::outputs() const { return {}; }
 
+namespace {
+// Samples [start, start + len) of a string tensor (host only; no op kernel takes strings).
+Tensor slice_strings(const Tensor& in, std::int64_t start, std::int64_t len) {
+  const auto all = in.strings();
+  const std::int64_t per = in.shape()[0] == 0 ? 0 : in.num_elements() / in.shape()[0];
+  std::vector<std::string> part(all.begin() + start * per, all.begin() + (start + len) * per);
+  std::vector<std::int64_t> dims = in.shape().dims();
+  dims[0] = len;
+  return Tensor::from_strings(part, Shape(dims));
+}
+// The pieces of one output along the batch axis (Concat for numbers, host copies for strings).
+Tensor concat_batches(const std::vector<Tensor>& pieces) {
+  if (pieces.front().dtype() != DType::kString) return concat(pieces, 0);
+  std::vector<std::string> all;
+  std::vector<std::int64_t> dims = pieces.front().shape().dims();
+  dims[0] = 0;
+  for (const auto& p : pieces) {
+    const auto s = p.strings();
+    all.insert(all.end(), s.begin(), s.end());
+    dims[0] += p.shape()[0];
+  }
+  return Tensor::from_strings(all, Shape(dims));
+}
+}  // namespace
+
 std::vector<Tensor> Model::predict(const std::vector<Tensor>& inputs, std::int64_t batch_size) const {
   STRATA_CHECK(!inputs.empty(), ValueError, "predict needs at least one input");
   STRATA_CHECK(batch_size > 0, ValueError, "predict: batch_size must be positive, got ", batch_size);
@@ -316,14 +341,7 @@ std::vector<Tensor> Model::predict(const std::vector<Tensor>& inputs, std::int64
       std::vector<std::int64_t> begin(in.rank(), 0), size = in.shape().dims();
       begin[0] = start;
       size[0] = len;
-      if (in.dtype() == DType::kString) {  // host-only strings have no Slice kernel: cut them here
-        const auto all = in.strings();
-        const std::int64_t row = in.num_elements() / n;
-        const std::vector<std::string> part(all.begin() + start * row, all.begin() + (start + len) * row);
-        batch.push_back(Tensor::from_strings(part, Shape(size)));
-        continue;
-      }
-      batch.push_back(slice(in, begin, size));
+      batch.push_back(in.dtype() == DType::kString ? slice_strings(in, start, len) : slice(in, begin, size));
     }
     parts.push_back((*this)(batch, ctx));
   }
@@ -331,7 +349,7 @@ std::vector<Tensor> Model::predict(const std::vector<Tensor>& inputs, std::int64
   for (std::size_t k = 0; k < parts[0].size(); ++k) {
     std::vector<Tensor> pieces;
     for (const auto& p : parts) pieces.push_back(p[k]);
-    out.push_back(concat(pieces, 0));
+    out.push_back(concat_batches(pieces));
   }
   return out;
 }

@@ -1,7 +1,9 @@
 // NumPy .npy files: what `strata predict` reads and writes, and the format the interop
 // fixtures (tests/data/keras) keep real TensorFlow/Keras arrays in. Only what numpy.save writes for plain
 // arrays is supported: format versions 1.0, 2.0 and 3.0, C order, little-endian (or
-// byte-order-free) float32, float64, int32, int64, bool and uint8. Anything else - a
+// byte-order-free) float32, float64, int32, int64, bool and uint8, and fixed-width strings:
+// '<U<n>' (numpy's str arrays, read as UTF-8) and '|S<n>' (bytes arrays), read into string
+// tensors (host only) with the trailing NULs numpy strips removed. Anything else - a
 // Fortran-order array, big-endian data, another dtype, a pickled object array, a truncated
 // or oversized file - is a FormatError naming the file and what is wrong.
 #pragma once
@@ -22,7 +24,9 @@ namespace strata {
 Tensor read_npy(const std::filesystem::path& path);
 
 // Writes `tensor` (copied from whatever device it is on) as a version 1.0 .npy file, the
-// bytes numpy.save writes for the same array. Throws ValueError for a dtype outside the
+// bytes numpy.save writes for the same array; a string tensor is written '<U<n>' when every
+// element is UTF-8 without NULs (numpy.save of the same Python str array), else '|S<n>'.
+// Throws ValueError for a dtype outside the
 // list above or a symbolic tensor, IOError when the file cannot be written.
 void write_npy(const std::filesystem::path& path, const Tensor& tensor);
 

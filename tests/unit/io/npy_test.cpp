@@ -130,6 +130,66 @@ TEST_F(NpyTest, WritesTheBytesNumpyWrites) {
   EXPECT_EQ(round_trip.to_vector<float>(), (std::vector<float>{1.5f, -2.f, 0.25f, 4.f, 5.f, -6.f}));
 }
 
+// np.save of np.array([["ab", "c\u00e9"], ["", "xyz"]]) (dtype '<U3') and of
+// np.array([b"ab", b"", b"q\x00r"]) (dtype '|S3'), numpy 1.26: the data bytes below are
+// numpy's, after its 128-byte preamble.
+const std::string kUnicodeDict = "{'descr': '<U3', 'fortran_order': False, 'shape': (2, 2), }";
+const std::string kUnicodeData(
+    "a\0\0\0b\0\0\0\0\0\0\0c\0\0\0\xe9\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0x\0\0\0y\0\0\0z\0\0\0", 48);
+const std::string kBytesDict = "{'descr': '|S3', 'fortran_order': False, 'shape': (3,), }";
+const std::string kBytesData("ab\0\0\0\0q\0r", 9);
+
+TEST_F(NpyTest, ReadsStringArrays) {
+  const Tensor u = read_npy(file_with("u.npy", numpy_bytes(kUnicodeDict, kUnicodeData)));
+  EXPECT_EQ(u.dtype(), DType::kString);
+  EXPECT_EQ(u.shape(), (Shape{2, 2}));
+  const auto us = u.strings();
+  EXPECT_EQ(std::vector<std::string>(us.begin(), us.end()),
+            (std::vector<std::string>{"ab", "c\xc3\xa9", "", "xyz"}));  // UTF-8 of U+00E9
+  const Tensor b = read_npy(file_with("b.npy", numpy_bytes(kBytesDict, kBytesData)));
+  const auto bs = b.strings();
+  // numpy strips trailing NULs only: b"q\x00r" keeps its inner NUL.
+  EXPECT_EQ(std::vector<std::string>(bs.begin(), bs.end()),
+            (std::vector<std::string>{"ab", "", std::string("q\0r", 3)}));
+}
+
+TEST_F(NpyTest, WritesStringArraysAsNumpyDoes) {
+  const fs::path u = dir_ / "u.npy";
+  write_npy(u, Tensor::from_strings({"ab", "c\xc3\xa9", "", "xyz"}, Shape{2, 2}));
+  EXPECT_EQ(contents(u), numpy_bytes(kUnicodeDict, kUnicodeData));
+  // Not UTF-8 (or holding NUL): bytes.
+  const fs::path b = dir_ / "b.npy";
+  write_npy(b, Tensor::from_strings({"ab", "", std::string("q\0r", 3)}, Shape{3}));
+  EXPECT_EQ(contents(b), numpy_bytes(kBytesDict, kBytesData));
+  const Tensor back = read_npy(b);
+  EXPECT_EQ(back.strings()[2], std::string("q\0r", 3));
+  // np.array(["", ""]) is '<U1'.
+  const fs::path e = dir_ / "e.npy";
+  write_npy(e, Tensor::from_strings({"", ""}, Shape{2}));
+  EXPECT_EQ(contents(e), numpy_bytes("{'descr': '<U1', 'fortran_order': False, 'shape': (2,), }", std::string(8, '\0')));
+}
+
+TEST_F(NpyTest, RejectsBadStringArrays) {
+  // '>U2': big-endian UTF-32
+  EXPECT_THROW(read_npy(file_with("be.npy", numpy_bytes("{'descr': '>U2', 'fortran_order': False, 'shape': (1,), }",
+                                                        std::string(8, '\0')))),
+               FormatError);
+  // a code point above U+10FFFF, and a lone surrogate
+  EXPECT_THROW(read_npy(file_with("cp.npy", numpy_bytes("{'descr': '<U1', 'fortran_order': False, 'shape': (1,), }",
+                                                        std::string("\x00\x00\x11\x00", 4)))),
+               FormatError);
+  EXPECT_THROW(read_npy(file_with("sur.npy", numpy_bytes("{'descr': '<U1', 'fortran_order': False, 'shape': (1,), }",
+                                                         std::string("\x00\xd8\x00\x00", 4)))),
+               FormatError);
+  // no width, a width with letters, one byte short
+  EXPECT_THROW(read_npy(file_with("w.npy", numpy_bytes("{'descr': '<U', 'fortran_order': False, 'shape': (1,), }", ""))),
+               FormatError);
+  EXPECT_THROW(read_npy(file_with("w2.npy", numpy_bytes("{'descr': '|S2x', 'fortran_order': False, 'shape': (1,), }",
+                                                        "ab"))),
+               FormatError);
+  EXPECT_THROW(read_npy(file_with("short.npy", numpy_bytes(kBytesDict, kBytesData.substr(0, 8)))), FormatError);
+}
+
 TEST_F(NpyTest, RejectsWhatItDoesNotSupport) {
   // np.asfortranarray(np.ones((2, 2), np.float32))
   EXPECT_THROW(read_npy(file_with("f.npy", numpy_bytes("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }",
