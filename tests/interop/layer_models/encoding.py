@@ -5,7 +5,7 @@ string .npy inputs (`<U`), which the lookup work adds: set STRING_INPUTS to True
 (checked with a reader of `<U` arrays: every format, both ways, passes).
 """
 
-STRING_INPUTS = False
+STRING_INPUTS = True
 
 
 def models(keras, rng):
