@@ -269,41 +269,9 @@ Layer::Outputs RecurrentLayer::call_and_mask(const std::vector<Tensor>& inputs, 
 }
 
 Layer::Outputs RecurrentLayer::defer(const std::vector<Tensor>& inputs, const Tensor& mask, bool training) const {
-  std::shared_ptr<const RecurrentLayer> self;
-  try {
-    self = std::dynamic_pointer_cast<const RecurrentLayer>(shared_from_this());
-  } catch (const std::bad_weak_ptr&) {
-  }
-  STRATA_CHECK(self != nullptr, ValueError, class_name(), " layer '", name(),
-               "' must be owned by a std::shared_ptr (make it with make_layer or std::make_shared) to run on "
-               "symbolic inputs of unknown length");
-  auto node = std::make_shared<GraphNode>();
-  node->op = kLayerCallOp;
-  node->name = name();
-  node->layer = std::make_shared<DeferredRecurrentCall>(self, mask.defined());
-  std::vector<Tensor> args = inputs;
-  if (mask.defined()) args.push_back(mask);
-  for (auto& a : args) {
-    if (!a.is_symbolic()) {
-      TraceScope capture;  // a concrete tensor enters the graph as a constant
-      a = identity(a);
-    }
-  }
-  node->inputs = std::move(args);
-  if (training) node->attrs.set("training", true);
-  std::vector<Shape> shapes;
-  for (const auto& in : inputs) shapes.push_back(in.shape());
-  Outputs out;
-  const auto out_shapes = compute_output_shape(shapes);
-  for (std::size_t i = 0; i < out_shapes.size(); ++i) {
-    node->outputs.push_back({dtype(), out_shapes[i]});
-    node->output_has_mask.push_back(i == 0 && return_sequences_ && mask.defined());
-  }
-  for (std::size_t i = 0; i < out_shapes.size(); ++i) {
-    out.tensors.push_back(Tensor::symbolic(dtype(), out_shapes[i], node, static_cast<int>(i)));
-  }
-  out.masks = output_masks(mask);
-  return out;
+  return defer_layer_call<DeferredRecurrentCall>(*this, inputs, mask, training, dtype(), output_masks(mask),
+                                                 detail::concat(class_name(), " layer '", name(), "'"),
+                                                 "symbolic inputs of unknown length");
 }
 
 namespace {
