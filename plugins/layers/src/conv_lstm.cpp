@@ -143,31 +143,6 @@ class ConvLSTMCell : public Layer {
   Variable kernel_, recurrent_kernel_, bias_;
 };
 
-// Runs the layer when a graph that recorded it on inputs of unknown length (or a stateful
-// layer's call) executes: inputs [sequence, *states, mask?].
-class DeferredConvLSTMCall : public Layer {
- public:
-  DeferredConvLSTMCall(std::shared_ptr<const Layer> layer, bool has_mask)
-      : Layer("strata.DeferredConvLSTMCall", Config{{"name", layer->name()}}),
-        layer_(std::move(layer)),
-        has_mask_(has_mask) {}
-
-  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override {
-    std::vector<Tensor> args = inputs;
-    CallContext inner = ctx;
-    inner.masks.clear();
-    if (has_mask_) {
-      inner.masks.push_back(args.back());
-      args.pop_back();
-    }
-    return layer_->call_and_mask(args, inner).tensors;
-  }
-
- private:
-  std::shared_ptr<const Layer> layer_;
-  bool has_mask_;
-};
-
 bool dropout_active(double rate) {
   return rate > 0.0 && rate < 1.0;
 }
@@ -485,9 +460,9 @@ class ConvLSTM : public Layer, public StateVariablesLayer, public CallArgumentsL
   }
 
   Outputs defer(const std::vector<Tensor>& inputs, const Tensor& mask, bool training) const {
-    return recurrent::defer_layer_call<DeferredConvLSTMCall>(*this, inputs, mask, training, dtype(), output_masks(mask),
-                                                             subject(),
-                                                             "symbolic inputs of unknown length or statefully");
+    return recurrent::defer_layer_call<recurrent::DeferredLayerCall>(
+        *this, inputs, mask, training, dtype(), output_masks(mask), subject(),
+        "symbolic inputs of unknown length or statefully", "strata.DeferredConvLSTMCall");
   }
 
   Tensor input_conv(const Tensor& x, const Tensor& kernel) const {

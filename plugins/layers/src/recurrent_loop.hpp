@@ -63,18 +63,43 @@ inline TimeLoopResult run_time_loop(std::int64_t steps, std::vector<Tensor> stat
   return result;
 }
 
+// Runs `layer` (its call_and_mask) when a graph that recorded it with defer_layer_call
+// executes: inputs [*inputs, mask?]. `class_name` names the node's layer
+// ("strata.DeferredRecurrentCall", "strata.DeferredConvLSTMCall").
+class DeferredLayerCall : public Layer {
+ public:
+  DeferredLayerCall(std::shared_ptr<const Layer> layer, bool has_mask, const char* class_name)
+      : Layer(class_name, Config{{"name", layer->name()}}), layer_(std::move(layer)), has_mask_(has_mask) {}
+
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override {
+    std::vector<Tensor> args = inputs;
+    CallContext inner = ctx;
+    inner.masks.clear();
+    if (has_mask_) {
+      inner.masks.push_back(args.back());
+      args.pop_back();
+    }
+    return layer_->call_and_mask(args, inner).tensors;
+  }
+
+ private:
+  std::shared_ptr<const Layer> layer_;
+  bool has_mask_;
+};
+
 // Records one call of `owner` as a graph node (kLayerCallOp) that runs it when the graph
 // executes: what the recurrent layers (the RNN layers, their wrappers, ConvLSTM) do on
 // symbolic inputs whose length is unknown, and where a traced graph could not carry their
-// states. The node's layer is Call(std::shared_ptr<const L>(owner), mask defined); its inputs
+// states. The node's layer is Call(std::shared_ptr<const L>(owner), mask defined, call_args...)
+// (DeferredLayerCall, or a wrapper's own); its inputs
 // are `inputs`, then `mask` when defined, concrete ones entering the graph as constants. The
 // outputs have owner.compute_output_shape's shapes and `dtype`; `out_masks` (one per output,
 // undefined where none) are their masks. An owner not held by a std::shared_ptr is a
 // ValueError "<subject> must be owned by a std::shared_ptr (...) to run on <runs_on>".
-template <class Call, class L>
+template <class Call, class L, class... CallArgs>
 Layer::Outputs defer_layer_call(const L& owner, const std::vector<Tensor>& inputs, const Tensor& mask, bool training,
                                 DType dtype, std::vector<Tensor> out_masks, const std::string& subject,
-                                const char* runs_on) {
+                                const char* runs_on, const CallArgs&... call_args) {
   std::shared_ptr<const L> shared;
   try {
     shared = std::static_pointer_cast<const L>(owner.shared_from_this());
@@ -86,7 +111,7 @@ Layer::Outputs defer_layer_call(const L& owner, const std::vector<Tensor>& input
   auto node = std::make_shared<GraphNode>();
   node->op = kLayerCallOp;
   node->name = owner.name();
-  node->layer = std::make_shared<Call>(shared, mask.defined());
+  node->layer = std::make_shared<Call>(shared, mask.defined(), call_args...);
   std::vector<Tensor> args = inputs;
   if (mask.defined()) args.push_back(mask);
   for (auto& a : args) {

@@ -58,29 +58,6 @@ Tensor dropout_mask(const Shape& shape, double rate, DType dtype, const Device& 
 
 bool dropout_active(double rate) { return rate > 0.0 && rate < 1.0; }
 
-// Runs the recurrent layer when a graph that recorded it on inputs of unknown length
-// is executed: inputs [sequence, *states, mask?].
-class DeferredRecurrentCall : public Layer {
- public:
-  DeferredRecurrentCall(std::shared_ptr<const RecurrentLayer> rnn, bool has_mask)
-      : Layer("strata.DeferredRecurrentCall", Config{{"name", rnn->name()}}), rnn_(std::move(rnn)), has_mask_(has_mask) {}
-
-  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override {
-    std::vector<Tensor> args = inputs;
-    CallContext inner = ctx;
-    inner.masks.clear();
-    if (has_mask_) {
-      inner.masks.push_back(args.back());
-      args.pop_back();
-    }
-    return rnn_->call_and_mask(args, inner).tensors;
-  }
-
- private:
-  std::shared_ptr<const RecurrentLayer> rnn_;
-  bool has_mask_;
-};
-
 }  // namespace
 
 StackedRNNCells::StackedRNNCells(const Config& base, std::vector<std::shared_ptr<RecurrentCell>> cells)
@@ -269,9 +246,9 @@ Layer::Outputs RecurrentLayer::call_and_mask(const std::vector<Tensor>& inputs, 
 }
 
 Layer::Outputs RecurrentLayer::defer(const std::vector<Tensor>& inputs, const Tensor& mask, bool training) const {
-  return defer_layer_call<DeferredRecurrentCall>(*this, inputs, mask, training, dtype(), output_masks(mask),
-                                                 detail::concat(class_name(), " layer '", name(), "'"),
-                                                 "symbolic inputs of unknown length");
+  return defer_layer_call<DeferredLayerCall>(*this, inputs, mask, training, dtype(), output_masks(mask),
+                                             detail::concat(class_name(), " layer '", name(), "'"),
+                                             "symbolic inputs of unknown length", "strata.DeferredRecurrentCall");
 }
 
 namespace {
