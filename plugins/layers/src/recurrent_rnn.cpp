@@ -58,29 +58,6 @@ Tensor dropout_mask(const Shape& shape, double rate, DType dtype, const Device& 
 
 bool dropout_active(double rate) { return rate > 0.0 && rate < 1.0; }
 
-// Runs the recurrent layer when a graph that recorded it on inputs of unknown length
-// is executed: inputs [sequence, *states, mask?].
-class DeferredRecurrentCall : public Layer {
- public:
-  DeferredRecurrentCall(std::shared_ptr<const RecurrentLayer> rnn, bool has_mask)
-      : Layer("strata.DeferredRecurrentCall", Config{{"name", rnn->name()}}), rnn_(std::move(rnn)), has_mask_(has_mask) {}
-
-  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override {
-    std::vector<Tensor> args = inputs;
-    CallContext inner = ctx;
-    inner.masks.clear();
-    if (has_mask_) {
-      inner.masks.push_back(args.back());
-      args.pop_back();
-    }
-    return rnn_->call_and_mask(args, inner).tensors;
-  }
-
- private:
-  std::shared_ptr<const RecurrentLayer> rnn_;
-  bool has_mask_;
-};
-
 }  // namespace
 
 RecurrentLayer::RecurrentLayer(CellKind kind, const Config& config) : Layer(class_of(kind), with_input_shape(config)) {
@@ -250,41 +227,9 @@ Layer::Outputs RecurrentLayer::call_and_mask(const std::vector<Tensor>& inputs, 
 }
 
 Layer::Outputs RecurrentLayer::defer(const std::vector<Tensor>& inputs, const Tensor& mask, bool training) const {
-  std::shared_ptr<const RecurrentLayer> self;
-  try {
-    self = std::dynamic_pointer_cast<const RecurrentLayer>(shared_from_this());
-  } catch (const std::bad_weak_ptr&) {
-  }
-  STRATA_CHECK(self != nullptr, ValueError, class_name(), " layer '", name(),
-               "' must be owned by a std::shared_ptr (make it with make_layer or std::make_shared) to run on "
-               "symbolic inputs of unknown length");
-  auto node = std::make_shared<GraphNode>();
-  node->op = kLayerCallOp;
-  node->name = name();
-  node->layer = std::make_shared<DeferredRecurrentCall>(self, mask.defined());
-  std::vector<Tensor> args = inputs;
-  if (mask.defined()) args.push_back(mask);
-  for (auto& a : args) {
-    if (!a.is_symbolic()) {
-      TraceScope capture;  // a concrete tensor enters the graph as a constant
-      a = identity(a);
-    }
-  }
-  node->inputs = std::move(args);
-  if (training) node->attrs.set("training", true);
-  std::vector<Shape> shapes;
-  for (const auto& in : inputs) shapes.push_back(in.shape());
-  Outputs out;
-  const auto out_shapes = compute_output_shape(shapes);
-  for (std::size_t i = 0; i < out_shapes.size(); ++i) {
-    node->outputs.push_back({dtype(), out_shapes[i]});
-    node->output_has_mask.push_back(i == 0 && return_sequences_ && mask.defined());
-  }
-  for (std::size_t i = 0; i < out_shapes.size(); ++i) {
-    out.tensors.push_back(Tensor::symbolic(dtype(), out_shapes[i], node, static_cast<int>(i)));
-  }
-  out.masks = output_masks(mask);
-  return out;
+  return defer_layer_call<DeferredLayerCall>(*this, inputs, mask, training, dtype(), output_masks(mask),
+                                             detail::concat(class_name(), " layer '", name(), "'"),
+                                             "symbolic inputs of unknown length", "strata.DeferredRecurrentCall");
 }
 
 namespace {
