@@ -251,7 +251,7 @@ TEST(Keras3LayerSweep, CoversEveryLayerKeras3ExportsAndStrataRegisters) {
   // Keras 3's layers that tf-keras lacks have their own checks against Keras 3's numbers
   // (tests/plugins/layers/keras3_layers_test.cpp, Models/Keras3LayersInterop.*).
   // Issue 23's layers are built by the same builders under Keras 3 in the layer harness
-  // (layers.strata_tfkeras_layers_tests: Keras 3's archive of each model loads in Strata and
+  // (layers.Families/TfKerasLayers.*: Keras 3's archive of each model loads in Strata and
   // Strata's archive loads in Keras 3), their Keras 3 configs included.
   static const std::set<std::string> own_tests = {
       "RMSNormalization", "GroupQueryAttention", "GroupedQueryAttention", "ReversibleEmbedding",
