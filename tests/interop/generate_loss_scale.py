@@ -17,7 +17,8 @@ Cases (float32 models: the scale is a power of 2, so Strata's float32 steps equa
 and mixed_h5: a tf-keras mixed_float16 model (float32 output layer) compiled with "adam", which
 tf-keras wraps in LossScaleOptimizerV3; pred.npy is tf-keras's prediction (float16 compute).
 With --check DIR NAME FILE: tf-keras (or Keras 3 for .keras) loads Strata's FILE and prints
-the wrapper's class, the loss scale and the prediction on DIR/NAME/x.npy as JSON.
+the wrapper's class, the loss scale, the layers' dtype policies and the prediction on
+DIR/NAME/x.npy as JSON.
 Usage: python generate_loss_scale.py --out DIR
 """
 import json
@@ -126,6 +127,7 @@ def check(name_dir, path):
     opt = m.optimizer
     x = np.load(os.path.join(name_dir, "x.npy"))
     print(json.dumps({"class": type(opt).__name__, "scale": scale_of(opt),
+                      "policies": [l.dtype_policy.name for l in m.layers],
                       "pred": np.asarray(m(x, training=False), dtype="float64").tolist()}))
 
 

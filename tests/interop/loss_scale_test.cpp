@@ -105,6 +105,12 @@ TEST_P(LossScaleInterop, ResumesFromKerasFileAndKerasReadsStrataFile) {
   if (GetParam() == "k3_dynamic") {
     EXPECT_EQ(r["scale"].get<double>(), ls->scale.value().item<float>());
   }
+  if (info_["mixed"].get<bool>()) {
+    // The policy comes back: the hidden layer mixed_float16, the output layer float32.
+    std::vector<std::string> policies;
+    for (const auto& p : r["policies"]) policies.push_back(p.get<std::string>());
+    EXPECT_EQ(policies, (std::vector<std::string>{"float32", "mixed_float16", "float32"})) << out;
+  }
   fs::remove_all(back);
 }
 

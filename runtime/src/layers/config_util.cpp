@@ -3,6 +3,7 @@
 #include <unordered_map>
 
 #include <mutex>
+#include <set>
 
 #include "strata/config_reader.hpp"
 #include "strata/error.hpp"
@@ -77,9 +78,15 @@ DType dtype_from_json(const Config& value, std::string_view what) {
     STRATA_THROW(FormatError, what, " is not a dtype or dtype policy: ", value.dump());
   }
   if (name.rfind("mixed_", 0) == 0) {
-    log_warning(what, ": dtype policy '", name, "': Strata computes it in float32 (float32 variables, as Keras; "
-                "its backends have no float16/bfloat16 kernels), so outputs differ from Keras's at half-precision "
-                "rounding");
+    // Once per process and policy: a model names it on every layer.
+    static std::mutex warned_mutex;
+    static std::set<std::string> warned;
+    std::lock_guard<std::mutex> lock(warned_mutex);
+    if (warned.insert(name).second) {
+      log_warning("dtype policy '", name, "': Strata computes it in float32 (float32 variables, as Keras; its backends "
+                  "have no float16/bfloat16 kernels), so outputs differ from Keras's at half-precision rounding; the "
+                  "policy is written back when the model is saved");
+    }
     return DType::kFloat32;
   }
   auto frame = ErrorContext::push("reading ", what);
@@ -129,9 +136,39 @@ std::optional<std::string> registered_name_read(const Layer& layer) {
   return it == registered_names().end() ? std::nullopt : std::optional<std::string>(it->second);
 }
 
+namespace {
+std::unordered_map<const Layer*, std::string>& dtype_policies() {
+  static auto* table = new std::unordered_map<const Layer*, std::string>();
+  return *table;
+}
+}  // namespace
+
+void remember_dtype_policy(const Layer& layer, std::string_view policy) {
+  std::lock_guard<std::mutex> lock(g_registered_names_mutex);
+  dtype_policies()[&layer] = std::string(policy);
+}
+
+std::optional<std::string> dtype_policy_read(const Layer& layer) {
+  std::lock_guard<std::mutex> lock(g_registered_names_mutex);
+  const auto it = dtype_policies().find(&layer);
+  return it == dtype_policies().end() ? std::nullopt : std::optional<std::string>(it->second);
+}
+
+std::string mixed_policy_name(const Config& dtype) {
+  std::string name;
+  if (dtype.is_string()) {
+    name = dtype.get<std::string>();
+  } else if (dtype.is_object() && dtype.contains("config") && dtype["config"].is_object() &&
+             dtype["config"].contains("name") && dtype["config"]["name"].is_string()) {
+    name = dtype["config"]["name"].get<std::string>();
+  }
+  return name.rfind("mixed_", 0) == 0 ? name : std::string();
+}
+
 void forget_registered_name(const Layer* layer) noexcept {
   std::lock_guard<std::mutex> lock(g_registered_names_mutex);
   registered_names().erase(layer);
+  dtype_policies().erase(layer);
 }
 
 }  // namespace strata::internal

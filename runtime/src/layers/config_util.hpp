@@ -58,6 +58,13 @@ SerializedRef parse_serialized_ref(const Config& value, std::string_view what);
 // back to find the class, so the Keras 3 dialect writes it. Forgotten when the layer dies.
 void remember_registered_name(const Layer& layer, std::string_view file_name);
 std::optional<std::string> registered_name_read(const Layer& layer);
+// Drops what remember_registered_name and remember_dtype_policy kept for `layer` (its destructor).
 void forget_registered_name(const Layer* layer) noexcept;
+// A mixed-precision policy a layer's config named ("mixed_float16", "mixed_bfloat16"): the
+// layer computes in float32 and writes the policy back in its config. mixed_policy_name gives
+// the policy a config's dtype names when it is a mixed one, else "".
+void remember_dtype_policy(const Layer& layer, std::string_view policy);
+std::optional<std::string> dtype_policy_read(const Layer& layer);
+std::string mixed_policy_name(const Config& dtype);
 
 }  // namespace strata::internal

@@ -142,7 +142,12 @@ Layer::Layer(std::string class_name, const Config& config) : class_name_(std::mo
                  file_text(lora->dump()), "); Strata does not run LoRA layers: save the model from Keras 3 after ",
                  "merging the LoRA weights into the kernel (or before enable_lora)");
   }
-  if (const Config* d = find_key(config, "dtype")) dtype_ = dtype_from_json(*d, "dtype");
+  if (const Config* d = find_key(config, "dtype")) {
+    dtype_ = dtype_from_json(*d, "dtype");
+    if (const std::string mixed = internal::mixed_policy_name(*d); !mixed.empty()) {
+      internal::remember_dtype_policy(*this, mixed);
+    }
+  }
   if (const Config* s = find_key(config, "batch_input_shape")) {
     batch_input_shape_ = shape_from_json(*s, "batch_input_shape");
   } else if (const Config* s3 = find_key(config, "batch_shape")) {
@@ -285,7 +290,15 @@ Config Layer::get_config() const {
   Config c = Config::object();
   c["name"] = name_;
   c["trainable"] = trainable_;
-  c["dtype"] = std::string(dtype_name(dtype_));
+  if (const auto policy = internal::dtype_policy_read(*this)) {
+    // The mixed-precision policy the layer was read with, as tf-keras writes it.
+    c["dtype"] = Config{{"module", "keras.mixed_precision"},
+                        {"class_name", "Policy"},
+                        {"config", Config{{"name", *policy}}},
+                        {"registered_name", nullptr}};
+  } else {
+    c["dtype"] = std::string(dtype_name(dtype_));
+  }
   if (batch_input_shape_) c["batch_input_shape"] = internal::shape_to_json(*batch_input_shape_);
   return c;
 }
