@@ -581,12 +581,18 @@ TEST_F(EncodingLayers, BadConfigsAreTypedErrorsNamingTheLayer) {
 }
 
 TEST_F(EncodingLayers, BadInputsAreTypedErrorsNamingTheLayer) {
-  // An adapted Discretization's boundaries live in a weight of shape (2, None).
+  // An adapted Discretization's boundaries live in a weight of shape (2, None), its length
+  // the adapted data's: refused, saying so.
   expect_error<ValueError>(
       [] {
         (void)(*layer("Discretization", {{"name", "dd"}, {"num_bins", 3}}))(floats({1}, Shape{1}));
       },
       "dd", "bin_boundaries");
+  expect_error<ValueError>(
+      [] {
+        (void)(*layer("Discretization", {{"name", "dd"}, {"num_bins", 3}}))(floats({1}, Shape{1}));
+      },
+      "'summary' of shape (2, None)", "depends on the adapted data");
   expect_error<ValueError>(
       [] {
         (void)(*layer("Hashing", {{"name", "hh"}, {"num_bins", 3}}))(floats({1}, Shape{1}));
