@@ -29,7 +29,9 @@
 //   print(keras.layers.HashedCrossing(num_bins=3, output_mode="one_hot")((a, b)).numpy().tolist())
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <limits>
 #include <string>
@@ -44,6 +46,8 @@
 
 namespace strata::layer_tests {
 namespace {
+
+namespace fs = std::filesystem;
 
 // The snippet's text(n): n bytes, zeros and bytes above 127 among them.
 std::string text(int n) {
@@ -517,6 +521,21 @@ TEST_F(EncodingLayers, StringInputsThroughAFunctionalModel) {
   // Through its JSON and back.
   const auto rebuilt = model_from_json(model_to_json(*model));
   check(*rebuilt);
+  // Through every format that saves whole models (the harness's encoding_hashing_string does
+  // this against tf-keras and Keras 3).
+  const fs::path dir = fs::temp_directory_path() / ("strata-encoding-strings-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  SaveOptions sm;
+  sm.format = "savedmodel";
+  save_model(*model, dir / "m.h5");
+  save_model(*model, dir / "m.keras");
+  save_model(*model, dir / "sm", sm);
+  for (const char* form : {"m.h5", "m.keras", "sm"}) {
+    SCOPED_TRACE(form);
+    check(*load_model(dir / form));
+  }
+  fs::remove_all(dir);
 }
 
 // ---- errors -----------------------------------------------------------------------------------------
