@@ -27,17 +27,7 @@ namespace fs = std::filesystem;
 
 const fs::path kGenerator = fs::path(STRATA_SOURCE_DIR) / "tests/interop/generate_loss_scale.py";
 
-fs::path generated() {
-  static const fs::path dir = [] {
-    const char* home = std::getenv("HOME");
-    const fs::path d =
-        test::generated_cache_dir(fs::path(home ? home : "/root") / ".cache/strata/loss-scale", kGenerator);
-    std::string out;
-    EXPECT_EQ(test::generate_with_script(d, "index.json", kGenerator, "--out", out), 0) << out;
-    return d;
-  }();
-  return dir;
-}
+fs::path generated() { return test::generated_fixtures("loss-scale", kGenerator); }
 
 double worst(const Tensor& a, const Tensor& b) {
   const auto x = cast(a.to(Device::cpu()), DType::kFloat64).to_vector<double>();

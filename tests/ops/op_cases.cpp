@@ -489,6 +489,35 @@ void encoding_ops(Builder& b) {
         0, 0, false);
   b.add("strata.CheckCategoryRange_int64", "strata.CheckCategoryRange", {R(I64, Shape{2, 3}, 0, 5)},
         Attrs{{"depth", std::int64_t{5}}, {"subject", std::string("test")}}, 0, 0, false);
+
+  // index_lookup.cpp, text_vectorization.cpp: every input on the host.
+  const auto host_tensor = [](Tensor t) {
+    CaseInput in;
+    in.dtype = t.dtype();
+    in.shape = t.shape();
+    in.host = true;
+    in.derive = [t](const std::vector<Tensor>&) { return t; };
+    return in;
+  };
+  b.add("strata.LookupTableFind_string", "strata.LookupTableFind",
+        {text({"a", "hello", "x"}), host_tensor(Tensor::from_vector<std::int64_t>({2, 3, 4}, Shape{3})), text(words),
+         host_tensor(Tensor::scalar<std::int64_t>(1))},
+        {}, 0, 0, false);
+  b.add("strata.LookupTableFind_int64_oov_buckets", "strata.LookupTableFind",
+        {host_tensor(Tensor::from_vector<std::int64_t>({7, -3, 12}, Shape{3})),
+         host_tensor(Tensor::from_vector<std::int64_t>({3, 4, 5}, Shape{3})),
+         host_tensor(Tensor::from_vector<std::int64_t>({12, 0, -3, 99, -8, 7}, Shape{6})),
+         host_tensor(Tensor::scalar<std::int64_t>(0))},
+        Attrs{{"num_oov_buckets", std::int64_t{2}}, {"oov_start", std::int64_t{1}}}, 0, 0, false);
+  const std::vector<std::string> sentences = {"Hello, World!", "  the  cat sat ", "", "ÄBC déf"};
+  b.add("strata.TextTokenize_whitespace", "strata.TextTokenize", {text(sentences)},
+        Attrs{{"standardize", std::string("lower_and_strip_punctuation")}, {"split", std::string("whitespace")},
+              {"sequence_length", std::int64_t{-1}}},
+        0, 0, false);
+  b.add("strata.TextTokenize_character_bigrams", "strata.TextTokenize", {text(sentences)},
+        Attrs{{"standardize", std::string("lower")}, {"split", std::string("character")},
+              {"ngrams", std::vector<std::int64_t>{1, 2}}, {"sequence_length", std::int64_t{6}}},
+        0, 0, false);
 }
 
 std::vector<OpCase> build() {

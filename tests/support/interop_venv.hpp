@@ -14,6 +14,7 @@
 #include <fstream>
 #include <functional>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 
 namespace strata::test {
@@ -105,6 +106,22 @@ inline int generate_with_script(const std::filesystem::path& dir, const std::str
                              text);
       },
       output);
+}
+
+// The fixtures `generator` writes (run as `python GENERATOR --out DIR`), generated once into
+// ~/.cache/strata/<set>/<generated_cache_dir's key> and reused while the generator and the
+// venv's tf-keras stay the same. Throws std::runtime_error with the generator's output when it
+// fails (a test then fails naming it).
+inline std::filesystem::path generated_fixtures(const std::string& set, const std::filesystem::path& generator,
+                                                const std::string& marker = "index.json") {
+  const char* home = std::getenv("HOME");
+  const std::filesystem::path dir =
+      generated_cache_dir(std::filesystem::path(home ? home : "/root") / ".cache/strata" / set, generator);
+  std::string output;
+  if (generate_with_script(dir, marker, generator, "--out", output) != 0) {
+    throw std::runtime_error(generator.string() + " failed:\n" + output);
+  }
+  return dir;
 }
 
 }  // namespace strata::test

@@ -143,31 +143,6 @@ class ConvLSTMCell : public Layer {
   Variable kernel_, recurrent_kernel_, bias_;
 };
 
-// Runs the layer when a graph that recorded it on inputs of unknown length (or a stateful
-// layer's call) executes: inputs [sequence, *states, mask?].
-class DeferredConvLSTMCall : public Layer {
- public:
-  DeferredConvLSTMCall(std::shared_ptr<const Layer> layer, bool has_mask)
-      : Layer("strata.DeferredConvLSTMCall", Config{{"name", layer->name()}}),
-        layer_(std::move(layer)),
-        has_mask_(has_mask) {}
-
-  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override {
-    std::vector<Tensor> args = inputs;
-    CallContext inner = ctx;
-    inner.masks.clear();
-    if (has_mask_) {
-      inner.masks.push_back(args.back());
-      args.pop_back();
-    }
-    return layer_->call_and_mask(args, inner).tensors;
-  }
-
- private:
-  std::shared_ptr<const Layer> layer_;
-  bool has_mask_;
-};
-
 bool dropout_active(double rate) {
   return rate > 0.0 && rate < 1.0;
 }
@@ -485,41 +460,9 @@ class ConvLSTM : public Layer, public StateVariablesLayer, public CallArgumentsL
   }
 
   Outputs defer(const std::vector<Tensor>& inputs, const Tensor& mask, bool training) const {
-    std::shared_ptr<const Layer> self;
-    try {
-      self = shared_from_this();
-    } catch (const std::bad_weak_ptr&) {
-    }
-    STRATA_CHECK(self != nullptr, ValueError, subject(),
-                 " must be owned by a std::shared_ptr (make it with make_layer or std::make_shared) to run on "
-                 "symbolic inputs of unknown length or statefully");
-    auto node = std::make_shared<GraphNode>();
-    node->op = kLayerCallOp;
-    node->name = name();
-    node->layer = std::make_shared<DeferredConvLSTMCall>(self, mask.defined());
-    std::vector<Tensor> args = inputs;
-    if (mask.defined()) args.push_back(mask);
-    for (auto& a : args) {
-      if (!a.is_symbolic()) {
-        TraceScope capture;  // a concrete tensor enters the graph as a constant
-        a = identity(a);
-      }
-    }
-    node->inputs = std::move(args);
-    if (training) node->attrs.set("training", true);
-    std::vector<Shape> shapes;
-    for (const auto& in : inputs) shapes.push_back(in.shape());
-    const auto out_shapes = compute_output_shape(shapes);
-    Outputs out;
-    for (std::size_t i = 0; i < out_shapes.size(); ++i) {
-      node->outputs.push_back({dtype(), out_shapes[i]});
-      node->output_has_mask.push_back(i == 0 && return_sequences_ && mask.defined());
-    }
-    for (std::size_t i = 0; i < out_shapes.size(); ++i) {
-      out.tensors.push_back(Tensor::symbolic(dtype(), out_shapes[i], node, static_cast<int>(i)));
-    }
-    out.masks = output_masks(mask);
-    return out;
+    return recurrent::defer_layer_call<recurrent::DeferredLayerCall>(
+        *this, inputs, mask, training, dtype(), output_masks(mask), subject(),
+        "symbolic inputs of unknown length or statefully", "strata.DeferredConvLSTMCall");
   }
 
   Tensor input_conv(const Tensor& x, const Tensor& kernel) const {

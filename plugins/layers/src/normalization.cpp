@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "common.hpp"
+#include "normalization.hpp"
 #include "strata/graph.hpp"
 
 namespace strata::layers {
@@ -50,14 +51,9 @@ class BatchNormalization final : public Layer {
     epsilon_ = get_number(c, "epsilon", 1e-3);
     center_ = get_bool(c, "center", true);
     scale_ = get_bool(c, "scale", true);
-    beta_initializer_ = initializer_at(c, "beta_initializer", "zeros");
-    gamma_initializer_ = initializer_at(c, "gamma_initializer", "ones");
+    beta_gamma_ = BetaGammaSettings::read(c);
     moving_mean_initializer_ = initializer_at(c, "moving_mean_initializer", "zeros");
     moving_variance_initializer_ = initializer_at(c, "moving_variance_initializer", "ones");
-    beta_regularizer_ = regularizer_at(c, "beta_regularizer");
-    gamma_regularizer_ = regularizer_at(c, "gamma_regularizer");
-    beta_constraint_ = constraint_at(c, "beta_constraint");
-    gamma_constraint_ = constraint_at(c, "gamma_constraint");
     STRATA_CHECK(!get_bool(c, "renorm", false), ValueError, "BatchNormalization layer '", name(),
                  "': batch renormalization (renorm=true) is not supported");
     STRATA_CHECK(!find_key(c, "virtual_batch_size"), ValueError, "BatchNormalization layer '", name(),
@@ -91,8 +87,12 @@ class BatchNormalization final : public Layer {
     broadcast_.assign(rank_, 1);
     for (auto a : axes_) broadcast_[static_cast<std::size_t>(a)] = s.dims()[static_cast<std::size_t>(a)];
     const Shape param_shape(param);
-    if (scale_) gamma_ = add_weight("gamma", param_shape, gamma_initializer_, true, gamma_regularizer_, gamma_constraint_);
-    if (center_) beta_ = add_weight("beta", param_shape, beta_initializer_, true, beta_regularizer_, beta_constraint_);
+    if (scale_)
+      gamma_ = add_weight("gamma", param_shape, beta_gamma_.gamma_initializer, true, beta_gamma_.gamma_regularizer,
+                          beta_gamma_.gamma_constraint);
+    if (center_)
+      beta_ = add_weight("beta", param_shape, beta_gamma_.beta_initializer, true, beta_gamma_.beta_regularizer,
+                         beta_gamma_.beta_constraint);
     moving_mean_ = add_weight("moving_mean", param_shape, moving_mean_initializer_, false);
     moving_variance_ = add_weight("moving_variance", param_shape, moving_variance_initializer_, false);
   }
@@ -139,14 +139,10 @@ class BatchNormalization final : public Layer {
     c["epsilon"] = epsilon_;
     c["center"] = center_;
     c["scale"] = scale_;
-    c["beta_initializer"] = serialized_or_null(beta_initializer_);
-    c["gamma_initializer"] = serialized_or_null(gamma_initializer_);
+    beta_gamma_.write_initializers(c);
     c["moving_mean_initializer"] = serialized_or_null(moving_mean_initializer_);
     c["moving_variance_initializer"] = serialized_or_null(moving_variance_initializer_);
-    c["beta_regularizer"] = serialized_or_null(beta_regularizer_);
-    c["gamma_regularizer"] = serialized_or_null(gamma_regularizer_);
-    c["beta_constraint"] = serialized_or_null(beta_constraint_);
-    c["gamma_constraint"] = serialized_or_null(gamma_constraint_);
+    beta_gamma_.write_regularizers_and_constraints(c);
     return c;
   }
 
@@ -193,9 +189,8 @@ class BatchNormalization final : public Layer {
   bool center_ = true, scale_ = true, fused_allowed_ = true, fused_ = false;
   std::size_t rank_ = 0;
   std::vector<std::int64_t> broadcast_;
-  std::shared_ptr<Initializer> beta_initializer_, gamma_initializer_, moving_mean_initializer_, moving_variance_initializer_;
-  std::shared_ptr<Regularizer> beta_regularizer_, gamma_regularizer_;
-  std::shared_ptr<Constraint> beta_constraint_, gamma_constraint_;
+  BetaGammaSettings beta_gamma_;
+  std::shared_ptr<Initializer> moving_mean_initializer_, moving_variance_initializer_;
   Variable gamma_, beta_, moving_mean_, moving_variance_;
 };
 
@@ -213,12 +208,7 @@ class LayerNormalization final : public Layer {
     // Keras 3's rms_scaling (deprecated there, still written): x * rsqrt(var(x) + epsilon) *
     // gamma, with gamma whatever `scale` says and no beta (Keras 3's ops.layer_normalization).
     rms_scaling_ = get_bool(c, "rms_scaling", false);
-    beta_initializer_ = initializer_at(c, "beta_initializer", "zeros");
-    gamma_initializer_ = initializer_at(c, "gamma_initializer", "ones");
-    beta_regularizer_ = regularizer_at(c, "beta_regularizer");
-    gamma_regularizer_ = regularizer_at(c, "gamma_regularizer");
-    beta_constraint_ = constraint_at(c, "beta_constraint");
-    gamma_constraint_ = constraint_at(c, "gamma_constraint");
+    beta_gamma_ = BetaGammaSettings::read(c);
     set_supports_masking(true);
   }
 
@@ -237,10 +227,12 @@ class LayerNormalization final : public Layer {
       broadcast_[static_cast<std::size_t>(a)] = d;
     }
     if (scale_ || rms_scaling_) {
-      gamma_ = add_weight("gamma", Shape(param), gamma_initializer_, true, gamma_regularizer_, gamma_constraint_);
+      gamma_ = add_weight("gamma", Shape(param), beta_gamma_.gamma_initializer, true, beta_gamma_.gamma_regularizer,
+                          beta_gamma_.gamma_constraint);
     }
     if (center_ && !rms_scaling_) {
-      beta_ = add_weight("beta", Shape(param), beta_initializer_, true, beta_regularizer_, beta_constraint_);
+      beta_ = add_weight("beta", Shape(param), beta_gamma_.beta_initializer, true, beta_gamma_.beta_regularizer,
+                         beta_gamma_.beta_constraint);
     }
   }
 
@@ -264,12 +256,8 @@ class LayerNormalization final : public Layer {
     c["center"] = center_;
     c["scale"] = scale_;
     if (rms_scaling_) c["rms_scaling"] = true;  // Keras 3's key, written only when set
-    c["beta_initializer"] = serialized_or_null(beta_initializer_);
-    c["gamma_initializer"] = serialized_or_null(gamma_initializer_);
-    c["beta_regularizer"] = serialized_or_null(beta_regularizer_);
-    c["gamma_regularizer"] = serialized_or_null(gamma_regularizer_);
-    c["beta_constraint"] = serialized_or_null(beta_constraint_);
-    c["gamma_constraint"] = serialized_or_null(gamma_constraint_);
+    beta_gamma_.write_initializers(c);
+    beta_gamma_.write_regularizers_and_constraints(c);
     return c;
   }
 
@@ -280,9 +268,7 @@ class LayerNormalization final : public Layer {
   bool center_ = true, scale_ = true, rms_scaling_ = false;
   std::size_t rank_ = 0;
   std::vector<std::int64_t> broadcast_;
-  std::shared_ptr<Initializer> beta_initializer_, gamma_initializer_;
-  std::shared_ptr<Regularizer> beta_regularizer_, gamma_regularizer_;
-  std::shared_ptr<Constraint> beta_constraint_, gamma_constraint_;
+  BetaGammaSettings beta_gamma_;
   Variable gamma_, beta_;
 };
 

@@ -20,6 +20,7 @@
 #include <algorithm>
 
 #include "common.hpp"
+#include "normalization.hpp"
 #include "strata/graph.hpp"
 #include "strata/serialization.hpp"
 
@@ -90,12 +91,7 @@ class GroupNormalization final : public Layer {
     epsilon_ = r.number("epsilon", Config(1e-3));
     center_ = r.optional<bool>("center", true);
     scale_ = r.optional<bool>("scale", true);
-    beta_initializer_ = initializer_at(c, "beta_initializer", "zeros");
-    gamma_initializer_ = initializer_at(c, "gamma_initializer", "ones");
-    beta_regularizer_ = regularizer_at(c, "beta_regularizer");
-    gamma_regularizer_ = regularizer_at(c, "gamma_regularizer");
-    beta_constraint_ = constraint_at(c, "beta_constraint");
-    gamma_constraint_ = constraint_at(c, "gamma_constraint");
+    beta_gamma_ = BetaGammaSettings::read(c);
     set_supports_masking(true);
   }
 
@@ -117,8 +113,12 @@ class GroupNormalization final : public Layer {
                  ") must be a multiple of the number of groups (", groups_, ")");
     channels_ = dim;
     const Shape param({dim});
-    if (scale_) gamma_ = add_weight("gamma", param, gamma_initializer_, true, gamma_regularizer_, gamma_constraint_);
-    if (center_) beta_ = add_weight("beta", param, beta_initializer_, true, beta_regularizer_, beta_constraint_);
+    if (scale_)
+      gamma_ = add_weight("gamma", param, beta_gamma_.gamma_initializer, true, beta_gamma_.gamma_regularizer,
+                          beta_gamma_.gamma_constraint);
+    if (center_)
+      beta_ = add_weight("beta", param, beta_gamma_.beta_initializer, true, beta_gamma_.beta_regularizer,
+                         beta_gamma_.beta_constraint);
   }
 
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override {
@@ -183,12 +183,8 @@ class GroupNormalization final : public Layer {
     c["epsilon"] = epsilon_;
     c["center"] = center_;
     c["scale"] = scale_;
-    c["beta_initializer"] = serialized_or_null(beta_initializer_);
-    c["gamma_initializer"] = serialized_or_null(gamma_initializer_);
-    c["beta_regularizer"] = serialized_or_null(beta_regularizer_);
-    c["gamma_regularizer"] = serialized_or_null(gamma_regularizer_);
-    c["beta_constraint"] = serialized_or_null(beta_constraint_);
-    c["gamma_constraint"] = serialized_or_null(gamma_constraint_);
+    beta_gamma_.write_initializers(c);
+    beta_gamma_.write_regularizers_and_constraints(c);
     return c;
   }
 
@@ -210,9 +206,7 @@ class GroupNormalization final : public Layer {
   Config epsilon_;
   bool center_ = true, scale_ = true;
   std::size_t rank_ = 0;
-  std::shared_ptr<Initializer> beta_initializer_, gamma_initializer_;
-  std::shared_ptr<Regularizer> beta_regularizer_, gamma_regularizer_;
-  std::shared_ptr<Constraint> beta_constraint_, gamma_constraint_;
+  BetaGammaSettings beta_gamma_;
   Variable gamma_, beta_;
 };
 

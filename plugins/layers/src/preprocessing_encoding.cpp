@@ -21,13 +21,16 @@
 #include "call_arguments_state.hpp"
 #include "common.hpp"
 #include "fingerprint.hpp"
-#include "strata/plugin/backend.hpp"
 #include "strata/plugin/call_arguments.hpp"
 #include "strata/plugin/kernel.hpp"
 #include "strata/plugin/op_def.hpp"
 
 namespace strata::layers {
 namespace {
+
+// The device a kernel runs for (its outputs' device), without the backend tier's headers,
+// which a plugin that is no backend does not include: output 0's device once allocated.
+Device kernel_device(KernelContext& ctx) { return ctx.allocate_output(0).device(); }
 
 constexpr std::uint64_t kCrossHashKey = 0xDECAFCAFFEULL;  // tf.sparse.cross_hashed's default hash_key
 constexpr int kMaxCrossInputs = 64;
@@ -94,7 +97,7 @@ void string_to_bucket(KernelContext& ctx, bool strong) {
     const std::uint64_t h = strong ? siphash24(key0, key1, strings[i]) : fingerprint64(strings[i]);
     out[i] = static_cast<std::int64_t>(h % buckets);
   }
-  ctx.set_output(0, Tensor::from_vector(out, in.shape(), ctx.device().device()));
+  ctx.set_output(0, Tensor::from_vector(out, in.shape(), kernel_device(ctx)));
 }
 
 std::vector<TensorMeta> as_string_infer(const InferContext& c) {
@@ -166,7 +169,7 @@ void sparse_cross(KernelContext& ctx) {
     indices[2 * k] = static_cast<std::int64_t>(k);
     values[k] = static_cast<std::int64_t>(hash[k] % modulus);
   }
-  const Device device = ctx.device().device();
+  const Device device = kernel_device(ctx);
   ctx.set_output(0, Tensor::from_vector(indices, Shape{batch, 2}, device));
   ctx.set_output(1, Tensor::from_vector(values, Shape{batch}, device));
   ctx.set_output(2, Tensor::from_vector(std::vector<std::int64_t>{batch, 1}, Shape{2}, device));
@@ -200,7 +203,7 @@ void check_range(KernelContext& ctx) {
 void string_equal(KernelContext& ctx) {
   const Tensor &a = ctx.input(0), &b = ctx.input(1);
   STRATA_CHECK(a.dtype() == DType::kString, BackendError, "no kernel for op Equal on device type '",
-               ctx.device().device().type(), "' for dtype ", dtype_name(a.dtype()),
+               kernel_device(ctx).type(), "' for dtype ", dtype_name(a.dtype()),
                " (the layers plugin's fallback kernel of Equal compares strings only)");
   const auto sa = a.strings(), sb = b.strings();
   const std::size_t n = static_cast<std::size_t>(ctx.output_meta(0).shape.num_elements());

@@ -74,18 +74,20 @@ class AugmentationLayer : public Layer {
     channels_first_ = get_data_format(c) == "channels_first";
   }
 
- protected:
-  // The base keys, then rng_type where tf-keras writes it.
-  Config base_config() const {
+  // In tf-keras's order: the base keys, rng_type where tf-keras writes it, the layer's own
+  // keys (write_own_keys), seed, then the keys only Keras 3 configs carry, written only where
+  // they say something tf-keras cannot.
+  Config get_config() const final {
     Config c = Layer::get_config();
     if (rng_type_ != "legacy_stateful") c["rng_type"] = rng_type_;
+    write_own_keys(c);
+    c["seed"] = seed_ ? Config(*seed_) : Config(nullptr);
+    if (channels_first_) c["data_format"] = "channels_first";
     return c;
   }
-  // Keys only Keras 3 configs carry, written only where they say something tf-keras cannot.
-  void write_keras3_keys(Config& c) const {
-    if (channels_first_) c["data_format"] = "channels_first";
-  }
-  Config seed_config() const { return seed_ ? Config(*seed_) : Config(nullptr); }
+
+ protected:
+  virtual void write_own_keys(Config& c) const = 0;
 
   std::optional<std::int64_t> next_seed() const {
     if (!seed_) return std::nullopt;
@@ -343,13 +345,9 @@ class RandomRotation final : public TransformLayer {
     factor_ = read_factor(r, "factor", Scalar::kSymmetric);
     if (factor_.upper < factor_.lower) bad_factor(r, "factor", factor_, "must have its upper bound >= its lower bound");
   }
-  Config get_config() const override {
-    Config c = base_config();
+  void write_own_keys(Config& c) const override {
     c["factor"] = factor_.written;
     write_fill(c);
-    c["seed"] = seed_config();
-    write_keras3_keys(c);
-    return c;
   }
 
  protected:
@@ -385,14 +383,10 @@ class RandomZoom final : public TransformLayer {
       }
     }
   }
-  Config get_config() const override {
-    Config c = base_config();
+  void write_own_keys(Config& c) const override {
     c["height_factor"] = height_.written;
     c["width_factor"] = width_ ? width_->written : Config(nullptr);
     write_fill(c);
-    c["seed"] = seed_config();
-    write_keras3_keys(c);
-    return c;
   }
 
  protected:
@@ -425,14 +419,10 @@ class RandomTranslation final : public TransformLayer {
       if (std::fabs(f->lower) > 1.0 || std::fabs(f->upper) > 1.0) bad_factor(r, key, *f, "must have values in [-1, 1]");
     }
   }
-  Config get_config() const override {
-    Config c = base_config();
+  void write_own_keys(Config& c) const override {
     c["height_factor"] = height_.written;
     c["width_factor"] = width_.written;
     write_fill(c);
-    c["seed"] = seed_config();
-    write_keras3_keys(c);
-    return c;
   }
 
  protected:
@@ -479,13 +469,7 @@ class RandomFlip final : public AugmentationLayer {
     }
     return {im.undo(y)};
   }
-  Config get_config() const override {
-    Config c = base_config();
-    c["mode"] = mode_;
-    c["seed"] = seed_config();
-    write_keras3_keys(c);
-    return c;
-  }
+  void write_own_keys(Config& c) const override { c["mode"] = mode_; }
 
  private:
   std::string mode_;
@@ -530,13 +514,9 @@ class RandomCrop final : public AugmentationLayer {
     }
     return {im.undo(y)};
   }
-  Config get_config() const override {
-    Config c = base_config();
+  void write_own_keys(Config& c) const override {
     c["height"] = height_;
     c["width"] = width_;
-    c["seed"] = seed_config();
-    write_keras3_keys(c);
-    return c;
   }
 
  private:
@@ -585,13 +565,9 @@ class RandomContrast final : public AugmentationLayer {
     const Tensor y = (x - m) * f + m;
     return {im.undo(minimum(maximum(y, scalar_like(y, value_range_.first)), scalar_like(y, value_range_.second)))};
   }
-  Config get_config() const override {
-    Config c = base_config();
+  void write_own_keys(Config& c) const override {
     c["factor"] = factor_.written;
     if (value_range_.first != 0.0 || value_range_.second != 255.0) c["value_range"] = value_range_written_;
-    c["seed"] = seed_config();
-    write_keras3_keys(c);
-    return c;
   }
 
  private:
@@ -640,13 +616,9 @@ class RandomBrightness final : public AugmentationLayer {
     const Tensor y = x + delta;
     return {im.undo(minimum(maximum(y, scalar_like(y, value_range_.first)), scalar_like(y, value_range_.second)))};
   }
-  Config get_config() const override {
-    Config c = base_config();
+  void write_own_keys(Config& c) const override {
     c["factor"] = factor_written_;
     c["value_range"] = value_range_written_;
-    c["seed"] = seed_config();
-    write_keras3_keys(c);
-    return c;
   }
 
  private:
@@ -715,13 +687,9 @@ class RandomResize : public AugmentationLayer {
     if (y.dtype() != dtype()) y = cast(y, dtype());
     return {im.undo(y)};
   }
-  Config get_config() const override {
-    Config c = base_config();
+  void write_own_keys(Config& c) const override {
     c["factor"] = factor_.written;
     c["interpolation"] = interpolation_;
-    c["seed"] = seed_config();
-    write_keras3_keys(c);
-    return c;
   }
 
  private:

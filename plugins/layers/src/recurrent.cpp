@@ -15,6 +15,7 @@ void register_recurrent_layers(strata::Registrar& registrar) {
   strata::register_layer<SimpleRNNCell>(registrar, "SimpleRNNCell");
   strata::register_layer<LSTMCell>(registrar, "LSTMCell");
   strata::register_layer<GRUCell>(registrar, "GRUCell");
+  strata::register_layer<StackedRNNCells>(registrar, "StackedRNNCells");
   strata::register_layer<Bidirectional>(registrar, "Bidirectional");
   strata::register_layer<TimeDistributed>(registrar, "TimeDistributed");
 }

@@ -1,5 +1,5 @@
 // The recurrent and masking layers of the layers plugin: Embedding, Masking, SimpleRNN,
-// LSTM, GRU, RNN (built-in cells, one or stacked), the cells SimpleRNNCell, LSTMCell and
+// LSTM, GRU, RNN (built-in cells, one or stacked), StackedRNNCells, the cells SimpleRNNCell, LSTMCell and
 // GRUCell as layers of their own, and the wrappers Bidirectional and TimeDistributed,
 // written in ops so they run on every backend and differentiate through
 // the tape (backpropagation through time). Implemented in src/recurrent*.cpp;

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "call_arguments_state.hpp"
@@ -191,23 +192,51 @@ class GRUCell : public RecurrentCell {
 
 // ---- RNN layers ------------------------------------------------------------------------------
 
-// Keras's StackedRNNCells: the cells of an RNN given a list of cells. Each cell's input is
-// the previous cell's output; the states are every cell's states in cell order. Tracked
-// by the RNN layer as "cell", it tracks the cells as "cells" (checkpoint keys
-// cell/cells/0/kernel) and names their weights "rnn/stacked_rnn_cells/lstm_cell/kernel".
-// Not registered and never called as a layer.
-class StackedRNNCells : public Layer {
+// Keras's StackedRNNCells (stacked_rnn_cells.cpp): a list of cells that behaves as one cell.
+// Each cell's input is the previous cell's output; the states are every cell's states in
+// cell order. Tracks the cells as "cells" (checkpoint keys cells/0/kernel) and builds them
+// in its own name scope ("stacked_rnn_cells/lstm_cell/kernel").
+//
+// Inside an RNN (tracked as its "cell", weights "rnn/stacked_rnn_cells/lstm_cell/kernel")
+// the RNN layer runs the cells and this object is never called. Registered as
+// StackedRNNCells it is also a layer of its own, as tf-keras lets it be called on
+// (inputs, states) in a Functional model: inputs [x, *states] (every cell's states in cell
+// order, flattened), outputs [output, *new_states]; the states come as the call's `states`
+// keyword argument, nested one element per cell (a list [h, c] for an LSTMCell).
+class StackedRNNCells : public Layer, public CallArgumentsLayer {
  public:
+  // The cells of an RNN layer; `base` holds the stack's name, trainable flag and dtype.
   StackedRNNCells(const Config& base, std::vector<std::shared_ptr<RecurrentCell>> cells);
+  // A layer of its own, from tf-keras's config {name, trainable, dtype, cells}.
+  explicit StackedRNNCells(const Config& config);
   const std::vector<std::shared_ptr<RecurrentCell>>& cells() const noexcept { return cells_; }
+  // Keras's state_size flattened: the width of each state, cell by cell.
+  std::vector<std::int64_t> state_units() const;
+  // Keras's output_size: the last cell's units.
+  std::int64_t output_units() const noexcept { return cells_.back()->units(); }
   // Builds the cells on step inputs [batch, features], each on its predecessor's units.
   void build(const std::vector<Shape>& input_shapes) override;
-  // Throws ValueError: the cells run only inside their RNN layer.
+  // A layer of its own: one step of every cell on [x, *states]. Inside an RNN: ValueError
+  // (the RNN layer runs the cells).
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override;
+  // tf-keras's StackedRNNCells.get_config: the base keys, then "cells" (each serialized
+  // with its build_config once built).
+  Config get_config() const override;
+  void set_call_arguments(const Config& arguments) override;
+  Config call_arguments() const override;
 
  private:
   std::vector<std::shared_ptr<RecurrentCell>> cells_;
+  bool standalone_ = false;  // a layer of its own, not an RNN's cell
+  Config call_arguments_;    // as the model config gave them (null: the default form)
 };
+
+// tf-keras's serialize_keras_object of a cell ({module, class_name, config,
+// registered_name}), with the build_config that the cell's Layer.build records.
+Config serialized_cell(const RecurrentCell& cell);
+// The kind and own config of a serialized built-in cell (`what` names it in messages):
+// FormatError for a value that is not a serialized object, ValueError for another class.
+std::pair<CellKind, Config> parse_cell(const Config& value, const std::string& what);
 
 // Keras's RNN layer specialised to the built-in cells (one, or a stack of them). Inputs:
 // [sequence, *initial_states] (Keras's initial_state, recorded by Functional configs as

@@ -3,14 +3,20 @@
 // semantics: go_backwards processes the steps last to first and returns the outputs in that
 // order; at a masked step the states keep their values and the output is the previous
 // step's (zeros before the first valid step), or zeros with zero_output_for_mask; the last
-// output is that of the last processed step.
+// output is that of the last processed step. Also the deferred call they (and the RNN
+// wrappers) record on symbolic inputs of unknown length: defer_layer_call.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include "strata/error.hpp"
+#include "strata/graph.hpp"
+#include "strata/layer.hpp"
 #include "strata/ops.hpp"
 
 namespace strata::recurrent {
@@ -55,6 +61,81 @@ inline TimeLoopResult run_time_loop(std::int64_t steps, std::vector<Tensor> stat
   result.last_output = previous_output;
   result.states = std::move(states);
   return result;
+}
+
+// Runs `layer` (its call_and_mask) when a graph that recorded it with defer_layer_call
+// executes: inputs [*inputs, mask?]. `class_name` names the node's layer
+// ("strata.DeferredRecurrentCall", "strata.DeferredConvLSTMCall").
+class DeferredLayerCall : public Layer {
+ public:
+  DeferredLayerCall(std::shared_ptr<const Layer> layer, bool has_mask, const char* class_name)
+      : Layer(class_name, Config{{"name", layer->name()}}), layer_(std::move(layer)), has_mask_(has_mask) {}
+
+  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override {
+    std::vector<Tensor> args = inputs;
+    CallContext inner = ctx;
+    inner.masks.clear();
+    if (has_mask_) {
+      inner.masks.push_back(args.back());
+      args.pop_back();
+    }
+    return layer_->call_and_mask(args, inner).tensors;
+  }
+
+ private:
+  std::shared_ptr<const Layer> layer_;
+  bool has_mask_;
+};
+
+// Records one call of `owner` as a graph node (kLayerCallOp) that runs it when the graph
+// executes: what the recurrent layers (the RNN layers, their wrappers, ConvLSTM) do on
+// symbolic inputs whose length is unknown, and where a traced graph could not carry their
+// states. The node's layer is Call(std::shared_ptr<const L>(owner), mask defined, call_args...)
+// (DeferredLayerCall, or a wrapper's own); its inputs
+// are `inputs`, then `mask` when defined, concrete ones entering the graph as constants. The
+// outputs have owner.compute_output_shape's shapes and `dtype`; `out_masks` (one per output,
+// undefined where none) are their masks. An owner not held by a std::shared_ptr is a
+// ValueError "<subject> must be owned by a std::shared_ptr (...) to run on <runs_on>".
+template <class Call, class L, class... CallArgs>
+Layer::Outputs defer_layer_call(const L& owner, const std::vector<Tensor>& inputs, const Tensor& mask, bool training,
+                                DType dtype, std::vector<Tensor> out_masks, const std::string& subject,
+                                const char* runs_on, const CallArgs&... call_args) {
+  std::shared_ptr<const L> shared;
+  try {
+    shared = std::static_pointer_cast<const L>(owner.shared_from_this());
+  } catch (const std::bad_weak_ptr&) {
+    STRATA_THROW(ValueError, subject,
+                 " must be owned by a std::shared_ptr (make it with make_layer or std::make_shared) to run on ",
+                 runs_on);
+  }
+  auto node = std::make_shared<GraphNode>();
+  node->op = kLayerCallOp;
+  node->name = owner.name();
+  node->layer = std::make_shared<Call>(shared, mask.defined(), call_args...);
+  std::vector<Tensor> args = inputs;
+  if (mask.defined()) args.push_back(mask);
+  for (auto& a : args) {
+    if (!a.is_symbolic()) {
+      TraceScope capture;  // a concrete tensor enters the graph as a constant
+      a = identity(a);
+    }
+  }
+  node->inputs = std::move(args);
+  if (training) node->attrs.set("training", true);
+  std::vector<Shape> shapes;
+  for (const auto& in : inputs) shapes.push_back(in.shape());
+  const auto out_shapes = owner.compute_output_shape(shapes);
+  Layer::Outputs out;
+  for (std::size_t i = 0; i < out_shapes.size(); ++i) {
+    node->outputs.push_back({dtype, out_shapes[i]});
+    node->output_has_mask.push_back(i < out_masks.size() && out_masks[i].defined());
+  }
+  for (std::size_t i = 0; i < out_shapes.size(); ++i) {
+    out.tensors.push_back(Tensor::symbolic(dtype, out_shapes[i], node, static_cast<int>(i)));
+  }
+  out.masks = std::move(out_masks);
+  out.masks.resize(out.tensors.size());
+  return out;
 }
 
 }  // namespace strata::recurrent

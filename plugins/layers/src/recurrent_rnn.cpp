@@ -58,49 +58,7 @@ Tensor dropout_mask(const Shape& shape, double rate, DType dtype, const Device& 
 
 bool dropout_active(double rate) { return rate > 0.0 && rate < 1.0; }
 
-// Runs the recurrent layer when a graph that recorded it on inputs of unknown length
-// is executed: inputs [sequence, *states, mask?].
-class DeferredRecurrentCall : public Layer {
- public:
-  DeferredRecurrentCall(std::shared_ptr<const RecurrentLayer> rnn, bool has_mask)
-      : Layer("strata.DeferredRecurrentCall", Config{{"name", rnn->name()}}), rnn_(std::move(rnn)), has_mask_(has_mask) {}
-
-  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override {
-    std::vector<Tensor> args = inputs;
-    CallContext inner = ctx;
-    inner.masks.clear();
-    if (has_mask_) {
-      inner.masks.push_back(args.back());
-      args.pop_back();
-    }
-    return rnn_->call_and_mask(args, inner).tensors;
-  }
-
- private:
-  std::shared_ptr<const RecurrentLayer> rnn_;
-  bool has_mask_;
-};
-
 }  // namespace
-
-StackedRNNCells::StackedRNNCells(const Config& base, std::vector<std::shared_ptr<RecurrentCell>> cells)
-    : Layer("StackedRNNCells", base), cells_(std::move(cells)) {
-  std::vector<std::shared_ptr<Layer>> tracked(cells_.begin(), cells_.end());
-  track("cells", tracked);
-}
-
-void StackedRNNCells::build(const std::vector<Shape>& input_shapes) {
-  NameScope scope(name());  // "rnn/stacked_rnn_cells/lstm_cell/kernel", as in Keras
-  Shape step = input_shapes.at(0);
-  for (const auto& cell : cells_) {
-    cell->ensure_built({step});
-    step = Shape{step.dim(0), cell->units()};
-  }
-}
-
-std::vector<Tensor> StackedRNNCells::call(const std::vector<Tensor>&, const CallContext&) const {
-  STRATA_THROW(ValueError, "StackedRNNCells '", name(), "' runs only inside its RNN layer; call the layer instead");
-}
 
 RecurrentLayer::RecurrentLayer(CellKind kind, const Config& config) : Layer(class_of(kind), with_input_shape(config)) {
   Config cell_base = Config::object();
@@ -269,41 +227,9 @@ Layer::Outputs RecurrentLayer::call_and_mask(const std::vector<Tensor>& inputs, 
 }
 
 Layer::Outputs RecurrentLayer::defer(const std::vector<Tensor>& inputs, const Tensor& mask, bool training) const {
-  std::shared_ptr<const RecurrentLayer> self;
-  try {
-    self = std::dynamic_pointer_cast<const RecurrentLayer>(shared_from_this());
-  } catch (const std::bad_weak_ptr&) {
-  }
-  STRATA_CHECK(self != nullptr, ValueError, class_name(), " layer '", name(),
-               "' must be owned by a std::shared_ptr (make it with make_layer or std::make_shared) to run on "
-               "symbolic inputs of unknown length");
-  auto node = std::make_shared<GraphNode>();
-  node->op = kLayerCallOp;
-  node->name = name();
-  node->layer = std::make_shared<DeferredRecurrentCall>(self, mask.defined());
-  std::vector<Tensor> args = inputs;
-  if (mask.defined()) args.push_back(mask);
-  for (auto& a : args) {
-    if (!a.is_symbolic()) {
-      TraceScope capture;  // a concrete tensor enters the graph as a constant
-      a = identity(a);
-    }
-  }
-  node->inputs = std::move(args);
-  if (training) node->attrs.set("training", true);
-  std::vector<Shape> shapes;
-  for (const auto& in : inputs) shapes.push_back(in.shape());
-  Outputs out;
-  const auto out_shapes = compute_output_shape(shapes);
-  for (std::size_t i = 0; i < out_shapes.size(); ++i) {
-    node->outputs.push_back({dtype(), out_shapes[i]});
-    node->output_has_mask.push_back(i == 0 && return_sequences_ && mask.defined());
-  }
-  for (std::size_t i = 0; i < out_shapes.size(); ++i) {
-    out.tensors.push_back(Tensor::symbolic(dtype(), out_shapes[i], node, static_cast<int>(i)));
-  }
-  out.masks = output_masks(mask);
-  return out;
+  return defer_layer_call<DeferredLayerCall>(*this, inputs, mask, training, dtype(), output_masks(mask),
+                                             detail::concat(class_name(), " layer '", name(), "'"),
+                                             "symbolic inputs of unknown length", "strata.DeferredRecurrentCall");
 }
 
 namespace {
@@ -432,11 +358,7 @@ Layer::Outputs RecurrentLayer::run(const std::vector<Tensor>& inputs, const Tens
   return result;
 }
 
-namespace {
-
-// tf-keras's serialize_keras_object of a cell, with the build_config that the cell's
-// Layer.build records.
-Config cell_object(const RecurrentCell& cell) {
+Config serialized_cell(const RecurrentCell& cell) {
   Config c = Config::object();
   c["module"] = std::string(keras_module(ObjectKind::kLayer));
   c["class_name"] = cell.class_name();
@@ -450,8 +372,6 @@ Config cell_object(const RecurrentCell& cell) {
   }
   return c;
 }
-
-}  // namespace
 
 Config RecurrentLayer::get_config() const {
   Config c = Layer::get_config();
@@ -467,22 +387,28 @@ Config RecurrentLayer::get_config() const {
     return c;
   }
   if (!stack_) {
-    c["cell"] = cell_object(*cells_.front());
+    c["cell"] = serialized_cell(*cells_.front());
     return c;
   }
-  // tf-keras's StackedRNNCells.get_config: the base keys and the cells; tf-keras 2.17 writes
-  // no build_config for the stack, 2.21 does (kept as read, so each version's file round-trips).
+  // tf-keras 2.17 writes no build_config for the stack, 2.21 does (kept as read, so each
+  // version's file round-trips).
   Config stack = Config::object();
   stack["module"] = std::string(keras_module(ObjectKind::kLayer));
   stack["class_name"] = "StackedRNNCells";
-  stack["config"] = stack_->Layer::get_config();
-  Config cells = Config::array();
-  for (const auto& cell : cells_) cells.push_back(cell_object(*cell));
-  stack["config"]["cells"] = cells;
+  stack["config"] = stack_->get_config();
   stack["registered_name"] = nullptr;
   if (!stack_build_config_.is_null()) stack["build_config"] = stack_build_config_;
   c["cell"] = stack;
   return c;
+}
+
+std::pair<CellKind, Config> parse_cell(const Config& value, const std::string& what) {
+  STRATA_CHECK(value.is_object() || value.is_string(), FormatError, what, " must be a serialized cell, got ", value.dump());
+  const SerializedObject parsed = parse_serialized(value, what);
+  if (parsed.class_name == "SimpleRNNCell") return {CellKind::kSimpleRNN, parsed.config};
+  if (parsed.class_name == "LSTMCell") return {CellKind::kLSTM, parsed.config};
+  if (parsed.class_name == "GRUCell") return {CellKind::kGRU, parsed.config};
+  STRATA_THROW(ValueError, what, " must be a SimpleRNNCell, LSTMCell or GRUCell, got ", parsed.class_name);
 }
 
 namespace {
@@ -492,15 +418,6 @@ std::string rnn_subject(const Config& config) {
          (config.is_object() && config.contains("name") && config["name"].is_string() ? config["name"].get<std::string>()
                                                                                       : std::string("rnn")) +
          "' (RNN)";
-}
-
-std::pair<CellKind, Config> one_cell(const Config& value, const std::string& what) {
-  STRATA_CHECK(value.is_object() || value.is_string(), FormatError, what, " must be a serialized cell, got ", value.dump());
-  const SerializedObject parsed = parse_serialized(value, what);
-  if (parsed.class_name == "SimpleRNNCell") return {CellKind::kSimpleRNN, parsed.config};
-  if (parsed.class_name == "LSTMCell") return {CellKind::kLSTM, parsed.config};
-  if (parsed.class_name == "GRUCell") return {CellKind::kGRU, parsed.config};
-  STRATA_THROW(ValueError, what, " must be a SimpleRNNCell, LSTMCell or GRUCell, got ", parsed.class_name);
 }
 
 struct RnnCells {
@@ -536,13 +453,13 @@ RnnCells rnn_cells(const Config& config) {
                    ": the StackedRNNCells' 'cells' must be a list of serialized cells, got ", stack_config["cells"].dump());
       list = &stack_config["cells"];
     } else {
-      out.cells.push_back(one_cell(*value, subject + ": 'cell'"));
+      out.cells.push_back(parse_cell(*value, subject + ": 'cell'"));
       return out;
     }
   }
   STRATA_CHECK(!list->empty(), ValueError, subject, ": the list of cells is empty");
   for (std::size_t i = 0; i < list->size(); ++i) {
-    out.cells.push_back(one_cell((*list)[i], subject + ": cell " + std::to_string(i) + " of the stack"));
+    out.cells.push_back(parse_cell((*list)[i], subject + ": cell " + std::to_string(i) + " of the stack"));
   }
   return out;
 }

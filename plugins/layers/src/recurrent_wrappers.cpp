@@ -20,6 +20,7 @@
 
 #include "common.hpp"
 #include "recurrent_internal.hpp"
+#include "recurrent_loop.hpp"
 #include "strata/graph.hpp"
 #include "strata/ops.hpp"
 #include "strata/serialization.hpp"
@@ -55,42 +56,9 @@ class DeferredWrapperCall : public Layer {
 template <class W>
 Layer::Outputs defer_call(const W& self, const std::vector<Tensor>& inputs, const Tensor& mask, bool training,
                           DType out_dtype, const std::vector<Tensor>& out_masks) {
-  std::shared_ptr<const W> shared;
-  try {
-    shared = std::static_pointer_cast<const W>(self.shared_from_this());
-  } catch (const std::bad_weak_ptr&) {
-    STRATA_THROW(ValueError, self.class_name(), " layer '", self.name(),
-                 "' must be owned by a std::shared_ptr (make it with make_layer or std::make_shared) to run on "
-                 "symbolic inputs of unknown length");
-  }
-  auto node = std::make_shared<GraphNode>();
-  node->op = kLayerCallOp;
-  node->name = self.name();
-  node->layer = std::make_shared<DeferredWrapperCall<W>>(shared, mask.defined());
-  std::vector<Tensor> args = inputs;
-  if (mask.defined()) args.push_back(mask);
-  for (auto& a : args) {
-    if (!a.is_symbolic()) {
-      TraceScope capture;  // a concrete tensor enters the graph as a constant
-      a = identity(a);
-    }
-  }
-  node->inputs = std::move(args);
-  if (training) node->attrs.set("training", true);
-  std::vector<Shape> shapes;
-  for (const auto& in : inputs) shapes.push_back(in.shape());
-  const auto out_shapes = self.compute_output_shape(shapes);
-  Layer::Outputs out;
-  for (std::size_t i = 0; i < out_shapes.size(); ++i) {
-    node->outputs.push_back({out_dtype, out_shapes[i]});
-    node->output_has_mask.push_back(i < out_masks.size() && out_masks[i].defined());
-  }
-  for (std::size_t i = 0; i < out_shapes.size(); ++i) {
-    out.tensors.push_back(Tensor::symbolic(out_dtype, out_shapes[i], node, static_cast<int>(i)));
-  }
-  out.masks = out_masks;
-  out.masks.resize(out.tensors.size());
-  return out;
+  return defer_layer_call<DeferredWrapperCall<W>>(self, inputs, mask, training, out_dtype, out_masks,
+                                                  detail::concat(self.class_name(), " layer '", self.name(), "'"),
+                                                  "symbolic inputs of unknown length");
 }
 
 bool any_symbolic(const std::vector<Tensor>& inputs, const Tensor& mask) {

@@ -223,18 +223,6 @@ Tensor floats(const std::vector<float>& values, const Shape& shape) {
   return Tensor::from_vector<float>(values, shape);
 }
 
-template <class E>
-void expect_error(const std::function<void()>& f, const std::string& layer_name, const std::string& words) {
-  try {
-    f();
-    ADD_FAILURE() << "no error; expected one naming '" << layer_name << "' and saying '" << words << "'";
-  } catch (const E& e) {
-    const std::string m = e.what();
-    EXPECT_NE(m.find(layer_name), std::string::npos) << m;
-    EXPECT_NE(m.find(words), std::string::npos) << m;
-  }
-}
-
 // ---- the hashes ---------------------------------------------------------------------------------
 
 TEST_F(EncodingLayers, FingerprintAndSipHashEqualTensorFlowForEveryLength) {

@@ -345,18 +345,6 @@ TEST_F(Keras3Layers, GroupQueryAttentionDropsOutInTrainingOnly) {
   EXPECT_NE(mismatch(values((*l)({q, v})[0]), want), "");
 }
 
-template <class E>
-void expect_error(const std::function<void()>& f, const std::string& layer_name, const std::string& words) {
-  try {
-    f();
-    ADD_FAILURE() << "no error; expected one naming '" << layer_name << "' and saying '" << words << "'";
-  } catch (const E& e) {
-    const std::string m = e.what();
-    EXPECT_NE(m.find(layer_name), std::string::npos) << m;
-    EXPECT_NE(m.find(words), std::string::npos) << m;
-  }
-}
-
 TEST_F(Keras3Layers, BadConfigsAreValueErrorsNamingTheLayer) {
   expect_error<ValueError>(
       [] {

@@ -98,18 +98,6 @@ void expect_round_trip(const Layer& l) {
   EXPECT_EQ(again->get_config().dump(), c.dump());
 }
 
-template <class E>
-void expect_error(const std::function<void()>& f, const std::string& layer_name, const std::string& words) {
-  try {
-    f();
-    ADD_FAILURE() << "no error; expected one naming '" << layer_name << "' and saying '" << words << "'";
-  } catch (const E& e) {
-    const std::string m = e.what();
-    EXPECT_NE(m.find(layer_name), std::string::npos) << m;
-    EXPECT_NE(m.find(words), std::string::npos) << m;
-  }
-}
-
 // ---- configs ------------------------------------------------------------------------------
 
 TEST_P(NormsLayers, GroupNormalizationConfigIsTfKeras) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -78,6 +79,19 @@ inline std::string skip_reason(const std::string& device) {
 
 inline std::string device_param_name(const ::testing::TestParamInfo<std::string>& info) {
   return info.param.substr(0, info.param.find(':'));
+}
+
+// Expects f() to throw an E whose message contains `layer_name` and `words`.
+template <class E>
+void expect_error(const std::function<void()>& f, const std::string& layer_name, const std::string& words) {
+  try {
+    f();
+    ADD_FAILURE() << "no error; expected one naming '" << layer_name << "' and saying '" << words << "'";
+  } catch (const E& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find(layer_name), std::string::npos) << m;
+    EXPECT_NE(m.find(words), std::string::npos) << m;
+  }
 }
 
 // The gradients `dx` (of `inputs`, in order) and `dw` (of the layer's trainable weights) of

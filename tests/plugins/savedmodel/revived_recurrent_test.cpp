@@ -24,17 +24,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace strata;
 
-fs::path generated() {
-  static const fs::path dir = [] {
-    const char* home = std::getenv("HOME");
-    const fs::path d = test::generated_cache_dir(fs::path(home ? home : "/root") / ".cache/strata/recurrent-savedmodels",
-                                                 STRATA_RECURRENT_GENERATOR);
-    std::string out;
-    EXPECT_EQ(test::generate_with_script(d, "index.json", STRATA_RECURRENT_GENERATOR, "--out", out), 0) << out;
-    return d;
-  }();
-  return dir;
-}
+fs::path generated() { return test::generated_fixtures("recurrent-savedmodels", STRATA_RECURRENT_GENERATOR); }
 
 // The largest |a - b| / (1 + |b|).
 double worst(const Tensor& a, const Tensor& b) {
