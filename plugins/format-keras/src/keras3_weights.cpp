@@ -104,7 +104,19 @@ struct AliasedWeight {
 };
 constexpr AliasedWeight kAliasedWeights[] = {
     {"SpectralNormalization", "layer", {"kernel", "embeddings"}},
+    {"TextVectorization", "_lookup_layer", {"idf_weights", ""}},
 };
+
+// The key of a layer's i-th own variable in its `vars` group: "0", "1", ..., except the lookup
+// layers' one variable, their tf_idf weights, which Keras 3's IndexLookup.save_own_variables
+// (and TextVectorization's, for its lookup layer) stores as "idf_weights".
+std::string variable_key(const Layer* layer, std::size_t i) {
+  if (layer != nullptr && i == 0) {
+    const std::string& c = layer->class_name();
+    if (c == "StringLookup" || c == "IntegerLookup" || c == "TextVectorization") return "idf_weights";
+  }
+  return std::to_string(i);
+}
 
 // A layer's own variables as Keras 3 stores them: trainable ones (by creation), then the
 // others, each in creation order.
@@ -394,6 +406,7 @@ struct OutEntry {
   std::string path;
   std::string name;
   std::vector<Tensor> values;
+  const Layer* layer = nullptr;  // for variable_key (none for the optimizer)
 };
 
 std::vector<OutEntry> entries_to_write(const Model& model, bool include_optimizer) {
@@ -401,7 +414,7 @@ std::vector<OutEntry> entries_to_write(const Model& model, bool include_optimize
                "' is not built: it has no variables to save yet (call it on data or build() it first)");
   std::vector<OutEntry> out;
   for (const auto& e : object_entries(model, /*with_empty_children=*/true)) {
-    OutEntry o{e.path, e.name, {}};
+    OutEntry o{e.path, e.name, {}, e.layer};
     for (const auto& v : e.variables) o.values.push_back(v.value().to(Device::cpu()));
     out.push_back(std::move(o));
   }
@@ -686,7 +699,7 @@ LoadStatus read_store(const Store& store, Model& model, const LoadOptions& optio
     std::vector<Pending> mine;
     bool ok = true;
     for (std::size_t i = 0; i < entry.variables.size() && ok; ++i) {
-      const std::string key = std::to_string(i);
+      const std::string key = variable_key(entry.layer, i);
       const Variable& v = entry.variables[i];
       if (vars.datasets.count(key) == 0) {
         const std::string text =
@@ -706,7 +719,7 @@ LoadStatus read_store(const Store& store, Model& model, const LoadOptions& optio
       continue;
     }
     for (std::size_t i = 0; i < entry.variables.size(); ++i)
-      consumed.insert(detail::concat(vars_path(entry.path), "/", i));
+      consumed.insert(detail::concat(vars_path(entry.path), "/", variable_key(entry.layer, i)));
     for (auto& p : mine) pending.push_back(std::move(p));
   }
 
@@ -1008,7 +1021,9 @@ h5::Image weights_image(const Model& model, bool include_optimizer, const std::s
     Handle root = open_root(file);
     for (const auto& e : entries) {
       Handle group = make_vars_group(file, root.get(), e.path, e.name, true);
-      for (std::size_t i = 0; i < e.values.size(); ++i) write_value(file, group.get(), std::to_string(i), e.values[i]);
+      for (std::size_t i = 0; i < e.values.size(); ++i) {
+        write_value(file, group.get(), variable_key(e.layer, i), e.values[i]);
+      }
     }
   }
   return file.take_image();

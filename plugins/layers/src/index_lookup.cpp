@@ -356,7 +356,8 @@ void IndexLookup::ensure_idf_weight(std::int64_t length) {
   spec.initializer = initializer_at(Config::object(), "idf", "zeros");
   spec.trainable = false;
   spec.dtype = is_floating(dtype()) ? dtype() : DType::kFloat32;
-  idf_weights_ = add_weight(spec);
+  // tf-keras's idf weights are an unnamed tf.Variable ("Variable"), tracked as `idf_weights`.
+  idf_weights_ = add_weight(spec, "Variable");
 }
 
 std::string IndexLookup::token_text(const Config& v, const char* key) const {

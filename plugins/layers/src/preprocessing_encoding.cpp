@@ -478,10 +478,16 @@ class Discretization final : public Layer {
   void build(const std::vector<Shape>& shapes) override {
     single_shape(*this, shapes);
     // tf-keras keeps an adapted layer's state in a weight "summary" of shape (2, None), from
-    // which it derives the boundaries when loading; Strata's weights have fixed shapes.
+    // which it derives the boundaries when loading (finalize_state). Its length depends on the
+    // adapted data (up to 1/epsilon), which no config gives; Strata's weights are made with
+    // fixed shapes at build, before any file is read, and every loader (H5, checkpoints,
+    // set_weights) refuses a value of another shape, with no hook for a layer to take the
+    // file's shape. Refused here rather than at load.
     STRATA_CHECK(!input_boundaries_.is_null(), ValueError, subject(*this),
-                 ": has no bin_boundaries in its config (an adapted layer keeps them in its weight 'summary' of shape "
-                 "(2, None), which Strata does not read); give the layer bin_boundaries");
+                 ": has no bin_boundaries in its config (an adapted tf-keras layer keeps its state in the weight "
+                 "'summary' of shape (2, None), whose length depends on the adapted data and which Strata cannot "
+                 "make before reading the file); give the layer bin_boundaries (e.g. layer.bin_boundaries of the "
+                 "adapted tf-keras layer)");
   }
 
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext&) const override {

@@ -229,11 +229,14 @@ class TextVectorization final : public Layer, public AssetsLayer {
     inner["vocabulary_size"] = c.value("vocabulary_size", Config());
     if (c.contains("has_input_vocabulary")) inner["has_input_vocabulary"] = c["has_input_vocabulary"];
     try {
-      lookup_ = std::make_unique<IndexLookup>("StringLookup", inner, true);
+      lookup_ = std::make_shared<IndexLookup>("StringLookup", inner, true);
     } catch (const Error& e) {
       // The inner layer's messages name it; say whose config it was.
       STRATA_THROW(ValueError, ConfigReader::subject_of(*this), ": ", e.what());
     }
+    // Tracked as tf-keras and Keras 3 do (`_lookup_layer`): its tf_idf weights are this
+    // layer's weights, and checkpoints and Keras 3's weights file reach them through it.
+    track("_lookup_layer", lookup_);
   }
 
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext&) const override {
@@ -277,12 +280,8 @@ class TextVectorization final : public Layer, public AssetsLayer {
 
   // Keras 3 writes the vocabulary twice: the layer's save_assets (its lookup layer's, into the
   // layer's directory) and, visiting the child `_lookup_layer`, that layer's own; its loader
-  // reads both, so both are written.
-  AssetFiles save_assets() const override {
-    AssetFiles files = lookup_->save_assets();
-    if (const auto it = files.find("vocabulary.txt"); it != files.end()) files["_lookup_layer/vocabulary.txt"] = it->second;
-    return files;
-  }
+  // reads both, so both are written (the child's by the child, a tracked AssetsLayer).
+  AssetFiles save_assets() const override { return lookup_->save_assets(); }
   void load_assets(const AssetFiles& files) override {
     auto frame = ErrorContext::push("reading the assets of ", ConfigReader::subject_of(*this));
     lookup_->load_assets(files);
@@ -306,7 +305,7 @@ class TextVectorization final : public Layer, public AssetsLayer {
   std::vector<std::int64_t> ngrams_;
   std::optional<std::int64_t> output_sequence_length_;
   bool ragged_ = false;
-  std::unique_ptr<IndexLookup> lookup_;
+  std::shared_ptr<IndexLookup> lookup_;
 };
 
 }  // namespace

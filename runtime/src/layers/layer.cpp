@@ -423,6 +423,13 @@ Variable Layer::add_weight(const WeightSpec& spec) {
   return v;
 }
 
+Variable Layer::add_weight(const WeightSpec& spec, const std::string& variable_name) {
+  const Variable scoped = add_weight(spec);
+  Variable v(variable_name, scoped.value(), spec.trainable);
+  own_weights_.back().variable = v;
+  return v;
+}
+
 Variable Layer::add_weight(const std::string& name, const Shape& shape, std::shared_ptr<Initializer> initializer,
                            bool trainable, std::shared_ptr<Regularizer> regularizer,
                            std::shared_ptr<Constraint> constraint, DType dtype) {

@@ -133,6 +133,10 @@ class Layer : public std::enable_shared_from_this<Layer> {
   Variable add_weight(const std::string& name, const Shape& shape, std::shared_ptr<Initializer> initializer = nullptr,
                       bool trainable = true, std::shared_ptr<Regularizer> regularizer = nullptr,
                       std::shared_ptr<Constraint> constraint = nullptr, DType dtype = DType::kInvalid);
+  // As add_weight(spec), but the variable's name is `variable_name` as it is, outside the
+  // layer's scope (tf-keras's unnamed tf.Variable weights are all "Variable"); checkpoints
+  // still track it as `spec.name`.
+  Variable add_weight(const WeightSpec& spec, const std::string& variable_name);
   // Tracks a child layer under `name` (the name checkpoints use); lists become
   // name/0, name/1, ...
   void track(const std::string& name, std::shared_ptr<Layer> child);

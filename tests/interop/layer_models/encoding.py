@@ -1,8 +1,7 @@
 """CategoryEncoding, Discretization, Hashing and HashedCrossing (plugins/layers/src/preprocessing_encoding.cpp).
 
-None of them has weights or a gradient (grad False). The string-input model needs Strata to read
-string .npy inputs (`<U`), which the lookup work adds: set STRING_INPUTS to True once it has landed
-(checked with a reader of `<U` arrays: every format, both ways, passes).
+None of them has weights or a gradient (grad False). The string-input model (string .npy inputs,
+`<U`) passes every format both ways; STRING_INPUTS False leaves it out.
 """
 
 STRING_INPUTS = True

@@ -48,8 +48,16 @@ def models(keras, rng):
     x = rng.randint(0, 9, size=(3, 4)).astype("int64")
     out.append(dict(name="lookup_string_invert", model=m, x=[x], grad=False))
 
-    # tf_idf (idf weights in the config) is checked by lookup_test.cpp, not here: tf-keras names
-    # its idf weights "Variable" (an unnamed tf.Variable), Strata "<layer>/idf_weights".
+    # tf_idf (idf weights in the config; the layer's one weight, tf-keras's unnamed "Variable"),
+    # StringLookup and IntegerLookup into Dense, and a TextVectorization.
+    i, j = keras.Input((4,), dtype="string"), keras.Input((3,), dtype="int64")
+    sl = L.StringLookup(vocabulary=vocab, output_mode="tf_idf", idf_weights=[0.5, 1.0, 1.5, 2.0, 0.25])(i)
+    il = L.IntegerLookup(vocabulary=[3, 5, 7], output_mode="tf_idf", idf_weights=[1.5, 0.5, 2.5],
+                         pad_to_max_tokens=True, max_tokens=6)(j)
+    m = keras.Model([i, j], [L.Dense(2)(sl), L.Dense(2)(il)])
+    m = randomized(m)
+    xs = [words(3, 4), rng.choice([3, 5, 7, 4, 9], size=(3, 3)).astype("int64")]
+    out.append(dict(name="lookup_tf_idf", model=m, x=xs))
 
     def sentences(n):
         pool = ["The cat sat.", "on the MAT, the cat!", "", "dog's day", "the  the\tcat", "sat on"]
@@ -67,4 +75,8 @@ def models(keras, rng):
     ct = L.TextVectorization(vocabulary=["a", "t", "e", "c"], split="character", output_mode="count")(i)
     m = keras.Model(i, [L.Dense(2)(mh), L.Dense(2)(ct)])
     out.append(dict(name="lookup_text_multi_hot_count", model=randomized(m), x=[sentences(3)]))
+    i = keras.Input((1,), dtype="string")
+    tv = L.TextVectorization(vocabulary=vocab, output_mode="tf_idf", idf_weights=[0.5, 1.0, 1.5, 2.0, 0.25])
+    m = keras.Model(i, L.Dense(2)(tv(i)))
+    out.append(dict(name="lookup_text_tf_idf", model=randomized(m), x=[sentences(3).reshape(3, 1)]))
     return out

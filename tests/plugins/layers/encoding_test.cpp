@@ -29,7 +29,9 @@
 //   print(keras.layers.HashedCrossing(num_bins=3, output_mode="one_hot")((a, b)).numpy().tolist())
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <limits>
 #include <string>
@@ -44,6 +46,8 @@
 
 namespace strata::layer_tests {
 namespace {
+
+namespace fs = std::filesystem;
 
 // The snippet's text(n): n bytes, zeros and bytes above 127 among them.
 std::string text(int n) {
@@ -505,6 +509,21 @@ TEST_F(EncodingLayers, StringInputsThroughAFunctionalModel) {
   // Through its JSON and back.
   const auto rebuilt = model_from_json(model_to_json(*model));
   check(*rebuilt);
+  // Through every format that saves whole models (the harness's encoding_hashing_string does
+  // this against tf-keras and Keras 3).
+  const fs::path dir = fs::temp_directory_path() / ("strata-encoding-strings-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  SaveOptions sm;
+  sm.format = "savedmodel";
+  save_model(*model, dir / "m.h5");
+  save_model(*model, dir / "m.keras");
+  save_model(*model, dir / "sm", sm);
+  for (const char* form : {"m.h5", "m.keras", "sm"}) {
+    SCOPED_TRACE(form);
+    check(*load_model(dir / form));
+  }
+  fs::remove_all(dir);
 }
 
 // ---- errors -----------------------------------------------------------------------------------------
@@ -569,12 +588,18 @@ TEST_F(EncodingLayers, BadConfigsAreTypedErrorsNamingTheLayer) {
 }
 
 TEST_F(EncodingLayers, BadInputsAreTypedErrorsNamingTheLayer) {
-  // An adapted Discretization's boundaries live in a weight of shape (2, None).
+  // An adapted Discretization's boundaries live in a weight of shape (2, None), its length
+  // the adapted data's: refused, saying so.
   expect_error<ValueError>(
       [] {
         (void)(*layer("Discretization", {{"name", "dd"}, {"num_bins", 3}}))(floats({1}, Shape{1}));
       },
       "dd", "bin_boundaries");
+  expect_error<ValueError>(
+      [] {
+        (void)(*layer("Discretization", {{"name", "dd"}, {"num_bins", 3}}))(floats({1}, Shape{1}));
+      },
+      "'summary' of shape (2, None)", "depends on the adapted data");
   expect_error<ValueError>(
       [] {
         (void)(*layer("Hashing", {{"name", "hh"}, {"num_bins", 3}}))(floats({1}, Shape{1}));

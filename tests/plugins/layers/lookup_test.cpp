@@ -335,9 +335,12 @@ TEST_F(LookupTest, TextVectorizationConfigAndErrors) {
   EXPECT_TRUE(assets->needs_assets());
   assets->load_assets({{"vocabulary.txt", "\n[UNK]\nfoo\nbar"}});
   EXPECT_EQ(int_values((*tv)(strings({"bar foo baz"}, Shape{1}))), (std::vector<std::int64_t>{3, 2, 1}));
-  // Keras 3 writes it twice: the layer's directory and its `_lookup_layer` child's.
-  EXPECT_EQ(assets->save_assets(), (AssetFiles{{"vocabulary.txt", "\n[UNK]\nfoo\nbar"},
-                                               {"_lookup_layer/vocabulary.txt", "\n[UNK]\nfoo\nbar"}}));
+  // Keras 3 writes it twice: the layer's directory and its `_lookup_layer` child's (the
+  // child, tracked, writes its own).
+  EXPECT_EQ(assets->save_assets(), (AssetFiles{{"vocabulary.txt", "\n[UNK]\nfoo\nbar"}}));
+  ASSERT_EQ(tv->children().size(), 1u);
+  EXPECT_EQ(dynamic_cast<AssetsLayer*>(tv->children()[0].layer.get())->save_assets(),
+            (AssetFiles{{"vocabulary.txt", "\n[UNK]\nfoo\nbar"}}));
 }
 
 // ---- Keras 3 archives: assets both ways, names kept inside assets/ ------------------------------
@@ -410,6 +413,59 @@ TEST_F(LookupTest, SavedModelOfAnAdaptedLookupKeepsItsVocabulary) {
   fs::create_symlink(dir / "outside.txt", asset);
   const std::string e = error_of([&] { load_model(dir / "sm"); });
   EXPECT_NE(e.find("vocabulary.txt"), std::string::npos) << e;
+  fs::remove_all(dir);
+}
+
+// ---- tf_idf weights: tf-keras's weight, in every format ------------------------------------------
+
+// tf-keras: l = L.StringLookup(vocabulary=['a','b','c'], idf_weights=[.5,1,1.5], output_mode='tf_idf');
+// l.weights -> [<tf.Variable 'Variable:0' shape=(None,)>] (an unnamed tf.Variable, its checkpoint
+// key the attribute `idf_weights`); TextVectorization lists its `_lookup_layer`'s. The weight's
+// value, not the config's idf_weights, is what the layer computes with and what files carry.
+TEST_F(LookupTest, TfIdfWeightsAreTfKerasVariableInEveryFormat) {
+  const fs::path dir = fs::temp_directory_path() / ("strata-lookup-tfidf-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  auto tv = make_layer("TextVectorization",
+                       Config{{"vocabulary", {"a", "b"}}, {"output_mode", "tf_idf"}, {"idf_weights", {1.0, 2.0}}});
+  auto sl = make_layer("StringLookup", Config{{"vocabulary", {"a", "b", "c"}}, {"idf_weights", {0.5, 1.0, 1.5}},
+                                              {"output_mode", "tf_idf"}});
+  for (const auto& layer : {tv, sl}) {
+    ASSERT_EQ(layer->weights().size(), 1u) << layer->class_name();
+    EXPECT_EQ(layer->weights()[0].name(), "Variable") << layer->class_name();
+    EXPECT_FALSE(layer->weights()[0].trainable());
+  }
+  EXPECT_EQ(tv->weights()[0].shape(), (Shape{3}));  // [OOV] a b
+  EXPECT_EQ(sl->weights()[0].shape(), (Shape{4}));
+  EXPECT_EQ(sl->own_weights().at(0).name, "idf_weights");  // the checkpoint's key, as tf-keras's
+  ASSERT_EQ(tv->children().size(), 1u);
+  EXPECT_EQ(tv->children()[0].name, "_lookup_layer");
+
+  auto t = Input(Shape{1}, "text", DType::kString);
+  auto w = Input(Shape{3}, "words", DType::kString);
+  auto model = std::make_shared<Functional>(std::vector<Tensor>{t, w}, std::vector<Tensor>{(*tv)(t), (*sl)(w)});
+  model->set_weights({Tensor::from_vector<float>({3, 5, 7}, Shape{3}, Device::cpu()),
+                      Tensor::from_vector<float>({2, 4, 6, 8}, Shape{4}, Device::cpu())});
+  const std::vector<Tensor> x{strings({"a b b q", "a"}, Shape{2, 1}),
+                              strings({"a", "z", "a", "c", "b", "b"}, Shape{2, 3})};
+  // Counts [[1,1,2],[0,1,0]] and [[1,2,0,0],[0,0,2,1]] times the weights just set.
+  const std::vector<float> want_tv{3, 5, 14, 0, 5, 0}, want_sl{2, 8, 0, 0, 0, 0, 12, 8};
+  auto y = model->predict(x);
+  EXPECT_EQ(values(y.at(0)), want_tv);
+  EXPECT_EQ(values(y.at(1)), want_sl);
+  SaveOptions sm;
+  sm.format = "savedmodel";
+  save_model(*model, dir / "m.h5");
+  save_model(*model, dir / "m.keras");
+  save_model(*model, dir / "sm", sm);
+  for (const char* form : {"m.h5", "m.keras", "sm"}) {
+    const auto back = load_model(dir / form);
+    ASSERT_EQ(back->weights().size(), 2u) << form;
+    EXPECT_EQ(back->weights()[0].name(), "Variable") << form;
+    y = back->predict(x);
+    EXPECT_EQ(values(y.at(0)), want_tv) << form;
+    EXPECT_EQ(values(y.at(1)), want_sl) << form;
+  }
   fs::remove_all(dir);
 }
 
