@@ -684,8 +684,9 @@ TEST_F(Augment, BadConfigsAreTypedErrorsNamingTheLayer) {
 
 TEST_F(Augment, BadShapesAreShapeErrorsNamingTheLayer) {
   const Tensor flat = ramp(Shape{2, 6});
-  for (const auto& [cls, cfg] : kTrainingCases) {
-    Config c = Config::parse(cfg);
+  for (const auto& training_case : kTrainingCases) {
+    const char* cls = training_case.first;  // a name a lambda can capture (clang: not a binding)
+    Config c = Config::parse(training_case.second);
     c["name"] = "bad";
     expect_quoted_error<ShapeError>([&] { (*layer(cls, c))(flat, kTraining); }, "bad", "rank");
   }
