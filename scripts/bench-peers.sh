@@ -66,6 +66,11 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
 fi
 plugins=(layers training backend-onednn format-h5 format-keras format-json format-savedmodel format-checkpoint)
+# backend-cuda too where the build has it: start-up and memory are measured with every plugin
+# present, as installed (and against a copy of the plugin directory without it).
+if grep -q 'strata_plugin_backend-cuda' "$build/build.ninja" "$build/Makefile" 2>/dev/null; then
+  plugins+=(backend-cuda)
+fi
 cmake --build "$build" -j2 --target strata_cli strata_bench_peers_strata strata_bench_peers_ort \
   "${plugins[@]/#/strata_plugin_}" >/dev/null
 

@@ -172,6 +172,26 @@ def wall(argv, env=None):
     return elapsed, usage.ru_maxrss
 
 
+def without_cuda_tree(build, dest):
+    """A copy of the build's runtime library and plugin directory without backend-cuda: with
+    LD_LIBRARY_PATH=dest/lib (searched before the CLI's RUNPATH) the CLI loads this libstrata,
+    whose default plugin directory is dest/lib/strata/plugins. None when backend-cuda is not
+    built (then there is nothing to compare)."""
+    import glob
+    import shutil
+    plugins = os.path.join(build, "lib", "strata", "plugins")
+    if not os.path.exists(os.path.join(plugins, "strata-backend-cuda.so")):
+        return None
+    shutil.rmtree(dest, ignore_errors=True)
+    os.makedirs(os.path.join(dest, "lib", "strata", "plugins"))
+    for f in glob.glob(os.path.join(build, "lib", "lib*.so*")):
+        shutil.copy2(f, os.path.join(dest, "lib"), follow_symlinks=False)
+    for f in glob.glob(os.path.join(plugins, "*.so")):
+        if not f.endswith("strata-backend-cuda.so"):
+            shutil.copy2(f, os.path.join(dest, "lib", "strata", "plugins"))
+    return os.path.join(dest, "lib")
+
+
 def fmt_range(values, digits=2):
     values = sorted(values)
     lo, hi, med = values[0], values[-1], statistics.median(values)
@@ -295,9 +315,12 @@ def main():
 
     figures = {name: {k: [] for k in thunks} for name, _, thunks, _, _ in pairs}
     busy = {name: {"idle2": [], "busy2": [], "busy1": []} for name in busy_cases}
-    startup = {"plugins": [], "info_small": [], "info_big": [], "info_big_rss_kib": []}
+    startup = {"plugins": [], "info_small": [], "info_big": [], "info_big_rss_kib": [], "plugins_no_cuda": [],
+               "info_small_no_cuda": []}
     saves, peaks = [], []
     env = dict(os.environ, OMP_NUM_THREADS="1")
+    no_cuda_lib = without_cuda_tree(args.build, M("without-cuda"))
+    env_no_cuda = dict(env, LD_LIBRARY_PATH=no_cuda_lib) if no_cuda_lib else None
 
     for r in range(rounds):
         t_round = time.time()
@@ -315,6 +338,11 @@ def main():
         startup["plugins"].append(statistics.median(wall([strata_cli, "plugins"], env)[0] for _ in range(n)))
         startup["info_small"].append(statistics.median(
             wall([strata_cli, "info", M("mlp.h5")], env)[0] for _ in range(n)))
+        if env_no_cuda:
+            startup["plugins_no_cuda"].append(statistics.median(
+                wall([strata_cli, "plugins"], env_no_cuda)[0] for _ in range(n)))
+            startup["info_small_no_cuda"].append(statistics.median(
+                wall([strata_cli, "info", M("mlp.h5")], env_no_cuda)[0] for _ in range(n)))
         if os.path.exists(M("big.h5")):
             t, rss = wall([strata_cli, "info", M("big.h5")], env)
             startup["info_big"].append(t)
@@ -359,6 +387,13 @@ def main():
           "(target ≤ 30 ms)")
     print(f"  strata info of a small H5 (MLP):    {fmt_range([t * 1e3 for t in startup['info_small']], 1)} ms "
           "(target ≤ 50 ms)")
+    if startup["plugins_no_cuda"]:
+        for key, what in [("plugins", "strata plugins"), ("info_small", "strata info of the small H5")]:
+            ratios = [a / b for a, b in zip(startup[key], startup[key + "_no_cuda"])]
+            print(f"  {what}, with ÷ without backend-cuda: {fmt_range(ratios)} (target ≤ 1.3; without: "
+                  f"{statistics.median(startup[key + '_no_cuda']) * 1e3:.1f} ms)")
+    else:
+        print("  with ÷ without backend-cuda: not measured (backend-cuda is not built in this build directory)")
     if startup["info_big"]:
         mb = manifest["models"]["big"]["bytes"] / 1e6
         print(f"  strata info of a {mb:.0f} MB H5:        {fmt_range([t * 1e3 for t in startup['info_big']], 1)} ms, "
