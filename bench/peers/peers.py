@@ -318,6 +318,7 @@ def main():
     startup = {"plugins": [], "info_small": [], "info_big": [], "info_big_rss_kib": [], "plugins_no_cuda": [],
                "info_small_no_cuda": []}
     saves, peaks = [], []
+    failures = {}
     env = dict(os.environ, OMP_NUM_THREADS="1")
     no_cuda_lib = without_cuda_tree(args.build, M("without-cuda"))
     env_no_cuda = dict(env, LD_LIBRARY_PATH=no_cuda_lib) if no_cuda_lib else None
@@ -327,7 +328,11 @@ def main():
         for name, _, thunks, _, _ in pairs:
             order = list(thunks) if r % 2 == 0 else list(reversed(list(thunks)))
             for k in order:
-                figures[name][k].append(thunks[k]())
+                try:
+                    figures[name][k].append(thunks[k]())
+                except RuntimeError as e:  # a model one contender cannot run: the row says so
+                    figures[name][k].append(float("nan"))
+                    failures.setdefault(name, f"{k}: " + " ".join(str(e).split())[:200])
         for name, f in busy_cases.items():
             two, one = busy_args[name]
             busy[name]["idle2"].append(f(two))
@@ -365,6 +370,9 @@ def main():
     print(f"{'case':<100} {'ratio':<34} target   times (median, µs)")
     for name, target, thunks, num, den in pairs:
         f = figures[name]
+        if name in failures:
+            print(f"{name:<100} not measured: {failures[name]}")
+            continue
         ratios = [a / b for a, b in zip(f[num], f[den])]
         times = ", ".join(f"{k} {statistics.median(v) * 1e6:.1f}" for k, v in f.items())
         print(f"{name:<100} {fmt_range(ratios):<34} {target:<8} {times}")
@@ -412,7 +420,7 @@ def main():
             print(f"  {app}: tf2onnx did not convert it ({e['onnx_error']}); compared against TF only")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"versions": versions, "rounds": rounds, "pairs": figures, "busy": busy, "startup": startup,
+            json.dump({"versions": versions, "rounds": rounds, "pairs": figures, "failures": failures, "busy": busy, "startup": startup,
                        "saves": saves, "peaks": peaks}, f, indent=1)
     return 0
 
