@@ -25,5 +25,7 @@ int cmd_convert(const std::vector<std::string>& args);
 int cmd_fit(const std::vector<std::string>& args);
 // evaluate MODEL --x X.npy [--x ...] --y Y.npy [--y ...] [--batch-size B] [--verbose V]
 int cmd_evaluate(const std::vector<std::string>& args);
+// bench MODEL [--input X.npy]... [--batch N] [--iterations N] [--time S] [--mode M] [--json] (bench.cpp)
+int cmd_bench(const std::vector<std::string>& args);
 
 }  // namespace strata::cli

@@ -56,6 +56,8 @@ constexpr const char* kUsage =
     "                        as JSON; --checkpoint saves after every epoch (ModelCheckpoint: {epoch:02d}, {loss})\n"
     "  evaluate MODEL --x X.npy --y Y.npy [--batch-size B] [--sample-weight W.npy] [--verbose 0|1|2] [--device D]\n"
     "                        the loss and metrics of a compiled model file on these arrays, one per line\n"
+    "  bench MODEL [--input X.npy | --batch N] [--mode predict|call|traced] [--iterations N] [--time S] [--json] ...\n"
+    "                        load time, first-call latency, latency percentiles, throughput (docs/CLI.md)\n"
     "  version               print the runtime version, plugin ABI and toolchain tag\n"
     "\n"
     "options:\n"
@@ -280,6 +282,7 @@ int run(int argc, char** argv) {
   if (command == "convert") return strata::cli::cmd_convert(args);
   if (command == "fit") return strata::cli::cmd_fit(args);
   if (command == "evaluate") return strata::cli::cmd_evaluate(args);
+  if (command == "bench") return strata::cli::cmd_bench(args);
   if (command == "demo") {
     po::options_description desc("demo");
     desc.add_options()("dir", po::value<std::string>()->default_value(""), "");
