@@ -460,15 +460,11 @@ void register_binary(Registrar& r) {
 
 void register_unary(Registrar& r) {
   using dnnl::algorithm;
+  // Neg stays in C++ at every size: oneDNN's linear (-1 * x + 0) gives +0 for +0, where
+  // negation (TensorFlow's Neg, and this kernel below kDnnlMinElements) gives -0.
   add_n(r, "Neg", [](auto tag) {
     using T = STRATA_T;
     return [](KernelContext& ctx) {
-      if constexpr (std::is_same_v<T, float>) {
-        check_num_inputs(ctx, 1);
-        if (use_dnnl_elementwise(ctx.input(0).num_elements())) {
-          return dnnl_eltwise_forward(ctx, algorithm::eltwise_linear, -1.f, 0.f);
-        }
-      }
       unary_loop<T, T>(ctx, [](T x) {
         if constexpr (kIsFloat<T>) {
           return -x;

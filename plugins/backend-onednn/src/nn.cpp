@@ -400,7 +400,11 @@ void resize_nearest_grad(KernelContext& ctx) {
 
 }  // namespace
 
+// optimizer.cpp: the fused optimizer updates.
+void register_optimizer_kernels(Registrar& r);
+
 void register_nn_kernels(Registrar& r) {
+  register_optimizer_kernels(r);
   add_f(r, "BiasAdd", [](auto tag) {
     using T = typename decltype(tag)::type;
     return [](KernelContext& ctx) { bias_add<T>(ctx); };
