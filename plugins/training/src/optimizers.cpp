@@ -3,7 +3,11 @@
 // build() uses and updates a variable with tf-keras's update_step formula, written in
 // ops on the variable's device. Hyper-parameters tf-keras turns into float32 tensors
 // (beta powers, Nadam's momentum schedule) are computed here on the host with float32
-// rounding at each step, so the arithmetic is the same as tf-keras's.
+// rounding at each step, so the arithmetic is the same as tf-keras's. Where the variable's
+// device has a kernel for it, an update runs as one fused op (ResourceApplyKerasMomentum or
+// strata.Keras*, runtime/src/ops/defs_optimizer.cpp) that rounds exactly as the composed ops
+// below; the state (slots, their names and order) is the same on both paths, so training
+// resumes across them (another device, STRATA_FUSED_UPDATES=0) with the same values.
 //
 // Clipping, weight decay, the learning rate (and its schedule) and the iteration counter
 // are the runtime's Optimizer base class's.
