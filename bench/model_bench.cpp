@@ -1,6 +1,11 @@
 // Model-level throughput and latency of the guide's 784-64-64-10 MLP:
 //   fit throughput (samples/s) at batch 32 and 256 (one train_step per iteration),
 //   predict latency at batch 1 and throughput at batch 1024.
+//   a fit epoch against the same steps through train_on_batch (BM_FitEpoch,
+//   BM_TrainOnBatchEpoch: 20 batches of 256 samples, shuffled by fit, pre-sliced for
+//   train_on_batch, as a user would write that loop).
+// --epoch-pairs=N runs N interleaved (fit epoch, train_on_batch epoch) wall-clock pairs and
+// prints each ratio; --epoch-mode=fit|tob runs 3 epochs of one kind only (for callgrind).
 // Reusable: --batch=N and --steps=N run one extra fit and predict measurement with
 // those values (printed as plain lines), besides the Google Benchmark cases, so that a
 // comparison with tf-keras and ONNX Runtime can drive this program with the same settings.
@@ -10,10 +15,13 @@
 #include <cstring>
 #include <iostream>
 #include <random>
+#include <string>
+#include <vector>
 
 #include "strata/model.hpp"
 #include "strata/ops.hpp"
 #include "strata/strata.hpp"
+#include "strata/training.hpp"
 
 namespace {
 
@@ -54,6 +62,86 @@ void BM_FitStep(benchmark::State& state) {
 }
 BENCHMARK(BM_FitStep)->Arg(32)->Arg(256)->Unit(benchmark::kMicrosecond);
 
+constexpr std::int64_t kEpochBatch = 256, kEpochSteps = 20;
+
+struct EpochData {
+  Tensor x, y;
+  std::vector<Tensor> bx, by;  // the same samples in batches
+  EpochData() : x(features(kEpochBatch * kEpochSteps)), y(labels(kEpochBatch * kEpochSteps)) {
+    for (std::int64_t s = 0; s < kEpochSteps; ++s) {
+      bx.push_back(slice(x, {s * kEpochBatch, 0}, {kEpochBatch, 784}));
+      by.push_back(slice(y, {s * kEpochBatch}, {kEpochBatch}));
+      bx.back() = bx.back() + 0.0;  // contiguous copies, as a user's own batches are
+      by.back() = identity(by.back());
+    }
+  }
+};
+
+FitOptions epoch_options() {
+  FitOptions o;
+  o.batch_size = kEpochBatch;
+  o.epochs = 1;
+  o.verbose = 0;
+  return o;
+}
+
+void fit_epoch(Model& model, const EpochData& d) { model.fit(d.x, d.y, epoch_options()); }
+
+void train_on_batch_epoch(Model& model, const EpochData& d) {
+  for (std::size_t s = 0; s < d.bx.size(); ++s) model.train_on_batch({d.bx[s]}, {d.by[s]});
+}
+
+void BM_FitEpoch(benchmark::State& state) {
+  auto model = mlp();
+  const EpochData d;
+  fit_epoch(*model, d);
+  for (auto _ : state) fit_epoch(*model, d);
+  state.counters["samples/s"] =
+      benchmark::Counter(static_cast<double>(kEpochBatch * kEpochSteps), benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_FitEpoch)->Unit(benchmark::kMillisecond);
+
+void BM_TrainOnBatchEpoch(benchmark::State& state) {
+  auto model = mlp();
+  const EpochData d;
+  train_on_batch_epoch(*model, d);
+  for (auto _ : state) train_on_batch_epoch(*model, d);
+  state.counters["samples/s"] =
+      benchmark::Counter(static_cast<double>(kEpochBatch * kEpochSteps), benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_TrainOnBatchEpoch)->Unit(benchmark::kMillisecond);
+
+// Interleaved wall-clock pairs: fit epoch / train_on_batch epoch, one model each.
+void epoch_pairs(int pairs) {
+  auto fit_model = mlp(), tob_model = mlp();
+  const EpochData d;
+  fit_epoch(*fit_model, d);
+  train_on_batch_epoch(*tob_model, d);
+  using clock = std::chrono::steady_clock;
+  for (int i = 0; i < pairs; ++i) {
+    auto t0 = clock::now();
+    fit_epoch(*fit_model, d);
+    const double fit_s = std::chrono::duration<double>(clock::now() - t0).count();
+    t0 = clock::now();
+    train_on_batch_epoch(*tob_model, d);
+    const double tob_s = std::chrono::duration<double>(clock::now() - t0).count();
+    std::cout << "pair " << i << " fit_ms=" << fit_s * 1e3 << " train_on_batch_ms=" << tob_s * 1e3
+              << " ratio=" << fit_s / tob_s << "\n";
+  }
+}
+
+void epoch_mode(const std::string& mode) {
+  auto model = mlp();
+  const EpochData d;
+  for (int i = 0; i < 3; ++i) {
+    if (mode == "fit") {
+      fit_epoch(*model, d);
+    } else {
+      train_on_batch_epoch(*model, d);
+    }
+  }
+}
+
 void BM_Predict(benchmark::State& state) {
   const std::int64_t batch = state.range(0);
   auto model = mlp();
@@ -85,17 +173,28 @@ void custom_run(std::int64_t batch, int steps) {
 
 int main(int argc, char** argv) {
   std::int64_t batch = 0;
-  int steps = 100;
+  int steps = 100, pairs = 0;
+  std::string mode;
   std::vector<char*> rest{argv[0]};
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--batch=", 8) == 0) batch = std::atoll(argv[i] + 8);
     else if (std::strncmp(argv[i], "--steps=", 8) == 0) steps = std::atoi(argv[i] + 8);
+    else if (std::strncmp(argv[i], "--epoch-pairs=", 14) == 0) pairs = std::atoi(argv[i] + 14);
+    else if (std::strncmp(argv[i], "--epoch-mode=", 13) == 0) mode = argv[i] + 13;
     else rest.push_back(argv[i]);
   }
   strata::initialize();
   strata::set_random_seed(1);
   if (batch > 0) {
     custom_run(batch, steps);
+    return 0;
+  }
+  if (pairs > 0) {
+    epoch_pairs(pairs);
+    return 0;
+  }
+  if (!mode.empty()) {
+    epoch_mode(mode);
     return 0;
   }
   int n = static_cast<int>(rest.size());

@@ -7,9 +7,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <string>
+#include <vector>
 
 #include "strata/ops.hpp"
+#include "strata/optimizer.hpp"
 #include "strata/plugin/backend.hpp"
 #include "strata/plugin/kernel.hpp"
 #include "strata/plugins.hpp"
@@ -104,7 +109,9 @@ TEST(CudaBackend, CopiesOfEverySizeRoundTrip) {
 // device or not, and the plugin defines no op of its own for them.
 TEST(CudaBackend, FusedOptimizerUpdatesAreRegistered) {
 #if STRATA_TEST_HAVE_CUDA
-  for (const char* op : {"ResourceApplyAdam", "ResourceApplyKerasMomentum"}) {
+  for (const char* op : {"ResourceApplyAdam", "ResourceApplyKerasMomentum", "strata.KerasAdam", "strata.KerasRMSprop",
+                         "strata.KerasAdagrad", "strata.KerasAdadelta", "strata.KerasAdamax", "strata.KerasNadam",
+                         "strata.KerasFtrl"}) {
     EXPECT_EQ(Registry::global().find_erased(ObjectKind::kOp, op).provider, "runtime") << op;
     for (const DType t : {DType::kFloat32, DType::kFloat64}) {
       EXPECT_TRUE(Registry::global().contains(ObjectKind::kKernel, kernel_key(op, "cuda", t))) << op << " " << dtype_name(t);
@@ -185,6 +192,71 @@ TEST(CudaBackend, FusedOptimizerUpdatesEqualTheComposedOnes) {
   const Tensor sgd_m = neg(g) * lr + m * mom;
   expect_close(fused_sgd[1], sgd_m, "SGD m");
   expect_close(fused_sgd[0], var + (neg(g) * lr + sgd_m * mom), "SGD var");
+}
+
+// With a device (the host emulation counts): 100 steps of every optimizer with its options
+// on cuda:0 leave the variables and the optimizer's variables bitwise equal whether the
+// training plugin runs the fused strata.Keras* / ResourceApplyKerasMomentum kernels or
+// composes the element-wise ones (STRATA_FUSED_UPDATES=0).
+TEST(CudaBackend, FusedKerasUpdatesRoundAsTheComposedOnesOverHundredSteps) {
+  const PluginInfo* p = cuda_plugin();
+  if (p == nullptr || !p->usable) GTEST_SKIP() << "no usable cuda:0 device on this machine";
+  if (!Registry::global().contains(ObjectKind::kOptimizer, "RMSprop")) GTEST_SKIP() << "no training plugin";
+  const Device cuda("cuda:0");
+  const auto values = [&](std::int64_t n, std::uint32_t seed, double scale) {
+    std::vector<float> v(static_cast<std::size_t>(n));
+    std::uint32_t x = seed * 2654435761u + 12345u;
+    for (auto& e : v) {
+      x = x * 1664525u + 1013904223u;
+      const std::uint32_t r = x >> 8;
+      e = (r % 17 == 0) ? 0.0f : static_cast<float>((static_cast<double>(r) / 8388608.0 - 1.0) * scale);
+    }
+    return Tensor::from_vector<float>(v, Shape{n}, Device::cpu()).to(cuda);
+  };
+  const auto run = [&](const Config& config, bool fused) {
+    if (fused) {
+      ::unsetenv("STRATA_FUSED_UPDATES");
+    } else {
+      ::setenv("STRATA_FUSED_UPDATES", "0", 1);
+    }
+    std::vector<Variable> vars{Variable("a", values(37, 1, 1.0)), Variable("b", values(300, 2, 1.0))};
+    auto opt = get_optimizer(config);
+    for (int s = 0; s < 100; ++s) {
+      opt->apply_gradients({values(37, 100u + 3u * s, 0.2), values(300, 101u + 3u * s, 0.2)}, vars);
+    }
+    ::unsetenv("STRATA_FUSED_UPDATES");
+    std::vector<std::vector<float>> out;
+    for (const auto& v : vars) out.push_back(v.value().to(Device::cpu()).to_vector<float>());
+    for (const auto& v : opt->variables()) {
+      if (v.dtype() == DType::kFloat32) out.push_back(v.value().to(Device::cpu()).to_vector<float>());
+    }
+    return out;
+  };
+  const auto c = [](const char* cls, Config cfg) {
+    cfg["learning_rate"] = 0.01;
+    return Config{{"class_name", cls}, {"config", cfg}};
+  };
+  const std::vector<Config> configs = {
+      c("SGD", {{"momentum", 0.9}, {"nesterov", true}}),
+      c("Adam", Config::object()),
+      c("Adam", {{"amsgrad", true}, {"weight_decay", 0.01}}),
+      c("RMSprop", Config::object()),
+      c("RMSprop", {{"centered", true}, {"momentum", 0.3}}),
+      c("Adagrad", Config::object()),
+      c("Adadelta", Config::object()),
+      c("Adamax", Config::object()),
+      c("Nadam", Config::object()),
+      c("Ftrl", {{"l1_regularization_strength", 0.001}, {"l2_shrinkage_regularization_strength", 0.02}, {"beta", 0.1}}),
+  };
+  for (const auto& config : configs) {
+    const auto fused = run(config, true), composed = run(config, false);
+    ASSERT_EQ(fused.size(), composed.size());
+    for (std::size_t k = 0; k < fused.size(); ++k) {
+      ASSERT_EQ(fused[k].size(), composed[k].size());
+      EXPECT_EQ(std::memcmp(fused[k].data(), composed[k].data(), fused[k].size() * sizeof(float)), 0)
+          << config.dump() << ": tensor " << k;
+    }
+  }
 }
 
 // With a device: integer division by zero and 0 to a negative power are BackendErrors

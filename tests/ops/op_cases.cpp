@@ -459,6 +459,54 @@ void optimizer_updates(Builder& b) {
   }
 }
 
+// The fused Keras updates (strata.Keras*), each option on and off, with the coefficients of
+// a third step; second moments and accumulators positive as an optimizer keeps them.
+void keras_optimizer_updates(Builder& b) {
+  for (DType d : kF) {
+    const auto s = [d](double x) { return V(d, Shape{}, {x}); };
+    const Shape sh{3, 5};
+    const auto add = [&](const std::string& name, const char* op, std::vector<CaseInput> in, Attrs a = {}) {
+      b.add(name + "_" + tag(d), op, std::move(in), a, 1e-5, 1e-6, false);
+      b.cases.back().optional_kernel = true;
+    };
+    for (bool amsgrad : {false, true}) {
+      Attrs a;
+      a.set("amsgrad", amsgrad);
+      std::vector<CaseInput> in{R(d, sh), R(d, sh), R(d, sh, 0, 2)};
+      if (amsgrad) in.push_back(R(d, sh, 0, 2));
+      for (double x : {0.01, std::sqrt(1 - 0.999 * 0.999 * 0.999), 1 - 0.9 * 0.9 * 0.9, 0.1, 0.001, 1e-7}) {
+        in.push_back(s(x));
+      }
+      in.push_back(R(d, sh));
+      add(amsgrad ? "KerasAdam_amsgrad" : "KerasAdam", "strata.KerasAdam", std::move(in), a);
+    }
+    for (bool centered : {false, true}) {
+      for (bool momentum : {false, true}) {
+        Attrs a;
+        a.set("centered", centered);
+        a.set("use_momentum", momentum);
+        std::vector<CaseInput> in{R(d, sh), R(d, sh, 1, 2)};
+        if (centered) in.push_back(R(d, sh, -0.1, 0.1));
+        if (momentum) in.push_back(R(d, sh));
+        for (double x : {0.01, 0.9, 0.1, 0.5, 1e-7}) in.push_back(s(x));
+        in.push_back(R(d, sh));
+        add(std::string("KerasRMSprop") + (centered ? "_centered" : "") + (momentum ? "_momentum" : ""),
+            "strata.KerasRMSprop", std::move(in), a);
+      }
+    }
+    add("KerasAdagrad", "strata.KerasAdagrad", {R(d, sh), R(d, sh, 0.1, 2), s(0.01), s(1e-7), R(d, sh)});
+    add("KerasAdadelta", "strata.KerasAdadelta",
+        {R(d, sh), R(d, sh, 0, 2), R(d, sh, 0, 2), s(0.01), s(0.95), s(0.05), s(1e-7), R(d, sh)});
+    add("KerasAdamax", "strata.KerasAdamax",
+        {R(d, sh), R(d, sh), R(d, sh, 0, 2), s(0.01), s(1 - 0.9 * 0.9 * 0.9), s(0.1), s(0.999), s(1e-7), R(d, sh)});
+    add("KerasNadam", "strata.KerasNadam",
+        {R(d, sh), R(d, sh), R(d, sh, 0, 2), s(0.01), s(0.1), s(0.001), s(0.4), s(0.95), s(0.6), s(0.9), s(0.003),
+         s(1e-7), R(d, sh)});
+    add("KerasFtrl", "strata.KerasFtrl",
+        {R(d, sh), R(d, sh, 0.1, 2), R(d, sh), s(0.01), s(0.5), s(0.001), s(0.01), s(0.1), s(0.04), R(d, sh)});
+  }
+}
+
 // The layers plugin's ops (preprocessing_encoding.cpp): skipped where that plugin is not loaded.
 // String inputs stay on the host, as string tensors do.
 void encoding_ops(Builder& b) {
@@ -527,6 +575,7 @@ std::vector<OpCase> build() {
   arrays(b);
   nn(b);
   optimizer_updates(b);
+  keras_optimizer_updates(b);
   encoding_ops(b);
   return std::move(b.cases);
 }

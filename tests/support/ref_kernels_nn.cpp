@@ -11,6 +11,7 @@
 #include <limits>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "ref_kernels_util.hpp"
 #include "strata/plugin/philox.hpp"
@@ -721,6 +722,125 @@ void apply_keras_momentum(KernelContext& ctx) {
   }
 }
 
+
+// The Keras updates (strata.Keras*, runtime/src/ops/defs_optimizer.cpp) in long double:
+// inputs the variable, `slots` slots, the scalars, the gradient last.
+template <class T, class F>
+void keras_update(KernelContext& ctx, std::size_t slots, F f) {
+  const std::size_t n_in = ctx.num_inputs();
+  const Dims& d = in_dims(ctx, 0);
+  for (std::size_t i = 1; i <= slots; ++i) check_same_dims(ctx, i, 0);
+  check_same_dims(ctx, n_in - 1, 0);
+  std::vector<long double> s;
+  for (std::size_t k = slots + 1; k + 1 < n_in; ++k) s.push_back(scalar_in<T>(ctx, k));
+  std::vector<const T*> x;
+  for (std::size_t i = 0; i <= slots; ++i) x.push_back(in<T>(ctx, i));
+  const T* g = in<T>(ctx, n_in - 1);
+  std::vector<T*> o;
+  for (std::size_t i = 0; i <= slots; ++i) {
+    check_out_dims(ctx, i, d);
+    o.push_back(out<T>(ctx, i));
+  }
+  const std::int64_t n = num_elements(d);
+  std::vector<long double> now(slots + 1), next(slots + 1);
+  for (std::int64_t i = 0; i < n; ++i) {
+    for (std::size_t k = 0; k <= slots; ++k) now[k] = x[k][i];
+    f(now, static_cast<long double>(g[i]), s, next);
+    for (std::size_t k = 0; k <= slots; ++k) o[k][i] = static_cast<T>(next[k]);
+  }
+}
+
+using LD = std::vector<long double>;
+
+long double max_nan(long double a, long double b) { return a != a ? a : (b != b ? b : std::max(a, b)); }
+long double min_nan(long double a, long double b) { return a != a ? a : (b != b ? b : std::min(a, b)); }
+
+template <class T>
+void keras_adam(KernelContext& ctx) {
+  const bool amsgrad = ctx.attrs().get_or<bool>("amsgrad", false);
+  keras_update<T>(ctx, amsgrad ? 3 : 2, [amsgrad](const LD& x, long double g, const LD& s, LD& y) {
+    const long double alpha = s[0] * s[1] / s[2];
+    y[1] = x[1] + (g - x[1]) * s[3];
+    y[2] = x[2] + (g * g - x[2]) * s[4];
+    long double v = y[2];
+    if (amsgrad) v = y[3] = max_nan(x[3], y[2]);
+    y[0] = x[0] - y[1] * alpha / (std::sqrt(v) + s[5]);
+  });
+}
+
+template <class T>
+void keras_rmsprop(KernelContext& ctx) {
+  const bool centered = ctx.attrs().get_or<bool>("centered", false);
+  const bool use_momentum = ctx.attrs().get_or<bool>("use_momentum", false);
+  const std::size_t slots = 1 + (centered ? 1 : 0) + (use_momentum ? 1 : 0);
+  keras_update<T>(ctx, slots, [centered, use_momentum](const LD& x, long double g, const LD& s, LD& y) {
+    y[1] = x[1] * s[1] + g * g * s[2];
+    long double d = y[1] + s[4];
+    if (centered) {
+      y[2] = x[2] * s[1] + g * s[2];
+      d = y[1] - y[2] * y[2] + s[4];
+    }
+    const long double inc = s[0] * g / std::sqrt(d);
+    if (use_momentum) {
+      const std::size_t k = centered ? 3 : 2;
+      y[k] = x[k] * s[3] + inc;
+      y[0] = x[0] - y[k];
+    } else {
+      y[0] = x[0] - inc;
+    }
+  });
+}
+
+template <class T>
+void keras_adagrad(KernelContext& ctx) {
+  keras_update<T>(ctx, 1, [](const LD& x, long double g, const LD& s, LD& y) {
+    y[1] = x[1] + g * g;
+    y[0] = x[0] - s[0] * g / std::sqrt(y[1] + s[1]);
+  });
+}
+
+template <class T>
+void keras_adadelta(KernelContext& ctx) {
+  keras_update<T>(ctx, 2, [](const LD& x, long double g, const LD& s, LD& y) {
+    y[1] = x[1] * s[1] + g * s[2] * g;
+    const long double delta = -std::sqrt(x[2] + s[3]) * g / std::sqrt(y[1] + s[3]);
+    y[2] = x[2] * s[1] + delta * s[2] * delta;
+    y[0] = x[0] + s[0] * delta;
+  });
+}
+
+template <class T>
+void keras_adamax(KernelContext& ctx) {
+  keras_update<T>(ctx, 2, [](const LD& x, long double g, const LD& s, LD& y) {
+    y[1] = x[1] + (g - x[1]) * s[2];
+    y[2] = max_nan(x[2] * s[3], std::fabs(g));
+    y[0] = x[0] - s[0] * y[1] / (s[1] * (y[2] + s[4]));
+  });
+}
+
+template <class T>
+void keras_nadam(KernelContext& ctx) {
+  keras_update<T>(ctx, 2, [](const LD& x, long double g, const LD& s, LD& y) {
+    y[1] = x[1] + (g - x[1]) * s[1];
+    y[2] = x[2] + (g * g - x[2]) * s[2];
+    const long double m_hat = s[3] * y[1] / s[4] + s[5] * g / s[6];
+    y[0] = x[0] - m_hat * s[0] / (std::sqrt(y[2] / s[7]) + s[8]);
+  });
+}
+
+template <class T>
+void keras_ftrl(KernelContext& ctx) {
+  keras_update<T>(ctx, 2, [](const LD& x, long double g, const LD& s, LD& y) {
+    const long double lr = s[0], power = s[1], l1 = s[2];
+    const long double l2_reg = s[3] + s[4] / (lr * 2);
+    const long double grad = g + x[0] * s[5];
+    y[1] = x[1] + g * g;
+    const long double pa = std::pow(y[1], power);
+    y[2] = x[2] + (grad - (pa - std::pow(x[1], power)) / lr * x[0]);
+    y[0] = (min_nan(max_nan(y[2], -l1), l1) - y[2]) / (pa / lr + l2_reg * 2);
+  });
+}
+
 }  // namespace
 
 void register_nn_kernels(Registrar& r) {
@@ -731,6 +851,34 @@ void register_nn_kernels(Registrar& r) {
   add_f(r, "ResourceApplyKerasMomentum", [](auto t) {
     using T = typename decltype(t)::type;
     return [](KernelContext& ctx) { apply_keras_momentum<T>(ctx); };
+  });
+  add_f(r, "strata.KerasAdam", [](auto t) {
+    using T = typename decltype(t)::type;
+    return [](KernelContext& ctx) { keras_adam<T>(ctx); };
+  });
+  add_f(r, "strata.KerasRMSprop", [](auto t) {
+    using T = typename decltype(t)::type;
+    return [](KernelContext& ctx) { keras_rmsprop<T>(ctx); };
+  });
+  add_f(r, "strata.KerasAdagrad", [](auto t) {
+    using T = typename decltype(t)::type;
+    return [](KernelContext& ctx) { keras_adagrad<T>(ctx); };
+  });
+  add_f(r, "strata.KerasAdadelta", [](auto t) {
+    using T = typename decltype(t)::type;
+    return [](KernelContext& ctx) { keras_adadelta<T>(ctx); };
+  });
+  add_f(r, "strata.KerasAdamax", [](auto t) {
+    using T = typename decltype(t)::type;
+    return [](KernelContext& ctx) { keras_adamax<T>(ctx); };
+  });
+  add_f(r, "strata.KerasNadam", [](auto t) {
+    using T = typename decltype(t)::type;
+    return [](KernelContext& ctx) { keras_nadam<T>(ctx); };
+  });
+  add_f(r, "strata.KerasFtrl", [](auto t) {
+    using T = typename decltype(t)::type;
+    return [](KernelContext& ctx) { keras_ftrl<T>(ctx); };
   });
   add_n(r, "MatMul", [](auto t) {
     using T = typename decltype(t)::type;

@@ -510,17 +510,15 @@ void gather(KernelContext& ctx) {
   const E* p = static_cast<const E*>(ctx.input(0).data());
   E* o = static_cast<E*>(ctx.allocate_output(0).mutable_data());
   if (product(od) == 0) return;
-  const std::int64_t rows = B * A;
-  const std::int64_t grain = std::max<std::int64_t>(1, kGrainCheap / std::max<std::int64_t>(1, I * C));
-  parallel_for(rows, grain, [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t r = begin; r < end; ++r) {
-      const std::int64_t bi = r / A;
-      const std::int64_t* idx = indices.data() + bi * I;
-      const E* src = p + r * P * C;
-      E* dst = o + r * I * C;
-      for (std::int64_t i = 0; i < I; ++i) {
-        std::memcpy(dst + i * C, src + idx[i] * C, static_cast<std::size_t>(C) * sizeof(E));
-      }
+  // One unit per copied slice (row r, index i), so that a gather along axis 0 (fit's
+  // shuffled batches: one row, many indices) is split between threads too.
+  const std::int64_t units = B * A * I;
+  const std::int64_t grain = std::max<std::int64_t>(1, kGrainCheap / std::max<std::int64_t>(1, C));
+  parallel_for(units, grain, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t u = begin; u < end; ++u) {
+      const std::int64_t r = u / I, i = u % I;
+      const std::int64_t* idx = indices.data() + (r / A) * I;
+      std::memcpy(o + u * C, p + (r * P + idx[i]) * C, static_cast<std::size_t>(C) * sizeof(E));
     }
   });
 }

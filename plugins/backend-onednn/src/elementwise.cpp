@@ -8,11 +8,18 @@
 // Maximum/Minimum, Relu and Relu6 (oneDNN's lose NaNs), and Log, Softplus and the
 // tanh-approximated GeluGrad (oneDNN 2.6's versions miss rtol 1e-5). Floating-point math
 // of float32 is evaluated in double and rounded once.
+//
+// The hot float32/float64 loops (the arithmetic and Maximum/Minimum on operands of the
+// output's shape, a scalar or a row; Rsqrt, Sqrt, Reciprocal, Relu, Square, Neg, Abs;
+// ReluGrad) are cloned per CPU feature level (dispatch.hpp: AVX-512F, AVX2, baseline) and
+// used at every size, before oneDNN: the same operations in the same precision, so they
+// round as the plain loops and oneDNN's binary primitive did, without a primitive call.
 #include <atomic>
 #include <cmath>
 
 #include "bcast.hpp"
 #include "common.hpp"
+#include "dispatch.hpp"
 #include "dnnl_util.hpp"
 #include "kernels.hpp"
 
@@ -157,9 +164,201 @@ struct Min {
   }
 };
 
-// AddV2 / Sub / Mul: oneDNN for large float32 when its one-sided broadcasting fits.
+// ---- loops cloned per CPU feature level ---------------------------------------------------
+
+// o[i] = f(x[i]).
 template <class T, class F>
-void arithmetic(KernelContext& ctx, F f, dnnl::algorithm alg, bool commutative) {
+STRATA_CPU_INLINE void map_unary(const T* __restrict x, T* __restrict o, std::int64_t n, F f) {
+  for (std::int64_t i = 0; i < n; ++i) o[i] = f(x[i]);
+}
+// o[i] = f(a[i * sa], b[i * sb]) with strides 0 or 1, the scalar hoisted out of the loop.
+template <class T, class F>
+STRATA_CPU_INLINE void map_binary(const T* __restrict a, std::int64_t sa, const T* __restrict b, std::int64_t sb,
+                                  T* __restrict o, std::int64_t n, F f) {
+  if (sa == 1 && sb == 1) {
+    for (std::int64_t i = 0; i < n; ++i) o[i] = f(a[i], b[i]);
+  } else if (sa == 1) {
+    const T y = b[0];
+    for (std::int64_t i = 0; i < n; ++i) o[i] = f(a[i], y);
+  } else {
+    const T x = a[0];
+    for (std::int64_t i = 0; i < n; ++i) o[i] = f(x, b[i]);
+  }
+}
+
+struct RsqrtF {
+  template <class T>
+  STRATA_CPU_INLINE T operator()(T x) const {
+    return static_cast<T>(1.0 / std::sqrt(static_cast<double>(x)));
+  }
+};
+struct SqrtF {
+  // sqrt in double rounded once to float is float's correctly rounded sqrt.
+  template <class T>
+  STRATA_CPU_INLINE T operator()(T x) const {
+    return std::sqrt(x);
+  }
+};
+struct ReciprocalF {
+  template <class T>
+  STRATA_CPU_INLINE T operator()(T x) const {
+    return T(1) / x;
+  }
+};
+struct ReluF {
+  template <class T>
+  STRATA_CPU_INLINE T operator()(T x) const {
+    return x != x ? x : (x > T(0) ? x : T(0));
+  }
+};
+struct SquareF {
+  template <class T>
+  STRATA_CPU_INLINE T operator()(T x) const {
+    return x * x;
+  }
+};
+struct NegF {
+  template <class T>
+  STRATA_CPU_INLINE T operator()(T x) const {
+    return -x;
+  }
+};
+struct AbsF {
+  template <class T>
+  STRATA_CPU_INLINE T operator()(T x) const {
+    return std::fabs(x);
+  }
+};
+struct AddF {
+  template <class T>
+  STRATA_CPU_INLINE T operator()(T a, T b) const {
+    return a + b;
+  }
+};
+struct SubF {
+  template <class T>
+  STRATA_CPU_INLINE T operator()(T a, T b) const {
+    return a - b;
+  }
+};
+struct MulF {
+  template <class T>
+  STRATA_CPU_INLINE T operator()(T a, T b) const {
+    return a * b;
+  }
+};
+struct DivF {
+  template <class T>
+  STRATA_CPU_INLINE T operator()(T a, T b) const {
+    return a / b;
+  }
+};
+struct MaxF {
+  template <class T>
+  STRATA_CPU_INLINE T operator()(T a, T b) const {
+    return a != a ? a : (b != b ? b : (a > b ? a : b));
+  }
+};
+struct MinF {
+  template <class T>
+  STRATA_CPU_INLINE T operator()(T a, T b) const {
+    return a != a ? a : (b != b ? b : (a < b ? a : b));
+  }
+};
+// ReluGrad(gradients, features): features > 0 ? gradients : 0.
+struct ReluGradF {
+  template <class T>
+  STRATA_CPU_INLINE T operator()(T g, T f) const {
+    return f > T(0) ? g : T(0);
+  }
+};
+
+// Non-template clones per element type: unary_<F>(x, o, n) and binary_<F>(a, sa, b, sb, o, n).
+#define STRATA_CLONED_UNARY(F)                                                               \
+  STRATA_CPU_CLONES void cloned(F, const float* x, float* o, std::int64_t n) { map_unary(x, o, n, F{}); }    \
+  STRATA_CPU_CLONES void cloned(F, const double* x, double* o, std::int64_t n) { map_unary(x, o, n, F{}); }
+#define STRATA_CLONED_BINARY(F)                                                                          \
+  STRATA_CPU_CLONES void cloned(F, const float* a, std::int64_t sa, const float* b, std::int64_t sb, float* o, \
+                                std::int64_t n) {                                                        \
+    map_binary(a, sa, b, sb, o, n, F{});                                                                 \
+  }                                                                                                      \
+  STRATA_CPU_CLONES void cloned(F, const double* a, std::int64_t sa, const double* b, std::int64_t sb,      \
+                                double* o, std::int64_t n) {                                             \
+    map_binary(a, sa, b, sb, o, n, F{});                                                                 \
+  }
+STRATA_CLONED_UNARY(RsqrtF)
+STRATA_CLONED_UNARY(SqrtF)
+STRATA_CLONED_UNARY(ReciprocalF)
+STRATA_CLONED_UNARY(ReluF)
+STRATA_CLONED_UNARY(SquareF)
+STRATA_CLONED_UNARY(NegF)
+STRATA_CLONED_UNARY(AbsF)
+STRATA_CLONED_BINARY(AddF)
+STRATA_CLONED_BINARY(SubF)
+STRATA_CLONED_BINARY(MulF)
+STRATA_CLONED_BINARY(DivF)
+STRATA_CLONED_BINARY(MaxF)
+STRATA_CLONED_BINARY(MinF)
+STRATA_CLONED_BINARY(ReluGradF)
+#undef STRATA_CLONED_UNARY
+#undef STRATA_CLONED_BINARY
+
+// o = F(x) through the cloned loop (float32 and float64).
+template <class T, class F>
+void fast_unary(KernelContext& ctx, F f, std::int64_t grain = kGrainCheap) {
+  check_num_inputs(ctx, 1);
+  const T* x = in<T>(ctx, 0);
+  T* o = out<T>(ctx, 0);
+  parallel_for(ctx.input(0).num_elements(), grain,
+               [&](std::int64_t begin, std::int64_t end) { cloned(f, x + begin, o + begin, end - begin); });
+}
+
+// o = F(a, b) through the cloned loop when each operand has the output's shape or is a
+// single element, or (a of the output's shape) b is one row broadcast over the leading
+// dimensions; false (nothing done) for other broadcasts.
+template <class T, class F>
+bool fast_binary(KernelContext& ctx, F f, std::int64_t grain = kGrainCheap) {
+  if (ctx.num_inputs() != 2) return false;
+  const Dims& od = out_dims(ctx, 0);
+  const std::int64_t n = product(od);
+  const std::int64_t na = ctx.input(0).num_elements(), nb = ctx.input(1).num_elements();
+  const bool a_full = in_dims(ctx, 0) == od, b_full = in_dims(ctx, 1) == od;
+  std::int64_t sa = 1, sb = 1;
+  if (a_full && b_full) {
+  } else if (a_full && nb == 1) {
+    sb = 0;
+  } else if (b_full && na == 1) {
+    sa = 0;
+  } else if (a_full && !od.empty() && od.back() > 0 && nb == od.back() && in_dims(ctx, 1).size() <= od.size() &&
+             !in_dims(ctx, 1).empty() && in_dims(ctx, 1).back() == od.back()) {
+    // b is one row: [C] (or [1, ..., C]) against [..., C].
+    const T* a = in<T>(ctx, 0);
+    const T* b = in<T>(ctx, 1);
+    T* o = out<T>(ctx, 0);
+    const std::int64_t c = od.back(), rows = n / c;
+    parallel_for(rows, std::max<std::int64_t>(1, grain / c), [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t r = begin; r < end; ++r) cloned(f, a + r * c, 1, b, 1, o + r * c, c);
+    });
+    return true;
+  } else {
+    return false;
+  }
+  const T* a = in<T>(ctx, 0);
+  const T* b = in<T>(ctx, 1);
+  T* o = out<T>(ctx, 0);
+  if (n == 0) return true;
+  parallel_for(n, grain, [&](std::int64_t begin, std::int64_t end) {
+    cloned(f, a + begin * sa, sa, b + begin * sb, sb, o + begin, end - begin);
+  });
+  return true;
+}
+
+// AddV2 / Sub / Mul: oneDNN for large float32 when its one-sided broadcasting fits.
+template <class T, class F, class Fast>
+void arithmetic(KernelContext& ctx, F f, Fast fast, dnnl::algorithm alg, bool commutative) {
+  if constexpr (kIsFloat<T>) {
+    if (fast_binary<T>(ctx, fast)) return;
+  }
   if constexpr (std::is_same_v<T, float>) {
     check_num_inputs(ctx, 2);
     const std::int64_t n = ctx.output_meta(0).shape.num_elements();
@@ -174,6 +373,7 @@ void arithmetic(KernelContext& ctx, F f, dnnl::algorithm alg, bool commutative) 
 template <class T>
 void real_div(KernelContext& ctx) {
   if constexpr (kIsFloat<T>) {
+    if (fast_binary<T>(ctx, DivF{})) return;
     if constexpr (std::is_same_v<T, float>) {
       check_num_inputs(ctx, 2);
       const std::int64_t n = ctx.output_meta(0).shape.num_elements();
@@ -387,15 +587,15 @@ void activation_grad(KernelContext& ctx, F f, dnnl::algorithm alg, float alpha, 
 void register_binary(Registrar& r) {
   add_n(r, "AddV2", [](auto tag) {
     using T = STRATA_T;
-    return [](KernelContext& ctx) { arithmetic<T>(ctx, Add{}, dnnl::algorithm::binary_add, true); };
+    return [](KernelContext& ctx) { arithmetic<T>(ctx, Add{}, AddF{}, dnnl::algorithm::binary_add, true); };
   });
   add_n(r, "Sub", [](auto tag) {
     using T = STRATA_T;
-    return [](KernelContext& ctx) { arithmetic<T>(ctx, Subtract{}, dnnl::algorithm::binary_sub, false); };
+    return [](KernelContext& ctx) { arithmetic<T>(ctx, Subtract{}, SubF{}, dnnl::algorithm::binary_sub, false); };
   });
   add_n(r, "Mul", [](auto tag) {
     using T = STRATA_T;
-    return [](KernelContext& ctx) { arithmetic<T>(ctx, Multiply{}, dnnl::algorithm::binary_mul, true); };
+    return [](KernelContext& ctx) { arithmetic<T>(ctx, Multiply{}, MulF{}, dnnl::algorithm::binary_mul, true); };
   });
   add_n(r, "RealDiv", [](auto tag) {
     using T = STRATA_T;
@@ -403,11 +603,21 @@ void register_binary(Registrar& r) {
   });
   add_n(r, "Maximum", [](auto tag) {
     using T = STRATA_T;
-    return [](KernelContext& ctx) { binary_loop<T, T>(ctx, Max{}); };
+    return [](KernelContext& ctx) {
+      if constexpr (kIsFloat<T>) {
+        if (fast_binary<T>(ctx, MaxF{})) return;
+      }
+      binary_loop<T, T>(ctx, Max{});
+    };
   });
   add_n(r, "Minimum", [](auto tag) {
     using T = STRATA_T;
-    return [](KernelContext& ctx) { binary_loop<T, T>(ctx, Min{}); };
+    return [](KernelContext& ctx) {
+      if constexpr (kIsFloat<T>) {
+        if (fast_binary<T>(ctx, MinF{})) return;
+      }
+      binary_loop<T, T>(ctx, Min{});
+    };
   });
   add_n(r, "Pow", [](auto tag) {
     using T = STRATA_T;
@@ -460,40 +670,26 @@ void register_binary(Registrar& r) {
 
 void register_unary(Registrar& r) {
   using dnnl::algorithm;
+  // Neg stays in C++ at every size: oneDNN's linear (-1 * x + 0) gives +0 for +0, where
+  // negation (TensorFlow's Neg, and this kernel below kDnnlMinElements) gives -0.
   add_n(r, "Neg", [](auto tag) {
     using T = STRATA_T;
     return [](KernelContext& ctx) {
-      if constexpr (std::is_same_v<T, float>) {
-        check_num_inputs(ctx, 1);
-        if (use_dnnl_elementwise(ctx.input(0).num_elements())) {
-          return dnnl_eltwise_forward(ctx, algorithm::eltwise_linear, -1.f, 0.f);
-        }
+      if constexpr (kIsFloat<T>) {
+        fast_unary<T>(ctx, NegF{});
+      } else {
+        unary_loop<T, T>(ctx, [](T x) { return sub_wrap<T>(0, x); });
       }
-      unary_loop<T, T>(ctx, [](T x) {
-        if constexpr (kIsFloat<T>) {
-          return -x;
-        } else {
-          return sub_wrap<T>(0, x);
-        }
-      });
     };
   });
   add_n(r, "Abs", [](auto tag) {
     using T = STRATA_T;
     return [](KernelContext& ctx) {
-      if constexpr (std::is_same_v<T, float>) {
-        check_num_inputs(ctx, 1);
-        if (use_dnnl_elementwise(ctx.input(0).num_elements())) {
-          return dnnl_eltwise_forward(ctx, algorithm::eltwise_abs, 0.f, 0.f);
-        }
+      if constexpr (kIsFloat<T>) {
+        fast_unary<T>(ctx, AbsF{});
+      } else {
+        unary_loop<T, T>(ctx, [](T x) { return x < 0 ? sub_wrap<T>(0, x) : x; });
       }
-      unary_loop<T, T>(ctx, [](T x) {
-        if constexpr (kIsFloat<T>) {
-          return std::fabs(x);
-        } else {
-          return x < 0 ? sub_wrap<T>(0, x) : x;
-        }
-      });
     };
   });
   add_n(r, "Sign", [](auto tag) {
@@ -505,33 +701,37 @@ void register_unary(Registrar& r) {
   add_n(r, "Square", [](auto tag) {
     using T = STRATA_T;
     return [](KernelContext& ctx) {
-      if constexpr (std::is_same_v<T, float>) {
-        check_num_inputs(ctx, 1);
-        if (use_dnnl_elementwise(ctx.input(0).num_elements())) {
-          return dnnl_eltwise_forward(ctx, algorithm::eltwise_square, 0.f, 0.f);
-        }
+      if constexpr (kIsFloat<T>) {
+        fast_unary<T>(ctx, SquareF{});
+      } else {
+        unary_loop<T, T>(ctx, [](T x) { return mul_wrap(x, x); });
       }
-      unary_loop<T, T>(ctx, [](T x) { return mul_wrap(x, x); });
     };
   });
   // Relu and Relu6 stay in C++ at every size: oneDNN's relu and clip map NaN to 0, where
   // max(x, 0) propagates it; a vectorised loop is as fast as the primitive anyway.
   add_n(r, "Relu", [](auto tag) {
     using T = STRATA_T;
-    return [](KernelContext& ctx) { unary_loop<T, T>(ctx, [](T x) { return Max{}(x, T(0)); }); };
+    return [](KernelContext& ctx) {
+      if constexpr (kIsFloat<T>) {
+        fast_unary<T>(ctx, ReluF{});
+      } else {
+        unary_loop<T, T>(ctx, [](T x) { return Max{}(x, T(0)); });
+      }
+    };
   });
 
   add_f(r, "Sqrt", [](auto tag) {
     using T = STRATA_T;
-    return [](KernelContext& ctx) { activation<T>(ctx, [](double x) { return std::sqrt(x); }, algorithm::eltwise_sqrt); };
+    return [](KernelContext& ctx) { fast_unary<T>(ctx, SqrtF{}, kGrainExpensive); };
   });
   add_f(r, "Rsqrt", [](auto tag) {
     using T = STRATA_T;
-    return [](KernelContext& ctx) { unary_math<T>(ctx, [](double x) { return 1.0 / std::sqrt(x); }); };
+    return [](KernelContext& ctx) { fast_unary<T>(ctx, RsqrtF{}, kGrainExpensive); };
   });
   add_f(r, "Reciprocal", [](auto tag) {
     using T = STRATA_T;
-    return [](KernelContext& ctx) { unary_loop<T, T>(ctx, [](T x) { return T(1) / x; }); };
+    return [](KernelContext& ctx) { fast_unary<T>(ctx, ReciprocalF{}); };
   });
   add_f(r, "Exp", [](auto tag) {
     using T = STRATA_T;
@@ -615,7 +815,11 @@ void register_gradient_helpers(Registrar& r) {
   // mask (NaN). Plain loops at every size.
   add_f(r, "ReluGrad", [](auto tag) {
     using T = STRATA_T;
-    return [](KernelContext& ctx) { pair_math<T>(ctx, [](double g, double f) { return f > 0 ? g : 0.0; }); };
+    return [](KernelContext& ctx) {
+      check_num_inputs(ctx, 2);
+      check_same_dims(ctx, 0, 1);
+      STRATA_CHECK(fast_binary<T>(ctx, ReluGradF{}), BackendError, "op ", ctx.op_name(), ": unexpected shapes");
+    };
   });
   add_f(r, "Relu6Grad", [](auto tag) {
     using T = STRATA_T;

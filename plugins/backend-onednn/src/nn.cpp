@@ -1,10 +1,12 @@
-// BiasAdd, BiasAddGrad, Softmax, LogSoftmax and SoftmaxGrad. Large float32 tensors use
-// oneDNN's binary (bias as a broadcast second operand), reduction, softmax and softmax
-// backward primitives; the rest, and LogSoftmax, is C++ (per row, sums in double).
+// BiasAdd, BiasAddGrad, Softmax, LogSoftmax and SoftmaxGrad. BiasAdd is a C++ loop cloned per
+// CPU feature level (dispatch.hpp) at every size; large float32 tensors use oneDNN's
+// reduction, softmax and softmax backward primitives; the rest, and LogSoftmax, is C++ (per
+// row, sums in double).
 #include <algorithm>
 #include <cmath>
 
 #include "common.hpp"
+#include "dispatch.hpp"
 #include "dnnl_util.hpp"
 #include "kernels.hpp"
 #include "reduce.hpp"
@@ -16,6 +18,21 @@ void check_nhwc(const KernelContext& ctx) {
   const std::string fmt = ctx.attrs().get_or<std::string>("data_format", "NHWC");
   STRATA_CHECK(fmt == "NHWC", BackendError, "op ", ctx.op_name(),
                " on the cpu supports data_format NHWC (channels last) only, got ", fmt);
+}
+
+// o[r, c] = v[r, c] + b[c] over `rows` rows of C.
+template <class T>
+STRATA_CPU_INLINE void add_bias_rows_body(const T* __restrict v, const T* __restrict b, T* __restrict o,
+                                          std::int64_t rows, std::int64_t C) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    for (std::int64_t c = 0; c < C; ++c) o[r * C + c] = v[r * C + c] + b[c];
+  }
+}
+STRATA_CPU_CLONES void add_bias_rows(const float* v, const float* b, float* o, std::int64_t rows, std::int64_t C) {
+  add_bias_rows_body(v, b, o, rows, C);
+}
+STRATA_CPU_CLONES void add_bias_rows(const double* v, const double* b, double* o, std::int64_t rows, std::int64_t C) {
+  add_bias_rows_body(v, b, o, rows, C);
 }
 
 template <class T>
@@ -33,30 +50,12 @@ void bias_add(KernelContext& ctx) {
   T* o = out<T>(ctx, 0);
   const std::int64_t n = product(vd), C = bd[0];
   if (n == 0) return;
-  if constexpr (std::is_same_v<T, float>) {
-    if (n >= kDnnlMinElements) {
-      const Dims rows{n / C, C}, bias{1, C};
-      KeyBuilder key("bias_add");
-      key.add(rows);
-      auto prim = cached_primitive(ctx.op_name(), key.str(), [&] {
-        const auto v_md = plain(rows), b_md = plain(bias);
-        const dnnl::binary::primitive_desc pd(dnnl::binary::desc(dnnl::algorithm::binary_add, v_md, b_md, v_md),
-                                              user_scratchpad(), engine());
-        return PrimitiveSpec{dnnl::binary(pd),
-                             {{DNNL_ARG_SRC_0, v_md}, {DNNL_ARG_SRC_1, b_md}, {DNNL_ARG_DST, v_md}},
-                             pd.scratchpad_desc()};
-      });
-      prim->execute({v, b, o});
-      return;
-    }
-  }
+  // The rows go through a loop cloned per CPU feature level (dispatch.hpp) at every size:
+  // the same float additions oneDNN's binary primitive made for large tensors, without
+  // building and looking up a primitive per call.
   const std::int64_t rows = n / C;
   parallel_for(rows, std::max<std::int64_t>(1, kGrainCheap / C), [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t r = begin; r < end; ++r) {
-      const T* __restrict vr = v + r * C;
-      T* __restrict orow = o + r * C;
-      for (std::int64_t c = 0; c < C; ++c) orow[c] = vr[c] + b[c];
-    }
+    add_bias_rows(v + begin * C, b, o + begin * C, end - begin, C);
   });
 }
 
@@ -400,7 +399,11 @@ void resize_nearest_grad(KernelContext& ctx) {
 
 }  // namespace
 
+// optimizer.cpp: the fused optimizer updates.
+void register_optimizer_kernels(Registrar& r);
+
 void register_nn_kernels(Registrar& r) {
+  register_optimizer_kernels(r);
   add_f(r, "BiasAdd", [](auto tag) {
     using T = typename decltype(tag)::type;
     return [](KernelContext& ctx) { bias_add<T>(ctx); };

@@ -6,9 +6,11 @@
 // full reduction, over chunks of the input; several reduced groups fall back to an
 // odometer walk. Float sums and products accumulate in double, integer ones in wrapping
 // uint64 (TensorFlow's overflow behaviour). Large float32 Sum/Mean/Prod over the
-// innermost dimensions use oneDNN.
+// innermost dimensions use oneDNN. The float Sum/Mean loops are cloned per CPU feature level
+// (dispatch.hpp), with the same operations in the same order.
 #include "reduce.hpp"
 
+#include "dispatch.hpp"
 #include "dnnl_util.hpp"
 #include "kernels.hpp"
 
@@ -87,6 +89,33 @@ struct Fold {
   }
 };
 
+// The float Sum/Mean inner loops (double accumulators), cloned per CPU feature level: the
+// eight-lane fold of fold_run and the column accumulation acc[i] += row[i].
+template <class T>
+STRATA_CPU_INLINE double sum_run_body(const T* __restrict x, std::int64_t n) {
+  double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int k = 0; k < 8; ++k) lanes[k] = lanes[k] + static_cast<double>(x[i + k]);
+  }
+  double a = 0;
+  for (int k = 0; k < 8; ++k) a = a + lanes[k];
+  for (; i < n; ++i) a = a + static_cast<double>(x[i]);
+  return a;
+}
+template <class T>
+STRATA_CPU_INLINE void add_row_body(double* __restrict acc, const T* __restrict row, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) acc[i] = acc[i] + static_cast<double>(row[i]);
+}
+STRATA_CPU_CLONES double sum_run(const float* x, std::int64_t n) { return sum_run_body(x, n); }
+STRATA_CPU_CLONES double sum_run(const double* x, std::int64_t n) { return sum_run_body(x, n); }
+STRATA_CPU_CLONES void add_row(double* acc, const float* row, std::int64_t n) { add_row_body(acc, row, n); }
+STRATA_CPU_CLONES void add_row(double* acc, const double* row, std::int64_t n) { add_row_body(acc, row, n); }
+
+template <class T, Reduce K>
+constexpr bool kClonedSum = kIsFloat<T> && (K == Reduce::kSum || K == Reduce::kMean) &&
+                            std::is_same_v<typename Fold<T, K>::Acc, double>;
+
 // Dimensions merged into groups: sizes and whether each group is reduced.
 struct Groups {
   Dims size;
@@ -136,7 +165,11 @@ void reduce_cpp(const T* x, const Groups& g, std::int64_t n_out, std::int64_t co
       parallel_for(chunks, std::max<std::int64_t>(1, kGrainCheap / kChunk), [&](std::int64_t b, std::int64_t e) {
         for (std::int64_t c = b; c < e; ++c) {
           const std::int64_t begin = c * kChunk, end = std::min(R, begin + kChunk);
-          partial[static_cast<std::size_t>(c)] = F::fold_run(x + begin, end - begin);
+          if constexpr (kClonedSum<T, K>) {
+            partial[static_cast<std::size_t>(c)] = sum_run(x + begin, end - begin);
+          } else {
+            partial[static_cast<std::size_t>(c)] = F::fold_run(x + begin, end - begin);
+          }
         }
       });
       Acc a = F::init();
@@ -150,13 +183,21 @@ void reduce_cpp(const T* x, const Groups& g, std::int64_t n_out, std::int64_t co
       for (std::int64_t oi = b; oi < e; ++oi) {
         const T* xo = x + oi * R * inner;
         if (inner == 1) {
-          o[oi] = F::finish(F::fold_run(xo, R), count);
+          if constexpr (kClonedSum<T, K>) {
+            o[oi] = F::finish(sum_run(xo, R), count);
+          } else {
+            o[oi] = F::finish(F::fold_run(xo, R), count);
+          }
           continue;
         }
         std::fill(acc.begin(), acc.end(), F::init());
         for (std::int64_t r = 0; r < R; ++r) {
           const T* row = xo + r * inner;
-          for (std::int64_t i = 0; i < inner; ++i) acc[i] = F::merge(acc[i], F::widen(row[i]));
+          if constexpr (kClonedSum<T, K>) {
+            add_row(acc.data(), row, inner);
+          } else {
+            for (std::int64_t i = 0; i < inner; ++i) acc[i] = F::merge(acc[i], F::widen(row[i]));
+          }
         }
         T* orow = o + oi * inner;
         for (std::int64_t i = 0; i < inner; ++i) orow[i] = F::finish(acc[i], count);

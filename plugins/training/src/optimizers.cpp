@@ -3,12 +3,19 @@
 // build() uses and updates a variable with tf-keras's update_step formula, written in
 // ops on the variable's device. Hyper-parameters tf-keras turns into float32 tensors
 // (beta powers, Nadam's momentum schedule) are computed here on the host with float32
-// rounding at each step, so the arithmetic is the same as tf-keras's.
+// rounding at each step, so the arithmetic is the same as tf-keras's. Where the variable's
+// device has a kernel for it, an update runs as one fused op (ResourceApplyKerasMomentum or
+// strata.Keras*, runtime/src/ops/defs_optimizer.cpp) that rounds exactly as the composed ops
+// below; the state (slots, their names and order) is the same on both paths, so training
+// resumes across them (another device, STRATA_FUSED_UPDATES=0) with the same values.
 //
 // Clipping, weight decay, the learning rate (and its schedule) and the iteration counter
 // are the runtime's Optimizer base class's.
 #include <cmath>
+#include <cstdlib>
+#include <string_view>
 #include <functional>
+#include <vector>
 
 #include "common.hpp"
 #include "strata/optimizer.hpp"
@@ -36,11 +43,41 @@ struct Precision {
 void set(const Variable& variable, const Tensor& value) { Variable(variable).assign(value); }
 
 // Whether the backend of this variable's device has a kernel for the fused update `op`
-// (the runtime's ResourceApplyAdam / ResourceApplyKerasMomentum, runtime/src/ops/
+// (the runtime's ResourceApplyKerasMomentum and strata.Keras* ops, runtime/src/ops/
 // defs_optimizer.cpp), for its dtype. Any backend may register one; where none does, the
 // optimizers compose element-wise ops. Backend-neutral: no device type is named here.
+// STRATA_FUSED_UPDATES=0 in the environment turns the fused updates off (read at each update,
+// for debugging numerics and for the tests that compare the two paths).
 bool has_fused_update(const char* op, const Variable& var) {
+  const char* env = std::getenv("STRATA_FUSED_UPDATES");
+  if (env != nullptr && std::string_view(env) == "0") return false;
   return Registry::global().contains(ObjectKind::kKernel, kernel_key(op, var.device().type(), var.dtype()));
+}
+
+// Runs the fused Keras update `op` (runtime/src/ops/defs_optimizer.cpp: inputs the variable,
+// `slots`, `scalars` and the gradient; outputs the new variable and slots) and assigns its
+// results, where the variable's device has a kernel for it; false (nothing done) elsewhere.
+// Each scalar is rounded to the variable's dtype as the composed update's
+// scalar_like(tensor, x) rounds it, so the two paths compute the same values.
+bool fused_update(const char* op, const Variable& var, const std::vector<const Variable*>& slots, const Tensor& lr,
+                  const std::vector<double>& scalars, const Tensor& g, const Attrs& attrs = {}) {
+  if (!has_fused_update(op, var)) return false;
+  std::vector<Tensor> inputs;
+  inputs.reserve(2 + slots.size() + scalars.size());
+  inputs.push_back(var.value());
+  for (const Variable* s : slots) inputs.push_back(s->value());
+  bool first = true;
+  for (const double x : scalars) {
+    // The first scalar is the learning rate tensor itself (a schedule's value).
+    inputs.push_back(first ? lr : scalar_like(lr, x));
+    first = false;
+  }
+  inputs.push_back(g);
+  const auto out = execute(op, inputs, attrs);
+  std::size_t i = 1;
+  for (const Variable* s : slots) set(*s, out[i++]);
+  set(var, out[0]);
+  return true;
 }
 
 // The keys every tf-keras optimizer writes, echoed as they were given, and the
@@ -149,18 +186,16 @@ class Adam : public KerasOptimizer {
     const double beta_2_power = p.pow(p(beta_2), static_cast<double>(step));
     const Variable& m = slot(var, "m");
     const Variable& v = slot(var, "v");
-    if (!amsgrad_ && has_fused_update("ResourceApplyAdam", var)) {
-      const auto out = execute("ResourceApplyAdam",
-                               {var.value(), m.value(), v.value(), scalar_like(lr, beta_1_power),
-                                scalar_like(lr, beta_2_power), lr, scalar_like(lr, beta_1), scalar_like(lr, beta_2),
-                                scalar_like(lr, epsilon_.get<double>()), g},
-                               Attrs{});
-      set(m, out[1]);
-      set(v, out[2]);
-      set(var, out[0]);
+    Attrs attrs;
+    attrs.set("amsgrad", amsgrad_);
+    const double bias_sqrt = p(std::sqrt(p(1.0 - beta_2_power))), bias_1 = p(1.0 - beta_1_power);
+    std::vector<const Variable*> slots{&m, &v};
+    if (amsgrad_) slots.push_back(&slot(var, "vhat"));
+    if (fused_update("strata.KerasAdam", var, slots, lr,
+                     {0.0, bias_sqrt, bias_1, 1.0 - beta_1, 1.0 - beta_2, epsilon_.get<double>()}, g, attrs)) {
       return;
     }
-    const Tensor alpha = lr * scalar_like(lr, p(std::sqrt(p(1.0 - beta_2_power)))) / scalar_like(lr, p(1.0 - beta_1_power));
+    const Tensor alpha = lr * scalar_like(lr, bias_sqrt) / scalar_like(lr, bias_1);
     const Tensor new_m = m.value() + (g - m.value()) * (1.0 - beta_1);
     Tensor new_v = v.value() + (square(g) - v.value()) * (1.0 - beta_2);
     set(m, new_m);
@@ -223,6 +258,18 @@ class RMSprop final : public KerasOptimizer {
   void update_step(const Tensor& g, const Variable& var, const Tensor& lr, std::int64_t) override {
     const double rho = rho_.get<double>();
     const Variable& velocity = slot(var, "velocity");
+    {
+      Attrs attrs;
+      attrs.set("centered", centered_);
+      attrs.set("use_momentum", momentum() > 0);
+      std::vector<const Variable*> slots{&velocity};
+      if (centered_) slots.push_back(&slot(var, "average_gradient"));
+      if (momentum() > 0) slots.push_back(&slot(var, "momentum"));
+      if (fused_update("strata.KerasRMSprop", var, slots, lr, {0.0, rho, 1.0 - rho, momentum(), epsilon_.get<double>()},
+                       g, attrs)) {
+        return;
+      }
+    }
     const Tensor new_velocity = velocity.value() * rho + square(g) * (1.0 - rho);
     set(velocity, new_velocity);
     Tensor denominator;
@@ -271,6 +318,7 @@ class Adagrad final : public KerasOptimizer {
   }
   void update_step(const Tensor& g, const Variable& var, const Tensor& lr, std::int64_t) override {
     const Variable& acc = slot(var, "accumulator");
+    if (fused_update("strata.KerasAdagrad", var, {&acc}, lr, {0.0, epsilon_.get<double>()}, g)) return;
     const Tensor new_acc = acc.value() + g * g;
     set(acc, new_acc);
     set(var, var.value() - lr * g / sqrt(new_acc + epsilon_.get<double>()));
@@ -303,6 +351,7 @@ class Adadelta final : public KerasOptimizer {
     const double rho = rho_.get<double>(), eps = epsilon_.get<double>();
     const Variable& acc_grad = slot(var, "accumulated_grad");
     const Variable& acc_delta = slot(var, "accumulated_delta_var");
+    if (fused_update("strata.KerasAdadelta", var, {&acc_grad, &acc_delta}, lr, {0.0, rho, 1.0 - rho, eps}, g)) return;
     const Tensor new_acc_grad = acc_grad.value() * rho + g * (1.0 - rho) * g;
     set(acc_grad, new_acc_grad);
     const Tensor delta_var = neg(sqrt(acc_delta.value() + eps)) * g / sqrt(new_acc_grad + eps);
@@ -339,6 +388,10 @@ class Adamax final : public KerasOptimizer {
     const double beta_1_power = p.pow(p(beta_1), static_cast<double>(step));
     const Variable& m = slot(var, "m");
     const Variable& u = slot(var, "u");
+    if (fused_update("strata.KerasAdamax", var, {&m, &u}, lr,
+                     {0.0, p(1.0 - beta_1_power), 1.0 - beta_1, beta_2, epsilon_.get<double>()}, g)) {
+      return;
+    }
     const Tensor new_m = m.value() + (g - m.value()) * (1.0 - beta_1);
     const Tensor new_u = maximum(u.value() * beta_2, abs(g));
     set(m, new_m);
@@ -388,6 +441,12 @@ class Nadam final : public KerasOptimizer {
 
     const Variable& m = slot(var, "m");
     const Variable& v = slot(var, "v");
+    if (fused_update("strata.KerasNadam", var, {&m, &v}, lr,
+                     {0.0, p(1.0 - beta_1), p(1.0 - beta_2), u_t_1, p(1.0 - u_product_t_1), p(1.0 - u_t),
+                      p(1.0 - u_product_t), p(1.0 - beta_2_power), epsilon_.get<double>()},
+                     g)) {
+      return;
+    }
     // beta_1 and beta_2 are float32 tensors here, so 1 - beta is rounded in float32.
     const Tensor new_m = m.value() + (g - m.value()) * scalar_like(lr, p(1.0 - beta_1));
     const Tensor new_v = v.value() + (square(g) - v.value()) * scalar_like(lr, p(1.0 - beta_2));
@@ -439,6 +498,10 @@ class Ftrl final : public KerasOptimizer {
     const Variable& linear = slot(var, "linear");
     const double power = -learning_rate_power_.get<double>();
     const double l1 = l1_.get<double>();
+    if (fused_update("strata.KerasFtrl", var, {&accum, &linear}, lr,
+                     {0.0, power, l1, l2_.get<double>(), beta_.get<double>(), 2.0 * l2_shrinkage_.get<double>()}, g)) {
+      return;
+    }
     const Tensor l2_reg = scalar_like(lr, l2_.get<double>()) + scalar_like(lr, beta_.get<double>()) / (lr * 2.0);
     const Tensor w = var.value();
     const Tensor grad_to_use = g + w * (2.0 * l2_shrinkage_.get<double>());

@@ -687,7 +687,11 @@ class Progbar {
       : out_(out), target_(target), verbose_(verbose), dynamic_(dynamic), start_(clock::now()) {}
 
   void update(std::int64_t current, const Logs& logs, bool finalize) {
+    // Nothing is printed for this update: return before formatting anything (fit calls this
+    // once per step).
+    if (verbose_ == 0 || (verbose_ == 2 && !finalize) || (verbose_ == 1 && !finalize && !dynamic_)) return;
     const auto now = clock::now();
+    if (verbose_ == 1 && !finalize && seconds(now - last_) < 0.05) return;  // redrawn at most every 50 ms
     const double elapsed = seconds(now - start_);
     const double per_step = current > 0 ? elapsed / static_cast<double>(current) : 0.0;
     std::string values;

@@ -158,6 +158,13 @@ TEST(RuntimeOpDefs, EveryBuiltInOpWithItsSignature) {
       {"TruncatedNormal", 1, 0, {0}, -1, "dtype", "stateful not_differentiable"},
       {"UnsortedSegmentSum", 3, 0, {2}, 0, "", "gradient"},
       {"ZerosLike", 1, 0, {}, 0, "", "not_differentiable"},
+      {"strata.KerasAdadelta", -1, 8, {}, 0, "", "not_differentiable"},
+      {"strata.KerasAdagrad", -1, 5, {}, 0, "", "not_differentiable"},
+      {"strata.KerasAdam", -1, 10, {}, 0, "", "not_differentiable"},
+      {"strata.KerasAdamax", -1, 9, {}, 0, "", "not_differentiable"},
+      {"strata.KerasFtrl", -1, 10, {}, 0, "", "not_differentiable"},
+      {"strata.KerasNadam", -1, 13, {}, 0, "", "not_differentiable"},
+      {"strata.KerasRMSprop", -1, 8, {}, 0, "", "not_differentiable"},
   };
   std::vector<std::string> want;
   for (const auto& s : expected) want.push_back(describe(s));
