@@ -37,12 +37,16 @@ GovernorConfig two_threads() {
 TEST(Governor, QuietSamplesKeepTheWholeTeam) {
   GovernorLogic g(two_threads());
   EXPECT_EQ(g.team(), 2);
-  g.on_due(0, {});  // no evidence yet
+  g.on_due(0, {});  // no evidence yet: the first decision comes soon
   EXPECT_EQ(g.team(), 2);
-  EXPECT_EQ(g.due_ns(), g.config().sample_interval_ns);
-  g.on_due(200 * kMs, {{50 * kMs, 1 * kMs}, {48 * kMs, 2 * kMs}});
+  EXPECT_EQ(g.due_ns(), g.config().first_sample_ns);
+  g.on_due(50 * kMs, {{30 * kMs, 1 * kMs}, {28 * kMs, 2 * kMs}});
   EXPECT_EQ(g.team(), 2);
   EXPECT_FALSE(g.in_trial());
+  EXPECT_EQ(g.due_ns(), 50 * kMs + g.config().sample_interval_ns);
+  g.on_due(g.due_ns(), {});  // no evidence after a decision: the regular interval
+  EXPECT_EQ(g.team(), 2);
+  EXPECT_EQ(g.due_ns(), 250 * kMs + g.config().sample_interval_ns);
 }
 
 TEST(Governor, AThreadWaitingForACoreShrinksTheTeamThenATrialRestoresIt) {

@@ -26,6 +26,7 @@ struct GovernorConfig {
   double contended_fraction = 0.25;                 // wait / (wait + run) above which a thread is contended
   std::int64_t min_run_ns = 2'000'000;              // less CPU time than this in a sample: no evidence
   std::int64_t sample_interval_ns = 200'000'000;    // between samples of a full team
+  std::int64_t first_sample_ns = 50'000'000;        // until the first sample with evidence
   std::int64_t trial_ns = 100'000'000;              // length of a trial with the whole team
   std::int64_t first_backoff_ns = 1'000'000'000;    // shrunk this long before the first trial
   std::int64_t max_backoff_ns = 16'000'000'000;     // the longest back-off
@@ -72,9 +73,12 @@ class GovernorLogic {
         if (!evidence) {
           // Too little work ran to tell: keep the team and look again later (a trial
           // continues until it has seen enough).
-          due_ns_ = now_ns + (state_ == State::kTrial ? c_.trial_ns : c_.sample_interval_ns);
+          due_ns_ = now_ns + (state_ == State::kTrial ? c_.trial_ns
+                                : decided_                ? c_.sample_interval_ns
+                                                          : c_.first_sample_ns);
           return;
         }
+        decided_ = true;
         if (contended == 0) {
           state_ = State::kSteady;
           team_ = c_.max_threads;
@@ -111,6 +115,7 @@ class GovernorLogic {
   enum class State { kSteady, kShrunk, kTrial };
   GovernorConfig c_;
   State state_ = State::kSteady;
+  bool decided_ = false;  // a sample had evidence once: the process's first decision is made
   int team_ = 1;
   std::int64_t due_ns_ = 0;
   std::int64_t backoff_ns_ = 0;
