@@ -39,6 +39,17 @@ class CApiThreads : public ::testing::Test {
   int32_t saved_ = 0;
 };
 
+TEST_F(CApiThreads, Version5TableHoldsTheThreadCalls) {
+  const strata_api* api = nullptr;
+  Status s(strata_get_api(5, &api));
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(api->set_num_threads, &strata_set_num_threads);
+  EXPECT_EQ(api->get_num_threads, &strata_get_num_threads);
+  EXPECT_EQ(api->model_set_num_threads, &strata_model_set_num_threads);
+  EXPECT_EQ(api->model_get_num_threads, &strata_model_get_num_threads);
+  EXPECT_EQ(api->model_evaluate_weighted, &strata_model_evaluate_weighted);  // version 4's stay where they were
+}
+
 TEST_F(CApiThreads, TheProcessSettingReadsBackAndIsTheCppOne) {
   Status a(strata_set_num_threads(2));
   ASSERT_TRUE(a.ok()) << a.message();
