@@ -7,6 +7,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -233,13 +235,20 @@ strata::Tensor filled(const strata::Shape& shape, float v) {
                                             shape);
 }
 
-// Runs this program with only `test` selected and STRATA_THREADS_CHILD set; returns its
-// exit status (0: the child's expectations held).
-int run_child(const std::string& test, const std::string& env = "") {
+// Runs this program with only `test` selected, STRATA_THREADS_CHILD set and no OpenMP or
+// Strata thread variables (but those in `env`); returns its exit status (0: the child's
+// expectations held). Its output goes to `output` (a file) when given.
+int run_child(const std::string& test, const std::string& env = "", const std::string& output = "/dev/null") {
   const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
-  const std::string cmd = "env -u OMP_NUM_THREADS -u STRATA_NUM_THREADS -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT STRATA_THREADS_CHILD=1 " + env + " '" + self +
-                          "' --gtest_filter=" + test + " > /dev/null 2>&1";
+  const std::string cmd =
+      "env -u OMP_NUM_THREADS -u STRATA_NUM_THREADS -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT STRATA_THREADS_CHILD=1 " + env +
+      " '" + self + "' --gtest_filter=" + test + " > '" + output + "' 2>&1";
   return std::system(cmd.c_str());
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 bool in_child() { return std::getenv("STRATA_THREADS_CHILD") != nullptr; }
@@ -290,6 +299,13 @@ TEST(ThreadsChild, BigOpsUseTheTeam) {
   EXPECT_GT(tasks(), before);
 }
 
+TEST(ThreadsChild, TheWaitDefaultLeavesNoVariableBehind) {
+  if (!in_child()) GTEST_SKIP() << "runs in a child process";
+  // The plugins are loaded (test_main's initialize) and libgomp with them.
+  big_ops();
+  EXPECT_EQ(std::getenv("GOMP_SPINCOUNT"), nullptr);
+}
+
 bool two_cores() { return std::thread::hardware_concurrency() >= 2; }
 
 TEST(Threads, SmallOpsStartNoWorkerThread) {
@@ -328,6 +344,35 @@ TEST(Threads, ResultsAreTheSameWithOneAndTwoThreads) {
     ASSERT_EQ(results[r].size(), results[0].size());
     for (std::size_t i = 0; i < results[0].size(); ++i) ASSERT_NEAR(results[r][i], results[0][i], 1e-4f) << i;
   }
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define STRATA_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define STRATA_TEST_ASAN 1
+#endif
+#endif
+
+TEST(Threads, TheWaitDefaultIsRemovedAfterLoadingAndAHostsOpenMPIsReportedTooLate) {
+  EXPECT_EQ(run_child("ThreadsChild.TheWaitDefaultLeavesNoVariableBehind"), 0);
+  const std::string out = (std::filesystem::temp_directory_path() /
+                           ("strata_threads_test_" + std::to_string(::getpid()) + ".log"))
+                              .string();
+  // The plugin brings libgomp in: nothing to report.
+  EXPECT_EQ(run_child("ThreadsChild.TheWaitDefaultLeavesNoVariableBehind", "STRATA_LOG_LEVEL=info", out), 0);
+  EXPECT_EQ(read_text(out).find("already loaded by the host program"), std::string::npos) << read_text(out);
+#ifndef STRATA_TEST_ASAN  // ASan's runtime must come first: no LD_PRELOAD there
+  // A host that loaded libgomp itself: too late, said once at info level.
+  EXPECT_EQ(run_child("ThreadsChild.TheWaitDefaultLeavesNoVariableBehind", "STRATA_LOG_LEVEL=info LD_PRELOAD=libgomp.so.1",
+                      out),
+            0);
+  const std::string text = read_text(out);
+  const auto first = text.find("already loaded by the host program");
+  EXPECT_NE(first, std::string::npos) << text;
+  EXPECT_EQ(text.find("already loaded by the host program", first + 1), std::string::npos) << text;
+#endif
+  std::filesystem::remove(out);
 }
 
 }  // namespace

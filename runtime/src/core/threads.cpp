@@ -116,8 +116,14 @@ bool libgomp_loaded() noexcept {
   return true;
 }
 
+namespace {
+// Set once a plugin load under the default brought libgomp in: later loads find it loaded
+// and that is no reason to log.
+std::atomic<bool> g_libgomp_ours{false};
+}  // namespace
+
 OpenMpWaitDefault::OpenMpWaitDefault() {
-  if (openmp_wait_policy_chosen()) return;
+  if (openmp_wait_policy_chosen() || g_libgomp_ours.load(std::memory_order_relaxed)) return;
   if (libgomp_loaded()) {
     static std::once_flag once;
     std::call_once(once, [] {
@@ -131,7 +137,9 @@ OpenMpWaitDefault::OpenMpWaitDefault() {
 }
 
 OpenMpWaitDefault::~OpenMpWaitDefault() {
-  if (set_) ::unsetenv("GOMP_SPINCOUNT");
+  if (!set_) return;
+  ::unsetenv("GOMP_SPINCOUNT");
+  if (libgomp_loaded()) g_libgomp_ours.store(true, std::memory_order_relaxed);
 }
 
 }  // namespace detail
