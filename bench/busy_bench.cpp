@@ -12,9 +12,10 @@
 // graph at batch 1024. Each condition runs in a fresh process (this program re-executed
 // with --worker), because OpenMP reads its settings once, when it is loaded; the variables
 // named above are removed from the workers' environment except where the condition sets
-// them. Prints the median per-call time of each case in each condition, the ranges over
-// rounds, and the ratios busy/idle (speed relative to idle: >= 0.5 is the target)
-// and busy/1thr (>= 1: never slower than one thread).
+// them. Prints each case's mean time per call in each condition (back-to-back calls for
+// about --seconds; the median and range over rounds) and the ratios busy/idle (speed
+// relative to idle: >= 0.5 is the target) and busy/1thr (>= 1: never slower than
+// one thread).
 //
 //   build/bin/strata_bench_busy [--rounds N] [--seconds S] [--env NAME=VALUE]...
 //
@@ -84,19 +85,21 @@ Tensor labels(std::int64_t n) {
   return Tensor::from_vector<std::int64_t>(v, Shape{n});
 }
 
-// Median seconds per call of f, called repeatedly for about `seconds` (at least 5 calls).
+// Mean seconds per call of f, called back to back for about `seconds` (at least 5 calls):
+// a rate, so the time the process waits for a core counts (a median of single calls would
+// hide it).
 template <class F>
 double time_calls(F&& f, double seconds) {
   f();  // warm-up: primitives, slots, caches
-  std::vector<double> t;
+  std::int64_t calls = 0;
   const auto start = Clock::now();
-  while (t.size() < 5 || std::chrono::duration<double>(Clock::now() - start).count() < seconds) {
-    const auto t0 = Clock::now();
+  double elapsed = 0;
+  while (calls < 5 || elapsed < seconds) {
     f();
-    t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    ++calls;
+    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   }
-  std::nth_element(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(t.size() / 2), t.end());
-  return t[t.size() / 2];
+  return elapsed / static_cast<double>(calls);
 }
 
 // The measuring process: prints "case seconds" lines.
