@@ -132,6 +132,9 @@ int worker(double seconds) {
 pid_t start_neighbour() {
   const pid_t pid = ::fork();
   if (pid == 0) {
+    // A session of its own, as another program's process would be: with the kernel's
+    // autogroup scheduling a child in this program's session would share its CPU share.
+    ::setsid();
     volatile unsigned long spin = 0;
     for (;;) spin = spin + 1;
   }
