@@ -121,7 +121,8 @@ int worker(double seconds) {
   const Tensor y_train = labels(256);
 
   std::printf("%s %.9f\n", kCases[0], time_calls([&] { (void)mlp_serve({x_mlp}); }, seconds));
-  std::printf("%s %.9f\n", kCases[1], time_calls([&] { (void)trained->train_on_batch({x_train}, {y_train}); }, seconds));
+  std::printf("%s %.9f\n", kCases[1],
+              time_calls([&] { (void)trained->train_on_batch({x_train}, {y_train}); }, seconds));
   std::printf("%s %.9f\n", kCases[2], time_calls([&] { (void)cnn_serve({x_cnn}); }, seconds));
   std::fflush(stdout);
   std::error_code ec;
@@ -244,8 +245,9 @@ int main(int argc, char** argv) {
                   *std::min_element(v.begin(), v.end()) * 1e3, *std::max_element(v.begin(), v.end()) * 1e3);
     }
   }
-  std::printf("\nratios (speed, > 1 is faster): idle/1thr, busy/idle (target >= 0.5), busy/1thr (target >= 1), "
-              "median [range over rounds]\n");
+  std::printf(
+      "\nratios (speed, > 1 is faster): idle/1thr, busy/idle (target >= 0.5), busy/1thr (target >= 1), "
+      "median [range over rounds]\n");
   for (int c = 0; c < kNumCases; ++c) {
     auto& by_cond = samples[kCases[c]];
     auto ratio = [&](const char* num_cond, const char* den_cond) {

@@ -209,7 +209,7 @@ TEST_F(ProcessSetting, AModelsSettingAppliesDuringItsCallsOnly) {
   (void)model->predict_on_batch({x});
   EXPECT_EQ(model->seen, 1);
   EXPECT_EQ(strata::requested_num_threads(), 3);  // restored after the call
-  (void)(*model)({x});                              // a plain call is not one of the model's entry points
+  (void)(*model)({x});                            // a plain call is not one of the model's entry points
   EXPECT_EQ(model->seen, 3);
   {
     strata::ThreadScope scope(2);  // the caller's scope wins over the model's setting
@@ -241,8 +241,8 @@ strata::Tensor filled(const strata::Shape& shape, float v) {
 int run_child(const std::string& test, const std::string& env = "", const std::string& output = "/dev/null") {
   const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
   const std::string cmd =
-      "env -u OMP_NUM_THREADS -u STRATA_NUM_THREADS -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT STRATA_THREADS_CHILD=1 " + env +
-      " '" + self + "' --gtest_filter=" + test + " > '" + output + "' 2>&1";
+      "env -u OMP_NUM_THREADS -u STRATA_NUM_THREADS -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT STRATA_THREADS_CHILD=1 " +
+      env + " '" + self + "' --gtest_filter=" + test + " > '" + output + "' 2>&1";
   return std::system(cmd.c_str());
 }
 
@@ -251,7 +251,9 @@ std::string read_text(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-bool in_child() { return std::getenv("STRATA_THREADS_CHILD") != nullptr; }
+bool in_child() {
+  return std::getenv("STRATA_THREADS_CHILD") != nullptr;
+}
 
 // Big enough for every op to want a team on any machine with two cores or more.
 void big_ops() {
@@ -306,7 +308,9 @@ TEST(ThreadsChild, TheWaitDefaultLeavesNoVariableBehind) {
   EXPECT_EQ(std::getenv("GOMP_SPINCOUNT"), nullptr);
 }
 
-bool two_cores() { return std::thread::hardware_concurrency() >= 2; }
+bool two_cores() {
+  return std::thread::hardware_concurrency() >= 2;
+}
 
 TEST(Threads, SmallOpsStartNoWorkerThread) {
   if (!two_cores()) GTEST_SKIP() << "needs two cores";
@@ -356,16 +360,16 @@ TEST(Threads, ResultsAreTheSameWithOneAndTwoThreads) {
 
 TEST(Threads, TheWaitDefaultIsRemovedAfterLoadingAndAHostsOpenMPIsReportedTooLate) {
   EXPECT_EQ(run_child("ThreadsChild.TheWaitDefaultLeavesNoVariableBehind"), 0);
-  const std::string out = (std::filesystem::temp_directory_path() /
-                           ("strata_threads_test_" + std::to_string(::getpid()) + ".log"))
-                              .string();
+  const std::string out =
+      (std::filesystem::temp_directory_path() / ("strata_threads_test_" + std::to_string(::getpid()) + ".log"))
+          .string();
   // The plugin brings libgomp in: nothing to report.
   EXPECT_EQ(run_child("ThreadsChild.TheWaitDefaultLeavesNoVariableBehind", "STRATA_LOG_LEVEL=info", out), 0);
   EXPECT_EQ(read_text(out).find("already loaded by the host program"), std::string::npos) << read_text(out);
 #ifndef STRATA_TEST_ASAN  // ASan's runtime must come first: no LD_PRELOAD there
   // A host that loaded libgomp itself: too late, said once at info level.
-  EXPECT_EQ(run_child("ThreadsChild.TheWaitDefaultLeavesNoVariableBehind", "STRATA_LOG_LEVEL=info LD_PRELOAD=libgomp.so.1",
-                      out),
+  EXPECT_EQ(run_child("ThreadsChild.TheWaitDefaultLeavesNoVariableBehind",
+                      "STRATA_LOG_LEVEL=info LD_PRELOAD=libgomp.so.1", out),
             0);
   const std::string text = read_text(out);
   const auto first = text.find("already loaded by the host program");

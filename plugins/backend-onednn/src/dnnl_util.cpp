@@ -279,7 +279,9 @@ bool is_small_work(const PrimitiveSpec& spec) {
     if ((kind == dnnl::primitive::kind::matmul || kind == dnnl::primitive::kind::inner_product) && !sd.empty()) {
       // dst elements x the reduced dimension (K: the last of the source's; inner product
       // reduces over all of a source row)
-      const std::int64_t k = kind == dnnl::primitive::kind::matmul ? sd.back() : elements(*src) / std::max<std::int64_t>(1, sd[0]);
+      const std::int64_t k = kind == dnnl::primitive::kind::matmul
+                                 ? sd.back()
+                                 : elements(*src) / std::max<std::int64_t>(1, sd[0]);
       macs = elements(*dst) * k;
     } else if (kind == dnnl::primitive::kind::convolution && !wd.empty()) {
       // dst elements x (weights per output channel); grouped weights lead with [G, OC/G]

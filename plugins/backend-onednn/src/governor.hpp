@@ -22,14 +22,14 @@
 namespace strata::onednn {
 
 struct GovernorConfig {
-  int max_threads = 1;                              // the whole team (OpenMP's maximum)
-  double contended_fraction = 0.25;                 // wait / (wait + run) above which a thread is contended
-  std::int64_t min_run_ns = 2'000'000;              // less CPU time than this in a sample: no evidence
-  std::int64_t sample_interval_ns = 200'000'000;    // between samples of a full team
-  std::int64_t first_sample_ns = 50'000'000;        // until the first sample with evidence
-  std::int64_t trial_ns = 100'000'000;              // length of a trial with the whole team
-  std::int64_t first_backoff_ns = 1'000'000'000;    // shrunk this long before the first trial
-  std::int64_t max_backoff_ns = 16'000'000'000;     // the longest back-off
+  int max_threads = 1;                            // the whole team (OpenMP's maximum)
+  double contended_fraction = 0.25;               // wait / (wait + run) above which a thread is contended
+  std::int64_t min_run_ns = 2'000'000;            // less CPU time than this in a sample: no evidence
+  std::int64_t sample_interval_ns = 200'000'000;  // between samples of a full team
+  std::int64_t first_sample_ns = 50'000'000;      // until the first sample with evidence
+  std::int64_t trial_ns = 100'000'000;            // length of a trial with the whole team
+  std::int64_t first_backoff_ns = 1'000'000'000;  // shrunk this long before the first trial
+  std::int64_t max_backoff_ns = 16'000'000'000;   // the longest back-off
 };
 
 // Growth of one thread's scheduler counters over a sample.
@@ -74,8 +74,8 @@ class GovernorLogic {
           // Too little work ran to tell: keep the team and look again later (a trial
           // continues until it has seen enough).
           due_ns_ = now_ns + (state_ == State::kTrial ? c_.trial_ns
-                                : decided_                ? c_.sample_interval_ns
-                                                          : c_.first_sample_ns);
+                              : decided_              ? c_.sample_interval_ns
+                                                      : c_.first_sample_ns);
           return;
         }
         decided_ = true;

@@ -58,8 +58,9 @@ class Governor {
       std::int64_t run = 0, wait = 0;
       enabled_ = read_schedstat(&run, &wait);
       if (!enabled_) {
-        log_info("backend-onednn: /proc/thread-self/schedstat cannot be read: the thread count does not adapt "
-                 "to a busy machine");
+        log_info(
+            "backend-onednn: /proc/thread-self/schedstat cannot be read: the thread count does not adapt "
+            "to a busy machine");
       }
     }
   }
@@ -94,7 +95,9 @@ class Governor {
     logic_.on_due(now, samples);
     if (logic_.team() != before) {
       log_debug("backend-onednn: ops now use ", logic_.team(), " thread(s) of ", logic_.config().max_threads,
-                logic_.in_trial() ? " (trial)" : logic_.team() < before ? " (cores busy with other work)" : "");
+                logic_.in_trial()        ? " (trial)"
+                : logic_.team() < before ? " (cores busy with other work)"
+                                         : "");
     }
     team_.store(logic_.team(), std::memory_order_relaxed);
     due_.store(logic_.due_ns(), std::memory_order_relaxed);

@@ -56,7 +56,9 @@ void set_num_threads(int n) {
   process_setting().store(n, std::memory_order_relaxed);
 }
 
-int num_threads() noexcept { return process_setting().load(std::memory_order_relaxed); }
+int num_threads() noexcept {
+  return process_setting().load(std::memory_order_relaxed);
+}
 
 void set_num_threads(const Model& model, int n) {
   check_count(n, "set_num_threads(model)");
@@ -83,7 +85,9 @@ ThreadScope::ThreadScope(int n) : previous_(t_scope_threads) {
   if (n > 0) t_scope_threads = n;
 }
 
-ThreadScope::~ThreadScope() { t_scope_threads = previous_; }
+ThreadScope::~ThreadScope() {
+  t_scope_threads = previous_;
+}
 
 int requested_num_threads() noexcept {
   return t_scope_threads > 0 ? t_scope_threads : process_setting().load(std::memory_order_relaxed);
@@ -99,7 +103,9 @@ void forget_model_threads(const Model* model) noexcept {
   s.by_model.erase(model);
 }
 
-int model_call_threads(const Model& model) noexcept { return t_scope_threads > 0 ? 0 : num_threads(model); }
+int model_call_threads(const Model& model) noexcept {
+  return t_scope_threads > 0 ? 0 : num_threads(model);
+}
 
 bool openmp_wait_policy_chosen() noexcept {
   for (const char* name : {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT"}) {
@@ -127,9 +133,11 @@ OpenMpWaitDefault::OpenMpWaitDefault() {
   if (libgomp_loaded()) {
     static std::once_flag once;
     std::call_once(once, [] {
-      log_info("OpenMP (libgomp) was already loaded by the host program before Strata's plugins: its wait "
-               "policy is the host's (Strata's default GOMP_SPINCOUNT=", kDefaultSpinCount,
-               " is not applied; set OMP_WAIT_POLICY or GOMP_SPINCOUNT before the program starts to choose)");
+      log_info(
+          "OpenMP (libgomp) was already loaded by the host program before Strata's plugins: its wait "
+          "policy is the host's (Strata's default GOMP_SPINCOUNT=",
+          kDefaultSpinCount,
+          " is not applied; set OMP_WAIT_POLICY or GOMP_SPINCOUNT before the program starts to choose)");
     });
     return;
   }
