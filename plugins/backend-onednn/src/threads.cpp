@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "governor.hpp"
@@ -94,10 +95,20 @@ class Governor {
     const int before = logic_.team();
     logic_.on_due(now, samples);
     if (logic_.team() != before) {
+      std::string shares;  // each sampled thread's share of runnable time spent waiting for a core
+      for (const ThreadSample& t : samples) {
+        const std::int64_t total = t.run_ns + t.wait_ns;
+        shares += (shares.empty() ? "" : ", ") +
+                  (total > 0 ? std::to_string(static_cast<int>(100.0 * static_cast<double>(t.wait_ns) /
+                                                               static_cast<double>(total))) +
+                                   "%"
+                             : std::string("-"));
+      }
       log_debug("backend-onednn: ops now use ", logic_.team(), " thread(s) of ", logic_.config().max_threads,
                 logic_.in_trial()        ? " (trial)"
                 : logic_.team() < before ? " (cores busy with other work)"
-                                         : "");
+                                         : "",
+                shares.empty() ? "" : "; waiting for a core: ", shares);
     }
     team_.store(logic_.team(), std::memory_order_relaxed);
     due_.store(logic_.due_ns(), std::memory_order_relaxed);
