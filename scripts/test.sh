@@ -25,9 +25,13 @@ else
   echo "test.sh: no TensorFlow environment; the checks that need TensorFlow will skip"
 fi
 
-# ctest runs two test processes at once; OpenMP's default busy-waiting makes two processes'
+# ctest runs two test processes at once; OpenMP's default busy-waiting made two processes'
 # worker threads fight for the two cores (spiral fit tests took up to 25.7 s each in a full
-# CI run; four of them take 3.6 s together busy-waiting, 1.0 s passive, on an idle machine).
+# CI run; four of them took 3.6 s together busy-waiting, 1.0 s passive, on an idle machine).
+# Since issue 22 Strata bounds OpenMP's waits by default and shrinks its teams when the
+# cores are busy (docs/PERFORMANCE.md, "Busy machines and threads"); the suite still chooses
+# passive waits explicitly, the best policy for two processes on two cores, and the tests
+# of the defaults (strata_threads_tests) run their children without it.
 export OMP_WAIT_POLICY=passive
 
 scripts/build.sh build

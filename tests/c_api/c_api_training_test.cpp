@@ -112,7 +112,8 @@ TEST_F(CApiTraining, Version3TableHoldsTheTrainingCalls) {
   EXPECT_EQ(api->model_train_on_batch, &strata_model_train_on_batch);
   EXPECT_EQ(api->model_evaluate, &strata_model_evaluate);
   const strata_api* sentinel = api;
-  EXPECT_REFUSED(strata_get_api(5, &api), STRATA_INVALID_ARGUMENT, "versions 1 to 4");
+  EXPECT_REFUSED(strata_get_api(STRATA_C_API_VERSION + 1, &api), STRATA_INVALID_ARGUMENT,
+                 "versions 1 to " + std::to_string(STRATA_C_API_VERSION));
   EXPECT_EQ(api, sentinel);
 }
 

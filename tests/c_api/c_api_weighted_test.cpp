@@ -121,7 +121,8 @@ TEST_F(CApiWeighted, Version4TableHoldsTheNewCalls) {
   EXPECT_EQ(api->model_evaluate_weighted, &strata_model_evaluate_weighted);
   EXPECT_EQ(api->model_fit, &strata_model_fit);  // version 3's entries stay where they were
   const strata_api* sentinel = api;
-  EXPECT_REFUSED(strata_get_api(5, &api), STRATA_INVALID_ARGUMENT, "versions 1 to 4");
+  EXPECT_REFUSED(strata_get_api(STRATA_C_API_VERSION + 1, &api), STRATA_INVALID_ARGUMENT,
+                 "versions 1 to " + std::to_string(STRATA_C_API_VERSION));
   EXPECT_EQ(api, sentinel);
 }
 

@@ -29,8 +29,10 @@ _Static_assert(offsetof(strata_api, model_evaluate) == 38 * ENTRY, "version 3 la
 _Static_assert(offsetof(strata_api, model_train_on_batch_weighted) == 39 * ENTRY, "version 4 starts after version 3");
 _Static_assert(offsetof(strata_api, model_test_on_batch) == 40 * ENTRY, "version 4 layout");
 _Static_assert(offsetof(strata_api, model_evaluate_weighted) == 41 * ENTRY, "version 4 layout");
-_Static_assert(sizeof(strata_api) == 42 * ENTRY, "an entry was added without raising STRATA_C_API_VERSION here");
-_Static_assert(STRATA_C_API_VERSION == 4, "update this test's pinned layout for the new version");
+_Static_assert(offsetof(strata_api, set_num_threads) == 42 * ENTRY, "version 5 starts after version 4");
+_Static_assert(offsetof(strata_api, model_get_num_threads) == 45 * ENTRY, "version 5 layout");
+_Static_assert(sizeof(strata_api) == 46 * ENTRY, "an entry was added without raising STRATA_C_API_VERSION here");
+_Static_assert(STRATA_C_API_VERSION == 5, "update this test's pinned layout for the new version");
 /* strata_fit_options: version 3's fields, then version 4's sample_weight. */
 #if UINTPTR_MAX == 0xFFFFFFFFFFFFFFFFu
 _Static_assert(offsetof(strata_fit_options, verbose) == 36 && offsetof(strata_fit_options, sample_weight) == 40 &&
@@ -91,7 +93,7 @@ static void newer_and_zero_versions_are_refused(void) {
   const strata_api* api = sentinel;
   strata_status* s = strata_get_api(STRATA_C_API_VERSION + 1, &api);
   check(strata_status_code(s) == STRATA_INVALID_ARGUMENT, "a newer version is refused", s);
-  check(strstr(strata_status_message(s), "version 5") != NULL && strstr(strata_status_message(s), "versions 1 to 4"),
+  check(strstr(strata_status_message(s), "version 6") != NULL && strstr(strata_status_message(s), "versions 1 to 5"),
         "the refusal names both versions", s);
   check(api == sentinel, "a refused strata_get_api leaves api unset", NULL);
   printf("asking for version %d: %s\n", STRATA_C_API_VERSION + 1, strata_status_message(s));

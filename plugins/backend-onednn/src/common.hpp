@@ -21,6 +21,7 @@
 #include "strata/plugin/kernel_util.hpp"
 #include "strata/plugin/registrar.hpp"
 #include "strata/tensor.hpp"
+#include "threads.hpp"
 
 namespace strata::onednn {
 
@@ -213,17 +214,19 @@ inline Dims index_values(const KernelContext& ctx, std::size_t i) {
 inline constexpr std::int64_t kGrainCheap = 1 << 15;      // copies, adds, compares
 inline constexpr std::int64_t kGrainExpensive = 1 << 12;  // exp, tanh, erf, pow, ...
 
-// Calls f(begin, end) over [0, n) split into contiguous chunks, one per OpenMP thread,
-// when n is at least `grain` and more than one thread is available; otherwise on the
-// calling thread in one piece. Check inputs before the loop where you can; if f throws
-// anyway (a STRATA_CHECK in a loop, an allocation), the first exception is rethrown on
+// Calls f(begin, end) over [0, n) split into contiguous chunks, one per thread of the
+// team (team_threads(): the Strata thread setting, or the governor's count), when n is at
+// least twice `grain` and the team has more than one thread; otherwise on the calling
+// thread in one piece, without opening an OpenMP region. Check inputs before the loop
+// where you can; if f throws anyway (a STRATA_CHECK in a loop, an allocation), the first exception is rethrown on
 // the calling thread after the region instead of terminating the process.
 template <class F>
 void parallel_for(std::int64_t n, std::int64_t grain, F&& f) {
   if (n <= 0) return;
   int threads = 1;
-  if (n >= 2 * grain && !omp_in_parallel()) {
-    threads = static_cast<int>(std::min<std::int64_t>(omp_get_max_threads(), n / grain));
+  if (n >= 2 * grain) {
+    before_region();
+    threads = static_cast<int>(std::min<std::int64_t>(team_threads(), n / grain));
   }
   if (threads <= 1) {
     f(std::int64_t{0}, n);

@@ -7,6 +7,7 @@
 #include <shared_mutex>
 #include <unordered_map>
 
+#include "common.hpp"
 #include "strata/error.hpp"
 
 namespace strata::onednn {
@@ -85,8 +86,9 @@ struct CachedPrimitive::Binding {
 };
 
 CachedPrimitive::CachedPrimitive(dnnl::primitive primitive, std::vector<std::pair<int, dnnl::memory::desc>> args,
-                                 dnnl::memory::desc scratchpad)
-    : primitive_(std::move(primitive)), args_(std::move(args)), scratchpad_(std::move(scratchpad)) {
+                                 dnnl::memory::desc scratchpad, int threads, bool small)
+    : primitive_(std::move(primitive)), args_(std::move(args)), scratchpad_(std::move(scratchpad)),
+      threads_(threads), small_(small) {
   scratchpad_bytes_ = scratchpad_.get_size();
 }
 
@@ -130,6 +132,8 @@ void CachedPrimitive::run(const void* const* handles, std::size_t n) const {
     for (std::size_t i = 0; i < n; ++i) b->memories[i].set_data_handle(const_cast<void*>(handles[i]));
     if (scratchpad_bytes_ > 0) b->scratchpad.set_data_handle(thread_scratch().get(scratchpad_bytes_));
     dnnl::stream& s = thread_stream();
+    if (!small_) before_region();
+    OmpThreads team(threads_);
     dnnl::error::wrap_c_api(dnnl_primitive_execute(primitive_.get(), s.get(), static_cast<int>(b->args.size()),
                                                    b->args.data()),
                             "could not execute a primitive");
@@ -165,10 +169,32 @@ std::size_t primitive_cache_capacity() {
 
 namespace {
 
-// Hash and equality that accept std::string_view, so lookups build no std::string.
+// A cache key: the kernel's key bytes and the team size of the lookup. Hash and equality
+// accept the view form, so lookups build no std::string.
+struct Key {
+  std::string bytes;
+  int team = 1;
+};
+struct KeyView {
+  std::string_view bytes;
+  int team = 1;
+};
 struct KeyHash {
   using is_transparent = void;
-  std::size_t operator()(std::string_view k) const noexcept { return std::hash<std::string_view>()(k); }
+  std::size_t operator()(KeyView k) const noexcept {
+    return std::hash<std::string_view>()(k.bytes) ^ (static_cast<std::size_t>(k.team) * 0x9e3779b97f4a7c15ULL);
+  }
+  std::size_t operator()(const Key& k) const noexcept { return (*this)(KeyView{k.bytes, k.team}); }
+};
+struct KeyEqual {
+  using is_transparent = void;
+  static KeyView view(const Key& k) noexcept { return {k.bytes, k.team}; }
+  static KeyView view(KeyView k) noexcept { return k; }
+  template <class A, class B>
+  bool operator()(const A& a, const B& b) const noexcept {
+    const KeyView x = view(a), y = view(b);
+    return x.team == y.team && x.bytes == y.bytes;
+  }
 };
 
 // The process-wide primitive cache: lookups share a reader lock; a miss builds the
@@ -177,36 +203,36 @@ struct KeyHash {
 // full. Entries are shared_ptrs, so an evicted primitive finishes its running calls.
 class PrimitiveCache {
  public:
-  std::shared_ptr<const CachedPrimitive> find(std::string_view key) const {
+  std::shared_ptr<const CachedPrimitive> find(KeyView key) const {
     std::shared_lock lock(mutex_);
     auto it = map_.find(key);
     return it == map_.end() ? nullptr : it->second;
   }
 
-  std::shared_ptr<const CachedPrimitive> insert(std::string_view key, std::shared_ptr<const CachedPrimitive> p) {
+  std::shared_ptr<const CachedPrimitive> insert(KeyView key, std::shared_ptr<const CachedPrimitive> p) {
     std::unique_lock lock(mutex_);
     p->last_use.store(epoch().fetch_add(1, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    auto [it, inserted] = map_.emplace(std::string(key), std::move(p));
+    auto [it, inserted] = map_.emplace(Key{std::string(key.bytes), key.team}, std::move(p));
     if (inserted && map_.size() > primitive_cache_capacity()) evict_locked(it->first);
     return it->second;
   }
 
  private:
-  void evict_locked(const std::string& keep) {
-    std::vector<std::pair<std::uint64_t, const std::string*>> ages;
+  void evict_locked(const Key& keep) {
+    std::vector<std::pair<std::uint64_t, const Key*>> ages;
     ages.reserve(map_.size());
     for (const auto& [k, v] : map_) {
-      if (k != keep) ages.emplace_back(v->last_use.load(std::memory_order_relaxed), &k);
+      if (&k != &keep) ages.emplace_back(v->last_use.load(std::memory_order_relaxed), &k);
     }
     const std::size_t drop = ages.size() / 2;
     std::nth_element(ages.begin(), ages.begin() + static_cast<std::ptrdiff_t>(drop), ages.end());
-    std::vector<std::string> victims;
+    std::vector<Key> victims;
     for (std::size_t i = 0; i < drop; ++i) victims.push_back(*ages[i].second);
     for (const auto& k : victims) map_.erase(k);
   }
 
   mutable std::shared_mutex mutex_;
-  std::unordered_map<std::string, std::shared_ptr<const CachedPrimitive>, KeyHash, std::equal_to<>> map_;
+  std::unordered_map<Key, std::shared_ptr<const CachedPrimitive>, KeyHash, KeyEqual> map_;
 };
 
 PrimitiveCache& cache() {
@@ -216,12 +242,54 @@ PrimitiveCache& cache() {
 
 }  // namespace
 
-std::shared_ptr<const CachedPrimitive> find_cached_primitive(std::string_view key) { return cache().find(key); }
+std::shared_ptr<const CachedPrimitive> find_cached_primitive(std::string_view key, int team) {
+  return cache().find(KeyView{key, team});
+}
 
-std::shared_ptr<const CachedPrimitive> insert_cached_primitive(std::string_view key, PrimitiveSpec spec) {
+std::shared_ptr<const CachedPrimitive> insert_cached_primitive(std::string_view key, int team, PrimitiveSpec spec,
+                                                               int threads, bool small) {
   auto p = std::make_shared<const CachedPrimitive>(std::move(spec.primitive), std::move(spec.args),
-                                                   std::move(spec.scratchpad));
-  return cache().insert(key, std::move(p));
+                                                   std::move(spec.scratchpad), threads, small);
+  return cache().insert(KeyView{key, team}, std::move(p));
+}
+
+bool is_small_work(const PrimitiveSpec& spec) {
+  const dnnl::memory::desc* src = nullptr;
+  const dnnl::memory::desc* weights = nullptr;
+  const dnnl::memory::desc* dst = nullptr;
+  std::int64_t moved = 0;
+  for (const auto& [id, md] : spec.args) {
+    if (id == DNNL_ARG_SRC) src = &md;
+    if (id == DNNL_ARG_WEIGHTS) weights = &md;
+    if (id == DNNL_ARG_DST) dst = &md;
+    const auto dims = md.dims();
+    std::int64_t n = 1;
+    for (const auto d : dims) n *= d;
+    moved += n;
+  }
+  std::int64_t macs = 0;
+  if (src != nullptr && weights != nullptr && dst != nullptr) {
+    auto elements = [](const dnnl::memory::desc& md) {
+      std::int64_t n = 1;
+      for (const auto d : md.dims()) n *= d;
+      return n;
+    };
+    const auto kind = spec.primitive.get_kind();
+    const auto sd = src->dims(), wd = weights->dims();
+    if ((kind == dnnl::primitive::kind::matmul || kind == dnnl::primitive::kind::inner_product) && !sd.empty()) {
+      // dst elements x the reduced dimension (K: the last of the source's; inner product
+      // reduces over all of a source row)
+      const std::int64_t k = kind == dnnl::primitive::kind::matmul
+                                 ? sd.back()
+                                 : elements(*src) / std::max<std::int64_t>(1, sd[0]);
+      macs = elements(*dst) * k;
+    } else if (kind == dnnl::primitive::kind::convolution && !wd.empty()) {
+      // dst elements x (weights per output channel); grouped weights lead with [G, OC/G]
+      const std::int64_t outputs = wd.size() > sd.size() ? wd[0] * wd[1] : wd[0];
+      macs = elements(*dst) * (elements(*weights) / std::max<std::int64_t>(1, outputs));
+    }
+  }
+  return moved + macs / 16 < 2 * kGrainCheap;
 }
 
 void* thread_buffer(std::size_t slot, std::size_t bytes) {

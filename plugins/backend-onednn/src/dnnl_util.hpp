@@ -9,6 +9,12 @@
 // many threads at once. oneDNN types stay inside this plugin; oneDNN errors become
 // strata::BackendError carrying oneDNN's status text.
 //
+// Threads: a primitive is created and runs with the calling thread's OpenMP thread count
+// set to the team it was built for (threads.hpp), and the cache keeps one entry per key
+// and team size (oneDNN sizes a primitive's parallel regions when it is created). A
+// primitive whose work is small (is_small_work) is built for one thread even when the
+// team is larger: oneDNN then calls its kernel on the calling thread, with no OpenMP region.
+//
 // Thread safety: everything here may be called from many threads at once.
 #pragma once
 
@@ -24,6 +30,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "threads.hpp"
 
 namespace strata::onednn {
 
@@ -86,7 +94,7 @@ class KeyBuilder {
 class CachedPrimitive {
  public:
   CachedPrimitive(dnnl::primitive primitive, std::vector<std::pair<int, dnnl::memory::desc>> args,
-                  dnnl::memory::desc scratchpad);
+                  dnnl::memory::desc scratchpad, int threads = 1, bool small = false);
   ~CachedPrimitive();
   CachedPrimitive(const CachedPrimitive&) = delete;
   CachedPrimitive& operator=(const CachedPrimitive&) = delete;
@@ -99,6 +107,9 @@ class CachedPrimitive {
 
   // The memory descriptor of argument i (in the order given at construction).
   const dnnl::memory::desc& arg_desc(std::size_t i) const { return args_[i].second; }
+
+  // The thread count it was built for and runs with.
+  int threads() const noexcept { return threads_; }
 
   // Cache epoch of the last use, for eviction.
   mutable std::atomic<std::uint64_t> last_use{0};
@@ -113,6 +124,8 @@ class CachedPrimitive {
   std::vector<std::pair<int, dnnl::memory::desc>> args_;
   dnnl::memory::desc scratchpad_;
   std::size_t scratchpad_bytes_ = 0;
+  int threads_ = 1;
+  bool small_ = false;  // built for one thread because its work is small
   mutable std::mutex mutex_;
   mutable std::vector<std::unique_ptr<Binding>> free_;
 };
@@ -125,23 +138,43 @@ struct PrimitiveSpec {
   dnnl::memory::desc scratchpad;
 };
 
-// The cache's two halves; use cached_primitive().
-std::shared_ptr<const CachedPrimitive> find_cached_primitive(std::string_view key);
-std::shared_ptr<const CachedPrimitive> insert_cached_primitive(std::string_view key, PrimitiveSpec spec);
+// Whether a primitive's work is small enough to run on the calling thread: an estimate
+// from its kind and argument sizes (elements moved, plus multiply-adds / 16 for matmul,
+// inner product and convolution) below 2 * kGrainCheap, the cut-off of parallel_for.
+bool is_small_work(const PrimitiveSpec& spec);
 
-// The cached primitive for `key`, building it with `make()` (returning a PrimitiveSpec)
-// on a miss. `make` should build with user_scratchpad() attributes. oneDNN errors (an
-// unsupported configuration) become BackendError naming `op`.
+// The cache's two halves; use cached_primitive(). `team`: the thread count of the lookup.
+std::shared_ptr<const CachedPrimitive> find_cached_primitive(std::string_view key, int team);
+std::shared_ptr<const CachedPrimitive> insert_cached_primitive(std::string_view key, int team, PrimitiveSpec spec,
+                                                               int threads, bool small);
+
+// The cached primitive for `key` and the calling thread's team (team_threads()),
+// building it with `make()` (returning a PrimitiveSpec) on a miss, with OpenMP's thread
+// count set to the team, or to 1 when the work is small. `make` should build with
+// user_scratchpad() attributes. oneDNN errors (an unsupported configuration) become
+// BackendError naming `op`.
 template <class Make>
 std::shared_ptr<const CachedPrimitive> cached_primitive(std::string_view op, std::string_view key, Make&& make) {
-  if (auto hit = find_cached_primitive(key)) return hit;
+  const int team = team_threads();
+  if (auto hit = find_cached_primitive(key, team)) return hit;
   PrimitiveSpec spec;
+  int threads = team;
+  bool small = false;
   try {
-    spec = make();
+    {
+      OmpThreads scope(team);
+      spec = make();
+    }
+    if (team > 1 && is_small_work(spec)) {
+      OmpThreads scope(1);
+      spec = make();
+      threads = 1;
+      small = true;
+    }
   } catch (const dnnl::error& e) {
     throw_dnnl_error(e, std::string("creating the oneDNN primitive of op ").append(op));
   }
-  return insert_cached_primitive(key, std::move(spec));
+  return insert_cached_primitive(key, team, std::move(spec), threads, small);
 }
 
 // A 64-byte aligned buffer of at least `bytes` owned by the calling thread, one per

@@ -17,6 +17,7 @@
 #include "strata/plugins.hpp"
 #include "strata/registry.hpp"
 #include "strata/runtime.hpp"
+#include "strata/threads.hpp"
 #include "strata/version.hpp"
 
 struct strata_plugin_list {
@@ -333,11 +334,40 @@ strata_status* strata_device_list_get(const strata_device_list* list, size_t ind
 
 void strata_device_list_release(strata_device_list* list) { delete list; }
 
+strata_status* strata_set_num_threads(int32_t n) {
+  return guarded([&] {
+    STRATA_CHECK(n >= 0, capi::InvalidArgument, "strata_set_num_threads: the thread count must be >= 0 (0 = "
+                 "automatic), got ", n);
+    strata::set_num_threads(static_cast<int>(n));
+  });
+}
+
+strata_status* strata_get_num_threads(int32_t* n) {
+  STRATA_C_REQUIRE(n != nullptr, "strata_get_num_threads: n is NULL");
+  *n = static_cast<int32_t>(strata::num_threads());
+  return nullptr;
+}
+
+strata_status* strata_model_set_num_threads(strata_model* model, int32_t n) {
+  STRATA_C_REQUIRE(model != nullptr, "strata_model_set_num_threads: model is NULL");
+  return guarded([&] {
+    STRATA_CHECK(n >= 0, capi::InvalidArgument, "strata_model_set_num_threads: the thread count must be >= 0 (0 = "
+                 "the per-process setting), got ", n);
+    strata::set_num_threads(*model->model, static_cast<int>(n));
+  });
+}
+
+strata_status* strata_model_get_num_threads(const strata_model* model, int32_t* n) {
+  STRATA_C_REQUIRE(model != nullptr && n != nullptr, "strata_model_get_num_threads: NULL argument");
+  *n = static_cast<int32_t>(strata::num_threads(*model->model));
+  return nullptr;
+}
+
 }  // extern "C"
 
 namespace {
 
-// Version 1 entries, then version 2's, 3's and 4's; only ever appended (c_api.h, strata_api).
+// Version 1 entries, then version 2's, 3's, 4's and 5's; only ever appended (c_api.h, strata_api).
 constexpr strata_api kApi = {
     &strata_status_code,
     &strata_status_message,
@@ -381,9 +411,14 @@ constexpr strata_api kApi = {
     &strata_model_train_on_batch_weighted,
     &strata_model_test_on_batch,
     &strata_model_evaluate_weighted,
+    &strata_set_num_threads,
+    &strata_get_num_threads,
+    &strata_model_set_num_threads,
+    &strata_model_get_num_threads,
 };
 
-// Version 1's table is the first 17 entries, version 2 adds 12, version 3 adds 10, version 4 adds 3: a
+// Version 1's table is the first 17 entries, version 2 adds 12, version 3 adds 10, version 4 adds 3,
+// version 5 adds 4: a
 // host built against an older header reads only its prefix, so these offsets are fixed forever.
 constexpr std::size_t kEntry = sizeof(void (*)());
 static_assert(offsetof(strata_api, convert) == 16 * kEntry, "version 1 of strata_api changed");
@@ -391,7 +426,8 @@ static_assert(offsetof(strata_api, get_versions) == 17 * kEntry, "version 2 must
 static_assert(offsetof(strata_api, logs_count) == 29 * kEntry, "version 3 must start after version 2");
 static_assert(offsetof(strata_api, model_train_on_batch_weighted) == 39 * kEntry,
               "version 4 must start after version 3");
-static_assert(sizeof(strata_api) == 42 * kEntry, "an entry was added: append it and raise STRATA_C_API_VERSION");
+static_assert(offsetof(strata_api, set_num_threads) == 42 * kEntry, "version 5 must start after version 4");
+static_assert(sizeof(strata_api) == 46 * kEntry, "an entry was added: append it and raise STRATA_C_API_VERSION");
 
 }  // namespace
 

@@ -236,6 +236,7 @@ strata_status* strata_model_compile_from_file(strata_model* model) {
     loaded->set_weights(model->model->get_weights());
     const strata::Device device = strata::capi::model_device(*model);
     if (device != strata::Device::cpu()) loaded->to(device);
+    strata::set_num_threads(*loaded, strata::num_threads(*model->model));  // the model's thread setting stays
     model->model = std::move(loaded);
   });
 }

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/foreign_exception.hpp"
+#include "core/threads_env.hpp"
 #include "layers/config_util.hpp"
 #include "layers/keras3_dialect.hpp"
 #include "layers/model_internal.hpp"
@@ -17,6 +18,7 @@
 #include "strata/plugin/layers.hpp"
 #include "strata/graph.hpp"
 #include "strata/ops.hpp"
+#include "strata/threads.hpp"
 
 namespace strata {
 namespace internal {
@@ -184,6 +186,7 @@ std::unordered_map<const Model*, std::vector<std::function<Tensor()>>>& loss_fun
 }  // namespace
 
 Model::~Model() {
+  detail::forget_model_threads(this);
   std::lock_guard<std::mutex> lock(g_loss_functions_mutex);
   loss_function_table().erase(this);
 }
@@ -326,6 +329,7 @@ Tensor concat_batches(const std::vector<Tensor>& pieces) {
 std::vector<Tensor> Model::predict(const std::vector<Tensor>& inputs, std::int64_t batch_size) const {
   STRATA_CHECK(!inputs.empty(), ValueError, "predict needs at least one input");
   STRATA_CHECK(batch_size > 0, ValueError, "predict: batch_size must be positive, got ", batch_size);
+  const ThreadScope threads(detail::model_call_threads(*this));
   const std::int64_t n = inputs[0].shape().dims().empty() ? 1 : inputs[0].shape()[0];
   for (const auto& in : inputs) {
     STRATA_CHECK(in.rank() >= 1 && in.shape()[0] == n, ShapeError, "predict: every input needs the same number of samples (",

@@ -15,6 +15,7 @@
 #include "plugin/plugin_file.hpp"
 #include "plugin/plugin_notes.hpp"
 #include "core/foreign_exception.hpp"
+#include "core/threads_env.hpp"
 #include "strata/error.hpp"
 #include "strata/log.hpp"
 #include "strata/plugin/registrar.hpp"
@@ -186,6 +187,9 @@ struct PluginManager::Impl {
     // constructors and those of the libraries it needs, unless it fails to resolve a symbol).
     boost::dll::shared_library library;
     try {
+      // Bounded OpenMP waits unless the user chose (core/threads_env.hpp): libgomp reads
+      // its settings when this load brings it in.
+      detail::OpenMpWaitDefault openmp_waits;
       library.load(info.path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
     } catch (const std::exception& e) {
       throw Refusal{"the dynamic loader could not load it: " + loader_message(e.what())};

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "core/foreign_exception.hpp"
+#include "core/threads_env.hpp"
 #include "layers/add_loss_layers.hpp"
 #include "layers/config_util.hpp"
 #include "ops/internal.hpp"
@@ -19,6 +20,7 @@
 #include "strata/log.hpp"
 #include "strata/model.hpp"
 #include "strata/ops.hpp"
+#include "strata/threads.hpp"
 
 namespace strata {
 
@@ -626,16 +628,21 @@ Logs Model::test_step(const std::vector<Tensor>& x, const std::vector<Tensor>& y
 }
 
 Logs Model::train_on_batch(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sample_weight) {
+  const ThreadScope threads(detail::model_call_threads(*this));
   reset_metrics();
   return train_step(x, y, sample_weight);
 }
 
 Logs Model::test_on_batch(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sample_weight) {
+  const ThreadScope threads(detail::model_call_threads(*this));
   reset_metrics();
   return test_step(x, y, sample_weight);
 }
 
-std::vector<Tensor> Model::predict_on_batch(const std::vector<Tensor>& x) const { return (*this)(x); }
+std::vector<Tensor> Model::predict_on_batch(const std::vector<Tensor>& x) const {
+  const ThreadScope threads(detail::model_call_threads(*this));
+  return (*this)(x);
+}
 
 // ---- fit / evaluate ----------------------------------------------------------------------------------
 
@@ -788,6 +795,7 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
 
 History Model::fit(const std::vector<Tensor>& x_in, const std::vector<Tensor>& y_in, const FitOptions& options) {
   STRATA_CHECK(training_ != nullptr, ValueError, "model '", name(), "' must be compiled before fit (call compile)");
+  const ThreadScope threads(detail::model_call_threads(*this));
   STRATA_CHECK(options.batch_size > 0 && options.epochs >= 0, ValueError, "fit needs batch_size > 0 and epochs >= 0");
   STRATA_CHECK(options.validation_split >= 0.0 && options.validation_split < 1.0, ValueError,
                "validation_split must be in [0, 1), got ", options.validation_split);
@@ -885,6 +893,7 @@ Logs Model::evaluate(const Tensor& x, const Tensor& y, std::int64_t batch_size, 
 }
 
 Logs Model::evaluate(const std::vector<Tensor>& x, const std::vector<Tensor>& y, std::int64_t batch_size, int verbose) {
+  const ThreadScope threads(detail::model_call_threads(*this));
   return evaluate_weighted(*this, x, y, Tensor(), batch_size, verbose);
 }
 

@@ -47,7 +47,7 @@ extern "C" {
 #endif
 
 /* The version of the C API this header declares (see strata_get_api). */
-#define STRATA_C_API_VERSION 4
+#define STRATA_C_API_VERSION 5
 /* The largest rank a strata_buffer, strata_shape or *_info shape can hold. */
 #define STRATA_MAX_RANK 8
 
@@ -350,6 +350,22 @@ STRATA_C_EXPORT strata_status* strata_model_evaluate_weighted(strata_model* mode
                                                               const strata_buffer* sample_weight, int64_t batch_size,
                                                               strata_logs** logs);
 
+/* ---- version 5: threads ------------------------------------------------------------------ */
+
+/* How many threads one op may use (ONNX Runtime's intra_op_num_threads; C++:
+ * strata/threads.hpp). n >= 1 caps every op at n threads; 0, the default, is automatic: up
+ * to the cores OpenMP sees, small ops on the calling thread, fewer threads while other
+ * processes keep the cores busy. STRATA_NUM_THREADS sets the start value. A negative n is
+ * STRATA_INVALID_ARGUMENT. Takes effect from the next op on. */
+STRATA_C_EXPORT strata_status* strata_set_num_threads(int32_t n);
+/* The per-process setting (0 = automatic). */
+STRATA_C_EXPORT strata_status* strata_get_num_threads(int32_t* n);
+/* A per-model setting for the calls on `model` (predict, fit, evaluate, train_on_batch,
+ * test_on_batch): n >= 1 threads per op during them, 0 (the default) = the per-process
+ * setting. Needs exclusive access to the model, like loading it. */
+STRATA_C_EXPORT strata_status* strata_model_set_num_threads(strata_model* model, int32_t n);
+STRATA_C_EXPORT strata_status* strata_model_get_num_threads(const strata_model* model, int32_t* n);
+
 /* ---- the versioned function table ------------------------------------------------------- */
 
 /* Every call above, in the order of their versions. Entries are only ever appended. */
@@ -414,6 +430,11 @@ typedef struct strata_api {
                                             const strata_buffer* y, size_t y_count,
                                             const strata_buffer* sample_weight, int64_t batch_size,
                                             strata_logs** logs);
+  /* version 5 */
+  strata_status* (*set_num_threads)(int32_t n);
+  strata_status* (*get_num_threads)(int32_t* n);
+  strata_status* (*model_set_num_threads)(strata_model* model, int32_t n);
+  strata_status* (*model_get_num_threads)(const strata_model* model, int32_t* n);
 } strata_api;
 
 /* Sets *api to the runtime's table when it provides `version` (1 <= version <= the

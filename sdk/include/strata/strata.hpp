@@ -29,6 +29,7 @@
 #include "strata/saving.hpp"
 #include "strata/shape.hpp"
 #include "strata/tensor.hpp"
+#include "strata/threads.hpp"
 #include "strata/training.hpp"
 #include "strata/variable.hpp"
 #include "strata/version.hpp"
