@@ -10,7 +10,7 @@ runners. Directly:
 Each contender is a long-lived worker process (Strata: strata_bench_peers_strata; ORT C:
 strata_bench_peers_ort; TensorFlow / tf-keras / ORT Python: this file with --worker), so a
 round only times the calls: in every round each row's contenders run back to back, the
-order alternating between rounds. Everything runs on 1 thread (OMP_NUM_THREADS=1, ORT
+order alternating between rounds. Everything runs on 1 thread (STRATA_NUM_THREADS=1, ORT
 intra_op_num_threads=1, TF intra/inter op 1) unless a row says otherwise.
 """
 import argparse
@@ -104,7 +104,14 @@ class Worker:
     log = None  # the workers' stderr (TensorFlow's start-up chatter among it): MODELS/peers-workers.log
 
     def __init__(self, argv, env_threads, json_protocol=True):
-        env = dict(os.environ, OMP_NUM_THREADS=str(env_threads), TF_CPP_MIN_LOG_LEVEL="3")
+        # 1 thread: each runtime's own setting (Strata's STRATA_NUM_THREADS, OpenMP's count
+        # for the Python peers, which also set theirs in-process). 2 threads: Strata runs with
+        # the defaults a user has (no thread or wait-policy variable: the governor decides).
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "STRATA_NUM_THREADS")}
+        env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+        if env_threads == 1:
+            env.update(OMP_NUM_THREADS="1", STRATA_NUM_THREADS="1")
         self.json = json_protocol
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=Worker.log, env=env,
                                      text=True, bufsize=1)
@@ -319,7 +326,7 @@ def main():
                "info_small_no_cuda": []}
     saves, peaks = [], []
     failures = {}
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env = dict(os.environ, OMP_NUM_THREADS="1", STRATA_NUM_THREADS="1")
     no_cuda_lib = without_cuda_tree(args.build, M("without-cuda"))
     env_no_cuda = dict(env, LD_LIBRARY_PATH=no_cuda_lib) if no_cuda_lib else None
 

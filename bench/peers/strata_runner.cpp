@@ -16,8 +16,8 @@
 //   {"cmd": "save", "model": H5, "dir": D, "reps": R}
 //       save_model to D/save.h5 against a raw atomic write of the same weight bytes (temp
 //       file, write, fsync, rename), alternating -> {"save": s, "raw": s, "bytes": n}
-// The thread count is OpenMP's (OMP_NUM_THREADS), set by the driver.
-// TODO(lead, issue 22 threads): use the runtime's thread setting once it is on main.
+// The thread count is the runtime's (STRATA_NUM_THREADS=1 from the driver, or unset: the
+// defaults a user has).
 #include <fcntl.h>
 #include <unistd.h>
 

@@ -11,7 +11,6 @@
 // call is the model's call (what a serving loop calls, no predict machinery); traced runs a
 // SavedModel's traced serving function (saved_model::load, the graph only), the way
 // TensorFlow serves it.
-#include <dlfcn.h>
 #include <boost/program_options.hpp>
 
 #include <algorithm>
@@ -79,20 +78,6 @@ Tensor random_input(const Shape& shape, DType dtype, std::int64_t batch, std::mt
   for (auto& e : v) e = u(rng);
   Tensor t = Tensor::from_vector<std::int64_t>(v, full);
   return dtype == DType::kInt64 ? t : cast(t, dtype);
-}
-
-// TODO(lead, issue 22 threads): replace with the runtime's per-process thread setting once
-// it is on main. Until then --threads sets the thread count of the OpenMP runtime the CPU
-// backend brought into the process (found without loading it); returns false where there is
-// none. The peer benchmark sets OMP_NUM_THREADS as well.
-bool set_threads_stopgap(int threads) {
-  void* gomp = ::dlopen("libgomp.so.1", RTLD_NOW | RTLD_NOLOAD);
-  if (gomp == nullptr) return false;
-  using SetThreads = void (*)(int);
-  auto* set = reinterpret_cast<SetThreads>(::dlsym(gomp, "omp_set_num_threads"));
-  if (set != nullptr) set(threads);
-  ::dlclose(gomp);
-  return set != nullptr;
 }
 
 std::string json_string(const std::string& s) {
@@ -164,11 +149,12 @@ int cmd_bench(const std::vector<std::string>& args) {
   if (max_seconds == 0) max_seconds = std::numeric_limits<double>::infinity();
   const bool json = vm.count("json") > 0;
 
-  std::string threads = "default";
+  std::string threads = "automatic";
   if (vm.count("threads")) {
     const int n = vm["threads"].as<int>();
     if (n < 1) throw UsageError("bench: --threads must be >= 1");
-    threads = set_threads_stopgap(n) ? std::to_string(n) : "default (no OpenMP runtime in the process)";
+    set_num_threads(n);
+    threads = std::to_string(n);
   }
 
   std::optional<DeviceScope> scope;
