@@ -272,7 +272,7 @@ int cmd_info(const std::vector<std::string>& args) {
     const bool architecture_only = !full && (format->capabilities() & kLoadArchitecture) != 0;
     const auto load = [&](const LoadOptions& o) -> std::shared_ptr<Model> {
       if (!architecture_only) return load_model(path, o);
-      auto frame = ErrorContext::push("loading the architecture of '", path.string(), "' as ", format->name());
+      auto frame = ErrorContext::push("loading a model from '", path.string(), "' as ", format->name());
       SkipWeightInitializers skip;
       return format->load_architecture(path, o);
     };
