@@ -11,6 +11,7 @@
 
 #include "strata/npy.hpp"
 #include "strata/ops.hpp"
+#include "strata/plugin/layers.hpp"
 #include "strata/saving.hpp"
 #include "strata/strata.hpp"
 #include "strata/training.hpp"
@@ -244,10 +245,11 @@ void write_text_atomically(const fs::path& path, const std::string& text) {
 
 int cmd_info(const std::vector<std::string>& args) {
   po::options_description desc("info");
-  desc.add_options()("path", po::value<std::string>()->required(), "");
+  desc.add_options()("path", po::value<std::string>()->required(), "")("full", "");
   po::positional_options_description pos;
   pos.add("path", 1);
   const auto vm = parse(args, desc, pos, "info");
+  const bool full = vm.count("full") > 0;
   const fs::path path = vm["path"].as<std::string>();
   std::error_code ec;
   STRATA_CHECK(fs::exists(path, ec) || fs::exists(path.string() + ".index", ec), IOError, "'", path.string(),
@@ -262,10 +264,22 @@ int cmd_info(const std::vector<std::string>& args) {
   if (format->capabilities() & (kLoadModel | kLoadArchitecture)) {
     LoadOptions options;
     options.format = format->name();
+    // The summary needs the architecture, not the weights (issue 22: `info` of a 400 MB
+    // file read all of it): a format that builds a model from its file without reading the
+    // weights (kLoadArchitecture) does so, its initializers skipped, so the weights' memory
+    // is reserved but never touched. --full, and formats that cannot, load the whole model
+    // (weights and optimizer state: the state's sizes, steps taken, loss scale).
+    const bool architecture_only = !full && (format->capabilities() & kLoadArchitecture) != 0;
+    const auto load = [&](const LoadOptions& o) -> std::shared_ptr<Model> {
+      if (!architecture_only) return load_model(path, o);
+      auto frame = ErrorContext::push("loading a model from '", path.string(), "' as ", format->name());
+      SkipWeightInitializers skip;
+      return format->load_architecture(path, o);
+    };
     std::shared_ptr<Model> model;
     std::string unavailable;
     try {
-      model = load_model(path, options);
+      model = load(options);
     } catch (const PluginError&) {
       throw;
     } catch (const Error& e) {
@@ -275,7 +289,7 @@ int cmd_info(const std::vector<std::string>& args) {
       std::replace(unavailable.begin(), unavailable.end(), '\n', ' ');
       options.compile = false;
       try {
-        model = load_model(path, options);
+        model = load(options);
       } catch (const PluginError&) {
         throw;
       } catch (const Error& again) {
@@ -291,6 +305,7 @@ int cmd_info(const std::vector<std::string>& args) {
     } else if (model->is_compiled()) {
       const auto& opt = model->optimizer();
       std::cout << "optimizer: " << opt->class_name() << " " << to_python_json(opt->get_config()) << "\n";
+      if (architecture_only) return 0;  // the state was not read (--full reads it)
       std::int64_t values = 0;
       for (const auto& v : opt->variables()) values += v.shape().num_elements();
       std::cout << "optimizer state: " << opt->variables().size() << " variables, " << values << " values, "

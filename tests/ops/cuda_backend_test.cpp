@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,23 @@ TEST(CudaBackend, PluginIsBuiltAndLoadedWhenNvccIs) {
 #else
   GTEST_SKIP() << "the CUDA backend is not built: nvcc was not found at configure time";
 #endif
+}
+
+// Issue 22: loading the plugin maps neither cuBLAS (with cuBLASLt) nor cuDNN: their
+// initialisers took ~55% of every process's start-up and ~150 MB even without a GPU. They
+// are dlopen'ed on a device's first GEMM / convolution (plugins/backend-cuda/src/cuda_libs.cpp).
+// With a usable device earlier tests may have run kernels that load them: skipped there.
+TEST(CudaBackend, LoadingThePluginMapsNeitherCublasNorCudnn) {
+  const PluginInfo* p = cuda_plugin();
+  if (p == nullptr) GTEST_SKIP() << "the cuda plugin is not loaded";
+  if (p->usable) GTEST_SKIP() << "a usable cuda device: other tests may have loaded cuBLAS and cuDNN already";
+  std::ifstream maps("/proc/self/maps");
+  ASSERT_TRUE(maps.good());
+  std::string line;
+  while (std::getline(maps, line)) {
+    EXPECT_EQ(line.find("libcublas"), std::string::npos) << line;
+    EXPECT_EQ(line.find("libcudnn"), std::string::npos) << line;
+  }
 }
 
 // The suites are registered for the devices of the loaded backends (kit.hpp): with the

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "cuda_device.hpp"
+#include "cuda_libs.hpp"
 
 namespace strata::cuda {
 
@@ -21,6 +22,10 @@ void check(cublasStatus_t status, std::string_view what) {
 }
 
 std::string unusable_reason() { return {}; }
+
+// cuBLAS is not called and cuDNN is emulated (emulation/cudnn.h): nothing to load.
+void require_cublas() {}
+void require_cudnn() {}
 
 CudaDevice::CudaDevice(int index) : index_(index), cache_limit_(0) {}
 

@@ -1,5 +1,7 @@
 #include "cuda_device.hpp"
 
+#include "cuda_libs.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <dlfcn.h>
@@ -244,6 +246,7 @@ void CudaDevice::synchronize() {
 std::unique_lock<std::mutex> CudaDevice::blas(cublasHandle_t& handle) {
   std::unique_lock lock(blas_mutex_);
   if (blas_ == nullptr) {
+    require_cublas();  // loaded on first use (cuda_libs.hpp)
     activate();
     check(cublasCreate(&blas_), "cublasCreate");
     check(cublasSetStream(blas_, stream_), "cublasSetStream");

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "cuda_device.hpp"
+#include "cuda_libs.hpp"
 #include "glue.hpp"
 #include "launch.hpp"
 #include "strata/plugin/registrar.hpp"
@@ -182,6 +183,7 @@ std::unique_lock<std::mutex> dnn(CudaDevice& dev, cudnnHandle_t& handle) {
   Slot& slot = slots[static_cast<std::size_t>(index)];
   std::unique_lock lock(slot.mutex);
   if (slot.handle == nullptr) {
+    require_cudnn();
     dev.activate();
     check(cudnnCreate(&slot.handle), "cudnnCreate");
     check(cudnnSetStream(slot.handle, dev.stream()), "cudnnSetStream");
@@ -198,7 +200,10 @@ bool tf32_enabled() {
 template <class T, cudnnStatus_t (*Create)(T*), cudnnStatus_t (*Destroy)(T)>
 struct Descriptor {
   T d = nullptr;
-  Descriptor() { check(Create(&d), "creating a descriptor"); }
+  Descriptor() {
+    require_cudnn();  // loaded on first use (cuda_libs.hpp)
+    check(Create(&d), "creating a descriptor");
+  }
   ~Descriptor() { Destroy(d); }
   Descriptor(const Descriptor&) = delete;
   Descriptor& operator=(const Descriptor&) = delete;

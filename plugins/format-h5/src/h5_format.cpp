@@ -66,7 +66,8 @@ class H5Format final : public strata::Format {
   std::vector<std::string> model_extensions() const override { return {".h5", ".hdf5"}; }
   std::vector<std::string> weights_extensions() const override { return {".h5", ".hdf5"}; }
   unsigned capabilities() const override {
-    return strata::kSaveModel | strata::kLoadModel | strata::kSaveWeights | strata::kLoadWeights;
+    return strata::kSaveModel | strata::kLoadModel | strata::kSaveWeights | strata::kLoadWeights |
+           strata::kLoadArchitecture;
   }
 
   bool sniff(const fs::path& path) const override {
@@ -87,6 +88,16 @@ class H5Format final : public strata::Format {
     strata::h5::Session session;
     const strata::h5::File file = open_for_reading(path);
     return strata::h5::read_model(file, options);
+  }
+
+  // The model of a whole-model file, its weights not read (initialised as a new model's);
+  // compiled (no optimizer state) with options.compile.
+  std::shared_ptr<strata::Model> load_architecture(const fs::path& path,
+                                                   const strata::LoadOptions& options) const override {
+    auto frame = strata::ErrorContext::push("reading the architecture of the H5 model '", path.string(), "'");
+    strata::h5::Session session;
+    const strata::h5::File file = open_for_reading(path);
+    return strata::h5::read_architecture(file, options);
   }
 
   void save_weights(const strata::Model& model, const fs::path& path,

@@ -531,19 +531,51 @@ Image weights_image(const Model& model, const std::string& label) {
   return file.take_image();
 }
 
+namespace {
+
+// The root's model_config, checked (a whole-model file).
+Config read_model_config(const File& file, hid_t root) {
+  STRATA_CHECK(has_attribute(file, root, "model_config"), FormatError, file.where(),
+               " has no 'model_config' attribute: it holds weights only (use load_weights on a model built in code)");
+  Config config = read_json_attribute(file, root, "model_config");
+  STRATA_CHECK(config.is_object() && config.contains("class_name") && config.contains("config"), FormatError,
+               file.where(), ": model_config must be an object with 'class_name' and 'config'");
+  return config;
+}
+
+// The file holds every weight of its model (float16 at the smallest, read into at most
+// float64: 4x), so a config that asks for more is refused before allocating.
+std::uint64_t weight_budget_bytes(const File& file) { return 4 * file.size() + (std::uint64_t{16} << 20); }
+
+// Compiles `model` from the root's training_config, when there is one with an optimizer,
+// and with `restore_state` restores the optimizer_weights group.
+void compile_from_training_config(const File& file, hid_t root, Model& model, bool restore_state) {
+  if (!has_attribute(file, root, "training_config")) return;
+  const Config tc = read_json_attribute(file, root, "training_config");
+  STRATA_CHECK(tc.is_object(), FormatError, file.where(), ": training_config is not a JSON object");
+  if (!tc.contains("optimizer_config") || tc["optimizer_config"].is_null()) return;
+  auto frame = ErrorContext::push("compiling the model from the training_config of ", file.where());
+  Config metrics = tc.value("metrics", Config());
+  // tf-keras writes metrics nested per output ([[...]]); compile reads a single-output
+  // model's metrics as one flat list.
+  if (model.outputs().size() == 1 && metrics.is_array() && metrics.size() == 1 && metrics[0].is_array()) {
+    metrics = Config(metrics[0]);
+  }
+  model.compile(tc["optimizer_config"], tc.value("loss", Config()), metrics, tc.value("loss_weights", Config()));
+  if (!restore_state) return;
+  Handle og = open_object(file, root, "optimizer_weights", ObjectKind::kGroup, "optimizer_weights");
+  if (og.valid()) restore_optimizer(file, og.get(), model, tc["optimizer_config"]);
+}
+
+}  // namespace
+
 std::shared_ptr<Model> read_model(const File& file, const LoadOptions& options) {
   Session session;
   Handle root = open_root(file);
-  STRATA_CHECK(has_attribute(file, root.get(), "model_config"), FormatError, file.where(),
-               " has no 'model_config' attribute: it holds weights only (use load_weights on a model built in code)");
-  const Config config = read_json_attribute(file, root.get(), "model_config");
-  STRATA_CHECK(config.is_object() && config.contains("class_name") && config.contains("config"), FormatError,
-               file.where(), ": model_config must be an object with 'class_name' and 'config'");
+  const Config config = read_model_config(file, root.get());
   Handle mw = open_object(file, root.get(), "model_weights", ObjectKind::kGroup, "the model_weights group");
   STRATA_CHECK(mw.valid(), FormatError, file.where(), " has a model_config but no 'model_weights' group");
-  // The file holds every weight of its model (float16 at the smallest, read into at most
-  // float64: 4x), so a config that asks for more is refused before allocating.
-  const std::uint64_t budget_bytes = 4 * file.size() + (std::uint64_t{16} << 20);
+  const std::uint64_t budget_bytes = weight_budget_bytes(file);
   std::shared_ptr<Model> model;
   {
     // Every weight is about to be read from the file: skip the initializers (for a
@@ -564,22 +596,21 @@ std::shared_ptr<Model> read_model(const File& file, const LoadOptions& options) 
     load_topological(file, mw.get(), *model).expect_partial();
   }
   status.expect_partial();
-  if (options.compile && has_attribute(file, root.get(), "training_config")) {
-    const Config tc = read_json_attribute(file, root.get(), "training_config");
-    STRATA_CHECK(tc.is_object(), FormatError, file.where(), ": training_config is not a JSON object");
-    if (tc.contains("optimizer_config") && !tc["optimizer_config"].is_null()) {
-      auto frame = ErrorContext::push("compiling the model from the training_config of ", file.where());
-      Config metrics = tc.value("metrics", Config());
-      // tf-keras writes metrics nested per output ([[...]]); compile reads a single-output
-      // model's metrics as one flat list.
-      if (model->outputs().size() == 1 && metrics.is_array() && metrics.size() == 1 && metrics[0].is_array()) {
-        metrics = Config(metrics[0]);
-      }
-      model->compile(tc["optimizer_config"], tc.value("loss", Config()), metrics, tc.value("loss_weights", Config()));
-      Handle og = open_object(file, root.get(), "optimizer_weights", ObjectKind::kGroup, "optimizer_weights");
-      if (og.valid()) restore_optimizer(file, og.get(), *model, tc["optimizer_config"]);
-    }
+  if (options.compile) compile_from_training_config(file, root.get(), *model, true);
+  return model;
+}
+
+std::shared_ptr<Model> read_architecture(const File& file, const LoadOptions& options) {
+  Session session;
+  Handle root = open_root(file);
+  const Config config = read_model_config(file, root.get());
+  std::shared_ptr<Model> model;
+  {
+    WeightBudget budget(weight_budget_bytes(file), "the model_config of " + file.where());
+    model = model_from_config(config, options.custom_objects);
+    build_from_build_config(*model, config, file.where());
   }
+  if (options.compile) compile_from_training_config(file, root.get(), *model, false);
   return model;
 }
 

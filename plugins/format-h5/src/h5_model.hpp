@@ -26,6 +26,10 @@ Image weights_image(const Model& model, const std::string& label);
 // training configuration and optimizer state. FormatError / UnknownObjectError naming
 // the file and the problem.
 std::shared_ptr<Model> read_model(const File& file, const LoadOptions& options);
+// Builds the model of a whole-model file from its model_config without reading any weight
+// (they keep their initializers' values) and (options.compile) compiles it from its
+// training_config, without the optimizer state. What `strata info` shows.
+std::shared_ptr<Model> read_architecture(const File& file, const LoadOptions& options);
 // Loads weights (a weights-only file, or the model_weights group of a whole-model file)
 // into `model` by position or (options.by_name) by layer name; DESIGN.md §6 policy.
 LoadStatus read_weights(const File& file, Model& model, const LoadOptions& options);

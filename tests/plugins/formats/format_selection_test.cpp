@@ -194,7 +194,7 @@ TEST(FormatCli, PluginsVerboseListsEachFormatsClaimsAndCapabilities) {
       << out;
   for (const char* line : {
            "format h5: models .h5 .hdf5; weights .h5 .hdf5; can save-model, load-model, save-weights, "
-           "load-weights\n",
+           "load-weights, load-architecture\n",
            "format keras: models .keras; weights .weights.h5 .weights.json; can save-model, load-model, "
            "save-weights, load-weights\n",
            "format json: models .json; weights (none); can save-architecture, load-architecture\n",

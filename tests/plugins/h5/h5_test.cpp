@@ -13,6 +13,7 @@
 #include "failing_file_system.hpp"
 #include "h5_test_util.hpp"
 #include "strata/log.hpp"
+#include "strata/ops.hpp"
 #include "strata/plugin/file_system.hpp"
 
 namespace strata::h5test {
@@ -29,6 +30,34 @@ TEST_P(KerasH5, WholeModelPredictsWhatKerasPredicted) {
   auto model = load_model(fixture(entry()["files"]["whole"].get<std::string>()));
   expect_predicts(*model, entry());
   EXPECT_TRUE(model->is_compiled()) << "training_config was not restored";
+}
+
+// Issue 22 (`strata info` without the weights): load_architecture builds the file's model
+// from model_config, compiled from training_config without the optimizer state, reading no
+// weight: the same layers and weight shapes as load_model, fresh values.
+TEST_P(KerasH5, LoadArchitectureBuildsTheModelWithoutItsWeights) {
+  const fs::path path = fixture(entry()["files"]["whole"].get<std::string>());
+  auto full = load_model(path);
+  auto arch = get_format("h5")->load_architecture(path, LoadOptions{});
+  ASSERT_EQ(arch->layers().size(), full->layers().size());
+  const auto want = full->weights();
+  const auto got = arch->weights();
+  ASSERT_EQ(got.size(), want.size());
+  bool any_differs = false;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].shape(), want[i].shape()) << got[i].name();
+    EXPECT_EQ(got[i].dtype(), want[i].dtype()) << got[i].name();
+    const Tensor a = cast(got[i].value().to(Device::cpu()), DType::kFloat64);
+    const Tensor b = cast(want[i].value().to(Device::cpu()), DType::kFloat64);
+    if (a.to_vector<double>() != b.to_vector<double>()) any_differs = true;
+  }
+  EXPECT_TRUE(any_differs) << "every weight equals the file's: were they read?";
+  EXPECT_EQ(arch->is_compiled(), full->is_compiled());
+  if (arch->is_compiled()) {
+    EXPECT_EQ(arch->optimizer()->class_name(), full->optimizer()->class_name());
+    EXPECT_EQ(arch->optimizer()->iterations().value().to(Device::cpu()).item<std::int64_t>(), 0)
+        << "the optimizer state was restored";
+  }
 }
 
 TEST_P(KerasH5, ResumesTrainingWithKerasOptimizerState) {
