@@ -936,7 +936,7 @@ TEST(GraphPasses, SwitchOffKeepsTracedOpsAndEagerDenseUnfused) {
     expect_close(mlp->predict(x, batch), composed, 1e-5f, "passes on, eager (fused)");
     expect_close(mlp->predict(x, batch), composed, 1e-5f, "passes on, eager (fused), again");
     strata::GradientTape tape;
-    const auto y = (*mlp)({x})[0];
+    const auto y = (*mlp)(x);
     expect_close(y, composed, 0.0f, "under a tape: unfused");
     const auto grads = tape.gradient(strata::sum(y), mlp->trainable_weights());
     ASSERT_EQ(grads.size(), 6u);
@@ -986,7 +986,7 @@ TEST(GraphPasses, PredictPlanFollowsShapesWeightsAndLayers) {
   for (int round = 0; round < 2; ++round) {
     for (const std::int64_t batch : {1, 3, 40}) {
       const auto x = random_input(batch, 12);
-      const auto eager = (*seq)({x})[0];
+      const auto eager = (*seq)(x);
       expect_close(seq->predict(x, batch), eager, 1e-6f, "batch " + std::to_string(batch));
       expect_close(seq->predict(x, 16), eager, 1e-6f, "batch " + std::to_string(batch) + " in pieces of 16");
     }
@@ -996,7 +996,7 @@ TEST(GraphPasses, PredictPlanFollowsShapesWeightsAndLayers) {
   weights[2].assign(strata::Tensor::zeros(strata::DType::kFloat32, weights[2].shape()));
   weights[3].assign(strata::Tensor::from_vector<float>({0.5f, -0.5f, 0.25f, 1.0f}, strata::Shape{4}));
   const auto assigned = seq->predict(x, 3);
-  expect_close(assigned, (*seq)({x})[0], 1e-6f, "after assigning weights");
+  expect_close(assigned, (*seq)(x), 1e-6f, "after assigning weights");
   expect_close(assigned.reshape(strata::Shape{12}),
                strata::Tensor::from_vector<float>({std::tanh(0.5f), std::tanh(-0.5f), std::tanh(0.25f), std::tanh(1.0f),
                                                    std::tanh(0.5f), std::tanh(-0.5f), std::tanh(0.25f), std::tanh(1.0f),
@@ -1006,7 +1006,7 @@ TEST(GraphPasses, PredictPlanFollowsShapesWeightsAndLayers) {
   seq->add(strata::make_layer("Dense", strata::Config{{"units", 2}, {"name", "c"}}));
   const auto grown = seq->predict(x, 3);
   EXPECT_EQ(grown.shape(), (strata::Shape{3, 2}));
-  expect_close(grown, (*seq)({x})[0], 1e-6f, "after adding a layer");
+  expect_close(grown, (*seq)(x), 1e-6f, "after adding a layer");
 }
 
 // A MatMul whose product is used elsewhere too is left alone (fusing would compute it twice).
