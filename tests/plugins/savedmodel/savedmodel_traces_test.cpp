@@ -1009,6 +1009,27 @@ TEST(GraphPasses, PredictPlanFollowsShapesWeightsAndLayers) {
   expect_close(grown, (*seq)(x), 1e-6f, "after adding a layer");
 }
 
+// _FusedMatMul of a few rows (up to 4: a blocked loop instead of oneDNN's primitive) and of
+// more (oneDNN) computes what MatMul, BiasAdd and the activation compute, for every
+// activation, column counts in one block, several blocks and a partial block.
+TEST(GraphPasses, FusedMatMulOfFewRowsMatchesTheComposition) {
+  for (const std::int64_t rows : {1, 3, 4, 5}) {
+    for (const std::int64_t cols : {10, 64, 130}) {
+      const auto x = random_input(rows, 37), w = random_input(37, cols);
+      const auto b = random_input(1, cols).reshape(strata::Shape{cols});
+      const auto linear = strata::bias_add(strata::matmul(x, w), b);
+      for (const std::string act : {"", "Relu", "Tanh", "Sigmoid", "Elu"}) {
+        std::vector<std::string> fused{"BiasAdd"};
+        if (!act.empty()) fused.push_back(act);
+        const strata::Attrs attrs{{"transpose_a", false}, {"transpose_b", false}, {"fused_ops", fused}};
+        const auto got = strata::execute1("_FusedMatMul", {x, w, b}, attrs);
+        const auto want = act.empty() ? linear : strata::execute1(act, {linear});
+        expect_close(got, want, 1e-5f, act + " rows " + std::to_string(rows) + " cols " + std::to_string(cols));
+      }
+    }
+  }
+}
+
 // A MatMul whose product is used elsewhere too is left alone (fusing would compute it twice).
 TEST(GraphPasses, SharedIntermediateValuesAreNotFused) {
   strata::Variable w("w", random_input(4, 3)), b("b", strata::Tensor::from_vector<float>({0.1f, -0.2f, 0.3f}, strata::Shape{3}));
