@@ -18,7 +18,7 @@ Shape with_last(const Shape& s, std::int64_t last) {
   return Shape(dims);
 }
 
-class Dense final : public Layer {
+class Dense final : public Layer, public InferenceTraceable {
  public:
   explicit Dense(const Config& c) : Layer("Dense", c) {
     auto frame = ErrorContext::push("reading the config of Dense layer '", name(), "'");
@@ -93,7 +93,7 @@ class Dense final : public Layer {
   Variable kernel_, bias_;
 };
 
-class ActivationLayer final : public Layer {
+class ActivationLayer final : public Layer, public InferenceTraceable {
  public:
   explicit ActivationLayer(const Config& c) : Layer("Activation", c) {
     auto frame = ErrorContext::push("reading the config of Activation layer '", name(), "'");
@@ -115,7 +115,7 @@ class ActivationLayer final : public Layer {
 
 // Dropout, and SpatialDropout1D/2D/3D (spatial_rank 1-3): one keep/drop decision per
 // sample and channel, for every position of the spatial axes.
-class Dropout : public Layer {
+class Dropout : public Layer, public InferenceTraceable {
  public:
   explicit Dropout(const Config& c, const std::string& class_name = "Dropout", std::size_t spatial_rank = 0)
       : Layer(class_name, c), spatial_rank_(spatial_rank) {

@@ -330,6 +330,8 @@ Tensor concat_batches(const std::vector<Tensor>& pieces) {
 }
 }  // namespace
 
+InferenceTraceable::~InferenceTraceable() = default;
+
 // ---- predict plans ----------------------------------------------------------------------------
 // Eager predict of a Functional or Sequential model made only of the layers below (whose
 // inference is their ops, with no state outside Variables) runs, per input signature (each
@@ -349,15 +351,8 @@ bool predict_plans_enabled() {
   return enabled;
 }
 
-bool traceable_layer_class(const std::string& name) {
-  static const std::unordered_set<std::string> classes{
-      "InputLayer", "Dense", "Conv1D", "Conv2D", "Conv3D", "DepthwiseConv2D", "SeparableConv2D",
-      "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D",
-      "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Flatten",
-      "Reshape", "Activation", "ReLU", "Softmax", "LeakyReLU", "Dropout", "BatchNormalization",
-      "LayerNormalization", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
-      "ZeroPadding2D"};
-  return classes.count(name) > 0;
+bool traceable_layer(const Layer& layer) {
+  return dynamic_cast<const InferenceTraceable*>(&layer) != nullptr || typeid(layer) == typeid(internal::InputLayer);
 }
 
 struct PredictPlan {
@@ -427,7 +422,7 @@ std::optional<std::vector<Tensor>> planned_predict(const Model& model, const std
     plan.device = device;
     plan.generation = generation;
     const bool traceable = std::all_of(layers.begin(), layers.end(), [](const std::shared_ptr<Layer>& l) {
-      return l && traceable_layer_class(l->class_name());
+      return l && traceable_layer(*l);
     });
     if (traceable) {
       std::vector<TensorSpec> specs;
