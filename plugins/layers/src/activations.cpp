@@ -15,6 +15,7 @@ class FunctionActivation final : public Activation {
   FunctionActivation(std::string config_name, Fn fn) : name_(std::move(config_name)), fn_(fn) {}
   std::string class_name() const override { return name_; }
   Tensor operator()(const Tensor& x) const override { return fn_(x); }
+  Fn fn() const noexcept { return fn_; }
 
  private:
   std::string name_;
@@ -76,6 +77,18 @@ Tensor mish_fn(const Tensor& x) { return x * tanh(softplus(x)); }
 Tensor leaky_relu_fn(const Tensor& x) { return maximum(x, x * 0.2); }
 
 }  // namespace
+
+const char* fusable_activation_op(const Activation& activation) {
+  const auto* f = dynamic_cast<const FunctionActivation*>(&activation);
+  if (f == nullptr) return nullptr;
+  const Fn fn = f->fn();
+  if (fn == linear_fn) return "";
+  if (fn == relu_fn) return "Relu";
+  if (fn == tanh_fn) return "Tanh";
+  if (fn == sigmoid_fn) return "Sigmoid";
+  if (fn == elu_fn) return "Elu";
+  return nullptr;
+}
 
 void register_activations(Registrar& registrar) {
   const std::pair<const char*, Fn> table[] = {

@@ -89,6 +89,14 @@ std::shared_ptr<Regularizer> regularizer_at(const Config& config, const char* ke
 std::shared_ptr<Constraint> constraint_at(const Config& config, const char* key);
 // Missing or null: "linear".
 std::shared_ptr<Activation> activation_at(const Config& config, const char* key);
+// The op a fused kernel applies for `activation` after its bias ("Relu", "Tanh", "Sigmoid",
+// "Elu"; "" for linear), or nullptr when it is none of Keras's functions of those names.
+const char* fusable_activation_op(const Activation& activation);
+// y = activation(x · kernel + bias) as one fused kernel (_FusedMatMul, that the cpu backend
+// provides: one pass over the output instead of three), when that is equivalent and safe:
+// eager inference (no trace, no tape recording), float32 matrices on the cpu, a fusable
+// activation, graph passes on (graph_passes_enabled). Otherwise an undefined tensor.
+Tensor fused_dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, const Activation& activation);
 // Keras 3 changed what "hard_sigmoid" computes: tf-keras's is clip(0.2 x + 0.5, 0, 1), Keras
 // 3's relu6(x + 3) / 6. A layer config Keras 3 wrote (written_by_keras3: its dtype is a
 // DTypePolicy object, which tf-keras never writes; Keras 3 before 3.4 wrote a string and reads

@@ -169,7 +169,7 @@ Tensor ConvBase::to_2d_kernel(const Tensor& kernel) const {
 namespace {
 
 // Conv1D/2D (kConv) and DepthwiseConv1D/2D (kDepthwise).
-class PlainConv : public ConvBase {
+class PlainConv : public ConvBase, public InferenceTraceable {
  protected:
   using ConvBase::ConvBase;
 

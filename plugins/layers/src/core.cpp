@@ -3,6 +3,9 @@
 #include <atomic>
 
 #include "common.hpp"
+#include "strata/gradient_tape.hpp"
+#include "strata/graph.hpp"
+#include "strata/registry.hpp"
 
 namespace strata::layers {
 namespace {
@@ -15,7 +18,7 @@ Shape with_last(const Shape& s, std::int64_t last) {
   return Shape(dims);
 }
 
-class Dense final : public Layer {
+class Dense final : public Layer, public InferenceTraceable {
  public:
   explicit Dense(const Config& c) : Layer("Dense", c) {
     auto frame = ErrorContext::push("reading the config of Dense layer '", name(), "'");
@@ -47,6 +50,13 @@ class Dense final : public Layer {
     const Tensor& x = single_input(*this, inputs);
     const Tensor kernel = read(kernel_);
     Tensor y;
+    if (use_bias_ && x.rank() == 2 && !x.is_symbolic()) {
+      y = fused_dense(x, kernel, read(bias_), *activation_);
+      if (y.defined()) {
+        add_activity_regularization(*this, kernel_bias_.activity_regularizer, y);
+        return {y};
+      }
+    }
     if (x.rank() == 2) {
       y = matmul(x, kernel);
     } else {
@@ -83,7 +93,7 @@ class Dense final : public Layer {
   Variable kernel_, bias_;
 };
 
-class ActivationLayer final : public Layer {
+class ActivationLayer final : public Layer, public InferenceTraceable {
  public:
   explicit ActivationLayer(const Config& c) : Layer("Activation", c) {
     auto frame = ErrorContext::push("reading the config of Activation layer '", name(), "'");
@@ -105,7 +115,7 @@ class ActivationLayer final : public Layer {
 
 // Dropout, and SpatialDropout1D/2D/3D (spatial_rank 1-3): one keep/drop decision per
 // sample and channel, for every position of the spatial axes.
-class Dropout : public Layer {
+class Dropout : public Layer, public InferenceTraceable {
  public:
   explicit Dropout(const Config& c, const std::string& class_name = "Dropout", std::size_t spatial_rank = 0)
       : Layer(class_name, c), spatial_rank_(spatial_rank) {
@@ -180,6 +190,37 @@ class SpatialDropout final : public Dropout {
 };
 
 }  // namespace
+
+Tensor fused_dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, const Activation& activation) {
+  if (is_tracing() || is_recording_gradients() || !graph_passes_enabled()) return {};
+  if (x.dtype() != DType::kFloat32 || kernel.dtype() != DType::kFloat32 || bias.dtype() != DType::kFloat32 ||
+      kernel.rank() != 2 || bias.rank() != 1 || x.device().type() != "cpu" || !(kernel.device() == x.device()) ||
+      !(bias.device() == x.device())) {
+    return {};
+  }
+  const char* act = fusable_activation_op(activation);
+  if (act == nullptr) return {};
+  // Whether a backend registered the fused op, looked up again when plugins change.
+  thread_local std::uint64_t generation = ~std::uint64_t{0};
+  thread_local bool available = false;
+  const Registry& registry = Registry::global();
+  if (registry.generation() != generation) {
+    generation = registry.generation();
+    available = registry.contains(ObjectKind::kOp, "_FusedMatMul");
+  }
+  if (!available) return {};
+  // One set of attrs per activation, built once (an Attrs is read concurrently, never written).
+  static const auto attrs_for = [](const char* op) {
+    std::vector<std::string> fused{"BiasAdd"};
+    if (*op) fused.emplace_back(op);
+    return Attrs{{"transpose_a", false}, {"transpose_b", false}, {"fused_ops", fused}};
+  };
+  static const Attrs linear = attrs_for(""), relu = attrs_for("Relu"), tanh_attrs = attrs_for("Tanh"),
+                     sigmoid = attrs_for("Sigmoid"), elu_attrs = attrs_for("Elu");
+  const std::string_view a(act);
+  const Attrs& attrs = a.empty() ? linear : a == "Relu" ? relu : a == "Tanh" ? tanh_attrs : a == "Sigmoid" ? sigmoid : elu_attrs;
+  return execute1("_FusedMatMul", {x, kernel, bias}, attrs);
+}
 
 void register_core_layers(Registrar& registrar) {
   register_layer<Dense>(registrar, "Dense");

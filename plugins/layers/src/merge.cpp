@@ -28,7 +28,7 @@ std::vector<std::int64_t> broadcast_dims(const Layer& layer, std::vector<std::in
   return out;
 }
 
-class Merge : public Layer {
+class Merge : public Layer, public InferenceTraceable {
  public:
   Merge(std::string class_name, const Config& c, std::size_t exact_inputs = 0)
       : Layer(std::move(class_name), c), exact_inputs_(exact_inputs) {
@@ -153,7 +153,7 @@ class Minimum final : public Merge {
   }
 };
 
-class Concatenate final : public Layer {
+class Concatenate final : public Layer, public InferenceTraceable {
  public:
   explicit Concatenate(const Config& c) : Layer("Concatenate", c) {
     auto frame = ErrorContext::push("reading the config of Concatenate layer '", name(), "'");

@@ -39,7 +39,7 @@ Tensor normalize(const Tensor& x, const Tensor& mean, const Tensor& variance, co
   return x * inv + shift;
 }
 
-class BatchNormalization final : public Layer {
+class BatchNormalization final : public Layer, public InferenceTraceable {
  public:
   explicit BatchNormalization(const Config& c) : Layer("BatchNormalization", c) {
     auto frame = ErrorContext::push("reading the config of BatchNormalization layer '", name(), "'");
@@ -194,7 +194,7 @@ class BatchNormalization final : public Layer {
   Variable gamma_, beta_, moving_mean_, moving_variance_;
 };
 
-class LayerNormalization final : public Layer {
+class LayerNormalization final : public Layer, public InferenceTraceable {
  public:
   explicit LayerNormalization(const Config& c) : Layer("LayerNormalization", c) {
     auto frame = ErrorContext::push("reading the config of LayerNormalization layer '", name(), "'");

@@ -8,7 +8,7 @@ namespace {
 
 enum class PoolKind { kMax, kAverage };
 
-class Pooling : public Layer {
+class Pooling : public Layer, public InferenceTraceable {
  public:
   Pooling(std::string class_name, const Config& c, std::size_t rank, PoolKind kind)
       : Layer(std::move(class_name), c), rank_(rank), kind_(kind) {
@@ -64,7 +64,7 @@ class Pooling : public Layer {
   std::string padding_, data_format_;
 };
 
-class GlobalPooling : public Layer {
+class GlobalPooling : public Layer, public InferenceTraceable {
  public:
   GlobalPooling(std::string class_name, const Config& c, std::size_t rank, PoolKind kind)
       : Layer(std::move(class_name), c), rank_(rank), kind_(kind) {

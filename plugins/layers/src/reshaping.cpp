@@ -44,7 +44,7 @@ Tensor reshape_keep_batch(const Tensor& x, std::vector<std::int64_t> rest) {
   return execute1("Reshape", {x, target});
 }
 
-class Flatten final : public Layer {
+class Flatten final : public Layer, public InferenceTraceable {
  public:
   explicit Flatten(const Config& c) : Layer("Flatten", c) {
     auto frame = ErrorContext::push("reading the config of Flatten layer '", name(), "'");
@@ -73,7 +73,7 @@ class Flatten final : public Layer {
   std::string data_format_;
 };
 
-class Reshape final : public Layer {
+class Reshape final : public Layer, public InferenceTraceable {
  public:
   explicit Reshape(const Config& c) : Layer("Reshape", c) {
     auto frame = ErrorContext::push("reading the config of Reshape layer '", name(), "'");

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <new>
 #include <string>
 #include <type_traits>
@@ -31,6 +32,9 @@ struct strata_model {
   std::vector<Port> inputs, outputs;  // empty for a subclassed model (it declares none)
   // Where it was loaded from (strata_model_compile_from_file reads the file again).
   std::string path, format;
+  // The weights' device, set by load and strata_model_to_device (predict reads it instead of
+  // listing the weights on every call); unset: predict asks the weights.
+  std::optional<strata::Device> device;
 };
 
 namespace strata::capi {

@@ -52,8 +52,8 @@ Shape shape_from(std::int32_t rank, const std::int64_t* dims, bool allow_unknown
 // The tensor for input `i` of a predict call: every field of the buffer checked against
 // itself and against the model's input, float64 converted to float32 (and back) the
 // way `strata predict` does, placed on `device`.
-Tensor input_tensor(const strata_model& m, std::size_t i, const strata_buffer& b, const Device& device) {
-  const std::string who = port_name(m, true, i);
+Tensor input_tensor_named(const strata_model& m, std::size_t i, const strata_buffer& b, const Device& device,
+                          const std::string& who) {
   check_struct_size<strata_buffer>(b.struct_size, kBufferSizeV1, "strata_buffer", who);
   const Shape shape = shape_from(b.rank, b.shape, false, who);
   const DType dtype = to_dtype(b.dtype, who);
@@ -81,6 +81,17 @@ Tensor input_tensor(const strata_model& m, std::size_t i, const strata_buffer& b
   Tensor x = Tensor::from_host(dtype, shape, b.data, bytes, Device::cpu());
   if (want != dtype) x = cast(x, want);
   return device == Device::cpu() ? x : x.to(device);
+}
+
+// The port's name goes into messages only: a call that fails is repeated with it, so that
+// a good call builds no strings.
+Tensor input_tensor(const strata_model& m, std::size_t i, const strata_buffer& b, const Device& device) {
+  static const std::string unnamed;
+  try {
+    return input_tensor_named(m, i, b, device, unnamed);
+  } catch (const Error&) {
+    return input_tensor_named(m, i, b, device, port_name(m, true, i));
+  }
 }
 
 // Writes name, dtype, shape and rank of `port`, all or none.
@@ -120,6 +131,8 @@ strata_status* strata_model_load(const char* path, const char* format, strata_mo
     handle->model = strata::load_model(path, options);
     handle->path = path;
     handle->format = options.format;
+    const auto weights = handle->model->weights();
+    handle->device = weights.empty() ? strata::Device::cpu() : weights.front().device();
     for (const auto& t : handle->model->inputs()) handle->inputs.push_back({t.node()->name, t.dtype(), t.shape()});
     for (const auto& t : handle->model->outputs()) {
       handle->outputs.push_back({t.node()->layer ? t.node()->layer->name() : t.node()->name, t.dtype(), t.shape()});
@@ -166,7 +179,13 @@ strata_status* strata_model_output_info(const strata_model* model, size_t index,
 
 strata_status* strata_model_to_device(strata_model* model, const char* device) {
   STRATA_C_REQUIRE(model != nullptr && device != nullptr, "strata_model_to_device: NULL argument");
-  return guarded([&] { model->model->to(strata::Device(std::string_view(device))); });
+  return guarded([&] {
+    const strata::Device target{std::string_view(device)};
+    model->device.reset();  // unknown until the move succeeds
+    model->model->to(target);
+    const auto weights = model->model->weights();
+    model->device = weights.empty() ? strata::Device::cpu() : weights.front().device();
+  });
 }
 
 strata_status* strata_model_predict(const strata_model* model, const strata_buffer* inputs, size_t input_count,
@@ -183,13 +202,26 @@ strata_status* strata_model_predict(const strata_model* model, const strata_buff
     STRATA_CHECK(m.outputs.empty() || output_count == m.outputs.size(), capi::InvalidArgument,
                  "strata_model_predict: the model has ", m.outputs.size(), " output(s) but ", output_count,
                  " output buffers were given");
-    for (size_t i = 0; i < output_count; ++i) {
-      const std::string who = capi::port_name(m, false, i);
+    // Checked with an unnamed port first; names are built only to report a failure.
+    static const std::string unnamed;
+    const auto check_output_buffer = [&](size_t i, const std::string& who) {
       capi::check_struct_size<strata_buffer>(outputs[i].struct_size, capi::kBufferSizeV1, "strata_buffer", who);
       capi::to_dtype(outputs[i].dtype, who);
+    };
+    for (size_t i = 0; i < output_count; ++i) {
+      try {
+        check_output_buffer(i, unnamed);
+      } catch (const strata::Error&) {
+        check_output_buffer(i, capi::port_name(m, false, i));
+      }
     }
-    const auto weights = m.model->weights();
-    const strata::Device device = weights.empty() ? strata::Device::cpu() : weights.front().device();
+    strata::Device device = strata::Device::cpu();
+    if (m.device) {
+      device = *m.device;
+    } else {
+      const auto weights = m.model->weights();
+      if (!weights.empty()) device = weights.front().device();
+    }
     std::vector<strata::Tensor> xs;
     for (size_t i = 0; i < input_count; ++i) xs.push_back(capi::input_tensor(m, i, inputs[i], device));
     const std::int64_t batch = xs.empty() || xs[0].rank() == 0 ? 1 : std::max<std::int64_t>(1, xs[0].shape()[0]);
@@ -197,8 +229,7 @@ strata_status* strata_model_predict(const strata_model* model, const strata_buff
     STRATA_CHECK(ys.size() == output_count, capi::InvalidArgument, "strata_model_predict: the model gave ",
                  ys.size(), " outputs but ", output_count, " output buffers were given");
     // Check every buffer before writing any (outputs are written only on success).
-    for (size_t i = 0; i < ys.size(); ++i) {
-      const std::string who = capi::port_name(m, false, i);
+    const auto check_output = [&](size_t i, const std::string& who) {
       const strata::DType want = capi::to_dtype(outputs[i].dtype, who);
       STRATA_CHECK(want == ys[i].dtype(), ValueError, who, " is ", strata::dtype_name(ys[i].dtype()),
                    " but its buffer is ", strata::dtype_name(want));
@@ -209,6 +240,13 @@ strata_status* strata_model_predict(const strata_model* model, const strata_buff
                    ") but its buffer holds ", outputs[i].capacity);
       STRATA_CHECK(outputs[i].data != nullptr || ys[i].nbytes() == 0, capi::InvalidArgument, who,
                    ": data is NULL");
+    };
+    for (size_t i = 0; i < ys.size(); ++i) {
+      try {
+        check_output(i, unnamed);
+      } catch (const strata::Error&) {
+        check_output(i, capi::port_name(m, false, i));
+      }
     }
     for (size_t i = 0; i < ys.size(); ++i) {
       if (ys[i].nbytes() > 0) ys[i].copy_to_host(outputs[i].data, ys[i].nbytes());

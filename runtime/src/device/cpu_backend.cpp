@@ -1,5 +1,6 @@
 #include "device/cpu_backend.hpp"
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -24,6 +25,37 @@ std::size_t cache_capacity() {
   return static_cast<std::size_t>(mb < 0 ? 0 : mb) << 20;
 }
 
+// Blocks below kCacheFrom come from glibc's heap, whose malloc/free of a 64-byte-aligned
+// block costs ~200 instructions each way and more when the heap must trim: at batch 1 a
+// graph's node allocates and frees one or two such blocks per call. Each thread keeps its
+// freed small blocks in free lists by size (64-byte steps), linked through the blocks
+// themselves, up to kSmallPerClass blocks a size and kSmallBytes in all; a block freed by
+// another thread than the one that allocated it simply joins that thread's lists.
+constexpr std::size_t kSmallClasses = kCacheFrom / kAlignment;
+constexpr std::uint16_t kSmallPerClass = 16;
+constexpr std::size_t kSmallBytes = std::size_t{4} << 20;
+
+struct SmallBlocks {
+  void* heads[kSmallClasses] = {};
+  std::uint16_t counts[kSmallClasses] = {};
+  std::size_t bytes = 0;
+  ~SmallBlocks();
+};
+// Set once the thread's lists are destroyed (tensors freed later, during exit, go to free).
+thread_local bool t_small_blocks_gone = false;
+thread_local SmallBlocks t_small_blocks;
+
+SmallBlocks::~SmallBlocks() {
+  t_small_blocks_gone = true;
+  for (std::size_t c = 0; c < kSmallClasses; ++c) {
+    while (heads[c] != nullptr) {
+      void* next = *static_cast<void**>(heads[c]);
+      std::free(heads[c]);
+      heads[c] = next;
+    }
+  }
+}
+
 class CpuDevice final : public BackendDevice {
  public:
   ~CpuDevice() override {
@@ -39,6 +71,16 @@ class CpuDevice final : public BackendDevice {
   void* allocate(std::size_t bytes) override {
     const std::size_t rounded = round(bytes);
     STRATA_CHECK(rounded >= bytes, BackendError, "cannot allocate ", bytes, " bytes on cpu:0");
+    if (rounded < kCacheFrom && capacity_ > 0 && !t_small_blocks_gone) {
+      SmallBlocks& small = t_small_blocks;
+      const std::size_t c = rounded / kAlignment - 1;
+      if (void* p = small.heads[c]) {
+        small.heads[c] = *static_cast<void**>(p);
+        --small.counts[c];
+        small.bytes -= rounded;
+        return p;
+      }
+    }
     if (rounded >= kCacheFrom) {
       std::lock_guard lock(mutex_);
       auto it = cache_.find(rounded);
@@ -56,6 +98,17 @@ class CpuDevice final : public BackendDevice {
   }
   void deallocate(void* address, std::size_t bytes) noexcept override {
     const std::size_t rounded = round(bytes);
+    if (rounded < kCacheFrom && capacity_ > 0 && !t_small_blocks_gone) {
+      SmallBlocks& small = t_small_blocks;
+      const std::size_t c = rounded / kAlignment - 1;
+      if (small.counts[c] < kSmallPerClass && small.bytes + rounded <= kSmallBytes) {
+        *static_cast<void**>(address) = small.heads[c];
+        small.heads[c] = address;
+        ++small.counts[c];
+        small.bytes += rounded;
+        return;
+      }
+    }
     if (rounded >= kCacheFrom) {
       std::lock_guard lock(mutex_);
       if (cached_bytes_ + rounded <= capacity_) {

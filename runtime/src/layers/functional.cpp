@@ -25,9 +25,33 @@ struct Functional::Impl {
   // Outputs of the AddLoss / AddMetric layers model.add_loss / add_metric joined to the
   // graph (or a config holds): computed with the model, not returned by it.
   std::vector<Tensor> side_outputs;
+  // `order` indexed once (set_order), so that a call indexes vectors instead of hashing
+  // nodes: per node, where each input comes from as (index in order, output); per model
+  // input, its node's index (-1: unused); per output, its slot.
+  std::vector<std::vector<std::pair<int, int>>> input_slots;
+  std::vector<int> input_index;
+  std::vector<std::pair<int, int>> output_slots;
 };
 
 namespace {
+
+void set_order(Functional::Impl& impl, const Graph& graph) {
+  impl.order = graph.nodes();
+  std::unordered_map<const GraphNode*, int> index;
+  for (std::size_t i = 0; i < impl.order.size(); ++i) index[impl.order[i].get()] = static_cast<int>(i);
+  impl.input_slots.assign(impl.order.size(), {});
+  for (std::size_t i = 0; i < impl.order.size(); ++i) {
+    if (impl.order[i]->op == "Placeholder") continue;
+    for (const auto& in : impl.order[i]->inputs) impl.input_slots[i].emplace_back(index.at(in.node().get()), in.output_index());
+  }
+  impl.input_index.clear();
+  for (const auto& in : impl.inputs) {
+    const auto it = index.find(in.node().get());
+    impl.input_index.push_back(it == index.end() ? -1 : it->second);
+  }
+  impl.output_slots.clear();
+  for (const auto& out : impl.outputs) impl.output_slots.emplace_back(index.at(out.node().get()), out.output_index());
+}
 
 // Keras's _map_graph_network: the model's nodes and its layers ordered by decreasing depth
 // (inputs first), ties broken by the order in which a depth-first walk from the outputs
@@ -172,7 +196,7 @@ Functional::Functional(std::vector<Tensor> inputs, std::vector<Tensor> outputs, 
   impl_->outputs = std::move(outputs);
   map_graph_network(*impl_);
   Graph graph(impl_->inputs, impl_->outputs, this->name());  // validates: outputs depend only on the inputs
-  impl_->order = graph.nodes();
+  set_order(*impl_, graph);
   std::vector<Shape> shapes;
   for (const auto& in : impl_->inputs) shapes.push_back(in.shape());
   set_built(shapes);
@@ -194,32 +218,42 @@ Layer::Outputs Functional::call_and_mask(const std::vector<Tensor>& inputs, cons
   struct Value {
     std::vector<Tensor> tensors, masks;
   };
-  std::unordered_map<const GraphNode*, Value> values;
+  const Impl& impl = *impl_;
+  std::vector<Value> values(impl.order.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) {
-    const Tensor& spec = impl_->inputs[i];
+    const Tensor& spec = impl.inputs[i];
     STRATA_CHECK(inputs[i].shape().is_compatible_with(spec.shape()), ShapeError, "model '", name(), "' input ", i, " ('",
                  spec.node()->name, "') expects shape ", spec.shape().to_string(), ", got ", inputs[i].shape().to_string());
     Tensor mask = i < ctx.masks.size() ? ctx.masks[i] : Tensor();
-    values[spec.node().get()] = {{inputs[i]}, {mask}};
+    if (impl.input_index[i] >= 0) values[static_cast<std::size_t>(impl.input_index[i])] = {{inputs[i]}, {mask}};
   }
-  for (const auto& node : impl_->order) {
-    if (node->op == "Placeholder") continue;
+  const auto tensor_at = [&](const std::pair<int, int>& slot) -> const Tensor& {
+    return values[static_cast<std::size_t>(slot.first)].tensors.at(static_cast<std::size_t>(slot.second));
+  };
+  const auto mask_at = [&](const std::pair<int, int>& slot) {
+    const auto& masks = values[static_cast<std::size_t>(slot.first)].masks;
+    const auto k = static_cast<std::size_t>(slot.second);
+    return masks.size() > k ? masks[k] : Tensor();
+  };
+  for (std::size_t n = 0; n < impl.order.size(); ++n) {
+    const GraphNode& node = *impl.order[n];
+    if (node.op == "Placeholder") continue;
     std::vector<Tensor> args, masks;
-    for (const auto& in : node->inputs) {
-      const Value& v = values.at(in.node().get());
-      args.push_back(v.tensors.at(static_cast<std::size_t>(in.output_index())));
-      masks.push_back(v.masks.size() > static_cast<std::size_t>(in.output_index()) ? v.masks[static_cast<std::size_t>(in.output_index())] : Tensor());
+    args.reserve(impl.input_slots[n].size());
+    masks.reserve(impl.input_slots[n].size());
+    for (const auto& slot : impl.input_slots[n]) {
+      args.push_back(tensor_at(slot));
+      masks.push_back(mask_at(slot));
     }
     CallContext step{ctx.training, std::move(masks)};
-    if (node->attrs.has("training")) step.training = node->attrs.get<bool>("training");
-    auto out = internal::run_layer_node(*node, args, step);
-    values[node.get()] = {std::move(out.tensors), std::move(out.masks)};
+    if (node.attrs.has("training")) step.training = node.attrs.get<bool>("training");
+    auto out = internal::run_layer_node(node, args, step);
+    values[n] = {std::move(out.tensors), std::move(out.masks)};
   }
   Outputs result;
-  for (const auto& o : impl_->outputs) {
-    const Value& v = values.at(o.node().get());
-    result.tensors.push_back(v.tensors.at(static_cast<std::size_t>(o.output_index())));
-    result.masks.push_back(v.masks.size() > static_cast<std::size_t>(o.output_index()) ? v.masks[static_cast<std::size_t>(o.output_index())] : Tensor());
+  for (const auto& slot : impl.output_slots) {
+    result.tensors.push_back(tensor_at(slot));
+    result.masks.push_back(mask_at(slot));
   }
   return result;
 }
@@ -726,7 +760,7 @@ Functional::Functional(const Config& config) : Model("Functional", named_config(
   std::vector<Tensor> computed = impl_->outputs;
   computed.insert(computed.end(), impl_->side_outputs.begin(), impl_->side_outputs.end());
   Graph graph(impl_->inputs, computed, name());
-  impl_->order = graph.nodes();
+  set_order(*impl_, graph);
   std::vector<Shape> shapes;
   for (const auto& in : impl_->inputs) shapes.push_back(in.shape());
   set_built(shapes);
@@ -751,7 +785,7 @@ void join_side_output(Functional::Impl& impl, const Tensor& side, const std::str
     std::vector<Tensor> computed = impl.outputs;
     computed.insert(computed.end(), impl.side_outputs.begin(), impl.side_outputs.end());
     Graph graph(impl.inputs, computed, model_name);
-    impl.order = graph.nodes();
+    set_order(impl, graph);
   };
   impl.side_outputs.push_back(side);
   try {

@@ -3,10 +3,14 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
+#include <optional>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 #include <sstream>
+#include <typeinfo>
 
 #include "core/foreign_exception.hpp"
 #include "core/threads_env.hpp"
@@ -16,7 +20,10 @@
 #include "strata/config_reader.hpp"
 #include "strata/plugin/call_arguments.hpp"
 #include "strata/plugin/layers.hpp"
+#include "strata/gradient_tape.hpp"
 #include "strata/graph.hpp"
+#include "strata/plugin/backend.hpp"
+#include "strata/registry.hpp"
 #include "strata/ops.hpp"
 #include "strata/threads.hpp"
 
@@ -326,6 +333,143 @@ Tensor concat_batches(const std::vector<Tensor>& pieces) {
 }
 }  // namespace
 
+InferenceTraceable::~InferenceTraceable() = default;
+
+// ---- predict plans ----------------------------------------------------------------------------
+// Eager predict of a Functional or Sequential model made only of the layers below (whose
+// inference is their ops, with no state outside Variables) runs, per input signature (each
+// input's dtype and shape, the device, the registry's generation), the model's call traced
+// once and optimised by the device's graph passes, as a graph (whose own plan skips shape
+// inference and kernel lookup). Variables are read on each run, so assigned weights are
+// seen; a Sequential given or relieved of layers, another signature or a change of plugins
+// traces again; a call that cannot be traced runs eagerly (and is not traced again).
+// STRATA_GRAPH_PLANS=0 turns this off with the graph plans.
+namespace {
+
+bool predict_plans_enabled() {
+  static const bool enabled = [] {
+    const char* env = std::getenv("STRATA_GRAPH_PLANS");
+    return env == nullptr || std::string_view(env) != "0";
+  }();
+  return enabled;
+}
+
+bool traceable_layer(const Layer& layer) {
+  return dynamic_cast<const InferenceTraceable*>(&layer) != nullptr || typeid(layer) == typeid(internal::InputLayer);
+}
+
+struct PredictPlan {
+  std::vector<TensorMeta> inputs;
+  const BackendDevice* device = nullptr;
+  std::uint64_t generation = 0;
+  std::shared_ptr<const Graph> graph;  // null: this signature runs eagerly
+};
+struct PredictPlans {
+  std::weak_ptr<const Layer> owner;  // expired: the model is gone (its address may be reused)
+  std::vector<const Layer*> layers;  // the model's layers when planned, all traceable
+  std::vector<PredictPlan> plans;    // newest last, at most kPredictPlans
+};
+constexpr std::size_t kPredictPlans = 8;
+std::mutex g_predict_plans_mutex;
+std::unordered_map<const Model*, PredictPlans>& predict_plans() {
+  static auto* table = new std::unordered_map<const Model*, PredictPlans>();
+  return *table;
+}
+
+bool same_metas(const std::vector<TensorMeta>& a, const std::vector<Tensor>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i].dtype != b[i].dtype() || !(a[i].shape == b[i].shape())) return false;
+  }
+  return true;
+}
+
+// The model's outputs for `inputs` through its plan; nullopt: run the model's call.
+std::optional<std::vector<Tensor>> planned_predict(const Model& model, const std::vector<Tensor>& inputs) {
+  if (!predict_plans_enabled() || is_tracing() || is_recording_gradients()) return std::nullopt;
+  // Exactly these classes: a subclass may override call() with anything.
+  if (typeid(model) != typeid(Functional) && typeid(model) != typeid(Sequential)) return std::nullopt;
+  std::weak_ptr<const Layer> owner = model.weak_from_this();
+  if (owner.expired()) return std::nullopt;
+  for (const auto& in : inputs) {
+    if (!in.defined() || in.is_symbolic() || in.dtype() == DType::kString || !in.shape().is_fully_defined()) {
+      return std::nullopt;
+    }
+  }
+  const BackendDevice* device = inputs.empty() ? nullptr : &inputs.front().backend_device();
+  const std::uint64_t generation = Registry::global().generation();
+  const auto layers = model.layers();
+  std::vector<const Layer*> layer_ptrs;
+  layer_ptrs.reserve(layers.size());
+  for (const auto& l : layers) layer_ptrs.push_back(l.get());
+  const auto find = [&]() -> const PredictPlan* {
+    const auto it = predict_plans().find(&model);
+    if (it == predict_plans().end() || it->second.owner.expired() || it->second.layers != layer_ptrs) return nullptr;
+    for (auto p = it->second.plans.rbegin(); p != it->second.plans.rend(); ++p) {
+      if (p->device == device && p->generation == generation && same_metas(p->inputs, inputs)) return &*p;
+    }
+    return nullptr;
+  };
+  std::shared_ptr<const Graph> graph;
+  bool found = false;
+  {
+    std::lock_guard lock(g_predict_plans_mutex);
+    if (const PredictPlan* p = find()) {
+      found = true;
+      graph = p->graph;
+    }
+  }
+  if (!found) {
+    PredictPlan plan;
+    for (const auto& in : inputs) plan.inputs.push_back({in.dtype(), in.shape()});
+    plan.device = device;
+    plan.generation = generation;
+    const bool traceable = std::all_of(layers.begin(), layers.end(), [](const std::shared_ptr<Layer>& l) {
+      return l && traceable_layer(*l);
+    });
+    if (traceable) {
+      std::vector<TensorSpec> specs;
+      const auto model_inputs = model.inputs();
+      for (std::size_t i = 0; i < inputs.size(); ++i) {
+        std::string name = i < model_inputs.size() && model_inputs[i].is_symbolic() ? model_inputs[i].node()->name : "";
+        specs.emplace_back(inputs[i].shape(), inputs[i].dtype(), std::move(name));
+      }
+      try {
+        const Graph traced = trace([&](const std::vector<Tensor>& in) { return model(in, CallContext{}); }, specs,
+                                   model.name());
+        if (traced.side_effects().empty()) {
+          graph = std::make_shared<const Graph>(
+              optimize_graph(traced, inputs.empty() ? default_device() : inputs.front().device(), true));
+        }
+      } catch (const Error&) {
+        graph = nullptr;  // the eager call reports what is wrong, or runs what a trace cannot
+      }
+    }
+    plan.graph = graph;
+    std::lock_guard lock(g_predict_plans_mutex);
+    auto& table = predict_plans();
+    if (table.size() >= 64) {  // forget models that are gone
+      for (auto it = table.begin(); it != table.end();) it = it->second.owner.expired() ? table.erase(it) : std::next(it);
+    }
+    PredictPlans& entry = table[&model];
+    if (entry.owner.expired() || entry.layers != layer_ptrs) {
+      entry = PredictPlans{};
+      entry.owner = owner;
+      entry.layers = layer_ptrs;
+    }
+    if (entry.plans.size() >= kPredictPlans) entry.plans.erase(entry.plans.begin());
+    entry.plans.push_back(std::move(plan));
+  }
+  if (!graph) return std::nullopt;
+  try {
+    return graph->run(inputs);
+  } catch (const Error&) {
+    return std::nullopt;  // the eager call says it with the layer's name (or succeeds)
+  }
+}
+
+}  // namespace
+
 std::vector<Tensor> Model::predict(const std::vector<Tensor>& inputs, std::int64_t batch_size) const {
   STRATA_CHECK(!inputs.empty(), ValueError, "predict needs at least one input");
   STRATA_CHECK(batch_size > 0, ValueError, "predict: batch_size must be positive, got ", batch_size);
@@ -336,7 +480,10 @@ std::vector<Tensor> Model::predict(const std::vector<Tensor>& inputs, std::int64
                  n, "), got shape ", in.shape().to_string());
   }
   CallContext ctx;
-  if (n <= batch_size) return (*this)(inputs, ctx);
+  if (n <= batch_size) {
+    if (auto planned = planned_predict(*this, inputs)) return std::move(*planned);
+    return (*this)(inputs, ctx);
+  }
   std::vector<std::vector<Tensor>> parts;
   for (std::int64_t start = 0; start < n; start += batch_size) {
     const std::int64_t len = std::min(batch_size, n - start);
@@ -347,7 +494,8 @@ std::vector<Tensor> Model::predict(const std::vector<Tensor>& inputs, std::int64
       size[0] = len;
       batch.push_back(in.dtype() == DType::kString ? slice_strings(in, start, len) : slice(in, begin, size));
     }
-    parts.push_back((*this)(batch, ctx));
+    auto planned = planned_predict(*this, batch);
+    parts.push_back(planned ? std::move(*planned) : (*this)(batch, ctx));
   }
   std::vector<Tensor> out;
   for (std::size_t k = 0; k < parts[0].size(); ++k) {

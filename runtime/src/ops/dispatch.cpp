@@ -209,7 +209,110 @@ std::vector<Tensor> run_op(const OpDef& def, std::vector<Tensor> inputs, const A
   return outputs;
 }
 
+namespace {
+// The device of run_op's inputs: host inputs may be anywhere host-accessible, the others on
+// one device. nullptr when they are not (run_op reports that).
+BackendDevice* planned_device(const OpDef& def, const std::vector<Tensor>& inputs) {
+  const std::size_t n = inputs.size();
+  BackendDevice* device = nullptr;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!inputs[i].defined() || inputs[i].is_symbolic()) return nullptr;
+    BackendDevice& d = inputs[i].backend_device();
+    if (is_host_input(def, i, n)) {
+      if (!d.host_accessible()) return nullptr;
+      continue;
+    }
+    if (device == nullptr) device = &d;
+    else if (device != &d) return nullptr;
+  }
+  return device ? device : &backend_device(default_device());
+}
+}  // namespace
+
+std::optional<PlannedOp> plan_op(const OpDef& def, const std::vector<Tensor>& inputs, const Attrs& attrs,
+                                 const std::vector<Tensor>& stand_ins) {
+  if (def.stateful || def.infer == nullptr || thread_state().trace_depth > 0) return std::nullopt;
+  try {
+    check_arity(def, inputs.size());
+    BackendDevice* device = planned_device(def, inputs);
+    if (device == nullptr) return std::nullopt;
+    PlannedOp op;
+    op.def = &def;
+    op.device = device;
+    op.outputs = infer(def, inputs, attrs);
+    for (const auto& m : op.outputs) {
+      if (!m.shape.is_fully_defined()) return std::nullopt;
+    }
+    // The same inference from the metas alone: outputs that depend on input values (a
+    // Reshape to a computed shape, a boolean mask) come out partly unknown there.
+    std::vector<Tensor> symbolic;
+    symbolic.reserve(inputs.size());
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      op.inputs.push_back({inputs[i].dtype(), inputs[i].shape()});
+      if (i < stand_ins.size() && stand_ins[i].defined() && stand_ins[i].is_symbolic() &&
+          stand_ins[i].dtype() == inputs[i].dtype() && stand_ins[i].shape() == inputs[i].shape()) {
+        symbolic.push_back(stand_ins[i]);
+        continue;
+      }
+      auto node = new_graph_node();
+      node->op = "Placeholder";
+      node->outputs = {{inputs[i].dtype(), inputs[i].shape()}};
+      symbolic.push_back(Tensor::symbolic(inputs[i].dtype(), inputs[i].shape(), node, 0, device->device()));
+    }
+    const auto from_metas = infer(def, symbolic, attrs);
+    if (from_metas.size() != op.outputs.size()) return std::nullopt;
+    for (std::size_t i = 0; i < from_metas.size(); ++i) {
+      if (from_metas[i].dtype != op.outputs[i].dtype || !(from_metas[i].shape == op.outputs[i].shape)) return std::nullopt;
+    }
+    const DType key_dtype = def.kernel_dtype_input >= 0
+                                ? inputs.at(resolve_index(def.kernel_dtype_input, inputs.size())).dtype()
+                                : attrs.get<DType>(def.kernel_dtype_attr);
+    op.kernel = find_kernel(def, *device, key_dtype);
+    return op;
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
+bool plan_matches(const PlannedOp& op, const std::vector<Tensor>& inputs) noexcept {
+  if (inputs.size() != op.inputs.size()) return false;
+  const std::size_t n = inputs.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    const Tensor& t = inputs[i];
+    if (!t.defined() || t.is_symbolic() || t.dtype() != op.inputs[i].dtype || !(t.shape() == op.inputs[i].shape)) {
+      return false;
+    }
+    try {
+      BackendDevice& d = t.backend_device();
+      if (is_host_input(*op.def, i, n) ? !d.host_accessible() : &d != op.device) return false;
+    } catch (...) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::vector<Tensor> run_planned_op(const PlannedOp& op, std::vector<Tensor> inputs, const Attrs& attrs) {
+  const auto& kernel = *static_cast<const FoundKernel*>(op.kernel.get());
+  std::vector<Tensor> outputs(op.outputs.size());
+  KernelContext ctx(*op.def, attrs, inputs, op.outputs, outputs, *op.device);
+  internal::call_plugin_code({kernel.provider, "kernel", kernel.key, "compute"}, [&] { kernel.kernel->compute(ctx); });
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    STRATA_CHECK(outputs[i].defined(), BackendError, "the kernel for ", op.def->name, " on ",
+                 op.device->device().to_string(), " did not produce output ", i);
+  }
+  record_on_tapes(*op.def, inputs, outputs, attrs);
+  return outputs;
+}
+
 }  // namespace internal
+
+bool is_recording_gradients() noexcept {
+  for (const GradientTape::State* tape : internal::thread_state().tapes) {
+    if (tape->recording) return true;
+  }
+  return false;
+}
 
 const OpDef& op_def(std::string_view name) {
   auto def = Registry::global().find<ObjectKind::kOp>(name);

@@ -1,6 +1,9 @@
 #include "strata/graph.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <optional>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -11,6 +14,8 @@
 #include "layers/call_arguments.hpp"
 #include "ops/internal.hpp"
 #include "strata/layer.hpp"
+#include "strata/plugin/backend.hpp"
+#include "strata/registry.hpp"
 
 namespace strata {
 namespace internal {
@@ -200,6 +205,108 @@ void Graph::index_slots() {
   }
 }
 
+namespace {
+
+// ---- plans ------------------------------------------------------------------------------------
+// Graph::run compiles a plan per input signature (each input's dtype and shape, the device,
+// the registry's generation): every op node's output metas inferred once and its kernel
+// resolved once (internal::plan_op). Later runs with that signature skip shape inference
+// and kernel lookup; a node whose inputs differ from what it was planned for (a variable
+// assigned a value of another shape, moved to another device) runs through run_op as
+// before. Plans live beside the graphs (Graph's layout is part of the ABI), keyed by the
+// graph's last node and checked against its outputs, and shared by copies of a graph (the
+// same nodes compute the same values).
+
+struct Signature {
+  std::vector<TensorMeta> inputs;
+  const BackendDevice* device = nullptr;
+  std::uint64_t generation = 0;
+  bool operator==(const Signature& o) const {
+    if (device != o.device || generation != o.generation || inputs.size() != o.inputs.size()) return false;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      if (inputs[i].dtype != o.inputs[i].dtype || !(inputs[i].shape == o.inputs[i].shape)) return false;
+    }
+    return true;
+  }
+};
+
+struct Plan {
+  Signature signature;
+  std::vector<std::optional<internal::PlannedOp>> ops;  // per node; nullopt: run_op
+};
+
+struct PlanEntry {
+  std::weak_ptr<GraphNode> last;  // expired: the graph is gone (its address may be reused)
+  std::vector<std::pair<const GraphNode*, int>> outputs;
+  std::size_t node_count = 0;
+  std::vector<std::shared_ptr<const Plan>> plans;  // newest last
+};
+
+constexpr std::size_t kPlansPerGraph = 8;
+
+struct PlanTable {
+  std::mutex mutex;
+  std::unordered_map<const GraphNode*, PlanEntry> entries;
+  std::size_t sweep_at = 64;
+};
+PlanTable& plan_table() {
+  static auto* table = new PlanTable();  // never destroyed: graphs may run during exit
+  return *table;
+}
+
+bool plans_enabled() {
+  static const bool enabled = [] {
+    const char* env = std::getenv("STRATA_GRAPH_PLANS");
+    return env == nullptr || std::string_view(env) != "0";
+  }();
+  return enabled;
+}
+
+std::vector<std::pair<const GraphNode*, int>> output_keys(const std::vector<Tensor>& outputs) {
+  std::vector<std::pair<const GraphNode*, int>> out;
+  out.reserve(outputs.size());
+  for (const auto& o : outputs) out.emplace_back(o.node().get(), o.output_index());
+  return out;
+}
+
+std::shared_ptr<const Plan> find_plan(const std::shared_ptr<GraphNode>& last, const std::vector<Tensor>& outputs,
+                                      std::size_t node_count, const Signature& signature) {
+  auto& table = plan_table();
+  std::lock_guard lock(table.mutex);
+  const auto it = table.entries.find(last.get());
+  if (it == table.entries.end()) return nullptr;
+  const PlanEntry& e = it->second;
+  if (e.last.expired() || e.node_count != node_count || e.outputs != output_keys(outputs)) return nullptr;
+  for (auto p = e.plans.rbegin(); p != e.plans.rend(); ++p) {
+    if ((*p)->signature == signature) return *p;
+  }
+  return nullptr;
+}
+
+void store_plan(const std::shared_ptr<GraphNode>& last, const std::vector<Tensor>& outputs, std::size_t node_count,
+                std::shared_ptr<const Plan> plan) {
+  auto& table = plan_table();
+  std::lock_guard lock(table.mutex);
+  if (table.entries.size() >= table.sweep_at) {  // forget graphs that are gone
+    for (auto it = table.entries.begin(); it != table.entries.end();) {
+      it = it->second.last.expired() ? table.entries.erase(it) : std::next(it);
+    }
+    table.sweep_at = std::max<std::size_t>(64, table.entries.size() * 2);
+  }
+  PlanEntry& e = table.entries[last.get()];
+  auto keys = output_keys(outputs);
+  if (e.last.expired() || e.node_count != node_count || e.outputs != keys) {
+    e = PlanEntry{};
+    e.last = last;
+    e.outputs = std::move(keys);
+    e.node_count = node_count;
+  }
+  if (e.plans.size() >= kPlansPerGraph) e.plans.erase(e.plans.begin());
+  e.plans.push_back(std::move(plan));
+}
+
+}  // namespace
+
 std::vector<Tensor> Graph::run(const std::vector<Tensor>& inputs) const {
   STRATA_CHECK(inputs.size() == inputs_.size(), ValueError, "graph '", name_, "' takes ", inputs_.size(),
                " inputs, got ", inputs.size());
@@ -217,6 +324,27 @@ std::vector<Tensor> Graph::run(const std::vector<Tensor>& inputs) const {
     return values[static_cast<std::size_t>(slot.first)].at(static_cast<std::size_t>(slot.second));
   };
   const Device device = inputs.empty() ? default_device() : inputs.front().device();
+
+  // The plan for this signature, or a new one compiled by this run. Not while tracing (ops
+  // record nodes then) nor for graphs holding symbolic inputs.
+  std::shared_ptr<const Plan> plan;
+  std::shared_ptr<Plan> compiling;
+  const bool plannable = plans_enabled() && !nodes_.empty() && internal::thread_state().trace_depth == 0 &&
+                         std::none_of(inputs.begin(), inputs.end(), [](const Tensor& t) { return t.is_symbolic(); });
+  if (plannable) {
+    Signature signature;
+    signature.inputs.reserve(inputs.size());
+    for (const auto& in : inputs) signature.inputs.push_back({in.dtype(), in.shape()});
+    signature.device = inputs.empty() ? nullptr : &inputs.front().backend_device();
+    signature.generation = Registry::global().generation();
+    plan = find_plan(nodes_.back(), outputs_, nodes_.size(), signature);
+    if (!plan) {
+      compiling = std::make_shared<Plan>();
+      compiling->signature = std::move(signature);
+      compiling->ops.resize(nodes_.size());
+    }
+  }
+
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     const auto& node = nodes_[i];
     const NodeKind kind = kinds_[i];
@@ -244,11 +372,32 @@ std::vector<Tensor> Graph::run(const std::vector<Tensor>& inputs) const {
     }
     const NodeWhere where{node.get(), &name_};
     ErrorContext::LazyFrame frame(describe_node, &where);
-    values[i] = internal::run_op(op_defs_[i] ? *op_defs_[i] : op_def(node->op), std::move(args), node->attrs);
+    const OpDef& def = op_defs_[i] ? *op_defs_[i] : op_def(node->op);
+    if (plan) {
+      const auto& op = plan->ops[i];
+      if (op && internal::plan_matches(*op, args)) {
+        values[i] = internal::run_planned_op(*op, std::move(args), node->attrs);
+        continue;
+      }
+    } else if (compiling) {
+      // Const inputs stand for themselves in the shape check (a Reshape's target shape).
+      std::vector<Tensor> stand_ins(args.size());
+      for (std::size_t k = 0; k < args.size(); ++k) {
+        if (kinds_[static_cast<std::size_t>(input_slots_[i][k].first)] == NodeKind::kConst) stand_ins[k] = node->inputs[k];
+      }
+      auto& op = compiling->ops[i];
+      op = internal::plan_op(def, args, node->attrs, stand_ins);
+      if (op) {
+        values[i] = internal::run_planned_op(*op, std::move(args), node->attrs);
+        continue;
+      }
+    }
+    values[i] = internal::run_op(def, std::move(args), node->attrs);
   }
   std::vector<Tensor> out;
   out.reserve(outputs_.size());
   for (const auto& slot : output_slots_) out.push_back(value(slot));
+  if (compiling) store_plan(nodes_.back(), outputs_, nodes_.size(), std::move(compiling));
   return out;
 }
 
@@ -379,7 +528,25 @@ std::vector<std::string> graph_passes(std::string_view device_type) {
   return out;
 }
 
+namespace {
+// -1: not set by set_graph_passes_enabled (STRATA_GRAPH_PASSES decides), 0 / 1: set.
+std::atomic<int> g_passes_enabled{-1};
+}  // namespace
+
+void set_graph_passes_enabled(bool enabled) noexcept { g_passes_enabled.store(enabled ? 1 : 0); }
+
+bool graph_passes_enabled() noexcept {
+  const int set = g_passes_enabled.load();
+  if (set >= 0) return set == 1;
+  static const bool from_env = [] {  // read once: eager layers ask on every call
+    const char* env = std::getenv("STRATA_GRAPH_PASSES");
+    return env == nullptr || std::string_view(env) != "0";
+  }();
+  return from_env;
+}
+
 Graph optimize_graph(const Graph& graph, const Device& device, bool for_inference) {
+  if (!graph_passes_enabled()) return graph;
   std::vector<GraphPass> todo;
   {
     std::lock_guard lock(g_passes_mutex);

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -16,6 +17,7 @@
 
 namespace strata {
 class Registrar;
+class BackendDevice;
 
 struct GradientTape::State {
   struct Entry {
@@ -55,6 +57,28 @@ std::shared_ptr<GraphNode> new_graph_node();
 
 // Runs one op in the mode the thread is in (graph recording or eager + tapes).
 std::vector<Tensor> run_op(const OpDef& def, std::vector<Tensor> inputs, const Attrs& attrs);
+// An op resolved once for concrete inputs of fixed dtypes, shapes and device (graph plans,
+// ops/plan.cpp): its output metas (inferred once), device and kernel.
+struct PlannedOp {
+  const OpDef* def = nullptr;
+  BackendDevice* device = nullptr;
+  std::shared_ptr<const void> kernel;  // dispatch's resolved kernel
+  std::vector<TensorMeta> inputs;      // what the plan holds for: dtype and shape of each input
+  std::vector<TensorMeta> outputs;
+};
+// What run_op would do for `inputs` (concrete), resolved once; nullopt when the op cannot be
+// planned: stateful (seeded) ops, inputs on several devices, output shapes that depend on
+// input values (inference from the metas alone, with `stand_ins[i]` for input i where
+// defined, e.g. a graph's Const, must give the same fully defined shapes), or any error
+// (run_op then reports it). Call only in eager mode.
+std::optional<PlannedOp> plan_op(const OpDef& def, const std::vector<Tensor>& inputs, const Attrs& attrs,
+                                 const std::vector<Tensor>& stand_ins);
+// True when `inputs` match what `op` was planned for (dtypes, shapes, device), so that
+// run_planned_op may run them; false sends the caller to run_op.
+bool plan_matches(const PlannedOp& op, const std::vector<Tensor>& inputs) noexcept;
+// Runs a planned op: no shape inference, no kernel lookup; records on tapes as run_op.
+std::vector<Tensor> run_planned_op(const PlannedOp& op, std::vector<Tensor> inputs, const Attrs& attrs);
+
 // Lets active tapes know that `value` was read from `variable`.
 void note_variable_read(const Variable& variable, const Tensor& value);
 // A symbolic tensor for an eager value captured by a graph (a Const node).

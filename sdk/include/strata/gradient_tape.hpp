@@ -64,6 +64,11 @@ class GradientTape {
   std::unique_ptr<State> state_;
 };
 
+// True while a GradientTape records on this thread (one not paused by StopRecording):
+// layers take inference-only shortcuts (fused kernels without gradients) only when false.
+// ABI 2.5.
+bool is_recording_gradients() noexcept;
+
 }  // namespace strata
 
 STRATA_API_END

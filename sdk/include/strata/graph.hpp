@@ -158,7 +158,14 @@ void register_graph_pass(GraphPass pass);
 std::vector<std::string> graph_passes(std::string_view device_type);
 // Applies the passes of `device`'s type in registration order (inference_only ones only
 // when `for_inference`).
+// Returns `graph` unchanged while graph passes are off (graph_passes_enabled()).
 Graph optimize_graph(const Graph& graph, const Device& device, bool for_inference = true);
+// Graph passes on or off for the whole process, e.g. to debug numerics: with passes off,
+// graphs optimised afterwards (a SavedModel loaded, a signature revived) run their traced
+// ops unfused. The default is on unless the environment variable STRATA_GRAPH_PASSES is
+// "0"; set_graph_passes_enabled overrides the environment. ABI 2.5.
+void set_graph_passes_enabled(bool enabled) noexcept;
+bool graph_passes_enabled() noexcept;
 
 }  // namespace strata
 

@@ -17,6 +17,7 @@
 
 #include "fixture_dir.hpp"
 #include "strata/error.hpp"
+#include "strata/gradient_tape.hpp"
 #include "strata/graph.hpp"
 #include "strata/layer.hpp"
 #include "strata/log.hpp"
@@ -900,6 +901,132 @@ TEST(GraphPasses, OneDnnFusesConv2DBiasAddRelu) {
     const auto flat = random_input(batch, 12 * 12 * 3);
     const auto x = strata::reshape(flat, strata::Shape{batch, 12, 12, 3});
     expect_close(fused.run({x})[0], g.run({x})[0], 1e-5f, "batch " + std::to_string(batch));
+  }
+}
+
+// The debugging switch: with graph passes off, optimize_graph keeps the traced ops and eager
+// Dense layers run MatMul, BiasAdd and the activation one by one, so both compute exactly
+// what the unfused composition does; with passes on, eager Dense runs _FusedMatMul (within
+// the fusion's tolerance), never while a tape records (the fused op has no gradient).
+TEST(GraphPasses, SwitchOffKeepsTracedOpsAndEagerDenseUnfused) {
+  auto mlp = strata::model_from_json(R"({"class_name": "Sequential", "config": {"name": "mlp_switch", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 784], "dtype": "float32", "name": "in"}},
+      {"class_name": "Dense", "config": {"name": "d1", "units": 64, "activation": "relu"}},
+      {"class_name": "Dense", "config": {"name": "d2", "units": 64, "activation": "tanh"}},
+      {"class_name": "Dense", "config": {"name": "d3", "units": 10, "activation": "sigmoid"}}]}})");
+  const strata::Graph g = strata::trace(
+      [&](const std::vector<strata::Tensor>& in) { return (*mlp)(in); },
+      {strata::TensorSpec(strata::Shape{strata::Shape::kUnknown, 784})});
+  const bool was = strata::graph_passes_enabled();
+  strata::set_graph_passes_enabled(false);
+  const strata::Graph kept = strata::optimize_graph(g, strata::Device::cpu());
+  EXPECT_EQ(count_ops(kept, "_FusedMatMul"), 0u) << kept.to_string();
+  EXPECT_EQ(count_ops(kept, "MatMul"), 3u) << kept.to_string();
+  for (const std::int64_t batch : {1, 5}) {
+    const auto x = random_input(batch, 784);
+    const auto composed = g.run({x})[0];
+    expect_close(kept.run({x})[0], composed, 0.0f, "passes off, graph");
+    expect_close(mlp->predict(x, batch), composed, 0.0f, "passes off, eager");
+  }
+  strata::set_graph_passes_enabled(true);
+  EXPECT_EQ(count_ops(strata::optimize_graph(g, strata::Device::cpu()), "_FusedMatMul"), 3u);
+  for (const std::int64_t batch : {1, 5}) {
+    const auto x = random_input(batch, 784);
+    const auto composed = g.run({x})[0];
+    expect_close(mlp->predict(x, batch), composed, 1e-5f, "passes on, eager (fused)");
+    expect_close(mlp->predict(x, batch), composed, 1e-5f, "passes on, eager (fused), again");
+    strata::GradientTape tape;
+    const auto y = (*mlp)(x);
+    expect_close(y, composed, 0.0f, "under a tape: unfused");
+    const auto grads = tape.gradient(strata::sum(y), mlp->trainable_weights());
+    ASSERT_EQ(grads.size(), 6u);
+    for (const auto& grad : grads) EXPECT_TRUE(grad.defined());
+  }
+  strata::set_graph_passes_enabled(was);
+}
+
+// A graph's plan (compiled on the first run of each input shape) gives the same outputs on
+// every later run, for each batch size, interleaved.
+TEST(GraphPasses, PlannedFusedGraphRunsRepeatably) {
+  auto mlp = strata::model_from_json(R"({"class_name": "Sequential", "config": {"name": "mlp_plan", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 16], "dtype": "float32", "name": "in"}},
+      {"class_name": "Dense", "config": {"name": "d1", "units": 8, "activation": "relu"}},
+      {"class_name": "Dense", "config": {"name": "d2", "units": 3}}]}})");
+  const strata::Graph g = strata::trace(
+      [&](const std::vector<strata::Tensor>& in) { return (*mlp)(in); },
+      {strata::TensorSpec(strata::Shape{strata::Shape::kUnknown, 16})});
+  const strata::Graph fused = strata::optimize_graph(g, strata::Device::cpu());
+  std::vector<strata::Tensor> first;
+  for (const std::int64_t batch : {1, 4, 33}) first.push_back(fused.run({random_input(batch, 16)})[0]);
+  for (int round = 0; round < 3; ++round) {
+    std::size_t k = 0;
+    for (const std::int64_t batch : {1, 4, 33}) {
+      const auto y = fused.run({random_input(batch, 16)})[0];
+      expect_close(y, first[k++], 0.0f, "batch " + std::to_string(batch));
+    }
+  }
+  // Weights assigned after the plans were compiled are read by the next run.
+  auto kernel = mlp->trainable_weights()[0];
+  kernel.assign(strata::Tensor::zeros(strata::DType::kFloat32, kernel.shape()));
+  const auto x = random_input(4, 16);
+  expect_close(fused.run({x})[0], g.run({x})[0], 1e-6f, "after assigning a kernel");
+  expect_close(fused.run({x})[0], mlp->predict(x, 4), 1e-6f, "after assigning a kernel, eager");
+}
+
+// Eager predict runs a plan (the model's call traced once per input signature, fused, run
+// as a graph): the same outputs as the layers' own call, for every batch size; assigned
+// weights are seen by the next call; a Sequential given another layer is traced again.
+TEST(GraphPasses, PredictPlanFollowsShapesWeightsAndLayers) {
+  auto seq = std::dynamic_pointer_cast<strata::Sequential>(strata::model_from_json(R"({"class_name": "Sequential",
+      "config": {"name": "seq_plan", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 12], "dtype": "float32", "name": "in"}},
+      {"class_name": "Dense", "config": {"name": "a", "units": 6, "activation": "relu"}},
+      {"class_name": "Dense", "config": {"name": "b", "units": 4, "activation": "tanh"}}]}})"));
+  ASSERT_NE(seq, nullptr);
+  for (int round = 0; round < 2; ++round) {
+    for (const std::int64_t batch : {1, 3, 40}) {
+      const auto x = random_input(batch, 12);
+      const auto eager = (*seq)(x);
+      expect_close(seq->predict(x, batch), eager, 1e-6f, "batch " + std::to_string(batch));
+      expect_close(seq->predict(x, 16), eager, 1e-6f, "batch " + std::to_string(batch) + " in pieces of 16");
+    }
+  }
+  const auto x = random_input(3, 12);
+  auto weights = seq->trainable_weights();
+  weights[2].assign(strata::Tensor::zeros(strata::DType::kFloat32, weights[2].shape()));
+  weights[3].assign(strata::Tensor::from_vector<float>({0.5f, -0.5f, 0.25f, 1.0f}, strata::Shape{4}));
+  const auto assigned = seq->predict(x, 3);
+  expect_close(assigned, (*seq)(x), 1e-6f, "after assigning weights");
+  expect_close(assigned.reshape(strata::Shape{12}),
+               strata::Tensor::from_vector<float>({std::tanh(0.5f), std::tanh(-0.5f), std::tanh(0.25f), std::tanh(1.0f),
+                                                   std::tanh(0.5f), std::tanh(-0.5f), std::tanh(0.25f), std::tanh(1.0f),
+                                                   std::tanh(0.5f), std::tanh(-0.5f), std::tanh(0.25f), std::tanh(1.0f)},
+                                                  strata::Shape{12}),
+               1e-6f, "zero kernel: tanh(bias)");
+  seq->add(strata::make_layer("Dense", strata::Config{{"units", 2}, {"name", "c"}}));
+  const auto grown = seq->predict(x, 3);
+  EXPECT_EQ(grown.shape(), (strata::Shape{3, 2}));
+  expect_close(grown, (*seq)(x), 1e-6f, "after adding a layer");
+}
+
+// _FusedMatMul of a few rows (up to 4: a blocked loop instead of oneDNN's primitive) and of
+// more (oneDNN) computes what MatMul, BiasAdd and the activation compute, for every
+// activation, column counts in one block, several blocks and a partial block.
+TEST(GraphPasses, FusedMatMulOfFewRowsMatchesTheComposition) {
+  for (const std::int64_t rows : {1, 3, 4, 5}) {
+    for (const std::int64_t cols : {10, 64, 130}) {
+      const auto x = random_input(rows, 37), w = random_input(37, cols);
+      const auto b = random_input(1, cols).reshape(strata::Shape{cols});
+      const auto linear = strata::bias_add(strata::matmul(x, w), b);
+      for (const std::string act : {"", "Relu", "Tanh", "Sigmoid", "Elu"}) {
+        std::vector<std::string> fused{"BiasAdd"};
+        if (!act.empty()) fused.push_back(act);
+        const strata::Attrs attrs{{"transpose_a", false}, {"transpose_b", false}, {"fused_ops", fused}};
+        const auto got = strata::execute1("_FusedMatMul", {x, w, b}, attrs);
+        const auto want = act.empty() ? linear : strata::execute1(act, {linear});
+        expect_close(got, want, 1e-5f, act + " rows " + std::to_string(rows) + " cols " + std::to_string(cols));
+      }
+    }
   }
 }
 

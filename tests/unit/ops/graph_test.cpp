@@ -1,10 +1,16 @@
 // Tracing and graphs on the ref device.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <mutex>
+
 #include "ref_backend.hpp"
 #include "strata/gradient_tape.hpp"
 #include "strata/graph.hpp"
 #include "strata/ops.hpp"
+#include "strata/plugin/kernel.hpp"
+#include "strata/plugin/registrar.hpp"
+#include "strata/registry.hpp"
 
 namespace strata {
 namespace {
@@ -144,6 +150,131 @@ TEST_F(GraphTest, InputsAreChecked) {
   EXPECT_THROW(g.run({Tensor::from_vector<double>({1, 2}, Shape{1, 2})}), ValueError);
   EXPECT_THROW(g.run({Tensor::from_vector<float>({1, 2, 3}, Shape{1, 3})}), ShapeError);
   EXPECT_THROW(g.run({}), ValueError);
+}
+
+// ---- plans: Graph::run compiles one per input signature -----------------------------------------
+
+// An op whose shape inference counts its calls: x * 2 on the ref device.
+std::atomic<int> g_plan_test_infers{0};
+void register_plan_test_op() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    Registrar registrar(Registry::global(), "graph-plan-test");
+    OpDef d;
+    d.name = "PlanTestDouble";
+    d.num_inputs = 1;
+    d.not_differentiable = true;
+    d.infer = [](const InferContext& c) -> std::vector<TensorMeta> {
+      ++g_plan_test_infers;
+      return {{c.dtype(0), c.shape(0)}};
+    };
+    registrar.add<ObjectKind::kOp>("PlanTestDouble", d);
+    add_kernel(registrar, "PlanTestDouble", "ref", DType::kFloat32, [](KernelContext& ctx) {
+      const Tensor& x = ctx.input(0);
+      float* out = static_cast<float*>(testing::ref_host_pointer(ctx.allocate_output(0).mutable_data()));
+      const float* in = static_cast<const float*>(testing::ref_host_pointer(x.data()));
+      for (std::int64_t i = 0; i < x.num_elements(); ++i) out[i] = 2 * in[i];
+    });
+    registrar.commit();
+  });
+}
+
+Tensor ramp(std::int64_t rows, std::int64_t cols, float start) {
+  std::vector<float> v;
+  for (std::int64_t i = 0; i < rows * cols; ++i) v.push_back(start + static_cast<float>(i % 7) - 3.0f);
+  return Tensor::from_vector<float>(v, Shape{rows, cols});
+}
+
+// Shapes are inferred when a signature is first seen, not on every run; a new input shape
+// compiles another plan; the outputs are those of the eager ops.
+TEST_F(GraphTest, PlanInfersShapesOncePerSignature) {
+  register_plan_test_op();
+  Variable w("w", Tensor::from_vector<float>({0.5f, -1.0f, 2.0f, 0.25f, 1.5f, -0.5f}, Shape{3, 2}));
+  Variable b("b", Tensor::from_vector<float>({0.1f, -0.2f}, Shape{2}));
+  const auto fn = [&](const Tensor& x) { return execute1("PlanTestDouble", {dense(x, w, b)}); };
+  Graph g = trace([&](const std::vector<Tensor>& in) { return std::vector<Tensor>{fn(in[0])}; },
+                  {{Shape{Shape::kUnknown, 3}, DType::kFloat32, "x"}});
+  const Tensor x2 = ramp(2, 3, 0.0f), x5 = ramp(5, 3, 1.0f);
+  const int before = g_plan_test_infers.load();
+  EXPECT_EQ(g.run({x2})[0].to_vector<float>(), fn(x2).to_vector<float>());
+  const int compiled = g_plan_test_infers.load();
+  EXPECT_GT(compiled, before + 1);  // the run compiled a plan (and the eager call inferred once)
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(g.run({x2})[0].to_vector<float>(), fn(x2).to_vector<float>());
+  EXPECT_EQ(g_plan_test_infers.load(), compiled + 3);  // the eager calls only
+  // Another batch: another plan, right shapes.
+  const auto y5 = g.run({x5})[0];
+  EXPECT_EQ(y5.shape(), (Shape{5, 2}));
+  EXPECT_EQ(y5.to_vector<float>(), fn(x5).to_vector<float>());
+  EXPECT_GT(g_plan_test_infers.load(), compiled + 4);
+  const int both = g_plan_test_infers.load();
+  EXPECT_EQ(g.run({x2})[0].shape(), (Shape{2, 2}));
+  EXPECT_EQ(g.run({x5})[0].shape(), (Shape{5, 2}));
+  EXPECT_EQ(g_plan_test_infers.load(), both);  // both plans kept
+  // A copy of the graph runs the same nodes: it shares the plans.
+  const Graph copy = g;
+  EXPECT_EQ(copy.run({x2})[0].to_vector<float>(), fn(x2).to_vector<float>());
+  EXPECT_EQ(g_plan_test_infers.load(), both + 1);
+}
+
+// Weights assigned between runs are what the next run reads; a variable given a value of
+// another shape makes the planned nodes after it run unplanned (right shapes, no stale plan).
+TEST_F(GraphTest, PlanSeesAssignedWeights) {
+  Variable w("w", Tensor::from_vector<float>({0.5f, -1.0f, 2.0f, 0.25f, 1.5f, -0.5f}, Shape{3, 2}));
+  Variable b("b", Tensor::from_vector<float>({0.1f, -0.2f}, Shape{2}));
+  Graph g = trace([&](const std::vector<Tensor>& in) { return std::vector<Tensor>{dense(in[0], w, b)}; },
+                  {{Shape{Shape::kUnknown, 3}, DType::kFloat32, "x"}});
+  const Tensor x = ramp(2, 3, 0.0f);
+  EXPECT_EQ(g.run({x})[0].to_vector<float>(), dense(x, w, b).to_vector<float>());
+  EXPECT_EQ(g.run({x})[0].to_vector<float>(), dense(x, w, b).to_vector<float>());
+  w.assign(Tensor::from_vector<float>({1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f}, Shape{3, 2}));
+  b.assign(Tensor::from_vector<float>({-1.0f, 1.0f}, Shape{2}));
+  const auto after = g.run({x})[0].to_vector<float>();
+  EXPECT_EQ(after, dense(x, w, b).to_vector<float>());
+  EXPECT_NE(after, (std::vector<float>{0, 0, 0, 0}));
+}
+
+// An op whose output shape depends on input values (Reshape to a shape the caller passes)
+// is never planned: the same signature with other values gives other shapes.
+TEST_F(GraphTest, PlanLeavesValueDependentShapesToEachRun) {
+  Graph g = trace(
+      [&](const std::vector<Tensor>& in) { return std::vector<Tensor>{execute1("Reshape", {in[0], in[1]})}; },
+      {{Shape{6}, DType::kFloat32, "x"}, {Shape{2}, DType::kInt64, "shape"}});
+  const Tensor x = Tensor::from_vector<float>({1, 2, 3, 4, 5, 6}, Shape{6});
+  EXPECT_EQ(g.run({x, Tensor::from_vector<std::int64_t>({2, 3}, Shape{2})})[0].shape(), (Shape{2, 3}));
+  EXPECT_EQ(g.run({x, Tensor::from_vector<std::int64_t>({2, 3}, Shape{2})})[0].shape(), (Shape{2, 3}));
+  EXPECT_EQ(g.run({x, Tensor::from_vector<std::int64_t>({3, 2}, Shape{2})})[0].shape(), (Shape{3, 2}));
+  EXPECT_EQ(g.run({x, Tensor::from_vector<std::int64_t>({6, 1}, Shape{2})})[0].shape(), (Shape{6, 1}));
+}
+
+// Planned runs record on gradient tapes as the unplanned ones do.
+TEST_F(GraphTest, PlannedRunsRecordOnTapes) {
+  Variable w("w", Tensor::from_vector<float>({0.5f, -1.0f, 2.0f, 0.25f, 1.5f, -0.5f}, Shape{3, 2}));
+  Variable b("b", Tensor::from_vector<float>({0.1f, -0.2f}, Shape{2}));
+  Graph g = trace([&](const std::vector<Tensor>& in) { return std::vector<Tensor>{dense(in[0], w, b)}; },
+                  {{Shape{Shape::kUnknown, 3}, DType::kFloat32, "x"}});
+  const Tensor x = ramp(2, 3, 0.0f);
+  (void)g.run({x});  // compiles the plan
+  std::vector<float> planned, eager;
+  {
+    GradientTape tape;
+    const Tensor y = g.run({x})[0];
+    planned = tape.gradient(sum(y), std::vector<Variable>{w})[0].to_vector<float>();
+  }
+  {
+    GradientTape tape;
+    const Tensor y = dense(x, w, b);
+    eager = tape.gradient(sum(y), std::vector<Variable>{w})[0].to_vector<float>();
+  }
+  EXPECT_EQ(planned, eager);
+}
+
+TEST_F(GraphTest, GraphPassesSwitch) {
+  const bool was = graph_passes_enabled();
+  set_graph_passes_enabled(false);
+  EXPECT_FALSE(graph_passes_enabled());
+  set_graph_passes_enabled(true);
+  EXPECT_TRUE(graph_passes_enabled());
+  set_graph_passes_enabled(was);
 }
 
 }  // namespace

@@ -20,6 +20,16 @@ namespace strata {
 
 class Model;
 
+// A layer class whose inference is nothing but ops on its inputs and its Variables (no state
+// kept elsewhere, no decision on input values on the host, no assignment when not
+// training) implements this interface besides Layer: Model::predict may then trace a
+// plain Functional or Sequential made of such layers once per input signature and run the
+// optimised graph (docs/PERFORMANCE.md, "Per-node overhead at batch 1"). ABI 2.5.
+class InferenceTraceable {
+ public:
+  virtual ~InferenceTraceable();
+};
+
 // Registers layer class T (constructible from a Config) under `name`.
 template <class T>
 void register_layer(Registrar& registrar, std::string_view name) {
