@@ -24,6 +24,7 @@
 #include "bench_io.hpp"
 #include "strata/c_api.h"
 #include "strata/model.hpp"
+#include "bench_models.hpp"
 #include "strata/ops.hpp"
 #include "strata/saved_model.hpp"
 #include "strata/saving.hpp"
@@ -34,23 +35,8 @@ namespace {
 using namespace strata;
 namespace fs = std::filesystem;
 
-std::shared_ptr<Model> mlp() {
-  Tensor inputs = Input(Shape{784}, "digits");
-  Tensor x = (*make_layer("Dense", Config{{"units", 64}, {"activation", "relu"}}))(inputs);
-  x = (*make_layer("Dense", Config{{"units", 64}, {"activation", "relu"}}))(x);
-  Tensor outputs = (*make_layer("Dense", Config{{"units", 10}}))(x);
-  return std::make_shared<Functional>(std::vector<Tensor>{inputs}, std::vector<Tensor>{outputs}, "3_layer_mlp");
-}
-
-std::shared_ptr<Model> cnn() {
-  Tensor inputs = Input(Shape{28, 28, 1}, "image");
-  Tensor x = (*make_layer("Conv2D", Config{{"filters", 8}, {"kernel_size", 3}, {"activation", "relu"}}))(inputs);
-  x = (*make_layer("MaxPooling2D", Config{{"pool_size", 2}}))(x);
-  x = (*make_layer("Flatten", Config::object()))(x);
-  x = (*make_layer("Dense", Config{{"units", 32}, {"activation", "relu"}}))(x);
-  Tensor outputs = (*make_layer("Dense", Config{{"units", 10}}))(x);
-  return std::make_shared<Functional>(std::vector<Tensor>{inputs}, std::vector<Tensor>{outputs}, "small_cnn");
-}
+using bench::cnn_model;
+using bench::mlp_model;
 
 std::vector<float> random_values(std::int64_t n) {
   std::mt19937 rng(1);
@@ -85,7 +71,7 @@ int main(int argc, char** argv) {
   set_random_seed(1);
   const fs::path dir = bench::bench_dir("overhead");
   const bool is_cnn = mode.find("cnn") != std::string::npos;
-  auto model = is_cnn ? cnn() : mlp();
+  auto model = is_cnn ? cnn_model() : mlp_model();
   const Shape shape = is_cnn ? Shape{batch, 28, 28, 1} : Shape{batch, 784};
   const std::vector<float> values = random_values(shape.num_elements());
   const Tensor x = Tensor::from_vector<float>(values, shape);

@@ -17,6 +17,7 @@
 
 #include "bench_io.hpp"
 #include "strata/model.hpp"
+#include "bench_models.hpp"
 #include "strata/ops.hpp"
 #include "strata/saved_model.hpp"
 #include "strata/strata.hpp"
@@ -26,31 +27,10 @@ namespace {
 using namespace strata;
 namespace fs = std::filesystem;
 
-std::shared_ptr<Model> mlp() {
-  Tensor inputs = Input(Shape{784}, "digits");
-  Tensor x = (*make_layer("Dense", Config{{"units", 64}, {"activation", "relu"}}))(inputs);
-  x = (*make_layer("Dense", Config{{"units", 64}, {"activation", "relu"}}))(x);
-  Tensor outputs = (*make_layer("Dense", Config{{"units", 10}}))(x);
-  return std::make_shared<Functional>(std::vector<Tensor>{inputs}, std::vector<Tensor>{outputs}, "3_layer_mlp");
-}
+using bench::cnn_model;
+using bench::mlp_model;
 
-std::shared_ptr<Model> cnn() {
-  Tensor inputs = Input(Shape{28, 28, 1}, "image");
-  Tensor x = (*make_layer("Conv2D", Config{{"filters", 8}, {"kernel_size", 3}, {"activation", "relu"}}))(inputs);
-  x = (*make_layer("MaxPooling2D", Config{{"pool_size", 2}}))(x);
-  x = (*make_layer("Flatten", Config::object()))(x);
-  x = (*make_layer("Dense", Config{{"units", 32}, {"activation", "relu"}}))(x);
-  Tensor outputs = (*make_layer("Dense", Config{{"units", 10}}))(x);
-  return std::make_shared<Functional>(std::vector<Tensor>{inputs}, std::vector<Tensor>{outputs}, "small_cnn");
-}
-
-Tensor random_input(const Shape& shape) {
-  std::mt19937 rng(1);
-  std::uniform_real_distribution<float> d(0, 1);
-  std::vector<float> v(static_cast<std::size_t>(shape.num_elements()));
-  for (auto& x : v) x = d(rng);
-  return Tensor::from_vector<float>(v, shape);
-}
+using bench::random_input;
 
 struct Case {
   std::shared_ptr<Model> model;
@@ -62,7 +42,7 @@ Case& setup(int which) {
   Case& c = cases[which];
   if (!c.model) {
     initialize();
-    c.model = which == 0 ? mlp() : cnn();
+    c.model = which == 0 ? mlp_model() : cnn_model();
     const fs::path dir = bench::bench_dir("savedmodel") / (which == 0 ? "mlp" : "cnn");
     save_model(*c.model, dir);
     c.loaded = saved_model::load(dir);
