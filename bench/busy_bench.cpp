@@ -20,6 +20,7 @@
 // slower than one thread with the same neighbour).
 //
 //   build/bin/strata_bench_busy [--rounds N] [--seconds S] [--env NAME=VALUE]...
+//   build/bin/strata_bench_busy --alternate N   (the peer benchmark's pattern: see alternate())
 //
 // --env sets a variable in every measuring process (after the clean-up above), to compare
 // a non-default setting (e.g. --env GOMP_SPINCOUNT=10000, --env OMP_WAIT_POLICY=active).
@@ -230,10 +231,51 @@ double median(std::vector<double> v) {
   return v.size() % 2 == 1 ? v[m] : (v[m - 1] + v[m]) / 2;
 }
 
+// --alternate N: the peer benchmark's pattern in this process (default settings, 2
+// threads): N rounds of a burst of 50 traced-MLP calls with nothing else running on purpose,
+// then a neighbour process, 200 ms, a burst with it, the neighbour killed, 300 ms pauses
+// between bursts. Prints the median ms per call of each round's idle and busy burst: a
+// governor that decides on earlier work runs a busy burst with the idle burst's team.
+int alternate(int rounds) {
+  initialize();
+  const fs::path dir = fs::temp_directory_path() / ("strata_bench_busy_" + std::to_string(::getpid()));
+  save_model(*mlp(), dir / "mlp");
+  auto graph = saved_model::load(dir / "mlp");
+  const auto& serve = graph.signatures.at("serving_default");
+  const Tensor x = random_input(Shape{1024, 784});
+  auto burst = [&] {
+    std::vector<double> times;
+    for (int i = 0; i < 50; ++i) {
+      const auto t0 = Clock::now();
+      (void)serve({x});
+      times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+    return median(times) * 1e3;
+  };
+  (void)burst();
+  std::vector<double> idle, busy;
+  for (int r = 0; r < rounds; ++r) {
+    ::usleep(300'000);
+    idle.push_back(burst());
+    const pid_t n = start_neighbour();
+    ::usleep(200'000);
+    busy.push_back(burst());
+    ::kill(n, SIGKILL);
+    ::waitpid(n, nullptr, 0);
+    std::printf("round %d: idle %.3f ms, busy %.3f ms\n", r + 1, idle.back(), busy.back());
+    std::fflush(stdout);
+  }
+  std::printf("median over rounds: idle %.3f ms, busy %.3f ms\n", median(idle), median(busy));
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc >= 3 && std::strcmp(argv[1], "--worker") == 0) return worker(std::atof(argv[2]));
+  if (argc >= 3 && std::strcmp(argv[1], "--alternate") == 0) return alternate(std::max(1, std::atoi(argv[2])));
   int rounds = 3;
   double seconds = 1.0;
   for (int i = 1; i + 1 < argc; i += 2) {
