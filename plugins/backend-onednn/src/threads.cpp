@@ -107,7 +107,7 @@ class Governor {
                 logic_.in_trial()        ? " (trial)"
                 : logic_.team() < before ? " (cores busy with other work)"
                                          : "",
-                shares.empty() || logic_.in_trial() ? "" : "; waiting for a core: ",
+                (shares.empty() || logic_.in_trial()) ? "" : "; waiting for a core: ",
                 logic_.in_trial() ? std::string() : shares);
     }
     team_.store(logic_.team(), std::memory_order_relaxed);
