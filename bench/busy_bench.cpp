@@ -6,18 +6,21 @@
 //   idle   two threads, nothing else running on purpose
 //   busy   two threads while a CPU-bound neighbour PROCESS (a forked child that spins)
 //          holds a core
+//   busy1  one thread with the same neighbour
 //
-// Cases: a traced MLP 784-64-64-10 at batch 1024 (a SavedModel revived: its graph), a
+// Cases: a traced MLP 784-64-64-10 at batch 1024 (a SavedModel revived: its graph) called
+// in bursts of 50 calls after pauses of 300 ms (median per call) and called back to back, a
 // training step (train_on_batch, RMSprop, MLP, batch 256) and the small CNN's traced
 // graph at batch 1024. Each condition runs in a fresh process (this program re-executed
 // with --worker), because OpenMP reads its settings once, when it is loaded; the variables
 // named above are removed from the workers' environment except where the condition sets
 // them. Prints each case's mean time per call in each condition (back-to-back calls for
 // about --seconds; the median and range over rounds) and the ratios busy/idle (speed
-// relative to idle: >= 0.5 is the target) and busy/1thr (>= 1: never slower than
-// one thread).
+// relative to idle: >= 0.5 is the target), busy/1thr and busy/busy1 (>= 1: never
+// slower than one thread with the same neighbour).
 //
 //   build/bin/strata_bench_busy [--rounds N] [--seconds S] [--env NAME=VALUE]...
+//   build/bin/strata_bench_busy --alternate N   (the peer benchmark's pattern: see alternate())
 //
 // --env sets a variable in every measuring process (after the clean-up above), to compare
 // a non-default setting (e.g. --env GOMP_SPINCOUNT=10000, --env OMP_WAIT_POLICY=active).
@@ -49,9 +52,9 @@ using namespace strata;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kCases[] = {"mlp_graph_b1024", "train_step_b256", "cnn_graph_b1024"};
-constexpr int kNumCases = 3;
-constexpr const char* kConditions[] = {"1thr", "idle", "busy"};
+constexpr const char* kCases[] = {"mlp_bursts_b1024", "mlp_graph_b1024", "train_step_b256", "cnn_graph_b1024"};
+constexpr int kNumCases = 4;
+constexpr const char* kConditions[] = {"1thr", "idle", "busy", "busy1"};
 
 std::shared_ptr<Model> mlp() {
   Tensor inputs = Input(Shape{784}, "digits");
@@ -102,6 +105,26 @@ double time_calls(F&& f, double seconds) {
   return elapsed / static_cast<double>(calls);
 }
 
+// Work in bursts, as a server (or the peer benchmark) calls: `bursts` times, a pause of
+// 300 ms and then 50 calls back to back, each timed; the median seconds per call over all
+// bursts. A governor that decides per time window rather than on the work running now
+// shows here: a burst is shorter than its sample interval.
+template <class F>
+double time_bursts(F&& f, int bursts) {
+  f();  // warm-up
+  std::vector<double> times;
+  for (int b = 0; b < bursts; ++b) {
+    ::usleep(300'000);
+    for (int i = 0; i < 50; ++i) {
+      const auto t0 = Clock::now();
+      f();
+      times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
 // The measuring process: prints "case seconds" lines.
 int worker(double seconds) {
   initialize();
@@ -120,10 +143,12 @@ int worker(double seconds) {
   const Tensor x_train = random_input(Shape{256, 784});
   const Tensor y_train = labels(256);
 
-  std::printf("%s %.9f\n", kCases[0], time_calls([&] { (void)mlp_serve({x_mlp}); }, seconds));
-  std::printf("%s %.9f\n", kCases[1],
+  std::printf("%s %.9f\n", kCases[0],
+              time_bursts([&] { (void)mlp_serve({x_mlp}); }, std::max(3, static_cast<int>(seconds * 3))));
+  std::printf("%s %.9f\n", kCases[1], time_calls([&] { (void)mlp_serve({x_mlp}); }, seconds));
+  std::printf("%s %.9f\n", kCases[2],
               time_calls([&] { (void)trained->train_on_batch({x_train}, {y_train}); }, seconds));
-  std::printf("%s %.9f\n", kCases[2], time_calls([&] { (void)cnn_serve({x_cnn}); }, seconds));
+  std::printf("%s %.9f\n", kCases[3], time_calls([&] { (void)cnn_serve({x_cnn}); }, seconds));
   std::fflush(stdout);
   std::error_code ec;
   fs::remove_all(dir, ec);
@@ -148,7 +173,7 @@ std::vector<std::string> g_env;  // --env NAME=VALUE, for the workers
 std::map<std::string, double> run_condition(const std::string& self, const std::string& condition, double seconds) {
   // The neighbour first: it must not hold the pipe's write end (the read below waits for
   // the worker's end of file).
-  const pid_t neighbour = condition == "busy" ? start_neighbour() : -1;
+  const pid_t neighbour = condition == "busy" || condition == "busy1" ? start_neighbour() : -1;
   int fds[2];
   if (::pipe(fds) != 0) std::exit(2);
   const pid_t pid = ::fork();
@@ -160,7 +185,7 @@ std::map<std::string, double> run_condition(const std::string& self, const std::
                           "STRATA_NUM_THREADS"}) {
       ::unsetenv(v);
     }
-    if (condition == "1thr") {
+    if (condition == "1thr" || condition == "busy1") {
       ::setenv("STRATA_NUM_THREADS", "1", 1);
       ::setenv("OMP_NUM_THREADS", "1", 1);
     }
@@ -206,10 +231,51 @@ double median(std::vector<double> v) {
   return v.size() % 2 == 1 ? v[m] : (v[m - 1] + v[m]) / 2;
 }
 
+// --alternate N: the peer benchmark's pattern in this process (default settings, 2
+// threads): N rounds of a burst of 50 traced-MLP calls with nothing else running on purpose,
+// then a neighbour process, 200 ms, a burst with it, the neighbour killed, 300 ms pauses
+// between bursts. Prints the median ms per call of each round's idle and busy burst: a
+// governor that decides on earlier work runs a busy burst with the idle burst's team.
+int alternate(int rounds) {
+  initialize();
+  const fs::path dir = fs::temp_directory_path() / ("strata_bench_busy_" + std::to_string(::getpid()));
+  save_model(*mlp(), dir / "mlp");
+  auto graph = saved_model::load(dir / "mlp");
+  const auto& serve = graph.signatures.at("serving_default");
+  const Tensor x = random_input(Shape{1024, 784});
+  auto burst = [&] {
+    std::vector<double> times;
+    for (int i = 0; i < 50; ++i) {
+      const auto t0 = Clock::now();
+      (void)serve({x});
+      times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+    return median(times) * 1e3;
+  };
+  (void)burst();
+  std::vector<double> idle, busy;
+  for (int r = 0; r < rounds; ++r) {
+    ::usleep(300'000);
+    idle.push_back(burst());
+    const pid_t n = start_neighbour();
+    ::usleep(200'000);
+    busy.push_back(burst());
+    ::kill(n, SIGKILL);
+    ::waitpid(n, nullptr, 0);
+    std::printf("round %d: idle %.3f ms, busy %.3f ms\n", r + 1, idle.back(), busy.back());
+    std::fflush(stdout);
+  }
+  std::printf("median over rounds: idle %.3f ms, busy %.3f ms\n", median(idle), median(busy));
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc >= 3 && std::strcmp(argv[1], "--worker") == 0) return worker(std::atof(argv[2]));
+  if (argc >= 3 && std::strcmp(argv[1], "--alternate") == 0) return alternate(std::max(1, std::atoi(argv[2])));
   int rounds = 3;
   double seconds = 1.0;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -246,7 +312,7 @@ int main(int argc, char** argv) {
     }
   }
   std::printf(
-      "\nratios (speed, > 1 is faster): idle/1thr, busy/idle (target >= 0.5), busy/1thr (target >= 1), "
+      "\nratios (speed, > 1 is faster): idle/1thr, busy/idle (target >= 0.5), busy/1thr, busy/busy1 (target >= 1), "
       "median [range over rounds]\n");
   for (int c = 0; c < kNumCases; ++c) {
     auto& by_cond = samples[kCases[c]];
@@ -261,8 +327,9 @@ int main(int argc, char** argv) {
       std::snprintf(text, sizeof text, "%.2f [%.2f-%.2f]", median(v), v.front(), v.back());
       return std::string(text);
     };
-    std::printf("%-18s idle/1thr %-20s busy/idle %-20s busy/1thr %s\n", kCases[c], ratio("idle", "1thr").c_str(),
-                ratio("busy", "idle").c_str(), ratio("busy", "1thr").c_str());
+    std::printf("%-18s idle/1thr %-18s busy/idle %-18s busy/1thr %-18s busy/busy1 %s\n", kCases[c],
+                ratio("idle", "1thr").c_str(), ratio("busy", "idle").c_str(), ratio("busy", "1thr").c_str(),
+                ratio("busy", "busy1").c_str());
   }
   return 0;
 }

@@ -35,39 +35,59 @@ GovernorConfig two_threads() {
 }
 
 // ---- the governor's decisions ----------------------------------------------------------
+// Made-up readings: ThreadSample{run, wait} is one thread's counter growth since the
+// previous reading; the first reading of a process is a baseline (no samples).
+
+// The readings of a steadily working team: each thread runnable for most of the elapsed time.
+const ThreadSample kQuiet{8 * kMs, 0}, kBusy{4 * kMs, 4 * kMs};
 
 TEST(Governor, QuietSamplesKeepTheWholeTeam) {
   GovernorLogic g(two_threads());
   EXPECT_EQ(g.team(), 2);
-  g.on_due(0, {});  // no evidence yet: the first decision comes soon
+  g.on_due(0, {});  // the first reading: a baseline, judged by a quick sample
   EXPECT_EQ(g.team(), 2);
-  EXPECT_EQ(g.due_ns(), g.config().first_sample_ns);
-  g.on_due(50 * kMs, {{30 * kMs, 1 * kMs}, {28 * kMs, 2 * kMs}});
+  EXPECT_EQ(g.due_ns(), 10 * kMs);
+  g.on_due(10 * kMs, {kQuiet, {7 * kMs, 1 * kMs}});
   EXPECT_EQ(g.team(), 2);
   EXPECT_FALSE(g.in_trial());
-  EXPECT_EQ(g.due_ns(), 50 * kMs + g.config().sample_interval_ns);
-  g.on_due(g.due_ns(), {});  // no evidence after a decision: the regular interval
+  EXPECT_EQ(g.due_ns(), 210 * kMs);  // then the regular interval
+  g.on_due(210 * kMs, {{190 * kMs, 5 * kMs}, {180 * kMs, 10 * kMs}});
   EXPECT_EQ(g.team(), 2);
-  EXPECT_EQ(g.due_ns(), 250 * kMs + g.config().sample_interval_ns);
+  EXPECT_EQ(g.due_ns(), 410 * kMs);
 }
 
-TEST(Governor, AThreadWaitingForACoreShrinksTheTeamThenATrialRestoresIt) {
+TEST(Governor, AThreadWaitingForACoreShrinksTheTeamThenAQuickTrialRestoresIt) {
   GovernorLogic g(two_threads());
+  g.on_due(0, {});
   // Thread 1 waited as long as it ran: it shares its core with another busy thread.
-  g.on_due(200 * kMs, {{60 * kMs, 1 * kMs}, {30 * kMs, 30 * kMs}});
+  g.on_due(10 * kMs, {kQuiet, kBusy});
   EXPECT_EQ(g.team(), 1);
-  EXPECT_FALSE(g.wants_sample());
-  EXPECT_EQ(g.due_ns(), 200 * kMs + g.config().first_backoff_ns);
-  // Back-off over: a trial with the whole team.
+  EXPECT_EQ(g.due_ns(), 10 * kMs + 1000 * kMs);  // the first back-off: 1 s
+  // Back-off over: a trial with the whole team; this reading is its baseline (the shrunk
+  // team's counters say nothing about the thread it left out).
   const std::int64_t t1 = g.due_ns();
-  g.on_due(t1, {});
+  g.on_due(t1, {{900 * kMs, 0}});
   EXPECT_EQ(g.team(), 2);
   EXPECT_TRUE(g.in_trial());
-  EXPECT_EQ(g.due_ns(), t1 + g.config().trial_ns);
+  EXPECT_EQ(g.due_ns(), t1 + 10 * kMs);  // judged after 10 ms, not after a long trial
   // The trial finds the machine quiet again: steady with the whole team.
-  g.on_due(g.due_ns(), {{40 * kMs, 1 * kMs}, {40 * kMs, 0}});
+  g.on_due(g.due_ns(), {kQuiet, kQuiet});
   EXPECT_EQ(g.team(), 2);
   EXPECT_FALSE(g.in_trial());
+}
+
+TEST(Governor, ATrialOnAStillBusyMachineEndsAfterOneQuickSample) {
+  GovernorLogic g(two_threads());
+  g.on_due(0, {});
+  g.on_due(10 * kMs, {kQuiet, kBusy});
+  ASSERT_EQ(g.team(), 1);
+  const std::int64_t t1 = g.due_ns();
+  g.on_due(t1, {});
+  ASSERT_TRUE(g.in_trial());
+  g.on_due(t1 + 10 * kMs, {kBusy, kQuiet});
+  EXPECT_EQ(g.team(), 1);
+  EXPECT_FALSE(g.in_trial());
+  EXPECT_EQ(g.due_ns(), t1 + 10 * kMs + 2000 * kMs);  // confirmed: the back-off doubles
 }
 
 TEST(Governor, ConfirmedContentionDoublesTheBackOffUpToTheCap) {
@@ -75,9 +95,10 @@ TEST(Governor, ConfirmedContentionDoublesTheBackOffUpToTheCap) {
   c.first_backoff_ns = 1000 * kMs;
   c.max_backoff_ns = 4000 * kMs;
   GovernorLogic g(c);
-  const ThreadSample busy{20 * kMs, 20 * kMs}, quiet{40 * kMs, 0};
-  std::int64_t now = 200 * kMs;
-  g.on_due(now, {quiet, busy});
+  std::int64_t now = 0;
+  g.on_due(now, {});
+  now = g.due_ns();
+  g.on_due(now, {kQuiet, kBusy});
   ASSERT_EQ(g.team(), 1);
   std::vector<std::int64_t> backoffs;
   for (int i = 0; i < 4; ++i) {
@@ -87,26 +108,68 @@ TEST(Governor, ConfirmedContentionDoublesTheBackOffUpToTheCap) {
     g.on_due(now, {});  // trial starts
     ASSERT_EQ(g.team(), 2);
     now = g.due_ns();
-    g.on_due(now, {quiet, busy});  // trial confirms
+    g.on_due(now, {kQuiet, kBusy});  // trial confirms
     ASSERT_EQ(g.team(), 1);
   }
   EXPECT_EQ(backoffs, (std::vector<std::int64_t>{1000 * kMs, 2000 * kMs, 4000 * kMs, 4000 * kMs}));
   // A quiet trial resets the back-off.
   g.on_due(g.due_ns(), {});
-  g.on_due(g.due_ns(), {quiet, quiet});
+  g.on_due(g.due_ns(), {kQuiet, kQuiet});
   EXPECT_EQ(g.team(), 2);
   now = g.due_ns();
-  g.on_due(now, {quiet, busy});
+  g.on_due(now, {{150 * kMs, 10 * kMs}, {100 * kMs, 100 * kMs}});
+  ASSERT_EQ(g.team(), 1);
   EXPECT_EQ(g.due_ns() - now, 1000 * kMs);
+}
+
+TEST(Governor, AfterAPauseTheReadingIsABaselineForTheWorkRunningNow) {
+  // Work in bursts: an idle burst, seconds of nothing, then a burst on a busy machine.
+  GovernorLogic g(two_threads());
+  g.on_due(0, {});
+  g.on_due(10 * kMs, {kQuiet, kQuiet});
+  ASSERT_EQ(g.team(), 2);
+  // 3 s later: the counters grew by the rest of the first burst (40 ms of work, some of
+  // it waiting): that was earlier work, not a decision about the work starting now.
+  g.on_due(3000 * kMs, {{20 * kMs, 20 * kMs}, {30 * kMs, 10 * kMs}});
+  EXPECT_EQ(g.team(), 2);
+  EXPECT_EQ(g.due_ns(), 3010 * kMs);
+  // 10 ms into the burst: the waits decide.
+  g.on_due(3010 * kMs, {kQuiet, kBusy});
+  EXPECT_EQ(g.team(), 1);
+  // The same for a burst that runs while the back-off is over: the trial's baseline, its
+  // quick sample, and back to one thread.
+  g.on_due(9000 * kMs, {{2 * kMs, 0}});
+  ASSERT_TRUE(g.in_trial());
+  g.on_due(9010 * kMs, {kBusy, kBusy});
+  EXPECT_EQ(g.team(), 1);
+  EXPECT_FALSE(g.in_trial());
+}
+
+TEST(Governor, LongOpsAreNotAPause) {
+  // One op of 300 ms: the sample is late, but the team worked all along.
+  GovernorLogic g(two_threads());
+  g.on_due(0, {});
+  g.on_due(10 * kMs, {kQuiet, kQuiet});
+  ASSERT_EQ(g.team(), 2);
+  g.on_due(510 * kMs, {{300 * kMs, 200 * kMs}, {250 * kMs, 250 * kMs}});
+  EXPECT_EQ(g.team(), 1);
+  // Activity at the threshold (a quarter of the elapsed time) is judged too.
+  GovernorLogic h(two_threads());
+  h.on_due(0, {});
+  h.on_due(10 * kMs, {kQuiet, kQuiet});
+  h.on_due(410 * kMs, {{50 * kMs, 50 * kMs}, {10 * kMs, 0}});
+  EXPECT_EQ(h.team(), 1);
 }
 
 TEST(Governor, TooLittleWorkIsNoEvidence) {
   GovernorLogic g(two_threads());
+  g.on_due(0, {});
   // Below min_run_ns (2 ms) of runnable time: even a 90% wait share decides nothing.
-  g.on_due(200 * kMs, {{100'000, 900'000}, {50'000, 0}});
+  g.on_due(10 * kMs, {{100'000, 900'000}, {50'000, 0}});
   EXPECT_EQ(g.team(), 2);
+  EXPECT_EQ(g.due_ns(), 20 * kMs);  // no decision yet: another quick sample
   // A trial without evidence goes on instead of deciding.
-  g.on_due(400 * kMs, {{10 * kMs, 10 * kMs}, {20 * kMs, 0}});
+  g.on_due(20 * kMs, {kQuiet, kBusy});
   ASSERT_EQ(g.team(), 1);
   g.on_due(g.due_ns(), {});
   ASSERT_TRUE(g.in_trial());
@@ -114,24 +177,26 @@ TEST(Governor, TooLittleWorkIsNoEvidence) {
   g.on_due(t, {{1000, 0}});
   EXPECT_TRUE(g.in_trial());
   EXPECT_EQ(g.team(), 2);
-  EXPECT_EQ(g.due_ns(), t + g.config().trial_ns);
+  EXPECT_EQ(g.due_ns(), t + g.config().quick_sample_ns);
 }
 
 TEST(Governor, ShrinksByTheContendedThreadsAndNeverBelowOne) {
   GovernorConfig c;
   c.max_threads = 8;
   GovernorLogic g(c);
-  const ThreadSample busy{10 * kMs, 10 * kMs}, quiet{20 * kMs, 1 * kMs};
-  g.on_due(200 * kMs, {quiet, busy, quiet, busy, busy, quiet, quiet, quiet});
+  g.on_due(0, {});
+  g.on_due(10 * kMs, {kQuiet, kBusy, kQuiet, kBusy, kBusy, kQuiet, kQuiet, kQuiet});
   EXPECT_EQ(g.team(), 5);
   GovernorLogic all(c);
-  all.on_due(200 * kMs, std::vector<ThreadSample>(8, busy));
+  all.on_due(0, {});
+  all.on_due(10 * kMs, std::vector<ThreadSample>(8, kBusy));
   EXPECT_EQ(all.team(), 1);
   // The threshold is the wait share: 25% by default.
   GovernorLogic edge(two_threads());
-  edge.on_due(200 * kMs, {{75 * kMs, 25 * kMs}, {20 * kMs, 0}});  // exactly 25%: not above
+  edge.on_due(0, {});
+  edge.on_due(10 * kMs, {{6 * kMs, 2 * kMs}, {8 * kMs, 0}});  // exactly 25%: not above
   EXPECT_EQ(edge.team(), 2);
-  edge.on_due(400 * kMs, {{74 * kMs, 26 * kMs}, {20 * kMs, 0}});
+  edge.on_due(210 * kMs, {{147 * kMs, 53 * kMs}, {20 * kMs, 0}});
   EXPECT_EQ(edge.team(), 1);
 }
 
@@ -140,7 +205,8 @@ TEST(Governor, OneThreadTeamStaysOne) {
   c.max_threads = 0;  // clamped
   GovernorLogic g(c);
   EXPECT_EQ(g.team(), 1);
-  g.on_due(200 * kMs, {{10 * kMs, 10 * kMs}});
+  g.on_due(0, {});
+  g.on_due(10 * kMs, {kBusy});
   EXPECT_EQ(g.team(), 1);
 }
 

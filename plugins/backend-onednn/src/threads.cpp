@@ -90,8 +90,7 @@ class Governor {
   void tick(std::int64_t now) {
     std::unique_lock lock(mutex_, std::try_to_lock);
     if (!lock.owns_lock() || now < logic_.due_ns()) return;
-    std::vector<ThreadSample> samples;
-    if (logic_.wants_sample()) samples = sample();
+    const std::vector<ThreadSample> samples = sample();  // in the shrunk state: a trial's baseline
     const int before = logic_.team();
     logic_.on_due(now, samples);
     if (logic_.team() != before) {
@@ -108,7 +107,8 @@ class Governor {
                 logic_.in_trial()        ? " (trial)"
                 : logic_.team() < before ? " (cores busy with other work)"
                                          : "",
-                shares.empty() ? "" : "; waiting for a core: ", shares);
+                (shares.empty() || logic_.in_trial()) ? "" : "; waiting for a core: ",
+                logic_.in_trial() ? std::string() : shares);
     }
     team_.store(logic_.team(), std::memory_order_relaxed);
     due_.store(logic_.due_ns(), std::memory_order_relaxed);
