@@ -41,6 +41,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_models.hpp"
 #include "strata/model.hpp"
 #include "strata/ops.hpp"
 #include "strata/saved_model.hpp"
@@ -56,31 +57,10 @@ constexpr const char* kCases[] = {"mlp_bursts_b1024", "mlp_graph_b1024", "train_
 constexpr int kNumCases = 4;
 constexpr const char* kConditions[] = {"1thr", "idle", "busy", "busy1"};
 
-std::shared_ptr<Model> mlp() {
-  Tensor inputs = Input(Shape{784}, "digits");
-  Tensor x = (*make_layer("Dense", Config{{"units", 64}, {"activation", "relu"}}))(inputs);
-  x = (*make_layer("Dense", Config{{"units", 64}, {"activation", "relu"}}))(x);
-  Tensor outputs = (*make_layer("Dense", Config{{"units", 10}}))(x);
-  return std::make_shared<Functional>(std::vector<Tensor>{inputs}, std::vector<Tensor>{outputs}, "3_layer_mlp");
-}
+using bench::cnn_model;
+using bench::mlp_model;
 
-std::shared_ptr<Model> cnn() {
-  Tensor inputs = Input(Shape{28, 28, 1}, "image");
-  Tensor x = (*make_layer("Conv2D", Config{{"filters", 8}, {"kernel_size", 3}, {"activation", "relu"}}))(inputs);
-  x = (*make_layer("MaxPooling2D", Config{{"pool_size", 2}}))(x);
-  x = (*make_layer("Flatten", Config::object()))(x);
-  x = (*make_layer("Dense", Config{{"units", 32}, {"activation", "relu"}}))(x);
-  Tensor outputs = (*make_layer("Dense", Config{{"units", 10}}))(x);
-  return std::make_shared<Functional>(std::vector<Tensor>{inputs}, std::vector<Tensor>{outputs}, "small_cnn");
-}
-
-Tensor random_input(const Shape& shape) {
-  std::mt19937 rng(1);
-  std::uniform_real_distribution<float> d(0, 1);
-  std::vector<float> v(static_cast<std::size_t>(shape.num_elements()));
-  for (auto& x : v) x = d(rng);
-  return Tensor::from_vector<float>(v, shape);
-}
+using bench::random_input;
 
 Tensor labels(std::int64_t n) {
   std::vector<std::int64_t> v(static_cast<std::size_t>(n));
@@ -129,15 +109,15 @@ double time_bursts(F&& f, int bursts) {
 int worker(double seconds) {
   initialize();
   const fs::path dir = fs::temp_directory_path() / ("strata_bench_busy_" + std::to_string(::getpid()));
-  save_model(*mlp(), dir / "mlp");
-  save_model(*cnn(), dir / "cnn");
+  save_model(*mlp_model(), dir / "mlp");
+  save_model(*cnn_model(), dir / "cnn");
   auto mlp_graph = saved_model::load(dir / "mlp");
   auto cnn_graph = saved_model::load(dir / "cnn");
   const auto& mlp_serve = mlp_graph.signatures.at("serving_default");
   const auto& cnn_serve = cnn_graph.signatures.at("serving_default");
   const Tensor x_mlp = random_input(Shape{1024, 784});
   const Tensor x_cnn = random_input(Shape{1024, 28, 28, 1});
-  auto trained = mlp();
+  auto trained = mlp_model();
   trained->compile(Config("rmsprop"),
                    Config{{"class_name", "SparseCategoricalCrossentropy"}, {"config", {{"from_logits", true}}}});
   const Tensor x_train = random_input(Shape{256, 784});
@@ -239,7 +219,7 @@ double median(std::vector<double> v) {
 int alternate(int rounds) {
   initialize();
   const fs::path dir = fs::temp_directory_path() / ("strata_bench_busy_" + std::to_string(::getpid()));
-  save_model(*mlp(), dir / "mlp");
+  save_model(*mlp_model(), dir / "mlp");
   auto graph = saved_model::load(dir / "mlp");
   const auto& serve = graph.signatures.at("serving_default");
   const Tensor x = random_input(Shape{1024, 784});
