@@ -1,5 +1,5 @@
 // Inference fusion for the cpu device: the graph pass "onednn.fuse_matmul_bias_activation"
-// turns MatMul|Conv2D → BiasAdd (→ Relu | Tanh | Sigmoid | Elu) chains of float32 values,
+// turns MatMul|Conv2D → BiasAdd (→ Relu | Relu6 | Tanh | Sigmoid | Elu) chains of float32 values,
 // whose intermediate results nothing else uses, into one _FusedMatMul / _FusedConv2D node
 // (TensorFlow's op names and attrs: the MatMul's or Conv2D's, plus fused_ops), which runs as
 // one oneDNN primitive with a bias and an eltwise post-op: one pass over the output instead
@@ -20,6 +20,7 @@ namespace strata::onednn {
 
 std::optional<std::pair<dnnl::algorithm, float>> eltwise_of(std::string_view op) {
   if (op == "Relu") return std::make_pair(dnnl::algorithm::eltwise_relu, 0.0f);
+  if (op == "Relu6") return std::make_pair(dnnl::algorithm::eltwise_clip, 0.0f);  // clip to [0, 6]
   if (op == "Tanh") return std::make_pair(dnnl::algorithm::eltwise_tanh, 0.0f);
   if (op == "Sigmoid") return std::make_pair(dnnl::algorithm::eltwise_logistic, 0.0f);
   if (op == "Elu") return std::make_pair(dnnl::algorithm::eltwise_elu, 1.0f);
@@ -32,7 +33,7 @@ std::optional<std::pair<dnnl::algorithm, float>> fused_activation(std::string_vi
   const auto* list = value ? std::get_if<std::vector<std::string>>(value) : nullptr;
   const std::vector<std::string>& fused = list ? *list : kNone;
   STRATA_CHECK(!fused.empty() && fused[0] == "BiasAdd" && fused.size() <= 2 && (fused.size() == 1 || eltwise_of(fused[1])),
-               BackendError, op, " supports fused_ops [BiasAdd] and [BiasAdd, Relu|Tanh|Sigmoid|Elu]");
+               BackendError, op, " supports fused_ops [BiasAdd] and [BiasAdd, Relu|Relu6|Tanh|Sigmoid|Elu]");
   return fused.size() == 2 ? eltwise_of(fused[1]) : std::nullopt;
 }
 
@@ -40,7 +41,7 @@ dnnl::primitive_attr fused_attr(const std::optional<std::pair<dnnl::algorithm, f
   dnnl::primitive_attr attr = user_scratchpad();
   if (act) {
     dnnl::post_ops ops;
-    ops.append_eltwise(1.0f, act->first, act->second, 0.0f);
+    ops.append_eltwise(1.0f, act->first, act->second, act->first == dnnl::algorithm::eltwise_clip ? 6.0f : 0.0f);
     attr.set_post_ops(ops);
   }
   return attr;
@@ -127,6 +128,9 @@ void apply_activation(dnnl::algorithm act, float alpha, float* y, std::int64_t n
   switch (act) {
     case dnnl::algorithm::eltwise_relu:
       for (std::int64_t i = 0; i < n; ++i) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+      return;
+    case dnnl::algorithm::eltwise_clip:
+      for (std::int64_t i = 0; i < n; ++i) y[i] = y[i] > 0.0f ? (y[i] < 6.0f ? y[i] : 6.0f) : 0.0f;
       return;
     case dnnl::algorithm::eltwise_tanh:
       for (std::int64_t i = 0; i < n; ++i) y[i] = std::tanh(y[i]);
@@ -226,6 +230,7 @@ void register_fusion(Registrar& r) {
   add_kernel(r, kFusedMatMul, kDevice, DType::kFloat32, fused_matmul);
   r.add<ObjectKind::kOp>(kFusedConv2D, fused_conv2d_def());
   add_kernel(r, kFusedConv2D, kDevice, DType::kFloat32, fused_conv2d);
+  register_fold_batch_norm(r);  // first: its BiasAdd then fuses with the convolution
   register_graph_pass({"onednn.fuse_matmul_bias_activation", std::string(kDevice), true, fuse_matmul_bias_activation});
 }
 
