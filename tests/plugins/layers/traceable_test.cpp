@@ -110,6 +110,9 @@ TEST_F(TraceableLayers, BatchNormalizationFoldsIntoTheConvolutionBeforeIt) {
       v.assign(pattern_tensor(w.shape(), static_cast<std::int64_t>(w.name().size()), true));
     }
   }
+  // Shifts of up to +-9 after the Conv2D, so that its ReLU(6.) clips at both ends.
+  Variable beta = bn1->weights()[1];
+  beta.assign(pattern_tensor(beta.shape(), 2) * 8.0);
   const Shape shape{3, 7, 7, 3};
   const Tensor x = pattern_tensor(shape, 5);
   const Tensor eager = (*model)(x);
