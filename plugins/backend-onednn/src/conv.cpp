@@ -617,7 +617,8 @@ void fused_conv2d(KernelContext& ctx) {
   STRATA_CHECK(fd.size() == 4, BackendError, "_FusedConv2D needs a rank-4 filter, got ", ctx.input(1).shape().to_string());
   const Geometry g = geometry(ctx, xd, fd[0], fd[1], true);
   STRATA_CHECK(fd[2] == g.c, BackendError, "_FusedConv2D: the filter has ", fd[2], " input channels, the input ", g.c);
-  const std::int64_t oc = fd[3];
+  const bool depthwise = ctx.op_name() == "_FusedDepthwiseConv2dNative";
+  const std::int64_t oc = depthwise ? g.c * fd[3] : fd[3];
   STRATA_CHECK(in_dims(ctx, 2).size() == 1 && in_dims(ctx, 2)[0] == oc, BackendError, "_FusedConv2D: a bias of shape ",
                ctx.input(2).shape().to_string(), " for ", oc, " channels");
   check_output_dims(ctx, 0, {g.n, g.oh, g.ow, oc});
@@ -626,10 +627,11 @@ void fused_conv2d(KernelContext& ctx) {
   if (g.n * g.oh * g.ow * oc == 0) return;
   STRATA_CHECK(g.c > 0, BackendError, "_FusedConv2D on an input without channels");
   KeyBuilder key("fused_conv");
+  key.add(std::int64_t{depthwise ? 1 : 0});
   key.add(Dims{g.n, g.h, g.w, g.c, g.kh, g.kw, oc, g.oh, g.ow, g.sh, g.sw, g.dh, g.dw, g.pad_top, g.pad_left, g.pad_bottom, g.pad_right});
   key.add(std::int64_t{act ? static_cast<int>(act->first) : -1});
   auto prim = cached_primitive(ctx.op_name(), key.str(), [&] {
-    const auto src = nhwc(g.n, g.c, g.h, g.w), dst = nhwc(g.n, oc, g.oh, g.ow), wei = filter_md(g, oc, false);
+    const auto src = nhwc(g.n, g.c, g.h, g.w), dst = nhwc(g.n, oc, g.oh, g.ow), wei = filter_md(g, oc, depthwise);
     const auto bias = plain({oc});
     const dnnl::memory::dims strides{g.sh, g.sw}, dilates{g.dh - 1, g.dw - 1}, pad_l{g.pad_top, g.pad_left}, pad_r{g.pad_bottom, g.pad_right};
     const dnnl::memory::desc any(wei.dims(), dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
@@ -641,7 +643,7 @@ void fused_conv2d(KernelContext& ctx) {
                          {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, pd.weights_desc()}, {DNNL_ARG_BIAS, bias}, {DNNL_ARG_DST, dst}},
                          pd.scratchpad_desc()};
   });
-  prim->execute({ctx.input(0).data(), forward_weights(ctx, *prim, key.str(), filter_md(g, oc, false), ctx.input(1).data()),
+  prim->execute({ctx.input(0).data(), forward_weights(ctx, *prim, key.str(), filter_md(g, oc, depthwise), ctx.input(1).data()),
                  ctx.input(2).data(), y});
 }
 

@@ -1,6 +1,7 @@
 // Inference fusion for the cpu device: the graph pass "onednn.fuse_matmul_bias_activation"
-// turns MatMul|Conv2D → BiasAdd (→ Relu | Tanh | Sigmoid | Elu) chains of float32 values,
-// whose intermediate results nothing else uses, into one _FusedMatMul / _FusedConv2D node
+// turns MatMul|Conv2D|DepthwiseConv2dNative → BiasAdd (→ Relu | Relu6 | Tanh | Sigmoid | Elu)
+// chains of float32 values, whose intermediate results nothing else uses, into one
+// _FusedMatMul / _FusedConv2D / _FusedDepthwiseConv2dNative node
 // (TensorFlow's op names and attrs: the MatMul's or Conv2D's, plus fused_ops), which runs as
 // one oneDNN primitive with a bias and an eltwise post-op: one pass over the output instead
 // of three. The fused ops have no gradient: the pass is for inference graphs only.
@@ -20,6 +21,7 @@ namespace strata::onednn {
 
 std::optional<std::pair<dnnl::algorithm, float>> eltwise_of(std::string_view op) {
   if (op == "Relu") return std::make_pair(dnnl::algorithm::eltwise_relu, 0.0f);
+  if (op == "Relu6") return std::make_pair(dnnl::algorithm::eltwise_clip, 0.0f);  // clip to [0, 6]
   if (op == "Tanh") return std::make_pair(dnnl::algorithm::eltwise_tanh, 0.0f);
   if (op == "Sigmoid") return std::make_pair(dnnl::algorithm::eltwise_logistic, 0.0f);
   if (op == "Elu") return std::make_pair(dnnl::algorithm::eltwise_elu, 1.0f);
@@ -32,7 +34,7 @@ std::optional<std::pair<dnnl::algorithm, float>> fused_activation(std::string_vi
   const auto* list = value ? std::get_if<std::vector<std::string>>(value) : nullptr;
   const std::vector<std::string>& fused = list ? *list : kNone;
   STRATA_CHECK(!fused.empty() && fused[0] == "BiasAdd" && fused.size() <= 2 && (fused.size() == 1 || eltwise_of(fused[1])),
-               BackendError, op, " supports fused_ops [BiasAdd] and [BiasAdd, Relu|Tanh|Sigmoid|Elu]");
+               BackendError, op, " supports fused_ops [BiasAdd] and [BiasAdd, Relu|Relu6|Tanh|Sigmoid|Elu]");
   return fused.size() == 2 ? eltwise_of(fused[1]) : std::nullopt;
 }
 
@@ -40,7 +42,7 @@ dnnl::primitive_attr fused_attr(const std::optional<std::pair<dnnl::algorithm, f
   dnnl::primitive_attr attr = user_scratchpad();
   if (act) {
     dnnl::post_ops ops;
-    ops.append_eltwise(1.0f, act->first, act->second, 0.0f);
+    ops.append_eltwise(1.0f, act->first, act->second, act->first == dnnl::algorithm::eltwise_clip ? 6.0f : 0.0f);
     attr.set_post_ops(ops);
   }
   return attr;
@@ -50,6 +52,7 @@ namespace {
 
 constexpr const char* kFusedMatMul = "_FusedMatMul";
 constexpr const char* kFusedConv2D = "_FusedConv2D";
+constexpr const char* kFusedDepthwise = "_FusedDepthwiseConv2dNative";
 
 OpDef fused_matmul_def() {
   OpDef d;
@@ -68,18 +71,19 @@ OpDef fused_matmul_def() {
   return d;  // no gradient: an inference-only op
 }
 
-// _FusedConv2D: Conv2D's attrs and shape rule, plus the bias.
-OpDef fused_conv2d_def() {
+// _FusedConv2D / _FusedDepthwiseConv2dNative: Conv2D's / DepthwiseConv2dNative's attrs and
+// shape rule, plus the bias.
+OpDef fused_conv2d_def(const char* name, const char* unfused) {
   OpDef d;
-  d.name = kFusedConv2D;
+  d.name = name;
   d.num_inputs = 3;
-  d.infer = [](const InferContext& c) -> std::vector<TensorMeta> {
+  d.infer = [name, unfused](const InferContext& c) -> std::vector<TensorMeta> {
     STRATA_CHECK(c.dtype(0) == DType::kFloat32 && c.dtype(1) == DType::kFloat32 && c.dtype(2) == DType::kFloat32,
-                 ValueError, "_FusedConv2D takes float32 inputs");
-    // Conv2D's own inference on the first two inputs.
+                 ValueError, name, " takes float32 inputs");
+    // The unfused convolution's own inference on the first two inputs.
     const std::vector<Tensor> conv_inputs{c.input(0), c.input(1)};
-    const InferContext conv(std::string_view("Conv2D"), c.attrs(), conv_inputs);
-    return op_def("Conv2D").infer(conv);
+    const InferContext conv(std::string_view(unfused), c.attrs(), conv_inputs);
+    return op_def(unfused).infer(conv);
   };
   return d;
 }
@@ -127,6 +131,9 @@ void apply_activation(dnnl::algorithm act, float alpha, float* y, std::int64_t n
   switch (act) {
     case dnnl::algorithm::eltwise_relu:
       for (std::int64_t i = 0; i < n; ++i) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+      return;
+    case dnnl::algorithm::eltwise_clip:
+      for (std::int64_t i = 0; i < n; ++i) y[i] = y[i] > 0.0f ? (y[i] < 6.0f ? y[i] : 6.0f) : 0.0f;
       return;
     case dnnl::algorithm::eltwise_tanh:
       for (std::int64_t i = 0; i < n; ++i) y[i] = std::tanh(y[i]);
@@ -198,18 +205,18 @@ Graph fuse_matmul_bias_activation(const Graph& graph) {
     if (bias->op != "BiasAdd" || bias->inputs.size() != 2) return std::nullopt;
     if (bias->attrs.get_or<std::string>("data_format", "NHWC") != "NHWC") return std::nullopt;
     const GraphNode* mm = bias->inputs[0].node().get();
-    if ((mm->op != "MatMul" && mm->op != "Conv2D") || mm->inputs.size() != 2 || ctx.uses(*mm) != 1 ||
+    if ((mm->op != "MatMul" && mm->op != "Conv2D" && mm->op != "DepthwiseConv2dNative") || mm->inputs.size() != 2 || ctx.uses(*mm) != 1 ||
         mm->outputs.size() != 1 || bias->inputs[1].dtype() != DType::kFloat32 || mm->outputs[0].dtype != DType::kFloat32) {
       return std::nullopt;
     }
     std::vector<std::string> fused{"BiasAdd"};
     if (act) fused.push_back(act->op);
     const std::vector<Tensor> inputs{ctx.value_of(mm->inputs[0]), ctx.value_of(mm->inputs[1]), ctx.value_of(bias->inputs[1])};
-    if (mm->op == "Conv2D") {
+    if (mm->op != "MatMul") {
       if (mm->attrs.get_or<std::string>("data_format", "NHWC") != "NHWC") return std::nullopt;
       Attrs attrs = mm->attrs;
       attrs.set("fused_ops", fused);
-      return execute(kFusedConv2D, inputs, attrs);
+      return execute(mm->op == "Conv2D" ? kFusedConv2D : kFusedDepthwise, inputs, attrs);
     }
     if (!is_2d_f32(mm->outputs[0])) return std::nullopt;
     Attrs attrs{{"transpose_a", mm->attrs.get_or<bool>("transpose_a", false)},
@@ -224,8 +231,11 @@ Graph fuse_matmul_bias_activation(const Graph& graph) {
 void register_fusion(Registrar& r) {
   r.add<ObjectKind::kOp>(kFusedMatMul, fused_matmul_def());
   add_kernel(r, kFusedMatMul, kDevice, DType::kFloat32, fused_matmul);
-  r.add<ObjectKind::kOp>(kFusedConv2D, fused_conv2d_def());
+  r.add<ObjectKind::kOp>(kFusedConv2D, fused_conv2d_def(kFusedConv2D, "Conv2D"));
   add_kernel(r, kFusedConv2D, kDevice, DType::kFloat32, fused_conv2d);
+  r.add<ObjectKind::kOp>(kFusedDepthwise, fused_conv2d_def(kFusedDepthwise, "DepthwiseConv2dNative"));
+  add_kernel(r, kFusedDepthwise, kDevice, DType::kFloat32, fused_conv2d);
+  register_fold_batch_norm(r);  // first: its BiasAdd then fuses with the convolution
   register_graph_pass({"onednn.fuse_matmul_bias_activation", std::string(kDevice), true, fuse_matmul_bias_activation});
 }
 

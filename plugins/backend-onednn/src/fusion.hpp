@@ -25,7 +25,8 @@ std::optional<std::pair<dnnl::algorithm, float>> fused_activation(std::string_vi
 // Primitive attributes (user scratchpad) with the activation as an eltwise post-op.
 dnnl::primitive_attr fused_attr(const std::optional<std::pair<dnnl::algorithm, float>>& act);
 
-// _FusedConv2D (float32, NHWC): Conv2D + BiasAdd (+ activation) as one primitive.
+// _FusedConv2D and _FusedDepthwiseConv2dNative (float32, NHWC): the convolution + BiasAdd
+// (+ activation) as one primitive.
 void fused_conv2d(KernelContext& ctx);
 
 }  // namespace strata::onednn

@@ -29,5 +29,8 @@ void register_conv_kernels(Registrar& r);
 void register_random_kernels(Registrar& r);
 // _FusedMatMul (op and kernel) and the inference fusion graph pass (fusion.cpp).
 void register_fusion(Registrar& r);
+// The graph pass folding an affine map (BatchNormalization) into the convolution before it
+// (fold_batch_norm.cpp); register_fusion registers it first.
+void register_fold_batch_norm(Registrar& r);
 
 }  // namespace strata::onednn

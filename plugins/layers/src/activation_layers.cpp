@@ -40,7 +40,7 @@ Tensor keras_relu(const Tensor& x, double alpha, std::optional<double> max_value
   return y;
 }
 
-class ReLU final : public Layer {
+class ReLU final : public Layer, public InferenceTraceable {
  public:
   explicit ReLU(const Config& c) : Layer("ReLU", c) {
     auto frame = ErrorContext::push("reading the config of ReLU layer '", name(), "'");
@@ -66,7 +66,7 @@ class ReLU final : public Layer {
   double negative_slope_ = 0.0, threshold_ = 0.0;
 };
 
-class LeakyReLU final : public Layer {
+class LeakyReLU final : public Layer, public InferenceTraceable {
  public:
   explicit LeakyReLU(const Config& c) : Layer("LeakyReLU", c) {
     auto frame = ErrorContext::push("reading the config of LeakyReLU layer '", name(), "'");
@@ -87,7 +87,7 @@ class LeakyReLU final : public Layer {
   double alpha_ = 0.3;
 };
 
-class PReLU final : public Layer {
+class PReLU final : public Layer, public InferenceTraceable {
  public:
   explicit PReLU(const Config& c) : Layer("PReLU", c) {
     auto frame = ErrorContext::push("reading the config of PReLU layer '", name(), "'");
@@ -138,7 +138,7 @@ class PReLU final : public Layer {
   Variable alpha_;
 };
 
-class ELU final : public Layer {
+class ELU final : public Layer, public InferenceTraceable {
  public:
   explicit ELU(const Config& c) : Layer("ELU", c) {
     auto frame = ErrorContext::push("reading the config of ELU layer '", name(), "'");
@@ -161,7 +161,7 @@ class ELU final : public Layer {
   double alpha_ = 1.0;
 };
 
-class ThresholdedReLU final : public Layer {
+class ThresholdedReLU final : public Layer, public InferenceTraceable {
  public:
   explicit ThresholdedReLU(const Config& c) : Layer("ThresholdedReLU", c) {
     auto frame = ErrorContext::push("reading the config of ThresholdedReLU layer '", name(), "'");

@@ -62,7 +62,7 @@ Config pairs_config(const std::vector<Pair>& pairs) {
 std::string data_format_of(const Config& c, std::size_t n) { return n == 1 ? "channels_last" : get_data_format(c); }
 
 template <std::size_t N>
-class ZeroPadding final : public Layer {
+class ZeroPadding final : public Layer, public InferenceTraceable {
  public:
   explicit ZeroPadding(const Config& c) : Layer(class_name_of(), c) {
     auto frame = ErrorContext::push("reading the config of ", class_name_of(), " layer '", name(), "'");
@@ -92,7 +92,7 @@ class ZeroPadding final : public Layer {
 };
 
 template <std::size_t N>
-class Cropping final : public Layer {
+class Cropping final : public Layer, public InferenceTraceable {
  public:
   explicit Cropping(const Config& c) : Layer(class_name_of(), c) {
     auto frame = ErrorContext::push("reading the config of ", class_name_of(), " layer '", name(), "'");

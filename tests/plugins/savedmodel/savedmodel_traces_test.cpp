@@ -1018,7 +1018,7 @@ TEST(GraphPasses, FusedMatMulOfFewRowsMatchesTheComposition) {
       const auto x = random_input(rows, 37), w = random_input(37, cols);
       const auto b = random_input(1, cols).reshape(strata::Shape{cols});
       const auto linear = strata::bias_add(strata::matmul(x, w), b);
-      for (const std::string act : {"", "Relu", "Tanh", "Sigmoid", "Elu"}) {
+      for (const std::string act : {"", "Relu", "Relu6", "Tanh", "Sigmoid", "Elu"}) {
         std::vector<std::string> fused{"BiasAdd"};
         if (!act.empty()) fused.push_back(act);
         const strata::Attrs attrs{{"transpose_a", false}, {"transpose_b", false}, {"fused_ops", fused}};
