@@ -345,6 +345,21 @@ std::vector<Tensor> Graph::run(const std::vector<Tensor>& inputs) const {
     }
   }
 
+  // Each value is dropped after the last node that reads it has run, so a run holds only
+  // the live intermediates (as eager execution does) and their blocks go back to the
+  // device's cache for the next nodes, instead of every intermediate of the graph at once.
+  std::vector<std::size_t> last_use(nodes_.size(), 0);
+  for (std::size_t j = 0; j < nodes_.size(); ++j) {
+    for (const auto& slot : input_slots_[j]) last_use[static_cast<std::size_t>(slot.first)] = j;
+  }
+  for (const auto& slot : output_slots_) last_use[static_cast<std::size_t>(slot.first)] = nodes_.size();
+  const auto release_inputs = [&](std::size_t i) {
+    for (const auto& slot : input_slots_[i]) {
+      const auto k = static_cast<std::size_t>(slot.first);
+      if (last_use[k] == i) values[k].clear();
+    }
+  };
+
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     const auto& node = nodes_[i];
     const NodeKind kind = kinds_[i];
@@ -359,6 +374,7 @@ std::vector<Tensor> Graph::run(const std::vector<Tensor>& inputs) const {
     }
     if (kind == NodeKind::kAssign) {
       assign_variable(node->variable, value(input_slots_[i].at(0)));
+      release_inputs(i);
       continue;
     }
     std::vector<Tensor> args;
@@ -368,6 +384,7 @@ std::vector<Tensor> Graph::run(const std::vector<Tensor>& inputs) const {
       CallContext ctx;
       ctx.training = node->attrs.get_or<bool>("training", false);
       values[i] = internal::run_layer_node(*node, args, ctx).tensors;
+      release_inputs(i);
       continue;
     }
     const NodeWhere where{node.get(), &name_};
@@ -377,6 +394,7 @@ std::vector<Tensor> Graph::run(const std::vector<Tensor>& inputs) const {
       const auto& op = plan->ops[i];
       if (op && internal::plan_matches(*op, args)) {
         values[i] = internal::run_planned_op(*op, std::move(args), node->attrs);
+        release_inputs(i);
         continue;
       }
     } else if (compiling) {
@@ -389,10 +407,12 @@ std::vector<Tensor> Graph::run(const std::vector<Tensor>& inputs) const {
       op = internal::plan_op(def, args, node->attrs, stand_ins);
       if (op) {
         values[i] = internal::run_planned_op(*op, std::move(args), node->attrs);
+        release_inputs(i);
         continue;
       }
     }
     values[i] = internal::run_op(def, std::move(args), node->attrs);
+    release_inputs(i);
   }
   std::vector<Tensor> out;
   out.reserve(outputs_.size());

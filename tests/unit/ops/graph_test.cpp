@@ -155,6 +155,7 @@ TEST_F(GraphTest, InputsAreChecked) {
 // ---- plans: Graph::run compiles one per input signature -----------------------------------------
 
 // An op whose shape inference counts its calls: x * 2 on the ref device.
+std::atomic<std::size_t> g_plan_test_peak{0};  // most ref:0 bytes live in a PlanTestDouble kernel
 std::atomic<int> g_plan_test_infers{0};
 void register_plan_test_op() {
   static std::once_flag once;
@@ -174,6 +175,10 @@ void register_plan_test_op() {
       float* out = static_cast<float*>(testing::ref_host_pointer(ctx.allocate_output(0).mutable_data()));
       const float* in = static_cast<const float*>(testing::ref_host_pointer(x.data()));
       for (std::int64_t i = 0; i < x.num_elements(); ++i) out[i] = 2 * in[i];
+      std::size_t seen = g_plan_test_peak.load();
+      const std::size_t now = testing::ref_live_bytes();
+      while (now > seen && !g_plan_test_peak.compare_exchange_weak(seen, now)) {
+      }
     });
     registrar.commit();
   });
@@ -214,6 +219,29 @@ TEST_F(GraphTest, PlanInfersShapesOncePerSignature) {
   const Graph copy = g;
   EXPECT_EQ(copy.run({x2})[0].to_vector<float>(), fn(x2).to_vector<float>());
   EXPECT_EQ(g_plan_test_infers.load(), both + 1);
+}
+
+// A run drops each intermediate after its last reader: a chain of ten 4 KB nodes holds the
+// caller's input, the node's input and its output (2 blocks, 3 with any rounding), not all ten (with
+// and without a plan: the first run compiles, the second runs the plan).
+TEST_F(GraphTest, RunsHoldOnlyTheLiveIntermediates) {
+  register_plan_test_op();
+  Graph g = trace(
+      [](const std::vector<Tensor>& in) {
+        Tensor t = in[0];
+        for (int i = 0; i < 10; ++i) t = execute1("PlanTestDouble", {t});
+        return std::vector<Tensor>{t};
+      },
+      {{Shape{1000}, DType::kFloat32, "x"}});
+  const Tensor x = ramp(1, 1000, 0.0f).reshape(Shape{1000});
+  constexpr std::size_t kBytes = 1000 * sizeof(float);
+  for (int run = 0; run < 2; ++run) {
+    const std::size_t before = testing::ref_live_bytes();
+    g_plan_test_peak = 0;
+    const Tensor y = g.run({x})[0];
+    EXPECT_EQ(y.to_vector<float>()[5], 1024.0f * x.to_vector<float>()[5]);
+    EXPECT_LE(g_plan_test_peak.load(), before + 3 * kBytes) << "run " << run;  // all ten: 10 * kBytes
+  }
 }
 
 // Weights assigned between runs are what the next run reads; a variable given a value of
