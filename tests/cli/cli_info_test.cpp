@@ -98,7 +98,10 @@ TEST(CliInfo, ShowsAFiftyMegabyteH5WithoutReadingItsWeights) {
                                                       << startup << ", of a " << fs::file_size(path) << "-byte file";
   const std::uint64_t full = bytes_read_by_strata({"info", "--full", path.string()}, status);
   ASSERT_EQ(status, 0);
-  EXPECT_GT(full, startup + 4 * kParams) << "`strata info --full` loads the weights: the measure must see them read";
+  // At least three of the four weight matrices' bytes more than `info` (not the exact file
+  // size: what the process reads besides the file varies by a few hundred KB between runs,
+  // more under the sanitizers).
+  EXPECT_GT(full, info + 3 * kParams) << "`strata info --full` loads the weights: the measure must see them read";
 }
 
 class CliInfoInterop : public ::testing::Test {

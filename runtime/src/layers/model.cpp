@@ -192,8 +192,13 @@ std::unordered_map<const Model*, std::vector<std::function<Tensor()>>>& loss_fun
 
 }  // namespace
 
+// Drops the model's predict plans: their graphs hold its weights (Read nodes) and
+// constants, which must not outlive it (defined with the plans, below).
+void forget_predict_plans(const Model* model);
+
 Model::~Model() {
   detail::forget_model_threads(this);
+  forget_predict_plans(this);
   std::lock_guard<std::mutex> lock(g_loss_functions_mutex);
   loss_function_table().erase(this);
 }
@@ -375,6 +380,15 @@ std::unordered_map<const Model*, PredictPlans>& predict_plans() {
   static auto* table = new std::unordered_map<const Model*, PredictPlans>();
   return *table;
 }
+
+}  // namespace
+
+void forget_predict_plans(const Model* model) {
+  std::lock_guard lock(g_predict_plans_mutex);
+  predict_plans().erase(model);
+}
+
+namespace {
 
 bool same_metas(const std::vector<TensorMeta>& a, const std::vector<Tensor>& b) {
   if (a.size() != b.size()) return false;

@@ -5,9 +5,11 @@
 // MobileNet-like model gives what its eager call gives, with the graph passes on and off.
 #include <gtest/gtest.h>
 
+#include "ref_backend.hpp"
 #include "strata/graph.hpp"
 #include "strata/model.hpp"
 #include "strata/plugin/layers.hpp"
+#include "strata/saving.hpp"
 #include "test_util.hpp"
 
 namespace strata::layer_tests {
@@ -53,6 +55,27 @@ TEST_F(TraceableLayers, AreMarkedAndTraceToTheirEagerResults) {
       EXPECT_EQ(mismatch(values(traced), values(eager), 0.0, 0.0), "");
     }
   }
+}
+
+// Predict's plan (a traced graph reading the model's weights) goes with the model: once the
+// model is destroyed, its weights and the plan's constants are freed (the plan table kept
+// them until 64 other models had been planned).
+TEST_F(TraceableLayers, APlannedModelFreesItsWeightsWhenDestroyed) {
+  DeviceScope on(Device{"ref:0"});
+  const Tensor x = pattern_tensor(Shape{2, 64}, 1);
+  const std::size_t before = testing::ref_live_bytes();
+  {
+    auto model = std::dynamic_pointer_cast<Sequential>(model_from_json(R"({"class_name": "Sequential",
+        "config": {"name": "planned", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 64], "dtype": "float32", "name": "in"}},
+        {"class_name": "Dense", "config": {"name": "a", "units": 256, "activation": "hard_sigmoid"}},
+        {"class_name": "Dense", "config": {"name": "b", "units": 4}}]}})"));
+    ASSERT_NE(model, nullptr);
+    const Tensor y = model->predict(x, 2);
+    EXPECT_EQ(mismatch(values(y), values((*model)(x)), 1e-6, 1e-6), "");
+    EXPECT_GT(testing::ref_live_bytes(), before + 64 * 256 * sizeof(float));
+  }
+  EXPECT_EQ(testing::ref_live_bytes(), before);
 }
 
 // A MobileNetV2-like block: ZeroPadding2D, Conv2D without bias, BatchNormalization,
