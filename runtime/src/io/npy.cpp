@@ -74,6 +74,10 @@ std::optional<StringDescr> string_descr(std::string_view descr, std::string_view
                    std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }),
                FormatError, "'", source, "' holds string dtype '", file_text(descr), "' without a valid width");
   for (const char c : digits) out.width = out.width * 10 + static_cast<std::size_t>(c - '0');
+  // numpy never writes width 0 (an empty string is '<U1'); with no bytes per element the
+  // data-size check would let a huge shape through to an array of that many strings.
+  STRATA_CHECK(out.width > 0, FormatError, "'", source, "' holds string dtype '", file_text(descr),
+               "' of width 0, which numpy does not write");
   return out;
 }
 

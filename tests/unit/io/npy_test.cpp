@@ -188,6 +188,15 @@ TEST_F(NpyTest, RejectsBadStringArrays) {
                                                         "ab"))),
                FormatError);
   EXPECT_THROW(read_npy(file_with("short.npy", numpy_bytes(kBytesDict, kBytesData.substr(0, 8)))), FormatError);
+  // width 0 (numpy writes '<U1' for empty strings) with a huge shape: no bytes per element
+  // passed the size check and asked for 1.2e11 strings (the npy fuzzer's finding)
+  for (const char* descr : {"|U0", "<U0", "|S0"}) {
+    EXPECT_THROW(read_npy(file_with("w0.npy", numpy_bytes(std::string("{'descr': '") + descr +
+                                                              "', 'fortran_order': False, 'shape': (55, 555555553, 4), }",
+                                                          ""))),
+                 FormatError)
+        << descr;
+  }
 }
 
 TEST_F(NpyTest, RejectsWhatItDoesNotSupport) {
