@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "sanitizers.hpp"
 #include "../../plugins/backend-onednn/src/governor.hpp"
 #include "strata/error.hpp"
 #include "strata/model.hpp"
@@ -416,13 +417,6 @@ TEST(Threads, ResultsAreTheSameWithOneAndTwoThreads) {
   }
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define STRATA_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define STRATA_TEST_ASAN 1
-#endif
-#endif
 
 TEST(Threads, TheWaitDefaultIsRemovedAfterLoadingAndAHostsOpenMPIsReportedTooLate) {
   EXPECT_EQ(run_child("ThreadsChild.TheWaitDefaultLeavesNoVariableBehind"), 0);

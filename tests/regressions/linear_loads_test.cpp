@@ -19,6 +19,7 @@
 #include <functional>
 #include <string>
 
+#include "sanitizers.hpp"
 #include "linear_loads_files.hpp"
 #include "strata/format.hpp"
 #include "strata/log.hpp"
@@ -27,13 +28,6 @@
 #include "strata/revived.hpp"
 #include "strata/saving.hpp"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define STRATA_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define STRATA_TEST_ASAN 1
-#endif
-#endif
 
 namespace strata {
 namespace {
