@@ -91,6 +91,18 @@ def models(keras):
     feed[1, 2] = 0.0
     out["k3ops_masking_convlstm2d"] = ([x], [c], [feed])
 
+    # Embedding(mask_zero=True) -> LSTM and Masking -> GRU: the masks as NotEqual / Any op layers
+    # and the recurrent layers' mask tensor argument.
+    ids = keras.Input((4,), dtype="int32")
+    e = L.Embedding(6, 3, mask_zero=True, name="emb")(ids)
+    out["k3ops_embedding_mask_lstm"] = ([ids], [L.LSTM(2, return_sequences=True, name="lstm")(e)],
+                                        [np.array([[1, 2, 0, 0], [3, 4, 5, 0], [5, 1, 1, 2]], "int32")])
+    x = keras.Input((4, 3))
+    g = L.GRU(2, name="gru")(L.Masking(mask_value=0.0)(x))
+    feed = f(4, 3)
+    feed[0, 2:] = 0.0
+    out["k3ops_masking_gru"] = ([x], [g], [feed])
+
     # An op class Strata does not read.
     x = keras.Input((5,))
     out["k3ops_unsupported"] = ([x], [ops.sort(x * 1.0)], [f(5)])

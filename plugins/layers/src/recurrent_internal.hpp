@@ -285,7 +285,10 @@ class RecurrentLayer : public Layer, public StateVariablesLayer, public CallArgu
   bool stacked() const noexcept { return stack_ != nullptr; }
   // Takes the arguments given for this call (they change nothing computed: the inputs are
   // [sequence, *states] either way) so that the node a symbolic call records keeps them.
-  void take_call_arguments(const std::vector<Tensor>& inputs) const;
+  Config take_call_arguments(const std::vector<Tensor>& inputs) const;
+  // Whether `arguments` give a mask tensor (Keras 3's node) as the last of `inputs` inputs.
+  static bool mask_is_last_input(const Config& arguments, std::size_t inputs);
+  bool next_call_has_mask_input(std::size_t inputs) const;  // for build(), before that call
   // The carried states (stateful only; empty before build): what a SavedModel holds under
   // keras_api/states/<i>.
   std::vector<Variable> state_variables() const override { return states_; }
