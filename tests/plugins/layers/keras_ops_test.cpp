@@ -153,8 +153,8 @@ TEST_P(KerasOpsInterop, SavedArchiveLoadsInKeras3) {
 
 INSTANTIATE_TEST_SUITE_P(Models, KerasOpsInterop,
                          ::testing::Values("k3ops_arithmetic", "k3ops_activations", "k3ops_reductions", "k3ops_shapes",
-                                           "k3ops_masking_convlstm2d", "k3ops_embedding_mask_lstm",
-                                           "k3ops_masking_gru"));
+                                           "k3ops_masking_convlstm2d", "k3ops_embedding_mask_lstm", "k3ops_masking_gru",
+                                           "k3ops_embedding_mask_pooling"));
 
 // An op class Strata does not read is an UnknownObjectError naming the class.
 TEST(KerasOpsInteropErrors, UnsupportedOpClassIsUnknownObjectErrorNamingIt) {
@@ -316,6 +316,32 @@ TEST_F(KerasOps, WritesKeras3sEntries) {
   EXPECT_EQ(by_name["softmax"]["class_name"], "Softmax");
   // The runtime's own Softmax layer is not confused with the op.
   EXPECT_EQ(model->get_layer("softmax")->class_name(), "keras.src.ops.nn>Softmax");
+}
+
+// tf-keras's node dialect (H5, to_json) holds one positional argument: a model whose op layers
+// take one writes and reads back its config; a second positional argument (x * 2.0) is a
+// ValueError naming the layer (Keras 3's archive is the format for such models).
+TEST_F(KerasOps, TfKerasDialectTakesOneArgumentOps) {
+  DeviceScope scope(device_);
+  const auto one =
+      functional({op_entry("numpy", "Sum", "sum", Config{{"axis", 1}, {"keepdims", false}}, Config::array({"T:x"})),
+                  op_entry("nn", "Softmax", "softmax", Config{{"axis", -1}}, Config::array({"T:x"}))},
+                 {"sum", "softmax"}, {3});
+  const auto again = model_from_config(model_config(*one));
+  const std::vector<Tensor> x{t({1, 2, 3, 4, 5, 6}, Shape{2, 3})};
+  const auto a = one->predict(x), b = again->predict(x);
+  ASSERT_EQ(b.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) EXPECT_EQ(mismatch(values(b[i]), values(a[i])), "");
+  EXPECT_EQ(again->get_layer("softmax")->class_name(), "keras.src.ops.nn>Softmax");
+
+  const auto two =
+      functional({op_entry("numpy", "Multiply", "mul", Config::object(), Config::array({"T:x", 2.0}))}, {"mul"}, {3});
+  try {
+    (void)model_config(*two);
+    ADD_FAILURE() << "wrote a two-argument op in tf-keras's dialect";
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("'mul'"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(KerasOps, GradientsMatchFiniteDifferences) {
