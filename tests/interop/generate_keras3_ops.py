@@ -103,10 +103,11 @@ def models(keras):
     feed[0, 2:] = 0.0
     out["k3ops_masking_gru"] = ([x], [g], [feed])
 
-    # Keras 3 records the mask it passes to GlobalAveragePooling1D (a layer, not an RNN) too.
+    # Keras 3 records the mask it passes to Bidirectional and GlobalAveragePooling1D (a layer
+    # that takes no other call arguments) too.
     ids = keras.Input((5,), dtype="int32")
     e = L.Embedding(7, 4, mask_zero=True, name="emb")(ids)
-    h = L.LSTM(3, return_sequences=True, name="lstm")(e)
+    h = L.Bidirectional(L.LSTM(3, return_sequences=True), name="bidi")(e)
     out["k3ops_embedding_mask_pooling"] = ([ids], [L.GlobalAveragePooling1D(name="pool")(h)],
                                            [np.array([[1, 2, 0, 0, 0], [3, 4, 5, 6, 0], [5, 1, 1, 2, 2]], "int32")])
 

@@ -376,6 +376,8 @@ class Bidirectional : public Layer, public CallArgumentsLayer {
   std::vector<Tensor> output_masks(const Tensor& mask) const;
   std::size_t outputs_before_states() const noexcept { return merge_mode_.empty() ? 2 : 1; }
   Config given_or_default_call_arguments() const;
+  // Whether the given call arguments name a mask tensor (Keras 3's node) as the last of `inputs`.
+  bool mask_is_last_input(std::size_t inputs) const;
 
   Config layer_config_;     // the wrapped layer, as get_config writes it
   Config backward_config_;  // the backward_layer key as given (null when absent)
