@@ -83,6 +83,18 @@ def models(keras):
             h[:, 1:], h[:, 0], h[..., ::2], h[:, None, -1, 1:3], h[:, :, 2], ops.tile(h, (1, 2, 1))]
     out["k3ops_shapes"] = ([x, y], outs, [f(3, 4), f(3, 4)])
 
+    x = keras.Input((3, 4))
+    h = L.Dense(4, name="d")(x)
+    a = ops.abs(h) + 1.0
+    outs = [ops.logsumexp(h, axis=-1), ops.logsumexp(h, axis=1, keepdims=True), ops.var(h, axis=1),
+            ops.std(h, axis=-1, keepdims=True), ops.swapaxes(h, 1, 2), ops.moveaxis(h, 1, 2), ops.moveaxis(h, 2, 0),
+            ops.broadcast_to(ops.expand_dims(h[0], 0), (3, 3, 4)), ops.flip(h, axis=1), ops.flip(h, axis=[1, 2]),
+            ops.log2(a), ops.log10(a), ops.amax(h, axis=1), ops.amin(h, axis=-1), ops.count_nonzero(ops.floor(h), axis=1),
+            ops.isnan(ops.log(h)), ops.ravel(h), ops.hard_silu(h), ops.one_hot(ops.argmax(h, axis=-1), 4),
+            ops.ceil(h), ops.expm1(h), h % 0.7, h // 0.5, ops.zeros_like(h), ops.ones_like(h), ops.stop_gradient(h) * h,
+            ops.rsqrt(a)]
+    out["k3ops_more"] = ([x], outs, [f(3, 4)])
+
     # Keras 3's Masking -> ConvLSTM2D writes its mask ops (Any, NotEqual, ...) into the graph.
     x = keras.Input((3, 4, 4, 2))
     m = L.Masking(mask_value=0.0)(x)

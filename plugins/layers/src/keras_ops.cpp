@@ -10,6 +10,7 @@
 // (strata/ops.hpp), so it runs on every backend and differentiates; docs/LAYERS.md lists the
 // classes. An op class outside the table is an UnknownObjectError naming it.
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <map>
 #include <string>
@@ -527,6 +528,62 @@ std::vector<Tensor> one_hot_op(const OpCall& c) {
   return {one_hot(as_dtype(x, DType::kInt64), depth, 1.0, 0.0, dtype, c.config().optional<std::int64_t>("axis", -1))};
 }
 
+std::vector<Tensor> moveaxis_op(const OpCall& c, const char* from_key, const char* to_key, bool swap) {
+  const Tensor x = c.tensor(0, "x");
+  STRATA_CHECK(x.shape().has_known_rank(), ShapeError, c.subject(), ": needs a known rank");
+  const std::size_t rank = x.rank();
+  const std::int64_t a = normalize_axis(c, c.config().required<std::int64_t>(from_key), rank);
+  const std::int64_t b = normalize_axis(c, c.config().required<std::int64_t>(to_key), rank);
+  std::vector<std::int64_t> perm;
+  for (std::size_t d = 0; d < rank; ++d) perm.push_back(static_cast<std::int64_t>(d));
+  if (swap) {
+    std::swap(perm[static_cast<std::size_t>(a)], perm[static_cast<std::size_t>(b)]);
+  } else {
+    perm.erase(perm.begin() + a);
+    perm.insert(perm.begin() + b, a);
+  }
+  return {transpose(x, perm)};
+}
+
+// Flip: the axes reversed by a strided slice of stride -1 (axis null: every axis).
+std::vector<Tensor> flip_op(const OpCall& c) {
+  const Tensor x = c.tensor(0, "x");
+  STRATA_CHECK(x.shape().has_known_rank(), ShapeError, c.subject(), ": needs a known rank");
+  const std::size_t rank = x.rank();
+  auto axes = axes_of(c);
+  if (axes.empty()) {
+    for (std::size_t d = 0; d < rank; ++d) axes.push_back(static_cast<std::int64_t>(d));
+  }
+  std::vector<std::int64_t> begin(rank, 0), end(rank, 0), strides(rank, 1);
+  StridedSliceMasks masks;
+  masks.begin_mask = masks.end_mask = (std::int64_t{1} << rank) - 1;
+  for (const auto a : axes) strides[static_cast<std::size_t>(normalize_axis(c, a, rank))] = -1;
+  return {strided_slice(x, begin, end, strides, masks)};
+}
+
+// Var / Std: the mean squared deviation from the mean (NumPy's ddof 0).
+OpFn variance(bool std_dev) {
+  return [std_dev](const OpCall& c) -> std::vector<Tensor> {
+    const Tensor x = as_float(c.tensor(0, "x"));
+    const auto axes = axes_of(c);
+    const bool keepdims = c.config().optional<bool>("keepdims", false);
+    const Tensor v = mean(square(sub(x, mean(x, axes, true))), axes, keepdims);
+    return {std_dev ? sqrt(v) : v};
+  };
+}
+
+// Logsumexp: max + log(sum(exp(x - max))), the max held constant.
+std::vector<Tensor> logsumexp_op(const OpCall& c) {
+  const Tensor x = as_float(c.tensor(0, "x"));
+  const auto axes = axes_of(c);
+  const bool keepdims = c.config().optional<bool>("keepdims", false);
+  const Tensor m = stop_gradient(max(x, axes, true));
+  Tensor out = add(log(sum(exp(sub(x, m)), axes, true)), m);
+  if (!keepdims) out = squeeze(out, axes.empty() ? std::vector<std::int64_t>{} : axes);
+  if (!keepdims && axes.empty()) out = reshape(out, Shape(std::vector<std::int64_t>{}));
+  return {out};
+}
+
 // ---- activations ------------------------------------------------------------------------------
 
 Tensor elu_alpha(const Tensor& x, const OpCall& c) {
@@ -638,6 +695,26 @@ const std::vector<OpSpec>& specs() {
     numpy("All", reduction(Reduce::kAll));
     numpy("Argmax", arg_reduction(true));
     numpy("Argmin", arg_reduction(false));
+    numpy("Amax", reduction(Reduce::kMax));
+    numpy("Amin", reduction(Reduce::kMin));
+    numpy("Var", variance(false));
+    numpy("Std", variance(true));
+    numpy("CountNonzero", [](const OpCall& c) -> std::vector<Tensor> {
+      return {sum(cast(as_bool(c.tensor(0, "x")), DType::kInt32), axes_of(c), false)};
+    });
+    numpy("Log2", float_unary([](const Tensor& x, const OpCall&) { return log(x) / std::log(2.0); }));
+    numpy("Log10", float_unary([](const Tensor& x, const OpCall&) { return log(x) / std::log(10.0); }));
+    numpy("Isnan", [](const OpCall& c) -> std::vector<Tensor> {
+      const Tensor x = c.tensor(0, "x");
+      return {is_floating(x.dtype()) ? not_equal(x, x) : zeros(x.shape(), DType::kBool, x.device())};
+    });
+    numpy("Swapaxes", [](const OpCall& c) { return moveaxis_op(c, "axis1", "axis2", true); });
+    numpy("Moveaxis", [](const OpCall& c) { return moveaxis_op(c, "source", "destination", false); });
+    numpy("Flip", flip_op);
+    numpy("Ravel", [](const OpCall& c) -> std::vector<Tensor> { return {reshape(c.tensor(0, "x"), Shape{-1})}; });
+    numpy("BroadcastTo", [](const OpCall& c) -> std::vector<Tensor> {
+      return {broadcast_to(c.tensor(0, "x"), Shape(c.config().int_list("shape", {})))};
+    });
     // shapes and indexing
     numpy("Reshape", reshape_op);
     numpy("Transpose", transpose_op);
@@ -657,6 +734,7 @@ const std::vector<OpSpec>& specs() {
     t.push_back({kCore, "StopGradient", unary(strata::stop_gradient)});
     t.push_back({kMath, "Erf", float_unary(strata::erf)});
     t.push_back({kMath, "Rsqrt", float_unary(strata::rsqrt)});
+    t.push_back({kMath, "Logsumexp", logsumexp_op});
     // activations
     nn("Relu", float_unary(strata::relu));
     nn("Relu6", float_unary(strata::relu6));
