@@ -706,7 +706,7 @@ const std::vector<OpSpec>& specs() {
     numpy("Log10", float_unary([](const Tensor& x, const OpCall&) { return log(x) / std::log(10.0); }));
     numpy("Isnan", [](const OpCall& c) -> std::vector<Tensor> {
       const Tensor x = c.tensor(0, "x");
-      return {is_floating(x.dtype()) ? not_equal(x, x) : zeros(x.shape(), DType::kBool, x.device())};
+      return {not_equal(x, x)};  // NaN alone differs from itself; false for integers
     });
     numpy("Swapaxes", [](const OpCall& c) { return moveaxis_op(c, "axis1", "axis2", true); });
     numpy("Moveaxis", [](const OpCall& c) { return moveaxis_op(c, "source", "destination", false); });
