@@ -14,7 +14,14 @@
 
 namespace strata {
 class Model;
+class Registrar;
 namespace internal {
+
+// The strategy whose train step runs on this thread, else the innermost scope(), else null
+// (what all_reduce() reduces over).
+std::shared_ptr<DistributionStrategy> active_strategy();
+// Registers the op behind all_reduce() (all_reduce_op.cpp); called with the runtime's ops.
+void register_distribute_ops(Registrar& r);
 
 // Model::compile: binds the model to the strategy of the innermost scope() on this thread.
 void bind_compiled_model(const Model& model);

@@ -152,10 +152,31 @@ std::vector<Variable> model_variables(const Model& model) {
   return vars;
 }
 
-void check_host_communicator(const Communicator& comm) {
-  STRATA_CHECK(comm.device_type() == "cpu", ValueError, "the '", comm.name(), "' collective works on ",
-               comm.device_type(), " buffers; this training path stages through host memory and needs a cpu collective");
-}
+// A host buffer as the communicator takes it: itself for a host collective, else a copy on
+// the communicator's device type (NCCL: "cuda"), copied back by finish().
+class Staged {
+ public:
+  Staged(const Communicator& comm, std::vector<char>& host, DType dtype, std::size_t count)
+      : host_(host), bytes_(count * dtype_size(dtype)) {
+    if (comm.device_type() == Device::cpu().type()) {
+      data_ = host.data();
+    } else {
+      device_ = Tensor::from_host(dtype, Shape{static_cast<std::int64_t>(count)}, host.data(), bytes_,
+                                  Device(comm.device_type()));
+      data_ = device_.mutable_data();
+    }
+  }
+  void* data() const noexcept { return data_; }
+  void finish() {
+    if (device_.defined()) device_.copy_to_host(host_.data(), bytes_);
+  }
+
+ private:
+  std::vector<char>& host_;
+  std::size_t bytes_;
+  Tensor device_;
+  void* data_ = nullptr;
+};
 
 }  // namespace
 
@@ -220,7 +241,7 @@ Tensor DistributionStrategy::reduce(ReduceOp op, const Tensor& value) const {
   const Tensor host = value.to(Device::cpu());
   std::vector<char> buffer(host.nbytes());
   host.copy_to_host(buffer.data(), buffer.size());
-  if (impl_->comm->device_type() == "cpu") {
+  if (impl_->comm->device_type() == Device::cpu().type()) {
     impl_->comm->all_reduce(buffer.data(), static_cast<std::size_t>(host.num_elements()), host.dtype(), op);
     return Tensor::from_host(host.dtype(), host.shape(), buffer.data(), buffer.size(), value.device());
   }
@@ -233,12 +254,18 @@ Tensor DistributionStrategy::reduce(ReduceOp op, const Tensor& value) const {
 
 void DistributionStrategy::broadcast_variables(const Model& model) const {
   Communicator& comm = *impl_->comm;
-  check_host_communicator(comm);
   const std::vector<Variable> vars = model_variables(model);
   std::uint64_t total = 0;
   for (const auto& v : vars) total += v.value().nbytes();
   std::uint64_t root_total = total;
-  comm.broadcast(&root_total, sizeof root_total, 0);
+  {
+    std::vector<char> size_bytes(sizeof root_total);
+    std::memcpy(size_bytes.data(), &root_total, sizeof root_total);
+    Staged staged(comm, size_bytes, DType::kUInt8, size_bytes.size());
+    comm.broadcast(staged.data(), size_bytes.size(), 0);
+    staged.finish();
+    std::memcpy(&root_total, size_bytes.data(), sizeof root_total);
+  }
   STRATA_CHECK(root_total == total, ValueError, "broadcast_variables: model '", model.name(), "' on rank ",
                comm.rank(), " has ", total, " bytes of variables, rank 0 has ", root_total,
                " (the replicas must build the same model and optimizer)");
@@ -249,7 +276,11 @@ void DistributionStrategy::broadcast_variables(const Model& model) const {
     t.copy_to_host(buffer.data() + offset, t.nbytes());
     offset += t.nbytes();
   }
-  comm.broadcast(buffer.data(), buffer.size(), 0);
+  if (!buffer.empty()) {
+    Staged staged(comm, buffer, DType::kUInt8, buffer.size());
+    comm.broadcast(staged.data(), buffer.size(), 0);
+    staged.finish();
+  }
   if (comm.rank() != 0) {
     offset = 0;
     for (auto v : vars) {
@@ -282,17 +313,12 @@ std::shared_ptr<DistributionStrategy> strategy_of(const Model& model) {
 
 std::shared_ptr<DistributionStrategy> current_strategy() { return t_scope; }
 
-Tensor all_reduce(const Tensor& value, ReduceOp op) {
-  const std::shared_ptr<DistributionStrategy> strategy = t_active ? t_active : t_scope;
-  if (!strategy || strategy->num_replicas_in_sync() == 1) return value;
-  // TODO(issue 24): differentiable (an op whose gradient is this all-reduce of the upstream
-  // gradient); for now the value is reduced and no gradient flows through the reduction.
-  return strategy->reduce(op, value);
-}
 
 // ---- the training loop's hooks ------------------------------------------------------------
 
 namespace internal {
+
+std::shared_ptr<DistributionStrategy> active_strategy() { return t_active ? t_active : t_scope; }
 
 void bind_compiled_model(const Model& model) {
   if (!t_scope) return;
@@ -334,7 +360,6 @@ void ReplicaStep::reduce_gradients(std::vector<Tensor>& grads, std::int64_t loca
   if (!strategy_) return;
   local_batch_ = local_batch;
   Communicator& comm = strategy_->communicator();
-  check_host_communicator(comm);
   const std::size_t cap = std::max<std::size_t>(strategy_->options().bucket_bytes, 1);
 
   // Buckets: runs of gradients of one floating dtype, in reverse order (the last layers'
@@ -347,6 +372,7 @@ void ReplicaStep::reduce_gradients(std::vector<Tensor>& grads, std::int64_t loca
     std::size_t elements = 0;
     bool carries_count = false;
     std::vector<char> data;
+    std::unique_ptr<Staged> staged;
     std::unique_ptr<CollectiveRequest> request;
   };
   std::vector<Bucket> buckets;
@@ -359,12 +385,12 @@ void ReplicaStep::reduce_gradients(std::vector<Tensor>& grads, std::int64_t loca
     const std::size_t bytes = n * element_size(g.dtype());
     if (buckets.empty() || buckets.back().dtype != g.dtype() ||
         (buckets.back().elements > 0 && (buckets.back().elements * element_size(g.dtype()) + bytes) > cap)) {
-      buckets.push_back(Bucket{g.dtype(), {}, 0, false, {}, nullptr});
+      buckets.push_back(Bucket{g.dtype(), {}, 0, false, {}, nullptr, nullptr});
     }
     buckets.back().members.push_back(k);
     buckets.back().elements += n;
   }
-  if (buckets.empty()) buckets.push_back(Bucket{DType::kFloat32, {}, 0, false, {}, nullptr});
+  if (buckets.empty()) buckets.push_back(Bucket{DType::kFloat32, {}, 0, false, {}, nullptr, nullptr});
   buckets.back().carries_count = true;  // its dtype is float32 or float64: counts are exact below 2^24
   const double factor = static_cast<double>(local_batch);
 
@@ -386,11 +412,15 @@ void ReplicaStep::reduce_gradients(std::vector<Tensor>& grads, std::int64_t loca
       offset += host.nbytes();
     }
     if (bucket.carries_count) write_count(bucket.data.data() + offset, bucket.dtype, factor);
-    bucket.request = comm.all_reduce_async(bucket.data.data(), count, bucket.dtype, ReduceOp::kSum);
+    bucket.staged = std::make_unique<Staged>(comm, bucket.data, bucket.dtype, count);
+    bucket.request = comm.all_reduce_async(bucket.staged->data(), count, bucket.dtype, ReduceOp::kSum);
     stats.collective_calls += 1;
     stats.bytes_reduced += bucket.data.size();
   }
-  for (auto& bucket : buckets) bucket.request->wait();
+  for (auto& bucket : buckets) {
+    bucket.request->wait();
+    bucket.staged->finish();
+  }
   const Bucket& last = buckets.back();
   const double global_batch = read_count(last.data.data() + last.elements * element_size(last.dtype), last.dtype);
   STRATA_CHECK(global_batch > 0, ValueError, "distributed training: the global batch is empty");
@@ -430,7 +460,14 @@ void ReplicaStep::sync_metrics(const std::vector<std::shared_ptr<Metric>>& metri
     }
   }
   if (delta.empty()) return;
-  comm.all_reduce(delta.data(), delta.size(), DType::kFloat64, ReduceOp::kSum);
+  {
+    std::vector<char> bytes(delta.size() * sizeof(double));
+    std::memcpy(bytes.data(), delta.data(), bytes.size());
+    Staged staged(comm, bytes, DType::kFloat64, delta.size());
+    comm.all_reduce(staged.data(), delta.size(), DType::kFloat64, ReduceOp::kSum);
+    staged.finish();
+    std::memcpy(delta.data(), bytes.data(), bytes.size());
+  }
   {
     const std::lock_guard<std::mutex> lock(strategy_->impl()->stats_mutex);
     strategy_->impl()->last.collective_calls += 1;
