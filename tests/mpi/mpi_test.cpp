@@ -30,6 +30,7 @@
 #include "mpi_training.hpp"
 #include "strata/plugin/collective.hpp"
 #include "strata/plugin/registrar.hpp"
+#include "strata/npy.hpp"
 #include "strata/plugins.hpp"
 #include "strata/registry.hpp"
 #include "strata/threads.hpp"
@@ -178,6 +179,50 @@ TEST_F(MpiTraining, KilledWorkerEndsTheJobWithAnErrorInBoundedTime) {
   fs::remove_all(dir);
 }
 
+// `mpirun -np 2 strata fit` (the CLI finds mpirun's environment and trains over "mpi")
+// against `strata fit` in one process, on the same files.
+TEST_F(MpiTraining, CliFitUnderMpirunEqualsOneProcess) {
+  const fs::path dir = work_dir("cli");
+  {
+    auto model = mpi_test::guide_mlp();
+    mpi_test::compile(*model);
+    model->save(dir / "model.keras");
+    const auto [x, y] = mpi_test::data(200);
+    write_npy(dir / "x.npy", x);
+    write_npy(dir / "y.npy", y);
+  }
+  const std::string args = " fit " + (dir / "model.keras").string() + " --x " + (dir / "x.npy").string() + " --y " +
+                           (dir / "y.npy").string() + " --epochs 2 --batch-size 32 --no-shuffle --verbose 0";
+  const std::string env = "STRATA_NUM_THREADS=1 OMP_NUM_THREADS=1 ";
+  ASSERT_EQ(std::system((env + STRATA_CLI + args + " --save " + (dir / "one.keras").string() + " > " +
+                         (dir / "one.log").string() + " 2>&1").c_str()),
+            0);
+  const std::string cmd = find_mpirun() +
+                          " --allow-run-as-root --oversubscribe --bind-to none --mca btl_vader_single_copy_mechanism none"
+                          " -x STRATA_NUM_THREADS=1 -x OMP_NUM_THREADS=1 -x STRATA_COLLECTIVE_TIMEOUT=10 -np 2 " +
+                          STRATA_CLI + args + " --save " + (dir / "two.keras").string() + " > " +
+                          (dir / "two.log").string() + " 2>&1";
+  const int status = std::system(cmd.c_str());
+  std::ifstream log(dir / "two.log");
+  const std::string text((std::istreambuf_iterator<char>(log)), {});
+  ASSERT_EQ(status, 0) << text;
+  // One "saved" line: only rank 0 writes.
+  std::size_t saved = 0;
+  for (std::size_t at = text.find("saved '"); at != std::string::npos; at = text.find("saved '", at + 1)) ++saved;
+  EXPECT_EQ(saved, 1u) << text;
+  mpi_test::Result one, two;
+  for (const auto& w : load_model(dir / "one.keras")->weights()) {
+    const auto v = w.value().to_vector<float>();
+    one.weights.insert(one.weights.end(), v.begin(), v.end());
+  }
+  for (const auto& w : load_model(dir / "two.keras")->weights()) {
+    const auto v = w.value().to_vector<float>();
+    two.weights.insert(two.weights.end(), v.begin(), v.end());
+  }
+  expect_close(two, one);
+  fs::remove_all(dir);
+}
+
 TEST_F(MpiTraining, AllReduceIsDifferentiableAcrossThreeRanks) {
   const fs::path dir = work_dir("all_reduce");
   const Job job = mpirun(3, dir / "ok.txt", {"all_reduce"}, dir);
@@ -228,15 +273,19 @@ class CountingCommunicator final : public Communicator {
   int size_;
 };
 
+// The "counting" collective, registered the way a plugin registers "mpi".
+void register_counting() {
+  if (Registry::global().contains(ObjectKind::kCollective, "counting")) return;
+  Registrar r(Registry::global(), "mpi-test");
+  r.add<ObjectKind::kCollective>("counting", [](const CollectiveOptions&) {
+    return std::make_shared<CountingCommunicator>(2);
+  });
+  r.commit();
+}
+
 TEST(DistributedBuckets, CallsPerStepAreTheBucketsPlusOneForTheMetrics) {
-  // The "counting" collective is registered the way a plugin registers "mpi".
-  if (!Registry::global().contains(ObjectKind::kCollective, "counting")) {
-    Registrar r(Registry::global(), "mpi-test");
-    r.add<ObjectKind::kCollective>("counting", [](const CollectiveOptions&) {
-      return std::make_shared<CountingCommunicator>(2);
-    });
-    r.commit();
-  }
+  register_counting();
+  set_num_threads(1);
   const auto [x, y] = mpi_test::data(64);
   for (const std::size_t cap : {std::size_t{25} << 20, std::size_t{64} * 64 * 4, std::size_t{1}}) {
     DistributeOptions options;
@@ -254,8 +303,10 @@ TEST(DistributedBuckets, CallsPerStepAreTheBucketsPlusOneForTheMetrics) {
     const auto stats = strategy.last_step_stats();
     EXPECT_EQ(comm.all_reduces - before, static_cast<int>(stats.collective_calls));
     EXPECT_EQ(stats.collective_calls, stats.gradient_buckets + 1) << "one call per bucket, one for the metrics";
-    // 6 gradients: 784x64 (200 KB), 64, 64x64 (16 KB), 64, 64x10, 10.
-    const std::size_t expected = cap == (std::size_t{25} << 20) ? 1 : cap == 1 ? 6 : 3;
+    // 6 float32 gradients, packed last layer first: 10 (40 B), 64x10 (2560 B), 64 (256 B),
+    // 64x64 (16384 B), 64 (256 B), 784x64 (200704 B). A 16384-byte cap closes a bucket before
+    // the gradient that would overflow it: [40, 2560, 256], [16384], [256], [200704].
+    const std::size_t expected = cap == (std::size_t{25} << 20) ? 1 : cap == 1 ? 6 : 4;
     EXPECT_EQ(stats.gradient_buckets, expected) << "bucket cap " << cap;
     EXPECT_GE(comm.broadcasts, 2);  // the variables, once, at the first step (size, then bytes)
   }
@@ -264,7 +315,7 @@ TEST(DistributedBuckets, CallsPerStepAreTheBucketsPlusOneForTheMetrics) {
 TEST(DistributedBuckets, IdenticalReplicasTrainAsOneProcess) {
   // Two replicas holding the same batch: the global batch is both copies, whose mean loss
   // is the one-process mean, so the step equals one process on that batch (up to rounding).
-  if (!Registry::global().contains(ObjectKind::kCollective, "counting")) GTEST_SKIP() << "registered above";
+  register_counting();
   set_num_threads(1);
   const auto [x, y] = mpi_test::data(64);
   auto single = mpi_test::guide_mlp();

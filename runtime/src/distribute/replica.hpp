@@ -60,6 +60,9 @@ class ReplicaStep {
 // rank 0 only; ModelCheckpoint and CSVLogger on the chief only) after broadcasting the
 // variables from rank 0. The options unchanged without a strategy.
 FitOptions distributed_fit_options(const Model& model, const FitOptions& options);
+// Model::fit, once: rank 0's `seed` on every replica (fit's shuffling without
+// set_random_seed draws from entropy); `seed` itself without a strategy.
+std::uint64_t agreed_seed(const Model& model, std::uint64_t seed);
 // Model::fit, per step: this replica's part [start, start + len) of the global batch
 // [start, start + len) (the whole batch without a strategy).
 std::pair<std::int64_t, std::int64_t> replica_shard(const Model& model, std::int64_t start, std::int64_t len);

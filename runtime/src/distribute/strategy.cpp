@@ -501,6 +501,19 @@ FitOptions distributed_fit_options(const Model& model, const FitOptions& options
   return out;
 }
 
+std::uint64_t agreed_seed(const Model& model, std::uint64_t seed) {
+  auto strategy = strategy_of(model);
+  if (!strategy) return seed;
+  Communicator& comm = strategy->communicator();
+  std::vector<char> bytes(sizeof seed);
+  std::memcpy(bytes.data(), &seed, sizeof seed);
+  Staged staged(comm, bytes, DType::kUInt8, bytes.size());
+  comm.broadcast(staged.data(), bytes.size(), 0);
+  staged.finish();
+  std::memcpy(&seed, bytes.data(), sizeof seed);
+  return seed;
+}
+
 std::pair<std::int64_t, std::int64_t> replica_shard(const Model& model, std::int64_t start, std::int64_t len) {
   auto strategy = strategy_of(model);
   if (!strategy) return {start, len};

@@ -838,7 +838,9 @@ History Model::fit(const std::vector<Tensor>& x_in, const std::vector<Tensor>& y
 
   // Shuffling follows set_random_seed (Keras's global seed).
   const auto [seed1, seed2] = internal::resolve_seeds(0, 0);
-  std::mt19937_64 rng(static_cast<std::uint64_t>(seed1) * 0x9E3779B97F4A7C15ull ^ static_cast<std::uint64_t>(seed2));
+  // Data parallelism: every replica shuffles with rank 0's seed (distribute/).
+  std::mt19937_64 rng(internal::agreed_seed(
+      *this, static_cast<std::uint64_t>(seed1) * 0x9E3779B97F4A7C15ull ^ static_cast<std::uint64_t>(seed2)));
 
   std::vector<std::shared_ptr<Callback>> callbacks = options.callbacks;
   for (auto& cb : callbacks) cb->set_model(this);
