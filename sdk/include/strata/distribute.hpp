@@ -35,11 +35,11 @@
 // threads at once (train one model per strategy at a time).
 #pragma once
 
-#include "strata/export.hpp"
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include "strata/export.hpp"
 
 #include "strata/plugin/collective.hpp"
 #include "strata/tensor.hpp"
@@ -60,9 +60,9 @@ struct DistributeOptions {
 
 // What the last distributed train step did (for tests and tuning).
 struct DistributedStepStats {
-  std::size_t gradient_buckets = 0;   // buckets the gradients were fused into
-  std::size_t collective_calls = 0;   // all-reduce calls the step made (buckets + 1 for the metrics)
-  std::size_t bytes_reduced = 0;      // bytes all-reduced by the step
+  std::size_t gradient_buckets = 0;  // buckets the gradients were fused into
+  std::size_t collective_calls = 0;  // all-reduce calls the step made (buckets + 1 for the metrics)
+  std::size_t bytes_reduced = 0;     // bytes all-reduced by the step
 };
 
 class DistributionStrategy {
