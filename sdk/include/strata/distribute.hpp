@@ -17,6 +17,9 @@
 //    [floor(n*r/R), floor(n*(r+1)/R)) of a batch of n, so an uneven split is allowed; the last
 //    partial batch is split the same way). Every rank passes the full x and y (the CLI
 //    memory-maps .npy files, so each rank only reads its shard's pages).
+//  - train_on_batch: each rank passes its own batch (tf.distribute's per-worker input); the
+//    global batch is their union. evaluate/predict are not distributed: every rank runs
+//    them on what it is given (with identical weights, identical results).
 //  - a step: each replica's loss is its per-sample losses summed and divided by the GLOBAL
 //    batch size; the gradients are summed across replicas (all-reduce SUM, fused into flat
 //    buckets of at most `bucket_bytes`, each launched without blocking), then every replica
