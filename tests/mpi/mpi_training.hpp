@@ -21,6 +21,7 @@ namespace strata::mpi_test {
 
 struct Spec {
   std::int64_t samples = 200;
+  bool cnn = false;  // a small CNN (Conv2D, MaxPooling2D, Flatten, Dense) instead of the MLP
   std::int64_t batch = 32;
   int epochs = 3;
   bool shuffle = true;
@@ -74,6 +75,19 @@ inline void compile(Model& model) {
 }
 
 // Trains per `spec`, under `strategy` when given (the model is then compiled in its scope).
+// Conv2D(4, 3x3, relu) -> MaxPooling2D(2) -> Flatten -> Dense(10) on the same inputs as 28x28x1
+// images: the kernel's gradient sums over the batch and the positions.
+inline std::shared_ptr<Model> small_cnn() {
+  set_random_seed(4321);
+  Tensor inputs = Input(Shape{28, 28, 1}, "image");
+  Tensor h = (*make_layer(
+      "Conv2D", Config{{"filters", 4}, {"kernel_size", {3, 3}}, {"activation", "relu"}, {"name", "conv"}}))(inputs);
+  h = (*make_layer("MaxPooling2D", Config{{"pool_size", {2, 2}}, {"name", "pool"}}))(h);
+  h = (*make_layer("Flatten", Config{{"name", "flatten"}}))(h);
+  Tensor out = (*make_layer("Dense", Config{{"units", 10}, {"name", "predictions"}}))(h);
+  return std::make_shared<Functional>(std::vector<Tensor>{inputs}, std::vector<Tensor>{out}, "small_cnn");
+}
+
 inline Result train(const Spec& spec, const DistributionStrategy* strategy,
                     std::vector<std::shared_ptr<Callback>> extra = {}) {
   set_random_seed(77);
@@ -82,7 +96,7 @@ inline Result train(const Spec& spec, const DistributionStrategy* strategy,
     model = load_model(spec.resume_from);
     if (strategy) strategy->distribute(*model);
   } else {
-    model = guide_mlp();
+    model = spec.cnn ? small_cnn() : guide_mlp();
     if (strategy) {
       auto scope = strategy->scope();
       compile(*model);
@@ -91,7 +105,8 @@ inline Result train(const Spec& spec, const DistributionStrategy* strategy,
     }
   }
   set_random_seed(77);  // fit's shuffling follows the global seed
-  const auto [x, y] = data(spec.samples);
+  auto [x, y] = data(spec.samples);
+  if (spec.cnn) x = x.reshape(Shape{spec.samples, 28, 28, 1});
   FitOptions options;
   options.batch_size = spec.batch;
   options.epochs = spec.epochs;

@@ -94,6 +94,8 @@ int main(int argc, char** argv) {
         spec.resume_from = value;
       else if (key == "die_rank")
         spec.die_rank = std::stoi(value);
+      else if (key == "cnn")
+        spec.cnn = value == "1";
       else if (key == "stall_rank")
         spec.stall_rank = std::stoi(value);
       else {
