@@ -69,7 +69,9 @@ inline std::shared_ptr<Model> guide_mlp() {
 }
 
 inline void compile(Model& model) {
-  model.compile(Config{{"class_name", "Adam"}, {"config", {{"learning_rate", 0.01}}}},
+  // SGD with momentum, not Adam: Adam's step ignores the gradient's scale, so a wrong
+  // 1/global-batch factor would go unnoticed.
+  model.compile(Config{{"class_name", "SGD"}, {"config", {{"learning_rate", 0.05}, {"momentum", 0.9}}}},
                 Config{{"class_name", "SparseCategoricalCrossentropy"}, {"config", {{"from_logits", true}}}},
                 Config::array({"accuracy"}));
 }
