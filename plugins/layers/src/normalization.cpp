@@ -40,10 +40,17 @@ Tensor normalize(const Tensor& x, const Tensor& mean, const Tensor& variance, co
   return x * inv + shift;
 }
 
+// True while a distribution strategy of more than one replica is active on this thread (the
+// replicas' train step runs inside its scope).
+bool replicas_in_sync() {
+  const auto strategy = current_strategy();
+  return strategy && strategy->num_replicas_in_sync() > 1;
+}
+
 // The sums over the replicas of a strategy's step of `parts` (keepdims statistics of one
-// shape), in one collective call; the identity without a strategy.
+// shape), in one collective call.
 std::vector<Tensor> cross_replica_sums(const std::vector<Tensor>& parts) {
-  const Tensor all = distribute::all_reduce(concat(parts, 0), distribute::ReduceOp::kSum);
+  const Tensor all = all_reduce(concat(parts, 0), ReduceOp::kSum);
   return split(all, static_cast<std::int64_t>(parts.size()), 0);
 }
 
@@ -138,7 +145,7 @@ class BatchNormalization final : public Layer, public InferenceTraceable {
       const Tensor total = sum(w * ones_like(x), reduction, true);
       mean_b = sum(w * x, reduction, true) / total;
       var_b = sum(w * squared_difference(x, stop_gradient(mean_b)), reduction, true) / total;
-    } else if (synchronized_ && distribute::num_replicas_in_sync() > 1) {
+    } else if (synchronized_ && replicas_in_sync()) {
       // tf-keras's _sync_calculate_mean_and_var: global sums of x, x^2 and the count.
       Tensor y = x, count = ones_like(x);
       if (mask.defined()) {
