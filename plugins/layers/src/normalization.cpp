@@ -40,18 +40,28 @@ Tensor normalize(const Tensor& x, const Tensor& mean, const Tensor& variance, co
   return x * inv + shift;
 }
 
-// True while a distribution strategy of more than one replica is active on this thread (the
-// replicas' train step runs inside its scope).
-bool replicas_in_sync() {
-  const auto strategy = current_strategy();
-  return strategy && strategy->num_replicas_in_sync() > 1;
-}
-
-// The sums over the replicas of a strategy's step of `parts` (keepdims statistics of one
-// shape), in one collective call.
-std::vector<Tensor> cross_replica_sums(const std::vector<Tensor>& parts) {
-  const Tensor all = all_reduce(concat(parts, 0), ReduceOp::kSum);
-  return split(all, static_cast<std::int64_t>(parts.size()), 0);
+// tf-keras's _sync_calculate_mean_and_var: the batch mean and variance of `x` over the
+// replicas of the distributed step running on this thread, from the sums of x, x^2 and the
+// count of values (one all-reduce of the three, stacked). False (and nothing set) when there
+// is no such step, or it has one replica: strata::all_reduce is then the identity and hands
+// back the same tensor (the same id()), and the caller computes plain moments, as tf-keras
+// does without a replica context.
+bool cross_replica_moments(const Tensor& x, const Tensor& mask, const std::vector<std::int64_t>& reduction, Tensor& mean_b,
+                           Tensor& var_b) {
+  Tensor y = x, count = ones_like(x);
+  if (mask.defined()) {
+    const Tensor w = expand_dims(cast(mask, x.dtype()), -1);
+    y = x * w;
+    count = w * count;
+  }
+  const Tensor local = concat({sum(y, reduction, true), sum(square(y), reduction, true), sum(count, reduction, true)}, 0);
+  const Tensor global = all_reduce(local, ReduceOp::kSum);
+  if (global.id() == local.id()) return false;
+  const auto sums = split(global, 3, 0);
+  const Tensor n = maximum(sums[2], ones_like(sums[2]));  // tf.math.divide_no_nan: a 0 sum over 0
+  mean_b = sums[0] / n;
+  var_b = maximum(sums[1] / n - square(mean_b), zeros_like(mean_b));
+  return true;
 }
 
 class BatchNormalization final : public Layer, public InferenceTraceable {
@@ -136,7 +146,9 @@ class BatchNormalization final : public Layer, public InferenceTraceable {
     }
     const Tensor mask = ctx.masks.empty() || fused_ ? Tensor() : ctx.masks[0];
     Tensor mean_b, var_b;  // keepdims: shaped like the broadcast shape
-    if (reduction.empty()) {  // nothing to reduce over (an empty list would mean "every axis")
+    if (synchronized_ && !reduction.empty() && cross_replica_moments(x, mask, reduction, mean_b, var_b)) {
+      // the global batch's statistics (a distributed step of more than one replica)
+    } else if (reduction.empty()) {  // nothing to reduce over (an empty list would mean "every axis")
       mean_b = x;
       var_b = zeros_like(x);
     } else if (mask.defined()) {
@@ -145,19 +157,6 @@ class BatchNormalization final : public Layer, public InferenceTraceable {
       const Tensor total = sum(w * ones_like(x), reduction, true);
       mean_b = sum(w * x, reduction, true) / total;
       var_b = sum(w * squared_difference(x, stop_gradient(mean_b)), reduction, true) / total;
-    } else if (synchronized_ && replicas_in_sync()) {
-      // tf-keras's _sync_calculate_mean_and_var: global sums of x, x^2 and the count.
-      Tensor y = x, count = ones_like(x);
-      if (mask.defined()) {
-        const Tensor w = expand_dims(cast(mask, x.dtype()), -1);
-        y = x * w;
-        count = w * count;
-      }
-      const auto sums = cross_replica_sums(
-          {sum(y, reduction, true), sum(square(y), reduction, true), sum(count, reduction, true)});
-      const Tensor n = maximum(sums[2], ones_like(sums[2]));  // tf.math.divide_no_nan: a 0 sum over 0
-      mean_b = sums[0] / n;
-      var_b = maximum(sums[1] / n - square(mean_b), zeros_like(mean_b));
     } else {
       mean_b = mean(x, reduction, true);
       var_b = mean(squared_difference(x, stop_gradient(mean_b)), reduction, true);
