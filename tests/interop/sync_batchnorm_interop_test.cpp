@@ -16,6 +16,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 
 #include "interop_venv.hpp"
 #include "npy.hpp"
