@@ -44,6 +44,7 @@
 #include <thread>
 
 #include "nccl_libs.hpp"
+#include "strata/config_reader.hpp"
 #include "strata/log.hpp"
 #include "strata/registry.hpp"
 
@@ -227,7 +228,7 @@ class NcclCommunicator final : public Communicator {
  private:
   void join(const CollectiveOptions& options, ncclUniqueId& id) {
     std::string bootstrap = "mpi";
-    if (const Config* b = internal::find_key(options.extra, "bootstrap"); b && b->is_string()) {
+    if (const Config* b = config::find_key(options.extra, "bootstrap"); b && b->is_string()) {
       bootstrap = b->get<std::string>();
     }
     if (!bootstrap.empty() && Registry::global().contains(ObjectKind::kCollective, bootstrap)) {
@@ -288,7 +289,7 @@ class NcclCommunicator final : public Communicator {
   void select_device(const CollectiveOptions& options) {
     int count = 0;
     check_cuda(cudaGetDeviceCount(&count), "cudaGetDeviceCount");
-    if (const Config* d = internal::find_key(options.extra, "device"); d && d->is_number_integer()) {
+    if (const Config* d = config::find_key(options.extra, "device"); d && d->is_number_integer()) {
       device_ = d->get<int>();
       STRATA_CHECK(device_ >= 0 && device_ < count, ValueError, "collective 'nccl': device ", device_,
                    " does not exist (", count, " CUDA devices)");
