@@ -111,7 +111,9 @@ TEST(SyncBatchNormInterop, ReadAndWrittenInEveryFormatWithTfKerasAndKeras3) {
   EXPECT_EQ(results.at("k3<-s_tfk.keras").at("layers").at("sync"), bn_sync);
   EXPECT_EQ(results.at("k3<-s_k3.keras").at("layers").at("bn_sync"), bn_sync);
   for (auto it = results.begin(); it != results.end(); ++it) {
-    if (it->contains("max_diff")) EXPECT_LT(it->at("max_diff").get<double>(), 1e-5) << it.key();
+    if (it->contains("max_diff")) {
+      EXPECT_LT(it->at("max_diff").get<double>(), 1e-5) << it.key();
+    }
   }
   fs::remove_all(dir);
 }
