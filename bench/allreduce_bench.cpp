@@ -72,7 +72,8 @@ int allreduce(int argc, char** argv, int rank, int size) {
     const std::size_t n = bytes / sizeof(float);
     std::vector<float> buffer(n, 1.0f);
     // Enough calls for ~0.3 s of the larger sizes, at least 5, at most 200.
-    const int iters = static_cast<int>(std::clamp<std::size_t>((std::size_t(64) << 20) / std::max<std::size_t>(bytes, 1) / 8, 5, 200));
+    const int iters = static_cast<int>(
+        std::clamp<std::size_t>((std::size_t(64) << 20) / std::max<std::size_t>(bytes, 1) / 8, 5, 200));
     std::vector<double> strata_t, mpi_t;
     for (int warm = 0; warm < 2; ++warm) {
       comm->all_reduce(buffer.data(), n, strata::DType::kFloat32, strata::ReduceOp::kSum);
@@ -80,7 +81,8 @@ int allreduce(int argc, char** argv, int rank, int size) {
     }
     for (int i = 0; i < iters; ++i) {  // interleaved, so that load on the machine hits both alike
       std::fill(buffer.begin(), buffer.end(), 1.0f);
-      strata_t.push_back(timed([&] { comm->all_reduce(buffer.data(), n, strata::DType::kFloat32, strata::ReduceOp::kSum); }));
+      strata_t.push_back(
+          timed([&] { comm->all_reduce(buffer.data(), n, strata::DType::kFloat32, strata::ReduceOp::kSum); }));
       if (buffer[0] != static_cast<float>(size) || buffer[n - 1] != static_cast<float>(size)) {
         std::fprintf(stderr, "rank %d: wrong all-reduce result %g (want %d)\n", rank, buffer[0], size);
         return 1;
@@ -93,11 +95,12 @@ int allreduce(int argc, char** argv, int rank, int size) {
     if (rank == 0) {
       const double ts = median(strata_t), tm = median(mpi_t);
       const double bus = 2.0 * (size - 1) / size;
-      std::printf("{\"bench\": \"allreduce\", \"collective\": \"%s\", \"ranks\": %d, \"bytes\": %zu, \"iters\": %d, "
-                  "\"strata_us\": %.2f, \"mpi_us\": %.2f, \"strata_algbw_GBps\": %.4f, \"mpi_algbw_GBps\": %.4f, "
-                  "\"strata_busbw_GBps\": %.4f, \"mpi_busbw_GBps\": %.4f}\n",
-                  name.c_str(), size, bytes, iters, ts * 1e6, tm * 1e6, bytes / ts / 1e9, bytes / tm / 1e9,
-                  bus * bytes / ts / 1e9, bus * bytes / tm / 1e9);
+      std::printf(
+          "{\"bench\": \"allreduce\", \"collective\": \"%s\", \"ranks\": %d, \"bytes\": %zu, \"iters\": %d, "
+          "\"strata_us\": %.2f, \"mpi_us\": %.2f, \"strata_algbw_GBps\": %.4f, \"mpi_algbw_GBps\": %.4f, "
+          "\"strata_busbw_GBps\": %.4f, \"mpi_busbw_GBps\": %.4f}\n",
+          name.c_str(), size, bytes, iters, ts * 1e6, tm * 1e6, bytes / ts / 1e9, bytes / tm / 1e9,
+          bus * bytes / ts / 1e9, bus * bytes / tm / 1e9);
       std::fflush(stdout);
     }
   }
@@ -134,9 +137,10 @@ int train(int argc, char** argv, int rank, int size) {
     if (e > 0 || epochs == 1) rates.push_back(static_cast<double>(samples) / t);
   }
   if (rank == 0) {
-    std::printf("{\"bench\": \"train\", \"model\": \"%s\", \"processes\": %d, \"global_batch\": %lld, \"samples\": %lld, "
-                "\"samples_per_s\": %.1f}\n",
-                which.c_str(), size, static_cast<long long>(batch), static_cast<long long>(samples), median(rates));
+    std::printf(
+        "{\"bench\": \"train\", \"model\": \"%s\", \"processes\": %d, \"global_batch\": %lld, \"samples\": %lld, "
+        "\"samples_per_s\": %.1f}\n",
+        which.c_str(), size, static_cast<long long>(batch), static_cast<long long>(samples), median(rates));
     std::fflush(stdout);
   }
   return 0;

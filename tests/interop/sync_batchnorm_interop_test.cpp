@@ -29,7 +29,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-Config layer_config(const Model& model, const std::string& name) { return model.get_layer(name)->get_config(); }
+Config layer_config(const Model& model, const std::string& name) {
+  return model.get_layer(name)->get_config();
+}
 
 void expect_close(const Tensor& got, const Tensor& want, const std::string& what) {
   const auto g = got.to_vector<float>(), w = want.to_vector<float>();
@@ -45,9 +47,9 @@ TEST(SyncBatchNormInterop, ReadAndWrittenInEveryFormatWithTfKerasAndKeras3) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   std::string output;
-  ASSERT_EQ(test::run_capturing("'" + python.string() + "' " STRATA_SYNC_BN_SCRIPT " write '" + dir.string() + "'",
-                                output),
-            0)
+  ASSERT_EQ(
+      test::run_capturing("'" + python.string() + "' " STRATA_SYNC_BN_SCRIPT " write '" + dir.string() + "'", output),
+      0)
       << output;
   const Tensor x = testing::read_npy(dir / "x.npy");
 
@@ -91,9 +93,9 @@ TEST(SyncBatchNormInterop, ReadAndWrittenInEveryFormatWithTfKerasAndKeras3) {
   EXPECT_EQ(layer_config(*back, "sync").at("synchronized"), Config(true));
 
   output.clear();
-  ASSERT_EQ(test::run_capturing("'" + python.string() + "' " STRATA_SYNC_BN_SCRIPT " check '" + dir.string() + "'",
-                                output),
-            0)
+  ASSERT_EQ(
+      test::run_capturing("'" + python.string() + "' " STRATA_SYNC_BN_SCRIPT " check '" + dir.string() + "'", output),
+      0)
       << output;
   const Config results = parse_python_json(test::read_text(dir / "check.json"), "check.json");
   const Config sync_class = Config::array({"SyncBatchNormalization", true});

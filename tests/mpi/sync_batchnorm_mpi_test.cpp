@@ -80,7 +80,9 @@ Run train(const std::string& cls, const Config& bn, const DistributionStrategy* 
   return r;
 }
 
-bool close(float a, float b) { return std::fabs(a - b) <= 1e-6f + 2e-5f * std::fabs(b); }
+bool close(float a, float b) {
+  return std::fabs(a - b) <= 1e-6f + 2e-5f * std::fabs(b);
+}
 
 // Where `got` differs from `want` ("" when it does not).
 std::string differs(const Run& got, const Run& want) {

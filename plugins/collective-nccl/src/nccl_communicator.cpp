@@ -55,25 +55,38 @@ using Clock = std::chrono::steady_clock;
 
 ncclDataType_t nccl_type(DType dtype) {
   switch (dtype) {
-    case DType::kFloat32: return ncclFloat32;
-    case DType::kFloat64: return ncclFloat64;
-    case DType::kFloat16: return ncclFloat16;
-    case DType::kBFloat16: return ncclBfloat16;
-    case DType::kInt32: return ncclInt32;
-    case DType::kInt64: return ncclInt64;
-    case DType::kInt8: return ncclInt8;
-    case DType::kUInt8: return ncclUint8;
-    default: break;
+    case DType::kFloat32:
+      return ncclFloat32;
+    case DType::kFloat64:
+      return ncclFloat64;
+    case DType::kFloat16:
+      return ncclFloat16;
+    case DType::kBFloat16:
+      return ncclBfloat16;
+    case DType::kInt32:
+      return ncclInt32;
+    case DType::kInt64:
+      return ncclInt64;
+    case DType::kInt8:
+      return ncclInt8;
+    case DType::kUInt8:
+      return ncclUint8;
+    default:
+      break;
   }
   STRATA_THROW(ValueError, "collective 'nccl' cannot reduce ", dtype_name(dtype), " buffers");
 }
 
 ncclRedOp_t nccl_op(ReduceOp op) {
   switch (op) {
-    case ReduceOp::kSum: return ncclSum;
-    case ReduceOp::kMean: return ncclAvg;
-    case ReduceOp::kMax: return ncclMax;
-    case ReduceOp::kMin: return ncclMin;
+    case ReduceOp::kSum:
+      return ncclSum;
+    case ReduceOp::kMean:
+      return ncclAvg;
+    case ReduceOp::kMax:
+      return ncclMax;
+    case ReduceOp::kMin:
+      return ncclMin;
   }
   STRATA_THROW(ValueError, "collective 'nccl': unknown reduce op ", static_cast<int>(op));
 }
@@ -234,8 +247,8 @@ class NcclCommunicator final : public Communicator {
     if (!bootstrap.empty() && Registry::global().contains(ObjectKind::kCollective, bootstrap)) {
       const auto factory = Registry::global().find<ObjectKind::kCollective>(bootstrap);
       bootstrap_ = (*factory)(options);
-      STRATA_CHECK(bootstrap_ && bootstrap_->device_type() == "cpu", CollectiveError, "collective 'nccl': bootstrap collective '",
-                   bootstrap, "' must work on host memory");
+      STRATA_CHECK(bootstrap_ && bootstrap_->device_type() == "cpu", CollectiveError,
+                   "collective 'nccl': bootstrap collective '", bootstrap, "' must work on host memory");
       rank_ = bootstrap_->rank();
       size_ = bootstrap_->size();
       if (rank_ == 0) nccl_check("ncclGetUniqueId", ncclGetUniqueId(&id));
@@ -330,8 +343,8 @@ class NcclCommunicator final : public Communicator {
     broken_ = true;
     if (comm_ != nullptr) ncclCommAbort(comm_);
     comm_ = nullptr;
-    STRATA_THROW(CollectiveError, "collective 'nccl' (rank ", rank_, " of ", size_, "): ", what, " failed: ",
-                 ncclGetErrorString(r), " (a peer may have died; NCCL_DEBUG=WARN says more)");
+    STRATA_THROW(CollectiveError, "collective 'nccl' (rank ", rank_, " of ", size_, "): ", what,
+                 " failed: ", ncclGetErrorString(r), " (a peer may have died; NCCL_DEBUG=WARN says more)");
   }
 
   [[noreturn]] void fail_timeout(const std::string& what) {

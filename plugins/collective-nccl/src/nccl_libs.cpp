@@ -69,11 +69,11 @@ std::string cuda_unusable_reason() {
 }  // namespace strata::nccl
 
 // NAME(PARAMS) forwards ARGS to libnccl's NAME, or returns FAILED without it.
-#define STRATA_NCCL(ret, failed, name, params, args)                                         \
-  extern "C" ret name params {                                                              \
-    using Fn = ret(*) params;                                                               \
-    static const Fn fn = reinterpret_cast<Fn>(strata::nccl::nccl_entry(#name));             \
-    return fn != nullptr ? fn args : failed;                                                \
+#define STRATA_NCCL(ret, failed, name, params, args)                            \
+  extern "C" ret name params {                                                  \
+    using Fn = ret(*) params;                                                   \
+    static const Fn fn = reinterpret_cast<Fn>(strata::nccl::nccl_entry(#name)); \
+    return fn != nullptr ? fn args : failed;                                    \
   }
 #define STRATA_NCCL_RESULT(name, params, args) STRATA_NCCL(ncclResult_t, ncclSystemError, name, params, args)
 
@@ -82,7 +82,7 @@ STRATA_NCCL_RESULT(ncclGetUniqueId, (ncclUniqueId * unique_id), (unique_id))
 STRATA_NCCL_RESULT(ncclCommInitRankConfig,
                    (ncclComm_t * comm, int nranks, ncclUniqueId comm_id, int rank, ncclConfig_t* config),
                    (comm, nranks, comm_id, rank, config))
-STRATA_NCCL_RESULT(ncclCommGetAsyncError, (ncclComm_t comm, ncclResult_t * async_error), (comm, async_error))
+STRATA_NCCL_RESULT(ncclCommGetAsyncError, (ncclComm_t comm, ncclResult_t* async_error), (comm, async_error))
 STRATA_NCCL_RESULT(ncclCommAbort, (ncclComm_t comm), (comm))
 STRATA_NCCL_RESULT(ncclCommFinalize, (ncclComm_t comm), (comm))
 STRATA_NCCL_RESULT(ncclCommDestroy, (ncclComm_t comm), (comm))

@@ -14,6 +14,6 @@ void register_all(strata::Registrar& r) {
 
 }  // namespace
 
-STRATA_PLUGIN("collective-nccl", "0.1.0", "collective \"nccl\": all-reduce between GPUs over NCCL (libnccl loaded on first use)",
-              register_all)
+STRATA_PLUGIN("collective-nccl", "0.1.0",
+              "collective \"nccl\": all-reduce between GPUs over NCCL (libnccl loaded on first use)", register_all)
 STRATA_PLUGIN_PROBE(strata::nccl::probe)
