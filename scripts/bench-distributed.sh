@@ -8,7 +8,8 @@
 #
 # Needs a build with STRATA_BUILD_BENCH=ON and MPI found (strata_bench_allreduce) and the
 # collective-mpi plugin in the build's plugin directory. One OpenMP thread per rank; as root
-# the Open MPI variables below allow it; --oversubscribe for machines with fewer cores.
+# the Open MPI variables below allow it; --oversubscribe for machines with fewer cores;
+# --bind-to none, so that a rank is not pinned to a core another process keeps busy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build}"
@@ -17,7 +18,7 @@ mkdir -p "$out"
 bench="$build/bin/strata_bench_allreduce"
 [ -x "$bench" ] || { echo "bench-distributed: $bench not built (STRATA_BUILD_BENCH=ON, MPI)" >&2; exit 1; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 STRATA_NUM_THREADS=1 OMP_NUM_THREADS=1
-mpirun_=(mpirun --oversubscribe --mca btl_vader_single_copy_mechanism none -x STRATA_NUM_THREADS -x OMP_NUM_THREADS)
+mpirun_=(mpirun --oversubscribe --bind-to none --mca btl_vader_single_copy_mechanism none -x STRATA_NUM_THREADS -x OMP_NUM_THREADS)
 {
   echo "# $(date -u +%FT%TZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
   "${mpirun_[@]}" -np 2 "$bench" allreduce --collective "${COLLECTIVE:-mpi}"
