@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
     FitOptions fit;
     fit.batch_size = 64;  // the global batch
     fit.epochs = 3;
-    fit.verbose = 2;      // printed by rank 0 only
+    fit.verbose = 2;  // printed by rank 0 only
     const History history = model->fit(x, y, fit);
     if (strategy.is_chief()) {
       std::cout << strategy.num_replicas_in_sync() << " replica(s); final loss " << history.history.at("loss").back()

@@ -28,9 +28,9 @@
 #include <sstream>
 
 #include "mpi_training.hpp"
+#include "strata/npy.hpp"
 #include "strata/plugin/collective.hpp"
 #include "strata/plugin/registrar.hpp"
-#include "strata/npy.hpp"
 #include "strata/plugins.hpp"
 #include "strata/registry.hpp"
 #include "strata/threads.hpp"
@@ -155,8 +155,8 @@ TEST_F(MpiTraining, ChiefCheckpointResumesWithOneAndThreeProcesses) {
   resume.shuffle = false;
   resume.resume_from = ckpt.string();
   const mpi_test::Result one = mpi_test::train(resume, nullptr);
-  const Job three = mpirun(3, dir / "three.txt",
-                           {"epochs=4", "shuffle=0", "initial_epoch=2", "resume_from=" + ckpt.string()}, dir);
+  const Job three =
+      mpirun(3, dir / "three.txt", {"epochs=4", "shuffle=0", "initial_epoch=2", "resume_from=" + ckpt.string()}, dir);
   ASSERT_EQ(three.status, 0) << three.log;
   const mpi_test::Result resumed3 = mpi_test::read((dir / "three.txt").string());
   // History of the resumed runs covers epochs 3 and 4 only: compare the weights.
@@ -181,6 +181,20 @@ TEST_F(MpiTraining, KilledWorkerEndsTheJobWithAnErrorInBoundedTime) {
 
 // `mpirun -np 2 strata fit` (the CLI finds mpirun's environment and trains over "mpi")
 // against `strata fit` in one process, on the same files.
+// A peer that hangs without dying (mpirun sees nothing wrong): the others' collective times
+// out after STRATA_COLLECTIVE_TIMEOUT (10 s here) with a CollectiveError, and the job ends.
+TEST_F(MpiTraining, StalledWorkerGivesACollectiveErrorAfterTheTimeout) {
+  const fs::path dir = work_dir("stalled");
+  const Job job = mpirun(2, dir / "never.txt", {"epochs=50", "stall_rank=1"}, dir);
+  EXPECT_NE(job.status, 0) << job.log;
+  EXPECT_GE(job.seconds, 9.0) << job.log;
+  EXPECT_LT(job.seconds, 40.0) << job.log;
+  EXPECT_NE(job.log.find("CollectiveError"), std::string::npos) << job.log;
+  EXPECT_NE(job.log.find("did not complete within 10 s"), std::string::npos) << job.log;
+  EXPECT_FALSE(fs::exists(dir / "never.txt"));
+  fs::remove_all(dir);
+}
+
 TEST_F(MpiTraining, CliFitUnderMpirunEqualsOneProcess) {
   const fs::path dir = work_dir("cli");
   {
@@ -195,13 +209,14 @@ TEST_F(MpiTraining, CliFitUnderMpirunEqualsOneProcess) {
                            (dir / "y.npy").string() + " --epochs 2 --batch-size 32 --no-shuffle --verbose 0";
   const std::string env = "STRATA_NUM_THREADS=1 OMP_NUM_THREADS=1 ";
   ASSERT_EQ(std::system((env + STRATA_CLI + args + " --save " + (dir / "one.keras").string() + " > " +
-                         (dir / "one.log").string() + " 2>&1").c_str()),
+                         (dir / "one.log").string() + " 2>&1")
+                            .c_str()),
             0);
-  const std::string cmd = find_mpirun() +
-                          " --allow-run-as-root --oversubscribe --bind-to none --mca btl_vader_single_copy_mechanism none"
-                          " -x STRATA_NUM_THREADS=1 -x OMP_NUM_THREADS=1 -x STRATA_COLLECTIVE_TIMEOUT=10 -np 2 " +
-                          STRATA_CLI + args + " --save " + (dir / "two.keras").string() + " > " +
-                          (dir / "two.log").string() + " 2>&1";
+  const std::string cmd =
+      find_mpirun() +
+      " --allow-run-as-root --oversubscribe --bind-to none --mca btl_vader_single_copy_mechanism none"
+      " -x STRATA_NUM_THREADS=1 -x OMP_NUM_THREADS=1 -x STRATA_COLLECTIVE_TIMEOUT=10 -np 2 " +
+      STRATA_CLI + args + " --save " + (dir / "two.keras").string() + " > " + (dir / "two.log").string() + " 2>&1";
   const int status = std::system(cmd.c_str());
   std::ifstream log(dir / "two.log");
   const std::string text((std::istreambuf_iterator<char>(log)), {});
@@ -277,9 +292,8 @@ class CountingCommunicator final : public Communicator {
 void register_counting() {
   if (Registry::global().contains(ObjectKind::kCollective, "counting")) return;
   Registrar r(Registry::global(), "mpi-test");
-  r.add<ObjectKind::kCollective>("counting", [](const CollectiveOptions&) {
-    return std::make_shared<CountingCommunicator>(2);
-  });
+  r.add<ObjectKind::kCollective>("counting",
+                                 [](const CollectiveOptions&) { return std::make_shared<CountingCommunicator>(2); });
   r.commit();
 }
 

@@ -28,10 +28,11 @@ struct Spec {
   std::string checkpoint_dir;  // ModelCheckpoint writes DIR/ckpt_{epoch:02d}.keras every epoch
   std::string resume_from;     // a .keras file to continue from (with initial_epoch)
   int die_rank = -1;           // this rank SIGKILLs itself at its 3rd batch
+  int stall_rank = -1;         // this rank stops answering (sleeps) at its 3rd batch
 };
 
 struct Result {
-  std::vector<float> weights;                         // every weight, concatenated
+  std::vector<float> weights;                          // every weight, concatenated
   std::map<std::string, std::vector<double>> history;  // per epoch
 };
 
@@ -43,7 +44,8 @@ inline std::pair<Tensor, Tensor> data(std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) {
     double score = 0;
     for (std::int64_t j = 0; j < 784; ++j) {
-      const float v = static_cast<float>(std::sin(0.37 * static_cast<double>(i) + 0.011 * static_cast<double>(j * j % 97)));
+      const float v =
+          static_cast<float>(std::sin(0.37 * static_cast<double>(i) + 0.011 * static_cast<double>(j * j % 97)));
       x[static_cast<std::size_t>(i * 784 + j)] = v;
       if (j < 10) score += v * static_cast<double>(j + 1);
     }
@@ -72,7 +74,8 @@ inline void compile(Model& model) {
 }
 
 // Trains per `spec`, under `strategy` when given (the model is then compiled in its scope).
-inline Result train(const Spec& spec, const DistributionStrategy* strategy, std::vector<std::shared_ptr<Callback>> extra = {}) {
+inline Result train(const Spec& spec, const DistributionStrategy* strategy,
+                    std::vector<std::shared_ptr<Callback>> extra = {}) {
   set_random_seed(77);
   std::shared_ptr<Model> model;
   if (!spec.resume_from.empty()) {

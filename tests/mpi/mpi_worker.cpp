@@ -5,8 +5,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
+#include <thread>
 
 #include "mpi_training.hpp"
 #include "strata/gradient_tape.hpp"
@@ -20,6 +22,14 @@ class Die final : public strata::Callback {
  public:
   void on_train_batch_begin(int batch, const strata::Logs&) override {
     if (batch == 2) ::kill(::getpid(), SIGKILL);
+  }
+};
+
+// Stops answering (a hung peer that does not die) at its third batch.
+class Stall final : public strata::Callback {
+ public:
+  void on_train_batch_begin(int batch, const strata::Logs&) override {
+    if (batch == 2) std::this_thread::sleep_for(std::chrono::minutes(10));
   }
 };
 
@@ -68,14 +78,24 @@ int main(int argc, char** argv) {
       const std::string arg = argv[i];
       const auto eq = arg.find('=');
       const std::string key = arg.substr(0, eq), value = arg.substr(eq + 1);
-      if (key == "samples") spec.samples = std::stoll(value);
-      else if (key == "batch") spec.batch = std::stoll(value);
-      else if (key == "epochs") spec.epochs = std::stoi(value);
-      else if (key == "shuffle") spec.shuffle = value == "1";
-      else if (key == "initial_epoch") spec.initial_epoch = std::stoi(value);
-      else if (key == "checkpoint_dir") spec.checkpoint_dir = value;
-      else if (key == "resume_from") spec.resume_from = value;
-      else if (key == "die_rank") spec.die_rank = std::stoi(value);
+      if (key == "samples")
+        spec.samples = std::stoll(value);
+      else if (key == "batch")
+        spec.batch = std::stoll(value);
+      else if (key == "epochs")
+        spec.epochs = std::stoi(value);
+      else if (key == "shuffle")
+        spec.shuffle = value == "1";
+      else if (key == "initial_epoch")
+        spec.initial_epoch = std::stoi(value);
+      else if (key == "checkpoint_dir")
+        spec.checkpoint_dir = value;
+      else if (key == "resume_from")
+        spec.resume_from = value;
+      else if (key == "die_rank")
+        spec.die_rank = std::stoi(value);
+      else if (key == "stall_rank")
+        spec.stall_rank = std::stoi(value);
       else {
         std::cerr << "unknown key " << key << "\n";
         return 2;
@@ -84,6 +104,7 @@ int main(int argc, char** argv) {
     strata::DistributionStrategy strategy("mpi");
     std::vector<std::shared_ptr<strata::Callback>> extra;
     if (spec.die_rank == strategy.rank()) extra.push_back(std::make_shared<Die>());
+    if (spec.stall_rank == strategy.rank()) extra.push_back(std::make_shared<Stall>());
     const auto result = strata::mpi_test::train(spec, &strategy, extra);
     if (strategy.is_chief()) strata::mpi_test::write(result, argv[1]);
     return 0;

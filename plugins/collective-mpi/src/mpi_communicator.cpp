@@ -28,9 +28,9 @@
 #include <thread>
 #include <vector>
 
+#include "mpi_communicator.hpp"
 #include "strata/error.hpp"
 #include "strata/plugin/collective.hpp"
-#include "mpi_communicator.hpp"
 
 namespace {
 
@@ -90,12 +90,18 @@ class MpiProcess {
 
 MPI_Datatype mpi_type(DType dtype) {
   switch (dtype) {
-    case DType::kFloat32: return MPI_FLOAT;
-    case DType::kFloat64: return MPI_DOUBLE;
-    case DType::kInt32: return MPI_INT32_T;
-    case DType::kInt64: return MPI_INT64_T;
-    case DType::kUInt8: return MPI_UINT8_T;
-    default: break;
+    case DType::kFloat32:
+      return MPI_FLOAT;
+    case DType::kFloat64:
+      return MPI_DOUBLE;
+    case DType::kInt32:
+      return MPI_INT32_T;
+    case DType::kInt64:
+      return MPI_INT64_T;
+    case DType::kUInt8:
+      return MPI_UINT8_T;
+    default:
+      break;
   }
   STRATA_THROW(ValueError, "mpi: cannot reduce ", strata::dtype_name(dtype),
                " tensors (float32, float64, int32, int64 and uint8 only)");
@@ -104,9 +110,12 @@ MPI_Datatype mpi_type(DType dtype) {
 MPI_Op mpi_op(ReduceOp op) {
   switch (op) {
     case ReduceOp::kSum:
-    case ReduceOp::kMean: return MPI_SUM;
-    case ReduceOp::kMax: return MPI_MAX;
-    case ReduceOp::kMin: return MPI_MIN;
+    case ReduceOp::kMean:
+      return MPI_SUM;
+    case ReduceOp::kMax:
+      return MPI_MAX;
+    case ReduceOp::kMin:
+      return MPI_MIN;
   }
   return MPI_SUM;
 }
@@ -119,12 +128,23 @@ void divide(void* data, std::size_t count, int by) {
 
 void divide_by(void* data, std::size_t count, DType dtype, int by) {
   switch (dtype) {
-    case DType::kFloat32: divide<float>(data, count, by); break;
-    case DType::kFloat64: divide<double>(data, count, by); break;
-    case DType::kInt32: divide<std::int32_t>(data, count, by); break;
-    case DType::kInt64: divide<std::int64_t>(data, count, by); break;
-    case DType::kUInt8: divide<std::uint8_t>(data, count, by); break;
-    default: break;
+    case DType::kFloat32:
+      divide<float>(data, count, by);
+      break;
+    case DType::kFloat64:
+      divide<double>(data, count, by);
+      break;
+    case DType::kInt32:
+      divide<std::int32_t>(data, count, by);
+      break;
+    case DType::kInt64:
+      divide<std::int64_t>(data, count, by);
+      break;
+    case DType::kUInt8:
+      divide<std::uint8_t>(data, count, by);
+      break;
+    default:
+      break;
   }
 }
 
@@ -138,9 +158,14 @@ class MpiCommunicator;
 
 class MpiRequest final : public strata::CollectiveRequest {
  public:
-  MpiRequest(MpiCommunicator* comm, MPI_Request request, std::string what, void* data, std::size_t count,
-             DType dtype, bool mean)
-      : comm_(comm), request_(request), what_(std::move(what)), data_(data), count_(count), dtype_(dtype),
+  MpiRequest(MpiCommunicator* comm, MPI_Request request, std::string what, void* data, std::size_t count, DType dtype,
+             bool mean)
+      : comm_(comm),
+        request_(request),
+        what_(std::move(what)),
+        data_(data),
+        count_(count),
+        dtype_(dtype),
         mean_(mean) {}
   ~MpiRequest() override;
   void wait() override;
@@ -201,8 +226,8 @@ class MpiCommunicator final : public strata::Communicator {
     STRATA_CHECK(root >= 0 && root < size_, ValueError, "mpi: broadcast root ", root, " is not a rank of ", size_);
     MPI_Request request = MPI_REQUEST_NULL;
     check(MPI_Ibcast(data, checked_count(bytes, "a broadcast"), MPI_BYTE, root, comm_, &request), "MPI_Ibcast");
-    MpiRequest(this, request, strata::detail::concat("a broadcast of ", bytes, " bytes from rank ", root), nullptr,
-               0, DType::kUInt8, false)
+    MpiRequest(this, request, strata::detail::concat("a broadcast of ", bytes, " bytes from rank ", root), nullptr, 0,
+               DType::kUInt8, false)
         .wait();
   }
 

@@ -9,17 +9,23 @@
 namespace strata {
 
 CollectiveError::~CollectiveError() = default;
-const char* CollectiveError::kind() const noexcept { return "CollectiveError"; }
+const char* CollectiveError::kind() const noexcept {
+  return "CollectiveError";
+}
 
 CollectiveRequest::~CollectiveRequest() = default;
 Communicator::~Communicator() = default;
 
 std::string_view reduce_op_name(ReduceOp op) noexcept {
   switch (op) {
-    case ReduceOp::kSum: return "sum";
-    case ReduceOp::kMean: return "mean";
-    case ReduceOp::kMax: return "max";
-    case ReduceOp::kMin: return "min";
+    case ReduceOp::kSum:
+      return "sum";
+    case ReduceOp::kMean:
+      return "mean";
+    case ReduceOp::kMax:
+      return "max";
+    case ReduceOp::kMin:
+      return "min";
   }
   return "unknown";
 }

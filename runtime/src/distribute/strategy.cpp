@@ -39,9 +39,13 @@ Bindings& bindings() {
 thread_local std::shared_ptr<DistributionStrategy> t_scope;   // innermost scope()
 thread_local std::shared_ptr<DistributionStrategy> t_active;  // the strategy of the running step
 
-std::size_t element_size(DType dtype) { return dtype_size(dtype); }
+std::size_t element_size(DType dtype) {
+  return dtype_size(dtype);
+}
 
-bool is_float(DType d) { return d == DType::kFloat32 || d == DType::kFloat64; }
+bool is_float(DType d) {
+  return d == DType::kFloat32 || d == DType::kFloat64;
+}
 
 // Host buffer helpers for float32/float64 buckets.
 void scale_into(char* dst, const Tensor& host, DType dtype, double factor) {
@@ -128,7 +132,8 @@ Tensor from_doubles(const std::vector<double>& values, const Variable& like) {
       std::vector<float> v(values.begin(), values.end());
       return Tensor::from_vector(v, shape, Device::cpu());
     }
-    case DType::kFloat64: return Tensor::from_vector(values, shape, Device::cpu());
+    case DType::kFloat64:
+      return Tensor::from_vector(values, shape, Device::cpu());
     case DType::kInt64: {
       std::vector<std::int64_t> v;
       for (double d : values) v.push_back(static_cast<std::int64_t>(d));
@@ -139,7 +144,8 @@ Tensor from_doubles(const std::vector<double>& values, const Variable& like) {
       for (double d : values) v.push_back(static_cast<std::int32_t>(d));
       return Tensor::from_vector(v, shape, Device::cpu());
     }
-    default: break;
+    default:
+      break;
   }
   STRATA_THROW(ValueError, "distributed training: cannot aggregate a metric state of dtype ", dtype_name(like.dtype()));
 }
@@ -189,8 +195,8 @@ DistributionStrategy::DistributionStrategy(const std::string& collective, Distri
     for (const auto& e : Registry::global().entries(ObjectKind::kCollective)) {
       names += (names.empty() ? "" : ", ") + e.name;
     }
-    STRATA_THROW(ValueError, "no collective '", collective, "' is registered (registered: ",
-                 names.empty() ? std::string("none") : names,
+    STRATA_THROW(ValueError, "no collective '", collective,
+                 "' is registered (registered: ", names.empty() ? std::string("none") : names,
                  "); load its plugin (STRATA_PLUGIN_PATH, `strata plugins` lists what is loaded)");
   }
   auto comm = (*factory)(options.collective);
@@ -209,11 +215,21 @@ DistributionStrategy::DistributionStrategy(std::shared_ptr<Communicator> communi
 
 DistributionStrategy::~DistributionStrategy() = default;
 
-int DistributionStrategy::num_replicas_in_sync() const noexcept { return impl_->comm->size(); }
-int DistributionStrategy::rank() const noexcept { return impl_->comm->rank(); }
-bool DistributionStrategy::is_chief() const noexcept { return impl_->comm->rank() == 0; }
-Communicator& DistributionStrategy::communicator() const noexcept { return *impl_->comm; }
-const DistributeOptions& DistributionStrategy::options() const noexcept { return impl_->options; }
+int DistributionStrategy::num_replicas_in_sync() const noexcept {
+  return impl_->comm->size();
+}
+int DistributionStrategy::rank() const noexcept {
+  return impl_->comm->rank();
+}
+bool DistributionStrategy::is_chief() const noexcept {
+  return impl_->comm->rank() == 0;
+}
+Communicator& DistributionStrategy::communicator() const noexcept {
+  return *impl_->comm;
+}
+const DistributeOptions& DistributionStrategy::options() const noexcept {
+  return impl_->options;
+}
 
 DistributionStrategy::Scope::Scope(std::shared_ptr<void> previous) : previous_(std::move(previous)) {}
 DistributionStrategy::Scope::Scope(Scope&& other) noexcept
@@ -266,8 +282,8 @@ void DistributionStrategy::broadcast_variables(const Model& model) const {
     staged.finish();
     std::memcpy(&root_total, size_bytes.data(), sizeof root_total);
   }
-  STRATA_CHECK(root_total == total, ValueError, "broadcast_variables: model '", model.name(), "' on rank ",
-               comm.rank(), " has ", total, " bytes of variables, rank 0 has ", root_total,
+  STRATA_CHECK(root_total == total, ValueError, "broadcast_variables: model '", model.name(), "' on rank ", comm.rank(),
+               " has ", total, " bytes of variables, rank 0 has ", root_total,
                " (the replicas must build the same model and optimizer)");
   std::vector<char> buffer(total);
   std::size_t offset = 0;
@@ -294,7 +310,9 @@ void DistributionStrategy::broadcast_variables(const Model& model) const {
   b.synced[&model] = impl_.get();
 }
 
-void DistributionStrategy::barrier() const { impl_->comm->barrier(); }
+void DistributionStrategy::barrier() const {
+  impl_->comm->barrier();
+}
 
 DistributedStepStats DistributionStrategy::last_step_stats() const {
   const std::lock_guard<std::mutex> lock(impl_->stats_mutex);
@@ -311,14 +329,17 @@ std::shared_ptr<DistributionStrategy> strategy_of(const Model& model) {
   return t_scope;
 }
 
-std::shared_ptr<DistributionStrategy> current_strategy() { return t_scope; }
-
+std::shared_ptr<DistributionStrategy> current_strategy() {
+  return t_scope;
+}
 
 // ---- the training loop's hooks ------------------------------------------------------------
 
 namespace internal {
 
-std::shared_ptr<DistributionStrategy> active_strategy() { return t_active ? t_active : t_scope; }
+std::shared_ptr<DistributionStrategy> active_strategy() {
+  return t_active ? t_active : t_scope;
+}
 
 void bind_compiled_model(const Model& model) {
   if (!t_scope) return;

@@ -17,6 +17,9 @@
 //    [floor(n*r/R), floor(n*(r+1)/R)) of a batch of n, so an uneven split is allowed; the last
 //    partial batch is split the same way). Every rank passes the full x and y (the CLI
 //    memory-maps .npy files, so each rank only reads its shard's pages).
+//  - train_on_batch: each rank passes its own batch (tf.distribute's per-worker input); the
+//    global batch is their union. evaluate/predict are not distributed: every rank runs
+//    them on what it is given (with identical weights, identical results).
 //  - a step: each replica's loss is its per-sample losses summed and divided by the GLOBAL
 //    batch size; the gradients are summed across replicas (all-reduce SUM, fused into flat
 //    buckets of at most `bucket_bytes`, each launched without blocking), then every replica
@@ -35,11 +38,11 @@
 // threads at once (train one model per strategy at a time).
 #pragma once
 
-#include "strata/export.hpp"
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include "strata/export.hpp"
 
 #include "strata/plugin/collective.hpp"
 #include "strata/tensor.hpp"
@@ -60,9 +63,9 @@ struct DistributeOptions {
 
 // What the last distributed train step did (for tests and tuning).
 struct DistributedStepStats {
-  std::size_t gradient_buckets = 0;   // buckets the gradients were fused into
-  std::size_t collective_calls = 0;   // all-reduce calls the step made (buckets + 1 for the metrics)
-  std::size_t bytes_reduced = 0;      // bytes all-reduced by the step
+  std::size_t gradient_buckets = 0;  // buckets the gradients were fused into
+  std::size_t collective_calls = 0;  // all-reduce calls the step made (buckets + 1 for the metrics)
+  std::size_t bytes_reduced = 0;     // bytes all-reduced by the step
 };
 
 class DistributionStrategy {

@@ -25,13 +25,13 @@
 // its calls); requests may be waited on from the thread that made them.
 #pragma once
 
-#include "strata/export.hpp"
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include "strata/export.hpp"
 
 #include "strata/config.hpp"
 #include "strata/dtype.hpp"
