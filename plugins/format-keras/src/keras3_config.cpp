@@ -104,6 +104,11 @@ void walk(Config& value, std::set<std::string>& foreign) {
       !value["config"].is_object()) {
     return;
   }
+  if (value["class_name"] == "SyncBatchNormalization") {
+    // tf-keras's deprecated class; Keras 3 has only BatchNormalization(synchronized=True).
+    value["class_name"] = "BatchNormalization";
+    value["config"]["synchronized"] = true;
+  }
   const std::string cls = value["class_name"].get<std::string>();
   // Layer entries of graph models carry their calls; other objects (initializers, ...) do not.
   const bool layer_entry = value.contains("inbound_nodes");
