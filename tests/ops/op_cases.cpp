@@ -179,6 +179,11 @@ void elementwise(Builder& b) {
     b.add("Cast_wide_" + tag(from) + "_to_" + tag(to), "Cast", {R(from, Shape{1003}, -3000, 3000)},
           {{"DstT", to}, {"Truncate", false}}, 0, 0, false);
   }
+  // float16 above oneDNN's reorder threshold (1 << 14) also stays in the loop: bitwise.
+  b.add("Cast_large_float32_to_float16", "Cast", {R(F32, Shape{17000}, -70000, 70000)},
+        {{"DstT", DType::kFloat16}, {"Truncate", false}}, 0, 0, false);
+  b.add("Cast_large_float16_to_float32", "Cast", {R(DType::kFloat16, Shape{17000}, -60000, 60000)},
+        {{"DstT", F32}, {"Truncate", false}}, 0, 0, false);
 
   // Gradient helpers.
   const double alpha_scale = 1.6732632423543772848170429916717 * 1.0507009873554804934193349852946;
