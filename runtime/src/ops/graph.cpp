@@ -49,7 +49,7 @@ void note_variable_op(const GraphNode* node) {
 // after the assignment before it, each assignment after the reads and the assignment
 // before it), keeping the walk's order wherever it is free. The trace's order is a
 // topological order of the data edges too, so the extra edges make no cycle.
-void order_variable_ops(std::vector<std::shared_ptr<GraphNode>>& nodes, const std::string& graph_name) {
+void order_variable_ops(std::vector<std::shared_ptr<GraphNode>>& nodes) {
   struct Event {
     std::uint64_t seq;
     std::size_t index;
@@ -117,8 +117,9 @@ void order_variable_ops(std::vector<std::shared_ptr<GraphNode>>& nodes, const st
       if (--waiting[j] == 0) ready.insert(j);
     }
   }
-  STRATA_CHECK(sorted.size() == nodes.size(), ValueError, "graph '", graph_name,
-               "': its variable reads and assignments cannot be ordered as they were traced");
+  // A graph whose nodes were not all recorded in one trace (a pass's rewrite reading a
+  // variable again) may admit no such order: it keeps the walk's, as before.
+  if (sorted.size() != nodes.size()) return;
   nodes = std::move(sorted);
 }
 
@@ -253,7 +254,7 @@ Graph::Graph(std::vector<Tensor> inputs, std::vector<Tensor> outputs, std::strin
       stack.pop_back();
     }
   }
-  internal::order_variable_ops(nodes_, name_);
+  internal::order_variable_ops(nodes_);
   index_slots();
 }
 
