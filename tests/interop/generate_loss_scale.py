@@ -14,6 +14,10 @@ Cases (float32 models: the scale is a power of 2, so Strata's float32 steps equa
   tfk_fixed_sm    tf-keras LossScaleOptimizerV3(SGD), dynamic=False, initial_scale 128, SavedModel
   tfk_legacy_sm   tf-keras LossScaleOptimizer around the legacy SGD(momentum), SavedModel
                   (`.OPTIMIZER_SLOT` keys and optimizer/loss_scale/current_loss_scale)
+  tfk_legacy_grow_sm  the same wrapper with initial_scale 64 and dynamic_growth_steps 2: the
+                  file's scale (128, one good step) is not the initial one, and the next step
+                  doubles it (a resume that restarts at initial_scale gives 64, then 64)
+next.json also holds saved_scale: the scale when the file was written.
 and mixed_h5: a tf-keras mixed_float16 model (float32 output layer) compiled with "adam", which
 tf-keras wraps in LossScaleOptimizerV3; pred.npy is tf-keras's prediction (float16 compute).
 With --check DIR NAME FILE: tf-keras (or Keras 3 for .keras) loads Strata's FILE and prints
@@ -79,6 +83,8 @@ def run(which, out):
             "tfk_fixed_sm": (lambda: MP.LossScaleOptimizer(keras.optimizers.SGD(0.1), dynamic=False, initial_scale=128),
                              "tf", False),
             "tfk_legacy_sm": (lambda: MP.LossScaleOptimizer(keras.optimizers.legacy.SGD(0.1, momentum=0.9)), "tf", False),
+            "tfk_legacy_grow_sm": (lambda: MP.LossScaleOptimizer(keras.optimizers.legacy.SGD(0.1, momentum=0.9),
+                                                                 initial_scale=64, dynamic_growth_steps=2), "tf", False),
             "mixed_h5": (lambda: "adam", "h5", True),
         }
     index = {}
@@ -89,6 +95,7 @@ def run(which, out):
         m.compile(optimizer=make(), loss="mse")
         for _ in range(3):
             m.train_on_batch(x, y)
+        saved_scale = scale_of(m.optimizer)
         saved = os.path.join(d, {"keras": "saved.keras", "h5": "saved.h5", "tf": "saved"}[fmt])
         if fmt == "tf":
             m.save(saved, save_format="tf")
@@ -110,7 +117,8 @@ def run(which, out):
         inner = getattr(opt, "inner_optimizer", None)
         iterations = int((inner if inner is not None else opt).iterations.numpy())
         info = {"class": type(opt).__name__, "scale": scale_of(opt), "iterations": iterations,
-                "file": os.path.basename(saved), "mixed": mixed, "keras_reload_iterations": int(reloaded.numpy())}
+                "file": os.path.basename(saved), "mixed": mixed, "keras_reload_iterations": int(reloaded.numpy()),
+                "saved_scale": saved_scale}
         with open(os.path.join(d, "next.json"), "w") as f:
             json.dump(info, f)
         index[name] = info
@@ -126,7 +134,16 @@ def check(name_dir, path):
     m = keras.models.load_model(path)
     opt = m.optimizer
     x = np.load(os.path.join(name_dir, "x.npy"))
-    print(json.dumps({"class": type(opt).__name__, "scale": scale_of(opt),
+    # The scale as TensorFlow reads it from a SavedModel's checkpoint (tf-keras's load_model
+    # restarts at initial_scale, so `scale` above does not show what the file holds).
+    file_scale = None
+    if os.path.isdir(path):
+        import tensorflow as tf
+        reader = tf.train.load_checkpoint(os.path.join(path, "variables", "variables"))
+        key = "optimizer/loss_scale/current_loss_scale/.ATTRIBUTES/VARIABLE_VALUE"
+        if reader.has_tensor(key):
+            file_scale = float(reader.get_tensor(key))
+    print(json.dumps({"class": type(opt).__name__, "scale": scale_of(opt), "file_scale": file_scale,
                       "policies": [l.dtype_policy.name for l in m.layers],
                       "pred": np.asarray(m(x, training=False), dtype="float64").tolist()}))
 

@@ -38,6 +38,9 @@ double worst(const Tensor& a, const Tensor& b) {
   return w;
 }
 
+// Keras 3's archive and tf-keras's SavedModels hold a dynamic scale; tf-keras's H5 does not.
+bool ext_holds_scale(const fs::path& saved) { return saved.extension() != ".h5"; }
+
 class LossScaleInterop : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -60,6 +63,10 @@ TEST_P(LossScaleInterop, ResumesFromKerasFileAndKerasReadsStrataFile) {
   const LossScale* ls = loss_scale(*model->optimizer());
   ASSERT_NE(ls, nullptr) << "the optimizer read from " << saved << " has no loss scale";
   EXPECT_EQ(ls->class_name, info_["class"].get<std::string>());
+  if (ls->dynamic && ext_holds_scale(saved)) {
+    // The scale continues where the file left it, not at initial_scale.
+    EXPECT_EQ(ls->scale.value().item<float>(), static_cast<float>(info_["saved_scale"].get<double>()));
+  }
   // Three steps were taken before the save: the inner optimizer's state is restored.
   EXPECT_EQ(model->optimizer()->iterations().value().item<std::int64_t>(), 3);
   const Tensor x = npy("x"), y = npy("y");
@@ -76,8 +83,9 @@ TEST_P(LossScaleInterop, ResumesFromKerasFileAndKerasReadsStrataFile) {
       EXPECT_LT(worst(w[i].value(), npy("next_w" + std::to_string(i))), 1e-5) << w[i].name();
     }
   }
-  if (GetParam() == "k3_dynamic") {
-    // The archive holds the scale and its counter: 128 with one finite step, then doubled.
+  if (GetParam() == "k3_dynamic" || GetParam() == "tfk_legacy_grow_sm") {
+    // The file holds the scale and its counter: 128 with one finite step, then doubled
+    // (Keras 3's archive; the SavedModel's optimizer/loss_scale/current_loss_scale).
     EXPECT_EQ(ls->scale.value().item<float>(), static_cast<float>(info_["scale"].get<double>()));
   }
 
@@ -105,6 +113,13 @@ TEST_P(LossScaleInterop, ResumesFromKerasFileAndKerasReadsStrataFile) {
   if (GetParam() == "k3_dynamic") {
     EXPECT_EQ(r["scale"].get<double>(), ls->scale.value().item<float>());
   }
+  if (options.format == "savedmodel" && ls->dynamic) {
+    // Strata's SavedModel holds the scale where tf-keras writes it (TensorFlow reads it).
+    ASSERT_FALSE(r["file_scale"].is_null()) << out;
+    EXPECT_EQ(r["file_scale"].get<double>(), ls->scale.value().item<float>());
+  } else if (options.format == "savedmodel") {
+    EXPECT_TRUE(r["file_scale"].is_null()) << out;  // a fixed scale has no variable, as in tf-keras
+  }
   if (info_["mixed"].get<bool>()) {
     // The policy comes back: the hidden layer mixed_float16, the output layer float32.
     std::vector<std::string> policies;
@@ -115,7 +130,8 @@ TEST_P(LossScaleInterop, ResumesFromKerasFileAndKerasReadsStrataFile) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, LossScaleInterop,
-                         ::testing::Values("k3_dynamic", "tfk_dynamic_h5", "tfk_fixed_sm", "tfk_legacy_sm", "mixed_h5"),
+                         ::testing::Values("k3_dynamic", "tfk_dynamic_h5", "tfk_fixed_sm", "tfk_legacy_sm",
+                                           "tfk_legacy_grow_sm", "mixed_h5"),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 }  // namespace

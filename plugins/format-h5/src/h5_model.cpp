@@ -7,6 +7,7 @@
 #include "strata/config_reader.hpp"
 #include "strata/device.hpp"
 #include "strata/log.hpp"
+#include "strata/plugin/file_shaped_weights.hpp"
 #include "strata/plugin/layers.hpp"
 #include "strata/ops.hpp"
 #include "strata/optimizer.hpp"
@@ -187,7 +188,7 @@ std::optional<Tensor> read_weight(const File& file, const FileLayer& fl, std::si
   const std::string what = "weight '" + wname + "' of layer '" + fl.name + "'";
   Handle ds = require_object(file, fl.group.get(), wname, ObjectKind::kDataset, what);
   const DatasetInfo info = inspect_dataset(file, ds.get());
-  if (info.shape != target.shape()) {
+  if (!accepts_shape(target, info.shape)) {
     if (skip) {
       skipped.push_back(detail::concat("layer '", model_layer, "' weight ", index, " ('", target.name(), "' ",
                                        shape_text(target.shape()), "; file has ", shape_text(info.shape), ")"));

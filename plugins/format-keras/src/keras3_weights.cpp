@@ -16,6 +16,7 @@
 
 #include "strata/log.hpp"
 #include "strata/ops.hpp"
+#include "strata/plugin/file_shaped_weights.hpp"
 #include "strata/plugin/file_system.hpp"
 
 namespace strata::keras {
@@ -649,11 +650,12 @@ struct Pending {
 
 Tensor read_value(const Store& store, const std::string& path, const std::string& key, const StoredVars& vars,
                   const Shape& expected, DType dtype, const std::string& target, bool skip_mismatch,
-                  std::vector<std::string>& skipped, bool& ok) {
+                  std::vector<std::string>& skipped, bool& ok, const Variable* variable = nullptr) {
   const auto& [shard_index, ds] = vars.datasets.at(key);
   const File& file = *store.shards[shard_index].file;
   const h5::DatasetInfo info = h5::inspect_dataset(file, ds.get());
-  if (info.shape != expected) {
+  // A file-shaped weight (strata/plugin/file_shaped_weights.hpp) takes the file's shape.
+  if (info.shape != expected && (variable == nullptr || !accepts_shape(*variable, info.shape))) {
     const std::string text =
         detail::concat(file.where(), ": '", vars_path(path), "/", key, "' has shape ", info.shape.to_string(), " but ",
                        target, " has shape ", expected.to_string());
@@ -714,7 +716,7 @@ LoadStatus read_store(const Store& store, Model& model, const LoadOptions& optio
         break;
       }
       Tensor value = read_value(store, entry.path, key, vars, v.shape(), v.dtype(),
-                                "variable '" + v.name() + "' of " + entry.what, options.skip_mismatch, skipped, ok);
+                                "variable '" + v.name() + "' of " + entry.what, options.skip_mismatch, skipped, ok, &v);
       if (ok) mine.push_back({v, std::move(value)});
     }
     if (!ok) {

@@ -1358,6 +1358,16 @@ Graph import_function(const GraphIndex& graph, const std::string& name, const Im
   STRATA_CHECK(specs.size() >= args.constants.size(), FormatError, what, ": function '", name, "' binds ",
                args.constants.size(), " constants to ", specs.size(), " tensor arguments");
   specs.resize(specs.size() - args.constants.size());
+  if (!args.input_shapes.empty()) {
+    STRATA_CHECK(args.input_shapes.size() == specs.size(), ValueError, what, ": function '", name, "' takes ",
+                 specs.size(), " inputs, called with ", args.input_shapes.size());
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      STRATA_CHECK(args.input_shapes[i].is_compatible_with(specs[i].shape), ValueError, what, ": input ", i,
+                   " of function '", name, "' has shape ", args.input_shapes[i].to_string(), ", which its trace (",
+                   specs[i].shape.to_string(), ") does not take");
+      specs[i].shape = args.input_shapes[i];
+    }
+  }
   // Traced like any Strata function: the assignments the body records become the graph's
   // side effects.
   return trace(

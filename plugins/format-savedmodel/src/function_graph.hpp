@@ -28,6 +28,10 @@ struct ImportedArguments {
   // TFOpLambda layer was called with), bound in order to the function's last non-resource
   // arguments; the captures (variables and constants) are its trailing arguments.
   std::vector<Tensor> constants;
+  // When not empty, the shapes of the function's placeholders instead of the declared ones
+  // (a loop whose trip count is an input's length, unknown in the declaration, unrolls for
+  // the length of one call's input).
+  std::vector<Shape> input_shapes;
 };
 
 // A SavedModel graph's library functions and nodes by name (the first of a name wins),

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -131,7 +132,14 @@ class RevivedModel final : public RestoredModel, public strata::StateVariablesLa
       }
       return out;
     };
-    inputs_ = make(inference_.inputs(), in_names, "input_");
+    std::vector<strata::Tensor> traced_inputs = inference_.inputs();
+    if (reimport_ && declared_.size() == traced_inputs.size()) {
+      // The inputs as the trace declares them (the template was imported for length 1).
+      for (std::size_t i = 0; i < declared_.size(); ++i) {
+        traced_inputs[i] = strata::placeholder(strata::TensorSpec(declared_[i], traced_inputs[i].dtype()));
+      }
+    }
+    inputs_ = make(traced_inputs, in_names, "input_");
     outputs_.clear();
     const auto& outs = inference_.outputs();
     if (inputs_.size() != inference_.inputs().size()) return;
@@ -163,6 +171,16 @@ class RevivedModel final : public RestoredModel, public strata::StateVariablesLa
     const strata::Device cpu = strata::Device::cpu();
     optimized_ = strata::optimize_graph(inference_, cpu, true);
     set_built(shapes);
+  }
+  // A traced call whose loop runs as many times as an input is long (a recurrent layer over
+  // a sequence of unknown length, issue 23): `reimport(shapes)` imports the call again for
+  // the shapes of one call's inputs, so the loop unrolls for them; each signature once,
+  // cached. `declared`: the trace's input shapes (the model's inputs). Inference only.
+  void set_reimport(std::function<strata::Graph(const std::vector<strata::Shape>&)> reimport,
+                    std::vector<strata::Shape> declared) {
+    reimport_ = std::move(reimport);
+    declared_ = std::move(declared);
+    set_built(declared_);
   }
   // The calls that also return their loss terms (add_loss, and the weights' regularization
   // penalties: Strata traces them in both modes), after the outputs.
@@ -201,6 +219,7 @@ class RevivedModel final : public RestoredModel, public strata::StateVariablesLa
                    ", which takes no mask, but a mask was passed and its layers ", names,
                    " read it. Load the classes (plugins or custom_objects) with the SavedModel to call it with a mask");
     }
+    if (reimport_) return run_reimported(inputs, ctx);
     // Loss terms are computed only where someone collects them (fit, evaluate).
     const auto& with_losses = ctx.training ? training_losses_ : inference_losses_;
     if (with_losses && strata::LossCollector::active()) {
@@ -230,8 +249,39 @@ class RevivedModel final : public RestoredModel, public strata::StateVariablesLa
     });
   }
 
+  std::vector<strata::Tensor> run_reimported(const std::vector<strata::Tensor>& inputs,
+                                             const strata::CallContext& ctx) const {
+    STRATA_CHECK(!ctx.training, ValueError, "model '", name(), "' (class '", class_name(),
+                 "') was revived from a traced call whose loop length is an input's, known only at run time: it "
+                 "predicts, re-importing the call per input shape; to train it, load its classes");
+    std::vector<strata::Shape> shapes;
+    for (const auto& in : inputs) {
+      std::vector<std::int64_t> dims = in.shape().dims();
+      if (!dims.empty()) dims[0] = strata::Shape::kUnknown;  // one graph for every batch size
+      shapes.emplace_back(std::move(dims));
+    }
+    std::string key;
+    for (const auto& sh : shapes) key += sh.to_string() + ";";
+    std::shared_ptr<const strata::Graph> graph;
+    {
+      const std::lock_guard<std::mutex> lock(*reimported_mutex_);
+      if (const auto it = reimported_->find(key); it != reimported_->end()) graph = it->second;
+    }
+    if (!graph) {
+      auto made = std::make_shared<const strata::Graph>(reimport_(shapes));
+      const std::lock_guard<std::mutex> lock(*reimported_mutex_);
+      graph = reimported_->emplace(key, std::move(made)).first->second;
+    }
+    return graph->run(inputs);
+  }
+
   strata::Graph inference_, optimized_;
   std::optional<strata::Graph> training_, inference_losses_, training_losses_;
+  std::function<strata::Graph(const std::vector<strata::Shape>&)> reimport_;
+  std::vector<strata::Shape> declared_;
+  std::unique_ptr<std::mutex> reimported_mutex_ = std::make_unique<std::mutex>();
+  std::unique_ptr<std::map<std::string, std::shared_ptr<const strata::Graph>>> reimported_ =
+      std::make_unique<std::map<std::string, std::shared_ptr<const strata::Graph>>>();
   std::vector<std::string> overridden_, mask_readers_;
   std::vector<strata::Variable> states_;
   std::vector<strata::Tensor> layer_calls_;
@@ -607,7 +657,7 @@ std::shared_ptr<strata::Model> revive_from_traces(const fs::path& dir, const str
   });
   model->set_layers(tree.children, tree.layers);
   const strata::savedmodel::GraphIndex graph_index(mg.graph_def());  // once: a bind per layer follows
-  const auto bind = [&](const std::string& fname) {
+  const auto arguments = [&](const std::string& fname) {
     strata::savedmodel::ImportedArguments args;
     for (const int id : og.concrete_functions().at(fname).bound_inputs()) {
       STRATA_CHECK(id >= 0 && id < og.nodes_size() && (og.nodes(id).has_variable() || og.nodes(id).has_constant()),
@@ -636,13 +686,58 @@ std::shared_ptr<strata::Model> revive_from_traces(const fs::path& dir, const str
       }
       args.captured.push_back(variables.at(id));
     }
-    return strata::savedmodel::import_function(graph_index, fname, args, what);
+    return args;
   };
-  strata::Graph inference_graph = bind(inference);
+  const auto bind = [&](const std::string& fname) {
+    return strata::savedmodel::import_function(graph_index, fname, arguments(fname), what);
+  };
+  // A loop whose trip count is an input's length, unknown in the trace's declaration (a
+  // recurrent layer over sequences of any length): the call is imported again for each
+  // call's input shapes (re-unrolled, cached); a template for length 1 gives the model its
+  // outputs. Only prediction: the training and loss-returning calls are not imported.
+  const auto runtime_loop = [](const strata::FormatError& e) {
+    const std::string m = e.what();
+    return m.find("known only at run time") != std::string::npos || m.find("must be static") != std::string::npos;
+  };
+  std::optional<strata::Graph> inference_graph;
+  std::vector<strata::Shape> declared;
+  try {
+    inference_graph = bind(inference);
+  } catch (const strata::FormatError& e) {
+    if (!runtime_loop(e)) throw;
+    strata::savedmodel::ImportedArguments template_args = arguments(inference);
+    for (const auto& spec : strata::savedmodel::function_input_specs(*graph_index.functions.at(inference))) {
+      declared.push_back(spec.shape);
+      std::vector<std::int64_t> dims = spec.shape.has_known_rank() ? spec.shape.dims() : std::vector<std::int64_t>{};
+      for (std::size_t d = 1; d < dims.size(); ++d) dims[d] = dims[d] < 0 ? 1 : dims[d];
+      template_args.input_shapes.emplace_back(spec.shape.has_known_rank() ? strata::Shape(dims) : spec.shape);
+    }
+    declared.resize(declared.size() - template_args.constants.size());
+    template_args.input_shapes.resize(declared.size());
+    try {
+      inference_graph = strata::savedmodel::import_function(graph_index, inference, template_args, what);
+    } catch (const strata::Error&) {
+      throw e;
+    }
+  }
+  const bool reimported = !declared.empty();
   std::optional<strata::Graph> training_graph;
-  if (!training.empty()) training_graph = bind(training);
-  model->set_graphs(std::move(inference_graph), std::move(training_graph));
-  if (call_with_losses != nullptr) {
+  if (!training.empty() && !reimported) training_graph = bind(training);
+  model->set_graphs(std::move(*inference_graph), std::move(training_graph));
+  if (reimported) {
+    // The file's graph outlives the load: each new input shape imports the call again.
+    auto graph_copy = std::make_shared<const strata::tf::GraphDef>(mg.graph_def());
+    auto index = std::make_shared<const strata::savedmodel::GraphIndex>(*graph_copy);
+    strata::savedmodel::ImportedArguments args = arguments(inference);
+    model->set_reimport(
+        [graph_copy, index, args, fname = inference, what](const std::vector<strata::Shape>& shapes) {
+          strata::savedmodel::ImportedArguments a = args;
+          a.input_shapes = shapes;
+          return strata::savedmodel::import_function(*index, fname, a, what);
+        },
+        declared);
+  }
+  if (call_with_losses != nullptr && !reimported) {
     const auto [inference_losses, training_losses] = by_mode(*call_with_losses, "call_and_return_conditional_losses");
     std::optional<strata::Graph> a, b;
     if (!inference_losses.empty()) a = bind(inference_losses);

@@ -22,6 +22,7 @@
 #include "common.hpp"
 #include "fingerprint.hpp"
 #include "strata/plugin/call_arguments.hpp"
+#include "strata/plugin/file_shaped_weights.hpp"
 #include "strata/plugin/kernel.hpp"
 #include "strata/plugin/op_def.hpp"
 
@@ -433,6 +434,57 @@ Tensor bucketize(const Tensor& x, const std::vector<float>& boundaries) {
   return sum(cast(at_or_below, DType::kInt64), {static_cast<std::int64_t>(values.rank())});
 }
 
+// An adapted tf-keras Discretization's boundaries from its `summary` (2, n) (the values, then
+// their weights), as tf-keras's finalize_state derives them: get_bin_boundaries(summary,
+// num_bins) = compress(summary, 1 / num_bins)[0, :-1], with compress's numpy arithmetic
+// (float32 cumulative weights and percentages, np.interp in float64, the result float32).
+std::vector<float> boundaries_from_summary(const std::vector<float>& values, const std::vector<float>& weights,
+                                           std::int64_t num_bins) {
+  const std::size_t n = values.size();
+  if (n == 0) return {};
+  const double epsilon = 1.0 / static_cast<double>(num_bins);
+  std::vector<float> bins;
+  if (static_cast<double>(n) * epsilon < 1.0) {
+    bins = values;  // small enough: compress returns the summary as it is
+  } else {
+    std::vector<float> cum(n);
+    float total = 0.0f;
+    for (std::size_t i = 0; i < n; ++i) cum[i] = total = total + weights[i];
+    std::vector<double> xp(n), fp(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      xp[i] = static_cast<double>(cum[i] / cum[n - 1]);
+      fp[i] = static_cast<double>(values[i]);
+    }
+    // percents = epsilon + np.arange(0.0, 1.0, epsilon): ceil(1 / epsilon) elements i * epsilon.
+    const auto count = static_cast<std::size_t>(std::ceil(1.0 / epsilon));
+    bins.reserve(count);
+    for (std::size_t k = 0; k < count; ++k) {
+      const double x = epsilon + static_cast<double>(k) * epsilon;
+      // np.interp: fp[0] left of xp, fp[-1] at or right of its end, else the segment's line.
+      const auto j = static_cast<std::ptrdiff_t>(std::upper_bound(xp.begin(), xp.end(), x) - xp.begin()) - 1;
+      double y;
+      if (j < 0) {
+        y = fp[0];
+      } else if (static_cast<std::size_t>(j) >= n - 1) {
+        y = fp[n - 1];
+      } else if (xp[static_cast<std::size_t>(j)] == x) {
+        y = fp[static_cast<std::size_t>(j)];
+      } else {
+        const auto a = static_cast<std::size_t>(j);
+        const double slope = (fp[a + 1] - fp[a]) / (xp[a + 1] - xp[a]);
+        y = slope * (x - xp[a]) + fp[a];
+        if (std::isnan(y)) {
+          y = slope * (x - xp[a + 1]) + fp[a + 1];
+          if (std::isnan(y) && fp[a] == fp[a + 1]) y = fp[a];
+        }
+      }
+      bins.push_back(static_cast<float>(y));
+    }
+  }
+  bins.pop_back();  // [0, :-1]
+  return bins;
+}
+
 class Discretization final : public Layer {
  public:
   explicit Discretization(const Config& c) : Layer("Discretization", with_output_dtype(c, false)) {
@@ -473,29 +525,34 @@ class Discretization final : public Layer {
       input_boundaries_ = boundaries;
     }
     epsilon_ = r.number("epsilon", Config(0.01));
+    keras3_ = written_by_keras3(c);
   }
 
   void build(const std::vector<Shape>& shapes) override {
     single_shape(*this, shapes);
-    // tf-keras keeps an adapted layer's state in a weight "summary" of shape (2, None), from
-    // which it derives the boundaries when loading (finalize_state). Its length depends on the
-    // adapted data (up to 1/epsilon), which no config gives; Strata's weights are made with
-    // fixed shapes at build, before any file is read, and every loader (H5, checkpoints,
-    // set_weights) refuses a value of another shape, with no hook for a layer to take the
-    // file's shape. Refused here rather than at load.
-    STRATA_CHECK(!input_boundaries_.is_null(), ValueError, subject(*this),
-                 ": has no bin_boundaries in its config (an adapted tf-keras layer keeps its state in the weight "
-                 "'summary' of shape (2, None), whose length depends on the adapted data and which Strata cannot "
-                 "make before reading the file); give the layer bin_boundaries (e.g. layer.bin_boundaries of the "
-                 "adapted tf-keras layer)");
+    if (!input_boundaries_.is_null()) return;
+    // Keras 3 keeps no summary weight (its adapted layers write bin_boundaries).
+    STRATA_CHECK(!keras3_, ValueError, subject(*this),
+                 ": has no bin_boundaries in its Keras 3 config (the layer was never adapted)");
+    // tf-keras keeps an adapted layer's state in a float32 weight "summary" of shape (2, None)
+    // (the values, then their weights), whose length depends on the adapted data (up to
+    // 1/epsilon columns); the boundaries come from it (finalize_state). Made empty here, it
+    // takes the file's shape when a model is loaded (strata/plugin/file_shaped_weights.hpp).
+    summary_ = add_weight("summary", Shape({2, 0}), get_initializer(Config("zeros")), /*trainable=*/false, nullptr,
+                          nullptr, DType::kFloat32);
+    set_file_shaped(summary_, Shape({2, Shape::kUnknown}));
   }
 
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext&) const override {
     const Tensor& x = single_input(*this, inputs);
     STRATA_CHECK(is_integer(x.dtype()) || is_floating(x.dtype()), ValueError, subject(*this),
                  ": takes numeric inputs, got ", dtype_name(x.dtype()));
-    const auto depth = static_cast<std::int64_t>(boundaries_.size()) + 1;
-    return {encode_categorical(*this, bucketize(x, boundaries_), output_mode_, depth, dtype())};
+    // An adapted layer's boundaries are derived from its summary as it is now (the value a
+    // load assigned), and are constants of a trace, as in tf-keras.
+    const std::vector<float> adapted = input_boundaries_.is_null() ? summary_boundaries() : std::vector<float>();
+    const std::vector<float>& boundaries = input_boundaries_.is_null() ? adapted : boundaries_;
+    const auto depth = static_cast<std::int64_t>(boundaries.size()) + 1;
+    return {encode_categorical(*this, bucketize(x, boundaries), output_mode_, depth, dtype())};
   }
 
   Config get_config() const override {
@@ -509,8 +566,22 @@ class Discretization final : public Layer {
   }
 
  private:
+  std::vector<float> summary_boundaries() const {
+    if (!summary_.defined()) return {};
+    const Tensor summary = summary_.value().to(Device::cpu());
+    const std::int64_t n = summary.shape()[1];
+    if (n == 0) return {};
+    STRATA_CHECK(num_bins_ && *num_bins_ > 0, ValueError, subject(*this),
+                 ": an adapted layer (a non-empty 'summary') needs num_bins greater than 0");
+    const auto all = summary.to_vector<float>();
+    const std::vector<float> values(all.begin(), all.begin() + n), weights(all.begin() + n, all.end());
+    return boundaries_from_summary(values, weights, *num_bins_);
+  }
+
   Config input_boundaries_;  // as the config gave them; null when none
   std::vector<float> boundaries_;
+  Variable summary_;  // an adapted layer's state (no bin_boundaries in the config)
+  bool keras3_ = false;
   std::optional<std::int64_t> num_bins_;
   Config epsilon_;
   std::string output_mode_;

@@ -15,6 +15,7 @@
 #include "strata/log.hpp"
 #include "strata/model.hpp"
 #include "strata/optimizer.hpp"
+#include "strata/plugin/file_shaped_weights.hpp"
 #include "strata/plugin/file_system.hpp"
 
 namespace fs = std::filesystem;
@@ -457,7 +458,7 @@ LoadStatus Checkpoint::Impl::restore(const fs::path& prefix, bool dry_run) {
       STRATA_CHECK(shape.rank() == 0 && is_floating(dtype), ValueError, "checkpoint value '", key,
                    "' (a learning rate) should be a float scalar, found ", dtype_name(dtype), shape.to_string());
     } else {
-      STRATA_CHECK(shape == o.variable.shape(), ShapeError, "checkpoint value '", key, "' has shape ",
+      STRATA_CHECK(accepts_shape(o.variable, shape), ShapeError, "checkpoint value '", key, "' has shape ",
                    shape.to_string(), " but the variable ", what, " has shape ", o.variable.shape().to_string());
       STRATA_CHECK(dtype == o.variable.dtype(), ValueError, "checkpoint value '", key, "' is ", dtype_name(dtype),
                    " but the variable ", what, " is ", dtype_name(o.variable.dtype()));

@@ -146,6 +146,18 @@ void ObjectTable::fill_optimizer(int id) {
     objects_.push_back(std::move(o));
     add_child(id, "_learning_rate", lr);
   }
+  // A dynamic loss scale (tf-keras's LossScaleOptimizer and LossScaleOptimizerV3 both track
+  // it as "loss_scale" with "current_loss_scale" and "good_steps"; a fixed scale has no
+  // variables there). Optional: files from before Strata wrote it, and Keras 3's, lack it.
+  if (const LossScale* ls = loss_scale(*opt); ls != nullptr && ls->dynamic) {
+    const int scale = static_cast<int>(objects_.size());
+    TrackedObject s;
+    s.kind = TrackedObject::Kind::kList;
+    objects_.push_back(std::move(s));
+    add_child(id, "loss_scale", scale);
+    add_child(scale, "current_loss_scale", add_variable(ls->scale, true));
+    add_child(scale, "good_steps", add_variable(ls->good_steps, true));
+  }
 }
 
 int ObjectTable::add(const Trackable& t, const Model* owner) {

@@ -18,6 +18,7 @@
 #include "ops/internal.hpp"
 #include "strata/activations.hpp"
 #include "strata/graph.hpp"
+#include "strata/plugin/file_shaped_weights.hpp"
 #include "strata/plugin/file_text.hpp"
 #include "strata/plugin/layers.hpp"
 #include "strata/plugin/memory.hpp"
@@ -528,7 +529,7 @@ void Layer::set_weights(const std::vector<Tensor>& values) {
                " weights but set_weights was given ", values.size(), " values");
   for (std::size_t i = 0; i < vars.size(); ++i) {
     STRATA_CHECK(values[i].defined(), ValueError, "set_weights: value ", i, " for '", vars[i].name(), "' is undefined");
-    STRATA_CHECK(values[i].shape() == vars[i].shape(), ShapeError, "set_weights: weight '", vars[i].name(), "' of layer '",
+    STRATA_CHECK(accepts_shape(vars[i], values[i].shape()), ShapeError, "set_weights: weight '", vars[i].name(), "' of layer '",
                  name_, "' has shape ", vars[i].shape().to_string(), " but the value ", i, " has shape ",
                  values[i].shape().to_string());
     STRATA_CHECK(values[i].dtype() == vars[i].dtype(), ValueError, "set_weights: weight '", vars[i].name(),

@@ -3,8 +3,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
-#include <optional>
 #include <map>
+#include <optional>
+#include <set>
 #include <mutex>
 #include <sstream>
 #include <unordered_map>
@@ -21,6 +22,107 @@ namespace strata {
 namespace internal {
 
 namespace {
+// Program order of the variable reads and assignments recorded while tracing (TensorFlow's
+// automatic control dependencies: ops on one variable run in the order the trace made
+// them). Beside the nodes, keyed by address (GraphNode's layout is ABI); an entry goes when
+// its node is freed, before the address can be reused.
+struct VariableOrder {
+  std::mutex mutex;
+  std::unordered_map<const GraphNode*, std::uint64_t> sequence;
+  std::uint64_t next = 0;
+};
+VariableOrder& variable_order() {
+  static auto* order = new VariableOrder();  // never destroyed: nodes may be freed at exit
+  return *order;
+}
+bool is_variable_op(const GraphNode& node) { return node.op == "ReadVariableOp" || node.op == "AssignVariableOp"; }
+void note_variable_op(const GraphNode* node) {
+  auto& order = variable_order();
+  const std::lock_guard<std::mutex> lock(order.mutex);
+  order.sequence[node] = order.next++;
+}
+
+// Graph's walk puts every output's inputs first and the assignments last, so a read the
+// trace made after an assignment of the same variable (SpectralNormalization's wrapped layer
+// reading the kernel it has just normalised) would run before it. Where the trace's order
+// says otherwise, the nodes are sorted again with those orderings as extra edges (each read
+// after the assignment before it, each assignment after the reads and the assignment
+// before it), keeping the walk's order wherever it is free. The trace's order is a
+// topological order of the data edges too, so the extra edges make no cycle.
+void order_variable_ops(std::vector<std::shared_ptr<GraphNode>>& nodes) {
+  struct Event {
+    std::uint64_t seq;
+    std::size_t index;
+    bool assign;
+  };
+  std::map<std::uint64_t, std::vector<Event>> by_variable;
+  {
+    auto& order = variable_order();
+    const std::lock_guard<std::mutex> lock(order.mutex);
+    if (order.sequence.empty()) return;
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+      const GraphNode& n = *nodes[i];
+      if (!is_variable_op(n) || !n.variable.defined()) continue;
+      const auto it = order.sequence.find(&n);
+      if (it == order.sequence.end()) continue;
+      by_variable[n.variable.id()].push_back({it->second, i, n.op == "AssignVariableOp"});
+    }
+  }
+  std::vector<std::pair<std::size_t, std::size_t>> edges;  // (before, after)
+  bool out_of_order = false;
+  for (auto& [id, events] : by_variable) {
+    std::sort(events.begin(), events.end(), [](const Event& a, const Event& b) { return a.seq < b.seq; });
+    std::optional<std::size_t> last_assign;
+    std::vector<std::size_t> reads_since;
+    for (const Event& e : events) {
+      if (e.assign) {
+        if (last_assign) edges.emplace_back(*last_assign, e.index);
+        for (const std::size_t r : reads_since) edges.emplace_back(r, e.index);
+        reads_since.clear();
+        last_assign = e.index;
+      } else {
+        if (last_assign) edges.emplace_back(*last_assign, e.index);
+        reads_since.push_back(e.index);
+      }
+    }
+  }
+  for (const auto& [a, b] : edges) out_of_order = out_of_order || a > b;
+  if (!out_of_order) return;
+  std::unordered_map<const GraphNode*, std::size_t> index;
+  for (std::size_t i = 0; i < nodes.size(); ++i) index[nodes[i].get()] = i;
+  std::vector<std::vector<std::size_t>> after(nodes.size());
+  std::vector<std::size_t> waiting(nodes.size(), 0);
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    for (const auto& in : nodes[i]->inputs) {
+      after[index.at(in.node().get())].push_back(i);
+      ++waiting[i];
+    }
+  }
+  for (const auto& [a, b] : edges) {
+    after[a].push_back(b);
+    ++waiting[b];
+  }
+  // Kahn's algorithm, the smallest walk position first.
+  std::set<std::size_t> ready;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    if (waiting[i] == 0) ready.insert(i);
+  }
+  std::vector<std::shared_ptr<GraphNode>> sorted;
+  sorted.reserve(nodes.size());
+  while (!ready.empty()) {
+    const std::size_t i = *ready.begin();
+    ready.erase(ready.begin());
+    sorted.push_back(nodes[i]);
+    for (const std::size_t j : after[i]) {
+      if (--waiting[j] == 0) ready.insert(j);
+    }
+  }
+  // A graph whose nodes were not all recorded in one trace (a pass's rewrite reading a
+  // variable again) may admit no such order: it keeps the walk's, as before.
+  if (sorted.size() != nodes.size()) return;
+  nodes = std::move(sorted);
+}
+
 // Nodes whose last reference went while another node was being freed: freed by the
 // outermost deleter's loop, so freeing a chain never nests. The list lives on the outermost
 // call's stack; the thread_local is a plain pointer to it (trivially destructible), so nodes
@@ -37,6 +139,11 @@ struct NodeDeleter {
     while (!list.empty()) {
       GraphNode* next = list.back();
       list.pop_back();
+      if (is_variable_op(*next)) {
+        auto& order = variable_order();
+        const std::lock_guard<std::mutex> lock(order.mutex);
+        order.sequence.erase(next);
+      }
       delete next;  // may push the nodes it held the last references to
     }
     pending = nullptr;
@@ -71,6 +178,7 @@ Tensor capture_variable(const Variable& variable) {
   node->variable = variable;
   node->attrs.set("dtype", variable.dtype());
   node->outputs = {{variable.dtype(), variable.shape()}};
+  note_variable_op(node.get());
   return Tensor::symbolic(variable.dtype(), variable.shape(), node, 0, variable.device());
 }
 
@@ -81,6 +189,7 @@ void record_assign(const Variable& variable, const Tensor& value) {
   node->variable = variable;
   node->attrs.set("dtype", variable.dtype());
   node->inputs = {value.is_symbolic() ? value : capture_constant(value)};
+  note_variable_op(node.get());
   thread_state().side_effects.push_back(std::move(node));
 }
 
@@ -145,8 +254,11 @@ Graph::Graph(std::vector<Tensor> inputs, std::vector<Tensor> outputs, std::strin
       stack.pop_back();
     }
   }
+  internal::order_variable_ops(nodes_);
   index_slots();
 }
+
+
 
 std::vector<Variable> Graph::captured_variables() const {
   std::vector<Variable> out;

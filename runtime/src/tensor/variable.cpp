@@ -1,6 +1,10 @@
 #include "strata/variable.hpp"
 
 #include <atomic>
+#include <mutex>
+#include <unordered_map>
+
+#include "strata/plugin/file_shaped_weights.hpp"
 
 namespace strata {
 
@@ -46,7 +50,7 @@ void Variable::assign(const Tensor& value) {
   STRATA_CHECK(value.defined(), ValueError, "cannot assign an undefined tensor to variable '", impl.name, "'");
   STRATA_CHECK(value.dtype() == impl.value.dtype(), ValueError, "cannot assign a ", dtype_name(value.dtype()),
                " tensor to variable '", impl.name, "' of dtype ", dtype_name(impl.value.dtype()));
-  STRATA_CHECK(value.shape() == impl.value.shape(), ShapeError, "cannot assign a tensor of shape ",
+  STRATA_CHECK(value.shape() == impl.value.shape() || accepts_shape(*this, value.shape()), ShapeError, "cannot assign a tensor of shape ",
                value.shape().to_string(), " to variable '", impl.name, "' of shape ",
                impl.value.shape().to_string());
   impl.value = value.to(impl.value.device());
@@ -55,6 +59,37 @@ void Variable::assign(const Tensor& value) {
 void Variable::to(const Device& device) {
   Impl& impl = checked();
   impl.value = impl.value.to(device);
+}
+
+// ---- file-shaped weights (strata/plugin/file_shaped_weights.hpp) ------------------------------
+
+namespace {
+// Variable id -> declared shape. Ids are never reused, so an entry of a freed variable is
+// never consulted again (only the few file-shaped weights are here).
+struct FileShapes {
+  std::mutex mutex;
+  std::unordered_map<std::uint64_t, Shape> declared;
+};
+FileShapes& file_shapes() {
+  static auto* shapes = new FileShapes();  // never destroyed: variables may be assigned at exit
+  return *shapes;
+}
+}  // namespace
+
+void set_file_shaped(const Variable& variable, const Shape& declared) {
+  STRATA_CHECK(declared.is_compatible_with(variable.shape()), ValueError, "variable '", variable.name(), "' of shape ",
+               variable.shape().to_string(), " cannot be declared with shape ", declared.to_string());
+  auto& shapes = file_shapes();
+  const std::lock_guard<std::mutex> lock(shapes.mutex);
+  shapes.declared.insert_or_assign(variable.id(), declared);
+}
+
+bool accepts_shape(const Variable& variable, const Shape& shape) {
+  if (shape == variable.shape()) return true;
+  auto& shapes = file_shapes();
+  const std::lock_guard<std::mutex> lock(shapes.mutex);
+  const auto it = shapes.declared.find(variable.id());
+  return it != shapes.declared.end() && shape.is_compatible_with(it->second);
 }
 
 }  // namespace strata

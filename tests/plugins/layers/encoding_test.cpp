@@ -587,19 +587,50 @@ TEST_F(EncodingLayers, BadConfigsAreTypedErrorsNamingTheLayer) {
       "hc", "output_mode");
 }
 
+// An adapted tf-keras layer (num_bins, no bin_boundaries) keeps its state in the float32 weight
+// "summary" (2, None): values, then weights. Built, it is empty (every value in bucket 0, as
+// tf-keras's unadapted layer); it takes any (2, n) value, and the boundaries are tf-keras's
+// get_bin_boundaries(summary, num_bins) = compress(summary, 1 / num_bins)[0, :-1].
+TEST_F(EncodingLayers, DiscretizationSummaryTakesTheFilesShape) {
+  const auto l = layer("Discretization", {{"name", "dd"}, {"num_bins", 2}});
+  l->ensure_built({Shape{Shape::kUnknown}});
+  ASSERT_EQ(l->weights().size(), 1u);
+  EXPECT_EQ(l->weights()[0].name(), "dd/summary");
+  EXPECT_EQ(l->weights()[0].shape(), (Shape{2, 0}));
+  EXPECT_FALSE(l->weights()[0].trainable());
+  const Tensor x = floats({-1, 0.5, 1, 2, 5}, Shape{5});
+  EXPECT_EQ(ints((*l)(x)), (std::vector<std::int64_t>{0, 0, 0, 0, 0}));
+  // 4 columns, epsilon 1/2: cumulative weights 1..4 over 4, interpolated at 0.5 and 1.0 ->
+  // bins [1, 3], boundaries [1].
+  l->set_weights({floats({0, 1, 2, 3, 1, 1, 1, 1}, Shape{2, 4})});
+  EXPECT_EQ(l->weights()[0].shape(), (Shape{2, 4}));
+  EXPECT_EQ(ints((*l)(x)), (std::vector<std::int64_t>{0, 0, 1, 1, 1}));
+  // Weights 1, 3 (cumulative 0.25, 1): 0.5 interpolates to 0 + (0.5 - 0.25) / 0.75 * 4 = 4/3.
+  l->set_weights({floats({0, 4, 1, 3}, Shape{2, 2})});
+  EXPECT_EQ(ints((*l)(floats({1.33f, 1.34f}, Shape{2}))), (std::vector<std::int64_t>{0, 1}));
+  // Fewer columns than num_bins: the summary's values as they are, the last one dropped.
+  const auto many = layer("Discretization", {{"num_bins", 10}});
+  many->ensure_built({Shape{Shape::kUnknown}});
+  many->set_weights({floats({0, 1, 2, 1, 1, 1}, Shape{2, 3})});
+  EXPECT_EQ(ints((*many)(floats({-1, 0, 1.5, 9}, Shape{4}))), (std::vector<std::int64_t>{0, 1, 2, 2}));
+  // Only the declared (2, None) is taken.
+  EXPECT_THROW(l->set_weights({floats({0, 1, 2}, Shape{3, 1})}), ShapeError);
+  // A layer given bin_boundaries has no weight.
+  const auto given = layer("Discretization", {{"bin_boundaries", {0.0}}});
+  given->ensure_built({Shape{Shape::kUnknown}});
+  EXPECT_TRUE(given->weights().empty());
+}
+
 TEST_F(EncodingLayers, BadInputsAreTypedErrorsNamingTheLayer) {
-  // An adapted Discretization's boundaries live in a weight of shape (2, None), its length
-  // the adapted data's: refused, saying so.
+  // An adapted layer needs num_bins to derive its boundaries from the summary.
   expect_error<ValueError>(
       [] {
-        (void)(*layer("Discretization", {{"name", "dd"}, {"num_bins", 3}}))(floats({1}, Shape{1}));
+        const auto l = layer("Discretization", {{"name", "dd"}});
+        l->ensure_built({Shape{1}});
+        l->set_weights({floats({0, 1, 2, 3}, Shape{2, 2})});
+        (void)(*l)(floats({1}, Shape{1}));
       },
-      "dd", "bin_boundaries");
-  expect_error<ValueError>(
-      [] {
-        (void)(*layer("Discretization", {{"name", "dd"}, {"num_bins", 3}}))(floats({1}, Shape{1}));
-      },
-      "'summary' of shape (2, None)", "depends on the adapted data");
+      "dd", "num_bins");
   expect_error<ValueError>(
       [] {
         (void)(*layer("Hashing", {{"name", "hh"}, {"num_bins", 3}}))(floats({1}, Shape{1}));

@@ -86,6 +86,28 @@ TEST_F(GraphTest, VariablesStayReferencesAndConstantsAreCaptured) {
   EXPECT_NE(listing.find("Const"), std::string::npos) << listing;
 }
 
+// A variable's reads and assignments run in the order they were traced (TensorFlow's
+// automatic control dependencies): a read traced after an assignment sees the assigned
+// value, one traced before it the value before, and two assignments keep their order.
+TEST_F(GraphTest, VariableReadsAndAssignmentsRunInTracedOrder) {
+  Variable v("v", Tensor::from_vector<double>({1.0}, Shape{1}));
+  Graph g = trace(
+      [&](const std::vector<Tensor>& in) {
+        const Tensor before = read(v);
+        assign_variable(v, before + in[0]);
+        const Tensor after = read(v);
+        assign_variable(v, after * 10.0);
+        const Tensor last = read(v);
+        return std::vector<Tensor>{before, after, last};
+      },
+      {{Shape{1}, DType::kFloat64}});
+  const auto out = g.run({Tensor::from_vector<double>({2.0}, Shape{1})});
+  EXPECT_EQ(out[0].to_vector<double>(), std::vector<double>{1.0});
+  EXPECT_EQ(out[1].to_vector<double>(), std::vector<double>{3.0});
+  EXPECT_EQ(out[2].to_vector<double>(), std::vector<double>{30.0});
+  EXPECT_EQ(v.value().to_vector<double>(), std::vector<double>{30.0});
+}
+
 TEST_F(GraphTest, RandomOpsStayRandomUnlessSeeded) {
   Graph unseeded = trace([](const std::vector<Tensor>& in) {
     return std::vector<Tensor>{in[0] + random_uniform(Shape{4}, DType::kFloat32, 0, 1, std::nullopt, Device("ref:0"))};
