@@ -6,7 +6,9 @@
 // input channel per group), and oneDNN pooling (MaxPool, AvgPool with
 // pooling_avg_exclude_padding, AvgPoolGrad). Tensors keep their TensorFlow layouts
 // (NHWC data, HWIO / HWCM filters), described to oneDNN by strides, so nothing is
-// reordered. oneDNN's dilation is TensorFlow's minus one.
+// reordered. oneDNN's dilation is TensorFlow's minus one. A forward float32 convolution of
+// an input with few channels (a network's first layer), which oneDNN 2.6 is slow at, runs
+// the direct loop of small_conv.hpp instead.
 //
 // MaxPoolGrad is C++ for every dtype: OPS.md routes each gradient to the first maximum
 // of its window in row-major window order, which a plain loop states exactly. float64
@@ -17,6 +19,7 @@
 #include "dnnl_util.hpp"
 #include "fusion.hpp"
 #include "kernels.hpp"
+#include "small_conv.hpp"
 #include "strata/plugin/window.hpp"
 
 namespace strata::onednn {
@@ -354,7 +357,10 @@ void conv2d(KernelContext& ctx) {
     std::fill(y, y + g.n * g.oh * g.ow * CO, T(0));
     return;
   }
-  if constexpr (std::is_same_v<T, float>) return dnnl_conv(ctx, ConvPass::kForward, g, CO, false, x, f, y);
+  if constexpr (std::is_same_v<T, float>) {
+    if (small_channel_conv_applies(g, CO)) return small_channel_conv(g, CO, x, f, nullptr, SmallConvActivation::kNone, y);
+    return dnnl_conv(ctx, ConvPass::kForward, g, CO, false, x, f, y);
+  }
   conv_forward_cpp(g, CO, x, f, y);
 }
 
@@ -626,6 +632,15 @@ void fused_conv2d(KernelContext& ctx) {
   float* y = static_cast<float*>(ctx.allocate_output(0).mutable_data());
   if (g.n * g.oh * g.ow * oc == 0) return;
   STRATA_CHECK(g.c > 0, BackendError, "_FusedConv2D on an input without channels");
+  if (!depthwise && small_channel_conv_applies(g, oc) &&
+      (!act || act->first == dnnl::algorithm::eltwise_relu || act->first == dnnl::algorithm::eltwise_clip)) {
+    const SmallConvActivation a = !act ? SmallConvActivation::kNone
+                                  : act->first == dnnl::algorithm::eltwise_relu ? SmallConvActivation::kRelu
+                                                                                 : SmallConvActivation::kRelu6;
+    return small_channel_conv(g, oc, static_cast<const float*>(ctx.input(0).data()),
+                              static_cast<const float*>(ctx.input(1).data()),
+                              static_cast<const float*>(ctx.input(2).data()), a, y);
+  }
   KeyBuilder key("fused_conv");
   key.add(std::int64_t{depthwise ? 1 : 0});
   key.add(Dims{g.n, g.h, g.w, g.c, g.kh, g.kw, oc, g.oh, g.ow, g.sh, g.sw, g.dh, g.dw, g.pad_top, g.pad_left, g.pad_bottom, g.pad_right});

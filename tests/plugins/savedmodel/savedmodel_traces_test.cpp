@@ -904,6 +904,71 @@ TEST(GraphPasses, OneDnnFusesConv2DBiasAddRelu) {
   }
 }
 
+// A convolution of an input with few channels (a network's first layer) runs backend-onednn's
+// direct loop (small_conv.hpp), fused with its bias and relu / relu6 or alone: each matches a
+// plain double-precision loop written here, with padding on every side, strides, dilation,
+// and output channels in whole and partial blocks.
+TEST(GraphPasses, FusedConv2DOfFewInputChannelsMatchesAPlainLoop) {
+  struct Cfg {
+    std::int64_t n, h, w, c, kh, kw, oc, stride, dilation;
+    const char* padding;
+    const char* act;  // "" (BiasAdd only), "Relu", "Relu6"
+  };
+  const Cfg cfgs[] = {{4, 28, 28, 1, 3, 3, 8, 1, 1, "VALID", "Relu"},   {2, 11, 13, 3, 3, 3, 20, 2, 1, "SAME", "Relu6"},
+                      {3, 9, 17, 2, 5, 3, 5, 1, 2, "SAME", ""},         {1, 7, 30, 4, 4, 4, 16, 1, 1, "SAME", "Relu"},
+                      {2, 6, 6, 1, 1, 1, 33, 1, 1, "VALID", "Relu6"}};
+  for (const Cfg& g : cfgs) {
+    std::vector<float> xv(static_cast<std::size_t>(g.n * g.h * g.w * g.c)), fv(static_cast<std::size_t>(g.kh * g.kw * g.c * g.oc)),
+        bv(static_cast<std::size_t>(g.oc));
+    for (std::size_t i = 0; i < xv.size(); ++i) xv[i] = static_cast<float>((i * 2654435761u) % 1000) * 0.004f - 2.0f;
+    for (std::size_t i = 0; i < fv.size(); ++i) fv[i] = static_cast<float>((i * 40503u + 7) % 997) * 0.002f - 1.0f;
+    for (std::size_t i = 0; i < bv.size(); ++i) bv[i] = static_cast<float>(i % 7) * 0.5f - 1.5f;
+    const auto x = strata::Tensor::from_vector<float>(xv, strata::Shape{g.n, g.h, g.w, g.c});
+    const auto f = strata::Tensor::from_vector<float>(fv, strata::Shape{g.kh, g.kw, g.c, g.oc});
+    const auto b = strata::Tensor::from_vector<float>(bv, strata::Shape{g.oc});
+    const bool same = std::string(g.padding) == "SAME";
+    const std::int64_t ekh = (g.kh - 1) * g.dilation + 1, ekw = (g.kw - 1) * g.dilation + 1;
+    const std::int64_t oh = same ? (g.h + g.stride - 1) / g.stride : (g.h - ekh) / g.stride + 1;
+    const std::int64_t ow = same ? (g.w + g.stride - 1) / g.stride : (g.w - ekw) / g.stride + 1;
+    const std::int64_t pt = same ? std::max<std::int64_t>(0, (oh - 1) * g.stride + ekh - g.h) / 2 : 0;
+    const std::int64_t pl = same ? std::max<std::int64_t>(0, (ow - 1) * g.stride + ekw - g.w) / 2 : 0;
+    std::vector<float> want(static_cast<std::size_t>(g.n * oh * ow * g.oc));
+    for (std::int64_t n = 0; n < g.n; ++n)
+      for (std::int64_t i = 0; i < oh; ++i)
+        for (std::int64_t j = 0; j < ow; ++j)
+          for (std::int64_t o = 0; o < g.oc; ++o) {
+            double s = bv[static_cast<std::size_t>(o)];
+            for (std::int64_t a = 0; a < g.kh; ++a)
+              for (std::int64_t e = 0; e < g.kw; ++e) {
+                const std::int64_t ih = i * g.stride + a * g.dilation - pt, iw = j * g.stride + e * g.dilation - pl;
+                if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) continue;
+                for (std::int64_t c = 0; c < g.c; ++c) {
+                  s += double(xv[static_cast<std::size_t>(((n * g.h + ih) * g.w + iw) * g.c + c)]) *
+                       double(fv[static_cast<std::size_t>(((a * g.kw + e) * g.c + c) * g.oc + o)]);
+                }
+              }
+            if (std::string(g.act) == "Relu") s = std::max(s, 0.0);
+            if (std::string(g.act) == "Relu6") s = std::min(std::max(s, 0.0), 6.0);
+            want[static_cast<std::size_t>(((n * oh + i) * ow + j) * g.oc + o)] = static_cast<float>(s);
+          }
+    const auto expected = strata::Tensor::from_vector<float>(want, strata::Shape{g.n, oh, ow, g.oc});
+    strata::Attrs attrs{{"strides", std::vector<std::int64_t>{1, g.stride, g.stride, 1}},
+                        {"padding", std::string(g.padding)},
+                        {"data_format", std::string("NHWC")},
+                        {"dilations", std::vector<std::int64_t>{1, g.dilation, g.dilation, 1}}};
+    const std::string what = std::string("c") + std::to_string(g.c) + " oc" + std::to_string(g.oc) + " " + g.padding + " " + g.act;
+    if (std::string(g.act).empty()) {  // the unfused Conv2D too, plus the bias
+      const auto y = strata::execute("Conv2D", {x, f}, attrs)[0];
+      tf_traced::expect_close_rel(strata::execute("BiasAdd", {y, b}, {{"data_format", std::string("NHWC")}})[0], expected, 1e-5, 1e-5,
+                       "Conv2D " + what);
+    }
+    std::vector<std::string> fused{"BiasAdd"};
+    if (!std::string(g.act).empty()) fused.push_back(g.act);
+    attrs.set("fused_ops", fused);
+    tf_traced::expect_close_rel(strata::execute("_FusedConv2D", {x, f, b}, attrs)[0], expected, 1e-5, 1e-5, "_FusedConv2D " + what);
+  }
+}
+
 // The debugging switch: with graph passes off, optimize_graph keeps the traced ops and eager
 // Dense layers run MatMul, BiasAdd and the activation one by one, so both compute exactly
 // what the unfused composition does; with passes on, eager Dense runs _FusedMatMul (within

@@ -1,0 +1,31 @@
+// A direct float32 NHWC convolution for inputs with few channels (a network's first layer:
+// a grey-scale or RGB image), where oneDNN 2.6's implementations are slow: its brgemm
+// convolution of a 28x28x1 batch of 1024 with eight 3x3 filters takes ~6 ms of CPU time,
+// its gemm convolution ~8.5 ms, this loop ~2 ms (bench figures in docs/PERFORMANCE.md).
+//
+// y[n, oh, ow, o] = act(b[o] + Σ_{kh, kw, c} x[n, ih, iw, c] · f[kh, kw, c, o]), the sum in
+// the order kh, kw, c (padding taps skipped), in float32 without FMA contraction, then the
+// bias, then the activation: within the convolutions' tolerance of oneDNN's result (which
+// associates the sum differently).
+#pragma once
+
+#include <cstdint>
+
+#include "strata/plugin/window.hpp"
+
+namespace strata::onednn {
+
+// The activation applied after the bias.
+enum class SmallConvActivation { kNone, kRelu, kRelu6 };
+
+// Whether small_channel_conv is the faster choice for a forward convolution of geometry `g`
+// with `oc` output channels: few input channels (c ≤ 4) and a small window
+// (c · kh · kw ≤ 64). STRATA_ONEDNN_SMALL_CONV=0 in the environment (read once) turns it off.
+bool small_channel_conv_applies(const Window2D& g, std::int64_t oc);
+
+// Runs the convolution on the calling thread's team (parallel_for over output rows).
+// `bias` may be null (no bias). `f` is HWIO [kh, kw, c, oc].
+void small_channel_conv(const Window2D& g, std::int64_t oc, const float* x, const float* f, const float* bias,
+                        SmallConvActivation act, float* y);
+
+}  // namespace strata::onednn
