@@ -7,8 +7,8 @@
 // pooling_avg_exclude_padding, AvgPoolGrad). Tensors keep their TensorFlow layouts
 // (NHWC data, HWIO / HWCM filters), described to oneDNN by strides, so nothing is
 // reordered. oneDNN's dilation is TensorFlow's minus one. A forward float32 convolution of
-// an input with few channels (a network's first layer), which oneDNN 2.6 is slow at, runs
-// the direct loop of small_conv.hpp instead.
+// a single-channel input (a network's first layer), which oneDNN 2.6 is slow at, runs the
+// direct loop of small_conv.hpp instead.
 //
 // MaxPoolGrad is C++ for every dtype: OPS.md routes each gradient to the first maximum
 // of its window in row-major window order, which a plain loop states exactly. float64

@@ -181,7 +181,7 @@ bool small_conv_enabled() {
 }  // namespace
 
 bool small_channel_conv_applies(const Window2D& g, std::int64_t oc) {
-  return small_conv_enabled() && g.c >= 1 && g.c <= 4 && g.kh * g.kw * g.c <= 64 && oc >= 1 && g.kh >= 1 && g.kw >= 1 &&
+  return small_conv_enabled() && g.c == 1 && g.kh * g.kw <= 64 && oc >= 1 && oc <= 32 && g.kh >= 1 && g.kw >= 1 &&
          g.sh >= 1 && g.sw >= 1 && g.dh >= 1 && g.dw >= 1;
 }
 

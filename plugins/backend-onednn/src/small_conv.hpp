@@ -1,7 +1,8 @@
-// A direct float32 NHWC convolution for inputs with few channels (a network's first layer:
-// a grey-scale or RGB image), where oneDNN 2.6's implementations are slow: its brgemm
-// convolution of a 28x28x1 batch of 1024 with eight 3x3 filters takes ~6 ms of CPU time,
-// its gemm convolution ~8.5 ms, this loop ~2 ms (bench figures in docs/PERFORMANCE.md).
+// A direct float32 NHWC convolution for single-channel inputs (a network's first layer on
+// grey-scale images), where oneDNN 2.6's implementations are slow: its brgemm convolution
+// of a 28x28x1 batch of 1024 with eight 3x3 filters takes ~6 ms of CPU time, its gemm
+// convolution ~8.5 ms, this loop ~2 ms (docs/PERFORMANCE.md). The loop handles any channel
+// count, but with 2 or 3 input channels oneDNN was as fast or faster, so it is used for one.
 //
 // y[n, oh, ow, o] = act(b[o] + Σ_{kh, kw, c} x[n, ih, iw, c] · f[kh, kw, c, o]), the sum in
 // the order kh, kw, c (padding taps skipped), in float32 without FMA contraction, then the
@@ -19,8 +20,9 @@ namespace strata::onednn {
 enum class SmallConvActivation { kNone, kRelu, kRelu6 };
 
 // Whether small_channel_conv is the faster choice for a forward convolution of geometry `g`
-// with `oc` output channels: few input channels (c ≤ 4) and a small window
-// (c · kh · kw ≤ 64). STRATA_ONEDNN_SMALL_CONV=0 in the environment (read once) turns it off.
+// with `oc` output channels, as measured: one input channel, a window of at most 64 taps
+// and at most 32 output channels (at 32 it only ties with oneDNN). STRATA_ONEDNN_SMALL_CONV=0
+// in the environment (read once) turns it off.
 bool small_channel_conv_applies(const Window2D& g, std::int64_t oc);
 
 // Runs the convolution on the calling thread's team (parallel_for over output rows).
