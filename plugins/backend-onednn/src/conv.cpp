@@ -662,6 +662,36 @@ void fused_conv2d(KernelContext& ctx) {
                  ctx.input(2).data(), y});
 }
 
+// _FusedConv2DMaxPool (fusion.cpp's pass): a _FusedConv2D of a single-channel input
+// followed by a VALID k x k max-pooling of stride k ("pool_size": k).
+void fused_conv2d_max_pool(KernelContext& ctx) {
+  check_num_inputs(ctx, 3);
+  const Dims& xd = in_dims(ctx, 0);
+  const Dims& fd = in_dims(ctx, 1);
+  STRATA_CHECK(fd.size() == 4, BackendError, "_FusedConv2DMaxPool needs a rank-4 filter, got ",
+               ctx.input(1).shape().to_string());
+  const Geometry g = geometry(ctx, xd, fd[0], fd[1], true);
+  STRATA_CHECK(fd[2] == g.c && g.c == 1, BackendError, "_FusedConv2DMaxPool needs one input channel, got a filter ",
+               ctx.input(1).shape().to_string(), " for an input ", ctx.input(0).shape().to_string());
+  const std::int64_t oc = fd[3];
+  STRATA_CHECK(in_dims(ctx, 2).size() == 1 && in_dims(ctx, 2)[0] == oc, BackendError,
+               "_FusedConv2DMaxPool: a bias of shape ", ctx.input(2).shape().to_string(), " for ", oc, " channels");
+  const std::int64_t k = ctx.attrs().get<std::int64_t>("pool_size");
+  STRATA_CHECK(k >= 1, BackendError, "_FusedConv2DMaxPool: pool_size ", k, " must be positive");
+  check_output_dims(ctx, 0, {g.n, g.oh / k, g.ow / k, oc});
+  const auto act = fused_activation(ctx.op_name(), ctx.attrs());
+  STRATA_CHECK(!act || act->first == dnnl::algorithm::eltwise_relu || act->first == dnnl::algorithm::eltwise_clip,
+               BackendError, "_FusedConv2DMaxPool supports fused_ops [BiasAdd], [BiasAdd, Relu] and [BiasAdd, Relu6]");
+  float* y = static_cast<float*>(ctx.allocate_output(0).mutable_data());
+  if (g.n * (g.oh / k) * (g.ow / k) * oc == 0) return;
+  const SmallConvActivation a = !act ? SmallConvActivation::kNone
+                                : act->first == dnnl::algorithm::eltwise_relu ? SmallConvActivation::kRelu
+                                                                               : SmallConvActivation::kRelu6;
+  small_channel_conv_max_pool(g, oc, static_cast<const float*>(ctx.input(0).data()),
+                              static_cast<const float*>(ctx.input(1).data()),
+                              static_cast<const float*>(ctx.input(2).data()), a, k, y);
+}
+
 void register_conv_kernels(Registrar& r) {
   add_f(r, "Conv2D", [](auto tag) {
     using T = typename decltype(tag)::type;

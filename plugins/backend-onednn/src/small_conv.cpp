@@ -133,7 +133,7 @@ STRATA_CPU_INLINE void conv_rows(const Window2D& g, std::int64_t oc, const float
       }
     }
     const float* xn = x + n * g.h * g.w * C;
-    float* yr = y + (n * g.oh + oh) * g.ow * oc;
+    float* yr = y + (r - row_begin) * g.ow * oc;  // y holds the rows from row_begin
     for (std::int64_t o0 = 0; o0 < ocp; o0 += B) {
       const std::int64_t width = std::min<std::int64_t>(B, oc - o0);
       const float* wb = pk.w + o0;
@@ -185,26 +185,80 @@ bool small_channel_conv_applies(const Window2D& g, std::int64_t oc) {
          g.sh >= 1 && g.sw >= 1 && g.dh >= 1 && g.dw >= 1;
 }
 
+namespace {
+
+// The filter and bias packed for the row loops, and the rows' loop for the block width.
+struct Prepared {
+  std::vector<float> packed;
+  Packed pk{};
+  std::int64_t block = 8;
+  std::int64_t work_per_row = 1;  // multiply-adds of one output row
+};
+
+Prepared prepare(const Window2D& g, std::int64_t oc, const float* f, const float* bias) {
+  Prepared p;
+  p.block = oc >= 16 ? 16 : 8;
+  const std::int64_t ocp = (oc + p.block - 1) / p.block * p.block;
+  const std::int64_t rows = g.kh * g.kw * g.c;
+  p.packed.assign(static_cast<std::size_t>((rows + 1) * ocp), 0.0f);
+  for (std::int64_t r = 0; r < rows; ++r) std::copy(f + r * oc, f + (r + 1) * oc, p.packed.begin() + r * ocp);
+  float* packed_bias = p.packed.data() + rows * ocp;
+  if (bias != nullptr) std::copy(bias, bias + oc, packed_bias);
+  p.pk = Packed{p.packed.data(), packed_bias, ocp};
+  p.work_per_row = std::max<std::int64_t>(1, g.ow * rows * ocp);
+  return p;
+}
+
+void run_rows(const Prepared& p, const Window2D& g, std::int64_t oc, const float* x, SmallConvActivation act, float* y,
+              std::int64_t begin, std::int64_t end) {
+  if (p.block == 16) {
+    conv_rows_16(g, oc, x, p.pk, act, y, begin, end);
+  } else {
+    conv_rows_8(g, oc, x, p.pk, act, y, begin, end);
+  }
+}
+
+// Chunks of rows worth a thread: ~4·kGrainCheap multiply-adds.
+std::int64_t grain_for(std::int64_t work_per_row) {
+  return std::max<std::int64_t>(1, (4 * kGrainCheap + work_per_row - 1) / work_per_row);
+}
+
+}  // namespace
+
 void small_channel_conv(const Window2D& g, std::int64_t oc, const float* x, const float* f, const float* bias,
                         SmallConvActivation act, float* y) {
-  const std::int64_t B = oc >= 16 ? 16 : 8;
-  const std::int64_t ocp = (oc + B - 1) / B * B;
-  const std::int64_t rows = g.kh * g.kw * g.c;
-  std::vector<float> packed(static_cast<std::size_t>((rows + 1) * ocp), 0.0f);
-  for (std::int64_t r = 0; r < rows; ++r) std::copy(f + r * oc, f + (r + 1) * oc, packed.begin() + r * ocp);
-  float* packed_bias = packed.data() + rows * ocp;
-  if (bias != nullptr) std::copy(bias, bias + oc, packed_bias);
-  const Packed pk{packed.data(), packed_bias, ocp};
-  // A row is worth a thread when the team's rows hold enough multiply-adds (~4·kGrainCheap).
-  const std::int64_t work_per_row = std::max<std::int64_t>(1, g.ow * rows * ocp);
-  const std::int64_t grain = std::max<std::int64_t>(1, (4 * kGrainCheap + work_per_row - 1) / work_per_row);
-  parallel_for(g.n * g.oh, grain, [&](std::int64_t begin, std::int64_t end) {
-    if (B == 16) {
-      conv_rows_16(g, oc, x, pk, act, y, begin, end);
-    } else {
-      conv_rows_8(g, oc, x, pk, act, y, begin, end);
+  const Prepared p = prepare(g, oc, f, bias);
+  parallel_for(g.n * g.oh, grain_for(p.work_per_row), [&](std::int64_t begin, std::int64_t end) {
+    run_rows(p, g, oc, x, act, y + begin * g.ow * oc, begin, end);
+  });
+}
+
+void small_channel_conv_max_pool(const Window2D& g, std::int64_t oc, const float* x, const float* f, const float* bias,
+                                 SmallConvActivation act, std::int64_t k, float* y) {
+  const Prepared p = prepare(g, oc, f, bias);
+  const std::int64_t ph = g.oh / k, pw = g.ow / k;
+  parallel_for(g.n * ph, grain_for(p.work_per_row * k), [&](std::int64_t begin, std::int64_t end) {
+    std::vector<float> rows(static_cast<std::size_t>(k * g.ow * oc));
+    for (std::int64_t r = begin; r < end; ++r) {
+      const std::int64_t n = r / ph, i = r % ph;
+      const std::int64_t first = n * g.oh + i * k;
+      run_rows(p, g, oc, x, act, rows.data(), first, first + k);
+      float* yr = y + r * pw * oc;
+      for (std::int64_t j = 0; j < pw; ++j) {
+        float* out = yr + j * oc;
+        std::copy(rows.data() + j * k * oc, rows.data() + (j * k + 1) * oc, out);
+        for (std::int64_t a = 0; a < k; ++a)
+          for (std::int64_t b = a == 0 ? 1 : 0; b < k; ++b) {
+            const float* v = rows.data() + (a * g.ow + j * k + b) * oc;
+            for (std::int64_t o = 0; o < oc; ++o) out[o] = v[o] > out[o] ? v[o] : out[o];
+          }
+      }
     }
   });
+}
+
+bool small_channel_conv_enabled() {
+  return small_conv_enabled();
 }
 
 }  // namespace strata::onednn

@@ -30,4 +30,15 @@ bool small_channel_conv_applies(const Window2D& g, std::int64_t oc);
 void small_channel_conv(const Window2D& g, std::int64_t oc, const float* x, const float* f, const float* bias,
                         SmallConvActivation act, float* y);
 
+// The same convolution followed by a k x k max-pooling with stride k and no padding (VALID):
+// y[n, i, j, o] = max over the window of the convolution's (activated) outputs; a partial
+// window at the bottom or right is dropped, as VALID pooling drops it. The convolution's
+// output is computed k rows at a time and never stored whole. Exactly the unfused pair's
+// values (max is exact).
+void small_channel_conv_max_pool(const Window2D& g, std::int64_t oc, const float* x, const float* f, const float* bias,
+                                 SmallConvActivation act, std::int64_t k, float* y);
+
+// Whether the loop is switched on (STRATA_ONEDNN_SMALL_CONV is not "0").
+bool small_channel_conv_enabled();
+
 }  // namespace strata::onednn

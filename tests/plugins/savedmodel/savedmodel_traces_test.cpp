@@ -970,6 +970,46 @@ TEST(GraphPasses, FusedConv2DOfOneInputChannelMatchesAPlainLoop) {
   }
 }
 
+// The pass onednn.fuse_conv_max_pool: Conv2D(relu) of a single-channel input and the
+// MaxPooling2D after it become one _FusedConv2DMaxPool (the convolution's output is never
+// stored whole); the CNN computes what the unfused graph computes, with odd sizes whose
+// last pooling row and column VALID pooling drops. A pooling with padding or overlapping
+// windows, or a convolution of three channels, is left alone.
+TEST(GraphPasses, OneDnnFusesSingleChannelConvolutionAndMaxPool) {
+  const auto cnn_of = [](const std::string& channels, const std::string& pool) {
+    return strata::model_from_json(R"({"class_name": "Sequential", "config": {"name": "cnn", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 13, 15, )" + channels + R"(], "dtype": "float32", "name": "in"}},
+      {"class_name": "Conv2D", "config": {"name": "c1", "filters": 8, "kernel_size": [3, 3], "activation": "relu"}},
+      {"class_name": "MaxPooling2D", "config": {"name": "p", )" + pool + R"(}},
+      {"class_name": "Flatten", "config": {"name": "f"}},
+      {"class_name": "Dense", "config": {"name": "d", "units": 5}}]}})");
+  };
+  struct Case {
+    std::string channels, pool;
+    std::size_t fused;
+  };
+  const Case cases[] = {{"1", R"("pool_size": [2, 2])", 1},
+                        {"1", R"("pool_size": [3, 3])", 1},
+                        {"1", R"("pool_size": [2, 2], "padding": "same")", 0},
+                        {"1", R"("pool_size": [3, 3], "strides": [2, 2])", 0},
+                        {"3", R"("pool_size": [2, 2])", 0}};
+  for (const Case& c : cases) {
+    auto cnn = cnn_of(c.channels, c.pool);
+    const std::int64_t ch = std::stoll(c.channels);
+    const strata::Graph g = strata::trace([&](const std::vector<strata::Tensor>& in) { return (*cnn)(in); },
+                                          {strata::TensorSpec(strata::Shape{strata::Shape::kUnknown, 13, 15, ch})});
+    const strata::Graph fused = strata::optimize_graph(g, strata::Device::cpu());
+    const std::string what = c.channels + " channels, " + c.pool;
+    EXPECT_EQ(count_ops(fused, "_FusedConv2DMaxPool"), c.fused) << what << "\n" << fused.to_string();
+    EXPECT_EQ(count_ops(fused, "MaxPool"), 1u - c.fused) << what;
+    for (const std::int64_t batch : {1, 6}) {
+      const auto x = strata::reshape(random_input(batch, 13 * 15 * ch), strata::Shape{batch, 13, 15, ch});
+      expect_close(fused.run({x})[0], g.run({x})[0], 1e-5f, what + ", batch " + std::to_string(batch));
+      expect_close(cnn->predict(x, batch), g.run({x})[0], 1e-5f, what + ", predict, batch " + std::to_string(batch));
+    }
+  }
+}
+
 // The debugging switch: with graph passes off, optimize_graph keeps the traced ops and eager
 // Dense layers run MatMul, BiasAdd and the activation one by one, so both compute exactly
 // what the unfused composition does; with passes on, eager Dense runs _FusedMatMul (within
