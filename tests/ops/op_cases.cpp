@@ -400,6 +400,14 @@ void nn(Builder& b) {
             a);
     }
     b.add("Conv2D_1x1_" + tag(d), "Conv2D", {R(d, Shape{1, 4, 4, 8}, -1, 1), R(d, Shape{1, 1, 8, 16}, -1, 1)}, conv(1, "VALID", 1));
+    // One input channel (backend-onednn's direct loop, small_conv.hpp): blocks of 8 and of
+    // 16 output channels, a partial block, padding on every side, strides, dilation.
+    b.add("Conv2D_c1_o8_" + tag(d), "Conv2D", {R(d, Shape{3, 9, 11, 1}, -1, 1), R(d, Shape{3, 3, 1, 8}, -1, 1)},
+          conv(1, "VALID", 1));
+    b.add("Conv2D_c1_o20_same_s2_" + tag(d), "Conv2D", {R(d, Shape{2, 10, 13, 1}, -1, 1), R(d, Shape{3, 3, 1, 20}, -1, 1)},
+          conv(2, "SAME", 1));
+    b.add("Conv2D_c1_o5_same_d2_" + tag(d), "Conv2D", {R(d, Shape{2, 8, 19, 1}, -1, 1), R(d, Shape{5, 3, 1, 5}, -1, 1)},
+          conv(1, "SAME", 2));
     struct PoolCfg {
       const char* name;
       std::int64_t k, stride;

@@ -6,7 +6,9 @@
 // input channel per group), and oneDNN pooling (MaxPool, AvgPool with
 // pooling_avg_exclude_padding, AvgPoolGrad). Tensors keep their TensorFlow layouts
 // (NHWC data, HWIO / HWCM filters), described to oneDNN by strides, so nothing is
-// reordered. oneDNN's dilation is TensorFlow's minus one.
+// reordered. oneDNN's dilation is TensorFlow's minus one. A forward float32 convolution of
+// a single-channel input (a network's first layer), which oneDNN 2.6 is slow at, runs the
+// direct loop of small_conv.hpp instead.
 //
 // MaxPoolGrad is C++ for every dtype: OPS.md routes each gradient to the first maximum
 // of its window in row-major window order, which a plain loop states exactly. float64
@@ -17,6 +19,7 @@
 #include "dnnl_util.hpp"
 #include "fusion.hpp"
 #include "kernels.hpp"
+#include "small_conv.hpp"
 #include "strata/plugin/window.hpp"
 
 namespace strata::onednn {
@@ -354,7 +357,10 @@ void conv2d(KernelContext& ctx) {
     std::fill(y, y + g.n * g.oh * g.ow * CO, T(0));
     return;
   }
-  if constexpr (std::is_same_v<T, float>) return dnnl_conv(ctx, ConvPass::kForward, g, CO, false, x, f, y);
+  if constexpr (std::is_same_v<T, float>) {
+    if (small_channel_conv_applies(g, CO)) return small_channel_conv(g, CO, x, f, nullptr, SmallConvActivation::kNone, y);
+    return dnnl_conv(ctx, ConvPass::kForward, g, CO, false, x, f, y);
+  }
   conv_forward_cpp(g, CO, x, f, y);
 }
 
@@ -626,6 +632,15 @@ void fused_conv2d(KernelContext& ctx) {
   float* y = static_cast<float*>(ctx.allocate_output(0).mutable_data());
   if (g.n * g.oh * g.ow * oc == 0) return;
   STRATA_CHECK(g.c > 0, BackendError, "_FusedConv2D on an input without channels");
+  if (!depthwise && small_channel_conv_applies(g, oc) &&
+      (!act || act->first == dnnl::algorithm::eltwise_relu || act->first == dnnl::algorithm::eltwise_clip)) {
+    const SmallConvActivation a = !act ? SmallConvActivation::kNone
+                                  : act->first == dnnl::algorithm::eltwise_relu ? SmallConvActivation::kRelu
+                                                                                 : SmallConvActivation::kRelu6;
+    return small_channel_conv(g, oc, static_cast<const float*>(ctx.input(0).data()),
+                              static_cast<const float*>(ctx.input(1).data()),
+                              static_cast<const float*>(ctx.input(2).data()), a, y);
+  }
   KeyBuilder key("fused_conv");
   key.add(std::int64_t{depthwise ? 1 : 0});
   key.add(Dims{g.n, g.h, g.w, g.c, g.kh, g.kw, oc, g.oh, g.ow, g.sh, g.sw, g.dh, g.dw, g.pad_top, g.pad_left, g.pad_bottom, g.pad_right});
@@ -645,6 +660,36 @@ void fused_conv2d(KernelContext& ctx) {
   });
   prim->execute({ctx.input(0).data(), forward_weights(ctx, *prim, key.str(), filter_md(g, oc, depthwise), ctx.input(1).data()),
                  ctx.input(2).data(), y});
+}
+
+// _FusedConv2DMaxPool (fusion.cpp's pass): a _FusedConv2D of a single-channel input
+// followed by a VALID k x k max-pooling of stride k ("pool_size": k).
+void fused_conv2d_max_pool(KernelContext& ctx) {
+  check_num_inputs(ctx, 3);
+  const Dims& xd = in_dims(ctx, 0);
+  const Dims& fd = in_dims(ctx, 1);
+  STRATA_CHECK(fd.size() == 4, BackendError, "_FusedConv2DMaxPool needs a rank-4 filter, got ",
+               ctx.input(1).shape().to_string());
+  const Geometry g = geometry(ctx, xd, fd[0], fd[1], true);
+  STRATA_CHECK(fd[2] == g.c && g.c == 1, BackendError, "_FusedConv2DMaxPool needs one input channel, got a filter ",
+               ctx.input(1).shape().to_string(), " for an input ", ctx.input(0).shape().to_string());
+  const std::int64_t oc = fd[3];
+  STRATA_CHECK(in_dims(ctx, 2).size() == 1 && in_dims(ctx, 2)[0] == oc, BackendError,
+               "_FusedConv2DMaxPool: a bias of shape ", ctx.input(2).shape().to_string(), " for ", oc, " channels");
+  const std::int64_t k = ctx.attrs().get<std::int64_t>("pool_size");
+  STRATA_CHECK(k >= 1, BackendError, "_FusedConv2DMaxPool: pool_size ", k, " must be positive");
+  check_output_dims(ctx, 0, {g.n, g.oh / k, g.ow / k, oc});
+  const auto act = fused_activation(ctx.op_name(), ctx.attrs());
+  STRATA_CHECK(!act || act->first == dnnl::algorithm::eltwise_relu || act->first == dnnl::algorithm::eltwise_clip,
+               BackendError, "_FusedConv2DMaxPool supports fused_ops [BiasAdd], [BiasAdd, Relu] and [BiasAdd, Relu6]");
+  float* y = static_cast<float*>(ctx.allocate_output(0).mutable_data());
+  if (g.n * (g.oh / k) * (g.ow / k) * oc == 0) return;
+  const SmallConvActivation a = !act ? SmallConvActivation::kNone
+                                : act->first == dnnl::algorithm::eltwise_relu ? SmallConvActivation::kRelu
+                                                                               : SmallConvActivation::kRelu6;
+  small_channel_conv_max_pool(g, oc, static_cast<const float*>(ctx.input(0).data()),
+                              static_cast<const float*>(ctx.input(1).data()),
+                              static_cast<const float*>(ctx.input(2).data()), a, k, y);
 }
 
 void register_conv_kernels(Registrar& r) {

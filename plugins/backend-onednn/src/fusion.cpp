@@ -13,6 +13,7 @@
 #include "dnnl_util.hpp"
 #include "fusion.hpp"
 #include "kernels.hpp"
+#include "small_conv.hpp"
 #include "strata/graph.hpp"
 #include "strata/ops.hpp"
 #include "strata/plugin/op_def.hpp"
@@ -28,14 +29,19 @@ std::optional<std::pair<dnnl::algorithm, float>> eltwise_of(std::string_view op)
   return std::nullopt;
 }
 
-std::optional<std::pair<dnnl::algorithm, float>> fused_activation(std::string_view op, const Attrs& attrs) {
+namespace {
+std::optional<std::pair<dnnl::algorithm, float>> fused_activation_of(std::string_view op, const AttrValue* value) {
   static const std::vector<std::string> kNone;
-  const AttrValue* value = attrs.find("fused_ops");
   const auto* list = value ? std::get_if<std::vector<std::string>>(value) : nullptr;
   const std::vector<std::string>& fused = list ? *list : kNone;
   STRATA_CHECK(!fused.empty() && fused[0] == "BiasAdd" && fused.size() <= 2 && (fused.size() == 1 || eltwise_of(fused[1])),
                BackendError, op, " supports fused_ops [BiasAdd] and [BiasAdd, Relu|Relu6|Tanh|Sigmoid|Elu]");
   return fused.size() == 2 ? eltwise_of(fused[1]) : std::nullopt;
+}
+}  // namespace
+
+std::optional<std::pair<dnnl::algorithm, float>> fused_activation(std::string_view op, const Attrs& attrs) {
+  return fused_activation_of(op, attrs.find("fused_ops"));
 }
 
 dnnl::primitive_attr fused_attr(const std::optional<std::pair<dnnl::algorithm, float>>& act) {
@@ -53,6 +59,7 @@ namespace {
 constexpr const char* kFusedMatMul = "_FusedMatMul";
 constexpr const char* kFusedConv2D = "_FusedConv2D";
 constexpr const char* kFusedDepthwise = "_FusedDepthwiseConv2dNative";
+constexpr const char* kFusedConvPool = "_FusedConv2DMaxPool";
 
 OpDef fused_matmul_def() {
   OpDef d;
@@ -86,6 +93,71 @@ OpDef fused_conv2d_def(const char* name, const char* unfused) {
     return op_def(unfused).infer(conv);
   };
   return d;
+}
+
+// _FusedConv2DMaxPool: _FusedConv2D's attrs plus "pool_size" k; the output is the
+// convolution's shape with its rows and columns divided by k (rounded down).
+OpDef fused_conv_pool_def() {
+  OpDef d;
+  d.name = kFusedConvPool;
+  d.num_inputs = 3;
+  d.infer = [](const InferContext& c) -> std::vector<TensorMeta> {
+    STRATA_CHECK(c.dtype(0) == DType::kFloat32 && c.dtype(1) == DType::kFloat32 && c.dtype(2) == DType::kFloat32,
+                 ValueError, kFusedConvPool, " takes float32 inputs");
+    const std::int64_t k = c.attrs().get<std::int64_t>("pool_size");
+    STRATA_CHECK(k >= 1, ValueError, kFusedConvPool, ": pool_size ", k, " must be positive");
+    const std::vector<Tensor> conv_inputs{c.input(0), c.input(1)};
+    const InferContext conv(std::string_view("Conv2D"), c.attrs(), conv_inputs);
+    auto out = op_def("Conv2D").infer(conv);
+    if (out.size() == 1 && out[0].shape.has_known_rank() && out[0].shape.rank() == 4) {
+      std::vector<std::int64_t> dims = out[0].shape.dims();
+      for (int i : {1, 2}) dims[i] = dims[i] == Shape::kUnknown ? Shape::kUnknown : dims[i] / k;
+      out[0].shape = Shape(dims);
+    }
+    return out;
+  };
+  return d;  // no gradient: an inference-only op
+}
+
+// The pass "onednn.fuse_conv_max_pool" (after the fusion pass): a MaxPool of k x k windows
+// with stride k and VALID padding over a _FusedConv2D of a single-channel input that
+// backend-onednn's direct loop runs (small_conv.hpp) becomes one _FusedConv2DMaxPool, so
+// the convolution's output is never stored whole (the small CNN's 22 MB at batch 1024).
+Graph fuse_conv_max_pool(const Graph& graph) {
+  if (!small_channel_conv_enabled()) return graph;
+  return rewrite_graph(graph, [](const GraphNode& node, const RewriteContext& ctx) -> std::optional<std::vector<Tensor>> {
+    if (node.op != "MaxPool" || node.inputs.size() != 1 || node.outputs.size() != 1) return std::nullopt;
+    const GraphNode* conv = node.inputs[0].node().get();
+    if (conv->op != kFusedConv2D || conv->inputs.size() != 3 || conv->outputs.size() != 1 || ctx.uses(*conv) != 1) {
+      return std::nullopt;
+    }
+    const Attrs& pool = node.attrs;
+    if (pool.get_or<std::string>("data_format", "NHWC") != "NHWC" || pool.get_or<std::string>("padding", "") != "VALID") {
+      return std::nullopt;
+    }
+    const AttrValue* ksize = pool.find("ksize");
+    const AttrValue* strides = pool.find("strides");
+    const auto* kv = ksize ? std::get_if<std::vector<std::int64_t>>(ksize) : nullptr;
+    const auto* sv = strides ? std::get_if<std::vector<std::int64_t>>(strides) : nullptr;
+    if (kv == nullptr || sv == nullptr || *kv != *sv || kv->size() != 4 || (*kv)[0] != 1 || (*kv)[3] != 1 ||
+        (*kv)[1] != (*kv)[2] || (*kv)[1] < 2) {
+      return std::nullopt;
+    }
+    const Shape& filter = conv->inputs[1].shape();
+    if (conv->inputs[0].dtype() != DType::kFloat32 || !filter.is_fully_defined() || filter.rank() != 4 ||
+        filter.dims()[2] != 1 || filter.dims()[3] > 32 || filter.dims()[0] * filter.dims()[1] > 64) {
+      return std::nullopt;
+    }
+    const AttrValue* fused = conv->attrs.find("fused_ops");
+    const auto* ops = fused ? std::get_if<std::vector<std::string>>(fused) : nullptr;
+    if (ops == nullptr || ops->empty() || ops->size() > 2 || (ops->size() == 2 && (*ops)[1] != "Relu" && (*ops)[1] != "Relu6")) {
+      return std::nullopt;
+    }
+    Attrs attrs = conv->attrs;
+    attrs.set("pool_size", (*kv)[1]);
+    return execute(kFusedConvPool,
+                   {ctx.value_of(conv->inputs[0]), ctx.value_of(conv->inputs[1]), ctx.value_of(conv->inputs[2])}, attrs);
+  });
 }
 
 }  // namespace
@@ -155,14 +227,27 @@ constexpr std::int64_t kSmallRows = 4;
 void fused_matmul(KernelContext& ctx) {
   check_num_inputs(ctx, 3);
   const Dims &ad = in_dims(ctx, 0), &bd = in_dims(ctx, 1);
+  // The three attributes in one pass over the (few, sorted) attributes: at batch 1 a lookup
+  // by name per attribute was ~4% of the MLP's instructions.
   const Attrs& attrs = ctx.attrs();
-  const bool ta = attrs.get_or<bool>("transpose_a", false), tb = attrs.get_or<bool>("transpose_b", false);
+  bool ta = false, tb = false;
+  const AttrValue* fused_ops = nullptr;
+  for (const auto& [key, value] : attrs.items()) {
+    const std::string_view name = key;  // compares lengths before bytes
+    if (name == "fused_ops") {
+      fused_ops = &value;
+    } else if (name == "transpose_a" || name == "transpose_b") {
+      const bool* flag = std::get_if<bool>(&value);
+      if (flag == nullptr) (void)attrs.get<bool>(name);  // throws: not a bool
+      (name == "transpose_a" ? ta : tb) = flag != nullptr && *flag;
+    }
+  }
   const std::int64_t M = ta ? ad[1] : ad[0], K = ta ? ad[0] : ad[1];
   const std::int64_t Kb = tb ? bd[1] : bd[0], N = tb ? bd[0] : bd[1];
   STRATA_CHECK(K == Kb, BackendError, "_FusedMatMul: inner dimensions ", K, " and ", Kb, " differ");
   STRATA_CHECK(in_dims(ctx, 2).size() == 1 && in_dims(ctx, 2)[0] == N, BackendError, "_FusedMatMul: a bias of shape ",
                ctx.input(2).shape().to_string(), " for ", N, " columns");
-  const auto act = fused_activation(ctx.op_name(), attrs);
+  const auto act = fused_activation_of(ctx.op_name(), fused_ops);
   float* c = static_cast<float*>(ctx.allocate_output(0).mutable_data());
   if (M == 0 || N == 0) return;
   if (M <= kSmallRows && !ta && !tb) {
@@ -237,6 +322,9 @@ void register_fusion(Registrar& r) {
   add_kernel(r, kFusedDepthwise, kDevice, DType::kFloat32, fused_conv2d);
   register_fold_batch_norm(r);  // first: its BiasAdd then fuses with the convolution
   register_graph_pass({"onednn.fuse_matmul_bias_activation", std::string(kDevice), true, fuse_matmul_bias_activation});
+  r.add<ObjectKind::kOp>(kFusedConvPool, fused_conv_pool_def());
+  add_kernel(r, kFusedConvPool, kDevice, DType::kFloat32, fused_conv2d_max_pool);
+  register_graph_pass({"onednn.fuse_conv_max_pool", std::string(kDevice), true, fuse_conv_max_pool});
 }
 
 }  // namespace strata::onednn

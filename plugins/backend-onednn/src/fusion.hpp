@@ -28,5 +28,6 @@ dnnl::primitive_attr fused_attr(const std::optional<std::pair<dnnl::algorithm, f
 // _FusedConv2D and _FusedDepthwiseConv2dNative (float32, NHWC): the convolution + BiasAdd
 // (+ activation) as one primitive.
 void fused_conv2d(KernelContext& ctx);
+void fused_conv2d_max_pool(KernelContext& ctx);
 
 }  // namespace strata::onednn

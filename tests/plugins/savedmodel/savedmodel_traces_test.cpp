@@ -910,6 +910,112 @@ TEST(GraphPasses, OneDnnFusesConv2DBiasAddRelu) {
   }
 }
 
+// A convolution of a single-channel input (a network's first layer) runs backend-onednn's
+// direct loop (small_conv.hpp), fused with its bias and relu / relu6 or alone: each matches a
+// plain double-precision loop written here, with padding on every side, strides, dilation,
+// and output channels in whole and partial blocks (and, for contrast, a 3-channel input,
+// which oneDNN runs).
+TEST(GraphPasses, FusedConv2DOfOneInputChannelMatchesAPlainLoop) {
+  struct Cfg {
+    std::int64_t n, h, w, c, kh, kw, oc, stride, dilation;
+    const char* padding;
+    const char* act;  // "" (BiasAdd only), "Relu", "Relu6"
+  };
+  const Cfg cfgs[] = {{4, 28, 28, 1, 3, 3, 8, 1, 1, "VALID", "Relu"}, {2, 11, 13, 1, 3, 3, 20, 2, 1, "SAME", "Relu6"},
+                      {3, 9, 17, 1, 5, 3, 5, 1, 2, "SAME", ""},       {1, 7, 30, 1, 4, 4, 16, 1, 1, "SAME", "Relu"},
+                      {2, 6, 6, 1, 1, 1, 31, 1, 1, "VALID", "Relu6"}, {2, 12, 12, 3, 3, 3, 8, 1, 1, "SAME", "Relu"}};
+  for (const Cfg& g : cfgs) {
+    std::vector<float> xv(static_cast<std::size_t>(g.n * g.h * g.w * g.c)), fv(static_cast<std::size_t>(g.kh * g.kw * g.c * g.oc)),
+        bv(static_cast<std::size_t>(g.oc));
+    for (std::size_t i = 0; i < xv.size(); ++i) xv[i] = static_cast<float>((i * 2654435761u) % 1000) * 0.004f - 2.0f;
+    for (std::size_t i = 0; i < fv.size(); ++i) fv[i] = static_cast<float>((i * 40503u + 7) % 997) * 0.002f - 1.0f;
+    for (std::size_t i = 0; i < bv.size(); ++i) bv[i] = static_cast<float>(i % 7) * 0.5f - 1.5f;
+    const auto x = strata::Tensor::from_vector<float>(xv, strata::Shape{g.n, g.h, g.w, g.c});
+    const auto f = strata::Tensor::from_vector<float>(fv, strata::Shape{g.kh, g.kw, g.c, g.oc});
+    const auto b = strata::Tensor::from_vector<float>(bv, strata::Shape{g.oc});
+    const bool same = std::string(g.padding) == "SAME";
+    const std::int64_t ekh = (g.kh - 1) * g.dilation + 1, ekw = (g.kw - 1) * g.dilation + 1;
+    const std::int64_t oh = same ? (g.h + g.stride - 1) / g.stride : (g.h - ekh) / g.stride + 1;
+    const std::int64_t ow = same ? (g.w + g.stride - 1) / g.stride : (g.w - ekw) / g.stride + 1;
+    const std::int64_t pt = same ? std::max<std::int64_t>(0, (oh - 1) * g.stride + ekh - g.h) / 2 : 0;
+    const std::int64_t pl = same ? std::max<std::int64_t>(0, (ow - 1) * g.stride + ekw - g.w) / 2 : 0;
+    std::vector<float> want(static_cast<std::size_t>(g.n * oh * ow * g.oc));
+    for (std::int64_t n = 0; n < g.n; ++n)
+      for (std::int64_t i = 0; i < oh; ++i)
+        for (std::int64_t j = 0; j < ow; ++j)
+          for (std::int64_t o = 0; o < g.oc; ++o) {
+            double s = bv[static_cast<std::size_t>(o)];
+            for (std::int64_t a = 0; a < g.kh; ++a)
+              for (std::int64_t e = 0; e < g.kw; ++e) {
+                const std::int64_t ih = i * g.stride + a * g.dilation - pt, iw = j * g.stride + e * g.dilation - pl;
+                if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) continue;
+                for (std::int64_t c = 0; c < g.c; ++c) {
+                  s += double(xv[static_cast<std::size_t>(((n * g.h + ih) * g.w + iw) * g.c + c)]) *
+                       double(fv[static_cast<std::size_t>(((a * g.kw + e) * g.c + c) * g.oc + o)]);
+                }
+              }
+            if (std::string(g.act) == "Relu") s = std::max(s, 0.0);
+            if (std::string(g.act) == "Relu6") s = std::min(std::max(s, 0.0), 6.0);
+            want[static_cast<std::size_t>(((n * oh + i) * ow + j) * g.oc + o)] = static_cast<float>(s);
+          }
+    const auto expected = strata::Tensor::from_vector<float>(want, strata::Shape{g.n, oh, ow, g.oc});
+    strata::Attrs attrs{{"strides", std::vector<std::int64_t>{1, g.stride, g.stride, 1}},
+                        {"padding", std::string(g.padding)},
+                        {"data_format", std::string("NHWC")},
+                        {"dilations", std::vector<std::int64_t>{1, g.dilation, g.dilation, 1}}};
+    const std::string what = std::string("c") + std::to_string(g.c) + " oc" + std::to_string(g.oc) + " " + g.padding + " " + g.act;
+    if (std::string(g.act).empty()) {  // the unfused Conv2D too, plus the bias
+      const auto y = strata::execute("Conv2D", {x, f}, attrs)[0];
+      tf_traced::expect_close_rel(strata::execute("BiasAdd", {y, b}, {{"data_format", std::string("NHWC")}})[0], expected, 1e-5, 1e-5,
+                       "Conv2D " + what);
+    }
+    std::vector<std::string> fused{"BiasAdd"};
+    if (!std::string(g.act).empty()) fused.push_back(g.act);
+    attrs.set("fused_ops", fused);
+    tf_traced::expect_close_rel(strata::execute("_FusedConv2D", {x, f, b}, attrs)[0], expected, 1e-5, 1e-5, "_FusedConv2D " + what);
+  }
+}
+
+// The pass onednn.fuse_conv_max_pool: Conv2D(relu) of a single-channel input and the
+// MaxPooling2D after it become one _FusedConv2DMaxPool (the convolution's output is never
+// stored whole); the CNN computes what the unfused graph computes, with odd sizes whose
+// last pooling row and column VALID pooling drops. A pooling with padding or overlapping
+// windows, or a convolution of three channels, is left alone.
+TEST(GraphPasses, OneDnnFusesSingleChannelConvolutionAndMaxPool) {
+  const auto cnn_of = [](const std::string& channels, const std::string& pool) {
+    return strata::model_from_json(R"({"class_name": "Sequential", "config": {"name": "cnn", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 13, 15, )" + channels + R"(], "dtype": "float32", "name": "in"}},
+      {"class_name": "Conv2D", "config": {"name": "c1", "filters": 8, "kernel_size": [3, 3], "activation": "relu"}},
+      {"class_name": "MaxPooling2D", "config": {"name": "p", )" + pool + R"(}},
+      {"class_name": "Flatten", "config": {"name": "f"}},
+      {"class_name": "Dense", "config": {"name": "d", "units": 5}}]}})");
+  };
+  struct Case {
+    std::string channels, pool;
+    std::size_t fused;
+  };
+  const Case cases[] = {{"1", R"("pool_size": [2, 2])", 1},
+                        {"1", R"("pool_size": [3, 3])", 1},
+                        {"1", R"("pool_size": [2, 2], "padding": "same")", 0},
+                        {"1", R"("pool_size": [3, 3], "strides": [2, 2])", 0},
+                        {"3", R"("pool_size": [2, 2])", 0}};
+  for (const Case& c : cases) {
+    auto cnn = cnn_of(c.channels, c.pool);
+    const std::int64_t ch = std::stoll(c.channels);
+    const strata::Graph g = strata::trace([&](const std::vector<strata::Tensor>& in) { return (*cnn)(in); },
+                                          {strata::TensorSpec(strata::Shape{strata::Shape::kUnknown, 13, 15, ch})});
+    const strata::Graph fused = strata::optimize_graph(g, strata::Device::cpu());
+    const std::string what = c.channels + " channels, " + c.pool;
+    EXPECT_EQ(count_ops(fused, "_FusedConv2DMaxPool"), c.fused) << what << "\n" << fused.to_string();
+    EXPECT_EQ(count_ops(fused, "MaxPool"), 1u - c.fused) << what;
+    for (const std::int64_t batch : {1, 6}) {
+      const auto x = strata::reshape(random_input(batch, 13 * 15 * ch), strata::Shape{batch, 13, 15, ch});
+      expect_close(fused.run({x})[0], g.run({x})[0], 1e-5f, what + ", batch " + std::to_string(batch));
+      expect_close(cnn->predict(x, batch), g.run({x})[0], 1e-5f, what + ", predict, batch " + std::to_string(batch));
+    }
+  }
+}
+
 // The debugging switch: with graph passes off, optimize_graph keeps the traced ops and eager
 // Dense layers run MatMul, BiasAdd and the activation one by one, so both compute exactly
 // what the unfused composition does; with passes on, eager Dense runs _FusedMatMul (within
