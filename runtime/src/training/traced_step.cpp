@@ -19,6 +19,7 @@
 #include "ops/internal.hpp"
 #include "strata/gradient_tape.hpp"
 #include "strata/log.hpp"
+#include "strata/losses.hpp"
 #include "strata/model.hpp"
 #include "strata/ops.hpp"
 #include "strata/optimizer.hpp"
@@ -256,8 +257,22 @@ std::string untraceable_model(const Model& model, const Optimizer& optimizer) {
       } catch (const Error&) {
         return;  // a subclassed layer without a config: its ops say what they are
       }
-      if (config.is_object() && config.contains("seed") && !config["seed"].is_null()) {
+      if (l.class_name() == "AddLoss" || l.class_name() == "AddMetric") {
+        why = detail::concat("layer '", l.name(), "' adds a loss or metric (model.add_loss / add_metric)");
+        return;
+      }
+      if (!config.is_object()) return;
+      const auto positive = [&](const char* key) {
+        return config.contains(key) && config[key].is_number() && config[key].get<double>() > 0.0;
+      };
+      if (config.contains("seed") && !config["seed"].is_null()) {
         why = detail::concat("layer '", l.name(), "' draws seeded random numbers (seed, seed + 1, ... per call)");
+      } else if (config.contains("activity_regularizer") && !config["activity_regularizer"].is_null()) {
+        // Some layers add the penalty only for values.
+        why = detail::concat("layer '", l.name(), "' has an activity regularizer");
+      } else if (config.contains("recurrent_dropout") && (positive("dropout") || positive("recurrent_dropout"))) {
+        // Recurrent cells draw their dropout masks only when they see values.
+        why = detail::concat("layer '", l.name(), "' uses recurrent dropout");
       }
     });
   }
@@ -296,6 +311,47 @@ std::string inexact_graph(const Graph& graph, const Model& model) {
   return {};
 }
 
+// sparse_categorical_crossentropy refuses labels outside [0, classes) when it sees values
+// (the training plugin's check_label_range, issue 19); a trace has none, so the traced step
+// checks the targets on the host before running the graph, as the eager loss does, with the
+// same error.
+struct LabelCheck {
+  std::size_t output = 0;
+  std::int64_t classes = 0;
+  std::optional<std::int64_t> ignore_class;
+};
+
+std::optional<LabelCheck> label_check(const Loss& loss, std::size_t output, const Tensor& y_pred) {
+  Config c;
+  try {
+    c = loss.get_config();
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+  if (!c.is_object() || c.value("fn", Config()) != "sparse_categorical_crossentropy") return std::nullopt;
+  if (!y_pred.shape().has_known_rank() || y_pred.rank() == 0) return std::nullopt;
+  const Config axis = c.value("axis", Config(-1));
+  const std::size_t a = y_pred.shape().normalize_axis(axis.is_number_integer() ? axis.get<std::int64_t>() : -1);
+  LabelCheck check;
+  check.output = output;
+  check.classes = y_pred.shape()[a];
+  const Config ignore = c.value("ignore_class", Config());
+  if (ignore.is_number_integer()) check.ignore_class = ignore.get<std::int64_t>();
+  return check;
+}
+
+void run_label_check(const LabelCheck& check, const Tensor& target) {
+  if (target.num_elements() == 0) return;
+  const auto labels = cast(target, DType::kInt64).to(Device::cpu()).to_vector<std::int64_t>();
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    const std::int64_t label = labels[i];
+    if ((label >= 0 && label < check.classes) || (check.ignore_class && label == *check.ignore_class)) continue;
+    STRATA_THROW(ValueError, "sparse_categorical_crossentropy: label ", label, " (label number ", i,
+                 ") is outside the valid range [0, ", check.classes, ") of the predictions' ", check.classes,
+                 " classes; labels are class indices (pass ignore_class to skip a padding label)");
+  }
+}
+
 bool same_meta(const Tensor& t, const TensorMeta& m) {
   return t.dtype() == m.dtype && t.shape() == m.shape;
 }
@@ -314,6 +370,7 @@ struct TracedTrainStep::Entry {
   std::string fallback;
   std::size_t outputs = 0;
   std::vector<bool> metric_weight_defined, gradient_defined;
+  std::vector<LabelCheck> label_checks;
 
   bool matches(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys, const Tensor& sw,
                const std::vector<Variable>& vars, double scale) const {
@@ -342,7 +399,8 @@ namespace {
 constexpr std::size_t kEntriesPerModel = 8;
 }  // namespace
 
-std::optional<TracedGradients> TracedTrainStep::run(Model& model, const Optimizer& optimizer, double loss_scale,
+std::optional<TracedGradients> TracedTrainStep::run(Model& model, const Optimizer& optimizer,
+                                                    const std::vector<std::shared_ptr<Loss>>& losses, double loss_scale,
                                                     const ForwardFn& forward, const std::vector<Tensor>& x,
                                                     const std::vector<Tensor>& y, const Tensor& sample_weight) {
   if (!traced_train_step_enabled() || is_tracing()) return std::nullopt;
@@ -413,6 +471,10 @@ std::optional<TracedGradients> TracedTrainStep::run(Model& model, const Optimize
                 if (g.defined()) outputs.push_back(g);
               }
               e->outputs = r.per_output.size();
+              for (std::size_t i = 0; i < r.y_pred.size() && i < losses.size(); ++i) {
+                if (!losses[i]) continue;
+                if (auto check = label_check(*losses[i], i, r.y_pred[i])) e->label_checks.push_back(*check);
+              }
               return outputs;
             },
             specs, detail::concat(model.name(), "_train_step"));
@@ -442,6 +504,7 @@ std::optional<TracedGradients> TracedTrainStep::run(Model& model, const Optimize
   }
   if (!entry->graph) return std::nullopt;
 
+  for (const auto& check : entry->label_checks) run_label_check(check, y[check.output]);
   std::vector<Tensor> inputs = x;
   inputs.insert(inputs.end(), y.begin(), y.end());
   if (sample_weight.defined()) inputs.push_back(sample_weight);

@@ -25,6 +25,7 @@
 
 namespace strata {
 
+class Loss;
 class Model;
 class Optimizer;
 
@@ -67,7 +68,10 @@ class TracedTrainStep {
   // The gradients of `forward`'s total loss (times `loss_scale` when it is not 0) from the
   // traced graph for this signature, tracing it first if needed; nullopt when the step must
   // run eagerly (switched off, or not traceable exactly).
-  std::optional<TracedGradients> run(Model& model, const Optimizer& optimizer, double loss_scale,
+  // `losses`: compile()'s, one per output (the value checks they skip on symbolic tensors
+  // are repeated on the host).
+  std::optional<TracedGradients> run(Model& model, const Optimizer& optimizer,
+                                     const std::vector<std::shared_ptr<Loss>>& losses, double loss_scale,
                                      const ForwardFn& forward, const std::vector<Tensor>& x,
                                      const std::vector<Tensor>& y, const Tensor& sample_weight);
 

@@ -599,7 +599,7 @@ Logs Model::train_step(const std::vector<Tensor>& x, const std::vector<Tensor>& 
                                           const Tensor& fsw) {
     return forward_and_loss(*this, s, fx, fy, fsw, /*training=*/true);
   };
-  if (auto traced = s.traced_step.run(*this, *s.optimizer, scale, forward, x, y, sample_weight)) {
+  if (auto traced = s.traced_step.run(*this, *s.optimizer, s.losses, scale, forward, x, y, sample_weight)) {
     r = std::move(traced->result);
     vars = std::move(traced->variables);
     grads = std::move(traced->gradients);
