@@ -12,8 +12,11 @@
 #                                           has its own CUDA libraries.
 #   scripts/gpu-check.sh run [OUT_DIR]      there (the device tool carries build-gpu-pack/):
 #                                           runs the CUDA conformance and gradient suites
-#                                           against the ref kernels, the CUDA backend tests
-#                                           and the GPU benchmark, and writes
+#                                           against the ref kernels, the CUDA backend tests,
+#                                           the one-rank NCCL communicator check (an
+#                                           all-reduce, broadcast and all-gather of a known
+#                                           buffer on one GPU; when the collective-nccl plugin
+#                                           was built) and the GPU benchmark, and writes
 #                                           OUT_DIR/gpu-report.md (+ the raw outputs).
 #
 # Example with the device tool: pack here, then
@@ -26,10 +29,17 @@ case "${1:-}" in
   pack)
     build="${2:-build}"
     plugins=(backend-cuda layers training format-checkpoint)
-    cmake --build "$build" --target strata_op_tests strata_bench_cuda "${plugins[@]/#/strata_plugin_}"
+    targets=(strata_op_tests strata_bench_cuda)
+    # The NCCL collective (issue 24) where nvcc and nccl.h were found: its plugin and its test
+    # program (a one-rank communicator; NCCL refuses two ranks on one GPU).
+    if [ -f "$build/tests/plugins/collective-nccl/CTestTestfile.cmake" ]; then
+      plugins+=(collective-nccl)
+      targets+=(strata_collective_nccl_tests)
+    fi
+    cmake --build "$build" --target "${targets[@]}" "${plugins[@]/#/strata_plugin_}"
     rm -rf "$pack"
     mkdir -p "$pack/bin" "$pack/lib/strata/plugins" "$pack/deps"
-    cp "$build/bin/strata_op_tests" "$build/bin/strata_bench_cuda" "$pack/bin/"
+    for target in "${targets[@]}"; do cp "$build/bin/$target" "$pack/bin/"; done
     cp -P "$build"/lib/libstrata.so* "$build"/lib/libstrata_proto.so* "$pack/lib/"
     for plugin in "${plugins[@]}"; do
       cp "$build/lib/strata/plugins/strata-$plugin.so" "$pack/lib/strata/plugins/"
@@ -63,6 +73,14 @@ case "${1:-}" in
     tests_rc=$?
     timeout 180 "$pack/bin/strata_bench_cuda" --benchmark_min_time=0.2 > "$out/cuda-bench.txt" 2>&1
     bench_rc=$?
+    nccl_rc=absent
+    if [ -x "$pack/bin/strata_collective_nccl_tests" ]; then
+      # libnccl (~200 MB, too big for the pack) is the GPU machine's own (its CUDA toolkit's
+      # lib directory through the plugin's RUNPATH, or LD_LIBRARY_PATH); without it the test
+      # is skipped and says so.
+      timeout 120 "$pack/bin/strata_collective_nccl_tests" > "$out/nccl-tests.txt" 2>&1
+      nccl_rc=$?
+    fi
     set -e
     {
       echo
@@ -77,6 +95,11 @@ case "${1:-}" in
       echo "Failed ops (first message line each):"
       echo '```'
       grep -E -A3 '^\[ RUN' "$out/cuda-tests.txt" | grep -E 'no kernel|Error|error' | sort | uniq -c | sort -rn | head -40 || true
+      echo '```'
+      echo
+      echo "## NCCL, one rank on one GPU (exit $nccl_rc; multi-GPU NCCL is untested until a multi-GPU machine is available)"
+      echo '```'
+      grep -E '^\[  (PASSED|FAILED|SKIPPED) \]|^\[ +(OK|FAILED|SKIPPED) +\]|tests? from .* ran' "$out/nccl-tests.txt" 2>/dev/null | head -20 || true
       echo '```'
       echo
       echo "## Benchmark (exit $bench_rc)"

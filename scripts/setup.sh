@@ -11,6 +11,7 @@ packages=(
   libboost-filesystem-dev googletest libgtest-dev libgmock-dev libbenchmark-dev
   binutils python3-snappy python3-numpy python3-h5py clang libclang-rt-14-dev
   libzip-dev
+  openmpi-bin libopenmpi-dev
 )
 
 missing=()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian 12 machine, builds Strata and runs the whole test suite:
 #   0. the cached tf-keras environment for the interop checks (tests/interop/setup_venv.sh);
-#   1. build/       Release build, every CTest label (unit, plugin, integration, interop, gpu);
+#   1. build/       Release build, every CTest label (unit, plugin, integration, interop, gpu, mpi);
 #   2. build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer build (clang), labels unit, plugin and
 #                   integration (the examples, the demo, the SDK checks);
 #   3. build-tsan/  ThreadSanitizer build (clang) of the runtime, the plugins and the concurrency

@@ -4,11 +4,13 @@
 #include <boost/program_options.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <iostream>
 #include <optional>
 
+#include "strata/distribute.hpp"
 #include "strata/npy.hpp"
 #include "strata/ops.hpp"
 #include "strata/plugin/layers.hpp"
@@ -469,6 +471,25 @@ int cmd_convert(const std::vector<std::string>& args) {
   return 0;
 }
 
+namespace {
+
+// The collective `strata fit` trains over: --distribute NAME; else "mpi" when a launcher
+// started several copies (Open MPI's mpirun sets OMPI_COMM_WORLD_SIZE, MPICH's and Slurm's
+// PMI set PMI_SIZE); else none. "none" turns it off.
+std::string fit_collective(const po::variables_map& vm) {
+  if (vm.count("distribute")) {
+    const std::string name = vm["distribute"].as<std::string>();
+    return name == "none" ? std::string() : name;
+  }
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"}) {
+    const char* value = std::getenv(var);
+    if (value != nullptr && std::atoi(value) > 1) return "mpi";
+  }
+  return {};
+}
+
+}  // namespace
+
 int cmd_fit(const std::vector<std::string>& args) {
   po::options_description desc("fit");
   desc.add_options()("model", po::value<std::string>()->required(), "")(
@@ -478,7 +499,8 @@ int cmd_fit(const std::vector<std::string>& args) {
       "validation-x", po::value<std::vector<std::string>>(), "")("validation-y", po::value<std::vector<std::string>>(), "")(
       "history", po::value<std::string>(), "")("initial-epoch", po::value<int>()->default_value(0), "")(
       "checkpoint", po::value<std::string>(), "")("no-shuffle", "")("verbose", po::value<int>()->default_value(1), "")(
-      "device", po::value<std::string>(), "")("sample-weight", po::value<std::string>(), "");
+      "device", po::value<std::string>(), "")("sample-weight", po::value<std::string>(), "")(
+      "distribute", po::value<std::string>(), "");
   po::positional_options_description pos;
   pos.add("model", 1);
   const auto vm = parse(args, desc, pos, "fit");
@@ -502,6 +524,14 @@ int cmd_fit(const std::vector<std::string>& args) {
   const Device device = default_device();
   auto model = load_compiled(model_path, "fit");
   model->to(device);
+  // Data parallelism: every rank reads the whole arrays and fit trains on its shard of each
+  // global batch (--batch-size is the global batch); only rank 0 prints and writes.
+  std::optional<DistributionStrategy> strategy;
+  if (const std::string collective = fit_collective(vm); !collective.empty()) {
+    strategy.emplace(collective);
+    strategy->distribute(*model);
+  }
+  const bool chief = !strategy || strategy->is_chief();
   const auto x = read_arrays(strings(vm, "x"), model->inputs(), "--x", "input", model_path, device);
   const auto y = read_arrays(strings(vm, "y"), model->outputs(), "--y", "output", model_path, device);
 
@@ -522,6 +552,7 @@ int cmd_fit(const std::vector<std::string>& args) {
   options.callbacks.push_back(history);
   if (vm.count("checkpoint")) options.callbacks.push_back(std::make_shared<ModelCheckpoint>(vm["checkpoint"].as<std::string>()));
   model->fit(x, y, options);
+  if (!chief) return 0;
 
   save_model(*model, save_path);
   std::cout << "saved '" << save_path.string() << "'\n";

@@ -135,6 +135,8 @@ void elementwise(Builder& b) {
       {"Selu", -3, 3, 0.05, kF},     {"Sigmoid", -20, 20, 0, kF},  {"Tanh", -5, 5, 0, kF},
       {"Softplus", -30, 30, 0, kF},  {"Softsign", -3, 3, 0.05, kF}, {"Identity", -3, 3, 0, kN},
       {"StopGradient", -3, 3, 0, kN},
+      // strata::all_reduce's op: the identity with no distributed step running (tests/mpi runs it across ranks).
+      {"strata.CrossReplicaAllReduce", -3, 3, 0, kN},
   };
   for (const auto& u : uns) {
     for (DType d : u.dtypes) {

@@ -104,9 +104,22 @@ void walk(Config& value, std::set<std::string>& foreign) {
       !value["config"].is_object()) {
     return;
   }
+  if (value["class_name"] == "SyncBatchNormalization") {
+    // tf-keras's deprecated class; Keras 3 has only BatchNormalization(synchronized=True).
+    value["class_name"] = "BatchNormalization";
+    value["config"]["synchronized"] = true;
+  }
   const std::string cls = value["class_name"].get<std::string>();
   // Layer entries of graph models carry their calls; other objects (initializers, ...) do not.
   const bool layer_entry = value.contains("inbound_nodes");
+  // Keras 3's ops as layers (module keras.src.ops.*) are Operations, not Layers: Keras 3 writes
+  // no build_config for them, and its loader would call their (absent) build_from_config.
+  if (value.contains("module") && value["module"].is_string() &&
+      value["module"].get<std::string>().rfind("keras.src.ops.", 0) == 0) {
+    value.erase("build_config");
+    value["registered_name"] = cls;  // as Keras 3 writes them
+    return;
+  }
   if (is_keras_layer(cls)) {
     keras3_layer_config(cls, value["config"]);
     if (layer_entry) recurrent_nodes(cls, value["config"].value("name", std::string("?")), value["inbound_nodes"]);

@@ -245,7 +245,10 @@ class Walker {
       const auto& group = items[key];
       if (group.size() == 1 && group.front().rest.empty()) {
         const Layer& item = *group.front().layer;
-        visit(item, join(path, unique(snake_case(item.class_name()))));
+        // tf-keras's SyncBatchNormalization is a BatchNormalization in the archive's config
+        // (keras3_config.cpp), so Keras 3 looks for it under that class's name.
+        const std::string& cls = item.class_name();
+        visit(item, join(path, unique(snake_case(cls == "SyncBatchNormalization" ? "BatchNormalization" : cls))));
       } else {
         visit_container(group, join(path, unique("container")));
       }

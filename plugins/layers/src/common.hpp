@@ -60,6 +60,7 @@ void register_lookup_layers(Registrar& registrar);  // index_lookup.cpp, text_ve
 // Keras 3's layers that tf-keras lacks (keras3_layers.cpp, grouped_query_attention.cpp).
 void register_keras3_layers(Registrar& registrar);
 void register_grouped_query_attention(Registrar& registrar);
+void register_keras_ops_layers(Registrar& registrar);  // Keras 3's op classes (keras_ops.cpp)
 
 // ---- reading config keys ----------------------------------------------------------------
 

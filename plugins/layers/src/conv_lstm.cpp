@@ -228,8 +228,14 @@ class ConvLSTM : public Layer, public StateVariablesLayer, public CallArgumentsL
     set_supports_masking(true);
   }
 
-  void build(const std::vector<Shape>& shapes) override {
-    STRATA_CHECK(!shapes.empty(), ValueError, subject(), " needs an input");
+  void build(const std::vector<Shape>& all_shapes) override {
+    STRATA_CHECK(!all_shapes.empty(), ValueError, subject(), " needs an input");
+    // Without the mask given as a tensor argument (the call's last input).
+    const Config next = arguments_.peek(*this, all_shapes.size(), default_arguments);
+    const bool mask_input = next.contains("kwargs") && next["kwargs"].is_object() && next["kwargs"].contains("mask") &&
+                            is_placeholder(next["kwargs"]["mask"]) &&
+                            next["kwargs"]["mask"]["strata.tensor"] == all_shapes.size() - 1;
+    const std::vector<Shape> shapes(all_shapes.begin(), all_shapes.end() - (mask_input ? 1 : 0));
     const Shape& in = shapes[0];
     check_input(in);
     const Shape step = channels_last_step(in);
@@ -288,12 +294,22 @@ class ConvLSTM : public Layer, public StateVariablesLayer, public CallArgumentsL
     return call_and_mask(inputs, ctx).tensors;
   }
 
-  Outputs call_and_mask(const std::vector<Tensor>& inputs, const CallContext& ctx) const override {
+  Outputs call_and_mask(const std::vector<Tensor>& all_inputs, const CallContext& ctx) const override {
+    const Config arguments = arguments_.for_call(*this, all_inputs, default_arguments);
+    // A mask given as a tensor argument (Keras 3's node) is the call's last input and wins over
+    // the sequence's keras mask, as in Keras.
+    const Config* mask_arg = arguments.contains("kwargs") && arguments["kwargs"].is_object() &&
+                                     arguments["kwargs"].contains("mask")
+                                 ? &arguments["kwargs"]["mask"]
+                                 : nullptr;
+    // (A deferred call runs with the mask alone, without that input.)
+    const bool mask_input = mask_arg != nullptr && is_placeholder(*mask_arg) && all_inputs.size() > 1 &&
+                            (*mask_arg)["strata.tensor"] == all_inputs.size() - 1;
+    const std::vector<Tensor> inputs(all_inputs.begin(), all_inputs.end() - (mask_input ? 1 : 0));
     STRATA_CHECK(inputs.size() == 1 || inputs.size() == 3, ValueError, subject(),
                  " takes the sequence and optionally its 2 initial states (h, c); got ", inputs.size(), " inputs");
     check_input(inputs[0].shape());
-    arguments_.for_call(*this, inputs, default_arguments);
-    const Tensor mask = ctx.masks.empty() ? Tensor() : ctx.masks[0];
+    const Tensor mask = mask_input ? all_inputs.back() : ctx.masks.empty() ? Tensor() : ctx.masks[0];
     const bool symbolic = std::any_of(inputs.begin(), inputs.end(), [](const Tensor& t) { return t.is_symbolic(); }) ||
                           (mask.defined() && mask.is_symbolic());
     // A stateful layer traced into a graph could not carry its states: it runs when executed.
@@ -360,10 +376,13 @@ class ConvLSTM : public Layer, public StateVariablesLayer, public CallArgumentsL
       if (key == "training") {
         STRATA_CHECK(v.is_null() || v.is_boolean(), FormatError, subject,
                      ": the call argument 'training' must be true, false or null, got ", v.dump());
+      } else if (key == "mask" && is_placeholder(v)) {
+        // Keras 3 writes the mask it passed (the input's keras mask, computed by op layers such
+        // as NotEqual and Any after Masking) as a tensor argument: the call's last input.
       } else if (key == "mask" || key == "constants") {
         STRATA_CHECK(count_call_tensors(v) == 0, FormatError, subject, ": the call argument '", key,
                      "' given as a tensor is not supported",
-                     key == "mask" ? "; masks come from the inputs' keras masks" : " (RNN constants)");
+                     key == "mask" ? "; a mask must be one tensor" : " (RNN constants)");
       } else {
         STRATA_THROW(FormatError, subject, ": unknown call argument '", key, "' (", v.dump(),
                      "); a ConvLSTM layer takes its sequence, initial_state, mask and training");
@@ -377,6 +396,10 @@ class ConvLSTM : public Layer, public StateVariablesLayer, public CallArgumentsL
     for (std::size_t i = 0; i < first.size(); ++i) {
       STRATA_CHECK(is_placeholder(first[i]) && first[i]["strata.tensor"] == i, FormatError, subject,
                    ": the call's tensors must be the sequence and then the initial states h and c, got ", first.dump());
+    }
+    if (kwargs.contains("mask") && is_placeholder(kwargs["mask"])) {
+      STRATA_CHECK(kwargs["mask"]["strata.tensor"] == first.size(), FormatError, subject,
+                   ": the mask tensor must follow the sequence and its states, got ", a.dump());
     }
     arguments_.set(a);
   }

@@ -10,6 +10,7 @@
 
 #include "common.hpp"
 #include "normalization.hpp"
+#include "strata/distribute.hpp"
 #include "strata/graph.hpp"
 
 namespace strata::layers {
@@ -39,10 +40,36 @@ Tensor normalize(const Tensor& x, const Tensor& mean, const Tensor& variance, co
   return x * inv + shift;
 }
 
+// tf-keras's _sync_calculate_mean_and_var: the batch mean and variance of `x` over the
+// replicas of the distributed step running on this thread, from the sums of x, x^2 and the
+// count of values (one all-reduce of the three, stacked). False (and nothing set) when there
+// is no such step, or it has one replica: strata::all_reduce is then the identity and hands
+// back the same tensor (the same id()), and the caller computes plain moments, as tf-keras
+// does without a replica context.
+bool cross_replica_moments(const Tensor& x, const Tensor& mask, const std::vector<std::int64_t>& reduction, Tensor& mean_b,
+                           Tensor& var_b) {
+  Tensor y = x, count = ones_like(x);
+  if (mask.defined()) {
+    const Tensor w = expand_dims(cast(mask, x.dtype()), -1);
+    y = x * w;
+    count = w * count;
+  }
+  const Tensor local = concat({sum(y, reduction, true), sum(square(y), reduction, true), sum(count, reduction, true)}, 0);
+  const Tensor global = all_reduce(local, ReduceOp::kSum);
+  if (global.id() == local.id()) return false;
+  const auto sums = split(global, 3, 0);
+  const Tensor n = maximum(sums[2], ones_like(sums[2]));  // tf.math.divide_no_nan: a 0 sum over 0
+  mean_b = sums[0] / n;
+  var_b = maximum(sums[1] / n - square(mean_b), zeros_like(mean_b));
+  return true;
+}
+
 class BatchNormalization final : public Layer, public InferenceTraceable {
  public:
-  explicit BatchNormalization(const Config& c) : Layer("BatchNormalization", c) {
-    auto frame = ErrorContext::push("reading the config of BatchNormalization layer '", name(), "'");
+  // `sync_class`: tf-keras's SyncBatchNormalization, BatchNormalization with synchronized=True.
+  BatchNormalization(const Config& c, bool sync_class)
+      : Layer(sync_class ? "SyncBatchNormalization" : "BatchNormalization", c), sync_class_(sync_class) {
+    auto frame = ErrorContext::push("reading the config of ", class_name(), " layer '", name(), "'");
     const Config* axis = find_key(c, "axis");
     axis_config_ = axis ? *axis : Config(-1);
     axes_ = get_int_or_list(c, "axis", {-1});
@@ -58,11 +85,16 @@ class BatchNormalization final : public Layer, public InferenceTraceable {
                  "': batch renormalization (renorm=true) is not supported");
     STRATA_CHECK(!find_key(c, "virtual_batch_size"), ValueError, "BatchNormalization layer '", name(),
                  "': virtual_batch_size (ghost batch normalization) is not supported");
-    // synchronized=true (Keras 3, and tf-keras 2.12+) shares batch statistics across replicas
-    // in distributed training; Strata trains on one device, where that is plain batch
-    // normalization, so it is read and not refused.
-    get_bool(c, "synchronized", false);
-    fused_allowed_ = get_bool(c, "fused", true);
+    // synchronized=true (Keras 3, and tf-keras 2.12+) shares the batch statistics across the
+    // replicas of a distribution strategy. SyncBatchNormalization is synchronized by its class
+    // (tf-keras's constructor passes synchronized=True itself and refuses another value).
+    synchronized_ = get_bool(c, "synchronized", sync_class_);
+    STRATA_CHECK(synchronized_ || !sync_class_, ValueError, "SyncBatchNormalization layer '", name(),
+                 "': synchronized=false contradicts the class (use BatchNormalization)");
+    const Config* fused = find_key(c, "fused");
+    STRATA_CHECK(!synchronized_ || !fused || !fused->is_boolean() || !fused->get<bool>(), ValueError, class_name(),
+                 " layer '", name(), "': fused=true is not supported when synchronized=true");
+    fused_allowed_ = get_bool(c, "fused", true) && !synchronized_;
     set_supports_masking(true);
   }
 
@@ -114,7 +146,9 @@ class BatchNormalization final : public Layer, public InferenceTraceable {
     }
     const Tensor mask = ctx.masks.empty() || fused_ ? Tensor() : ctx.masks[0];
     Tensor mean_b, var_b;  // keepdims: shaped like the broadcast shape
-    if (reduction.empty()) {  // nothing to reduce over (an empty list would mean "every axis")
+    if (synchronized_ && !reduction.empty() && cross_replica_moments(x, mask, reduction, mean_b, var_b)) {
+      // the global batch's statistics (a distributed step of more than one replica)
+    } else if (reduction.empty()) {  // nothing to reduce over (an empty list would mean "every axis")
       mean_b = x;
       var_b = zeros_like(x);
     } else if (mask.defined()) {
@@ -143,6 +177,9 @@ class BatchNormalization final : public Layer, public InferenceTraceable {
     c["moving_mean_initializer"] = serialized_or_null(moving_mean_initializer_);
     c["moving_variance_initializer"] = serialized_or_null(moving_variance_initializer_);
     beta_gamma_.write_regularizers_and_constraints(c);
+    // Keras 3 writes the key always, tf-keras never (its BatchNormalization drops it); written
+    // when set, which both read back. SyncBatchNormalization's constructor takes no such key.
+    if (synchronized_ && !sync_class_) c["synchronized"] = true;
     return c;
   }
 
@@ -187,6 +224,7 @@ class BatchNormalization final : public Layer, public InferenceTraceable {
   std::vector<std::int64_t> axes_;
   Config momentum_, epsilon_;
   bool center_ = true, scale_ = true, fused_allowed_ = true, fused_ = false;
+  bool sync_class_ = false, synchronized_ = false;
   std::size_t rank_ = 0;
   std::vector<std::int64_t> broadcast_;
   BetaGammaSettings beta_gamma_;
@@ -275,7 +313,12 @@ class LayerNormalization final : public Layer, public InferenceTraceable {
 }  // namespace
 
 void register_normalization_layers(Registrar& registrar) {
-  register_layer<BatchNormalization>(registrar, "BatchNormalization");
+  registrar.add<ObjectKind::kLayer>(
+      "BatchNormalization", [](const Config& c) -> std::shared_ptr<Layer> { return std::make_shared<BatchNormalization>(c, false); });
+  // tf-keras's tf.keras.layers.experimental.SyncBatchNormalization (Keras 3 has none).
+  registrar.add<ObjectKind::kLayer>("SyncBatchNormalization", [](const Config& c) -> std::shared_ptr<Layer> {
+    return std::make_shared<BatchNormalization>(c, true);
+  });
   register_layer<LayerNormalization>(registrar, "LayerNormalization");
 }
 

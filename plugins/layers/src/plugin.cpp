@@ -43,6 +43,7 @@ void register_all(strata::Registrar& registrar) {
   register_lookup_layers(registrar);
   register_normalization_extra_layers(registrar);
   register_random_augmentation_layers(registrar);
+  register_keras_ops_layers(registrar);  // sets Keras 3's ops modules, then keras.layers again
   register_tf_op_layers(registrar);  // sets its own module: keep it last
 }
 

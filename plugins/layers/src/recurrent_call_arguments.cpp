@@ -60,9 +60,12 @@ void RecurrentLayer::set_call_arguments(const Config& arguments) {
     if (key == "training") {
       STRATA_CHECK(v.is_null() || v.is_boolean(), FormatError, subject, ": the call argument 'training' must be true, "
                    "false or null, got ", v.dump());
+    } else if (key == "mask" && is_placeholder(v)) {
+      // Keras 3 writes the mask it passed (the input's keras mask, computed by op layers such as
+      // NotEqual after Embedding(mask_zero=True)) as a tensor argument: the call's last input.
     } else if (key == "mask" || key == "constants") {
       STRATA_CHECK(!holds_tensor(v), FormatError, subject, ": the call argument '", key, "' given as a tensor is not ",
-                   "supported", key == "mask" ? "; masks come from the inputs' keras masks" : " (RNN constants)");
+                   "supported", key == "mask" ? "; a mask must be one tensor" : " (RNN constants)");
     } else {
       STRATA_THROW(FormatError, subject, ": unknown call argument '", key, "' (", v.dump(),
                    "); an RNN layer takes its sequence, initial_state, mask and training");
@@ -74,6 +77,10 @@ void RecurrentLayer::set_call_arguments(const Config& arguments) {
                ": the first input must be the sequence (one tensor), got ", first.dump());
   std::size_t next = 0;
   expect_in_order(first, next, subject, first);
+  if (kwargs.contains("mask") && is_placeholder(kwargs["mask"])) {
+    STRATA_CHECK(kwargs["mask"]["strata.tensor"] == next, FormatError, subject,
+                 ": the mask tensor must follow the sequence and its states, got ", a.dump());
+  }
   arguments_.set(a);
 }
 
@@ -115,8 +122,22 @@ Config default_arguments(const RecurrentLayer& layer, std::size_t inputs) {
 
 }  // namespace
 
-void RecurrentLayer::take_call_arguments(const std::vector<Tensor>& inputs) const {
-  arguments_.for_call(*this, inputs, [this](std::size_t n) { return default_arguments(*this, n); });
+Config RecurrentLayer::take_call_arguments(const std::vector<Tensor>& inputs) const {
+  return arguments_.for_call(*this, inputs, [this](std::size_t n) { return default_arguments(*this, n); });
+}
+
+bool RecurrentLayer::mask_is_last_input(const Config& arguments, std::size_t inputs) {
+  if (inputs < 2 || !arguments.is_object() || !arguments.contains("kwargs") || !arguments["kwargs"].is_object() ||
+      !arguments["kwargs"].contains("mask")) {
+    return false;
+  }
+  const Config& mask = arguments["kwargs"]["mask"];
+  return is_placeholder(mask) && mask["strata.tensor"] == inputs - 1;
+}
+
+bool RecurrentLayer::next_call_has_mask_input(std::size_t inputs) const {
+  return mask_is_last_input(arguments_.peek(*this, inputs, [this](std::size_t n) { return default_arguments(*this, n); }),
+                            inputs);
 }
 
 Config output_structure_of(const Config& placeholders) {

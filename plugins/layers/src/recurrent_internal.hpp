@@ -285,7 +285,10 @@ class RecurrentLayer : public Layer, public StateVariablesLayer, public CallArgu
   bool stacked() const noexcept { return stack_ != nullptr; }
   // Takes the arguments given for this call (they change nothing computed: the inputs are
   // [sequence, *states] either way) so that the node a symbolic call records keeps them.
-  void take_call_arguments(const std::vector<Tensor>& inputs) const;
+  Config take_call_arguments(const std::vector<Tensor>& inputs) const;
+  // Whether `arguments` give a mask tensor (Keras 3's node) as the last of `inputs` inputs.
+  static bool mask_is_last_input(const Config& arguments, std::size_t inputs);
+  bool next_call_has_mask_input(std::size_t inputs) const;  // for build(), before that call
   // The carried states (stateful only; empty before build): what a SavedModel holds under
   // keras_api/states/<i>.
   std::vector<Variable> state_variables() const override { return states_; }
@@ -373,6 +376,8 @@ class Bidirectional : public Layer, public CallArgumentsLayer {
   std::vector<Tensor> output_masks(const Tensor& mask) const;
   std::size_t outputs_before_states() const noexcept { return merge_mode_.empty() ? 2 : 1; }
   Config given_or_default_call_arguments() const;
+  // Whether the given call arguments name a mask tensor (Keras 3's node) as the last of `inputs`.
+  bool mask_is_last_input(std::size_t inputs) const;
 
   Config layer_config_;     // the wrapped layer, as get_config writes it
   Config backward_config_;  // the backward_layer key as given (null when absent)

@@ -126,8 +126,11 @@ void RecurrentLayer::init(const Config& config) {
   set_supports_masking(true);
 }
 
-void RecurrentLayer::build(const std::vector<Shape>& input_shapes) {
-  STRATA_CHECK(!input_shapes.empty(), ValueError, class_name(), " layer '", name(), "' needs an input");
+void RecurrentLayer::build(const std::vector<Shape>& all_shapes) {
+  STRATA_CHECK(!all_shapes.empty(), ValueError, class_name(), " layer '", name(), "' needs an input");
+  // Without a mask given as a tensor argument (the call's last input).
+  const std::vector<Shape> input_shapes(all_shapes.begin(),
+                                        all_shapes.end() - (next_call_has_mask_input(all_shapes.size()) ? 1 : 0));
   const Shape& in = input_shapes[0];
   STRATA_CHECK(in.has_known_rank() && in.rank() == 3, ShapeError, class_name(), " layer '", name(),
                "' expects inputs of rank 3 (batch, timesteps, features), got ", in.to_string());
@@ -201,12 +204,17 @@ std::vector<Tensor> RecurrentLayer::call(const std::vector<Tensor>& inputs, cons
   return call_and_mask(inputs, ctx).tensors;
 }
 
-Layer::Outputs RecurrentLayer::call_and_mask(const std::vector<Tensor>& inputs, const CallContext& ctx) const {
+Layer::Outputs RecurrentLayer::call_and_mask(const std::vector<Tensor>& all_inputs, const CallContext& ctx) const {
+  STRATA_CHECK(!all_inputs.empty(), ValueError, class_name(), " layer '", name(), "' needs an input");
+  const Config arguments = take_call_arguments(all_inputs);
+  // A mask given as a tensor argument (Keras 3's node) is the call's last input and wins over
+  // the sequence's keras mask, as in Keras. (A deferred call runs with the mask alone.)
+  const bool mask_input = mask_is_last_input(arguments, all_inputs.size());
+  const std::vector<Tensor> inputs(all_inputs.begin(), all_inputs.end() - (mask_input ? 1 : 0));
   STRATA_CHECK(!inputs.empty() && (inputs.size() == 1 || static_cast<int>(inputs.size()) == 1 + num_states()),
                ValueError, class_name(), " layer '", name(), "' takes the sequence and optionally its ", num_states(),
                " initial state(s); got ", inputs.size(), " inputs");
-  take_call_arguments(inputs);
-  const Tensor mask = ctx.masks.empty() ? Tensor() : ctx.masks[0];
+  const Tensor mask = mask_input ? all_inputs.back() : ctx.masks.empty() ? Tensor() : ctx.masks[0];
   const Shape& shape = inputs[0].shape();
   STRATA_CHECK(shape.has_known_rank() && shape.rank() == 3, ShapeError, class_name(), " layer '", name(),
                "' expects inputs of rank 3 (batch, timesteps, features), got ", shape.to_string());

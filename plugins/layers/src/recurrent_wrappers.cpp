@@ -28,6 +28,8 @@
 namespace strata::recurrent {
 namespace {
 
+bool is_placeholder(const Config& v) { return v.is_object() && v.size() == 1 && v.contains("strata.tensor"); }
+
 // Runs a wrapper when a graph that recorded it on inputs of unknown length is executed:
 // inputs [*inputs, mask?].
 template <class W>
@@ -187,8 +189,19 @@ Bidirectional::Bidirectional(const Config& config) : Layer("Bidirectional", conf
   set_supports_masking(true);
 }
 
-void Bidirectional::build(const std::vector<Shape>& input_shapes) {
-  STRATA_CHECK(!input_shapes.empty(), ValueError, "Bidirectional layer '", name(), "' needs an input");
+bool Bidirectional::mask_is_last_input(std::size_t inputs) const {
+  if (inputs < 2 || !call_arguments_.is_object() || !call_arguments_.contains("kwargs") ||
+      !call_arguments_["kwargs"].is_object() || !call_arguments_["kwargs"].contains("mask")) {
+    return false;
+  }
+  const Config& mask = call_arguments_["kwargs"]["mask"];
+  return is_placeholder(mask) && mask["strata.tensor"] == inputs - 1;
+}
+
+void Bidirectional::build(const std::vector<Shape>& all_shapes) {
+  STRATA_CHECK(!all_shapes.empty(), ValueError, "Bidirectional layer '", name(), "' needs an input");
+  // Without a mask given as a tensor argument (Keras 3's node: the call's last input).
+  const std::vector<Shape> input_shapes(all_shapes.begin(), all_shapes.end() - (mask_is_last_input(all_shapes.size()) ? 1 : 0));
   const std::size_t states = input_shapes.size() - 1;
   const std::size_t expected = static_cast<std::size_t>(forward_->num_states() + backward_->num_states());
   STRATA_CHECK(states == 0 || states == expected, ValueError, "Bidirectional layer '", name(), "' takes the sequence and ",
@@ -237,12 +250,16 @@ std::vector<Tensor> Bidirectional::call(const std::vector<Tensor>& inputs, const
   return call_and_mask(inputs, ctx).tensors;
 }
 
-Layer::Outputs Bidirectional::call_and_mask(const std::vector<Tensor>& inputs, const CallContext& ctx) const {
+Layer::Outputs Bidirectional::call_and_mask(const std::vector<Tensor>& all_inputs, const CallContext& ctx) const {
+  // A mask given as a tensor argument (Keras 3's node) is the call's last input and wins over
+  // the sequence's keras mask, as in Keras. (A deferred call runs with the mask alone.)
+  const bool mask_input = mask_is_last_input(all_inputs.size());
+  const std::vector<Tensor> inputs(all_inputs.begin(), all_inputs.end() - (mask_input ? 1 : 0));
   const std::size_t expected = static_cast<std::size_t>(forward_->num_states() + backward_->num_states());
   STRATA_CHECK(inputs.size() == 1 || inputs.size() == 1 + expected, ValueError, "Bidirectional layer '", name(),
                "' takes the sequence and optionally the initial states of both directions (", expected, "); got ",
                inputs.size(), " inputs");
-  const Tensor mask = ctx.masks.empty() ? Tensor() : ctx.masks[0];
+  const Tensor mask = mask_input ? all_inputs.back() : ctx.masks.empty() ? Tensor() : ctx.masks[0];
   const Shape& shape = inputs[0].shape();
   STRATA_CHECK(shape.has_known_rank() && shape.rank() == 3, ShapeError, "Bidirectional layer '", name(),
                "' expects inputs of rank 3 (batch, timesteps, features), got ", shape.to_string());
@@ -315,6 +332,13 @@ void Bidirectional::set_call_arguments(const Config& arguments) {
     a["kwargs"] = kwargs;
   }
   for (const auto& [key, v] : kwargs.items()) {
+    if (key == "mask" && is_placeholder(v)) {
+      // Keras 3 writes the mask it passed (the input's keras mask, computed by op layers such as
+      // NotEqual after Embedding(mask_zero=True)) as a tensor argument: the call's last input.
+      STRATA_CHECK(v["strata.tensor"] == layers::count_call_tensors(a["args"][0]), FormatError, subject,
+                   ": the mask tensor must follow the sequence and its states, got ", a.dump());
+      continue;
+    }
     STRATA_CHECK(v.is_null() || (key == "training" && v.is_boolean()), FormatError, subject,
                  ": the call argument '", key, "' (", v.dump(),
                  ") is not supported; initial states are given as inputs after the sequence");
@@ -340,7 +364,8 @@ Config Bidirectional::call_arguments() const {
 
 Config Bidirectional::given_or_default_call_arguments() const {
   const std::size_t inputs = std::max<std::size_t>(1, build_input_shapes().size());
-  if (call_arguments_.is_object() && layers::count_call_tensors(call_arguments_["args"][0]) == inputs) {
+  if (call_arguments_.is_object() &&
+      layers::count_call_tensors(call_arguments_["args"][0]) + (mask_is_last_input(inputs) ? 1 : 0) == inputs) {
     return call_arguments_;
   }
   Config first = Config::array({Config{{"strata.tensor", 0}}});

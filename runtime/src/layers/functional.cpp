@@ -624,6 +624,11 @@ NodeSpec parse_keras3_node(const Config& node, const std::string& layer, bool ca
     }
   }
   for (const auto& [key, v] : kwargs.items()) {
+    // Keras 3 passes a layer whose call takes `mask` its input's keras mask and records that
+    // tensor in the node (computed by op layers: NotEqual after Embedding(mask_zero=True), Any
+    // after Masking). Strata propagates keras masks itself, so it is not made an input (the op
+    // layers that computed it stay out of the graph unless something else uses them).
+    if (key == "mask" && is_keras3_tensor(v)) continue;
     STRATA_CHECK(!contains_keras3_tensor(v), FormatError, "layer '", layer, "' is called with the tensor argument '",
                  key, "', which its class does not take (it does not implement strata::CallArgumentsLayer)");
   }

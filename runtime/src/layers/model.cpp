@@ -14,6 +14,7 @@
 
 #include "core/foreign_exception.hpp"
 #include "core/threads_env.hpp"
+#include "distribute/replica.hpp"
 #include "layers/config_util.hpp"
 #include "layers/keras3_dialect.hpp"
 #include "layers/model_internal.hpp"
@@ -198,6 +199,7 @@ void forget_predict_plans(const Model* model);
 
 Model::~Model() {
   detail::forget_model_threads(this);
+  internal::forget_model_strategy(this);
   forget_predict_plans(this);
   std::lock_guard<std::mutex> lock(g_loss_functions_mutex);
   loss_function_table().erase(this);

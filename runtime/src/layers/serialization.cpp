@@ -59,6 +59,14 @@ SerializedRef parse_serialized_ref(const Config& value, std::string_view what) {
   if (const Config* reg = internal::find_key(value, "registered_name"); reg && reg->is_string()) {
     out.class_name = reg->get<std::string>();
   }
+  // Keras 3's ops as layers (`x * 2` on a symbolic tensor: class "Multiply" of module
+  // "keras.src.ops.numpy"): their class names repeat keras.layers' (Add, Multiply, Reshape,
+  // Softmax, ...), so they are found as "<module>>Class", the name the layers plugin gives them.
+  if (const Config* module = internal::find_key(value, "module");
+      module && module->is_string() && module->get<std::string>().rfind("keras.src.ops.", 0) == 0 &&
+      out.class_name.find('>') == std::string::npos) {
+    out.class_name = module->get<std::string>() + ">" + out.class_name;
+  }
   if (const Config* cfg = internal::find_key(value, "config")) {
     STRATA_CHECK(cfg->is_object(), FormatError, what, " has a config that is not an object: ", cfg->dump());
     out.config = cfg;

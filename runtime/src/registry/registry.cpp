@@ -10,6 +10,7 @@
 #include "strata/format.hpp"
 #include "strata/plugin/backend.hpp"
 #include "strata/plugin/checkpoint_store.hpp"
+#include "strata/plugin/collective.hpp"
 #include "registry/name_table.hpp"
 #include "strata/error.hpp"
 #include "strata/plugin/registrar.hpp"
@@ -20,7 +21,8 @@ namespace {
 constexpr std::string_view kKindNames[kObjectKindCount] = {
     "layer",      "model",       "optimizer",   "loss",       "metric",
     "activation", "initializer", "regularizer", "constraint", "learning_rate_schedule",
-    "backend",    "format",      "op",          "kernel",     "checkpoint_store"};
+    "backend",    "format",      "op",          "kernel",     "checkpoint_store",
+    "collective"};
 
 // Wraps a factory entry so that a foreign exception it throws becomes a PluginError
 // naming the provider, the kind and the name (core/foreign_exception.hpp). Done once, at
@@ -79,6 +81,15 @@ std::shared_ptr<const void> guard_entry(ObjectKind kind, std::string_view name, 
     case ObjectKind::kFormat: return guard_factory<Format>(std::move(v), provider, kind, name);
     case ObjectKind::kCheckpointStore: return guard_factory<CheckpointStore>(std::move(v), provider, kind, name);
     case ObjectKind::kBackend: return guard_factory<Backend>(std::move(v), provider, kind, name);
+    case ObjectKind::kCollective: {
+      auto inner = std::static_pointer_cast<const CollectiveFactory>(std::move(v));
+      if (!*inner) return inner;
+      return std::make_shared<const CollectiveFactory>(
+          [inner, provider, kind, name = std::string(name)](const CollectiveOptions& options) {
+            return internal::call_plugin_code({provider, kind_name(kind), name, "its factory"},
+                                              [&] { return (*inner)(options); });
+          });
+    }
     case ObjectKind::kOp:      // the runtime's own definitions
     case ObjectKind::kKernel:  // guarded where they run, by the dispatcher (ops/dispatch.cpp)
       return v;
@@ -99,7 +110,8 @@ ObjectKind kind_from_name(std::string_view name) {
   }
   STRATA_THROW(ValueError, "unknown object kind '", name,
                "': expected layer, model, optimizer, loss, metric, activation, initializer, "
-               "regularizer, constraint, learning_rate_schedule, backend, format, op or kernel");
+               "regularizer, constraint, learning_rate_schedule, backend, format, op, kernel, checkpoint_store or "
+               "collective");
 }
 
 void validate_registered_name(std::string_view name) {
@@ -211,13 +223,20 @@ void Registrar::stage(ObjectKind kind, std::string_view name, std::shared_ptr<co
     STRATA_CHECK(!(s.kind == kind && s.name == name), PluginError, "'", provider_, "' registers ",
                  kind_name(kind), " '", name, "' twice");
   }
+  const auto slot = static_cast<std::size_t>(kind);
   staged_.push_back({kind, std::string(name), guard_entry(kind, name, std::move(value), provider_),
-                     modules_[static_cast<std::size_t>(kind)]});
+                     slot < kModuleSlots ? modules_[slot] : std::string()});
 }
 
 void Registrar::set_module(ObjectKind kind, std::string module) {
-  STRATA_CHECK(static_cast<std::size_t>(kind) < kObjectKindCount, ValueError, "set_module: no such object kind");
-  modules_[static_cast<std::size_t>(kind)] = std::move(module);
+  const auto slot = static_cast<std::size_t>(kind);
+  STRATA_CHECK(slot < kObjectKindCount, ValueError, "set_module: no such object kind");
+  if (slot >= kModuleSlots) {
+    STRATA_CHECK(module.empty(), ValueError, "set_module: ", kind_name(kind), " entries carry no module, got '",
+                 module, "'");
+    return;
+  }
+  modules_[slot] = std::move(module);
 }
 
 std::vector<RegistryEntryInfo> Registrar::staged() const {

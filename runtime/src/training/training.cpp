@@ -12,6 +12,7 @@
 
 #include "core/foreign_exception.hpp"
 #include "core/threads_env.hpp"
+#include "distribute/replica.hpp"
 #include "layers/add_loss_layers.hpp"
 #include "layers/config_util.hpp"
 #include "ops/internal.hpp"
@@ -246,6 +247,7 @@ void Model::compile(std::shared_ptr<Optimizer> optimizer, std::vector<std::share
     state->metrics_arg = n == 1 ? per[0] : per;
   }
   training_ = std::move(state);
+  internal::bind_compiled_model(*this);  // inside a DistributionStrategy's scope
 }
 
 void Model::compile(const Config& optimizer, const Config& loss, const Config& metrics, const Config& loss_weights) {
@@ -308,6 +310,7 @@ void Model::compile(const Config& optimizer, const Config& loss, const Config& m
     resolver.raise_if_missing();
   }
   training_ = std::move(state);
+  internal::bind_compiled_model(*this);  // inside a DistributionStrategy's scope
 }
 
 bool Model::is_compiled() const noexcept { return training_ != nullptr; }
@@ -593,13 +596,19 @@ Logs Model::train_step(const std::vector<Tensor>& x, const std::vector<Tensor>& 
   StepResult r;
   std::vector<Variable> vars;
   std::vector<Tensor> grads;
+  internal::ReplicaStep replica(*this);  // data parallelism (distribute/): no-op without a strategy
+  const std::int64_t batch = x.empty() ? 1 : x[0].shape()[0];
   const double scale = internal::loss_scale_factor(*s.optimizer);  // Keras 3's optimizer.scale_loss
-  // The traced step (traced_step.hpp) when it can be exact, else the eager tape.
+  // The traced step (traced_step.hpp) when it can be exact, else the eager tape. A replica of a
+  // strategy steps eagerly (collectives inside the forward pass, such as
+  // SyncBatchNormalization's, are not traced).
   const internal::ForwardFn forward = [&](const std::vector<Tensor>& fx, const std::vector<Tensor>& fy,
                                           const Tensor& fsw) {
     return forward_and_loss(*this, s, fx, fy, fsw, /*training=*/true);
   };
-  if (auto traced = s.traced_step.run(*this, *s.optimizer, s.losses, scale, forward, x, y, sample_weight)) {
+  std::optional<internal::TracedGradients> traced;
+  if (!replica.active()) traced = s.traced_step.run(*this, *s.optimizer, s.losses, scale, forward, x, y, sample_weight);
+  if (traced) {
     r = std::move(traced->result);
     vars = std::move(traced->variables);
     grads = std::move(traced->gradients);
@@ -610,14 +619,15 @@ Logs Model::train_step(const std::vector<Tensor>& x, const std::vector<Tensor>& 
     vars = trainable_weights();
     grads = tape.gradient(scale != 0.0 ? r.total * scalar_like(r.total, scale) : r.total, vars);
   }
+  replica.reduce_gradients(grads, batch);
   s.optimizer->apply_gradients(grads, vars);
   std::vector<std::pair<Variable, std::shared_ptr<Constraint>>> constraints;
   collect_constraints(*this, constraints);
   for (auto& [v, c] : constraints) {
     if (v.trainable()) v.assign((*c)(v.value()));
   }
-  const std::int64_t batch = x.empty() ? 1 : x[0].shape()[0];
   update_trackers(s, r, batch);
+  replica.sync_metrics(metrics());
   return collect_logs(*this, s);
 }
 
@@ -796,9 +806,11 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
   return fit(std::vector<Tensor>{x}, std::vector<Tensor>{y}, options);
 }
 
-History Model::fit(const std::vector<Tensor>& x_in, const std::vector<Tensor>& y_in, const FitOptions& options) {
+History Model::fit(const std::vector<Tensor>& x_in, const std::vector<Tensor>& y_in, const FitOptions& options_in) {
   STRATA_CHECK(training_ != nullptr, ValueError, "model '", name(), "' must be compiled before fit (call compile)");
   const ThreadScope threads(detail::model_call_threads(*this));
+  // Data parallelism (distribute/): variables broadcast, progress and files on the chief only.
+  const FitOptions options = internal::distributed_fit_options(*this, options_in);
   STRATA_CHECK(options.batch_size > 0 && options.epochs >= 0, ValueError, "fit needs batch_size > 0 and epochs >= 0");
   STRATA_CHECK(options.validation_split >= 0.0 && options.validation_split < 1.0, ValueError,
                "validation_split must be in [0, 1), got ", options.validation_split);
@@ -833,7 +845,9 @@ History Model::fit(const std::vector<Tensor>& x_in, const std::vector<Tensor>& y
 
   // Shuffling follows set_random_seed (Keras's global seed).
   const auto [seed1, seed2] = internal::resolve_seeds(0, 0);
-  std::mt19937_64 rng(static_cast<std::uint64_t>(seed1) * 0x9E3779B97F4A7C15ull ^ static_cast<std::uint64_t>(seed2));
+  // Data parallelism: every replica shuffles with rank 0's seed (distribute/).
+  std::mt19937_64 rng(internal::agreed_seed(
+      *this, static_cast<std::uint64_t>(seed1) * 0x9E3779B97F4A7C15ull ^ static_cast<std::uint64_t>(seed2)));
 
   std::vector<std::shared_ptr<Callback>> callbacks = options.callbacks;
   for (auto& cb : callbacks) cb->set_model(this);
@@ -851,8 +865,11 @@ History Model::fit(const std::vector<Tensor>& x_in, const std::vector<Tensor>& y
     std::iota(order.begin(), order.end(), 0);
     if (options.shuffle) std::shuffle(order.begin(), order.end(), rng);
     for (std::int64_t step = 0; step < steps; ++step) {
-      const std::int64_t start = step * options.batch_size;
-      const std::int64_t len = std::min(options.batch_size, n - start);
+      // This replica's shard of the global batch (the whole batch without a strategy).
+      const auto shard = internal::replica_shard(*this, step * options.batch_size,
+                                                 std::min(options.batch_size, n - step * options.batch_size));
+      const std::int64_t start = shard.first;
+      const std::int64_t len = shard.second;
       std::vector<Tensor> bx, by;
       Tensor bsw;
       if (options.shuffle) {

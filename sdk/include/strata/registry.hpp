@@ -45,12 +45,13 @@ enum class ObjectKind : std::uint8_t {
   kOp,
   kKernel,
   kCheckpointStore,  // the bytes of object-based checkpoints (strata/plugin/checkpoint_store.hpp)
+  kCollective,       // ABI 2.6: replica communication for data parallelism (strata/plugin/collective.hpp)
 };
-inline constexpr std::size_t kObjectKindCount = 15;
+inline constexpr std::size_t kObjectKindCount = 16;
 
 // "layer", "model", "optimizer", "loss", "metric", "activation", "initializer",
 // "regularizer", "constraint", "learning_rate_schedule", "backend", "format", "op",
-// "kernel", "checkpoint_store".
+// "kernel", "checkpoint_store", "collective".
 std::string_view kind_name(ObjectKind kind) noexcept;
 // Inverse of kind_name; throws ValueError listing the kinds otherwise.
 ObjectKind kind_from_name(std::string_view name);

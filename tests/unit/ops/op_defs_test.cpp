@@ -158,6 +158,7 @@ TEST(RuntimeOpDefs, EveryBuiltInOpWithItsSignature) {
       {"TruncatedNormal", 1, 0, {0}, -1, "dtype", "stateful not_differentiable"},
       {"UnsortedSegmentSum", 3, 0, {2}, 0, "", "gradient"},
       {"ZerosLike", 1, 0, {}, 0, "", "not_differentiable"},
+      {"strata.CrossReplicaAllReduce", 1, 0, {}, 0, "", "stateful gradient"},  // strata::all_reduce (issue 24)
       {"strata.KerasAdadelta", -1, 8, {}, 0, "", "not_differentiable"},
       {"strata.KerasAdagrad", -1, 5, {}, 0, "", "not_differentiable"},
       {"strata.KerasAdam", -1, 10, {}, 0, "", "not_differentiable"},

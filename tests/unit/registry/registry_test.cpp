@@ -31,11 +31,11 @@ void add_layers(Registry& r, const std::string& provider, std::initializer_list<
 
 TEST(ObjectKind, NamesArePinned) {
   // A new kind is appended (the others keep their values) and named here.
-  static_assert(kObjectKindCount == 15, "a new ObjectKind needs its name pinned here");
+  static_assert(kObjectKindCount == 16, "a new ObjectKind needs its name pinned here");
   const std::array<const char*, kObjectKindCount> expected = {
       "layer",      "model",       "optimizer",   "loss",       "metric",
       "activation", "initializer", "regularizer", "constraint", "learning_rate_schedule",
-      "backend",    "format",      "op",          "kernel",     "checkpoint_store"};
+      "backend",    "format",      "op",          "kernel",     "checkpoint_store", "collective"};
   for (std::size_t k = 0; k < kObjectKindCount; ++k) {
     EXPECT_EQ(kind_name(static_cast<ObjectKind>(k)), expected[k]);
     EXPECT_EQ(kind_from_name(expected[k]), static_cast<ObjectKind>(k));

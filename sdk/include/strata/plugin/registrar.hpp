@@ -49,7 +49,8 @@ class Registrar {
   // Entries of `kind` staged from now on carry `module` (RegistryEntryInfo::module): the
   // Keras module of the classes that follow, "keras.layers" for Keras's own layer classes
   // (they are then written into configs as Keras's, without a registered name). Custom
-  // classes leave it empty. Default: "".
+  // classes leave it empty. Default: "". Kinds from kCollective on (ABI 2.6) carry no
+  // module: for them only "" is accepted (ValueError otherwise).
   void set_module(ObjectKind kind, std::string module);
 
   const std::string& provider() const noexcept { return provider_; }
@@ -64,7 +65,11 @@ class Registrar {
   Registry& registry_;
   std::string provider_;
   std::vector<Registry::Staged> staged_;
-  std::string modules_[kObjectKindCount];
+  // One slot per kind that has a module: the kinds of ABI 2.5 (kLayer .. kCheckpointStore).
+  // Its size is part of Registrar's layout, which plugins built against ABI 2.5 share, so it
+  // stays 15 when kinds are added.
+  static constexpr std::size_t kModuleSlots = 15;
+  std::string modules_[kModuleSlots];
 };
 
 // The descriptor every plugin exports. New fields are only ever appended; struct_size

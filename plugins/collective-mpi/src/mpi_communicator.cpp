@@ -1,0 +1,338 @@
+// The "mpi" collective (strata/plugin/collective.hpp) on the host's MPI library.
+//
+// MPI's life: if the host program has not initialised MPI, the first communicator calls
+// MPI_Init_thread (MPI_THREAD_SERIALIZED: the strategy makes one call at a time, from
+// whichever thread trains) and the plugin calls MPI_Finalize at exit; a host that
+// initialised MPI itself keeps it, and finalises it. Each communicator works on its own
+// duplicate of MPI_COMM_WORLD, so the host's own messages never mix with Strata's.
+//
+// Bounded waits: every collective is started non-blocking (MPI_Iallreduce, MPI_Ibcast, ...)
+// and polled with MPI_Test until it completes or the timeout passes; then the call throws
+// CollectiveError and the communicator is broken. A broken MPI cannot be finalised (the
+// dead peer never joins), so at exit the plugin calls MPI_Abort instead: the job ends with
+// an error rather than hanging. mpirun usually notices a killed rank first and ends the job
+// itself; the timeout covers the peers that hang without dying.
+// The C API only: Open MPI's deprecated C++ bindings do not compile warning-free.
+#define OMPI_SKIP_MPICXX 1
+#define MPICH_SKIP_MPICXX 1
+#include <mpi.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <climits>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "mpi_communicator.hpp"
+#include "strata/error.hpp"
+#include "strata/plugin/collective.hpp"
+
+namespace {
+
+using strata::CollectiveError;
+using strata::DType;
+using strata::ReduceOp;
+
+std::string mpi_error_text(int code) {
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  if (MPI_Error_string(code, text, &length) != MPI_SUCCESS) return "MPI error " + std::to_string(code);
+  return std::string(text, static_cast<std::size_t>(length));
+}
+
+// The process's MPI: initialised on first use unless the host did, finalised (or aborted,
+// when a collective failed) at exit when the plugin initialised it.
+class MpiProcess {
+ public:
+  static MpiProcess& get() {
+    static MpiProcess process;
+    return process;
+  }
+
+  void ensure_initialised() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    int initialised = 0, finalised = 0;
+    MPI_Initialized(&initialised);
+    MPI_Finalized(&finalised);
+    STRATA_CHECK(!finalised, CollectiveError, "mpi: MPI was already finalised in this process");
+    if (initialised) return;
+    int provided = 0;
+    const int rc = MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided);
+    STRATA_CHECK(rc == MPI_SUCCESS, CollectiveError, "mpi: MPI_Init_thread failed: ", mpi_error_text(rc));
+    owned_ = true;
+  }
+
+  void mark_broken() noexcept { broken_.store(true); }
+  bool broken() const noexcept { return broken_.load(); }
+
+  ~MpiProcess() {
+    int finalised = 0;
+    MPI_Finalized(&finalised);
+    if (!owned_ || finalised) return;
+    if (broken_.load()) {
+      MPI_Abort(MPI_COMM_WORLD, 1);  // peers are gone or stuck: MPI_Finalize would wait for them
+    } else {
+      MPI_Finalize();
+    }
+  }
+
+ private:
+  MpiProcess() = default;
+  std::mutex mutex_;
+  bool owned_ = false;
+  std::atomic<bool> broken_{false};
+};
+
+MPI_Datatype mpi_type(DType dtype) {
+  switch (dtype) {
+    case DType::kFloat32:
+      return MPI_FLOAT;
+    case DType::kFloat64:
+      return MPI_DOUBLE;
+    case DType::kInt32:
+      return MPI_INT32_T;
+    case DType::kInt64:
+      return MPI_INT64_T;
+    case DType::kUInt8:
+      return MPI_UINT8_T;
+    default:
+      break;
+  }
+  STRATA_THROW(ValueError, "mpi: cannot reduce ", strata::dtype_name(dtype),
+               " tensors (float32, float64, int32, int64 and uint8 only)");
+}
+
+MPI_Op mpi_op(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::kSum:
+    case ReduceOp::kMean:
+      return MPI_SUM;
+    case ReduceOp::kMax:
+      return MPI_MAX;
+    case ReduceOp::kMin:
+      return MPI_MIN;
+  }
+  return MPI_SUM;
+}
+
+template <class T>
+void divide(void* data, std::size_t count, int by) {
+  T* p = static_cast<T*>(data);
+  for (std::size_t i = 0; i < count; ++i) p[i] = static_cast<T>(p[i] / static_cast<T>(by));
+}
+
+void divide_by(void* data, std::size_t count, DType dtype, int by) {
+  switch (dtype) {
+    case DType::kFloat32:
+      divide<float>(data, count, by);
+      break;
+    case DType::kFloat64:
+      divide<double>(data, count, by);
+      break;
+    case DType::kInt32:
+      divide<std::int32_t>(data, count, by);
+      break;
+    case DType::kInt64:
+      divide<std::int64_t>(data, count, by);
+      break;
+    case DType::kUInt8:
+      divide<std::uint8_t>(data, count, by);
+      break;
+    default:
+      break;
+  }
+}
+
+int checked_count(std::size_t count, const char* what) {
+  STRATA_CHECK(count <= static_cast<std::size_t>(INT_MAX), ValueError, "mpi: ", what, " of ", count,
+               " elements exceeds MPI's int count; split it");
+  return static_cast<int>(count);
+}
+
+class MpiCommunicator;
+
+class MpiRequest final : public strata::CollectiveRequest {
+ public:
+  MpiRequest(MpiCommunicator* comm, MPI_Request request, std::string what, void* data, std::size_t count, DType dtype,
+             bool mean)
+      : comm_(comm),
+        request_(request),
+        what_(std::move(what)),
+        data_(data),
+        count_(count),
+        dtype_(dtype),
+        mean_(mean) {}
+  ~MpiRequest() override;
+  void wait() override;
+  bool test() override;
+
+ private:
+  void finish();
+  MpiCommunicator* comm_;
+  MPI_Request request_;
+  std::string what_;
+  void* data_;
+  std::size_t count_;
+  DType dtype_;
+  bool mean_;
+  bool done_ = false;
+};
+
+class MpiCommunicator final : public strata::Communicator {
+ public:
+  explicit MpiCommunicator(const strata::CollectiveOptions& options) : timeout_(options.timeout_seconds) {
+    STRATA_CHECK(timeout_ > 0, ValueError, "mpi: the timeout must be positive, got ", timeout_);
+    MpiProcess::get().ensure_initialised();
+    check(MPI_Comm_dup(MPI_COMM_WORLD, &comm_), "MPI_Comm_dup");
+    check(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+    check(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank");
+    check(MPI_Comm_size(comm_, &size_), "MPI_Comm_size");
+  }
+  ~MpiCommunicator() override {
+    int finalised = 0;
+    MPI_Finalized(&finalised);
+    if (!finalised && !MpiProcess::get().broken()) MPI_Comm_free(&comm_);
+  }
+
+  std::string name() const override { return "mpi"; }
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  std::string device_type() const override { return "cpu"; }
+
+  void all_reduce(void* data, std::size_t count, DType dtype, ReduceOp op) override {
+    all_reduce_async(data, count, dtype, op)->wait();
+  }
+
+  std::unique_ptr<strata::CollectiveRequest> all_reduce_async(void* data, std::size_t count, DType dtype,
+                                                              ReduceOp op) override {
+    check_usable();
+    const MPI_Datatype type = mpi_type(dtype);
+    const int n = checked_count(count, "an all-reduce");
+    MPI_Request request = MPI_REQUEST_NULL;
+    check(MPI_Iallreduce(MPI_IN_PLACE, data, n, type, mpi_op(op), comm_, &request), "MPI_Iallreduce");
+    return std::make_unique<MpiRequest>(this, request,
+                                        strata::detail::concat("an all-reduce (", reduce_op_name(op), ") of ", count,
+                                                               " ", strata::dtype_name(dtype), " elements"),
+                                        data, count, dtype, op == ReduceOp::kMean);
+  }
+
+  void broadcast(void* data, std::size_t bytes, int root) override {
+    check_usable();
+    STRATA_CHECK(root >= 0 && root < size_, ValueError, "mpi: broadcast root ", root, " is not a rank of ", size_);
+    MPI_Request request = MPI_REQUEST_NULL;
+    check(MPI_Ibcast(data, checked_count(bytes, "a broadcast"), MPI_BYTE, root, comm_, &request), "MPI_Ibcast");
+    MpiRequest(this, request, strata::detail::concat("a broadcast of ", bytes, " bytes from rank ", root), nullptr, 0,
+               DType::kUInt8, false)
+        .wait();
+  }
+
+  void all_gather(const void* send, void* recv, std::size_t bytes) override {
+    check_usable();
+    MPI_Request request = MPI_REQUEST_NULL;
+    const int n = checked_count(bytes, "an all-gather");
+    check(MPI_Iallgather(send, n, MPI_BYTE, recv, n, MPI_BYTE, comm_, &request), "MPI_Iallgather");
+    MpiRequest(this, request, strata::detail::concat("an all-gather of ", bytes, " bytes per rank"), nullptr, 0,
+               DType::kUInt8, false)
+        .wait();
+  }
+
+  void barrier() override {
+    check_usable();
+    MPI_Request request = MPI_REQUEST_NULL;
+    check(MPI_Ibarrier(comm_, &request), "MPI_Ibarrier");
+    MpiRequest(this, request, "a barrier", nullptr, 0, DType::kUInt8, false).wait();
+  }
+
+  [[noreturn]] void abort(const std::string& message) override {
+    std::fprintf(stderr, "strata: mpi rank %d aborts the job: %s\n", rank_, message.c_str());
+    std::fflush(stderr);
+    MpiProcess::get().mark_broken();
+    MPI_Abort(MPI_COMM_WORLD, 1);
+    std::abort();  // MPI_Abort does not return; this keeps [[noreturn]] true if it did
+  }
+
+  // Polls `request` until done; CollectiveError (and a broken MPI) after the timeout.
+  void wait(MPI_Request& request, const std::string& what) {
+    using clock = std::chrono::steady_clock;
+    const auto start = clock::now();
+    const auto deadline = start + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(timeout_));
+    int spins = 0;
+    for (;;) {
+      int done = 0;
+      const int rc = MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+      if (rc != MPI_SUCCESS) fail(what, ": ", mpi_error_text(rc));
+      if (done) return;
+      if (clock::now() >= deadline) {
+        fail(what, " did not complete within ", timeout_, " s (STRATA_COLLECTIVE_TIMEOUT): a peer died or stalled");
+      }
+      // Spin briefly (a step's buckets complete in microseconds), then yield the core.
+      if (++spins > 1000) std::this_thread::sleep_for(std::chrono::microseconds(spins > 20000 ? 1000 : 50));
+    }
+  }
+
+  bool test(MPI_Request& request, const std::string& what) {
+    int done = 0;
+    const int rc = MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+    if (rc != MPI_SUCCESS) fail(what, ": ", mpi_error_text(rc));
+    return done != 0;
+  }
+
+  template <class... Parts>
+  [[noreturn]] void fail(const Parts&... parts) {
+    MpiProcess::get().mark_broken();
+    STRATA_THROW(CollectiveError, "mpi (rank ", rank_, " of ", size_, "): ", parts...);
+  }
+
+ private:
+  void check(int rc, const char* call) {
+    if (rc != MPI_SUCCESS) fail(call, " failed: ", mpi_error_text(rc));
+  }
+  void check_usable() {
+    STRATA_CHECK(!MpiProcess::get().broken(), CollectiveError, "mpi (rank ", rank_, " of ", size_,
+                 "): an earlier collective failed; the job cannot continue");
+  }
+
+  double timeout_;
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  int rank_ = 0;
+  int size_ = 1;
+};
+
+MpiRequest::~MpiRequest() {
+  // A request abandoned while in flight (after an exception elsewhere) cannot be cancelled
+  // portably; the communicator is broken then, and MPI is aborted at exit.
+  if (!done_ && request_ != MPI_REQUEST_NULL) MpiProcess::get().mark_broken();
+}
+
+void MpiRequest::finish() {
+  done_ = true;
+  if (mean_) divide_by(data_, count_, dtype_, comm_->size());
+}
+
+void MpiRequest::wait() {
+  if (done_) return;
+  comm_->wait(request_, what_);
+  finish();
+}
+
+bool MpiRequest::test() {
+  if (done_) return true;
+  if (!comm_->test(request_, what_)) return false;
+  finish();
+  return true;
+}
+
+}  // namespace
+
+namespace strata::mpi {
+
+std::shared_ptr<Communicator> make_communicator(const CollectiveOptions& options) {
+  return std::make_shared<MpiCommunicator>(options);
+}
+
+}  // namespace strata::mpi

@@ -1,0 +1,147 @@
+// Data-parallel training across processes, machines and GPUs, in Keras's vocabulary
+// (tf.distribute.MultiWorkerMirroredStrategy): every process holds a full replica of the
+// model, trains on its shard of each global batch, and a collective backend (a plugin of
+// kind "collective": "mpi", "nccl", ...) keeps the replicas identical.
+//
+//   strata::DistributionStrategy strategy("mpi");        // joins the job mpirun started
+//   {
+//     auto scope = strategy.scope();
+//     model->compile("adam", "mse");                       // the model trains data-parallel
+//   }
+//   model->fit(x, y, {.batch_size = 64});                  // 64 = the GLOBAL batch size
+//   if (strategy.is_chief()) model->save("model.keras");   // only the chief writes
+//
+// Semantics (the same answers as one process on the global batch):
+//  - fit: every rank shuffles with the same seed (set_random_seed) and takes its contiguous
+//    shard of each global batch of `batch_size` samples (rank r of R gets samples
+//    [floor(n*r/R), floor(n*(r+1)/R)) of a batch of n, so an uneven split is allowed; the last
+//    partial batch is split the same way). Every rank passes the full x and y (the CLI
+//    memory-maps .npy files, so each rank only reads its shard's pages).
+//  - train_on_batch: each rank passes its own batch (tf.distribute's per-worker input); the
+//    global batch is their union. evaluate/predict are not distributed: every rank runs
+//    them on what it is given (with identical weights, identical results).
+//  - a step: each replica's loss is its per-sample losses summed and divided by the GLOBAL
+//    batch size; the gradients are summed across replicas (all-reduce SUM, fused into flat
+//    buckets of at most `bucket_bytes`, each launched without blocking), then every replica
+//    applies the same optimizer step.
+//  - metrics and the loss tracker hold global values: their states (sums and counts, as
+//    Keras's metrics are) are summed across replicas after each step, so logs, History and
+//    callbacks see what one process would. Only rank 0 prints progress.
+//  - variables (weights and optimizer state) are broadcast from rank 0 when fit starts and
+//    at the first train_on_batch, and by broadcast_variables() (call it after restoring in
+//    a custom loop).
+//  - files: inside fit only the chief's ModelCheckpoint writes. A program calling save(),
+//    save_weights() or a CheckpointManager itself writes on the chief only:
+//    `if (strategy.is_chief()) model->save(...)`; every rank may load.
+//
+// Thread safety: a strategy may be shared, but its collective calls must not run on two
+// threads at once (train one model per strategy at a time).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include "strata/export.hpp"
+
+#include "strata/plugin/collective.hpp"
+#include "strata/tensor.hpp"
+
+STRATA_API_BEGIN
+
+namespace strata {
+
+class Model;
+
+struct DistributeOptions {
+  // Passed to the collective's factory (timeout: default_collective_timeout()).
+  CollectiveOptions collective{default_collective_timeout()};
+  // Gradients are fused into buckets of at most this many bytes (one tensor larger than it
+  // is a bucket of its own). Default 25 MiB, as PyTorch's DDP.
+  std::size_t bucket_bytes = std::size_t{25} << 20;
+};
+
+// What the last distributed train step did (for tests and tuning).
+struct DistributedStepStats {
+  std::size_t gradient_buckets = 0;  // buckets the gradients were fused into
+  std::size_t collective_calls = 0;  // all-reduce calls the step made (buckets + 1 for the metrics)
+  std::size_t bytes_reduced = 0;     // bytes all-reduced by the step
+};
+
+class DistributionStrategy {
+ public:
+  // Joins the job through the collective registered as `collective` ("mpi"); loads no
+  // plugin itself (load_plugins() / STRATA_PLUGIN_PATH do). UnknownObjectError listing the
+  // registered collectives when there is none of that name; CollectiveError when it cannot
+  // join.
+  explicit DistributionStrategy(const std::string& collective, DistributeOptions options = {});
+  // Over a communicator the caller made (a test, a host application with its own).
+  explicit DistributionStrategy(std::shared_ptr<Communicator> communicator, DistributeOptions options = {});
+  ~DistributionStrategy();
+  DistributionStrategy(const DistributionStrategy&) = default;  // copies share the replica group
+  DistributionStrategy& operator=(const DistributionStrategy&) = default;
+
+  int num_replicas_in_sync() const noexcept;
+  int rank() const noexcept;       // this process's replica (worker) index
+  bool is_chief() const noexcept;  // rank() == 0
+  Communicator& communicator() const noexcept;
+  const DistributeOptions& options() const noexcept;
+
+  // While the returned guard lives, models compiled on this thread are bound to the strategy,
+  // and models trained on this thread without a strategy of their own use it.
+  class Scope {
+   public:
+    ~Scope();
+    Scope(Scope&&) noexcept;
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+    Scope& operator=(Scope&&) = delete;
+
+   private:
+    friend class DistributionStrategy;
+    explicit Scope(std::shared_ptr<void> previous);
+    std::shared_ptr<void> previous_;
+    bool active_ = true;
+  };
+  [[nodiscard]] Scope scope() const;
+
+  // Binds `model` to this strategy (as compiling it inside scope() does).
+  void distribute(const Model& model) const;
+
+  // Combines `value` (any shape, float32/float64/int32/int64) across the replicas; every
+  // replica gets the result (Keras's strategy.reduce on per-replica values).
+  Tensor reduce(ReduceOp op, const Tensor& value) const;
+  // Rank 0's weights and optimizer variables are copied to every replica.
+  void broadcast_variables(const Model& model) const;
+  // Blocks until every replica got here.
+  void barrier() const;
+
+  DistributedStepStats last_step_stats() const;
+
+  struct Impl;
+  const std::shared_ptr<Impl>& impl() const noexcept { return impl_; }
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+// Keras's name for the same thing.
+using MultiWorkerMirroredStrategy = DistributionStrategy;
+
+// The strategy `model` trains with: the one it was bound to, else the innermost scope() on
+// this thread, else null.
+std::shared_ptr<DistributionStrategy> strategy_of(const Model& model);
+// The innermost active scope() on this thread, or null.
+std::shared_ptr<DistributionStrategy> current_strategy();
+
+// Cross-replica all-reduce usable inside a layer's call during a replica's train step
+// (SyncBatchNormalization sums its moments with it): combines `value` across the replicas
+// of the strategy whose step is running on this thread, and is differentiable — its
+// gradient is the same all-reduce of the upstream gradient. The identity when no
+// distributed step (and no scope) is active on this thread. Every replica must call it the
+// same number of times with the same shapes.
+Tensor all_reduce(const Tensor& value, ReduceOp op = ReduceOp::kSum);
+
+}  // namespace strata
+
+STRATA_API_END

@@ -1,0 +1,361 @@
+// Data-parallel training over real Open MPI (issue 24), label `mpi`: jobs of 2 and 3 ranks
+// (`mpirun -np N strata_mpi_worker`, one thread per rank) against the same training in this
+// process on the same global batches (the oracle), a checkpoint written by the chief that
+// resumes with 1 and 3 processes, and a killed worker that ends the job in bounded time.
+// Plus, without MPI: the fused buckets' call count, through a counting collective this test
+// registers.
+//
+// Tolerance. A replica's gradient is its shard's per-sample gradients summed (times
+// 1/global batch); the all-reduce then adds the 2 or 3 partial sums. One process adds the
+// same per-sample terms in one pass: the same terms, associated differently, so each
+// gradient element differs by a few float32 roundings (relative ~1e-7 x the number of terms
+// at worst, per step). The forward pass of one sample is computed the same way in both
+// (row-wise), up to the matmul kernel's blocking for different batch heights. SGD (lr 0.05,
+// momentum 0.9) turns a gradient error d into an update error of at most lr * d / (1 - 0.9),
+// and the errors of the ~21 steps below add up: with |g| ~ 1 and d ~ 1e-6 (float32 sums of up
+// to 32 terms), at most ~21 * 0.5 * 1e-6 = 1e-5 per weight, with the forward pass's own float32
+// noise on top. We allow 2e-4 absolute on the weights (|w| ~ 0.1) and 1e-4 relative on the
+// logged losses/accuracies: about 1000x the largest difference measured here (1.8e-7 with 2
+// and 3 ranks, 7e-8 for the CNN, 9e-8 for the resumed runs and the CLI), and far below what a
+// real mistake gives: every rank training on the first shard of each batch moved the weights
+// by 0.14, a mean over the replicas instead of a sum by 0.43 (SGD, unlike Adam, sees the
+// gradient's scale).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "mpi_training.hpp"
+#include "strata/npy.hpp"
+#include "strata/plugin/collective.hpp"
+#include "strata/plugin/registrar.hpp"
+#include "strata/plugins.hpp"
+#include "strata/registry.hpp"
+#include "strata/threads.hpp"
+
+namespace fs = std::filesystem;
+using namespace strata;
+
+namespace {
+
+constexpr double kWeightTolerance = 2e-4;
+constexpr double kLogTolerance = 1e-4;
+
+std::string find_mpirun() {
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path ? path : "");
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    if (!dir.empty() && fs::exists(fs::path(dir) / "mpirun")) return (fs::path(dir) / "mpirun").string();
+  }
+  return {};
+}
+
+fs::path work_dir(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("strata_mpi_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+struct Job {
+  int status = -1;
+  double seconds = 0;
+  std::string log;
+};
+
+// Runs the worker on `ranks` ranks; every rank one thread, a 10 s collective timeout.
+Job mpirun(int ranks, const fs::path& out, const std::vector<std::string>& args, const fs::path& dir) {
+  std::string cmd = find_mpirun() +
+                    " --allow-run-as-root --oversubscribe --bind-to none --mca btl_vader_single_copy_mechanism none"
+                    " -x STRATA_NUM_THREADS=1 -x OMP_NUM_THREADS=1 -x STRATA_COLLECTIVE_TIMEOUT=10 -np " +
+                    std::to_string(ranks) + " " + STRATA_MPI_WORKER + " " + out.string();
+  for (const auto& a : args) cmd += " " + a;
+  const fs::path log = dir / ("job_" + std::to_string(ranks) + "_" + out.filename().string() + ".log");
+  cmd += " > " + log.string() + " 2>&1";
+  const auto start = std::chrono::steady_clock::now();
+  Job job;
+  job.status = std::system(cmd.c_str());
+  job.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::ifstream in(log);
+  job.log = std::string(std::istreambuf_iterator<char>(in), {});
+  return job;
+}
+
+class MpiTraining : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (find_mpirun().empty()) GTEST_SKIP() << "no mpirun on PATH (Debian: openmpi-bin)";
+    if (!Registry::global().contains(ObjectKind::kCollective, "mpi")) {
+      GTEST_SKIP() << "the collective-mpi plugin is not loaded";
+    }
+    set_num_threads(1);
+  }
+};
+
+void expect_close(const mpi_test::Result& got, const mpi_test::Result& want) {
+  ASSERT_EQ(got.weights.size(), want.weights.size());
+  double worst = 0;
+  for (std::size_t i = 0; i < got.weights.size(); ++i) {
+    worst = std::max(worst, std::abs(static_cast<double>(got.weights[i]) - want.weights[i]));
+  }
+  EXPECT_LE(worst, kWeightTolerance) << "largest weight difference";
+  std::cout << "[ info ] largest weight difference " << worst << "\n";
+  ASSERT_EQ(got.history.size(), want.history.size());
+  for (const auto& [key, values] : want.history) {
+    ASSERT_TRUE(got.history.count(key)) << key;
+    const auto& g = got.history.at(key);
+    ASSERT_EQ(g.size(), values.size()) << key;
+    for (std::size_t e = 0; e < values.size(); ++e) {
+      EXPECT_NEAR(g[e], values[e], kLogTolerance * std::max(1.0, std::abs(values[e]))) << key << " epoch " << e;
+    }
+  }
+}
+
+void check_against_oracle(int ranks, const mpi_test::Spec& spec, const std::vector<std::string>& args) {
+  const fs::path dir = work_dir("oracle" + std::to_string(ranks));
+  const Job job = mpirun(ranks, dir / "result.txt", args, dir);
+  ASSERT_EQ(job.status, 0) << job.log;
+  const mpi_test::Result distributed = mpi_test::read((dir / "result.txt").string());
+  const mpi_test::Result oracle = mpi_test::train(spec, nullptr);  // one process, the same global batches
+  expect_close(distributed, oracle);
+  // The loss moved (the comparison is not between two untrained models).
+  EXPECT_LT(oracle.history.at("loss").back(), oracle.history.at("loss").front());
+  fs::remove_all(dir);
+}
+
+TEST_F(MpiTraining, TwoRanksEqualOneProcessOnTheGlobalBatch) {
+  mpi_test::Spec spec;  // 200 samples, batch 32: 6 full batches and one of 8, shuffled
+  check_against_oracle(2, spec, {});
+}
+
+TEST_F(MpiTraining, ThreeRanksUnevenSplitEqualsOneProcess) {
+  // 32 = 10 + 11 + 11 and the last batch of 8 = 2 + 3 + 3.
+  mpi_test::Spec spec;
+  check_against_oracle(3, spec, {});
+}
+
+TEST_F(MpiTraining, SmallCnnOnThreeRanksEqualsOneProcess) {
+  mpi_test::Spec spec;
+  spec.cnn = true;
+  spec.epochs = 2;
+  check_against_oracle(3, spec, {"cnn=1", "epochs=2"});
+}
+
+TEST_F(MpiTraining, ChiefCheckpointResumesWithOneAndThreeProcesses) {
+  const fs::path dir = work_dir("resume");
+  mpi_test::Spec full;
+  full.epochs = 4;
+  full.shuffle = false;  // fit reseeds its shuffling per call, so a resumed fit matches only unshuffled
+  full.checkpoint_dir = dir.string();
+  const Job job = mpirun(2, dir / "full.txt", {"epochs=4", "shuffle=0", "checkpoint_dir=" + dir.string()}, dir);
+  ASSERT_EQ(job.status, 0) << job.log;
+  const mpi_test::Result uninterrupted = mpi_test::read((dir / "full.txt").string());
+  const fs::path ckpt = dir / "ckpt_02.keras";
+  ASSERT_TRUE(fs::exists(ckpt)) << "the chief wrote no checkpoint after epoch 2";
+
+  mpi_test::Spec resume;
+  resume.epochs = 4;
+  resume.initial_epoch = 2;
+  resume.shuffle = false;
+  resume.resume_from = ckpt.string();
+  const mpi_test::Result one = mpi_test::train(resume, nullptr);
+  const Job three =
+      mpirun(3, dir / "three.txt", {"epochs=4", "shuffle=0", "initial_epoch=2", "resume_from=" + ckpt.string()}, dir);
+  ASSERT_EQ(three.status, 0) << three.log;
+  const mpi_test::Result resumed3 = mpi_test::read((dir / "three.txt").string());
+  // History of the resumed runs covers epochs 3 and 4 only: compare the weights.
+  mpi_test::Result u = uninterrupted, o = one, t = resumed3;
+  u.history.clear();
+  o.history.clear();
+  t.history.clear();
+  expect_close(o, u);
+  expect_close(t, u);
+  fs::remove_all(dir);
+}
+
+TEST_F(MpiTraining, KilledWorkerEndsTheJobWithAnErrorInBoundedTime) {
+  const fs::path dir = work_dir("killed");
+  const Job job = mpirun(2, dir / "never.txt", {"epochs=50", "die_rank=1"}, dir);
+  EXPECT_NE(job.status, 0) << job.log;
+  EXPECT_LT(job.seconds, 60.0) << job.log;  // the collective timeout is 10 s
+  EXPECT_FALSE(fs::exists(dir / "never.txt"));
+  std::cout << "[ info ] the job ended after " << job.seconds << " s: " << job.log.substr(0, 400) << "\n";
+  fs::remove_all(dir);
+}
+
+// `mpirun -np 2 strata fit` (the CLI finds mpirun's environment and trains over "mpi")
+// against `strata fit` in one process, on the same files.
+// A peer that hangs without dying (mpirun sees nothing wrong): the others' collective times
+// out after STRATA_COLLECTIVE_TIMEOUT (10 s here) with a CollectiveError, and the job ends.
+TEST_F(MpiTraining, StalledWorkerGivesACollectiveErrorAfterTheTimeout) {
+  const fs::path dir = work_dir("stalled");
+  const Job job = mpirun(2, dir / "never.txt", {"epochs=50", "stall_rank=1"}, dir);
+  EXPECT_NE(job.status, 0) << job.log;
+  EXPECT_GE(job.seconds, 9.0) << job.log;
+  EXPECT_LT(job.seconds, 40.0) << job.log;
+  EXPECT_NE(job.log.find("CollectiveError"), std::string::npos) << job.log;
+  EXPECT_NE(job.log.find("did not complete within 10 s"), std::string::npos) << job.log;
+  EXPECT_FALSE(fs::exists(dir / "never.txt"));
+  fs::remove_all(dir);
+}
+
+TEST_F(MpiTraining, CliFitUnderMpirunEqualsOneProcess) {
+  const fs::path dir = work_dir("cli");
+  {
+    auto model = mpi_test::guide_mlp();
+    mpi_test::compile(*model);
+    model->save(dir / "model.keras");
+    const auto [x, y] = mpi_test::data(200);
+    write_npy(dir / "x.npy", x);
+    write_npy(dir / "y.npy", y);
+  }
+  const std::string args = " fit " + (dir / "model.keras").string() + " --x " + (dir / "x.npy").string() + " --y " +
+                           (dir / "y.npy").string() + " --epochs 2 --batch-size 32 --no-shuffle --verbose 0";
+  const std::string env = "STRATA_NUM_THREADS=1 OMP_NUM_THREADS=1 ";
+  ASSERT_EQ(std::system((env + STRATA_CLI + args + " --save " + (dir / "one.keras").string() + " > " +
+                         (dir / "one.log").string() + " 2>&1")
+                            .c_str()),
+            0);
+  const std::string cmd =
+      find_mpirun() +
+      " --allow-run-as-root --oversubscribe --bind-to none --mca btl_vader_single_copy_mechanism none"
+      " -x STRATA_NUM_THREADS=1 -x OMP_NUM_THREADS=1 -x STRATA_COLLECTIVE_TIMEOUT=10 -np 2 " +
+      STRATA_CLI + args + " --save " + (dir / "two.keras").string() + " > " + (dir / "two.log").string() + " 2>&1";
+  const int status = std::system(cmd.c_str());
+  std::ifstream log(dir / "two.log");
+  const std::string text((std::istreambuf_iterator<char>(log)), {});
+  ASSERT_EQ(status, 0) << text;
+  // One "saved" line: only rank 0 writes.
+  std::size_t saved = 0;
+  for (std::size_t at = text.find("saved '"); at != std::string::npos; at = text.find("saved '", at + 1)) ++saved;
+  EXPECT_EQ(saved, 1u) << text;
+  mpi_test::Result one, two;
+  for (const auto& w : load_model(dir / "one.keras")->weights()) {
+    const auto v = w.value().to_vector<float>();
+    one.weights.insert(one.weights.end(), v.begin(), v.end());
+  }
+  for (const auto& w : load_model(dir / "two.keras")->weights()) {
+    const auto v = w.value().to_vector<float>();
+    two.weights.insert(two.weights.end(), v.begin(), v.end());
+  }
+  expect_close(two, one);
+  fs::remove_all(dir);
+}
+
+TEST_F(MpiTraining, AllReduceIsDifferentiableAcrossThreeRanks) {
+  const fs::path dir = work_dir("all_reduce");
+  const Job job = mpirun(3, dir / "ok.txt", {"all_reduce"}, dir);
+  ASSERT_EQ(job.status, 0) << job.log;
+  EXPECT_TRUE(fs::exists(dir / "ok.txt")) << job.log;
+  fs::remove_all(dir);
+}
+
+// ---- without MPI: the fused buckets' call count ------------------------------------------
+
+// A communicator of `size` replicas that all hold this process's values: all_reduce(SUM)
+// multiplies by size (what identical replicas would sum to). Counts the calls.
+class CountingCommunicator final : public Communicator {
+ public:
+  explicit CountingCommunicator(int size) : size_(size) {}
+  std::string name() const override { return "counting"; }
+  int rank() const override { return 0; }
+  int size() const override { return size_; }
+  std::string device_type() const override { return "cpu"; }
+  void all_reduce(void* data, std::size_t count, DType dtype, ReduceOp op) override {
+    ++all_reduces;
+    if (op != ReduceOp::kSum) return;
+    if (dtype == DType::kFloat32) {
+      for (std::size_t i = 0; i < count; ++i) static_cast<float*>(data)[i] *= static_cast<float>(size_);
+    } else if (dtype == DType::kFloat64) {
+      for (std::size_t i = 0; i < count; ++i) static_cast<double*>(data)[i] *= size_;
+    }
+  }
+  std::unique_ptr<CollectiveRequest> all_reduce_async(void* data, std::size_t count, DType dtype,
+                                                      ReduceOp op) override {
+    all_reduce(data, count, dtype, op);
+    struct Done final : CollectiveRequest {
+      void wait() override {}
+      bool test() override { return true; }
+    };
+    return std::make_unique<Done>();
+  }
+  void broadcast(void*, std::size_t, int) override { ++broadcasts; }
+  void all_gather(const void* send, void* recv, std::size_t bytes) override {
+    for (int r = 0; r < size_; ++r) std::memcpy(static_cast<char*>(recv) + r * bytes, send, bytes);
+  }
+  void barrier() override {}
+  [[noreturn]] void abort(const std::string& message) override { throw CollectiveError(message); }
+  int all_reduces = 0;
+  int broadcasts = 0;
+
+ private:
+  int size_;
+};
+
+// The "counting" collective, registered the way a plugin registers "mpi".
+void register_counting() {
+  if (Registry::global().contains(ObjectKind::kCollective, "counting")) return;
+  Registrar r(Registry::global(), "mpi-test");
+  r.add<ObjectKind::kCollective>("counting",
+                                 [](const CollectiveOptions&) { return std::make_shared<CountingCommunicator>(2); });
+  r.commit();
+}
+
+TEST(DistributedBuckets, CallsPerStepAreTheBucketsPlusOneForTheMetrics) {
+  register_counting();
+  set_num_threads(1);
+  const auto [x, y] = mpi_test::data(64);
+  for (const std::size_t cap : {std::size_t{25} << 20, std::size_t{64} * 64 * 4, std::size_t{1}}) {
+    DistributeOptions options;
+    options.bucket_bytes = cap;
+    DistributionStrategy strategy("counting", options);
+    auto& comm = dynamic_cast<CountingCommunicator&>(strategy.communicator());
+    auto model = mpi_test::guide_mlp();
+    {
+      auto scope = strategy.scope();
+      mpi_test::compile(*model);
+    }
+    model->train_on_batch({x}, {y});  // the first step also broadcasts the variables
+    const int before = comm.all_reduces;
+    model->train_on_batch({x}, {y});
+    const auto stats = strategy.last_step_stats();
+    EXPECT_EQ(comm.all_reduces - before, static_cast<int>(stats.collective_calls));
+    EXPECT_EQ(stats.collective_calls, stats.gradient_buckets + 1) << "one call per bucket, one for the metrics";
+    // 6 float32 gradients, packed last layer first: 10 (40 B), 64x10 (2560 B), 64 (256 B),
+    // 64x64 (16384 B), 64 (256 B), 784x64 (200704 B). A 16384-byte cap closes a bucket before
+    // the gradient that would overflow it: [40, 2560, 256], [16384], [256], [200704].
+    const std::size_t expected = cap == (std::size_t{25} << 20) ? 1 : cap == 1 ? 6 : 4;
+    EXPECT_EQ(stats.gradient_buckets, expected) << "bucket cap " << cap;
+    EXPECT_GE(comm.broadcasts, 2);  // the variables, once, at the first step (size, then bytes)
+  }
+}
+
+TEST(DistributedBuckets, IdenticalReplicasTrainAsOneProcess) {
+  // Two replicas holding the same batch: the global batch is both copies, whose mean loss
+  // is the one-process mean, so the step equals one process on that batch (up to rounding).
+  register_counting();
+  set_num_threads(1);
+  const auto [x, y] = mpi_test::data(64);
+  auto single = mpi_test::guide_mlp();
+  mpi_test::compile(*single);
+  const Logs want = single->train_on_batch({x}, {y});
+  DistributionStrategy strategy("counting");
+  auto model = mpi_test::guide_mlp();
+  strategy.distribute(*model);
+  mpi_test::compile(*model);
+  const Logs got = model->train_on_batch({x}, {y});
+  EXPECT_NEAR(got.at("loss"), want.at("loss"), 1e-6);
+  const auto a = single->weights(), b = model->weights();
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto va = a[i].value().to_vector<float>(), vb = b[i].value().to_vector<float>();
+    for (std::size_t j = 0; j < va.size(); ++j) ASSERT_NEAR(va[j], vb[j], 1e-6) << a[i].name();
+  }
+}
+
+}  // namespace
