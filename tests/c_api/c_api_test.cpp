@@ -80,6 +80,12 @@ void make_models() {
                                                                    {"dtype", "float16"}}))(h);
     strata::save_model(strata::Functional({h}, {out}, "half"), temp_dir() / "half.json");
   }
+  {
+    // Its output may be its input itself: predict hands back the borrowed input tensor.
+    strata::Tensor x = strata::Input(strata::Shape{4}, "x");
+    strata::Tensor out = (*strata::make_layer("Activation", Config{{"activation", "linear"}, {"name", "same"}}))(x);
+    strata::save_model(strata::Functional({x}, {out}, "identity"), temp_dir() / "identity.json");
+  }
   made = true;
 }
 
@@ -472,6 +478,60 @@ TEST(CApiModels, PredictGivesTheHandComputedValues) {
   EXPECT_EQ(out.size, sizeof y);
   const float want[4] = {15.3f, 15.3f, 0.0f, 0.0f};
   for (int i = 0; i < 4; ++i) EXPECT_NEAR(y[i], want[i], 1e-6 + 1e-5 * want[i]) << i;
+}
+
+// Issue 22: predict reads the caller's input memory in place (no copy) for the length of
+// the call. Outputs are bitwise the C++ predict's; the inputs are not written; changing an
+// input buffer after a call changes neither that call's outputs nor what a later call of
+// other inputs gives; a later call sees the new values.
+TEST(CApiModels, PredictReadsTheInputsInPlaceOnlyDuringTheCall) {
+  ModelHandle model("dense.json");
+  ASSERT_NE(model.m, nullptr);
+  const auto cpp = strata::load_model(temp_dir() / "dense.json");
+  std::vector<float> x = {0.25f, -1.5f, 3.0f, 0.125f, 7.0f, -2.0f, 0.5f, 1.0f};
+  const std::vector<float> x0 = x;
+  const auto cpp_predict = [&](const std::vector<float>& v) {
+    return cpp->predict(strata::Tensor::from_vector(v, strata::Shape{2, 4}), 2).to_vector<float>();
+  };
+  const std::vector<float> want0 = cpp_predict(x0);
+  float y[4] = {-7, -7, -7, -7};
+  strata_buffer in = buffer(STRATA_FLOAT32, {2, 4}, x.data(), x.size() * sizeof(float));
+  strata_buffer out = buffer(STRATA_FLOAT32, {}, y, sizeof y);
+  ASSERT_C_OK(strata_model_predict(model.m, &in, 1, &out, 1));
+  EXPECT_EQ(x, x0) << "predict wrote into its input";
+  EXPECT_EQ(std::memcmp(y, want0.data(), sizeof y), 0) << "the C API's outputs differ from the C++ predict's";
+
+  for (auto& v : x) v = -v * 3.0f;  // the caller reuses its buffer
+  const std::vector<float> want1 = cpp_predict(x);
+  EXPECT_EQ(std::memcmp(y, want0.data(), sizeof y), 0) << "an earlier call's outputs changed with its input";
+  ASSERT_C_OK(strata_model_predict(model.m, &in, 1, &out, 1));
+  EXPECT_EQ(std::memcmp(y, want1.data(), sizeof y), 0) << "a later call did not read the new input";
+
+  // Another call, from another buffer: the first buffer changing afterwards does not matter.
+  std::vector<float> other = {1, 1, 1, 1, 2, 2, 2, 2};
+  float z[4] = {};
+  strata_buffer in2 = buffer(STRATA_FLOAT32, {2, 4}, other.data(), other.size() * sizeof(float));
+  strata_buffer out2 = buffer(STRATA_FLOAT32, {}, z, sizeof z);
+  ASSERT_C_OK(strata_model_predict(model.m, &in2, 1, &out2, 1));
+  for (auto& v : x) v = 1e6f;
+  EXPECT_EQ(std::memcmp(z, cpp_predict(other).data(), sizeof z), 0);
+}
+
+// A model whose output is its input: the output is copied out of the borrowed input during
+// the call; after it, the caller's buffers are independent.
+TEST(CApiModels, AnOutputThatIsTheInputIsCopiedOutDuringTheCall) {
+  ModelHandle model("identity.json");
+  ASSERT_NE(model.m, nullptr);
+  float x[4] = {1.5f, -2.0f, 0.0f, 4.25f};
+  float y[4] = {-7, -7, -7, -7};
+  strata_buffer in = buffer(STRATA_FLOAT32, {1, 4}, x, sizeof x);
+  strata_buffer out = buffer(STRATA_FLOAT32, {}, y, sizeof y);
+  ASSERT_C_OK(strata_model_predict(model.m, &in, 1, &out, 1));
+  EXPECT_EQ(std::memcmp(x, y, sizeof x), 0);
+  x[0] = 99.0f;
+  EXPECT_EQ(y[0], 1.5f);
+  ASSERT_C_OK(strata_model_predict(model.m, &in, 1, &out, 1));
+  EXPECT_EQ(y[0], 99.0f);
 }
 
 TEST(CApiModels, Float64InputIsConvertedForAFloat32Input) {

@@ -1,22 +1,24 @@
 // Cast between every pair of numeric dtypes (float16, bfloat16, float32, float64, int8,
-// uint8, int32, int64, bool). Large float32 <-> bfloat16/float16 conversions are oneDNN
+// uint8, int32, int64, bool). Large float32 <-> bfloat16 conversions are oneDNN
 // reorders (round to nearest even, as OPS.md asks); everything else is plain C++ with
 // exactly one rounding per value: float16/bfloat16 are rounded from the float or double
 // bits directly, and int64 values beyond 2^53 reach them through a round-to-odd double so
 // that the second rounding is still correct. float -> integer truncates toward zero;
 // values the integer type cannot hold saturate and NaN becomes 0 (OPS.md leaves those to
-// the backend; this is what the ref kernels do).
+// the backend; this is what the ref kernels do). The loops are cloned per CPU feature level
+// (dispatch.hpp), each rounding as the baseline build does.
 #include <bit>
 #include <cmath>
 
 #include "common.hpp"
+#include "dispatch.hpp"
 #include "dnnl_util.hpp"
 #include "kernels.hpp"
 
 namespace strata::onednn {
 namespace {
 
-float half_to_float(std::uint16_t h) {
+STRATA_CPU_INLINE float half_to_float(std::uint16_t h) {
   const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
   const std::uint32_t exponent = (h >> 10) & 0x1fu, mantissa = h & 0x3ffu;
   if (exponent == 0) {
@@ -28,9 +30,9 @@ float half_to_float(std::uint16_t h) {
   return std::bit_cast<float>(bits);
 }
 
-float bfloat16_to_float(std::uint16_t b) { return std::bit_cast<float>(static_cast<std::uint32_t>(b) << 16); }
+STRATA_CPU_INLINE float bfloat16_to_float(std::uint16_t b) { return std::bit_cast<float>(static_cast<std::uint32_t>(b) << 16); }
 
-std::uint16_t float_to_half(float f) {
+STRATA_CPU_INLINE std::uint16_t float_to_half(float f) {
   std::uint32_t x = std::bit_cast<std::uint32_t>(f);
   const auto sign = static_cast<std::uint16_t>((x >> 16) & 0x8000u);
   x &= 0x7fffffffu;
@@ -44,7 +46,7 @@ std::uint16_t float_to_half(float f) {
   return static_cast<std::uint16_t>(sign | ((x >> 13) - (112u << 10)));
 }
 
-std::uint16_t double_to_half(double d) {
+STRATA_CPU_INLINE std::uint16_t double_to_half(double d) {
   std::uint64_t x = std::bit_cast<std::uint64_t>(d);
   const auto sign = static_cast<std::uint16_t>((x >> 48) & 0x8000u);
   x &= 0x7fffffffffffffffull;
@@ -58,9 +60,9 @@ std::uint16_t double_to_half(double d) {
   return static_cast<std::uint16_t>(sign | ((x >> 42) - (1008ull << 10)));
 }
 
-std::uint16_t float_to_bfloat16(float f) { return bfloat16(f).bits; }
+STRATA_CPU_INLINE std::uint16_t float_to_bfloat16(float f) { return bfloat16(f).bits; }
 
-std::uint16_t double_to_bfloat16(double d) {
+STRATA_CPU_INLINE std::uint16_t double_to_bfloat16(double d) {
   std::uint64_t x = std::bit_cast<std::uint64_t>(d);
   const auto sign = static_cast<std::uint16_t>((x >> 48) & 0x8000u);
   x &= 0x7fffffffffffffffull;
@@ -77,7 +79,7 @@ std::uint16_t double_to_bfloat16(double d) {
 // An int64 as a double rounded to odd: exact below 2^53; above, the dropped bits are
 // folded into the lowest kept bit, so rounding that double to fewer than 52 bits gives
 // the correctly rounded value of the integer.
-double int_to_double_odd(std::int64_t v) {
+STRATA_CPU_INLINE double int_to_double_odd(std::int64_t v) {
   const std::uint64_t magnitude = v < 0 ? 0 - static_cast<std::uint64_t>(v) : static_cast<std::uint64_t>(v);
   if (magnitude <= (1ull << 53)) return static_cast<double>(v);
   const int shift = 64 - std::countl_zero(magnitude) - 53;
@@ -88,7 +90,7 @@ double int_to_double_odd(std::int64_t v) {
 }
 
 template <class D>
-D float_to_int(double x) {
+STRATA_CPU_INLINE D float_to_int(double x) {
   if (x != x) return 0;
   const double t = std::trunc(x);
   if (t <= static_cast<double>(std::numeric_limits<D>::lowest())) return std::numeric_limits<D>::lowest();
@@ -99,7 +101,7 @@ D float_to_int(double x) {
 // One value, converted. Sources: float16/bfloat16 are first decoded (exactly) to float;
 // bool is read as a byte.
 template <class S, class D>
-D convert(S s) {
+STRATA_CPU_INLINE D convert(S s) {
   if constexpr (std::is_same_v<S, float16>) {
     return convert<float, D>(half_to_float(s.bits));
   } else if constexpr (std::is_same_v<S, bfloat16>) {
@@ -131,8 +133,11 @@ D convert(S s) {
   }
 }
 
-// Large float32 <-> bfloat16/float16 conversions as a oneDNN reorder.
+// Large float32 <-> bfloat16 conversions as a oneDNN reorder. float16 stays in the cloned
+// C++ loop: oneDNN 2.6's float16 reorder ran 35-60 ns per value on an AVX-512 VM where the
+// loop takes ~1 ns (issue 22), and the loop rounds exactly as the reference kernels.
 bool dnnl_cast(KernelContext& ctx, DType src, DType dst) {
+  if (src == DType::kFloat16 || dst == DType::kFloat16) return false;
   auto dnnl_type = [](DType d) {
     switch (d) {
       case DType::kFloat32: return dnnl::memory::data_type::f32;
@@ -160,18 +165,45 @@ bool dnnl_cast(KernelContext& ctx, DType src, DType dst) {
 }
 
 template <class S, class D>
+STRATA_CPU_INLINE void cast_range(const S* __restrict x, D* __restrict o, std::int64_t begin, std::int64_t end) {
+  if constexpr (std::is_same_v<S, bool>) {
+    const auto* b = reinterpret_cast<const std::uint8_t*>(x);
+    for (std::int64_t i = begin; i < end; ++i) o[i] = convert<std::uint8_t, D>(b[i] != 0 ? 1 : 0);
+  } else {
+    for (std::int64_t i = begin; i < end; ++i) o[i] = convert<S, D>(x[i]);
+  }
+}
+
+// One cloned (dispatch.hpp) overload per source and destination type: target_clones does
+// not apply to templates.
+#define STRATA_CAST_CLONE(S, D)                                                                  \
+  STRATA_CPU_CLONES void cast_cloned(const S* x, D* o, std::int64_t begin, std::int64_t end) { \
+    cast_range<S, D>(x, o, begin, end);                                                        \
+  }
+#define STRATA_CAST_CLONES_FROM(S)                                                                             \
+  STRATA_CAST_CLONE(S, float16)                                                                                \
+  STRATA_CAST_CLONE(S, bfloat16)                                                                               \
+  STRATA_CAST_CLONE(S, float)                                                                                  \
+  STRATA_CAST_CLONE(S, double) STRATA_CAST_CLONE(S, std::int8_t) STRATA_CAST_CLONE(S, std::uint8_t)          \
+      STRATA_CAST_CLONE(S, std::int32_t) STRATA_CAST_CLONE(S, std::int64_t) STRATA_CAST_CLONE(S, bool)
+STRATA_CAST_CLONES_FROM(float16)
+STRATA_CAST_CLONES_FROM(bfloat16)
+STRATA_CAST_CLONES_FROM(float)
+STRATA_CAST_CLONES_FROM(double)
+STRATA_CAST_CLONES_FROM(std::int8_t)
+STRATA_CAST_CLONES_FROM(std::uint8_t)
+STRATA_CAST_CLONES_FROM(std::int32_t)
+STRATA_CAST_CLONES_FROM(std::int64_t)
+STRATA_CAST_CLONES_FROM(bool)
+#undef STRATA_CAST_CLONES_FROM
+#undef STRATA_CAST_CLONE
+
+template <class S, class D>
 void cast_loop(KernelContext& ctx) {
   const S* x = static_cast<const S*>(ctx.input(0).data());
   D* o = out<D>(ctx, 0);
   const std::int64_t n = ctx.input(0).num_elements();
-  parallel_for(n, kGrainCheap, [&](std::int64_t begin, std::int64_t end) {
-    if constexpr (std::is_same_v<S, bool>) {
-      const auto* b = reinterpret_cast<const std::uint8_t*>(x);
-      for (std::int64_t i = begin; i < end; ++i) o[i] = convert<std::uint8_t, D>(b[i] != 0 ? 1 : 0);
-    } else {
-      for (std::int64_t i = begin; i < end; ++i) o[i] = convert<S, D>(x[i]);
-    }
-  });
+  parallel_for(n, kGrainCheap, [&](std::int64_t begin, std::int64_t end) { cast_cloned(x, o, begin, end); });
 }
 
 template <class S>

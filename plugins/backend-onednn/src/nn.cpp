@@ -1,7 +1,7 @@
-// BiasAdd, BiasAddGrad, Softmax, LogSoftmax and SoftmaxGrad. BiasAdd is a C++ loop cloned per
-// CPU feature level (dispatch.hpp) at every size; large float32 tensors use oneDNN's
-// reduction, softmax and softmax backward primitives; the rest, and LogSoftmax, is C++ (per
-// row, sums in double).
+// BiasAdd, BiasAddGrad, Softmax, LogSoftmax and SoftmaxGrad. Large float32 tensors use
+// oneDNN's reduction, softmax and softmax backward primitives; the rest, and LogSoftmax, is
+// C++ (per row, sums in double). BiasAdd and the Softmax/LogSoftmax loops are cloned per CPU
+// feature level (dispatch.hpp), each rounding as the baseline build does.
 #include <algorithm>
 #include <cmath>
 
@@ -75,6 +75,54 @@ void bias_add_grad(KernelContext& ctx) {
 
 enum class SoftmaxKind { kSoftmax, kLogSoftmax };
 
+// Softmax or LogSoftmax of rows [begin, end) of C values, sums in double.
+template <class T>
+STRATA_CPU_INLINE void softmax_rows(const T* __restrict x, T* __restrict o, std::int64_t C, SoftmaxKind kind,
+                                    std::int64_t begin, std::int64_t end) {
+  for (std::int64_t r = begin; r < end; ++r) {
+    const T* xr = x + r * C;
+    T* orow = o + r * C;
+    T mx = xr[0];
+    for (std::int64_t c = 1; c < C; ++c) mx = xr[c] > mx ? xr[c] : mx;
+    double sum = 0;
+    for (std::int64_t c = 0; c < C; ++c) sum += std::exp(static_cast<double>(xr[c]) - static_cast<double>(mx));
+    if (kind == SoftmaxKind::kSoftmax) {
+      const double inv = 1.0 / sum;
+      for (std::int64_t c = 0; c < C; ++c) {
+        orow[c] = static_cast<T>(std::exp(static_cast<double>(xr[c]) - static_cast<double>(mx)) * inv);
+      }
+    } else {
+      const double lse = std::log(sum);
+      for (std::int64_t c = 0; c < C; ++c) {
+        orow[c] = static_cast<T>(static_cast<double>(xr[c]) - static_cast<double>(mx) - lse);
+      }
+    }
+  }
+}
+STRATA_CPU_CLONES void softmax_cloned(const float* x, float* o, std::int64_t C, SoftmaxKind kind, std::int64_t begin,
+                                      std::int64_t end) {
+  softmax_rows(x, o, C, kind, begin, end);
+}
+STRATA_CPU_CLONES void softmax_cloned(const double* x, double* o, std::int64_t C, SoftmaxKind kind,
+                                      std::int64_t begin, std::int64_t end) {
+  softmax_rows(x, o, C, kind, begin, end);
+}
+
+// After oneDNN's softmax: as the C++ loop (and the ref kernels) compute it, a row holding
+// NaN or +inf, or only -inf, is all NaN; oneDNN gives numbers there.
+STRATA_CPU_CLONES void softmax_nan_rows(const float* x, float* o, std::int64_t C, std::int64_t begin,
+                                        std::int64_t end) {
+  for (std::int64_t r = begin; r < end; ++r) {
+    const float* xr = x + r * C;
+    bool bad = false, all_negative_infinite = true;
+    for (std::int64_t c = 0; c < C; ++c) {
+      bad |= xr[c] != xr[c] || xr[c] == std::numeric_limits<float>::infinity();
+      all_negative_infinite &= xr[c] == -std::numeric_limits<float>::infinity();
+    }
+    if (bad || all_negative_infinite) std::fill(o + r * C, o + (r + 1) * C, std::numeric_limits<float>::quiet_NaN());
+  }
+}
+
 template <class T>
 void softmax(KernelContext& ctx, SoftmaxKind kind) {
   check_num_inputs(ctx, 1);
@@ -100,43 +148,13 @@ void softmax(KernelContext& ctx, SoftmaxKind kind) {
                              pd.scratchpad_desc()};
       });
       prim->execute({x, o});
-      // As the C++ loop (and the ref kernels) compute it, a row holding NaN or +inf, or
-      // only -inf, is all NaN; oneDNN gives numbers there.
-      parallel_for(rows, std::max<std::int64_t>(1, kGrainCheap / C), [&](std::int64_t begin, std::int64_t end) {
-        for (std::int64_t r = begin; r < end; ++r) {
-          const float* xr = x + r * C;
-          bool bad = false, all_negative_infinite = true;
-          for (std::int64_t c = 0; c < C; ++c) {
-            bad |= xr[c] != xr[c] || xr[c] == std::numeric_limits<float>::infinity();
-            all_negative_infinite &= xr[c] == -std::numeric_limits<float>::infinity();
-          }
-          if (bad || all_negative_infinite) std::fill(o + r * C, o + (r + 1) * C, std::numeric_limits<float>::quiet_NaN());
-        }
-      });
+      parallel_for(rows, std::max<std::int64_t>(1, kGrainCheap / C),
+                   [&](std::int64_t begin, std::int64_t end) { softmax_nan_rows(x, o, C, begin, end); });
       return;
     }
   }
-  parallel_for(rows, std::max<std::int64_t>(1, kGrainExpensive / C), [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t r = begin; r < end; ++r) {
-      const T* xr = x + r * C;
-      T* orow = o + r * C;
-      T mx = xr[0];
-      for (std::int64_t c = 1; c < C; ++c) mx = xr[c] > mx ? xr[c] : mx;
-      double sum = 0;
-      for (std::int64_t c = 0; c < C; ++c) sum += std::exp(static_cast<double>(xr[c]) - static_cast<double>(mx));
-      if (kind == SoftmaxKind::kSoftmax) {
-        const double inv = 1.0 / sum;
-        for (std::int64_t c = 0; c < C; ++c) {
-          orow[c] = static_cast<T>(std::exp(static_cast<double>(xr[c]) - static_cast<double>(mx)) * inv);
-        }
-      } else {
-        const double lse = std::log(sum);
-        for (std::int64_t c = 0; c < C; ++c) {
-          orow[c] = static_cast<T>(static_cast<double>(xr[c]) - static_cast<double>(mx) - lse);
-        }
-      }
-    }
-  });
+  parallel_for(rows, std::max<std::int64_t>(1, kGrainExpensive / C),
+               [&](std::int64_t begin, std::int64_t end) { softmax_cloned(x, o, C, kind, begin, end); });
 }
 
 template <class T>

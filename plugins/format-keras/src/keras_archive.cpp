@@ -219,14 +219,20 @@ std::vector<std::pair<std::string, std::string>> collect_assets(const Model& mod
   return out;
 }
 
-std::shared_ptr<Model> load_from(const Contents& c, const LoadOptions& options) {
-  auto frame = ErrorContext::push("reading the Keras archive ", c.where());
+// config.json, checked: an object with a class and a config, no Python code.
+Config read_model_config(const Contents& c) {
   STRATA_CHECK(c.size(kConfig).has_value(), FormatError, c.where(), " has no ", kConfig,
                ": it is a zip archive but not a Keras 3 model");
-  const Config config = read_json_member(c, kConfig);
+  Config config = read_json_member(c, kConfig);
   STRATA_CHECK(config.is_object() && config.contains("class_name") && config.contains("config"), FormatError,
                c.where(), ": ", kConfig, " must be an object with 'class_name' and 'config'");
   refuse_code(config, c.where());
+  return config;
+}
+
+std::shared_ptr<Model> load_from(const Contents& c, const LoadOptions& options) {
+  auto frame = ErrorContext::push("reading the Keras archive ", c.where());
+  const Config config = read_model_config(c);
   const std::string weights = read_weights_member(c);
   h5::Session session;
   const h5::File file = h5::File::open_image(weights, c.label() + "/" + kWeightsH5);
@@ -243,6 +249,26 @@ std::shared_ptr<Model> load_from(const Contents& c, const LoadOptions& options) 
   if (options.compile) compile_from(*model, config.value("compile_config", Config()), c.where());
   LoadStatus status = read_weights(file, *model, options, options.compile);
   status.assert_model_weights_restored(*model, options.allow_partial_checkpoint);
+  return model;
+}
+
+// The model of config.json, built (its weights initialised as a new model's, or only
+// reserved under SkipWeightInitializers) and compiled from compile_config with
+// options.compile (no optimizer state): model.weights.h5 is not read, only its size, which
+// bounds what the config may allocate as in load_from.
+std::shared_ptr<Model> architecture_from(const Contents& c, const LoadOptions& options) {
+  auto frame = ErrorContext::push("reading the architecture of the Keras archive ", c.where());
+  const Config config = read_model_config(c);
+  const std::uint64_t weights_bytes = c.size(kWeightsH5).value_or(0);
+  const std::uint64_t budget_bytes = 4 * weights_bytes + (std::uint64_t{16} << 20);
+  std::shared_ptr<Model> model;
+  {
+    WeightBudget budget(budget_bytes, "the config.json of " + c.where());
+    model = model_from_config(config, options.custom_objects);
+    build_from_build_config(*model, config, c.where());
+  }
+  load_assets(c, *model);
+  if (options.compile) compile_from(*model, config.value("compile_config", Config()), c.where());
   return model;
 }
 
@@ -326,6 +352,10 @@ std::shared_ptr<Model> load_archive_bytes(std::string_view bytes, const std::str
   return load_from(Contents(ZipReader::open_memory(bytes, label)), options);
 }
 
+std::shared_ptr<Model> load_archive_architecture(const fs::path& path, const LoadOptions& options) {
+  return architecture_from(open_contents(path), options);
+}
+
 LoadStatus load_archive_weights(Model& model, const fs::path& path, const LoadOptions& options) {
   const Contents c = open_contents(path);
   auto frame = ErrorContext::push("reading the weights of the Keras archive ", c.where());
@@ -356,7 +386,12 @@ std::string describe_archive(const fs::path& path) {
       out += "model class: " + config["class_name"].get<std::string>() + "\n";
     }
   }
-  if (c.size(kWeightsH5)) {
+  // The weights file's objects when it is small; a larger one only by its size, so that
+  // `strata info` of a big model reads its config, not its weights (issue 22).
+  if (const auto size = c.size(kWeightsH5); size && *size > kMaxDescribedWeightsBytes) {
+    out += detail::concat(kWeightsH5, ": ", *size, " bytes (its objects are not listed above ",
+                          kMaxDescribedWeightsBytes, " bytes: the weights are not read)\n");
+  } else if (size) {
     const std::string weights = read_weights_member(c);
     h5::Session session;
     const h5::File file = h5::File::open_image(weights, c.label() + "/" + kWeightsH5);

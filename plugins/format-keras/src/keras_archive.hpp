@@ -36,11 +36,17 @@ std::shared_ptr<Model> load_archive(const std::filesystem::path& path, const Loa
 // The same for an archive held in memory (fuzzers, tests); `label` names it in messages.
 std::shared_ptr<Model> load_archive_bytes(std::string_view bytes, const std::string& label, const LoadOptions& options);
 
+// The model of config.json without its weights (model.weights.h5 is not read): built,
+// assets loaded, compiled with options.compile (no optimizer state). For `strata info`.
+std::shared_ptr<Model> load_archive_architecture(const std::filesystem::path& path, const LoadOptions& options);
+
 // Loads only the weights (and optimizer state) of an archive into `model`.
 LoadStatus load_archive_weights(Model& model, const std::filesystem::path& path, const LoadOptions& options);
 
 // For `strata info`: Keras version and date from metadata.json, the members, the model's
-// class and the weights file's objects.
+// class and the weights file's objects (its size only when it is larger than
+// kMaxDescribedWeightsBytes: the weights are not read).
+inline constexpr std::uint64_t kMaxDescribedWeightsBytes = std::uint64_t{1} << 20;
 std::string describe_archive(const std::filesystem::path& path);
 
 // Keras 3's safe_mode, always on: a config holding Python code (a Lambda layer's bytecode,

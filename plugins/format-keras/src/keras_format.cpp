@@ -50,7 +50,8 @@ class KerasFormat final : public strata::Format {
   std::vector<std::string> model_extensions() const override { return {".keras"}; }
   std::vector<std::string> weights_extensions() const override { return {".weights.h5", ".weights.json"}; }
   unsigned capabilities() const override {
-    return strata::kSaveModel | strata::kLoadModel | strata::kSaveWeights | strata::kLoadWeights;
+    return strata::kSaveModel | strata::kLoadModel | strata::kSaveWeights | strata::kLoadWeights |
+           strata::kLoadArchitecture;
   }
 
   // An archive (zip or directory), a sharded weights manifest, or an HDF5 file in Keras 3's
@@ -82,6 +83,17 @@ class KerasFormat final : public strata::Format {
                    "from its architecture");
     }
     return strata::keras::load_archive(path, options);
+  }
+
+  // The model of an archive's config.json, its weights not read (initialised as a new
+  // model's); compiled (no optimizer state) with options.compile.
+  std::shared_ptr<strata::Model> load_architecture(const fs::path& path,
+                                                   const strata::LoadOptions& options) const override {
+    if (!strata::keras::is_archive(path) && is_hdf5(path)) {
+      STRATA_THROW(FormatError, "'", path.string(),
+                   "' is a Keras 3 weights file (HDF5), not a model: it holds no architecture");
+    }
+    return strata::keras::load_archive_architecture(path, options);
   }
 
   void save_weights(const strata::Model& model, const fs::path& path,

@@ -26,7 +26,9 @@ class SavedModelFormat final : public strata::Format {
   // Keras: a model saved to a path without an extension is a SavedModel directory.
   std::vector<std::string> model_extensions() const override { return {""}; }
   std::vector<std::string> weights_extensions() const override { return {}; }
-  unsigned capabilities() const override { return strata::kLoadModel | strata::kSaveModel; }
+  unsigned capabilities() const override {
+    return strata::kLoadModel | strata::kSaveModel | strata::kLoadArchitecture;
+  }
 
   // Atomic (DESIGN.md §6; writer.cpp): built in a sibling directory, then swapped in.
   void save_model(const strata::Model& model, const fs::path& dir, const strata::SaveOptions& options) const override {
@@ -45,6 +47,14 @@ class SavedModelFormat final : public strata::Format {
   // revived from its traced functions.
   std::shared_ptr<strata::Model> load_model(const fs::path& dir, const strata::LoadOptions& options) const override {
     return load(dir, options);
+  }
+
+  // The model built from its classes without reading variables/ (initialised as a new
+  // model's; compiled, no optimizer state, with options.compile). A model that only loads
+  // from its traced functions or signatures, which bind the variables, is loaded whole.
+  std::shared_ptr<strata::Model> load_architecture(const fs::path& dir,
+                                                   const strata::LoadOptions& options) const override {
+    return strata::savedmodel::load_architecture(dir, options);
   }
 
   // Every MetaGraph's tags and signatures (TF1 SavedModels declare nothing else), then,

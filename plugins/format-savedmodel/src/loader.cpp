@@ -42,7 +42,7 @@ namespace strata::savedmodel {
 namespace {
 
 std::shared_ptr<strata::Model> revive_from_classes(const fs::path& dir, const strata::tf::SavedModel& sm, const Metadata& md,
-                                                   const strata::LoadOptions& options);
+                                                   const strata::LoadOptions& options, bool restore = true);
 std::shared_ptr<strata::Model> revive_from_traces(const fs::path& dir, const strata::tf::SavedModel& sm, const Metadata& md,
                                                   const strata::LoadOptions& options, const std::string& why);
 void build_from_shape(strata::Model& model, const Config& root, const std::string& source);
@@ -274,7 +274,7 @@ std::uint64_t variables_bytes(const fs::path& dir) {
 }
 
 std::shared_ptr<strata::Model> revive_from_classes(const fs::path& dir, const strata::tf::SavedModel& sm, const Metadata& md,
-                                                         const strata::LoadOptions& options) {
+                                                         const strata::LoadOptions& options, bool restore) {
   std::shared_ptr<strata::Model> model;
   const bool subclassed = !(md.root.contains("model_config") && md.root["model_config"].is_object());
   // As format-h5's: the variables hold every weight of the model (float16 at the smallest,
@@ -311,6 +311,7 @@ std::shared_ptr<strata::Model> revive_from_classes(const fs::path& dir, const st
   budget.reset();
   strata::savedmodel::load_lookup_vocabularies(dir, sm, *model);
   compile_from_metadata(*model, md, options);
+  if (!restore) return model;  // load_architecture: variables/ is not read
   auto frame = strata::ErrorContext::push("restoring the variables of '", dir.string(), "'");
   // As a SavedModel: the stateful layers' states (keras_api/states/<i>) are restored too,
   // so predict continues from them as tf-keras's load_model does.
@@ -767,5 +768,28 @@ std::shared_ptr<strata::Model> load(const fs::path& dir, const strata::LoadOptio
   }
 }
 
+
+// The model its Keras metadata describe, built from its classes (config or class and build
+// input shape), compiled with options.compile (no optimizer state), variables/ not read:
+// the weights are initialised as a new model's. What only loads with its variables (a model
+// revived from its traces, a SavedModel without Keras metadata run through its signatures)
+// is loaded whole by load().
+std::shared_ptr<strata::Model> load_architecture(const fs::path& dir, const strata::LoadOptions& options) {
+  const strata::tf::SavedModel sm = read_saved_model(dir);
+  if (!options.signature.empty() || options.revive_from_traces || !has_keras_metadata(dir, sm)) {
+    return load(dir, options);
+  }
+  const Metadata md = read_metadata(dir, sm);
+  const std::string root_class = md.root.value("class_name", std::string());
+  const bool container_without_config = !md.root.contains("model_config") &&
+                                        (root_class == "Functional" || root_class == "Sequential" || root_class == "Model");
+  if (container_without_config) return load(dir, options);
+  try {
+    return revive_from_classes(dir, sm, md, options, /*restore=*/false);
+  } catch (const strata::UnknownObjectError&) {
+    if (!has_traces(sm)) throw;
+    return load(dir, options);  // revived from its traces, which bind the variables
+  }
+}
 
 }  // namespace strata::savedmodel

@@ -127,5 +127,7 @@ void save(const Model& model, const fs::path& dir, const SaveOptions& options);
 
 // ---- loader.cpp: Format::load_model.
 std::shared_ptr<Model> load(const fs::path& dir, const LoadOptions& options);
+// The model without its variables (loader.cpp): what `strata info` shows.
+std::shared_ptr<Model> load_architecture(const fs::path& dir, const LoadOptions& options);
 
 }  // namespace strata::savedmodel

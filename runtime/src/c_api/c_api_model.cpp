@@ -1,5 +1,6 @@
 // The C API's model calls: load, describe, predict, infer output shapes, save.
 #include <algorithm>
+#include <exception>
 #include <limits>
 #include <memory>
 #include <string>
@@ -51,9 +52,11 @@ Shape shape_from(std::int32_t rank, const std::int64_t* dims, bool allow_unknown
 
 // The tensor for input `i` of a predict call: every field of the buffer checked against
 // itself and against the model's input, float64 converted to float32 (and back) the
-// way `strata predict` does, placed on `device`.
+// way `strata predict` does, placed on `device`. With `borrow`, a cpu input of the model's
+// dtype is the caller's memory itself (Tensor::borrow_host, no copy): the caller ends the
+// borrow (end_borrow) before it returns to its own caller.
 Tensor input_tensor_named(const strata_model& m, std::size_t i, const strata_buffer& b, const Device& device,
-                          const std::string& who) {
+                          const std::string& who, bool borrow) {
   check_struct_size<strata_buffer>(b.struct_size, kBufferSizeV1, "strata_buffer", who);
   const Shape shape = shape_from(b.rank, b.shape, false, who);
   const DType dtype = to_dtype(b.dtype, who);
@@ -78,21 +81,48 @@ Tensor input_tensor_named(const strata_model& m, std::size_t i, const strata_buf
                  dtype_name(dtype), " ", shape.to_string());
     want = port.dtype;
   }
-  Tensor x = Tensor::from_host(dtype, shape, b.data, bytes, Device::cpu());
+  // A borrowed input that is converted or moved is read once, by the cast or the copy.
+  Tensor x = borrow ? Tensor::borrow_host(dtype, shape, b.data, bytes)
+                    : Tensor::from_host(dtype, shape, b.data, bytes, Device::cpu());
   if (want != dtype) x = cast(x, want);
   return device == Device::cpu() ? x : x.to(device);
 }
 
 // The port's name goes into messages only: a call that fails is repeated with it, so that
 // a good call builds no strings.
-Tensor input_tensor(const strata_model& m, std::size_t i, const strata_buffer& b, const Device& device) {
+Tensor input_tensor(const strata_model& m, std::size_t i, const strata_buffer& b, const Device& device,
+                    bool borrow = false) {
   static const std::string unnamed;
   try {
-    return input_tensor_named(m, i, b, device, unnamed);
+    return input_tensor_named(m, i, b, device, unnamed, borrow);
   } catch (const Error&) {
-    return input_tensor_named(m, i, b, device, port_name(m, true, i));
+    return input_tensor_named(m, i, b, device, port_name(m, true, i), borrow);
   }
 }
+
+// Ends the borrow of every borrowed input when a call returns or throws: a tensor the model
+// kept beyond the call (none should) takes its own copy instead of the caller's memory.
+class BorrowedInputs {
+ public:
+  explicit BorrowedInputs(std::size_t n) { xs_.reserve(n); }
+  BorrowedInputs(const BorrowedInputs&) = delete;
+  BorrowedInputs& operator=(const BorrowedInputs&) = delete;
+  ~BorrowedInputs() {
+    for (const auto& x : xs_) {
+      try {
+        Tensor::end_borrow(x);
+      } catch (...) {
+        // Out of memory for the copy: nothing can keep the caller's memory from being read
+        // again later, so stop here rather than read freed memory.
+        std::terminate();
+      }
+    }
+  }
+  std::vector<Tensor>& tensors() noexcept { return xs_; }
+
+ private:
+  std::vector<Tensor> xs_;
+};
 
 // Writes name, dtype, shape and rank of `port`, all or none.
 void describe(const strata_model::Port& port, const std::string& who, const char** name, strata_dtype* dtype,
@@ -222,8 +252,10 @@ strata_status* strata_model_predict(const strata_model* model, const strata_buff
       const auto weights = m.model->weights();
       if (!weights.empty()) device = weights.front().device();
     }
-    std::vector<strata::Tensor> xs;
-    for (size_t i = 0; i < input_count; ++i) xs.push_back(capi::input_tensor(m, i, inputs[i], device));
+    // The inputs are the caller's memory for the length of the call (no copy).
+    capi::BorrowedInputs borrowed(input_count);
+    std::vector<strata::Tensor>& xs = borrowed.tensors();
+    for (size_t i = 0; i < input_count; ++i) xs.push_back(capi::input_tensor(m, i, inputs[i], device, true));
     const std::int64_t batch = xs.empty() || xs[0].rank() == 0 ? 1 : std::max<std::int64_t>(1, xs[0].shape()[0]);
     const auto ys = m.model->predict(xs, batch);
     STRATA_CHECK(ys.size() == output_count, capi::InvalidArgument, "strata_model_predict: the model gave ",

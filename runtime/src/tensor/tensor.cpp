@@ -32,6 +32,7 @@ Buffer::Buffer(BackendDevice& device, std::size_t bytes)
     : device_(&device), data_(device.allocate(bytes)), size_(bytes) {}
 
 Buffer::~Buffer() {
+  if (string_count_ == kBorrowed) return;  // the caller's memory (Tensor::borrow_host)
   if (string_count_ > 0) {
     auto* strings = static_cast<std::string*>(data_);
     for (std::size_t i = 0; i < string_count_; ++i) strings[i].~basic_string();
@@ -79,6 +80,31 @@ Tensor Tensor::from_host(DType dtype, const Shape& shape, const void* data, std:
                " needs ", t.nbytes(), " bytes, but ", bytes, " were given");
   t.backend_device().copy_from_host(t.mutable_data(), data, bytes);
   return t;
+}
+
+Tensor Tensor::borrow_host(DType dtype, const Shape& shape, const void* data, std::size_t bytes) {
+  STRATA_CHECK(dtype != DType::kString, ValueError, "string tensors are made with Tensor::from_strings");
+  const std::size_t need = checked_bytes(dtype, shape);
+  STRATA_CHECK(bytes == need, ValueError, "a ", dtype_name(dtype), " tensor of shape ", shape.to_string(), " needs ",
+               need, " bytes, but ", bytes, " were given");
+  STRATA_CHECK(data != nullptr || bytes == 0, ValueError, "borrow_host: data is NULL");
+  if (bytes == 0) return empty(dtype, shape, Device::cpu());
+  std::shared_ptr<Buffer> buffer(new Buffer(strata::backend_device(Device::cpu()), const_cast<void*>(data), bytes,
+                                            Buffer::kBorrowed));
+  return make(dtype, shape, std::move(buffer));
+}
+
+void Tensor::end_borrow(const Tensor& t) {
+  if (!t.defined() || t.is_symbolic()) return;
+  Buffer& b = *t.impl().buffer;
+  if (b.string_count_ != Buffer::kBorrowed) return;
+  // Only `t`'s own handle (and its copies, which share one Impl) holds the buffer: it goes
+  // with them, never read again.
+  if (t.impl().buffer.use_count() == 1 && t.impl_.use_count() == 1) return;
+  void* own = b.device_->allocate(b.size_);
+  std::memcpy(own, b.data_, b.size_);
+  b.data_ = own;
+  b.string_count_ = 0;
 }
 
 Tensor Tensor::from_bools(const std::vector<std::uint8_t>& values, const Shape& shape, const Device& device) {

@@ -54,6 +54,10 @@ class Buffer {
 
  private:
   friend class Tensor;
+  // Tensor::borrow_host's: `data` is not allocated here (string_count kBorrowed: not freed).
+  static constexpr std::size_t kBorrowed = ~std::size_t{0};
+  Buffer(BackendDevice& device, void* data, std::size_t size, std::size_t string_count) noexcept
+      : device_(&device), data_(data), size_(size), string_count_(string_count) {}
   BackendDevice* device_;
   void* data_;
   std::size_t size_;
@@ -81,6 +85,15 @@ class Tensor {
   static Tensor scalar(T value, const Device& device = default_device()) {
     return from_host(dtype_of<T>, Shape{}, &value, sizeof(T), device);
   }
+  // A cpu tensor over `bytes` of the caller's host memory, not copied (plugin ABI 2.6): the
+  // caller keeps the memory alive and unchanged, and nothing writes to it, until it calls
+  // end_borrow on the tensor. ValueError if the size differs; not for strings. For calls that
+  // wrap a caller's input for the length of the call (the C API's predict).
+  static Tensor borrow_host(DType dtype, const Shape& shape, const void* data, std::size_t bytes);
+  // Ends the borrow of a borrow_host tensor (no-op for others): when something still holds
+  // its buffer (a tensor made from it that outlives the call), the buffer takes a copy of
+  // the bytes into memory of its own, so it never reads the caller's memory again.
+  static void end_borrow(const Tensor& t);
   // bool tensors from 0/1 bytes.
   static Tensor from_bools(const std::vector<std::uint8_t>& values, const Shape& shape,
                            const Device& device = default_device());

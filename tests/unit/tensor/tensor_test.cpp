@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <vector>
 
 #include "ref_backend.hpp"
 #include "strata/error.hpp"
@@ -59,6 +60,35 @@ TEST_F(TensorTest, ReshapeSharesTheBuffer) {
   EXPECT_THROW(t.reshape(Shape{4, 2}), ShapeError);
   EXPECT_THROW(t.reshape(Shape{Shape::kUnknown, Shape::kUnknown}), ShapeError);
   EXPECT_THROW(t.reshape(Shape{Shape::kUnknown, 4}), ShapeError);
+}
+
+// Tensor::borrow_host (issue 22, the C API's predict inputs): the caller's memory itself, no
+// copy, until end_borrow; a tensor still sharing the buffer then holds a copy of its own, so
+// changing or freeing the caller's memory afterwards changes nothing.
+TEST_F(TensorTest, BorrowedHostMemoryIsReadInPlaceUntilTheBorrowEnds) {
+  std::vector<float> mine = {1, 2, 3, 4, 5, 6};
+  Tensor t = Tensor::borrow_host(DType::kFloat32, Shape{2, 3}, mine.data(), mine.size() * sizeof(float));
+  EXPECT_EQ(t.data(), static_cast<const void*>(mine.data()));
+  EXPECT_EQ(t.device(), Device::cpu());
+  mine[0] = 10;
+  EXPECT_EQ(t.to_vector<float>()[0], 10.0f);  // no copy: the caller's memory
+  Tensor kept = t.reshape(Shape{6});          // something that outlives the call
+  Tensor::end_borrow(t);
+  EXPECT_NE(kept.data(), static_cast<const void*>(mine.data()));
+  mine.assign(6, -1.0f);
+  EXPECT_EQ(kept.to_vector<float>(), (std::vector<float>{10, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(t.to_vector<float>(), (std::vector<float>{10, 2, 3, 4, 5, 6}));
+
+  // Nothing else holds it: the borrow just ends (the memory is never freed by the tensor).
+  std::vector<float> other = {7, 8};
+  Tensor u = Tensor::borrow_host(DType::kFloat32, Shape{2}, other.data(), 2 * sizeof(float));
+  Tensor::end_borrow(u);
+  EXPECT_EQ(u.data(), static_cast<const void*>(other.data()));
+  u = Tensor();
+  EXPECT_EQ(other[1], 8.0f);
+
+  EXPECT_THROW(Tensor::borrow_host(DType::kFloat32, Shape{2}, other.data(), 4), ValueError);
+  Tensor::end_borrow(Tensor::from_vector<float>({1}, Shape{1}));  // not borrowed: nothing happens
 }
 
 TEST_F(TensorTest, RefMemoryIsNotHostMemory) {
