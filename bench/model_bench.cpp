@@ -6,6 +6,8 @@
 //   train_on_batch, as a user would write that loop).
 // --epoch-pairs=N runs N interleaved (fit epoch, train_on_batch epoch) wall-clock pairs and
 // prints each ratio; --epoch-mode=fit|tob runs 3 epochs of one kind only (for callgrind).
+// --traced-pairs=N runs N interleaved (traced, eager) train-step pairs at batch 32 and 256 (50
+// train_on_batch steps each, one model per path) and prints each ratio.
 // Reusable: --batch=N and --steps=N run one extra fit and predict measurement with
 // those values (printed as plain lines), besides the Google Benchmark cases, so that a
 // comparison with tf-keras and ONNX Runtime can drive this program with the same settings.
@@ -130,6 +132,29 @@ void epoch_pairs(int pairs) {
   }
 }
 
+// Interleaved wall-clock pairs: the traced train step / the eager one.
+void traced_pairs(int pairs) {
+  for (const std::int64_t batch : {std::int64_t{32}, std::int64_t{256}}) {
+    auto traced = mlp(), eager = mlp();
+    const Tensor x = features(batch), y = labels(batch);
+    const auto steps = [&](Model& model, bool on) {
+      set_traced_train_step_enabled(on);
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int i = 0; i < 50; ++i) model.train_on_batch({x}, {y});
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    };
+    steps(*traced, true);
+    steps(*eager, false);
+    for (int i = 0; i < pairs; ++i) {
+      const double t = steps(*traced, true);
+      const double e = steps(*eager, false);
+      std::cout << "batch " << batch << " pair " << i << " traced_us_per_step=" << t / 50 * 1e6
+                << " eager_us_per_step=" << e / 50 * 1e6 << " traced/eager=" << t / e << "\n";
+    }
+  }
+  set_traced_train_step_enabled(true);
+}
+
 void epoch_mode(const std::string& mode) {
   auto model = mlp();
   const EpochData d;
@@ -173,7 +198,7 @@ void custom_run(std::int64_t batch, int steps) {
 
 int main(int argc, char** argv) {
   std::int64_t batch = 0;
-  int steps = 100, pairs = 0;
+  int steps = 100, pairs = 0, tpairs = 0;
   std::string mode;
   std::vector<char*> rest{argv[0]};
   for (int i = 1; i < argc; ++i) {
@@ -181,12 +206,17 @@ int main(int argc, char** argv) {
     else if (std::strncmp(argv[i], "--steps=", 8) == 0) steps = std::atoi(argv[i] + 8);
     else if (std::strncmp(argv[i], "--epoch-pairs=", 14) == 0) pairs = std::atoi(argv[i] + 14);
     else if (std::strncmp(argv[i], "--epoch-mode=", 13) == 0) mode = argv[i] + 13;
+    else if (std::strncmp(argv[i], "--traced-pairs=", 15) == 0) tpairs = std::atoi(argv[i] + 15);
     else rest.push_back(argv[i]);
   }
   strata::initialize();
   strata::set_random_seed(1);
   if (batch > 0) {
     custom_run(batch, steps);
+    return 0;
+  }
+  if (tpairs > 0) {
+    traced_pairs(tpairs);
     return 0;
   }
   if (pairs > 0) {

@@ -17,6 +17,7 @@
 #include "layers/config_util.hpp"
 #include "ops/internal.hpp"
 #include "training/optimizer_internal.hpp"
+#include "training/traced_step.hpp"
 #include "strata/gradient_tape.hpp"
 #include "strata/log.hpp"
 #include "strata/model.hpp"
@@ -153,6 +154,8 @@ struct Model::TrainingState {
   // model.add_metric values, by name, in the order first seen (after the compiled metrics).
   std::vector<std::shared_ptr<MeanTracker>> added_metric_trackers;
   std::vector<std::shared_ptr<MeanTracker>> output_loss_trackers;
+  // The traced train step's graphs (one per input signature), made anew by each compile.
+  internal::TracedTrainStep traced_step;
   // What compile was given, for training_config and compile_config.
   Config loss_arg, loss_weights_arg, metrics_arg;
   bool metrics_given = false;
@@ -467,18 +470,7 @@ void Model::reset_metrics() {
 
 namespace {
 
-struct StepResult {
-  Tensor total;
-  std::vector<Tensor> per_output;
-  std::vector<Tensor> y_pred;
-  std::vector<Tensor> y_true;          // matched to the outputs' rank and dtype
-  std::vector<Tensor> sample_weights;  // per output, matched likewise
-  // Per output, what compile()'s metrics are weighted by: as in tf-keras, the output's Keras
-  // mask only (undefined where none); sample weights are for the loss (and Keras's
-  // weighted_metrics, which Strata does not have).
-  std::vector<Tensor> metric_weights;
-  std::vector<std::pair<std::string, Tensor>> added_metrics;  // model.add_metric values of this step
-};
+using internal::StepResult;
 
 // Keras's match_dtype_and_rank: a 1-D target or sample weight gets a trailing axis when
 // the output is [N, 1]; a target of the output's kind (floating / integer) takes its dtype.
@@ -533,6 +525,7 @@ StepResult forward_and_loss(Model& model, Model::TrainingState& s, const std::ve
     r.total = r.total.defined() ? r.total + weighted : weighted;
   }
   std::vector<Tensor> extra = collector.losses();
+  r.call_losses = !extra.empty();
   // model.add_loss(function) terms, in training and evaluation as in Keras.
   for (const auto& fn : model.loss_functions()) extra.push_back(fn());
   for (const auto& v : added_metrics.values()) r.added_metrics.emplace_back(v.name, v.value);
@@ -605,11 +598,25 @@ Logs Model::train_step(const std::vector<Tensor>& x, const std::vector<Tensor>& 
   std::vector<Tensor> grads;
   internal::ReplicaStep replica(*this);  // data parallelism (distribute/): no-op without a strategy
   const std::int64_t batch = x.empty() ? 1 : x[0].shape()[0];
-  {
+  const double scale = internal::loss_scale_factor(*s.optimizer);  // Keras 3's optimizer.scale_loss
+  // The traced step (traced_step.hpp) when it can be exact, else the eager tape. A replica of a
+  // strategy steps eagerly (collectives inside the forward pass, such as
+  // SyncBatchNormalization's, are not traced).
+  const internal::ForwardFn forward = [&](const std::vector<Tensor>& fx, const std::vector<Tensor>& fy,
+                                          const Tensor& fsw) {
+    return forward_and_loss(*this, s, fx, fy, fsw, /*training=*/true);
+  };
+  std::optional<internal::TracedGradients> traced;
+  if (!replica.active()) traced = s.traced_step.run(*this, *s.optimizer, s.losses, scale, forward, x, y, sample_weight);
+  if (traced) {
+    r = std::move(traced->result);
+    vars = std::move(traced->variables);
+    grads = std::move(traced->gradients);
+  } else {
+    internal::note_eager_train_step();
     GradientTape tape;
-    r = forward_and_loss(*this, s, x, y, sample_weight, /*training=*/true);
+    r = forward(x, y, sample_weight);
     vars = trainable_weights();
-    const double scale = internal::loss_scale_factor(*s.optimizer);  // Keras 3's optimizer.scale_loss
     grads = tape.gradient(scale != 0.0 ? r.total * scalar_like(r.total, scale) : r.total, vars);
   }
   replica.reduce_gradients(grads, batch);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "strata/export.hpp"
+#include <cstdint>
 #include <functional>
 #include <iosfwd>
 #include <map>
@@ -199,6 +200,28 @@ class CSVLogger final : public Callback {
   std::unique_ptr<File> file_;
   std::vector<std::string> keys_;
 };
+
+// ---- the traced train step (plugin ABI 2.6) ---------------------------------------------
+
+// Model::train_step's default implementation (what fit and train_on_batch run) traces the
+// forward pass, the loss and the gradients once per input signature into one graph and runs
+// its compiled plan at each step; the optimizer, constraints and metrics stay eager after
+// it. It falls back to the eager step where tracing would not be exact (docs/USER_GUIDE.md,
+// "The traced train step"). On by default unless the environment variable
+// STRATA_TRACED_TRAIN_STEP is "0"; set_traced_train_step_enabled overrides the environment
+// for the whole process (graphs already traced are kept for when it is turned back on).
+void set_traced_train_step_enabled(bool enabled) noexcept;
+bool traced_train_step_enabled() noexcept;
+
+// Process-wide counts since start (or the last reset), for tests and diagnostics.
+struct TracedTrainStepStats {
+  std::uint64_t traced_steps = 0;  // train steps whose gradients came from a traced graph
+  std::uint64_t eager_steps = 0;   // train steps run eagerly (switched off or fallen back)
+  std::uint64_t traces = 0;        // graphs traced (one per model, compile and signature)
+  std::uint64_t fallbacks = 0;     // traces given up: that signature runs eagerly
+};
+TracedTrainStepStats traced_train_step_stats() noexcept;
+void reset_traced_train_step_stats() noexcept;
 
 }  // namespace strata
 
