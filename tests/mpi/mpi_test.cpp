@@ -70,10 +70,13 @@ struct Job {
 };
 
 // Runs the worker on `ranks` ranks; every rank one thread, a 10 s collective timeout.
-Job mpirun(int ranks, const fs::path& out, const std::vector<std::string>& args, const fs::path& dir) {
+// `options`: more mpirun options (e.g. "-x STRATA_MPI_WAIT=poll").
+Job mpirun(int ranks, const fs::path& out, const std::vector<std::string>& args, const fs::path& dir,
+           const std::string& options = "") {
   std::string cmd = find_mpirun() +
                     " --allow-run-as-root --oversubscribe --bind-to none --mca btl_vader_single_copy_mechanism none"
-                    " -x STRATA_NUM_THREADS=1 -x OMP_NUM_THREADS=1 -x STRATA_COLLECTIVE_TIMEOUT=10 -np " +
+                    " -x STRATA_NUM_THREADS=1 -x OMP_NUM_THREADS=1 -x STRATA_COLLECTIVE_TIMEOUT=10 " +
+                    options + " -np " +
                     std::to_string(ranks) + " " + STRATA_MPI_WORKER + " " + out.string();
   for (const auto& a : args) cmd += " " + a;
   const fs::path log = dir / ("job_" + std::to_string(ranks) + "_" + out.filename().string() + ".log");
@@ -200,6 +203,21 @@ TEST_F(MpiTraining, StalledWorkerGivesACollectiveErrorAfterTheTimeout) {
   EXPECT_GE(job.seconds, 9.0) << job.log;
   EXPECT_LT(job.seconds, 40.0) << job.log;
   EXPECT_NE(job.log.find("CollectiveError"), std::string::npos) << job.log;
+  EXPECT_NE(job.log.find("did not complete within 10 s"), std::string::npos) << job.log;
+  EXPECT_FALSE(fs::exists(dir / "never.txt"));
+  fs::remove_all(dir);
+}
+
+// The same in the collective's "poll" wait mode (non-blocking MPI calls polled until the
+// timeout), where the timeout is a CollectiveError thrown on the waiting rank (the worker
+// prints its kind and exits 1) instead of the watchdog ending the job.
+TEST_F(MpiTraining, StalledWorkerInPollModeThrowsCollectiveError) {
+  const fs::path dir = work_dir("stalled_poll");
+  const Job job = mpirun(2, dir / "never.txt", {"epochs=50", "stall_rank=1"}, dir, "-x STRATA_MPI_WAIT=poll");
+  EXPECT_NE(job.status, 0) << job.log;
+  EXPECT_GE(job.seconds, 9.0) << job.log;
+  EXPECT_LT(job.seconds, 40.0) << job.log;
+  EXPECT_NE(job.log.find("strata_mpi_worker: CollectiveError"), std::string::npos) << job.log;
   EXPECT_NE(job.log.find("did not complete within 10 s"), std::string::npos) << job.log;
   EXPECT_FALSE(fs::exists(dir / "never.txt"));
   fs::remove_all(dir);
