@@ -66,6 +66,7 @@ class ReplicaStep {
 
  private:
   struct Reducer;  // the step's gradient buckets (strategy.cpp)
+  const Model* model_ = nullptr;
   std::shared_ptr<DistributionStrategy> strategy_;
   std::shared_ptr<DistributionStrategy> previous_active_;
   std::shared_ptr<Reducer> reducer_;

@@ -334,7 +334,7 @@ void forget_model_strategy(const Model* model) noexcept {
   b.synced.erase(model);
 }
 
-ReplicaStep::ReplicaStep(const Model& model) {
+ReplicaStep::ReplicaStep(const Model& model) : model_(&model) {
   strategy_ = strategy_of(model);
   if (!strategy_) return;
   bool synced = false;
@@ -523,9 +523,24 @@ void ReplicaStep::reduce_gradients(std::vector<Tensor>& grads, std::int64_t loca
   local_batch_ = local_batch;
   std::shared_ptr<Reducer> reducer = std::move(reducer_);
   if (reducer && reducer->grads.size() != grads.size()) reducer.reset();  // not these gradients
+  if (!reducer && model_ != nullptr) {
+    // No overlap (a caller that differentiated without overlap_backward, e.g. a traced
+    // step): plan from the trainable variables when these are their gradients, so that a
+    // replica without some gradients (an empty shard) plans the same buckets as the others.
+    const std::vector<Variable> vars = model_->trainable_weights();
+    bool matches = vars.size() == grads.size();
+    for (std::size_t k = 0; matches && k < grads.size(); ++k) {
+      matches = !grads[k].defined() ||
+                (grads[k].dtype() == vars[k].dtype() && grads[k].num_elements() == vars[k].shape().num_elements());
+    }
+    if (matches) {
+      auto guard = overlap_backward(vars);  // plans the buckets; its hook is not used
+      reducer = std::move(reducer_);
+      for (std::size_t k = grads.size(); k-- > 0;) reducer->ready(k, grads[k]);
+    }
+  }
   if (!reducer) {
-    // No overlap (a caller that differentiated without overlap_backward): plan from the
-    // gradients themselves and launch every bucket now.
+    // Gradients of something else: plan from the gradients themselves.
     reducer = std::make_shared<Reducer>();
     reducer->comm = &strategy_->communicator();
     reducer->local_batch = local_batch;
