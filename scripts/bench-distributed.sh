@@ -20,7 +20,7 @@ bench="$build/bin/strata_bench_allreduce"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 STRATA_NUM_THREADS=1 OMP_NUM_THREADS=1
 mpirun_=(mpirun --oversubscribe --bind-to none --mca btl_vader_single_copy_mechanism none -x STRATA_NUM_THREADS -x OMP_NUM_THREADS)
 {
-  echo "# $(date -u +%FT%TZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+  echo "# $(date -u +%FT%TZ) $(nproc --all) cores, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
   "${mpirun_[@]}" -np 2 "$bench" allreduce --collective "${COLLECTIVE:-mpi}"
   for model in mlp cnn; do
     for np in 1 2; do

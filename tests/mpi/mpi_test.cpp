@@ -22,6 +22,7 @@
 // gradient's scale).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -69,10 +70,13 @@ struct Job {
 };
 
 // Runs the worker on `ranks` ranks; every rank one thread, a 10 s collective timeout.
-Job mpirun(int ranks, const fs::path& out, const std::vector<std::string>& args, const fs::path& dir) {
+// `options`: more mpirun options (e.g. "-x STRATA_MPI_WAIT=poll").
+Job mpirun(int ranks, const fs::path& out, const std::vector<std::string>& args, const fs::path& dir,
+           const std::string& options = "") {
   std::string cmd = find_mpirun() +
                     " --allow-run-as-root --oversubscribe --bind-to none --mca btl_vader_single_copy_mechanism none"
-                    " -x STRATA_NUM_THREADS=1 -x OMP_NUM_THREADS=1 -x STRATA_COLLECTIVE_TIMEOUT=10 -np " +
+                    " -x STRATA_NUM_THREADS=1 -x OMP_NUM_THREADS=1 -x STRATA_COLLECTIVE_TIMEOUT=10 " +
+                    options + " -np " +
                     std::to_string(ranks) + " " + STRATA_MPI_WORKER + " " + out.string();
   for (const auto& a : args) cmd += " " + a;
   const fs::path log = dir / ("job_" + std::to_string(ranks) + "_" + out.filename().string() + ".log");
@@ -204,6 +208,21 @@ TEST_F(MpiTraining, StalledWorkerGivesACollectiveErrorAfterTheTimeout) {
   fs::remove_all(dir);
 }
 
+// The same in the collective's "poll" wait mode (non-blocking MPI calls polled until the
+// timeout), where the timeout is a CollectiveError thrown on the waiting rank (the worker
+// prints its kind and exits 1) instead of the watchdog ending the job.
+TEST_F(MpiTraining, StalledWorkerInPollModeThrowsCollectiveError) {
+  const fs::path dir = work_dir("stalled_poll");
+  const Job job = mpirun(2, dir / "never.txt", {"epochs=50", "stall_rank=1"}, dir, "-x STRATA_MPI_WAIT=poll");
+  EXPECT_NE(job.status, 0) << job.log;
+  EXPECT_GE(job.seconds, 9.0) << job.log;
+  EXPECT_LT(job.seconds, 40.0) << job.log;
+  EXPECT_NE(job.log.find("strata_mpi_worker: CollectiveError"), std::string::npos) << job.log;
+  EXPECT_NE(job.log.find("did not complete within 10 s"), std::string::npos) << job.log;
+  EXPECT_FALSE(fs::exists(dir / "never.txt"));
+  fs::remove_all(dir);
+}
+
 TEST_F(MpiTraining, CliFitUnderMpirunEqualsOneProcess) {
   const fs::path dir = work_dir("cli");
   {
@@ -247,6 +266,30 @@ TEST_F(MpiTraining, CliFitUnderMpirunEqualsOneProcess) {
   fs::remove_all(dir);
 }
 
+// A host application's own input: each rank reads only its rows of each batch from the
+// .npy files (read_npy_rows) and feeds them through fit_replica_batches, split unevenly
+// (2 ranks: a quarter and three quarters of each batch; 3 ranks: 1/9, 3/9, 5/9); the
+// result equals fit in one process on the same (unshuffled) global batches.
+TEST_F(MpiTraining, HostCallbackInputEqualsOneProcess) {
+  const fs::path dir = work_dir("callback");
+  {
+    const auto [x, y] = mpi_test::data(200);
+    write_npy(dir / "x.npy", x);
+    write_npy(dir / "y.npy", y);
+  }
+  mpi_test::Spec spec;
+  spec.shuffle = false;
+  const mpi_test::Result oracle = mpi_test::train(spec, nullptr);
+  for (const int ranks : {2, 3}) {
+    const fs::path out = dir / ("result" + std::to_string(ranks) + ".txt");
+    SCOPED_TRACE(std::to_string(ranks) + " ranks");
+    const Job job = mpirun(ranks, out, {"npy_dir=" + dir.string()}, dir);
+    ASSERT_EQ(job.status, 0) << job.log;
+    expect_close(mpi_test::read(out.string()), oracle);
+  }
+  fs::remove_all(dir);
+}
+
 TEST_F(MpiTraining, AllReduceIsDifferentiableAcrossThreeRanks) {
   const fs::path dir = work_dir("all_reduce");
   const Job job = mpirun(3, dir / "ok.txt", {"all_reduce"}, dir);
@@ -267,6 +310,10 @@ class CountingCommunicator final : public Communicator {
   int size() const override { return size_; }
   std::string device_type() const override { return "cpu"; }
   void all_reduce(void* data, std::size_t count, DType dtype, ReduceOp op) override {
+    events.push_back("sync " + std::to_string(count));
+    reduce(data, count, dtype, op);
+  }
+  void reduce(void* data, std::size_t count, DType dtype, ReduceOp op) {
     ++all_reduces;
     if (op != ReduceOp::kSum) return;
     if (dtype == DType::kFloat32) {
@@ -277,7 +324,8 @@ class CountingCommunicator final : public Communicator {
   }
   std::unique_ptr<CollectiveRequest> all_reduce_async(void* data, std::size_t count, DType dtype,
                                                       ReduceOp op) override {
-    all_reduce(data, count, dtype, op);
+    events.push_back("async " + std::to_string(count));
+    reduce(data, count, dtype, op);
     struct Done final : CollectiveRequest {
       void wait() override {}
       bool test() override { return true; }
@@ -292,6 +340,7 @@ class CountingCommunicator final : public Communicator {
   [[noreturn]] void abort(const std::string& message) override { throw CollectiveError(message); }
   int all_reduces = 0;
   int broadcasts = 0;
+  std::vector<std::string> events;  // "sync N" / "async N" per all-reduce of N elements, in order
 
  private:
   int size_;
@@ -321,9 +370,22 @@ TEST(DistributedBuckets, CallsPerStepAreTheBucketsPlusOneForTheMetrics) {
       mpi_test::compile(*model);
     }
     model->train_on_batch({x}, {y});  // the first step also broadcasts the variables
-    const int before = comm.all_reduces;
+    int before = comm.all_reduces;
     model->train_on_batch({x}, {y});
-    const auto stats = strategy.last_step_stats();
+    auto stats = strategy.last_step_stats();
+    EXPECT_EQ(comm.all_reduces - before, static_cast<int>(stats.collective_calls));
+    // train_on_batch of the caller's shard: the global batch size is not known before the
+    // step, so the replicas' batch sizes are summed first (the loss is scaled by it).
+    EXPECT_EQ(stats.collective_calls, stats.gradient_buckets + 2)
+        << "one call for the batch sizes, one per bucket, one for the metrics";
+    // fit knows the global batch: one call per bucket and one for the metrics.
+    before = comm.all_reduces;
+    FitOptions one_step;
+    one_step.batch_size = 64;
+    one_step.epochs = 1;
+    one_step.verbose = 0;
+    model->fit(x, y, one_step);
+    stats = strategy.last_step_stats();
     EXPECT_EQ(comm.all_reduces - before, static_cast<int>(stats.collective_calls));
     EXPECT_EQ(stats.collective_calls, stats.gradient_buckets + 1) << "one call per bucket, one for the metrics";
     // 6 float32 gradients, packed last layer first: 10 (40 B), 64x10 (2560 B), 64 (256 B),
@@ -355,6 +417,62 @@ TEST(DistributedBuckets, IdenticalReplicasTrainAsOneProcess) {
   for (std::size_t i = 0; i < a.size(); ++i) {
     const auto va = a[i].value().to_vector<float>(), vb = b[i].value().to_vector<float>();
     for (std::size_t j = 0; j < va.size(); ++j) ASSERT_NEAR(va[j], vb[j], 1e-6) << a[i].name();
+  }
+}
+
+// The backward pass overlaps the all-reduce: a bucket is launched as soon as the tape has
+// finalised its gradients, last layer first, while the walk goes on. The model has a
+// SyncBatchNormalization between its Dense layers, whose gradient makes a blocking
+// all-reduce in the middle of the walk: a bucket launched before that call was launched
+// before the backward walk finished. Without overlap every bucket comes after it.
+TEST(DistributedBuckets, BucketsAreLaunchedDuringTheBackwardWalk) {
+  register_counting();
+  set_num_threads(1);
+  if (!Registry::global().contains(ObjectKind::kLayer, "BatchNormalization")) GTEST_SKIP() << "no layers plugin";
+  const auto [x, y] = mpi_test::data(64);
+  const auto build = [] {
+    set_random_seed(99);
+    Tensor in = Input(Shape{784}, "digits");
+    Tensor h = (*make_layer("Dense", Config{{"units", 16}, {"activation", "relu"}, {"name", "d1"}}))(in);
+    h = (*make_layer("BatchNormalization", Config{{"synchronized", true}, {"name", "bn"}}))(h);
+    Tensor out = (*make_layer("Dense", Config{{"units", 10}, {"name", "d2"}}))(h);
+    auto model = std::make_shared<Functional>(std::vector<Tensor>{in}, std::vector<Tensor>{out}, "syncbn_mlp");
+    mpi_test::compile(*model);
+    return model;
+  };
+  auto single = build();
+  single->train_on_batch({x}, {y});
+  DistributeOptions options;
+  options.bucket_bytes = 1;  // a bucket per gradient
+  DistributionStrategy strategy("counting", options);
+  auto& comm = dynamic_cast<CountingCommunicator&>(strategy.communicator());
+  auto model = build();
+  strategy.distribute(*model);
+  comm.events.clear();
+  model->train_on_batch({x}, {y});
+  std::string order;
+  for (const auto& e : comm.events) order += e + "; ";
+  // The step's calls: BN's statistics (forward), the batch sizes, the buckets and BN's
+  // gradient (backward), the metrics. BN's backward call comes after the buckets of d2 and
+  // of BN's own gamma and beta, and before d1's: "sync 48; sync 1; async 11; async 161;
+  // async 17; async 17; sync 48; async 17; async 12545; sync 4". Without the overlap every
+  // bucket came after BN's backward call.
+  const auto first_async = std::find_if(comm.events.begin(), comm.events.end(),
+                                        [](const std::string& e) { return e.rfind("async", 0) == 0; });
+  ASSERT_NE(first_async, comm.events.end()) << order;
+  const auto syncs_after = std::count_if(first_async, comm.events.end(),
+                                         [](const std::string& e) { return e.rfind("sync", 0) == 0; });
+  EXPECT_EQ(syncs_after, 2) << "a bucket launched before BN's backward all-reduce and the metrics: " << order;
+  // A bucket carries one flag per member (whether this replica has its gradient).
+  EXPECT_EQ(*first_async, "async 11") << "the last layer's bias first: " << order;
+  const auto stats = strategy.last_step_stats();
+  EXPECT_EQ(stats.gradient_buckets, 6u) << order;
+  // Identical replicas: the step equals one process on the batch (up to rounding).
+  const auto a = single->weights(), b = model->weights();
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto va = a[i].value().to_vector<float>(), vb = b[i].value().to_vector<float>();
+    for (std::size_t j = 0; j < va.size(); ++j) ASSERT_NEAR(va[j], vb[j], 1e-5) << a[i].name();
   }
 }
 

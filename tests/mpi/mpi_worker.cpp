@@ -12,6 +12,7 @@
 
 #include "mpi_training.hpp"
 #include "strata/gradient_tape.hpp"
+#include "strata/npy.hpp"
 #include "strata/runtime.hpp"
 #include "strata/threads.hpp"
 
@@ -61,6 +62,42 @@ int check_all_reduce(const strata::DistributionStrategy& strategy, const char* o
   return 0;
 }
 
+// A host application feeding its own shard (fit_replica_batches): the data lies in
+// DIR/x.npy and DIR/y.npy; every rank reads only its rows of each global batch of `batch`
+// (unshuffled) with read_npy_rows, split unevenly on purpose (rank r of R takes rows
+// [len*r^2/R^2, len*(r+1)^2/R^2) of a batch of len), and trains `epochs` epochs.
+int fit_from_callback(const strata::mpi_test::Spec& spec, const std::string& dir, const char* out) {
+  using namespace strata;
+  DistributionStrategy strategy("mpi");
+  const std::int64_t r = strategy.rank(), n = strategy.num_replicas_in_sync();
+  auto model = mpi_test::guide_mlp();
+  {
+    auto scope = strategy.scope();
+    mpi_test::compile(*model);
+  }
+  const std::int64_t steps = (spec.samples + spec.batch - 1) / spec.batch;
+  const ReplicaBatchFn batches = [&](int, std::int64_t step) {
+    const std::int64_t start = step * spec.batch, len = std::min(spec.batch, spec.samples - start);
+    const std::int64_t lo = len * r * r / (n * n), hi = len * (r + 1) * (r + 1) / (n * n);
+    ReplicaBatch b;
+    b.x.push_back(read_npy_rows(dir + "/x.npy", start + lo, hi - lo));
+    b.y.push_back(read_npy_rows(dir + "/y.npy", start + lo, hi - lo));
+    return b;
+  };
+  FitOptions options;
+  options.epochs = spec.epochs;
+  options.verbose = 0;
+  const History history = fit_replica_batches(*model, batches, steps, options);
+  mpi_test::Result result;
+  for (const auto& w : model->weights()) {
+    const auto v = w.value().to_vector<float>();
+    result.weights.insert(result.weights.end(), v.begin(), v.end());
+  }
+  result.history = history.history;
+  if (strategy.is_chief()) mpi_test::write(result, out);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::cerr << "usage: strata_mpi_worker OUT [key=value ...]\n";
@@ -70,6 +107,7 @@ int main(int argc, char** argv) {
     strata::initialize();
     strata::set_num_threads(1);
     strata::mpi_test::Spec spec;
+    std::string npy_dir;  // set: fit_from_callback
     if (argc > 2 && std::string(argv[2]) == "all_reduce") {
       const strata::DistributionStrategy strategy("mpi");
       return check_all_reduce(strategy, argv[1]);
@@ -98,11 +136,14 @@ int main(int argc, char** argv) {
         spec.cnn = value == "1";
       else if (key == "stall_rank")
         spec.stall_rank = std::stoi(value);
+      else if (key == "npy_dir")
+        npy_dir = value;
       else {
         std::cerr << "unknown key " << key << "\n";
         return 2;
       }
     }
+    if (!npy_dir.empty()) return fit_from_callback(spec, npy_dir, argv[1]);
     strata::DistributionStrategy strategy("mpi");
     std::vector<std::shared_ptr<strata::Callback>> extra;
     if (spec.die_rank == strategy.rank()) extra.push_back(std::make_shared<Die>());

@@ -6,12 +6,25 @@
 // initialised MPI itself keeps it, and finalises it. Each communicator works on its own
 // duplicate of MPI_COMM_WORLD, so the host's own messages never mix with Strata's.
 //
-// Bounded waits: every collective is started non-blocking (MPI_Iallreduce, MPI_Ibcast, ...)
-// and polled with MPI_Test until it completes or the timeout passes; then the call throws
-// CollectiveError and the communicator is broken. A broken MPI cannot be finalised (the
-// dead peer never joins), so at exit the plugin calls MPI_Abort instead: the job ends with
-// an error rather than hanging. mpirun usually notices a killed rank first and ends the job
-// itself; the timeout covers the peers that hang without dying.
+// Bounded waits, two ways (CollectiveOptions::extra["wait"], else STRATA_MPI_WAIT):
+//  - "watchdog" (the default): every collective is the blocking MPI call (MPI_Allreduce,
+//    MPI_Bcast, ...) on the calling thread, as fast as the host's MPI makes it, and a
+//    watchdog thread ends the job when one has not returned within the timeout: it prints
+//    "CollectiveError: mpi (rank r of n): <the call> did not complete within T s
+//    (STRATA_COLLECTIVE_TIMEOUT): a peer died or stalled" and calls MPI_Abort. Arming it is
+//    two atomic stores a call. all_reduce_async completes before it returns: Open MPI
+//    progresses a non-blocking collective only inside MPI calls, so on host memory it gave no
+//    overlap, and its non-blocking algorithms (libnbc) cost 1.5x MPI_Allreduce from 16 KiB
+//    and up to 12x at 4-16 MiB (docs/DISTRIBUTED.md).
+//  - "poll": every collective is started non-blocking (MPI_Iallreduce, MPI_Ibcast, ...) and
+//    polled with MPI_Test, without sleeping for its first 100 ms (each MPI_Test moves a
+//    large reduction by about a fragment, so a sleep is paid per fragment) and yielding the
+//    core between tests after that, until it completes or the timeout passes; then the
+//    call throws CollectiveError (a host can catch it) and the communicator is broken.
+// A broken MPI cannot be finalised (the dead peer never joins), so at exit the plugin calls
+// MPI_Abort instead: the job ends with an error rather than hanging. mpirun usually notices a
+// killed rank first and ends the job itself; the timeout covers the peers that hang without
+// dying.
 // The C API only: Open MPI's deprecated C++ bindings do not compile warning-free.
 #define OMPI_SKIP_MPICXX 1
 #define MPICH_SKIP_MPICXX 1
@@ -21,6 +34,7 @@
 #include <atomic>
 #include <chrono>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -29,6 +43,7 @@
 #include <vector>
 
 #include "mpi_communicator.hpp"
+#include "strata/config_reader.hpp"
 #include "strata/error.hpp"
 #include "strata/plugin/collective.hpp"
 
@@ -148,6 +163,65 @@ void divide_by(void* data, std::size_t count, DType dtype, int by) {
   }
 }
 
+// How long a "poll" wait polls MPI_Test without yielding the core.
+constexpr long kSpinMs = 100;
+
+// The "watchdog" mode's timer: one thread per process, armed around each blocking MPI call.
+// It sleeps 50 ms at a time and ends the job when an armed call is past its deadline.
+class Watchdog {
+ public:
+  static Watchdog& get() {
+    static auto* dog = new Watchdog();  // never destroyed: its thread may outlive static destructors
+    return *dog;
+  }
+  // Before a blocking call: `what` must outlive the call (a literal), `count` its size.
+  void arm(const char* what, std::size_t count, double timeout, int rank, int size) noexcept {
+    what_ = what;
+    count_ = count;
+    timeout_ = timeout;
+    rank_ = rank;
+    size_ = size;
+    const auto now = std::chrono::steady_clock::now().time_since_epoch();
+    const auto limit = std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(timeout));
+    deadline_.store((now + limit).count(), std::memory_order_release);
+  }
+  void disarm() noexcept { deadline_.store(0, std::memory_order_release); }
+
+ private:
+  Watchdog() {
+    std::thread([this] { run(); }).detach();
+  }
+  [[noreturn]] void run() {
+    for (;;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      const auto deadline = deadline_.load(std::memory_order_acquire);
+      if (deadline == 0 || std::chrono::steady_clock::now().time_since_epoch().count() < deadline) continue;
+      // The calling thread is inside the MPI call (else it would have disarmed): its fields stand.
+      std::fprintf(stderr,
+                   "strata: CollectiveError: mpi (rank %d of %d): %s of %zu elements did not complete within %g s "
+                   "(STRATA_COLLECTIVE_TIMEOUT): a peer died or stalled; ending the job\n",
+                   rank_, size_, what_, count_, timeout_);
+      std::fflush(stderr);
+      MpiProcess::get().mark_broken();
+      MPI_Abort(MPI_COMM_WORLD, 1);
+      std::_Exit(1);  // MPI_Abort does not return; this keeps the guarantee if it did
+    }
+  }
+  std::atomic<std::chrono::steady_clock::rep> deadline_{0};
+  const char* what_ = "";
+  std::size_t count_ = 0;
+  double timeout_ = 0;
+  int rank_ = 0;
+  int size_ = 1;
+};
+
+// A request that completed when it was made (the "watchdog" mode's all_reduce_async).
+class CompletedRequest final : public strata::CollectiveRequest {
+ public:
+  void wait() override {}
+  bool test() override { return true; }
+};
+
 int checked_count(std::size_t count, const char* what) {
   STRATA_CHECK(count <= static_cast<std::size_t>(INT_MAX), ValueError, "mpi: ", what, " of ", count,
                " elements exceeds MPI's int count; split it");
@@ -187,6 +261,14 @@ class MpiCommunicator final : public strata::Communicator {
  public:
   explicit MpiCommunicator(const strata::CollectiveOptions& options) : timeout_(options.timeout_seconds) {
     STRATA_CHECK(timeout_ > 0, ValueError, "mpi: the timeout must be positive, got ", timeout_);
+    std::string wait = "watchdog";
+    if (const char* env = std::getenv("STRATA_MPI_WAIT"); env && *env) wait = env;
+    if (const strata::Config* w = strata::config::find_key(options.extra, "wait"); w && w->is_string()) {
+      wait = w->get<std::string>();
+    }
+    STRATA_CHECK(wait == "watchdog" || wait == "poll", ValueError, "mpi: the option 'wait' (STRATA_MPI_WAIT) is ",
+                 "'watchdog' or 'poll', got '", wait, "'");
+    poll_ = wait == "poll";
     MpiProcess::get().ensure_initialised();
     check(MPI_Comm_dup(MPI_COMM_WORLD, &comm_), "MPI_Comm_dup");
     check(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
@@ -205,11 +287,26 @@ class MpiCommunicator final : public strata::Communicator {
   std::string device_type() const override { return "cpu"; }
 
   void all_reduce(void* data, std::size_t count, DType dtype, ReduceOp op) override {
-    all_reduce_async(data, count, dtype, op)->wait();
+    if (poll_) {
+      all_reduce_async(data, count, dtype, op)->wait();
+      return;
+    }
+    check_usable();
+    const MPI_Datatype type = mpi_type(dtype);
+    const int n = checked_count(count, "an all-reduce");
+    Watchdog::get().arm("an all-reduce", count, timeout_, rank_, size_);
+    const int rc = MPI_Allreduce(MPI_IN_PLACE, data, n, type, mpi_op(op), comm_);
+    Watchdog::get().disarm();
+    check(rc, "MPI_Allreduce");
+    if (op == ReduceOp::kMean) divide_by(data, count, dtype, size_);
   }
 
   std::unique_ptr<strata::CollectiveRequest> all_reduce_async(void* data, std::size_t count, DType dtype,
                                                               ReduceOp op) override {
+    if (!poll_) {
+      all_reduce(data, count, dtype, op);
+      return std::make_unique<CompletedRequest>();
+    }
     check_usable();
     const MPI_Datatype type = mpi_type(dtype);
     const int n = checked_count(count, "an all-reduce");
@@ -224,6 +321,14 @@ class MpiCommunicator final : public strata::Communicator {
   void broadcast(void* data, std::size_t bytes, int root) override {
     check_usable();
     STRATA_CHECK(root >= 0 && root < size_, ValueError, "mpi: broadcast root ", root, " is not a rank of ", size_);
+    if (!poll_) {
+      const int n = checked_count(bytes, "a broadcast");
+      Watchdog::get().arm("a broadcast (bytes)", bytes, timeout_, rank_, size_);
+      const int rc = MPI_Bcast(data, n, MPI_BYTE, root, comm_);
+      Watchdog::get().disarm();
+      check(rc, "MPI_Bcast");
+      return;
+    }
     MPI_Request request = MPI_REQUEST_NULL;
     check(MPI_Ibcast(data, checked_count(bytes, "a broadcast"), MPI_BYTE, root, comm_, &request), "MPI_Ibcast");
     MpiRequest(this, request, strata::detail::concat("a broadcast of ", bytes, " bytes from rank ", root), nullptr, 0,
@@ -233,8 +338,15 @@ class MpiCommunicator final : public strata::Communicator {
 
   void all_gather(const void* send, void* recv, std::size_t bytes) override {
     check_usable();
-    MPI_Request request = MPI_REQUEST_NULL;
     const int n = checked_count(bytes, "an all-gather");
+    if (!poll_) {
+      Watchdog::get().arm("an all-gather (bytes per rank)", bytes, timeout_, rank_, size_);
+      const int rc = MPI_Allgather(send, n, MPI_BYTE, recv, n, MPI_BYTE, comm_);
+      Watchdog::get().disarm();
+      check(rc, "MPI_Allgather");
+      return;
+    }
+    MPI_Request request = MPI_REQUEST_NULL;
     check(MPI_Iallgather(send, n, MPI_BYTE, recv, n, MPI_BYTE, comm_, &request), "MPI_Iallgather");
     MpiRequest(this, request, strata::detail::concat("an all-gather of ", bytes, " bytes per rank"), nullptr, 0,
                DType::kUInt8, false)
@@ -243,6 +355,13 @@ class MpiCommunicator final : public strata::Communicator {
 
   void barrier() override {
     check_usable();
+    if (!poll_) {
+      Watchdog::get().arm("a barrier", 0, timeout_, rank_, size_);
+      const int rc = MPI_Barrier(comm_);
+      Watchdog::get().disarm();
+      check(rc, "MPI_Barrier");
+      return;
+    }
     MPI_Request request = MPI_REQUEST_NULL;
     check(MPI_Ibarrier(comm_, &request), "MPI_Ibarrier");
     MpiRequest(this, request, "a barrier", nullptr, 0, DType::kUInt8, false).wait();
@@ -270,8 +389,14 @@ class MpiCommunicator final : public strata::Communicator {
       if (clock::now() >= deadline) {
         fail(what, " did not complete within ", timeout_, " s (STRATA_COLLECTIVE_TIMEOUT): a peer died or stalled");
       }
-      // Spin briefly (a step's buckets complete in microseconds), then yield the core.
-      if (++spins > 1000) std::this_thread::sleep_for(std::chrono::microseconds(spins > 20000 ? 1000 : 50));
+      // No sleeping: Open MPI progresses a non-blocking collective only inside MPI calls
+      // (each MPI_Test moves a large reduction by about one fragment), so any sleep between
+      // tests is paid once per fragment. Poll as MPI_Allreduce itself does (it busy-polls
+      // its progress engine); after the first polls yield the core between tests, so that a
+      // peer or the other ranks of an oversubscribed machine run (Open MPI's
+      // mpi_yield_when_idle). A stalled peer thus costs this rank one core's polling until
+      // the timeout, as a blocking MPI_Allreduce would (forever).
+      if (++spins > 64 && clock::now() - start > std::chrono::milliseconds(kSpinMs)) std::this_thread::yield();
     }
   }
 
@@ -298,6 +423,7 @@ class MpiCommunicator final : public strata::Communicator {
   }
 
   double timeout_;
+  bool poll_ = false;  // the "poll" wait mode (else "watchdog")
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0;
   int size_ = 1;

@@ -40,19 +40,39 @@ class ReplicaStep {
   ReplicaStep& operator=(const ReplicaStep&) = delete;
 
   bool active() const noexcept { return strategy_ != nullptr; }
-  // Between the gradients and apply_gradients: `grads` (of this replica's mean loss over
-  // its `local_batch` samples) become the gradients of the global batch's mean loss: each
-  // is multiplied by local_batch, all-reduced (SUM, fused into buckets, launched without
-  // blocking) and divided by the global batch size.
+  // Before differentiating: this replica's mean loss over its `local_batch` samples times
+  // local_batch / global batch, i.e. the sum of its per-sample losses over the GLOBAL batch
+  // size, so the replicas' losses add up to the global batch's mean loss. Scaling the loss
+  // (not the gradients afterwards) keeps this true when the forward pass crosses replicas
+  // (SyncBatchNormalization's all_reduce, whose gradient sums the replicas' upstream
+  // gradients). The global batch size is the one fit's replica_shard() saw for this step,
+  // else (a train_on_batch of the caller's own shard) the sum of the replicas' batch sizes,
+  // one small all-reduce. `loss` unchanged without a strategy.
+  Tensor scale_loss(const Tensor& loss, std::int64_t local_batch);
+  // Just before tape.gradient(loss, vars): while the returned guard lives, the tape reports
+  // each variable's gradient as soon as the backward walk has finalised it, and a bucket's
+  // all-reduce is launched as soon as all its gradients are in (last layers first, as
+  // PyTorch's DDP overlaps them with the rest of the backward pass). Null without a strategy.
+  [[nodiscard]] std::shared_ptr<void> overlap_backward(const std::vector<Variable>& vars);
+  // Between the gradients and apply_gradients: `grads` (of the loss scale_loss() gave; the
+  // gradients of overlap_backward's `vars` when it ran) are all-reduced (SUM, fused into
+  // buckets, each launched without blocking; those overlap_backward launched are only
+  // waited for), which makes them the gradients of the global batch's mean loss. An empty
+  // shard adds zeros.
   void reduce_gradients(std::vector<Tensor>& grads, std::int64_t local_batch);
   // After the metrics' update: what each replica added to them is summed across replicas,
   // so every replica holds the global states.
   void sync_metrics(const std::vector<std::shared_ptr<Metric>>& metrics);
 
  private:
+  struct Reducer;  // the step's gradient buckets (strategy.cpp)
+  const Model* model_ = nullptr;
   std::shared_ptr<DistributionStrategy> strategy_;
   std::shared_ptr<DistributionStrategy> previous_active_;
+  std::shared_ptr<Reducer> reducer_;
   std::int64_t local_batch_ = -1;
+  std::int64_t global_batch_ = -1;
+  std::size_t count_calls_ = 0;  // 1 when scale_loss() all-reduced the batch sizes  // from replica_shard(), for this step; -1: not known
   std::vector<std::pair<std::uint64_t, std::vector<double>>> snapshot_;  // metric states by Variable::id
 };
 

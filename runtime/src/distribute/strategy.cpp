@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "distribute/replica.hpp"
+#include "ops/gradient_ready.hpp"
 #include "strata/distribute.hpp"
 #include "strata/error.hpp"
 #include "strata/model.hpp"
@@ -38,6 +39,10 @@ Bindings& bindings() {
 
 thread_local std::shared_ptr<DistributionStrategy> t_scope;   // innermost scope()
 thread_local std::shared_ptr<DistributionStrategy> t_active;  // the strategy of the running step
+// The global batch size of the step fit is about to run on this thread (replica_shard()),
+// for the model it named; taken by that step's ReplicaStep.
+thread_local const Model* t_shard_model = nullptr;
+thread_local std::int64_t t_shard_global_batch = -1;
 
 std::size_t element_size(DType dtype) {
   return dtype_size(dtype);
@@ -47,33 +52,16 @@ bool is_float(DType d) {
   return d == DType::kFloat32 || d == DType::kFloat64;
 }
 
-// Host buffer helpers for float32/float64 buckets.
-void scale_into(char* dst, const Tensor& host, DType dtype, double factor) {
-  const std::size_t n = static_cast<std::size_t>(host.num_elements());
+void write_flag(char* data, DType dtype, double value) {
   if (dtype == DType::kFloat32) {
-    const float* src = host.host_data<float>();
-    float* out = reinterpret_cast<float*>(dst);
-    const float f = static_cast<float>(factor);
-    for (std::size_t i = 0; i < n; ++i) out[i] = src[i] * f;
+    const auto v = static_cast<float>(value);
+    std::memcpy(data, &v, sizeof v);
   } else {
-    const double* src = host.host_data<double>();
-    double* out = reinterpret_cast<double*>(dst);
-    for (std::size_t i = 0; i < n; ++i) out[i] = src[i] * factor;
+    std::memcpy(data, &value, sizeof value);
   }
 }
 
-void scale_in_place(char* data, std::size_t n, DType dtype, double factor) {
-  if (dtype == DType::kFloat32) {
-    float* p = reinterpret_cast<float*>(data);
-    const float f = static_cast<float>(factor);
-    for (std::size_t i = 0; i < n; ++i) p[i] *= f;
-  } else {
-    double* p = reinterpret_cast<double*>(data);
-    for (std::size_t i = 0; i < n; ++i) p[i] *= factor;
-  }
-}
-
-double read_count(const char* data, DType dtype) {
+double read_flag(const char* data, DType dtype) {
   if (dtype == DType::kFloat32) {
     float v;
     std::memcpy(&v, data, sizeof v);
@@ -82,15 +70,6 @@ double read_count(const char* data, DType dtype) {
   double v;
   std::memcpy(&v, data, sizeof v);
   return v;
-}
-
-void write_count(char* data, DType dtype, double value) {
-  if (dtype == DType::kFloat32) {
-    const auto v = static_cast<float>(value);
-    std::memcpy(data, &v, sizeof v);
-  } else {
-    std::memcpy(data, &value, sizeof value);
-  }
 }
 
 std::vector<double> to_doubles(const Tensor& t) {
@@ -355,7 +334,7 @@ void forget_model_strategy(const Model* model) noexcept {
   b.synced.erase(model);
 }
 
-ReplicaStep::ReplicaStep(const Model& model) {
+ReplicaStep::ReplicaStep(const Model& model) : model_(&model) {
   strategy_ = strategy_of(model);
   if (!strategy_) return;
   bool synced = false;
@@ -366,6 +345,9 @@ ReplicaStep::ReplicaStep(const Model& model) {
     synced = it != b.synced.end() && it->second == strategy_->impl().get();
   }
   if (!synced) strategy_->broadcast_variables(model);
+  if (t_shard_model == &model) global_batch_ = t_shard_global_batch;
+  t_shard_model = nullptr;
+  t_shard_global_batch = -1;
   previous_active_ = t_active;
   t_active = strategy_;
   for (const auto& m : model.metrics()) {
@@ -377,87 +359,219 @@ ReplicaStep::~ReplicaStep() {
   if (strategy_) t_active = previous_active_;
 }
 
-void ReplicaStep::reduce_gradients(std::vector<Tensor>& grads, std::int64_t local_batch) {
-  if (!strategy_) return;
+Tensor ReplicaStep::scale_loss(const Tensor& loss, std::int64_t local_batch) {
+  if (!strategy_) return loss;
   local_batch_ = local_batch;
-  Communicator& comm = strategy_->communicator();
-  const std::size_t cap = std::max<std::size_t>(strategy_->options().bucket_bytes, 1);
+  if (global_batch_ < 0) {
+    // train_on_batch on the caller's own shard: the replicas' batch sizes, summed.
+    Communicator& comm = strategy_->communicator();
+    std::vector<char> bytes(sizeof(double));
+    const auto local = static_cast<double>(local_batch);
+    std::memcpy(bytes.data(), &local, sizeof local);
+    Staged staged(comm, bytes, DType::kFloat64, 1);
+    comm.all_reduce(staged.data(), 1, DType::kFloat64, ReduceOp::kSum);
+    staged.finish();
+    double global = 0;
+    std::memcpy(&global, bytes.data(), sizeof global);
+    global_batch_ = static_cast<std::int64_t>(global);
+    count_calls_ = 1;
+  }
+  STRATA_CHECK(global_batch_ > 0, ValueError, "distributed training: the global batch is empty");
+  if (local_batch <= 0) return loss;  // NaN (the mean of nothing); its gradients are replaced by zeros
+  return loss * scalar_like(loss, static_cast<double>(local_batch) / static_cast<double>(global_batch_));
+}
 
-  // Buckets: runs of gradients of one floating dtype, in reverse order (the last layers'
-  // gradients first, as a backward pass produces them), each at most `cap` bytes unless one
-  // gradient alone is larger. The last float32/float64 bucket carries one more element: the
-  // replica's batch size, so the sum gives the global batch size without another call.
+// Gradient buckets: runs of gradients of one floating dtype, in reverse order (the last
+// layers' gradients first, as a backward pass produces them), each at most `cap` bytes
+// unless one gradient alone is larger. A bucket's all-reduce is launched once all its
+// members are in; every replica plans the same buckets and completes them in the same order
+// (the same model's backward walk), so the replicas launch the same collectives in order.
+struct ReplicaStep::Reducer {
   struct Bucket {
     DType dtype;
-    std::vector<std::size_t> members;
+    std::vector<std::size_t> members;  // source indices
     std::size_t elements = 0;
-    bool carries_count = false;
+    std::size_t ready = 0;
     std::vector<char> data;
     std::unique_ptr<Staged> staged;
     std::unique_ptr<CollectiveRequest> request;
   };
+  Communicator* comm = nullptr;
+  std::int64_t local_batch = 1;
   std::vector<Bucket> buckets;
-  for (std::size_t k = grads.size(); k-- > 0;) {
-    const Tensor& g = grads[k];
-    if (!g.defined()) continue;
-    STRATA_CHECK(is_float(g.dtype()), ValueError, "distributed training: gradients of dtype ", dtype_name(g.dtype()),
-                 " cannot be all-reduced (float32 and float64 only)");
-    const auto n = static_cast<std::size_t>(g.num_elements());
-    const std::size_t bytes = n * element_size(g.dtype());
-    if (buckets.empty() || buckets.back().dtype != g.dtype() ||
-        (buckets.back().elements > 0 && (buckets.back().elements * element_size(g.dtype()) + bytes) > cap)) {
-      buckets.push_back(Bucket{g.dtype(), {}, 0, false, {}, nullptr, nullptr});
-    }
-    buckets.back().members.push_back(k);
-    buckets.back().elements += n;
-  }
-  if (buckets.empty()) buckets.push_back(Bucket{DType::kFloat32, {}, 0, false, {}, nullptr, nullptr});
-  buckets.back().carries_count = true;  // its dtype is float32 or float64: counts are exact below 2^24
-  const double factor = static_cast<double>(local_batch);
-
+  std::vector<std::ptrdiff_t> bucket_of;  // per source: its bucket, -1 none
+  std::vector<Tensor> grads;              // per source, as reported
+  std::vector<std::size_t> sizes;         // per source: its planned element count
+  std::vector<Shape> shapes;              // per source: its gradient's shape
+  std::vector<Device> devices;            // per source: where its gradient goes
+  std::vector<std::size_t> launch_order;  // buckets, in the order they were launched
+  std::size_t tested = 0;                 // launch_order[0, tested) are known complete
   DistributedStepStats stats;
-  stats.gradient_buckets = buckets.size();
-  // Pack and launch each bucket; the next one is packed while the previous is in flight.
-  for (auto& bucket : buckets) {
+
+  // `items[k]`: source k's dtype and element count; sources of another dtype than float32 and
+  // float64 (or `skip[k]`) are not reduced. A bucket holds its members' gradients and then
+  // one flag per member (1: this replica has a gradient for it), so a variable that has a
+  // gradient on any replica gets the sum everywhere (an empty shard may have none), and one
+  // that has none on every replica keeps none (the optimizer skips it, as in one process).
+  void plan(const std::vector<std::pair<DType, std::size_t>>& items, const std::vector<bool>& skip, std::size_t cap) {
+    bucket_of.assign(items.size(), -1);
+    grads.assign(items.size(), Tensor());
+    sizes.assign(items.size(), 0);
+    for (std::size_t k = items.size(); k-- > 0;) {
+      const auto [dtype, n] = items[k];
+      if (skip[k] || !is_float(dtype)) continue;
+      const std::size_t bytes = n * element_size(dtype);
+      if (buckets.empty() || buckets.back().dtype != dtype ||
+          (buckets.back().elements > 0 && (buckets.back().elements * element_size(dtype) + bytes) > cap)) {
+        buckets.push_back(Bucket{dtype, {}, 0, 0, {}, nullptr, nullptr});
+      }
+      buckets.back().members.push_back(k);
+      buckets.back().elements += n;
+      bucket_of[k] = static_cast<std::ptrdiff_t>(buckets.size() - 1);
+      sizes[k] = n;
+    }
+    for (auto& bucket : buckets) bucket.elements += bucket.members.size();  // the flags
+    stats.gradient_buckets = buckets.size();
+  }
+
+  void ready(std::size_t k, const Tensor& g) {
+    if (k >= bucket_of.size() || bucket_of[k] < 0) return;
+    grads[k] = g;
+    Bucket& bucket = buckets[static_cast<std::size_t>(bucket_of[k])];
+    if (++bucket.ready == bucket.members.size()) launch(bucket);
+    // Give the launched all-reduces a chance to progress (MPI's advance only inside MPI calls).
+    while (tested < launch_order.size() && buckets[launch_order[tested]].request->test()) ++tested;
+  }
+
+  void launch(Bucket& bucket) {
     const std::size_t esize = element_size(bucket.dtype);
-    const std::size_t count = bucket.elements + (bucket.carries_count ? 1 : 0);
-    bucket.data.resize(count * esize);
+    bucket.data.assign(bucket.elements * esize, 0);
     std::size_t offset = 0;
     for (std::size_t k : bucket.members) {
-      const Tensor host = grads[k].to(Device::cpu());
-      if (local_batch > 0) {
-        scale_into(bucket.data.data() + offset, host, bucket.dtype, factor);
-      } else {
-        std::memset(bucket.data.data() + offset, 0, host.nbytes());  // an empty shard adds nothing (its loss is NaN)
+      const Tensor& g = grads[k];
+      if (g.defined()) {
+        STRATA_CHECK(g.dtype() == bucket.dtype && static_cast<std::size_t>(g.num_elements()) == sizes[k], ValueError,
+                     "distributed training: a gradient of dtype ", dtype_name(g.dtype()), " and ", g.num_elements(),
+                     " elements for a variable of dtype ", dtype_name(bucket.dtype), " and ", sizes[k]);
+        const Tensor host = g.to(Device::cpu());
+        // An empty shard adds nothing (its loss is NaN); an undefined gradient adds zeros.
+        if (local_batch > 0) host.copy_to_host(bucket.data.data() + offset, host.nbytes());
       }
-      offset += host.nbytes();
+      offset += sizes[k] * esize;
     }
-    if (bucket.carries_count) write_count(bucket.data.data() + offset, bucket.dtype, factor);
-    bucket.staged = std::make_unique<Staged>(comm, bucket.data, bucket.dtype, count);
-    bucket.request = comm.all_reduce_async(bucket.staged->data(), count, bucket.dtype, ReduceOp::kSum);
+    for (std::size_t k : bucket.members) {
+      write_flag(bucket.data.data() + offset, bucket.dtype, grads[k].defined() ? 1.0 : 0.0);
+      offset += esize;
+    }
+    bucket.staged = std::make_unique<Staged>(*comm, bucket.data, bucket.dtype, bucket.elements);
+    bucket.request = comm->all_reduce_async(bucket.staged->data(), bucket.elements, bucket.dtype, ReduceOp::kSum);
+    launch_order.push_back(static_cast<std::size_t>(&bucket - buckets.data()));
     stats.collective_calls += 1;
     stats.bytes_reduced += bucket.data.size();
   }
-  for (auto& bucket : buckets) {
-    bucket.request->wait();
-    bucket.staged->finish();
-  }
-  const Bucket& last = buckets.back();
-  const double global_batch = read_count(last.data.data() + last.elements * element_size(last.dtype), last.dtype);
-  STRATA_CHECK(global_batch > 0, ValueError, "distributed training: the global batch is empty");
-  for (auto& bucket : buckets) {
-    const std::size_t esize = element_size(bucket.dtype);
-    scale_in_place(bucket.data.data(), bucket.elements, bucket.dtype, 1.0 / global_batch);
-    std::size_t offset = 0;
-    for (std::size_t k : bucket.members) {
-      Tensor& g = grads[k];
-      const std::size_t bytes = static_cast<std::size_t>(g.num_elements()) * esize;
-      g = Tensor::from_host(bucket.dtype, g.shape(), bucket.data.data() + offset, bytes, g.device());
-      offset += bytes;
+
+  // Launches what is left (in plan order), waits for every bucket, writes the sums to `out`.
+  void finish(std::vector<Tensor>& out) {
+    for (auto& bucket : buckets) {
+      if (!bucket.request) launch(bucket);
+    }
+    for (std::size_t b : launch_order) {
+      buckets[b].request->wait();
+      buckets[b].staged->finish();
+    }
+    for (auto& bucket : buckets) {
+      const std::size_t esize = element_size(bucket.dtype);
+      std::size_t offset = 0, flag = bucket.data.size() - bucket.members.size() * esize;
+      for (std::size_t k : bucket.members) {
+        const std::size_t bytes = sizes[k] * esize;
+        if (read_flag(bucket.data.data() + flag, bucket.dtype) > 0) {
+          out[k] = Tensor::from_host(bucket.dtype, shapes[k], bucket.data.data() + offset, bytes, devices[k]);
+        } else {
+          out[k] = Tensor();  // no replica has a gradient for it
+        }
+        offset += bytes;
+        flag += esize;
+      }
     }
   }
+};
+
+std::shared_ptr<void> ReplicaStep::overlap_backward(const std::vector<Variable>& vars) {
+  if (!strategy_) return nullptr;
+  auto reducer = std::make_shared<Reducer>();
+  reducer->comm = &strategy_->communicator();
+  reducer->local_batch = local_batch_;
+  std::vector<std::pair<DType, std::size_t>> items;
+  for (const auto& v : vars) {
+    items.emplace_back(v.dtype(), static_cast<std::size_t>(v.shape().num_elements()));
+    reducer->shapes.push_back(v.shape());
+    reducer->devices.push_back(v.device());
+  }
+  reducer->plan(items, std::vector<bool>(vars.size(), false),
+                std::max<std::size_t>(strategy_->options().bucket_bytes, 1));
+  reducer->stats.collective_calls = count_calls_;
+  reducer_ = reducer;
+  auto scope = std::make_shared<internal::GradientReadyScope>(
+      [weak = std::weak_ptr<Reducer>(reducer)](std::size_t k, const Tensor& g) {
+        if (auto r = weak.lock()) r->ready(k, g);
+      });
+  return scope;
+}
+
+void ReplicaStep::reduce_gradients(std::vector<Tensor>& grads, std::int64_t local_batch) {
+  if (!strategy_) return;
+  local_batch_ = local_batch;
+  std::shared_ptr<Reducer> reducer = std::move(reducer_);
+  if (reducer && reducer->grads.size() != grads.size()) reducer.reset();  // not these gradients
+  if (!reducer && model_ != nullptr) {
+    // No overlap (a caller that differentiated without overlap_backward, e.g. a traced
+    // step): plan from the trainable variables when these are their gradients, so that a
+    // replica without some gradients (an empty shard) plans the same buckets as the others.
+    const std::vector<Variable> vars = model_->trainable_weights();
+    bool matches = vars.size() == grads.size();
+    for (std::size_t k = 0; matches && k < grads.size(); ++k) {
+      matches = !grads[k].defined() ||
+                (grads[k].dtype() == vars[k].dtype() && grads[k].num_elements() == vars[k].shape().num_elements());
+    }
+    if (matches) {
+      auto guard = overlap_backward(vars);  // plans the buckets; its hook is not used
+      reducer = std::move(reducer_);
+      for (std::size_t k = grads.size(); k-- > 0;) reducer->ready(k, grads[k]);
+    }
+  }
+  if (!reducer) {
+    // Gradients of something else: plan from the gradients themselves.
+    reducer = std::make_shared<Reducer>();
+    reducer->comm = &strategy_->communicator();
+    reducer->local_batch = local_batch;
+    std::vector<std::pair<DType, std::size_t>> items;
+    std::vector<bool> skip;
+    for (const auto& g : grads) {
+      if (g.defined()) {
+        STRATA_CHECK(is_float(g.dtype()), ValueError, "distributed training: gradients of dtype ",
+                     dtype_name(g.dtype()), " cannot be all-reduced (float32 and float64 only)");
+      }
+      items.emplace_back(g.defined() ? g.dtype() : DType::kFloat32,
+                         g.defined() ? static_cast<std::size_t>(g.num_elements()) : 0);
+      reducer->shapes.push_back(g.defined() ? g.shape() : Shape{});
+      reducer->devices.push_back(g.defined() ? g.device() : Device::cpu());
+      skip.push_back(!g.defined());
+    }
+    reducer->plan(items, skip, std::max<std::size_t>(strategy_->options().bucket_bytes, 1));
+    reducer->stats.collective_calls = count_calls_;
+    for (std::size_t k = grads.size(); k-- > 0;) reducer->ready(k, grads[k]);
+  } else {
+    for (std::size_t k = 0; k < grads.size(); ++k) {
+      if (grads[k].defined()) {
+        STRATA_CHECK(is_float(grads[k].dtype()), ValueError, "distributed training: gradients of dtype ",
+                     dtype_name(grads[k].dtype()), " cannot be all-reduced (float32 and float64 only)");
+      }
+    }
+  }
+  reducer->local_batch = local_batch;
+  reducer->finish(grads);
   const std::lock_guard<std::mutex> lock(strategy_->impl()->stats_mutex);
-  strategy_->impl()->last = stats;
+  strategy_->impl()->last = reducer->stats;
 }
 
 void ReplicaStep::sync_metrics(const std::vector<std::shared_ptr<Metric>>& metrics) {
@@ -542,6 +656,8 @@ std::pair<std::int64_t, std::int64_t> replica_shard(const Model& model, std::int
   const std::int64_t n = strategy->num_replicas_in_sync();
   const std::int64_t lo = len * r / n;
   const std::int64_t hi = len * (r + 1) / n;
+  t_shard_model = &model;  // the step that trains on this shard scales its loss by 1/len
+  t_shard_global_batch = len;
   return {start + lo, hi - lo};
 }
 

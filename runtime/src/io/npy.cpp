@@ -307,8 +307,21 @@ Tensor read_npy(const std::filesystem::path& path) {
   return parse_npy(bytes, path.string());
 }
 
-Tensor parse_npy(std::string_view text, std::string_view source) {
-  const std::basic_string_view<unsigned char> bytes(reinterpret_cast<const unsigned char*>(text.data()), text.size());
+namespace {
+
+// What a .npy header says: where the data starts and how it is laid out.
+struct NpyLayout {
+  DType dtype = DType::kInvalid;
+  std::optional<StringDescr> strings;
+  std::vector<std::int64_t> shape;
+  std::size_t data_offset = 0;
+  std::size_t item = 0;   // bytes per element
+  std::size_t count = 0;  // elements
+};
+
+// The layout from the file's first bytes (`bytes` holds at least the preamble and header;
+// FormatError when they are not there or wrong).
+NpyLayout parse_layout(std::basic_string_view<unsigned char> bytes, std::string_view source) {
   STRATA_CHECK(bytes.size() >= kMagicLen + 4 && std::memcmp(bytes.data(), kMagic, kMagicLen) == 0, FormatError, "'",
                source, "' is not a .npy file (no \\x93NUMPY magic)");
   const int major = bytes[6], minor = bytes[7];
@@ -323,19 +336,20 @@ Tensor parse_npy(std::string_view text, std::string_view source) {
   const std::string_view header_text(reinterpret_cast<const char*>(bytes.data() + prefix), header_len);
   const auto header = HeaderParser(header_text, source).parse();
 
-  const auto strings = string_descr(*header.descr, source);
-  const auto dtype = strings ? std::optional<DType>(DType::kString) : dtype_from_descr(*header.descr);
+  NpyLayout layout;
+  layout.strings = string_descr(*header.descr, source);
+  const auto dtype = layout.strings ? std::optional<DType>(DType::kString) : dtype_from_descr(*header.descr);
   STRATA_CHECK(dtype.has_value(), FormatError, "'", source, "' holds dtype '", file_text(*header.descr),
                "'; supported: little-endian float32 '<f4', float64 '<f8', int32 '<i4', int64 '<i8', bool '|b1', "
                "uint8 '|u1', strings '<U<n>' and '|S<n>'");
   STRATA_CHECK(!*header.fortran_order, FormatError, "'", source,
                "' is in Fortran order; only C order is supported (save np.ascontiguousarray(a))");
-
+  layout.dtype = *dtype;
   std::size_t item = dtype_size(*dtype);
-  if (strings) {
-    STRATA_CHECK(strings->width <= (std::numeric_limits<std::size_t>::max() >> 3), FormatError, "'", source,
-                 "' declares strings of ", strings->width, " characters");
-    item = strings->unicode ? 4 * strings->width : strings->width;
+  if (layout.strings) {
+    STRATA_CHECK(layout.strings->width <= (std::numeric_limits<std::size_t>::max() >> 3), FormatError, "'", source,
+                 "' declares strings of ", layout.strings->width, " characters");
+    item = layout.strings->unicode ? 4 * layout.strings->width : layout.strings->width;
   }
   std::size_t count = 1;
   for (const auto d : *header.shape) {
@@ -344,15 +358,18 @@ Tensor parse_npy(std::string_view text, std::string_view source) {
                  FormatError, "'", source, "' has a shape too large to address: ", python_tuple(*header.shape));
     count *= static_cast<std::size_t>(d);
   }
-  const std::size_t data_offset = prefix + header_len;
-  const std::size_t available = bytes.size() - data_offset;
-  STRATA_CHECK(available == count * item, FormatError, "'", source, "' should hold ", count * item,
-               " data bytes for shape ", python_tuple(*header.shape), " and dtype ", dtype_name(*dtype), ", found ",
-               available);
-  const unsigned char* data = bytes.data() + data_offset;
-  const Shape shape(*header.shape);
-  if (strings) return parse_strings(data, count, *strings, shape, source);
-  if (*dtype == DType::kBool) {
+  layout.shape = *header.shape;
+  layout.data_offset = prefix + header_len;
+  layout.item = item;
+  layout.count = count;
+  return layout;
+}
+
+// `count` elements of `layout`'s dtype at `data`, as a cpu tensor of `shape`.
+Tensor tensor_from(const NpyLayout& layout, const unsigned char* data, std::size_t count, const Shape& shape,
+                   std::string_view source) {
+  if (layout.strings) return parse_strings(data, count, *layout.strings, shape, source);
+  if (layout.dtype == DType::kBool) {
     std::vector<std::uint8_t> values(data, data + count);
     for (std::size_t i = 0; i < count; ++i) {
       STRATA_CHECK(values[i] <= 1, FormatError, "'", source, "' has bool element ", i, " = ",
@@ -360,7 +377,59 @@ Tensor parse_npy(std::string_view text, std::string_view source) {
     }
     return Tensor::from_bools(values, shape, Device::cpu());
   }
-  return Tensor::from_host(*dtype, shape, data, count * item, Device::cpu());
+  return Tensor::from_host(layout.dtype, shape, data, count * layout.item, Device::cpu());
+}
+
+}  // namespace
+
+Tensor parse_npy(std::string_view text, std::string_view source) {
+  const std::basic_string_view<unsigned char> bytes(reinterpret_cast<const unsigned char*>(text.data()), text.size());
+  const NpyLayout layout = parse_layout(bytes, source);
+  const std::size_t available = bytes.size() - layout.data_offset;
+  STRATA_CHECK(available == layout.count * layout.item, FormatError, "'", source, "' should hold ",
+               layout.count * layout.item, " data bytes for shape ", python_tuple(layout.shape), " and dtype ",
+               dtype_name(layout.dtype), ", found ", available);
+  return tensor_from(layout, bytes.data() + layout.data_offset, layout.count, Shape(layout.shape), source);
+}
+
+Tensor read_npy_rows(const std::filesystem::path& path, std::int64_t start, std::int64_t rows) {
+  const std::string source = path.string();
+  std::ifstream in(path, std::ios::binary);
+  STRATA_CHECK(in.good(), IOError, "cannot open '", source, "' for reading");
+  in.seekg(0, std::ios::end);
+  const auto file_size = static_cast<std::size_t>(in.tellg());
+  // The preamble says how long the header is; read both.
+  std::string head(std::min<std::size_t>(file_size, kMagicLen + 6), '\0');
+  in.seekg(0);
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  std::size_t head_len = head.size();
+  if (head.size() >= kMagicLen + 6 && std::memcmp(head.data(), kMagic, kMagicLen) == 0) {
+    const auto* p = reinterpret_cast<const unsigned char*>(head.data());
+    const std::size_t len_bytes = p[6] == 1 ? 2 : 4;
+    head_len = std::min(file_size, kMagicLen + 2 + len_bytes + read_le(p + 8, len_bytes));
+  }
+  head.resize(head_len);
+  in.seekg(0);
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  const NpyLayout layout =
+      parse_layout(std::basic_string_view<unsigned char>(reinterpret_cast<const unsigned char*>(head.data()), head.size()),
+                   source);
+  STRATA_CHECK(file_size - layout.data_offset == layout.count * layout.item, FormatError, "'", source,
+               "' should hold ", layout.count * layout.item, " data bytes for shape ", python_tuple(layout.shape),
+               " and dtype ", dtype_name(layout.dtype), ", found ", file_size - layout.data_offset);
+  STRATA_CHECK(!layout.shape.empty(), ValueError, "read_npy_rows: '", source, "' holds a scalar, which has no rows");
+  const std::int64_t total = layout.shape[0];
+  STRATA_CHECK(start >= 0 && rows >= 0 && start <= total && rows <= total - start, ValueError, "read_npy_rows: rows [",
+               start, ", ", start + rows, ") of '", source, "', which has ", total, " rows");
+  const std::size_t row_elements = total == 0 ? 0 : layout.count / static_cast<std::size_t>(total);
+  const std::size_t count = row_elements * static_cast<std::size_t>(rows);
+  std::vector<unsigned char> data(count * layout.item);
+  in.seekg(static_cast<std::streamoff>(layout.data_offset + static_cast<std::size_t>(start) * row_elements * layout.item));
+  in.read(reinterpret_cast<char*>(data.data()), static_cast<std::streamsize>(data.size()));
+  STRATA_CHECK(in.good() || data.empty(), IOError, "cannot read rows [", start, ", ", start + rows, ") of '", source, "'");
+  std::vector<std::int64_t> shape = layout.shape;
+  shape[0] = rows;
+  return tensor_from(layout, data.data(), count, Shape(shape), source);
 }
 
 std::string npy_bytes(const Tensor& tensor) {

@@ -617,7 +617,10 @@ Logs Model::train_step(const std::vector<Tensor>& x, const std::vector<Tensor>& 
     GradientTape tape;
     r = forward(x, y, sample_weight);
     vars = trainable_weights();
-    grads = tape.gradient(scale != 0.0 ? r.total * scalar_like(r.total, scale) : r.total, vars);
+    // Data parallelism: the replica's part of the global batch's mean loss (distribute/).
+    const Tensor loss = replica.scale_loss(r.total, batch);
+    const auto overlap = replica.overlap_backward(vars);  // buckets all-reduced during the walk
+    grads = tape.gradient(scale != 0.0 ? loss * scalar_like(loss, scale) : loss, vars);
   }
   replica.reduce_gradients(grads, batch);
   s.optimizer->apply_gradients(grads, vars);

@@ -15,15 +15,19 @@
 //  - fit: every rank shuffles with the same seed (set_random_seed) and takes its contiguous
 //    shard of each global batch of `batch_size` samples (rank r of R gets samples
 //    [floor(n*r/R), floor(n*(r+1)/R)) of a batch of n, so an uneven split is allowed; the last
-//    partial batch is split the same way). Every rank passes the full x and y (the CLI
-//    memory-maps .npy files, so each rank only reads its shard's pages).
+//    partial batch is split the same way). Every rank passes the full x and y (and `strata
+//    fit` reads the whole .npy files on every rank); to read only a rank's shard, feed it
+//    through fit_replica_batches (below) with read_npy_rows (strata/npy.hpp).
 //  - train_on_batch: each rank passes its own batch (tf.distribute's per-worker input); the
 //    global batch is their union. evaluate/predict are not distributed: every rank runs
 //    them on what it is given (with identical weights, identical results).
 //  - a step: each replica's loss is its per-sample losses summed and divided by the GLOBAL
-//    batch size; the gradients are summed across replicas (all-reduce SUM, fused into flat
-//    buckets of at most `bucket_bytes`, each launched without blocking), then every replica
-//    applies the same optimizer step.
+//    batch size (its mean loss times local/global batch, BEFORE differentiating, so a
+//    forward pass that crosses replicas — SyncBatchNormalization — gets the gradient of the
+//    global mean loss too); the gradients are summed across replicas (all-reduce SUM, fused
+//    into flat buckets of at most `bucket_bytes`, each launched without blocking), then every
+//    replica applies the same optimizer step. fit knows the global batch size; a
+//    train_on_batch first sums the replicas' batch sizes (one more small all-reduce).
 //  - metrics and the loss tracker hold global values: their states (sums and counts, as
 //    Keras's metrics are) are summed across replicas after each step, so logs, History and
 //    callbacks see what one process would. Only rank 0 prints progress.
@@ -40,12 +44,15 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 #include "strata/export.hpp"
 
 #include "strata/plugin/collective.hpp"
 #include "strata/tensor.hpp"
+#include "strata/training.hpp"
 
 STRATA_API_BEGIN
 
@@ -64,7 +71,8 @@ struct DistributeOptions {
 // What the last distributed train step did (for tests and tuning).
 struct DistributedStepStats {
   std::size_t gradient_buckets = 0;  // buckets the gradients were fused into
-  std::size_t collective_calls = 0;  // all-reduce calls the step made (buckets + 1 for the metrics)
+  std::size_t collective_calls = 0;  // all-reduce calls the step made: buckets + 1 for the metrics
+                                     // (+ 1 for the batch sizes in a train_on_batch)
   std::size_t bytes_reduced = 0;     // bytes all-reduced by the step
 };
 
@@ -127,6 +135,29 @@ class DistributionStrategy {
 
 // Keras's name for the same thing.
 using MultiWorkerMirroredStrategy = DistributionStrategy;
+
+// A host application's own input (Keras's strategy.distribute_datasets_from_function): the
+// batch THIS replica trains on in step `step` (0-based) of epoch `epoch`, from the rank's
+// own shard of the data — nothing else need be read on this rank. The global batch of a step
+// is the union of the replicas' batches; their sizes may differ (an uneven split equals one
+// process on the union) and may be 0 on some replicas. sample_weight may be undefined.
+struct ReplicaBatch {
+  std::vector<Tensor> x;
+  std::vector<Tensor> y;
+  Tensor sample_weight;
+};
+using ReplicaBatchFn = std::function<ReplicaBatch(int epoch, std::int64_t step)>;
+
+// Trains `model` (bound to a strategy, or not: then it is one process on its batches) for
+// epochs [options.initial_epoch, options.epochs) of `steps_per_epoch` steps, each a
+// train_step on `batches(epoch, step)`: callbacks, History, stop_training and the chief-only
+// progress and files as fit; every replica must use the same steps_per_epoch. Of
+// FitOptions, batch_size, shuffle, sample_weight and validation_* are not used (the
+// callback decides what each replica trains on); verbose != 0 prints one line per epoch on
+// the chief. Each step makes one more small all-reduce than fit's (the replicas' batch
+// sizes, which fit knows). ValueError for steps_per_epoch < 1.
+History fit_replica_batches(Model& model, const ReplicaBatchFn& batches, std::int64_t steps_per_epoch,
+                            const FitOptions& options);
 
 // The strategy `model` trains with: the one it was bound to, else the innermost scope() on
 // this thread, else null.

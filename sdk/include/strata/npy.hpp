@@ -9,6 +9,7 @@
 #pragma once
 
 #include "strata/export.hpp"
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -22,6 +23,12 @@ namespace strata {
 // Reads the array in `path` into a new tensor on the cpu device. Throws IOError when the
 // file cannot be opened, FormatError as above.
 Tensor read_npy(const std::filesystem::path& path);
+
+// Rows [start, start + rows) of the array in the local file `path` (along its first
+// dimension), read without reading the rest of the data: a rank's shard of a dataset
+// (fit_replica_batches, strata/distribute.hpp). IOError, FormatError as read_npy;
+// ValueError for a scalar array or rows outside it.
+Tensor read_npy_rows(const std::filesystem::path& path, std::int64_t start, std::int64_t rows);
 
 // Writes `tensor` (copied from whatever device it is on) as a version 1.0 .npy file, the
 // bytes numpy.save writes for the same array; a string tensor is written '<U<n>' when every
