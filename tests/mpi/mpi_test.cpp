@@ -452,9 +452,9 @@ TEST(DistributedBuckets, BucketsAreLaunchedDuringTheBackwardWalk) {
   model->train_on_batch({x}, {y});
   std::string order;
   for (const auto& e : comm.events) order += e + "; ";
-  // The step's calls: BN's statistics (forward), the batch sizes, the buckets and BN's
+  // The step's calls: the batch sizes, BN's statistics (forward), the buckets and BN's
   // gradient (backward), the metrics. BN's backward call comes after the buckets of d2 and
-  // of BN's own gamma and beta, and before d1's: "sync 48; sync 1; async 11; async 161;
+  // of BN's own gamma and beta, and before d1's: "sync 1; sync 48; async 11; async 161;
   // async 17; async 17; sync 48; async 17; async 12545; sync 4". Without the overlap every
   // bucket came after BN's backward call.
   const auto first_async = std::find_if(comm.events.begin(), comm.events.end(),
@@ -477,3 +477,51 @@ TEST(DistributedBuckets, BucketsAreLaunchedDuringTheBackwardWalk) {
 }
 
 }  // namespace
+
+// The traced train step runs under a strategy (its loss times local/global batch baked into
+// the graph), and a model whose forward pass combines values across replicas steps eagerly.
+TEST(DistributedBuckets, TheTracedStepRunsUnderAStrategy) {
+  register_counting();
+  set_num_threads(1);
+  const bool was_enabled = traced_train_step_enabled();
+  set_traced_train_step_enabled(true);
+  const auto [x, y] = mpi_test::data(64);
+  // Identical replicas: the global batch is both copies, so each step equals one eager
+  // process on the batch.
+  set_traced_train_step_enabled(false);
+  auto single = mpi_test::guide_mlp();
+  mpi_test::compile(*single);
+  for (int i = 0; i < 3; ++i) single->train_on_batch({x}, {y});
+  set_traced_train_step_enabled(true);
+  DistributionStrategy strategy("counting");
+  auto model = mpi_test::guide_mlp();
+  strategy.distribute(*model);
+  mpi_test::compile(*model);
+  reset_traced_train_step_stats();
+  for (int i = 0; i < 3; ++i) model->train_on_batch({x}, {y});
+  EXPECT_EQ(traced_train_step_stats().traced_steps, 3u);
+  EXPECT_EQ(traced_train_step_stats().eager_steps, 0u);
+  const auto a = single->weights(), b = model->weights();
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto va = a[i].value().to_vector<float>(), vb = b[i].value().to_vector<float>();
+    for (std::size_t j = 0; j < va.size(); ++j) ASSERT_NEAR(va[j], vb[j], 1e-6) << a[i].name();
+  }
+  if (Registry::global().contains(ObjectKind::kLayer, "BatchNormalization")) {
+    set_random_seed(7);
+    Tensor in = Input(Shape{784}, "digits");
+    Tensor h = (*make_layer("Dense", Config{{"units", 16}, {"name", "d1"}}))(in);
+    h = (*make_layer("BatchNormalization", Config{{"synchronized", true}, {"name", "bn"}}))(h);
+    Tensor out = (*make_layer("Dense", Config{{"units", 10}, {"name", "d2"}}))(h);
+    auto synced = std::make_shared<Functional>(std::vector<Tensor>{in}, std::vector<Tensor>{out}, "syncbn");
+    strategy.distribute(*synced);
+    mpi_test::compile(*synced);
+    reset_traced_train_step_stats();
+    synced->train_on_batch({x}, {y});
+    synced->train_on_batch({x}, {y});
+    EXPECT_EQ(traced_train_step_stats().traced_steps, 0u) << "a synchronized layer's collective is not traced";
+    EXPECT_EQ(traced_train_step_stats().eager_steps, 2u);
+  }
+  set_traced_train_step_enabled(was_enabled);
+}
+

@@ -49,6 +49,10 @@ class ReplicaStep {
   // else (a train_on_batch of the caller's own shard) the sum of the replicas' batch sizes,
   // one small all-reduce. `loss` unchanged without a strategy.
   Tensor scale_loss(const Tensor& loss, std::int64_t local_batch);
+  // The factor scale_loss multiplies by (local_batch / global batch; 1 without a strategy),
+  // for a traced step that bakes it into its graph. Same bookkeeping as scale_loss; 0 for an
+  // empty shard (whose step must run eagerly).
+  double loss_factor(std::int64_t local_batch);
   // Just before tape.gradient(loss, vars): while the returned guard lives, the tape reports
   // each variable's gradient as soon as the backward walk has finalised it, and a bucket's
   // all-reduce is launched as soon as all its gradients are in (last layers first, as

@@ -360,7 +360,14 @@ ReplicaStep::~ReplicaStep() {
 }
 
 Tensor ReplicaStep::scale_loss(const Tensor& loss, std::int64_t local_batch) {
+  const double factor = loss_factor(local_batch);
   if (!strategy_) return loss;
+  if (local_batch <= 0) return loss;  // NaN (the mean of nothing); its gradients are replaced by zeros
+  return loss * scalar_like(loss, factor);
+}
+
+double ReplicaStep::loss_factor(std::int64_t local_batch) {
+  if (!strategy_) return 1.0;
   local_batch_ = local_batch;
   if (global_batch_ < 0) {
     // train_on_batch on the caller's own shard: the replicas' batch sizes, summed.
@@ -377,8 +384,8 @@ Tensor ReplicaStep::scale_loss(const Tensor& loss, std::int64_t local_batch) {
     count_calls_ = 1;
   }
   STRATA_CHECK(global_batch_ > 0, ValueError, "distributed training: the global batch is empty");
-  if (local_batch <= 0) return loss;  // NaN (the mean of nothing); its gradients are replaced by zeros
-  return loss * scalar_like(loss, static_cast<double>(local_batch) / static_cast<double>(global_batch_));
+  if (local_batch <= 0) return 0.0;
+  return static_cast<double>(local_batch) / static_cast<double>(global_batch_);
 }
 
 // Gradient buckets: runs of gradients of one floating dtype, in reverse order (the last

@@ -303,6 +303,10 @@ std::string inexact_graph(const Graph& graph, const Model& model) {
     } catch (const Error&) {
       return detail::concat("op ", node->op, " is not registered");
     }
+    if (node->op == "strata.CrossReplicaAllReduce") {
+      // The collective would run inside the graph, outside the replica step's bookkeeping.
+      return detail::concat("op '", node->name, "' combines values across replicas (synchronized layers)");
+    }
     if (def->stateful &&
         (node->attrs.get_or<std::int64_t>("seed", 0) != 0 || node->attrs.get_or<std::int64_t>("seed2", 0) != 0)) {
       return detail::concat("random op '", node->name, "' has a fixed seed: it would draw the same values each step");

@@ -600,14 +600,20 @@ Logs Model::train_step(const std::vector<Tensor>& x, const std::vector<Tensor>& 
   const std::int64_t batch = x.empty() ? 1 : x[0].shape()[0];
   const double scale = internal::loss_scale_factor(*s.optimizer);  // Keras 3's optimizer.scale_loss
   // The traced step (traced_step.hpp) when it can be exact, else the eager tape. A replica of a
-  // strategy steps eagerly (collectives inside the forward pass, such as
-  // SyncBatchNormalization's, are not traced).
+  // strategy traces its loss times local/global batch (scale_loss's factor, baked into the
+  // graph; a new factor is a new signature) and steps eagerly when the forward pass combines
+  // values across replicas (SyncBatchNormalization) or its shard is empty.
   const internal::ForwardFn forward = [&](const std::vector<Tensor>& fx, const std::vector<Tensor>& fy,
                                           const Tensor& fsw) {
     return forward_and_loss(*this, s, fx, fy, fsw, /*training=*/true);
   };
   std::optional<internal::TracedGradients> traced;
-  if (!replica.active()) traced = s.traced_step.run(*this, *s.optimizer, s.losses, scale, forward, x, y, sample_weight);
+  const double replica_factor = replica.loss_factor(batch);
+  if (replica_factor > 0.0) {
+    const double traced_scale =
+        !replica.active() ? scale : (scale != 0.0 ? scale : 1.0) * replica_factor;  // 0: no scaling
+    traced = s.traced_step.run(*this, *s.optimizer, s.losses, traced_scale, forward, x, y, sample_weight);
+  }
   if (traced) {
     r = std::move(traced->result);
     vars = std::move(traced->variables);
