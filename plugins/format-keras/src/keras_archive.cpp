@@ -230,15 +230,13 @@ Config read_model_config(const Contents& c) {
   return config;
 }
 
-std::shared_ptr<Model> load_from(const Contents& c, const LoadOptions& options) {
-  auto frame = ErrorContext::push("reading the Keras archive ", c.where());
-  const Config config = read_model_config(c);
-  const std::string weights = read_weights_member(c);
-  h5::Session session;
-  const h5::File file = h5::File::open_image(weights, c.label() + "/" + kWeightsH5);
-  // The weights file holds every weight of the model (float16 at the smallest, read into at
-  // most float64: 4x), so a config asking for more is refused before allocating.
-  const std::uint64_t budget_bytes = 4 * static_cast<std::uint64_t>(weights.size()) + (std::uint64_t{16} << 20);
+// The model of `config`, built, its assets loaded and compiled from compile_config when
+// options.compile. The weights file holds every weight of the model (float16 at the smallest,
+// read into at most float64: 4x), so a config asking for more than 4x its `weights_bytes`
+// is refused before allocating.
+std::shared_ptr<Model> build_model(const Contents& c, const Config& config, std::uint64_t weights_bytes,
+                                   const LoadOptions& options) {
+  const std::uint64_t budget_bytes = 4 * weights_bytes + (std::uint64_t{16} << 20);
   std::shared_ptr<Model> model;
   {
     WeightBudget budget(budget_bytes, "the config.json of " + c.where());
@@ -247,6 +245,16 @@ std::shared_ptr<Model> load_from(const Contents& c, const LoadOptions& options) 
   }
   load_assets(c, *model);
   if (options.compile) compile_from(*model, config.value("compile_config", Config()), c.where());
+  return model;
+}
+
+std::shared_ptr<Model> load_from(const Contents& c, const LoadOptions& options) {
+  auto frame = ErrorContext::push("reading the Keras archive ", c.where());
+  const Config config = read_model_config(c);
+  const std::string weights = read_weights_member(c);
+  h5::Session session;
+  const h5::File file = h5::File::open_image(weights, c.label() + "/" + kWeightsH5);
+  const std::shared_ptr<Model> model = build_model(c, config, weights.size(), options);
   LoadStatus status = read_weights(file, *model, options, options.compile);
   status.assert_model_weights_restored(*model, options.allow_partial_checkpoint);
   return model;
@@ -259,17 +267,7 @@ std::shared_ptr<Model> load_from(const Contents& c, const LoadOptions& options) 
 std::shared_ptr<Model> architecture_from(const Contents& c, const LoadOptions& options) {
   auto frame = ErrorContext::push("reading the architecture of the Keras archive ", c.where());
   const Config config = read_model_config(c);
-  const std::uint64_t weights_bytes = c.size(kWeightsH5).value_or(0);
-  const std::uint64_t budget_bytes = 4 * weights_bytes + (std::uint64_t{16} << 20);
-  std::shared_ptr<Model> model;
-  {
-    WeightBudget budget(budget_bytes, "the config.json of " + c.where());
-    model = model_from_config(config, options.custom_objects);
-    build_from_build_config(*model, config, c.where());
-  }
-  load_assets(c, *model);
-  if (options.compile) compile_from(*model, config.value("compile_config", Config()), c.where());
-  return model;
+  return build_model(c, config, c.size(kWeightsH5).value_or(0), options);
 }
 
 }  // namespace

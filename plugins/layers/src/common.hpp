@@ -166,6 +166,12 @@ Tensor normal_noise_like(const Tensor& x, const Shape& shape, std::optional<std:
 // float32 with bilinear, as TensorFlow's; floating images keep their dtype; integer images
 // resized nearest are gathered and need a known height and width).
 Tensor resize_images(const Tensor& images, std::int64_t height, std::int64_t width, bool bilinear);
+// x[key] for a Python subscript as Keras configs record it: a list (or one item) of
+// integers, null (a new axis), the ellipsis ({"class_name": "__ellipsis__"}) and slices —
+// tf-keras's {"start", "stop", "step"} objects or Keras 3's {"class_name": "__slice__",
+// "config": {...}} — as one strided slice. FormatError naming `subject` for other items
+// (tensors in the key are not supported).
+Tensor python_subscript(const Tensor& x, const Config& key, const std::string& subject);
 // Adds regularizer(output) / batch size to the layer's losses (Keras's activity
 // regularization), when `regularizer` is set.
 // Conv2DBackpropInput(output_sizes, filter, x): the transposed convolution of x (NHWC)

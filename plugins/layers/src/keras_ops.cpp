@@ -458,46 +458,7 @@ std::vector<Tensor> get_item_op(const OpCall& c) {
   const Tensor x = c.tensor(0, "x");
   const Config* key_value = c.arg(1, "key");
   STRATA_CHECK(key_value != nullptr, FormatError, c.subject(), ": the call has no key");
-  const Config key = key_value->is_array() ? *key_value : Config::array({*key_value});
-  std::vector<std::int64_t> begin, end, strides;
-  StridedSliceMasks masks;
-  auto int_or_null = [&](const Config& v, const char* what) -> std::optional<std::int64_t> {
-    if (v.is_null()) return std::nullopt;
-    STRATA_CHECK(v.is_number_integer(), FormatError, c.subject(), ": slice ", what, " must be an integer or null, got ",
-                 v.dump(), " (tensors in keys are not supported)");
-    return v.get<std::int64_t>();
-  };
-  for (std::size_t i = 0; i < key.size(); ++i) {
-    const Config& item = key[i];
-    const std::int64_t bit = std::int64_t{1} << i;
-    const std::string cls = item.is_object() ? item.value("class_name", std::string()) : std::string();
-    if (item.is_null()) {
-      begin.push_back(0), end.push_back(0), strides.push_back(1);
-      masks.new_axis_mask |= bit;
-    } else if (cls == "__ellipsis__") {
-      begin.push_back(0), end.push_back(0), strides.push_back(1);
-      masks.ellipsis_mask |= bit;
-    } else if (cls == "__slice__") {
-      const Config s = item.value("config", Config::object());
-      const auto start = int_or_null(s.value("start", Config()), "start");
-      const auto stop = int_or_null(s.value("stop", Config()), "stop");
-      const auto step = int_or_null(s.value("step", Config()), "step");
-      STRATA_CHECK(!step || *step != 0, ValueError, c.subject(), ": slice step must not be zero");
-      begin.push_back(start.value_or(0));
-      end.push_back(stop.value_or(0));
-      strides.push_back(step.value_or(1));
-      if (!start) masks.begin_mask |= bit;
-      if (!stop) masks.end_mask |= bit;
-    } else if (item.is_number_integer()) {
-      const auto k = item.get<std::int64_t>();
-      begin.push_back(k), end.push_back(k + 1), strides.push_back(1);
-      masks.shrink_axis_mask |= bit;
-    } else {
-      STRATA_THROW(FormatError, c.subject(), ": unsupported key item ", item.dump(),
-                   " (integers, slices, None and the ellipsis are supported)");
-    }
-  }
-  return {strided_slice(x, begin, end, strides, masks)};
+  return {python_subscript(x, *key_value, c.subject())};
 }
 
 std::vector<Tensor> cast_op(const OpCall& c) {

@@ -147,47 +147,9 @@ Tensor compat_v1_resize(const Call& c, bool bilinear) {
 
 // tf's _slice_helper: each item of the slice spec becomes one begin/end/stride triple.
 Tensor getitem(const Call& c) {
-  const Tensor x = c.first();
   const Config* spec_value = c.reader().find("slice_spec");
   STRATA_CHECK(spec_value != nullptr, FormatError, c.subject(), ": tf.__operators__.getitem needs a slice_spec");
-  const Config spec = spec_value->is_array() ? *spec_value : Config::array({*spec_value});
-  std::vector<std::int64_t> begin, end, strides;
-  StridedSliceMasks masks;
-  auto int_or_null = [&](const Config& v, const char* what) -> std::optional<std::int64_t> {
-    if (v.is_null()) return std::nullopt;
-    STRATA_CHECK(v.is_number_integer(), FormatError, c.subject(), ": slice ", what, " must be an integer or null, got ",
-                 v.dump(), " (tensors in slices are not supported)");
-    return v.get<std::int64_t>();
-  };
-  for (std::size_t i = 0; i < spec.size(); ++i) {
-    const Config& item = spec[i];
-    const std::int64_t bit = std::int64_t{1} << i;
-    if (item.is_null()) {  // tf.newaxis
-      begin.push_back(0), end.push_back(0), strides.push_back(1);
-      masks.new_axis_mask |= bit;
-    } else if (item.is_object() && item.value("class_name", "") == "__ellipsis__") {
-      begin.push_back(0), end.push_back(0), strides.push_back(1);
-      masks.ellipsis_mask |= bit;
-    } else if (item.is_object() && (item.contains("start") || item.contains("stop") || item.contains("step"))) {
-      const auto start = int_or_null(item.value("start", Config()), "start");
-      const auto stop = int_or_null(item.value("stop", Config()), "stop");
-      const auto step = int_or_null(item.value("step", Config()), "step");
-      STRATA_CHECK(!step || *step != 0, ValueError, c.subject(), ": slice step must not be zero");
-      begin.push_back(start.value_or(0));
-      end.push_back(stop.value_or(0));
-      strides.push_back(step.value_or(1));
-      if (!start) masks.begin_mask |= bit;
-      if (!stop) masks.end_mask |= bit;
-    } else if (item.is_number_integer()) {
-      const auto k = item.get<std::int64_t>();
-      begin.push_back(k), end.push_back(k + 1), strides.push_back(1);
-      masks.shrink_axis_mask |= bit;
-    } else {
-      STRATA_THROW(FormatError, c.subject(), ": unsupported slice_spec item ", item.dump(),
-                   " (integers, {start, stop, step}, null for tf.newaxis and the ellipsis are supported)");
-    }
-  }
-  return strided_slice(x, begin, end, strides, masks);
+  return python_subscript(c.first(), *spec_value, c.subject());
 }
 
 // ---- the table ------------------------------------------------------------------------------
@@ -401,6 +363,50 @@ void register_tf_op_layers(Registrar& registrar) {
   registrar.set_module(ObjectKind::kLayer, "tf_keras.src.layers.core.tf_op_layer");
   register_layer<TFOpLambda>(registrar, "TFOpLambda");
   register_layer<SlicingOpLambda>(registrar, "SlicingOpLambda");
+}
+
+Tensor python_subscript(const Tensor& x, const Config& key_value, const std::string& subject) {
+  const Config key = key_value.is_array() ? key_value : Config::array({key_value});
+  std::vector<std::int64_t> begin, end, strides;
+  StridedSliceMasks masks;
+  auto int_or_null = [&](const Config& v, const char* what) -> std::optional<std::int64_t> {
+    if (v.is_null()) return std::nullopt;
+    STRATA_CHECK(v.is_number_integer(), FormatError, subject, ": slice ", what, " must be an integer or null, got ",
+                 v.dump(), " (tensors in subscripts are not supported)");
+    return v.get<std::int64_t>();
+  };
+  for (std::size_t i = 0; i < key.size(); ++i) {
+    const Config& item = key[i];
+    const std::int64_t bit = std::int64_t{1} << i;
+    const std::string cls = item.is_object() ? item.value("class_name", std::string()) : std::string();
+    const bool tf_slice = item.is_object() && (item.contains("start") || item.contains("stop") || item.contains("step"));
+    if (item.is_null()) {  // tf.newaxis / None
+      begin.push_back(0), end.push_back(0), strides.push_back(1);
+      masks.new_axis_mask |= bit;
+    } else if (cls == "__ellipsis__") {
+      begin.push_back(0), end.push_back(0), strides.push_back(1);
+      masks.ellipsis_mask |= bit;
+    } else if (cls == "__slice__" || tf_slice) {
+      const Config s = cls == "__slice__" ? item.value("config", Config::object()) : item;
+      const auto start = int_or_null(s.value("start", Config()), "start");
+      const auto stop = int_or_null(s.value("stop", Config()), "stop");
+      const auto step = int_or_null(s.value("step", Config()), "step");
+      STRATA_CHECK(!step || *step != 0, ValueError, subject, ": slice step must not be zero");
+      begin.push_back(start.value_or(0));
+      end.push_back(stop.value_or(0));
+      strides.push_back(step.value_or(1));
+      if (!start) masks.begin_mask |= bit;
+      if (!stop) masks.end_mask |= bit;
+    } else if (item.is_number_integer()) {
+      const auto k = item.get<std::int64_t>();
+      begin.push_back(k), end.push_back(k + 1), strides.push_back(1);
+      masks.shrink_axis_mask |= bit;
+    } else {
+      STRATA_THROW(FormatError, subject, ": unsupported subscript item ", item.dump(),
+                   " (integers, slices, null for a new axis and the ellipsis are supported)");
+    }
+  }
+  return strided_slice(x, begin, end, strides, masks);
 }
 
 }  // namespace strata::layers

@@ -181,7 +181,7 @@ TEST_F(TFOpLambdaTest, MalformedArgumentsAreTypedErrorsNamingTheLayer) {
   EXPECT_NE(load_error<FormatError>(functional_json(op_layer("SlicingOpLambda", "s", "__operators__.getitem",
                                                              R"(["a", 0, 0, {"slice_spec": ["x"]}])"),
                                                     R"(["s", 0, 0])"))
-                .find("layer 's' (SlicingOpLambda): unsupported slice_spec item \"x\""),
+                .find("layer 's' (SlicingOpLambda): unsupported subscript item \"x\""),
             std::string::npos);
 }
 
