@@ -8,6 +8,7 @@
 
 #include "cuda_backend.hpp"
 #include "cuda_device.hpp"
+#include "strata/plugin/registrar.hpp"
 
 namespace {
 
@@ -48,19 +49,7 @@ namespace strata::cuda {
 std::shared_ptr<Backend> make_backend() { return std::make_shared<CudaBackend>(); }
 
 int probe(char* reason, std::size_t size) {
-  try {
-    const std::string why = strata::cuda::unusable_reason();
-    if (why.empty()) return 1;
-    if (size > 0) {
-      const std::size_t n = std::min(size - 1, why.size());
-      std::memcpy(reason, why.data(), n);
-      reason[n] = '\0';
-    }
-    return 0;
-  } catch (...) {
-    if (size > 0) std::strncpy(reason, "CUDA probe failed", size - 1), reason[size - 1] = '\0';
-    return 0;
-  }
+  return probe_with([] { return strata::cuda::unusable_reason(); }, reason, size);
 }
 
 }  // namespace strata::cuda

@@ -46,6 +46,7 @@
 #include "nccl_libs.hpp"
 #include "strata/config_reader.hpp"
 #include "strata/log.hpp"
+#include "strata/plugin/registrar.hpp"
 #include "strata/registry.hpp"
 
 namespace strata::nccl {
@@ -382,19 +383,7 @@ std::shared_ptr<Communicator> make_communicator(const CollectiveOptions& options
 }
 
 int probe(char* reason, std::size_t size) {
-  try {
-    const std::string why = cuda_unusable_reason();
-    if (why.empty()) return 1;
-    if (size > 0) {
-      const std::size_t n = std::min(size - 1, why.size());
-      std::memcpy(reason, why.data(), n);
-      reason[n] = '\0';
-    }
-    return 0;
-  } catch (...) {
-    if (size > 0) std::strncpy(reason, "CUDA probe failed", size - 1), reason[size - 1] = '\0';
-    return 0;
-  }
+  return probe_with([] { return cuda_unusable_reason(); }, reason, size);
 }
 
 }  // namespace strata::nccl

@@ -104,6 +104,28 @@ inline constexpr std::uint32_t kPluginDescriptorMinSize =
 // device); `strata plugins` shows "present, not usable: <reason>".
 using PluginProbeFn = int (*)(char* reason, std::size_t reason_size);
 
+// A probe's body: `unusable_reason()` returns "" when the plugin can work here, else why not;
+// the reason is copied into `reason` (truncated to `reason_size` bytes with the NUL), and an
+// exception counts as "probe failed". Header-only.
+template <class ReasonFn>
+int probe_with(ReasonFn&& unusable_reason, char* reason, std::size_t reason_size) noexcept {
+  const auto write = [&](const char* text, std::size_t length) {
+    if (reason_size == 0) return;
+    const std::size_t n = length < reason_size - 1 ? length : reason_size - 1;
+    for (std::size_t i = 0; i < n; ++i) reason[i] = text[i];
+    reason[n] = '\0';
+  };
+  try {
+    const std::string why = unusable_reason();
+    if (why.empty()) return 1;
+    write(why.data(), why.size());
+  } catch (...) {
+    static constexpr char kFailed[] = "probe failed";
+    write(kFailed, sizeof kFailed - 1);
+  }
+  return 0;
+}
+
 // Symbol names the loader looks for.
 inline constexpr const char* kPluginEntrySymbol = "strata_plugin_entry";
 inline constexpr const char* kPluginProbeSymbol = "strata_plugin_probe";
