@@ -26,6 +26,7 @@
 
 #include "bench_models.hpp"
 #include "strata/distribute.hpp"
+#include "strata/plugin/collective.hpp"
 #include "strata/strata.hpp"
 
 namespace {

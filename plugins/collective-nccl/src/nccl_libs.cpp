@@ -18,6 +18,10 @@
 #include "strata/error.hpp"
 #include "strata/plugin/collective.hpp"
 
+namespace strata::cuda {
+std::string unusable_reason();  // plugins/backend-cuda/src/cuda_probe.cpp, compiled in here too
+}  // namespace strata::cuda
+
 namespace strata::nccl {
 namespace {
 
@@ -55,16 +59,7 @@ void require_nccl() {
                "): ", lib.error);
 }
 
-std::string cuda_unusable_reason() {
-  int count = 0;
-  const cudaError_t e = cudaGetDeviceCount(&count);
-  if (e != cudaSuccess) {
-    (void)cudaGetLastError();
-    return detail::concat("no CUDA device: ", cudaGetErrorName(e), " (", cudaGetErrorString(e), ")");
-  }
-  if (count == 0) return "no CUDA device: the driver reports 0 devices";
-  return {};
-}
+std::string cuda_unusable_reason() { return cuda::unusable_reason(); }
 
 }  // namespace strata::nccl
 

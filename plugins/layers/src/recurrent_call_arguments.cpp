@@ -24,7 +24,8 @@ bool holds_tensor(const Config& v) { return layers::count_call_tensors(v) > 0; }
 void expect_in_order(const Config& v, std::size_t& next, const std::string& subject, const Config& whole) {
   if (is_placeholder(v)) {
     STRATA_CHECK(v["strata.tensor"].is_number_unsigned() && v["strata.tensor"].get<std::size_t>() == next, FormatError,
-                 subject, ": the call's tensors must be the sequence and then the initial states, got ", whole.dump());
+                 subject, ": the call's tensors must be the sequence, then the initial states, then the 'mask' "
+                 "(the order Strata reads them in), got ", whole.dump());
     ++next;
     return;
   }

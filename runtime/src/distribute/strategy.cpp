@@ -8,6 +8,7 @@
 #include "distribute/replica.hpp"
 #include "ops/gradient_ready.hpp"
 #include "strata/distribute.hpp"
+#include "strata/plugin/collective.hpp"
 #include "strata/error.hpp"
 #include "strata/model.hpp"
 #include "strata/ops.hpp"

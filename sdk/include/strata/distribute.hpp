@@ -42,15 +42,17 @@
 // threads at once (train one model per strategy at a time).
 #pragma once
 
+#include "strata/export.hpp"
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
-#include "strata/export.hpp"
 
-#include "strata/plugin/collective.hpp"
+#include "strata/config.hpp"
+#include "strata/error.hpp"
 #include "strata/tensor.hpp"
 #include "strata/training.hpp"
 
@@ -59,6 +61,38 @@ STRATA_API_BEGIN
 namespace strata {
 
 class Model;
+class Communicator;  // strata/plugin/collective.hpp (plugin authors)
+
+// A collective call failed: a peer died or did not answer within the timeout, the engine
+// reported an error, or the communicator is broken by an earlier failure.
+class CollectiveError : public Error {
+ public:
+  using Error::Error;
+  ~CollectiveError() override;
+  const char* kind() const noexcept override;
+};
+
+// How all_reduce combines the replicas' values (Keras/tf.distribute's ReduceOp, plus max and
+// min). kMean is the sum divided by the number of replicas.
+enum class ReduceOp : std::uint8_t { kSum, kMean, kMax, kMin };
+// "sum", "mean", "max", "min".
+std::string_view reduce_op_name(ReduceOp op) noexcept;
+
+// What a collective factory is given.
+struct CollectiveOptions {
+  // Every call returns or throws CollectiveError within this many seconds. Default 60; the
+  // environment variable STRATA_COLLECTIVE_TIMEOUT (seconds, a positive number) overrides
+  // the default when the strategy is created (an explicit value set in code wins).
+  double timeout_seconds = 60.0;
+  // Backend-specific settings (e.g. {"device": 0} for NCCL); a backend ignores keys it does
+  // not know.
+  Config extra = Config::object();
+};
+
+// The default timeout as the environment sets it: STRATA_COLLECTIVE_TIMEOUT when it holds a
+// positive number, else 60. A malformed value is a ValueError naming the variable.
+double default_collective_timeout();
+
 
 struct DistributeOptions {
   // Passed to the collective's factory (timeout: default_collective_timeout()).

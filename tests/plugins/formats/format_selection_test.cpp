@@ -196,9 +196,10 @@ TEST(FormatCli, PluginsVerboseListsEachFormatsClaimsAndCapabilities) {
            "format h5: models .h5 .hdf5; weights .h5 .hdf5; can save-model, load-model, save-weights, "
            "load-weights, load-architecture\n",
            "format keras: models .keras; weights .weights.h5 .weights.json; can save-model, load-model, "
-           "save-weights, load-weights\n",
+           "save-weights, load-weights, load-architecture\n",
            "format json: models .json; weights (none); can save-architecture, load-architecture\n",
-           "format savedmodel: models (no extension); weights (none); can save-model, load-model\n",
+           "format savedmodel: models (no extension); weights (none); can save-model, load-model, "
+           "load-architecture\n",
            "format checkpoint: models (none); weights (no extension) .ckpt; can save-weights, load-weights\n",
            "format testfmt_a: models .tfx; weights .tfa; can save-weights, load-weights, save-architecture, "
            "load-architecture\n"}) {
