@@ -98,7 +98,7 @@ std::vector<std::string> order_named(const std::vector<std::string>& args, const
 
 // Reads the .npy files of one repeatable option (--x, --y, ...), one per model input or
 // output, in the model's order or by name (NAME=FILE: the Input layer's name, the output
-// layer's name; order_named), checked against the model's symbolic tensors `specs` (empty
+// layer's name; order_named), memory-mapped (read_npy_mapped), checked against the model's symbolic tensors `specs` (empty
 // for subclassed models: no check). Floating arrays take the spec's floating dtype (NumPy
 // writes float64 by default; Keras casts too); integer arrays (sparse labels) stay as they are.
 std::vector<Tensor> read_arrays(const std::vector<std::string>& args, const std::vector<Tensor>& specs,
@@ -116,7 +116,9 @@ std::vector<Tensor> read_arrays(const std::vector<std::string>& args, const std:
     Tensor x;
     {
       auto frame = ErrorContext::push("reading ", option, " '", files[i], "'");
-      x = read_npy(files[i]);
+      // Mapped, not read: only the pages a rank's batches touch are read, and the ranks of an
+      // mpirun job on one machine share them in the page cache.
+      x = read_npy_mapped(files[i]);
     }
     if (i < specs.size()) {
       const Shape& want = specs[i].shape();

@@ -50,7 +50,7 @@ struct VecOf<16> {
 // y[0, width) = act(acc + bias), on whole vectors. Relu: s > 0 ? s : 0; Relu6:
 // s > 0 ? min(s, 6) : 0 (NaN becomes 0, as the scalar forms give).
 template <int B>
-STRATA_CPU_INLINE void store_vector(typename VecOf<B>::type acc, const float* bias, SmallConvActivation act, float* y,
+STRATA_CPU_INLINE void store_vector(const typename VecOf<B>::type& acc, const float* bias, SmallConvActivation act, float* y,
                                     std::int64_t width) {
   using V = typename VecOf<B>::type;
   using I = typename VecOf<B>::mask;

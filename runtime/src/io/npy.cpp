@@ -9,8 +9,14 @@
 #include "strata/plugin/file_system.hpp"
 #include "strata/plugin/file_text.hpp"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -430,6 +436,49 @@ Tensor read_npy_rows(const std::filesystem::path& path, std::int64_t start, std:
   std::vector<std::int64_t> shape = layout.shape;
   shape[0] = rows;
   return tensor_from(layout, data.data(), count, Shape(shape), source);
+}
+
+Tensor read_npy_mapped(const std::filesystem::path& path) {
+  const std::string source = path.string();
+  const int fd = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
+  STRATA_CHECK(fd >= 0, IOError, "cannot open '", source, "' for reading: ", std::strerror(errno));
+  struct ::stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) {
+    ::close(fd);
+    return read_npy(path);  // not a regular file (a pipe), or empty: read_npy says what is wrong
+  }
+  const auto file_size = static_cast<std::size_t>(st.st_size);
+  // Private and writable: pages stay the page cache's until something writes to one, which
+  // then gets a copy of its own (nothing in the file changes).
+  void* mapping = ::mmap(nullptr, file_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (mapping == MAP_FAILED) return read_npy(path);
+  NpyLayout layout;
+  try {
+    layout = parse_layout(std::basic_string_view<unsigned char>(static_cast<const unsigned char*>(mapping), file_size),
+                          source);
+    STRATA_CHECK(file_size - layout.data_offset == layout.count * layout.item, FormatError, "'", source,
+                 "' should hold ", layout.count * layout.item, " data bytes for shape ", python_tuple(layout.shape),
+                 " and dtype ", dtype_name(layout.dtype), ", found ", file_size - layout.data_offset);
+  } catch (...) {
+    ::munmap(mapping, file_size);
+    throw;
+  }
+  // Strings and bools are converted, and the data must start 64-byte aligned within the first
+  // page (numpy pads its headers so): anything else is read.
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  if (layout.strings || layout.dtype == DType::kBool || layout.count == 0 || layout.data_offset % 64 != 0 ||
+      layout.data_offset >= page) {
+    ::munmap(mapping, file_size);
+    return read_npy(path);
+  }
+  try {
+    return Tensor::from_file_mapping(layout.dtype, Shape(layout.shape), mapping, layout.data_offset,
+                                     layout.count * layout.item);
+  } catch (...) {
+    ::munmap(mapping, file_size);
+    throw;
+  }
 }
 
 std::string npy_bytes(const Tensor& tensor) {

@@ -1,5 +1,10 @@
 #include "strata/tensor.hpp"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdint>
+
 #include <atomic>
 #include <cstring>
 #include <new>
@@ -33,6 +38,13 @@ Buffer::Buffer(BackendDevice& device, std::size_t bytes)
 
 Buffer::~Buffer() {
   if (string_count_ == kBorrowed) return;  // the caller's memory (Tensor::borrow_host)
+  if (string_count_ == kMapped) {  // Tensor::from_file_mapping: the mapping starts at data_'s page
+    const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto addr = reinterpret_cast<std::uintptr_t>(data_);
+    const std::uintptr_t base = addr - addr % page;
+    ::munmap(reinterpret_cast<void*>(base), size_ + (addr - base));
+    return;
+  }
   if (string_count_ > 0) {
     auto* strings = static_cast<std::string*>(data_);
     for (std::size_t i = 0; i < string_count_; ++i) strings[i].~basic_string();
@@ -91,6 +103,20 @@ Tensor Tensor::borrow_host(DType dtype, const Shape& shape, const void* data, st
   if (bytes == 0) return empty(dtype, shape, Device::cpu());
   std::shared_ptr<Buffer> buffer(new Buffer(strata::backend_device(Device::cpu()), const_cast<void*>(data), bytes,
                                             Buffer::kBorrowed));
+  return make(dtype, shape, std::move(buffer));
+}
+
+Tensor Tensor::from_file_mapping(DType dtype, const Shape& shape, void* mapping, std::size_t offset,
+                                 std::size_t nbytes) {
+  STRATA_CHECK(dtype != DType::kString, ValueError, "string tensors are made with Tensor::from_strings");
+  const std::size_t need = checked_bytes(dtype, shape);
+  STRATA_CHECK(nbytes == need && nbytes > 0, ValueError, "a ", dtype_name(dtype), " tensor of shape ",
+               shape.to_string(), " needs ", need, " bytes, but the mapping holds ", nbytes);
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  STRATA_CHECK(mapping != nullptr && reinterpret_cast<std::uintptr_t>(mapping) % page == 0 && offset < page,
+               ValueError, "from_file_mapping: the mapping must start on a page and the data within its first page");
+  std::shared_ptr<Buffer> buffer(new Buffer(strata::backend_device(Device::cpu()), static_cast<char*>(mapping) + offset,
+                                            nbytes, Buffer::kMapped));
   return make(dtype, shape, std::move(buffer));
 }
 

@@ -15,8 +15,8 @@
 //  - fit: every rank shuffles with the same seed (set_random_seed) and takes its contiguous
 //    shard of each global batch of `batch_size` samples (rank r of R gets samples
 //    [floor(n*r/R), floor(n*(r+1)/R)) of a batch of n, so an uneven split is allowed; the last
-//    partial batch is split the same way). Every rank passes the full x and y (and `strata
-//    fit` reads the whole .npy files on every rank); to read only a rank's shard, feed it
+//    partial batch is split the same way). Every rank passes the full x and y (`strata fit`
+//    memory-maps the .npy files: read_npy_mapped, strata/npy.hpp); to read only a rank's shard, feed it
 //    through fit_replica_batches (below) with read_npy_rows (strata/npy.hpp).
 //  - train_on_batch: each rank passes its own batch (tf.distribute's per-worker input); the
 //    global batch is their union. evaluate/predict are not distributed: every rank runs

@@ -30,6 +30,15 @@ Tensor read_npy(const std::filesystem::path& path);
 // ValueError for a scalar array or rows outside it.
 Tensor read_npy_rows(const std::filesystem::path& path, std::int64_t start, std::int64_t rows);
 
+// The array in `path` as a cpu tensor over a private memory mapping of the file (plugin ABI
+// 2.6): nothing is read until used, and processes mapping the same file share its pages in
+// the page cache (the ranks of `mpirun ... strata fit` on one machine). Unmapped when the
+// last tensor using it goes; a write (nothing in Strata writes its inputs) copies the page
+// it touches, never the file. Arrays that need converting (bool, strings), an empty array,
+// data not 64-byte aligned within the first page, or a file that cannot be mapped are read
+// as read_npy reads them. Errors as read_npy.
+Tensor read_npy_mapped(const std::filesystem::path& path);
+
 // Writes `tensor` (copied from whatever device it is on) as a version 1.0 .npy file, the
 // bytes numpy.save writes for the same array; a string tensor is written '<U<n>' when every
 // element is UTF-8 without NULs (numpy.save of the same Python str array), else '|S<n>'.

@@ -56,6 +56,9 @@ class Buffer {
   friend class Tensor;
   // Tensor::borrow_host's: `data` is not allocated here (string_count kBorrowed: not freed).
   static constexpr std::size_t kBorrowed = ~std::size_t{0};
+  // Tensor::from_file_mapping's: `data` lies in a private file mapping that starts at the page
+  // holding it and ends `size` bytes later; unmapped (not freed) with the buffer.
+  static constexpr std::size_t kMapped = ~std::size_t{0} - 1;
   Buffer(BackendDevice& device, void* data, std::size_t size, std::size_t string_count) noexcept
       : device_(&device), data_(data), size_(size), string_count_(string_count) {}
   BackendDevice* device_;
@@ -94,6 +97,12 @@ class Tensor {
   // its buffer (a tensor made from it that outlives the call), the buffer takes a copy of
   // the bytes into memory of its own, so it never reads the caller's memory again.
   static void end_borrow(const Tensor& t);
+  // A cpu tensor over bytes [offset, offset + nbytes) of `mapping`, a private (copy-on-write)
+  // mmap of a whole file of offset + nbytes bytes whose start is `mapping` itself, with
+  // offset smaller than a page: the tensor owns the mapping and unmaps it when its last user
+  // goes (plugin ABI 2.6). For read_npy_mapped. ValueError when the sizes disagree.
+  static Tensor from_file_mapping(DType dtype, const Shape& shape, void* mapping, std::size_t offset,
+                                  std::size_t nbytes);
   // bool tensors from 0/1 bytes.
   static Tensor from_bools(const std::vector<std::uint8_t>& values, const Shape& shape,
                            const Device& device = default_device());

@@ -71,6 +71,48 @@ TEST_F(NpyTest, ReadsFloat32Matrix) {
   EXPECT_EQ(t.to_vector<float>(), (std::vector<float>{1.5f, -2.f, 0.25f, 4.f, 5.f, -6.f}));
 }
 
+// read_npy_mapped: the file's pages, mapped privately, owned by the tensors made from them.
+bool mapped(const fs::path& path) {
+  std::ifstream maps("/proc/self/maps");
+  const std::string text{std::istreambuf_iterator<char>(maps), std::istreambuf_iterator<char>()};
+  return text.find(fs::canonical(path).string()) != std::string::npos;
+}
+
+TEST_F(NpyTest, MappedArraysReadTheFileInPlaceAndUnmapWithTheirLastTensor) {
+  const fs::path path = file_with("m.npy", numpy_bytes(kFloat32Dict, kFloat32Data));
+  Tensor t = read_npy_mapped(path);
+  EXPECT_EQ(t.dtype(), DType::kFloat32);
+  EXPECT_EQ(t.shape(), (Shape{2, 3}));
+  EXPECT_EQ(t.to_vector<float>(), (std::vector<float>{1.5f, -2.f, 0.25f, 4.f, 5.f, -6.f}));
+  EXPECT_TRUE(mapped(path)) << "the tensor is not a mapping of the file";
+  Tensor copy = t;
+  t = Tensor();
+  EXPECT_TRUE(mapped(path)) << "unmapped while a tensor still uses it";
+  // A write lands in a private copy of the page, never in the file.
+  static_cast<float*>(copy.mutable_data())[0] = 42.f;
+  EXPECT_EQ(copy.to_vector<float>()[0], 42.f);
+  EXPECT_EQ(read_npy(path).to_vector<float>()[0], 1.5f);
+  copy = Tensor();
+  EXPECT_FALSE(mapped(path)) << "still mapped after the last tensor went";
+}
+
+TEST_F(NpyTest, MappedReadsWhatItCannotMapAndRefusesWhatReadRefuses) {
+  // bool arrays are checked element by element: read, not mapped
+  const fs::path bools = file_with("b.npy", numpy_bytes("{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }",
+                                                          std::string("\x01\x00\x01", 3)));
+  const Tensor b = read_npy_mapped(bools);
+  EXPECT_EQ(b.dtype(), DType::kBool);
+  std::vector<std::uint8_t> values(3);
+  b.copy_to_host(values.data(), 3);
+  EXPECT_EQ(values, (std::vector<std::uint8_t>{1, 0, 1}));
+  EXPECT_FALSE(mapped(bools));
+  // a truncated file is the FormatError read_npy gives, and nothing stays mapped
+  const fs::path cut = file_with("cut.npy", numpy_bytes(kFloat32Dict, kFloat32Data.substr(0, 20)));
+  EXPECT_THROW(read_npy_mapped(cut), FormatError);
+  EXPECT_FALSE(mapped(cut));
+  EXPECT_THROW(read_npy_mapped(dir_ / "missing.npy"), IOError);
+}
+
 TEST_F(NpyTest, ReadsEveryDtype) {
   const Tensor i64 = read_npy(file_with(
       "i64.npy", numpy_bytes("{'descr': '<i8', 'fortran_order': False, 'shape': (), }", std::string("\x07\0\0\0\0\0\0\0", 8))));
