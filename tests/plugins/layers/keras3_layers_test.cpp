@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "generated_models.hpp"
 #include "interop_venv.hpp"
 #include "strata/error.hpp"
 #include "strata/gradient_tape.hpp"
@@ -60,30 +61,15 @@ Device usable_device() {
   return Device(skip_reason("cpu:0").empty() ? "cpu:0" : "ref:0");
 }
 
-class Keras3LayersInterop : public ::testing::TestWithParam<std::string> {
+class Keras3LayersInterop : public test::GeneratedModels {
  protected:
   void SetUp() override {
-    if (!fs::exists(test::venv_python())) {
+    if (!have_venv()) {
       GTEST_SKIP() << "no Keras 3 venv at " << test::interop_venv() << " (set STRATA_INTEROP_VENV)";
     }
     clear_session();
-    dir_ = generated();
-    ASSERT_TRUE(fs::exists(dir_ / "index.json")) << dir_;
-    const Config index = Config::parse(test::read_text(dir_ / "index.json"));
-    ASSERT_TRUE(index["models"].contains(GetParam())) << GetParam() << " is not in " << dir_ / "index.json";
-    entry_ = index["models"][GetParam()];
+    load_index(generated());
   }
-  fs::path file(const std::string& name) const { return dir_ / GetParam() / name; }
-  std::string indexed(const char* prefix, std::size_t i) const { return prefix + std::to_string(i) + ".npy"; }
-
-  std::vector<Tensor> read_all(const char* prefix, std::size_t n, const Device& device) const {
-    std::vector<Tensor> out;
-    for (std::size_t i = 0; i < n; ++i) out.push_back(read_npy(file(indexed(prefix, i))).to(device));
-    return out;
-  }
-
-  fs::path dir_;
-  Config entry_;
 };
 
 TEST_P(Keras3LayersInterop, PredictsAndDifferentiatesAsKeras3) {
