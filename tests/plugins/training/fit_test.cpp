@@ -136,6 +136,57 @@ TEST_P(FitTest, LinearRegressionRecoversItsCoefficients) {
   EXPECT_LE(worst, 1e-2) << p.optimizer;
 }
 
+// fit without shuffling, and evaluate, hand each step the caller's rows in place (no copy of
+// the batch), and a step that keeps its batch beyond the step gets a copy of its own: after
+// fit returns, overwriting the caller's data does not reach what the step kept.
+class RowRecordingModel final : public Sequential {
+ public:
+  using Sequential::Sequential;
+  Logs train_step(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sw) override {
+    train_addresses.push_back(x.at(0).data());
+    kept.push_back(x.at(0));
+    return Sequential::train_step(x, y, sw);
+  }
+  Logs test_step(const std::vector<Tensor>& x, const std::vector<Tensor>& y, const Tensor& sw) override {
+    test_addresses.push_back(x.at(0).data());
+    return Sequential::test_step(x, y, sw);
+  }
+  std::vector<const void*> train_addresses, test_addresses;
+  std::vector<Tensor> kept;
+};
+
+TEST(Fit, WithoutShufflingStepsReadTheCallersRowsInPlaceAndKeptBatchesAreCopied) {
+  if (!layers_plugin_loaded()) GTEST_SKIP() << "the layers plugin (Dense) is not loaded";
+  DeviceScope scope{Device::cpu()};
+  const std::int64_t n = 10, batch = 4;
+  std::vector<float> xs(static_cast<std::size_t>(n * 3)), ys(static_cast<std::size_t>(n));
+  for (std::size_t i = 0; i < xs.size(); ++i) xs[i] = static_cast<float>(i);
+  for (std::size_t i = 0; i < ys.size(); ++i) ys[i] = static_cast<float>(i % 2);
+  Tensor x = Tensor::from_vector<float>(xs, Shape{n, 3});
+  const Tensor y = Tensor::from_vector<float>(ys, Shape{n, 1});
+  RowRecordingModel model({make_layer("Dense", {{"units", 1}, {"input_shape", {3}}})});
+  model.compile(Config("sgd"), Config("mse"));
+  FitOptions options;
+  options.batch_size = batch;
+  options.epochs = 1;
+  options.verbose = 0;
+  options.shuffle = false;
+  model.fit(x, y, options);
+  (void)model.evaluate(x, y, batch, 0);
+  const auto* base = static_cast<const char*>(x.data());
+  const std::vector<const void*> expected = {base, base + 4 * 3 * sizeof(float), base + 8 * 3 * sizeof(float)};
+  EXPECT_EQ(model.train_addresses, expected);
+  EXPECT_EQ(model.test_addresses, expected);
+  // The kept batches hold the rows they were given, in memory of their own.
+  ASSERT_EQ(model.kept.size(), 3u);
+  for (const auto& k : model.kept) EXPECT_NE(k.data(), nullptr);
+  for (std::size_t b = 0; b < 3; ++b) EXPECT_NE(model.kept[b].data(), expected[b]) << "batch " << b;
+  std::fill(xs.begin(), xs.end(), -1.0f);
+  x = Tensor::from_vector<float>(xs, Shape{n, 3});  // the old tensor is gone
+  const auto last = model.kept[2].to_vector<float>();
+  EXPECT_EQ(last, (std::vector<float>{24, 25, 26, 27, 28, 29}));
+}
+
 // One output's metrics as a list of one list, as a training config may hold them
 // ([[{"class_name": "MeanMetricWrapper", ...}]]; Keras accepts metrics=[["mae"]] for one
 // output): the inner list's metrics, as with ["mae"].
