@@ -7,11 +7,17 @@
 //     calls (each timed call ends with the slowest rank: a barrier-free max over ranks of
 //     the call's time), the algorithm bandwidth n/t and the bus bandwidth 2(p-1)/p * n/t
 //     (NCCL-tests' definition: what each link carries in a ring all-reduce).
-//   mpirun -np P strata_bench_allreduce train --model mlp|cnn [--collective mpi]
-//     [--batch 64] [--samples 4096] [--epochs 2]
-//     fit's throughput (global samples/s, the median of the epochs after the first) of the
-//     guide's MLP or the small CNN (bench/bench_models.hpp) with the global batch `--batch`
-//     split across P processes; P = 1 runs without a strategy.
+//   mpirun -np P strata_bench_allreduce train --model mlp|cnn|deep [--collective mpi]
+//     [--batch 64] [--samples 4096] [--epochs 3] [--bucket-kib N]
+//     fit's throughput (global samples/s, the median of the epochs after the first, and the
+//     step time it implies) of the guide's MLP, the small CNN (bench/bench_models.hpp) or
+//     "deep", an MLP 784-1024-1024-1024-1024-10 (15.6 MB of gradients: a backward pass long
+//     enough for the gradient all-reduce to overlap), with the global batch `--batch` split
+//     across P processes; P = 1 runs without a strategy. `--bucket-kib` sets the strategy's
+//     gradient bucket cap (DistributeOptions::bucket_bytes; default 25 MiB: "deep" is one
+//     bucket then, 5 at 4096 KiB). The collective's own settings come from the environment
+//     (STRATA_MPI_PROGRESS_THREAD, STRATA_MPI_WAIT), the train step's too
+//     (STRATA_TRACED_TRAIN_STEP=0: the eager step, whose backward walk launches the buckets).
 // Output: one JSON object per line on rank 0 (scripts/distributed_model.py reads them).
 #include <mpi.h>
 
@@ -20,6 +26,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -108,17 +115,31 @@ int allreduce(int argc, char** argv, int rank, int size) {
   return 0;
 }
 
+// An MLP whose backward pass takes long enough to hide a gradient all-reduce behind: 784 ->
+// 4 x Dense(1024, relu) -> 10.
+std::shared_ptr<strata::Model> deep_mlp() {
+  using namespace strata;
+  Tensor inputs = Input(Shape{784}, "digits");
+  Tensor x = inputs;
+  for (int i = 0; i < 4; ++i) x = (*make_layer("Dense", Config{{"units", 1024}, {"activation", "relu"}}))(x);
+  Tensor outputs = (*make_layer("Dense", Config{{"units", 10}}))(x);
+  return std::make_shared<Functional>(std::vector<Tensor>{inputs}, std::vector<Tensor>{outputs}, "deep_mlp");
+}
+
 int train(int argc, char** argv, int rank, int size) {
   const std::string which = arg(argc, argv, "--model", "mlp");
   const std::int64_t batch = std::atoll(arg(argc, argv, "--batch", "64").c_str());
   const std::int64_t samples = std::atoll(arg(argc, argv, "--samples", "4096").c_str());
   const int epochs = std::atoi(arg(argc, argv, "--epochs", "3").c_str());
   using namespace strata;
+  const std::int64_t bucket_kib = std::atoll(arg(argc, argv, "--bucket-kib", "0").c_str());
   std::shared_ptr<DistributionStrategy> strategy;
-  if (size > 1) strategy = std::make_shared<DistributionStrategy>(arg(argc, argv, "--collective", "mpi"));
+  DistributeOptions options;
+  if (bucket_kib > 0) options.bucket_bytes = static_cast<std::size_t>(bucket_kib) << 10;
+  if (size > 1) strategy = std::make_shared<DistributionStrategy>(arg(argc, argv, "--collective", "mpi"), options);
   set_random_seed(1);
   const bool cnn = which == "cnn";
-  std::shared_ptr<Model> model = cnn ? bench::cnn_model() : bench::mlp_model();
+  std::shared_ptr<Model> model = cnn ? bench::cnn_model() : which == "deep" ? deep_mlp() : bench::mlp_model();
   {
     std::unique_ptr<DistributionStrategy::Scope> scope;
     if (strategy) scope = std::make_unique<DistributionStrategy::Scope>(strategy->scope());
@@ -138,10 +159,16 @@ int train(int argc, char** argv, int rank, int size) {
     if (e > 0 || epochs == 1) rates.push_back(static_cast<double>(samples) / t);
   }
   if (rank == 0) {
+    const char* thread = std::getenv("STRATA_MPI_PROGRESS_THREAD");
+    const char* traced = std::getenv("STRATA_TRACED_TRAIN_STEP");
+    const DistributedStepStats stats = strategy ? strategy->last_step_stats() : DistributedStepStats{};
     std::printf(
         "{\"bench\": \"train\", \"model\": \"%s\", \"processes\": %d, \"global_batch\": %lld, \"samples\": %lld, "
-        "\"samples_per_s\": %.1f}\n",
-        which.c_str(), size, static_cast<long long>(batch), static_cast<long long>(samples), median(rates));
+        "\"samples_per_s\": %.1f, \"step_ms\": %.3f, \"buckets\": %zu, \"progress_thread\": \"%s\", "
+        "\"traced_step\": \"%s\"}\n",
+        which.c_str(), size, static_cast<long long>(batch), static_cast<long long>(samples), median(rates),
+        1e3 * static_cast<double>(batch) / median(rates), stats.gradient_buckets, thread ? thread : "auto",
+        traced ? traced : "1");
     std::fflush(stdout);
   }
   return 0;
@@ -151,7 +178,9 @@ int train(int argc, char** argv, int rank, int size) {
 
 int main(int argc, char** argv) {
   int provided = 0;
-  MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+  // SERIALIZED: the collective's progress thread makes Strata's MPI calls (never while this
+  // thread makes its own: every Strata call has completed when fit or all_reduce returns).
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided);
   int rank = 0, size = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
