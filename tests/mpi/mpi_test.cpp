@@ -24,6 +24,7 @@
 // by 0.14, a mean over the replicas instead of a sum by 0.43 (SGD, unlike Adam, sees the
 // gradient's scale).
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <chrono>
@@ -310,6 +311,18 @@ TEST_F(MpiTraining, ProgressThreadOverlapsTheAllReduceWithTheBackwardPass) {
   EXPECT_EQ(calling.launches, calling.buckets);
   EXPECT_GT(calling.blocked_ms, kDelayMs / 2.0) << "the control: on the calling thread the walk waits for the peer";
   EXPECT_EQ(calling.first_in_flight, 0);
+  // "auto" (the default) uses the thread when there is a spare core per rank: more CPUs than
+  // 2 ranks x 1 thread (the jobs' STRATA_NUM_THREADS).
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  ASSERT_EQ(sched_getaffinity(0, sizeof set, &set), 0);
+  const bool spare = CPU_COUNT(&set) > 2 * 1;
+  const Overlap automatic = run_overlap({"auto", "-x STRATA_MPI_PROGRESS_THREAD=auto"}, kDelayMs);
+  if (spare) {
+    EXPECT_LT(automatic.blocked_ms, kDelayMs / 4.0) << CPU_COUNT(&set) << " CPUs: auto should use the thread";
+  } else {
+    EXPECT_GT(automatic.blocked_ms, kDelayMs / 2.0) << CPU_COUNT(&set) << " CPUs: auto should not use the thread";
+  }
 }
 
 TEST_F(MpiTraining, CliFitUnderMpirunEqualsOneProcess) {
