@@ -19,12 +19,17 @@
 //    when nothing is queued or running (no hand-over to pay for a step's small calls) and
 //    are queued behind the pending calls otherwise. The thread sleeps on a condition
 //    variable while the queue is empty; while it is inside a collective it spins in MPI as
-//    the blocking call does, so it needs a core of its own to help: "auto" uses it only
-//    when the cores this process may run on exceed the ranks on this machine times the
-//    threads per rank (strata::num_threads(); 0, automatic, counts as all cores), i.e.
-//    when there is a spare core per rank (docs/DISTRIBUTED.md, "What overlaps", has the
-//    figures behind the rule). It needs MPI_THREAD_SERIALIZED or more: under a host that
+//    the blocking call does, and every queued call costs two thread wake-ups, which on busy
+//    cores wait for the scheduler. So it needs a core of its own to help: "auto" uses it
+//    only when the CPUs this process may run on (its affinity mask) exceed the ranks on
+//    this machine (MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)) times the threads per rank
+//    (strata::num_threads(); 0, automatic, counts as all the CPUs), i.e. when there is a
+//    spare core per rank. On 2 shared cores with 2 one-thread ranks it was no faster and at
+//    times several times slower (docs/DISTRIBUTED.md, "Overlap: the mpi collective's
+//    progress thread"). It needs MPI_THREAD_SERIALIZED or more: under a host that
 //    initialised MPI with less (MPI_Query_thread), the calls stay on the calling thread.
+//    A host that makes its own MPI calls may do so between Strata's calls (fit,
+//    train_on_batch, all_reduce, ... return with every queued call complete).
 //  - the calling thread (off): every call is made by the thread that calls the
 //    communicator, and in the "watchdog" mode all_reduce_async completes before it returns.
 //
