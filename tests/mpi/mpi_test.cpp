@@ -325,6 +325,17 @@ TEST_F(MpiTraining, ProgressThreadOverlapsTheAllReduceWithTheBackwardPass) {
   }
 }
 
+TEST_F(MpiTraining, ABadProgressThreadSettingIsAValueErrorNamingTheVariable) {
+  const fs::path dir = work_dir("bad_setting");
+  const Job job = mpirun(1, dir / "never.txt", {"epochs=1"}, dir, "-x STRATA_MPI_PROGRESS_THREAD=sometimes");
+  EXPECT_NE(job.status, 0) << job.log;
+  EXPECT_NE(job.log.find("strata_mpi_worker: ValueError: mpi: the option 'progress_thread' "
+                         "(STRATA_MPI_PROGRESS_THREAD) is '1', '0' or 'auto', got 'sometimes'"),
+            std::string::npos)
+      << job.log;
+  fs::remove_all(dir);
+}
+
 TEST_F(MpiTraining, CliFitUnderMpirunEqualsOneProcess) {
   const fs::path dir = work_dir("cli");
   {
