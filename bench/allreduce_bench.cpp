@@ -7,11 +7,23 @@
 //     calls (each timed call ends with the slowest rank: a barrier-free max over ranks of
 //     the call's time), the algorithm bandwidth n/t and the bus bandwidth 2(p-1)/p * n/t
 //     (NCCL-tests' definition: what each link carries in a ring all-reduce).
-//   mpirun -np P strata_bench_allreduce train --model mlp|cnn [--collective mpi]
-//     [--batch 64] [--samples 4096] [--epochs 2]
-//     fit's throughput (global samples/s, the median of the epochs after the first) of the
-//     guide's MLP or the small CNN (bench/bench_models.hpp) with the global batch `--batch`
-//     split across P processes; P = 1 runs without a strategy.
+//   mpirun -np P strata_bench_allreduce train --model mlp|cnn|deep [--collective mpi]
+//     [--batch 64] [--samples 4096] [--epochs 3] [--bucket-kib N]
+//     fit's throughput (global samples/s, the median of the epochs after the first, and the
+//     step time it implies) of the guide's MLP, the small CNN (bench/bench_models.hpp) or
+//     "deep", an MLP 784-1024-1024-1024-1024-10 (15.6 MB of gradients: a backward pass long
+//     enough for the gradient all-reduce to overlap), with the global batch `--batch` split
+//     across P processes; P = 1 runs without a strategy. `--bucket-kib` sets the strategy's
+//     gradient bucket cap (DistributeOptions::bucket_bytes; default 25 MiB: "deep" is one
+//     bucket then, 5 at 4096 KiB). The collective's own settings come from the environment
+//     (STRATA_MPI_PROGRESS_THREAD, STRATA_MPI_WAIT), the train step's too
+//     (STRATA_TRACED_TRAIN_STEP=0: the eager step, whose backward walk launches the buckets).
+//   mpirun -np 2 strata_bench_allreduce overlap --model mlp|cnn|deep [--batch 64]
+//     [--samples 4096] [--pairs 10] [--bucket-kib N]
+//     the "mpi" collective's progress thread off and on in ONE job: two strategies (extra
+//     progress_thread 0 and 1) train two copies of the model, one epoch each in turn, `--pairs`
+//     times (after one warm-up epoch each), so that the machine's load hits both alike. Prints
+//     the median step time of each and their ratio (and every pair's).
 // Output: one JSON object per line on rank 0 (scripts/distributed_model.py reads them).
 #include <mpi.h>
 
@@ -20,6 +32,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -108,17 +121,31 @@ int allreduce(int argc, char** argv, int rank, int size) {
   return 0;
 }
 
+// An MLP whose backward pass takes long enough to hide a gradient all-reduce behind: 784 ->
+// 4 x Dense(1024, relu) -> 10.
+std::shared_ptr<strata::Model> deep_mlp() {
+  using namespace strata;
+  Tensor inputs = Input(Shape{784}, "digits");
+  Tensor x = inputs;
+  for (int i = 0; i < 4; ++i) x = (*make_layer("Dense", Config{{"units", 1024}, {"activation", "relu"}}))(x);
+  Tensor outputs = (*make_layer("Dense", Config{{"units", 10}}))(x);
+  return std::make_shared<Functional>(std::vector<Tensor>{inputs}, std::vector<Tensor>{outputs}, "deep_mlp");
+}
+
 int train(int argc, char** argv, int rank, int size) {
   const std::string which = arg(argc, argv, "--model", "mlp");
   const std::int64_t batch = std::atoll(arg(argc, argv, "--batch", "64").c_str());
   const std::int64_t samples = std::atoll(arg(argc, argv, "--samples", "4096").c_str());
   const int epochs = std::atoi(arg(argc, argv, "--epochs", "3").c_str());
   using namespace strata;
+  const std::int64_t bucket_kib = std::atoll(arg(argc, argv, "--bucket-kib", "0").c_str());
   std::shared_ptr<DistributionStrategy> strategy;
-  if (size > 1) strategy = std::make_shared<DistributionStrategy>(arg(argc, argv, "--collective", "mpi"));
+  DistributeOptions options;
+  if (bucket_kib > 0) options.bucket_bytes = static_cast<std::size_t>(bucket_kib) << 10;
+  if (size > 1) strategy = std::make_shared<DistributionStrategy>(arg(argc, argv, "--collective", "mpi"), options);
   set_random_seed(1);
   const bool cnn = which == "cnn";
-  std::shared_ptr<Model> model = cnn ? bench::cnn_model() : bench::mlp_model();
+  std::shared_ptr<Model> model = cnn ? bench::cnn_model() : which == "deep" ? deep_mlp() : bench::mlp_model();
   {
     std::unique_ptr<DistributionStrategy::Scope> scope;
     if (strategy) scope = std::make_unique<DistributionStrategy::Scope>(strategy->scope());
@@ -138,10 +165,69 @@ int train(int argc, char** argv, int rank, int size) {
     if (e > 0 || epochs == 1) rates.push_back(static_cast<double>(samples) / t);
   }
   if (rank == 0) {
+    const char* thread = std::getenv("STRATA_MPI_PROGRESS_THREAD");
+    const char* traced = std::getenv("STRATA_TRACED_TRAIN_STEP");
+    const DistributedStepStats stats = strategy ? strategy->last_step_stats() : DistributedStepStats{};
     std::printf(
         "{\"bench\": \"train\", \"model\": \"%s\", \"processes\": %d, \"global_batch\": %lld, \"samples\": %lld, "
-        "\"samples_per_s\": %.1f}\n",
-        which.c_str(), size, static_cast<long long>(batch), static_cast<long long>(samples), median(rates));
+        "\"samples_per_s\": %.1f, \"step_ms\": %.3f, \"buckets\": %zu, \"progress_thread\": \"%s\", "
+        "\"traced_step\": \"%s\"}\n",
+        which.c_str(), size, static_cast<long long>(batch), static_cast<long long>(samples), median(rates),
+        1e3 * static_cast<double>(batch) / median(rates), stats.gradient_buckets, thread ? thread : "auto",
+        traced ? traced : "1");
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+// The progress thread off and on, alternating epochs in one job (see the top of the file).
+int overlap(int argc, char** argv, int rank, int size) {
+  using namespace strata;
+  const std::string which = arg(argc, argv, "--model", "deep");
+  const std::int64_t batch = std::atoll(arg(argc, argv, "--batch", "64").c_str());
+  const std::int64_t samples = std::atoll(arg(argc, argv, "--samples", "4096").c_str());
+  const int pairs = std::atoi(arg(argc, argv, "--pairs", "10").c_str());
+  const std::int64_t bucket_kib = std::atoll(arg(argc, argv, "--bucket-kib", "0").c_str());
+  const bool cnn = which == "cnn";
+  std::shared_ptr<DistributionStrategy> strategies[2];
+  std::shared_ptr<Model> models[2];
+  for (int thread = 0; thread < 2; ++thread) {
+    DistributeOptions options;
+    if (bucket_kib > 0) options.bucket_bytes = static_cast<std::size_t>(bucket_kib) << 10;
+    options.collective.extra["progress_thread"] = thread == 1;
+    strategies[thread] = std::make_shared<DistributionStrategy>("mpi", options);
+    set_random_seed(1);
+    models[thread] = cnn ? bench::cnn_model() : which == "deep" ? deep_mlp() : bench::mlp_model();
+    auto scope = strategies[thread]->scope();
+    models[thread]->compile(Config("adam"), Config("sparse_categorical_crossentropy"));
+  }
+  const Tensor x = bench::random_input(cnn ? Shape{samples, 28, 28, 1} : Shape{samples, 784});
+  std::vector<float> labels(static_cast<std::size_t>(samples));
+  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<float>(i % 10);
+  const Tensor y = Tensor::from_vector<float>(labels, Shape{samples});
+  FitOptions fit;
+  fit.batch_size = batch;
+  fit.epochs = 1;
+  fit.verbose = 0;
+  const double steps = static_cast<double>((samples + batch - 1) / batch);
+  std::vector<double> ms[2];
+  std::string each;
+  for (int p = 0; p <= pairs; ++p) {
+    double t[2];
+    for (int thread = 0; thread < 2; ++thread) {
+      t[thread] = timed([&] { models[thread]->fit(x, y, fit); }) / steps * 1e3;
+      if (p > 0) ms[thread].push_back(t[thread]);
+    }
+    if (p > 0) each += (each.empty() ? "" : ", ") + std::to_string(t[1] / t[0]).substr(0, 5);
+  }
+  if (rank == 0) {
+    const char* traced = std::getenv("STRATA_TRACED_TRAIN_STEP");
+    std::printf(
+        "{\"bench\": \"overlap\", \"model\": \"%s\", \"processes\": %d, \"global_batch\": %lld, \"buckets\": %zu, "
+        "\"traced_step\": \"%s\", \"pairs\": %d, \"off_step_ms\": %.3f, \"on_step_ms\": %.3f, \"on_over_off\": %.3f, "
+        "\"pair_ratios\": [%s]}\n",
+        which.c_str(), size, static_cast<long long>(batch), strategies[0]->last_step_stats().gradient_buckets,
+        traced ? traced : "1", pairs, median(ms[0]), median(ms[1]), median(ms[1]) / median(ms[0]), each.c_str());
     std::fflush(stdout);
   }
   return 0;
@@ -151,7 +237,9 @@ int train(int argc, char** argv, int rank, int size) {
 
 int main(int argc, char** argv) {
   int provided = 0;
-  MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+  // SERIALIZED: the collective's progress thread makes Strata's MPI calls (never while this
+  // thread makes its own: every Strata call has completed when fit or all_reduce returns).
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided);
   int rank = 0, size = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
@@ -163,8 +251,10 @@ int main(int argc, char** argv) {
       rc = allreduce(argc, argv, rank, size);
     } else if (mode == "train") {
       rc = train(argc, argv, rank, size);
+    } else if (mode == "overlap") {
+      rc = overlap(argc, argv, rank, size);
     } else {
-      std::fprintf(stderr, "usage: %s allreduce|train [options] (see bench/allreduce_bench.cpp)\n", argv[0]);
+      std::fprintf(stderr, "usage: %s allreduce|train|overlap [options] (see bench/allreduce_bench.cpp)\n", argv[0]);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "rank %d: %s\n", rank, e.what());

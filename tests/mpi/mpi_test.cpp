@@ -1,9 +1,12 @@
 // Data-parallel training over real Open MPI (issue 24), label `mpi`: jobs of 2 and 3 ranks
 // (`mpirun -np N strata_mpi_worker`, one thread per rank) against the same training in this
 // process on the same global batches (the oracle), a checkpoint written by the chief that
-// resumes with 1 and 3 processes, and a killed worker that ends the job in bounded time.
-// Plus, without MPI: the fused buckets' call count, through a counting collective this test
-// registers.
+// resumes with 1 and 3 processes, and a killed worker that ends the job in bounded time. The
+// key cases run with the "mpi" collective's calls on the calling thread and on its progress
+// thread (STRATA_MPI_PROGRESS_THREAD=0/1; with the thread also under the eager train step,
+// whose backward walk launches the buckets), and the overlap that thread gives is checked
+// against the calling thread's. Plus, without MPI: the fused buckets' call count, through a
+// counting collective this test registers.
 //
 // Tolerance. A replica's gradient is its shard's per-sample gradients summed (times
 // 1/global batch); the all-reduce then adds the 2 or 3 partial sums. One process adds the
@@ -21,6 +24,7 @@
 // by 0.14, a mean over the replicas instead of a sum by 0.43 (SGD, unlike Adam, sees the
 // gradient's scale).
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <chrono>
@@ -120,9 +124,10 @@ void expect_close(const mpi_test::Result& got, const mpi_test::Result& want) {
   }
 }
 
-void check_against_oracle(int ranks, const mpi_test::Spec& spec, const std::vector<std::string>& args) {
+void check_against_oracle(int ranks, const mpi_test::Spec& spec, const std::vector<std::string>& args,
+                          const std::string& options = "") {
   const fs::path dir = work_dir("oracle" + std::to_string(ranks));
-  const Job job = mpirun(ranks, dir / "result.txt", args, dir);
+  const Job job = mpirun(ranks, dir / "result.txt", args, dir, options);
   ASSERT_EQ(job.status, 0) << job.log;
   const mpi_test::Result distributed = mpi_test::read((dir / "result.txt").string());
   const mpi_test::Result oracle = mpi_test::train(spec, nullptr);  // one process, the same global batches
@@ -132,23 +137,61 @@ void check_against_oracle(int ranks, const mpi_test::Spec& spec, const std::vect
   fs::remove_all(dir);
 }
 
-TEST_F(MpiTraining, TwoRanksEqualOneProcessOnTheGlobalBatch) {
-  mpi_test::Spec spec;  // 200 samples, batch 32: 6 full batches and one of 8, shuffled
-  check_against_oracle(2, spec, {});
+// Who makes the "mpi" collective's MPI calls (mpi_communicator.cpp): the calling thread, or
+// the progress thread — under the traced train step (the buckets launched after its graph)
+// and the eager one (launched during the backward walk, behind which the walk goes on).
+struct CollectiveMode {
+  const char* name;
+  const char* mpirun_options;
+};
+// gtest prints a parameter in the listed test names: its name, not its bytes.
+void PrintTo(const CollectiveMode& mode, std::ostream* os) {
+  *os << mode.name;
+}
+const CollectiveMode kCallingThread{"calling_thread", "-x STRATA_MPI_PROGRESS_THREAD=0"};
+const CollectiveMode kProgressThread{"progress_thread", "-x STRATA_MPI_PROGRESS_THREAD=1"};
+const CollectiveMode kProgressThreadEager{"progress_thread_eager_step",
+                                          "-x STRATA_MPI_PROGRESS_THREAD=1 -x STRATA_TRACED_TRAIN_STEP=0"};
+
+class MpiTrainingModes : public MpiTraining, public ::testing::WithParamInterface<CollectiveMode> {
+ protected:
+  std::string options() const { return GetParam().mpirun_options; }
+};
+// The failure cases: the calling thread and the progress thread.
+class MpiFailureModes : public MpiTrainingModes {};
+
+std::string mode_name(const ::testing::TestParamInfo<CollectiveMode>& info) {
+  return info.param.name;
 }
 
-TEST_F(MpiTraining, ThreeRanksUnevenSplitEqualsOneProcess) {
+TEST_P(MpiTrainingModes, TwoRanksEqualOneProcessOnTheGlobalBatch) {
+  mpi_test::Spec spec;  // 200 samples, batch 32: 6 full batches and one of 8, shuffled
+  check_against_oracle(2, spec, {}, options());
+}
+
+TEST_P(MpiTrainingModes, ThreeRanksUnevenSplitEqualsOneProcess) {
   // 32 = 10 + 11 + 11 and the last batch of 8 = 2 + 3 + 3.
   mpi_test::Spec spec;
-  check_against_oracle(3, spec, {});
+  check_against_oracle(3, spec, {}, options());
 }
 
-TEST_F(MpiTraining, SmallCnnOnThreeRanksEqualsOneProcess) {
+TEST_P(MpiTrainingModes, SmallCnnOnThreeRanksEqualsOneProcess) {
   mpi_test::Spec spec;
   spec.cnn = true;
   spec.epochs = 2;
-  check_against_oracle(3, spec, {"cnn=1", "epochs=2"});
+  check_against_oracle(3, spec, {"cnn=1", "epochs=2"}, options());
 }
+
+TEST_P(MpiTrainingModes, AllReduceIsDifferentiableAcrossThreeRanks) {
+  const fs::path dir = work_dir("all_reduce");
+  const Job job = mpirun(3, dir / "ok.txt", {"all_reduce"}, dir, options());
+  ASSERT_EQ(job.status, 0) << job.log;
+  EXPECT_TRUE(fs::exists(dir / "ok.txt")) << job.log;
+  fs::remove_all(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Collective, MpiTrainingModes,
+                         ::testing::Values(kCallingThread, kProgressThread, kProgressThreadEager), mode_name);
 
 TEST_F(MpiTraining, ChiefCheckpointResumesWithOneAndThreeProcesses) {
   const fs::path dir = work_dir("resume");
@@ -182,9 +225,9 @@ TEST_F(MpiTraining, ChiefCheckpointResumesWithOneAndThreeProcesses) {
   fs::remove_all(dir);
 }
 
-TEST_F(MpiTraining, KilledWorkerEndsTheJobWithAnErrorInBoundedTime) {
+TEST_P(MpiFailureModes, KilledWorkerEndsTheJobWithAnErrorInBoundedTime) {
   const fs::path dir = work_dir("killed");
-  const Job job = mpirun(2, dir / "never.txt", {"epochs=50", "die_rank=1"}, dir);
+  const Job job = mpirun(2, dir / "never.txt", {"epochs=50", "die_rank=1"}, dir, options());
   EXPECT_NE(job.status, 0) << job.log;
   EXPECT_LT(job.seconds, 60.0) << job.log;  // the collective timeout is 10 s
   EXPECT_FALSE(fs::exists(dir / "never.txt"));
@@ -196,9 +239,9 @@ TEST_F(MpiTraining, KilledWorkerEndsTheJobWithAnErrorInBoundedTime) {
 // against `strata fit` in one process, on the same files.
 // A peer that hangs without dying (mpirun sees nothing wrong): the others' collective times
 // out after STRATA_COLLECTIVE_TIMEOUT (10 s here) with a CollectiveError, and the job ends.
-TEST_F(MpiTraining, StalledWorkerGivesACollectiveErrorAfterTheTimeout) {
+TEST_P(MpiFailureModes, StalledWorkerGivesACollectiveErrorAfterTheTimeout) {
   const fs::path dir = work_dir("stalled");
-  const Job job = mpirun(2, dir / "never.txt", {"epochs=50", "stall_rank=1"}, dir);
+  const Job job = mpirun(2, dir / "never.txt", {"epochs=50", "stall_rank=1"}, dir, options());
   EXPECT_NE(job.status, 0) << job.log;
   EXPECT_GE(job.seconds, 9.0) << job.log;
   EXPECT_LT(job.seconds, 40.0) << job.log;
@@ -211,15 +254,85 @@ TEST_F(MpiTraining, StalledWorkerGivesACollectiveErrorAfterTheTimeout) {
 // The same in the collective's "poll" wait mode (non-blocking MPI calls polled until the
 // timeout), where the timeout is a CollectiveError thrown on the waiting rank (the worker
 // prints its kind and exits 1) instead of the watchdog ending the job.
-TEST_F(MpiTraining, StalledWorkerInPollModeThrowsCollectiveError) {
+TEST_P(MpiFailureModes, StalledWorkerInPollModeThrowsCollectiveError) {
   const fs::path dir = work_dir("stalled_poll");
-  const Job job = mpirun(2, dir / "never.txt", {"epochs=50", "stall_rank=1"}, dir, "-x STRATA_MPI_WAIT=poll");
+  const Job job =
+      mpirun(2, dir / "never.txt", {"epochs=50", "stall_rank=1"}, dir, "-x STRATA_MPI_WAIT=poll " + options());
   EXPECT_NE(job.status, 0) << job.log;
   EXPECT_GE(job.seconds, 9.0) << job.log;
   EXPECT_LT(job.seconds, 40.0) << job.log;
   EXPECT_NE(job.log.find("strata_mpi_worker: CollectiveError"), std::string::npos) << job.log;
   EXPECT_NE(job.log.find("did not complete within 10 s"), std::string::npos) << job.log;
   EXPECT_FALSE(fs::exists(dir / "never.txt"));
+  fs::remove_all(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Collective, MpiFailureModes, ::testing::Values(kCallingThread, kProgressThread), mode_name);
+
+// The progress thread's overlap, on real MPI (mpi_worker.cpp's check_overlap): an eager step
+// whose gradients go into 6 buckets, rank 1 DELAY late for the first bucket (a slower peer).
+// With the progress thread, rank 0's all_reduce_async calls return at once and its backward
+// pass computes the other buckets (launching them) while the first bucket's all-reduce is in
+// progress on that thread; on the calling thread the walk waits in the first all-reduce for
+// the delay. The calling-thread run is the control: the same measurement fails there.
+struct Overlap {
+  double blocked_ms = -1;
+  int launches = 0, buckets = 0, first_in_flight = -1;
+};
+
+Overlap run_overlap(const CollectiveMode& mode, int delay_ms) {
+  const fs::path dir = work_dir(std::string("overlap_") + mode.name);
+  const Job job = mpirun(2, dir / "overlap.txt", {"overlap", std::to_string(delay_ms)}, dir, mode.mpirun_options);
+  EXPECT_EQ(job.status, 0) << job.log;
+  Overlap o;
+  std::ifstream in(dir / "overlap.txt");
+  std::string key;
+  while (in >> key) {
+    if (key == "blocked_ms") in >> o.blocked_ms;
+    if (key == "launches") in >> o.launches;
+    if (key == "buckets") in >> o.buckets;
+    if (key == "first_in_flight_at_last_launch") in >> o.first_in_flight;
+  }
+  std::cout << "[ info ] " << mode.name << ": the training thread spent " << o.blocked_ms
+            << " ms in all_reduce_async over " << o.launches << " launches; first bucket in flight at the last: "
+            << o.first_in_flight << "\n";
+  fs::remove_all(dir);
+  return o;
+}
+
+TEST_F(MpiTraining, ProgressThreadOverlapsTheAllReduceWithTheBackwardPass) {
+  constexpr int kDelayMs = 400;
+  const Overlap threaded = run_overlap(kProgressThread, kDelayMs);
+  EXPECT_EQ(threaded.buckets, 6);  // [the last bias and kernel, a bias], then a kernel, a bias, ... (64 KiB cap)
+  EXPECT_EQ(threaded.launches, threaded.buckets);
+  EXPECT_LT(threaded.blocked_ms, kDelayMs / 4.0) << "the backward pass waited in all_reduce_async";
+  EXPECT_EQ(threaded.first_in_flight, 1) << "the first bucket's all-reduce was not in progress during the walk";
+  const Overlap calling = run_overlap(kCallingThread, kDelayMs);
+  EXPECT_EQ(calling.launches, calling.buckets);
+  EXPECT_GT(calling.blocked_ms, kDelayMs / 2.0) << "the control: on the calling thread the walk waits for the peer";
+  EXPECT_EQ(calling.first_in_flight, 0);
+  // "auto" (the default) uses the thread when there is a spare core per rank: more CPUs than
+  // 2 ranks x 1 thread (the jobs' STRATA_NUM_THREADS).
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  ASSERT_EQ(sched_getaffinity(0, sizeof set, &set), 0);
+  const bool spare = CPU_COUNT(&set) > 2 * 1;
+  const Overlap automatic = run_overlap({"auto", "-x STRATA_MPI_PROGRESS_THREAD=auto"}, kDelayMs);
+  if (spare) {
+    EXPECT_LT(automatic.blocked_ms, kDelayMs / 4.0) << CPU_COUNT(&set) << " CPUs: auto should use the thread";
+  } else {
+    EXPECT_GT(automatic.blocked_ms, kDelayMs / 2.0) << CPU_COUNT(&set) << " CPUs: auto should not use the thread";
+  }
+}
+
+TEST_F(MpiTraining, ABadProgressThreadSettingIsAValueErrorNamingTheVariable) {
+  const fs::path dir = work_dir("bad_setting");
+  const Job job = mpirun(1, dir / "never.txt", {"epochs=1"}, dir, "-x STRATA_MPI_PROGRESS_THREAD=sometimes");
+  EXPECT_NE(job.status, 0) << job.log;
+  EXPECT_NE(job.log.find("strata_mpi_worker: ValueError: mpi: the option 'progress_thread' "
+                         "(STRATA_MPI_PROGRESS_THREAD) is '1', '0' or 'auto', got 'sometimes'"),
+            std::string::npos)
+      << job.log;
   fs::remove_all(dir);
 }
 
@@ -287,14 +400,6 @@ TEST_F(MpiTraining, HostCallbackInputEqualsOneProcess) {
     ASSERT_EQ(job.status, 0) << job.log;
     expect_close(mpi_test::read(out.string()), oracle);
   }
-  fs::remove_all(dir);
-}
-
-TEST_F(MpiTraining, AllReduceIsDifferentiableAcrossThreeRanks) {
-  const fs::path dir = work_dir("all_reduce");
-  const Job job = mpirun(3, dir / "ok.txt", {"all_reduce"}, dir);
-  ASSERT_EQ(job.status, 0) << job.log;
-  EXPECT_TRUE(fs::exists(dir / "ok.txt")) << job.log;
   fs::remove_all(dir);
 }
 

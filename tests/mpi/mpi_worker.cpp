@@ -1,7 +1,8 @@
 // One rank of tests/mpi's jobs: `mpirun -np N strata_mpi_worker OUT [key=value ...]` trains
 // the guide's MLP data-parallel over the "mpi" collective and rank 0 writes the result to
 // OUT (mpi_training.hpp). Keys: samples, batch, epochs, shuffle (0/1), initial_epoch,
-// checkpoint_dir, resume_from, die_rank.
+// checkpoint_dir, resume_from, die_rank, stall_rank, cnn, npy_dir; or `all_reduce` (a
+// differentiable all_reduce across the ranks) or `overlap DELAY_MS` (check_overlap).
 #include <signal.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 
 #include "mpi_training.hpp"
 #include "strata/gradient_tape.hpp"
+#include "strata/plugin/collective.hpp"
 #include "strata/npy.hpp"
 #include "strata/runtime.hpp"
 #include "strata/threads.hpp"
@@ -98,6 +100,121 @@ int fit_from_callback(const strata::mpi_test::Spec& spec, const std::string& dir
   return 0;
 }
 
+// Passes every call to the "mpi" communicator; while `measuring`, times the calls of
+// all_reduce_async on the calling thread (rank 0) and makes rank 1 late for its first bucket
+// by `delay` (a slower peer, as a real job has). Records whether the first bucket's
+// all-reduce was still in flight when the step launched its last bucket.
+class TimedCommunicator final : public strata::Communicator {
+ public:
+  TimedCommunicator(std::shared_ptr<strata::Communicator> inner, std::chrono::milliseconds delay)
+      : inner_(std::move(inner)), delay_(delay) {}
+  std::string name() const override { return inner_->name(); }
+  int rank() const override { return inner_->rank(); }
+  int size() const override { return inner_->size(); }
+  std::string device_type() const override { return inner_->device_type(); }
+  void all_reduce(void* data, std::size_t count, strata::DType dtype, strata::ReduceOp op) override {
+    inner_->all_reduce(data, count, dtype, op);
+  }
+  std::unique_ptr<strata::CollectiveRequest> all_reduce_async(void* data, std::size_t count, strata::DType dtype,
+                                                              strata::ReduceOp op) override {
+    if (measuring && launches == 0 && rank() == 1) std::this_thread::sleep_for(delay_);
+    const auto start = std::chrono::steady_clock::now();
+    auto request = inner_->all_reduce_async(data, count, dtype, op);
+    if (measuring) {
+      blocked += std::chrono::steady_clock::now() - start;
+      ++launches;
+      if (launches == 1) first = request.get();
+    }
+    return std::unique_ptr<strata::CollectiveRequest>(new Tracked(this, std::move(request)));
+  }
+  void broadcast(void* data, std::size_t bytes, int root) override { inner_->broadcast(data, bytes, root); }
+  void all_gather(const void* send, void* recv, std::size_t bytes) override {
+    inner_->all_gather(send, recv, bytes);
+  }
+  void barrier() override { inner_->barrier(); }
+  [[noreturn]] void abort(const std::string& message) override {
+    inner_->abort(message);
+    std::abort();  // inner_->abort does not return
+  }
+
+  // The first bucket's request is in flight (not waited for, not complete) at each later launch.
+  void note_launch() {
+    if (measuring && first != nullptr && launches > 1) first_in_flight_at_last_launch = !first->test();
+  }
+
+  bool measuring = false;
+  int launches = 0;
+  std::chrono::steady_clock::duration blocked{};
+  strata::CollectiveRequest* first = nullptr;
+  bool first_in_flight_at_last_launch = false;
+
+ private:
+  // Notes each launch after the first (the request of the launch itself is made by then).
+  class Tracked final : public strata::CollectiveRequest {
+   public:
+    Tracked(TimedCommunicator* owner, std::unique_ptr<strata::CollectiveRequest> inner)
+        : owner_(owner), inner_(std::move(inner)) {
+      owner_->note_launch();
+    }
+    ~Tracked() override {
+      if (owner_->first == inner_.get()) owner_->first = nullptr;
+    }
+    void wait() override {
+      if (owner_->first == inner_.get()) owner_->first = nullptr;  // waited for: no longer "in flight"
+      inner_->wait();
+    }
+    bool test() override { return inner_->test(); }
+
+   private:
+    TimedCommunicator* owner_;
+    std::unique_ptr<strata::CollectiveRequest> inner_;
+  };
+
+  std::shared_ptr<strata::Communicator> inner_;
+  std::chrono::milliseconds delay_;
+};
+
+// Overlap of the gradient all-reduce with the backward pass: an eager train step of an MLP
+// 784-256-256-256-10 whose gradients go into 6 buckets (a 64 KiB cap), while rank 1 is
+// `delay_ms` late for the first bucket. Rank 0 writes how long its training thread was held
+// in all_reduce_async during that step (with the collective's progress thread: microseconds,
+// the backward pass goes on computing the next buckets while the first one's reduction waits
+// for the peer on that thread; without it: about the delay, the walk stops in the first
+// all-reduce), the launches, and whether the first bucket's all-reduce was still in flight
+// when the last bucket was launched.
+int check_overlap(int delay_ms, const char* out) {
+  using namespace strata;
+  set_traced_train_step_enabled(false);  // the eager step: its backward walk launches the buckets
+  const auto factory = Registry::global().find<ObjectKind::kCollective>("mpi");
+  if (!factory) throw ValueError("no \"mpi\" collective registered");
+  CollectiveOptions collective{default_collective_timeout()};
+  auto timed = std::make_shared<TimedCommunicator>((*factory)(collective), std::chrono::milliseconds(delay_ms));
+  DistributeOptions options;
+  options.bucket_bytes = std::size_t{64} << 10;
+  DistributionStrategy strategy(timed, options);
+  set_random_seed(5);
+  Tensor in = Input(Shape{784}, "digits");
+  Tensor h = in;
+  for (int i = 0; i < 3; ++i) h = (*make_layer("Dense", Config{{"units", 256}, {"activation", "relu"}}))(h);
+  Tensor logits = (*make_layer("Dense", Config{{"units", 10}}))(h);
+  auto model = std::make_shared<Functional>(std::vector<Tensor>{in}, std::vector<Tensor>{logits}, "overlap_mlp");
+  strategy.distribute(*model);
+  mpi_test::compile(*model);
+  const auto [x, y] = mpi_test::data(64);
+  model->train_on_batch({x}, {y});  // the first step broadcasts the variables
+  timed->measuring = true;
+  model->train_on_batch({x}, {y});
+  timed->measuring = false;
+  const auto stats = strategy.last_step_stats();
+  if (strategy.is_chief()) {
+    std::ofstream(out) << "blocked_ms " << std::chrono::duration<double, std::milli>(timed->blocked).count()
+                       << "\nlaunches " << timed->launches << "\nbuckets " << stats.gradient_buckets
+                       << "\nfirst_in_flight_at_last_launch " << (timed->first_in_flight_at_last_launch ? 1 : 0)
+                       << "\n";
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::cerr << "usage: strata_mpi_worker OUT [key=value ...]\n";
@@ -112,6 +229,7 @@ int main(int argc, char** argv) {
       const strata::DistributionStrategy strategy("mpi");
       return check_all_reduce(strategy, argv[1]);
     }
+    if (argc > 3 && std::string(argv[2]) == "overlap") return check_overlap(std::stoi(argv[3]), argv[1]);
     for (int i = 2; i < argc; ++i) {
       const std::string arg = argv[i];
       const auto eq = arg.find('=');

@@ -1,26 +1,56 @@
 // The "mpi" collective (strata/plugin/collective.hpp) on the host's MPI library.
 //
 // MPI's life: if the host program has not initialised MPI, the first communicator calls
-// MPI_Init_thread (MPI_THREAD_SERIALIZED: the strategy makes one call at a time, from
-// whichever thread trains) and the plugin calls MPI_Finalize at exit; a host that
-// initialised MPI itself keeps it, and finalises it. Each communicator works on its own
-// duplicate of MPI_COMM_WORLD, so the host's own messages never mix with Strata's.
+// MPI_Init_thread (MPI_THREAD_SERIALIZED: one MPI call at a time, from any thread) and the
+// plugin calls MPI_Finalize at exit; a host that initialised MPI itself keeps it, and
+// finalises it. Each communicator works on its own duplicate of MPI_COMM_WORLD, so the host's
+// own messages never mix with Strata's. Every MPI call the plugin makes holds one process-wide
+// mutex, so Strata's calls never run concurrently (MPI_THREAD_SERIALIZED).
 //
-// Bounded waits, two ways (CollectiveOptions::extra["wait"], else STRATA_MPI_WAIT):
+// Who makes the MPI calls (CollectiveOptions::extra["progress_thread"], else
+// STRATA_MPI_PROGRESS_THREAD: "1"/"on", "0"/"off" or "auto", the default):
+//  - the progress thread (on): one thread per process makes the MPI calls of every
+//    communicator that uses it, in submission order (FIFO: every rank submits its
+//    collectives in the same order, so they match). all_reduce_async queues the call and
+//    returns at once; its request's wait() and test() read the call's completion. So a
+//    gradient bucket's all-reduce runs on that thread while the backward pass computes the
+//    next buckets, as PyTorch DDP's and Horovod's communication threads do on CPUs. The
+//    blocking calls (all_reduce, broadcast, all_gather, barrier) run on the calling thread
+//    when nothing is queued or running (no hand-over to pay for a step's small calls) and
+//    are queued behind the pending calls otherwise. The thread sleeps on a condition
+//    variable while the queue is empty; while it is inside a collective it spins in MPI as
+//    the blocking call does, and every queued call costs two thread wake-ups, which on busy
+//    cores wait for the scheduler. So it needs a core of its own to help: "auto" uses it
+//    only when the CPUs this process may run on (its affinity mask) exceed the ranks on
+//    this machine (MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)) times the threads per rank
+//    (strata::num_threads(); 0, automatic, counts as all the CPUs), i.e. when there is a
+//    spare core per rank. On 2 shared cores with 2 one-thread ranks it was no faster and at
+//    times several times slower (docs/DISTRIBUTED.md, "Overlap: the mpi collective's
+//    progress thread"). It needs MPI_THREAD_SERIALIZED or more: under a host that
+//    initialised MPI with less (MPI_Query_thread), the calls stay on the calling thread.
+//    A host that makes its own MPI calls may do so between Strata's calls (fit,
+//    train_on_batch, all_reduce, ... return with every queued call complete).
+//  - the calling thread (off): every call is made by the thread that calls the
+//    communicator, and in the "watchdog" mode all_reduce_async completes before it returns.
+//
+// Bounded waits, two ways (CollectiveOptions::extra["wait"], else STRATA_MPI_WAIT), whichever
+// thread makes the call:
 //  - "watchdog" (the default): every collective is the blocking MPI call (MPI_Allreduce,
-//    MPI_Bcast, ...) on the calling thread, as fast as the host's MPI makes it, and a
-//    watchdog thread ends the job when one has not returned within the timeout: it prints
-//    "CollectiveError: mpi (rank r of n): <the call> did not complete within T s
-//    (STRATA_COLLECTIVE_TIMEOUT): a peer died or stalled" and calls MPI_Abort. Arming it is
-//    two atomic stores a call. all_reduce_async completes before it returns: Open MPI
-//    progresses a non-blocking collective only inside MPI calls, so on host memory it gave no
-//    overlap, and its non-blocking algorithms (libnbc) cost 1.5x MPI_Allreduce from 16 KiB
-//    and up to 12x at 4-16 MiB (docs/DISTRIBUTED.md).
+//    MPI_Bcast, ...), as fast as the host's MPI makes it, and a watchdog thread ends the job
+//    when one has not returned within the timeout: it prints "CollectiveError: mpi (rank r
+//    of n): <the call> did not complete within T s (STRATA_COLLECTIVE_TIMEOUT): a peer died
+//    or stalled" and calls MPI_Abort. Arming it is two atomic stores a call. Without the
+//    progress thread all_reduce_async completes before it returns: Open MPI progresses a
+//    non-blocking collective only inside MPI calls, so on host memory it gave no overlap,
+//    and its non-blocking algorithms (libnbc) cost 1.5x MPI_Allreduce from 16 KiB and up
+//    to 12x at 4-16 MiB (docs/DISTRIBUTED.md).
 //  - "poll": every collective is started non-blocking (MPI_Iallreduce, MPI_Ibcast, ...) and
 //    polled with MPI_Test, without sleeping for its first 100 ms (each MPI_Test moves a
 //    large reduction by about a fragment, so a sleep is paid per fragment) and yielding the
 //    core between tests after that, until it completes or the timeout passes; then the
-//    call throws CollectiveError (a host can catch it) and the communicator is broken.
+//    call throws CollectiveError (a host can catch it; on the progress thread the error is
+//    kept and thrown by the request's wait() or the blocking call) and the communicator is
+//    broken.
 // A broken MPI cannot be finalised (the dead peer never joins), so at exit the plugin calls
 // MPI_Abort instead: the job ends with an error rather than hanging. mpirun usually notices a
 // killed rank first and ends the job itself; the timeout covers the peers that hang without
@@ -29,13 +59,18 @@
 #define OMPI_SKIP_MPICXX 1
 #define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <climits>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -46,6 +81,7 @@
 #include "strata/config_reader.hpp"
 #include "strata/error.hpp"
 #include "strata/plugin/collective.hpp"
+#include "strata/threads.hpp"
 
 namespace {
 
@@ -222,6 +258,143 @@ class CompletedRequest final : public strata::CollectiveRequest {
   bool test() override { return true; }
 };
 
+// Held by every MPI call the plugin makes (MPI_THREAD_SERIALIZED: never two at once, whichever
+// threads make them). Never destroyed: the progress thread may outlive static destructors.
+std::mutex& mpi_mutex() {
+  static auto* m = new std::mutex();
+  return *m;
+}
+
+// The progress thread: runs the queued MPI calls of every communicator that uses it, one at a
+// time, in the order they were queued. Started on first use; never destroyed (it sleeps on
+// its condition variable when idle, holding no MPI call, so the process exits around it).
+class Progress {
+ public:
+  struct Job {
+    std::function<void()> run;  // the MPI call(s); throws CollectiveError
+    bool done = false;          // under Progress::mutex_
+    std::exception_ptr error;   // set before done
+  };
+
+  static Progress& get() {
+    static auto* progress = new Progress();
+    return *progress;
+  }
+
+  std::shared_ptr<Job> submit(std::function<void()> run) {
+    auto job = std::make_shared<Job>();
+    job->run = std::move(run);
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      queue_.push_back(job);
+    }
+    work_.notify_one();
+    return job;
+  }
+
+  // Blocks until `job` has run; rethrows its error.
+  void wait(const Job& job) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [&] { return job.done; });
+    if (job.error) std::rethrow_exception(job.error);
+  }
+  bool done(const Job& job) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    return job.done;
+  }
+
+  // A blocking call: `run` on the calling thread when nothing is queued or running (no
+  // hand-over), else queued behind the pending calls and waited for.
+  void call(const std::function<void()>& run) {
+    bool idle = false;
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      idle = queue_.empty() && !running_;
+    }
+    if (idle) {
+      const std::lock_guard<std::mutex> mpi(mpi_mutex());
+      run();
+      return;
+    }
+    const auto job = submit(run);
+    wait(*job);
+  }
+
+  // Blocks until the queue is empty and nothing is running.
+  void drain() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [&] { return queue_.empty() && !running_; });
+  }
+
+ private:
+  Progress() {
+    std::thread([this] { loop(); }).detach();
+  }
+  [[noreturn]] void loop() {
+    for (;;) {
+      std::shared_ptr<Job> job;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        work_.wait(lock, [&] { return !queue_.empty(); });
+        job = std::move(queue_.front());
+        queue_.pop_front();
+        running_ = true;
+      }
+      std::exception_ptr error;
+      try {
+        const std::lock_guard<std::mutex> mpi(mpi_mutex());
+        job->run();
+      } catch (...) {
+        error = std::current_exception();
+      }
+      job->run = nullptr;  // what it captured goes now, on this thread
+      {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        job->error = error;
+        job->done = true;
+        running_ = false;
+      }
+      done_.notify_all();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable work_;  // a job was queued
+  std::condition_variable done_;  // a job finished
+  std::deque<std::shared_ptr<Job>> queue_;
+  bool running_ = false;
+};
+
+// A call queued on the progress thread. Destroyed before completion (after an exception
+// elsewhere), it waits for the call: the buffers must outlive it.
+class QueuedRequest final : public strata::CollectiveRequest {
+ public:
+  explicit QueuedRequest(std::shared_ptr<Progress::Job> job) : job_(std::move(job)) {}
+  ~QueuedRequest() override {
+    try {
+      Progress::get().wait(*job_);
+    } catch (...) {  // a failed call: the communicator is broken, and its error was (or is) reported elsewhere
+    }
+  }
+  void wait() override { Progress::get().wait(*job_); }
+  bool test() override {
+    if (!Progress::get().done(*job_)) return false;
+    Progress::get().wait(*job_);  // rethrows the call's error
+    return true;
+  }
+
+ private:
+  std::shared_ptr<Progress::Job> job_;
+};
+
+// The CPUs this process may run on (its affinity mask, as OpenMP sees them).
+int usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 int checked_count(std::size_t count, const char* what) {
   STRATA_CHECK(count <= static_cast<std::size_t>(INT_MAX), ValueError, "mpi: ", what, " of ", count,
                " elements exceeds MPI's int count; split it");
@@ -257,6 +430,22 @@ class MpiRequest final : public strata::CollectiveRequest {
   bool done_ = false;
 };
 
+// "1"/"on"/"true", "0"/"off"/"false" or "auto" (a JSON bool or number too): 1, 0, -1 (auto).
+int progress_setting(const strata::CollectiveOptions& options) {
+  std::string text = "auto";
+  if (const char* env = std::getenv("STRATA_MPI_PROGRESS_THREAD"); env && *env) text = env;
+  if (const strata::Config* p = strata::config::find_key(options.extra, "progress_thread")) {
+    if (p->is_boolean()) return p->get<bool>() ? 1 : 0;
+    if (p->is_number_integer() && (p->get<int>() == 0 || p->get<int>() == 1)) return p->get<int>();
+    if (p->is_string()) text = p->get<std::string>();
+  }
+  if (text == "1" || text == "on" || text == "true") return 1;
+  if (text == "0" || text == "off" || text == "false") return 0;
+  STRATA_CHECK(text == "auto", ValueError, "mpi: the option 'progress_thread' (STRATA_MPI_PROGRESS_THREAD) is ",
+               "'1', '0' or 'auto', got '", text, "'");
+  return -1;
+}
+
 class MpiCommunicator final : public strata::Communicator {
  public:
   explicit MpiCommunicator(const strata::CollectiveOptions& options) : timeout_(options.timeout_seconds) {
@@ -269,16 +458,37 @@ class MpiCommunicator final : public strata::Communicator {
     STRATA_CHECK(wait == "watchdog" || wait == "poll", ValueError, "mpi: the option 'wait' (STRATA_MPI_WAIT) is ",
                  "'watchdog' or 'poll', got '", wait, "'");
     poll_ = wait == "poll";
+    const int progress = progress_setting(options);
     MpiProcess::get().ensure_initialised();
+    const std::lock_guard<std::mutex> mpi(mpi_mutex());
     check(MPI_Comm_dup(MPI_COMM_WORLD, &comm_), "MPI_Comm_dup");
     check(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
     check(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank");
     check(MPI_Comm_size(comm_, &size_), "MPI_Comm_size");
+    // The ranks on this machine (a collective call: every rank makes it, whatever its setting).
+    MPI_Comm node = MPI_COMM_NULL;
+    check(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node), "MPI_Comm_split_type");
+    check(MPI_Comm_size(node, &local_ranks_), "MPI_Comm_size");
+    MPI_Comm_free(&node);
+    int provided = MPI_THREAD_SINGLE;
+    check(MPI_Query_thread(&provided), "MPI_Query_thread");
+    if (provided >= MPI_THREAD_SERIALIZED) {
+      if (progress == 1) {
+        threaded_ = true;
+      } else if (progress < 0) {
+        const int cpus = usable_cpus(), per_rank = strata::num_threads();
+        threaded_ = per_rank > 0 && cpus > local_ranks_ * per_rank;  // a spare core per rank
+      }
+    }
   }
   ~MpiCommunicator() override {
+    if (threaded_) Progress::get().drain();  // a request that outlived the strategy
     int finalised = 0;
     MPI_Finalized(&finalised);
-    if (!finalised && !MpiProcess::get().broken()) MPI_Comm_free(&comm_);
+    if (!finalised && !MpiProcess::get().broken()) {
+      const std::lock_guard<std::mutex> mpi(mpi_mutex());
+      MPI_Comm_free(&comm_);
+    }
   }
 
   std::string name() const override { return "mpi"; }
@@ -287,84 +497,86 @@ class MpiCommunicator final : public strata::Communicator {
   std::string device_type() const override { return "cpu"; }
 
   void all_reduce(void* data, std::size_t count, DType dtype, ReduceOp op) override {
-    if (poll_) {
-      all_reduce_async(data, count, dtype, op)->wait();
-      return;
-    }
     check_usable();
     const MPI_Datatype type = mpi_type(dtype);
     const int n = checked_count(count, "an all-reduce");
-    Watchdog::get().arm("an all-reduce", count, timeout_, rank_, size_);
-    const int rc = MPI_Allreduce(MPI_IN_PLACE, data, n, type, mpi_op(op), comm_);
-    Watchdog::get().disarm();
-    check(rc, "MPI_Allreduce");
-    if (op == ReduceOp::kMean) divide_by(data, count, dtype, size_);
+    run([=, this] { do_all_reduce(data, n, type, dtype, op); });
   }
 
   std::unique_ptr<strata::CollectiveRequest> all_reduce_async(void* data, std::size_t count, DType dtype,
                                                               ReduceOp op) override {
-    if (!poll_) {
-      all_reduce(data, count, dtype, op);
-      return std::make_unique<CompletedRequest>();
-    }
     check_usable();
     const MPI_Datatype type = mpi_type(dtype);
     const int n = checked_count(count, "an all-reduce");
+    if (threaded_) {
+      return std::make_unique<QueuedRequest>(Progress::get().submit([=, this] {
+        check_usable();  // an earlier queued call may have failed
+        do_all_reduce(data, n, type, dtype, op);
+      }));
+    }
+    if (!poll_) {
+      const std::lock_guard<std::mutex> mpi(mpi_mutex());
+      do_all_reduce(data, n, type, dtype, op);
+      return std::make_unique<CompletedRequest>();
+    }
     MPI_Request request = MPI_REQUEST_NULL;
-    check(MPI_Iallreduce(MPI_IN_PLACE, data, n, type, mpi_op(op), comm_, &request), "MPI_Iallreduce");
-    return std::make_unique<MpiRequest>(this, request,
-                                        strata::detail::concat("an all-reduce (", reduce_op_name(op), ") of ", count,
-                                                               " ", strata::dtype_name(dtype), " elements"),
-                                        data, count, dtype, op == ReduceOp::kMean);
+    {
+      const std::lock_guard<std::mutex> mpi(mpi_mutex());
+      check(MPI_Iallreduce(MPI_IN_PLACE, data, n, type, mpi_op(op), comm_, &request), "MPI_Iallreduce");
+    }
+    return std::make_unique<MpiRequest>(this, request, all_reduce_text(count, dtype, op), data, count, dtype,
+                                        op == ReduceOp::kMean);
   }
 
   void broadcast(void* data, std::size_t bytes, int root) override {
     check_usable();
     STRATA_CHECK(root >= 0 && root < size_, ValueError, "mpi: broadcast root ", root, " is not a rank of ", size_);
-    if (!poll_) {
-      const int n = checked_count(bytes, "a broadcast");
-      Watchdog::get().arm("a broadcast (bytes)", bytes, timeout_, rank_, size_);
-      const int rc = MPI_Bcast(data, n, MPI_BYTE, root, comm_);
-      Watchdog::get().disarm();
-      check(rc, "MPI_Bcast");
-      return;
-    }
-    MPI_Request request = MPI_REQUEST_NULL;
-    check(MPI_Ibcast(data, checked_count(bytes, "a broadcast"), MPI_BYTE, root, comm_, &request), "MPI_Ibcast");
-    MpiRequest(this, request, strata::detail::concat("a broadcast of ", bytes, " bytes from rank ", root), nullptr, 0,
-               DType::kUInt8, false)
-        .wait();
+    const int n = checked_count(bytes, "a broadcast");
+    run([=, this] {
+      if (!poll_) {
+        Watchdog::get().arm("a broadcast (bytes)", bytes, timeout_, rank_, size_);
+        const int rc = MPI_Bcast(data, n, MPI_BYTE, root, comm_);
+        Watchdog::get().disarm();
+        check(rc, "MPI_Bcast");
+        return;
+      }
+      MPI_Request request = MPI_REQUEST_NULL;
+      check(MPI_Ibcast(data, n, MPI_BYTE, root, comm_, &request), "MPI_Ibcast");
+      poll(request, strata::detail::concat("a broadcast of ", bytes, " bytes from rank ", root));
+    });
   }
 
   void all_gather(const void* send, void* recv, std::size_t bytes) override {
     check_usable();
     const int n = checked_count(bytes, "an all-gather");
-    if (!poll_) {
-      Watchdog::get().arm("an all-gather (bytes per rank)", bytes, timeout_, rank_, size_);
-      const int rc = MPI_Allgather(send, n, MPI_BYTE, recv, n, MPI_BYTE, comm_);
-      Watchdog::get().disarm();
-      check(rc, "MPI_Allgather");
-      return;
-    }
-    MPI_Request request = MPI_REQUEST_NULL;
-    check(MPI_Iallgather(send, n, MPI_BYTE, recv, n, MPI_BYTE, comm_, &request), "MPI_Iallgather");
-    MpiRequest(this, request, strata::detail::concat("an all-gather of ", bytes, " bytes per rank"), nullptr, 0,
-               DType::kUInt8, false)
-        .wait();
+    run([=, this] {
+      if (!poll_) {
+        Watchdog::get().arm("an all-gather (bytes per rank)", bytes, timeout_, rank_, size_);
+        const int rc = MPI_Allgather(send, n, MPI_BYTE, recv, n, MPI_BYTE, comm_);
+        Watchdog::get().disarm();
+        check(rc, "MPI_Allgather");
+        return;
+      }
+      MPI_Request request = MPI_REQUEST_NULL;
+      check(MPI_Iallgather(send, n, MPI_BYTE, recv, n, MPI_BYTE, comm_, &request), "MPI_Iallgather");
+      poll(request, strata::detail::concat("an all-gather of ", bytes, " bytes per rank"));
+    });
   }
 
   void barrier() override {
     check_usable();
-    if (!poll_) {
-      Watchdog::get().arm("a barrier", 0, timeout_, rank_, size_);
-      const int rc = MPI_Barrier(comm_);
-      Watchdog::get().disarm();
-      check(rc, "MPI_Barrier");
-      return;
-    }
-    MPI_Request request = MPI_REQUEST_NULL;
-    check(MPI_Ibarrier(comm_, &request), "MPI_Ibarrier");
-    MpiRequest(this, request, "a barrier", nullptr, 0, DType::kUInt8, false).wait();
+    run([this] {
+      if (!poll_) {
+        Watchdog::get().arm("a barrier", 0, timeout_, rank_, size_);
+        const int rc = MPI_Barrier(comm_);
+        Watchdog::get().disarm();
+        check(rc, "MPI_Barrier");
+        return;
+      }
+      MPI_Request request = MPI_REQUEST_NULL;
+      check(MPI_Ibarrier(comm_, &request), "MPI_Ibarrier");
+      poll(request, "a barrier");
+    });
   }
 
   [[noreturn]] void abort(const std::string& message) override {
@@ -375,8 +587,9 @@ class MpiCommunicator final : public strata::Communicator {
     std::abort();  // MPI_Abort does not return; this keeps [[noreturn]] true if it did
   }
 
-  // Polls `request` until done; CollectiveError (and a broken MPI) after the timeout.
-  void wait(MPI_Request& request, const std::string& what) {
+  // Polls `request` until done; CollectiveError (and a broken MPI) after the timeout. The
+  // caller holds mpi_mutex().
+  void poll(MPI_Request& request, const std::string& what) {
     using clock = std::chrono::steady_clock;
     const auto start = clock::now();
     const auto deadline = start + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(timeout_));
@@ -400,9 +613,19 @@ class MpiCommunicator final : public strata::Communicator {
     }
   }
 
+  // The calling thread's wait for a "poll" request (no progress thread).
+  void wait(MPI_Request& request, const std::string& what) {
+    const std::lock_guard<std::mutex> mpi(mpi_mutex());
+    poll(request, what);
+  }
+
   bool test(MPI_Request& request, const std::string& what) {
     int done = 0;
-    const int rc = MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+    int rc = MPI_SUCCESS;
+    {
+      const std::lock_guard<std::mutex> mpi(mpi_mutex());
+      rc = MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+    }
     if (rc != MPI_SUCCESS) fail(what, ": ", mpi_error_text(rc));
     return done != 0;
   }
@@ -414,6 +637,38 @@ class MpiCommunicator final : public strata::Communicator {
   }
 
  private:
+  // A blocking call's MPI work: through the progress thread when this communicator uses it,
+  // else on this thread; either way under mpi_mutex().
+  void run(const std::function<void()>& work) {
+    if (threaded_) {
+      Progress::get().call(work);
+      return;
+    }
+    const std::lock_guard<std::mutex> mpi(mpi_mutex());
+    work();
+  }
+
+  // The all-reduce itself, blocking; the caller holds mpi_mutex().
+  void do_all_reduce(void* data, int n, MPI_Datatype type, DType dtype, ReduceOp op) {
+    const auto count = static_cast<std::size_t>(n);
+    if (poll_) {
+      MPI_Request request = MPI_REQUEST_NULL;
+      check(MPI_Iallreduce(MPI_IN_PLACE, data, n, type, mpi_op(op), comm_, &request), "MPI_Iallreduce");
+      poll(request, all_reduce_text(count, dtype, op));
+    } else {
+      Watchdog::get().arm("an all-reduce", count, timeout_, rank_, size_);
+      const int rc = MPI_Allreduce(MPI_IN_PLACE, data, n, type, mpi_op(op), comm_);
+      Watchdog::get().disarm();
+      check(rc, "MPI_Allreduce");
+    }
+    if (op == ReduceOp::kMean) divide_by(data, count, dtype, size_);
+  }
+
+  static std::string all_reduce_text(std::size_t count, DType dtype, ReduceOp op) {
+    return strata::detail::concat("an all-reduce (", reduce_op_name(op), ") of ", count, " ",
+                                  strata::dtype_name(dtype), " elements");
+  }
+
   void check(int rc, const char* call) {
     if (rc != MPI_SUCCESS) fail(call, " failed: ", mpi_error_text(rc));
   }
@@ -423,10 +678,12 @@ class MpiCommunicator final : public strata::Communicator {
   }
 
   double timeout_;
-  bool poll_ = false;  // the "poll" wait mode (else "watchdog")
+  bool poll_ = false;      // the "poll" wait mode (else "watchdog")
+  bool threaded_ = false;  // the MPI calls are made by the progress thread
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0;
   int size_ = 1;
+  int local_ranks_ = 1;  // the ranks on this machine
 };
 
 MpiRequest::~MpiRequest() {
