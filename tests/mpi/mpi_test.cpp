@@ -630,3 +630,41 @@ TEST(DistributedBuckets, TheTracedStepRunsUnderAStrategy) {
   set_traced_train_step_enabled(was_enabled);
 }
 
+
+// The traced step overlaps too: its graph reports each gradient as soon as it has computed
+// it, so with a bucket per gradient every bucket but the last (the first layer's, computed
+// last) is launched while the graph still has gradients to compute — as the tape's walk does
+// in the eager step. Before, the traced step's buckets were all launched after the graph
+// returned. The result is the same step: identical replicas equal one process.
+TEST(DistributedBuckets, TheTracedStepLaunchesBucketsWhileItsGraphRuns) {
+  register_counting();
+  set_num_threads(1);
+  const bool was_enabled = traced_train_step_enabled();
+  const auto [x, y] = mpi_test::data(64);
+  set_traced_train_step_enabled(false);
+  auto single = mpi_test::guide_mlp();
+  mpi_test::compile(*single);
+  for (int i = 0; i < 2; ++i) single->train_on_batch({x}, {y});
+  for (const bool traced : {true, false}) {
+    set_traced_train_step_enabled(traced);
+    DistributeOptions options;
+    options.bucket_bytes = 1;  // a bucket per gradient: 6
+    DistributionStrategy strategy("counting", options);
+    auto model = mpi_test::guide_mlp();
+    strategy.distribute(*model);
+    mpi_test::compile(*model);
+    reset_traced_train_step_stats();
+    for (int i = 0; i < 2; ++i) model->train_on_batch({x}, {y});
+    EXPECT_EQ(traced_train_step_stats().traced_steps, traced ? 2u : 0u);
+    const auto stats = strategy.last_step_stats();
+    EXPECT_EQ(stats.gradient_buckets, 6u);
+    EXPECT_EQ(stats.buckets_overlapped, 5u) << (traced ? "traced" : "eager") << " step";
+    const auto a = single->weights(), b = model->weights();
+    ASSERT_EQ(a.size(), b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      const auto va = a[i].value().to_vector<float>(), vb = b[i].value().to_vector<float>();
+      for (std::size_t j = 0; j < va.size(); ++j) ASSERT_NEAR(va[j], vb[j], 1e-6) << a[i].name();
+    }
+  }
+  set_traced_train_step_enabled(was_enabled);
+}

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "ops/gradient_ready.hpp"
 #include "strata/distribute.hpp"
 #include "strata/metrics.hpp"
 #include "strata/training.hpp"
@@ -58,6 +59,9 @@ class ReplicaStep {
   // all-reduce is launched as soon as all its gradients are in (last layers first, as
   // PyTorch's DDP overlaps them with the rest of the backward pass). Null without a strategy.
   [[nodiscard]] std::shared_ptr<void> overlap_backward(const std::vector<Variable>& vars);
+  // The same buckets, with the hook handed to the caller instead of the tape: the traced
+  // step calls it as its graph computes each gradient. Empty without a strategy.
+  internal::GradientReadyHook gradient_ready_hook(const std::vector<Variable>& vars);
   // Between the gradients and apply_gradients: `grads` (of the loss scale_loss() gave; the
   // gradients of overlap_backward's `vars` when it ran) are all-reduced (SUM, fused into
   // buckets, each launched without blocking; those overlap_backward launched are only

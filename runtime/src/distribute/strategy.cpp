@@ -414,6 +414,8 @@ struct ReplicaStep::Reducer {
   std::vector<Device> devices;            // per source: where its gradient goes
   std::vector<std::size_t> launch_order;  // buckets, in the order they were launched
   std::size_t tested = 0;                 // launch_order[0, tested) are known complete
+  std::size_t reported = 0;               // sources ready() has seen
+  bool in_backward = false;               // ready() is called while the gradients are computed
   DistributedStepStats stats;
 
   // `items[k]`: source k's dtype and element count; sources of another dtype than float32 and
@@ -445,6 +447,7 @@ struct ReplicaStep::Reducer {
   void ready(std::size_t k, const Tensor& g) {
     if (k >= bucket_of.size() || bucket_of[k] < 0) return;
     grads[k] = g;
+    ++reported;
     Bucket& bucket = buckets[static_cast<std::size_t>(bucket_of[k])];
     if (++bucket.ready == bucket.members.size()) launch(bucket);
     // Give the launched all-reduces a chance to progress (MPI's advance only inside MPI calls).
@@ -476,6 +479,8 @@ struct ReplicaStep::Reducer {
     launch_order.push_back(static_cast<std::size_t>(&bucket - buckets.data()));
     stats.collective_calls += 1;
     stats.bytes_reduced += bucket.data.size();
+    // Overlapped: launched while the backward pass still had gradients to compute.
+    if (in_backward && reported < bucket_of.size()) stats.buckets_overlapped += 1;
   }
 
   // Launches what is left (in plan order), waits for every bucket, writes the sums to `out`.
@@ -506,6 +511,11 @@ struct ReplicaStep::Reducer {
 
 std::shared_ptr<void> ReplicaStep::overlap_backward(const std::vector<Variable>& vars) {
   if (!strategy_) return nullptr;
+  return std::make_shared<internal::GradientReadyScope>(gradient_ready_hook(vars));
+}
+
+internal::GradientReadyHook ReplicaStep::gradient_ready_hook(const std::vector<Variable>& vars) {
+  if (!strategy_) return {};
   auto reducer = std::make_shared<Reducer>();
   reducer->comm = &strategy_->communicator();
   reducer->local_batch = local_batch_;
@@ -518,12 +528,11 @@ std::shared_ptr<void> ReplicaStep::overlap_backward(const std::vector<Variable>&
   reducer->plan(items, std::vector<bool>(vars.size(), false),
                 std::max<std::size_t>(strategy_->options().bucket_bytes, 1));
   reducer->stats.collective_calls = count_calls_;
+  reducer->in_backward = true;
   reducer_ = reducer;
-  auto scope = std::make_shared<internal::GradientReadyScope>(
-      [weak = std::weak_ptr<Reducer>(reducer)](std::size_t k, const Tensor& g) {
-        if (auto r = weak.lock()) r->ready(k, g);
-      });
-  return scope;
+  return [weak = std::weak_ptr<Reducer>(reducer)](std::size_t k, const Tensor& g) {
+    if (auto r = weak.lock()) r->ready(k, g);
+  };
 }
 
 void ReplicaStep::reduce_gradients(std::vector<Tensor>& grads, std::int64_t local_batch) {
@@ -531,6 +540,7 @@ void ReplicaStep::reduce_gradients(std::vector<Tensor>& grads, std::int64_t loca
   local_batch_ = local_batch;
   std::shared_ptr<Reducer> reducer = std::move(reducer_);
   if (reducer && reducer->grads.size() != grads.size()) reducer.reset();  // not these gradients
+  if (reducer) reducer->in_backward = false;
   if (!reducer && model_ != nullptr) {
     // No overlap (a caller that differentiated without overlap_backward, e.g. a traced
     // step): plan from the trainable variables when these are their gradients, so that a
@@ -542,8 +552,9 @@ void ReplicaStep::reduce_gradients(std::vector<Tensor>& grads, std::int64_t loca
                 (grads[k].dtype() == vars[k].dtype() && grads[k].num_elements() == vars[k].shape().num_elements());
     }
     if (matches) {
-      auto guard = overlap_backward(vars);  // plans the buckets; its hook is not used
+      (void)gradient_ready_hook(vars);  // plans the buckets; its hook is not used
       reducer = std::move(reducer_);
+      reducer->in_backward = false;
       for (std::size_t k = grads.size(); k-- > 0;) reducer->ready(k, grads[k]);
     }
   }

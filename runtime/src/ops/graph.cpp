@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "layers/call_arguments.hpp"
+#include "ops/gradient_ready.hpp"
 #include "ops/internal.hpp"
 #include "strata/layer.hpp"
 #include "strata/plugin/backend.hpp"
@@ -273,6 +274,17 @@ std::vector<Variable> Graph::captured_variables() const {
 }
 
 namespace {
+thread_local internal::GraphOutputHook t_graph_output;
+}  // namespace
+
+namespace internal {
+GraphOutputScope::GraphOutputScope(GraphOutputHook hook) : previous_(std::move(t_graph_output)) {
+  t_graph_output = std::move(hook);
+}
+GraphOutputScope::~GraphOutputScope() { t_graph_output = std::move(previous_); }
+}  // namespace internal
+
+namespace {
 struct NodeWhere {
   const GraphNode* node;
   const std::string* graph;
@@ -465,6 +477,23 @@ std::vector<Tensor> Graph::run(const std::vector<Tensor>& inputs) const {
     for (const auto& slot : input_slots_[j]) last_use[static_cast<std::size_t>(slot.first)] = j;
   }
   for (const auto& slot : output_slots_) last_use[static_cast<std::size_t>(slot.first)] = nodes_.size();
+  // A GraphOutputScope's hook (for this run only, not for graphs its nodes run): each output
+  // is reported once the node producing it has run (gradient_ready.hpp).
+  const internal::GraphOutputHook on_output = std::exchange(t_graph_output, {});
+  std::vector<std::pair<std::size_t, std::size_t>> unreported;  // (producing node, output), by node
+  std::size_t next_report = 0;
+  if (on_output) {
+    for (std::size_t j = 0; j < output_slots_.size(); ++j) {
+      unreported.emplace_back(static_cast<std::size_t>(output_slots_[j].first), j);
+    }
+    std::stable_sort(unreported.begin(), unreported.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+  }
+  const auto report_outputs_before = [&](std::size_t i) {
+    for (; next_report < unreported.size() && unreported[next_report].first < i; ++next_report) {
+      on_output(unreported[next_report].second, value(output_slots_[unreported[next_report].second]));
+    }
+  };
   const auto release_inputs = [&](std::size_t i) {
     for (const auto& slot : input_slots_[i]) {
       const auto k = static_cast<std::size_t>(slot.first);
@@ -473,6 +502,7 @@ std::vector<Tensor> Graph::run(const std::vector<Tensor>& inputs) const {
   };
 
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    if (on_output) report_outputs_before(i);
     const auto& node = nodes_[i];
     const NodeKind kind = kinds_[i];
     if (kind == NodeKind::kPlaceholder) continue;
@@ -526,6 +556,7 @@ std::vector<Tensor> Graph::run(const std::vector<Tensor>& inputs) const {
     values[i] = internal::run_op(def, std::move(args), node->attrs);
     release_inputs(i);
   }
+  if (on_output) report_outputs_before(nodes_.size());
   std::vector<Tensor> out;
   out.reserve(outputs_.size());
   for (const auto& slot : output_slots_) out.push_back(value(slot));

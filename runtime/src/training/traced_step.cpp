@@ -406,7 +406,8 @@ constexpr std::size_t kEntriesPerModel = 8;
 std::optional<TracedGradients> TracedTrainStep::run(Model& model, const Optimizer& optimizer,
                                                     const std::vector<std::shared_ptr<Loss>>& losses, double loss_scale,
                                                     const ForwardFn& forward, const std::vector<Tensor>& x,
-                                                    const std::vector<Tensor>& y, const Tensor& sample_weight) {
+                                                    const std::vector<Tensor>& y, const Tensor& sample_weight,
+                                                    const GradientReadyHook& on_gradient) {
   if (!traced_train_step_enabled() || is_tracing()) return std::nullopt;
   for (const auto* group : {&x, &y}) {
     for (const auto& t : *group) {
@@ -512,10 +513,31 @@ std::optional<TracedGradients> TracedTrainStep::run(Model& model, const Optimize
   std::vector<Tensor> inputs = x;
   inputs.insert(inputs.end(), y.begin(), y.end());
   if (sample_weight.defined()) inputs.push_back(sample_weight);
+  const std::size_t n = entry->outputs;
+  std::optional<GraphOutputScope> report;
+  if (on_gradient) {
+    // The graph's outputs: the total, per-output losses, y_pred, y_true, the defined metric
+    // weights, then the defined gradients in variable order.
+    std::size_t k = 1 + 3 * n + static_cast<std::size_t>(std::count(entry->metric_weight_defined.begin(),
+                                                                      entry->metric_weight_defined.end(), true));
+    std::vector<std::ptrdiff_t> variable_of(k, -1);
+    for (std::size_t v = 0; v < entry->gradient_defined.size(); ++v) {
+      if (entry->gradient_defined[v]) {
+        variable_of.push_back(static_cast<std::ptrdiff_t>(v));
+      } else {
+        on_gradient(v, Tensor());
+      }
+    }
+    report.emplace([&on_gradient, variable_of = std::move(variable_of)](std::size_t output, const Tensor& value) {
+      if (output < variable_of.size() && variable_of[output] >= 0) {
+        on_gradient(static_cast<std::size_t>(variable_of[output]), value);
+      }
+    });
+  }
   std::vector<Tensor> values = entry->graph->run(inputs);
+  report.reset();
   TracedGradients out;
   std::size_t k = 0;
-  const std::size_t n = entry->outputs;
   out.result.total = values[k++];
   for (auto* group : {&out.result.per_output, &out.result.y_pred, &out.result.y_true}) {
     group->assign(values.begin() + static_cast<std::ptrdiff_t>(k), values.begin() + static_cast<std::ptrdiff_t>(k + n));

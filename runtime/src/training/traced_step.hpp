@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "ops/gradient_ready.hpp"
 #include "strata/graph.hpp"
 #include "strata/tensor.hpp"
 #include "strata/variable.hpp"
@@ -70,10 +71,14 @@ class TracedTrainStep {
   // run eagerly (switched off, or not traceable exactly).
   // `losses`: compile()'s, one per output (the value checks they skip on symbolic tensors
   // are repeated on the host).
+  // `on_gradient` (optional): called with each variable's index and gradient as soon as the
+  // graph has computed it (undefined gradients first), as GradientTape::gradient's
+  // GradientReadyHook is (ops/gradient_ready.hpp) — the data-parallel step's buckets.
   std::optional<TracedGradients> run(Model& model, const Optimizer& optimizer,
                                      const std::vector<std::shared_ptr<Loss>>& losses, double loss_scale,
                                      const ForwardFn& forward, const std::vector<Tensor>& x,
-                                     const std::vector<Tensor>& y, const Tensor& sample_weight);
+                                     const std::vector<Tensor>& y, const Tensor& sample_weight,
+                                     const GradientReadyHook& on_gradient = {});
 
   struct Entry;
 

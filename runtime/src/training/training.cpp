@@ -612,7 +612,11 @@ Logs Model::train_step(const std::vector<Tensor>& x, const std::vector<Tensor>& 
   if (replica_factor > 0.0) {
     const double traced_scale =
         !replica.active() ? scale : (scale != 0.0 ? scale : 1.0) * replica_factor;  // 0: no scaling
-    traced = s.traced_step.run(*this, *s.optimizer, s.losses, traced_scale, forward, x, y, sample_weight);
+    // Under a strategy the graph reports each gradient as it computes it, and a bucket's
+    // all-reduce starts while the graph goes on with the earlier layers (DDP's overlap).
+    traced = s.traced_step.run(*this, *s.optimizer, s.losses, traced_scale, forward, x, y, sample_weight,
+                               replica.active() ? replica.gradient_ready_hook(trainable_weights())
+                                                : internal::GradientReadyHook());
   }
   if (traced) {
     r = std::move(traced->result);

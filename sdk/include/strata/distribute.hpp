@@ -108,6 +108,8 @@ struct DistributedStepStats {
   std::size_t collective_calls = 0;  // all-reduce calls the step made: buckets + 1 for the metrics
                                      // (+ 1 for the batch sizes in a train_on_batch)
   std::size_t bytes_reduced = 0;     // bytes all-reduced by the step
+  std::size_t buckets_overlapped = 0;  // buckets launched while the backward pass (the tape's
+                                       // walk or the traced step's graph) had gradients left
 };
 
 class DistributionStrategy {
