@@ -374,13 +374,29 @@ Tensor truncated_normal(const Shape& shape, DType dtype, double mean, double std
 // ---- variables ---------------------------------------------------------------------------------
 
 Tensor read(const Variable& variable) {
-  if (is_tracing()) return internal::capture_variable(variable);
-  Tensor value = variable.value();
-  internal::note_variable_read(variable, value);
+  Tensor value;
+  if (is_tracing()) {
+    value = internal::capture_variable(variable);
+  } else {
+    value = variable.value();
+    internal::note_variable_read(variable, value);
+  }
+  // Keras's AutoCastVariable: a float32 variable read inside a mixed-precision layer's call
+  // is its value in the compute dtype (a Cast, through which gradients reach the variable).
+  if (const DType autocast = internal::thread_state().autocast; autocast != DType::kInvalid) [[unlikely]] {
+    if (value.dtype() == DType::kFloat32) return cast(value, autocast);
+  }
   return value;
 }
 
-void assign_variable(const Variable& variable, const Tensor& value) {
+void assign_variable(const Variable& variable, const Tensor& value_in) {
+  // In an autocast scope a value computed from autocast reads goes back to the variable's
+  // dtype, as Keras's AutoCastVariable.assign casts it.
+  Tensor value = value_in;
+  if (internal::thread_state().autocast != DType::kInvalid && value.defined() && is_floating(value.dtype()) &&
+      is_floating(variable.dtype()) && value.dtype() != variable.dtype()) {
+    value = cast(value, variable.dtype());
+  }
   if (is_tracing()) return internal::record_assign(variable, value);
   STRATA_CHECK(!value.is_symbolic(), ValueError, "cannot assign a symbolic tensor to variable '", variable.name(),
                "' outside a trace");

@@ -47,6 +47,10 @@ struct ThreadState {
   // Assignments recorded while tracing (AssignVariableOp nodes): they have no outputs, so
   // trace() keeps them as the graph's side effects.
   std::vector<std::shared_ptr<GraphNode>> side_effects;
+  // Keras's autocast scope: inside the call of a layer with a mixed-precision policy, the
+  // half dtype that read() casts float32 variables to (and assign_variable casts back
+  // from); kInvalid outside such a call (layers/layer.cpp sets it per layer call).
+  DType autocast = DType::kInvalid;
 };
 ThreadState& thread_state();
 
