@@ -229,6 +229,7 @@ class AutocastCall {
   AutocastCall(const Layer& layer, std::vector<Tensor>& inputs)
       : saved_(internal::thread_state().autocast) {
     const DType mixed = internal::mixed_compute_dtype(layer);
+    if (mixed != DType::kInvalid) internal::g_autocast_used.store(true, std::memory_order_relaxed);
     internal::thread_state().autocast = mixed;
     const DType compute = mixed != DType::kInvalid ? mixed : layer.dtype();
     if (!is_floating(compute) || dynamic_cast<const Model*>(&layer) != nullptr) return;

@@ -373,7 +373,11 @@ Tensor truncated_normal(const Shape& shape, DType dtype, double mean, double std
 
 // ---- variables ---------------------------------------------------------------------------------
 
-Tensor read(const Variable& variable) {
+namespace {
+// read() inside an autocast scope: Keras's AutoCastVariable, a float32 variable read inside a
+// mixed-precision layer's call is its value in the compute dtype (a Cast, through which
+// gradients reach the variable).
+[[gnu::noinline]] Tensor autocast_read(const Variable& variable) {
   Tensor value;
   if (is_tracing()) {
     value = internal::capture_variable(variable);
@@ -381,11 +385,16 @@ Tensor read(const Variable& variable) {
     value = variable.value();
     internal::note_variable_read(variable, value);
   }
-  // Keras's AutoCastVariable: a float32 variable read inside a mixed-precision layer's call
-  // is its value in the compute dtype (a Cast, through which gradients reach the variable).
-  if (const DType autocast = internal::thread_state().autocast; autocast != DType::kInvalid) [[unlikely]] {
-    if (value.dtype() == DType::kFloat32) return cast(value, autocast);
-  }
+  const DType autocast = internal::thread_state().autocast;
+  return autocast != DType::kInvalid && value.dtype() == DType::kFloat32 ? cast(value, autocast) : value;
+}
+}  // namespace
+
+Tensor read(const Variable& variable) {
+  if (internal::autocast_used()) [[unlikely]] return autocast_read(variable);
+  if (is_tracing()) return internal::capture_variable(variable);
+  Tensor value = variable.value();
+  internal::note_variable_read(variable, value);
   return value;
 }
 
@@ -393,7 +402,7 @@ void assign_variable(const Variable& variable, const Tensor& value_in) {
   // In an autocast scope a value computed from autocast reads goes back to the variable's
   // dtype, as Keras's AutoCastVariable.assign casts it.
   Tensor value = value_in;
-  if (internal::thread_state().autocast != DType::kInvalid && value.defined() && is_floating(value.dtype()) &&
+  if (internal::autocast_used() && internal::thread_state().autocast != DType::kInvalid && value.defined() && is_floating(value.dtype()) &&
       is_floating(variable.dtype()) && value.dtype() != variable.dtype()) {
     value = cast(value, variable.dtype());
   }

@@ -24,6 +24,8 @@ ThreadState& thread_state() {
   return state;
 }
 
+std::atomic<bool> g_autocast_used{false};
+
 namespace {
 
 std::size_t resolve_index(int index, std::size_t n) {
@@ -148,9 +150,9 @@ Tensor convert(const Tensor& t, DType dtype) {
 // dtype `half` and DType attributes naming it become float32, the kernel runs on those, and
 // each output whose inferred dtype (`metas`) is `half` is rounded back to it. Half storage,
 // float32 arithmetic, rounded at each op boundary.
-[[gnu::noinline]] std::vector<Tensor> run_widened(const FoundKernel& kernel, const OpDef& def,
-                                                  const std::vector<Tensor>& inputs, const Attrs& attrs,
-                                                  std::span<const TensorMeta> metas, BackendDevice& device, DType half) {
+std::vector<Tensor> run_widened(const FoundKernel& kernel, const OpDef& def, const std::vector<Tensor>& inputs,
+                                const Attrs& attrs, std::span<const TensorMeta> metas, BackendDevice& device,
+                                DType half) {
   std::vector<Tensor> wide = inputs;
   for (auto& t : wide) {
     if (t.dtype() == half) t = convert(t, DType::kFloat32);
@@ -214,6 +216,24 @@ void record_on_tapes(const OpDef& def, const std::vector<Tensor>& inputs, const 
   }
 }
 
+// run_op's and run_planned_op's float32 fallback, kept out of their bodies.
+[[gnu::noinline]] std::vector<Tensor> run_widened_op(const FoundKernel& kernel, const OpDef& def,
+                                                     const std::vector<Tensor>& inputs, const Attrs& attrs,
+                                                     std::span<const TensorMeta> metas, BackendDevice& device, DType half) {
+  auto outputs = run_widened(kernel, def, inputs, attrs, metas, device, half);
+  record_on_tapes(def, inputs, outputs, attrs);
+  return outputs;
+}
+
+[[gnu::noinline]] std::vector<Tensor> run_planned_widened(const PlannedOp& op, const std::vector<Tensor>& inputs,
+                                                          const Attrs& attrs) {
+  const OpDef& def = *op.def;
+  const DType half = def.kernel_dtype_input >= 0 ? inputs.at(resolve_index(def.kernel_dtype_input, inputs.size())).dtype()
+                                                 : attrs.get<DType>(def.kernel_dtype_attr);
+  return run_widened_op(*static_cast<const FoundKernel*>(op.kernel.get()), def, inputs, attrs, op.outputs, *op.device,
+                        half);
+}
+
 }  // namespace
 
 std::vector<Tensor> run_op(const OpDef& def, std::vector<Tensor> inputs, const Attrs& attrs_in) {
@@ -266,11 +286,7 @@ std::vector<Tensor> run_op(const OpDef& def, std::vector<Tensor> inputs, const A
     key_dtype = attrs->get<DType>(def.kernel_dtype_attr);
   }
   const auto kernel = find_kernel(def, device, key_dtype);
-  if (kernel->widen) [[unlikely]] {
-    auto outputs = run_widened(*kernel, def, inputs, *attrs, metas, device, key_dtype);
-    record_on_tapes(def, inputs, outputs, *attrs);
-    return outputs;
-  }
+  if (kernel->widen) [[unlikely]] return run_widened_op(*kernel, def, inputs, *attrs, metas, device, key_dtype);
   std::vector<Tensor> outputs(metas.size());
   KernelContext ctx(def, *attrs, inputs, metas, outputs, device);
   // Per op, never per element: a try block costs nothing until something is thrown.
@@ -368,13 +384,7 @@ bool plan_matches(const PlannedOp& op, const std::vector<Tensor>& inputs) noexce
 
 std::vector<Tensor> run_planned_op(const PlannedOp& op, std::vector<Tensor> inputs, const Attrs& attrs) {
   const auto& kernel = *static_cast<const FoundKernel*>(op.kernel.get());
-  if (kernel.widen) [[unlikely]] {
-    const std::size_t k = op.def->kernel_dtype_input >= 0 ? resolve_index(op.def->kernel_dtype_input, inputs.size()) : 0;
-    const DType half = op.def->kernel_dtype_input >= 0 ? inputs.at(k).dtype() : attrs.get<DType>(op.def->kernel_dtype_attr);
-    auto outputs = run_widened(kernel, *op.def, inputs, attrs, op.outputs, *op.device, half);
-    record_on_tapes(*op.def, inputs, outputs, attrs);
-    return outputs;
-  }
+  if (kernel.widen) [[unlikely]] return run_planned_widened(op, inputs, attrs);
   std::vector<Tensor> outputs(op.outputs.size());
   KernelContext ctx(*op.def, attrs, inputs, op.outputs, outputs, *op.device);
   internal::call_plugin_code({kernel.provider, "kernel", kernel.key, "compute"}, [&] { kernel.kernel->compute(ctx); });

@@ -2,6 +2,7 @@
 // tracing, and the registration of the built-in op definitions.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -53,6 +54,10 @@ struct ThreadState {
   DType autocast = DType::kInvalid;
 };
 ThreadState& thread_state();
+// Set for good once some thread opens an autocast scope (a mixed-precision layer's call), so
+// that read() and assign_variable() of processes without one skip the thread-local lookup.
+extern std::atomic<bool> g_autocast_used;
+inline bool autocast_used() noexcept { return g_autocast_used.load(std::memory_order_relaxed); }
 
 // A new, empty graph node whose destruction is iterative: releasing the last reference to
 // the end of a long chain of nodes (a graph of 10^5 ops in a row) frees the chain in a loop
