@@ -9,9 +9,11 @@ For tests/interop/mixed_precision_test.cpp (run at test time, cached). OUT/<poli
 Models: mlp (Dense relu, Dense: the last layer is mixed, so the output is half), cnn (Conv2D,
 MaxPooling2D, BatchNormalization, Flatten, Dense), lstm (LSTM, Dense), f32out (the mlp ending
 with Activation("linear", dtype="float32"), the usual pattern).
-And OUT/train_mixed_float16/: the f32out model compiled with a dynamic LossScaleOptimizer(SGD)
-and mse, saved before training (model.h5), x.npy / y.npy, after_w<i>.npy: its trainable
-weights after 3 train_on_batch steps, and after.json: the loss scale then.
+And OUT/train_mixed_float16/ (the f32out model) and OUT/train_cnn_mixed_float16/ (the cnn ending
+in a float32 Activation): compiled with a dynamic LossScaleOptimizer(SGD) and mse, saved before
+training (model.h5), x.npy / y.npy, after_w<i>.npy: model.weights[i] after 3 train_on_batch
+steps (BatchNormalization's moving statistics included), and after.json: the losses, the loss
+scale and the weights' names.
 Usage: python generate_mixed_precision.py --out DIR
 """
 import json
@@ -38,10 +40,12 @@ def build(name):
         i = keras.Input((6,))
         h = L.Dense(4)(L.Dense(16, activation="relu")(i))
         return keras.Model(i, L.Activation("linear", dtype="float32")(h)), (5, 6)
-    if name == "cnn":
-        m = keras.Sequential([keras.Input((8, 8, 3)), L.Conv2D(4, 3, activation="relu"), L.MaxPooling2D(),
-                              L.BatchNormalization(), L.Flatten(), L.Dense(3)])
-        return m, (2, 8, 8, 3)
+    if name in ("cnn", "cnn_f32out"):
+        layers = [keras.Input((8, 8, 3)), L.Conv2D(4, 3, activation="relu"), L.MaxPooling2D(),
+                  L.BatchNormalization(), L.Flatten(), L.Dense(3)]
+        if name == "cnn_f32out":
+            layers.append(L.Activation("linear", dtype="float32"))
+        return keras.Sequential(layers), (2, 8, 8, 3)
     if name == "lstm":
         i = keras.Input((5, 3))
         return keras.Model(i, L.Dense(2)(L.LSTM(6)(i))), (3, 5, 3)
@@ -82,25 +86,28 @@ def main():
             index[f"{policy}_{name}"] = {"dtype": tf.as_dtype(pred.dtype).name,
                                          "variable_dtypes": sorted({w.dtype.name for w in m.weights})}
 
-    keras.mixed_precision.set_global_policy("mixed_float16")
-    m, _ = build("f32out")
-    keras.mixed_precision.set_global_policy("float32")
-    randomize(m, 30)
-    r = np.random.RandomState(31)
-    x = r.uniform(-1, 1, (8, 6)).astype("float32")
-    y = r.uniform(-1, 1, (8, 4)).astype("float32")
-    m.compile(optimizer=keras.mixed_precision.LossScaleOptimizer(keras.optimizers.SGD(0.1)), loss="mse")
-    d = os.path.join(out, "train_mixed_float16")
-    os.makedirs(d)
-    m.save(os.path.join(d, "model.h5"))
-    np.save(os.path.join(d, "x.npy"), x)
-    np.save(os.path.join(d, "y.npy"), y)
-    losses = [float(m.train_on_batch(x, y)) for _ in range(3)]
-    for i, w in enumerate(m.trainable_weights):
-        np.save(os.path.join(d, f"after_w{i}.npy"), w.numpy())
-    with open(os.path.join(d, "after.json"), "w") as f:
-        json.dump({"loss_scale": float(m.optimizer.loss_scale.numpy()), "losses": losses,
-                   "variable_dtypes": sorted({w.dtype.name for w in m.weights})}, f)
+    for case, name, shape in (("train_mixed_float16", "f32out", (8, 6)), ("train_cnn_mixed_float16", "cnn_f32out",
+                                                                           (8, 8, 8, 3))):
+        keras.mixed_precision.set_global_policy("mixed_float16")
+        m, _ = build(name)
+        keras.mixed_precision.set_global_policy("float32")
+        randomize(m, 30)
+        r = np.random.RandomState(31)
+        x = r.uniform(-1, 1, shape).astype("float32")
+        y = r.uniform(-1, 1, (shape[0],) + tuple(m.output.shape[1:])).astype("float32")
+        m.compile(optimizer=keras.mixed_precision.LossScaleOptimizer(keras.optimizers.SGD(0.1)), loss="mse")
+        d = os.path.join(out, case)
+        os.makedirs(d)
+        m.save(os.path.join(d, "model.h5"))
+        np.save(os.path.join(d, "x.npy"), x)
+        np.save(os.path.join(d, "y.npy"), y)
+        losses = [float(m.train_on_batch(x, y)) for _ in range(3)]
+        for i, w in enumerate(m.weights):
+            np.save(os.path.join(d, f"after_w{i}.npy"), w.numpy())
+        with open(os.path.join(d, "after.json"), "w") as f:
+            json.dump({"loss_scale": float(m.optimizer.loss_scale.numpy()), "losses": losses,
+                       "weights": [w.name.split(":")[0] for w in m.weights],
+                       "variable_dtypes": sorted({w.dtype.name for w in m.weights})}, f)
     with open(os.path.join(out, "index.json"), "w") as f:
         json.dump(index, f, indent=1, sort_keys=True)
 

@@ -462,6 +462,11 @@ Variable Layer::add_weight(const WeightSpec& spec) {
   for (const auto& scope : internal::thread_state().name_scopes) prefix += scope + "/";
   Variable v(prefix + name_ + "/" + spec.name, std::move(value), spec.trainable);
   own_weights_.push_back({spec.name, v, spec.regularizer, spec.constraint});
+  // A mixed-precision layer's weight made with an explicit dtype keeps it when read in the
+  // layer's call (Keras's experimental_autocast=False: BatchNormalization's statistics).
+  if (spec.dtype != DType::kInvalid && internal::mixed_compute_dtype(*this) != DType::kInvalid) {
+    internal::keep_dtype_under_autocast(v);
+  }
   return v;
 }
 
@@ -469,6 +474,9 @@ Variable Layer::add_weight(const WeightSpec& spec, const std::string& variable_n
   const Variable scoped = add_weight(spec);
   Variable v(variable_name, scoped.value(), spec.trainable);
   own_weights_.back().variable = v;
+  if (spec.dtype != DType::kInvalid && internal::mixed_compute_dtype(*this) != DType::kInvalid) {
+    internal::keep_dtype_under_autocast(v);
+  }
   return v;
 }
 

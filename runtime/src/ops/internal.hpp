@@ -58,6 +58,11 @@ ThreadState& thread_state();
 // that read() and assign_variable() of processes without one skip the thread-local lookup.
 extern std::atomic<bool> g_autocast_used;
 inline bool autocast_used() noexcept { return g_autocast_used.load(std::memory_order_relaxed); }
+// Marks `variable` as read in its own dtype inside autocast scopes (Keras's
+// experimental_autocast=False: a weight a layer created with an explicit dtype, such as
+// BatchNormalization's float32 statistics under a mixed policy). Thread safety: may be called
+// concurrently.
+void keep_dtype_under_autocast(const Variable& variable);
 
 // A new, empty graph node whose destruction is iterative: releasing the last reference to
 // the end of a long chain of nodes (a graph of 10^5 ops in a row) frees the chain in a loop
