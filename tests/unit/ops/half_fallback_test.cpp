@@ -71,6 +71,18 @@ TEST_F(HalfFallbackTest, TracedGraphEqualsEager) {
   }
 }
 
+// An op keyed by a DType attribute (RandomUniform's "dtype"): the attribute becomes float32
+// for the kernel, and the values are the float32 draw rounded to bfloat16.
+TEST_F(HalfFallbackTest, DtypeAttributeNamingTheHalfDtypeIsWidened) {
+  // [0, 1): the RandomUniform op alone, no scaling after it.
+  const Tensor wide = random_uniform(Shape{64}, DType::kFloat32, 0.0, 1.0, 7);
+  const Tensor half = random_uniform(Shape{64}, DType::kBFloat16, 0.0, 1.0, 7);
+  EXPECT_EQ(half.dtype(), DType::kBFloat16);
+  std::vector<std::uint16_t> expected;
+  for (const float v : wide.to(Device::cpu()).to_vector<float>()) expected.push_back(bfloat16(v).bits);
+  EXPECT_EQ(bits<bfloat16>(half), expected);
+}
+
 // A float32 variable read as float16 (what a mixed-precision layer's autocast does): the
 // gradient reaches the variable through the Cast as float32.
 TEST_F(HalfFallbackTest, GradientReachesFloat32VariableThroughCast) {
