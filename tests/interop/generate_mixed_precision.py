@@ -7,8 +7,9 @@ For tests/interop/mixed_precision_test.cpp (run at test time, cached). OUT/<poli
   pred.npy                tf-keras's predict(x), as float32 (float16 and bfloat16 values are
                           exactly float32 values); index.json gives the dtype Keras returned
 Models: mlp (Dense relu, Dense: the last layer is mixed, so the output is half), cnn (Conv2D,
-MaxPooling2D, BatchNormalization, Flatten, Dense), lstm (LSTM, Dense), f32out (the mlp ending
-with Activation("linear", dtype="float32"), the usual pattern).
+MaxPooling2D, BatchNormalization, Flatten, Dense), lstm (LSTM, Dense), lstm_varlen (the same on
+inputs of unknown length), lstm_stateful (a stateful LSTM, first call), f32out (the mlp ending with Activation("linear", dtype="float32"),
+the usual pattern).
 And OUT/train_mixed_float16/ (the f32out model) and OUT/train_cnn_mixed_float16/ (the cnn ending
 in a float32 Activation): compiled with a dynamic LossScaleOptimizer(SGD) and mse, saved before
 training (model.h5), x.npy / y.npy, after_w<i>.npy: model.weights[i] after 3 train_on_batch
@@ -46,9 +47,12 @@ def build(name):
         if name == "cnn_f32out":
             layers.append(L.Activation("linear", dtype="float32"))
         return keras.Sequential(layers), (2, 8, 8, 3)
-    if name == "lstm":
-        i = keras.Input((5, 3))
+    if name in ("lstm", "lstm_varlen"):
+        i = keras.Input((5 if name == "lstm" else None, 3))
         return keras.Model(i, L.Dense(2)(L.LSTM(6)(i))), (3, 5, 3)
+    if name == "lstm_stateful":
+        i = keras.Input((5, 3), batch_size=3)
+        return keras.Model(i, L.Dense(2)(L.LSTM(6, stateful=True)(i))), (3, 5, 3)
     raise ValueError(name)
 
 
@@ -70,7 +74,7 @@ def main():
     tf.config.threading.set_intra_op_parallelism_threads(1)
     index = {}
     for policy in ("mixed_float16", "mixed_bfloat16"):
-        for k, name in enumerate(("mlp", "f32out", "cnn", "lstm")):
+        for k, name in enumerate(("mlp", "f32out", "cnn", "lstm", "lstm_varlen", "lstm_stateful")):
             keras.mixed_precision.set_global_policy(policy)
             m, shape = build(name)
             keras.mixed_precision.set_global_policy("float32")

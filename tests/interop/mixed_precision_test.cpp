@@ -92,7 +92,7 @@ TEST_P(MixedPrecisionPredict, EqualsKerasInDtypeAndValue) {
 std::vector<Case> cases() {
   std::vector<Case> out;
   for (const char* policy : {"mixed_float16", "mixed_bfloat16"}) {
-    for (const char* model : {"mlp", "f32out", "cnn", "lstm"}) {
+    for (const char* model : {"mlp", "f32out", "cnn", "lstm", "lstm_varlen", "lstm_stateful"}) {
       for (const char* format : {"h5", "savedmodel"}) out.push_back({policy, model, format});
     }
   }

@@ -357,7 +357,8 @@ Layer::Outputs RecurrentLayer::run(const std::vector<Tensor>& inputs, const Tens
   if (stateful_ && !symbolic) {
     for (std::size_t i = 0; i < states_.size() && i < states.size(); ++i) {
       Variable v = states_[i];
-      v.assign(states[i]);
+      // In the state's dtype: a mixed-precision layer's states are float32, its loop half.
+      v.assign(cast(states[i], v.dtype()));
     }
   }
 
