@@ -10,8 +10,9 @@ Models: mlp (Dense relu, Dense: the last layer is mixed, so the output is half),
 MaxPooling2D, BatchNormalization, Flatten, Dense), lstm (LSTM, Dense), lstm_varlen (the same on
 inputs of unknown length), lstm_stateful (a stateful LSTM, first call), f32out (the mlp ending with Activation("linear", dtype="float32"),
 the usual pattern).
-And OUT/train_mixed_float16/ (the f32out model) and OUT/train_cnn_mixed_float16/ (the cnn ending
-in a float32 Activation): compiled with a dynamic LossScaleOptimizer(SGD) and mse, saved before
+And OUT/train_mixed_float16/ (the f32out model), OUT/train_cnn_mixed_float16/ (the cnn ending
+in a float32 Activation), both compiled with a dynamic LossScaleOptimizer(SGD) and mse, and
+OUT/train_cnn_mixed_bfloat16/ (the same cnn under mixed_bfloat16, plain SGD): saved before
 training (model.h5), x.npy / y.npy, after_w<i>.npy: model.weights[i] after 3 train_on_batch
 steps (BatchNormalization's moving statistics included), and after.json: the losses, the loss
 scale and the weights' names.
@@ -90,16 +91,20 @@ def main():
             index[f"{policy}_{name}"] = {"dtype": tf.as_dtype(pred.dtype).name,
                                          "variable_dtypes": sorted({w.dtype.name for w in m.weights})}
 
-    for case, name, shape in (("train_mixed_float16", "f32out", (8, 6)), ("train_cnn_mixed_float16", "cnn_f32out",
-                                                                           (8, 8, 8, 3))):
-        keras.mixed_precision.set_global_policy("mixed_float16")
+    for case, name, shape, policy in (("train_mixed_float16", "f32out", (8, 6), "mixed_float16"),
+                                      ("train_cnn_mixed_float16", "cnn_f32out", (8, 8, 8, 3), "mixed_float16"),
+                                      ("train_cnn_mixed_bfloat16", "cnn_f32out", (8, 8, 8, 3), "mixed_bfloat16")):
+        keras.mixed_precision.set_global_policy(policy)
         m, _ = build(name)
         keras.mixed_precision.set_global_policy("float32")
         randomize(m, 30)
         r = np.random.RandomState(31)
         x = r.uniform(-1, 1, shape).astype("float32")
         y = r.uniform(-1, 1, (shape[0],) + tuple(m.output.shape[1:])).astype("float32")
-        m.compile(optimizer=keras.mixed_precision.LossScaleOptimizer(keras.optimizers.SGD(0.1)), loss="mse")
+        # float16 needs loss scaling (Keras wraps its optimizer); bfloat16 does not.
+        sgd = keras.optimizers.SGD(0.1)
+        m.compile(optimizer=keras.mixed_precision.LossScaleOptimizer(sgd) if policy == "mixed_float16" else sgd,
+                  loss="mse")
         d = os.path.join(out, case)
         os.makedirs(d)
         m.save(os.path.join(d, "model.h5"))
@@ -109,7 +114,8 @@ def main():
         for i, w in enumerate(m.weights):
             np.save(os.path.join(d, f"after_w{i}.npy"), w.numpy())
         with open(os.path.join(d, "after.json"), "w") as f:
-            json.dump({"loss_scale": float(m.optimizer.loss_scale.numpy()), "losses": losses,
+            scale = float(m.optimizer.loss_scale.numpy()) if policy == "mixed_float16" else None
+            json.dump({"loss_scale": scale, "losses": losses,
                        "weights": [w.name.split(":")[0] for w in m.weights],
                        "variable_dtypes": sorted({w.dtype.name for w in m.weights})}, f)
     with open(os.path.join(out, "index.json"), "w") as f:
