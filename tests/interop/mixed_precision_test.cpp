@@ -36,12 +36,16 @@ namespace fs = std::filesystem;
 
 const fs::path kGenerator = fs::path(STRATA_SOURCE_DIR) / "tests/interop/generate_mixed_precision.py";
 
-fs::path generated() { return test::generated_fixtures("mixed-precision", kGenerator); }
+fs::path generated() {
+  return test::generated_fixtures("mixed-precision", kGenerator);
+}
 
 // Outputs may differ by this many half-precision epsilons of the output's largest magnitude.
 constexpr double kUlps = 4;
 
-std::vector<double> values(const Tensor& t) { return cast(t.to(Device::cpu()), DType::kFloat64).to_vector<double>(); }
+std::vector<double> values(const Tensor& t) {
+  return cast(t.to(Device::cpu()), DType::kFloat64).to_vector<double>();
+}
 
 // max |a - b| / (epsilon * max |b|): the difference in epsilons of the output's scale.
 double epsilons_apart(const Tensor& a, const Tensor& b, double epsilon) {
@@ -53,12 +57,16 @@ double epsilons_apart(const Tensor& a, const Tensor& b, double epsilon) {
   return worst / (epsilon * std::max(scale, 1e-30));
 }
 
-double epsilon_of(const std::string& policy) { return policy == "mixed_float16" ? 0x1p-10 : 0x1p-7; }
+double epsilon_of(const std::string& policy) {
+  return policy == "mixed_float16" ? 0x1p-10 : 0x1p-7;
+}
 
 struct Case {
   std::string policy, model, format;
 };
-void PrintTo(const Case& c, std::ostream* os) { *os << c.policy << "/" << c.model << "/" << c.format; }
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.policy << "/" << c.model << "/" << c.format;
+}
 
 std::string case_name(const ::testing::TestParamInfo<Case>& info) {
   return info.param.policy + "_" + info.param.model + "_" + info.param.format;
