@@ -119,24 +119,37 @@ class BatchNormalization final : public Layer, public InferenceTraceable {
     broadcast_.assign(rank_, 1);
     for (auto a : axes_) broadcast_[static_cast<std::size_t>(a)] = s.dims()[static_cast<std::size_t>(a)];
     const Shape param_shape(param);
+    // The weights' dtype given explicitly (Keras's _param_dtype): under a mixed policy they
+    // are read in it, not in the compute dtype (Keras's experimental_autocast=False).
     if (scale_)
       gamma_ = add_weight("gamma", param_shape, beta_gamma_.gamma_initializer, true, beta_gamma_.gamma_regularizer,
-                          beta_gamma_.gamma_constraint);
+                          beta_gamma_.gamma_constraint, dtype());
     if (center_)
       beta_ = add_weight("beta", param_shape, beta_gamma_.beta_initializer, true, beta_gamma_.beta_regularizer,
-                         beta_gamma_.beta_constraint);
-    moving_mean_ = add_weight("moving_mean", param_shape, moving_mean_initializer_, false);
-    moving_variance_ = add_weight("moving_variance", param_shape, moving_variance_initializer_, false);
+                         beta_gamma_.beta_constraint, dtype());
+    moving_mean_ = add_weight("moving_mean", param_shape, moving_mean_initializer_, false, nullptr, nullptr, dtype());
+    moving_variance_ =
+        add_weight("moving_variance", param_shape, moving_variance_initializer_, false, nullptr, nullptr, dtype());
   }
 
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext& ctx) const override {
-    const Tensor& x = single_input(*this, inputs);
+    // float16/bfloat16 inputs (a mixed policy): statistics and normalisation in the weights'
+    // float32, the result rounded once to the input's dtype, as Keras's BatchNormalization.
+    const Tensor& in = single_input(*this, inputs);
+    if (is_half(in.dtype()) && !is_half(dtype())) return {cast(normalize_call(cast(in, dtype()), ctx), in.dtype())};
+    return {normalize_call(in, ctx)};
+  }
+
+ private:
+  static bool is_half(DType t) { return t == DType::kFloat16 || t == DType::kBFloat16; }
+
+  Tensor normalize_call(const Tensor& x, const CallContext& ctx) const {
     require_rank(*this, x.shape(), rank_);
     const double epsilon = epsilon_.get<double>();
     Tensor gamma = scale_ ? broadcast(read(gamma_)) : Tensor();
     Tensor beta = center_ ? broadcast(read(beta_)) : Tensor();
     if (!ctx.training || !trainable()) {
-      return {normalize(x, broadcast(read(moving_mean_)), broadcast(read(moving_variance_)), gamma, beta, epsilon)};
+      return normalize(x, broadcast(read(moving_mean_)), broadcast(read(moving_variance_)), gamma, beta, epsilon);
     }
     std::vector<std::int64_t> reduction;
     for (std::size_t i = 0; i < rank_; ++i) {
@@ -162,9 +175,10 @@ class BatchNormalization final : public Layer, public InferenceTraceable {
       var_b = mean(squared_difference(x, stop_gradient(mean_b)), reduction, true);
     }
     update_moving_statistics(x, mean_b, var_b);
-    return {normalize(x, mean_b, var_b, gamma, beta, epsilon)};
+    return normalize(x, mean_b, var_b, gamma, beta, epsilon);
   }
 
+ public:
   Config get_config() const override {
     Config c = Layer::get_config();
     // tf-keras replaces axis by the list of resolved axes when it builds.
@@ -264,29 +278,42 @@ class LayerNormalization final : public Layer, public InferenceTraceable {
       param.push_back(d);
       broadcast_[static_cast<std::size_t>(a)] = d;
     }
+    // The dtype given explicitly: under a mixed policy gamma and beta are read in float32
+    // (Keras's experimental_autocast=False).
     if (scale_ || rms_scaling_) {
       gamma_ = add_weight("gamma", Shape(param), beta_gamma_.gamma_initializer, true, beta_gamma_.gamma_regularizer,
-                          beta_gamma_.gamma_constraint);
+                          beta_gamma_.gamma_constraint, dtype());
     }
     if (center_ && !rms_scaling_) {
       beta_ = add_weight("beta", Shape(param), beta_gamma_.beta_initializer, true, beta_gamma_.beta_regularizer,
-                         beta_gamma_.beta_constraint);
+                         beta_gamma_.beta_constraint, dtype());
     }
   }
 
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const CallContext&) const override {
-    const Tensor& x = single_input(*this, inputs);
+    // float16/bfloat16 inputs (a mixed policy): computed in float32, rounded once at the end,
+    // as Keras's LayerNormalization.
+    const Tensor& in = single_input(*this, inputs);
+    const bool half = (in.dtype() == DType::kFloat16 || in.dtype() == DType::kBFloat16) &&
+                      dtype() != DType::kFloat16 && dtype() != DType::kBFloat16;
+    if (half) return {cast(normalize_call(cast(in, dtype())), in.dtype())};
+    return {normalize_call(in)};
+  }
+
+ private:
+  Tensor normalize_call(const Tensor& x) const {
     require_rank(*this, x.shape(), rank_);
     const Tensor m = mean(x, axes_, true);
     const Tensor v = mean(squared_difference(x, stop_gradient(m)), axes_, true);
     const bool last_only = axes_.size() == 1 && axes_[0] == static_cast<std::int64_t>(rank_) - 1;
     auto shaped = [&](const Variable& w) { return last_only ? read(w) : reshape(read(w), Shape(broadcast_)); };
-    if (rms_scaling_) return {x * rsqrt(v + epsilon_.get<double>()) * shaped(gamma_)};
+    if (rms_scaling_) return x * rsqrt(v + epsilon_.get<double>()) * shaped(gamma_);
     const Tensor gamma = scale_ ? shaped(gamma_) : Tensor();
     const Tensor beta = center_ ? shaped(beta_) : Tensor();
-    return {normalize(x, m, v, gamma, beta, epsilon_.get<double>())};
+    return normalize(x, m, v, gamma, beta, epsilon_.get<double>());
   }
 
+ public:
   Config get_config() const override {
     Config c = Layer::get_config();
     c["axis"] = built() ? int_list(axes_) : axis_config_;

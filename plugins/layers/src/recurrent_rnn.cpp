@@ -251,7 +251,10 @@ Tensor zeros_for(const Tensor& like, std::int64_t units, bool concrete_batch, DT
 }  // namespace
 
 Layer::Outputs RecurrentLayer::run(const std::vector<Tensor>& inputs, const Tensor& mask_in, bool training) const {
-  const DType dt = dtype();
+  // A mixed-precision layer's inputs come cast to its compute dtype (float16, bfloat16) and
+  // its weights are read in it: the loop runs in that dtype (Keras's autocast).
+  const DType in_dt = inputs.empty() ? DType::kInvalid : inputs[0].dtype();
+  const DType dt = in_dt == DType::kFloat16 || in_dt == DType::kBFloat16 ? in_dt : dtype();
   auto as_layer_dtype = [dt](const Tensor& t) { return is_floating(t.dtype()) && t.dtype() != dt ? cast(t, dt) : t; };
   const Tensor x = as_layer_dtype(inputs[0]);
   const bool symbolic = x.is_symbolic();
@@ -354,7 +357,8 @@ Layer::Outputs RecurrentLayer::run(const std::vector<Tensor>& inputs, const Tens
   if (stateful_ && !symbolic) {
     for (std::size_t i = 0; i < states_.size() && i < states.size(); ++i) {
       Variable v = states_[i];
-      v.assign(states[i]);
+      // In the state's dtype: a mixed-precision layer's states are float32, its loop half.
+      v.assign(cast(states[i], v.dtype()));
     }
   }
 

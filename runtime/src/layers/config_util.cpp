@@ -2,6 +2,7 @@
 
 #include <unordered_map>
 
+#include <atomic>
 #include <mutex>
 #include <set>
 
@@ -78,14 +79,17 @@ DType dtype_from_json(const Config& value, std::string_view what) {
     STRATA_THROW(FormatError, what, " is not a dtype or dtype policy: ", value.dump());
   }
   if (name.rfind("mixed_", 0) == 0) {
-    // Once per process and policy: a model names it on every layer.
-    static std::mutex warned_mutex;
-    static std::set<std::string> warned;
-    std::lock_guard<std::mutex> lock(warned_mutex);
-    if (warned.insert(name).second) {
-      log_warning("dtype policy '", name, "': Strata computes it in float32 (float32 variables, as Keras; its backends "
-                  "have no float16/bfloat16 kernels), so outputs differ from Keras's at half-precision rounding; the "
-                  "policy is written back when the model is saved");
+    // A mixed policy's variables are float32; mixed_float16 and mixed_bfloat16 compute in
+    // their half dtype (layer.cpp). Another "mixed_" name computes in float32, said once per
+    // process and policy (a model names it on every layer).
+    if (name != "mixed_float16" && name != "mixed_bfloat16") {
+      static std::mutex warned_mutex;
+      static std::set<std::string> warned;
+      std::lock_guard<std::mutex> lock(warned_mutex);
+      if (warned.insert(name).second) {
+        log_warning("dtype policy '", name, "' is neither mixed_float16 nor mixed_bfloat16: Strata computes it in ",
+                    "float32 (float32 variables); the policy is written back when the model is saved");
+      }
     }
     return DType::kFloat32;
   }
@@ -143,9 +147,26 @@ std::unordered_map<const Layer*, std::string>& dtype_policies() {
 }
 }  // namespace
 
+namespace {
+std::atomic<std::size_t> g_mixed_layers{0};
+}  // namespace
+
 void remember_dtype_policy(const Layer& layer, std::string_view policy) {
   std::lock_guard<std::mutex> lock(g_registered_names_mutex);
-  dtype_policies()[&layer] = std::string(policy);
+  if (dtype_policies().insert_or_assign(&layer, std::string(policy)).second) {
+    g_mixed_layers.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+bool any_mixed_policy() noexcept { return g_mixed_layers.load(std::memory_order_relaxed) != 0; }
+
+DType mixed_compute_dtype(const Layer& layer) {
+  std::lock_guard<std::mutex> lock(g_registered_names_mutex);
+  const auto it = dtype_policies().find(&layer);
+  if (it == dtype_policies().end()) return DType::kInvalid;
+  if (it->second == "mixed_float16") return DType::kFloat16;
+  if (it->second == "mixed_bfloat16") return DType::kBFloat16;
+  return DType::kInvalid;
 }
 
 std::optional<std::string> dtype_policy_read(const Layer& layer) {
@@ -168,7 +189,7 @@ std::string mixed_policy_name(const Config& dtype) {
 void forget_registered_name(const Layer* layer) noexcept {
   std::lock_guard<std::mutex> lock(g_registered_names_mutex);
   registered_names().erase(layer);
-  dtype_policies().erase(layer);
+  if (dtype_policies().erase(layer) != 0) g_mixed_layers.fetch_sub(1, std::memory_order_relaxed);
 }
 
 }  // namespace strata::internal

@@ -61,10 +61,17 @@ std::optional<std::string> registered_name_read(const Layer& layer);
 // Drops what remember_registered_name and remember_dtype_policy kept for `layer` (its destructor).
 void forget_registered_name(const Layer* layer) noexcept;
 // A mixed-precision policy a layer's config named ("mixed_float16", "mixed_bfloat16"): the
-// layer computes in float32 and writes the policy back in its config. mixed_policy_name gives
-// the policy a config's dtype names when it is a mixed one, else "".
+// layer keeps float32 variables, computes in the policy's half dtype (layer.cpp's call path)
+// and writes the policy back in its config. mixed_policy_name gives the policy a config's
+// dtype names when it is a mixed one, else "".
 void remember_dtype_policy(const Layer& layer, std::string_view policy);
 std::optional<std::string> dtype_policy_read(const Layer& layer);
 std::string mixed_policy_name(const Config& dtype);
+// True while some live layer has a mixed policy: a relaxed atomic load, so that layer calls
+// of processes without one skip the policy lookup.
+bool any_mixed_policy() noexcept;
+// The compute dtype of `layer`'s mixed policy (float16 for "mixed_float16", bfloat16 for
+// "mixed_bfloat16"); kInvalid when it has none. Thread safety: may be called concurrently.
+DType mixed_compute_dtype(const Layer& layer);
 
 }  // namespace strata::internal

@@ -9,6 +9,7 @@
 #include <limits>
 #include <map>
 #include <new>
+#include <optional>
 #include <unordered_set>
 #include <utility>
 
@@ -214,7 +215,38 @@ std::string describe_layer_call(const void* data) {
   const auto* layer = static_cast<const Layer*>(data);
   return detail::concat("calling layer '", layer->name(), "' (", layer->class_name(), ")");
 }
+
+bool is_half(DType t) noexcept { return t == DType::kFloat16 || t == DType::kBFloat16; }
+
+// Keras's autocast around one layer call, while some layer has a mixed policy: a layer with
+// one (compute dtype float16 or bfloat16) gets its floating inputs cast to that dtype and
+// reads its float32 variables in it (ThreadState::autocast); any other layer with a floating
+// dtype gets half inputs cast to its dtype (a float32 output layer after mixed ones) and
+// reads its variables as they are. Models cast no inputs (Keras's Functional has autocast
+// off); their layers do. The previous scope is restored when the call ends.
+class AutocastCall {
+ public:
+  AutocastCall(const Layer& layer, std::vector<Tensor>& inputs)
+      : saved_(internal::thread_state().autocast) {
+    const DType mixed = internal::mixed_compute_dtype(layer);
+    if (mixed != DType::kInvalid) internal::g_autocast_used.store(true, std::memory_order_relaxed);
+    internal::thread_state().autocast = mixed;
+    const DType compute = mixed != DType::kInvalid ? mixed : layer.dtype();
+    if (!is_floating(compute) || dynamic_cast<const Model*>(&layer) != nullptr) return;
+    for (auto& in : inputs) {
+      if (!in.defined() || !is_floating(in.dtype()) || in.dtype() == compute) continue;
+      if (mixed != DType::kInvalid || is_half(in.dtype())) in = cast(in, compute);
+    }
+  }
+  ~AutocastCall() { internal::thread_state().autocast = saved_; }
+  AutocastCall(const AutocastCall&) = delete;
+  AutocastCall& operator=(const AutocastCall&) = delete;
+
+ private:
+  DType saved_;
+};
 }  // namespace
+
 
 Layer::Outputs Layer::call_with_masks(const std::vector<Tensor>& inputs, const CallContext& ctx) const {
   const bool symbolic = std::any_of(inputs.begin(), inputs.end(), [](const Tensor& t) { return t.is_symbolic(); });
@@ -226,6 +258,8 @@ Layer::Outputs Layer::call_with_masks(const std::vector<Tensor>& inputs, const C
     std::vector<Tensor> traced, traced_masks;
     {
       TraceScope trace;
+      std::optional<AutocastCall> autocast;
+      if (internal::any_mixed_policy()) autocast.emplace(*this, phs);
       auto frame = ErrorContext::push("calling layer '", name_, "' (", class_name_, ") on symbolic inputs");
       NameScope scope(name_);
       CallContext sym = ctx;
@@ -264,6 +298,13 @@ Layer::Outputs Layer::call_with_masks(const std::vector<Tensor>& inputs, const C
   // "calling layer 'x' (Dense)", made only when an error is: a predict that fails inside a
   // layer (an allocation of a size its config asked for) names the layer.
   ErrorContext::LazyFrame frame(describe_layer_call, this);
+  if (internal::any_mixed_policy()) [[unlikely]] {
+    std::vector<Tensor> cast_inputs = inputs;
+    AutocastCall autocast(*this, cast_inputs);
+    Outputs out = internal::call_layer_code(*this, "call", [&] { return call_and_mask(cast_inputs, ctx); });
+    out.masks.resize(out.tensors.size());
+    return out;
+  }
   Outputs out = internal::call_layer_code(*this, "call", [&] { return call_and_mask(inputs, ctx); });
   out.masks.resize(out.tensors.size());
   return out;
@@ -421,6 +462,11 @@ Variable Layer::add_weight(const WeightSpec& spec) {
   for (const auto& scope : internal::thread_state().name_scopes) prefix += scope + "/";
   Variable v(prefix + name_ + "/" + spec.name, std::move(value), spec.trainable);
   own_weights_.push_back({spec.name, v, spec.regularizer, spec.constraint});
+  // A mixed-precision layer's weight made with an explicit dtype keeps it when read in the
+  // layer's call (Keras's experimental_autocast=False: BatchNormalization's statistics).
+  if (spec.dtype != DType::kInvalid && internal::mixed_compute_dtype(*this) != DType::kInvalid) {
+    internal::keep_dtype_under_autocast(v);
+  }
   return v;
 }
 
@@ -428,6 +474,9 @@ Variable Layer::add_weight(const WeightSpec& spec, const std::string& variable_n
   const Variable scoped = add_weight(spec);
   Variable v(variable_name, scoped.value(), spec.trainable);
   own_weights_.back().variable = v;
+  if (spec.dtype != DType::kInvalid && internal::mixed_compute_dtype(*this) != DType::kInvalid) {
+    internal::keep_dtype_under_autocast(v);
+  }
   return v;
 }
 

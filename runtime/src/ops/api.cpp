@@ -1,6 +1,8 @@
 // The functions of strata/ops.hpp: thin wrappers that build attributes and host inputs
 // and run ops through the dispatcher.
 #include <cctype>
+#include <mutex>
+#include <unordered_set>
 
 #include "ops/internal.hpp"
 #include "strata/plugin/op_def.hpp"
@@ -373,14 +375,62 @@ Tensor truncated_normal(const Shape& shape, DType dtype, double mean, double std
 
 // ---- variables ---------------------------------------------------------------------------------
 
+namespace {
+struct KeptDtypes {
+  std::mutex mutex;
+  std::unordered_set<std::uint64_t> ids;
+};
+KeptDtypes& kept_dtypes() {
+  static auto* kept = new KeptDtypes();
+  return *kept;
+}
+bool keeps_dtype(const Variable& variable) {
+  KeptDtypes& kept = kept_dtypes();
+  std::lock_guard lock(kept.mutex);
+  return kept.ids.count(variable.id()) > 0;
+}
+}  // namespace
+
+void internal::keep_dtype_under_autocast(const Variable& variable) {
+  KeptDtypes& kept = kept_dtypes();
+  std::lock_guard lock(kept.mutex);
+  kept.ids.insert(variable.id());
+}
+
+namespace {
+// read() inside an autocast scope: Keras's AutoCastVariable, a float32 variable read inside a
+// mixed-precision layer's call is its value in the compute dtype (a Cast, through which
+// gradients reach the variable).
+[[gnu::noinline]] Tensor autocast_read(const Variable& variable) {
+  Tensor value;
+  if (is_tracing()) {
+    value = internal::capture_variable(variable);
+  } else {
+    value = variable.value();
+    internal::note_variable_read(variable, value);
+  }
+  const DType autocast = internal::thread_state().autocast;
+  if (autocast == DType::kInvalid || value.dtype() != DType::kFloat32 || keeps_dtype(variable)) return value;
+  return cast(value, autocast);
+}
+}  // namespace
+
 Tensor read(const Variable& variable) {
+  if (internal::autocast_used()) [[unlikely]] return autocast_read(variable);
   if (is_tracing()) return internal::capture_variable(variable);
   Tensor value = variable.value();
   internal::note_variable_read(variable, value);
   return value;
 }
 
-void assign_variable(const Variable& variable, const Tensor& value) {
+void assign_variable(const Variable& variable, const Tensor& value_in) {
+  // In an autocast scope a value computed from autocast reads goes back to the variable's
+  // dtype, as Keras's AutoCastVariable.assign casts it.
+  Tensor value = value_in;
+  if (internal::autocast_used() && internal::thread_state().autocast != DType::kInvalid && value.defined() &&
+      is_floating(value.dtype()) && is_floating(variable.dtype()) && value.dtype() != variable.dtype()) {
+    value = cast(value, variable.dtype());
+  }
   if (is_tracing()) return internal::record_assign(variable, value);
   STRATA_CHECK(!value.is_symbolic(), ValueError, "cannot assign a symbolic tensor to variable '", variable.name(),
                "' outside a trace");

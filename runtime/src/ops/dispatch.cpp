@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <array>
 #include <mutex>
+#include <span>
+#include <variant>
 #include <unordered_map>
 
 #include "core/foreign_exception.hpp"
@@ -21,6 +23,8 @@ ThreadState& thread_state() {
   thread_local ThreadState state;
   return state;
 }
+
+std::atomic<bool> g_autocast_used{false};
 
 namespace {
 
@@ -68,11 +72,17 @@ struct KernelCacheHash {
 
 // A resolved kernel with its registry key and provider, named when it throws. Shared so
 // that a kernel running ops of its own may see the cache flushed under it.
+// `widen` is set for a float16/bfloat16 key served by the device's float32 kernel (no
+// kernel of the half dtype and no any-dtype kernel on that device): the op runs on its
+// inputs converted to float32 and its float outputs are rounded back (run_widened).
 struct FoundKernel {
   std::shared_ptr<const KernelDef> kernel;
   std::string key;
   std::string provider;
+  bool widen = false;
 };
+
+bool is_half(DType t) noexcept { return t == DType::kFloat16 || t == DType::kBFloat16; }
 
 std::shared_ptr<const FoundKernel> find_kernel(const OpDef& def, BackendDevice& device, DType dtype) {
   thread_local std::unordered_map<KernelCacheKey, std::shared_ptr<const FoundKernel>, KernelCacheHash> cache;
@@ -88,10 +98,18 @@ std::shared_ptr<const FoundKernel> find_kernel(const OpDef& def, BackendDevice& 
 
   const std::string type = device.device().type();
   Registry::Match match;
-  for (const auto& [t, d] : std::array<std::pair<std::string_view, DType>, 3>{
-           {{type, dtype}, {type, DType::kInvalid}, {"*", DType::kInvalid}}}) {
+  bool widen = false;
+  // A half dtype without a kernel of its own (and no any-dtype kernel on the device, which
+  // moves bytes of any dtype) runs the device's float32 kernel before the "*" kernels:
+  // those are dtype-generic by registration only (string kernels registered for any dtype).
+  const bool half = is_half(dtype);
+  for (const auto& [t, d] : std::array<std::pair<std::string_view, DType>, 4>{
+           {{type, dtype}, {type, DType::kInvalid}, {type, half ? DType::kFloat32 : DType::kInvalid}, {"*", DType::kInvalid}}}) {
     match = registry.find_erased(ObjectKind::kKernel, kernel_key(def.name, t, d));
-    if (match.value) break;
+    if (match.value) {
+      widen = half && d == DType::kFloat32;
+      break;
+    }
   }
   if (!match.value) {
     std::string available;
@@ -104,9 +122,62 @@ std::shared_ptr<const FoundKernel> find_kernel(const OpDef& def, BackendDevice& 
                  internal::plugin_load_notes(registry));
   }
   auto found = std::make_shared<const FoundKernel>(FoundKernel{
-      std::static_pointer_cast<const KernelDef>(std::move(match.value)), std::move(match.name), std::move(match.provider)});
+      std::static_pointer_cast<const KernelDef>(std::move(match.value)), std::move(match.name), std::move(match.provider), widen});
   cache.emplace(key, found);
   return found;
+}
+
+// `t` as `dtype`, by the Cast kernel of t's device, called directly: a widening made by
+// run_widened is no op of its own (no tape entry, no graph node).
+Tensor convert(const Tensor& t, DType dtype) {
+  static const OpDef& cast = op_def("Cast");
+  BackendDevice& device = t.backend_device();
+  const auto kernel = find_kernel(cast, device, t.dtype());
+  STRATA_CHECK(!kernel->widen, BackendError, "no Cast kernel from ", dtype_name(t.dtype()), " on device ",
+               device.device().to_string(), ", which running ", dtype_name(t.dtype()), " ops in float32 needs");
+  const Attrs attrs{{"DstT", dtype}, {"Truncate", false}};
+  const std::array<TensorMeta, 1> metas{TensorMeta{dtype, t.shape()}};
+  const std::array<Tensor, 1> inputs{t};
+  std::vector<Tensor> outputs(1);
+  KernelContext ctx(cast, attrs, inputs, metas, outputs, device);
+  internal::call_plugin_code({kernel->provider, "kernel", kernel->key, "compute"}, [&] { kernel->kernel->compute(ctx); });
+  STRATA_CHECK(outputs[0].defined() && outputs[0].dtype() == dtype, BackendError, "the Cast kernel on ",
+               device.device().to_string(), " did not produce a ", dtype_name(dtype), " tensor");
+  return std::move(outputs[0]);
+}
+
+// A float16/bfloat16 op run by a float32 kernel (FoundKernel::widen): inputs of the half
+// dtype `half` and DType attributes naming it become float32, the kernel runs on those, and
+// each output whose inferred dtype (`metas`) is `half` is rounded back to it. Half storage,
+// float32 arithmetic, rounded at each op boundary.
+std::vector<Tensor> run_widened(const FoundKernel& kernel, const OpDef& def, const std::vector<Tensor>& inputs,
+                                const Attrs& attrs, std::span<const TensorMeta> metas, BackendDevice& device,
+                                DType half) {
+  std::vector<Tensor> wide = inputs;
+  for (auto& t : wide) {
+    if (t.dtype() == half) t = convert(t, DType::kFloat32);
+  }
+  Attrs wide_attrs;
+  for (const auto& [name, value] : attrs.items()) {
+    const DType* d = std::get_if<DType>(&value);
+    wide_attrs.set(name, d != nullptr && *d == half ? AttrValue(DType::kFloat32) : value);
+  }
+  const auto wide_metas = infer(def, wide, wide_attrs);
+  std::vector<Tensor> outputs(wide_metas.size());
+  KernelContext ctx(def, wide_attrs, wide, wide_metas, outputs, device);
+  internal::call_plugin_code({kernel.provider, "kernel", kernel.key, "compute"}, [&] { kernel.kernel->compute(ctx); });
+  STRATA_CHECK(outputs.size() == metas.size(), BackendError, "op ", def.name, " in float32 for ", dtype_name(half),
+               " has ", outputs.size(), " outputs, not ", metas.size());
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    STRATA_CHECK(outputs[i].defined(), BackendError, "the kernel for ", def.name, " on ", device.device().to_string(),
+                 " did not produce output ", i);
+    if (outputs[i].dtype() == metas[i].dtype) continue;
+    STRATA_CHECK(outputs[i].dtype() == DType::kFloat32 && metas[i].dtype == half, BackendError, "op ", def.name,
+                 " run in float32 for ", dtype_name(half), " inputs gave output ", i, " as ",
+                 dtype_name(outputs[i].dtype()), " where ", dtype_name(metas[i].dtype), " is inferred");
+    outputs[i] = convert(outputs[i], half);
+  }
+  return outputs;
 }
 
 std::vector<Tensor> run_symbolic(const OpDef& def, std::vector<Tensor> inputs, const Attrs& attrs) {
@@ -143,6 +214,24 @@ void record_on_tapes(const OpDef& def, const std::vector<Tensor>& inputs, const 
     tape->entries.push_back({&def, attrs, inputs, outputs});
     for (const auto& o : outputs) tape->tracked.insert(o.id());
   }
+}
+
+// run_op's and run_planned_op's float32 fallback, kept out of their bodies.
+[[gnu::noinline]] std::vector<Tensor> run_widened_op(const FoundKernel& kernel, const OpDef& def,
+                                                     const std::vector<Tensor>& inputs, const Attrs& attrs,
+                                                     std::span<const TensorMeta> metas, BackendDevice& device, DType half) {
+  auto outputs = run_widened(kernel, def, inputs, attrs, metas, device, half);
+  record_on_tapes(def, inputs, outputs, attrs);
+  return outputs;
+}
+
+[[gnu::noinline]] std::vector<Tensor> run_planned_widened(const PlannedOp& op, const std::vector<Tensor>& inputs,
+                                                          const Attrs& attrs) {
+  const OpDef& def = *op.def;
+  const DType half = def.kernel_dtype_input >= 0 ? inputs.at(resolve_index(def.kernel_dtype_input, inputs.size())).dtype()
+                                                 : attrs.get<DType>(def.kernel_dtype_attr);
+  return run_widened_op(*static_cast<const FoundKernel*>(op.kernel.get()), def, inputs, attrs, op.outputs, *op.device,
+                        half);
 }
 
 }  // namespace
@@ -197,6 +286,7 @@ std::vector<Tensor> run_op(const OpDef& def, std::vector<Tensor> inputs, const A
     key_dtype = attrs->get<DType>(def.kernel_dtype_attr);
   }
   const auto kernel = find_kernel(def, device, key_dtype);
+  if (kernel->widen) [[unlikely]] return run_widened_op(*kernel, def, inputs, *attrs, metas, device, key_dtype);
   std::vector<Tensor> outputs(metas.size());
   KernelContext ctx(def, *attrs, inputs, metas, outputs, device);
   // Per op, never per element: a try block costs nothing until something is thrown.
@@ -294,6 +384,7 @@ bool plan_matches(const PlannedOp& op, const std::vector<Tensor>& inputs) noexce
 
 std::vector<Tensor> run_planned_op(const PlannedOp& op, std::vector<Tensor> inputs, const Attrs& attrs) {
   const auto& kernel = *static_cast<const FoundKernel*>(op.kernel.get());
+  if (kernel.widen) [[unlikely]] return run_planned_widened(op, inputs, attrs);
   std::vector<Tensor> outputs(op.outputs.size());
   KernelContext ctx(*op.def, attrs, inputs, op.outputs, outputs, *op.device);
   internal::call_plugin_code({kernel.provider, "kernel", kernel.key, "compute"}, [&] { kernel.kernel->compute(ctx); });

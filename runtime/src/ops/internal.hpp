@@ -2,6 +2,7 @@
 // tracing, and the registration of the built-in op definitions.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -47,8 +48,21 @@ struct ThreadState {
   // Assignments recorded while tracing (AssignVariableOp nodes): they have no outputs, so
   // trace() keeps them as the graph's side effects.
   std::vector<std::shared_ptr<GraphNode>> side_effects;
+  // Keras's autocast scope: inside the call of a layer with a mixed-precision policy, the
+  // half dtype that read() casts float32 variables to (and assign_variable casts back
+  // from); kInvalid outside such a call (layers/layer.cpp sets it per layer call).
+  DType autocast = DType::kInvalid;
 };
 ThreadState& thread_state();
+// Set for good once some thread opens an autocast scope (a mixed-precision layer's call), so
+// that read() and assign_variable() of processes without one skip the thread-local lookup.
+extern std::atomic<bool> g_autocast_used;
+inline bool autocast_used() noexcept { return g_autocast_used.load(std::memory_order_relaxed); }
+// Marks `variable` as read in its own dtype inside autocast scopes (Keras's
+// experimental_autocast=False: a weight a layer created with an explicit dtype, such as
+// BatchNormalization's float32 statistics under a mixed policy). Thread safety: may be called
+// concurrently.
+void keep_dtype_under_autocast(const Variable& variable);
 
 // A new, empty graph node whose destruction is iterative: releasing the last reference to
 // the end of a long chain of nodes (a graph of 10^5 ops in a row) frees the chain in a loop
