@@ -104,6 +104,15 @@ void elementwise(Builder& b) {
     }
   }
   b.add("Pow_int32", "Pow", {R(I32, Shape{3, 4}, -3, 3), R(I32, Shape{3, 4}, 0, 3)});
+  // Atan2(y, x): both operands away from 0, so the points stay away from the origin and the
+  // branch cut (x < 0, y = 0) for the finite differences.
+  for (DType d : kF) {
+    for (std::size_t s = 0; s < std::size(shapes); ++s) {
+      CaseInput y = R(d, shapes[s].first, -3, 3), x = R(d, shapes[s].second, -3, 3);
+      y.min_abs = x.min_abs = 0.3;
+      b.add(std::string("Atan2_") + tag(d) + "_" + shape_names[s], "Atan2", {y, x});
+    }
+  }
   for (const char* op : {"Equal", "NotEqual", "Greater", "GreaterEqual", "Less", "LessEqual"}) {
     for (DType d : kN) {
       b.add(std::string(op) + "_" + tag(d), op, {R(d, Shape{3, 4}, -2, 2), R(d, Shape{4}, -2, 2)});
@@ -131,6 +140,10 @@ void elementwise(Builder& b) {
       {"Reciprocal", 0.5, 2, 0, kF}, {"Exp", -3, 3, 0, kF},        {"Log", 0.1, 3, 0, kF},
       {"Log1p", -0.5, 3, 0, kF},     {"Erf", -3, 3, 0, kF},        {"Floor", -3, 3, 0, kF},
       {"Erfc", -3, 3, 0, kF},
+      {"Sin", -4, 4, 0, kF},         {"Cos", -4, 4, 0, kF},        {"Tan", -1.3, 1.3, 0, kF},
+      {"Asin", -0.95, 0.95, 0, kF},  {"Acos", -0.95, 0.95, 0, kF}, {"Atan", -4, 4, 0, kF},
+      {"Sinh", -3, 3, 0, kF},        {"Cosh", -3, 3, 0, kF},       {"Asinh", -4, 4, 0, kF},
+      {"Acosh", 1.05, 4, 0, kF},     {"Atanh", -0.95, 0.95, 0, kF},
       {"Relu", -3, 3, 0.05, kN},     {"Relu6", -2, 8, 0.05, kF},   {"Elu", -3, 3, 0.05, kF},
       {"Selu", -3, 3, 0.05, kF},     {"Sigmoid", -20, 20, 0, kF},  {"Tanh", -5, 5, 0, kF},
       {"Softplus", -30, 30, 0, kF},  {"Softsign", -3, 3, 0.05, kF}, {"Identity", -3, 3, 0, kN},
@@ -237,6 +250,22 @@ void reductions(Builder& b) {
     }
   }
   b.add("ArgMax_ties_int32", "ArgMax", {Ints(I32, Shape{2, 4}, {1, 3, 3, 0, 2, 2, 2, 2}), Hs(1)}, {{"output_type", I64}});
+  for (DType d : kN) {
+    for (bool exclusive : {false, true}) {
+      for (bool reverse : {false, true}) {
+        for (std::int64_t axis : {0, 1, -1}) {
+          b.add("Cumsum_" + tag(d) + "_axis" + (axis < 0 ? std::string("m1") : std::to_string(axis)) +
+                    (exclusive ? "_excl" : "") + (reverse ? "_rev" : ""),
+                "Cumsum", {R(d, Shape{3, 4}, -3, 3), Hs(axis)}, {{"exclusive", exclusive}, {"reverse", reverse}});
+        }
+      }
+    }
+    b.add("Cumsum_" + tag(d) + "_rank3_axis1", "Cumsum", {R(d, Shape{2, 5, 3}, -3, 3), Hs(1)});
+    b.add("Cumsum_" + tag(d) + "_empty", "Cumsum", {R(d, Shape{0, 3}), Hs(1)}, {}, 1e-5, 1e-6, false);
+  }
+  // Many lines of a long axis: the cpu backend's threaded path.
+  b.add("Cumsum_float32_large", "Cumsum", {R(F32, Shape{64, 37, 5}, -2, 2), Hs(1)}, {{"reverse", true}}, 1e-5, 1e-5,
+        false);
   for (DType d : kF) {
     for (bool exclusive : {false, true}) {
       for (bool reverse : {false, true}) {

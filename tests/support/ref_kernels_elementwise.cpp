@@ -369,6 +369,57 @@ void register_unary(Registrar& r) {
     using T = typename decltype(t)::type;
     return [](KernelContext& ctx) { unary_math<T>(ctx, [](LD x) { return std::floor(x); }); };
   });
+  add_f(r, "Sin", [](auto t) {
+    using T = typename decltype(t)::type;
+    return [](KernelContext& ctx) { unary_math<T>(ctx, [](LD x) { return std::sin(x); }); };
+  });
+  add_f(r, "Cos", [](auto t) {
+    using T = typename decltype(t)::type;
+    return [](KernelContext& ctx) { unary_math<T>(ctx, [](LD x) { return std::cos(x); }); };
+  });
+  add_f(r, "Tan", [](auto t) {
+    using T = typename decltype(t)::type;
+    return [](KernelContext& ctx) { unary_math<T>(ctx, [](LD x) { return std::tan(x); }); };
+  });
+  add_f(r, "Asin", [](auto t) {
+    using T = typename decltype(t)::type;
+    return [](KernelContext& ctx) { unary_math<T>(ctx, [](LD x) { return std::asin(x); }); };
+  });
+  add_f(r, "Acos", [](auto t) {
+    using T = typename decltype(t)::type;
+    return [](KernelContext& ctx) { unary_math<T>(ctx, [](LD x) { return std::acos(x); }); };
+  });
+  add_f(r, "Atan", [](auto t) {
+    using T = typename decltype(t)::type;
+    return [](KernelContext& ctx) { unary_math<T>(ctx, [](LD x) { return std::atan(x); }); };
+  });
+  add_f(r, "Sinh", [](auto t) {
+    using T = typename decltype(t)::type;
+    return [](KernelContext& ctx) { unary_math<T>(ctx, [](LD x) { return std::sinh(x); }); };
+  });
+  add_f(r, "Cosh", [](auto t) {
+    using T = typename decltype(t)::type;
+    return [](KernelContext& ctx) { unary_math<T>(ctx, [](LD x) { return std::cosh(x); }); };
+  });
+  add_f(r, "Asinh", [](auto t) {
+    using T = typename decltype(t)::type;
+    return [](KernelContext& ctx) { unary_math<T>(ctx, [](LD x) { return std::asinh(x); }); };
+  });
+  add_f(r, "Acosh", [](auto t) {
+    using T = typename decltype(t)::type;
+    return [](KernelContext& ctx) { unary_math<T>(ctx, [](LD x) { return std::acosh(x); }); };
+  });
+  add_f(r, "Atanh", [](auto t) {
+    using T = typename decltype(t)::type;
+    return [](KernelContext& ctx) { unary_math<T>(ctx, [](LD x) { return std::atanh(x); }); };
+  });
+  // Atan2(y, x), broadcasting.
+  add_f(r, "Atan2", [](auto t) {
+    using T = typename decltype(t)::type;
+    return [](KernelContext& ctx) {
+      binary<T, T>(ctx, [](T y, T x) { return static_cast<T>(std::atan2(static_cast<LD>(y), static_cast<LD>(x))); });
+    };
+  });
   add_f(r, "Relu6", [](auto t) {
     using T = typename decltype(t)::type;
     return [](KernelContext& ctx) { unary<T, T>(ctx, [](T x) { return minimum<T>(maximum<T>(x, T(0)), T(6)); }); };

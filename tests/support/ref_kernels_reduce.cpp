@@ -1,4 +1,4 @@
-// Ref kernels of the reductions (Sum, Mean, Max, Min, Prod), ArgMax and Cumprod. Every
+// Ref kernels of the reductions (Sum, Mean, Max, Min, Prod), ArgMax, Cumprod and Cumsum. Every
 // input element is visited once in row-major order and folded into the output element
 // it belongs to; sums and products accumulate in long double (floats) or wrapping int64.
 #include <cmath>
@@ -193,6 +193,42 @@ void cumprod(KernelContext& ctx) {
   }
 }
 
+// Cumulative sum along the axis (floats in long double, integers wrapping); exclusive: the
+// sum of the elements before; reverse: from the end.
+template <class T>
+void cumsum(KernelContext& ctx) {
+  check_num_inputs(ctx, 2);
+  const Dims& dims = in_dims(ctx, 0);
+  check_out_dims(ctx, 0, dims);
+  const auto axis =
+      static_cast<std::size_t>(normalize_axis(ctx, host_scalar(ctx, 1), static_cast<std::int64_t>(dims.size())));
+  const bool exclusive = ctx.attrs().get_or<bool>("exclusive", false);
+  const bool reverse = ctx.attrs().get_or<bool>("reverse", false);
+  const T* x = in<T>(ctx, 0);
+  T* o = out<T>(ctx, 0);
+  Dims lines = dims;
+  lines[axis] = 1;
+  const std::int64_t len = dims[axis];
+  const std::int64_t n_lines = num_elements(lines);
+  using Acc = std::conditional_t<kIsFloat<T>, long double, std::uint64_t>;
+  for (std::int64_t l = 0; l < n_lines; ++l) {
+    Dims idx = unravel(l, lines);
+    Acc total = 0;
+    for (std::int64_t step = 0; step < len; ++step) {
+      idx[axis] = reverse ? len - 1 - step : step;
+      const std::int64_t at = ravel(idx, dims);
+      const auto v = static_cast<Acc>(x[at]);  // integers: modulo 2^64, so the sum wraps
+      if (exclusive) {
+        o[at] = static_cast<T>(total);
+        total += v;
+      } else {
+        total += v;
+        o[at] = static_cast<T>(total);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void register_reduction_kernels(Registrar& r) {
@@ -211,6 +247,10 @@ void register_reduction_kernels(Registrar& r) {
   add_f(r, "Cumprod", [](auto t) {
     using T = typename decltype(t)::type;
     return [](KernelContext& ctx) { cumprod<T>(ctx); };
+  });
+  add_n(r, "Cumsum", [](auto t) {
+    using T = typename decltype(t)::type;
+    return [](KernelContext& ctx) { cumsum<T>(ctx); };
   });
 }
 

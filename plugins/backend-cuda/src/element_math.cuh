@@ -89,6 +89,7 @@ STRATA_HD T binary_op(Binary op, T x, T y) {
       const T d = wrap_sub(x, y);
       return wrap_mul(d, d);
     }
+    case Binary::kAtan2: return static_cast<T>(std::atan2(static_cast<double>(x), static_cast<double>(y)));
   }
   return nan_of<T>();
 }
@@ -126,6 +127,17 @@ STRATA_HD T unary_op(Unary op, T xf) {
     case Unary::kSoftplus: return static_cast<T>(x > 20 ? x : (x < -20 ? std::exp(x) : std::log1p(std::exp(x))));
     case Unary::kSoftsign: return static_cast<T>(x / (1.0 + std::fabs(x)));
     case Unary::kGelu: return static_cast<T>(0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))));
+    case Unary::kSin: return static_cast<T>(std::sin(x));
+    case Unary::kCos: return static_cast<T>(std::cos(x));
+    case Unary::kTan: return static_cast<T>(std::tan(x));
+    case Unary::kAsin: return static_cast<T>(std::asin(x));
+    case Unary::kAcos: return static_cast<T>(std::acos(x));
+    case Unary::kAtan: return static_cast<T>(std::atan(x));
+    case Unary::kSinh: return static_cast<T>(std::sinh(x));
+    case Unary::kCosh: return static_cast<T>(std::cosh(x));
+    case Unary::kAsinh: return static_cast<T>(std::asinh(x));
+    case Unary::kAcosh: return static_cast<T>(std::acosh(x));
+    case Unary::kAtanh: return static_cast<T>(std::atanh(x));
     case Unary::kGeluApprox:
       return static_cast<T>(0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / kPi) * (x + 0.044715 * x * x * x))));
   }

@@ -65,7 +65,7 @@ class DeviceFlag {
 void register_elementwise(Registrar& r) {
   for (const auto& [name, op] : kBinaryOps) {
     const bool checked = op == Binary::kDiv || op == Binary::kPow;
-    add_kernels(r, name, kCuda, NumberTypes{}, [op = op, checked]<class T>(KernelContext& ctx) {
+    const auto kernel = [op = op, checked]<class T>(KernelContext& ctx) {
       Tensor& o = ctx.allocate_output(0);
       if (o.num_elements() == 0) return;
       if constexpr (std::is_integral_v<T>) {
@@ -85,7 +85,12 @@ void register_elementwise(Registrar& r) {
       }
       check_launch(binary(stream_of(ctx), op, bcast_plan(ctx, 2), in<T>(ctx, 0), in<T>(ctx, 1), out<T>(o)),
                    ctx.op_name());
-    });
+    };
+    if (op == Binary::kAtan2) {
+      add_kernels(r, name, kCuda, FloatTypes{}, kernel);
+    } else {
+      add_kernels(r, name, kCuda, NumberTypes{}, kernel);
+    }
   }
   const std::pair<const char*, Compare> compares[] = {
       {"Equal", Compare::kEqual}, {"NotEqual", Compare::kNotEqual}, {"Greater", Compare::kGreater},
@@ -629,6 +634,16 @@ void register_shapes(Registrar& r) {
     check_launch(cumprod(stream_of(ctx), ctx.attrs().get_or<bool>("exclusive", false),
                          ctx.attrs().get_or<bool>("reverse", false), a.outer, a.len, a.inner, in<T>(ctx, 0), out<T>(o)),
                  "Cumprod");
+  });
+  // Cumsum(x, axis (host)) with exclusive/reverse; integers wrap.
+  add_kernels(r, "Cumsum", kCuda, NumberTypes{}, []<class T>(KernelContext& ctx) {
+    const Dims& d = in_dims(ctx, 0);
+    const AxisSplit a = split_at(ctx, d, host_ints(ctx, 1).at(0));
+    Tensor& o = ctx.allocate_output(0);
+    if (o.num_elements() == 0) return;
+    check_launch(cumsum(stream_of(ctx), ctx.attrs().get_or<bool>("exclusive", false),
+                        ctx.attrs().get_or<bool>("reverse", false), a.outer, a.len, a.inner, in<T>(ctx, 0), out<T>(o)),
+                 "Cumsum");
   });
   add_kernels(r, "ArgMax", kCuda, NumberTypes{}, []<class T>(KernelContext& ctx) {
     const Dims& d = in_dims(ctx, 0);

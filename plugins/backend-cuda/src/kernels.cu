@@ -175,6 +175,31 @@ __global__ void cumprod_kernel(bool exclusive, bool reverse, std::int64_t outer,
   }
 }
 
+// Floats accumulate in double; integers in 64 bits modulo 2^64 (wrapping, as the cpu's).
+template <class T>
+using CumsumAcc = std::conditional_t<std::is_floating_point_v<T>, double, unsigned long long>;
+
+template <class T>
+__global__ void cumsum_kernel(bool exclusive, bool reverse, std::int64_t outer, std::int64_t len, std::int64_t inner,
+                              const T* in, T* out) {
+  STRATA_GRID_LOOP(line, outer * inner) {
+    const std::int64_t o = line / inner, k = line % inner;
+    CumsumAcc<T> total = 0;
+    for (std::int64_t step = 0; step < len; ++step) {
+      const std::int64_t j = reverse ? len - 1 - step : step;
+      const std::int64_t at = (o * len + j) * inner + k;
+      const auto v = static_cast<CumsumAcc<T>>(in[at]);
+      if (exclusive) {
+        out[at] = static_cast<T>(total);
+        total += v;
+      } else {
+        total += v;
+        out[at] = static_cast<T>(total);
+      }
+    }
+  }
+}
+
 struct Perm {
   int rank;
   std::int64_t dims[kMaxRank], strides[kMaxRank];
@@ -316,6 +341,13 @@ int cumprod_t(void* s, bool exclusive, bool reverse, std::int64_t outer, std::in
   return status();
 }
 template <class T>
+int cumsum_t(void* s, bool exclusive, bool reverse, std::int64_t outer, std::int64_t len, std::int64_t inner,
+             const T* in, T* out) {
+  if (outer * inner == 0) return 0;
+  STRATA_LAUNCH(cumsum_kernel, blocks_for(outer * inner), as_stream(s))(exclusive, reverse, outer, len, inner, in, out);
+  return status();
+}
+template <class T>
 int arg_max_t(void* s, bool out_int64, std::int64_t outer, std::int64_t n, std::int64_t inner, const T* in, void* out) {
   if (outer * inner == 0) return 0;
   if (out_int64) {
@@ -346,6 +378,10 @@ int arg_max_t(void* s, bool out_int64, std::int64_t outer, std::int64_t n, std::
   int reduce(void* s, Reduce op, const ReducePlan& plan, const T* in, T* out) { return reduce_t(s, op, plan, in, out); } \
   int arg_max(void* s, bool out_int64, std::int64_t outer, std::int64_t n, std::int64_t inner, const T* in, void* out) { \
     return arg_max_t(s, out_int64, outer, n, inner, in, out);                                                   \
+  }                                                                                                             \
+  int cumsum(void* s, bool exclusive, bool reverse, std::int64_t outer, std::int64_t len, std::int64_t inner,    \
+             const T* in, T* out) {                                                                             \
+    return cumsum_t(s, exclusive, reverse, outer, len, inner, in, out);                                         \
   }
 
 // Floating point only.

@@ -18,11 +18,13 @@ struct Bcast {
   std::int64_t strides[3][kMaxRank] = {};
 };
 
-enum class Binary : int { kAdd, kSub, kMul, kDiv, kMax, kMin, kPow, kSquaredDifference };
+// kAtan2 (y, x) is floating point only.
+enum class Binary : int { kAdd, kSub, kMul, kDiv, kMax, kMin, kPow, kSquaredDifference, kAtan2 };
 enum class Compare : int { kEqual, kNotEqual, kGreater, kGreaterEqual, kLess, kLessEqual };
 enum class Unary : int {
   kNeg, kAbs, kSign, kSquare, kSqrt, kRsqrt, kReciprocal, kExp, kLog, kLog1p, kErf, kFloor,
-  kRelu, kRelu6, kElu, kSelu, kSigmoid, kTanh, kSoftplus, kSoftsign, kGelu, kGeluApprox, kErfc
+  kRelu, kRelu6, kElu, kSelu, kSigmoid, kTanh, kSoftplus, kSoftsign, kGelu, kGeluApprox, kErfc,
+  kSin, kCos, kTan, kAsin, kAcos, kAtan, kSinh, kCosh, kAsinh, kAcosh, kAtanh
 };
 // Same-shape pairs (a, b) as docs/OPS.md "Gradient helpers" lists their inputs.
 enum class Pair : int {
@@ -35,7 +37,7 @@ enum class Pair : int {
 inline constexpr std::pair<const char*, Binary> kBinaryOps[] = {
     {"AddV2", Binary::kAdd},   {"Sub", Binary::kSub},     {"Mul", Binary::kMul},
     {"RealDiv", Binary::kDiv}, {"Maximum", Binary::kMax}, {"Minimum", Binary::kMin},
-    {"Pow", Binary::kPow},     {"SquaredDifference", Binary::kSquaredDifference}};
+    {"Pow", Binary::kPow},     {"SquaredDifference", Binary::kSquaredDifference}, {"Atan2", Binary::kAtan2}};
 inline constexpr std::pair<const char*, Unary> kUnaryOps[] = {
     {"Neg", Unary::kNeg},         {"Abs", Unary::kAbs},           {"Sign", Unary::kSign},
     {"Square", Unary::kSquare},   {"Sqrt", Unary::kSqrt},         {"Rsqrt", Unary::kRsqrt},
@@ -43,7 +45,11 @@ inline constexpr std::pair<const char*, Unary> kUnaryOps[] = {
     {"Log1p", Unary::kLog1p},     {"Erf", Unary::kErf},           {"Floor", Unary::kFloor},
     {"Relu", Unary::kRelu},       {"Relu6", Unary::kRelu6},       {"Elu", Unary::kElu},
     {"Selu", Unary::kSelu},       {"Sigmoid", Unary::kSigmoid},   {"Tanh", Unary::kTanh},
-    {"Softplus", Unary::kSoftplus}, {"Softsign", Unary::kSoftsign}, {"Erfc", Unary::kErfc}};
+    {"Softplus", Unary::kSoftplus}, {"Softsign", Unary::kSoftsign}, {"Erfc", Unary::kErfc},
+    {"Sin", Unary::kSin},         {"Cos", Unary::kCos},           {"Tan", Unary::kTan},
+    {"Asin", Unary::kAsin},       {"Acos", Unary::kAcos},         {"Atan", Unary::kAtan},
+    {"Sinh", Unary::kSinh},       {"Cosh", Unary::kCosh},         {"Asinh", Unary::kAsinh},
+    {"Acosh", Unary::kAcosh},     {"Atanh", Unary::kAtanh}};
 inline constexpr std::pair<const char*, Pair> kPairOps[] = {
     {"ReluGrad", Pair::kReluGrad},       {"Relu6Grad", Pair::kRelu6Grad},   {"EluGrad", Pair::kEluGrad},
     {"SeluGrad", Pair::kSeluGrad},       {"SigmoidGrad", Pair::kSigmoidGrad}, {"TanhGrad", Pair::kTanhGrad},
@@ -65,7 +71,10 @@ enum class Logical : int { kAnd, kOr, kEqual, kNotEqual };
   int fill(void* stream, std::int64_t n, T value, T* out);                                             \
   int reduce(void* stream, Reduce op, const ReducePlan& plan, const T* in, T* out);                    \
   /* ArgMax over the middle axis of [outer, n, inner] (first maximum), int32 or int64 output. */       \
-  int arg_max(void* stream, bool out_int64, std::int64_t outer, std::int64_t n, std::int64_t inner, const T* in, void* out);
+  int arg_max(void* stream, bool out_int64, std::int64_t outer, std::int64_t n, std::int64_t inner, const T* in, void* out); \
+  /* Running sum along the middle axis of [outer, len, inner] (floats in double, integers wrapping). */ \
+  int cumsum(void* stream, bool exclusive, bool reverse, std::int64_t outer, std::int64_t len, std::int64_t inner, \
+             const T* in, T* out);
 // Floating point only (float32, float64):
 #define STRATA_CUDA_DECLARE_FLOAT_LAUNCHERS(T)                                                         \
   int pair(void* stream, Pair op, std::int64_t n, const T* a, const T* b, T* out);                     \

@@ -4,7 +4,8 @@
 // float32 tensors of at least kDnnlMinElements elements (kDnnlMinTranscendental for
 // exp, tanh, sigmoid, elu, gelu, sqrt) go through oneDNN's binary and eltwise primitives where oneDNN has the operation with the exact semantics of
 // docs/OPS.md and within its float32 tolerance. Everything else is plain C++: smaller
-// tensors, float64 and integers, the operations oneDNN lacks (Selu, Softsign, Erf, ...),
+// tensors, float64 and integers, the operations oneDNN lacks (Selu, Softsign, Erf, the
+// trigonometric and hyperbolic functions, Atan2, ...),
 // Maximum/Minimum, Relu and Relu6 (oneDNN's lose NaNs), and Log, Softplus and the
 // tanh-approximated GeluGrad (oneDNN 2.6's versions miss rtol 1e-5). Floating-point math
 // of float32 is evaluated in double and rounded once.
@@ -623,6 +624,14 @@ void register_binary(Registrar& r) {
     using T = STRATA_T;
     return [](KernelContext& ctx) { power<T>(ctx); };
   });
+  add_f(r, "Atan2", [](auto tag) {
+    using T = STRATA_T;
+    return [](KernelContext& ctx) {
+      binary_loop<T, T>(
+          ctx, [](T y, T x) { return static_cast<T>(std::atan2(static_cast<double>(y), static_cast<double>(x))); },
+          kGrainExpensive);
+    };
+  });
   add_n(r, "SquaredDifference", [](auto tag) {
     using T = STRATA_T;
     return [](KernelContext& ctx) { squared_difference<T>(ctx); };
@@ -760,6 +769,52 @@ void register_unary(Registrar& r) {
   add_f(r, "Floor", [](auto tag) {
     using T = STRATA_T;
     return [](KernelContext& ctx) { unary_loop<T, T>(ctx, [](T x) { return std::floor(x); }); };
+  });
+  // The trigonometric and hyperbolic functions: libm's in double, rounded once (a cloned
+  // loop would gain nothing: the calls into libm do not vectorise).
+  add_f(r, "Sin", [](auto tag) {
+    using T = STRATA_T;
+    return [](KernelContext& ctx) { unary_math<T>(ctx, [](double x) { return std::sin(x); }); };
+  });
+  add_f(r, "Cos", [](auto tag) {
+    using T = STRATA_T;
+    return [](KernelContext& ctx) { unary_math<T>(ctx, [](double x) { return std::cos(x); }); };
+  });
+  add_f(r, "Tan", [](auto tag) {
+    using T = STRATA_T;
+    return [](KernelContext& ctx) { unary_math<T>(ctx, [](double x) { return std::tan(x); }); };
+  });
+  add_f(r, "Asin", [](auto tag) {
+    using T = STRATA_T;
+    return [](KernelContext& ctx) { unary_math<T>(ctx, [](double x) { return std::asin(x); }); };
+  });
+  add_f(r, "Acos", [](auto tag) {
+    using T = STRATA_T;
+    return [](KernelContext& ctx) { unary_math<T>(ctx, [](double x) { return std::acos(x); }); };
+  });
+  add_f(r, "Atan", [](auto tag) {
+    using T = STRATA_T;
+    return [](KernelContext& ctx) { unary_math<T>(ctx, [](double x) { return std::atan(x); }); };
+  });
+  add_f(r, "Sinh", [](auto tag) {
+    using T = STRATA_T;
+    return [](KernelContext& ctx) { unary_math<T>(ctx, [](double x) { return std::sinh(x); }); };
+  });
+  add_f(r, "Cosh", [](auto tag) {
+    using T = STRATA_T;
+    return [](KernelContext& ctx) { unary_math<T>(ctx, [](double x) { return std::cosh(x); }); };
+  });
+  add_f(r, "Asinh", [](auto tag) {
+    using T = STRATA_T;
+    return [](KernelContext& ctx) { unary_math<T>(ctx, [](double x) { return std::asinh(x); }); };
+  });
+  add_f(r, "Acosh", [](auto tag) {
+    using T = STRATA_T;
+    return [](KernelContext& ctx) { unary_math<T>(ctx, [](double x) { return std::acosh(x); }); };
+  });
+  add_f(r, "Atanh", [](auto tag) {
+    using T = STRATA_T;
+    return [](KernelContext& ctx) { unary_math<T>(ctx, [](double x) { return std::atanh(x); }); };
   });
   add_f(r, "Relu6", [](auto tag) {
     using T = STRATA_T;

@@ -1,4 +1,4 @@
-// Reductions (Sum, Mean, Max, Min, Prod), ArgMax and Cumprod.
+// Reductions (Sum, Mean, Max, Min, Prod), ArgMax, Cumprod and Cumsum.
 //
 // The input's dimensions are first merged into alternating groups of kept and reduced
 // dimensions. One reduced group ([outer, reduced, inner], the usual case) runs as
@@ -444,6 +444,45 @@ void cumprod(KernelContext& ctx) {
   });
 }
 
+// Running sum along the axis: floats accumulated in double (rounded once per output),
+// integers in 64 bits modulo 2^64 (so they wrap as TensorFlow's).
+template <class T>
+void cumsum(KernelContext& ctx) {
+  check_num_inputs(ctx, 2);
+  const Dims& dims = in_dims(ctx, 0);
+  const auto axis =
+      static_cast<std::size_t>(normalize_axis(ctx, host_scalar(ctx, 1), static_cast<std::int64_t>(dims.size())));
+  const bool exclusive = ctx.attrs().get_or<bool>("exclusive", false);
+  const bool reverse = ctx.attrs().get_or<bool>("reverse", false);
+  const T* x = in<T>(ctx, 0);
+  T* o = out<T>(ctx, 0);
+  const AxisSplit s = split_at(dims, axis);
+  if (s.outer * s.len * s.inner == 0) return;
+  using Acc = std::conditional_t<kIsFloat<T>, double, std::uint64_t>;
+  const std::int64_t grain = std::max<std::int64_t>(1, kGrainCheap / std::max<std::int64_t>(1, s.len * s.inner));
+  parallel_for(s.outer, grain, [&](std::int64_t b, std::int64_t e) {
+    std::vector<Acc> total(static_cast<std::size_t>(s.inner));
+    for (std::int64_t oi = b; oi < e; ++oi) {
+      std::fill(total.begin(), total.end(), Acc(0));
+      for (std::int64_t step = 0; step < s.len; ++step) {
+        const std::int64_t k = reverse ? s.len - 1 - step : step;
+        const T* xr = x + (oi * s.len + k) * s.inner;
+        T* orow = o + (oi * s.len + k) * s.inner;
+        for (std::int64_t i = 0; i < s.inner; ++i) {
+          const auto v = static_cast<Acc>(xr[i]);
+          if (exclusive) {
+            orow[i] = static_cast<T>(total[static_cast<std::size_t>(i)]);
+            total[static_cast<std::size_t>(i)] += v;
+          } else {
+            total[static_cast<std::size_t>(i)] += v;
+            orow[i] = static_cast<T>(total[static_cast<std::size_t>(i)]);
+          }
+        }
+      }
+    }
+  });
+}
+
 }  // namespace
 
 void register_reduction_kernels(Registrar& r) {
@@ -465,6 +504,10 @@ void register_reduction_kernels(Registrar& r) {
   add_f(r, "Cumprod", [](auto tag) {
     using T = typename decltype(tag)::type;
     return [](KernelContext& ctx) { cumprod<T>(ctx); };
+  });
+  add_n(r, "Cumsum", [](auto tag) {
+    using T = typename decltype(tag)::type;
+    return [](KernelContext& ctx) { cumsum<T>(ctx); };
   });
 }
 

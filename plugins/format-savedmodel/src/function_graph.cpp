@@ -36,13 +36,14 @@ const std::map<std::string, std::vector<std::string>, std::less<>>& output_args(
     one("out", {"Cumprod", "Cumsum"});
     one("z", {"AddV2", "Add", "Sub", "Mul", "RealDiv", "Maximum", "Minimum", "Pow", "SquaredDifference", "Equal",
               "NotEqual", "Greater", "GreaterEqual", "Less", "LessEqual", "LogicalAnd", "LogicalOr", "RsqrtGrad",
-              "SigmoidGrad", "SqrtGrad", "TanhGrad"});
+              "SigmoidGrad", "SqrtGrad", "TanhGrad", "Atan2"});
     one("activations", {"Relu", "Relu6", "Elu", "Selu", "LeakyRelu", "Softplus", "Softsign"});
     one("backprops", {"ReluGrad", "Relu6Grad", "EluGrad", "SeluGrad", "SoftplusGrad", "SoftsignGrad"});
     one("softmax", {"Softmax"});
     one("logsoftmax", {"LogSoftmax"});
     one("y", {"Sigmoid", "Tanh", "Exp", "Log", "Log1p", "Neg", "Abs", "Sqrt", "Rsqrt", "Square", "Cast", "Transpose",
-              "Erf", "Erfc", "Floor", "Reciprocal", "Sign", "LogicalNot", "OnesLike", "ZerosLike"});
+              "Erf", "Erfc", "Floor", "Reciprocal", "Sign", "LogicalNot", "OnesLike", "ZerosLike", "Sin", "Cos", "Tan",
+              "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh"});
     one("value", {"ReadVariableOp"});
     one("resized_images", {"ResizeBilinear", "ResizeNearestNeighbor"});
     t["FusedBatchNorm"] = {"y", "batch_mean", "batch_variance", "reserve_space_1", "reserve_space_2"};

@@ -545,6 +545,37 @@ std::vector<Tensor> logsumexp_op(const OpCall& c) {
   return {out};
 }
 
+// Cumsum / Cumprod(axis=None, dtype=None): axis null flattens; dtype casts the input first;
+// bool becomes int32 (as Keras 3's TensorFlow backend). Strata's Cumprod is floating point, so
+// integers multiply in float64 (exact up to 2^53) and come back to their type.
+OpFn cumulative(bool product) {
+  return [product](const OpCall& c) -> std::vector<Tensor> {
+    Tensor x = c.tensor(0, "x");
+    const Config* d = c.config().find("dtype");
+    if (d != nullptr && d->is_string()) {
+      DType to = DType::kInvalid;
+      try {
+        to = dtype_from_name(d->get<std::string>());
+      } catch (const Error&) {
+        STRATA_THROW(FormatError, c.subject(), ": unknown dtype '", d->get<std::string>(), "'");
+      }
+      x = to == DType::kBool ? as_bool(x) : as_dtype(x, to);
+    }
+    if (x.dtype() == DType::kBool) x = cast(x, DType::kInt32);
+    const Config* axis_value = c.config().find("axis");
+    std::int64_t axis = 0;
+    if (axis_value == nullptr || axis_value->is_null()) {
+      x = reshape(x, Shape{-1});
+    } else {
+      STRATA_CHECK(x.shape().has_known_rank(), ShapeError, c.subject(), ": needs a known rank");
+      axis = normalize_axis(c, c.config().required<std::int64_t>("axis"), x.rank());
+    }
+    if (!product) return {cumsum(x, axis)};
+    if (is_floating(x.dtype())) return {cumprod(x, axis)};
+    return {cast(cumprod(cast(x, DType::kFloat64), axis), x.dtype())};
+  };
+}
+
 // ---- activations ------------------------------------------------------------------------------
 
 Tensor elu_alpha(const Tensor& x, const OpCall& c) {
@@ -641,6 +672,20 @@ const std::vector<OpSpec>& specs() {
     numpy("Log1p", float_unary(strata::log1p));
     numpy("Reciprocal", float_unary(strata::reciprocal));
     numpy("Tanh", float_unary(strata::tanh));
+    numpy("Sin", float_unary(strata::sin));
+    numpy("Cos", float_unary(strata::cos));
+    numpy("Tan", float_unary(strata::tan));
+    numpy("Arcsin", float_unary(strata::asin));
+    numpy("Arccos", float_unary(strata::acos));
+    numpy("Arctan", float_unary(strata::atan));
+    numpy("Sinh", float_unary(strata::sinh));
+    numpy("Cosh", float_unary(strata::cosh));
+    numpy("Arcsinh", float_unary(strata::asinh));
+    numpy("Arccosh", float_unary(strata::acosh));
+    numpy("Arctanh", float_unary(strata::atanh));
+    numpy("Arctan2", float_binary(strata::atan2));
+    numpy("Cumsum", cumulative(false));
+    numpy("Cumprod", cumulative(true));
     numpy("LogicalNot",
           [](const OpCall& c) -> std::vector<Tensor> { return {logical_not(as_bool(c.tensor(0, "x")))}; });
     numpy("ZerosLike", unary(strata::zeros_like));

@@ -169,6 +169,14 @@ Function reduction(Tensor (*fn)(const Tensor&, const std::vector<std::int64_t>&,
     return fn(x, c.axes(x), c.reader().optional<bool>("keepdims", false));
   };
 }
+// tf.math.cumsum / cumprod(x, axis=0, exclusive=False, reverse=False).
+Function cumulative(Tensor (*fn)(const Tensor&, std::int64_t, bool, bool)) {
+  return [fn](const Call& c) {
+    const auto& r = c.reader();
+    return fn(c.first(), r.optional<std::int64_t>("axis", 0), r.optional<bool>("exclusive", false),
+              r.optional<bool>("reverse", false));
+  };
+}
 Tensor transpose_fn(const Call& c) {
   const Tensor x = c.first();
   std::vector<std::int64_t> perm = c.reader().int_list("perm", {});
@@ -211,6 +219,20 @@ const std::map<std::string, Function>& functions() {
     t["math.tanh"] = unary(strata::tanh);
     t["math.sigmoid"] = unary(strata::sigmoid);
     t["math.softplus"] = unary(strata::softplus);
+    t["math.sin"] = unary(strata::sin);
+    t["math.cos"] = unary(strata::cos);
+    t["math.tan"] = unary(strata::tan);
+    t["math.asin"] = unary(strata::asin);
+    t["math.acos"] = unary(strata::acos);
+    t["math.atan"] = unary(strata::atan);
+    t["math.sinh"] = unary(strata::sinh);
+    t["math.cosh"] = unary(strata::cosh);
+    t["math.asinh"] = unary(strata::asinh);
+    t["math.acosh"] = unary(strata::acosh);
+    t["math.atanh"] = unary(strata::atanh);
+    t["math.atan2"] = binary(strata::atan2, "x");  // tf.math.atan2(y, x)
+    t["math.cumsum"] = cumulative(strata::cumsum);
+    t["math.cumprod"] = cumulative(strata::cumprod);
     t["nn.softsign"] = unary(strata::softsign);
     t["nn.relu"] = unary(strata::relu);
     t["nn.relu6"] = unary(strata::relu6);

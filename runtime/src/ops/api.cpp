@@ -102,6 +102,7 @@ STRATA_BINARY(less, "Less")
 STRATA_BINARY(less_equal, "LessEqual")
 STRATA_BINARY(logical_and, "LogicalAnd")
 STRATA_BINARY(logical_or, "LogicalOr")
+STRATA_BINARY(atan2, "Atan2")
 #undef STRATA_BINARY
 
 #define STRATA_UNARY(fn, op) \
@@ -119,6 +120,17 @@ STRATA_UNARY(log1p, "Log1p")
 STRATA_UNARY(erf, "Erf")
 STRATA_UNARY(erfc, "Erfc")
 STRATA_UNARY(floor, "Floor")
+STRATA_UNARY(sin, "Sin")
+STRATA_UNARY(cos, "Cos")
+STRATA_UNARY(tan, "Tan")
+STRATA_UNARY(asin, "Asin")
+STRATA_UNARY(acos, "Acos")
+STRATA_UNARY(atan, "Atan")
+STRATA_UNARY(sinh, "Sinh")
+STRATA_UNARY(cosh, "Cosh")
+STRATA_UNARY(asinh, "Asinh")
+STRATA_UNARY(acosh, "Acosh")
+STRATA_UNARY(atanh, "Atanh")
 STRATA_UNARY(identity, "Identity")
 STRATA_UNARY(stop_gradient, "StopGradient")
 STRATA_UNARY(logical_not, "LogicalNot")
@@ -193,6 +205,11 @@ Tensor argmax(const Tensor& x, std::int64_t axis, DType output_type) {
 
 Tensor cumprod(const Tensor& x, std::int64_t axis, bool exclusive, bool reverse) {
   return one(STRATA_DEF("Cumprod"), {x, int_tensor({axis}).reshape(Shape{})},
+             {{"exclusive", exclusive}, {"reverse", reverse}});
+}
+
+Tensor cumsum(const Tensor& x, std::int64_t axis, bool exclusive, bool reverse) {
+  return one(STRATA_DEF("Cumsum"), {x, int_tensor({axis}).reshape(Shape{})},
              {{"exclusive", exclusive}, {"reverse", reverse}});
 }
 

@@ -275,6 +275,87 @@ OpDef erfc_def() {
   });
 }
 
+// ---- trigonometric and hyperbolic functions, with TensorFlow's gradients --------------------
+
+OpDef sin_def() {
+  return unary("Sin", infer_float_unary, [](const GradientContext& c) -> Grads { return {mul(G(c), cos(X(c)))}; });
+}
+
+OpDef cos_def() {
+  return unary("Cos", infer_float_unary,
+               [](const GradientContext& c) -> Grads { return {neg(mul(G(c), sin(X(c))))}; });
+}
+
+// d tan x = sec^2 x dx
+OpDef tan_def() {
+  return unary("Tan", infer_float_unary,
+               [](const GradientContext& c) -> Grads { return {mul(G(c), square(reciprocal(cos(X(c)))))}; });
+}
+
+// d asin x = dx / sqrt(1 - x^2)
+OpDef asin_def() {
+  return unary("Asin", infer_float_unary, [](const GradientContext& c) -> Grads {
+    return {mul(G(c), rsqrt(sub(ones_like(X(c)), square(X(c)))))};
+  });
+}
+
+// d acos x = -dx / sqrt(1 - x^2)
+OpDef acos_def() {
+  return unary("Acos", infer_float_unary, [](const GradientContext& c) -> Grads {
+    return {neg(mul(G(c), rsqrt(sub(ones_like(X(c)), square(X(c))))))};
+  });
+}
+
+// d atan x = dx / (1 + x^2)
+OpDef atan_def() {
+  return unary("Atan", infer_float_unary, [](const GradientContext& c) -> Grads {
+    return {div(G(c), add(ones_like(X(c)), square(X(c))))};
+  });
+}
+
+OpDef sinh_def() {
+  return unary("Sinh", infer_float_unary, [](const GradientContext& c) -> Grads { return {mul(G(c), cosh(X(c)))}; });
+}
+
+OpDef cosh_def() {
+  return unary("Cosh", infer_float_unary, [](const GradientContext& c) -> Grads { return {mul(G(c), sinh(X(c)))}; });
+}
+
+// d asinh x = dx / cosh(asinh x)
+OpDef asinh_def() {
+  return unary("Asinh", infer_float_unary, [](const GradientContext& c) -> Grads { return {div(G(c), cosh(Y(c)))}; });
+}
+
+// d acosh x = dx / sinh(acosh x)
+OpDef acosh_def() {
+  return unary("Acosh", infer_float_unary, [](const GradientContext& c) -> Grads { return {div(G(c), sinh(Y(c)))}; });
+}
+
+// d atanh x = dx / (1 - x^2)
+OpDef atanh_def() {
+  return unary("Atanh", infer_float_unary, [](const GradientContext& c) -> Grads {
+    return {div(G(c), sub(ones_like(X(c)), square(X(c))))};
+  });
+}
+
+// Atan2(y, x), broadcasting: d/dy = x / (x^2 + y^2), d/dx = -y / (x^2 + y^2).
+OpDef atan2_def() {
+  OpDef d = binary("Atan2", [](const GradientContext& c) -> Grads {
+    const Tensor& y = X(c, 0);
+    const Tensor& x = X(c, 1);
+    const Tensor scaled = div(G(c), add(square(x), square(y)));
+    Grads out(2);
+    if (c.needs_grad(0)) out[0] = unbroadcast(mul(scaled, x), y.shape());
+    if (c.needs_grad(1)) out[1] = unbroadcast(neg(mul(scaled, y)), x.shape());
+    return out;
+  });
+  d.infer = [](const InferContext& c) -> Metas {
+    require_dtype(c, 0, is_floating(c.dtype(0)), "a floating-point tensor");
+    return infer_binary(c);
+  };
+  return d;
+}
+
 OpDef floor_def() {
   OpDef d = unary("Floor", infer_float_unary, nullptr);
   d.not_differentiable = true;
@@ -487,6 +568,18 @@ void register_math_ops(Registrar& r) {
   add_op(r, erf_def());
   add_op(r, erfc_def());
   add_op(r, floor_def());
+  add_op(r, sin_def());
+  add_op(r, cos_def());
+  add_op(r, tan_def());
+  add_op(r, asin_def());
+  add_op(r, acos_def());
+  add_op(r, atan_def());
+  add_op(r, sinh_def());
+  add_op(r, cosh_def());
+  add_op(r, asinh_def());
+  add_op(r, acosh_def());
+  add_op(r, atanh_def());
+  add_op(r, atan2_def());
   add_op(r, identity_def());
   add_op(r, stop_gradient_def());
   add_op(r, cast_def());

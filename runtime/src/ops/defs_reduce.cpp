@@ -1,4 +1,4 @@
-// Reductions (Sum, Mean, Max, Min, Prod), ArgMax and Cumprod.
+// Reductions (Sum, Mean, Max, Min, Prod), ArgMax, Cumprod and Cumsum.
 #include "ops/defs_common.hpp"
 
 namespace strata::internal {
@@ -149,7 +149,43 @@ OpDef cumprod_def() {
     }
     return same_as_input(c);
   };
-  return d;  // no gradient defined (Strata uses Cumprod only inside the Prod gradient)
+  // TensorFlow's: the running sum, taken the other way, of g * y, divided by x; 0 where x is 0
+  // (TensorFlow's div_no_nan; the true derivative there is not computed).
+  d.gradient = [](const GradientContext& c) -> Grads {
+    const std::int64_t axis = host_ints(c.inputs[1]).at(0);
+    const bool exclusive = c.attrs.get_or<bool>("exclusive", false);
+    const bool reverse = c.attrs.get_or<bool>("reverse", false);
+    const Tensor& x = c.inputs[0];
+    const Tensor sums = cumsum(mul(grad_or_zeros(c, 0), c.outputs[0]), axis, exclusive, !reverse);
+    const Tensor zero = equal(x, zeros_like(x));
+    return {select(zero, zeros_like(x), div(sums, select(zero, ones_like(x), x))), Tensor()};
+  };
+  return d;
+}
+
+// Cumsum(x, axis (host scalar)) with TensorFlow's exclusive and reverse attrs; numbers of
+// every type. The gradient of a running sum is the running sum of the upstream gradient
+// taken the other way (same exclusive).
+OpDef cumsum_def() {
+  OpDef d;
+  d.name = "Cumsum";
+  d.num_inputs = 2;
+  d.host_inputs = {1};
+  d.infer = [](const InferContext& c) -> Metas {
+    require_dtype(c, 0, is_numeric(c.dtype(0)) && c.dtype(0) != DType::kBool, "a number tensor");
+    if (auto axis = c.int_values(1); axis && c.shape(0).has_known_rank()) {
+      STRATA_CHECK(axis->size() == 1, ValueError, "Cumsum takes one axis");
+      norm_axis(axis->front(), static_cast<std::int64_t>(c.shape(0).rank()), "Cumsum");
+    }
+    return same_as_input(c);
+  };
+  d.gradient = [](const GradientContext& c) -> Grads {
+    const std::int64_t axis = host_ints(c.inputs[1]).at(0);
+    return {cumsum(grad_or_zeros(c, 0), axis, c.attrs.get_or<bool>("exclusive", false),
+                   !c.attrs.get_or<bool>("reverse", false)),
+            Tensor()};
+  };
+  return d;
 }
 
 }  // namespace
@@ -162,6 +198,7 @@ void register_reduction_ops(Registrar& r) {
   add_op(r, prod_def());
   add_op(r, arg_max_def());
   add_op(r, cumprod_def());
+  add_op(r, cumsum_def());
 }
 
 }  // namespace strata::internal

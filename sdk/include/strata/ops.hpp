@@ -77,6 +77,22 @@ Tensor log1p(const Tensor& x);
 Tensor erf(const Tensor& x);
 Tensor erfc(const Tensor& x);  // 1 - erf(x)
 Tensor floor(const Tensor& x);
+// Trigonometric and hyperbolic functions and their inverses (floating point; radians). The
+// inverses give NaN outside their domains (asin/acos: [-1, 1], acosh: [1, inf), atanh:
+// (-1, 1)), as TensorFlow's.
+Tensor sin(const Tensor& x);
+Tensor cos(const Tensor& x);
+Tensor tan(const Tensor& x);
+Tensor asin(const Tensor& x);
+Tensor acos(const Tensor& x);
+Tensor atan(const Tensor& x);
+Tensor sinh(const Tensor& x);
+Tensor cosh(const Tensor& x);
+Tensor asinh(const Tensor& x);
+Tensor acosh(const Tensor& x);
+Tensor atanh(const Tensor& x);
+// The angle of the point (x, y) in (-pi, pi], element-wise with broadcasting (Atan2).
+Tensor atan2(const Tensor& y, const Tensor& x);
 Tensor identity(const Tensor& x);
 // The value of x, through which no gradient flows.
 Tensor stop_gradient(const Tensor& x);
@@ -134,6 +150,9 @@ Tensor prod(const Tensor& x, const std::vector<std::int64_t>& axes = {}, bool ke
 Tensor argmax(const Tensor& x, std::int64_t axis, DType output_type = DType::kInt64);
 // Cumulative product along `axis` (Cumprod).
 Tensor cumprod(const Tensor& x, std::int64_t axis, bool exclusive = false, bool reverse = false);
+// Cumulative sum along `axis` (Cumsum); exclusive: the sum of the elements before each;
+// reverse: from the end. Numbers of every type (integers wrap around).
+Tensor cumsum(const Tensor& x, std::int64_t axis, bool exclusive = false, bool reverse = false);
 
 // ---- shapes and indexing --------------------------------------------------------------
 

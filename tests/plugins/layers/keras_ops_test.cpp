@@ -281,6 +281,31 @@ TEST_F(KerasOps, ShapesAndIndexingByHand) {
   EXPECT_EQ(mismatch(values(y[7]), {1, 1.5f, 1.5f, 0, 1.5f, 0}), "");
 }
 
+// Cumsum / Cumprod: axis None flattens (the batch too, as Keras 3), dtype casts first, integers
+// stay integers; Arctan2 with a number. Values by hand.
+TEST_F(KerasOps, CumulativeOpsAndArctan2ByHand) {
+  DeviceScope scope(device_);
+  const auto model = functional(
+      {op_entry("core", "Cast", "ints", Config{{"dtype", "int32"}}, Config::array({"T:x"})),
+       op_entry("numpy", "Cumsum", "flat", Config{{"axis", nullptr}, {"dtype", nullptr}}, Config::array({"T:x"})),
+       op_entry("numpy", "Cumsum", "rows", Config{{"axis", 1}, {"dtype", nullptr}}, Config::array({"T:ints"})),
+       op_entry("numpy", "Cumsum", "wide", Config{{"axis", -1}, {"dtype", "float64"}}, Config::array({"T:x"})),
+       op_entry("numpy", "Cumprod", "prod", Config{{"axis", 1}, {"dtype", nullptr}}, Config::array({"T:ints"})),
+       op_entry("numpy", "Arctan2", "angle", Config::object(), Config::array({"T:x", 2.0}))},
+      {"flat", "rows", "wide", "prod", "angle"}, {3});
+  const auto y = model->predict(std::vector<Tensor>{t({1, 2, 3, 0, 5, -4}, Shape{2, 3})});
+  ASSERT_EQ(y.size(), 5u);
+  EXPECT_EQ(y[0].shape().to_string(), Shape({6}).to_string());
+  EXPECT_EQ(mismatch(values(y[0]), {1, 3, 6, 6, 11, 7}), "");
+  EXPECT_EQ(y[1].dtype(), DType::kInt32);
+  EXPECT_EQ(mismatch(values(y[1]), {1, 3, 6, 0, 5, 1}), "");
+  EXPECT_EQ(y[2].dtype(), DType::kFloat64);
+  EXPECT_EQ(mismatch(values(y[2]), {1, 3, 6, 0, 5, 1}), "");
+  EXPECT_EQ(y[3].dtype(), DType::kInt32);
+  EXPECT_EQ(mismatch(values(y[3]), {1, 2, 6, 0, 0, 0}), "");
+  EXPECT_EQ(mismatch(values(y[4]), {0.4636476f, 0.7853982f, 0.9827937f, 0.0f, 1.1902899f, -1.1071487f}), "");
+}
+
 // The Keras 3 config Strata writes: Keras 3's module, class name and config keys, the node's
 // constants as Keras 3 wrote them, no build_config.
 TEST_F(KerasOps, WritesKeras3sEntries) {

@@ -5,6 +5,7 @@
 // errors for Lambda and DenseFeatures, which no plugin provides.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 
 #include "strata/custom_objects.hpp"
@@ -91,6 +92,44 @@ TEST_F(TFOpLambdaTest, SlicesAndConcatOfAList) {
   EXPECT_EQ(written["config"]["layers"][3]["inbound_nodes"], Config::parse(json)["config"]["layers"][3]["inbound_nodes"]);
   EXPECT_EQ(written["config"]["layers"][3]["config"],
             Config::parse(R"({"name": "tf.concat", "trainable": true, "dtype": "float32", "function": "concat"})"));
+}
+
+// tf.math.cumsum(a, axis=1, exclusive=True, reverse=True), then tf.math.atan2(a, x=that):
+// the keyword names tf-keras writes, values by hand.
+TEST_F(TFOpLambdaTest, CumsumAndAtan2WithTheirKeywordArguments) {
+  const std::string json = functional_json(
+      op_layer("TFOpLambda", "tf.math.cumsum", "math.cumsum",
+               R"(["a", 0, 0, {"axis": 1, "exclusive": true, "reverse": true}])") +
+          ", " +
+          op_layer("TFOpLambda", "tf.math.atan2", "math.atan2",
+                   R"(["a", 0, 0, {"x": ["tf.math.cumsum", 0, 0], "name": null}])") +
+          ", " + op_layer("TFOpLambda", "tf.math.cumsum_1", "math.cumsum", R"(["a", 0, 0, {}])"),
+      R"(["tf.math.cumsum", 0, 0], ["tf.math.atan2", 0, 0], ["tf.math.cumsum_1", 0, 0])");
+  auto model = model_from_json(json);
+  const auto out = (*model)(std::vector<Tensor>{Tensor::from_vector<float>({1, 2, 3, 4, 5, 6}, Shape{2, 3})});
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(values(out[0]), (std::vector<float>{5, 3, 0, 11, 6, 0}));
+  const auto angles = values(out[1]);
+  const std::vector<double> want{std::atan2(1.0, 5.0), std::atan2(2.0, 3.0), std::atan2(3.0, 0.0),
+                                 std::atan2(4.0, 11.0), std::atan2(5.0, 6.0), std::atan2(6.0, 0.0)};
+  ASSERT_EQ(angles.size(), want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(angles[i], want[i], 1e-6) << i;
+  // axis defaults to 0, as tf.math.cumsum's.
+  EXPECT_EQ(values(out[2]), (std::vector<float>{1, 2, 3, 5, 7, 9}));
+}
+
+// An axis outside the input's rank is a typed error naming it.
+TEST_F(TFOpLambdaTest, CumsumAxisOutOfRangeIsAnError) {
+  const std::string json = functional_json(
+      op_layer("TFOpLambda", "tf.math.cumsum", "math.cumsum", R"(["a", 0, 0, {"axis": 4}])"),
+      R"(["tf.math.cumsum", 0, 0])");
+  try {
+    auto model = model_from_json(json);
+    (void)(*model)(std::vector<Tensor>{Tensor::from_vector<float>({1, 2, 3}, Shape{1, 3})});
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("axis 4"), std::string::npos) << e.what();
+  }
 }
 
 // tf.math.reduce_sum(a) (no axis: every axis, the batch's too, as TensorFlow) and

@@ -327,6 +327,36 @@ void check_float_unary() {
                    {0.8411919906082768, -0.15880800939172324});
 }
 
+// Trigonometric and hyperbolic functions at points with known values.
+template <class T>
+void check_trigonometry() {
+  const DType d = dtype_of<T>;
+  const double pi = 3.141592653589793;
+  expect_values<T>(run1("Sin", d, {R<T>({0, pi / 6, -pi / 2}, {3})}, {d, {3}}), {3}, {0, 0.5, -1});
+  expect_values<T>(run1("Cos", d, {R<T>({0, pi / 3, pi}, {3})}, {d, {3}}), {3}, {1, 0.5, -1});
+  expect_values<T>(run1("Tan", d, {R<T>({0, pi / 4, -pi / 4}, {3})}, {d, {3}}), {3}, {0, 1, -1});
+  expect_values<T>(run1("Asin", d, {R<T>({0, 0.5, -1}, {3})}, {d, {3}}), {3}, {0, pi / 6, -pi / 2});
+  expect_values<T>(run1("Acos", d, {R<T>({1, 0.5, -1}, {3})}, {d, {3}}), {3}, {0, pi / 3, pi});
+  expect_values<T>(run1("Atan", d, {R<T>({0, 1, -1}, {3})}, {d, {3}}), {3}, {0, pi / 4, -pi / 4});
+  expect_values<T>(run1("Sinh", d, {R<T>({0, 1}, {2})}, {d, {2}}), {2}, {0, 1.1752011936438014});
+  expect_values<T>(run1("Cosh", d, {R<T>({0, 1}, {2})}, {d, {2}}), {2}, {1, 1.5430806348152437});
+  expect_values<T>(run1("Asinh", d, {R<T>({0, 1}, {2})}, {d, {2}}), {2}, {0, 0.881373587019543});
+  expect_values<T>(run1("Acosh", d, {R<T>({1, 2}, {2})}, {d, {2}}), {2}, {0, 1.3169578969248166});
+  expect_values<T>(run1("Atanh", d, {R<T>({0, 0.5}, {2})}, {d, {2}}), {2}, {0, 0.5493061443340549});
+  // Atan2(y, x): the quadrant from both signs; y broadcast against x.
+  expect_values<T>(run1("Atan2", d, {R<T>({1, -1, 0, 1}, {4}), R<T>({-1, -1, -1, 0}, {4})}, {d, {4}}), {4},
+                   {3 * pi / 4, -3 * pi / 4, pi, pi / 2});
+  expect_values<T>(run1("Atan2", d, {R<T>({1}, {1}), R<T>({1, -1}, {2})}, {d, {2}}), {2}, {pi / 4, 3 * pi / 4});
+  // Outside the domain: NaN, as std:: gives.
+  expect_values<T>(run1("Asin", d, {R<T>({2}, {1})}, {d, {1}}), {1}, {std::nan("")});
+  expect_values<T>(run1("Acosh", d, {R<T>({0.5}, {1})}, {d, {1}}), {1}, {std::nan("")});
+}
+
+TEST(RefKernelUnary, Trigonometry) {
+  check_trigonometry<float>();
+  check_trigonometry<double>();
+}
+
 TEST(RefKernelUnary, FloatOps) {
   check_float_unary<float>();
   check_float_unary<double>();
@@ -581,6 +611,28 @@ void check_cumprod() {
 TEST(RefKernelReduce, Cumprod) {
   check_cumprod<float>();
   check_cumprod<double>();
+}
+
+template <class T>
+void check_cumsum() {
+  const DType d = dtype_of<T>;
+  const auto x = R<T>({1, 2, 3}, {3});
+  auto cs = [&](bool exclusive, bool reverse) {
+    return run1("Cumsum", d, {x, Hs(0)}, {d, {3}}, {{"exclusive", exclusive}, {"reverse", reverse}});
+  };
+  expect_values<T>(cs(false, false), {3}, {1, 3, 6});
+  expect_values<T>(cs(true, false), {3}, {0, 1, 3});
+  expect_values<T>(cs(false, true), {3}, {6, 5, 3});
+  expect_values<T>(cs(true, true), {3}, {5, 3, 0});
+  expect_values<T>(run1("Cumsum", d, {R<T>({1, 2, 3, 4}, {2, 2}), Hs(0)}, {d, {2, 2}}), {2, 2}, {1, 2, 4, 6});
+  expect_values<T>(run1("Cumsum", d, {R<T>({1, 2, 3, 4}, {2, 2}), Hs(-1)}, {d, {2, 2}}), {2, 2}, {1, 3, 3, 7});
+}
+
+TEST(RefKernelReduce, Cumsum) {
+  check_cumsum<float>();
+  check_cumsum<double>();
+  check_cumsum<I32>();
+  check_cumsum<I64>();
 }
 
 // ============================================================================================
@@ -1214,7 +1266,7 @@ TEST(RefKernelCoverage, EveryOpOfOpsMdInEveryListedDtype) {
   const std::vector<std::pair<std::vector<const char*>, std::vector<DType>>> table = {
       {{"AddV2", "Sub", "Mul", "RealDiv", "Maximum", "Minimum", "Pow", "SquaredDifference", "Greater", "GreaterEqual",
         "Less", "LessEqual", "AddN", "Neg", "Abs", "Sign", "Square", "Relu", "Sum", "Mean", "Max", "Min", "Prod",
-        "ArgMax", "UnsortedSegmentSum", "StridedSliceGrad", "MatMul"},
+        "ArgMax", "UnsortedSegmentSum", "StridedSliceGrad", "MatMul", "Cumsum"},
        N},
       {{"Equal", "NotEqual", "SelectV2", "Transpose"}, NB},
       {{"LogicalAnd", "LogicalOr", "LogicalNot"}, Bo},
@@ -1224,7 +1276,8 @@ TEST(RefKernelCoverage, EveryOpOfOpsMdInEveryListedDtype) {
         "BiasAddGrad", "Softmax", "LogSoftmax", "SoftmaxGrad", "Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter",
         "DepthwiseConv2dNative", "DepthwiseConv2dNativeBackpropInput", "DepthwiseConv2dNativeBackpropFilter", "MaxPool",
         "MaxPoolGrad", "AvgPool", "AvgPoolGrad", "ResizeBilinear", "ResizeBilinearGrad", "ResizeNearestNeighbor",
-        "ResizeNearestNeighborGrad", "Erfc", "RandomStandardNormal", "RandomUniform", "TruncatedNormal"},
+        "ResizeNearestNeighborGrad", "Erfc", "RandomStandardNormal", "RandomUniform", "TruncatedNormal", "Sin", "Cos",
+        "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "Atan2"},
        F},
       {{"ConcatV2", "Pack", "Split", "Slice", "StridedSlice", "Pad", "Tile", "BroadcastTo", "GatherV2", "OneHot", "Fill",
         "ZerosLike", "OnesLike"},

@@ -173,16 +173,32 @@ TEST_F(TapeTest, BroadcastGradientsAreReducedToInputShapes) {
 }
 
 TEST_F(TapeTest, MissingGradientIsAClearError) {
-  Tensor x = vec({1.0, 2.0});
+  Tensor x = reshape(vec({1.0, 2.0, 3.0, 4.0}), Shape{1, 2, 2, 1});
   GradientTape tape;
   tape.watch(x);
-  Tensor y = sum(cumprod(x, 0));  // Cumprod has no gradient
+  // A gradient helper without a gradient of its own (no second derivative of a resize).
+  Tensor y = sum(execute1("ResizeNearestNeighborGrad", {x, int_tensor({1, 1})},
+                          {{"align_corners", false}, {"half_pixel_centers", false}}));
   try {
     tape.gradient(y, {x});
     FAIL();
   } catch (const ValueError& e) {
-    EXPECT_NE(std::string(e.what()).find("no gradient is defined for op Cumprod"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("no gradient is defined for op ResizeNearestNeighborGrad"), std::string::npos)
+        << e.what();
   }
+}
+
+// Running sums and products differentiate as their definitions do, by hand: d/dx_i of
+// sum_j w_j cumsum(x)_j = sum_{j >= i} w_j; of sum(cumprod(x)) = sum_{j >= i} prod_{k <= j, k != i} x_k.
+TEST_F(TapeTest, CumsumAndCumprodGradientsByHand) {
+  Tensor x = vec({1.0, 2.0, 3.0});
+  GradientTape tape;
+  tape.watch(x);
+  Tensor a = sum(cumsum(x, 0) * vec({1.0, 10.0, 100.0}));
+  Tensor b = sum(cumsum(x, 0, true, true) * vec({1.0, 10.0, 100.0}));  // [x2 + x3, x3, 0]
+  Tensor c = sum(cumprod(x, 0));
+  auto g = tape.gradient(add_n({a, b * 1000.0, c * 1e6}), {x});
+  EXPECT_EQ(g[0].to_vector<double>(), (std::vector<double>{111 + 9e6, 110 + 1000 + 4e6, 100 + 11000 + 2e6}));
 }
 
 TEST_F(TapeTest, RecordsOnlyOnItsOwnThread) {
