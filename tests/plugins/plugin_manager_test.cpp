@@ -133,7 +133,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         RefusalCase{"abi_major", {"built for plugin ABI 9.0", "this runtime speaks " + runtime_abi()}},
         RefusalCase{"abi_minor",
-                    {"built for plugin ABI " + std::to_string(kPluginAbiMajor) + ".7", "this runtime speaks " + runtime_abi(), "needs a newer runtime"}},
+                    {"built for plugin ABI " + std::to_string(kPluginAbiMajor) + "." + std::to_string(kPluginAbiMinor + 1), "this runtime speaks " + runtime_abi(), "needs a newer runtime"}},
         RefusalCase{"toolchain",
                     {"built with toolchain 'gcc99;libstdc++/cxx11abi=0;c++201703L;json3.9.1'",
                      std::string("this runtime was built with '") + runtime_toolchain_tag() + "'"}},

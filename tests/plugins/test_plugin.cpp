@@ -110,7 +110,11 @@ STRATA_EXPORT_PLUGIN_DESCRIPTOR(future_descriptor);
 extern "C" {
 __attribute__((visibility("default"))) int strata_test_not_a_plugin = 1;
 }
-#elif defined(TEST_ABI_MAJOR) || defined(TEST_ABI_MINOR) || defined(TEST_TOOLCHAIN) || defined(TEST_STRUCT_SIZE)
+#elif defined(TEST_ABI_MAJOR) || defined(TEST_ABI_MINOR) || defined(TEST_ABI_MINOR_NEXT) || defined(TEST_TOOLCHAIN) || \
+    defined(TEST_STRUCT_SIZE)
+#ifdef TEST_ABI_MINOR_NEXT  // one minor above this SDK's, whatever it is
+#define TEST_ABI_MINOR (STRATA_PLUGIN_ABI_MINOR + 1)
+#endif
 #ifndef TEST_ABI_MAJOR
 #define TEST_ABI_MAJOR STRATA_PLUGIN_ABI_MAJOR
 #endif
