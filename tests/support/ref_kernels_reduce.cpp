@@ -159,10 +159,10 @@ void argmax(KernelContext& ctx) {
   }
 }
 
-// Cumulative product along the axis; exclusive: the product of the elements before;
-// reverse: from the end.
-template <class T>
-void cumprod(KernelContext& ctx) {
+// A cumulative product or sum along the axis, accumulated in `Acc`; exclusive: of the
+// elements before; reverse: from the end.
+template <class T, class Acc, class Combine>
+void scan(KernelContext& ctx, Acc identity, Combine combine) {
   check_num_inputs(ctx, 2);
   const Dims& dims = in_dims(ctx, 0);
   check_out_dims(ctx, 0, dims);
@@ -178,55 +178,32 @@ void cumprod(KernelContext& ctx) {
   const std::int64_t n_lines = num_elements(lines);
   for (std::int64_t l = 0; l < n_lines; ++l) {
     Dims idx = unravel(l, lines);
-    long double product = 1;
+    Acc acc = identity;
     for (std::int64_t step = 0; step < len; ++step) {
       idx[axis] = reverse ? len - 1 - step : step;
       const std::int64_t at = ravel(idx, dims);
       if (exclusive) {
-        o[at] = static_cast<T>(product);
-        product *= x[at];
+        o[at] = static_cast<T>(acc);
+        acc = combine(acc, static_cast<Acc>(x[at]));
       } else {
-        product *= x[at];
-        o[at] = static_cast<T>(product);
+        acc = combine(acc, static_cast<Acc>(x[at]));
+        o[at] = static_cast<T>(acc);
       }
     }
   }
 }
 
-// Cumulative sum along the axis (floats in long double, integers wrapping); exclusive: the
-// sum of the elements before; reverse: from the end.
+// Products in long double.
+template <class T>
+void cumprod(KernelContext& ctx) {
+  scan<T>(ctx, static_cast<long double>(1), [](long double a, long double v) { return a * v; });
+}
+
+// Sums: floats in long double, integers modulo 2^64 (so the sum wraps).
 template <class T>
 void cumsum(KernelContext& ctx) {
-  check_num_inputs(ctx, 2);
-  const Dims& dims = in_dims(ctx, 0);
-  check_out_dims(ctx, 0, dims);
-  const auto axis =
-      static_cast<std::size_t>(normalize_axis(ctx, host_scalar(ctx, 1), static_cast<std::int64_t>(dims.size())));
-  const bool exclusive = ctx.attrs().get_or<bool>("exclusive", false);
-  const bool reverse = ctx.attrs().get_or<bool>("reverse", false);
-  const T* x = in<T>(ctx, 0);
-  T* o = out<T>(ctx, 0);
-  Dims lines = dims;
-  lines[axis] = 1;
-  const std::int64_t len = dims[axis];
-  const std::int64_t n_lines = num_elements(lines);
   using Acc = std::conditional_t<kIsFloat<T>, long double, std::uint64_t>;
-  for (std::int64_t l = 0; l < n_lines; ++l) {
-    Dims idx = unravel(l, lines);
-    Acc total = 0;
-    for (std::int64_t step = 0; step < len; ++step) {
-      idx[axis] = reverse ? len - 1 - step : step;
-      const std::int64_t at = ravel(idx, dims);
-      const auto v = static_cast<Acc>(x[at]);  // integers: modulo 2^64, so the sum wraps
-      if (exclusive) {
-        o[at] = static_cast<T>(total);
-        total += v;
-      } else {
-        total += v;
-        o[at] = static_cast<T>(total);
-      }
-    }
-  }
+  scan<T>(ctx, Acc(0), [](Acc a, Acc v) { return a + v; });
 }
 
 }  // namespace

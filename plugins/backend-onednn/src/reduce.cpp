@@ -409,8 +409,10 @@ void argmax(KernelContext& ctx) {
   }
 }
 
-template <class T>
-void cumprod(KernelContext& ctx) {
+// A running product or sum along the axis (Cumprod, Cumsum; TensorFlow's `exclusive` and
+// `reverse`), accumulated in `Acc` and rounded once per output.
+template <class T, class Acc, class Combine>
+void scan(KernelContext& ctx, Acc identity, Combine combine) {
   check_num_inputs(ctx, 2);
   const Dims& dims = in_dims(ctx, 0);
   const auto axis =
@@ -423,20 +425,21 @@ void cumprod(KernelContext& ctx) {
   if (s.outer * s.len * s.inner == 0) return;
   const std::int64_t grain = std::max<std::int64_t>(1, kGrainCheap / std::max<std::int64_t>(1, s.len * s.inner));
   parallel_for(s.outer, grain, [&](std::int64_t b, std::int64_t e) {
-    std::vector<double> p(static_cast<std::size_t>(s.inner));
+    std::vector<Acc> acc(static_cast<std::size_t>(s.inner));
     for (std::int64_t oi = b; oi < e; ++oi) {
-      std::fill(p.begin(), p.end(), 1.0);
+      std::fill(acc.begin(), acc.end(), identity);
       for (std::int64_t step = 0; step < s.len; ++step) {
         const std::int64_t k = reverse ? s.len - 1 - step : step;
         const T* xr = x + (oi * s.len + k) * s.inner;
         T* orow = o + (oi * s.len + k) * s.inner;
         for (std::int64_t i = 0; i < s.inner; ++i) {
+          Acc& a = acc[static_cast<std::size_t>(i)];
           if (exclusive) {
-            orow[i] = static_cast<T>(p[i]);
-            p[i] *= static_cast<double>(xr[i]);
+            orow[i] = static_cast<T>(a);
+            a = combine(a, static_cast<Acc>(xr[i]));
           } else {
-            p[i] *= static_cast<double>(xr[i]);
-            orow[i] = static_cast<T>(p[i]);
+            a = combine(a, static_cast<Acc>(xr[i]));
+            orow[i] = static_cast<T>(a);
           }
         }
       }
@@ -444,43 +447,17 @@ void cumprod(KernelContext& ctx) {
   });
 }
 
-// Running sum along the axis: floats accumulated in double (rounded once per output),
-// integers in 64 bits modulo 2^64 (so they wrap as TensorFlow's).
+// Products in double.
+template <class T>
+void cumprod(KernelContext& ctx) {
+  scan<T>(ctx, 1.0, [](double a, double v) { return a * v; });
+}
+
+// Sums: floats in double, integers in 64 bits modulo 2^64 (so they wrap as TensorFlow's).
 template <class T>
 void cumsum(KernelContext& ctx) {
-  check_num_inputs(ctx, 2);
-  const Dims& dims = in_dims(ctx, 0);
-  const auto axis =
-      static_cast<std::size_t>(normalize_axis(ctx, host_scalar(ctx, 1), static_cast<std::int64_t>(dims.size())));
-  const bool exclusive = ctx.attrs().get_or<bool>("exclusive", false);
-  const bool reverse = ctx.attrs().get_or<bool>("reverse", false);
-  const T* x = in<T>(ctx, 0);
-  T* o = out<T>(ctx, 0);
-  const AxisSplit s = split_at(dims, axis);
-  if (s.outer * s.len * s.inner == 0) return;
   using Acc = std::conditional_t<kIsFloat<T>, double, std::uint64_t>;
-  const std::int64_t grain = std::max<std::int64_t>(1, kGrainCheap / std::max<std::int64_t>(1, s.len * s.inner));
-  parallel_for(s.outer, grain, [&](std::int64_t b, std::int64_t e) {
-    std::vector<Acc> total(static_cast<std::size_t>(s.inner));
-    for (std::int64_t oi = b; oi < e; ++oi) {
-      std::fill(total.begin(), total.end(), Acc(0));
-      for (std::int64_t step = 0; step < s.len; ++step) {
-        const std::int64_t k = reverse ? s.len - 1 - step : step;
-        const T* xr = x + (oi * s.len + k) * s.inner;
-        T* orow = o + (oi * s.len + k) * s.inner;
-        for (std::int64_t i = 0; i < s.inner; ++i) {
-          const auto v = static_cast<Acc>(xr[i]);
-          if (exclusive) {
-            orow[i] = static_cast<T>(total[static_cast<std::size_t>(i)]);
-            total[static_cast<std::size_t>(i)] += v;
-          } else {
-            total[static_cast<std::size_t>(i)] += v;
-            orow[i] = static_cast<T>(total[static_cast<std::size_t>(i)]);
-          }
-        }
-      }
-    }
-  });
+  scan<T>(ctx, Acc(0), [](Acc a, Acc v) { return a + v; });
 }
 
 }  // namespace

@@ -136,19 +136,26 @@ OpDef arg_max_def() {
   return d;
 }
 
-OpDef cumprod_def() {
+// Cumprod and Cumsum: x and its axis (a host scalar), with TensorFlow's exclusive and reverse
+// attrs; the output is shaped like x. `accepts` says which dtypes (`what`).
+OpDef scan_def(const char* name, bool (*accepts)(DType), const char* what) {
   OpDef d;
-  d.name = "Cumprod";
+  d.name = name;
   d.num_inputs = 2;
   d.host_inputs = {1};
-  d.infer = [](const InferContext& c) -> Metas {
-    require_dtype(c, 0, is_floating(c.dtype(0)), "a floating-point tensor");
+  d.infer = [name, accepts, what](const InferContext& c) -> Metas {
+    require_dtype(c, 0, accepts(c.dtype(0)), what);
     if (auto axis = c.int_values(1); axis && c.shape(0).has_known_rank()) {
-      STRATA_CHECK(axis->size() == 1, ValueError, "Cumprod takes one axis");
-      norm_axis(axis->front(), static_cast<std::int64_t>(c.shape(0).rank()), "Cumprod");
+      STRATA_CHECK(axis->size() == 1, ValueError, name, " takes one axis");
+      norm_axis(axis->front(), static_cast<std::int64_t>(c.shape(0).rank()), name);
     }
     return same_as_input(c);
   };
+  return d;
+}
+
+OpDef cumprod_def() {
+  OpDef d = scan_def("Cumprod", is_floating, "a floating-point tensor");
   // TensorFlow's: the running sum, taken the other way, of g * y, divided by x; 0 where x is 0
   // (TensorFlow's div_no_nan; the true derivative there is not computed).
   d.gradient = [](const GradientContext& c) -> Grads {
@@ -163,22 +170,10 @@ OpDef cumprod_def() {
   return d;
 }
 
-// Cumsum(x, axis (host scalar)) with TensorFlow's exclusive and reverse attrs; numbers of
-// every type. The gradient of a running sum is the running sum of the upstream gradient
-// taken the other way (same exclusive).
+// Cumsum: numbers of every type. The gradient of a running sum is the running sum of the
+// upstream gradient taken the other way (same exclusive).
 OpDef cumsum_def() {
-  OpDef d;
-  d.name = "Cumsum";
-  d.num_inputs = 2;
-  d.host_inputs = {1};
-  d.infer = [](const InferContext& c) -> Metas {
-    require_dtype(c, 0, is_numeric(c.dtype(0)) && c.dtype(0) != DType::kBool, "a number tensor");
-    if (auto axis = c.int_values(1); axis && c.shape(0).has_known_rank()) {
-      STRATA_CHECK(axis->size() == 1, ValueError, "Cumsum takes one axis");
-      norm_axis(axis->front(), static_cast<std::int64_t>(c.shape(0).rank()), "Cumsum");
-    }
-    return same_as_input(c);
-  };
+  OpDef d = scan_def("Cumsum", [](DType t) { return is_numeric(t) && t != DType::kBool; }, "a number tensor");
   d.gradient = [](const GradientContext& c) -> Grads {
     const std::int64_t axis = host_ints(c.inputs[1]).at(0);
     return {cumsum(grad_or_zeros(c, 0), axis, c.attrs.get_or<bool>("exclusive", false),
