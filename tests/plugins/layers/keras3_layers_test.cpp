@@ -40,14 +40,7 @@ namespace fs = std::filesystem;
 // ---- interop against real Keras 3 ---------------------------------------------------------
 
 fs::path generated() {
-  static const fs::path dir = [] {
-    const char* home = std::getenv("HOME");
-    const fs::path d = test::generated_cache_dir(fs::path(home ? home : "/root") / ".cache/strata/keras3-layers",
-                                                 STRATA_KERAS3_LAYERS_GENERATOR);
-    std::string out;
-    EXPECT_EQ(test::generate_with_script(d, "index.json", STRATA_KERAS3_LAYERS_GENERATOR, "--out", out), 0) << out;
-    return d;
-  }();
+  static const fs::path dir = test::generated_fixtures("keras3-layers", STRATA_KERAS3_LAYERS_GENERATOR);
   return dir;
 }
 
