@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <string>
 
+#include "compare.hpp"
 #include "interop_venv.hpp"
 #include "strata/error.hpp"
 #include "strata/model.hpp"
@@ -30,14 +31,7 @@ fs::path generated() {
 }
 
 // The largest |a - b| / (1 + |b|).
-double worst(const Tensor& a, const Tensor& b) {
-  const auto x = cast(a.to(Device::cpu()), DType::kFloat64).to_vector<double>();
-  const auto y = cast(b.to(Device::cpu()), DType::kFloat64).to_vector<double>();
-  if (x.size() != y.size()) return INFINITY;
-  double w = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) w = std::max(w, std::fabs(x[i] - y[i]) / (1 + std::fabs(y[i])));
-  return w;
-}
+double worst(const Tensor& a, const Tensor& b) { return test::worst_relative(a, b); }
 
 class DynamicRecurrentInterop : public ::testing::TestWithParam<std::string> {
  protected:

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <string>
 
+#include "compare.hpp"
 #include "interop_venv.hpp"
 #include "strata/model.hpp"
 #include "strata/npy.hpp"
@@ -29,14 +30,8 @@ const fs::path kGenerator = fs::path(STRATA_SOURCE_DIR) / "tests/interop/generat
 
 fs::path generated() { return test::generated_fixtures("loss-scale", kGenerator); }
 
-double worst(const Tensor& a, const Tensor& b) {
-  const auto x = cast(a.to(Device::cpu()), DType::kFloat64).to_vector<double>();
-  const auto y = cast(b.to(Device::cpu()), DType::kFloat64).to_vector<double>();
-  if (x.size() != y.size()) return INFINITY;
-  double w = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) w = std::max(w, std::fabs(x[i] - y[i]) / (1e-3 + std::fabs(y[i])));
-  return w;
-}
+// The largest |a - b| / (1e-3 + |b|).
+double worst(const Tensor& a, const Tensor& b) { return test::worst_relative(a, b, 1e-3); }
 
 // Keras 3's archive and tf-keras's SavedModels hold a dynamic scale; tf-keras's H5 does not.
 bool ext_holds_scale(const fs::path& saved) { return saved.extension() != ".h5"; }

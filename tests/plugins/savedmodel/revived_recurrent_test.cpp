@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <string>
 
+#include "compare.hpp"
 #include "interop_venv.hpp"
 #include "strata/model.hpp"
 #include "strata/npy.hpp"
@@ -27,14 +28,7 @@ using namespace strata;
 fs::path generated() { return test::generated_fixtures("recurrent-savedmodels", STRATA_RECURRENT_GENERATOR); }
 
 // The largest |a - b| / (1 + |b|).
-double worst(const Tensor& a, const Tensor& b) {
-  const auto x = cast(a.to(Device::cpu()), DType::kFloat64).to_vector<double>();
-  const auto y = cast(b.to(Device::cpu()), DType::kFloat64).to_vector<double>();
-  if (x.size() != y.size()) return INFINITY;
-  double w = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) w = std::max(w, std::fabs(x[i] - y[i]) / (1 + std::fabs(y[i])));
-  return w;
-}
+double worst(const Tensor& a, const Tensor& b) { return test::worst_relative(a, b); }
 
 class RevivedRecurrentInterop : public ::testing::TestWithParam<std::string> {
  protected:
