@@ -60,22 +60,6 @@ Projection projection_equation(std::size_t free_dims, std::size_t bound_dims, st
   return p;
 }
 
-// [1, T, S] (or the shape of `like` when T or S is unknown): true where the column is not
-// after the row (tf.linalg.band_part(ones, -1, 0), tf-keras's causal masks).
-Tensor lower_triangular(std::int64_t t, std::int64_t s, const Tensor& like) {
-  if (t >= 0 && s >= 0) {
-    std::vector<std::uint8_t> v(static_cast<std::size_t>(t * s));
-    for (std::int64_t i = 0; i < t; ++i) {
-      for (std::int64_t j = 0; j < s; ++j) v[static_cast<std::size_t>(i * s + j)] = j <= i;
-    }
-    return Tensor::from_bools(v, Shape{1, t, s}, like.is_symbolic() ? default_device() : like.device());
-  }
-  // Lengths known only when the graph runs: row i and column j of cumulative products of 2
-  // are 2^(i+1) and 2^(j+1), exact in float64 up to 1023 steps.
-  const Tensor twos = cast(ones_like(like), DType::kFloat64) * 2.0;
-  return greater_equal(cumprod(twos, -2), cumprod(twos, -1));
-}
-
 // tf-keras's BaseDenseAttention: scores from query and key, -1e9 (float16: -65504) where the
 // value mask is false, softmax over the value steps, dropout in training, weights @ value,
 // rows of masked query steps zeroed. Inputs [query, value] or [query, value, key]; the
@@ -120,8 +104,8 @@ class DenseAttention : public Layer, public CallArgumentsLayer {
                              ? expand_dims(cast(ctx.masks[1], DType::kBool), -2)
                              : Tensor();
     if (how.causal || causal_) {
-      const auto& d = scores.shape().dims();
-      const Tensor causal = lower_triangular(d[d.size() - 2], d.back(), scores);
+      const auto rank = static_cast<std::int64_t>(scores.rank());
+      const Tensor causal = causal_mask(attention_positions(scores, rank - 2, scores, rank - 1));
       scores_mask = scores_mask.defined() ? logical_and(scores_mask, causal) : causal;
     }
     if (scores_mask.defined()) {
@@ -356,20 +340,7 @@ class MultiHeadAttention final : public Layer, public CallArgumentsLayer {
     if (own_key) {
       if (const Tensor m = mask_of(*how.key); m.defined()) add_mask(expand_dims(cast(m, DType::kBool), 1));
     }
-    if (how.causal) {
-      const std::int64_t t = query.shape().dim(1), s = value.shape().dim(1);
-      // Unknown lengths: a (B, T, S) grid of ones from the query's and value's first axes.
-      Tensor grid;
-      if (t < 0 || s < 0) {
-        auto steps = [](const Tensor& x) {
-          std::vector<std::int64_t> rest;
-          for (std::int64_t a = 2; a < static_cast<std::int64_t>(x.rank()); ++a) rest.push_back(a);
-          return sum(zeros_like(x), rest) + 1.0;
-        };
-        grid = expand_dims(steps(query), 2) * expand_dims(steps(value), 1);
-      }
-      add_mask(lower_triangular(t, s, grid.defined() ? grid : query));
-    }
+    if (how.causal) add_mask(causal_mask(attention_positions(query, 1, value, 1)));
     if (automatic.defined()) mask = mask.defined() ? logical_and(mask, automatic) : automatic;
 
     Tensor q = (*query_dense_)(query);

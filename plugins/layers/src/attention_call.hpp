@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -78,5 +79,19 @@ AttentionInputs attention_inputs(const AttentionCall& how, const std::vector<Ten
 // 1 - rate (uniform noise, unseeded) and scaled by 1 / (1 - rate), all zero at rate 1;
 // otherwise `weights` as they are.
 Tensor attention_dropout(const Tensor& weights, double rate, bool training);
+
+// Query and key positions for masks over (T, S), computed by ops from the tensors themselves
+// (so a traced model holds no [T, S] constant and a symbolic length costs nothing until the
+// graph runs): rows [1, T, 1] and columns [1, 1, S], int64, holding 0..T-1 and 0..S-1, where T
+// is axis `row_axis` of `rows_of` and S axis `column_axis` of `columns_of`.
+struct Positions {
+  Tensor rows, columns;
+};
+Positions attention_positions(const Tensor& rows_of, std::int64_t row_axis, const Tensor& columns_of,
+                              std::int64_t column_axis);
+
+// [1, T, S] bools, true where the column is not after the row: tf.linalg.band_part(ones, -1, 0),
+// Keras's causal mask.
+Tensor causal_mask(const Positions& p);
 
 }  // namespace strata::layers

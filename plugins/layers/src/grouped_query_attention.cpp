@@ -30,28 +30,6 @@
 namespace strata::layers {
 namespace {
 
-// [1, T, S] bools from `keep(row, column)`, or when T or S is unknown until the graph runs a
-// [B, T, S] grid computed from `query` [B, T, ...] and `value` [B, S, ...] with `keep` on
-// float64 tensors of 2^(row+1) and 2^(column+1) (exact up to 1023 steps).
-template <class Known, class Grid>
-Tensor position_mask(const Tensor& query, const Tensor& value, Known known, Grid grid) {
-  const std::int64_t t = query.shape().dim(1), s = value.shape().dim(1);
-  if (t >= 0 && s >= 0) {
-    std::vector<std::uint8_t> v(static_cast<std::size_t>(t * s));
-    for (std::int64_t i = 0; i < t; ++i) {
-      for (std::int64_t j = 0; j < s; ++j) v[static_cast<std::size_t>(i * s + j)] = known(i, j) ? 1 : 0;
-    }
-    return Tensor::from_bools(v, Shape{1, t, s}, query.is_symbolic() ? default_device() : query.device());
-  }
-  auto steps = [](const Tensor& x) {
-    std::vector<std::int64_t> rest;
-    for (std::int64_t a = 2; a < static_cast<std::int64_t>(x.rank()); ++a) rest.push_back(a);
-    return cast(sum(zeros_like(x), rest) + 1.0, DType::kFloat64);
-  };
-  const Tensor twos = expand_dims(steps(query), 2) * expand_dims(steps(value), 1) * 2.0;
-  return grid(cumprod(twos, -2), cumprod(twos, -1));
-}
-
 class GroupQueryAttention final : public Layer, public CallArgumentsLayer {
  public:
   explicit GroupQueryAttention(const Config& c) : Layer("GroupQueryAttention", c) {
@@ -143,20 +121,11 @@ class GroupQueryAttention final : public Layer, public CallArgumentsLayer {
     if (query_mask.defined()) add_mask(expand_dims(cast(query_mask, DType::kBool), -1));
     if (value_mask.defined()) add_mask(expand_dims(cast(value_mask, DType::kBool), -2));
     if (key_mask.defined()) add_mask(expand_dims(cast(key_mask, DType::kBool), -2));
-    if (how.causal) {
-      add_mask(position_mask(
-          query, value, [](std::int64_t i, std::int64_t j) { return j <= i; },
-          [](const Tensor& rows, const Tensor& columns) { return greater_equal(rows, columns); }));
-    }
-    if (sliding_window_ > 0) {
-      const std::int64_t w = sliding_window_;
-      const double limit = std::ldexp(1.0, static_cast<int>(std::min<std::int64_t>(w, 1000)));
-      add_mask(position_mask(
-          query, value, [w](std::int64_t i, std::int64_t j) { return std::abs(i - j) < w; },
-          [limit](const Tensor& rows, const Tensor& columns) {
-            const Tensor ratio = rows / columns;  // 2^(row - column)
-            return logical_and(less(ratio, scalar_like(ratio, limit)), greater(ratio, scalar_like(ratio, 1.0 / limit)));
-          }));
+    if (how.causal || sliding_window_ > 0) {
+      const Positions at = attention_positions(query, 1, value, 1);
+      if (how.causal) add_mask(causal_mask(at));
+      // Keras 3: only keys less than sliding_window steps from the query, either side.
+      if (sliding_window_ > 0) add_mask(less(abs(at.rows - at.columns), scalar_like(at.rows, static_cast<double>(sliding_window_))));
     }
     Tensor mask = how.mask ? cast(inputs[*how.mask], DType::kBool) : Tensor();
     if (automatic.defined()) mask = mask.defined() ? logical_and(mask, automatic) : automatic;

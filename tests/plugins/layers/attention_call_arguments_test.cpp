@@ -230,8 +230,8 @@ TEST_F(AttentionCallArguments, GraphsOfLayerCallsRunEachNodeWithItsArguments) {
 }
 
 // Sequences of unknown length: the causal mask of a traced call is computed when the graph
-// runs (cumulative products, strata/plugins/layers README); running that graph gives what the
-// eager call (a constant mask) gives.
+// runs (cumulative sums of positions, strata/plugins/layers README); running that graph gives
+// what the eager call gives.
 TEST_F(AttentionCallArguments, CausalMaskOfUnknownLengthIsComputedWhenTheGraphRuns) {
   const std::string json = R"({"class_name": "Functional", "config": {"name": "m", "trainable": true, "layers": [
     {"class_name": "InputLayer", "config": {"batch_input_shape": [null, null, 4], "dtype": "float32", "name": "x"},
@@ -251,7 +251,7 @@ TEST_F(AttentionCallArguments, CausalMaskOfUnknownLengthIsComputedWhenTheGraphRu
   const Graph traced = rewrite_graph(Graph(model->inputs(), model->outputs(), "unknown_length"),
                                      [](const GraphNode&, const RewriteContext&) { return std::optional<std::vector<Tensor>>(); });
   bool cumulative = false;
-  for (const auto& node : traced.nodes()) cumulative = cumulative || node->op == "Cumprod";
+  for (const auto& node : traced.nodes()) cumulative = cumulative || node->op == "Cumsum";
   EXPECT_TRUE(cumulative) << "the traced graph should compute its causal masks";
   const auto run = traced.run(std::vector<Tensor>{x});
   ASSERT_EQ(run.size(), 2u);
@@ -321,6 +321,72 @@ TEST_F(AttentionCallArguments, MalformedCallArgumentsAreTypedErrorsNamingTheLaye
   } catch (const FormatError& err) {
     EXPECT_TRUE(contains(err.message(), "layer 'att' (Attention): the call argument 'mask'")) << err.message();
   }
+}
+
+}  // namespace
+}  // namespace strata::layer_tests
+
+namespace strata::layer_tests {
+namespace {
+
+// Long sequences of unknown length: a traced causal Attention over 1100 steps (past the 1023
+// steps that cumulative products of 2 could count exactly in float64) against the causal
+// softmax written out here: query step i attends to steps 0..i with weights softmax(x_i . x_j).
+TEST_F(AttentionCallArguments, CausalMaskOfALongSequenceOfUnknownLengthMasksEveryLaterStep) {
+  const std::string json = R"({"class_name": "Functional", "config": {"name": "m", "trainable": true, "layers": [
+    {"class_name": "InputLayer", "config": {"batch_input_shape": [null, null, 2], "dtype": "float32", "name": "x"},
+     "name": "x", "inbound_nodes": []},
+    {"class_name": "Attention", "config": {"name": "att"}, "name": "att",
+     "inbound_nodes": [[["x", 0, 0, {"use_causal_mask": true}], ["x", 0, 0, {"use_causal_mask": true}]]]}],
+    "input_layers": [["x", 0, 0]], "output_layers": [["att", 0, 0]]}})";
+  const auto model = model_from_json(json);
+  constexpr std::int64_t kSteps = 1100;
+  std::vector<float> x(2 * kSteps);
+  for (std::int64_t i = 0; i < kSteps; ++i) {
+    x[2 * i] = static_cast<float>(std::sin(0.37 * i));
+    x[2 * i + 1] = static_cast<float>(std::cos(0.11 * i));
+  }
+  if (const auto why = skip_reason("cpu:0"); !why.empty()) GTEST_SKIP() << why;
+  DeviceScope cpu{Device("cpu:0")};
+  const Tensor input = Tensor::from_vector(x, Shape{1, kSteps, 2});
+  // Traced op by op (a Graph of layer calls would call the layer on the concrete input).
+  const Graph traced = rewrite_graph(Graph(model->inputs(), model->outputs(), "long_causal"),
+                                     [](const GraphNode&, const RewriteContext&) { return std::optional<std::vector<Tensor>>(); });
+  const auto got = values(traced.run(std::vector<Tensor>{input})[0]);
+  ASSERT_EQ(got.size(), x.size());
+  double worst = 0.0;
+  for (std::int64_t i = 0; i < kSteps; i += 7) {
+    double top = -1e300;
+    for (std::int64_t j = 0; j <= i; ++j) top = std::max(top, double{x[2 * i]} * x[2 * j] + double{x[2 * i + 1]} * x[2 * j + 1]);
+    double total = 0.0, out0 = 0.0, out1 = 0.0;
+    for (std::int64_t j = 0; j <= i; ++j) {
+      const double w = std::exp(double{x[2 * i]} * x[2 * j] + double{x[2 * i + 1]} * x[2 * j + 1] - top);
+      total += w;
+      out0 += w * x[2 * j];
+      out1 += w * x[2 * j + 1];
+    }
+    worst = std::max({worst, std::abs(got[2 * i] - out0 / total), std::abs(got[2 * i + 1] - out1 / total)});
+  }
+  EXPECT_LT(worst, 1e-4);
+}
+
+// A causal call on a static length builds no [T, S] constant: a config whose value has 2^40
+// steps (a file can say so) builds its model at once instead of asking for a 1 TiB mask.
+TEST_F(AttentionCallArguments, CausalCallsOnHugeStaticLengthsBuildWithoutMaterializingTheirMask) {
+  const std::string json = R"({"class_name": "Functional", "config": {"name": "m", "trainable": true, "layers": [
+    {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 4, 3], "dtype": "float32", "name": "q"},
+     "name": "q", "inbound_nodes": []},
+    {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 1099511627776, 3], "dtype": "float32", "name": "v"},
+     "name": "v", "inbound_nodes": []},
+    {"class_name": "Attention", "config": {"name": "att"}, "name": "att",
+     "inbound_nodes": [[["q", 0, 0, {"use_causal_mask": true}], ["v", 0, 0, {"use_causal_mask": true}]]]},
+    {"class_name": "MultiHeadAttention", "config": {"name": "mha", "num_heads": 1, "key_dim": 2}, "name": "mha",
+     "inbound_nodes": [[["q", 0, 0, {"value": ["v", 0, 0], "use_causal_mask": true}]]]}],
+    "input_layers": [["q", 0, 0], ["v", 0, 0]], "output_layers": [["att", 0, 0], ["mha", 0, 0]]}})";
+  std::shared_ptr<Model> model;
+  ASSERT_NO_THROW(model = model_from_json(json));
+  EXPECT_EQ(model->outputs()[0].shape(), (Shape{Shape::kUnknown, 4, 3}));
+  EXPECT_EQ(model->outputs()[1].shape(), (Shape{Shape::kUnknown, 4, 3}));
 }
 
 }  // namespace
