@@ -12,7 +12,9 @@ inputs of unknown length), lstm_stateful (a stateful LSTM, first call), f32out (
 the usual pattern).
 And OUT/train_mixed_float16/ (the f32out model), OUT/train_cnn_mixed_float16/ (the cnn ending
 in a float32 Activation), both compiled with a dynamic LossScaleOptimizer(SGD) and mse, and
-OUT/train_cnn_mixed_bfloat16/ (the same cnn under mixed_bfloat16, plain SGD): saved before
+OUT/train_cnn_mixed_bfloat16/ (the same cnn under mixed_bfloat16, plain SGD) and
+OUT/train_lstm_varlen_mixed_bfloat16/ (an LSTM on inputs of unknown length ending in a float32
+Activation, mixed_bfloat16, plain SGD): saved before
 training (model.h5), x.npy / y.npy, after_w<i>.npy: model.weights[i] after 3 train_on_batch
 steps (BatchNormalization's moving statistics included), and after.json: the losses, the loss
 scale and the weights' names.
@@ -51,6 +53,9 @@ def build(name):
     if name in ("lstm", "lstm_varlen"):
         i = keras.Input((5 if name == "lstm" else None, 3))
         return keras.Model(i, L.Dense(2)(L.LSTM(6)(i))), (3, 5, 3)
+    if name == "lstm_varlen_f32out":
+        i = keras.Input((None, 3))
+        return keras.Model(i, L.Activation("linear", dtype="float32")(L.Dense(2)(L.LSTM(6)(i)))), (3, 5, 3)
     if name == "lstm_stateful":
         i = keras.Input((5, 3), batch_size=3)
         return keras.Model(i, L.Dense(2)(L.LSTM(6, stateful=True)(i))), (3, 5, 3)
@@ -93,7 +98,11 @@ def main():
 
     for case, name, shape, policy in (("train_mixed_float16", "f32out", (8, 6), "mixed_float16"),
                                       ("train_cnn_mixed_float16", "cnn_f32out", (8, 8, 8, 3), "mixed_float16"),
-                                      ("train_cnn_mixed_bfloat16", "cnn_f32out", (8, 8, 8, 3), "mixed_bfloat16")):
+                                      ("train_cnn_mixed_bfloat16", "cnn_f32out", (8, 8, 8, 3), "mixed_bfloat16"),
+                                      # unknown length: Strata's traced step records the LSTM as
+                                      # one deferred call, run under the LSTM's policy
+                                      ("train_lstm_varlen_mixed_bfloat16", "lstm_varlen_f32out", (4, 5, 3),
+                                       "mixed_bfloat16")):
         keras.mixed_precision.set_global_policy(policy)
         m, _ = build(name)
         keras.mixed_precision.set_global_policy("float32")

@@ -113,8 +113,9 @@ INSTANTIATE_TEST_SUITE_P(Models, MixedPrecisionPredict, ::testing::ValuesIn(case
 // Three training steps of a mixed model ending in a float32 Activation, against tf-keras's
 // weights after the same steps: the mixed_float16 MLP and CNN (BatchNormalization, whose
 // statistics are float32 as in Keras) with a dynamic LossScaleOptimizer(SGD), and the
-// mixed_bfloat16 CNN with plain SGD (no loss scaling: the step runs as Strata's traced graph,
-// its casts and half ops traced; loss-scaling optimizers run eagerly, traced_step.cpp).
+// mixed_bfloat16 CNN and LSTM on inputs of unknown length with plain SGD (no loss scaling:
+// the step runs as Strata's traced graph, its casts and half ops traced, the LSTM as one
+// deferred call; loss-scaling optimizers run eagerly, traced_step.cpp).
 // Variables stay float32 and are updated by float32 gradients (the Cast of each autocast read
 // sends them back in float32). Both compute the gradients in the half dtype, rounded at
 // different points: with learning rate 0.1 and three steps the weights may differ by a few
@@ -164,7 +165,7 @@ TEST_P(MixedPrecisionTraining, StepsEqualKeras) {
 
 INSTANTIATE_TEST_SUITE_P(Models, MixedPrecisionTraining,
                          ::testing::Values("train_mixed_float16", "train_cnn_mixed_float16",
-                                           "train_cnn_mixed_bfloat16"));
+                                           "train_cnn_mixed_bfloat16", "train_lstm_varlen_mixed_bfloat16"));
 
 }  // namespace
 }  // namespace strata

@@ -235,6 +235,13 @@ void walk_layers(const Layer& layer, const std::function<void(const Layer&)>& fn
   }
 }
 
+// Whether `layer` carries state from one call to the next: a StatefulLayer, unless it keeps
+// its state in Variables and has none (the recurrent layers without stateful=True).
+bool carries_state(const Layer& layer) {
+  if (const auto* v = dynamic_cast<const StateVariablesLayer*>(&layer)) return !v->state_variables().empty();
+  return dynamic_cast<const StatefulLayer*>(&layer) != nullptr;
+}
+
 // Why `model` cannot be traced before trying (empty: it may be).
 std::string untraceable_model(const Model& model, const Optimizer& optimizer) {
   if (loss_scale(optimizer) != nullptr) return "a loss-scaling optimizer adjusts its scale step by step";
@@ -243,7 +250,7 @@ std::string untraceable_model(const Model& model, const Optimizer& optimizer) {
     if (!why.empty()) return;
     if (!layer.built()) {
       why = detail::concat("layer '", layer.name(), "' is not built yet");
-    } else if (dynamic_cast<const StatefulLayer*>(&layer) != nullptr) {
+    } else if (carries_state(layer)) {
       why = detail::concat("layer '", layer.name(), "' carries state from one call to the next");
     }
   });
