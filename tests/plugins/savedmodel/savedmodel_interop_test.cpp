@@ -142,6 +142,40 @@ TEST(SavedModelInteropZoo, TensorFlowRunsAStrataTrainedModelOfManyLayerKinds) {
   expect_all_levels_ok(verdict, rc);
 }
 
+// Causal attention on sequences of unknown length (MultiHeadAttention and Attention with
+// use_causal_mask), trained in Strata on 6 steps and run by TensorFlow on 9: the traced
+// serving function computes its masks from the sequence (Slice, OnesLike, Cumsum,
+// GreaterEqual) rather than holding a constant of the training length, and every level holds.
+TEST(SavedModelInteropCausal, TensorFlowRunsCausalAttentionOnAnotherSequenceLength) {
+  const fs::path py = venv_python();
+  if (!fs::exists(py)) GTEST_SKIP() << "no interop venv at " << py << " (run tests/interop/setup_venv.sh)";
+  const std::string json = R"({"class_name": "Functional", "config": {"name": "causal", "trainable": true, "layers": [
+    {"class_name": "InputLayer", "config": {"batch_input_shape": [null, null, 4], "dtype": "float32", "name": "x"},
+     "name": "x", "inbound_nodes": []},
+    {"class_name": "MultiHeadAttention", "config": {"name": "mha", "num_heads": 2, "key_dim": 2}, "name": "mha",
+     "inbound_nodes": [[["x", 0, 0, {"value": ["x", 0, 0], "use_causal_mask": true}]]]},
+    {"class_name": "Attention", "config": {"name": "att"}, "name": "att",
+     "inbound_nodes": [[["mha", 0, 0, {"use_causal_mask": true}], ["mha", 0, 0, {"use_causal_mask": true}]]]},
+    {"class_name": "Dense", "config": {"name": "out", "units": 3}, "name": "out",
+     "inbound_nodes": [[["att", 0, 0, {}]]]}],
+    "input_layers": [["x", 0, 0]], "output_layers": [["out", 0, 0]]}})";
+  auto model = strata::model_from_json(json);
+  model->compile(strata::Config{{"class_name", "Adam"}, {"config", strata::Config{{"learning_rate", 0.01}}}},
+                 strata::Config("mse"));
+  const strata::Tensor tx = strata::random_normal(strata::Shape{16, 6, 4}, strata::DType::kFloat32, 0, 1, 11);
+  const strata::Tensor ty = strata::random_normal(strata::Shape{16, 6, 3}, strata::DType::kFloat32, 0, 1, 12);
+  strata::FitOptions fit;
+  fit.epochs = 2;
+  fit.batch_size = 8;
+  fit.verbose = 0;
+  model->fit(tx, ty, fit);
+  int rc = -1;
+  const std::string verdict = tensorflow_verdict(
+      *model, "causal", strata::random_normal(strata::Shape{5, 9, 4}, strata::DType::kFloat32, 0, 1, 13), tx, ty, rc);
+  RecordProperty("tf_output", verdict);
+  expect_all_levels_ok(verdict, rc);
+}
+
 }  // namespace
 
 // The serving signature is keyed by the model's names, as tf-keras keys it: inputs by their
