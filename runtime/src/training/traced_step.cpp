@@ -425,11 +425,21 @@ std::optional<TracedGradients> TracedTrainStep::run(Model& model, const Optimize
   std::vector<Variable> vars = model.trainable_weights();
 
   Entry* entry = nullptr;
-  for (auto& e : entries_) {
-    if (e->matches(x, y, sample_weight, vars, loss_scale)) {
-      entry = e.get();
+  for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+    if ((*it)->matches(x, y, sample_weight, vars, loss_scale)) {
+      entry = it->get();
+      std::rotate(it, it + 1, entries_.end());  // most recently used last
       break;
     }
+  }
+  if (entry == nullptr && entries_.size() >= kEntriesPerModel && evictions_ >= kEntriesPerModel) {
+    // Retracing for every new signature would cost more than the traced steps save.
+    if (!thrashing_logged_) {
+      thrashing_logged_ = true;
+      log_debug("model '", model.name(), "': eager train step for new input signatures (", evictions_,
+                " traced signatures dropped already; the ", kEntriesPerModel, " cached ones stay traced)");
+    }
+    return std::nullopt;
   }
   if (entry == nullptr) {
     // Not traceable yet (a layer still to be built): eager, and try again next step.
@@ -510,7 +520,10 @@ std::optional<TracedGradients> TracedTrainStep::run(Model& model, const Optimize
       ++counters().fallbacks;
       log_debug("model '", model.name(), "': eager train step (", e->fallback, ")");
     }
-    if (entries_.size() >= kEntriesPerModel) entries_.erase(entries_.begin());
+    if (entries_.size() >= kEntriesPerModel) {
+      entries_.erase(entries_.begin());
+      ++evictions_;
+    }
     entries_.push_back(std::move(e));
     entry = entries_.back().get();
   }

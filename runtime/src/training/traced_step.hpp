@@ -83,7 +83,12 @@ class TracedTrainStep {
   struct Entry;
 
  private:
-  std::vector<std::unique_ptr<Entry>> entries_;
+  std::vector<std::unique_ptr<Entry>> entries_;  // least recently used first
+  // Signatures dropped to make room. Once as many have been dropped as the cache holds, the
+  // model's signatures change faster than tracing pays (sequences of many lengths): new ones
+  // run eagerly, and the cached ones stay traced.
+  std::size_t evictions_ = 0;
+  bool thrashing_logged_ = false;
 };
 
 // Counts an eager step (train_step's default path when run() said nullopt).

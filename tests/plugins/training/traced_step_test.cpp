@@ -226,6 +226,46 @@ TEST_F(TracedStepTest, EachInputSignatureHasItsGraph) {
   EXPECT_EQ(run.stats.traced_steps, 9u);
 }
 
+// Sequences whose length changes from batch to batch: a few lengths (buckets) are traced once
+// each and reused; many lengths in turn would retrace at every step, costing more than the
+// traced steps save, so once the cache of 8 signatures has turned over, new lengths run
+// eagerly while the cached ones stay traced.
+TEST_F(TracedStepTest, ManySequenceLengthsStopRetracingAndKeepTheCachedOnes) {
+  if (!Registry::global().contains(ObjectKind::kLayer, "LSTM")) GTEST_SKIP() << "no LSTM";
+  clear_session();
+  set_random_seed(3);
+  DeviceScope scope{train_device()};
+  Tensor x = Input(Shape{Shape::kUnknown, 2}, "sequence");
+  Tensor h = (*layer("LSTM", {{"units", 3}}))(x);
+  h = (*layer("Dense", {{"units", 1}}))(h);
+  Functional model({x}, {h}, "lengths");
+  model.compile(Config("sgd"), Config("mse"));
+  const Tensor y = uniform(Shape{4, 1}, 30);
+  auto step = [&](std::int64_t length) { model.train_on_batch({uniform(Shape{4, length, 2}, 31)}, {y}); };
+  // Four buckets, three rounds: four traces, every step traced.
+  reset_traced_train_step_stats();
+  for (int round = 0; round < 3; ++round) {
+    for (std::int64_t length : {3, 5, 7, 9}) step(length);
+  }
+  EXPECT_EQ(traced_train_step_stats().traces, 4u);
+  EXPECT_EQ(traced_train_step_stats().traced_steps, 12u);
+  // Twenty lengths, twice: the cache holds 8, so tracing stops after 8 signatures have been
+  // dropped (16 traces in all, the four buckets' included); the rest run eagerly.
+  reset_traced_train_step_stats();
+  for (int round = 0; round < 2; ++round) {
+    for (std::int64_t length = 10; length < 30; ++length) step(length);
+  }
+  const auto stats = traced_train_step_stats();
+  EXPECT_EQ(stats.traces, 12u);
+  EXPECT_EQ(stats.traced_steps + stats.eager_steps, 40u);
+  EXPECT_EQ(stats.eager_steps, 20u);  // 22..29 twice, and 10..13 once dropped
+  // The 8 most recently traced lengths are still traced.
+  reset_traced_train_step_stats();
+  step(19);
+  EXPECT_EQ(traced_train_step_stats().traced_steps, 1u);
+  EXPECT_EQ(traced_train_step_stats().traces, 0u);
+}
+
 // Dropout in the traced graph draws fresh values every step, from the same seed stream as the
 // eager step (under set_random_seed the two paths agree).
 TEST_F(TracedStepTest, DropoutDrawsFreshMasksEachStepFromTheEagerStream) {
