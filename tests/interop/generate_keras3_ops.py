@@ -95,6 +95,39 @@ def models(keras):
             ops.rsqrt(a)]
     out["k3ops_more"] = ([x], outs, [f(3, 4)])
 
+    # Stop 37's classes: rounding, tests of values, triangles, repeats, averages, stacking,
+    # products and rolls.
+    x = keras.Input((3, 4))
+    y = keras.Input((3, 4))
+    h = L.Dense(4, name="d")(x)
+    outs = [ops.round(h * 3), ops.round(h, 1), ops.isinf(ops.log(ops.abs(ops.floor(h)))), ops.isfinite(ops.log(h)),
+            ops.logical_xor(h > 0, y > 0), ops.repeat(h, 2, axis=1), ops.repeat(h, 3, axis=-1), ops.tril(h),
+            ops.tril(h, -1), ops.triu(h, k=1), ops.triu(h), ops.outer(h[0, 0], y[1, 1]), ops.average(h, axis=1),
+            ops.average(h, axis=1, weights=ops.abs(y[0, :, 0]) + 0.5), ops.average(h, axis=-1, weights=ops.abs(y) + 0.1),
+            ops.hstack([h, y]), ops.vstack([h, y]), ops.copy(h), ops.nan_to_num(ops.log(h)),
+            ops.nan_to_num(ops.log(h), nan=0.5, posinf=1.0, neginf=-1.0), ops.logaddexp(h, y),
+            ops.divide_no_nan(h, ops.floor(y)), ops.full_like(h, 3.0), ops.full_like(h, 2, dtype="int32"),
+            ops.tensordot(h, y, axes=[[2], [2]]), ops.tensordot(h, ops.transpose(y[0]), axes=1),
+            ops.dot(h, ops.transpose(y, (0, 2, 1))), ops.dot(h, y[0, 0]), ops.roll(h, 1, axis=1),
+            ops.roll(h, -2, axis=2), ops.roll(h, 5)]
+    out["k3ops_numpy_extra"] = ([x, y], outs, [f(3, 4), f(3, 4)])
+
+    # Norms, normalisation, pooling, moments, resizing and slices of images.
+    x = keras.Input((4, 4, 2))
+    h = L.Dense(2, name="d")(x)
+    mean, variance = ops.moments(h, axes=[1, 2])
+    outs = [ops.norm(h, axis=-1), ops.norm(h, ord=1, axis=-1, keepdims=True), ops.norm(h, ord=float("inf"), axis=1),
+            ops.norm(h, ord=0, axis=-1), ops.norm(h, ord=3, axis=2), ops.norm(h, ord="fro", axis=(1, 2)),
+            ops.norm(h, ord=1, axis=(1, 2)), ops.norm(h, ord=-1, axis=(2, 1), keepdims=True),
+            ops.norm(h, ord=float("-inf"), axis=(1, 2)), ops.norm(h, ord=float("inf"), axis=(2, 1)), ops.norm(h[0, 0]),
+            ops.normalize(h), ops.normalize(h, axis=1, order=1), ops.normalize(h, order=3), ops.log_sigmoid(h),
+            ops.hard_tanh(h * 2), ops.max_pool(h, 2), ops.average_pool(h, 2, strides=1, padding="same"),
+            ops.max_pool(h[:, 0], 2), ops.average_pool(h[:, 1], 3, strides=1, padding="valid"), mean, variance,
+            ops.moments(h, axes=[-1], keepdims=True)[1], ops.image.resize(h, (6, 8)),
+            ops.image.resize(h, (3, 5), interpolation="nearest"), ops.image.resize(h[0], (6, 6)),
+            ops.slice(h, (0, 1, 0, 0), (3, 2, 3, 2))]
+    out["k3ops_linalg_nn_image"] = ([x], outs, [f(4, 4, 2)])
+
     # Keras 3's Masking -> ConvLSTM2D writes its mask ops (Any, NotEqual, ...) into the graph.
     x = keras.Input((3, 4, 4, 2))
     m = L.Masking(mask_value=0.0)(x)

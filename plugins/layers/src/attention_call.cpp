@@ -81,19 +81,6 @@ Tensor attention_dropout(const Tensor& weights, double rate, bool training) {
   return rate >= 1.0 ? zeros_like(weights) : (weights * (1.0 / (1.0 - rate))) * keep;
 }
 
-namespace {
-
-// 0..n-1 along axis `axis` of `x` (n its length there, known or not), as an int64 tensor of
-// shape `at_shape` with -1 where the positions go.
-Tensor positions_along(const Tensor& x, std::int64_t axis, const Shape& at_shape) {
-  std::vector<std::int64_t> begin(x.rank(), 0), size(x.rank(), 1);
-  size[static_cast<std::size_t>(axis)] = -1;
-  const Tensor line = cumsum(cast(ones_like(slice(x, begin, size)), DType::kInt64), axis, /*exclusive=*/true);
-  return reshape(line, at_shape);
-}
-
-}  // namespace
-
 Positions attention_positions(const Tensor& rows_of, std::int64_t row_axis, const Tensor& columns_of,
                               std::int64_t column_axis) {
   return {positions_along(rows_of, row_axis, Shape{1, -1, 1}), positions_along(columns_of, column_axis, Shape{1, 1, -1})};

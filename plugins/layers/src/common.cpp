@@ -284,4 +284,11 @@ Tensor resize_images(const Tensor& images, std::int64_t height, std::int64_t wid
   return bilinear ? resize_bilinear(x, size, false, true) : resize_nearest_neighbor(x, size, false, true);
 }
 
+Tensor positions_along(const Tensor& x, std::int64_t axis, const Shape& at_shape) {
+  std::vector<std::int64_t> begin(x.rank(), 0), size(x.rank(), 1);
+  size[static_cast<std::size_t>(axis)] = -1;
+  const Tensor line = cumsum(cast(ones_like(slice(x, begin, size)), DType::kInt64), axis, /*exclusive=*/true);
+  return reshape(line, at_shape);
+}
+
 }  // namespace strata::layers

@@ -166,6 +166,10 @@ Tensor normal_noise_like(const Tensor& x, const Shape& shape, std::optional<std:
 // float32 with bilinear, as TensorFlow's; floating images keep their dtype; integer images
 // resized nearest are gathered and need a known height and width).
 Tensor resize_images(const Tensor& images, std::int64_t height, std::int64_t width, bool bilinear);
+// 0..n-1 along axis `axis` of `x` (n its length there, known or not until the graph runs) as
+// an int64 tensor of shape `at_shape`, whose one -1 is where the positions go: ops from `x`
+// itself (a slice, ones, an exclusive cumulative sum), so no [n]-sized constant is made.
+Tensor positions_along(const Tensor& x, std::int64_t axis, const Shape& at_shape);
 // x[key] for a Python subscript as Keras configs record it: a list (or one item) of
 // integers, null (a new axis), the ellipsis ({"class_name": "__ellipsis__"}) and slices —
 // tf-keras's {"start", "stop", "step"} objects or Keras 3's {"class_name": "__slice__",

@@ -1,6 +1,6 @@
 // Keras 3's ops as layers. A Keras 3 functional graph that applies `keras.ops` to symbolic
 // tensors (`x * 2`, `ops.mean(x, axis=1)`, `x[:, 1:]`) stores each call as a layer entry of
-// the op's class: module "keras.src.ops.numpy" (or .nn, .core, .math), class_name
+// the op's class: module "keras.src.ops.numpy" (or .nn, .core, .math, .linalg, .image), class_name
 // "Multiply", "Mean", "GetItem", ...; the config holds the op's constructor arguments (axis,
 // keepdims, newshape, ...) and the inbound node its call's other arguments (Python numbers,
 // lists, slices, None) beside the tensors. Many class names are also keras.layers classes
@@ -27,6 +27,8 @@ constexpr const char* kNumpy = "keras.src.ops.numpy";
 constexpr const char* kNn = "keras.src.ops.nn";
 constexpr const char* kCore = "keras.src.ops.core";
 constexpr const char* kMath = "keras.src.ops.math";
+constexpr const char* kLinalg = "keras.src.ops.linalg";
+constexpr const char* kImage = "keras.src.ops.image";
 
 // One call: the op's config (constructor arguments) and the call's arguments, with tensors
 // as {"strata.tensor": i} resolved against the call's inputs.
@@ -621,6 +623,437 @@ Tensor expm1(const Tensor& x) {
   return sub(exp(x), scalar_like(x, 1.0));
 }
 
+// ---- more numpy, linalg, nn, image and core classes (stop 37) ------------------------------------
+
+// `x` reshaped to `dims` (unknown entries as Shape::kUnknown): a static target when at most one
+// entry is unknown, else the shape `runtime_shape` (an int64 tensor) computed when the graph runs.
+Tensor reshape_to(const Tensor& x, const std::vector<std::int64_t>& dims, const Tensor& runtime_shape) {
+  if (std::count(dims.begin(), dims.end(), Shape::kUnknown) <= 1) {
+    std::vector<std::int64_t> target = dims;
+    for (auto& d : target) d = d == Shape::kUnknown ? -1 : d;
+    return reshape(x, Shape(target));
+  }
+  return execute1("Reshape", {x, runtime_shape});
+}
+
+std::size_t known_rank(const OpCall& c, const Tensor& x) {
+  STRATA_CHECK(x.shape().has_known_rank(), ShapeError, c.subject(), ": needs a known rank");
+  return x.rank();
+}
+
+// np.round / tf.round: halves to even; decimals scale by 10^decimals first (integers with
+// decimals >= 0 are returned as they are; with fewer, rounded in float32 and cast back).
+Tensor round_half_even(const Tensor& x) {
+  const Tensor low = floor(x);
+  const Tensor fraction = sub(x, low);
+  const Tensor high = add(low, scalar_like(x, 1.0));
+  const Tensor half = scalar_like(x, 0.5);
+  const Tensor low_even = equal(sub(low, mul(floor(mul(low, half)), scalar_like(x, 2.0))), scalar_like(x, 0.0));
+  return select(greater(fraction, half), high, select(less(fraction, half), low, select(low_even, low, high)));
+}
+std::vector<Tensor> round_op(const OpCall& c) {
+  const Tensor x = c.tensor(0, "x");
+  const auto decimals = c.config().optional<std::int64_t>("decimals", 0);
+  STRATA_CHECK(decimals >= -30 && decimals <= 30, ValueError, c.subject(), ": decimals=", decimals, " is out of range");
+  if (!is_floating(x.dtype()) && decimals >= 0) return {x};
+  Tensor f = as_float(x);
+  if (decimals == 0) return {as_dtype(round_half_even(f), x.dtype())};
+  const double factor = std::pow(10.0, static_cast<double>(decimals));
+  return {as_dtype(div(round_half_even(mul(f, scalar_like(f, factor))), scalar_like(f, factor)), x.dtype())};
+}
+
+// Repeat(repeats, axis): each element `repeats` times along `axis` (null: of the flattened x).
+std::vector<Tensor> repeat_op(const OpCall& c) {
+  Tensor x = c.tensor(0, "x");
+  const Config* r = c.config().find("repeats");
+  STRATA_CHECK(r != nullptr && r->is_number_integer(), ValueError, c.subject(),
+               ": repeats must be one integer (a list of counts is not supported), got ", r ? r->dump() : "nothing");
+  const auto repeats = r->get<std::int64_t>();
+  STRATA_CHECK(repeats >= 0 && repeats <= (std::int64_t{1} << 20), ValueError, c.subject(), ": repeats=", repeats,
+               " is out of range");
+  const Config* axis_value = c.config().find("axis");
+  if (axis_value == nullptr || axis_value->is_null()) x = reshape(x, Shape{-1});
+  const std::size_t rank = known_rank(c, x);
+  const std::int64_t axis =
+      axis_value == nullptr || axis_value->is_null() ? 0 : normalize_axis(c, axis_value->get<std::int64_t>(), rank);
+  std::vector<std::int64_t> multiples(rank + 1, 1), scale(rank, 1);
+  multiples[static_cast<std::size_t>(axis) + 1] = repeats;
+  scale[static_cast<std::size_t>(axis)] = repeats;
+  const Tensor tiled = tile(expand_dims(x, axis + 1), multiples);
+  std::vector<std::int64_t> dims = x.shape().dims();
+  auto& d = dims[static_cast<std::size_t>(axis)];
+  if (d != Shape::kUnknown) d *= repeats;
+  return {reshape_to(tiled, dims, mul(shape_of(x), int_tensor(scale)))};
+}
+
+// Tril / Triu(k): x with the elements above the k-th diagonal (Tril) or below it (Triu) of its
+// last two axes set to zero; positions from the tensor itself (any length).
+OpFn triangle(bool lower) {
+  return [lower](const OpCall& c) -> std::vector<Tensor> {
+    const Tensor x = c.tensor(0, "x");
+    const std::size_t rank = known_rank(c, x);
+    STRATA_CHECK(rank >= 2, ShapeError, c.subject(), ": needs at least two dimensions, got ", x.shape().to_string());
+    const auto k = c.config().optional<std::int64_t>("k", 0);
+    const auto r = static_cast<std::int64_t>(rank);
+    const Tensor offset = sub(positions_along(x, r - 1, Shape{1, -1}), positions_along(x, r - 2, Shape{-1, 1}));
+    const Tensor bound = scalar_like(offset, static_cast<double>(k));
+    const Tensor keep = lower ? less_equal(offset, bound) : greater_equal(offset, bound);
+    return {select(keep, x, zeros_like(x))};
+  };
+}
+
+// Average(axis) of x with optional weights (the call's second argument): the mean, or
+// sum(x * w) / sum(w), weights of x's shape or 1-D along the one axis.
+std::vector<Tensor> average_op(const OpCall& c) {
+  Tensor x = as_float(c.tensor(0, "x"));
+  const auto axes = axes_of(c);
+  if (!c.is_tensor_arg(1, "weights")) {
+    const Config* w = c.arg(1, "weights");
+    STRATA_CHECK(w == nullptr || w->is_null(), FormatError, c.subject(), ": weights must be a tensor or None, got ",
+                 w->dump());
+    return {mean(x, axes, false)};
+  }
+  Tensor w = c.tensor(1, "weights");
+  const DType t = promote(x.dtype(), as_float(w).dtype());
+  x = as_dtype(x, t);
+  w = as_dtype(w, t);
+  const std::size_t rank = known_rank(c, x);
+  if (w.rank() != rank) {
+    STRATA_CHECK(w.rank() == 1 && axes.size() == 1, ValueError, c.subject(),
+                 ": weights of another rank than x must be 1-D along the one axis");
+    std::vector<std::int64_t> dims(rank, 1);
+    dims[static_cast<std::size_t>(normalize_axis(c, axes[0], rank))] = -1;
+    return {div(sum(mul(x, reshape(w, Shape(dims))), axes, false), sum(w))};
+  }
+  return {div(sum(mul(x, w), axes, false), sum(w, axes, false))};
+}
+
+// Roll(shift, axis): elements shifted along each axis (null: of the flattened x), those
+// leaving one end entering at the other: two slices concatenated where the length is known,
+// a gather of computed indices where it is known only when the graph runs.
+std::vector<Tensor> roll_op(const OpCall& c) {
+  const Tensor x = c.tensor(0, "x");
+  const Config* axis_value = c.config().find("axis");
+  const bool flat = axis_value == nullptr || axis_value->is_null();
+  Tensor y = flat ? reshape(x, Shape{-1}) : x;
+  const std::size_t rank = known_rank(c, y);
+  const auto shifts = c.config().int_list("shift", {});
+  std::vector<std::int64_t> axes = flat ? std::vector<std::int64_t>{0} : axes_of(c);
+  STRATA_CHECK(!shifts.empty() && (shifts.size() == axes.size() || shifts.size() == 1 || axes.size() == 1),
+               ValueError, c.subject(), ": shift and axis do not match");
+  const std::size_t n = std::max(shifts.size(), axes.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::int64_t axis = normalize_axis(c, axes[axes.size() == 1 ? 0 : i], rank);
+    const std::int64_t length = y.shape().dim(static_cast<std::size_t>(axis));
+    const std::int64_t shift = shifts[shifts.size() == 1 ? 0 : i];
+    if (length == Shape::kUnknown) {
+      // Known only when the graph runs: gather at (position - shift) mod length, in float64
+      // (exact below 2^53).
+      const Tensor p = cast(positions_along(y, axis, Shape{-1}), DType::kFloat64);
+      const Tensor n = add(max(p), scalar_like(p, 1.0));
+      const Tensor moved = sub(p, scalar_like(p, static_cast<double>(shift)));
+      y = gather(y, cast(sub(moved, mul(n, floor(div(moved, n)))), DType::kInt64), axis);
+      continue;
+    }
+    if (length == 0) continue;
+    const std::int64_t s = ((shift % length) + length) % length;
+    if (s == 0) continue;
+    std::vector<std::int64_t> begin(rank, 0), head(rank, -1), tail(rank, -1);
+    begin[static_cast<std::size_t>(axis)] = length - s;
+    tail[static_cast<std::size_t>(axis)] = s;
+    std::vector<std::int64_t> zero(rank, 0);
+    head[static_cast<std::size_t>(axis)] = length - s;
+    y = concat({slice(y, begin, tail), slice(y, zero, head)}, axis);
+  }
+  if (!flat) return {y};
+  return {reshape_to(y, x.shape().has_known_rank() ? x.shape().dims() : std::vector<std::int64_t>{Shape::kUnknown,
+                                                                                                  Shape::kUnknown},
+                     shape_of(x))};
+}
+
+// Tensordot(axes) and Dot as einsum: `a_axes` of x1 contracted with `b_axes` of x2.
+Tensor contract(const OpCall& c, const Tensor& a, const Tensor& b, std::vector<std::int64_t> a_axes,
+                std::vector<std::int64_t> b_axes) {
+  const std::size_t ra = known_rank(c, a), rb = known_rank(c, b);
+  STRATA_CHECK(a_axes.size() == b_axes.size(), ValueError, c.subject(), ": the axes of the two operands differ in number");
+  STRATA_CHECK(ra + rb <= 26, ShapeError, c.subject(), ": operands of rank ", ra, " and ", rb, " are too many axes");
+  std::string la(ra, ' '), lb(rb, ' '), out;
+  char next = 'a';
+  for (auto& v : a_axes) v = normalize_axis(c, v, ra);
+  for (auto& v : b_axes) v = normalize_axis(c, v, rb);
+  for (std::size_t i = 0; i < a_axes.size(); ++i) {
+    la[static_cast<std::size_t>(a_axes[i])] = next;
+    lb[static_cast<std::size_t>(b_axes[i])] = next;
+    ++next;
+  }
+  for (auto* side : {&la, &lb}) {
+    for (auto& ch : *side) {
+      if (ch == ' ') {
+        ch = next++;
+        out += ch;
+      }
+    }
+  }
+  return einsum(la + "," + lb + "->" + out, {a, b});
+}
+std::vector<Tensor> tensordot_op(const OpCall& c) {
+  auto [a, b] = operands(c);
+  const Config* axes = c.config().find("axes");
+  std::vector<std::int64_t> a_axes, b_axes;
+  if (axes == nullptr || axes->is_number_integer()) {
+    const std::int64_t n = axes == nullptr ? 2 : axes->get<std::int64_t>();
+    const auto ra = static_cast<std::int64_t>(known_rank(c, a));
+    STRATA_CHECK(n >= 0 && n <= ra && n <= static_cast<std::int64_t>(known_rank(c, b)), ValueError, c.subject(),
+                 ": axes=", n, " is out of range");
+    for (std::int64_t i = 0; i < n; ++i) {
+      a_axes.push_back(ra - n + i);
+      b_axes.push_back(i);
+    }
+  } else {
+    STRATA_CHECK(axes->is_array() && axes->size() == 2, ValueError, c.subject(), ": axes must be an int or two lists, got ",
+                 axes->dump());
+    auto list = [&](const Config& v) {
+      std::vector<std::int64_t> out;
+      if (v.is_number_integer()) return std::vector<std::int64_t>{v.get<std::int64_t>()};
+      STRATA_CHECK(v.is_array(), ValueError, c.subject(), ": axes must be an int or two lists, got ", axes->dump());
+      for (const auto& e : v) {
+        STRATA_CHECK(e.is_number_integer(), ValueError, c.subject(), ": axes must be integers, got ", axes->dump());
+        out.push_back(e.get<std::int64_t>());
+      }
+      return out;
+    };
+    a_axes = list((*axes)[0]);
+    b_axes = list((*axes)[1]);
+  }
+  return {contract(c, as_float(a), as_float(b), a_axes, b_axes)};
+}
+std::vector<Tensor> dot_op(const OpCall& c) {
+  auto [a, b] = operands(c);
+  const DType result = a.dtype();
+  a = as_float(a);
+  b = as_float(b);
+  const std::size_t ra = known_rank(c, a), rb = known_rank(c, b);
+  if (ra == 0 || rb == 0) return {as_dtype(mul(a, b), result)};
+  return {as_dtype(contract(c, a, b, {-1}, {rb == 1 ? -1 : -2}), result)};
+}
+
+// Hstack / Vstack: concatenated along axis 1 (axis 0 for 1-D inputs) / axis 0.
+OpFn stacked(bool horizontal) {
+  return [horizontal](const OpCall& c) -> std::vector<Tensor> {
+    auto xs = c.tensors(0, "xs");
+    DType t = xs[0].dtype();
+    for (const auto& x : xs) t = promote(t, x.dtype());
+    for (auto& x : xs) x = as_dtype(x, t);
+    return {concat(xs, horizontal && known_rank(c, xs[0]) > 1 ? 1 : 0)};
+  };
+}
+
+// The largest finite value of a floating dtype (NanToNum's default for infinities).
+double largest(DType t) {
+  switch (t) {
+    case DType::kFloat16: return 65504.0;
+    case DType::kBFloat16: return 3.3895313892515355e38;
+    case DType::kFloat64: return 1.7976931348623157e308;
+    default: return 3.4028234663852886e38;
+  }
+}
+std::vector<Tensor> nan_to_num_op(const OpCall& c) {
+  const Tensor x = c.tensor(0, "x");
+  if (!is_floating(x.dtype())) return {x};
+  auto value_of = [&](const char* key, double fallback) {
+    const Config* v = c.config().find(key);
+    return v == nullptr || v->is_null() ? fallback : v->get<double>();
+  };
+  const Tensor inf = scalar_like(x, INFINITY);
+  Tensor y = select(not_equal(x, x), scalar_like(x, value_of("nan", 0.0)), x);
+  y = select(equal(y, inf), scalar_like(x, value_of("posinf", largest(x.dtype()))), y);
+  return {select(equal(y, neg(inf)), scalar_like(x, value_of("neginf", -largest(x.dtype()))), y)};
+}
+
+// Logaddexp: max + log1p(exp(-|a - b|)); a + b where a - b is NaN (both infinite alike).
+std::vector<Tensor> logaddexp_op(const OpCall& c) {
+  auto [a, b] = operands(c);
+  a = as_float(a);
+  b = as_dtype(b, a.dtype());
+  const Tensor delta = sub(a, b);
+  return {select(not_equal(delta, delta), add(a, b), add(maximum(a, b), log1p(exp(neg(abs(delta))))))};
+}
+
+// DivideNoNan: a / b, and 0 where b is 0 (the division by 1 there keeps gradients finite).
+std::vector<Tensor> divide_no_nan_op(const OpCall& c) {
+  auto [a, b] = operands(c);
+  a = as_float(a);
+  b = as_dtype(b, a.dtype());
+  const Tensor zero = equal(b, scalar_like(b, 0.0));
+  return {select(zero, zeros_like(div(a, scalar_like(b, 1.0))), div(a, select(zero, ones_like(b), b)))};
+}
+
+// FullLike(dtype): x's shape filled with the call's fill_value (a number or a tensor).
+std::vector<Tensor> full_like_op(const OpCall& c) {
+  const Tensor x = c.tensor(0, "x");
+  DType dtype = x.dtype();
+  if (const Config* d = c.config().find("dtype"); d && d->is_string()) dtype = dtype_from_name(d->get<std::string>());
+  const Config* v = c.arg(1, "fill_value");
+  STRATA_CHECK(v != nullptr, FormatError, c.subject(), ": the call has no fill_value");
+  const Tensor base = cast(zeros_like(x), dtype);
+  if (OpCall::is_tensor(*v)) return {add(base, as_dtype(c.input(*v), dtype))};
+  STRATA_CHECK(v->is_number() || v->is_boolean(), FormatError, c.subject(), ": fill_value must be a number or a tensor, got ",
+               v->dump());
+  return {add(base, scalar_like(base, v->is_boolean() ? (v->get<bool>() ? 1.0 : 0.0) : v->get<double>()))};
+}
+
+// linalg.Norm(ord, axis, keepdims), as Keras 3's TensorFlow backend: vector norms of one axis
+// (None/2, inf, -inf, 0, 1 and other p), matrix norms of two ("fro"/None, 1, -1, inf, -inf;
+// "nuc", 2 and -2 need a singular value decomposition and are refused); axis null is every
+// axis of a 1-D or 2-D x.
+std::vector<Tensor> norm_op(const OpCall& c) {
+  Tensor x = c.tensor(0, "x");
+  x = x.dtype() == DType::kInt64 ? cast(x, DType::kFloat32) : as_float(x);
+  const std::size_t rank = known_rank(c, x);
+  std::vector<std::int64_t> axes = axes_of(c);
+  if (axes.empty()) {
+    for (std::size_t d = 0; d < rank; ++d) axes.push_back(static_cast<std::int64_t>(d));
+  }
+  for (auto& a : axes) a = normalize_axis(c, a, rank);
+  const bool keepdims = c.config().optional<bool>("keepdims", false);
+  const Config* ord_value = c.config().find("ord");
+  const bool none = ord_value == nullptr || ord_value->is_null();
+  const std::string text = !none && ord_value->is_string() ? ord_value->get<std::string>() : "";
+  const double ord = none || ord_value->is_string() ? 2.0 : ord_value->get<double>();
+  const Tensor magnitude = abs(x);
+  if (axes.size() == 1) {
+    STRATA_CHECK(text.empty(), ValueError, c.subject(), ": ord='", text, "' is not a vector norm");
+    if (ord == INFINITY) return {max(magnitude, axes, keepdims)};
+    if (ord == -INFINITY) return {min(magnitude, axes, keepdims)};
+    if (ord == 0.0) return {sum(cast(not_equal(x, scalar_like(x, 0.0)), x.dtype()), axes, keepdims)};
+    if (ord == 2.0) return {sqrt(sum(mul(x, x), axes, keepdims))};
+    return {pow(sum(pow(magnitude, scalar_like(x, ord)), axes, keepdims), scalar_like(x, 1.0 / ord))};
+  }
+  STRATA_CHECK(axes.size() == 2, ValueError, c.subject(), ": a norm is over one or two axes, got ", axes.size());
+  if (none || text == "fro") return {sqrt(sum(mul(x, x), axes, keepdims))};
+  STRATA_CHECK(text.empty() && (ord == 1.0 || ord == -1.0 || ord == INFINITY || ord == -INFINITY), ValueError,
+               c.subject(), ": the matrix norm ord=", ord_value->dump(),
+               " needs a singular value decomposition, which Strata does not have");
+  std::int64_t row = axes[0], col = axes[1];
+  const bool columns_first = ord == 1.0 || ord == -1.0;  // max/min over columns of column sums
+  std::int64_t summed = columns_first ? row : col, reduced = columns_first ? col : row;
+  if (!keepdims && reduced > summed) --reduced;
+  const Tensor sums = sum(magnitude, {summed}, keepdims);
+  return {ord > 0 ? max(sums, {reduced}, keepdims) : min(sums, {reduced}, keepdims)};
+}
+
+// nn.Normalize(axis, order, epsilon): order 2 multiplies by min(rsqrt(sum(x^2)), 1/epsilon),
+// other orders divide by max(norm, epsilon), as Keras 3 (epsilon null: 1e-7).
+std::vector<Tensor> normalize_op(const OpCall& c) {
+  Tensor x = as_float(c.tensor(0, "x"));
+  if (x.shape().has_known_rank() && x.rank() == 0) x = expand_dims(x, 0);
+  const auto order = c.config().optional<std::int64_t>("order", 2);
+  STRATA_CHECK(order >= 1, ValueError, c.subject(), ": order must be an integer >= 1, got ", order);
+  const Config* e = c.config().find("epsilon");
+  const double epsilon = e == nullptr || e->is_null() ? 1e-7 : e->get<double>();
+  const auto axes = c.config().int_list("axis", {-1});
+  if (order == 2) {
+    return {mul(x, minimum(rsqrt(sum(square(x), axes, true)), scalar_like(x, 1.0 / epsilon)))};
+  }
+  const Tensor norm = order == 1 ? sum(abs(x), axes, true)
+                                 : pow(sum(pow(abs(x), scalar_like(x, static_cast<double>(order))), axes, true),
+                                       scalar_like(x, 1.0 / static_cast<double>(order)));
+  return {div(x, maximum(norm, scalar_like(x, epsilon)))};
+}
+
+// nn.Moments(axes, keepdims): (mean, variance), the variance about the mean held constant, as
+// tf.nn.moments; half inputs are computed in float32 and rounded back.
+std::vector<Tensor> moments_op(const OpCall& c) {
+  STRATA_CHECK(!c.config().optional<bool>("synchronized", false), ValueError, c.subject(),
+               ": synchronized=True is not supported");
+  const Tensor in = as_float(c.tensor(0, "x"));
+  const DType dtype = in.dtype();
+  const Tensor x = dtype == DType::kFloat16 || dtype == DType::kBFloat16 ? cast(in, DType::kFloat32) : in;
+  const auto axes = axes_of(c, "axes");
+  const bool keepdims = c.config().optional<bool>("keepdims", false);
+  const Tensor m = mean(x, axes, true);
+  Tensor variance = mean(squared_difference(x, stop_gradient(m)), axes, keepdims);
+  Tensor average = keepdims ? m : squeeze(m, axes);
+  return {as_dtype(average, dtype), as_dtype(variance, dtype)};
+}
+
+// nn.MaxPool / AveragePool(pool_size, strides, padding, data_format): channels-last 1-D and
+// 2-D windows (rank 3 and 4 inputs), TensorFlow's pooling (padding excluded from averages).
+OpFn pool(bool is_max) {
+  return [is_max](const OpCall& c) -> std::vector<Tensor> {
+    Tensor x = c.tensor(0, "inputs");
+    const std::size_t rank = known_rank(c, x);
+    STRATA_CHECK(rank == 3 || rank == 4, ShapeError, c.subject(), ": pools inputs of rank 3 or 4, got ",
+                 x.shape().to_string());
+    const Config* format = c.config().find("data_format");
+    STRATA_CHECK(format == nullptr || format->is_null() || format->get<std::string>() == "channels_last", ValueError,
+                 c.subject(), ": data_format ", format ? format->dump() : "", " is not supported (channels_last only)");
+    const std::size_t spatial = rank - 2;
+    auto pair_of = [&](const char* key, std::vector<std::int64_t> fallback) {
+      const Config* v = c.config().find(key);
+      std::vector<std::int64_t> out = v == nullptr || v->is_null() ? fallback : c.config().int_list(key, {});
+      if (out.size() == 1) out.assign(spatial, out[0]);
+      STRATA_CHECK(out.size() == spatial, ValueError, c.subject(), ": ", key, " needs ", spatial, " values");
+      for (const auto n : out) STRATA_CHECK(n >= 1, ValueError, c.subject(), ": ", key, " must be positive");
+      return out;
+    };
+    auto window = pair_of("pool_size", {});
+    auto strides = pair_of("strides", window);
+    const std::string padding = c.config().optional<std::string>("padding", "valid");
+    STRATA_CHECK(padding == "valid" || padding == "same", ValueError, c.subject(), ": padding '", padding, "'");
+    if (rank == 3) {
+      x = expand_dims(x, 1);
+      window.insert(window.begin(), 1);
+      strides.insert(strides.begin(), 1);
+    }
+    const Padding how = padding == "same" ? Padding::kSame : Padding::kValid;
+    Tensor y = is_max ? max_pool2d(x, {window[0], window[1]}, {strides[0], strides[1]}, how)
+                      : avg_pool2d(x, {window[0], window[1]}, {strides[0], strides[1]}, how);
+    return {rank == 3 ? squeeze(y, {1}) : y};
+  };
+}
+
+// image.Resize(size, interpolation, ...): tf.image.resize with half-pixel centres, bilinear or
+// nearest, channels-last images of rank 3 or 4; antialiasing and cropping or padding to the
+// aspect ratio are refused.
+std::vector<Tensor> resize_op(const OpCall& c) {
+  Tensor x = c.tensor(0, "images");
+  const std::size_t rank = known_rank(c, x);
+  STRATA_CHECK(rank == 3 || rank == 4, ShapeError, c.subject(), ": resizes images of rank 3 or 4, got ",
+               x.shape().to_string());
+  const auto& r = c.config();
+  const auto size = r.int_list("size", {});
+  STRATA_CHECK(size.size() == 2 && size[0] >= 1 && size[1] >= 1 && size[0] <= (1 << 20) && size[1] <= (1 << 20),
+               ValueError, c.subject(), ": size must be two positive integers");
+  const std::string interpolation = r.optional<std::string>("interpolation", "bilinear");
+  STRATA_CHECK(interpolation == "bilinear" || interpolation == "nearest", ValueError, c.subject(), ": interpolation '",
+               interpolation, "' is not supported (bilinear and nearest are)");
+  for (const char* key : {"antialias", "crop_to_aspect_ratio", "pad_to_aspect_ratio"}) {
+    STRATA_CHECK(!r.optional<bool>(key, false), ValueError, c.subject(), ": ", key, "=True is not supported");
+  }
+  const Config* format = r.find("data_format");
+  STRATA_CHECK(format == nullptr || format->is_null() || format->get<std::string>() == "channels_last", ValueError,
+               c.subject(), ": data_format ", format ? format->dump() : "", " is not supported (channels_last only)");
+  if (rank == 3) x = expand_dims(x, 0);
+  Tensor y = resize_images(x, size[0], size[1], interpolation == "bilinear");
+  return {rank == 3 ? squeeze(y, {0}) : y};
+}
+
+// core.Slice(shape) with the call's start_indices: slice(x, start_indices, shape).
+std::vector<Tensor> slice_op(const OpCall& c) {
+  const Tensor x = c.tensor(0, "inputs");
+  const Config* start = c.arg(1, "start_indices");
+  STRATA_CHECK(start != nullptr && start->is_array(), FormatError, c.subject(),
+               ": start_indices must be a list of integers (a tensor is not supported), got ",
+               start ? start->dump() : "nothing");
+  std::vector<std::int64_t> begin;
+  for (const auto& v : *start) {
+    STRATA_CHECK(v.is_number_integer(), FormatError, c.subject(), ": start_indices must be integers, got ", start->dump());
+    begin.push_back(v.get<std::int64_t>());
+  }
+  return {slice(x, begin, c.config().int_list("shape", {}))};
+}
+
 // ---- the table ----------------------------------------------------------------------------------
 
 struct OpSpec {
@@ -733,6 +1166,41 @@ const std::vector<OpSpec>& specs() {
     numpy("Pad", pad_op);
     numpy("Tile", tile_op);
     numpy("GetItem", get_item_op);
+    numpy("Round", round_op);
+    numpy("Isinf", [](const OpCall& c) -> std::vector<Tensor> {
+      const Tensor x = c.tensor(0, "x");
+      if (!is_floating(x.dtype())) return {not_equal(x, x)};
+      return {equal(abs(x), scalar_like(x, INFINITY))};
+    });
+    numpy("Isfinite", [](const OpCall& c) -> std::vector<Tensor> {
+      const Tensor x = c.tensor(0, "x");
+      if (x.dtype() == DType::kBool) return {equal(x, x)};
+      return {equal(sub(x, x), zeros_like(x))};  // NaN and infinities give NaN
+    });
+    numpy("LogicalXor", logical([](const Tensor& a, const Tensor& b) {
+      return logical_and(logical_or(a, b), logical_not(logical_and(a, b)));
+    }));
+    numpy("Repeat", repeat_op);
+    numpy("Tril", triangle(true));
+    numpy("Triu", triangle(false));
+    numpy("Outer", [](const OpCall& c) -> std::vector<Tensor> {
+      auto [a, b] = operands(c);
+      return {mul(reshape(a, Shape{-1, 1}), reshape(b, Shape{1, -1}))};
+    });
+    numpy("Average", average_op);
+    numpy("Hstack", stacked(true), true);
+    numpy("Vstack", stacked(false), true);
+    numpy("Copy", unary(strata::identity));
+    numpy("NanToNum", nan_to_num_op);
+    numpy("Logaddexp", logaddexp_op);
+    numpy("DivideNoNan", divide_no_nan_op);
+    numpy("FullLike", full_like_op);
+    numpy("Tensordot", tensordot_op);
+    numpy("Dot", dot_op);
+    numpy("Roll", roll_op);
+    t.push_back({kLinalg, "Norm", norm_op});
+    t.push_back({kImage, "Resize", resize_op});
+    t.push_back({kCore, "Slice", slice_op});
     numpy("Einsum", [](const OpCall& c) -> std::vector<Tensor> {
       return {einsum(c.config().required<std::string>("subscripts"), c.all_tensors())};
     });
@@ -757,6 +1225,14 @@ const std::vector<OpSpec>& specs() {
     nn("HardSigmoid", float_unary(hard_sigmoid_op));
     nn("HardSilu", float_unary(hard_silu_op));
     nn("OneHot", one_hot_op);
+    nn("Normalize", normalize_op);
+    nn("LogSigmoid", float_unary([](const Tensor& x, const OpCall&) { return neg(softplus(neg(x))); }));
+    nn("HardTanh", float_unary([](const Tensor& x, const OpCall&) {
+      return minimum(maximum(x, scalar_like(x, -1.0)), scalar_like(x, 1.0));
+    }));
+    nn("MaxPool", pool(true));
+    nn("AveragePool", pool(false));
+    nn("Moments", moments_op);
     return t;
   }();
   return table;

@@ -134,7 +134,8 @@ TEST_P(KerasOpsInterop, SavedArchiveLoadsInKeras3) {
 INSTANTIATE_TEST_SUITE_P(Models, KerasOpsInterop,
                          ::testing::Values("k3ops_arithmetic", "k3ops_activations", "k3ops_reductions", "k3ops_shapes",
                                            "k3ops_masking_convlstm2d", "k3ops_embedding_mask_lstm", "k3ops_masking_gru",
-                                           "k3ops_embedding_mask_pooling", "k3ops_more"));
+                                           "k3ops_embedding_mask_pooling", "k3ops_more", "k3ops_numpy_extra",
+                                           "k3ops_linalg_nn_image"));
 
 // An op class Strata does not read is an UnknownObjectError naming the class.
 TEST(KerasOpsInteropErrors, UnsupportedOpClassIsUnknownObjectErrorNamingIt) {
