@@ -22,6 +22,12 @@
 namespace strata {
 namespace internal {
 
+// Graphs whose plans keep values computed from weights (Plan's WeightRole): when such a
+// graph's last node is freed, its plans go with it (forget_plans_of), so that the values do
+// not outlive the model. Counted so that freeing nodes looks nothing up while there are none.
+std::atomic<std::size_t> g_weight_cached_graphs{0};
+void forget_plans_of(const GraphNode* last);
+
 namespace {
 // Program order of the variable reads and assignments recorded while tracing (TensorFlow's
 // automatic control dependencies: ops on one variable run in the order the trace made
@@ -145,6 +151,7 @@ struct NodeDeleter {
         const std::lock_guard<std::mutex> lock(order.mutex);
         order.sequence.erase(next);
       }
+      if (g_weight_cached_graphs.load(std::memory_order_relaxed) != 0) forget_plans_of(next);
       delete next;  // may push the nodes it held the last references to
     }
     pending = nullptr;
@@ -354,9 +361,31 @@ struct Signature {
   }
 };
 
+// Values computed from weights alone (the BatchNormalization-folded filters of an inference
+// graph, a cast of a weight): with the same signature and the same weight values, a run
+// uses those of the run before instead of computing them again. A node's role: computed as
+// usual (kNormal); computed from constants and variable reads only, with every reader
+// among such nodes (kInterior: skipped when the cache is used); or such a node read by
+// another node or a graph output (kCached: taken from the cache). The cache is keyed by the
+// ids of the variables' values, which assign() replaces, so a new value is never missed (a
+// write into a value's buffer in place is not an assignment and is not seen). Values are
+// kept only once two runs in a row have read the same weights, so training, which assigns
+// new weights every step, keeps nothing between steps.
+enum class WeightRole : std::uint8_t { kNormal, kInterior, kCached };
+
+struct WeightValues {
+  std::vector<std::uint64_t> key;
+  std::vector<std::vector<Tensor>> values;  // per kCached node, in node order
+};
+
 struct Plan {
   Signature signature;
   std::vector<std::optional<internal::PlannedOp>> ops;  // per node; nullopt: run_op
+  std::vector<WeightRole> roles;     // empty: nothing is computed from weights alone
+  std::vector<std::size_t> key_reads;  // the variable reads the weight-only nodes use
+  mutable std::mutex weights_mutex;
+  mutable std::vector<std::uint64_t> last_key;  // the weights the run before read
+  mutable std::shared_ptr<const WeightValues> weights;
 };
 
 struct PlanEntry {
@@ -364,6 +393,7 @@ struct PlanEntry {
   std::vector<std::pair<const GraphNode*, int>> outputs;
   std::size_t node_count = 0;
   std::vector<std::shared_ptr<const Plan>> plans;  // newest last
+  bool weight_cached = false;  // a plan may keep values computed from weights (counted)
 };
 
 constexpr std::size_t kPlansPerGraph = 8;
@@ -411,22 +441,61 @@ void store_plan(const std::shared_ptr<GraphNode>& last, const std::vector<Tensor
                 std::shared_ptr<const Plan> plan) {
   auto& table = plan_table();
   std::lock_guard lock(table.mutex);
+  const auto uncount = [](const PlanEntry& entry) {
+    if (entry.weight_cached) internal::g_weight_cached_graphs.fetch_sub(1, std::memory_order_relaxed);
+  };
   if (table.entries.size() >= table.sweep_at) {  // forget graphs that are gone
     for (auto it = table.entries.begin(); it != table.entries.end();) {
-      it = it->second.last.expired() ? table.entries.erase(it) : std::next(it);
+      if (it->second.last.expired()) {
+        uncount(it->second);
+        it = table.entries.erase(it);
+      } else {
+        ++it;
+      }
     }
     table.sweep_at = std::max<std::size_t>(64, table.entries.size() * 2);
   }
   PlanEntry& e = table.entries[last.get()];
   auto keys = output_keys(outputs);
   if (e.last.expired() || e.node_count != node_count || e.outputs != keys) {
+    uncount(e);
     e = PlanEntry{};
     e.last = last;
     e.outputs = std::move(keys);
     e.node_count = node_count;
   }
+  if (!plan->roles.empty() && !e.weight_cached) {
+    e.weight_cached = true;
+    internal::g_weight_cached_graphs.fetch_add(1, std::memory_order_relaxed);
+  }
   if (e.plans.size() >= kPlansPerGraph) e.plans.erase(e.plans.begin());
   e.plans.push_back(std::move(plan));
+}
+
+}  // namespace
+
+void internal::forget_plans_of(const GraphNode* last) {
+  PlanEntry gone;
+  {
+    auto& table = plan_table();
+    std::lock_guard lock(table.mutex);
+    const auto it = table.entries.find(last);
+    if (it == table.entries.end() || !it->second.weight_cached) return;
+    internal::g_weight_cached_graphs.fetch_sub(1, std::memory_order_relaxed);
+    gone = std::move(it->second);
+    table.entries.erase(it);
+  }
+  // `gone` (its plans and their kept values) is freed here, outside the table's lock.
+}
+
+namespace {
+
+bool weight_cache_enabled() {
+  static const bool enabled = [] {
+    const char* env = std::getenv("STRATA_WEIGHT_CACHE");
+    return env == nullptr || std::string_view(env) != "0";
+  }();
+  return enabled;
 }
 
 }  // namespace
@@ -449,6 +518,48 @@ std::vector<Tensor> Graph::run(const std::vector<Tensor>& inputs) const {
   };
   const Device device = inputs.empty() ? default_device() : inputs.front().device();
 
+  // The nodes computed from weights alone and how a run treats them (WeightRole), or nothing
+  // when the graph assigns variables or calls layers (their reads may change within a run).
+  const auto plan_weight_roles = [this](Plan& plan) {
+    if (!weight_cache_enabled()) return;
+    const std::size_t n = nodes_.size();
+    std::vector<bool> weight_only(n, false);
+    for (std::size_t i = 0; i < n; ++i) {
+      const NodeKind kind = kinds_[i];
+      if (kind == NodeKind::kAssign || kind == NodeKind::kLayerCall) return;
+      if (kind == NodeKind::kConst || kind == NodeKind::kRead) {
+        weight_only[i] = true;
+      } else if (kind == NodeKind::kOp && op_defs_[i] != nullptr && !op_defs_[i]->stateful && !input_slots_[i].empty()) {
+        weight_only[i] = std::all_of(input_slots_[i].begin(), input_slots_[i].end(),
+                                     [&](const auto& slot) { return weight_only[static_cast<std::size_t>(slot.first)]; });
+      }
+    }
+    std::vector<bool> read_outside(n, false), read_inside(n, false);
+    for (std::size_t j = 0; j < n; ++j) {
+      for (const auto& slot : input_slots_[j]) {
+        (weight_only[j] ? read_inside : read_outside)[static_cast<std::size_t>(slot.first)] = true;
+      }
+    }
+    for (const auto& slot : output_slots_) read_outside[static_cast<std::size_t>(slot.first)] = true;
+    std::vector<WeightRole> roles(n, WeightRole::kNormal);
+    bool any = false;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!weight_only[i]) continue;
+      if (kinds_[i] == NodeKind::kOp) {
+        roles[i] = read_outside[i] ? WeightRole::kCached : WeightRole::kInterior;
+        any = any || read_outside[i];
+      } else if (!read_outside[i]) {
+        roles[i] = WeightRole::kInterior;  // a constant or read only weight-only nodes use
+      }
+      if (kinds_[i] == NodeKind::kRead && read_inside[i]) plan.key_reads.push_back(i);
+    }
+    if (any) {
+      plan.roles = std::move(roles);
+    } else {
+      plan.key_reads.clear();
+    }
+  };
+
   // The plan for this signature, or a new one compiled by this run. Not while tracing (ops
   // record nodes then) nor for graphs holding symbolic inputs.
   std::shared_ptr<const Plan> plan;
@@ -466,8 +577,31 @@ std::vector<Tensor> Graph::run(const std::vector<Tensor>& inputs) const {
       compiling = std::make_shared<Plan>();
       compiling->signature = std::move(signature);
       compiling->ops.resize(nodes_.size());
+      plan_weight_roles(*compiling);
     }
   }
+
+  // Values computed from weights alone (Plan's WeightRole): this run's key, and the values of
+  // a run before that read the same weights (`cached`), or the values this run keeps (`keep`).
+  const Plan* weight_plan = plan ? plan.get() : compiling.get();
+  std::shared_ptr<const WeightValues> cached;
+  std::shared_ptr<WeightValues> keep;
+  if (weight_plan != nullptr && !weight_plan->roles.empty() &&
+      internal::thread_state().autocast == DType::kInvalid) {
+    std::vector<std::uint64_t> key;
+    key.reserve(weight_plan->key_reads.size());
+    for (const std::size_t i : weight_plan->key_reads) key.push_back(nodes_[i]->variable.value().id());
+    std::lock_guard lock(weight_plan->weights_mutex);
+    if (weight_plan->weights && weight_plan->weights->key == key) {
+      cached = weight_plan->weights;
+    } else if (weight_plan->last_key == key) {
+      keep = std::make_shared<WeightValues>();
+      keep->key = key;
+    } else {
+      weight_plan->last_key = std::move(key);
+    }
+  }
+  std::size_t next_cached = 0;
 
   // Each value is dropped after the last node that reads it has run, so a run holds only
   // the live intermediates (as eager execution does) and their blocks go back to the
@@ -495,6 +629,7 @@ std::vector<Tensor> Graph::run(const std::vector<Tensor>& inputs) const {
     }
   };
   const auto release_inputs = [&](std::size_t i) {
+    if (keep && weight_plan->roles[i] == WeightRole::kCached) keep->values.push_back(values[i]);
     for (const auto& slot : input_slots_[i]) {
       const auto k = static_cast<std::size_t>(slot.first);
       if (last_use[k] == i) values[k].clear();
@@ -506,6 +641,14 @@ std::vector<Tensor> Graph::run(const std::vector<Tensor>& inputs) const {
     const auto& node = nodes_[i];
     const NodeKind kind = kinds_[i];
     if (kind == NodeKind::kPlaceholder) continue;
+    if (cached) {
+      const WeightRole role = weight_plan->roles[i];
+      if (role == WeightRole::kInterior) continue;
+      if (role == WeightRole::kCached) {
+        values[i] = cached->values[next_cached++];
+        continue;
+      }
+    }
     if (kind == NodeKind::kConst) {
       values[i] = {node->value.device() == device ? node->value : node->value.to(device)};
       continue;
@@ -560,6 +703,10 @@ std::vector<Tensor> Graph::run(const std::vector<Tensor>& inputs) const {
   std::vector<Tensor> out;
   out.reserve(outputs_.size());
   for (const auto& slot : output_slots_) out.push_back(value(slot));
+  if (keep) {
+    std::lock_guard lock(weight_plan->weights_mutex);
+    weight_plan->weights = std::move(keep);
+  }
   if (compiling) store_plan(nodes_.back(), outputs_, nodes_.size(), std::move(compiling));
   return out;
 }

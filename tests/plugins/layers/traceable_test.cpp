@@ -78,6 +78,26 @@ TEST_F(TraceableLayers, APlannedModelFreesItsWeightsWhenDestroyed) {
   EXPECT_EQ(testing::ref_live_bytes(), before);
 }
 
+// A plan keeps what it computes from weights alone (BatchNormalization's scale and shift in
+// inference) from the third predict on; those values go with the model too.
+TEST_F(TraceableLayers, APlannedModelFreesTheValuesItComputedFromWeights) {
+  DeviceScope on(Device{"ref:0"});
+  const Tensor x = pattern_tensor(Shape{2, 64}, 1);
+  const std::size_t before = testing::ref_live_bytes();
+  {
+    auto model = std::dynamic_pointer_cast<Sequential>(model_from_json(R"({"class_name": "Sequential",
+        "config": {"name": "normalized", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 64], "dtype": "float32", "name": "in"}},
+        {"class_name": "Dense", "config": {"name": "a", "units": 256}},
+        {"class_name": "BatchNormalization", "config": {"name": "bn"}},
+        {"class_name": "Dense", "config": {"name": "b", "units": 4}}]}})"));
+    ASSERT_NE(model, nullptr);
+    const Tensor eager = (*model)(x);
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(mismatch(values(model->predict(x, 2)), values(eager), 1e-6, 1e-6), "");
+  }
+  EXPECT_EQ(testing::ref_live_bytes(), before);
+}
+
 // A MobileNetV2-like block: ZeroPadding2D, Conv2D without bias, BatchNormalization,
 // ReLU(6.), DepthwiseConv2D, an Add; predict (a traced plan) gives the eager call's values.
 TEST_F(TraceableLayers, MobileNetLikeModelPredictsItsEagerValues) {

@@ -283,6 +283,50 @@ TEST_F(GraphTest, PlanSeesAssignedWeights) {
   EXPECT_NE(after, (std::vector<float>{0, 0, 0, 0}));
 }
 
+// Values computed from weights alone (here w * 2, also a graph output so that its tensor can
+// be seen) are computed by the first two runs of a signature, kept by the second (the same
+// weights twice in a row) and taken from there afterwards; assigning a weight computes them
+// again from the new value. Assigning before every run (training) keeps nothing.
+TEST_F(GraphTest, PlanKeepsValuesComputedFromWeightsUntilAWeightIsAssigned) {
+  Variable w("w", Tensor::from_vector<float>({0.5f, -1.0f, 2.0f, 0.25f, 1.5f, -0.5f}, Shape{3, 2}));
+  Graph g = trace(
+      [&](const std::vector<Tensor>& in) {
+        const Tensor doubled = read(w) * 2.0;
+        return std::vector<Tensor>{matmul(in[0], doubled), doubled};
+      },
+      {{Shape{Shape::kUnknown, 3}, DType::kFloat32, "x"}});
+  const Tensor x = ramp(2, 3, 0.0f);
+  auto expect_right = [&](const std::vector<Tensor>& out) {
+    const Tensor doubled = w.value() * 2.0;
+    EXPECT_EQ(out[0].to_vector<float>(), matmul(x, doubled).to_vector<float>());
+    EXPECT_EQ(out[1].to_vector<float>(), doubled.to_vector<float>());
+  };
+  std::vector<std::vector<Tensor>> runs;
+  for (int i = 0; i < 4; ++i) {
+    runs.push_back(g.run({x}));
+    expect_right(runs.back());
+  }
+  EXPECT_NE(runs[1][1].id(), runs[0][1].id());  // computed by both
+  EXPECT_EQ(runs[2][1].id(), runs[1][1].id());  // then kept
+  EXPECT_EQ(runs[3][1].id(), runs[1][1].id());
+  w.assign(Tensor::from_vector<float>({1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f}, Shape{3, 2}));
+  runs.clear();
+  for (int i = 0; i < 3; ++i) {
+    runs.push_back(g.run({x}));
+    expect_right(runs.back());
+  }
+  EXPECT_NE(runs[0][1].id(), runs[1][1].id());
+  EXPECT_EQ(runs[2][1].id(), runs[1][1].id());
+  // A new weight before every run: computed every time, never kept.
+  runs.clear();
+  for (int i = 0; i < 3; ++i) {
+    w.assign(w.value() + 1.0);
+    runs.push_back(g.run({x}));
+    expect_right(runs.back());
+  }
+  EXPECT_NE(runs[1][1].id(), runs[2][1].id());
+}
+
 // An op whose output shape depends on input values (Reshape to a shape the caller passes)
 // is never planned: the same signature with other values gives other shapes.
 TEST_F(GraphTest, PlanLeavesValueDependentShapesToEachRun) {
