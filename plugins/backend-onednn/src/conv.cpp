@@ -13,7 +13,18 @@
 // MaxPoolGrad is C++ for every dtype: OPS.md routes each gradient to the first maximum
 // of its window in row-major window order, which a plain loop states exactly. float64
 // convolutions and pooling are C++ too.
+#include <unistd.h>
+
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <deque>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <string>
+#include <string_view>
 
 #include "common.hpp"
 #include "dnnl_util.hpp"
@@ -53,11 +64,85 @@ dnnl::memory::desc filter_md(const Geometry& g, std::int64_t oc, bool depthwise)
 
 enum class ConvPass : std::int64_t { kForward, kBackwardData, kBackwardWeights };
 
+// Filters reordered into oneDNN's chosen layout, kept across calls. A filter is known by its
+// tensor's id (never reused; a weight's value, or a value a graph plan keeps, keeps its id
+// until the weight is assigned). The second call with the same filter keeps its reordered
+// copy, so training, whose filters are new every step, keeps nothing. At most 1/16 of the
+// physical memory (at least 64 MiB) in all, least recently used dropped first, and a copy
+// whose filter's storage is gone dropped at the next lookup; STRATA_WEIGHT_CACHE=0 turns this
+// off with the graph plans' weight cache.
+class ReorderedFilters {
+ public:
+  static ReorderedFilters& instance() {
+    static auto* cache = new ReorderedFilters();  // never destroyed: kernels may run at exit
+    return *cache;
+  }
+  bool enabled() const noexcept { return enabled_; }
+
+  // The kept copy of filter `id` reordered by `key`, or null (then, if the filter was seen
+  // before, `keep` says to reorder into a new copy and put() it).
+  std::shared_ptr<void> get(std::uint64_t id, std::string_view key, bool& keep) {
+    std::lock_guard lock(mutex_);
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      if (it->filter.expired()) {  // the filter is gone (its model with it): so is its copy
+        bytes_ -= it->bytes;
+        it = entries_.erase(it);
+        continue;
+      }
+      if (it->id == id && it->key == key) {
+        entries_.splice(entries_.begin(), entries_, it);
+        return it->data;
+      }
+      ++it;
+    }
+    keep = std::find(seen_.begin(), seen_.end(), id) != seen_.end();
+    if (!keep) {
+      seen_.push_back(id);
+      if (seen_.size() > kSeen) seen_.pop_front();
+    }
+    return nullptr;
+  }
+  void put(std::uint64_t id, std::string_view key, const std::shared_ptr<Buffer>& filter, std::shared_ptr<void> data,
+           std::size_t bytes) {
+    std::lock_guard lock(mutex_);
+    if (bytes > limit_) return;
+    entries_.push_front({id, std::string(key), filter, std::move(data), bytes});
+    bytes_ += bytes;
+    while (bytes_ > limit_) {
+      bytes_ -= entries_.back().bytes;
+      entries_.pop_back();
+    }
+  }
+
+ private:
+  ReorderedFilters() {
+    const char* env = std::getenv("STRATA_WEIGHT_CACHE");
+    enabled_ = env == nullptr || std::string_view(env) != "0";
+    const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+    const std::size_t physical = pages > 0 && page > 0 ? static_cast<std::size_t>(pages) * static_cast<std::size_t>(page) : 0;
+    limit_ = std::max<std::size_t>(physical / 16, std::size_t{64} << 20);
+  }
+  struct Entry {
+    std::uint64_t id;
+    std::string key;
+    std::weak_ptr<Buffer> filter;  // the filter's storage: the copy goes when it does
+    std::shared_ptr<void> data;
+    std::size_t bytes;
+  };
+  static constexpr std::size_t kSeen = 256;
+  std::mutex mutex_;
+  std::list<Entry> entries_;  // most recently used first
+  std::deque<std::uint64_t> seen_;
+  std::size_t bytes_ = 0, limit_ = 0;
+  bool enabled_ = true;
+};
+
 // The filter of a forward convolution in the layout oneDNN chose for `prim` (argument 1):
-// `filter` itself when that is its own layout `given`, otherwise `filter` reordered into a
-// per-thread staging buffer. `key` is the convolution's cache key.
+// `filter` itself when that is its own layout `given`, otherwise `filter` reordered: a kept
+// copy (ReorderedFilters) or a per-thread staging buffer. `key` is the convolution's cache
+// key; `holder` keeps a kept copy alive while the convolution runs.
 const void* forward_weights(KernelContext& ctx, const CachedPrimitive& prim, std::string_view key,
-                            const dnnl::memory::desc& given, const void* filter) {
+                            const dnnl::memory::desc& given, const void* filter, std::shared_ptr<void>& holder) {
   const dnnl::memory::desc& chosen = prim.arg_desc(1);
   if (chosen == given) return filter;
   KeyBuilder reorder_key("conv_weights");
@@ -66,6 +151,23 @@ const void* forward_weights(KernelContext& ctx, const CachedPrimitive& prim, std
     const dnnl::reorder::primitive_desc pd(engine(), given, engine(), chosen, user_scratchpad());
     return PrimitiveSpec{dnnl::reorder(pd), {{DNNL_ARG_FROM, given}, {DNNL_ARG_TO, chosen}}, pd.scratchpad_desc()};
   });
+  auto& kept = ReorderedFilters::instance();
+  const Tensor& input = ctx.input(1);
+  const bool known = kept.enabled() && input.data() == filter && input.id() != 0;
+  bool keep = false;
+  if (known) {
+    holder = kept.get(input.id(), reorder_key.str(), keep);
+    if (holder) return holder.get();
+  }
+  if (keep) {
+    const std::size_t bytes = chosen.get_size();
+    std::shared_ptr<void> copy(::operator new(bytes, std::align_val_t{64}),
+                               [](void* p) { ::operator delete(p, std::align_val_t{64}); });
+    reorder->execute({filter, copy.get()});
+    kept.put(input.id(), reorder_key.str(), input.buffer(), copy, bytes);
+    holder = std::move(copy);
+    return holder.get();
+  }
   void* staged = thread_buffer(1, chosen.get_size());
   reorder->execute({filter, staged});
   return staged;
@@ -114,7 +216,10 @@ void dnnl_conv(KernelContext& ctx, ConvPass pass, const Geometry& g, std::int64_
                          {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, dst}, {DNNL_ARG_DIFF_WEIGHTS, wei}},
                          pd.scratchpad_desc()};
   });
-  if (pass == ConvPass::kForward) return prim->execute({a, forward_weights(ctx, *prim, key.str(), filter_md(g, oc, depthwise), b), out});
+  if (pass == ConvPass::kForward) {
+    std::shared_ptr<void> holder;
+    return prim->execute({a, forward_weights(ctx, *prim, key.str(), filter_md(g, oc, depthwise), b, holder), out});
+  }
   prim->execute({a, b, out});
 }
 
@@ -658,7 +763,9 @@ void fused_conv2d(KernelContext& ctx) {
                          {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, pd.weights_desc()}, {DNNL_ARG_BIAS, bias}, {DNNL_ARG_DST, dst}},
                          pd.scratchpad_desc()};
   });
-  prim->execute({ctx.input(0).data(), forward_weights(ctx, *prim, key.str(), filter_md(g, oc, depthwise), ctx.input(1).data()),
+  std::shared_ptr<void> holder;
+  prim->execute({ctx.input(0).data(),
+                 forward_weights(ctx, *prim, key.str(), filter_md(g, oc, depthwise), ctx.input(1).data(), holder),
                  ctx.input(2).data(), y});
 }
 

@@ -78,6 +78,32 @@ TEST_F(TraceableLayers, APlannedModelFreesItsWeightsWhenDestroyed) {
   EXPECT_EQ(testing::ref_live_bytes(), before);
 }
 
+// On the cpu backend, predict keeps the folded filters (graph plans) and oneDNN's reordered
+// copies of them (conv.cpp) across calls; each assignment of the weights is seen by the next
+// predict, which equals the eager call with the new weights, round after round.
+TEST_F(TraceableLayers, KeptFiltersFollowEveryAssignmentOfTheWeights) {
+  if (const auto why = skip_reason("cpu:0"); !why.empty()) GTEST_SKIP() << why;
+  DeviceScope on(Device{"cpu:0"});
+  auto model = std::dynamic_pointer_cast<Sequential>(model_from_json(R"({"class_name": "Sequential",
+      "config": {"name": "convs", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 10, 10, 16], "dtype": "float32", "name": "in"}},
+      {"class_name": "Conv2D", "config": {"name": "a", "filters": 32, "kernel_size": 3, "padding": "same"}},
+      {"class_name": "BatchNormalization", "config": {"name": "bn"}},
+      {"class_name": "Activation", "config": {"name": "r", "activation": "relu"}},
+      {"class_name": "Conv2D", "config": {"name": "b", "filters": 16, "kernel_size": 3}}]}})"));
+  ASSERT_NE(model, nullptr);
+  const Tensor x = pattern_tensor(Shape{1, 10, 10, 16}, 3);
+  for (int round = 0; round < 3; ++round) {
+    const Tensor eager = (*model)(x);
+    for (int i = 0; i < 4; ++i) {
+      EXPECT_EQ(mismatch(values(model->predict(x, 1)), values(eager), 1e-4, 1e-4), "") << "round " << round << ", call " << i;
+    }
+    std::vector<Tensor> weights = model->get_weights();
+    for (auto& w : weights) w = w * 0.5 + 0.01 * static_cast<double>(round + 1);
+    model->set_weights(weights);
+  }
+}
+
 // A plan keeps what it computes from weights alone (BatchNormalization's scale and shift in
 // inference) from the third predict on; those values go with the model too.
 TEST_F(TraceableLayers, APlannedModelFreesTheValuesItComputedFromWeights) {
