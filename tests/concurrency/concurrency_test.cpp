@@ -61,15 +61,17 @@ fs::path work_dir() {
 }
 
 // Keras configs: an MLP, a conv net with BatchNormalization (whose traced graph the
-// backend fuses when revived), and a masked LSTM on token ids.
+// backend fuses when revived; wide enough that oneDNN reorders its filters, so that predict
+// from several threads shares the kept folded and reordered filters), and a masked LSTM on
+// token ids.
 const char* const kMlp = R"({"class_name": "Sequential", "config": {"name": "mlp", "layers": [
   {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 8], "dtype": "float32", "name": "x"}},
   {"class_name": "Dense", "config": {"name": "d1", "units": 16, "activation": "relu"}},
   {"class_name": "Dense", "config": {"name": "d2", "units": 4, "activation": "softmax"}}]}})";
 
 const char* const kConv = R"({"class_name": "Sequential", "config": {"name": "conv", "layers": [
-  {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 6, 6, 2], "dtype": "float32", "name": "img"}},
-  {"class_name": "Conv2D", "config": {"name": "c1", "filters": 4, "kernel_size": [3, 3], "padding": "same"}},
+  {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 6, 6, 8], "dtype": "float32", "name": "img"}},
+  {"class_name": "Conv2D", "config": {"name": "c1", "filters": 32, "kernel_size": [3, 3], "padding": "same"}},
   {"class_name": "BatchNormalization", "config": {"name": "bn"}},
   {"class_name": "Activation", "config": {"name": "act", "activation": "relu"}},
   {"class_name": "GlobalAveragePooling2D", "config": {"name": "gap"}},
@@ -108,7 +110,7 @@ struct Case {
 std::vector<Case> cases() {
   return {
       {"mlp", kMlp, [](std::int64_t b, int s) { return floats(Shape{b, 8}, s); }},
-      {"conv", kConv, [](std::int64_t b, int s) { return floats(Shape{b, 6, 6, 2}, s); }},
+      {"conv", kConv, [](std::int64_t b, int s) { return floats(Shape{b, 6, 6, 8}, s); }},
       {"masked_lstm", kMaskedLstm, tokens},
   };
 }
