@@ -285,22 +285,23 @@ std::vector<Tensor> squeeze_op(const OpCall& c) {
   return {squeeze(c.tensor(0, "x"), axes_of(c))};
 }
 
+// The list argument `name` of a call, its tensors brought to their common dtype.
+std::vector<Tensor> promoted_list(const OpCall& c, const char* name) {
+  auto xs = c.tensors(0, name);
+  DType t = xs[0].dtype();
+  for (const auto& x : xs) t = promote(t, x.dtype());
+  for (auto& x : xs) x = as_dtype(x, t);
+  return xs;
+}
+
 std::vector<Tensor> concatenate_op(const OpCall& c) {
   const Config* axis = c.config().find("axis");
   STRATA_CHECK(axis == nullptr || !axis->is_null(), ValueError, c.subject(), ": axis=None is not supported");
-  auto xs = c.tensors(0, "xs");
-  DType t = xs[0].dtype();
-  for (const auto& x : xs) t = promote(t, x.dtype());
-  for (auto& x : xs) x = as_dtype(x, t);
-  return {concat(xs, c.config().optional<std::int64_t>("axis", 0))};
+  return {concat(promoted_list(c, "xs"), c.config().optional<std::int64_t>("axis", 0))};
 }
 
 std::vector<Tensor> stack_op(const OpCall& c) {
-  auto xs = c.tensors(0, "x");
-  DType t = xs[0].dtype();
-  for (const auto& x : xs) t = promote(t, x.dtype());
-  for (auto& x : xs) x = as_dtype(x, t);
-  return {stack(xs, c.config().optional<std::int64_t>("axis", 0))};
+  return {stack(promoted_list(c, "x"), c.config().optional<std::int64_t>("axis", 0))};
 }
 
 // Split into equal sections (an int) or at indices (a list).
@@ -840,10 +841,7 @@ std::vector<Tensor> dot_op(const OpCall& c) {
 // Hstack / Vstack: concatenated along axis 1 (axis 0 for 1-D inputs) / axis 0.
 OpFn stacked(bool horizontal) {
   return [horizontal](const OpCall& c) -> std::vector<Tensor> {
-    auto xs = c.tensors(0, "xs");
-    DType t = xs[0].dtype();
-    for (const auto& x : xs) t = promote(t, x.dtype());
-    for (auto& x : xs) x = as_dtype(x, t);
+    const auto xs = promoted_list(c, "xs");
     return {concat(xs, horizontal && known_rank(c, xs[0]) > 1 ? 1 : 0)};
   };
 }
