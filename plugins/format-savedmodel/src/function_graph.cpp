@@ -662,6 +662,8 @@ class Importer {
       const Tensor& x = inputs[0].tensor;
       STRATA_CHECK(x.shape().has_known_rank(), FormatError, here, ": ReverseV2 of a tensor of unknown rank");
       const auto rank = static_cast<std::int64_t>(x.shape().rank());
+      // One bit per axis in the strided slice's 64-bit masks.
+      STRATA_CHECK(rank < 64, FormatError, here, ": ReverseV2 of a rank-", rank, " tensor (at most 63 is supported)");
       std::vector<std::int64_t> strides(static_cast<std::size_t>(rank), 1);
       for (const auto& a : inputs[1].known->values) {
         const std::int64_t axis = *a < 0 ? *a + rank : *a;

@@ -514,6 +514,9 @@ std::vector<Tensor> flip_op(const OpCall& c) {
   const Tensor x = c.tensor(0, "x");
   STRATA_CHECK(x.shape().has_known_rank(), ShapeError, c.subject(), ": needs a known rank");
   const std::size_t rank = x.rank();
+  // One bit per axis in the strided slice's 64-bit masks (configs allow ranks up to 254).
+  STRATA_CHECK(rank < 64, ShapeError, c.subject(), ": flipping a tensor of rank ", rank,
+               " is not supported (at most 63)");
   auto axes = axes_of(c);
   if (axes.empty()) {
     for (std::size_t d = 0; d < rank; ++d) axes.push_back(static_cast<std::int64_t>(d));

@@ -389,6 +389,9 @@ void register_tf_op_layers(Registrar& registrar) {
 
 Tensor python_subscript(const Tensor& x, const Config& key_value, const std::string& subject) {
   const Config key = key_value.is_array() ? key_value : Config::array({key_value});
+  // One bit per item in the strided slice's 64-bit masks (a file may hold any number).
+  STRATA_CHECK(key.size() < 64, FormatError, subject, ": a subscript of ", key.size(),
+               " items is not supported (at most 63)");
   std::vector<std::int64_t> begin, end, strides;
   StridedSliceMasks masks;
   auto int_or_null = [&](const Config& v, const char* what) -> std::optional<std::int64_t> {

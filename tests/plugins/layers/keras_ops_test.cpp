@@ -243,6 +243,19 @@ TEST_F(KerasOps, ArithmeticWithPythonNumbersOnEitherSide) {
   EXPECT_EQ(mismatch(values(y[5]), {1, 0}), "");
 }
 
+// Ranks up to 254 are allowed, but a strided slice's masks have 64 bits: Flip of a rank-64
+// input is a typed error naming the layer (it was a shift by 64, undefined behaviour).
+TEST_F(KerasOps, FlipOfARank64TensorIsATypedError) {
+  try {
+    (void)functional({op_entry("numpy", "Flip", "flip", Config{{"axis", nullptr}}, Config::array({"T:x"}))}, {"flip"},
+                     std::vector<std::int64_t>(63, 1));
+    FAIL() << "built a Flip of a rank-64 tensor";
+  } catch (const ShapeError& e) {
+    EXPECT_NE(std::string(e.what()).find("flipping a tensor of rank 64 is not supported (at most 63)"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST_F(KerasOps, ShapesAndIndexingByHand) {
   DeviceScope scope(device_);
   const Config slice_1 =

@@ -222,6 +222,15 @@ TEST_F(TFOpLambdaTest, MalformedArgumentsAreTypedErrorsNamingTheLayer) {
                                                     R"(["s", 0, 0])"))
                 .find("layer 's' (SlicingOpLambda): unsupported subscript item \"x\""),
             std::string::npos);
+  // 64 items would need a 65th mask bit (the json_config fuzzer's UBSan finding at b9dce8d:
+  // a shift by 64).
+  std::string items;
+  for (int i = 0; i < 64; ++i) items += std::string(i ? ", " : "") + "null";
+  EXPECT_NE(load_error<FormatError>(functional_json(op_layer("SlicingOpLambda", "s", "__operators__.getitem",
+                                                             R"(["a", 0, 0, {"slice_spec": [)" + items + "]}]"),
+                                                    R"(["s", 0, 0])"))
+                .find("layer 's' (SlicingOpLambda): a subscript of 64 items is not supported (at most 63)"),
+            std::string::npos);
 }
 
 // tf-keras makes one TFOpLambda per call; a layer shared by two calls works when both pass
