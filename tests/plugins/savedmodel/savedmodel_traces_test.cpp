@@ -556,6 +556,36 @@ TEST(TracesBadInput, HugeConstant) {
   expect_revive_error(dir, {"huge", "elements"});
 }
 
+// A strided slice's masks have 64 bits: ReverseV2 of a rank-64 tensor is a typed error naming
+// the node (it was a shift by 64, undefined behaviour).
+TEST(TracesBadInput, ReverseOfARank64Tensor) {
+  const auto dir = edited("reverse_rank64", [](strata::tf::FunctionDef& f, auto&) {
+    auto* c = f.add_node_def();
+    c->set_name("deep");
+    c->set_op("Const");
+    auto* t = (*c->mutable_attr())["value"].mutable_tensor();
+    t->set_dtype(strata::tf::DT_FLOAT);
+    for (int i = 0; i < 64; ++i) t->mutable_tensor_shape()->add_dim()->set_size(1);
+    t->add_float_val(1.0f);
+    auto* a = f.add_node_def();
+    a->set_name("axis");
+    a->set_op("Const");
+    auto* at = (*a->mutable_attr())["value"].mutable_tensor();
+    at->set_dtype(strata::tf::DT_INT32);
+    at->mutable_tensor_shape()->add_dim()->set_size(1);
+    at->add_int_val(0);
+    auto* r = f.add_node_def();
+    r->set_name("rev");
+    r->set_op("ReverseV2");
+    r->add_input("deep:output:0");
+    r->add_input("axis:output:0");
+    (*r->mutable_attr())["T"].set_type(strata::tf::DT_FLOAT);
+    (*r->mutable_attr())["Tidx"].set_type(strata::tf::DT_INT32);
+    (*f.mutable_ret())[f.signature().output_arg(0).name()] = "rev:output:0";
+  });
+  expect_revive_error(dir, {"ReverseV2 of a rank-64 tensor (at most 63 is supported)"});
+}
+
 TEST(TracesBadInput, MissingFunction) {
   const auto dir = edited("missing_fn", [](strata::tf::FunctionDef& f, auto&) { f.mutable_signature()->set_name("renamed"); });
   expect_revive_error(dir, {"__inference_call"});
