@@ -770,9 +770,8 @@ std::vector<Tensor> roll_op(const OpCall& c) {
     y = concat({slice(y, begin, tail), slice(y, zero, head)}, axis);
   }
   if (!flat) return {y};
-  return {reshape_to(y, x.shape().has_known_rank() ? x.shape().dims() : std::vector<std::int64_t>{Shape::kUnknown,
-                                                                                                  Shape::kUnknown},
-                     shape_of(x))};
+  if (!x.shape().has_known_rank()) return {execute1("Reshape", {y, shape_of(x)})};
+  return {reshape_to(y, x.shape().dims(), shape_of(x))};
 }
 
 // Tensordot(axes) and Dot as einsum: `a_axes` of x1 contracted with `b_axes` of x2.

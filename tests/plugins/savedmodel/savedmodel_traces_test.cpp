@@ -542,15 +542,22 @@ TEST(TracesBadInput, WrongAttrType) {
   expect_revive_error(dir, {"transpose_a", "MatMul"});
 }
 
+// Adds a Const node `name` to `f` of `dtype` and `dims`; the caller adds its value to the
+// returned tensor (one value: TensorFlow repeats the last one over the shape).
+strata::tf::TensorProto* add_const(strata::tf::FunctionDef& f, const std::string& name, strata::tf::DataType dtype,
+                                   const std::vector<std::int64_t>& dims) {
+  auto* c = f.add_node_def();
+  c->set_name(name);
+  c->set_op("Const");
+  auto* t = (*c->mutable_attr())["value"].mutable_tensor();
+  t->set_dtype(dtype);
+  for (const auto d : dims) t->mutable_tensor_shape()->add_dim()->set_size(d);
+  return t;
+}
+
 TEST(TracesBadInput, HugeConstant) {
   const auto dir = edited("huge_const", [](strata::tf::FunctionDef& f, auto&) {
-    auto* c = f.add_node_def();
-    c->set_name("huge");
-    c->set_op("Const");
-    auto* t = (*c->mutable_attr())["value"].mutable_tensor();
-    t->set_dtype(strata::tf::DT_FLOAT);
-    for (int i = 0; i < 3; ++i) t->mutable_tensor_shape()->add_dim()->set_size(1 << 20);
-    t->add_float_val(1.0f);
+    add_const(f, "huge", strata::tf::DT_FLOAT, {1 << 20, 1 << 20, 1 << 20})->add_float_val(1.0f);
     (*f.mutable_ret())[f.signature().output_arg(0).name()] = "huge:output:0";
   });
   expect_revive_error(dir, {"huge", "elements"});
@@ -560,20 +567,8 @@ TEST(TracesBadInput, HugeConstant) {
 // the node (it was a shift by 64, undefined behaviour).
 TEST(TracesBadInput, ReverseOfARank64Tensor) {
   const auto dir = edited("reverse_rank64", [](strata::tf::FunctionDef& f, auto&) {
-    auto* c = f.add_node_def();
-    c->set_name("deep");
-    c->set_op("Const");
-    auto* t = (*c->mutable_attr())["value"].mutable_tensor();
-    t->set_dtype(strata::tf::DT_FLOAT);
-    for (int i = 0; i < 64; ++i) t->mutable_tensor_shape()->add_dim()->set_size(1);
-    t->add_float_val(1.0f);
-    auto* a = f.add_node_def();
-    a->set_name("axis");
-    a->set_op("Const");
-    auto* at = (*a->mutable_attr())["value"].mutable_tensor();
-    at->set_dtype(strata::tf::DT_INT32);
-    at->mutable_tensor_shape()->add_dim()->set_size(1);
-    at->add_int_val(0);
+    add_const(f, "deep", strata::tf::DT_FLOAT, std::vector<std::int64_t>(64, 1))->add_float_val(1.0f);
+    add_const(f, "axis", strata::tf::DT_INT32, {1})->add_int_val(0);
     auto* r = f.add_node_def();
     r->set_name("rev");
     r->set_op("ReverseV2");
